@@ -1,0 +1,238 @@
+/* ir.h — nncc's graph IR: the one internal header of the ir/ layer.
+ *
+ * A Graph is a list of Nodes in topological order over SSA Values. Values
+ * and nodes are referred to by index into per-graph arrays (never by
+ * pointer), so the arrays can grow and passes can hash them. A Value is a
+ * graph input, a constant (weights, with data), or the output of a node.
+ * Use lists are recomputed by ir_fill_uses() after a pass mutates the graph.
+ * Strings, attributes and constant data live in the graph's arena. */
+#ifndef NNCC_IR_H
+#define NNCC_IR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../util.h"
+
+enum { IR_MAX_RANK = 8 };
+
+/* Element types. The numbers are ONNX's TensorProto.DataType codes, which
+ * the runtime ABI (runtime/abi.h) and include/nncc/nncc.h share. */
+typedef enum DType {
+	DT_UNDEF = 0, /* not yet inferred */
+	DT_F32 = 1,
+	DT_U8 = 2,
+	DT_I8 = 3,
+	DT_I32 = 6,
+	DT_I64 = 7,
+	DT_BOOL = 9,
+	DT_F16 = 10,
+	DT_F64 = 11,
+	DT_BF16 = 16,
+} DType;
+
+const char *ir_dtype_name(DType t); /* "f32", "i64", ...; "?" for DT_UNDEF */
+DType ir_dtype_parse(const char *s, size_t n); /* DT_UNDEF if unknown */
+size_t ir_dtype_size(DType t); /* bytes per element; 0 for DT_UNDEF */
+bool ir_dtype_is_float(DType t);
+
+/* One dimension: a known extent (sym == 0, n >= 0), a named symbolic extent
+ * (sym > 0 indexes Graph.sym, n == -1), or unknown (sym == 0, n == -1). */
+typedef struct Dim {
+	int64_t n; /* extent, -1 when not known */
+	int sym;   /* symbol index into Graph.sym, 0 if none */
+} Dim;
+
+typedef struct Shape {
+	int rank;              /* number of dims; -1 when the rank is unknown */
+	Dim d[IR_MAX_RANK];    /* d[0] is the outermost (slowest) dim */
+} Shape;
+
+Shape ir_shape_unknown(void);
+Shape ir_shape_make(int rank, const int64_t *dims); /* all known */
+bool ir_shape_static(const Shape *s);              /* rank and every dim known */
+bool ir_shape_eq(const Shape *a, const Shape *b);  /* same rank and dims (symbols by id) */
+int64_t ir_shape_numel(const Shape *s);            /* -1 if not static or overflow */
+/* Writes "[N, 3, 224, 224]" into buf (symbols need the graph for names). */
+struct Graph;
+const char *ir_shape_str(const struct Graph *g, const Shape *s, char *buf, size_t n);
+
+/* Attributes: typed, named, checked against the op's schema in ops.def. */
+typedef enum AttrKind {
+	AT_INT,    /* i */
+	AT_FLOAT,  /* f */
+	AT_INTS,   /* ints[n] */
+	AT_FLOATS, /* floats[n] */
+	AT_STRING, /* s */
+} AttrKind;
+
+typedef struct Attr {
+	const char *name; /* arena string */
+	AttrKind kind;
+	int n;            /* element count for AT_INTS / AT_FLOATS */
+	union {
+		int64_t i;
+		double f;
+		int64_t *ints;  /* arena array */
+		double *floats; /* arena array */
+		const char *s;  /* arena string */
+	};
+} Attr;
+
+/* Operations: enum and property table generated from ops.def. */
+typedef enum Op {
+#define OP(id, name, nin_min, nin_max, nout, flags, attrs, shape) OP_##id,
+#include "ops.def"
+#undef OP
+	OP_COUNT
+} Op;
+
+enum {
+	OPF_ELEMWISE = 1 << 0,    /* pointwise over broadcast inputs */
+	OPF_COMMUTATIVE = 1 << 1, /* binary, operands may be swapped */
+	OPF_INPLACE = 1 << 2,     /* output may reuse a dying input's storage */
+	OPF_VIEW = 1 << 3,        /* output is the input's storage, reinterpreted */
+	OPF_REDUCE = 1 << 4,      /* reduces over axes */
+	OPF_SIDE_EFFECT = 1 << 5, /* must not be removed or reordered */
+};
+
+struct Graph;
+struct Node;
+/* A shape rule infers out[k] dtype/shape from the inputs. Returns 0, or -1
+ * with a message naming the node in d. */
+typedef int (*ShapeFn)(struct Graph *g, int node, Diag *d);
+
+typedef struct OpInfo {
+	const char *name;   /* text-IR spelling */
+	int nin_min;        /* fewest inputs */
+	int nin_max;        /* most inputs, -1 variadic */
+	int nout;           /* outputs */
+	unsigned flags;     /* OPF_* */
+	const char *attrs;  /* schema, see ops.def */
+	ShapeFn shape;      /* shape rule */
+} OpInfo;
+
+extern const OpInfo ir_ops[OP_COUNT];
+Op ir_op_parse(const char *s, size_t n); /* OP_COUNT if unknown */
+
+/* Values. */
+typedef enum ValueKind {
+	VK_NODE,  /* result of a node: def/defslot set */
+	VK_INPUT, /* graph input, fed at run time */
+	VK_CONST, /* constant tensor with data (weights, folded constants) */
+} ValueKind;
+
+typedef struct Value {
+	const char *name; /* unique within the graph; arena string */
+	ValueKind kind;
+	DType dtype;      /* DT_UNDEF until inferred */
+	Shape shape;      /* rank -1 until inferred */
+	int def;          /* VK_NODE: index of the defining node; else -1 */
+	int defslot;      /* VK_NODE: which output of def */
+	void *data;       /* VK_CONST: row-major little-endian bytes (arena); NULL if elided */
+	size_t nbytes;    /* VK_CONST: size of data */
+	bool param;       /* VK_CONST: a model parameter (ONNX initializer), not a literal */
+	int nuse;         /* filled by ir_fill_uses(): uses by nodes and graph outputs */
+} Value;
+
+typedef struct Node {
+	Op op;
+	const char *name; /* source name for diagnostics (ONNX node name), may be "" */
+	int nin;
+	int *in;          /* value indices; -1 marks an omitted optional input */
+	int nout;
+	int *out;         /* value indices */
+	int nattr;
+	Attr *attr;       /* arena array */
+	bool dead;        /* removed by a pass; skipped by everything, dropped by ir_compact() */
+} Node;
+
+typedef struct Graph {
+	Arena arena;      /* strings, attributes, constant data */
+	const char *name; /* model name: a C identifier, prefixes the artifact's symbols */
+	Value *val;       /* values, grown with xrealloc */
+	int nval, capval;
+	Node *node;       /* nodes in topological order */
+	int nnode, capnode;
+	int *input;       /* graph inputs (VK_INPUT value indices), in order */
+	int ninput, capinput;
+	int *output;      /* graph outputs (value indices), in order */
+	int noutput, capoutput;
+	const char **sym; /* symbolic dim names; sym[0] unused */
+	int nsym, capsym; /* nsym counts sym[0] */
+} Graph;
+
+/* graph.c: building */
+Graph *ir_graph_new(const char *name);
+void ir_graph_free(Graph *g);
+void *ir_alloc(Graph *g, size_t n);          /* zeroed, lives as long as g */
+const char *ir_strdup(Graph *g, const char *s);
+int ir_sym(Graph *g, const char *name);      /* interns a symbolic dim name, returns its index (>0) */
+int ir_add_input(Graph *g, const char *name, DType t, Shape s);
+/* Adds a constant; copies nbytes of data (data may be NULL: zero-filled,
+ * marked elided only if the caller clears val.data afterwards). */
+int ir_add_const(Graph *g, const char *name, DType t, Shape s, const void *data, size_t nbytes, bool param);
+/* Adds a node whose nout outputs are fresh VK_NODE values with dtype
+ * DT_UNDEF and unknown shape. Output names are "name" for one output or
+ * "name:k", made unique; pass outnames to choose them (NULL entries = auto).
+ * Returns the node index. */
+int ir_add_node(Graph *g, Op op, const char *name, const int *in, int nin, int nout, const char *const *outnames);
+int ir_out(const Graph *g, int node, int k); /* value index of node's k-th output */
+void ir_add_output(Graph *g, int value);
+int ir_find_value(const Graph *g, const char *name); /* -1 if none */
+const char *ir_unique_name(Graph *g, const char *base); /* base, or base_1, base_2... */
+
+void ir_set_int(Graph *g, int node, const char *name, int64_t v);
+void ir_set_float(Graph *g, int node, const char *name, double v);
+void ir_set_ints(Graph *g, int node, const char *name, const int64_t *v, int n);
+void ir_set_floats(Graph *g, int node, const char *name, const double *v, int n);
+void ir_set_string(Graph *g, int node, const char *name, const char *v);
+const Attr *ir_attr(const Node *n, const char *name); /* NULL if absent */
+int64_t ir_attr_int(const Node *n, const char *name, int64_t dflt);
+double ir_attr_float(const Node *n, const char *name, double dflt);
+/* Count of ints and *v pointing at them, or -1 (and *v = NULL) if absent. */
+int ir_attr_ints(const Node *n, const char *name, const int64_t **v);
+
+/* Replaces every use of value `from` (node inputs, graph outputs) with `to`. */
+void ir_replace_uses(Graph *g, int from, int to);
+void ir_fill_uses(Graph *g);   /* recomputes Value.nuse */
+void ir_compact(Graph *g);     /* drops dead nodes and values no one defines or uses */
+
+/* verify.c: structural checks (arity, schema, SSA, topological order,
+ * dtype/shape consistency where known). 0 if fine, else -1 with every
+ * problem found in d, each naming the node. */
+int ir_verify(const Graph *g, Diag *d);
+
+/* print.c / parse.c: one syntax, parse(print(g)) == g. See docs/ir.md. */
+enum {
+	IR_PRINT_DATA = 1 << 0, /* print every constant's data (default: elide over 16 elements) */
+};
+void ir_print(const Graph *g, FILE *f, unsigned flags);
+/* Parses text IR; filename is used in messages ("file:line:col: ..."). */
+Graph *ir_parse(const char *src, const char *filename, Diag *d);
+/* Compares two graphs structurally (names, ops, attrs, types, data). */
+bool ir_graph_equal(const Graph *a, const Graph *b, Diag *why);
+
+/* shape.c: shape rules, one per ops.def entry, and their driver. */
+int ir_infer_node(Graph *g, int node, Diag *d);
+/* Numpy broadcasting of two shapes; -1 with message if incompatible. */
+int ir_broadcast(const Shape *a, const Shape *b, Shape *out);
+
+/* eval.c: the reference interpreter. Tensors are dense row-major. */
+typedef struct Tensor {
+	DType dtype;
+	Shape shape;  /* static */
+	void *data;   /* malloc'd, ir_shape_numel * ir_dtype_size bytes */
+} Tensor;
+
+void ir_tensor_free(Tensor *t);
+/* Evaluates g on inputs[0..g->ninput-1] (matched by position to g->input);
+ * fills outputs[0..g->noutput-1] with malloc'd tensors. Accumulates in
+ * float64, rounds each op's result to its dtype. 0, or -1 with message. */
+int ir_eval(const Graph *g, const Tensor *inputs, Tensor *outputs, Diag *d);
+/* Evaluates one node whose inputs are all given (used by constant folding). */
+int ir_eval_node(const Graph *g, int node, const Tensor *inputs, Tensor *outputs, Diag *d);
+
+#endif

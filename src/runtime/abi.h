@@ -1,0 +1,54 @@
+/* abi.h — the contract between a compiled model (.so) and the runtime.
+ *
+ * The codegen writes one nncc_abi_model constant into every artifact,
+ * exported as `<model>_nncc_model` and, for dlopen users, as `nncc_model`.
+ * The runtime reads it, allocates a session arena of arena_bytes, and calls
+ * run(). Everything here is plain C data so the LLVM backend can emit it as
+ * constants. Bump NNCC_ABI_VERSION on any change. */
+#ifndef NNCC_ABI_H
+#define NNCC_ABI_H
+
+#include <stdint.h>
+
+#define NNCC_ABI_MAGIC 0x6e6e6363u /* "nncc" */
+#define NNCC_ABI_VERSION 1
+
+typedef struct nncc_abi_tensor {
+	const char *name;    /* NUL-terminated */
+	int32_t dtype;       /* ONNX TensorProto.DataType code (1 = float32) */
+	int32_t rank;
+	const int64_t *dims; /* rank extents, all static */
+	int64_t nbytes;      /* product(dims) * element size */
+	const void *data;    /* params: the embedded read-only data; else NULL */
+} nncc_abi_tensor;
+
+/* The entry point: arena is arena_bytes, 64-byte aligned, owned by the
+ * session; inputs/outputs/params are arrays of pointers in descriptor order
+ * (params normally point at the embedded data); ctx is reserved for the
+ * runtime (thread pool), may be NULL. */
+typedef void (*nncc_abi_run_fn)(void *arena, const void *const *inputs,
+				void *const *outputs, const void *const *params, void *ctx);
+
+typedef struct nncc_abi_model {
+	uint32_t magic;   /* NNCC_ABI_MAGIC */
+	uint32_t version; /* NNCC_ABI_VERSION */
+	const char *name; /* model name */
+	int32_t ninputs, noutputs, nparams;
+	const nncc_abi_tensor *inputs;
+	const nncc_abi_tensor *outputs;
+	const nncc_abi_tensor *params;
+	int64_t arena_bytes;
+	nncc_abi_run_fn run;
+} nncc_abi_model;
+
+/* Kernel library entry points the generated code calls (runtime/kernels.c,
+ * linked statically into each artifact with hidden visibility). */
+void nncc_rt_matmul_f32(const float *a, const float *b, float *c,
+			int32_t nbatch, const int64_t *bext, const int64_t *sa,
+			const int64_t *sb, const int64_t *sc, int64_t m, int64_t n,
+			int64_t k, int32_t trans_a, int32_t trans_b);
+/* p: n, c, h, w, k, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, group (16 values). */
+void nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias,
+			float *y, float *scratch, const int64_t *p);
+
+#endif

@@ -1,0 +1,57 @@
+/* util.h — small helpers shared by every compile-time layer: diagnostics,
+ * checked arithmetic, the invariant assert, and a bump arena.
+ * The runtime does not include this file (it has its own, smaller needs). */
+#ifndef NNCC_UTIL_H
+#define NNCC_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Broken invariants: print file:line and abort. Never used for bad input. */
+#define NN_ASSERT(c) \
+	((c) ? (void)0 : nn_assert_fail(#c, __FILE__, __LINE__))
+_Noreturn void nn_assert_fail(const char *expr, const char *file, int line);
+
+/* Diag collects error messages for the caller (bad input path). A function
+ * that fails appends one or more lines and returns -1; the caller prints
+ * d->msg. Messages name the file, node or line they are about. */
+typedef struct Diag {
+	char msg[8192]; /* newline-separated messages, NUL-terminated */
+	int len;        /* bytes used in msg */
+	int nerr;       /* number of messages appended */
+} Diag;
+
+void diag_init(Diag *d);
+/* Appends one line (a '\n' is added); returns -1 so callers can write
+ * `return diag(d, "...")`. d may be NULL (message dropped). */
+int diag(Diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int vdiag(Diag *d, const char *fmt, va_list ap);
+
+/* Checked arithmetic for sizes computed from untrusted input: return false
+ * on overflow (and leave *r unspecified). */
+static inline bool ck_add(int64_t a, int64_t b, int64_t *r) { return !__builtin_add_overflow(a, b, r); }
+static inline bool ck_mul(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
+
+/* Bump arena: compile-time objects live here and are freed all at once. */
+typedef struct ArenaBlock ArenaBlock;
+typedef struct Arena {
+	ArenaBlock *head; /* newest block first */
+} Arena;
+
+void *arena_alloc(Arena *a, size_t n);  /* zeroed, 16-byte aligned; aborts on OOM */
+char *arena_strdup(Arena *a, const char *s);
+char *arena_printf(Arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void arena_free(Arena *a);
+
+/* xmalloc family: abort on OOM (compile time only). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+
+/* Reads a whole file; returns NULL and fills d on failure. *len gets the size.
+ * The buffer is NUL-terminated (not counted in *len); free() it. */
+char *read_file(const char *path, size_t *len, Diag *d);
+
+#endif
