@@ -1,0 +1,289 @@
+/* nncc.c — the compiler driver: parses the command line, runs
+ * frontend → passes → codegen → link, and maps failures to exit status
+ * (0 ok, 1 bad input or unsupported model, 2 usage). Outputs are written
+ * to a temporary next to the target and renamed, so a failed compile never
+ * leaves a partial file behind. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codegen/codegen.h"
+#include "frontend/frontend.h"
+#include "ir/ir.h"
+#include "passes/passes.h"
+
+typedef enum Emit {
+	EMIT_SO,      /* shared library (default) */
+	EMIT_OBJ,     /* object file */
+	EMIT_IR,      /* text IR after the pipeline */
+	EMIT_LLVM,    /* textual LLVM IR */
+	EMIT_KERNELS, /* kernel list as loop nests */
+} Emit;
+
+static const char *const emit_names[] = {"so", "obj", "ir", "llvm", "kernels"};
+/* Contract names (DESIGN.md) that later stages will implement. */
+static const char *const emit_later[] = {"header", "ptx", "dot", "onnx"};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: nncc MODEL.onnx|MODEL.ir -o OUT [options]\n"
+		"  -o FILE                output (default for ir/llvm/kernels: stdout)\n"
+		"  --target=cpu           target (cpu; cuda is not built yet)\n"
+		"  -O0 .. -O3             optimization level (default -O2)\n"
+		"  --emit=so|obj|ir|llvm|kernels\n"
+		"  --shape NAME=D0,D1,... bind the extents of a graph input\n"
+		"  --print-after=PASS|all print text IR after a pass (import, shapes, dce)\n"
+		"  --cpu=NAME --features=+a,-b   override the host CPU for code generation\n"
+		"  -h, --help\n");
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "nncc: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	usage(stderr);
+	return 2;
+}
+
+static int parse_shape(const char *arg, Options *o)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq || eq == arg || o->nbind == PS_MAX_BINDINGS)
+		return -1;
+	ShapeBinding *b = &o->bind[o->nbind];
+	size_t n = (size_t)(eq - arg);
+	char *name = xmalloc(n + 1); /* lives until exit */
+	memcpy(name, arg, n);
+	name[n] = 0;
+	b->name = name;
+	b->rank = 0;
+	const char *p = eq + 1;
+	while (*p) {
+		char *end;
+		errno = 0;
+		long long v = strtoll(p, &end, 10);
+		if (end == p || errno || v < 0 || b->rank == IR_MAX_RANK)
+			return -1;
+		b->dims[b->rank++] = v;
+		p = end;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			return -1;
+	}
+	o->nbind++;
+	return 0;
+}
+
+static bool ends_with(const char *s, const char *suf)
+{
+	size_t n = strlen(s), m = strlen(suf);
+	return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+static Graph *load(const char *path, Diag *d)
+{
+	if (ends_with(path, ".ir")) {
+		size_t len;
+		char *src = read_file(path, &len, d);
+		if (!src)
+			return NULL;
+		Graph *g = ir_parse(src, path, d);
+		free(src);
+		if (g && ps_infer_shapes(g, d) < 0) {
+			ir_graph_free(g);
+			return NULL;
+		}
+		return g;
+	}
+	if (ends_with(path, ".nn")) {
+		diag(d, "%s: the .nn model language is not implemented yet", path);
+		return NULL;
+	}
+	return fe_onnx_load(path, d);
+}
+
+/* Writes text output through a temporary file renamed on success. */
+typedef struct Out {
+	FILE *f;       /* stream to write */
+	char *tmp;     /* temporary path, NULL for stdout */
+	const char *path;
+} Out;
+
+static int out_open(Out *o, const char *path, Diag *d)
+{
+	o->path = path;
+	o->tmp = NULL;
+	if (!path || strcmp(path, "-") == 0) {
+		o->f = stdout;
+		return 0;
+	}
+	size_t n = strlen(path) + 16;
+	o->tmp = xmalloc(n);
+	snprintf(o->tmp, n, "%s.tmpXXXXXX", path);
+	int fd = mkstemp(o->tmp);
+	if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
+		diag(d, "%s: cannot write: %s", path, strerror(errno));
+		free(o->tmp);
+		o->tmp = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int out_close(Out *o, bool ok, Diag *d)
+{
+	if (!o->tmp) {
+		fflush(stdout);
+		return ok ? 0 : -1;
+	}
+	if (fclose(o->f) != 0)
+		ok = false;
+	if (ok && rename(o->tmp, o->path) != 0) {
+		diag(d, "%s: cannot write: %s", o->path, strerror(errno));
+		ok = false;
+	}
+	if (!ok)
+		unlink(o->tmp);
+	free(o->tmp);
+	return ok ? 0 : -1;
+}
+
+static int compile(const char *model, const char *out, Emit emit, const Options *o,
+		   const CpuOptions *co, Diag *d)
+{
+	Graph *g = load(model, d);
+	if (!g)
+		return -1;
+	int rc = -1;
+	KernelList kl;
+	memset(&kl, 0, sizeof kl);
+	bool lowered = false;
+	if (ps_pipeline(g, o, d) < 0)
+		goto done;
+	if (emit == EMIT_IR) {
+		Out w;
+		if (out_open(&w, out, d) == 0) {
+			ir_print(g, w.f, 0);
+			rc = out_close(&w, true, d);
+		}
+		goto done;
+	}
+	if (cg_lower(g, &kl, d) < 0)
+		goto done;
+	lowered = true;
+	cg_plan(&kl);
+	if (emit == EMIT_KERNELS) {
+		Out w;
+		if (out_open(&w, out, d) == 0) {
+			cg_print(&kl, w.f);
+			rc = out_close(&w, true, d);
+		}
+		goto done;
+	}
+	if (emit == EMIT_LLVM || emit == EMIT_OBJ) {
+		rc = cg_cpu_emit(&kl, co, out ? out : "-", emit == EMIT_LLVM, d);
+		goto done;
+	}
+	/* EMIT_SO: object in a private temp directory, then link. */
+	char dir[] = "/tmp/nncc-XXXXXX";
+	if (!mkdtemp(dir)) {
+		diag(d, "cannot create a temporary directory: %s", strerror(errno));
+		goto done;
+	}
+	char obj[sizeof dir + 16];
+	snprintf(obj, sizeof obj, "%s/model.o", dir);
+	rc = cg_cpu_emit(&kl, co, obj, 0, d);
+	if (rc == 0)
+		rc = cg_link_so(obj, out, d);
+	unlink(obj);
+	rmdir(dir);
+done:
+	if (lowered)
+		cg_free(&kl);
+	ir_graph_free(g);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *model = NULL, *out = NULL;
+	Emit emit = EMIT_SO;
+	Options o;
+	memset(&o, 0, sizeof o);
+	o.opt_level = 2;
+	CpuOptions co = {2, NULL, NULL};
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(a, "-o") == 0) {
+			if (++i == argc)
+				return usage_error("-o needs a file%s", "");
+			out = argv[i];
+		} else if (strncmp(a, "-O", 2) == 0 && a[2] >= '0' && a[2] <= '3' && !a[3]) {
+			o.opt_level = a[2] - '0';
+		} else if (strncmp(a, "--emit=", 7) == 0) {
+			int found = -1;
+			for (int k = 0; k < (int)(sizeof emit_names / sizeof *emit_names); k++)
+				if (strcmp(a + 7, emit_names[k]) == 0)
+					found = k;
+			if (found < 0) {
+				for (size_t k = 0; k < sizeof emit_later / sizeof *emit_later; k++)
+					if (strcmp(a + 7, emit_later[k]) == 0) {
+						fprintf(stderr, "nncc: --emit=%s is not implemented yet\n", a + 7);
+						return 1;
+					}
+				return usage_error("unknown --emit kind '%s'", a + 7);
+			}
+			emit = (Emit)found;
+		} else if (strncmp(a, "--target=", 9) == 0) {
+			if (strcmp(a + 9, "cuda") == 0) {
+				fprintf(stderr, "nncc: --target=cuda: this nncc was built without the CUDA backend\n");
+				return 1;
+			}
+			if (strcmp(a + 9, "cpu") != 0)
+				return usage_error("unknown target '%s'", a + 9);
+		} else if (strcmp(a, "--shape") == 0 || strncmp(a, "--shape=", 8) == 0) {
+			const char *v = a[7] == '=' ? a + 8 : (++i < argc ? argv[i] : NULL);
+			if (!v || parse_shape(v, &o) < 0)
+				return usage_error("bad --shape '%s' (want NAME=D0,D1,...)", v ? v : "");
+		} else if (strncmp(a, "--print-after=", 14) == 0) {
+			o.print_after = a + 14;
+			bool known = strcmp(o.print_after, "all") == 0;
+			for (int k = 0; ps_pass_names[k]; k++)
+				known = known || strcmp(o.print_after, ps_pass_names[k]) == 0;
+			if (!known)
+				return usage_error("unknown pass '%s' for --print-after", o.print_after);
+		} else if (strncmp(a, "--cpu=", 6) == 0) {
+			co.cpu = a + 6;
+		} else if (strncmp(a, "--features=", 11) == 0) {
+			co.features = a + 11;
+		} else if (a[0] == '-' && a[1]) {
+			return usage_error("unknown option '%s'", a);
+		} else if (!model) {
+			model = a;
+		} else {
+			return usage_error("more than one model given ('%s')", a);
+		}
+	}
+	if (!model)
+		return usage_error("no model given%s", "");
+	if ((emit == EMIT_SO || emit == EMIT_OBJ) && !out)
+		return usage_error("-o OUT is required for --emit=so and --emit=obj%s", "");
+	co.opt_level = o.opt_level;
+
+	Diag d;
+	diag_init(&d);
+	if (compile(model, out, emit, &o, &co, &d) < 0) {
+		fprintf(stderr, "%s", d.msg[0] ? d.msg : "nncc: compilation failed\n");
+		return 1;
+	}
+	return 0;
+}
