@@ -94,9 +94,9 @@ typedef struct Kernel {
 		int trans_a, trans_b;
 	} mm;
 
-	/* KK_CONV2D: y[n,k,oh,ow] = bias[k] + sum w[k,c',i,j] * x[n,g*C/G+c',..] */
+	/* KK_CONV2D: y[n,k,oh,ow] = bias[k] + sum wt[k,c',i,j] * x[n,g*C/G+c',..] */
 	struct {
-		int x, w, bias, y;      /* buffers; bias -1 when absent */
+		int x, wt, bias, y;     /* buffers: input, weights, bias (-1 when absent), output */
 		int scratch;            /* buffer for im2col, -1 when none needed */
 		int64_t n, c, h, w;     /* input */
 		int64_t k, oh, ow;      /* output channels and size */

@@ -1,0 +1,119 @@
+/* nncc.h — the runtime API: load a compiled model, query its tensors,
+ * create a session, set inputs, run, read outputs.
+ *
+ * Style of the LLVM C API: opaque handles, every fallible call returns an
+ * nncc_status, and an error message comes back through `char **err` as a
+ * malloc'd string the caller releases with nncc_error_free() (err may be
+ * NULL when the caller does not want the message; *err is set to NULL on
+ * success). The runtime keeps no mutable global state: a model is
+ * read-only once loaded and may be shared by threads; a session is used by
+ * one thread at a time, and two sessions run concurrently. */
+#ifndef NNCC_NNCC_H
+#define NNCC_NNCC_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nncc_model nncc_model;     /* a loaded model (read-only) */
+typedef struct nncc_session nncc_session; /* arena, inputs, outputs of one runner */
+
+typedef enum nncc_status {
+	NNCC_STATUS_OK = 0,           /* success */
+	NNCC_STATUS_INVALID_ARGUMENT, /* bad index, NULL pointer, wrong dtype or shape */
+	NNCC_STATUS_NOT_FOUND,        /* file or symbol does not exist */
+	NNCC_STATUS_IO_ERROR,         /* read/write/dlopen failed */
+	NNCC_STATUS_BAD_MODEL,        /* malformed model, tensor file or descriptor */
+	NNCC_STATUS_OUT_OF_MEMORY,    /* an allocation failed */
+	NNCC_STATUS_UNSUPPORTED,      /* valid but not supported (dtype, layout) */
+	NNCC_STATUS_NOT_READY,        /* run before every input is set; output before run */
+} nncc_status;
+
+/* Element types, numbered as ONNX TensorProto.DataType (and abi.h). */
+typedef enum nncc_dtype {
+	NNCC_DTYPE_UNDEFINED = 0,
+	NNCC_DTYPE_F32 = 1,   /* float */
+	NNCC_DTYPE_U8 = 2,    /* uint8_t */
+	NNCC_DTYPE_I8 = 3,    /* int8_t */
+	NNCC_DTYPE_U16 = 4,   /* uint16_t */
+	NNCC_DTYPE_I16 = 5,   /* int16_t */
+	NNCC_DTYPE_I32 = 6,   /* int32_t */
+	NNCC_DTYPE_I64 = 7,   /* int64_t */
+	NNCC_DTYPE_STRING = 8, /* not supported by the runtime */
+	NNCC_DTYPE_BOOL = 9,  /* one byte, 0 or 1 */
+	NNCC_DTYPE_F16 = 10,  /* IEEE half, stored as uint16_t bits */
+	NNCC_DTYPE_F64 = 11,  /* double */
+	NNCC_DTYPE_U32 = 12,  /* uint32_t */
+	NNCC_DTYPE_U64 = 13,  /* uint64_t */
+	NNCC_DTYPE_BF16 = 16, /* bfloat16, stored as uint16_t bits */
+} nncc_dtype;
+
+/* Describes one input, output or parameter. The pointers stay valid while
+ * the model is loaded. */
+typedef struct nncc_tensor_info {
+	const char *name;     /* NUL-terminated */
+	nncc_dtype dtype;     /* element type */
+	int rank;             /* number of dims, 0 for a scalar */
+	const int64_t *dims;  /* rank extents */
+	int64_t nbytes;       /* product(dims) * element size */
+} nncc_tensor_info;
+
+/* Bytes per element, 0 for an unknown or unsupported dtype. */
+int64_t nncc_dtype_size(int dtype);
+/* Short name ("f32", "i64", ...), "?" for an unknown dtype. */
+const char *nncc_dtype_name(int dtype);
+/* A constant string describing a status ("invalid argument", ...). */
+const char *nncc_status_string(nncc_status s);
+/* Releases a message returned through an err argument. NULL is fine. */
+void nncc_error_free(char *err);
+
+/* --- models -------------------------------------------------------------- */
+
+/* Loads a compiled model (a shared library holding the `nncc_model`
+ * descriptor). A path without '/' is looked up in the current directory,
+ * not the library search path. The descriptor's magic, ABI version and
+ * tensors are checked. */
+nncc_status nncc_model_load(const char *path, nncc_model **out, char **err);
+/* Unloads the model. Free every session of the model first. NULL is fine. */
+void nncc_model_free(nncc_model *m);
+
+const char *nncc_model_name(const nncc_model *m);
+int nncc_model_num_inputs(const nncc_model *m);
+int nncc_model_num_outputs(const nncc_model *m);
+int nncc_model_num_params(const nncc_model *m);
+/* Fill *info for tensor i; INVALID_ARGUMENT when i is out of range. */
+nncc_status nncc_model_input_info(const nncc_model *m, int i, nncc_tensor_info *info);
+nncc_status nncc_model_output_info(const nncc_model *m, int i, nncc_tensor_info *info);
+nncc_status nncc_model_param_info(const nncc_model *m, int i, nncc_tensor_info *info);
+/* Index of the tensor with this name, or -1. */
+int nncc_model_find_input(const nncc_model *m, const char *name);
+int nncc_model_find_output(const nncc_model *m, const char *name);
+
+/* --- sessions ------------------------------------------------------------ */
+
+/* Creates a session: the model's working arena (64-byte aligned) and
+ * buffers for every input and output. The model must outlive it. */
+nncc_status nncc_session_create(const nncc_model *m, nncc_session **out, char **err);
+void nncc_session_free(nncc_session *s);
+
+/* Copies input `index` into the session (the caller may release data at
+ * once). dtype, rank and dims must match the model's descriptor exactly;
+ * otherwise INVALID_ARGUMENT with a message naming the input and showing
+ * the expected and the given type and shape. */
+nncc_status nncc_session_set_input(nncc_session *s, int index, const void *data, int rank,
+				   const int64_t *dims, int dtype, char **err);
+/* Runs the model. NOT_READY, naming the first missing input, unless every
+ * input has been set. Inputs stay set for later runs. */
+nncc_status nncc_session_run(nncc_session *s, char **err);
+/* Points *data at output `index` (size: the output's nbytes, layout: dense
+ * row-major). The buffer belongs to the session and is overwritten by the
+ * next run. NOT_READY before the first successful run. */
+nncc_status nncc_session_output(const nncc_session *s, int index, const void **data);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,55 @@
+/* cpu.h — private header of the LLVM CPU backend (codegen/cpu/).
+ *
+ * llvm.c owns the module: target machine, weights, descriptor, the run
+ * function, optimization and emission. llvm_kernel.c renders one Kernel of
+ * the KernelList into an internal function `k<N>` whose arguments are the
+ * base pointers of the storage the kernel touches; llvm_args.c decides
+ * those arguments and checks each kernel first. */
+#ifndef NNCC_CPU_H
+#define NNCC_CPU_H
+
+#include <llvm-c/Core.h>
+
+#include "../codegen.h"
+
+typedef struct Cg {
+	const KernelList *kl; /* what is rendered */
+	LLVMContextRef ctx;   /* owns every type and constant below */
+	LLVMModuleRef mod;    /* the artifact's module */
+	LLVMBuilderRef b;     /* one builder, repositioned per function */
+	const char *cpu;      /* "target-cpu" attribute of every function */
+	const char *features; /* "target-features" attribute of every function */
+	int opt_level;        /* 0..3; reductions may reassociate from 2 up */
+	LLVMTypeRef t_void;   /* void */
+	LLVMTypeRef t_i1;     /* i1 */
+	LLVMTypeRef t_i8;     /* i8 */
+	LLVMTypeRef t_i32;    /* i32 */
+	LLVMTypeRef t_i64;    /* i64 */
+	LLVMTypeRef t_ptr;    /* ptr (address space 0) */
+} Cg;
+
+/* llvm_args.c */
+/* The storage a kernel touches, one entry per distinct base pointer, in the
+ * order of its function's arguments: args[j] is a representative buffer
+ * index. Buffers that share storage (same kind and index, or TEMP at the
+ * same arena offset) share one argument. args needs room for kl->nbuf
+ * entries; returns the count. */
+int cpu_kernel_args(const KernelList *kl, const Kernel *k, int *args);
+/* The argument holding buf's storage, or -1. */
+int cpu_buf_arg(const KernelList *kl, const int *args, int nargs, int buf);
+/* Whether argument j may be noalias: no other argument's bytes overlap it. */
+bool cpu_arg_noalias(const KernelList *kl, const int *args, int nargs, int j);
+/* 0, or -1 with a message naming the kernel if it cannot be rendered. */
+int cpu_check_kernel(Cg *cg, const Kernel *k, Diag *d);
+
+/* llvm_kernel.c */
+/* Builds the internal function k<ki>; NULL with a message in d if the
+ * kernel uses something the backend cannot render. */
+LLVMValueRef cpu_kernel(Cg *cg, int ki, Diag *d);
+/* Adds nounwind and the target-cpu/target-features attributes. */
+void cpu_fn_attrs(Cg *cg, LLVMValueRef fn);
+/* The LLVM type of one element of dtype t (bool, u8 and i8 are i8); NULL
+ * for DT_UNDEF. */
+LLVMTypeRef cpu_type(Cg *cg, DType t);
+
+#endif

@@ -1,0 +1,162 @@
+/* llvm_args.c — what a kernel touches, for the CPU backend: the argument
+ * list of its function (one pointer per distinct storage, see
+ * cpu_kernel_args), which arguments may be marked noalias, and the checks
+ * a kernel passes before it is rendered (a bad kernel is reported, never
+ * rendered into an invalid module). */
+#include "cpu.h"
+
+/* Arguments */
+
+/* Buffers share storage when they are the same caller tensor or sit at the
+ * same arena offset (an in-place update); such a kernel gets one pointer,
+ * so LLVM sees the load and the store through the same base. */
+static bool same_storage(const KernelList *kl, int i, int j)
+{
+	const Buf *a = &kl->buf[i], *b = &kl->buf[j];
+	if (a->kind != b->kind)
+		return false;
+	return a->kind == BUF_TEMP ? a->offset == b->offset : a->index == b->index;
+}
+
+/* Distinct arena buffers whose byte ranges intersect. Caller-provided
+ * tensors are assumed never to overlap one another. */
+static bool may_overlap(const KernelList *kl, int i, int j)
+{
+	const Buf *a = &kl->buf[i], *b = &kl->buf[j];
+	if (a->kind != BUF_TEMP || b->kind != BUF_TEMP || !a->nbytes || !b->nbytes)
+		return false;
+	return a->offset < b->offset + b->nbytes && b->offset < a->offset + a->nbytes;
+}
+
+static void add(const KernelList *kl, int buf, int *args, int *n)
+{
+	if (buf < 0 || cpu_buf_arg(kl, args, *n, buf) >= 0)
+		return;
+	args[(*n)++] = buf;
+}
+
+static void add_kx(const KernelList *kl, const Kx *x, int *args, int *n)
+{
+	if (!x)
+		return;
+	if (x->kind == KX_LOAD)
+		add(kl, x->buf, args, n);
+	add_kx(kl, x->a, args, n);
+	add_kx(kl, x->b, args, n);
+}
+
+int cpu_kernel_args(const KernelList *kl, const Kernel *k, int *args)
+{
+	int n = 0;
+	switch (k->kind) {
+	case KK_LOOP:
+		add(kl, k->out, args, &n);
+		add_kx(kl, k->body, args, &n);
+		break;
+	case KK_MATMUL:
+		add(kl, k->mm.a, args, &n);
+		add(kl, k->mm.b, args, &n);
+		add(kl, k->mm.c, args, &n);
+		break;
+	case KK_CONV2D:
+		add(kl, k->conv.x, args, &n);
+		add(kl, k->conv.wt, args, &n);
+		add(kl, k->conv.bias, args, &n);
+		add(kl, k->conv.y, args, &n);
+		add(kl, k->conv.scratch, args, &n);
+		break;
+	}
+	return n;
+}
+
+int cpu_buf_arg(const KernelList *kl, const int *args, int nargs, int buf)
+{
+	for (int j = 0; j < nargs; j++)
+		if (same_storage(kl, args[j], buf))
+			return j;
+	return -1;
+}
+
+bool cpu_arg_noalias(const KernelList *kl, const int *args, int nargs, int j)
+{
+	for (int i = 0; i < nargs; i++)
+		if (i != j && may_overlap(kl, args[i], args[j]))
+			return false;
+	return true;
+}
+
+/* Validation: bad kernels are reported, not rendered. */
+
+static int check_buf(Cg *cg, const Kernel *k, int buf, bool f32, Diag *d)
+{
+	if (buf < 0 || buf >= cg->kl->nbuf)
+		return diag(d, "kernel %s: buffer %d out of range", k->name, buf);
+	DType t = cg->kl->buf[buf].dtype;
+	if (!cpu_type(cg, t))
+		return diag(d, "kernel %s: buffer %d has unsupported dtype %s", k->name, buf,
+		            ir_dtype_name(t));
+	if (f32 && t != DT_F32)
+		return diag(d, "kernel %s: library call needs f32, buffer %d is %s", k->name, buf,
+		            ir_dtype_name(t));
+	return 0;
+}
+
+static int check_kx(Cg *cg, const Kernel *k, const Kx *x, Diag *d)
+{
+	if (!x)
+		return diag(d, "kernel %s: missing operand", k->name);
+	if (!cpu_type(cg, x->dtype))
+		return diag(d, "kernel %s: unsupported dtype %s", k->name, ir_dtype_name(x->dtype));
+	switch (x->kind) {
+	case KX_CONST:
+		return 0;
+	case KX_LOAD:
+		if (check_buf(cg, k, x->buf, false, d))
+			return -1;
+		/* fall through */
+	case KX_VALID:
+		if (x->nguard < 0 || (x->nguard && !x->guard))
+			return diag(d, "kernel %s: bad guard list", k->name);
+		return 0;
+	case KX_UNARY:
+		if (x->op < KU_NEG || x->op > KU_TANH)
+			return diag(d, "kernel %s: unknown unary op %d", k->name, x->op);
+		return check_kx(cg, k, x->a, d);
+	case KX_BINARY:
+		if (x->op < KB_ADD || x->op > KB_MIN)
+			return diag(d, "kernel %s: unknown binary op %d", k->name, x->op);
+		return check_kx(cg, k, x->a, d) || check_kx(cg, k, x->b, d) ? -1 : 0;
+	case KX_REDUCE:
+		if (x->op < KR_SUM || x->op > KR_MIN)
+			return diag(d, "kernel %s: unknown reduce op %d", k->name, x->op);
+		return check_kx(cg, k, x->a, d);
+	}
+	return diag(d, "kernel %s: unknown expression kind %d", k->name, (int)x->kind);
+}
+
+int cpu_check_kernel(Cg *cg, const Kernel *k, Diag *d)
+{
+	switch (k->kind) {
+	case KK_LOOP:
+		if (k->nvar < 0 || k->nvar > KV_MAX || k->nout_var < 0 || k->nout_var > k->nvar)
+			return diag(d, "kernel %s: bad loop variables (%d, %d)", k->name, k->nout_var,
+			            k->nvar);
+		return check_buf(cg, k, k->out, false, d) || check_kx(cg, k, k->body, d) ? -1 : 0;
+	case KK_MATMUL:
+		if (k->mm.nbatch < 0 || k->mm.nbatch > 4)
+			return diag(d, "kernel %s: %d batch dims (at most 4)", k->name, k->mm.nbatch);
+		if (check_buf(cg, k, k->mm.a, true, d) || check_buf(cg, k, k->mm.b, true, d))
+			return -1;
+		return check_buf(cg, k, k->mm.c, true, d);
+	case KK_CONV2D:
+		if (check_buf(cg, k, k->conv.x, true, d) || check_buf(cg, k, k->conv.wt, true, d) ||
+		    check_buf(cg, k, k->conv.y, true, d))
+			return -1;
+		if (k->conv.bias >= 0 && check_buf(cg, k, k->conv.bias, true, d))
+			return -1;
+		if (k->conv.scratch >= 0 && check_buf(cg, k, k->conv.scratch, true, d))
+			return -1;
+		return 0;
+	}
+	return diag(d, "kernel %s: unknown kind %d", k->name, (int)k->kind);
+}

@@ -1,0 +1,381 @@
+/* kinterp.c — interprets a KernelList (see kinterp.h): the oracle that
+ * checks lowering and the memory plan without LLVM.
+ *
+ * Loop kernels run their iteration space in row-major order and evaluate
+ * the expression tree in double precision; integer-typed expression nodes
+ * truncate toward zero after each op, as integer code does. Stores and
+ * loads convert to and from the buffer's dtype. KK_MATMUL and KK_CONV2D run
+ * naively. Every index is checked against its buffer, so a lowering bug is
+ * reported rather than read out of bounds. */
+#include "kinterp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Interp {
+	const KernelList *kl; /* program */
+	unsigned char **ptr;  /* base address of each buffer */
+	int64_t var[KV_MAX];  /* current values of the loop vars */
+	const Kernel *k;      /* kernel running */
+	int ki;               /* its index, for messages */
+	Diag *d;              /* error sink */
+	bool bad;             /* an index fell outside its buffer */
+} Interp;
+
+/* --- element conversion ------------------------------------------------------ */
+
+/* f16 (5 exponent bits, 10 mantissa) and bf16 (8, 7) through double. */
+static double small_dec(uint32_t b, int eb, int mb)
+{
+	uint32_t e = b >> mb & ((1u << eb) - 1), m = b & ((1u << mb) - 1);
+	int bias = (1 << (eb - 1)) - 1;
+	double v;
+	if (e == (1u << eb) - 1)
+		v = m ? NAN : INFINITY;
+	else if (e == 0)
+		v = ldexp(m, 1 - bias - mb);
+	else
+		v = ldexp(m + (1u << mb), (int)e - bias - mb);
+	return b >> (eb + mb) & 1 ? -v : v;
+}
+
+static uint32_t small_enc(double x, int eb, int mb)
+{
+	uint32_t sign = signbit(x) ? 1u << (eb + mb) : 0;
+	uint32_t inf = ((1u << eb) - 1) << mb;
+	int bias = (1 << (eb - 1)) - 1, emin = 1 - bias;
+	if (isnan(x))
+		return sign | inf | 1u << (mb - 1);
+	x = fabs(x);
+	if (isinf(x))
+		return sign | inf;
+	if (x < ldexp(1, emin))
+		return sign | (uint32_t)rint(ldexp(x, mb - emin));
+	int ex;
+	double f = frexp(x, &ex);
+	uint64_t m = (uint64_t)rint(ldexp(f, mb + 1));
+	uint64_t bits = ((uint64_t)(ex - 1 + bias) << mb) + m - (1u << mb);
+	return sign | (bits >= inf ? inf : (uint32_t)bits);
+}
+
+static int64_t sat(double v, double lo, double hi)
+{
+	if (isnan(v))
+		return 0;
+	if (v <= lo)
+		return (int64_t)lo;
+	if (v >= hi)
+		return v >= 0x1p63 ? INT64_MAX : (int64_t)hi;
+	return (int64_t)v;
+}
+
+static double get(DType t, const unsigned char *base, int64_t i)
+{
+	const unsigned char *p = base + (size_t)i * ir_dtype_size(t);
+	switch (t) {
+	case DT_F32: { float x; memcpy(&x, p, 4); return x; }
+	case DT_F64: { double x; memcpy(&x, p, 8); return x; }
+	case DT_F16: { uint16_t x; memcpy(&x, p, 2); return small_dec(x, 5, 10); }
+	case DT_BF16: { uint16_t x; memcpy(&x, p, 2); return small_dec(x, 8, 7); }
+	case DT_I32: { int32_t x; memcpy(&x, p, 4); return x; }
+	case DT_I64: { int64_t x; memcpy(&x, p, 8); return (double)x; }
+	case DT_I8: return *(const int8_t *)p;
+	case DT_U8: case DT_BOOL: return *p;
+	default: NN_ASSERT(!"kinterp: bad dtype");
+	}
+	return 0;
+}
+
+static void put(DType t, unsigned char *base, int64_t i, double v)
+{
+	unsigned char *p = base + (size_t)i * ir_dtype_size(t);
+	switch (t) {
+	case DT_F32: { float x = (float)v; memcpy(p, &x, 4); break; }
+	case DT_F64: memcpy(p, &v, 8); break;
+	case DT_F16: { uint16_t x = (uint16_t)small_enc(v, 5, 10); memcpy(p, &x, 2); break; }
+	case DT_BF16: { uint16_t x = (uint16_t)small_enc(v, 8, 7); memcpy(p, &x, 2); break; }
+	case DT_I32: { int32_t x = (int32_t)sat(v, INT32_MIN, INT32_MAX); memcpy(p, &x, 4); break; }
+	case DT_I64: { int64_t x = sat(v, -0x1p63, 0x1p63); memcpy(p, &x, 8); break; }
+	case DT_I8: *(int8_t *)p = (int8_t)sat(v, INT8_MIN, INT8_MAX); break;
+	case DT_U8: *p = (uint8_t)sat(v, 0, UINT8_MAX); break;
+	case DT_BOOL: *p = v != 0; break;
+	default: NN_ASSERT(!"kinterp: bad dtype");
+	}
+}
+
+/* --- checked buffer access --------------------------------------------------- */
+
+static bool inbounds(Interp *in, int b, int64_t i)
+{
+	if (b >= 0 && b < in->kl->nbuf && i >= 0 && i < in->kl->buf[b].numel)
+		return true;
+	if (!in->bad)
+		diag(in->d, "kernel %d \"%s\": index %lld outside buffer %d", in->ki, in->k->name,
+		     (long long)i, b);
+	in->bad = true;
+	return false;
+}
+
+static double load(Interp *in, int b, int64_t i)
+{
+	if (!inbounds(in, b, i))
+		return 0;
+	return get(in->kl->buf[b].dtype, in->ptr[b], i);
+}
+
+static void store(Interp *in, int b, int64_t i, double v)
+{
+	if (!inbounds(in, b, i))
+		return;
+	BufKind kind = in->kl->buf[b].kind;
+	if (kind == BUF_INPUT || kind == BUF_PARAM) {
+		if (!in->bad)
+			diag(in->d, "kernel %d \"%s\": writes read-only buffer %d", in->ki, in->k->name, b);
+		in->bad = true;
+		return;
+	}
+	put(in->kl->buf[b].dtype, in->ptr[b], i, v);
+}
+
+/* --- loop kernels -------------------------------------------------------------- */
+
+static int64_t aff(const Interp *in, const Aff *a)
+{
+	int64_t r = a->c;
+	for (int v = 0; v < in->k->nvar; v++)
+		r += a->k[v] * in->var[v];
+	return r;
+}
+
+static bool guards_hold(const Interp *in, const Kx *x)
+{
+	for (int i = 0; i < x->nguard; i++) {
+		int64_t e = aff(in, &x->guard[i].e);
+		if (e < x->guard[i].lo || e >= x->guard[i].hi)
+			return false;
+	}
+	return true;
+}
+
+/* Advances vars lo..hi-1 as a row-major counter; false after the last. */
+static bool next(Interp *in, int lo, int hi)
+{
+	for (int v = hi - 1; v >= lo; v--) {
+		if (++in->var[v] < in->k->extent[v])
+			return true;
+		in->var[v] = 0;
+	}
+	return false;
+}
+
+/* True when vars lo..hi-1 span an empty space. */
+static bool empty(const Interp *in, int lo, int hi)
+{
+	for (int v = lo; v < hi; v++)
+		if (in->k->extent[v] <= 0)
+			return true;
+	return false;
+}
+
+static double nanmax(double a, double b) { return isnan(a) || isnan(b) ? NAN : a > b ? a : b; }
+static double nanmin(double a, double b) { return isnan(a) || isnan(b) ? NAN : a < b ? a : b; }
+
+static double eval(Interp *in, const Kx *x)
+{
+	double a, b, r = 0;
+	switch (x->kind) {
+	case KX_CONST:
+		return x->c;
+	case KX_LOAD:
+		return guards_hold(in, x) ? load(in, x->buf, aff(in, &x->idx)) : x->fill;
+	case KX_VALID:
+		return guards_hold(in, x);
+	case KX_UNARY:
+		a = eval(in, x->a);
+		switch ((KuOp)x->op) {
+		case KU_NEG: r = -a; break;
+		case KU_ABS: r = fabs(a); break;
+		case KU_EXP: r = exp(a); break;
+		case KU_LOG: r = log(a); break;
+		case KU_SQRT: r = sqrt(a); break;
+		case KU_RELU: r = a < 0 ? 0 : a; break;
+		case KU_SIGMOID: r = a >= 0 ? 1 / (1 + exp(-a)) : exp(a) / (1 + exp(a)); break;
+		case KU_TANH: r = tanh(a); break;
+		}
+		break;
+	case KX_BINARY:
+		a = eval(in, x->a);
+		b = eval(in, x->b);
+		switch ((KbOp)x->op) {
+		case KB_ADD: r = a + b; break;
+		case KB_SUB: r = a - b; break;
+		case KB_MUL: r = a * b; break;
+		case KB_DIV: r = a / b; break;
+		case KB_MAX: r = nanmax(a, b); break;
+		case KB_MIN: r = nanmin(a, b); break;
+		}
+		break;
+	case KX_REDUCE: {
+		const Kernel *k = in->k;
+		r = x->op == KR_SUM ? 0 : x->op == KR_MAX ? -INFINITY : INFINITY;
+		for (int v = k->nout_var; v < k->nvar; v++)
+			in->var[v] = 0;
+		if (empty(in, k->nout_var, k->nvar))
+			break;
+		do {
+			a = eval(in, x->a);
+			r = x->op == KR_SUM ? r + a : x->op == KR_MAX ? nanmax(r, a) : nanmin(r, a);
+		} while (next(in, k->nout_var, k->nvar));
+		break;
+	}
+	}
+	if (!ir_dtype_is_float(x->dtype) && isfinite(r))
+		r = trunc(r);
+	return r;
+}
+
+static void run_loop(Interp *in)
+{
+	const Kernel *k = in->k;
+	memset(in->var, 0, sizeof in->var);
+	if (empty(in, 0, k->nout_var))
+		return;
+	do {
+		store(in, k->out, aff(in, &k->out_idx), eval(in, k->body));
+	} while (!in->bad && next(in, 0, k->nout_var));
+}
+
+/* --- library kernels ---------------------------------------------------------- */
+
+static void run_matmul(Interp *in)
+{
+	const Kernel *k = in->k;
+	int64_t bi[4] = { 0 }, m = k->mm.m, n = k->mm.n, kk = k->mm.k;
+	for (;;) {
+		int64_t oa = 0, ob = 0, oc = 0;
+		for (int j = 0; j < k->mm.nbatch; j++) {
+			oa += bi[j] * k->mm.sa[j];
+			ob += bi[j] * k->mm.sb[j];
+			oc += bi[j] * k->mm.sc[j];
+		}
+		for (int64_t i = 0; i < m; i++) {
+			for (int64_t j = 0; j < n && !in->bad; j++) {
+				double s = 0;
+				for (int64_t p = 0; p < kk; p++) {
+					int64_t ia = oa + (k->mm.trans_a ? p * m + i : i * kk + p);
+					int64_t ib = ob + (k->mm.trans_b ? j * kk + p : p * n + j);
+					s += load(in, k->mm.a, ia) * load(in, k->mm.b, ib);
+				}
+				store(in, k->mm.c, oc + i * n + j, s);
+			}
+		}
+		int j = k->mm.nbatch - 1;
+		for (; j >= 0; j--) {
+			if (++bi[j] < k->mm.bext[j])
+				break;
+			bi[j] = 0;
+		}
+		if (j < 0 || in->bad)
+			return;
+	}
+}
+
+static void run_conv(Interp *in)
+{
+	const Kernel *k = in->k;
+	int64_t cg = k->conv.c / k->conv.group, kg = k->conv.k / k->conv.group;
+	int64_t h = k->conv.h, w = k->conv.w, kh = k->conv.kh, kw = k->conv.kw;
+	for (int64_t n = 0; n < k->conv.n; n++)
+	for (int64_t o = 0; o < k->conv.k; o++)
+	for (int64_t oy = 0; oy < k->conv.oh; oy++)
+	for (int64_t ox = 0; ox < k->conv.ow && !in->bad; ox++) {
+		double s = k->conv.bias >= 0 ? load(in, k->conv.bias, o) : 0;
+		int64_t g = o / kg;
+		for (int64_t c = 0; c < cg; c++)
+		for (int64_t i = 0; i < kh; i++)
+		for (int64_t j = 0; j < kw; j++) {
+			int64_t y = oy * k->conv.sh + i * k->conv.dh - k->conv.ph;
+			int64_t x = ox * k->conv.sw + j * k->conv.dw - k->conv.pw;
+			if (y < 0 || y >= h || x < 0 || x >= w)
+				continue;
+			int64_t xi = ((n * k->conv.c + g * cg + c) * h + y) * w + x;
+			int64_t wi = ((o * cg + c) * kh + i) * kw + j;
+			s += load(in, k->conv.x, xi) * load(in, k->conv.wt, wi);
+		}
+		store(in, k->conv.y, ((n * k->conv.k + o) * k->conv.oh + oy) * k->conv.ow + ox, s);
+	}
+}
+
+/* --- driver ---------------------------------------------------------------------- */
+
+/* Points every buffer at its memory; allocates the outputs. */
+static int bind(Interp *in, const Tensor *inputs, Tensor *outputs, unsigned char *arena)
+{
+	const KernelList *kl = in->kl;
+	const Graph *g = kl->g;
+	for (int b = 0; b < kl->nbuf; b++) {
+		const Buf *bf = &kl->buf[b];
+		switch (bf->kind) {
+		case BUF_INPUT: {
+			const Tensor *t = &inputs[bf->index];
+			if (t->dtype != bf->dtype || ir_shape_numel(&t->shape) != bf->numel || !t->data)
+				return diag(in->d, "input %d: expected %s with %lld elements", bf->index,
+					    ir_dtype_name(bf->dtype), (long long)bf->numel);
+			in->ptr[b] = t->data;
+			break;
+		}
+		case BUF_PARAM: {
+			const Value *v = &g->val[kl->param_value[bf->index]];
+			if (!v->data || (int64_t)v->nbytes < bf->nbytes)
+				return diag(in->d, "param %d \"%s\": no data", bf->index, v->name);
+			in->ptr[b] = v->data;
+			break;
+		}
+		case BUF_OUTPUT: {
+			Tensor *t = &outputs[bf->index];
+			t->dtype = bf->dtype;
+			t->shape = g->val[g->output[bf->index]].shape;
+			t->data = xcalloc((size_t)bf->nbytes + 1, 1);
+			in->ptr[b] = t->data;
+			break;
+		}
+		case BUF_TEMP:
+			if (bf->offset < 0 || bf->offset % 8 || bf->offset + bf->nbytes > kl->arena_bytes)
+				return diag(in->d, "temp buffer %d at %lld+%lld is outside the arena (%lld bytes); "
+					    "was cg_plan run?", b, (long long)bf->offset, (long long)bf->nbytes,
+					    (long long)kl->arena_bytes);
+			in->ptr[b] = arena + bf->offset;
+			break;
+		}
+	}
+	return 0;
+}
+
+int cg_interp(const KernelList *kl, const Tensor *inputs, Tensor *outputs, Diag *d)
+{
+	const Graph *g = kl->g;
+	Interp in = { .kl = kl, .d = d };
+	in.ptr = xcalloc((size_t)kl->nbuf + 1, sizeof *in.ptr);
+	unsigned char *arena = xcalloc((size_t)kl->arena_bytes + 8, 1);
+	for (int i = 0; i < g->noutput; i++)
+		outputs[i].data = NULL;
+	int rc = bind(&in, inputs, outputs, arena);
+	for (int i = 0; i < kl->nk && rc == 0; i++) {
+		in.k = &kl->k[i];
+		in.ki = i;
+		switch (in.k->kind) {
+		case KK_LOOP: run_loop(&in); break;
+		case KK_MATMUL: run_matmul(&in); break;
+		case KK_CONV2D: run_conv(&in); break;
+		}
+		if (in.bad)
+			rc = -1;
+	}
+	free(in.ptr);
+	free(arena);
+	if (rc < 0)
+		for (int i = 0; i < g->noutput; i++)
+			ir_tensor_free(&outputs[i]);
+	return rc;
+}

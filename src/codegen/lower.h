@@ -1,0 +1,66 @@
+/* lower.h — private header of the lowering files (lower*.c): the lowering
+ * context, expression builders and the per-op lowering functions.
+ * lower.c owns buffers and dispatch; lower_ew.c elementwise and data
+ * movement; lower_nn.c matmul, conv and pooling; lower_red.c reductions,
+ * softmax and batchnorm. Nothing outside codegen/ includes this file. */
+#ifndef NNCC_LOWER_H
+#define NNCC_LOWER_H
+
+#include "codegen.h"
+
+typedef struct Lower {
+	const Graph *g; /* graph being lowered */
+	KernelList *kl; /* list being filled */
+	Diag *d;        /* error sink */
+	int *vbuf;      /* buffer holding each value, -1 if none */
+	int capk;       /* allocated entries of kl->k */
+	int capbuf;     /* allocated entries of kl->buf */
+	int capparam;   /* allocated entries of kl->param_value */
+	bool ovf;       /* an index computation overflowed (checked per node) */
+	bool manyvar;   /* a kernel wanted more than KV_MAX vars (checked per node) */
+} Lower;
+
+/* lower.c: diagnostics, buffers, kernels, affine helpers, Kx builders */
+int lw_err(Lower *L, int node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int lw_unsupported(Lower *L, int node, DType t); /* "cannot lower OP for DTYPE" */
+int lw_temp(Lower *L, DType t, int64_t numel, int value); /* new BUF_TEMP, -1 on overflow */
+const Value *lw_in(Lower *L, int node, int k);  /* k-th input value */
+const Value *lw_out(Lower *L, int node);        /* the (only) output value */
+int lw_inbuf(Lower *L, int node, int k);        /* buffer of the k-th input */
+int lw_outbuf(Lower *L, int node);              /* buffer of the output */
+Kernel *lw_kernel(Lower *L, int node, KernelKind kind); /* appended; valid until the next call */
+/* KK_LOOP whose output vars walk s and whose store is contiguous in s. */
+Kernel *lw_loop(Lower *L, int node, const Shape *s, int out);
+int lw_addvar(Lower *L, Kernel *k, int64_t extent); /* reduction var index, or 0 with L->manyvar */
+int64_t lw_mul(Lower *L, int64_t a, int64_t b);  /* sets L->ovf on overflow */
+int64_t lw_add(Lower *L, int64_t a, int64_t b);
+void lw_strides(const Shape *s, int64_t *st);    /* contiguous element strides */
+Aff lw_contig(const Shape *s, int var0);         /* row-major index over vars var0.. */
+/* Index into `in` broadcast (numpy, right-aligned) to `out` over vars var0... */
+Aff lw_bcast(const Shape *in, const Shape *out, int var0);
+int lw_norm_axis(Lower *L, int node, int64_t axis, int rank, int *res); /* -r..r-1 -> 0..r-1 */
+bool lw_is_float(DType t);                       /* f32 or f64 */
+bool lw_is_arith(DType t);                       /* f32, f64, i32, i64 */
+
+Kx *kx_const(Lower *L, DType t, double c);
+Kx *kx_load(Lower *L, DType t, int buf, Aff idx);
+void kx_guard(Lower *L, Kx *x, Aff e, int64_t lo, int64_t hi); /* adds lo <= e < hi */
+Kx *kx_valid(Lower *L, DType t);
+Kx *kx_un(Lower *L, KuOp op, Kx *a);
+Kx *kx_bin(Lower *L, KbOp op, Kx *a, Kx *b);
+Kx *kx_red(Lower *L, KrOp op, Kx *a);
+
+/* Per-op lowering: each writes node's output buffer; 0 or -1 with a message. */
+int lw_elemwise(Lower *L, int node);  /* lower_ew.c */
+int lw_pad(Lower *L, int node);
+int lw_transpose(Lower *L, int node);
+int lw_concat(Lower *L, int node);
+int lw_copy(Lower *L, int node, int src, int dst, const Value *v);
+int lw_matmul(Lower *L, int node);    /* lower_nn.c */
+int lw_conv(Lower *L, int node);
+int lw_pool(Lower *L, int node);
+int lw_reduce(Lower *L, int node);    /* lower_red.c */
+int lw_softmax(Lower *L, int node);
+int lw_batchnorm(Lower *L, int node);
+
+#endif

@@ -1,0 +1,205 @@
+/* lower_ew.c — lowering of elementwise ops (numpy broadcasting) and of data
+ * movement: pad, transpose, concat, and the flat copies that fill graph
+ * outputs which cannot be written in place. Each makes KK_LOOP kernels
+ * whose vars walk the output; broadcast operands load with stride 0. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "lower.h"
+
+/* The unary op of a one-input elementwise op, or -1. */
+static int unary_of(Op op)
+{
+	switch (op) {
+	case OP_NEG: return KU_NEG;
+	case OP_ABS: return KU_ABS;
+	case OP_EXP: return KU_EXP;
+	case OP_LOG: return KU_LOG;
+	case OP_SQRT: return KU_SQRT;
+	case OP_RELU: return KU_RELU;
+	case OP_SIGMOID: return KU_SIGMOID;
+	case OP_TANH: return KU_TANH;
+	default: return -1;
+	}
+}
+
+static int binary_of(Op op)
+{
+	switch (op) {
+	case OP_ADD: return KB_ADD;
+	case OP_SUB: return KB_SUB;
+	case OP_MUL: return KB_MUL;
+	case OP_DIV: return KB_DIV;
+	default: return -1;
+	}
+}
+
+/* Integer dtypes support the ops that stay exact in integers. */
+static bool ew_supported(Op op, DType t)
+{
+	if (lw_is_float(t))
+		return true;
+	if (t != DT_I32 && t != DT_I64)
+		return false;
+	return binary_of(op) >= 0 || op == OP_NEG || op == OP_ABS || op == OP_RELU || op == OP_CLIP;
+}
+
+int lw_elemwise(Lower *L, int node)
+{
+	const Node *n = &L->g->node[node];
+	const Value *y = lw_out(L, node);
+	DType t = y->dtype;
+	if (!ew_supported(n->op, t))
+		return lw_unsupported(L, node, t);
+	Kx *a = kx_load(L, t, lw_inbuf(L, node, 0), lw_bcast(&lw_in(L, node, 0)->shape, &y->shape, 0));
+	Kx *body;
+	int u = unary_of(n->op), b = binary_of(n->op);
+	if (b >= 0) {
+		Kx *bx = kx_load(L, t, lw_inbuf(L, node, 1), lw_bcast(&lw_in(L, node, 1)->shape, &y->shape, 0));
+		body = kx_bin(L, (KbOp)b, a, bx);
+	} else if (u >= 0) {
+		body = kx_un(L, (KuOp)u, a);
+	} else if (n->op == OP_LEAKYRELU) {
+		/* max(x, 0) + alpha * min(x, 0) */
+		double alpha = ir_attr_float(n, "alpha", 0.01);
+		Kx *a2 = kx_load(L, t, a->buf, a->idx);
+		Kx *pos = kx_bin(L, KB_MAX, a, kx_const(L, t, 0));
+		Kx *neg = kx_bin(L, KB_MIN, a2, kx_const(L, t, 0));
+		body = kx_bin(L, KB_ADD, pos, kx_bin(L, KB_MUL, kx_const(L, t, alpha), neg));
+	} else if (n->op == OP_CLIP) {
+		/* A NaN or unbounded side is no bound; integers round bounds inward. */
+		double lo = ir_attr_float(n, "min", -INFINITY);
+		double hi = ir_attr_float(n, "max", INFINITY);
+		double tmin = -INFINITY, tmax = INFINITY;
+		if (!lw_is_float(t)) {
+			lo = ceil(lo), hi = floor(hi);
+			tmin = t == DT_I32 ? INT32_MIN : -0x1p63;
+			tmax = t == DT_I32 ? INT32_MAX : 0x1p63 - 1024;
+		}
+		body = a;
+		if (!isnan(lo) && lo > tmin)
+			body = kx_bin(L, KB_MAX, body, kx_const(L, t, lo < tmax ? lo : tmax));
+		if (!isnan(hi) && hi < tmax)
+			body = kx_bin(L, KB_MIN, body, kx_const(L, t, hi > tmin ? hi : tmin));
+	} else {
+		return lw_unsupported(L, node, t);
+	}
+	Kernel *k = lw_loop(L, node, &y->shape, lw_outbuf(L, node));
+	k->body = body;
+	return 0;
+}
+
+/* Flat copy of v's elements from buffer src to dst (node may be -1). */
+int lw_copy(Lower *L, int node, int src, int dst, const Value *v)
+{
+	NN_ASSERT(src >= 0 && dst >= 0);
+	int64_t numel = ir_shape_numel(&v->shape);
+	Shape flat = ir_shape_make(1, &numel);
+	Kernel *k = lw_loop(L, node, &flat, dst);
+	k->name = arena_printf(&L->kl->arena, "copy %s", v->name);
+	k->body = kx_load(L, v->dtype, src, lw_contig(&flat, 0));
+	return 0;
+}
+
+/* y[o] = x[o - begin] where 0 <= o - begin < dim, else value. */
+int lw_pad(Lower *L, int node)
+{
+	const Node *n = &L->g->node[node];
+	const Value *x = lw_in(L, node, 0), *y = lw_out(L, node);
+	int r = x->shape.rank;
+	const int64_t *pads;
+	if (ir_attr_ints(n, "pads", &pads) != 2 * r)
+		return lw_err(L, node, "pads needs %d values (begins then ends)", 2 * r);
+	if (y->dtype == DT_UNDEF)
+		return lw_unsupported(L, node, y->dtype);
+	int64_t st[IR_MAX_RANK];
+	lw_strides(&x->shape, st);
+	Aff idx;
+	memset(&idx, 0, sizeof idx);
+	for (int i = 0; i < r; i++) {
+		idx.k[i] = st[i];
+		idx.c = lw_add(L, idx.c, -lw_mul(L, pads[i], st[i]));
+	}
+	Kx *ld = kx_load(L, y->dtype, lw_inbuf(L, node, 0), idx);
+	ld->fill = ir_attr_float(n, "value", 0);
+	for (int i = 0; i < r; i++) {
+		if (pads[i] <= 0 && pads[r + i] <= 0)
+			continue; /* o - begin always inside [0, dim) */
+		Aff e;
+		memset(&e, 0, sizeof e);
+		e.c = -pads[i];
+		e.k[i] = 1;
+		kx_guard(L, ld, e, 0, x->shape.d[i].n);
+	}
+	Kernel *k = lw_loop(L, node, &y->shape, lw_outbuf(L, node));
+	k->body = ld;
+	return 0;
+}
+
+/* y[o_0..o_r-1] = x[...] with input dim perm[i] walked by output var i. */
+int lw_transpose(Lower *L, int node)
+{
+	const Node *n = &L->g->node[node];
+	const Value *x = lw_in(L, node, 0), *y = lw_out(L, node);
+	int r = x->shape.rank;
+	int64_t perm[IR_MAX_RANK];
+	const int64_t *p;
+	int np = ir_attr_ints(n, "perm", &p);
+	if (np < 0) {
+		for (int i = 0; i < r; i++)
+			perm[i] = r - 1 - i;
+	} else if (np != r) {
+		return lw_err(L, node, "perm has %d values for rank %d", np, r);
+	} else {
+		memcpy(perm, p, (size_t)r * sizeof *perm);
+	}
+	bool seen[IR_MAX_RANK] = { 0 };
+	for (int i = 0; i < r; i++) {
+		if (perm[i] < 0 || perm[i] >= r || seen[perm[i]])
+			return lw_err(L, node, "perm is not a permutation of 0..%d", r - 1);
+		seen[perm[i]] = true;
+	}
+	int64_t st[IR_MAX_RANK];
+	lw_strides(&x->shape, st);
+	Aff idx;
+	memset(&idx, 0, sizeof idx);
+	for (int i = 0; i < r; i++)
+		idx.k[i] = st[perm[i]];
+	Kernel *k = lw_loop(L, node, &y->shape, lw_outbuf(L, node));
+	k->body = kx_load(L, y->dtype, lw_inbuf(L, node, 0), idx);
+	return 0;
+}
+
+/* One kernel per input: walks the input and stores at its offset along axis. */
+int lw_concat(Lower *L, int node)
+{
+	const Node *n = &L->g->node[node];
+	const Value *y = lw_out(L, node);
+	int r = y->shape.rank, axis;
+	if (lw_norm_axis(L, node, ir_attr_int(n, "axis", 0), r, &axis) < 0)
+		return -1;
+	int64_t yst[IR_MAX_RANK];
+	lw_strides(&y->shape, yst);
+	int out = lw_outbuf(L, node);
+	int64_t off = 0;
+	for (int j = 0; j < n->nin; j++) {
+		if (n->in[j] < 0)
+			continue;
+		const Value *x = lw_in(L, node, j);
+		if (x->shape.rank != r)
+			return lw_err(L, node, "input %d has rank %d, output %d", j, x->shape.rank, r);
+		if (ir_shape_numel(&x->shape) > 0) {
+			Kernel *k = lw_loop(L, node, &x->shape, out);
+			for (int i = 0; i < r; i++)
+				k->out_idx.k[i] = yst[i];
+			k->out_idx.c = lw_mul(L, off, yst[axis]);
+			k->body = kx_load(L, y->dtype, lw_inbuf(L, node, j), lw_contig(&x->shape, 0));
+		}
+		off = lw_add(L, off, x->shape.d[axis].n);
+	}
+	if (off != y->shape.d[axis].n)
+		return lw_err(L, node, "inputs add up to %lld along axis %d, output has %lld",
+			      (long long)off, axis, (long long)y->shape.d[axis].n);
+	return 0;
+}

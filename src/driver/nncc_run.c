@@ -1,0 +1,510 @@
+/* nncc_run.c — nncc-run, the command-line runner: loads a compiled model
+ * with the runtime alone, feeds it .npy or TensorProto (.pb) inputs, runs
+ * it, and writes, prints or benchmarks the outputs.
+ *
+ *   nncc-run MODEL.so [-i [NAME=]FILE]... [-o DIR] [--bench N] [--threads T] [--json]
+ *
+ * Exit status: 0 success, 1 bad input or model (the message names the file
+ * and the input), 2 usage error. Output files are written to a temporary
+ * and renamed, so an interrupted run never leaves a partial DIR/NAME.npy. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "nncc/nncc.h"
+#include "../runtime/rt.h"
+
+enum { MAX_SHOWN = 8 }; /* values printed per output */
+
+typedef struct Opts {
+	const char *model;   /* MODEL.so */
+	const char **spec;   /* -i arguments, in order */
+	int nspec;
+	const char *outdir;  /* -o, NULL when absent */
+	long bench;          /* --bench N, 0 when absent */
+	long threads;        /* --threads T: stored, reserved for the thread pool */
+	int json;            /* --json */
+} Opts;
+
+static const char usage_text[] =
+	"usage: nncc-run MODEL.so [-i [NAME=]FILE.npy|FILE.pb]... [-o DIR] [--bench N]\n"
+	"                [--threads T] [--json] [-h]\n"
+	"  -i [NAME=]FILE  input tensor (.npy or ONNX TensorProto .pb); without NAME=,\n"
+	"                  fills the inputs not given by name, in model order\n"
+	"  -o DIR          write each output to DIR/NAME.npy\n"
+	"  --bench N       one warm-up run, then N timed runs; prints median and min\n"
+	"  --threads T     reserved for the thread pool (currently no effect)\n"
+	"  --json          print one JSON object on stdout\n"
+	"  -h, --help      show this help\n";
+
+static int
+fail(char *err)
+{
+	fprintf(stderr, "nncc-run: %s\n", err ? err : "out of memory");
+	nncc_error_free(err);
+	return 1;
+}
+
+static int
+usage(const char *msg, const char *arg)
+{
+	fprintf(stderr, "nncc-run: %s%s%s\n(run 'nncc-run -h' for help)\n", msg, arg ? ": " : "",
+		arg ? arg : "");
+	return 2;
+}
+
+static int
+parse_count(const char *s, long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtol(s, &end, 10);
+	return errno == 0 && end != s && *end == 0 && *v >= 1 && *v <= 100000000;
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int
+parse_args(int argc, char **argv, Opts *o)
+{
+	const char *a, *val;
+
+	o->spec = calloc((size_t)argc, sizeof *o->spec);
+	if (!o->spec)
+		return fail(NULL);
+	for (int i = 1; i < argc; i++) {
+		a = argv[i];
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage_text, stdout);
+			return 0;
+		}
+		if (strcmp(a, "--json") == 0) {
+			o->json = 1;
+			continue;
+		}
+		if (a[0] != '-' || a[1] == 0) {
+			if (o->model)
+				return usage("more than one model given", a);
+			o->model = a;
+			continue;
+		}
+		/* options with a value: "-i X", "-iX", "--bench N", "--bench=N" */
+		val = NULL;
+		if ((a[1] == 'i' || a[1] == 'o') && a[2] != 0) {
+			val = a + 2;
+		} else if (strncmp(a, "--bench=", 8) == 0 || strncmp(a, "--threads=", 10) == 0) {
+			val = strchr(a, '=') + 1;
+		} else if (strcmp(a, "-i") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--bench") == 0 ||
+			   strcmp(a, "--threads") == 0) {
+			if (i + 1 >= argc)
+				return usage("missing value for", a);
+			val = argv[++i];
+		} else {
+			return usage("unknown option", a);
+		}
+		if (a[1] == 'i') {
+			o->spec[o->nspec++] = val;
+		} else if (a[1] == 'o') {
+			o->outdir = val;
+		} else if (strncmp(a, "--bench", 7) == 0) {
+			if (!parse_count(val, &o->bench))
+				return usage("--bench wants a positive count", val);
+		} else if (!parse_count(val, &o->threads)) {
+			return usage("--threads wants a positive count", val);
+		}
+	}
+	if (!o->model)
+		return usage("no model given", NULL);
+	return -1;
+}
+
+/* Reads a tensor file: .npy by its magic, otherwise a TensorProto. */
+static nncc_status
+read_tensor(const char *path, RtTensor *t, char **err)
+{
+	void *buf;
+	size_t len;
+	nncc_status st;
+
+	memset(t, 0, sizeof *t);
+	if ((st = rt_read_file(path, &buf, &len, err)) != NNCC_STATUS_OK)
+		return st;
+	if (len >= 6 && memcmp(buf, "\x93NUMPY", 6) == 0)
+		st = rt_npy_decode(buf, len, t, path, err);
+	else
+		st = rt_pb_decode(buf, len, t, path, err);
+	rt_free(buf);
+	if (st != NNCC_STATUS_OK)
+		rt_tensor_free(t);
+	return st;
+}
+
+static void
+list_inputs(const nncc_model *m)
+{
+	nncc_tensor_info ti;
+	char ty[256];
+
+	fprintf(stderr, "nncc-run: the model's inputs are:");
+	for (int i = 0; i < nncc_model_num_inputs(m); i++) {
+		nncc_model_input_info(m, i, &ti);
+		fprintf(stderr, " %s %s", ti.name, rt_format_type(ty, sizeof ty, ti.dtype, ti.rank, ti.dims));
+	}
+	fprintf(stderr, "\n");
+}
+
+static int
+set_one(nncc_session *s, int index, const char *path)
+{
+	RtTensor t;
+	char *err = NULL, *err2 = NULL;
+	nncc_status st;
+
+	if (read_tensor(path, &t, &err) != NNCC_STATUS_OK)
+		return fail(err);
+	st = nncc_session_set_input(s, index, t.data, t.rank, t.dims, t.dtype, &err);
+	rt_tensor_free(&t);
+	if (st != NNCC_STATUS_OK) {
+		rt_err(&err2, st, "%s: %s", path, err ? err : nncc_status_string(st));
+		nncc_error_free(err);
+		return fail(err2);
+	}
+	return 0;
+}
+
+/* Named specs first, then positional ones fill the remaining inputs in
+ * order; then every input must be set. */
+static int
+set_inputs(const nncc_model *m, nncc_session *s, const Opts *o)
+{
+	int n = nncc_model_num_inputs(m), idx, next = 0, bad = 0;
+	unsigned char *given = calloc((size_t)n + 1, 1);
+	unsigned char *named = calloc((size_t)o->nspec + 1, 1);
+	nncc_tensor_info ti;
+	char name[256], ty[256];
+	const char *eq;
+	size_t len;
+
+	if (!given || !named) {
+		free(given);
+		free(named);
+		return fail(NULL);
+	}
+	for (int i = 0; i < o->nspec && !bad; i++) {
+		eq = strchr(o->spec[i], '=');
+		if (!eq)
+			continue;
+		len = (size_t)(eq - o->spec[i]);
+		if (len >= sizeof name) {
+			fprintf(stderr, "nncc-run: %s: input name too long\n", o->spec[i]);
+			bad = 1;
+			break;
+		}
+		memcpy(name, o->spec[i], len);
+		name[len] = 0;
+		idx = nncc_model_find_input(m, name);
+		if (idx < 0) {
+			struct stat sb;
+			if (stat(o->spec[i], &sb) == 0) /* a file name holding '=' */
+				continue;
+			fprintf(stderr, "nncc-run: %s: model '%s' has no input named '%s'\n", o->model,
+				nncc_model_name(m), name);
+			list_inputs(m);
+			bad = 1;
+			break;
+		}
+		if (given[idx]) {
+			fprintf(stderr, "nncc-run: input '%s' given twice\n", name);
+			bad = 1;
+			break;
+		}
+		named[i] = 1;
+		given[idx] = 1;
+		bad = set_one(s, idx, eq + 1);
+	}
+	for (int i = 0; i < o->nspec && !bad; i++) {
+		if (named[i])
+			continue;
+		while (next < n && given[next])
+			next++;
+		if (next == n) {
+			fprintf(stderr, "nncc-run: %s: too many inputs (model '%s' has %d)\n",
+				o->spec[i], nncc_model_name(m), n);
+			bad = 1;
+			break;
+		}
+		given[next] = 1;
+		bad = set_one(s, next, o->spec[i]);
+	}
+	for (int i = 0; i < n && !bad; i++)
+		if (!given[i]) {
+			nncc_model_input_info(m, i, &ti);
+			fprintf(stderr, "nncc-run: %s: input '%s' (%s) not given (use -i %s=FILE.npy)\n",
+				o->model, ti.name, rt_format_type(ty, sizeof ty, ti.dtype, ti.rank, ti.dims),
+				ti.name);
+			bad = 1;
+		}
+	free(given);
+	free(named);
+	return bad ? 1 : 0;
+}
+
+/* --- outputs ---------------------------------------------------------------- */
+
+static double
+half_to_float(uint16_t h)
+{
+	int e = h >> 10 & 0x1f, f = h & 0x3ff;
+	double v = e == 0 ? f / 1024.0 * (1.0 / 16384) : e == 31 ? (f ? NAN : INFINITY)
+							: (1 + f / 1024.0) * ((double)(1 << e) / 32768);
+
+	return h & 0x8000 ? -v : v;
+}
+
+static void
+print_value(FILE *f, int dtype, const void *data, int64_t i)
+{
+	const unsigned char *p = data;
+	union { float f; uint32_t u; } bf;
+	uint16_t h;
+
+	switch (dtype) {
+	case NNCC_DTYPE_F32: fprintf(f, "%g", ((const float *)data)[i]); break;
+	case NNCC_DTYPE_F64: fprintf(f, "%g", ((const double *)data)[i]); break;
+	case NNCC_DTYPE_I8: fprintf(f, "%d", ((const int8_t *)data)[i]); break;
+	case NNCC_DTYPE_U8: case NNCC_DTYPE_BOOL: fprintf(f, "%u", p[i]); break;
+	case NNCC_DTYPE_I16: fprintf(f, "%d", ((const int16_t *)data)[i]); break;
+	case NNCC_DTYPE_U16: fprintf(f, "%u", ((const uint16_t *)data)[i]); break;
+	case NNCC_DTYPE_I32: fprintf(f, "%d", ((const int32_t *)data)[i]); break;
+	case NNCC_DTYPE_U32: fprintf(f, "%u", ((const uint32_t *)data)[i]); break;
+	case NNCC_DTYPE_I64: fprintf(f, "%lld", (long long)((const int64_t *)data)[i]); break;
+	case NNCC_DTYPE_U64: fprintf(f, "%llu", (unsigned long long)((const uint64_t *)data)[i]); break;
+	case NNCC_DTYPE_F16:
+		memcpy(&h, p + 2 * i, 2);
+		fprintf(f, "%g", half_to_float(h));
+		break;
+	case NNCC_DTYPE_BF16:
+		memcpy(&h, p + 2 * i, 2);
+		bf.u = (uint32_t)h << 16;
+		fprintf(f, "%g", bf.f);
+		break;
+	default: fprintf(f, "?"); break;
+	}
+}
+
+static void
+print_outputs(const nncc_model *m, const nncc_session *s)
+{
+	nncc_tensor_info ti;
+	const void *data;
+	char ty[256];
+	int64_t numel;
+
+	for (int i = 0; i < nncc_model_num_outputs(m); i++) {
+		nncc_model_output_info(m, i, &ti);
+		nncc_session_output(s, i, &data);
+		numel = ti.nbytes / nncc_dtype_size(ti.dtype);
+		printf("%s %s:", ti.name, rt_format_type(ty, sizeof ty, ti.dtype, ti.rank, ti.dims));
+		for (int64_t j = 0; j < numel && j < MAX_SHOWN; j++) {
+			putchar(' ');
+			print_value(stdout, ti.dtype, data, j);
+		}
+		printf("%s\n", numel > MAX_SHOWN ? " ..." : "");
+	}
+}
+
+/* name with every character outside [A-Za-z0-9_.-] replaced by '_'. */
+static void
+sanitize(const char *name, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (; *name && n + 1 < size; name++) {
+		char c = *name;
+		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			 c == '_' || c == '.' || c == '-';
+		buf[n++] = ok ? c : '_';
+	}
+	buf[n] = 0;
+	if (n == 0 || strcmp(buf, ".") == 0 || strcmp(buf, "..") == 0)
+		snprintf(buf, size, "output");
+}
+
+static int
+write_outputs(const nncc_model *m, const nncc_session *s, const char *dir)
+{
+	int n = nncc_model_num_outputs(m);
+	char (*names)[200] = calloc((size_t)n + 1, sizeof *names);
+	nncc_tensor_info ti;
+	const void *data;
+	struct stat sb;
+	char *path, *err = NULL;
+	int rc = 0;
+
+	if (!names)
+		return fail(NULL);
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+		fprintf(stderr, "nncc-run: %s: %s\n", dir, strerror(errno));
+		free(names);
+		return 1;
+	}
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "nncc-run: %s: not a directory\n", dir);
+		free(names);
+		return 1;
+	}
+	for (int i = 0; i < n && rc == 0; i++) {
+		nncc_model_output_info(m, i, &ti);
+		sanitize(ti.name, names[i], 180);
+		for (int j = 0; j < i; j++)
+			if (strcmp(names[i], names[j]) == 0) { /* two names sanitize alike */
+				snprintf(names[i] + strlen(names[i]), 20, "_%d", i);
+				break;
+			}
+		path = malloc(strlen(dir) + strlen(names[i]) + 8);
+		if (!path) {
+			rc = fail(NULL);
+			break;
+		}
+		sprintf(path, "%s/%s.npy", dir, names[i]);
+		nncc_session_output(s, i, &data);
+		if (rt_npy_write(path, ti.dtype, ti.rank, ti.dims, data, &err) != NNCC_STATUS_OK)
+			rc = fail(err);
+		free(path);
+	}
+	free(names);
+	return rc;
+}
+
+/* --- running ---------------------------------------------------------------- */
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void
+json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static int
+bench(const nncc_model *m, nncc_session *s, const Opts *o)
+{
+	double *t = malloc((size_t)o->bench * sizeof *t), t0, med;
+	char *err = NULL;
+	long n = o->bench;
+
+	if (!t)
+		return fail(NULL);
+	if (nncc_session_run(s, &err) != NNCC_STATUS_OK) { /* warm-up */
+		free(t);
+		return fail(err);
+	}
+	for (long i = 0; i < n; i++) {
+		t0 = now_ms();
+		nncc_session_run(s, NULL);
+		t[i] = now_ms() - t0;
+	}
+	qsort(t, (size_t)n, sizeof *t, cmp_double);
+	med = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+	if (o->json) {
+		printf("{\"model\": ");
+		json_string(nncc_model_name(m));
+		printf(", \"median_ms\": %.6f, \"min_ms\": %.6f, \"runs\": %ld}\n", med, t[0], n);
+	} else {
+		printf("median_ms %.4f min_ms %.4f runs %ld\n", med, t[0], n);
+	}
+	free(t);
+	return 0;
+}
+
+static void
+json_outputs(const nncc_model *m)
+{
+	nncc_tensor_info ti;
+
+	printf("{\"model\": ");
+	json_string(nncc_model_name(m));
+	printf(", \"outputs\": [");
+	for (int i = 0; i < nncc_model_num_outputs(m); i++) {
+		nncc_model_output_info(m, i, &ti);
+		printf("%s{\"name\": ", i ? ", " : "");
+		json_string(ti.name);
+		printf(", \"dtype\": \"%s\", \"shape\": [", nncc_dtype_name(ti.dtype));
+		for (int j = 0; j < ti.rank; j++)
+			printf("%s%lld", j ? ", " : "", (long long)ti.dims[j]);
+		printf("]}");
+	}
+	printf("]}\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	Opts o = {0};
+	nncc_model *m = NULL;
+	nncc_session *s = NULL;
+	char *err = NULL;
+	int rc;
+
+	rc = parse_args(argc, argv, &o);
+	if (rc >= 0)
+		goto out;
+	/* o.threads is accepted for scripts' sake; the runtime has no thread
+	 * pool yet, so it has no effect (OpenBLAS uses its own threads). */
+	if (nncc_model_load(o.model, &m, &err) != NNCC_STATUS_OK ||
+	    nncc_session_create(m, &s, &err) != NNCC_STATUS_OK) {
+		rc = fail(err);
+		goto out;
+	}
+	if ((rc = set_inputs(m, s, &o)) != 0)
+		goto out;
+	if (o.bench > 0) {
+		rc = bench(m, s, &o);
+	} else if (nncc_session_run(s, &err) != NNCC_STATUS_OK) {
+		rc = fail(err);
+	}
+	if (rc == 0 && o.outdir)
+		rc = write_outputs(m, s, o.outdir);
+	if (rc == 0 && !o.outdir && !o.bench) {
+		if (o.json)
+			json_outputs(m);
+		else
+			print_outputs(m, s);
+	}
+out:
+	nncc_session_free(s);
+	nncc_model_free(m);
+	free(o.spec);
+	if (fflush(stdout) != 0 && rc == 0)
+		rc = 1;
+	return rc;
+}

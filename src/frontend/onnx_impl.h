@@ -1,0 +1,84 @@
+/* onnx_impl.h — internals shared by the ONNX frontend's two files:
+ * onnx.c (reading, validation and the import driver) and onnx_ops.c (the
+ * import table: one handler per ONNX op_type). Not used outside frontend/.
+ *
+ * The driver resolves a node's inputs to IR values, checks its attributes
+ * against the table's schema, then calls the handler. A handler builds IR
+ * nodes with imp_node()/imp_infer() and binds the ONNX node's outputs to
+ * the values it produced. */
+#ifndef NNCC_ONNX_IMPL_H
+#define NNCC_ONNX_IMPL_H
+
+#include "onnx.pb-c.h"
+
+#include "../ir/ir.h"
+
+/* One entry of the value-name table (open addressing, keyed by name). */
+typedef struct NameEnt {
+	const char *name; /* value name; NULL marks an empty slot */
+	int val;          /* IR value index; -1 while declared but not yet built */
+	bool used;        /* read by a node input or a graph output */
+	char def;         /* 'c' initializer, 'i' graph input, 'n' node output, 'g' generated */
+} NameEnt;
+
+typedef struct Importer {
+	Graph *g;                  /* graph being built */
+	Diag *d;                   /* where errors go */
+	const char *file;          /* model's display name, starts every message */
+	int64_t opset;             /* version of the default ("" / "ai.onnx") domain */
+	Arena arena;               /* importer-lifetime strings and arrays */
+	NameEnt *tab;              /* every value name, ONNX and generated */
+	size_t ntab, captab;       /* entries used, slots (a power of two) */
+	const Onnx__NodeProto *np; /* node being imported, NULL outside nodes */
+	const char *name;          /* its name, or "<op_type>_<index>" */
+	int *in;                   /* IR value of each ONNX input, -1 if omitted */
+	int nin;                   /* ONNX inputs (np->n_input) */
+	int *out;                  /* IR value bound to each ONNX output, -1 if none */
+	int nout;                  /* ONNX outputs (np->n_output) */
+} Importer;
+
+typedef int (*ImportFn)(Importer *m, Op op);
+
+/* One row of the import table. */
+typedef struct OnnxOp {
+	const char *op_type; /* ONNX op_type (default domain) */
+	ImportFn fn;         /* builds the IR; 0 or -1 with a message */
+	Op op;               /* IR op passed to fn (shared handlers), else OP_COUNT */
+	int nin_min;         /* fewest ONNX inputs */
+	int nin_max;         /* most ONNX inputs, -1 variadic */
+	const char *attrs;   /* accepted attributes, "name:kind ..." with kind as
+	                        onnx.c's attr_kind() spells it (int, floats, ...) */
+} OnnxOp;
+
+/* onnx_ops.c */
+const OnnxOp *onnx_find_op(const char *domain, const char *op_type);
+
+/* onnx.c: services for handlers. Messages start "FILE: node "NAME" (Op): ". */
+int imp_err(Importer *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Attribute readers; types were checked against the schema before the
+ * handler runs, so these only look up. Absent attributes give dflt / -1. */
+const Onnx__AttributeProto *imp_attr(const Importer *m, const char *name);
+int64_t imp_int(const Importer *m, const char *name, int64_t dflt);
+double imp_float(const Importer *m, const char *name, double dflt);
+const char *imp_str(Importer *m, const char *name, const char *dflt);
+int imp_ints(const Importer *m, const char *name, const int64_t **v);
+/* True if ONNX output slot k has a name that some node or the graph reads. */
+bool imp_used(const Importer *m, int k);
+/* Name for ONNX output slot k: its ONNX name if it has one, else a fresh
+ * "<node>/<what>" (also what slot -1 gives). */
+const char *imp_outname(Importer *m, int k, const char *what);
+/* Adds IR node op over in[0..nin-1] named after the ONNX node. Its one
+ * output takes the name of ONNX output `slot` and is bound to it; slot -1
+ * makes an intermediate value with a fresh name. Set attributes, then call
+ * imp_infer(). Returns the node index. */
+int imp_node(Importer *m, Op op, const int *in, int nin, int slot);
+/* Infers the node's output type; returns its value index, or -1. */
+int imp_infer(Importer *m, int node);
+/* Adds a literal constant with a fresh name "<node>/<what>". */
+int imp_const(Importer *m, const char *what, DType t, Shape s, const void *data, size_t nbytes);
+/* Decodes a TensorProto into a constant named name; -1 with a message. */
+int imp_tensor(Importer *m, const Onnx__TensorProto *t, const char *name, bool param);
+/* Binds ONNX output slot k to IR value v. */
+void imp_bind(Importer *m, int k, int v);
+
+#endif

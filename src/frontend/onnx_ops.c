@@ -1,0 +1,699 @@
+/* onnx_ops.c — the ONNX import table: one row per supported op_type with
+ * its input counts, its attribute schema and a handler that builds IR nodes
+ * (ir/ops.def). onnx.c has already resolved the node's inputs (m->in, -1 =
+ * omitted), checked attribute kinds against the schema and inferred the
+ * shapes of everything before the node; a handler checks what the table
+ * cannot — ranks, inputs that must be constants, attribute values nncc
+ * does not support — and fails with a message naming the node. Opset
+ * differences (Softmax before 13, Clip/Pad before 11, ...) live here. */
+#include "onnx_impl.h"
+
+#include <math.h>
+#include <string.h>
+
+static bool has_in(const Importer *m, int k) { return k < m->nin && m->in[k] >= 0; }
+static Shape in_shape(const Importer *m, int k) { return m->g->val[m->in[k]].shape; }
+static DType in_dtype(const Importer *m, int k) { return m->g->val[m->in[k]].dtype; }
+static bool dim_known(Dim d) { return d.sym == 0 && d.n >= 0; }
+
+/* Infers the node just built; 0 or -1. */
+static int done(Importer *m, int node) { return imp_infer(m, node) < 0 ? -1 : 0; }
+
+/* The constant behind input k, or NULL with a message. */
+static const Value *const_in(Importer *m, int k, const char *what)
+{
+	const Value *v = &m->g->val[m->in[k]];
+	if (v->kind != VK_CONST || !v->data) {
+		imp_err(m, "input %d (%s, \"%s\") must be a constant", k, what, v->name);
+		return NULL;
+	}
+	return v;
+}
+
+/* Reads constant input k, a scalar or 1-D int64/int32 tensor of at most max
+ * values, into out; returns the count or -1. */
+static int const_ints(Importer *m, int k, const char *what, int64_t *out, int max)
+{
+	const Value *v = const_in(m, k, what);
+	if (!v)
+		return -1;
+	if (v->dtype != DT_I64 && v->dtype != DT_I32)
+		return imp_err(m, "%s must be int64, not %s", what, ir_dtype_name(v->dtype));
+	if (v->shape.rank > 1)
+		return imp_err(m, "%s must be 1-D", what);
+	int64_t n = ir_shape_numel(&v->shape);
+	if (n < 0 || n > max)
+		return imp_err(m, "%s has %lld values; at most %d are supported", what, (long long)n, max);
+	const unsigned char *p = v->data;
+	for (int64_t i = 0; i < n; i++) {
+		if (v->dtype == DT_I64) {
+			memcpy(&out[i], p + 8 * i, 8);
+		} else {
+			int32_t x;
+			memcpy(&x, p + 4 * i, 4);
+			out[i] = x;
+		}
+	}
+	return (int)n;
+}
+
+static double half_to_double(uint16_t h)
+{
+	int e = (h >> 10) & 31, f = h & 1023;
+	double v = e == 0 ? ldexp(f, -24) : e == 31 ? (f ? NAN : INFINITY) : ldexp(f + 1024, e - 25);
+	return h & 0x8000 ? -v : v;
+}
+
+/* Reads constant input k holding one value of any dtype; 0 or -1. */
+static int const_scalar(Importer *m, int k, const char *what, double *out)
+{
+	const Value *v = const_in(m, k, what);
+	if (!v)
+		return -1;
+	if (ir_shape_numel(&v->shape) != 1)
+		return imp_err(m, "%s must hold exactly one value", what);
+	const unsigned char *p = v->data;
+	switch (v->dtype) {
+	case DT_F32: { float x; memcpy(&x, p, 4); *out = x; break; }
+	case DT_F64: memcpy(out, p, 8); break;
+	case DT_F16: { uint16_t x; memcpy(&x, p, 2); *out = half_to_double(x); break; }
+	case DT_BF16: {
+		uint16_t x;
+		memcpy(&x, p, 2);
+		uint32_t bits = (uint32_t)x << 16;
+		float f;
+		memcpy(&f, &bits, 4);
+		*out = f;
+		break;
+	}
+	case DT_I8: *out = (int8_t)p[0]; break;
+	case DT_U8:
+	case DT_BOOL: *out = p[0]; break;
+	case DT_I32: { int32_t x; memcpy(&x, p, 4); *out = x; break; }
+	case DT_I64: { int64_t x; memcpy(&x, p, 8); *out = (double)x; break; }
+	default: return imp_err(m, "%s has unsupported type %s", what, ir_dtype_name(v->dtype));
+	}
+	return 0;
+}
+
+/* A rank-0 literal of type t (float32 or float64) for multipliers. */
+static int scalar_const(Importer *m, const char *what, double x, DType t)
+{
+	Shape s = ir_shape_make(0, NULL);
+	if (t == DT_F32) {
+		float f = (float)x;
+		return imp_const(m, what, t, s, &f, sizeof f);
+	}
+	if (t == DT_F64)
+		return imp_const(m, what, t, s, &x, sizeof x);
+	return imp_err(m, "%s != 1 is supported only for float32 and float64, not %s", what,
+		ir_dtype_name(t));
+}
+
+/* ---- elementwise --------------------------------------------------------------- */
+
+/* Ops that map one to one, over all given inputs. */
+static int op_simple(Importer *m, Op op)
+{
+	return done(m, imp_node(m, op, m->in, m->nin, 0));
+}
+
+static int op_binary(Importer *m, Op op)
+{
+	/* Before opset 7, broadcast=1 with an axis aligned B at that axis;
+	 * numpy's rule agrees only when B is aligned to the end. */
+	if (m->opset < 7 && imp_int(m, "broadcast", 0) && imp_attr(m, "axis")) {
+		Shape a = in_shape(m, 0), b = in_shape(m, 1);
+		int64_t axis = imp_int(m, "axis", 0);
+		if (a.rank >= 0 && axis < 0)
+			axis += a.rank;
+		if (a.rank < 0 || b.rank < 0 || axis != a.rank - b.rank)
+			return imp_err(m, "legacy broadcast with axis=%lld is unsupported",
+				(long long)imp_int(m, "axis", 0));
+	}
+	return done(m, imp_node(m, op, m->in, 2, 0));
+}
+
+static int op_leakyrelu(Importer *m, Op op)
+{
+	int nd = imp_node(m, OP_LEAKYRELU, m->in, 1, 0);
+	ir_set_float(m->g, nd, "alpha", imp_float(m, "alpha", 0.01));
+	return done(m, nd);
+}
+
+static int op_clip(Importer *m, Op op)
+{
+	bool has_lo = false, has_hi = false;
+	double lo = 0, hi = 0;
+	if (m->opset < 11) {
+		if (m->nin > 1)
+			return imp_err(m, "min and max are attributes before opset 11, not inputs");
+		has_lo = imp_attr(m, "min") != NULL;
+		has_hi = imp_attr(m, "max") != NULL;
+		lo = imp_float(m, "min", 0);
+		hi = imp_float(m, "max", 0);
+	} else {
+		if (imp_attr(m, "min") || imp_attr(m, "max"))
+			return imp_err(m, "min and max are inputs since opset 11, not attributes");
+		if (has_in(m, 1) && (has_lo = true, const_scalar(m, 1, "min", &lo) < 0))
+			return -1;
+		if (has_in(m, 2) && (has_hi = true, const_scalar(m, 2, "max", &hi) < 0))
+			return -1;
+	}
+	int nd = imp_node(m, OP_CLIP, m->in, 1, 0);
+	if (has_lo)
+		ir_set_float(m->g, nd, "min", lo);
+	if (has_hi)
+		ir_set_float(m->g, nd, "max", hi);
+	return done(m, nd);
+}
+
+/* Softmax and LogSoftmax. Since opset 13 they work along one axis (default
+ * -1). Before, they flatten the input to 2-D at axis (default 1) and work
+ * along the second dim: flatten, softmax on the last axis, reshape back. */
+static int op_softmax(Importer *m, Op op)
+{
+	Shape x = in_shape(m, 0);
+	if (m->opset >= 13) {
+		int nd = imp_node(m, op, m->in, 1, 0);
+		ir_set_int(m->g, nd, "axis", imp_int(m, "axis", -1));
+		return done(m, nd);
+	}
+	int64_t axis = imp_int(m, "axis", 1);
+	if (x.rank < 0)
+		return imp_err(m, "needs an input of known rank (before opset 13 it flattens at axis)");
+	int64_t a = axis < 0 ? axis + x.rank : axis;
+	if (a < 0 || a >= x.rank)
+		return imp_err(m, "axis %lld is out of range for rank %d", (long long)axis, x.rank);
+	if (a == x.rank - 1) {
+		int nd = imp_node(m, op, m->in, 1, 0);
+		ir_set_int(m->g, nd, "axis", -1);
+		return done(m, nd);
+	}
+	int64_t back[IR_MAX_RANK];
+	int nunknown = 0;
+	for (int i = 0; i < x.rank; i++) {
+		back[i] = dim_known(x.d[i]) ? x.d[i].n : -1; /* reshape infers one -1 */
+		nunknown += !dim_known(x.d[i]);
+	}
+	if (nunknown > 1)
+		return imp_err(m, "axis %lld (not the last) needs an input with at most one unknown dim",
+			(long long)axis);
+	int nd = imp_node(m, OP_FLATTEN, m->in, 1, -1);
+	ir_set_int(m->g, nd, "axis", a);
+	int v = imp_infer(m, nd);
+	if (v < 0)
+		return -1;
+	nd = imp_node(m, op, &v, 1, -1);
+	ir_set_int(m->g, nd, "axis", -1);
+	if ((v = imp_infer(m, nd)) < 0)
+		return -1;
+	nd = imp_node(m, OP_RESHAPE, &v, 1, 0);
+	ir_set_ints(m->g, nd, "shape", back, x.rank);
+	return done(m, nd);
+}
+
+/* ---- contractions -------------------------------------------------------------- */
+
+/* Gemm: Y = alpha * op(A) op(B) + beta * C, as matmul, mul, mul, add. */
+static int op_gemm(Importer *m, Op op)
+{
+	Shape a = in_shape(m, 0), b = in_shape(m, 1);
+	if ((a.rank >= 0 && a.rank != 2) || (b.rank >= 0 && b.rank != 2))
+		return imp_err(m, "A and B must be 2-D (ranks %d and %d)", a.rank, b.rank);
+	double alpha = imp_float(m, "alpha", 1), beta = imp_float(m, "beta", 1);
+	bool hasc = has_in(m, 2);
+	DType t = in_dtype(m, 0);
+	int nd = imp_node(m, OP_MATMUL, m->in, 2, alpha == 1 && !hasc ? 0 : -1);
+	if (imp_int(m, "transA", 0))
+		ir_set_int(m->g, nd, "trans_a", 1);
+	if (imp_int(m, "transB", 0))
+		ir_set_int(m->g, nd, "trans_b", 1);
+	int y = imp_infer(m, nd);
+	if (y < 0)
+		return -1;
+	if (alpha != 1) {
+		int k = scalar_const(m, "alpha", alpha, t);
+		if (k < 0)
+			return -1;
+		int in[2] = {y, k};
+		if ((y = imp_infer(m, imp_node(m, OP_MUL, in, 2, hasc ? -1 : 0))) < 0)
+			return -1;
+	}
+	if (!hasc)
+		return 0;
+	int c = m->in[2];
+	if (beta != 1) {
+		int k = scalar_const(m, "beta", beta, t);
+		if (k < 0)
+			return -1;
+		int in[2] = {c, k};
+		if ((c = imp_infer(m, imp_node(m, OP_MUL, in, 2, -1))) < 0)
+			return -1;
+	}
+	int in[2] = {y, c};
+	return done(m, imp_node(m, OP_ADD, in, 2, 0));
+}
+
+/* Sliding-window attributes shared by Conv and the pools (2-D only). */
+typedef struct Win {
+	int64_t k[2];       /* kernel extent (h, w), -1 if unknown */
+	int64_t strides[2]; /* (h, w) */
+	int64_t dil[2];     /* dilations (h, w) */
+	int64_t pads[4];    /* top, left, bottom, right: ONNX's and the IR's order */
+} Win;
+
+/* Reads ints attribute name: exactly n values, each >= min; dflt if absent. */
+static int ints_n(Importer *m, const char *name, int n, int64_t dflt, int64_t min, int64_t *out)
+{
+	const int64_t *v;
+	int c = imp_ints(m, name, &v);
+	for (int i = 0; i < n; i++)
+		out[i] = dflt;
+	if (c < 0)
+		return 0;
+	if (c != n)
+		return imp_err(m, "%s has %d values; expected %d (only 2-D windows are supported)", name,
+			c, n);
+	for (int i = 0; i < n; i++) {
+		if (v[i] < min)
+			return imp_err(m, "%s value %lld is invalid", name, (long long)v[i]);
+		out[i] = v[i];
+	}
+	return 0;
+}
+
+/* strides, pads, dilations and auto_pad; SAME_* become explicit pads,
+ * which needs the input's spatial dims and the kernel size. */
+static int read_window(Importer *m, Win *w, bool dilations)
+{
+	if (ints_n(m, "strides", 2, 1, 1, w->strides) || ints_n(m, "pads", 4, 0, 0, w->pads))
+		return -1;
+	if (ints_n(m, "dilations", 2, 1, 1, w->dil))
+		return -1;
+	if (!dilations && (w->dil[0] != 1 || w->dil[1] != 1))
+		return imp_err(m, "dilations other than 1 are unsupported");
+	const char *ap = imp_str(m, "auto_pad", "NOTSET");
+	if (strcmp(ap, "NOTSET") == 0 || !*ap)
+		return 0;
+	if (imp_attr(m, "pads"))
+		return imp_err(m, "pads and auto_pad=%s are both given", ap);
+	if (strcmp(ap, "VALID") == 0)
+		return 0;
+	bool upper = strcmp(ap, "SAME_UPPER") == 0;
+	if (!upper && strcmp(ap, "SAME_LOWER") != 0)
+		return imp_err(m, "unknown auto_pad \"%s\"", ap);
+	Shape x = in_shape(m, 0);
+	for (int i = 0; i < 2; i++) {
+		if (x.rank != 4 || !dim_known(x.d[2 + i]))
+			return imp_err(m, "auto_pad=%s needs the input's spatial dims to be known", ap);
+		if (w->k[i] < 1)
+			return imp_err(m, "auto_pad=%s needs a known kernel size", ap);
+		/* out = ceil(in / stride); total = (out-1)*stride + (k-1)*dil + 1 - in */
+		int64_t in = x.d[2 + i].n, s = w->strides[i];
+		int64_t out = in / s + (in % s != 0), total, span;
+		if (!ck_mul(out - 1, s, &total) || !ck_mul(w->k[i] - 1, w->dil[i], &span) ||
+			!ck_add(span, 1, &span) || !ck_add(total, span, &total))
+			return imp_err(m, "padding size overflows");
+		total -= in;
+		if (total < 0)
+			total = 0;
+		int64_t small = total / 2, big = total - small; /* SAME_UPPER puts the extra at the end */
+		w->pads[i] = upper ? small : big;
+		w->pads[2 + i] = upper ? big : small;
+	}
+	return 0;
+}
+
+static void set_window(Importer *m, int nd, const Win *w, bool dilations)
+{
+	ir_set_ints(m->g, nd, "strides", w->strides, 2);
+	ir_set_ints(m->g, nd, "pads", w->pads, 4);
+	if (dilations)
+		ir_set_ints(m->g, nd, "dilations", w->dil, 2);
+}
+
+static int op_conv(Importer *m, Op op)
+{
+	Shape x = in_shape(m, 0), wt = in_shape(m, 1);
+	if (wt.rank >= 0 && wt.rank != 4)
+		return imp_err(m, "only 2-D convolution is supported (the weight has rank %d)", wt.rank);
+	if (x.rank >= 0 && x.rank != 4)
+		return imp_err(m, "only 2-D convolution is supported (the input has rank %d)", x.rank);
+	Win w;
+	for (int i = 0; i < 2; i++)
+		w.k[i] = wt.rank == 4 && dim_known(wt.d[2 + i]) ? wt.d[2 + i].n : -1;
+	const int64_t *ks;
+	int nk = imp_ints(m, "kernel_shape", &ks);
+	if (nk >= 0 && nk != 2)
+		return imp_err(m, "only 2-D convolution is supported (kernel_shape has %d values)", nk);
+	for (int i = 0; i < nk; i++) {
+		if (ks[i] < 1 || (w.k[i] >= 0 && w.k[i] != ks[i]))
+			return imp_err(m, "kernel_shape [%lld, %lld] does not match the weight",
+				(long long)ks[0], (long long)ks[1]);
+		w.k[i] = ks[i];
+	}
+	if (read_window(m, &w, true) < 0)
+		return -1;
+	int64_t group = imp_int(m, "group", 1);
+	if (group < 1)
+		return imp_err(m, "group %lld must be positive", (long long)group);
+	int nd = imp_node(m, OP_CONV, m->in, has_in(m, 2) ? 3 : 2, 0);
+	set_window(m, nd, &w, true);
+	ir_set_int(m->g, nd, "group", group);
+	return done(m, nd);
+}
+
+/* ---- windows and reductions -------------------------------------------------------- */
+
+static int op_pool(Importer *m, Op op)
+{
+	bool ismax = op == OP_MAXPOOL;
+	Shape x = in_shape(m, 0);
+	if (x.rank >= 0 && x.rank != 4)
+		return imp_err(m, "only 2-D pooling is supported (the input has rank %d)", x.rank);
+	Win w;
+	if (ints_n(m, "kernel_shape", 2, -1, 1, w.k) < 0)
+		return -1;
+	if (w.k[0] < 0)
+		return imp_err(m, "missing attribute kernel_shape");
+	if (read_window(m, &w, ismax) < 0)
+		return -1;
+	if (ismax && imp_used(m, 1))
+		return imp_err(m, "the Indices output is unsupported");
+	int nd = imp_node(m, op, m->in, 1, 0);
+	ir_set_ints(m->g, nd, "kernel", w.k, 2);
+	set_window(m, nd, &w, ismax);
+	ir_set_int(m->g, nd, "ceil_mode", imp_int(m, "ceil_mode", 0) != 0);
+	if (!ismax)
+		ir_set_int(m->g, nd, "count_include_pad", imp_int(m, "count_include_pad", 0) != 0);
+	return done(m, nd);
+}
+
+/* GlobalAveragePool / GlobalMaxPool: reduce over every spatial axis. */
+static int op_global_pool(Importer *m, Op op)
+{
+	Shape x = in_shape(m, 0);
+	if (x.rank < 3)
+		return imp_err(m, "needs an input of known rank >= 3 (rank %d)", x.rank);
+	int64_t axes[IR_MAX_RANK];
+	for (int i = 2; i < x.rank; i++)
+		axes[i - 2] = i;
+	int nd = imp_node(m, op, m->in, 1, 0);
+	ir_set_ints(m->g, nd, "axes", axes, x.rank - 2);
+	ir_set_int(m->g, nd, "keepdims", 1);
+	return done(m, nd);
+}
+
+/* ReduceSum (axes an input since opset 13), ReduceMean/ReduceMax (since 18). */
+static int op_reduce(Importer *m, Op op)
+{
+	int since = op == OP_REDUCE_SUM ? 13 : 18;
+	int64_t axes[IR_MAX_RANK];
+	int na = 0;
+	if (m->opset >= since) {
+		if (imp_attr(m, "axes"))
+			return imp_err(m, "axes is an input since opset %d, not an attribute", since);
+		if (has_in(m, 1) && (na = const_ints(m, 1, "axes", axes, IR_MAX_RANK)) < 0)
+			return -1;
+	} else {
+		if (m->nin > 1)
+			return imp_err(m, "axes is an attribute before opset %d, not an input", since);
+		const int64_t *v;
+		int n = imp_ints(m, "axes", &v);
+		if (n > IR_MAX_RANK)
+			return imp_err(m, "axes has %d values; at most %d are supported", n, IR_MAX_RANK);
+		for (int i = 0; i < n; i++)
+			axes[na++] = v[i];
+	}
+	if (na == 0 && imp_int(m, "noop_with_empty_axes", 0))
+		return done(m, imp_node(m, OP_IDENTITY, m->in, 1, 0));
+	int nd = imp_node(m, op, m->in, 1, 0);
+	if (na > 0) /* no axes: reduce over all */
+		ir_set_ints(m->g, nd, "axes", axes, na);
+	ir_set_int(m->g, nd, "keepdims", imp_int(m, "keepdims", 1) != 0);
+	return done(m, nd);
+}
+
+/* ---- data movement ------------------------------------------------------------------ */
+
+static int op_pad(Importer *m, Op op)
+{
+	const char *mode = imp_str(m, "mode", "constant");
+	if (strcmp(mode, "constant") != 0)
+		return imp_err(m, "mode \"%s\" is unsupported (only \"constant\")", mode);
+	Shape x = in_shape(m, 0);
+	int64_t pads[2 * IR_MAX_RANK];
+	int np;
+	double value = 0;
+	if (m->opset < 11) {
+		if (m->nin > 1)
+			return imp_err(m, "pads and value are attributes before opset 11, not inputs");
+		const int64_t *v;
+		if ((np = imp_ints(m, "pads", &v)) < 0)
+			np = imp_ints(m, "paddings", &v); /* opset 1 */
+		if (np < 0)
+			return imp_err(m, "missing attribute pads");
+		if (np > 2 * IR_MAX_RANK)
+			return imp_err(m, "pads has %d values; at most %d are supported", np, 2 * IR_MAX_RANK);
+		memcpy(pads, v, (size_t)np * sizeof *pads);
+		value = imp_float(m, "value", 0);
+	} else {
+		if (imp_attr(m, "pads") || imp_attr(m, "paddings") || imp_attr(m, "value"))
+			return imp_err(m, "pads and value are inputs since opset 11, not attributes");
+		if (!has_in(m, 1))
+			return imp_err(m, "missing input pads");
+		if ((np = const_ints(m, 1, "pads", pads, 2 * IR_MAX_RANK)) < 0)
+			return -1;
+		if (has_in(m, 2) && const_scalar(m, 2, "constant_value", &value) < 0)
+			return -1;
+		if (has_in(m, 3)) { /* opset 18: pads for these axes only */
+			int64_t ax[IR_MAX_RANK], full[2 * IR_MAX_RANK] = {0};
+			bool seen[IR_MAX_RANK] = {0};
+			int na = const_ints(m, 3, "axes", ax, IR_MAX_RANK);
+			if (na < 0)
+				return -1;
+			if (x.rank < 0)
+				return imp_err(m, "axes needs an input of known rank");
+			if (np != 2 * na)
+				return imp_err(m, "pads has %d values; %d axes need %d", np, na, 2 * na);
+			for (int i = 0; i < na; i++) {
+				int64_t a = ax[i] < 0 ? ax[i] + x.rank : ax[i];
+				if (a < 0 || a >= x.rank || seen[a])
+					return imp_err(m, "axis %lld is out of range or repeated", (long long)ax[i]);
+				seen[a] = true;
+				full[a] = pads[i];
+				full[a + x.rank] = pads[i + na];
+			}
+			np = 2 * x.rank;
+			memcpy(pads, full, (size_t)np * sizeof *pads);
+		}
+	}
+	for (int i = 0; i < np; i++)
+		if (pads[i] < 0)
+			return imp_err(m, "negative pads (cropping) are unsupported");
+	if (x.rank >= 0 && np != 2 * x.rank)
+		return imp_err(m, "pads has %d values; an input of rank %d needs %d", np, x.rank,
+			2 * x.rank);
+	int nd = imp_node(m, OP_PAD, m->in, 1, 0);
+	ir_set_ints(m->g, nd, "pads", pads, np);
+	ir_set_float(m->g, nd, "value", value);
+	return done(m, nd);
+}
+
+static int op_flatten(Importer *m, Op op)
+{
+	int nd = imp_node(m, OP_FLATTEN, m->in, 1, 0);
+	ir_set_int(m->g, nd, "axis", imp_int(m, "axis", 1));
+	return done(m, nd);
+}
+
+/* Reshape keeps ONNX's meaning of 0 (copy the dim) and -1 (infer). */
+static int op_reshape(Importer *m, Op op)
+{
+	int64_t shape[IR_MAX_RANK];
+	int n;
+	if (m->opset < 5) {
+		const int64_t *v;
+		if (m->nin > 1)
+			return imp_err(m, "shape is an attribute before opset 5, not an input");
+		if ((n = imp_ints(m, "shape", &v)) < 0)
+			return imp_err(m, "missing attribute shape");
+		if (n > IR_MAX_RANK)
+			return imp_err(m, "shape has %d values; at most %d are supported", n, IR_MAX_RANK);
+		memcpy(shape, v, (size_t)n * sizeof *shape);
+	} else {
+		if (imp_attr(m, "shape"))
+			return imp_err(m, "shape is an input since opset 5, not an attribute");
+		if (!has_in(m, 1))
+			return imp_err(m, "missing input shape");
+		if ((n = const_ints(m, 1, "shape", shape, IR_MAX_RANK)) < 0)
+			return -1;
+	}
+	if (imp_int(m, "allowzero", 0))
+		for (int i = 0; i < n; i++)
+			if (shape[i] == 0)
+				return imp_err(m, "allowzero=1 with a 0 in the shape is unsupported");
+	int nd = imp_node(m, OP_RESHAPE, m->in, 1, 0);
+	ir_set_ints(m->g, nd, "shape", shape, n);
+	return done(m, nd);
+}
+
+static int op_transpose(Importer *m, Op op)
+{
+	const int64_t *perm;
+	int n = imp_ints(m, "perm", &perm);
+	if (n > IR_MAX_RANK)
+		return imp_err(m, "perm has %d values; at most %d are supported", n, IR_MAX_RANK);
+	int nd = imp_node(m, OP_TRANSPOSE, m->in, 1, 0);
+	if (n >= 0) /* absent: reverse the dims */
+		ir_set_ints(m->g, nd, "perm", perm, n);
+	return done(m, nd);
+}
+
+static int op_concat(Importer *m, Op op)
+{
+	for (int k = 0; k < m->nin; k++)
+		if (m->in[k] < 0)
+			return imp_err(m, "input %d is empty", k);
+	if (m->opset >= 4 && !imp_attr(m, "axis"))
+		return imp_err(m, "missing attribute axis");
+	int nd = imp_node(m, OP_CONCAT, m->in, m->nin, 0);
+	ir_set_int(m->g, nd, "axis", imp_int(m, "axis", 1));
+	return done(m, nd);
+}
+
+/* BatchNormalization in inference mode: x, scale, B, mean, var. */
+static int op_batchnorm(Importer *m, Op op)
+{
+	if (imp_int(m, "training_mode", 0))
+		return imp_err(m, "training_mode=1 is unsupported (inference only)");
+	if (imp_int(m, "spatial", 1) == 0)
+		return imp_err(m, "spatial=0 is unsupported");
+	for (int k = 1; k < 5; k++)
+		if (imp_used(m, k))
+			return imp_err(m, "output %d (a training statistic) is unsupported", k);
+	int nd = imp_node(m, OP_BATCHNORM, m->in, 5, 0);
+	ir_set_float(m->g, nd, "epsilon", imp_float(m, "epsilon", 1e-5));
+	return done(m, nd);
+}
+
+/* Dropout at inference is the identity. */
+static int op_dropout(Importer *m, Op op)
+{
+	if (imp_used(m, 1))
+		return imp_err(m, "the mask output is unsupported");
+	if (has_in(m, 2)) { /* opset 12: training_mode input */
+		double t;
+		if (const_scalar(m, 2, "training_mode", &t) < 0)
+			return -1;
+		if (t != 0)
+			return imp_err(m, "training_mode=true is unsupported (inference only)");
+	}
+	return done(m, imp_node(m, OP_IDENTITY, m->in, 1, 0));
+}
+
+/* Constant: one value attribute; the output becomes a literal constant.
+ * The scalar and list forms are decoded through a TensorProto built here. */
+static int op_constant(Importer *m, Op op)
+{
+	if (m->np->n_attribute != 1)
+		return imp_err(m, "needs exactly one value attribute, got %zu", m->np->n_attribute);
+	const Onnx__AttributeProto *a = m->np->attribute[0];
+	Onnx__TensorProto t = ONNX__TENSOR_PROTO__INIT;
+	const Onnx__TensorProto *src = &t;
+	float f = a->f;
+	int64_t i = a->i, dim;
+	t.has_data_type = 1;
+	t.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+	if (strcmp(a->name, "value") == 0) {
+		if (!a->t)
+			return imp_err(m, "attribute value holds no tensor");
+		src = a->t;
+	} else if (strcmp(a->name, "value_float") == 0) {
+		t.n_float_data = 1;
+		t.float_data = &f;
+	} else if (strcmp(a->name, "value_floats") == 0) {
+		t.n_float_data = a->n_floats;
+		t.float_data = a->floats;
+		dim = (int64_t)a->n_floats;
+		t.n_dims = 1;
+		t.dims = &dim;
+	} else if (strcmp(a->name, "value_int") == 0) {
+		t.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+		t.n_int64_data = 1;
+		t.int64_data = &i;
+	} else if (strcmp(a->name, "value_ints") == 0) {
+		t.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+		t.n_int64_data = a->n_ints;
+		t.int64_data = a->ints;
+		dim = (int64_t)a->n_ints;
+		t.n_dims = 1;
+		t.dims = &dim;
+	} else {
+		return imp_err(m, "attribute %s is unsupported (numeric tensors only)", a->name);
+	}
+	int v = imp_tensor(m, src, imp_outname(m, 0, "value"), false);
+	if (v < 0)
+		return -1;
+	imp_bind(m, 0, v);
+	return 0;
+}
+
+/* ---- the table ------------------------------------------------------------------------ */
+
+#define UNARY "consumed_inputs:ints"
+#define BINARY "broadcast:int axis:int consumed_inputs:ints"
+#define WINDOW "auto_pad:string kernel_shape:ints pads:ints strides:ints dilations:ints"
+#define REDUCE "axes:ints keepdims:int noop_with_empty_axes:int"
+
+static const OnnxOp table[] = {
+	{"Abs", op_simple, OP_ABS, 1, 1, UNARY},
+	{"Add", op_binary, OP_ADD, 2, 2, BINARY},
+	{"AveragePool", op_pool, OP_AVGPOOL, 1, 1, WINDOW " ceil_mode:int count_include_pad:int"},
+	{"BatchNormalization", op_batchnorm, OP_BATCHNORM, 5, 5,
+		"epsilon:float momentum:float spatial:int is_test:int training_mode:int " UNARY},
+	{"Clip", op_clip, OP_CLIP, 1, 3, "min:float max:float " UNARY},
+	{"Concat", op_concat, OP_CONCAT, 1, -1, "axis:int"},
+	{"Constant", op_constant, OP_COUNT, 0, 0,
+		"value:tensor value_float:float value_floats:floats value_int:int value_ints:ints "
+		"sparse_value:sparse value_string:string value_strings:strings"},
+	{"Conv", op_conv, OP_CONV, 2, 3, WINDOW " group:int"},
+	{"Div", op_binary, OP_DIV, 2, 2, BINARY},
+	{"Dropout", op_dropout, OP_IDENTITY, 1, 3, "ratio:float seed:int is_test:int " UNARY},
+	{"Exp", op_simple, OP_EXP, 1, 1, UNARY},
+	{"Flatten", op_flatten, OP_FLATTEN, 1, 1, "axis:int"},
+	{"Gemm", op_gemm, OP_MATMUL, 2, 3, "alpha:float beta:float transA:int transB:int broadcast:int"},
+	{"GlobalAveragePool", op_global_pool, OP_REDUCE_MEAN, 1, 1, ""},
+	{"GlobalMaxPool", op_global_pool, OP_REDUCE_MAX, 1, 1, ""},
+	{"Identity", op_simple, OP_IDENTITY, 1, 1, ""},
+	{"LeakyRelu", op_leakyrelu, OP_LEAKYRELU, 1, 1, "alpha:float " UNARY},
+	{"Log", op_simple, OP_LOG, 1, 1, UNARY},
+	{"LogSoftmax", op_softmax, OP_LOGSOFTMAX, 1, 1, "axis:int"},
+	{"MatMul", op_simple, OP_MATMUL, 2, 2, ""},
+	{"MaxPool", op_pool, OP_MAXPOOL, 1, 1, WINDOW " ceil_mode:int storage_order:int"},
+	{"Mul", op_binary, OP_MUL, 2, 2, BINARY},
+	{"Neg", op_simple, OP_NEG, 1, 1, UNARY},
+	{"Pad", op_pad, OP_PAD, 1, 4, "mode:string pads:ints paddings:ints value:float"},
+	{"ReduceMax", op_reduce, OP_REDUCE_MAX, 1, 2, REDUCE},
+	{"ReduceMean", op_reduce, OP_REDUCE_MEAN, 1, 2, REDUCE},
+	{"ReduceSum", op_reduce, OP_REDUCE_SUM, 1, 2, REDUCE},
+	{"Relu", op_simple, OP_RELU, 1, 1, UNARY},
+	{"Reshape", op_reshape, OP_RESHAPE, 1, 2, "shape:ints allowzero:int " UNARY},
+	{"Sigmoid", op_simple, OP_SIGMOID, 1, 1, UNARY},
+	{"Softmax", op_softmax, OP_SOFTMAX, 1, 1, "axis:int"},
+	{"Sqrt", op_simple, OP_SQRT, 1, 1, UNARY},
+	{"Sub", op_binary, OP_SUB, 2, 2, BINARY},
+	{"Tanh", op_simple, OP_TANH, 1, 1, UNARY},
+	{"Transpose", op_transpose, OP_TRANSPOSE, 1, 1, "perm:ints"},
+};
+
+const OnnxOp *onnx_find_op(const char *domain, const char *op_type)
+{
+	if (domain && *domain && strcmp(domain, "ai.onnx") != 0)
+		return NULL;
+	for (size_t i = 0; i < sizeof table / sizeof *table; i++)
+		if (strcmp(table[i].op_type, op_type) == 0)
+			return &table[i];
+	return NULL;
+}

@@ -1,0 +1,63 @@
+/* eval.h — private to shape.c and eval*.c: the shape-rule entry point that
+ * works on explicit dtypes/shapes (so the interpreter can run the rules on
+ * concrete tensors), the node-error helper, and the interpreter's per-op
+ * functions with their load/store helpers. Nothing outside ir/ includes it. */
+#ifndef NNCC_IR_EVAL_H
+#define NNCC_IR_EVAL_H
+
+#include "ir.h"
+
+/* shape.c */
+/* Appends "node N (op "name"): <message>" to d; returns -1. */
+int ir_node_err(const Graph *g, int node, Diag *d, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Runs node's shape rule on the given input dtypes/shapes (one per
+ * node input; an omitted optional input is ignored) and writes
+ * odt/osh (one per node output). 0, or -1 with a message in d. */
+int ir_infer_shapes(const Graph *g, int node, const DType *idt, const Shape *ish,
+	DType *odt, Shape *osh, Diag *d);
+
+/* eval.c: what one op's evaluator sees. */
+typedef struct Ev {
+	const Graph *g;   /* for messages */
+	int node;         /* node index, for messages */
+	const Node *n;    /* op and attributes */
+	const Tensor *in; /* n->nin inputs; data NULL for an omitted optional one */
+	Tensor *out;      /* n->nout outputs, shape/dtype set, data zeroed */
+	Diag *d;          /* where errors go */
+} Ev;
+
+int ev_fail(const Ev *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool ev_is_int(DType t);                       /* i32 or i64 */
+int64_t ev_numel(const Tensor *t);             /* static by construction */
+/* Whole-tensor conversions; the arrays are malloc'd, free() them. */
+double *ev_load_f64(const Tensor *t);
+int64_t *ev_load_i64(const Tensor *t);
+void ev_store_f64(Tensor *t, const double *v);  /* rounds to t->dtype */
+void ev_store_i64(Tensor *t, const int64_t *v); /* wraps to t->dtype */
+/* Writes v, rounded to dtype t, as one element at dst (any dtype). */
+void ev_put1(DType t, void *dst, double v);
+/* Row-major strides of s, in elements. */
+void ev_strides(const Shape *s, int64_t *st);
+/* Advances a row-major multi-index over s; false after the last one. */
+bool ev_next(int64_t *idx, const Shape *s);
+
+/* eval_math.c: elementwise ops, reductions, softmax. */
+int ev_unary(const Ev *e);
+int ev_binary(const Ev *e);
+int ev_reduce(const Ev *e);
+int ev_softmax(const Ev *e);
+
+/* eval_nn.c: contractions, windows, batchnorm. */
+int ev_matmul(const Ev *e);
+int ev_conv(const Ev *e);
+int ev_pool(const Ev *e);
+int ev_batchnorm(const Ev *e);
+
+/* eval_move.c: data movement (dtype-agnostic byte copies). */
+int ev_pad(const Ev *e);
+int ev_transpose(const Ev *e);
+int ev_concat(const Ev *e);
+int ev_copy(const Ev *e); /* reshape, flatten, identity */
+
+#endif

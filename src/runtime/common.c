@@ -1,0 +1,205 @@
+/* common.c — small pieces every runtime file uses: the allocation hook,
+ * error messages, dtype sizes and names, checked tensor sizes, file reads.
+ * Nothing here keeps state between calls. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rt.h"
+
+void *
+rt_alloc(int64_t n)
+{
+	int64_t r;
+	void *p;
+
+	if (n < 0 || !rt_ck_add(n, RT_ALIGN - 1, &r) || (uint64_t)r > SIZE_MAX)
+		return NULL;
+	r = r / RT_ALIGN * RT_ALIGN; /* aligned_alloc wants a multiple */
+	if (r == 0)
+		r = RT_ALIGN;
+	p = aligned_alloc(RT_ALIGN, (size_t)r);
+	if (p)
+		memset(p, 0, (size_t)r);
+	return p;
+}
+
+void
+rt_free(void *p)
+{
+	free(p);
+}
+
+nncc_status
+rt_err(char **err, nncc_status st, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!err)
+		return st;
+	*err = NULL;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return st;
+	*err = malloc((size_t)n + 1);
+	if (!*err)
+		return st;
+	va_start(ap, fmt);
+	vsnprintf(*err, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+void
+nncc_error_free(char *err)
+{
+	free(err);
+}
+
+int64_t
+nncc_dtype_size(int dtype)
+{
+	switch (dtype) {
+	case NNCC_DTYPE_U8: case NNCC_DTYPE_I8: case NNCC_DTYPE_BOOL:
+		return 1;
+	case NNCC_DTYPE_U16: case NNCC_DTYPE_I16: case NNCC_DTYPE_F16: case NNCC_DTYPE_BF16:
+		return 2;
+	case NNCC_DTYPE_F32: case NNCC_DTYPE_I32: case NNCC_DTYPE_U32:
+		return 4;
+	case NNCC_DTYPE_F64: case NNCC_DTYPE_I64: case NNCC_DTYPE_U64:
+		return 8;
+	default:
+		return 0;
+	}
+}
+
+const char *
+nncc_dtype_name(int dtype)
+{
+	switch (dtype) {
+	case NNCC_DTYPE_F32: return "f32";
+	case NNCC_DTYPE_U8: return "u8";
+	case NNCC_DTYPE_I8: return "i8";
+	case NNCC_DTYPE_U16: return "u16";
+	case NNCC_DTYPE_I16: return "i16";
+	case NNCC_DTYPE_I32: return "i32";
+	case NNCC_DTYPE_I64: return "i64";
+	case NNCC_DTYPE_STRING: return "string";
+	case NNCC_DTYPE_BOOL: return "bool";
+	case NNCC_DTYPE_F16: return "f16";
+	case NNCC_DTYPE_F64: return "f64";
+	case NNCC_DTYPE_U32: return "u32";
+	case NNCC_DTYPE_U64: return "u64";
+	case NNCC_DTYPE_BF16: return "bf16";
+	default: return "?";
+	}
+}
+
+const char *
+nncc_status_string(nncc_status s)
+{
+	switch (s) {
+	case NNCC_STATUS_OK: return "ok";
+	case NNCC_STATUS_INVALID_ARGUMENT: return "invalid argument";
+	case NNCC_STATUS_NOT_FOUND: return "not found";
+	case NNCC_STATUS_IO_ERROR: return "i/o error";
+	case NNCC_STATUS_BAD_MODEL: return "bad model";
+	case NNCC_STATUS_OUT_OF_MEMORY: return "out of memory";
+	case NNCC_STATUS_UNSUPPORTED: return "unsupported";
+	case NNCC_STATUS_NOT_READY: return "not ready";
+	}
+	return "unknown status";
+}
+
+nncc_status
+rt_tensor_bytes(int dtype, int rank, const int64_t *dims, int64_t *nbytes, const char *what,
+		char **err)
+{
+	int64_t n = nncc_dtype_size(dtype);
+
+	if (n == 0)
+		return rt_err(err, NNCC_STATUS_UNSUPPORTED, "%s: unsupported dtype %d (%s)", what,
+			      dtype, nncc_dtype_name(dtype));
+	if (rank < 0 || (rank > 0 && !dims))
+		return rt_err(err, NNCC_STATUS_BAD_MODEL, "%s: bad rank %d", what, rank);
+	for (int i = 0; i < rank; i++) {
+		if (dims[i] < 0)
+			return rt_err(err, NNCC_STATUS_BAD_MODEL, "%s: negative dim %lld at axis %d",
+				      what, (long long)dims[i], i);
+		if (!rt_ck_mul(n, dims[i], &n))
+			return rt_err(err, NNCC_STATUS_BAD_MODEL, "%s: size overflows", what);
+	}
+	*nbytes = n;
+	return NNCC_STATUS_OK;
+}
+
+char *
+rt_format_type(char *buf, size_t size, int dtype, int rank, const int64_t *dims)
+{
+	size_t at;
+	int n;
+
+	if (size == 0)
+		return buf;
+	n = snprintf(buf, size, "%s[", nncc_dtype_name(dtype));
+	at = n < 0 ? 0 : (size_t)n;
+	for (int i = 0; i < rank && at < size; i++) {
+		n = snprintf(buf + at, size - at, "%s%lld", i ? "," : "", (long long)dims[i]);
+		at += n < 0 ? 0 : (size_t)n;
+	}
+	if (at < size)
+		snprintf(buf + at, size - at, "]");
+	return buf;
+}
+
+void
+rt_tensor_free(RtTensor *t)
+{
+	if (!t)
+		return;
+	free(t->name);
+	rt_free(t->data);
+	memset(t, 0, sizeof *t);
+}
+
+nncc_status
+rt_read_file(const char *path, void **buf, size_t *len, char **err)
+{
+	struct stat st;
+	FILE *f;
+	void *p;
+	size_t got;
+
+	*buf = NULL;
+	*len = 0;
+	f = fopen(path, "rb");
+	if (!f)
+		return rt_err(err, errno == ENOENT ? NNCC_STATUS_NOT_FOUND : NNCC_STATUS_IO_ERROR,
+			      "%s: %s", path, strerror(errno));
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fclose(f);
+		return rt_err(err, NNCC_STATUS_IO_ERROR, "%s: not a regular file", path);
+	}
+	p = rt_alloc(st.st_size);
+	if (!p) {
+		fclose(f);
+		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "%s: cannot allocate %lld bytes",
+			      path, (long long)st.st_size);
+	}
+	got = fread(p, 1, (size_t)st.st_size, f);
+	if (got != (size_t)st.st_size || ferror(f)) {
+		fclose(f);
+		rt_free(p);
+		return rt_err(err, NNCC_STATUS_IO_ERROR, "%s: read failed", path);
+	}
+	fclose(f);
+	*buf = p;
+	*len = got;
+	return NNCC_STATUS_OK;
+}

@@ -1,0 +1,245 @@
+/* model.c — loading a compiled model and answering questions about it.
+ *
+ * A model is a shared library exporting `nncc_model`, an nncc_abi_model
+ * descriptor (abi.h). Loading dlopens it (RTLD_NOW | RTLD_LOCAL, so two
+ * models' symbols never mix), finds the descriptor and validates it as
+ * untrusted data: magic, version, tensor counts, names, dtypes and sizes.
+ * After that the model is immutable and may be shared by threads. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rt.h"
+
+struct nncc_model {
+	const nncc_abi_model *abi; /* the validated descriptor */
+	void *dl;                  /* dlopen handle; NULL when wrapping memory */
+};
+
+static nncc_status
+check_tensors(const nncc_abi_tensor *t, int32_t n, const char *kind, int is_param, char **err)
+{
+	char what[128];
+	int64_t nbytes;
+	nncc_status st;
+
+	if (n < 0)
+		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: negative %s count", kind);
+	if (n > 0 && !t)
+		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: no %s array", kind);
+	for (int32_t i = 0; i < n; i++) {
+		if (!t[i].name)
+			return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: %s %d has no name",
+				      kind, (int)i);
+		snprintf(what, sizeof what, "model descriptor: %s '%.64s'", kind, t[i].name);
+		st = rt_tensor_bytes(t[i].dtype, t[i].rank, t[i].dims, &nbytes, what, err);
+		if (st != NNCC_STATUS_OK)
+			return st;
+		if (nbytes != t[i].nbytes)
+			return rt_err(err, NNCC_STATUS_BAD_MODEL, "%s: nbytes %lld, shape says %lld",
+				      what, (long long)t[i].nbytes, (long long)nbytes);
+		if (is_param && nbytes > 0 && !t[i].data)
+			return rt_err(err, NNCC_STATUS_BAD_MODEL, "%s: no data", what);
+	}
+	return NNCC_STATUS_OK;
+}
+
+static nncc_status
+check_abi(const nncc_abi_model *a, char **err)
+{
+	nncc_status st;
+
+	if (a->magic != NNCC_ABI_MAGIC)
+		return rt_err(err, NNCC_STATUS_BAD_MODEL,
+			      "not an nncc model (descriptor magic 0x%08x)", (unsigned)a->magic);
+	if (a->version != NNCC_ABI_VERSION)
+		return rt_err(err, NNCC_STATUS_BAD_MODEL,
+			      "model built for ABI version %u, this runtime supports version %d",
+			      (unsigned)a->version, NNCC_ABI_VERSION);
+	if (!a->name)
+		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: no name");
+	if (!a->run)
+		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: no run function");
+	if (a->arena_bytes < 0)
+		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: negative arena size");
+	if ((st = check_tensors(a->inputs, a->ninputs, "input", 0, err)) != NNCC_STATUS_OK)
+		return st;
+	if ((st = check_tensors(a->outputs, a->noutputs, "output", 0, err)) != NNCC_STATUS_OK)
+		return st;
+	return check_tensors(a->params, a->nparams, "param", 1, err);
+}
+
+nncc_status
+nncc_model_from_abi(const nncc_abi_model *abi, nncc_model **out, char **err)
+{
+	nncc_model *m;
+	nncc_status st;
+
+	if (err)
+		*err = NULL;
+	if (!out)
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_model_from_abi: out is NULL");
+	*out = NULL;
+	if (!abi)
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_model_from_abi: no descriptor");
+	if ((st = check_abi(abi, err)) != NNCC_STATUS_OK)
+		return st;
+	m = calloc(1, sizeof *m);
+	if (!m)
+		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
+	m->abi = abi;
+	*out = m;
+	return NNCC_STATUS_OK;
+}
+
+nncc_status
+nncc_model_load(const char *path, nncc_model **out, char **err)
+{
+	struct stat sb;
+	char *local = NULL;
+	const char *dlpath = path;
+	const char *msg;
+	const nncc_abi_model *abi;
+	nncc_status st;
+	void *dl;
+	char *sub = NULL;
+
+	if (err)
+		*err = NULL;
+	if (!out)
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_model_load: out is NULL");
+	*out = NULL;
+	if (!path)
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_model_load: path is NULL");
+	if (stat(path, &sb) != 0)
+		return rt_err(err, errno == ENOENT ? NNCC_STATUS_NOT_FOUND : NNCC_STATUS_IO_ERROR,
+			      "%s: %s", path, strerror(errno));
+	if (!strchr(path, '/')) { /* dlopen would search LD_LIBRARY_PATH */
+		local = malloc(strlen(path) + 3);
+		if (!local)
+			return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
+		strcpy(local, "./");
+		strcat(local, path);
+		dlpath = local;
+	}
+	dl = dlopen(dlpath, RTLD_NOW | RTLD_LOCAL);
+	free(local);
+	if (!dl) {
+		msg = dlerror();
+		return rt_err(err, NNCC_STATUS_IO_ERROR, "%s: cannot load: %s", path,
+			      msg ? msg : "dlopen failed");
+	}
+	dlerror();
+	abi = (const nncc_abi_model *)dlsym(dl, "nncc_model");
+	if (!abi) {
+		dlclose(dl);
+		return rt_err(err, NNCC_STATUS_BAD_MODEL,
+			      "%s: not an nncc model (no symbol 'nncc_model')", path);
+	}
+	st = nncc_model_from_abi(abi, out, &sub);
+	if (st != NNCC_STATUS_OK) {
+		dlclose(dl);
+		rt_err(err, st, "%s: %s", path, sub ? sub : nncc_status_string(st));
+		free(sub);
+		return st;
+	}
+	(*out)->dl = dl;
+	return NNCC_STATUS_OK;
+}
+
+void
+nncc_model_free(nncc_model *m)
+{
+	if (!m)
+		return;
+	if (m->dl)
+		dlclose(m->dl);
+	free(m);
+}
+
+const nncc_abi_model *
+rt_model_abi(const nncc_model *m)
+{
+	return m->abi;
+}
+
+const char *
+nncc_model_name(const nncc_model *m)
+{
+	return m ? m->abi->name : NULL;
+}
+
+int
+nncc_model_num_inputs(const nncc_model *m)
+{
+	return m ? m->abi->ninputs : 0;
+}
+
+int
+nncc_model_num_outputs(const nncc_model *m)
+{
+	return m ? m->abi->noutputs : 0;
+}
+
+int
+nncc_model_num_params(const nncc_model *m)
+{
+	return m ? m->abi->nparams : 0;
+}
+
+static nncc_status
+info(const nncc_abi_tensor *t, int32_t n, int i, nncc_tensor_info *out)
+{
+	if (!out || i < 0 || i >= n)
+		return NNCC_STATUS_INVALID_ARGUMENT;
+	out->name = t[i].name;
+	out->dtype = (nncc_dtype)t[i].dtype;
+	out->rank = t[i].rank;
+	out->dims = t[i].dims;
+	out->nbytes = t[i].nbytes;
+	return NNCC_STATUS_OK;
+}
+
+nncc_status
+nncc_model_input_info(const nncc_model *m, int i, nncc_tensor_info *out)
+{
+	return m ? info(m->abi->inputs, m->abi->ninputs, i, out) : NNCC_STATUS_INVALID_ARGUMENT;
+}
+
+nncc_status
+nncc_model_output_info(const nncc_model *m, int i, nncc_tensor_info *out)
+{
+	return m ? info(m->abi->outputs, m->abi->noutputs, i, out) : NNCC_STATUS_INVALID_ARGUMENT;
+}
+
+nncc_status
+nncc_model_param_info(const nncc_model *m, int i, nncc_tensor_info *out)
+{
+	return m ? info(m->abi->params, m->abi->nparams, i, out) : NNCC_STATUS_INVALID_ARGUMENT;
+}
+
+static int
+find(const nncc_abi_tensor *t, int32_t n, const char *name)
+{
+	if (!name)
+		return -1;
+	for (int32_t i = 0; i < n; i++)
+		if (strcmp(t[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+nncc_model_find_input(const nncc_model *m, const char *name)
+{
+	return m ? find(m->abi->inputs, m->abi->ninputs, name) : -1;
+}
+
+int
+nncc_model_find_output(const nncc_model *m, const char *name)
+{
+	return m ? find(m->abi->outputs, m->abi->noutputs, name) : -1;
+}

@@ -1,0 +1,80 @@
+/* rt.h — the internal header of the runtime layer (libnncc_rt).
+ *
+ * The runtime is plain C on libc, libdl, libm and pthreads: no LLVM, no
+ * protobuf library. Sections follow the files. Errors on the bad-input path
+ * are an nncc_status plus a malloc'd message (see rt_err); the runtime
+ * never exits and keeps no mutable globals. */
+#ifndef NNCC_RT_H
+#define NNCC_RT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nncc/nncc.h"
+#include "abi.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the runtime assumes a little-endian host (npy, TensorProto, ABI data)"
+#endif
+
+enum { RT_MAX_RANK = 32 }; /* most dims a tensor read from a file may have */
+enum { RT_ALIGN = 64 };    /* alignment of every runtime buffer */
+
+/* A dense tensor read from (or to be written to) a file. */
+typedef struct RtTensor {
+	char *name;                 /* malloc'd; NULL when the file has none (npy) */
+	int dtype;                  /* nncc_dtype */
+	int rank;                   /* 0..RT_MAX_RANK */
+	int64_t dims[RT_MAX_RANK];  /* extents, row-major (C order) */
+	int64_t nbytes;             /* product(dims) * element size */
+	void *data;                 /* rt_alloc'd, never NULL after a successful read */
+} RtTensor;
+
+/* Checked arithmetic for sizes from untrusted input: false on overflow. */
+static inline bool rt_ck_add(int64_t a, int64_t b, int64_t *r) { return !__builtin_add_overflow(a, b, r); }
+static inline bool rt_ck_mul(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
+
+/* common.c */
+/* The one allocation hook of the runtime: n bytes (n may be 0), RT_ALIGN
+ * aligned, zeroed; NULL on failure or when n does not fit size_t. */
+void *rt_alloc(int64_t n);
+void rt_free(void *p);
+/* Sets *err (if err is non-NULL) to a malloc'd formatted message and
+ * returns st, so callers write `return rt_err(err, ST, "...")`. */
+nncc_status rt_err(char **err, nncc_status st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Bytes of the dense tensor dtype[dims]: false (with a message) on a bad
+ * dtype, a negative dim or overflow. what names the tensor in the message. */
+nncc_status rt_tensor_bytes(int dtype, int rank, const int64_t *dims, int64_t *nbytes,
+			    const char *what, char **err);
+/* Writes "f32[2,3]" into buf (truncated to size). Returns buf. */
+char *rt_format_type(char *buf, size_t size, int dtype, int rank, const int64_t *dims);
+/* Releases t's buffers and zeroes it. NULL is fine. */
+void rt_tensor_free(RtTensor *t);
+
+/* model.c */
+/* Wraps a descriptor already in memory (a test's, or one linked into the
+ * program). The descriptor must outlive the model; it is validated as
+ * nncc_model_load does. */
+nncc_status nncc_model_from_abi(const nncc_abi_model *abi, nncc_model **out, char **err);
+const nncc_abi_model *rt_model_abi(const nncc_model *m);
+
+/* npy.c: NumPy .npy v1/v2/v3, C order, dtypes <f4 <f8 <f2 <i4 <i8 |i1 |u1 |b1.
+ * what (a file name, may be NULL) prefixes error messages. */
+nncc_status rt_npy_decode(const void *buf, size_t len, RtTensor *t, const char *what, char **err);
+nncc_status rt_npy_read(const char *path, RtTensor *t, char **err);
+/* Writes a v1.0 file laid out like numpy.save (header padded to 64 bytes)
+ * to a temporary in the same folder, then renames it over path: a failed
+ * write never leaves a partial file at path. */
+nncc_status rt_npy_write(const char *path, int dtype, int rank, const int64_t *dims,
+			 const void *data, char **err);
+
+/* pb.c: ONNX TensorProto (wire format decoded by hand). */
+nncc_status rt_pb_decode(const void *buf, size_t len, RtTensor *t, const char *what, char **err);
+nncc_status rt_pb_read(const char *path, RtTensor *t, char **err);
+
+/* common.c: reads a whole file into an rt_alloc'd buffer (*len bytes). */
+nncc_status rt_read_file(const char *path, void **buf, size_t *len, char **err);
+
+#endif

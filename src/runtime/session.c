@@ -1,0 +1,164 @@
+/* session.c — sessions: the state of one runner of a model.
+ *
+ * A session owns the model's working arena (arena_bytes, 64-byte aligned)
+ * and one buffer per input and output, all allocated at creation through
+ * rt_alloc, so running allocates nothing. Inputs are copied in by
+ * set_input after checking dtype and shape against the descriptor; run
+ * passes the buffers and the descriptor's embedded parameter data to the
+ * model's run function. Sessions share nothing, so two threads with two
+ * sessions run concurrently. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt.h"
+
+struct nncc_session {
+	const nncc_model *model;   /* not owned; must outlive the session */
+	const nncc_abi_model *abi; /* the model's descriptor */
+	void *arena;               /* arena_bytes of working memory */
+	void **in;                 /* ninputs buffers, nbytes each */
+	void **out;                /* noutputs buffers, nbytes each */
+	const void **params;       /* nparams pointers into the descriptor's data */
+	unsigned char *set;        /* set[i]: input i has been given */
+	int ran;                   /* a run has completed */
+};
+
+void
+nncc_session_free(nncc_session *s)
+{
+	if (!s)
+		return;
+	if (s->in)
+		for (int32_t i = 0; i < s->abi->ninputs; i++)
+			rt_free(s->in[i]);
+	if (s->out)
+		for (int32_t i = 0; i < s->abi->noutputs; i++)
+			rt_free(s->out[i]);
+	rt_free(s->arena);
+	free(s->in);
+	free(s->out);
+	free(s->params);
+	free(s->set);
+	free(s);
+}
+
+/* calloc of n pointers, at least one so that NULL always means failure. */
+static void *
+ptrs(int32_t n)
+{
+	return calloc(n > 0 ? (size_t)n : 1, sizeof(void *));
+}
+
+nncc_status
+nncc_session_create(const nncc_model *m, nncc_session **out, char **err)
+{
+	const nncc_abi_model *a;
+	nncc_session *s;
+
+	if (err)
+		*err = NULL;
+	if (!out)
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_session_create: out is NULL");
+	*out = NULL;
+	if (!m)
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_session_create: no model");
+	a = rt_model_abi(m);
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
+	s->model = m;
+	s->abi = a;
+	s->in = ptrs(a->ninputs);
+	s->out = ptrs(a->noutputs);
+	s->params = ptrs(a->nparams);
+	s->set = calloc(a->ninputs > 0 ? (size_t)a->ninputs : 1, 1);
+	s->arena = rt_alloc(a->arena_bytes);
+	if (!s->in || !s->out || !s->params || !s->set || !s->arena)
+		goto oom;
+	for (int32_t i = 0; i < a->ninputs; i++)
+		if (!(s->in[i] = rt_alloc(a->inputs[i].nbytes)))
+			goto oom;
+	for (int32_t i = 0; i < a->noutputs; i++)
+		if (!(s->out[i] = rt_alloc(a->outputs[i].nbytes)))
+			goto oom;
+	for (int32_t i = 0; i < a->nparams; i++)
+		s->params[i] = a->params[i].data;
+	*out = s;
+	return NNCC_STATUS_OK;
+oom:
+	nncc_session_free(s);
+	return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY,
+		      "model '%s': cannot allocate session memory (arena %lld bytes)", a->name,
+		      (long long)a->arena_bytes);
+}
+
+nncc_status
+nncc_session_set_input(nncc_session *s, int index, const void *data, int rank,
+		       const int64_t *dims, int dtype, char **err)
+{
+	const nncc_abi_tensor *t;
+	char want[256], got[256];
+	int same;
+
+	if (err)
+		*err = NULL;
+	if (!s)
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_session_set_input: no session");
+	if (index < 0 || index >= s->abi->ninputs)
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT,
+			      "input index %d out of range (model '%s' has %d inputs)", index,
+			      s->abi->name, (int)s->abi->ninputs);
+	t = &s->abi->inputs[index];
+	if (rank < 0 || (rank > 0 && !dims))
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "input '%s': bad rank %d", t->name,
+			      rank);
+	same = dtype == t->dtype && rank == t->rank;
+	for (int i = 0; same && i < rank; i++)
+		same = dims[i] == t->dims[i];
+	if (!same) {
+		rt_format_type(want, sizeof want, t->dtype, t->rank, t->dims);
+		rt_format_type(got, sizeof got, dtype, rank, dims);
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT,
+			      "input '%s': expected %s, given %s", t->name, want, got);
+	}
+	if (t->nbytes > 0) {
+		if (!data)
+			return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "input '%s': data is NULL",
+				      t->name);
+		memcpy(s->in[index], data, (size_t)t->nbytes);
+	}
+	s->set[index] = 1;
+	return NNCC_STATUS_OK;
+}
+
+nncc_status
+nncc_session_run(nncc_session *s, char **err)
+{
+	const nncc_abi_model *a;
+
+	if (err)
+		*err = NULL;
+	if (!s)
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_session_run: no session");
+	a = s->abi;
+	for (int32_t i = 0; i < a->ninputs; i++)
+		if (!s->set[i])
+			return rt_err(err, NNCC_STATUS_NOT_READY, "model '%s': input '%s' not set",
+				      a->name, a->inputs[i].name);
+	a->run(s->arena, (const void *const *)s->in, (void *const *)s->out,
+	       (const void *const *)s->params, NULL);
+	s->ran = 1;
+	return NNCC_STATUS_OK;
+}
+
+nncc_status
+nncc_session_output(const nncc_session *s, int index, const void **data)
+{
+	if (!s || !data || index < 0 || index >= s->abi->noutputs)
+		return NNCC_STATUS_INVALID_ARGUMENT;
+	if (!s->ran)
+		return NNCC_STATUS_NOT_READY;
+	*data = s->out[index];
+	return NNCC_STATUS_OK;
+}

@@ -1,0 +1,95 @@
+"""PyTorch models for nncc's end-to-end tests, and their ONNX export.
+
+Each model is built from a fixed seed, put in eval mode and exported with a
+static batch of 4 (opset 13, input "input", output "output"). Next to the
+.onnx file we write a fixed random input and PyTorch's own output, which
+compare.py later checks nncc's output against.
+"""
+import os
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+BATCH = 4
+OPSET = 13
+
+
+class MLP(nn.Module):
+    """784 -> 128 -> 64 -> 10, exercising LeakyRelu, Relu, Sigmoid, Tanh,
+    Mul, Add and LogSoftmax on top of Gemm."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 128)
+        self.fc2 = nn.Linear(128, 64)
+        self.fc3 = nn.Linear(64, 10)
+
+    def forward(self, x):
+        h = F.leaky_relu(self.fc1(x), 0.1)
+        h = self.fc2(h)
+        h = torch.relu(h) * torch.sigmoid(h) + torch.tanh(h)
+        return F.log_softmax(self.fc3(h), dim=1)
+
+
+class LeNet(nn.Module):
+    """LeNet-5 for 1x28x28 images: one max pool, one average pool, and a
+    Dropout that must vanish in inference export."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)   # 6x28x28
+        self.pool1 = nn.MaxPool2d(2)                 # 6x14x14
+        self.conv2 = nn.Conv2d(6, 16, 5)             # 16x10x10
+        self.pool2 = nn.AvgPool2d(2)                 # 16x5x5
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x):
+        x = self.pool1(torch.relu(self.conv1(x)))
+        x = self.pool2(torch.relu(self.conv2(x)))
+        x = torch.flatten(x, 1)
+        x = self.drop(torch.relu(self.fc1(x)))
+        x = torch.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+# name -> (constructor, input shape, seed)
+MODELS = {
+    "mlp": (MLP, (BATCH, 784), 1),
+    "lenet": (LeNet, (BATCH, 1, 28, 28), 2),
+}
+
+
+def _atomic_save_npy(path, arr):
+    tmp = path + ".tmp.npy"
+    np.save(tmp, arr)
+    os.replace(tmp, path)
+
+
+def export(name, outdir):
+    """Write OUTDIR/NAME.onnx, NAME.input.npy and NAME.ref.npy. Every file is
+    written under a temporary name and renamed, so a concurrent reader never
+    sees a partial file."""
+    if name not in MODELS:
+        raise KeyError(f"unknown model '{name}' (known: {', '.join(MODELS)})")
+    ctor, shape, seed = MODELS[name]
+    torch.manual_seed(seed)
+    model = ctor().eval()
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy().astype(np.float32)
+
+    os.makedirs(outdir, exist_ok=True)
+    base = os.path.join(outdir, name)
+    tmp_onnx = f"{base}.onnx.tmp.{os.getpid()}"
+    torch.onnx.export(model, torch.from_numpy(x), tmp_onnx, opset_version=OPSET,
+                      do_constant_folding=True, input_names=["input"],
+                      output_names=["output"])
+    _atomic_save_npy(base + ".input.npy", x)
+    _atomic_save_npy(base + ".ref.npy", ref)
+    os.replace(tmp_onnx, base + ".onnx")  # last: its presence means all three exist
+    return base + ".onnx"

@@ -1,0 +1,758 @@
+/* test_cpu.c — the LLVM CPU backend and the linker step, on kernel lists
+ * built by hand (no lowering): each test emits an object, links a .so into
+ * a folder whose name has a space, dlopens it, checks the descriptor and
+ * both exported names, runs it and compares with values computed here.
+ * Covers broadcast elementwise through an arena temporary, guarded loads
+ * next to PROT_NONE pages (an out-of-range load would fault), reductions,
+ * a two-reduce pooling average, library matmul and conv calls, f64, i64
+ * and i32 kernels, unary math, conversions and in-place edge cases,
+ * -O0 vs -O3, textual IR (to a file and to stdout), and error paths. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codegen/codegen.h"
+#include "codegen/cpu/cpu.h"
+#include "runtime/abi.h"
+
+static char dir[256]; /* temp folder, its name has a space */
+
+/* Building kernel lists */
+
+typedef struct T {
+	Graph *g;
+	KernelList kl;
+	int cap_buf, cap_k; /* capacities of kl.buf and kl.k */
+} T;
+
+static T *t_new(const char *name)
+{
+	T *t = calloc(1, sizeof *t);
+	t->g = ir_graph_new(name);
+	t->kl.g = t->g;
+	t->cap_buf = t->cap_k = 16;
+	t->kl.buf = calloc(16, sizeof(Buf));
+	t->kl.k = calloc(16, sizeof(Kernel));
+	t->kl.param_value = calloc(16, sizeof(int));
+	return t;
+}
+
+static void t_free(T *t)
+{
+	arena_free(&t->kl.arena);
+	free(t->kl.buf);
+	free(t->kl.k);
+	free(t->kl.param_value);
+	ir_graph_free(t->g);
+	free(t);
+}
+
+static Shape shp(int rank, ...)
+{
+	int64_t d[IR_MAX_RANK];
+	va_list ap;
+	va_start(ap, rank);
+	for (int i = 0; i < rank; i++)
+		d[i] = va_arg(ap, int64_t);
+	va_end(ap);
+	return ir_shape_make(rank, d);
+}
+
+static int add_buf(T *t, BufKind kind, int value, DType dt, int64_t numel, int index, int64_t offset)
+{
+	assert_true(t->kl.nbuf < t->cap_buf);
+	Buf *b = &t->kl.buf[t->kl.nbuf];
+	b->kind = kind;
+	b->dtype = dt;
+	b->numel = numel;
+	b->nbytes = numel * (int64_t)ir_dtype_size(dt);
+	b->index = index;
+	b->offset = offset;
+	b->value = value;
+	return t->kl.nbuf++;
+}
+
+/* A graph input and its buffer. */
+static int input(T *t, const char *name, DType dt, Shape s)
+{
+	int v = ir_add_input(t->g, name, dt, s);
+	return add_buf(t, BUF_INPUT, v, dt, ir_shape_numel(&s), t->g->ninput - 1, 0);
+}
+
+/* A graph output (the result of a placeholder node) and its buffer. */
+static int output(T *t, const char *name, DType dt, Shape s)
+{
+	int in = t->g->input[0];
+	int n = ir_add_node(t->g, OP_RELU, name, &in, 1, 1, (const char *const[]){name});
+	int v = ir_out(t->g, n, 0);
+	t->g->val[v].dtype = dt;
+	t->g->val[v].shape = s;
+	ir_add_output(t->g, v);
+	return add_buf(t, BUF_OUTPUT, v, dt, ir_shape_numel(&s), t->g->noutput - 1, 0);
+}
+
+static int param(T *t, const char *name, DType dt, Shape s, const void *data)
+{
+	int64_t numel = ir_shape_numel(&s);
+	int v = ir_add_const(t->g, name, dt, s, data, (size_t)numel * ir_dtype_size(dt), true);
+	t->kl.param_value[t->kl.nparam] = v;
+	return add_buf(t, BUF_PARAM, v, dt, numel, t->kl.nparam++, 0);
+}
+
+static int temp(T *t, DType dt, int64_t numel, int64_t offset)
+{
+	return add_buf(t, BUF_TEMP, -1, dt, numel, 0, offset);
+}
+
+static Kernel *kernel(T *t, KernelKind kind)
+{
+	assert_true(t->kl.nk < t->cap_k);
+	Kernel *k = &t->kl.k[t->kl.nk++];
+	memset(k, 0, sizeof *k);
+	k->kind = kind;
+	k->name = "test";
+	k->node = -1;
+	return k;
+}
+
+/* A loop kernel over extents ext[0..nvar-1], the first nout of them output vars. */
+static Kernel *loop(T *t, int out, Aff idx, Kx *body, int nout, int nvar, const int64_t *ext)
+{
+	Kernel *k = kernel(t, KK_LOOP);
+	k->nvar = nvar;
+	k->nout_var = nout;
+	if (nvar)
+		memcpy(k->extent, ext, (size_t)nvar * sizeof *ext);
+	k->out = out;
+	k->out_idx = idx;
+	k->body = body;
+	return k;
+}
+
+static Kx *kx(T *t, KxKind kind, DType dt)
+{
+	Kx *x = arena_alloc(&t->kl.arena, sizeof *x);
+	x->kind = kind;
+	x->dtype = dt;
+	return x;
+}
+
+static Kx *kconst(T *t, DType dt, double c)
+{
+	Kx *x = kx(t, KX_CONST, dt);
+	x->c = c;
+	return x;
+}
+
+static Kx *kload(T *t, DType dt, int buf, Aff idx)
+{
+	Kx *x = kx(t, KX_LOAD, dt);
+	x->buf = buf;
+	x->idx = idx;
+	return x;
+}
+
+static void kguard(T *t, Kx *x, Aff e, int64_t lo, int64_t hi)
+{
+	Guard *g = arena_alloc(&t->kl.arena, (size_t)(x->nguard + 1) * sizeof *g);
+	if (x->nguard)
+		memcpy(g, x->guard, (size_t)x->nguard * sizeof *g);
+	g[x->nguard].e = e;
+	g[x->nguard].lo = lo;
+	g[x->nguard].hi = hi;
+	x->guard = g;
+	x->nguard++;
+}
+
+static Kx *kun(T *t, KuOp op, Kx *a)
+{
+	Kx *x = kx(t, KX_UNARY, a->dtype);
+	x->op = op;
+	x->a = a;
+	return x;
+}
+
+static Kx *kbin(T *t, KbOp op, Kx *a, Kx *b)
+{
+	Kx *x = kx(t, KX_BINARY, a->dtype);
+	x->op = op;
+	x->a = a;
+	x->b = b;
+	return x;
+}
+
+static Kx *kred(T *t, KrOp op, Kx *a)
+{
+	Kx *x = kx(t, KX_REDUCE, a->dtype);
+	x->op = op;
+	x->a = a;
+	return x;
+}
+
+/* Compiling and loading */
+
+typedef struct Lib {
+	void *h;                    /* dlopen handle */
+	const nncc_abi_model *m;    /* its descriptor */
+} Lib;
+
+static Lib build(T *t, int opt)
+{
+	char obj[512], so[512], name[64];
+	snprintf(name, sizeof name, "%s_O%d", t->g->name, opt);
+	snprintf(obj, sizeof obj, "%s/%s.o", dir, name);
+	snprintf(so, sizeof so, "%s/%s.so", dir, name);
+	CpuOptions o = {.opt_level = opt};
+	Diag d;
+	diag_init(&d);
+	if (cg_cpu_emit(&t->kl, &o, obj, 0, &d) != 0)
+		fail_msg("cg_cpu_emit: %s", d.msg);
+	if (cg_link_so(obj, so, &d) != 0)
+		fail_msg("cg_link_so: %s", d.msg);
+	Lib l;
+	l.h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+	if (!l.h)
+		fail_msg("dlopen: %s", dlerror());
+	char sym[128];
+	snprintf(sym, sizeof sym, "%s_nncc_model", t->g->name);
+	l.m = dlsym(l.h, "nncc_model");
+	assert_non_null(l.m);
+	assert_ptr_equal(l.m, dlsym(l.h, sym));
+	assert_int_equal(l.m->magic, NNCC_ABI_MAGIC);
+	assert_int_equal(l.m->version, NNCC_ABI_VERSION);
+	assert_string_equal(l.m->name, t->g->name);
+	assert_int_equal(l.m->ninputs, t->g->ninput);
+	assert_int_equal(l.m->noutputs, t->g->noutput);
+	assert_int_equal(l.m->nparams, t->kl.nparam);
+	assert_int_equal(l.m->arena_bytes, t->kl.arena_bytes);
+	assert_non_null(l.m->run);
+	/* the kernel library stays hidden inside the artifact */
+	assert_null(dlsym(l.h, "nncc_rt_matmul_f32"));
+	return l;
+}
+
+/* Runs with the embedded parameters and a fresh 64-byte-aligned arena. */
+static void run(const Lib *l, const void *const *in, void *const *out)
+{
+	void *arena = NULL;
+	if (l->m->arena_bytes)
+		assert_int_equal(posix_memalign(&arena, 64, (size_t)l->m->arena_bytes), 0);
+	const void *params[8] = {0};
+	assert_true(l->m->nparams <= 8);
+	for (int i = 0; i < l->m->nparams; i++)
+		params[i] = l->m->params[i].data;
+	l->m->run(arena, in, out, params, NULL);
+	free(arena);
+}
+
+/* Tests */
+
+/* z = relu(x + y), y broadcast over rows, through an arena temporary. */
+static T *ew_model(void)
+{
+	T *t = t_new("ew");
+	int x = input(t, "x", DT_F32, shp(2, (int64_t)2, (int64_t)3));
+	int y = input(t, "y", DT_F32, shp(1, (int64_t)3));
+	int z = output(t, "z", DT_F32, shp(2, (int64_t)2, (int64_t)3));
+	int tmp = temp(t, DT_F32, 6, 64);
+	t->kl.arena_bytes = 128;
+	int64_t ext[2] = {2, 3};
+	Aff rowmajor = {.k = {3, 1}};
+	loop(t, tmp, rowmajor, kbin(t, KB_ADD, kload(t, DT_F32, x, rowmajor), kload(t, DT_F32, y, (Aff){.k = {0, 1}})), 2, 2, ext);
+	loop(t, z, rowmajor, kun(t, KU_RELU, kload(t, DT_F32, tmp, rowmajor)), 2, 2, ext);
+	return t;
+}
+
+static void test_elementwise(void **state)
+{
+	T *t = ew_model();
+	Lib l = build(t, 2);
+	const nncc_abi_tensor *ti = l.m->inputs;
+	assert_string_equal(ti[0].name, "x");
+	assert_int_equal(ti[0].dtype, 1);
+	assert_int_equal(ti[0].rank, 2);
+	assert_int_equal(ti[0].dims[0], 2);
+	assert_int_equal(ti[0].dims[1], 3);
+	assert_int_equal(ti[0].nbytes, 24);
+	assert_null(ti[0].data);
+	assert_string_equal(ti[1].name, "y");
+	assert_int_equal(ti[1].rank, 1);
+	assert_int_equal(ti[1].nbytes, 12);
+	assert_string_equal(l.m->outputs[0].name, "z");
+	assert_int_equal(l.m->outputs[0].dims[1], 3);
+
+	float x[6] = {1, -2, 3, -4, 5, NAN}, y[3] = {0.5f, 1, -10}, z[6];
+	run(&l, (const void *[]){x, y}, (void *[]){z});
+	for (int i = 0; i < 5; i++) {
+		float e = x[i] + y[i % 3];
+		assert_true(z[i] == (e < 0 ? 0 : e));
+	}
+	assert_true(isnan(z[5])); /* relu keeps NaN */
+	dlclose(l.h);
+	t_free(t);
+}
+
+/* y[i] = x[i-1] when 0 <= i-1 < n else -7; x fills a page between two
+ * PROT_NONE pages, so loading x[-1] or x[n] would fault. */
+static void test_guarded_load(void **state)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	int64_t n = pg / 4;
+	T *t = t_new("pad");
+	int x = input(t, "x", DT_F32, shp(1, n));
+	int y = output(t, "y", DT_F32, shp(1, n + 2));
+	Kx *ld = kload(t, DT_F32, x, (Aff){.c = -1, .k = {1}});
+	ld->fill = -7;
+	kguard(t, ld, (Aff){.c = -1, .k = {1}}, 0, n);
+	int64_t ext[1] = {n + 2};
+	loop(t, y, (Aff){.k = {1}}, ld, 1, 1, ext);
+
+	char *mem = mmap(NULL, (size_t)pg * 3, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(mem != MAP_FAILED);
+	assert_int_equal(mprotect(mem, (size_t)pg, PROT_NONE), 0);
+	assert_int_equal(mprotect(mem + 2 * pg, (size_t)pg, PROT_NONE), 0);
+	float *xs = (float *)(mem + pg);
+	for (int64_t i = 0; i < n; i++)
+		xs[i] = (float)i;
+	float *ys = malloc((size_t)(n + 2) * sizeof *ys);
+	for (int opt = 0; opt <= 3; opt += 3) {
+		Lib l = build(t, opt);
+		run(&l, (const void *[]){xs}, (void *[]){ys});
+		assert_true(ys[0] == -7 && ys[n + 1] == -7);
+		for (int64_t i = 0; i < n; i++)
+			assert_true(ys[i + 1] == (float)i);
+		dlclose(l.h);
+	}
+	free(ys);
+	munmap(mem, (size_t)pg * 3);
+	t_free(t);
+}
+
+/* s[i] = sum_j x[i,j], m[i] = max_j x[i,j], mn[i] = min_j x[i,j]. */
+static T *reduce_model(void)
+{
+	T *t = t_new("red");
+	int x = input(t, "x", DT_F32, shp(2, (int64_t)3, (int64_t)4));
+	int s = output(t, "s", DT_F32, shp(1, (int64_t)3));
+	int m = output(t, "m", DT_F32, shp(1, (int64_t)3));
+	int mn = output(t, "mn", DT_F32, shp(1, (int64_t)3));
+	int64_t ext[2] = {3, 4};
+	Aff xi = {.k = {4, 1}}, oi = {.k = {1}};
+	loop(t, s, oi, kred(t, KR_SUM, kload(t, DT_F32, x, xi)), 1, 2, ext);
+	loop(t, m, oi, kred(t, KR_MAX, kload(t, DT_F32, x, xi)), 1, 2, ext);
+	loop(t, mn, oi, kred(t, KR_MIN, kload(t, DT_F32, x, xi)), 1, 2, ext);
+	return t;
+}
+
+static void test_reduce(void **state)
+{
+	T *t = reduce_model();
+	float x[12] = {1, 2, 3, 4, -5, -6, -7, -8, 100, -1, 0.5f, 2}, s[3], m[3], mn[3];
+	float es[3] = {10, -26, 101.5f}, em[3] = {4, -5, 100}, emn[3] = {1, -8, -1};
+	for (int opt = 0; opt <= 3; opt += 3) {
+		Lib l = build(t, opt);
+		run(&l, (const void *[]){x}, (void *[]){s, m, mn});
+		for (int i = 0; i < 3; i++) {
+			assert_true(s[i] == es[i]);
+			assert_true(m[i] == em[i]); /* row 1: all negative, so the init is -inf */
+			assert_true(mn[i] == emn[i]);
+		}
+		dlclose(l.h);
+	}
+	t_free(t);
+}
+
+/* Average pooling, window 3, pad 1, padding excluded from the count:
+ * y[i] = sum_r x[i+r-1] / sum_r valid(i+r-1). Two KX_REDUCE in one body. */
+static void test_avgpool(void **state)
+{
+	T *t = t_new("pool");
+	int x = input(t, "x", DT_F32, shp(1, (int64_t)5));
+	int y = output(t, "y", DT_F32, shp(1, (int64_t)5));
+	Aff e = {.c = -1, .k = {1, 1}};
+	Kx *ld = kload(t, DT_F32, x, e);
+	kguard(t, ld, e, 0, 5);
+	Kx *valid = kx(t, KX_VALID, DT_F32);
+	kguard(t, valid, e, 0, 5);
+	int64_t ext[2] = {5, 3};
+	loop(t, y, (Aff){.k = {1}}, kbin(t, KB_DIV, kred(t, KR_SUM, ld), kred(t, KR_SUM, valid)), 1, 2, ext);
+	float xs[5] = {3, 6, 9, 12, 15}, ys[5];
+	float ey[5] = {4.5f, 6, 9, 12, 13.5f};
+	for (int opt = 0; opt <= 3; opt += 3) {
+		Lib l = build(t, opt);
+		run(&l, (const void *[]){xs}, (void *[]){ys});
+		for (int i = 0; i < 5; i++)
+			assert_true(ys[i] == ey[i]);
+		dlclose(l.h);
+	}
+	t_free(t);
+}
+
+/* y[b] = x[b] (2x3) @ W (3x2), W a parameter broadcast over the batch. */
+static void test_matmul(void **state)
+{
+	T *t = t_new("mm");
+	float w[6] = {1, 2, 3, 4, 5, 6};
+	int x = input(t, "x", DT_F32, shp(3, (int64_t)2, (int64_t)2, (int64_t)3));
+	int y = output(t, "y", DT_F32, shp(3, (int64_t)2, (int64_t)2, (int64_t)2));
+	int wb = param(t, "W", DT_F32, shp(2, (int64_t)3, (int64_t)2), w);
+	Kernel *k = kernel(t, KK_MATMUL);
+	k->mm.a = x;
+	k->mm.b = wb;
+	k->mm.c = y;
+	k->mm.nbatch = 1;
+	k->mm.bext[0] = 2;
+	k->mm.sa[0] = 6;
+	k->mm.sb[0] = 0;
+	k->mm.sc[0] = 4;
+	k->mm.m = 2;
+	k->mm.n = 2;
+	k->mm.k = 3;
+	Lib l = build(t, 2);
+	const nncc_abi_tensor *p = &l.m->params[0];
+	assert_string_equal(p->name, "W");
+	assert_int_equal(p->nbytes, 24);
+	assert_non_null(p->data);
+	assert_memory_equal(p->data, w, sizeof w);
+	assert_int_equal((uintptr_t)p->data % 64, 0);
+	float xs[12] = {1, 0, 0, 0, 1, 0, 1, 2, 3, -1, 0, 1}, ys[8];
+	run(&l, (const void *[]){xs}, (void *[]){ys});
+	for (int b = 0; b < 2; b++)
+		for (int i = 0; i < 2; i++)
+			for (int j = 0; j < 2; j++) {
+				float e = 0;
+				for (int r = 0; r < 3; r++)
+					e += xs[b * 6 + i * 3 + r] * w[r * 2 + j];
+				assert_true(ys[b * 4 + i * 2 + j] == e);
+			}
+	dlclose(l.h);
+	t_free(t);
+}
+
+/* y = conv(x, W, bias), x 1x1x4x4, W 2x1x3x3, pad 1, im2col scratch in the arena. */
+static void test_conv(void **state)
+{
+	T *t = t_new("cv");
+	float w[18], bias[2] = {0.5f, -1};
+	for (int i = 0; i < 18; i++)
+		w[i] = (float)(i % 5) - 2;
+	int x = input(t, "x", DT_F32, shp(4, (int64_t)1, (int64_t)1, (int64_t)4, (int64_t)4));
+	int y = output(t, "y", DT_F32, shp(4, (int64_t)1, (int64_t)2, (int64_t)4, (int64_t)4));
+	int wb = param(t, "W", DT_F32, shp(4, (int64_t)2, (int64_t)1, (int64_t)3, (int64_t)3), w);
+	int bb = param(t, "B", DT_F32, shp(1, (int64_t)2), bias);
+	int scratch = temp(t, DT_F32, 9 * 16, 0);
+	t->kl.arena_bytes = 9 * 16 * 4;
+	Kernel *k = kernel(t, KK_CONV2D);
+	k->conv.x = x;
+	k->conv.wt = wb;
+	k->conv.bias = bb;
+	k->conv.y = y;
+	k->conv.scratch = scratch;
+	k->conv.n = 1, k->conv.c = 1, k->conv.h = 4, k->conv.w = 4;
+	k->conv.k = 2, k->conv.oh = 4, k->conv.ow = 4, k->conv.kh = 3, k->conv.kw = 3;
+	k->conv.sh = k->conv.sw = 1, k->conv.ph = k->conv.pw = 1, k->conv.dh = k->conv.dw = 1;
+	k->conv.group = 1;
+	Lib l = build(t, 2);
+	assert_int_equal(l.m->nparams, 2);
+	assert_string_equal(l.m->params[1].name, "B");
+	float xs[16], ys[32];
+	for (int i = 0; i < 16; i++)
+		xs[i] = (float)i;
+	run(&l, (const void *[]){xs}, (void *[]){ys});
+	for (int o = 0; o < 2; o++)
+		for (int i = 0; i < 4; i++)
+			for (int j = 0; j < 4; j++) {
+				float e = bias[o];
+				for (int a = 0; a < 3; a++)
+					for (int b = 0; b < 3; b++) {
+						int ii = i + a - 1, jj = j + b - 1;
+						if (ii >= 0 && ii < 4 && jj >= 0 && jj < 4)
+							e += w[o * 9 + a * 3 + b] * xs[ii * 4 + jj];
+					}
+				assert_true(ys[o * 16 + i * 4 + j] == e);
+			}
+	dlclose(l.h);
+	t_free(t);
+}
+
+/* f64: y = sqrt(x) * 2 + exp(-x); i64: q = max(a / b, -3) with a / 0 == a,
+ * r = min_j a[j] of an i32 input widened to i64. */
+static void test_f64_i64(void **state)
+{
+	T *t = t_new("wide");
+	int x = input(t, "x", DT_F64, shp(1, (int64_t)4));
+	int a = input(t, "a", DT_I64, shp(1, (int64_t)6));
+	int b = input(t, "b", DT_I64, shp(1, (int64_t)6));
+	int c = input(t, "c", DT_I32, shp(1, (int64_t)5));
+	int y = output(t, "y", DT_F64, shp(1, (int64_t)4));
+	int q = output(t, "q", DT_I64, shp(1, (int64_t)6));
+	int r = output(t, "r", DT_I64, shp(0));
+	Aff i = {.k = {1}};
+	Kx *xv = kload(t, DT_F64, x, i);
+	loop(t, y, i, kbin(t, KB_ADD, kbin(t, KB_MUL, kun(t, KU_SQRT, xv), kconst(t, DT_F64, 2)), kun(t, KU_EXP, kun(t, KU_NEG, xv))), 1, 1, (int64_t[]){4});
+	Kx *div = kbin(t, KB_DIV, kload(t, DT_I64, a, i), kload(t, DT_I64, b, i));
+	loop(t, q, i, kbin(t, KB_MAX, div, kconst(t, DT_I64, -3)), 1, 1, (int64_t[]){6});
+	loop(t, r, (Aff){0}, kred(t, KR_MIN, kload(t, DT_I64, c, (Aff){.k = {1}})), 0, 1, (int64_t[]){5});
+	assert_int_equal(t->kl.buf[c].dtype, DT_I32);
+
+	double xs[4] = {0, 1, 2.25, 100}, ys[4];
+	int64_t as[6] = {7, -7, 100, 5, INT64_MIN, 9}, bs[6] = {2, 2, -1, 0, -1, -3}, qs[6], rs;
+	int32_t cs[5] = {5, -2000000000, 3, 2000000000, 0};
+	/* 100 / -1 and INT64_MIN / -1 (wraps) fall below -3; 5 / 0 gives 5 */
+	int64_t eq[6] = {3, -3, -3, 5, -3, -3};
+	for (int opt = 0; opt <= 3; opt += 3) {
+		Lib l = build(t, opt);
+		assert_int_equal(l.m->inputs[0].dtype, DT_F64);
+		assert_int_equal(l.m->inputs[3].dtype, DT_I32);
+		assert_int_equal(l.m->outputs[2].rank, 0);
+		assert_int_equal(l.m->outputs[2].nbytes, 8);
+		run(&l, (const void *[]){xs, as, bs, cs}, (void *[]){ys, qs, &rs});
+		for (int k = 0; k < 4; k++)
+			assert_true(fabs(ys[k] - (sqrt(xs[k]) * 2 + exp(-xs[k]))) <= 1e-15 * (1 + fabs(ys[k])));
+		for (int k = 0; k < 6; k++)
+			assert_int_equal(qs[k], eq[k]);
+		assert_int_equal(rs, -2000000000);
+		dlclose(l.h);
+	}
+	t_free(t);
+}
+
+/* Every unary op on f32 against libm. */
+static void test_unary(void **state)
+{
+	static const KuOp ops[] = {KU_NEG, KU_ABS, KU_EXP, KU_LOG, KU_SQRT, KU_RELU, KU_SIGMOID, KU_TANH};
+	enum { NOP = sizeof ops / sizeof *ops, N = 7 };
+	T *t = t_new("un");
+	int x = input(t, "x", DT_F32, shp(1, (int64_t)N));
+	int ys[NOP];
+	for (int o = 0; o < NOP; o++) {
+		char name[8];
+		snprintf(name, sizeof name, "y%d", o);
+		ys[o] = output(t, name, DT_F32, shp(1, (int64_t)N));
+		loop(t, ys[o], (Aff){.k = {1}}, kun(t, ops[o], kload(t, DT_F32, x, (Aff){.k = {1}})), 1, 1, (int64_t[]){N});
+	}
+	float xs[N] = {0.25f, 1, 3.5f, 20, 0.001f, 7, 0.5f}, out[NOP][N];
+	Lib l = build(t, 2);
+	void *outs[NOP];
+	for (int o = 0; o < NOP; o++)
+		outs[o] = out[o];
+	for (int sign = 0; sign < 2; sign++) { /* then again on negated inputs */
+		run(&l, (const void *[]){xs}, outs);
+		for (int i = 0; i < N; i++) {
+			float v = xs[i];
+			float e[NOP] = {-v, fabsf(v), expf(v), logf(v), sqrtf(v), v < 0 ? 0 : v, 1 / (1 + expf(-v)), tanhf(v)};
+			for (int o = 0; o < NOP; o++) {
+				if (isnan(e[o]))
+					assert_true(isnan(out[o][i]));
+				else
+					assert_true(fabsf(out[o][i] - e[o]) <= 1e-6f * (1 + fabsf(e[o])));
+			}
+		}
+		for (int i = 0; i < N; i++)
+			xs[i] = -xs[i];
+	}
+	dlclose(l.h);
+	t_free(t);
+}
+
+/* Reductions without reduction vars or with an empty one; u8, bool and
+ * f16 conversions (saturating float to int); an in-place update of an
+ * arena buffer through a second buffer at the same offset. */
+static void test_edges(void **state)
+{
+	T *t = t_new("edge");
+	int x = input(t, "x", DT_F32, shp(1, (int64_t)4));
+	int u = input(t, "u", DT_U8, shp(1, (int64_t)4));
+	int c = output(t, "c", DT_F32, shp(1, (int64_t)3));
+	int q = output(t, "q", DT_U8, shp(1, (int64_t)4));
+	int bo = output(t, "b", DT_BOOL, shp(1, (int64_t)4));
+	int h = output(t, "h", DT_F32, shp(1, (int64_t)4));
+	int ip = output(t, "ip", DT_F32, shp(1, (int64_t)4));
+	int t0 = temp(t, DT_F32, 4, 0), t1 = temp(t, DT_F32, 4, 0); /* same storage */
+	int th = temp(t, DT_F16, 4, 64);
+	t->kl.arena_bytes = 128;
+	Aff i = {.k = {1}};
+	/* c[0] = sum over no vars of 2.5; c[1] = sum over an empty var; c[2] = max over it */
+	loop(t, c, (Aff){0}, kred(t, KR_SUM, kconst(t, DT_F32, 2.5)), 0, 0, NULL);
+	loop(t, c, (Aff){.c = 1}, kred(t, KR_SUM, kload(t, DT_F32, x, i)), 0, 1, (int64_t[]){0});
+	loop(t, c, (Aff){.c = 2}, kred(t, KR_MAX, kload(t, DT_F32, x, i)), 0, 1, (int64_t[]){0});
+	/* q = u8(x * 100), b = bool(x) */
+	loop(t, q, i, kbin(t, KB_MUL, kload(t, DT_F32, x, i), kconst(t, DT_F32, 100)), 1, 1, (int64_t[]){4});
+	loop(t, bo, i, kload(t, DT_F32, x, i), 1, 1, (int64_t[]){4});
+	/* h = f32(f16(x)) through the arena */
+	loop(t, th, i, kload(t, DT_F32, x, i), 1, 1, (int64_t[]){4});
+	loop(t, h, i, kload(t, DT_F32, th, i), 1, 1, (int64_t[]){4});
+	/* t0 = u; t1 = t0 + 1 in place; ip = t1 */
+	loop(t, t0, i, kload(t, DT_F32, u, i), 1, 1, (int64_t[]){4});
+	loop(t, t1, i, kbin(t, KB_ADD, kload(t, DT_F32, t0, i), kconst(t, DT_F32, 1)), 1, 1, (int64_t[]){4});
+	loop(t, ip, i, kload(t, DT_F32, t1, i), 1, 1, (int64_t[]){4});
+
+	int args[16];
+	assert_int_equal(cpu_kernel_args(&t->kl, &t->kl.k[8], args), 1); /* t0 and t1 share one pointer */
+	float xs[4] = {0.5f, -1, 3, 0.0001f}, cs[3], hs[4], ips[4];
+	uint8_t us[4] = {0, 200, 255, 7}, qs[4], bs[4];
+	for (int opt = 0; opt <= 3; opt += 3) {
+		Lib l = build(t, opt);
+		run(&l, (const void *[]){xs, us}, (void *[]){cs, qs, bs, hs, ips});
+		assert_true(cs[0] == 2.5f && cs[1] == 0 && cs[2] == -INFINITY);
+		assert_int_equal(qs[0], 50);
+		assert_int_equal(qs[1], 0);   /* -100 saturates */
+		assert_int_equal(qs[2], 255); /* 300 saturates */
+		assert_int_equal(qs[3], 0);
+		assert_true(bs[0] == 1 && bs[1] == 1 && bs[2] == 1 && bs[3] == 1);
+		assert_true(hs[0] == 0.5f && hs[1] == -1 && hs[2] == 3);
+		assert_true(hs[3] != xs[3] && fabsf(hs[3] - xs[3]) < 1e-6f); /* rounded to f16 */
+		for (int k = 0; k < 4; k++)
+			assert_true(ips[k] == (float)us[k] + 1);
+		dlclose(l.h);
+	}
+	t_free(t);
+}
+
+/* Random-ish inputs give bit-identical results at -O0 and -O3. */
+static void test_opt_levels_agree(void **state)
+{
+	T *t = ew_model();
+	float x[6], y[3], z0[6], z3[6];
+	srand(7);
+	for (int i = 0; i < 6; i++)
+		x[i] = (float)rand() / RAND_MAX - 0.5f;
+	for (int i = 0; i < 3; i++)
+		y[i] = (float)rand() / RAND_MAX - 0.5f;
+	Lib l0 = build(t, 0), l3 = build(t, 3);
+	run(&l0, (const void *[]){x, y}, (void *[]){z0});
+	run(&l3, (const void *[]){x, y}, (void *[]){z3});
+	assert_memory_equal(z0, z3, sizeof z0);
+	dlclose(l0.h);
+	dlclose(l3.h);
+	t_free(t);
+}
+
+static char *slurp(const char *path)
+{
+	Diag d;
+	diag_init(&d);
+	size_t n;
+	char *s = read_file(path, &n, &d);
+	if (!s)
+		fail_msg("%s", d.msg);
+	return s;
+}
+
+static void test_emit_llvm(void **state)
+{
+	T *t = reduce_model();
+	char path[512];
+	snprintf(path, sizeof path, "%s/red.ll", dir);
+	Diag d;
+	diag_init(&d);
+	CpuOptions o = {.opt_level = 0};
+	assert_int_equal(cg_cpu_emit(&t->kl, &o, path, 1, &d), 0);
+	char *s = slurp(path);
+	assert_non_null(strstr(s, "define"));
+	assert_non_null(strstr(s, "@red_run("));
+	assert_non_null(strstr(s, "@red_nncc_model"));
+	assert_non_null(strstr(s, "@nncc_model = weak alias"));
+	assert_non_null(strstr(s, "noalias"));
+	free(s);
+	/* an explicit cpu and feature string reaches the function attributes */
+	o.cpu = "x86-64";
+	o.features = "+sse2";
+	assert_int_equal(cg_cpu_emit(&t->kl, &o, path, 1, &d), 0);
+	s = slurp(path);
+	assert_non_null(strstr(s, "\"target-cpu\"=\"x86-64\""));
+	assert_non_null(strstr(s, "\"target-features\"=\"+sse2\""));
+	free(s);
+
+	/* "-" writes to standard output */
+	snprintf(path, sizeof path, "%s/stdout.ll", dir);
+	fflush(stdout);
+	int saved = dup(1);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	dup2(fileno(f), 1);
+	int rc = cg_cpu_emit(&t->kl, &o, "-", 1, &d);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	fclose(f);
+	assert_int_equal(rc, 0);
+	s = slurp(path);
+	assert_non_null(strstr(s, "define void @red_run("));
+	free(s);
+	assert_int_equal(access("-", F_OK), -1);
+	t_free(t);
+}
+
+/* Elided weights are an error, and nothing is left behind. */
+static void test_errors(void **state)
+{
+	T *t = t_new("bad");
+	float w[2] = {1, 2};
+	int x = input(t, "x", DT_F32, shp(1, (int64_t)2));
+	int y = output(t, "y", DT_F32, shp(1, (int64_t)2));
+	int p = param(t, "weights", DT_F32, shp(1, (int64_t)2), w);
+	t->g->val[t->kl.param_value[0]].data = NULL;
+	Aff i = {.k = {1}};
+	loop(t, y, i, kbin(t, KB_ADD, kload(t, DT_F32, x, i), kload(t, DT_F32, p, i)), 1, 1, (int64_t[]){2});
+	char obj[512], so[512];
+	snprintf(obj, sizeof obj, "%s/bad.o", dir);
+	snprintf(so, sizeof so, "%s/bad.so", dir);
+	Diag d;
+	diag_init(&d);
+	CpuOptions o = {.opt_level = 2};
+	assert_int_equal(cg_cpu_emit(&t->kl, &o, obj, 0, &d), -1);
+	assert_non_null(strstr(d.msg, "value weights has no data"));
+	assert_int_equal(access(obj, F_OK), -1);
+
+	diag_init(&d);
+	assert_int_equal(cg_link_so(obj, so, &d), -1); /* no such object */
+	assert_non_null(strstr(d.msg, "exited with status"));
+	assert_int_equal(access(so, F_OK), -1);
+
+	/* no temporaries left in the folder */
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp", dir);
+	assert_int_not_equal(system(cmd), 0);
+	t_free(t);
+}
+
+int main(void)
+{
+	char base[] = "/tmp/nncc_test_cpuXXXXXX";
+	if (!mkdtemp(base))
+		return 1;
+	snprintf(dir, sizeof dir, "%s/a dir", base);
+	if (mkdir(dir, 0777) != 0)
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_elementwise),
+		cmocka_unit_test(test_guarded_load),
+		cmocka_unit_test(test_reduce),
+		cmocka_unit_test(test_avgpool),
+		cmocka_unit_test(test_matmul),
+		cmocka_unit_test(test_conv),
+		cmocka_unit_test(test_f64_i64),
+		cmocka_unit_test(test_unary),
+		cmocka_unit_test(test_edges),
+		cmocka_unit_test(test_opt_levels_agree),
+		cmocka_unit_test(test_emit_llvm),
+		cmocka_unit_test(test_errors),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+	if (system(cmd) != 0)
+		rc = rc ? rc : 1;
+	return rc;
+}

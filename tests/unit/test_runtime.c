@@ -1,0 +1,486 @@
+/* test_runtime.c — unit tests of the runtime's kernel library (matmul,
+ * conv2d) against naive loops, and of the model/session API over a
+ * descriptor defined here. (.npy and TensorProto: test_rt_io.c.)
+ *
+ * The kernel library is compiled into this test by including its source;
+ * the test target does not link OpenBLAS, so cblas_sgemm is forwarded to
+ * libopenblas.so.0 through dlopen (see the end of the kernels section). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dlfcn.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/rt.h"
+#include "runtime/kernels.c"
+
+/* A deterministic generator of floats in [-1, 1). */
+static float
+rnd(uint32_t *s)
+{
+	*s = *s * 1664525u + 1013904223u;
+	return (float)(*s >> 8) / (float)(1u << 23) - 1.0f;
+}
+
+static int
+contains(const char *s, const char *sub)
+{
+	return s && strstr(s, sub) != NULL;
+}
+
+/* --- kernels ------------------------------------------------------------------- */
+
+/* Row-major reference: C = op(A) op(B), op from the trans flags. */
+static void
+naive_mm(const float *a, const float *b, float *c, int64_t m, int64_t n, int64_t k, int ta,
+	 int tb)
+{
+	for (int64_t i = 0; i < m; i++)
+		for (int64_t j = 0; j < n; j++) {
+			double s = 0;
+			for (int64_t l = 0; l < k; l++)
+				s += (double)(ta ? a[l * m + i] : a[i * k + l]) *
+				     (tb ? b[j * k + l] : b[l * n + j]);
+			c[i * n + j] = (float)s;
+		}
+}
+
+static void
+assert_close(const float *got, const float *want, int64_t n, const char *what)
+{
+	for (int64_t i = 0; i < n; i++)
+		if (!(fabsf(got[i] - want[i]) <= 1e-4f * (1 + fabsf(want[i]))))
+			fail_msg("%s: element %lld: got %g, want %g", what, (long long)i, got[i], want[i]);
+}
+
+static float *
+rnd_array(int64_t n, uint32_t *s)
+{
+	float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+
+	assert_non_null(p);
+	for (int64_t i = 0; i < n; i++)
+		p[i] = rnd(s);
+	return p;
+}
+
+static void
+test_matmul(void **state)
+{
+	const int64_t m = 5, n = 7, k = 3, mk = m * k, kn = k * n, mn = m * n;
+	/* A is batch [2, 3], B broadcasts over the first batch dim, C is [2, 3] */
+	const int64_t bext[2] = {2, 3}, sa[2] = {3 * mk, mk}, sb[2] = {0, kn}, sc[2] = {3 * mn, mn};
+	uint32_t seed = 1;
+	float *a = rnd_array(6 * mk, &seed), *b = rnd_array(3 * kn, &seed);
+	float *c = rnd_array(6 * mn, &seed), *want = malloc(6 * mn * sizeof(float));
+	char what[64];
+
+	assert_non_null(want);
+	for (int ta = 0; ta < 2; ta++)
+		for (int tb = 0; tb < 2; tb++) {
+			nncc_rt_matmul_f32(a, b, c, 2, bext, sa, sb, sc, m, n, k, ta, tb);
+			for (int i = 0; i < 2; i++)
+				for (int j = 0; j < 3; j++)
+					naive_mm(a + i * sa[0] + j * sa[1], b + j * sb[1],
+						 want + i * sc[0] + j * sc[1], m, n, k, ta, tb);
+			snprintf(what, sizeof what, "matmul ta=%d tb=%d", ta, tb);
+			assert_close(c, want, 6 * mn, what);
+		}
+	/* no batch dims */
+	nncc_rt_matmul_f32(a, b, c, 0, NULL, NULL, NULL, NULL, m, n, k, 0, 1);
+	naive_mm(a, b, want, m, n, k, 0, 1);
+	assert_close(c, want, mn, "matmul unbatched");
+	/* k == 0 writes zeros */
+	nncc_rt_matmul_f32(a, b, c, 0, NULL, NULL, NULL, NULL, m, n, 0, 0, 0);
+	for (int64_t i = 0; i < mn; i++)
+		assert_true(c[i] == 0.0f);
+	free(a), free(b), free(c), free(want);
+}
+
+/* Reference convolution; p as for nncc_rt_conv2d_f32. */
+static void
+naive_conv(const float *x, const float *w, const float *bias, float *y, const int64_t *p)
+{
+	int64_t N = p[0], C = p[1], H = p[2], W = p[3], K = p[4], OH = p[5], OW = p[6];
+	int64_t KH = p[7], KW = p[8], G = p[15], cg = C / G, kg = K / G;
+
+	for (int64_t b = 0; b < N; b++)
+		for (int64_t k = 0; k < K; k++)
+			for (int64_t oy = 0; oy < OH; oy++)
+				for (int64_t ox = 0; ox < OW; ox++) {
+					double s = bias ? bias[k] : 0;
+					int64_t g = k / kg;
+					for (int64_t c = 0; c < cg; c++)
+						for (int64_t i = 0; i < KH; i++)
+							for (int64_t j = 0; j < KW; j++) {
+								int64_t iy = oy * p[9] - p[11] + i * p[13];
+								int64_t ix = ox * p[10] - p[12] + j * p[14];
+								if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+									continue;
+								s += (double)w[((k * cg + c) * KH + i) * KW + j] *
+								     x[((b * C + g * cg + c) * H + iy) * W + ix];
+							}
+					y[((b * K + k) * OH + oy) * OW + ox] = (float)s;
+				}
+}
+
+static void
+test_conv2d(void **state)
+{
+	/* n c h w k kh kw sh sw ph pw pb pr dh dw group bias */
+	static const int64_t cases[][17] = {
+		{1, 3, 6, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, /* same padding */
+		{2, 2, 7, 8, 3, 3, 2, 2, 3, 1, 0, 2, 1, 1, 1, 1, 0}, /* strides, odd pads */
+		{1, 2, 9, 9, 2, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, 1}, /* dilation */
+		{2, 4, 5, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1}, /* groups */
+		{1, 4, 5, 4, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 4, 0}, /* depthwise */
+		{2, 3, 4, 5, 6, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1}, /* 1x1 fast path */
+		{1, 4, 3, 3, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2, 0}, /* 1x1 grouped */
+		{1, 2, 3, 3, 2, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1}, /* 1x1, bottom pad only */
+		{1, 1, 2, 2, 1, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1}, /* window mostly padding */
+	};
+	uint32_t seed = 7;
+	char what[64];
+
+	for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+		const int64_t *c = cases[t];
+		int64_t N = c[0], C = c[1], H = c[2], W = c[3], K = c[4], KH = c[5], KW = c[6];
+		int64_t G = c[15];
+		int64_t OH = (H + c[9] + c[11] - c[13] * (KH - 1) - 1) / c[7] + 1;
+		int64_t OW = (W + c[10] + c[12] - c[14] * (KW - 1) - 1) / c[8] + 1;
+		int64_t p[16] = {N, C, H, W, K, OH, OW, KH, KW, c[7], c[8], c[9], c[10], c[13], c[14], G};
+		int64_t ny = N * K * OH * OW;
+		int fast = KH == 1 && KW == 1 && c[7] == 1 && c[8] == 1 && c[9] == 0 && c[10] == 0 &&
+			   OH == H && OW == W;
+		float *x = rnd_array(N * C * H * W, &seed), *w = rnd_array(K * (C / G) * KH * KW, &seed);
+		float *bias = c[16] ? rnd_array(K, &seed) : NULL;
+		float *y = rnd_array(ny, &seed), *want = rnd_array(ny, &seed);
+		float *scratch = fast ? NULL : rnd_array((C / G) * KH * KW * OH * OW, &seed);
+
+		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p);
+		naive_conv(x, w, bias, want, p);
+		snprintf(what, sizeof what, "conv case %zu", t);
+		assert_close(y, want, ny, what);
+		free(x), free(w), free(bias), free(y), free(want), free(scratch);
+	}
+}
+
+/* The unit-test target links neither nncc_rt_kernels nor OpenBLAS, so
+ * kernels.c's calls to cblas_sgemm come here and go to libopenblas. */
+typedef void SgemmFn(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
+		     const enum CBLAS_TRANSPOSE, const blasint, const blasint, const blasint,
+		     const float, const float *, const blasint, const float *, const blasint,
+		     const float, float *, const blasint);
+static SgemmFn *real_sgemm;
+
+void
+cblas_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta,
+	    const enum CBLAS_TRANSPOSE tb, const blasint m, const blasint n, const blasint k,
+	    const float alpha, const float *a, const blasint lda, const float *b, const blasint ldb,
+	    const float beta, float *c, const blasint ldc)
+{
+	real_sgemm(o, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+static int
+setup_blas(void **state)
+{
+	void *h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+
+	if (!h)
+		h = dlopen("libopenblas.so", RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		fprintf(stderr, "test_runtime: cannot load OpenBLAS: %s\n", dlerror());
+		return -1;
+	}
+	*(void **)&real_sgemm = dlsym(h, "cblas_sgemm");
+	return real_sgemm ? 0 : -1;
+}
+/* --- models and sessions ----------------------------------------------------------- */
+
+enum { ARENA = 100 };
+
+static const int64_t d23[2] = {2, 3};
+static const float pdata[6] = {10, 20, 30, 40, 50, 60};
+static const nncc_abi_tensor t_in[2] = {
+	{"x", NNCC_DTYPE_F32, 2, d23, 24, NULL},
+	{"s", NNCC_DTYPE_F32, 0, NULL, 4, NULL},
+};
+static const nncc_abi_tensor t_out[2] = {
+	{"y", NNCC_DTYPE_F32, 2, d23, 24, NULL},
+	{"ok", NNCC_DTYPE_I32, 0, NULL, 4, NULL},
+};
+static const nncc_abi_tensor t_par[1] = {
+	{"p", NNCC_DTYPE_F32, 2, d23, 24, pdata},
+};
+
+/* y = x * s + p (through the arena); ok = the arena is aligned and ctx NULL */
+static void
+toy_run(void *arena, const void *const *in, void *const *out, const void *const *params,
+	void *ctx)
+{
+	const float *x = in[0], *p = params[0];
+	float s = *(const float *)in[1], *tmp = arena, *y = out[0];
+
+	memset(arena, 0x5a, ARENA);
+	for (int i = 0; i < 6; i++)
+		tmp[i] = x[i] * s;
+	for (int i = 0; i < 6; i++)
+		y[i] = tmp[i] + p[i];
+	*(int32_t *)out[1] = (uintptr_t)arena % 64 == 0 && (uintptr_t)out[0] % 64 == 0 && !ctx &&
+			     params[0] == pdata;
+}
+
+static const nncc_abi_model toy = {
+	NNCC_ABI_MAGIC, NNCC_ABI_VERSION, "toy", 2, 2, 1, t_in, t_out, t_par, ARENA, toy_run,
+};
+
+static void
+test_model_queries(void **state)
+{
+	nncc_model *m = NULL;
+	nncc_tensor_info ti;
+	char *err = NULL;
+
+	assert_int_equal(nncc_model_from_abi(&toy, &m, &err), NNCC_STATUS_OK);
+	assert_null(err);
+	assert_string_equal(nncc_model_name(m), "toy");
+	assert_int_equal(nncc_model_num_inputs(m), 2);
+	assert_int_equal(nncc_model_num_outputs(m), 2);
+	assert_int_equal(nncc_model_num_params(m), 1);
+	assert_int_equal(nncc_model_input_info(m, 1, &ti), NNCC_STATUS_OK);
+	assert_string_equal(ti.name, "s");
+	assert_int_equal(ti.rank, 0);
+	assert_int_equal(ti.nbytes, 4);
+	assert_int_equal(nncc_model_output_info(m, 0, &ti), NNCC_STATUS_OK);
+	assert_int_equal(ti.dims[1], 3);
+	assert_int_equal(nncc_model_param_info(m, 0, &ti), NNCC_STATUS_OK);
+	assert_string_equal(ti.name, "p");
+	assert_int_equal(nncc_model_input_info(m, 2, &ti), NNCC_STATUS_INVALID_ARGUMENT);
+	assert_int_equal(nncc_model_output_info(m, -1, &ti), NNCC_STATUS_INVALID_ARGUMENT);
+	assert_int_equal(nncc_model_find_input(m, "s"), 1);
+	assert_int_equal(nncc_model_find_input(m, "y"), -1);
+	assert_int_equal(nncc_model_find_output(m, "ok"), 1);
+	nncc_model_free(m);
+}
+
+static void
+test_bad_descriptors(void **state)
+{
+	static const nncc_abi_tensor bad_nbytes[1] = {{"x", NNCC_DTYPE_F32, 2, d23, 25, NULL}};
+	static const nncc_abi_tensor bad_dtype[1] = {{"x", 99, 2, d23, 24, NULL}};
+	static const nncc_abi_tensor no_data[1] = {{"p", NNCC_DTYPE_F32, 2, d23, 24, NULL}};
+	static const int64_t neg[2] = {2, -3};
+	static const nncc_abi_tensor neg_dim[1] = {{"x", NNCC_DTYPE_F32, 2, neg, -24, NULL}};
+	nncc_abi_model a;
+	nncc_model *m = NULL;
+	char *err = NULL;
+
+	a = toy, a.magic = 0x12345678;
+	assert_int_equal(nncc_model_from_abi(&a, &m, &err), NNCC_STATUS_BAD_MODEL);
+	assert_null(m);
+	assert_true(contains(err, "magic"));
+	nncc_error_free(err);
+	a = toy, a.version = NNCC_ABI_VERSION + 1;
+	assert_int_equal(nncc_model_from_abi(&a, &m, &err), NNCC_STATUS_BAD_MODEL);
+	assert_true(contains(err, "version"));
+	nncc_error_free(err);
+	a = toy, a.inputs = bad_nbytes, a.ninputs = 1;
+	assert_int_equal(nncc_model_from_abi(&a, &m, &err), NNCC_STATUS_BAD_MODEL);
+	assert_true(contains(err, "input 'x'"));
+	nncc_error_free(err);
+	a = toy, a.outputs = bad_dtype, a.noutputs = 1;
+	assert_int_not_equal(nncc_model_from_abi(&a, &m, NULL), NNCC_STATUS_OK);
+	a = toy, a.params = no_data;
+	assert_int_equal(nncc_model_from_abi(&a, &m, &err), NNCC_STATUS_BAD_MODEL);
+	assert_true(contains(err, "param 'p'"));
+	nncc_error_free(err);
+	a = toy, a.inputs = neg_dim, a.ninputs = 1;
+	assert_int_equal(nncc_model_from_abi(&a, &m, NULL), NNCC_STATUS_BAD_MODEL);
+	a = toy, a.run = NULL;
+	assert_int_equal(nncc_model_from_abi(&a, &m, NULL), NNCC_STATUS_BAD_MODEL);
+	a = toy, a.ninputs = -1;
+	assert_int_equal(nncc_model_from_abi(&a, &m, NULL), NNCC_STATUS_BAD_MODEL);
+	a = toy, a.arena_bytes = -1;
+	assert_int_equal(nncc_model_from_abi(&a, &m, NULL), NNCC_STATUS_BAD_MODEL);
+	assert_int_equal(nncc_model_from_abi(NULL, &m, NULL), NNCC_STATUS_INVALID_ARGUMENT);
+}
+
+static void
+test_model_load_errors(void **state)
+{
+	char path[] = "/tmp/nncc_rt_notelf_XXXXXX", *err = NULL;
+	nncc_model *m = NULL;
+	FILE *f;
+	int fd;
+
+	assert_int_equal(nncc_model_load("/nonexistent/model.so", &m, &err), NNCC_STATUS_NOT_FOUND);
+	assert_null(m);
+	assert_true(contains(err, "/nonexistent/model.so"));
+	nncc_error_free(err);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs("not a shared library\n", f);
+	fclose(f);
+	assert_int_equal(nncc_model_load(path, &m, &err), NNCC_STATUS_IO_ERROR);
+	unlink(path);
+	assert_true(contains(err, "nncc_rt_notelf_"));
+	nncc_error_free(err);
+	/* a real library without the descriptor */
+	if (access("/lib/x86_64-linux-gnu/libm.so.6", R_OK) == 0) {
+		assert_int_equal(nncc_model_load("/lib/x86_64-linux-gnu/libm.so.6", &m, &err),
+				 NNCC_STATUS_BAD_MODEL);
+		assert_true(contains(err, "nncc_model"));
+		nncc_error_free(err);
+	}
+}
+
+static void
+test_session(void **state)
+{
+	static const float x[6] = {1, 2, 3, 4, 5, 6};
+	const int64_t d32[2] = {3, 2}, d2[1] = {6};
+	float s = 2;
+	nncc_model *m;
+	nncc_session *ss;
+	const void *out;
+	char *err = NULL;
+
+	assert_int_equal(nncc_model_from_abi(&toy, &m, NULL), NNCC_STATUS_OK);
+	assert_int_equal(nncc_session_create(m, &ss, &err), NNCC_STATUS_OK);
+	assert_null(err);
+
+	/* wrong dtype, shape, rank, index */
+	assert_int_equal(nncc_session_set_input(ss, 0, x, 2, d23, NNCC_DTYPE_I32, &err),
+			 NNCC_STATUS_INVALID_ARGUMENT);
+	assert_string_equal(err, "input 'x': expected f32[2,3], given i32[2,3]");
+	nncc_error_free(err);
+	assert_int_equal(nncc_session_set_input(ss, 0, x, 2, d32, NNCC_DTYPE_F32, &err),
+			 NNCC_STATUS_INVALID_ARGUMENT);
+	assert_string_equal(err, "input 'x': expected f32[2,3], given f32[3,2]");
+	nncc_error_free(err);
+	assert_int_equal(nncc_session_set_input(ss, 0, x, 1, d2, NNCC_DTYPE_F32, &err),
+			 NNCC_STATUS_INVALID_ARGUMENT);
+	assert_true(contains(err, "given f32[6]"));
+	nncc_error_free(err);
+	assert_int_equal(nncc_session_set_input(ss, 1, &s, 1, d2, NNCC_DTYPE_F32, &err),
+			 NNCC_STATUS_INVALID_ARGUMENT);
+	assert_string_equal(err, "input 's': expected f32[], given f32[6]");
+	nncc_error_free(err);
+	assert_int_equal(nncc_session_set_input(ss, 2, x, 2, d23, NNCC_DTYPE_F32, &err),
+			 NNCC_STATUS_INVALID_ARGUMENT);
+	nncc_error_free(err);
+	assert_int_equal(nncc_session_set_input(ss, 0, NULL, 2, d23, NNCC_DTYPE_F32, NULL),
+			 NNCC_STATUS_INVALID_ARGUMENT);
+
+	/* run and outputs before every input is set */
+	assert_int_equal(nncc_session_output(ss, 0, &out), NNCC_STATUS_NOT_READY);
+	assert_int_equal(nncc_session_run(ss, &err), NNCC_STATUS_NOT_READY);
+	assert_true(contains(err, "'x'"));
+	nncc_error_free(err);
+	assert_int_equal(nncc_session_set_input(ss, 0, x, 2, d23, NNCC_DTYPE_F32, &err), 0);
+	assert_int_equal(nncc_session_run(ss, &err), NNCC_STATUS_NOT_READY);
+	assert_true(contains(err, "'s'"));
+	nncc_error_free(err);
+	assert_int_equal(nncc_session_set_input(ss, 1, &s, 0, NULL, NNCC_DTYPE_F32, &err), 0);
+	s = 100; /* the input was copied */
+	assert_int_equal(nncc_session_run(ss, &err), NNCC_STATUS_OK);
+	assert_null(err);
+	assert_int_equal(nncc_session_output(ss, 0, &out), NNCC_STATUS_OK);
+	for (int i = 0; i < 6; i++)
+		assert_true(((const float *)out)[i] == x[i] * 2 + pdata[i]);
+	assert_int_equal(nncc_session_output(ss, 1, &out), NNCC_STATUS_OK);
+	assert_int_equal(*(const int32_t *)out, 1);
+	assert_int_equal(nncc_session_output(ss, 2, &out), NNCC_STATUS_INVALID_ARGUMENT);
+
+	/* inputs stay set; a new one takes effect */
+	s = -1;
+	assert_int_equal(nncc_session_set_input(ss, 1, &s, 0, NULL, NNCC_DTYPE_F32, NULL), 0);
+	assert_int_equal(nncc_session_run(ss, NULL), NNCC_STATUS_OK);
+	assert_int_equal(nncc_session_output(ss, 0, &out), NNCC_STATUS_OK);
+	assert_true(((const float *)out)[5] == 54.0f);
+	nncc_session_free(ss);
+	nncc_model_free(m);
+}
+
+typedef struct Worker {
+	const nncc_model *m; /* shared model */
+	float scale;         /* this thread's s */
+	int bad;             /* wrong results seen */
+} Worker;
+
+static void *
+worker(void *arg)
+{
+	static const float x[6] = {1, 2, 3, 4, 5, 6};
+	Worker *w = arg;
+	nncc_session *s;
+	const void *out;
+
+	if (nncc_session_create(w->m, &s, NULL) != NNCC_STATUS_OK) {
+		w->bad = -1;
+		return NULL;
+	}
+	nncc_session_set_input(s, 0, x, 2, d23, NNCC_DTYPE_F32, NULL);
+	for (int it = 0; it < 20000; it++) {
+		float sc = w->scale + (float)(it % 7);
+		nncc_session_set_input(s, 1, &sc, 0, NULL, NNCC_DTYPE_F32, NULL);
+		if (nncc_session_run(s, NULL) != NNCC_STATUS_OK ||
+		    nncc_session_output(s, 0, &out) != NNCC_STATUS_OK) {
+			w->bad++;
+			continue;
+		}
+		for (int i = 0; i < 6; i++)
+			w->bad += ((const float *)out)[i] != x[i] * sc + pdata[i];
+	}
+	nncc_session_free(s);
+	return NULL;
+}
+
+static void
+test_sessions_concurrent(void **state)
+{
+	nncc_model *m;
+	Worker w[2];
+	pthread_t th[2];
+
+	assert_int_equal(nncc_model_from_abi(&toy, &m, NULL), NNCC_STATUS_OK);
+	for (int i = 0; i < 2; i++) {
+		w[i] = (Worker){m, (float)(i * 100 + 1), 0};
+		assert_int_equal(pthread_create(&th[i], NULL, worker, &w[i]), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].bad, 0);
+	}
+	nncc_model_free(m);
+}
+int
+main(void)
+{
+	const struct CMUnitTest api[] = {
+		cmocka_unit_test(test_model_queries),
+		cmocka_unit_test(test_bad_descriptors),
+		cmocka_unit_test(test_model_load_errors),
+		cmocka_unit_test(test_session),
+		cmocka_unit_test(test_sessions_concurrent),
+	};
+	const struct CMUnitTest kernels[] = {
+		cmocka_unit_test(test_matmul),
+		cmocka_unit_test(test_conv2d),
+	};
+	int fails = cmocka_run_group_tests_name("runtime api", api, NULL, NULL);
+
+	fails += cmocka_run_group_tests_name("kernels", kernels, setup_blas, NULL);
+	return fails != 0;
+}
