@@ -61,19 +61,44 @@ typedef struct Kx {
 	struct Kx *a, *b; /* operands; KX_REDUCE: a is the body */
 } Kx;
 
+/* Kx trees may share nodes (a DAG): a node reached twice denotes ONE value,
+ * computed once per point of the loops it depends on. A KX_REDUCE is
+ * evaluated at the innermost output loop whose var its body uses (it is
+ * hoisted out of loops it does not depend on), so softmax's max and sum are
+ * computed once per row even when the same kernel stores every element. */
+
 typedef enum KernelKind {
 	KK_LOOP,   /* loop nest, see Kernel.loop fields */
 	KK_MATMUL, /* batched GEMM, see Kernel.mm */
 	KK_CONV2D, /* 2-D convolution (NCHW, OIHW weights), see Kernel.conv */
 } KernelKind;
 
+/* Schedule: how the loops of one kernel run, decided by sched.c apart from
+ * what they compute. Backends honour it; kprint shows it in the loop nest. */
+typedef struct Sched {
+	int par_var;          /* output var whose range is split across threads, -1: serial */
+	int64_t par_chunks;   /* number of chunks par_var's range is split into (>= 1) */
+	int vec_var;          /* output var to vectorize (innermost), -1: none */
+	int vec_width;        /* vector lanes hint, 0: leave to the backend */
+	int64_t tile[KV_MAX]; /* tile size per output var, 0: untiled */
+} Sched;
+
 typedef struct Kernel {
 	KernelKind kind;
 	const char *name; /* for reports: the source node's name or op */
 	int node;         /* source node index in the graph, -1 if none */
+	int *nodes;       /* every graph node fused into this kernel, in order (arena) */
+	int nnodes;       /* count of nodes (1 when unfused; 0 for copy kernels) */
+	Sched sched;      /* loops: threads, vectors, tiles */
 
 	/* KK_LOOP: vars 0..nout_var-1 walk the output, nout_var..nvar-1 are
-	 * reduction vars walked by every KX_REDUCE in body. */
+	 * reduction vars walked by every KX_REDUCE in body.
+	 * KK_MATMUL / KK_CONV2D: an optional fused epilogue, applied in place
+	 * to every element of the call's output after the call: vars
+	 * 0..nout_var-1 walk the output (extent = its dims), body (NULL when
+	 * there is no epilogue) reads the call's result as a KX_LOAD of `out`
+	 * at out_idx and is stored back at out_idx (e.g. bias, relu, residual
+	 * add). out is the call's output buffer. */
 	int nvar;
 	int nout_var;
 	int64_t extent[KV_MAX];
@@ -121,6 +146,8 @@ typedef struct Buf {
 	int index;       /* INPUT/OUTPUT/PARAM: position in the call's array */
 	int64_t offset;  /* TEMP: byte offset in the arena (memory plan) */
 	int value;       /* graph value it holds, -1 for scratch */
+	int first, last; /* TEMP: kernel indices of its first write and last read (plan.c) */
+	int inplace;     /* TEMP: buffer whose bytes this one reuses in place, -1 if none (plan.c) */
 } Buf;
 
 typedef struct KernelList {
@@ -139,8 +166,27 @@ typedef struct KernelList {
  * message naming the node otherwise (or for an op/dtype it cannot lower). */
 int cg_lower(const Graph *g, KernelList *kl, Diag *d);
 void cg_free(KernelList *kl);
-/* plan.c: assigns arena offsets to BUF_TEMP buffers, sets arena_bytes. */
+/* sched.c: fills every kernel's Sched (parallel var and chunks, vector
+ * var and width, tiles) for a target whose vectors hold vec_bytes bytes
+ * (0: let the backend choose). Chunk counts do not depend on the thread
+ * count at run time. */
+void cg_schedule(KernelList *kl, int vec_bytes);
+/* plan.c: live intervals over the kernel order, in-place reuse, best-fit
+ * packing of BUF_TEMP buffers into one arena; sets offset, first/last,
+ * inplace and arena_bytes. */
 void cg_plan(KernelList *kl);
+typedef struct PlanStats {
+	int64_t naive;       /* every temporary its own buffer */
+	int64_t lower_bound; /* max over kernels of the bytes live at once */
+	int64_t arena;       /* the planned arena */
+} PlanStats;
+void cg_plan_stats(const KernelList *kl, PlanStats *st);
+/* Proves the plan sound: no two temporaries live at the same kernel share
+ * a byte, except an in-place pair; every temporary inside the arena. */
+int cg_plan_check(const KernelList *kl, Diag *d);
+/* report.c: --report: kernels (fused ops, FLOPs, bytes), the memory plan
+ * and the three PlanStats numbers. */
+void cg_report(const KernelList *kl, FILE *f);
 /* kprint.c: prints the kernel list as loop nests (--emit=kernels). */
 void cg_print(const KernelList *kl, FILE *f);
 

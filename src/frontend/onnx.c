@@ -658,6 +658,8 @@ static int import_node(Importer *m, const Onnx__NodeProto *np, const char *name)
 	if (m->nin < op->nin_min || (op->nin_max >= 0 && m->nin > op->nin_max)) {
 		if (op->nin_max < 0)
 			return imp_err(m, "has %d inputs; expected at least %d", m->nin, op->nin_min);
+		if (op->nin_max == op->nin_min)
+			return imp_err(m, "has %d inputs; expected %d", m->nin, op->nin_min);
 		return imp_err(m, "has %d inputs; expected %d to %d", m->nin, op->nin_min, op->nin_max);
 	}
 	m->in = arena_alloc(&m->arena, (size_t)(m->nin + 1) * sizeof *m->in);

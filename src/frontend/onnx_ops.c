@@ -73,24 +73,25 @@ static int const_scalar(Importer *m, int k, const char *what, double *out)
 	if (ir_shape_numel(&v->shape) != 1)
 		return imp_err(m, "%s must hold exactly one value", what);
 	const unsigned char *p = v->data;
-	switch (v->dtype) {
-	case DT_F32: { float x; memcpy(&x, p, 4); *out = x; break; }
-	case DT_F64: memcpy(out, p, 8); break;
-	case DT_F16: { uint16_t x; memcpy(&x, p, 2); *out = half_to_double(x); break; }
-	case DT_BF16: {
-		uint16_t x;
-		memcpy(&x, p, 2);
-		uint32_t bits = (uint32_t)x << 16;
+	union {
 		float f;
-		memcpy(&f, &bits, 4);
-		*out = f;
-		break;
-	}
+		double d;
+		uint16_t h;
+		uint32_t u;
+		int32_t i32;
+		int64_t i64;
+	} x;
+	memcpy(&x, p, ir_dtype_size(v->dtype));
+	switch (v->dtype) {
+	case DT_F32: *out = x.f; break;
+	case DT_F64: *out = x.d; break;
+	case DT_F16: *out = half_to_double(x.h); break;
+	case DT_BF16: x.u = (uint32_t)x.h << 16; *out = x.f; break;
 	case DT_I8: *out = (int8_t)p[0]; break;
 	case DT_U8:
 	case DT_BOOL: *out = p[0]; break;
-	case DT_I32: { int32_t x; memcpy(&x, p, 4); *out = x; break; }
-	case DT_I64: { int64_t x; memcpy(&x, p, 8); *out = (double)x; break; }
+	case DT_I32: *out = x.i32; break;
+	case DT_I64: *out = (double)x.i64; break;
 	default: return imp_err(m, "%s has unsupported type %s", what, ir_dtype_name(v->dtype));
 	}
 	return 0;

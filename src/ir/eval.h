@@ -1,21 +1,10 @@
-/* eval.h — private to shape.c and eval*.c: the shape-rule entry point that
- * works on explicit dtypes/shapes (so the interpreter can run the rules on
- * concrete tensors), the node-error helper, and the interpreter's per-op
- * functions with their load/store helpers. Nothing outside ir/ includes it. */
+/* eval.h — private to eval*.c: what one op's evaluator sees, the per-op
+ * evaluators, and their load/store helpers. Nothing outside ir/ includes
+ * it. Output shapes come from the shape rules (shape.h). */
 #ifndef NNCC_IR_EVAL_H
 #define NNCC_IR_EVAL_H
 
-#include "ir.h"
-
-/* shape.c */
-/* Appends "node N (op "name"): <message>" to d; returns -1. */
-int ir_node_err(const Graph *g, int node, Diag *d, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-/* Runs node's shape rule on the given input dtypes/shapes (one per
- * node input; an omitted optional input is ignored) and writes
- * odt/osh (one per node output). 0, or -1 with a message in d. */
-int ir_infer_shapes(const Graph *g, int node, const DType *idt, const Shape *ish,
-	DType *odt, Shape *osh, Diag *d);
+#include "shape.h"
 
 /* eval.c: what one op's evaluator sees. */
 typedef struct Ev {

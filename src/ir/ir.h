@@ -147,6 +147,7 @@ typedef struct Node {
 	int nattr;
 	Attr *attr;       /* arena array */
 	bool dead;        /* removed by a pass; skipped by everything, dropped by ir_compact() */
+	int group;        /* fusion group (ps_fuse): nodes sharing a group > 0 become one kernel; 0 alone */
 } Node;
 
 typedef struct Graph {

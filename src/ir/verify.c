@@ -11,7 +11,8 @@
  *   values  names unique; a node result's def/defslot names a node that
  *           lists it; dtypes and shapes well formed; constant data as large
  *           as dtype x static shape says.
- *   graph   inputs are VK_INPUT values; outputs exist and are not dead.
+ *   graph   inputs are VK_INPUT values and every VK_INPUT value is one;
+ *           outputs exist and are not dead.
  * Node problems read `node N (op "name"): ...`; value problems name the
  * value and, for node results, the defining node. Shape rules (shape.c) are
  * not re-run here. */
@@ -368,13 +369,22 @@ int ir_verify(const Graph *g, Diag *d)
 	for (int v = 0; v < g->nval; v++)
 		bad += check_value(g, v, d);
 	bad += check_unique_names(g, d);
+	bool *listed = xcalloc((size_t)(g->nval ? g->nval : 1), sizeof *listed);
 	for (int i = 0; i < g->ninput; i++) {
 		int v = g->input[i];
 		if (v < 0 || v >= g->nval || g->val[v].kind != VK_INPUT) {
 			diag(d, "graph input %d (%%%s) is not an input value", i, vname(g, v));
 			bad++;
+		} else {
+			listed[v] = true;
 		}
 	}
+	for (int v = 0; v < g->nval; v++)
+		if (g->val[v].kind == VK_INPUT && !listed[v]) {
+			diag(d, "value %%%s is an input value but not a graph input", vname(g, v));
+			bad++;
+		}
+	free(listed);
 	for (int i = 0; i < g->noutput; i++) {
 		int v = g->output[i];
 		if (v < 0 || v >= g->nval) {

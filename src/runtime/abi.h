@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define NNCC_ABI_MAGIC 0x6e6e6363u /* "nncc" */
-#define NNCC_ABI_VERSION 1
+#define NNCC_ABI_VERSION 2
 
 typedef struct nncc_abi_tensor {
 	const char *name;    /* NUL-terminated */
@@ -22,10 +22,21 @@ typedef struct nncc_abi_tensor {
 	const void *data;    /* params: the embedded read-only data; else NULL */
 } nncc_abi_tensor;
 
+/* What the runtime lends a running model: a way to run chunks of a loop
+ * on its worker threads. A NULL ctx, or a NULL parallel_for, runs every
+ * chunk serially on the calling thread. parallel_for returns when fn has
+ * run for every chunk in [0, nchunks). */
+typedef struct nncc_abi_ctx {
+	int32_t nthreads; /* worker threads available, >= 1 */
+	void (*parallel_for)(void *pool, void (*fn)(void *closure, int64_t chunk),
+			     void *closure, int64_t nchunks);
+	void *pool;       /* the runtime's thread pool, passed back to parallel_for */
+} nncc_abi_ctx;
+
 /* The entry point: arena is arena_bytes, 64-byte aligned, owned by the
  * session; inputs/outputs/params are arrays of pointers in descriptor order
- * (params normally point at the embedded data); ctx is reserved for the
- * runtime (thread pool), may be NULL. */
+ * (params normally point at the embedded data); ctx is a nncc_abi_ctx or
+ * NULL (serial). */
 typedef void (*nncc_abi_run_fn)(void *arena, const void *const *inputs,
 				void *const *outputs, const void *const *params, void *ctx);
 

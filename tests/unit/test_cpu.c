@@ -202,8 +202,8 @@ static Kx *kred(T *t, KrOp op, Kx *a)
 /* Compiling and loading */
 
 typedef struct Lib {
-	void *h;                    /* dlopen handle */
-	const nncc_abi_model *m;    /* its descriptor */
+	void *h;                 /* dlopen handle */
+	const nncc_abi_model *m; /* its descriptor */
 } Lib;
 
 static Lib build(T *t, int opt)
@@ -268,7 +268,8 @@ static T *ew_model(void)
 	t->kl.arena_bytes = 128;
 	int64_t ext[2] = {2, 3};
 	Aff rowmajor = {.k = {3, 1}};
-	loop(t, tmp, rowmajor, kbin(t, KB_ADD, kload(t, DT_F32, x, rowmajor), kload(t, DT_F32, y, (Aff){.k = {0, 1}})), 2, 2, ext);
+	Kx *sum = kbin(t, KB_ADD, kload(t, DT_F32, x, rowmajor), kload(t, DT_F32, y, (Aff){.k = {0, 1}}));
+	loop(t, tmp, rowmajor, sum, 2, 2, ext);
 	loop(t, z, rowmajor, kun(t, KU_RELU, kload(t, DT_F32, tmp, rowmajor)), 2, 2, ext);
 	return t;
 }
@@ -499,7 +500,8 @@ static void test_f64_i64(void **state)
 	int r = output(t, "r", DT_I64, shp(0));
 	Aff i = {.k = {1}};
 	Kx *xv = kload(t, DT_F64, x, i);
-	loop(t, y, i, kbin(t, KB_ADD, kbin(t, KB_MUL, kun(t, KU_SQRT, xv), kconst(t, DT_F64, 2)), kun(t, KU_EXP, kun(t, KU_NEG, xv))), 1, 1, (int64_t[]){4});
+	Kx *twice = kbin(t, KB_MUL, kun(t, KU_SQRT, xv), kconst(t, DT_F64, 2));
+	loop(t, y, i, kbin(t, KB_ADD, twice, kun(t, KU_EXP, kun(t, KU_NEG, xv))), 1, 1, (int64_t[]){4});
 	Kx *div = kbin(t, KB_DIV, kload(t, DT_I64, a, i), kload(t, DT_I64, b, i));
 	loop(t, q, i, kbin(t, KB_MAX, div, kconst(t, DT_I64, -3)), 1, 1, (int64_t[]){6});
 	loop(t, r, (Aff){0}, kred(t, KR_MIN, kload(t, DT_I64, c, (Aff){.k = {1}})), 0, 1, (int64_t[]){5});

@@ -200,6 +200,32 @@ static void test_parse_example(void **state)
 	ir_graph_free(g);
 }
 
+/* Dead nodes are neither printed nor compared. */
+static void test_dead_nodes(void **state)
+{
+	(void)state;
+	Graph *g = ir_graph_new("dead");
+	int x = ir_add_input(g, "x", DT_F32, ir_shape_make(1, (int64_t[]){4}));
+	int a = ir_add_node(g, OP_RELU, "gone", &x, 1, 1, NULL);
+	int b = ir_add_node(g, OP_NEG, "kept", &x, 1, 1, NULL);
+	ir_add_output(g, ir_out(g, b, 0));
+	g->node[a].dead = true;
+	char *text = print_str(g, 0);
+	assert_null(strstr(text, "relu"));
+	assert_non_null(strstr(text, "%kept = neg(%x) @\"kept\""));
+	free(text);
+	Graph *h = roundtrip(g, 0);
+	assert_int_equal(h->nnode, 1);
+	/* a live extra node is a difference */
+	ir_add_node(h, OP_RELU, "", &x, 1, 1, NULL);
+	Diag why;
+	diag_init(&why);
+	assert_false(ir_graph_equal(g, h, &why));
+	assert_non_null(strstr(why.msg, "live nodes"));
+	ir_graph_free(h);
+	ir_graph_free(g);
+}
+
 /* Attributes of every kind, including ones not in the schema (parsed by
  * their literal form) and empty lists whose kind comes from the schema. */
 static void test_attr_kinds(void **state)
@@ -572,6 +598,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_roundtrip_every_op),
 	    cmocka_unit_test(test_parse_example),
+	    cmocka_unit_test(test_dead_nodes),
 	    cmocka_unit_test(test_attr_kinds),
 	    cmocka_unit_test(test_const_dtypes),
 	    cmocka_unit_test(test_elided),

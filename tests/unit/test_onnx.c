@@ -854,7 +854,7 @@ static void test_unsupported_attrs(void **state)
 	mb_input(b, "X", F32, "2,3");
 	mb_node(b, "Add", "add", "X", "Y");
 	mb_output(b, "Y");
-	load_fails(b, "node \"add\" (Add)", "has 1 inputs");
+	load_fails(b, "node \"add\" (Add)", "has 1 inputs; expected 2");
 }
 
 static void test_references(void **state)
@@ -897,6 +897,13 @@ static void test_references(void **state)
 	b = mb_new(13);
 	b->model.graph = NULL;
 	load_fails(b, "no graph", NULL);
+	/* no opset for the default domain */
+	b = mb_new(13);
+	b->model.n_opset_import = 0;
+	mb_input(b, "X", F32, "2");
+	mb_node(b, "Relu", "r1", "X", "Y");
+	mb_output(b, "Y");
+	load_fails(b, "imports no opset version", NULL);
 }
 
 static void test_constants_and_names(void **state)

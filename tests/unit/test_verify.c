@@ -229,6 +229,11 @@ static void test_structure(void **state)
 	ir_graph_free(g);
 
 	g = good_graph();
+	g->ninput = 0; /* %x is no longer listed */
+	expect_error(g, "value %x", "is an input value but not a graph input");
+	ir_graph_free(g);
+
+	g = good_graph();
 	g->output[0] = 1234;
 	expect_error(g, "graph output 0", "does not exist");
 	ir_graph_free(g);
