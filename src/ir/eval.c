@@ -308,9 +308,9 @@ static int check_shape(const Graph *g, const char *what, const char *vname, cons
 				bind[x.sym] = n;
 				who[x.sym] = vname;
 			} else if (bind[x.sym] != n) {
-				return diag(d, "%s \"%s\": dim %d is %s = %lld but \"%s\" set %s = %lld", what,
-					vname, i, g->sym[x.sym], (long long)n, who[x.sym], g->sym[x.sym],
-					(long long)bind[x.sym]);
+				return diag(d, "%s \"%s\": dim %d is %s = %lld but \"%s\" set %s = %lld",
+					what, vname, i, g->sym[x.sym], (long long)n, who[x.sym],
+					g->sym[x.sym], (long long)bind[x.sym]);
 			}
 		} else if (x.sym == 0 && x.n >= 0 && x.n != n) {
 			goto bad;

@@ -80,7 +80,8 @@ int ev_concat(const Ev *e)
 		int64_t xrow = x->shape.d[axis].n * inner;
 		for (int64_t o = 0; o < outer && xrow > 0; o++)
 			memcpy((unsigned char *)y->data + (size_t)(o * yrow + at) * esz,
-				(const unsigned char *)x->data + (size_t)(o * xrow) * esz, (size_t)xrow * esz);
+				(const unsigned char *)x->data + (size_t)(o * xrow) * esz,
+				(size_t)xrow * esz);
 		at += xrow;
 	}
 	return 0;

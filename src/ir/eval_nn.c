@@ -100,8 +100,10 @@ int ev_matmul(const Ev *e)
 				int64_t pa = oa + i * ars, pb = ob + j * bcs;
 				if (isint) {
 					uint64_t acc = 0;
-					for (int64_t p = 0; p < kk; p++)
-						acc += (uint64_t)ia_[pa + p * acs] * (uint64_t)ib_[pb + p * brs];
+					for (int64_t p = 0; p < kk; p++) {
+						uint64_t u = (uint64_t)ia_[pa + p * acs];
+						acc += u * (uint64_t)ib_[pb + p * brs];
+					}
 					iy[o] = (int64_t)acc;
 				} else {
 					double acc = 0;

@@ -227,7 +227,8 @@ int shape_reshape_rule(const ShapeCtx *c)
 	if (nleft == 0) {
 		if (infer >= 0) {
 			if (copyzero || pout == 0 || pin % pout)
-				return FAIL(c, "cannot reshape %s to %s", sh_str(c, x, b1), sh_ints_str(s, ns, b2));
+				return FAIL(c, "cannot reshape %s to %s", sh_str(c, x, b1),
+					sh_ints_str(s, ns, b2));
 			r.d[infer] = sh_dim(pin / pout);
 		} else if (!copyzero && pin != pout) {
 			return FAIL(c, "cannot reshape %s to %s: element counts differ", sh_str(c, x, b1),

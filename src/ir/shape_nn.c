@@ -116,7 +116,8 @@ int shape_conv_rule(const ShapeCtx *c)
 		const Shape *b = &c->ish[2];
 		if (b->rank >= 0 && (b->rank != 1 ||
 			(sh_known(b->d[0]) && sh_known(k) && b->d[0].n != k.n)))
-			return FAIL(c, "bias %s does not match weight %s", sh_str(c, b, b1), sh_str(c, w, b2));
+			return FAIL(c, "bias %s does not match weight %s", sh_str(c, b, b1),
+				sh_str(c, w, b2));
 	}
 	int64_t kk[2] = {w->d[2].n, w->d[3].n}, o[2];
 	if (spatial_out(c, x, kk, st, pads, dil, false, o))

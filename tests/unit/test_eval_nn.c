@@ -105,11 +105,14 @@ static void conv_ref(const double *x, const double *w, const double *b, int N, i
 				for (int ow = 0; ow < OW; ow++) {
 					double s = b ? b[k] : 0;
 					for (int c = 0; c < Cg; c++)
-						for (int i = 0; i < KH; i++)
-							for (int j = 0; j < KW; j++)
-								s += w[((k * Cg + c) * KH + i) * KW + j] *
-									xp[((n * C + (k / Kg) * Cg + c) * PH + oh * st[0] +
-										i * dl[0]) * PW + ow * st[1] + j * dl[1]];
+					for (int i = 0; i < KH; i++)
+					for (int j = 0; j < KW; j++) {
+						int ci = (k / Kg) * Cg + c; /* input channel */
+						int hi = oh * (int)st[0] + i * (int)dl[0];
+						int wi = ow * (int)st[1] + j * (int)dl[1];
+						s += w[((k * Cg + c) * KH + i) * KW + j] *
+							xp[((n * C + ci) * PH + hi) * PW + wi];
+					}
 					y[((n * K + k) * OH + oh) * OW + ow] = s;
 				}
 	free(xp);
