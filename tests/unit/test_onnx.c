@@ -22,16 +22,16 @@
 enum { MB_MAX = 64, MB_MEM = 4096 };
 
 typedef struct MB {
-	Onnx__ModelProto model;
-	Onnx__GraphProto graph;
-	Onnx__OperatorSetIdProto opset;
-	Onnx__OperatorSetIdProto *opsets[1];
-	Onnx__NodeProto *node[MB_MAX];
-	Onnx__ValueInfoProto *input[MB_MAX];
-	Onnx__ValueInfoProto *output[MB_MAX];
-	Onnx__TensorProto *init[MB_MAX];
-	void *mem[MB_MEM]; /* every allocation, freed by mb_free */
-	int nmem;
+	Onnx__ModelProto model;               /* what gets packed */
+	Onnx__GraphProto graph;               /* model.graph */
+	Onnx__OperatorSetIdProto opset;       /* the default domain's version */
+	Onnx__OperatorSetIdProto *opsets[1];  /* model.opset_import */
+	Onnx__NodeProto *node[MB_MAX];        /* graph.node */
+	Onnx__ValueInfoProto *input[MB_MAX];  /* graph.input */
+	Onnx__ValueInfoProto *output[MB_MAX]; /* graph.output */
+	Onnx__TensorProto *init[MB_MAX];      /* graph.initializer */
+	void *mem[MB_MEM];                    /* every allocation, freed by mb_free */
+	int nmem;                             /* entries of mem used */
 } MB;
 
 static char path[64]; /* the last model file written */
@@ -152,11 +152,13 @@ static Onnx__ValueInfoProto *mb_vi(MB *b, const char *name, int elem, const char
 
 static void mb_input(MB *b, const char *name, int elem, const char *dims)
 {
+	assert_true(b->graph.n_input < MB_MAX);
 	b->input[b->graph.n_input++] = mb_vi(b, name, elem, dims);
 }
 
 static void mb_output(MB *b, const char *name)
 {
+	assert_true(b->graph.n_output < MB_MAX);
 	b->output[b->graph.n_output++] = mb_vi(b, name, -1, NULL);
 }
 
@@ -220,6 +222,7 @@ static Onnx__TensorProto *mb_tensor(MB *b, const char *name, int type, const cha
 
 static Onnx__TensorProto *mb_init(MB *b, Onnx__TensorProto *t)
 {
+	assert_true(b->graph.n_initializer < MB_MAX);
 	b->init[b->graph.n_initializer++] = t;
 	return t;
 }
@@ -246,6 +249,7 @@ static Onnx__NodeProto *mb_node(MB *b, const char *op, const char *name, const c
 	n->input = mb_split(b, ins, &n->n_input);
 	n->output = mb_split(b, outs, &n->n_output);
 	n->attribute = mb_alloc(b, 16 * sizeof *n->attribute);
+	assert_true(b->graph.n_node < MB_MAX);
 	b->node[b->graph.n_node++] = n;
 	return n;
 }
