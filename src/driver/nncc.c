@@ -13,6 +13,7 @@
 #include "frontend/frontend.h"
 #include "ir/ir.h"
 #include "passes/passes.h"
+#include "driver.h"
 
 typedef enum Emit {
 	EMIT_SO,      /* shared library (default) */
@@ -30,6 +31,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: nncc MODEL.onnx|MODEL.ir -o OUT [options]\n"
+		"       nncc test-onnx [-O0..-O3] [-v] DIR...   run ONNX backend-style test folders\n"
 		"  -o FILE                output (default for ir/llvm/kernels: stdout)\n"
 		"  --target=cpu           target (cpu; cuda is not built yet)\n"
 		"  -O0 .. -O3             optimization level (default -O2)\n"
@@ -153,6 +155,33 @@ static int out_close(Out *o, bool ok, Diag *d)
 	return ok ? 0 : -1;
 }
 
+/* Lowers, schedules and plans g, renders it for the CPU and links the
+ * shared library out (through a private temporary directory). */
+int drv_build_so(Graph *g, const char *out, const CpuOptions *co, Diag *d)
+{
+	KernelList kl;
+	memset(&kl, 0, sizeof kl);
+	if (cg_lower(g, &kl, d) < 0)
+		return -1;
+	cg_plan(&kl);
+	int rc = -1;
+	char dir[] = "/tmp/nncc-XXXXXX";
+	if (!mkdtemp(dir)) {
+		diag(d, "cannot create a temporary directory: %s", strerror(errno));
+		goto done;
+	}
+	char obj[sizeof dir + 16];
+	snprintf(obj, sizeof obj, "%s/model.o", dir);
+	rc = cg_cpu_emit(&kl, co, obj, 0, d);
+	if (rc == 0)
+		rc = cg_link_so(obj, out, d);
+	unlink(obj);
+	rmdir(dir);
+done:
+	cg_free(&kl);
+	return rc;
+}
+
 static int compile(const char *model, const char *out, Emit emit, const Options *o,
 		   const CpuOptions *co, Diag *d)
 {
@@ -173,6 +202,10 @@ static int compile(const char *model, const char *out, Emit emit, const Options 
 		}
 		goto done;
 	}
+	if (emit == EMIT_SO) {
+		rc = drv_build_so(g, out, co, d);
+		goto done;
+	}
 	if (cg_lower(g, &kl, d) < 0)
 		goto done;
 	lowered = true;
@@ -185,23 +218,7 @@ static int compile(const char *model, const char *out, Emit emit, const Options 
 		}
 		goto done;
 	}
-	if (emit == EMIT_LLVM || emit == EMIT_OBJ) {
-		rc = cg_cpu_emit(&kl, co, out ? out : "-", emit == EMIT_LLVM, d);
-		goto done;
-	}
-	/* EMIT_SO: object in a private temp directory, then link. */
-	char dir[] = "/tmp/nncc-XXXXXX";
-	if (!mkdtemp(dir)) {
-		diag(d, "cannot create a temporary directory: %s", strerror(errno));
-		goto done;
-	}
-	char obj[sizeof dir + 16];
-	snprintf(obj, sizeof obj, "%s/model.o", dir);
-	rc = cg_cpu_emit(&kl, co, obj, 0, d);
-	if (rc == 0)
-		rc = cg_link_so(obj, out, d);
-	unlink(obj);
-	rmdir(dir);
+	rc = cg_cpu_emit(&kl, co, out ? out : "-", emit == EMIT_LLVM, d);
 done:
 	if (lowered)
 		cg_free(&kl);
@@ -218,6 +235,8 @@ int main(int argc, char **argv)
 	o.opt_level = 2;
 	CpuOptions co = {2, NULL, NULL};
 
+	if (argc > 1 && strcmp(argv[1], "test-onnx") == 0)
+		return drv_test_onnx(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
