@@ -528,6 +528,12 @@ static int op_reshape(Importer *m, Op op)
 			return imp_err(m, "shape is an input since opset 5, not an attribute");
 		if (!has_in(m, 1))
 			return imp_err(m, "missing input shape");
+		const Value *sv = &m->g->val[m->in[1]];
+		if (sv->kind != VK_CONST || !sv->data) { /* computed: x.view(x.size(0), -1) */
+			if (imp_int(m, "allowzero", 0))
+				return imp_err(m, "allowzero=1 with a computed shape is unsupported");
+			return done(m, imp_node(m, OP_RESHAPE_DYN, m->in, 2, 0));
+		}
 		if ((n = const_ints(m, 1, "shape", shape, IR_MAX_RANK)) < 0)
 			return -1;
 	}
@@ -641,6 +647,66 @@ static int op_constant(Importer *m, Op op)
 	return 0;
 }
 
+/* ---- shape computations (folded away once shapes are known) ------------------------ */
+
+/* Shape: start/end since opset 15. */
+static int op_shape(Importer *m, Op op)
+{
+	int nd = imp_node(m, OP_SHAPE, m->in, 1, 0);
+	if (imp_attr(m, "start"))
+		ir_set_int(m->g, nd, "start", imp_int(m, "start", 0));
+	if (imp_attr(m, "end"))
+		ir_set_int(m->g, nd, "end", imp_int(m, "end", 0));
+	return done(m, nd);
+}
+
+static int op_gather(Importer *m, Op op)
+{
+	int nd = imp_node(m, OP_GATHER, m->in, 2, 0);
+	ir_set_int(m->g, nd, "axis", imp_int(m, "axis", 0));
+	return done(m, nd);
+}
+
+/* Squeeze and Unsqueeze: axes an attribute before opset 13, an input since. */
+static int op_squeeze(Importer *m, Op op)
+{
+	int64_t axes[IR_MAX_RANK];
+	int na = -1;
+	if (m->opset >= 13) {
+		if (imp_attr(m, "axes"))
+			return imp_err(m, "axes is an input since opset 13, not an attribute");
+		if (has_in(m, 1) && (na = const_ints(m, 1, "axes", axes, IR_MAX_RANK)) < 0)
+			return -1;
+	} else {
+		const int64_t *v;
+		if (m->nin > 1)
+			return imp_err(m, "axes is an attribute before opset 13, not an input");
+		if ((na = imp_ints(m, "axes", &v)) > IR_MAX_RANK)
+			return imp_err(m, "axes has %d values; at most %d are supported", na, IR_MAX_RANK);
+		if (na > 0)
+			memcpy(axes, v, (size_t)na * sizeof *axes);
+	}
+	if (op == OP_UNSQUEEZE && na < 0)
+		return imp_err(m, "missing axes");
+	int nd = imp_node(m, op, m->in, 1, 0);
+	if (na > 0 || op == OP_UNSQUEEZE) /* Squeeze without axes: every dim of extent 1 */
+		ir_set_ints(m->g, nd, "axes", axes, na);
+	return done(m, nd);
+}
+
+/* Cast: `to` is an ONNX TensorProto type code, which IR dtypes share. */
+static int op_cast(Importer *m, Op op)
+{
+	if (m->opset < 6)
+		return imp_err(m, "Cast before opset 6 (to as a string) is unsupported");
+	int64_t to = imp_int(m, "to", 0);
+	if (to <= 0 || to > 64 || ir_dtype_size((DType)to) == 0)
+		return imp_err(m, "cast to ONNX type %lld is unsupported", (long long)to);
+	int nd = imp_node(m, OP_CAST, m->in, 1, 0);
+	ir_set_string(m->g, nd, "to", ir_dtype_name((DType)to));
+	return done(m, nd);
+}
+
 /* ---- the table ------------------------------------------------------------------------ */
 
 #define UNARY "consumed_inputs:ints"
@@ -654,6 +720,7 @@ static const OnnxOp table[] = {
 	{"AveragePool", op_pool, OP_AVGPOOL, 1, 1, WINDOW " ceil_mode:int count_include_pad:int"},
 	{"BatchNormalization", op_batchnorm, OP_BATCHNORM, 5, 5,
 		"epsilon:float momentum:float spatial:int is_test:int training_mode:int " UNARY},
+	{"Cast", op_cast, OP_CAST, 1, 1, "to:int saturate:int"},
 	{"Clip", op_clip, OP_CLIP, 1, 3, "min:float max:float " UNARY},
 	{"Concat", op_concat, OP_CONCAT, 1, -1, "axis:int"},
 	{"Constant", op_constant, OP_COUNT, 0, 0,
@@ -664,6 +731,7 @@ static const OnnxOp table[] = {
 	{"Dropout", op_dropout, OP_IDENTITY, 1, 3, "ratio:float seed:int is_test:int " UNARY},
 	{"Exp", op_simple, OP_EXP, 1, 1, UNARY},
 	{"Flatten", op_flatten, OP_FLATTEN, 1, 1, "axis:int"},
+	{"Gather", op_gather, OP_GATHER, 2, 2, "axis:int"},
 	{"Gemm", op_gemm, OP_MATMUL, 2, 3, "alpha:float beta:float transA:int transB:int broadcast:int"},
 	{"GlobalAveragePool", op_global_pool, OP_REDUCE_MEAN, 1, 1, ""},
 	{"GlobalMaxPool", op_global_pool, OP_REDUCE_MAX, 1, 1, ""},
@@ -681,12 +749,15 @@ static const OnnxOp table[] = {
 	{"ReduceSum", op_reduce, OP_REDUCE_SUM, 1, 2, REDUCE},
 	{"Relu", op_simple, OP_RELU, 1, 1, UNARY},
 	{"Reshape", op_reshape, OP_RESHAPE, 1, 2, "shape:ints allowzero:int " UNARY},
+	{"Shape", op_shape, OP_SHAPE, 1, 1, "start:int end:int"},
 	{"Sigmoid", op_simple, OP_SIGMOID, 1, 1, UNARY},
 	{"Softmax", op_softmax, OP_SOFTMAX, 1, 1, "axis:int"},
 	{"Sqrt", op_simple, OP_SQRT, 1, 1, UNARY},
+	{"Squeeze", op_squeeze, OP_SQUEEZE, 1, 2, "axes:ints"},
 	{"Sub", op_binary, OP_SUB, 2, 2, BINARY},
 	{"Tanh", op_simple, OP_TANH, 1, 1, UNARY},
 	{"Transpose", op_transpose, OP_TRANSPOSE, 1, 1, "perm:ints"},
+	{"Unsqueeze", op_squeeze, OP_UNSQUEEZE, 1, 2, "axes:ints"},
 };
 
 const OnnxOp *onnx_find_op(const char *domain, const char *op_type)

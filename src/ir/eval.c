@@ -197,6 +197,8 @@ static bool dtype_ok(Op op, DType t)
 	switch (op) {
 	case OP_PAD: case OP_TRANSPOSE: case OP_CONCAT:
 	case OP_RESHAPE: case OP_FLATTEN: case OP_IDENTITY:
+	case OP_SHAPE: case OP_GATHER: case OP_UNSQUEEZE: case OP_SQUEEZE: case OP_CAST:
+	case OP_RESHAPE_DYN:
 		return ir_dtype_size(t) > 0;
 	case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_NEG: case OP_ABS:
 	case OP_MATMUL: case OP_REDUCE_SUM: case OP_REDUCE_MAX: case OP_CLIP: case OP_RELU:
@@ -224,6 +226,10 @@ static int dispatch(const Ev *e)
 	case OP_TRANSPOSE: return ev_transpose(e);
 	case OP_CONCAT: return ev_concat(e);
 	case OP_RESHAPE: case OP_FLATTEN: case OP_IDENTITY: return ev_copy(e);
+	case OP_UNSQUEEZE: case OP_SQUEEZE: case OP_RESHAPE_DYN: return ev_copy(e);
+	case OP_SHAPE: return ev_shape(e);
+	case OP_GATHER: return ev_gather(e);
+	case OP_CAST: return ev_cast(e);
 	case OP_COUNT: break;
 	}
 	return ev_fail(e, "no evaluator for this op");
@@ -259,7 +265,7 @@ int ir_eval_node(const Graph *g, int node, const Tensor *inputs, Tensor *outputs
 		idt[k] = t->dtype;
 		ish[k] = t->shape;
 	}
-	if (ir_infer_shapes(g, node, idt, ish, odt, osh, d))
+	if (ir_infer_shapes_data(g, node, idt, ish, inputs, odt, osh, d))
 		goto out;
 	if (!dtype_ok(n->op, idt[0])) {
 		ir_node_err(g, node, d, "dtype %s is not supported by %s", ir_dtype_name(idt[0]),

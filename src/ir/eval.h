@@ -49,4 +49,9 @@ int ev_transpose(const Ev *e);
 int ev_concat(const Ev *e);
 int ev_copy(const Ev *e); /* reshape, flatten, identity */
 
+/* eval_extra.c: shape computations. */
+int ev_shape(const Ev *e);
+int ev_gather(const Ev *e);
+int ev_cast(const Ev *e);
+
 #endif

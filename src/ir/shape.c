@@ -264,6 +264,12 @@ static const RuleFn rules[OP_COUNT] = {
 int ir_infer_shapes(const Graph *g, int node, const DType *idt, const Shape *ish, DType *odt,
 	Shape *osh, Diag *d)
 {
+	return ir_infer_shapes_data(g, node, idt, ish, NULL, odt, osh, d);
+}
+
+int ir_infer_shapes_data(const Graph *g, int node, const DType *idt, const Shape *ish,
+	const Tensor *itens, DType *odt, Shape *osh, Diag *d)
+{
 	const Node *n = &g->node[node];
 	const OpInfo *oi = &ir_ops[n->op];
 	if (n->nin < oi->nin_min && oi->nin_max < 0)
@@ -281,7 +287,7 @@ int ir_infer_shapes(const Graph *g, int node, const DType *idt, const Shape *ish
 		odt[k] = DT_UNDEF;
 		osh[k] = ir_shape_unknown();
 	}
-	ShapeCtx c = {g, node, n, idt, ish, odt, osh, d};
+	ShapeCtx c = {g, node, n, idt, ish, odt, osh, d, itens};
 	return rules[n->op](&c);
 }
 
@@ -313,6 +319,8 @@ static int run_rule(Graph *g, int node, Diag *d)
 	}
 	return 0;
 }
+
+int sh_run_rule(Graph *g, int node, Diag *d) { return run_rule(g, node, d); }
 
 int ir_infer_node(Graph *g, int node, Diag *d)
 {

@@ -15,6 +15,13 @@ int ir_node_err(const Graph *g, int node, Diag *d, const char *fmt, ...)
  * per node output). 0, or -1 with a message in d. */
 int ir_infer_shapes(const Graph *g, int node, const DType *idt, const Shape *ish,
 	DType *odt, Shape *osh, Diag *d);
+/* The same with the concrete input tensors (eval): rules whose output shape
+ * depends on input data (reshape_dyn) read it from them. */
+int ir_infer_shapes_data(const Graph *g, int node, const DType *idt, const Shape *ish,
+	const Tensor *itens, DType *odt, Shape *osh, Diag *d);
+/* Runs node's rule on its graph input values and stores the outputs' types
+ * (the ShapeFn of every ops.def entry). */
+int sh_run_rule(Graph *g, int node, Diag *d);
 
 /* What a rule sees: the node, its input types, its output types to fill. */
 typedef struct ShapeCtx {
@@ -26,6 +33,7 @@ typedef struct ShapeCtx {
 	DType *odt;       /* output dtypes, n->nout; preset DT_UNDEF */
 	Shape *osh;       /* output shapes, n->nout; preset unknown */
 	Diag *d;          /* where errors go */
+	const Tensor *itens; /* eval: the concrete inputs (data); NULL over the graph */
 } ShapeCtx;
 
 typedef int (*RuleFn)(const ShapeCtx *c);
@@ -56,5 +64,11 @@ int shape_transpose_rule(const ShapeCtx *c);
 int shape_concat_rule(const ShapeCtx *c);
 int shape_reshape_rule(const ShapeCtx *c);
 int shape_flatten_rule(const ShapeCtx *c);
+int shape_shape_rule(const ShapeCtx *c);     /* shape_extra.c */
+int shape_gather_rule(const ShapeCtx *c);
+int shape_unsqueeze_rule(const ShapeCtx *c);
+int shape_squeeze_rule(const ShapeCtx *c);
+int shape_cast_rule(const ShapeCtx *c);
+int shape_reshape_dyn_rule(const ShapeCtx *c);
 
 #endif

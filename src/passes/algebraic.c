@@ -1,0 +1,173 @@
+/* algebraic.c — algebraic identities, one forward sweep in topological
+ * order (a rewrite feeds the nodes after it, so chains collapse in one go):
+ *
+ *   x*1, 1*x, x+0, 0+x, x-0, x/1 -> x   when the constant is all 1 (0) and
+ *                                        broadcasting does not change x's
+ *                                        shape or dtype
+ *   identity(x), cast(x) to x's dtype -> x
+ *   pad, concat of one input, reduce_* over extent-1 dims (keepdims):
+ *   any of these that keeps x's type copies x -> x
+ *   transpose(x) with the identity perm -> x
+ *   transpose(transpose(x, p), q)     -> transpose(x, p∘q), or x
+ *   reshape-like(reshape-like(x))     -> reshape(x)   (reshape, flatten,
+ *                                        squeeze, unsqueeze)
+ *   a reshape-like op that keeps its input's shape -> x
+ *   reshape_dyn(x, s) whose target shape is known -> reshape(x)
+ *
+ * Removed nodes are left dead for DCE; a graph output keeps its name
+ * (ps_forward). The inner node of a collapsed pair stays if something
+ * else uses it. */
+#include "passes.h"
+
+#include <string.h>
+
+/* Is v a constant with data whose every element equals want? */
+static bool const_all(const Graph *g, int v, double want)
+{
+	if (!ps_const_data(g, v))
+		return false;
+	int64_t n = ir_shape_numel(&g->val[v].shape);
+	for (int64_t i = 0; i < n; i++) {
+		double x;
+		if (!ps_const_at(g, v, i, &x) || x != want)
+			return false;
+	}
+	return n > 0;
+}
+
+/* May node (one output) be replaced by x without changing its type? */
+static bool same_type(const Graph *g, int node, int x)
+{
+	const Value *y = &g->val[g->node[node].out[0]], *v = &g->val[x];
+	return y->dtype == v->dtype && y->shape.rank >= 0 && ir_shape_eq(&y->shape, &v->shape);
+}
+
+static bool binary_identity(Graph *g, int i)
+{
+	const Node *n = &g->node[i];
+	int a = n->in[0], b = n->in[1];
+	int keep = -1;
+	switch (n->op) {
+	case OP_ADD:
+		keep = const_all(g, b, 0) ? a : const_all(g, a, 0) ? b : -1;
+		break;
+	case OP_MUL:
+		keep = const_all(g, b, 1) ? a : const_all(g, a, 1) ? b : -1;
+		break;
+	case OP_SUB:
+		keep = const_all(g, b, 0) ? a : -1;
+		break;
+	case OP_DIV:
+		keep = const_all(g, b, 1) ? a : -1;
+		break;
+	default:
+		break;
+	}
+	return keep >= 0 && same_type(g, i, keep) && ps_forward(g, i, keep);
+}
+
+/* The perm of a transpose of a rank-r input, default reversed; false if
+ * the rank is unknown or the perm malformed. */
+static bool get_perm(const Graph *g, const Node *n, int64_t *p)
+{
+	int r = g->val[n->in[0]].shape.rank;
+	const int64_t *a;
+	int k = ir_attr_ints(n, "perm", &a);
+	if (r < 0 || (k >= 0 && k != r))
+		return false;
+	for (int i = 0; i < r; i++)
+		p[i] = k >= 0 ? a[i] : r - 1 - i;
+	for (int i = 0; i < r; i++)
+		if (p[i] < 0 || p[i] >= r)
+			return false;
+	return true;
+}
+
+static bool is_ident_perm(const int64_t *p, int r)
+{
+	for (int i = 0; i < r; i++)
+		if (p[i] != i)
+			return false;
+	return true;
+}
+
+static bool transpose(Graph *g, int i)
+{
+	const Node *n = &g->node[i];
+	int x = n->in[0];
+	int r = g->val[x].shape.rank;
+	int64_t q[IR_MAX_RANK], p[IR_MAX_RANK], c[IR_MAX_RANK];
+	if (!get_perm(g, n, q))
+		return false;
+	if (is_ident_perm(q, r))
+		return same_type(g, i, x) && ps_forward(g, i, x);
+	const Value *xv = &g->val[x];
+	if (xv->kind != VK_NODE || g->node[xv->def].op != OP_TRANSPOSE ||
+		!get_perm(g, &g->node[xv->def], p))
+		return false;
+	int inner = g->node[xv->def].in[0];
+	for (int k = 0; k < r; k++) /* out dim k = T1 dim q[k] = x dim p[q[k]] */
+		c[k] = p[q[k]];
+	if (is_ident_perm(c, r))
+		return same_type(g, i, inner) && ps_forward(g, i, inner);
+	g->node[i].in[0] = inner;
+	ir_set_ints(g, i, "perm", c, r);
+	return true;
+}
+
+static bool reshape_like(Op op)
+{
+	return op == OP_RESHAPE || op == OP_FLATTEN || op == OP_SQUEEZE || op == OP_UNSQUEEZE;
+}
+
+static bool reshape_chain(Graph *g, int i)
+{
+	const Node *n = &g->node[i];
+	int x = n->in[0];
+	if (same_type(g, i, x))
+		return ps_forward(g, i, x);
+	const Value *xv = &g->val[x];
+	if (xv->kind != VK_NODE || !reshape_like(g->node[xv->def].op))
+		return false;
+	int inner = g->node[xv->def].in[0];
+	if (same_type(g, i, inner))
+		return ps_forward(g, i, inner);
+	return ps_make_reshape(g, i, inner);
+}
+
+void ps_algebraic(Graph *g, const Options *o)
+{
+	(void)o;
+	for (int i = 0; i < g->nnode; i++) {
+		const Node *n = &g->node[i];
+		if (n->dead || n->nout != 1)
+			continue;
+		switch (n->op) {
+		case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV:
+			binary_identity(g, i);
+			break;
+		case OP_IDENTITY:
+			ps_forward(g, i, n->in[0]);
+			break;
+		case OP_CAST: case OP_PAD: case OP_REDUCE_SUM: case OP_REDUCE_MEAN:
+		case OP_REDUCE_MAX:
+			if (same_type(g, i, n->in[0]))
+				ps_forward(g, i, n->in[0]);
+			break;
+		case OP_CONCAT:
+			if (n->nin == 1 && same_type(g, i, n->in[0]))
+				ps_forward(g, i, n->in[0]);
+			break;
+		case OP_TRANSPOSE:
+			transpose(g, i);
+			break;
+		case OP_RESHAPE_DYN:
+			ps_make_reshape(g, i, n->in[0]);
+			break;
+		default:
+			if (reshape_like(n->op))
+				reshape_chain(g, i);
+			break;
+		}
+	}
+}
