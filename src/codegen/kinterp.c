@@ -4,14 +4,21 @@
  * Loop kernels run their iteration space in row-major order and evaluate
  * the expression tree in double precision; integer-typed expression nodes
  * truncate toward zero after each op, as integer code does. Stores and
- * loads convert to and from the buffer's dtype. KK_MATMUL and KK_CONV2D run
- * naively. Every index is checked against its buffer, so a lowering bug is
- * reported rather than read out of bounds. */
+ * loads convert to and from the buffer's dtype. Shared (DAG) nodes are
+ * simply evaluated again, except KX_REDUCE: a reduction depends only on the
+ * output point, so its value is remembered per output point, and one nested
+ * in another's body (softmax's max inside its sum) saves and restores the
+ * reduction vars it walks. KK_MATMUL and KK_CONV2D run naively, then their
+ * epilogue, if any, in place over the output. Every index is checked
+ * against its buffer, so a lowering bug is reported rather than read out
+ * of bounds. */
 #include "kinterp.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+enum { RED_MEMO = 32 }; /* reductions remembered per output point */
 
 typedef struct Interp {
 	const KernelList *kl; /* program */
@@ -21,6 +28,9 @@ typedef struct Interp {
 	int ki;               /* its index, for messages */
 	Diag *d;              /* error sink */
 	bool bad;             /* an index fell outside its buffer */
+	const Kx *red[RED_MEMO]; /* reductions evaluated at the current output point */
+	double redv[RED_MEMO];   /* their values */
+	int nred;                /* entries used; reset per output point */
 } Interp;
 
 /* --- element conversion ------------------------------------------------------ */
@@ -218,16 +228,28 @@ static double eval(Interp *in, const Kx *x)
 		break;
 	case KX_REDUCE: {
 		const Kernel *k = in->k;
+		for (int i = 0; i < in->nred; i++)
+			if (in->red[i] == x)
+				return in->redv[i];
+		int64_t saved[KV_MAX];
+		memcpy(saved, in->var, sizeof saved);
 		r = x->op == KR_SUM ? 0 : x->op == KR_MAX ? -INFINITY : INFINITY;
 		for (int v = k->nout_var; v < k->nvar; v++)
 			in->var[v] = 0;
-		if (empty(in, k->nout_var, k->nvar))
-			break;
-		do {
-			a = eval(in, x->a);
-			r = x->op == KR_SUM ? r + a : x->op == KR_MAX ? nanmax(r, a) : nanmin(r, a);
-		} while (next(in, k->nout_var, k->nvar));
-		break;
+		if (!empty(in, k->nout_var, k->nvar)) {
+			do {
+				a = eval(in, x->a);
+				r = x->op == KR_SUM ? r + a : x->op == KR_MAX ? nanmax(r, a) : nanmin(r, a);
+			} while (next(in, k->nout_var, k->nvar));
+		}
+		memcpy(in->var, saved, sizeof saved);
+		if (!ir_dtype_is_float(x->dtype) && isfinite(r))
+			r = trunc(r);
+		if (in->nred < RED_MEMO) {
+			in->red[in->nred] = x;
+			in->redv[in->nred++] = r;
+		}
+		return r;
 	}
 	}
 	if (!ir_dtype_is_float(x->dtype) && isfinite(r))
@@ -235,13 +257,17 @@ static double eval(Interp *in, const Kx *x)
 	return r;
 }
 
+/* A loop kernel, or a call's epilogue: body stored at out_idx for every
+ * output point (in place for an epilogue: each point reads only its own
+ * element of out). */
 static void run_loop(Interp *in)
 {
 	const Kernel *k = in->k;
 	memset(in->var, 0, sizeof in->var);
-	if (empty(in, 0, k->nout_var))
+	if (!k->body || empty(in, 0, k->nout_var))
 		return;
 	do {
+		in->nred = 0;
 		store(in, k->out, aff(in, &k->out_idx), eval(in, k->body));
 	} while (!in->bad && next(in, 0, k->nout_var));
 }
@@ -369,6 +395,8 @@ int cg_interp(const KernelList *kl, const Tensor *inputs, Tensor *outputs, Diag 
 		case KK_MATMUL: run_matmul(&in); break;
 		case KK_CONV2D: run_conv(&in); break;
 		}
+		if (in.k->kind != KK_LOOP && in.k->body && !in.bad)
+			run_loop(&in); /* epilogue */
 		if (in.bad)
 			rc = -1;
 	}

@@ -6,8 +6,10 @@
  * by cg_plan(). A view op (OPF_VIEW) makes no kernel: its output shares its
  * input's buffer. A node whose output is a graph output writes straight into
  * the output buffer; outputs that cannot (views, inputs, constants, repeated
- * values) get a copy kernel at the end. Assumes a verified, shape-inferred
- * graph; every shape must be static. */
+ * values) get a copy kernel at the end. A fusion group (Node.group, see
+ * lower_fuse.c) lowers at its root into one kernel; its other members get
+ * neither a buffer nor a kernel. Assumes a verified, shape-inferred graph;
+ * every shape must be static. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,6 +286,7 @@ static const LowerFn lower_fn[OP_COUNT] = {
 	[OP_PAD] = lw_pad,
 	[OP_TRANSPOSE] = lw_transpose,
 	[OP_CONCAT] = lw_concat,
+	[OP_GATHER] = lw_gather, /* lower_extra.c */
 };
 
 /* Checks that v has a dtype and a static shape; node < 0 for graph inputs
@@ -390,6 +393,26 @@ static int assign_io(Lower *L, const bool *vlive, bool *copy)
 	return 0;
 }
 
+/* Records the nodes kernels k0.. compute, for reports: node i alone, or
+ * its group's members. */
+static void set_nodes(Lower *L, int i, int k0)
+{
+	int *mem, n;
+	if (L->g->node[i].group > 0) {
+		n = lw_group_members(L, i, &mem);
+	} else {
+		n = 1;
+		mem = arena_alloc(&L->kl->arena, sizeof *mem);
+		mem[0] = i;
+	}
+	for (int j = k0; j < L->kl->nk; j++) {
+		L->kl->k[j].node = i;
+		L->kl->k[j].nodes = mem;
+		L->kl->k[j].nnodes = n;
+	}
+}
+
+/* Lowers node i, alone or as the root of its fusion group. */
 static int lower_node(Lower *L, int i)
 {
 	const Graph *g = L->g;
@@ -414,12 +437,20 @@ static int lower_node(Lower *L, int i)
 	if (!fn)
 		return lw_unsupported(L, i, g->val[n->out[0]].dtype);
 	L->ovf = L->manyvar = false;
-	if (fn(L, i) < 0)
+	L->group = n->group;
+	L->call = -1;
+	lw_memo_reset(L);
+	int k0 = L->kl->nk, call = n->group > 0 ? lw_group_call(L, i) : -1;
+	int rc = call >= 0 ? lw_call_group(L, i, call) : fn(L, i);
+	L->group = 0;
+	L->call = -1;
+	if (rc < 0)
 		return -1;
 	if (L->ovf)
 		return lw_err(L, i, "index arithmetic overflows");
 	if (L->manyvar)
 		return lw_err(L, i, "needs more than %d loop variables", KV_MAX);
+	set_nodes(L, i, k0);
 	return 0;
 }
 
@@ -427,19 +458,25 @@ int cg_lower(const Graph *g, KernelList *kl, Diag *d)
 {
 	memset(kl, 0, sizeof *kl);
 	kl->g = g;
-	Lower L = { .g = g, .kl = kl, .d = d };
+	Lower L = { .g = g, .kl = kl, .d = d, .call = -1, .callbuf = -1 };
 	L.vbuf = xmalloc((size_t)(g->nval ? g->nval : 1) * sizeof(int));
 	for (int v = 0; v < g->nval; v++)
 		L.vbuf[v] = -1;
 	bool *nlive = xcalloc((size_t)g->nnode + 1, 1);
 	bool *vlive = xcalloc((size_t)g->nval + 1, 1);
 	bool *copy = xcalloc((size_t)g->noutput + 1, 1);
+	int *root = NULL; /* root of each fusion group */
+	L.nlive = nlive;
 	int rc = mark_live(&L, nlive, vlive);
 	if (rc == 0)
+		rc = lw_check_groups(&L, &root);
+	if (rc == 0)
 		rc = assign_io(&L, vlive, copy);
-	for (int i = 0; i < g->nnode && rc == 0; i++)
-		if (nlive[i])
+	for (int i = 0; i < g->nnode && rc == 0; i++) {
+		int gid = g->node[i].group;
+		if (nlive[i] && (gid <= 0 || root[gid] == i))
 			rc = lower_node(&L, i);
+	}
 	for (int i = 0; i < g->noutput && rc == 0; i++) {
 		int v = g->output[i];
 		if (!copy[i] || ir_shape_numel(&g->val[v].shape) == 0)
@@ -454,6 +491,8 @@ int cg_lower(const Graph *g, KernelList *kl, Diag *d)
 	free(nlive);
 	free(vlive);
 	free(copy);
+	free(root);
+	lw_free_fuse(&L);
 	if (rc < 0) {
 		cg_free(kl);
 		kl->g = g;

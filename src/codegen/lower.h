@@ -1,12 +1,16 @@
 /* lower.h — private header of the lowering files (lower*.c): the lowering
  * context, expression builders and the per-op lowering functions.
- * lower.c owns buffers and dispatch; lower_ew.c elementwise and data
- * movement; lower_nn.c matmul, conv and pooling; lower_red.c reductions,
- * softmax and batchnorm. Nothing outside codegen/ includes this file. */
+ * lower.c owns buffers and dispatch; lower_fuse.c values at coordinates
+ * (inlining fused producers) and fusion groups; lower_ew.c elementwise and
+ * data movement; lower_nn.c matmul, conv and pooling; lower_red.c
+ * reductions, softmax and batchnorm. Nothing outside codegen/ includes
+ * this file. */
 #ifndef NNCC_LOWER_H
 #define NNCC_LOWER_H
 
 #include "codegen.h"
+
+typedef struct Memo Memo;
 
 typedef struct Lower {
 	const Graph *g; /* graph being lowered */
@@ -18,6 +22,15 @@ typedef struct Lower {
 	int capparam;   /* allocated entries of kl->param_value */
 	bool ovf;       /* an index computation overflowed (checked per node) */
 	bool manyvar;   /* a kernel wanted more than KV_MAX vars (checked per node) */
+	const bool *nlive; /* nodes that reach an output */
+	/* the kernel being built (lower_fuse.c) */
+	int group;      /* fusion group being lowered (Node.group), 0: one node alone */
+	int call;       /* the group's library-call node, -1 if none */
+	int callbuf;    /* buffer the call writes and its epilogue updates in place */
+	Memo *memo;     /* values already built at given coordinates (DAG sharing) */
+	int nmemo, capmemo;
+	int scope;      /* reduce body being built, 0 outside; entries made inside stay private to it */
+	int nscope;     /* scopes handed out */
 } Lower;
 
 /* lower.c: diagnostics, buffers, kernels, affine helpers, Kx builders */
@@ -50,6 +63,37 @@ Kx *kx_un(Lower *L, KuOp op, Kx *a);
 Kx *kx_bin(Lower *L, KbOp op, Kx *a, Kx *b);
 Kx *kx_red(Lower *L, KrOp op, Kx *a);
 
+/* lower_fuse.c: values at coordinates. A coordinate list has one Aff per
+ * dim of the value (an affine function of the kernel's vars). */
+void lw_out_coord(int rank, Aff *coord);      /* coord[i] = var i */
+/* Coordinates into `in` broadcast (numpy, right-aligned) to rank_out dims:
+ * extent-1 dims of `in` read coordinate 0. */
+void lw_bcast_coord(const Shape *in, int rank_out, const Aff *coord, Aff *in_coord);
+Aff lw_linear(Lower *L, const Shape *s, const Aff *coord); /* row-major element index */
+bool lw_inlined(Lower *L, int v);             /* v is computed inside the kernel being built */
+/* Value v at coord: a load from its buffer, or, when a node of the group
+ * being lowered computes it, that node's expression (recursively). The
+ * same value at the same coordinates is one shared Kx node. NULL with a
+ * message on error. */
+Kx *lw_value_at(Lower *L, int v, const Aff *coord);
+void lw_memo_reset(Lower *L);                 /* starts a kernel: nothing shared yet */
+int lw_scope_begin(Lower *L);                 /* enters a reduce body; returns the scope to restore */
+void lw_scope_end(Lower *L, int prev);
+/* Checks every Node.group among the live nodes can be lowered as one
+ * kernel; *root (malloc'd, NULL when there are no groups) gets each group's
+ * root, its last live member. */
+int lw_check_groups(Lower *L, int **root);
+int lw_group_members(Lower *L, int root, int **mem); /* live members in order (arena); count */
+int lw_group_call(Lower *L, int root);       /* the group's library-call node, or -1 */
+/* Lowers a group holding library call `call`: the call, writing root's
+ * buffer, with root's expression as its epilogue. */
+int lw_call_group(Lower *L, int root, int call);
+void lw_free_fuse(Lower *L);
+
+/* Pointwise nodes at coordinates of their output (for inlining). */
+Kx *lw_ew_at(Lower *L, int node, const Aff *coord);   /* lower_ew.c */
+Kx *lw_bn_at(Lower *L, int node, const Aff *coord);   /* lower_red.c */
+
 /* Per-op lowering: each writes node's output buffer; 0 or -1 with a message. */
 int lw_elemwise(Lower *L, int node);  /* lower_ew.c */
 int lw_pad(Lower *L, int node);
@@ -62,5 +106,6 @@ int lw_pool(Lower *L, int node);
 int lw_reduce(Lower *L, int node);    /* lower_red.c */
 int lw_softmax(Lower *L, int node);
 int lw_batchnorm(Lower *L, int node);
+int lw_gather(Lower *L, int node);    /* lower_extra.c: constant, evenly stepping indices */
 
 #endif

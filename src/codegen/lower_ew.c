@@ -1,7 +1,9 @@
 /* lower_ew.c — lowering of elementwise ops (numpy broadcasting) and of data
  * movement: pad, transpose, concat, and the flat copies that fill graph
  * outputs which cannot be written in place. Each makes KK_LOOP kernels
- * whose vars walk the output; broadcast operands load with stride 0. */
+ * whose vars walk the output; broadcast operands load with stride 0.
+ * Elementwise ops read operands through lw_value_at, so a fused producer
+ * is inlined instead of loaded (lw_ew_at is the op at given coordinates). */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -45,29 +47,40 @@ static bool ew_supported(Op op, DType t)
 	return binary_of(op) >= 0 || op == OP_NEG || op == OP_ABS || op == OP_RELU || op == OP_CLIP;
 }
 
-int lw_elemwise(Lower *L, int node)
+/* Input k of node at the node's output coordinates, broadcast. */
+static Kx *operand(Lower *L, int node, int k, const Aff *coord)
+{
+	Aff ic[IR_MAX_RANK];
+	lw_bcast_coord(&lw_in(L, node, k)->shape, lw_out(L, node)->shape.rank, coord, ic);
+	return lw_value_at(L, L->g->node[node].in[k], ic);
+}
+
+Kx *lw_ew_at(Lower *L, int node, const Aff *coord)
 {
 	const Node *n = &L->g->node[node];
-	const Value *y = lw_out(L, node);
-	DType t = y->dtype;
-	if (!ew_supported(n->op, t))
-		return lw_unsupported(L, node, t);
-	Kx *a = kx_load(L, t, lw_inbuf(L, node, 0), lw_bcast(&lw_in(L, node, 0)->shape, &y->shape, 0));
-	Kx *body;
+	DType t = lw_out(L, node)->dtype;
+	if (!ew_supported(n->op, t)) {
+		lw_unsupported(L, node, t);
+		return NULL;
+	}
+	Kx *a = operand(L, node, 0, coord);
+	if (!a)
+		return NULL;
 	int u = unary_of(n->op), b = binary_of(n->op);
 	if (b >= 0) {
-		Kx *bx = kx_load(L, t, lw_inbuf(L, node, 1), lw_bcast(&lw_in(L, node, 1)->shape, &y->shape, 0));
-		body = kx_bin(L, (KbOp)b, a, bx);
-	} else if (u >= 0) {
-		body = kx_un(L, (KuOp)u, a);
-	} else if (n->op == OP_LEAKYRELU) {
+		Kx *bx = operand(L, node, 1, coord);
+		return bx ? kx_bin(L, (KbOp)b, a, bx) : NULL;
+	}
+	if (u >= 0)
+		return kx_un(L, (KuOp)u, a);
+	if (n->op == OP_LEAKYRELU) {
 		/* max(x, 0) + alpha * min(x, 0) */
 		double alpha = ir_attr_float(n, "alpha", 0.01);
-		Kx *a2 = kx_load(L, t, a->buf, a->idx);
 		Kx *pos = kx_bin(L, KB_MAX, a, kx_const(L, t, 0));
-		Kx *neg = kx_bin(L, KB_MIN, a2, kx_const(L, t, 0));
-		body = kx_bin(L, KB_ADD, pos, kx_bin(L, KB_MUL, kx_const(L, t, alpha), neg));
-	} else if (n->op == OP_CLIP) {
+		Kx *neg = kx_bin(L, KB_MIN, a, kx_const(L, t, 0));
+		return kx_bin(L, KB_ADD, pos, kx_bin(L, KB_MUL, kx_const(L, t, alpha), neg));
+	}
+	if (n->op == OP_CLIP) {
 		/* A NaN or unbounded side is no bound; integers round bounds inward. */
 		double lo = ir_attr_float(n, "min", -INFINITY);
 		double hi = ir_attr_float(n, "max", INFINITY);
@@ -77,14 +90,25 @@ int lw_elemwise(Lower *L, int node)
 			tmin = t == DT_I32 ? INT32_MIN : -0x1p63;
 			tmax = t == DT_I32 ? INT32_MAX : 0x1p63 - 1024;
 		}
-		body = a;
+		Kx *body = a;
 		if (!isnan(lo) && lo > tmin)
 			body = kx_bin(L, KB_MAX, body, kx_const(L, t, lo < tmax ? lo : tmax));
 		if (!isnan(hi) && hi < tmax)
 			body = kx_bin(L, KB_MIN, body, kx_const(L, t, hi > tmin ? hi : tmin));
-	} else {
-		return lw_unsupported(L, node, t);
+		return body;
 	}
+	lw_unsupported(L, node, t);
+	return NULL;
+}
+
+int lw_elemwise(Lower *L, int node)
+{
+	const Value *y = lw_out(L, node);
+	Aff coord[IR_MAX_RANK];
+	lw_out_coord(y->shape.rank, coord);
+	Kx *body = lw_ew_at(L, node, coord);
+	if (!body)
+		return -1;
 	Kernel *k = lw_loop(L, node, &y->shape, lw_outbuf(L, node));
 	k->body = body;
 	return 0;

@@ -2,8 +2,10 @@
  * f32, else a loop with a sum over k), conv (KK_CONV2D, f32 only, 1-D conv
  * as 2-D with height 1) and max/avg pooling over any number of spatial dims
  * (a loop over the output with reduction vars over the window and guarded
- * loads for the padding). Output sizes come from the inferred output shape,
- * so ceil_mode and end pads need no separate handling here. */
+ * loads for the padding; a pool whose windows never leave the input reads
+ * a fused producer inline through lw_value_at). Output sizes come from the
+ * inferred output shape, so ceil_mode and end pads need no separate
+ * handling here. */
 #include <math.h>
 #include <string.h>
 
@@ -288,34 +290,40 @@ int lw_pool(Lower *L, int node)
 	Window w;
 	if (read_window(L, node, s, NULL, &w) < 0)
 		return -1;
-	int64_t st[IR_MAX_RANK];
-	lw_strides(x, st);
 	Kernel *k = lw_loop(L, node, &y->shape, lw_outbuf(L, node));
 	int rv[IR_MAX_RANK];
 	for (int i = 0; i < s; i++)
 		rv[i] = lw_addvar(L, k, w.kern[i]);
 	if (L->manyvar)
 		return 0;
-	Aff idx;
-	memset(&idx, 0, sizeof idx);
-	idx.k[0] = st[0];
-	idx.k[1] = st[1];
-	for (int i = 0; i < s; i++) {
-		idx.c = lw_add(L, idx.c, -lw_mul(L, w.pb[i], st[2 + i]));
-		idx.k[2 + i] = lw_mul(L, w.str[i], st[2 + i]);
-		idx.k[rv[i]] = lw_mul(L, w.dil[i], st[2 + i]);
+	Aff coord[IR_MAX_RANK]; /* of x: n, c, then o_i*stride + r_i*dil - pad_begin */
+	lw_out_coord(2, coord);
+	for (int i = 0; i < s; i++)
+		coord[2 + i] = win_pos(L, &w, i, rv[i]);
+	Kx *ld;
+	bool inl = lw_inlined(L, n->in[0]);
+	if (inl) { /* a fused producer: only where no window leaves the input (ps_fuse) */
+		int prev = lw_scope_begin(L);
+		ld = lw_value_at(L, n->in[0], coord);
+		lw_scope_end(L, prev);
+		if (!ld)
+			return -1;
+	} else {
+		ld = kx_load(L, t, lw_inbuf(L, node, 0), lw_linear(L, x, coord));
+		ld->fill = avg ? 0 : -INFINITY;
 	}
-	int xb = lw_inbuf(L, node, 0);
-	Kx *ld = kx_load(L, t, xb, idx);
-	ld->fill = avg ? 0 : -INFINITY;
+	k = &L->kl->k[L->kl->nk - 1];
 	/* Guard only the sides a window can cross. */
 	bool full = true; /* every avgpool window counts prod(kern) elements */
 	int cip = (int)ir_attr_int(n, "count_include_pad", 0);
 	Kx *valid = kx_valid(L, t);
 	for (int i = 0; i < s; i++) {
 		int64_t hi = x->d[2 + i].n, emax = win_max(L, &w, i, y->shape.d[2 + i].n);
-		if (w.pb[i] > 0 || emax >= hi)
+		if (w.pb[i] > 0 || emax >= hi) {
+			if (inl)
+				return lw_err(L, node, "internal error: a fused pool's window leaves its input");
 			kx_guard(L, ld, win_pos(L, &w, i, rv[i]), 0, hi);
+		}
 		int64_t vlo = cip ? -w.pb[i] : 0, vhi = cip ? lw_add(L, hi, w.pe[i]) : hi;
 		if (-w.pb[i] < vlo || emax >= vhi) {
 			full = false;

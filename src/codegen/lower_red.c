@@ -1,8 +1,10 @@
 /* lower_red.c — lowering of reductions and normalizations: reduce_sum/mean/
  * max (a loop over output positions with reduction vars over the reduced
- * axes), softmax and log_softmax (three kernels through two temporaries:
- * the max and the sum of exponentials along the axis), and inference
- * batchnorm (one elementwise loop, channel = dim 1). */
+ * axes), softmax and log_softmax (alone: three kernels through two
+ * temporaries, the max and the sum of exponentials along the axis; in a
+ * fusion group: one kernel whose max and sum are hoisted reductions), and
+ * inference batchnorm (one elementwise loop, channel = dim 1). Data inputs
+ * are read through lw_value_at, so fused producers are inlined. */
 #include <math.h>
 #include <string.h>
 
@@ -33,22 +35,25 @@ int lw_reduce(Lower *L, int node)
 	bool keep = ir_attr_int(n, "keepdims", 1) != 0;
 	if (y->shape.rank != (keep ? r : r - nred))
 		return lw_err(L, node, "output rank %d does not match the reduction", y->shape.rank);
-	int64_t st[IR_MAX_RANK];
-	lw_strides(x, st);
 	Kernel *k = lw_loop(L, node, &y->shape, lw_outbuf(L, node));
-	Aff idx;
-	memset(&idx, 0, sizeof idx);
+	Aff coord[IR_MAX_RANK]; /* of x: output vars, reduction vars on reduced axes */
+	memset(coord, 0, sizeof coord);
 	int64_t count = 1;
 	for (int j = 0, ov = 0; j < r; j++) {
 		if (red[j]) {
-			idx.k[lw_addvar(L, k, x->d[j].n)] = st[j];
+			coord[j].k[lw_addvar(L, k, x->d[j].n)] = 1;
 			count *= x->d[j].n;
 			ov += keep;
 		} else {
-			idx.k[ov++] = st[j];
+			coord[j].k[ov++] = 1;
 		}
 	}
-	Kx *ld = kx_load(L, t, lw_inbuf(L, node, 0), idx);
+	int prev = lw_scope_begin(L);
+	Kx *ld = lw_value_at(L, n->in[0], coord);
+	lw_scope_end(L, prev);
+	if (!ld)
+		return -1;
+	k = &L->kl->k[L->kl->nk - 1];
 	if (n->op == OP_REDUCE_MAX) {
 		if (!lw_is_float(t) && count == 0)
 			return lw_err(L, node, "max over an empty %s axis", ir_dtype_name(t));
@@ -61,15 +66,56 @@ int lw_reduce(Lower *L, int node)
 	return 0;
 }
 
-/* Index into x over the kernel's vars, with the axis walked by var rv. */
-static Aff along(const Shape *x, int axis, int rv)
+/* Coordinates of x at the kernel's output vars, with the axis walked by
+ * var rv (rv < 0: by its output var). */
+static void along(int rank, int axis, int rv, Aff *coord)
 {
-	Aff a = lw_contig(x, 0);
-	int64_t st[IR_MAX_RANK];
-	lw_strides(x, st);
-	a.k[axis] = 0;
-	a.k[rv] = st[axis];
-	return a;
+	lw_out_coord(rank, coord);
+	if (rv >= 0) {
+		coord[axis].k[axis] = 0;
+		coord[axis].k[rv] = 1;
+	}
+}
+
+/* x along the axis inside a new reduce body. */
+static Kx *x_along(Lower *L, int node, int axis, int rv)
+{
+	Aff c[IR_MAX_RANK];
+	along(lw_in(L, node, 0)->shape.rank, axis, rv, c);
+	int prev = lw_scope_begin(L);
+	Kx *x = lw_value_at(L, L->g->node[node].in[0], c);
+	lw_scope_end(L, prev);
+	return x;
+}
+
+/* y = exp(x - m) / s, or x - m - log(s) */
+static Kx *softmax_out(Lower *L, int node, Kx *x, Kx *m, Kx *s)
+{
+	Kx *d = kx_bin(L, KB_SUB, x, m);
+	if (L->g->node[node].op == OP_SOFTMAX)
+		return kx_bin(L, KB_DIV, kx_un(L, KU_EXP, d), s);
+	return kx_bin(L, KB_SUB, d, kx_un(L, KU_LOG, s));
+}
+
+/* Fused: one kernel over x's shape, with the max m and the sum s as
+ * reductions along the axis that the backend evaluates once per row:
+ * y = exp(x - m) / s where m = max_r x[r], s = sum_r exp(x[r] - m). */
+static int softmax_fused(Lower *L, int node, int axis)
+{
+	const Shape *x = &lw_in(L, node, 0)->shape;
+	Kernel *k = lw_loop(L, node, x, lw_outbuf(L, node));
+	int rv = lw_addvar(L, k, x->d[axis].n);
+	Kx *xm = x_along(L, node, axis, rv);
+	Kx *xs = x_along(L, node, axis, rv);
+	Aff c[IR_MAX_RANK];
+	along(x->rank, axis, -1, c);
+	Kx *xo = lw_value_at(L, L->g->node[node].in[0], c);
+	if (!xm || !xs || !xo)
+		return -1;
+	Kx *m = kx_red(L, KR_MAX, xm);
+	Kx *s = kx_red(L, KR_SUM, kx_un(L, KU_EXP, kx_bin(L, KB_SUB, xs, m)));
+	L->kl->k[L->kl->nk - 1].body = softmax_out(L, node, xo, m, s);
+	return 0;
 }
 
 int lw_softmax(Lower *L, int node)
@@ -85,61 +131,91 @@ int lw_softmax(Lower *L, int node)
 		return lw_err(L, node, "softmax needs rank >= 1");
 	if (lw_norm_axis(L, node, ir_attr_int(n, "axis", -1), r, &axis) < 0)
 		return -1;
+	if (n->group > 0)
+		return softmax_fused(L, node, axis);
+
+	/* Alone: three kernels through two temporaries, the max and the sum. */
 	Shape ms = *x; /* shape of the max and the sum: axis extent 1 */
 	ms.d[axis].n = 1;
-	int xb = lw_inbuf(L, node, 0), yb = lw_outbuf(L, node);
+	int yb = lw_outbuf(L, node);
 	int mb = lw_temp(L, t, ir_shape_numel(&ms), -1);
 	int sb = lw_temp(L, t, ir_shape_numel(&ms), -1);
 	NN_ASSERT(mb >= 0 && sb >= 0);
+	Aff c[IR_MAX_RANK];
 
 	/* m = max over axis of x */
 	Kernel *k = lw_loop(L, node, &ms, mb);
 	int rv = lw_addvar(L, k, x->d[axis].n);
-	k->body = kx_red(L, KR_MAX, kx_load(L, t, xb, along(x, axis, rv)));
+	Kx *xr = x_along(L, node, axis, rv);
+	if (!xr)
+		return -1;
+	L->kl->k[L->kl->nk - 1].body = kx_red(L, KR_MAX, xr);
 
 	/* s = sum over axis of exp(x - m) */
+	lw_memo_reset(L);
 	k = lw_loop(L, node, &ms, sb);
 	rv = lw_addvar(L, k, x->d[axis].n);
-	Kx *d = kx_bin(L, KB_SUB, kx_load(L, t, xb, along(x, axis, rv)), kx_load(L, t, mb, lw_contig(&ms, 0)));
-	k->body = kx_red(L, KR_SUM, kx_un(L, KU_EXP, d));
+	xr = x_along(L, node, axis, rv);
+	if (!xr)
+		return -1;
+	Kx *d = kx_bin(L, KB_SUB, xr, kx_load(L, t, mb, lw_contig(&ms, 0)));
+	L->kl->k[L->kl->nk - 1].body = kx_red(L, KR_SUM, kx_un(L, KU_EXP, d));
 
 	/* y = exp(x - m) / s, or x - m - log(s) */
+	lw_memo_reset(L);
 	k = lw_loop(L, node, x, yb);
-	d = kx_bin(L, KB_SUB, kx_load(L, t, xb, lw_contig(x, 0)), kx_load(L, t, mb, lw_bcast(&ms, x, 0)));
+	along(r, axis, -1, c);
+	Kx *xo = lw_value_at(L, n->in[0], c);
+	if (!xo)
+		return -1;
+	Kx *m = kx_load(L, t, mb, lw_bcast(&ms, x, 0));
 	Kx *s = kx_load(L, t, sb, lw_bcast(&ms, x, 0));
-	if (n->op == OP_SOFTMAX)
-		k->body = kx_bin(L, KB_DIV, kx_un(L, KU_EXP, d), s);
-	else
-		k->body = kx_bin(L, KB_SUB, d, kx_un(L, KU_LOG, s));
+	L->kl->k[L->kl->nk - 1].body = softmax_out(L, node, xo, m, s);
 	return 0;
 }
 
 /* y = (x - mean[c]) * scale[c] / sqrt(var[c] + eps) + bias[c], inputs
- * x, scale, bias, mean, var (ONNX order). */
-int lw_batchnorm(Lower *L, int node)
+ * x, scale, bias, mean, var (ONNX order), at output coordinates coord. */
+Kx *lw_bn_at(Lower *L, int node, const Aff *coord)
 {
 	const Node *n = &L->g->node[node];
 	const Value *xv = lw_in(L, node, 0), *y = lw_out(L, node);
 	DType t = y->dtype;
-	if (!lw_is_float(t))
-		return lw_unsupported(L, node, t);
-	if (xv->shape.rank < 2)
-		return lw_err(L, node, "batchnorm needs rank >= 2 (channel is dim 1)");
+	if (!lw_is_float(t)) {
+		lw_unsupported(L, node, t);
+		return NULL;
+	}
+	if (xv->shape.rank < 2) {
+		lw_err(L, node, "batchnorm needs rank >= 2 (channel is dim 1)");
+		return NULL;
+	}
 	int64_t c = xv->shape.d[1].n;
 	Kx *p[5];
 	for (int i = 1; i < 5; i++) {
-		if (n->in[i] < 0 || ir_shape_numel(&lw_in(L, node, i)->shape) != c)
-			return lw_err(L, node, "input %d must have %lld elements (one per channel)", i, (long long)c);
-		Aff a;
-		memset(&a, 0, sizeof a);
-		a.k[1] = 1;
-		p[i] = kx_load(L, t, lw_inbuf(L, node, i), a);
+		if (n->in[i] < 0 || ir_shape_numel(&lw_in(L, node, i)->shape) != c) {
+			lw_err(L, node, "input %d must have %lld elements (one per channel)", i, (long long)c);
+			return NULL;
+		}
+		p[i] = kx_load(L, t, lw_inbuf(L, node, i), coord[1]); /* flat index = channel */
 	}
 	double eps = ir_attr_float(n, "epsilon", 1e-5);
-	Kx *xl = kx_load(L, t, lw_inbuf(L, node, 0), lw_contig(&xv->shape, 0));
+	Kx *xl = lw_value_at(L, n->in[0], coord);
+	if (!xl)
+		return NULL;
 	Kx *e = kx_bin(L, KB_MUL, kx_bin(L, KB_SUB, xl, p[3]), p[1]);
 	e = kx_bin(L, KB_DIV, e, kx_un(L, KU_SQRT, kx_bin(L, KB_ADD, p[4], kx_const(L, t, eps))));
+	return kx_bin(L, KB_ADD, e, p[2]);
+}
+
+int lw_batchnorm(Lower *L, int node)
+{
+	const Value *y = lw_out(L, node);
+	Aff coord[IR_MAX_RANK];
+	lw_out_coord(y->shape.rank, coord);
+	Kx *body = lw_bn_at(L, node, coord);
+	if (!body)
+		return -1;
 	Kernel *k = lw_loop(L, node, &y->shape, lw_outbuf(L, node));
-	k->body = kx_bin(L, KB_ADD, e, p[2]);
+	k->body = body;
 	return 0;
 }
