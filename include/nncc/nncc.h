@@ -93,10 +93,21 @@ int nncc_model_find_output(const nncc_model *m, const char *name);
 
 /* --- sessions ------------------------------------------------------------ */
 
-/* Creates a session: the model's working arena (64-byte aligned) and
- * buffers for every input and output. The model must outlive it. */
+/* Creates a session: the model's working arena (64-byte aligned),
+ * buffers for every input and output, and a pool of worker threads (see
+ * nncc_session_set_threads; the default count). The model must outlive it. */
 nncc_status nncc_session_create(const nncc_model *m, nncc_session **out, char **err);
 void nncc_session_free(nncc_session *s);
+
+/* Sets how many threads the session's runs use, counting the caller:
+ * 1 runs everything on the calling thread (no worker threads at all);
+ * 0 restores the default: $NNCC_THREADS if set, else the number of online
+ * CPUs, at most 8. At most 256. The same count is given to OpenBLAS (a
+ * process-wide setting) at the start of each run. On failure the session
+ * keeps its previous threads. */
+nncc_status nncc_session_set_threads(nncc_session *s, int nthreads, char **err);
+/* The threads the session's runs use (>= 1); 0 for NULL. */
+int nncc_session_num_threads(const nncc_session *s);
 
 /* Copies input `index` into the session (the caller may release data at
  * once). dtype, rank and dims must match the model's descriptor exactly;

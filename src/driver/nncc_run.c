@@ -26,7 +26,7 @@ typedef struct Opts {
 	int nspec;
 	const char *outdir;  /* -o, NULL when absent */
 	long bench;          /* --bench N, 0 when absent */
-	long threads;        /* --threads T: stored, reserved for the thread pool */
+	long threads;        /* --threads T, 0 when absent (the runtime's default) */
 	int json;            /* --json */
 } Opts;
 
@@ -37,7 +37,8 @@ static const char usage_text[] =
 	"                  fills the inputs not given by name, in model order\n"
 	"  -o DIR          write each output to DIR/NAME.npy\n"
 	"  --bench N       one warm-up run, then N timed runs; prints median and min\n"
-	"  --threads T     reserved for the thread pool (currently no effect)\n"
+	"  --threads T     threads to run on, counting the caller (1: no worker threads;\n"
+	"                  default: $NNCC_THREADS, else the online CPUs, at most 8)\n"
 	"  --json          print one JSON object on stdout\n"
 	"  -h, --help      show this help\n";
 
@@ -113,8 +114,8 @@ parse_args(int argc, char **argv, Opts *o)
 		} else if (strncmp(a, "--bench", 7) == 0) {
 			if (!parse_count(val, &o->bench))
 				return usage("--bench wants a positive count", val);
-		} else if (!parse_count(val, &o->threads)) {
-			return usage("--threads wants a positive count", val);
+		} else if (!parse_count(val, &o->threads) || o->threads > RT_MAX_THREADS) {
+			return usage("--threads wants a count from 1 to 256", val);
 		}
 	}
 	if (!o->model)
@@ -478,10 +479,9 @@ main(int argc, char **argv)
 	rc = parse_args(argc, argv, &o);
 	if (rc >= 0)
 		goto out;
-	/* o.threads is accepted for scripts' sake; the runtime has no thread
-	 * pool yet, so it has no effect (OpenBLAS uses its own threads). */
 	if (nncc_model_load(o.model, &m, &err) != NNCC_STATUS_OK ||
-	    nncc_session_create(m, &s, &err) != NNCC_STATUS_OK) {
+	    nncc_session_create(m, &s, &err) != NNCC_STATUS_OK ||
+	    (o.threads && nncc_session_set_threads(s, (int)o.threads, &err) != NNCC_STATUS_OK)) {
 		rc = fail(err);
 		goto out;
 	}

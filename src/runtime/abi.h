@@ -58,8 +58,11 @@ void nncc_rt_matmul_f32(const float *a, const float *b, float *c,
 			int32_t nbatch, const int64_t *bext, const int64_t *sa,
 			const int64_t *sb, const int64_t *sc, int64_t m, int64_t n,
 			int64_t k, int32_t trans_a, int32_t trans_b);
-/* p: n, c, h, w, k, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, group (16 values). */
+/* p: n, c, h, w, k, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, group (16 values).
+ * ctx (added with the thread pool): the run's nncc_abi_ctx or NULL; its
+ * threads do the im2col/bias copies and depthwise planes. Linked into each
+ * artifact, so this is no part of the runtime's ABI version. */
 void nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias,
-			float *y, float *scratch, const int64_t *p);
+			float *y, float *scratch, const int64_t *p, const void *ctx);
 
 #endif

@@ -20,6 +20,8 @@
 
 enum { RT_MAX_RANK = 32 }; /* most dims a tensor read from a file may have */
 enum { RT_ALIGN = 64 };    /* alignment of every runtime buffer */
+enum { RT_MAX_THREADS = 256 };    /* most threads a session may ask for */
+enum { RT_DEFAULT_THREADS = 8 };  /* default: online CPUs, at most this many */
 
 /* A dense tensor read from (or to be written to) a file. */
 typedef struct RtTensor {
@@ -59,6 +61,22 @@ void rt_tensor_free(RtTensor *t);
  * nncc_model_load does. */
 nncc_status nncc_model_from_abi(const nncc_abi_model *abi, nncc_model **out, char **err);
 const nncc_abi_model *rt_model_abi(const nncc_model *m);
+/* A symbol of the model's library or of the libraries it loaded (for a
+ * descriptor wrapped by nncc_model_from_abi: of the program), or NULL. */
+void *rt_model_sym(const nncc_model *m, const char *name);
+
+/* pool.c: a thread pool (see the file). */
+typedef struct RtPool RtPool;
+/* A pool of nthreads threads counting the caller (nthreads - 1 workers);
+ * *out is NULL when nthreads <= 1. */
+nncc_status rt_pool_new(int nthreads, RtPool **out, char **err);
+void rt_pool_free(RtPool *p);
+/* Threads of the pool, counting the caller; 1 for NULL. */
+int rt_pool_threads(const RtPool *p);
+/* nncc_abi_ctx.parallel_for: fn(closure, c) for every c in [0, nchunks),
+ * on the pool's threads and the caller's; returns when all have run. A
+ * NULL pool runs them in order on the caller. */
+void rt_pool_parallel_for(void *pool, void (*fn)(void *, int64_t), void *closure, int64_t nchunks);
 
 /* npy.c: NumPy .npy v1/v2/v3, C order, dtypes <f4 <f8 <f2 <i4 <i8 |i1 |u1 |b1.
  * what (a file name, may be NULL) prefixes error messages. */

@@ -6,10 +6,21 @@
  * set_input after checking dtype and shape against the descriptor; run
  * passes the buffers and the descriptor's embedded parameter data to the
  * model's run function. Sessions share nothing, so two threads with two
- * sessions run concurrently. */
+ * sessions run concurrently.
+ *
+ * Threads: each session owns a thread pool (pool.c) of nthreads threads
+ * counting the caller (default: NNCC_THREADS, else the online CPUs, at
+ * most RT_DEFAULT_THREADS; 1 means no pool at all) and lends it to the
+ * model through the nncc_abi_ctx that run() receives. GEMMs run on
+ * OpenBLAS's own threads: a run first sets OpenBLAS's thread count (found
+ * with dlsym in the model's library; process-wide) to the session's, so
+ * the pool's workers, which sleep while a GEMM runs, and OpenBLAS's
+ * threads take turns on the same cores instead of oversubscribing them. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rt.h"
 
@@ -22,6 +33,11 @@ struct nncc_session {
 	const void **params;       /* nparams pointers into the descriptor's data */
 	unsigned char *set;        /* set[i]: input i has been given */
 	int ran;                   /* a run has completed */
+	int nthreads;              /* threads a run uses, >= 1 */
+	RtPool *pool;              /* its workers; NULL when nthreads is 1 */
+	nncc_abi_ctx ctx;          /* what run() receives */
+	void (*blas_set)(int);     /* openblas_set_num_threads, NULL if absent */
+	int (*blas_get)(void);     /* openblas_get_num_threads, NULL if absent */
 };
 
 void
@@ -29,6 +45,7 @@ nncc_session_free(nncc_session *s)
 {
 	if (!s)
 		return;
+	rt_pool_free(s->pool);
 	if (s->in)
 		for (int32_t i = 0; i < s->abi->ninputs; i++)
 			rt_free(s->in[i]);
@@ -41,6 +58,45 @@ nncc_session_free(nncc_session *s)
 	free(s->params);
 	free(s->set);
 	free(s);
+}
+
+/* NNCC_THREADS when it is a count in range, else the online CPUs capped
+ * at RT_DEFAULT_THREADS. */
+static int
+default_threads(void)
+{
+	const char *env = getenv("NNCC_THREADS");
+	char *end;
+	long n;
+
+	if (env && *env) {
+		errno = 0;
+		n = strtol(env, &end, 10);
+		if (errno == 0 && *end == 0 && n >= 1 && n <= RT_MAX_THREADS)
+			return (int)n;
+	}
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return n > RT_DEFAULT_THREADS ? RT_DEFAULT_THREADS : (int)n;
+}
+
+/* Replaces the pool by one of n threads; on failure the old one stays. */
+static nncc_status
+use_threads(nncc_session *s, int n, char **err)
+{
+	RtPool *p;
+	nncc_status st;
+
+	if ((st = rt_pool_new(n, &p, err)) != NNCC_STATUS_OK)
+		return st;
+	rt_pool_free(s->pool);
+	s->pool = p;
+	s->nthreads = rt_pool_threads(p);
+	s->ctx.nthreads = s->nthreads;
+	s->ctx.parallel_for = p ? rt_pool_parallel_for : NULL;
+	s->ctx.pool = p;
+	return NNCC_STATUS_OK;
 }
 
 /* calloc of n pointers, at least one so that NULL always means failure. */
@@ -84,6 +140,11 @@ nncc_session_create(const nncc_model *m, nncc_session **out, char **err)
 			goto oom;
 	for (int32_t i = 0; i < a->nparams; i++)
 		s->params[i] = a->params[i].data;
+	*(void **)&s->blas_set = rt_model_sym(m, "openblas_set_num_threads");
+	*(void **)&s->blas_get = rt_model_sym(m, "openblas_get_num_threads");
+	if (use_threads(s, default_threads(), NULL) != NNCC_STATUS_OK &&
+	    use_threads(s, 1, NULL) != NNCC_STATUS_OK) /* no threads to spare: run serially */
+		goto oom;
 	*out = s;
 	return NNCC_STATUS_OK;
 oom:
@@ -146,8 +207,10 @@ nncc_session_run(nncc_session *s, char **err)
 		if (!s->set[i])
 			return rt_err(err, NNCC_STATUS_NOT_READY, "model '%s': input '%s' not set",
 				      a->name, a->inputs[i].name);
+	if (s->blas_set && (!s->blas_get || s->blas_get() != s->nthreads))
+		s->blas_set(s->nthreads);
 	a->run(s->arena, (const void *const *)s->in, (void *const *)s->out,
-	       (const void *const *)s->params, NULL);
+	       (const void *const *)s->params, &s->ctx);
 	s->ran = 1;
 	return NNCC_STATUS_OK;
 }
@@ -161,4 +224,28 @@ nncc_session_output(const nncc_session *s, int index, const void **data)
 		return NNCC_STATUS_NOT_READY;
 	*data = s->out[index];
 	return NNCC_STATUS_OK;
+}
+
+nncc_status
+nncc_session_set_threads(nncc_session *s, int nthreads, char **err)
+{
+	if (err)
+		*err = NULL;
+	if (!s)
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_session_set_threads: no session");
+	if (nthreads < 0 || nthreads > RT_MAX_THREADS)
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT,
+			      "model '%s': %d threads asked for (0 for the default, at most %d)",
+			      s->abi->name, nthreads, RT_MAX_THREADS);
+	if (nthreads == 0)
+		nthreads = default_threads();
+	if (nthreads == s->nthreads)
+		return NNCC_STATUS_OK;
+	return use_threads(s, nthreads, err);
+}
+
+int
+nncc_session_num_threads(const nncc_session *s)
+{
+	return s ? s->nthreads : 0;
 }

@@ -14,6 +14,8 @@
 #include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,10 +148,21 @@ test_conv2d(void **state)
 		{1, 4, 3, 3, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2, 0}, /* 1x1 grouped */
 		{1, 2, 3, 3, 2, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1}, /* 1x1, bottom pad only */
 		{1, 1, 2, 2, 1, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1}, /* window mostly padding */
+		{1, 1, 3, 2, 2, 3, 3, 2, 3, 2, 4, 2, 4, 2, 2, 1, 1}, /* columns all padding */
+		{2, 3, 7, 11, 2, 2, 5, 1, 1, 0, 3, 1, 0, 1, 1, 1, 0}, /* wide, left pad only */
+		{2, 8, 64, 60, 16, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 2, 1}, /* copies in chunks */
+		{1, 16, 64, 64, 32, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1}, /* bias in chunks */
+		{2, 3, 9, 8, 6, 3, 3, 1, 1, 2, 1, 2, 1, 2, 2, 3, 1}, /* depthwise x2, dilated */
+		{1, 8, 15, 17, 8, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 8, 1}, /* depthwise 5x5, stride 2 */
+		{2, 32, 56, 56, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32, 1}, /* depthwise in chunks */
 	};
 	uint32_t seed = 7;
 	char what[64];
+	RtPool *pool;
+	nncc_abi_ctx ctx = {3, rt_pool_parallel_for, NULL};
 
+	assert_int_equal(rt_pool_new(3, &pool, NULL), NNCC_STATUS_OK);
+	ctx.pool = pool;
 	for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
 		const int64_t *c = cases[t];
 		int64_t N = c[0], C = c[1], H = c[2], W = c[3], K = c[4], KH = c[5], KW = c[6];
@@ -165,12 +178,20 @@ test_conv2d(void **state)
 		float *y = rnd_array(ny, &seed), *want = rnd_array(ny, &seed);
 		float *scratch = fast ? NULL : rnd_array((C / G) * KH * KW * OH * OW, &seed);
 
-		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p);
+		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, NULL);
 		naive_conv(x, w, bias, want, p);
 		snprintf(what, sizeof what, "conv case %zu", t);
 		assert_close(y, want, ny, what);
+		/* the copies on 3 threads: the same bits */
+		memcpy(want, y, (size_t)ny * sizeof *y);
+		memset(y, 0, (size_t)ny * sizeof *y);
+		if (scratch)
+			memset(scratch, 0, (size_t)((C / G) * KH * KW * OH * OW) * sizeof *scratch);
+		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, &ctx);
+		assert_memory_equal(y, want, (size_t)ny * sizeof *y);
 		free(x), free(w), free(bias), free(y), free(want), free(scratch);
 	}
+	rt_pool_free(pool);
 }
 
 /* The unit-test target links neither nncc_rt_kernels nor OpenBLAS, so
@@ -222,21 +243,42 @@ static const nncc_abi_tensor t_par[1] = {
 	{"p", NNCC_DTYPE_F32, 2, d23, 24, pdata},
 };
 
-/* y = x * s + p (through the arena); ok = the arena is aligned and ctx NULL */
+typedef struct ToyJob {
+	const float *tmp, *p; /* inputs of y = tmp + p */
+	float *y;             /* output */
+} ToyJob;
+
+static void
+toy_chunk(void *closure, int64_t i)
+{
+	ToyJob *j = closure;
+
+	j->y[i] = j->tmp[i] + j->p[i];
+}
+
+/* y = x * s + p (through the arena; the add in 6 chunks on the session's
+ * threads); ok = the threads in ctx if the arena is aligned and ctx is
+ * sound (parallel_for exactly when there are threads to spare), else 0. */
 static void
 toy_run(void *arena, const void *const *in, void *const *out, const void *const *params,
 	void *ctx)
 {
 	const float *x = in[0], *p = params[0];
 	float s = *(const float *)in[1], *tmp = arena, *y = out[0];
+	const nncc_abi_ctx *c = ctx;
+	ToyJob job = {tmp, p, y};
 
 	memset(arena, 0x5a, ARENA);
 	for (int i = 0; i < 6; i++)
 		tmp[i] = x[i] * s;
-	for (int i = 0; i < 6; i++)
-		y[i] = tmp[i] + p[i];
-	*(int32_t *)out[1] = (uintptr_t)arena % 64 == 0 && (uintptr_t)out[0] % 64 == 0 && !ctx &&
-			     params[0] == pdata;
+	if (c && c->parallel_for)
+		c->parallel_for(c->pool, toy_chunk, &job, 6);
+	else
+		for (int i = 0; i < 6; i++)
+			toy_chunk(&job, i);
+	*(int32_t *)out[1] = (uintptr_t)arena % 64 == 0 && (uintptr_t)out[0] % 64 == 0 && c &&
+			     c->nthreads >= 1 && (c->nthreads > 1) == (c->parallel_for != NULL) &&
+			     params[0] == pdata ? c->nthreads : 0;
 }
 
 static const nncc_abi_model toy = {
@@ -400,7 +442,8 @@ test_session(void **state)
 	for (int i = 0; i < 6; i++)
 		assert_true(((const float *)out)[i] == x[i] * 2 + pdata[i]);
 	assert_int_equal(nncc_session_output(ss, 1, &out), NNCC_STATUS_OK);
-	assert_int_equal(*(const int32_t *)out, 1);
+	assert_true(nncc_session_num_threads(ss) >= 1);
+	assert_int_equal(*(const int32_t *)out, nncc_session_num_threads(ss));
 	assert_int_equal(nncc_session_output(ss, 2, &out), NNCC_STATUS_INVALID_ARGUMENT);
 
 	/* inputs stay set; a new one takes effect */
@@ -409,13 +452,45 @@ test_session(void **state)
 	assert_int_equal(nncc_session_run(ss, NULL), NNCC_STATUS_OK);
 	assert_int_equal(nncc_session_output(ss, 0, &out), NNCC_STATUS_OK);
 	assert_true(((const float *)out)[5] == 54.0f);
+
+	/* threads: the run's ctx follows the session's count */
+	for (int n = 1; n <= 4; n++) {
+		assert_int_equal(nncc_session_set_threads(ss, n, &err), NNCC_STATUS_OK);
+		assert_null(err);
+		assert_int_equal(nncc_session_num_threads(ss), n);
+		assert_int_equal(nncc_session_run(ss, NULL), NNCC_STATUS_OK);
+		assert_int_equal(nncc_session_output(ss, 0, &out), NNCC_STATUS_OK);
+		for (int i = 0; i < 6; i++)
+			assert_true(((const float *)out)[i] == x[i] * -1 + pdata[i]);
+		assert_int_equal(nncc_session_output(ss, 1, &out), NNCC_STATUS_OK);
+		assert_int_equal(*(const int32_t *)out, n);
+	}
+	assert_int_equal(nncc_session_set_threads(ss, -1, &err), NNCC_STATUS_INVALID_ARGUMENT);
+	assert_true(contains(err, "-1 threads"));
+	nncc_error_free(err);
+	assert_int_equal(nncc_session_set_threads(ss, RT_MAX_THREADS + 1, NULL), NNCC_STATUS_INVALID_ARGUMENT);
+	assert_int_equal(nncc_session_num_threads(ss), 4); /* unchanged */
+	assert_int_equal(setenv("NNCC_THREADS", "3", 1), 0);
+	assert_int_equal(nncc_session_set_threads(ss, 0, NULL), NNCC_STATUS_OK);
+	assert_int_equal(nncc_session_num_threads(ss), 3);
 	nncc_session_free(ss);
+	assert_int_equal(nncc_session_create(m, &ss, NULL), NNCC_STATUS_OK); /* the default */
+	assert_int_equal(nncc_session_num_threads(ss), 3);
+	nncc_session_free(ss);
+	assert_int_equal(setenv("NNCC_THREADS", "zero", 1), 0); /* ignored */
+	assert_int_equal(nncc_session_create(m, &ss, NULL), NNCC_STATUS_OK);
+	assert_true(nncc_session_num_threads(ss) >= 1 && nncc_session_num_threads(ss) <= RT_DEFAULT_THREADS);
+	nncc_session_free(ss);
+	unsetenv("NNCC_THREADS");
+	assert_int_equal(nncc_session_set_threads(NULL, 2, NULL), NNCC_STATUS_INVALID_ARGUMENT);
+	assert_int_equal(nncc_session_num_threads(NULL), 0);
 	nncc_model_free(m);
 }
 
 typedef struct Worker {
 	const nncc_model *m; /* shared model */
 	float scale;         /* this thread's s */
+	int threads;         /* the session's threads */
 	int bad;             /* wrong results seen */
 } Worker;
 
@@ -427,12 +502,13 @@ worker(void *arg)
 	nncc_session *s;
 	const void *out;
 
-	if (nncc_session_create(w->m, &s, NULL) != NNCC_STATUS_OK) {
+	if (nncc_session_create(w->m, &s, NULL) != NNCC_STATUS_OK ||
+	    nncc_session_set_threads(s, w->threads, NULL) != NNCC_STATUS_OK) {
 		w->bad = -1;
 		return NULL;
 	}
 	nncc_session_set_input(s, 0, x, 2, d23, NNCC_DTYPE_F32, NULL);
-	for (int it = 0; it < 20000; it++) {
+	for (int it = 0; it < 5000; it++) {
 		float sc = w->scale + (float)(it % 7);
 		nncc_session_set_input(s, 1, &sc, 0, NULL, NNCC_DTYPE_F32, NULL);
 		if (nncc_session_run(s, NULL) != NNCC_STATUS_OK ||
@@ -442,6 +518,8 @@ worker(void *arg)
 		}
 		for (int i = 0; i < 6; i++)
 			w->bad += ((const float *)out)[i] != x[i] * sc + pdata[i];
+		nncc_session_output(s, 1, &out);
+		w->bad += *(const int32_t *)out != w->threads;
 	}
 	nncc_session_free(s);
 	return NULL;
@@ -456,7 +534,7 @@ test_sessions_concurrent(void **state)
 
 	assert_int_equal(nncc_model_from_abi(&toy, &m, NULL), NNCC_STATUS_OK);
 	for (int i = 0; i < 2; i++) {
-		w[i] = (Worker){m, (float)(i * 100 + 1), 0};
+		w[i] = (Worker){m, (float)(i * 100 + 1), 3 - i, 0}; /* each with its own pool */
 		assert_int_equal(pthread_create(&th[i], NULL, worker, &w[i]), 0);
 	}
 	for (int i = 0; i < 2; i++) {
@@ -465,6 +543,124 @@ test_sessions_concurrent(void **state)
 	}
 	nncc_model_free(m);
 }
+
+/* --- the thread pool ------------------------------------------------------------- */
+
+typedef struct PoolJob {
+	atomic_int hits[1000];  /* per chunk: times it ran */
+	RtPool *pool;           /* for nested calls */
+	atomic_int nested;      /* chunks of nested calls run */
+	atomic_int entered;     /* threads seen (test_pool_threads_run) */
+	pthread_t seen[64];     /* their ids */
+	pthread_mutex_t mu;     /* guards seen */
+} PoolJob;
+
+static void
+count_chunk(void *closure, int64_t c)
+{
+	PoolJob *j = closure;
+
+	atomic_fetch_add(&j->hits[c], 1);
+}
+
+static void
+test_pool_chunks(void **state)
+{
+	static const int64_t ns[] = {0, 1, 2, 5, 64, 1000};
+	PoolJob *j = calloc(1, sizeof *j);
+	RtPool *p;
+
+	assert_non_null(j);
+	for (int threads = 2; threads <= 8; threads *= 2) {
+		assert_int_equal(rt_pool_new(threads, &p, NULL), NNCC_STATUS_OK);
+		assert_int_equal(rt_pool_threads(p), threads);
+		for (size_t k = 0; k < sizeof ns / sizeof *ns; k++)
+			for (int round = 0; round < 50; round++) { /* back to back: late wakers */
+				for (int c = 0; c < 1000; c++)
+					atomic_store(&j->hits[c], 0);
+				rt_pool_parallel_for(p, count_chunk, j, ns[k]);
+				for (int c = 0; c < 1000; c++)
+					if (atomic_load(&j->hits[c]) != (c < ns[k]))
+						fail_msg("%d threads, %lld chunks: chunk %d ran %d times", threads,
+							 (long long)ns[k], c, atomic_load(&j->hits[c]));
+			}
+		rt_pool_free(p);
+	}
+	free(j);
+}
+
+/* Each chunk waits (up to 10 s) until two threads have entered: passes
+ * only if a worker runs chunks while the caller runs its own. */
+static void
+meet_chunk(void *closure, int64_t c)
+{
+	PoolJob *j = closure;
+	pthread_t me = pthread_self();
+	int known = 0;
+
+	pthread_mutex_lock(&j->mu);
+	for (int i = 0; i < atomic_load(&j->entered); i++)
+		known |= pthread_equal(j->seen[i], me);
+	if (!known && atomic_load(&j->entered) < 64) {
+		j->seen[atomic_load(&j->entered)] = me;
+		atomic_fetch_add(&j->entered, 1);
+	}
+	pthread_mutex_unlock(&j->mu);
+	for (int i = 0; i < 10000 && atomic_load(&j->entered) < 2; i++)
+		usleep(1000);
+	atomic_fetch_add(&j->hits[c], 1);
+}
+
+static void
+nest_chunk(void *closure, int64_t c)
+{
+	PoolJob *j = closure;
+
+	atomic_fetch_add(&j->hits[c], 1);
+	rt_pool_parallel_for(j->pool, count_chunk, j, 0);
+	for (int i = 0; i < 3; i++) /* a nested job runs on this thread, to the end */
+		atomic_fetch_add(&j->nested, 1);
+	rt_pool_parallel_for(j->pool, meet_chunk, j, 1);
+}
+
+static void
+test_pool_threads_run(void **state)
+{
+	PoolJob *j = calloc(1, sizeof *j);
+	RtPool *p;
+	char *err = NULL;
+
+	assert_non_null(j);
+	pthread_mutex_init(&j->mu, NULL);
+	assert_int_equal(rt_pool_new(2, &p, NULL), NNCC_STATUS_OK);
+	rt_pool_parallel_for(p, meet_chunk, j, 4);
+	assert_true(atomic_load(&j->entered) >= 2);
+	for (int c = 0; c < 4; c++)
+		assert_int_equal(atomic_load(&j->hits[c]), 1);
+
+	/* a parallel_for inside a chunk runs serially instead of deadlocking */
+	memset(j->hits, 0, sizeof j->hits);
+	j->pool = p;
+	rt_pool_parallel_for(p, nest_chunk, j, 6);
+	assert_int_equal(atomic_load(&j->nested), 18);
+	for (int c = 0; c < 6; c++)
+		assert_int_equal(atomic_load(&j->hits[c]), c == 0 ? 1 + 6 : 1); /* meet_chunk bumps chunk 0 */
+	rt_pool_free(p);
+
+	/* one thread: no pool; a NULL pool runs serially */
+	assert_int_equal(rt_pool_new(1, &p, NULL), NNCC_STATUS_OK);
+	assert_null(p);
+	assert_int_equal(rt_pool_threads(NULL), 1);
+	memset(j->hits, 0, sizeof j->hits);
+	rt_pool_parallel_for(NULL, count_chunk, j, 3);
+	assert_int_equal(atomic_load(&j->hits[2]), 1);
+	assert_int_equal(rt_pool_new(RT_MAX_THREADS + 1, &p, &err), NNCC_STATUS_INVALID_ARGUMENT);
+	assert_true(contains(err, "at most"));
+	nncc_error_free(err);
+	pthread_mutex_destroy(&j->mu);
+	free(j);
+}
+
 int
 main(void)
 {
@@ -474,6 +670,8 @@ main(void)
 		cmocka_unit_test(test_model_load_errors),
 		cmocka_unit_test(test_session),
 		cmocka_unit_test(test_sessions_concurrent),
+		cmocka_unit_test(test_pool_chunks),
+		cmocka_unit_test(test_pool_threads_run),
 	};
 	const struct CMUnitTest kernels[] = {
 		cmocka_unit_test(test_matmul),

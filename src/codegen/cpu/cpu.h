@@ -3,8 +3,10 @@
  * llvm.c owns the module: target machine, weights, descriptor, the run
  * function, optimization and emission. llvm_kernel.c renders one Kernel of
  * the KernelList into an internal function `k<N>` whose arguments are the
- * base pointers of the storage the kernel touches; llvm_args.c decides
- * those arguments and checks each kernel first. */
+ * base pointers of the storage the kernel touches (loops, hoisting, threads,
+ * library calls and their epilogues), llvm_expr.c the value of each
+ * expression node; llvm_args.c decides those arguments and checks each
+ * kernel first. */
 #ifndef NNCC_CPU_H
 #define NNCC_CPU_H
 
@@ -42,14 +44,49 @@ bool cpu_arg_noalias(const KernelList *kl, const int *args, int nargs, int j);
 /* 0, or -1 with a message naming the kernel if it cannot be rendered. */
 int cpu_check_kernel(Cg *cg, const Kernel *k, Diag *d);
 
-/* llvm_kernel.c */
-/* Builds the internal function k<ki>; NULL with a message in d if the
- * kernel uses something the backend cannot render. */
-LLVMValueRef cpu_kernel(Cg *cg, int ki, Diag *d);
-/* Adds nounwind and the target-cpu/target-features attributes. */
-void cpu_fn_attrs(Cg *cg, LLVMValueRef fn);
+/* One kernel being rendered (llvm_kernel.c), shared with llvm_expr.c. The
+ * function being built takes the kernel's storage as its first nargs
+ * parameters, so base pointers are always LLVMGetParam(fn, j). */
+typedef struct Kc {
+	Cg *cg;                   /* module-wide state */
+	const KernelList *kl;     /* the list */
+	const Kernel *k;          /* the kernel being rendered */
+	int ki;                   /* its index (function names) */
+	LLVMValueRef fn;          /* the function being built */
+	int *args;                /* representative buffer of each argument (cpu_kernel_args) */
+	int nargs;                /* argument count */
+	LLVMValueRef var[KV_MAX]; /* current i64 value of each loop var, NULL outside its loop */
+	KxDag dag;                /* the body's distinct nodes (cg_kx_dag) */
+	LLVMValueRef *val;        /* per dag node: its value where it is in scope, else NULL */
+} Kc;
+
+/* llvm_expr.c: types, constants, conversions and the value of one node. */
 /* The LLVM type of one element of dtype t (bool, u8 and i8 are i8); NULL
  * for DT_UNDEF. */
 LLVMTypeRef cpu_type(Cg *cg, DType t);
+bool cpu_is_float(DType t);
+/* v as a constant of dtype t; integers saturate, NaN becomes 0. */
+LLVMValueRef cpu_const(Kc *c, DType t, double v);
+LLVMValueRef cpu_i64(Kc *c, int64_t v);
+/* Converts v from dtype `from` to dtype `to` (float to int saturates). */
+LLVMValueRef cpu_conv(Kc *c, LLVMValueRef v, DType from, DType to);
+LLVMBasicBlockRef cpu_block(Kc *c, const char *name);
+void cpu_phi_add(LLVMValueRef phi, LLVMValueRef v, LLVMBasicBlockRef bb);
+/* Address of element idx of buf (the loop vars it uses must be bound). */
+LLVMValueRef cpu_elem_ptr(Kc *c, int buf, const Aff *idx);
+/* The value of x, any kind but KX_REDUCE, from its operands' values a and
+ * b (each in its operand's own dtype; NULL where x has no such operand). */
+LLVMValueRef cpu_node(Kc *c, const Kx *x, LLVMValueRef a, LLVMValueRef b);
+/* acc (op) v for a KX_REDUCE's op, and its initial value. */
+LLVMValueRef cpu_reduce_init(Kc *c, int op, DType t);
+LLVMValueRef cpu_reduce_step(Kc *c, int op, LLVMValueRef acc, LLVMValueRef v, DType t);
+
+/* llvm_kernel.c */
+/* Builds the internal function `void k<ki>(args..., ptr ctx)` (and, for a
+ * parallel schedule, its helpers k<ki>.body and k<ki>.chunk); NULL with a
+ * message in d if the kernel uses something the backend cannot render. */
+LLVMValueRef cpu_kernel(Cg *cg, int ki, Diag *d);
+/* Adds nounwind and the target-cpu/target-features attributes. */
+void cpu_fn_attrs(Cg *cg, LLVMValueRef fn);
 
 #endif

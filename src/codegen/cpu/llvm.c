@@ -5,7 +5,8 @@
  *
  * The module holds, for a model named M:
  *   - one private constant [nbytes x i8] per parameter (align 64);
- *   - internal functions k0, k1, ... (llvm_kernel.c), one per kernel;
+ *   - internal functions k0, k1, ... (llvm_kernel.c), one per kernel, each
+ *     taking its storage pointers and the runtime's ctx (abi.h);
  *   - `void M_run(ptr arena, ptr inputs, ptr outputs, ptr params, ptr ctx)`
  *     which computes each buffer's base pointer and calls the kernels;
  *   - the constant nncc_abi_model `M_nncc_model`, and `nncc_model`, a weak
@@ -226,7 +227,7 @@ static void emit_run(Mod *m)
 
 	LLVMValueRef *base = xcalloc((size_t)(kl->nbuf ? kl->nbuf : 1), sizeof *base);
 	int *args = xmalloc((size_t)(kl->nbuf ? kl->nbuf : 1) * sizeof *args);
-	LLVMValueRef *av = xmalloc((size_t)(kl->nbuf ? kl->nbuf : 1) * sizeof *av);
+	LLVMValueRef *av = xmalloc((size_t)(kl->nbuf + 1) * sizeof *av);
 	for (int i = 0; i < kl->nk; i++) {
 		int n = cpu_kernel_args(kl, &kl->k[i], args);
 		for (int j = 0; j < n; j++) {
@@ -234,7 +235,8 @@ static void emit_run(Mod *m)
 				base[args[j]] = buf_base(cg, fn, args[j]);
 			av[j] = base[args[j]];
 		}
-		LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(m->kfn[i]), m->kfn[i], av, (unsigned)n, "");
+		av[n] = LLVMGetParam(fn, 4); /* ctx: the runtime's threads */
+		LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(m->kfn[i]), m->kfn[i], av, (unsigned)n + 1, "");
 	}
 	LLVMBuildRetVoid(cg->b);
 	free(av);

@@ -2,7 +2,8 @@
  * list of its function (one pointer per distinct storage, see
  * cpu_kernel_args), which arguments may be marked noalias, and the checks
  * a kernel passes before it is rendered (a bad kernel is reported, never
- * rendered into an invalid module). */
+ * rendered into an invalid module). Bodies are DAGs: every walk goes over
+ * the distinct nodes (cg_kx_dag), never down every path. */
 #include "cpu.h"
 
 /* Arguments */
@@ -35,14 +36,15 @@ static void add(const KernelList *kl, int buf, int *args, int *n)
 	args[(*n)++] = buf;
 }
 
-static void add_kx(const KernelList *kl, const Kx *x, int *args, int *n)
+/* Every buffer the body loads (each distinct node once: bodies are DAGs). */
+static void add_body(const KernelList *kl, const Kernel *k, int *args, int *n)
 {
-	if (!x)
-		return;
-	if (x->kind == KX_LOAD)
-		add(kl, x->buf, args, n);
-	add_kx(kl, x->a, args, n);
-	add_kx(kl, x->b, args, n);
+	KxDag d;
+	cg_kx_dag(k, &d);
+	for (int i = 0; i < d.n; i++)
+		if (d.node[i].x->kind == KX_LOAD)
+			add(kl, d.node[i].x->buf, args, n);
+	cg_kx_dag_free(&d);
 }
 
 int cpu_kernel_args(const KernelList *kl, const Kernel *k, int *args)
@@ -51,7 +53,6 @@ int cpu_kernel_args(const KernelList *kl, const Kernel *k, int *args)
 	switch (k->kind) {
 	case KK_LOOP:
 		add(kl, k->out, args, &n);
-		add_kx(kl, k->body, args, &n);
 		break;
 	case KK_MATMUL:
 		add(kl, k->mm.a, args, &n);
@@ -65,6 +66,10 @@ int cpu_kernel_args(const KernelList *kl, const Kernel *k, int *args)
 		add(kl, k->conv.y, args, &n);
 		add(kl, k->conv.scratch, args, &n);
 		break;
+	}
+	if (k->body) {
+		add(kl, k->out, args, &n);
+		add_body(kl, k, args, &n);
 	}
 	return n;
 }
@@ -101,53 +106,99 @@ static int check_buf(Cg *cg, const Kernel *k, int buf, bool f32, Diag *d)
 	return 0;
 }
 
-static int check_kx(Cg *cg, const Kernel *k, const Kx *x, Diag *d)
+static int check_aff(const Kernel *k, const Aff *a, int nvar, Diag *d)
 {
-	if (!x)
-		return diag(d, "kernel %s: missing operand", k->name);
+	for (int v = nvar; v < KV_MAX; v++)
+		if (a->k[v])
+			return diag(d, "kernel %s: index uses var %d outside its loops", k->name, v);
+	return 0;
+}
+
+static int check_node(Cg *cg, const Kernel *k, const Kx *x, Diag *d)
+{
 	if (!cpu_type(cg, x->dtype))
 		return diag(d, "kernel %s: unsupported dtype %s", k->name, ir_dtype_name(x->dtype));
+	bool need_a = x->kind >= KX_UNARY, need_b = x->kind == KX_BINARY;
+	if ((need_a && !x->a) || (need_b && !x->b))
+		return diag(d, "kernel %s: missing operand", k->name);
 	switch (x->kind) {
 	case KX_CONST:
 		return 0;
 	case KX_LOAD:
-		if (check_buf(cg, k, x->buf, false, d))
+		if (check_buf(cg, k, x->buf, false, d) || check_aff(k, &x->idx, k->nvar, d))
 			return -1;
 		/* fall through */
 	case KX_VALID:
 		if (x->nguard < 0 || (x->nguard && !x->guard))
 			return diag(d, "kernel %s: bad guard list", k->name);
+		for (int i = 0; i < x->nguard; i++)
+			if (check_aff(k, &x->guard[i].e, k->nvar, d))
+				return -1;
 		return 0;
 	case KX_UNARY:
 		if (x->op < KU_NEG || x->op > KU_TANH)
 			return diag(d, "kernel %s: unknown unary op %d", k->name, x->op);
-		return check_kx(cg, k, x->a, d);
+		return 0;
 	case KX_BINARY:
 		if (x->op < KB_ADD || x->op > KB_MIN)
 			return diag(d, "kernel %s: unknown binary op %d", k->name, x->op);
-		return check_kx(cg, k, x->a, d) || check_kx(cg, k, x->b, d) ? -1 : 0;
+		return 0;
 	case KX_REDUCE:
 		if (x->op < KR_SUM || x->op > KR_MIN)
 			return diag(d, "kernel %s: unknown reduce op %d", k->name, x->op);
-		return check_kx(cg, k, x->a, d);
+		return 0;
 	}
 	return diag(d, "kernel %s: unknown expression kind %d", k->name, (int)x->kind);
+}
+
+/* The loops, the store and every node of the body (each once). */
+static int check_body(Cg *cg, const Kernel *k, Diag *d)
+{
+	if (k->nvar < 0 || k->nvar > KV_MAX || k->nout_var < 0 || k->nout_var > k->nvar)
+		return diag(d, "kernel %s: bad loop variables (%d, %d)", k->name, k->nout_var, k->nvar);
+	if (!k->body)
+		return diag(d, "kernel %s: missing operand", k->name);
+	if (check_buf(cg, k, k->out, false, d) || check_aff(k, &k->out_idx, k->nout_var, d))
+		return -1;
+	const Sched *s = &k->sched;
+	int64_t span;
+	if (s->par_chunks > 1 && s->par_var >= 0 &&
+	    (s->par_var >= k->nout_var || !ck_mul(s->par_chunks + 1, k->extent[s->par_var], &span)))
+		return diag(d, "kernel %s: bad schedule (parallel var %d in %lld chunks)", k->name,
+		            s->par_var, (long long)s->par_chunks);
+	KxDag dag;
+	cg_kx_dag(k, &dag);
+	int rc = dag.node[dag.n - 1].inner ? diag(d, "kernel %s: a reduction var is used outside a reduction", k->name) : 0;
+	for (int i = 0; i < dag.n && !rc; i++)
+		rc = check_node(cg, k, dag.node[i].x, d);
+	cg_kx_dag_free(&dag);
+	return rc;
+}
+
+/* A call's epilogue updates the call's output. */
+static int check_epilogue(Cg *cg, const Kernel *k, int out, Diag *d)
+{
+	if (!k->body)
+		return 0;
+	if (k->out != out)
+		return diag(d, "kernel %s: the epilogue stores to buffer %d, not to the call's output %d", k->name,
+		            k->out, out);
+	return check_body(cg, k, d);
 }
 
 int cpu_check_kernel(Cg *cg, const Kernel *k, Diag *d)
 {
 	switch (k->kind) {
 	case KK_LOOP:
-		if (k->nvar < 0 || k->nvar > KV_MAX || k->nout_var < 0 || k->nout_var > k->nvar)
-			return diag(d, "kernel %s: bad loop variables (%d, %d)", k->name, k->nout_var,
-			            k->nvar);
-		return check_buf(cg, k, k->out, false, d) || check_kx(cg, k, k->body, d) ? -1 : 0;
+		return check_body(cg, k, d);
 	case KK_MATMUL:
 		if (k->mm.nbatch < 0 || k->mm.nbatch > 4)
 			return diag(d, "kernel %s: %d batch dims (at most 4)", k->name, k->mm.nbatch);
 		if (check_buf(cg, k, k->mm.a, true, d) || check_buf(cg, k, k->mm.b, true, d))
 			return -1;
-		return check_buf(cg, k, k->mm.c, true, d);
+		if (check_buf(cg, k, k->mm.c, true, d))
+			return -1;
+		return check_epilogue(cg, k, k->mm.c, d);
 	case KK_CONV2D:
 		if (check_buf(cg, k, k->conv.x, true, d) || check_buf(cg, k, k->conv.wt, true, d) ||
 		    check_buf(cg, k, k->conv.y, true, d))
@@ -156,7 +207,7 @@ int cpu_check_kernel(Cg *cg, const Kernel *k, Diag *d)
 			return -1;
 		if (k->conv.scratch >= 0 && check_buf(cg, k, k->conv.scratch, true, d))
 			return -1;
-		return 0;
+		return check_epilogue(cg, k, k->conv.y, d);
 	}
 	return diag(d, "kernel %s: unknown kind %d", k->name, (int)k->kind);
 }

@@ -1,445 +1,55 @@
-/* llvm_kernel.c — renders one Kernel into an internal LLVM function.
+/* llvm_kernel.c — renders one Kernel into internal LLVM functions: the
+ * loop nest, where each expression node is evaluated, threads, and the
+ * library calls with their fused epilogues.
  *
- * A KK_LOOP kernel becomes canonical loops (i = 0 .. extent-1, phis built
- * directly, rotated so the test sits in the latch) over its output vars;
- * the body's expression tree is evaluated in the innermost loop and stored
- * at out_idx. Every KX_REDUCE node gets its own loop nest over the
- * reduction vars, evaluated where the node appears, with an accumulator
- * phi per level. Guarded loads branch around the load (never a select: an
- * out-of-range address is never touched). KK_MATMUL and KK_CONV2D call the
- * runtime's kernel library (runtime/abi.h).
+ * Every kernel becomes `void k<N>(ptr storage..., ptr ctx)`: one pointer
+ * per distinct storage it touches (cpu_kernel_args), noalias unless its
+ * bytes may overlap another argument's, then the runtime's nncc_abi_ctx.
  *
- * The function takes one `ptr` per distinct storage it touches
- * (cpu_kernel_args), marked noalias unless its bytes may overlap another
- * argument's (two arena buffers with overlapping ranges). Caller-provided
- * inputs, outputs and params are assumed not to overlap each other. */
+ * Loops are canonical (i = lo .. hi-1, phis built directly, rotated so the
+ * test sits in the latch), one per output var. Expression nodes are
+ * evaluated once per point of the loops they depend on (cg_kx_dag): on
+ * entering the loop of output var v, every node whose innermost output
+ * var is v is emitted, children first, so a node shared by two parents is
+ * one value and a KX_REDUCE runs its own loop nest over the reduction vars
+ * once per row, not once per element (softmax's max and sum). Nodes that
+ * depend on a reduction var are evaluated inside that nest, per iteration.
+ *
+ * The schedule (Sched): with par_var >= 0 and par_chunks > 1 the nest moves
+ * to `k<N>.body(storage..., i64 lo, i64 hi, i64 img)`, where par_var walks
+ * [lo, hi); `k<N>.chunk(ptr closure, i64 c)` runs chunk c of par_chunks
+ * equal parts of the range; k<N> hands the chunks to ctx->parallel_for when
+ * the runtime lends threads, and otherwise calls the body once over the
+ * whole range. vec_var with vec_width > 0 puts llvm.loop.vectorize.width on
+ * that loop. Tiles are not used (ignoring them is always correct).
+ *
+ * KK_MATMUL and KK_CONV2D call the runtime's kernel library (runtime/abi.h).
+ * A fused epilogue (Kernel.body) then runs over the call's output in place.
+ * A convolution over several images whose epilogue walks the images with
+ * var 0 runs image by image instead: the call on one image, then the
+ * epilogue on that image while it is still in cache. */
 #include "cpu.h"
 
-#include <math.h>
+#include <llvm-c/DebugInfo.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct Kc {
-	Cg *cg;                   /* module-wide state */
-	const KernelList *kl;     /* the list */
-	const Kernel *k;          /* the kernel being rendered */
-	LLVMValueRef fn;          /* its function */
-	int *args;                /* representative buffer of each argument (cpu_kernel_args) */
-	int nargs;                /* argument count */
-	LLVMValueRef var[KV_MAX]; /* current i64 value of each loop var, NULL outside its loop */
-} Kc;
+/* --- expression nodes ------------------------------------------------------- */
 
-static LLVMValueRef eval(Kc *c, const Kx *x);
+static LLVMValueRef emit(Kc *c, int i);
 
-/* Types, constants, conversions */
-
-LLVMTypeRef cpu_type(Cg *cg, DType t)
+/* The value of x at the current point: already emitted (hoisted or shared),
+ * or, for a node inside a reduction body, emitted now. */
+static LLVMValueRef get(Kc *c, const Kx *x)
 {
-	switch (t) {
-	case DT_F32:
-		return LLVMFloatTypeInContext(cg->ctx);
-	case DT_F64:
-		return LLVMDoubleTypeInContext(cg->ctx);
-	case DT_F16:
-		return LLVMHalfTypeInContext(cg->ctx);
-	case DT_BF16:
-		return LLVMBFloatTypeInContext(cg->ctx);
-	case DT_I32:
-		return cg->t_i32;
-	case DT_I64:
-		return cg->t_i64;
-	case DT_I8:
-	case DT_U8:
-	case DT_BOOL:
-		return cg->t_i8;
-	default:
-		return NULL;
+	int i = cg_kx_find(&c->dag, x);
+	NN_ASSERT(i >= 0);
+	if (!c->val[i]) {
+		NN_ASSERT(c->dag.node[i].inner); /* hoistable nodes are emitted at their level */
+		c->val[i] = emit(c, i);
 	}
-}
-
-static bool is_float(DType t)
-{
-	return ir_dtype_is_float(t);
-}
-static bool is_unsigned(DType t)
-{
-	return t == DT_U8 || t == DT_BOOL;
-}
-
-static void int_range(DType t, int64_t *lo, int64_t *hi)
-{
-	switch (t) {
-	case DT_I8:
-		*lo = INT8_MIN;
-		*hi = INT8_MAX;
-		break;
-	case DT_U8:
-		*lo = 0;
-		*hi = UINT8_MAX;
-		break;
-	case DT_BOOL:
-		*lo = 0;
-		*hi = 1;
-		break;
-	case DT_I32:
-		*lo = INT32_MIN;
-		*hi = INT32_MAX;
-		break;
-	default:
-		*lo = INT64_MIN;
-		*hi = INT64_MAX;
-		break;
-	}
-}
-
-/* v as a constant of dtype t; integers saturate, NaN becomes 0. */
-static LLVMValueRef kconst(Kc *c, DType t, double v)
-{
-	LLVMTypeRef ty = cpu_type(c->cg, t);
-	if (is_float(t))
-		return LLVMConstReal(ty, v);
-	int64_t lo, hi, iv;
-	int_range(t, &lo, &hi);
-	if (isnan(v))
-		iv = 0;
-	else if (v <= (double)lo)
-		iv = lo;
-	else if (v >= (double)hi)
-		iv = hi;
-	else
-		iv = (int64_t)v;
-	return LLVMConstInt(ty, (unsigned long long)iv, !is_unsigned(t));
-}
-
-static LLVMValueRef i64c(Kc *c, int64_t v)
-{
-	return LLVMConstInt(c->cg->t_i64, (unsigned long long)v, 1);
-}
-
-/* Calls an overloaded intrinsic; ov are its overload types. */
-static LLVMValueRef intrin(Kc *c, const char *name, LLVMTypeRef *ov, int nov, LLVMValueRef *args, int nargs)
-{
-	unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
-	NN_ASSERT(id != 0);
-	LLVMValueRef f = LLVMGetIntrinsicDeclaration(c->cg->mod, id, ov, (size_t)nov);
-	LLVMTypeRef ft = LLVMIntrinsicGetType(c->cg->ctx, id, ov, (size_t)nov);
-	return LLVMBuildCall2(c->cg->b, ft, f, args, (unsigned)nargs, "");
-}
-
-static LLVMValueRef intrin1(Kc *c, const char *name, LLVMValueRef a)
-{
-	LLVMTypeRef t = LLVMTypeOf(a);
-	return intrin(c, name, &t, 1, &a, 1);
-}
-
-static LLVMValueRef intrin2(Kc *c, const char *name, LLVMValueRef a, LLVMValueRef b)
-{
-	LLVMTypeRef t = LLVMTypeOf(a);
-	LLVMValueRef args[2] = {a, b};
-	return intrin(c, name, &t, 1, args, 2);
-}
-
-/* Converts v from dtype `from` to dtype `to`. Float to int saturates
- * (NaN gives 0); anything to bool is `!= 0`. */
-static LLVMValueRef conv(Kc *c, LLVMValueRef v, DType from, DType to)
-{
-	LLVMBuilderRef b = c->cg->b;
-	if (from == to)
-		return v;
-	LLVMTypeRef tt = cpu_type(c->cg, to);
-	bool ff = is_float(from), ft = is_float(to);
-	if (to == DT_BOOL) {
-		LLVMValueRef z = LLVMConstNull(LLVMTypeOf(v));
-		LLVMValueRef nz =
-		    ff ? LLVMBuildFCmp(b, LLVMRealUNE, v, z, "") : LLVMBuildICmp(b, LLVMIntNE, v, z, "");
-		return LLVMBuildZExt(b, nz, tt, "");
-	}
-	if (ff && ft) {
-		size_t sf = ir_dtype_size(from), st = ir_dtype_size(to);
-		if (sf == st) { /* f16 <-> bf16: through f32 */
-			v = LLVMBuildFPExt(b, v, LLVMFloatTypeInContext(c->cg->ctx), "");
-			return LLVMBuildFPTrunc(b, v, tt, "");
-		}
-		return sf < st ? LLVMBuildFPExt(b, v, tt, "") : LLVMBuildFPTrunc(b, v, tt, "");
-	}
-	if (!ff && ft)
-		return is_unsigned(from) ? LLVMBuildUIToFP(b, v, tt, "") : LLVMBuildSIToFP(b, v, tt, "");
-	if (ff && !ft) {
-		LLVMTypeRef ov[2] = {tt, LLVMTypeOf(v)};
-		return intrin(c, is_unsigned(to) ? "llvm.fptoui.sat" : "llvm.fptosi.sat", ov, 2, &v, 1);
-	}
-	size_t sf = ir_dtype_size(from), st = ir_dtype_size(to);
-	if (sf == st)
-		return v;
-	if (sf > st)
-		return LLVMBuildTrunc(b, v, tt, "");
-	return is_unsigned(from) ? LLVMBuildZExt(b, v, tt, "") : LLVMBuildSExt(b, v, tt, "");
-}
-
-/* Control flow helpers */
-
-static LLVMBasicBlockRef block(Kc *c, const char *name)
-{
-	return LLVMAppendBasicBlockInContext(c->cg->ctx, c->fn, name);
-}
-
-static void phi_add(LLVMValueRef phi, LLVMValueRef v, LLVMBasicBlockRef bb)
-{
-	LLVMAddIncoming(phi, &v, &bb, 1);
-}
-
-/* The base pointer of a buffer: the argument holding its storage. */
-static LLVMValueRef base(Kc *c, int buf)
-{
-	int j = cpu_buf_arg(c->kl, c->args, c->nargs, buf);
-	NN_ASSERT(j >= 0);
-	return LLVMGetParam(c->fn, (unsigned)j);
-}
-
-/* Indices and guards */
-
-static LLVMValueRef aff(Kc *c, const Aff *a)
-{
-	LLVMBuilderRef b = c->cg->b;
-	LLVMValueRef v = NULL;
-	for (int i = 0; i < KV_MAX; i++) {
-		if (!a->k[i])
-			continue;
-		NN_ASSERT(i < c->k->nvar && c->var[i]); /* lower.c uses a var outside its loop */
-		LLVMValueRef t = c->var[i];
-		if (a->k[i] != 1)
-			t = LLVMBuildNSWMul(b, t, i64c(c, a->k[i]), "");
-		v = v ? LLVMBuildNSWAdd(b, v, t, "") : t;
-	}
-	if (!v)
-		return i64c(c, a->c);
-	return a->c ? LLVMBuildNSWAdd(b, v, i64c(c, a->c), "") : v;
-}
-
-/* Range of an Aff over the kernel's whole iteration space; false if
- * unknown (overflow or an empty loop). */
-static bool aff_range(const Kernel *k, const Aff *a, int64_t *lo, int64_t *hi)
-{
-	*lo = *hi = a->c;
-	for (int v = 0; v < KV_MAX; v++) {
-		int64_t s;
-		if (!a->k[v])
-			continue;
-		if (v >= k->nvar || k->extent[v] <= 0 || !ck_mul(a->k[v], k->extent[v] - 1, &s))
-			return false;
-		if (!(s < 0 ? ck_add(*lo, s, lo) : ck_add(*hi, s, hi)))
-			return false;
-	}
-	return true;
-}
-
-/* The i1 condition that every guard holds; NULL if that is statically
- * true. *never is set when some guard statically fails. */
-static LLVMValueRef guard_cond(Kc *c, int n, const Guard *g, bool *never)
-{
-	LLVMBuilderRef b = c->cg->b;
-	LLVMValueRef cond = NULL;
-	*never = false;
-	for (int i = 0; i < n; i++) {
-		int64_t lo, hi;
-		bool known = aff_range(c->k, &g[i].e, &lo, &hi);
-		if (known && (hi < g[i].lo || lo >= g[i].hi || g[i].lo >= g[i].hi)) {
-			*never = true;
-			return NULL;
-		}
-		bool need_lo = !known || lo < g[i].lo, need_hi = !known || hi >= g[i].hi;
-		if (!need_lo && !need_hi)
-			continue;
-		LLVMValueRef e = aff(c, &g[i].e);
-		if (need_lo) {
-			LLVMValueRef t = LLVMBuildICmp(b, LLVMIntSGE, e, i64c(c, g[i].lo), "");
-			cond = cond ? LLVMBuildAnd(b, cond, t, "") : t;
-		}
-		if (need_hi) {
-			LLVMValueRef t = LLVMBuildICmp(b, LLVMIntSLT, e, i64c(c, g[i].hi), "");
-			cond = cond ? LLVMBuildAnd(b, cond, t, "") : t;
-		}
-	}
-	return cond;
-}
-
-static LLVMValueRef elem_ptr(Kc *c, int buf, const Aff *idx)
-{
-	LLVMValueRef i = aff(c, idx);
-	LLVMTypeRef et = cpu_type(c->cg, c->kl->buf[buf].dtype);
-	return LLVMBuildInBoundsGEP2(c->cg->b, et, base(c, buf), &i, 1, "");
-}
-
-static LLVMValueRef load(Kc *c, const Kx *x)
-{
-	const Buf *bf = &c->kl->buf[x->buf];
-	LLVMValueRef p = elem_ptr(c, x->buf, &x->idx);
-	LLVMValueRef v = LLVMBuildLoad2(c->cg->b, cpu_type(c->cg, bf->dtype), p, "");
-	LLVMSetAlignment(v, (unsigned)ir_dtype_size(bf->dtype));
-	return conv(c, v, bf->dtype, x->dtype);
-}
-
-static LLVMValueRef eval_load(Kc *c, const Kx *x)
-{
-	LLVMBuilderRef b = c->cg->b;
-	bool never;
-	LLVMValueRef cond = guard_cond(c, x->nguard, x->guard, &never);
-	if (never)
-		return kconst(c, x->dtype, x->fill);
-	if (!cond)
-		return load(c, x);
-	LLVMBasicBlockRef from = LLVMGetInsertBlock(b);
-	LLVMBasicBlockRef bl = block(c, "ld"), bj = block(c, "ldj");
-	LLVMBuildCondBr(b, cond, bl, bj);
-	LLVMPositionBuilderAtEnd(b, bl);
-	LLVMValueRef v = load(c, x);
-	LLVMBasicBlockRef bl_end = LLVMGetInsertBlock(b);
-	LLVMBuildBr(b, bj);
-	LLVMPositionBuilderAtEnd(b, bj);
-	LLVMValueRef phi = LLVMBuildPhi(b, cpu_type(c->cg, x->dtype), "");
-	phi_add(phi, v, bl_end);
-	phi_add(phi, kconst(c, x->dtype, x->fill), from);
-	return phi;
-}
-
-static LLVMValueRef eval_valid(Kc *c, const Kx *x)
-{
-	bool never;
-	LLVMValueRef cond = guard_cond(c, x->nguard, x->guard, &never);
-	if (never || !cond)
-		return kconst(c, x->dtype, never ? 0 : 1);
-	LLVMTypeRef t = cpu_type(c->cg, x->dtype);
-	if (is_float(x->dtype))
-		return LLVMBuildUIToFP(c->cg->b, cond, t, "");
-	return LLVMBuildZExt(c->cg->b, cond, t, "");
-}
-
-/* Math */
-
-/* libm's tanh for f32/f64; other float types go through f32. */
-static LLVMValueRef call_tanh(Kc *c, LLVMValueRef a, DType t)
-{
-	if (t != DT_F32 && t != DT_F64)
-		return conv(c, call_tanh(c, conv(c, a, t, DT_F32), DT_F32), DT_F32, t);
-	const char *name = t == DT_F32 ? "tanhf" : "tanh";
-	LLVMTypeRef ft = cpu_type(c->cg, t);
-	LLVMTypeRef fty = LLVMFunctionType(ft, &ft, 1, 0);
-	LLVMValueRef f = LLVMGetNamedFunction(c->cg->mod, name);
-	if (!f) {
-		f = LLVMAddFunction(c->cg->mod, name, fty);
-		LLVMAddAttributeAtIndex(
-		    f, LLVMAttributeFunctionIndex,
-		    LLVMCreateEnumAttribute(c->cg->ctx, LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
-	}
-	return LLVMBuildCall2(c->cg->b, fty, f, &a, 1, "");
-}
-
-static LLVMValueRef unary_float(Kc *c, int op, LLVMValueRef a, DType t)
-{
-	LLVMBuilderRef b = c->cg->b;
-	LLVMValueRef zero = LLVMConstNull(LLVMTypeOf(a)), one = kconst(c, t, 1);
-	switch ((KuOp)op) {
-	case KU_NEG:
-		return LLVMBuildFNeg(b, a, "");
-	case KU_ABS:
-		return intrin1(c, "llvm.fabs", a);
-	case KU_EXP:
-		return intrin1(c, "llvm.exp", a);
-	case KU_LOG:
-		return intrin1(c, "llvm.log", a);
-	case KU_SQRT:
-		return intrin1(c, "llvm.sqrt", a);
-	case KU_RELU: /* x < 0 ? 0 : x keeps NaN */
-		return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, a, zero, ""), zero, a, "");
-	case KU_SIGMOID: {
-		LLVMValueRef e = intrin1(c, "llvm.exp", LLVMBuildFNeg(b, a, ""));
-		return LLVMBuildFDiv(b, one, LLVMBuildFAdd(b, one, e, ""), "");
-	}
-	case KU_TANH:
-		return call_tanh(c, a, t);
-	}
-	NN_ASSERT(!"unknown unary op");
-}
-
-static LLVMValueRef unary_int(Kc *c, int op, LLVMValueRef a, DType t)
-{
-	LLVMBuilderRef b = c->cg->b;
-	switch ((KuOp)op) {
-	case KU_NEG:
-		return LLVMBuildNeg(b, a, "");
-	case KU_ABS:
-		if (is_unsigned(t))
-			return a;
-		return intrin2(c, "llvm.abs", a, LLVMConstInt(c->cg->t_i1, 0, 0));
-	case KU_RELU:
-		return is_unsigned(t) ? a : intrin2(c, "llvm.smax", a, LLVMConstNull(LLVMTypeOf(a)));
-	default: /* transcendental ops on integers: through f64 */
-		return conv(c, unary_float(c, op, conv(c, a, t, DT_F64), DT_F64), DT_F64, t);
-	}
-}
-
-/* Integer division that never traps: x/0 gives x, x/-1 gives -x (wrapping). */
-static LLVMValueRef safe_div(Kc *c, LLVMValueRef x, LLVMValueRef y, DType t)
-{
-	LLVMBuilderRef b = c->cg->b;
-	LLVMTypeRef ty = LLVMTypeOf(x);
-	LLVMValueRef one = LLVMConstInt(ty, 1, 0);
-	LLVMValueRef zero = LLVMBuildICmp(b, LLVMIntEQ, y, LLVMConstNull(ty), "");
-	if (is_unsigned(t))
-		return LLVMBuildUDiv(b, x, LLVMBuildSelect(b, zero, one, y, ""), "");
-	LLVMValueRef m1 = LLVMBuildICmp(b, LLVMIntEQ, y, LLVMConstAllOnes(ty), "");
-	LLVMValueRef d = LLVMBuildSelect(b, LLVMBuildOr(b, zero, m1, ""), one, y, "");
-	LLVMValueRef q = LLVMBuildSDiv(b, x, d, "");
-	return LLVMBuildSelect(b, m1, LLVMBuildNeg(b, x, ""), q, "");
-}
-
-static LLVMValueRef binary(Kc *c, int op, LLVMValueRef x, LLVMValueRef y, DType t)
-{
-	LLVMBuilderRef b = c->cg->b;
-	bool f = is_float(t), u = is_unsigned(t);
-	switch ((KbOp)op) {
-	case KB_ADD:
-		return f ? LLVMBuildFAdd(b, x, y, "") : LLVMBuildAdd(b, x, y, "");
-	case KB_SUB:
-		return f ? LLVMBuildFSub(b, x, y, "") : LLVMBuildSub(b, x, y, "");
-	case KB_MUL:
-		return f ? LLVMBuildFMul(b, x, y, "") : LLVMBuildMul(b, x, y, "");
-	case KB_DIV:
-		return f ? LLVMBuildFDiv(b, x, y, "") : safe_div(c, x, y, t);
-	case KB_MAX:
-		return intrin2(c, f ? "llvm.maxnum" : u ? "llvm.umax" : "llvm.smax", x, y);
-	case KB_MIN:
-		return intrin2(c, f ? "llvm.minnum" : u ? "llvm.umin" : "llvm.smin", x, y);
-	}
-	NN_ASSERT(!"unknown binary op");
-}
-
-/* Reductions */
-
-static LLVMValueRef reduce_init(Kc *c, int op, DType t)
-{
-	switch ((KrOp)op) {
-	case KR_SUM:
-		return kconst(c, t, 0);
-	case KR_MAX:
-		return kconst(c, t, -INFINITY);
-	case KR_MIN:
-		return kconst(c, t, INFINITY);
-	}
-	NN_ASSERT(!"unknown reduce op");
-}
-
-static LLVMValueRef reduce_step(Kc *c, int op, LLVMValueRef acc, LLVMValueRef v, DType t)
-{
-	if (op == KR_SUM) {
-		LLVMValueRef r = binary(c, KB_ADD, acc, v, t);
-		/* reassociation lets the vectorizer split the sum */
-		if (is_float(t) && c->cg->opt_level >= 2 && LLVMIsAInstruction(r))
-			LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc);
-		return r;
-	}
-	return binary(c, op == KR_MAX ? KB_MAX : KB_MIN, acc, v, t);
+	return c->val[i];
 }
 
 /* One level of a KX_REDUCE nest over var v; returns the accumulator after
@@ -447,106 +57,329 @@ static LLVMValueRef reduce_step(Kc *c, int op, LLVMValueRef acc, LLVMValueRef v,
 static LLVMValueRef reduce_level(Kc *c, const Kx *x, int v, LLVMValueRef acc)
 {
 	LLVMBuilderRef b = c->cg->b;
-	if (v == c->k->nvar)
-		return reduce_step(c, x->op, acc, conv(c, eval(c, x->a), x->a->dtype, x->dtype), x->dtype);
+	if (v == c->k->nvar) {
+		LLVMValueRef e = cpu_conv(c, get(c, x->a), x->a->dtype, x->dtype);
+		/* values of this iteration die here */
+		for (int i = 0; i < c->dag.n; i++)
+			if (c->dag.node[i].inner)
+				c->val[i] = NULL;
+		return cpu_reduce_step(c, x->op, acc, e, x->dtype);
+	}
 	LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
-	LLVMBasicBlockRef head = block(c, "red"), exit = block(c, "rede");
+	LLVMBasicBlockRef head = cpu_block(c, "red"), exit = cpu_block(c, "rede");
 	LLVMBuildBr(b, head);
 	LLVMPositionBuilderAtEnd(b, head);
 	LLVMValueRef i = LLVMBuildPhi(b, c->cg->t_i64, "r");
 	LLVMValueRef a = LLVMBuildPhi(b, cpu_type(c->cg, x->dtype), "acc");
-	LLVMValueRef saved = c->var[v];
 	c->var[v] = i;
 	LLVMValueRef an = reduce_level(c, x, v + 1, a);
-	c->var[v] = saved;
-	LLVMValueRef in = LLVMBuildNSWAdd(b, i, i64c(c, 1), "");
+	c->var[v] = NULL;
+	LLVMValueRef in = LLVMBuildNSWAdd(b, i, cpu_i64(c, 1), "");
 	LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
-	LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, in, i64c(c, c->k->extent[v]), ""), head, exit);
-	phi_add(i, i64c(c, 0), pre);
-	phi_add(i, in, latch);
-	phi_add(a, acc, pre);
-	phi_add(a, an, latch);
+	LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, in, cpu_i64(c, c->k->extent[v]), ""), head, exit);
+	cpu_phi_add(i, cpu_i64(c, 0), pre);
+	cpu_phi_add(i, in, latch);
+	cpu_phi_add(a, acc, pre);
+	cpu_phi_add(a, an, latch);
 	LLVMPositionBuilderAtEnd(b, exit);
 	return an;
 }
 
-static LLVMValueRef eval_reduce(Kc *c, const Kx *x)
+static LLVMValueRef emit(Kc *c, int i)
 {
-	LLVMValueRef init = reduce_init(c, x->op, x->dtype);
-	for (int v = c->k->nout_var; v < c->k->nvar; v++)
-		if (c->k->extent[v] <= 0)
-			return init;
-	return reduce_level(c, x, c->k->nout_var, init);
+	const Kx *x = c->dag.node[i].x;
+	if (x->kind == KX_REDUCE) {
+		LLVMValueRef init = cpu_reduce_init(c, x->op, x->dtype);
+		for (int v = c->k->nout_var; v < c->k->nvar; v++)
+			if (c->k->extent[v] <= 0)
+				return init;
+		return reduce_level(c, x, c->k->nout_var, init);
+	}
+	LLVMValueRef a = x->a ? get(c, x->a) : NULL;
+	LLVMValueRef b = x->b ? get(c, x->b) : NULL;
+	return cpu_node(c, x, a, b);
 }
 
-static LLVMValueRef eval(Kc *c, const Kx *x)
+/* Emits every node that needs exactly `level` output loops open. */
+static void emit_level(Kc *c, int level)
 {
-	switch (x->kind) {
-	case KX_CONST:
-		return kconst(c, x->dtype, x->c);
-	case KX_LOAD:
-		return eval_load(c, x);
-	case KX_VALID:
-		return eval_valid(c, x);
-	case KX_UNARY: {
-		LLVMValueRef a = conv(c, eval(c, x->a), x->a->dtype, x->dtype);
-		return is_float(x->dtype) ? unary_float(c, x->op, a, x->dtype)
-		                          : unary_int(c, x->op, a, x->dtype);
-	}
-	case KX_BINARY: {
-		LLVMValueRef a = conv(c, eval(c, x->a), x->a->dtype, x->dtype);
-		LLVMValueRef b = conv(c, eval(c, x->b), x->b->dtype, x->dtype);
-		return binary(c, x->op, a, b, x->dtype);
-	}
-	case KX_REDUCE:
-		return eval_reduce(c, x);
-	}
-	NN_ASSERT(!"unknown Kx kind");
+	for (int i = 0; i < c->dag.n; i++)
+		if (!c->dag.node[i].inner && c->dag.node[i].level == level && !c->val[i])
+			c->val[i] = emit(c, i);
 }
 
-/* Loop kernels */
+/* Forgets the values of nodes inside output loops deeper than `level`. */
+static void forget(Kc *c, int level)
+{
+	for (int i = 0; i < c->dag.n; i++)
+		if (c->dag.node[i].level > level || c->dag.node[i].inner)
+			c->val[i] = NULL;
+}
+
+/* --- loop nests --------------------------------------------------------------- */
+
+static bool parallel(const Kernel *k)
+{
+	return k->sched.par_chunks > 1 && k->sched.par_var >= 0 && k->sched.par_var < k->nout_var;
+}
+
+/* !llvm.loop !{self, !{"llvm.loop.vectorize.width", i32 w}, !{"llvm.loop.vectorize.enable", i1 1}} */
+static void vectorize_md(Kc *c, LLVMValueRef br, int width)
+{
+	LLVMContextRef ctx = c->cg->ctx;
+	LLVMMetadataRef w[2] = {
+	    LLVMMDStringInContext2(ctx, "llvm.loop.vectorize.width", 25),
+	    LLVMValueAsMetadata(LLVMConstInt(c->cg->t_i32, (unsigned long long)width, 0)),
+	};
+	LLVMMetadataRef e[2] = {
+	    LLVMMDStringInContext2(ctx, "llvm.loop.vectorize.enable", 26),
+	    LLVMValueAsMetadata(LLVMConstInt(c->cg->t_i1, 1, 0)),
+	};
+	LLVMMetadataRef self = LLVMTemporaryMDNode(ctx, NULL, 0);
+	LLVMMetadataRef ops[3] = {self, LLVMMDNodeInContext2(ctx, w, 2), LLVMMDNodeInContext2(ctx, e, 2)};
+	LLVMMetadataRef loop = LLVMMDNodeInContext2(ctx, ops, 3);
+	LLVMMetadataReplaceAllUsesWith(self, loop);
+	LLVMSetMetadata(br, LLVMGetMDKindIDInContext(ctx, "llvm.loop", 9), LLVMMetadataAsValue(ctx, loop));
+}
 
 static void store_body(Kc *c)
 {
 	const Kernel *k = c->k;
 	const Buf *ob = &c->kl->buf[k->out];
-	LLVMValueRef v = conv(c, eval(c, k->body), k->body->dtype, ob->dtype);
-	LLVMValueRef st = LLVMBuildStore(c->cg->b, v, elem_ptr(c, k->out, &k->out_idx));
+	LLVMValueRef v = cpu_conv(c, get(c, k->body), k->body->dtype, ob->dtype);
+	LLVMValueRef st = LLVMBuildStore(c->cg->b, v, cpu_elem_ptr(c, k->out, &k->out_idx));
 	LLVMSetAlignment(st, (unsigned)ir_dtype_size(ob->dtype));
 }
 
-static void out_level(Kc *c, int v)
+/* The loops over output vars v..nout_var-1, the store innermost. par_var
+ * walks [lo, hi) when lo is non-NULL (an empty range runs nothing). */
+static void out_level(Kc *c, int v, LLVMValueRef lo, LLVMValueRef hi)
 {
 	LLVMBuilderRef b = c->cg->b;
-	if (v == c->k->nout_var) {
+	const Kernel *k = c->k;
+	emit_level(c, v);
+	if (v == k->nout_var) {
 		store_body(c);
 		return;
 	}
+	LLVMValueRef start = cpu_i64(c, 0), end = cpu_i64(c, k->extent[v]);
+	LLVMBasicBlockRef exit = cpu_block(c, "loope");
+	if (lo && v == k->sched.par_var) {
+		start = lo;
+		end = hi;
+		LLVMBasicBlockRef go = cpu_block(c, "chunk");
+		LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, lo, hi, ""), go, exit);
+		LLVMPositionBuilderAtEnd(b, go);
+	}
 	LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
-	LLVMBasicBlockRef head = block(c, "loop"), exit = block(c, "loope");
+	LLVMBasicBlockRef head = cpu_block(c, "loop");
 	LLVMBuildBr(b, head);
 	LLVMPositionBuilderAtEnd(b, head);
 	LLVMValueRef i = LLVMBuildPhi(b, c->cg->t_i64, "i");
 	c->var[v] = i;
-	out_level(c, v + 1);
+	out_level(c, v + 1, lo, hi);
+	forget(c, v);
 	c->var[v] = NULL;
-	LLVMValueRef in = LLVMBuildNSWAdd(b, i, i64c(c, 1), "");
+	LLVMValueRef in = LLVMBuildNSWAdd(b, i, cpu_i64(c, 1), "");
 	LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
-	LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, in, i64c(c, c->k->extent[v]), ""), head, exit);
-	phi_add(i, i64c(c, 0), pre);
-	phi_add(i, in, latch);
+	LLVMValueRef br = LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, in, end, ""), head, exit);
+	if (v == k->sched.vec_var && k->sched.vec_width > 0)
+		vectorize_md(c, br, k->sched.vec_width);
+	cpu_phi_add(i, start, pre);
+	cpu_phi_add(i, in, latch);
 	LLVMPositionBuilderAtEnd(b, exit);
 }
 
-static void loop_kernel(Kc *c)
+/* The whole nest at the builder's position in c->fn. With img non-NULL,
+ * var 0 is fixed to it (one image of a convolution's epilogue). */
+static void nest(Kc *c, LLVMValueRef img, LLVMValueRef lo, LLVMValueRef hi)
 {
 	for (int v = 0; v < c->k->nout_var; v++)
 		if (c->k->extent[v] <= 0)
 			return;
-	out_level(c, 0);
+	memset(c->var, 0, sizeof c->var);
+	memset(c->val, 0, (size_t)c->dag.n * sizeof *c->val);
+	int from = 0;
+	if (img) {
+		c->var[0] = img;
+		emit_level(c, 0);
+		from = 1;
+	}
+	out_level(c, from, lo, hi);
+	memset(c->var, 0, sizeof c->var);
+	memset(c->val, 0, (size_t)c->dag.n * sizeof *c->val);
 }
 
-/* Library calls */
+/* --- functions and threads ---------------------------------------------------- */
+
+void cpu_fn_attrs(Cg *cg, LLVMValueRef fn)
+{
+	unsigned kind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+	LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg->ctx, kind, 0));
+	if (cg->cpu && *cg->cpu)
+		LLVMAddTargetDependentFunctionAttr(fn, "target-cpu", cg->cpu);
+	if (cg->features && *cg->features)
+		LLVMAddTargetDependentFunctionAttr(fn, "target-features", cg->features);
+}
+
+/* An internal function named k<ki><suffix>: the storage pointers (noalias
+ * where allowed), then `extra` parameters of the given types. */
+static LLVMValueRef kernel_fn(Kc *c, const char *suffix, LLVMTypeRef *extra, int nextra)
+{
+	Cg *cg = c->cg;
+	LLVMTypeRef *pt = xmalloc((size_t)(c->nargs + nextra) * sizeof *pt);
+	for (int j = 0; j < c->nargs; j++)
+		pt[j] = cg->t_ptr;
+	for (int j = 0; j < nextra; j++)
+		pt[c->nargs + j] = extra[j];
+	char name[48];
+	snprintf(name, sizeof name, "k%d%s", c->ki, suffix);
+	LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(cg->t_void, pt, (unsigned)(c->nargs + nextra), 0));
+	free(pt);
+	LLVMSetLinkage(fn, LLVMInternalLinkage);
+	cpu_fn_attrs(cg, fn);
+	unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+	for (int j = 0; j < c->nargs; j++)
+		if (cpu_arg_noalias(c->kl, c->args, c->nargs, j))
+			LLVMAddAttributeAtIndex(fn, (unsigned)j + 1, LLVMCreateEnumAttribute(cg->ctx, noalias, 0));
+	return fn;
+}
+
+/* The closure k<N>.chunk receives: every storage pointer, then the image. */
+static LLVMTypeRef closure_type(Kc *c)
+{
+	LLVMTypeRef *ft = xmalloc((size_t)(c->nargs + 1) * sizeof *ft);
+	for (int j = 0; j < c->nargs; j++)
+		ft[j] = c->cg->t_ptr;
+	ft[c->nargs] = c->cg->t_i64;
+	LLVMTypeRef t = LLVMStructTypeInContext(c->cg->ctx, ft, (unsigned)c->nargs + 1, 0);
+	free(ft);
+	return t;
+}
+
+/* Threads: the functions that run chunks, and the closure k<N> fills. */
+typedef struct Par {
+	LLVMValueRef body;   /* k<N>.body(storage..., lo, hi, img) */
+	LLVMValueRef chunk;  /* k<N>.chunk(closure, c) */
+	LLVMTypeRef cl_type; /* the closure's struct type */
+	LLVMValueRef cl;     /* k<N>'s closure (alloca), NULL until made */
+} Par;
+
+/* Builds k<N>.body and k<N>.chunk; per_image: var 0 is the body's img. */
+static void make_par(Kc *c, Par *p, bool per_image)
+{
+	Cg *cg = c->cg;
+	const Kernel *k = c->k;
+	LLVMBuilderRef b = cg->b;
+	LLVMValueRef outer = c->fn;
+
+	LLVMTypeRef i64 = cg->t_i64, ex[3] = {i64, i64, i64};
+	p->body = kernel_fn(c, ".body", ex, 3);
+	c->fn = p->body;
+	LLVMPositionBuilderAtEnd(b, cpu_block(c, "entry"));
+	nest(c, per_image ? LLVMGetParam(p->body, (unsigned)c->nargs + 2) : NULL,
+	     LLVMGetParam(p->body, (unsigned)c->nargs), LLVMGetParam(p->body, (unsigned)c->nargs + 1));
+	LLVMBuildRetVoid(b);
+
+	/* chunk ch covers [ch*E/C, (ch+1)*E/C) */
+	p->cl_type = closure_type(c);
+	LLVMTypeRef ct[2] = {cg->t_ptr, i64};
+	char name[48];
+	snprintf(name, sizeof name, "k%d.chunk", c->ki);
+	p->chunk = LLVMAddFunction(cg->mod, name, LLVMFunctionType(cg->t_void, ct, 2, 0));
+	LLVMSetLinkage(p->chunk, LLVMInternalLinkage);
+	cpu_fn_attrs(cg, p->chunk);
+	c->fn = p->chunk;
+	LLVMPositionBuilderAtEnd(b, cpu_block(c, "entry"));
+	LLVMValueRef cl = LLVMGetParam(p->chunk, 0), ch = LLVMGetParam(p->chunk, 1);
+	int64_t e = k->extent[k->sched.par_var], n = k->sched.par_chunks;
+	LLVMValueRef lo = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, ch, cpu_i64(c, e), ""), cpu_i64(c, n), "");
+	LLVMValueRef ch1 = LLVMBuildNSWAdd(b, ch, cpu_i64(c, 1), "");
+	LLVMValueRef hi = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, ch1, cpu_i64(c, e), ""), cpu_i64(c, n), "");
+	LLVMValueRef *av = xmalloc((size_t)(c->nargs + 3) * sizeof *av);
+	for (int j = 0; j <= c->nargs; j++) {
+		LLVMValueRef f = LLVMBuildStructGEP2(b, p->cl_type, cl, (unsigned)j, "");
+		av[j] = LLVMBuildLoad2(b, j < c->nargs ? cg->t_ptr : i64, f, "");
+	}
+	av[c->nargs + 2] = av[c->nargs];
+	av[c->nargs] = lo;
+	av[c->nargs + 1] = hi;
+	LLVMBuildCall2(b, LLVMGlobalGetValueType(p->body), p->body, av, (unsigned)c->nargs + 3, "");
+	LLVMBuildRetVoid(b);
+	free(av);
+	c->fn = outer;
+}
+
+/* In k<N>: the closure, filled with the storage pointers in the entry block. */
+static void make_closure(Kc *c, Par *p)
+{
+	LLVMBuilderRef b = c->cg->b;
+	LLVMBasicBlockRef at = LLVMGetInsertBlock(b);
+	LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
+	LLVMValueRef first = LLVMGetFirstInstruction(entry);
+	if (first)
+		LLVMPositionBuilderBefore(b, first);
+	else
+		LLVMPositionBuilderAtEnd(b, entry);
+	p->cl = LLVMBuildAlloca(b, p->cl_type, "closure");
+	for (int j = 0; j < c->nargs; j++)
+		LLVMBuildStore(b, LLVMGetParam(c->fn, (unsigned)j), LLVMBuildStructGEP2(b, p->cl_type, p->cl, (unsigned)j, ""));
+	LLVMPositionBuilderAtEnd(b, at);
+}
+
+/* In k<N>: ctx && ctx->parallel_for ? parallel_for(ctx->pool, chunk,
+ * closure, chunks) : body(storage..., 0, extent, img). */
+static void run_par(Kc *c, Par *p, LLVMValueRef img)
+{
+	Cg *cg = c->cg;
+	LLVMBuilderRef b = cg->b;
+	const Kernel *k = c->k;
+	if (!p->cl)
+		make_closure(c, p);
+	LLVMValueRef ctx = LLVMGetParam(c->fn, (unsigned)c->nargs);
+	/* nncc_abi_ctx {i32 nthreads, ptr parallel_for, ptr pool} */
+	LLVMTypeRef ft[3] = {cg->t_i32, cg->t_ptr, cg->t_ptr};
+	LLVMTypeRef ctx_t = LLVMStructTypeInContext(cg->ctx, ft, 3, 0);
+	LLVMBasicBlockRef has_ctx = cpu_block(c, "ctx"), threads = cpu_block(c, "threads");
+	LLVMBasicBlockRef serial = cpu_block(c, "serial"), done = cpu_block(c, "done");
+	LLVMBuildCondBr(b, LLVMBuildIsNull(b, ctx, ""), serial, has_ctx);
+
+	LLVMPositionBuilderAtEnd(b, has_ctx);
+	LLVMValueRef pf = LLVMBuildLoad2(b, cg->t_ptr, LLVMBuildStructGEP2(b, ctx_t, ctx, 1, ""), "");
+	LLVMBuildCondBr(b, LLVMBuildIsNull(b, pf, ""), serial, threads);
+
+	LLVMPositionBuilderAtEnd(b, threads);
+	LLVMValueRef pool = LLVMBuildLoad2(b, cg->t_ptr, LLVMBuildStructGEP2(b, ctx_t, ctx, 2, ""), "");
+	LLVMBuildStore(b, img ? img : cpu_i64(c, 0), LLVMBuildStructGEP2(b, p->cl_type, p->cl, (unsigned)c->nargs, ""));
+	LLVMTypeRef pt[4] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i64};
+	LLVMValueRef pa[4] = {pool, p->chunk, p->cl, cpu_i64(c, k->sched.par_chunks)};
+	LLVMBuildCall2(b, LLVMFunctionType(cg->t_void, pt, 4, 0), pf, pa, 4, "");
+	LLVMBuildBr(b, done);
+
+	LLVMPositionBuilderAtEnd(b, serial);
+	LLVMValueRef *av = xmalloc((size_t)(c->nargs + 3) * sizeof *av);
+	for (int j = 0; j < c->nargs; j++)
+		av[j] = LLVMGetParam(c->fn, (unsigned)j);
+	av[c->nargs] = cpu_i64(c, 0);
+	av[c->nargs + 1] = cpu_i64(c, k->extent[k->sched.par_var]);
+	av[c->nargs + 2] = img ? img : cpu_i64(c, 0);
+	LLVMBuildCall2(b, LLVMGlobalGetValueType(p->body), p->body, av, (unsigned)c->nargs + 3, "");
+	free(av);
+	LLVMBuildBr(b, done);
+	LLVMPositionBuilderAtEnd(b, done);
+}
+
+/* The loop nest (or the epilogue) at the builder's position in k<N>,
+ * threaded when the schedule says so. */
+static void run_nest(Kc *c, Par *p, LLVMValueRef img)
+{
+	if (p->body)
+		run_par(c, p, img);
+	else
+		nest(c, img, NULL, NULL);
+}
+
+/* --- library calls -------------------------------------------------------------- */
 
 static LLVMValueRef lib_fn(Kc *c, const char *name, LLVMTypeRef fty)
 {
@@ -566,7 +399,7 @@ static LLVMValueRef i64_array(Kc *c, const int64_t *v, int n, const char *name)
 	LLVMValueRef el[16];
 	NN_ASSERT(n <= 16);
 	for (int i = 0; i < n; i++)
-		el[i] = i64c(c, v[i]);
+		el[i] = cpu_i64(c, v[i]);
 	LLVMValueRef init = LLVMConstArray2(c->cg->t_i64, el, (uint64_t)n);
 	LLVMValueRef g = LLVMAddGlobal(c->cg->mod, LLVMTypeOf(init), name);
 	LLVMSetInitializer(g, init);
@@ -577,12 +410,17 @@ static LLVMValueRef i64_array(Kc *c, const int64_t *v, int n, const char *name)
 	return g;
 }
 
-static LLVMValueRef base_or_null(Kc *c, int buf)
+/* The base pointer of a buffer: the argument holding its storage. */
+static LLVMValueRef base(Kc *c, int buf)
 {
-	return buf < 0 ? LLVMConstNull(c->cg->t_ptr) : base(c, buf);
+	if (buf < 0)
+		return LLVMConstNull(c->cg->t_ptr);
+	int j = cpu_buf_arg(c->kl, c->args, c->nargs, buf);
+	NN_ASSERT(j >= 0);
+	return LLVMGetParam(c->fn, (unsigned)j);
 }
 
-static void matmul_kernel(Kc *c)
+static void matmul_call(Kc *c)
 {
 	Cg *cg = c->cg;
 	const Kernel *k = c->k;
@@ -598,47 +436,91 @@ static void matmul_kernel(Kc *c)
 	    i64_array(c, k->mm.sa, 4, "mm.sa"),
 	    i64_array(c, k->mm.sb, 4, "mm.sb"),
 	    i64_array(c, k->mm.sc, 4, "mm.sc"),
-	    i64c(c, k->mm.m),
-	    i64c(c, k->mm.n),
-	    i64c(c, k->mm.k),
+	    cpu_i64(c, k->mm.m),
+	    cpu_i64(c, k->mm.n),
+	    cpu_i64(c, k->mm.k),
 	    LLVMConstInt(i32, (unsigned long long)(k->mm.trans_a != 0), 0),
 	    LLVMConstInt(i32, (unsigned long long)(k->mm.trans_b != 0), 0),
 	};
 	LLVMBuildCall2(cg->b, fty, lib_fn(c, "nncc_rt_matmul_f32", fty), args, 13, "");
 }
 
-static void conv_kernel(Kc *c)
+/* The convolution of every image, or with img non-NULL of that one image
+ * (x and y offset to it, n = 1). */
+static void conv_call(Kc *c, LLVMValueRef img)
 {
 	Cg *cg = c->cg;
 	const Kernel *k = c->k;
 	int64_t p[16] = {
-	    k->conv.n,  k->conv.c,  k->conv.h,  k->conv.w,  k->conv.k,  k->conv.oh, k->conv.ow, k->conv.kh,
+	    img ? 1 : k->conv.n, k->conv.c, k->conv.h, k->conv.w, k->conv.k, k->conv.oh, k->conv.ow, k->conv.kh,
 	    k->conv.kw, k->conv.sh, k->conv.sw, k->conv.ph, k->conv.pw, k->conv.dh, k->conv.dw, k->conv.group,
 	};
-	LLVMTypeRef at[6] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr};
-	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, at, 6, 0);
-	LLVMValueRef args[6] = {
-	    base(c, k->conv.x),
-	    base(c, k->conv.wt),
-	    base_or_null(c, k->conv.bias),
-	    base(c, k->conv.y),
-	    base_or_null(c, k->conv.scratch),
-	    i64_array(c, p, 16, "conv.p"),
+	LLVMValueRef x = base(c, k->conv.x), y = base(c, k->conv.y);
+	if (img) { /* sizes were checked by cpu_check_kernel */
+		LLVMTypeRef f32 = LLVMFloatTypeInContext(cg->ctx);
+		LLVMValueRef xo = LLVMBuildNSWMul(cg->b, img, cpu_i64(c, k->conv.c * k->conv.h * k->conv.w), "");
+		LLVMValueRef yo = LLVMBuildNSWMul(cg->b, img, cpu_i64(c, k->conv.k * k->conv.oh * k->conv.ow), "");
+		x = LLVMBuildInBoundsGEP2(cg->b, f32, x, &xo, 1, "");
+		y = LLVMBuildInBoundsGEP2(cg->b, f32, y, &yo, 1, "");
+	}
+	LLVMTypeRef at[7] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr};
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, at, 7, 0);
+	LLVMValueRef args[7] = {
+	    x, base(c, k->conv.wt), base(c, k->conv.bias), y, base(c, k->conv.scratch), i64_array(c, p, 16, "conv.p"),
+	    LLVMGetParam(c->fn, (unsigned)c->nargs), /* ctx */
 	};
-	LLVMBuildCall2(cg->b, fty, lib_fn(c, "nncc_rt_conv2d_f32", fty), args, 6, "");
+	LLVMBuildCall2(cg->b, fty, lib_fn(c, "nncc_rt_conv2d_f32", fty), args, 7, "");
 }
 
-/* Functions */
-
-void cpu_fn_attrs(Cg *cg, LLVMValueRef fn)
+/* Whether a convolution's epilogue can run image by image: var 0 walks the
+ * images, the rest stays inside one image, and it reads the output only
+ * where it writes. */
+static bool per_image(Kc *c)
 {
-	unsigned kind = LLVMGetEnumAttributeKindForName("nounwind", 8);
-	LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg->ctx, kind, 0));
-	if (cg->cpu && *cg->cpu)
-		LLVMAddTargetDependentFunctionAttr(fn, "target-cpu", cg->cpu);
-	if (cg->features && *cg->features)
-		LLVMAddTargetDependentFunctionAttr(fn, "target-features", cg->features);
+	const Kernel *k = c->k;
+	int64_t img = k->conv.k * k->conv.oh * k->conv.ow, lo = k->out_idx.c, hi = k->out_idx.c;
+	if (!k->body || k->conv.n <= 1 || k->nout_var < 1 || k->nvar != k->nout_var ||
+	    k->extent[0] != k->conv.n || k->out_idx.k[0] != img || (parallel(k) && k->sched.par_var == 0))
+		return false;
+	for (int v = 1; v < k->nout_var; v++) {
+		int64_t a = k->out_idx.k[v] * (k->extent[v] - 1); /* cannot overflow: inside the buffer */
+		if (a < 0)
+			lo += a;
+		else
+			hi += a;
+	}
+	if (lo < 0 || hi >= img)
+		return false;
+	for (int i = 0; i < c->dag.n; i++) {
+		const Kx *x = c->dag.node[i].x;
+		if (x->kind == KX_LOAD && cpu_buf_arg(c->kl, c->args, c->nargs, x->buf) ==
+		                              cpu_buf_arg(c->kl, c->args, c->nargs, k->out) &&
+		    (x->nguard || memcmp(&x->idx, &k->out_idx, sizeof x->idx) != 0))
+			return false;
+	}
+	return true;
 }
+
+/* for img in 0..n: conv(img); epilogue(img) */
+static void conv_per_image(Kc *c, Par *p)
+{
+	LLVMBuilderRef b = c->cg->b;
+	LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
+	LLVMBasicBlockRef head = cpu_block(c, "image"), exit = cpu_block(c, "imagee");
+	LLVMBuildBr(b, head);
+	LLVMPositionBuilderAtEnd(b, head);
+	LLVMValueRef i = LLVMBuildPhi(b, c->cg->t_i64, "img");
+	conv_call(c, i);
+	run_nest(c, p, i);
+	LLVMValueRef in = LLVMBuildNSWAdd(b, i, cpu_i64(c, 1), "");
+	LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
+	LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, in, cpu_i64(c, c->k->conv.n), ""), head, exit);
+	cpu_phi_add(i, cpu_i64(c, 0), pre);
+	cpu_phi_add(i, in, latch);
+	LLVMPositionBuilderAtEnd(b, exit);
+}
+
+/* --- the kernel ---------------------------------------------------------------- */
 
 LLVMValueRef cpu_kernel(Cg *cg, int ki, Diag *d)
 {
@@ -647,37 +529,42 @@ LLVMValueRef cpu_kernel(Cg *cg, int ki, Diag *d)
 	if (cpu_check_kernel(cg, k, d))
 		return NULL;
 
-	Kc c = {.cg = cg, .kl = kl, .k = k};
-	c.args = xmalloc((size_t)kl->nbuf * sizeof *c.args);
+	Kc c = {.cg = cg, .kl = kl, .k = k, .ki = ki};
+	c.args = xmalloc((size_t)(kl->nbuf ? kl->nbuf : 1) * sizeof *c.args);
 	c.nargs = cpu_kernel_args(kl, k, c.args);
-	LLVMTypeRef *pt = xmalloc((size_t)(c.nargs ? c.nargs : 1) * sizeof *pt);
-	for (int j = 0; j < c.nargs; j++)
-		pt[j] = cg->t_ptr;
-	char name[32];
-	snprintf(name, sizeof name, "k%d", ki);
-	c.fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(cg->t_void, pt, (unsigned)c.nargs, 0));
-	LLVMSetLinkage(c.fn, LLVMInternalLinkage);
-	cpu_fn_attrs(cg, c.fn);
-	unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
-	for (int j = 0; j < c.nargs; j++)
-		if (cpu_arg_noalias(kl, c.args, c.nargs, j))
-			LLVMAddAttributeAtIndex(c.fn, (unsigned)j + 1,
-			                        LLVMCreateEnumAttribute(cg->ctx, noalias, 0));
+	cg_kx_dag(k, &c.dag);
+	c.val = xcalloc((size_t)(c.dag.n ? c.dag.n : 1), sizeof *c.val);
+	bool img = k->kind == KK_CONV2D && per_image(&c);
 
-	LLVMPositionBuilderAtEnd(cg->b, block(&c, "entry"));
+	Par p = {0};
+	if (k->body && parallel(k))
+		make_par(&c, &p, img);
+	LLVMTypeRef ctx_t = cg->t_ptr;
+	c.fn = kernel_fn(&c, "", &ctx_t, 1);
+	LLVMPositionBuilderAtEnd(cg->b, cpu_block(&c, "entry"));
 	switch (k->kind) {
 	case KK_LOOP:
-		loop_kernel(&c);
+		if (k->body)
+			run_nest(&c, &p, NULL);
 		break;
 	case KK_MATMUL:
-		matmul_kernel(&c);
+		matmul_call(&c);
+		if (k->body)
+			run_nest(&c, &p, NULL);
 		break;
 	case KK_CONV2D:
-		conv_kernel(&c);
+		if (img) {
+			conv_per_image(&c, &p);
+			break;
+		}
+		conv_call(&c, NULL);
+		if (k->body)
+			run_nest(&c, &p, NULL);
 		break;
 	}
 	LLVMBuildRetVoid(cg->b);
-	free(pt);
+	free(c.val);
+	cg_kx_dag_free(&c.dag);
 	free(c.args);
 	return c.fn;
 }

@@ -1,0 +1,445 @@
+/* llvm_expr.c — the value of one expression node (codegen.h Kx) in LLVM
+ * IR: element types and constants, dtype conversions (float to int
+ * saturates, NaN gives 0), affine indices, guarded loads (a branch around
+ * the load, never a select: an out-of-range address is never touched),
+ * unary and binary math, and the steps of a reduction. Where each node is
+ * evaluated (hoisting, sharing, loops) is llvm_kernel.c's business. */
+#include "cpu.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Types, constants, conversions */
+
+LLVMTypeRef cpu_type(Cg *cg, DType t)
+{
+	switch (t) {
+	case DT_F32:
+		return LLVMFloatTypeInContext(cg->ctx);
+	case DT_F64:
+		return LLVMDoubleTypeInContext(cg->ctx);
+	case DT_F16:
+		return LLVMHalfTypeInContext(cg->ctx);
+	case DT_BF16:
+		return LLVMBFloatTypeInContext(cg->ctx);
+	case DT_I32:
+		return cg->t_i32;
+	case DT_I64:
+		return cg->t_i64;
+	case DT_I8:
+	case DT_U8:
+	case DT_BOOL:
+		return cg->t_i8;
+	default:
+		return NULL;
+	}
+}
+
+bool cpu_is_float(DType t)
+{
+	return ir_dtype_is_float(t);
+}
+static bool is_unsigned(DType t)
+{
+	return t == DT_U8 || t == DT_BOOL;
+}
+
+static void int_range(DType t, int64_t *lo, int64_t *hi)
+{
+	switch (t) {
+	case DT_I8:
+		*lo = INT8_MIN;
+		*hi = INT8_MAX;
+		break;
+	case DT_U8:
+		*lo = 0;
+		*hi = UINT8_MAX;
+		break;
+	case DT_BOOL:
+		*lo = 0;
+		*hi = 1;
+		break;
+	case DT_I32:
+		*lo = INT32_MIN;
+		*hi = INT32_MAX;
+		break;
+	default:
+		*lo = INT64_MIN;
+		*hi = INT64_MAX;
+		break;
+	}
+}
+
+LLVMValueRef cpu_const(Kc *c, DType t, double v)
+{
+	LLVMTypeRef ty = cpu_type(c->cg, t);
+	if (cpu_is_float(t))
+		return LLVMConstReal(ty, v);
+	int64_t lo, hi, iv;
+	int_range(t, &lo, &hi);
+	if (isnan(v))
+		iv = 0;
+	else if (v <= (double)lo)
+		iv = lo;
+	else if (v >= (double)hi)
+		iv = hi;
+	else
+		iv = (int64_t)v;
+	return LLVMConstInt(ty, (unsigned long long)iv, !is_unsigned(t));
+}
+
+LLVMValueRef cpu_i64(Kc *c, int64_t v)
+{
+	return LLVMConstInt(c->cg->t_i64, (unsigned long long)v, 1);
+}
+
+/* Calls an overloaded intrinsic; ov are its overload types. */
+static LLVMValueRef intrin(Kc *c, const char *name, LLVMTypeRef *ov, int nov, LLVMValueRef *args, int nargs)
+{
+	unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+	NN_ASSERT(id != 0);
+	LLVMValueRef f = LLVMGetIntrinsicDeclaration(c->cg->mod, id, ov, (size_t)nov);
+	LLVMTypeRef ft = LLVMIntrinsicGetType(c->cg->ctx, id, ov, (size_t)nov);
+	return LLVMBuildCall2(c->cg->b, ft, f, args, (unsigned)nargs, "");
+}
+
+static LLVMValueRef intrin1(Kc *c, const char *name, LLVMValueRef a)
+{
+	LLVMTypeRef t = LLVMTypeOf(a);
+	return intrin(c, name, &t, 1, &a, 1);
+}
+
+static LLVMValueRef intrin2(Kc *c, const char *name, LLVMValueRef a, LLVMValueRef b)
+{
+	LLVMTypeRef t = LLVMTypeOf(a);
+	LLVMValueRef args[2] = {a, b};
+	return intrin(c, name, &t, 1, args, 2);
+}
+
+/* Converts v from dtype `from` to dtype `to`. Float to int saturates
+ * (NaN gives 0); anything to bool is `!= 0`. */
+LLVMValueRef cpu_conv(Kc *c, LLVMValueRef v, DType from, DType to)
+{
+	LLVMBuilderRef b = c->cg->b;
+	if (from == to)
+		return v;
+	LLVMTypeRef tt = cpu_type(c->cg, to);
+	bool ff = cpu_is_float(from), ft = cpu_is_float(to);
+	if (to == DT_BOOL) {
+		LLVMValueRef z = LLVMConstNull(LLVMTypeOf(v));
+		LLVMValueRef nz =
+		    ff ? LLVMBuildFCmp(b, LLVMRealUNE, v, z, "") : LLVMBuildICmp(b, LLVMIntNE, v, z, "");
+		return LLVMBuildZExt(b, nz, tt, "");
+	}
+	if (ff && ft) {
+		size_t sf = ir_dtype_size(from), st = ir_dtype_size(to);
+		if (sf == st) { /* f16 <-> bf16: through f32 */
+			v = LLVMBuildFPExt(b, v, LLVMFloatTypeInContext(c->cg->ctx), "");
+			return LLVMBuildFPTrunc(b, v, tt, "");
+		}
+		return sf < st ? LLVMBuildFPExt(b, v, tt, "") : LLVMBuildFPTrunc(b, v, tt, "");
+	}
+	if (!ff && ft)
+		return is_unsigned(from) ? LLVMBuildUIToFP(b, v, tt, "") : LLVMBuildSIToFP(b, v, tt, "");
+	if (ff && !ft) {
+		LLVMTypeRef ov[2] = {tt, LLVMTypeOf(v)};
+		return intrin(c, is_unsigned(to) ? "llvm.fptoui.sat" : "llvm.fptosi.sat", ov, 2, &v, 1);
+	}
+	size_t sf = ir_dtype_size(from), st = ir_dtype_size(to);
+	if (sf == st)
+		return v;
+	if (sf > st)
+		return LLVMBuildTrunc(b, v, tt, "");
+	return is_unsigned(from) ? LLVMBuildZExt(b, v, tt, "") : LLVMBuildSExt(b, v, tt, "");
+}
+
+/* Control flow helpers */
+
+LLVMBasicBlockRef cpu_block(Kc *c, const char *name)
+{
+	return LLVMAppendBasicBlockInContext(c->cg->ctx, c->fn, name);
+}
+
+void cpu_phi_add(LLVMValueRef phi, LLVMValueRef v, LLVMBasicBlockRef bb)
+{
+	LLVMAddIncoming(phi, &v, &bb, 1);
+}
+
+/* The base pointer of a buffer: the argument holding its storage. */
+static LLVMValueRef base(Kc *c, int buf)
+{
+	int j = cpu_buf_arg(c->kl, c->args, c->nargs, buf);
+	NN_ASSERT(j >= 0);
+	return LLVMGetParam(c->fn, (unsigned)j);
+}
+
+/* Indices and guards */
+
+static LLVMValueRef aff(Kc *c, const Aff *a)
+{
+	LLVMBuilderRef b = c->cg->b;
+	LLVMValueRef v = NULL;
+	for (int i = 0; i < KV_MAX; i++) {
+		if (!a->k[i])
+			continue;
+		NN_ASSERT(i < c->k->nvar && c->var[i]); /* lower.c uses a var outside its loop */
+		LLVMValueRef t = c->var[i];
+		if (a->k[i] != 1)
+			t = LLVMBuildNSWMul(b, t, cpu_i64(c, a->k[i]), "");
+		v = v ? LLVMBuildNSWAdd(b, v, t, "") : t;
+	}
+	if (!v)
+		return cpu_i64(c, a->c);
+	return a->c ? LLVMBuildNSWAdd(b, v, cpu_i64(c, a->c), "") : v;
+}
+
+/* Range of an Aff over the kernel's whole iteration space; false if
+ * unknown (overflow or an empty loop). */
+static bool aff_range(const Kernel *k, const Aff *a, int64_t *lo, int64_t *hi)
+{
+	*lo = *hi = a->c;
+	for (int v = 0; v < KV_MAX; v++) {
+		int64_t s;
+		if (!a->k[v])
+			continue;
+		if (v >= k->nvar || k->extent[v] <= 0 || !ck_mul(a->k[v], k->extent[v] - 1, &s))
+			return false;
+		if (!(s < 0 ? ck_add(*lo, s, lo) : ck_add(*hi, s, hi)))
+			return false;
+	}
+	return true;
+}
+
+/* The i1 condition that every guard holds; NULL if that is statically
+ * true. *never is set when some guard statically fails. */
+static LLVMValueRef guard_cond(Kc *c, int n, const Guard *g, bool *never)
+{
+	LLVMBuilderRef b = c->cg->b;
+	LLVMValueRef cond = NULL;
+	*never = false;
+	for (int i = 0; i < n; i++) {
+		int64_t lo, hi;
+		bool known = aff_range(c->k, &g[i].e, &lo, &hi);
+		if (known && (hi < g[i].lo || lo >= g[i].hi || g[i].lo >= g[i].hi)) {
+			*never = true;
+			return NULL;
+		}
+		bool need_lo = !known || lo < g[i].lo, need_hi = !known || hi >= g[i].hi;
+		if (!need_lo && !need_hi)
+			continue;
+		LLVMValueRef e = aff(c, &g[i].e);
+		if (need_lo) {
+			LLVMValueRef t = LLVMBuildICmp(b, LLVMIntSGE, e, cpu_i64(c, g[i].lo), "");
+			cond = cond ? LLVMBuildAnd(b, cond, t, "") : t;
+		}
+		if (need_hi) {
+			LLVMValueRef t = LLVMBuildICmp(b, LLVMIntSLT, e, cpu_i64(c, g[i].hi), "");
+			cond = cond ? LLVMBuildAnd(b, cond, t, "") : t;
+		}
+	}
+	return cond;
+}
+
+LLVMValueRef cpu_elem_ptr(Kc *c, int buf, const Aff *idx)
+{
+	LLVMValueRef i = aff(c, idx);
+	LLVMTypeRef et = cpu_type(c->cg, c->kl->buf[buf].dtype);
+	return LLVMBuildInBoundsGEP2(c->cg->b, et, base(c, buf), &i, 1, "");
+}
+
+static LLVMValueRef load(Kc *c, const Kx *x)
+{
+	const Buf *bf = &c->kl->buf[x->buf];
+	LLVMValueRef p = cpu_elem_ptr(c, x->buf, &x->idx);
+	LLVMValueRef v = LLVMBuildLoad2(c->cg->b, cpu_type(c->cg, bf->dtype), p, "");
+	LLVMSetAlignment(v, (unsigned)ir_dtype_size(bf->dtype));
+	return cpu_conv(c, v, bf->dtype, x->dtype);
+}
+
+static LLVMValueRef eval_load(Kc *c, const Kx *x)
+{
+	LLVMBuilderRef b = c->cg->b;
+	bool never;
+	LLVMValueRef cond = guard_cond(c, x->nguard, x->guard, &never);
+	if (never)
+		return cpu_const(c, x->dtype, x->fill);
+	if (!cond)
+		return load(c, x);
+	LLVMBasicBlockRef from = LLVMGetInsertBlock(b);
+	LLVMBasicBlockRef bl = cpu_block(c, "ld"), bj = cpu_block(c, "ldj");
+	LLVMBuildCondBr(b, cond, bl, bj);
+	LLVMPositionBuilderAtEnd(b, bl);
+	LLVMValueRef v = load(c, x);
+	LLVMBasicBlockRef bl_end = LLVMGetInsertBlock(b);
+	LLVMBuildBr(b, bj);
+	LLVMPositionBuilderAtEnd(b, bj);
+	LLVMValueRef phi = LLVMBuildPhi(b, cpu_type(c->cg, x->dtype), "");
+	cpu_phi_add(phi, v, bl_end);
+	cpu_phi_add(phi, cpu_const(c, x->dtype, x->fill), from);
+	return phi;
+}
+
+static LLVMValueRef eval_valid(Kc *c, const Kx *x)
+{
+	bool never;
+	LLVMValueRef cond = guard_cond(c, x->nguard, x->guard, &never);
+	if (never || !cond)
+		return cpu_const(c, x->dtype, never ? 0 : 1);
+	LLVMTypeRef t = cpu_type(c->cg, x->dtype);
+	if (cpu_is_float(x->dtype))
+		return LLVMBuildUIToFP(c->cg->b, cond, t, "");
+	return LLVMBuildZExt(c->cg->b, cond, t, "");
+}
+
+/* Math */
+
+/* libm's tanh for f32/f64; other float types go through f32. */
+static LLVMValueRef call_tanh(Kc *c, LLVMValueRef a, DType t)
+{
+	if (t != DT_F32 && t != DT_F64)
+		return cpu_conv(c, call_tanh(c, cpu_conv(c, a, t, DT_F32), DT_F32), DT_F32, t);
+	const char *name = t == DT_F32 ? "tanhf" : "tanh";
+	LLVMTypeRef ft = cpu_type(c->cg, t);
+	LLVMTypeRef fty = LLVMFunctionType(ft, &ft, 1, 0);
+	LLVMValueRef f = LLVMGetNamedFunction(c->cg->mod, name);
+	if (!f) {
+		f = LLVMAddFunction(c->cg->mod, name, fty);
+		LLVMAddAttributeAtIndex(
+		    f, LLVMAttributeFunctionIndex,
+		    LLVMCreateEnumAttribute(c->cg->ctx, LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
+	}
+	return LLVMBuildCall2(c->cg->b, fty, f, &a, 1, "");
+}
+
+static LLVMValueRef unary_float(Kc *c, int op, LLVMValueRef a, DType t)
+{
+	LLVMBuilderRef b = c->cg->b;
+	LLVMValueRef zero = LLVMConstNull(LLVMTypeOf(a)), one = cpu_const(c, t, 1);
+	switch ((KuOp)op) {
+	case KU_NEG:
+		return LLVMBuildFNeg(b, a, "");
+	case KU_ABS:
+		return intrin1(c, "llvm.fabs", a);
+	case KU_EXP:
+		return intrin1(c, "llvm.exp", a);
+	case KU_LOG:
+		return intrin1(c, "llvm.log", a);
+	case KU_SQRT:
+		return intrin1(c, "llvm.sqrt", a);
+	case KU_RELU: /* x < 0 ? 0 : x keeps NaN */
+		return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, a, zero, ""), zero, a, "");
+	case KU_SIGMOID: {
+		LLVMValueRef e = intrin1(c, "llvm.exp", LLVMBuildFNeg(b, a, ""));
+		return LLVMBuildFDiv(b, one, LLVMBuildFAdd(b, one, e, ""), "");
+	}
+	case KU_TANH:
+		return call_tanh(c, a, t);
+	}
+	NN_ASSERT(!"unknown unary op");
+}
+
+static LLVMValueRef unary_int(Kc *c, int op, LLVMValueRef a, DType t)
+{
+	LLVMBuilderRef b = c->cg->b;
+	switch ((KuOp)op) {
+	case KU_NEG:
+		return LLVMBuildNeg(b, a, "");
+	case KU_ABS:
+		if (is_unsigned(t))
+			return a;
+		return intrin2(c, "llvm.abs", a, LLVMConstInt(c->cg->t_i1, 0, 0));
+	case KU_RELU:
+		return is_unsigned(t) ? a : intrin2(c, "llvm.smax", a, LLVMConstNull(LLVMTypeOf(a)));
+	default: /* transcendental ops on integers: through f64 */
+		return cpu_conv(c, unary_float(c, op, cpu_conv(c, a, t, DT_F64), DT_F64), DT_F64, t);
+	}
+}
+
+/* Integer division that never traps: x/0 gives x, x/-1 gives -x (wrapping). */
+static LLVMValueRef safe_div(Kc *c, LLVMValueRef x, LLVMValueRef y, DType t)
+{
+	LLVMBuilderRef b = c->cg->b;
+	LLVMTypeRef ty = LLVMTypeOf(x);
+	LLVMValueRef one = LLVMConstInt(ty, 1, 0);
+	LLVMValueRef zero = LLVMBuildICmp(b, LLVMIntEQ, y, LLVMConstNull(ty), "");
+	if (is_unsigned(t))
+		return LLVMBuildUDiv(b, x, LLVMBuildSelect(b, zero, one, y, ""), "");
+	LLVMValueRef m1 = LLVMBuildICmp(b, LLVMIntEQ, y, LLVMConstAllOnes(ty), "");
+	LLVMValueRef d = LLVMBuildSelect(b, LLVMBuildOr(b, zero, m1, ""), one, y, "");
+	LLVMValueRef q = LLVMBuildSDiv(b, x, d, "");
+	return LLVMBuildSelect(b, m1, LLVMBuildNeg(b, x, ""), q, "");
+}
+
+static LLVMValueRef binary(Kc *c, int op, LLVMValueRef x, LLVMValueRef y, DType t)
+{
+	LLVMBuilderRef b = c->cg->b;
+	bool f = cpu_is_float(t), u = is_unsigned(t);
+	switch ((KbOp)op) {
+	case KB_ADD:
+		return f ? LLVMBuildFAdd(b, x, y, "") : LLVMBuildAdd(b, x, y, "");
+	case KB_SUB:
+		return f ? LLVMBuildFSub(b, x, y, "") : LLVMBuildSub(b, x, y, "");
+	case KB_MUL:
+		return f ? LLVMBuildFMul(b, x, y, "") : LLVMBuildMul(b, x, y, "");
+	case KB_DIV:
+		return f ? LLVMBuildFDiv(b, x, y, "") : safe_div(c, x, y, t);
+	case KB_MAX:
+		return intrin2(c, f ? "llvm.maxnum" : u ? "llvm.umax" : "llvm.smax", x, y);
+	case KB_MIN:
+		return intrin2(c, f ? "llvm.minnum" : u ? "llvm.umin" : "llvm.smin", x, y);
+	}
+	NN_ASSERT(!"unknown binary op");
+}
+
+
+/* Reductions */
+
+LLVMValueRef cpu_reduce_init(Kc *c, int op, DType t)
+{
+	switch ((KrOp)op) {
+	case KR_SUM:
+		return cpu_const(c, t, 0);
+	case KR_MAX:
+		return cpu_const(c, t, -INFINITY);
+	case KR_MIN:
+		return cpu_const(c, t, INFINITY);
+	}
+	NN_ASSERT(!"unknown reduce op");
+}
+
+LLVMValueRef cpu_reduce_step(Kc *c, int op, LLVMValueRef acc, LLVMValueRef v, DType t)
+{
+	if (op == KR_SUM) {
+		LLVMValueRef r = binary(c, KB_ADD, acc, v, t);
+		/* reassociation lets the vectorizer split the sum */
+		if (cpu_is_float(t) && c->cg->opt_level >= 2 && LLVMIsAInstruction(r))
+			LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc);
+		return r;
+	}
+	return binary(c, op == KR_MAX ? KB_MAX : KB_MIN, acc, v, t);
+}
+
+LLVMValueRef cpu_node(Kc *c, const Kx *x, LLVMValueRef a, LLVMValueRef b)
+{
+	switch (x->kind) {
+	case KX_CONST:
+		return cpu_const(c, x->dtype, x->c);
+	case KX_LOAD:
+		return eval_load(c, x);
+	case KX_VALID:
+		return eval_valid(c, x);
+	case KX_UNARY:
+		a = cpu_conv(c, a, x->a->dtype, x->dtype);
+		return cpu_is_float(x->dtype) ? unary_float(c, x->op, a, x->dtype)
+		                              : unary_int(c, x->op, a, x->dtype);
+	case KX_BINARY:
+		a = cpu_conv(c, a, x->a->dtype, x->dtype);
+		b = cpu_conv(c, b, x->b->dtype, x->dtype);
+		return binary(c, x->op, a, b, x->dtype);
+	case KX_REDUCE:
+		break;
+	}
+	NN_ASSERT(!"cpu_node: not a plain node");
+}

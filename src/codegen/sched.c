@@ -1,0 +1,272 @@
+/* sched.c — the schedule of every kernel (cg_schedule): which output var
+ * is split across threads and into how many chunks, which var is
+ * vectorized and how wide. Target-neutral: it looks only at extents, the
+ * expression DAG and the vector size it is given; the backends honour the
+ * record (cpu/llvm_loop.c) and kprint.c shows it.
+ *
+ * Also the analysis of a kernel's expression DAG (cg_kx_dag) that the
+ * schedule and the backends share: the distinct nodes in post-order and
+ * the loop vars each depends on, which says where a node can be hoisted
+ * (a KX_REDUCE over a row is computed once per row).
+ *
+ * Rules, for a loop kernel or a call's epilogue:
+ *   - work = stores + every reduction's trips; below PAR_MIN_WORK the
+ *     kernel stays serial (waking threads costs more than it saves);
+ *   - par_var is the outermost output var with at least PAR_MIN_EXTENT
+ *     iterations (else the widest), but never inside a var some reduction
+ *     depends on: a chunk must not recompute another chunk's rows. A
+ *     reduction that depends on no output var keeps the kernel serial;
+ *   - par_chunks = min(extent, PAR_MAX_CHUNKS), independent of the thread
+ *     count so the artifact is the same for every machine;
+ *   - vec_var is the innermost output var when the store and every load
+ *     walk it with stride 1 or 0 and no reduction loop runs per element;
+ *     vec_width = vec_bytes / element size (0: the backend decides);
+ *   - for a convolution's epilogue var 0 (the image) is not split: the
+ *     backend applies the epilogue image by image right after the call. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen.h"
+
+enum {
+	PAR_MIN_WORK = 32768, /* element operations below which a kernel stays serial */
+	PAR_MIN_EXTENT = 8,   /* iterations a var needs to be split across threads */
+	PAR_MAX_CHUNKS = 64,  /* chunks par_var is split into at most */
+};
+
+/* --- the expression DAG ---------------------------------------------------- */
+
+static unsigned hash_ptr(const Kx *x)
+{
+	uintptr_t p = (uintptr_t)x;
+	return (unsigned)((p >> 4) * 2654435761u);
+}
+
+int cg_kx_find(const KxDag *d, const Kx *x)
+{
+	if (!d->cap)
+		return -1;
+	for (unsigned h = hash_ptr(x) & (unsigned)(d->cap - 1);; h = (h + 1) & (unsigned)(d->cap - 1)) {
+		if (!d->key[h])
+			return -1;
+		if (d->key[h] == x)
+			return d->val[h];
+	}
+}
+
+static void insert(KxDag *d, const Kx *x, int i)
+{
+	if (2 * (d->n + 1) > d->cap) { /* keep the table at most half full */
+		int cap = d->cap ? 2 * d->cap : 64;
+		const Kx **key = xcalloc((size_t)cap, sizeof *key);
+		int *val = xcalloc((size_t)cap, sizeof *val);
+		for (int j = 0; j < d->cap; j++) {
+			if (!d->key[j])
+				continue;
+			unsigned h = hash_ptr(d->key[j]) & (unsigned)(cap - 1);
+			while (key[h])
+				h = (h + 1) & (unsigned)(cap - 1);
+			key[h] = d->key[j];
+			val[h] = d->val[j];
+		}
+		free(d->key);
+		free(d->val);
+		d->key = key;
+		d->val = val;
+		d->cap = cap;
+	}
+	unsigned h = hash_ptr(x) & (unsigned)(d->cap - 1);
+	while (d->key[h])
+		h = (h + 1) & (unsigned)(d->cap - 1);
+	d->key[h] = x;
+	d->val[h] = i;
+}
+
+static uint32_t aff_vars(const Aff *a)
+{
+	uint32_t m = 0;
+	for (int v = 0; v < KV_MAX; v++)
+		if (a->k[v])
+			m |= 1u << v;
+	return m;
+}
+
+static uint32_t guard_vars(const Kx *x)
+{
+	uint32_t m = 0;
+	for (int i = 0; i < x->nguard; i++)
+		m |= aff_vars(&x->guard[i].e);
+	return m;
+}
+
+/* Post-order walk; returns x's index. cap is the capacity of d->node. */
+static int walk(KxDag *d, const Kernel *k, const Kx *x, int *cap)
+{
+	int i = cg_kx_find(d, x);
+	if (i >= 0)
+		return i;
+	uint32_t vars = 0;
+	if (x->a) {
+		int a = walk(d, k, x->a, cap); /* before reading d->node: walk may move it */
+		vars |= d->node[a].vars;
+	}
+	if (x->b) {
+		int b = walk(d, k, x->b, cap);
+		vars |= d->node[b].vars;
+	}
+	uint32_t out = k->nout_var >= 32 ? ~0u : (1u << k->nout_var) - 1;
+	switch (x->kind) {
+	case KX_LOAD:
+		vars |= aff_vars(&x->idx) | guard_vars(x);
+		break;
+	case KX_VALID:
+		vars |= guard_vars(x);
+		break;
+	case KX_REDUCE:
+		vars &= out;
+		break;
+	default:
+		break;
+	}
+	if (d->n == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		d->node = xrealloc(d->node, (size_t)*cap * sizeof *d->node);
+	}
+	int level = 0;
+	for (int v = 0; v < k->nout_var && v < 32; v++)
+		if (vars >> v & 1)
+			level = v + 1;
+	i = d->n++;
+	d->node[i] = (KxInfo){.x = x, .vars = vars, .level = level, .inner = (vars & ~out) != 0};
+	insert(d, x, i);
+	return i;
+}
+
+void cg_kx_dag(const Kernel *k, KxDag *d)
+{
+	memset(d, 0, sizeof *d);
+	int cap = 0;
+	if (k->body)
+		walk(d, k, k->body, &cap);
+}
+
+void cg_kx_dag_free(KxDag *d)
+{
+	free(d->node);
+	free(d->key);
+	free(d->val);
+	memset(d, 0, sizeof *d);
+}
+
+/* --- the schedule ------------------------------------------------------------ */
+
+static int64_t sat_mul(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (a <= 0 || b <= 0)
+		return 0;
+	return ck_mul(a, b, &r) ? r : INT64_MAX;
+}
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	return ck_add(a, b, &r) ? r : INT64_MAX;
+}
+
+/* Product of extent[from..to-1]. */
+static int64_t span(const Kernel *k, int from, int to)
+{
+	int64_t n = 1;
+	for (int v = from; v < to; v++)
+		n = sat_mul(n, k->extent[v]);
+	return n;
+}
+
+/* Whether every load walks var v with stride 0 or 1. */
+static bool unit_stride(const KxDag *d, int v)
+{
+	for (int i = 0; i < d->n; i++) {
+		const Kx *x = d->node[i].x;
+		if (x->kind == KX_LOAD && x->idx.k[v] != 0 && x->idx.k[v] != 1)
+			return false;
+	}
+	return true;
+}
+
+/* Schedules the loops over vars first..nout_var-1 of a loop kernel or an
+ * epilogue; vars before first stay serial (images of a convolution). */
+static void sched_loops(const KernelList *kl, Kernel *k, int first, int vec_bytes)
+{
+	Sched *s = &k->sched;
+	int nout = k->nout_var;
+	KxDag d;
+	cg_kx_dag(k, &d);
+
+	/* work per call of the loop nest, and the innermost var a chunk may split */
+	int64_t trips = span(k, nout, k->nvar);
+	int64_t work = span(k, first, nout);
+	int maxpar = nout - 1;
+	bool inner_reduce = false;
+	for (int i = 0; i < d.n; i++) {
+		const KxInfo *n = &d.node[i];
+		if (n->x->kind != KX_REDUCE)
+			continue;
+		work = sat_add(work, sat_mul(span(k, first, n->level > first ? n->level : first), trips));
+		if (n->level - 1 < maxpar)
+			maxpar = n->level - 1;
+		if (n->level == nout && nout > 0)
+			inner_reduce = true;
+	}
+
+	s->par_var = -1;
+	s->par_chunks = 1;
+	if (work >= PAR_MIN_WORK && maxpar >= first) {
+		int p = -1;
+		for (int v = first; v <= maxpar && p < 0; v++)
+			if (k->extent[v] >= PAR_MIN_EXTENT)
+				p = v;
+		for (int v = first; v <= maxpar && p < 0; v++)
+			if (k->extent[v] >= 2 && (p < 0 || k->extent[v] > k->extent[p]))
+				p = v;
+		if (p >= 0) {
+			s->par_var = p;
+			s->par_chunks = k->extent[p] < PAR_MAX_CHUNKS ? k->extent[p] : PAR_MAX_CHUNKS;
+		}
+	}
+
+	s->vec_var = -1;
+	s->vec_width = 0;
+	int v = nout - 1;
+	if (nout > 0 && k->extent[v] >= 2 && !inner_reduce && k->out_idx.k[v] == 1 && unit_stride(&d, v)) {
+		s->vec_var = v;
+		int64_t es = (int64_t)ir_dtype_size(kl->buf[k->out].dtype);
+		if (vec_bytes > 0 && es > 0 && vec_bytes / es >= 2)
+			s->vec_width = (int)(vec_bytes / es);
+	}
+	cg_kx_dag_free(&d);
+}
+
+void cg_schedule(KernelList *kl, int vec_bytes)
+{
+	for (int i = 0; i < kl->nk; i++) {
+		Kernel *k = &kl->k[i];
+		memset(&k->sched, 0, sizeof k->sched);
+		k->sched.par_var = -1;
+		k->sched.par_chunks = 1;
+		k->sched.vec_var = -1;
+		switch (k->kind) {
+		case KK_LOOP:
+			sched_loops(kl, k, 0, vec_bytes);
+			break;
+		case KK_MATMUL:
+			if (k->body)
+				sched_loops(kl, k, 0, vec_bytes);
+			break;
+		case KK_CONV2D:
+			if (k->body)
+				sched_loops(kl, k, k->nout_var > 1 ? 1 : 0, vec_bytes);
+			break;
+		}
+	}
+}

@@ -1,0 +1,177 @@
+/* pool.c — the thread pool a session lends its model (abi.h nncc_abi_ctx).
+ *
+ * A pool of n threads is the calling thread plus n - 1 workers that sleep
+ * on a condition variable between jobs (they never spin, so they leave the
+ * cores to OpenBLAS's own threads while a GEMM runs). A job is one
+ * parallel_for: fn(closure, c) for every chunk c in [0, nchunks). The
+ * caller and every awake worker take chunks from one atomic counter, so
+ * uneven chunks balance themselves; the caller returns once every chunk
+ * has run and no worker is still inside the job, so the closure (on the
+ * caller's stack) is never touched afterwards.
+ *
+ * Invariants, under mu: job fields change only while busy == 0; a worker
+ * joins a job (busy++) only when gen moved past the last job it saw. A
+ * worker that wakes late finds the counter past nchunks and does nothing.
+ * parallel_for from inside a job (or a second caller while one runs) runs
+ * its chunks serially on its own thread instead of waiting on itself. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "rt.h"
+
+struct RtPool {
+	pthread_mutex_t mu;
+	pthread_cond_t wake;   /* workers: a new job or stop */
+	pthread_cond_t idle;   /* caller: busy dropped to 0 */
+	pthread_t *th;         /* the workers */
+	int nth;               /* worker count (threads - 1) */
+	int stop;              /* workers exit */
+	int active;            /* a job is running (nested calls go serial) */
+	uint64_t gen;          /* job number, bumped per job */
+	int busy;              /* workers inside the current job */
+	void (*fn)(void *, int64_t); /* the job */
+	void *closure;
+	int64_t nchunks;
+	atomic_int_fast64_t next; /* next chunk to take */
+};
+
+/* Takes and runs chunks until none is left. */
+static void
+drain(RtPool *p, void (*fn)(void *, int64_t), void *closure, int64_t nchunks)
+{
+	int64_t c;
+
+	while ((c = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed)) < nchunks)
+		fn(closure, c);
+}
+
+static void *
+worker(void *arg)
+{
+	RtPool *p = arg;
+	uint64_t seen = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && p->gen == seen)
+			pthread_cond_wait(&p->wake, &p->mu);
+		if (p->stop)
+			break;
+		seen = p->gen;
+		void (*fn)(void *, int64_t) = p->fn;
+		void *closure = p->closure;
+		int64_t n = p->nchunks;
+		p->busy++;
+		pthread_mutex_unlock(&p->mu);
+		drain(p, fn, closure, n);
+		pthread_mutex_lock(&p->mu);
+		if (--p->busy == 0)
+			pthread_cond_signal(&p->idle);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+void
+rt_pool_parallel_for(void *pool, void (*fn)(void *, int64_t), void *closure, int64_t nchunks)
+{
+	RtPool *p = pool;
+
+	if (nchunks <= 0)
+		return;
+	if (!p || p->nth == 0 || nchunks == 1) {
+		for (int64_t c = 0; c < nchunks; c++)
+			fn(closure, c);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	if (p->active) { /* nested, or another thread's job: no waiting on ourselves */
+		pthread_mutex_unlock(&p->mu);
+		for (int64_t c = 0; c < nchunks; c++)
+			fn(closure, c);
+		return;
+	}
+	while (p->busy > 0) /* a late worker still leaving the last job */
+		pthread_cond_wait(&p->idle, &p->mu);
+	p->active = 1;
+	p->fn = fn;
+	p->closure = closure;
+	p->nchunks = nchunks;
+	atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+	p->gen++;
+	if (nchunks - 1 >= p->nth)
+		pthread_cond_broadcast(&p->wake);
+	else
+		for (int64_t i = 0; i < nchunks - 1; i++)
+			pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->mu);
+
+	drain(p, fn, closure, nchunks);
+
+	pthread_mutex_lock(&p->mu);
+	while (p->busy > 0)
+		pthread_cond_wait(&p->idle, &p->mu);
+	p->active = 0;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
+rt_pool_free(RtPool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->nth; i++)
+		pthread_join(p->th[i], NULL);
+	pthread_cond_destroy(&p->idle);
+	pthread_cond_destroy(&p->wake);
+	pthread_mutex_destroy(&p->mu);
+	free(p->th);
+	free(p);
+}
+
+nncc_status
+rt_pool_new(int nthreads, RtPool **out, char **err)
+{
+	RtPool *p;
+	int e;
+
+	*out = NULL;
+	if (nthreads <= 1)
+		return NNCC_STATUS_OK;
+	if (nthreads > RT_MAX_THREADS)
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "%d threads (at most %d)", nthreads,
+			      RT_MAX_THREADS);
+	p = calloc(1, sizeof *p);
+	if (!p)
+		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
+	p->th = calloc((size_t)nthreads - 1, sizeof *p->th);
+	if (!p->th) {
+		free(p);
+		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->wake, NULL);
+	pthread_cond_init(&p->idle, NULL);
+	atomic_init(&p->next, 0);
+	for (int i = 0; i < nthreads - 1; i++) {
+		if ((e = pthread_create(&p->th[i], NULL, worker, p)) != 0) {
+			rt_pool_free(p); /* joins the p->nth workers started so far */
+			return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "cannot start thread %d of %d (error %d)",
+				      i + 2, nthreads, e);
+		}
+		p->nth++;
+	}
+	*out = p;
+	return NNCC_STATUS_OK;
+}
+
+int
+rt_pool_threads(const RtPool *p)
+{
+	return p ? p->nth + 1 : 1;
+}
