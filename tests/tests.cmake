@@ -8,9 +8,11 @@ endif()
 set(E2E_DIR ${CMAKE_SOURCE_DIR}/tests/e2e)
 set(E2E_ENV "NNCC_PYTHON=${NNCC_PYTHON}")
 
-# Export every model once before the tests that use them run (in parallel).
+# Export the small models once before the tests that use them run (in
+# parallel); the CNNs have their own fixture below.
 add_test(NAME e2e/models
-         COMMAND ${NNCC_PYTHON} ${E2E_DIR}/make_models.py ${CMAKE_BINARY_DIR}/e2e)
+         COMMAND ${NNCC_PYTHON} ${E2E_DIR}/make_models.py ${CMAKE_BINARY_DIR}/e2e
+                 --models mlp,lenet)
 set_tests_properties(e2e/models PROPERTIES FIXTURES_SETUP e2e_models TIMEOUT 300)
 
 # name, model, optimization level
@@ -28,3 +30,60 @@ endforeach()
 add_test(NAME e2e/bad_input COMMAND ${E2E_DIR}/bad_input.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e/bad_input PROPERTIES
                      ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
+
+# Golden text-IR tests (tests/ir/<pass>/*.ir, RUN/CHECK lines; see
+# tests/ir/run.py): one ctest per file.
+file(GLOB_RECURSE IR_GOLDEN CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/ir/*.ir)
+foreach(t ${IR_GOLDEN})
+  file(RELATIVE_PATH rel ${CMAKE_SOURCE_DIR}/tests/ir ${t})
+  add_test(NAME ir/${rel}
+           COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/tests/ir/run.py $<TARGET_FILE:nncc> ${t})
+  set_tests_properties(ir/${rel} PROPERTIES TIMEOUT 60)
+endforeach()
+
+# nncc --report: the kernel table, the memory plan and its three numbers.
+add_test(NAME e2e/report COMMAND ${E2E_DIR}/report.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e/report PROPERTIES
+                     FIXTURES_REQUIRED e2e_models TIMEOUT 300)
+
+# The four ImageNet CNNs (torchvision, random weights, batch 1; models.py),
+# exported once (about 10 s; cached in BUILD/e2e). Each is compiled at -O0,
+# -O2 and -O3 and compared with PyTorch at the default tolerance
+# |out - ref| <= 1e-4 + 1e-4*|ref| (measured max abs error: 2.6e-6 resnet18,
+# 4.9e-5 resnet50, 7.6e-6 googlenet, 2.9e-6 mobilenet_v2, at every level), and
+# the -O0 and -O2 outputs are compared with each other (same tolerance).
+# Together about 1 minute on 2 cores, so none is labelled "heavy".
+set(E2E_CNNS resnet18 resnet50 googlenet mobilenet_v2)
+string(REPLACE ";" "," E2E_CNN_LIST "${E2E_CNNS}")
+add_test(NAME e2e/cnn-models
+         COMMAND ${NNCC_PYTHON} ${E2E_DIR}/make_models.py ${CMAKE_BINARY_DIR}/e2e
+                 --models ${E2E_CNN_LIST})
+set_tests_properties(e2e/cnn-models PROPERTIES
+                     FIXTURES_SETUP e2e_cnn_models LABELS cnn TIMEOUT 600)
+foreach(model ${E2E_CNNS})
+  foreach(opt -O0 -O2 -O3)
+    add_test(NAME e2e/${model}${opt}
+             COMMAND ${E2E_DIR}/run_e2e.sh ${CMAKE_BINARY_DIR} ${model} ${opt})
+    set_tests_properties(e2e/${model}${opt} PROPERTIES
+                         FIXTURES_REQUIRED e2e_cnn_models ENVIRONMENT "${E2E_ENV}"
+                         LABELS cnn TIMEOUT 600)
+  endforeach()
+  # run_e2e.sh leaves the outputs in BUILD/e2e/out-MODEL-OPT/output.npy.
+  set_tests_properties(e2e/${model}-O0 e2e/${model}-O2 PROPERTIES
+                       FIXTURES_SETUP e2e_${model}_out)
+  add_test(NAME e2e/${model}-O0-vs-O2
+           COMMAND ${NNCC_PYTHON} ${E2E_DIR}/compare.py
+                   ${CMAKE_BINARY_DIR}/e2e/out-${model}-O0/output.npy
+                   ${CMAKE_BINARY_DIR}/e2e/out-${model}-O2/output.npy)
+  set_tests_properties(e2e/${model}-O0-vs-O2 PROPERTIES
+                       FIXTURES_REQUIRED e2e_${model}_out LABELS cnn TIMEOUT 60)
+endforeach()
+
+# The acceptance target of the memory plan, so a regression fails CI: the
+# arena at most 1.05x the lower bound and at most 0.5x the naive bytes, read
+# from nncc --report and re-derived from the plan it prints (bench/fusion_table.py).
+add_test(NAME e2e/cnn-memory-plan
+         COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/bench/fusion_table.py
+                 --build ${CMAKE_BINARY_DIR} --models resnet18,mobilenet_v2 --check)
+set_tests_properties(e2e/cnn-memory-plan PROPERTIES
+                     FIXTURES_REQUIRED e2e_cnn_models LABELS cnn TIMEOUT 300)

@@ -171,6 +171,30 @@ void cg_free(KernelList *kl);
  * (0: let the backend choose). Chunk counts do not depend on the thread
  * count at run time. */
 void cg_schedule(KernelList *kl, int vec_bytes);
+
+/* sched.c, added for the backends (and sched.c itself): the analysis of
+ * one kernel's expression DAG. Every distinct node once, children before
+ * parents, with the loop vars it depends on. A KX_REDUCE depends on the
+ * output vars its body uses (never on the reduction vars it walks); any
+ * other node on the vars of its indices, its guards and its operands. */
+typedef struct KxInfo {
+	const Kx *x;   /* the node */
+	uint32_t vars; /* bit v: depends on loop var v */
+	int level;     /* output loops that must be open to evaluate it: 1 + its innermost output var, 0 if none */
+	bool inner;    /* depends on a reduction var: evaluated inside a KX_REDUCE's loops */
+} KxInfo;
+typedef struct KxDag {
+	KxInfo *node;   /* distinct nodes of the body, post-order (malloc'd) */
+	int n;          /* count */
+	const Kx **key; /* hash table of nodes (open addressing), for cg_kx_find */
+	int *val;       /* index into node of each key */
+	int cap;        /* table size, a power of two */
+} KxDag;
+/* Builds the DAG of k->body (empty when body is NULL). */
+void cg_kx_dag(const Kernel *k, KxDag *d);
+/* Index of x in d->node, or -1. */
+int cg_kx_find(const KxDag *d, const Kx *x);
+void cg_kx_dag_free(KxDag *d);
 /* plan.c: live intervals over the kernel order, in-place reuse, best-fit
  * packing of BUF_TEMP buffers into one arena; sets offset, first/last,
  * inplace and arena_bytes. */

@@ -3,6 +3,9 @@
  *   k3 "relu1" f32: for v0 in 0..4, v1 in 0..6: t5[v0*6 + v1] = relu(t4[v0*6 + v1])
  *   k4 "pool" f32: for v0 in 0..1, ...: t6[...] = max(v4 in 0..3, v5 in 0..3: t5[...] if 0 <= v2*2 + v4 - 1 < 28 else -inf)
  *   k5 "conv1": conv2d x=i0 w=p1 bias=p2 -> t3 [N=1 C=1 H=28 W=28 ...]
+ * A call's fused epilogue follows as "; then for ...: t3[...] = relu(t3[...])"
+ * and a kernel computing several graph nodes ends with its ops and node
+ * names, "  # fused: conv c1, add bias, relu act".
  * Buffers are named by kind letter (i input, o output, p param, t temp)
  * followed by the buffer index, so every name is unique. */
 #include <inttypes.h>
@@ -65,10 +68,29 @@ static void print_guards(const Kx *x, int nvar, FILE *f)
 	}
 }
 
+/* The schedule of output var v (sched.c): " parallel(16 chunks)",
+ * " vectorize(8)" or " vectorize", " tile(32)"; nothing for a plain loop. */
+static void print_sched(const Kernel *k, int v, FILE *f)
+{
+	const Sched *s = &k->sched;
+	if (v >= k->nout_var)
+		return;
+	if (v == s->par_var && s->par_chunks > 1)
+		fprintf(f, " parallel(%" PRId64 " chunks)", s->par_chunks);
+	if (v == s->vec_var && s->vec_width > 0)
+		fprintf(f, " vectorize(%d)", s->vec_width);
+	else if (v == s->vec_var && s->par_chunks > 0) /* a zeroed Sched is not a schedule */
+		fputs(" vectorize", f);
+	if (s->tile[v] > 0)
+		fprintf(f, " tile(%" PRId64 ")", s->tile[v]);
+}
+
 static void print_vars(const Kernel *k, int from, int to, FILE *f)
 {
-	for (int v = from; v < to; v++)
+	for (int v = from; v < to; v++) {
 		fprintf(f, "%sv%d in 0..%" PRId64, v > from ? ", " : "", v, k->extent[v]);
+		print_sched(k, v, f);
+	}
 }
 
 static void print_kx(const KernelList *kl, const Kernel *k, const Kx *x, FILE *f)
@@ -143,6 +165,37 @@ static void print_i64s(const char *name, const int64_t *v, int n, FILE *f)
 		fprintf(f, "%s%" PRId64, i ? "x" : "", v[i]);
 }
 
+/* "for v0 in 0..4, v1 in 0..6: t5[v0*6 + v1] = body" */
+static void print_store(const KernelList *kl, const Kernel *k, FILE *f)
+{
+	if (k->nout_var) {
+		fputs("for ", f);
+		print_vars(k, 0, k->nout_var, f);
+		fputs(": ", f);
+	}
+	print_buf(kl, k->out, f);
+	fputs("[", f);
+	print_aff(&k->out_idx, k->nvar, f);
+	fputs("] = ", f);
+	if (k->body)
+		print_kx(kl, k, k->body, f);
+}
+
+/* The graph nodes a fused kernel computes (op and name: an ONNX node may
+ * become several, e.g. Gemm's matmul and add). */
+static void print_fused(const KernelList *kl, const Kernel *k, FILE *f)
+{
+	if (k->nnodes < 2 || !kl->g)
+		return;
+	fputs("  # fused:", f);
+	for (int j = 0; j < k->nnodes; j++) {
+		const Node *n = &kl->g->node[k->nodes[j]];
+		fprintf(f, "%s %s", j ? "," : "", ir_ops[n->op].name);
+		if (n->name && n->name[0])
+			fprintf(f, " %s", n->name);
+	}
+}
+
 static void print_kernel(const KernelList *kl, int i, FILE *f)
 {
 	const Kernel *k = &kl->k[i];
@@ -150,17 +203,7 @@ static void print_kernel(const KernelList *kl, int i, FILE *f)
 	switch (k->kind) {
 	case KK_LOOP:
 		fprintf(f, " %s: ", ir_dtype_name(k->body ? k->body->dtype : DT_UNDEF));
-		if (k->nout_var) {
-			fputs("for ", f);
-			print_vars(k, 0, k->nout_var, f);
-			fputs(": ", f);
-		}
-		print_buf(kl, k->out, f);
-		fputs("[", f);
-		print_aff(&k->out_idx, k->nvar, f);
-		fputs("] = ", f);
-		if (k->body)
-			print_kx(kl, k, k->body, f);
+		print_store(kl, k, f);
 		break;
 	case KK_MATMUL:
 		fputs(": matmul a=", f);
@@ -204,6 +247,11 @@ static void print_kernel(const KernelList *kl, int i, FILE *f)
 		}
 		break;
 	}
+	if (k->kind != KK_LOOP && k->body) {
+		fputs("; then ", f);
+		print_store(kl, k, f);
+	}
+	print_fused(kl, k, f);
 	fputs("\n", f);
 }
 

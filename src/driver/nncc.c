@@ -37,7 +37,11 @@ static void usage(FILE *f)
 		"  -O0 .. -O3             optimization level (default -O2)\n"
 		"  --emit=so|obj|ir|llvm|kernels\n"
 		"  --shape NAME=D0,D1,... bind the extents of a graph input\n"
-		"  --print-after=PASS|all print text IR after a pass (import, shapes, dce)\n"
+		"  --print-after=PASS|all print text IR after a pass (import, shapes, canon, fold,\n"
+		"                         algebraic, cse, bnfold, dce, fuse)\n"
+		"  --passes=P1,P2,...     run exactly these passes after shape inference\n"
+		"  --report               print kernels (fused ops, FLOPs, bytes) and the memory\n"
+		"                         plan to stdout; with -o the output is still written\n"
 		"  --cpu=NAME --features=+a,-b   override the host CPU for code generation\n"
 		"  -h, --help\n");
 }
@@ -155,34 +159,67 @@ static int out_close(Out *o, bool ok, Diag *d)
 	return ok ? 0 : -1;
 }
 
-/* Lowers, schedules and plans g, renders it for the CPU and links the
- * shared library out (through a private temporary directory). */
-int drv_build_so(Graph *g, const char *out, const CpuOptions *co, Diag *d)
+/* Lowers, schedules and plans g into kl. The plan is proved sound
+ * (cg_plan_check) in debug builds and whenever check is set (--report). */
+static int lower_plan(Graph *g, KernelList *kl, bool check, Diag *d)
 {
-	KernelList kl;
-	memset(&kl, 0, sizeof kl);
-	if (cg_lower(g, &kl, d) < 0)
+	memset(kl, 0, sizeof *kl);
+	if (cg_lower(g, kl, d) < 0)
 		return -1;
-	cg_plan(&kl);
-	int rc = -1;
-	char dir[] = "/tmp/nncc-XXXXXX";
-	if (!mkdtemp(dir)) {
-		diag(d, "cannot create a temporary directory: %s", strerror(errno));
-		goto done;
+	cg_schedule(kl, 0);
+	cg_plan(kl);
+#ifndef NDEBUG
+	check = true;
+#endif
+	if (check && cg_plan_check(kl, d) < 0) {
+		diag(d, "internal error: the memory plan is unsound (see above)");
+		cg_free(kl);
+		return -1;
 	}
+	return 0;
+}
+
+/* Renders a planned kernel list for the CPU and links the shared library
+ * out (through a private temporary directory). */
+static int emit_so(const KernelList *kl, const char *out, const CpuOptions *co, Diag *d)
+{
+	char dir[] = "/tmp/nncc-XXXXXX";
+	if (!mkdtemp(dir))
+		return diag(d, "cannot create a temporary directory: %s", strerror(errno));
 	char obj[sizeof dir + 16];
 	snprintf(obj, sizeof obj, "%s/model.o", dir);
-	rc = cg_cpu_emit(&kl, co, obj, 0, d);
+	int rc = cg_cpu_emit(kl, co, obj, 0, d);
 	if (rc == 0)
 		rc = cg_link_so(obj, out, d);
 	unlink(obj);
 	rmdir(dir);
-done:
+	return rc;
+}
+
+/* Lowers, schedules and plans g, renders it for the CPU and links the
+ * shared library out. */
+int drv_build_so(Graph *g, const char *out, const CpuOptions *co, Diag *d)
+{
+	KernelList kl;
+	if (lower_plan(g, &kl, false, d) < 0)
+		return -1;
+	int rc = emit_so(&kl, out, co, d);
 	cg_free(&kl);
 	return rc;
 }
 
-static int compile(const char *model, const char *out, Emit emit, const Options *o,
+/* Live nodes of g (those no pass removed). */
+static int live_nodes(const Graph *g)
+{
+	int n = 0;
+	for (int i = 0; i < g->nnode; i++)
+		n += !g->node[i].dead;
+	return n;
+}
+
+/* report: print cg_report of the planned kernels to stdout (--report);
+ * with no output file only the report is made. */
+static int compile(const char *model, const char *out, Emit emit, bool report, const Options *o,
 		   const CpuOptions *co, Diag *d)
 {
 	Graph *g = load(model, d);
@@ -192,6 +229,7 @@ static int compile(const char *model, const char *out, Emit emit, const Options 
 	KernelList kl;
 	memset(&kl, 0, sizeof kl);
 	bool lowered = false;
+	int imported = live_nodes(g);
 	if (ps_pipeline(g, o, d) < 0)
 		goto done;
 	if (emit == EMIT_IR) {
@@ -200,25 +238,34 @@ static int compile(const char *model, const char *out, Emit emit, const Options 
 			ir_print(g, w.f, 0);
 			rc = out_close(&w, true, d);
 		}
+		if (rc < 0 || !report)
+			goto done;
+	}
+	if (lower_plan(g, &kl, report, d) < 0) {
+		rc = -1;
 		goto done;
 	}
-	if (emit == EMIT_SO) {
-		rc = drv_build_so(g, out, co, d);
-		goto done;
-	}
-	if (cg_lower(g, &kl, d) < 0)
-		goto done;
 	lowered = true;
-	cg_plan(&kl);
-	if (emit == EMIT_KERNELS) {
+	if (report) {
+		printf("imported: %d graph nodes from %s\n", imported, model);
+		cg_report(&kl, stdout);
+		fflush(stdout);
+		rc = 0;
+	}
+	if (emit == EMIT_IR || (!out && (emit == EMIT_SO || emit == EMIT_OBJ)))
+		goto done; /* --report alone */
+	if (emit == EMIT_SO) {
+		rc = emit_so(&kl, out, co, d);
+	} else if (emit == EMIT_KERNELS) {
 		Out w;
+		rc = -1;
 		if (out_open(&w, out, d) == 0) {
 			cg_print(&kl, w.f);
 			rc = out_close(&w, true, d);
 		}
-		goto done;
+	} else {
+		rc = cg_cpu_emit(&kl, co, out ? out : "-", emit == EMIT_LLVM, d);
 	}
-	rc = cg_cpu_emit(&kl, co, out ? out : "-", emit == EMIT_LLVM, d);
 done:
 	if (lowered)
 		cg_free(&kl);
@@ -230,6 +277,7 @@ int main(int argc, char **argv)
 {
 	const char *model = NULL, *out = NULL;
 	Emit emit = EMIT_SO;
+	bool report = false;
 	Options o;
 	memset(&o, 0, sizeof o);
 	o.opt_level = 2;
@@ -280,6 +328,17 @@ int main(int argc, char **argv)
 				known = known || strcmp(o.print_after, ps_pass_names[k]) == 0;
 			if (!known)
 				return usage_error("unknown pass '%s' for --print-after", o.print_after);
+		} else if (strncmp(a, "--passes=", 9) == 0) {
+			Diag pd;
+			diag_init(&pd);
+			if (ps_check_passes(a + 9, &pd) < 0) {
+				fprintf(stderr, "nncc: %s", pd.msg);
+				usage(stderr);
+				return 2;
+			}
+			o.passes = a + 9;
+		} else if (strcmp(a, "--report") == 0) {
+			report = true;
 		} else if (strncmp(a, "--cpu=", 6) == 0) {
 			co.cpu = a + 6;
 		} else if (strncmp(a, "--features=", 11) == 0) {
@@ -294,13 +353,13 @@ int main(int argc, char **argv)
 	}
 	if (!model)
 		return usage_error("no model given%s", "");
-	if ((emit == EMIT_SO || emit == EMIT_OBJ) && !out)
+	if ((emit == EMIT_SO || emit == EMIT_OBJ) && !out && !report)
 		return usage_error("-o OUT is required for --emit=so and --emit=obj%s", "");
 	co.opt_level = o.opt_level;
 
 	Diag d;
 	diag_init(&d);
-	if (compile(model, out, emit, &o, &co, &d) < 0) {
+	if (compile(model, out, emit, report, &o, &co, &d) < 0) {
 		fprintf(stderr, "%s", d.msg[0] ? d.msg : "nncc: compilation failed\n");
 		return 1;
 	}

@@ -22,18 +22,50 @@ typedef struct Options {
 	FILE *dump;                  /* where --print-after writes (stderr if NULL) */
 	ShapeBinding bind[PS_MAX_BINDINGS]; /* --shape */
 	int nbind;
+	const char *passes;          /* --passes=LIST: exactly these passes, or NULL */
 } Options;
 
 /* pipeline.c */
 extern const char *const ps_pass_names[]; /* for --print-after, NULL-terminated */
 int ps_pipeline(Graph *g, const Options *o, Diag *d);
+/* Checks a --passes list ("fold,cse,dce"); 0, or -1 naming the bad entry. */
+int ps_check_passes(const char *list, Diag *d);
 
 /* shapes.c: binds --shape extents to graph inputs (and their symbols
  * everywhere), then re-infers every node's output dtype and shape. */
 int ps_bind_shapes(Graph *g, const Options *o, Diag *d);
 int ps_infer_shapes(Graph *g, Diag *d);
 
+/* Simplification passes (-O1 up; --passes runs any of them). Each leaves
+ * removed nodes dead for ps_dce and keeps graph output names. */
+/* canon.c: reshape_dyn with a known target -> reshape (every -O level) */
+void ps_canonicalize(Graph *g, const Options *o);
+/* fold.c: nodes over constants evaluated by the reference interpreter */
+void ps_fold(Graph *g, const Options *o);
+/* algebraic.c: x*1, x+0, identity, transpose and reshape chains, ... */
+void ps_algebraic(Graph *g, const Options *o);
+/* cse.c: same op, inputs and attributes -> one node */
+void ps_cse(Graph *g, const Options *o);
+/* bnfold.c: batchnorm folded into conv / matmul weights */
+void ps_bnfold(Graph *g, const Options *o);
+
+/* rewrite.c: helpers of the simplification passes. */
+/* Removes node (one output) in favour of value `to`: its uses, graph outputs
+ * included, read `to`. A graph output keeps its name: `to` takes it, or,
+ * where `to` is an input, a parameter or another output, the node becomes
+ * identity(to). False if nothing changed. */
+bool ps_forward(Graph *g, int node, int to);
+/* Turns node into reshape(x) {shape} giving the same output type, if its
+ * output shape can be said as a shape attribute (known dims, 0 for a
+ * symbol x has at the same position, one -1); false (node unchanged) if not. */
+bool ps_make_reshape(Graph *g, int node, int x);
+bool ps_const_data(const Graph *g, int v); /* a constant whose data is present and sized right */
+bool ps_const_at(const Graph *g, int v, int64_t i, double *out); /* element i; false for f16/bf16 */
+
 /* dce.c */
 void ps_dce(Graph *g, const Options *o);
+
+/* fuse.c: sets Node.group (kernel groups) from -O1 up; clears it at -O0. */
+void ps_fuse(Graph *g, const Options *o);
 
 #endif

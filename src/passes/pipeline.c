@@ -1,6 +1,9 @@
 /* pipeline.c — the inference pipeline, one pass after another, top to
- * bottom. --print-after=PASS|all dumps parseable text IR after a pass;
- * debug builds verify the graph between passes. */
+ * bottom: shapes, canonicalize, then from -O1 the simplifications (fold,
+ * algebraic, cse, bnfold, fold again), DCE and fusion. --passes=LIST runs
+ * exactly the listed passes after shape inference instead (golden tests).
+ * --print-after=PASS|all dumps parseable text IR after a pass; debug
+ * builds verify the graph between passes. */
 #include "passes.h"
 
 #include <string.h>
@@ -26,7 +29,75 @@ static int after(Graph *g, const Options *o, const char *pass, Diag *d)
 }
 
 /* Pass names accepted by --print-after, in pipeline order. */
-const char *const ps_pass_names[] = {"import", "shapes", "dce", NULL};
+const char *const ps_pass_names[] = {"import", "shapes", "canon", "fold", "algebraic", "cse",
+	"bnfold", "dce", "fuse", NULL};
+
+/* The passes --passes=LIST may name. */
+typedef void (*PassFn)(Graph *g, const Options *o);
+static const struct {
+	const char *name; /* as in --passes and --print-after */
+	PassFn fn;
+} passes[] = {
+	{"canon", ps_canonicalize}, {"fold", ps_fold}, {"algebraic", ps_algebraic},
+	{"cse", ps_cse}, {"bnfold", ps_bnfold}, {"dce", ps_dce}, {"fuse", ps_fuse},
+};
+enum { NPASSES = sizeof passes / sizeof *passes };
+
+static int run(Graph *g, const Options *o, const char *name, Diag *d)
+{
+	for (int i = 0; i < NPASSES; i++)
+		if (strcmp(passes[i].name, name) == 0) {
+			passes[i].fn(g, o);
+			return after(g, o, name, d);
+		}
+	return diag(d, "--passes: unknown pass '%s'", name);
+}
+
+/* Calls f(entry) for each comma-separated entry of list; stops at -1. */
+static int each_pass(const char *list, int (*f)(const char *name, void *ctx), void *ctx)
+{
+	const char *p = list;
+	for (;;) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		char name[64];
+		if (n >= sizeof name)
+			n = sizeof name - 1;
+		memcpy(name, p, n);
+		name[n] = 0;
+		if (n && f(name, ctx) < 0) /* empty entries: nothing */
+			return -1;
+		if (!e)
+			return 0;
+		p = e + 1;
+	}
+}
+
+static int check_one(const char *name, void *ctx)
+{
+	for (int i = 0; i < NPASSES; i++)
+		if (strcmp(passes[i].name, name) == 0)
+			return 0;
+	return diag(ctx, "--passes: unknown pass '%s' (known: canon, fold, algebraic, cse, bnfold, "
+		"dce, fuse)", name);
+}
+
+int ps_check_passes(const char *list, Diag *d)
+{
+	return each_pass(list, check_one, d);
+}
+
+typedef struct RunCtx {
+	Graph *g;         /* graph being compiled */
+	const Options *o; /* options */
+	Diag *d;          /* errors */
+} RunCtx;
+
+static int run_one(const char *name, void *ctx)
+{
+	RunCtx *r = ctx;
+	return run(r->g, r->o, name, r->d);
+}
 
 int ps_pipeline(Graph *g, const Options *o, Diag *d)
 {
@@ -36,8 +107,22 @@ int ps_pipeline(Graph *g, const Options *o, Diag *d)
 		return -1;
 	if (after(g, o, "shapes", d) < 0)
 		return -1;
-	ps_dce(g, o);
-	if (after(g, o, "dce", d) < 0)
+	if (o->passes) { /* --passes=LIST: exactly those, for golden tests */
+		RunCtx r = {g, o, d};
+		return each_pass(o->passes, run_one, &r);
+	}
+	if (run(g, o, "canon", d) < 0) /* needed by codegen, so at -O0 too */
+		return -1;
+	if (o->opt_level >= 1) {
+		if (run(g, o, "fold", d) < 0 || run(g, o, "algebraic", d) < 0 ||
+			run(g, o, "cse", d) < 0 || run(g, o, "bnfold", d) < 0 ||
+			run(g, o, "fold", d) < 0) /* what bnfold and the rest exposed */
+			return -1;
+	}
+	if (run(g, o, "dce", d) < 0)
+		return -1;
+	/* fusion: kernel groups over the final graph (clears every group at -O0) */
+	if (run(g, o, "fuse", d) < 0)
 		return -1;
 	return 0;
 }

@@ -1,9 +1,10 @@
 """PyTorch models for nncc's end-to-end tests, and their ONNX export.
 
 Each model is built from a fixed seed, put in eval mode and exported with a
-static batch of 4 (opset 13, input "input", output "output"). Next to the
-.onnx file we write a fixed random input and PyTorch's own output, which
-compare.py later checks nncc's output against.
+static batch (4 for the small models, 1 for the 224x224 CNNs; opset 13, input
+"input", output "output"). Next to the .onnx file we write a fixed random input
+and PyTorch's own output, which compare.py later checks nncc's output against.
+The CNNs come from torchvision with random weights (nothing is downloaded).
 """
 import os
 
@@ -57,15 +58,62 @@ class LeNet(nn.Module):
         return self.fc3(x)
 
 
+IMAGE = (1, 3, 224, 224)
+
+
+def _calibrated(build):
+    """A constructor for a torchvision CNN whose BatchNorm running statistics
+    are measured on one random image instead of left at mean 0, variance 1.
+
+    With torchvision's random init the activations shrink or grow layer after
+    layer, because nothing renormalizes them in eval mode: MobileNetV2's logits
+    come out near 1e-9 (its depthwise convolutions get a Kaiming std computed
+    from fan_out = 9*C instead of 9) and GoogLeNet's near 1e-2 (its convs are
+    initialized with std 0.01), so an absolute tolerance of 1e-4 would accept
+    almost anything. One forward pass with the BatchNorm layers in training
+    mode and momentum=None (a cumulative average, so the running stats become
+    exactly that batch's statistics) makes every BN normalize its input, and
+    the logits land between about 0.1 and 3. The calibration image is drawn
+    from the torch generator the caller has seeded, so it is deterministic and
+    differs from the test input. PyTorch's exporter then folds each BN into its
+    Conv (eval mode, do_constant_folding=True), with these non-trivial stats."""
+    def ctor():
+        model = build().eval()
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.reset_running_stats()
+                m.momentum = None
+                m.train()
+        with torch.no_grad():
+            model(torch.randn(IMAGE))
+        return model.eval()
+    return ctor
+
+
+def _torchvision(name, **kwargs):
+    def build():
+        import torchvision.models  # here, so the small models do not need it
+        return getattr(torchvision.models, name)(**kwargs)
+    return _calibrated(build)
+
+
 # name -> (constructor, input shape, seed)
 MODELS = {
     "mlp": (MLP, (BATCH, 784), 1),
     "lenet": (LeNet, (BATCH, 1, 28, 28), 2),
+    "resnet18": (_torchvision("resnet18"), IMAGE, 18),
+    "resnet50": (_torchvision("resnet50"), IMAGE, 50),
+    "googlenet": (_torchvision("googlenet", aux_logits=False, transform_input=False,
+                               init_weights=True), IMAGE, 22),
+    "mobilenet_v2": (_torchvision("mobilenet_v2"), IMAGE, 2),
 }
+
+# The four ImageNet CNNs of the optimization acceptance tests and the fusion table.
+CNNS = ["resnet18", "resnet50", "googlenet", "mobilenet_v2"]
 
 
 def _atomic_save_npy(path, arr):
-    tmp = path + ".tmp.npy"
+    tmp = f"{path}.tmp.{os.getpid()}.npy"
     np.save(tmp, arr)
     os.replace(tmp, path)
 
