@@ -62,7 +62,7 @@ static int parse_shape(const char *arg, Options *o)
 		return -1;
 	ShapeBinding *b = &o->bind[o->nbind];
 	size_t n = (size_t)(eq - arg);
-	char *name = xmalloc(n + 1); /* lives until exit */
+	char *name = xmalloc(n + 1); /* freed at the end of main */
 	memcpy(name, arg, n);
 	name[n] = 0;
 	b->name = name;
@@ -359,9 +359,10 @@ int main(int argc, char **argv)
 
 	Diag d;
 	diag_init(&d);
-	if (compile(model, out, emit, report, &o, &co, &d) < 0) {
+	int rc = compile(model, out, emit, report, &o, &co, &d) < 0 ? 1 : 0;
+	if (rc)
 		fprintf(stderr, "%s", d.msg[0] ? d.msg : "nncc: compilation failed\n");
-		return 1;
-	}
-	return 0;
+	for (int i = 0; i < o.nbind; i++)
+		free((char *)o.bind[i].name);
+	return rc;
 }
