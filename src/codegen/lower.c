@@ -302,6 +302,9 @@ static int check_value(Lower *L, int node, int v)
 	}
 	if (!ir_shape_static(&x->shape) || ir_shape_numel(&x->shape) < 0) {
 		ir_shape_str(L->g, &x->shape, sh, sizeof sh);
+		if (node >= 0 && L->g->node[node].op == OP_RESHAPE_DYN)
+			return lw_err(L, node, "value \"%s\" has shape %s: its target shape is computed at run "
+				      "time, which is not supported (nncc needs it at compile time)", x->name, sh);
 		if (node >= 0)
 			return lw_err(L, node, "value \"%s\" has non-static shape %s; "
 				      "bind its symbolic dims with --shape NAME=D0,D1,...", x->name, sh);
