@@ -25,7 +25,7 @@ static void replace(Graph *g, int node, const Tensor *t)
 }
 
 /* `shape` of a statically shaped value: the dims, as i64. */
-static bool fold_shape(Graph *g, int node)
+bool ps_fold_shape(Graph *g, int node)
 {
 	const Node *n = &g->node[node];
 	const Shape *x = &g->val[n->in[0]].shape;
@@ -91,7 +91,7 @@ void ps_fold(Graph *g, const Options *o)
 			continue;
 		const Node *n = &g->node[i];
 		if (n->op == OP_SHAPE)
-			fold_shape(g, i);
+			ps_fold_shape(g, i);
 		else if (n->op == OP_IDENTITY && ps_const_data(g, n->in[0]))
 			ps_forward(g, i, n->in[0]); /* no copy: a parameter stays one */
 		else

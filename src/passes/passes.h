@@ -58,6 +58,8 @@ bool ps_forward(Graph *g, int node, int to);
 /* Turns node into reshape(x) {shape} giving the same output type, if its
  * output shape can be said as a shape attribute (known dims, 0 for a
  * symbol x has at the same position, one -1); false (node unchanged) if not. */
+/* fold.c: replaces shape(x) by a constant when x's shape is static. */
+bool ps_fold_shape(Graph *g, int node);
 bool ps_make_reshape(Graph *g, int node, int x);
 bool ps_const_data(const Graph *g, int v); /* a constant whose data is present and sized right */
 bool ps_const_at(const Graph *g, int v, int64_t i, double *out); /* element i; false for f16/bf16 */
