@@ -35,83 +35,14 @@ typedef struct Interp {
 
 /* --- element conversion ------------------------------------------------------ */
 
-/* f16 (5 exponent bits, 10 mantissa) and bf16 (8, 7) through double. */
-static double small_dec(uint32_t b, int eb, int mb)
-{
-	uint32_t e = b >> mb & ((1u << eb) - 1), m = b & ((1u << mb) - 1);
-	int bias = (1 << (eb - 1)) - 1;
-	double v;
-	if (e == (1u << eb) - 1)
-		v = m ? NAN : INFINITY;
-	else if (e == 0)
-		v = ldexp(m, 1 - bias - mb);
-	else
-		v = ldexp(m + (1u << mb), (int)e - bias - mb);
-	return b >> (eb + mb) & 1 ? -v : v;
-}
-
-static uint32_t small_enc(double x, int eb, int mb)
-{
-	uint32_t sign = signbit(x) ? 1u << (eb + mb) : 0;
-	uint32_t inf = ((1u << eb) - 1) << mb;
-	int bias = (1 << (eb - 1)) - 1, emin = 1 - bias;
-	if (isnan(x))
-		return sign | inf | 1u << (mb - 1);
-	x = fabs(x);
-	if (isinf(x))
-		return sign | inf;
-	if (x < ldexp(1, emin))
-		return sign | (uint32_t)rint(ldexp(x, mb - emin));
-	int ex;
-	double f = frexp(x, &ex);
-	uint64_t m = (uint64_t)rint(ldexp(f, mb + 1));
-	uint64_t bits = ((uint64_t)(ex - 1 + bias) << mb) + m - (1u << mb);
-	return sign | (bits >= inf ? inf : (uint32_t)bits);
-}
-
-static int64_t sat(double v, double lo, double hi)
-{
-	if (isnan(v))
-		return 0;
-	if (v <= lo)
-		return (int64_t)lo;
-	if (v >= hi)
-		return v >= 0x1p63 ? INT64_MAX : (int64_t)hi;
-	return (int64_t)v;
-}
-
 static double get(DType t, const unsigned char *base, int64_t i)
 {
-	const unsigned char *p = base + (size_t)i * ir_dtype_size(t);
-	switch (t) {
-	case DT_F32: { float x; memcpy(&x, p, 4); return x; }
-	case DT_F64: { double x; memcpy(&x, p, 8); return x; }
-	case DT_F16: { uint16_t x; memcpy(&x, p, 2); return small_dec(x, 5, 10); }
-	case DT_BF16: { uint16_t x; memcpy(&x, p, 2); return small_dec(x, 8, 7); }
-	case DT_I32: { int32_t x; memcpy(&x, p, 4); return x; }
-	case DT_I64: { int64_t x; memcpy(&x, p, 8); return (double)x; }
-	case DT_I8: return *(const int8_t *)p;
-	case DT_U8: case DT_BOOL: return *p;
-	default: NN_ASSERT(!"kinterp: bad dtype");
-	}
-	return 0;
+	return ir_elem_get(t, base + (size_t)i * ir_dtype_size(t));
 }
 
 static void put(DType t, unsigned char *base, int64_t i, double v)
 {
-	unsigned char *p = base + (size_t)i * ir_dtype_size(t);
-	switch (t) {
-	case DT_F32: { float x = (float)v; memcpy(p, &x, 4); break; }
-	case DT_F64: memcpy(p, &v, 8); break;
-	case DT_F16: { uint16_t x = (uint16_t)small_enc(v, 5, 10); memcpy(p, &x, 2); break; }
-	case DT_BF16: { uint16_t x = (uint16_t)small_enc(v, 8, 7); memcpy(p, &x, 2); break; }
-	case DT_I32: { int32_t x = (int32_t)sat(v, INT32_MIN, INT32_MAX); memcpy(p, &x, 4); break; }
-	case DT_I64: { int64_t x = sat(v, -0x1p63, 0x1p63); memcpy(p, &x, 8); break; }
-	case DT_I8: *(int8_t *)p = (int8_t)sat(v, INT8_MIN, INT8_MAX); break;
-	case DT_U8: *p = (uint8_t)sat(v, 0, UINT8_MAX); break;
-	case DT_BOOL: *p = v != 0; break;
-	default: NN_ASSERT(!"kinterp: bad dtype");
-	}
+	ir_elem_put(t, base + (size_t)i * ir_dtype_size(t), v);
 }
 
 /* --- checked buffer access --------------------------------------------------- */

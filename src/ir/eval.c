@@ -101,7 +101,7 @@ static int64_t sat(double v, double lo, double hi)
 	return (int64_t)v;
 }
 
-void ev_put1(DType t, void *dst, double v)
+void ir_elem_put(DType t, void *dst, double v)
 {
 	switch (t) {
 	case DT_F32: { float x = (float)v; memcpy(dst, &x, 4); break; }
@@ -113,12 +113,13 @@ void ev_put1(DType t, void *dst, double v)
 	case DT_I8: *(int8_t *)dst = (int8_t)sat(v, INT8_MIN, INT8_MAX); break;
 	case DT_U8: *(uint8_t *)dst = (uint8_t)sat(v, 0, UINT8_MAX); break;
 	case DT_BOOL: *(uint8_t *)dst = v != 0; break;
-	default: NN_ASSERT(!"ev_put1: bad dtype");
+	default: NN_ASSERT(!"ir_elem_put: bad dtype");
 	}
 }
 
-static double get1(DType t, const unsigned char *p)
+double ir_elem_get(DType t, const void *vp)
 {
+	const unsigned char *p = vp;
 	switch (t) {
 	case DT_F32: { float x; memcpy(&x, p, 4); return x; }
 	case DT_F64: { double x; memcpy(&x, p, 8); return x; }
@@ -128,7 +129,7 @@ static double get1(DType t, const unsigned char *p)
 	case DT_I64: { int64_t x; memcpy(&x, p, 8); return (double)x; }
 	case DT_I8: return *(const int8_t *)p;
 	case DT_U8: case DT_BOOL: return *p;
-	default: NN_ASSERT(!"get1: bad dtype");
+	default: NN_ASSERT(!"ir_elem_get: bad dtype");
 	}
 	return 0;
 }
@@ -139,7 +140,7 @@ double *ev_load_f64(const Tensor *t)
 	size_t sz = ir_dtype_size(t->dtype);
 	double *v = xmalloc((size_t)n * sizeof *v);
 	for (int64_t i = 0; i < n; i++)
-		v[i] = get1(t->dtype, (const unsigned char *)t->data + (size_t)i * sz);
+		v[i] = ir_elem_get(t->dtype, (const unsigned char *)t->data + (size_t)i * sz);
 	return v;
 }
 
@@ -165,7 +166,7 @@ void ev_store_f64(Tensor *t, const double *v)
 	int64_t n = ev_numel(t);
 	size_t sz = ir_dtype_size(t->dtype);
 	for (int64_t i = 0; i < n; i++)
-		ev_put1(t->dtype, (unsigned char *)t->data + (size_t)i * sz, v[i]);
+		ir_elem_put(t->dtype, (unsigned char *)t->data + (size_t)i * sz, v[i]);
 }
 
 void ev_store_i64(Tensor *t, const int64_t *v)

@@ -74,7 +74,7 @@ int ev_cast(const Ev *e)
 		int64_t *v = ev_load_i64(x);
 		size_t sz = ir_dtype_size(y->dtype);
 		for (int64_t i = 0; i < n; i++)
-			ev_put1(y->dtype, (unsigned char *)y->data + (size_t)i * sz, (double)v[i]);
+			ir_elem_put(y->dtype, (unsigned char *)y->data + (size_t)i * sz, (double)v[i]);
 		free(v);
 		return 0;
 	}

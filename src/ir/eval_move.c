@@ -15,7 +15,7 @@ int ev_pad(const Ev *e)
 	const int64_t *p;
 	ir_attr_ints(e->n, "pads", &p);
 	unsigned char fill[16];
-	ev_put1(y->dtype, fill, ir_attr_float(e->n, "value", 0));
+	ir_elem_put(y->dtype, fill, ir_attr_float(e->n, "value", 0));
 	int64_t xst[IR_MAX_RANK], idx[IR_MAX_RANK] = {0}, ny = ev_numel(y);
 	ev_strides(xs, xst);
 	for (int64_t i = 0; i < ny; i++, ev_next(idx, ys)) {

@@ -229,6 +229,11 @@ typedef struct Tensor {
 } Tensor;
 
 void ir_tensor_free(Tensor *t);
+/* One element through double, as the interpreter sees it: f16/bf16 decode
+ * exactly and encode round-to-nearest-even; stores into integer types
+ * truncate toward zero and saturate (NaN gives 0); bool stores v != 0. */
+double ir_elem_get(DType t, const void *p);
+void ir_elem_put(DType t, void *p, double v);
 /* Evaluates g on inputs[0..g->ninput-1] (matched by position to g->input);
  * fills outputs[0..g->noutput-1] with malloc'd tensors. Accumulates in
  * float64, rounds each op's result to its dtype. 0, or -1 with message. */
