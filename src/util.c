@@ -2,9 +2,11 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void nn_assert_fail(const char *expr, const char *file, int line)
 {
@@ -162,4 +164,23 @@ char *read_file(const char *path, size_t *len, Diag *d)
 	buf[n] = 0;
 	*len = n;
 	return buf;
+}
+
+char *make_tmp_next_to(const char *path, Diag *d)
+{
+	size_t n = strlen(path) + 48;
+	char *tmp = xmalloc(n);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(tmp, n, "%s.tmp%ld_%d", path, (long)getpid(), i);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+		if (fd >= 0) {
+			close(fd);
+			return tmp;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	diag(d, "cannot create %s: %s", tmp, strerror(errno));
+	free(tmp);
+	return NULL;
 }

@@ -34,6 +34,11 @@ int vdiag(Diag *d, const char *fmt, va_list ap);
 static inline bool ck_add(int64_t a, int64_t b, int64_t *r) { return !__builtin_add_overflow(a, b, r); }
 static inline bool ck_mul(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
 
+/* Saturating arithmetic for cost estimates (FLOPs, work): sat_mul is 0
+ * when either factor is <= 0, INT64_MAX on overflow. */
+static inline int64_t sat_mul(int64_t a, int64_t b) { int64_t r; return a <= 0 || b <= 0 ? 0 : ck_mul(a, b, &r) ? r : INT64_MAX; }
+static inline int64_t sat_add(int64_t a, int64_t b) { int64_t r; return ck_add(a, b, &r) ? r : INT64_MAX; }
+
 /* Bump arena: compile-time objects live here and are freed all at once. */
 typedef struct ArenaBlock ArenaBlock;
 typedef struct Arena {
@@ -49,6 +54,11 @@ void arena_free(Arena *a);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 void *xrealloc(void *p, size_t n);
+
+/* Reserves a fresh temporary name next to path (by creating it empty, so
+ * a later rename over path stays on one file system); returns the
+ * malloc'd name, or NULL with a message in d. */
+char *make_tmp_next_to(const char *path, Diag *d);
 
 /* Reads a whole file; returns NULL and fills d on failure. *len gets the size.
  * The buffer is NUL-terminated (not counted in *len); free() it. */

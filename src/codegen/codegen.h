@@ -171,6 +171,8 @@ void cg_free(KernelList *kl);
  * (0: let the backend choose). Chunk counts do not depend on the thread
  * count at run time. */
 void cg_schedule(KernelList *kl, int vec_bytes);
+/* Product of k->extent[from..to-1], saturating (sched.c). */
+int64_t cg_span(const Kernel *k, int from, int to);
 
 /* sched.c, added for the backends (and sched.c itself): the analysis of
  * one kernel's expression DAG. Every distinct node once, children before

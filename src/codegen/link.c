@@ -68,25 +68,6 @@ static int run(char *const *argv)
 	return status;
 }
 
-/* A fresh name next to out (reserved by creating it empty). */
-static char *make_tmp(const char *out, Diag *d)
-{
-	size_t n = strlen(out) + 48;
-	char *tmp = xmalloc(n);
-	for (int i = 0; i < 1000; i++) {
-		snprintf(tmp, n, "%s.tmp%ld_%d", out, (long)getpid(), i);
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-		if (fd >= 0) {
-			close(fd);
-			return tmp;
-		}
-		if (errno != EEXIST)
-			break;
-	}
-	diag(d, "cannot create %s: %s", tmp, strerror(errno));
-	free(tmp);
-	return NULL;
-}
 
 int cg_link_so(const char *obj, const char *out, Diag *d)
 {
@@ -112,7 +93,7 @@ int cg_link_so(const char *obj, const char *out, Diag *d)
 		free(ccw);
 		return diag(d, "$CC is blank");
 	}
-	char *tmp = make_tmp(out, d);
+	char *tmp = make_tmp_next_to(out, d);
 	if (!tmp) {
 		free(ccw);
 		return -1;

@@ -25,28 +25,7 @@ static const char *const kind_name[] = {"loop", "matmul", "conv2d"};
 
 /* --- counting ----------------------------------------------------------------- */
 
-static int64_t sat_mul(int64_t a, int64_t b)
-{
-	int64_t r;
-	if (a <= 0 || b <= 0)
-		return 0;
-	return ck_mul(a, b, &r) ? r : INT64_MAX;
-}
 
-static int64_t sat_add(int64_t a, int64_t b)
-{
-	int64_t r;
-	return ck_add(a, b, &r) ? r : INT64_MAX;
-}
-
-/* Product of extent[from..to-1]. */
-static int64_t span(const Kernel *k, int from, int to)
-{
-	int64_t n = 1;
-	for (int v = from; v < to; v++)
-		n = sat_mul(n, k->extent[v]);
-	return n;
-}
 
 static bool arith(const Kx *x)
 {
@@ -74,12 +53,12 @@ static int64_t body_flops(const Kernel *k)
 	KxDag d;
 	cg_kx_dag(k, &d);
 	int *seen = xcalloc((size_t)d.n + 1, sizeof *seen);
-	int64_t trips = span(k, k->nout_var, k->nvar), f = 0;
+	int64_t trips = cg_span(k, k->nout_var, k->nvar), f = 0;
 	for (int i = 0; i < d.n; i++) {
 		const KxInfo *n = &d.node[i];
 		if (!arith(n->x) || n->inner)
 			continue; /* inner nodes count under their reduce */
-		int64_t evals = span(k, 0, n->level);
+		int64_t evals = cg_span(k, 0, n->level);
 		if (n->x->kind == KX_REDUCE) {
 			int64_t per_trip = 1 + inner_ops(&d, n->x->a, seen, i + 1);
 			f = sat_add(f, sat_mul(sat_mul(evals, trips), per_trip));
@@ -143,7 +122,7 @@ static int64_t kernel_bytes(const KernelList *kl, const Kernel *k)
 		bytes = sat_add(bytes, kl->buf[k->conv.y].nbytes);
 		seen[nseen++] = k->conv.y;
 	} else if (k->out >= 0) {
-		int64_t stored = sat_mul(span(k, 0, k->nout_var), (int64_t)ir_dtype_size(kl->buf[k->out].dtype));
+		int64_t stored = sat_mul(cg_span(k, 0, k->nout_var), (int64_t)ir_dtype_size(kl->buf[k->out].dtype));
 		bytes = sat_add(bytes, stored < kl->buf[k->out].nbytes ? stored : kl->buf[k->out].nbytes);
 	}
 	for (int i = 0; i < d.n; i++)

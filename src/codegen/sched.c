@@ -160,22 +160,9 @@ void cg_kx_dag_free(KxDag *d)
 
 /* --- the schedule ------------------------------------------------------------ */
 
-static int64_t sat_mul(int64_t a, int64_t b)
-{
-	int64_t r;
-	if (a <= 0 || b <= 0)
-		return 0;
-	return ck_mul(a, b, &r) ? r : INT64_MAX;
-}
 
-static int64_t sat_add(int64_t a, int64_t b)
-{
-	int64_t r;
-	return ck_add(a, b, &r) ? r : INT64_MAX;
-}
-
-/* Product of extent[from..to-1]. */
-static int64_t span(const Kernel *k, int from, int to)
+/* Product of extent[from..to-1] (saturating). */
+int64_t cg_span(const Kernel *k, int from, int to)
 {
 	int64_t n = 1;
 	for (int v = from; v < to; v++)
@@ -204,15 +191,15 @@ static void sched_loops(const KernelList *kl, Kernel *k, int first, int vec_byte
 	cg_kx_dag(k, &d);
 
 	/* work per call of the loop nest, and the innermost var a chunk may split */
-	int64_t trips = span(k, nout, k->nvar);
-	int64_t work = span(k, first, nout);
+	int64_t trips = cg_span(k, nout, k->nvar);
+	int64_t work = cg_span(k, first, nout);
 	int maxpar = nout - 1;
 	bool inner_reduce = false;
 	for (int i = 0; i < d.n; i++) {
 		const KxInfo *n = &d.node[i];
 		if (n->x->kind != KX_REDUCE)
 			continue;
-		work = sat_add(work, sat_mul(span(k, first, n->level > first ? n->level : first), trips));
+		work = sat_add(work, sat_mul(cg_span(k, first, n->level > first ? n->level : first), trips));
 		if (n->level - 1 < maxpar)
 			maxpar = n->level - 1;
 		if (n->level == nout && nout > 0)

@@ -294,25 +294,6 @@ static int optimize(Cg *cg, LLVMTargetMachineRef tm, Diag *d)
 	return 0;
 }
 
-/* Creates an empty temporary next to path; returns its malloc'd name. */
-static char *make_tmp(const char *path, Diag *d)
-{
-	size_t n = strlen(path) + 48;
-	char *tmp = xmalloc(n);
-	for (int i = 0; i < 1000; i++) {
-		snprintf(tmp, n, "%s.tmp%ld_%d", path, (long)getpid(), i);
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-		if (fd >= 0) {
-			close(fd);
-			return tmp;
-		}
-		if (errno != EEXIST)
-			break;
-	}
-	diag(d, "cannot create %s: %s", tmp, strerror(errno));
-	free(tmp);
-	return NULL;
-}
 
 /* path "-" is standard output. */
 static int write_stdout(Cg *cg, LLVMTargetMachineRef tm, int emit_llvm, Diag *d)
@@ -345,7 +326,7 @@ static int write_out(Cg *cg, LLVMTargetMachineRef tm, const char *path, int emit
 {
 	if (strcmp(path, "-") == 0)
 		return write_stdout(cg, tm, emit_llvm, d);
-	char *tmp = make_tmp(path, d);
+	char *tmp = make_tmp_next_to(path, d);
 	if (!tmp)
 		return -1;
 	char *err = NULL;
