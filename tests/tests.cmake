@@ -16,7 +16,8 @@ add_test(NAME e2e/models
 set_tests_properties(e2e/models PROPERTIES FIXTURES_SETUP e2e_models TIMEOUT 300)
 
 # name, model, optimization level
-foreach(t "mlp;mlp;-O2" "lenet;lenet;-O2" "lenet-O0;lenet;-O0" "lenet-O3;lenet;-O3")
+foreach(t "mlp;mlp;-O2" "mlp-O0;mlp;-O0" "mlp-O3;mlp;-O3"
+          "lenet;lenet;-O2" "lenet-O0;lenet;-O0" "lenet-O3;lenet;-O3")
   list(GET t 0 name)
   list(GET t 1 model)
   list(GET t 2 opt)
