@@ -353,6 +353,16 @@ static int parse_call(Parser *P, int nout, const char **outname, const DType *ou
 			return -1;
 		P->g->node[node].name = name;
 	}
+	if (px_accept_kw(P, "group")) {
+		Num num;
+		int64_t grp;
+		const char *loc = (px_skip_ws(P), P->p);
+		if (px_scan_number(P, &num) < 0 || px_num_to_int(P, &num, &grp) < 0)
+			return -1;
+		if (grp < 1 || grp > INT32_MAX)
+			return px_error_at(P, loc, "fusion group must be a positive integer");
+		P->g->node[node].group = (int)grp;
+	}
 	return 0;
 }
 

@@ -277,6 +277,8 @@ static void print_node(const Graph *g, FILE *f, int ni)
 		fputs(" @", f);
 		print_quoted(f, n->name);
 	}
+	if (n->group > 0)
+		fprintf(f, " group %d", n->group);
 	fputc('\n', f);
 }
 
@@ -416,6 +418,11 @@ static bool node_equal(const Graph *a, int ia, const Graph *b, int ib, Diag *why
 	if (strcmp(str_or_empty(x->name), str_or_empty(y->name)) != 0) {
 		diag(why, "graphs differ: node %d (%s): name \"%s\" vs \"%s\"", ia, op,
 		     str_or_empty(x->name), str_or_empty(y->name));
+		return false;
+	}
+	if (x->group != y->group) {
+		diag(why, "graphs differ: node %d (%s \"%s\"): fusion group %d vs %d", ia, op,
+		     str_or_empty(x->name), x->group, y->group);
 		return false;
 	}
 	if (x->nin != y->nin || x->nout != y->nout || x->nattr != y->nattr) {
