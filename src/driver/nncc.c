@@ -21,11 +21,12 @@ typedef enum Emit {
 	EMIT_IR,      /* text IR after the pipeline */
 	EMIT_LLVM,    /* textual LLVM IR */
 	EMIT_KERNELS, /* kernel list as loop nests */
+	EMIT_DOT,     /* Graphviz of the graph after the pipeline */
 } Emit;
 
-static const char *const emit_names[] = {"so", "obj", "ir", "llvm", "kernels"};
+static const char *const emit_names[] = {"so", "obj", "ir", "llvm", "kernels", "dot"};
 /* Contract names (DESIGN.md) that later stages will implement. */
-static const char *const emit_later[] = {"header", "ptx", "dot", "onnx"};
+static const char *const emit_later[] = {"header", "ptx", "onnx"};
 
 static void usage(FILE *f)
 {
@@ -35,7 +36,7 @@ static void usage(FILE *f)
 		"  -o FILE                output (default for ir/llvm/kernels: stdout)\n"
 		"  --target=cpu           target (cpu; cuda is not built yet)\n"
 		"  -O0 .. -O3             optimization level (default -O2)\n"
-		"  --emit=so|obj|ir|llvm|kernels\n"
+		"  --emit=so|obj|ir|llvm|kernels|dot\n"
 		"  --shape NAME=D0,D1,... bind the extents of a graph input\n"
 		"  --print-after=PASS|all print text IR after a pass (import, shapes, canon, fold,\n"
 		"                         algebraic, cse, bnfold, dce, fuse)\n"
@@ -232,10 +233,13 @@ static int compile(const char *model, const char *out, Emit emit, bool report, c
 	int imported = live_nodes(g);
 	if (ps_pipeline(g, o, d) < 0)
 		goto done;
-	if (emit == EMIT_IR) {
+	if (emit == EMIT_IR || emit == EMIT_DOT) {
 		Out w;
 		if (out_open(&w, out, d) == 0) {
-			ir_print(g, w.f, 0);
+			if (emit == EMIT_IR)
+				ir_print(g, w.f, 0);
+			else
+				ir_print_dot(g, w.f);
 			rc = out_close(&w, true, d);
 		}
 		if (rc < 0 || !report)
@@ -252,7 +256,7 @@ static int compile(const char *model, const char *out, Emit emit, bool report, c
 		fflush(stdout);
 		rc = 0;
 	}
-	if (emit == EMIT_IR || (!out && (emit == EMIT_SO || emit == EMIT_OBJ)))
+	if (emit == EMIT_IR || emit == EMIT_DOT || (!out && (emit == EMIT_SO || emit == EMIT_OBJ)))
 		goto done; /* --report alone */
 	if (emit == EMIT_SO) {
 		rc = emit_so(&kl, out, co, d);

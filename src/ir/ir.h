@@ -213,6 +213,8 @@ enum {
 void ir_print(const Graph *g, FILE *f, unsigned flags);
 /* Parses text IR; filename is used in messages ("file:line:col: ..."). */
 Graph *ir_parse(const char *src, const char *filename, Diag *d);
+/* dot.c: Graphviz, fusion groups as clusters (--emit=dot). */
+void ir_print_dot(const Graph *g, FILE *f);
 /* Compares two graphs structurally (names, ops, attrs, types, data). */
 bool ir_graph_equal(const Graph *a, const Graph *b, Diag *why);
 
