@@ -123,26 +123,6 @@ parse_args(int argc, char **argv, Opts *o)
 	return -1;
 }
 
-/* Reads a tensor file: .npy by its magic, otherwise a TensorProto. */
-static nncc_status
-read_tensor(const char *path, RtTensor *t, char **err)
-{
-	void *buf;
-	size_t len;
-	nncc_status st;
-
-	memset(t, 0, sizeof *t);
-	if ((st = rt_read_file(path, &buf, &len, err)) != NNCC_STATUS_OK)
-		return st;
-	if (len >= 6 && memcmp(buf, "\x93NUMPY", 6) == 0)
-		st = rt_npy_decode(buf, len, t, path, err);
-	else
-		st = rt_pb_decode(buf, len, t, path, err);
-	rt_free(buf);
-	if (st != NNCC_STATUS_OK)
-		rt_tensor_free(t);
-	return st;
-}
 
 static void
 list_inputs(const nncc_model *m)
@@ -165,7 +145,7 @@ set_one(nncc_session *s, int index, const char *path)
 	char *err = NULL, *err2 = NULL;
 	nncc_status st;
 
-	if (read_tensor(path, &t, &err) != NNCC_STATUS_OK)
+	if (rt_tensor_read(path, &t, &err) != NNCC_STATUS_OK)
 		return fail(err);
 	st = nncc_session_set_input(s, index, t.data, t.rank, t.dims, t.dtype, &err);
 	rt_tensor_free(&t);

@@ -53,7 +53,7 @@ static int read_pbs(const char *dir, const char *prefix, RtTensor *t, char **err
 		snprintf(path, sizeof path, "%s/test_data_set_0/%s_%d.pb", dir, prefix, n);
 		if (!is_file(path))
 			break;
-		if (rt_pb_read(path, &t[n], err) != NNCC_STATUS_OK) {
+		if (rt_tensor_read(path, &t[n], err) != NNCC_STATUS_OK) {
 			for (int i = 0; i < n; i++)
 				rt_tensor_free(&t[i]);
 			return -1;

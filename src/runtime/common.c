@@ -203,3 +203,23 @@ rt_read_file(const char *path, void **buf, size_t *len, char **err)
 	*len = got;
 	return NNCC_STATUS_OK;
 }
+
+nncc_status
+rt_tensor_read(const char *path, RtTensor *t, char **err)
+{
+	void *buf;
+	size_t len;
+	nncc_status st;
+
+	memset(t, 0, sizeof *t);
+	if ((st = rt_read_file(path, &buf, &len, err)) != NNCC_STATUS_OK)
+		return st;
+	if (len >= 6 && memcmp(buf, "\x93NUMPY", 6) == 0)
+		st = rt_npy_decode(buf, len, t, path, err);
+	else
+		st = rt_pb_decode(buf, len, t, path, err);
+	rt_free(buf);
+	if (st != NNCC_STATUS_OK)
+		rt_tensor_free(t);
+	return st;
+}

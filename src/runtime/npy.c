@@ -263,20 +263,6 @@ rt_npy_decode(const void *buf, size_t len, RtTensor *t, const char *what, char *
 	return NNCC_STATUS_OK;
 }
 
-nncc_status
-rt_npy_read(const char *path, RtTensor *t, char **err)
-{
-	void *buf;
-	size_t len;
-	nncc_status st;
-
-	memset(t, 0, sizeof *t);
-	if ((st = rt_read_file(path, &buf, &len, err)) != NNCC_STATUS_OK)
-		return st;
-	st = rt_npy_decode(buf, len, t, path, err);
-	rt_free(buf);
-	return st;
-}
 
 /* --- writing --------------------------------------------------------------- */
 

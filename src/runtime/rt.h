@@ -81,7 +81,6 @@ void rt_pool_parallel_for(void *pool, void (*fn)(void *, int64_t), void *closure
 /* npy.c: NumPy .npy v1/v2/v3, C order, dtypes <f4 <f8 <f2 <i4 <i8 |i1 |u1 |b1.
  * what (a file name, may be NULL) prefixes error messages. */
 nncc_status rt_npy_decode(const void *buf, size_t len, RtTensor *t, const char *what, char **err);
-nncc_status rt_npy_read(const char *path, RtTensor *t, char **err);
 /* Writes a v1.0 file laid out like numpy.save (header padded to 64 bytes)
  * to a temporary in the same folder, then renames it over path: a failed
  * write never leaves a partial file at path. */
@@ -90,8 +89,10 @@ nncc_status rt_npy_write(const char *path, int dtype, int rank, const int64_t *d
 
 /* pb.c: ONNX TensorProto (wire format decoded by hand). */
 nncc_status rt_pb_decode(const void *buf, size_t len, RtTensor *t, const char *what, char **err);
-nncc_status rt_pb_read(const char *path, RtTensor *t, char **err);
 
+/* common.c: reads a tensor file, a .npy (by its magic) or else an ONNX
+ * TensorProto; on failure t is left empty. */
+nncc_status rt_tensor_read(const char *path, RtTensor *t, char **err);
 /* common.c: reads a whole file into an rt_alloc'd buffer (*len bytes). */
 nncc_status rt_read_file(const char *path, void **buf, size_t *len, char **err);
 

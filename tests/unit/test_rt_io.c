@@ -95,7 +95,7 @@ test_npy_roundtrip(void **state)
 					 NNCC_STATUS_OK);
 			assert_null(err);
 			files++;
-			assert_int_equal(rt_npy_read(path, &t, &err), NNCC_STATUS_OK);
+			assert_int_equal(rt_tensor_read(path, &t, &err), NNCC_STATUS_OK);
 			assert_null(err);
 			assert_int_equal(t.dtype, dt);
 			assert_int_equal(t.rank, ranks[s]);
@@ -261,7 +261,7 @@ test_npy_malformed(void **state)
 	assert_int_equal(rt_npy_decode(buf, n, &t, NULL, NULL), NNCC_STATUS_BAD_MODEL);
 	/* missing file; unwritable place leaves no file behind */
 	err = NULL;
-	assert_int_equal(rt_npy_read("/nonexistent/x.npy", &t, &err), NNCC_STATUS_NOT_FOUND);
+	assert_int_equal(rt_tensor_read("/nonexistent/x.npy", &t, &err), NNCC_STATUS_NOT_FOUND);
 	assert_true(contains(err, "/nonexistent/x.npy"));
 	nncc_error_free(err);
 	assert_int_equal(rt_npy_write("/nonexistent/y.npy", NNCC_DTYPE_F32, 0, NULL, buf, NULL),
