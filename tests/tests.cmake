@@ -12,12 +12,13 @@ set(E2E_ENV "NNCC_PYTHON=${NNCC_PYTHON}")
 # parallel); the CNNs have their own fixture below.
 add_test(NAME e2e/models
          COMMAND ${NNCC_PYTHON} ${E2E_DIR}/make_models.py ${CMAKE_BINARY_DIR}/e2e
-                 --models mlp,lenet)
+                 --models mlp,lenet,layernorm)
 set_tests_properties(e2e/models PROPERTIES FIXTURES_SETUP e2e_models TIMEOUT 300)
 
 # name, model, optimization level
 foreach(t "mlp;mlp;-O2" "mlp-O0;mlp;-O0" "mlp-O3;mlp;-O3"
-          "lenet;lenet;-O2" "lenet-O0;lenet;-O0" "lenet-O3;lenet;-O3")
+          "lenet;lenet;-O2" "lenet-O0;lenet;-O0" "lenet-O3;lenet;-O3"
+          "layernorm;layernorm;-O2" "layernorm-O0;layernorm;-O0" "layernorm-O3;layernorm;-O3")
   list(GET t 0 name)
   list(GET t 1 model)
   list(GET t 2 opt)

@@ -42,6 +42,7 @@ typedef enum KuOp {
 
 typedef enum KbOp {
 	KB_ADD, KB_SUB, KB_MUL, KB_DIV, KB_MAX, KB_MIN,
+	KB_POW, /* a ** b, floats only (lowering converts integers through f64) */
 } KbOp;
 
 typedef enum KrOp {

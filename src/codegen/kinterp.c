@@ -155,6 +155,7 @@ static double eval(Interp *in, const Kx *x)
 		case KB_DIV: r = a / b; break;
 		case KB_MAX: r = nanmax(a, b); break;
 		case KB_MIN: r = nanmin(a, b); break;
+		case KB_POW: r = pow(a, b); break;
 		}
 		break;
 	case KX_REDUCE: {

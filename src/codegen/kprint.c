@@ -101,7 +101,7 @@ static void print_kx(const KernelList *kl, const Kernel *k, const Kx *x, FILE *f
 	};
 	static const char *const bin[] = {
 		[KB_ADD] = "+", [KB_SUB] = "-", [KB_MUL] = "*", [KB_DIV] = "/",
-		[KB_MAX] = "max", [KB_MIN] = "min",
+		[KB_MAX] = "max", [KB_MIN] = "min", [KB_POW] = "pow",
 	};
 	static const char *const red[] = { [KR_SUM] = "sum", [KR_MAX] = "max", [KR_MIN] = "min" };
 	switch (x->kind) {
@@ -134,7 +134,7 @@ static void print_kx(const KernelList *kl, const Kernel *k, const Kx *x, FILE *f
 		fputs(")", f);
 		break;
 	case KX_BINARY:
-		if (x->op == KB_MAX || x->op == KB_MIN) {
+		if (x->op == KB_MAX || x->op == KB_MIN || x->op == KB_POW) {
 			fprintf(f, "%s(", bin[x->op]);
 			print_kx(kl, k, x->a, f);
 			fputs(", ", f);

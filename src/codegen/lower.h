@@ -93,6 +93,9 @@ void lw_free_fuse(Lower *L);
 /* Pointwise nodes at coordinates of their output (for inlining). */
 Kx *lw_ew_at(Lower *L, int node, const Aff *coord);   /* lower_ew.c */
 Kx *lw_bn_at(Lower *L, int node, const Aff *coord);   /* lower_red.c */
+/* An inlined reduction at coordinates of its output: a KX_REDUCE over the
+ * reduction vars of the kernel being built (added by the first). */
+Kx *lw_red_at(Lower *L, int node, const Aff *coord);  /* lower_red.c */
 
 /* Per-op lowering: each writes node's output buffer; 0 or -1 with a message. */
 int lw_elemwise(Lower *L, int node);  /* lower_ew.c */

@@ -33,6 +33,7 @@ static int binary_of(Op op)
 	case OP_SUB: return KB_SUB;
 	case OP_MUL: return KB_MUL;
 	case OP_DIV: return KB_DIV;
+	case OP_POW: return KB_POW;
 	default: return -1;
 	}
 }
@@ -44,7 +45,7 @@ static bool ew_supported(Op op, DType t)
 		return true;
 	if (t != DT_I32 && t != DT_I64)
 		return false;
-	return binary_of(op) >= 0 || op == OP_NEG || op == OP_ABS || op == OP_RELU || op == OP_CLIP;
+	return (binary_of(op) >= 0 && op != OP_POW) || op == OP_NEG || op == OP_ABS || op == OP_RELU || op == OP_CLIP;
 }
 
 /* Input k of node at the node's output coordinates, broadcast. */
@@ -106,12 +107,11 @@ int lw_elemwise(Lower *L, int node)
 	const Value *y = lw_out(L, node);
 	Aff coord[IR_MAX_RANK];
 	lw_out_coord(y->shape.rank, coord);
+	int ki = L->kl->nk;
+	lw_loop(L, node, &y->shape, lw_outbuf(L, node)); /* before the body: inlined reductions add vars */
 	Kx *body = lw_ew_at(L, node, coord);
-	if (!body)
-		return -1;
-	Kernel *k = lw_loop(L, node, &y->shape, lw_outbuf(L, node));
-	k->body = body;
-	return 0;
+	L->kl->k[ki].body = body;
+	return body ? 0 : -1;
 }
 
 /* Flat copy of v's elements from buffer src to dst (node may be -1). */

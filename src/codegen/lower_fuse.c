@@ -8,7 +8,9 @@
  * makes the same value at the same coordinates one Kx node (x in
  * x*sigmoid(x), softmax's max read by the sum and the output); entries made
  * inside a KX_REDUCE body stay private to it, so no node that walks
- * reduction vars is shared by two reductions.
+ * reduction vars is shared by two reductions, except an inlined reduction's
+ * own value, which walks none (layer norm's mean, read inside the
+ * variance's body and by the output, is one node).
  *
  * A group (ps_fuse, Node.group) lowers at its root, its last live member,
  * into one kernel: the root op's own loop with the producers inlined
@@ -79,6 +81,11 @@ static bool is_call(const Graph *g, int i)
 	return ra >= 1 && rb >= 1 && (ra > rb ? ra : rb) - 2 <= 4;
 }
 
+static bool is_reduce(const Node *n)
+{
+	return n->op == OP_REDUCE_SUM || n->op == OP_REDUCE_MEAN || n->op == OP_REDUCE_MAX;
+}
+
 bool lw_inlined(Lower *L, int v)
 {
 	const Value *x = &L->g->val[v];
@@ -115,8 +122,10 @@ Kx *lw_value_at(Lower *L, int v, const Aff *coord)
 	Kx *e;
 	if (lw_inlined(L, v) && x->def != L->call) {
 		const Node *n = &L->g->node[x->def];
-		/* lw_check_groups admits only pointwise non-root members */
-		e = n->op == OP_BATCHNORM ? lw_bn_at(L, x->def, coord) : lw_ew_at(L, x->def, coord);
+		/* lw_check_groups admits only pointwise and reduction non-root members */
+		e = n->op == OP_BATCHNORM ? lw_bn_at(L, x->def, coord)
+		    : is_reduce(n)        ? lw_red_at(L, x->def, coord)
+		                          : lw_ew_at(L, x->def, coord);
 		if (!e)
 			return NULL;
 	} else {
@@ -131,7 +140,9 @@ Kx *lw_value_at(Lower *L, int v, const Aff *coord)
 	Memo *m = &L->memo[L->nmemo++];
 	memset(m, 0, sizeof *m);
 	m->value = v;
-	m->scope = L->scope;
+	/* a reduction's value walks no reduction var outside its own body:
+	 * shared by every reader (softmax's max, layer norm's mean) */
+	m->scope = lw_inlined(L, v) && is_reduce(&L->g->node[x->def]) ? 0 : L->scope;
 	memcpy(m->coord, coord, csz);
 	m->x = e;
 	return e;
@@ -222,7 +233,9 @@ static int check_member(Lower *L, int i, int gid, int root, int call)
 {
 	const Graph *g = L->g;
 	const Node *n = &g->node[i];
-	bool ok = i == call || pointwise(n) || (i == root && call < 0 && loop_root(n));
+	const Node *rn = &g->node[root];
+	bool ok = i == call || pointwise(n) || (i == root && call < 0 && loop_root(n)) ||
+		  (is_reduce(n) && call < 0 && (pointwise(rn) || is_reduce(rn)));
 	if (!ok)
 		return lw_err(L, i, "cannot be part of fusion group %d", gid);
 	if (i != root && n->nout != 1)

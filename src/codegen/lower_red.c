@@ -3,23 +3,26 @@
  * axes), softmax and log_softmax (alone: three kernels through two
  * temporaries, the max and the sum of exponentials along the axis; in a
  * fusion group: one kernel whose max and sum are hoisted reductions), and
- * inference batchnorm (one elementwise loop, channel = dim 1). Data inputs
- * are read through lw_value_at, so fused producers are inlined. */
+ * inference batchnorm (one elementwise loop, channel = dim 1), and
+ * reductions inlined into a fusion group's kernel (lw_red_at: layer norm's
+ * mean and variance). Data inputs are read through lw_value_at, so fused
+ * producers are inlined. */
 #include <math.h>
 #include <string.h>
 
 #include "lower.h"
 
-int lw_reduce(Lower *L, int node)
+/* Checks reduction node's dtype and output rank and marks its reduced
+ * axes; the count of them, or -1 with a message. */
+static int reduced_axes(Lower *L, int node, bool *red)
 {
 	const Node *n = &L->g->node[node];
-	const Value *xv = lw_in(L, node, 0), *y = lw_out(L, node);
-	const Shape *x = &xv->shape;
+	const Value *y = lw_out(L, node);
 	DType t = y->dtype;
 	if (!lw_is_arith(t) || (n->op == OP_REDUCE_MEAN && !lw_is_float(t)))
 		return lw_unsupported(L, node, t);
-	int r = x->rank;
-	bool red[IR_MAX_RANK] = { 0 };
+	int r = lw_in(L, node, 0)->shape.rank;
+	memset(red, 0, (size_t)IR_MAX_RANK * sizeof *red);
 	const int64_t *axes;
 	int na = ir_attr_ints(n, "axes", &axes);
 	int nred = 0;
@@ -35,6 +38,36 @@ int lw_reduce(Lower *L, int node)
 	bool keep = ir_attr_int(n, "keepdims", 1) != 0;
 	if (y->shape.rank != (keep ? r : r - nred))
 		return lw_err(L, node, "output rank %d does not match the reduction", y->shape.rank);
+	return nred;
+}
+
+/* The reduction's value from its body ld, count elements reduced. */
+static Kx *reduce_of(Lower *L, int node, Kx *ld, int64_t count)
+{
+	Op op = L->g->node[node].op;
+	DType t = lw_out(L, node)->dtype;
+	if (op == OP_REDUCE_MAX) {
+		if (!lw_is_float(t) && count == 0) {
+			lw_err(L, node, "max over an empty %s axis", ir_dtype_name(t));
+			return NULL;
+		}
+		return kx_red(L, KR_MAX, ld);
+	}
+	if (op == OP_REDUCE_SUM)
+		return kx_red(L, KR_SUM, ld);
+	return kx_bin(L, KB_MUL, kx_red(L, KR_SUM, ld), kx_const(L, t, 1.0 / (double)count));
+}
+
+int lw_reduce(Lower *L, int node)
+{
+	const Node *n = &L->g->node[node];
+	const Value *y = lw_out(L, node);
+	const Shape *x = &lw_in(L, node, 0)->shape;
+	int r = x->rank;
+	bool red[IR_MAX_RANK];
+	if (reduced_axes(L, node, red) < 0)
+		return -1;
+	bool keep = ir_attr_int(n, "keepdims", 1) != 0;
 	Kernel *k = lw_loop(L, node, &y->shape, lw_outbuf(L, node));
 	Aff coord[IR_MAX_RANK]; /* of x: output vars, reduction vars on reduced axes */
 	memset(coord, 0, sizeof coord);
@@ -54,16 +87,56 @@ int lw_reduce(Lower *L, int node)
 	if (!ld)
 		return -1;
 	k = &L->kl->k[L->kl->nk - 1];
-	if (n->op == OP_REDUCE_MAX) {
-		if (!lw_is_float(t) && count == 0)
-			return lw_err(L, node, "max over an empty %s axis", ir_dtype_name(t));
-		k->body = kx_red(L, KR_MAX, ld);
-	} else if (n->op == OP_REDUCE_SUM) {
-		k->body = kx_red(L, KR_SUM, ld);
-	} else {
-		k->body = kx_bin(L, KB_MUL, kx_red(L, KR_SUM, ld), kx_const(L, t, 1.0 / (double)count));
+	k->body = reduce_of(L, node, ld, count);
+	return k->body ? 0 : -1;
+}
+
+/* A reduction inlined into the group being lowered, at coord (of its
+ * keepdims output): a KX_REDUCE over the kernel's reduction vars, which
+ * walk the reduced axes in order. The first reduction of a kernel adds
+ * them; later ones share them (ps_fuse groups only reductions over the
+ * same axes of same-shaped inputs; anything else is an error here). The
+ * kernel being built is the last one. */
+Kx *lw_red_at(Lower *L, int node, const Aff *coord)
+{
+	const Node *n = &L->g->node[node];
+	const Shape *x = &lw_in(L, node, 0)->shape;
+	bool red[IR_MAX_RANK];
+	if (reduced_axes(L, node, red) < 0)
+		return NULL;
+	if (!ir_attr_int(n, "keepdims", 1) || L->kl->nk < 1 || L->kl->k[L->kl->nk - 1].kind != KK_LOOP) {
+		lw_err(L, node, "fusion group %d: an inlined reduction must keep its dims in a loop kernel", n->group);
+		return NULL;
 	}
-	return 0;
+	Kernel *k = &L->kl->k[L->kl->nk - 1];
+	bool fresh = k->nvar == k->nout_var;
+	int rv = k->nout_var;
+	int64_t count = 1;
+	Aff c[IR_MAX_RANK];
+	memset(c, 0, sizeof c);
+	for (int j = 0; j < x->rank; j++) {
+		if (!red[j]) {
+			c[j] = coord[j];
+			for (int v = k->nout_var; v < KV_MAX; v++)
+				if (c[j].k[v])
+					goto other_axes; /* read inside another reduction along its axis */
+			continue;
+		}
+		int v = fresh ? lw_addvar(L, k, x->d[j].n) : rv++;
+		if (!fresh && (v >= k->nvar || k->extent[v] != x->d[j].n))
+			goto other_axes;
+		c[j].k[v] = 1;
+		count *= x->d[j].n;
+	}
+	if (!fresh && rv != k->nvar)
+		goto other_axes;
+	int prev = lw_scope_begin(L);
+	Kx *ld = lw_value_at(L, n->in[0], c);
+	lw_scope_end(L, prev);
+	return ld ? reduce_of(L, node, ld, count) : NULL;
+other_axes:
+	lw_err(L, node, "fusion group %d: reduces other axes than the kernel's other reductions", n->group);
+	return NULL;
 }
 
 /* Coordinates of x at the kernel's output vars, with the axis walked by
@@ -212,10 +285,9 @@ int lw_batchnorm(Lower *L, int node)
 	const Value *y = lw_out(L, node);
 	Aff coord[IR_MAX_RANK];
 	lw_out_coord(y->shape.rank, coord);
+	int ki = L->kl->nk;
+	lw_loop(L, node, &y->shape, lw_outbuf(L, node)); /* before the body: inlined reductions add vars */
 	Kx *body = lw_bn_at(L, node, coord);
-	if (!body)
-		return -1;
-	Kernel *k = lw_loop(L, node, &y->shape, lw_outbuf(L, node));
-	k->body = body;
-	return 0;
+	L->kl->k[ki].body = body;
+	return body ? 0 : -1;
 }

@@ -135,6 +135,23 @@ static int op_binary(Importer *m, Op op)
 	return done(m, imp_node(m, op, m->in, 2, 0));
 }
 
+/* Pow: float bases only; an exponent of another type is cast to the
+ * base's type (ONNX allows T1 != T since opset 12). */
+static int op_pow(Importer *m, Op op)
+{
+	DType t = in_dtype(m, 0), e = in_dtype(m, 1);
+	if (!ir_dtype_is_float(t))
+		return imp_err(m, "Pow is supported only for float bases, not %s", ir_dtype_name(t));
+	int in[2] = { m->in[0], m->in[1] };
+	if (e != t) {
+		int c = imp_node(m, OP_CAST, &in[1], 1, -1);
+		ir_set_string(m->g, c, "to", ir_dtype_name(t));
+		if ((in[1] = imp_infer(m, c)) < 0)
+			return -1;
+	}
+	return done(m, imp_node(m, op, in, 2, 0));
+}
+
 static int op_leakyrelu(Importer *m, Op op)
 {
 	int nd = imp_node(m, OP_LEAKYRELU, m->in, 1, 0);
@@ -744,6 +761,7 @@ static const OnnxOp table[] = {
 	{"Mul", op_binary, OP_MUL, 2, 2, BINARY},
 	{"Neg", op_simple, OP_NEG, 1, 1, UNARY},
 	{"Pad", op_pad, OP_PAD, 1, 4, "mode:string pads:ints paddings:ints value:float"},
+	{"Pow", op_pow, OP_POW, 2, 2, ""},
 	{"ReduceMax", op_reduce, OP_REDUCE_MAX, 1, 2, REDUCE},
 	{"ReduceMean", op_reduce, OP_REDUCE_MEAN, 1, 2, REDUCE},
 	{"ReduceSum", op_reduce, OP_REDUCE_SUM, 1, 2, REDUCE},

@@ -212,7 +212,7 @@ static bool dtype_ok(Op op, DType t)
 static int dispatch(const Ev *e)
 {
 	switch (e->n->op) {
-	case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV:
+	case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_POW:
 		return ev_binary(e);
 	case OP_NEG: case OP_ABS: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_RELU:
 	case OP_SIGMOID: case OP_TANH: case OP_LEAKYRELU: case OP_CLIP:

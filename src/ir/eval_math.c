@@ -155,6 +155,7 @@ int ev_binary(const Ev *e)
 		case OP_ADD: vy[i] = x + z; break;
 		case OP_SUB: vy[i] = x - z; break;
 		case OP_MUL: vy[i] = x * z; break;
+		case OP_POW: vy[i] = pow(x, z); break;
 		default: vy[i] = x / z; break;
 		}
 	}

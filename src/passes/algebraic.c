@@ -4,6 +4,9 @@
  *   x*1, 1*x, x+0, 0+x, x-0, x/1 -> x   when the constant is all 1 (0) and
  *                                        broadcasting does not change x's
  *                                        shape or dtype
+ *   pow(x, 2) -> x*x, pow(x, 1) -> x, pow(x, 0.5) -> sqrt(x)   for a
+ *                                        one-element constant exponent
+ *                                        that does not change x's shape
  *   identity(x), cast(x) to x's dtype -> x
  *   pad, concat of one input, reduce_* over extent-1 dims (keepdims):
  *   any of these that keeps x's type copies x -> x
@@ -64,6 +67,32 @@ static bool binary_identity(Graph *g, int i)
 		break;
 	}
 	return keep >= 0 && same_type(g, i, keep) && ps_forward(g, i, keep);
+}
+
+/* pow with a constant one-element exponent c: c == 1 gives x, c == 2
+ * x*x (exact in any rounding, and fusion then shares x), c == 0.5 sqrt(x)
+ * (pow(-0, 0.5) is +0 but sqrt(-0) is -0: equal as numbers). */
+static bool power(Graph *g, int i)
+{
+	Node *n = &g->node[i];
+	int x = n->in[0], e = n->in[1];
+	double c;
+	if (!ps_const_data(g, e) || ir_shape_numel(&g->val[e].shape) != 1 || !ps_const_at(g, e, 0, &c) ||
+	    !same_type(g, i, x))
+		return false;
+	if (c == 1)
+		return ps_forward(g, i, x);
+	if (c == 2) {
+		n->op = OP_MUL;
+		n->in[1] = x;
+		return true;
+	}
+	if (c == 0.5) {
+		n->op = OP_SQRT;
+		n->nin = 1;
+		return true;
+	}
+	return false;
 }
 
 /* The perm of a transpose of a rank-r input, default reversed; false if
@@ -145,6 +174,9 @@ void ps_algebraic(Graph *g, const Options *o)
 		switch (n->op) {
 		case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV:
 			binary_identity(g, i);
+			break;
+		case OP_POW:
+			power(g, i);
 			break;
 		case OP_IDENTITY:
 			ps_forward(g, i, n->in[0]);

@@ -14,9 +14,17 @@
  *     softmax as root, with the pointwise producers it alone reads inlined
  *     (chains and trees, with broadcasting; softmax and log_softmax with
  *     their max and sum always form one kernel, so they get a group even
- *     alone).
+ *     alone). A loop group rooted at a pointwise node or a reduction may
+ *     also take reductions (keepdims) that only its members read, when
+ *     every reduction in the group reduces the same axes of inputs of one
+ *     shape: the kernel then has one set of reduction vars shared by all,
+ *     and each reduction is evaluated once per point of the loops it
+ *     depends on (layer norm: mean, variance and output in one kernel).
  * Producers are inlined only where they are computed once per point of
- * their reader (no broadcast recomputation), and a group's expression tree
+ * their reader (no broadcast recomputation) — except the per-row values
+ * that derive from a reduction (sqrt(var + eps) read by every element of
+ * its row), which backends hoist out of the loops they do not depend on —
+ * and a group's expression tree
  * (shared nodes counted per use) stays within FUSE_MAX_TREE graph nodes so
  * naive tree walkers stay cheap. Views, data movement and loop matmuls end a
  * group. Group ids are 1..n; 0 means alone. -O0 fuses nothing. */
@@ -147,9 +155,50 @@ static int member_def(const Fuse *F, int v)
 	return x->kind == VK_NODE && is_member(F, x->def) ? x->def : -1;
 }
 
+/* Reduced axes of reduction node n (all when axes is absent); false if
+ * malformed. */
+static bool red_axes(const Graph *g, const Node *n, bool *red)
+{
+	int r = g->val[n->in[0]].shape.rank;
+	const int64_t *axes;
+	int na = ir_attr_ints(n, "axes", &axes);
+	for (int j = 0; j < r; j++)
+		red[j] = na <= 0;
+	for (int i = 0; i < na; i++) {
+		int64_t a = axes[i] < 0 ? axes[i] + r : axes[i];
+		if (a < 0 || a >= r || red[a])
+			return false;
+		red[a] = true;
+	}
+	return true;
+}
+
+/* Whether value v derives, through pointwise nodes of its own size, from
+ * a keepdims reduction: a per-row value the backend hoists, so a
+ * broadcast read of it costs nothing per element. */
+static bool from_reduce(const Fuse *F, int v, int depth)
+{
+	const Graph *g = F->g;
+	if (depth > 8 || g->val[v].kind != VK_NODE)
+		return false;
+	int p = g->val[v].def;
+	const Node *n = &g->node[p];
+	if (F->role[p] == RO_REDUCE)
+		return ir_attr_int(n, "keepdims", 1) != 0;
+	if (F->role[p] != RO_EW || n->op == OP_BATCHNORM)
+		return false;
+	for (int k = 0; k < n->nin; k++)
+		if (n->in[k] >= 0 &&
+		    ir_shape_numel(&g->val[n->in[k]].shape) == ir_shape_numel(&g->val[v].shape) &&
+		    from_reduce(F, n->in[k], depth + 1))
+			return true;
+	return false;
+}
+
 /* Whether member m reads its k-th input where it computes each output point
- * once per input point: the pointwise input of a full-size operand, or
- * the data input of a reduction, pool or softmax. */
+ * once per input point: the pointwise input of a full-size operand (or of
+ * a per-row value from a reduction), or the data input of a reduction,
+ * pool or softmax. */
 static bool inlinable_read(const Fuse *F, int m, int k)
 {
 	const Graph *g = F->g;
@@ -160,7 +209,8 @@ static bool inlinable_read(const Fuse *F, int m, int k)
 	case RO_EW:
 		if (n->op == OP_BATCHNORM && k != 0)
 			return false; /* per-channel parameters */
-		return ir_shape_numel(&g->val[n->in[k]].shape) == ir_shape_numel(&g->val[n->out[0]].shape);
+		return ir_shape_numel(&g->val[n->in[k]].shape) == ir_shape_numel(&g->val[n->out[0]].shape) ||
+		       from_reduce(F, n->in[k], 0);
 	case RO_REDUCE: case RO_POOL: case RO_SOFTMAX:
 		return k == 0;
 	default:
@@ -208,6 +258,31 @@ static int member_uses(const Fuse *F, int v)
 	return c;
 }
 
+/* Whether reduction p may join the group: keepdims, no call, pool or
+ * softmax member, and every member reduction reduces the same axes of an
+ * input of the same shape (the kernel's one set of reduction vars). */
+static bool reduce_joins(const Fuse *F, int p)
+{
+	const Graph *g = F->g;
+	const Node *n = &g->node[p];
+	bool rp[IR_MAX_RANK], rq[IR_MAX_RANK];
+	if (ir_attr_int(n, "keepdims", 1) == 0 || !red_axes(g, n, rp))
+		return false;
+	const Shape *xs = &g->val[n->in[0]].shape;
+	for (int i = 0; i < F->nmem; i++) {
+		int q = F->mem[i];
+		if (F->role[q] == RO_CALL || F->role[q] == RO_POOL || F->role[q] == RO_SOFTMAX)
+			return false;
+		if (F->role[q] != RO_REDUCE)
+			continue;
+		const Node *nq = &g->node[q];
+		if (!ir_shape_eq(&g->val[nq->in[0]].shape, xs) || !red_axes(g, nq, rq) ||
+		    memcmp(rp, rq, (size_t)xs->rank * sizeof *rp) != 0)
+			return false;
+	}
+	return true;
+}
+
 /* Tries to inline the producer of member m's k-th input. */
 static bool absorb(Fuse *F, int m, int k)
 {
@@ -216,7 +291,9 @@ static bool absorb(Fuse *F, int m, int k)
 	if (!inlinable_read(F, m, k) || g->val[v].kind != VK_NODE)
 		return false;
 	int p = g->val[v].def;
-	if (F->role[p] != RO_EW || g->node[p].group != 0 || is_member(F, p))
+	if (g->node[p].group != 0 || is_member(F, p))
+		return false;
+	if (F->role[p] != RO_EW && !(F->role[p] == RO_REDUCE && reduce_joins(F, p)))
 		return false;
 	if (member_uses(F, v) != g->val[v].nuse) /* read outside, or a graph output */
 		return false;

@@ -58,6 +58,24 @@ class LeNet(nn.Module):
         return self.fc3(x)
 
 
+class LayerNormNet(nn.Module):
+    """32 -> 64 -> LayerNorm(64) -> ReLU -> 10. At opset 13 the exporter
+    writes LayerNorm as ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul,
+    Add, which nncc fuses into one kernel. The norm's weight and bias are
+    random so neither folds away."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(32, 64)
+        self.norm = nn.LayerNorm(64)
+        self.fc2 = nn.Linear(64, 10)
+        nn.init.uniform_(self.norm.weight, 0.5, 1.5)
+        nn.init.uniform_(self.norm.bias, -0.5, 0.5)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.norm(self.fc1(x))))
+
+
 IMAGE = (1, 3, 224, 224)
 
 
@@ -101,6 +119,7 @@ def _torchvision(name, **kwargs):
 MODELS = {
     "mlp": (MLP, (BATCH, 784), 1),
     "lenet": (LeNet, (BATCH, 1, 28, 28), 2),
+    "layernorm": (LayerNormNet, (BATCH, 32), 3),
     "resnet18": (_torchvision("resnet18"), IMAGE, 18),
     "resnet50": (_torchvision("resnet50"), IMAGE, 50),
     "googlenet": (_torchvision("googlenet", aux_logits=False, transform_input=False,

@@ -147,6 +147,13 @@ static void test_unsupported_attrs(void **state)
 	a_int(b, mb_node(b, "LeakyRelu", "lr", "X", "Y"), "alpha", 1);
 	mb_output(b, "Y");
 	load_fails(b, "node \"lr\" (LeakyRelu)", "expected float");
+	/* Pow of an integer base */
+	b = mb_new(13);
+	mb_input(b, "X", I64, "2,3");
+	mb_init_i64(b, "e", "1", INTS(2));
+	mb_node(b, "Pow", "pw", "X,e", "Y");
+	mb_output(b, "Y");
+	load_fails(b, "node \"pw\" (Pow)", "only for float bases, not i64");
 	/* wrong input count */
 	b = mb_new(13);
 	mb_input(b, "X", F32, "2,3");

@@ -140,7 +140,7 @@ static int check_node(Cg *cg, const Kernel *k, const Kx *x, Diag *d)
 			return diag(d, "kernel %s: unknown unary op %d", k->name, x->op);
 		return 0;
 	case KX_BINARY:
-		if (x->op < KB_ADD || x->op > KB_MIN)
+		if (x->op < KB_ADD || x->op > KB_POW)
 			return diag(d, "kernel %s: unknown binary op %d", k->name, x->op);
 		return 0;
 	case KX_REDUCE:

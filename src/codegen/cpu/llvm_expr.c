@@ -389,6 +389,11 @@ static LLVMValueRef binary(Kc *c, int op, LLVMValueRef x, LLVMValueRef y, DType 
 		return intrin2(c, f ? "llvm.maxnum" : u ? "llvm.umax" : "llvm.smax", x, y);
 	case KB_MIN:
 		return intrin2(c, f ? "llvm.minnum" : u ? "llvm.umin" : "llvm.smin", x, y);
+	case KB_POW: /* integers (never lowered today) through f64 */
+		if (f)
+			return intrin2(c, "llvm.pow", x, y);
+		return cpu_conv(c, intrin2(c, "llvm.pow", cpu_conv(c, x, t, DT_F64), cpu_conv(c, y, t, DT_F64)),
+		                DT_F64, t);
 	}
 	NN_ASSERT(!"unknown binary op");
 }
