@@ -1,8 +1,7 @@
-/* test_lower.c — lowering (codegen/lower*.c), the naive memory plan, the
- * kernel printer and the kernel interpreter. Every case builds a small
- * graph, infers shapes, lowers and plans it, and checks that cg_interp on
- * the kernels agrees with ir_eval on the graph (random inputs from a
- * fixed-seed generator, constants as params). */
+/* test_lower.c — lowering of each op (codegen/lower*.c): every case builds a
+ * small graph, infers shapes, lowers and plans it, and checks that
+ * cg_interp on the kernels agrees with ir_eval on the graph (random inputs
+ * from a fixed-seed generator, constants as params). */
 #include "lower_check.h"
 
 /* --- elementwise ----------------------------------------------------------------- */
