@@ -81,7 +81,6 @@ typedef struct Sched {
 	int64_t par_chunks;   /* number of chunks par_var's range is split into (>= 1) */
 	int vec_var;          /* output var to vectorize (innermost), -1: none */
 	int vec_width;        /* vector lanes hint, 0: leave to the backend */
-	int64_t tile[KV_MAX]; /* tile size per output var, 0: untiled */
 } Sched;
 
 typedef struct Kernel {
@@ -90,7 +89,7 @@ typedef struct Kernel {
 	int node;         /* source node index in the graph, -1 if none */
 	int *nodes;       /* every graph node fused into this kernel, in order (arena) */
 	int nnodes;       /* count of nodes (1 when unfused; 0 for copy kernels) */
-	Sched sched;      /* loops: threads, vectors, tiles */
+	Sched sched;      /* loops: threads and vectors */
 
 	/* KK_LOOP: vars 0..nout_var-1 walk the output, nout_var..nvar-1 are
 	 * reduction vars walked by every KX_REDUCE in body.
@@ -168,7 +167,7 @@ typedef struct KernelList {
 int cg_lower(const Graph *g, KernelList *kl, Diag *d);
 void cg_free(KernelList *kl);
 /* sched.c: fills every kernel's Sched (parallel var and chunks, vector
- * var and width, tiles) for a target whose vectors hold vec_bytes bytes
+ * var and width) for a target whose vectors hold vec_bytes bytes
  * (0: let the backend choose). Chunk counts do not depend on the thread
  * count at run time. */
 void cg_schedule(KernelList *kl, int vec_bytes);

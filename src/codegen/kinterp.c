@@ -3,7 +3,8 @@
  *
  * Loop kernels run their iteration space in row-major order and evaluate
  * the expression tree in double precision; integer-typed expression nodes
- * truncate toward zero after each op, as integer code does. Stores and
+ * truncate toward zero after each op, as integer code does, and an integer
+ * division by zero gives its dividend (cpu/llvm_expr.c). Stores and
  * loads convert to and from the buffer's dtype. Shared (DAG) nodes are
  * simply evaluated again, except KX_REDUCE: a reduction depends only on the
  * output point, so its value is remembered per output point, and one nested
@@ -152,7 +153,9 @@ static double eval(Interp *in, const Kx *x)
 		case KB_ADD: r = a + b; break;
 		case KB_SUB: r = a - b; break;
 		case KB_MUL: r = a * b; break;
-		case KB_DIV: r = a / b; break;
+		case KB_DIV: /* integers: x / 0 gives x, as the backend's division that never traps */
+			r = b == 0 && !ir_dtype_is_float(x->dtype) ? a : a / b;
+			break;
 		case KB_MAX: r = nanmax(a, b); break;
 		case KB_MIN: r = nanmin(a, b); break;
 		case KB_POW: r = pow(a, b); break;

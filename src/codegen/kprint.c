@@ -69,7 +69,7 @@ static void print_guards(const Kx *x, int nvar, FILE *f)
 }
 
 /* The schedule of output var v (sched.c): " parallel(16 chunks)",
- * " vectorize(8)" or " vectorize", " tile(32)"; nothing for a plain loop. */
+ * " vectorize(8)" or " vectorize"; nothing for a plain loop. */
 static void print_sched(const Kernel *k, int v, FILE *f)
 {
 	const Sched *s = &k->sched;
@@ -81,8 +81,6 @@ static void print_sched(const Kernel *k, int v, FILE *f)
 		fprintf(f, " vectorize(%d)", s->vec_width);
 	else if (v == s->vec_var && s->par_chunks > 0) /* a zeroed Sched is not a schedule */
 		fputs(" vectorize", f);
-	if (s->tile[v] > 0)
-		fprintf(f, " tile(%" PRId64 ")", s->tile[v]);
 }
 
 static void print_vars(const Kernel *k, int from, int to, FILE *f)

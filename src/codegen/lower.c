@@ -171,19 +171,6 @@ Aff lw_contig(const Shape *s, int var0)
 	return a;
 }
 
-Aff lw_bcast(const Shape *in, const Shape *out, int var0)
-{
-	Aff a;
-	memset(&a, 0, sizeof a);
-	int64_t st[IR_MAX_RANK];
-	lw_strides(in, st);
-	int off = out->rank - in->rank;
-	NN_ASSERT(off >= 0);
-	for (int j = 0; j < in->rank; j++)
-		a.k[var0 + off + j] = in->d[j].n == 1 ? 0 : st[j];
-	return a;
-}
-
 int lw_norm_axis(Lower *L, int node, int64_t axis, int rank, int *res)
 {
 	if (axis < -rank || axis >= rank)

@@ -49,8 +49,6 @@ int64_t lw_mul(Lower *L, int64_t a, int64_t b);  /* sets L->ovf on overflow */
 int64_t lw_add(Lower *L, int64_t a, int64_t b);
 void lw_strides(const Shape *s, int64_t *st);    /* contiguous element strides */
 Aff lw_contig(const Shape *s, int var0);         /* row-major index over vars var0.. */
-/* Index into `in` broadcast (numpy, right-aligned) to `out` over vars var0... */
-Aff lw_bcast(const Shape *in, const Shape *out, int var0);
 int lw_norm_axis(Lower *L, int node, int64_t axis, int rank, int *res); /* -r..r-1 -> 0..r-1 */
 bool lw_is_float(DType t);                       /* f32 or f64 */
 bool lw_is_arith(DType t);                       /* f32, f64, i32, i64 */

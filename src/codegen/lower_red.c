@@ -241,8 +241,10 @@ int lw_softmax(Lower *L, int node)
 	Kx *xo = lw_value_at(L, n->in[0], c);
 	if (!xo)
 		return -1;
-	Kx *m = kx_load(L, t, mb, lw_bcast(&ms, x, 0));
-	Kx *s = kx_load(L, t, sb, lw_bcast(&ms, x, 0));
+	Aff mc[IR_MAX_RANK]; /* the row's max and sum: axis coordinate 0 */
+	lw_bcast_coord(&ms, r, c, mc);
+	Kx *m = kx_load(L, t, mb, lw_linear(L, &ms, mc));
+	Kx *s = kx_load(L, t, sb, lw_linear(L, &ms, mc));
 	L->kl->k[L->kl->nk - 1].body = softmax_out(L, node, xo, m, s);
 	return 0;
 }

@@ -18,6 +18,10 @@
  *      overlaps no placed allocation whose interval meets its own. Several
  *      orders (size, size x lifetime, birth) and two gap rules (first fit,
  *      best fit) are tried; the smallest arena wins (ties: the first tried).
+ *      Then refinement (search()): the first allocation that reaches the top
+ *      moves to the front of the order and all are packed again, keeping any
+ *      improvement, until the arena meets the peak of live bytes, the top
+ *      allocation is already first, or a work budget is spent.
  *
  * cg_plan_check proves a plan sound from the kernels alone (intervals are
  * recomputed, not trusted); cg_plan_stats gives the naive size, the lower

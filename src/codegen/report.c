@@ -25,8 +25,6 @@ static const char *const kind_name[] = {"loop", "matmul", "conv2d"};
 
 /* --- counting ----------------------------------------------------------------- */
 
-
-
 static bool arith(const Kx *x)
 {
 	return x->kind == KX_UNARY || x->kind == KX_BINARY || x->kind == KX_REDUCE;

@@ -160,7 +160,6 @@ void cg_kx_dag_free(KxDag *d)
 
 /* --- the schedule ------------------------------------------------------------ */
 
-
 /* Product of extent[from..to-1] (saturating). */
 int64_t cg_span(const Kernel *k, int from, int to)
 {

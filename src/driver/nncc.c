@@ -33,7 +33,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: nncc MODEL.onnx|MODEL.ir -o OUT [options]\n"
 		"       nncc test-onnx [-O0..-O3] [-v] DIR...   run ONNX backend-style test folders\n"
-		"  -o FILE                output (default for ir/llvm/kernels: stdout)\n"
+		"  -o FILE                output (default for ir/llvm/kernels/dot: stdout)\n"
 		"  --target=cpu           target (cpu; cuda is not built yet)\n"
 		"  -O0 .. -O3             optimization level (default -O2)\n"
 		"  --emit=so|obj|ir|llvm|kernels|dot\n"
@@ -129,12 +129,11 @@ static int out_open(Out *o, const char *path, Diag *d)
 		o->f = stdout;
 		return 0;
 	}
-	size_t n = strlen(path) + 16;
-	o->tmp = xmalloc(n);
-	snprintf(o->tmp, n, "%s.tmpXXXXXX", path);
-	int fd = mkstemp(o->tmp);
-	if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
+	if (!(o->tmp = make_tmp_next_to(path, d)))
+		return -1;
+	if (!(o->f = fopen(o->tmp, "w"))) {
 		diag(d, "%s: cannot write: %s", path, strerror(errno));
+		unlink(o->tmp);
 		free(o->tmp);
 		o->tmp = NULL;
 		return -1;
@@ -145,11 +144,16 @@ static int out_open(Out *o, const char *path, Diag *d)
 static int out_close(Out *o, bool ok, Diag *d)
 {
 	if (!o->tmp) {
-		fflush(stdout);
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			diag(d, "cannot write to standard output: %s", strerror(errno));
+			ok = false;
+		}
 		return ok ? 0 : -1;
 	}
-	if (fclose(o->f) != 0)
+	if (ferror(o->f) | (fclose(o->f) != 0)) {
+		diag(d, "%s: cannot write: %s", o->path, strerror(errno));
 		ok = false;
+	}
 	if (ok && rename(o->tmp, o->path) != 0) {
 		diag(d, "%s: cannot write: %s", o->path, strerror(errno));
 		ok = false;

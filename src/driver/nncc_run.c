@@ -341,10 +341,12 @@ write_outputs(const nncc_model *m, const nncc_session *s, const char *dir)
 	for (int i = 0; i < n && rc == 0; i++) {
 		nncc_model_output_info(m, i, &ti);
 		sanitize(ti.name, names[i], 180);
+		/* two names sanitize alike: suffix _i, then _i_i, ... until unique
+		 * (a suffixed name may equal another output's own name) */
 		for (int j = 0; j < i; j++)
-			if (strcmp(names[i], names[j]) == 0) { /* two names sanitize alike */
+			if (strcmp(names[i], names[j]) == 0 && strlen(names[i]) < 180) {
 				snprintf(names[i] + strlen(names[i]), 20, "_%d", i);
-				break;
+				j = -1;
 			}
 		path = malloc(strlen(dir) + strlen(names[i]) + 8);
 		if (!path) {

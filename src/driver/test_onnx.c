@@ -71,6 +71,7 @@ static bool close_enough(double got, double want)
 	return fabs(got - want) <= 1e-7 + 1e-3 * fabs(want);
 }
 
+/* Element i as a double (for the float tolerance and for messages). */
 static double elem(const void *p, int dtype, int64_t i)
 {
 	switch (dtype) {
@@ -80,8 +81,23 @@ static double elem(const void *p, int dtype, int64_t i)
 	case NNCC_DTYPE_I64: return (double)((const int64_t *)p)[i];
 	case NNCC_DTYPE_I8: return ((const int8_t *)p)[i];
 	case NNCC_DTYPE_U8: case NNCC_DTYPE_BOOL: return ((const uint8_t *)p)[i];
+	case NNCC_DTYPE_I16: return ((const int16_t *)p)[i];
+	case NNCC_DTYPE_U16: return ((const uint16_t *)p)[i];
+	case NNCC_DTYPE_U32: return ((const uint32_t *)p)[i];
+	case NNCC_DTYPE_U64: return (double)((const uint64_t *)p)[i];
 	default: return NAN;
 	}
+}
+
+/* Element i as text: integers exactly, floats with 9 digits. */
+static void elem_text(char *buf, size_t n, const void *p, int dtype, int64_t i)
+{
+	if (dtype == NNCC_DTYPE_I64)
+		snprintf(buf, n, "%lld", (long long)((const int64_t *)p)[i]);
+	else if (dtype == NNCC_DTYPE_U64)
+		snprintf(buf, n, "%llu", (unsigned long long)((const uint64_t *)p)[i]);
+	else
+		snprintf(buf, n, "%.9g", elem(p, dtype, i));
 }
 
 /* Compares one output; fills why on a mismatch. */
@@ -114,9 +130,14 @@ static bool compare(const nncc_tensor_info *info, const void *got, const RtTenso
 	}
 	for (int64_t i = 0; i < count; i++) {
 		double g = elem(got, ref->dtype, i), w = elem(ref->data, ref->dtype, i);
-		if (exact ? g != w : !close_enough(g, w)) {
-			snprintf(why, n, "output '%s': element %lld is %.9g, expected %.9g", info->name,
-				 (long long)i, g, w);
+		/* integers bit for bit: i64/u64 past 2^53 do not survive a double */
+		if (exact ? memcmp((const char *)got + i * size, (const char *)ref->data + i * size, (size_t)size) != 0
+		          : !close_enough(g, w)) {
+			char gs[32], ws[32];
+			elem_text(gs, sizeof gs, got, ref->dtype, i);
+			elem_text(ws, sizeof ws, ref->data, ref->dtype, i);
+			snprintf(why, n, "output '%s': element %lld is %s, expected %s", info->name,
+				 (long long)i, gs, ws);
 			return false;
 		}
 	}

@@ -24,7 +24,6 @@ double *ev_load_f64(const Tensor *t);
 int64_t *ev_load_i64(const Tensor *t);
 void ev_store_f64(Tensor *t, const double *v);  /* rounds to t->dtype */
 void ev_store_i64(Tensor *t, const int64_t *v); /* wraps to t->dtype */
-/* Writes v, rounded to dtype t, as one element at dst (any dtype). */
 /* Row-major strides of s, in elements. */
 void ev_strides(const Shape *s, int64_t *st);
 /* Advances a row-major multi-index over s; false after the last one. */

@@ -1,8 +1,9 @@
 /* eval_extra.c — reference semantics of the shape-computation ops: shape
  * (the input's extents as i64), gather (ONNX Gather: pick slices along one
  * axis, negative indices count from the end) and cast (float to integer
- * truncates toward zero and saturates, NaN gives 0; anything to bool is
- * "!= 0"). unsqueeze, squeeze and reshape_dyn are plain copies (eval.c).
+ * truncates toward zero and saturates, NaN gives 0; integers between
+ * themselves wrap; anything to bool is "!= 0"). unsqueeze, squeeze and
+ * reshape_dyn are plain copies (eval.c).
  * Shapes and attributes were validated by the rules in shape_extra.c. */
 #include "eval.h"
 
@@ -58,18 +59,40 @@ int ev_gather(const Ev *e)
 	return 0;
 }
 
+static bool int_like(DType t) { return ev_is_int(t) || t == DT_I8 || t == DT_U8; }
+
+/* Integer element i of p, of integer dtype t, exactly. */
+static int64_t int_get(DType t, const unsigned char *p, int64_t i)
+{
+	switch (t) {
+	case DT_I8: return (int8_t)p[i];
+	case DT_U8: return p[i];
+	case DT_I32: { int32_t x; memcpy(&x, p + 4 * i, 4); return x; }
+	default: { int64_t x; memcpy(&x, p + 8 * i, 8); return x; }
+	}
+}
+
+/* Stores v as element i of p, wrapping (two's complement) to dtype t. */
+static void int_put(DType t, unsigned char *p, int64_t i, int64_t v)
+{
+	switch (t) {
+	case DT_I8: case DT_U8: p[i] = (uint8_t)(uint64_t)v; break;
+	case DT_I32: { int32_t x = (int32_t)(uint32_t)(uint64_t)v; memcpy(p + 4 * i, &x, 4); break; }
+	default: memcpy(p + 8 * i, &v, 8); break;
+	}
+}
+
 int ev_cast(const Ev *e)
 {
 	const Tensor *x = &e->in[0];
 	Tensor *y = &e->out[0];
 	int64_t n = ev_numel(x);
-	bool xi = ev_is_int(x->dtype), yi = ev_is_int(y->dtype);
-	if (xi && yi) { /* exact through int64, wrapping to the target */
-		int64_t *v = ev_load_i64(x);
-		ev_store_i64(y, v);
-		free(v);
+	if (int_like(x->dtype) && int_like(y->dtype)) { /* exact, wrapping to the target */
+		for (int64_t i = 0; i < n; i++)
+			int_put(y->dtype, y->data, i, int_get(x->dtype, x->data, i));
 		return 0;
 	}
+	bool xi = ev_is_int(x->dtype);
 	if (xi) { /* i64 -> float: int64 -> double rounds once, as C does */
 		int64_t *v = ev_load_i64(x);
 		size_t sz = ir_dtype_size(y->dtype);

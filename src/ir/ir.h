@@ -70,7 +70,7 @@ typedef enum AttrKind {
 
 typedef struct Attr {
 	const char *name; /* arena string */
-	AttrKind kind;
+	AttrKind kind;    /* which union member holds the value */
 	int n;            /* element count for AT_INTS / AT_FLOATS */
 	union {
 		int64_t i;
@@ -126,7 +126,7 @@ typedef enum ValueKind {
 
 typedef struct Value {
 	const char *name; /* unique within the graph; arena string */
-	ValueKind kind;
+	ValueKind kind;   /* node result, graph input or constant */
 	DType dtype;      /* DT_UNDEF until inferred */
 	Shape shape;      /* rank -1 until inferred */
 	int def;          /* VK_NODE: index of the defining node; else -1 */
@@ -138,13 +138,13 @@ typedef struct Value {
 } Value;
 
 typedef struct Node {
-	Op op;
+	Op op;            /* operation (ops.def) */
 	const char *name; /* source name for diagnostics (ONNX node name), may be "" */
-	int nin;
+	int nin;          /* entries of in */
 	int *in;          /* value indices; -1 marks an omitted optional input */
-	int nout;
+	int nout;         /* entries of out */
 	int *out;         /* value indices */
-	int nattr;
+	int nattr;        /* entries of attr */
 	Attr *attr;       /* arena array */
 	bool dead;        /* removed by a pass; skipped by everything, dropped by ir_compact() */
 	int group;        /* fusion group (ps_fuse): nodes sharing a group > 0 become one kernel; 0 alone */
@@ -154,13 +154,13 @@ typedef struct Graph {
 	Arena arena;      /* strings, attributes, constant data */
 	const char *name; /* model name: a C identifier, prefixes the artifact's symbols */
 	Value *val;       /* values, grown with xrealloc */
-	int nval, capval;
+	int nval, capval; /* values used, allocated */
 	Node *node;       /* nodes in topological order */
-	int nnode, capnode;
+	int nnode, capnode; /* nodes used (dead ones included), allocated */
 	int *input;       /* graph inputs (VK_INPUT value indices), in order */
-	int ninput, capinput;
+	int ninput, capinput; /* inputs used, allocated */
 	int *output;      /* graph outputs (value indices), in order */
-	int noutput, capoutput;
+	int noutput, capoutput; /* outputs used, allocated */
 	const char **sym; /* symbolic dim names; sym[0] unused */
 	int nsym, capsym; /* nsym counts sym[0] */
 } Graph;

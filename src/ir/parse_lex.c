@@ -198,7 +198,8 @@ int px_parse_ident_or_string(Parser *P, const char **out, const char *what)
 	return px_error_at(P, P->p, "expected %s", what);
 }
 
-/* `%name` or `%"quoted"`. A bare name stops before trailing colons. */
+/* `%name` or `%"quoted"` (not empty). A bare name stops before trailing
+ * colons. */
 int px_parse_value_name(Parser *P, const char **out, const char **loc)
 {
 	px_skip_ws(P);
@@ -206,8 +207,13 @@ int px_parse_value_name(Parser *P, const char **out, const char **loc)
 	if (*P->p != '%')
 		return px_error_at(P, P->p, "expected a value name like %%x");
 	P->p++;
-	if (*P->p == '"')
-		return px_parse_string(P, out);
+	if (*P->p == '"') {
+		if (px_parse_string(P, out) < 0)
+			return -1;
+		if (!**out) /* the graph would rename it, so it could not be referred to */
+			return px_error_at(P, *loc, "a value name may not be empty");
+		return 0;
+	}
 	const char *s = P->p, *q = s;
 	while (is_name_char(*q))
 		q++;

@@ -96,6 +96,9 @@ int shape_concat_rule(const ShapeCtx *c)
 {
 	c->odt[0] = c->idt[0];
 	int nin = c->n->nin;
+	for (int k = 0; k < nin; k++)
+		if (c->n->in[k] < 0) /* ops.def lets a variadic op's inputs past the first be `_` */
+			return FAIL(c, "input %d is omitted; every concat input is required", k);
 	for (int k = 1; k < nin; k++)
 		if (sh_same_dtype(c, 0, k))
 			return -1;

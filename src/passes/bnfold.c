@@ -144,8 +144,10 @@ static bool fold_matmul(Graph *g, int bi, int y, double *s, double *sh)
 		return false;
 	bool tb = ir_attr_int(m, "trans_b", 0) != 0;
 	int64_t C = wv->shape.d[tb ? 0 : 1].n;
-	if (b >= 0 && (g->val[b].dtype != t || ir_shape_numel(&g->val[b].shape) != C ||
-		!ir_shape_eq(&g->val[g->node[ai].out[0]].shape, &mo->shape)))
+	const Shape *bs = b >= 0 ? &g->val[b].shape : NULL;
+	/* b must be per column: [C] or [1, C], not [C, 1] (per row, when M == C) */
+	if (b >= 0 && (g->val[b].dtype != t || ir_shape_numel(bs) != C || bs->rank < 1 ||
+		bs->d[bs->rank - 1].n != C || !ir_shape_eq(&g->val[g->node[ai].out[0]].shape, &mo->shape)))
 		return false;
 	if (!bn_params(g, &g->node[bi], t, C, s, sh))
 		return false;

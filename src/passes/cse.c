@@ -1,8 +1,9 @@
 /* cse.c — common-subexpression elimination: two live nodes with the same
  * op, the same inputs (value indices, in order) and the same attributes
  * (by name, kind and bit-exact value, in any order) compute the same
- * value (operands of commutative ops in either order), so the later one is forwarded to the earlier one. Nodes are
- * hashed by index in one pass in topological order; forwarding as we go
+ * value (operands of commutative ops in either order), so the later one
+ * is forwarded to the earlier one. Nodes are hashed by index in one pass
+ * in topological order; forwarding as we go
  * makes chains of duplicates collapse in that single pass. Constants are
  * not merged by content (equal weights stay separate parameters).
  * Side-effecting ops are never merged. */

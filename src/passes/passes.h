@@ -21,7 +21,7 @@ typedef struct Options {
 	const char *print_after;     /* pass name, "all", or NULL (--print-after) */
 	FILE *dump;                  /* where --print-after writes (stderr if NULL) */
 	ShapeBinding bind[PS_MAX_BINDINGS]; /* --shape */
-	int nbind;
+	int nbind;                   /* entries of bind */
 	const char *passes;          /* --passes=LIST: exactly these passes, or NULL */
 } Options;
 
@@ -42,6 +42,9 @@ int ps_infer_shapes(Graph *g, Diag *d);
 void ps_canonicalize(Graph *g, const Options *o);
 /* fold.c: nodes over constants evaluated by the reference interpreter */
 void ps_fold(Graph *g, const Options *o);
+/* fold.c: replaces shape(x) by a constant when x's shape is static (canon
+ * uses it too); false if it cannot. */
+bool ps_fold_shape(Graph *g, int node);
 /* algebraic.c: x*1, x+0, identity, transpose and reshape chains, ... */
 void ps_algebraic(Graph *g, const Options *o);
 /* cse.c: same op, inputs and attributes -> one node */
@@ -58,8 +61,6 @@ bool ps_forward(Graph *g, int node, int to);
 /* Turns node into reshape(x) {shape} giving the same output type, if its
  * output shape can be said as a shape attribute (known dims, 0 for a
  * symbol x has at the same position, one -1); false (node unchanged) if not. */
-/* fold.c: replaces shape(x) by a constant when x's shape is static. */
-bool ps_fold_shape(Graph *g, int node);
 bool ps_make_reshape(Graph *g, int node, int x);
 bool ps_const_data(const Graph *g, int v); /* a constant whose data is present and sized right */
 bool ps_const_at(const Graph *g, int v, int64_t i, double *out); /* element i; false for f16/bf16 */

@@ -39,25 +39,24 @@ int ps_bind_shapes(Graph *g, const Options *o, Diag *d)
 				   ir_shape_str(g, s, buf, sizeof buf));
 			continue;
 		}
-		bool ok = true;
-		for (int k = 0; k < sb->rank && s->rank >= 0; k++)
-			if (!s->d[k].sym && s->d[k].n >= 0 && s->d[k].n != sb->dims[k]) {
-				char buf[128];
-				err = diag(d, "--shape %s: dim %d is %lld in the model (%s), %lld given", sb->name, k,
-					   (long long)s->d[k].n, ir_shape_str(g, s, buf, sizeof buf), (long long)sb->dims[k]);
-				ok = false;
-			}
-		if (!ok)
-			continue;
 		if (s->rank < 0) {
 			*s = ir_shape_make(sb->rank, sb->dims);
 			continue;
 		}
-		for (int k = 0; k < sb->rank; k++)
-			if (s->d[k].sym)
+		/* Dim by dim, so a symbol bound at one dim is checked at the next
+		 * (x: [N, N] with --shape x=2,3 is an error). */
+		for (int k = 0; k < sb->rank; k++) {
+			if (s->d[k].sym) {
 				subst_sym(g, s->d[k].sym, sb->dims[k]);
-			else
+			} else if (s->d[k].n >= 0 && s->d[k].n != sb->dims[k]) {
+				char buf[128];
+				err = diag(d, "--shape %s: dim %d is %lld in the model (%s), %lld given", sb->name, k,
+					   (long long)s->d[k].n, ir_shape_str(g, s, buf, sizeof buf), (long long)sb->dims[k]);
+				break;
+			} else {
 				s->d[k].n = sb->dims[k];
+			}
+		}
 	}
 	return err;
 }

@@ -5,11 +5,11 @@
  * model carries a private copy and two models never clash. No allocation,
  * no globals, no error path: the code generator has already checked every
  * shape; the caller provides any scratch memory (see conv2d below). Index
- * arithmetic is in int64_t; each GEMM extent must fit BLAS's int. The
- * memory-bound copies around a convolution's GEMM (and depthwise
- * convolutions) split into chunks on the run's threads (abi.h
- * nncc_abi_ctx); the chunks are fixed slices, so results never depend on
- * the thread count. */
+ * arithmetic is in int64_t; each GEMM extent must fit BLAS's int
+ * (cpu_check_kernel refuses larger ones). The memory-bound copies around
+ * a convolution's GEMM (and depthwise convolutions) split into chunks on
+ * the run's threads (abi.h nncc_abi_ctx); the chunks are fixed slices, so
+ * results never depend on the thread count. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>

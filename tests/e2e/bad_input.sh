@@ -5,7 +5,9 @@
 # with status 1 (not crash), name the file on stderr (and, for
 # two_unsupported.onnx, both unsupported ops), and leave no output file.
 # nncc-run must reject an input of the wrong shape with status 1 and name the
-# input. Ends with one line: "PASS: ..." or "FAIL: ...".
+# input. nncc test-onnx must tell an int64 output that is off by one at 2^53
+# from the right one, and nncc-run -o must give outputs whose names sanitize
+# alike files of their own. Ends with one line: "PASS: ..." or "FAIL: ...".
 # Environment: NNCC_PYTHON (default /usr/bin/python3).
 set -euo pipefail
 
@@ -75,6 +77,12 @@ expect_status 2 "nncc with no arguments" "$NNCC" && ok "nncc with no arguments: 
 expect_status 2 "nncc with an unknown option" "$NNCC" "$DIR/small.onnx" -o "$DIR/x.so" --no-such-option \
   && ok "nncc with an unknown option: exit 2"
 rm -f "$DIR/x.so"
+if [ -w /dev/full ]; then
+  st=0
+  "$NNCC" "$DIR/small.onnx" --emit=ir >/dev/full 2>"$ERR" || st=$?
+  if [ "$st" -eq 1 ]; then ok "nncc --emit=ir >/dev/full: exit 1"
+  else bad "nncc --emit=ir >/dev/full: exit status $st, want 1"; fi
+fi
 
 echo "== nncc-run with a wrong input"
 SO=$DIR/small.so
@@ -107,6 +115,39 @@ sys.exit(0 if y.shape == x.shape and np.allclose(y, np.maximum(x, 0) + x) else 1
 " "$DIR"; then ok "nncc-run with the right input: correct output"
     else bad "nncc-run with the right input: wrong or missing $DIR/run-right/out.npy"; fi
   fi
+fi
+
+echo "== nncc-run keeps outputs whose names sanitize alike apart"
+"$PY" -c "
+import numpy as np, onnx, sys
+from onnx import TensorProto, helper
+d, outs = sys.argv[1], ['a__2', 'a?', 'a!']  # a? and a! become a_, then a__2
+nodes = [helper.make_node(op, ['x'], [o]) for op, o in zip(['Relu', 'Neg', 'Abs'], outs)]
+g = helper.make_graph(nodes, 'names', [helper.make_tensor_value_info('x', TensorProto.FLOAT, [2])],
+                      [helper.make_tensor_value_info(o, TensorProto.FLOAT, [2]) for o in outs])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)]), d + '/names.onnx')
+np.save(d + '/names_x.npy', np.array([-1, 2], np.float32))
+" "$DIR"
+rm -rf "$DIR/run-names"
+if expect_status 0 "nncc names.onnx" "$NNCC" "$DIR/names.onnx" -o "$DIR/names.so" &&
+   expect_status 0 "nncc-run names.so" "$RUN" "$DIR/names.so" -i "$DIR/names_x.npy" -o "$DIR/run-names"; then
+  if "$PY" -c "
+import numpy as np, sys
+o = sys.argv[1] + '/'
+got = [np.load(o + f).tolist() for f in ('a__2.npy', 'a_.npy', 'a__2_2.npy')]
+sys.exit(0 if got == [[0, 2], [1, -2], [1, 2]] else 1)
+" "$DIR/run-names"; then ok "nncc-run -o: three outputs, three files"
+  else bad "nncc-run -o: outputs a__2, a?, a! not in a__2.npy, a_.npy, a__2_2.npy"; fi
+fi
+
+echo "== nncc test-onnx compares integers exactly"
+st=0
+"$NNCC" test-onnx "$DIR/suite" >"$DIR/suite.txt" 2>"$ERR" || st=$?
+if [ "$st" -eq 1 ] && grep -q '^PASS  *right$' "$DIR/suite.txt" && grep -q '^FAIL  *wrong:' "$DIR/suite.txt"; then
+  ok "test-onnx: right passes, wrong (off by one at 2^53) fails, exit 1"
+else
+  bad "test-onnx on $DIR/suite: exit status $st, want 1 with right PASS and wrong FAIL; output:"
+  sed 's/^/      /' "$DIR/suite.txt" "$ERR"
 fi
 
 if [ $failures -ne 0 ]; then echo "FAIL: e2e bad_input: $failures check(s) failed"; exit 1; fi

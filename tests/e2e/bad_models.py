@@ -7,6 +7,10 @@ bad_models.py OUTDIR
   truncated.onnx        the first 60% of the bytes of a valid model
   small.onnx            a valid model whose input is named "pixels_in",
                         for run-time checks (wrong input shape)
+  suite/{right,wrong}   ONNX backend-style test folders for `nncc test-onnx`:
+                        y = x + 1 in int64 with x[0] = 2^53; "wrong" expects
+                        2^53 there, which only an exact integer compare
+                        tells from the 2^53 + 1 nncc computes (PASS, FAIL)
 """
 import os
 import sys
@@ -73,6 +77,25 @@ def must_not_parse(path):
     raise SystemExit(f"bad_models: {path} unexpectedly parses as ONNX; change the seed")
 
 
+def int64_suite(root):
+    from onnx import numpy_helper
+    x = np.array([2**53, 5], dtype=np.int64)
+    one = numpy_helper.from_array(np.array([1], dtype=np.int64), "one")
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "one"], ["y"])], "add1",
+        [helper.make_tensor_value_info("x", TensorProto.INT64, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.INT64, [2])], [one])
+    model = make_model(graph).SerializeToString()
+    for name, ref in (("right", x + 1), ("wrong", np.array([2**53, 6], dtype=np.int64))):
+        data = os.path.join(root, name, "test_data_set_0")
+        os.makedirs(data, exist_ok=True)
+        write_bytes(os.path.join(root, name, "model.onnx"), model)
+        write_bytes(os.path.join(data, "input_0.pb"),
+                    numpy_helper.from_array(x, "x").SerializeToString())
+        write_bytes(os.path.join(data, "output_0.pb"),
+                    numpy_helper.from_array(ref, "y").SerializeToString())
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: bad_models.py OUTDIR", file=sys.stderr)
@@ -93,7 +116,8 @@ def main():
     must_not_parse(truncated)
 
     write_bytes(os.path.join(out, "small.onnx"), small().SerializeToString())
-    print(f"bad_models: wrote two_unsupported.onnx garbage.onnx truncated.onnx small.onnx to {out}")
+    int64_suite(os.path.join(out, "suite"))
+    print(f"bad_models: wrote two_unsupported.onnx garbage.onnx truncated.onnx small.onnx suite/ to {out}")
     return 0
 
 

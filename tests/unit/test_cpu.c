@@ -497,6 +497,55 @@ static void test_errors(void **state)
 	t_free(t);
 }
 
+/* Emitting t must fail with a message holding want, and write nothing. */
+static void emit_fails(T *t, const char *want)
+{
+	char obj[512];
+	snprintf(obj, sizeof obj, "%s/%s.o", dir, t->g->name);
+	Diag d;
+	diag_init(&d);
+	CpuOptions o = {.opt_level = 2};
+	assert_int_equal(cg_cpu_emit(&t->kl, &o, obj, 0, &d), -1);
+	if (!strstr(d.msg, want))
+		fail_msg("message '%s' lacks '%s'", d.msg, want);
+	assert_int_equal(access(obj, F_OK), -1);
+}
+
+/* Library calls whose sizes the kernel library cannot take are refused:
+ * a GEMM extent past INT_MAX (BLAS's int would wrap), a convolution whose
+ * output buffer is smaller than its geometry, and one with no scratch. */
+static void test_call_sizes(void **state)
+{
+	T *t = t_new("bigmm");
+	int x = input(t, "x", DT_F32, shp(1, (int64_t)4));
+	int y = output(t, "y", DT_F32, shp(1, (int64_t)4));
+	Kernel *k = kernel(t, KK_MATMUL);
+	k->mm.a = x, k->mm.b = x, k->mm.c = y;
+	k->mm.m = (int64_t)1 << 31, k->mm.n = 1, k->mm.k = 1;
+	emit_fails(t, "too large for BLAS");
+	t_free(t);
+
+	for (int variant = 0; variant < 2; variant++) {
+		t = t_new(variant ? "noscratch" : "smallconv");
+		float w[18] = {0};
+		x = input(t, "x", DT_F32, shp(4, (int64_t)1, (int64_t)1, (int64_t)4, (int64_t)4));
+		y = output(t, "y", DT_F32, shp(4, (int64_t)1, (int64_t)1, (int64_t)4, (int64_t)4));
+		int wb = param(t, "W", DT_F32, shp(4, (int64_t)2, (int64_t)1, (int64_t)3, (int64_t)3), w);
+		int scratch = variant ? -1 : temp(t, DT_F32, 9 * 16, 0);
+		t->kl.arena_bytes = 9 * 16 * 4;
+		k = kernel(t, KK_CONV2D);
+		k->conv.x = x, k->conv.wt = wb, k->conv.bias = -1, k->conv.y = y;
+		k->conv.scratch = scratch;
+		k->conv.n = 1, k->conv.c = 1, k->conv.h = 4, k->conv.w = 4;
+		k->conv.k = variant ? 1 : 2; /* 2 filters need 32 floats of y, it has 16 */
+		k->conv.oh = 4, k->conv.ow = 4, k->conv.kh = 3, k->conv.kw = 3;
+		k->conv.sh = k->conv.sw = 1, k->conv.ph = k->conv.pw = 1, k->conv.dh = k->conv.dw = 1;
+		k->conv.group = 1;
+		emit_fails(t, variant ? "without im2col scratch" : "output buffer is smaller");
+		t_free(t);
+	}
+}
+
 int main(void)
 {
 	char base[] = "/tmp/nncc_test_cpuXXXXXX";
@@ -515,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_opt_levels_agree),
 		cmocka_unit_test(test_emit_llvm),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_call_sizes),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	if (rm_dir(base))

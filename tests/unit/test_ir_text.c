@@ -501,6 +501,9 @@ static void test_parse_errors(void **state)
 	    {"graph g {\n  const %c: ?[2] = [1, 2]\n}\n", "bad.ir:2:20:", "needs a dtype"},
 	    {"graph g {\n  wibble %x\n}\n", "bad.ir:2:3:", "unknown statement 'wibble'"},
 	    {"", "bad.ir:1:1:", "expected 'graph'"},
+	    /* an empty name used to trip an assertion (the graph renames "" to "v") */
+	    {"graph g {\n  input %x: f32[2]\n  %\"\" = relu(%x)\n}\n", "bad.ir:3:3:", "may not be empty"},
+	    {"graph g {\n  input %\"\": f32[2]\n}\n", "bad.ir:2:9:", "may not be empty"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		Diag d;

@@ -453,6 +453,41 @@ static void test_matmul_epilogue(void **state)
 	cg_free(&kl);
 }
 
+/* The kernel interpreter divides integers as the backend does (test_cpu.c
+ * test_f64_i64): a / 0 gives a, never a saturated infinity. */
+static void test_interp_int_div(void **state)
+{
+	(void)state;
+	int64_t dims[1] = {4};
+	Graph *g = ir_graph_new("idiv");
+	int av = ir_add_input(g, "a", DT_I64, ir_shape_make(1, dims));
+	ir_add_input(g, "b", DT_I64, ir_shape_make(1, dims));
+	ir_add_output(g, av); /* only the shape of output 0 matters here */
+	KernelList kl = {0};
+	kl.g = g;
+	int a = buf(&kl, BUF_INPUT, DT_I64, 4), b = buf(&kl, BUF_INPUT, DT_I64, 4);
+	int o = buf(&kl, BUF_OUTPUT, DT_I64, 4);
+	kl.buf[b].index = 1;
+	Kx *la = same(&kl, a), *lb = same(&kl, b), *q = bin(&kl, KB_DIV, la, lb);
+	la->dtype = lb->dtype = q->dtype = DT_I64;
+	loop1(&kl, o, 4, q);
+	plan_ok(&kl);
+	int64_t ad[4] = {7, -7, 5, 0}, bd[4] = {2, 2, 0, 0}, want[4] = {3, -3, 5, 0};
+	Tensor in[2] = {
+		{ .dtype = DT_I64, .shape = ir_shape_make(1, dims), .data = ad },
+		{ .dtype = DT_I64, .shape = ir_shape_make(1, dims), .data = bd },
+	};
+	Tensor out[1];
+	Diag d;
+	diag_init(&d);
+	if (cg_interp(&kl, in, out, &d) < 0)
+		fail_msg("cg_interp: %s", d.msg);
+	assert_memory_equal(out[0].data, want, sizeof want);
+	ir_tensor_free(&out[0]);
+	cg_free(&kl);
+	ir_graph_free(g);
+}
+
 /* --- randomized: plan vs every temporary apart, through the interpreter --------- */
 
 static uint64_t rng = 88172645463325252u;
@@ -576,6 +611,7 @@ int main(void)
 		cmocka_unit_test(test_view_lifetime),
 		cmocka_unit_test(test_inplace_refused),
 		cmocka_unit_test(test_matmul_epilogue),
+		cmocka_unit_test(test_interp_int_div),
 		cmocka_unit_test(test_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,8 @@
  * the distinct nodes (cg_kx_dag), never down every path. */
 #include "cpu.h"
 
+#include <limits.h>
+
 /* Arguments */
 
 /* Buffers share storage when they are the same caller tensor or sit at the
@@ -186,6 +188,61 @@ static int check_epilogue(Cg *cg, const Kernel *k, int out, Diag *d)
 	return check_body(cg, k, d);
 }
 
+/* A buffer of at least `need` floats (need is -1 after an overflow). */
+static int check_floats(Cg *cg, const Kernel *k, int buf, int64_t need, const char *what, Diag *d)
+{
+	int64_t bytes;
+	if (need < 0 || !ck_mul(need, 4, &bytes) || cg->kl->buf[buf].nbytes < bytes)
+		return diag(d, "kernel %s: the %s buffer is smaller than the convolution needs", k->name, what);
+	return 0;
+}
+
+/* Extents the kernel library hands to BLAS (an int each). */
+static bool blas_int(int64_t v)
+{
+	return v >= 0 && v <= INT_MAX;
+}
+
+/* Product of n values, -1 on overflow. */
+static int64_t prod(int n, const int64_t *v)
+{
+	int64_t r = 1;
+	for (int i = 0; i < n; i++)
+		if (!ck_mul(r, v[i], &r))
+			return -1;
+	return r;
+}
+
+/* The geometry nncc_rt_conv2d_f32 trusts (runtime/abi.h): positive sizes,
+ * whole groups, GEMM extents within int, buffers large enough (so the
+ * per-image offsets of llvm_kernel.c cannot overflow), and scratch unless
+ * the 1x1 fast path or the depthwise path needs none. */
+static int check_conv(Cg *cg, const Kernel *k, Diag *d)
+{
+	int64_t n = k->conv.n, c = k->conv.c, kk = k->conv.k, g = k->conv.group;
+	int64_t kh = k->conv.kh, kw = k->conv.kw, oh = k->conv.oh, ow = k->conv.ow;
+	if (n < 0 || c < 0 || k->conv.h < 0 || k->conv.w < 0 || kk < 0 || oh < 0 || ow < 0 || kh < 1 ||
+	    kw < 1 || k->conv.sh < 1 || k->conv.sw < 1 || k->conv.dh < 1 || k->conv.dw < 1 ||
+	    k->conv.ph < 0 || k->conv.pw < 0 || g < 1 || c % g || kk % g)
+		return diag(d, "kernel %s: bad convolution geometry", k->name);
+	int64_t cpg = c / g, ckk = prod(3, (int64_t[]){cpg, kh, kw}), hw = prod(2, (int64_t[]){oh, ow});
+	if (!blas_int(ckk) || !blas_int(hw) || !blas_int(kk / g))
+		return diag(d, "kernel %s: convolution too large for BLAS (extents beyond %d)", k->name, INT_MAX);
+	bool fast = kh == 1 && kw == 1 && k->conv.sh == 1 && k->conv.sw == 1 && k->conv.ph == 0 &&
+	            k->conv.pw == 0 && oh == k->conv.h && ow == k->conv.w;
+	bool depthwise = cpg == 1 && g > 1;
+	if (k->conv.scratch < 0 && !fast && !depthwise)
+		return diag(d, "kernel %s: convolution without im2col scratch", k->name);
+	if (check_floats(cg, k, k->conv.x, prod(4, (int64_t[]){n, c, k->conv.h, k->conv.w}), "input", d) ||
+	    check_floats(cg, k, k->conv.y, prod(3, (int64_t[]){n, kk, hw}), "output", d) ||
+	    check_floats(cg, k, k->conv.wt, prod(2, (int64_t[]){kk, ckk}), "weight", d) ||
+	    (k->conv.bias >= 0 && check_floats(cg, k, k->conv.bias, kk, "bias", d)) ||
+	    (k->conv.scratch >= 0 && !fast && !depthwise &&
+	     check_floats(cg, k, k->conv.scratch, prod(2, (int64_t[]){ckk, hw}), "scratch", d)))
+		return -1;
+	return 0;
+}
+
 int cpu_check_kernel(Cg *cg, const Kernel *k, Diag *d)
 {
 	switch (k->kind) {
@@ -198,6 +255,9 @@ int cpu_check_kernel(Cg *cg, const Kernel *k, Diag *d)
 			return -1;
 		if (check_buf(cg, k, k->mm.c, true, d))
 			return -1;
+		if (!blas_int(k->mm.m) || !blas_int(k->mm.n) || !blas_int(k->mm.k))
+			return diag(d, "kernel %s: matmul %lldx%lldx%lld too large for BLAS (extents beyond %d)",
+			            k->name, (long long)k->mm.m, (long long)k->mm.n, (long long)k->mm.k, INT_MAX);
 		return check_epilogue(cg, k, k->mm.c, d);
 	case KK_CONV2D:
 		if (check_buf(cg, k, k->conv.x, true, d) || check_buf(cg, k, k->conv.wt, true, d) ||
@@ -206,6 +266,8 @@ int cpu_check_kernel(Cg *cg, const Kernel *k, Diag *d)
 		if (k->conv.bias >= 0 && check_buf(cg, k, k->conv.bias, true, d))
 			return -1;
 		if (k->conv.scratch >= 0 && check_buf(cg, k, k->conv.scratch, true, d))
+			return -1;
+		if (check_conv(cg, k, d))
 			return -1;
 		return check_epilogue(cg, k, k->conv.y, d);
 	}
