@@ -89,3 +89,7 @@ add_test(NAME e2e/cnn-memory-plan
                  --build ${CMAKE_BINARY_DIR} --models resnet18,mobilenet_v2 --check)
 set_tests_properties(e2e/cnn-memory-plan PROPERTIES
                      FIXTURES_REQUIRED e2e_cnn_models LABELS cnn TIMEOUT 300)
+
+# NaN propagation through max/min-based ops, compiled at -O0 and -O2.
+add_test(NAME e2e/nan COMMAND ${E2E_DIR}/nan.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e/nan PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 120)

@@ -386,9 +386,9 @@ static LLVMValueRef binary(Kc *c, int op, LLVMValueRef x, LLVMValueRef y, DType 
 	case KB_DIV:
 		return f ? LLVMBuildFDiv(b, x, y, "") : safe_div(c, x, y, t);
 	case KB_MAX:
-		return intrin2(c, f ? "llvm.maxnum" : u ? "llvm.umax" : "llvm.smax", x, y);
+		return intrin2(c, f ? "llvm.maximum" : u ? "llvm.umax" : "llvm.smax", x, y); /* NaN propagates */
 	case KB_MIN:
-		return intrin2(c, f ? "llvm.minnum" : u ? "llvm.umin" : "llvm.smin", x, y);
+		return intrin2(c, f ? "llvm.minimum" : u ? "llvm.umin" : "llvm.smin", x, y);
 	case KB_POW: /* integers (never lowered today) through f64 */
 		if (f)
 			return intrin2(c, "llvm.pow", x, y);
