@@ -66,6 +66,33 @@ static double load(Interp *in, int b, int64_t i)
 	return get(in->kl->buf[b].dtype, in->ptr[b], i);
 }
 
+static bool int_like(DType t)
+{
+	return t == DT_I8 || t == DT_U8 || t == DT_I32 || t == DT_I64;
+}
+
+/* A value loaded from a buffer of dtype `from` as the expression's dtype
+ * `to`, converted as the backend's loads do: integer to integer wraps,
+ * anything else goes through an element of `to` (floats round, float to
+ * integer truncates and saturates). */
+static double convert(double v, DType from, DType to)
+{
+	if (from == to)
+		return v;
+	if (int_like(from) && int_like(to)) {
+		uint64_t u = (uint64_t)(int64_t)v;
+		switch (to) {
+		case DT_I8: return (int8_t)(uint8_t)u;
+		case DT_U8: return (uint8_t)u;
+		case DT_I32: return (int32_t)(uint32_t)u;
+		default: return v;
+		}
+	}
+	unsigned char tmp[8];
+	ir_elem_put(to, tmp, v);
+	return ir_elem_get(to, tmp);
+}
+
 static void store(Interp *in, int b, int64_t i, double v)
 {
 	if (!inbounds(in, b, i))
@@ -130,7 +157,8 @@ static double eval(Interp *in, const Kx *x)
 	case KX_CONST:
 		return x->c;
 	case KX_LOAD:
-		return guards_hold(in, x) ? load(in, x->buf, aff(in, &x->idx)) : x->fill;
+		return guards_hold(in, x) ? convert(load(in, x->buf, aff(in, &x->idx)), in->kl->buf[x->buf].dtype, x->dtype)
+					  : x->fill;
 	case KX_VALID:
 		return guards_hold(in, x);
 	case KX_UNARY:

@@ -274,6 +274,7 @@ static const LowerFn lower_fn[OP_COUNT] = {
 	[OP_TRANSPOSE] = lw_transpose,
 	[OP_CONCAT] = lw_concat,
 	[OP_GATHER] = lw_gather, /* lower_extra.c */
+	[OP_CAST] = lw_cast,     /* lower_extra.c */
 };
 
 /* Checks that v has a dtype and a static shape; node < 0 for graph inputs

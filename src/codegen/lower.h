@@ -108,5 +108,6 @@ int lw_reduce(Lower *L, int node);    /* lower_red.c */
 int lw_softmax(Lower *L, int node);
 int lw_batchnorm(Lower *L, int node);
 int lw_gather(Lower *L, int node);    /* lower_extra.c: constant, evenly stepping indices */
+int lw_cast(Lower *L, int node);      /* lower_extra.c: converting copy */
 
 #endif

@@ -1,9 +1,10 @@
 /* lower_extra.c — lowering of the shape-computation ops that can survive
  * simplification: gather with constant indices that step evenly (a
- * single index, or a slice like [0, 2, 4]), which is one affine copy. Other
- * gathers, shape and cast are reported as unsupported; after --shape binds
- * every dim they fold away (passes/fold.c), and unsqueeze, squeeze and
- * reshape_dyn are views (lower.c). */
+ * single index, or a slice like [0, 2, 4]), which is one affine copy, and
+ * cast, a copy that converts (loads convert from the buffer's dtype).
+ * Other gathers and casts to or from bool are reported as unsupported;
+ * shape folds away once shapes are static (passes/canon.c), and unsqueeze,
+ * squeeze and reshape_dyn are views (lower.c). */
 #include <string.h>
 
 #include "lower.h"
@@ -63,5 +64,21 @@ int lw_gather(Lower *L, int node)
 	NN_ASSERT(v == y->shape.rank);
 	Kernel *k = lw_loop(L, node, &y->shape, lw_outbuf(L, node));
 	k->body = kx_load(L, y->dtype, lw_inbuf(L, node, 0), idx);
+	return 0;
+}
+
+/* y = x converted to y's dtype, element by element: floats round to
+ * nearest, float to integer truncates toward zero and saturates (NaN gives
+ * 0), integer to integer wraps, as ir/eval_extra.c defines. bool is left
+ * out: the backend's conversions do not give v != 0. */
+int lw_cast(Lower *L, int node)
+{
+	const Value *x = lw_in(L, node, 0), *y = lw_out(L, node);
+	if (x->dtype == DT_BOOL || y->dtype == DT_BOOL)
+		return lw_unsupported(L, node, DT_BOOL);
+	int64_t numel = ir_shape_numel(&y->shape);
+	Shape flat = ir_shape_make(1, &numel);
+	Kernel *k = lw_loop(L, node, &flat, lw_outbuf(L, node));
+	k->body = kx_load(L, y->dtype, lw_inbuf(L, node, 0), lw_contig(&flat, 0));
 	return 0;
 }

@@ -36,7 +36,8 @@ static void lowered_matches(const Graph *g)
 	float *x = malloc((size_t)n * sizeof *x);
 	for (int64_t i = 0; i < n; i++)
 		x[i] = (float)i - 7.5f;
-	Tensor in = {DT_F32, s, x}, want[4], got[4];
+	Tensor in = {DT_F32, s, x}, want[8], got[8];
+	assert_true(g->noutput <= 8);
 	Diag d;
 	diag_init(&d);
 	KernelList kl;
@@ -105,6 +106,68 @@ static void test_gather_unsupported(void **state)
 	ir_graph_free(g);
 }
 
+/* cast lowers to a converting copy that agrees with the interpreter bit
+ * for bit: floats round, float to integer saturates, integer to integer
+ * wraps (300 as i32 is 44 as i8); casts to bool are reported unsupported. */
+static void test_cast(void **state)
+{
+	(void)state;
+	static const char *src =
+		"graph g {\n"
+		"  input %x: f32[16]\n"
+		"  const %s: f32[] = [40.5]\n"
+		"  %y = mul(%x, %s)\n"
+		"  %a = cast(%y) {to = \"f64\"}\n"
+		"  %b = cast(%y) {to = \"f16\"}\n"
+		"  %c = cast(%y) {to = \"bf16\"}\n"
+		"  %d = cast(%y) {to = \"i8\"}\n"
+		"  %e = cast(%y) {to = \"i32\"}\n"
+		"  %f = cast(%e) {to = \"i8\"}\n"
+		"  %h = cast(%e) {to = \"u8\"}\n"
+		"  output %a\n"
+		"  output %b\n"
+		"  output %c\n"
+		"  output %d\n"
+		"  output %e\n"
+		"  output %f\n"
+		"  output %h\n"
+		"}\n";
+	Options o0 = {.opt_level = 0};
+	Graph *g = parse_ok(src, &o0);
+	lowered_matches(g);
+	/* the interpreter's answers themselves: 7.5 * 40.5 = 303.75 */
+	Tensor in, out[7];
+	float x[16];
+	for (int i = 0; i < 16; i++)
+		x[i] = (float)i - 7.5f;
+	in.dtype = DT_F32;
+	in.shape = g->val[g->input[0]].shape;
+	in.data = x;
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(ir_eval(g, &in, out, &d), 0);
+	assert_int_equal(((int8_t *)out[3].data)[15], 127);  /* f32 303.75 -> i8 saturates */
+	assert_int_equal(((int32_t *)out[4].data)[15], 303);
+	assert_int_equal(((int8_t *)out[5].data)[15], 47);   /* i32 303 -> i8 wraps */
+	assert_int_equal(((uint8_t *)out[6].data)[0], 209);  /* i32 -303 -> u8 wraps */
+	for (int k = 0; k < 7; k++)
+		ir_tensor_free(&out[k]);
+	ir_graph_free(g);
+
+	static const char *tobool =
+		"graph g {\n"
+		"  input %x: f32[4]\n"
+		"  %b = cast(%x) {to = \"bool\"} @\"tobool\"\n"
+		"  output %b\n"
+		"}\n";
+	g = parse_ok(tobool, &o0);
+	KernelList kl;
+	assert_int_equal(cg_lower(g, &kl, &d), -1);
+	if (!strstr(d.msg, "\"tobool\"") || !strstr(d.msg, "cannot lower cast"))
+		fail_msg("message: %s", d.msg);
+	ir_graph_free(g);
+}
+
 /* x.view(x.size(0), -1) at -O0 after --shape: canon leaves one reshape, a
  * view, and squeeze/unsqueeze are views too. */
 static void test_view_chain_O0(void **state)
@@ -138,6 +201,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gather),
+		cmocka_unit_test(test_cast),
 		cmocka_unit_test(test_gather_unsupported),
 		cmocka_unit_test(test_view_chain_O0),
 	};
