@@ -84,6 +84,7 @@ def report(nncc, model, opt):
 
 
 PLAN_ROW = re.compile(r"^\s*b(\d+)\s+(\d+)\s+(\d+)\s+(\[(\d+),(\d+)\]|unused)\s+(b(\d+)|-)")
+ALIAS_ROW = re.compile(r"^\s*b\d+\s+= b\d+\[\+\d+\]")
 
 
 def parse_plan(out):
@@ -100,6 +101,8 @@ def parse_plan(out):
                 live = (int(m.group(5)), int(m.group(6))) if m.group(5) else (-1, -1)
                 plan[int(m.group(1))] = (int(m.group(2)), int(m.group(3))) + live + \
                     (int(m.group(8)) if m.group(8) else -1,)
+            elif ALIAS_ROW.match(line):
+                continue  # lives inside a concat's output, whose row covers it
             elif not line.lstrip().startswith("buf"):
                 inside = False
     return plan

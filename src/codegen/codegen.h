@@ -148,6 +148,14 @@ typedef struct Buf {
 	int value;       /* graph value it holds, -1 for scratch */
 	int first, last; /* TEMP: kernel indices of its first write and last read (plan.c) */
 	int inplace;     /* TEMP: buffer whose bytes this one reuses in place, -1 if none (plan.c) */
+	/* A concat input written straight into the concat's output (lower_ew.c):
+	 * a TEMP whose bytes are the sub-range [alias_offset, alias_offset +
+	 * nbytes) of buffer `alias` (a TEMP or an OUTPUT that is never an alias
+	 * itself). An alias gets no arena space of its own (offset unused); the
+	 * parent's live interval covers its aliases' uses, and neither ever runs
+	 * in place. Base address: the parent's base + alias_offset. */
+	int alias;            /* parent buffer, -1 if none */
+	int64_t alias_offset; /* byte offset in the parent */
 } Buf;
 
 typedef struct KernelList {
@@ -198,8 +206,8 @@ void cg_kx_dag(const Kernel *k, KxDag *d);
 int cg_kx_find(const KxDag *d, const Kx *x);
 void cg_kx_dag_free(KxDag *d);
 /* plan.c: live intervals over the kernel order, in-place reuse, best-fit
- * packing of BUF_TEMP buffers into one arena; sets offset, first/last,
- * inplace and arena_bytes. */
+ * packing of BUF_TEMP buffers (aliases excepted: they live in their parent)
+ * into one arena; sets offset, first/last, inplace and arena_bytes. */
 void cg_plan(KernelList *kl);
 typedef struct PlanStats {
 	int64_t naive;       /* every temporary its own buffer */
@@ -208,7 +216,8 @@ typedef struct PlanStats {
 } PlanStats;
 void cg_plan_stats(const KernelList *kl, PlanStats *st);
 /* Proves the plan sound: no two temporaries live at the same kernel share
- * a byte, except an in-place pair; every temporary inside the arena. */
+ * a byte, except an in-place pair; every temporary inside the arena; every
+ * alias inside its parent, apart from its siblings. */
 int cg_plan_check(const KernelList *kl, Diag *d);
 /* report.c: --report: kernels (fused ops, FLOPs, bytes), the memory plan
  * and the three PlanStats numbers. */

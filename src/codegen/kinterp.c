@@ -330,6 +330,8 @@ static int bind(Interp *in, const Tensor *inputs, Tensor *outputs, unsigned char
 			break;
 		}
 		case BUF_TEMP:
+			if (bf->alias >= 0)
+				break; /* bound below, once its parent is */
 			if (bf->offset < 0 || bf->offset % 8 || bf->offset + bf->nbytes > kl->arena_bytes)
 				return diag(in->d, "temp buffer %d at %lld+%lld is outside the arena (%lld bytes); "
 					    "was cg_plan run?", b, (long long)bf->offset, (long long)bf->nbytes,
@@ -337,6 +339,17 @@ static int bind(Interp *in, const Tensor *inputs, Tensor *outputs, unsigned char
 			in->ptr[b] = arena + bf->offset;
 			break;
 		}
+	}
+	for (int b = 0; b < kl->nbuf; b++) {
+		const Buf *bf = &kl->buf[b];
+		int p = bf->alias;
+		if (p < 0)
+			continue;
+		if (p >= kl->nbuf || kl->buf[p].alias >= 0 || !in->ptr[p] || bf->alias_offset < 0 ||
+		    bf->alias_offset > kl->buf[p].nbytes - bf->nbytes)
+			return diag(in->d, "temp buffer %d: alias +%lld+%lld does not lie inside buffer %d", b,
+				    (long long)bf->alias_offset, (long long)bf->nbytes, p);
+		in->ptr[b] = in->ptr[p] + bf->alias_offset;
 	}
 	return 0;
 }

@@ -265,7 +265,11 @@ void cg_print(const KernelList *kl, FILE *f)
 		fputs("  ", f);
 		print_buf(kl, i, f);
 		fprintf(f, " %s", kind_word[b->kind]);
-		if (b->kind == BUF_TEMP)
+		if (b->alias >= 0) {
+			fputs(" = ", f);
+			print_buf(kl, b->alias, f);
+			fprintf(f, "[+%" PRId64 "]", b->alias_offset);
+		} else if (b->kind == BUF_TEMP)
 			fprintf(f, " @%" PRId64, b->offset);
 		else
 			fprintf(f, " %d", b->index);

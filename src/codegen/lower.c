@@ -8,7 +8,8 @@
  * the output buffer; outputs that cannot (views, inputs, constants, repeated
  * values) get a copy kernel at the end. A fusion group (Node.group, see
  * lower_fuse.c) lowers at its root into one kernel; its other members get
- * neither a buffer nor a kernel. Assumes a verified, shape-inferred graph;
+ * neither a buffer nor a kernel. A concat input may live inside the
+ * concat's output (Buf.alias, lower_ew.c) instead of being copied there. Assumes a verified, shape-inferred graph;
  * every shape must be static. */
 #include <math.h>
 #include <stdio.h>
@@ -75,7 +76,7 @@ static int new_buf(Lower *L, BufKind kind, DType t, int64_t numel, int index, in
 	}
 	Buf *b = &kl->buf[kl->nbuf];
 	*b = (Buf){ .kind = kind, .dtype = t, .numel = numel, .nbytes = nbytes,
-		    .index = index, .offset = 0, .value = value };
+		    .index = index, .offset = 0, .value = value, .inplace = -1, .alias = -1 };
 	return kl->nbuf++;
 }
 

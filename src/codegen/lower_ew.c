@@ -195,7 +195,39 @@ int lw_transpose(Lower *L, int node)
 	return 0;
 }
 
-/* One kernel per input: walks the input and stores at its offset along axis. */
+/* Whether input j of concat `node`, whose slice of the output starts at
+ * element `at`, can live in that slice (Buf.alias): its buffer is a
+ * temporary holding a value (written by earlier kernels), not already an
+ * alias or a parent, of the output's dtype and size, and the slice is
+ * contiguous (every dim before the axis has extent 1). Then the producer
+ * writes straight into the output and no copy kernel is needed. */
+static bool concat_alias(Lower *L, int node, int j, int axis, int64_t at)
+{
+	const Value *y = lw_out(L, node), *x = lw_in(L, node, j);
+	KernelList *kl = L->kl;
+	int b = lw_inbuf(L, node, j), out = lw_outbuf(L, node);
+	const Buf *bf = &kl->buf[b];
+	for (int i = 0; i < axis; i++)
+		if (y->shape.d[i].n != 1)
+			return false;
+	if (bf->kind != BUF_TEMP || bf->value < 0 || bf->alias >= 0 || b == out || bf->dtype != y->dtype ||
+	    bf->numel != ir_shape_numel(&x->shape) || kl->buf[out].alias >= 0 ||
+	    (kl->buf[out].kind != BUF_TEMP && kl->buf[out].kind != BUF_OUTPUT))
+		return false;
+	for (int i = 0; i < kl->nbuf; i++)
+		if (kl->buf[i].alias == b)
+			return false;
+	int64_t off = lw_mul(L, at, (int64_t)ir_dtype_size(y->dtype));
+	if (L->ovf || off + bf->nbytes > kl->buf[out].nbytes)
+		return false;
+	kl->buf[b].alias = out;
+	kl->buf[b].alias_offset = off;
+	return true;
+}
+
+/* One kernel per input: walks the input and stores at its offset along
+ * axis; an input that can live in its slice of the output (concat_alias)
+ * needs none. */
 int lw_concat(Lower *L, int node)
 {
 	const Node *n = &L->g->node[node];
@@ -213,7 +245,7 @@ int lw_concat(Lower *L, int node)
 		const Value *x = lw_in(L, node, j);
 		if (x->shape.rank != r)
 			return lw_err(L, node, "input %d has rank %d, output %d", j, x->shape.rank, r);
-		if (ir_shape_numel(&x->shape) > 0) {
+		if (ir_shape_numel(&x->shape) > 0 && !concat_alias(L, node, j, axis, lw_mul(L, off, yst[axis]))) {
 			Kernel *k = lw_loop(L, node, &x->shape, out);
 			for (int i = 0; i < r; i++)
 				k->out_idx.k[i] = yst[i];

@@ -6,6 +6,9 @@
  *      KX_LOAD of its body (a DAG: distinct nodes are visited once), a
  *      call's operands, scratch and epilogue. A view shares its source's
  *      Buf (lower.c), so uses of the view extend the source's interval.
+ *      An alias (Buf.alias: a concat input living in the concat's output)
+ *      gets no space of its own; each use of it is a use of its parent too,
+ *      and neither ever runs in place (step 2).
  *   2. In-place reuse: a loop kernel k whose output is born at k may take
  *      the bytes of a temporary that dies at k when every load of it reads
  *      exactly the element being stored (same index, no guards), the store
@@ -24,7 +27,8 @@
  *      allocation is already first, or a work budget is spent.
  *
  * cg_plan_check proves a plan sound from the kernels alone (intervals are
- * recomputed, not trusted); cg_plan_stats gives the naive size, the lower
+ * recomputed, not trusted; aliases are checked to lie disjoint inside their
+ * parents, which are then checked like any temporary); cg_plan_stats gives the naive size, the lower
  * bound and the arena. The plan is deterministic. docs/memory.md has the
  * algorithm and measured numbers. */
 #include <stdlib.h>
@@ -48,6 +52,20 @@ static void touch(const KernelList *kl, int *first, int *last, int b, int k)
 		first[b] = k;
 	if (k > last[b])
 		last[b] = k;
+	int p = kl->buf[b].alias; /* an alias's bytes are its parent's: keep the parent live */
+	if (p >= 0 && p < kl->nbuf && kl->buf[p].alias < 0)
+		touch(kl, first, last, p, k);
+}
+
+/* Whether b is an alias or the parent of one (Buf.alias). */
+static bool aliased(const KernelList *kl, int b)
+{
+	if (kl->buf[b].alias >= 0)
+		return true;
+	for (int i = 0; i < kl->nbuf; i++)
+		if (kl->buf[i].alias == b)
+			return true;
+	return false;
 }
 
 /* Live interval of every buffer: first[b]..last[b] inclusive, -1 when a
@@ -132,7 +150,8 @@ static bool inplace_ok(const KernelList *kl, int ki, int src)
 		return false;
 	const Buf *o = &kl->buf[k->out], *s = &kl->buf[src];
 	if (o->kind != BUF_TEMP || s->kind != BUF_TEMP || o->nbytes != s->nbytes || o->nbytes == 0 ||
-	    ir_dtype_size(o->dtype) != ir_dtype_size(s->dtype) || !store_injective(k))
+	    ir_dtype_size(o->dtype) != ir_dtype_size(s->dtype) || !store_injective(k) ||
+	    aliased(kl, k->out) || aliased(kl, src))
 		return false;
 	KxDag d;
 	cg_kx_dag(k, &d);
@@ -371,8 +390,8 @@ void cg_plan(KernelList *kl)
 	for (int b = 0; b < n; b++) {
 		const Buf *bf = &kl->buf[b];
 		slot[b] = -1;
-		if (bf->kind != BUF_TEMP)
-			continue;
+		if (bf->kind != BUF_TEMP || bf->alias >= 0)
+			continue; /* an alias lives in its parent's bytes */
 		if (bf->first < 0) {
 			if (bf->nbytes > unused)
 				unused = bf->nbytes;
@@ -384,7 +403,7 @@ void cg_plan(KernelList *kl)
 		}
 	}
 	for (int b = 0; b < n; b++) {
-		if (kl->buf[b].kind != BUF_TEMP || kl->buf[b].inplace < 0)
+		if (kl->buf[b].kind != BUF_TEMP || kl->buf[b].inplace < 0 || kl->buf[b].alias >= 0)
 			continue;
 		Alloc *r = &a[slot[chain_root(kl, b)]];
 		if (kl->buf[b].last > r->last)
@@ -398,6 +417,8 @@ void cg_plan(KernelList *kl)
 	for (int b = 0; b < n; b++)
 		if (kl->buf[b].kind == BUF_TEMP && kl->buf[b].inplace >= 0)
 			kl->buf[b].offset = kl->buf[chain_root(kl, b)].offset;
+		else if (kl->buf[b].alias >= 0)
+			kl->buf[b].offset = 0; /* unused: the parent's base + alias_offset */
 	/* an untouched temporary sits at 0; the arena still holds it so every
 	 * temporary lies inside (backends assert it) */
 	kl->arena_bytes = arena > unused ? arena : unused;
@@ -420,8 +441,8 @@ void cg_plan_stats(const KernelList *kl, PlanStats *st)
 	st->naive = 0;
 	for (int b = 0; b < n; b++) {
 		const Buf *bf = &kl->buf[b];
-		if (bf->kind != BUF_TEMP)
-			continue;
+		if (bf->kind != BUF_TEMP || bf->alias >= 0)
+			continue; /* an alias is counted in its parent */
 		NN_ASSERT(ck_add(st->naive, align_up(bf->nbytes), &st->naive));
 		if (first[b] < 0)
 			continue;
@@ -483,9 +504,46 @@ static int cmp_live(const void *pa, const void *pb)
 	return a->buf - b->buf;
 }
 
-int cg_plan_check(const KernelList *kl, Diag *d)
+/* Checks the aliases (Buf.alias): each a temporary lying inside a parent
+ * that is a temporary or an output and no alias itself, and the aliases of
+ * one parent disjoint. The parent's interval covers every use of its
+ * aliases (touch), so the overlap check below, run on parents, covers them.
+ * Returns the errors found. */
+static int check_alias(const KernelList *kl, Diag *d)
 {
 	int n = kl->nbuf, nerr = 0;
+	for (int b = 0; b < n; b++) {
+		const Buf *bf = &kl->buf[b];
+		int p = bf->alias;
+		if (p < 0)
+			continue;
+		int64_t end;
+		if (p >= n || p == b || bf->kind != BUF_TEMP || kl->buf[p].alias >= 0 ||
+		    (kl->buf[p].kind != BUF_TEMP && kl->buf[p].kind != BUF_OUTPUT) || bf->alias_offset < 0 ||
+		    !ck_add(bf->alias_offset, bf->nbytes, &end) || end > kl->buf[p].nbytes) {
+			nerr++;
+			diag(d, "plan: buffer %d (\"%s\") is not a temporary inside its parent %d at +%lld",
+			     b, buf_name(kl, b), p, (long long)bf->alias_offset);
+			continue;
+		}
+		for (int c = b + 1; c < n; c++) {
+			const Buf *o = &kl->buf[c];
+			if (o->alias != p || !bf->nbytes || !o->nbytes || bf->alias_offset >= o->alias_offset + o->nbytes ||
+			    o->alias_offset >= end)
+				continue;
+			nerr++;
+			diag(d, "plan: aliases %d (\"%s\") and %d (\"%s\") of buffer %d overlap", b, buf_name(kl, b),
+			     c, buf_name(kl, c), p);
+		}
+	}
+	return nerr;
+}
+
+int cg_plan_check(const KernelList *kl, Diag *d)
+{
+	int n = kl->nbuf, nerr = check_alias(kl, d);
+	if (nerr)
+		return -1;
 	int *first = xmalloc((size_t)(n ? n : 1) * sizeof *first);
 	int *last = xmalloc((size_t)(n ? n : 1) * sizeof *last);
 	intervals(kl, first, last);
@@ -493,8 +551,8 @@ int cg_plan_check(const KernelList *kl, Diag *d)
 	int nt = 0;
 	for (int b = 0; b < n; b++) {
 		const Buf *bf = &kl->buf[b];
-		if (bf->kind != BUF_TEMP)
-			continue;
+		if (bf->kind != BUF_TEMP || bf->alias >= 0)
+			continue; /* an alias is checked as part of its parent */
 		if (bf->offset < 0 || bf->offset % PLAN_ALIGN || buf_end(bf) > kl->arena_bytes) {
 			nerr++;
 			diag(d, "plan: buffer %d (\"%s\") at %lld+%lld is not %d-aligned inside the arena (%lld bytes)",

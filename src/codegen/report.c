@@ -4,7 +4,8 @@
  *     ops fused into the kernel (Kernel.nodes), then totals and the graph
  *     node count beside the kernel count;
  *   - the memory plan: every temporary with its offset, size, live range
- *     and in-place partner (plan.c);
+ *     and in-place partner (plan.c); an alias shows where it lives instead
+ *     of an offset ("= b3[+4096]": bytes 4096.. of buffer b3);
  *   - the PlanStats numbers as `naive bytes: N`, `lower bound bytes: N`,
  *     `arena bytes: N` lines that scripts parse, and their ratios.
  * Counting rules: a matmul is 2*m*n*k per batch; a convolution
@@ -197,10 +198,15 @@ static void print_kernels(const KernelList *kl, FILE *f)
 
 static void print_plan(const KernelList *kl, FILE *f)
 {
-	int ntemp = 0;
-	for (int b = 0; b < kl->nbuf; b++)
-		ntemp += kl->buf[b].kind == BUF_TEMP;
-	fprintf(f, "memory plan: %d temporaries in one arena (inputs, outputs, params pinned)\n", ntemp);
+	int ntemp = 0, nalias = 0;
+	for (int b = 0; b < kl->nbuf; b++) {
+		ntemp += kl->buf[b].kind == BUF_TEMP && kl->buf[b].alias < 0;
+		nalias += kl->buf[b].alias >= 0;
+	}
+	fprintf(f, "memory plan: %d temporaries in one arena (inputs, outputs, params pinned)", ntemp);
+	if (nalias)
+		fprintf(f, ", %d more inside concat outputs", nalias);
+	fputc('\n', f);
 	fprintf(f, "%6s %14s %14s %13s %9s  %s\n", "buf", "offset", "size", "live", "in-place", "value");
 	for (int b = 0; b < kl->nbuf; b++) {
 		const Buf *bf = &kl->buf[b];
@@ -216,6 +222,14 @@ static void print_plan(const KernelList *kl, FILE *f)
 			snprintf(ip, sizeof ip, "b%d", bf->inplace);
 		else
 			snprintf(ip, sizeof ip, "-");
+		if (bf->alias >= 0) { /* e.g. "t7 = o3[+4096]": lives in a concat's output */
+			char off[40];
+			snprintf(off, sizeof off, "= b%d[+%" PRId64 "]", bf->alias,
+				 bf->alias_offset);
+			fprintf(f, "%6s %14s %14" PRId64 " %13s %9s  %s\n", name, off, bf->nbytes, live, ip,
+				value_name(kl, bf));
+			continue;
+		}
 		fprintf(f, "%6s %14" PRId64 " %14" PRId64 " %13s %9s  %s\n", name, bf->offset,
 			bf->nbytes, live, ip, value_name(kl, bf));
 	}

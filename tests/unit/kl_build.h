@@ -71,6 +71,7 @@ static inline int add_buf(T *t, BufKind kind, int value, DType dt, int64_t numel
 	b->index = index;
 	b->offset = offset;
 	b->value = value;
+	b->alias = -1;
 	return t->kl.nbuf++;
 }
 

@@ -26,7 +26,7 @@ static int buf(KernelList *kl, BufKind kind, DType t, int64_t numel)
 	kl->buf = xrealloc(kl->buf, (size_t)(kl->nbuf + 1) * sizeof *kl->buf);
 	kl->buf[kl->nbuf] = (Buf){ .kind = kind, .dtype = t, .numel = numel,
 				   .nbytes = numel * (int64_t)ir_dtype_size(t), .index = 0,
-				   .value = -1, .first = -1, .last = -1, .inplace = -1 };
+				   .value = -1, .first = -1, .last = -1, .inplace = -1, .alias = -1 };
 	return kl->nbuf++;
 }
 

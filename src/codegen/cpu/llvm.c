@@ -194,6 +194,12 @@ static LLVMValueRef load_ptr(Cg *cg, LLVMValueRef arr, int index)
 static LLVMValueRef buf_base(Cg *cg, LLVMValueRef fn, int bi)
 {
 	const Buf *b = &cg->kl->buf[bi];
+	if (b->alias >= 0) { /* a sub-range of a concat's output */
+		NN_ASSERT(b->alias < cg->kl->nbuf && cg->kl->buf[b->alias].alias < 0 && b->alias_offset >= 0 &&
+			  b->alias_offset + b->nbytes <= cg->kl->buf[b->alias].nbytes);
+		LLVMValueRef off = LLVMConstInt(cg->t_i64, (unsigned long long)b->alias_offset, 1);
+		return LLVMBuildInBoundsGEP2(cg->b, cg->t_i8, buf_base(cg, fn, b->alias), &off, 1, "");
+	}
 	switch (b->kind) {
 	case BUF_INPUT:
 		NN_ASSERT(b->index >= 0 && b->index < cg->kl->g->ninput);

@@ -10,25 +10,47 @@
 
 /* Arguments */
 
-/* Buffers share storage when they are the same caller tensor or sit at the
- * same arena offset (an in-place update); such a kernel gets one pointer,
- * so LLVM sees the load and the store through the same base. */
-static bool same_storage(const KernelList *kl, int i, int j)
+/* Where a buffer's bytes are: a storage (the arena, or one caller tensor)
+ * and a byte range in it. An alias (Buf.alias) lies inside its parent. */
+typedef struct Loc {
+	BufKind kind;       /* BUF_TEMP: the arena */
+	int index;          /* caller tensor, unused for the arena */
+	int64_t start, end; /* byte range */
+} Loc;
+
+static Loc loc(const KernelList *kl, int i)
 {
-	const Buf *a = &kl->buf[i], *b = &kl->buf[j];
-	if (a->kind != b->kind)
-		return false;
-	return a->kind == BUF_TEMP ? a->offset == b->offset : a->index == b->index;
+	const Buf *b = &kl->buf[i];
+	int64_t off = 0;
+	if (b->alias >= 0) {
+		off = b->alias_offset;
+		b = &kl->buf[b->alias];
+	}
+	if (b->kind == BUF_TEMP)
+		off += b->offset;
+	int64_t n = kl->buf[i].nbytes;
+	return (Loc){ .kind = b->kind, .index = b->kind == BUF_TEMP ? -1 : b->index, .start = off, .end = off + n };
 }
 
-/* Distinct arena buffers whose byte ranges intersect. Caller-provided
- * tensors are assumed never to overlap one another. */
+/* Buffers share storage when they start at the same byte of the same
+ * caller tensor or of the arena (an in-place update, or an alias at the
+ * start of its parent); such a kernel gets one pointer, so LLVM sees the
+ * load and the store through the same base. */
+static bool same_storage(const KernelList *kl, int i, int j)
+{
+	Loc a = loc(kl, i), b = loc(kl, j);
+	return a.kind == b.kind && a.index == b.index && a.start == b.start;
+}
+
+/* Distinct buffers whose byte ranges intersect: in the arena, or in one
+ * caller tensor (a concat output and its aliases). Distinct caller tensors
+ * are assumed never to overlap one another. */
 static bool may_overlap(const KernelList *kl, int i, int j)
 {
-	const Buf *a = &kl->buf[i], *b = &kl->buf[j];
-	if (a->kind != BUF_TEMP || b->kind != BUF_TEMP || !a->nbytes || !b->nbytes)
+	Loc a = loc(kl, i), b = loc(kl, j);
+	if (a.kind != b.kind || a.index != b.index || a.start == a.end || b.start == b.end)
 		return false;
-	return a->offset < b->offset + b->nbytes && b->offset < a->offset + a->nbytes;
+	return a.start < b.end && b.start < a.end;
 }
 
 static void add(const KernelList *kl, int buf, int *args, int *n)
