@@ -96,7 +96,8 @@ Kx *lw_bn_at(Lower *L, int node, const Aff *coord);   /* lower_red.c */
 Kx *lw_red_at(Lower *L, int node, const Aff *coord);  /* lower_red.c */
 
 /* Per-op lowering: each writes node's output buffer; 0 or -1 with a message. */
-int lw_elemwise(Lower *L, int node);  /* lower_ew.c */
+int lw_pointwise(Lower *L, int node, Kx *(*at)(Lower *L, int node, const Aff *coord)); /* lower_ew.c */
+int lw_elemwise(Lower *L, int node);
 int lw_pad(Lower *L, int node);
 int lw_transpose(Lower *L, int node);
 int lw_concat(Lower *L, int node);

@@ -102,16 +102,22 @@ Kx *lw_ew_at(Lower *L, int node, const Aff *coord)
 	return NULL;
 }
 
-int lw_elemwise(Lower *L, int node)
+/* One loop kernel over node's output whose body is at(node, output coords). */
+int lw_pointwise(Lower *L, int node, Kx *(*at)(Lower *L, int node, const Aff *coord))
 {
 	const Value *y = lw_out(L, node);
 	Aff coord[IR_MAX_RANK];
 	lw_out_coord(y->shape.rank, coord);
 	int ki = L->kl->nk;
 	lw_loop(L, node, &y->shape, lw_outbuf(L, node)); /* before the body: inlined reductions add vars */
-	Kx *body = lw_ew_at(L, node, coord);
+	Kx *body = at(L, node, coord);
 	L->kl->k[ki].body = body;
 	return body ? 0 : -1;
+}
+
+int lw_elemwise(Lower *L, int node)
+{
+	return lw_pointwise(L, node, lw_ew_at);
 }
 
 /* Flat copy of v's elements from buffer src to dst (node may be -1). */

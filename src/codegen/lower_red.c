@@ -284,12 +284,5 @@ Kx *lw_bn_at(Lower *L, int node, const Aff *coord)
 
 int lw_batchnorm(Lower *L, int node)
 {
-	const Value *y = lw_out(L, node);
-	Aff coord[IR_MAX_RANK];
-	lw_out_coord(y->shape.rank, coord);
-	int ki = L->kl->nk;
-	lw_loop(L, node, &y->shape, lw_outbuf(L, node)); /* before the body: inlined reductions add vars */
-	Kx *body = lw_bn_at(L, node, coord);
-	L->kl->k[ki].body = body;
-	return body ? 0 : -1;
+	return lw_pointwise(L, node, lw_bn_at);
 }
