@@ -26,6 +26,57 @@ Op ir_op_parse(const char *s, size_t n)
 	return OP_COUNT;
 }
 
+/* attribute schemas (ops.def's attrs column) */
+
+bool ir_schema_next(const char **s, IrSchemaEnt *e)
+{
+	static const char *const kinds[] = {"int", "float", "ints", "floats", "string"};
+	const char *q = *s;
+	while (*q == ' ')
+		q++;
+	if (!*q)
+		return false;
+	const char *start = q;
+	while (*q && *q != ' ' && *q != ':')
+		q++;
+	size_t n = (size_t)(q - start);
+	if (n >= sizeof e->name)
+		n = sizeof e->name - 1;
+	memcpy(e->name, start, n);
+	e->name[n] = 0;
+	e->bad = true;
+	e->required = false;
+	if (*q == ':') {
+		const char *k = ++q;
+		while (*q && *q != ' ' && *q != '!')
+			q++;
+		for (int i = 0; i < 5; i++)
+			if (strlen(kinds[i]) == (size_t)(q - k) && memcmp(kinds[i], k, (size_t)(q - k)) == 0) {
+				e->kind = (AttrKind)i;
+				e->bad = false;
+			}
+		if (*q == '!') {
+			e->required = true;
+			q++;
+		}
+	}
+	while (*q && *q != ' ')
+		q++;
+	*s = q;
+	return true;
+}
+
+bool ir_attr_schema(Op op, const char *name, AttrKind *kind)
+{
+	IrSchemaEnt e;
+	for (const char *s = ir_ops[op].attrs; ir_schema_next(&s, &e);)
+		if (strcmp(e.name, name) == 0 && !e.bad) {
+			*kind = e.kind;
+			return true;
+		}
+	return false;
+}
+
 /* dtypes */
 
 static const struct {

@@ -117,6 +117,18 @@ typedef struct OpInfo {
 extern const OpInfo ir_ops[OP_COUNT];
 Op ir_op_parse(const char *s, size_t n); /* OP_COUNT if unknown */
 
+/* One "name:kind[!]" entry of an op's attribute schema (ops.def). */
+typedef struct IrSchemaEnt {
+	char name[64];  /* attribute name */
+	AttrKind kind;  /* expected kind */
+	bool required;  /* written with a trailing '!' */
+	bool bad;       /* kind not understood (a broken ops.def entry) */
+} IrSchemaEnt;
+/* Reads the next entry of a schema string from *s; false at the end. */
+bool ir_schema_next(const char **s, IrSchemaEnt *e);
+/* Kind of attribute `name` in op's schema; false if the schema lacks it. */
+bool ir_attr_schema(Op op, const char *name, AttrKind *kind);
+
 /* Values. */
 typedef enum ValueKind {
 	VK_NODE,  /* result of a node: def/defslot set */

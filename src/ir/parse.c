@@ -176,35 +176,6 @@ static int parse_const(Parser *P, bool param)
 
 /* ---- nodes ------------------------------------------------------------- */
 
-/* Kind of attribute `name` in op's schema; false if the schema lacks it. */
-static bool schema_kind(Op op, const char *name, AttrKind *kind)
-{
-	static const char *const kinds[] = {"int", "float", "ints", "floats", "string"};
-	size_t nl = strlen(name);
-	for (const char *q = ir_ops[op].attrs; *q;) {
-		while (*q == ' ')
-			q++;
-		const char *colon = strchr(q, ':');
-		if (!colon)
-			return false;
-		const char *k = colon + 1, *e = k;
-		while (*e && *e != ' ' && *e != '!')
-			e++;
-		if ((size_t)(colon - q) == nl && memcmp(q, name, nl) == 0) {
-			for (int i = 0; i < 5; i++)
-				if (px_ident_is(k, (size_t)(e - k), kinds[i])) {
-					*kind = (AttrKind)i;
-					return true;
-				}
-			return false;
-		}
-		q = e;
-		while (*q && *q != ' ')
-			q++;
-	}
-	return false;
-}
-
 /* name '=' (number | string | '[' numbers ']') */
 static int parse_attr(Parser *P, Op op, int node)
 {
@@ -249,7 +220,7 @@ static int parse_attr(Parser *P, Op op, int node)
 	bool isfloat = false;
 	if (px_accept(P, ']')) {
 		AttrKind k = AT_INTS;
-		isfloat = schema_kind(op, name, &k) && k == AT_FLOATS;
+		isfloat = ir_attr_schema(op, name, &k) && k == AT_FLOATS;
 	} else {
 		do {
 			if (n >= 1 << 20)

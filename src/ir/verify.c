@@ -22,53 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One "name:kind[!]" entry of an ops.def attribute schema. */
-typedef struct SchemaEnt {
-	char name[64];  /* attribute name */
-	AttrKind kind;  /* expected kind */
-	bool required;  /* written with a trailing '!' */
-	bool bad;       /* kind not understood (a broken ops.def entry) */
-} SchemaEnt;
-
-/* Reads the next schema entry from *s; false at the end. */
-static bool schema_next(const char **s, SchemaEnt *e)
-{
-	static const char *const kinds[] = {"int", "float", "ints", "floats", "string"};
-	const char *q = *s;
-	while (*q == ' ')
-		q++;
-	if (!*q)
-		return false;
-	const char *start = q;
-	while (*q && *q != ' ' && *q != ':')
-		q++;
-	size_t n = (size_t)(q - start);
-	if (n >= sizeof e->name)
-		n = sizeof e->name - 1;
-	memcpy(e->name, start, n);
-	e->name[n] = 0;
-	e->bad = true;
-	e->required = false;
-	if (*q == ':') {
-		const char *k = ++q;
-		while (*q && *q != ' ' && *q != '!')
-			q++;
-		for (int i = 0; i < 5; i++)
-			if (strlen(kinds[i]) == (size_t)(q - k) && memcmp(kinds[i], k, (size_t)(q - k)) == 0) {
-				e->kind = (AttrKind)i;
-				e->bad = false;
-			}
-		if (*q == '!') {
-			e->required = true;
-			q++;
-		}
-	}
-	while (*q && *q != ' ')
-		q++;
-	*s = q;
-	return true;
-}
-
 static const char *kind_name(AttrKind k)
 {
 	static const char *const names[] = {"int", "float", "ints", "floats", "string"};
@@ -117,10 +70,10 @@ static int check_attrs(const Graph *g, int i, Diag *d)
 				node_err(g, i, d, "attribute '%s' given twice", a->name);
 				bad++;
 			}
-		SchemaEnt e;
+		IrSchemaEnt e;
 		const char *s = schema;
 		bool found = false;
-		while (schema_next(&s, &e))
+		while (ir_schema_next(&s, &e))
 			if (strcmp(e.name, a->name) == 0) {
 				found = true;
 				break;
@@ -138,8 +91,8 @@ static int check_attrs(const Graph *g, int i, Diag *d)
 			bad++;
 		}
 	}
-	SchemaEnt e;
-	for (const char *s = schema; schema_next(&s, &e);)
+	IrSchemaEnt e;
+	for (const char *s = schema; ir_schema_next(&s, &e);)
 		if (e.required && !ir_attr(n, e.name)) {
 			node_err(g, i, d, "missing required attribute '%s'", e.name);
 			bad++;
