@@ -73,6 +73,7 @@ LLVMValueRef cpu_conv(Kc *c, LLVMValueRef v, DType from, DType to);
 LLVMBasicBlockRef cpu_block(Kc *c, const char *name);
 void cpu_phi_add(LLVMValueRef phi, LLVMValueRef v, LLVMBasicBlockRef bb);
 /* Address of element idx of buf (the loop vars it uses must be bound). */
+LLVMValueRef cpu_base(Kc *c, int buf); /* argument holding buf's storage; null for -1 */
 LLVMValueRef cpu_elem_ptr(Kc *c, int buf, const Aff *idx);
 /* The value of x, any kind but KX_REDUCE, from its operands' values a and
  * b (each in its operand's own dtype; NULL where x has no such operand). */

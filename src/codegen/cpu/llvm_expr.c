@@ -167,9 +167,12 @@ void cpu_phi_add(LLVMValueRef phi, LLVMValueRef v, LLVMBasicBlockRef bb)
 	LLVMAddIncoming(phi, &v, &bb, 1);
 }
 
-/* The base pointer of a buffer: the argument holding its storage. */
-static LLVMValueRef base(Kc *c, int buf)
+/* The base pointer of a buffer: the argument holding its storage (a null
+ * pointer for buf -1, an absent optional operand). */
+LLVMValueRef cpu_base(Kc *c, int buf)
 {
+	if (buf < 0)
+		return LLVMConstNull(c->cg->t_ptr);
 	int j = cpu_buf_arg(c->kl, c->args, c->nargs, buf);
 	NN_ASSERT(j >= 0);
 	return LLVMGetParam(c->fn, (unsigned)j);
@@ -246,7 +249,7 @@ LLVMValueRef cpu_elem_ptr(Kc *c, int buf, const Aff *idx)
 {
 	LLVMValueRef i = aff(c, idx);
 	LLVMTypeRef et = cpu_type(c->cg, c->kl->buf[buf].dtype);
-	return LLVMBuildInBoundsGEP2(c->cg->b, et, base(c, buf), &i, 1, "");
+	return LLVMBuildInBoundsGEP2(c->cg->b, et, cpu_base(c, buf), &i, 1, "");
 }
 
 static LLVMValueRef load(Kc *c, const Kx *x)

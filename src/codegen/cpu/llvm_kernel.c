@@ -410,16 +410,6 @@ static LLVMValueRef i64_array(Kc *c, const int64_t *v, int n, const char *name)
 	return g;
 }
 
-/* The base pointer of a buffer: the argument holding its storage. */
-static LLVMValueRef base(Kc *c, int buf)
-{
-	if (buf < 0)
-		return LLVMConstNull(c->cg->t_ptr);
-	int j = cpu_buf_arg(c->kl, c->args, c->nargs, buf);
-	NN_ASSERT(j >= 0);
-	return LLVMGetParam(c->fn, (unsigned)j);
-}
-
 static void matmul_call(Kc *c)
 {
 	Cg *cg = c->cg;
@@ -428,9 +418,9 @@ static void matmul_call(Kc *c)
 	LLVMTypeRef at[13] = {p, p, p, i32, p, p, p, p, i64, i64, i64, i32, i32};
 	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, at, 13, 0);
 	LLVMValueRef args[13] = {
-	    base(c, k->mm.a),
-	    base(c, k->mm.b),
-	    base(c, k->mm.c),
+	    cpu_base(c, k->mm.a),
+	    cpu_base(c, k->mm.b),
+	    cpu_base(c, k->mm.c),
 	    LLVMConstInt(i32, (unsigned long long)k->mm.nbatch, 1),
 	    i64_array(c, k->mm.bext, 4, "mm.bext"),
 	    i64_array(c, k->mm.sa, 4, "mm.sa"),
@@ -455,7 +445,7 @@ static void conv_call(Kc *c, LLVMValueRef img)
 	    img ? 1 : k->conv.n, k->conv.c, k->conv.h, k->conv.w, k->conv.k, k->conv.oh, k->conv.ow, k->conv.kh,
 	    k->conv.kw, k->conv.sh, k->conv.sw, k->conv.ph, k->conv.pw, k->conv.dh, k->conv.dw, k->conv.group,
 	};
-	LLVMValueRef x = base(c, k->conv.x), y = base(c, k->conv.y);
+	LLVMValueRef x = cpu_base(c, k->conv.x), y = cpu_base(c, k->conv.y);
 	if (img) { /* sizes were checked by cpu_check_kernel */
 		LLVMTypeRef f32 = LLVMFloatTypeInContext(cg->ctx);
 		LLVMValueRef xo = LLVMBuildNSWMul(cg->b, img, cpu_i64(c, k->conv.c * k->conv.h * k->conv.w), "");
@@ -466,7 +456,7 @@ static void conv_call(Kc *c, LLVMValueRef img)
 	LLVMTypeRef at[7] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr};
 	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, at, 7, 0);
 	LLVMValueRef args[7] = {
-	    x, base(c, k->conv.wt), base(c, k->conv.bias), y, base(c, k->conv.scratch), i64_array(c, p, 16, "conv.p"),
+	    x, cpu_base(c, k->conv.wt), cpu_base(c, k->conv.bias), y, cpu_base(c, k->conv.scratch), i64_array(c, p, 16, "conv.p"),
 	    LLVMGetParam(c->fn, (unsigned)c->nargs), /* ctx */
 	};
 	LLVMBuildCall2(cg->b, fty, lib_fn(c, "nncc_rt_conv2d_f32", fty), args, 7, "");
