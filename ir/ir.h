@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../util.h"
+#include "util.h"
 
 enum { IR_MAX_RANK = 8 };
 
