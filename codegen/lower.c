@@ -276,6 +276,17 @@ static const LowerFn lower_fn[OP_COUNT] = {
 	[OP_CONCAT] = lw_concat,
 	[OP_GATHER] = lw_gather, /* lower_extra.c */
 	[OP_CAST] = lw_cast,     /* lower_extra.c */
+
+	/* --- ew --- */
+
+	/* --- red --- */
+
+	/* --- idx --- */
+
+	/* --- conv --- */
+
+	/* --- train --- */
+
 };
 
 /* Checks that v has a dtype and a static shape; node < 0 for graph inputs

@@ -111,4 +111,15 @@ int lw_batchnorm(Lower *L, int node);
 int lw_gather(Lower *L, int node);    /* lower_extra.c: constant, evenly stepping indices */
 int lw_cast(Lower *L, int node);      /* lower_extra.c: converting copy */
 
+/* Per-family additions (ONNX coverage and training), one block each. */
+/* --- ew --- */
+
+/* --- red --- */
+
+/* --- idx --- */
+
+/* --- conv --- */
+
+/* --- train --- */
+
 #endif

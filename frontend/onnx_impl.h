@@ -81,4 +81,15 @@ int imp_tensor(Importer *m, const Onnx__TensorProto *t, const char *name, bool p
 /* Binds ONNX output slot k to IR value v. */
 void imp_bind(Importer *m, int k, int v);
 
+/* Per-family additions (ONNX coverage and training), one block each. */
+/* --- ew --- */
+
+/* --- red --- */
+
+/* --- idx --- */
+
+/* --- conv --- */
+
+/* --- train --- */
+
 #endif

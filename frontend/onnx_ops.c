@@ -776,6 +776,16 @@ static const OnnxOp table[] = {
 	{"Tanh", op_simple, OP_TANH, 1, 1, UNARY},
 	{"Transpose", op_transpose, OP_TRANSPOSE, 1, 1, "perm:ints"},
 	{"Unsqueeze", op_squeeze, OP_UNSQUEEZE, 1, 2, "axes:ints"},
+
+	/* --- ew --- */
+
+	/* --- red --- */
+
+	/* --- idx --- */
+
+	/* --- conv --- */
+
+	/* --- train --- */
 };
 
 const OnnxOp *onnx_find_op(const char *domain, const char *op_type)

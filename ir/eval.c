@@ -204,6 +204,17 @@ static bool dtype_ok(Op op, DType t)
 	case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_NEG: case OP_ABS:
 	case OP_MATMUL: case OP_REDUCE_SUM: case OP_REDUCE_MAX: case OP_CLIP: case OP_RELU:
 		return ir_dtype_is_float(t) || ev_is_int(t);
+
+	/* --- ew --- */
+
+	/* --- red --- */
+
+	/* --- idx --- */
+
+	/* --- conv --- */
+
+	/* --- train --- */
+
 	default:
 		return ir_dtype_is_float(t);
 	}
@@ -231,6 +242,17 @@ static int dispatch(const Ev *e)
 	case OP_SHAPE: return ev_shape(e);
 	case OP_GATHER: return ev_gather(e);
 	case OP_CAST: return ev_cast(e);
+
+	/* --- ew --- */
+
+	/* --- red --- */
+
+	/* --- idx --- */
+
+	/* --- conv --- */
+
+	/* --- train --- */
+
 	case OP_COUNT: break;
 	}
 	return ev_fail(e, "no evaluator for this op");

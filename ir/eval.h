@@ -52,4 +52,15 @@ int ev_shape(const Ev *e);
 int ev_gather(const Ev *e);
 int ev_cast(const Ev *e);
 
+/* Per-family additions (ONNX coverage and training), one block each. */
+/* --- ew --- */
+
+/* --- red --- */
+
+/* --- idx --- */
+
+/* --- conv --- */
+
+/* --- train --- */
+
 #endif

@@ -255,4 +255,15 @@ int ir_eval(const Graph *g, const Tensor *inputs, Tensor *outputs, Diag *d);
 /* Evaluates one node whose inputs are all given (used by constant folding). */
 int ir_eval_node(const Graph *g, int node, const Tensor *inputs, Tensor *outputs, Diag *d);
 
+/* Per-family additions (ONNX coverage and training), one block each. */
+/* --- ew --- */
+
+/* --- red --- */
+
+/* --- idx --- */
+
+/* --- conv --- */
+
+/* --- train --- */
+
 #endif

@@ -71,4 +71,15 @@ int shape_squeeze_rule(const ShapeCtx *c);
 int shape_cast_rule(const ShapeCtx *c);
 int shape_reshape_dyn_rule(const ShapeCtx *c);
 
+/* Per-family additions (ONNX coverage and training), one block each. */
+/* --- ew --- */
+
+/* --- red --- */
+
+/* --- idx --- */
+
+/* --- conv --- */
+
+/* --- train --- */
+
 #endif

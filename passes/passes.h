@@ -71,4 +71,15 @@ void ps_dce(Graph *g, const Options *o);
 /* fuse.c: sets Node.group (kernel groups) from -O1 up; clears it at -O0. */
 void ps_fuse(Graph *g, const Options *o);
 
+/* Per-family additions (ONNX coverage and training), one block each. */
+/* --- ew --- */
+
+/* --- red --- */
+
+/* --- idx --- */
+
+/* --- conv --- */
+
+/* --- train --- */
+
 #endif
