@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OP(id, name, nin_min, nin_max, nout, flags, attrs, shape) \
+#define OP(id, name, nin_min, nin_max, nout, flags, attrs, shape, grad) \
 	int shape(Graph *g, int node, Diag *d);
 #include "ops.def"
 #undef OP
 
 const OpInfo ir_ops[OP_COUNT] = {
-#define OP(id, name, nin_min, nin_max, nout, flags, attrs, shape) \
+#define OP(id, name, nin_min, nin_max, nout, flags, attrs, shape, grad) \
 	[OP_##id] = {name, nin_min, nin_max, nout, flags, attrs, shape},
 #include "ops.def"
 #undef OP

@@ -83,7 +83,7 @@ typedef struct Attr {
 
 /* Operations: enum and property table generated from ops.def. */
 typedef enum Op {
-#define OP(id, name, nin_min, nin_max, nout, flags, attrs, shape) OP_##id,
+#define OP(id, name, nin_min, nin_max, nout, flags, attrs, shape, grad) OP_##id,
 #include "ops.def"
 #undef OP
 	OP_COUNT

@@ -256,7 +256,7 @@ int shape_same_rule(const ShapeCtx *c)
 
 /* ops.def names shape_xxx; the context-based rule is shape_xxx_rule. */
 static const RuleFn rules[OP_COUNT] = {
-#define OP(id, name, nin_min, nin_max, nout, flags, attrs, shape) [OP_##id] = shape##_rule,
+#define OP(id, name, nin_min, nin_max, nout, flags, attrs, shape, grad) [OP_##id] = shape##_rule,
 #include "ops.def"
 #undef OP
 };
