@@ -83,6 +83,8 @@ void imp_bind(Importer *m, int k, int v);
 
 /* Per-family additions (ONNX coverage and training), one block each. */
 /* --- ew --- */
+int ew_simple(Importer *m, Op op); /* onnx_ew.c */
+int ew_binary(Importer *m, Op op);
 
 /* --- red --- */
 

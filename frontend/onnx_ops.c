@@ -778,6 +778,16 @@ static const OnnxOp table[] = {
 	{"Unsqueeze", op_squeeze, OP_UNSQUEEZE, 1, 2, "axes:ints"},
 
 	/* --- ew --- */
+	{"And", ew_binary, OP_AND, 2, 2, BINARY},
+	{"Equal", ew_binary, OP_EQUAL, 2, 2, BINARY},
+	{"Greater", ew_binary, OP_GREATER, 2, 2, BINARY},
+	{"GreaterOrEqual", ew_binary, OP_GREATER_EQUAL, 2, 2, ""},
+	{"Less", ew_binary, OP_LESS, 2, 2, BINARY},
+	{"LessOrEqual", ew_binary, OP_LESS_EQUAL, 2, 2, ""},
+	{"Not", ew_simple, OP_NOT, 1, 1, ""},
+	{"Or", ew_binary, OP_OR, 2, 2, BINARY},
+	{"Where", ew_simple, OP_WHERE, 3, 3, ""},
+	{"Xor", ew_binary, OP_XOR, 2, 2, BINARY},
 
 	/* --- red --- */
 

@@ -206,6 +206,9 @@ static bool dtype_ok(Op op, DType t)
 		return ir_dtype_is_float(t) || ev_is_int(t);
 
 	/* --- ew --- */
+	case OP_EQUAL: case OP_LESS: case OP_LESS_EQUAL: case OP_GREATER: case OP_GREATER_EQUAL:
+	case OP_NOT: case OP_AND: case OP_OR: case OP_XOR: case OP_WHERE:
+		return ev_ew_dtype_ok(op, t);
 
 	/* --- red --- */
 
@@ -244,6 +247,9 @@ static int dispatch(const Ev *e)
 	case OP_CAST: return ev_cast(e);
 
 	/* --- ew --- */
+	case OP_EQUAL: case OP_LESS: case OP_LESS_EQUAL: case OP_GREATER: case OP_GREATER_EQUAL:
+	case OP_NOT: case OP_AND: case OP_OR: case OP_XOR: case OP_WHERE:
+		return ev_ew(e);
 
 	/* --- red --- */
 
