@@ -101,7 +101,8 @@ static void print_kx(const KernelList *kl, const Kernel *k, const Kx *x, FILE *f
 		[KB_ADD] = "+", [KB_SUB] = "-", [KB_MUL] = "*", [KB_DIV] = "/",
 		[KB_MAX] = "max", [KB_MIN] = "min", [KB_POW] = "pow",
 	};
-	static const char *const red[] = { [KR_SUM] = "sum", [KR_MAX] = "max", [KR_MIN] = "min" };
+	static const char *const red[] = { [KR_SUM] = "sum", [KR_MAX] = "max", [KR_MIN] = "min",
+		[KR_PROD] = "prod", [KR_ARGMAX] = "argmax", [KR_ARGMIN] = "argmin" };
 	switch (x->kind) {
 	case KX_CONST:
 		print_num(x->c, f);

@@ -115,6 +115,8 @@ int lw_cast(Lower *L, int node);      /* lower_extra.c: converting copy */
 /* --- ew --- */
 
 /* --- red --- */
+int lw_argmax(Lower *L, int node);    /* lower_red_ext.c: argmax, argmin */
+int lw_cumsum(Lower *L, int node);
 
 /* --- idx --- */
 

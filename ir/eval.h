@@ -56,6 +56,10 @@ int ev_cast(const Ev *e);
 /* --- ew --- */
 
 /* --- red --- */
+/* eval_red.c: reduce_min/prod, argmax/argmin, cumsum. */
+int ev_reduce_red(const Ev *e);
+int ev_argmax(const Ev *e);
+int ev_cumsum(const Ev *e);
 
 /* --- idx --- */
 

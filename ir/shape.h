@@ -75,6 +75,8 @@ int shape_reshape_dyn_rule(const ShapeCtx *c);
 /* --- ew --- */
 
 /* --- red --- */
+int shape_argmax_rule(const ShapeCtx *c);   /* shape_red.c */
+int shape_cumsum_rule(const ShapeCtx *c);
 
 /* --- idx --- */
 
