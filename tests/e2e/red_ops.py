@@ -1,5 +1,5 @@
 """Write ONNX backend-style test folders for the reduction family:
-red_ops.py OUTDIR
+red_ops.py OUTDIR (einsum included)
 
 Each folder holds model.onnx and test_data_set_0/{input,output}_K.pb, the
 expected outputs computed here with numpy from the ONNX spec's formulas
@@ -184,3 +184,19 @@ for size in (3, 4):
     y = X / (2.0 + 1e-3 / size * sq) ** 0.6
     write(f"lrn_{size}", "LRN", [("x", X.astype(np.float32))], [("y", y.astype(np.float32))],
           {"size": size, "alpha": 1e-3, "beta": 0.6, "bias": 2.0}, opset=13)
+
+# --- einsum, against numpy's einsum
+E = lambda *s: rng.standard_normal(s)  # float64, as the ONNX suite's einsum tests
+einsums = [
+    ("ij,jk", [E(3, 4), E(4, 5)]),
+    ("...ij,...jk->...ik", [E(2, 3, 3, 4), E(3, 4, 2)]),
+    ("ij,jk,kl->il", [E(2, 3), E(3, 4), E(4, 2)]),
+    ("ii->i", [E(4, 4)]),
+    ("ii", [E(4, 4)]),
+    ("i,j->ij", [E(3), E(4)]),
+    ("bAc,cA->Ab", [E(2, 3, 4), E(4, 3)]),
+    ("...i,...i->...", [E(2, 5), E(5)]),
+]
+for k, (eq, args) in enumerate(einsums):
+    write(f"einsum_{k}", "Einsum", [(f"x{j}", a) for j, a in enumerate(args)],
+          [("y", np.asarray(np.einsum(eq, *args)))], {"equation": eq}, opset=12)
