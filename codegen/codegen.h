@@ -65,6 +65,10 @@ typedef enum KbOp {
 
 typedef enum KrOp {
 	KR_SUM, KR_MAX, KR_MIN,
+	KR_PROD,   /* product, 1 when empty */
+	KR_ARGMAX, /* row-major index over the reduction vars of the first maximum of a
+	              (a NaN counts as the maximum), 0 when empty; a keeps its own dtype */
+	KR_ARGMIN, /* likewise the first minimum (a NaN counts as the minimum) */
 } KrOp;
 
 typedef struct Kx {

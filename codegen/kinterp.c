@@ -179,6 +179,28 @@ static double shift(double a, double b, bool left, DType t)
 	return (double)((left ? u << (int)b : u >> (int)b) & mask);
 }
 
+static double reduce_init(int op)
+{
+	switch ((KrOp)op) {
+	case KR_SUM: case KR_ARGMAX: case KR_ARGMIN: return 0;
+	case KR_PROD: return 1;
+	case KR_MAX: return -INFINITY;
+	case KR_MIN: return INFINITY;
+	}
+	return 0;
+}
+
+static double reduce_step(int op, double r, double a)
+{
+	switch ((KrOp)op) {
+	case KR_SUM: return r + a;
+	case KR_PROD: return r * a;
+	case KR_MAX: return nanmax(r, a);
+	case KR_MIN: return nanmin(r, a);
+	default: return r; /* arg reductions: handled by the caller */
+	}
+}
+
 static double eval(Interp *in, const Kx *x)
 {
 	double a, b, r = 0;
@@ -260,13 +282,24 @@ static double eval(Interp *in, const Kx *x)
 				return in->redv[i];
 		int64_t saved[KV_MAX];
 		memcpy(saved, in->var, sizeof saved);
-		r = x->op == KR_SUM ? 0 : x->op == KR_MAX ? -INFINITY : INFINITY;
+		r = reduce_init(x->op);
 		for (int v = k->nout_var; v < k->nvar; v++)
 			in->var[v] = 0;
+		double best = x->op == KR_ARGMAX ? -INFINITY : INFINITY; /* arg reductions */
+		int64_t pos = 0;                                       /* their row-major position */
 		if (!empty(in, k->nout_var, k->nvar)) {
 			do {
 				a = eval(in, x->a);
-				r = x->op == KR_SUM ? r + a : x->op == KR_MAX ? nanmax(r, a) : nanmin(r, a);
+				if (x->op == KR_ARGMAX || x->op == KR_ARGMIN) {
+					bool nan = isnan(a) && !isnan(best);
+					if (nan || (x->op == KR_ARGMAX ? a > best : a < best)) {
+						best = a;
+						r = (double)pos;
+					}
+					pos++;
+				} else {
+					r = reduce_step(x->op, r, a);
+				}
 			} while (next(in, k->nout_var, k->nvar));
 		}
 		memcpy(in->var, saved, sizeof saved);

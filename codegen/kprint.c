@@ -110,7 +110,8 @@ static void print_kx(const KernelList *kl, const Kernel *k, const Kx *x, FILE *f
 		[KB_AND] = "&", [KB_OR] = "|", [KB_XOR] = "^", [KB_MOD] = "mod", [KB_FMOD] = "fmod",
 		[KB_SHL] = "<<", [KB_SHR] = ">>",
 	};
-	static const char *const red[] = { [KR_SUM] = "sum", [KR_MAX] = "max", [KR_MIN] = "min" };
+	static const char *const red[] = { [KR_SUM] = "sum", [KR_MAX] = "max", [KR_MIN] = "min",
+		[KR_PROD] = "prod", [KR_ARGMAX] = "argmax", [KR_ARGMIN] = "argmin" };
 	switch (x->kind) {
 	case KX_CONST:
 		print_num(x->c, f);

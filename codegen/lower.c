@@ -289,6 +289,11 @@ static const LowerFn lower_fn[OP_COUNT] = {
 	/* --- ew --- */
 
 	/* --- red --- */
+	[OP_REDUCE_MIN] = lw_reduce,
+	[OP_REDUCE_PROD] = lw_reduce,
+	[OP_ARGMAX] = lw_argmax, /* lower_red_ext.c */
+	[OP_ARGMIN] = lw_argmax,
+	[OP_CUMSUM] = lw_cumsum,
 
 	/* --- idx --- */
 

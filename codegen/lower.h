@@ -121,6 +121,8 @@ bool lw_ew2_handles(Op op);
 Kx *lw_ew2_at(Lower *L, int node, const Aff *coord);
 
 /* --- red --- */
+int lw_argmax(Lower *L, int node);    /* lower_red_ext.c: argmax, argmin */
+int lw_cumsum(Lower *L, int node);
 
 /* --- idx --- */
 

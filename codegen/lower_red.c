@@ -1,5 +1,5 @@
 /* lower_red.c — lowering of reductions and normalizations: reduce_sum/mean/
- * max (a loop over output positions with reduction vars over the reduced
+ * max/min/prod (a loop over output positions with reduction vars over the reduced
  * axes), softmax and log_softmax (alone: three kernels through two
  * temporaries, the max and the sum of exponentials along the axis; in a
  * fusion group: one kernel whose max and sum are hoisted reductions), and
@@ -46,15 +46,18 @@ static Kx *reduce_of(Lower *L, int node, Kx *ld, int64_t count)
 {
 	Op op = L->g->node[node].op;
 	DType t = lw_out(L, node)->dtype;
-	if (op == OP_REDUCE_MAX) {
+	if (op == OP_REDUCE_MAX || op == OP_REDUCE_MIN) {
 		if (!lw_is_float(t) && count == 0) {
-			lw_err(L, node, "max over an empty %s axis", ir_dtype_name(t));
+			lw_err(L, node, "%s over an empty %s axis", op == OP_REDUCE_MAX ? "max" : "min",
+				ir_dtype_name(t));
 			return NULL;
 		}
-		return kx_red(L, KR_MAX, ld);
+		return kx_red(L, op == OP_REDUCE_MAX ? KR_MAX : KR_MIN, ld);
 	}
 	if (op == OP_REDUCE_SUM)
 		return kx_red(L, KR_SUM, ld);
+	if (op == OP_REDUCE_PROD)
+		return kx_red(L, KR_PROD, ld);
 	return kx_bin(L, KB_MUL, kx_red(L, KR_SUM, ld), kx_const(L, t, 1.0 / (double)count));
 }
 

@@ -87,6 +87,19 @@ int ew_simple(Importer *m, Op op); /* onnx_ew.c */
 int ew_binary(Importer *m, Op op);
 
 /* --- red --- */
+/* onnx_red.c: reductions, arg/cumulative ops, normalizations. */
+int imp_reduce_red(Importer *m, Op op); /* op: the primitive, or OP_COUNT for a composite */
+int imp_argmax(Importer *m, Op op);
+int imp_hardmax(Importer *m, Op op);
+int imp_cumsum(Importer *m, Op op);
+int imp_layernorm(Importer *m, Op op);  /* LayerNormalization, RMSNormalization */
+int imp_instnorm(Importer *m, Op op);
+int imp_groupnorm(Importer *m, Op op);
+int imp_lpnorm(Importer *m, Op op);
+int imp_mvn(Importer *m, Op op);
+int imp_lrn(Importer *m, Op op);
+/* onnx_einsum.c */
+int imp_einsum(Importer *m, Op op);
 
 /* --- idx --- */
 

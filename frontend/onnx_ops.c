@@ -790,6 +790,25 @@ static const OnnxOp table[] = {
 	{"Xor", ew_binary, OP_XOR, 2, 2, BINARY},
 
 	/* --- red --- */
+	{"ArgMax", imp_argmax, OP_ARGMAX, 1, 1, "axis:int keepdims:int select_last_index:int"},
+	{"ArgMin", imp_argmax, OP_ARGMIN, 1, 1, "axis:int keepdims:int select_last_index:int"},
+	{"CumSum", imp_cumsum, OP_CUMSUM, 2, 2, "exclusive:int reverse:int"},
+	{"Einsum", imp_einsum, OP_COUNT, 1, -1, "equation:string"},
+	{"GroupNormalization", imp_groupnorm, OP_COUNT, 3, 3, "epsilon:float num_groups:int stash_type:int"},
+	{"Hardmax", imp_hardmax, OP_COUNT, 1, 1, "axis:int"},
+	{"InstanceNormalization", imp_instnorm, OP_COUNT, 3, 3, "epsilon:float"},
+	{"LayerNormalization", imp_layernorm, OP_COUNT, 2, 3, "axis:int epsilon:float stash_type:int"},
+	{"LpNormalization", imp_lpnorm, OP_COUNT, 1, 1, "axis:int p:int"},
+	{"LRN", imp_lrn, OP_COUNT, 1, 1, "alpha:float beta:float bias:float size:int"},
+	{"MeanVarianceNormalization", imp_mvn, OP_COUNT, 1, 1, "axes:ints"},
+	{"ReduceL1", imp_reduce_red, OP_COUNT, 1, 2, REDUCE},
+	{"ReduceL2", imp_reduce_red, OP_COUNT, 1, 2, REDUCE},
+	{"ReduceLogSum", imp_reduce_red, OP_COUNT, 1, 2, REDUCE},
+	{"ReduceLogSumExp", imp_reduce_red, OP_COUNT, 1, 2, REDUCE},
+	{"ReduceMin", imp_reduce_red, OP_REDUCE_MIN, 1, 2, REDUCE},
+	{"ReduceProd", imp_reduce_red, OP_REDUCE_PROD, 1, 2, REDUCE},
+	{"ReduceSumSquare", imp_reduce_red, OP_COUNT, 1, 2, REDUCE},
+	{"RMSNormalization", imp_layernorm, OP_COUNT, 2, 2, "axis:int epsilon:float stash_type:int"},
 
 	/* --- idx --- */
 

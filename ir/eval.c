@@ -211,6 +211,10 @@ static bool dtype_ok(Op op, DType t)
 		return ev_ew_dtype_ok(op, t);
 
 	/* --- red --- */
+	case OP_REDUCE_MIN: case OP_REDUCE_PROD: case OP_CUMSUM:
+		return ir_dtype_is_float(t) || ev_is_int(t);
+	case OP_ARGMAX: case OP_ARGMIN:
+		return ir_dtype_is_float(t) || ev_is_int(t) || t == DT_U8 || t == DT_I8;
 
 	/* --- idx --- */
 
@@ -252,6 +256,9 @@ static int dispatch(const Ev *e)
 		return ev_ew(e);
 
 	/* --- red --- */
+	case OP_REDUCE_MIN: case OP_REDUCE_PROD: return ev_reduce_red(e);
+	case OP_ARGMAX: case OP_ARGMIN: return ev_argmax(e);
+	case OP_CUMSUM: return ev_cumsum(e);
 
 	/* --- idx --- */
 

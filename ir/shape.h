@@ -78,6 +78,8 @@ int shape_logic_rule(const ShapeCtx *c);
 int shape_where_rule(const ShapeCtx *c);
 
 /* --- red --- */
+int shape_argmax_rule(const ShapeCtx *c);   /* shape_red.c */
+int shape_cumsum_rule(const ShapeCtx *c);
 
 /* --- idx --- */
 

@@ -93,3 +93,8 @@ set_tests_properties(e2e/cnn-memory-plan PROPERTIES
 # NaN propagation through max/min-based ops, compiled at -O0 and -O2.
 add_test(NAME e2e/nan COMMAND ${E2E_DIR}/nan.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e/nan PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 120)
+
+# The reduction family (reductions, arg ops, cumsum, normalizations) through
+# ONNX import, rewrites, fusion and LLVM against numpy (red_ops.py).
+add_test(NAME e2e/red_ops COMMAND ${E2E_DIR}/red_ops.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e/red_ops PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)

@@ -80,9 +80,13 @@ LLVMValueRef cpu_elem_ptr(Kc *c, int buf, const Aff *idx);
 LLVMValueRef cpu_node(Kc *c, const Kx *x, LLVMValueRef a, LLVMValueRef b);
 /* KX_SELECT: cond (bool) != 0 ? a : b, converted to x's dtype. */
 LLVMValueRef cpu_select(Kc *c, const Kx *x, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b);
-/* acc (op) v for a KX_REDUCE's op, and its initial value. */
-LLVMValueRef cpu_reduce_init(Kc *c, int op, DType t);
-LLVMValueRef cpu_reduce_step(Kc *c, int op, LLVMValueRef acc, LLVMValueRef v, DType t);
+/* A KX_REDUCE x: the type of its accumulator, its initial value, one step
+ * acc (op) v (v in the operand's dtype for an arg reduction, else in
+ * x's), and the result from the final accumulator. */
+LLVMTypeRef cpu_reduce_type(Kc *c, const Kx *x);
+LLVMValueRef cpu_reduce_init(Kc *c, const Kx *x);
+LLVMValueRef cpu_reduce_step(Kc *c, const Kx *x, LLVMValueRef acc, LLVMValueRef v);
+LLVMValueRef cpu_reduce_final(Kc *c, const Kx *x, LLVMValueRef acc);
 
 /* llvm_kernel.c */
 /* Builds the internal function `void k<ki>(args..., ptr ctx)` (and, for a

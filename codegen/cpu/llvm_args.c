@@ -170,7 +170,7 @@ static int check_node(Cg *cg, const Kernel *k, const Kx *x, Diag *d)
 	case KX_SELECT:
 		return 0;
 	case KX_REDUCE:
-		if (x->op < KR_SUM || x->op > KR_MIN)
+		if (x->op < KR_SUM || x->op > KR_ARGMIN)
 			return diag(d, "kernel %s: unknown reduce op %d", k->name, x->op);
 		return 0;
 	}

@@ -561,31 +561,107 @@ LLVMValueRef cpu_select(Kc *c, const Kx *x, LLVMValueRef cond, LLVMValueRef a, L
 }
 
 
-/* Reductions */
+/* Reductions. An arg reduction (KR_ARGMAX/KR_ARGMIN) carries the pair
+ * {best value in the operand's dtype, its i64 position} as one struct. */
 
-LLVMValueRef cpu_reduce_init(Kc *c, int op, DType t)
+static bool is_arg(int op) { return op == KR_ARGMAX || op == KR_ARGMIN; }
+
+LLVMTypeRef cpu_reduce_type(Kc *c, const Kx *x)
 {
-	switch ((KrOp)op) {
+	if (!is_arg(x->op))
+		return cpu_type(c->cg, x->dtype);
+	LLVMTypeRef f[2] = {cpu_type(c->cg, x->a->dtype), c->cg->t_i64};
+	return LLVMStructTypeInContext(c->cg->ctx, f, 2, 0);
+}
+
+LLVMValueRef cpu_reduce_init(Kc *c, const Kx *x)
+{
+	DType t = x->dtype;
+	switch ((KrOp)x->op) {
 	case KR_SUM:
 		return cpu_const(c, t, 0);
+	case KR_PROD:
+		return cpu_const(c, t, 1);
 	case KR_MAX:
 		return cpu_const(c, t, -INFINITY);
 	case KR_MIN:
 		return cpu_const(c, t, INFINITY);
+	case KR_ARGMAX:
+	case KR_ARGMIN: {
+		LLVMValueRef f[2] = {cpu_const(c, x->a->dtype, x->op == KR_ARGMAX ? -INFINITY : INFINITY),
+		                     cpu_i64(c, 0)};
+		return LLVMConstStructInContext(c->cg->ctx, f, 2, 0);
+	}
 	}
 	NN_ASSERT(!"unknown reduce op");
 }
 
-LLVMValueRef cpu_reduce_step(Kc *c, int op, LLVMValueRef acc, LLVMValueRef v, DType t)
+/* Row-major position of the current point of the reduction vars. */
+static LLVMValueRef red_pos(Kc *c)
 {
-	if (op == KR_SUM) {
+	LLVMBuilderRef b = c->cg->b;
+	LLVMValueRef pos = cpu_i64(c, 0);
+	int64_t st = 1;
+	for (int v = c->k->nvar - 1; v >= c->k->nout_var; v--) {
+		pos = LLVMBuildAdd(b, pos, LLVMBuildMul(b, c->var[v], cpu_i64(c, st), ""), "");
+		st *= c->k->extent[v];
+	}
+	return pos;
+}
+
+/* One step of an arg reduction: take v when it beats the best so far, or
+ * is the first NaN. */
+static LLVMValueRef arg_step(Kc *c, const Kx *x, LLVMValueRef acc, LLVMValueRef v)
+{
+	LLVMBuilderRef b = c->cg->b;
+	DType t = x->a->dtype;
+	bool mx = x->op == KR_ARGMAX;
+	LLVMValueRef best = LLVMBuildExtractValue(b, acc, 0, "");
+	LLVMValueRef take;
+	if (cpu_is_float(t)) {
+		take = LLVMBuildFCmp(b, mx ? LLVMRealOGT : LLVMRealOLT, v, best, "");
+		LLVMValueRef nan = LLVMBuildAnd(b, LLVMBuildFCmp(b, LLVMRealUNO, v, v, ""),
+		                                LLVMBuildFCmp(b, LLVMRealORD, best, best, ""), "");
+		take = LLVMBuildOr(b, take, nan, "");
+	} else {
+		bool u = is_unsigned(t);
+		take = LLVMBuildICmp(b, mx ? (u ? LLVMIntUGT : LLVMIntSGT) : (u ? LLVMIntULT : LLVMIntSLT), v,
+		                     best, "");
+	}
+	LLVMValueRef pos = LLVMBuildSelect(b, take, red_pos(c), LLVMBuildExtractValue(b, acc, 1, ""), "");
+	acc = LLVMBuildInsertValue(b, acc, LLVMBuildSelect(b, take, v, best, ""), 0, "");
+	return LLVMBuildInsertValue(b, acc, pos, 1, "");
+}
+
+LLVMValueRef cpu_reduce_step(Kc *c, const Kx *x, LLVMValueRef acc, LLVMValueRef v)
+{
+	DType t = x->dtype;
+	switch ((KrOp)x->op) {
+	case KR_SUM: {
 		LLVMValueRef r = binary(c, KB_ADD, acc, v, t);
 		/* reassociation lets the vectorizer split the sum */
 		if (cpu_is_float(t) && c->cg->opt_level >= 2 && LLVMIsAInstruction(r))
 			LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc);
 		return r;
 	}
-	return binary(c, op == KR_MAX ? KB_MAX : KB_MIN, acc, v, t);
+	case KR_PROD:
+		return binary(c, KB_MUL, acc, v, t);
+	case KR_MAX:
+		return binary(c, KB_MAX, acc, v, t);
+	case KR_MIN:
+		return binary(c, KB_MIN, acc, v, t);
+	case KR_ARGMAX:
+	case KR_ARGMIN:
+		return arg_step(c, x, acc, v);
+	}
+	NN_ASSERT(!"unknown reduce op");
+}
+
+LLVMValueRef cpu_reduce_final(Kc *c, const Kx *x, LLVMValueRef acc)
+{
+	if (!is_arg(x->op))
+		return acc;
+	return cpu_conv(c, LLVMBuildExtractValue(c->cg->b, acc, 1, ""), DT_I64, x->dtype);
 }
 
 LLVMValueRef cpu_node(Kc *c, const Kx *x, LLVMValueRef a, LLVMValueRef b)

@@ -58,19 +58,21 @@ static LLVMValueRef reduce_level(Kc *c, const Kx *x, int v, LLVMValueRef acc)
 {
 	LLVMBuilderRef b = c->cg->b;
 	if (v == c->k->nvar) {
-		LLVMValueRef e = cpu_conv(c, get(c, x->a), x->a->dtype, x->dtype);
+		LLVMValueRef e = get(c, x->a);
+		if (x->op != KR_ARGMAX && x->op != KR_ARGMIN) /* arg reductions compare in a's dtype */
+			e = cpu_conv(c, e, x->a->dtype, x->dtype);
 		/* values of this iteration die here */
 		for (int i = 0; i < c->dag.n; i++)
 			if (c->dag.node[i].inner)
 				c->val[i] = NULL;
-		return cpu_reduce_step(c, x->op, acc, e, x->dtype);
+		return cpu_reduce_step(c, x, acc, e);
 	}
 	LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
 	LLVMBasicBlockRef head = cpu_block(c, "red"), exit = cpu_block(c, "rede");
 	LLVMBuildBr(b, head);
 	LLVMPositionBuilderAtEnd(b, head);
 	LLVMValueRef i = LLVMBuildPhi(b, c->cg->t_i64, "r");
-	LLVMValueRef a = LLVMBuildPhi(b, cpu_type(c->cg, x->dtype), "acc");
+	LLVMValueRef a = LLVMBuildPhi(b, cpu_reduce_type(c, x), "acc");
 	c->var[v] = i;
 	LLVMValueRef an = reduce_level(c, x, v + 1, a);
 	c->var[v] = NULL;
@@ -89,11 +91,11 @@ static LLVMValueRef emit(Kc *c, int i)
 {
 	const Kx *x = c->dag.node[i].x;
 	if (x->kind == KX_REDUCE) {
-		LLVMValueRef init = cpu_reduce_init(c, x->op, x->dtype);
+		LLVMValueRef init = cpu_reduce_init(c, x);
 		for (int v = c->k->nout_var; v < c->k->nvar; v++)
 			if (c->k->extent[v] <= 0)
-				return init;
-		return reduce_level(c, x, c->k->nout_var, init);
+				return cpu_reduce_final(c, x, init);
+		return cpu_reduce_final(c, x, reduce_level(c, x, c->k->nout_var, init));
 	}
 	LLVMValueRef a = x->a ? get(c, x->a) : NULL;
 	LLVMValueRef b = x->b ? get(c, x->b) : NULL;

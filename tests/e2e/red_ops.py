@@ -1,0 +1,202 @@
+"""Write ONNX backend-style test folders for the reduction family:
+red_ops.py OUTDIR (einsum included)
+
+Each folder holds model.onnx and test_data_set_0/{input,output}_K.pb, the
+expected outputs computed here with numpy from the ONNX spec's formulas
+(an oracle independent of nncc). Unlike the ONNX suite's own copies, axes,
+axis and the like are initializers (constant inputs), so the whole path
+ONNX import -> rewrite -> fusion -> LLVM runs; red_ops.sh runs the folders
+with `nncc test-onnx`. Integer inputs are drawn from a small range so
+argmax/argmin meet ties.
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+rng = np.random.default_rng(11)
+OUT = sys.argv[1]
+
+
+def write(name, node_type, inputs, outputs, attrs=None, inits=None, opset=18):
+    """inputs/outputs: lists of (name, array); inits: list of (name, array)."""
+    d = os.path.join(OUT, name)
+    os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+    node = helper.make_node(node_type, [n for n, _ in inputs] + [n for n, _ in inits or []],
+                            [n for n, _ in outputs], **(attrs or {}))
+    vi = lambda n, a: helper.make_tensor_value_info(
+        n, helper.np_dtype_to_tensor_dtype(a.dtype) if hasattr(helper, "np_dtype_to_tensor_dtype")
+        else onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[a.dtype], a.shape)
+    g = helper.make_graph([node], name, [vi(n, a) for n, a in inputs], [vi(n, a) for n, a in outputs],
+                          [numpy_helper.from_array(a, n) for n, a in inits or []])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    onnx.save(m, os.path.join(d, "model.onnx"))
+    for k, (n, a) in enumerate(inputs):
+        with open(os.path.join(d, "test_data_set_0", f"input_{k}.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(a, n).SerializeToString())
+    for k, (n, a) in enumerate(outputs):
+        with open(os.path.join(d, "test_data_set_0", f"output_{k}.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(a, n).SerializeToString())
+
+
+def f32(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def i64(*v):
+    return np.array(v, dtype=np.int64)
+
+
+# --- reductions, axes a constant input (opset 18) or an attribute (opset 13)
+x = f32(3, 4, 5)
+xp = np.abs(x) + 0.5
+reds = {
+    "ReduceMin": lambda a, ax, k: np.min(a, axis=ax, keepdims=k),
+    "ReduceProd": lambda a, ax, k: np.prod(a, axis=ax, keepdims=k),
+    "ReduceL1": lambda a, ax, k: np.sum(np.abs(a), axis=ax, keepdims=k),
+    "ReduceL2": lambda a, ax, k: np.sqrt(np.sum(a * a, axis=ax, keepdims=k)),
+    "ReduceLogSum": lambda a, ax, k: np.log(np.sum(a, axis=ax, keepdims=k)),
+    "ReduceLogSumExp": lambda a, ax, k: np.log(np.sum(np.exp(a), axis=ax, keepdims=k)),
+    "ReduceSumSquare": lambda a, ax, k: np.sum(a * a, axis=ax, keepdims=k),
+}
+for op, fn in reds.items():
+    a = xp if op == "ReduceLogSum" else x
+    for ax, keep in (((1,), 1), ((0, 2), 0), ((-1,), 1)):
+        tag = "_".join(str(v).replace("-", "m") for v in ax)
+        write(f"red_{op}_{tag}_k{keep}", op, [("x", a)],
+              [("y", fn(a.astype(np.float64), ax, keep).astype(np.float32))],
+              {"keepdims": keep}, [("axes", i64(*ax))])
+    write(f"red_{op}_all", op, [("x", a)],
+          [("y", fn(a.astype(np.float64), None, 0).astype(np.float32))], {"keepdims": 0})
+    write(f"red_{op}_attr13", op, [("x", a)],
+          [("y", fn(a.astype(np.float64), (2,), 1).astype(np.float32))],
+          {"axes": [2]}, opset=13)
+xi = rng.integers(-4, 5, size=(3, 4, 5)).astype(np.int32)
+write("red_ReduceMin_int32", "ReduceMin", [("x", xi)], [("y", xi.min(axis=1, keepdims=True))],
+      None, [("axes", i64(1))])
+write("red_ReduceProd_int64", "ReduceProd", [("x", xi.astype(np.int64))],
+      [("y", xi.astype(np.int64).prod(axis=2))], {"keepdims": 0}, [("axes", i64(2))])
+write("red_ReduceL2_noop", "ReduceL2", [("x", x)], [("y", x)], {"noop_with_empty_axes": 1},
+      [("axes", np.zeros((0,), np.int64))])
+
+# --- argmax / argmin, ties among small integers
+for op, fn in (("ArgMax", np.argmax), ("ArgMin", np.argmin)):
+    for dt in (np.float32, np.int32):
+        a = xi.astype(dt)
+        for axis in (0, 1, -1):
+            for last in (0, 1):
+                if last:
+                    flip = np.flip(a, axis=axis)
+                    want = a.shape[axis] - 1 - fn(flip, axis=axis)
+                else:
+                    want = fn(a, axis=axis)
+                write(f"arg_{op}_{dt.__name__}_{axis}_{last}", op, [("x", a)],
+                      [("y", np.expand_dims(want, axis).astype(np.int64))],
+                      {"axis": axis, "select_last_index": last}, opset=13)
+        write(f"arg_{op}_{dt.__name__}_nokeep", op, [("x", a)],
+              [("y", fn(a, axis=1).astype(np.int64))], {"axis": 1, "keepdims": 0}, opset=13)
+
+# --- hardmax, opset 13 (one axis) and 11 (coerced to 2-D at axis)
+h = np.round(f32(3, 4, 5) * 2) / 2  # ties on purpose: the first one wins
+
+
+def hardmax(a, axis):
+    am = np.expand_dims(np.argmax(a, axis=axis), axis)
+    return (np.arange(a.shape[axis]).reshape([-1 if i == axis % a.ndim else 1 for i in range(a.ndim)])
+            == am).astype(a.dtype)
+
+
+for axis in (0, 1, -1):
+    write(f"hardmax13_{axis}".replace("-", "m"), "Hardmax", [("x", h)], [("y", hardmax(h, axis))],
+          {"axis": axis}, opset=13)
+write("hardmax11_axis1", "Hardmax", [("x", h)],
+      [("y", hardmax(h.reshape(3, 20), 1).reshape(3, 4, 5))], {"axis": 1}, opset=11)
+
+# --- cumsum, axis an initializer
+c = f32(4, 6)
+for axis in (0, 1, -1):
+    for excl in (0, 1):
+        for rev in (0, 1):
+            a = np.flip(c, axis) if rev else c
+            s = np.cumsum(a, axis=axis)
+            if excl:
+                s = s - a
+            if rev:
+                s = np.flip(s, axis)
+            write(f"cumsum_{axis}_{excl}_{rev}".replace("-", "m"), "CumSum", [("x", c)],
+                  [("y", s.astype(np.float32))], {"exclusive": excl, "reverse": rev},
+                  [("axis", np.array(axis, np.int64))], opset=14)
+ci = xi[0]
+write("cumsum_int32", "CumSum", [("x", ci)], [("y", np.cumsum(ci, axis=1).astype(np.int32))],
+      None, [("axis", np.array(1, np.int32))], opset=14)
+
+# --- normalizations
+X = f32(2, 6, 3, 4).astype(np.float64)
+
+
+def layernorm(a, axis, w, b, eps):
+    ax = tuple(range(axis % a.ndim, a.ndim))
+    mean = a.mean(axis=ax, keepdims=True)
+    inv = 1 / np.sqrt(((a - mean) ** 2).mean(axis=ax, keepdims=True) + eps)
+    return (a - mean) * inv * w + b, mean, inv
+
+
+for axis in (1, -1):
+    w = f32(*X.shape[axis % 4:]).astype(np.float64)
+    b = f32(*X.shape[axis % 4:]).astype(np.float64)
+    y, mean, inv = layernorm(X, axis, w, b, 1e-3)
+    write(f"layernorm_{axis}".replace("-", "m"), "LayerNormalization",
+          [("x", X.astype(np.float32)), ("w", w.astype(np.float32)), ("b", b.astype(np.float32))],
+          [("y", y.astype(np.float32)), ("mean", mean.astype(np.float32)),
+           ("inv", inv.astype(np.float32))], {"axis": axis, "epsilon": 1e-3}, opset=17)
+    rms = X / np.sqrt((X * X).mean(axis=tuple(range(axis % 4, 4)), keepdims=True) + 1e-5) * w
+    write(f"rmsnorm_{axis}".replace("-", "m"), "RMSNormalization",
+          [("x", X.astype(np.float32)), ("w", w.astype(np.float32))],
+          [("y", rms.astype(np.float32))], {"axis": axis}, opset=23)
+sc, bi = f32(6).astype(np.float64), f32(6).astype(np.float64)
+chan = lambda v: v.reshape(1, 6, 1, 1)
+m = X.mean(axis=(2, 3), keepdims=True)
+v = X.var(axis=(2, 3), keepdims=True)
+write("instnorm", "InstanceNormalization",
+      [("x", X.astype(np.float32)), ("s", sc.astype(np.float32)), ("b", bi.astype(np.float32))],
+      [("y", ((X - m) / np.sqrt(v + 1e-4) * chan(sc) + chan(bi)).astype(np.float32))],
+      {"epsilon": 1e-4}, opset=6)
+G = X.reshape(2, 3, -1)
+gn = ((G - G.mean(axis=2, keepdims=True)) / np.sqrt(G.var(axis=2, keepdims=True) + 1e-5)).reshape(X.shape)
+write("groupnorm21", "GroupNormalization",
+      [("x", X.astype(np.float32)), ("s", sc.astype(np.float32)), ("b", bi.astype(np.float32))],
+      [("y", (gn * chan(sc) + chan(bi)).astype(np.float32))], {"num_groups": 3}, opset=21)
+for p in (1, 2):
+    nrm = np.sum(np.abs(X) ** p, axis=1, keepdims=True) ** (1 / p)
+    write(f"lpnorm_{p}", "LpNormalization", [("x", X.astype(np.float32))],
+          [("y", (X / nrm).astype(np.float32))], {"axis": 1, "p": p}, opset=1)
+mean = X.mean(axis=(0, 2, 3), keepdims=True)
+sd = np.sqrt((X * X).mean(axis=(0, 2, 3), keepdims=True) - mean ** 2)
+write("mvn", "MeanVarianceNormalization", [("x", X.astype(np.float32))],
+      [("y", ((X - mean) / (sd + 1e-9)).astype(np.float32))], opset=13)
+for size in (3, 4):
+    sq = np.zeros_like(X)
+    lo, hi = (size - 1) // 2, size - 1 - (size - 1) // 2
+    for ch in range(X.shape[1]):
+        sq[:, ch] = (X[:, max(0, ch - lo):min(X.shape[1], ch + hi + 1)] ** 2).sum(axis=1)
+    y = X / (2.0 + 1e-3 / size * sq) ** 0.6
+    write(f"lrn_{size}", "LRN", [("x", X.astype(np.float32))], [("y", y.astype(np.float32))],
+          {"size": size, "alpha": 1e-3, "beta": 0.6, "bias": 2.0}, opset=13)
+
+# --- einsum, against numpy's einsum
+E = lambda *s: rng.standard_normal(s)  # float64, as the ONNX suite's einsum tests
+einsums = [
+    ("ij,jk", [E(3, 4), E(4, 5)]),
+    ("...ij,...jk->...ik", [E(2, 3, 3, 4), E(3, 4, 2)]),
+    ("ij,jk,kl->il", [E(2, 3), E(3, 4), E(4, 2)]),
+    ("ii->i", [E(4, 4)]),
+    ("ii", [E(4, 4)]),
+    ("i,j->ij", [E(3), E(4)]),
+    ("bAc,cA->Ab", [E(2, 3, 4), E(4, 3)]),
+    ("...i,...i->...", [E(2, 5), E(5)]),
+]
+for k, (eq, args) in enumerate(einsums):
+    write(f"einsum_{k}", "Einsum", [(f"x{j}", a) for j, a in enumerate(args)],
+          [("y", np.asarray(np.einsum(eq, *args)))], {"equation": eq}, opset=12)
