@@ -34,6 +34,7 @@ typedef enum KxKind {
 	KX_UNARY,  /* op(a) */
 	KX_BINARY, /* op(a, b) */
 	KX_REDUCE, /* reduce op over the kernel's reduction vars of a */
+	KX_IDX,    /* run-time index: wrap(a) * stride (+ b), -1 when out of range (see below) */
 } KxKind;
 
 typedef enum KuOp {
@@ -59,8 +60,18 @@ typedef struct Kx {
 	int nguard;      /* KX_LOAD, KX_VALID */
 	Guard *guard;
 	double fill;     /* KX_LOAD: value when a guard fails */
-	struct Kx *a, *b; /* operands; KX_REDUCE: a is the body */
+	struct Kx *a, *b; /* operands; KX_REDUCE: a is the body; KX_LOAD: a, if set, a KX_IDX */
+	int64_t ext;     /* KX_IDX: extent of the indexed dim */
+	int64_t stride;  /* KX_IDX: element stride of the indexed dim */
 } Kx;
+
+/* Data-dependent indexing (gather, scatter): a KX_IDX reads an integer
+ * index a computed at run time, wraps a negative one once (a + ext) and,
+ * when 0 <= it < ext, gives it times stride plus b (b: another KX_IDX
+ * chained for a multi-dim index, or NULL for 0); otherwise, or when b is
+ * -1, it gives -1. A KX_LOAD with operand a loads buf[idx + a] when a >= 0
+ * and every guard holds, else fill: an index out of range reads fill and
+ * never touches memory outside the buffer. */
 
 /* Kx trees may share nodes (a DAG): a node reached twice denotes ONE value,
  * computed once per point of the loops it depends on. A KX_REDUCE is

@@ -117,6 +117,12 @@ int lw_cast(Lower *L, int node);      /* lower_extra.c: converting copy */
 /* --- red --- */
 
 /* --- idx --- */
+int lw_slice(Lower *L, int node);           /* lower_idx.c */
+int lw_expand(Lower *L, int node);
+int lw_trilu(Lower *L, int node);
+int lw_gather_dyn(Lower *L, int node);      /* gather with run-time (or any) indices */
+int lw_gather_elements(Lower *L, int node);
+int lw_gather_nd(Lower *L, int node);
 
 /* --- conv --- */
 

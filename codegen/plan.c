@@ -161,7 +161,7 @@ static bool inplace_ok(const KernelList *kl, int ki, int src)
 		if (x->kind != KX_LOAD || (x->buf != src && x->buf != k->out))
 			continue;
 		/* reading the output itself before it is born cannot happen; refuse anyway */
-		ok = x->buf == src && x->nguard == 0 && aff_eq(&x->idx, &k->out_idx);
+		ok = x->buf == src && x->nguard == 0 && !x->a && aff_eq(&x->idx, &k->out_idx);
 		any = true;
 	}
 	cg_kx_dag_free(&d);

@@ -143,6 +143,9 @@ static int check_node(Cg *cg, const Kernel *k, const Kx *x, Diag *d)
 	if (!cpu_type(cg, x->dtype))
 		return diag(d, "kernel %s: unsupported dtype %s", k->name, ir_dtype_name(x->dtype));
 	bool need_a = x->kind >= KX_UNARY, need_b = x->kind == KX_BINARY;
+	if ((x->kind == KX_LOAD && x->a && x->a->kind != KX_IDX) ||
+	    (x->kind == KX_IDX && x->b && x->b->kind != KX_IDX))
+		return diag(d, "kernel %s: a run-time offset must be a KX_IDX", k->name);
 	if ((need_a && !x->a) || (need_b && !x->b))
 		return diag(d, "kernel %s: missing operand", k->name);
 	switch (x->kind) {
@@ -170,6 +173,10 @@ static int check_node(Cg *cg, const Kernel *k, const Kx *x, Diag *d)
 	case KX_REDUCE:
 		if (x->op < KR_SUM || x->op > KR_MIN)
 			return diag(d, "kernel %s: unknown reduce op %d", k->name, x->op);
+		return 0;
+	case KX_IDX:
+		if (x->dtype != DT_I64 || ir_dtype_is_float(x->a->dtype) || x->ext < 0)
+			return diag(d, "kernel %s: bad run-time index", k->name);
 		return 0;
 	}
 	return diag(d, "kernel %s: unknown expression kind %d", k->name, (int)x->kind);

@@ -485,7 +485,7 @@ static bool per_image(Kc *c)
 		const Kx *x = c->dag.node[i].x;
 		if (x->kind == KX_LOAD && cpu_buf_arg(c->kl, c->args, c->nargs, x->buf) ==
 		                              cpu_buf_arg(c->kl, c->args, c->nargs, k->out) &&
-		    (x->nguard || memcmp(&x->idx, &k->out_idx, sizeof x->idx) != 0))
+		    (x->nguard || x->a || memcmp(&x->idx, &k->out_idx, sizeof x->idx) != 0))
 			return false;
 	}
 	return true;
