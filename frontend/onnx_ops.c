@@ -790,11 +790,16 @@ static const OnnxOp table[] = {
 	{"GatherND", idx_gather_nd, OP_GATHER_ND, 2, 2, "batch_dims:int"},
 	{"Range", idx_range, OP_COUNT, 3, 3, ""},
 	{"Size", idx_size, OP_COUNT, 1, 1, ""},
+	{"Resize", idx_resize, OP_GATHER, 1, 4,
+		"antialias:int axes:ints coordinate_transformation_mode:string cubic_coeff_a:float "
+		"exclude_outside:int extrapolation_value:float keep_aspect_ratio_policy:string "
+		"mode:string nearest_mode:string"},
 	{"Slice", idx_slice, OP_SLICE, 1, 5, "starts:ints ends:ints axes:ints"},
 	{"SpaceToDepth", idx_space_to_depth, OP_TRANSPOSE, 1, 1, "blocksize:int"},
 	{"Split", idx_split, OP_SLICE, 1, 2, "axis:int split:ints num_outputs:int"},
 	{"Tile", idx_tile, OP_EXPAND, 2, 2, ""},
 	{"Trilu", idx_trilu, OP_TRILU, 1, 2, "upper:int"},
+	{"Upsample", idx_upsample, OP_GATHER, 1, 2, "mode:string scales:floats"},
 
 	/* --- conv --- */
 
