@@ -116,6 +116,9 @@ typedef struct Kernel {
 	int out;          /* buffer written */
 	Aff out_idx;      /* element index of the store */
 	Kx *body;         /* value stored */
+	Kx *out_dyn;      /* KK_LOOP: run-time part of the store index (a KX_IDX), added to
+	                     out_idx; the point is skipped when it is -1. NULL: none. Such a
+	                     kernel runs serially in order (scatters: the last update wins) */
 
 	/* KK_MATMUL: for every batch index b (up to 4 batch dims, row-major),
 	 * C[b] (m x n) = op(A[b]) (m x k) * op(B[b]) (k x n); op transposes

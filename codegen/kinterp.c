@@ -242,7 +242,9 @@ static void run_loop(Interp *in)
 		return;
 	do {
 		in->nred = 0;
-		store(in, k->out, aff(in, &k->out_idx), eval(in, k->body));
+		int64_t dyn = k->out_dyn ? (int64_t)eval(in, k->out_dyn) : 0;
+		if (dyn >= 0)
+			store(in, k->out, aff(in, &k->out_idx) + dyn, eval(in, k->body));
 	} while (!in->bad && next(in, 0, k->nout_var));
 }
 

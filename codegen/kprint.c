@@ -187,6 +187,10 @@ static void print_store(const KernelList *kl, const Kernel *k, FILE *f)
 	print_buf(kl, k->out, f);
 	fputs("[", f);
 	print_aff(&k->out_idx, k->nvar, f);
+	if (k->out_dyn) {
+		fputs(" + ", f);
+		print_kx(kl, k, k->out_dyn, f);
+	}
 	fputs("] = ", f);
 	if (k->body)
 		print_kx(kl, k, k->body, f);

@@ -287,6 +287,8 @@ static const LowerFn lower_fn[OP_COUNT] = {
 	[OP_TRILU] = lw_trilu,
 	[OP_GATHER_ELEMENTS] = lw_gather_elements,
 	[OP_GATHER_ND] = lw_gather_nd,
+	[OP_SCATTER_ELEMENTS] = lw_scatter,
+	[OP_SCATTER_ND] = lw_scatter,
 
 	/* --- conv --- */
 

@@ -123,6 +123,7 @@ int lw_trilu(Lower *L, int node);
 int lw_gather_dyn(Lower *L, int node);      /* gather with run-time (or any) indices */
 int lw_gather_elements(Lower *L, int node);
 int lw_gather_nd(Lower *L, int node);
+int lw_scatter(Lower *L, int node);         /* scatter_elements, scatter_nd */
 
 /* --- conv --- */
 

@@ -5,7 +5,10 @@
  * gather_nd — as loads whose index adds KX_IDX terms (codegen.h): the
  * index tensor is read inside the kernel, wrapped once when negative, and
  * an index out of range reads 0 rather than memory outside the buffer.
- * Each is one loop kernel over its output. */
+ * Each is one loop kernel over its output. The scatters are a copy of the
+ * data into the output, then one serial loop over the updates whose store
+ * index has a run-time part (Kernel.out_dyn); an update with an index out
+ * of range is skipped. */
 #include <stdint.h>
 #include <string.h>
 
@@ -195,4 +198,77 @@ static Kx *gather_nd_at(Lower *L, int node, const Aff *coord)
 int lw_gather_nd(Lower *L, int node)
 {
 	return lw_pointwise(L, node, gather_nd_at);
+}
+
+/* --- scatters -------------------------------------------------------------------- */
+
+static int red_op(const char *red)
+{
+	if (!strcmp(red, "add"))
+		return KB_ADD;
+	if (!strcmp(red, "mul"))
+		return KB_MUL;
+	if (!strcmp(red, "max"))
+		return KB_MAX;
+	if (!strcmp(red, "min"))
+		return KB_MIN;
+	return -1; /* none */
+}
+
+/* y = copy of x; then for each update point p, in order:
+ * y[at(p)] = u[p] (or y[at(p)] op u[p] under a reduction). */
+int lw_scatter(Lower *L, int node)
+{
+	const Node *n = &L->g->node[node];
+	const Value *x = lw_in(L, node, 0), *ix = lw_in(L, node, 1), *u = lw_in(L, node, 2);
+	const Value *y = lw_out(L, node);
+	const Attr *ra = ir_attr(n, "reduction");
+	int op = red_op(ra ? ra->s : "none");
+	if (op >= 0 && !lw_is_arith(y->dtype))
+		return lw_unsupported(L, node, y->dtype);
+	int yb = lw_outbuf(L, node);
+	if (lw_copy(L, node, lw_inbuf(L, node, 0), yb, x) < 0)
+		return -1;
+	if (ir_shape_numel(&u->shape) == 0)
+		return 0;
+	int r = x->shape.rank, ru = u->shape.rank, ri = ix->shape.rank;
+	int64_t st[IR_MAX_RANK];
+	lw_strides(&x->shape, st);
+	Aff coord[IR_MAX_RANK], oi;
+	lw_out_coord(ru, coord);
+	memset(&oi, 0, sizeof oi);
+	Kx *dyn;
+	if (n->op == OP_SCATTER_ELEMENTS) {
+		int axis;
+		if (lw_norm_axis(L, node, ir_attr_int(n, "axis", 0), r, &axis) < 0)
+			return -1;
+		for (int i = 0; i < r; i++)
+			if (i != axis && x->shape.d[i].n != 1)
+				oi.k[i] = st[i];
+		Kx *iv = lw_value_at(L, n->in[1], coord);
+		if (!iv)
+			return -1;
+		dyn = kx_idx(L, iv, x->shape.d[axis].n, st[axis], NULL);
+	} else {
+		int k = (int)ix->shape.d[ri - 1].n;
+		for (int j = k; j < r; j++)
+			if (x->shape.d[j].n != 1)
+				oi.k[ri - 1 + j - k] = st[j];
+		if (!(dyn = tuple_offset(L, node, n->in[1], coord, 0)))
+			return -1;
+	}
+	Kx *v = lw_value_at(L, n->in[2], coord);
+	if (!v)
+		return -1;
+	if (op >= 0) {
+		Kx *old = kx_load(L, y->dtype, yb, oi);
+		old->a = dyn;
+		v = kx_bin(L, (KbOp)op, old, v);
+	}
+	Kernel *k = lw_loop(L, node, &u->shape, yb);
+	k->name = arena_printf(&L->kl->arena, "%s (updates)", k->name);
+	k->out_idx = oi;
+	k->out_dyn = dyn;
+	k->body = v;
+	return 0;
 }

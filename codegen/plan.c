@@ -116,6 +116,8 @@ static bool aff_eq(const Aff *a, const Aff *b)
 static bool store_injective(const Kernel *k)
 {
 	int v[KV_MAX], n = 0;
+	if (k->out_dyn)
+		return false;
 	for (int i = k->nout_var; i < KV_MAX; i++)
 		if (k->out_idx.k[i] != 0)
 			return false;

@@ -3,7 +3,8 @@
  * ops: Slice and Split become slice nodes; Expand, Tile and
  * ConstantOfShape become expand (Tile through reshapes); DepthToSpace and
  * SpaceToDepth become reshape, transpose, reshape; Size, Range and EyeLike
- * become constants. Trilu, GatherElements and GatherND map one to one.
+ * become constants. Trilu, GatherElements, GatherND and the scatters map
+ * one to one.
  * Inputs that decide an output shape (starts, shape, repeats, split...)
  * must be constants; a computed one is reported naming the input. */
 #include "onnx_impl.h"
@@ -413,3 +414,20 @@ int idx_gather_nd(Importer *m, Op op)
 	ir_set_int(m->g, nd, "batch_dims", imp_int(m, "batch_dims", 0));
 	return done(m, nd);
 }
+
+/* ---- scatters ------------------------------------------------------------------------ */
+
+/* ScatterElements (and Scatter, its name before opset 11) and ScatterND,
+ * with reduction none, add, mul (opset 16), max, min (opset 18). */
+static int scatter(Importer *m, Op op)
+{
+	const char *red = imp_str(m, "reduction", "none");
+	int nd = imp_node(m, op, m->in, 3, 0);
+	if (op == OP_SCATTER_ELEMENTS)
+		ir_set_int(m->g, nd, "axis", imp_int(m, "axis", 0));
+	ir_set_string(m->g, nd, "reduction", red);
+	return done(m, nd);
+}
+
+int idx_scatter_elements(Importer *m, Op op) { return scatter(m, OP_SCATTER_ELEMENTS); }
+int idx_scatter_nd(Importer *m, Op op) { return scatter(m, OP_SCATTER_ND); }

@@ -101,6 +101,8 @@ int idx_depth_to_space(Importer *m, Op op);
 int idx_space_to_depth(Importer *m, Op op);
 int idx_gather_elements(Importer *m, Op op);
 int idx_gather_nd(Importer *m, Op op);
+int idx_scatter_elements(Importer *m, Op op);
+int idx_scatter_nd(Importer *m, Op op);
 /* onnx_resize.c */
 int idx_resize(Importer *m, Op op);
 int idx_upsample(Importer *m, Op op);

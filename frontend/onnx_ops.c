@@ -789,6 +789,9 @@ static const OnnxOp table[] = {
 	{"GatherElements", idx_gather_elements, OP_GATHER_ELEMENTS, 2, 2, "axis:int"},
 	{"GatherND", idx_gather_nd, OP_GATHER_ND, 2, 2, "batch_dims:int"},
 	{"Range", idx_range, OP_COUNT, 3, 3, ""},
+	{"Scatter", idx_scatter_elements, OP_SCATTER_ELEMENTS, 3, 3, "axis:int"},
+	{"ScatterElements", idx_scatter_elements, OP_SCATTER_ELEMENTS, 3, 3, "axis:int reduction:string"},
+	{"ScatterND", idx_scatter_nd, OP_SCATTER_ND, 3, 3, "reduction:string"},
 	{"Size", idx_size, OP_COUNT, 1, 1, ""},
 	{"Resize", idx_resize, OP_GATHER, 1, 4,
 		"antialias:int axes:ints coordinate_transformation_mode:string cubic_coeff_a:float "

@@ -191,6 +191,8 @@ static int check_body(Cg *cg, const Kernel *k, Diag *d)
 		return diag(d, "kernel %s: missing operand", k->name);
 	if (check_buf(cg, k, k->out, false, d) || check_aff(k, &k->out_idx, k->nout_var, d))
 		return -1;
+	if (k->out_dyn && (k->kind != KK_LOOP || k->out_dyn->kind != KX_IDX || k->sched.par_var >= 0))
+		return diag(d, "kernel %s: a run-time store index needs a serial loop and a KX_IDX", k->name);
 	const Sched *s = &k->sched;
 	int64_t span;
 	if (s->par_chunks > 1 && s->par_var >= 0 &&
@@ -199,7 +201,7 @@ static int check_body(Cg *cg, const Kernel *k, Diag *d)
 		            s->par_var, (long long)s->par_chunks);
 	KxDag dag;
 	cg_kx_dag(k, &dag);
-	int rc = dag.node[dag.n - 1].inner ? diag(d, "kernel %s: a reduction var is used outside a reduction", k->name) : 0;
+	int rc = dag.node[cg_kx_find(&dag, k->body)].inner ? diag(d, "kernel %s: a reduction var is used outside a reduction", k->name) : 0;
 	for (int i = 0; i < dag.n && !rc; i++)
 		rc = check_node(cg, k, dag.node[i].x, d);
 	cg_kx_dag_free(&dag);
