@@ -3,7 +3,8 @@
  * lower.c turns an optimized, shape-inferred Graph into a KernelList: a
  * target-neutral list of kernels over numbered buffers. A kernel is either
  *   - a loop nest (KK_LOOP): an iteration space of output vars (and
- *     reduction vars), an expression tree of loads and math, and one store;
+ *     reduction vars), an expression tree of loads and math, and one store
+ *     (indices affine, plus run-time KX_IDX terms for gathers/scatters);
  *   - an external call (KK_MATMUL, KK_CONV2D) that the runtime's kernel
  *     library implements (OpenBLAS GEMM underneath).
  * Backends render the same list: cpu/llvm.c into LLVM IR. Nothing
