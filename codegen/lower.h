@@ -125,6 +125,13 @@ int lw_argmax(Lower *L, int node);    /* lower_red_ext.c: argmax, argmin */
 int lw_cumsum(Lower *L, int node);
 
 /* --- idx --- */
+int lw_slice(Lower *L, int node);           /* lower_idx.c */
+int lw_expand(Lower *L, int node);
+int lw_trilu(Lower *L, int node);
+int lw_gather_dyn(Lower *L, int node);      /* gather with run-time (or any) indices */
+int lw_gather_elements(Lower *L, int node);
+int lw_gather_nd(Lower *L, int node);
+int lw_scatter(Lower *L, int node);         /* scatter_elements, scatter_nd */
 
 /* --- conv --- */
 

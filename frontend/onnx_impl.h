@@ -102,6 +102,25 @@ int imp_lrn(Importer *m, Op op);
 int imp_einsum(Importer *m, Op op);
 
 /* --- idx --- */
+/* onnx_idx.c: handlers of the data-movement and indexing rows. */
+int idx_slice(Importer *m, Op op);
+int idx_split(Importer *m, Op op);
+int idx_expand(Importer *m, Op op);
+int idx_tile(Importer *m, Op op);
+int idx_constant_of_shape(Importer *m, Op op);
+int idx_size(Importer *m, Op op);
+int idx_range(Importer *m, Op op);
+int idx_eyelike(Importer *m, Op op);
+int idx_trilu(Importer *m, Op op);
+int idx_depth_to_space(Importer *m, Op op);
+int idx_space_to_depth(Importer *m, Op op);
+int idx_gather_elements(Importer *m, Op op);
+int idx_gather_nd(Importer *m, Op op);
+int idx_scatter_elements(Importer *m, Op op);
+int idx_scatter_nd(Importer *m, Op op);
+/* onnx_resize.c */
+int idx_resize(Importer *m, Op op);
+int idx_upsample(Importer *m, Op op);
 
 /* --- conv --- */
 

@@ -811,6 +811,27 @@ static const OnnxOp table[] = {
 	{"RMSNormalization", imp_layernorm, OP_COUNT, 2, 2, "axis:int epsilon:float stash_type:int"},
 
 	/* --- idx --- */
+	{"ConstantOfShape", idx_constant_of_shape, OP_EXPAND, 1, 1, "value:tensor"},
+	{"DepthToSpace", idx_depth_to_space, OP_TRANSPOSE, 1, 1, "blocksize:int mode:string"},
+	{"Expand", idx_expand, OP_EXPAND, 2, 2, ""},
+	{"EyeLike", idx_eyelike, OP_COUNT, 1, 1, "dtype:int k:int"},
+	{"GatherElements", idx_gather_elements, OP_GATHER_ELEMENTS, 2, 2, "axis:int"},
+	{"GatherND", idx_gather_nd, OP_GATHER_ND, 2, 2, "batch_dims:int"},
+	{"Range", idx_range, OP_COUNT, 3, 3, ""},
+	{"Scatter", idx_scatter_elements, OP_SCATTER_ELEMENTS, 3, 3, "axis:int"},
+	{"ScatterElements", idx_scatter_elements, OP_SCATTER_ELEMENTS, 3, 3, "axis:int reduction:string"},
+	{"ScatterND", idx_scatter_nd, OP_SCATTER_ND, 3, 3, "reduction:string"},
+	{"Size", idx_size, OP_COUNT, 1, 1, ""},
+	{"Resize", idx_resize, OP_GATHER, 1, 4,
+		"antialias:int axes:ints coordinate_transformation_mode:string cubic_coeff_a:float "
+		"exclude_outside:int extrapolation_value:float keep_aspect_ratio_policy:string "
+		"mode:string nearest_mode:string"},
+	{"Slice", idx_slice, OP_SLICE, 1, 5, "starts:ints ends:ints axes:ints"},
+	{"SpaceToDepth", idx_space_to_depth, OP_TRANSPOSE, 1, 1, "blocksize:int"},
+	{"Split", idx_split, OP_SLICE, 1, 2, "axis:int split:ints num_outputs:int"},
+	{"Tile", idx_tile, OP_EXPAND, 2, 2, ""},
+	{"Trilu", idx_trilu, OP_TRILU, 1, 2, "upper:int"},
+	{"Upsample", idx_upsample, OP_GATHER, 1, 2, "mode:string scales:floats"},
 
 	/* --- conv --- */
 

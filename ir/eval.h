@@ -65,6 +65,12 @@ int ev_argmax(const Ev *e);
 int ev_cumsum(const Ev *e);
 
 /* --- idx --- */
+int ev_slice(const Ev *e);          /* eval_idx.c */
+int ev_expand(const Ev *e);
+int ev_trilu(const Ev *e);
+int ev_gather_elements(const Ev *e);
+int ev_gather_nd(const Ev *e);
+int ev_scatter(const Ev *e);        /* scatter_elements, scatter_nd */
 
 /* --- conv --- */
 

@@ -82,6 +82,12 @@ int shape_argmax_rule(const ShapeCtx *c);   /* shape_red.c */
 int shape_cumsum_rule(const ShapeCtx *c);
 
 /* --- idx --- */
+int shape_slice_rule(const ShapeCtx *c);   /* shape_idx.c */
+int shape_expand_rule(const ShapeCtx *c);
+int shape_trilu_rule(const ShapeCtx *c);
+int shape_gather_elements_rule(const ShapeCtx *c);
+int shape_gather_nd_rule(const ShapeCtx *c);
+int shape_scatter_rule(const ShapeCtx *c);
 
 /* --- conv --- */
 
