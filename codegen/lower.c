@@ -284,6 +284,7 @@ static const LowerFn lower_fn[OP_COUNT] = {
 	/* --- idx --- */
 
 	/* --- conv --- */
+	[OP_CONV_TRANSPOSE] = lw_conv_transpose,
 
 	/* --- train --- */
 

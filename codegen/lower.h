@@ -119,6 +119,9 @@ int lw_cast(Lower *L, int node);      /* lower_extra.c: converting copy */
 /* --- idx --- */
 
 /* --- conv --- */
+/* lower_conv.c: the general convolution call (3-D, conv-transpose). */
+int lw_conv_nd(Lower *L, int node);
+int lw_conv_transpose(Lower *L, int node);
 
 /* --- train --- */
 

@@ -196,8 +196,10 @@ int lw_conv(Lower *L, int node)
 	if (y->dtype != DT_F32)
 		return lw_err(L, node, "cannot lower conv for %s: unsupported dtype", ir_dtype_name(y->dtype));
 	int r = x->rank;
+	if (r == 5)
+		return lw_conv_nd(L, node); /* lower_conv.c */
 	if (r != 3 && r != 4)
-		return lw_err(L, node, "cannot lower %d-D conv (only 1-D and 2-D)", r - 2);
+		return lw_err(L, node, "cannot lower %d-D conv (only 1-D, 2-D and 3-D)", r - 2);
 	if (w->rank != r || y->shape.rank != r)
 		return lw_err(L, node, "weight and output must have rank %d", r);
 	int s = r - 2;

@@ -89,6 +89,11 @@ void imp_bind(Importer *m, int k, int v);
 /* --- idx --- */
 
 /* --- conv --- */
+/* onnx_conv.c: Conv, ConvTranspose and the pools over 1-3 spatial dims. */
+int onnx_conv(Importer *m, Op op);
+int onnx_pool(Importer *m, Op op);
+int onnx_lppool(Importer *m, Op op);
+int onnx_global_lppool(Importer *m, Op op);
 
 /* --- train --- */
 

@@ -250,6 +250,7 @@ static int dispatch(const Ev *e)
 	/* --- idx --- */
 
 	/* --- conv --- */
+	case OP_CONV_TRANSPOSE: return ev_conv_transpose(e);
 
 	/* --- train --- */
 

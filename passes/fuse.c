@@ -114,7 +114,7 @@ static Role role_of(const Graph *g, const Node *n)
 	if ((ir_ops[n->op].flags & OPF_ELEMWISE) || n->op == OP_BATCHNORM)
 		return RO_EW;
 	switch (n->op) {
-	case OP_CONV:
+	case OP_CONV: case OP_CONV_TRANSPOSE:
 		return y->dtype == DT_F32 ? RO_CALL : RO_NONE;
 	case OP_MATMUL:
 		return mm_is_call(g, n) ? RO_CALL : RO_NONE;

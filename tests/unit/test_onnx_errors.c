@@ -85,14 +85,14 @@ static void test_unsupported_ops(void **state)
 static void test_unsupported_attrs(void **state)
 {
 	(void)state;
-	/* Conv 1-D */
+	/* Conv 4-D */
 	MB *b = mb_new(13);
-	mb_input(b, "X", F32, "1,3,10");
-	float w[36] = {0};
-	mb_init_f32(b, "W", "4,3,3", w, 36);
-	a_ints(b, mb_node(b, "Conv", "conv1d", "X,W", "Y"), "kernel_shape", INTS(3));
+	mb_input(b, "X", F32, "1,3,4,4,4,4");
+	float w[12] = {0};
+	mb_init_f32(b, "W", "4,3,1,1,1,1", w, 12);
+	mb_node(b, "Conv", "conv4d", "X,W", "Y");
 	mb_output(b, "Y");
-	load_fails(b, "node \"conv1d\" (Conv)", "only 2-D convolution");
+	load_fails(b, "node \"conv4d\" (Conv)", "only 1-D, 2-D and 3-D windows");
 	/* Pad reflect */
 	b = mb_new(13);
 	mb_input(b, "X", F32, "1,3");
