@@ -93,3 +93,12 @@ set_tests_properties(e2e/cnn-memory-plan PROPERTIES
 # NaN propagation through max/min-based ops, compiled at -O0 and -O2.
 add_test(NAME e2e/nan COMMAND ${E2E_DIR}/nan.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e/nan PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 120)
+
+# --- conv: ConvTranspose (autoencoder/DCGAN), 1-D and 3-D CNNs, recurrent
+# layers, each exported from PyTorch and compared at 1e-4 + 1e-3*|ref|
+# (tests/e2e/conv_e2e.py lists the models).
+foreach(model convt autoencoder cnn1d cnn3d)
+  add_test(NAME e2e/conv-${model}
+           COMMAND ${NNCC_PYTHON} ${E2E_DIR}/conv_e2e.py ${CMAKE_BINARY_DIR} ${model})
+  set_tests_properties(e2e/conv-${model} PROPERTIES TIMEOUT 300)
+endforeach()
