@@ -94,6 +94,8 @@ int onnx_conv(Importer *m, Op op);
 int onnx_pool(Importer *m, Op op);
 int onnx_lppool(Importer *m, Op op);
 int onnx_global_lppool(Importer *m, Op op);
+/* onnx_rnn.c: RNN, GRU and LSTM unrolled into primitives. */
+int onnx_rnn(Importer *m, Op op);
 
 /* --- train --- */
 

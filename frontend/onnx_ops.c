@@ -597,6 +597,8 @@ static int op_cast(Importer *m, Op op)
 #define BINARY "broadcast:int axis:int consumed_inputs:ints"
 #define WINDOW "auto_pad:string kernel_shape:ints pads:ints strides:ints dilations:ints"
 #define REDUCE "axes:ints keepdims:int noop_with_empty_axes:int"
+#define RNN "activation_alpha:floats activation_beta:floats activations:strings clip:float " \
+	"direction:string hidden_size:int layout:int"
 
 static const OnnxOp table[] = {
 	{"Abs", op_simple, OP_ABS, 1, 1, UNARY},
@@ -655,6 +657,9 @@ static const OnnxOp table[] = {
 	{"GlobalLpPool", onnx_global_lppool, OP_COUNT, 1, 1, "p:int"},
 	{"LpPool", onnx_lppool, OP_COUNT, 1, 1, WINDOW " ceil_mode:int p:int"},
 	{"MaxPool", onnx_pool, OP_MAXPOOL, 1, 1, WINDOW " ceil_mode:int storage_order:int"},
+	{"GRU", onnx_rnn, OP_COUNT, 3, 6, RNN " linear_before_reset:int"},
+	{"LSTM", onnx_rnn, OP_COUNT, 3, 8, RNN " input_forget:int"},
+	{"RNN", onnx_rnn, OP_COUNT, 3, 6, RNN},
 
 	/* --- train --- */
 };
