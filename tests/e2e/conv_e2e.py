@@ -1,4 +1,5 @@
-"""End-to-end tests of the conv family: conv_e2e.py BUILD_DIR MODEL
+"""End-to-end tests of the conv family (ConvTranspose, 1-D/3-D CNNs,
+recurrent classifiers): conv_e2e.py BUILD_DIR MODEL
 
 Builds MODEL (below; fixed seed, eval mode), exports it with
 torch.onnx.export (input "input", output "output"), compiles it with
@@ -80,12 +81,48 @@ class CNN3d(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
+class SeqClassifier(nn.Module):
+    """A recurrent sequence classifier: the last step's output through a
+    Linear layer. rnn is nn.LSTM, nn.GRU or nn.RNN. The initial states are
+    given (random buffers, exported as initializers): PyTorch writes the
+    default zero states with Expand, an op of another family."""
+
+    def __init__(self, rnn, batch_first, batch, **kw):
+        super().__init__()
+        self.batch_first = batch_first
+        self.lstm = rnn is nn.LSTM
+        self.rnn = rnn(input_size=6, hidden_size=8, batch_first=batch_first, **kw)
+        dirs = 2 if kw.get("bidirectional") else 1
+        states = (kw.get("num_layers", 1) * dirs, batch, 8)
+        self.register_buffer("h0", 0.5 * torch.randn(states))
+        self.register_buffer("c0", 0.5 * torch.randn(states))
+        self.fc = nn.Linear(8 * dirs, 4)
+
+    def forward(self, x):
+        y, _ = self.rnn(x, (self.h0, self.c0) if self.lstm else self.h0)
+        last = y[:, -1] if self.batch_first else y[-1]
+        return self.fc(last)
+
+
+def seq(rnn, batch_first, batch, **kw):
+    return lambda: SeqClassifier(rnn, batch_first, batch, **kw)
+
+
 # name -> (constructor, input shape, seed)
 MODELS = {
     "convt": (ConvT, (2, 4, 5, 6), 11),
     "autoencoder": (AutoEncoder, (2, 1, 16, 16), 12),
     "cnn1d": (CNN1d, (4, 3, 32), 13),
     "cnn3d": (CNN3d, (2, 2, 8, 8, 8), 14),
+    "lstm2": (seq(nn.LSTM, False, 3, num_layers=2), (7, 3, 6), 15),
+    "lstm2-bf": (seq(nn.LSTM, True, 3, num_layers=2), (3, 7, 6), 16),
+    "gru": (seq(nn.GRU, False, 2), (5, 2, 6), 17),
+    "gru2-bf": (seq(nn.GRU, True, 2, num_layers=2), (2, 5, 6), 18),
+    "rnn-tanh": (seq(nn.RNN, False, 3, nonlinearity="tanh"), (6, 3, 6), 19),
+    "rnn-relu-bf": (seq(nn.RNN, True, 3, nonlinearity="relu", num_layers=2), (3, 6, 6), 20),
+    "bilstm": (seq(nn.LSTM, False, 2, bidirectional=True), (5, 2, 6), 21),
+    "bilstm2-bf": (seq(nn.LSTM, True, 2, bidirectional=True, num_layers=2), (2, 5, 6), 22),
+    "bigru": (seq(nn.GRU, False, 3, bidirectional=True), (4, 3, 6), 23),
 }
 
 
