@@ -3,8 +3,8 @@
  * lower.c owns buffers and dispatch; lower_fuse.c values at coordinates
  * (inlining fused producers) and fusion groups; lower_ew.c elementwise and
  * data movement; lower_nn.c matmul, conv and pooling; lower_red.c
- * reductions, softmax and batchnorm. Nothing outside codegen/ includes
- * this file. */
+ * reductions, softmax and batchnorm; lower_conv.c 3-D and transposed
+ * convolutions. Nothing outside codegen/ includes this file. */
 #ifndef NNCC_LOWER_H
 #define NNCC_LOWER_H
 

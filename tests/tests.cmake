@@ -103,3 +103,9 @@ foreach(model convt autoencoder cnn1d cnn3d lstm2 lstm2-bf gru gru2-bf rnn-tanh 
            COMMAND ${NNCC_PYTHON} ${E2E_DIR}/conv_e2e.py ${CMAKE_BINARY_DIR} ${model})
   set_tests_properties(e2e/conv-${model} PROPERTIES TIMEOUT 300)
 endforeach()
+# ONNX RNN/GRU/LSTM attributes PyTorch never exports (reverse, layout 1,
+# sequence_lens, clip, activations, linear_before_reset, input_forget)
+# against a numpy reference of the spec.
+add_test(NAME e2e/conv-rnn-onnx
+         COMMAND ${NNCC_PYTHON} ${E2E_DIR}/rnn_onnx.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e/conv-rnn-onnx PROPERTIES TIMEOUT 300)
