@@ -284,7 +284,9 @@ int lw_pool(Lower *L, int node)
 	const Shape *x = &xv->shape;
 	DType t = y->dtype;
 	bool avg = n->op == OP_AVGPOOL;
-	if (!lw_is_float(t))
+	/* integer maxpool (u8 images): computed in i64, the store converts back */
+	bool imax = !avg && (t == DT_U8 || t == DT_I8 || t == DT_I32 || t == DT_I64);
+	if (!lw_is_float(t) && !imax)
 		return lw_unsupported(L, node, t);
 	int r = x->rank, s = r - 2;
 	if (r < 3 || y->shape.rank != r)
@@ -304,6 +306,8 @@ int lw_pool(Lower *L, int node)
 		coord[2 + i] = win_pos(L, &w, i, rv[i]);
 	Kx *ld;
 	bool inl = lw_inlined(L, n->in[0]);
+	if (inl && imax)
+		return lw_err(L, node, "cannot fuse an integer maxpool with its producer");
 	if (inl) { /* a fused producer: only where no window leaves the input (ps_fuse) */
 		int prev = lw_scope_begin(L);
 		ld = lw_value_at(L, n->in[0], coord);
@@ -311,8 +315,8 @@ int lw_pool(Lower *L, int node)
 		if (!ld)
 			return -1;
 	} else {
-		ld = kx_load(L, t, lw_inbuf(L, node, 0), lw_linear(L, x, coord));
-		ld->fill = avg ? 0 : -INFINITY;
+		ld = kx_load(L, imax ? DT_I64 : t, lw_inbuf(L, node, 0), lw_linear(L, x, coord));
+		ld->fill = avg ? 0 : imax ? -0x1p62 : -INFINITY;
 	}
 	k = &L->kl->k[L->kl->nk - 1];
 	/* Guard only the sides a window can cross. */

@@ -212,6 +212,8 @@ static bool dtype_ok(Op op, DType t)
 	/* --- idx --- */
 
 	/* --- conv --- */
+	case OP_MAXPOOL:
+		return ir_dtype_is_float(t) || ev_is_int(t) || t == DT_U8 || t == DT_I8;
 
 	/* --- train --- */
 

@@ -121,7 +121,7 @@ static Role role_of(const Graph *g, const Node *n)
 	case OP_REDUCE_SUM: case OP_REDUCE_MEAN: case OP_REDUCE_MAX:
 		return RO_REDUCE;
 	case OP_MAXPOOL: case OP_AVGPOOL:
-		return pool_unguarded(g, n) ? RO_POOL : RO_NONE;
+		return pool_unguarded(g, n) && ir_dtype_is_float(y->dtype) ? RO_POOL : RO_NONE;
 	case OP_SOFTMAX: case OP_LOGSOFTMAX:
 		return ir_dtype_is_float(y->dtype) && y->shape.rank >= 1 ? RO_SOFTMAX : RO_NONE;
 	default:

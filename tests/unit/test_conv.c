@@ -40,14 +40,15 @@ static void check_compiled(Graph *g, KernelList *kl)
 	for (int i = 0; i < g->ninput; i++) {
 		const Value *v = &g->val[g->input[i]];
 		int64_t n = ir_shape_numel(&v->shape);
-		in[i] = (Tensor){v->dtype, v->shape, malloc((size_t)n * 4 + 4)};
-		fill(v->dtype, in[i].data, n, -2, 2);
+		in[i] = (Tensor){v->dtype, v->shape, malloc((size_t)n * 8 + 8)};
+		fill(v->dtype, in[i].data, n, ir_dtype_is_float(v->dtype) ? -2 : 0, ir_dtype_is_float(v->dtype) ? 2 : 250);
 		inp[i] = in[i].data;
 	}
 	if (ir_eval(g, in, ref, &d) < 0)
 		fail_msg("ir_eval: %s", d.msg);
 	int64_t n = ir_shape_numel(&ref[0].shape);
-	float *y = malloc((size_t)n * 4 + 4);
+	size_t esz = ir_dtype_size(ref[0].dtype);
+	unsigned char *y = malloc((size_t)n * esz + 8);
 	void *outp[1] = {y};
 	const void *params[8] = {0};
 	for (int i = 0; i < m->nparams; i++)
@@ -60,9 +61,9 @@ static void check_compiled(Graph *g, KernelList *kl)
 	if (cg_interp(kl, in, ki, &d) < 0)
 		fail_msg("cg_interp: %s", d.msg);
 	for (int64_t i = 0; i < n; i++) {
-		double r = elem(&ref[0], i), q = elem(&ki[0], i);
-		if (fabs(y[i] - r) > 1e-4 + 1e-4 * fabs(r))
-			fail_msg("element %lld: compiled %.9g, eval %.9g", (long long)i, y[i], r);
+		double r = elem(&ref[0], i), q = elem(&ki[0], i), v = ir_elem_get(ref[0].dtype, y + (size_t)i * esz);
+		if (fabs(v - r) > 1e-4 + 1e-4 * fabs(r))
+			fail_msg("element %lld: compiled %.9g, eval %.9g", (long long)i, v, r);
 		if (fabs(q - r) > 1e-5 + 1e-5 * fabs(r))
 			fail_msg("element %lld: kernel interpreter %.9g, eval %.9g", (long long)i, q, r);
 	}
@@ -148,12 +149,12 @@ static void test_conv3d(void **state)
 	conv_case(OP_CONV, S(2, 3, 9), S(5, 3, 3), true, A(2), A(1, 1), A(2), NULL, 1, true); /* 1-D: the 2-D call */
 }
 
-static void pool_case(Op op, Shape sx, const int64_t *kern, const int64_t *st, const int64_t *pads,
-		      const int64_t *dil, int ceil_mode, int cip)
+static void pool_case_t(Op op, DType t, Shape sx, const int64_t *kern, const int64_t *st, const int64_t *pads,
+			const int64_t *dil, int ceil_mode, int cip)
 {
 	Graph *g = ir_graph_new("m");
 	int s = sx.rank - 2;
-	int n = add(g, op, "pool", IN(ir_add_input(g, "x", DT_F32, sx)));
+	int n = add(g, op, "pool", IN(ir_add_input(g, "x", t, sx)));
 	ir_set_ints(g, n, "kernel", kern, s);
 	window(g, n, s, st, pads, dil);
 	ir_set_int(g, n, "ceil_mode", ceil_mode);
@@ -167,6 +168,12 @@ static void pool_case(Op op, Shape sx, const int64_t *kern, const int64_t *st, c
 	ir_graph_free(g);
 }
 
+static void pool_case(Op op, Shape sx, const int64_t *kern, const int64_t *st, const int64_t *pads,
+		      const int64_t *dil, int ceil_mode, int cip)
+{
+	pool_case_t(op, DT_F32, sx, kern, st, pads, dil, ceil_mode, cip);
+}
+
 static void test_pool_nd(void **state)
 {
 	(void)state;
@@ -175,6 +182,9 @@ static void test_pool_nd(void **state)
 	pool_case(OP_MAXPOOL, S(1, 2, 5, 6, 7), A(2, 3, 2), A(2, 1, 2), A(0, 1, 1, 1, 0, 1), A(1, 1, 2), 0, 0);
 	pool_case(OP_AVGPOOL, S(1, 2, 6, 6, 7), A(3, 2, 2), A(2, 2, 1), A(1, 1, 0, 1, 0, 1), A(2, 1, 3), 1, 0);
 	pool_case(OP_AVGPOOL, S(1, 2, 6, 6, 7), A(3, 2, 2), A(2, 2, 1), A(1, 1, 0, 1, 0, 1), A(2, 1, 3), 1, 1);
+	/* integer maxpool (u8 images; i32), padded windows */
+	pool_case_t(OP_MAXPOOL, DT_U8, S(1, 3, 7, 6), A(3, 3), A(2, 2), A(1, 1, 1, 1), NULL, 1, 0);
+	pool_case_t(OP_MAXPOOL, DT_I32, S(2, 2, 9), A(2), A(2), A(1, 0), NULL, 0, 0);
 }
 
 int main(void)
