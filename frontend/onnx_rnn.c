@@ -181,7 +181,7 @@ static int make_masks(Rnn *r, int lens)
 	Importer *m = r->m;
 	const Value *lv = &m->g->val[lens];
 	if (lv->dtype != DT_I32 && lv->dtype != DT_I64)
-		return imp_err(m, "sequence_lens must be int32, not %s", ir_dtype_name(lv->dtype));
+		return imp_err(m, "sequence_lens must be int32 or int64, not %s", ir_dtype_name(lv->dtype));
 	if (lv->kind == VK_CONST && lv->data) {
 		bool full = true;
 		size_t es = ir_dtype_size(lv->dtype);
