@@ -83,6 +83,24 @@ static void test_pools(void **state)
 	assert_int_equal(count_op(g, OP_POW), 2);
 	assert_shape(g, "Y", "[2, 3, 6]");
 	ir_graph_free(g);
+	/* GlobalLpPool (p = 2) of [3, 4] and [-6, 8]: 5 and 10 */
+	b = mb_new(13);
+	mb_input(b, "X", F32, "2,1,2");
+	mb_node(b, "GlobalLpPool", "glp", "X", "Y");
+	mb_output(b, "Y");
+	g = load_ok(b);
+	assert_int_equal(count_op(g, OP_REDUCE_SUM), 1);
+	assert_int_equal(count_op(g, OP_SQRT), 1);
+	assert_shape(g, "Y", "[2, 1, 1]");
+	float xv[4] = {3, 4, -6, 8}, yv[2];
+	Tensor in = {DT_F32, ir_shape_make(3, (int64_t[]){2, 1, 2}), xv}, out;
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(ir_eval(g, &in, &out, &d), 0);
+	memcpy(yv, out.data, sizeof yv);
+	assert_true(yv[0] == 5 && yv[1] == 10);
+	ir_tensor_free(&out);
+	ir_graph_free(g);
 	b = mb_new(13);
 	mb_input(b, "X", F32, "1,2,4,4");
 	a_ints(b, mb_node(b, "MaxPool", "mp", "X", "Y,I"), "kernel_shape", INTS(2, 2));
