@@ -82,6 +82,14 @@ static int64_t kernel_flops(const Kernel *k)
 	} else if (k->kind == KK_CONV2D) {
 		int64_t outs = sat_mul(sat_mul(sat_mul(k->conv.n, k->conv.k), k->conv.oh), k->conv.ow);
 		int64_t cg = k->conv.group > 0 ? k->conv.c / k->conv.group : k->conv.c;
+		if (k->conv.nd) { /* transpose: every input element meets (K/G)*kvol weights */
+			int64_t ins = sat_mul(sat_mul(sat_mul(k->conv.n, k->conv.c), k->conv.d), sat_mul(k->conv.h, k->conv.w));
+			int64_t kg = k->conv.group > 0 ? k->conv.k / k->conv.group : k->conv.k;
+			outs = sat_mul(outs, k->conv.od);
+			cg = sat_mul(cg, k->conv.kd);
+			if (k->conv.transpose)
+				cg = sat_mul(kg, k->conv.kd), outs = ins;
+		}
 		f = sat_mul(sat_mul(sat_mul(2 * outs, cg), k->conv.kh), k->conv.kw);
 		if (k->conv.bias >= 0)
 			f = sat_add(f, outs);

@@ -283,3 +283,139 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 			gemm(wg, fast ? v.xg : v.col, v.yg, v.kg, v.hw, v.ckk, 0, 0, bias ? 1.0f : 0.0f);
 		}
 }
+
+/* --- the general convolution: 3-D windows and conv-transpose ---------------- */
+
+/* Geometry of nncc_rt_convnd_f32 (p in its order); spatial index 0 is
+ * depth, 1 height, 2 width. */
+typedef struct ConvNd {
+	int64_t C, K, G;          /* channels in and out, groups */
+	int64_t in[3], out[3];    /* spatial extents of x and y */
+	int64_t kk[3];            /* window */
+	int64_t st[3], pb[3], dl[3]; /* strides, front pads, dilations */
+	int64_t ivol, ovol, kvol; /* products of in, out, kk */
+} ConvNd;
+
+/* For window offset j of dim a: the input index i*st - pb + j*dl of output
+ * index i... (forward) or the output index of input index i (transpose):
+ * both are q = i*st + off with off = j*dl - pb. The range [lo, hi) of i
+ * whose q lies in [0, lim). */
+static void
+span(int64_t off, int64_t st, int64_t lim, int64_t n, int64_t *lo, int64_t *hi)
+{
+	valid_cols(off, st, lim, n, lo, hi);
+}
+
+/* col[(c*kvol + j)][o] = x_c[o*st - pb + j*dl] (0 in the padding), for
+ * channels c < cg of xg and every output position o. */
+static void
+im2col_nd(const ConvNd *v, const float *xg, float *col, int64_t cg)
+{
+	for (int64_t r = 0; r < cg * v->kvol; r++) {
+		int64_t c = r / v->kvol, j = r % v->kvol;
+		int64_t jd = j / (v->kk[1] * v->kk[2]), jh = j / v->kk[2] % v->kk[1], jw = j % v->kk[2];
+		float *row = col + r * v->ovol;
+		const float *xc = xg + c * v->ivol;
+		int64_t ow = jw * v->dl[2] - v->pb[2], lo, hi;
+		span(ow, v->st[2], v->in[2], v->out[2], &lo, &hi);
+		for (int64_t od = 0; od < v->out[0]; od++)
+			for (int64_t oh = 0; oh < v->out[1]; oh++) {
+				int64_t id = od * v->st[0] - v->pb[0] + jd * v->dl[0];
+				int64_t ih = oh * v->st[1] - v->pb[1] + jh * v->dl[1];
+				float *q = row + (od * v->out[1] + oh) * v->out[2];
+				if (id < 0 || id >= v->in[0] || ih < 0 || ih >= v->in[1]) {
+					memset(q, 0, (size_t)v->out[2] * sizeof(float));
+					continue;
+				}
+				const float *xr = xc + (id * v->in[1] + ih) * v->in[2] + ow;
+				memset(q, 0, (size_t)lo * sizeof(float));
+				for (int64_t o = lo; o < hi; o++)
+					q[o] = xr[o * v->st[2]];
+				memset(q + hi, 0, (size_t)(v->out[2] - hi) * sizeof(float));
+			}
+	}
+}
+
+/* The adjoint of im2col_nd with input and output swapped: for channels
+ * k < kg of yg, yg_k[i*st - pb + j*dl] += col[(k*kvol + j)][i] over every
+ * input position i (positions outside y are dropped). */
+static void
+col2im_nd(const ConvNd *v, const float *col, float *yg, int64_t kg)
+{
+	for (int64_t r = 0; r < kg * v->kvol; r++) {
+		int64_t k = r / v->kvol, j = r % v->kvol;
+		int64_t jd = j / (v->kk[1] * v->kk[2]), jh = j / v->kk[2] % v->kk[1], jw = j % v->kk[2];
+		const float *row = col + r * v->ivol;
+		float *yk = yg + k * v->ovol;
+		int64_t ow = jw * v->dl[2] - v->pb[2], lo, hi;
+		span(ow, v->st[2], v->out[2], v->in[2], &lo, &hi);
+		for (int64_t id = 0; id < v->in[0]; id++)
+			for (int64_t ih = 0; ih < v->in[1]; ih++) {
+				int64_t od = id * v->st[0] - v->pb[0] + jd * v->dl[0];
+				int64_t oh = ih * v->st[1] - v->pb[1] + jh * v->dl[1];
+				if (od < 0 || od >= v->out[0] || oh < 0 || oh >= v->out[1])
+					continue;
+				const float *q = row + (id * v->in[1] + ih) * v->in[2];
+				float *yr = yk + (od * v->out[1] + oh) * v->out[2] + ow;
+				for (int64_t i = lo; i < hi; i++)
+					yr[i * v->st[2]] += q[i];
+			}
+	}
+}
+
+/* p = {transpose, n, c, d, h, w, k, od, oh, ow, kd, kh, kw, sd, sh, sw,
+ * pd, ph, pw, dd, dh, dw, group} (23 values): x [N,C,d,h,w], y
+ * [N,K,od,oh,ow], bias [K] or NULL. Forward: w [K, C/G, kd, kh, kw],
+ * scratch (C/G)*kd*kh*kw*od*oh*ow floats (im2col, then one GEMM per image
+ * and group). Transpose: w [C, K/G, kd, kh, kw], scratch
+ * (K/G)*kd*kh*kw*d*h*w floats (one GEMM per image and group into columns,
+ * then col2im accumulates them into y, which starts as the bias). Serial;
+ * the GEMMs run on OpenBLAS's threads. */
+HIDDEN void
+nncc_rt_convnd_f32(const float *x, const float *w, const float *bias, float *y,
+		   float *scratch, const int64_t *p, const void *ctx)
+{
+	int transpose = p[0] != 0;
+	int64_t N = p[1];
+	ConvNd v = {.C = p[2], .K = p[6], .G = p[22]};
+
+	(void)ctx;
+	for (int a = 0; a < 3; a++) {
+		v.in[a] = p[3 + a];
+		v.out[a] = p[7 + a];
+		v.kk[a] = p[10 + a];
+		v.st[a] = p[13 + a];
+		v.pb[a] = p[16 + a];
+		v.dl[a] = p[19 + a];
+	}
+	if (v.G <= 0 || v.C % v.G || v.K % v.G)
+		return;
+	v.ivol = v.in[0] * v.in[1] * v.in[2];
+	v.ovol = v.out[0] * v.out[1] * v.out[2];
+	v.kvol = v.kk[0] * v.kk[1] * v.kk[2];
+	int64_t cg = v.C / v.G, kg = v.K / v.G;
+	for (int64_t b = 0; b < N; b++)
+		for (int64_t g = 0; g < v.G; g++) {
+			const float *xg = x + (b * v.C + g * cg) * v.ivol;
+			float *yg = y + (b * v.K + g * kg) * v.ovol;
+			if (transpose) {
+				const float *wg = w + g * cg * kg * v.kvol; /* [cg, kg*kvol] */
+				for (int64_t o = 0; o < kg; o++) {
+					float bv = bias ? bias[g * kg + o] : 0.0f;
+					for (int64_t i = 0; i < v.ovol; i++)
+						yg[o * v.ovol + i] = bv;
+				}
+				/* scratch (kg*kvol x ivol) = wg^T (kg*kvol x cg) * xg (cg x ivol) */
+				gemm(wg, xg, scratch, kg * v.kvol, v.ivol, cg, 1, 0, 0.0f);
+				col2im_nd(&v, scratch, yg, kg);
+			} else {
+				const float *wg = w + g * kg * cg * v.kvol; /* [kg, cg*kvol] */
+				if (bias)
+					for (int64_t o = 0; o < kg; o++)
+						for (int64_t i = 0; i < v.ovol; i++)
+							yg[o * v.ovol + i] = bias[g * kg + o];
+				im2col_nd(&v, xg, scratch, cg);
+				gemm(wg, scratch, yg, kg, v.ovol, cg * v.kvol, 0, 0, bias ? 1.0f : 0.0f);
+			}
+		}
+}
