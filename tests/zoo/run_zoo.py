@@ -2,14 +2,15 @@
 
     run_zoo.py BUILD_DIR [NAME...] [--size small|large|all] [-O0..-O3]
                [--atol 1e-4] [--rtol 1e-3]
-    run_zoo.py --check-lists "SMALL;..." "WAITING;..."
+    run_zoo.py --check-lists SMALL,... WAITING,...
 
 For each model (zoo_models.py; exported into BUILD_DIR/zoo/NAME when missing
 or stale) it runs `nncc model.onnx -o model.so`, then `nncc-run` on the
-exported inputs, and compares every output with PyTorch's at
-|out - ref| <= atol + rtol*|ref|. Each model ends with one line:
+exported inputs, and compares every output with PyTorch's (computed in
+float64, see zoo_models.export) at |out - ref| <= atol + rtol*|ref|. Each
+model ends with one line:
 
-    PASS         NAME  max abs error E (OUT), ...
+    PASS         NAME  max abs error OUT E (PyTorch f32 E32, |ref| <= M), ...
     FAIL         NAME  what went wrong (the worst error when outputs differ)
     UNSUPPORTED  NAME  nncc's message (a missing operator, attribute, ...)
 
@@ -120,11 +121,11 @@ def run_model(build, name, opt, atol, rtol, log):
         good, err, lines = compare.check(got, ref, atol, rtol, f"{name}:{o}")
         log("\n".join(lines))
         ok &= good
-        amax = meta["ref_absmax"][o]
+        amax, e32 = meta["ref_absmax"][o], meta["torch32_err"][o]
         if err is None:
             parts.append(f"{o}: {lines[-1]}")
         else:
-            parts.append(f"{o} {err:.2g} (|ref| <= {amax:.3g})"
+            parts.append(f"{o} {err:.2g} (PyTorch f32 {e32:.2g}, |ref| <= {amax:.3g})"
                          + ("" if good else f" [{lines[-1].replace('compare: ', '')}]"))
     detail = "max abs error " + ", ".join(parts) + f"; compile {tcomp:.1f} s, run {trun:.2f} s"
     return ("PASS" if ok else "FAIL"), detail

@@ -4,8 +4,10 @@ ONNX with PyTorch's own output next to it.
     zoo_models.py OUTDIR [--models a,b,...|--size small|large|all] [--force] [--list]
 
 For each model NAME it writes OUTDIR/NAME/model.onnx, one IN.npy per graph
-input (a fixed random input) and one ref_OUT.npy per graph output (PyTorch's
-output for that input), and meta.json (input and output names). run_zoo.py
+input (a fixed random input), one ref_OUT.npy per graph output (PyTorch's
+output for that input, computed in float64: see export()) and meta.json
+(input and output names, the largest reference magnitude and PyTorch's own
+float32 error per output). run_zoo.py
 compiles the model with nncc, runs it with nncc-run and compares.
 
 Every model is built from a fixed seed with random weights (nothing is
@@ -23,6 +25,7 @@ and helpers it reuses) is newer than its model.onnx, or with --force.
 ones registered there); "large" ones run in `make test-models` only.
 """
 import argparse
+import copy
 import json
 import os
 import sys
@@ -344,8 +347,25 @@ def make_input(shape, dtype, rng):
     raise ValueError(f"unknown input dtype {dtype}")
 
 
+def _outputs(model, args, n, name):
+    with torch.no_grad():
+        out = model(*args)
+    out = (out,) if isinstance(out, torch.Tensor) else tuple(out)
+    if len(out) != n:
+        raise RuntimeError(f"{name}: {len(out)} outputs, the spec names {n}")
+    return [o.numpy() for o in out]
+
+
 def export(name, outdir):
-    """Write OUTDIR/NAME/{model.onnx, IN.npy..., ref_OUT.npy..., meta.json}.
+    """Write OUTDIR/NAME/{model.onnx, IN.npy..., ref_OUT.npy...,
+    torch32_OUT.npy..., meta.json}.
+
+    The reference ref_OUT is PyTorch's output in float64 (a copy of the
+    model cast to double, on the same float32 weights and inputs), rounded
+    to float32: the exact answer, so the comparison measures nncc's own
+    rounding and not PyTorch's too. PyTorch's float32 output is kept as
+    torch32_OUT, and its distance to the reference goes into meta.json, to
+    show the noise level a float32 implementation has on that model.
     Files are written under temporary names and renamed, model.onnx last, so
     a concurrent reader never sees a partial export."""
     spec = ZOO[name]
@@ -354,12 +374,11 @@ def export(name, outdir):
     rng = np.random.default_rng(spec["seed"])
     xs = [make_input(shape, dt, rng) for _, shape, dt in spec["inputs"]]
     targs = tuple(torch.from_numpy(x) for x in xs)
-    with torch.no_grad():
-        refs = model(*targs)
-    if isinstance(refs, torch.Tensor):
-        refs = (refs,)
-    if len(refs) != len(spec["outputs"]):
-        raise RuntimeError(f"{name}: {len(refs)} outputs, spec names {len(spec['outputs'])}")
+    nout = len(spec["outputs"])
+    out32 = _outputs(model, targs, nout, name)
+    model64 = copy.deepcopy(model).double()
+    out64 = _outputs(model64, tuple(t.double() if t.is_floating_point() else t for t in targs),
+                     nout, name)
 
     d = model_dir(outdir, name)
     os.makedirs(d, exist_ok=True)
@@ -369,13 +388,14 @@ def export(name, outdir):
                       output_names=spec["outputs"])
     for (iname, _, _), x in zip(spec["inputs"], xs):
         e2e._atomic_save_npy(os.path.join(d, f"{iname}.npy"), x)
-    absmax = {}
-    for oname, r in zip(spec["outputs"], refs):
-        r = r.numpy()
-        e2e._atomic_save_npy(os.path.join(d, f"ref_{oname}.npy"), r)
-        absmax[oname] = float(np.abs(r).max())
+    absmax, torch32_err = {}, {}
+    for oname, r32, r64 in zip(spec["outputs"], out32, out64):
+        e2e._atomic_save_npy(os.path.join(d, f"ref_{oname}.npy"), r64.astype(r32.dtype))
+        e2e._atomic_save_npy(os.path.join(d, f"torch32_{oname}.npy"), r32)
+        absmax[oname] = float(np.abs(r64).max())
+        torch32_err[oname] = float(np.abs(r32.astype(np.float64) - r64).max())
     meta = dict(inputs=[n for n, _, _ in spec["inputs"]], outputs=spec["outputs"],
-                ref_absmax=absmax, opset=OPSET)
+                ref_absmax=absmax, torch32_err=torch32_err, opset=OPSET)
     tmp_meta = os.path.join(d, f"meta.json.tmp.{os.getpid()}")
     with open(tmp_meta, "w") as f:
         json.dump(meta, f, indent=1)
