@@ -2,9 +2,10 @@
 # missing first (scripts/install-deps.sh is a no-op when all is present).
 BUILD ?= build
 JOBS ?= $(shell nproc)
+PYTHON ?= /usr/bin/python3
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test bench clean asan
+.PHONY: all deps build demo test test-models bench clean asan
 
 all: build
 
@@ -22,6 +23,11 @@ demo: deps build
 
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Every model of the zoo (tests/zoo/, docs/models.md), small and large:
+# PASS / FAIL / UNSUPPORTED per model and an `N passed, M failed` line.
+test-models: deps build
+	$(PYTHON) tests/zoo/run_zoo.py $(BUILD) --size all
 
 bench: deps build
 	./bench/run.sh $(BUILD)

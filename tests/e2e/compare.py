@@ -19,26 +19,15 @@ def load(path, what):
         sys.exit(2)
 
 
-def main():
-    ap = argparse.ArgumentParser(description="compare two .npy tensors elementwise")
-    ap.add_argument("actual")
-    ap.add_argument("reference")
-    ap.add_argument("--atol", type=float, default=1e-4)
-    ap.add_argument("--rtol", type=float, default=1e-4)
-    args = ap.parse_args()
-
-    a = load(args.actual, "result")
-    ref = load(args.reference, "reference")
-    tag = f"{args.actual} vs {args.reference}"
+def check(a, ref, atol, rtol, tag):
+    """Compares a against ref; returns (ok, max abs error or None, report
+    lines). The error is None when the shapes or dtypes differ."""
     if a.shape != ref.shape:
-        print(f"compare: FAIL {tag}: shape {a.shape} != reference shape {ref.shape}")
-        return 1
+        return False, None, [f"compare: FAIL {tag}: shape {a.shape} != reference shape {ref.shape}"]
     if a.dtype != ref.dtype:
-        print(f"compare: FAIL {tag}: dtype {a.dtype} != reference dtype {ref.dtype}")
-        return 1
+        return False, None, [f"compare: FAIL {tag}: dtype {a.dtype} != reference dtype {ref.dtype}"]
     if a.size == 0:
-        print(f"compare: OK {tag}: empty tensors of shape {a.shape}")
-        return 0
+        return True, 0.0, [f"compare: OK {tag}: empty tensors of shape {a.shape}"]
 
     if a.dtype.kind in "fc":
         a64 = a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
@@ -49,24 +38,39 @@ def main():
             err = np.abs(a64 - r64)
         err = np.where(same, 0.0, err)
         err = np.where(np.isnan(err), np.inf, err)  # NaN against a number
-        tol = args.atol + args.rtol * np.abs(np.where(np.isfinite(r64), r64, 0))
+        tol = atol + rtol * np.abs(np.where(np.isfinite(r64), r64, 0))
     else:  # integers and bools must match exactly
         err = np.abs(a.astype(np.float64) - ref.astype(np.float64))
         tol = np.zeros(a.shape)
     bad = err > tol
 
     imax = np.unravel_index(int(np.argmax(err)), a.shape)
-    print(f"compare: {tag}: shape {a.shape} {a.dtype}, max abs error {err[imax]:.3g} "
-          f"at {tuple(int(i) for i in imax)} (got {a[imax]!r}, want {ref[imax]!r})")
+    lines = [f"compare: {tag}: shape {a.shape} {a.dtype}, max abs error {err[imax]:.3g} "
+             f"at {tuple(int(i) for i in imax)} (got {a[imax]!r}, want {ref[imax]!r})"]
     if bad.any():
         excess = np.where(bad, err - tol, -np.inf)
         iw = np.unravel_index(int(np.argmax(excess)), a.shape)
-        print(f"compare: FAIL {int(bad.sum())} of {a.size} elements outside "
-              f"atol={args.atol:g} rtol={args.rtol:g}; worst at {tuple(int(i) for i in iw)}: "
-              f"got {a[iw]!r}, want {ref[iw]!r}")
-        return 1
-    print(f"compare: OK (atol={args.atol:g}, rtol={args.rtol:g})")
-    return 0
+        lines.append(f"compare: FAIL {int(bad.sum())} of {a.size} elements outside "
+                     f"atol={atol:g} rtol={rtol:g}; worst at {tuple(int(i) for i in iw)}: "
+                     f"got {a[iw]!r}, want {ref[iw]!r}")
+        return False, float(err[imax]), lines
+    lines.append(f"compare: OK (atol={atol:g}, rtol={rtol:g})")
+    return True, float(err[imax]), lines
+
+
+def main():
+    ap = argparse.ArgumentParser(description="compare two .npy tensors elementwise")
+    ap.add_argument("actual")
+    ap.add_argument("reference")
+    ap.add_argument("--atol", type=float, default=1e-4)
+    ap.add_argument("--rtol", type=float, default=1e-4)
+    args = ap.parse_args()
+
+    a = load(args.actual, "result")
+    ref = load(args.reference, "reference")
+    ok, _, lines = check(a, ref, args.atol, args.rtol, f"{args.actual} vs {args.reference}")
+    print("\n".join(lines))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
