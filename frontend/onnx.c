@@ -681,6 +681,7 @@ static int import_node(Importer *m, const Onnx__NodeProto *np, const char *name)
 	}
 	for (int k = 0; k < m->nout; k++)
 		m->out[k] = -1;
+	imp_resolve_static(m); /* shape computations over static shapes become constants */
 	if (op->fn(m, op->op) < 0)
 		return -1;
 	for (int k = 0; k < m->nout; k++)

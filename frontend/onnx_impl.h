@@ -50,6 +50,11 @@ typedef struct OnnxOp {
 	                        onnx.c's attr_kind() spells it (int, floats, ...) */
 } OnnxOp;
 
+/* onnx_static.c: replaces each input of the node being imported that is a
+ * small integer value computed from constants and static shapes (PyTorch's
+ * Shape -> Gather -> Concat chains) by a constant holding it. */
+void imp_resolve_static(Importer *m);
+
 /* onnx_ops.c */
 const OnnxOp *onnx_find_op(const char *domain, const char *op_type);
 

@@ -11,23 +11,13 @@ set(ZOO_DIR ${CMAKE_SOURCE_DIR}/tests/zoo)
 
 # Small models that nncc compiles and matches today: each is a ctest at -O0
 # and -O2.
-set(ZOO_SMALL mlp lenet vae dcgan_d squeezenet)
+set(ZOO_SMALL mlp lenet lstm gru rnn bilstm autoencoder vae dcgan_g dcgan_d caption
+              squeezenet)
 
-# Small models still waiting for operators that other branches add (nncc
-# reports them UNSUPPORTED, see `make test-models`). Move a model into
-# ZOO_SMALL once its operators are merged and `run_zoo.py BUILD NAME` passes.
-#   lstm         Expand (the exporter's zero initial state), LSTM
-#   gru          Expand, GRU
-#   rnn          Expand, RNN
-#   bilstm       Expand, LSTM, Slice
-#   autoencoder  ConvTranspose
-#   dcgan_g      ConvTranspose
-#   caption      LSTM (its initial state h0, c0 is a graph input)
-# A trial merge with the h-conv and h-idx branches passed autoencoder,
-# dcgan_g and caption; lstm, gru, rnn and bilstm then still stop at Expand,
-# whose shape input (computed from the batch size) must be a constant at
-# import; see docs/models.md.
-set(ZOO_SMALL_WAITING lstm gru rnn bilstm autoencoder dcgan_g caption)
+# Small models still waiting for operators (nncc reports them UNSUPPORTED, see
+# `make test-models`); move a model into ZOO_SMALL once `run_zoo.py BUILD
+# NAME` passes. None today.
+set(ZOO_SMALL_WAITING "")
 
 string(REPLACE ";" "," ZOO_SMALL_CSV "${ZOO_SMALL}")
 string(REPLACE ";" "," ZOO_WAITING_CSV "${ZOO_SMALL_WAITING}")
@@ -35,7 +25,7 @@ string(REPLACE ";" "," ZOO_WAITING_CSV "${ZOO_SMALL_WAITING}")
 # The two lists together name exactly the zoo's small models.
 add_test(NAME zoo/lists
          COMMAND ${NNCC_PYTHON} ${ZOO_DIR}/run_zoo.py --check-lists ${ZOO_SMALL_CSV}
-                 ${ZOO_WAITING_CSV})
+                 "${ZOO_WAITING_CSV}")
 set_tests_properties(zoo/lists PROPERTIES LABELS zoo TIMEOUT 60)
 
 # Export once (cached in BUILD/zoo until tests/zoo/zoo_models.py changes).
