@@ -36,7 +36,7 @@ static inline uint64_t ew_next(void)
 
 /* A random element of dtype t stored at p: floats in [-4, 4) with about
  * one in eight a special value, integers over a small range and now and
- * then the extremes, bool 0/1. */
+ * then the extremes (i64 within 2^50), bool 0/1. */
 static inline void ew_rand_elem(DType t, void *p, const double *special, int nspecial)
 {
 	double u = (double)(ew_next() >> 11) / 9007199254740992.0;
@@ -53,7 +53,11 @@ static inline void ew_rand_elem(DType t, void *p, const double *special, int nsp
 	case DT_U8: *(uint8_t *)p = (uint8_t)ew_next(); break;
 	case DT_I8: *(int8_t *)p = (int8_t)ew_next(); break;
 	case DT_I32: { int32_t x = ew_next() % 16 == 0 ? (int32_t)ew_next() : (int32_t)v; memcpy(p, &x, 4); break; }
-	case DT_I64: { int64_t x = ew_next() % 16 == 0 ? (int64_t)ew_next() : v; memcpy(p, &x, 8); break; }
+	case DT_I64: { /* within 2^50: the kernel interpreter computes in double */
+		int64_t x = ew_next() % 16 == 0 ? (int64_t)(ew_next() >> 13) - ((int64_t)1 << 50) : v;
+		memcpy(p, &x, 8);
+		break;
+	}
 	default: ir_elem_put(t, p, (double)v); break;
 	}
 }
