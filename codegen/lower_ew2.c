@@ -82,7 +82,7 @@ bool lw_ew2_handles(Op op)
 /* Integer dtypes the backend computes with (not bool). */
 static bool int_dtype(DType t)
 {
-	return t == DT_I8 || t == DT_U8 || t == DT_I32 || t == DT_I64;
+	return ir_dtype_is_int(t);
 }
 
 /* Whether class ec lowers for input dtype t (the op's own checks aside). */
@@ -123,7 +123,7 @@ Kx *lw_ew2_at(Lower *L, int node, const Aff *coord)
 	int kop;
 	EwClass ec = class_of(n->op, &kop);
 	DType t = lw_in(L, node, ec == EC_WHERE ? 1 : 0)->dtype;
-	if (!dtype_ok(ec, t) || (n->op == OP_BIT_SHIFT && t != DT_U8)) {
+	if (!dtype_ok(ec, t) || (n->op == OP_BIT_SHIFT && !ir_dtype_is_unsigned(t))) {
 		lw_unsupported(L, node, t);
 		return NULL;
 	}

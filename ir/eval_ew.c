@@ -27,19 +27,13 @@ static void bstrides(const Shape *in, const Shape *out, int64_t *st)
 
 static bool int_dtype(DType t)
 {
-	return t == DT_I8 || t == DT_U8 || t == DT_I32 || t == DT_I64 || t == DT_BOOL;
+	return ir_dtype_is_int(t) || t == DT_BOOL;
 }
 
-/* Element i of an integer (or bool) tensor, exactly. */
+/* Element i of an integer (or bool) tensor, exactly (u64: its bits). */
 static int64_t get_int(DType t, const void *base, int64_t i)
 {
-	const unsigned char *p = (const unsigned char *)base + (size_t)i * ir_dtype_size(t);
-	switch (t) {
-	case DT_I8: return *(const int8_t *)p;
-	case DT_U8: case DT_BOOL: return *p;
-	case DT_I32: { int32_t x; memcpy(&x, p, 4); return x; }
-	default: { int64_t x; memcpy(&x, p, 8); return x; }
-	}
+	return ev_int_get(t, (const unsigned char *)base + (size_t)i * ir_dtype_size(t));
 }
 
 static double get_f(DType t, const void *base, int64_t i)
@@ -47,26 +41,15 @@ static double get_f(DType t, const void *base, int64_t i)
 	return ir_elem_get(t, (const unsigned char *)base + (size_t)i * ir_dtype_size(t));
 }
 
-/* An integer dtype (not bool). */
-static bool ints(DType t)
-{
-	return int_dtype(t) && t != DT_BOOL;
-}
+static bool ints(DType t) { return ir_dtype_is_int(t); }
+static bool is_unsigned(DType t) { return ir_dtype_is_unsigned(t); }
 
-static bool is_unsigned(DType t)
+/* a <=> b for integers of dtype t: -1, 0 or 1 (u64 compares unsigned). */
+static int cmp_int(DType t, int64_t a, int64_t b)
 {
-	return t == DT_U8;
-}
-
-/* Stores v into an integer element, wrapping (two's complement). */
-static void put_int(DType t, void *p, int64_t v)
-{
-	uint64_t u = (uint64_t)v;
-	switch (t) {
-	case DT_I8: case DT_U8: case DT_BOOL: *(uint8_t *)p = (uint8_t)u; break;
-	case DT_I32: { uint32_t x = (uint32_t)u; memcpy(p, &x, 4); break; }
-	default: memcpy(p, &u, 8); break;
-	}
+	if (t == DT_U64)
+		return (uint64_t)a < (uint64_t)b ? -1 : (uint64_t)a > (uint64_t)b ? 1 : 0;
+	return a < b ? -1 : a > b ? 1 : 0;
 }
 
 bool ev_ew_dtype_ok(Op op, DType t)
@@ -138,9 +121,9 @@ static int math_i(const Ev *e, DType t, int64_t a, int64_t b, int64_t *r)
 	uint64_t ua = (uint64_t)a, ub = (uint64_t)b;
 	int bits = (int)ir_dtype_size(t) * 8;
 	switch (e->n->op) {
-	case OP_SIGN: *r = a > 0 ? 1 : a < 0 ? -1 : 0; return 0;
-	case OP_MAX: *r = a > b ? a : b; return 0;
-	case OP_MIN: *r = a < b ? a : b; return 0;
+	case OP_SIGN: *r = cmp_int(t, a, 0); return 0;
+	case OP_MAX: *r = cmp_int(t, a, b) > 0 ? a : b; return 0;
+	case OP_MIN: *r = cmp_int(t, a, b) < 0 ? a : b; return 0;
 	case OP_BITWISE_NOT: *r = (int64_t)~ua; return 0;
 	case OP_BITWISE_AND: *r = (int64_t)(ua & ub); return 0;
 	case OP_BITWISE_OR: *r = (int64_t)(ua | ub); return 0;
@@ -156,6 +139,10 @@ static int math_i(const Ev *e, DType t, int64_t a, int64_t b, int64_t *r)
 	case OP_MOD:
 		if (b == 0)
 			return ev_fail(e, "integer modulo by zero");
+		if (t == DT_U64) { /* both remainders agree for unsigned */
+			*r = (int64_t)(ua % ub);
+			return 0;
+		}
 		if (b == -1) {
 			*r = 0;
 			return 0;
@@ -181,8 +168,7 @@ static int elem(const Ev *e, const int64_t *off, unsigned char *y)
 	case OP_EQUAL: case OP_LESS: case OP_LESS_EQUAL: case OP_GREATER: case OP_GREATER_EQUAL: {
 		int c;
 		if (int_dtype(t)) {
-			int64_t a = get_int(t, in[0].data, off[0]), b = get_int(t, in[1].data, off[1]);
-			c = a < b ? -1 : a > b ? 1 : 0;
+			c = cmp_int(t, get_int(t, in[0].data, off[0]), get_int(t, in[1].data, off[1]));
 		} else {
 			double a = get_f(t, in[0].data, off[0]), b = get_f(t, in[1].data, off[1]);
 			c = a < b ? -1 : a > b ? 1 : a == b ? 0 : 2;
@@ -221,7 +207,7 @@ static int elem(const Ev *e, const int64_t *off, unsigned char *y)
 		int64_t a = get_int(t, in[0].data, off[0]), b = two ? get_int(t, in[1].data, off[1]) : 0, r = 0;
 		if (math_i(e, t, a, b, &r))
 			return -1;
-		put_int(t, y, r);
+		ev_int_put(t, y, r);
 		return 0;
 	}
 	double a = get_f(t, in[0].data, off[0]), b = two ? get_f(t, in[1].data, off[1]) : 0;
