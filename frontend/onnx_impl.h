@@ -93,6 +93,8 @@ bool ew_clip_runtime(const Importer *m);
 int ew_clip(Importer *m, Op op);
 int ew_pow_int(Importer *m, Op op);
 int ew_castlike(Importer *m, Op op);
+int ew_activation(Importer *m, Op op); /* by op_type: Elu, Selu, Celu, Gelu, ... */
+int ew_prelu(Importer *m, Op op);
 
 /* --- red --- */
 
