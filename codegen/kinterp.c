@@ -234,6 +234,11 @@ static double eval(Interp *in, const Kx *x)
 		case KU_ISINF: r = isinf(a); break;
 		case KU_ISPOSINF: r = a == INFINITY; break;
 		case KU_ISNEGINF: r = a == -INFINITY; break;
+		case KU_BITCAST: { /* exact up to 4 bytes; 8-byte integers go through double */
+			unsigned char tmp[8];
+			ir_elem_put(x->a->dtype, tmp, a);
+			return ir_elem_get(x->dtype, tmp);
+		}
 		}
 		break;
 	case KX_BINARY:

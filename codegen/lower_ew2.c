@@ -27,6 +27,7 @@ typedef enum EwClass {
 	EC_NUM,     /* unary or binary, floats and integers */
 	EC_INT,     /* unary or binary, integers only */
 	EC_CLASS,   /* isnan, isinf: bool from a float */
+	EC_BITCAST, /* the same bits as another dtype */
 } EwClass;
 
 static EwClass class_of(Op op, int *kop)
@@ -69,6 +70,7 @@ static EwClass class_of(Op op, int *kop)
 	case OP_BIT_SHIFT: *kop = KB_SHL; return EC_INT; /* KB_SHR by attribute */
 	case OP_ISNAN: *kop = KU_ISNAN; return EC_CLASS;
 	case OP_ISINF: *kop = KU_ISINF; return EC_CLASS;
+	case OP_BITCAST: *kop = KU_BITCAST; return EC_BITCAST;
 	default: *kop = -1; return EC_NONE;
 	}
 }
@@ -103,6 +105,8 @@ static bool dtype_ok(EwClass ec, DType t)
 		return lw_is_float(t) || t == DT_F16 || int_dtype(t);
 	case EC_INT:
 		return int_dtype(t);
+	case EC_BITCAST:
+		return lw_is_float(t) || t == DT_F16 || t == DT_BF16 || int_dtype(t) || t == DT_BOOL;
 	case EC_NONE:
 		break;
 	}
@@ -159,6 +163,11 @@ Kx *lw_ew2_at(Lower *L, int node, const Aff *coord)
 	}
 	case EC_CLASS:
 		return as_bool(kx_un(L, (KuOp)kop, a));
+	case EC_BITCAST: {
+		Kx *x = kx_un(L, KU_BITCAST, a);
+		x->dtype = lw_out(L, node)->dtype;
+		return x;
+	}
 	case EC_FLOAT: case EC_NUM: case EC_INT:
 		return n->nin == 1 ? kx_un(L, (KuOp)kop, a) : kx_bin(L, (KbOp)kop, a, b);
 	case EC_NONE:

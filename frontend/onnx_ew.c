@@ -98,6 +98,9 @@ int ew_variadic(Importer *m, Op op)
 	bool mean = op == OP_DIV;
 	Op step = mean ? OP_ADD : op;
 	int v = m->in[0];
+	for (int k = 1; k < m->nin; k++)
+		if (m->in[k] < 0)
+			return imp_err(m, "input %d is empty", k);
 	if (m->nin == 1 && !mean)
 		return done(m, imp_node(m, OP_IDENTITY, &v, 1, 0));
 	for (int k = 1; k < m->nin; k++)
@@ -296,4 +299,15 @@ int ew_prelu(Importer *m, Op op)
 	int x = m->in[0];
 	int c = node2(m, OP_LESS, x, scalar(m, "zero", t, 0), -1);
 	return where3(m, c, node2(m, OP_MUL, m->in[1], x, -1), x, 0) < 0 ? -1 : 0;
+}
+
+/* BitCast: `to` an ONNX TensorProto type code (IR dtypes share them). */
+int ew_bitcast(Importer *m, Op op)
+{
+	int64_t to = imp_int(m, "to", 0);
+	if (to <= 0 || to > 64 || ir_dtype_size((DType)to) == 0)
+		return imp_err(m, "bitcast to ONNX type %lld is unsupported", (long long)to);
+	int nd = imp_node(m, OP_BITCAST, m->in, 1, 0);
+	ir_set_string(m->g, nd, "to", ir_dtype_name((DType)to));
+	return done(m, nd);
 }

@@ -95,6 +95,7 @@ int ew_pow_int(Importer *m, Op op);
 int ew_castlike(Importer *m, Op op);
 int ew_activation(Importer *m, Op op); /* by op_type: Elu, Selu, Celu, Gelu, ... */
 int ew_prelu(Importer *m, Op op);
+int ew_bitcast(Importer *m, Op op);
 
 /* --- red --- */
 

@@ -783,6 +783,7 @@ static const OnnxOp table[] = {
 	{"Acos", ew_simple, OP_ACOS, 1, 1, ""},
 	{"Acosh", ew_simple, OP_ACOSH, 1, 1, ""},
 	{"And", ew_binary, OP_AND, 2, 2, BINARY},
+	{"BitCast", ew_bitcast, OP_BITCAST, 1, 1, "to:int"},
 	{"Asin", ew_simple, OP_ASIN, 1, 1, ""},
 	{"Asinh", ew_simple, OP_ASINH, 1, 1, ""},
 	{"Atan", ew_simple, OP_ATAN, 1, 1, ""},

@@ -237,7 +237,7 @@ static bool dtype_ok(Op op, DType t)
 	case OP_FLOOR: case OP_CEIL: case OP_ROUND: case OP_SIGN: case OP_RECIPROCAL:
 	case OP_ISNAN: case OP_ISINF: case OP_BITWISE_NOT: case OP_BITWISE_AND:
 	case OP_BITWISE_OR: case OP_BITWISE_XOR: case OP_BIT_SHIFT: case OP_MOD:
-	case OP_MAX: case OP_MIN:
+	case OP_MAX: case OP_MIN: case OP_BITCAST:
 		return ev_ew_dtype_ok(op, t);
 
 	/* --- red --- */
@@ -284,7 +284,7 @@ static int dispatch(const Ev *e)
 	case OP_FLOOR: case OP_CEIL: case OP_ROUND: case OP_SIGN: case OP_RECIPROCAL:
 	case OP_ISNAN: case OP_ISINF: case OP_BITWISE_NOT: case OP_BITWISE_AND:
 	case OP_BITWISE_OR: case OP_BITWISE_XOR: case OP_BIT_SHIFT: case OP_MOD:
-	case OP_MAX: case OP_MIN:
+	case OP_MAX: case OP_MIN: case OP_BITCAST:
 		return ev_ew(e);
 
 	/* --- red --- */

@@ -8,7 +8,7 @@
  * wrapping to the dtype (sign, max, min, bitwise ops, logical shifts of
  * unsigned types where a count >= the width gives 0, mod: fmod=0 takes the
  * divisor's sign like Python's %, fmod=1 the dividend's like C's; a zero
- * divisor is an error). Shapes and dtypes were checked by shape_ew.c. */
+ * divisor is an error), and bitcast (the element's bytes, exactly). Shapes and dtypes were checked by shape_ew.c. */
 #include "eval.h"
 
 #include <math.h>
@@ -65,6 +65,8 @@ bool ev_ew_dtype_ok(Op op, DType t)
 		return ints(t);
 	case OP_BIT_SHIFT:
 		return is_unsigned(t);
+	case OP_BITCAST:
+		return ir_dtype_size(t) > 0;
 	default: /* float math, isnan, isinf */
 		return ir_dtype_is_float(t);
 	}
@@ -194,6 +196,11 @@ static int elem(const Ev *e, const int64_t *off, unsigned char *y)
 	case OP_ISNAN:
 		*y = isnan(get_f(t, in[0].data, off[0])) != 0;
 		return 0;
+	case OP_BITCAST: { /* the bytes as they are */
+		size_t sz = ir_dtype_size(t);
+		memcpy(y, (const unsigned char *)in[0].data + (size_t)off[0] * sz, sz);
+		return 0;
+	}
 	case OP_ISINF: {
 		double a = get_f(t, in[0].data, off[0]);
 		*y = (a == INFINITY && ir_attr_int(e->n, "detect_positive", 1)) ||

@@ -77,6 +77,7 @@ int shape_compare_rule(const ShapeCtx *c);  /* shape_ew.c */
 int shape_logic_rule(const ShapeCtx *c);
 int shape_where_rule(const ShapeCtx *c);
 int shape_classify_rule(const ShapeCtx *c);
+int shape_bitcast_rule(const ShapeCtx *c);
 
 /* --- red --- */
 

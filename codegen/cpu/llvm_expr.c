@@ -439,7 +439,7 @@ static LLVMValueRef unary_float(Kc *c, int op, LLVMValueRef a, DType t)
 	case KU_RECIP:
 		return LLVMBuildFDiv(b, one, a, "");
 	case KU_NOT: case KU_ISNAN: case KU_ISINF: case KU_ISPOSINF: case KU_ISNEGINF:
-	case KU_BITNOT:
+	case KU_BITNOT: case KU_BITCAST:
 		break; /* predicates (unary_pred); bitwise not has no float meaning */
 	}
 	NN_ASSERT(!"unknown unary op");
@@ -619,6 +619,8 @@ LLVMValueRef cpu_node(Kc *c, const Kx *x, LLVMValueRef a, LLVMValueRef b)
 	case KX_VALID:
 		return eval_valid(c, x);
 	case KX_UNARY:
+		if (x->op == KU_BITCAST)
+			return LLVMBuildBitCast(c->cg->b, a, cpu_type(c->cg, x->dtype), "");
 		if (cg_kx_pred(x))
 			return unary_pred(c, x->op, a, x->a->dtype);
 		a = cpu_conv(c, a, x->a->dtype, x->dtype);

@@ -1,7 +1,8 @@
 /* test_ew_math.c — the ew family's math: reference semantics on
  * hand-checked values (round half to even, sign of zeros and NaN, Python
  * vs C remainders, isinf's flags, shifts past the width, max/min with
- * NaN), and the differential check (ew_check.h) of every op's kernels,
+ * NaN, bitcast's bytes), and the differential check (ew_check.h) of every
+ * op's kernels,
  * interpreted and compiled, against the reference interpreter. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -140,6 +141,27 @@ static void test_int_kernels(void **state)
 		"  %r = bit_shift(%l, %n) {direction = \"right\"}\n  output %l\n  output %r\n}\n");
 }
 
+/* bitcast: the bytes as they are; sizes must agree; kernels fused with
+ * arithmetic on both sides. */
+static void test_bitcast(void **state)
+{
+	float x[3] = {1.0f, -2.5f, 0.0f};
+	Tensor r = unary("bitcast(%x) {to = \"i32\"}", "f32", 3, x);
+	assert_int_equal(r.dtype, DT_I32);
+	const int32_t *v = r.data;
+	assert_true(v[0] == 0x3f800000 && v[1] == (int32_t)0xc0200000u && v[2] == 0);
+	ir_tensor_free(&r);
+	char *e = ew_shape_err("graph t {\n  input %x: f32[2]\n  %b = bitcast(%x) {to = \"i64\"}\n  output %b\n}\n");
+	assert_non_null(e);
+	assert_non_null(strstr(e, "element sizes differ"));
+	ew_check("graph t {\n  input %x: f32[3, 4]\n  input %y: i32[4]\n  %a = mul(%x, %x)\n"
+		"  %b = bitcast(%a) {to = \"i32\"}\n  %c = bitwise_xor(%b, %y)\n  %d = bitcast(%c) {to = \"f32\"}\n"
+		"  %e = isnan(%d)\n  output %b\n  output %e\n}\n");
+	ew_check("graph t {\n  input %x: u16[7]\n  %b = bitcast(%x) {to = \"i16\"}\n  %n = neg(%b)\n"
+		"  output %n\n}\n");
+	ew_check("graph t {\n  input %x: f64[5]\n  %b = bitcast(%x) {to = \"u64\"}\n  output %b\n}\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -147,6 +169,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_float_kernels),
 		cmocka_unit_test(test_int_kernels),
+		cmocka_unit_test(test_bitcast),
 	};
 	return cmocka_run_group_tests(tests, ew_setup, ew_teardown);
 }
