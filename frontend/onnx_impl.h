@@ -96,6 +96,8 @@ int ew_castlike(Importer *m, Op op);
 int ew_activation(Importer *m, Op op); /* by op_type: Elu, Selu, Celu, Gelu, ... */
 int ew_prelu(Importer *m, Op op);
 int ew_bitcast(Importer *m, Op op);
+int ew_quantize(Importer *m, Op op);   /* onnx_ew_quant.c */
+int ew_dequantize(Importer *m, Op op);
 
 /* --- red --- */
 

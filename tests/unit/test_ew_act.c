@@ -4,7 +4,8 @@
  * closed form computed here (so the rewrite is checked, not just run);
  * the imported graph then goes through the differential check
  * (ew_check.h) of its kernels. Also PRelu's slope broadcast, Gelu's two
- * forms, and the errors for integer inputs and a bad attribute. */
+ * forms, QuantizeLinear/DequantizeLinear (per axis, blocked), and the
+ * errors for integer inputs and bad attributes. */
 #include "onnx_build.h"
 #include "ew_check.h"
 
@@ -133,6 +134,69 @@ static void test_errors(void **state)
 	load_fails(b, "node \"g\" (Gelu)", "approximate must be");
 }
 
+/* QuantizeLinear per axis (u8 zero points) and DequantizeLinear blocked
+ * (i8), against the formulas computed here; then their kernels. */
+static void test_quantize(void **state)
+{
+	MB *b = mb_new(21);
+	mb_input(b, "X", F32, "2,3,2");
+	float sc[3] = {0.5f, 1, 2};
+	uint8_t zp[3] = {10, 128, 250};
+	mb_init_f32(b, "S", "3", sc, 3);
+	mb_init(b, mb_tensor(b, "Z", ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, "3", zp, 3, 1));
+	mb_node(b, "QuantizeLinear", "q", "X,S,Z", "Y");
+	mb_output(b, "Y");
+	Graph *g = load_ok(b);
+	float x[12] = {-100, -1.25f, 0.25f, 0.75f, 2.5f, 3.5f, -0.5f, 7, 100, 300, -1000, 11};
+	Diag d;
+	diag_init(&d);
+	Tensor in = {DT_F32, g->val[g->input[0]].shape, x}, out[1];
+	if (ir_eval(g, &in, out, &d))
+		fail_msg("%s", d.msg);
+	assert_int_equal(out[0].dtype, DT_U8);
+	for (int i = 0; i < 12; i++) {
+		int c = i / 2 % 3;
+		double q = nearbyint(x[i] / sc[c]) + zp[c];
+		q = q < 0 ? 0 : q > 255 ? 255 : q;
+		assert_int_equal(((uint8_t *)out[0].data)[i], (int)q);
+	}
+	ir_tensor_free(&out[0]);
+	ew_check_graph(g, 2);
+	ir_graph_free(g);
+
+	b = mb_new(21);
+	mb_input(b, "X", ONNX__TENSOR_PROTO__DATA_TYPE__INT8, "2,4");
+	float bs[4] = {0.5f, 2, -1, 0.25f};
+	int8_t bz[4] = {1, -3, 0, 100};
+	mb_init_f32(b, "S", "2,2", bs, 4);
+	mb_init(b, mb_tensor(b, "Z", ONNX__TENSOR_PROTO__DATA_TYPE__INT8, "2,2", bz, 4, 1));
+	Onnx__NodeProto *n = mb_node(b, "DequantizeLinear", "dq", "X,S,Z", "Y");
+	a_int(b, n, "axis", 1);
+	a_int(b, n, "block_size", 2);
+	mb_output(b, "Y");
+	g = load_ok(b);
+	int8_t xi[8] = {-128, 127, 5, -5, 0, 1, 100, -100};
+	Tensor in2 = {DT_I8, g->val[g->input[0]].shape, xi};
+	if (ir_eval(g, &in2, out, &d))
+		fail_msg("%s", d.msg);
+	assert_int_equal(out[0].dtype, DT_F32);
+	for (int i = 0; i < 8; i++) {
+		int p = i / 4 * 2 + i % 4 / 2;
+		assert_true(((float *)out[0].data)[i] == (float)((xi[i] - bz[p]) * bs[p]));
+	}
+	ir_tensor_free(&out[0]);
+	ew_check_graph(g, 2);
+	ir_graph_free(g);
+
+	b = mb_new(21);
+	mb_input(b, "X", F32, "2,4");
+	mb_init_f32(b, "S", "2,2", bs, 4);
+	n = mb_node(b, "QuantizeLinear", "qb", "X,S", "Y");
+	a_int(b, n, "block_size", 3);
+	mb_output(b, "Y");
+	load_fails(b, "node \"qb\" (QuantizeLinear)", "not a multiple of block_size 3");
+}
+
 /* The reference rounds each primitive's f32 result, fused kernels keep
  * full precision between them: chains such as exp(x) - 1 near 0 differ by
  * more than a few ulps, by well under the 1e-3 ONNX's runner allows. */
@@ -148,6 +212,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_activations),
 		cmocka_unit_test(test_gelu_tanh_prelu),
+		cmocka_unit_test(test_quantize),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, ew_teardown);
