@@ -51,6 +51,7 @@ typedef enum KuOp {
 	KU_SIGN,   /* -1, 0 or 1 (NaN stays NaN) */
 	KU_RECIP,  /* 1 / a */
 	KU_ISNAN, KU_ISINF, KU_ISPOSINF, KU_ISNEGINF, /* bool results */
+	KU_BITCAST, /* a's bits read as the node's dtype (same size) */
 } KuOp;
 
 typedef enum KbOp {

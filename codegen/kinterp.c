@@ -68,29 +68,39 @@ static double load(Interp *in, int b, int64_t i)
 
 static bool int_like(DType t)
 {
-	return t == DT_I8 || t == DT_U8 || t == DT_I32 || t == DT_I64;
+	return ir_dtype_is_int(t);
 }
 
 /* A value loaded from a buffer of dtype `from` as the expression's dtype
  * `to`, converted as the backend's loads do: integer to integer wraps,
  * anything else goes through an element of `to` (floats round, float to
  * integer truncates and saturates). */
+static double wrap_bits(uint64_t u, DType to);
+
 static double convert(double v, DType from, DType to)
 {
 	if (from == to)
 		return v;
-	if (int_like(from) && int_like(to)) {
-		uint64_t u = (uint64_t)(int64_t)v;
-		switch (to) {
-		case DT_I8: return (int8_t)(uint8_t)u;
-		case DT_U8: return (uint8_t)u;
-		case DT_I32: return (int32_t)(uint32_t)u;
-		default: return v;
-		}
-	}
+	if (int_like(from) && int_like(to))
+		return wrap_bits((uint64_t)(int64_t)v, to);
 	unsigned char tmp[8];
 	ir_elem_put(to, tmp, v);
 	return ir_elem_get(to, tmp);
+}
+
+/* The integer of dtype `to` whose two's-complement bits are u's low bits. */
+static double wrap_bits(uint64_t u, DType to)
+{
+	switch (to) {
+	case DT_I8: return (int8_t)(uint8_t)u;
+	case DT_U8: return (uint8_t)u;
+	case DT_I16: return (int16_t)(uint16_t)u;
+	case DT_U16: return (uint16_t)u;
+	case DT_I32: return (int32_t)(uint32_t)u;
+	case DT_U32: return (uint32_t)u;
+	case DT_U64: return (double)u;
+	default: return (double)(int64_t)u;
+	}
 }
 
 static void store(Interp *in, int b, int64_t i, double v)
@@ -257,11 +267,23 @@ static double eval(Interp *in, const Kx *x)
 		case KU_ISINF: r = isinf(a); break;
 		case KU_ISPOSINF: r = a == INFINITY; break;
 		case KU_ISNEGINF: r = a == -INFINITY; break;
+		case KU_BITCAST: { /* exact up to 4 bytes; 8-byte integers go through double */
+			unsigned char tmp[8];
+			ir_elem_put(x->a->dtype, tmp, a);
+			return ir_elem_get(x->dtype, tmp);
+		}
 		}
 		break;
 	case KX_BINARY:
 		a = eval(in, x->a);
 		b = eval(in, x->b);
+		if (int_like(x->dtype) && ir_dtype_size(x->dtype) <= 4 &&
+		    (x->op == KB_ADD || x->op == KB_SUB || x->op == KB_MUL)) {
+			/* exact in int64, where double would round a 32-bit product */
+			uint64_t ua = (uint64_t)(int64_t)a, ub = (uint64_t)(int64_t)b;
+			uint64_t ur = x->op == KB_ADD ? ua + ub : x->op == KB_SUB ? ua - ub : ua * ub;
+			return wrap_bits(ur, x->dtype);
+		}
 		switch ((KbOp)x->op) {
 		case KB_ADD: r = a + b; break;
 		case KB_SUB: r = a - b; break;
@@ -325,6 +347,8 @@ static double eval(Interp *in, const Kx *x)
 	}
 	if (!ir_dtype_is_float(x->dtype) && isfinite(r))
 		r = trunc(r);
+	if (int_like(x->dtype) && fabs(r) < 0x1p63) /* integer code wraps */
+		r = convert(r, DT_I64, x->dtype);
 	return r;
 }
 

@@ -102,6 +102,7 @@ static void print_kx(const KernelList *kl, const Kernel *k, const Kx *x, FILE *f
 		[KU_ATANH] = "atanh", [KU_ERF] = "erf", [KU_FLOOR] = "floor", [KU_CEIL] = "ceil",
 		[KU_ROUND] = "round", [KU_SIGN] = "sign", [KU_RECIP] = "recip", [KU_ISNAN] = "isnan",
 		[KU_ISINF] = "isinf", [KU_ISPOSINF] = "isposinf", [KU_ISNEGINF] = "isneginf",
+		[KU_BITCAST] = "bitcast",
 	};
 	static const char *const bin[] = {
 		[KB_ADD] = "+", [KB_SUB] = "-", [KB_MUL] = "*", [KB_DIV] = "/",

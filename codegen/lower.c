@@ -187,7 +187,19 @@ bool lw_is_float(DType t)
 
 bool lw_is_arith(DType t)
 {
-	return t == DT_F32 || t == DT_F64 || t == DT_I32 || t == DT_I64;
+	return t == DT_F32 || t == DT_F64 || ir_dtype_is_int(t);
+}
+
+void lw_int_range(DType t, double *lo, double *hi)
+{
+	int bits = (int)ir_dtype_size(t) * 8;
+	if (ir_dtype_is_unsigned(t)) {
+		*lo = 0;
+		*hi = bits == 64 ? 0x1p64 - 2048 : ldexp(1, bits) - 1;
+	} else {
+		*lo = -ldexp(1, bits - 1);
+		*hi = bits == 64 ? 0x1p63 - 1024 : ldexp(1, bits - 1) - 1;
+	}
 }
 
 /* --- expression builders --------------------------------------------------- */

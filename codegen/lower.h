@@ -51,7 +51,7 @@ void lw_strides(const Shape *s, int64_t *st);    /* contiguous element strides *
 Aff lw_contig(const Shape *s, int var0);         /* row-major index over vars var0.. */
 int lw_norm_axis(Lower *L, int node, int64_t axis, int rank, int *res); /* -r..r-1 -> 0..r-1 */
 bool lw_is_float(DType t);                       /* f32 or f64 */
-bool lw_is_arith(DType t);                       /* f32, f64, i32, i64 */
+bool lw_is_arith(DType t);                       /* f32, f64, any integer */
 
 Kx *kx_const(Lower *L, DType t, double c);
 Kx *kx_load(Lower *L, DType t, int buf, Aff idx);
@@ -113,6 +113,9 @@ int lw_cast(Lower *L, int node);      /* lower_extra.c: converting copy */
 
 /* Per-family additions (ONNX coverage and training), one block each. */
 /* --- ew --- */
+/* lower.c: an integer dtype's range as doubles (the top end rounded down
+ * to a double below it). */
+void lw_int_range(DType t, double *lo, double *hi);
 Kx *kx_sel(Lower *L, Kx *cond, Kx *a, Kx *b); /* lower.c: KX_SELECT, a's dtype */
 /* lower_ew2.c: the ew family's pointwise ops (comparisons, logic, where,
  * unary math, mod, bitwise, shifts) at coordinates; NULL for an op it

@@ -43,7 +43,7 @@ static bool ew_supported(Op op, DType t)
 {
 	if (lw_is_float(t))
 		return true;
-	if (t != DT_I32 && t != DT_I64)
+	if (!ir_dtype_is_int(t))
 		return false;
 	return (binary_of(op) >= 0 && op != OP_POW) || op == OP_NEG || op == OP_ABS || op == OP_RELU || op == OP_CLIP;
 }
@@ -90,8 +90,7 @@ Kx *lw_ew_at(Lower *L, int node, const Aff *coord)
 		double tmin = -INFINITY, tmax = INFINITY;
 		if (!lw_is_float(t)) {
 			lo = ceil(lo), hi = floor(hi);
-			tmin = t == DT_I32 ? INT32_MIN : -0x1p63;
-			tmax = t == DT_I32 ? INT32_MAX : 0x1p63 - 1024;
+			lw_int_range(t, &tmin, &tmax);
 		}
 		Kx *body = a;
 		if (!isnan(lo) && lo > tmin)

@@ -298,6 +298,10 @@ static DType onnx_dtype(int32_t t)
 	case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16: return DT_F16;
 	case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: return DT_F64;
 	case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16: return DT_BF16;
+	case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: return DT_I16;
+	case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16: return DT_U16;
+	case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32: return DT_U32;
+	case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64: return DT_U64;
 	default: return DT_UNDEF;
 	}
 }
@@ -353,6 +357,7 @@ int imp_tensor(Importer *m, const Onnx__TensorProto *t, const char *name, bool p
 	case DT_F32: have = t->n_float_data; field = "float_data"; break;
 	case DT_I64: have = t->n_int64_data; field = "int64_data"; break;
 	case DT_F64: have = t->n_double_data; field = "double_data"; break;
+	case DT_U32: case DT_U64: have = t->n_uint64_data; field = "uint64_data"; break;
 	default: have = t->n_int32_data; field = "int32_data"; break;
 	}
 	if ((uint64_t)have != (uint64_t)numel)
@@ -367,6 +372,13 @@ int imp_tensor(Importer *m, const Onnx__TensorProto *t, const char *name, bool p
 	case DT_I64: memcpy(p, t->int64_data, (size_t)nbytes); break;
 	case DT_F64: memcpy(p, t->double_data, (size_t)nbytes); break;
 	case DT_I32: memcpy(p, t->int32_data, (size_t)nbytes); break;
+	case DT_U64: memcpy(p, t->uint64_data, (size_t)nbytes); break;
+	case DT_U32:
+		for (int64_t i = 0; i < numel; i++) {
+			uint32_t x = (uint32_t)t->uint64_data[i];
+			memcpy(p + 4 * i, &x, 4);
+		}
+		break;
 	default:
 		for (int64_t i = 0; i < numel; i++) {
 			int32_t x = t->int32_data[i];

@@ -90,6 +90,19 @@ void imp_bind(Importer *m, int k, int v);
 /* --- ew --- */
 int ew_simple(Importer *m, Op op); /* onnx_ew.c */
 int ew_binary(Importer *m, Op op);
+int ew_isinf(Importer *m, Op op);
+int ew_mod(Importer *m, Op op);
+int ew_bitshift(Importer *m, Op op);
+int ew_variadic(Importer *m, Op op); /* Max, Min, Sum; Mean with op = OP_DIV */
+bool ew_clip_runtime(const Importer *m);
+int ew_clip(Importer *m, Op op);
+int ew_pow_int(Importer *m, Op op);
+int ew_castlike(Importer *m, Op op);
+int ew_activation(Importer *m, Op op); /* by op_type: Elu, Selu, Celu, Gelu, ... */
+int ew_prelu(Importer *m, Op op);
+int ew_bitcast(Importer *m, Op op);
+int ew_quantize(Importer *m, Op op);   /* onnx_ew_quant.c */
+int ew_dequantize(Importer *m, Op op);
 
 /* --- red --- */
 /* onnx_red.c: reductions, arg/cumulative ops, normalizations. */

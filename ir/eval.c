@@ -26,7 +26,32 @@ int ev_fail(const Ev *e, const char *fmt, ...)
 	return ir_node_err(e->g, e->node, e->d, "%s", msg);
 }
 
-bool ev_is_int(DType t) { return t == DT_I32 || t == DT_I64; }
+bool ev_is_int(DType t) { return ir_dtype_is_int(t); }
+
+int64_t ev_int_get(DType t, const void *vp)
+{
+	const unsigned char *p = vp;
+	switch (t) {
+	case DT_I8: return (int8_t)p[0];
+	case DT_U8: case DT_BOOL: return p[0];
+	case DT_I16: { int16_t x; memcpy(&x, p, 2); return x; }
+	case DT_U16: { uint16_t x; memcpy(&x, p, 2); return x; }
+	case DT_I32: { int32_t x; memcpy(&x, p, 4); return x; }
+	case DT_U32: { uint32_t x; memcpy(&x, p, 4); return x; }
+	default: { int64_t x; memcpy(&x, p, 8); return x; } /* i64, u64 (its bits) */
+	}
+}
+
+void ev_int_put(DType t, void *p, int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	switch (ir_dtype_size(t)) {
+	case 1: *(uint8_t *)p = (uint8_t)u; break;
+	case 2: { uint16_t x = (uint16_t)u; memcpy(p, &x, 2); break; }
+	case 4: { uint32_t x = (uint32_t)u; memcpy(p, &x, 4); break; }
+	default: memcpy(p, &u, 8); break;
+	}
+}
 
 int64_t ev_numel(const Tensor *t)
 {
@@ -112,6 +137,14 @@ void ir_elem_put(DType t, void *dst, double v)
 	case DT_I64: { int64_t x = sat(v, -0x1p63, 0x1p63); memcpy(dst, &x, 8); break; }
 	case DT_I8: *(int8_t *)dst = (int8_t)sat(v, INT8_MIN, INT8_MAX); break;
 	case DT_U8: *(uint8_t *)dst = (uint8_t)sat(v, 0, UINT8_MAX); break;
+	case DT_I16: { int16_t x = (int16_t)sat(v, INT16_MIN, INT16_MAX); memcpy(dst, &x, 2); break; }
+	case DT_U16: { uint16_t x = (uint16_t)sat(v, 0, UINT16_MAX); memcpy(dst, &x, 2); break; }
+	case DT_U32: { uint32_t x = (uint32_t)sat(v, 0, UINT32_MAX); memcpy(dst, &x, 4); break; }
+	case DT_U64: {
+		uint64_t x = isnan(v) || v <= 0 ? 0 : v >= 0x1p64 ? UINT64_MAX : (uint64_t)v;
+		memcpy(dst, &x, 8);
+		break;
+	}
 	case DT_BOOL: *(uint8_t *)dst = v != 0; break;
 	default: NN_ASSERT(!"ir_elem_put: bad dtype");
 	}
@@ -129,6 +162,8 @@ double ir_elem_get(DType t, const void *vp)
 	case DT_I64: { int64_t x; memcpy(&x, p, 8); return (double)x; }
 	case DT_I8: return *(const int8_t *)p;
 	case DT_U8: case DT_BOOL: return *p;
+	case DT_I16: case DT_U16: case DT_U32: return (double)ev_int_get(t, p);
+	case DT_U64: { uint64_t x; memcpy(&x, p, 8); return (double)x; }
 	default: NN_ASSERT(!"ir_elem_get: bad dtype");
 	}
 	return 0;
@@ -148,16 +183,10 @@ int64_t *ev_load_i64(const Tensor *t)
 {
 	int64_t n = ev_numel(t);
 	int64_t *v = xmalloc((size_t)n * sizeof *v);
-	for (int64_t i = 0; i < n; i++) {
-		if (t->dtype == DT_I32) {
-			int32_t x;
-			memcpy(&x, (const char *)t->data + i * 4, 4);
-			v[i] = x;
-		} else {
-			NN_ASSERT(t->dtype == DT_I64);
-			memcpy(&v[i], (const char *)t->data + i * 8, 8);
-		}
-	}
+	size_t sz = ir_dtype_size(t->dtype);
+	NN_ASSERT(ev_is_int(t->dtype));
+	for (int64_t i = 0; i < n; i++)
+		v[i] = ev_int_get(t->dtype, (const char *)t->data + (size_t)i * sz);
 	return v;
 }
 
@@ -172,15 +201,10 @@ void ev_store_f64(Tensor *t, const double *v)
 void ev_store_i64(Tensor *t, const int64_t *v)
 {
 	int64_t n = ev_numel(t);
-	for (int64_t i = 0; i < n; i++) {
-		if (t->dtype == DT_I32) {
-			int32_t x = (int32_t)(uint32_t)(uint64_t)v[i];
-			memcpy((char *)t->data + i * 4, &x, 4);
-		} else {
-			NN_ASSERT(t->dtype == DT_I64);
-			memcpy((char *)t->data + i * 8, &v[i], 8);
-		}
-	}
+	size_t sz = ir_dtype_size(t->dtype);
+	NN_ASSERT(ev_is_int(t->dtype));
+	for (int64_t i = 0; i < n; i++)
+		ev_int_put(t->dtype, (char *)t->data + (size_t)i * sz, v[i]);
 }
 
 void ir_tensor_free(Tensor *t)
@@ -208,6 +232,12 @@ static bool dtype_ok(Op op, DType t)
 	/* --- ew --- */
 	case OP_EQUAL: case OP_LESS: case OP_LESS_EQUAL: case OP_GREATER: case OP_GREATER_EQUAL:
 	case OP_NOT: case OP_AND: case OP_OR: case OP_XOR: case OP_WHERE:
+	case OP_SIN: case OP_COS: case OP_TAN: case OP_ASIN: case OP_ACOS: case OP_ATAN:
+	case OP_SINH: case OP_COSH: case OP_ASINH: case OP_ACOSH: case OP_ATANH: case OP_ERF:
+	case OP_FLOOR: case OP_CEIL: case OP_ROUND: case OP_SIGN: case OP_RECIPROCAL:
+	case OP_ISNAN: case OP_ISINF: case OP_BITWISE_NOT: case OP_BITWISE_AND:
+	case OP_BITWISE_OR: case OP_BITWISE_XOR: case OP_BIT_SHIFT: case OP_MOD:
+	case OP_MAX: case OP_MIN: case OP_BITCAST:
 		return ev_ew_dtype_ok(op, t);
 
 	/* --- red --- */
@@ -258,6 +288,12 @@ static int dispatch(const Ev *e)
 	/* --- ew --- */
 	case OP_EQUAL: case OP_LESS: case OP_LESS_EQUAL: case OP_GREATER: case OP_GREATER_EQUAL:
 	case OP_NOT: case OP_AND: case OP_OR: case OP_XOR: case OP_WHERE:
+	case OP_SIN: case OP_COS: case OP_TAN: case OP_ASIN: case OP_ACOS: case OP_ATAN:
+	case OP_SINH: case OP_COSH: case OP_ASINH: case OP_ACOSH: case OP_ATANH: case OP_ERF:
+	case OP_FLOOR: case OP_CEIL: case OP_ROUND: case OP_SIGN: case OP_RECIPROCAL:
+	case OP_ISNAN: case OP_ISINF: case OP_BITWISE_NOT: case OP_BITWISE_AND:
+	case OP_BITWISE_OR: case OP_BITWISE_XOR: case OP_BIT_SHIFT: case OP_MOD:
+	case OP_MAX: case OP_MIN: case OP_BITCAST:
 		return ev_ew(e);
 
 	/* --- red --- */

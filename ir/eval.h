@@ -17,7 +17,7 @@ typedef struct Ev {
 } Ev;
 
 int ev_fail(const Ev *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-bool ev_is_int(DType t);                       /* i32 or i64 */
+bool ev_is_int(DType t);                       /* any integer dtype, not bool */
 int64_t ev_numel(const Tensor *t);             /* static by construction */
 /* Whole-tensor conversions; the arrays are malloc'd, free() them. */
 double *ev_load_f64(const Tensor *t);
@@ -52,6 +52,10 @@ int ev_cast(const Ev *e);
 
 /* Per-family additions (ONNX coverage and training), one block each. */
 /* --- ew --- */
+/* eval.c: one integer element exactly (u64: its bits as int64), and a
+ * store wrapping (two's complement) to the dtype. */
+int64_t ev_int_get(DType t, const void *p);
+void ev_int_put(DType t, void *p, int64_t v);
 /* eval_ew.c: comparisons, logic, where and the ew family's math. */
 int ev_ew(const Ev *e);
 bool ev_ew_dtype_ok(Op op, DType t); /* dtype of input 0 accepted by op */

@@ -59,27 +59,18 @@ int ev_gather(const Ev *e)
 	return 0;
 }
 
-static bool int_like(DType t) { return ev_is_int(t) || t == DT_I8 || t == DT_U8; }
+static bool int_like(DType t) { return ev_is_int(t); }
 
 /* Integer element i of p, of integer dtype t, exactly. */
 static int64_t int_get(DType t, const unsigned char *p, int64_t i)
 {
-	switch (t) {
-	case DT_I8: return (int8_t)p[i];
-	case DT_U8: return p[i];
-	case DT_I32: { int32_t x; memcpy(&x, p + 4 * i, 4); return x; }
-	default: { int64_t x; memcpy(&x, p + 8 * i, 8); return x; }
-	}
+	return ev_int_get(t, p + (size_t)i * ir_dtype_size(t));
 }
 
 /* Stores v as element i of p, wrapping (two's complement) to dtype t. */
 static void int_put(DType t, unsigned char *p, int64_t i, int64_t v)
 {
-	switch (t) {
-	case DT_I8: case DT_U8: p[i] = (uint8_t)(uint64_t)v; break;
-	case DT_I32: { int32_t x = (int32_t)(uint32_t)(uint64_t)v; memcpy(p + 4 * i, &x, 4); break; }
-	default: memcpy(p + 8 * i, &v, 8); break;
-	}
+	ev_int_put(t, p + (size_t)i * ir_dtype_size(t), v);
 }
 
 int ev_cast(const Ev *e)
@@ -97,7 +88,8 @@ int ev_cast(const Ev *e)
 		int64_t *v = ev_load_i64(x);
 		size_t sz = ir_dtype_size(y->dtype);
 		for (int64_t i = 0; i < n; i++)
-			ir_elem_put(y->dtype, (unsigned char *)y->data + (size_t)i * sz, (double)v[i]);
+			ir_elem_put(y->dtype, (unsigned char *)y->data + (size_t)i * sz,
+				x->dtype == DT_U64 ? (double)(uint64_t)v[i] : (double)v[i]);
 		free(v);
 		return 0;
 	}

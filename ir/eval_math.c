@@ -79,6 +79,8 @@ int ev_unary(const Ev *e)
 		int64_t ihi = isnan(hi) ? INT64_MAX : int_bound(floor(hi), x->dtype);
 		for (int64_t i = 0; i < n; i++) {
 			uint64_t u = (uint64_t)v[i];
+			if (x->dtype == DT_U64 && (op == OP_ABS || op == OP_RELU))
+				continue; /* its bits as int64 may look negative */
 			switch (op) {
 			case OP_NEG: v[i] = (int64_t)(0 - u); break;
 			case OP_ABS: v[i] = v[i] < 0 ? (int64_t)(0 - u) : v[i]; break;
@@ -132,7 +134,8 @@ int ev_binary(const Ev *e)
 					r = ev_fail(e, "integer division by zero");
 					goto done;
 				}
-				vy[i] = vb[ib] == -1 ? (int64_t)(0 - x) : va[ia] / vb[ib];
+				vy[i] = a->dtype == DT_U64 ? (int64_t)(x / z)
+					: vb[ib] == -1 ? (int64_t)(0 - x) : va[ia] / vb[ib];
 				break;
 			}
 		}

@@ -86,7 +86,8 @@ static const struct {
 } dtypes[] = {
 	{DT_F32, "f32", 4}, {DT_F64, "f64", 8}, {DT_F16, "f16", 2}, {DT_BF16, "bf16", 2},
 	{DT_I8, "i8", 1}, {DT_U8, "u8", 1}, {DT_I32, "i32", 4}, {DT_I64, "i64", 8},
-	{DT_BOOL, "bool", 1},
+	{DT_BOOL, "bool", 1}, {DT_I16, "i16", 2}, {DT_U16, "u16", 2}, {DT_U32, "u32", 4},
+	{DT_U64, "u64", 8},
 };
 
 const char *ir_dtype_name(DType t)
@@ -116,6 +117,16 @@ size_t ir_dtype_size(DType t)
 bool ir_dtype_is_float(DType t)
 {
 	return t == DT_F32 || t == DT_F64 || t == DT_F16 || t == DT_BF16;
+}
+
+bool ir_dtype_is_unsigned(DType t)
+{
+	return t == DT_U8 || t == DT_U16 || t == DT_U32 || t == DT_U64;
+}
+
+bool ir_dtype_is_int(DType t)
+{
+	return ir_dtype_is_unsigned(t) || t == DT_I8 || t == DT_I16 || t == DT_I32 || t == DT_I64;
 }
 
 /* shapes */

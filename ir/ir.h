@@ -25,11 +25,15 @@ typedef enum DType {
 	DT_F32 = 1,
 	DT_U8 = 2,
 	DT_I8 = 3,
+	DT_U16 = 4,
+	DT_I16 = 5,
 	DT_I32 = 6,
 	DT_I64 = 7,
 	DT_BOOL = 9,
 	DT_F16 = 10,
 	DT_F64 = 11,
+	DT_U32 = 12,
+	DT_U64 = 13,
 	DT_BF16 = 16,
 } DType;
 
@@ -257,6 +261,8 @@ int ir_eval_node(const Graph *g, int node, const Tensor *inputs, Tensor *outputs
 
 /* Per-family additions (ONNX coverage and training), one block each. */
 /* --- ew --- */
+bool ir_dtype_is_int(DType t);      /* i8..i64, u8..u64 (not bool) */
+bool ir_dtype_is_unsigned(DType t); /* u8, u16, u32, u64 */
 
 /* --- red --- */
 

@@ -76,6 +76,8 @@ int shape_reshape_dyn_rule(const ShapeCtx *c);
 int shape_compare_rule(const ShapeCtx *c);  /* shape_ew.c */
 int shape_logic_rule(const ShapeCtx *c);
 int shape_where_rule(const ShapeCtx *c);
+int shape_classify_rule(const ShapeCtx *c);
+int shape_bitcast_rule(const ShapeCtx *c);
 
 /* --- red --- */
 int shape_argmax_rule(const ShapeCtx *c);   /* shape_red.c */

@@ -1,9 +1,13 @@
 /* shape_ew.c — shape rules of the ew family's elementwise ops whose result
  * type is not simply their input's: comparisons (bool from any two inputs
  * of one dtype), logic (bool from bool) and where (a and b selected by a
- * bool condition, three-way numpy broadcasting). The ew ops whose output
+ * bool condition, three-way numpy broadcasting), classification (isnan,
+ * isinf: bool from a float) and bitcast (same bytes, another dtype of the
+ * same size). The ew ops whose output
  * is their input's type use shape_broadcast (shape.c). */
 #include "shape.h"
+
+#include <string.h>
 
 /* Broadcasts inputs 0..n-1 (omitted ones skipped) into osh[0]. */
 static int bcast_all(const ShapeCtx *c, int n)
@@ -51,6 +55,33 @@ int shape_where_rule(const ShapeCtx *c)
 	return bcast_all(c, 3);
 }
 
+/* isnan isinf: a float in, bool out. */
+int shape_classify_rule(const ShapeCtx *c)
+{
+	if (c->idt[0] != DT_UNDEF && !ir_dtype_is_float(c->idt[0]))
+		return FAIL(c, "input must be a float type, not %s", ir_dtype_name(c->idt[0]));
+	c->odt[0] = DT_BOOL;
+	c->osh[0] = c->ish[0];
+	return 0;
+}
+
+/* bitcast: the same bytes read as dtype `to`, of the same element size. */
+int shape_bitcast_rule(const ShapeCtx *c)
+{
+	const Attr *a = ir_attr(c->n, "to");
+	DType t = a && a->kind == AT_STRING ? ir_dtype_parse(a->s, strlen(a->s)) : DT_UNDEF;
+	if (t == DT_UNDEF)
+		return FAIL(c, "attribute to must name a dtype (\"f32\", \"i32\", ...)");
+	if (c->idt[0] != DT_UNDEF && ir_dtype_size(c->idt[0]) != ir_dtype_size(t))
+		return FAIL(c, "cannot reinterpret %s as %s: element sizes differ", ir_dtype_name(c->idt[0]),
+			ir_dtype_name(t));
+	c->odt[0] = t;
+	c->osh[0] = c->ish[0];
+	return 0;
+}
+
+int shape_classify(Graph *g, int node, Diag *d) { return sh_run_rule(g, node, d); }
+int shape_bitcast(Graph *g, int node, Diag *d) { return sh_run_rule(g, node, d); }
 int shape_compare(Graph *g, int node, Diag *d) { return sh_run_rule(g, node, d); }
 int shape_logic(Graph *g, int node, Diag *d) { return sh_run_rule(g, node, d); }
 int shape_where(Graph *g, int node, Diag *d) { return sh_run_rule(g, node, d); }

@@ -163,7 +163,7 @@ static int check_node(Cg *cg, const Kernel *k, const Kx *x, Diag *d)
 				return -1;
 		return 0;
 	case KX_UNARY:
-		if (x->op < KU_NEG || x->op > KU_ISNEGINF)
+		if (x->op < KU_NEG || x->op > KU_BITCAST)
 			return diag(d, "kernel %s: unknown unary op %d", k->name, x->op);
 		return 0;
 	case KX_BINARY:

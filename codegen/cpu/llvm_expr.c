@@ -25,9 +25,14 @@ LLVMTypeRef cpu_type(Cg *cg, DType t)
 	case DT_BF16:
 		return LLVMBFloatTypeInContext(cg->ctx);
 	case DT_I32:
+	case DT_U32:
 		return cg->t_i32;
 	case DT_I64:
+	case DT_U64:
 		return cg->t_i64;
+	case DT_I16:
+	case DT_U16:
+		return LLVMInt16TypeInContext(cg->ctx);
 	case DT_I8:
 	case DT_U8:
 	case DT_BOOL:
@@ -43,7 +48,7 @@ bool cpu_is_float(DType t)
 }
 static bool is_unsigned(DType t)
 {
-	return t == DT_U8 || t == DT_BOOL;
+	return ir_dtype_is_unsigned(t) || t == DT_BOOL;
 }
 
 static void int_range(DType t, int64_t *lo, int64_t *hi)
@@ -64,6 +69,22 @@ static void int_range(DType t, int64_t *lo, int64_t *hi)
 	case DT_I32:
 		*lo = INT32_MIN;
 		*hi = INT32_MAX;
+		break;
+	case DT_I16:
+		*lo = INT16_MIN;
+		*hi = INT16_MAX;
+		break;
+	case DT_U16:
+		*lo = 0;
+		*hi = UINT16_MAX;
+		break;
+	case DT_U32:
+		*lo = 0;
+		*hi = UINT32_MAX;
+		break;
+	case DT_U64: /* constants above INT64_MAX are not representable here */
+		*lo = 0;
+		*hi = INT64_MAX;
 		break;
 	default:
 		*lo = INT64_MIN;
@@ -444,7 +465,7 @@ static LLVMValueRef unary_float(Kc *c, int op, LLVMValueRef a, DType t)
 	case KU_RECIP:
 		return LLVMBuildFDiv(b, one, a, "");
 	case KU_NOT: case KU_ISNAN: case KU_ISINF: case KU_ISPOSINF: case KU_ISNEGINF:
-	case KU_BITNOT:
+	case KU_BITNOT: case KU_BITCAST:
 		break; /* predicates (unary_pred); bitwise not has no float meaning */
 	}
 	NN_ASSERT(!"unknown unary op");
@@ -702,6 +723,8 @@ LLVMValueRef cpu_node(Kc *c, const Kx *x, LLVMValueRef a, LLVMValueRef b)
 	case KX_VALID:
 		return eval_valid(c, x);
 	case KX_UNARY:
+		if (x->op == KU_BITCAST)
+			return LLVMBuildBitCast(c->cg->b, a, cpu_type(c->cg, x->dtype), "");
 		if (cg_kx_pred(x))
 			return unary_pred(c, x->op, a, x->a->dtype);
 		a = cpu_conv(c, a, x->a->dtype, x->dtype);

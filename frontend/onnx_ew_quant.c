@@ -1,0 +1,196 @@
+/* onnx_ew_quant.c — QuantizeLinear and DequantizeLinear (ew family),
+ * imported as rewrites into elementwise primitives, computed in float32:
+ *   dequantize: y = (x - zero_point) * scale
+ *   quantize:   y = clip(round_half_even(x / scale) + zero_point, T) as T
+ * Scale and zero point may be run-time tensors: per tensor (one value),
+ * per axis (1-D along `axis`, reshaped to broadcast) or blocked
+ * (`block_size`: x is reshaped to split `axis` into blocks, each block
+ * sharing one parameter, and the result reshaped back). Float8/int4 types
+ * are not IR dtypes and are reported at the graph's inputs. */
+#include "onnx_impl.h"
+
+#include <math.h>
+#include <string.h>
+
+/* op(a) or op(a, b) bound to slot, inferred; -1 passes through. */
+static int node2(Importer *m, Op op, int a, int b, int slot)
+{
+	if (a < 0 || (b < -1))
+		return -1;
+	int in[2] = {a, b};
+	return imp_infer(m, imp_node(m, op, in, b < 0 ? 1 : 2, slot));
+}
+
+static int cast_to(Importer *m, int v, DType t, int slot)
+{
+	if (v < 0)
+		return -1;
+	if (m->g->val[v].dtype == t && slot < 0)
+		return v;
+	int nd = imp_node(m, OP_CAST, &v, 1, slot);
+	ir_set_string(m->g, nd, "to", ir_dtype_name(t));
+	return imp_infer(m, nd);
+}
+
+static int reshape(Importer *m, int v, const int64_t *dims, int rank, int slot)
+{
+	if (v < 0)
+		return -1;
+	int nd = imp_node(m, OP_RESHAPE, &v, 1, slot);
+	ir_set_ints(m->g, nd, "shape", dims, rank);
+	return imp_infer(m, nd);
+}
+
+/* The layout the computation runs in. */
+typedef struct QLay {
+	Shape x;            /* x's shape (static) */
+	int axis;           /* normalized axis */
+	int64_t block;      /* block size, 0: none */
+	int64_t xs[IR_MAX_RANK]; /* x reshaped (blocked: axis split into [C / B, B]) */
+	int xr;             /* its rank */
+} QLay;
+
+static int layout(Importer *m, QLay *q)
+{
+	q->x = m->g->val[m->in[0]].shape;
+	if (!ir_shape_static(&q->x))
+		return imp_err(m, "needs an input of static shape");
+	int r = q->x.rank;
+	int64_t axis = imp_int(m, "axis", 1);
+	if (axis < 0)
+		axis += r;
+	q->block = imp_int(m, "block_size", 0);
+	if (q->block < 0)
+		return imp_err(m, "block_size must not be negative");
+	q->axis = axis >= 0 && axis < r ? (int)axis : -1; /* checked where an axis is needed */
+	if (q->block && q->axis < 0)
+		return imp_err(m, "axis %lld is out of range for rank %d", (long long)imp_int(m, "axis", 1), r);
+	q->xr = 0;
+	for (int i = 0; i < r; i++) {
+		if (q->block && i == q->axis) {
+			if (q->x.d[i].n % q->block)
+				return imp_err(m, "dim %d (%lld) is not a multiple of block_size %lld", i,
+					(long long)q->x.d[i].n, (long long)q->block);
+			q->xs[q->xr++] = q->x.d[i].n / q->block;
+			q->xs[q->xr++] = q->block;
+		} else {
+			q->xs[q->xr++] = q->x.d[i].n;
+		}
+	}
+	if (q->xr > IR_MAX_RANK)
+		return imp_err(m, "rank %d is too large for blocked quantization", r);
+	return 0;
+}
+
+/* Input k (scale or zero point) as float32, shaped to broadcast against
+ * x in layout q; -1 with a message. */
+static int param(Importer *m, const QLay *q, int k, const char *what)
+{
+	int v = m->in[k];
+	const Value *p = &m->g->val[v];
+	int64_t n = ir_shape_numel(&p->shape);
+	if (!ir_shape_static(&p->shape))
+		return imp_err(m, "%s needs a static shape", what);
+	int f = cast_to(m, v, DT_F32, -1);
+	if (n == 1 && !q->block)
+		return f; /* per tensor */
+	int64_t dims[IR_MAX_RANK];
+	int nd = 0;
+	if (!q->block) { /* per axis: [C] -> [C, 1, ...] */
+		if (q->axis < 0)
+			return imp_err(m, "axis %lld is out of range for rank %d",
+				(long long)imp_int(m, "axis", 1), q->x.rank);
+		if (p->shape.rank != 1 || n != q->x.d[q->axis].n)
+			return imp_err(m, "%s must hold one value or one per element of axis %d", what, q->axis);
+		dims[nd++] = n;
+		for (int i = q->axis + 1; i < q->x.rank; i++)
+			dims[nd++] = 1;
+		return reshape(m, f, dims, nd, -1);
+	}
+	/* blocked: x's shape with axis's extent C / B, then [.., C / B, 1, ..] */
+	if (p->shape.rank != q->x.rank)
+		return imp_err(m, "%s must have x's rank for blocked quantization", what);
+	for (int i = 0; i < q->x.rank; i++) {
+		int64_t want = i == q->axis ? q->x.d[i].n / q->block : q->x.d[i].n;
+		if (p->shape.d[i].n != want)
+			return imp_err(m, "%s has extent %lld in dim %d; expected %lld", what,
+				(long long)p->shape.d[i].n, i, (long long)want);
+		dims[nd++] = p->shape.d[i].n;
+		if (i == q->axis)
+			dims[nd++] = 1;
+	}
+	return reshape(m, f, dims, nd, -1);
+}
+
+/* x as float32 in layout q. */
+static int x_f32(Importer *m, const QLay *q)
+{
+	int f = cast_to(m, m->in[0], DT_F32, -1);
+	return q->block ? reshape(m, f, q->xs, q->xr, -1) : f;
+}
+
+/* r in layout q back to x's shape, as dtype t, bound to output 0. */
+static int finish(Importer *m, const QLay *q, int r, DType t)
+{
+	int64_t dims[IR_MAX_RANK];
+	for (int i = 0; i < q->x.rank; i++)
+		dims[i] = q->x.d[i].n;
+	if (q->block)
+		r = reshape(m, r, dims, q->x.rank, t == DT_F32 ? 0 : -1);
+	if (t != DT_F32 || !q->block)
+		r = cast_to(m, r, t, 0);
+	return r < 0 ? -1 : 0;
+}
+
+int ew_dequantize(Importer *m, Op op)
+{
+	QLay q;
+	if (layout(m, &q))
+		return -1;
+	DType st = m->g->val[m->in[1]].dtype, t = st;
+	int64_t od = imp_int(m, "output_dtype", 0);
+	if (od)
+		t = (DType)od;
+	if (!ir_dtype_is_float(t) || !ir_dtype_is_float(st))
+		return imp_err(m, "scale and output must be float types");
+	int x = x_f32(m, &q);
+	if (x < 0)
+		return -1;
+	if (m->nin > 2 && m->in[2] >= 0) {
+		if (m->g->val[m->in[2]].dtype != m->g->val[m->in[0]].dtype)
+			return imp_err(m, "zero point must have x's type");
+		if ((x = node2(m, OP_SUB, x, param(m, &q, 2, "x_zero_point"), -1)) < 0)
+			return -1;
+	}
+	int s = param(m, &q, 1, "x_scale");
+	return s < 0 ? -1 : finish(m, &q, node2(m, OP_MUL, x, s, -1), t);
+}
+
+int ew_quantize(Importer *m, Op op)
+{
+	QLay q;
+	if (layout(m, &q))
+		return -1;
+	if (imp_attr(m, "precision") && imp_int(m, "precision", 0) != 0)
+		return imp_err(m, "precision is unsupported");
+	bool zp = m->nin > 2 && m->in[2] >= 0;
+	int64_t od = imp_int(m, "output_dtype", 0);
+	DType t = zp ? m->g->val[m->in[2]].dtype : od ? (DType)od : DT_U8;
+	if (od && (DType)od != t)
+		return imp_err(m, "output_dtype disagrees with the zero point's type");
+	if (!ir_dtype_is_int(t))
+		return imp_err(m, "quantizing to %s is unsupported", ir_dtype_name(t));
+	int s = param(m, &q, 1, "y_scale");
+	int v = node2(m, OP_ROUND, node2(m, OP_DIV, x_f32(m, &q), s, -1), -1, -1);
+	if (v >= 0 && zp)
+		v = node2(m, OP_ADD, v, param(m, &q, 2, "y_zero_point"), -1);
+	if (v < 0)
+		return -1;
+	/* saturate to T's range (the cast would saturate too; this states it) */
+	int bits = (int)ir_dtype_size(t) * 8;
+	bool u = ir_dtype_is_unsigned(t);
+	int c = imp_node(m, OP_CLIP, &v, 1, -1);
+	ir_set_float(m->g, c, "min", u ? 0 : -ldexp(1, bits - 1));
+	ir_set_float(m->g, c, "max", u ? ldexp(1, bits) - 1 : ldexp(1, bits - 1) - 1);
+	return finish(m, &q, imp_infer(m, c), t);
+}
