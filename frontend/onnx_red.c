@@ -379,7 +379,11 @@ int imp_groupnorm(Importer *m, Op op)
 	return bin(m, OP_ADD, y, per_channel(m, m->in[2], r), 0) < 0 ? -1 : 0;
 }
 
-/* LpNormalization: x / ||x||_p along axis, p 1 or 2. */
+/* LpNormalization: x / ||x||_p along axis, p 1 or 2. A zero norm gives 0
+ * (the reference's where(norm == 0, 0, x / norm)): the norm is clipped
+ * from below to the dtype's least subnormal, so 0 / it is 0 and a positive
+ * norm is unchanged. (Only where x*x underflows to a zero norm for a
+ * nonzero x does this differ: x / least subnormal instead of 0.) */
 int imp_lpnorm(Importer *m, Op op)
 {
 	(void)op;
@@ -394,7 +398,11 @@ int imp_lpnorm(Importer *m, Op op)
 	int nrm = red(m, OP_REDUCE_SUM, body, &ax, 1, true, -1);
 	if (p == 2)
 		nrm = un(m, OP_SQRT, nrm, -1);
-	return bin(m, OP_DIV, x, nrm, 0) < 0 ? -1 : 0;
+	if (nrm < 0)
+		return -1;
+	int nd = imp_node(m, OP_CLIP, &nrm, 1, -1);
+	ir_set_float(m->g, nd, "min", inv(m, 0)->dtype == DT_F32 ? 0x1p-149 : 0x1p-1074);
+	return bin(m, OP_DIV, x, imp_infer(m, nd), 0) < 0 ? -1 : 0;
 }
 
 /* MeanVarianceNormalization: (x - mean) / (sqrt(mean(x^2) - mean^2) + 1e-9)

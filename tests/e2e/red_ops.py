@@ -168,10 +168,13 @@ gn = ((G - G.mean(axis=2, keepdims=True)) / np.sqrt(G.var(axis=2, keepdims=True)
 write("groupnorm21", "GroupNormalization",
       [("x", X.astype(np.float32)), ("s", sc.astype(np.float32)), ("b", bi.astype(np.float32))],
       [("y", (gn * chan(sc) + chan(bi)).astype(np.float32))], {"num_groups": 3}, opset=21)
+Xz = X.copy()
+Xz[1, :, 2, 3] = 0  # a zero norm along axis 1 gives 0, not NaN
 for p in (1, 2):
-    nrm = np.sum(np.abs(X) ** p, axis=1, keepdims=True) ** (1 / p)
-    write(f"lpnorm_{p}", "LpNormalization", [("x", X.astype(np.float32))],
-          [("y", (X / nrm).astype(np.float32))], {"axis": 1, "p": p}, opset=1)
+    nrm = np.sum(np.abs(Xz) ** p, axis=1, keepdims=True) ** (1 / p)
+    y = np.where(nrm == 0, 0, Xz / np.where(nrm == 0, 1, nrm))
+    write(f"lpnorm_{p}", "LpNormalization", [("x", Xz.astype(np.float32))],
+          [("y", y.astype(np.float32))], {"axis": 1, "p": p}, opset=1)
 mean = X.mean(axis=(0, 2, 3), keepdims=True)
 sd = np.sqrt((X * X).mean(axis=(0, 2, 3), keepdims=True) - mean ** 2)
 write("mvn", "MeanVarianceNormalization", [("x", X.astype(np.float32))],
