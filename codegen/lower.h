@@ -117,6 +117,7 @@ int lw_cast(Lower *L, int node);      /* lower_extra.c: converting copy */
 /* --- red --- */
 int lw_argmax(Lower *L, int node);    /* lower_red_ext.c: argmax, argmin */
 int lw_cumsum(Lower *L, int node);
+int lw_topk(Lower *L, int node);
 
 /* --- idx --- */
 

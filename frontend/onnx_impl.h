@@ -96,6 +96,7 @@ int imp_groupnorm(Importer *m, Op op);
 int imp_lpnorm(Importer *m, Op op);
 int imp_mvn(Importer *m, Op op);
 int imp_lrn(Importer *m, Op op);
+int imp_topk(Importer *m, Op op);
 /* onnx_einsum.c */
 int imp_einsum(Importer *m, Op op);
 

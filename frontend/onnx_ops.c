@@ -798,6 +798,7 @@ static const OnnxOp table[] = {
 	{"ReduceMin", imp_reduce_red, OP_REDUCE_MIN, 1, 2, REDUCE},
 	{"ReduceProd", imp_reduce_red, OP_REDUCE_PROD, 1, 2, REDUCE},
 	{"ReduceSumSquare", imp_reduce_red, OP_COUNT, 1, 2, REDUCE},
+	{"TopK", imp_topk, OP_TOPK, 1, 2, "axis:int k:int largest:int sorted:int"},
 	{"RMSNormalization", imp_layernorm, OP_COUNT, 2, 2, "axis:int epsilon:float stash_type:int"},
 
 	/* --- idx --- */

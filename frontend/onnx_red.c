@@ -477,3 +477,36 @@ int imp_lrn(Importer *m, Op op)
 	int den = bin(m, OP_POW, base, fconst(m, "beta", beta, t), -1);
 	return bin(m, OP_DIV, x, den, 0) < 0 ? -1 : 0;
 }
+
+/* TopK: k an attribute (opset 1) or a constant 1-element input (10+);
+ * largest and sorted since 11 (the result is always sorted). Two outputs. */
+int imp_topk(Importer *m, Op op)
+{
+	int64_t k;
+	if (m->opset < 10) {
+		if (m->nin > 1)
+			return imp_err(m, "k is an attribute before opset 10, not an input");
+		if (!imp_attr(m, "k"))
+			return imp_err(m, "missing attribute k");
+		k = imp_int(m, "k", 0);
+	} else {
+		if (imp_attr(m, "k"))
+			return imp_err(m, "k is an input since opset 10, not an attribute");
+		if (!has(m, 1))
+			return imp_err(m, "missing input k");
+		int n = in_ints(m, 1, "k", &k, 1);
+		if (n != 1)
+			return n < 0 ? -1 : imp_err(m, "k must hold one value");
+	}
+	const char *names[2] = {imp_outname(m, 0, "values"), imp_outname(m, 1, "indices")};
+	int nd = ir_add_node(m->g, op, m->name, m->in, 1, 2, names);
+	ir_set_int(m->g, nd, "axis", imp_int(m, "axis", -1));
+	ir_set_int(m->g, nd, "k", k);
+	if (!imp_int(m, "largest", 1))
+		ir_set_int(m->g, nd, "largest", 0);
+	if (ir_infer_node(m->g, nd, m->d) < 0)
+		return imp_err(m, "the imported topk node is invalid (see above)");
+	imp_bind(m, 0, ir_out(m->g, nd, 0));
+	imp_bind(m, 1, ir_out(m->g, nd, 1));
+	return 0;
+}

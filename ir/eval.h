@@ -56,10 +56,11 @@ int ev_cast(const Ev *e);
 /* --- ew --- */
 
 /* --- red --- */
-/* eval_red.c: reduce_min/prod, argmax/argmin, cumsum. */
+/* eval_red.c: reduce_min/prod, argmax/argmin, cumsum, topk. */
 int ev_reduce_red(const Ev *e);
 int ev_argmax(const Ev *e);
 int ev_cumsum(const Ev *e);
+int ev_topk(const Ev *e);
 
 /* --- idx --- */
 

@@ -1,13 +1,15 @@
 /* eval_red.c — the interpreter rules of the reduction family's own ops:
  * reduce_min and reduce_prod (over axes, like eval_math.c's reduce_sum),
  * argmax/argmin (the first extreme along one axis; a NaN counts as the
- * extreme, as numpy's), and cumsum (inclusive or exclusive, forward or
- * reversed running sums along one axis). Floats accumulate in float64;
+ * extreme, as numpy's), cumsum (inclusive or exclusive, forward or
+ * reversed running sums along one axis) and topk (the k first elements in
+ * the order by value, ties by index). Floats accumulate in float64;
  * integers in int64, wrapping to the dtype. */
 #include "eval.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Marks the reduced axes of x (every axis when axes is absent or empty)
  * and fills st with the output offsets seen with kept dims (0 on reduced). */
@@ -169,5 +171,60 @@ int ev_cumsum(const Ev *e)
 		ev_store_f64(&e->out[0], v);
 	free(v);
 	free(w);
+	return 0;
+}
+
+/* topk: along the axis, the k elements first in the order "larger value
+ * first" (largest = 1; "smaller first" with 0), equal values by lower
+ * index; a NaN counts as the largest (with largest = 0 the smallest), as
+ * argmax/argmin. Values and their i64 indices, always sorted. */
+int ev_topk(const Ev *e)
+{
+	const Tensor *x = &e->in[0];
+	int axis = (int)ir_attr_int(e->n, "axis", -1);
+	if (axis < 0)
+		axis += x->shape.rank;
+	int64_t k = ir_attr_int(e->n, "k", 0);
+	bool big = ir_attr_int(e->n, "largest", 1) != 0;
+	int64_t outer, len, inner;
+	split(&x->shape, axis, &outer, &len, &inner);
+	bool i64 = x->dtype == DT_I64;
+	double *v = i64 ? NULL : ev_load_f64(x);
+	int64_t *w = i64 ? ev_load_i64(x) : NULL;
+	size_t esz = ir_dtype_size(x->dtype);
+	int64_t *idx = xmalloc((size_t)(outer * k * inner) * 8 + 8);
+	bool *used = xmalloc((size_t)len + 1);
+	for (int64_t o = 0; o < outer; o++)
+		for (int64_t in = 0; in < inner; in++) {
+			int64_t base = o * len * inner + in;
+			for (int64_t i = 0; i < len; i++)
+				used[i] = false;
+			for (int64_t j = 0; j < k; j++) { /* the first unused element in the order */
+				int64_t best = -1;
+				for (int64_t i = 0; i < len; i++) {
+					if (used[i])
+						continue;
+					bool take = best < 0;
+					if (!take && i64) {
+						int64_t a = w[base + i * inner], b = w[base + best * inner];
+						take = big ? a > b : a < b;
+					} else if (!take) {
+						double a = v[base + i * inner], b = v[base + best * inner];
+						take = !isnan(b) && (isnan(a) || (big ? a > b : a < b));
+					}
+					if (take)
+						best = i;
+				}
+				used[best] = true;
+				idx[(o * k + j) * inner + in] = best;
+				memcpy((char *)e->out[0].data + (size_t)((o * k + j) * inner + in) * esz,
+					(const char *)x->data + (size_t)(base + best * inner) * esz, esz);
+			}
+		}
+	ev_store_i64(&e->out[1], idx);
+	free(v);
+	free(w);
+	free(idx);
+	free(used);
 	return 0;
 }

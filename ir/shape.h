@@ -77,6 +77,7 @@ int shape_reshape_dyn_rule(const ShapeCtx *c);
 /* --- red --- */
 int shape_argmax_rule(const ShapeCtx *c);   /* shape_red.c */
 int shape_cumsum_rule(const ShapeCtx *c);
+int shape_topk_rule(const ShapeCtx *c);
 
 /* --- idx --- */
 

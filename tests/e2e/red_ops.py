@@ -203,3 +203,15 @@ einsums = [
 for k, (eq, args) in enumerate(einsums):
     write(f"einsum_{k}", "Einsum", [(f"x{j}", a) for j, a in enumerate(args)],
           [("y", np.asarray(np.einsum(eq, *args)))], {"equation": eq}, opset=12)
+
+# --- topk, k an initializer; ties among small integers go by index
+for dt in (np.float32, np.int64, np.float64):
+    a = rng.integers(-3, 4, size=(3, 6, 4)).astype(dt)
+    for axis in (1, -1):
+        for largest in (0, 1):
+            kk = 3
+            order = np.argsort(-a if largest else a, axis=axis, kind="stable")
+            idx = np.take(order, np.arange(kk), axis=axis)
+            write(f"topk_{dt.__name__}_{axis}_{largest}".replace("-", "m"), "TopK", [("x", a)],
+                  [("values", np.take_along_axis(a, idx, axis=axis)), ("indices", idx.astype(np.int64))],
+                  {"axis": axis, "largest": largest}, [("k", i64(kk))], opset=11)

@@ -1,5 +1,5 @@
 /* test_red.c — the reduction family's own ops (reduce_min, reduce_prod,
- * argmax, argmin, cumsum): their interpreter rules on hand-checked
+ * argmax, argmin, cumsum, topk): their interpreter rules on hand-checked
  * examples (ties, NaN, empty axes, exclusive/reverse sums), their shape
  * rules, and their lowering: cg_interp on the kernels against ir_eval on
  * random inputs (lower_check.h), over dtypes, axes and flags. */
@@ -216,6 +216,68 @@ static void test_lower_cumsum(void **state)
 		}
 }
 
+static void topk_case(DType t, Shape s, int64_t axis, int64_t k, int largest)
+{
+	Graph *g = ir_graph_new("m");
+	int x = ir_add_input(g, "x", t, s);
+	int n = ir_add_node(g, OP_TOPK, "topk", &x, 1, 2, NULL);
+	ir_set_int(g, n, "axis", axis);
+	ir_set_int(g, n, "k", k);
+	ir_set_int(g, n, "largest", largest);
+	ir_add_output(g, ir_out(g, n, 0));
+	ir_add_output(g, ir_out(g, n, 1));
+	KernelList kl;
+	check_graph(g, &kl);
+	assert_int_equal(kl.nk, 4); /* pair order, rank, indices, values */
+	cg_free(&kl);
+	ir_graph_free(g);
+}
+
+/* Integers from a small range meet ties: equal values go by index. */
+static void test_lower_topk(void **state)
+{
+	(void)state;
+	const DType ts[] = {DT_F32, DT_F64, DT_I32, DT_I64};
+	for (int i = 0; i < 4; i++)
+		for (int largest = 0; largest < 2; largest++) {
+			topk_case(ts[i], S(3, 6, 2), 1, 4, largest);
+			topk_case(ts[i], S(2, 5), -1, 5, largest);
+			topk_case(ts[i], S(7), 0, 1, largest);
+		}
+}
+
+static void k3(Graph *g, int n)
+{
+	ir_set_int(g, n, "axis", 0);
+	ir_set_int(g, n, "k", 3);
+}
+
+/* topk's interpreter rule: ties by index, a NaN first (as argmax). */
+static void test_eval_topk(void **state)
+{
+	(void)state;
+	Graph *g = ir_graph_new("m");
+	int x = ir_add_input(g, "x", DT_F32, S(5));
+	int n = ir_add_node(g, OP_TOPK, "topk", &x, 1, 2, NULL);
+	k3(g, n);
+	ir_add_output(g, ir_out(g, n, 0));
+	ir_add_output(g, ir_out(g, n, 1));
+	infer(g);
+	float v[5] = {2, 7, NAN, 7, 1};
+	Tensor in = {DT_F32, S(5), v}, o[2];
+	Diag d;
+	diag_init(&d);
+	if (ir_eval(g, &in, o, &d) < 0)
+		fail_msg("ir_eval: %s", d.msg);
+	const float *ov = o[0].data;
+	const int64_t *oi = o[1].data;
+	assert_true(isnan(ov[0]) && ov[1] == 7 && ov[2] == 7);
+	assert_true(oi[0] == 2 && oi[1] == 1 && oi[2] == 3);
+	ir_tensor_free(&o[0]);
+	ir_tensor_free(&o[1]);
+	ir_graph_free(g);
+}
+
 /* Unsupported dtypes are reported naming the op, never computed wrong. */
 static void test_lower_errors(void **state)
 {
@@ -237,6 +299,8 @@ int main(void)
 		cmocka_unit_test(test_lower_reduce),
 		cmocka_unit_test(test_lower_arg),
 		cmocka_unit_test(test_lower_cumsum),
+		cmocka_unit_test(test_lower_topk),
+		cmocka_unit_test(test_eval_topk),
 		cmocka_unit_test(test_lower_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
