@@ -591,7 +591,7 @@ static int op_concat(Importer *m, Op op)
 static int op_batchnorm(Importer *m, Op op)
 {
 	if (imp_int(m, "training_mode", 0))
-		return imp_err(m, "training_mode=1 is unsupported (inference only)");
+		return imp_batchnorm_train(m, op); /* onnx_red.c */
 	if (imp_int(m, "spatial", 1) == 0)
 		return imp_err(m, "spatial=0 is unsupported");
 	for (int k = 1; k < 5; k++)

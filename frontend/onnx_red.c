@@ -510,3 +510,52 @@ int imp_topk(Importer *m, Op op)
 	imp_bind(m, 1, ir_out(m->g, nd, 1));
 	return 0;
 }
+
+/* A value reshaped to 1-D. */
+static int flat(Importer *m, int v)
+{
+	if (v < 0)
+		return -1;
+	int64_t shape = -1;
+	int nd = imp_node(m, OP_RESHAPE, &v, 1, -1);
+	ir_set_ints(m->g, nd, "shape", &shape, 1);
+	return imp_infer(m, nd);
+}
+
+/* BatchNormalization with training_mode = 1: normalized with the batch's
+ * own mean and (population) variance over every axis but 1; outputs 1 and
+ * 2 are the running statistics mean * momentum + batch * (1 - momentum). */
+int imp_batchnorm_train(Importer *m, Op op)
+{
+	(void)op;
+	int r = known_rank(m, 0);
+	if (r < 0 || float_in(m, 0) < 0)
+		return -1;
+	if (r < 2)
+		return imp_err(m, "needs an input of rank >= 2 (channel is dim 1)");
+	DType t = inv(m, 0)->dtype;
+	int64_t axes[IR_MAX_RANK];
+	int na = 0;
+	for (int i = 0; i < r; i++)
+		if (i != 1)
+			axes[na++] = i;
+	int x = m->in[0];
+	int mean = red(m, OP_REDUCE_MEAN, x, axes, na, true, -1);
+	int d = bin(m, OP_SUB, x, mean, -1);
+	int var = red(m, OP_REDUCE_MEAN, bin(m, OP_MUL, d, d, -1), axes, na, true, -1);
+	int y = bin(m, OP_MUL, d, inv_std(m, var, imp_float(m, "epsilon", 1e-5), t, -1), -1);
+	y = bin(m, OP_MUL, y, per_channel(m, m->in[1], r), -1);
+	if (bin(m, OP_ADD, y, per_channel(m, m->in[2], r), 0) < 0)
+		return -1;
+	double mom = imp_float(m, "momentum", 0.9);
+	const int stat[2] = {mean, var};
+	for (int k = 1; k <= 2; k++) {
+		if (!imp_used(m, k))
+			continue;
+		int run = bin(m, OP_MUL, m->in[2 + k], fconst(m, "momentum", mom, t), -1);
+		int cur = bin(m, OP_MUL, flat(m, stat[k - 1]), fconst(m, "one_minus_momentum", 1 - mom, t), -1);
+		if (bin(m, OP_ADD, run, cur, k) < 0)
+			return -1;
+	}
+	return 0;
+}

@@ -215,3 +215,18 @@ for dt in (np.float32, np.int64, np.float64):
             write(f"topk_{dt.__name__}_{axis}_{largest}".replace("-", "m"), "TopK", [("x", a)],
                   [("values", np.take_along_axis(a, idx, axis=axis)), ("indices", idx.astype(np.int64))],
                   {"axis": axis, "largest": largest}, [("k", i64(kk))], opset=11)
+
+# --- batchnorm in training mode: batch statistics, running mean and variance
+for shape in ((2, 3, 4, 5), (4, 3, 6)):
+    xb = rng.standard_normal(shape)
+    s, bb, mu, va = (rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(3),
+                     rng.random(3) + 0.5)
+    ax = tuple(i for i in range(len(shape)) if i != 1)
+    bm, bv = xb.mean(axis=ax), xb.var(axis=ax)
+    ch = lambda v: v.reshape((1, 3) + (1,) * (len(shape) - 2))
+    y = (xb - ch(bm)) / np.sqrt(ch(bv) + 1e-3) * ch(s) + ch(bb)
+    f = lambda v: v.astype(np.float32)
+    write(f"bn_train_{len(shape)}d", "BatchNormalization",
+          [("x", f(xb)), ("s", f(s)), ("b", f(bb)), ("mean", f(mu)), ("var", f(va))],
+          [("y", f(y)), ("rm", f(mu * 0.8 + bm * 0.2)), ("rv", f(va * 0.8 + bv * 0.2))],
+          {"epsilon": 1e-3, "momentum": 0.8, "training_mode": 1}, opset=15)
