@@ -51,8 +51,8 @@ int lw_argmax(Lower *L, int node)
 	return 0;
 }
 
-/* y[.., i, ..] = sum over r of x[.., r, ..] where r <= i (exclusive: r < i;
- * reverse: r >= i, or r > i). */
+/* y[.., i, ..] = sum (cumprod: product) over r of x[.., r, ..] where
+ * r <= i (exclusive: r < i; reverse: r >= i, or r > i). */
 int lw_cumsum(Lower *L, int node)
 {
 	const Node *n = &L->g->node[node];
@@ -77,8 +77,9 @@ int lw_cumsum(Lower *L, int node)
 	e.k[axis] = rev ? -1 : 1;
 	e.k[rv] = rev ? 1 : -1;
 	kx_guard(L, ld, e, excl ? 1 : 0, INT64_MAX);
-	ld->fill = 0;
-	L->kl->k[L->kl->nk - 1].body = kx_red(L, KR_SUM, ld);
+	bool prod = n->op == OP_CUMPROD;
+	ld->fill = prod ? 1 : 0;
+	L->kl->k[L->kl->nk - 1].body = kx_red(L, prod ? KR_PROD : KR_SUM, ld);
 	return 0;
 }
 

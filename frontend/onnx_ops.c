@@ -782,6 +782,7 @@ static const OnnxOp table[] = {
 	/* --- red --- */
 	{"ArgMax", imp_argmax, OP_ARGMAX, 1, 1, "axis:int keepdims:int select_last_index:int"},
 	{"ArgMin", imp_argmax, OP_ARGMIN, 1, 1, "axis:int keepdims:int select_last_index:int"},
+	{"CumProd", imp_cumsum, OP_CUMPROD, 2, 2, "exclusive:int reverse:int"},
 	{"CumSum", imp_cumsum, OP_CUMSUM, 2, 2, "exclusive:int reverse:int"},
 	{"Einsum", imp_einsum, OP_COUNT, 1, -1, "equation:string"},
 	{"GroupNormalization", imp_groupnorm, OP_COUNT, 3, 3, "epsilon:float num_groups:int stash_type:int"},

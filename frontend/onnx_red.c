@@ -246,7 +246,7 @@ int imp_hardmax(Importer *m, Op op)
 	return imp_infer(m, nd) < 0 ? -1 : 0;
 }
 
-/* CumSum: axis a constant scalar input; exclusive, reverse. */
+/* CumSum, CumProd: axis a constant scalar input; exclusive, reverse. */
 int imp_cumsum(Importer *m, Op op)
 {
 	int64_t axis;

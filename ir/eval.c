@@ -208,7 +208,7 @@ static bool dtype_ok(Op op, DType t)
 	/* --- ew --- */
 
 	/* --- red --- */
-	case OP_REDUCE_MIN: case OP_REDUCE_PROD: case OP_CUMSUM:
+	case OP_REDUCE_MIN: case OP_REDUCE_PROD: case OP_CUMSUM: case OP_CUMPROD:
 		return ir_dtype_is_float(t) || ev_is_int(t);
 	case OP_ARGMAX: case OP_ARGMIN: case OP_TOPK:
 		return ir_dtype_is_float(t) || ev_is_int(t) || t == DT_U8 || t == DT_I8;
@@ -252,7 +252,7 @@ static int dispatch(const Ev *e)
 	/* --- red --- */
 	case OP_REDUCE_MIN: case OP_REDUCE_PROD: return ev_reduce_red(e);
 	case OP_ARGMAX: case OP_ARGMIN: return ev_argmax(e);
-	case OP_CUMSUM: return ev_cumsum(e);
+	case OP_CUMSUM: case OP_CUMPROD: return ev_cumsum(e);
 	case OP_TOPK: return ev_topk(e);
 
 	/* --- idx --- */

@@ -1,8 +1,8 @@
 /* eval_red.c — the interpreter rules of the reduction family's own ops:
  * reduce_min and reduce_prod (over axes, like eval_math.c's reduce_sum),
  * argmax/argmin (the first extreme along one axis; a NaN counts as the
- * extreme, as numpy's), cumsum (inclusive or exclusive, forward or
- * reversed running sums along one axis) and topk (the k first elements in
+ * extreme, as numpy's), cumsum/cumprod (inclusive or exclusive,
+ * forward or reversed running sums or products along one axis) and topk (the k first elements in
  * the order by value, ties by index). Floats accumulate in float64;
  * integers in int64, wrapping to the dtype. */
 #include "eval.h"
@@ -130,6 +130,9 @@ int ev_argmax(const Ev *e)
 	return 0;
 }
 
+/* cumsum, cumprod: running sums (products) along the axis; exclusive
+ * leaves the element itself out (the first gets 0, or 1), reverse runs from
+ * the end. */
 int ev_cumsum(const Ev *e)
 {
 	const Tensor *x = &e->in[0];
@@ -137,6 +140,7 @@ int ev_cumsum(const Ev *e)
 	if (axis < 0)
 		axis += x->shape.rank;
 	bool excl = ir_attr_int(e->n, "exclusive", 0) != 0, rev = ir_attr_int(e->n, "reverse", 0) != 0;
+	bool prod = e->n->op == OP_CUMPROD;
 	int64_t outer, len, inner;
 	split(&x->shape, axis, &outer, &len, &inner);
 	bool isint = ev_is_int(x->dtype);
@@ -144,25 +148,21 @@ int ev_cumsum(const Ev *e)
 	int64_t *w = isint ? ev_load_i64(x) : NULL;
 	for (int64_t o = 0; o < outer; o++)
 		for (int64_t in = 0; in < inner; in++) {
-			double s = 0;
-			uint64_t si = 0;
+			double s = prod ? 1 : 0;
+			uint64_t si = prod ? 1 : 0; /* wraps */
 			for (int64_t j = 0; j < len; j++) {
 				int64_t k = rev ? len - 1 - j : j;
 				int64_t at = (o * len + k) * inner + in;
 				double a = isint ? 0 : v[at];
 				uint64_t ai = isint ? (uint64_t)w[at] : 0;
-				if (!excl) {
-					s += a;
-					si += ai;
-				}
+				double before = s;
+				uint64_t beforei = si;
+				s = prod ? s * a : s + a;
+				si = prod ? si * ai : si + ai;
 				if (isint)
-					w[at] = (int64_t)si;
+					w[at] = (int64_t)(excl ? beforei : si);
 				else
-					v[at] = s;
-				if (excl) {
-					s += a;
-					si += ai;
-				}
+					v[at] = excl ? before : s;
 			}
 		}
 	if (isint)

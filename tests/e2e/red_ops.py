@@ -128,6 +128,15 @@ for axis in (0, 1, -1):
             write(f"cumsum_{axis}_{excl}_{rev}".replace("-", "m"), "CumSum", [("x", c)],
                   [("y", s.astype(np.float32))], {"exclusive": excl, "reverse": rev},
                   [("axis", np.array(axis, np.int64))], opset=14)
+            pr = np.cumprod(a, axis=axis)
+            if excl:
+                pr = np.concatenate([np.ones_like(np.take(a, [0], axis=axis)),
+                                     np.take(pr, range(a.shape[axis] - 1), axis=axis)], axis=axis)
+            if rev:
+                pr = np.flip(pr, axis)
+            write(f"cumprod_{axis}_{excl}_{rev}".replace("-", "m"), "CumProd", [("x", c)],
+                  [("y", pr.astype(np.float32))], {"exclusive": excl, "reverse": rev},
+                  [("axis", np.array(axis, np.int64))], opset=26)
 ci = xi[0]
 write("cumsum_int32", "CumSum", [("x", ci)], [("y", np.cumsum(ci, axis=1).astype(np.int32))],
       None, [("axis", np.array(1, np.int32))], opset=14)

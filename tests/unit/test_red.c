@@ -1,5 +1,5 @@
 /* test_red.c — the reduction family's own ops (reduce_min, reduce_prod,
- * argmax, argmin, cumsum, topk): their interpreter rules on hand-checked
+ * argmax, argmin, cumsum, cumprod, topk): their interpreter rules on hand-checked
  * examples (ties, NaN, empty axes, exclusive/reverse sums), their shape
  * rules, and their lowering: cg_interp on the kernels against ir_eval on
  * random inputs (lower_check.h), over dtypes, axes and flags. */
@@ -81,6 +81,10 @@ static void test_eval_examples(void **state)
 	assert_true(r[0] == 10 && r[1] == 9 && r[2] == 7 && r[3] == 4);
 	run1(OP_CUMSUM, S(4), c, DT_F32, r, ax0_rev_excl);
 	assert_true(r[0] == 9 && r[1] == 7 && r[2] == 4 && r[3] == 0);
+	run1(OP_CUMPROD, S(4), c, DT_I64, r, ax0_excl);
+	assert_true(r[0] == 1 && r[1] == 1 && r[2] == 2 && r[3] == 6);
+	run1(OP_CUMPROD, S(4), c, DT_F64, r, ax0_rev);
+	assert_true(r[0] == 24 && r[1] == 24 && r[2] == 12 && r[3] == 4);
 
 	/* reduce_min / reduce_prod over axis 1 of [[2 -3], [5 nan]]; over an empty axis */
 	const double e[] = {2, -3, 5, NAN};
@@ -192,11 +196,11 @@ static void test_lower_arg(void **state)
 		}
 }
 
-static void cum_case(DType t, Shape s, int64_t axis, int excl, int rev)
+static void cum_case(Op op, DType t, Shape s, int64_t axis, int excl, int rev)
 {
 	Graph *g = ir_graph_new("m");
 	int x = ir_add_input(g, "x", t, s);
-	int n = add(g, OP_CUMSUM, "cum", IN(x));
+	int n = add(g, op, "cum", IN(x));
 	ir_set_int(g, n, "axis", axis);
 	ir_set_int(g, n, "exclusive", excl);
 	ir_set_int(g, n, "reverse", rev);
@@ -211,8 +215,10 @@ static void test_lower_cumsum(void **state)
 	const DType ts[] = {DT_F32, DT_F64, DT_I32, DT_I64};
 	for (int i = 0; i < 4; i++)
 		for (int f = 0; f < 4; f++) {
-			cum_case(ts[i], S(2, 5, 3), 1, f & 1, f >> 1);
-			cum_case(ts[i], S(6), -1, f & 1, f >> 1);
+			cum_case(OP_CUMSUM, ts[i], S(2, 5, 3), 1, f & 1, f >> 1);
+			cum_case(OP_CUMSUM, ts[i], S(6), -1, f & 1, f >> 1);
+			cum_case(OP_CUMPROD, ts[i], S(2, 5, 3), 1, f & 1, f >> 1);
+			cum_case(OP_CUMPROD, ts[i], S(6), -1, f & 1, f >> 1);
 		}
 }
 
