@@ -35,6 +35,8 @@ static void red_map(const Ev *e, const Shape *xs, int64_t *st)
 /* min that propagates NaN */
 static double fminn(double m, double v) { return isnan(m) || isnan(v) ? NAN : v < m ? v : m; }
 
+/* reduce_min, reduce_prod; reduce_max and reduce_min over bool (any and
+ * all: false and true over an empty axis). */
 int ev_reduce_red(const Ev *e)
 {
 	bool prod = e->n->op == OP_REDUCE_PROD;
@@ -44,6 +46,22 @@ int ev_reduce_red(const Ev *e)
 	int64_t st[IR_MAX_RANK], idx[IR_MAX_RANK] = {0};
 	red_map(e, xs, st);
 	int64_t nx = ev_numel(x), ny = ev_numel(y);
+	if (x->dtype == DT_BOOL) {
+		bool any = e->n->op == OP_REDUCE_MAX;
+		double *v = ev_load_f64(x), *acc = xmalloc((size_t)ny * 8 + 8);
+		for (int64_t j = 0; j < ny; j++)
+			acc[j] = !any;
+		for (int64_t i = 0; i < nx; i++, ev_next(idx, xs)) {
+			int64_t o = 0;
+			for (int k = 0; k < xs->rank; k++)
+				o += idx[k] * st[k];
+			acc[o] = any ? (acc[o] || v[i]) : (acc[o] && v[i]);
+		}
+		ev_store_f64(y, acc);
+		free(v);
+		free(acc);
+		return 0;
+	}
 	if (ev_is_int(x->dtype)) {
 		int64_t *v = ev_load_i64(x), *acc = xmalloc((size_t)ny * 8 + 8);
 		int64_t hi = x->dtype == DT_I32 ? INT32_MAX : INT64_MAX;

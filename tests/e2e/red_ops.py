@@ -239,3 +239,10 @@ for shape in ((2, 3, 4, 5), (4, 3, 6)):
           [("x", f(xb)), ("s", f(s)), ("b", f(bb)), ("mean", f(mu)), ("var", f(va))],
           [("y", f(y)), ("rm", f(mu * 0.8 + bm * 0.2)), ("rv", f(va * 0.8 + bv * 0.2))],
           {"epsilon": 1e-3, "momentum": 0.8, "training_mode": 1}, opset=15)
+
+# --- reduce_max / reduce_min over bool: any / all
+bl = rng.random((4, 3, 5)) < 0.4
+for op, fn in (("ReduceMax", np.any), ("ReduceMin", np.all)):
+    for ax in ((1,), (0, 2)):
+        write(f"bool_{op}_{len(ax)}", op, [("x", bl)], [("y", fn(bl, axis=ax, keepdims=True))],
+              None, [("axes", i64(*ax))], opset=20)

@@ -290,11 +290,50 @@ static void test_lower_errors(void **state)
 	(void)state;
 	Graph *g = ir_graph_new("m");
 	int x = ir_add_input(g, "x", DT_BOOL, S(2, 3));
-	int n = add(g, OP_REDUCE_MIN, "rb", IN(x));
+	int n = add(g, OP_REDUCE_PROD, "rb", IN(x));
 	ir_add_output(g, out(g, n));
 	Diag d;
-	assert_non_null(strstr(lower_error(g, &d), "cannot lower reduce_min for bool"));
+	assert_non_null(strstr(lower_error(g, &d), "cannot lower reduce_prod for bool"));
 	ir_graph_free(g);
+}
+
+/* reduce_max / reduce_min over bool are any / all: interpreter and
+ * kernels on every pattern of a 3-element row. */
+static void test_bool_any_all(void **state)
+{
+	(void)state;
+	for (int mx = 0; mx < 2; mx++) {
+		Graph *g = ir_graph_new("m");
+		int x = ir_add_input(g, "x", DT_BOOL, S(8, 3));
+		int n = add(g, mx ? OP_REDUCE_MAX : OP_REDUCE_MIN, "r", IN(x));
+		ir_set_ints(g, n, "axes", INTS(1));
+		ir_set_int(g, n, "keepdims", 0);
+		ir_add_output(g, out(g, n));
+		infer(g);
+		uint8_t v[24];
+		for (int i = 0; i < 24; i++)
+			v[i] = (uint8_t)((i / 3) >> (i % 3) & 1);
+		Tensor in = {DT_BOOL, S(8, 3), v}, ref, got;
+		Diag d;
+		diag_init(&d);
+		if (ir_eval(g, &in, &ref, &d) < 0)
+			fail_msg("ir_eval: %s", d.msg);
+		KernelList kl;
+		if (cg_lower(g, &kl, &d) < 0)
+			fail_msg("cg_lower: %s", d.msg);
+		cg_plan(&kl);
+		if (cg_interp(&kl, &in, &got, &d) < 0)
+			fail_msg("cg_interp: %s", d.msg);
+		for (int r = 0; r < 8; r++) {
+			uint8_t want = mx ? r != 0 : r == 7; /* row r holds the bits of r */
+			assert_int_equal(((uint8_t *)ref.data)[r], want);
+			assert_int_equal(((uint8_t *)got.data)[r], want);
+		}
+		ir_tensor_free(&ref);
+		ir_tensor_free(&got);
+		cg_free(&kl);
+		ir_graph_free(g);
+	}
 }
 
 int main(void)
@@ -308,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_lower_topk),
 		cmocka_unit_test(test_eval_topk),
 		cmocka_unit_test(test_lower_errors),
+		cmocka_unit_test(test_bool_any_all),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
