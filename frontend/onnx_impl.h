@@ -100,6 +100,8 @@ int imp_topk(Importer *m, Op op);
 int imp_batchnorm_train(Importer *m, Op op); /* BatchNormalization, training_mode = 1 */
 /* onnx_einsum.c */
 int imp_einsum(Importer *m, Op op);
+/* onnx_attention.c */
+int imp_attention(Importer *m, Op op);
 
 /* --- idx --- */
 

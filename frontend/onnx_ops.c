@@ -780,6 +780,9 @@ static const OnnxOp table[] = {
 	/* --- ew --- */
 
 	/* --- red --- */
+	{"Attention", imp_attention, OP_COUNT, 3, 7,
+		"is_causal:int kv_num_heads:int q_num_heads:int qk_matmul_output_mode:int scale:float "
+		"softcap:float softmax_precision:int"},
 	{"ArgMax", imp_argmax, OP_ARGMAX, 1, 1, "axis:int keepdims:int select_last_index:int"},
 	{"ArgMin", imp_argmax, OP_ARGMIN, 1, 1, "axis:int keepdims:int select_last_index:int"},
 	{"CumProd", imp_cumsum, OP_CUMPROD, 2, 2, "exclusive:int reverse:int"},
