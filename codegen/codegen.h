@@ -70,7 +70,8 @@ typedef enum KrOp {
 	KR_SUM, KR_MAX, KR_MIN,
 	KR_PROD,   /* product, 1 when empty */
 	KR_ARGMAX, /* row-major index over the reduction vars of the first maximum of a
-	              (a NaN counts as the maximum), 0 when empty; a keeps its own dtype */
+	              (a NaN counts as the maximum), 0 when empty; a keeps its own dtype.
+	              With b set (a payload), b's value there instead of the index */
 	KR_ARGMIN, /* likewise the first minimum (a NaN counts as the minimum) */
 } KrOp;
 
@@ -84,7 +85,7 @@ typedef struct Kx {
 	int nguard;      /* KX_LOAD, KX_VALID */
 	Guard *guard;
 	double fill;     /* KX_LOAD: value when a guard fails */
-	struct Kx *a, *b; /* operands; KX_REDUCE: a is the body; KX_LOAD: a, if set, a KX_IDX */
+	struct Kx *a, *b; /* operands; KX_REDUCE: a is the body (b: KR_ARGMAX/KR_ARGMIN's payload or NULL); KX_LOAD: a, if set, a KX_IDX */
 	struct Kx *cond;  /* KX_SELECT: the condition (bool); NULL otherwise */
 	int64_t ext;     /* KX_IDX: extent of the indexed dim */
 	int64_t stride;  /* KX_IDX: element stride of the indexed dim */

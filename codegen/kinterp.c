@@ -327,7 +327,7 @@ static double eval(Interp *in, const Kx *x)
 					bool nan = isnan(a) && !isnan(best);
 					if (nan || (x->op == KR_ARGMAX ? a > best : a < best)) {
 						best = a;
-						r = (double)pos;
+						r = x->b ? eval(in, x->b) : (double)pos;
 					}
 					pos++;
 				} else {

@@ -176,6 +176,10 @@ static void print_kx(const KernelList *kl, const Kernel *k, const Kx *x, FILE *f
 		print_vars(k, k->nout_var, k->nvar, f);
 		fputs(": ", f);
 		print_kx(kl, k, x->a, f);
+		if (x->b) { /* an arg reduction's payload */
+			fputs(" -> ", f);
+			print_kx(kl, k, x->b, f);
+		}
 		fputs(")", f);
 		break;
 	case KX_IDX: /* idx(i, extent)*stride, chained with + */

@@ -306,6 +306,8 @@ static const LowerFn lower_fn[OP_COUNT] = {
 	[OP_ARGMAX] = lw_argmax, /* lower_red_ext.c */
 	[OP_ARGMIN] = lw_argmax,
 	[OP_CUMSUM] = lw_cumsum,
+	[OP_CUMPROD] = lw_cumsum,
+	[OP_TOPK] = lw_topk,
 
 	/* --- idx --- */
 	[OP_SLICE] = lw_slice,

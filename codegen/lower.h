@@ -126,6 +126,7 @@ Kx *lw_ew2_at(Lower *L, int node, const Aff *coord);
 /* --- red --- */
 int lw_argmax(Lower *L, int node);    /* lower_red_ext.c: argmax, argmin */
 int lw_cumsum(Lower *L, int node);
+int lw_topk(Lower *L, int node);
 
 /* --- idx --- */
 int lw_slice(Lower *L, int node);           /* lower_idx.c */

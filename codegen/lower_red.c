@@ -19,7 +19,8 @@ static int reduced_axes(Lower *L, int node, bool *red)
 	const Node *n = &L->g->node[node];
 	const Value *y = lw_out(L, node);
 	DType t = y->dtype;
-	if (!lw_is_arith(t) || (n->op == OP_REDUCE_MEAN && !lw_is_float(t)))
+	bool anyall = t == DT_BOOL && (n->op == OP_REDUCE_MAX || n->op == OP_REDUCE_MIN);
+	if ((!lw_is_arith(t) && !anyall) || (n->op == OP_REDUCE_MEAN && !lw_is_float(t)))
 		return lw_unsupported(L, node, t);
 	int r = lw_in(L, node, 0)->shape.rank;
 	memset(red, 0, (size_t)IR_MAX_RANK * sizeof *red);
@@ -52,7 +53,10 @@ static Kx *reduce_of(Lower *L, int node, Kx *ld, int64_t count)
 				ir_dtype_name(t));
 			return NULL;
 		}
-		return kx_red(L, op == OP_REDUCE_MAX ? KR_MAX : KR_MIN, ld);
+		Kx *r = kx_red(L, op == OP_REDUCE_MAX ? KR_MAX : KR_MIN, ld);
+		if (t == DT_BOOL) /* any / all: through i32 (the store gives back 0 or 1) */
+			r->dtype = DT_I32;
+		return r;
 	}
 	if (op == OP_REDUCE_SUM)
 		return kx_red(L, KR_SUM, ld);

@@ -116,8 +116,12 @@ int imp_groupnorm(Importer *m, Op op);
 int imp_lpnorm(Importer *m, Op op);
 int imp_mvn(Importer *m, Op op);
 int imp_lrn(Importer *m, Op op);
+int imp_topk(Importer *m, Op op);
+int imp_batchnorm_train(Importer *m, Op op); /* BatchNormalization, training_mode = 1 */
 /* onnx_einsum.c */
 int imp_einsum(Importer *m, Op op);
+/* onnx_attention.c */
+int imp_attention(Importer *m, Op op);
 
 /* --- idx --- */
 /* onnx_idx.c: handlers of the data-movement and indexing rows. */

@@ -460,7 +460,7 @@ static int op_concat(Importer *m, Op op)
 static int op_batchnorm(Importer *m, Op op)
 {
 	if (imp_int(m, "training_mode", 0))
-		return imp_err(m, "training_mode=1 is unsupported (inference only)");
+		return imp_batchnorm_train(m, op); /* onnx_red.c */
 	if (imp_int(m, "spatial", 1) == 0)
 		return imp_err(m, "spatial=0 is unsupported");
 	for (int k = 1; k < 5; k++)
@@ -704,8 +704,12 @@ static const OnnxOp table[] = {
 	{"Xor", ew_binary, OP_XOR, 2, 2, BINARY},
 
 	/* --- red --- */
+	{"Attention", imp_attention, OP_COUNT, 3, 7,
+		"is_causal:int kv_num_heads:int q_num_heads:int qk_matmul_output_mode:int scale:float "
+		"softcap:float softmax_precision:int"},
 	{"ArgMax", imp_argmax, OP_ARGMAX, 1, 1, "axis:int keepdims:int select_last_index:int"},
 	{"ArgMin", imp_argmax, OP_ARGMIN, 1, 1, "axis:int keepdims:int select_last_index:int"},
+	{"CumProd", imp_cumsum, OP_CUMPROD, 2, 2, "exclusive:int reverse:int"},
 	{"CumSum", imp_cumsum, OP_CUMSUM, 2, 2, "exclusive:int reverse:int"},
 	{"Einsum", imp_einsum, OP_COUNT, 1, -1, "equation:string"},
 	{"GroupNormalization", imp_groupnorm, OP_COUNT, 3, 3, "epsilon:float num_groups:int stash_type:int"},
@@ -722,6 +726,7 @@ static const OnnxOp table[] = {
 	{"ReduceMin", imp_reduce_red, OP_REDUCE_MIN, 1, 2, REDUCE},
 	{"ReduceProd", imp_reduce_red, OP_REDUCE_PROD, 1, 2, REDUCE},
 	{"ReduceSumSquare", imp_reduce_red, OP_COUNT, 1, 2, REDUCE},
+	{"TopK", imp_topk, OP_TOPK, 1, 2, "axis:int k:int largest:int sorted:int"},
 	{"RMSNormalization", imp_layernorm, OP_COUNT, 2, 2, "axis:int epsilon:float stash_type:int"},
 
 	/* --- idx --- */

@@ -246,7 +246,7 @@ int imp_hardmax(Importer *m, Op op)
 	return imp_infer(m, nd) < 0 ? -1 : 0;
 }
 
-/* CumSum: axis a constant scalar input; exclusive, reverse. */
+/* CumSum, CumProd: axis a constant scalar input; exclusive, reverse. */
 int imp_cumsum(Importer *m, Op op)
 {
 	int64_t axis;
@@ -379,7 +379,11 @@ int imp_groupnorm(Importer *m, Op op)
 	return bin(m, OP_ADD, y, per_channel(m, m->in[2], r), 0) < 0 ? -1 : 0;
 }
 
-/* LpNormalization: x / ||x||_p along axis, p 1 or 2. */
+/* LpNormalization: x / ||x||_p along axis, p 1 or 2. A zero norm gives 0
+ * (the reference's where(norm == 0, 0, x / norm)): the norm is clipped
+ * from below to the dtype's least subnormal, so 0 / it is 0 and a positive
+ * norm is unchanged. (Only where x*x underflows to a zero norm for a
+ * nonzero x does this differ: x / least subnormal instead of 0.) */
 int imp_lpnorm(Importer *m, Op op)
 {
 	(void)op;
@@ -394,7 +398,11 @@ int imp_lpnorm(Importer *m, Op op)
 	int nrm = red(m, OP_REDUCE_SUM, body, &ax, 1, true, -1);
 	if (p == 2)
 		nrm = un(m, OP_SQRT, nrm, -1);
-	return bin(m, OP_DIV, x, nrm, 0) < 0 ? -1 : 0;
+	if (nrm < 0)
+		return -1;
+	int nd = imp_node(m, OP_CLIP, &nrm, 1, -1);
+	ir_set_float(m->g, nd, "min", inv(m, 0)->dtype == DT_F32 ? 0x1p-149 : 0x1p-1074);
+	return bin(m, OP_DIV, x, imp_infer(m, nd), 0) < 0 ? -1 : 0;
 }
 
 /* MeanVarianceNormalization: (x - mean) / (sqrt(mean(x^2) - mean^2) + 1e-9)
@@ -468,4 +476,86 @@ int imp_lrn(Importer *m, Op op)
 		bin(m, OP_MUL, fconst(m, "alpha", alpha, t), s, -1), -1);
 	int den = bin(m, OP_POW, base, fconst(m, "beta", beta, t), -1);
 	return bin(m, OP_DIV, x, den, 0) < 0 ? -1 : 0;
+}
+
+/* TopK: k an attribute (opset 1) or a constant 1-element input (10+);
+ * largest and sorted since 11 (the result is always sorted). Two outputs. */
+int imp_topk(Importer *m, Op op)
+{
+	int64_t k;
+	if (m->opset < 10) {
+		if (m->nin > 1)
+			return imp_err(m, "k is an attribute before opset 10, not an input");
+		if (!imp_attr(m, "k"))
+			return imp_err(m, "missing attribute k");
+		k = imp_int(m, "k", 0);
+	} else {
+		if (imp_attr(m, "k"))
+			return imp_err(m, "k is an input since opset 10, not an attribute");
+		if (!has(m, 1))
+			return imp_err(m, "missing input k");
+		int n = in_ints(m, 1, "k", &k, 1);
+		if (n != 1)
+			return n < 0 ? -1 : imp_err(m, "k must hold one value");
+	}
+	const char *names[2] = {imp_outname(m, 0, "values"), imp_outname(m, 1, "indices")};
+	int nd = ir_add_node(m->g, op, m->name, m->in, 1, 2, names);
+	ir_set_int(m->g, nd, "axis", imp_int(m, "axis", -1));
+	ir_set_int(m->g, nd, "k", k);
+	if (!imp_int(m, "largest", 1))
+		ir_set_int(m->g, nd, "largest", 0);
+	if (ir_infer_node(m->g, nd, m->d) < 0)
+		return imp_err(m, "the imported topk node is invalid (see above)");
+	imp_bind(m, 0, ir_out(m->g, nd, 0));
+	imp_bind(m, 1, ir_out(m->g, nd, 1));
+	return 0;
+}
+
+/* A value reshaped to 1-D. */
+static int flat(Importer *m, int v)
+{
+	if (v < 0)
+		return -1;
+	int64_t shape = -1;
+	int nd = imp_node(m, OP_RESHAPE, &v, 1, -1);
+	ir_set_ints(m->g, nd, "shape", &shape, 1);
+	return imp_infer(m, nd);
+}
+
+/* BatchNormalization with training_mode = 1: normalized with the batch's
+ * own mean and (population) variance over every axis but 1; outputs 1 and
+ * 2 are the running statistics mean * momentum + batch * (1 - momentum). */
+int imp_batchnorm_train(Importer *m, Op op)
+{
+	(void)op;
+	int r = known_rank(m, 0);
+	if (r < 0 || float_in(m, 0) < 0)
+		return -1;
+	if (r < 2)
+		return imp_err(m, "needs an input of rank >= 2 (channel is dim 1)");
+	DType t = inv(m, 0)->dtype;
+	int64_t axes[IR_MAX_RANK];
+	int na = 0;
+	for (int i = 0; i < r; i++)
+		if (i != 1)
+			axes[na++] = i;
+	int x = m->in[0];
+	int mean = red(m, OP_REDUCE_MEAN, x, axes, na, true, -1);
+	int d = bin(m, OP_SUB, x, mean, -1);
+	int var = red(m, OP_REDUCE_MEAN, bin(m, OP_MUL, d, d, -1), axes, na, true, -1);
+	int y = bin(m, OP_MUL, d, inv_std(m, var, imp_float(m, "epsilon", 1e-5), t, -1), -1);
+	y = bin(m, OP_MUL, y, per_channel(m, m->in[1], r), -1);
+	if (bin(m, OP_ADD, y, per_channel(m, m->in[2], r), 0) < 0)
+		return -1;
+	double mom = imp_float(m, "momentum", 0.9);
+	const int stat[2] = {mean, var};
+	for (int k = 1; k <= 2; k++) {
+		if (!imp_used(m, k))
+			continue;
+		int run = bin(m, OP_MUL, m->in[2 + k], fconst(m, "momentum", mom, t), -1);
+		int cur = bin(m, OP_MUL, flat(m, stat[k - 1]), fconst(m, "one_minus_momentum", 1 - mom, t), -1);
+		if (bin(m, OP_ADD, run, cur, k) < 0)
+			return -1;
+	}
+	return 0;
 }

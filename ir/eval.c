@@ -226,7 +226,7 @@ static bool dtype_ok(Op op, DType t)
 	case OP_RESHAPE_DYN:
 		return ir_dtype_size(t) > 0;
 	case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_NEG: case OP_ABS:
-	case OP_MATMUL: case OP_REDUCE_SUM: case OP_REDUCE_MAX: case OP_CLIP: case OP_RELU:
+	case OP_MATMUL: case OP_REDUCE_SUM: case OP_CLIP: case OP_RELU:
 		return ir_dtype_is_float(t) || ev_is_int(t);
 
 	/* --- ew --- */
@@ -241,9 +241,11 @@ static bool dtype_ok(Op op, DType t)
 		return ev_ew_dtype_ok(op, t);
 
 	/* --- red --- */
-	case OP_REDUCE_MIN: case OP_REDUCE_PROD: case OP_CUMSUM:
+	case OP_REDUCE_PROD: case OP_CUMSUM: case OP_CUMPROD:
 		return ir_dtype_is_float(t) || ev_is_int(t);
-	case OP_ARGMAX: case OP_ARGMIN:
+	case OP_REDUCE_MAX: case OP_REDUCE_MIN: /* bool: any / all */
+		return ir_dtype_is_float(t) || ev_is_int(t) || t == DT_BOOL;
+	case OP_ARGMAX: case OP_ARGMIN: case OP_TOPK:
 		return ir_dtype_is_float(t) || ev_is_int(t) || t == DT_U8 || t == DT_I8;
 
 	/* --- idx --- */
@@ -299,7 +301,8 @@ static int dispatch(const Ev *e)
 	/* --- red --- */
 	case OP_REDUCE_MIN: case OP_REDUCE_PROD: return ev_reduce_red(e);
 	case OP_ARGMAX: case OP_ARGMIN: return ev_argmax(e);
-	case OP_CUMSUM: return ev_cumsum(e);
+	case OP_CUMSUM: case OP_CUMPROD: return ev_cumsum(e);
+	case OP_TOPK: return ev_topk(e);
 
 	/* --- idx --- */
 	case OP_SLICE: return ev_slice(e);

@@ -61,10 +61,11 @@ int ev_ew(const Ev *e);
 bool ev_ew_dtype_ok(Op op, DType t); /* dtype of input 0 accepted by op */
 
 /* --- red --- */
-/* eval_red.c: reduce_min/prod, argmax/argmin, cumsum. */
+/* eval_red.c: reduce_min/prod, argmax/argmin, cumsum, topk. */
 int ev_reduce_red(const Ev *e);
 int ev_argmax(const Ev *e);
 int ev_cumsum(const Ev *e);
+int ev_topk(const Ev *e);
 
 /* --- idx --- */
 int ev_slice(const Ev *e);          /* eval_idx.c */

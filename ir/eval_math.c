@@ -176,6 +176,8 @@ int ev_reduce(const Ev *e)
 {
 	Op op = e->n->op;
 	const Tensor *x = &e->in[0];
+	if (x->dtype == DT_BOOL)
+		return ev_reduce_red(e); /* reduce_max over bool: eval_red.c */
 	Tensor *y = &e->out[0];
 	const Shape *xs = &x->shape;
 	/* Reduced axes, as the shape rule read them. */

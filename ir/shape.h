@@ -82,6 +82,7 @@ int shape_bitcast_rule(const ShapeCtx *c);
 /* --- red --- */
 int shape_argmax_rule(const ShapeCtx *c);   /* shape_red.c */
 int shape_cumsum_rule(const ShapeCtx *c);
+int shape_topk_rule(const ShapeCtx *c);
 
 /* --- idx --- */
 int shape_slice_rule(const ShapeCtx *c);   /* shape_idx.c */

@@ -82,10 +82,11 @@ LLVMValueRef cpu_node(Kc *c, const Kx *x, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cpu_select(Kc *c, const Kx *x, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b);
 /* A KX_REDUCE x: the type of its accumulator, its initial value, one step
  * acc (op) v (v in the operand's dtype for an arg reduction, else in
- * x's), and the result from the final accumulator. */
+ * x's; pay: an arg reduction's payload in x's dtype, or NULL), and the
+ * result from the final accumulator. */
 LLVMTypeRef cpu_reduce_type(Kc *c, const Kx *x);
 LLVMValueRef cpu_reduce_init(Kc *c, const Kx *x);
-LLVMValueRef cpu_reduce_step(Kc *c, const Kx *x, LLVMValueRef acc, LLVMValueRef v);
+LLVMValueRef cpu_reduce_step(Kc *c, const Kx *x, LLVMValueRef acc, LLVMValueRef v, LLVMValueRef pay);
 LLVMValueRef cpu_reduce_final(Kc *c, const Kx *x, LLVMValueRef acc);
 
 /* llvm_kernel.c */

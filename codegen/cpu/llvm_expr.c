@@ -617,7 +617,7 @@ LLVMTypeRef cpu_reduce_type(Kc *c, const Kx *x)
 {
 	if (!is_arg(x->op))
 		return cpu_type(c->cg, x->dtype);
-	LLVMTypeRef f[2] = {cpu_type(c->cg, x->a->dtype), c->cg->t_i64};
+	LLVMTypeRef f[2] = {cpu_type(c->cg, x->a->dtype), x->b ? cpu_type(c->cg, x->dtype) : c->cg->t_i64};
 	return LLVMStructTypeInContext(c->cg->ctx, f, 2, 0);
 }
 
@@ -636,7 +636,7 @@ LLVMValueRef cpu_reduce_init(Kc *c, const Kx *x)
 	case KR_ARGMAX:
 	case KR_ARGMIN: {
 		LLVMValueRef f[2] = {cpu_const(c, x->a->dtype, x->op == KR_ARGMAX ? -INFINITY : INFINITY),
-		                     cpu_i64(c, 0)};
+		                     x->b ? cpu_const(c, x->dtype, 0) : cpu_i64(c, 0)};
 		return LLVMConstStructInContext(c->cg->ctx, f, 2, 0);
 	}
 	}
@@ -657,8 +657,9 @@ static LLVMValueRef red_pos(Kc *c)
 }
 
 /* One step of an arg reduction: take v when it beats the best so far, or
- * is the first NaN. */
-static LLVMValueRef arg_step(Kc *c, const Kx *x, LLVMValueRef acc, LLVMValueRef v)
+ * is the first NaN; with a payload, keep pay (x's dtype) instead of the
+ * position. */
+static LLVMValueRef arg_step(Kc *c, const Kx *x, LLVMValueRef acc, LLVMValueRef v, LLVMValueRef pay)
 {
 	LLVMBuilderRef b = c->cg->b;
 	DType t = x->a->dtype;
@@ -675,12 +676,12 @@ static LLVMValueRef arg_step(Kc *c, const Kx *x, LLVMValueRef acc, LLVMValueRef 
 		take = LLVMBuildICmp(b, mx ? (u ? LLVMIntUGT : LLVMIntSGT) : (u ? LLVMIntULT : LLVMIntSLT), v,
 		                     best, "");
 	}
-	LLVMValueRef pos = LLVMBuildSelect(b, take, red_pos(c), LLVMBuildExtractValue(b, acc, 1, ""), "");
+	LLVMValueRef pos = LLVMBuildSelect(b, take, pay ? pay : red_pos(c), LLVMBuildExtractValue(b, acc, 1, ""), "");
 	acc = LLVMBuildInsertValue(b, acc, LLVMBuildSelect(b, take, v, best, ""), 0, "");
 	return LLVMBuildInsertValue(b, acc, pos, 1, "");
 }
 
-LLVMValueRef cpu_reduce_step(Kc *c, const Kx *x, LLVMValueRef acc, LLVMValueRef v)
+LLVMValueRef cpu_reduce_step(Kc *c, const Kx *x, LLVMValueRef acc, LLVMValueRef v, LLVMValueRef pay)
 {
 	DType t = x->dtype;
 	switch ((KrOp)x->op) {
@@ -699,7 +700,7 @@ LLVMValueRef cpu_reduce_step(Kc *c, const Kx *x, LLVMValueRef acc, LLVMValueRef 
 		return binary(c, KB_MIN, acc, v, t);
 	case KR_ARGMAX:
 	case KR_ARGMIN:
-		return arg_step(c, x, acc, v);
+		return arg_step(c, x, acc, v, pay);
 	}
 	NN_ASSERT(!"unknown reduce op");
 }
@@ -708,7 +709,8 @@ LLVMValueRef cpu_reduce_final(Kc *c, const Kx *x, LLVMValueRef acc)
 {
 	if (!is_arg(x->op))
 		return acc;
-	return cpu_conv(c, LLVMBuildExtractValue(c->cg->b, acc, 1, ""), DT_I64, x->dtype);
+	LLVMValueRef r = LLVMBuildExtractValue(c->cg->b, acc, 1, "");
+	return x->b ? r : cpu_conv(c, r, DT_I64, x->dtype);
 }
 
 LLVMValueRef cpu_node(Kc *c, const Kx *x, LLVMValueRef a, LLVMValueRef b)

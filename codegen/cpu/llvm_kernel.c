@@ -58,14 +58,16 @@ static LLVMValueRef reduce_level(Kc *c, const Kx *x, int v, LLVMValueRef acc)
 {
 	LLVMBuilderRef b = c->cg->b;
 	if (v == c->k->nvar) {
-		LLVMValueRef e = get(c, x->a);
+		LLVMValueRef e = get(c, x->a), pay = NULL;
 		if (x->op != KR_ARGMAX && x->op != KR_ARGMIN) /* arg reductions compare in a's dtype */
 			e = cpu_conv(c, e, x->a->dtype, x->dtype);
+		else if (x->b) /* and may carry a payload */
+			pay = cpu_conv(c, get(c, x->b), x->b->dtype, x->dtype);
 		/* values of this iteration die here */
 		for (int i = 0; i < c->dag.n; i++)
 			if (c->dag.node[i].inner)
 				c->val[i] = NULL;
-		return cpu_reduce_step(c, x, acc, e);
+		return cpu_reduce_step(c, x, acc, e, pay);
 	}
 	LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
 	LLVMBasicBlockRef head = cpu_block(c, "red"), exit = cpu_block(c, "rede");

@@ -128,6 +128,15 @@ for axis in (0, 1, -1):
             write(f"cumsum_{axis}_{excl}_{rev}".replace("-", "m"), "CumSum", [("x", c)],
                   [("y", s.astype(np.float32))], {"exclusive": excl, "reverse": rev},
                   [("axis", np.array(axis, np.int64))], opset=14)
+            pr = np.cumprod(a, axis=axis)
+            if excl:
+                pr = np.concatenate([np.ones_like(np.take(a, [0], axis=axis)),
+                                     np.take(pr, range(a.shape[axis] - 1), axis=axis)], axis=axis)
+            if rev:
+                pr = np.flip(pr, axis)
+            write(f"cumprod_{axis}_{excl}_{rev}".replace("-", "m"), "CumProd", [("x", c)],
+                  [("y", pr.astype(np.float32))], {"exclusive": excl, "reverse": rev},
+                  [("axis", np.array(axis, np.int64))], opset=26)
 ci = xi[0]
 write("cumsum_int32", "CumSum", [("x", ci)], [("y", np.cumsum(ci, axis=1).astype(np.int32))],
       None, [("axis", np.array(1, np.int32))], opset=14)
@@ -168,10 +177,13 @@ gn = ((G - G.mean(axis=2, keepdims=True)) / np.sqrt(G.var(axis=2, keepdims=True)
 write("groupnorm21", "GroupNormalization",
       [("x", X.astype(np.float32)), ("s", sc.astype(np.float32)), ("b", bi.astype(np.float32))],
       [("y", (gn * chan(sc) + chan(bi)).astype(np.float32))], {"num_groups": 3}, opset=21)
+Xz = X.copy()
+Xz[1, :, 2, 3] = 0  # a zero norm along axis 1 gives 0, not NaN
 for p in (1, 2):
-    nrm = np.sum(np.abs(X) ** p, axis=1, keepdims=True) ** (1 / p)
-    write(f"lpnorm_{p}", "LpNormalization", [("x", X.astype(np.float32))],
-          [("y", (X / nrm).astype(np.float32))], {"axis": 1, "p": p}, opset=1)
+    nrm = np.sum(np.abs(Xz) ** p, axis=1, keepdims=True) ** (1 / p)
+    y = np.where(nrm == 0, 0, Xz / np.where(nrm == 0, 1, nrm))
+    write(f"lpnorm_{p}", "LpNormalization", [("x", Xz.astype(np.float32))],
+          [("y", y.astype(np.float32))], {"axis": 1, "p": p}, opset=1)
 mean = X.mean(axis=(0, 2, 3), keepdims=True)
 sd = np.sqrt((X * X).mean(axis=(0, 2, 3), keepdims=True) - mean ** 2)
 write("mvn", "MeanVarianceNormalization", [("x", X.astype(np.float32))],
@@ -200,3 +212,118 @@ einsums = [
 for k, (eq, args) in enumerate(einsums):
     write(f"einsum_{k}", "Einsum", [(f"x{j}", a) for j, a in enumerate(args)],
           [("y", np.asarray(np.einsum(eq, *args)))], {"equation": eq}, opset=12)
+
+# --- topk, k an initializer; ties among small integers go by index
+for dt in (np.float32, np.int64, np.float64):
+    a = rng.integers(-3, 4, size=(3, 6, 4)).astype(dt)
+    for axis in (1, -1):
+        for largest in (0, 1):
+            kk = 3
+            order = np.argsort(-a if largest else a, axis=axis, kind="stable")
+            idx = np.take(order, np.arange(kk), axis=axis)
+            write(f"topk_{dt.__name__}_{axis}_{largest}".replace("-", "m"), "TopK", [("x", a)],
+                  [("values", np.take_along_axis(a, idx, axis=axis)), ("indices", idx.astype(np.int64))],
+                  {"axis": axis, "largest": largest}, [("k", i64(kk))], opset=11)
+
+# --- batchnorm in training mode: batch statistics, running mean and variance
+for shape in ((2, 3, 4, 5), (4, 3, 6)):
+    xb = rng.standard_normal(shape)
+    s, bb, mu, va = (rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(3),
+                     rng.random(3) + 0.5)
+    ax = tuple(i for i in range(len(shape)) if i != 1)
+    bm, bv = xb.mean(axis=ax), xb.var(axis=ax)
+    ch = lambda v: v.reshape((1, 3) + (1,) * (len(shape) - 2))
+    y = (xb - ch(bm)) / np.sqrt(ch(bv) + 1e-3) * ch(s) + ch(bb)
+    f = lambda v: v.astype(np.float32)
+    write(f"bn_train_{len(shape)}d", "BatchNormalization",
+          [("x", f(xb)), ("s", f(s)), ("b", f(bb)), ("mean", f(mu)), ("var", f(va))],
+          [("y", f(y)), ("rm", f(mu * 0.8 + bm * 0.2)), ("rv", f(va * 0.8 + bv * 0.2))],
+          {"epsilon": 1e-3, "momentum": 0.8, "training_mode": 1}, opset=15)
+
+# --- reduce_max / reduce_min over bool: any / all
+bl = rng.random((4, 3, 5)) < 0.4
+for op, fn in (("ReduceMax", np.any), ("ReduceMin", np.all)):
+    for ax in ((1,), (0, 2)):
+        write(f"bool_{op}_{len(ax)}", op, [("x", bl)], [("y", fn(bl, axis=ax, keepdims=True))],
+              None, [("axes", i64(*ax))], opset=20)
+
+
+# --- attention (opset 23), numpy's softmax(scale * Q K^T + bias) V
+def np_attention(Q, K, V, mask=None, pk=None, pv=None, scale=None, causal=False, hq=None, hkv=None,
+                 cap=0.0, mode=0):
+    three = Q.ndim == 3
+    if three:
+        split = lambda x, h: x.reshape(x.shape[0], x.shape[1], h, -1).transpose(0, 2, 1, 3)
+        Q, K, V = split(Q, hq), split(K, hkv), split(V, hkv)
+    scale = 1 / np.sqrt(Q.shape[3]) if scale is None else scale
+    if pk is not None:
+        K, V = np.concatenate([pk, K], 2), np.concatenate([pv, V], 2)
+    present = (K, V)
+    sq, skv = Q.shape[2], K.shape[2]
+    bias = np.zeros((sq, skv))
+    if mask is not None:
+        mask = np.pad(mask, [(0, 0)] * (mask.ndim - 1) + [(0, skv - mask.shape[-1])],
+                      constant_values=-np.inf)
+        bias = bias + mask
+    if causal:
+        past = 0 if pk is None else pk.shape[2]
+        bias = bias + np.where(np.arange(skv)[None, :] > np.arange(sq)[:, None] + past, -np.inf, 0)
+    rep = Q.shape[1] // K.shape[1]
+    K, V = np.repeat(K, rep, axis=1), np.repeat(V, rep, axis=1)
+    qk = scale * Q @ K.transpose(0, 1, 3, 2)
+    if cap > 0:
+        qk = cap * np.tanh(qk / cap)
+    qb = qk + bias
+    p = np.exp(qb - qb.max(-1, keepdims=True))
+    p = p / p.sum(-1, keepdims=True)
+    y = p @ V
+    if three:
+        y = y.transpose(0, 2, 1, 3).reshape(y.shape[0], sq, -1)
+    return y, present[0], present[1], [qk, qk, qb, p][mode]
+
+
+A = lambda *s: rng.standard_normal(s).astype(np.float32)
+att = [
+    ("att4d_causal_mask", dict(Q=A(2, 3, 4, 8), K=A(2, 3, 6, 8), V=A(2, 3, 6, 5), mask=A(4, 6)),
+     {"is_causal": 1}),
+    ("att4d_gqa_past_pad", dict(Q=A(2, 6, 3, 4), K=A(2, 2, 3, 4), V=A(2, 2, 3, 4), mask=A(2, 1, 3, 5),
+                                pk=A(2, 2, 4, 4), pv=A(2, 2, 4, 4)), {"is_causal": 1, "scale": 0.3}),
+    ("att3d_gqa_softcap_qk2", dict(Q=A(2, 4, 24), K=A(2, 5, 8), V=A(2, 5, 12), mask=A(4, 5),
+                                   hq=6, hkv=2), {"softcap": 1.5, "qk_matmul_output_mode": 2}),
+    ("att3d_past_qk3", dict(Q=A(1, 3, 12), K=A(1, 2, 12), V=A(1, 2, 12), pk=A(1, 3, 1, 4),
+                            pv=A(1, 3, 1, 4), hq=3, hkv=3), {"qk_matmul_output_mode": 3}),
+]
+for name, a, attrs in att:
+    attrs = dict(attrs)
+    if "hq" in a:
+        attrs["q_num_heads"], attrs["kv_num_heads"] = a["hq"], a["hkv"]
+    y, pk_, pv_, qk = np_attention(a["Q"], a["K"], a["V"], a.get("mask"), a.get("pk"), a.get("pv"),
+                                   attrs.get("scale"), attrs.get("is_causal", 0), a.get("hq"),
+                                   a.get("hkv"), attrs.get("softcap", 0.0),
+                                   attrs.get("qk_matmul_output_mode", 0))
+    ins = [(n, a[k]) for n, k in (("Q", "Q"), ("K", "K"), ("V", "V"))]
+    names = ["Q", "K", "V", "attn_mask" if "mask" in a else "", "past_key" if "pk" in a else "",
+             "past_value" if "pv" in a else ""]
+    for n, k in (("attn_mask", "mask"), ("past_key", "pk"), ("past_value", "pv")):
+        if k in a:
+            ins.append((n, a[k]))
+    outs = [("Y", y.astype(np.float32))]
+    onames = ["Y", "", "", ""]
+    if "pk" in a:
+        outs += [("present_key", pk_.astype(np.float32)), ("present_value", pv_.astype(np.float32))]
+        onames[1:3] = ["present_key", "present_value"]
+    outs.append(("qk", qk.astype(np.float32)))
+    onames[3] = "qk"
+    d = os.path.join(OUT, name)
+    os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+    while names and names[-1] == "":
+        names.pop()
+    node = helper.make_node("Attention", names, onames, **attrs)
+    vi = lambda n, x: helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, x.shape)
+    g = helper.make_graph([node], name, [vi(n, x) for n, x in ins], [vi(n, x) for n, x in outs])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 23)]),
+              os.path.join(d, "model.onnx"))
+    for kind, lst in (("input", ins), ("output", outs)):
+        for j, (n, x) in enumerate(lst):
+            with open(os.path.join(d, "test_data_set_0", f"{kind}_{j}.pb"), "wb") as f:
+                f.write(numpy_helper.from_array(x, n).SerializeToString())

@@ -1,5 +1,5 @@
 /* test_red.c — the reduction family's own ops (reduce_min, reduce_prod,
- * argmax, argmin, cumsum): their interpreter rules on hand-checked
+ * argmax, argmin, cumsum, cumprod, topk): their interpreter rules on hand-checked
  * examples (ties, NaN, empty axes, exclusive/reverse sums), their shape
  * rules, and their lowering: cg_interp on the kernels against ir_eval on
  * random inputs (lower_check.h), over dtypes, axes and flags. */
@@ -81,6 +81,10 @@ static void test_eval_examples(void **state)
 	assert_true(r[0] == 10 && r[1] == 9 && r[2] == 7 && r[3] == 4);
 	run1(OP_CUMSUM, S(4), c, DT_F32, r, ax0_rev_excl);
 	assert_true(r[0] == 9 && r[1] == 7 && r[2] == 4 && r[3] == 0);
+	run1(OP_CUMPROD, S(4), c, DT_I64, r, ax0_excl);
+	assert_true(r[0] == 1 && r[1] == 1 && r[2] == 2 && r[3] == 6);
+	run1(OP_CUMPROD, S(4), c, DT_F64, r, ax0_rev);
+	assert_true(r[0] == 24 && r[1] == 24 && r[2] == 12 && r[3] == 4);
 
 	/* reduce_min / reduce_prod over axis 1 of [[2 -3], [5 nan]]; over an empty axis */
 	const double e[] = {2, -3, 5, NAN};
@@ -192,11 +196,11 @@ static void test_lower_arg(void **state)
 		}
 }
 
-static void cum_case(DType t, Shape s, int64_t axis, int excl, int rev)
+static void cum_case(Op op, DType t, Shape s, int64_t axis, int excl, int rev)
 {
 	Graph *g = ir_graph_new("m");
 	int x = ir_add_input(g, "x", t, s);
-	int n = add(g, OP_CUMSUM, "cum", IN(x));
+	int n = add(g, op, "cum", IN(x));
 	ir_set_int(g, n, "axis", axis);
 	ir_set_int(g, n, "exclusive", excl);
 	ir_set_int(g, n, "reverse", rev);
@@ -211,9 +215,73 @@ static void test_lower_cumsum(void **state)
 	const DType ts[] = {DT_F32, DT_F64, DT_I32, DT_I64};
 	for (int i = 0; i < 4; i++)
 		for (int f = 0; f < 4; f++) {
-			cum_case(ts[i], S(2, 5, 3), 1, f & 1, f >> 1);
-			cum_case(ts[i], S(6), -1, f & 1, f >> 1);
+			cum_case(OP_CUMSUM, ts[i], S(2, 5, 3), 1, f & 1, f >> 1);
+			cum_case(OP_CUMSUM, ts[i], S(6), -1, f & 1, f >> 1);
+			cum_case(OP_CUMPROD, ts[i], S(2, 5, 3), 1, f & 1, f >> 1);
+			cum_case(OP_CUMPROD, ts[i], S(6), -1, f & 1, f >> 1);
 		}
+}
+
+static void topk_case(DType t, Shape s, int64_t axis, int64_t k, int largest)
+{
+	Graph *g = ir_graph_new("m");
+	int x = ir_add_input(g, "x", t, s);
+	int n = ir_add_node(g, OP_TOPK, "topk", &x, 1, 2, NULL);
+	ir_set_int(g, n, "axis", axis);
+	ir_set_int(g, n, "k", k);
+	ir_set_int(g, n, "largest", largest);
+	ir_add_output(g, ir_out(g, n, 0));
+	ir_add_output(g, ir_out(g, n, 1));
+	KernelList kl;
+	check_graph(g, &kl);
+	assert_int_equal(kl.nk, 4); /* pair order, rank, indices, values */
+	cg_free(&kl);
+	ir_graph_free(g);
+}
+
+/* Integers from a small range meet ties: equal values go by index. */
+static void test_lower_topk(void **state)
+{
+	(void)state;
+	const DType ts[] = {DT_F32, DT_F64, DT_I32, DT_I64};
+	for (int i = 0; i < 4; i++)
+		for (int largest = 0; largest < 2; largest++) {
+			topk_case(ts[i], S(3, 6, 2), 1, 4, largest);
+			topk_case(ts[i], S(2, 5), -1, 5, largest);
+			topk_case(ts[i], S(7), 0, 1, largest);
+		}
+}
+
+static void k3(Graph *g, int n)
+{
+	ir_set_int(g, n, "axis", 0);
+	ir_set_int(g, n, "k", 3);
+}
+
+/* topk's interpreter rule: ties by index, a NaN first (as argmax). */
+static void test_eval_topk(void **state)
+{
+	(void)state;
+	Graph *g = ir_graph_new("m");
+	int x = ir_add_input(g, "x", DT_F32, S(5));
+	int n = ir_add_node(g, OP_TOPK, "topk", &x, 1, 2, NULL);
+	k3(g, n);
+	ir_add_output(g, ir_out(g, n, 0));
+	ir_add_output(g, ir_out(g, n, 1));
+	infer(g);
+	float v[5] = {2, 7, NAN, 7, 1};
+	Tensor in = {DT_F32, S(5), v}, o[2];
+	Diag d;
+	diag_init(&d);
+	if (ir_eval(g, &in, o, &d) < 0)
+		fail_msg("ir_eval: %s", d.msg);
+	const float *ov = o[0].data;
+	const int64_t *oi = o[1].data;
+	assert_true(isnan(ov[0]) && ov[1] == 7 && ov[2] == 7);
+	assert_true(oi[0] == 2 && oi[1] == 1 && oi[2] == 3);
+	ir_tensor_free(&o[0]);
+	ir_tensor_free(&o[1]);
+	ir_graph_free(g);
 }
 
 /* Unsupported dtypes are reported naming the op, never computed wrong. */
@@ -222,11 +290,50 @@ static void test_lower_errors(void **state)
 	(void)state;
 	Graph *g = ir_graph_new("m");
 	int x = ir_add_input(g, "x", DT_BOOL, S(2, 3));
-	int n = add(g, OP_REDUCE_MIN, "rb", IN(x));
+	int n = add(g, OP_REDUCE_PROD, "rb", IN(x));
 	ir_add_output(g, out(g, n));
 	Diag d;
-	assert_non_null(strstr(lower_error(g, &d), "cannot lower reduce_min for bool"));
+	assert_non_null(strstr(lower_error(g, &d), "cannot lower reduce_prod for bool"));
 	ir_graph_free(g);
+}
+
+/* reduce_max / reduce_min over bool are any / all: interpreter and
+ * kernels on every pattern of a 3-element row. */
+static void test_bool_any_all(void **state)
+{
+	(void)state;
+	for (int mx = 0; mx < 2; mx++) {
+		Graph *g = ir_graph_new("m");
+		int x = ir_add_input(g, "x", DT_BOOL, S(8, 3));
+		int n = add(g, mx ? OP_REDUCE_MAX : OP_REDUCE_MIN, "r", IN(x));
+		ir_set_ints(g, n, "axes", INTS(1));
+		ir_set_int(g, n, "keepdims", 0);
+		ir_add_output(g, out(g, n));
+		infer(g);
+		uint8_t v[24];
+		for (int i = 0; i < 24; i++)
+			v[i] = (uint8_t)((i / 3) >> (i % 3) & 1);
+		Tensor in = {DT_BOOL, S(8, 3), v}, ref, got;
+		Diag d;
+		diag_init(&d);
+		if (ir_eval(g, &in, &ref, &d) < 0)
+			fail_msg("ir_eval: %s", d.msg);
+		KernelList kl;
+		if (cg_lower(g, &kl, &d) < 0)
+			fail_msg("cg_lower: %s", d.msg);
+		cg_plan(&kl);
+		if (cg_interp(&kl, &in, &got, &d) < 0)
+			fail_msg("cg_interp: %s", d.msg);
+		for (int r = 0; r < 8; r++) {
+			uint8_t want = mx ? r != 0 : r == 7; /* row r holds the bits of r */
+			assert_int_equal(((uint8_t *)ref.data)[r], want);
+			assert_int_equal(((uint8_t *)got.data)[r], want);
+		}
+		ir_tensor_free(&ref);
+		ir_tensor_free(&got);
+		cg_free(&kl);
+		ir_graph_free(g);
+	}
 }
 
 int main(void)
@@ -237,7 +344,10 @@ int main(void)
 		cmocka_unit_test(test_lower_reduce),
 		cmocka_unit_test(test_lower_arg),
 		cmocka_unit_test(test_lower_cumsum),
+		cmocka_unit_test(test_lower_topk),
+		cmocka_unit_test(test_eval_topk),
 		cmocka_unit_test(test_lower_errors),
+		cmocka_unit_test(test_bool_any_all),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,226 @@
+/* onnx_attention.c — ONNX Attention (opset 23) as a rewrite into reshape,
+ * transpose, concat, matmul, softmax and pointwise ops.
+ *
+ * Q [B, Hq, Sq, D], K [B, Hkv, Skv, D], V [B, Hkv, Skv, Dv] (or 3-D
+ * [B, S, H*D], split into heads by q_num_heads/kv_num_heads). past_key and
+ * past_value are concatenated in front of K and V along the sequence (the
+ * present_key/present_value outputs). With Hq a multiple of Hkv each KV
+ * head is repeated for its group of query heads. Then
+ *   qk = (Q * sqrt(scale)) (K * sqrt(scale))^T      scale: 1/sqrt(D) by default
+ *   qk = softcap * tanh(qk / softcap)               when softcap > 0
+ *   y  = softmax(qk + bias) V
+ * where bias is the float mask (a bool mask as log(mask): 0 or -inf),
+ * padded with -inf up to the total sequence length, plus, with is_causal,
+ * -inf above the diagonal shifted by the past length. Output 3
+ * (qk_matmul_output) is qk, qk + bias or the softmax, by
+ * qk_matmul_output_mode. Shapes must be static. */
+#include "onnx_impl.h"
+
+#include <math.h>
+#include <string.h>
+
+static int node1(Importer *m, Op op, int x, int slot)
+{
+	return x < 0 ? -1 : imp_infer(m, imp_node(m, op, &x, 1, slot));
+}
+
+static int node2(Importer *m, Op op, int a, int b, int slot)
+{
+	if (a < 0 || b < 0)
+		return -1;
+	int in[2] = {a, b};
+	return imp_infer(m, imp_node(m, op, in, 2, slot));
+}
+
+static int reshape(Importer *m, int x, const int64_t *shape, int n, int slot)
+{
+	if (x < 0)
+		return -1;
+	int nd = imp_node(m, OP_RESHAPE, &x, 1, slot);
+	ir_set_ints(m->g, nd, "shape", shape, n);
+	return imp_infer(m, nd);
+}
+
+static int transpose(Importer *m, int x, const int64_t *perm, int n, int slot)
+{
+	if (x < 0)
+		return -1;
+	int nd = imp_node(m, OP_TRANSPOSE, &x, 1, slot);
+	ir_set_ints(m->g, nd, "perm", perm, n);
+	return imp_infer(m, nd);
+}
+
+static int scalar(Importer *m, const char *what, double v, DType t)
+{
+	Shape s = ir_shape_make(0, NULL);
+	if (t == DT_F32) {
+		float f = (float)v;
+		return imp_const(m, what, t, s, &f, sizeof f);
+	}
+	return imp_const(m, what, t, s, &v, sizeof v);
+}
+
+static const Shape *shp(const Importer *m, int v) { return &m->g->val[v].shape; }
+
+/* A 3-D [B, S, H*D] input as [B, H, S, D]; a 4-D one as is. */
+static int heads(Importer *m, int x, int64_t h)
+{
+	const Shape *s = shp(m, x);
+	if (s->rank == 4)
+		return x;
+	if (h < 1 || s->d[2].n % h)
+		return imp_err(m, "the hidden size %lld is not a multiple of %lld heads",
+			(long long)s->d[2].n, (long long)h);
+	int64_t v4[4] = {s->d[0].n, s->d[1].n, h, s->d[2].n / h}, perm[4] = {0, 2, 1, 3};
+	return transpose(m, reshape(m, x, v4, 4, -1), perm, 4, -1);
+}
+
+/* Each of the Hkv heads of x [B, Hkv, S, D] repeated rep times in place:
+ * [B, Hkv * rep, S, D], as h0 h0 h1 h1 ... */
+static int repeat_heads(Importer *m, int x, int64_t rep)
+{
+	if (rep == 1 || x < 0)
+		return x;
+	const Shape *s = shp(m, x);
+	int64_t b = s->d[0].n, h = s->d[1].n, n = s->d[2].n, d = s->d[3].n;
+	int64_t v5[5] = {b, h, 1, n, d}, v4[4] = {b, h * rep, n, d};
+	int x5 = reshape(m, x, v5, 5, -1);
+	if (x5 < 0 || rep > 64)
+		return x5 < 0 ? -1 : imp_err(m, "more than 64 query heads per KV head are unsupported");
+	int in[64];
+	for (int i = 0; i < rep; i++)
+		in[i] = x5;
+	int nd = imp_node(m, OP_CONCAT, in, (int)rep, -1);
+	ir_set_int(m->g, nd, "axis", 2);
+	return reshape(m, imp_infer(m, nd), v4, 4, -1);
+}
+
+static bool has(const Importer *m, int k) { return k < m->nin && m->in[k] >= 0; }
+
+int imp_attention(Importer *m, Op op)
+{
+	(void)op;
+	for (int k = 0; k < m->nin; k++)
+		if (has(m, k) && !ir_shape_static(shp(m, m->in[k])))
+			return imp_err(m, "input %d needs a static shape", k);
+	if (has(m, 6))
+		return imp_err(m, "nonpad_kv_seqlen is unsupported");
+	DType t = m->g->val[m->in[0]].dtype;
+	if (t != DT_F32 && t != DT_F64)
+		return imp_err(m, "type %s is unsupported (float32 and float64 only)", ir_dtype_name(t));
+	int r = shp(m, m->in[0])->rank;
+	if ((r != 3 && r != 4) || shp(m, m->in[1])->rank != r || shp(m, m->in[2])->rank != r)
+		return imp_err(m, "Q, K and V must all be 3-D or all 4-D");
+	if (has(m, 4) != has(m, 5))
+		return imp_err(m, "past_key and past_value must be given together");
+	int64_t mode = imp_int(m, "qk_matmul_output_mode", 0);
+	if (mode < 0 || mode > 3)
+		return imp_err(m, "qk_matmul_output_mode %lld is unsupported", (long long)mode);
+
+	int q = heads(m, m->in[0], imp_int(m, "q_num_heads", 0));
+	int k = heads(m, m->in[1], imp_int(m, "kv_num_heads", 0));
+	int v = heads(m, m->in[2], imp_int(m, "kv_num_heads", 0));
+	if (q < 0 || k < 0 || v < 0)
+		return -1;
+	int64_t past = 0;
+	if (has(m, 4)) {
+		past = shp(m, m->in[4])->d[2].n;
+		int in[2] = {m->in[4], k};
+		int nd = imp_node(m, OP_CONCAT, in, 2, 1);
+		ir_set_int(m->g, nd, "axis", 2);
+		in[0] = m->in[5];
+		in[1] = v;
+		k = imp_infer(m, nd);
+		nd = imp_node(m, OP_CONCAT, in, 2, 2);
+		ir_set_int(m->g, nd, "axis", 2);
+		if (k < 0 || (v = imp_infer(m, nd)) < 0)
+			return -1;
+	} else if (imp_used(m, 1) || imp_used(m, 2)) { /* present = the inputs */
+		if (node1(m, OP_IDENTITY, k, imp_used(m, 1) ? 1 : -1) < 0 ||
+			node1(m, OP_IDENTITY, v, imp_used(m, 2) ? 2 : -1) < 0)
+			return -1;
+	}
+	const Shape *qs = shp(m, q), *ks = shp(m, k);
+	int64_t hq = qs->d[1].n, hkv = ks->d[1].n, sq = qs->d[2].n, skv = ks->d[2].n;
+	if (hkv < 1 || hq % hkv)
+		return imp_err(m, "%lld query heads are not a multiple of %lld KV heads", (long long)hq,
+			(long long)hkv);
+	k = repeat_heads(m, k, hq / hkv);
+	v = repeat_heads(m, v, hq / hkv);
+
+	/* qk */
+	double scale = imp_attr(m, "scale") ? imp_float(m, "scale", 1) : 1 / sqrt((double)qs->d[3].n);
+	int sc = scalar(m, "sqrt_scale", sqrt(scale), t);
+	int mm[2] = {node2(m, OP_MUL, q, sc, -1), node2(m, OP_MUL, k, sc, -1)};
+	if (mm[0] < 0 || mm[1] < 0)
+		return -1;
+	int nd = imp_node(m, OP_MATMUL, mm, 2, -1);
+	ir_set_int(m->g, nd, "trans_b", 1);
+	int qk = imp_infer(m, nd);
+	double cap = imp_float(m, "softcap", 0);
+	if (cap > 0) {
+		int c = scalar(m, "softcap", cap, t);
+		qk = node2(m, OP_MUL, node1(m, OP_TANH, node2(m, OP_DIV, qk, c, -1), -1), c, -1);
+	}
+	if (qk < 0)
+		return -1;
+
+	/* bias: the mask (bool as log: 0 / -inf), padded with -inf, plus the causal mask */
+	int bias = -1;
+	if (has(m, 3)) {
+		bias = m->in[3];
+		if (m->g->val[bias].dtype == DT_BOOL) {
+			nd = imp_node(m, OP_CAST, &bias, 1, -1);
+			ir_set_string(m->g, nd, "to", ir_dtype_name(t));
+			bias = node1(m, OP_LOG, imp_infer(m, nd), -1);
+		}
+		if (bias < 0)
+			return -1;
+		const Shape *bs = shp(m, bias);
+		if (bs->d[bs->rank - 1].n > skv)
+			return imp_err(m, "attn_mask is longer than the total sequence");
+		if (bs->d[bs->rank - 1].n < skv) {
+			int64_t pads[2 * IR_MAX_RANK] = {0};
+			pads[2 * bs->rank - 1] = skv - bs->d[bs->rank - 1].n;
+			nd = imp_node(m, OP_PAD, &bias, 1, -1);
+			ir_set_ints(m->g, nd, "pads", pads, 2 * bs->rank);
+			ir_set_float(m->g, nd, "value", -INFINITY);
+			if ((bias = imp_infer(m, nd)) < 0)
+				return -1;
+		}
+	}
+	if (imp_int(m, "is_causal", 0)) {
+		size_t esz = ir_dtype_size(t);
+		unsigned char *buf = arena_alloc(&m->arena, (size_t)(sq * skv) * esz + 1);
+		for (int64_t i = 0; i < sq; i++)
+			for (int64_t j = 0; j < skv; j++) {
+				double x = j > i + past ? -INFINITY : 0;
+				if (t == DT_F32) {
+					float f = (float)x;
+					memcpy(buf + (size_t)(i * skv + j) * esz, &f, 4);
+				} else {
+					memcpy(buf + (size_t)(i * skv + j) * esz, &x, 8);
+				}
+			}
+		int64_t dims[2] = {sq, skv};
+		int cm = imp_const(m, "causal", t, ir_shape_make(2, dims), buf, (size_t)(sq * skv) * esz);
+		bias = bias < 0 ? cm : node2(m, OP_ADD, bias, cm, -1);
+	}
+	bool out3 = imp_used(m, 3);
+	if (out3 && mode <= 1 && node1(m, OP_IDENTITY, qk, 3) < 0)
+		return -1;
+	int qb = bias < 0 ? qk : node2(m, OP_ADD, qk, bias, -1);
+	if (out3 && mode == 2 && node1(m, OP_IDENTITY, qb, 3) < 0)
+		return -1;
+	nd = imp_node(m, OP_SOFTMAX, &qb, 1, -1);
+	ir_set_int(m->g, nd, "axis", -1);
+	int p = imp_infer(m, nd);
+	if (out3 && mode == 3 && node1(m, OP_IDENTITY, p, 3) < 0)
+		return -1;
+	int y = node2(m, OP_MATMUL, p, v, r == 4 ? 0 : -1);
+	if (r == 4 || y < 0)
+		return y < 0 ? -1 : 0;
+	const Shape *ys = shp(m, y);
+	int64_t perm[4] = {0, 2, 1, 3}, v3[3] = {ys->d[0].n, ys->d[2].n, ys->d[1].n * ys->d[3].n};
+	return reshape(m, transpose(m, y, perm, 4, -1), v3, 3, 0) < 0 ? -1 : 0;
+}
