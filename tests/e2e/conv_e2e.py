@@ -49,6 +49,24 @@ class AutoEncoder(nn.Module):
         return self.dec(self.enc(x))
 
 
+class DCGAN(nn.Module):
+    """The DCGAN generator (Radford et al.): a 100-d code through five
+    ConvTranspose2d layers with BatchNorm and ReLU to a 3x64x64 Tanh image."""
+
+    def __init__(self, nz=100, ngf=32):
+        super().__init__()
+        layers, c = [], nz
+        for i, (k, s, p) in enumerate([(4, 1, 0), (4, 2, 1), (4, 2, 1), (4, 2, 1)]):
+            out = ngf * 8 >> i
+            layers += [nn.ConvTranspose2d(c, out, k, s, p, bias=False), nn.BatchNorm2d(out), nn.ReLU()]
+            c = out
+        layers += [nn.ConvTranspose2d(c, 3, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z):
+        return self.net(z)
+
+
 class CNN1d(nn.Module):
     """A 1-D CNN sequence classifier: Conv1d, MaxPool1d, AvgPool1d, Linear."""
 
@@ -112,6 +130,7 @@ def seq(rnn, batch_first, batch, **kw):
 MODELS = {
     "convt": (ConvT, (2, 4, 5, 6), 11),
     "autoencoder": (AutoEncoder, (2, 1, 16, 16), 12),
+    "dcgan": (DCGAN, (2, 100, 1, 1), 24),
     "cnn1d": (CNN1d, (4, 3, 32), 13),
     "cnn3d": (CNN3d, (2, 2, 8, 8, 8), 14),
     "lstm2": (seq(nn.LSTM, False, 3, num_layers=2), (7, 3, 6), 15),
