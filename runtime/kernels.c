@@ -1,5 +1,6 @@
 /* kernels.c — the kernel library linked statically into every compiled
- * model: batched matmul and 2-D convolution on top of OpenBLAS's sgemm.
+ * model: batched matmul, 2-D convolution, and the general (3-D, transposed)
+ * convolution on top of OpenBLAS's sgemm.
  *
  * Built with -fvisibility=hidden (and the entry points say so too), so each
  * model carries a private copy and two models never clash. No allocation,
@@ -296,16 +297,6 @@ typedef struct ConvNd {
 	int64_t ivol, ovol, kvol; /* products of in, out, kk */
 } ConvNd;
 
-/* For window offset j of dim a: the input index i*st - pb + j*dl of output
- * index i... (forward) or the output index of input index i (transpose):
- * both are q = i*st + off with off = j*dl - pb. The range [lo, hi) of i
- * whose q lies in [0, lim). */
-static void
-span(int64_t off, int64_t st, int64_t lim, int64_t n, int64_t *lo, int64_t *hi)
-{
-	valid_cols(off, st, lim, n, lo, hi);
-}
-
 /* col[(c*kvol + j)][o] = x_c[o*st - pb + j*dl] (0 in the padding), for
  * channels c < cg of xg and every output position o. */
 static void
@@ -316,8 +307,8 @@ im2col_nd(const ConvNd *v, const float *xg, float *col, int64_t cg)
 		int64_t jd = j / (v->kk[1] * v->kk[2]), jh = j / v->kk[2] % v->kk[1], jw = j % v->kk[2];
 		float *row = col + r * v->ovol;
 		const float *xc = xg + c * v->ivol;
-		int64_t ow = jw * v->dl[2] - v->pb[2], lo, hi;
-		span(ow, v->st[2], v->in[2], v->out[2], &lo, &hi);
+		int64_t ow = jw * v->dl[2] - v->pb[2], lo, hi; /* input column o*st + ow */
+		valid_cols(ow, v->st[2], v->in[2], v->out[2], &lo, &hi);
 		for (int64_t od = 0; od < v->out[0]; od++)
 			for (int64_t oh = 0; oh < v->out[1]; oh++) {
 				int64_t id = od * v->st[0] - v->pb[0] + jd * v->dl[0];
@@ -347,8 +338,8 @@ col2im_nd(const ConvNd *v, const float *col, float *yg, int64_t kg)
 		int64_t jd = j / (v->kk[1] * v->kk[2]), jh = j / v->kk[2] % v->kk[1], jw = j % v->kk[2];
 		const float *row = col + r * v->ivol;
 		float *yk = yg + k * v->ovol;
-		int64_t ow = jw * v->dl[2] - v->pb[2], lo, hi;
-		span(ow, v->st[2], v->out[2], v->in[2], &lo, &hi);
+		int64_t ow = jw * v->dl[2] - v->pb[2], lo, hi; /* output column i*st + ow */
+		valid_cols(ow, v->st[2], v->out[2], v->in[2], &lo, &hi);
 		for (int64_t id = 0; id < v->in[0]; id++)
 			for (int64_t ih = 0; ih < v->in[1]; ih++) {
 				int64_t od = id * v->st[0] - v->pb[0] + jd * v->dl[0];
