@@ -14,8 +14,8 @@
  * sequence keeps its state and outputs zeros. Walking a reverse direction
  * from the last step down, the masks keep the initial state until t <
  * len, so both directions follow ONNX. Activations: Sigmoid, Tanh, Relu,
- * LeakyRelu, HardSigmoid, Affine, ScaledTanh (with activation_alpha/beta);
- * others are reported unsupported. */
+ * LeakyRelu, HardSigmoid, Affine, ScaledTanh, Elu (with activation_alpha/
+ * beta), Softsign, Softplus; ThresholdedRelu is reported unsupported. */
 #include "onnx_impl.h"
 
 #include <stdlib.h>
@@ -141,6 +141,18 @@ static int activate(Rnn *r, const Act *a, int x)
 		int y = nd(m, OP_TANH, (int[]){bin(m, OP_MUL, x, scalar(r, "beta", a->beta))}, 1);
 		return bin(m, OP_MUL, y, scalar(r, "alpha", a->alpha));
 	}
+	if (strcmp(a->name, "Softsign") == 0) /* x / (1 + |x|) */
+		return bin(m, OP_DIV, x, bin(m, OP_ADD, nd(m, OP_ABS, &x, 1), scalar(r, "one", 1)));
+	if (strcmp(a->name, "Softplus") == 0) { /* relu(x) + log(1 + exp(-|x|)), never overflows */
+		int e = nd(m, OP_EXP, (int[]){nd(m, OP_NEG, (int[]){nd(m, OP_ABS, &x, 1)}, 1)}, 1);
+		int l = nd(m, OP_LOG, (int[]){bin(m, OP_ADD, e, scalar(r, "one", 1))}, 1);
+		return bin(m, OP_ADD, nd(m, OP_RELU, &x, 1), l);
+	}
+	if (strcmp(a->name, "Elu") == 0) { /* relu(x) + alpha * (exp(-relu(-x)) - 1) */
+		int neg = nd(m, OP_NEG, (int[]){nd(m, OP_RELU, (int[]){nd(m, OP_NEG, &x, 1)}, 1)}, 1);
+		int e = bin(m, OP_SUB, nd(m, OP_EXP, &neg, 1), scalar(r, "one", 1));
+		return bin(m, OP_ADD, nd(m, OP_RELU, &x, 1), bin(m, OP_MUL, e, scalar(r, "alpha", a->alpha)));
+	}
 	return imp_err(m, "activation %s is unsupported", a->name);
 }
 
@@ -169,8 +181,11 @@ static int read_acts(Rnn *r)
 		} else {
 			a->name = dflt[r->cell][i % per];
 		}
-		/* ONNX's defaults: LeakyRelu 0.01, HardSigmoid 0.2/0.5, Affine and ScaledTanh 1/0 */
-		bool hs = strcmp(a->name, "HardSigmoid") == 0, lr = strcmp(a->name, "LeakyRelu") == 0;
+		/* ONNX's defaults: LeakyRelu 0.01, HardSigmoid 0.2/0.5, Elu 1, Affine 1/0,
+		 * ScaledTanh 1/1; alpha and beta are consumed, in order, by the
+		 * activations that take them */
+		bool hs = strcmp(a->name, "HardSigmoid") == 0;
+		bool lr = strcmp(a->name, "LeakyRelu") == 0 || strcmp(a->name, "Elu") == 0;
 		bool ab2 = hs || strcmp(a->name, "Affine") == 0 || strcmp(a->name, "ScaledTanh") == 0;
 		a->alpha = hs ? 0.2 : lr ? 0.01 : 1;
 		a->beta = hs ? 0.5 : strcmp(a->name, "ScaledTanh") == 0 ? 1 : 0;

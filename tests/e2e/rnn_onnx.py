@@ -28,9 +28,12 @@ ACT = {
     "HardSigmoid": lambda x, a, b: np.clip(a * x + b, 0, 1),
     "Affine": lambda x, a, b: a * x + b,
     "ScaledTanh": lambda x, a, b: a * np.tanh(b * x),
+    "Softsign": lambda x, a, b: x / (1 + np.abs(x)),
+    "Softplus": lambda x, a, b: np.log1p(np.exp(x)),
+    "Elu": lambda x, a, b: np.where(x >= 0, x, a * (np.exp(x) - 1)),
 }
 DEFAULT_AB = {"LeakyRelu": (0.01, 0), "HardSigmoid": (0.2, 0.5), "Affine": (1, 0),
-              "ScaledTanh": (1, 1)}
+              "ScaledTanh": (1, 1), "Elu": (1, 0)}
 
 
 def reference(cell, X, W, R, B, lens, h0, c0, P, acts, clip, direction, layout, lbr, input_forget):
@@ -107,6 +110,9 @@ CASES = [
      {"lens": [4, 1, 3], "dynbatch": True}),
     ("lstm_peep_zero_state", "LSTM", "forward", 1, {}, {"peep": True, "lens": [3, 4, 2]}),
     ("rnn_dynbatch", "RNN", "bidirectional", 0, {}, {"dynbatch": True}),
+    ("gru_softsign_elu", "GRU", "bidirectional", 0,
+     {"activations": ["Softsign", "Elu", "Sigmoid", "Softplus"], "activation_alpha": [0.7]},
+     {"h0": True}),
     ("lstm_affine", "LSTM", "forward", 0,
      {"activations": ["Sigmoid", "Affine", "Tanh"], "activation_alpha": [0.7],
       "activation_beta": [0.2]}, {}),

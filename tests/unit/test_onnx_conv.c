@@ -150,9 +150,9 @@ static void test_rnn(void **state)
 	load_fails(b, "node \"l\" (LSTM)", "W has the wrong shape");
 	b = lstm(14, "1,16,3");
 	n = mb_node(b, "LSTM", "l", "X,W,R", "Y");
-	a_strs(b, n, "activations", (const char *[]){"Sigmoid", "Softsign", "Tanh"}, 3);
+	a_strs(b, n, "activations", (const char *[]){"Sigmoid", "ThresholdedRelu", "Tanh"}, 3);
 	mb_output(b, "Y");
-	load_fails(b, "node \"l\" (LSTM)", "activation Softsign is unsupported");
+	load_fails(b, "node \"l\" (LSTM)", "activation ThresholdedRelu is unsupported");
 	b = lstm(14, "1,16,3");
 	n = mb_node(b, "LSTM", "l", "X,W,R", "Y");
 	a_strs(b, n, "activations", (const char *[]){"Sigmoid", "Tanh"}, 2);
