@@ -68,11 +68,12 @@ class DCGAN(nn.Module):
 
 
 class CNN1d(nn.Module):
-    """A 1-D CNN sequence classifier: Conv1d, MaxPool1d, AvgPool1d, Linear."""
+    """A 1-D CNN sequence classifier: Conv1d, BatchNorm1d, MaxPool1d,
+    AvgPool1d, Linear."""
 
     def __init__(self):
         super().__init__()
-        self.c1 = nn.Conv1d(3, 8, 5, padding=2)
+        self.c1 = nn.Sequential(nn.Conv1d(3, 8, 5, padding=2), nn.BatchNorm1d(8))
         self.c2 = nn.Conv1d(8, 8, 3, stride=2, dilation=2)
         self.fc = nn.Linear(8 * 3, 5)
 
@@ -83,11 +84,12 @@ class CNN1d(nn.Module):
 
 
 class CNN3d(nn.Module):
-    """A 3-D CNN: Conv3d, MaxPool3d, AvgPool3d, ConvTranspose3d, Linear."""
+    """A 3-D CNN: Conv3d, BatchNorm3d, MaxPool3d, AvgPool3d, ConvTranspose3d,
+    Linear."""
 
     def __init__(self):
         super().__init__()
-        self.c1 = nn.Conv3d(2, 4, 3, padding=1)
+        self.c1 = nn.Sequential(nn.Conv3d(2, 4, 3, padding=1), nn.BatchNorm3d(4))
         self.c2 = nn.Conv3d(4, 6, (3, 2, 2), stride=(1, 2, 2), groups=2)
         self.up = nn.ConvTranspose3d(6, 4, 2, stride=2)
         self.fc = nn.Linear(4 * 2 * 2 * 2, 3)
@@ -161,7 +163,7 @@ def main():
     torch.manual_seed(seed)
     model = ctor().eval()
     for m in model.modules():  # non-trivial batchnorm statistics
-        if isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 1.5)
     x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
