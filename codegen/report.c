@@ -193,7 +193,8 @@ static void print_kernels(const KernelList *kl, FILE *f)
 			nfused++;
 		fused_ops(kl, k, ops, sizeof ops);
 		fprintf(f, "%5d  %-6s %16" PRId64 " %14" PRId64 "  %s [%s]\n", i,
-			(unsigned)k->kind < 3 ? kind_name[k->kind] : "?", fl, by, k->name ? k->name : "", ops);
+			k->kind == KK_CONV2D && k->conv.nd ? (k->conv.transpose ? "convT" : "convnd")
+			: (unsigned)k->kind < 3 ? kind_name[k->kind] : "?", fl, by, k->name ? k->name : "", ops);
 	}
 	fprintf(f, "total: %d kernels (%d fused from several nodes), %" PRId64 " FLOPs (%.3f GFLOP), "
 		"%" PRId64 " bytes moved\n", kl->nk, nfused, tf, (double)tf / 1e9, tb);

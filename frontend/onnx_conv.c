@@ -4,7 +4,9 @@
  *   LpPool(x)       = (sum over the window of |x|^p)^(1/p), the sum a
  *                     depthwise conv of |x|^p with a ones kernel
  *                     (padding contributes 0, as ONNX says);
- *   GlobalLpPool(x) = (reduce_sum over the spatial axes of |x|^p)^(1/p).
+ *   GlobalLpPool(x) = (reduce_sum over the spatial axes of |x|^p)^(1/p);
+ *   ConvInteger     = a float32 conv of the centered 8-bit operands, cast
+ *                     to int32 (exact within float32's integers).
  * auto_pad SAME_UPPER/SAME_LOWER becomes explicit pads here; for
  * ConvTranspose, output_shape becomes pads (and end output padding when
  * the requested output is larger than the natural one). */
@@ -158,8 +160,10 @@ static void set_window(Importer *m, int nd, const Win *w)
 	ir_set_ints(m->g, nd, "dilations", w->dil, w->s);
 }
 
-/* Conv and ConvTranspose. */
-int onnx_conv(Importer *m, Op op)
+/* A conv or conv_transpose node over in[0..nin-1] (shaped like the ONNX
+ * node's inputs 0 and 1) with the node's window attributes, its output
+ * bound to ONNX output `slot` (-1: a fresh value); the node or -1. */
+static int conv_node(Importer *m, Op op, const int *in, int nin, int slot)
 {
 	bool transpose = op == OP_CONV_TRANSPOSE;
 	int s = spatial_rank(m);
@@ -191,7 +195,7 @@ int onnx_conv(Importer *m, Op op)
 	int64_t group = imp_int(m, "group", 1);
 	if (group < 1)
 		return imp_err(m, "group %lld must be positive", (long long)group);
-	int nd = imp_node(m, op, m->in, has_in(m, 2) ? 3 : 2, 0);
+	int nd = imp_node(m, op, in, nin, slot);
 	set_window(m, nd, &w);
 	ir_set_int(m->g, nd, "group", group);
 	if (transpose) {
@@ -201,7 +205,77 @@ int onnx_conv(Importer *m, Op op)
 		if (any)
 			ir_set_ints(m->g, nd, "output_padding", w.opad, s);
 	}
-	return done(m, nd);
+	return nd;
+}
+
+/* Conv and ConvTranspose. */
+int onnx_conv(Importer *m, Op op)
+{
+	int nd = conv_node(m, op, m->in, has_in(m, 2) ? 3 : 2, 0);
+	return nd < 0 ? -1 : done(m, nd);
+}
+
+/* float32(v) - float32(zero point k) when input k is given; the value or -1. */
+static int centered(Importer *m, int v, int k, bool perchan)
+{
+	int c = imp_node(m, OP_CAST, &v, 1, -1);
+	ir_set_string(m->g, c, "to", "f32");
+	if ((v = imp_infer(m, c)) < 0 || !has_in(m, k))
+		return v;
+	int z = m->in[k];
+	Shape zs = m->g->val[z].shape;
+	c = imp_node(m, OP_CAST, &z, 1, -1);
+	ir_set_string(m->g, c, "to", "f32");
+	if ((z = imp_infer(m, c)) < 0)
+		return -1;
+	int64_t nz = ir_shape_numel(&zs);
+	if (zs.rank > 1 || nz < 0 || (!perchan && nz != 1))
+		return imp_err(m, "zero point %d must be a scalar%s", k, perchan ? " or 1-D" : "");
+	if (perchan && nz != 1) { /* [M] -> [M, 1, ...] along the weight's dim 0 */
+		int64_t dims[IR_MAX_RANK];
+		int r = m->g->val[v].shape.rank;
+		dims[0] = nz;
+		for (int i = 1; i < r; i++)
+			dims[i] = 1;
+		int rs = imp_node(m, OP_RESHAPE, &z, 1, -1);
+		ir_set_ints(m->g, rs, "shape", dims, r);
+		if ((z = imp_infer(m, rs)) < 0)
+			return -1;
+	}
+	int in[2] = {v, z};
+	return imp_infer(m, imp_node(m, OP_SUB, in, 2, -1));
+}
+
+/* ConvInteger: (x - x_zero_point) conv (w - w_zero_point) in int32, computed
+ * as a float32 conv, which is exact while every partial sum stays below
+ * 2^24: with 8-bit operands (|x - zp| <= 255), (C/group) * kernel volume
+ * products of at most 255*255 each. Larger windows are unsupported. */
+int onnx_conv_integer(Importer *m, Op op)
+{
+	(void)op;
+	const Value *x = &m->g->val[m->in[0]], *w = &m->g->val[m->in[1]];
+	bool ok8 = (x->dtype == DT_U8 || x->dtype == DT_I8) && (w->dtype == DT_U8 || w->dtype == DT_I8);
+	if (!ok8)
+		return imp_err(m, "only 8-bit inputs are supported, not %s and %s", ir_dtype_name(x->dtype),
+			ir_dtype_name(w->dtype));
+	int64_t terms = 1;
+	for (int i = 1; i < w->shape.rank; i++)
+		if (!dim_known(w->shape.d[i]) || !ck_mul(terms, w->shape.d[i].n, &terms))
+			return imp_err(m, "the weight's dims must be known");
+	if (terms > (((int64_t)1 << 24) - 1) / (255 * 255))
+		return imp_err(m, "%lld products per output exceed float32's exact integer range "
+			"(at most %lld are supported)", (long long)terms,
+			(long long)((((int64_t)1 << 24) - 1) / (255 * 255)));
+	int xf = centered(m, m->in[0], 2, false), wf = centered(m, m->in[1], 3, true);
+	if (xf < 0 || wf < 0)
+		return -1;
+	int nd = conv_node(m, OP_CONV, (int[]){xf, wf}, 2, -1);
+	int y = nd < 0 ? -1 : imp_infer(m, nd);
+	if (y < 0)
+		return -1;
+	int c = imp_node(m, OP_CAST, &y, 1, 0);
+	ir_set_string(m->g, c, "to", "i32");
+	return done(m, c);
 }
 
 /* The kernel_shape attribute (required) of a pool into w. */

@@ -147,6 +147,7 @@ int idx_upsample(Importer *m, Op op);
 /* --- conv --- */
 /* onnx_conv.c: Conv, ConvTranspose and the pools over 1-3 spatial dims. */
 int onnx_conv(Importer *m, Op op);
+int onnx_conv_integer(Importer *m, Op op);
 int onnx_pool(Importer *m, Op op);
 int onnx_lppool(Importer *m, Op op);
 int onnx_global_lppool(Importer *m, Op op);

@@ -755,6 +755,7 @@ static const OnnxOp table[] = {
 	/* --- conv --- */
 	{"AveragePool", onnx_pool, OP_AVGPOOL, 1, 1, WINDOW " ceil_mode:int count_include_pad:int"},
 	{"Conv", onnx_conv, OP_CONV, 2, 3, WINDOW " group:int"},
+	{"ConvInteger", onnx_conv_integer, OP_CONV, 2, 4, WINDOW " group:int"},
 	{"ConvTranspose", onnx_conv, OP_CONV_TRANSPOSE, 2, 3,
 		WINDOW " group:int output_padding:ints output_shape:ints"},
 	{"GlobalLpPool", onnx_global_lppool, OP_COUNT, 1, 1, "p:int"},

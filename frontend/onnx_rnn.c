@@ -14,14 +14,15 @@
  * sequence keeps its state and outputs zeros. Walking a reverse direction
  * from the last step down, the masks keep the initial state until t <
  * len, so both directions follow ONNX. Activations: Sigmoid, Tanh, Relu,
- * LeakyRelu, HardSigmoid, Affine, ScaledTanh (with activation_alpha/beta);
- * others are reported unsupported. */
+ * LeakyRelu, HardSigmoid, Affine, ScaledTanh, Elu (with activation_alpha/
+ * beta), Softsign, Softplus; ThresholdedRelu is reported unsupported. */
 #include "onnx_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 enum { GATES_MAX = 4, ACT_MAX = 6, STEPS_MAX = 4096 };
+enum { ZERO = -2 }; /* a state that is still all zeros (no initial_h/initial_c) */
 
 typedef enum Cell { CELL_RNN, CELL_GRU, CELL_LSTM } Cell;
 
@@ -37,7 +38,7 @@ typedef struct Rnn {
 	Importer *m;
 	Cell cell;
 	DType t;            /* float dtype of X */
-	int64_t seq, batch, in, hid; /* extents */
+	int64_t seq, in, hid; /* extents (the batch may be symbolic) */
 	int ndir;           /* 1 or 2 */
 	bool reverse;       /* direction "reverse" (with ndir 1) */
 	int layout;         /* 0: [seq, batch, ...]; 1: [batch, seq, ...] */
@@ -51,8 +52,15 @@ typedef struct Rnn {
 
 static bool has_in(const Importer *m, int k) { return k < m->nin && m->in[k] >= 0; }
 
-/* A fresh intermediate node over in[0..nin-1]; its value or -1. */
-static int nd(Importer *m, Op op, const int *in, int nin) { return imp_infer(m, imp_node(m, op, in, nin, -1)); }
+/* A fresh intermediate node over in[0..nin-1]; its value, or -1 (also when
+ * an input is -1: an error already reported). */
+static int nd(Importer *m, Op op, const int *in, int nin)
+{
+	for (int i = 0; i < nin; i++)
+		if (in[i] < 0)
+			return -1;
+	return imp_infer(m, imp_node(m, op, in, nin, -1));
+}
 static int bin(Importer *m, Op op, int a, int b) { return nd(m, op, (int[]){a, b}, 2); }
 
 static int scalar(Rnn *r, const char *what, double v)
@@ -133,6 +141,18 @@ static int activate(Rnn *r, const Act *a, int x)
 		int y = nd(m, OP_TANH, (int[]){bin(m, OP_MUL, x, scalar(r, "beta", a->beta))}, 1);
 		return bin(m, OP_MUL, y, scalar(r, "alpha", a->alpha));
 	}
+	if (strcmp(a->name, "Softsign") == 0) /* x / (1 + |x|) */
+		return bin(m, OP_DIV, x, bin(m, OP_ADD, nd(m, OP_ABS, &x, 1), scalar(r, "one", 1)));
+	if (strcmp(a->name, "Softplus") == 0) { /* relu(x) + log(1 + exp(-|x|)), never overflows */
+		int e = nd(m, OP_EXP, (int[]){nd(m, OP_NEG, (int[]){nd(m, OP_ABS, &x, 1)}, 1)}, 1);
+		int l = nd(m, OP_LOG, (int[]){bin(m, OP_ADD, e, scalar(r, "one", 1))}, 1);
+		return bin(m, OP_ADD, nd(m, OP_RELU, &x, 1), l);
+	}
+	if (strcmp(a->name, "Elu") == 0) { /* relu(x) + alpha * (exp(-relu(-x)) - 1) */
+		int neg = nd(m, OP_NEG, (int[]){nd(m, OP_RELU, (int[]){nd(m, OP_NEG, &x, 1)}, 1)}, 1);
+		int e = bin(m, OP_SUB, nd(m, OP_EXP, &neg, 1), scalar(r, "one", 1));
+		return bin(m, OP_ADD, nd(m, OP_RELU, &x, 1), bin(m, OP_MUL, e, scalar(r, "alpha", a->alpha)));
+	}
 	return imp_err(m, "activation %s is unsupported", a->name);
 }
 
@@ -161,8 +181,11 @@ static int read_acts(Rnn *r)
 		} else {
 			a->name = dflt[r->cell][i % per];
 		}
-		/* ONNX's defaults: LeakyRelu 0.01, HardSigmoid 0.2/0.5, Affine and ScaledTanh 1/0 */
-		bool hs = strcmp(a->name, "HardSigmoid") == 0, lr = strcmp(a->name, "LeakyRelu") == 0;
+		/* ONNX's defaults: LeakyRelu 0.01, HardSigmoid 0.2/0.5, Elu 1, Affine 1/0,
+		 * ScaledTanh 1/1; alpha and beta are consumed, in order, by the
+		 * activations that take them */
+		bool hs = strcmp(a->name, "HardSigmoid") == 0;
+		bool lr = strcmp(a->name, "LeakyRelu") == 0 || strcmp(a->name, "Elu") == 0;
 		bool ab2 = hs || strcmp(a->name, "Affine") == 0 || strcmp(a->name, "ScaledTanh") == 0;
 		a->alpha = hs ? 0.2 : lr ? 0.01 : 1;
 		a->beta = hs ? 0.5 : strcmp(a->name, "ScaledTanh") == 0 ? 1 : 0;
@@ -185,7 +208,7 @@ static int make_masks(Rnn *r, int lens)
 	if (lv->kind == VK_CONST && lv->data) {
 		bool full = true;
 		size_t es = ir_dtype_size(lv->dtype);
-		for (int64_t b = 0; b < r->batch; b++) {
+		for (int64_t b = 0; b < ir_shape_numel(&lv->shape); b++) {
 			double v = ir_elem_get(lv->dtype, (const unsigned char *)lv->data + (size_t)b * es);
 			if (v < 0 || v > (double)r->seq)
 				return imp_err(m, "sequence_lens value %g is outside [0, %lld]", v, (long long)r->seq);
@@ -211,12 +234,15 @@ static int make_masks(Rnn *r, int lens)
 	return 0;
 }
 
-/* prev + mask * (next - prev): the state where the step is masked off. */
+/* prev + mask * (next - prev): the state where the step is masked off
+ * (mask * next while prev is ZERO). */
 static int keep(Rnn *r, int t, int prev, int next)
 {
 	if (!r->mask)
 		return next;
 	Importer *m = r->m;
+	if (prev == ZERO)
+		return bin(m, OP_MUL, r->mask[t], next);
 	return bin(m, OP_ADD, prev, bin(m, OP_MUL, r->mask[t], bin(m, OP_SUB, next, prev)));
 }
 
@@ -276,24 +302,32 @@ static int prepare_dir(Rnn *r, int d, Dir *dr)
 /* h @ R^T */
 static int hmul(Importer *m, int h, int rw)
 {
+	if (h < 0)
+		return -1;
 	int k = imp_node(m, OP_MATMUL, (int[]){h, rw}, 2, -1);
 	ir_set_int(m->g, k, "trans_b", 1);
 	return imp_infer(m, k);
 }
 
+/* pre + h @ R^T; just pre while the state h is still zero (h == ZERO). */
+static int addrec(Importer *m, int pre, int h, int rw)
+{
+	if (h == ZERO)
+		return pre;
+	int p = hmul(m, h, rw);
+	return p < 0 || pre < 0 ? -1 : bin(m, OP_ADD, pre, p);
+}
+
 /* The initial state of direction d from input k ([dirs, batch, H], or
- * [batch, dirs, H] with layout 1), or zeros. */
+ * [batch, dirs, H] with layout 1), or ZERO: zeros are never materialized
+ * (the first step skips the terms they would zero), so the batch may stay
+ * symbolic. */
 static int initial(Rnn *r, int k, int d)
 {
 	Importer *m = r->m;
 	if (has_in(m, k))
 		return take(m, m->in[k], d, r->layout ? 1 : 0);
-	int64_t dims[2] = {r->batch, r->hid};
-	size_t n = (size_t)(r->batch * r->hid) * ir_dtype_size(r->t);
-	void *z = xcalloc(n + 1, 1);
-	int v = imp_const(m, "zeros", r->t, ir_shape_make(2, dims), z, n);
-	free(z);
-	return v;
+	return ZERO;
 }
 
 /* Runs direction d over every step; ys[t] gets the output of step t
@@ -305,8 +339,8 @@ static int run_dir(Rnn *r, int d, int *ys, int *hlast, int *clast)
 	if (prepare_dir(r, d, &dr) < 0)
 		return -1;
 	const Act *f = &r->act[d * (r->cell == CELL_RNN ? 1 : r->cell == CELL_GRU ? 2 : 3)];
-	int h = initial(r, 5, d), c = r->cell == CELL_LSTM ? initial(r, 6, d) : -1;
-	if (h < 0 || (r->cell == CELL_LSTM && c < 0))
+	int h = initial(r, 5, d), c = r->cell == CELL_LSTM ? initial(r, 6, d) : ZERO;
+	if (h == -1 || c == -1)
 		return -1;
 	bool back = r->reverse || d == 1;
 	for (int64_t s = 0; s < r->seq; s++) {
@@ -319,45 +353,49 @@ static int run_dir(Rnn *r, int d, int *ys, int *hlast, int *clast)
 			pre[g] = xt;
 		}
 		if (r->cell == CELL_RNN) {
-			if ((hn = activate(r, &f[0], bin(m, OP_ADD, pre[0], hmul(m, h, dr.rw[0])))) < 0)
+			if ((hn = activate(r, &f[0], addrec(m, pre[0], h, dr.rw[0]))) < 0)
 				return -1;
 		} else if (r->cell == CELL_GRU) { /* gates z, r, h */
-			int z = activate(r, &f[0], bin(m, OP_ADD, pre[0], hmul(m, h, dr.rw[0])));
-			int rg = activate(r, &f[0], bin(m, OP_ADD, pre[1], hmul(m, h, dr.rw[1])));
+			int z = activate(r, &f[0], addrec(m, pre[0], h, dr.rw[0]));
+			int rg = activate(r, &f[0], addrec(m, pre[1], h, dr.rw[1]));
 			if (z < 0 || rg < 0)
 				return -1;
-			int rec;
-			if (r->linear_before_reset) {
-				rec = hmul(m, h, dr.rw[2]);
+			int a = pre[2];
+			if (r->linear_before_reset) { /* + rg * (h R_h^T + Rb_h) */
+				int rec = h == ZERO ? -1 : hmul(m, h, dr.rw[2]);
 				if (dr.rbh >= 0)
-					rec = bin(m, OP_ADD, rec, dr.rbh);
-				rec = bin(m, OP_MUL, rg, rec);
-			} else {
-				rec = hmul(m, bin(m, OP_MUL, rg, h), dr.rw[2]);
+					rec = rec < 0 ? dr.rbh : bin(m, OP_ADD, rec, dr.rbh);
+				if (rec >= 0)
+					a = bin(m, OP_ADD, a, bin(m, OP_MUL, rg, rec));
+			} else if (h != ZERO) { /* + (rg * h) R_h^T */
+				a = addrec(m, a, bin(m, OP_MUL, rg, h), dr.rw[2]);
 			}
-			int hh = activate(r, &f[1], bin(m, OP_ADD, pre[2], rec));
-			/* (1 - z) * hh + z * h = hh + z * (h - hh) */
-			if (hh < 0 || (hn = bin(m, OP_ADD, hh, bin(m, OP_MUL, z, bin(m, OP_SUB, h, hh)))) < 0)
+			int hh = activate(r, &f[1], a);
+			/* (1 - z) * hh + z * h = hh + z * (h - hh); hh - z * hh from zeros */
+			if (hh < 0 || (hn = h == ZERO ? bin(m, OP_SUB, hh, bin(m, OP_MUL, z, hh))
+			                              : bin(m, OP_ADD, hh, bin(m, OP_MUL, z, bin(m, OP_SUB, h, hh)))) < 0)
 				return -1;
 		} else { /* gates i, o, f, c */
 			int a[4];
 			for (int g = 0; g < 4; g++)
-				if ((a[g] = bin(m, OP_ADD, pre[g], hmul(m, h, dr.rw[g]))) < 0)
+				if ((a[g] = addrec(m, pre[g], h, dr.rw[g])) < 0)
 					return -1;
-			if (dr.p[0] >= 0)
+			if (dr.p[0] >= 0 && c != ZERO)
 				a[0] = bin(m, OP_ADD, a[0], bin(m, OP_MUL, dr.p[0], c));
 			int ig = activate(r, &f[0], a[0]), fg;
 			if (r->input_forget) {
 				fg = bin(m, OP_SUB, scalar(r, "one", 1), ig);
 			} else {
-				if (dr.p[2] >= 0)
+				if (dr.p[2] >= 0 && c != ZERO)
 					a[2] = bin(m, OP_ADD, a[2], bin(m, OP_MUL, dr.p[2], c));
 				fg = activate(r, &f[0], a[2]);
 			}
 			int cg = activate(r, &f[1], a[3]);
 			if (ig < 0 || fg < 0 || cg < 0)
 				return -1;
-			cn = bin(m, OP_ADD, bin(m, OP_MUL, fg, c), bin(m, OP_MUL, ig, cg));
+			cn = bin(m, OP_MUL, ig, cg);
+			if (c != ZERO)
+				cn = bin(m, OP_ADD, bin(m, OP_MUL, fg, c), cn);
 			if (cn < 0)
 				return -1;
 			if (dr.p[1] >= 0)
@@ -371,7 +409,7 @@ static int run_dir(Rnn *r, int d, int *ys, int *hlast, int *clast)
 		h = keep(r, (int)t, h, hn);
 		if (cn >= 0)
 			c = keep(r, (int)t, c, cn);
-		if (ys[t] < 0 || h < 0 || c < -1)
+		if (ys[t] < 0 || h < 0 || c == -1)
 			return -1;
 	}
 	*hlast = h;
@@ -396,11 +434,13 @@ int onnx_rnn(Importer *m, Op op)
 	r.layout = (int)imp_int(m, "layout", 0);
 	if (r.layout != 0 && r.layout != 1)
 		return imp_err(m, "layout %d is invalid", r.layout);
-	if (x->shape.rank != 3 || !ir_shape_static(&x->shape))
-		return imp_err(m, "X must be 3-D with known dims");
-	r.seq = x->shape.d[r.layout ? 1 : 0].n;
-	r.batch = x->shape.d[r.layout ? 0 : 1].n;
-	r.in = x->shape.d[2].n;
+	if (x->shape.rank != 3)
+		return imp_err(m, "X must be 3-D");
+	Dim sd = x->shape.d[r.layout ? 1 : 0], id = x->shape.d[2];
+	if (sd.sym || sd.n < 0 || id.sym || id.n < 0)
+		return imp_err(m, "the sequence length and input size of X must be known (the batch may be symbolic)");
+	r.seq = sd.n;
+	r.in = id.n;
 	if (r.seq < 1 || r.seq > STEPS_MAX)
 		return imp_err(m, "%lld steps; 1 to %d are supported (the expansion is unrolled)",
 			(long long)r.seq, STEPS_MAX);

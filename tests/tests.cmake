@@ -102,7 +102,7 @@ set_tests_properties(e2e/red_ops PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300
 # --- conv: ConvTranspose (autoencoder/DCGAN), 1-D and 3-D CNNs, recurrent
 # layers, each exported from PyTorch and compared at 1e-4 + 1e-3*|ref|
 # (tests/e2e/conv_e2e.py lists the models).
-foreach(model convt autoencoder cnn1d cnn3d lstm2 lstm2-bf gru gru2-bf rnn-tanh rnn-relu-bf
+foreach(model convt autoencoder dcgan cnn1d cnn3d lstm2 lstm2-bf gru gru2-bf rnn-tanh rnn-relu-bf
               bilstm bilstm2-bf bigru)
   add_test(NAME e2e/conv-${model}
            COMMAND ${NNCC_PYTHON} ${E2E_DIR}/conv_e2e.py ${CMAKE_BINARY_DIR} ${model})

@@ -49,12 +49,31 @@ class AutoEncoder(nn.Module):
         return self.dec(self.enc(x))
 
 
+class DCGAN(nn.Module):
+    """The DCGAN generator (Radford et al.): a 100-d code through five
+    ConvTranspose2d layers with BatchNorm and ReLU to a 3x64x64 Tanh image."""
+
+    def __init__(self, nz=100, ngf=32):
+        super().__init__()
+        layers, c = [], nz
+        for i, (k, s, p) in enumerate([(4, 1, 0), (4, 2, 1), (4, 2, 1), (4, 2, 1)]):
+            out = ngf * 8 >> i
+            layers += [nn.ConvTranspose2d(c, out, k, s, p, bias=False), nn.BatchNorm2d(out), nn.ReLU()]
+            c = out
+        layers += [nn.ConvTranspose2d(c, 3, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z):
+        return self.net(z)
+
+
 class CNN1d(nn.Module):
-    """A 1-D CNN sequence classifier: Conv1d, MaxPool1d, AvgPool1d, Linear."""
+    """A 1-D CNN sequence classifier: Conv1d, BatchNorm1d, MaxPool1d,
+    AvgPool1d, Linear."""
 
     def __init__(self):
         super().__init__()
-        self.c1 = nn.Conv1d(3, 8, 5, padding=2)
+        self.c1 = nn.Sequential(nn.Conv1d(3, 8, 5, padding=2), nn.BatchNorm1d(8))
         self.c2 = nn.Conv1d(8, 8, 3, stride=2, dilation=2)
         self.fc = nn.Linear(8 * 3, 5)
 
@@ -65,11 +84,12 @@ class CNN1d(nn.Module):
 
 
 class CNN3d(nn.Module):
-    """A 3-D CNN: Conv3d, MaxPool3d, AvgPool3d, ConvTranspose3d, Linear."""
+    """A 3-D CNN: Conv3d, BatchNorm3d, MaxPool3d, AvgPool3d, ConvTranspose3d,
+    Linear."""
 
     def __init__(self):
         super().__init__()
-        self.c1 = nn.Conv3d(2, 4, 3, padding=1)
+        self.c1 = nn.Sequential(nn.Conv3d(2, 4, 3, padding=1), nn.BatchNorm3d(4))
         self.c2 = nn.Conv3d(4, 6, (3, 2, 2), stride=(1, 2, 2), groups=2)
         self.up = nn.ConvTranspose3d(6, 4, 2, stride=2)
         self.fc = nn.Linear(4 * 2 * 2 * 2, 3)
@@ -112,6 +132,7 @@ def seq(rnn, batch_first, batch, **kw):
 MODELS = {
     "convt": (ConvT, (2, 4, 5, 6), 11),
     "autoencoder": (AutoEncoder, (2, 1, 16, 16), 12),
+    "dcgan": (DCGAN, (2, 100, 1, 1), 24),
     "cnn1d": (CNN1d, (4, 3, 32), 13),
     "cnn3d": (CNN3d, (2, 2, 8, 8, 8), 14),
     "lstm2": (seq(nn.LSTM, False, 3, num_layers=2), (7, 3, 6), 15),
@@ -142,7 +163,7 @@ def main():
     torch.manual_seed(seed)
     model = ctor().eval()
     for m in model.modules():  # non-trivial batchnorm statistics
-        if isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 1.5)
     x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)

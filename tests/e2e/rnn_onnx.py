@@ -8,7 +8,8 @@ initializer or a graph input), compiles it with BUILD_DIR/nncc, runs it
 with BUILD_DIR/nncc-run and compares every output at 1e-5 + 1e-4 |ref|.
 Covers reverse and bidirectional directions, layout 1, variable
 sequence_lens (masking), clip, non-default activations with alpha/beta,
-GRU linear_before_reset 0/1 and LSTM input_forget and peepholes. Prints
+GRU linear_before_reset 0/1, LSTM input_forget and peepholes, zero and
+given initial states, and a symbolic batch bound with --shape. Prints
 PASS/FAIL per case; exit 1 if any failed.
 """
 import os
@@ -27,9 +28,12 @@ ACT = {
     "HardSigmoid": lambda x, a, b: np.clip(a * x + b, 0, 1),
     "Affine": lambda x, a, b: a * x + b,
     "ScaledTanh": lambda x, a, b: a * np.tanh(b * x),
+    "Softsign": lambda x, a, b: x / (1 + np.abs(x)),
+    "Softplus": lambda x, a, b: np.log1p(np.exp(x)),
+    "Elu": lambda x, a, b: np.where(x >= 0, x, a * (np.exp(x) - 1)),
 }
 DEFAULT_AB = {"LeakyRelu": (0.01, 0), "HardSigmoid": (0.2, 0.5), "Affine": (1, 0),
-              "ScaledTanh": (1, 1)}
+              "ScaledTanh": (1, 1), "Elu": (1, 0)}
 
 
 def reference(cell, X, W, R, B, lens, h0, c0, P, acts, clip, direction, layout, lbr, input_forget):
@@ -102,6 +106,13 @@ CASES = [
                                                                "h0": True}),
     ("lstm_reverse_forget_clip", "LSTM", "reverse", 1, {"input_forget": 1, "clip": 0.8},
      {"peep": True, "h0": True}),
+    ("gru_lbr_zero_state_dynbatch", "GRU", "reverse", 0, {"linear_before_reset": 1},
+     {"lens": [4, 1, 3], "dynbatch": True}),
+    ("lstm_peep_zero_state", "LSTM", "forward", 1, {}, {"peep": True, "lens": [3, 4, 2]}),
+    ("rnn_dynbatch", "RNN", "bidirectional", 0, {}, {"dynbatch": True}),
+    ("gru_softsign_elu", "GRU", "bidirectional", 0,
+     {"activations": ["Softsign", "Elu", "Sigmoid", "Softplus"], "activation_alpha": [0.7]},
+     {"h0": True}),
     ("lstm_affine", "LSTM", "forward", 0,
      {"activations": ["Sigmoid", "Affine", "Tanh"], "activation_alpha": [0.7],
       "activation_beta": [0.2]}, {}),
@@ -144,7 +155,10 @@ def run_case(build, outdir, case, rng):
     inits = [numpy_helper.from_array(W, "W"), numpy_helper.from_array(R, "R"),
              numpy_helper.from_array(B, "B")]
     ins = ["X", "W", "R", "B", "", "", "", ""]
-    graph_inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, X.shape)]
+    xdims = list(X.shape)
+    if opt.get("dynbatch"):  # a symbolic batch, bound with --shape at compile time
+        xdims[0 if layout else 1] = "N"
+    graph_inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, xdims)]
     feeds = {"X": X}
     if lens is not None:
         ins[4] = "L"
@@ -181,7 +195,8 @@ def run_case(build, outdir, case, rng):
         np.save(f"{base}.{k}.npy", v)
         args += ["-i", f"{k}={base}.{k}.npy"]
     os.makedirs(base + ".out", exist_ok=True)
-    for cmd in ([os.path.join(build, "nncc"), base + ".onnx", "-o", base + ".so"],
+    bind = ["--shape", "X=" + ",".join(map(str, X.shape))] if opt.get("dynbatch") else []
+    for cmd in ([os.path.join(build, "nncc"), base + ".onnx", "-o", base + ".so", *bind],
                 [os.path.join(build, "nncc-run"), base + ".so", *args, "-o", base + ".out"]):
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode:

@@ -1,6 +1,7 @@
 /* test_onnx_conv.c — the ONNX import of the conv family: ConvTranspose's
  * output_shape and auto_pad become pads and output_padding, LpPool a
- * depthwise conv, RNN/GRU/LSTM an unrolled expansion; and the errors
+ * depthwise conv, ConvInteger a float conv of centered operands (while
+ * exact), RNN/GRU/LSTM an unrolled expansion; and the errors
  * (ranks, shapes, attributes nncc does not support) name the node. */
 #include "onnx_build.h"
 
@@ -67,6 +68,39 @@ static void test_conv_transpose(void **state)
 	mb_node(b, "ConvTranspose", "ct", "X,W", "Y");
 	mb_output(b, "Y");
 	load_fails(b, "node \"ct\" (ConvTranspose)", "the weight has rank 3");
+}
+
+static void test_conv_integer(void **state)
+{
+	(void)state;
+	enum { U8 = ONNX__TENSOR_PROTO__DATA_TYPE__UINT8 };
+	/* u8 x and w with zero points: casts, subs, a float conv, a cast to i32 */
+	MB *b = mb_new(10);
+	mb_input(b, "X", U8, "1,2,5,5");
+	mb_input(b, "W", U8, "3,2,3,3");
+	mb_input(b, "XZ", U8, "");
+	mb_input(b, "WZ", U8, "3");
+	a_ints(b, mb_node(b, "ConvInteger", "ci", "X,W,XZ,WZ", "Y"), "pads", INTS(1, 1, 1, 1));
+	mb_output(b, "Y");
+	Graph *g = load_ok(b);
+	assert_int_equal(count_op(g, OP_CONV), 1);
+	assert_int_equal(count_op(g, OP_SUB), 2);
+	assert_int_equal(value(g, "Y")->dtype, DT_I32);
+	assert_shape(g, "Y", "[1, 3, 5, 5]");
+	ir_graph_free(g);
+	/* 2 * 16 * 16 = 512 products per output may round in float32 */
+	b = mb_new(10);
+	mb_input(b, "X", U8, "1,2,20,20");
+	mb_input(b, "W", U8, "1,2,16,16");
+	mb_node(b, "ConvInteger", "ci", "X,W", "Y");
+	mb_output(b, "Y");
+	load_fails(b, "node \"ci\" (ConvInteger)", "512 products per output exceed");
+	b = mb_new(10);
+	mb_input(b, "X", F32, "1,2,4,4");
+	mb_input(b, "W", F32, "1,2,1,1");
+	mb_node(b, "ConvInteger", "ci", "X,W", "Y");
+	mb_output(b, "Y");
+	load_fails(b, "node \"ci\" (ConvInteger)", "only 8-bit inputs");
 }
 
 static void test_pools(void **state)
@@ -138,8 +172,9 @@ static void test_rnn(void **state)
 	assert_shape(g, "Y", "[5, 1, 2, 4]");
 	assert_shape(g, "Yh", "[1, 2, 4]");
 	assert_shape(g, "Yc", "[1, 2, 4]");
-	/* 4 input projections for every step at once, 4 recurrent products per step */
-	assert_int_equal(count_op(g, OP_MATMUL), 4 + 4 * 5);
+	/* 4 input projections for every step at once, 4 recurrent products per
+	 * step but the first (its state is still zero) */
+	assert_int_equal(count_op(g, OP_MATMUL), 4 + 4 * 4);
 	ir_graph_free(g);
 	/* errors */
 	b = lstm(14, "1,16,3");
@@ -149,9 +184,9 @@ static void test_rnn(void **state)
 	load_fails(b, "node \"l\" (LSTM)", "W has the wrong shape");
 	b = lstm(14, "1,16,3");
 	n = mb_node(b, "LSTM", "l", "X,W,R", "Y");
-	a_strs(b, n, "activations", (const char *[]){"Sigmoid", "Softsign", "Tanh"}, 3);
+	a_strs(b, n, "activations", (const char *[]){"Sigmoid", "ThresholdedRelu", "Tanh"}, 3);
 	mb_output(b, "Y");
-	load_fails(b, "node \"l\" (LSTM)", "activation Softsign is unsupported");
+	load_fails(b, "node \"l\" (LSTM)", "activation ThresholdedRelu is unsupported");
 	b = lstm(14, "1,16,3");
 	n = mb_node(b, "LSTM", "l", "X,W,R", "Y");
 	a_strs(b, n, "activations", (const char *[]){"Sigmoid", "Tanh"}, 2);
@@ -176,6 +211,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conv_transpose),
+		cmocka_unit_test(test_conv_integer),
 		cmocka_unit_test(test_pools),
 		cmocka_unit_test(test_rnn),
 	};
