@@ -50,9 +50,15 @@ typedef struct OnnxOp {
 	                        onnx.c's attr_kind() spells it (int, floats, ...) */
 } OnnxOp;
 
-/* onnx_static.c: replaces each input of the node being imported that is a
- * small integer value computed from constants and static shapes (PyTorch's
- * Shape -> Gather -> Concat chains) by a constant holding it. */
+/* onnx_static.c: values computed from constants and static shapes.
+ * imp_fold() returns a constant equal to value v, computing the nodes behind
+ * it when they read only constants or static shapes (ONNX's expanded
+ * functions and PyTorch's Shape -> Gather -> Concat chains compute axes and
+ * sizes so), or -1 without a message. imp_resolve_static() replaces each
+ * input of the node being imported that is a small integer value so
+ * computable by that constant, so every handler sees shapes, axes and sizes
+ * as constants. */
+int imp_fold(Importer *m, int v);
 void imp_resolve_static(Importer *m);
 
 /* onnx_ops.c */
@@ -140,6 +146,13 @@ int idx_gather_elements(Importer *m, Op op);
 int idx_gather_nd(Importer *m, Op op);
 int idx_scatter_elements(Importer *m, Op op);
 int idx_scatter_nd(Importer *m, Op op);
+/* Pad's modes edge, reflect, wrap and negative pads (cropping), for op_pad. */
+int idx_pad(Importer *m, const int64_t *pads, int np, double value, const char *mode);
+int idx_compress(Importer *m, Op op);
+int idx_reverse_sequence(Importer *m, Op op);
+int idx_center_crop_pad(Importer *m, Op op);
+int idx_onehot(Importer *m, Op op);
+int idx_max_unpool(Importer *m, Op op);
 /* onnx_resize.c */
 int idx_resize(Importer *m, Op op);
 int idx_upsample(Importer *m, Op op);

@@ -7,109 +7,92 @@
  * compile time). Every node is shape-inferred as it is imported, so a
  * chain over static shapes already has a known result; this file computes
  * it with the reference interpreter (ir_eval_node, which defines the ops)
- * and hands the handler a constant instead. Only small integer values are
- * resolved (at most STATIC_MAX elements, every step of the chain too), so
- * weights are never evaluated here; that stays the fold pass's job. The
- * chain's nodes are left in place; DCE drops them when nothing else uses
- * them. */
+ * and hands the handler a constant instead: eagerly for every small integer
+ * input (at most STATIC_MAX elements), and on demand (imp_fold, up to
+ * FOLD_MAX elements of any dtype) where a handler needs a constant, e.g.
+ * Resize's float scales. Weights are never evaluated unless a handler asks
+ * for them; that stays the fold pass's job. The chain's nodes are left in
+ * place; DCE drops them when nothing else uses them. */
 #include "onnx_impl.h"
 
-#include <stdlib.h>
-#include <string.h>
+enum { FOLD_DEPTH = 64, FOLD_MAX = 1 << 16 }; /* recursion, elements of a folded value */
 
-enum { STATIC_MAX = 64, STATIC_DEPTH = 64 };
-
-static bool small_int(const Value *x)
-{
-	int64_t n = ir_shape_numel(&x->shape);
-	return (x->dtype == DT_I64 || x->dtype == DT_I32 || x->dtype == DT_BOOL) &&
-	       n >= 0 && n <= STATIC_MAX;
-}
-
-static int add_const(Importer *m, int v, const Tensor *t)
+/* The constant equal to value v, folding the nodes that compute it when
+ * all they read is constant (or, for shape, a static shape): the value of
+ * Identity(Constant), Size(Shape(x)) or Range(0, Rank, 1) as ONNX's
+ * expanded functions compute axes and sizes. Returns a constant's value
+ * index, or -1 (no message) when v is not computable now. */
+static int fold(Importer *m, int v, int depth)
 {
 	Graph *g = m->g;
-	size_t nbytes = (size_t)ir_shape_numel(&t->shape) * ir_dtype_size(t->dtype);
-	const char *name = arena_printf(&g->arena, "%s.static", g->val[v].name);
-	return ir_add_const(g, ir_unique_name(g, name), t->dtype, t->shape, t->data, nbytes, false);
-}
-
-/* v = shape(x) {start, end} of a statically shaped x: its dims as i64. */
-static int shape_of(Importer *m, int v)
-{
-	Graph *g = m->g;
-	const Node *n = &g->node[g->val[v].def];
-	const Shape *x = &g->val[n->in[0]].shape;
-	const Shape *y = &g->val[v].shape;
-	if (!ir_shape_static(x) || y->rank != 1 || g->val[v].dtype != DT_I64)
+	if (v < 0 || depth > FOLD_DEPTH)
 		return -1;
-	int64_t start = ir_attr_int(n, "start", 0);
-	if (start < 0)
-		start += x->rank;
-	if (start < 0)
-		start = 0;
-	int64_t len = y->d[0].n, dims[IR_MAX_RANK];
-	if (len > IR_MAX_RANK || start + len > x->rank)
-		return -1;
-	for (int64_t i = 0; i < len; i++)
-		dims[i] = x->d[start + i].n;
-	Tensor t = {DT_I64, ir_shape_make(1, &len), dims};
-	return add_const(m, v, &t);
-}
-
-/* A constant holding the value of v, or -1 when v is not a small integer
- * value computable from constants and static shapes. */
-static int resolve(Importer *m, int v, int depth)
-{
-	Graph *g = m->g;
 	const Value *x = &g->val[v];
 	if (x->kind == VK_CONST)
-		return x->data && small_int(x) ? v : -1;
-	if (x->kind != VK_NODE || depth > STATIC_DEPTH || !small_int(x) || !ir_shape_static(&x->shape))
+		return x->data || ir_shape_numel(&x->shape) == 0 ? v : -1;
+	if (x->kind != VK_NODE || x->def < 0 || !ir_shape_static(&x->shape) ||
+		ir_shape_numel(&x->shape) > FOLD_MAX || ir_dtype_size(x->dtype) == 0)
 		return -1;
-	int node = x->def;
-	const Node *n = &g->node[node];
-	if (n->nout != 1 || (ir_ops[n->op].flags & OPF_SIDE_EFFECT))
+	int nd = x->def, slot = x->defslot;
+	const Node *n = &g->node[nd];
+	if (n->op == OP_SHAPE) { /* the extents of a static shape, no data needed */
+		const Shape *xs = &g->val[n->in[0]].shape;
+		int64_t start = ir_attr_int(n, "start", 0), cnt = ir_shape_numel(&x->shape), dims[IR_MAX_RANK];
+		if (!ir_shape_static(xs))
+			return -1;
+		start = start < 0 ? (start + xs->rank < 0 ? 0 : start + xs->rank) : start;
+		for (int64_t i = 0; i < cnt; i++)
+			dims[i] = xs->d[start + i].n;
+		return imp_const(m, "folded", DT_I64, x->shape, dims, (size_t)cnt * 8);
+	}
+	if (n->nout > 8 || n->nin > 16)
 		return -1;
-	if (n->op == OP_SHAPE)
-		return shape_of(m, v);
-	Tensor *in = xcalloc((size_t)n->nin + 1, sizeof *in);
-	int rc = 0;
-	for (int k = 0; k < n->nin && rc == 0; k++) {
-		int a = n->in[k];
-		if (a < 0)
+	Tensor in[16] = {0}, out[8];
+	for (int k = 0; k < n->nin; k++) {
+		if (n->in[k] < 0)
 			continue;
-		int c = resolve(m, a, depth + 1);
-		if (c < 0) {
-			rc = -1;
-			continue;
-		}
-		in[k] = (Tensor){g->val[c].dtype, g->val[c].shape, g->val[c].data};
-		n = &g->node[node]; /* resolve may have grown the arrays */
+		int c = fold(m, n->in[k], depth + 1);
+		if (c < 0)
+			return -1;
+		const Value *cv = &g->val[c];
+		in[k] = (Tensor){cv->dtype, cv->shape, cv->data};
 	}
-	int out = -1;
-	if (rc == 0) {
-		Diag d;
-		diag_init(&d);
-		Tensor t;
-		if (ir_eval_node(g, node, in, &t, &d) == 0) {
-			const Value *y = &g->val[v];
-			if (t.dtype == y->dtype && ir_shape_eq(&t.shape, &y->shape))
-				out = add_const(m, v, &t);
-			ir_tensor_free(&t);
-		}
-	}
-	free(in);
-	return out;
+	Diag d;
+	diag_init(&d);
+	if (ir_eval_node(g, nd, in, out, &d) < 0)
+		return -1;
+	int64_t numel = ir_shape_numel(&out[slot].shape);
+	int c = imp_const(m, "folded", out[slot].dtype, out[slot].shape, out[slot].data,
+		(size_t)numel * ir_dtype_size(out[slot].dtype));
+	for (int k = 0; k < n->nout; k++)
+		ir_tensor_free(&out[k]);
+	return c;
 }
+
+int idx_fold(Importer *m, int v)
+{
+	return fold(m, v, 0);
+}
+
+int imp_fold(Importer *m, int v)
+{
+	return fold(m, v, 0);
+}
+
+enum { STATIC_MAX = 64 };
 
 void imp_resolve_static(Importer *m)
 {
 	for (int k = 0; k < m->nin; k++) {
 		int v = m->in[k];
-		if (v < 0 || m->g->val[v].kind != VK_NODE)
+		if (v < 0)
 			continue;
-		int c = resolve(m, v, 0);
+		const Value *x = &m->g->val[v];
+		int64_t n = ir_shape_numel(&x->shape);
+		if (x->kind != VK_NODE || n < 0 || n > STATIC_MAX ||
+			(x->dtype != DT_I64 && x->dtype != DT_I32 && x->dtype != DT_BOOL))
+			continue;
+		int c = fold(m, v, 0);
 		if (c >= 0)
 			m->in[k] = c;
 	}
