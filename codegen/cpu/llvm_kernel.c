@@ -259,6 +259,10 @@ static LLVMValueRef kernel_fn(Kc *c, const char *suffix, LLVMTypeRef *extra, int
 	free(pt);
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
 	cpu_fn_attrs(cg, fn);
+	if (!*suffix) /* each kernel stays a function: inlining thousands of them into the
+	               * entry point (an unrolled RNN) makes LLVM's optimizer superlinear */
+		LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+		                        LLVMCreateEnumAttribute(cg->ctx, LLVMGetEnumAttributeKindForName("noinline", 8), 0));
 	unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
 	for (int j = 0; j < c->nargs; j++)
 		if (cpu_arg_noalias(c->kl, c->args, c->nargs, j))
