@@ -3,7 +3,8 @@
  * graph input imports once the input is bound; bad bindings (unknown name,
  * an initializer, twice, wrong dtype or shape, inconsistent symbols) fail
  * with messages naming the model, the input and the file; the text-IR path
- * binds the same way; non-tensor graph inputs get precise messages. */
+ * binds the same way; non-tensor graph inputs get precise messages; the
+ * inputs used only as shapes are told apart (frontend/onnx_uses.c). */
 #include "onnx_build.h"
 
 /* x: f32[2,3] reshaped by s (i64[dims_s]) into y. */
@@ -191,6 +192,56 @@ static void test_input_kinds(void **state)
 	load_fails(b, "graph input \"x\"", "element type float8e4m3fn is unsupported");
 }
 
+/* Which graph inputs are used only as shapes (what test-onnx may bind). */
+static void test_input_uses(void **state)
+{
+	(void)state;
+	assert_true(fe_onnx_shape_position("", "Reshape", 1));
+	assert_false(fe_onnx_shape_position("", "Reshape", 0));
+	assert_true(fe_onnx_shape_position("ai.onnx", "ReduceSum", 1));
+	assert_false(fe_onnx_shape_position("", "Pad", 2)); /* constant_value is data */
+	assert_false(fe_onnx_shape_position("com.microsoft", "Reshape", 1));
+	assert_false(fe_onnx_shape_position("", "Add", 1));
+
+	const int64_t one[1] = {1};
+	MB *b = mb_new(13);
+	mb_input(b, "x", F32, "2,3");
+	mb_input(b, "s", I64, "2");     /* Reshape.shape only */
+	mb_input(b, "a", I64, "1");     /* Unsqueeze.axes and Add: data */
+	mb_input(b, "o", I64, "1");     /* a graph output */
+	mb_input(b, "u", I64, "1");     /* unused */
+	mb_input(b, "w", I64, "1");     /* an input with an initializer: a constant */
+	mb_init_i64(b, "w", "1", one, 1);
+	mb_node(b, "Reshape", "r", "x,s", "y");
+	mb_node(b, "Unsqueeze", "q", "y,a", "z");
+	mb_node(b, "Add", "p", "a,o", "t");
+	mb_output(b, "z");
+	mb_output(b, "t");
+	mb_output(b, "o");
+	size_t len;
+	uint8_t *buf = mb_pack(b, &len);
+	mb_free(b);
+	write_file(buf, len);
+	free(buf);
+	FeInputUse *u;
+	Diag d;
+	diag_init(&d);
+	int n = fe_onnx_inputs(path, &u, &d);
+	unlink(path);
+	assert_int_equal(n, 5);
+	const char *names[5] = {"x", "s", "a", "o", "u"};
+	const bool only[5] = {false, true, false, false, false};
+	const int uses[5] = {1, 1, 2, 2, 0};
+	for (int i = 0; i < 5; i++) {
+		assert_string_equal(u[i].name, names[i]);
+		assert_int_equal(u[i].shape_only, only[i]);
+		assert_int_equal(u[i].uses, uses[i]);
+	}
+	assert_int_equal(u[1].elem, I64);
+	fe_onnx_inputs_free(u, n);
+	assert_int_equal(fe_onnx_inputs("/nonexistent/model.onnx", &u, &d), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_bad_bindings),
 		cmocka_unit_test(test_ir_binding),
 		cmocka_unit_test(test_input_kinds),
+		cmocka_unit_test(test_input_uses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
