@@ -19,3 +19,10 @@ add_test(NAME onnx/node-suite
                  --expected ${CMAKE_SOURCE_DIR}/tests/onnx/expected-pass.txt
                  -j 2 ${ONNX_NODE_DIR})
 set_tests_properties(onnx/node-suite PROPERTIES FIXTURES_REQUIRED onnx_node TIMEOUT 600)
+
+# `nncc --const NAME=FILE` through the command line and nncc-run, on one of
+# the generated tests (Unsqueeze with run-time axes).
+add_test(NAME onnx/const-cli
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/onnx/const_cli.sh ${CMAKE_BINARY_DIR} ${ONNX_NODE_DIR})
+set_tests_properties(onnx/const-cli PROPERTIES
+                     FIXTURES_REQUIRED onnx_node ENVIRONMENT "NNCC_PYTHON=${NNCC_PYTHON}" TIMEOUT 120)
