@@ -4,14 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-# The ONNX v1.22 node suite (make conformance); the self-contained suite is
-# generated from Debian's python3-onnx into $(BUILD)/onnx-node.
-ONNX_TESTS ?= ../shared/onnx-tests/node
-PYTHON ?= /usr/bin/python3
-CONFORMANCE = $(PYTHON) tests/onnx/conformance.py --nncc $(BUILD)/nncc -j $(JOBS)
-
-.PHONY: all deps build demo test bench clean asan conformance conformance-self \
-	conformance-update onnx-support-doc
+.PHONY: all deps build demo test bench clean asan
 
 all: build
 
@@ -33,6 +26,20 @@ test: deps build
 bench: deps build
 	./bench/run.sh $(BUILD)
 
+asan:
+	$(MAKE) BUILD=build-asan CMAKE_FLAGS="-DNNCC_ASAN=ON -DNNCC_UBSAN=ON -DCMAKE_BUILD_TYPE=Debug" test
+
+clean:
+	rm -rf $(BUILD) build-asan
+
+# The ONNX v1.22 node suite (make conformance); the self-contained suite is
+# generated from Debian's python3-onnx into $(BUILD)/onnx-node.
+ONNX_TESTS ?= ../shared/onnx-tests/node
+PYTHON ?= /usr/bin/python3
+CONFORMANCE = $(PYTHON) tests/onnx/conformance.py --nncc $(BUILD)/nncc -j $(JOBS)
+
+.PHONY: conformance conformance-self conformance-update onnx-support-doc
+
 # nncc test-onnx over ../shared/onnx-tests/node (not part of `make test`),
 # held against tests/onnx/expected-pass-v1.22.txt.
 conformance: build
@@ -52,9 +59,3 @@ conformance-update: build
 # docs/onnx-support.md from a run over the v1.22 suite.
 onnx-support-doc: build
 	$(PYTHON) tests/onnx/support_doc.py --nncc $(BUILD)/nncc -j $(JOBS) $(ONNX_TESTS) -o docs/onnx-support.md
-
-asan:
-	$(MAKE) BUILD=build-asan CMAKE_FLAGS="-DNNCC_ASAN=ON -DNNCC_UBSAN=ON -DCMAKE_BUILD_TYPE=Debug" test
-
-clean:
-	rm -rf $(BUILD) build-asan

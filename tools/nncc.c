@@ -37,8 +37,8 @@ static void usage(FILE *f)
 		"  --target=cpu           target (cpu; cuda is not built yet)\n"
 		"  -O0 .. -O3             optimization level (default -O2)\n"
 		"  --emit=so|obj|ir|llvm|kernels|dot\n"
-		"  --shape NAME=D0,D1,... bind the extents of a graph input\n"
 		"  --const NAME=FILE      bind a graph input to the constant in FILE (.npy or .pb)\n"
+		"  --shape NAME=D0,D1,... bind the extents of a graph input\n"
 		"  --print-after=PASS|all print text IR after a pass (import, shapes, canon, fold,\n"
 		"                         algebraic, cse, bnfold, dce, fuse)\n"
 		"  --passes=P1,P2,...     run exactly these passes after shape inference\n"
@@ -293,13 +293,13 @@ int main(int argc, char **argv)
 	const char *model = NULL, *out = NULL;
 	Emit emit = EMIT_SO;
 	bool report = false;
+	Consts cs;
+	memset(&cs, 0, sizeof cs);
+	int rc = 2;
 	Options o;
 	memset(&o, 0, sizeof o);
 	o.opt_level = 2;
 	CpuOptions co = {2, NULL, NULL};
-	Consts cs;
-	memset(&cs, 0, sizeof cs);
-	int rc = 2;
 
 	if (argc > 1 && strcmp(argv[1], "test-onnx") == 0)
 		return drv_test_onnx(argc - 1, argv + 1);
