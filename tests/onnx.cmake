@@ -26,3 +26,10 @@ add_test(NAME onnx/const-cli
          COMMAND ${CMAKE_SOURCE_DIR}/tests/onnx/const_cli.sh ${CMAKE_BINARY_DIR} ${ONNX_NODE_DIR})
 set_tests_properties(onnx/const-cli PROPERTIES
                      FIXTURES_REQUIRED onnx_node ENVIRONMENT "NNCC_PYTHON=${NNCC_PYTHON}" TIMEOUT 120)
+
+# The runner's contract: ordered lines, FAIL and ERROR without a crash,
+# the two closing lines, --const binding and --no-const.
+add_test(NAME onnx/runner
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/onnx/runner.sh ${CMAKE_BINARY_DIR} ${ONNX_NODE_DIR})
+set_tests_properties(onnx/runner PROPERTIES
+                     FIXTURES_REQUIRED onnx_node ENVIRONMENT "NNCC_PYTHON=${NNCC_PYTHON}" TIMEOUT 120)
