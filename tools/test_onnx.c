@@ -14,6 +14,7 @@
  * two lines count them. Exit status 0 when nothing FAILed or ERRORed. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,6 +442,9 @@ static pid_t spawn(const Run *r, const char *dir, int *fd)
 	int p[2];
 	if (pipe(p) < 0)
 		return -1;
+	/* the linker nncc runs must not hold the pipe open past the test */
+	fcntl(p[0], F_SETFD, FD_CLOEXEC);
+	fcntl(p[1], F_SETFD, FD_CLOEXEC);
 	fflush(stdout);
 	fflush(stderr);
 	pid_t pid = fork();
