@@ -41,7 +41,7 @@ typedef struct Run {
 	bool no_const;  /* --no-const: never bind inputs to constants */
 	int jobs;       /* -j: tests run at once, each in its own process */
 	int timeout;    /* --timeout: seconds a test may take, 0 for no limit */
-	int count[V_COUNT];
+	int count[V_COUNT]; /* tests per verdict */
 	int const_pass; /* passes that needed --const */
 } Run;
 
