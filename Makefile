@@ -37,3 +37,31 @@ asan:
 
 clean:
 	rm -rf $(BUILD) build-asan
+
+# The ONNX v1.22 node suite (make conformance); the self-contained suite is
+# generated from Debian's python3-onnx into $(BUILD)/onnx-node.
+ONNX_TESTS ?= ../shared/onnx-tests/node
+PYTHON ?= /usr/bin/python3
+CONFORMANCE = $(PYTHON) tests/onnx/conformance.py --nncc $(BUILD)/nncc -j $(JOBS)
+
+.PHONY: conformance conformance-self conformance-update onnx-support-doc
+
+# nncc test-onnx over ../shared/onnx-tests/node (not part of `make test`),
+# held against tests/onnx/expected-pass-v1.22.txt.
+conformance: build
+	$(CONFORMANCE) --all --expected tests/onnx/expected-pass-v1.22.txt $(ONNX_TESTS)
+
+# The self-contained suite alone (ctest runs it as onnx/node-suite).
+conformance-self: build
+	$(PYTHON) tests/onnx/gen_node_tests.py $(BUILD)/onnx-node
+	$(CONFORMANCE) --expected tests/onnx/expected-pass.txt $(BUILD)/onnx-node
+
+# Rewrites both expected-pass lists from a run (refuses on any FAIL or ERROR).
+conformance-update: build
+	$(PYTHON) tests/onnx/gen_node_tests.py $(BUILD)/onnx-node
+	$(CONFORMANCE) --update --expected tests/onnx/expected-pass.txt $(BUILD)/onnx-node
+	$(CONFORMANCE) --update --expected tests/onnx/expected-pass-v1.22.txt $(ONNX_TESTS)
+
+# docs/onnx-support.md from a run over the v1.22 suite.
+onnx-support-doc: build
+	$(PYTHON) tests/onnx/support_doc.py --nncc $(BUILD)/nncc -j $(JOBS) $(ONNX_TESTS) -o docs/onnx-support.md

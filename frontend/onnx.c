@@ -24,75 +24,9 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "raw_data is copied as is");
 
 enum {
-	MAX_NESTING = 64,          /* message nesting accepted in the wire format */
 	MAX_COUNT = 1 << 24,       /* node inputs/outputs, attribute values */
 	MAX_LISTED = 8,            /* node names listed per unsupported op */
 };
-
-/* ---- wire pre-check --------------------------------------------------------
- * protobuf-c unpacks nested messages by recursion with no depth limit, so a
- * crafted file (AttributeProto.g → GraphProto → NodeProto → ...) could
- * overflow the stack. This walk follows only message-typed fields, bounds
- * the depth, and rejects malformed framing before protobuf-c runs. */
-
-static bool get_varint(const uint8_t *p, size_t len, size_t *i, uint64_t *v)
-{
-	uint64_t x = 0;
-	for (int sh = 0; sh < 64; sh += 7) {
-		if (*i >= len)
-			return false;
-		uint8_t b = p[(*i)++];
-		x |= (uint64_t)(b & 0x7f) << sh;
-		if (!(b & 0x80)) {
-			*v = x;
-			return true;
-		}
-	}
-	return false;
-}
-
-static bool wire_ok(const uint8_t *p, size_t len, const ProtobufCMessageDescriptor *md, int depth)
-{
-	if (depth > MAX_NESTING)
-		return false;
-	size_t i = 0;
-	while (i < len) {
-		uint64_t key, n;
-		if (!get_varint(p, len, &i, &key))
-			return false;
-		switch (key & 7) {
-		case 0:
-			if (!get_varint(p, len, &i, &n))
-				return false;
-			break;
-		case 1:
-			if (len - i < 8)
-				return false;
-			i += 8;
-			break;
-		case 5:
-			if (len - i < 4)
-				return false;
-			i += 4;
-			break;
-		case 2: {
-			if (!get_varint(p, len, &i, &n) || n > len - i)
-				return false;
-			const ProtobufCFieldDescriptor *f = NULL;
-			if ((key >> 3) <= UINT_MAX)
-				f = protobuf_c_message_descriptor_get_field(md, (unsigned)(key >> 3));
-			if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-				!wire_ok(p + i, (size_t)n, f->descriptor, depth + 1))
-				return false;
-			i += (size_t)n;
-			break;
-		}
-		default: /* groups (3, 4) are not used by onnx.proto; 6, 7 are invalid */
-			return false;
-		}
-	}
-	return true;
-}
 
 /* ---- value-name table --------------------------------------------------- */
 
@@ -311,6 +245,8 @@ static const char *onnx_type_name(bool has, int32_t t)
 	static const char *const names[] = {
 		"undefined", "float", "uint8", "int8", "uint16", "int16", "int32", "int64", "string",
 		"bool", "float16", "double", "uint32", "uint64", "complex64", "complex128", "bfloat16",
+		"float8e4m3fn", "float8e4m3fnuz", "float8e5m2", "float8e5m2fnuz", "uint4", "int4",
+		"float4e2m1", "float8e8m0", "uint2", "int2",
 	};
 	if (!has)
 		return "undefined";
@@ -478,12 +414,26 @@ static bool default_domain(const char *d)
 	return !d || !*d || strcmp(d, "ai.onnx") == 0;
 }
 
+/* What a non-tensor TypeProto holds, for messages. */
+static const char *onnx_value_kind(const Onnx__TypeProto *tp)
+{
+	switch (tp ? tp->value_case : ONNX__TYPE_PROTO__VALUE__NOT_SET) {
+	case ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE: return "sequence";
+	case ONNX__TYPE_PROTO__VALUE_MAP_TYPE: return "map";
+	case ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE: return "optional";
+	case ONNX__TYPE_PROTO__VALUE_SPARSE_TENSOR_TYPE: return "sparse tensor";
+	case ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE: return "tensor";
+	default: return "untyped";
+	}
+}
+
 static int graph_input(Importer *m, const Onnx__ValueInfoProto *vi)
 {
 	const char *name = vi->name;
 	const Onnx__TypeProto *tp = vi->type;
 	if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
-		return diag(m->d, "%s: graph input \"%s\": only tensor inputs are supported", m->file, name);
+		return diag(m->d, "%s: graph input \"%s\": %s inputs are unsupported (only tensors)",
+			m->file, name, onnx_value_kind(tp));
 	const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
 	DType dt = tt->has_elem_type ? onnx_dtype(tt->elem_type) : DT_UNDEF;
 	if (dt == DT_UNDEF)
@@ -741,6 +691,8 @@ static int import_graph(Importer *m, const Onnx__ModelProto *mp)
 			return -1;
 		record(m, t->name, v);
 	}
+	if (fe_bind_consts(m->g, m->consts, m->nconst, m->file, m->d) < 0)
+		return -1;
 	for (size_t i = 0; i < gp->n_node; i++)
 		if (import_node(m, gp->node[i], nname[i]) < 0)
 			return -1;
@@ -773,11 +725,12 @@ static char *model_name(Arena *a, const char *path)
 	return s;
 }
 
-Graph *fe_onnx_load_mem(const void *buf, size_t len, const char *display_name, Diag *d)
+Graph *fe_onnx_load_mem_with(const void *buf, size_t len, const char *display_name,
+			     const FeConst *c, int n, Diag *d)
 {
 	const char *file = display_name ? display_name : "<memory>";
 	Onnx__ModelProto *mp = NULL;
-	if (wire_ok(buf, len, &onnx__model_proto__descriptor, 0))
+	if (onnx_wire_ok(buf, len, &onnx__model_proto__descriptor, 0))
 		mp = onnx__model_proto__unpack(NULL, len, buf);
 	if (!mp) {
 		diag(d, "%s: not a valid ONNX model (protobuf parse failed)", file);
@@ -787,6 +740,8 @@ Graph *fe_onnx_load_mem(const void *buf, size_t len, const char *display_name, D
 	memset(&m, 0, sizeof m);
 	m.d = d;
 	m.file = file;
+	m.consts = c;
+	m.nconst = n;
 	m.g = ir_graph_new(display_name ? model_name(&m.arena, display_name) : "model");
 	int rc = import_graph(&m, mp);
 	free(m.tab);
@@ -799,13 +754,23 @@ Graph *fe_onnx_load_mem(const void *buf, size_t len, const char *display_name, D
 	return m.g;
 }
 
-Graph *fe_onnx_load(const char *path, Diag *d)
+Graph *fe_onnx_load_mem(const void *buf, size_t len, const char *display_name, Diag *d)
+{
+	return fe_onnx_load_mem_with(buf, len, display_name, NULL, 0, d);
+}
+
+Graph *fe_onnx_load_with(const char *path, const FeConst *c, int n, Diag *d)
 {
 	size_t len;
 	char *buf = read_file(path, &len, d);
 	if (!buf)
 		return NULL;
-	Graph *g = fe_onnx_load_mem(buf, len, path, d);
+	Graph *g = fe_onnx_load_mem_with(buf, len, path, c, n, d);
 	free(buf);
 	return g;
+}
+
+Graph *fe_onnx_load(const char *path, Diag *d)
+{
+	return fe_onnx_load_with(path, NULL, 0, d);
 }

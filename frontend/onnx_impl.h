@@ -12,6 +12,7 @@
 #include "onnx.pb-c.h"
 
 #include "../ir/ir.h"
+#include "frontend.h"
 
 /* One entry of the value-name table (open addressing, keyed by name). */
 typedef struct NameEnt {
@@ -35,6 +36,8 @@ typedef struct Importer {
 	int nin;                   /* ONNX inputs (np->n_input) */
 	int *out;                  /* IR value bound to each ONNX output, -1 if none */
 	int nout;                  /* ONNX outputs (np->n_output) */
+	const FeConst *consts;     /* graph inputs bound to constants (--const) */
+	int nconst;                /* entries of consts */
 } Importer;
 
 typedef int (*ImportFn)(Importer *m, Op op);
@@ -60,6 +63,10 @@ typedef struct OnnxOp {
  * as constants. */
 int imp_fold(Importer *m, int v);
 void imp_resolve_static(Importer *m);
+
+/* onnx_wire.c: false if buf is not well-framed protobuf of message md or
+ * nests messages deeper than protobuf-c can unpack safely. */
+bool onnx_wire_ok(const uint8_t *buf, size_t len, const ProtobufCMessageDescriptor *md, int depth);
 
 /* onnx_ops.c */
 const OnnxOp *onnx_find_op(const char *domain, const char *op_type);

@@ -37,6 +37,7 @@ static void usage(FILE *f)
 		"  --target=cpu           target (cpu; cuda is not built yet)\n"
 		"  -O0 .. -O3             optimization level (default -O2)\n"
 		"  --emit=so|obj|ir|llvm|kernels|dot\n"
+		"  --const NAME=FILE      bind a graph input to the constant in FILE (.npy or .pb)\n"
 		"  --shape NAME=D0,D1,... bind the extents of a graph input\n"
 		"  --print-after=PASS|all print text IR after a pass (import, shapes, canon, fold,\n"
 		"                         algebraic, cse, bnfold, dce, fuse)\n"
@@ -92,7 +93,13 @@ static bool ends_with(const char *s, const char *suf)
 	return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
-static Graph *load(const char *path, Diag *d)
+/* Graph inputs bound to constants (--const). */
+typedef struct Consts {
+	FeConst c[PS_MAX_BINDINGS]; /* the bindings, in command-line order */
+	int n;                      /* entries of c */
+} Consts;
+
+static Graph *load(const char *path, const Consts *k, Diag *d)
 {
 	if (ends_with(path, ".ir")) {
 		size_t len;
@@ -101,7 +108,7 @@ static Graph *load(const char *path, Diag *d)
 			return NULL;
 		Graph *g = ir_parse(src, path, d);
 		free(src);
-		if (g && ps_infer_shapes(g, d) < 0) {
+		if (g && (fe_bind_consts(g, k->c, k->n, path, d) < 0 || ps_infer_shapes(g, d) < 0)) {
 			ir_graph_free(g);
 			return NULL;
 		}
@@ -111,7 +118,7 @@ static Graph *load(const char *path, Diag *d)
 		diag(d, "%s: the .nn model language is not implemented yet", path);
 		return NULL;
 	}
-	return fe_onnx_load(path, d);
+	return fe_onnx_load_with(path, k->c, k->n, d);
 }
 
 /* Writes text output through a temporary file renamed on success. */
@@ -225,9 +232,9 @@ static int live_nodes(const Graph *g)
 /* report: print cg_report of the planned kernels to stdout (--report);
  * with no output file only the report is made. */
 static int compile(const char *model, const char *out, Emit emit, bool report, const Options *o,
-		   const CpuOptions *co, Diag *d)
+		   const Consts *k, const CpuOptions *co, Diag *d)
 {
-	Graph *g = load(model, d);
+	Graph *g = load(model, k, d);
 	if (!g)
 		return -1;
 	int rc = -1;
@@ -286,6 +293,9 @@ int main(int argc, char **argv)
 	const char *model = NULL, *out = NULL;
 	Emit emit = EMIT_SO;
 	bool report = false;
+	Consts cs;
+	memset(&cs, 0, sizeof cs);
+	int rc = 2;
 	Options o;
 	memset(&o, 0, sizeof o);
 	o.opt_level = 2;
@@ -329,6 +339,20 @@ int main(int argc, char **argv)
 			const char *v = a[7] == '=' ? a + 8 : (++i < argc ? argv[i] : NULL);
 			if (!v || parse_shape(v, &o) < 0)
 				return usage_error("bad --shape '%s' (want NAME=D0,D1,...)", v ? v : "");
+		} else if (strcmp(a, "--const") == 0 || strncmp(a, "--const=", 8) == 0) {
+			const char *v = a[7] == '=' ? a + 8 : (++i < argc ? argv[i] : NULL);
+			if (!v || !strchr(v, '=') || cs.n == PS_MAX_BINDINGS) {
+				rc = usage_error("bad --const '%s' (want NAME=FILE)", v ? v : "");
+				goto out;
+			}
+			Diag cd;
+			diag_init(&cd);
+			if (drv_read_const(v, &cs.c[cs.n], &cd) < 0) {
+				fprintf(stderr, "nncc: %s", cd.msg);
+				rc = 1;
+				goto out;
+			}
+			cs.n++;
 		} else if (strncmp(a, "--print-after=", 14) == 0) {
 			o.print_after = a + 14;
 			bool known = strcmp(o.print_after, "all") == 0;
@@ -367,10 +391,13 @@ int main(int argc, char **argv)
 
 	Diag d;
 	diag_init(&d);
-	int rc = compile(model, out, emit, report, &o, &co, &d) < 0 ? 1 : 0;
+	rc = compile(model, out, emit, report, &o, &cs, &co, &d) < 0 ? 1 : 0;
 	if (rc)
 		fprintf(stderr, "%s", d.msg[0] ? d.msg : "nncc: compilation failed\n");
+out:
 	for (int i = 0; i < o.nbind; i++)
 		free((char *)o.bind[i].name);
+	for (int i = 0; i < cs.n; i++)
+		drv_const_free(&cs.c[i]);
 	return rc;
 }

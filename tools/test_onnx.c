@@ -1,18 +1,27 @@
 /* test_onnx.c — `nncc test-onnx DIR...`: runs ONNX backend-style test
- * folders (model.onnx + test_data_set_N/{input,output}_K.pb) through the
+ * folders (model.onnx + test_data_set_0/{input,output}_K.pb) through the
  * whole compiler and the runtime, and compares with the expected outputs
  * the way the upstream runner does: |out - ref| <= atol + rtol*|ref| with
  * rtol 1e-3, atol 1e-7, exact dtype and shape, NaN matching NaN.
  * A DIR without model.onnx is taken as a folder of such test folders.
+ * Each test runs in its own process (-jN at a time), so a crash or a
+ * timeout is one ERROR line, not the end of the run. A test nncc reports
+ * unsupported as given is tried again with its integer graph inputs that
+ * the model uses only as shapes, axes or sizes (frontend/onnx_uses.c)
+ * bound to their data, as `--const` would; such a test's line says
+ * `[--const NAMES]` and the closing lines count those passes apart.
  * Each test prints one line (PASS, FAIL, UNSUPPORTED or ERROR); the last
- * line counts them. Exit status 0 when nothing FAILed or ERRORed. */
+ * two lines count them. Exit status 0 when nothing FAILed or ERRORed. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "driver.h"
@@ -29,8 +38,19 @@ static const char *const verdict_name[V_COUNT] = {"PASS", "FAIL", "UNSUPPORTED",
 typedef struct Run {
 	int opt_level;  /* -O for every test */
 	bool verbose;   /* print the whole message, not its first line */
-	int count[V_COUNT];
+	bool no_const;  /* --no-const: never bind inputs to constants */
+	int jobs;       /* -j: tests run at once, each in its own process */
+	int timeout;    /* --timeout: seconds a test may take, 0 for no limit */
+	int count[V_COUNT]; /* tests per verdict */
+	int const_pass; /* passes that needed --const */
 } Run;
+
+/* One test's outcome, as a child process hands it to the parent. */
+typedef struct Result {
+	Verdict v;        /* the verdict */
+	char bound[256];  /* inputs bound with --const ("a,b"), "" if none */
+	char msg[8192];   /* why, for anything but PASS */
+} Result;
 
 static bool is_file(const char *p)
 {
@@ -152,49 +172,69 @@ static bool unsupported_msg(const char *m)
 	       strstr(m, "must be a constant");
 }
 
-/* Runs one test folder; returns its verdict and a message in msg. */
-static Verdict run_one(const char *dir, const Run *r, char *msg, size_t msglen)
+/* One test's data: inputs matched to the model's graph inputs by position. */
+typedef struct Data {
+	RtTensor in[MAX_TENSORS];  /* input_K.pb */
+	RtTensor ref[MAX_TENSORS]; /* output_K.pb */
+	int nin, nref;             /* entries read */
+	FeInputUse *use;           /* the model's graph inputs (onnx_uses.c), NULL if unread */
+	int nuse;                  /* entries of use */
+} Data;
+
+/* The data tensor of graph input `name`, or NULL. */
+static const RtTensor *data_for(const Data *t, const char *name)
 {
-	RtTensor in[MAX_TENSORS], ref[MAX_TENSORS];
-	memset(in, 0, sizeof in);
-	memset(ref, 0, sizeof ref);
+	for (int j = 0; j < t->nuse && j < t->nin; j++)
+		if (strcmp(t->use[j].name, name) == 0)
+			return &t->in[j];
+	return NULL;
+}
+
+/* Compiles and runs the model once, the inputs flagged in bind bound as
+ * constants to their data; returns the verdict and a message in msg. */
+static Verdict attempt(const char *dir, const Run *r, const Data *t, const bool *bind, char *msg,
+		       size_t msglen)
+{
 	char *err = NULL, path[4096], so[4096] = "";
 	Verdict v = V_ERROR;
 	Graph *g = NULL;
 	nncc_model *m = NULL;
 	nncc_session *s = NULL;
+	FeConst c[MAX_TENSORS];
+	int nc = 0;
 	Diag d;
 	diag_init(&d);
+	for (int j = 0; j < t->nuse; j++)
+		if (bind[j] && drv_const_from_tensor(&t->in[j], t->use[j].name, NULL, &c[nc], &d) == 0)
+			nc++;
 	snprintf(path, sizeof path, "%s/model.onnx", dir);
-	if (!(g = fe_onnx_load(path, &d))) {
+	if (d.msg[0] || !(g = fe_onnx_load_with(path, c, nc, &d))) {
 		snprintf(msg, msglen, "%s", d.msg);
 		v = unsupported_msg(d.msg) ? V_UNSUPPORTED : V_ERROR;
 		goto done;
 	}
-	int nin = read_pbs(dir, "input", in, &err), nref = nin < 0 ? -1 : read_pbs(dir, "output", ref, &err);
-	if (nin < 0 || nref < 0) {
-		snprintf(msg, msglen, "reading test data: %s", err ? err : "?");
-		v = unsupported_msg(err ? err : "") ? V_UNSUPPORTED : V_ERROR;
-		goto done;
-	}
-	if (g->ninput != nin || g->noutput != nref) {
-		snprintf(msg, msglen, "the model has %d inputs and %d outputs, the data %d and %d (inputs that must be constants are not supported)",
-			 g->ninput, g->noutput, nin, nref);
+	if (g->noutput != t->nref) {
+		snprintf(msg, msglen, "the model has %d outputs, the data %d", g->noutput, t->nref);
 		v = V_UNSUPPORTED;
 		goto done;
 	}
 	Options o;
 	memset(&o, 0, sizeof o);
 	o.opt_level = r->opt_level;
-	for (int i = 0; i < nin && i < PS_MAX_BINDINGS; i++) {
-		if (in[i].rank > IR_MAX_RANK) {
-			snprintf(msg, msglen, "input %d has rank %d", i, in[i].rank);
+	for (int i = 0; i < g->ninput && i < PS_MAX_BINDINGS; i++) {
+		const RtTensor *x = data_for(t, g->val[g->input[i]].name);
+		if (!x) {
+			snprintf(msg, msglen, "no data for graph input \"%s\"", g->val[g->input[i]].name);
+			goto done;
+		}
+		if (x->rank > IR_MAX_RANK) {
+			snprintf(msg, msglen, "input \"%s\" has rank %d", g->val[g->input[i]].name, x->rank);
 			v = V_UNSUPPORTED;
 			goto done;
 		}
 		o.bind[o.nbind].name = g->val[g->input[i]].name;
-		o.bind[o.nbind].rank = in[i].rank;
-		memcpy(o.bind[o.nbind].dims, in[i].dims, (size_t)in[i].rank * sizeof(int64_t));
+		o.bind[o.nbind].rank = x->rank;
+		memcpy(o.bind[o.nbind].dims, x->dims, (size_t)x->rank * sizeof(int64_t));
 		o.nbind++;
 	}
 	char tmpl[] = "/tmp/nncc-test-XXXXXX";
@@ -213,24 +253,31 @@ static Verdict run_one(const char *dir, const Run *r, char *msg, size_t msglen)
 		snprintf(msg, msglen, "%s", err ? err : "?");
 		goto done;
 	}
-	for (int i = 0; i < nin; i++)
-		if (nncc_session_set_input(s, i, in[i].data, in[i].rank, in[i].dims, in[i].dtype, &err)) {
+	for (int i = 0; i < nncc_model_num_inputs(m); i++) {
+		nncc_tensor_info info;
+		const RtTensor *x = nncc_model_input_info(m, i, &info) ? NULL : data_for(t, info.name);
+		if (!x) {
+			snprintf(msg, msglen, "compiled input %d has no data", i);
+			goto done;
+		}
+		if (nncc_session_set_input(s, i, x->data, x->rank, x->dims, x->dtype, &err)) {
 			snprintf(msg, msglen, "%s", err ? err : "?");
 			goto done;
 		}
+	}
 	if (nncc_session_run(s, &err)) {
 		snprintf(msg, msglen, "%s", err ? err : "?");
 		goto done;
 	}
 	v = V_PASS;
 	msg[0] = 0;
-	for (int i = 0; i < nref && v == V_PASS; i++) {
+	for (int i = 0; i < t->nref && v == V_PASS; i++) {
 		nncc_tensor_info info;
 		const void *data;
 		if (nncc_model_output_info(m, i, &info) || nncc_session_output(s, i, &data)) {
 			snprintf(msg, msglen, "output %d unavailable", i);
 			v = V_ERROR;
-		} else if (!compare(&info, data, &ref[i], msg, msglen)) {
+		} else if (!compare(&info, data, &t->ref[i], msg, msglen)) {
 			v = V_FAIL;
 		}
 	}
@@ -244,18 +291,90 @@ done:
 		rmdir(so);
 	}
 	ir_graph_free(g);
-	for (int i = 0; i < MAX_TENSORS; i++) {
-		rt_tensor_free(&in[i]);
-		rt_tensor_free(&ref[i]);
-	}
+	for (int i = 0; i < nc; i++)
+		drv_const_free(&c[i]);
 	return v;
 }
 
-static void report(Run *r, const char *dir, Verdict v, char *msg)
+/* An ONNX integer element type (the only inputs test-onnx binds). */
+static bool onnx_int_type(int elem)
 {
-	r->count[v]++;
+	switch (elem) {
+	case 2: case 3: case 4: case 5: case 6: case 7: case 12: case 13: return true;
+	default: return false;
+	}
+}
+
+/* Runs one test folder: as given, and if nncc reports that unsupported,
+ * again with its shape-only integer inputs bound to their data (--const). */
+static void run_one(const char *dir, const Run *r, Result *res)
+{
+	Data t;
+	memset(&t, 0, sizeof t);
+	char *err = NULL, path[4096];
+	char *msg = res->msg;
+	size_t msglen = sizeof res->msg;
+	Diag d;
+	diag_init(&d);
+	res->v = V_ERROR;
+	res->bound[0] = 0;
+	snprintf(path, sizeof path, "%s/model.onnx", dir);
+	t.nuse = fe_onnx_inputs(path, &t.use, &d);
+	if (t.nuse < 0) {
+		snprintf(msg, msglen, "%s", d.msg);
+		goto done;
+	}
+	t.nin = read_pbs(dir, "input", t.in, &err);
+	t.nref = t.nin < 0 ? -1 : read_pbs(dir, "output", t.ref, &err);
+	if (t.nin < 0 || t.nref < 0) {
+		/* sequence and optional values are no TensorProto: what the
+		 * model says about them comes first */
+		Graph *g = fe_onnx_load(path, &d);
+		if (!g) {
+			snprintf(msg, msglen, "%s", d.msg);
+			res->v = unsupported_msg(d.msg) ? V_UNSUPPORTED : V_ERROR;
+		} else {
+			snprintf(msg, msglen, "reading test data: %s", err ? err : "?");
+			res->v = unsupported_msg(err ? err : "") ? V_UNSUPPORTED : V_ERROR;
+		}
+		ir_graph_free(g);
+		goto done;
+	}
+	if (t.nuse != t.nin) {
+		snprintf(msg, msglen, "the model has %d graph inputs, the data %d", t.nuse, t.nin);
+		res->v = V_UNSUPPORTED;
+		goto done;
+	}
+	bool bind[MAX_TENSORS] = {false}, any = false;
+	res->v = attempt(dir, r, &t, bind, msg, msglen);
+	/* binding cannot help a model with ops nncc lacks altogether */
+	if (res->v != V_UNSUPPORTED || r->no_const || strstr(msg, ": unsupported operators: "))
+		goto done;
+	size_t len = 0;
+	for (int j = 0; j < t.nuse && j < MAX_TENSORS; j++) {
+		bind[j] = t.use[j].shape_only && onnx_int_type(t.use[j].elem);
+		if (bind[j] && len + strlen(t.use[j].name) + 2 < sizeof res->bound)
+			len += (size_t)sprintf(res->bound + len, "%s%s", any ? "," : "", t.use[j].name);
+		any |= bind[j];
+	}
+	if (any)
+		res->v = attempt(dir, r, &t, bind, msg, msglen);
+done:
+	nncc_error_free(err);
+	fe_onnx_inputs_free(t.use, t.nuse);
+	for (int i = 0; i < MAX_TENSORS; i++) {
+		rt_tensor_free(&t.in[i]);
+		rt_tensor_free(&t.ref[i]);
+	}
+}
+
+static void report(Run *r, const char *dir, Result *res)
+{
+	r->count[res->v]++;
+	r->const_pass += res->v == V_PASS && res->bound[0];
 	const char *name = strrchr(dir, '/');
 	name = name && name[1] ? name + 1 : dir;
+	char *msg = res->msg;
 	if (!r->verbose) {
 		char *nl = strchr(msg, '\n');
 		if (nl)
@@ -264,7 +383,8 @@ static void report(Run *r, const char *dir, Verdict v, char *msg)
 	size_t n = strlen(msg);
 	while (n && msg[n - 1] == '\n')
 		msg[--n] = 0;
-	printf("%-11s %s%s%s\n", verdict_name[v], name, msg[0] ? ": " : "", msg);
+	printf("%-11s %s%s%s%s%s%s\n", verdict_name[res->v], name, res->bound[0] ? " [--const " : "",
+	       res->bound, res->bound[0] ? "]" : "", msg[0] ? ": " : "", msg);
 	fflush(stdout);
 }
 
@@ -273,70 +393,204 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void run_dir(Run *r, const char *dir)
+/* The test folders under dir (dir itself if it holds model.onnx), sorted
+ * per level; a folder that cannot be read is listed to fail as a test. */
+typedef struct List {
+	char **dir;   /* malloc'd paths */
+	int n, cap;   /* entries used, allocated */
+} List;
+
+static void add(List *l, const char *p)
 {
-	char path[4096], msg[8192];
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 256;
+		l->dir = xrealloc(l->dir, (size_t)l->cap * sizeof *l->dir);
+	}
+	l->dir[l->n++] = strdup(p);
+}
+
+static void collect(List *l, const char *dir, int depth)
+{
+	char path[4096];
 	snprintf(path, sizeof path, "%s/model.onnx", dir);
-	if (is_file(path)) {
-		Verdict v = run_one(dir, r, msg, sizeof msg);
-		report(r, dir, v, msg);
-		return;
-	}
-	DIR *dp = opendir(dir);
+	DIR *dp = is_file(path) || depth > 8 ? NULL : opendir(dir);
 	if (!dp) {
-		snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
-		report(r, dir, V_ERROR, msg);
+		add(l, dir);
 		return;
 	}
-	char **names = NULL;
-	int n = 0, cap = 0;
+	List sub = {NULL, 0, 0};
 	for (struct dirent *e; (e = readdir(dp));) {
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		if (!is_dir(path))
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 256;
-			names = xrealloc(names, (size_t)cap * sizeof *names);
-		}
-		names[n++] = strdup(path);
+		if (is_dir(path))
+			add(&sub, path);
 	}
 	closedir(dp);
-	qsort(names, (size_t)n, sizeof *names, by_name);
-	for (int i = 0; i < n; i++) {
-		run_dir(r, names[i]);
-		free(names[i]);
+	qsort(sub.dir, (size_t)sub.n, sizeof *sub.dir, by_name);
+	for (int i = 0; i < sub.n; i++) {
+		collect(l, sub.dir[i], depth + 1);
+		free(sub.dir[i]);
 	}
-	free(names);
+	free(sub.dir);
 }
+
+/* Runs test i in a child process that writes its Result to fd; a crash
+ * or a timeout is the parent's to report. */
+static pid_t spawn(const Run *r, const char *dir, int *fd)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return -1;
+	/* the linker nncc runs must not hold the pipe open past the test */
+	fcntl(p[0], F_SETFD, FD_CLOEXEC);
+	fcntl(p[1], F_SETFD, FD_CLOEXEC);
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		if (r->timeout > 0)
+			alarm((unsigned)r->timeout);
+		Result *res = xcalloc(1, sizeof *res);
+		run_one(dir, r, res);
+		const char *b = (const char *)res;
+		for (size_t done = 0, k; done < sizeof *res; done += k) {
+			ssize_t w = write(p[1], b + done, sizeof *res - done);
+			if (w <= 0)
+				_exit(3);
+			k = (size_t)w;
+		}
+		free(res);
+		exit(0); /* not _exit: a leak checker (make asan) reports this test's leaks */
+	}
+	close(p[1]);
+	*fd = p[0];
+	return pid;
+}
+
+/* Reads a child's Result; turns a crash, a timeout or a short read into an ERROR. */
+static void collect_result(const Run *r, int fd, int status, Result *res)
+{
+	size_t got = 0;
+	for (ssize_t k; got < sizeof *res && (k = read(fd, (char *)res + got, sizeof *res - got)) > 0;)
+		got += (size_t)k;
+	close(fd);
+	if (got == sizeof *res && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		res->msg[sizeof res->msg - 1] = 0;
+		res->bound[sizeof res->bound - 1] = 0;
+		return;
+	}
+	memset(res, 0, sizeof *res);
+	res->v = V_ERROR;
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		snprintf(res->msg, sizeof res->msg, "timed out after %d s", r->timeout);
+	else if (WIFSIGNALED(status))
+		snprintf(res->msg, sizeof res->msg, "crashed: signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(res->msg, sizeof res->msg, "crashed: exit status %d (see stderr)",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+/* Runs every test, r->jobs at a time, printing the lines in list order. */
+static void run_all(Run *r, const List *l)
+{
+	Result *res = xcalloc((size_t)l->n + 1, sizeof *res);
+	pid_t *pid = xcalloc((size_t)l->n + 1, sizeof *pid);
+	int *fd = xcalloc((size_t)l->n + 1, sizeof *fd);
+	bool *done = xcalloc((size_t)l->n + 1, sizeof *done);
+	int next = 0, printed = 0, active = 0;
+	while (printed < l->n) {
+		while (active < r->jobs && next < l->n) {
+			pid[next] = spawn(r, l->dir[next], &fd[next]);
+			if (pid[next] < 0) {
+				res[next].v = V_ERROR;
+				snprintf(res[next].msg, sizeof res[next].msg, "cannot start a process: %s",
+					 strerror(errno));
+				done[next] = true;
+			} else {
+				active++;
+			}
+			next++;
+		}
+		if (active) {
+			int status;
+			pid_t w = waitpid(-1, &status, 0);
+			if (w < 0 && errno == EINTR)
+				continue;
+			NN_ASSERT(w > 0);
+			int i = 0;
+			while (i < next && (done[i] || pid[i] != w))
+				i++;
+			NN_ASSERT(i < next);
+			collect_result(r, fd[i], status, &res[i]);
+			done[i] = true;
+			active--;
+		}
+		while (printed < l->n && done[printed]) {
+			report(r, l->dir[printed], &res[printed]);
+			printed++;
+		}
+	}
+	free(res);
+	free(pid);
+	free(fd);
+	free(done);
+}
+
+static const char usage_text[] =
+	"usage: nncc test-onnx [-O0..-O3] [-v] [-jN] [--timeout=S] [--no-const] DIR...\n";
 
 int drv_test_onnx(int argc, char **argv)
 {
 	Run r;
 	memset(&r, 0, sizeof r);
 	r.opt_level = 2;
+	r.jobs = 1;
+	r.timeout = 300;
+	List l = {NULL, 0, 0};
 	int ndirs = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		char *end;
 		if (strncmp(a, "-O", 2) == 0 && a[2] >= '0' && a[2] <= '3' && !a[3])
 			r.opt_level = a[2] - '0';
 		else if (strcmp(a, "-v") == 0)
 			r.verbose = true;
+		else if (strcmp(a, "--no-const") == 0)
+			r.no_const = true;
+		else if (strncmp(a, "-j", 2) == 0 && (r.jobs = (int)strtol(a + 2, &end, 10)) > 0 &&
+			 r.jobs <= 256 && !*end && a[2])
+			;
+		else if (strncmp(a, "--timeout=", 10) == 0 &&
+			 (r.timeout = (int)strtol(a + 10, &end, 10)) >= 0 && !*end && a[10])
+			;
 		else if (a[0] == '-') {
-			fprintf(stderr, "nncc test-onnx: unknown option '%s'\nusage: nncc test-onnx [-O0..-O3] [-v] DIR...\n", a);
+			fprintf(stderr, "nncc test-onnx: bad option '%s'\n%s", a, usage_text);
 			return 2;
 		} else
 			ndirs++;
 	}
 	if (!ndirs) {
-		fprintf(stderr, "usage: nncc test-onnx [-O0..-O3] [-v] DIR...\n");
+		fprintf(stderr, "%s", usage_text);
 		return 2;
 	}
 	for (int i = 1; i < argc; i++)
 		if (argv[i][0] != '-')
-			run_dir(&r, argv[i]);
+			collect(&l, argv[i], 0);
+	run_all(&r, &l);
+	for (int i = 0; i < l.n; i++)
+		free(l.dir[i]);
+	free(l.dir);
 	printf("%d passed, %d failed, %d unsupported, %d errors\n", r.count[V_PASS], r.count[V_FAIL],
 	       r.count[V_UNSUPPORTED], r.count[V_ERROR]);
+	printf("const-bound: %d of the %d passed needed --const (%d compiled exactly as given)\n",
+	       r.const_pass, r.count[V_PASS], r.count[V_PASS] - r.const_pass);
 	return r.count[V_FAIL] || r.count[V_ERROR] ? 1 : 0;
 }
