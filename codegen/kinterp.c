@@ -294,6 +294,8 @@ static double eval(Interp *in, const Kx *x)
 		memcpy(in->var, saved, sizeof saved);
 		if (!ir_dtype_is_float(x->dtype) && isfinite(r))
 			r = trunc(r);
+		if (int_like(x->dtype) && fabs(r) < 0x1p63) /* integer code wraps */
+			r = convert(r, DT_I64, x->dtype);
 		if (in->nred < RED_MEMO) {
 			in->red[in->nred] = x;
 			in->redv[in->nred++] = r;
