@@ -3,8 +3,11 @@
  *
  * Loop kernels run their iteration space in row-major order and evaluate
  * the expression tree in double precision; integer-typed expression nodes
- * truncate toward zero after each op, as integer code does, and an integer
- * division by zero gives its dividend (cpu/llvm_expr.c). Stores and
+ * truncate toward zero and wrap to their dtype after each op, as integer
+ * code does (add, sub and mul of up to 32-bit integers exactly in int64;
+ * 64-bit integers beyond 2^53 are out of reach of double), an integer
+ * division or remainder by zero gives its dividend (cpu/llvm_expr.c), and
+ * bool-valued nodes (comparisons, not, isnan) give 0 or 1. Stores and
  * loads convert to and from the buffer's dtype. Shared (DAG) nodes are
  * simply evaluated again, except KX_REDUCE: a reduction depends only on the
  * output point, so its value is remembered per output point, and one nested
@@ -338,6 +341,8 @@ static double eval(Interp *in, const Kx *x)
 		memcpy(in->var, saved, sizeof saved);
 		if (!ir_dtype_is_float(x->dtype) && isfinite(r))
 			r = trunc(r);
+		if (int_like(x->dtype) && fabs(r) < 0x1p63) /* integer code wraps */
+			r = convert(r, DT_I64, x->dtype);
 		if (in->nred < RED_MEMO) {
 			in->red[in->nred] = x;
 			in->redv[in->nred++] = r;

@@ -194,3 +194,53 @@ int ew_quantize(Importer *m, Op op)
 	ir_set_float(m->g, c, "max", u ? ldexp(1, bits) - 1 : ldexp(1, bits - 1) - 1);
 	return finish(m, &q, imp_infer(m, c), t);
 }
+
+/* reduce_max of v over every axis, keepdims 0: a scalar. */
+static int max_all(Importer *m, int v)
+{
+	if (v < 0)
+		return -1;
+	int nd = imp_node(m, OP_REDUCE_MAX, &v, 1, -1);
+	ir_set_int(m->g, nd, "keepdims", 0);
+	return imp_infer(m, nd);
+}
+
+static int scalar_f32(Importer *m, const char *what, float v)
+{
+	return imp_const(m, what, DT_F32, ir_shape_make(0, NULL), &v, sizeof v);
+}
+
+/* clip(round(v), 0, 255) as u8 bound to slot. */
+static int to_u8(Importer *m, int v, int slot)
+{
+	v = node2(m, OP_ROUND, v, -1, -1);
+	if (v < 0)
+		return -1;
+	int c = imp_node(m, OP_CLIP, &v, 1, -1);
+	ir_set_float(m->g, c, "min", 0);
+	ir_set_float(m->g, c, "max", 255);
+	return cast_to(m, imp_infer(m, c), DT_U8, slot);
+}
+
+/* DynamicQuantizeLinear (f32 to u8): the range [min(0, min x), max(0,
+ * max x)] maps onto [0, 255]: scale = range / 255, zero point =
+ * clip(round(-min / scale)), y = clip(round(x / scale) + zero point). An
+ * all-zero x has scale 0 (and NaN results), as the formula gives. */
+int ew_dynquantize(Importer *m, Op op)
+{
+	int x = m->in[0];
+	if (m->g->val[x].dtype != DT_F32)
+		return imp_err(m, "is supported for float32 inputs only");
+	int zero = scalar_f32(m, "zero", 0);
+	int hi = node2(m, OP_MAX, max_all(m, x), zero, -1);
+	int lo = node2(m, OP_MIN, node2(m, OP_NEG, max_all(m, node2(m, OP_NEG, x, -1, -1)), -1, -1), zero, -1);
+	int range = hi < 0 || lo < 0 ? -1 : node2(m, OP_SUB, hi, lo, -1);
+	int scale = range < 0 ? -1 : node2(m, OP_DIV, range, scalar_f32(m, "qrange", 255), 1);
+	int zpf = scale < 0 ? -1 : node2(m, OP_DIV, node2(m, OP_NEG, lo, -1, -1), scale, -1);
+	int zp = to_u8(m, zpf, 2);
+	if (zp < 0)
+		return -1;
+	int q = node2(m, OP_DIV, x, scale, -1);
+	q = q < 0 ? -1 : node2(m, OP_ADD, node2(m, OP_ROUND, q, -1, -1), cast_to(m, zp, DT_F32, -1), -1);
+	return to_u8(m, q, 0) < 0 ? -1 : 0;
+}

@@ -116,6 +116,7 @@ int ew_prelu(Importer *m, Op op);
 int ew_bitcast(Importer *m, Op op);
 int ew_quantize(Importer *m, Op op);   /* onnx_ew_quant.c */
 int ew_dequantize(Importer *m, Op op);
+int ew_dynquantize(Importer *m, Op op);
 
 /* --- red --- */
 /* onnx_red.c: reductions, arg/cumulative ops, normalizations. */

@@ -666,6 +666,7 @@ static const OnnxOp table[] = {
 	{"Cos", ew_simple, OP_COS, 1, 1, ""},
 	{"Cosh", ew_simple, OP_COSH, 1, 1, ""},
 	{"DequantizeLinear", ew_dequantize, OP_COUNT, 2, 3, "axis:int block_size:int output_dtype:int"},
+	{"DynamicQuantizeLinear", ew_dynquantize, OP_COUNT, 1, 1, ""},
 	{"Erf", ew_simple, OP_ERF, 1, 1, ""},
 	{"Floor", ew_simple, OP_FLOOR, 1, 1, UNARY},
 	{"IsInf", ew_isinf, OP_ISINF, 1, 1, "detect_negative:int detect_positive:int"},

@@ -99,19 +99,38 @@ static int parse_elem(Parser *P, DType t, unsigned char *dst)
 			return -1;
 		memcpy(dst, &hv, 2);
 		return 0;
+	case DT_U64: { /* beyond int64 */
+		char buf[MAX_NUM_LEN + 1];
+		if (num.isfloat || num.ishex || num.s[0] == '-' || num.len > MAX_NUM_LEN)
+			return px_error_at(P, num.s, "expected a non-negative integer");
+		memcpy(buf, num.s, num.len);
+		buf[num.len] = 0;
+		errno = 0;
+		unsigned long long u = strtoull(buf, NULL, 10);
+		if (errno == ERANGE)
+			return px_error_at(P, num.s, "value out of range for u64");
+		uint64_t x = u;
+		memcpy(dst, &x, 8);
+		return 0;
+	}
 	default:
 		break;
 	}
 	if (px_num_to_int(P, &num, &iv) < 0)
 		return -1;
-	int64_t lo = t == DT_I8 ? INT8_MIN : t == DT_I32 ? INT32_MIN : t == DT_I64 ? INT64_MIN : 0;
+	int64_t lo = t == DT_I8 ? INT8_MIN : t == DT_I32 ? INT32_MIN : t == DT_I64 ? INT64_MIN
+	           : t == DT_I16 ? INT16_MIN : 0;
 	int64_t hi = t == DT_I8 ? INT8_MAX : t == DT_U8 ? UINT8_MAX : t == DT_BOOL ? 1
-	           : t == DT_I32 ? INT32_MAX : INT64_MAX;
+	           : t == DT_I32 ? INT32_MAX : t == DT_I16 ? INT16_MAX : t == DT_U16 ? UINT16_MAX
+	           : t == DT_U32 ? UINT32_MAX : INT64_MAX;
 	if (iv < lo || iv > hi)
 		return px_error_at(P, num.s, "value out of range for %s", ir_dtype_name(t));
 	if (ir_dtype_size(t) == 1) {
 		uint8_t x = (uint8_t)iv;
 		memcpy(dst, &x, 1);
+	} else if (ir_dtype_size(t) == 2) {
+		uint16_t x = (uint16_t)iv;
+		memcpy(dst, &x, 2);
 	} else if (ir_dtype_size(t) == 4) {
 		int32_t x = (int32_t)iv;
 		memcpy(dst, &x, 4);

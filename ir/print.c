@@ -207,6 +207,10 @@ static void fmt_elem(char *buf, size_t n, DType t, const unsigned char *p)
 		snprintf(buf, n, "%" PRId64, x);
 		break;
 	}
+	case DT_I16: { int16_t x; memcpy(&x, p, 2); snprintf(buf, n, "%d", (int)x); break; }
+	case DT_U16: { uint16_t x; memcpy(&x, p, 2); snprintf(buf, n, "%u", (unsigned)x); break; }
+	case DT_U32: { uint32_t x; memcpy(&x, p, 4); snprintf(buf, n, "%" PRIu32, x); break; }
+	case DT_U64: { uint64_t x; memcpy(&x, p, 8); snprintf(buf, n, "%" PRIu64, x); break; }
 	default: snprintf(buf, n, "?"); break;
 	}
 }

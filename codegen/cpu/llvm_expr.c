@@ -2,7 +2,9 @@
  * IR: element types and constants, dtype conversions (float to int
  * saturates, NaN gives 0), affine indices, guarded loads (a branch around
  * the load, never a select: an out-of-range address is never touched),
- * unary and binary math, and the steps of a reduction. Where each node is
+ * unary and binary math (comparisons and classification as bool i8 0/1
+ * computed in the operand's type; remainders and shifts that never trap),
+ * selects, bitcasts, and the steps of a reduction. Where each node is
  * evaluated (hoisting, sharing, loops) is llvm_kernel.c's business. */
 #include "cpu.h"
 

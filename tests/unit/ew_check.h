@@ -40,19 +40,21 @@ static inline uint64_t ew_next(void)
 }
 
 /* A random element of dtype t stored at p: floats in [-4, 4) with about
- * one in eight a special value, integers over a small range and now and
+ * one in four a small integer (so comparisons see ties) and one in eight a
+ * special value, integers over a small range and now and
  * then any bits, bool 0/1. */
 static inline void ew_rand_elem(DType t, void *p, const double *special, int nspecial)
 {
 	double u = (double)(ew_next() >> 11) / 9007199254740992.0;
+	bool tie = ew_next() % 4 == 0; /* a small integer: equal values are common */
 	if (ir_dtype_is_float(t)) {
-		double v = -4 + 8 * u;
+		double v = tie ? (double)(ew_next() % 5) - 2 : -4 + 8 * u;
 		if (nspecial && ew_next() % 8 == 0)
 			v = special[ew_next() % (uint64_t)nspecial];
 		ir_elem_put(t, p, v);
 		return;
 	}
-	int64_t v = (int64_t)(ew_next() % 41) - 20;
+	int64_t v = tie ? (int64_t)(ew_next() % 5) - 2 : (int64_t)(ew_next() % 41) - 20;
 	switch (t) {
 	case DT_BOOL: *(uint8_t *)p = (uint8_t)(ew_next() & 1); break;
 	case DT_U8: *(uint8_t *)p = (uint8_t)ew_next(); break;

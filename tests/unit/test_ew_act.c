@@ -197,6 +197,35 @@ static void test_quantize(void **state)
 	load_fails(b, "node \"qb\" (QuantizeLinear)", "not a multiple of block_size 3");
 }
 
+/* DynamicQuantizeLinear: scale and zero point from the data's range. */
+static void test_dynquantize(void **state)
+{
+	MB *b = mb_new(11);
+	mb_input(b, "X", F32, "6");
+	mb_node(b, "DynamicQuantizeLinear", "dq", "X", "Y,S,Z");
+	mb_output(b, "Y");
+	mb_output(b, "S");
+	mb_output(b, "Z");
+	Graph *g = load_ok(b);
+	float x[6] = {1, 2.5f, -3, 4, 0.5f, 2};
+	Diag d;
+	diag_init(&d);
+	Tensor in = {DT_F32, g->val[g->input[0]].shape, x}, out[3];
+	if (ir_eval(g, &in, out, &d))
+		fail_msg("%s", d.msg);
+	float scale = (float)((4.0 - -3.0) / 255);
+	double zp = nearbyint(3.0f / scale); /* f32 division, as the graph does */
+	assert_true(*(float *)out[1].data == scale);
+	assert_int_equal(*(uint8_t *)out[2].data, (int)zp);
+	for (int i = 0; i < 6; i++) {
+		double q = nearbyint(x[i] / scale) + zp;
+		assert_int_equal(((uint8_t *)out[0].data)[i], (int)(q < 0 ? 0 : q > 255 ? 255 : q));
+	}
+	for (int k = 0; k < 3; k++)
+		ir_tensor_free(&out[k]);
+	ir_graph_free(g);
+}
+
 /* The reference rounds each primitive's f32 result, fused kernels keep
  * full precision between them: chains such as exp(x) - 1 near 0 differ by
  * more than a few ulps, by well under the 1e-3 ONNX's runner allows. */
@@ -213,6 +242,7 @@ int main(void)
 		cmocka_unit_test(test_activations),
 		cmocka_unit_test(test_gelu_tanh_prelu),
 		cmocka_unit_test(test_quantize),
+		cmocka_unit_test(test_dynquantize),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, ew_teardown);

@@ -87,12 +87,28 @@ static void test_arith_kernels(void **state)
 	}
 }
 
+/* Contractions and reductions on narrow integers wrap like the rest. */
+static void test_matmul_reduce_kernels(void **state)
+{
+	static const char *const types[] = {"i8", "u8", "i16", "u32"};
+	for (size_t t = 0; t < 4; t++) {
+		char src[512];
+		snprintf(src, sizeof src,
+			"graph t {\n  input %%a: %s[3, 4]\n  input %%b: %s[4, 5]\n  %%c = matmul(%%a, %%b)\n"
+			"  %%s = reduce_sum(%%c) {axes = [1], keepdims = 0}\n"
+			"  %%m = reduce_max(%%a) {axes = [0], keepdims = 0}\n  output %%c\n  output %%s\n  output %%m\n}\n",
+			types[t], types[t]);
+		ew_check(src);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dtypes),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_arith_kernels),
+		cmocka_unit_test(test_matmul_reduce_kernels),
 	};
 	return cmocka_run_group_tests(tests, ew_setup, ew_teardown);
 }
