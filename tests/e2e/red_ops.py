@@ -73,6 +73,13 @@ for op, fn in reds.items():
     write(f"red_{op}_attr13", op, [("x", a)],
           [("y", fn(a.astype(np.float64), (2,), 1).astype(np.float32))],
           {"axes": [2]}, opset=13)
+xinf = x.copy()
+xinf[0, :, :] = -np.inf  # rows of -inf: log(sum(exp(x))) = -inf
+xinf[1, 2, 3] = np.inf
+with np.errstate(divide="ignore"):
+    lse = np.log(np.sum(np.exp(xinf.astype(np.float64)), axis=1, keepdims=True))
+write("red_ReduceLogSumExp_inf", "ReduceLogSumExp", [("x", xinf)], [("y", lse.astype(np.float32))],
+      None, [("axes", i64(1))])
 xi = rng.integers(-4, 5, size=(3, 4, 5)).astype(np.int32)
 write("red_ReduceMin_int32", "ReduceMin", [("x", xi)], [("y", xi.min(axis=1, keepdims=True))],
       None, [("axes", i64(1))])
