@@ -186,6 +186,12 @@ write("groupnorm21", "GroupNormalization",
       [("y", (gn * chan(sc) + chan(bi)).astype(np.float32))], {"num_groups": 3}, opset=21)
 Xz = X.copy()
 Xz[1, :, 2, 3] = 0  # a zero norm along axis 1 gives 0, not NaN
+gsc, gbi = f32(3).astype(np.float64), f32(3).astype(np.float64)  # opset 18: per group
+gn18 = (G - G.mean(axis=2, keepdims=True)) / np.sqrt(G.var(axis=2, keepdims=True) + 1e-5)
+gn18 = (gn18 * gsc.reshape(1, 3, 1) + gbi.reshape(1, 3, 1)).reshape(X.shape)
+write("groupnorm18", "GroupNormalization",
+      [("x", X.astype(np.float32)), ("s", gsc.astype(np.float32)), ("b", gbi.astype(np.float32))],
+      [("y", gn18.astype(np.float32))], {"num_groups": 3}, opset=18)
 for p in (1, 2):
     nrm = np.sum(np.abs(Xz) ** p, axis=1, keepdims=True) ** (1 / p)
     y = np.where(nrm == 0, 0, Xz / np.where(nrm == 0, 1, nrm))
