@@ -1,5 +1,6 @@
 /* onnx_attention.c — ONNX Attention (opset 23) as a rewrite into reshape,
- * transpose, concat, matmul, softmax and pointwise ops.
+ * transpose, concat, matmul, softmax and pointwise ops; LinearAttention
+ * (opset 27, at the end) as its recurrence unrolled over time.
  *
  * Q [B, Hq, Sq, D], K [B, Hkv, Skv, D], V [B, Hkv, Skv, Dv] (or 3-D
  * [B, S, H*D], split into heads by q_num_heads/kv_num_heads). past_key and
@@ -223,4 +224,142 @@ int imp_attention(Importer *m, Op op)
 	const Shape *ys = shp(m, y);
 	int64_t perm[4] = {0, 2, 1, 3}, v3[3] = {ys->d[0].n, ys->d[2].n, ys->d[1].n * ys->d[3].n};
 	return reshape(m, transpose(m, y, perm, 4, -1), v3, 3, 0) < 0 ? -1 : 0;
+}
+
+/* ---- LinearAttention (opset 27): the recurrence unrolled over time ---------------- */
+
+/* x [B, H, T, D] at time step t: [B, H, D] (a gather of one index). */
+static int step(Importer *m, int x, int64_t t)
+{
+	int i = imp_const(m, "t", DT_I64, ir_shape_make(0, NULL), &t, sizeof t);
+	int in[2] = {x, i};
+	int nd = imp_node(m, OP_GATHER, in, 2, -1);
+	ir_set_int(m->g, nd, "axis", 2);
+	return imp_infer(m, nd);
+}
+
+static int unsq(Importer *m, int x, int64_t axis)
+{
+	if (x < 0)
+		return -1;
+	int nd = imp_node(m, OP_UNSQUEEZE, &x, 1, -1);
+	ir_set_ints(m->g, nd, "axes", &axis, 1);
+	return imp_infer(m, nd);
+}
+
+/* sum over dim `axis` of a * b (broadcast), the dim removed. */
+static int dot(Importer *m, int a, int b, int64_t axis)
+{
+	int p = node2(m, OP_MUL, a, b, -1);
+	if (p < 0)
+		return -1;
+	int nd = imp_node(m, OP_REDUCE_SUM, &p, 1, -1);
+	ir_set_ints(m->g, nd, "axes", &axis, 1);
+	ir_set_int(m->g, nd, "keepdims", 0);
+	return imp_infer(m, nd);
+}
+
+/* A gate input [B, T, n] as [B, nheads, T, n / nheads] (per_dim),
+ * or, with n == 1 or n == nheads, [B, n, T, 1]. */
+static int gate(Importer *m, int x, int64_t nheads, bool per_dim)
+{
+	const Shape *s = shp(m, x);
+	if (s->rank != 3)
+		return imp_err(m, "decay, beta and erase_gate must be 3-D");
+	if (per_dim)
+		return heads(m, x, nheads);
+	int64_t v4[4] = {s->d[0].n, s->d[1].n, s->d[2].n, 1}, perm[4] = {0, 2, 1, 3};
+	return transpose(m, reshape(m, x, v4, 4, -1), perm, 4, -1);
+}
+
+/* LinearAttention: per time step t, with S the [B, Hkv, dk, dv] state
+ * (past_state or zeros): gated rules scale S by exp(decay_t); delta rules
+ * replace v_t by beta_t * (v_t - S^T (erase_t * k_t)); then S += k_t v_t^T
+ * and o_t = scale * q_t S (S's heads repeated for GQA). Outputs o as
+ * [B, T, Hq*dv] and the last S (present_state). */
+int imp_linear_attention(Importer *m, Op op)
+{
+	(void)op;
+	for (int k = 0; k < m->nin; k++)
+		if (has(m, k) && !ir_shape_static(shp(m, m->in[k])))
+			return imp_err(m, "input %d needs a static shape", k);
+	if (m->g->val[m->in[0]].dtype != DT_F32)
+		return imp_err(m, "type %s is unsupported (float32 only)",
+			ir_dtype_name(m->g->val[m->in[0]].dtype));
+	const char *rule = imp_str(m, "update_rule", "gated_delta");
+	bool gated = strcmp(rule, "gated") == 0 || strcmp(rule, "gated_delta") == 0;
+	bool delta = strcmp(rule, "delta") == 0 || strcmp(rule, "gated_delta") == 0;
+	if (!gated && !delta && strcmp(rule, "linear") != 0)
+		return imp_err(m, "update_rule \"%s\" is unsupported", rule);
+	if (gated != has(m, 4) || delta != has(m, 5) || (has(m, 6) && !delta))
+		return imp_err(m, "update_rule \"%s\" needs %s decay and %s beta (erase_gate only with delta)",
+			rule, gated ? "a" : "no", delta ? "a" : "no");
+	int64_t hq = imp_int(m, "q_num_heads", 0), hkv = imp_int(m, "kv_num_heads", 0);
+	if (hq < 1 || hkv < 1 || hq % hkv)
+		return imp_err(m, "q_num_heads must be a positive multiple of kv_num_heads");
+	for (int k = 0; k < 3; k++)
+		if (shp(m, m->in[k])->rank != 3)
+			return imp_err(m, "query, key and value must be 3-D");
+	int q = heads(m, m->in[0], hq), k4 = heads(m, m->in[1], hkv), v4 = heads(m, m->in[2], hkv);
+	if (q < 0 || k4 < 0 || v4 < 0)
+		return -1;
+	const Shape *qs = shp(m, q);
+	int64_t b = qs->d[0].n, t = qs->d[2].n, dk = qs->d[3].n, dv = shp(m, v4)->d[3].n;
+	if (t < 1 || t > 4096)
+		return imp_err(m, "%lld time steps are unsupported (1 to 4096)", (long long)t);
+	int dec = -1, bet = -1, era = -1;
+	if (gated) {
+		int64_t n = shp(m, m->in[4])->d[2].n;
+		if (n != hkv && n != hkv * dk)
+			return imp_err(m, "decay's last dim must be kv_num_heads or kv_num_heads * d_k");
+		dec = gate(m, m->in[4], hkv, n == hkv * dk);
+	}
+	if (delta) {
+		int64_t n = shp(m, m->in[5])->d[2].n;
+		if (n != hkv && n != 1)
+			return imp_err(m, "beta's last dim must be kv_num_heads or 1");
+		bet = gate(m, m->in[5], hkv, false);
+		if (has(m, 6))
+			era = heads(m, m->in[6], hkv);
+	}
+	int s;
+	if (has(m, 3)) {
+		s = m->in[3];
+		const Shape *ps = shp(m, s);
+		if (ps->rank != 4 || ps->d[0].n != b || ps->d[1].n != hkv || ps->d[2].n != dk || ps->d[3].n != dv)
+			return imp_err(m, "past_state must be [B, kv_num_heads, d_k, d_v]");
+	} else {
+		int64_t dims[4] = {b, hkv, dk, dv};
+		size_t nb = (size_t)(b * hkv * dk * dv) * 4;
+		s = imp_const(m, "state0", DT_F32, ir_shape_make(4, dims), NULL, nb);
+	}
+	double scale = imp_float(m, "scale", 0);
+	if (scale == 0)
+		scale = 1 / sqrt((double)dk);
+	int sc = scalar(m, "scale", scale, DT_F32);
+	int *outs = arena_alloc(&m->arena, (size_t)t * sizeof *outs);
+	for (int64_t i = 0; i < t; i++) {
+		int kt = step(m, k4, i), vt = step(m, v4, i);
+		if (gated)
+			s = node2(m, OP_MUL, s, unsq(m, node1(m, OP_EXP, step(m, dec, i), -1), 3), -1);
+		if (delta) {
+			int ke = era < 0 ? kt : node2(m, OP_MUL, step(m, era, i), kt, -1);
+			int got = dot(m, s, unsq(m, ke, 3), 2); /* S^T ke: [B, Hkv, dv] */
+			vt = node2(m, OP_MUL, step(m, bet, i), node2(m, OP_SUB, vt, got, -1), -1);
+		}
+		s = node2(m, OP_ADD, s, node2(m, OP_MUL, unsq(m, kt, 3), unsq(m, vt, 2), -1), -1);
+		int o = dot(m, unsq(m, step(m, q, i), 3), repeat_heads(m, s, hq / hkv), 2);
+		if ((outs[i] = unsq(m, node2(m, OP_MUL, o, sc, -1), 2)) < 0)
+			return -1;
+	}
+	if (imp_used(m, 1) && node1(m, OP_IDENTITY, s, 1) < 0)
+		return -1;
+	int o = outs[0];
+	if (t > 1) {
+		int nd = imp_node(m, OP_CONCAT, outs, (int)t, -1);
+		ir_set_int(m->g, nd, "axis", 2);
+		o = imp_infer(m, nd);
+	}
+	int64_t perm[4] = {0, 2, 1, 3}, v3[3] = {b, t, hq * dv};
+	return reshape(m, transpose(m, o, perm, 4, -1), v3, 3, 0) < 0 ? -1 : 0;
 }

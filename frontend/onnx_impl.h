@@ -102,6 +102,7 @@ int imp_batchnorm_train(Importer *m, Op op); /* BatchNormalization, training_mod
 int imp_einsum(Importer *m, Op op);
 /* onnx_attention.c */
 int imp_attention(Importer *m, Op op);
+int imp_linear_attention(Importer *m, Op op);
 
 /* --- idx --- */
 

@@ -792,6 +792,8 @@ static const OnnxOp table[] = {
 	{"Hardmax", imp_hardmax, OP_COUNT, 1, 1, "axis:int"},
 	{"InstanceNormalization", imp_instnorm, OP_COUNT, 3, 3, "epsilon:float"},
 	{"LayerNormalization", imp_layernorm, OP_COUNT, 2, 3, "axis:int epsilon:float stash_type:int"},
+	{"LinearAttention", imp_linear_attention, OP_COUNT, 3, 7,
+		"chunk_size:int kv_num_heads:int q_num_heads:int scale:float update_rule:string"},
 	{"LpNormalization", imp_lpnorm, OP_COUNT, 1, 1, "axis:int p:int"},
 	{"LRN", imp_lrn, OP_COUNT, 1, 1, "alpha:float beta:float bias:float size:int"},
 	{"MeanVarianceNormalization", imp_mvn, OP_COUNT, 1, 1, "axes:ints"},

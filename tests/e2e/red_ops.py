@@ -340,3 +340,48 @@ for name, a, attrs in att:
         for j, (n, x) in enumerate(lst):
             with open(os.path.join(d, "test_data_set_0", f"{kind}_{j}.pb"), "wb") as f:
                 f.write(numpy_helper.from_array(x, n).SerializeToString())
+
+
+# --- linear attention (opset 27): the gated delta recurrence, unrolled
+def np_linear_attention(q, k, v, hq, hkv, state=None, decay=None, beta=None, erase=None, scale=None):
+    B, T, _ = q.shape
+    split = lambda x, h: x.reshape(B, T, h, -1).transpose(0, 2, 1, 3).astype(np.float64)
+    q4, k4, v4 = split(q, hq), split(k, hkv), split(v, hkv)
+    dk, dv = q4.shape[3], v4.shape[3]
+    S = np.zeros((B, hkv, dk, dv)) if state is None else state.astype(np.float64)
+    scale = 1 / np.sqrt(dk) if scale is None else scale
+    out = np.zeros((B, hq, T, dv))
+    for t in range(T):
+        kt, vt = k4[:, :, t], v4[:, :, t]
+        if decay is not None:
+            g = split(decay, hkv)[:, :, t] if decay.shape[2] != hkv else decay[:, t, :, None]
+            S = S * np.exp(g)[..., None]
+        if beta is not None:
+            ke = kt * split(erase, hkv)[:, :, t] if erase is not None else kt
+            vt = beta[:, t, :, None] * (vt - np.einsum("bhdm,bhd->bhm", S, ke))
+        S = S + kt[..., :, None] * vt[..., None, :]
+        out[:, :, t] = scale * np.einsum("bhd,bhdm->bhm", q4[:, :, t], np.repeat(S, hq // hkv, axis=1))
+    return out.transpose(0, 2, 1, 3).reshape(B, T, -1), S
+
+
+L = lambda *s: (rng.standard_normal(s) * 0.5).astype(np.float32)
+st0 = L(2, 2, 4, 3)
+la_dec = -np.abs(L(2, 3, 8))
+la_beta = np.abs(L(2, 3, 2))
+la_erase = np.abs(L(2, 3, 8))
+lq, lk, lv = L(2, 3, 16), L(2, 3, 8), L(2, 3, 6)
+y, S = np_linear_attention(lq, lk, lv, 4, 2, st0, la_dec, la_beta, la_erase, 0.3)
+d = os.path.join(OUT, "linattn_erase_gqa")
+os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+ins = [("query", lq), ("key", lk), ("value", lv), ("past_state", st0), ("decay", la_dec),
+       ("beta", la_beta), ("erase_gate", la_erase)]
+outs = [("output", y.astype(np.float32)), ("present_state", S.astype(np.float32))]
+node = helper.make_node("LinearAttention", [n for n, _ in ins], [n for n, _ in outs],
+                        q_num_heads=4, kv_num_heads=2, scale=0.3)
+vi = lambda n, x: helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, x.shape)
+g = helper.make_graph([node], "linattn", [vi(n, x) for n, x in ins], [vi(n, x) for n, x in outs])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 27)]), os.path.join(d, "model.onnx"))
+for kind, lst in (("input", ins), ("output", outs)):
+    for j, (n, x) in enumerate(lst):
+        with open(os.path.join(d, "test_data_set_0", f"{kind}_{j}.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(x, n).SerializeToString())
