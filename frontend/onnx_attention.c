@@ -1,6 +1,7 @@
 /* onnx_attention.c — ONNX Attention (opset 23) as a rewrite into reshape,
  * transpose, concat, matmul, softmax and pointwise ops; LinearAttention
- * (opset 27, at the end) as its recurrence unrolled over time.
+ * (opset 27) as its recurrence unrolled over time; FlexAttention (opset 26)
+ * without its modifier subgraphs.
  *
  * Q [B, Hq, Sq, D], K [B, Hkv, Skv, D], V [B, Hkv, Skv, Dv] (or 3-D
  * [B, S, H*D], split into heads by q_num_heads/kv_num_heads). past_key and
@@ -362,4 +363,39 @@ int imp_linear_attention(Importer *m, Op op)
 	}
 	int64_t perm[4] = {0, 2, 1, 3}, v3[3] = {b, t, hq * dv};
 	return reshape(m, transpose(m, o, perm, 4, -1), v3, 3, 0) < 0 ? -1 : 0;
+}
+
+/* ---- FlexAttention (opset 26) without modifier subgraphs -------------------------- */
+
+/* FlexAttention: softmax((Q K^T) * scale) V over 4-D inputs, KV heads
+ * repeated for GQA as in Attention. The score_mod, mask_mod and prob_mod
+ * subgraphs are not in the import table's schema, so a model using them is
+ * refused naming the attribute. */
+int imp_flex_attention(Importer *m, Op op)
+{
+	(void)op;
+	for (int k = 0; k < 3; k++)
+		if (!ir_shape_static(shp(m, m->in[k])) || shp(m, m->in[k])->rank != 4)
+			return imp_err(m, "Q, K and V need static 4-D shapes");
+	DType t = m->g->val[m->in[0]].dtype;
+	if (t != DT_F32 && t != DT_F64)
+		return imp_err(m, "type %s is unsupported (float32 and float64 only)", ir_dtype_name(t));
+	int64_t hq = shp(m, m->in[0])->d[1].n, hkv = shp(m, m->in[1])->d[1].n;
+	if (hkv < 1 || hq % hkv)
+		return imp_err(m, "%lld query heads are not a multiple of %lld KV heads", (long long)hq,
+			(long long)hkv);
+	int k = repeat_heads(m, m->in[1], hq / hkv), v = repeat_heads(m, m->in[2], hq / hkv);
+	if (k < 0 || v < 0)
+		return -1;
+	double scale = imp_attr(m, "scale") ? imp_float(m, "scale", 1)
+					    : 1 / sqrt((double)shp(m, m->in[0])->d[3].n);
+	int mm[2] = {m->in[0], k};
+	int nd = imp_node(m, OP_MATMUL, mm, 2, -1);
+	ir_set_int(m->g, nd, "trans_b", 1);
+	int s = node2(m, OP_MUL, imp_infer(m, nd), scalar(m, "scale", scale, t), -1);
+	if (s < 0)
+		return -1;
+	nd = imp_node(m, OP_SOFTMAX, &s, 1, -1);
+	ir_set_int(m->g, nd, "axis", -1);
+	return node2(m, OP_MATMUL, imp_infer(m, nd), v, 0) < 0 ? -1 : 0;
 }

@@ -103,6 +103,7 @@ int imp_einsum(Importer *m, Op op);
 /* onnx_attention.c */
 int imp_attention(Importer *m, Op op);
 int imp_linear_attention(Importer *m, Op op);
+int imp_flex_attention(Importer *m, Op op);
 
 /* --- idx --- */
 

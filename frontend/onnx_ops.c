@@ -788,6 +788,7 @@ static const OnnxOp table[] = {
 	{"CumProd", imp_cumsum, OP_CUMPROD, 2, 2, "exclusive:int reverse:int"},
 	{"CumSum", imp_cumsum, OP_CUMSUM, 2, 2, "exclusive:int reverse:int"},
 	{"Einsum", imp_einsum, OP_COUNT, 1, -1, "equation:string"},
+	{"FlexAttention", imp_flex_attention, OP_COUNT, 3, 3, "enable_gqa:int scale:float"},
 	{"GroupNormalization", imp_groupnorm, OP_COUNT, 3, 3, "epsilon:float num_groups:int stash_type:int"},
 	{"Hardmax", imp_hardmax, OP_COUNT, 1, 1, "axis:int"},
 	{"InstanceNormalization", imp_instnorm, OP_COUNT, 3, 3, "epsilon:float"},
@@ -816,7 +817,8 @@ static const OnnxOp table[] = {
 
 const OnnxOp *onnx_find_op(const char *domain, const char *op_type)
 {
-	if (domain && *domain && strcmp(domain, "ai.onnx") != 0)
+	if (domain && *domain && strcmp(domain, "ai.onnx") != 0 &&
+		!(strcmp(domain, "ai.onnx.preview") == 0 && strcmp(op_type, "FlexAttention") == 0))
 		return NULL;
 	for (size_t i = 0; i < sizeof table / sizeof *table; i++)
 		if (strcmp(table[i].op_type, op_type) == 0)

@@ -385,3 +385,20 @@ for kind, lst in (("input", ins), ("output", outs)):
     for j, (n, x) in enumerate(lst):
         with open(os.path.join(d, "test_data_set_0", f"{kind}_{j}.pb"), "wb") as f:
             f.write(numpy_helper.from_array(x, n).SerializeToString())
+
+# --- FlexAttention (ai.onnx.preview, no modifier subgraphs): 3 query heads per KV head
+fq, fk, fv = E(2, 6, 3, 4), E(2, 2, 5, 4), E(2, 2, 5, 3)
+fy = np_attention(fq, fk, fv, scale=0.7)[0]
+d = os.path.join(OUT, "flexattn_gqa")
+os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+ins, outs = [("Q", fq), ("K", fk), ("V", fv)], [("Y", fy)]
+node = helper.make_node("FlexAttention", ["Q", "K", "V"], ["Y"], domain="ai.onnx.preview", scale=0.7)
+vi = lambda n, x: helper.make_tensor_value_info(n, onnx.TensorProto.DOUBLE, x.shape)
+g = helper.make_graph([node], "flex", [vi(n, x) for n, x in ins], [vi(n, x) for n, x in outs])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 26),
+                                              helper.make_opsetid("ai.onnx.preview", 1)]),
+          os.path.join(d, "model.onnx"))
+for kind, lst in (("input", ins), ("output", outs)):
+    for j, (n, x) in enumerate(lst):
+        with open(os.path.join(d, "test_data_set_0", f"{kind}_{j}.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(x, n).SerializeToString())
