@@ -1,7 +1,8 @@
 /* onnx_attention.c — ONNX Attention (opset 23) as a rewrite into reshape,
  * transpose, concat, matmul, softmax and pointwise ops; LinearAttention
  * (opset 27) as its recurrence unrolled over time; FlexAttention (opset 26)
- * without its modifier subgraphs.
+ * without its modifier subgraphs; RotaryEmbedding (opset 23) with lane
+ * gathers.
  *
  * Q [B, Hq, Sq, D], K [B, Hkv, Skv, D], V [B, Hkv, Skv, Dv] (or 3-D
  * [B, S, H*D], split into heads by q_num_heads/kv_num_heads). past_key and
@@ -398,4 +399,100 @@ int imp_flex_attention(Importer *m, Op op)
 	nd = imp_node(m, OP_SOFTMAX, &s, 1, -1);
 	ir_set_int(m->g, nd, "axis", -1);
 	return node2(m, OP_MATMUL, imp_infer(m, nd), v, 0) < 0 ? -1 : 0;
+}
+
+/* ---- RotaryEmbedding (opset 23) ------------------------------------------------------ */
+
+/* x's elements first, first + step, ... (n of them) along its last axis: a
+ * gather of constant, evenly stepping indices. */
+static int lanes(Importer *m, int x, int64_t first, int64_t step, int64_t n)
+{
+	int64_t *ix = arena_alloc(&m->arena, (size_t)n * sizeof *ix);
+	for (int64_t i = 0; i < n; i++)
+		ix[i] = first + i * step;
+	int c = imp_const(m, "lanes", DT_I64, ir_shape_make(1, &n), ix, (size_t)n * sizeof *ix);
+	int in[2] = {x, c};
+	int nd = imp_node(m, OP_GATHER, in, 2, -1);
+	ir_set_int(m->g, nd, "axis", shp(m, x)->rank - 1);
+	return imp_infer(m, nd);
+}
+
+static int concat2(Importer *m, int a, int b, int64_t axis, int slot)
+{
+	if (a < 0 || b < 0)
+		return -1;
+	int in[2] = {a, b};
+	int nd = imp_node(m, OP_CONCAT, in, 2, slot);
+	ir_set_int(m->g, nd, "axis", axis);
+	return imp_infer(m, nd);
+}
+
+/* RotaryEmbedding: x as [B, S, H, D] (from [B, H, S, D], or [B, S, H*D]
+ * with num_heads); its first rotary_embedding_dim lanes, split in halves
+ * (or even/odd lanes when interleaved) x1, x2, become x1 cos - x2 sin and
+ * x1 sin + x2 cos, the caches [B, S, rd/2] (or rows picked by position_ids
+ * with a gather) broadcast over the heads; the other lanes pass. */
+int imp_rotary(Importer *m, Op op)
+{
+	(void)op;
+	for (int k = 0; k < m->nin; k++)
+		if (has(m, k) && !ir_shape_static(shp(m, m->in[k])))
+			return imp_err(m, "input %d needs a static shape", k);
+	DType t = m->g->val[m->in[0]].dtype;
+	if (t != DT_F32 && t != DT_F64)
+		return imp_err(m, "type %s is unsupported (float32 and float64 only)", ir_dtype_name(t));
+	Shape xs = *shp(m, m->in[0]);
+	int x = m->in[0];
+	int64_t perm[4] = {0, 2, 1, 3};
+	if (xs.rank == 4) {
+		x = transpose(m, x, perm, 4, -1);
+	} else if (xs.rank == 3) {
+		int64_t h = imp_int(m, "num_heads", 0);
+		if (h < 1 || xs.d[2].n % h)
+			return imp_err(m, "a 3-D input needs num_heads dividing its hidden size");
+		int64_t v4[4] = {xs.d[0].n, xs.d[1].n, h, xs.d[2].n / h};
+		x = reshape(m, x, v4, 4, -1);
+	} else {
+		return imp_err(m, "the input must be 3-D or 4-D");
+	}
+	if (x < 0)
+		return -1;
+	int64_t d = shp(m, x)->d[3].n, rd = imp_int(m, "rotary_embedding_dim", 0);
+	if (rd == 0)
+		rd = d;
+	if (rd < 2 || rd > d || rd % 2)
+		return imp_err(m, "rotary_embedding_dim %lld is invalid for head size %lld", (long long)rd,
+			(long long)d);
+	int cs = m->in[1], sn = m->in[2];
+	if (has(m, 3)) {
+		int in[2] = {cs, m->in[3]};
+		cs = imp_infer(m, imp_node(m, OP_GATHER, in, 2, -1));
+		in[0] = sn;
+		sn = imp_infer(m, imp_node(m, OP_GATHER, in, 2, -1));
+	}
+	cs = unsq(m, cs, 2);
+	sn = unsq(m, sn, 2);
+	if (cs < 0 || sn < 0)
+		return -1;
+	if (shp(m, cs)->rank != 4 || shp(m, cs)->d[3].n != rd / 2)
+		return imp_err(m, "the caches must hold rotary_embedding_dim / 2 values per position");
+	bool il = imp_int(m, "interleaved", 0) != 0;
+	int x1 = il ? lanes(m, x, 0, 2, rd / 2) : lanes(m, x, 0, 1, rd / 2);
+	int x2 = il ? lanes(m, x, 1, 2, rd / 2) : lanes(m, x, rd / 2, 1, rd / 2);
+	int re = node2(m, OP_SUB, node2(m, OP_MUL, cs, x1, -1), node2(m, OP_MUL, sn, x2, -1), -1);
+	int im = node2(m, OP_ADD, node2(m, OP_MUL, sn, x1, -1), node2(m, OP_MUL, cs, x2, -1), -1);
+	int y;
+	if (il) {
+		const Shape *s = shp(m, x);
+		int64_t v4[4] = {s->d[0].n, s->d[1].n, s->d[2].n, rd};
+		y = reshape(m, concat2(m, unsq(m, re, 4), unsq(m, im, 4), 4, -1), v4, 4, -1);
+	} else {
+		y = concat2(m, re, im, 3, -1);
+	}
+	if (rd < d)
+		y = concat2(m, y, lanes(m, x, rd, 1, d - rd), 3, -1);
+	if (xs.rank == 4)
+		return transpose(m, y, perm, 4, 0) < 0 ? -1 : 0;
+	int64_t v3[3] = {xs.d[0].n, xs.d[1].n, xs.d[2].n};
+	return reshape(m, y, v3, 3, 0) < 0 ? -1 : 0;
 }

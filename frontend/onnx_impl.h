@@ -104,6 +104,7 @@ int imp_einsum(Importer *m, Op op);
 int imp_attention(Importer *m, Op op);
 int imp_linear_attention(Importer *m, Op op);
 int imp_flex_attention(Importer *m, Op op);
+int imp_rotary(Importer *m, Op op);
 
 /* --- idx --- */
 

@@ -806,6 +806,8 @@ static const OnnxOp table[] = {
 	{"ReduceProd", imp_reduce_red, OP_REDUCE_PROD, 1, 2, REDUCE},
 	{"ReduceSumSquare", imp_reduce_red, OP_COUNT, 1, 2, REDUCE},
 	{"TopK", imp_topk, OP_TOPK, 1, 2, "axis:int k:int largest:int sorted:int"},
+	{"RotaryEmbedding", imp_rotary, OP_COUNT, 3, 4,
+		"interleaved:int num_heads:int rotary_embedding_dim:int"},
 	{"RMSNormalization", imp_layernorm, OP_COUNT, 2, 2, "axis:int epsilon:float stash_type:int"},
 
 	/* --- idx --- */

@@ -402,3 +402,28 @@ for kind, lst in (("input", ins), ("output", outs)):
     for j, (n, x) in enumerate(lst):
         with open(os.path.join(d, "test_data_set_0", f"{kind}_{j}.pb"), "wb") as f:
             f.write(numpy_helper.from_array(x, n).SerializeToString())
+
+# --- RotaryEmbedding: position ids and caches as initializers (folded gathers)
+def np_rotary(x, cos, sin, pos=None, il=False, rd=0, heads=None):
+    shape = x.shape
+    x = x.transpose(0, 2, 1, 3) if x.ndim == 4 else x.reshape(shape[0], shape[1], heads, -1)
+    rd = rd or x.shape[3]
+    if pos is not None:
+        cos, sin = cos[pos], sin[pos]
+    cos, sin = cos[:, :, None, :], sin[:, :, None, :]
+    xr = x[..., :rd]
+    x1, x2 = (xr[..., 0::2], xr[..., 1::2]) if il else (xr[..., :rd // 2], xr[..., rd // 2:])
+    re, im = cos * x1 - sin * x2, sin * x1 + cos * x2
+    y = np.stack([re, im], -1).reshape(xr.shape) if il else np.concatenate([re, im], -1)
+    y = np.concatenate([y, x[..., rd:]], -1)
+    return y.reshape(shape) if len(shape) == 3 else y.transpose(0, 2, 1, 3)
+
+
+for il in (0, 1):
+    rx = A(2, 3, 24)
+    rc, rs = A(10, 2), A(10, 2)
+    rp = rng.integers(0, 10, size=(2, 3)).astype(np.int64)
+    write(f"rotary_3d_pos_{il}", "RotaryEmbedding", [("x", rx)],
+          [("y", np_rotary(rx, rc, rs, rp, il, 4, 4).astype(np.float32))],
+          {"interleaved": il, "rotary_embedding_dim": 4, "num_heads": 4},
+          [("cos_cache", rc), ("sin_cache", rs), ("position_ids", rp)], opset=23)
