@@ -1,5 +1,11 @@
 """Write ONNX backend-style test folders for the reduction family:
-red_ops.py OUTDIR (einsum included)
+red_ops.py OUTDIR
+
+Reductions (ReduceMin/Prod/L1/L2/LogSum/LogSumExp/SumSquare, bool any/all),
+ArgMax/ArgMin, Hardmax, CumSum/CumProd, TopK, the normalizations
+(Layer/RMS/Instance/Group/Lp/MeanVariance, LRN, BatchNormalization in
+training mode), Einsum, Attention, LinearAttention, FlexAttention and
+RotaryEmbedding.
 
 Each folder holds model.onnx and test_data_set_0/{input,output}_K.pb, the
 expected outputs computed here with numpy from the ONNX spec's formulas
