@@ -84,7 +84,8 @@ int lw_cumsum(Lower *L, int node)
 }
 
 /* x's coordinates with the axis walked by var av and the other dims by
- * output vars 0.. skipping the vars in [skip0, skip1) (the axis' own). */
+ * output vars 0.., where the axis' own output vars (skip of them) are
+ * passed over. */
 static void coords_around(int rank, int axis, int av, int skip, Aff *c)
 {
 	memset(c, 0, (size_t)rank * sizeof *c);

@@ -24,15 +24,17 @@ typedef struct Term {
 	int n;                /* dims */
 } Term;
 
-/* Parses one term of letters with at most one "..." standing for `ell` of
- * nell ellipsis dims (right-aligned); -1 with a message. */
+/* Parses one term of letters with at most one "..." into t: the "..."
+ * stands for the input's dims the letters leave over (rank < 0, the output
+ * term: all nell ellipsis dims), labelled right-aligned among the nell;
+ * -1 with a message. */
 static int parse_term(Importer *m, const char *s, size_t len, int rank, int nell, Term *t)
 {
 	int letters = 0;
 	bool dots = false;
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '.') {
-			if (dots || i + 2 >= len + 0 || s[i + 1] != '.' || s[i + 2] != '.')
+			if (dots || i + 2 >= len || s[i + 1] != '.' || s[i + 2] != '.')
 				return imp_err(m, "malformed ellipsis in equation");
 			dots = true;
 			i += 2;

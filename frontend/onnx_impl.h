@@ -136,6 +136,9 @@ int imp_batchnorm_train(Importer *m, Op op); /* BatchNormalization, training_mod
 int imp_einsum(Importer *m, Op op);
 /* onnx_attention.c */
 int imp_attention(Importer *m, Op op);
+int imp_linear_attention(Importer *m, Op op);
+int imp_flex_attention(Importer *m, Op op);
+int imp_rotary(Importer *m, Op op);
 
 /* --- idx --- */
 /* onnx_idx.c: handlers of the data-movement and indexing rows. */

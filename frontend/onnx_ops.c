@@ -715,10 +715,13 @@ static const OnnxOp table[] = {
 	{"CumProd", imp_cumsum, OP_CUMPROD, 2, 2, "exclusive:int reverse:int"},
 	{"CumSum", imp_cumsum, OP_CUMSUM, 2, 2, "exclusive:int reverse:int"},
 	{"Einsum", imp_einsum, OP_COUNT, 1, -1, "equation:string"},
+	{"FlexAttention", imp_flex_attention, OP_COUNT, 3, 3, "enable_gqa:int scale:float"},
 	{"GroupNormalization", imp_groupnorm, OP_COUNT, 3, 3, "epsilon:float num_groups:int stash_type:int"},
 	{"Hardmax", imp_hardmax, OP_COUNT, 1, 1, "axis:int"},
 	{"InstanceNormalization", imp_instnorm, OP_COUNT, 3, 3, "epsilon:float"},
 	{"LayerNormalization", imp_layernorm, OP_COUNT, 2, 3, "axis:int epsilon:float stash_type:int"},
+	{"LinearAttention", imp_linear_attention, OP_COUNT, 3, 7,
+		"chunk_size:int kv_num_heads:int q_num_heads:int scale:float update_rule:string"},
 	{"LpNormalization", imp_lpnorm, OP_COUNT, 1, 1, "axis:int p:int"},
 	{"LRN", imp_lrn, OP_COUNT, 1, 1, "alpha:float beta:float bias:float size:int"},
 	{"MeanVarianceNormalization", imp_mvn, OP_COUNT, 1, 1, "axes:ints"},
@@ -730,6 +733,8 @@ static const OnnxOp table[] = {
 	{"ReduceProd", imp_reduce_red, OP_REDUCE_PROD, 1, 2, REDUCE},
 	{"ReduceSumSquare", imp_reduce_red, OP_COUNT, 1, 2, REDUCE},
 	{"TopK", imp_topk, OP_TOPK, 1, 2, "axis:int k:int largest:int sorted:int"},
+	{"RotaryEmbedding", imp_rotary, OP_COUNT, 3, 4,
+		"interleaved:int num_heads:int rotary_embedding_dim:int"},
 	{"RMSNormalization", imp_layernorm, OP_COUNT, 2, 2, "axis:int epsilon:float stash_type:int"},
 
 	/* --- idx --- */
@@ -778,7 +783,8 @@ static const OnnxOp table[] = {
 
 const OnnxOp *onnx_find_op(const char *domain, const char *op_type)
 {
-	if (domain && *domain && strcmp(domain, "ai.onnx") != 0)
+	if (domain && *domain && strcmp(domain, "ai.onnx") != 0 &&
+		!(strcmp(domain, "ai.onnx.preview") == 0 && strcmp(op_type, "FlexAttention") == 0))
 		return NULL;
 	for (size_t i = 0; i < sizeof table / sizeof *table; i++)
 		if (strcmp(table[i].op_type, op_type) == 0)

@@ -133,6 +133,21 @@ static int read_axes(Importer *m, int since, int64_t *axes)
 	return n > 0 ? n : 0;
 }
 
+/* The maximum over axes clipped to the finite range of float type t, so
+ * that LogSumExp's x - m stays defined: an all -inf (or empty) row gives
+ * -inf, a +inf gives +inf, as log(sum(exp(x))) does. */
+static int clipped_max(Importer *m, int x, const int64_t *axes, int na, bool keep, DType t)
+{
+	int mx = red(m, OP_REDUCE_MAX, x, axes, na, keep, -1);
+	if (mx < 0)
+		return -1;
+	double big = t == DT_F32 ? 0x1.fffffep+127 : 0x1.fffffffffffffp+1023;
+	int nd = imp_node(m, OP_CLIP, &mx, 1, -1);
+	ir_set_float(m->g, nd, "min", -big);
+	ir_set_float(m->g, nd, "max", big);
+	return imp_infer(m, nd);
+}
+
 /* ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp,
  * ReduceSumSquare. */
 int imp_reduce_red(Importer *m, Op op)
@@ -154,10 +169,9 @@ int imp_reduce_red(Importer *m, Op op)
 	if (!ir_dtype_is_float(t) && t != DT_I32 && t != DT_I64)
 		return imp_err(m, "input type %s is unsupported", ir_dtype_name(t));
 	if (is(m, "ReduceLogSumExp")) { /* m + log(sum(exp(x - m))), m the max */
-		int mx = red(m, OP_REDUCE_MAX, x, axes, na, true, -1);
-		int s = red(m, OP_REDUCE_SUM, un(m, OP_EXP, bin(m, OP_SUB, x, mx, -1), -1), axes, na, keep, -1);
-		if (!keep)
-			mx = red(m, OP_REDUCE_MAX, x, axes, na, false, -1);
+		int mk = clipped_max(m, x, axes, na, true, t);
+		int s = red(m, OP_REDUCE_SUM, un(m, OP_EXP, bin(m, OP_SUB, x, mk, -1), -1), axes, na, keep, -1);
+		int mx = keep ? mk : clipped_max(m, x, axes, na, false, t);
 		return bin(m, OP_ADD, un(m, OP_LOG, s, -1), mx, 0) < 0 ? -1 : 0;
 	}
 	int body = l1 ? un(m, OP_ABS, x, -1) : sq ? bin(m, OP_MUL, x, x, -1) : x;

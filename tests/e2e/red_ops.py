@@ -1,5 +1,11 @@
 """Write ONNX backend-style test folders for the reduction family:
-red_ops.py OUTDIR (einsum included)
+red_ops.py OUTDIR
+
+Reductions (ReduceMin/Prod/L1/L2/LogSum/LogSumExp/SumSquare, bool any/all),
+ArgMax/ArgMin, Hardmax, CumSum/CumProd, TopK, the normalizations
+(Layer/RMS/Instance/Group/Lp/MeanVariance, LRN, BatchNormalization in
+training mode), Einsum, Attention, LinearAttention, FlexAttention and
+RotaryEmbedding.
 
 Each folder holds model.onnx and test_data_set_0/{input,output}_K.pb, the
 expected outputs computed here with numpy from the ONNX spec's formulas
@@ -73,6 +79,13 @@ for op, fn in reds.items():
     write(f"red_{op}_attr13", op, [("x", a)],
           [("y", fn(a.astype(np.float64), (2,), 1).astype(np.float32))],
           {"axes": [2]}, opset=13)
+xinf = x.copy()
+xinf[0, :, :] = -np.inf  # rows of -inf: log(sum(exp(x))) = -inf
+xinf[1, 2, 3] = np.inf
+with np.errstate(divide="ignore"):
+    lse = np.log(np.sum(np.exp(xinf.astype(np.float64)), axis=1, keepdims=True))
+write("red_ReduceLogSumExp_inf", "ReduceLogSumExp", [("x", xinf)], [("y", lse.astype(np.float32))],
+      None, [("axes", i64(1))])
 xi = rng.integers(-4, 5, size=(3, 4, 5)).astype(np.int32)
 write("red_ReduceMin_int32", "ReduceMin", [("x", xi)], [("y", xi.min(axis=1, keepdims=True))],
       None, [("axes", i64(1))])
@@ -179,6 +192,12 @@ write("groupnorm21", "GroupNormalization",
       [("y", (gn * chan(sc) + chan(bi)).astype(np.float32))], {"num_groups": 3}, opset=21)
 Xz = X.copy()
 Xz[1, :, 2, 3] = 0  # a zero norm along axis 1 gives 0, not NaN
+gsc, gbi = f32(3).astype(np.float64), f32(3).astype(np.float64)  # opset 18: per group
+gn18 = (G - G.mean(axis=2, keepdims=True)) / np.sqrt(G.var(axis=2, keepdims=True) + 1e-5)
+gn18 = (gn18 * gsc.reshape(1, 3, 1) + gbi.reshape(1, 3, 1)).reshape(X.shape)
+write("groupnorm18", "GroupNormalization",
+      [("x", X.astype(np.float32)), ("s", gsc.astype(np.float32)), ("b", gbi.astype(np.float32))],
+      [("y", gn18.astype(np.float32))], {"num_groups": 3}, opset=18)
 for p in (1, 2):
     nrm = np.sum(np.abs(Xz) ** p, axis=1, keepdims=True) ** (1 / p)
     y = np.where(nrm == 0, 0, Xz / np.where(nrm == 0, 1, nrm))
@@ -327,3 +346,90 @@ for name, a, attrs in att:
         for j, (n, x) in enumerate(lst):
             with open(os.path.join(d, "test_data_set_0", f"{kind}_{j}.pb"), "wb") as f:
                 f.write(numpy_helper.from_array(x, n).SerializeToString())
+
+
+# --- linear attention (opset 27): the gated delta recurrence, unrolled
+def np_linear_attention(q, k, v, hq, hkv, state=None, decay=None, beta=None, erase=None, scale=None):
+    B, T, _ = q.shape
+    split = lambda x, h: x.reshape(B, T, h, -1).transpose(0, 2, 1, 3).astype(np.float64)
+    q4, k4, v4 = split(q, hq), split(k, hkv), split(v, hkv)
+    dk, dv = q4.shape[3], v4.shape[3]
+    S = np.zeros((B, hkv, dk, dv)) if state is None else state.astype(np.float64)
+    scale = 1 / np.sqrt(dk) if scale is None else scale
+    out = np.zeros((B, hq, T, dv))
+    for t in range(T):
+        kt, vt = k4[:, :, t], v4[:, :, t]
+        if decay is not None:
+            g = split(decay, hkv)[:, :, t] if decay.shape[2] != hkv else decay[:, t, :, None]
+            S = S * np.exp(g)[..., None]
+        if beta is not None:
+            ke = kt * split(erase, hkv)[:, :, t] if erase is not None else kt
+            vt = beta[:, t, :, None] * (vt - np.einsum("bhdm,bhd->bhm", S, ke))
+        S = S + kt[..., :, None] * vt[..., None, :]
+        out[:, :, t] = scale * np.einsum("bhd,bhdm->bhm", q4[:, :, t], np.repeat(S, hq // hkv, axis=1))
+    return out.transpose(0, 2, 1, 3).reshape(B, T, -1), S
+
+
+L = lambda *s: (rng.standard_normal(s) * 0.5).astype(np.float32)
+st0 = L(2, 2, 4, 3)
+la_dec = -np.abs(L(2, 3, 8))
+la_beta = np.abs(L(2, 3, 2))
+la_erase = np.abs(L(2, 3, 8))
+lq, lk, lv = L(2, 3, 16), L(2, 3, 8), L(2, 3, 6)
+y, S = np_linear_attention(lq, lk, lv, 4, 2, st0, la_dec, la_beta, la_erase, 0.3)
+d = os.path.join(OUT, "linattn_erase_gqa")
+os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+ins = [("query", lq), ("key", lk), ("value", lv), ("past_state", st0), ("decay", la_dec),
+       ("beta", la_beta), ("erase_gate", la_erase)]
+outs = [("output", y.astype(np.float32)), ("present_state", S.astype(np.float32))]
+node = helper.make_node("LinearAttention", [n for n, _ in ins], [n for n, _ in outs],
+                        q_num_heads=4, kv_num_heads=2, scale=0.3)
+vi = lambda n, x: helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, x.shape)
+g = helper.make_graph([node], "linattn", [vi(n, x) for n, x in ins], [vi(n, x) for n, x in outs])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 27)]), os.path.join(d, "model.onnx"))
+for kind, lst in (("input", ins), ("output", outs)):
+    for j, (n, x) in enumerate(lst):
+        with open(os.path.join(d, "test_data_set_0", f"{kind}_{j}.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(x, n).SerializeToString())
+
+# --- FlexAttention (ai.onnx.preview, no modifier subgraphs): 3 query heads per KV head
+fq, fk, fv = E(2, 6, 3, 4), E(2, 2, 5, 4), E(2, 2, 5, 3)
+fy = np_attention(fq, fk, fv, scale=0.7)[0]
+d = os.path.join(OUT, "flexattn_gqa")
+os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+ins, outs = [("Q", fq), ("K", fk), ("V", fv)], [("Y", fy)]
+node = helper.make_node("FlexAttention", ["Q", "K", "V"], ["Y"], domain="ai.onnx.preview", scale=0.7)
+vi = lambda n, x: helper.make_tensor_value_info(n, onnx.TensorProto.DOUBLE, x.shape)
+g = helper.make_graph([node], "flex", [vi(n, x) for n, x in ins], [vi(n, x) for n, x in outs])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 26),
+                                              helper.make_opsetid("ai.onnx.preview", 1)]),
+          os.path.join(d, "model.onnx"))
+for kind, lst in (("input", ins), ("output", outs)):
+    for j, (n, x) in enumerate(lst):
+        with open(os.path.join(d, "test_data_set_0", f"{kind}_{j}.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(x, n).SerializeToString())
+
+# --- RotaryEmbedding: position ids and caches as initializers (folded gathers)
+def np_rotary(x, cos, sin, pos=None, il=False, rd=0, heads=None):
+    shape = x.shape
+    x = x.transpose(0, 2, 1, 3) if x.ndim == 4 else x.reshape(shape[0], shape[1], heads, -1)
+    rd = rd or x.shape[3]
+    if pos is not None:
+        cos, sin = cos[pos], sin[pos]
+    cos, sin = cos[:, :, None, :], sin[:, :, None, :]
+    xr = x[..., :rd]
+    x1, x2 = (xr[..., 0::2], xr[..., 1::2]) if il else (xr[..., :rd // 2], xr[..., rd // 2:])
+    re, im = cos * x1 - sin * x2, sin * x1 + cos * x2
+    y = np.stack([re, im], -1).reshape(xr.shape) if il else np.concatenate([re, im], -1)
+    y = np.concatenate([y, x[..., rd:]], -1)
+    return y.reshape(shape) if len(shape) == 3 else y.transpose(0, 2, 1, 3)
+
+
+for il in (0, 1):
+    rx = A(2, 3, 24)
+    rc, rs = A(10, 2), A(10, 2)
+    rp = rng.integers(0, 10, size=(2, 3)).astype(np.int64)
+    write(f"rotary_3d_pos_{il}", "RotaryEmbedding", [("x", rx)],
+          [("y", np_rotary(rx, rc, rs, rp, il, 4, 4).astype(np.float32))],
+          {"interleaved": il, "rotary_embedding_dim": 4, "num_heads": 4},
+          [("cos_cache", rc), ("sin_cache", rs), ("position_ids", rp)], opset=23)
