@@ -431,3 +431,226 @@ static int scatter(Importer *m, Op op)
 
 int idx_scatter_elements(Importer *m, Op op) { return scatter(m, OP_SCATTER_ELEMENTS); }
 int idx_scatter_nd(Importer *m, Op op) { return scatter(m, OP_SCATTER_ND); }
+
+/* ---- pad modes ------------------------------------------------------------------------- */
+
+/* Slice of value x along axis: elements start, start+step, ... before end
+ * (slice's rules); its value or -1. */
+static int axis_slice(Importer *m, int x, int axis, int64_t start, int64_t end, int64_t step)
+{
+	int64_t ax = axis;
+	int nd = imp_node(m, OP_SLICE, &x, 1, -1);
+	ir_set_ints(m->g, nd, "starts", &start, 1);
+	ir_set_ints(m->g, nd, "ends", &end, 1);
+	ir_set_ints(m->g, nd, "axes", &ax, 1);
+	ir_set_ints(m->g, nd, "steps", &step, 1);
+	return imp_infer(m, nd);
+}
+
+/* The p elements added before (after == false) or after an axis of extent
+ * d under mode, as a value; -1 with a message. */
+static int pad_part(Importer *m, int x, int axis, int64_t d, int64_t p, bool after, const char *mode)
+{
+	if (!strcmp(mode, "edge")) {
+		if (d == 0)
+			return imp_err(m, "edge padding of an empty axis");
+		int e = after ? axis_slice(m, x, axis, d - 1, d, 1) : axis_slice(m, x, axis, 0, 1, 1);
+		if (e < 0)
+			return -1;
+		const Shape *s = &m->g->val[e].shape;
+		int64_t dims[IR_MAX_RANK];
+		for (int i = 0; i < s->rank; i++)
+			dims[i] = i == axis ? p : s->d[i].n;
+		return ints_node(m, OP_EXPAND, e, "shape", dims, s->rank, -1);
+	}
+	if (!strcmp(mode, "reflect")) { /* x[p..1] before, x[d-2..d-1-p] after */
+		if (p > d - 1)
+			return imp_err(m, "reflect padding of %lld exceeds the extent %lld minus 1",
+				(long long)p, (long long)d);
+		int64_t end = d - 2 - p; /* a negative end here means "before element 0" */
+		return after ? axis_slice(m, x, axis, d - 2, end < 0 ? end - d : end, -1)
+			     : axis_slice(m, x, axis, p, 0, -1);
+	}
+	if (!strcmp(mode, "wrap")) {
+		if (p > d)
+			return imp_err(m, "wrap padding of %lld exceeds the extent %lld", (long long)p,
+				(long long)d);
+		return after ? axis_slice(m, x, axis, 0, p, 1) : axis_slice(m, x, axis, d - p, d, 1);
+	}
+	return imp_err(m, "mode \"%s\" is unsupported", mode);
+}
+
+int idx_pad(Importer *m, const int64_t *pads, int np, double value, const char *mode)
+{
+	int64_t dims[IR_MAX_RANK];
+	int r = static_dims(m, 0, dims);
+	if (r < 0)
+		return -1;
+	if (np != 2 * r)
+		return imp_err(m, "pads has %d values for rank %d", np, r);
+	int v = m->in[0];
+	int64_t grow[2 * IR_MAX_RANK];
+	bool any = false;
+	for (int a = 0; a < r; a++) { /* crop first: negative pads */
+		int64_t lo = pads[a] < 0 ? -pads[a] : 0, hi = pads[a + r] < 0 ? -pads[a + r] : 0;
+		grow[a] = pads[a] > 0 ? pads[a] : 0;
+		grow[a + r] = pads[a + r] > 0 ? pads[a + r] : 0;
+		any = any || grow[a] || grow[a + r];
+		if (!lo && !hi)
+			continue;
+		if (lo + hi > dims[a])
+			return imp_err(m, "negative pads remove more than axis %d holds", a);
+		if ((v = axis_slice(m, v, a, lo, dims[a] - hi, 1)) < 0)
+			return -1;
+		dims[a] -= lo + hi;
+	}
+	if (!strcmp(mode, "constant")) {
+		if (!any)
+			return imp_infer(m, imp_node(m, OP_IDENTITY, &v, 1, 0)) < 0 ? -1 : 0;
+		int nd = imp_node(m, OP_PAD, &v, 1, 0);
+		ir_set_ints(m->g, nd, "pads", grow, 2 * r);
+		ir_set_float(m->g, nd, "value", value);
+		return done(m, nd);
+	}
+	for (int a = 0; a < r; a++) {
+		if (!grow[a] && !grow[a + r])
+			continue;
+		int parts[3], n = 0;
+		if (grow[a] && (parts[n++] = pad_part(m, v, a, dims[a], grow[a], false, mode)) < 0)
+			return -1;
+		parts[n++] = v;
+		if (grow[a + r] && (parts[n++] = pad_part(m, v, a, dims[a], grow[a + r], true, mode)) < 0)
+			return -1;
+		int nd = imp_node(m, OP_CONCAT, parts, n, -1);
+		ir_set_int(m->g, nd, "axis", a);
+		if ((v = imp_infer(m, nd)) < 0)
+			return -1;
+		dims[a] += grow[a] + grow[a + r];
+	}
+	return imp_infer(m, imp_node(m, OP_IDENTITY, &v, 1, 0)) < 0 ? -1 : 0;
+}
+
+/* ---- compress, reverse-sequence, center-crop-pad ------------------------------------- */
+
+/* Compress: the slices along axis (or of the flattened input) where the
+ * constant condition is true, as a gather with constant indices. */
+int idx_compress(Importer *m, Op op)
+{
+	const Value *c = idx_const(m, 1, "condition");
+	if (!c)
+		return -1;
+	if (c->shape.rank != 1)
+		return imp_err(m, "condition must be 1-D");
+	int x = m->in[0];
+	const Shape *xs = &in_val(m, 0)->shape;
+	int64_t axis = 0;
+	if (imp_attr(m, "axis")) {
+		axis = imp_int(m, "axis", 0);
+		if (xs->rank < 0 || axis < -xs->rank || axis >= xs->rank)
+			return imp_err(m, "axis %lld is out of range", (long long)axis);
+		if (axis < 0)
+			axis += xs->rank;
+	} else {
+		int64_t flat = -1;
+		if ((x = ints_node(m, OP_RESHAPE, x, "shape", &flat, 1, -1)) < 0)
+			return -1;
+	}
+	const Dim d = m->g->val[x].shape.d[axis];
+	int64_t n = ir_shape_numel(&c->shape), k = 0;
+	if (d.sym || d.n < 0 || n > d.n)
+		return imp_err(m, "condition has %lld entries; the axis needs a static extent at least that",
+			(long long)n);
+	int64_t *ix = calloc((size_t)n + 1, sizeof *ix);
+	size_t esz = ir_dtype_size(c->dtype);
+	for (int64_t i = 0; i < n; i++)
+		if (ir_elem_get(c->dtype, (const char *)c->data + (size_t)i * esz) != 0)
+			ix[k++] = i;
+	int ic = imp_const(m, "indices", DT_I64, ir_shape_make(1, &k), ix, (size_t)k * 8);
+	free(ix);
+	int in[2] = {x, ic};
+	int nd = imp_node(m, OP_GATHER, in, 2, 0);
+	ir_set_int(m->g, nd, "axis", axis);
+	return done(m, nd);
+}
+
+/* A value binary(a, b) of op; -1 on error. */
+static int bin(Importer *m, Op op, int a, int b)
+{
+	int in[2] = {a, b};
+	return imp_infer(m, imp_node(m, op, in, 2, -1));
+}
+
+/* ReverseSequence: along time_axis, the first lens[b] elements of batch b
+ * reversed. Lengths are read at run time: a gather_elements whose index
+ * at (t, b) is t + (len - 1 - 2t) * clip(len - t, 0, 1), computed by
+ * integer ops over broadcast [T] and [B] vectors. */
+int idx_reverse_sequence(Importer *m, Op op)
+{
+	int64_t dims[IR_MAX_RANK];
+	int r = static_dims(m, 0, dims);
+	if (r < 0)
+		return -1;
+	int64_t ta = imp_int(m, "time_axis", 0), ba = imp_int(m, "batch_axis", 1);
+	if (r < 2 || !((ta == 0 && ba == 1) || (ta == 1 && ba == 0)))
+		return imp_err(m, "needs rank >= 2 and time/batch axes 0 and 1");
+	if (in_val(m, 1)->dtype != DT_I64)
+		return imp_err(m, "sequence_lens must be int64");
+	int64_t T = dims[ta], one = 1, two = 2;
+	int64_t ts[IR_MAX_RANK], bs[IR_MAX_RANK];
+	for (int i = 0; i < r; i++)
+		ts[i] = bs[i] = 1;
+	ts[ta] = T;
+	bs[ba] = dims[ba];
+	int64_t *tv = calloc((size_t)T + 1, sizeof *tv);
+	for (int64_t t = 0; t < T; t++)
+		tv[t] = t;
+	int tt = imp_const(m, "time", DT_I64, ir_shape_make(r, ts), tv, (size_t)T * 8);
+	free(tv);
+	Shape s0 = ir_shape_make(0, NULL);
+	int c1 = imp_const(m, "one", DT_I64, s0, &one, 8), c2 = imp_const(m, "two", DT_I64, s0, &two, 8);
+	int len = ints_node(m, OP_RESHAPE, m->in[1], "shape", bs, r, -1);
+	if (len < 0)
+		return -1;
+	int d = bin(m, OP_SUB, len, tt);
+	if (d < 0)
+		return -1;
+	int nd = imp_node(m, OP_CLIP, &d, 1, -1);
+	ir_set_float(m->g, nd, "min", 0);
+	ir_set_float(m->g, nd, "max", 1);
+	int in_seq = imp_infer(m, nd), k, ix;
+	if (in_seq < 0 || (k = bin(m, OP_SUB, len, c1)) < 0 || (d = bin(m, OP_MUL, tt, c2)) < 0 ||
+		(k = bin(m, OP_SUB, k, d)) < 0 || (k = bin(m, OP_MUL, k, in_seq)) < 0 ||
+		(ix = bin(m, OP_ADD, tt, k)) < 0 || (ix = ints_node(m, OP_EXPAND, ix, "shape", dims, r, -1)) < 0)
+		return -1;
+	int gin[2] = {m->in[0], ix};
+	nd = imp_node(m, OP_GATHER_ELEMENTS, gin, 2, 0);
+	ir_set_int(m->g, nd, "axis", ta);
+	return done(m, nd);
+}
+
+/* CenterCropPad: per axis, a centred crop (negative pads) or zero pad. */
+int idx_center_crop_pad(Importer *m, Op op)
+{
+	int64_t dims[IR_MAX_RANK], shape[IR_MAX_RANK], pads[2 * IR_MAX_RANK] = {0};
+	int r = static_dims(m, 0, dims);
+	if (r < 0)
+		return -1;
+	int ns = idx_ints(m, 1, "shape", shape, IR_MAX_RANK);
+	if (ns < 0)
+		return -1;
+	const int64_t *av;
+	int na = imp_ints(m, "axes", &av);
+	if ((na >= 0 ? na : r) != ns)
+		return imp_err(m, "shape has %d values for %d axes", ns, na >= 0 ? na : r);
+	for (int i = 0; i < ns; i++) {
+		int64_t a = na >= 0 ? av[i] : i;
+		if (a < 0)
+			a += r;
+		if (a < 0 || a >= r || shape[i] < 0)
+			return imp_err(m, "axis or extent %d is invalid", i);
+		int64_t diff = shape[i] - dims[a], before = diff >= 0 ? diff / 2 : -((-diff) / 2);
+		pads[a] = before;
+		pads[a + r] = diff - before;
+	}
+	return idx_pad(m, pads, 2 * r, 0, "constant");
+}

@@ -103,6 +103,11 @@ int idx_gather_elements(Importer *m, Op op);
 int idx_gather_nd(Importer *m, Op op);
 int idx_scatter_elements(Importer *m, Op op);
 int idx_scatter_nd(Importer *m, Op op);
+/* Pad's modes edge, reflect, wrap and negative pads (cropping), for op_pad. */
+int idx_pad(Importer *m, const int64_t *pads, int np, double value, const char *mode);
+int idx_compress(Importer *m, Op op);
+int idx_reverse_sequence(Importer *m, Op op);
+int idx_center_crop_pad(Importer *m, Op op);
 /* onnx_resize.c */
 int idx_resize(Importer *m, Op op);
 int idx_upsample(Importer *m, Op op);

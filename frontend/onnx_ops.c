@@ -458,8 +458,6 @@ static int op_reduce(Importer *m, Op op)
 static int op_pad(Importer *m, Op op)
 {
 	const char *mode = imp_str(m, "mode", "constant");
-	if (strcmp(mode, "constant") != 0)
-		return imp_err(m, "mode \"%s\" is unsupported (only \"constant\")", mode);
 	Shape x = in_shape(m, 0);
 	int64_t pads[2 * IR_MAX_RANK];
 	int np;
@@ -507,12 +505,14 @@ static int op_pad(Importer *m, Op op)
 			memcpy(pads, full, (size_t)np * sizeof *pads);
 		}
 	}
-	for (int i = 0; i < np; i++)
-		if (pads[i] < 0)
-			return imp_err(m, "negative pads (cropping) are unsupported");
 	if (x.rank >= 0 && np != 2 * x.rank)
 		return imp_err(m, "pads has %d values; an input of rank %d needs %d", np, x.rank,
 			2 * x.rank);
+	bool crop = false;
+	for (int i = 0; i < np; i++)
+		crop = crop || pads[i] < 0;
+	if (crop || strcmp(mode, "constant") != 0) /* onnx_idx.c: slices and concats */
+		return idx_pad(m, pads, np, value, mode);
 	int nd = imp_node(m, OP_PAD, m->in, 1, 0);
 	ir_set_ints(m->g, nd, "pads", pads, np);
 	ir_set_float(m->g, nd, "value", value);
@@ -782,6 +782,8 @@ static const OnnxOp table[] = {
 	/* --- red --- */
 
 	/* --- idx --- */
+	{"CenterCropPad", idx_center_crop_pad, OP_PAD, 2, 2, "axes:ints"},
+	{"Compress", idx_compress, OP_GATHER, 2, 2, "axis:int"},
 	{"ConstantOfShape", idx_constant_of_shape, OP_EXPAND, 1, 1, "value:tensor"},
 	{"DepthToSpace", idx_depth_to_space, OP_TRANSPOSE, 1, 1, "blocksize:int mode:string"},
 	{"Expand", idx_expand, OP_EXPAND, 2, 2, ""},
@@ -789,6 +791,7 @@ static const OnnxOp table[] = {
 	{"GatherElements", idx_gather_elements, OP_GATHER_ELEMENTS, 2, 2, "axis:int"},
 	{"GatherND", idx_gather_nd, OP_GATHER_ND, 2, 2, "batch_dims:int"},
 	{"Range", idx_range, OP_COUNT, 3, 3, ""},
+	{"ReverseSequence", idx_reverse_sequence, OP_GATHER_ELEMENTS, 2, 2, "batch_axis:int time_axis:int"},
 	{"Scatter", idx_scatter_elements, OP_SCATTER_ELEMENTS, 3, 3, "axis:int"},
 	{"ScatterElements", idx_scatter_elements, OP_SCATTER_ELEMENTS, 3, 3, "axis:int reduction:string"},
 	{"ScatterND", idx_scatter_nd, OP_SCATTER_ND, 3, 3, "reduction:string"},
