@@ -17,15 +17,75 @@ static bool has_in(const Importer *m, int k) { return k < m->nin && m->in[k] >= 
 static const Value *in_val(const Importer *m, int k) { return &m->g->val[m->in[k]]; }
 static int done(Importer *m, int node) { return imp_infer(m, node) < 0 ? -1 : 0; }
 
-/* The constant behind input k, or NULL with a message. */
+enum { FOLD_DEPTH = 64, FOLD_MAX = 1 << 16 }; /* recursion, elements of a folded value */
+
+/* The constant equal to value v, folding the nodes that compute it when
+ * all they read is constant (or, for shape, a static shape): the value of
+ * Identity(Constant), Size(Shape(x)) or Range(0, Rank, 1) as ONNX's
+ * expanded functions compute axes and sizes. Returns a constant's value
+ * index, or -1 (no message) when v is not computable now. */
+static int fold(Importer *m, int v, int depth)
+{
+	Graph *g = m->g;
+	if (v < 0 || depth > FOLD_DEPTH)
+		return -1;
+	const Value *x = &g->val[v];
+	if (x->kind == VK_CONST)
+		return x->data || ir_shape_numel(&x->shape) == 0 ? v : -1;
+	if (x->kind != VK_NODE || x->def < 0 || !ir_shape_static(&x->shape) ||
+		ir_shape_numel(&x->shape) > FOLD_MAX || ir_dtype_size(x->dtype) == 0)
+		return -1;
+	int nd = x->def, slot = x->defslot;
+	const Node *n = &g->node[nd];
+	if (n->op == OP_SHAPE) { /* the extents of a static shape, no data needed */
+		const Shape *xs = &g->val[n->in[0]].shape;
+		int64_t start = ir_attr_int(n, "start", 0), cnt = ir_shape_numel(&x->shape), dims[IR_MAX_RANK];
+		if (!ir_shape_static(xs))
+			return -1;
+		start = start < 0 ? (start + xs->rank < 0 ? 0 : start + xs->rank) : start;
+		for (int64_t i = 0; i < cnt; i++)
+			dims[i] = xs->d[start + i].n;
+		return imp_const(m, "folded", DT_I64, x->shape, dims, (size_t)cnt * 8);
+	}
+	if (n->nout > 8 || n->nin > 16)
+		return -1;
+	Tensor in[16] = {0}, out[8];
+	for (int k = 0; k < n->nin; k++) {
+		if (n->in[k] < 0)
+			continue;
+		int c = fold(m, n->in[k], depth + 1);
+		if (c < 0)
+			return -1;
+		const Value *cv = &g->val[c];
+		in[k] = (Tensor){cv->dtype, cv->shape, cv->data};
+	}
+	Diag d;
+	diag_init(&d);
+	if (ir_eval_node(g, nd, in, out, &d) < 0)
+		return -1;
+	int64_t numel = ir_shape_numel(&out[slot].shape);
+	int c = imp_const(m, "folded", out[slot].dtype, out[slot].shape, out[slot].data,
+		(size_t)numel * ir_dtype_size(out[slot].dtype));
+	for (int k = 0; k < n->nout; k++)
+		ir_tensor_free(&out[k]);
+	return c;
+}
+
+int idx_fold(Importer *m, int v)
+{
+	return fold(m, v, 0);
+}
+
+/* The constant behind input k (folded if computable), or NULL with a
+ * message. */
 static const Value *idx_const(Importer *m, int k, const char *what)
 {
-	const Value *v = in_val(m, k);
-	if (v->kind != VK_CONST || !v->data) {
-		imp_err(m, "input %d (%s, \"%s\") must be a constant", k, what, v->name);
+	int c = fold(m, m->in[k], 0);
+	if (c < 0) {
+		imp_err(m, "input %d (%s, \"%s\") must be a constant", k, what, in_val(m, k)->name);
 		return NULL;
 	}
-	return v;
+	return &m->g->val[c];
 }
 
 /* Constant input k, an integer scalar or 1-D tensor of at most max values,

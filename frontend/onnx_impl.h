@@ -87,7 +87,11 @@ void imp_bind(Importer *m, int k, int v);
 /* --- red --- */
 
 /* --- idx --- */
-/* onnx_idx.c: handlers of the data-movement and indexing rows. */
+/* onnx_idx.c: handlers of the data-movement and indexing rows, and
+ * idx_fold(): the constant equal to value v, computing the nodes behind it
+ * when they read only constants or static shapes (ONNX's expanded
+ * functions compute axes and sizes so), or -1 without a message. */
+int idx_fold(Importer *m, int v);
 int idx_slice(Importer *m, Op op);
 int idx_split(Importer *m, Op op);
 int idx_expand(Importer *m, Op op);

@@ -19,10 +19,12 @@ static bool dim_known(Dim d) { return d.sym == 0 && d.n >= 0; }
 /* Infers the node just built; 0 or -1. */
 static int done(Importer *m, int node) { return imp_infer(m, node) < 0 ? -1 : 0; }
 
-/* The constant behind input k, or NULL with a message. */
+/* The constant behind input k (computed now if it can be: idx_fold), or
+ * NULL with a message. */
 static const Value *const_in(Importer *m, int k, const char *what)
 {
-	const Value *v = &m->g->val[m->in[k]];
+	int c = idx_fold(m, m->in[k]);
+	const Value *v = &m->g->val[c >= 0 ? c : m->in[k]];
 	if (v->kind != VK_CONST || !v->data) {
 		imp_err(m, "input %d (%s, \"%s\") must be a constant", k, what, v->name);
 		return NULL;

@@ -287,8 +287,9 @@ static int resize_axis(Importer *m, const Rz *z, int x, int axis, const Taps *t,
 /* Reads a constant float tensor input k (scales or roi) into v; count or -1. */
 static int const_floats(Importer *m, int k, const char *what, double *v, int max)
 {
-	const Value *c = &m->g->val[m->in[k]];
-	if (c->kind != VK_CONST || !c->data)
+	int f = idx_fold(m, m->in[k]);
+	const Value *c = &m->g->val[f >= 0 ? f : m->in[k]];
+	if (f < 0)
 		return imp_err(m, "input %d (%s, \"%s\") must be a constant", k, what, c->name);
 	int64_t n = ir_shape_numel(&c->shape);
 	if (c->shape.rank != 1 || n < 0 || n > max)
@@ -439,8 +440,9 @@ int idx_resize(Importer *m, Op op)
 		(ns = const_floats(m, sk, "scales", scales, IR_MAX_RANK)) < 0)
 		return -1;
 	if (zk > 0 && has_in(m, zk)) {
-		const Value *c = &m->g->val[m->in[zk]];
-		if (c->kind != VK_CONST || !c->data)
+		int f = idx_fold(m, m->in[zk]);
+		const Value *c = &m->g->val[f >= 0 ? f : m->in[zk]];
+		if (f < 0)
 			return imp_err(m, "input %d (sizes, \"%s\") must be a constant", zk, c->name);
 		if (c->dtype != DT_I64 || c->shape.rank != 1 || ir_shape_numel(&c->shape) > IR_MAX_RANK)
 			return imp_err(m, "sizes must be a 1-D int64 tensor");
