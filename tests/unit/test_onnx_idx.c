@@ -3,7 +3,8 @@
  * reference interpreter and compared with values worked out by hand from
  * the ONNX specification: Pad's modes and negative pads, Resize nearest
  * and linear, Split, Tile, DepthToSpace (DCR, CRD), Compress,
- * ReverseSequence with run-time lengths, Range; and the errors for inputs
+ * ReverseSequence with run-time lengths, Range; shape-deciding inputs
+ * computed from constants (folded at import); and the errors for inputs
  * that decide a shape but are not constants. */
 #include "onnx_build.h"
 
@@ -164,6 +165,24 @@ static void test_range(void **state)
 	eval_check(b, iota, NULL, 0, (const float[]){1, 4, 7}, 3);
 }
 
+/* Axes computed from constants and a static shape, as ONNX's expanded
+ * functions do, fold at import: Range(Identity(0), Size(Shape(X)), 1). */
+static void test_fold_at_import(void **state)
+{
+	(void)state;
+	MB *b = mb_new(13);
+	mb_input(b, "X", F32, "2,3");
+	mb_init_i64(b, "zero", "", INTS(0));
+	mb_init_i64(b, "one", "", INTS(1));
+	mb_node(b, "Shape", "sh", "X", "S");
+	mb_node(b, "Size", "sz", "S", "R");
+	mb_node(b, "Identity", "id", "zero", "Z");
+	mb_node(b, "Range", "rg", "Z,R,one", "A");
+	a_int(b, mb_node(b, "ReduceSum", "rs", "X,A", "Y"), "keepdims", 0);
+	mb_output(b, "Y");
+	eval_check(b, iota, NULL, 0, (const float[]){15}, 1);
+}
+
 /* Inputs that decide an output shape must be constants. */
 static void test_not_constant(void **state)
 {
@@ -206,6 +225,7 @@ int main(void)
 		cmocka_unit_test(test_depth_to_space),
 		cmocka_unit_test(test_compress_reverse),
 		cmocka_unit_test(test_range),
+		cmocka_unit_test(test_fold_at_import),
 		cmocka_unit_test(test_not_constant),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
