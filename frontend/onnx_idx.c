@@ -402,13 +402,18 @@ int idx_eyelike(Importer *m, Op op)
 
 /* ---- trilu, depth/space ----------------------------------------------------------- */
 
+static int trilu_runtime(Importer *m, bool upper);
+
 int idx_trilu(Importer *m, Op op)
 {
 	double k = 0;
+	bool upper = imp_int(m, "upper", 1) != 0;
+	if (has_in(m, 1) && idx_fold(m, m->in[1]) < 0)
+		return trilu_runtime(m, upper);
 	if (has_in(m, 1) && idx_scalar(m, 1, "k", &k) < 0)
 		return -1;
 	int nd = imp_node(m, OP_TRILU, m->in, 1, 0);
-	ir_set_int(m->g, nd, "upper", imp_int(m, "upper", 1) != 0);
+	ir_set_int(m->g, nd, "upper", upper);
 	ir_set_int(m->g, nd, "k", (int64_t)k);
 	return done(m, nd);
 }
@@ -713,4 +718,65 @@ int idx_center_crop_pad(Importer *m, Op op)
 		pads[a + r] = diff - before;
 	}
 	return idx_pad(m, pads, 2 * r, 0, "constant");
+}
+
+/* Trilu with k given at run time: a selection by indexing, exact for every
+ * value (no arithmetic on x). With D[i, j] = j - i (a constant), keep =
+ * clip(D - k + 1, 0, 1) (upper; lower: clip(k - D + 1, 0, 1)), and
+ * y = gather_elements(concat(zeros, x, axis -1), j + cols * keep, axis -1). */
+static int trilu_runtime(Importer *m, bool upper)
+{
+	int64_t dims[IR_MAX_RANK];
+	int r = static_dims(m, 0, dims);
+	if (r < 0)
+		return -1;
+	if (r < 2)
+		return imp_err(m, "needs rank >= 2");
+	DType kt = in_val(m, 1)->dtype;
+	if (kt != DT_I64 || ir_shape_numel(&in_val(m, 1)->shape) != 1)
+		return imp_err(m, "k must be one int64");
+	int64_t rows = dims[r - 2], cols = dims[r - 1], n2;
+	if (!ck_mul(rows, cols, &n2) || n2 > (1 << 24))
+		return imp_err(m, "the matrices are too large");
+	int64_t *dv = calloc((size_t)n2 + 1, sizeof *dv), *jv = calloc((size_t)n2 + 1, sizeof *jv);
+	for (int64_t i = 0; i < rows; i++)
+		for (int64_t j = 0; j < cols; j++) {
+			dv[i * cols + j] = j - i;
+			jv[i * cols + j] = j;
+		}
+	int64_t md[2] = {rows, cols}, one = 1, zero = 0;
+	int dc = imp_const(m, "diag", DT_I64, ir_shape_make(2, md), dv, (size_t)n2 * 8);
+	int jc = imp_const(m, "col", DT_I64, ir_shape_make(2, md), jv, (size_t)n2 * 8);
+	free(dv);
+	free(jv);
+	Shape s0 = ir_shape_make(0, NULL);
+	int c1 = imp_const(m, "one", DT_I64, s0, &one, 8);
+	int cc = imp_const(m, "cols", DT_I64, s0, &cols, 8);
+	int k = ints_node(m, OP_RESHAPE, m->in[1], "shape", &zero, 0, -1); /* a scalar */
+	int t = k < 0 ? -1 : upper ? bin(m, OP_SUB, dc, k) : bin(m, OP_SUB, k, dc);
+	if (t < 0 || (t = bin(m, OP_ADD, t, c1)) < 0)
+		return -1;
+	int nd = imp_node(m, OP_CLIP, &t, 1, -1);
+	ir_set_float(m->g, nd, "min", 0);
+	ir_set_float(m->g, nd, "max", 1);
+	int keep = imp_infer(m, nd), ix;
+	if (keep < 0 || (ix = bin(m, OP_MUL, keep, cc)) < 0 || (ix = bin(m, OP_ADD, ix, jc)) < 0 ||
+		(ix = ints_node(m, OP_EXPAND, ix, "shape", dims, r, -1)) < 0)
+		return -1;
+	DType xt = in_val(m, 0)->dtype;
+	unsigned char z[16] = {0};
+	int zc = imp_const(m, "zero", xt, s0, z, ir_dtype_size(xt));
+	int zeros = ints_node(m, OP_EXPAND, zc, "shape", dims, r, -1);
+	if (zeros < 0)
+		return -1;
+	int parts[2] = {zeros, m->in[0]};
+	nd = imp_node(m, OP_CONCAT, parts, 2, -1);
+	ir_set_int(m->g, nd, "axis", r - 1);
+	int both = imp_infer(m, nd);
+	if (both < 0)
+		return -1;
+	int gin[2] = {both, ix};
+	nd = imp_node(m, OP_GATHER_ELEMENTS, gin, 2, 0);
+	ir_set_int(m->g, nd, "axis", r - 1);
+	return done(m, nd);
 }

@@ -3,7 +3,7 @@
  * reference interpreter and compared with values worked out by hand from
  * the ONNX specification: Pad's modes and negative pads, Resize nearest
  * and linear, Split, Tile, DepthToSpace (DCR, CRD), Compress,
- * ReverseSequence with run-time lengths, Range; shape-deciding inputs
+ * ReverseSequence with run-time lengths, Trilu with a run-time k, Range; shape-deciding inputs
  * computed from constants (folded at import); and the errors for inputs
  * that decide a shape but are not constants. */
 #include "onnx_build.h"
@@ -165,6 +165,23 @@ static void test_range(void **state)
 	eval_check(b, iota, NULL, 0, (const float[]){1, 4, 7}, 3);
 }
 
+/* Trilu's k fed at run time (it decides no shape): selection by indexing. */
+static void test_trilu_runtime_k(void **state)
+{
+	(void)state;
+	for (int upper = 0; upper <= 1; upper++) {
+		MB *b = mb_new(14);
+		mb_input(b, "X", F32, "2,3");
+		mb_input(b, "k", I64, "");
+		a_int(b, mb_node(b, "Trilu", "tr", "X,k", "Y"), "upper", upper);
+		mb_output(b, "Y");
+		if (upper) /* j - i >= 1 */
+			eval_check(b, iota, (const int64_t[]){1}, 0, (const float[]){0, 1, 2, 0, 0, 5}, 6);
+		else /* j - i <= 0 */
+			eval_check(b, iota, (const int64_t[]){0}, 0, (const float[]){0, 0, 0, 3, 4, 0}, 6);
+	}
+}
+
 /* Axes computed from constants and a static shape, as ONNX's expanded
  * functions do, fold at import: Range(Identity(0), Size(Shape(X)), 1). */
 static void test_fold_at_import(void **state)
@@ -226,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_compress_reverse),
 		cmocka_unit_test(test_range),
 		cmocka_unit_test(test_fold_at_import),
+		cmocka_unit_test(test_trilu_runtime_k),
 		cmocka_unit_test(test_not_constant),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
