@@ -124,6 +124,9 @@ int lw_gather_dyn(Lower *L, int node);      /* gather with run-time (or any) ind
 int lw_gather_elements(Lower *L, int node);
 int lw_gather_nd(Lower *L, int node);
 int lw_scatter(Lower *L, int node);         /* scatter_elements, scatter_nd */
+/* slice, expand, trilu and the gathers at coordinates of their output, for
+ * inlining into a fusion group's reader (their inputs come from buffers). */
+Kx *lw_idx_at(Lower *L, int node, const Aff *coord);
 
 /* --- conv --- */
 

@@ -5,7 +5,8 @@
  * gather_nd — as loads whose index adds KX_IDX terms (codegen.h): the
  * index tensor is read inside the kernel, wrapped once when negative, and
  * an index out of range reads 0 rather than memory outside the buffer.
- * Each is one loop kernel over its output. The scatters are a copy of the
+ * Each is one loop kernel over its output, or is inlined into the kernel
+ * of a fusion group that reads it (lw_idx_at). The scatters are a copy of the
  * data into the output, then one serial loop over the updates whose store
  * index has a run-time part (Kernel.out_dyn); an update with an index out
  * of range is skipped. */
@@ -198,6 +199,21 @@ static Kx *gather_nd_at(Lower *L, int node, const Aff *coord)
 int lw_gather_nd(Lower *L, int node)
 {
 	return lw_pointwise(L, node, gather_nd_at);
+}
+
+Kx *lw_idx_at(Lower *L, int node, const Aff *coord)
+{
+	switch (L->g->node[node].op) {
+	case OP_SLICE: return slice_at(L, node, coord);
+	case OP_EXPAND: return expand_at(L, node, coord);
+	case OP_TRILU: return trilu_at(L, node, coord);
+	case OP_GATHER: return gather_at(L, node, coord);
+	case OP_GATHER_ELEMENTS: return gather_elements_at(L, node, coord);
+	case OP_GATHER_ND: return gather_nd_at(L, node, coord);
+	default:
+		lw_err(L, node, "internal error: not an indexing op");
+		return NULL;
+	}
 }
 
 /* --- scatters -------------------------------------------------------------------- */

@@ -239,6 +239,30 @@ static void test_gather_elements_nd(void **state)
 	      -3, 3);
 }
 
+/* At -O2 the indexing ops are inlined into their pointwise readers
+ * (passes/fuse.c): the fused kernels must agree with the interpreter too. */
+static void test_fused(void **state)
+{
+	(void)state;
+	check("graph fu {\n"
+	      "  input %x: f32[4, 4]\n"
+	      "  input %i: i64[4, 4]\n"
+	      "  input %k: i64[3, 2]\n"
+	      "  %a = slice(%x) {starts = [3, 0], ends = [-100, 4], steps = [-1, 1]}\n"
+	      "  %b = trilu(%x) {k = -1}\n"
+	      "  %c = gather_elements(%x, %i) {axis = 1}\n"
+	      "  %e = expand(%x) {shape = [2, 4, 4]}\n"
+	      "  %s1 = add(%a, %b)\n"
+	      "  %s2 = mul(%s1, %c)\n"
+	      "  %s3 = sub(%e, %s2)\n"
+	      "  %n = gather_nd(%x, %k)\n"
+	      "  %m = reduce_sum(%n) {axes = [0], keepdims = 1}\n"
+	      "  output %s3\n"
+	      "  output %m\n"
+	      "}\n",
+	      -4, 4);
+}
+
 /* --- scatters ------------------------------------------------------------------------- */
 
 static void test_scatter(void **state)
@@ -403,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_expand_trilu),
 		cmocka_unit_test(test_gather_runtime),
 		cmocka_unit_test(test_gather_elements_nd),
+		cmocka_unit_test(test_fused),
 		cmocka_unit_test(test_scatter),
 		cmocka_unit_test(test_out_of_range),
 		cmocka_unit_test(test_rules),
