@@ -357,8 +357,8 @@ int idx_range(Importer *m, Op op)
 	if (dl == 0)
 		return imp_err(m, "delta is 0");
 	double cnt = ceil((l - s) / dl);
-	if (!(cnt <= (double)(1 << 24)))
-		return cnt < 0 ? 0 : imp_err(m, "the range has too many elements");
+	if (isnan(cnt) || cnt > (double)(1 << 24))
+		return imp_err(m, "the range has too many elements");
 	int64_t n = cnt > 0 ? (int64_t)cnt : 0;
 	size_t esz = ir_dtype_size(t);
 	unsigned char *buf = calloc((size_t)n + 1, esz);

@@ -163,6 +163,16 @@ static void test_range(void **state)
 	mb_node(b, "Add", "add", "R,X", "Y");
 	mb_output(b, "Y");
 	eval_check(b, iota, NULL, 0, (const float[]){1, 4, 7}, 3);
+	b = mb_new(13); /* limit below start: empty */
+	mb_input(b, "X", F32, "1");
+	st = 5, lim = 1, dl = 1;
+	mb_init_f32(b, "s", "", &st, 1);
+	mb_init_f32(b, "l", "", &lim, 1);
+	mb_init_f32(b, "d", "", &dl, 1);
+	mb_node(b, "Range", "rg", "s,l,d", "R");
+	mb_node(b, "Add", "add", "R,X", "Y");
+	mb_output(b, "Y");
+	eval_check(b, iota, NULL, 0, NULL, 0);
 }
 
 /* Trilu's k fed at run time (it decides no shape): selection by indexing. */
