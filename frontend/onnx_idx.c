@@ -780,3 +780,114 @@ static int trilu_runtime(Importer *m, bool upper)
 	ir_set_int(m->g, nd, "axis", r - 1);
 	return done(m, nd);
 }
+
+/* ---- one-hot and max-unpool as scatters ------------------------------------------------ */
+
+/* OneHot: off everywhere, on scattered along axis at each index (read at
+ * run time, negative ones from the end); depth must be known now. */
+int idx_onehot(Importer *m, Op op)
+{
+	int64_t dims[IR_MAX_RANK], od[IR_MAX_RANK];
+	int r = static_dims(m, 0, dims);
+	double depth;
+	if (r < 0 || idx_scalar(m, 1, "depth", &depth) < 0)
+		return -1;
+	if (r + 1 > IR_MAX_RANK || !(depth >= 1 && depth <= (double)(1 << 30)))
+		return imp_err(m, "depth %g or rank %d is unsupported", depth, r);
+	const Value *vals = in_val(m, 2);
+	if (ir_shape_numel(&vals->shape) != 2)
+		return imp_err(m, "values must hold two elements (off, on)");
+	int64_t ax = imp_int(m, "axis", -1);
+	if (ax < -(r + 1) || ax > r)
+		return imp_err(m, "axis %lld is out of range", (long long)ax);
+	int a = (int)(ax < 0 ? ax + r + 1 : ax);
+	for (int i = 0, k = 0; i <= r; i++)
+		od[i] = i == a ? (int64_t)depth : dims[k++];
+	int idx = m->in[0];
+	if (in_val(m, 0)->dtype != DT_I64) {
+		int nd = imp_node(m, OP_CAST, &idx, 1, -1);
+		ir_set_string(m->g, nd, "to", "i64");
+		if ((idx = imp_infer(m, nd)) < 0)
+			return -1;
+	}
+	int64_t a64 = a, one = 1, zero = 0;
+	if ((idx = ints_node(m, OP_UNSQUEEZE, idx, "axes", &a64, 1, -1)) < 0)
+		return -1;
+	Shape s0 = ir_shape_make(0, NULL);
+	int c0 = imp_const(m, "off_at", DT_I64, s0, &zero, 8), c1 = imp_const(m, "on_at", DT_I64, s0, &one, 8);
+	int vf = m->in[2];
+	if (vals->shape.rank != 1 && (vf = ints_node(m, OP_RESHAPE, vf, "shape", (const int64_t[]){2}, 1, -1)) < 0)
+		return -1;
+	int off = bin(m, OP_GATHER, vf, c0), on = bin(m, OP_GATHER, vf, c1), data, upd;
+	if (off < 0 || on < 0 || (data = ints_node(m, OP_EXPAND, off, "shape", od, r + 1, -1)) < 0)
+		return -1;
+	const Shape *us = &m->g->val[idx].shape;
+	int64_t ud[IR_MAX_RANK];
+	for (int i = 0; i < us->rank; i++)
+		ud[i] = us->d[i].n;
+	if ((upd = ints_node(m, OP_EXPAND, on, "shape", ud, us->rank, -1)) < 0)
+		return -1;
+	int in[3] = {data, idx, upd};
+	int nd = imp_node(m, OP_SCATTER_ELEMENTS, in, 3, 0);
+	ir_set_int(m->g, nd, "axis", a);
+	ir_set_string(m->g, nd, "reduction", "none");
+	return done(m, nd);
+}
+
+/* MaxUnpool: zeros with X written at MaxPool's flat indices I (over the
+ * whole unpooled tensor, as MaxPool numbers them); an output_shape larger
+ * than the unpooled shape pads zeros at the end of each dim, as the ONNX
+ * reference does. */
+int idx_max_unpool(Importer *m, Op op)
+{
+	int64_t dims[IR_MAX_RANK], od[IR_MAX_RANK], want[IR_MAX_RANK], total = 1, flat = -1;
+	int r = static_dims(m, 0, dims);
+	if (r < 0)
+		return -1;
+	if (r < 3 || in_val(m, 1)->dtype != DT_I64 || !ir_shape_eq(&in_val(m, 0)->shape, &in_val(m, 1)->shape))
+		return imp_err(m, "needs X of rank >= 3 and int64 indices of X's shape");
+	if (has_in(m, 2) && idx_ints(m, 2, "output_shape", want, IR_MAX_RANK) != r)
+		return imp_err(m, "output_shape must have %d values", r);
+	{
+		const int64_t *k, *st, *pd;
+		int nk = imp_ints(m, "kernel_shape", &k), ns = imp_ints(m, "strides", &st);
+		int np = imp_ints(m, "pads", &pd);
+		if (nk != r - 2 || (ns >= 0 && ns != r - 2) || (np >= 0 && np != 2 * (r - 2)))
+			return imp_err(m, "kernel_shape, strides and pads do not fit rank %d", r);
+		od[0] = dims[0];
+		od[1] = dims[1];
+		for (int i = 0; i < r - 2; i++)
+			od[2 + i] = (dims[2 + i] - 1) * (ns >= 0 ? st[i] : 1) + k[i] -
+				    (np >= 0 ? pd[i] + pd[i + r - 2] : 0);
+	}
+	for (int i = 0; i < r; i++)
+		if (od[i] < 0 || !ck_mul(total, od[i], &total))
+			return imp_err(m, "output_shape is invalid");
+	DType t = in_val(m, 0)->dtype;
+	unsigned char z[16] = {0};
+	int zc = imp_const(m, "zero", t, ir_shape_make(0, NULL), z, ir_dtype_size(t));
+	int data = ints_node(m, OP_EXPAND, zc, "shape", &total, 1, -1);
+	int ix = ints_node(m, OP_RESHAPE, m->in[1], "shape", &flat, 1, -1);
+	int upd = ints_node(m, OP_RESHAPE, m->in[0], "shape", &flat, 1, -1);
+	if (data < 0 || ix < 0 || upd < 0)
+		return -1;
+	int in[3] = {data, ix, upd};
+	int nd = imp_node(m, OP_SCATTER_ELEMENTS, in, 3, -1);
+	ir_set_int(m->g, nd, "axis", 0);
+	int y = imp_infer(m, nd);
+	if (y < 0)
+		return -1;
+	if (!has_in(m, 2))
+		return ints_node(m, OP_RESHAPE, y, "shape", od, r, 0) < 0 ? -1 : 0;
+	int64_t pads[2 * IR_MAX_RANK] = {0};
+	for (int i = 0; i < r; i++) {
+		if (want[i] < od[i])
+			return imp_err(m, "output_shape is smaller than the unpooled shape");
+		pads[r + i] = want[i] - od[i];
+	}
+	if ((y = ints_node(m, OP_RESHAPE, y, "shape", od, r, -1)) < 0)
+		return -1;
+	nd = imp_node(m, OP_PAD, &y, 1, 0);
+	ir_set_ints(m->g, nd, "pads", pads, 2 * r);
+	return done(m, nd);
+}

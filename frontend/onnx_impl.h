@@ -112,6 +112,8 @@ int idx_pad(Importer *m, const int64_t *pads, int np, double value, const char *
 int idx_compress(Importer *m, Op op);
 int idx_reverse_sequence(Importer *m, Op op);
 int idx_center_crop_pad(Importer *m, Op op);
+int idx_onehot(Importer *m, Op op);
+int idx_max_unpool(Importer *m, Op op);
 /* onnx_resize.c */
 int idx_resize(Importer *m, Op op);
 int idx_upsample(Importer *m, Op op);

@@ -792,6 +792,8 @@ static const OnnxOp table[] = {
 	{"EyeLike", idx_eyelike, OP_COUNT, 1, 1, "dtype:int k:int"},
 	{"GatherElements", idx_gather_elements, OP_GATHER_ELEMENTS, 2, 2, "axis:int"},
 	{"GatherND", idx_gather_nd, OP_GATHER_ND, 2, 2, "batch_dims:int"},
+	{"MaxUnpool", idx_max_unpool, OP_SCATTER_ELEMENTS, 2, 3, "kernel_shape:ints pads:ints strides:ints"},
+	{"OneHot", idx_onehot, OP_SCATTER_ELEMENTS, 3, 3, "axis:int"},
 	{"Range", idx_range, OP_COUNT, 3, 3, ""},
 	{"ReverseSequence", idx_reverse_sequence, OP_GATHER_ELEMENTS, 2, 2, "batch_axis:int time_axis:int"},
 	{"Scatter", idx_scatter_elements, OP_SCATTER_ELEMENTS, 3, 3, "axis:int"},
