@@ -3,7 +3,8 @@
  * reference interpreter and compared with values worked out by hand from
  * the ONNX specification: Pad's modes and negative pads, Resize nearest
  * and linear, Split, Tile, DepthToSpace (DCR, CRD), Compress,
- * ReverseSequence with run-time lengths, Trilu with a run-time k, Range; shape-deciding inputs
+ * ReverseSequence with run-time lengths, Trilu with a run-time k, OneHot,
+ * MaxUnpool, Range; shape-deciding inputs
  * computed from constants (folded at import); and the errors for inputs
  * that decide a shape but are not constants. */
 #include "onnx_build.h"
@@ -192,6 +193,30 @@ static void test_trilu_runtime_k(void **state)
 	}
 }
 
+/* OneHot and MaxUnpool become scatters (indices at run time). */
+static void test_onehot_unpool(void **state)
+{
+	(void)state;
+	MB *b = mb_new(11);
+	mb_input(b, "I", F32, "3");
+	float depth = 3, vals[2] = {2, 5};
+	mb_init_f32(b, "d", "", &depth, 1);
+	mb_init_f32(b, "v", "2", vals, 2);
+	mb_node(b, "OneHot", "oh", "I,d,v", "Y");
+	mb_output(b, "Y");
+	eval_check(b, iota, NULL, 0, (const float[]){5, 2, 2, 2, 5, 2, 2, 2, 5}, 9);
+	b = mb_new(11);
+	mb_input(b, "X", F32, "1,1,2,2");
+	mb_input(b, "I", I64, "1,1,2,2");
+	Onnx__NodeProto *n = mb_node(b, "MaxUnpool", "mu", "X,I", "Y");
+	a_ints(b, n, "kernel_shape", INTS(2, 2));
+	a_ints(b, n, "strides", INTS(2, 2));
+	mb_output(b, "Y");
+	float want[16] = {0};
+	want[7] = 1, want[13] = 2, want[15] = 3; /* X[0] = 0 lands on 5 */
+	eval_check(b, iota, (const int64_t[]){5, 7, 13, 15}, 0, want, 16);
+}
+
 /* Axes computed from constants and a static shape, as ONNX's expanded
  * functions do, fold at import: Range(Identity(0), Size(Shape(X)), 1). */
 static void test_fold_at_import(void **state)
@@ -254,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_range),
 		cmocka_unit_test(test_fold_at_import),
 		cmocka_unit_test(test_trilu_runtime_k),
+		cmocka_unit_test(test_onehot_unpool),
 		cmocka_unit_test(test_not_constant),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
