@@ -891,3 +891,97 @@ int idx_max_unpool(Importer *m, Op op)
 	ir_set_ints(m->g, nd, "pads", pads, 2 * r);
 	return done(m, nd);
 }
+
+/* Col2Im: input [N, C * prod(block), L] holds the blocks of an image
+ * [N, C, image...]; overlapping blocks add up. Every element whose image
+ * position is inside (not padding) is gathered into one list and added
+ * into zeros by a scatter_elements (reduction "add") at constant indices. */
+int idx_col2im(Importer *m, Op op)
+{
+	int64_t dims[IR_MAX_RANK], img[IR_MAX_RANK], blk[IR_MAX_RANK];
+	int r = static_dims(m, 0, dims);
+	if (r < 0)
+		return -1;
+	int s = idx_ints(m, 1, "image_shape", img, IR_MAX_RANK - 2), sb;
+	if (s < 0 || (sb = idx_ints(m, 2, "block_shape", blk, IR_MAX_RANK - 2)) < 0)
+		return -1;
+	if (r != 3 || s < 1 || sb != s)
+		return imp_err(m, "needs a 3-D input and image_shape and block_shape of one length");
+	int64_t dil[IR_MAX_RANK], pad[2 * IR_MAX_RANK], str[IR_MAX_RANK], nblk[IR_MAX_RANK];
+	const int64_t *v;
+	int n;
+	for (int i = 0; i < s; i++)
+		dil[i] = str[i] = 1, pad[i] = pad[s + i] = 0;
+	if ((n = imp_ints(m, "dilations", &v)) >= 0 && (n != s || (memcpy(dil, v, (size_t)n * 8), 0)))
+		return imp_err(m, "dilations must have %d values", s);
+	if ((n = imp_ints(m, "strides", &v)) >= 0 && (n != s || (memcpy(str, v, (size_t)n * 8), 0)))
+		return imp_err(m, "strides must have %d values", s);
+	if ((n = imp_ints(m, "pads", &v)) >= 0 && (n != 2 * s || (memcpy(pad, v, (size_t)n * 8), 0)))
+		return imp_err(m, "pads must have %d values", 2 * s);
+	int64_t kprod = 1, L = 1, hw = 1;
+	for (int i = 0; i < s; i++) {
+		if (blk[i] < 1 || img[i] < 1 || dil[i] < 1 || str[i] < 1 || pad[i] < 0 || pad[s + i] < 0)
+			return imp_err(m, "invalid block, image, dilation, stride or pad");
+		nblk[i] = (img[i] + pad[i] + pad[s + i] - dil[i] * (blk[i] - 1) - 1) / str[i] + 1;
+		kprod *= blk[i];
+		L *= nblk[i];
+		hw *= img[i];
+		if (kprod > (1 << 20) || L > (1 << 20) || hw > (1 << 26))
+			return imp_err(m, "too large");
+	}
+	if (dims[1] % kprod || dims[2] != L)
+		return imp_err(m, "input [%lld, %lld, %lld] does not fit the blocks", (long long)dims[0],
+			(long long)dims[1], (long long)dims[2]);
+	int64_t C = dims[1] / kprod, total = dims[1] * L, cnt = 0;
+	if (total > (1 << 24))
+		return imp_err(m, "too large");
+	int64_t *src = malloc((size_t)total * 8 + 8), *dst = malloc((size_t)total * 8 + 8);
+	for (int64_t e = 0; e < total; e++) { /* e = ((c * kprod) + k) * L + l */
+		int64_t l = e % L, k = (e / L) % kprod, c = e / L / kprod, pos = 0;
+		bool in = true;
+		for (int i = s - 1, kk = k, ll = l; i >= 0; i--) {
+			int64_t ki = kk % blk[i], li = ll % nblk[i];
+			kk /= blk[i];
+			ll /= nblk[i];
+			int64_t y = li * str[i] - pad[i] + ki * dil[i];
+			in = in && y >= 0 && y < img[i];
+			int64_t stride = 1;
+			for (int j = i + 1; j < s; j++)
+				stride *= img[j];
+			pos += y * stride;
+		}
+		if (in) {
+			src[cnt] = e;
+			dst[cnt++] = c * hw + pos;
+		}
+	}
+	int64_t flat[2] = {0, total}, out2[2] = {dims[0], C * hw}, nb[2] = {dims[0], cnt};
+	int sc = imp_const(m, "cols", DT_I64, ir_shape_make(1, &cnt), src, (size_t)cnt * 8);
+	int dc = imp_const(m, "positions", DT_I64, ir_shape_make(1, &cnt), dst, (size_t)cnt * 8);
+	free(src);
+	free(dst);
+	DType t = in_val(m, 0)->dtype;
+	unsigned char z[16] = {0};
+	int zc = imp_const(m, "zero", t, ir_shape_make(0, NULL), z, ir_dtype_size(t));
+	int x = ints_node(m, OP_RESHAPE, m->in[0], "shape", flat, 2, -1), di, data;
+	if (x < 0 || (di = ints_node(m, OP_EXPAND, dc, "shape", nb, 2, -1)) < 0 ||
+		(data = ints_node(m, OP_EXPAND, zc, "shape", out2, 2, -1)) < 0)
+		return -1;
+	int gi[2] = {x, sc}; /* the columns of [N, total] that land inside */
+	int nd = imp_node(m, OP_GATHER, gi, 2, -1);
+	ir_set_int(m->g, nd, "axis", 1);
+	int upd = imp_infer(m, nd);
+	if (upd < 0)
+		return -1;
+	int in[3] = {data, di, upd};
+	nd = imp_node(m, OP_SCATTER_ELEMENTS, in, 3, -1);
+	ir_set_int(m->g, nd, "axis", 1);
+	ir_set_string(m->g, nd, "reduction", "add");
+	int y = imp_infer(m, nd);
+	if (y < 0)
+		return -1;
+	int64_t od[IR_MAX_RANK] = {dims[0], C};
+	for (int i = 0; i < s; i++)
+		od[2 + i] = img[i];
+	return ints_node(m, OP_RESHAPE, y, "shape", od, 2 + s, 0) < 0 ? -1 : 0;
+}

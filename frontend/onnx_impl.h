@@ -114,6 +114,7 @@ int idx_reverse_sequence(Importer *m, Op op);
 int idx_center_crop_pad(Importer *m, Op op);
 int idx_onehot(Importer *m, Op op);
 int idx_max_unpool(Importer *m, Op op);
+int idx_col2im(Importer *m, Op op);
 /* onnx_resize.c */
 int idx_resize(Importer *m, Op op);
 int idx_upsample(Importer *m, Op op);

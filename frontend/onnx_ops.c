@@ -785,6 +785,7 @@ static const OnnxOp table[] = {
 
 	/* --- idx --- */
 	{"CenterCropPad", idx_center_crop_pad, OP_PAD, 2, 2, "axes:ints"},
+	{"Col2Im", idx_col2im, OP_SCATTER_ELEMENTS, 3, 3, "dilations:ints pads:ints strides:ints"},
 	{"Compress", idx_compress, OP_GATHER, 2, 2, "axis:int"},
 	{"ConstantOfShape", idx_constant_of_shape, OP_EXPAND, 1, 1, "value:tensor"},
 	{"DepthToSpace", idx_depth_to_space, OP_TRANSPOSE, 1, 1, "blocksize:int mode:string"},
