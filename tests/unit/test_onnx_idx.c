@@ -279,6 +279,12 @@ static void test_not_constant(void **state)
 	mb_node(b, "Resize", "rz2", "X,,s,z", "Y");
 	mb_output(b, "Y");
 	load_fails(b, "node \"rz2\" (Resize)", "exactly one of scales and sizes");
+	b = mb_new(13); /* an absurd size is refused before any table is built */
+	mb_input(b, "X", F32, "1,1,2,2");
+	mb_init_i64(b, "z", "4", INTS(1, 1, 2, 1LL << 40));
+	mb_node(b, "Resize", "rz3", "X,,,z", "Y");
+	mb_output(b, "Y");
+	load_fails(b, "node \"rz3\" (Resize)", "too large");
 }
 
 int main(void)
