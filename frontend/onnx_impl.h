@@ -142,6 +142,16 @@ int imp_rotary(Importer *m, Op op);
 
 /* --- idx --- */
 /* onnx_idx.c: handlers of the data-movement and indexing rows. */
+/* Helpers of the idx handlers (onnx_idx.c), for onnx_idx_compose.c:
+ * constant input k (folded) or NULL with a message; its integers (1-D, at
+ * most max) or one number; a node over value x with one ints attribute, or
+ * a binary node (value or -1); input k's static dims (rank or -1). */
+const Value *idx_const(Importer *m, int k, const char *what);
+int idx_ints(Importer *m, int k, const char *what, int64_t *out, int max);
+int idx_scalar(Importer *m, int k, const char *what, double *out);
+int idx_ints_node(Importer *m, Op op, int x, const char *attr, const int64_t *v, int n, int slot);
+int idx_bin(Importer *m, Op op, int a, int b);
+int idx_static_dims(Importer *m, int k, int64_t *dims);
 int idx_slice(Importer *m, Op op);
 int idx_split(Importer *m, Op op);
 int idx_expand(Importer *m, Op op);
@@ -157,13 +167,15 @@ int idx_gather_elements(Importer *m, Op op);
 int idx_gather_nd(Importer *m, Op op);
 int idx_scatter_elements(Importer *m, Op op);
 int idx_scatter_nd(Importer *m, Op op);
-/* Pad's modes edge, reflect, wrap and negative pads (cropping), for op_pad. */
+/* onnx_idx_compose.c. idx_pad: Pad's modes edge, reflect, wrap and
+ * negative pads (cropping), for op_pad. */
 int idx_pad(Importer *m, const int64_t *pads, int np, double value, const char *mode);
 int idx_compress(Importer *m, Op op);
 int idx_reverse_sequence(Importer *m, Op op);
 int idx_center_crop_pad(Importer *m, Op op);
 int idx_onehot(Importer *m, Op op);
 int idx_max_unpool(Importer *m, Op op);
+int idx_col2im(Importer *m, Op op);
 /* onnx_resize.c */
 int idx_resize(Importer *m, Op op);
 int idx_upsample(Importer *m, Op op);

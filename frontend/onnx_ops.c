@@ -739,6 +739,7 @@ static const OnnxOp table[] = {
 
 	/* --- idx --- */
 	{"CenterCropPad", idx_center_crop_pad, OP_PAD, 2, 2, "axes:ints"},
+	{"Col2Im", idx_col2im, OP_SCATTER_ELEMENTS, 3, 3, "dilations:ints pads:ints strides:ints"},
 	{"Compress", idx_compress, OP_GATHER, 2, 2, "axis:int"},
 	{"ConstantOfShape", idx_constant_of_shape, OP_EXPAND, 1, 1, "value:tensor"},
 	{"DepthToSpace", idx_depth_to_space, OP_TRANSPOSE, 1, 1, "blocksize:int mode:string"},
@@ -749,15 +750,15 @@ static const OnnxOp table[] = {
 	{"MaxUnpool", idx_max_unpool, OP_SCATTER_ELEMENTS, 2, 3, "kernel_shape:ints pads:ints strides:ints"},
 	{"OneHot", idx_onehot, OP_SCATTER_ELEMENTS, 3, 3, "axis:int"},
 	{"Range", idx_range, OP_COUNT, 3, 3, ""},
+	{"Resize", idx_resize, OP_GATHER, 1, 4,
+		"antialias:int axes:ints coordinate_transformation_mode:string cubic_coeff_a:float "
+		"exclude_outside:int extrapolation_value:float keep_aspect_ratio_policy:string "
+		"mode:string nearest_mode:string"},
 	{"ReverseSequence", idx_reverse_sequence, OP_GATHER_ELEMENTS, 2, 2, "batch_axis:int time_axis:int"},
 	{"Scatter", idx_scatter_elements, OP_SCATTER_ELEMENTS, 3, 3, "axis:int"},
 	{"ScatterElements", idx_scatter_elements, OP_SCATTER_ELEMENTS, 3, 3, "axis:int reduction:string"},
 	{"ScatterND", idx_scatter_nd, OP_SCATTER_ND, 3, 3, "reduction:string"},
 	{"Size", idx_size, OP_COUNT, 1, 1, ""},
-	{"Resize", idx_resize, OP_GATHER, 1, 4,
-		"antialias:int axes:ints coordinate_transformation_mode:string cubic_coeff_a:float "
-		"exclude_outside:int extrapolation_value:float keep_aspect_ratio_policy:string "
-		"mode:string nearest_mode:string"},
 	{"Slice", idx_slice, OP_SLICE, 1, 5, "starts:ints ends:ints axes:ints"},
 	{"SpaceToDepth", idx_space_to_depth, OP_TRANSPOSE, 1, 1, "blocksize:int"},
 	{"Split", idx_split, OP_SLICE, 1, 2, "axis:int split:ints num_outputs:int"},

@@ -20,7 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { RZ_MAX_TAPS = 256 }; /* filter taps per output element (antialias at tiny scales) */
+enum {
+	RZ_MAX_TAPS = 256,     /* filter taps per output element (antialias at tiny scales) */
+	RZ_MAX_OUT = 1 << 24,  /* output extent of one axis (its index tables) */
+};
 
 typedef enum RzMode { RZ_NEAREST, RZ_LINEAR, RZ_CUBIC } RzMode;
 
@@ -338,6 +341,9 @@ static int resize(Importer *m, const Rz *z, const int *axes, int na, const doubl
 			out[i] = (int64_t)(sc * (double)inn[i] + 0.5);
 		}
 	}
+	for (int i = 0; i < na; i++)
+		if (out[i] > RZ_MAX_OUT)
+			return imp_err(m, "output extent %lld of axis %d is too large", (long long)out[i], axes[i]);
 	if (z->mode != RZ_NEAREST && !ir_dtype_is_float(m->g->val[x].dtype))
 		return imp_err(m, "%s mode needs a float input, not %s",
 			z->mode == RZ_LINEAR ? "linear" : "cubic", ir_dtype_name(m->g->val[x].dtype));

@@ -69,11 +69,6 @@ static int fold(Importer *m, int v, int depth)
 	return c;
 }
 
-int idx_fold(Importer *m, int v)
-{
-	return fold(m, v, 0);
-}
-
 int imp_fold(Importer *m, int v)
 {
 	return fold(m, v, 0);

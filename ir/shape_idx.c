@@ -140,6 +140,25 @@ int shape_trilu_rule(const ShapeCtx *c)
 
 /* --- gathers and scatters ------------------------------------------------------ */
 
+/* Known dims of a (indices, updates) that exceed those of x off the axis
+ * (skip < 0: none skipped): a non-axis coordinate would leave x. */
+static bool fits(const Shape *a, const Shape *x, int skip)
+{
+	for (int i = 0; i < a->rank && i < x->rank; i++)
+		if (i != skip && sh_known(a->d[i]) && sh_known(x->d[i]) && a->d[i].n > x->d[i].n)
+			return false;
+	return true;
+}
+
+/* Known dims of a and b that differ at positions [a0, a0 + n) / [b0, ...). */
+static bool same_dims(const Shape *a, int a0, const Shape *b, int b0, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (sh_known(a->d[a0 + i]) && sh_known(b->d[b0 + i]) && a->d[a0 + i].n != b->d[b0 + i].n)
+			return false;
+	return true;
+}
+
 /* gather_elements: the output has the indices' shape. */
 int shape_gather_elements_rule(const ShapeCtx *c)
 {
@@ -155,6 +174,8 @@ int shape_gather_elements_rule(const ShapeCtx *c)
 	if (x->rank != ix->rank || sh_norm_axis(ax, x->rank) < 0)
 		return FAIL(c, "data %s and indices %s need one rank and axis %lld in it",
 			sh_str(c, x, b1), sh_str(c, ix, b2), (long long)ax);
+	if (!fits(ix, x, sh_norm_axis(ax, x->rank)))
+		return FAIL(c, "indices %s exceed data %s off the axis", sh_str(c, ix, b1), sh_str(c, x, b2));
 	return 0;
 }
 
@@ -173,6 +194,9 @@ int shape_gather_nd_rule(const ShapeCtx *c)
 	if (ix->rank < 1 || b < 0 || b >= ix->rank || b >= x->rank)
 		return FAIL(c, "batch_dims %lld does not fit data %s and indices %s", (long long)b,
 			sh_str(c, x, b1), sh_str(c, ix, b2));
+	if (!same_dims(ix, 0, x, 0, (int)b))
+		return FAIL(c, "the %lld batch dims of indices %s and data %s differ", (long long)b,
+			sh_str(c, ix, b1), sh_str(c, x, b2));
 	Dim kd = ix->d[ix->rank - 1];
 	if (!sh_known(kd))
 		return 0;
@@ -214,16 +238,18 @@ int shape_scatter_rule(const ShapeCtx *c)
 		return 0;
 	if (c->n->op == OP_SCATTER_ELEMENTS) {
 		int64_t ax = ir_attr_int(c->n, "axis", 0);
-		if (!ir_shape_eq(ix, u) || ix->rank != x->rank || sh_norm_axis(ax, x->rank) < 0)
-			return FAIL(c, "indices %s and updates %s need one shape, data's rank and axis %lld",
-				sh_str(c, ix, b1), sh_str(c, u, b2), (long long)ax);
+		if (!ir_shape_eq(ix, u) || ix->rank != x->rank || sh_norm_axis(ax, x->rank) < 0 ||
+			!fits(ix, x, sh_norm_axis(ax, x->rank)))
+			return FAIL(c, "indices %s and updates %s need one shape, data's rank and axis %lld, "
+				"and no larger dims off the axis", sh_str(c, ix, b1), sh_str(c, u, b2), (long long)ax);
 		return 0;
 	}
-	Dim kd = ix->d[ix->rank - 1];
-	if (ix->rank < 1 || !sh_known(kd))
+	if (ix->rank < 1 || !sh_known(ix->d[ix->rank - 1]))
 		return 0;
+	Dim kd = ix->d[ix->rank - 1];
 	int64_t k = kd.n;
-	if (k < 1 || k > x->rank || u->rank != ix->rank - 1 + x->rank - (int)k)
+	if (k < 1 || k > x->rank || u->rank != ix->rank - 1 + x->rank - (int)k ||
+		!same_dims(u, 0, ix, 0, ix->rank - 1) || !same_dims(u, ix->rank - 1, x, (int)k, x->rank - (int)k))
 		return FAIL(c, "indices %s and updates %s do not fit data of rank %d",
 			sh_str(c, ix, b1), sh_str(c, u, b2), x->rank);
 	return 0;

@@ -370,6 +370,17 @@ static void test_rules(void **state)
 	rule_fails("graph b {\n input %x: f32[4, 3]\n input %i: i64[2, 3]\n input %u: f32[2, 3]\n"
 		   " %y = scatter_elements(%x, %i, %u) {reduction = \"avg\"}\n output %y\n}\n",
 		   "unknown reduction");
+	/* coordinates that would leave the data */
+	rule_fails("graph b {\n input %x: f32[4, 3]\n input %i: i64[2, 5]\n"
+		   " %y = gather_elements(%x, %i) {axis = 0}\n output %y\n}\n", "exceed data");
+	rule_fails("graph b {\n input %x: f32[4, 3]\n input %i: i64[2, 4]\n input %u: f32[2, 4]\n"
+		   " %y = scatter_elements(%x, %i, %u)\n output %y\n}\n", "no larger dims");
+	rule_fails("graph b {\n input %x: f32[4, 3]\n input %i: i64[2, 1]\n input %u: f32[1, 3]\n"
+		   " %y = scatter_nd(%x, %i, %u)\n output %y\n}\n", "do not fit");
+	rule_fails("graph b {\n input %x: f32[4, 3]\n input %i: i64[2, 1]\n input %u: f32[2, 2]\n"
+		   " %y = scatter_nd(%x, %i, %u)\n output %y\n}\n", "do not fit");
+	rule_fails("graph b {\n input %x: f32[2, 3]\n input %i: i64[3, 1]\n"
+		   " %y = gather_nd(%x, %i) {batch_dims = 1}\n output %y\n}\n", "batch dims");
 }
 
 static void test_text_roundtrip(void **state)

@@ -4,7 +4,7 @@
  * the ONNX specification: Pad's modes and negative pads, Resize nearest
  * and linear, Split, Tile, DepthToSpace (DCR, CRD), Compress,
  * ReverseSequence with run-time lengths, Trilu with a run-time k, OneHot,
- * MaxUnpool, Range; shape-deciding inputs
+ * MaxUnpool, Col2Im, Range; shape-deciding inputs
  * computed from constants (folded at import); and the errors for inputs
  * that decide a shape but are not constants. */
 #include "onnx_build.h"
@@ -217,6 +217,19 @@ static void test_onehot_unpool(void **state)
 	eval_check(b, iota, (const int64_t[]){5, 7, 13, 15}, 0, want, 16);
 }
 
+/* Col2Im: overlapping blocks add up (a scatter with reduction add). */
+static void test_col2im(void **state)
+{
+	(void)state;
+	MB *b = mb_new(18);
+	mb_input(b, "X", F32, "1,2,2");
+	mb_init_i64(b, "img", "2", INTS(1, 3));
+	mb_init_i64(b, "blk", "2", INTS(1, 2));
+	mb_node(b, "Col2Im", "c2i", "X,img,blk", "Y");
+	mb_output(b, "Y");
+	eval_check(b, iota, NULL, 0, (const float[]){0, 3, 3}, 3);
+}
+
 /* Axes computed from constants and a static shape, as ONNX's expanded
  * functions do, fold at import: Range(Identity(0), Size(Shape(X)), 1). */
 static void test_fold_at_import(void **state)
@@ -266,6 +279,12 @@ static void test_not_constant(void **state)
 	mb_node(b, "Resize", "rz2", "X,,s,z", "Y");
 	mb_output(b, "Y");
 	load_fails(b, "node \"rz2\" (Resize)", "exactly one of scales and sizes");
+	b = mb_new(13); /* an absurd size is refused before any table is built */
+	mb_input(b, "X", F32, "1,1,2,2");
+	mb_init_i64(b, "z", "4", INTS(1, 1, 2, 1LL << 40));
+	mb_node(b, "Resize", "rz3", "X,,,z", "Y");
+	mb_output(b, "Y");
+	load_fails(b, "node \"rz3\" (Resize)", "too large");
 }
 
 int main(void)
@@ -280,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_fold_at_import),
 		cmocka_unit_test(test_trilu_runtime_k),
 		cmocka_unit_test(test_onehot_unpool),
+		cmocka_unit_test(test_col2im),
 		cmocka_unit_test(test_not_constant),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
