@@ -56,11 +56,11 @@ static int scale(Ob *b, double c, int x)
 
 static int cast(Ob *b, int x, const char *to)
 {
-	int v = op2(b, OP_CAST, x, -1);
-	ir_set_string(b->g, b->g->val[v].def, "to", to);
-	if (ir_infer_node(b->g, b->g->val[v].def, b->d) < 0)
+	int node = ir_add_node(b->g, OP_CAST, b->name, &x, 1, 1, NULL);
+	ir_set_string(b->g, node, "to", to);
+	if (ir_infer_node(b->g, node, b->d) < 0)
 		b->rc = -1;
-	return v;
+	return ir_out(b->g, node, 0);
 }
 
 /* New training state: zeros of param p's type, or a scalar. */
