@@ -82,6 +82,20 @@ void ps_fuse(Graph *g, const Options *o);
 /* --- conv --- */
 
 /* --- train --- */
+/* ad */
+/* loss.c: adds the graph input `label` (int64 class indices of shape [N]
+ * (or [N, d1, ...]) for cross_entropy/nll; the output's shape and dtype for
+ * mse/bce_logits) and the loss `kind` ("mse", "cross_entropy",
+ * "bce_logits", "nll") over model output value `out`, mean over the batch
+ * as PyTorch's defaults do. Returns the scalar (rank-0) f32 loss value, or
+ * -1 with a message. */
+int ps_add_loss(Graph *g, const char *kind, int out, Diag *d);
+/* autodiff.c: reverse-mode autodiff. Appends to g the nodes computing
+ * d(loss)/d(wrt[i]) into grad[i] (a value index; a zero constant when loss
+ * does not depend on wrt[i]). loss is a scalar float value. 0, or -1 with a
+ * message naming every node on the path whose op has no gradient rule. */
+int ps_autodiff(Graph *g, int loss, const int *wrt, int nwrt, int *grad, Diag *d);
+bool ps_has_grad(Op op); /* the op has a gradient rule (ops.def's grad column) */
 /* trn */
 /* The optimizer of a training step (--optimizer=NAME:k=v,...), with
  * PyTorch's defaults and meanings (torch.optim.SGD, Adam, AdamW). */
