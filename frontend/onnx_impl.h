@@ -91,5 +91,9 @@ void imp_bind(Importer *m, int k, int v);
 /* --- conv --- */
 
 /* --- train --- */
+/* trn */
+/* onnx_train.c: the ai.onnx.preview.training domain's optimizers
+ * (Adagrad, Momentum, Adam); NULL for another op_type. */
+const OnnxOp *onnx_find_training_op(const char *op_type);
 
 #endif
