@@ -38,7 +38,7 @@ static void usage(FILE *f)
 		"  -O0 .. -O3             optimization level (default -O2)\n"
 		"  --emit=so|obj|ir|llvm|kernels|dot\n"
 		"  --shape NAME=D0,D1,... bind the extents of a graph input\n"
-		"  --print-after=PASS|all print text IR after a pass (import, shapes, canon, fold,\n"
+		"  --print-after=PASS|all print text IR after a pass (import, shapes, canon, train, fold,\n"
 		"                         algebraic, cse, bnfold, dce, fuse)\n"
 		"  --passes=P1,P2,...     run exactly these passes after shape inference\n"
 		"  --report               print kernels (fused ops, FLOPs, bytes) and the memory\n"
