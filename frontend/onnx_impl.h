@@ -91,5 +91,10 @@ void imp_bind(Importer *m, int k, int v);
 /* --- conv --- */
 
 /* --- train --- */
+/* ad */
+/* onnx_train.c: losses and OneHot as compositions of forward ops */
+int imp_onehot(Importer *m, Op op);
+int imp_nll_loss(Importer *m, Op op);
+int imp_sce_loss(Importer *m, Op op);
 
 #endif
