@@ -786,12 +786,16 @@ static const OnnxOp table[] = {
 	/* --- conv --- */
 
 	/* --- train --- */
+	/* ad */
+	{"NegativeLogLikelihoodLoss", imp_nll_loss, OP_COUNT, 2, 3, "reduction:string ignore_index:int"},
+	{"OneHot", imp_onehot, OP_COUNT, 3, 3, "axis:int"},
+	{"SoftmaxCrossEntropyLoss", imp_sce_loss, OP_COUNT, 2, 3, "reduction:string ignore_index:int"},
 };
 
 const OnnxOp *onnx_find_op(const char *domain, const char *op_type)
 {
 	if (domain && strcmp(domain, "ai.onnx.preview.training") == 0)
-		return onnx_find_training_op(op_type); /* onnx_train.c */
+		return onnx_find_training_op(op_type); /* onnx_optim.c */
 	if (domain && *domain && strcmp(domain, "ai.onnx") != 0)
 		return NULL;
 	for (size_t i = 0; i < sizeof table / sizeof *table; i++)
