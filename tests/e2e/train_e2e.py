@@ -10,6 +10,8 @@ parameter in W (safetensors, read here by hand) must match PyTorch's within
 1e-4 relative (|a - b| <= 1e-4 * (|b| + 1e-3)). A resume check runs one
 step, saves, then two more from the saved file in a new process, and
 requires the parameters to equal the uninterrupted run's bit for bit.
+Without --case it also checks --grad-inputs (grad.x against x.grad) and the
+error paths of both tools (exit status and message, no output left behind).
 """
 import argparse
 import json
@@ -148,6 +150,70 @@ def case(build, tmp, name):
     print(f"PASS {name}: {STEPS} steps, max error {worst:.3g}; resume bit-exact")
 
 
+def grad_inputs(build, tmp):
+    """--grad-inputs=x: the output grad.x is d(loss)/d(x) at the step's start."""
+    torch.manual_seed(3)
+    model = mlp()
+    x = torch.randn(4, 12)
+    label = torch.tensor([1, 0, 4, 2], dtype=torch.int64)
+    onnx_path = os.path.join(tmp, "gi.onnx")
+    torch.onnx.export(model, (x,), onnx_path, input_names=["x"], output_names=["y"],
+                      do_constant_folding=False)
+    np.save(os.path.join(tmp, "gx.npy"), x.numpy())
+    np.save(os.path.join(tmp, "glabel.npy"), label.numpy())
+    so = os.path.join(tmp, "gi.so")
+    run([os.path.join(build, "nncc"), onnx_path, "--train", "--loss=cross_entropy",
+         "--optimizer=sgd:lr=0.1", "--grad-inputs=x", "-o", so])
+    outdir = os.path.join(tmp, "gi-out")
+    run([os.path.join(build, "nncc-run"), so, "--train", "1", "-i", "x=" + os.path.join(tmp, "gx.npy"),
+         "-i", "label=" + os.path.join(tmp, "glabel.npy"), "-o", outdir])
+    xr = x.clone().requires_grad_(True)
+    lv = nn.CrossEntropyLoss()(model(xr), label)
+    lv.backward()
+    worst = close(np.load(os.path.join(outdir, "grad.x.npy")), xr.grad.numpy(), "grad.x")
+    close(np.load(os.path.join(outdir, "loss.npy")), lv.item(), "loss")
+    print(f"PASS grad_inputs: grad.x max error {worst:.3g}")
+
+
+def errors(build, tmp):
+    """Usage errors exit 2, bad models and runs exit 1, with a message."""
+    torch.manual_seed(0)
+    onnx_path = os.path.join(tmp, "err.onnx")
+    torch.onnx.export(mlp(), (torch.randn(2, 12),), onnx_path, input_names=["x"],
+                      output_names=["y"], do_constant_folding=False)
+    nncc, runner = os.path.join(build, "nncc"), os.path.join(build, "nncc-run")
+    so, inf = os.path.join(tmp, "err_train.so"), os.path.join(tmp, "err_inf.so")
+    run([nncc, onnx_path, "--train", "--loss=mse", "-o", so])
+    run([nncc, onnx_path, "-o", inf])
+    xfile = os.path.join(tmp, "ex.npy")
+    np.save(xfile, np.zeros((2, 12), np.float32))
+    lfile = os.path.join(tmp, "el.npy")
+    np.save(lfile, np.zeros((2, 5), np.float32))
+    cases = [
+        ([nncc, onnx_path, "--loss=mse", "-o", so + "2"], 2, "need --train"),
+        ([nncc, onnx_path, "--train", "-o", so + "2"], 2, "--train needs --loss"),
+        ([nncc, onnx_path, "--train", "--loss=mse", "--optimizer=rmsprop", "-o", so + "2"], 2, "rmsprop"),
+        ([nncc, onnx_path, "--train", "--loss=mse", "--optimizer=sgd:lr", "-o", so + "2"], 2, "KEY=VALUE"),
+        ([nncc, onnx_path, "--train", "--loss=mse", "--optimizer=adam:momentum=0.9", "-o", so + "2"], 2, "momentum"),
+        ([nncc, onnx_path, "--train", "--loss=hinge", "-o", so + "2"], 1, "hinge"),
+        ([nncc, onnx_path, "--train", "--loss=mse", "--grad-inputs=nope", "-o", so + "2"], 1, "nope"),
+        ([runner, inf, "--train", "1", "-i", "x=" + xfile], 1, "not a training step"),
+        ([runner, so, "--save-weights", "w.safetensors", "-i", "x=" + xfile], 2, "need --train"),
+        ([runner, so, "--train", "1", "-i", "x=" + xfile], 1, "label"),
+        ([runner, so, "--train", "0"], 2, "positive count"),
+        ([runner, so, "--train", "1", "--lr", "-1"], 2, "--lr"),
+        ([runner, so, "--train", "1", "--load-weights", os.path.join(tmp, "missing.st"),
+          "-i", "x=" + xfile, "-i", "label=" + lfile], 1, "missing.st"),
+    ]
+    for cmd, code, msg in cases:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != code or msg not in r.stderr:
+            sys.exit(f"FAIL: {' '.join(cmd[1:])}: exit {r.returncode} (want {code}), stderr:\n{r.stderr}")
+        if os.path.exists(so + "2"):
+            sys.exit(f"FAIL: {' '.join(cmd[1:])} left {so}2 behind")
+    print(f"PASS errors: {len(cases)} cases")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
@@ -157,6 +223,9 @@ def main():
     with tempfile.TemporaryDirectory(prefix="nncc-train-") as tmp:
         for name in args.case or sorted(CASES):
             case(args.build, tmp, name)
+        if not args.case:
+            grad_inputs(args.build, tmp)
+            errors(args.build, tmp)
 
 
 if __name__ == "__main__":
