@@ -152,7 +152,7 @@ typedef struct Buf {
 	/* A concat input written straight into the concat's output (lower_ew.c):
 	 * a TEMP whose bytes are the sub-range [alias_offset, alias_offset +
 	 * nbytes) of buffer `alias` (a TEMP or an OUTPUT that is never an alias
-	 * itself). An alias gets no arena space of its own (offset unused); the
+	 * itself; or a STATE whose update runs in place, lower_train.c). An alias gets no arena space of its own (offset unused); the
 	 * parent's live interval covers its aliases' uses, and neither ever runs
 	 * in place. Base address: the parent's base + alias_offset. */
 	int alias;            /* parent buffer, -1 if none */

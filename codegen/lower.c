@@ -480,9 +480,12 @@ int cg_lower(const Graph *g, KernelList *kl, Diag *d)
 		rc = assign_io(&L, vlive, copy);
 	for (int i = 0; i < g->nnode && rc == 0; i++) {
 		int gid = g->node[i].group;
-		if (nlive[i] && (gid <= 0 || root[gid] == i))
+		if (nlive[i] && (gid <= 0 || root[gid] == i) && g->node[i].op != OP_ASSIGN)
 			rc = lower_node(&L, i);
 	}
+	for (int i = 0; i < g->nnode && rc == 0; i++) /* state writes after every read */
+		if (nlive[i] && g->node[i].op == OP_ASSIGN)
+			rc = lower_node(&L, i);
 	for (int i = 0; i < g->noutput && rc == 0; i++) {
 		int v = g->output[i];
 		if (!copy[i] || ir_shape_numel(&g->val[v].shape) == 0)
@@ -499,8 +502,10 @@ int cg_lower(const Graph *g, KernelList *kl, Diag *d)
 	free(copy);
 	free(root);
 	lw_free_fuse(&L);
-	if (rc == 0)
+	if (rc == 0) {
+		lw_state_inplace(kl); /* training state: updates in place where safe */
 		rc = cg_state_check(kl, d);
+	}
 	if (rc < 0) {
 		cg_free(kl);
 		kl->g = g;

@@ -123,5 +123,8 @@ int lw_cast(Lower *L, int node);      /* lower_extra.c: converting copy */
 /* --- train --- */
 /* trn */
 int lw_assign(Lower *L, int node); /* lower_train.c: copies the new value into the state */
+/* lower_train.c: an update kernel that reads its state only at the element
+ * it stores, and is its last reader, stores into the state (copy removed). */
+void lw_state_inplace(KernelList *kl);
 
 #endif
