@@ -251,13 +251,16 @@ static void test_resume(void **state)
 	close_run(&c);
 }
 
-/* Learning rate 0 leaves w alone; parameter access errors. */
+/* Learning rate 0 leaves w alone; parameter access errors; a second
+ * session of the same model has its own state. */
 static void test_api(void **state)
 {
 	(void)state;
 	char so[512], *err = NULL;
 	compile("sgd:lr=0.5,momentum=0.9", "api", so, sizeof so);
 	Run r = open_run(so);
+	nncc_session *s2;
+	assert_int_equal(nncc_session_create(r.m, &s2, &err), NNCC_STATUS_OK);
 	assert_int_equal(nncc_session_set_learning_rate(r.s, 0, &err), NNCC_STATUS_OK);
 	steps(&r, 0, 2);
 	float w[N];
@@ -278,6 +281,10 @@ static void test_api(void **state)
 	assert_int_equal(nncc_session_set_input(r.s, 0, nw, 2, dims, NNCC_DTYPE_F32, &err),
 			 NNCC_STATUS_INVALID_ARGUMENT);
 	nncc_error_free(err);
+	assert_int_equal(nncc_session_get_param(s2, "w", w, sizeof w, NULL), NNCC_STATUS_OK);
+	assert_memory_equal(w, w0, sizeof w); /* untouched by the other session */
+	assert_int_equal(nncc_session_step(s2), 0);
+	nncc_session_free(s2);
 	close_run(&r);
 }
 
