@@ -225,6 +225,10 @@ int cg_plan_check(const KernelList *kl, Diag *d);
 void cg_report(const KernelList *kl, FILE *f);
 /* kprint.c: prints the kernel list as loop nests (--emit=kernels). */
 void cg_print(const KernelList *kl, FILE *f);
+/* report_train.c: --report's memory of a training step by kind
+ * (parameters, optimizer state, saved activations, gradients, workspace);
+ * nothing for an inference model. */
+void cg_report_train(const KernelList *kl, FILE *f);
 /* lower_train.c: proves the training-state order: each state buffer is
  * written by one kernel, after every kernel that reads it. */
 int cg_state_check(const KernelList *kl, Diag *d);

@@ -179,8 +179,19 @@ def errors(build, tmp):
     """Usage errors exit 2, bad models and runs exit 1, with a message."""
     torch.manual_seed(0)
     onnx_path = os.path.join(tmp, "err.onnx")
-    torch.onnx.export(mlp(), (torch.randn(2, 12),), onnx_path, input_names=["x"],
+    model = mlp()
+    torch.onnx.export(model, (torch.randn(2, 12),), onnx_path, input_names=["x"],
                       output_names=["y"], do_constant_folding=False)
+    # --report: the training step's memory by kind
+    rep = run([os.path.join(build, "nncc"), onnx_path, "--train", "--loss=mse",
+               "--optimizer=adam", "--report"])
+    nparam = 4 * sum(p.numel() for p in model.parameters())
+    want = [f"  parameters: {nparam} bytes in 4 tensors",
+            f"  optimizer state: {2 * nparam + 12} bytes in 10 tensors (with step and lr)",
+            "  saved activations: ", "  gradients: ", "  workspace: "]
+    for w in want:
+        if w not in rep:
+            sys.exit(f"FAIL: --report of a training step lacks '{w}':\n{rep}")
     nncc, runner = os.path.join(build, "nncc"), os.path.join(build, "nncc-run")
     so, inf = os.path.join(tmp, "err_train.so"), os.path.join(tmp, "err_inf.so")
     run([nncc, onnx_path, "--train", "--loss=mse", "-o", so])
