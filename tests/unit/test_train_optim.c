@@ -344,6 +344,33 @@ static void test_bad_weights(void **state)
 	const char *p = put_file("short.safetensors", "\x10\0\0\0", 4);
 	assert_int_equal(nncc_session_load_weights(r.s, p, &err), NNCC_STATUS_BAD_MODEL);
 	nncc_error_free(err);
+	/* every truncation of a valid file, and every single-byte corruption of
+	 * its header, is refused or loads cleanly: never a crash (ASan build) */
+	char good[600];
+	snprintf(good, sizeof good, "%s/good.safetensors", dir);
+	assert_int_equal(nncc_session_save_weights(r.s, good, &err), NNCC_STATUS_OK);
+	FILE *gf = fopen(good, "rb");
+	assert_non_null(gf);
+	static unsigned char img[8192];
+	size_t len = fread(img, 1, sizeof img, gf);
+	fclose(gf);
+	assert_true(len > 8 && len < sizeof img);
+	for (size_t cut = 0; cut < len; cut++) {
+		p = put_file("cut.safetensors", img, cut);
+		assert_int_not_equal(nncc_session_load_weights(r.s, p, &err), NNCC_STATUS_OK);
+		nncc_error_free(err);
+	}
+	size_t hdr = 8 + (size_t)img[0] + ((size_t)img[1] << 8);
+	for (size_t i = 8; i < hdr && i < len; i++) {
+		unsigned char keep = img[i];
+		img[i] = (unsigned char)(keep ^ 0x5a);
+		p = put_file("flip.safetensors", img, len);
+		if (nncc_session_load_weights(r.s, p, &err) != NNCC_STATUS_OK)
+			nncc_error_free(err);
+		img[i] = keep;
+	}
+	p = put_file("good2.safetensors", img, len); /* restore w0 (a flip may have loaded) */
+	assert_int_equal(nncc_session_load_weights(r.s, p, &err), NNCC_STATUS_OK);
 	/* a failed load changed nothing */
 	float w[N];
 	assert_int_equal(nncc_session_get_param(r.s, "w", w, sizeof w, NULL), NNCC_STATUS_OK);
