@@ -54,7 +54,8 @@ typedef struct nncc_abi_model {
 	 * inference model). A param whose role is not CONST is training
 	 * state: the runtime gives each session a writable copy of its data
 	 * (the initial value) and passes that copy in params[]; the model
-	 * reads and updates it in place (docs/training.md). */
+	 * reads and updates it in place (docs/training.md). Optimizer state
+	 * (ROLE_OPTIM) may have data NULL: it starts at zero. */
 	const int32_t *param_role;
 } nncc_abi_model;
 

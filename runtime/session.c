@@ -150,7 +150,7 @@ nncc_session_create(const nncc_model *m, nncc_session **out, char **err)
 		if (a->param_role && a->param_role[i] != NNCC_ABI_ROLE_CONST) { /* training state */
 			if (!(s->state[i] = rt_alloc(a->params[i].nbytes)))
 				goto oom;
-			if (a->params[i].nbytes > 0)
+			if (a->params[i].nbytes > 0 && a->params[i].data) /* no data: zeros */
 				memcpy(s->state[i], a->params[i].data, (size_t)a->params[i].nbytes);
 			s->params[i] = s->state[i];
 		}

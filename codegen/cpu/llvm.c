@@ -60,6 +60,15 @@ static LLVMValueRef cstring(Cg *cg, const char *s)
 
 /* Weights */
 
+static bool all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
 static int emit_weights(Mod *m, Diag *d)
 {
 	Cg *cg = m->cg;
@@ -71,6 +80,8 @@ static int emit_weights(Mod *m, Diag *d)
 		const Value *v = &kl->g->val[vi];
 		if (!v->data && v->nbytes)
 			return diag(d, "value %s has no data", v->name);
+		if (v->state == IR_STATE_OPTIM && all_zero(v->data, v->nbytes))
+			continue; /* optimizer state starting at zero: no bytes in the file (abi.h) */
 		LLVMValueRef init;
 		if (v->nbytes)
 			init = LLVMConstStringInContext2(cg->ctx, v->data, v->nbytes, 1);

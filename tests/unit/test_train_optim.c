@@ -23,6 +23,7 @@
 #include "codegen/codegen.h"
 #include "nncc/nncc.h"
 #include "passes/passes.h"
+#include "runtime/rt.h"
 
 static char dir[256];
 
@@ -246,6 +247,10 @@ static void test_resume(void **state)
 		assert_memory_equal(x, y, (size_t)info.nbytes);
 	}
 	assert_int_equal(nncc_model_param_role(a.m, nncc_model_find_param(a.m, "w")), NNCC_PARAM_TRAINED);
+	/* optimizer state starting at zero takes no bytes in the artifact */
+	const nncc_abi_model *abi = rt_model_abi(a.m);
+	assert_null(abi->params[nncc_model_find_param(a.m, "w.exp_avg")].data);
+	assert_non_null(abi->params[nncc_model_find_param(a.m, "w")].data);
 	assert_int_equal(nncc_model_param_role(a.m, nncc_model_find_param(a.m, "lr")), NNCC_PARAM_LR);
 	close_run(&a);
 	close_run(&c);
