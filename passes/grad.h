@@ -82,6 +82,10 @@ int gr_reduce_max(GradCtx *c, const int *gout, int *gin);
 int gr_softmax(GradCtx *c, const int *gout, int *gin);
 int gr_log_softmax(GradCtx *c, const int *gout, int *gin);
 int gr_batchnorm(GradCtx *c, const int *gout, int *gin);
+/* grad_conv.c: convolution and pooling */
+int gr_conv(GradCtx *c, const int *gout, int *gin);
+int gr_maxpool(GradCtx *c, const int *gout, int *gin);
+int gr_avgpool(GradCtx *c, const int *gout, int *gin);
 /* grad_move.c: data movement */
 int gr_view(GradCtx *c, const int *gout, int *gin);
 int gr_transpose_rule(GradCtx *c, const int *gout, int *gin);
