@@ -92,7 +92,7 @@ void imp_bind(Importer *m, int k, int v);
 
 /* --- train --- */
 /* ad */
-/* onnx_train.c: losses and OneHot as compositions of forward ops */
+/* onnx_loss.c: losses and OneHot as compositions of forward ops */
 int imp_onehot(Importer *m, Op op);
 int imp_nll_loss(Importer *m, Op op);
 int imp_sce_loss(Importer *m, Op op);

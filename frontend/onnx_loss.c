@@ -1,4 +1,4 @@
-/* onnx_train.c — ONNX import of the loss ops and OneHot, as compositions of
+/* onnx_loss.c — ONNX import of the loss ops and OneHot, as compositions of
  * forward IR ops (the same one-hot construction as ir/onehot.c, built here
  * through imp_node so every value is named in the importer's table):
  *
