@@ -136,6 +136,7 @@ typedef enum BufKind {
 	BUF_OUTPUT, /* caller's output tensor, index = position */
 	BUF_PARAM,  /* constant/weights, index = position in the param array */
 	BUF_TEMP,   /* intermediate in the arena at offset */
+	BUF_STATE,  /* training state (Value.state): index = position in the param array, session-owned and writable */
 } BufKind;
 
 typedef struct Buf {
@@ -224,6 +225,9 @@ int cg_plan_check(const KernelList *kl, Diag *d);
 void cg_report(const KernelList *kl, FILE *f);
 /* kprint.c: prints the kernel list as loop nests (--emit=kernels). */
 void cg_print(const KernelList *kl, FILE *f);
+/* lower_train.c: proves the training-state order: each state buffer is
+ * written by one kernel, after every kernel that reads it. */
+int cg_state_check(const KernelList *kl, Diag *d);
 
 /* cpu/: LLVM backend. */
 typedef struct CpuOptions {

@@ -286,6 +286,8 @@ static const LowerFn lower_fn[OP_COUNT] = {
 	/* --- conv --- */
 
 	/* --- train --- */
+	/* trn */
+	[OP_ASSIGN] = lw_assign, /* lower_train.c */
 
 };
 
@@ -378,7 +380,8 @@ static int assign_io(Lower *L, const bool *vlive, bool *copy)
 			kl->param_value = xrealloc(kl->param_value, (size_t)L->capparam * sizeof(int));
 		}
 		kl->param_value[kl->nparam] = v;
-		if ((L->vbuf[v] = value_buf(L, BUF_PARAM, kl->nparam, v)) < 0)
+		BufKind kind = g->val[v].state ? BUF_STATE : BUF_PARAM; /* training state is writable */
+		if ((L->vbuf[v] = value_buf(L, kind, kl->nparam, v)) < 0)
 			return -1;
 		kl->nparam++;
 	}
@@ -496,6 +499,8 @@ int cg_lower(const Graph *g, KernelList *kl, Diag *d)
 	free(copy);
 	free(root);
 	lw_free_fuse(&L);
+	if (rc == 0)
+		rc = cg_state_check(kl, d);
 	if (rc < 0) {
 		cg_free(kl);
 		kl->g = g;

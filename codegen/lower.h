@@ -121,5 +121,7 @@ int lw_cast(Lower *L, int node);      /* lower_extra.c: converting copy */
 /* --- conv --- */
 
 /* --- train --- */
+/* trn */
+int lw_assign(Lower *L, int node); /* lower_train.c: copies the new value into the state */
 
 #endif

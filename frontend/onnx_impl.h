@@ -96,5 +96,9 @@ void imp_bind(Importer *m, int k, int v);
 int imp_onehot(Importer *m, Op op);
 int imp_nll_loss(Importer *m, Op op);
 int imp_sce_loss(Importer *m, Op op);
+/* trn */
+/* onnx_train.c: the ai.onnx.preview.training domain's optimizers
+ * (Adagrad, Momentum, Adam); NULL for another op_type. */
+const OnnxOp *onnx_find_training_op(const char *op_type);
 
 #endif

@@ -794,6 +794,8 @@ static const OnnxOp table[] = {
 
 const OnnxOp *onnx_find_op(const char *domain, const char *op_type)
 {
+	if (domain && strcmp(domain, "ai.onnx.preview.training") == 0)
+		return onnx_find_training_op(op_type); /* onnx_train.c */
 	if (domain && *domain && strcmp(domain, "ai.onnx") != 0)
 		return NULL;
 	for (size_t i = 0; i < sizeof table / sizeof *table; i++)

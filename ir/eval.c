@@ -214,6 +214,9 @@ static bool dtype_ok(Op op, DType t)
 	/* --- conv --- */
 
 	/* --- train --- */
+	/* trn */
+	case OP_ASSIGN:
+		return ir_dtype_size(t) > 0;
 
 	default:
 		return ir_dtype_is_float(t);
@@ -252,6 +255,8 @@ static int dispatch(const Ev *e)
 	/* --- conv --- */
 
 	/* --- train --- */
+	/* trn */
+	case OP_ASSIGN: return 0; /* no outputs: the interpreter evaluates one step, state unchanged */
 
 	case OP_COUNT: break;
 	}

@@ -81,5 +81,7 @@ int shape_reshape_dyn_rule(const ShapeCtx *c);
 /* --- conv --- */
 
 /* --- train --- */
+/* trn */
+int shape_assign_rule(const ShapeCtx *c);   /* train_state.c */
 
 #endif

@@ -69,7 +69,9 @@ check_abi(const nncc_abi_model *a, char **err)
 		return st;
 	if ((st = check_tensors(a->outputs, a->noutputs, "output", 0, err)) != NNCC_STATUS_OK)
 		return st;
-	return check_tensors(a->params, a->nparams, "param", 1, err);
+	if ((st = check_tensors(a->params, a->nparams, "param", 1, err)) != NNCC_STATUS_OK)
+		return st;
+	return rt_check_roles(a, err);
 }
 
 nncc_status

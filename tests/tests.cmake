@@ -93,3 +93,9 @@ set_tests_properties(e2e/cnn-memory-plan PROPERTIES
 # NaN propagation through max/min-based ops, compiled at -O0 and -O2.
 add_test(NAME e2e/nan COMMAND ${E2E_DIR}/nan.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e/nan PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 120)
+
+# Compiled training steps (nncc --train, nncc-run --train) against PyTorch's
+# optimizers: losses and parameters after three steps within 1e-4 relative,
+# and a resumed run bit-exact (tests/e2e/train_e2e.py).
+add_test(NAME e2e/train COMMAND ${NNCC_PYTHON} ${E2E_DIR}/train_e2e.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e/train PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)

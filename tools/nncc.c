@@ -38,12 +38,18 @@ static void usage(FILE *f)
 		"  -O0 .. -O3             optimization level (default -O2)\n"
 		"  --emit=so|obj|ir|llvm|kernels|dot\n"
 		"  --shape NAME=D0,D1,... bind the extents of a graph input\n"
-		"  --print-after=PASS|all print text IR after a pass (import, shapes, canon, fold,\n"
+		"  --print-after=PASS|all print text IR after a pass (import, shapes, canon, train, fold,\n"
 		"                         algebraic, cse, bnfold, dce, fuse)\n"
 		"  --passes=P1,P2,...     run exactly these passes after shape inference\n"
 		"  --report               print kernels (fused ops, FLOPs, bytes) and the memory\n"
 		"                         plan to stdout; with -o the output is still written\n"
 		"  --cpu=NAME --features=+a,-b   override the host CPU for code generation\n"
+		"  --train                compile one training step (docs/training.md); needs --loss\n"
+		"  --loss=L               mse, cross_entropy, bce_logits or nll (adds the input `label`)\n"
+		"  --optimizer=O:k=v,...  sgd (lr momentum dampening nesterov weight_decay), adam or\n"
+		"                         adamw (lr beta1 beta2 eps weight_decay); default sgd:lr=0.001\n"
+		"  --freeze=PREFIX        keep parameters whose name starts with PREFIX fixed (repeatable)\n"
+		"  --grad-inputs=A,B      also output grad.A, the loss's gradient w.r.t. input A\n"
 		"  -h, --help\n");
 }
 
@@ -290,6 +296,12 @@ int main(int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	o.opt_level = 2;
 	CpuOptions co = {2, NULL, NULL};
+	TrainOptions to;
+	memset(&to, 0, sizeof to);
+	bool train = false, train_flag = false;
+	Diag od;
+	diag_init(&od);
+	ps_parse_optimizer("sgd", &to.optim, &od);
 
 	if (argc > 1 && strcmp(argv[1], "test-onnx") == 0)
 		return drv_test_onnx(argc - 1, argv + 1);
@@ -351,6 +363,25 @@ int main(int argc, char **argv)
 			co.cpu = a + 6;
 		} else if (strncmp(a, "--features=", 11) == 0) {
 			co.features = a + 11;
+		} else if (strcmp(a, "--train") == 0) {
+			train = true;
+		} else if (strncmp(a, "--loss=", 7) == 0) {
+			to.loss = a + 7;
+			train_flag = true;
+		} else if (strncmp(a, "--optimizer=", 12) == 0) {
+			if (ps_parse_optimizer(a + 12, &to.optim, &od) < 0) {
+				fprintf(stderr, "nncc: %s", od.msg);
+				return 2;
+			}
+			train_flag = true;
+		} else if (strncmp(a, "--freeze=", 9) == 0) {
+			if (to.nfreeze == PS_MAX_FREEZE || !a[9])
+				return usage_error("bad or too many --freeze '%s'", a + 9);
+			to.freeze[to.nfreeze++] = a + 9;
+			train_flag = true;
+		} else if (strncmp(a, "--grad-inputs=", 14) == 0) {
+			to.grad_inputs = a + 14;
+			train_flag = true;
 		} else if (a[0] == '-' && a[1]) {
 			return usage_error("unknown option '%s'", a);
 		} else if (!model) {
@@ -364,6 +395,12 @@ int main(int argc, char **argv)
 	if ((emit == EMIT_SO || emit == EMIT_OBJ) && !out && !report)
 		return usage_error("-o OUT is required for --emit=so and --emit=obj%s", "");
 	co.opt_level = o.opt_level;
+	if (train_flag && !train)
+		return usage_error("--loss, --optimizer, --freeze and --grad-inputs need --train%s", "");
+	if (train && !to.loss)
+		return usage_error("--train needs --loss=mse|cross_entropy|bce_logits|nll%s", "");
+	if (train)
+		o.train = &to;
 
 	Diag d;
 	diag_init(&d);
