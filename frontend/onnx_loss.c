@@ -2,7 +2,8 @@
  * forward IR ops (the same one-hot construction as ir/onehot.c, built here
  * through imp_node so every value is named in the importer's table):
  *
- *   OneHot(indices, depth, values)  off + (on - off) * 0 ** |idx - iota|
+ *   OneHot(indices, depth, values)  off + (on - off) * onehot(idx), where
+ *       onehot = where(equal(unsqueeze(idx), iota), 1, 0)
  *   NegativeLogLikelihoodLoss(x, t[, w])
  *       hot = onehot(t) along axis 1 (zeroed where t == ignore_index),
  *       hw = hot * w[c]; loss = -sum_c hw * x, then none / sum /
@@ -63,37 +64,41 @@ static int unsqueeze(Importer *m, int x, int64_t axis)
 	return imp_infer(m, nd);
 }
 
-/* 0 ** y: 1 where y == 0, 0 where y > 0 */
-static int pow0(Importer *m, int y)
+/* where(cond, a, b) into ONNX output slot (-1: an intermediate) */
+static int where_to(Importer *m, int cond, int a, int b, int slot)
 {
-	if (y < 0)
+	if (cond < 0 || a < 0 || b < 0)
 		return -1;
-	return op2(m, OP_POW, scalar(m, val(m, y)->dtype, 0), y);
+	int nd = imp_node(m, OP_WHERE, (int[]){cond, a, b}, 3, slot);
+	return imp_infer(m, nd);
 }
 
-/* The one-hot of float indices x along `axis` of the result, depth classes. */
-static int one_hot(Importer *m, int x, int64_t depth, int axis)
+static int where(Importer *m, int cond, int a, int b) { return where_to(m, cond, a, b, -1); }
+
+/* The one-hot (in type t) of i64 indices x along `axis` of the result,
+ * depth classes: where(equal(unsqueeze(x), iota), on, off), into slot. */
+static int one_hot(Importer *m, int x, int64_t depth, int axis, DType t, double on, double off,
+	int slot)
 {
 	if (x < 0)
 		return -1;
-	DType t = val(m, x)->dtype;
 	int r = val(m, x)->shape.rank;
 	if (r < 0 || r + 1 > IR_MAX_RANK)
 		return imp_err(m, "indices of unknown rank or rank %d are unsupported", r);
-	if (depth < 1 || depth > ((int64_t)1 << (t == DT_F64 ? 52 : 23)))
+	if (depth < 1 || depth > ((int64_t)1 << 40))
 		return imp_err(m, "depth %lld is unsupported", (long long)depth);
 	int64_t dims[IR_MAX_RANK];
 	int nd = 0;
 	dims[nd++] = depth;
 	for (int i = axis; i < r; i++)
 		dims[nd++] = 1;
-	size_t sz = ir_dtype_size(t);
-	char *io = xmalloc((size_t)depth * sz);
+	int64_t *io = xmalloc((size_t)depth * sizeof *io);
 	for (int64_t i = 0; i < depth; i++)
-		ir_elem_put(t, io + (size_t)i * sz, (double)i);
-	int iota = imp_const(m, "iota", t, ir_shape_make(nd, dims), io, (size_t)depth * sz);
+		io[i] = i;
+	int iota = imp_const(m, "iota", DT_I64, ir_shape_make(nd, dims), io, (size_t)depth * sizeof *io);
 	free(io);
-	return pow0(m, op2(m, OP_ABS, op2(m, OP_SUB, unsqueeze(m, x, axis), iota), -1));
+	int eq = op2(m, OP_EQUAL, unsqueeze(m, x, axis), iota);
+	return where_to(m, eq, scalar(m, t, on), scalar(m, t, off), slot);
 }
 
 /* The constant input k as a list of doubles (at most max); count or -1. */
@@ -110,18 +115,15 @@ static int const_vals(Importer *m, int k, const char *what, double *out, int max
 	return (int)n;
 }
 
-/* Indices as a float type ft: truncated toward zero (ONNX casts them to
- * integers), wrapped by depth where negative if wrap. */
-static int indices(Importer *m, int x, DType ft, double depth, bool wrap)
+/* Indices as i64 (floats truncated toward zero, as ONNX casts them),
+ * wrapped by depth where negative if wrap. */
+static int indices(Importer *m, int x, int64_t depth, bool wrap)
 {
-	if (ir_dtype_is_float(val(m, x)->dtype))
-		x = cast(m, x, DT_I64, -1);
-	x = cast(m, x, ft, -1);
+	x = cast(m, x, DT_I64, -1);
 	if (!wrap || x < 0)
 		return x;
-	/* negative: 1 - 0 ** relu(-x) */
-	int neg = op2(m, OP_SUB, scalar(m, ft, 1), pow0(m, op2(m, OP_RELU, op2(m, OP_NEG, x, -1), -1)));
-	return op2(m, OP_ADD, x, op2(m, OP_MUL, neg, scalar(m, ft, depth)));
+	int neg = op2(m, OP_LESS, x, scalar(m, DT_I64, 0));
+	return where(m, neg, op2(m, OP_ADD, x, scalar(m, DT_I64, (double)depth)), x);
 }
 
 int imp_onehot(Importer *m, Op op)
@@ -130,10 +132,9 @@ int imp_onehot(Importer *m, Op op)
 	double depth, v[2];
 	if (const_vals(m, 1, "depth", &depth, 1) < 0 || const_vals(m, 2, "values", v, 2) != 2)
 		return m->d->nerr ? -1 : imp_err(m, "values must hold [off, on]");
-	if (!(depth >= 1 && depth <= (double)(1 << 23)) || depth != floor(depth))
+	if (!(depth >= 1 && depth <= (double)((int64_t)1 << 40)) || depth != floor(depth))
 		return imp_err(m, "depth %g is unsupported", depth);
 	DType out = val(m, m->in[2])->dtype;
-	DType ft = out == DT_F32 ? DT_F32 : DT_F64;
 	int r = val(m, m->in[0])->shape.rank;
 	int64_t axis = imp_int(m, "axis", -1);
 	if (r >= 0 && axis < 0)
@@ -141,19 +142,8 @@ int imp_onehot(Importer *m, Op op)
 	if (r < 0 || axis < 0 || axis > r)
 		return imp_err(m, "axis %lld is out of range for indices of rank %d",
 			(long long)imp_int(m, "axis", -1), r);
-	int x = indices(m, m->in[0], ft, depth, true);
-	int hot = one_hot(m, x, (int64_t)depth, (int)axis);
-	if (hot < 0)
-		return -1;
-	if (v[0] != 0 || v[1] != 1)
-		hot = op2(m, OP_ADD, op2(m, OP_MUL, hot, scalar(m, ft, v[1] - v[0])), scalar(m, ft, v[0]));
-	if (hot < 0)
-		return -1;
-	if (out == ft) {
-		int nd = imp_node(m, OP_IDENTITY, &hot, 1, 0);
-		return imp_infer(m, nd) < 0 ? -1 : 0;
-	}
-	return cast(m, hot, out, 0) < 0 ? -1 : 0;
+	int x = indices(m, m->in[0], (int64_t)depth, true);
+	return one_hot(m, x, (int64_t)depth, (int)axis, out, v[1], v[0], 0) < 0 ? -1 : 0;
 }
 
 /* NLL over log-probabilities logp [N, C, d...] into ONNX output 0. */
@@ -167,15 +157,12 @@ static int nll(Importer *m, int logp)
 	const char *red = imp_str(m, "reduction", "mean");
 	if (strcmp(red, "none") && strcmp(red, "sum") && strcmp(red, "mean"))
 		return imp_err(m, "reduction '%s' is unsupported", red);
-	DType ft = t == DT_F64 ? DT_F64 : DT_F32;
-	int lbl = indices(m, m->in[1], ft, 0, false);
-	int hot = one_hot(m, lbl, s.d[1].n, 1);
-	if (imp_attr(m, "ignore_index")) {
-		int valid = op2(m, OP_SUB, scalar(m, ft, 1), pow0(m, op2(m, OP_ABS,
-			op2(m, OP_SUB, lbl, scalar(m, ft, (double)imp_int(m, "ignore_index", 0))), -1)));
-		hot = op2(m, OP_MUL, hot, unsqueeze(m, valid, 1));
+	int lbl = indices(m, m->in[1], 0, false);
+	int hot = one_hot(m, lbl, s.d[1].n, 1, t, 1, 0, -1);
+	if (imp_attr(m, "ignore_index")) { /* zero where the label is ignore_index */
+		int ig = op2(m, OP_EQUAL, lbl, scalar(m, DT_I64, (double)imp_int(m, "ignore_index", 0)));
+		hot = where(m, unsqueeze(m, ig, 1), scalar(m, t, 0), hot);
 	}
-	hot = cast(m, hot, t, -1);
 	if (m->nin > 2 && m->in[2] >= 0) { /* weights [C] -> [C, 1, ...] */
 		int w = m->in[2];
 		if (val(m, w)->dtype != t || val(m, w)->shape.rank != 1)
