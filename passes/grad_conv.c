@@ -48,7 +48,10 @@ static int pad(GradCtx *c, int x, const int64_t *pads, double value)
 }
 
 /* Along `axis`: element o of x moves to position o * s + off of a result
- * of length len (zeros elsewhere; what falls outside is dropped). */
+ * of length len (zeros elsewhere; what falls outside is dropped). A
+ * stride s > 1 is a reshape to [.., d, 1, ..], a pad of that unit dim to s
+ * (the offset modulo s before, the rest after) and a reshape back; the
+ * remaining whole-step shift and the length are pads or slices. */
 static int place(GradCtx *c, int x, int axis, int64_t s, int64_t off, int64_t len)
 {
 	if (c->fail)
@@ -57,36 +60,46 @@ static int place(GradCtx *c, int x, int axis, int64_t s, int64_t off, int64_t le
 	int r = sh.rank;
 	int64_t d = sh.d[axis].n;
 	int64_t pads[2 * IR_MAX_RANK + 2] = {0};
-	if (s > 1) { /* dilate: [.., d, ..] -> [.., d, 1, ..] -> pad to s -> [.., d*s, ..] */
+	int64_t inner = s > 1 ? ((off % s) + s) % s : 0;
+	if (s > 1) {
 		Shape t = sh;
 		for (int i = r; i > axis + 1; i--)
 			t.d[i] = t.d[i - 1];
 		t.d[axis + 1] = (Dim){1, 0};
 		t.rank = r + 1;
 		x = gr_reshape(c, x, &t);
-		pads[t.rank + axis + 1] = s - 1;
+		pads[axis + 1] = inner;
+		pads[t.rank + axis + 1] = s - 1 - inner;
 		x = pad(c, x, pads, 0);
-		pads[t.rank + axis + 1] = 0;
+		pads[axis + 1] = pads[t.rank + axis + 1] = 0;
 		sh.d[axis].n = d * s;
 		x = gr_reshape(c, x, &sh);
 	}
-	int64_t cur = d * s; /* element o now at o * s */
-	if (off < 0) {
-		if (-off >= cur) { /* nothing lands inside */
+	int64_t cur = d * s, shift = off - inner; /* element o now at o * s + inner */
+	if (shift < 0) {
+		if (-shift >= cur) { /* nothing lands inside */
 			sh.d[axis].n = len;
 			return gr_full(c, gr_val(c, x)->dtype, &sh, 0);
 		}
-		x = gr_slice(c, x, axis, -off, cur);
-		cur += off;
-	} else if (off > 0) {
-		pads[axis] = off;
-		x = pad(c, x, pads, 0);
-		pads[axis] = 0;
-		cur += off;
+		x = gr_slice(c, x, axis, -shift, cur < len - shift ? cur : len - shift);
+		cur = (cur < len - shift ? cur : len - shift) + shift;
+	} else {
+		int64_t keep = cur < len - shift ? cur : len - shift; /* what fits after the shift */
+		if (keep <= 0) {
+			sh.d[axis].n = len;
+			return gr_full(c, gr_val(c, x)->dtype, &sh, 0);
+		}
+		if (keep < cur)
+			x = gr_slice(c, x, axis, 0, keep);
+		cur = keep;
+		if (shift > 0) {
+			pads[axis] = shift;
+			x = pad(c, x, pads, 0);
+			pads[axis] = 0;
+			cur += shift;
+		}
 	}
-	if (cur > len) {
-		x = gr_slice(c, x, axis, 0, len);
-	} else if (cur < len) {
+	if (cur < len) {
 		pads[r + axis] = len - cur;
 		x = pad(c, x, pads, 0);
 	}
