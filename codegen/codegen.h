@@ -34,15 +34,33 @@ typedef enum KxKind {
 	KX_UNARY,  /* op(a) */
 	KX_BINARY, /* op(a, b) */
 	KX_REDUCE, /* reduce op over the kernel's reduction vars of a */
+	KX_SELECT, /* cond != 0 ? a : b (where) */
 } KxKind;
 
 typedef enum KuOp {
 	KU_NEG, KU_ABS, KU_EXP, KU_LOG, KU_SQRT, KU_RELU, KU_SIGMOID, KU_TANH,
+	/* ew family: logic, bits, trigonometry, rounding, classification */
+	KU_NOT,    /* a == 0 (bool result from any operand type) */
+	KU_BITNOT, /* ~a, integers */
+	KU_SIN, KU_COS, KU_TAN, KU_ASIN, KU_ACOS, KU_ATAN,
+	KU_SINH, KU_COSH, KU_ASINH, KU_ACOSH, KU_ATANH, KU_ERF,
+	KU_FLOOR, KU_CEIL,
+	KU_ROUND,  /* to nearest, ties to even */
+	KU_SIGN,   /* -1, 0 or 1 (NaN stays NaN) */
+	KU_RECIP,  /* 1 / a */
+	KU_ISNAN, KU_ISINF, KU_ISPOSINF, KU_ISNEGINF, /* bool results */
 } KuOp;
 
 typedef enum KbOp {
 	KB_ADD, KB_SUB, KB_MUL, KB_DIV, KB_MAX, KB_MIN,
 	KB_POW, /* a ** b, floats only (lowering converts integers through f64) */
+	/* ew family. Comparisons give bool and compare in the operands' dtype
+	 * (a's; b has the same); NaN compares unequal to everything. */
+	KB_EQ, KB_LT, KB_LE, KB_GT, KB_GE,
+	KB_AND, KB_OR, KB_XOR, /* bitwise, integers and bool */
+	KB_MOD,  /* integers: remainder with the divisor's sign (x mod 0 gives x) */
+	KB_FMOD, /* remainder with the dividend's sign (C fmod; integers: %, x % 0 gives x) */
+	KB_SHL, KB_SHR, /* shifts of unsigned integers; a count >= the width gives 0 */
 } KbOp;
 
 typedef enum KrOp {
@@ -60,7 +78,17 @@ typedef struct Kx {
 	Guard *guard;
 	double fill;     /* KX_LOAD: value when a guard fails */
 	struct Kx *a, *b; /* operands; KX_REDUCE: a is the body */
+	struct Kx *cond;  /* KX_SELECT: the condition (bool); NULL otherwise */
 } Kx;
+
+/* Whether a unary/binary op yields bool from operands of another dtype
+ * (comparisons, not, isnan, isinf): it works in its operand's dtype. */
+static inline bool cg_kx_pred(const Kx *x)
+{
+	if (x->kind == KX_UNARY)
+		return x->op == KU_NOT || (x->op >= KU_ISNAN && x->op <= KU_ISNEGINF);
+	return x->kind == KX_BINARY && x->op >= KB_EQ && x->op <= KB_GE;
+}
 
 /* Kx trees may share nodes (a DAG): a node reached twice denotes ONE value,
  * computed once per point of the loops it depends on. A KX_REDUCE is

@@ -150,6 +150,35 @@ static bool empty(const Interp *in, int lo, int hi)
 static double nanmax(double a, double b) { return isnan(a) || isnan(b) ? NAN : a > b ? a : b; }
 static double nanmin(double a, double b) { return isnan(a) || isnan(b) ? NAN : a < b ? a : b; }
 
+/* ~a in integer dtype t (bool: 0/1 flips). */
+static double bitnot(double a, DType t)
+{
+	return t == DT_BOOL ? a == 0 : convert((double)~(int64_t)a, DT_I64, t);
+}
+
+/* Remainder as the backend computes it (x mod 0 gives x); py: the
+ * divisor's sign (Python's %), else the dividend's (C's fmod). */
+static double rem(double a, double b, bool py, DType t)
+{
+	if (!ir_dtype_is_float(t) && b == 0)
+		return a;
+	double r = fmod(a, b);
+	if (py && r != 0 && (r < 0) != (b < 0))
+		r += b;
+	return r;
+}
+
+/* Logical shift of an unsigned integer of dtype t; counts >= the width
+ * give 0. */
+static double shift(double a, double b, bool left, DType t)
+{
+	int bits = (int)ir_dtype_size(t) * 8;
+	if (b < 0 || b >= bits)
+		return 0;
+	uint64_t u = (uint64_t)a, mask = bits == 64 ? ~0ull : (1ull << bits) - 1;
+	return (double)((left ? u << (int)b : u >> (int)b) & mask);
+}
+
 static double eval(Interp *in, const Kx *x)
 {
 	double a, b, r = 0;
@@ -172,6 +201,29 @@ static double eval(Interp *in, const Kx *x)
 		case KU_RELU: r = a < 0 ? 0 : a; break;
 		case KU_SIGMOID: r = a >= 0 ? 1 / (1 + exp(-a)) : exp(a) / (1 + exp(a)); break;
 		case KU_TANH: r = tanh(a); break;
+		case KU_NOT: r = a == 0; break;
+		case KU_BITNOT: r = bitnot(a, x->dtype); break;
+		case KU_SIN: r = sin(a); break;
+		case KU_COS: r = cos(a); break;
+		case KU_TAN: r = tan(a); break;
+		case KU_ASIN: r = asin(a); break;
+		case KU_ACOS: r = acos(a); break;
+		case KU_ATAN: r = atan(a); break;
+		case KU_SINH: r = sinh(a); break;
+		case KU_COSH: r = cosh(a); break;
+		case KU_ASINH: r = asinh(a); break;
+		case KU_ACOSH: r = acosh(a); break;
+		case KU_ATANH: r = atanh(a); break;
+		case KU_ERF: r = erf(a); break;
+		case KU_FLOOR: r = floor(a); break;
+		case KU_CEIL: r = ceil(a); break;
+		case KU_ROUND: r = nearbyint(a); break; /* the default mode: ties to even */
+		case KU_SIGN: r = a > 0 ? 1 : a < 0 ? -1 : a; break;
+		case KU_RECIP: r = 1 / a; break;
+		case KU_ISNAN: r = isnan(a); break;
+		case KU_ISINF: r = isinf(a); break;
+		case KU_ISPOSINF: r = a == INFINITY; break;
+		case KU_ISNEGINF: r = a == -INFINITY; break;
 		}
 		break;
 	case KX_BINARY:
@@ -187,8 +239,20 @@ static double eval(Interp *in, const Kx *x)
 		case KB_MAX: r = nanmax(a, b); break;
 		case KB_MIN: r = nanmin(a, b); break;
 		case KB_POW: r = pow(a, b); break;
+		case KB_EQ: r = a == b; break;
+		case KB_LT: r = a < b; break;
+		case KB_LE: r = a <= b; break;
+		case KB_GT: r = a > b; break;
+		case KB_GE: r = a >= b; break;
+		case KB_AND: r = (double)((int64_t)a & (int64_t)b); break;
+		case KB_OR: r = (double)((int64_t)a | (int64_t)b); break;
+		case KB_XOR: r = (double)((int64_t)a ^ (int64_t)b); break;
+		case KB_MOD: case KB_FMOD: r = rem(a, b, x->op == KB_MOD, x->dtype); break;
+		case KB_SHL: case KB_SHR: r = shift(a, b, x->op == KB_SHL, x->dtype); break;
 		}
 		break;
+	case KX_SELECT:
+		return eval(in, x->cond) != 0 ? eval(in, x->a) : eval(in, x->b);
 	case KX_REDUCE: {
 		const Kernel *k = in->k;
 		for (int i = 0; i < in->nred; i++)

@@ -97,10 +97,19 @@ static void print_kx(const KernelList *kl, const Kernel *k, const Kx *x, FILE *f
 	static const char *const un[] = {
 		[KU_NEG] = "neg", [KU_ABS] = "abs", [KU_EXP] = "exp", [KU_LOG] = "log",
 		[KU_SQRT] = "sqrt", [KU_RELU] = "relu", [KU_SIGMOID] = "sigmoid", [KU_TANH] = "tanh",
+		[KU_NOT] = "not", [KU_BITNOT] = "bitnot", [KU_SIN] = "sin", [KU_COS] = "cos",
+		[KU_TAN] = "tan", [KU_ASIN] = "asin", [KU_ACOS] = "acos", [KU_ATAN] = "atan",
+		[KU_SINH] = "sinh", [KU_COSH] = "cosh", [KU_ASINH] = "asinh", [KU_ACOSH] = "acosh",
+		[KU_ATANH] = "atanh", [KU_ERF] = "erf", [KU_FLOOR] = "floor", [KU_CEIL] = "ceil",
+		[KU_ROUND] = "round", [KU_SIGN] = "sign", [KU_RECIP] = "recip", [KU_ISNAN] = "isnan",
+		[KU_ISINF] = "isinf", [KU_ISPOSINF] = "isposinf", [KU_ISNEGINF] = "isneginf",
 	};
 	static const char *const bin[] = {
 		[KB_ADD] = "+", [KB_SUB] = "-", [KB_MUL] = "*", [KB_DIV] = "/",
 		[KB_MAX] = "max", [KB_MIN] = "min", [KB_POW] = "pow",
+		[KB_EQ] = "==", [KB_LT] = "<", [KB_LE] = "<=", [KB_GT] = ">", [KB_GE] = ">=",
+		[KB_AND] = "&", [KB_OR] = "|", [KB_XOR] = "^", [KB_MOD] = "mod", [KB_FMOD] = "fmod",
+		[KB_SHL] = "<<", [KB_SHR] = ">>",
 	};
 	static const char *const red[] = { [KR_SUM] = "sum", [KR_MAX] = "max", [KR_MIN] = "min" };
 	switch (x->kind) {
@@ -133,7 +142,8 @@ static void print_kx(const KernelList *kl, const Kernel *k, const Kx *x, FILE *f
 		fputs(")", f);
 		break;
 	case KX_BINARY:
-		if (x->op == KB_MAX || x->op == KB_MIN || x->op == KB_POW) {
+		if (x->op == KB_MAX || x->op == KB_MIN || x->op == KB_POW || x->op == KB_MOD ||
+		    x->op == KB_FMOD) {
 			fprintf(f, "%s(", bin[x->op]);
 			print_kx(kl, k, x->a, f);
 			fputs(", ", f);
@@ -146,6 +156,15 @@ static void print_kx(const KernelList *kl, const Kernel *k, const Kx *x, FILE *f
 			print_kx(kl, k, x->b, f);
 			fputs(")", f);
 		}
+		break;
+	case KX_SELECT:
+		fputs("select(", f);
+		print_kx(kl, k, x->cond, f);
+		fputs(", ", f);
+		print_kx(kl, k, x->a, f);
+		fputs(", ", f);
+		print_kx(kl, k, x->b, f);
+		fputs(")", f);
 		break;
 	case KX_REDUCE:
 		fprintf(f, "%s(", red[x->op]);

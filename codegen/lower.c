@@ -248,6 +248,15 @@ Kx *kx_bin(Lower *L, KbOp op, Kx *a, Kx *b)
 	return x;
 }
 
+Kx *kx_sel(Lower *L, Kx *cond, Kx *a, Kx *b)
+{
+	Kx *x = kx_new(L, KX_SELECT, a->dtype);
+	x->cond = cond;
+	x->a = a;
+	x->b = b;
+	return x;
+}
+
 Kx *kx_red(Lower *L, KrOp op, Kx *a)
 {
 	Kx *x = kx_new(L, KX_REDUCE, a->dtype);

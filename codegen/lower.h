@@ -113,6 +113,12 @@ int lw_cast(Lower *L, int node);      /* lower_extra.c: converting copy */
 
 /* Per-family additions (ONNX coverage and training), one block each. */
 /* --- ew --- */
+Kx *kx_sel(Lower *L, Kx *cond, Kx *a, Kx *b); /* lower.c: KX_SELECT, a's dtype */
+/* lower_ew2.c: the ew family's pointwise ops (comparisons, logic, where,
+ * unary math, mod, bitwise, shifts) at coordinates; NULL for an op it
+ * does not handle (ew_handles false), or with a message on error. */
+bool lw_ew2_handles(Op op);
+Kx *lw_ew2_at(Lower *L, int node, const Aff *coord);
 
 /* --- red --- */
 

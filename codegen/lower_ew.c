@@ -60,6 +60,8 @@ Kx *lw_ew_at(Lower *L, int node, const Aff *coord)
 {
 	const Node *n = &L->g->node[node];
 	DType t = lw_out(L, node)->dtype;
+	if (lw_ew2_handles(n->op))
+		return lw_ew2_at(L, node, coord); /* lower_ew2.c */
 	if (!ew_supported(n->op, t)) {
 		lw_unsupported(L, node, t);
 		return NULL;

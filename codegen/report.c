@@ -28,7 +28,7 @@ static const char *const kind_name[] = {"loop", "matmul", "conv2d"};
 
 static bool arith(const Kx *x)
 {
-	return x->kind == KX_UNARY || x->kind == KX_BINARY || x->kind == KX_REDUCE;
+	return x->kind == KX_UNARY || x->kind == KX_BINARY || x->kind == KX_REDUCE || x->kind == KX_SELECT;
 }
 
 /* Arithmetic nodes under x evaluated inside a reduce's loops (inner),
@@ -41,7 +41,8 @@ static int64_t inner_ops(const KxDag *d, const Kx *x, int *seen, int stamp)
 	if (i < 0 || seen[i] == stamp || !d->node[i].inner)
 		return 0;
 	seen[i] = stamp;
-	return (arith(x) ? 1 : 0) + inner_ops(d, x->a, seen, stamp) + inner_ops(d, x->b, seen, stamp);
+	return (arith(x) ? 1 : 0) + inner_ops(d, x->a, seen, stamp) + inner_ops(d, x->b, seen, stamp) +
+	       inner_ops(d, x->cond, seen, stamp);
 }
 
 /* FLOPs of a loop nest's body (a loop kernel or a call's epilogue). */

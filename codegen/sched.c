@@ -114,6 +114,10 @@ static int walk(KxDag *d, const Kernel *k, const Kx *x, int *cap)
 		int b = walk(d, k, x->b, cap);
 		vars |= d->node[b].vars;
 	}
+	if (x->cond) {
+		int c = walk(d, k, x->cond, cap);
+		vars |= d->node[c].vars;
+	}
 	uint32_t out = k->nout_var >= 32 ? ~0u : (1u << k->nout_var) - 1;
 	switch (x->kind) {
 	case KX_LOAD:

@@ -83,6 +83,16 @@ void imp_bind(Importer *m, int k, int v);
 
 /* Per-family additions (ONNX coverage and training), one block each. */
 /* --- ew --- */
+int ew_simple(Importer *m, Op op); /* onnx_ew.c */
+int ew_binary(Importer *m, Op op);
+int ew_isinf(Importer *m, Op op);
+int ew_mod(Importer *m, Op op);
+int ew_bitshift(Importer *m, Op op);
+int ew_variadic(Importer *m, Op op); /* Max, Min, Sum; Mean with op = OP_DIV */
+bool ew_clip_runtime(const Importer *m);
+int ew_clip(Importer *m, Op op);
+int ew_pow_int(Importer *m, Op op);
+int ew_castlike(Importer *m, Op op);
 
 /* --- red --- */
 
@@ -92,12 +102,12 @@ void imp_bind(Importer *m, int k, int v);
 
 /* --- train --- */
 /* ad */
-/* onnx_train.c: losses and OneHot as compositions of forward ops */
+/* onnx_loss.c: losses and OneHot as compositions of forward ops */
 int imp_onehot(Importer *m, Op op);
 int imp_nll_loss(Importer *m, Op op);
 int imp_sce_loss(Importer *m, Op op);
 /* trn */
-/* onnx_optim.c: the ai.onnx.preview.training domain's optimizers
+/* onnx_train.c: the ai.onnx.preview.training domain's optimizers
  * (Adagrad, Momentum, Adam); NULL for another op_type. */
 const OnnxOp *onnx_find_training_op(const char *op_type);
 

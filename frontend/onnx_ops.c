@@ -141,7 +141,7 @@ static int op_pow(Importer *m, Op op)
 {
 	DType t = in_dtype(m, 0), e = in_dtype(m, 1);
 	if (!ir_dtype_is_float(t))
-		return imp_err(m, "Pow is supported only for float bases, not %s", ir_dtype_name(t));
+		return ew_pow_int(m, op); /* onnx_ew.c */
 	int in[2] = { m->in[0], m->in[1] };
 	if (e != t) {
 		int c = imp_node(m, OP_CAST, &in[1], 1, -1);
@@ -161,6 +161,8 @@ static int op_leakyrelu(Importer *m, Op op)
 
 static int op_clip(Importer *m, Op op)
 {
+	if (m->opset >= 11 && ew_clip_runtime(m))
+		return ew_clip(m, op); /* onnx_ew.c: bounds as run-time data */
 	bool has_lo = false, has_hi = false;
 	double lo = 0, hi = 0;
 	if (m->opset < 11) {
@@ -778,6 +780,46 @@ static const OnnxOp table[] = {
 	{"Unsqueeze", op_squeeze, OP_UNSQUEEZE, 1, 2, "axes:ints"},
 
 	/* --- ew --- */
+	{"Acos", ew_simple, OP_ACOS, 1, 1, ""},
+	{"Acosh", ew_simple, OP_ACOSH, 1, 1, ""},
+	{"And", ew_binary, OP_AND, 2, 2, BINARY},
+	{"Asin", ew_simple, OP_ASIN, 1, 1, ""},
+	{"Asinh", ew_simple, OP_ASINH, 1, 1, ""},
+	{"Atan", ew_simple, OP_ATAN, 1, 1, ""},
+	{"Atanh", ew_simple, OP_ATANH, 1, 1, ""},
+	{"BitShift", ew_bitshift, OP_BIT_SHIFT, 2, 2, "direction:string"},
+	{"BitwiseAnd", ew_binary, OP_BITWISE_AND, 2, 2, ""},
+	{"BitwiseNot", ew_simple, OP_BITWISE_NOT, 1, 1, ""},
+	{"BitwiseOr", ew_binary, OP_BITWISE_OR, 2, 2, ""},
+	{"BitwiseXor", ew_binary, OP_BITWISE_XOR, 2, 2, ""},
+	{"CastLike", ew_castlike, OP_CAST, 2, 2, "saturate:int"},
+	{"Ceil", ew_simple, OP_CEIL, 1, 1, UNARY},
+	{"Cos", ew_simple, OP_COS, 1, 1, ""},
+	{"Cosh", ew_simple, OP_COSH, 1, 1, ""},
+	{"Erf", ew_simple, OP_ERF, 1, 1, ""},
+	{"Floor", ew_simple, OP_FLOOR, 1, 1, UNARY},
+	{"IsInf", ew_isinf, OP_ISINF, 1, 1, "detect_negative:int detect_positive:int"},
+	{"IsNaN", ew_simple, OP_ISNAN, 1, 1, ""},
+	{"Max", ew_variadic, OP_MAX, 1, -1, UNARY},
+	{"Mean", ew_variadic, OP_DIV, 1, -1, UNARY},
+	{"Min", ew_variadic, OP_MIN, 1, -1, UNARY},
+	{"Mod", ew_mod, OP_MOD, 2, 2, "fmod:int"},
+	{"Reciprocal", ew_simple, OP_RECIPROCAL, 1, 1, UNARY},
+	{"Round", ew_simple, OP_ROUND, 1, 1, ""},
+	{"Sign", ew_simple, OP_SIGN, 1, 1, ""},
+	{"Sin", ew_simple, OP_SIN, 1, 1, ""},
+	{"Sinh", ew_simple, OP_SINH, 1, 1, ""},
+	{"Sum", ew_variadic, OP_ADD, 1, -1, UNARY},
+	{"Tan", ew_simple, OP_TAN, 1, 1, ""},
+	{"Equal", ew_binary, OP_EQUAL, 2, 2, BINARY},
+	{"Greater", ew_binary, OP_GREATER, 2, 2, BINARY},
+	{"GreaterOrEqual", ew_binary, OP_GREATER_EQUAL, 2, 2, ""},
+	{"Less", ew_binary, OP_LESS, 2, 2, BINARY},
+	{"LessOrEqual", ew_binary, OP_LESS_EQUAL, 2, 2, ""},
+	{"Not", ew_simple, OP_NOT, 1, 1, ""},
+	{"Or", ew_binary, OP_OR, 2, 2, BINARY},
+	{"Where", ew_simple, OP_WHERE, 3, 3, ""},
+	{"Xor", ew_binary, OP_XOR, 2, 2, BINARY},
 
 	/* --- red --- */
 
@@ -795,7 +837,7 @@ static const OnnxOp table[] = {
 const OnnxOp *onnx_find_op(const char *domain, const char *op_type)
 {
 	if (domain && strcmp(domain, "ai.onnx.preview.training") == 0)
-		return onnx_find_training_op(op_type); /* onnx_optim.c */
+		return onnx_find_training_op(op_type); /* onnx_train.c */
 	if (domain && *domain && strcmp(domain, "ai.onnx") != 0)
 		return NULL;
 	for (size_t i = 0; i < sizeof table / sizeof *table; i++)

@@ -1,219 +1,190 @@
-/* onnx_train.c — ONNX import of the loss ops and OneHot, as compositions of
- * forward IR ops (the same one-hot construction as ir/onehot.c, built here
- * through imp_node so every value is named in the importer's table):
- *
- *   OneHot(indices, depth, values)  off + (on - off) * 0 ** |idx - iota|
- *   NegativeLogLikelihoodLoss(x, t[, w])
- *       hot = onehot(t) along axis 1 (zeroed where t == ignore_index),
- *       hw = hot * w[c]; loss = -sum_c hw * x, then none / sum /
- *       mean = sum(loss) / sum(hw)
- *   SoftmaxCrossEntropyLoss(scores, t[, w]) = NLL(log_softmax(scores, 1))
- *       and, as an optional second output, the log-probabilities.
- * depth, values and ignore_index must be constants (shapes are static). */
-#include "onnx_impl.h"
-
+/* onnx_train.c — import of the ai.onnx.preview.training domain's optimizer
+ * ops (Adagrad, Momentum, Adam). Each is a pure function of its inputs
+ * (learning rate R, update count T, then per tensor X, G and the optimizer
+ * state) and becomes a chain of elementwise IR ops per tensor, after the
+ * formulas of the ONNX spec. The conditionals on T (Momentum's and Adam's
+ * "T > 0") are arithmetic: ind = clip(T, 0, 1), and Adam's bias correction
+ * is evaluated at max(T, 1) so that T = 0 never divides by zero. */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
-static const Value *val(const Importer *m, int v) { return &m->g->val[v]; }
+#include "onnx_impl.h"
 
-/* A node over a (and b if >= 0) with a fresh output name, inferred. */
-static int op2(Importer *m, Op op, int a, int b)
+/* What one import shares. */
+typedef struct Tb {
+	Importer *m; /* importer */
+	DType t;     /* element type of X */
+	int rc;      /* -1 once something failed */
+} Tb;
+
+static int infer(Tb *b, int nd)
 {
-	int in[2] = {a, b};
-	int nd = imp_node(m, op, in, b >= 0 ? 2 : 1, -1);
-	return imp_infer(m, nd);
+	int v = imp_infer(b->m, nd);
+	if (v < 0)
+		b->rc = -1;
+	return v;
 }
 
-static int scalar(Importer *m, DType t, double x)
+/* op(x[, y]) written to ONNX output slot (-1: an intermediate). */
+static int op(Tb *b, Op o, int x, int y, int slot)
 {
-	char b[16] = {0};
-	ir_elem_put(t, b, x);
-	return imp_const(m, "k", t, ir_shape_make(0, NULL), b, ir_dtype_size(t));
+	int in[2] = {x, y};
+	return infer(b, imp_node(b->m, o, in, y >= 0 ? 2 : 1, slot));
 }
 
-static int cast(Importer *m, int x, DType t, int slot)
+static int num(Tb *b, double x)
 {
-	if (x < 0 || (val(m, x)->dtype == t && slot < 0))
-		return x;
-	int nd = imp_node(m, OP_CAST, (int[]){x}, 1, slot);
-	ir_set_string(m->g, nd, "to", ir_dtype_name(t));
-	return imp_infer(m, nd);
+	unsigned char buf[8];
+	ir_elem_put(b->t, buf, x);
+	return imp_const(b->m, "c", b->t, ir_shape_make(0, NULL), buf, ir_dtype_size(b->t));
 }
 
-/* reduce op over axes (NULL, 0: all) */
-static int reduce(Importer *m, Op op, int x, const int64_t *axes, int na, int keep, int slot)
+/* c * x, or x when c is 1. */
+static int scale(Tb *b, double c, int x) { return c == 1 ? x : op(b, OP_MUL, num(b, c), x, -1); }
+
+static int to_t(Tb *b, int v)
 {
-	if (x < 0)
+	if (b->m->g->val[v].dtype == b->t)
+		return v;
+	int nd = imp_node(b->m, OP_CAST, &v, 1, -1);
+	ir_set_string(b->m->g, nd, "to", ir_dtype_name(b->t));
+	return infer(b, nd);
+}
+
+static int clip(Tb *b, int x, double lo, double hi)
+{
+	int nd = imp_node(b->m, OP_CLIP, &x, 1, -1);
+	ir_set_float(b->m->g, nd, "min", lo);
+	ir_set_float(b->m->g, nd, "max", hi);
+	return infer(b, nd);
+}
+
+/* Checks the input count (2 + per * n) and the scalar R and T; sets *n. */
+static int setup(Tb *b, int per, int *n)
+{
+	Importer *m = b->m;
+	if ((m->nin - 2) % per != 0 || m->nin < 2 + per)
+		return imp_err(m, "expects R, T and %d groups of equally many tensors, got %d inputs",
+			per, m->nin);
+	*n = (m->nin - 2) / per;
+	if (m->nout != (per - 1) * *n)
+		return imp_err(m, "expects %d outputs, got %d", (per - 1) * *n, m->nout);
+	for (int k = 0; k < m->nin; k++)
+		if (m->in[k] < 0)
+			return imp_err(m, "input %d is omitted", k);
+	const Value *r = &m->g->val[m->in[0]], *t = &m->g->val[m->in[1]];
+	b->t = m->g->val[m->in[2]].dtype;
+	if (b->t != DT_F32 && b->t != DT_F64)
+		return imp_err(m, "tensors of type %s are unsupported (f32, f64)", ir_dtype_name(b->t));
+	if (!ir_dtype_is_float(r->dtype) || r->shape.rank > 0 || t->dtype != DT_I64 || t->shape.rank > 0)
+		return imp_err(m, "R must be a float scalar and T an int64 scalar");
+	return 0;
+}
+
+/* g + norm * x */
+static int regularized(Tb *b, int x, int g, double norm)
+{
+	return norm == 0 ? g : op(b, OP_ADD, scale(b, norm, x), g, -1);
+}
+
+static int op_adagrad(Importer *m, Op unused)
+{
+	(void)unused;
+	Tb b = {m, DT_UNDEF, 0};
+	int n;
+	if (setup(&b, 3, &n) < 0)
 		return -1;
-	int nd = imp_node(m, op, (int[]){x}, 1, slot);
-	if (na)
-		ir_set_ints(m->g, nd, "axes", axes, na);
-	ir_set_int(m->g, nd, "keepdims", keep);
-	return imp_infer(m, nd);
-}
-
-static int unsqueeze(Importer *m, int x, int64_t axis)
-{
-	if (x < 0)
-		return -1;
-	int nd = imp_node(m, OP_UNSQUEEZE, (int[]){x}, 1, -1);
-	ir_set_ints(m->g, nd, "axes", &axis, 1);
-	return imp_infer(m, nd);
-}
-
-/* 0 ** y: 1 where y == 0, 0 where y > 0 */
-static int pow0(Importer *m, int y)
-{
-	if (y < 0)
-		return -1;
-	return op2(m, OP_POW, scalar(m, val(m, y)->dtype, 0), y);
-}
-
-/* The one-hot of float indices x along `axis` of the result, depth classes. */
-static int one_hot(Importer *m, int x, int64_t depth, int axis)
-{
-	if (x < 0)
-		return -1;
-	DType t = val(m, x)->dtype;
-	int r = val(m, x)->shape.rank;
-	if (r < 0 || r + 1 > IR_MAX_RANK)
-		return imp_err(m, "indices of unknown rank or rank %d are unsupported", r);
-	if (depth < 1 || depth > ((int64_t)1 << (t == DT_F64 ? 52 : 23)))
-		return imp_err(m, "depth %lld is unsupported", (long long)depth);
-	int64_t dims[IR_MAX_RANK];
-	int nd = 0;
-	dims[nd++] = depth;
-	for (int i = axis; i < r; i++)
-		dims[nd++] = 1;
-	size_t sz = ir_dtype_size(t);
-	char *io = xmalloc((size_t)depth * sz);
-	for (int64_t i = 0; i < depth; i++)
-		ir_elem_put(t, io + (size_t)i * sz, (double)i);
-	int iota = imp_const(m, "iota", t, ir_shape_make(nd, dims), io, (size_t)depth * sz);
-	free(io);
-	return pow0(m, op2(m, OP_ABS, op2(m, OP_SUB, unsqueeze(m, x, axis), iota), -1));
-}
-
-/* The constant input k as a list of doubles (at most max); count or -1. */
-static int const_vals(Importer *m, int k, const char *what, double *out, int max)
-{
-	const Value *v = val(m, m->in[k]);
-	if (v->kind != VK_CONST || !v->data)
-		return imp_err(m, "input %d (%s, \"%s\") must be a constant", k, what, v->name);
-	int64_t n = ir_shape_numel(&v->shape);
-	if (n < 1 || n > max)
-		return imp_err(m, "%s must hold 1 to %d values", what, max);
-	for (int64_t i = 0; i < n; i++)
-		out[i] = ir_elem_get(v->dtype, (const char *)v->data + i * (int64_t)ir_dtype_size(v->dtype));
-	return (int)n;
-}
-
-/* Indices as a float type ft: truncated toward zero (ONNX casts them to
- * integers), wrapped by depth where negative if wrap. */
-static int indices(Importer *m, int x, DType ft, double depth, bool wrap)
-{
-	if (ir_dtype_is_float(val(m, x)->dtype))
-		x = cast(m, x, DT_I64, -1);
-	x = cast(m, x, ft, -1);
-	if (!wrap || x < 0)
-		return x;
-	/* negative: 1 - 0 ** relu(-x) */
-	int neg = op2(m, OP_SUB, scalar(m, ft, 1), pow0(m, op2(m, OP_RELU, op2(m, OP_NEG, x, -1), -1)));
-	return op2(m, OP_ADD, x, op2(m, OP_MUL, neg, scalar(m, ft, depth)));
-}
-
-int imp_onehot(Importer *m, Op op)
-{
-	(void)op;
-	double depth, v[2];
-	if (const_vals(m, 1, "depth", &depth, 1) < 0 || const_vals(m, 2, "values", v, 2) != 2)
-		return m->d->nerr ? -1 : imp_err(m, "values must hold [off, on]");
-	if (!(depth >= 1 && depth <= (double)(1 << 23)) || depth != floor(depth))
-		return imp_err(m, "depth %g is unsupported", depth);
-	DType out = val(m, m->in[2])->dtype;
-	DType ft = out == DT_F32 ? DT_F32 : DT_F64;
-	int r = val(m, m->in[0])->shape.rank;
-	int64_t axis = imp_int(m, "axis", -1);
-	if (r >= 0 && axis < 0)
-		axis += r + 1;
-	if (r < 0 || axis < 0 || axis > r)
-		return imp_err(m, "axis %lld is out of range for indices of rank %d",
-			(long long)imp_int(m, "axis", -1), r);
-	int x = indices(m, m->in[0], ft, depth, true);
-	int hot = one_hot(m, x, (int64_t)depth, (int)axis);
-	if (hot < 0)
-		return -1;
-	if (v[0] != 0 || v[1] != 1)
-		hot = op2(m, OP_ADD, op2(m, OP_MUL, hot, scalar(m, ft, v[1] - v[0])), scalar(m, ft, v[0]));
-	if (hot < 0)
-		return -1;
-	if (out == ft) {
-		int nd = imp_node(m, OP_IDENTITY, &hot, 1, 0);
-		return imp_infer(m, nd) < 0 ? -1 : 0;
+	double decay = imp_float(m, "decay_factor", 0), eps = imp_float(m, "epsilon", 1e-6);
+	double norm = imp_float(m, "norm_coefficient", 0);
+	int R = to_t(&b, m->in[0]), T = to_t(&b, m->in[1]);
+	int r = op(&b, OP_DIV, R, op(&b, OP_ADD, num(&b, 1), scale(&b, decay, T), -1), -1);
+	for (int i = 0; i < n && b.rc == 0; i++) {
+		int x = m->in[2 + i], g = m->in[2 + n + i], h = m->in[2 + 2 * n + i];
+		int gr = regularized(&b, x, g, norm);
+		int h1 = op(&b, OP_ADD, h, op(&b, OP_MUL, gr, gr, -1), n + i);
+		int hs = op(&b, OP_ADD, op(&b, OP_SQRT, h1, -1, -1), num(&b, eps), -1);
+		op(&b, OP_SUB, x, op(&b, OP_DIV, op(&b, OP_MUL, r, gr, -1), hs, -1), i);
 	}
-	return cast(m, hot, out, 0) < 0 ? -1 : 0;
+	return b.rc;
 }
 
-/* NLL over log-probabilities logp [N, C, d...] into ONNX output 0. */
-static int nll(Importer *m, int logp)
+static int op_momentum(Importer *m, Op unused)
 {
-	const Value *lv = val(m, logp);
-	DType t = lv->dtype;
-	Shape s = lv->shape;
-	if (!ir_dtype_is_float(t) || s.rank < 2 || s.d[1].sym || s.d[1].n < 1)
-		return imp_err(m, "needs float class scores [N, C, ...] with a known C");
-	const char *red = imp_str(m, "reduction", "mean");
-	if (strcmp(red, "none") && strcmp(red, "sum") && strcmp(red, "mean"))
-		return imp_err(m, "reduction '%s' is unsupported", red);
-	DType ft = t == DT_F64 ? DT_F64 : DT_F32;
-	int lbl = indices(m, m->in[1], ft, 0, false);
-	int hot = one_hot(m, lbl, s.d[1].n, 1);
-	if (imp_attr(m, "ignore_index")) {
-		int valid = op2(m, OP_SUB, scalar(m, ft, 1), pow0(m, op2(m, OP_ABS,
-			op2(m, OP_SUB, lbl, scalar(m, ft, (double)imp_int(m, "ignore_index", 0))), -1)));
-		hot = op2(m, OP_MUL, hot, unsqueeze(m, valid, 1));
-	}
-	hot = cast(m, hot, t, -1);
-	if (m->nin > 2 && m->in[2] >= 0) { /* weights [C] -> [C, 1, ...] */
-		int w = m->in[2];
-		if (val(m, w)->dtype != t || val(m, w)->shape.rank != 1)
-			return imp_err(m, "weights must be 1-D of the scores' type");
-		for (int i = 2; i < s.rank && w >= 0; i++)
-			w = unsqueeze(m, w, -1);
-		hot = w < 0 ? -1 : op2(m, OP_MUL, hot, w);
-	}
-	if (hot < 0)
+	(void)unused;
+	Tb b = {m, DT_UNDEF, 0};
+	int n;
+	if (setup(&b, 3, &n) < 0)
 		return -1;
-	int64_t ax1 = 1;
-	int picked = reduce(m, OP_REDUCE_SUM, op2(m, OP_MUL, hot, logp), &ax1, 1, 0, -1);
-	if (strcmp(red, "none") == 0) {
-		int nd = imp_node(m, OP_NEG, &picked, 1, 0);
-		return imp_infer(m, nd) < 0 ? -1 : 0;
+	const char *mode = imp_str(m, "mode", "");
+	bool nesterov = strcmp(mode, "nesterov") == 0;
+	if (!nesterov && strcmp(mode, "standard") != 0)
+		return imp_err(m, "mode \"%s\" is unsupported (standard, nesterov)", mode);
+	if (!imp_attr(m, "alpha") || !imp_attr(m, "beta") || !imp_attr(m, "norm_coefficient"))
+		return imp_err(m, "alpha, beta and norm_coefficient are required");
+	double alpha = imp_float(m, "alpha", 0), beta = imp_float(m, "beta", 0);
+	double norm = imp_float(m, "norm_coefficient", 0);
+	int R = to_t(&b, m->in[0]), ind = clip(&b, to_t(&b, m->in[1]), 0, 1);
+	/* beta where T > 0, else 1 */
+	int badj = op(&b, OP_ADD, num(&b, 1), scale(&b, beta - 1, ind), -1);
+	for (int i = 0; i < n && b.rc == 0; i++) {
+		int x = m->in[2 + i], g = m->in[2 + n + i], v = m->in[2 + 2 * n + i];
+		int gr = regularized(&b, x, g, norm);
+		int v1 = op(&b, OP_ADD, scale(&b, alpha, v), op(&b, OP_MUL, badj, gr, -1), n + i);
+		int step = nesterov ? op(&b, OP_ADD, gr, scale(&b, alpha, v1), -1) : v1;
+		op(&b, OP_SUB, x, op(&b, OP_MUL, R, step, -1), i);
 	}
-	int sum = reduce(m, OP_REDUCE_SUM, picked, NULL, 0, 0, -1);
-	if (strcmp(red, "mean") == 0)
-		sum = op2(m, OP_DIV, sum, reduce(m, OP_REDUCE_SUM, hot, NULL, 0, 0, -1));
-	if (sum < 0)
-		return -1;
-	int nd = imp_node(m, OP_NEG, &sum, 1, 0);
-	return imp_infer(m, nd) < 0 ? -1 : 0;
+	return b.rc;
 }
 
-int imp_nll_loss(Importer *m, Op op)
+static int op_adam(Importer *m, Op unused)
 {
-	(void)op;
-	return nll(m, m->in[0]);
+	(void)unused;
+	Tb b = {m, DT_UNDEF, 0};
+	int n;
+	if (setup(&b, 4, &n) < 0)
+		return -1;
+	double alpha = imp_float(m, "alpha", 0.9), beta = imp_float(m, "beta", 0.999);
+	double eps = imp_float(m, "epsilon", 1e-6), norm = imp_float(m, "norm_coefficient", 0);
+	double post = imp_float(m, "norm_coefficient_post", 0);
+	int R = to_t(&b, m->in[0]), tf = to_t(&b, m->in[1]);
+	int ind = clip(&b, tf, 0, 1), tc = clip(&b, tf, 1, INFINITY);
+	int one = num(&b, 1);
+	/* R * sqrt(1 - beta^T) / (1 - alpha^T) where T > 0, else R */
+	int c2 = op(&b, OP_SQRT, op(&b, OP_SUB, one, op(&b, OP_POW, num(&b, beta), tc, -1), -1), -1, -1);
+	int c1 = op(&b, OP_SUB, one, op(&b, OP_POW, num(&b, alpha), tc, -1), -1);
+	int adj = op(&b, OP_DIV, op(&b, OP_MUL, R, c2, -1), c1, -1);
+	int radj = op(&b, OP_ADD, R, op(&b, OP_MUL, ind, op(&b, OP_SUB, adj, R, -1), -1), -1);
+	for (int i = 0; i < n && b.rc == 0; i++) {
+		int x = m->in[2 + i], g = m->in[2 + n + i], v = m->in[2 + 2 * n + i];
+		int h = m->in[2 + 3 * n + i];
+		int gr = regularized(&b, x, g, norm);
+		int v1 = op(&b, OP_ADD, scale(&b, alpha, v), scale(&b, 1 - alpha, gr), n + i);
+		int h1 = op(&b, OP_ADD, scale(&b, beta, h), scale(&b, 1 - beta, op(&b, OP_MUL, gr, gr, -1)),
+			2 * n + i);
+		int hs = op(&b, OP_ADD, op(&b, OP_SQRT, h1, -1, -1), num(&b, eps), -1);
+		int upd = op(&b, OP_MUL, radj, op(&b, OP_DIV, v1, hs, -1), -1);
+		if (post == 0) {
+			op(&b, OP_SUB, x, upd, i);
+		} else {
+			int x1 = op(&b, OP_SUB, x, upd, -1);
+			op(&b, OP_MUL, num(&b, 1 - post), x1, i);
+		}
+	}
+	return b.rc;
 }
 
-int imp_sce_loss(Importer *m, Op op)
+static const OnnxOp table[] = {
+	{"Adagrad", op_adagrad, OP_COUNT, 5, -1, "decay_factor:float epsilon:float norm_coefficient:float"},
+	{"Adam", op_adam, OP_COUNT, 6, -1,
+		"alpha:float beta:float epsilon:float norm_coefficient:float norm_coefficient_post:float"},
+	{"Momentum", op_momentum, OP_COUNT, 5, -1,
+		"alpha:float beta:float mode:string norm_coefficient:float"},
+};
+
+const OnnxOp *onnx_find_training_op(const char *op_type)
 {
-	(void)op;
-	int nd = imp_node(m, OP_LOGSOFTMAX, m->in, 1, m->nout > 1 ? 1 : -1);
-	ir_set_int(m->g, nd, "axis", 1);
-	int logp = imp_infer(m, nd);
-	if (logp < 0)
-		return -1;
-	return nll(m, logp);
+	for (size_t i = 0; i < sizeof table / sizeof *table; i++)
+		if (strcmp(table[i].op_type, op_type) == 0)
+			return &table[i];
+	return NULL;
 }

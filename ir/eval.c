@@ -206,6 +206,15 @@ static bool dtype_ok(Op op, DType t)
 		return ir_dtype_is_float(t) || ev_is_int(t);
 
 	/* --- ew --- */
+	case OP_EQUAL: case OP_LESS: case OP_LESS_EQUAL: case OP_GREATER: case OP_GREATER_EQUAL:
+	case OP_NOT: case OP_AND: case OP_OR: case OP_XOR: case OP_WHERE:
+	case OP_SIN: case OP_COS: case OP_TAN: case OP_ASIN: case OP_ACOS: case OP_ATAN:
+	case OP_SINH: case OP_COSH: case OP_ASINH: case OP_ACOSH: case OP_ATANH: case OP_ERF:
+	case OP_FLOOR: case OP_CEIL: case OP_ROUND: case OP_SIGN: case OP_RECIPROCAL:
+	case OP_ISNAN: case OP_ISINF: case OP_BITWISE_NOT: case OP_BITWISE_AND:
+	case OP_BITWISE_OR: case OP_BITWISE_XOR: case OP_BIT_SHIFT: case OP_MOD:
+	case OP_MAX: case OP_MIN:
+		return ev_ew_dtype_ok(op, t);
 
 	/* --- red --- */
 
@@ -247,6 +256,15 @@ static int dispatch(const Ev *e)
 	case OP_CAST: return ev_cast(e);
 
 	/* --- ew --- */
+	case OP_EQUAL: case OP_LESS: case OP_LESS_EQUAL: case OP_GREATER: case OP_GREATER_EQUAL:
+	case OP_NOT: case OP_AND: case OP_OR: case OP_XOR: case OP_WHERE:
+	case OP_SIN: case OP_COS: case OP_TAN: case OP_ASIN: case OP_ACOS: case OP_ATAN:
+	case OP_SINH: case OP_COSH: case OP_ASINH: case OP_ACOSH: case OP_ATANH: case OP_ERF:
+	case OP_FLOOR: case OP_CEIL: case OP_ROUND: case OP_SIGN: case OP_RECIPROCAL:
+	case OP_ISNAN: case OP_ISINF: case OP_BITWISE_NOT: case OP_BITWISE_AND:
+	case OP_BITWISE_OR: case OP_BITWISE_XOR: case OP_BIT_SHIFT: case OP_MOD:
+	case OP_MAX: case OP_MIN:
+		return ev_ew(e);
 
 	/* --- red --- */
 

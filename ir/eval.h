@@ -54,6 +54,9 @@ int ev_cast(const Ev *e);
 
 /* Per-family additions (ONNX coverage and training), one block each. */
 /* --- ew --- */
+/* eval_ew.c: comparisons, logic, where and the ew family's math. */
+int ev_ew(const Ev *e);
+bool ev_ew_dtype_ok(Op op, DType t); /* dtype of input 0 accepted by op */
 
 /* --- red --- */
 

@@ -269,8 +269,7 @@ int ir_eval_node(const Graph *g, int node, const Tensor *inputs, Tensor *outputs
 /* ad */
 /* onehot.c: one-hot of integer indices idx along `axis` of the result
  * (negative from its end), `depth` classes, dtype t, built from forward ops
- * (nodes named `name`); an index outside [0, depth) gives all zeros. t is
- * a float type (f16: depth <= 1024, f32: 2^23, f64: 2^52).
+ * (nodes named `name`); an index outside [0, depth) gives all zeros.
  * Returns the value, or -1 with a message. */
 int ir_one_hot(Graph *g, const char *name, int idx, int64_t depth, int axis, DType t, Diag *d);
 /* trn */

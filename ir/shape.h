@@ -73,6 +73,10 @@ int shape_reshape_dyn_rule(const ShapeCtx *c);
 
 /* Per-family additions (ONNX coverage and training), one block each. */
 /* --- ew --- */
+int shape_compare_rule(const ShapeCtx *c);  /* shape_ew.c */
+int shape_logic_rule(const ShapeCtx *c);
+int shape_where_rule(const ShapeCtx *c);
+int shape_classify_rule(const ShapeCtx *c);
 
 /* --- red --- */
 

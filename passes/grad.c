@@ -107,22 +107,25 @@ int gr_cast(GradCtx *c, int x, DType t)
 	return gr_end(c, n, x);
 }
 
-int gr_step(GradCtx *c, int x)
+int gr_where(GradCtx *c, int cond, int a, int b)
 {
-	DType t = gr_val(c, x)->dtype;
-	int zero = gr_pow0(c, gr_un(c, OP_RELU, x));
-	return gr_bin(c, OP_SUB, gr_scalar(c, t, 1), zero);
+	return gr_op(c, OP_WHERE, (int[]){cond, a, b}, 3);
 }
 
-int gr_pow0(GradCtx *c, int y)
+int gr_keep(GradCtx *c, int cond, int g)
 {
-	DType t = gr_val(c, y)->dtype;
-	return gr_bin(c, OP_POW, gr_scalar(c, t, 0), y);
+	return gr_where(c, cond, g, gr_scalar(c, gr_val(c, g)->dtype, 0));
+}
+
+int gr_pos(GradCtx *c, int x)
+{
+	return gr_bin(c, OP_GREATER, x, gr_scalar(c, gr_val(c, x)->dtype, 0));
 }
 
 int gr_eq(GradCtx *c, int a, int b)
 {
-	return gr_pow0(c, gr_un(c, OP_ABS, gr_bin(c, OP_SUB, a, b)));
+	DType t = gr_val(c, a)->dtype;
+	return gr_where(c, gr_bin(c, OP_EQUAL, a, b), gr_scalar(c, t, 1), gr_scalar(c, t, 0));
 }
 
 int gr_unbroadcast(GradCtx *c, int g, const Shape *s)

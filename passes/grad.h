@@ -41,11 +41,11 @@ int gr_reduce(GradCtx *c, Op op, int x, const int64_t *axes, int naxes, int keep
 int gr_reshape(GradCtx *c, int x, const Shape *s); /* reshape to a static shape */
 int gr_transpose(GradCtx *c, int x, const int64_t *perm, int n);
 int gr_cast(GradCtx *c, int x, DType t);
-/* Masks, exact in IEEE arithmetic without comparison ops: 0 ** y is 1
- * for y == 0 and 0 for y > 0 (NaN stays NaN). */
-int gr_pow0(GradCtx *c, int y);   /* 0 ** y, for y >= 0 */
-int gr_step(GradCtx *c, int x);   /* 1 where x > 0 else 0: 1 - 0 ** relu(x) */
-int gr_eq(GradCtx *c, int a, int b); /* 1 where a == b else 0 (broadcast): 0 ** |a - b| */
+/* Masks (comparisons and where, ew family). */
+int gr_where(GradCtx *c, int cond, int a, int b); /* where(cond, a, b) */
+int gr_keep(GradCtx *c, int cond, int g);  /* g where cond, else 0 */
+int gr_pos(GradCtx *c, int x);             /* bool: x > 0 */
+int gr_eq(GradCtx *c, int a, int b);       /* 1 where a == b else 0 (broadcast), in a's dtype */
 /* Sums g over the dims along which shape s was broadcast to g's shape, so
  * the result has shape s (numpy broadcasting's adjoint). */
 int gr_unbroadcast(GradCtx *c, int g, const Shape *s);
@@ -82,6 +82,10 @@ int gr_reduce_max(GradCtx *c, const int *gout, int *gin);
 int gr_softmax(GradCtx *c, const int *gout, int *gin);
 int gr_log_softmax(GradCtx *c, const int *gout, int *gin);
 int gr_batchnorm(GradCtx *c, const int *gout, int *gin);
+/* grad_conv.c: convolution and pooling */
+int gr_conv(GradCtx *c, const int *gout, int *gin);
+int gr_maxpool(GradCtx *c, const int *gout, int *gin);
+int gr_avgpool(GradCtx *c, const int *gout, int *gin);
 /* grad_move.c: data movement */
 int gr_view(GradCtx *c, const int *gout, int *gin);
 int gr_transpose_rule(GradCtx *c, const int *gout, int *gin);

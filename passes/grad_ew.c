@@ -1,8 +1,8 @@
 /* grad_ew.c — gradient rules of the elementwise ops (ops.def's grad
  * column). Binary ops broadcast, so each input's contribution is summed
- * over the dims it was broadcast along (gr_unbroadcast). Piecewise ops use
- * masks built from forward ops (gr_step: 1 where x > 0); at a kink the
- * rule picks one side, as PyTorch does (relu'(0) = 0). */
+ * over the dims it was broadcast along (gr_unbroadcast). Piecewise ops
+ * select with comparisons and `where`; at a kink the rule picks one side,
+ * as PyTorch does (relu'(0) = 0). */
 #include "grad.h"
 
 #include <math.h>
@@ -77,12 +77,12 @@ int gr_neg(GradCtx *c, const int *gout, int *gin)
 	return 0;
 }
 
-/* d|x| = sign(x) = step(x) - step(-x) */
+/* d|x| = sign(x): g where x > 0, -g where x < 0, 0 at 0 */
 int gr_abs(GradCtx *c, const int *gout, int *gin)
 {
-	int x = in(c, 0);
-	int sign = gr_bin(c, OP_SUB, gr_step(c, x), gr_step(c, gr_un(c, OP_NEG, x)));
-	gin[0] = gr_bin(c, OP_MUL, gout[0], sign);
+	int x = in(c, 0), z = gr_scalar(c, dt(c), 0);
+	int neg = gr_where(c, gr_bin(c, OP_LESS, x, z), gr_un(c, OP_NEG, gout[0]), z);
+	gin[0] = gr_where(c, gr_pos(c, x), gout[0], neg);
 	return 0;
 }
 
@@ -109,7 +109,7 @@ int gr_sqrt(GradCtx *c, const int *gout, int *gin)
 /* relu(x) > 0 exactly where x > 0 */
 int gr_relu(GradCtx *c, const int *gout, int *gin)
 {
-	gin[0] = gr_bin(c, OP_MUL, gout[0], gr_step(c, out(c)));
+	gin[0] = gr_keep(c, gr_pos(c, out(c)), gout[0]);
 	return 0;
 }
 
@@ -131,14 +131,12 @@ int gr_tanh(GradCtx *c, const int *gout, int *gin)
 	return 0;
 }
 
-/* alpha + (1 - alpha) * step(x) */
+/* g where x > 0, else alpha * g */
 int gr_leaky_relu(GradCtx *c, const int *gout, int *gin)
 {
 	double alpha = ir_attr_float(gr_node(c), "alpha", 0.01);
-	int s = gr_step(c, in(c, 0));
-	int d = gr_bin(c, OP_ADD, gr_scalar(c, dt(c), alpha),
-		gr_bin(c, OP_MUL, s, gr_scalar(c, dt(c), 1 - alpha)));
-	gin[0] = gr_bin(c, OP_MUL, gout[0], d);
+	int low = gr_bin(c, OP_MUL, gout[0], gr_scalar(c, dt(c), alpha));
+	gin[0] = gr_where(c, gr_pos(c, in(c, 0)), gout[0], low);
 	return 0;
 }
 
@@ -149,9 +147,9 @@ int gr_clip(GradCtx *c, const int *gout, int *gin)
 	double hi = ir_attr_float(gr_node(c), "max", INFINITY);
 	int x = in(c, 0), g = gout[0];
 	if (lo > -INFINITY)
-		g = gr_bin(c, OP_MUL, g, gr_step(c, gr_bin(c, OP_SUB, x, gr_scalar(c, dt(c), lo))));
+		g = gr_keep(c, gr_bin(c, OP_GREATER, x, gr_scalar(c, dt(c), lo)), g);
 	if (hi < INFINITY)
-		g = gr_bin(c, OP_MUL, g, gr_step(c, gr_bin(c, OP_SUB, gr_scalar(c, dt(c), hi), x)));
+		g = gr_keep(c, gr_bin(c, OP_LESS, x, gr_scalar(c, dt(c), hi)), g);
 	gin[0] = g;
 	return 0;
 }

@@ -97,13 +97,6 @@ int ps_train(Graph *g, const TrainOptions *t, Diag *d)
 		rc = ps_optimizer(g, &t->optim, wrt, grad, np, d);
 	if (rc == 0) {
 		g->noutput = 0;
-		int other = ir_find_value(g, "loss");
-		if (other != loss && g->val[loss].kind == VK_NODE &&
-		    (other < 0 || g->val[other].kind == VK_NODE)) { /* the output is called loss */
-			if (other >= 0)
-				g->val[other].name = ir_unique_name(g, "loss");
-			g->val[loss].name = "loss";
-		}
 		ir_add_output(g, loss);
 		for (int k = 0; k < nx; k++) { /* a named copy: the output grad.NAME */
 			const char *name = arena_printf(&g->arena, "grad.%s", g->val[xin[k]].name);

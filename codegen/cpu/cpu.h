@@ -78,6 +78,8 @@ LLVMValueRef cpu_elem_ptr(Kc *c, int buf, const Aff *idx);
 /* The value of x, any kind but KX_REDUCE, from its operands' values a and
  * b (each in its operand's own dtype; NULL where x has no such operand). */
 LLVMValueRef cpu_node(Kc *c, const Kx *x, LLVMValueRef a, LLVMValueRef b);
+/* KX_SELECT: cond (bool) != 0 ? a : b, converted to x's dtype. */
+LLVMValueRef cpu_select(Kc *c, const Kx *x, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b);
 /* acc (op) v for a KX_REDUCE's op, and its initial value. */
 LLVMValueRef cpu_reduce_init(Kc *c, int op, DType t);
 LLVMValueRef cpu_reduce_step(Kc *c, int op, LLVMValueRef acc, LLVMValueRef v, DType t);

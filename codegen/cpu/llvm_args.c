@@ -142,8 +142,8 @@ static int check_node(Cg *cg, const Kernel *k, const Kx *x, Diag *d)
 {
 	if (!cpu_type(cg, x->dtype))
 		return diag(d, "kernel %s: unsupported dtype %s", k->name, ir_dtype_name(x->dtype));
-	bool need_a = x->kind >= KX_UNARY, need_b = x->kind == KX_BINARY;
-	if ((need_a && !x->a) || (need_b && !x->b))
+	bool need_a = x->kind >= KX_UNARY, need_b = x->kind == KX_BINARY || x->kind == KX_SELECT;
+	if ((need_a && !x->a) || (need_b && !x->b) || (x->kind == KX_SELECT && !x->cond))
 		return diag(d, "kernel %s: missing operand", k->name);
 	switch (x->kind) {
 	case KX_CONST:
@@ -160,12 +160,14 @@ static int check_node(Cg *cg, const Kernel *k, const Kx *x, Diag *d)
 				return -1;
 		return 0;
 	case KX_UNARY:
-		if (x->op < KU_NEG || x->op > KU_TANH)
+		if (x->op < KU_NEG || x->op > KU_ISNEGINF)
 			return diag(d, "kernel %s: unknown unary op %d", k->name, x->op);
 		return 0;
 	case KX_BINARY:
-		if (x->op < KB_ADD || x->op > KB_POW)
+		if (x->op < KB_ADD || x->op > KB_SHR)
 			return diag(d, "kernel %s: unknown binary op %d", k->name, x->op);
+		return 0;
+	case KX_SELECT:
 		return 0;
 	case KX_REDUCE:
 		if (x->op < KR_SUM || x->op > KR_MIN)

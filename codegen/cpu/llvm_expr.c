@@ -298,22 +298,73 @@ static LLVMValueRef eval_valid(Kc *c, const Kx *x)
 
 /* Math */
 
-/* libm's tanh for f32/f64; other float types go through f32. */
-static LLVMValueRef call_tanh(Kc *c, LLVMValueRef a, DType t)
+/* libm's `name` (double) or `name`f (float) for f32/f64; other float
+ * types go through f32. */
+static LLVMValueRef call_libm(Kc *c, const char *name, LLVMValueRef a, DType t)
 {
 	if (t != DT_F32 && t != DT_F64)
-		return cpu_conv(c, call_tanh(c, cpu_conv(c, a, t, DT_F32), DT_F32), DT_F32, t);
-	const char *name = t == DT_F32 ? "tanhf" : "tanh";
+		return cpu_conv(c, call_libm(c, name, cpu_conv(c, a, t, DT_F32), DT_F32), DT_F32, t);
+	char fname[32];
+	snprintf(fname, sizeof fname, "%s%s", name, t == DT_F32 ? "f" : "");
 	LLVMTypeRef ft = cpu_type(c->cg, t);
 	LLVMTypeRef fty = LLVMFunctionType(ft, &ft, 1, 0);
-	LLVMValueRef f = LLVMGetNamedFunction(c->cg->mod, name);
+	LLVMValueRef f = LLVMGetNamedFunction(c->cg->mod, fname);
 	if (!f) {
-		f = LLVMAddFunction(c->cg->mod, name, fty);
+		f = LLVMAddFunction(c->cg->mod, fname, fty);
 		LLVMAddAttributeAtIndex(
 		    f, LLVMAttributeFunctionIndex,
 		    LLVMCreateEnumAttribute(c->cg->ctx, LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
 	}
 	return LLVMBuildCall2(c->cg->b, fty, f, &a, 1, "");
+}
+
+static LLVMValueRef call_tanh(Kc *c, LLVMValueRef a, DType t)
+{
+	return call_libm(c, "tanh", a, t);
+}
+
+/* The bool (i8 0/1) of an i1. */
+static LLVMValueRef to_bool(Kc *c, LLVMValueRef i1)
+{
+	return LLVMBuildZExt(c->cg->b, i1, c->cg->t_i8, "");
+}
+
+/* Predicates (cg_kx_pred): a bool from an operand of dtype t. */
+static LLVMValueRef unary_pred(Kc *c, int op, LLVMValueRef a, DType t)
+{
+	LLVMBuilderRef b = c->cg->b;
+	LLVMValueRef zero = LLVMConstNull(LLVMTypeOf(a));
+	if (!cpu_is_float(t)) /* integers are never NaN or infinite */
+		return to_bool(c, op == KU_NOT ? LLVMBuildICmp(b, LLVMIntEQ, a, zero, "")
+		                               : LLVMConstInt(c->cg->t_i1, 0, 0));
+	LLVMValueRef inf = cpu_const(c, t, INFINITY), r;
+	switch (op) {
+	case KU_NOT: r = LLVMBuildFCmp(b, LLVMRealOEQ, a, zero, ""); break;
+	case KU_ISNAN: r = LLVMBuildFCmp(b, LLVMRealUNO, a, a, ""); break;
+	case KU_ISINF: r = LLVMBuildFCmp(b, LLVMRealOEQ, intrin1(c, "llvm.fabs", a), inf, ""); break;
+	case KU_ISPOSINF: r = LLVMBuildFCmp(b, LLVMRealOEQ, a, inf, ""); break;
+	default: r = LLVMBuildFCmp(b, LLVMRealOEQ, a, cpu_const(c, t, -INFINITY), ""); break;
+	}
+	return to_bool(c, r);
+}
+
+static LLVMValueRef binary_pred(Kc *c, int op, LLVMValueRef x, LLVMValueRef y, DType t)
+{
+	LLVMBuilderRef b = c->cg->b;
+	if (cpu_is_float(t)) {
+		static const LLVMRealPredicate fp[] = {
+			[KB_EQ] = LLVMRealOEQ, [KB_LT] = LLVMRealOLT, [KB_LE] = LLVMRealOLE,
+			[KB_GT] = LLVMRealOGT, [KB_GE] = LLVMRealOGE,
+		};
+		return to_bool(c, LLVMBuildFCmp(b, fp[op], x, y, ""));
+	}
+	bool u = is_unsigned(t);
+	LLVMIntPredicate p = op == KB_EQ ? LLVMIntEQ
+	                   : op == KB_LT ? (u ? LLVMIntULT : LLVMIntSLT)
+	                   : op == KB_LE ? (u ? LLVMIntULE : LLVMIntSLE)
+	                   : op == KB_GT ? (u ? LLVMIntUGT : LLVMIntSGT)
+	                                 : (u ? LLVMIntUGE : LLVMIntSGE);
+	return to_bool(c, LLVMBuildICmp(b, p, x, y, ""));
 }
 
 static LLVMValueRef unary_float(Kc *c, int op, LLVMValueRef a, DType t)
@@ -339,6 +390,36 @@ static LLVMValueRef unary_float(Kc *c, int op, LLVMValueRef a, DType t)
 	}
 	case KU_TANH:
 		return call_tanh(c, a, t);
+	case KU_SIN:
+		return intrin1(c, "llvm.sin", a);
+	case KU_COS:
+		return intrin1(c, "llvm.cos", a);
+	case KU_TAN: return call_libm(c, "tan", a, t);
+	case KU_ASIN: return call_libm(c, "asin", a, t);
+	case KU_ACOS: return call_libm(c, "acos", a, t);
+	case KU_ATAN: return call_libm(c, "atan", a, t);
+	case KU_SINH: return call_libm(c, "sinh", a, t);
+	case KU_COSH: return call_libm(c, "cosh", a, t);
+	case KU_ASINH: return call_libm(c, "asinh", a, t);
+	case KU_ACOSH: return call_libm(c, "acosh", a, t);
+	case KU_ATANH: return call_libm(c, "atanh", a, t);
+	case KU_ERF: return call_libm(c, "erf", a, t);
+	case KU_FLOOR:
+		return intrin1(c, "llvm.floor", a);
+	case KU_CEIL:
+		return intrin1(c, "llvm.ceil", a);
+	case KU_ROUND:
+		return intrin1(c, "llvm.roundeven", a);
+	case KU_SIGN: { /* 0, -0 and NaN are their own sign */
+		LLVMValueRef neg = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, a, zero, ""),
+		                                   cpu_const(c, t, -1), a, "");
+		return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, a, zero, ""), one, neg, "");
+	}
+	case KU_RECIP:
+		return LLVMBuildFDiv(b, one, a, "");
+	case KU_NOT: case KU_ISNAN: case KU_ISINF: case KU_ISPOSINF: case KU_ISNEGINF:
+	case KU_BITNOT:
+		break; /* predicates (unary_pred); bitwise not has no float meaning */
 	}
 	NN_ASSERT(!"unknown unary op");
 }
@@ -355,9 +436,57 @@ static LLVMValueRef unary_int(Kc *c, int op, LLVMValueRef a, DType t)
 		return intrin2(c, "llvm.abs", a, LLVMConstInt(c->cg->t_i1, 0, 0));
 	case KU_RELU:
 		return is_unsigned(t) ? a : intrin2(c, "llvm.smax", a, LLVMConstNull(LLVMTypeOf(a)));
+	case KU_BITNOT:
+		return LLVMBuildNot(b, a, "");
+	case KU_FLOOR: case KU_CEIL: case KU_ROUND:
+		return a;
+	case KU_SIGN: {
+		LLVMTypeRef ty = LLVMTypeOf(a);
+		if (is_unsigned(t))
+			return LLVMBuildZExt(b, LLVMBuildICmp(b, LLVMIntNE, a, LLVMConstNull(ty), ""), ty, "");
+		LLVMValueRef lo = intrin2(c, "llvm.smax", a, LLVMConstAllOnes(ty));
+		return intrin2(c, "llvm.smin", lo, LLVMConstInt(ty, 1, 0));
+	}
 	default: /* transcendental ops on integers: through f64 */
 		return cpu_conv(c, unary_float(c, op, cpu_conv(c, a, t, DT_F64), DT_F64), DT_F64, t);
 	}
+}
+
+/* Integer remainder that never traps: x mod 0 gives x, x mod -1 gives 0.
+ * py: the result takes the divisor's sign (Python's %), else the
+ * dividend's (C's %). */
+static LLVMValueRef safe_rem(Kc *c, bool py, LLVMValueRef x, LLVMValueRef y, DType t)
+{
+	LLVMBuilderRef b = c->cg->b;
+	LLVMTypeRef ty = LLVMTypeOf(x);
+	LLVMValueRef one = LLVMConstInt(ty, 1, 0), zero = LLVMConstNull(ty);
+	LLVMValueRef y0 = LLVMBuildICmp(b, LLVMIntEQ, y, zero, "");
+	if (is_unsigned(t))
+		return LLVMBuildSelect(b, y0, x, LLVMBuildURem(b, x, LLVMBuildSelect(b, y0, one, y, ""), ""), "");
+	LLVMValueRef m1 = LLVMBuildICmp(b, LLVMIntEQ, y, LLVMConstAllOnes(ty), "");
+	LLVMValueRef d = LLVMBuildSelect(b, LLVMBuildOr(b, y0, m1, ""), one, y, "");
+	LLVMValueRef r = LLVMBuildSRem(b, x, d, "");
+	if (py) { /* r != 0 and sign(r) != sign(y): r + y */
+		LLVMValueRef nz = LLVMBuildICmp(b, LLVMIntNE, r, zero, "");
+		LLVMValueRef diff = LLVMBuildICmp(b, LLVMIntSLT, LLVMBuildXor(b, r, y, ""), zero, "");
+		r = LLVMBuildSelect(b, LLVMBuildAnd(b, nz, diff, ""), LLVMBuildAdd(b, r, y, ""), r, "");
+	}
+	return LLVMBuildSelect(b, y0, x, r, "");
+}
+
+/* Float remainder: C's fmod (frem), or for KB_MOD moved to the divisor's
+ * sign when nonzero. */
+static LLVMValueRef float_mod(Kc *c, int op, LLVMValueRef x, LLVMValueRef y)
+{
+	LLVMBuilderRef b = c->cg->b;
+	LLVMValueRef r = LLVMBuildFRem(b, x, y, "");
+	if (op == KB_FMOD)
+		return r;
+	LLVMValueRef zero = LLVMConstNull(LLVMTypeOf(x));
+	LLVMValueRef nz = LLVMBuildFCmp(b, LLVMRealONE, r, zero, "");
+	LLVMValueRef rn = LLVMBuildFCmp(b, LLVMRealOLT, r, zero, ""), yn = LLVMBuildFCmp(b, LLVMRealOLT, y, zero, "");
+	LLVMValueRef fix = LLVMBuildAnd(b, nz, LLVMBuildXor(b, rn, yn, ""), "");
+	return LLVMBuildSelect(b, fix, LLVMBuildFAdd(b, r, y, ""), r, "");
 }
 
 /* Integer division that never traps: x/0 gives x, x/-1 gives -x (wrapping). */
@@ -392,13 +521,43 @@ static LLVMValueRef binary(Kc *c, int op, LLVMValueRef x, LLVMValueRef y, DType 
 		return intrin2(c, f ? "llvm.maximum" : u ? "llvm.umax" : "llvm.smax", x, y); /* NaN propagates */
 	case KB_MIN:
 		return intrin2(c, f ? "llvm.minimum" : u ? "llvm.umin" : "llvm.smin", x, y);
-	case KB_POW: /* integers (never lowered today) through f64 */
+	case KB_POW: /* integers through f64 */
 		if (f)
 			return intrin2(c, "llvm.pow", x, y);
 		return cpu_conv(c, intrin2(c, "llvm.pow", cpu_conv(c, x, t, DT_F64), cpu_conv(c, y, t, DT_F64)),
 		                DT_F64, t);
+	case KB_AND:
+		return LLVMBuildAnd(b, x, y, "");
+	case KB_OR:
+		return LLVMBuildOr(b, x, y, "");
+	case KB_XOR:
+		return LLVMBuildXor(b, x, y, "");
+	case KB_MOD:
+	case KB_FMOD:
+		return f ? float_mod(c, op, x, y) : safe_rem(c, op == KB_MOD, x, y, t);
+	case KB_SHL:
+	case KB_SHR: {
+		LLVMTypeRef ty = LLVMTypeOf(x);
+		unsigned w = LLVMGetIntTypeWidth(ty);
+		LLVMValueRef big = LLVMBuildICmp(b, LLVMIntUGE, y, LLVMConstInt(ty, w, 0), "");
+		LLVMValueRef safe = LLVMBuildSelect(b, big, LLVMConstNull(ty), y, "");
+		LLVMValueRef r = op == KB_SHL ? LLVMBuildShl(b, x, safe, "") : LLVMBuildLShr(b, x, safe, "");
+		return LLVMBuildSelect(b, big, LLVMConstNull(ty), r, "");
+	}
+	case KB_EQ: case KB_LT: case KB_LE: case KB_GT: case KB_GE:
+		break; /* binary_pred */
 	}
 	NN_ASSERT(!"unknown binary op");
+}
+
+LLVMValueRef cpu_select(Kc *c, const Kx *x, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b)
+{
+	LLVMBuilderRef bl = c->cg->b;
+	a = cpu_conv(c, a, x->a->dtype, x->dtype);
+	b = cpu_conv(c, b, x->b->dtype, x->dtype);
+	cond = cpu_conv(c, cond, x->cond->dtype, DT_BOOL);
+	LLVMValueRef nz = LLVMBuildICmp(bl, LLVMIntNE, cond, LLVMConstNull(LLVMTypeOf(cond)), "");
+	return LLVMBuildSelect(bl, nz, a, b, "");
 }
 
 
@@ -439,14 +598,19 @@ LLVMValueRef cpu_node(Kc *c, const Kx *x, LLVMValueRef a, LLVMValueRef b)
 	case KX_VALID:
 		return eval_valid(c, x);
 	case KX_UNARY:
+		if (cg_kx_pred(x))
+			return unary_pred(c, x->op, a, x->a->dtype);
 		a = cpu_conv(c, a, x->a->dtype, x->dtype);
 		return cpu_is_float(x->dtype) ? unary_float(c, x->op, a, x->dtype)
 		                              : unary_int(c, x->op, a, x->dtype);
 	case KX_BINARY:
+		if (cg_kx_pred(x))
+			return binary_pred(c, x->op, a, cpu_conv(c, b, x->b->dtype, x->a->dtype), x->a->dtype);
 		a = cpu_conv(c, a, x->a->dtype, x->dtype);
 		b = cpu_conv(c, b, x->b->dtype, x->dtype);
 		return binary(c, x->op, a, b, x->dtype);
 	case KX_REDUCE:
+	case KX_SELECT:
 		break;
 	}
 	NN_ASSERT(!"cpu_node: not a plain node");

@@ -97,6 +97,8 @@ static LLVMValueRef emit(Kc *c, int i)
 	}
 	LLVMValueRef a = x->a ? get(c, x->a) : NULL;
 	LLVMValueRef b = x->b ? get(c, x->b) : NULL;
+	if (x->kind == KX_SELECT)
+		return cpu_select(c, x, get(c, x->cond), a, b);
 	return cpu_node(c, x, a, b);
 }
 

@@ -145,13 +145,24 @@ static void test_clip(void **state)
 	assert_true(ir_attr_float(node_of(g, "Y"), "max", 0) == 1.5);
 	ir_graph_free(g);
 
-	/* min computed at run time: unsupported, naming the node */
+	/* min computed at run time: max(x, min), the bound a run-time tensor */
 	b = mb_new(11);
 	mb_input(b, "X", F32, "2,3");
 	mb_input(b, "M", F32, "");
 	mb_node(b, "Clip", "dyn", "X,M", "Y");
 	mb_output(b, "Y");
-	load_fails(b, "node \"dyn\" (Clip)", "must be a constant");
+	g = load_ok(b);
+	assert_int_equal(node_of(g, "Y")->op, OP_MAX);
+	assert_int_equal(count_op(g, OP_CLIP), 0);
+	assert_shape(g, "Y", "[2, 3]");
+	ir_graph_free(g);
+	/* a run-time bound of another type: an error naming the node */
+	b = mb_new(11);
+	mb_input(b, "X", F32, "2,3");
+	mb_input(b, "M", ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE, "");
+	mb_node(b, "Clip", "dyn", "X,,M", "Y");
+	mb_output(b, "Y");
+	load_fails(b, "node \"dyn\" (Clip)", "max has type f64; expected f32");
 }
 
 static void test_softmax_opsets(void **state)

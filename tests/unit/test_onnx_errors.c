@@ -147,13 +147,12 @@ static void test_unsupported_attrs(void **state)
 	a_int(b, mb_node(b, "LeakyRelu", "lr", "X", "Y"), "alpha", 1);
 	mb_output(b, "Y");
 	load_fails(b, "node \"lr\" (LeakyRelu)", "expected float");
-	/* Pow of an integer base */
+	/* Mod with fmod=0 on floats (ONNX requires fmod=1 there) */
 	b = mb_new(13);
-	mb_input(b, "X", I64, "2,3");
-	mb_init_i64(b, "e", "1", INTS(2));
-	mb_node(b, "Pow", "pw", "X,e", "Y");
+	mb_input(b, "X", F32, "2,3");
+	mb_node(b, "Mod", "md", "X,X", "Y");
 	mb_output(b, "Y");
-	load_fails(b, "node \"pw\" (Pow)", "only for float bases, not i64");
+	load_fails(b, "node \"md\" (Mod)", "fmod=0 is defined for integer inputs only, not f32");
 	/* wrong input count */
 	b = mb_new(13);
 	mb_input(b, "X", F32, "2,3");
