@@ -38,8 +38,27 @@ def mlp_tanh():
     return nn.Sequential(nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 5))
 
 
+class SmallCNN(nn.Module):
+    """LeNet-like: conv, relu, max-pool, conv, relu, avg-pool, linear (input [N, 1, 12, 12])."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.c2 = nn.Conv2d(4, 6, 3, stride=1)
+        self.fc = nn.Linear(6 * 2 * 2, 5)
+
+    def forward(self, x):
+        h = nn.functional.max_pool2d(torch.relu(self.c1(x)), 2)
+        h = nn.functional.avg_pool2d(torch.relu(self.c2(h)), 2)
+        return self.fc(h.flatten(1))
+
+
 # name: (model builder, loss, optimizer spec, torch optimizer factory, freeze prefix[, nncc flags])
 CASES = {
+    "cnn_sgd": (SmallCNN, "cross_entropy", "sgd:lr=0.05,momentum=0.9",
+                lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9), None),
+    "cnn_adam": (SmallCNN, "cross_entropy", "adam:lr=0.01",
+                 lambda p: torch.optim.Adam(p, lr=0.01), None),
     "sgd_momentum_O0": (mlp, "cross_entropy", "sgd:lr=0.1,momentum=0.9,dampening=0.2",
                         lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.2), None,
                         ["-O0"]),
@@ -98,7 +117,7 @@ def case(build, tmp, name):
     flags = CASES[name][5] if len(CASES[name]) > 5 else []
     torch.manual_seed(7)
     model = build_fn()
-    x = torch.randn(4, 12)
+    x = torch.randn(4, 1, 12, 12) if build_fn is SmallCNN else torch.randn(4, 12)
     if loss == "cross_entropy":
         label = torch.tensor([0, 3, 1, 4], dtype=torch.int64)
     else:
