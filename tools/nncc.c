@@ -13,6 +13,7 @@
 #include "frontend/frontend.h"
 #include "ir/ir.h"
 #include "passes/passes.h"
+#include "runtime/rt.h"
 #include "driver.h"
 
 typedef enum Emit {
@@ -50,6 +51,8 @@ static void usage(FILE *f)
 		"                         adamw (lr beta1 beta2 eps weight_decay); default sgd:lr=0.001\n"
 		"  --freeze=PREFIX        keep parameters whose name starts with PREFIX fixed (repeatable)\n"
 		"  --grad-inputs=A,B      also output grad.A, the loss's gradient w.r.t. input A\n"
+		"  --weights=W            take parameter values from safetensors file W (e.g. saved\n"
+		"                         by nncc-run --train --save-weights) before compiling\n"
 		"  -h, --help\n");
 }
 
@@ -228,14 +231,63 @@ static int live_nodes(const Graph *g)
 	return n;
 }
 
+/* --weights=W: every parameter W names gets W's values (dtype and shape
+ * must match); W's other tensors (optimizer state, step, lr) are ignored,
+ * and W must name at least one parameter. */
+static int load_weights(Graph *g, const char *path, Diag *d)
+{
+	void *buf = NULL;
+	size_t len;
+	char *err = NULL;
+	RtSt st;
+	int rc = 0, used = 0;
+	if (rt_read_file(path, &buf, &len, &err) != NNCC_STATUS_OK ||
+	    rt_st_parse(buf, len, &st, path, &err) != NNCC_STATUS_OK) {
+		rc = diag(d, "--weights: %s", err ? err : path);
+		free(err);
+		if (buf)
+			rt_free(buf);
+		return rc;
+	}
+	for (int k = 0; k < st.n && rc == 0; k++) {
+		const RtStEntry *e = &st.t[k];
+		int v = ir_find_value(g, e->name);
+		if (v < 0 || g->val[v].kind != VK_CONST || !g->val[v].param)
+			continue; /* optimizer state, step, lr, or not in this model */
+		Value *x = &g->val[v];
+		bool same = (int)x->dtype == e->dtype && x->shape.rank == e->rank && ir_shape_static(&x->shape);
+		for (int i = 0; same && i < e->rank; i++)
+			same = x->shape.d[i].n == e->dims[i];
+		if (!same || (int64_t)x->nbytes != e->end - e->begin) {
+			char sh[256];
+			ir_shape_str(g, &x->shape, sh, sizeof sh);
+			rc = diag(d, "--weights: %s: tensor '%s' does not match the model's %s%s", path,
+				  e->name, ir_dtype_name(x->dtype), sh);
+			break;
+		}
+		x->data = ir_alloc(g, x->nbytes);
+		memcpy(x->data, st.data + e->begin, x->nbytes);
+		used++;
+	}
+	if (rc == 0 && used == 0)
+		rc = diag(d, "--weights: %s names no parameter of the model", path);
+	rt_st_free(&st);
+	rt_free(buf);
+	return rc;
+}
+
 /* report: print cg_report of the planned kernels to stdout (--report);
  * with no output file only the report is made. */
 static int compile(const char *model, const char *out, Emit emit, bool report, const Options *o,
-		   const CpuOptions *co, Diag *d)
+		   const CpuOptions *co, const char *weights, Diag *d)
 {
 	Graph *g = load(model, d);
 	if (!g)
 		return -1;
+	if (weights && load_weights(g, weights, d) < 0) {
+		ir_graph_free(g);
+		return -1;
+	}
 	int rc = -1;
 	KernelList kl;
 	memset(&kl, 0, sizeof kl);
@@ -289,7 +341,7 @@ done:
 
 int main(int argc, char **argv)
 {
-	const char *model = NULL, *out = NULL;
+	const char *model = NULL, *out = NULL, *weights = NULL;
 	Emit emit = EMIT_SO;
 	bool report = false;
 	Options o;
@@ -379,6 +431,8 @@ int main(int argc, char **argv)
 				return usage_error("bad or too many --freeze '%s'", a + 9);
 			to.freeze[to.nfreeze++] = a + 9;
 			train_flag = true;
+		} else if (strncmp(a, "--weights=", 10) == 0) {
+			weights = a + 10;
 		} else if (strncmp(a, "--grad-inputs=", 14) == 0) {
 			to.grad_inputs = a + 14;
 			train_flag = true;
@@ -404,7 +458,7 @@ int main(int argc, char **argv)
 
 	Diag d;
 	diag_init(&d);
-	int rc = compile(model, out, emit, report, &o, &co, &d) < 0 ? 1 : 0;
+	int rc = compile(model, out, emit, report, &o, &co, weights, &d) < 0 ? 1 : 0;
 	if (rc)
 		fprintf(stderr, "%s", d.msg[0] ? d.msg : "nncc: compilation failed\n");
 	for (int i = 0; i < o.nbind; i++)

@@ -100,11 +100,11 @@ def run(cmd):
     return r.stdout
 
 
-def close(a, b, what):
+def close(a, b, what, atol=0.0):
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     err = np.abs(a - b)
-    tol = 1e-4 * (np.abs(b) + 1e-2 * np.abs(b).max() + 1e-6)
+    tol = 1e-4 * (np.abs(b) + 1e-2 * np.abs(b).max() + 1e-6) + atol
     if not np.all(err <= tol):
         i = int(np.argmax(err - tol))
         sys.exit(f"FAIL: {what}: max error {err.flat[i]:.3g} at {i} (nncc {a.flat[i]:.9g}, "
@@ -174,7 +174,18 @@ def case(build, tmp, name):
     for k in a:
         if a[k].tobytes() != b[k].tobytes():
             sys.exit(f"FAIL: {name}: resumed run differs from the uninterrupted one in {k}")
-    print(f"PASS {name}: {STEPS} steps, max error {worst:.3g}; resume bit-exact")
+    # deploy: the inference model compiled with --weights=W computes what the
+    # trained PyTorch model does
+    inf = os.path.join(tmp, name + ".inf.so")
+    run([os.path.join(build, "nncc"), onnx_path, "--weights=" + wfile, "-o", inf])
+    outdir = os.path.join(tmp, name + ".inf")
+    run([runner, inf, "-i", "x=" + os.path.join(tmp, "x.npy"), "-o", outdir])
+    with torch.no_grad():
+        want = model(x).numpy()
+    # (the parameters agree within the bound above; their differences add up
+    # in the outputs, so these get the inference tests' absolute 1e-5)
+    worst = max(worst, close(np.load(os.path.join(outdir, "y.npy")), want, f"{name}: inference", 1e-5))
+    print(f"PASS {name}: {STEPS} steps, max error {worst:.3g}; resume bit-exact; deployed")
 
 
 def grad_inputs(build, tmp):
@@ -239,6 +250,7 @@ def errors(build, tmp):
         ([nncc, onnx_path, "--train", "--loss=hinge", "-o", so + "2"], 1, "hinge"),
         ([nncc, onnx_path, "--train", "--loss=mse", "--grad-inputs=nope", "-o", so + "2"], 1, "nope"),
         ([runner, inf, "--train", "1", "-i", "x=" + xfile], 1, "not a training step"),
+        ([nncc, onnx_path, "--weights=" + xfile, "-o", so + "2"], 1, "not a safetensors file"),
         ([runner, so, "--save-weights", "w.safetensors", "-i", "x=" + xfile], 2, "need --train"),
         ([runner, so, "--train", "1", "-i", "x=" + xfile], 1, "label"),
         ([runner, so, "--train", "0"], 2, "positive count"),
