@@ -74,6 +74,12 @@ int gr_tanh(GradCtx *c, const int *gout, int *gin);
 int gr_leaky_relu(GradCtx *c, const int *gout, int *gin);
 int gr_clip(GradCtx *c, const int *gout, int *gin);
 int gr_cast_rule(GradCtx *c, const int *gout, int *gin);
+/* grad_ew2.c: the ew family's math and selection */
+int gr_where_rule(GradCtx *c, const int *gout, int *gin);
+int gr_max(GradCtx *c, const int *gout, int *gin);
+int gr_min(GradCtx *c, const int *gout, int *gin);
+int gr_unary_math(GradCtx *c, const int *gout, int *gin);
+int gr_zero(GradCtx *c, const int *gout, int *gin);
 /* grad_nn.c: contractions, reductions, softmax, normalization */
 int gr_matmul(GradCtx *c, const int *gout, int *gin);
 int gr_reduce_sum(GradCtx *c, const int *gout, int *gin);
