@@ -3,7 +3,8 @@
  * lower.c turns an optimized, shape-inferred Graph into a KernelList: a
  * target-neutral list of kernels over numbered buffers. A kernel is either
  *   - a loop nest (KK_LOOP): an iteration space of output vars (and
- *     reduction vars), an expression tree of loads and math, and one store;
+ *     reduction vars), an expression tree of loads and math, and one store
+ *     (indices affine, plus run-time KX_IDX terms for gathers/scatters);
  *   - an external call (KK_MATMUL, KK_CONV2D) that the runtime's kernel
  *     library implements (OpenBLAS GEMM underneath).
  * Backends render the same list: cpu/llvm.c into LLVM IR. Nothing
@@ -35,6 +36,7 @@ typedef enum KxKind {
 	KX_BINARY, /* op(a, b) */
 	KX_REDUCE, /* reduce op over the kernel's reduction vars of a */
 	KX_SELECT, /* cond != 0 ? a : b (where) */
+	KX_IDX,    /* run-time index: wrap(a) * stride (+ b), -1 when out of range (see below) */
 } KxKind;
 
 typedef enum KuOp {
@@ -77,8 +79,10 @@ typedef struct Kx {
 	int nguard;      /* KX_LOAD, KX_VALID */
 	Guard *guard;
 	double fill;     /* KX_LOAD: value when a guard fails */
-	struct Kx *a, *b; /* operands; KX_REDUCE: a is the body */
+	struct Kx *a, *b; /* operands; KX_REDUCE: a is the body; KX_LOAD: a, if set, a KX_IDX */
 	struct Kx *cond;  /* KX_SELECT: the condition (bool); NULL otherwise */
+	int64_t ext;     /* KX_IDX: extent of the indexed dim */
+	int64_t stride;  /* KX_IDX: element stride of the indexed dim */
 } Kx;
 
 /* Whether a unary/binary op yields bool from operands of another dtype
@@ -89,6 +93,14 @@ static inline bool cg_kx_pred(const Kx *x)
 		return x->op == KU_NOT || (x->op >= KU_ISNAN && x->op <= KU_ISNEGINF);
 	return x->kind == KX_BINARY && x->op >= KB_EQ && x->op <= KB_GE;
 }
+
+/* Data-dependent indexing (gather, scatter): a KX_IDX reads an integer
+ * index a computed at run time, wraps a negative one once (a + ext) and,
+ * when 0 <= it < ext, gives it times stride plus b (b: another KX_IDX
+ * chained for a multi-dim index, or NULL for 0); otherwise, or when b is
+ * -1, it gives -1. A KX_LOAD with operand a loads buf[idx + a] when a >= 0
+ * and every guard holds, else fill: an index out of range reads fill and
+ * never touches memory outside the buffer. */
 
 /* Kx trees may share nodes (a DAG): a node reached twice denotes ONE value,
  * computed once per point of the loops it depends on. A KX_REDUCE is
@@ -133,6 +145,9 @@ typedef struct Kernel {
 	int out;          /* buffer written */
 	Aff out_idx;      /* element index of the store */
 	Kx *body;         /* value stored */
+	Kx *out_dyn;      /* KK_LOOP: run-time part of the store index (a KX_IDX), added to
+	                     out_idx; the point is skipped when it is -1. NULL: none. Such a
+	                     kernel runs serially in order (scatters: the last update wins) */
 
 	/* KK_MATMUL: for every batch index b (up to 4 batch dims, row-major),
 	 * C[b] (m x n) = op(A[b]) (m x k) * op(B[b]) (k x n); op transposes

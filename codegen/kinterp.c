@@ -185,9 +185,20 @@ static double eval(Interp *in, const Kx *x)
 	switch (x->kind) {
 	case KX_CONST:
 		return x->c;
-	case KX_LOAD:
-		return guards_hold(in, x) ? convert(load(in, x->buf, aff(in, &x->idx)), in->kl->buf[x->buf].dtype, x->dtype)
-					  : x->fill;
+	case KX_LOAD: {
+		int64_t dyn = x->a ? (int64_t)eval(in, x->a) : 0;
+		return dyn >= 0 && guards_hold(in, x)
+			   ? convert(load(in, x->buf, aff(in, &x->idx) + dyn), in->kl->buf[x->buf].dtype, x->dtype)
+			   : x->fill;
+	}
+	case KX_IDX: {
+		double v = trunc(eval(in, x->a)), rest = x->b ? eval(in, x->b) : 0;
+		if (v < 0)
+			v += (double)x->ext;
+		if (rest < 0 || !(v >= 0 && v < (double)x->ext))
+			return -1;
+		return v * (double)x->stride + rest;
+	}
 	case KX_VALID:
 		return guards_hold(in, x);
 	case KX_UNARY:
@@ -295,7 +306,9 @@ static void run_loop(Interp *in)
 		return;
 	do {
 		in->nred = 0;
-		store(in, k->out, aff(in, &k->out_idx), eval(in, k->body));
+		int64_t dyn = k->out_dyn ? (int64_t)eval(in, k->out_dyn) : 0;
+		if (dyn >= 0)
+			store(in, k->out, aff(in, &k->out_idx) + dyn, eval(in, k->body));
 	} while (!in->bad && next(in, 0, k->nout_var));
 }
 

@@ -122,6 +122,10 @@ static void print_kx(const KernelList *kl, const Kernel *k, const Kx *x, FILE *f
 		print_buf(kl, x->buf, f);
 		fputs("[", f);
 		print_aff(&x->idx, k->nvar, f);
+		if (x->a) {
+			fputs(" + ", f);
+			print_kx(kl, k, x->a, f);
+		}
 		fputs("]", f);
 		if (x->nguard) {
 			fputs(" if ", f);
@@ -173,6 +177,15 @@ static void print_kx(const KernelList *kl, const Kernel *k, const Kx *x, FILE *f
 		print_kx(kl, k, x->a, f);
 		fputs(")", f);
 		break;
+	case KX_IDX: /* idx(i, extent)*stride, chained with + */
+		fputs("idx(", f);
+		print_kx(kl, k, x->a, f);
+		fprintf(f, ", %" PRId64 ")*%" PRId64, x->ext, x->stride);
+		if (x->b) {
+			fputs(" + ", f);
+			print_kx(kl, k, x->b, f);
+		}
+		break;
 	}
 }
 
@@ -194,6 +207,10 @@ static void print_store(const KernelList *kl, const Kernel *k, FILE *f)
 	print_buf(kl, k->out, f);
 	fputs("[", f);
 	print_aff(&k->out_idx, k->nvar, f);
+	if (k->out_dyn) {
+		fputs(" + ", f);
+		print_kx(kl, k, k->out_dyn, f);
+	}
 	fputs("] = ", f);
 	if (k->body)
 		print_kx(kl, k, k->body, f);

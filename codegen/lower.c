@@ -291,6 +291,13 @@ static const LowerFn lower_fn[OP_COUNT] = {
 	/* --- red --- */
 
 	/* --- idx --- */
+	[OP_SLICE] = lw_slice,
+	[OP_EXPAND] = lw_expand,
+	[OP_TRILU] = lw_trilu,
+	[OP_GATHER_ELEMENTS] = lw_gather_elements,
+	[OP_GATHER_ND] = lw_gather_nd,
+	[OP_SCATTER_ELEMENTS] = lw_scatter,
+	[OP_SCATTER_ND] = lw_scatter,
 
 	/* --- conv --- */
 

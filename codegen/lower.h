@@ -123,6 +123,16 @@ Kx *lw_ew2_at(Lower *L, int node, const Aff *coord);
 /* --- red --- */
 
 /* --- idx --- */
+int lw_slice(Lower *L, int node);           /* lower_idx.c */
+int lw_expand(Lower *L, int node);
+int lw_trilu(Lower *L, int node);
+int lw_gather_dyn(Lower *L, int node);      /* gather with run-time (or any) indices */
+int lw_gather_elements(Lower *L, int node);
+int lw_gather_nd(Lower *L, int node);
+int lw_scatter(Lower *L, int node);         /* scatter_elements, scatter_nd */
+/* slice, expand, trilu and the gathers at coordinates of their output, for
+ * inlining into a fusion group's reader (their inputs come from buffers). */
+Kx *lw_idx_at(Lower *L, int node, const Aff *coord);
 
 /* --- conv --- */
 

@@ -1,8 +1,9 @@
 /* lower_extra.c — lowering of the shape-computation ops that can survive
  * simplification: gather with constant indices that step evenly (a
- * single index, or a slice like [0, 2, 4]), which is one affine copy, and
+ * single index, or a slice like [0, 2, 4]), which is one affine copy (any
+ * other gather reads its indices at run time, lower_idx.c), and
  * cast, a copy that converts (loads convert from the buffer's dtype).
- * Other gathers and casts to or from bool are reported as unsupported;
+ * Casts to or from bool are reported as unsupported;
  * shape folds away once shapes are static (passes/canon.c), and unsqueeze,
  * squeeze and reshape_dyn are views (lower.c). */
 #include <string.h>
@@ -32,7 +33,7 @@ int lw_gather(Lower *L, int node)
 	int64_t m = ir_shape_numel(&ix->shape), extent = x->shape.d[axis].n;
 	if (ix->kind != VK_CONST || !ix->data || ix->shape.rank > 1 ||
 		(ix->dtype != DT_I64 && ix->dtype != DT_I32) || m < 1)
-		return lw_err(L, node, "cannot lower gather: indices must be a constant scalar or 1-D list");
+		return lw_gather_dyn(L, node); /* lower_idx.c: indices read at run time */
 	int64_t first = 0, step = 0;
 	for (int64_t j = 0; j < m; j++) {
 		int64_t k = index_at(ix, j);
@@ -46,7 +47,7 @@ int lw_gather(Lower *L, int node)
 		else if (j == 1)
 			step = k - first;
 		else if (k != first + j * step)
-			return lw_err(L, node, "cannot lower gather: the indices do not step evenly");
+			return lw_gather_dyn(L, node);
 	}
 	/* output vars: x's dims before axis, the index dim (if 1-D), the rest */
 	int64_t st[IR_MAX_RANK];

@@ -86,6 +86,18 @@ static bool is_reduce(const Node *n)
 	return n->op == OP_REDUCE_SUM || n->op == OP_REDUCE_MEAN || n->op == OP_REDUCE_MAX;
 }
 
+/* Indexing ops inlined at their reader's coordinates (lower_idx.c). */
+static bool is_move(const Node *n)
+{
+	switch (n->op) {
+	case OP_SLICE: case OP_EXPAND: case OP_TRILU: case OP_GATHER: case OP_GATHER_ELEMENTS:
+	case OP_GATHER_ND:
+		return true;
+	default:
+		return false;
+	}
+}
+
 bool lw_inlined(Lower *L, int v)
 {
 	const Value *x = &L->g->val[v];
@@ -122,9 +134,10 @@ Kx *lw_value_at(Lower *L, int v, const Aff *coord)
 	Kx *e;
 	if (lw_inlined(L, v) && x->def != L->call) {
 		const Node *n = &L->g->node[x->def];
-		/* lw_check_groups admits only pointwise and reduction non-root members */
+		/* lw_check_groups admits only pointwise, reduction and indexing non-root members */
 		e = n->op == OP_BATCHNORM ? lw_bn_at(L, x->def, coord)
 		    : is_reduce(n)        ? lw_red_at(L, x->def, coord)
+		    : is_move(n)          ? lw_idx_at(L, x->def, coord)
 		                          : lw_ew_at(L, x->def, coord);
 		if (!e)
 			return NULL;
@@ -235,7 +248,7 @@ static int check_member(Lower *L, int i, int gid, int root, int call)
 	const Node *n = &g->node[i];
 	const Node *rn = &g->node[root];
 	bool ok = i == call || pointwise(n) || (i == root && call < 0 && loop_root(n)) ||
-		  (is_reduce(n) && call < 0 && (pointwise(rn) || is_reduce(rn)));
+		  (is_reduce(n) && call < 0 && (pointwise(rn) || is_reduce(rn))) || (is_move(n) && i != root);
 	if (!ok)
 		return lw_err(L, i, "cannot be part of fusion group %d", gid);
 	if (i != root && n->nout != 1)
@@ -245,7 +258,7 @@ static int check_member(Lower *L, int i, int gid, int root, int call)
 		if (v < 0 || !(g->val[v].kind == VK_NODE && L->nlive[g->val[v].def] &&
 			       g->node[g->val[v].def].group == gid))
 			continue;
-		if (i == call || (n->op == OP_BATCHNORM && k > 0) || (!pointwise(n) && k > 0))
+		if (i == call || (n->op == OP_BATCHNORM && k > 0) || (!pointwise(n) && k > 0) || is_move(n))
 			return lw_err(L, i, "fusion group %d: input %d cannot be computed inline", gid, k);
 	}
 	if (call >= 0 && i == root && i != call) {

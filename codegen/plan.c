@@ -116,6 +116,8 @@ static bool aff_eq(const Aff *a, const Aff *b)
 static bool store_injective(const Kernel *k)
 {
 	int v[KV_MAX], n = 0;
+	if (k->out_dyn)
+		return false;
 	for (int i = k->nout_var; i < KV_MAX; i++)
 		if (k->out_idx.k[i] != 0)
 			return false;
@@ -161,7 +163,7 @@ static bool inplace_ok(const KernelList *kl, int ki, int src)
 		if (x->kind != KX_LOAD || (x->buf != src && x->buf != k->out))
 			continue;
 		/* reading the output itself before it is born cannot happen; refuse anyway */
-		ok = x->buf == src && x->nguard == 0 && aff_eq(&x->idx, &k->out_idx);
+		ok = x->buf == src && x->nguard == 0 && !x->a && aff_eq(&x->idx, &k->out_idx);
 		any = true;
 	}
 	cg_kx_dag_free(&d);

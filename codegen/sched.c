@@ -152,6 +152,8 @@ void cg_kx_dag(const Kernel *k, KxDag *d)
 	int cap = 0;
 	if (k->body)
 		walk(d, k, k->body, &cap);
+	if (k->out_dyn)
+		walk(d, k, k->out_dyn, &cap);
 }
 
 void cg_kx_dag_free(KxDag *d)
@@ -247,7 +249,8 @@ void cg_schedule(KernelList *kl, int vec_bytes)
 		k->sched.vec_var = -1;
 		switch (k->kind) {
 		case KK_LOOP:
-			sched_loops(kl, k, 0, vec_bytes);
+			if (!k->out_dyn) /* a run-time store index: serial, in order */
+				sched_loops(kl, k, 0, vec_bytes);
 			break;
 		case KK_MATMUL:
 			if (k->body)

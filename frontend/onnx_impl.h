@@ -97,6 +97,34 @@ int ew_castlike(Importer *m, Op op);
 /* --- red --- */
 
 /* --- idx --- */
+/* onnx_idx.c: handlers of the data-movement and indexing rows, and
+ * idx_fold(): the constant equal to value v, computing the nodes behind it
+ * when they read only constants or static shapes (ONNX's expanded
+ * functions compute axes and sizes so), or -1 without a message. */
+int idx_fold(Importer *m, int v);
+int idx_slice(Importer *m, Op op);
+int idx_split(Importer *m, Op op);
+int idx_expand(Importer *m, Op op);
+int idx_tile(Importer *m, Op op);
+int idx_constant_of_shape(Importer *m, Op op);
+int idx_size(Importer *m, Op op);
+int idx_range(Importer *m, Op op);
+int idx_eyelike(Importer *m, Op op);
+int idx_trilu(Importer *m, Op op);
+int idx_depth_to_space(Importer *m, Op op);
+int idx_space_to_depth(Importer *m, Op op);
+int idx_gather_elements(Importer *m, Op op);
+int idx_gather_nd(Importer *m, Op op);
+int idx_scatter_elements(Importer *m, Op op);
+int idx_scatter_nd(Importer *m, Op op);
+/* Pad's modes edge, reflect, wrap and negative pads (cropping), for op_pad. */
+int idx_pad(Importer *m, const int64_t *pads, int np, double value, const char *mode);
+int idx_compress(Importer *m, Op op);
+int idx_reverse_sequence(Importer *m, Op op);
+int idx_center_crop_pad(Importer *m, Op op);
+/* onnx_resize.c */
+int idx_resize(Importer *m, Op op);
+int idx_upsample(Importer *m, Op op);
 
 /* --- conv --- */
 

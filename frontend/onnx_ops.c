@@ -19,10 +19,12 @@ static bool dim_known(Dim d) { return d.sym == 0 && d.n >= 0; }
 /* Infers the node just built; 0 or -1. */
 static int done(Importer *m, int node) { return imp_infer(m, node) < 0 ? -1 : 0; }
 
-/* The constant behind input k, or NULL with a message. */
+/* The constant behind input k (computed now if it can be: idx_fold), or
+ * NULL with a message. */
 static const Value *const_in(Importer *m, int k, const char *what)
 {
-	const Value *v = &m->g->val[m->in[k]];
+	int c = idx_fold(m, m->in[k]);
+	const Value *v = &m->g->val[c >= 0 ? c : m->in[k]];
 	if (v->kind != VK_CONST || !v->data) {
 		imp_err(m, "input %d (%s, \"%s\") must be a constant", k, what, v->name);
 		return NULL;
@@ -460,8 +462,6 @@ static int op_reduce(Importer *m, Op op)
 static int op_pad(Importer *m, Op op)
 {
 	const char *mode = imp_str(m, "mode", "constant");
-	if (strcmp(mode, "constant") != 0)
-		return imp_err(m, "mode \"%s\" is unsupported (only \"constant\")", mode);
 	Shape x = in_shape(m, 0);
 	int64_t pads[2 * IR_MAX_RANK];
 	int np;
@@ -509,12 +509,14 @@ static int op_pad(Importer *m, Op op)
 			memcpy(pads, full, (size_t)np * sizeof *pads);
 		}
 	}
-	for (int i = 0; i < np; i++)
-		if (pads[i] < 0)
-			return imp_err(m, "negative pads (cropping) are unsupported");
 	if (x.rank >= 0 && np != 2 * x.rank)
 		return imp_err(m, "pads has %d values; an input of rank %d needs %d", np, x.rank,
 			2 * x.rank);
+	bool crop = false;
+	for (int i = 0; i < np; i++)
+		crop = crop || pads[i] < 0;
+	if (crop || strcmp(mode, "constant") != 0) /* onnx_idx.c: slices and concats */
+		return idx_pad(m, pads, np, value, mode);
 	int nd = imp_node(m, OP_PAD, m->in, 1, 0);
 	ir_set_ints(m->g, nd, "pads", pads, np);
 	ir_set_float(m->g, nd, "value", value);
@@ -824,6 +826,30 @@ static const OnnxOp table[] = {
 	/* --- red --- */
 
 	/* --- idx --- */
+	{"CenterCropPad", idx_center_crop_pad, OP_PAD, 2, 2, "axes:ints"},
+	{"Compress", idx_compress, OP_GATHER, 2, 2, "axis:int"},
+	{"ConstantOfShape", idx_constant_of_shape, OP_EXPAND, 1, 1, "value:tensor"},
+	{"DepthToSpace", idx_depth_to_space, OP_TRANSPOSE, 1, 1, "blocksize:int mode:string"},
+	{"Expand", idx_expand, OP_EXPAND, 2, 2, ""},
+	{"EyeLike", idx_eyelike, OP_COUNT, 1, 1, "dtype:int k:int"},
+	{"GatherElements", idx_gather_elements, OP_GATHER_ELEMENTS, 2, 2, "axis:int"},
+	{"GatherND", idx_gather_nd, OP_GATHER_ND, 2, 2, "batch_dims:int"},
+	{"Range", idx_range, OP_COUNT, 3, 3, ""},
+	{"ReverseSequence", idx_reverse_sequence, OP_GATHER_ELEMENTS, 2, 2, "batch_axis:int time_axis:int"},
+	{"Scatter", idx_scatter_elements, OP_SCATTER_ELEMENTS, 3, 3, "axis:int"},
+	{"ScatterElements", idx_scatter_elements, OP_SCATTER_ELEMENTS, 3, 3, "axis:int reduction:string"},
+	{"ScatterND", idx_scatter_nd, OP_SCATTER_ND, 3, 3, "reduction:string"},
+	{"Size", idx_size, OP_COUNT, 1, 1, ""},
+	{"Resize", idx_resize, OP_GATHER, 1, 4,
+		"antialias:int axes:ints coordinate_transformation_mode:string cubic_coeff_a:float "
+		"exclude_outside:int extrapolation_value:float keep_aspect_ratio_policy:string "
+		"mode:string nearest_mode:string"},
+	{"Slice", idx_slice, OP_SLICE, 1, 5, "starts:ints ends:ints axes:ints"},
+	{"SpaceToDepth", idx_space_to_depth, OP_TRANSPOSE, 1, 1, "blocksize:int"},
+	{"Split", idx_split, OP_SLICE, 1, 2, "axis:int split:ints num_outputs:int"},
+	{"Tile", idx_tile, OP_EXPAND, 2, 2, ""},
+	{"Trilu", idx_trilu, OP_TRILU, 1, 2, "upper:int"},
+	{"Upsample", idx_upsample, OP_GATHER, 1, 2, "mode:string scales:floats"},
 
 	/* --- conv --- */
 

@@ -219,6 +219,9 @@ static bool dtype_ok(Op op, DType t)
 	/* --- red --- */
 
 	/* --- idx --- */
+	case OP_SLICE: case OP_EXPAND: case OP_TRILU: case OP_GATHER_ELEMENTS: case OP_GATHER_ND:
+	case OP_SCATTER_ELEMENTS: case OP_SCATTER_ND:
+		return ir_dtype_size(t) > 0;
 
 	/* --- conv --- */
 
@@ -269,6 +272,12 @@ static int dispatch(const Ev *e)
 	/* --- red --- */
 
 	/* --- idx --- */
+	case OP_SLICE: return ev_slice(e);
+	case OP_EXPAND: return ev_expand(e);
+	case OP_TRILU: return ev_trilu(e);
+	case OP_GATHER_ELEMENTS: return ev_gather_elements(e);
+	case OP_GATHER_ND: return ev_gather_nd(e);
+	case OP_SCATTER_ELEMENTS: case OP_SCATTER_ND: return ev_scatter(e);
 
 	/* --- conv --- */
 

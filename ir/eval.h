@@ -61,6 +61,12 @@ bool ev_ew_dtype_ok(Op op, DType t); /* dtype of input 0 accepted by op */
 /* --- red --- */
 
 /* --- idx --- */
+int ev_slice(const Ev *e);          /* eval_idx.c */
+int ev_expand(const Ev *e);
+int ev_trilu(const Ev *e);
+int ev_gather_elements(const Ev *e);
+int ev_gather_nd(const Ev *e);
+int ev_scatter(const Ev *e);        /* scatter_elements, scatter_nd */
 
 /* --- conv --- */
 

@@ -262,6 +262,10 @@ int ir_eval_node(const Graph *g, int node, const Tensor *inputs, Tensor *outputs
 /* --- red --- */
 
 /* --- idx --- */
+/* shape_idx.c: slice's start, step and count per dim of x (ONNX's
+ * negative positions and clamping applied). Dims not sliced get 0, 1 and
+ * their extent. -1 when a sliced dim of x is not known (count -1 there). */
+int ir_slice_plan(const Node *n, const Shape *x, int64_t *start, int64_t *step, int64_t *count);
 
 /* --- conv --- */
 

@@ -81,6 +81,12 @@ int shape_classify_rule(const ShapeCtx *c);
 /* --- red --- */
 
 /* --- idx --- */
+int shape_slice_rule(const ShapeCtx *c);   /* shape_idx.c */
+int shape_expand_rule(const ShapeCtx *c);
+int shape_trilu_rule(const ShapeCtx *c);
+int shape_gather_elements_rule(const ShapeCtx *c);
+int shape_gather_nd_rule(const ShapeCtx *c);
+int shape_scatter_rule(const ShapeCtx *c);
 
 /* --- conv --- */
 

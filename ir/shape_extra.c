@@ -6,8 +6,8 @@
  * reshape_dyn's output shape depends on the data of its shape input. In
  * eval the rule reads that data (ShapeCtx.itens); over the graph it
  * propagates the values of small integer tensors through the chain
- * (constants, shape, gather, unsqueeze/squeeze/reshape/flatten/identity,
- * concat, cast, and +-*÷ of known values), so an element can be a known
+ * (constants, shape, gather, slice, unsqueeze/squeeze/reshape/flatten/
+ * identity, concat, cast, and +-*÷ of known values), so an element can be a known
  * integer, "the extent of symbol N", or unknown (as ONNX's data
  * propagation does). Known shapes then give known dims, and a dynamic
  * batch stays the symbol N. */
@@ -111,6 +111,16 @@ static int sv_value(const Graph *g, int v, SVal *out, int depth)
 		if (!is_int(g->val[n->in[0]].dtype))
 			return -1;
 		return sv_value(g, n->in[0], out, depth + 1);
+	case OP_SLICE: { /* x.shape[2:] */
+		int64_t st, sp, ct;
+		const Shape *s = &g->val[n->in[0]].shape;
+		if (s->rank != 1 || (na = sv_value(g, n->in[0], a, depth + 1)) < 0 ||
+			ir_slice_plan(n, s, &st, &sp, &ct) < 0 || ct != numel)
+			return -1;
+		for (int64_t i = 0; i < ct; i++)
+			out[i] = a[st + i * sp];
+		return (int)ct;
+	}
 	case OP_CONCAT: {
 		int m = 0;
 		for (int k = 0; k < n->nin; k++) {

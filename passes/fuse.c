@@ -26,8 +26,12 @@
  * its row), which backends hoist out of the loops they do not depend on —
  * and a group's expression tree
  * (shared nodes counted per use) stays within FUSE_MAX_TREE graph nodes so
- * naive tree walkers stay cheap. Views, data movement and loop matmuls end a
- * group. Group ids are 1..n; 0 means alone. -O0 fuses nothing. */
+ * naive tree walkers stay cheap. The indexing ops (slice, expand, trilu,
+ * gather, gather_elements, gather_nd) join as producers read once per
+ * point, loading their own inputs from buffers (their index reads happen
+ * inside the reader's kernel); they are never roots. Views, other data
+ * movement and loop matmuls end a group. Group ids are 1..n; 0 means
+ * alone. -O0 fuses nothing. */
 #include "passes.h"
 
 #include <stdlib.h>
@@ -42,6 +46,7 @@ typedef enum Role {
 	RO_REDUCE,  /* reduce_sum / reduce_mean / reduce_max */
 	RO_POOL,    /* max/avg pool whose windows never leave the input */
 	RO_SOFTMAX, /* softmax, log_softmax */
+	RO_MOVE,    /* slice, expand, trilu, gathers: inlined into a reader, never a root */
 } Role;
 
 typedef struct Fuse {
@@ -124,6 +129,9 @@ static Role role_of(const Graph *g, const Node *n)
 		return pool_unguarded(g, n) ? RO_POOL : RO_NONE;
 	case OP_SOFTMAX: case OP_LOGSOFTMAX:
 		return ir_dtype_is_float(y->dtype) && y->shape.rank >= 1 ? RO_SOFTMAX : RO_NONE;
+	case OP_SLICE: case OP_EXPAND: case OP_TRILU: case OP_GATHER: case OP_GATHER_ELEMENTS:
+	case OP_GATHER_ND:
+		return RO_MOVE;
 	default:
 		return RO_NONE;
 	}
@@ -293,7 +301,7 @@ static bool absorb(Fuse *F, int m, int k)
 	int p = g->val[v].def;
 	if (g->node[p].group != 0 || is_member(F, p))
 		return false;
-	if (F->role[p] != RO_EW && !(F->role[p] == RO_REDUCE && reduce_joins(F, p)))
+	if (F->role[p] != RO_EW && F->role[p] != RO_MOVE && !(F->role[p] == RO_REDUCE && reduce_joins(F, p)))
 		return false;
 	if (member_uses(F, v) != g->val[v].nuse) /* read outside, or a graph output */
 		return false;

@@ -184,3 +184,80 @@ int gr_slice(GradCtx *c, int x, int axis, int64_t lo, int64_t hi)
 	ir_set_int(c->g, n, "axis", axis);
 	return gr_end(c, n, x);
 }
+
+/* pad op with pads[2 * rank] (ONNX order), fill value */
+int gr_padded(GradCtx *c, int x, const int64_t *pads, double value)
+{
+	if (c->fail)
+		return x;
+	int r = gr_val(c, x)->shape.rank;
+	bool any = false;
+	for (int i = 0; i < 2 * r; i++)
+		any |= pads[i] != 0;
+	if (!any)
+		return x;
+	int n = gr_begin(c, OP_PAD, (int[]){x}, 1);
+	ir_set_ints(c->g, n, "pads", pads, 2 * r);
+	if (value != 0)
+		ir_set_float(c->g, n, "value", value);
+	return gr_end(c, n, x);
+}
+
+/* Along `axis`: element o of x moves to position o * s + off of a result
+ * of length len (zeros elsewhere; what falls outside is dropped). A
+ * stride s > 1 is a reshape to [.., d, 1, ..], a pad of that unit dim to s
+ * (the offset modulo s before, the rest after) and a reshape back; the
+ * remaining whole-step shift and the length are pads or slices. */
+int gr_place(GradCtx *c, int x, int axis, int64_t s, int64_t off, int64_t len)
+{
+	if (c->fail)
+		return x;
+	Shape sh = gr_val(c, x)->shape;
+	int r = sh.rank;
+	int64_t d = sh.d[axis].n;
+	int64_t pads[2 * IR_MAX_RANK + 2] = {0};
+	int64_t inner = s > 1 ? ((off % s) + s) % s : 0;
+	if (s > 1) {
+		Shape t = sh;
+		for (int i = r; i > axis + 1; i--)
+			t.d[i] = t.d[i - 1];
+		t.d[axis + 1] = (Dim){1, 0};
+		t.rank = r + 1;
+		x = gr_reshape(c, x, &t);
+		pads[axis + 1] = inner;
+		pads[t.rank + axis + 1] = s - 1 - inner;
+		x = gr_padded(c, x, pads, 0);
+		pads[axis + 1] = pads[t.rank + axis + 1] = 0;
+		sh.d[axis].n = d * s;
+		x = gr_reshape(c, x, &sh);
+	}
+	int64_t cur = d * s, shift = off - inner; /* element o now at o * s + inner */
+	if (shift < 0) {
+		if (-shift >= cur) { /* nothing lands inside */
+			sh.d[axis].n = len;
+			return gr_full(c, gr_val(c, x)->dtype, &sh, 0);
+		}
+		x = gr_slice(c, x, axis, -shift, cur < len - shift ? cur : len - shift);
+		cur = (cur < len - shift ? cur : len - shift) + shift;
+	} else {
+		int64_t keep = cur < len - shift ? cur : len - shift; /* what fits after the shift */
+		if (keep <= 0) {
+			sh.d[axis].n = len;
+			return gr_full(c, gr_val(c, x)->dtype, &sh, 0);
+		}
+		if (keep < cur)
+			x = gr_slice(c, x, axis, 0, keep);
+		cur = keep;
+		if (shift > 0) {
+			pads[axis] = shift;
+			x = gr_padded(c, x, pads, 0);
+			pads[axis] = 0;
+			cur += shift;
+		}
+	}
+	if (cur < len) {
+		pads[r + axis] = len - cur;
+		x = gr_padded(c, x, pads, 0);
+	}
+	return x;
+}

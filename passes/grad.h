@@ -51,6 +51,11 @@ int gr_eq(GradCtx *c, int a, int b);       /* 1 where a == b else 0 (broadcast),
 int gr_unbroadcast(GradCtx *c, int g, const Shape *s);
 /* Broadcasts g (whose shape broadcasts to s) to shape s: g * ones. */
 int gr_broadcast_to(GradCtx *c, int g, const Shape *s);
+/* pad op with pads[2 * rank] (ONNX order) and fill value (no node if all 0) */
+int gr_padded(GradCtx *c, int x, const int64_t *pads, double value);
+/* Along axis: element o of x moves to o * s + off of a result of length
+ * len, zeros elsewhere, what falls outside dropped (reshape, pad, slice). */
+int gr_place(GradCtx *c, int x, int axis, int64_t s, int64_t off, int64_t len);
 /* x[lo:hi] along axis (a gather with constant, evenly stepping indices). */
 int gr_slice(GradCtx *c, int x, int axis, int64_t lo, int64_t hi);
 const Value *gr_val(const GradCtx *c, int v); /* c->g->val[v] (re-read after adding nodes) */
@@ -74,6 +79,19 @@ int gr_tanh(GradCtx *c, const int *gout, int *gin);
 int gr_leaky_relu(GradCtx *c, const int *gout, int *gin);
 int gr_clip(GradCtx *c, const int *gout, int *gin);
 int gr_cast_rule(GradCtx *c, const int *gout, int *gin);
+/* grad_ew2.c: the ew family's math and selection */
+int gr_where_rule(GradCtx *c, const int *gout, int *gin);
+int gr_max(GradCtx *c, const int *gout, int *gin);
+int gr_min(GradCtx *c, const int *gout, int *gin);
+int gr_unary_math(GradCtx *c, const int *gout, int *gin);
+int gr_zero(GradCtx *c, const int *gout, int *gin);
+/* grad_idx.c: the idx family's indexing, and gather */
+int gr_slice_rule(GradCtx *c, const int *gout, int *gin);
+int gr_expand(GradCtx *c, const int *gout, int *gin);
+int gr_trilu(GradCtx *c, const int *gout, int *gin);
+int gr_gather(GradCtx *c, const int *gout, int *gin);
+int gr_gather_elements(GradCtx *c, const int *gout, int *gin);
+int gr_gather_nd(GradCtx *c, const int *gout, int *gin);
 /* grad_nn.c: contractions, reductions, softmax, normalization */
 int gr_matmul(GradCtx *c, const int *gout, int *gin);
 int gr_reduce_sum(GradCtx *c, const int *gout, int *gin);

@@ -29,83 +29,6 @@ static void ints_or(const Node *n, const char *name, int cnt, int64_t dflt, int6
 		out[i] = k == cnt ? v[i] : dflt;
 }
 
-/* pad op with pads[2 * rank] (ONNX order), fill value */
-static int pad(GradCtx *c, int x, const int64_t *pads, double value)
-{
-	if (c->fail)
-		return x;
-	int r = shape_of(c, x).rank;
-	bool any = false;
-	for (int i = 0; i < 2 * r; i++)
-		any |= pads[i] != 0;
-	if (!any)
-		return x;
-	int n = gr_begin(c, OP_PAD, (int[]){x}, 1);
-	ir_set_ints(c->g, n, "pads", pads, 2 * r);
-	if (value != 0)
-		ir_set_float(c->g, n, "value", value);
-	return gr_end(c, n, x);
-}
-
-/* Along `axis`: element o of x moves to position o * s + off of a result
- * of length len (zeros elsewhere; what falls outside is dropped). A
- * stride s > 1 is a reshape to [.., d, 1, ..], a pad of that unit dim to s
- * (the offset modulo s before, the rest after) and a reshape back; the
- * remaining whole-step shift and the length are pads or slices. */
-static int place(GradCtx *c, int x, int axis, int64_t s, int64_t off, int64_t len)
-{
-	if (c->fail)
-		return x;
-	Shape sh = shape_of(c, x);
-	int r = sh.rank;
-	int64_t d = sh.d[axis].n;
-	int64_t pads[2 * IR_MAX_RANK + 2] = {0};
-	int64_t inner = s > 1 ? ((off % s) + s) % s : 0;
-	if (s > 1) {
-		Shape t = sh;
-		for (int i = r; i > axis + 1; i--)
-			t.d[i] = t.d[i - 1];
-		t.d[axis + 1] = (Dim){1, 0};
-		t.rank = r + 1;
-		x = gr_reshape(c, x, &t);
-		pads[axis + 1] = inner;
-		pads[t.rank + axis + 1] = s - 1 - inner;
-		x = pad(c, x, pads, 0);
-		pads[axis + 1] = pads[t.rank + axis + 1] = 0;
-		sh.d[axis].n = d * s;
-		x = gr_reshape(c, x, &sh);
-	}
-	int64_t cur = d * s, shift = off - inner; /* element o now at o * s + inner */
-	if (shift < 0) {
-		if (-shift >= cur) { /* nothing lands inside */
-			sh.d[axis].n = len;
-			return gr_full(c, gr_val(c, x)->dtype, &sh, 0);
-		}
-		x = gr_slice(c, x, axis, -shift, cur < len - shift ? cur : len - shift);
-		cur = (cur < len - shift ? cur : len - shift) + shift;
-	} else {
-		int64_t keep = cur < len - shift ? cur : len - shift; /* what fits after the shift */
-		if (keep <= 0) {
-			sh.d[axis].n = len;
-			return gr_full(c, gr_val(c, x)->dtype, &sh, 0);
-		}
-		if (keep < cur)
-			x = gr_slice(c, x, axis, 0, keep);
-		cur = keep;
-		if (shift > 0) {
-			pads[axis] = shift;
-			x = pad(c, x, pads, 0);
-			pads[axis] = 0;
-			cur += shift;
-		}
-	}
-	if (cur < len) {
-		pads[r + axis] = len - cur;
-		x = pad(c, x, pads, 0);
-	}
-	return x;
-}
-
 /* x with `axis` reversed */
 static int flip(GradCtx *c, int x, int axis)
 {
@@ -164,8 +87,8 @@ int gr_conv(GradCtx *c, const int *gout, int *gin)
 		wt = gr_transpose(c, wt, (int64_t[]){0, 2, 1, 3, 4}, 5);
 		wt = reshape_to(c, wt, 4, (int64_t[]){C, Kg, KH, KW});
 		wt = flip(c, flip(c, wt, 2), 3);
-		int gd = place(c, g, 2, st[0], dil[0] * (KH - 1) - pads[0], H + dil[0] * (KH - 1));
-		gd = place(c, gd, 3, st[1], dil[1] * (KW - 1) - pads[1], W + dil[1] * (KW - 1));
+		int gd = gr_place(c, g, 2, st[0], dil[0] * (KH - 1) - pads[0], H + dil[0] * (KH - 1));
+		gd = gr_place(c, gd, 3, st[1], dil[1] * (KW - 1) - pads[1], W + dil[1] * (KW - 1));
 		gin[0] = conv(c, gd, wt, one, zero, dil, G);
 	}
 	if (c->need[1]) {
@@ -231,8 +154,8 @@ static int window(GradCtx *c, int xp, const Pool *p, int64_t i, int64_t j)
 /* t [N, C, OH, OW] for offset (i, j) placed on the padded grid. */
 static int put_back(GradCtx *c, int t, const Pool *p, int64_t i, int64_t j)
 {
-	t = place(c, t, 2, p->st[0], i * p->dil[0], p->ext[0]);
-	return place(c, t, 3, p->st[1], j * p->dil[1], p->ext[1]);
+	t = gr_place(c, t, 2, p->st[0], i * p->dil[0], p->ext[0]);
+	return gr_place(c, t, 3, p->st[1], j * p->dil[1], p->ext[1]);
 }
 
 /* the padded-grid adjoint cropped back to the input */
@@ -250,7 +173,7 @@ int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 	DType t = gr_val(c, x)->dtype;
 	int64_t pads[8] = {0, 0, p.pads[0], p.pads[1], 0, 0, p.ext[0] - p.in[0] - p.pads[0],
 		p.ext[1] - p.in[1] - p.pads[1]};
-	int xp = pad(c, x, pads, -INFINITY);
+	int xp = gr_padded(c, x, pads, -INFINITY);
 	int taken = -1, acc = -1;
 	for (int64_t i = 0; i < p.k[0]; i++)
 		for (int64_t j = 0; j < p.k[1]; j++) {

@@ -143,6 +143,9 @@ static int check_node(Cg *cg, const Kernel *k, const Kx *x, Diag *d)
 	if (!cpu_type(cg, x->dtype))
 		return diag(d, "kernel %s: unsupported dtype %s", k->name, ir_dtype_name(x->dtype));
 	bool need_a = x->kind >= KX_UNARY, need_b = x->kind == KX_BINARY || x->kind == KX_SELECT;
+	if ((x->kind == KX_LOAD && x->a && x->a->kind != KX_IDX) ||
+	    (x->kind == KX_IDX && x->b && x->b->kind != KX_IDX))
+		return diag(d, "kernel %s: a run-time offset must be a KX_IDX", k->name);
 	if ((need_a && !x->a) || (need_b && !x->b) || (x->kind == KX_SELECT && !x->cond))
 		return diag(d, "kernel %s: missing operand", k->name);
 	switch (x->kind) {
@@ -173,6 +176,10 @@ static int check_node(Cg *cg, const Kernel *k, const Kx *x, Diag *d)
 		if (x->op < KR_SUM || x->op > KR_MIN)
 			return diag(d, "kernel %s: unknown reduce op %d", k->name, x->op);
 		return 0;
+	case KX_IDX:
+		if (x->dtype != DT_I64 || ir_dtype_is_float(x->a->dtype) || x->ext < 0)
+			return diag(d, "kernel %s: bad run-time index", k->name);
+		return 0;
 	}
 	return diag(d, "kernel %s: unknown expression kind %d", k->name, (int)x->kind);
 }
@@ -186,6 +193,8 @@ static int check_body(Cg *cg, const Kernel *k, Diag *d)
 		return diag(d, "kernel %s: missing operand", k->name);
 	if (check_buf(cg, k, k->out, false, d) || check_aff(k, &k->out_idx, k->nout_var, d))
 		return -1;
+	if (k->out_dyn && (k->kind != KK_LOOP || k->out_dyn->kind != KX_IDX || k->sched.par_var >= 0))
+		return diag(d, "kernel %s: a run-time store index needs a serial loop and a KX_IDX", k->name);
 	const Sched *s = &k->sched;
 	int64_t span;
 	if (s->par_chunks > 1 && s->par_var >= 0 &&
@@ -194,7 +203,7 @@ static int check_body(Cg *cg, const Kernel *k, Diag *d)
 		            s->par_var, (long long)s->par_chunks);
 	KxDag dag;
 	cg_kx_dag(k, &dag);
-	int rc = dag.node[dag.n - 1].inner ? diag(d, "kernel %s: a reduction var is used outside a reduction", k->name) : 0;
+	int rc = dag.node[cg_kx_find(&dag, k->body)].inner ? diag(d, "kernel %s: a reduction var is used outside a reduction", k->name) : 0;
 	for (int i = 0; i < dag.n && !rc; i++)
 		rc = check_node(cg, k, dag.node[i].x, d);
 	cg_kx_dag_free(&dag);

@@ -252,29 +252,38 @@ LLVMValueRef cpu_elem_ptr(Kc *c, int buf, const Aff *idx)
 	return LLVMBuildInBoundsGEP2(c->cg->b, et, cpu_base(c, buf), &i, 1, "");
 }
 
-static LLVMValueRef load(Kc *c, const Kx *x)
+/* dyn: the run-time part of the index (a KX_IDX's value), or NULL. */
+static LLVMValueRef load(Kc *c, const Kx *x, LLVMValueRef dyn)
 {
 	const Buf *bf = &c->kl->buf[x->buf];
 	LLVMValueRef p = cpu_elem_ptr(c, x->buf, &x->idx);
+	if (dyn) {
+		LLVMTypeRef et = cpu_type(c->cg, bf->dtype);
+		p = LLVMBuildInBoundsGEP2(c->cg->b, et, p, &dyn, 1, "");
+	}
 	LLVMValueRef v = LLVMBuildLoad2(c->cg->b, cpu_type(c->cg, bf->dtype), p, "");
 	LLVMSetAlignment(v, (unsigned)ir_dtype_size(bf->dtype));
 	return cpu_conv(c, v, bf->dtype, x->dtype);
 }
 
-static LLVMValueRef eval_load(Kc *c, const Kx *x)
+static LLVMValueRef eval_load(Kc *c, const Kx *x, LLVMValueRef dyn)
 {
 	LLVMBuilderRef b = c->cg->b;
 	bool never;
 	LLVMValueRef cond = guard_cond(c, x->nguard, x->guard, &never);
 	if (never)
 		return cpu_const(c, x->dtype, x->fill);
+	if (dyn) { /* a negative run-time offset marks an index out of range */
+		LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntSGE, dyn, cpu_i64(c, 0), "");
+		cond = cond ? LLVMBuildAnd(b, cond, ok, "") : ok;
+	}
 	if (!cond)
-		return load(c, x);
+		return load(c, x, dyn);
 	LLVMBasicBlockRef from = LLVMGetInsertBlock(b);
 	LLVMBasicBlockRef bl = cpu_block(c, "ld"), bj = cpu_block(c, "ldj");
 	LLVMBuildCondBr(b, cond, bl, bj);
 	LLVMPositionBuilderAtEnd(b, bl);
-	LLVMValueRef v = load(c, x);
+	LLVMValueRef v = load(c, x, dyn);
 	LLVMBasicBlockRef bl_end = LLVMGetInsertBlock(b);
 	LLVMBuildBr(b, bj);
 	LLVMPositionBuilderAtEnd(b, bj);
@@ -282,6 +291,23 @@ static LLVMValueRef eval_load(Kc *c, const Kx *x)
 	cpu_phi_add(phi, v, bl_end);
 	cpu_phi_add(phi, cpu_const(c, x->dtype, x->fill), from);
 	return phi;
+}
+
+/* KX_IDX: wrap(a) * stride + rest, or -1 when a is out of range or the
+ * rest is -1 (selects: the value is always defined). */
+static LLVMValueRef eval_idx(Kc *c, const Kx *x, LLVMValueRef a, LLVMValueRef rest)
+{
+	LLVMBuilderRef b = c->cg->b;
+	LLVMValueRef v = cpu_conv(c, a, x->a->dtype, DT_I64), ext = cpu_i64(c, x->ext);
+	LLVMValueRef neg = LLVMBuildICmp(b, LLVMIntSLT, v, cpu_i64(c, 0), "");
+	v = LLVMBuildSelect(b, neg, LLVMBuildAdd(b, v, ext, ""), v, "");
+	LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntULT, v, ext, ""); /* also rejects v < 0 */
+	LLVMValueRef r = LLVMBuildMul(b, v, cpu_i64(c, x->stride), "");
+	if (rest) {
+		ok = LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSGE, rest, cpu_i64(c, 0), ""), "");
+		r = LLVMBuildAdd(b, r, rest, "");
+	}
+	return LLVMBuildSelect(b, ok, r, cpu_i64(c, -1), "");
 }
 
 static LLVMValueRef eval_valid(Kc *c, const Kx *x)
@@ -594,7 +620,9 @@ LLVMValueRef cpu_node(Kc *c, const Kx *x, LLVMValueRef a, LLVMValueRef b)
 	case KX_CONST:
 		return cpu_const(c, x->dtype, x->c);
 	case KX_LOAD:
-		return eval_load(c, x);
+		return eval_load(c, x, a);
+	case KX_IDX:
+		return eval_idx(c, x, a, b);
 	case KX_VALID:
 		return eval_valid(c, x);
 	case KX_UNARY:

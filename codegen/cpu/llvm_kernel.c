@@ -148,9 +148,24 @@ static void store_body(Kc *c)
 {
 	const Kernel *k = c->k;
 	const Buf *ob = &c->kl->buf[k->out];
+	LLVMBuilderRef b = c->cg->b;
+	LLVMValueRef p = cpu_elem_ptr(c, k->out, &k->out_idx);
+	LLVMBasicBlockRef skip = NULL;
+	if (k->out_dyn) { /* store only where the run-time index is in range (>= 0) */
+		LLVMValueRef dyn = get(c, k->out_dyn);
+		LLVMBasicBlockRef go = cpu_block(c, "st");
+		skip = cpu_block(c, "stj");
+		LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSGE, dyn, cpu_i64(c, 0), ""), go, skip);
+		LLVMPositionBuilderAtEnd(b, go);
+		p = LLVMBuildInBoundsGEP2(b, cpu_type(c->cg, ob->dtype), p, &dyn, 1, "");
+	}
 	LLVMValueRef v = cpu_conv(c, get(c, k->body), k->body->dtype, ob->dtype);
-	LLVMValueRef st = LLVMBuildStore(c->cg->b, v, cpu_elem_ptr(c, k->out, &k->out_idx));
+	LLVMValueRef st = LLVMBuildStore(b, v, p);
 	LLVMSetAlignment(st, (unsigned)ir_dtype_size(ob->dtype));
+	if (skip) {
+		LLVMBuildBr(b, skip);
+		LLVMPositionBuilderAtEnd(b, skip);
+	}
 }
 
 /* The loops over output vars v..nout_var-1, the store innermost. par_var
@@ -487,7 +502,7 @@ static bool per_image(Kc *c)
 		const Kx *x = c->dag.node[i].x;
 		if (x->kind == KX_LOAD && cpu_buf_arg(c->kl, c->args, c->nargs, x->buf) ==
 		                              cpu_buf_arg(c->kl, c->args, c->nargs, k->out) &&
-		    (x->nguard || memcmp(&x->idx, &k->out_idx, sizeof x->idx) != 0))
+		    (x->nguard || x->a || memcmp(&x->idx, &k->out_idx, sizeof x->idx) != 0))
 			return false;
 	}
 	return true;
