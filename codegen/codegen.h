@@ -192,6 +192,7 @@ typedef enum BufKind {
 	BUF_OUTPUT, /* caller's output tensor, index = position */
 	BUF_PARAM,  /* constant/weights, index = position in the param array */
 	BUF_TEMP,   /* intermediate in the arena at offset */
+	BUF_STATE,  /* training state (Value.state): index = position in the param array, session-owned and writable */
 } BufKind;
 
 typedef struct Buf {
@@ -207,7 +208,7 @@ typedef struct Buf {
 	/* A concat input written straight into the concat's output (lower_ew.c):
 	 * a TEMP whose bytes are the sub-range [alias_offset, alias_offset +
 	 * nbytes) of buffer `alias` (a TEMP or an OUTPUT that is never an alias
-	 * itself). An alias gets no arena space of its own (offset unused); the
+	 * itself; or a STATE whose update runs in place, lower_train.c). An alias gets no arena space of its own (offset unused); the
 	 * parent's live interval covers its aliases' uses, and neither ever runs
 	 * in place. Base address: the parent's base + alias_offset. */
 	int alias;            /* parent buffer, -1 if none */
@@ -280,6 +281,13 @@ int cg_plan_check(const KernelList *kl, Diag *d);
 void cg_report(const KernelList *kl, FILE *f);
 /* kprint.c: prints the kernel list as loop nests (--emit=kernels). */
 void cg_print(const KernelList *kl, FILE *f);
+/* report_train.c: --report's memory of a training step by kind
+ * (parameters, optimizer state, saved activations, gradients, workspace);
+ * nothing for an inference model. */
+void cg_report_train(const KernelList *kl, FILE *f);
+/* lower_train.c: proves the training-state order: each state buffer is
+ * written by one kernel, after every kernel that reads it. */
+int cg_state_check(const KernelList *kl, Diag *d);
 
 /* cpu/: LLVM backend. */
 typedef struct CpuOptions {

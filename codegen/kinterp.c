@@ -492,11 +492,16 @@ static int bind(Interp *in, const Tensor *inputs, Tensor *outputs, unsigned char
 			in->ptr[b] = t->data;
 			break;
 		}
+		case BUF_STATE: /* a private copy of the initial value: the step's writes stay here */
 		case BUF_PARAM: {
 			const Value *v = &g->val[kl->param_value[bf->index]];
 			if (!v->data || (int64_t)v->nbytes < bf->nbytes)
 				return diag(in->d, "param %d \"%s\": no data", bf->index, v->name);
 			in->ptr[b] = v->data;
+			if (bf->kind == BUF_STATE) {
+				in->ptr[b] = xmalloc((size_t)bf->nbytes + 1);
+				memcpy(in->ptr[b], v->data, (size_t)bf->nbytes);
+			}
 			break;
 		}
 		case BUF_OUTPUT: {
@@ -554,6 +559,9 @@ int cg_interp(const KernelList *kl, const Tensor *inputs, Tensor *outputs, Diag 
 		if (in.bad)
 			rc = -1;
 	}
+	for (int b = 0; b < kl->nbuf; b++)
+		if (kl->buf[b].kind == BUF_STATE)
+			free(in.ptr[b]);
 	free(in.ptr);
 	free(arena);
 	if (rc < 0)

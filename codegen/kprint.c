@@ -15,6 +15,7 @@
 
 static const char *const kind_word[] = {
 	[BUF_INPUT] = "input", [BUF_OUTPUT] = "output", [BUF_PARAM] = "param", [BUF_TEMP] = "temp",
+	[BUF_STATE] = "state",
 };
 
 static void print_buf(const KernelList *kl, int b, FILE *f)

@@ -322,6 +322,8 @@ static const LowerFn lower_fn[OP_COUNT] = {
 	[OP_CONV_TRANSPOSE] = lw_conv_transpose,
 
 	/* --- train --- */
+	/* trn */
+	[OP_ASSIGN] = lw_assign, /* lower_train.c */
 
 };
 
@@ -414,7 +416,8 @@ static int assign_io(Lower *L, const bool *vlive, bool *copy)
 			kl->param_value = xrealloc(kl->param_value, (size_t)L->capparam * sizeof(int));
 		}
 		kl->param_value[kl->nparam] = v;
-		if ((L->vbuf[v] = value_buf(L, BUF_PARAM, kl->nparam, v)) < 0)
+		BufKind kind = g->val[v].state ? BUF_STATE : BUF_PARAM; /* training state is writable */
+		if ((L->vbuf[v] = value_buf(L, kind, kl->nparam, v)) < 0)
 			return -1;
 		kl->nparam++;
 	}
@@ -513,9 +516,12 @@ int cg_lower(const Graph *g, KernelList *kl, Diag *d)
 		rc = assign_io(&L, vlive, copy);
 	for (int i = 0; i < g->nnode && rc == 0; i++) {
 		int gid = g->node[i].group;
-		if (nlive[i] && (gid <= 0 || root[gid] == i))
+		if (nlive[i] && (gid <= 0 || root[gid] == i) && g->node[i].op != OP_ASSIGN)
 			rc = lower_node(&L, i);
 	}
+	for (int i = 0; i < g->nnode && rc == 0; i++) /* state writes after every read */
+		if (nlive[i] && g->node[i].op == OP_ASSIGN)
+			rc = lower_node(&L, i);
 	for (int i = 0; i < g->noutput && rc == 0; i++) {
 		int v = g->output[i];
 		if (!copy[i] || ir_shape_numel(&g->val[v].shape) == 0)
@@ -532,6 +538,10 @@ int cg_lower(const Graph *g, KernelList *kl, Diag *d)
 	free(copy);
 	free(root);
 	lw_free_fuse(&L);
+	if (rc == 0) {
+		lw_state_inplace(kl); /* training state: updates in place where safe */
+		rc = cg_state_check(kl, d);
+	}
 	if (rc < 0) {
 		cg_free(kl);
 		kl->g = g;

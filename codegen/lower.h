@@ -146,5 +146,10 @@ int lw_conv_nd(Lower *L, int node);
 int lw_conv_transpose(Lower *L, int node);
 
 /* --- train --- */
+/* trn */
+int lw_assign(Lower *L, int node); /* lower_train.c: copies the new value into the state */
+/* lower_train.c: an update kernel that reads its state only at the element
+ * it stores, and is its last reader, stores into the state (copy removed). */
+void lw_state_inplace(KernelList *kl);
 
 #endif

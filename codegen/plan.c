@@ -507,7 +507,8 @@ static int cmp_live(const void *pa, const void *pb)
 }
 
 /* Checks the aliases (Buf.alias): each a temporary lying inside a parent
- * that is a temporary or an output and no alias itself, and the aliases of
+ * that is a temporary, an output or training state (an update in place,
+ * lower_train.c) and no alias itself, and the aliases of
  * one parent disjoint. The parent's interval covers every use of its
  * aliases (touch), so the overlap check below, run on parents, covers them.
  * Returns the errors found. */
@@ -521,7 +522,8 @@ static int check_alias(const KernelList *kl, Diag *d)
 			continue;
 		int64_t end;
 		if (p >= n || p == b || bf->kind != BUF_TEMP || kl->buf[p].alias >= 0 ||
-		    (kl->buf[p].kind != BUF_TEMP && kl->buf[p].kind != BUF_OUTPUT) || bf->alias_offset < 0 ||
+		    (kl->buf[p].kind != BUF_TEMP && kl->buf[p].kind != BUF_OUTPUT &&
+		     kl->buf[p].kind != BUF_STATE) || bf->alias_offset < 0 ||
 		    !ck_add(bf->alias_offset, bf->nbytes, &end) || end > kl->buf[p].nbytes) {
 			nerr++;
 			diag(d, "plan: buffer %d (\"%s\") is not a temporary inside its parent %d at +%lld",

@@ -266,4 +266,5 @@ void cg_report(const KernelList *kl, FILE *f)
 	fprintf(f, "arena bytes: %" PRId64 "\n", st.arena);
 	print_ratio(f, "arena/lower bound", st.arena, st.lower_bound);
 	print_ratio(f, "arena/naive", st.arena, st.naive);
+	cg_report_train(kl, f); /* report_train.c: a training step's memory by kind */
 }

@@ -191,5 +191,14 @@ int onnx_global_lppool(Importer *m, Op op);
 int onnx_rnn(Importer *m, Op op);
 
 /* --- train --- */
+/* ad */
+/* onnx_loss.c: losses and OneHot as compositions of forward ops */
+int imp_onehot(Importer *m, Op op);
+int imp_nll_loss(Importer *m, Op op);
+int imp_sce_loss(Importer *m, Op op);
+/* trn */
+/* onnx_train.c: the ai.onnx.preview.training domain's optimizers
+ * (Adagrad, Momentum, Adam); NULL for another op_type. */
+const OnnxOp *onnx_find_training_op(const char *op_type);
 
 #endif

@@ -780,10 +780,16 @@ static const OnnxOp table[] = {
 	{"RNN", onnx_rnn, OP_COUNT, 3, 6, RNN},
 
 	/* --- train --- */
+	/* ad */
+	{"NegativeLogLikelihoodLoss", imp_nll_loss, OP_COUNT, 2, 3, "reduction:string ignore_index:int"},
+	{"OneHot", imp_onehot, OP_COUNT, 3, 3, "axis:int"},
+	{"SoftmaxCrossEntropyLoss", imp_sce_loss, OP_COUNT, 2, 3, "reduction:string ignore_index:int"},
 };
 
 const OnnxOp *onnx_find_op(const char *domain, const char *op_type)
 {
+	if (domain && strcmp(domain, "ai.onnx.preview.training") == 0)
+		return onnx_find_training_op(op_type); /* onnx_train.c */
 	if (domain && *domain && strcmp(domain, "ai.onnx") != 0 &&
 		!(strcmp(domain, "ai.onnx.preview") == 0 && strcmp(op_type, "FlexAttention") == 0))
 		return NULL;

@@ -258,6 +258,9 @@ static bool dtype_ok(Op op, DType t)
 		return ir_dtype_is_float(t) || ev_is_int(t) || t == DT_U8 || t == DT_I8;
 
 	/* --- train --- */
+	/* trn */
+	case OP_ASSIGN:
+		return ir_dtype_size(t) > 0;
 
 	default:
 		return ir_dtype_is_float(t);
@@ -316,6 +319,8 @@ static int dispatch(const Ev *e)
 	case OP_CONV_TRANSPOSE: return ev_conv_transpose(e);
 
 	/* --- train --- */
+	/* trn */
+	case OP_ASSIGN: return 0; /* no outputs: the interpreter evaluates one step, state unchanged */
 
 	case OP_COUNT: break;
 	}

@@ -150,6 +150,7 @@ typedef struct Value {
 	void *data;       /* VK_CONST: row-major little-endian bytes (arena); NULL if elided */
 	size_t nbytes;    /* VK_CONST: size of data */
 	bool param;       /* VK_CONST: a model parameter (ONNX initializer), not a literal */
+	int state;        /* VK_CONST: training-state role (IrStateRole, train block), 0: a plain constant */
 	int nuse;         /* filled by ir_fill_uses(): uses by nodes and graph outputs */
 } Value;
 
@@ -275,5 +276,31 @@ int ir_slice_plan(const Node *n, const Shape *x, int64_t *start, int64_t *step, 
 /* --- conv --- */
 
 /* --- train --- */
+/* ad */
+/* onehot.c: one-hot of integer indices idx along `axis` of the result
+ * (negative from its end), `depth` classes, dtype t, built from forward ops
+ * (nodes named `name`); an index outside [0, depth) gives all zeros.
+ * Returns the value, or -1 with a message. */
+int ir_one_hot(Graph *g, const char *name, int idx, int64_t depth, int axis, DType t, Diag *d);
+/* trn */
+/* Training state (train_state.c, docs/training.md): a VK_CONST value with
+ * state != 0 is mutable state of a compiled training step. Every read of
+ * it sees its value at step start; one `assign` node gives its value for
+ * the next step. Its data is the initial value. Passes never fold,
+ * simplify or merge it (ps_const_data is false for it). */
+typedef enum IrStateRole {
+	IR_STATE_NONE = 0, /* a plain constant */
+	IR_STATE_PARAM,    /* a trained parameter (Value.param is true too) */
+	IR_STATE_OPTIM,    /* optimizer state of a parameter (momentum, Adam moments) */
+	IR_STATE_STEP,     /* the step counter: i64 scalar, steps completed */
+	IR_STATE_LR,       /* the learning rate: f32 scalar, set at run time */
+	IR_STATE_COUNT     /* number of roles */
+} IrStateRole;
+const char *ir_state_role_name(int role);         /* "param", "optim", "step", "lr" */
+int ir_state_role_parse(const char *s, size_t n); /* IR_STATE_NONE if unknown */
+/* Checks training state: every state value is assigned at most once, by
+ * an assign whose first input it is; assign targets are state. Returns
+ * the number of problems, each written to d (ir_verify calls it). */
+int ir_verify_state(const Graph *g, Diag *d);
 
 #endif

@@ -168,8 +168,8 @@ static int parse_data(Parser *P, DType t, size_t *count, const char **loc)
 	return 0;
 }
 
-/* ('param' | 'const') %name ':' type '=' ('elided' | data) */
-static int parse_const(Parser *P, bool param)
+/* ('param' | 'const' | 'state' ROLE) %name ':' type '=' ('elided' | data) */
+static int parse_const(Parser *P, bool param, int state)
 {
 	const char *name, *loc;
 	DType t;
@@ -179,6 +179,7 @@ static int parse_const(Parser *P, bool param)
 		return -1;
 	if (px_accept_kw(P, "elided")) {
 		int v = ir_add_const(P->g, name, t, s, NULL, 0, param);
+		P->g->val[v].state = state;
 		P->g->val[v].data = NULL;
 		P->g->val[v].nbytes = 0;
 		return 0;
@@ -189,7 +190,8 @@ static int parse_const(Parser *P, bool param)
 	int64_t numel = ir_shape_numel(&s);
 	if (ir_shape_static(&s) && (numel < 0 || (uint64_t)numel != count))
 		return px_error_at(P, loc, "%zu elements given, shape holds %" PRId64, count, numel);
-	ir_add_const(P->g, name, t, s, P->buf, count * ir_dtype_size(t), param);
+	int v = ir_add_const(P->g, name, t, s, P->buf, count * ir_dtype_size(t), param);
+	P->g->val[v].state = state;
 	return 0;
 }
 
@@ -397,7 +399,7 @@ static int parse_stmt(Parser *P)
 	if (*P->p == '%')
 		return parse_node(P);
 	if (!px_peek_ident(P, &id, &n))
-		return px_error_at(P, P->p, "expected a statement (input, param, const, a node, output) or '}'");
+		return px_error_at(P, P->p, "expected a statement (input, param, const, state, a node, output) or '}'");
 	if (px_ident_is(id, n, "input")) {
 		P->p += n;
 		const char *name;
@@ -411,7 +413,18 @@ static int parse_stmt(Parser *P)
 	}
 	if (px_ident_is(id, n, "param") || px_ident_is(id, n, "const")) {
 		P->p += n;
-		return parse_const(P, id[0] == 'p');
+		return parse_const(P, id[0] == 'p', IR_STATE_NONE);
+	}
+	if (px_ident_is(id, n, "state")) { /* state ROLE %name: ... (training state) */
+		P->p += n;
+		px_skip_ws(P);
+		const char *rid = P->p;
+		size_t rn;
+		int role = px_peek_ident(P, &rid, &rn) ? ir_state_role_parse(rid, rn) : IR_STATE_NONE;
+		if (role == IR_STATE_NONE)
+			return px_error_at(P, rid, "expected a state role (param, optim, step, lr)");
+		P->p += rn;
+		return parse_const(P, role == IR_STATE_PARAM, role);
 	}
 	if (px_ident_is(id, n, "output")) {
 		P->p += n;

@@ -305,7 +305,10 @@ void ir_print(const Graph *g, FILE *f, unsigned flags)
 		const Value *val = &g->val[v];
 		if (val->kind != VK_CONST)
 			continue;
-		fputs(val->param ? "  param " : "  const ", f);
+		if (val->state)
+			fprintf(f, "  state %s ", ir_state_role_name(val->state));
+		else
+			fputs(val->param ? "  param " : "  const ", f);
 		print_value_name(g, f, v);
 		fputs(": ", f);
 		print_type(g, f, val->dtype, &val->shape);
@@ -378,6 +381,10 @@ static bool value_equal(const Graph *a, int va, const Graph *b, int vb, Diag *wh
 		return true;
 	if (x->param != y->param) {
 		diag(why, "graphs differ: value %%%s: param %d vs %d", nm, x->param, y->param);
+		return false;
+	}
+	if (x->state != y->state) {
+		diag(why, "graphs differ: value %%%s: state %d vs %d", nm, x->state, y->state);
 		return false;
 	}
 	if (!x->data != !y->data) {

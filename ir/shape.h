@@ -96,5 +96,7 @@ int shape_scatter_rule(const ShapeCtx *c);
 int shape_conv_transpose_rule(const ShapeCtx *c); /* shape_conv.c */
 
 /* --- train --- */
+/* trn */
+int shape_assign_rule(const ShapeCtx *c);   /* train_state.c */
 
 #endif

@@ -61,7 +61,7 @@ static int sv_value(const Graph *g, int v, SVal *out, int depth)
 	if (numel > SV_MAX)
 		return -1;
 	if (x->kind == VK_CONST) {
-		if (numel < 0 || !x->data || x->nbytes != (size_t)numel * ir_dtype_size(x->dtype))
+		if (numel < 0 || !x->data || x->state || x->nbytes != (size_t)numel * ir_dtype_size(x->dtype))
 			return -1;
 		for (int64_t i = 0; i < numel; i++)
 			out[i] = (SVal){int_at(x->dtype, x->data, i), 0, true};

@@ -23,6 +23,7 @@ typedef struct Options {
 	ShapeBinding bind[PS_MAX_BINDINGS]; /* --shape */
 	int nbind;                   /* entries of bind */
 	const char *passes;          /* --passes=LIST: exactly these passes, or NULL */
+	const struct TrainOptions *train; /* --train: compile a training step (train block); NULL: inference */
 } Options;
 
 /* pipeline.c */
@@ -81,5 +82,62 @@ void ps_fuse(Graph *g, const Options *o);
 /* --- conv --- */
 
 /* --- train --- */
+/* ad */
+/* loss.c: adds the graph input `label` (int64 class indices of shape [N]
+ * (or [N, d1, ...]) for cross_entropy/nll; the output's shape and dtype for
+ * mse/bce_logits) and the loss `kind` ("mse", "cross_entropy",
+ * "bce_logits", "nll") over model output value `out`, mean over the batch
+ * as PyTorch's defaults do. Returns the scalar (rank-0) f32 loss value, or
+ * -1 with a message. */
+int ps_add_loss(Graph *g, const char *kind, int out, Diag *d);
+/* autodiff.c: reverse-mode autodiff. Appends to g the nodes computing
+ * d(loss)/d(wrt[i]) into grad[i] (a value index; a zero constant when loss
+ * does not depend on wrt[i]). loss is a scalar float value. 0, or -1 with a
+ * message naming every node on the path whose op has no gradient rule. */
+int ps_autodiff(Graph *g, int loss, const int *wrt, int nwrt, int *grad, Diag *d);
+bool ps_has_grad(Op op); /* the op has a gradient rule (ops.def's grad column) */
+/* trn */
+/* The optimizer of a training step (--optimizer=NAME:k=v,...), with
+ * PyTorch's defaults and meanings (torch.optim.SGD, Adam, AdamW). */
+typedef enum OptimKind {
+	OPTIM_SGD,   /* lr momentum dampening weight_decay nesterov */
+	OPTIM_ADAM,  /* lr beta1 beta2 eps weight_decay (L2, added to the gradient) */
+	OPTIM_ADAMW, /* lr beta1 beta2 eps weight_decay (decoupled, default 0.01) */
+} OptimKind;
+typedef struct OptimSpec {
+	OptimKind kind;      /* which update rule */
+	double lr;           /* initial learning rate (a run-time input afterwards) */
+	double momentum;     /* SGD: momentum factor, 0 = plain SGD */
+	double dampening;    /* SGD: dampening of the momentum */
+	bool nesterov;       /* SGD: Nesterov momentum */
+	double weight_decay; /* all: L2 penalty (AdamW: decoupled decay) */
+	double beta1, beta2; /* Adam(W): moment decay rates */
+	double eps;          /* Adam(W): denominator term */
+} OptimSpec;
+/* Parses "sgd:lr=0.1,momentum=0.9" / "adam:lr=1e-3" / "adamw"; 0, or -1
+ * naming the bad entry. */
+int ps_parse_optimizer(const char *spec, OptimSpec *o, Diag *d);
+
+/* optimizer.c: turns the parameters param[0..n-1] (VK_CONST values with
+ * param=true) into training state updated in place from grad[i] by
+ * optimizer spec o (SGD with momentum/dampening/nesterov/weight_decay,
+ * Adam, AdamW), adding optimizer state, the run-time learning-rate input,
+ * the step counter, and `assign` nodes. */
+int ps_optimizer(Graph *g, const OptimSpec *o, const int *param, const int *grad, int n,
+		 Diag *d);
+
+enum { PS_MAX_FREEZE = 32 };
+/* --train and its flags (tools/nncc.c fills it; docs/training.md). */
+typedef struct TrainOptions {
+	const char *loss;        /* --loss: mse, cross_entropy, bce_logits, nll */
+	OptimSpec optim;         /* --optimizer */
+	const char *freeze[PS_MAX_FREEZE]; /* --freeze=PREFIX: parameters kept fixed */
+	int nfreeze;             /* entries of freeze */
+	const char *grad_inputs; /* --grad-inputs=A,B: also output d(loss)/d(input), or NULL */
+} TrainOptions;
+/* train.c: loss, autodiff and optimizer over a shape-inferred graph whose
+ * first output is the model's output; the graph's outputs become the loss
+ * (then grad.NAME per --grad-inputs entry). */
+int ps_train(Graph *g, const TrainOptions *t, Diag *d);
 
 #endif

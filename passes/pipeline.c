@@ -1,5 +1,6 @@
 /* pipeline.c — the inference pipeline, one pass after another, top to
- * bottom: shapes, canonicalize, then from -O1 the simplifications (fold,
+ * bottom: shapes, canonicalize, (--train: loss, autodiff and optimizer,
+ * train.c), then from -O1 the simplifications (fold,
  * algebraic, cse, bnfold, fold again), DCE and fusion. --passes=LIST runs
  * exactly the listed passes after shape inference instead (golden tests).
  * --print-after=PASS|all dumps parseable text IR after a pass; debug
@@ -29,7 +30,7 @@ static int after(Graph *g, const Options *o, const char *pass, Diag *d)
 }
 
 /* Pass names accepted by --print-after, in pipeline order. */
-const char *const ps_pass_names[] = {"import", "shapes", "canon", "fold", "algebraic", "cse",
+const char *const ps_pass_names[] = {"import", "shapes", "canon", "train", "fold", "algebraic", "cse",
 	"bnfold", "dce", "fuse", NULL};
 
 /* The passes --passes=LIST may name. */
@@ -113,6 +114,8 @@ int ps_pipeline(Graph *g, const Options *o, Diag *d)
 	}
 	if (run(g, o, "canon", d) < 0) /* needed by codegen, so at -O0 too */
 		return -1;
+	if (o->train && (ps_train(g, o->train, d) < 0 || after(g, o, "train", d) < 0))
+		return -1; /* loss, autodiff, optimizer: before fusion sees the step */
 	if (o->opt_level >= 1) {
 		if (run(g, o, "fold", d) < 0 || run(g, o, "algebraic", d) < 0 ||
 			run(g, o, "cse", d) < 0 || run(g, o, "bnfold", d) < 0 ||

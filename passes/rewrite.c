@@ -11,7 +11,7 @@
 static bool renamable(const Graph *g, int v)
 {
 	const Value *x = &g->val[v];
-	if (x->kind == VK_INPUT || (x->kind == VK_CONST && x->param))
+	if (x->kind == VK_INPUT || (x->kind == VK_CONST && (x->param || x->state)))
 		return false;
 	for (int i = 0; i < g->noutput; i++)
 		if (g->output[i] == v)
@@ -55,7 +55,7 @@ bool ps_const_data(const Graph *g, int v)
 		return false;
 	const Value *x = &g->val[v];
 	int64_t n = ir_shape_numel(&x->shape), nb;
-	return x->kind == VK_CONST && x->data && n >= 0 && ir_dtype_size(x->dtype) > 0 &&
+	return x->kind == VK_CONST && !x->state && x->data && n >= 0 && ir_dtype_size(x->dtype) > 0 &&
 		ck_mul(n, (int64_t)ir_dtype_size(x->dtype), &nb) && (size_t)nb == x->nbytes;
 }
 

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define NNCC_ABI_MAGIC 0x6e6e6363u /* "nncc" */
-#define NNCC_ABI_VERSION 2
+#define NNCC_ABI_VERSION 3 /* 3: param_role (training state) */
 
 typedef struct nncc_abi_tensor {
 	const char *name;    /* NUL-terminated */
@@ -50,7 +50,24 @@ typedef struct nncc_abi_model {
 	const nncc_abi_tensor *params;
 	int64_t arena_bytes;
 	nncc_abi_run_fn run;
+	/* Per param, its NNCC_ABI_ROLE_*; NULL: every param is constant (an
+	 * inference model). A param whose role is not CONST is training
+	 * state: the runtime gives each session a writable copy of its data
+	 * (the initial value) and passes that copy in params[]; the model
+	 * reads and updates it in place (docs/training.md). Optimizer state
+	 * (ROLE_OPTIM) may have data NULL: it starts at zero. */
+	const int32_t *param_role;
 } nncc_abi_model;
+
+/* Roles of params (the numbers of the compiler's IrStateRole). */
+enum {
+	NNCC_ABI_ROLE_CONST = 0, /* read-only weight */
+	NNCC_ABI_ROLE_PARAM = 1, /* trained parameter */
+	NNCC_ABI_ROLE_OPTIM = 2, /* optimizer state */
+	NNCC_ABI_ROLE_STEP = 3,  /* step counter, i64 scalar */
+	NNCC_ABI_ROLE_LR = 4,    /* learning rate, f32 scalar */
+	NNCC_ABI_ROLE_COUNT = 5  /* number of roles */
+};
 
 /* Kernel library entry points the generated code calls (runtime/kernels.c,
  * linked statically into each artifact with hidden visibility). */

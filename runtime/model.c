@@ -20,7 +20,8 @@ struct nncc_model {
 };
 
 static nncc_status
-check_tensors(const nncc_abi_tensor *t, int32_t n, const char *kind, int is_param, char **err)
+check_tensors(const nncc_abi_tensor *t, int32_t n, const char *kind, int is_param,
+	      const int32_t *roles, char **err)
 {
 	char what[128];
 	int64_t nbytes;
@@ -41,8 +42,8 @@ check_tensors(const nncc_abi_tensor *t, int32_t n, const char *kind, int is_para
 		if (nbytes != t[i].nbytes)
 			return rt_err(err, NNCC_STATUS_BAD_MODEL, "%s: nbytes %lld, shape says %lld",
 				      what, (long long)t[i].nbytes, (long long)nbytes);
-		if (is_param && nbytes > 0 && !t[i].data)
-			return rt_err(err, NNCC_STATUS_BAD_MODEL, "%s: no data", what);
+		if (is_param && nbytes > 0 && !t[i].data && !(roles && roles[i] == NNCC_ABI_ROLE_OPTIM))
+			return rt_err(err, NNCC_STATUS_BAD_MODEL, "%s: no data", what); /* optimizer state: zeros */
 	}
 	return NNCC_STATUS_OK;
 }
@@ -65,11 +66,13 @@ check_abi(const nncc_abi_model *a, char **err)
 		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: no run function");
 	if (a->arena_bytes < 0)
 		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: negative arena size");
-	if ((st = check_tensors(a->inputs, a->ninputs, "input", 0, err)) != NNCC_STATUS_OK)
+	if ((st = check_tensors(a->inputs, a->ninputs, "input", 0, NULL, err)) != NNCC_STATUS_OK)
 		return st;
-	if ((st = check_tensors(a->outputs, a->noutputs, "output", 0, err)) != NNCC_STATUS_OK)
+	if ((st = check_tensors(a->outputs, a->noutputs, "output", 0, NULL, err)) != NNCC_STATUS_OK)
 		return st;
-	return check_tensors(a->params, a->nparams, "param", 1, err);
+	if ((st = check_tensors(a->params, a->nparams, "param", 1, a->param_role, err)) != NNCC_STATUS_OK)
+		return st;
+	return rt_check_roles(a, err);
 }
 
 nncc_status

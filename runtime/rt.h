@@ -87,6 +87,42 @@ nncc_status rt_npy_decode(const void *buf, size_t len, RtTensor *t, const char *
 nncc_status rt_npy_write(const char *path, int dtype, int rank, const int64_t *dims,
 			 const void *data, char **err);
 
+/* session.c: what train.c needs of a session. */
+void *rt_session_param(const nncc_session *s, int i);   /* param i's data (the writable copy for state) */
+int rt_session_param_writable(const nncc_session *s, int i); /* param i is training state */
+uint64_t *rt_session_seed(nncc_session *s);              /* the session's training seed */
+const nncc_abi_model *rt_session_abi(const nncc_session *s);
+
+/* train.c: checks a descriptor's param roles (model.c calls it). */
+nncc_status rt_check_roles(const nncc_abi_model *a, char **err);
+
+/* safetensors.c: the safetensors format (an 8-byte little-endian header
+ * length, a JSON header, the data). */
+typedef struct RtStEntry {
+	char *name;              /* malloc'd tensor name */
+	int dtype;               /* nncc_dtype */
+	int rank;                /* number of dims */
+	int64_t dims[RT_MAX_RANK]; /* extents */
+	int64_t begin, end;      /* byte range in the data section */
+} RtStEntry;
+typedef struct RtSt {
+	RtStEntry *t;            /* tensors, in header order */
+	int n;                   /* count */
+	char *meta_step;         /* __metadata__ "step", malloc'd or NULL */
+	char *meta_seed;         /* __metadata__ "seed", malloc'd or NULL */
+	const unsigned char *data; /* the data section (inside the file buffer) */
+	int64_t ndata;           /* its bytes */
+} RtSt;
+/* Parses a safetensors file held in buf (len bytes); st points into buf
+ * for the data. Every range is checked against the data section and the
+ * tensor's dtype and shape. what names the file in messages. */
+nncc_status rt_st_parse(const void *buf, size_t len, RtSt *st, const char *what, char **err);
+void rt_st_free(RtSt *st);
+/* Writes tensors (name, dtype, rank, dims, data) and the metadata given to
+ * path through a temporary renamed into place. */
+nncc_status rt_st_write(const char *path, const RtTensor *t, int n, const char *step,
+			const char *seed, char **err);
+
 /* pb.c: ONNX TensorProto (wire format decoded by hand). */
 nncc_status rt_pb_decode(const void *buf, size_t len, RtTensor *t, const char *what, char **err);
 

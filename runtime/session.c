@@ -30,7 +30,9 @@ struct nncc_session {
 	void *arena;               /* arena_bytes of working memory */
 	void **in;                 /* ninputs buffers, nbytes each */
 	void **out;                /* noutputs buffers, nbytes each */
-	const void **params;       /* nparams pointers into the descriptor's data */
+	const void **params;       /* nparams pointers: the descriptor's data, or for training state the copy in state[i] */
+	void **state;              /* per param: the session's writable copy of training state, NULL for a constant */
+	uint64_t seed;             /* training seed, saved with the weights (nncc_session_set_seed) */
 	unsigned char *set;        /* set[i]: input i has been given */
 	int ran;                   /* a run has completed */
 	int nthreads;              /* threads a run uses, >= 1 */
@@ -55,6 +57,10 @@ nncc_session_free(nncc_session *s)
 	rt_free(s->arena);
 	free(s->in);
 	free(s->out);
+	if (s->state)
+		for (int32_t i = 0; i < s->abi->nparams; i++)
+			rt_free(s->state[i]);
+	free(s->state);
 	free(s->params);
 	free(s->set);
 	free(s);
@@ -128,9 +134,10 @@ nncc_session_create(const nncc_model *m, nncc_session **out, char **err)
 	s->in = ptrs(a->ninputs);
 	s->out = ptrs(a->noutputs);
 	s->params = ptrs(a->nparams);
+	s->state = ptrs(a->nparams);
 	s->set = calloc(a->ninputs > 0 ? (size_t)a->ninputs : 1, 1);
 	s->arena = rt_alloc(a->arena_bytes);
-	if (!s->in || !s->out || !s->params || !s->set || !s->arena)
+	if (!s->in || !s->out || !s->params || !s->state || !s->set || !s->arena)
 		goto oom;
 	for (int32_t i = 0; i < a->ninputs; i++)
 		if (!(s->in[i] = rt_alloc(a->inputs[i].nbytes)))
@@ -138,8 +145,16 @@ nncc_session_create(const nncc_model *m, nncc_session **out, char **err)
 	for (int32_t i = 0; i < a->noutputs; i++)
 		if (!(s->out[i] = rt_alloc(a->outputs[i].nbytes)))
 			goto oom;
-	for (int32_t i = 0; i < a->nparams; i++)
+	for (int32_t i = 0; i < a->nparams; i++) {
 		s->params[i] = a->params[i].data;
+		if (a->param_role && a->param_role[i] != NNCC_ABI_ROLE_CONST) { /* training state */
+			if (!(s->state[i] = rt_alloc(a->params[i].nbytes)))
+				goto oom;
+			if (a->params[i].nbytes > 0 && a->params[i].data) /* no data: zeros */
+				memcpy(s->state[i], a->params[i].data, (size_t)a->params[i].nbytes);
+			s->params[i] = s->state[i];
+		}
+	}
 	*(void **)&s->blas_set = rt_model_sym(m, "openblas_set_num_threads");
 	*(void **)&s->blas_get = rt_model_sym(m, "openblas_get_num_threads");
 	if (use_threads(s, default_threads(), NULL) != NNCC_STATUS_OK &&
@@ -248,4 +263,29 @@ int
 nncc_session_num_threads(const nncc_session *s)
 {
 	return s ? s->nthreads : 0;
+}
+
+/* Internal accessors for train.c (rt.h). */
+void *
+rt_session_param(const nncc_session *s, int i)
+{
+	return (void *)s->params[i];
+}
+
+int
+rt_session_param_writable(const nncc_session *s, int i)
+{
+	return s->state[i] != NULL;
+}
+
+uint64_t *
+rt_session_seed(nncc_session *s)
+{
+	return &s->seed;
+}
+
+const nncc_abi_model *
+rt_session_abi(const nncc_session *s)
+{
+	return s->abi;
 }

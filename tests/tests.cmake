@@ -114,3 +114,16 @@ endforeach()
 add_test(NAME e2e/conv-rnn-onnx
          COMMAND ${NNCC_PYTHON} ${E2E_DIR}/rnn_onnx.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e/conv-rnn-onnx PROPERTIES TIMEOUT 300)
+
+# Compiled training steps (nncc --train, nncc-run --train) against PyTorch's
+# optimizers: losses and parameters after three steps within 1e-4 relative,
+# and a resumed run bit-exact (tests/e2e/train_e2e.py).
+add_test(NAME e2e/train COMMAND ${NNCC_PYTHON} ${E2E_DIR}/train_e2e.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e/train PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
+
+# The ai.onnx.preview.training optimizers with T > 0, norm_coefficient_post,
+# f64 and several tensors (the suite's cases all use T = 0), against onnx's
+# own numpy reference functions, through nncc test-onnx.
+add_test(NAME e2e/preview_training
+         COMMAND ${NNCC_PYTHON} ${E2E_DIR}/preview_training.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e/preview_training PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)

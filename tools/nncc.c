@@ -13,6 +13,7 @@
 #include "frontend/frontend.h"
 #include "ir/ir.h"
 #include "passes/passes.h"
+#include "runtime/rt.h"
 #include "driver.h"
 
 typedef enum Emit {
@@ -39,12 +40,20 @@ static void usage(FILE *f)
 		"  --emit=so|obj|ir|llvm|kernels|dot\n"
 		"  --const NAME=FILE      bind a graph input to the constant in FILE (.npy or .pb)\n"
 		"  --shape NAME=D0,D1,... bind the extents of a graph input\n"
-		"  --print-after=PASS|all print text IR after a pass (import, shapes, canon, fold,\n"
+		"  --print-after=PASS|all print text IR after a pass (import, shapes, canon, train, fold,\n"
 		"                         algebraic, cse, bnfold, dce, fuse)\n"
 		"  --passes=P1,P2,...     run exactly these passes after shape inference\n"
 		"  --report               print kernels (fused ops, FLOPs, bytes) and the memory\n"
 		"                         plan to stdout; with -o the output is still written\n"
 		"  --cpu=NAME --features=+a,-b   override the host CPU for code generation\n"
+		"  --train                compile one training step (docs/training.md); needs --loss\n"
+		"  --loss=L               mse, cross_entropy, bce_logits or nll (adds the input `label`)\n"
+		"  --optimizer=O:k=v,...  sgd (lr momentum dampening nesterov weight_decay), adam or\n"
+		"                         adamw (lr beta1 beta2 eps weight_decay); default sgd:lr=0.001\n"
+		"  --freeze=PREFIX        keep parameters whose name starts with PREFIX fixed (repeatable)\n"
+		"  --grad-inputs=A,B      also output grad.A, the loss's gradient w.r.t. input A\n"
+		"  --weights=W            take parameter values from safetensors file W (e.g. saved\n"
+		"                         by nncc-run --train --save-weights) before compiling\n"
 		"  -h, --help\n");
 }
 
@@ -229,14 +238,63 @@ static int live_nodes(const Graph *g)
 	return n;
 }
 
+/* --weights=W: every parameter W names gets W's values (dtype and shape
+ * must match); W's other tensors (optimizer state, step, lr) are ignored,
+ * and W must name at least one parameter. */
+static int load_weights(Graph *g, const char *path, Diag *d)
+{
+	void *buf = NULL;
+	size_t len;
+	char *err = NULL;
+	RtSt st;
+	int rc = 0, used = 0;
+	if (rt_read_file(path, &buf, &len, &err) != NNCC_STATUS_OK ||
+	    rt_st_parse(buf, len, &st, path, &err) != NNCC_STATUS_OK) {
+		rc = diag(d, "--weights: %s", err ? err : path);
+		free(err);
+		if (buf)
+			rt_free(buf);
+		return rc;
+	}
+	for (int k = 0; k < st.n && rc == 0; k++) {
+		const RtStEntry *e = &st.t[k];
+		int v = ir_find_value(g, e->name);
+		if (v < 0 || g->val[v].kind != VK_CONST || !g->val[v].param)
+			continue; /* optimizer state, step, lr, or not in this model */
+		Value *x = &g->val[v];
+		bool same = (int)x->dtype == e->dtype && x->shape.rank == e->rank && ir_shape_static(&x->shape);
+		for (int i = 0; same && i < e->rank; i++)
+			same = x->shape.d[i].n == e->dims[i];
+		if (!same || (int64_t)x->nbytes != e->end - e->begin) {
+			char sh[256];
+			ir_shape_str(g, &x->shape, sh, sizeof sh);
+			rc = diag(d, "--weights: %s: tensor '%s' does not match the model's %s%s", path,
+				  e->name, ir_dtype_name(x->dtype), sh);
+			break;
+		}
+		x->data = ir_alloc(g, x->nbytes);
+		memcpy(x->data, st.data + e->begin, x->nbytes);
+		used++;
+	}
+	if (rc == 0 && used == 0)
+		rc = diag(d, "--weights: %s names no parameter of the model", path);
+	rt_st_free(&st);
+	rt_free(buf);
+	return rc;
+}
+
 /* report: print cg_report of the planned kernels to stdout (--report);
  * with no output file only the report is made. */
 static int compile(const char *model, const char *out, Emit emit, bool report, const Options *o,
-		   const Consts *k, const CpuOptions *co, Diag *d)
+		   const Consts *k, const CpuOptions *co, const char *weights, Diag *d)
 {
 	Graph *g = load(model, k, d);
 	if (!g)
 		return -1;
+	if (weights && load_weights(g, weights, d) < 0) {
+		ir_graph_free(g);
+		return -1;
+	}
 	int rc = -1;
 	KernelList kl;
 	memset(&kl, 0, sizeof kl);
@@ -290,7 +348,7 @@ done:
 
 int main(int argc, char **argv)
 {
-	const char *model = NULL, *out = NULL;
+	const char *model = NULL, *out = NULL, *weights = NULL;
 	Emit emit = EMIT_SO;
 	bool report = false;
 	Consts cs;
@@ -300,6 +358,12 @@ int main(int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	o.opt_level = 2;
 	CpuOptions co = {2, NULL, NULL};
+	TrainOptions to;
+	memset(&to, 0, sizeof to);
+	bool train = false, train_flag = false;
+	Diag od;
+	diag_init(&od);
+	ps_parse_optimizer("sgd", &to.optim, &od);
 
 	if (argc > 1 && strcmp(argv[1], "test-onnx") == 0)
 		return drv_test_onnx(argc - 1, argv + 1);
@@ -375,6 +439,27 @@ int main(int argc, char **argv)
 			co.cpu = a + 6;
 		} else if (strncmp(a, "--features=", 11) == 0) {
 			co.features = a + 11;
+		} else if (strcmp(a, "--train") == 0) {
+			train = true;
+		} else if (strncmp(a, "--loss=", 7) == 0) {
+			to.loss = a + 7;
+			train_flag = true;
+		} else if (strncmp(a, "--optimizer=", 12) == 0) {
+			if (ps_parse_optimizer(a + 12, &to.optim, &od) < 0) {
+				fprintf(stderr, "nncc: %s", od.msg);
+				return 2;
+			}
+			train_flag = true;
+		} else if (strncmp(a, "--freeze=", 9) == 0) {
+			if (to.nfreeze == PS_MAX_FREEZE || !a[9])
+				return usage_error("bad or too many --freeze '%s'", a + 9);
+			to.freeze[to.nfreeze++] = a + 9;
+			train_flag = true;
+		} else if (strncmp(a, "--weights=", 10) == 0) {
+			weights = a + 10;
+		} else if (strncmp(a, "--grad-inputs=", 14) == 0) {
+			to.grad_inputs = a + 14;
+			train_flag = true;
 		} else if (a[0] == '-' && a[1]) {
 			return usage_error("unknown option '%s'", a);
 		} else if (!model) {
@@ -388,10 +473,16 @@ int main(int argc, char **argv)
 	if ((emit == EMIT_SO || emit == EMIT_OBJ) && !out && !report)
 		return usage_error("-o OUT is required for --emit=so and --emit=obj%s", "");
 	co.opt_level = o.opt_level;
+	if (train_flag && !train)
+		return usage_error("--loss, --optimizer, --freeze and --grad-inputs need --train%s", "");
+	if (train && !to.loss)
+		return usage_error("--train needs --loss=mse|cross_entropy|bce_logits|nll%s", "");
+	if (train)
+		o.train = &to;
 
 	Diag d;
 	diag_init(&d);
-	rc = compile(model, out, emit, report, &o, &cs, &co, &d) < 0 ? 1 : 0;
+	rc = compile(model, out, emit, report, &o, &cs, &co, weights, &d) < 0 ? 1 : 0;
 	if (rc)
 		fprintf(stderr, "%s", d.msg[0] ? d.msg : "nncc: compilation failed\n");
 out:

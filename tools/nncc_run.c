@@ -3,6 +3,7 @@
  * it, and writes, prints or benchmarks the outputs.
  *
  *   nncc-run MODEL.so [-i [NAME=]FILE]... [-o DIR] [--bench N] [--threads T] [--json]
+ *   nncc-run TRAIN.so --train N -i ... [--lr X] [--load-weights W] [--save-weights W]
  *
  * Exit status: 0 success, 1 bad input or model (the message names the file
  * and the input), 2 usage error. Output files are written to a temporary
@@ -28,6 +29,10 @@ typedef struct Opts {
 	long bench;          /* --bench N, 0 when absent */
 	long threads;        /* --threads T, 0 when absent (the runtime's default) */
 	int json;            /* --json */
+	long train;          /* --train N: training steps, 0 when absent */
+	const char *lr;      /* --lr X: learning rate for the steps, NULL: the compiled one */
+	const char *load_w;  /* --load-weights W (safetensors), NULL when absent */
+	const char *save_w;  /* --save-weights W (safetensors), NULL when absent */
 } Opts;
 
 static const char usage_text[] =
@@ -40,6 +45,11 @@ static const char usage_text[] =
 	"  --threads T     threads to run on, counting the caller (1: no worker threads;\n"
 	"                  default: $NNCC_THREADS, else the online CPUs, at most 8)\n"
 	"  --json          print one JSON object on stdout\n"
+	"  --train N       (a model compiled with nncc --train) run N training steps on\n"
+	"                  the inputs given; prints `step K loss L` after each\n"
+	"  --lr X          learning rate for these steps (default: the compiled one)\n"
+	"  --load-weights W  start from the weights and optimizer state in W (safetensors)\n"
+	"  --save-weights W  save the weights and optimizer state to W at the end\n"
 	"  -h, --help      show this help\n";
 
 static int
@@ -97,10 +107,13 @@ parse_args(int argc, char **argv, Opts *o)
 		val = NULL;
 		if ((a[1] == 'i' || a[1] == 'o') && a[2] != 0) {
 			val = a + 2;
-		} else if (strncmp(a, "--bench=", 8) == 0 || strncmp(a, "--threads=", 10) == 0) {
+		} else if (strncmp(a, "--bench=", 8) == 0 || strncmp(a, "--threads=", 10) == 0 ||
+			   strncmp(a, "--train=", 8) == 0 || strncmp(a, "--lr=", 5) == 0 ||
+			   strncmp(a, "--load-weights=", 15) == 0 || strncmp(a, "--save-weights=", 15) == 0) {
 			val = strchr(a, '=') + 1;
 		} else if (strcmp(a, "-i") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--bench") == 0 ||
-			   strcmp(a, "--threads") == 0) {
+			   strcmp(a, "--threads") == 0 || strcmp(a, "--train") == 0 || strcmp(a, "--lr") == 0 ||
+			   strcmp(a, "--load-weights") == 0 || strcmp(a, "--save-weights") == 0) {
 			if (i + 1 >= argc)
 				return usage("missing value for", a);
 			val = argv[++i];
@@ -114,12 +127,29 @@ parse_args(int argc, char **argv, Opts *o)
 		} else if (strncmp(a, "--bench", 7) == 0) {
 			if (!parse_count(val, &o->bench))
 				return usage("--bench wants a positive count", val);
+		} else if (strncmp(a, "--train", 7) == 0) {
+			if (!parse_count(val, &o->train))
+				return usage("--train wants a positive count", val);
+		} else if (strncmp(a, "--lr", 4) == 0) {
+			char *end;
+			double x = strtod(val, &end);
+			if (!*val || *end || !(x >= 0) || x > 3.4e38)
+				return usage("--lr wants a number >= 0", val);
+			o->lr = val;
+		} else if (strncmp(a, "--load-weights", 14) == 0) {
+			o->load_w = val;
+		} else if (strncmp(a, "--save-weights", 14) == 0) {
+			o->save_w = val;
 		} else if (!parse_count(val, &o->threads) || o->threads > RT_MAX_THREADS) {
 			return usage("--threads wants a count from 1 to 256", val);
 		}
 	}
 	if (!o->model)
 		return usage("no model given", NULL);
+	if (o->train && o->bench)
+		return usage("--train and --bench do not combine", NULL);
+	if (!o->train && (o->lr || o->load_w || o->save_w))
+		return usage("--lr, --load-weights and --save-weights need --train N", NULL);
 	return -1;
 }
 
@@ -449,6 +479,28 @@ json_outputs(const nncc_model *m)
 	printf("]}\n");
 }
 
+/* --train N: N steps, each printing its loss; weights loaded before and
+ * saved after. */
+static int
+train(nncc_session *s, const Opts *o)
+{
+	char *err = NULL;
+
+	if (o->load_w && nncc_session_load_weights(s, o->load_w, &err) != NNCC_STATUS_OK)
+		return fail(err);
+	if (o->lr && nncc_session_set_learning_rate(s, strtof(o->lr, NULL), &err) != NNCC_STATUS_OK)
+		return fail(err);
+	for (long k = 0; k < o->train; k++) {
+		float loss;
+		if (nncc_session_train_step(s, &loss, &err) != NNCC_STATUS_OK)
+			return fail(err);
+		printf("step %lld loss %.9g\n", (long long)nncc_session_step(s), (double)loss);
+	}
+	if (o->save_w && nncc_session_save_weights(s, o->save_w, &err) != NNCC_STATUS_OK)
+		return fail(err);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -469,6 +521,12 @@ main(int argc, char **argv)
 	}
 	if ((rc = set_inputs(m, s, &o)) != 0)
 		goto out;
+	if (o.train > 0) {
+		rc = train(s, &o);
+		if (rc == 0 && o.outdir)
+			rc = write_outputs(m, s, o.outdir);
+		goto out;
+	}
 	if (o.bench > 0) {
 		rc = bench(m, s, &o);
 	} else if (nncc_session_run(s, &err) != NNCC_STATUS_OK) {

@@ -27,6 +27,11 @@
 
 #include "../../runtime/abi.h"
 
+_Static_assert((int)IR_STATE_PARAM == (int)NNCC_ABI_ROLE_PARAM &&
+	(int)IR_STATE_OPTIM == (int)NNCC_ABI_ROLE_OPTIM && (int)IR_STATE_STEP == (int)NNCC_ABI_ROLE_STEP &&
+	(int)IR_STATE_LR == (int)NNCC_ABI_ROLE_LR && (int)IR_STATE_COUNT == (int)NNCC_ABI_ROLE_COUNT,
+	"training-state roles are the ABI's");
+
 /* Module-level state besides Cg. */
 typedef struct Mod {
 	Cg *cg;               /* shared with llvm_kernel.c */
@@ -55,6 +60,15 @@ static LLVMValueRef cstring(Cg *cg, const char *s)
 
 /* Weights */
 
+static bool all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
 static int emit_weights(Mod *m, Diag *d)
 {
 	Cg *cg = m->cg;
@@ -66,6 +80,8 @@ static int emit_weights(Mod *m, Diag *d)
 		const Value *v = &kl->g->val[vi];
 		if (!v->data && v->nbytes)
 			return diag(d, "value %s has no data", v->name);
+		if (v->state == IR_STATE_OPTIM && all_zero(v->data, v->nbytes))
+			continue; /* optimizer state starting at zero: no bytes in the file (abi.h) */
 		LLVMValueRef init;
 		if (v->nbytes)
 			init = LLVMConstStringInContext2(cg->ctx, v->data, v->nbytes, 1);
@@ -85,9 +101,9 @@ static void make_types(Mod *m)
 	LLVMTypeRef tt[6] = {p, i32, i32, p, i64, p};
 	m->t_tensor = LLVMStructCreateNamed(cg->ctx, "nncc_abi_tensor");
 	LLVMStructSetBody(m->t_tensor, tt, 6, 0);
-	LLVMTypeRef mt[11] = {i32, i32, p, i32, i32, i32, p, p, p, i64, p};
+	LLVMTypeRef mt[12] = {i32, i32, p, i32, i32, i32, p, p, p, i64, p, p};
 	m->t_model = LLVMStructCreateNamed(cg->ctx, "nncc_abi_model");
-	LLVMStructSetBody(m->t_model, mt, 11, 0);
+	LLVMStructSetBody(m->t_model, mt, 12, 0);
 }
 
 static LLVMValueRef tensor(Mod *m, int vi, LLVMValueRef data, Diag *d)
@@ -155,7 +171,19 @@ static int emit_descriptor(Mod *m, Diag *d)
 	    tensor_array(m, g->output, g->noutput, NULL, &out, d) ||
 	    tensor_array(m, kl->param_value, kl->nparam, m->weight, &par, d))
 		return -1;
-	LLVMValueRef f[11] = {
+	/* training state: each param's role (NULL when all are constant) */
+	LLVMValueRef roles = LLVMConstNull(cg->t_ptr);
+	bool train = false;
+	for (int i = 0; i < kl->nparam; i++)
+		train = train || g->val[kl->param_value[i]].state != 0;
+	if (train) {
+		LLVMValueRef *el = xmalloc((size_t)kl->nparam * sizeof *el);
+		for (int i = 0; i < kl->nparam; i++)
+			el[i] = LLVMConstInt(cg->t_i32, (unsigned long long)g->val[kl->param_value[i]].state, 1);
+		roles = private_const(cg, LLVMConstArray2(cg->t_i32, el, (uint64_t)kl->nparam), "roles", 4);
+		free(el);
+	}
+	LLVMValueRef f[12] = {
 	    LLVMConstInt(cg->t_i32, NNCC_ABI_MAGIC, 0),
 	    LLVMConstInt(cg->t_i32, NNCC_ABI_VERSION, 0),
 	    cstring(cg, g->name),
@@ -167,12 +195,13 @@ static int emit_descriptor(Mod *m, Diag *d)
 	    par,
 	    LLVMConstInt(cg->t_i64, (unsigned long long)kl->arena_bytes, 1),
 	    m->run,
+	    roles,
 	};
 	char *name = xmalloc(strlen(g->name) + 16);
 	sprintf(name, "%s_nncc_model", g->name);
 	LLVMValueRef gm = LLVMAddGlobal(cg->mod, m->t_model, name);
 	free(name);
-	LLVMSetInitializer(gm, LLVMConstNamedStruct(m->t_model, f, 11));
+	LLVMSetInitializer(gm, LLVMConstNamedStruct(m->t_model, f, 12));
 	LLVMSetGlobalConstant(gm, 1);
 	LLVMSetAlignment(gm, 8);
 	LLVMValueRef alias = LLVMAddAlias2(cg->mod, m->t_model, 0, gm, "nncc_model");
@@ -208,6 +237,7 @@ static LLVMValueRef buf_base(Cg *cg, LLVMValueRef fn, int bi)
 		NN_ASSERT(b->index >= 0 && b->index < cg->kl->g->noutput);
 		return load_ptr(cg, LLVMGetParam(fn, 2), b->index);
 	case BUF_PARAM:
+	case BUF_STATE: /* the session's writable copy, in the same array */
 		NN_ASSERT(b->index >= 0 && b->index < cg->kl->nparam);
 		return load_ptr(cg, LLVMGetParam(fn, 3), b->index);
 	case BUF_TEMP: {

@@ -123,6 +123,63 @@ nncc_status nncc_session_run(nncc_session *s, char **err);
  * next run. NOT_READY before the first successful run. */
 nncc_status nncc_session_output(const nncc_session *s, int index, const void **data);
 
+/* --- training (docs/training.md) ----------------------------------------- */
+
+/* What a parameter of a model is. An inference model has only CONST
+ * parameters (read-only weights embedded in the library). A training step
+ * compiled with `nncc --train` also has training state, of which each
+ * session owns a writable copy initialized from the embedded data. */
+typedef enum nncc_param_role {
+	NNCC_PARAM_CONST = 0,   /* read-only weight (inference, or --freeze) */
+	NNCC_PARAM_TRAINED = 1, /* a parameter the step updates */
+	NNCC_PARAM_OPTIM = 2,   /* optimizer state (momentum, Adam moments) */
+	NNCC_PARAM_STEP = 3,    /* the step counter: i64 scalar, steps completed */
+	NNCC_PARAM_LR = 4,      /* the learning rate: f32 scalar */
+} nncc_param_role;
+
+/* Role of parameter i, or -1 when i is out of range. */
+int nncc_model_param_role(const nncc_model *m, int i);
+/* Index of the parameter with this name (for trained ones, the ONNX
+ * initializer's name), or -1. */
+int nncc_model_find_param(const nncc_model *m, const char *name);
+/* 1 if the model is a training step (has training state), else 0. */
+int nncc_model_is_training(const nncc_model *m);
+
+/* Runs one training step on the inputs set (the batch and `label`):
+ * updates the parameters and optimizer state in place and stores the
+ * step's loss (computed before the update) in *loss (may be NULL).
+ * UNSUPPORTED for an inference model. */
+nncc_status nncc_session_train_step(nncc_session *s, float *loss, char **err);
+/* Sets the learning rate used by the next steps (schedules need no
+ * recompile). UNSUPPORTED for an inference model. */
+nncc_status nncc_session_set_learning_rate(nncc_session *s, float lr, char **err);
+/* Steps completed by the session (0 for an inference model). */
+int64_t nncc_session_step(const nncc_session *s);
+/* Copies the session's current value of parameter `name` (any role) to
+ * data, which holds nbytes (exactly the parameter's nbytes). NOT_FOUND
+ * for an unknown name, INVALID_ARGUMENT for a wrong size. */
+nncc_status nncc_session_get_param(const nncc_session *s, const char *name, void *data,
+				   int64_t nbytes, char **err);
+/* Overwrites training state `name` with nbytes of data (exactly its
+ * nbytes). INVALID_ARGUMENT for a constant parameter (read-only). */
+nncc_status nncc_session_set_param(nncc_session *s, const char *name, const void *data,
+				   int64_t nbytes, char **err);
+/* The seed saved with the weights (no op of the step draws random numbers
+ * yet; the seed travels so a resumed run can continue any stream). */
+void nncc_session_set_seed(nncc_session *s, uint64_t seed);
+uint64_t nncc_session_seed(const nncc_session *s);
+/* Saves every parameter (constants and training state: parameters,
+ * optimizer state, step, learning rate) in safetensors format, named as in
+ * the model, with the metadata "format": "nncc", "step" and "seed". The
+ * file is written to a temporary and renamed. */
+nncc_status nncc_session_save_weights(const nncc_session *s, const char *path, char **err);
+/* Loads a safetensors file into the session's training state (and the
+ * seed from its metadata). Each tensor must name a parameter of the model
+ * with the same dtype and shape; a constant parameter must hold the same
+ * bytes. Training state the file lacks keeps its value. On error nothing
+ * is changed. */
+nncc_status nncc_session_load_weights(nncc_session *s, const char *path, char **err);
+
 #ifdef __cplusplus
 }
 #endif

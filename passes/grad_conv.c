@@ -1,0 +1,225 @@
+/* grad_conv.c — gradient rules of conv, maxpool and avgpool (ops.def's
+ * grad column), in forward ops only:
+ *   conv, input:  a conv of the stride-dilated, re-padded output adjoint
+ *                 with the spatially flipped, channel-transposed weights
+ *                 (per group), i.e. a transposed convolution;
+ *   conv, weight: a conv whose batch is the input's channels and whose
+ *                 kernel is the output adjoint (strides and dilations swap
+ *                 roles), cropped to the kernel size;
+ *   pooling:      for each window offset (i, j), the strided sub-grid of
+ *                 the padded input that offset sees; avgpool sends
+ *                 g / count to every offset, maxpool only to the first
+ *                 offset holding the window's maximum (PyTorch's choice of
+ *                 one arg-max), each placed back on the grid (`place`).
+ * Strided placement is reshape + pad (a dilation), negative padding is a
+ * slice (a gather with stepping constant indices). */
+#include "grad.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+static int in(const GradCtx *c, int i) { return gr_node(c)->in[i]; }
+static Shape shape_of(const GradCtx *c, int v) { return gr_val(c, v)->shape; }
+
+static void ints_or(const Node *n, const char *name, int cnt, int64_t dflt, int64_t *out)
+{
+	const int64_t *v;
+	int k = ir_attr_ints(n, name, &v);
+	for (int i = 0; i < cnt; i++)
+		out[i] = k == cnt ? v[i] : dflt;
+}
+
+/* x with `axis` reversed */
+static int flip(GradCtx *c, int x, int axis)
+{
+	if (c->fail)
+		return x;
+	int64_t n = shape_of(c, x).d[axis].n;
+	if (n == 1)
+		return x;
+	int64_t *ix = xmalloc((size_t)n * sizeof *ix);
+	for (int64_t i = 0; i < n; i++)
+		ix[i] = n - 1 - i;
+	Shape s = ir_shape_make(1, &n);
+	int k = ir_add_const(c->g, "grad.flip", DT_I64, s, ix, (size_t)n * sizeof *ix, false);
+	free(ix);
+	int nd = gr_begin(c, OP_GATHER, (int[]){x, k}, 2);
+	ir_set_int(c->g, nd, "axis", axis);
+	return gr_end(c, nd, x);
+}
+
+static int conv(GradCtx *c, int x, int w, const int64_t *st, const int64_t *pads, const int64_t *dil,
+	int64_t group)
+{
+	if (c->fail)
+		return x;
+	int n = gr_begin(c, OP_CONV, (int[]){x, w}, 2);
+	ir_set_ints(c->g, n, "strides", st, 2);
+	ir_set_ints(c->g, n, "pads", pads, 4);
+	ir_set_ints(c->g, n, "dilations", dil, 2);
+	ir_set_int(c->g, n, "group", group);
+	return gr_end(c, n, x);
+}
+
+
+static int reshape_to(GradCtx *c, int x, int r, const int64_t *d)
+{
+	Shape s = ir_shape_make(r, d);
+	return gr_reshape(c, x, &s);
+}
+
+int gr_conv(GradCtx *c, const int *gout, int *gin)
+{
+	const Node *n = gr_node(c);
+	int x = in(c, 0), w = in(c, 1), g = gout[0];
+	int64_t st[2], pads[4], dil[2], G = ir_attr_int(n, "group", 1);
+	ints_or(n, "strides", 2, 1, st);
+	ints_or(n, "pads", 4, 0, pads);
+	ints_or(n, "dilations", 2, 1, dil);
+	Shape xs = shape_of(c, x), ws = shape_of(c, w), ys = shape_of(c, g);
+	int64_t N = xs.d[0].n, C = xs.d[1].n, H = xs.d[2].n, W = xs.d[3].n;
+	int64_t K = ws.d[0].n, Cg = ws.d[1].n, KH = ws.d[2].n, KW = ws.d[3].n, Kg = K / G;
+	int64_t OH = ys.d[2].n, OW = ys.d[3].n;
+	static const int64_t one[2] = {1, 1}, zero[4] = {0, 0, 0, 0};
+	if (c->need[0]) {
+		/* weights [K, Cg, kh, kw] -> [G, Kg, Cg, ..] -> [G, Cg, Kg, ..] -> [C, Kg, ..], flipped */
+		int wt = reshape_to(c, w, 5, (int64_t[]){G, Kg, Cg, KH, KW});
+		wt = gr_transpose(c, wt, (int64_t[]){0, 2, 1, 3, 4}, 5);
+		wt = reshape_to(c, wt, 4, (int64_t[]){C, Kg, KH, KW});
+		wt = flip(c, flip(c, wt, 2), 3);
+		int gd = gr_place(c, g, 2, st[0], dil[0] * (KH - 1) - pads[0], H + dil[0] * (KH - 1));
+		gd = gr_place(c, gd, 3, st[1], dil[1] * (KW - 1) - pads[1], W + dil[1] * (KW - 1));
+		gin[0] = conv(c, gd, wt, one, zero, dil, G);
+	}
+	if (c->need[1]) {
+		/* x [N, G*Cg, H, W] -> [Cg, G*N, H, W]; g [N, K, OH, OW] -> [K, N, OH, OW] */
+		int xt = reshape_to(c, x, 5, (int64_t[]){N, G, Cg, H, W});
+		xt = gr_transpose(c, xt, (int64_t[]){2, 1, 0, 3, 4}, 5);
+		xt = reshape_to(c, xt, 4, (int64_t[]){Cg, G * N, H, W});
+		int gt = gr_transpose(c, g, (int64_t[]){1, 0, 2, 3}, 4);
+		int dw = conv(c, xt, gt, dil, pads, st, G); /* [Cg, K, KH', KW'] */
+		dw = gr_slice(c, gr_slice(c, dw, 2, 0, KH), 3, 0, KW);
+		gin[1] = gr_transpose(c, dw, (int64_t[]){1, 0, 2, 3}, 4);
+	}
+	if (n->nin > 2 && c->need[2])
+		gin[2] = gr_reduce(c, OP_REDUCE_SUM, g, (int64_t[]){0, 2, 3}, 3, 0);
+	(void)OH;
+	(void)OW;
+	return 0;
+}
+
+/* The pooling geometry of the node. */
+typedef struct Pool {
+	int64_t k[2], st[2], pads[4], dil[2]; /* as the attributes */
+	int64_t in[2], out[2];                /* H, W and OH, OW */
+	int64_t ext[2];                       /* padded extent covering every window */
+} Pool;
+
+static void pool_geom(const GradCtx *c, Pool *p)
+{
+	const Node *n = gr_node(c);
+	ints_or(n, "kernel", 2, 1, p->k);
+	ints_or(n, "strides", 2, 1, p->st);
+	ints_or(n, "pads", 4, 0, p->pads);
+	ints_or(n, "dilations", 2, 1, p->dil);
+	Shape xs = shape_of(c, in(c, 0)), ys = shape_of(c, n->out[0]);
+	for (int a = 0; a < 2; a++) {
+		p->in[a] = xs.d[2 + a].n;
+		p->out[a] = ys.d[2 + a].n;
+		int64_t need = (p->out[a] - 1) * p->st[a] + (p->k[a] - 1) * p->dil[a] + 1;
+		int64_t have = p->in[a] + p->pads[a] + p->pads[2 + a];
+		p->ext[a] = need > have ? need : have;
+	}
+}
+
+/* The sub-grid xp[:, :, o*s + i*d, ..] of the padded input for offset (i, j). */
+static int window(GradCtx *c, int xp, const Pool *p, int64_t i, int64_t j)
+{
+	int64_t off[2] = {i * p->dil[0], j * p->dil[1]};
+	for (int a = 0; a < 2 && !c->fail; a++) {
+		int64_t m = p->out[a];
+		int64_t *ix = xmalloc((size_t)m * sizeof *ix);
+		for (int64_t o = 0; o < m; o++)
+			ix[o] = off[a] + o * p->st[a];
+		Shape s = ir_shape_make(1, &m);
+		int k = ir_add_const(c->g, "grad.win", DT_I64, s, ix, (size_t)m * sizeof *ix, false);
+		free(ix);
+		int nd = gr_begin(c, OP_GATHER, (int[]){xp, k}, 2);
+		ir_set_int(c->g, nd, "axis", 2 + a);
+		xp = gr_end(c, nd, xp);
+	}
+	return xp;
+}
+
+/* t [N, C, OH, OW] for offset (i, j) placed on the padded grid. */
+static int put_back(GradCtx *c, int t, const Pool *p, int64_t i, int64_t j)
+{
+	t = gr_place(c, t, 2, p->st[0], i * p->dil[0], p->ext[0]);
+	return gr_place(c, t, 3, p->st[1], j * p->dil[1], p->ext[1]);
+}
+
+/* the padded-grid adjoint cropped back to the input */
+static int crop(GradCtx *c, int t, const Pool *p)
+{
+	t = gr_slice(c, t, 2, p->pads[0], p->pads[0] + p->in[0]);
+	return gr_slice(c, t, 3, p->pads[1], p->pads[1] + p->in[1]);
+}
+
+int gr_maxpool(GradCtx *c, const int *gout, int *gin)
+{
+	Pool p;
+	pool_geom(c, &p);
+	int x = in(c, 0), y = gr_node(c)->out[0];
+	DType t = gr_val(c, x)->dtype;
+	int64_t pads[8] = {0, 0, p.pads[0], p.pads[1], 0, 0, p.ext[0] - p.in[0] - p.pads[0],
+		p.ext[1] - p.in[1] - p.pads[1]};
+	int xp = gr_padded(c, x, pads, -INFINITY);
+	int taken = -1, acc = -1;
+	for (int64_t i = 0; i < p.k[0]; i++)
+		for (int64_t j = 0; j < p.k[1]; j++) {
+			int m = gr_eq(c, window(c, xp, &p, i, j), y);
+			if (taken >= 0) /* only the first maximum of each window */
+				m = gr_bin(c, OP_MUL, m, gr_bin(c, OP_SUB, gr_scalar(c, t, 1), taken));
+			taken = taken < 0 ? m : gr_bin(c, OP_ADD, taken, m);
+			int part = put_back(c, gr_bin(c, OP_MUL, gout[0], m), &p, i, j);
+			acc = acc < 0 ? part : gr_bin(c, OP_ADD, acc, part);
+		}
+	gin[0] = crop(c, acc, &p);
+	return 0;
+}
+
+int gr_avgpool(GradCtx *c, const int *gout, int *gin)
+{
+	Pool p;
+	pool_geom(c, &p);
+	DType t = gr_val(c, in(c, 0))->dtype;
+	bool cip = ir_attr_int(gr_node(c), "count_include_pad", 0) != 0;
+	/* the divisor of each output position, as ir/eval_nn.c counts it */
+	int64_t *cnt[2] = {xcalloc((size_t)p.out[0] + 1, 8), xcalloc((size_t)p.out[1] + 1, 8)};
+	for (int a = 0; a < 2; a++)
+		for (int64_t o = 0; o < p.out[a]; o++) {
+			cnt[a][o] = 0;
+			for (int64_t i = 0; i < p.k[a]; i++) {
+				int64_t h = o * p.st[a] - p.pads[a] + i;
+				cnt[a][o] += cip ? h < p.in[a] + p.pads[2 + a] : h >= 0 && h < p.in[a];
+			}
+		}
+	Shape s = ir_shape_make(2, p.out);
+	int inv = gr_full(c, t, &s, 0);
+	size_t sz = ir_dtype_size(t);
+	for (int64_t oh = 0; oh < p.out[0]; oh++)
+		for (int64_t ow = 0; ow < p.out[1]; ow++)
+			ir_elem_put(t, (char *)c->g->val[inv].data + (size_t)(oh * p.out[1] + ow) * sz,
+				1.0 / (double)(cnt[0][oh] * cnt[1][ow]));
+	free(cnt[0]);
+	free(cnt[1]);
+	int gs = gr_bin(c, OP_MUL, gout[0], inv);
+	int acc = -1;
+	for (int64_t i = 0; i < p.k[0]; i++)
+		for (int64_t j = 0; j < p.k[1]; j++) {
+			int part = put_back(c, gs, &p, i, j);
+			acc = acc < 0 ? part : gr_bin(c, OP_ADD, acc, part);
+		}
+	gin[0] = crop(c, acc, &p);
+	return 0;
+}

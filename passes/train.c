@@ -1,0 +1,112 @@
+/* train.c — `nncc --train`: turns a shape-inferred model into one compiled
+ * training step, before the simplifications and fusion so they see the
+ * whole step (DESIGN.md). In order:
+ *   1. ps_add_loss (loss.c): the loss over the model's first output and the
+ *      new input `label`;
+ *   2. the trained parameters: every f32 parameter (ONNX initializer) the
+ *      loss depends on, except those matching a --freeze prefix, which
+ *      stay constants (and may fold);
+ *   3. ps_autodiff (autodiff.c): d(loss)/d(parameter), and d(loss)/d(input)
+ *      for each --grad-inputs name;
+ *   4. ps_optimizer (optimizer.c): the update of parameters and optimizer
+ *      state (assign nodes);
+ *   5. the graph outputs become the loss, then `grad.NAME` per
+ *      --grad-inputs entry (docs/training.md). */
+#include "passes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool frozen(const TrainOptions *t, const char *name)
+{
+	for (int i = 0; i < t->nfreeze; i++)
+		if (strncmp(name, t->freeze[i], strlen(t->freeze[i])) == 0)
+			return true;
+	return false;
+}
+
+/* dep[v]: the value loss depends on v. */
+static void depends(const Graph *g, int loss, bool *dep)
+{
+	dep[loss] = true;
+	for (int i = g->nnode - 1; i >= 0; i--) {
+		const Node *n = &g->node[i];
+		bool live = false;
+		for (int k = 0; k < n->nout && !n->dead; k++)
+			live = live || dep[n->out[k]];
+		for (int k = 0; k < n->nin && live; k++)
+			if (n->in[k] >= 0)
+				dep[n->in[k]] = true;
+	}
+}
+
+/* The graph inputs named in the comma-separated list, into in[]. */
+static int grad_inputs(Graph *g, const char *list, int *in, int max, Diag *d)
+{
+	int n = 0;
+	for (const char *p = list; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		char name[256];
+		if (len == 0 || len >= sizeof name)
+			return diag(d, "--grad-inputs: bad entry '%.*s'", (int)len, p);
+		memcpy(name, p, len);
+		name[len] = 0;
+		int v = ir_find_value(g, name);
+		if (v < 0 || g->val[v].kind != VK_INPUT)
+			return diag(d, "--grad-inputs: '%s' is not an input of the model", name);
+		if (!ir_dtype_is_float(g->val[v].dtype))
+			return diag(d, "--grad-inputs: input '%s' is %s, not a float tensor", name,
+				ir_dtype_name(g->val[v].dtype));
+		for (int k = 0; k < n; k++)
+			if (in[k] == v)
+				return diag(d, "--grad-inputs: '%s' given twice", name);
+		if (n == max)
+			return diag(d, "--grad-inputs: more than %d inputs", max);
+		in[n++] = v;
+		p = e ? e + 1 : NULL;
+	}
+	return n;
+}
+
+int ps_train(Graph *g, const TrainOptions *t, Diag *d)
+{
+	if (g->noutput < 1)
+		return diag(d, "--train: the model has no output to put a loss on");
+	int xin[64], nx = 0;
+	if (t->grad_inputs && (nx = grad_inputs(g, t->grad_inputs, xin, 64, d)) < 0)
+		return -1;
+	int loss = ps_add_loss(g, t->loss, g->output[0], d);
+	if (loss < 0)
+		return -1;
+	bool *dep = xcalloc((size_t)g->nval + 1, sizeof *dep);
+	depends(g, loss, dep);
+	int *wrt = xmalloc(((size_t)g->nval + (size_t)nx + 1) * sizeof *wrt), np = 0;
+	for (int v = 0; v < g->nval; v++) {
+		const Value *x = &g->val[v];
+		if (x->kind == VK_CONST && x->param && !x->state && x->dtype == DT_F32 && dep[v] &&
+		    !frozen(t, x->name))
+			wrt[np++] = v;
+	}
+	free(dep);
+	for (int k = 0; k < nx; k++)
+		wrt[np + k] = xin[k];
+	int *grad = xmalloc(((size_t)np + (size_t)nx + 1) * sizeof *grad);
+	int rc = ps_autodiff(g, loss, wrt, np + nx, grad, d);
+	if (rc == 0)
+		rc = ps_optimizer(g, &t->optim, wrt, grad, np, d);
+	if (rc == 0) {
+		g->noutput = 0;
+		ir_add_output(g, loss);
+		for (int k = 0; k < nx; k++) { /* a named copy: the output grad.NAME */
+			const char *name = arena_printf(&g->arena, "grad.%s", g->val[xin[k]].name);
+			int node = ir_add_node(g, OP_IDENTITY, "grad", &grad[np + k], 1, 1, &name);
+			if ((rc = ir_infer_node(g, node, d)) < 0)
+				break;
+			ir_add_output(g, ir_out(g, node, 0));
+		}
+	}
+	free(wrt);
+	free(grad);
+	return rc;
+}

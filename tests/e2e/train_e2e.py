@@ -1,0 +1,285 @@
+"""Compiled training steps against PyTorch: train_e2e.py BUILD_DIR [--case NAME]...
+
+For each case, a small model is built in PyTorch with a fixed seed and
+exported to ONNX (eval mode, initializers keep the module's parameter
+names). `nncc --train --loss=L --optimizer=O` compiles the training step,
+`nncc-run TRAIN.so --train 3 -i x=... -i label=... --save-weights W` runs
+three steps on one batch; the same three steps run in PyTorch
+(torch.optim.SGD / Adam / AdamW). The printed losses and every trained
+parameter in W (safetensors, read here by hand) must match PyTorch's within
+1e-4 relative: |a - b| <= 1e-4 * (|b| + 0.01 * max|b| + 1e-6), the floor for
+elements near zero taken from the tensor's scale (Adam's normalized step
+makes the absolute error of every element about the same). A resume check runs one
+step, saves, then two more from the saved file in a new process, and
+requires the parameters to equal the uninterrupted run's bit for bit.
+Without --case it also checks --grad-inputs (grad.x against x.grad) and the
+error paths of both tools (exit status and message, no output left behind).
+"""
+import argparse
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+STEPS = 3
+
+
+def mlp():
+    return nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 5))
+
+
+def mlp_tanh():
+    return nn.Sequential(nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 5))
+
+
+class SmallCNN(nn.Module):
+    """LeNet-like: conv, relu, max-pool, conv, relu, avg-pool, linear (input [N, 1, 12, 12])."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.c2 = nn.Conv2d(4, 6, 3, stride=1)
+        self.fc = nn.Linear(6 * 2 * 2, 5)
+
+    def forward(self, x):
+        h = nn.functional.max_pool2d(torch.relu(self.c1(x)), 2)
+        h = nn.functional.avg_pool2d(torch.relu(self.c2(h)), 2)
+        return self.fc(h.flatten(1))
+
+
+# name: (model builder, loss, optimizer spec, torch optimizer factory, freeze prefix[, nncc flags])
+CASES = {
+    "cnn_sgd": (SmallCNN, "cross_entropy", "sgd:lr=0.05,momentum=0.9",
+                lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9), None),
+    "cnn_adam": (SmallCNN, "cross_entropy", "adam:lr=0.01",
+                 lambda p: torch.optim.Adam(p, lr=0.01), None),
+    "sgd_momentum_O0": (mlp, "cross_entropy", "sgd:lr=0.1,momentum=0.9,dampening=0.2",
+                        lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.2), None,
+                        ["-O0"]),
+    "adam_O3": (mlp_tanh, "cross_entropy", "adam:lr=0.01,weight_decay=0.05",
+                lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.05), None, ["-O3"]),
+    "sgd_momentum": (mlp, "cross_entropy", "sgd:lr=0.1,momentum=0.9,weight_decay=0.01",
+                     lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.01), None),
+    "sgd_nesterov": (mlp, "cross_entropy", "sgd:lr=0.05,momentum=0.8,nesterov=1",
+                     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.8, nesterov=True), None),
+    "adam": (mlp, "cross_entropy", "adam:lr=0.01",
+             lambda p: torch.optim.Adam(p, lr=0.01), None),
+    "adamw_mse": (mlp_tanh, "mse", "adamw:lr=0.02,weight_decay=0.1",
+                  lambda p: torch.optim.AdamW(p, lr=0.02, weight_decay=0.1), None),
+    "adam_freeze": (mlp, "cross_entropy", "adam:lr=0.01",
+                    lambda p: torch.optim.Adam(p, lr=0.01), "0."),
+}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        buf = f.read()
+    (n,) = struct.unpack("<Q", buf[:8])
+    hdr = json.loads(buf[8:8 + n])
+    data = buf[8 + n:]
+    out = {}
+    dt = {"F32": np.float32, "I64": np.int64, "F64": np.float64}
+    for k, v in hdr.items():
+        if k == "__metadata__":
+            continue
+        b, e = v["data_offsets"]
+        out[k] = np.frombuffer(data[b:e], dtype=dt[v["dtype"]]).reshape(v["shape"])
+    return out, hdr.get("__metadata__", {})
+
+
+def run(cmd):
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"FAIL: {' '.join(cmd)}\n{r.stdout}{r.stderr}")
+    return r.stdout
+
+
+def close(a, b, what, atol=0.0):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    err = np.abs(a - b)
+    tol = 1e-4 * (np.abs(b) + 1e-2 * np.abs(b).max() + 1e-6) + atol
+    if not np.all(err <= tol):
+        i = int(np.argmax(err - tol))
+        sys.exit(f"FAIL: {what}: max error {err.flat[i]:.3g} at {i} (nncc {a.flat[i]:.9g}, "
+                 f"torch {b.flat[i]:.9g})")
+    return float(err.max()) if err.size else 0.0
+
+
+def case(build, tmp, name):
+    build_fn, loss, spec, opt_fn, freeze = CASES[name][:5]
+    flags = CASES[name][5] if len(CASES[name]) > 5 else []
+    torch.manual_seed(7)
+    model = build_fn()
+    x = torch.randn(4, 1, 12, 12) if build_fn is SmallCNN else torch.randn(4, 12)
+    if loss == "cross_entropy":
+        label = torch.tensor([0, 3, 1, 4], dtype=torch.int64)
+    else:
+        label = torch.randn(4, 5)
+    onnx_path = os.path.join(tmp, name + ".onnx")
+    torch.onnx.export(model, (x,), onnx_path, input_names=["x"], output_names=["y"],
+                      do_constant_folding=False)
+    np.save(os.path.join(tmp, "x.npy"), x.numpy())
+    np.save(os.path.join(tmp, "label.npy"), label.numpy())
+
+    so = os.path.join(tmp, name + ".so")
+    cmd = [os.path.join(build, "nncc"), onnx_path, "--train", "--loss=" + loss,
+           "--optimizer=" + spec, "-o", so] + flags
+    if freeze:
+        cmd.append("--freeze=" + freeze)
+    run(cmd)
+    wfile = os.path.join(tmp, name + ".safetensors")
+    runner = os.path.join(build, "nncc-run")
+    inputs = ["-i", "x=" + os.path.join(tmp, "x.npy"), "-i", "label=" + os.path.join(tmp, "label.npy")]
+    out = run([runner, so, "--train", str(STEPS)] + inputs + ["--save-weights", wfile])
+    losses = [float(line.split()[3]) for line in out.splitlines() if line.startswith("step ")]
+
+    # the same three steps in PyTorch
+    params = [p for n, p in model.named_parameters() if not (freeze and n.startswith(freeze))]
+    opt = opt_fn(params)
+    crit = nn.CrossEntropyLoss() if loss == "cross_entropy" else nn.MSELoss()
+    ref_losses = []
+    for _ in range(STEPS):
+        opt.zero_grad()
+        lv = crit(model(x), label)
+        ref_losses.append(lv.item())
+        lv.backward()
+        opt.step()
+    if len(losses) != STEPS:
+        sys.exit(f"FAIL: {name}: expected {STEPS} step lines, got:\n{out}")
+    worst = close(losses, ref_losses, f"{name}: losses")
+    w, meta = read_safetensors(wfile)
+    if meta.get("step") != str(STEPS) or int(w["step"]) != STEPS:
+        sys.exit(f"FAIL: {name}: step metadata {meta} / tensor {w.get('step')}")
+    for n, p in model.named_parameters():
+        if n not in w:
+            sys.exit(f"FAIL: {name}: parameter {n} missing from {wfile} ({sorted(w)})")
+        worst = max(worst, close(w[n], p.detach().numpy(), f"{name}: {n}"))
+
+    # resume: 1 step, save; 2 more from the file in a new process
+    w1 = os.path.join(tmp, name + ".1.safetensors")
+    w3 = os.path.join(tmp, name + ".3.safetensors")
+    run([runner, so, "--train", "1"] + inputs + ["--save-weights", w1])
+    out2 = run([runner, so, "--train", "2"] + inputs + ["--load-weights", w1, "--save-weights", w3])
+    if not out2.startswith("step 2 "):
+        sys.exit(f"FAIL: {name}: resumed run should continue at step 2:\n{out2}")
+    a, _ = read_safetensors(wfile)
+    b, _ = read_safetensors(w3)
+    for k in a:
+        if a[k].tobytes() != b[k].tobytes():
+            sys.exit(f"FAIL: {name}: resumed run differs from the uninterrupted one in {k}")
+    # deploy: the inference model compiled with --weights=W computes what the
+    # trained PyTorch model does
+    inf = os.path.join(tmp, name + ".inf.so")
+    run([os.path.join(build, "nncc"), onnx_path, "--weights=" + wfile, "-o", inf])
+    outdir = os.path.join(tmp, name + ".inf")
+    run([runner, inf, "-i", "x=" + os.path.join(tmp, "x.npy"), "-o", outdir])
+    with torch.no_grad():
+        want = model(x).numpy()
+    # (the parameters agree within the bound above; their differences add up
+    # in the outputs, so these get the inference tests' absolute 1e-5)
+    worst = max(worst, close(np.load(os.path.join(outdir, "y.npy")), want, f"{name}: inference", 1e-5))
+    print(f"PASS {name}: {STEPS} steps, max error {worst:.3g}; resume bit-exact; deployed")
+
+
+def grad_inputs(build, tmp):
+    """--grad-inputs=x: the output grad.x is d(loss)/d(x) at the step's start."""
+    torch.manual_seed(3)
+    model = mlp()
+    x = torch.randn(4, 12)
+    label = torch.tensor([1, 0, 4, 2], dtype=torch.int64)
+    onnx_path = os.path.join(tmp, "gi.onnx")
+    torch.onnx.export(model, (x,), onnx_path, input_names=["x"], output_names=["y"],
+                      do_constant_folding=False)
+    np.save(os.path.join(tmp, "gx.npy"), x.numpy())
+    np.save(os.path.join(tmp, "glabel.npy"), label.numpy())
+    so = os.path.join(tmp, "gi.so")
+    run([os.path.join(build, "nncc"), onnx_path, "--train", "--loss=cross_entropy",
+         "--optimizer=sgd:lr=0.1", "--grad-inputs=x", "-o", so])
+    outdir = os.path.join(tmp, "gi-out")
+    run([os.path.join(build, "nncc-run"), so, "--train", "1", "-i", "x=" + os.path.join(tmp, "gx.npy"),
+         "-i", "label=" + os.path.join(tmp, "glabel.npy"), "-o", outdir])
+    xr = x.clone().requires_grad_(True)
+    lv = nn.CrossEntropyLoss()(model(xr), label)
+    lv.backward()
+    worst = close(np.load(os.path.join(outdir, "grad.x.npy")), xr.grad.numpy(), "grad.x")
+    lossfile = [f for f in os.listdir(outdir) if f != "grad.x.npy"]  # output 0, named by loss.c
+    if len(lossfile) != 1:
+        sys.exit(f"FAIL: grad_inputs: outputs {sorted(os.listdir(outdir))}")
+    close(np.load(os.path.join(outdir, lossfile[0])), lv.item(), "loss")
+    print(f"PASS grad_inputs: grad.x max error {worst:.3g}")
+
+
+def errors(build, tmp):
+    """Usage errors exit 2, bad models and runs exit 1, with a message."""
+    torch.manual_seed(0)
+    onnx_path = os.path.join(tmp, "err.onnx")
+    model = mlp()
+    torch.onnx.export(model, (torch.randn(2, 12),), onnx_path, input_names=["x"],
+                      output_names=["y"], do_constant_folding=False)
+    # --report: the training step's memory by kind
+    rep = run([os.path.join(build, "nncc"), onnx_path, "--train", "--loss=mse",
+               "--optimizer=adam", "--report"])
+    nparam = 4 * sum(p.numel() for p in model.parameters())
+    want = [f"  parameters: {nparam} bytes in 4 tensors",
+            f"  optimizer state: {2 * nparam + 12} bytes in 10 tensors (with step and lr)",
+            "  saved activations: ", "  gradients: ", "  workspace: "]
+    for w in want:
+        if w not in rep:
+            sys.exit(f"FAIL: --report of a training step lacks '{w}':\n{rep}")
+    nncc, runner = os.path.join(build, "nncc"), os.path.join(build, "nncc-run")
+    so, inf = os.path.join(tmp, "err_train.so"), os.path.join(tmp, "err_inf.so")
+    run([nncc, onnx_path, "--train", "--loss=mse", "-o", so])
+    run([nncc, onnx_path, "-o", inf])
+    xfile = os.path.join(tmp, "ex.npy")
+    np.save(xfile, np.zeros((2, 12), np.float32))
+    lfile = os.path.join(tmp, "el.npy")
+    np.save(lfile, np.zeros((2, 5), np.float32))
+    cases = [
+        ([nncc, onnx_path, "--loss=mse", "-o", so + "2"], 2, "need --train"),
+        ([nncc, onnx_path, "--train", "-o", so + "2"], 2, "--train needs --loss"),
+        ([nncc, onnx_path, "--train", "--loss=mse", "--optimizer=rmsprop", "-o", so + "2"], 2, "rmsprop"),
+        ([nncc, onnx_path, "--train", "--loss=mse", "--optimizer=sgd:lr", "-o", so + "2"], 2, "KEY=VALUE"),
+        ([nncc, onnx_path, "--train", "--loss=mse", "--optimizer=adam:momentum=0.9", "-o", so + "2"], 2, "momentum"),
+        ([nncc, onnx_path, "--train", "--loss=hinge", "-o", so + "2"], 1, "hinge"),
+        ([nncc, onnx_path, "--train", "--loss=mse", "--grad-inputs=nope", "-o", so + "2"], 1, "nope"),
+        ([runner, inf, "--train", "1", "-i", "x=" + xfile], 1, "not a training step"),
+        ([nncc, onnx_path, "--weights=" + xfile, "-o", so + "2"], 1, "not a safetensors file"),
+        ([runner, so, "--save-weights", "w.safetensors", "-i", "x=" + xfile], 2, "need --train"),
+        ([runner, so, "--train", "1", "-i", "x=" + xfile], 1, "label"),
+        ([runner, so, "--train", "0"], 2, "positive count"),
+        ([runner, so, "--train", "1", "--lr", "-1"], 2, "--lr"),
+        ([runner, so, "--train", "1", "--load-weights", os.path.join(tmp, "missing.st"),
+          "-i", "x=" + xfile, "-i", "label=" + lfile], 1, "missing.st"),
+    ]
+    for cmd, code, msg in cases:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != code or msg not in r.stderr:
+            sys.exit(f"FAIL: {' '.join(cmd[1:])}: exit {r.returncode} (want {code}), stderr:\n{r.stderr}")
+        if os.path.exists(so + "2"):
+            sys.exit(f"FAIL: {' '.join(cmd[1:])} left {so}2 behind")
+    print(f"PASS errors: {len(cases)} cases")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("--case", action="append", choices=sorted(CASES))
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory(prefix="nncc-train-") as tmp:
+        for name in args.case or sorted(CASES):
+            case(args.build, tmp, name)
+        if not args.case:
+            grad_inputs(args.build, tmp)
+            errors(args.build, tmp)
+
+
+if __name__ == "__main__":
+    main()

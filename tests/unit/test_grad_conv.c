@@ -1,0 +1,165 @@
+/* test_grad_conv.c — gradient checks (grad_check.h) of conv (strides,
+ * asymmetric pads, dilations, groups, depthwise, a stride that skips input
+ * rows), maxpool (overlapping windows, padding, dilations, ceil_mode) and
+ * avgpool (count_include_pad both ways, ceil_mode), and a small CNN with
+ * cross-entropy. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "grad_check.h"
+
+typedef struct ConvSpec {
+	int64_t x[4], w[4];          /* shapes */
+	int64_t st[2], pads[4], dil[2], group;
+	bool bias;                   /* with a bias input */
+} ConvSpec;
+
+static Graph *conv(DType t, const char *name, const ConvSpec *s)
+{
+	Graph *g = ir_graph_new(name);
+	int in[3];
+	in[0] = ir_add_input(g, "x", t, ir_shape_make(4, s->x));
+	in[1] = ir_add_input(g, "w", t, ir_shape_make(4, s->w));
+	if (s->bias)
+		in[2] = ir_add_input(g, "b", t, GS(s->w[0]));
+	int n = ir_add_node(g, OP_CONV, "conv", in, s->bias ? 3 : 2, 1, NULL);
+	ir_set_ints(g, n, "strides", s->st, 2);
+	ir_set_ints(g, n, "pads", s->pads, 4);
+	ir_set_ints(g, n, "dilations", s->dil, 2);
+	ir_set_int(g, n, "group", s->group);
+	return gc_done(g, ir_out(g, n, 0));
+}
+
+static const ConvSpec c_basic = {{2, 3, 5, 5}, {4, 3, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true};
+static const ConvSpec c_stride = {{1, 2, 6, 7}, {3, 2, 3, 2}, {2, 3}, {1, 0, 0, 2}, {1, 1}, 1, true};
+static const ConvSpec c_dil = {{1, 2, 7, 6}, {2, 2, 2, 3}, {1, 2}, {0, 1, 2, 0}, {2, 2}, 1, false};
+static const ConvSpec c_group = {{2, 4, 5, 5}, {6, 2, 3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 2, true};
+static const ConvSpec c_dw = {{1, 3, 6, 6}, {3, 1, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 3, false};
+static const ConvSpec c_skip = {{1, 2, 3, 4}, {2, 2, 1, 1}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, false};
+static const ConvSpec c_bigpad = {{1, 1, 3, 3}, {2, 1, 2, 2}, {1, 1}, {2, 2, 2, 2}, {1, 1}, 1, true};
+
+static Graph *cv_basic(DType t) { return conv(t, "conv", &c_basic); }
+static Graph *cv_stride(DType t) { return conv(t, "conv_stride", &c_stride); }
+static Graph *cv_dil(DType t) { return conv(t, "conv_dilation", &c_dil); }
+static Graph *cv_group(DType t) { return conv(t, "conv_group", &c_group); }
+static Graph *cv_dw(DType t) { return conv(t, "conv_depthwise", &c_dw); }
+static Graph *cv_skip(DType t) { return conv(t, "conv_skip", &c_skip); }
+static Graph *cv_bigpad(DType t) { return conv(t, "conv_bigpad", &c_bigpad); }
+
+typedef struct PoolSpec {
+	int64_t x[4], k[2], st[2], pads[4], dil[2];
+	int ceil, cip;
+} PoolSpec;
+
+static Graph *pool(DType t, Op o, const char *name, const PoolSpec *s)
+{
+	Graph *g = ir_graph_new(name);
+	int x = ir_add_input(g, "x", t, ir_shape_make(4, s->x));
+	int y = gc_op(g, o, x, -1);
+	int n = gc_node(g, y);
+	ir_set_ints(g, n, "kernel", s->k, 2);
+	ir_set_ints(g, n, "strides", s->st, 2);
+	ir_set_ints(g, n, "pads", s->pads, 4);
+	if (o == OP_MAXPOOL)
+		ir_set_ints(g, n, "dilations", s->dil, 2);
+	if (s->ceil)
+		ir_set_int(g, n, "ceil_mode", 1);
+	if (o == OP_AVGPOOL && s->cip)
+		ir_set_int(g, n, "count_include_pad", 1);
+	return gc_done(g, y);
+}
+
+static const PoolSpec p_2x2 = {{2, 2, 4, 6}, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 0, 0};
+static const PoolSpec p_3x3 = {{1, 2, 7, 6}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 0, 0};
+static const PoolSpec p_dil = {{1, 1, 7, 7}, {2, 3}, {1, 2}, {0, 1, 1, 0}, {2, 1}, 0, 0};
+static const PoolSpec p_ceil = {{1, 2, 5, 6}, {2, 3}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, 0};
+static const PoolSpec p_cip = {{1, 2, 5, 5}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 0, 1};
+static const PoolSpec p_ceil_cip = {{1, 1, 6, 5}, {3, 2}, {2, 2}, {1, 0, 1, 1}, {1, 1}, 1, 1};
+
+static Graph *mp_2x2(DType t) { return pool(t, OP_MAXPOOL, "maxpool", &p_2x2); }
+static Graph *mp_3x3(DType t) { return pool(t, OP_MAXPOOL, "maxpool_3x3", &p_3x3); }
+static Graph *mp_dil(DType t) { return pool(t, OP_MAXPOOL, "maxpool_dilation", &p_dil); }
+static Graph *mp_ceil(DType t) { return pool(t, OP_MAXPOOL, "maxpool_ceil", &p_ceil); }
+static Graph *ap_2x2(DType t) { return pool(t, OP_AVGPOOL, "avgpool", &p_2x2); }
+static Graph *ap_3x3(DType t) { return pool(t, OP_AVGPOOL, "avgpool_3x3", &p_3x3); }
+static Graph *ap_cip(DType t) { return pool(t, OP_AVGPOOL, "avgpool_cip", &p_cip); }
+static Graph *ap_ceil(DType t) { return pool(t, OP_AVGPOOL, "avgpool_ceil", &p_ceil); }
+static Graph *ap_ceil_cip(DType t) { return pool(t, OP_AVGPOOL, "avgpool_ceil_cip", &p_ceil_cip); }
+
+/* maxpool after relu: windows of zeros tie; the gradient still matches
+ * because relu' is 0 there. Two windows share their maximum otherwise. */
+static Graph *mp_relu(DType t)
+{
+	Graph *g = ir_graph_new("maxpool_relu");
+	int x = ir_add_input(g, "x", t, GS(1, 2, 4, 4));
+	int y = gc_op(g, OP_MAXPOOL, gc_op(g, OP_RELU, x, -1), -1);
+	ir_set_ints(g, gc_node(g, y), "kernel", GA(2, 2));
+	return gc_done(g, y);
+}
+
+/* conv -> relu -> maxpool -> flatten -> matmul -> cross-entropy */
+static Graph *cnn(DType t)
+{
+	Graph *g = ir_graph_new("cnn");
+	int x = ir_add_input(g, "x", t, GS(2, 1, 6, 6));
+	int w = ir_add_input(g, "w", t, GS(3, 1, 3, 3));
+	int b = ir_add_input(g, "b", t, GS(3));
+	int fc = ir_add_input(g, "fc", t, GS(12, 4));
+	int n = ir_add_node(g, OP_CONV, "conv1", (int[]){x, w, b}, 3, 1, NULL);
+	ir_set_ints(g, n, "pads", GA(1, 1, 1, 1));
+	int h = gc_op(g, OP_RELU, ir_out(g, n, 0), -1);
+	int p = gc_op(g, OP_MAXPOOL, h, -1);
+	ir_set_ints(g, gc_node(g, p), "kernel", GA(3, 3));
+	ir_set_ints(g, gc_node(g, p), "strides", GA(3, 3));
+	int f = gc_op(g, OP_FLATTEN, p, -1);
+	int o = gc_op(g, OP_MATMUL, f, fc);
+	gc_done(g, o);
+	g->noutput = 0;
+	Diag d;
+	diag_init(&d);
+	int l = ps_add_loss(g, "cross_entropy", o, &d);
+	if (l < 0)
+		fail_msg("ps_add_loss: %s", d.msg);
+	if (t == DT_F64)
+		l = g->node[g->val[l].def].in[0];
+	ir_add_output(g, l);
+	return g;
+}
+
+static const GcCase cases[] = {
+	{"conv", cv_basic, -1, 1, 0, false},
+	{"conv_stride", cv_stride, -1, 1, 0, false},
+	{"conv_dilation", cv_dil, -1, 1, 0, false},
+	{"conv_group", cv_group, -1, 1, 0, false},
+	{"conv_depthwise", cv_dw, -1, 1, 0, false},
+	{"conv_skip", cv_skip, -1, 1, 0, false},
+	{"conv_bigpad", cv_bigpad, -1, 1, 0, false},
+	{"maxpool", mp_2x2, -1, 1, 0, false},
+	{"maxpool_3x3", mp_3x3, -1, 1, 0, false},
+	{"maxpool_dilation", mp_dil, -1, 1, 0, false},
+	{"maxpool_ceil", mp_ceil, -1, 1, 0, false},
+	{"maxpool_relu", mp_relu, -1, 1, 0, false},
+	{"avgpool", ap_2x2, -1, 1, 0, false},
+	{"avgpool_3x3", ap_3x3, -1, 1, 0, false},
+	{"avgpool_cip", ap_cip, -1, 1, 0, false},
+	{"avgpool_ceil", ap_ceil, -1, 1, 0, false},
+	{"avgpool_ceil_cip", ap_ceil_cip, -1, 1, 0, false},
+	{"cnn", cnn, -1, 1, 4, true},
+};
+enum { NCASES = sizeof cases / sizeof *cases };
+
+static void test_case(void **state)
+{
+	gc_check((const GcCase *)*state);
+}
+
+int main(void)
+{
+	struct CMUnitTest t[NCASES];
+	for (int i = 0; i < NCASES; i++)
+		t[i] = (struct CMUnitTest){cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
+	return cmocka_run_group_tests(t, NULL, NULL);
+}
