@@ -162,7 +162,9 @@ typedef struct Kernel {
 		int trans_a, trans_b;
 	} mm;
 
-	/* KK_CONV2D: y[n,k,oh,ow] = bias[k] + sum wt[k,c',i,j] * x[n,g*C/G+c',..] */
+	/* KK_CONV2D: y[n,k,oh,ow] = bias[k] + sum wt[k,c',i,j] * x[n,g*C/G+c',..];
+	 * with nd set, the same over (d, h, w), or (transpose) its adjoint
+	 * y[n,g*K/G+k', i*s-p+j*dil] += x[n,c,i] * wt[c,k',j] (plus bias). */
 	struct {
 		int x, wt, bias, y;     /* buffers: input, weights, bias (-1 when absent), output */
 		int scratch;            /* buffer for im2col, -1 when none needed */
@@ -171,6 +173,11 @@ typedef struct Kernel {
 		int64_t kh, kw;         /* window */
 		int64_t sh, sw, ph, pw, dh, dw; /* strides, top/left pads, dilations */
 		int64_t group;
+		/* the general call (nncc_rt_convnd_f32), for 3-D windows and conv-transpose */
+		int nd;                 /* 1: general call, 3-D geometry (1-D/2-D: leading extents 1) */
+		int transpose;          /* nd only: conv-transpose, wt [C, K/G, kd, kh, kw], c/h/w input */
+		int64_t d, od, kd;      /* nd only: depth of input, output and window */
+		int64_t sd, pd, dd;     /* nd only: depth stride, front pad, dilation */
 	} conv;
 } Kernel;
 

@@ -373,6 +373,45 @@ static void run_conv(Interp *in)
 	}
 }
 
+/* The general convolution (conv.nd): 3-D, forward or transposed. */
+static void run_conv_nd(Interp *in)
+{
+	const Kernel *k = in->k;
+	int64_t cg = k->conv.c / k->conv.group, kg = k->conv.k / k->conv.group;
+	int64_t iv[3] = {k->conv.d, k->conv.h, k->conv.w}, ov[3] = {k->conv.od, k->conv.oh, k->conv.ow};
+	int64_t kv[3] = {k->conv.kd, k->conv.kh, k->conv.kw}, st[3] = {k->conv.sd, k->conv.sh, k->conv.sw};
+	int64_t pb[3] = {k->conv.pd, k->conv.ph, k->conv.pw}, dl[3] = {k->conv.dd, k->conv.dh, k->conv.dw};
+	int64_t ivol = iv[0] * iv[1] * iv[2], ovol = ov[0] * ov[1] * ov[2], kvol = kv[0] * kv[1] * kv[2];
+	for (int64_t n = 0; n < k->conv.n; n++)
+	for (int64_t o = 0; o < k->conv.k; o++)
+	for (int64_t op = 0; op < ovol && !in->bad; op++) {
+		int64_t oi[3] = {op / (ov[1] * ov[2]), op / ov[2] % ov[1], op % ov[2]};
+		double s = k->conv.bias >= 0 ? load(in, k->conv.bias, o) : 0;
+		int64_t g = o / kg, ko = o % kg;
+		for (int64_t c = 0; c < cg; c++)
+		for (int64_t j = 0; j < kvol; j++) {
+			int64_t ji[3] = {j / (kv[1] * kv[2]), j / kv[2] % kv[1], j % kv[2]}, ii[3];
+			bool ok = true;
+			for (int a = 0; a < 3; a++) {
+				if (!k->conv.transpose) {
+					ii[a] = oi[a] * st[a] - pb[a] + ji[a] * dl[a];
+				} else { /* oi = ii*st - pb + ji*dl */
+					int64_t t = oi[a] + pb[a] - ji[a] * dl[a];
+					ok = ok && t >= 0 && t % st[a] == 0;
+					ii[a] = t / st[a];
+				}
+				ok = ok && ii[a] >= 0 && ii[a] < iv[a];
+			}
+			if (!ok)
+				continue;
+			int64_t xi = (n * k->conv.c + g * cg + c) * ivol + (ii[0] * iv[1] + ii[1]) * iv[2] + ii[2];
+			int64_t wi = k->conv.transpose ? ((g * cg + c) * kg + ko) * kvol + j : (o * cg + c) * kvol + j;
+			s += load(in, k->conv.x, xi) * load(in, k->conv.wt, wi);
+		}
+		store(in, k->conv.y, (n * k->conv.k + o) * ovol + op, s);
+	}
+}
+
 /* --- driver ---------------------------------------------------------------------- */
 
 /* Points every buffer at its memory; allocates the outputs. */
@@ -451,7 +490,7 @@ int cg_interp(const KernelList *kl, const Tensor *inputs, Tensor *outputs, Diag 
 		switch (in.k->kind) {
 		case KK_LOOP: run_loop(&in); break;
 		case KK_MATMUL: run_matmul(&in); break;
-		case KK_CONV2D: run_conv(&in); break;
+		case KK_CONV2D: if (in.k->conv.nd) run_conv_nd(&in); else run_conv(&in); break;
 		}
 		if (in.k->kind != KK_LOOP && in.k->body && !in.bad)
 			run_loop(&in); /* epilogue */

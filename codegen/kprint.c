@@ -259,7 +259,7 @@ static void print_kernel(const KernelList *kl, int i, FILE *f)
 			k->mm.m, k->mm.n, k->mm.k, k->mm.trans_a, k->mm.trans_b);
 		break;
 	case KK_CONV2D:
-		fputs(": conv2d x=", f);
+		fputs(k->conv.nd ? (k->conv.transpose ? ": conv_transpose_nd x=" : ": conv_nd x=") : ": conv2d x=", f);
 		print_buf(kl, k->conv.x, f);
 		fputs(" w=", f);
 		print_buf(kl, k->conv.wt, f);
@@ -276,6 +276,9 @@ static void print_kernel(const KernelList *kl, int i, FILE *f)
 			k->conv.n, k->conv.c, k->conv.h, k->conv.w, k->conv.k, k->conv.oh, k->conv.ow,
 			k->conv.kh, k->conv.kw, k->conv.sh, k->conv.sw, k->conv.ph, k->conv.pw,
 			k->conv.dh, k->conv.dw, k->conv.group);
+		if (k->conv.nd)
+			fprintf(f, " [D=%" PRId64 " OD=%" PRId64 " kd=%" PRId64 " sd=%" PRId64 " pd=%" PRId64
+				" dd=%" PRId64 "]", k->conv.d, k->conv.od, k->conv.kd, k->conv.sd, k->conv.pd, k->conv.dd);
 		if (k->conv.scratch >= 0) {
 			fputs(" scratch=", f);
 			print_buf(kl, k->conv.scratch, f);

@@ -300,6 +300,7 @@ static const LowerFn lower_fn[OP_COUNT] = {
 	[OP_SCATTER_ND] = lw_scatter,
 
 	/* --- conv --- */
+	[OP_CONV_TRANSPOSE] = lw_conv_transpose,
 
 	/* --- train --- */
 	/* trn */

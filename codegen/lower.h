@@ -3,8 +3,8 @@
  * lower.c owns buffers and dispatch; lower_fuse.c values at coordinates
  * (inlining fused producers) and fusion groups; lower_ew.c elementwise and
  * data movement; lower_nn.c matmul, conv and pooling; lower_red.c
- * reductions, softmax and batchnorm. Nothing outside codegen/ includes
- * this file. */
+ * reductions, softmax and batchnorm; lower_conv.c 3-D and transposed
+ * convolutions. Nothing outside codegen/ includes this file. */
 #ifndef NNCC_LOWER_H
 #define NNCC_LOWER_H
 
@@ -135,6 +135,9 @@ int lw_scatter(Lower *L, int node);         /* scatter_elements, scatter_nd */
 Kx *lw_idx_at(Lower *L, int node, const Aff *coord);
 
 /* --- conv --- */
+/* lower_conv.c: the general convolution call (3-D, conv-transpose). */
+int lw_conv_nd(Lower *L, int node);
+int lw_conv_transpose(Lower *L, int node);
 
 /* --- train --- */
 /* trn */

@@ -73,7 +73,7 @@ Aff lw_linear(Lower *L, const Shape *s, const Aff *coord)
 static bool is_call(const Graph *g, int i)
 {
 	const Node *n = &g->node[i];
-	if (n->op == OP_CONV)
+	if (n->op == OP_CONV || n->op == OP_CONV_TRANSPOSE)
 		return true;
 	if (n->op != OP_MATMUL || g->val[n->out[0]].dtype != DT_F32)
 		return false;
@@ -177,7 +177,9 @@ int lw_call_group(Lower *L, int root, int call)
 	L->callbuf = lw_outbuf(L, root);
 	L->vbuf[g->node[call].out[0]] = L->callbuf; /* the call writes the root's buffer */
 	int k0 = L->kl->nk;
-	if ((g->node[call].op == OP_CONV ? lw_conv(L, call) : lw_matmul(L, call)) < 0)
+	Op cop = g->node[call].op;
+	if ((cop == OP_CONV ? lw_conv(L, call) : cop == OP_CONV_TRANSPOSE ? lw_conv_transpose(L, call) :
+	     lw_matmul(L, call)) < 0)
 		return -1;
 	if (L->kl->nk != k0 + 1 || L->kl->k[k0].kind == KK_LOOP)
 		return lw_err(L, call, "internal error: a fused call did not lower to one library call");

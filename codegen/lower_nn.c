@@ -196,8 +196,10 @@ int lw_conv(Lower *L, int node)
 	if (y->dtype != DT_F32)
 		return lw_err(L, node, "cannot lower conv for %s: unsupported dtype", ir_dtype_name(y->dtype));
 	int r = x->rank;
+	if (r == 5)
+		return lw_conv_nd(L, node); /* lower_conv.c */
 	if (r != 3 && r != 4)
-		return lw_err(L, node, "cannot lower %d-D conv (only 1-D and 2-D)", r - 2);
+		return lw_err(L, node, "cannot lower %d-D conv (only 1-D, 2-D and 3-D)", r - 2);
 	if (w->rank != r || y->shape.rank != r)
 		return lw_err(L, node, "weight and output must have rank %d", r);
 	int s = r - 2;
@@ -282,7 +284,9 @@ int lw_pool(Lower *L, int node)
 	const Shape *x = &xv->shape;
 	DType t = y->dtype;
 	bool avg = n->op == OP_AVGPOOL;
-	if (!lw_is_float(t))
+	/* integer maxpool (u8 images): computed in i64, the store converts back */
+	bool imax = !avg && (t == DT_U8 || t == DT_I8 || t == DT_I32 || t == DT_I64);
+	if (!lw_is_float(t) && !imax)
 		return lw_unsupported(L, node, t);
 	int r = x->rank, s = r - 2;
 	if (r < 3 || y->shape.rank != r)
@@ -302,6 +306,8 @@ int lw_pool(Lower *L, int node)
 		coord[2 + i] = win_pos(L, &w, i, rv[i]);
 	Kx *ld;
 	bool inl = lw_inlined(L, n->in[0]);
+	if (inl && imax)
+		return lw_err(L, node, "cannot fuse an integer maxpool with its producer");
 	if (inl) { /* a fused producer: only where no window leaves the input (ps_fuse) */
 		int prev = lw_scope_begin(L);
 		ld = lw_value_at(L, n->in[0], coord);
@@ -309,8 +315,8 @@ int lw_pool(Lower *L, int node)
 		if (!ld)
 			return -1;
 	} else {
-		ld = kx_load(L, t, lw_inbuf(L, node, 0), lw_linear(L, x, coord));
-		ld->fill = avg ? 0 : -INFINITY;
+		ld = kx_load(L, imax ? DT_I64 : t, lw_inbuf(L, node, 0), lw_linear(L, x, coord));
+		ld->fill = avg ? 0 : imax ? -0x1p62 : -INFINITY;
 	}
 	k = &L->kl->k[L->kl->nk - 1];
 	/* Guard only the sides a window can cross. */

@@ -82,6 +82,14 @@ static int64_t kernel_flops(const Kernel *k)
 	} else if (k->kind == KK_CONV2D) {
 		int64_t outs = sat_mul(sat_mul(sat_mul(k->conv.n, k->conv.k), k->conv.oh), k->conv.ow);
 		int64_t cg = k->conv.group > 0 ? k->conv.c / k->conv.group : k->conv.c;
+		if (k->conv.nd) { /* transpose: every input element meets (K/G)*kvol weights */
+			int64_t ins = sat_mul(sat_mul(sat_mul(k->conv.n, k->conv.c), k->conv.d), sat_mul(k->conv.h, k->conv.w));
+			int64_t kg = k->conv.group > 0 ? k->conv.k / k->conv.group : k->conv.k;
+			outs = sat_mul(outs, k->conv.od);
+			cg = sat_mul(cg, k->conv.kd);
+			if (k->conv.transpose)
+				cg = sat_mul(kg, k->conv.kd), outs = ins;
+		}
 		f = sat_mul(sat_mul(sat_mul(2 * outs, cg), k->conv.kh), k->conv.kw);
 		if (k->conv.bias >= 0)
 			f = sat_add(f, outs);
@@ -185,7 +193,8 @@ static void print_kernels(const KernelList *kl, FILE *f)
 			nfused++;
 		fused_ops(kl, k, ops, sizeof ops);
 		fprintf(f, "%5d  %-6s %16" PRId64 " %14" PRId64 "  %s [%s]\n", i,
-			(unsigned)k->kind < 3 ? kind_name[k->kind] : "?", fl, by, k->name ? k->name : "", ops);
+			k->kind == KK_CONV2D && k->conv.nd ? (k->conv.transpose ? "convT" : "convnd")
+			: (unsigned)k->kind < 3 ? kind_name[k->kind] : "?", fl, by, k->name ? k->name : "", ops);
 	}
 	fprintf(f, "total: %d kernels (%d fused from several nodes), %" PRId64 " FLOPs (%.3f GFLOP), "
 		"%" PRId64 " bytes moved\n", kl->nk, nfused, tf, (double)tf / 1e9, tb);

@@ -127,6 +127,14 @@ int idx_resize(Importer *m, Op op);
 int idx_upsample(Importer *m, Op op);
 
 /* --- conv --- */
+/* onnx_conv.c: Conv, ConvTranspose and the pools over 1-3 spatial dims. */
+int onnx_conv(Importer *m, Op op);
+int onnx_conv_integer(Importer *m, Op op);
+int onnx_pool(Importer *m, Op op);
+int onnx_lppool(Importer *m, Op op);
+int onnx_global_lppool(Importer *m, Op op);
+/* onnx_rnn.c: RNN, GRU and LSTM unrolled into primitives. */
+int onnx_rnn(Importer *m, Op op);
 
 /* --- train --- */
 /* ad */

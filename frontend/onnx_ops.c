@@ -277,140 +277,7 @@ static int op_gemm(Importer *m, Op op)
 	return done(m, imp_node(m, OP_ADD, in, 2, 0));
 }
 
-/* Sliding-window attributes shared by Conv and the pools (2-D only). */
-typedef struct Win {
-	int64_t k[2];       /* kernel extent (h, w), -1 if unknown */
-	int64_t strides[2]; /* (h, w) */
-	int64_t dil[2];     /* dilations (h, w) */
-	int64_t pads[4];    /* top, left, bottom, right: ONNX's and the IR's order */
-} Win;
-
-/* Reads ints attribute name: exactly n values, each >= min; dflt if absent. */
-static int ints_n(Importer *m, const char *name, int n, int64_t dflt, int64_t min, int64_t *out)
-{
-	const int64_t *v;
-	int c = imp_ints(m, name, &v);
-	for (int i = 0; i < n; i++)
-		out[i] = dflt;
-	if (c < 0)
-		return 0;
-	if (c != n)
-		return imp_err(m, "%s has %d values; expected %d (only 2-D windows are supported)", name,
-			c, n);
-	for (int i = 0; i < n; i++) {
-		if (v[i] < min)
-			return imp_err(m, "%s value %lld is invalid", name, (long long)v[i]);
-		out[i] = v[i];
-	}
-	return 0;
-}
-
-/* strides, pads, dilations and auto_pad; SAME_* become explicit pads,
- * which needs the input's spatial dims and the kernel size. */
-static int read_window(Importer *m, Win *w, bool dilations)
-{
-	if (ints_n(m, "strides", 2, 1, 1, w->strides) || ints_n(m, "pads", 4, 0, 0, w->pads))
-		return -1;
-	if (ints_n(m, "dilations", 2, 1, 1, w->dil))
-		return -1;
-	if (!dilations && (w->dil[0] != 1 || w->dil[1] != 1))
-		return imp_err(m, "dilations other than 1 are unsupported");
-	const char *ap = imp_str(m, "auto_pad", "NOTSET");
-	if (strcmp(ap, "NOTSET") == 0 || !*ap)
-		return 0;
-	if (imp_attr(m, "pads"))
-		return imp_err(m, "pads and auto_pad=%s are both given", ap);
-	if (strcmp(ap, "VALID") == 0)
-		return 0;
-	bool upper = strcmp(ap, "SAME_UPPER") == 0;
-	if (!upper && strcmp(ap, "SAME_LOWER") != 0)
-		return imp_err(m, "unknown auto_pad \"%s\"", ap);
-	Shape x = in_shape(m, 0);
-	for (int i = 0; i < 2; i++) {
-		if (x.rank != 4 || !dim_known(x.d[2 + i]))
-			return imp_err(m, "auto_pad=%s needs the input's spatial dims to be known", ap);
-		if (w->k[i] < 1)
-			return imp_err(m, "auto_pad=%s needs a known kernel size", ap);
-		/* out = ceil(in / stride); total = (out-1)*stride + (k-1)*dil + 1 - in */
-		int64_t in = x.d[2 + i].n, s = w->strides[i];
-		int64_t out = in / s + (in % s != 0), total, span;
-		if (!ck_mul(out - 1, s, &total) || !ck_mul(w->k[i] - 1, w->dil[i], &span) ||
-			!ck_add(span, 1, &span) || !ck_add(total, span, &total))
-			return imp_err(m, "padding size overflows");
-		total -= in;
-		if (total < 0)
-			total = 0;
-		int64_t small = total / 2, big = total - small; /* SAME_UPPER puts the extra at the end */
-		w->pads[i] = upper ? small : big;
-		w->pads[2 + i] = upper ? big : small;
-	}
-	return 0;
-}
-
-static void set_window(Importer *m, int nd, const Win *w, bool dilations)
-{
-	ir_set_ints(m->g, nd, "strides", w->strides, 2);
-	ir_set_ints(m->g, nd, "pads", w->pads, 4);
-	if (dilations)
-		ir_set_ints(m->g, nd, "dilations", w->dil, 2);
-}
-
-static int op_conv(Importer *m, Op op)
-{
-	Shape x = in_shape(m, 0), wt = in_shape(m, 1);
-	if (wt.rank >= 0 && wt.rank != 4)
-		return imp_err(m, "only 2-D convolution is supported (the weight has rank %d)", wt.rank);
-	if (x.rank >= 0 && x.rank != 4)
-		return imp_err(m, "only 2-D convolution is supported (the input has rank %d)", x.rank);
-	Win w;
-	for (int i = 0; i < 2; i++)
-		w.k[i] = wt.rank == 4 && dim_known(wt.d[2 + i]) ? wt.d[2 + i].n : -1;
-	const int64_t *ks;
-	int nk = imp_ints(m, "kernel_shape", &ks);
-	if (nk >= 0 && nk != 2)
-		return imp_err(m, "only 2-D convolution is supported (kernel_shape has %d values)", nk);
-	for (int i = 0; i < nk; i++) {
-		if (ks[i] < 1 || (w.k[i] >= 0 && w.k[i] != ks[i]))
-			return imp_err(m, "kernel_shape [%lld, %lld] does not match the weight",
-				(long long)ks[0], (long long)ks[1]);
-		w.k[i] = ks[i];
-	}
-	if (read_window(m, &w, true) < 0)
-		return -1;
-	int64_t group = imp_int(m, "group", 1);
-	if (group < 1)
-		return imp_err(m, "group %lld must be positive", (long long)group);
-	int nd = imp_node(m, OP_CONV, m->in, has_in(m, 2) ? 3 : 2, 0);
-	set_window(m, nd, &w, true);
-	ir_set_int(m->g, nd, "group", group);
-	return done(m, nd);
-}
-
-/* ---- windows and reductions -------------------------------------------------------- */
-
-static int op_pool(Importer *m, Op op)
-{
-	bool ismax = op == OP_MAXPOOL;
-	Shape x = in_shape(m, 0);
-	if (x.rank >= 0 && x.rank != 4)
-		return imp_err(m, "only 2-D pooling is supported (the input has rank %d)", x.rank);
-	Win w;
-	if (ints_n(m, "kernel_shape", 2, -1, 1, w.k) < 0)
-		return -1;
-	if (w.k[0] < 0)
-		return imp_err(m, "missing attribute kernel_shape");
-	if (read_window(m, &w, ismax) < 0)
-		return -1;
-	if (ismax && imp_used(m, 1))
-		return imp_err(m, "the Indices output is unsupported");
-	int nd = imp_node(m, op, m->in, 1, 0);
-	ir_set_ints(m->g, nd, "kernel", w.k, 2);
-	set_window(m, nd, &w, ismax);
-	ir_set_int(m->g, nd, "ceil_mode", imp_int(m, "ceil_mode", 0) != 0);
-	if (!ismax)
-		ir_set_int(m->g, nd, "count_include_pad", imp_int(m, "count_include_pad", 0) != 0);
-	return done(m, nd);
-}
+/* ---- windows and reductions (Conv and the pools: onnx_conv.c) ----------------------- */
 
 /* GlobalAveragePool / GlobalMaxPool: reduce over every spatial axis. */
 static int op_global_pool(Importer *m, Op op)
@@ -734,11 +601,12 @@ static int op_cast(Importer *m, Op op)
 #define BINARY "broadcast:int axis:int consumed_inputs:ints"
 #define WINDOW "auto_pad:string kernel_shape:ints pads:ints strides:ints dilations:ints"
 #define REDUCE "axes:ints keepdims:int noop_with_empty_axes:int"
+#define RNN "activation_alpha:floats activation_beta:floats activations:strings clip:float " \
+	"direction:string hidden_size:int layout:int"
 
 static const OnnxOp table[] = {
 	{"Abs", op_simple, OP_ABS, 1, 1, UNARY},
 	{"Add", op_binary, OP_ADD, 2, 2, BINARY},
-	{"AveragePool", op_pool, OP_AVGPOOL, 1, 1, WINDOW " ceil_mode:int count_include_pad:int"},
 	{"BatchNormalization", op_batchnorm, OP_BATCHNORM, 5, 5,
 		"epsilon:float momentum:float spatial:int is_test:int training_mode:int " UNARY},
 	{"Cast", op_cast, OP_CAST, 1, 1, "to:int saturate:int"},
@@ -747,7 +615,6 @@ static const OnnxOp table[] = {
 	{"Constant", op_constant, OP_COUNT, 0, 0,
 		"value:tensor value_float:float value_floats:floats value_int:int value_ints:ints "
 		"sparse_value:sparse value_string:string value_strings:strings"},
-	{"Conv", op_conv, OP_CONV, 2, 3, WINDOW " group:int"},
 	{"Div", op_binary, OP_DIV, 2, 2, BINARY},
 	{"Dropout", op_dropout, OP_IDENTITY, 1, 3, "ratio:float seed:int is_test:int " UNARY},
 	{"Exp", op_simple, OP_EXP, 1, 1, UNARY},
@@ -761,7 +628,6 @@ static const OnnxOp table[] = {
 	{"Log", op_simple, OP_LOG, 1, 1, UNARY},
 	{"LogSoftmax", op_softmax, OP_LOGSOFTMAX, 1, 1, "axis:int"},
 	{"MatMul", op_simple, OP_MATMUL, 2, 2, ""},
-	{"MaxPool", op_pool, OP_MAXPOOL, 1, 1, WINDOW " ceil_mode:int storage_order:int"},
 	{"Mul", op_binary, OP_MUL, 2, 2, BINARY},
 	{"Neg", op_simple, OP_NEG, 1, 1, UNARY},
 	{"Pad", op_pad, OP_PAD, 1, 4, "mode:string pads:ints paddings:ints value:float"},
@@ -852,6 +718,17 @@ static const OnnxOp table[] = {
 	{"Upsample", idx_upsample, OP_GATHER, 1, 2, "mode:string scales:floats"},
 
 	/* --- conv --- */
+	{"AveragePool", onnx_pool, OP_AVGPOOL, 1, 1, WINDOW " ceil_mode:int count_include_pad:int"},
+	{"Conv", onnx_conv, OP_CONV, 2, 3, WINDOW " group:int"},
+	{"ConvInteger", onnx_conv_integer, OP_CONV, 2, 4, WINDOW " group:int"},
+	{"ConvTranspose", onnx_conv, OP_CONV_TRANSPOSE, 2, 3,
+		WINDOW " group:int output_padding:ints output_shape:ints"},
+	{"GlobalLpPool", onnx_global_lppool, OP_COUNT, 1, 1, "p:int"},
+	{"LpPool", onnx_lppool, OP_COUNT, 1, 1, WINDOW " ceil_mode:int p:int"},
+	{"MaxPool", onnx_pool, OP_MAXPOOL, 1, 1, WINDOW " ceil_mode:int storage_order:int"},
+	{"GRU", onnx_rnn, OP_COUNT, 3, 6, RNN " linear_before_reset:int"},
+	{"LSTM", onnx_rnn, OP_COUNT, 3, 8, RNN " input_forget:int"},
+	{"RNN", onnx_rnn, OP_COUNT, 3, 6, RNN},
 
 	/* --- train --- */
 	/* ad */

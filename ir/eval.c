@@ -224,6 +224,8 @@ static bool dtype_ok(Op op, DType t)
 		return ir_dtype_size(t) > 0;
 
 	/* --- conv --- */
+	case OP_MAXPOOL:
+		return ir_dtype_is_float(t) || ev_is_int(t) || t == DT_U8 || t == DT_I8;
 
 	/* --- train --- */
 	/* trn */
@@ -280,6 +282,7 @@ static int dispatch(const Ev *e)
 	case OP_SCATTER_ELEMENTS: case OP_SCATTER_ND: return ev_scatter(e);
 
 	/* --- conv --- */
+	case OP_CONV_TRANSPOSE: return ev_conv_transpose(e);
 
 	/* --- train --- */
 	/* trn */

@@ -35,10 +35,8 @@ int ev_binary(const Ev *e);
 int ev_reduce(const Ev *e);
 int ev_softmax(const Ev *e);
 
-/* eval_nn.c: contractions, windows, batchnorm. */
+/* eval_nn.c: matmul, batchnorm. */
 int ev_matmul(const Ev *e);
-int ev_conv(const Ev *e);
-int ev_pool(const Ev *e);
 int ev_batchnorm(const Ev *e);
 
 /* eval_move.c: data movement (dtype-agnostic byte copies). */
@@ -69,6 +67,10 @@ int ev_gather_nd(const Ev *e);
 int ev_scatter(const Ev *e);        /* scatter_elements, scatter_nd */
 
 /* --- conv --- */
+/* eval_conv.c: windows over 1-3 spatial dims. */
+int ev_conv(const Ev *e);
+int ev_conv_transpose(const Ev *e);
+int ev_pool(const Ev *e);
 
 /* --- train --- */
 

@@ -1,22 +1,11 @@
-/* eval_nn.c — reference semantics of matmul, conv, maxpool/avgpool and
- * batchnorm: naive loops, float64 accumulation (int64 for integer matmul).
- * Attributes were validated by the shape rule that sized the output, so
- * only their defaults are applied here. Layout is NCHW, weights KCHW. */
+/* eval_nn.c — reference semantics of matmul and batchnorm: naive loops,
+ * float64 accumulation (int64 for integer matmul). The windowed ops
+ * (conv, pools) are in eval_conv.c. */
 #include "eval.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void ints_or(const Node *n, const char *name, int cnt, int64_t dflt, int64_t *v)
-{
-	const int64_t *a;
-	if (ir_attr_ints(n, name, &a) == cnt)
-		memcpy(v, a, (size_t)cnt * sizeof *v);
-	else
-		for (int i = 0; i < cnt; i++)
-			v[i] = dflt;
-}
 
 /* One matmul operand seen as [batch..., rows, cols] with element strides;
  * a 1-D operand is a single row (A) or column (B). */
@@ -124,99 +113,6 @@ int ev_matmul(const Ev *e)
 	free(ia_);
 	free(ib_);
 	free(iy);
-	return 0;
-}
-
-int ev_conv(const Ev *e)
-{
-	const Shape *xs = &e->in[0].shape, *ws = &e->in[1].shape, *ys = &e->out[0].shape;
-	int64_t st[2], pads[4], dil[2];
-	ints_or(e->n, "strides", 2, 1, st);
-	ints_or(e->n, "pads", 4, 0, pads);
-	ints_or(e->n, "dilations", 2, 1, dil);
-	int64_t group = ir_attr_int(e->n, "group", 1);
-	int64_t N = xs->d[0].n, C = xs->d[1].n, H = xs->d[2].n, W = xs->d[3].n;
-	int64_t K = ws->d[0].n, Cg = ws->d[1].n, KH = ws->d[2].n, KW = ws->d[3].n;
-	int64_t OH = ys->d[2].n, OW = ys->d[3].n, Kg = K / group;
-	bool hasb = e->n->nin > 2 && e->n->in[2] >= 0;
-	double *x = ev_load_f64(&e->in[0]), *w = ev_load_f64(&e->in[1]);
-	double *b = hasb ? ev_load_f64(&e->in[2]) : NULL;
-	double *y = xmalloc((size_t)ev_numel(&e->out[0]) * 8 + 8);
-	for (int64_t n = 0; n < N; n++)
-	for (int64_t k = 0; k < K; k++)
-	for (int64_t oh = 0; oh < OH; oh++)
-	for (int64_t ow = 0; ow < OW; ow++) {
-		double acc = hasb ? b[k] : 0;
-		int64_t c0 = k / Kg * Cg;
-		for (int64_t c = 0; c < Cg; c++)
-		for (int64_t i = 0; i < KH; i++) {
-			int64_t h = oh * st[0] - pads[0] + i * dil[0];
-			if (h < 0 || h >= H)
-				continue;
-			for (int64_t j = 0; j < KW; j++) {
-				int64_t ww = ow * st[1] - pads[1] + j * dil[1];
-				if (ww < 0 || ww >= W)
-					continue;
-				acc += x[((n * C + c0 + c) * H + h) * W + ww] *
-					w[((k * Cg + c) * KH + i) * KW + j];
-			}
-		}
-		y[((n * K + k) * OH + oh) * OW + ow] = acc;
-	}
-	ev_store_f64(&e->out[0], y);
-	free(x);
-	free(w);
-	free(b);
-	free(y);
-	return 0;
-}
-
-/* maxpool: padding acts as -inf, NaN propagates. avgpool: the divisor
- * counts window elements inside the input (count_include_pad = 0) or
- * inside the padded input [-pt, H+pb) x [-pl, W+pr) (= 1). */
-int ev_pool(const Ev *e)
-{
-	const Shape *xs = &e->in[0].shape, *ys = &e->out[0].shape;
-	bool ismax = e->n->op == OP_MAXPOOL;
-	int64_t kr[2], st[2], pads[4], dil[2];
-	ints_or(e->n, "kernel", 2, 1, kr);
-	ints_or(e->n, "strides", 2, 1, st);
-	ints_or(e->n, "pads", 4, 0, pads);
-	if (ismax)
-		ints_or(e->n, "dilations", 2, 1, dil);
-	else
-		dil[0] = dil[1] = 1;
-	bool cip = ir_attr_int(e->n, "count_include_pad", 0) != 0;
-	int64_t NC = xs->d[0].n * xs->d[1].n, H = xs->d[2].n, W = xs->d[3].n;
-	int64_t OH = ys->d[2].n, OW = ys->d[3].n;
-	double *x = ev_load_f64(&e->in[0]);
-	double *y = xmalloc((size_t)ev_numel(&e->out[0]) * 8 + 8);
-	for (int64_t nc = 0; nc < NC; nc++)
-	for (int64_t oh = 0; oh < OH; oh++)
-	for (int64_t ow = 0; ow < OW; ow++) {
-		double acc = ismax ? -INFINITY : 0;
-		int64_t cnt = 0;
-		for (int64_t i = 0; i < kr[0]; i++) {
-			int64_t h = oh * st[0] - pads[0] + i * dil[0];
-			for (int64_t j = 0; j < kr[1]; j++) {
-				int64_t w = ow * st[1] - pads[1] + j * dil[1];
-				bool in = h >= 0 && h < H && w >= 0 && w < W;
-				if (cip ? h < H + pads[2] && w < W + pads[3] : in)
-					cnt++;
-				if (!in)
-					continue;
-				double v = x[(nc * H + h) * W + w];
-				if (!ismax)
-					acc += v;
-				else if (isnan(v) || v > acc)
-					acc = isnan(acc) ? acc : v;
-			}
-		}
-		y[(nc * OH + oh) * OW + ow] = ismax ? acc : acc / (double)cnt;
-	}
-	ev_store_f64(&e->out[0], y);
-	free(x);
-	free(y);
 	return 0;
 }
 

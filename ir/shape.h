@@ -57,7 +57,7 @@ int shape_broadcast_rule(const ShapeCtx *c);
 int shape_matmul_rule(const ShapeCtx *c);
 int shape_reduce_rule(const ShapeCtx *c);
 int shape_same_rule(const ShapeCtx *c);
-int shape_conv_rule(const ShapeCtx *c);      /* shape_nn.c */
+int shape_conv_rule(const ShapeCtx *c);      /* shape_conv.c */
 int shape_pool_rule(const ShapeCtx *c);
 int shape_pad_rule(const ShapeCtx *c);       /* shape_move.c */
 int shape_transpose_rule(const ShapeCtx *c);
@@ -89,6 +89,7 @@ int shape_gather_nd_rule(const ShapeCtx *c);
 int shape_scatter_rule(const ShapeCtx *c);
 
 /* --- conv --- */
+int shape_conv_transpose_rule(const ShapeCtx *c); /* shape_conv.c */
 
 /* --- train --- */
 /* trn */

@@ -2,6 +2,8 @@
  * it. With s = scale / sqrt(var + eps) per channel c,
  *
  *   batchnorm(conv(x, W, b))          -> conv(x, W*s, (b - mean)*s + bias)
+ *   (conv over any spatial rank, and conv_transpose of one group, whose
+ *   W is [C_in, K, k...]: output channel k scales W[:, k])
  *   batchnorm(matmul(x, W))           -> add(matmul(x, W*s), bias - mean*s)
  *   batchnorm(add(matmul(x, W), b))   -> add(matmul(x, W*s), (b - mean)*s + bias)
  *
@@ -95,14 +97,18 @@ static bool fold_conv(Graph *g, int bi, int ci, double *s, double *sh)
 	int w = c->in[1], b = c->nin > 2 ? c->in[2] : -1;
 	const Value *wv = &g->val[w];
 	DType t = wv->dtype;
-	if (!ps_const_data(g, w) || wv->shape.rank != 4 || (b >= 0 && !ps_const_data(g, b)))
+	bool tr = c->op == OP_CONV_TRANSPOSE; /* w [C_in, K, k...]: group 1 only */
+	if (!ps_const_data(g, w) || wv->shape.rank < 3 || (b >= 0 && !ps_const_data(g, b)) ||
+	    (tr && ir_attr_int(c, "group", 1) != 1))
 		return false;
-	int64_t C = wv->shape.d[0].n;
+	int64_t C = wv->shape.d[tr ? 1 : 0].n;
 	if (b >= 0 && (g->val[b].dtype != t || ir_shape_numel(&g->val[b].shape) != C))
 		return false;
 	if (!bn_params(g, &g->node[bi], t, C, s, sh))
 		return false;
 	int64_t inner = C ? ir_shape_numel(&wv->shape) / C : 1;
+	if (tr) /* the output channel of element i is i / kvol % C */
+		inner = C ? ir_shape_numel(&wv->shape) / C / wv->shape.d[0].n : 1;
 	int64_t dimc = C;
 	int nw = scaled(g, w, s, C, inner ? inner : 1);
 	int nb = shifted(g, b, g->val[w].name, t, ir_shape_make(1, &dimc), s, sh, C);
@@ -190,7 +196,7 @@ void ps_bnfold(Graph *g, const Options *o)
 		double *s = xmalloc((size_t)(C ? C : 1) * sizeof *s);
 		double *sh = xmalloc((size_t)(C ? C : 1) * sizeof *sh);
 		bool done = false;
-		if (p->op == OP_CONV)
+		if (p->op == OP_CONV || p->op == OP_CONV_TRANSPOSE)
 			done = fold_conv(g, i, yv->def, s, sh);
 		else if (p->op == OP_MATMUL || p->op == OP_ADD)
 			done = fold_matmul(g, i, y, s, sh);

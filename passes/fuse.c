@@ -119,14 +119,14 @@ static Role role_of(const Graph *g, const Node *n)
 	if ((ir_ops[n->op].flags & OPF_ELEMWISE) || n->op == OP_BATCHNORM)
 		return RO_EW;
 	switch (n->op) {
-	case OP_CONV:
+	case OP_CONV: case OP_CONV_TRANSPOSE:
 		return y->dtype == DT_F32 ? RO_CALL : RO_NONE;
 	case OP_MATMUL:
 		return mm_is_call(g, n) ? RO_CALL : RO_NONE;
 	case OP_REDUCE_SUM: case OP_REDUCE_MEAN: case OP_REDUCE_MAX:
 		return RO_REDUCE;
 	case OP_MAXPOOL: case OP_AVGPOOL:
-		return pool_unguarded(g, n) ? RO_POOL : RO_NONE;
+		return pool_unguarded(g, n) && ir_dtype_is_float(y->dtype) ? RO_POOL : RO_NONE;
 	case OP_SOFTMAX: case OP_LOGSOFTMAX:
 		return ir_dtype_is_float(y->dtype) && y->shape.rank >= 1 ? RO_SOFTMAX : RO_NONE;
 	case OP_SLICE: case OP_EXPAND: case OP_TRILU: case OP_GATHER: case OP_GATHER_ELEMENTS:

@@ -68,18 +68,71 @@ static int reshape_to(GradCtx *c, int x, int r, const int64_t *d)
 	return gr_reshape(c, x, &s);
 }
 
-int gr_conv(GradCtx *c, const int *gout, int *gin)
+/* The rules below are for 2-D windows ([N, C, H, W]); 1-D and 3-D ones
+ * are reported. */
+static int only_2d(GradCtx *c)
 {
+	if (shape_of(c, in(c, 0)).rank == 4)
+		return 0;
+	return diag(c->d, "autodiff: node %d (%s): only 2-D windows have a gradient rule (input has "
+		"rank %d)", c->node, ir_ops[gr_node(c)->op].name, shape_of(c, in(c, 0)).rank);
+}
+
+/* The weight adjoint of y = conv(x, w) {st, pads, dil, G} given y's
+ * adjoint g: a conv whose batch is x's channels and whose kernel is g,
+ * strides and dilations swapped, cropped to w's kernel. */
+static int conv_wgrad(GradCtx *c, int x, int g, const Shape *ws, const int64_t *st,
+	const int64_t *pads, const int64_t *dil, int64_t G)
+{
+	Shape xs = shape_of(c, x);
+	int64_t N = xs.d[0].n, H = xs.d[2].n, W = xs.d[3].n;
+	int64_t Cg = ws->d[1].n, KH = ws->d[2].n, KW = ws->d[3].n;
+	/* x [N, G*Cg, H, W] -> [Cg, G*N, H, W]; g [N, K, OH, OW] -> [K, N, OH, OW] */
+	int xt = reshape_to(c, x, 5, (int64_t[]){N, G, Cg, H, W});
+	xt = gr_transpose(c, xt, (int64_t[]){2, 1, 0, 3, 4}, 5);
+	xt = reshape_to(c, xt, 4, (int64_t[]){Cg, G * N, H, W});
+	int gt = gr_transpose(c, g, (int64_t[]){1, 0, 2, 3}, 4);
+	int dw = conv(c, xt, gt, dil, pads, st, G); /* [Cg, K, KH', KW'] */
+	dw = gr_slice(c, gr_slice(c, dw, 2, 0, KH), 3, 0, KW);
+	return gr_transpose(c, dw, (int64_t[]){1, 0, 2, 3}, 4);
+}
+
+/* y = conv_transpose(x, w): x's adjoint is conv(g, w) with the same
+ * geometry (conv is its adjoint); w's is conv's weight adjoint with the
+ * roles of input and output swapped. */
+int gr_conv_transpose(GradCtx *c, const int *gout, int *gin)
+{
+	if (only_2d(c) < 0)
+		return -1;
 	const Node *n = gr_node(c);
 	int x = in(c, 0), w = in(c, 1), g = gout[0];
 	int64_t st[2], pads[4], dil[2], G = ir_attr_int(n, "group", 1);
 	ints_or(n, "strides", 2, 1, st);
 	ints_or(n, "pads", 4, 0, pads);
 	ints_or(n, "dilations", 2, 1, dil);
-	Shape xs = shape_of(c, x), ws = shape_of(c, w), ys = shape_of(c, g);
-	int64_t N = xs.d[0].n, C = xs.d[1].n, H = xs.d[2].n, W = xs.d[3].n;
+	Shape ws = shape_of(c, w);
+	if (c->need[0])
+		gin[0] = conv(c, g, w, st, pads, dil, G);
+	if (c->need[1])
+		gin[1] = conv_wgrad(c, g, x, &ws, st, pads, dil, G);
+	if (n->nin > 2 && c->need[2])
+		gin[2] = gr_reduce(c, OP_REDUCE_SUM, g, (int64_t[]){0, 2, 3}, 3, 0);
+	return 0;
+}
+
+int gr_conv(GradCtx *c, const int *gout, int *gin)
+{
+	if (only_2d(c) < 0)
+		return -1;
+	const Node *n = gr_node(c);
+	int x = in(c, 0), w = in(c, 1), g = gout[0];
+	int64_t st[2], pads[4], dil[2], G = ir_attr_int(n, "group", 1);
+	ints_or(n, "strides", 2, 1, st);
+	ints_or(n, "pads", 4, 0, pads);
+	ints_or(n, "dilations", 2, 1, dil);
+	Shape xs = shape_of(c, x), ws = shape_of(c, w);
+	int64_t C = xs.d[1].n, H = xs.d[2].n, W = xs.d[3].n;
 	int64_t K = ws.d[0].n, Cg = ws.d[1].n, KH = ws.d[2].n, KW = ws.d[3].n, Kg = K / G;
-	int64_t OH = ys.d[2].n, OW = ys.d[3].n;
 	static const int64_t one[2] = {1, 1}, zero[4] = {0, 0, 0, 0};
 	if (c->need[0]) {
 		/* weights [K, Cg, kh, kw] -> [G, Kg, Cg, ..] -> [G, Cg, Kg, ..] -> [C, Kg, ..], flipped */
@@ -91,20 +144,10 @@ int gr_conv(GradCtx *c, const int *gout, int *gin)
 		gd = gr_place(c, gd, 3, st[1], dil[1] * (KW - 1) - pads[1], W + dil[1] * (KW - 1));
 		gin[0] = conv(c, gd, wt, one, zero, dil, G);
 	}
-	if (c->need[1]) {
-		/* x [N, G*Cg, H, W] -> [Cg, G*N, H, W]; g [N, K, OH, OW] -> [K, N, OH, OW] */
-		int xt = reshape_to(c, x, 5, (int64_t[]){N, G, Cg, H, W});
-		xt = gr_transpose(c, xt, (int64_t[]){2, 1, 0, 3, 4}, 5);
-		xt = reshape_to(c, xt, 4, (int64_t[]){Cg, G * N, H, W});
-		int gt = gr_transpose(c, g, (int64_t[]){1, 0, 2, 3}, 4);
-		int dw = conv(c, xt, gt, dil, pads, st, G); /* [Cg, K, KH', KW'] */
-		dw = gr_slice(c, gr_slice(c, dw, 2, 0, KH), 3, 0, KW);
-		gin[1] = gr_transpose(c, dw, (int64_t[]){1, 0, 2, 3}, 4);
-	}
+	if (c->need[1])
+		gin[1] = conv_wgrad(c, x, g, &ws, st, pads, dil, G);
 	if (n->nin > 2 && c->need[2])
 		gin[2] = gr_reduce(c, OP_REDUCE_SUM, g, (int64_t[]){0, 2, 3}, 3, 0);
-	(void)OH;
-	(void)OW;
 	return 0;
 }
 
@@ -167,6 +210,8 @@ static int crop(GradCtx *c, int t, const Pool *p)
 
 int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 {
+	if (only_2d(c) < 0)
+		return -1;
 	Pool p;
 	pool_geom(c, &p);
 	int x = in(c, 0), y = gr_node(c)->out[0];
@@ -190,6 +235,8 @@ int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 
 int gr_avgpool(GradCtx *c, const int *gout, int *gin)
 {
+	if (only_2d(c) < 0)
+		return -1;
 	Pool p;
 	pool_geom(c, &p);
 	DType t = gr_val(c, in(c, 0))->dtype;
@@ -200,7 +247,7 @@ int gr_avgpool(GradCtx *c, const int *gout, int *gin)
 		for (int64_t o = 0; o < p.out[a]; o++) {
 			cnt[a][o] = 0;
 			for (int64_t i = 0; i < p.k[a]; i++) {
-				int64_t h = o * p.st[a] - p.pads[a] + i;
+				int64_t h = o * p.st[a] - p.pads[a] + i * p.dil[a];
 				cnt[a][o] += cip ? h < p.in[a] + p.pads[2 + a] : h >= 0 && h < p.in[a];
 			}
 		}

@@ -80,5 +80,10 @@ void nncc_rt_matmul_f32(const float *a, const float *b, float *c,
  * artifact, so this is no part of the runtime's ABI version. */
 void nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias,
 			float *y, float *scratch, const int64_t *p, const void *ctx);
+/* The general convolution (3-D windows, conv-transpose); p: transpose, n,
+ * c, d, h, w, k, od, oh, ow, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw,
+ * group (23 values); see runtime/kernels.c. */
+void nncc_rt_convnd_f32(const float *x, const float *w, const float *bias,
+			float *y, float *scratch, const int64_t *p, const void *ctx);
 
 #endif

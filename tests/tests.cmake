@@ -99,3 +99,19 @@ set_tests_properties(e2e/nan PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 120)
 # and a resumed run bit-exact (tests/e2e/train_e2e.py).
 add_test(NAME e2e/train COMMAND ${NNCC_PYTHON} ${E2E_DIR}/train_e2e.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e/train PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
+
+# --- conv: ConvTranspose (autoencoder/DCGAN), 1-D and 3-D CNNs, recurrent
+# layers, each exported from PyTorch and compared at 1e-4 + 1e-3*|ref|
+# (tests/e2e/conv_e2e.py lists the models).
+foreach(model convt autoencoder dcgan cnn1d cnn3d lstm2 lstm2-bf gru gru2-bf rnn-tanh rnn-relu-bf
+              bilstm bilstm2-bf bigru)
+  add_test(NAME e2e/conv-${model}
+           COMMAND ${NNCC_PYTHON} ${E2E_DIR}/conv_e2e.py ${CMAKE_BINARY_DIR} ${model})
+  set_tests_properties(e2e/conv-${model} PROPERTIES TIMEOUT 300)
+endforeach()
+# ONNX RNN/GRU/LSTM attributes PyTorch never exports (reverse, layout 1,
+# sequence_lens, clip, activations, linear_before_reset, input_forget)
+# against a numpy reference of the spec.
+add_test(NAME e2e/conv-rnn-onnx
+         COMMAND ${NNCC_PYTHON} ${E2E_DIR}/rnn_onnx.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e/conv-rnn-onnx PROPERTIES TIMEOUT 300)

@@ -276,6 +276,34 @@ static int check_conv(Cg *cg, const Kernel *k, Diag *d)
 	return 0;
 }
 
+/* The geometry nncc_rt_convnd_f32 trusts: positive sizes, whole groups,
+ * GEMM extents within int, buffers large enough, scratch always. */
+static int check_conv_nd(Cg *cg, const Kernel *k, Diag *d)
+{
+	int64_t n = k->conv.n, c = k->conv.c, kk = k->conv.k, g = k->conv.group;
+	int64_t in[3] = {k->conv.d, k->conv.h, k->conv.w}, out[3] = {k->conv.od, k->conv.oh, k->conv.ow};
+	int64_t kv[3] = {k->conv.kd, k->conv.kh, k->conv.kw}, st[3] = {k->conv.sd, k->conv.sh, k->conv.sw};
+	int64_t pb[3] = {k->conv.pd, k->conv.ph, k->conv.pw}, dl[3] = {k->conv.dd, k->conv.dh, k->conv.dw};
+	bool bad = n < 0 || c < 0 || kk < 0 || g < 1 || c % g || kk % g || k->conv.scratch < 0;
+	for (int a = 0; a < 3; a++)
+		bad = bad || in[a] < 0 || out[a] < 0 || kv[a] < 1 || st[a] < 1 || dl[a] < 1 || pb[a] < 0;
+	if (bad)
+		return diag(d, "kernel %s: bad convolution geometry", k->name);
+	int64_t ivol = prod(3, in), ovol = prod(3, out), kvol = prod(3, kv);
+	int64_t rows = prod(2, (int64_t[]){k->conv.transpose ? kk / g : c / g, kvol});
+	int64_t cols = k->conv.transpose ? ivol : ovol;
+	int64_t wsz = prod(3, (int64_t[]){k->conv.transpose ? c : kk, k->conv.transpose ? kk / g : c / g, kvol});
+	if (!blas_int(rows) || !blas_int(cols) || !blas_int(kk / g) || !blas_int(c / g))
+		return diag(d, "kernel %s: convolution too large for BLAS (extents beyond %d)", k->name, INT_MAX);
+	if (check_floats(cg, k, k->conv.x, prod(3, (int64_t[]){n, c, ivol}), "input", d) ||
+	    check_floats(cg, k, k->conv.y, prod(3, (int64_t[]){n, kk, ovol}), "output", d) ||
+	    check_floats(cg, k, k->conv.wt, wsz, "weight", d) ||
+	    (k->conv.bias >= 0 && check_floats(cg, k, k->conv.bias, kk, "bias", d)) ||
+	    check_floats(cg, k, k->conv.scratch, prod(2, (int64_t[]){rows, cols}), "scratch", d))
+		return -1;
+	return 0;
+}
+
 int cpu_check_kernel(Cg *cg, const Kernel *k, Diag *d)
 {
 	switch (k->kind) {
@@ -300,7 +328,7 @@ int cpu_check_kernel(Cg *cg, const Kernel *k, Diag *d)
 			return -1;
 		if (k->conv.scratch >= 0 && check_buf(cg, k, k->conv.scratch, true, d))
 			return -1;
-		if (check_conv(cg, k, d))
+		if (k->conv.nd ? check_conv_nd(cg, k, d) : check_conv(cg, k, d))
 			return -1;
 		return check_epilogue(cg, k, k->conv.y, d);
 	}

@@ -255,6 +255,10 @@ static LLVMValueRef kernel_fn(Kc *c, const char *suffix, LLVMTypeRef *extra, int
 	free(pt);
 	LLVMSetLinkage(fn, LLVMInternalLinkage);
 	cpu_fn_attrs(cg, fn);
+	if (!*suffix) /* each kernel stays a function: inlining thousands of them into the
+	               * entry point (an unrolled RNN) makes LLVM's optimizer superlinear */
+		LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+		                        LLVMCreateEnumAttribute(cg->ctx, LLVMGetEnumAttributeKindForName("noinline", 8), 0));
 	unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
 	for (int j = 0; j < c->nargs; j++)
 		if (cpu_arg_noalias(c->kl, c->args, c->nargs, j))
@@ -413,8 +417,8 @@ static LLVMValueRef lib_fn(Kc *c, const char *name, LLVMTypeRef fty)
 /* A private constant [n x i64] holding v. */
 static LLVMValueRef i64_array(Kc *c, const int64_t *v, int n, const char *name)
 {
-	LLVMValueRef el[16];
-	NN_ASSERT(n <= 16);
+	LLVMValueRef el[32];
+	NN_ASSERT(n <= 32);
 	for (int i = 0; i < n; i++)
 		el[i] = cpu_i64(c, v[i]);
 	LLVMValueRef init = LLVMConstArray2(c->cg->t_i64, el, (uint64_t)n);
@@ -462,21 +466,29 @@ static void conv_call(Kc *c, LLVMValueRef img)
 	    img ? 1 : k->conv.n, k->conv.c, k->conv.h, k->conv.w, k->conv.k, k->conv.oh, k->conv.ow, k->conv.kh,
 	    k->conv.kw, k->conv.sh, k->conv.sw, k->conv.ph, k->conv.pw, k->conv.dh, k->conv.dw, k->conv.group,
 	};
+	int64_t q[23] = { /* conv.nd: nncc_rt_convnd_f32's geometry */
+	    k->conv.transpose, img ? 1 : k->conv.n, k->conv.c, k->conv.d, k->conv.h, k->conv.w, k->conv.k,
+	    k->conv.od, k->conv.oh, k->conv.ow, k->conv.kd, k->conv.kh, k->conv.kw, k->conv.sd, k->conv.sh,
+	    k->conv.sw, k->conv.pd, k->conv.ph, k->conv.pw, k->conv.dd, k->conv.dh, k->conv.dw, k->conv.group,
+	};
+	int64_t depth = k->conv.nd ? k->conv.d : 1, odepth = k->conv.nd ? k->conv.od : 1;
 	LLVMValueRef x = cpu_base(c, k->conv.x), y = cpu_base(c, k->conv.y);
 	if (img) { /* sizes were checked by cpu_check_kernel */
 		LLVMTypeRef f32 = LLVMFloatTypeInContext(cg->ctx);
-		LLVMValueRef xo = LLVMBuildNSWMul(cg->b, img, cpu_i64(c, k->conv.c * k->conv.h * k->conv.w), "");
-		LLVMValueRef yo = LLVMBuildNSWMul(cg->b, img, cpu_i64(c, k->conv.k * k->conv.oh * k->conv.ow), "");
+		LLVMValueRef xo = LLVMBuildNSWMul(cg->b, img, cpu_i64(c, k->conv.c * depth * k->conv.h * k->conv.w), "");
+		LLVMValueRef yo = LLVMBuildNSWMul(cg->b, img, cpu_i64(c, k->conv.k * odepth * k->conv.oh * k->conv.ow), "");
 		x = LLVMBuildInBoundsGEP2(cg->b, f32, x, &xo, 1, "");
 		y = LLVMBuildInBoundsGEP2(cg->b, f32, y, &yo, 1, "");
 	}
 	LLVMTypeRef at[7] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr};
 	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, at, 7, 0);
 	LLVMValueRef args[7] = {
-	    x, cpu_base(c, k->conv.wt), cpu_base(c, k->conv.bias), y, cpu_base(c, k->conv.scratch), i64_array(c, p, 16, "conv.p"),
+	    x, cpu_base(c, k->conv.wt), cpu_base(c, k->conv.bias), y, cpu_base(c, k->conv.scratch),
+	    k->conv.nd ? i64_array(c, q, 23, "conv.q") : i64_array(c, p, 16, "conv.p"),
 	    LLVMGetParam(c->fn, (unsigned)c->nargs), /* ctx */
 	};
-	LLVMBuildCall2(cg->b, fty, lib_fn(c, "nncc_rt_conv2d_f32", fty), args, 7, "");
+	LLVMBuildCall2(cg->b, fty, lib_fn(c, k->conv.nd ? "nncc_rt_convnd_f32" : "nncc_rt_conv2d_f32", fty), args, 7,
+	               "");
 }
 
 /* Whether a convolution's epilogue can run image by image: var 0 walks the
@@ -485,7 +497,8 @@ static void conv_call(Kc *c, LLVMValueRef img)
 static bool per_image(Kc *c)
 {
 	const Kernel *k = c->k;
-	int64_t img = k->conv.k * k->conv.oh * k->conv.ow, lo = k->out_idx.c, hi = k->out_idx.c;
+	int64_t img = k->conv.k * (k->conv.nd ? k->conv.od : 1) * k->conv.oh * k->conv.ow;
+	int64_t lo = k->out_idx.c, hi = k->out_idx.c;
 	if (!k->body || k->conv.n <= 1 || k->nout_var < 1 || k->nvar != k->nout_var ||
 	    k->extent[0] != k->conv.n || k->out_idx.k[0] != img || (parallel(k) && k->sched.par_var == 0))
 		return false;

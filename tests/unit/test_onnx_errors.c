@@ -65,7 +65,7 @@ static void test_unsupported_ops(void **state)
 	(void)state;
 	MB *b = mb_new(13);
 	mb_input(b, "X", F32, "2,3");
-	mb_node(b, "LSTM", "/rnn/LSTM", "X", "h");
+	mb_node(b, "StringNormalizer", "/text/norm", "X", "h");
 	mb_node(b, "Foo", "a", "h", "y1");
 	mb_node(b, "Relu", "ok", "y1", "y2");
 	mb_node(b, "Foo", "b", "y2", "y3");
@@ -76,7 +76,7 @@ static void test_unsupported_ops(void **state)
 	assert_null(g);
 	assert_int_equal(d.nerr, 1);
 	char want[256];
-	snprintf(want, sizeof want, "%s: unsupported operators: LSTM (node \"/rnn/LSTM\"), "
+	snprintf(want, sizeof want, "%s: unsupported operators: StringNormalizer (node \"/text/norm\"), "
 		"Foo (nodes \"a\", \"b\"), com.example.Bar (node \"Bar_4\")", path);
 	if (!strstr(d.msg, want))
 		fail_msg("got: %s", d.msg);
@@ -85,14 +85,14 @@ static void test_unsupported_ops(void **state)
 static void test_unsupported_attrs(void **state)
 {
 	(void)state;
-	/* Conv 1-D */
+	/* Conv 4-D */
 	MB *b = mb_new(13);
-	mb_input(b, "X", F32, "1,3,10");
-	float w[36] = {0};
-	mb_init_f32(b, "W", "4,3,3", w, 36);
-	a_ints(b, mb_node(b, "Conv", "conv1d", "X,W", "Y"), "kernel_shape", INTS(3));
+	mb_input(b, "X", F32, "1,3,4,4,4,4");
+	float w[12] = {0};
+	mb_init_f32(b, "W", "4,3,1,1,1,1", w, 12);
+	mb_node(b, "Conv", "conv4d", "X,W", "Y");
 	mb_output(b, "Y");
-	load_fails(b, "node \"conv1d\" (Conv)", "only 2-D convolution");
+	load_fails(b, "node \"conv4d\" (Conv)", "only 1-D, 2-D and 3-D windows");
 	/* Pad reflect wider than the axis (numpy would reflect repeatedly) */
 	b = mb_new(13);
 	mb_input(b, "X", F32, "1,3");

@@ -221,8 +221,16 @@ static void test_conv(void **state)
 	int x3 = in(g, "x3", DT_F32, "[1, 3, 8]");
 	int e = conv(g, "c1d", x3, w, -1);
 	char want[96];
-	snprintf(want, sizeof want, "node %d (conv \"c1d\"): only 2-D convolution is supported", e);
+	snprintf(want, sizeof want, "node %d (conv \"c1d\"): weight [6, 3, 3, 3] must have the input's rank 3", e);
 	bad(g, e, want, NULL, NULL);
+	bad(g, conv(g, "c4d", in(g, "x6", DT_F32, "[1, 3, 4, 4, 4, 4]"), in(g, "w6", DT_F32, "[2, 3, 1, 1, 1, 1]"), -1),
+		"node ", "rank 3, 4 or 5", NULL);
+	/* 1-D and 3-D windows */
+	ok(g, conv(g, "c1", x3, in(g, "w1", DT_F32, "[5, 3, 3]"), -1), DT_F32, "[1, 5, 6]");
+	c = conv(g, "c3", in(g, "x5d", DT_F32, "[2, 3, 6, 7, 8]"), in(g, "w3", DT_F32, "[4, 3, 3, 2, 1]"), -1);
+	ir_set_ints(g, c, "pads", (int64_t[]){1, 0, 0, 1, 0, 0}, 6);
+	ir_set_ints(g, c, "strides", (int64_t[]){2, 1, 3}, 3);
+	ok(g, c, DT_F32, "[2, 4, 3, 6, 3]"); /* (6+2-3)/2+1 = 3; 7-2+1 = 6; (8-1)/3+1 = 3 */
 	bad(g, conv(g, "ch", in(g, "x4", DT_F32, "[1, 4, 8, 8]"), w, -1), "node ", "(conv \"ch\")",
 		"[6, 3, 3, 3]");
 	c = conv(g, "kg", xg, in(g, "w7", DT_F32, "[7, 2, 3, 3]"), -1);
@@ -273,7 +281,17 @@ static void test_pool(void **state)
 	/* errors */
 	bad(g, node(g, OP_MAXPOOL, "nok", x5, -1), "node ", "(maxpool \"nok\")", "kernel");
 	bad(g, pool(g, OP_AVGPOOL, in(g, "x3", DT_F32, "[1, 2, 5]"), 2, 2, 0, 0), "node ",
-		"only 2-D pooling", NULL);
+		"kernel must have 1 entries", NULL);
+	bad(g, pool(g, OP_AVGPOOL, in(g, "x7", DT_F32, "[1, 2, 5, 5, 5, 5]"), 2, 2, 0, 0), "node ",
+		"rank 3, 4 or 5", NULL);
+	int p1 = node(g, OP_MAXPOOL, "p1", in(g, "x1d", DT_F32, "[2, 3, 9]"), -1);
+	ir_set_ints(g, p1, "kernel", (int64_t[]){3}, 1);
+	ir_set_ints(g, p1, "strides", (int64_t[]){2}, 1);
+	ok(g, p1, DT_F32, "[2, 3, 4]");
+	int p3 = node(g, OP_AVGPOOL, "p3", in(g, "x3d", DT_F32, "[1, 2, 4, 5, 6]"), -1);
+	ir_set_ints(g, p3, "kernel", (int64_t[]){2, 2, 2}, 3);
+	ir_set_ints(g, p3, "dilations", (int64_t[]){1, 2, 3}, 3);
+	ok(g, p3, DT_F32, "[1, 2, 3, 3, 3]");
 	bad(g, pool(g, OP_AVGPOOL, in(g, "xh", DT_F32, "[1, 2, H, W]"), 2, 2, 0, 0), "node ",
 		"--shape", NULL);
 	bad(g, pool(g, OP_MAXPOOL, in(g, "x1", DT_F32, "[1, 2, 1, 1]"), 2, 2, 0, 0), "node ",
