@@ -154,7 +154,32 @@ static Graph *cnn(DType t)
 	return g;
 }
 
+/* 1-D windows (lifted to 2-D by the rules): conv, maxpool, avgpool over [N, C, L] */
+static Graph *w1d(DType t)
+{
+	Graph *g = ir_graph_new("window_1d");
+	int x = ir_add_input(g, "x", t, GS(2, 2, 9));
+	int w = ir_add_input(g, "w", t, GS(3, 2, 3));
+	int b = ir_add_input(g, "b", t, GS(3));
+	int n = ir_add_node(g, OP_CONV, "conv1d", (int[]){x, w, b}, 3, 1, NULL);
+	ir_set_ints(g, n, "strides", GA(2));
+	ir_set_ints(g, n, "pads", GA(1, 2));
+	ir_set_ints(g, n, "dilations", GA(1));
+	int y = ir_out(g, n, 0); /* [2, 3, 5] */
+	int m = gc_op(g, OP_MAXPOOL, y, -1);
+	ir_set_ints(g, gc_node(g, m), "kernel", GA(2));
+	ir_set_ints(g, gc_node(g, m), "strides", GA(1));
+	int a = gc_op(g, OP_AVGPOOL, y, -1);
+	ir_set_ints(g, gc_node(g, a), "kernel", GA(3));
+	ir_set_ints(g, gc_node(g, a), "strides", GA(2));
+	ir_set_ints(g, gc_node(g, a), "pads", GA(1, 1));
+	int cat = ir_add_node(g, OP_CONCAT, "cat", (int[]){m, a}, 2, 1, NULL);
+	ir_set_int(g, cat, "axis", -1);
+	return gc_done(g, ir_out(g, cat, 0));
+}
+
 static const GcCase cases[] = {
+	{"window_1d", w1d, -1, 1, 0, false},
 	{"conv", cv_basic, -1, 1, 0, false},
 	{"conv_stride", cv_stride, -1, 1, 0, false},
 	{"conv_dilation", cv_dil, -1, 1, 0, false},
