@@ -166,31 +166,35 @@ int ps_autodiff(Graph *g, int loss, const int *wrt, int nwrt, int *grad, Diag *d
 	for (int i = nnode - 1; i >= 0 && rc == 0; i--) {
 		if (!on_path(g, i, on))
 			continue;
-		const Node *n = &g->node[i];
+		const Node *n = &g->node[i]; /* moves once the rule adds nodes */
 		int nin = n->nin, nout = n->nout;
-		bool need[16] = {0}, any = false;
-		int gout[16], gin[16];
-		NN_ASSERT(nin <= 16 && nout <= 16);
-		for (int k = 0; k < nout; k++) {
-			gout[k] = adj[n->out[k]];
-			any |= gout[k] >= 0;
-		}
+		bool any = false;
+		for (int k = 0; k < nout; k++)
+			any |= adj[n->out[k]] >= 0;
 		if (!any)
 			continue;
+		bool *need = xcalloc((size_t)nin + 1, sizeof *need);
+		int *gout = xmalloc(((size_t)nout + 1) * sizeof *gout);
+		int *gin = xmalloc(((size_t)nin + 1) * sizeof *gin);
+		for (int k = 0; k < nout; k++)
+			gout[k] = adj[n->out[k]];
 		for (int k = 0; k < nin; k++) {
 			need[k] = n->in[k] >= 0 && on[n->in[k]];
 			gin[k] = -1;
 		}
+		GradFn rule = rules[n->op];
 		GradCtx c = {.g = g, .node = i, .need = need, .d = d};
-		if (rules[n->op](&c, gout, gin) < 0 || c.fail) {
+		if (rule(&c, gout, gin) < 0 || c.fail) {
 			diag(d, "autodiff: the gradient rule of node %d (%s \"%s\") failed", i,
 				ir_ops[g->node[i].op].name, node_name(g, i));
 			rc = -1;
-			break;
 		}
 		for (int k = 0; k < nin && rc == 0; k++)
 			if (need[k] && gin[k] >= 0)
 				rc = accumulate(g, adj, g->node[i].in[k], gin[k], i, d);
+		free(need);
+		free(gout);
+		free(gin);
 	}
 	if (rc == 0)
 		for (int i = 0; i < nwrt; i++)

@@ -102,6 +102,7 @@ int gr_log_softmax(GradCtx *c, const int *gout, int *gin);
 int gr_batchnorm(GradCtx *c, const int *gout, int *gin);
 /* grad_conv.c: convolution and pooling */
 int gr_conv(GradCtx *c, const int *gout, int *gin);
+int gr_conv_transpose(GradCtx *c, const int *gout, int *gin);
 int gr_maxpool(GradCtx *c, const int *gout, int *gin);
 int gr_avgpool(GradCtx *c, const int *gout, int *gin);
 /* grad_move.c: data movement */

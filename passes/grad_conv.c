@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int in(const GradCtx *c, int i) { return gr_node(c)->in[i]; }
 static Shape shape_of(const GradCtx *c, int v) { return gr_val(c, v)->shape; }
@@ -68,18 +69,116 @@ static int reshape_to(GradCtx *c, int x, int r, const int64_t *d)
 	return gr_reshape(c, x, &s);
 }
 
-int gr_conv(GradCtx *c, const int *gout, int *gin)
+/* The node's window geometry as 2-D: a 1-D window (rank-3 input) is
+ * lifted to height 1 (strides [1, s], pads [0, pb, 0, pe], ...); 3-D
+ * windows are reported. */
+typedef struct Geo {
+	int64_t k[2], st[2], pads[4], dil[2]; /* kernel (pools), strides, pads, dilations */
+	bool lift;                            /* a 1-D window lifted to 2-D */
+} Geo;
+
+static int geo(GradCtx *c, Geo *g)
 {
 	const Node *n = gr_node(c);
-	int x = in(c, 0), w = in(c, 1), g = gout[0];
-	int64_t st[2], pads[4], dil[2], G = ir_attr_int(n, "group", 1);
-	ints_or(n, "strides", 2, 1, st);
-	ints_or(n, "pads", 4, 0, pads);
-	ints_or(n, "dilations", 2, 1, dil);
-	Shape xs = shape_of(c, x), ws = shape_of(c, w), ys = shape_of(c, g);
-	int64_t N = xs.d[0].n, C = xs.d[1].n, H = xs.d[2].n, W = xs.d[3].n;
+	int r = shape_of(c, in(c, 0)).rank;
+	if (r != 3 && r != 4)
+		return diag(c->d, "autodiff: node %d (%s): only 1-D and 2-D windows have a gradient rule "
+			"(input has rank %d)", c->node, ir_ops[n->op].name, r);
+	g->lift = r == 3;
+	int s = r - 2;
+	int64_t k[2], st[2], pads[4], dil[2];
+	ints_or(n, "kernel", s, 1, k);
+	ints_or(n, "strides", s, 1, st);
+	ints_or(n, "pads", 2 * s, 0, pads);
+	ints_or(n, "dilations", s, 1, dil);
+	if (!g->lift) {
+		memcpy(g->k, k, sizeof k);
+		memcpy(g->st, st, sizeof st);
+		memcpy(g->pads, pads, sizeof pads);
+		memcpy(g->dil, dil, sizeof dil);
+		return 0;
+	}
+	g->k[0] = g->st[0] = g->dil[0] = 1;
+	g->k[1] = k[0];
+	g->st[1] = st[0];
+	g->dil[1] = dil[0];
+	g->pads[0] = g->pads[2] = 0;
+	g->pads[1] = pads[0];
+	g->pads[3] = pads[1];
+	return 0;
+}
+
+/* [N, C, L] -> [N, C, 1, L] when lifting */
+static int lift(GradCtx *c, const Geo *g, int v)
+{
+	if (!g->lift || v < 0)
+		return v;
+	Shape s = shape_of(c, v);
+	return reshape_to(c, v, 4, (int64_t[]){s.d[0].n, s.d[1].n, 1, s.d[2].n});
+}
+
+/* an adjoint back to the shape of forward value v */
+static int unlift(GradCtx *c, const Geo *g, int x, int v)
+{
+	if (!g->lift || x < 0)
+		return x;
+	Shape s = shape_of(c, v);
+	return gr_reshape(c, x, &s);
+}
+
+/* The weight adjoint of y = conv(x, w) {st, pads, dil, G} given y's
+ * adjoint g: a conv whose batch is x's channels and whose kernel is g,
+ * strides and dilations swapped, cropped to w's kernel. */
+static int conv_wgrad(GradCtx *c, int x, int g, const Shape *ws, const int64_t *st,
+	const int64_t *pads, const int64_t *dil, int64_t G)
+{
+	Shape xs = shape_of(c, x);
+	int64_t N = xs.d[0].n, H = xs.d[2].n, W = xs.d[3].n;
+	int64_t Cg = ws->d[1].n, KH = ws->d[2].n, KW = ws->d[3].n;
+	/* x [N, G*Cg, H, W] -> [Cg, G*N, H, W]; g [N, K, OH, OW] -> [K, N, OH, OW] */
+	int xt = reshape_to(c, x, 5, (int64_t[]){N, G, Cg, H, W});
+	xt = gr_transpose(c, xt, (int64_t[]){2, 1, 0, 3, 4}, 5);
+	xt = reshape_to(c, xt, 4, (int64_t[]){Cg, G * N, H, W});
+	int gt = gr_transpose(c, g, (int64_t[]){1, 0, 2, 3}, 4);
+	int dw = conv(c, xt, gt, dil, pads, st, G); /* [Cg, K, KH', KW'] */
+	dw = gr_slice(c, gr_slice(c, dw, 2, 0, KH), 3, 0, KW);
+	return gr_transpose(c, dw, (int64_t[]){1, 0, 2, 3}, 4);
+}
+
+/* y = conv_transpose(x, w): x's adjoint is conv(g, w) with the same
+ * geometry (conv is its adjoint); w's is conv's weight adjoint with the
+ * roles of input and output swapped. */
+int gr_conv_transpose(GradCtx *c, const int *gout, int *gin)
+{
+	Geo q;
+	if (geo(c, &q) < 0)
+		return -1;
+	int x = lift(c, &q, in(c, 0)), w = lift(c, &q, in(c, 1)), g = lift(c, &q, gout[0]);
+	const Node *n = gr_node(c); /* after lifting: adding nodes moves them */
+	int64_t *st = q.st, *pads = q.pads, *dil = q.dil, G = ir_attr_int(n, "group", 1);
+	bool bias = n->nin > 2 && c->need[2];
+	Shape ws = shape_of(c, w);
+	if (c->need[0])
+		gin[0] = unlift(c, &q, conv(c, g, w, st, pads, dil, G), in(c, 0));
+	if (c->need[1])
+		gin[1] = unlift(c, &q, conv_wgrad(c, g, x, &ws, st, pads, dil, G), in(c, 1));
+	if (bias)
+		gin[2] = gr_reduce(c, OP_REDUCE_SUM, g, (int64_t[]){0, 2, 3}, 3, 0);
+	return 0;
+}
+
+int gr_conv(GradCtx *c, const int *gout, int *gin)
+{
+	Geo q;
+	if (geo(c, &q) < 0)
+		return -1;
+	int x = lift(c, &q, in(c, 0)), w = lift(c, &q, in(c, 1)), g = lift(c, &q, gout[0]);
+	const Node *n = gr_node(c); /* after lifting: adding nodes moves them */
+	int64_t *st = q.st, *pads = q.pads, *dil = q.dil, G = ir_attr_int(n, "group", 1);
+	bool bias = n->nin > 2 && c->need[2];
+	Shape xs = shape_of(c, x), ws = shape_of(c, w);
+	int64_t C = xs.d[1].n, H = xs.d[2].n, W = xs.d[3].n;
 	int64_t K = ws.d[0].n, Cg = ws.d[1].n, KH = ws.d[2].n, KW = ws.d[3].n, Kg = K / G;
-	int64_t OH = ys.d[2].n, OW = ys.d[3].n;
 	static const int64_t one[2] = {1, 1}, zero[4] = {0, 0, 0, 0};
 	if (c->need[0]) {
 		/* weights [K, Cg, kh, kw] -> [G, Kg, Cg, ..] -> [G, Cg, Kg, ..] -> [C, Kg, ..], flipped */
@@ -89,22 +188,12 @@ int gr_conv(GradCtx *c, const int *gout, int *gin)
 		wt = flip(c, flip(c, wt, 2), 3);
 		int gd = gr_place(c, g, 2, st[0], dil[0] * (KH - 1) - pads[0], H + dil[0] * (KH - 1));
 		gd = gr_place(c, gd, 3, st[1], dil[1] * (KW - 1) - pads[1], W + dil[1] * (KW - 1));
-		gin[0] = conv(c, gd, wt, one, zero, dil, G);
+		gin[0] = unlift(c, &q, conv(c, gd, wt, one, zero, dil, G), in(c, 0));
 	}
-	if (c->need[1]) {
-		/* x [N, G*Cg, H, W] -> [Cg, G*N, H, W]; g [N, K, OH, OW] -> [K, N, OH, OW] */
-		int xt = reshape_to(c, x, 5, (int64_t[]){N, G, Cg, H, W});
-		xt = gr_transpose(c, xt, (int64_t[]){2, 1, 0, 3, 4}, 5);
-		xt = reshape_to(c, xt, 4, (int64_t[]){Cg, G * N, H, W});
-		int gt = gr_transpose(c, g, (int64_t[]){1, 0, 2, 3}, 4);
-		int dw = conv(c, xt, gt, dil, pads, st, G); /* [Cg, K, KH', KW'] */
-		dw = gr_slice(c, gr_slice(c, dw, 2, 0, KH), 3, 0, KW);
-		gin[1] = gr_transpose(c, dw, (int64_t[]){1, 0, 2, 3}, 4);
-	}
-	if (n->nin > 2 && c->need[2])
+	if (c->need[1])
+		gin[1] = unlift(c, &q, conv_wgrad(c, x, g, &ws, st, pads, dil, G), in(c, 1));
+	if (bias)
 		gin[2] = gr_reduce(c, OP_REDUCE_SUM, g, (int64_t[]){0, 2, 3}, 3, 0);
-	(void)OH;
-	(void)OW;
 	return 0;
 }
 
@@ -115,14 +204,14 @@ typedef struct Pool {
 	int64_t ext[2];                       /* padded extent covering every window */
 } Pool;
 
-static void pool_geom(const GradCtx *c, Pool *p)
+/* geometry of the (lifted) input x and output y */
+static void pool_geom(const GradCtx *c, const Geo *q, int x, int y, Pool *p)
 {
-	const Node *n = gr_node(c);
-	ints_or(n, "kernel", 2, 1, p->k);
-	ints_or(n, "strides", 2, 1, p->st);
-	ints_or(n, "pads", 4, 0, p->pads);
-	ints_or(n, "dilations", 2, 1, p->dil);
-	Shape xs = shape_of(c, in(c, 0)), ys = shape_of(c, n->out[0]);
+	memcpy(p->k, q->k, sizeof p->k);
+	memcpy(p->st, q->st, sizeof p->st);
+	memcpy(p->pads, q->pads, sizeof p->pads);
+	memcpy(p->dil, q->dil, sizeof p->dil);
+	Shape xs = shape_of(c, x), ys = shape_of(c, y);
 	for (int a = 0; a < 2; a++) {
 		p->in[a] = xs.d[2 + a].n;
 		p->out[a] = ys.d[2 + a].n;
@@ -167,9 +256,12 @@ static int crop(GradCtx *c, int t, const Pool *p)
 
 int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 {
+	Geo q;
+	if (geo(c, &q) < 0)
+		return -1;
+	int x = lift(c, &q, in(c, 0)), y = lift(c, &q, gr_node(c)->out[0]), g = lift(c, &q, gout[0]);
 	Pool p;
-	pool_geom(c, &p);
-	int x = in(c, 0), y = gr_node(c)->out[0];
+	pool_geom(c, &q, x, y, &p);
 	DType t = gr_val(c, x)->dtype;
 	int64_t pads[8] = {0, 0, p.pads[0], p.pads[1], 0, 0, p.ext[0] - p.in[0] - p.pads[0],
 		p.ext[1] - p.in[1] - p.pads[1]};
@@ -181,18 +273,22 @@ int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 			if (taken >= 0) /* only the first maximum of each window */
 				m = gr_bin(c, OP_MUL, m, gr_bin(c, OP_SUB, gr_scalar(c, t, 1), taken));
 			taken = taken < 0 ? m : gr_bin(c, OP_ADD, taken, m);
-			int part = put_back(c, gr_bin(c, OP_MUL, gout[0], m), &p, i, j);
+			int part = put_back(c, gr_bin(c, OP_MUL, g, m), &p, i, j);
 			acc = acc < 0 ? part : gr_bin(c, OP_ADD, acc, part);
 		}
-	gin[0] = crop(c, acc, &p);
+	gin[0] = unlift(c, &q, crop(c, acc, &p), in(c, 0));
 	return 0;
 }
 
 int gr_avgpool(GradCtx *c, const int *gout, int *gin)
 {
+	Geo q;
+	if (geo(c, &q) < 0)
+		return -1;
+	int x = lift(c, &q, in(c, 0)), g = lift(c, &q, gout[0]);
 	Pool p;
-	pool_geom(c, &p);
-	DType t = gr_val(c, in(c, 0))->dtype;
+	pool_geom(c, &q, x, lift(c, &q, gr_node(c)->out[0]), &p);
+	DType t = gr_val(c, x)->dtype;
 	bool cip = ir_attr_int(gr_node(c), "count_include_pad", 0) != 0;
 	/* the divisor of each output position, as ir/eval_nn.c counts it */
 	int64_t *cnt[2] = {xcalloc((size_t)p.out[0] + 1, 8), xcalloc((size_t)p.out[1] + 1, 8)};
@@ -200,7 +296,7 @@ int gr_avgpool(GradCtx *c, const int *gout, int *gin)
 		for (int64_t o = 0; o < p.out[a]; o++) {
 			cnt[a][o] = 0;
 			for (int64_t i = 0; i < p.k[a]; i++) {
-				int64_t h = o * p.st[a] - p.pads[a] + i;
+				int64_t h = o * p.st[a] - p.pads[a] + i * p.dil[a];
 				cnt[a][o] += cip ? h < p.in[a] + p.pads[2 + a] : h >= 0 && h < p.in[a];
 			}
 		}
@@ -213,13 +309,13 @@ int gr_avgpool(GradCtx *c, const int *gout, int *gin)
 				1.0 / (double)(cnt[0][oh] * cnt[1][ow]));
 	free(cnt[0]);
 	free(cnt[1]);
-	int gs = gr_bin(c, OP_MUL, gout[0], inv);
+	int gs = gr_bin(c, OP_MUL, g, inv);
 	int acc = -1;
 	for (int64_t i = 0; i < p.k[0]; i++)
 		for (int64_t j = 0; j < p.k[1]; j++) {
 			int part = put_back(c, gs, &p, i, j);
 			acc = acc < 0 ? part : gr_bin(c, OP_ADD, acc, part);
 		}
-	gin[0] = crop(c, acc, &p);
+	gin[0] = unlift(c, &q, crop(c, acc, &p), in(c, 0));
 	return 0;
 }

@@ -34,8 +34,8 @@ int gr_concat(GradCtx *c, const int *gout, int *gin)
 	int64_t ax = ir_attr_int(n, "axis", 0);
 	if (ax < 0)
 		ax += r;
-	int64_t at = 0;
-	for (int i = 0; i < n->nin; i++) {
+	int64_t at = 0, nin = n->nin; /* n moves as slices are added */
+	for (int i = 0; i < nin; i++) {
 		int64_t e = gr_val(c, gr_node(c)->in[i])->shape.d[ax].n;
 		if (c->need[i] && e > 0)
 			gin[i] = gr_slice(c, gout[0], (int)ax, at, at + e);

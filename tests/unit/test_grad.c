@@ -227,6 +227,19 @@ static Graph *v_concat(DType t)
 	return gc_done(g, gc_op(g, OP_EXP, ir_out(g, n, 0), -1));
 }
 
+/* one value concatenated 20 times (more inputs than any fixed table) */
+static Graph *v_concat_many(DType t)
+{
+	Graph *g = ir_graph_new("concat_many");
+	int x = ir_add_input(g, "x", t, GS(1, 2));
+	int in[20];
+	for (int i = 0; i < 20; i++)
+		in[i] = x;
+	int n = ir_add_node(g, OP_CONCAT, "cat", in, 20, 1, NULL);
+	ir_set_int(g, n, "axis", 0);
+	return gc_done(g, gc_op(g, OP_TANH, ir_out(g, n, 0), -1));
+}
+
 static Graph *v_pad(DType t)
 {
 	Graph *g = ir_graph_new("pad");
@@ -352,6 +365,7 @@ static const GcCase cases[] = {
 	{"flatten_squeeze", v_flatten_squeeze, -1, 1, 0, false},
 	{"transpose", v_transpose, -1, 1, 0, false},
 	{"concat", v_concat, -1, 1, 0, false},
+	{"concat_many", v_concat_many, -1, 1, 0, false},
 	{"pad", v_pad, -1, 1, 0, false},
 	{"mse", l_mse, -1, 1, 0, true},
 	{"bce_logits", l_bce, -2, 2, 0, true},

@@ -49,6 +49,31 @@ static Graph *cv_dw(DType t) { return conv(t, "conv_depthwise", &c_dw); }
 static Graph *cv_skip(DType t) { return conv(t, "conv_skip", &c_skip); }
 static Graph *cv_bigpad(DType t) { return conv(t, "conv_bigpad", &c_bigpad); }
 
+/* conv_transpose x [N, C, H, W], w [C, K/G, kh, kw] */
+static Graph *convt(DType t, const char *name, const ConvSpec *s, const int64_t *opad)
+{
+	Graph *g = ir_graph_new(name);
+	int in[3];
+	in[0] = ir_add_input(g, "x", t, ir_shape_make(4, s->x));
+	in[1] = ir_add_input(g, "w", t, ir_shape_make(4, s->w));
+	if (s->bias)
+		in[2] = ir_add_input(g, "b", t, GS(s->w[1] * s->group));
+	int n = ir_add_node(g, OP_CONV_TRANSPOSE, "convt", in, s->bias ? 3 : 2, 1, NULL);
+	ir_set_ints(g, n, "strides", s->st, 2);
+	ir_set_ints(g, n, "pads", s->pads, 4);
+	ir_set_ints(g, n, "dilations", s->dil, 2);
+	ir_set_int(g, n, "group", s->group);
+	if (opad)
+		ir_set_ints(g, n, "output_padding", opad, 2);
+	return gc_done(g, ir_out(g, n, 0));
+}
+
+static const ConvSpec t_basic = {{2, 3, 4, 4}, {3, 2, 3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1, true};
+static const ConvSpec t_group = {{1, 4, 3, 5}, {4, 3, 2, 3}, {1, 2}, {0, 1, 1, 0}, {2, 1}, 2, true};
+static Graph *ct_basic(DType t) { return convt(t, "conv_transpose", &t_basic, NULL); }
+static Graph *ct_opad(DType t) { return convt(t, "conv_transpose_opad", &t_basic, (int64_t[]){1, 0}); }
+static Graph *ct_group(DType t) { return convt(t, "conv_transpose_group", &t_group, NULL); }
+
 typedef struct PoolSpec {
 	int64_t x[4], k[2], st[2], pads[4], dil[2];
 	int ceil, cip;
@@ -63,8 +88,7 @@ static Graph *pool(DType t, Op o, const char *name, const PoolSpec *s)
 	ir_set_ints(g, n, "kernel", s->k, 2);
 	ir_set_ints(g, n, "strides", s->st, 2);
 	ir_set_ints(g, n, "pads", s->pads, 4);
-	if (o == OP_MAXPOOL)
-		ir_set_ints(g, n, "dilations", s->dil, 2);
+	ir_set_ints(g, n, "dilations", s->dil, 2);
 	if (s->ceil)
 		ir_set_int(g, n, "ceil_mode", 1);
 	if (o == OP_AVGPOOL && s->cip)
@@ -88,6 +112,7 @@ static Graph *ap_3x3(DType t) { return pool(t, OP_AVGPOOL, "avgpool_3x3", &p_3x3
 static Graph *ap_cip(DType t) { return pool(t, OP_AVGPOOL, "avgpool_cip", &p_cip); }
 static Graph *ap_ceil(DType t) { return pool(t, OP_AVGPOOL, "avgpool_ceil", &p_ceil); }
 static Graph *ap_ceil_cip(DType t) { return pool(t, OP_AVGPOOL, "avgpool_ceil_cip", &p_ceil_cip); }
+static Graph *ap_dil(DType t) { return pool(t, OP_AVGPOOL, "avgpool_dilation", &p_dil); }
 
 /* maxpool after relu: windows of zeros tie; the gradient still matches
  * because relu' is 0 there. Two windows share their maximum otherwise. */
@@ -129,7 +154,32 @@ static Graph *cnn(DType t)
 	return g;
 }
 
+/* 1-D windows (lifted to 2-D by the rules): conv, maxpool, avgpool over [N, C, L] */
+static Graph *w1d(DType t)
+{
+	Graph *g = ir_graph_new("window_1d");
+	int x = ir_add_input(g, "x", t, GS(2, 2, 9));
+	int w = ir_add_input(g, "w", t, GS(3, 2, 3));
+	int b = ir_add_input(g, "b", t, GS(3));
+	int n = ir_add_node(g, OP_CONV, "conv1d", (int[]){x, w, b}, 3, 1, NULL);
+	ir_set_ints(g, n, "strides", GA(2));
+	ir_set_ints(g, n, "pads", GA(1, 2));
+	ir_set_ints(g, n, "dilations", GA(1));
+	int y = ir_out(g, n, 0); /* [2, 3, 5] */
+	int m = gc_op(g, OP_MAXPOOL, y, -1);
+	ir_set_ints(g, gc_node(g, m), "kernel", GA(2));
+	ir_set_ints(g, gc_node(g, m), "strides", GA(1));
+	int a = gc_op(g, OP_AVGPOOL, y, -1);
+	ir_set_ints(g, gc_node(g, a), "kernel", GA(3));
+	ir_set_ints(g, gc_node(g, a), "strides", GA(2));
+	ir_set_ints(g, gc_node(g, a), "pads", GA(1, 1));
+	int cat = ir_add_node(g, OP_CONCAT, "cat", (int[]){m, a}, 2, 1, NULL);
+	ir_set_int(g, cat, "axis", -1);
+	return gc_done(g, ir_out(g, cat, 0));
+}
+
 static const GcCase cases[] = {
+	{"window_1d", w1d, -1, 1, 0, false},
 	{"conv", cv_basic, -1, 1, 0, false},
 	{"conv_stride", cv_stride, -1, 1, 0, false},
 	{"conv_dilation", cv_dil, -1, 1, 0, false},
@@ -137,6 +187,9 @@ static const GcCase cases[] = {
 	{"conv_depthwise", cv_dw, -1, 1, 0, false},
 	{"conv_skip", cv_skip, -1, 1, 0, false},
 	{"conv_bigpad", cv_bigpad, -1, 1, 0, false},
+	{"conv_transpose", ct_basic, -1, 1, 0, false},
+	{"conv_transpose_opad", ct_opad, -1, 1, 0, false},
+	{"conv_transpose_group", ct_group, -1, 1, 0, false},
 	{"maxpool", mp_2x2, -1, 1, 0, false},
 	{"maxpool_3x3", mp_3x3, -1, 1, 0, false},
 	{"maxpool_dilation", mp_dil, -1, 1, 0, false},
@@ -147,6 +200,7 @@ static const GcCase cases[] = {
 	{"avgpool_cip", ap_cip, -1, 1, 0, false},
 	{"avgpool_ceil", ap_ceil, -1, 1, 0, false},
 	{"avgpool_ceil_cip", ap_ceil_cip, -1, 1, 0, false},
+	{"avgpool_dilation", ap_dil, -1, 1, 0, false},
 	{"cnn", cnn, -1, 1, 4, true},
 };
 enum { NCASES = sizeof cases / sizeof *cases };
