@@ -212,7 +212,9 @@ static int check_node(const Graph *g, int i, Diag *d)
 		return 1;
 	}
 	int bad = check_inputs(g, i, d) + check_outputs(g, i, d) + check_attrs(g, i, d);
-	if (ir_ops[n->op].flags & OPF_ELEMWISE)
+	/* Elementwise ops under the plain broadcast rule (add's) keep one dtype;
+	 * comparisons, where, isnan, bitcast... have rules of their own. */
+	if ((ir_ops[n->op].flags & OPF_ELEMWISE) && ir_ops[n->op].shape == ir_ops[OP_ADD].shape)
 		bad += check_elemwise(g, i, d);
 	return bad;
 }
