@@ -212,8 +212,8 @@ static int check_node(const Graph *g, int i, Diag *d)
 		return 1;
 	}
 	int bad = check_inputs(g, i, d) + check_outputs(g, i, d) + check_attrs(g, i, d);
-	if (ir_ops[n->op].flags & OPF_ELEMWISE)
-		bad += check_elemwise(g, i, d);
+	if (ir_ops[n->op].flags & OPF_ELEMWISE) /* ew ops with mixed dtypes check their own */
+		bad += ir_ew_mixed_types(n->op) ? ir_ew_check_types(g, i, d) : check_elemwise(g, i, d);
 	return bad;
 }
 
