@@ -264,6 +264,12 @@ int ir_eval_node(const Graph *g, int node, const Tensor *inputs, Tensor *outputs
 /* --- ew --- */
 bool ir_dtype_is_int(DType t);      /* i8..i64, u8..u64 (not bool) */
 bool ir_dtype_is_unsigned(DType t); /* u8, u16, u32, u64 */
+/* shape_ew.c, for the verifier: elementwise ops whose inputs and output
+ * need not share one dtype (comparisons, where, isnan/isinf, bitcast), and
+ * their check: the shape rule on the inputs' types gives the output's
+ * dtype. Returns the number of problems found (each named in d). */
+bool ir_ew_mixed_types(Op op);
+int ir_ew_check_types(const Graph *g, int node, Diag *d);
 
 /* --- red --- */
 

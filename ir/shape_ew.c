@@ -80,6 +80,46 @@ int shape_bitcast_rule(const ShapeCtx *c)
 	return 0;
 }
 
+bool ir_ew_mixed_types(Op op)
+{
+	switch (op) {
+	case OP_EQUAL: case OP_LESS: case OP_LESS_EQUAL: case OP_GREATER: case OP_GREATER_EQUAL:
+	case OP_WHERE: case OP_ISNAN: case OP_ISINF: case OP_BITCAST:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int ir_ew_check_types(const Graph *g, int node, Diag *d)
+{
+	const Node *n = &g->node[node];
+	DType idt[3], odt[8];
+	Shape ish[3], osh[8];
+	if (n->nin > 3 || n->nout != 1 || n->out[0] < 0 || n->out[0] >= g->nval)
+		return 0; /* arity is checked elsewhere */
+	for (int k = 0; k < n->nin; k++) {
+		int v = n->in[k];
+		if (v < 0 || v >= g->nval || g->val[v].dtype == DT_UNDEF)
+			return 0; /* not inferred yet */
+		idt[k] = g->val[v].dtype;
+		ish[k] = g->val[v].shape;
+	}
+	Diag tmp;
+	diag_init(&tmp);
+	if (ir_infer_shapes(g, node, idt, ish, odt, osh, &tmp)) {
+		diag(d, "%.*s", tmp.len > 0 && tmp.msg[tmp.len - 1] == '\n' ? tmp.len - 1 : tmp.len, tmp.msg);
+		return 1;
+	}
+	DType have = g->val[n->out[0]].dtype;
+	if (have != DT_UNDEF && have != odt[0]) {
+		ir_node_err(g, node, d, "output %%%s is %s; its inputs make it %s", g->val[n->out[0]].name,
+			ir_dtype_name(have), ir_dtype_name(odt[0]));
+		return 1;
+	}
+	return 0;
+}
+
 int shape_classify(Graph *g, int node, Diag *d) { return sh_run_rule(g, node, d); }
 int shape_bitcast(Graph *g, int node, Diag *d) { return sh_run_rule(g, node, d); }
 int shape_compare(Graph *g, int node, Diag *d) { return sh_run_rule(g, node, d); }

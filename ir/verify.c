@@ -212,10 +212,8 @@ static int check_node(const Graph *g, int i, Diag *d)
 		return 1;
 	}
 	int bad = check_inputs(g, i, d) + check_outputs(g, i, d) + check_attrs(g, i, d);
-	/* Elementwise ops under the plain broadcast rule (add's) keep one dtype;
-	 * comparisons, where, isnan, bitcast... have rules of their own. */
-	if ((ir_ops[n->op].flags & OPF_ELEMWISE) && ir_ops[n->op].shape == ir_ops[OP_ADD].shape)
-		bad += check_elemwise(g, i, d);
+	if (ir_ops[n->op].flags & OPF_ELEMWISE) /* ew ops with mixed dtypes check their own */
+		bad += ir_ew_mixed_types(n->op) ? ir_ew_check_types(g, i, d) : check_elemwise(g, i, d);
 	return bad;
 }
 
@@ -324,7 +322,6 @@ int ir_verify(const Graph *g, Diag *d)
 	for (int v = 0; v < g->nval; v++)
 		bad += check_value(g, v, d);
 	bad += check_unique_names(g, d);
-	bad += ir_verify_state(g, d);
 	bool *listed = xcalloc((size_t)(g->nval ? g->nval : 1), sizeof *listed);
 	for (int i = 0; i < g->ninput; i++) {
 		int v = g->input[i];

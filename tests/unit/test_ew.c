@@ -75,6 +75,20 @@ static void test_shape_errors(void **state)
 	assert_non_null(strstr(m, "cannot broadcast"));
 	assert_null(ew_shape_err("graph t {\n  input %c: bool[3, 1]\n  input %x: f32[2]\n"
 		"  input %y: f32[1, 1, 2]\n  %w = where(%c, %x, %y)\n  output %w\n}\n"));
+
+	/* the verifier accepts the mixed dtypes of where and less, and checks
+	 * the output's dtype against the rule */
+	Diag d;
+	diag_init(&d);
+	Graph *g = ir_parse("graph t {\n  input %c: bool[2]\n  input %x: f32[2]\n"
+		"  %l = less(%x, %x)\n  %w = where(%c, %x, %x)\n  output %w\n  output %l\n}\n", "t.ir", &d);
+	assert_non_null(g);
+	assert_int_equal(ps_infer_shapes(g, &d), 0);
+	assert_int_equal(ir_verify(g, &d), 0);
+	g->val[ir_find_value(g, "w")].dtype = DT_I32;
+	assert_int_equal(ir_verify(g, &d), -1);
+	assert_non_null(strstr(d.msg, "output %w is i32; its inputs make it f32"));
+	ir_graph_free(g);
 }
 
 /* Every comparison on each dtype, broadcast, through the whole pipeline. */

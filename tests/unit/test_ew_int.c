@@ -102,6 +102,28 @@ static void test_matmul_reduce_kernels(void **state)
 	}
 }
 
+/* cast between every pair of bool, integer and float dtypes: wraps,
+ * saturation, NaN (to integers 0, to bool 1), != 0 for bool. */
+static void test_cast_kernels(void **state)
+{
+	static const char *const types[] = {"bool", "i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64",
+		"f32", "f64", "f16"};
+	enum { NT = sizeof types / sizeof *types };
+	for (int a = 0; a < NT; a++) {
+		char src[2048];
+		int len = snprintf(src, sizeof src, "graph t {\n  input %%x: %s[9]\n", types[a]);
+		for (int b = 0; b < NT; b++)
+			if (b != a)
+				len += snprintf(src + len, sizeof src - (size_t)len,
+					"  %%c%d = cast(%%x) {to = \"%s\"}\n  output %%c%d\n", b, types[b], b);
+		snprintf(src + len, sizeof src - (size_t)len, "}\n");
+		/* the kernel interpreter holds a 64-bit integer in a double */
+		ew_interp = strcmp(types[a], "i64") != 0 && strcmp(types[a], "u64") != 0;
+		ew_check_opt(src, 0);
+		ew_interp = true;
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -109,6 +131,7 @@ int main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_arith_kernels),
 		cmocka_unit_test(test_matmul_reduce_kernels),
+		cmocka_unit_test(test_cast_kernels),
 	};
 	return cmocka_run_group_tests(tests, ew_setup, ew_teardown);
 }
