@@ -322,6 +322,7 @@ int ir_verify(const Graph *g, Diag *d)
 	for (int v = 0; v < g->nval; v++)
 		bad += check_value(g, v, d);
 	bad += check_unique_names(g, d);
+	bad += ir_verify_state(g, d);
 	bool *listed = xcalloc((size_t)(g->nval ? g->nval : 1), sizeof *listed);
 	for (int i = 0; i < g->ninput; i++) {
 		int v = g->input[i];
