@@ -154,15 +154,14 @@ int gr_broadcast_to(GradCtx *c, int g, const Shape *s)
 {
 	if (c->fail)
 		return g;
-	const Value *v = gr_val(c, g);
-	if (ir_shape_eq(&v->shape, s))
+	if (ir_shape_eq(&gr_val(c, g)->shape, s))
 		return g;
-	Shape ones = *s;
-	int lead = s->rank - v->shape.rank;
-	for (int i = lead; i < s->rank; i++)
-		if (v->shape.d[i - lead].n == s->d[i].n)
-			ones.d[i].n = 1;
-	return gr_bin(c, OP_MUL, g, gr_full(c, v->dtype, &ones, 1));
+	int64_t d[IR_MAX_RANK];
+	for (int i = 0; i < s->rank; i++)
+		d[i] = s->d[i].n;
+	int n = gr_begin(c, OP_EXPAND, (int[]){g}, 1);
+	ir_set_ints(c->g, n, "shape", d, s->rank);
+	return gr_end(c, n, g);
 }
 
 int gr_slice(GradCtx *c, int x, int axis, int64_t lo, int64_t hi)

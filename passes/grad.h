@@ -49,7 +49,7 @@ int gr_eq(GradCtx *c, int a, int b);       /* 1 where a == b else 0 (broadcast),
 /* Sums g over the dims along which shape s was broadcast to g's shape, so
  * the result has shape s (numpy broadcasting's adjoint). */
 int gr_unbroadcast(GradCtx *c, int g, const Shape *s);
-/* Broadcasts g (whose shape broadcasts to s) to shape s: g * ones. */
+/* Broadcasts g (whose shape broadcasts to s) to shape s (expand). */
 int gr_broadcast_to(GradCtx *c, int g, const Shape *s);
 /* pad op with pads[2 * rank] (ONNX order) and fill value (no node if all 0) */
 int gr_padded(GradCtx *c, int x, const int64_t *pads, double value);

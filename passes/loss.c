@@ -23,7 +23,8 @@ static int op(L *l, Op o, int a, int b)
 	if (l->fail)
 		return a;
 	int in[2] = {a, b};
-	int n = ir_add_node(l->g, o, "loss", in, b >= 0 ? 2 : 1, 1, NULL);
+	int n = ir_add_node(l->g, o, "loss", in, b >= 0 ? 2 : 1, 1,
+		(const char *const[]){arena_printf(&l->g->arena, "loss/%s", ir_ops[o].name)});
 	if (ir_infer_node(l->g, n, l->d) < 0) {
 		l->fail = 1;
 		return a;
@@ -43,7 +44,8 @@ static int total(L *l, Op o, int x)
 {
 	if (l->fail)
 		return x;
-	int n = ir_add_node(l->g, o, "loss", (int[]){x}, 1, 1, NULL);
+	int n = ir_add_node(l->g, o, "loss", (int[]){x}, 1, 1,
+		(const char *const[]){arena_printf(&l->g->arena, "loss/%s", ir_ops[o].name)});
 	ir_set_int(l->g, n, "keepdims", 0);
 	if (ir_infer_node(l->g, n, l->d) < 0) {
 		l->fail = 1;
@@ -102,7 +104,8 @@ int ps_add_loss(Graph *g, const char *kind, int out, Diag *d)
 		int y = ir_add_input(g, lname, DT_I64, ls);
 		int logp = out;
 		if (kind[0] == 'c') {
-			int n = ir_add_node(g, OP_LOGSOFTMAX, "loss", (int[]){out}, 1, 1, NULL);
+			int n = ir_add_node(g, OP_LOGSOFTMAX, "loss", (int[]){out}, 1, 1,
+				(const char *const[]){"loss/log_softmax"});
 			ir_set_int(g, n, "axis", 1);
 			if (ir_infer_node(g, n, d) < 0)
 				return -1;
@@ -116,12 +119,12 @@ int ps_add_loss(Graph *g, const char *kind, int out, Diag *d)
 	}
 	if (l.fail)
 		return diag(d, "loss %s: internal error building the loss", kind);
-	if (g->val[loss].dtype != DT_F32) {
-		int n = ir_add_node(g, OP_CAST, "loss", (int[]){loss}, 1, 1, NULL);
+	/* the result is named "loss" (an f32 cast, or an identity if it is one) */
+	int n = ir_add_node(g, g->val[loss].dtype != DT_F32 ? OP_CAST : OP_IDENTITY, "loss",
+		(int[]){loss}, 1, 1, (const char *const[]){"loss"});
+	if (g->node[n].op == OP_CAST)
 		ir_set_string(g, n, "to", "f32");
-		if (ir_infer_node(g, n, d) < 0)
-			return -1;
-		loss = ir_out(g, n, 0);
-	}
-	return loss;
+	if (ir_infer_node(g, n, d) < 0)
+		return -1;
+	return ir_out(g, n, 0);
 }

@@ -87,8 +87,8 @@ void ps_fuse(Graph *g, const Options *o);
  * (or [N, d1, ...]) for cross_entropy/nll; the output's shape and dtype for
  * mse/bce_logits) and the loss `kind` ("mse", "cross_entropy",
  * "bce_logits", "nll") over model output value `out`, mean over the batch
- * as PyTorch's defaults do. Returns the scalar (rank-0) f32 loss value, or
- * -1 with a message. */
+ * as PyTorch's defaults do. Returns the scalar (rank-0) f32 loss value,
+ * named "loss" (made unique), or -1 with a message. */
 int ps_add_loss(Graph *g, const char *kind, int out, Diag *d);
 /* autodiff.c: reverse-mode autodiff. Appends to g the nodes computing
  * d(loss)/d(wrt[i]) into grad[i] (a value index; a zero constant when loss

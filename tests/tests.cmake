@@ -127,3 +127,9 @@ set_tests_properties(e2e/train PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
 add_test(NAME e2e/preview_training
          COMMAND ${NNCC_PYTHON} ${E2E_DIR}/preview_training.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e/preview_training PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
+
+# Autodiff against PyTorch's autograd (tests/e2e/grad_e2e.py): d(loss)/d(input)
+# of a 2-layer LSTM, a bidirectional GRU and a CNN (conv, batchnorm, max/avg
+# pool, grouped conv, GELU, residual, transposed conv) through nncc --train.
+add_test(NAME e2e/grad COMMAND ${NNCC_PYTHON} ${E2E_DIR}/grad_e2e.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e/grad PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)

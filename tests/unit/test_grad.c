@@ -84,6 +84,18 @@ static Graph *u_erf(DType t) { return unary(t, OP_ERF, "erf"); }
 static Graph *u_recip(DType t) { return unary(t, OP_RECIPROCAL, "reciprocal"); }
 static Graph *u_floor(DType t) { return unary(t, OP_FLOOR, "floor"); }
 static Graph *u_sign(DType t) { return unary(t, OP_SIGN, "sign"); }
+static Graph *u_ceil(DType t) { return unary(t, OP_CEIL, "ceil"); }
+static Graph *u_round(DType t) { return unary(t, OP_ROUND, "round"); }
+
+/* reshape_dyn with a constant target */
+static Graph *v_reshape_dyn(DType t)
+{
+	Graph *g = ir_graph_new("reshape_dyn");
+	int x = ir_add_input(g, "x", t, GS(2, 6));
+	int64_t sh[3] = {3, 2, 2};
+	int k = ir_add_const(g, "shape", DT_I64, GS(3), sh, sizeof sh, false);
+	return gc_done(g, gc_op(g, OP_SIGMOID, gc_op(g, OP_RESHAPE_DYN, x, k), -1));
+}
 static Graph *b_max(DType t) { return binary(t, OP_MAX); }
 static Graph *b_min(DType t) { return binary(t, OP_MIN); }
 
@@ -340,6 +352,9 @@ static const GcCase cases[] = {
 	{"reciprocal", u_recip, 0.5, 2, 0, false},
 	{"floor", u_floor, -3, 3, 0, false},
 	{"sign", u_sign, -1, 1, 0, false},
+	{"ceil", u_ceil, -3, 3, 0, false},
+	{"round", u_round, -3, 3, 0, false},
+	{"reshape_dyn", v_reshape_dyn, -1, 1, 0, false},
 	{"max", b_max, -1, 1, 0, false},
 	{"min", b_min, -1, 1, 0, false},
 	{"where", t_where, -1, 1, 2, false},
