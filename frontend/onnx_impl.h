@@ -193,7 +193,6 @@ int onnx_rnn(Importer *m, Op op);
 /* --- train --- */
 /* ad */
 /* onnx_loss.c: losses and OneHot as compositions of forward ops */
-int imp_onehot(Importer *m, Op op);
 int imp_nll_loss(Importer *m, Op op);
 int imp_sce_loss(Importer *m, Op op);
 /* trn */

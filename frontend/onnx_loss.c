@@ -1,16 +1,15 @@
-/* onnx_loss.c — ONNX import of the loss ops and OneHot, as compositions of
- * forward IR ops (the same one-hot construction as ir/onehot.c, built here
- * through imp_node so every value is named in the importer's table):
+/* onnx_loss.c — ONNX import of the loss ops, as compositions of forward IR
+ * ops (the one-hot construction of ir/onehot.c, where(equal(unsqueeze(idx),
+ * iota), 1, 0), built here through imp_node so every value is named in the
+ * importer's table; ONNX OneHot itself, with run-time values, is idx's):
  *
- *   OneHot(indices, depth, values)  off + (on - off) * onehot(idx), where
- *       onehot = where(equal(unsqueeze(idx), iota), 1, 0)
  *   NegativeLogLikelihoodLoss(x, t[, w])
  *       hot = onehot(t) along axis 1 (zeroed where t == ignore_index),
  *       hw = hot * w[c]; loss = -sum_c hw * x, then none / sum /
  *       mean = sum(loss) / sum(hw)
  *   SoftmaxCrossEntropyLoss(scores, t[, w]) = NLL(log_softmax(scores, 1))
  *       and, as an optional second output, the log-probabilities.
- * depth, values and ignore_index must be constants (shapes are static). */
+ * ignore_index must be a constant (shapes are static). */
 #include "onnx_impl.h"
 
 #include <math.h>
@@ -101,20 +100,6 @@ static int one_hot(Importer *m, int x, int64_t depth, int axis, DType t, double 
 	return where_to(m, eq, scalar(m, t, on), scalar(m, t, off), slot);
 }
 
-/* The constant input k as a list of doubles (at most max); count or -1. */
-static int const_vals(Importer *m, int k, const char *what, double *out, int max)
-{
-	const Value *v = val(m, m->in[k]);
-	if (v->kind != VK_CONST || !v->data)
-		return imp_err(m, "input %d (%s, \"%s\") must be a constant", k, what, v->name);
-	int64_t n = ir_shape_numel(&v->shape);
-	if (n < 1 || n > max)
-		return imp_err(m, "%s must hold 1 to %d values", what, max);
-	for (int64_t i = 0; i < n; i++)
-		out[i] = ir_elem_get(v->dtype, (const char *)v->data + i * (int64_t)ir_dtype_size(v->dtype));
-	return (int)n;
-}
-
 /* Indices as i64 (floats truncated toward zero, as ONNX casts them),
  * wrapped by depth where negative if wrap. */
 static int indices(Importer *m, int x, int64_t depth, bool wrap)
@@ -124,26 +109,6 @@ static int indices(Importer *m, int x, int64_t depth, bool wrap)
 		return x;
 	int neg = op2(m, OP_LESS, x, scalar(m, DT_I64, 0));
 	return where(m, neg, op2(m, OP_ADD, x, scalar(m, DT_I64, (double)depth)), x);
-}
-
-int imp_onehot(Importer *m, Op op)
-{
-	(void)op;
-	double depth, v[2];
-	if (const_vals(m, 1, "depth", &depth, 1) < 0 || const_vals(m, 2, "values", v, 2) != 2)
-		return m->d->nerr ? -1 : imp_err(m, "values must hold [off, on]");
-	if (!(depth >= 1 && depth <= (double)((int64_t)1 << 40)) || depth != floor(depth))
-		return imp_err(m, "depth %g is unsupported", depth);
-	DType out = val(m, m->in[2])->dtype;
-	int r = val(m, m->in[0])->shape.rank;
-	int64_t axis = imp_int(m, "axis", -1);
-	if (r >= 0 && axis < 0)
-		axis += r + 1;
-	if (r < 0 || axis < 0 || axis > r)
-		return imp_err(m, "axis %lld is out of range for indices of rank %d",
-			(long long)imp_int(m, "axis", -1), r);
-	int x = indices(m, m->in[0], (int64_t)depth, true);
-	return one_hot(m, x, (int64_t)depth, (int)axis, out, v[1], v[0], 0) < 0 ? -1 : 0;
 }
 
 /* NLL over log-probabilities logp [N, C, d...] into ONNX output 0. */

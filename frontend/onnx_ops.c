@@ -782,7 +782,6 @@ static const OnnxOp table[] = {
 	/* --- train --- */
 	/* ad */
 	{"NegativeLogLikelihoodLoss", imp_nll_loss, OP_COUNT, 2, 3, "reduction:string ignore_index:int"},
-	{"OneHot", imp_onehot, OP_COUNT, 3, 3, "axis:int"},
 	{"SoftmaxCrossEntropyLoss", imp_sce_loss, OP_COUNT, 2, 3, "reduction:string ignore_index:int"},
 };
 
