@@ -124,7 +124,7 @@ static int64_t sat(double v, double lo, double hi)
 	if (v <= lo)
 		return (int64_t)lo;
 	if (v >= hi)
-		return v >= 0x1p63 ? INT64_MAX : (int64_t)hi;
+		return hi >= 0x1p63 ? INT64_MAX : (int64_t)hi; /* +inf too, not just v < 2^63 */
 	return (int64_t)v;
 }
 

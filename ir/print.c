@@ -207,7 +207,14 @@ static void fmt_elem(char *buf, size_t n, DType t, const unsigned char *p)
 		snprintf(buf, n, "%" PRId64, x);
 		break;
 	}
-	default: snprintf(buf, n, "?"); break;
+	default:
+		if (ir_dtype_is_small_float(t)) /* dt family: the code, as f16's bits */
+			snprintf(buf, n, "0x%02x", (unsigned)*p);
+		else if (ir_dtype_is_exotic(t)) /* narrow integers: extended bytes */
+			snprintf(buf, n, "%d", t == DT_I4 || t == DT_I2 ? (int)*(const int8_t *)p : (int)*p);
+		else
+			snprintf(buf, n, "?");
+		break;
 	}
 }
 
