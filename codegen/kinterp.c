@@ -86,6 +86,8 @@ static double convert(double v, DType from, DType to)
 		return v;
 	if (int_like(from) && int_like(to))
 		return wrap_bits((uint64_t)(int64_t)v, to);
+	if (ir_dtype_is_small_float(to)) /* as Cast: infinity saturates too */
+		return ir_small_dec(to, ir_small_enc(to, v, true));
 	unsigned char tmp[8];
 	ir_elem_put(to, tmp, v);
 	return ir_elem_get(to, tmp);

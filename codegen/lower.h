@@ -113,6 +113,8 @@ int lw_cast(Lower *L, int node);      /* lower_extra.c: converting copy */
 
 /* Per-family additions (ONNX coverage and training), one block each. */
 /* --- ew --- */
+/* lower_exotic.c: element idx of buf cast to float8 t without saturation. */
+Kx *lw_cast_nosat(Lower *L, int buf, Aff idx, DType t);
 /* lower.c: an integer dtype's range as doubles (the top end rounded down
  * to a double below it). */
 void lw_int_range(DType t, double *lo, double *hi);

@@ -80,5 +80,7 @@ int lw_cast(Lower *L, int node)
 	Shape flat = ir_shape_make(1, &numel);
 	Kernel *k = lw_loop(L, node, &flat, lw_outbuf(L, node));
 	k->body = kx_load(L, y->dtype, lw_inbuf(L, node, 0), lw_contig(&flat, 0));
+	if (ir_dtype_is_small_float(y->dtype) && !ir_attr_int(&L->g->node[node], "saturate", 1))
+		k->body = lw_cast_nosat(L, lw_inbuf(L, node, 0), lw_contig(&flat, 0), y->dtype);
 	return 0;
 }

@@ -236,6 +236,8 @@ static DType onnx_dtype(int32_t t)
 	case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16: return DT_U16;
 	case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32: return DT_U32;
 	case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64: return DT_U64;
+	case 17: case 18: case 19: case 20: case 21: case 22: case 23: case 25: case 26:
+		return (DType)t; /* float8s, uint4, int4, float4e2m1, uint2, int2: codes shared */
 	default: return DT_UNDEF;
 	}
 }
@@ -279,6 +281,14 @@ int imp_tensor(Importer *m, const Onnx__TensorProto *t, const char *name, bool p
 	size_t esz = ir_dtype_size(dt);
 	if (!ck_mul(numel, (int64_t)esz, &nbytes))
 		return tensor_err(m, name, "byte size overflows");
+	if (ir_dtype_bits(dt) < 8) { /* packed two or four per byte (onnx_exotic.c) */
+		int v = ir_add_const(m->g, name, dt, s, NULL, (size_t)nbytes, param);
+		if (dt_unpack(dt, t->has_raw_data ? t->raw_data.data : NULL, t->raw_data.len,
+			      t->int32_data, t->n_int32_data, numel, m->g->val[v].data))
+			return tensor_err(m, name, "packed data does not hold %lld %s elements",
+				(long long)numel, ir_dtype_name(dt));
+		return v;
+	}
 	if (t->has_raw_data) {
 		if ((uint64_t)t->raw_data.len != (uint64_t)nbytes)
 			return tensor_err(m, name, "raw_data holds %zu bytes; shape and type need %lld",

@@ -164,7 +164,10 @@ int ew_castlike(Importer *m, Op op)
 	DType t = m->g->val[m->in[1]].dtype;
 	if (ir_dtype_size(t) == 0)
 		return imp_err(m, "target type is unknown");
-	return cast_to(m, m->in[0], t, 0) < 0 ? -1 : 0;
+	int v = cast_to(m, m->in[0], t, 0);
+	if (v >= 0 && m->g->val[v].kind == VK_NODE)
+		dt_cast_saturate(m, m->g->val[v].def);
+	return v < 0 ? -1 : 0;
 }
 
 /* ---- activations: rewrites into primitives (tinygrad/Glow style) ---------------- */

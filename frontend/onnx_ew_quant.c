@@ -5,8 +5,10 @@
  * Scale and zero point may be run-time tensors: per tensor (one value),
  * per axis (1-D along `axis`, reshaped to broadcast) or blocked
  * (`block_size`: x is reshaped to split `axis` into blocks, each block
- * sharing one parameter, and the result reshaped back). Float8/int4 types
- * are not IR dtypes and are reported at the graph's inputs. */
+ * sharing one parameter, and the result reshaped back). Quantizing to a
+ * float8/float4 skips round and clip: the final cast rounds to nearest
+ * even and saturates unless saturate=0 (ir/dtype_exotic.c); int4/uint4/
+ * int2/uint2 clip to their own ranges. */
 #include "onnx_impl.h"
 
 #include <math.h>
@@ -178,17 +180,26 @@ int ew_quantize(Importer *m, Op op)
 	DType t = zp ? m->g->val[m->in[2]].dtype : od ? (DType)od : DT_U8;
 	if (od && (DType)od != t)
 		return imp_err(m, "output_dtype disagrees with the zero point's type");
-	if (!ir_dtype_is_int(t))
+	bool sf = ir_dtype_is_small_float(t); /* float8/float4: the cast rounds (dt family) */
+	if (!ir_dtype_is_int(t) && !ir_dtype_is_exotic(t))
 		return imp_err(m, "quantizing to %s is unsupported", ir_dtype_name(t));
 	int s = param(m, &q, 1, "y_scale");
-	int v = node2(m, OP_ROUND, node2(m, OP_DIV, x_f32(m, &q), s, -1), -1, -1);
+	int v = node2(m, OP_DIV, x_f32(m, &q), s, -1);
+	if (!sf)
+		v = node2(m, OP_ROUND, v, -1, -1);
 	if (v >= 0 && zp)
 		v = node2(m, OP_ADD, v, param(m, &q, 2, "y_zero_point"), -1);
 	if (v < 0)
 		return -1;
+	if (sf) { /* saturate=0 reaches the final cast (onnx_exotic.c) */
+		int r = finish(m, &q, v, t), nd = m->g->nnode - 1;
+		if (r == 0 && m->g->node[nd].op == OP_CAST)
+			dt_cast_saturate(m, nd);
+		return r;
+	}
 	/* saturate to T's range (the cast would saturate too; this states it) */
-	int bits = (int)ir_dtype_size(t) * 8;
-	bool u = ir_dtype_is_unsigned(t);
+	int bits = ir_dtype_bits(t);
+	bool u = ir_dtype_is_unsigned(t) || t == DT_U4 || t == DT_U2;
 	int c = imp_node(m, OP_CLIP, &v, 1, -1);
 	ir_set_float(m->g, c, "min", u ? 0 : -ldexp(1, bits - 1));
 	ir_set_float(m->g, c, "max", u ? ldexp(1, bits) - 1 : ldexp(1, bits - 1) - 1);

@@ -101,6 +101,12 @@ void imp_bind(Importer *m, int k, int v);
 
 /* Per-family additions (ONNX coverage and training), one block each. */
 /* --- ew --- */
+/* onnx_exotic.c: unpacks numel sub-byte elements (int4, uint4, float4,
+ * int2, uint2) from raw bytes (raw != NULL) or int32_data into one byte
+ * each; -1 if the packed count is not what numel needs. */
+int dt_unpack(DType dt, const uint8_t *raw, size_t nraw, const int32_t *i32, size_t n32, int64_t numel,
+	      uint8_t *out);
+void dt_cast_saturate(Importer *m, int nd); /* Cast/CastLike saturate=0 onto cast node nd */
 int ew_simple(Importer *m, Op op); /* onnx_ew.c */
 int ew_binary(Importer *m, Op op);
 int ew_isinf(Importer *m, Op op);

@@ -592,6 +592,7 @@ static int op_cast(Importer *m, Op op)
 		return imp_err(m, "cast to ONNX type %lld is unsupported", (long long)to);
 	int nd = imp_node(m, OP_CAST, m->in, 1, 0);
 	ir_set_string(m->g, nd, "to", ir_dtype_name((DType)to));
+	dt_cast_saturate(m, nd);
 	return done(m, nd);
 }
 

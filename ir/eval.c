@@ -31,6 +31,8 @@ bool ev_is_int(DType t) { return ir_dtype_is_int(t); }
 int64_t ev_int_get(DType t, const void *vp)
 {
 	const unsigned char *p = vp;
+	if (ir_dtype_is_exotic(t))
+		return ir_small_dec(t, *p);
 	switch (t) {
 	case DT_I8: return (int8_t)p[0];
 	case DT_U8: case DT_BOOL: return p[0];
@@ -122,12 +124,17 @@ static int64_t sat(double v, double lo, double hi)
 	if (v <= lo)
 		return (int64_t)lo;
 	if (v >= hi)
-		return v >= 0x1p63 ? INT64_MAX : (int64_t)hi;
+		return hi >= 0x1p63 ? INT64_MAX : (int64_t)hi; /* +inf too, not just v < 2^63 */
 	return (int64_t)v;
 }
 
 void ir_elem_put(DType t, void *dst, double v)
 {
+	if (ir_dtype_is_exotic(t)) { /* dtype_exotic.c: saturating; narrow ints extended */
+		unsigned c = ir_small_enc(t, v, !(isinf(v) && t == DT_F8E5M2)); /* e5m2 keeps infinity */
+		*(uint8_t *)dst = (uint8_t)(ir_dtype_is_small_float(t) ? c : (unsigned)ir_small_int_wrap(t, c));
+		return;
+	}
 	switch (t) {
 	case DT_F32: { float x = (float)v; memcpy(dst, &x, 4); break; }
 	case DT_F64: memcpy(dst, &v, 8); break;
@@ -153,6 +160,8 @@ void ir_elem_put(DType t, void *dst, double v)
 double ir_elem_get(DType t, const void *vp)
 {
 	const unsigned char *p = vp;
+	if (ir_dtype_is_exotic(t))
+		return ir_small_dec(t, *p);
 	switch (t) {
 	case DT_F32: { float x; memcpy(&x, p, 4); return x; }
 	case DT_F64: { double x; memcpy(&x, p, 8); return x; }

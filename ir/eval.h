@@ -52,6 +52,7 @@ int ev_cast(const Ev *e);
 
 /* Per-family additions (ONNX coverage and training), one block each. */
 /* --- ew --- */
+int ev_cast_exotic(const Ev *e); /* eval_exotic.c: cast from/to f8, f4, i4, u4, i2, u2 */
 /* eval.c: one integer element exactly (u64: its bits as int64), and a
  * store wrapping (two's complement) to the dtype. */
 int64_t ev_int_get(DType t, const void *p);

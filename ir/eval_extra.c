@@ -78,6 +78,8 @@ int ev_cast(const Ev *e)
 	const Tensor *x = &e->in[0];
 	Tensor *y = &e->out[0];
 	int64_t n = ev_numel(x);
+	if (ir_dtype_is_exotic(x->dtype) || ir_dtype_is_exotic(y->dtype))
+		return ev_cast_exotic(e);
 	if (int_like(x->dtype) && int_like(y->dtype)) { /* exact, wrapping to the target */
 		for (int64_t i = 0; i < n; i++)
 			int_put(y->dtype, y->data, i, int_get(x->dtype, x->data, i));

@@ -88,6 +88,9 @@ static const struct {
 	{DT_I8, "i8", 1}, {DT_U8, "u8", 1}, {DT_I32, "i32", 4}, {DT_I64, "i64", 8},
 	{DT_BOOL, "bool", 1}, {DT_I16, "i16", 2}, {DT_U16, "u16", 2}, {DT_U32, "u32", 4},
 	{DT_U64, "u64", 8},
+	{DT_F8E4M3FN, "f8e4m3fn", 1}, {DT_F8E4M3FNUZ, "f8e4m3fnuz", 1}, {DT_F8E5M2, "f8e5m2", 1},
+	{DT_F8E5M2FNUZ, "f8e5m2fnuz", 1}, {DT_F4E2M1, "f4e2m1", 1}, {DT_I4, "i4", 1},
+	{DT_U4, "u4", 1}, {DT_I2, "i2", 1}, {DT_U2, "u2", 1},
 };
 
 const char *ir_dtype_name(DType t)

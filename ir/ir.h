@@ -35,6 +35,16 @@ typedef enum DType {
 	DT_U32 = 12,
 	DT_U64 = 13,
 	DT_BF16 = 16,
+	/* exotic types (dtype_exotic.c): one element per byte in memory */
+	DT_F8E4M3FN = 17,   /* float8: 4 exponent bits, 3 mantissa bits, no infinity */
+	DT_F8E4M3FNUZ = 18, /* float8 e4m3, no infinity, no negative zero, NaN 0x80 */
+	DT_F8E5M2 = 19,     /* float8: 5 exponent bits, 2 mantissa bits, IEEE-like */
+	DT_F8E5M2FNUZ = 20, /* float8 e5m2, no infinity, no negative zero, NaN 0x80 */
+	DT_U4 = 21,         /* 4-bit unsigned integer, zero-extended in its byte */
+	DT_I4 = 22,         /* 4-bit signed integer, sign-extended in its byte */
+	DT_F4E2M1 = 23,     /* float4: 2 exponent bits, 1 mantissa bit, no NaN/infinity */
+	DT_U2 = 25,         /* 2-bit unsigned integer, zero-extended in its byte */
+	DT_I2 = 26,         /* 2-bit signed integer, sign-extended in its byte */
 } DType;
 
 const char *ir_dtype_name(DType t); /* "f32", "i64", ...; "?" for DT_UNDEF */
@@ -270,6 +280,16 @@ bool ir_dtype_is_unsigned(DType t); /* u8, u16, u32, u64 */
  * dtype. Returns the number of problems found (each named in d). */
 bool ir_ew_mixed_types(Op op);
 int ir_ew_check_types(const Graph *g, int node, Diag *d);
+
+/* dtype_exotic.c: float8/float4 and int4/uint4/int2/uint2 (one per byte) */
+bool ir_dtype_is_exotic(DType t);      /* any of them */
+bool ir_dtype_is_small_float(DType t); /* the float8s and float4 */
+int ir_dtype_bits(DType t);            /* significant bits: 4, 2, or 8 * size */
+int64_t ir_small_int_wrap(DType t, int64_t v); /* v wrapped to i4/u4/i2/u2 */
+double ir_small_dec(DType t, unsigned code);   /* an exotic code's value */
+unsigned ir_small_enc(DType t, double v, bool saturate); /* v's code, nearest even */
+/* A small float's exponent bits, mantissa bits and bias; false if t is none. */
+bool ir_small_float_fmt(DType t, int *eb, int *mb, int *bias);
 
 /* --- red --- */
 

@@ -114,6 +114,22 @@ static int parse_elem(Parser *P, DType t, unsigned char *dst)
 		return 0;
 	}
 	default:
+		if (ir_dtype_is_small_float(t)) { /* dt family: the code as bits */
+			if (px_num_to_bits16(P, &num, &hv) < 0)
+				return -1;
+			if (hv >= 1u << (ir_dtype_bits(t)))
+				return px_error_at(P, num.s, "code out of range for %s", ir_dtype_name(t));
+			*(uint8_t *)dst = (uint8_t)hv;
+			return 0;
+		}
+		if (ir_dtype_is_exotic(t)) {
+			if (px_num_to_int(P, &num, &iv) < 0)
+				return -1;
+			if (iv != ir_small_int_wrap(t, iv))
+				return px_error_at(P, num.s, "value out of range for %s", ir_dtype_name(t));
+			*(int8_t *)dst = (int8_t)iv;
+			return 0;
+		}
 		break;
 	}
 	if (px_num_to_int(P, &num, &iv) < 0)

@@ -211,7 +211,14 @@ static void fmt_elem(char *buf, size_t n, DType t, const unsigned char *p)
 	case DT_U16: { uint16_t x; memcpy(&x, p, 2); snprintf(buf, n, "%u", (unsigned)x); break; }
 	case DT_U32: { uint32_t x; memcpy(&x, p, 4); snprintf(buf, n, "%" PRIu32, x); break; }
 	case DT_U64: { uint64_t x; memcpy(&x, p, 8); snprintf(buf, n, "%" PRIu64, x); break; }
-	default: snprintf(buf, n, "?"); break;
+	default:
+		if (ir_dtype_is_small_float(t)) /* dt family: the code, as f16's bits */
+			snprintf(buf, n, "0x%02x", (unsigned)*p);
+		else if (ir_dtype_is_exotic(t)) /* narrow integers: extended bytes */
+			snprintf(buf, n, "%d", t == DT_I4 || t == DT_I2 ? (int)*(const int8_t *)p : (int)*p);
+		else
+			snprintf(buf, n, "?");
+		break;
 	}
 }
 

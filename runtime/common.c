@@ -68,6 +68,10 @@ nncc_dtype_size(int dtype)
 	switch (dtype) {
 	case NNCC_DTYPE_U8: case NNCC_DTYPE_I8: case NNCC_DTYPE_BOOL:
 		return 1;
+	case NNCC_DTYPE_F8E4M3FN: case NNCC_DTYPE_F8E4M3FNUZ: case NNCC_DTYPE_F8E5M2:
+	case NNCC_DTYPE_F8E5M2FNUZ: case NNCC_DTYPE_U4: case NNCC_DTYPE_I4: case NNCC_DTYPE_F4E2M1:
+	case NNCC_DTYPE_U2: case NNCC_DTYPE_I2:
+		return 1; /* one element per byte */
 	case NNCC_DTYPE_U16: case NNCC_DTYPE_I16: case NNCC_DTYPE_F16: case NNCC_DTYPE_BF16:
 		return 2;
 	case NNCC_DTYPE_F32: case NNCC_DTYPE_I32: case NNCC_DTYPE_U32:
@@ -97,6 +101,15 @@ nncc_dtype_name(int dtype)
 	case NNCC_DTYPE_U32: return "u32";
 	case NNCC_DTYPE_U64: return "u64";
 	case NNCC_DTYPE_BF16: return "bf16";
+	case NNCC_DTYPE_F8E4M3FN: return "f8e4m3fn";
+	case NNCC_DTYPE_F8E4M3FNUZ: return "f8e4m3fnuz";
+	case NNCC_DTYPE_F8E5M2: return "f8e5m2";
+	case NNCC_DTYPE_F8E5M2FNUZ: return "f8e5m2fnuz";
+	case NNCC_DTYPE_U4: return "u4";
+	case NNCC_DTYPE_I4: return "i4";
+	case NNCC_DTYPE_F4E2M1: return "f4e2m1";
+	case NNCC_DTYPE_U2: return "u2";
+	case NNCC_DTYPE_I2: return "i2";
 	default: return "?";
 	}
 }

@@ -306,6 +306,31 @@ data_field(int dtype)
 	}
 }
 
+/* Bits per element of the types ONNX packs below a byte, else 8. */
+static int
+packed_bits(int dtype)
+{
+	switch (dtype) {
+	case NNCC_DTYPE_U4: case NNCC_DTYPE_I4: case NNCC_DTYPE_F4E2M1: return 4;
+	case NNCC_DTYPE_U2: case NNCC_DTYPE_I2: return 2;
+	default: return 8;
+	}
+}
+
+/* Spreads the packed elements at the start of t->data (low bits first)
+ * to one per byte, in place from the end; signed ones sign-extended. */
+static void
+unpack(RtTensor *t, int64_t numel)
+{
+	int bits = packed_bits(t->dtype), per = 8 / bits, sh = 8 - bits;
+	bool sgn = t->dtype == NNCC_DTYPE_I4 || t->dtype == NNCC_DTYPE_I2;
+	uint8_t *p = t->data;
+	for (int64_t i = numel - 1; i >= 0; i--) {
+		unsigned c = (unsigned)(p[i / per] >> (i % per * bits)) & ((1u << bits) - 1);
+		p[i] = sgn ? (uint8_t)((int8_t)(uint8_t)(c << sh) >> sh) : (uint8_t)c;
+	}
+}
+
 nncc_status
 rt_pb_decode(const void *buf, size_t len, RtTensor *t, const char *what, char **err)
 {
@@ -350,12 +375,14 @@ rt_pb_decode(const void *buf, size_t len, RtTensor *t, const char *what, char **
 		return st;
 	numel = nbytes / nncc_dtype_size(t->dtype);
 	have = s.raw ? (int64_t)s.raw_len : s.n[fl.want];
-	if (s.raw ? have != nbytes : have != numel)
+	int per = 8 / packed_bits(t->dtype); /* elements per stored byte or value */
+	int64_t stored = (numel + per - 1) / per;
+	if (per > 1 ? have != stored : s.raw ? have != nbytes : have != numel)
 		return rt_err(err, NNCC_STATUS_BAD_MODEL,
 			      "%s: TensorProto holds %lld %s, shape %s needs %lld", what,
 			      (long long)have, s.raw ? "raw bytes" : "values",
 			      rt_format_type(type, sizeof type, t->dtype, t->rank, t->dims),
-			      (long long)(s.raw ? nbytes : numel));
+			      (long long)(per > 1 ? stored : s.raw ? nbytes : numel));
 
 	t->data = rt_alloc(nbytes);
 	if (!t->data)
@@ -364,11 +391,13 @@ rt_pb_decode(const void *buf, size_t len, RtTensor *t, const char *what, char **
 	t->nbytes = nbytes;
 	if (s.raw) {
 		if (nbytes > 0)
-			memcpy(t->data, s.raw, (size_t)nbytes);
+			memcpy(t->data, s.raw, (size_t)(per > 1 ? stored : nbytes));
 	} else {
 		fl.ndim = 0;
 		walk(r, put, &fl);
 	}
+	if (per > 1)
+		unpack(t, numel);
 	if (s.name) {
 		t->name = malloc(s.name_len + 1);
 		if (!t->name) {

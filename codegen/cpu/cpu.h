@@ -70,6 +70,9 @@ LLVMValueRef cpu_const(Kc *c, DType t, double v);
 LLVMValueRef cpu_i64(Kc *c, int64_t v);
 /* Converts v from dtype `from` to dtype `to` (float to int saturates). */
 LLVMValueRef cpu_conv(Kc *c, LLVMValueRef v, DType from, DType to);
+/* llvm_exotic.c: cpu_conv where from or to is exotic (float8, float4,
+ * int4, ...); sat: float8 overflow saturates (else NaN or infinity). */
+LLVMValueRef cpu_conv_exotic(Kc *c, LLVMValueRef v, DType from, DType to, bool sat);
 LLVMBasicBlockRef cpu_block(Kc *c, const char *name);
 void cpu_phi_add(LLVMValueRef phi, LLVMValueRef v, LLVMBasicBlockRef bb);
 /* Address of element idx of buf (the loop vars it uses must be bound). */

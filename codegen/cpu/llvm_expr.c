@@ -40,7 +40,7 @@ LLVMTypeRef cpu_type(Cg *cg, DType t)
 	case DT_BOOL:
 		return cg->t_i8;
 	default:
-		return NULL;
+		return ir_dtype_is_exotic(t) ? cg->t_i8 : NULL; /* one byte each */
 	}
 }
 
@@ -100,6 +100,8 @@ LLVMValueRef cpu_const(Kc *c, DType t, double v)
 	LLVMTypeRef ty = cpu_type(c->cg, t);
 	if (cpu_is_float(t))
 		return LLVMConstReal(ty, v);
+	if (ir_dtype_is_exotic(t)) /* its code (dtype_exotic.c); infinity stays */
+		return LLVMConstInt(ty, ir_small_enc(t, v, !(isinf(v) && t == DT_F8E5M2)) & 0xff, 0);
 	int64_t lo, hi, iv;
 	int_range(t, &lo, &hi);
 	if (isnan(v))
@@ -148,6 +150,8 @@ LLVMValueRef cpu_conv(Kc *c, LLVMValueRef v, DType from, DType to)
 	LLVMBuilderRef b = c->cg->b;
 	if (from == to)
 		return v;
+	if (ir_dtype_is_exotic(from) || ir_dtype_is_exotic(to))
+		return cpu_conv_exotic(c, v, from, to, true);
 	LLVMTypeRef tt = cpu_type(c->cg, to);
 	bool ff = cpu_is_float(from), ft = cpu_is_float(to);
 	if (to == DT_BOOL) {

@@ -48,6 +48,17 @@ typedef enum nncc_dtype {
 	NNCC_DTYPE_U32 = 12,  /* uint32_t */
 	NNCC_DTYPE_U64 = 13,  /* uint64_t */
 	NNCC_DTYPE_BF16 = 16, /* bfloat16, stored as uint16_t bits */
+	/* Exotic types: ONE element per byte in memory (ONNX packs the 4- and
+	 * 2-bit ones two or four per byte; the runtime's .pb reader unpacks). */
+	NNCC_DTYPE_F8E4M3FN = 17,   /* float8 e4m3fn code */
+	NNCC_DTYPE_F8E4M3FNUZ = 18, /* float8 e4m3fnuz code */
+	NNCC_DTYPE_F8E5M2 = 19,     /* float8 e5m2 code */
+	NNCC_DTYPE_F8E5M2FNUZ = 20, /* float8 e5m2fnuz code */
+	NNCC_DTYPE_U4 = 21,         /* uint4, 0..15 in a uint8_t */
+	NNCC_DTYPE_I4 = 22,         /* int4, -8..7 in an int8_t */
+	NNCC_DTYPE_F4E2M1 = 23,     /* float4 e2m1 code in the low 4 bits */
+	NNCC_DTYPE_U2 = 25,         /* uint2, 0..3 in a uint8_t */
+	NNCC_DTYPE_I2 = 26,         /* int2, -2..1 in an int8_t */
 } nncc_dtype;
 
 /* Describes one input, output or parameter. The pointers stay valid while
