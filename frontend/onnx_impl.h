@@ -176,4 +176,11 @@ int onnx_rnn(Importer *m, Op op);
 
 /* --- train --- */
 
+/* --- misc --- */
+/* onnx_misc.c: window functions, integer matmuls, RotaryEmbedding. */
+int misc_window(Importer *m, Op op);
+int misc_matmul_integer(Importer *m, Op op);
+int misc_qlinear_matmul(Importer *m, Op op);
+int misc_rotary(Importer *m, Op op);
+
 #endif

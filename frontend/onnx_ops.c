@@ -773,6 +773,14 @@ static const OnnxOp table[] = {
 	{"RNN", onnx_rnn, OP_COUNT, 3, 6, RNN},
 
 	/* --- train --- */
+
+	/* --- misc --- */
+	{"BlackmanWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
+	{"HammingWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
+	{"HannWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
+	{"MatMulInteger", misc_matmul_integer, OP_COUNT, 2, 4, ""},
+	{"QLinearMatMul", misc_qlinear_matmul, OP_COUNT, 8, 8, ""},
+	{"RotaryEmbedding", misc_rotary, OP_COUNT, 3, 4, "interleaved:int num_heads:int rotary_embedding_dim:int"},
 };
 
 const OnnxOp *onnx_find_op(const char *domain, const char *op_type)
