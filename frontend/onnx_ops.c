@@ -776,10 +776,12 @@ static const OnnxOp table[] = {
 
 	/* --- misc --- */
 	{"BlackmanWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
+	{"DFT", misc_dft, OP_COUNT, 1, 3, "axis:int inverse:int onesided:int"},
 	{"HammingWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
 	{"HannWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
 	{"MatMulInteger", misc_matmul_integer, OP_COUNT, 2, 4, ""},
 	{"QLinearMatMul", misc_qlinear_matmul, OP_COUNT, 8, 8, ""},
+	{"STFT", misc_stft, OP_COUNT, 2, 4, "onesided:int"},
 	{"RotaryEmbedding", misc_rotary, OP_COUNT, 3, 4, "interleaved:int num_heads:int rotary_embedding_dim:int"},
 };
 
