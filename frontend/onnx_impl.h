@@ -185,5 +185,8 @@ int misc_rotary(Importer *m, Op op);
 /* onnx_signal.c: DFT and STFT as matmuls with constant tables. */
 int misc_dft(Importer *m, Op op);
 int misc_stft(Importer *m, Op op);
+/* onnx_grid.c: GridSample and AffineGrid. */
+int misc_grid_sample(Importer *m, Op op);
+int misc_affine_grid(Importer *m, Op op);
 
 #endif
