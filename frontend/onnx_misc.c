@@ -308,3 +308,53 @@ int misc_rotary(Importer *m, Op op)
 	int64_t v3[3] = {b, s, h * d};
 	return reshape(m, y, v3, 3, 0) < 0 ? -1 : 0;
 }
+
+/* ---- DynamicQuantizeLinear ---------------------------------------------------------- */
+
+/* x (float32) to uint8 with a scale and zero point from its range:
+ *   lo = min(0, min x), hi = max(0, max x), y_scale = (hi - lo) / 255
+ *   y_zero_point = saturate(round(-lo / y_scale))
+ *   y = saturate(round(x / y_scale) + y_zero_point)
+ * round is half to even; an all-zero x gives a zero scale (NaN-free
+ * handling is not specified by ONNX and is not attempted). */
+int misc_dynamic_quantize(Importer *m, Op op)
+{
+	(void)op;
+	int x = m->in[0];
+	const Shape *xs = shp(m, x);
+	if (m->g->val[x].dtype != DT_F32 || !ir_shape_static(xs))
+		return imp_err(m, "needs a float32 input of static shape");
+	int64_t axes[IR_MAX_RANK];
+	for (int i = 0; i < xs->rank; i++)
+		axes[i] = i;
+	int ext[2];
+	Op rop[2] = {OP_REDUCE_MIN, OP_REDUCE_MAX};
+	float zero = 0;
+	int z = imp_const(m, "zero", DT_F32, ir_shape_make(0, NULL), &zero, sizeof zero);
+	for (int i = 0; i < 2; i++) {
+		int nd = imp_node(m, rop[i], &x, 1, -1);
+		if (xs->rank)
+			ir_set_ints(m->g, nd, "axes", axes, xs->rank);
+		ir_set_int(m->g, nd, "keepdims", 0);
+		ext[i] = node2(m, i ? OP_MAX : OP_MIN, imp_infer(m, nd), z, -1);
+	}
+	float q = 255;
+	int qk = imp_const(m, "qrange", DT_F32, ir_shape_make(0, NULL), &q, sizeof q);
+	int scale = node2(m, OP_DIV, node2(m, OP_SUB, ext[1], ext[0], -1), qk, 1);
+	int zp = node1(m, OP_ROUND, node2(m, OP_DIV, node1(m, OP_NEG, ext[0], -1), scale, -1), -1);
+	if (zp < 0)
+		return -1;
+	int c = imp_node(m, OP_CLIP, &zp, 1, -1);
+	ir_set_float(m->g, c, "min", 0);
+	ir_set_float(m->g, c, "max", 255);
+	zp = imp_infer(m, c);
+	if (cast_to(m, zp, DT_U8, 2) < 0)
+		return -1;
+	int y = node2(m, OP_ADD, node1(m, OP_ROUND, node2(m, OP_DIV, x, scale, -1), -1), zp, -1);
+	if (y < 0)
+		return -1;
+	c = imp_node(m, OP_CLIP, &y, 1, -1);
+	ir_set_float(m->g, c, "min", 0);
+	ir_set_float(m->g, c, "max", 255);
+	return cast_to(m, imp_infer(m, c), DT_U8, 0) < 0 ? -1 : 0;
+}

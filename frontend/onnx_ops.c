@@ -778,6 +778,7 @@ static const OnnxOp table[] = {
 	{"AffineGrid", misc_affine_grid, OP_COUNT, 2, 2, "align_corners:int"},
 	{"BlackmanWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
 	{"DFT", misc_dft, OP_COUNT, 1, 3, "axis:int inverse:int onesided:int"},
+	{"DynamicQuantizeLinear", misc_dynamic_quantize, OP_COUNT, 1, 1, ""},
 	{"GridSample", misc_grid_sample, OP_COUNT, 2, 2, "align_corners:int mode:string padding_mode:string"},
 	{"HammingWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
 	{"HannWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
