@@ -186,6 +186,10 @@ int misc_dynamic_quantize(Importer *m, Op op);
 /* onnx_signal.c: DFT and STFT as matmuls with constant tables. */
 int misc_dft(Importer *m, Op op);
 int misc_stft(Importer *m, Op op);
+/* onnx_misc_idx.c */
+int misc_col2im(Importer *m, Op op);
+int misc_tensor_scatter(Importer *m, Op op);
+int misc_det(Importer *m, Op op);
 /* onnx_grid.c: GridSample and AffineGrid. */
 int misc_grid_sample(Importer *m, Op op);
 int misc_affine_grid(Importer *m, Op op);

@@ -777,6 +777,8 @@ static const OnnxOp table[] = {
 	/* --- misc --- */
 	{"AffineGrid", misc_affine_grid, OP_COUNT, 2, 2, "align_corners:int"},
 	{"BlackmanWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
+	{"Col2Im", misc_col2im, OP_COUNT, 3, 3, "dilations:ints pads:ints strides:ints"},
+	{"Det", misc_det, OP_COUNT, 1, 1, ""},
 	{"DFT", misc_dft, OP_COUNT, 1, 3, "axis:int inverse:int onesided:int"},
 	{"DynamicQuantizeLinear", misc_dynamic_quantize, OP_COUNT, 1, 1, ""},
 	{"GridSample", misc_grid_sample, OP_COUNT, 2, 2, "align_corners:int mode:string padding_mode:string"},
@@ -785,6 +787,7 @@ static const OnnxOp table[] = {
 	{"MatMulInteger", misc_matmul_integer, OP_COUNT, 2, 4, ""},
 	{"QLinearMatMul", misc_qlinear_matmul, OP_COUNT, 8, 8, ""},
 	{"STFT", misc_stft, OP_COUNT, 2, 4, "onesided:int"},
+	{"TensorScatter", misc_tensor_scatter, OP_COUNT, 2, 3, "axis:int mode:string"},
 	{"RotaryEmbedding", misc_rotary, OP_COUNT, 3, 4, "interleaved:int num_heads:int rotary_embedding_dim:int"},
 };
 
