@@ -14,7 +14,7 @@ mkdir -p "$DIR"
 n=$(ls "$DIR" | wc -l)
 out=$("$BUILD/nncc" test-onnx "$DIR"/* 2>&1) || true
 echo "$out" | grep -v '^PASS' || true
-last=$(echo "$out" | tail -n 1)
+last=$(echo "$out" | grep -E "^[0-9]+ passed, " | tail -n 1)
 echo "$last"
 if [ "$last" != "$n passed, 0 failed, 0 unsupported, 0 errors" ]; then
   echo "FAIL: e2e red_ops: expected all $n folders to pass"
