@@ -17,7 +17,10 @@
  * Coordinates and weights are float32 (indices exact below 2^24 pixels).
  *
  * AffineGrid: grid [N, d.., r] = base [prod d, r + 1] @ theta^T with base
- * the constant normalized coordinates (x innermost) and a column of ones. */
+ * the constant normalized coordinates (x innermost) and a column of ones.
+ *
+ * RoiAlign: bilinear samples on a per-roi grid, gathered the same way
+ * from the rows of X that batch_indices picks, then averaged or maxed. */
 #include "onnx_impl.h"
 
 #include <math.h>
@@ -283,4 +286,127 @@ int misc_affine_grid(Importer *m, Op op)
 		yd[i + 1] = d[i];
 	yd[r + 1] = r;
 	return ints_node(m, OP_RESHAPE, imp_infer(m, mm), "shape", yd, r + 2, 0) < 0 ? -1 : 0;
+}
+
+/* One RoiAlign axis: sample coordinates c ([R, s, 1] or [R, 1, s]) over
+ * an extent of n pixels into the low/high pixel and their weights, the
+ * weights zero for samples outside [-1, n] (ONNX's reference rules:
+ * clamp below at 0; at or past the last pixel both taps are the last). */
+static void roi_axis(Importer *m, int c, double n, int *lo, int *hi, int *wlo, int *whi)
+{
+	int valid = node2(m, OP_AND, node1(m, OP_NOT, node2(m, OP_LESS, c, kf(m, -1))),
+		node1(m, OP_NOT, node2(m, OP_GREATER, c, kf(m, n))));
+	c = node2(m, OP_MAX, c, kf(m, 0));
+	int low = node1(m, OP_FLOOR, c);
+	int end = node1(m, OP_NOT, node2(m, OP_LESS, low, kf(m, n - 1)));
+	*lo = where(m, end, kf(m, n - 1), low);
+	*hi = where(m, end, kf(m, n - 1), addk(m, low, 1));
+	c = where(m, end, kf(m, n - 1), c);
+	int l = node2(m, OP_SUB, c, *lo), zero = kf(m, 0);
+	*whi = where(m, valid, l, zero);
+	*wlo = where(m, valid, addk(m, mulk(m, l, -1), 1), zero);
+}
+
+/* Column k of rois [R, 4] times scale minus offset, as [R, 1, 1]. */
+static int roi_col(Importer *m, int64_t r, int k, double scale, double offset)
+{
+	int64_t lo = k, hi = k + 1, ax = 1, d3[3] = {r, 1, 1};
+	int rois = cast_to(m, m->in[1], DT_F32, -1);
+	int sl = imp_node(m, OP_SLICE, &rois, 1, -1);
+	ir_set_ints(m->g, sl, "starts", &lo, 1);
+	ir_set_ints(m->g, sl, "ends", &hi, 1);
+	ir_set_ints(m->g, sl, "axes", &ax, 1);
+	int v = ints_node(m, OP_RESHAPE, imp_infer(m, sl), "shape", d3, 3, -1);
+	return addk(m, mulk(m, v, scale), -offset);
+}
+
+/* A constant [1, s, 1] (or [1, 1, s] when along_x) of p + (i + 0.5) / sr
+ * for bin p < bins and sample i < sr. */
+static int roi_offsets(Importer *m, int64_t bins, int64_t sr, bool along_x)
+{
+	int64_t s = bins * sr, d3[3] = {1, along_x ? 1 : s, along_x ? s : 1};
+	float *v = calloc((size_t)s, sizeof *v);
+	if (!v)
+		return imp_err(m, "out of memory");
+	for (int64_t p = 0; p < bins; p++)
+		for (int64_t i = 0; i < sr; i++)
+			v[p * sr + i] = (float)((double)p + ((double)i + 0.5) / (double)sr);
+	int c = imp_const(m, "roi_offsets", DT_F32, ir_shape_make(3, d3), v, (size_t)s * sizeof *v);
+	free(v);
+	return c;
+}
+
+/* RoiAlign (opset 10-22): X [N, C, H, W], rois [R, 4] (x1, y1, x2, y2),
+ * batch_indices [R] into [R, C, output_height, output_width]. Each bin
+ * averages (or maxes) sampling_ratio^2 bilinear samples; per sample,
+ * four gather_elements of X's rows picked by batch_indices. max mode
+ * takes, as ONNX's reference does, the largest weighted corner. The
+ * adaptive sampling_ratio 0 depends on the rois' values: unsupported. */
+int misc_roi_align(Importer *m, Op op)
+{
+	(void)op;
+	const Shape xs = *shp(m, m->in[0]), rs = *shp(m, m->in[1]);
+	if (xs.rank != 4 || !ir_shape_static(&xs) || rs.rank != 2 || !ir_shape_static(&rs) || rs.d[1].n != 4 ||
+	    ir_shape_numel(shp(m, m->in[2])) != rs.d[0].n)
+		return imp_err(m, "needs X [N, C, H, W], rois [R, 4] and batch_indices [R] of static shapes");
+	DType xt = m->g->val[m->in[0]].dtype;
+	if (!ir_dtype_is_float(xt))
+		return imp_err(m, "X must be a float type");
+	int64_t sr = imp_int(m, "sampling_ratio", 0), ph = imp_int(m, "output_height", 1),
+		pw = imp_int(m, "output_width", 1);
+	if (sr < 1 || sr > 64)
+		return imp_err(m, "sampling_ratio %lld is unsupported (the adaptive 0 depends on the rois' values)",
+			(long long)sr);
+	if (ph < 1 || pw < 1 || ph > 4096 || pw > 4096)
+		return imp_err(m, "bad output_height or output_width");
+	const char *mode = imp_str(m, "mode", "avg");
+	const char *ct = imp_str(m, "coordinate_transformation_mode", "half_pixel");
+	bool ismax = strcmp(mode, "max") == 0, half = strcmp(ct, "half_pixel") == 0;
+	if ((!ismax && strcmp(mode, "avg") != 0) || (!half && strcmp(ct, "output_half_pixel") != 0))
+		return imp_err(m, "mode \"%s\" with coordinate_transformation_mode \"%s\" is unsupported", mode, ct);
+	double scale = imp_float(m, "spatial_scale", 1), off = half ? 0.5 : 0;
+	int64_t n = xs.d[0].n, c = xs.d[1].n, h = xs.d[2].n, w = xs.d[3].n, r = rs.d[0].n;
+	int64_t sy = ph * sr, sx = pw * sr;
+	if (h * w >= ((int64_t)1 << 24) || r * c * sy * sx > ((int64_t)1 << 28))
+		return imp_err(m, "too large");
+	int x0 = roi_col(m, r, 0, scale, off), y0 = roi_col(m, r, 1, scale, off);
+	int rw = node2(m, OP_SUB, roi_col(m, r, 2, scale, off), x0);
+	int rh = node2(m, OP_SUB, roi_col(m, r, 3, scale, off), y0);
+	if (!half) { /* malformed rois become 1 x 1 */
+		rw = node2(m, OP_MAX, rw, kf(m, 1));
+		rh = node2(m, OP_MAX, rh, kf(m, 1));
+	}
+	int yc = node2(m, OP_ADD, y0, node2(m, OP_MUL, mulk(m, rh, 1.0 / (double)ph), roi_offsets(m, ph, sr, false)));
+	int xc = node2(m, OP_ADD, x0, node2(m, OP_MUL, mulk(m, rw, 1.0 / (double)pw), roi_offsets(m, pw, sr, true)));
+	int yi[2], yw[2], xi[2], xw[2];
+	roi_axis(m, yc, (double)h, &yi[0], &yi[1], &yw[0], &yw[1]);
+	roi_axis(m, xc, (double)w, &xi[0], &xi[1], &xw[0], &xw[1]);
+	int64_t x3[3] = {n, c, h * w}, q3[3] = {r, 1, sy * sx}, e3[3] = {r, c, sy * sx};
+	int xf = ints_node(m, OP_RESHAPE, m->in[0], "shape", x3, 3, -1);
+	int g = imp_node(m, OP_GATHER, (int[]){xf, m->in[2]}, 2, -1);
+	ir_set_int(m->g, g, "axis", 0);
+	int xr = imp_infer(m, g); /* [R, C, H*W] */
+	int acc = -1;
+	for (int k = 0; k < 4; k++) {
+		int a = k >> 1, b = k & 1;
+		int flat = node2(m, OP_ADD, mulk(m, yi[a], (double)w), xi[b]);
+		int wt = node2(m, OP_MUL, yw[a], xw[b]);
+		int ix = ints_node(m, OP_EXPAND, ints_node(m, OP_RESHAPE, cast_to(m, flat, DT_I64, -1), "shape",
+			q3, 3, -1), "shape", e3, 3, -1);
+		if (ix < 0 || xr < 0)
+			return -1;
+		int ge = imp_node(m, OP_GATHER_ELEMENTS, (int[]){xr, ix}, 2, -1);
+		ir_set_int(m->g, ge, "axis", 2);
+		int v = node2(m, OP_MUL, imp_infer(m, ge),
+			cast_to(m, ints_node(m, OP_RESHAPE, wt, "shape", q3, 3, -1), xt, -1));
+		acc = acc < 0 ? v : node2(m, ismax ? OP_MAX : OP_ADD, acc, v);
+	}
+	int64_t b6[6] = {r, c, ph, sr, pw, sr}, axes[2] = {3, 5};
+	int bins = ints_node(m, OP_RESHAPE, acc, "shape", b6, 6, -1);
+	if (bins < 0)
+		return -1;
+	int red = imp_node(m, ismax ? OP_REDUCE_MAX : OP_REDUCE_MEAN, &bins, 1, 0);
+	ir_set_ints(m->g, red, "axes", axes, 2);
+	ir_set_int(m->g, red, "keepdims", 0);
+	return imp_infer(m, red) < 0 ? -1 : 0;
 }

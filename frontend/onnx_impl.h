@@ -193,5 +193,6 @@ int misc_det(Importer *m, Op op);
 /* onnx_grid.c: GridSample and AffineGrid. */
 int misc_grid_sample(Importer *m, Op op);
 int misc_affine_grid(Importer *m, Op op);
+int misc_roi_align(Importer *m, Op op);
 
 #endif

@@ -786,6 +786,9 @@ static const OnnxOp table[] = {
 	{"HannWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
 	{"MatMulInteger", misc_matmul_integer, OP_COUNT, 2, 4, ""},
 	{"QLinearMatMul", misc_qlinear_matmul, OP_COUNT, 8, 8, ""},
+	{"RoiAlign", misc_roi_align, OP_COUNT, 3, 3,
+		"coordinate_transformation_mode:string mode:string output_height:int output_width:int "
+		"sampling_ratio:int spatial_scale:float"},
 	{"STFT", misc_stft, OP_COUNT, 2, 4, "onesided:int"},
 	{"TensorScatter", misc_tensor_scatter, OP_COUNT, 2, 3, "axis:int mode:string"},
 	{"RotaryEmbedding", misc_rotary, OP_COUNT, 3, 4, "interleaved:int num_heads:int rotary_embedding_dim:int"},

@@ -5,7 +5,7 @@
  * functions, DFT (forward, inverse, one-sided, irfft) and STFT,
  * QLinearMatMul (half-even rounding, saturation) and MatMulInteger,
  * RotaryEmbedding (halves and interleaved), GridSample's modes and
- * paddings, AffineGrid, Col2Im, TensorScatter, Det, DynamicQuantizeLinear;
+ * paddings, AffineGrid, RoiAlign (avg, max), Col2Im, TensorScatter, Det, DynamicQuantizeLinear;
  * and the errors for what they refuse. */
 #include <math.h>
 
@@ -200,6 +200,31 @@ static void test_affine_grid(void **state)
 	check(b, (const float[]){1, 0, 0, 0, 1, 0}, 0, (const double[]){-0.5, 0, 0.5, 0}, 4, 1e-6);
 }
 
+/* One 1 x 1 bin over [0, 1]^2 sampled once at (0.5, 0.5): the mean of
+ * X, or in max mode the largest corner times its weight 1/4. */
+static void roi_case(const char *mode, double want)
+{
+	MB *b = mb_new(16);
+	mb_input(b, "X", F32, "1,1,2,2");
+	mb_init_f32(b, "rois", "1,4", (const float[]){0, 0, 1, 1}, 4);
+	mb_init_i64(b, "bi", "1", INTS(0));
+	Onnx__NodeProto *n = mb_node(b, "RoiAlign", "ra", "X,rois,bi", "Y");
+	a_str(b, n, "mode", mode);
+	a_str(b, n, "coordinate_transformation_mode", "output_half_pixel");
+	a_int(b, n, "output_height", 1);
+	a_int(b, n, "output_width", 1);
+	a_int(b, n, "sampling_ratio", 1);
+	mb_output(b, "Y");
+	check(b, (const float[]){0, 1, 2, 3}, 0, &want, 1, 1e-6);
+}
+
+static void test_roi_align(void **state)
+{
+	(void)state;
+	roi_case("avg", 1.5);
+	roi_case("max", 0.75);
+}
+
 /* Blocks (0, 2) at 0 and (1, 3) at 1 of a 1 x 3 image overlap at 1. */
 static void test_col2im(void **state)
 {
@@ -300,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_rotary),
 		cmocka_unit_test(test_grid_sample),
 		cmocka_unit_test(test_affine_grid),
+		cmocka_unit_test(test_roi_align),
 		cmocka_unit_test(test_col2im),
 		cmocka_unit_test(test_tensor_scatter),
 		cmocka_unit_test(test_det),
