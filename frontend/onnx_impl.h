@@ -183,6 +183,7 @@ int misc_matmul_integer(Importer *m, Op op);
 int misc_qlinear_matmul(Importer *m, Op op);
 int misc_rotary(Importer *m, Op op);
 int misc_dynamic_quantize(Importer *m, Op op);
+int misc_qlinear_conv(Importer *m, Op op);
 /* onnx_signal.c: DFT and STFT as matmuls with constant tables. */
 int misc_dft(Importer *m, Op op);
 int misc_stft(Importer *m, Op op);

@@ -5,6 +5,8 @@
  *     integers (exact while every partial sum stays below 2^24), then a
  *     float64 rescale, round-half-even and saturation for QLinearMatMul
  *   RotaryEmbedding: gather of the cos/sin caches, slices, mul/add, concat
+ *   DynamicQuantizeLinear: reductions for the range, then quantization
+ *   QLinearConv: QLinearMatMul's recipe around a float32 conv
  * DFT and STFT are in onnx_signal.c. Shapes must be static. */
 #include "onnx_impl.h"
 
@@ -357,4 +359,79 @@ int misc_dynamic_quantize(Importer *m, Op op)
 	ir_set_float(m->g, c, "min", 0);
 	ir_set_float(m->g, c, "max", 255);
 	return cast_to(m, imp_infer(m, c), DT_U8, 0) < 0 ? -1 : 0;
+}
+
+/* ---- QLinearConv ------------------------------------------------------------------ */
+
+/* conv of the centered 8-bit operands in float32 (exact while each output
+ * sums at most 258 products), plus the int32 bias, then QLinearMatMul's
+ * rescale, round, zero point and saturation. Window attributes as for
+ * Conv; auto_pad SAME_* and per-channel scales are unsupported. */
+int misc_qlinear_conv(Importer *m, Op op)
+{
+	(void)op;
+	const Shape xs = *shp(m, m->in[0]), ws = *shp(m, m->in[3]);
+	int s = xs.rank - 2;
+	if (!ir_shape_static(&xs) || !ir_shape_static(&ws) || s < 1 || s > 3 || ws.rank != xs.rank)
+		return imp_err(m, "needs x and w of static shapes with 1 to 3 spatial dims");
+	const char *ap = imp_str(m, "auto_pad", "NOTSET");
+	if (*ap && strcmp(ap, "NOTSET") != 0 && strcmp(ap, "VALID") != 0)
+		return imp_err(m, "auto_pad \"%s\" is unsupported", ap);
+	int64_t st[3], dil[3], pads[6], terms = ws.d[1].n;
+	const int64_t *v;
+	int n;
+	for (int i = 0; i < s; i++)
+		st[i] = 1, dil[i] = 1, pads[i] = pads[s + i] = 0, terms *= ws.d[i + 2].n;
+	if (((n = imp_ints(m, "strides", &v)) >= 0 && n != s) || ((n = imp_ints(m, "dilations", &v)) >= 0 && n != s) ||
+	    ((n = imp_ints(m, "pads", &v)) >= 0 && n != 2 * s) || ((n = imp_ints(m, "kernel_shape", &v)) >= 0 && n != s))
+		return imp_err(m, "window attributes must have one value per spatial dim");
+	for (int i = 0; i < imp_ints(m, "strides", &v); i++)
+		st[i] = v[i];
+	for (int i = 0; i < imp_ints(m, "dilations", &v); i++)
+		dil[i] = v[i];
+	for (int i = 0; i < imp_ints(m, "pads", &v); i++)
+		pads[i] = v[i];
+	for (int i = 0; i < imp_ints(m, "kernel_shape", &v); i++)
+		if (v[i] != ws.d[i + 2].n)
+			return imp_err(m, "kernel_shape does not match the weight");
+	for (int i = 0; i < s; i++)
+		if (st[i] < 1 || dil[i] < 1 || pads[i] < 0 || pads[s + i] < 0)
+			return imp_err(m, "bad strides, dilations or pads");
+	int64_t kmax = (((int64_t)1 << 24) - 1) / (255 * 255);
+	if (terms > kmax)
+		return imp_err(m, "%lld products per output exceed the %lld that float32 sums exactly",
+			(long long)terms, (long long)kmax);
+	int x = centered(m, 0, 2, "x"), w = centered(m, 3, 5, "w");
+	if (x < 0 || w < 0)
+		return -1;
+	int nd = imp_node(m, OP_CONV, (int[]){x, w}, 2, -1);
+	ir_set_ints(m->g, nd, "strides", st, s);
+	ir_set_ints(m->g, nd, "pads", pads, 2 * s);
+	ir_set_ints(m->g, nd, "dilations", dil, s);
+	ir_set_int(m->g, nd, "group", imp_int(m, "group", 1));
+	int c = cast_to(m, imp_infer(m, nd), DT_F64, -1);
+	if (has_in(m, 8)) { /* int32 bias [M] -> [1, M, 1, ...] */
+		int64_t bd[5] = {1, ws.d[0].n, 1, 1, 1};
+		if (m->g->val[m->in[8]].dtype != DT_I32 || ir_shape_numel(shp(m, m->in[8])) != ws.d[0].n)
+			return imp_err(m, "B must be int32 with one value per output channel");
+		c = node2(m, OP_ADD, c, reshape(m, cast_to(m, m->in[8], DT_F64, -1), bd, xs.rank, -1), -1);
+	}
+	DType st_t = m->g->val[m->in[1]].dtype;
+	int sx = scale_in(m, 1, st_t), sw = scale_in(m, 4, st_t), sy = scale_in(m, 6, st_t);
+	if (sx < 0 || sw < 0 || sy < 0 || st_t != DT_F32)
+		return sx < 0 || sw < 0 || sy < 0 ? -1 : imp_err(m, "scales must be float32");
+	int mult = node2(m, OP_DIV, node2(m, OP_MUL, sx, sw, -1), sy, -1);
+	int d = node2(m, OP_MUL, c, cast_to(m, mult, DT_F64, -1), -1);
+	DType yt = m->g->val[m->in[7]].dtype;
+	if ((yt != DT_U8 && yt != DT_I8) || ir_shape_numel(shp(m, m->in[7])) != 1)
+		return imp_err(m, "y_zero_point must be one uint8 or int8");
+	int64_t none = 0;
+	int r = node1(m, OP_ROUND, d, -1);
+	r = node2(m, OP_ADD, r, reshape(m, cast_to(m, m->in[7], DT_F64, -1), &none, 0, -1), -1);
+	if (r < 0)
+		return -1;
+	int cl = imp_node(m, OP_CLIP, &r, 1, -1);
+	ir_set_float(m->g, cl, "min", yt == DT_U8 ? 0 : -128);
+	ir_set_float(m->g, cl, "max", yt == DT_U8 ? 255 : 127);
+	return cast_to(m, imp_infer(m, cl), yt, 0) < 0 ? -1 : 0;
 }

@@ -785,6 +785,8 @@ static const OnnxOp table[] = {
 	{"HammingWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
 	{"HannWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
 	{"MatMulInteger", misc_matmul_integer, OP_COUNT, 2, 4, ""},
+	{"QLinearConv", misc_qlinear_conv, OP_COUNT, 8, 9,
+		"auto_pad:string dilations:ints group:int kernel_shape:ints pads:ints strides:ints"},
 	{"QLinearMatMul", misc_qlinear_matmul, OP_COUNT, 8, 8, ""},
 	{"RoiAlign", misc_roi_align, OP_COUNT, 3, 3,
 		"coordinate_transformation_mode:string mode:string output_height:int output_width:int "

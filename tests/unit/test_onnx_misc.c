@@ -3,7 +3,8 @@
  * imported, evaluated by the reference interpreter and compared with
  * values worked out by hand from the ONNX specification: the window
  * functions, DFT (forward, inverse, one-sided, irfft) and STFT,
- * QLinearMatMul (half-even rounding, saturation) and MatMulInteger,
+ * QLinearMatMul (half-even rounding, saturation), QLinearConv and
+ * MatMulInteger,
  * RotaryEmbedding (halves and interleaved), GridSample's modes and
  * paddings, AffineGrid, RoiAlign (avg, max), Col2Im, TensorScatter, Det, DynamicQuantizeLinear;
  * and the errors for what they refuse. */
@@ -135,7 +136,22 @@ static void test_integer_matmul(void **state)
 	qlinear_case(0.125f, (const double[]){23});   /* 20 + 3 */
 	qlinear_case(1.0f, (const double[]){5});      /* round(2.5) = 2, + 3 */
 	qlinear_case(1.0f / 1024, (const double[]){255}); /* 2560 + 3 saturates */
-	MB *b = mb_new(10);
+	MB *b = mb_new(10); /* QLinearConv: x - 10 = [0, 10, 20], w - 1 = [0, 2], bias 5 */
+	add_u8(b, "x", "1,1,1,3", (const uint8_t[]){10, 20, 30}, 3);
+	add_u8(b, "xz", "", (const uint8_t[]){10}, 1);
+	add_u8(b, "w", "1,1,1,2", (const uint8_t[]){1, 3}, 2);
+	add_u8(b, "wz", "", (const uint8_t[]){1}, 1);
+	add_u8(b, "yz", "", (const uint8_t[]){3}, 1);
+	float xs = 0.5f, wsc = 0.25f, ys = 0.125f;
+	int32_t bias = 5;
+	mb_init_f32(b, "xs", "", &xs, 1);
+	mb_init_f32(b, "ws", "", &wsc, 1);
+	mb_init_f32(b, "ys", "", &ys, 1);
+	mb_init(b, mb_tensor(b, "B", ONNX__TENSOR_PROTO__DATA_TYPE__INT32, "1", &bias, 1, 1));
+	mb_node(b, "QLinearConv", "qc", "x,xs,xz,w,ws,wz,ys,yz,B", "Y");
+	mb_output(b, "Y");
+	check(b, NULL, 0, (const double[]){20 + 5 + 3, 40 + 5 + 3}, 2, 0);
+	b = mb_new(10);
 	add_u8(b, "a", "2,2", (const uint8_t[]){1, 2, 3, 4}, 4);
 	add_u8(b, "b", "2,1", (const uint8_t[]){200, 100}, 2);
 	add_u8(b, "az", "", (const uint8_t[]){1}, 1);
