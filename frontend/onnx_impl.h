@@ -206,4 +206,24 @@ int imp_sce_loss(Importer *m, Op op);
  * (Adagrad, Momentum, Adam); NULL for another op_type. */
 const OnnxOp *onnx_find_training_op(const char *op_type);
 
+/* --- misc --- */
+/* onnx_misc.c: window functions, integer matmuls, RotaryEmbedding. */
+int misc_window(Importer *m, Op op);
+int misc_matmul_integer(Importer *m, Op op);
+int misc_qlinear_matmul(Importer *m, Op op);
+int misc_rotary(Importer *m, Op op);
+int misc_dynamic_quantize(Importer *m, Op op);
+int misc_qlinear_conv(Importer *m, Op op);
+/* onnx_signal.c: DFT and STFT as matmuls with constant tables. */
+int misc_dft(Importer *m, Op op);
+int misc_stft(Importer *m, Op op);
+/* onnx_misc_idx.c */
+int misc_col2im(Importer *m, Op op);
+int misc_tensor_scatter(Importer *m, Op op);
+int misc_det(Importer *m, Op op);
+/* onnx_grid.c: GridSample and AffineGrid. */
+int misc_grid_sample(Importer *m, Op op);
+int misc_affine_grid(Importer *m, Op op);
+int misc_roi_align(Importer *m, Op op);
+
 #endif

@@ -784,6 +784,27 @@ static const OnnxOp table[] = {
 	/* ad */
 	{"NegativeLogLikelihoodLoss", imp_nll_loss, OP_COUNT, 2, 3, "reduction:string ignore_index:int"},
 	{"SoftmaxCrossEntropyLoss", imp_sce_loss, OP_COUNT, 2, 3, "reduction:string ignore_index:int"},
+
+	/* --- misc --- */
+	{"AffineGrid", misc_affine_grid, OP_COUNT, 2, 2, "align_corners:int"},
+	{"BlackmanWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
+	{"Col2Im", misc_col2im, OP_COUNT, 3, 3, "dilations:ints pads:ints strides:ints"},
+	{"Det", misc_det, OP_COUNT, 1, 1, ""},
+	{"DFT", misc_dft, OP_COUNT, 1, 3, "axis:int inverse:int onesided:int"},
+	{"DynamicQuantizeLinear", misc_dynamic_quantize, OP_COUNT, 1, 1, ""},
+	{"GridSample", misc_grid_sample, OP_COUNT, 2, 2, "align_corners:int mode:string padding_mode:string"},
+	{"HammingWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
+	{"HannWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
+	{"MatMulInteger", misc_matmul_integer, OP_COUNT, 2, 4, ""},
+	{"QLinearConv", misc_qlinear_conv, OP_COUNT, 8, 9,
+		"auto_pad:string dilations:ints group:int kernel_shape:ints pads:ints strides:ints"},
+	{"QLinearMatMul", misc_qlinear_matmul, OP_COUNT, 8, 8, ""},
+	{"RoiAlign", misc_roi_align, OP_COUNT, 3, 3,
+		"coordinate_transformation_mode:string mode:string output_height:int output_width:int "
+		"sampling_ratio:int spatial_scale:float"},
+	{"STFT", misc_stft, OP_COUNT, 2, 4, "onesided:int"},
+	{"TensorScatter", misc_tensor_scatter, OP_COUNT, 2, 3, "axis:int mode:string"},
+	{"RotaryEmbedding", misc_rotary, OP_COUNT, 3, 4, "interleaved:int num_heads:int rotary_embedding_dim:int"},
 };
 
 const OnnxOp *onnx_find_op(const char *domain, const char *op_type)

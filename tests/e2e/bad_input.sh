@@ -65,7 +65,7 @@ for name in two_unsupported garbage truncated missing; do
     stderr_has "$what" "$name.onnx" || good=0
     if [ "$name" = two_unsupported ]; then
       stderr_has "$what" RandomUniformLike || good=0
-      stderr_has "$what" Det || good=0
+      stderr_has "$what" Unique || good=0
     fi
     [ $good = 1 ] && ok "$what: exit 1, $(head -c 200 "$ERR" | head -n 1)"
   fi

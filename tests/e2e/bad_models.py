@@ -2,7 +2,7 @@
 bad_models.py OUTDIR
 
   two_unsupported.onnx  a valid graph using two ops nncc does not support
-                        (RandomUniformLike and Det); nncc must name both
+                        (RandomUniformLike and Unique); nncc must name both
   garbage.onnx          4 KiB of random bytes (fixed seed)
   truncated.onnx        the first 60% of the bytes of a valid model
   small.onnx            a valid model whose input is named "pixels_in",
@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-UNSUPPORTED_OPS = ("RandomUniformLike", "Det")  # bad_input.sh greps for these names
+UNSUPPORTED_OPS = ("RandomUniformLike", "Unique")  # bad_input.sh greps for these names
 SMALL_INPUT = "pixels_in"
 SMALL_SHAPE = (2, 3)
 
@@ -40,11 +40,11 @@ def make_model(graph):
 
 def two_unsupported():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 3])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])
     nodes = [
         helper.make_node("RandomUniformLike", ["x"], ["h"], name="random_node", seed=1.0),
         helper.make_node("Relu", ["h"], ["r"], name="relu_node"),
-        helper.make_node("Det", ["r"], ["y"], name="det_node"),
+        helper.make_node("Unique", ["r"], ["y"], name="unique_node"),
     ]
     return make_model(helper.make_graph(nodes, "two_unsupported", [x], [y]))
 

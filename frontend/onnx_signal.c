@@ -1,0 +1,241 @@
+/* onnx_signal.c — DFT and STFT (misc family) as matmuls with constant
+ * cos/sin tables, so they fuse and run on the GEMM library like any
+ * other contraction.
+ *
+ * A signal of N samples with c = 1 (real) or 2 (complex) channels per
+ * sample is flattened to N*c values, row n*c + j of the table; each of
+ * the K outputs has 2 columns (real, imaginary), or 1 for the inverse of
+ * a one-sided spectrum (irfft). With theta = 2 pi k n / L, s = 1 (forward)
+ * or 1/L (inverse) and sigma = -1 (forward) or +1 (inverse):
+ *   re_k = s sum_n re_n cos(theta) - sigma im_n sin(theta)
+ *   im_k = s sum_n sigma re_n sin(theta) + im_n cos(theta)
+ * dft_length L truncates (rows n >= L are zero) or zero-pads (rows past N
+ * are not needed). irfft reads frequencies n < min(N, L/2 + 1), each
+ * counted twice except 0 and L/2, so real outputs need no mirror copy;
+ * its L defaults to 2 (N - 1).
+ * Tables are computed in double and stored in the signal's dtype. */
+#include "onnx_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool has_in(const Importer *m, int k) { return k < m->nin && m->in[k] >= 0; }
+static const Shape *shp(const Importer *m, int v) { return &m->g->val[v].shape; }
+
+static int node2(Importer *m, Op op, int a, int b, int slot)
+{
+	if (a < 0 || b < 0)
+		return -1;
+	int in[2] = {a, b};
+	return imp_infer(m, imp_node(m, op, in, 2, slot));
+}
+
+static int reshape(Importer *m, int x, const int64_t *dims, int n, int slot)
+{
+	if (x < 0)
+		return -1;
+	int nd = imp_node(m, OP_RESHAPE, &x, 1, slot);
+	ir_set_ints(m->g, nd, "shape", dims, n);
+	return imp_infer(m, nd);
+}
+
+static int transpose(Importer *m, int x, const int64_t *perm, int n, int slot)
+{
+	if (x < 0)
+		return -1;
+	int nd = imp_node(m, OP_TRANSPOSE, &x, 1, slot);
+	ir_set_ints(m->g, nd, "perm", perm, n);
+	return imp_infer(m, nd);
+}
+
+/* The one value of constant input k as an integer; 0 or -1. */
+static int const_int(Importer *m, int k, const char *what, int64_t *out)
+{
+	int c = imp_fold(m, m->in[k]);
+	if (c < 0)
+		return imp_err(m, "input %d (%s) must be a constant", k, what);
+	const Value *v = &m->g->val[c];
+	if (ir_shape_numel(&v->shape) != 1 || !ir_dtype_is_int(v->dtype))
+		return imp_err(m, "%s must be one integer", what);
+	*out = (int64_t)ir_elem_get(v->dtype, v->data);
+	return 0;
+}
+
+/* One transform: N samples of c channels, length L, K outputs. */
+typedef struct Dft {
+	int64_t n;    /* samples along the signal axis */
+	int c;        /* channels per sample: 1 real, 2 complex */
+	int64_t l;    /* dft_length */
+	int64_t k;    /* outputs: L, or L/2 + 1 one-sided */
+	bool inverse; /* inverse transform (scaled by 1/L) */
+	bool irfft;   /* inverse of a one-sided spectrum: K = L real outputs */
+} Dft;
+
+/* Output columns per output position. */
+static int dft_cols(const Dft *f) { return f->irfft ? 1 : 2; }
+
+/* The [N*c, K*cols] table of f as a constant of dtype t, or -1. */
+static int dft_table(Importer *m, const Dft *f, DType t)
+{
+	int cols = dft_cols(f);
+	int64_t rows = f->n * f->c, ncol = f->k * cols, numel;
+	if (!ck_mul(rows, ncol, &numel) || numel > ((int64_t)1 << 26))
+		return imp_err(m, "the DFT table of %lld x %lld values is too large", (long long)rows,
+			(long long)ncol);
+	size_t esz = ir_dtype_size(t);
+	unsigned char *buf = calloc((size_t)numel + 1, esz);
+	if (!buf)
+		return imp_err(m, "out of memory");
+	double sigma = f->inverse ? 1 : -1, s = f->inverse ? 1.0 / (double)f->l : 1;
+	for (int64_t n = 0; n < f->n; n++) {
+		for (int64_t k = 0; k < f->k; k++) {
+			double th = 2 * M_PI * (double)((n * k) % f->l) / (double)f->l;
+			double co = cos(th), si = sin(th), w[2][2] = {{0, 0}, {0, 0}};
+			if (f->irfft) { /* n: frequency, k: output sample */
+				if (n < f->l / 2 + 1) {
+					double twice = n == 0 || 2 * n == f->l ? 1 : 2;
+					w[0][0] = twice * s * co;
+					w[1][0] = -twice * s * si;
+				}
+			} else if (n < f->l) {
+				w[0][0] = s * co, w[0][1] = sigma * s * si;
+				w[1][0] = -sigma * s * si, w[1][1] = s * co;
+			}
+			for (int j = 0; j < f->c; j++)
+				for (int o = 0; o < cols; o++)
+					ir_elem_put(t, buf + (size_t)((n * f->c + j) * ncol + k * cols + o) * esz, w[j][o]);
+		}
+	}
+	int64_t dims[2] = {rows, ncol};
+	int v = imp_const(m, "dft_table", t, ir_shape_make(2, dims), buf, (size_t)numel * esz);
+	free(buf);
+	return v;
+}
+
+/* Checks the dtype and the channel count of input 0. */
+static int signal_type(Importer *m, int *c)
+{
+	const Value *x = &m->g->val[m->in[0]];
+	if (!ir_dtype_is_float(x->dtype))
+		return imp_err(m, "the signal must be a float type, not %s", ir_dtype_name(x->dtype));
+	if (!ir_shape_static(&x->shape) || x->shape.rank < 2)
+		return imp_err(m, "needs a signal of static shape and rank >= 2");
+	*c = (int)x->shape.d[x->shape.rank - 1].n;
+	if (*c != 1 && *c != 2)
+		return imp_err(m, "the last dim must be 1 (real) or 2 (complex), not %d", *c);
+	return 0;
+}
+
+/* DFT: axis (attribute before opset 20, input 2 from it), dft_length
+ * (input 1), inverse, onesided. */
+int misc_dft(Importer *m, Op op)
+{
+	(void)op;
+	Dft f;
+	memset(&f, 0, sizeof f);
+	if (signal_type(m, &f.c) < 0)
+		return -1;
+	const Shape xs = *shp(m, m->in[0]);
+	int r = xs.rank;
+	int64_t axis = imp_int(m, "axis", 1);
+	if (m->opset >= 20) {
+		if (imp_attr(m, "axis"))
+			return imp_err(m, "axis is an input from opset 20");
+		axis = -2;
+		if (has_in(m, 2) && const_int(m, 2, "axis", &axis) < 0)
+			return -1;
+	}
+	if (axis < 0)
+		axis += r;
+	if (axis < 0 || axis > r - 2)
+		return imp_err(m, "axis %lld is out of range for a signal of rank %d", (long long)axis, r);
+	f.n = xs.d[axis].n;
+	f.inverse = imp_int(m, "inverse", 0) != 0;
+	bool onesided = imp_int(m, "onesided", 0) != 0;
+	f.irfft = onesided && f.inverse;
+	f.l = f.irfft ? 2 * (f.n - 1) : f.n; /* irfft: N = L/2 + 1 frequencies */
+	if (has_in(m, 1) && const_int(m, 1, "dft_length", &f.l) < 0)
+		return -1;
+	if (f.l < 1 || f.l > (1 << 20))
+		return imp_err(m, "dft_length %lld is out of range", (long long)f.l);
+	f.k = onesided && !f.inverse ? f.l / 2 + 1 : f.l;
+	/* [.., N, .., c] -> [others.., N, c] -> [others.., N*c] */
+	int64_t perm[IR_MAX_RANK], back[IR_MAX_RANK], flat[IR_MAX_RANK], outd[IR_MAX_RANK];
+	int np = 0, no = 0;
+	for (int i = 0; i < r - 1; i++)
+		if (i != axis) {
+			perm[np++] = i;
+			flat[no] = xs.d[i].n;
+			outd[no++] = xs.d[i].n;
+		}
+	perm[np++] = axis, perm[np++] = r - 1;
+	flat[no] = f.n * f.c;
+	int x = transpose(m, m->in[0], perm, r, -1);
+	x = reshape(m, x, flat, no + 1, -1);
+	int t = dft_table(m, &f, m->g->val[m->in[0]].dtype);
+	int y = node2(m, OP_MATMUL, x, t, -1);
+	/* [others.., K*cols] -> [others.., K, cols] -> K back to the axis */
+	outd[no] = f.k, outd[no + 1] = dft_cols(&f);
+	y = reshape(m, y, outd, no + 2, -1);
+	for (int i = 0, j = 0; i < r; i++)
+		back[i] = i == axis ? no : i == r - 1 ? no + 1 : j++;
+	return transpose(m, y, back, r, 0) < 0 ? -1 : 0;
+}
+
+/* STFT: signal [B, T, c], frame_step (input 1), window [L] (input 2),
+ * frame_length (input 3), onesided (default 1). Frames are gathered with
+ * constant indices, windowed, then transformed: [B, F, K, 2]. */
+int misc_stft(Importer *m, Op op)
+{
+	(void)op;
+	Dft f;
+	memset(&f, 0, sizeof f);
+	if (signal_type(m, &f.c) < 0)
+		return -1;
+	const Shape xs = *shp(m, m->in[0]);
+	if (xs.rank != 3)
+		return imp_err(m, "the signal must be [batch, length, 1 or 2]");
+	int64_t step, len = -1;
+	if (const_int(m, 1, "frame_step", &step) < 0)
+		return -1;
+	if (has_in(m, 3) && const_int(m, 3, "frame_length", &len) < 0)
+		return -1;
+	if (has_in(m, 2)) {
+		const Shape *ws = shp(m, m->in[2]);
+		if (ws->rank != 1 || !ir_shape_static(ws) || (len >= 0 && ws->d[0].n != len))
+			return imp_err(m, "the window must be 1-D and frame_length long");
+		len = ws->d[0].n;
+	}
+	int64_t total = xs.d[1].n;
+	if (len < 1 || len > total || step < 1)
+		return imp_err(m, "frame_length (%lld) and frame_step (%lld) do not fit a signal of %lld",
+			(long long)len, (long long)step, (long long)total);
+	int64_t frames = (total - len) / step + 1, numel;
+	if (!ck_mul(frames, len, &numel) || numel > ((int64_t)1 << 24))
+		return imp_err(m, "too many frames");
+	f.n = f.l = len;
+	f.inverse = false;
+	f.k = imp_int(m, "onesided", 1) ? len / 2 + 1 : len;
+	int64_t *idx = calloc((size_t)numel, sizeof *idx);
+	if (!idx)
+		return imp_err(m, "out of memory");
+	for (int64_t i = 0; i < frames; i++)
+		for (int64_t j = 0; j < len; j++)
+			idx[i * len + j] = i * step + j;
+	int64_t id[2] = {frames, len};
+	int ix = imp_const(m, "frames", DT_I64, ir_shape_make(2, id), idx, (size_t)numel * sizeof *idx);
+	free(idx);
+	if (ix < 0)
+		return -1;
+	int g = imp_node(m, OP_GATHER, (int[]){m->in[0], ix}, 2, -1);
+	ir_set_int(m->g, g, "axis", 1);
+	int x = imp_infer(m, g); /* [B, F, L, c] */
+	if (has_in(m, 2)) {
+		int64_t w4[4] = {1, 1, len, 1};
+		x = node2(m, OP_MUL, x, reshape(m, m->in[2], w4, 4, -1), -1);
+	}
+	int64_t b = xs.d[0].n, f3[3] = {b, frames, len * f.c}, o4[4] = {b, frames, f.k, 2};
+	int y = node2(m, OP_MATMUL, reshape(m, x, f3, 3, -1), dft_table(m, &f, m->g->val[m->in[0]].dtype), -1);
+	return reshape(m, y, o4, 4, 0) < 0 ? -1 : 0;
+}
