@@ -5,7 +5,7 @@
  * (e5m2), with x's sign where the format has one. The overflow test is on
  * x as f32 against the midpoint T between the largest finite value and
  * the next grid point: |x| > T, or |x| == T when the largest code is odd
- * (a tie rounds to even, away from it). */
+ * (a tie rounds to even, away from it); f8e8m0 (rounding up): |x| > 2^127. */
 #include "lower.h"
 
 #include <math.h>
@@ -13,13 +13,16 @@
 Kx *lw_cast_nosat(Lower *L, int buf, Aff idx, DType t)
 {
 	int eb, mb, bias, e;
-	NN_ASSERT(ir_small_float_fmt(t, &eb, &mb, &bias));
 	unsigned max = ir_small_enc(t, INFINITY, true);
-	double m = ir_small_dec(t, max);
-	frexp(m, &e); /* m in [2^(e-1), 2^e) */
-	double mid = m + ldexp(1, e - 1 - mb) / 2;
+	double m = ir_small_dec(t, max), mid = m; /* f8e8m0 rounds up: past 2^127 overflows */
+	if (t != DT_F8E8M0) {
+		NN_ASSERT(ir_small_float_fmt(t, &eb, &mb, &bias));
+		frexp(m, &e); /* m in [2^(e-1), 2^e) */
+		mid = m + ldexp(1, e - 1 - mb) / 2;
+	}
 	Kx *x = kx_load(L, DT_F32, buf, idx);
-	Kx *over = kx_bin(L, max & 1 ? KB_GE : KB_GT, kx_un(L, KU_ABS, x), kx_const(L, DT_F32, mid));
+	Kx *over = kx_bin(L, max & 1 && t != DT_F8E8M0 ? KB_GE : KB_GT, kx_un(L, KU_ABS, x),
+		kx_const(L, DT_F32, mid));
 	over->dtype = DT_BOOL;
 	Kx *neg = kx_bin(L, KB_LT, x, kx_const(L, DT_F32, 0));
 	neg->dtype = DT_BOOL;

@@ -236,7 +236,7 @@ static DType onnx_dtype(int32_t t)
 	case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16: return DT_U16;
 	case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32: return DT_U32;
 	case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64: return DT_U64;
-	case 17: case 18: case 19: case 20: case 21: case 22: case 23: case 25: case 26:
+	case 17: case 18: case 19: case 20: case 21: case 22: case 23: case 24: case 25: case 26:
 		return (DType)t; /* float8s, uint4, int4, float4e2m1, uint2, int2: codes shared */
 	default: return DT_UNDEF;
 	}

@@ -165,8 +165,8 @@ int ew_castlike(Importer *m, Op op)
 	if (ir_dtype_size(t) == 0)
 		return imp_err(m, "target type is unknown");
 	int v = cast_to(m, m->in[0], t, 0);
-	if (v >= 0 && m->g->val[v].kind == VK_NODE)
-		dt_cast_saturate(m, m->g->val[v].def);
+	if (v >= 0 && m->g->val[v].kind == VK_NODE && dt_cast_saturate(m, m->g->val[v].def))
+		return -1;
 	return v < 0 ? -1 : 0;
 }
 

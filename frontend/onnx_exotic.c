@@ -24,13 +24,19 @@ int dt_unpack(DType dt, const uint8_t *raw, size_t nraw, const int32_t *i32, siz
 }
 
 /* Cast/CastLike's saturate=0 on node nd (a cast to a float8): float8
- * overflow gives NaN or infinity. Other targets ignore it, as ONNX says. */
-void dt_cast_saturate(Importer *m, int nd)
+ * overflow gives NaN or infinity. Other targets ignore it, as ONNX says;
+ * round_mode likewise concerns f8e8m0 only, where nncc has "up". */
+int dt_cast_saturate(Importer *m, int nd)
 {
-	if (nd < 0 || imp_int(m, "saturate", 1) != 0)
-		return;
+	if (nd < 0)
+		return 0;
 	const Attr *a = ir_attr(&m->g->node[nd], "to");
 	DType to = a && a->kind == AT_STRING ? ir_dtype_parse(a->s, strlen(a->s)) : DT_UNDEF;
-	if (ir_dtype_is_small_float(to) && to != DT_F4E2M1)
+	const Onnx__AttributeProto *rm = imp_attr(m, "round_mode");
+	if (to == DT_F8E8M0 && rm && (rm->s.len != 2 || memcmp(rm->s.data, "up", 2) != 0))
+		return imp_err(m, "round_mode \"%.*s\" is unsupported (only \"up\")", (int)rm->s.len,
+			(const char *)rm->s.data);
+	if (imp_int(m, "saturate", 1) == 0 && ir_dtype_is_small_float(to) && to != DT_F4E2M1)
 		ir_set_int(m->g, nd, "saturate", 0);
+	return 0;
 }

@@ -106,7 +106,9 @@ void imp_bind(Importer *m, int k, int v);
  * each; -1 if the packed count is not what numel needs. */
 int dt_unpack(DType dt, const uint8_t *raw, size_t nraw, const int32_t *i32, size_t n32, int64_t numel,
 	      uint8_t *out);
-void dt_cast_saturate(Importer *m, int nd); /* Cast/CastLike saturate=0 onto cast node nd */
+/* Cast/CastLike's saturate=0 and round_mode onto cast node nd; -1 with a
+ * message for a round_mode other than "up" on an f8e8m0 target. */
+int dt_cast_saturate(Importer *m, int nd);
 int ew_simple(Importer *m, Op op); /* onnx_ew.c */
 int ew_binary(Importer *m, Op op);
 int ew_isinf(Importer *m, Op op);

@@ -592,7 +592,8 @@ static int op_cast(Importer *m, Op op)
 		return imp_err(m, "cast to ONNX type %lld is unsupported", (long long)to);
 	int nd = imp_node(m, OP_CAST, m->in, 1, 0);
 	ir_set_string(m->g, nd, "to", ir_dtype_name((DType)to));
-	dt_cast_saturate(m, nd);
+	if (dt_cast_saturate(m, nd))
+		return -1;
 	return done(m, nd);
 }
 
@@ -610,7 +611,7 @@ static const OnnxOp table[] = {
 	{"Add", op_binary, OP_ADD, 2, 2, BINARY},
 	{"BatchNormalization", op_batchnorm, OP_BATCHNORM, 5, 5,
 		"epsilon:float momentum:float spatial:int is_test:int training_mode:int " UNARY},
-	{"Cast", op_cast, OP_CAST, 1, 1, "to:int saturate:int"},
+	{"Cast", op_cast, OP_CAST, 1, 1, "to:int saturate:int round_mode:string"},
 	{"Clip", op_clip, OP_CLIP, 1, 3, "min:float max:float " UNARY},
 	{"Concat", op_concat, OP_CONCAT, 1, -1, "axis:int"},
 	{"Constant", op_constant, OP_COUNT, 0, 0,
@@ -662,7 +663,7 @@ static const OnnxOp table[] = {
 	{"BitwiseNot", ew_simple, OP_BITWISE_NOT, 1, 1, ""},
 	{"BitwiseOr", ew_binary, OP_BITWISE_OR, 2, 2, ""},
 	{"BitwiseXor", ew_binary, OP_BITWISE_XOR, 2, 2, ""},
-	{"CastLike", ew_castlike, OP_CAST, 2, 2, "saturate:int"},
+	{"CastLike", ew_castlike, OP_CAST, 2, 2, "saturate:int round_mode:string"},
 	{"Ceil", ew_simple, OP_CEIL, 1, 1, UNARY},
 	{"Cos", ew_simple, OP_COS, 1, 1, ""},
 	{"Cosh", ew_simple, OP_COSH, 1, 1, ""},

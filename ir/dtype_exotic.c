@@ -13,6 +13,10 @@
  *     with the sign), 0x80 (fnuz, decoding to -NaN); fnuz has no negative zero; float4 has no
  *     NaN or infinity: it always saturates and takes NaN to 0x8 (-0), as the
  *     ONNX reference does.
+ * f8e8m0 is a bare exponent: 2^(code - 127), 0xff NaN, no zero or sign.
+ * Encoding rounds up (ONNX's round_mode "up", the only one nncc has) to
+ * the least power of two >= |v| (the sign is dropped; 0 gives 2^-127);
+ * past 2^127 it saturates to 0xfe, or without saturation gives NaN.
  * Narrow integers from a double truncate toward zero (saturating to
  * int64) and wrap to their width, as the ONNX reference's Cast does. */
 #include "ir.h"
@@ -63,7 +67,25 @@ bool ir_dtype_is_exotic(DType t)
 bool ir_dtype_is_small_float(DType t)
 {
 	Fmt f;
-	return fmt(t, &f);
+	return fmt(t, &f) || t == DT_F8E8M0;
+}
+
+/* f8e8m0: the least power of two >= |v|, as its code. */
+static unsigned e8m0_enc(double v, bool saturate)
+{
+	if (isnan(v))
+		return 0xff;
+	v = fabs(v);
+	if (isinf(v))
+		return saturate ? 0xfe : 0xff;
+	int ex;
+	double f = frexp(v, &ex); /* v = f * 2^ex, f in [0.5, 1) */
+	int k = v == 0 ? -127 : f == 0.5 ? ex - 1 : ex; /* 2^k >= v */
+	if (k < -127)
+		k = -127;
+	if (k > 127)
+		return saturate ? 0xfe : 0xff;
+	return (unsigned)(k + 127);
 }
 
 int ir_dtype_bits(DType t)
@@ -87,6 +109,8 @@ int64_t ir_small_int_wrap(DType t, int64_t v)
 double ir_small_dec(DType t, unsigned code)
 {
 	Fmt f;
+	if (t == DT_F8E8M0)
+		return (code & 0xff) == 0xff ? NAN : ldexp(1, (int)(code & 0xff) - 127);
 	if (!fmt(t, &f))
 		return (double)ir_small_int_wrap(t, code);
 	int sb = f.eb + f.mb;
@@ -128,6 +152,8 @@ static unsigned mag_round(const Fmt *f, double a)
 unsigned ir_small_enc(DType t, double v, bool saturate)
 {
 	Fmt f;
+	if (t == DT_F8E8M0)
+		return e8m0_enc((float)v, saturate);
 	if (!fmt(t, &f)) {
 		int64_t i = isnan(v) ? 0 : v >= 0x1p63 ? INT64_MAX : v <= -0x1p63 ? INT64_MIN : (int64_t)v;
 		return (unsigned)((uint64_t)ir_small_int_wrap(t, i) & ((1u << ir_dtype_bits(t)) - 1));

@@ -90,7 +90,7 @@ static const struct {
 	{DT_U64, "u64", 8},
 	{DT_F8E4M3FN, "f8e4m3fn", 1}, {DT_F8E4M3FNUZ, "f8e4m3fnuz", 1}, {DT_F8E5M2, "f8e5m2", 1},
 	{DT_F8E5M2FNUZ, "f8e5m2fnuz", 1}, {DT_F4E2M1, "f4e2m1", 1}, {DT_I4, "i4", 1},
-	{DT_U4, "u4", 1}, {DT_I2, "i2", 1}, {DT_U2, "u2", 1},
+	{DT_U4, "u4", 1}, {DT_I2, "i2", 1}, {DT_U2, "u2", 1}, {DT_F8E8M0, "f8e8m0", 1},
 };
 
 const char *ir_dtype_name(DType t)

@@ -43,6 +43,7 @@ typedef enum DType {
 	DT_U4 = 21,         /* 4-bit unsigned integer, zero-extended in its byte */
 	DT_I4 = 22,         /* 4-bit signed integer, sign-extended in its byte */
 	DT_F4E2M1 = 23,     /* float4: 2 exponent bits, 1 mantissa bit, no NaN/infinity */
+	DT_F8E8M0 = 24,     /* float8: a power of two 2^(code - 127), 0xff NaN, no sign */
 	DT_U2 = 25,         /* 2-bit unsigned integer, zero-extended in its byte */
 	DT_I2 = 26,         /* 2-bit signed integer, sign-extended in its byte */
 } DType;
@@ -283,12 +284,13 @@ int ir_ew_check_types(const Graph *g, int node, Diag *d);
 
 /* dtype_exotic.c: float8/float4 and int4/uint4/int2/uint2 (one per byte) */
 bool ir_dtype_is_exotic(DType t);      /* any of them */
-bool ir_dtype_is_small_float(DType t); /* the float8s and float4 */
+bool ir_dtype_is_small_float(DType t); /* the float8s (e8m0 too) and float4 */
 int ir_dtype_bits(DType t);            /* significant bits: 4, 2, or 8 * size */
 int64_t ir_small_int_wrap(DType t, int64_t v); /* v wrapped to i4/u4/i2/u2 */
 double ir_small_dec(DType t, unsigned code);   /* an exotic code's value */
 unsigned ir_small_enc(DType t, double v, bool saturate); /* v's code, nearest even */
-/* A small float's exponent bits, mantissa bits and bias; false if t is none. */
+/* A small float's exponent bits, mantissa bits and bias; false if t is none
+ * or f8e8m0 (a bare exponent, encoded apart). */
 bool ir_small_float_fmt(DType t, int *eb, int *mb, int *bias);
 
 /* --- red --- */

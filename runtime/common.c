@@ -70,7 +70,7 @@ nncc_dtype_size(int dtype)
 		return 1;
 	case NNCC_DTYPE_F8E4M3FN: case NNCC_DTYPE_F8E4M3FNUZ: case NNCC_DTYPE_F8E5M2:
 	case NNCC_DTYPE_F8E5M2FNUZ: case NNCC_DTYPE_U4: case NNCC_DTYPE_I4: case NNCC_DTYPE_F4E2M1:
-	case NNCC_DTYPE_U2: case NNCC_DTYPE_I2:
+	case NNCC_DTYPE_U2: case NNCC_DTYPE_I2: case NNCC_DTYPE_F8E8M0:
 		return 1; /* one element per byte */
 	case NNCC_DTYPE_U16: case NNCC_DTYPE_I16: case NNCC_DTYPE_F16: case NNCC_DTYPE_BF16:
 		return 2;
@@ -110,6 +110,7 @@ nncc_dtype_name(int dtype)
 	case NNCC_DTYPE_F4E2M1: return "f4e2m1";
 	case NNCC_DTYPE_U2: return "u2";
 	case NNCC_DTYPE_I2: return "i2";
+	case NNCC_DTYPE_F8E8M0: return "f8e8m0";
 	default: return "?";
 	}
 }

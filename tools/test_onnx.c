@@ -116,6 +116,9 @@ static void elem_text(char *buf, size_t n, const void *p, int dtype, int64_t i)
 		snprintf(buf, n, "%lld", (long long)((const int64_t *)p)[i]);
 	else if (dtype == NNCC_DTYPE_U64)
 		snprintf(buf, n, "%llu", (unsigned long long)((const uint64_t *)p)[i]);
+	else if (ir_dtype_is_exotic((DType)dtype)) /* one byte each: value and code */
+		snprintf(buf, n, "%g (0x%02x)", ir_elem_get((DType)dtype, (const uint8_t *)p + i),
+			 ((const uint8_t *)p)[i]);
 	else
 		snprintf(buf, n, "%.9g", elem(p, dtype, i));
 }

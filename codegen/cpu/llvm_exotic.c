@@ -97,6 +97,25 @@ static LLVMValueRef encode(Kc *c, LLVMValueRef f, DType t, bool sat)
 	return LLVMBuildSelect(b, isnan, nc, code, "");
 }
 
+/* f (f32) as an f8e8m0 code: the f32 exponent field, plus one when the
+ * mantissa is not zero (rounding up to a power of two); below 2^-126 the
+ * least code 0 (2^-127) or 1; 0xff (past 2^127) saturates to 0xfe. */
+static LLVMValueRef encode_e8m0(Kc *c, LLVMValueRef f, bool sat)
+{
+	LLVMBuilderRef b = c->cg->b;
+	LLVMValueRef a = LLVMBuildAnd(b, LLVMBuildBitCast(b, f, c->cg->t_i32, ""), i32c(c, 0x7fffffffu), "");
+	LLVMValueRef e = LLVMBuildLShr(b, a, i32c(c, 23), "");
+	LLVMValueRef frac = LLVMBuildICmp(b, LLVMIntNE, LLVMBuildAnd(b, a, i32c(c, 0x7fffff), ""), i32c(c, 0), "");
+	LLVMValueRef up = LLVMBuildAdd(b, e, LLVMBuildZExt(b, frac, c->cg->t_i32, ""), "");
+	LLVMValueRef tiny = LLVMBuildZExt(b, LLVMBuildICmp(b, LLVMIntUGT, a, i32c(c, 0x400000), ""), c->cg->t_i32, "");
+	LLVMValueRef code = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntEQ, e, i32c(c, 0), ""), tiny, up, "");
+	LLVMValueRef over = LLVMBuildICmp(b, LLVMIntUGE, code, i32c(c, 0xff), "");
+	code = LLVMBuildSelect(b, over, i32c(c, sat ? 0xfe : 0xff), code, "");
+	LLVMValueRef isnan = LLVMBuildICmp(b, LLVMIntUGT, a, i32c(c, 0x7f800000u), "");
+	code = LLVMBuildSelect(b, isnan, i32c(c, 0xff), code, "");
+	return LLVMBuildTrunc(b, code, c->cg->t_i8, "");
+}
+
 LLVMValueRef cpu_conv_exotic(Kc *c, LLVMValueRef v, DType from, DType to, bool sat)
 {
 	LLVMBuilderRef b = c->cg->b;
@@ -106,6 +125,8 @@ LLVMValueRef cpu_conv_exotic(Kc *c, LLVMValueRef v, DType from, DType to, bool s
 		return cpu_conv(c, decode(c, v, from), DT_F32, to);
 	if (ir_dtype_is_exotic(from)) /* narrow integers: extended bytes */
 		return cpu_conv(c, v, from == DT_I4 || from == DT_I2 ? DT_I8 : DT_U8, to);
+	if (to == DT_F8E8M0)
+		return encode_e8m0(c, cpu_conv(c, v, from, DT_F32), sat);
 	if (ir_dtype_is_small_float(to))
 		return encode(c, cpu_conv(c, v, from, DT_F32), to, sat);
 	unsigned w = 8 - (unsigned)ir_dtype_bits(to);

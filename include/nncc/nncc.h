@@ -57,6 +57,7 @@ typedef enum nncc_dtype {
 	NNCC_DTYPE_U4 = 21,         /* uint4, 0..15 in a uint8_t */
 	NNCC_DTYPE_I4 = 22,         /* int4, -8..7 in an int8_t */
 	NNCC_DTYPE_F4E2M1 = 23,     /* float4 e2m1 code in the low 4 bits */
+	NNCC_DTYPE_F8E8M0 = 24,     /* float8 e8m0 code (a power of two) */
 	NNCC_DTYPE_U2 = 25,         /* uint2, 0..3 in a uint8_t */
 	NNCC_DTYPE_I2 = 26,         /* int2, -2..1 in an int8_t */
 } nncc_dtype;

@@ -8,6 +8,7 @@
  *   - encoding: every code round-trips, every midpoint between adjacent
  *     codes goes to the even one and its f32 neighbours to the near one,
  *     saturation and the no-saturation NaN/infinity codes per format;
+ *   - f8e8m0: every power of two, rounding up, saturation;
  *   - narrow integers wrap; text IR spells and round-trips them;
  *   - TensorProto unpacking (runtime and importer);
  *   - Cast kernels, compiled by LLVM and run by the kernel interpreter,
@@ -124,6 +125,31 @@ static void test_encode(void **state)
 	assert_int_equal(ir_small_enc(DT_F8E4M3FN, -1e-30, true), 0x80);
 }
 
+/* f8e8m0: powers of two, rounding up */
+static void test_e8m0(void **state)
+{
+	DType t = DT_F8E8M0;
+	assert_true(ir_small_dec(t, 0x7f) == 1.0 && ir_small_dec(t, 0) == 0x1p-127);
+	assert_true(ir_small_dec(t, 0xfe) == 0x1p127 && isnan(ir_small_dec(t, 0xff)));
+	for (unsigned c = 0; c < 0xff; c++) {
+		float v = (float)ir_small_dec(t, c);
+		assert_true(v == ldexp(1, (int)c - 127));
+		assert_int_equal(ir_small_enc(t, v, true), c);
+		assert_int_equal(ir_small_enc(t, -v, true), c); /* no sign */
+		if (c > 0)
+			assert_int_equal(ir_small_enc(t, nextafterf(v, 0), true), c);
+		if (c < 0xfe)
+			assert_int_equal(ir_small_enc(t, nextafterf(v, INFINITY), true), c + 1);
+	}
+	assert_int_equal(ir_small_enc(t, 0, true), 0);
+	assert_int_equal(ir_small_enc(t, 0x1p-140, true), 0);
+	assert_int_equal(ir_small_enc(t, 1.1, true), 0x80);
+	assert_int_equal(ir_small_enc(t, 0x1.8p127, true), 0xfe);
+	assert_int_equal(ir_small_enc(t, 0x1.8p127, false), 0xff);
+	assert_int_equal(ir_small_enc(t, INFINITY, true), 0xfe);
+	assert_int_equal(ir_small_enc(t, NAN, true), 0xff);
+}
+
 static void test_ints(void **state)
 {
 	assert_int_equal(ir_small_int_wrap(DT_I4, 8), -8);
@@ -141,10 +167,10 @@ static void test_ints(void **state)
 	ir_elem_put(DT_U2, &b, 7);
 	assert_int_equal(b, 3);
 	static const char *const names[] = {"f8e4m3fn", "f8e4m3fnuz", "f8e5m2", "f8e5m2fnuz", "f4e2m1",
-					    "i4", "u4", "i2", "u2"};
+					    "i4", "u4", "i2", "u2", "f8e8m0"};
 	static const DType t[] = {DT_F8E4M3FN, DT_F8E4M3FNUZ, DT_F8E5M2, DT_F8E5M2FNUZ, DT_F4E2M1,
-				  DT_I4, DT_U4, DT_I2, DT_U2};
-	for (int i = 0; i < 9; i++) {
+				  DT_I4, DT_U4, DT_I2, DT_U2, DT_F8E8M0};
+	for (int i = 0; i < 10; i++) {
 		assert_int_equal(ir_dtype_parse(names[i], strlen(names[i])), t[i]);
 		assert_string_equal(ir_dtype_name(t[i]), names[i]);
 		assert_string_equal(nncc_dtype_name((int)t[i]), names[i]);
@@ -245,8 +271,8 @@ enum { NX = 1200 };
 
 static void test_cast_kernels(void **state)
 {
-	for (int k = 0; k < NFLOAT; k++) {
-		DType t = floats[k];
+	for (int k = 0; k <= NFLOAT; k++) {
+		DType t = k < NFLOAT ? floats[k] : DT_F8E8M0;
 		const char *tn = ir_dtype_name(t);
 		/* f32 inputs: every code's value, the midpoints and their
 		 * neighbours, out-of-range and special values, random ones */
@@ -312,6 +338,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decode),
 		cmocka_unit_test(test_encode),
+		cmocka_unit_test(test_e8m0),
 		cmocka_unit_test(test_ints),
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_unpack),
