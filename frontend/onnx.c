@@ -210,6 +210,13 @@ int imp_infer(Importer *m, int node)
 	return ir_out(m->g, node, 0);
 }
 
+int imp_scalar(Importer *m, const char *what, DType t, double v)
+{
+	unsigned char buf[16] = {0};
+	ir_elem_put(t, buf, v);
+	return imp_const(m, what, t, ir_shape_make(0, NULL), buf, ir_dtype_size(t));
+}
+
 int imp_const(Importer *m, const char *what, DType t, Shape s, const void *data, size_t nbytes)
 {
 	const char *name = imp_outname(m, -1, what);

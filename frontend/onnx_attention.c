@@ -53,15 +53,7 @@ static int transpose(Importer *m, int x, const int64_t *perm, int n, int slot)
 	return imp_infer(m, nd);
 }
 
-static int scalar(Importer *m, const char *what, double v, DType t)
-{
-	Shape s = ir_shape_make(0, NULL);
-	if (t == DT_F32) {
-		float f = (float)v;
-		return imp_const(m, what, t, s, &f, sizeof f);
-	}
-	return imp_const(m, what, t, s, &v, sizeof v);
-}
+static int scalar(Importer *m, const char *what, double v, DType t) { return imp_scalar(m, what, t, v); }
 
 static const Shape *shp(const Importer *m, int v) { return &m->g->val[v].shape; }
 

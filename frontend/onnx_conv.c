@@ -316,13 +316,8 @@ int onnx_pool(Importer *m, Op op)
 /* A scalar literal of x's dtype (f32 or f64). */
 static int scalar_like(Importer *m, const char *what, double v, DType t)
 {
-	Shape s = ir_shape_make(0, NULL);
-	if (t == DT_F32) {
-		float f = (float)v;
-		return imp_const(m, what, t, s, &f, sizeof f);
-	}
-	if (t == DT_F64)
-		return imp_const(m, what, t, s, &v, sizeof v);
+	if (t == DT_F32 || t == DT_F64)
+		return imp_scalar(m, what, t, v);
 	return imp_err(m, "only float32 and float64 are supported, not %s", ir_dtype_name(t));
 }
 

@@ -33,12 +33,7 @@ int ew_binary(Importer *m, Op op)
 }
 
 /* A rank-0 constant of dtype t holding v. */
-static int scalar(Importer *m, const char *what, DType t, double v)
-{
-	unsigned char buf[16];
-	ir_elem_put(t, buf, v);
-	return imp_const(m, what, t, ir_shape_make(0, NULL), buf, ir_dtype_size(t));
-}
+static int scalar(Importer *m, const char *what, DType t, double v) { return imp_scalar(m, what, t, v); }
 
 /* A new node op(a, b) (b < 0: unary) bound to slot, inferred; its value or -1. */
 static int node2(Importer *m, Op op, int a, int b, int slot)

@@ -94,6 +94,8 @@ int imp_node(Importer *m, Op op, const int *in, int nin, int slot);
 int imp_infer(Importer *m, int node);
 /* Adds a literal constant with a fresh name "<node>/<what>". */
 int imp_const(Importer *m, const char *what, DType t, Shape s, const void *data, size_t nbytes);
+/* A rank-0 constant of dtype t holding v (rounded as ir_elem_put does). */
+int imp_scalar(Importer *m, const char *what, DType t, double v);
 /* Decodes a TensorProto into a constant named name; -1 with a message. */
 int imp_tensor(Importer *m, const Onnx__TensorProto *t, const char *name, bool param);
 /* Binds ONNX output slot k to IR value v. */

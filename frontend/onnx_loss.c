@@ -26,12 +26,7 @@ static int op2(Importer *m, Op op, int a, int b)
 	return imp_infer(m, nd);
 }
 
-static int scalar(Importer *m, DType t, double x)
-{
-	char b[16] = {0};
-	ir_elem_put(t, b, x);
-	return imp_const(m, "k", t, ir_shape_make(0, NULL), b, ir_dtype_size(t));
-}
+static int scalar(Importer *m, DType t, double x) { return imp_scalar(m, "k", t, x); }
 
 static int cast(Importer *m, int x, DType t, int slot)
 {

@@ -102,13 +102,8 @@ static int const_scalar(Importer *m, int k, const char *what, double *out)
 /* A rank-0 literal of type t (float32 or float64) for multipliers. */
 static int scalar_const(Importer *m, const char *what, double x, DType t)
 {
-	Shape s = ir_shape_make(0, NULL);
-	if (t == DT_F32) {
-		float f = (float)x;
-		return imp_const(m, what, t, s, &f, sizeof f);
-	}
-	if (t == DT_F64)
-		return imp_const(m, what, t, s, &x, sizeof x);
+	if (t == DT_F32 || t == DT_F64)
+		return imp_scalar(m, what, t, x);
 	return imp_err(m, "%s != 1 is supported only for float32 and float64, not %s", what,
 		ir_dtype_name(t));
 }

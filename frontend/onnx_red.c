@@ -50,13 +50,8 @@ static int red(Importer *m, Op op, int x, const int64_t *axes, int na, bool keep
 /* A rank-0 constant of float type t. */
 static int fconst(Importer *m, const char *what, double v, DType t)
 {
-	Shape s = ir_shape_make(0, NULL);
-	if (t == DT_F32) {
-		float f = (float)v;
-		return imp_const(m, what, t, s, &f, sizeof f);
-	}
-	if (t == DT_F64)
-		return imp_const(m, what, t, s, &v, sizeof v);
+	if (t == DT_F32 || t == DT_F64)
+		return imp_scalar(m, what, t, v);
 	return imp_err(m, "input type %s is unsupported (float32 and float64 only)", ir_dtype_name(t));
 }
 

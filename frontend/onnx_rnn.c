@@ -63,13 +63,7 @@ static int nd(Importer *m, Op op, const int *in, int nin)
 }
 static int bin(Importer *m, Op op, int a, int b) { return nd(m, op, (int[]){a, b}, 2); }
 
-static int scalar(Rnn *r, const char *what, double v)
-{
-	Shape s = ir_shape_make(0, NULL);
-	unsigned char buf[8];
-	ir_elem_put(r->t, buf, v);
-	return imp_const(r->m, what, r->t, s, buf, ir_dtype_size(r->t));
-}
+static int scalar(Rnn *r, const char *what, double v) { return imp_scalar(r->m, what, r->t, v); }
 
 /* gather(x, index) along axis: a scalar index drops the axis. */
 static int take(Importer *m, int x, int64_t index, int axis)
