@@ -168,15 +168,21 @@ static int check_outputs(const Graph *g, int i, Diag *d)
 	return bad;
 }
 
-/* Elementwise ops: known input dtypes agree, and equal the output's. */
+/* Elementwise ops: known input dtypes agree, and equal the output's;
+ * except that the output of a predicate (comparisons, isnan, isinf: bool
+ * by their shape rule) may differ from its inputs, and where's condition
+ * is left out of the agreement. */
 static int check_elemwise(const Graph *g, int i, Diag *d)
 {
 	const Node *n = &g->node[i];
+	Op op = n->op;
+	bool pred = op == OP_EQUAL || op == OP_LESS || op == OP_LESS_EQUAL || op == OP_GREATER ||
+		op == OP_GREATER_EQUAL || op == OP_ISNAN || op == OP_ISINF;
 	DType t = DT_UNDEF;
 	int first = -1;
 	for (int k = 0; k < n->nin; k++) {
 		int v = n->in[k];
-		if (v < 0 || v >= g->nval || g->val[v].dtype == DT_UNDEF)
+		if (v < 0 || v >= g->nval || g->val[v].dtype == DT_UNDEF || (op == OP_WHERE && k == 0))
 			continue;
 		if (t == DT_UNDEF) {
 			t = g->val[v].dtype;
@@ -191,7 +197,7 @@ static int check_elemwise(const Graph *g, int i, Diag *d)
 		int v = n->out[k];
 		if (t == DT_UNDEF || v < 0 || v >= g->nval || g->val[v].dtype == DT_UNDEF)
 			continue;
-		if (g->val[v].dtype != t) {
+		if (!pred && g->val[v].dtype != t) {
 			node_err(g, i, d, "output %%%s is %s but its inputs are %s", vname(g, v),
 			         ir_dtype_name(g->val[v].dtype), ir_dtype_name(t));
 			return 1;
