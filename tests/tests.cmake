@@ -114,3 +114,8 @@ endforeach()
 add_test(NAME e2e/conv-rnn-onnx
          COMMAND ${NNCC_PYTHON} ${E2E_DIR}/rnn_onnx.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e/conv-rnn-onnx PROPERTIES TIMEOUT 300)
+
+# --- misc: DFT/STFT, GridSample and RoiAlign through ONNX import, the
+# rewrites and LLVM against numpy.fft, PyTorch and torchvision (misc_ops.py).
+add_test(NAME e2e/misc_ops COMMAND ${E2E_DIR}/misc_ops.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e/misc_ops PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
