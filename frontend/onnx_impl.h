@@ -221,6 +221,7 @@ int misc_qlinear_conv(Importer *m, Op op);
 /* onnx_signal.c: DFT and STFT as matmuls with constant tables. */
 int misc_dft(Importer *m, Op op);
 int misc_stft(Importer *m, Op op);
+int misc_mel_weight_matrix(Importer *m, Op op);
 /* onnx_misc_idx.c */
 int misc_col2im(Importer *m, Op op);
 int misc_tensor_scatter(Importer *m, Op op);

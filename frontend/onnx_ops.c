@@ -792,6 +792,7 @@ static const OnnxOp table[] = {
 	{"HammingWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
 	{"HannWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
 	{"MatMulInteger", misc_matmul_integer, OP_COUNT, 2, 4, ""},
+	{"MelWeightMatrix", misc_mel_weight_matrix, OP_COUNT, 5, 5, "output_datatype:int"},
 	{"QLinearConv", misc_qlinear_conv, OP_COUNT, 8, 9,
 		"auto_pad:string dilations:ints group:int kernel_shape:ints pads:ints strides:ints"},
 	{"QLinearMatMul", misc_qlinear_matmul, OP_COUNT, 8, 8, ""},

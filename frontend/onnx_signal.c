@@ -13,7 +13,9 @@
  * are not needed). irfft reads frequencies n < min(N, L/2 + 1), each
  * counted twice except 0 and L/2, so real outputs need no mirror copy;
  * its L defaults to 2 (N - 1).
- * Tables are computed in double and stored in the signal's dtype. */
+ * Tables are computed in double and stored in the signal's dtype.
+ * MelWeightMatrix's triangles are computed at run time (sample rate and
+ * edges are tensors), in float64, from comparisons and where. */
 #include "onnx_impl.h"
 
 #include <math.h>
@@ -238,4 +240,115 @@ int misc_stft(Importer *m, Op op)
 	int64_t b = xs.d[0].n, f3[3] = {b, frames, len * f.c}, o4[4] = {b, frames, f.k, 2};
 	int y = node2(m, OP_MATMUL, reshape(m, x, f3, 3, -1), dft_table(m, &f, m->g->val[m->in[0]].dtype), -1);
 	return reshape(m, y, o4, 4, 0) < 0 ? -1 : 0;
+}
+
+/* ---- MelWeightMatrix ---------------------------------------------------------------- */
+
+static int node1(Importer *m, Op op, int x)
+{
+	return x < 0 ? -1 : imp_infer(m, imp_node(m, op, &x, 1, -1));
+}
+
+static int where3(Importer *m, int c, int a, int b)
+{
+	if (c < 0 || a < 0 || b < 0)
+		return -1;
+	int in[3] = {c, a, b};
+	return imp_infer(m, imp_node(m, OP_WHERE, in, 3, -1));
+}
+
+/* A float64 constant of n values v[i] shaped dims (rank r). */
+static int f64s(Importer *m, const double *v, const int64_t *dims, int r)
+{
+	int64_t n = 1;
+	for (int i = 0; i < r; i++)
+		n *= dims[i];
+	return imp_const(m, "mel", DT_F64, ir_shape_make(r, dims), v, (size_t)n * sizeof *v);
+}
+
+static int k64(Importer *m, double v) { return f64s(m, &v, NULL, 0); }
+
+/* Scalar float64 of run-time input k. */
+static int scalar_in(Importer *m, int k)
+{
+	int v = m->in[k];
+	if (ir_shape_numel(shp(m, v)) != 1)
+		return imp_err(m, "input %d must hold one value", k);
+	int64_t none = 0;
+	int c = imp_node(m, OP_CAST, &v, 1, -1);
+	ir_set_string(m->g, c, "to", "f64");
+	return reshape(m, imp_infer(m, c), &none, 0, -1);
+}
+
+/* MelWeightMatrix: num_mel_bins M and dft_length L constant, the rest at
+ * run time, in float64 as ONNX's reference computes:
+ *   mel(f) = 2595 log10(1 + f / 700), step = (mel(hi) - mel(lo)) / (M + 2)
+ *   b[k] = floor((L + 1) hz(k step + mel(lo)) / sample_rate), k < M + 2
+ * and column i the triangle over bins [b[i], b[i+1], b[i+2]]: rising
+ * (j - l) / (c - l) on [l, c] (1 at c when l = c), falling (h - j) / (h - c)
+ * on [c, h), into [L/2 + 1, M]. */
+int misc_mel_weight_matrix(Importer *m, Op op)
+{
+	(void)op;
+	int64_t nm, len;
+	if (const_int(m, 0, "num_mel_bins", &nm) < 0 || const_int(m, 1, "dft_length", &len) < 0)
+		return -1;
+	if (nm < 1 || nm > 4096 || len < 1 || len > (1 << 20))
+		return imp_err(m, "num_mel_bins %lld or dft_length %lld is out of range", (long long)nm,
+			(long long)len);
+	int64_t code = imp_int(m, "output_datatype", 1);
+	DType ot = code > 0 && code <= 64 ? (DType)code : DT_UNDEF;
+	if (!ir_dtype_is_float(ot))
+		return imp_err(m, "output_datatype %lld is unsupported", (long long)code);
+	int64_t nk = len / 2 + 1, npts = nm + 2;
+	double ln10 = log(10.0);
+	int sr = scalar_in(m, 2), lo = scalar_in(m, 3), hi = scalar_in(m, 4);
+	if (sr < 0 || lo < 0 || hi < 0)
+		return -1;
+	int mel[2];
+	for (int i = 0; i < 2; i++) { /* 2595 / ln 10 * log(1 + f / 700) */
+		int f = node2(m, OP_ADD, node2(m, OP_MUL, i ? hi : lo, k64(m, 1.0 / 700), -1), k64(m, 1), -1);
+		mel[i] = node2(m, OP_MUL, node1(m, OP_LOG, f), k64(m, 2595 / ln10), -1);
+	}
+	int step = node2(m, OP_MUL, node2(m, OP_SUB, mel[1], mel[0], -1), k64(m, 1.0 / (double)npts), -1);
+	double *kv = calloc((size_t)(npts > nk ? npts : nk), sizeof *kv);
+	if (!kv)
+		return imp_err(m, "out of memory");
+	for (int64_t k = 0; k < (npts > nk ? npts : nk); k++)
+		kv[k] = (double)k;
+	int64_t jd[2] = {nk, 1};
+	int ks = f64s(m, kv, &npts, 1), jcol = f64s(m, kv, jd, 2); /* k < M + 2; j < L/2 + 1 as a column */
+	free(kv);
+	int fk = node2(m, OP_ADD, node2(m, OP_MUL, ks, step, -1), mel[0], -1);
+	int hz = node2(m, OP_MUL, node2(m, OP_SUB, node1(m, OP_EXP, node2(m, OP_MUL, fk, k64(m, ln10 / 2595), -1)),
+		k64(m, 1), -1), k64(m, 700), -1);
+	int b = node1(m, OP_FLOOR, node2(m, OP_DIV, node2(m, OP_MUL, hz, k64(m, (double)(len + 1)), -1), sr, -1));
+	int pt[3]; /* l, c, h as rows [1, M] */
+	int64_t row[2] = {1, nm};
+	for (int i = 0; i < 3; i++) {
+		int64_t s0 = i, e0 = i + nm, ax = 0;
+		if (b < 0)
+			return -1;
+		int sl = imp_node(m, OP_SLICE, &b, 1, -1);
+		ir_set_ints(m->g, sl, "starts", &s0, 1);
+		ir_set_ints(m->g, sl, "ends", &e0, 1);
+		ir_set_ints(m->g, sl, "axes", &ax, 1);
+		pt[i] = reshape(m, imp_infer(m, sl), row, 2, -1);
+	}
+	int l = pt[0], c = pt[1], h = pt[2], zero = k64(m, 0), one = k64(m, 1);
+	int ge_l = node1(m, OP_NOT, node2(m, OP_LESS, jcol, l, -1));
+	int le_c = node1(m, OP_NOT, node2(m, OP_GREATER, jcol, c, -1));
+	int ge_c = node1(m, OP_NOT, node2(m, OP_LESS, jcol, c, -1));
+	int lt_h = node2(m, OP_LESS, jcol, h, -1);
+	int rise = node2(m, OP_DIV, node2(m, OP_SUB, jcol, l, -1), node2(m, OP_SUB, c, l, -1), -1);
+	int fall = node2(m, OP_DIV, node2(m, OP_SUB, h, jcol, -1), node2(m, OP_SUB, h, c, -1), -1);
+	int up = where3(m, node2(m, OP_EQUAL, c, l, -1), where3(m, node2(m, OP_EQUAL, jcol, c, -1), one, zero),
+		where3(m, node2(m, OP_AND, ge_l, le_c, -1), rise, zero));
+	int down = node2(m, OP_AND, node2(m, OP_GREATER, h, c, -1), node2(m, OP_AND, ge_c, lt_h, -1), -1);
+	int y = where3(m, down, fall, up);
+	if (y < 0)
+		return -1;
+	int cn = imp_node(m, OP_CAST, &y, 1, 0);
+	ir_set_string(m->g, cn, "to", ir_dtype_name(ot));
+	return imp_infer(m, cn) < 0 ? -1 : 0;
 }

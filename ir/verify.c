@@ -168,7 +168,8 @@ static int check_outputs(const Graph *g, int i, Diag *d)
 	return bad;
 }
 
-/* Elementwise ops: known input dtypes agree, and equal the output's. */
+/* Elementwise ops: known input dtypes agree, and equal the output's (ops
+ * with mixed dtypes, ir_ew_mixed_types, are checked by their own rule). */
 static int check_elemwise(const Graph *g, int i, Diag *d)
 {
 	const Node *n = &g->node[i];

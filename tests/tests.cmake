@@ -133,3 +133,8 @@ set_tests_properties(e2e/preview_training PROPERTIES ENVIRONMENT "${E2E_ENV}" TI
 # pool, grouped conv, GELU, residual, transposed conv) through nncc --train.
 add_test(NAME e2e/grad COMMAND ${NNCC_PYTHON} ${E2E_DIR}/grad_e2e.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e/grad PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
+
+# --- misc: DFT/STFT, GridSample and RoiAlign through ONNX import, the
+# rewrites and LLVM against numpy.fft, PyTorch and torchvision (misc_ops.py).
+add_test(NAME e2e/misc_ops COMMAND ${E2E_DIR}/misc_ops.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e/misc_ops PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)

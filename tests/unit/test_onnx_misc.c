@@ -2,7 +2,8 @@
  * onnx_signal.c, onnx_grid.c, onnx_misc_idx.c): each model is built in C,
  * imported, evaluated by the reference interpreter and compared with
  * values worked out by hand from the ONNX specification: the window
- * functions, DFT (forward, inverse, one-sided, irfft) and STFT,
+ * functions, DFT (forward, inverse, one-sided, irfft), STFT and
+ * MelWeightMatrix,
  * QLinearMatMul (half-even rounding, saturation), QLinearConv and
  * MatMulInteger,
  * RotaryEmbedding (halves and interleaved), GridSample's modes and
@@ -105,6 +106,38 @@ static void test_stft(void **state)
 	const float x[6] = {0, 1, 2, 3, 4, 5};
 	/* frame [a, a+1, a+2, a+3]: bins 4a + 6, -2 + 2i, -2 */
 	check(b, x, 0, (const double[]){6, 0, -2, 2, -2, 0, 14, 0, -2, 2, -2, 0}, 12, 1e-5);
+}
+
+/* MelWeightMatrix against the specification's loops, written out here. */
+static void test_mel_weight_matrix(void **state)
+{
+	(void)state;
+	enum { M = 3, L = 16, K = L / 2 + 1 };
+	const double sr = 8000, lo = 100, hi = 4000;
+	MB *b = mb_new(17);
+	mb_init_i64(b, "m", "", INTS(M));
+	mb_init_i64(b, "l", "", INTS(L));
+	mb_init_i64(b, "sr", "", INTS(8000));
+	float lof = (float)lo, hif = (float)hi;
+	mb_init_f32(b, "lo", "", &lof, 1);
+	mb_init_f32(b, "hi", "", &hif, 1);
+	mb_node(b, "MelWeightMatrix", "mel", "m,l,sr,lo,hi", "Y");
+	mb_output(b, "Y");
+	double want[K * M] = {0}, lm = 2595 * log10(1 + lo / 700), hm = 2595 * log10(1 + hi / 700);
+	int bin[M + 2];
+	for (int k = 0; k < M + 2; k++)
+		bin[k] = (int)floor((L + 1) * 700 * (pow(10, (k * (hm - lm) / (M + 2) + lm) / 2595) - 1) / sr);
+	for (int i = 0; i < M; i++) {
+		int l = bin[i], c = bin[i + 1], h = bin[i + 2];
+		if (c == l)
+			want[c * M + i] = 1;
+		else
+			for (int j = l; j <= c; j++)
+				want[j * M + i] = (double)(j - l) / (c - l);
+		for (int j = c; j < h; j++)
+			want[j * M + i] = (double)(h - j) / (h - c);
+	}
+	check(b, NULL, 0, want, K * M, 1e-6);
 }
 
 static void add_u8(MB *b, const char *name, const char *dims, const uint8_t *v, size_t n)
@@ -337,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_windows),
 		cmocka_unit_test(test_dft),
 		cmocka_unit_test(test_stft),
+		cmocka_unit_test(test_mel_weight_matrix),
 		cmocka_unit_test(test_integer_matmul),
 		cmocka_unit_test(test_rotary),
 		cmocka_unit_test(test_grid_sample),

@@ -279,6 +279,24 @@ static void test_collects_all(void **state)
 	ir_graph_free(g);
 }
 
+/* Predicates give bool from f32 inputs and where takes a bool condition;
+ * a predicate's inputs must still agree. */
+static void test_predicates(void **state)
+{
+	(void)state;
+	Graph *g = ir_graph_new("pred");
+	int a = ir_add_input(g, "a", DT_F32, vec(3)), b = ir_add_input(g, "b", DT_F32, vec(3));
+	int lt = typed(g, ir_add_node(g, OP_LESS, "lt", (int[]){a, b}, 2, 1, NULL), DT_BOOL, vec(3));
+	int nan = typed(g, ir_add_node(g, OP_ISNAN, "nan", &a, 1, 1, NULL), DT_BOOL, vec(3));
+	int w = typed(g, ir_add_node(g, OP_WHERE, "w", (int[]){lt, a, b}, 3, 1, NULL), DT_F32, vec(3));
+	ir_add_output(g, w);
+	ir_add_output(g, nan);
+	expect_ok(g);
+	g->val[b].dtype = DT_F64; /* the compared inputs must still agree */
+	expect_error(g, "lt", "input 0 is f32 but input 1 is f64");
+	ir_graph_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +309,7 @@ int main(void)
 	    cmocka_unit_test(test_dtype_mismatch),
 	    cmocka_unit_test(test_structure),
 	    cmocka_unit_test(test_collects_all),
+	    cmocka_unit_test(test_predicates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
