@@ -185,7 +185,6 @@ int idx_reverse_sequence(Importer *m, Op op);
 int idx_center_crop_pad(Importer *m, Op op);
 int idx_onehot(Importer *m, Op op);
 int idx_max_unpool(Importer *m, Op op);
-int idx_col2im(Importer *m, Op op);
 /* onnx_resize.c */
 int idx_resize(Importer *m, Op op);
 int idx_upsample(Importer *m, Op op);
@@ -215,8 +214,6 @@ const OnnxOp *onnx_find_training_op(const char *op_type);
 int misc_window(Importer *m, Op op);
 int misc_matmul_integer(Importer *m, Op op);
 int misc_qlinear_matmul(Importer *m, Op op);
-int misc_rotary(Importer *m, Op op);
-int misc_dynamic_quantize(Importer *m, Op op);
 int misc_qlinear_conv(Importer *m, Op op);
 /* onnx_signal.c: DFT and STFT as matmuls with constant tables. */
 int misc_dft(Importer *m, Op op);

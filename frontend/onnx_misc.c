@@ -4,8 +4,6 @@
  *   MatMulInteger, QLinearMatMul: casts, a float32 matmul of the centered
  *     integers (exact while every partial sum stays below 2^24), then a
  *     float64 rescale, round-half-even and saturation for QLinearMatMul
- *   RotaryEmbedding: gather of the cos/sin caches, slices, mul/add, concat
- *   DynamicQuantizeLinear: reductions for the range, then quantization
  *   QLinearConv: QLinearMatMul's recipe around a float32 conv
  * DFT and STFT are in onnx_signal.c. Shapes must be static. */
 #include "onnx_impl.h"
@@ -47,38 +45,6 @@ static int reshape(Importer *m, int x, const int64_t *dims, int n, int slot)
 		return -1;
 	int nd = imp_node(m, OP_RESHAPE, &x, 1, slot);
 	ir_set_ints(m->g, nd, "shape", dims, n);
-	return imp_infer(m, nd);
-}
-
-static int transpose(Importer *m, int x, const int64_t *perm, int n, int slot)
-{
-	if (x < 0)
-		return -1;
-	int nd = imp_node(m, OP_TRANSPOSE, &x, 1, slot);
-	ir_set_ints(m->g, nd, "perm", perm, n);
-	return imp_infer(m, nd);
-}
-
-/* x[..., lo:hi, ...] along axis. */
-static int slice1(Importer *m, int x, int axis, int64_t lo, int64_t hi)
-{
-	if (x < 0)
-		return -1;
-	int nd = imp_node(m, OP_SLICE, &x, 1, -1);
-	int64_t ax = axis;
-	ir_set_ints(m->g, nd, "starts", &lo, 1);
-	ir_set_ints(m->g, nd, "ends", &hi, 1);
-	ir_set_ints(m->g, nd, "axes", &ax, 1);
-	return imp_infer(m, nd);
-}
-
-static int concat2(Importer *m, int a, int b, int axis, int slot)
-{
-	if (a < 0 || b < 0)
-		return -1;
-	int in[2] = {a, b};
-	int nd = imp_node(m, OP_CONCAT, in, 2, slot);
-	ir_set_int(m->g, nd, "axis", axis);
 	return imp_infer(m, nd);
 }
 
@@ -227,138 +193,6 @@ int misc_qlinear_matmul(Importer *m, Op op)
 	ir_set_float(m->g, cl, "min", yt == DT_U8 ? 0 : -128);
 	ir_set_float(m->g, cl, "max", yt == DT_U8 ? 255 : 127);
 	return cast_to(m, imp_infer(m, cl), yt, 0) < 0 ? -1 : 0;
-}
-
-/* ---- RotaryEmbedding ------------------------------------------------------------- */
-
-/* input [B, H, S, D] (or [B, S, H*D] with num_heads), cos/sin caches
- * [P, R/2] indexed by position_ids [B, S], or [B, S, R/2] without them.
- * The first R = rotary_embedding_dim (default D) features of each head
- * rotate in pairs (x1, x2): halves, or even/odd lanes when interleaved:
- *   (x1 cos - x2 sin, x1 sin + x2 cos); the rest pass through. */
-int misc_rotary(Importer *m, Op op)
-{
-	(void)op;
-	int x = m->in[0];
-	const Shape *xs = shp(m, x);
-	if (!ir_shape_static(xs) || (xs->rank != 3 && xs->rank != 4))
-		return imp_err(m, "needs a 3-D or 4-D input of static shape");
-	int64_t b = xs->d[0].n, h, s, d;
-	int64_t perm[4] = {0, 2, 1, 3};
-	if (xs->rank == 4) { /* [B, H, S, D] -> [B, S, H, D] */
-		h = xs->d[1].n, s = xs->d[2].n, d = xs->d[3].n;
-		x = transpose(m, x, perm, 4, -1);
-	} else {
-		h = imp_int(m, "num_heads", 0), s = xs->d[1].n;
-		if (h < 1 || xs->d[2].n % h)
-			return imp_err(m, "num_heads must divide the hidden size %lld", (long long)xs->d[2].n);
-		d = xs->d[2].n / h;
-		int64_t v4[4] = {b, s, h, d};
-		x = reshape(m, x, v4, 4, -1);
-	}
-	int64_t r = imp_int(m, "rotary_embedding_dim", 0);
-	if (r == 0)
-		r = d;
-	if (r < 2 || r > d || r % 2)
-		return imp_err(m, "rotary_embedding_dim %lld must be even and at most %lld", (long long)r,
-			(long long)d);
-	int64_t half = r / 2;
-	int cs[2] = {m->in[1], m->in[2]};
-	for (int i = 0; i < 2; i++) {
-		const Shape *c = shp(m, cs[i]);
-		if (!ir_shape_static(c) || c->d[c->rank - 1].n < half)
-			return imp_err(m, "the caches need static shapes with at least %lld values per position",
-				(long long)half);
-		if (has_in(m, 3)) {
-			if (c->rank != 2)
-				return imp_err(m, "with position_ids the caches must be 2-D");
-			int g = imp_node(m, OP_GATHER, (int[]){cs[i], m->in[3]}, 2, -1);
-			ir_set_int(m->g, g, "axis", 0);
-			cs[i] = imp_infer(m, g);
-		} else if (c->rank != 3) {
-			return imp_err(m, "without position_ids the caches must be 3-D");
-		}
-		if (cs[i] >= 0 && shp(m, cs[i])->d[2].n != half)
-			cs[i] = slice1(m, cs[i], 2, 0, half);
-		int64_t v4[4] = {b, s, 1, half}; /* broadcast over heads */
-		cs[i] = reshape(m, cs[i], v4, 4, -1);
-	}
-	int rot = r == d ? x : slice1(m, x, 3, 0, r), x1, x2;
-	bool il = imp_int(m, "interleaved", 0) != 0;
-	int64_t p5[5] = {b, s, h, half, 2}, p4[4] = {b, s, h, half}, f4[4] = {b, s, h, r};
-	if (il) { /* pairs are adjacent lanes: [.., R] -> [.., R/2, 2] */
-		int v = reshape(m, rot, p5, 5, -1);
-		x1 = reshape(m, slice1(m, v, 4, 0, 1), p4, 4, -1);
-		x2 = reshape(m, slice1(m, v, 4, 1, 2), p4, 4, -1);
-	} else {
-		x1 = slice1(m, rot, 3, 0, half);
-		x2 = slice1(m, rot, 3, half, r);
-	}
-	int re = node2(m, OP_SUB, node2(m, OP_MUL, x1, cs[0], -1), node2(m, OP_MUL, x2, cs[1], -1), -1);
-	int im = node2(m, OP_ADD, node2(m, OP_MUL, x1, cs[1], -1), node2(m, OP_MUL, x2, cs[0], -1), -1);
-	int y;
-	if (il) {
-		int64_t q5[5] = {b, s, h, half, 1};
-		y = reshape(m, concat2(m, reshape(m, re, q5, 5, -1), reshape(m, im, q5, 5, -1), 4, -1), f4, 4, -1);
-	} else {
-		y = concat2(m, re, im, 3, -1);
-	}
-	if (r < d)
-		y = concat2(m, y, slice1(m, x, 3, r, d), 3, -1);
-	if (xs->rank == 4)
-		return transpose(m, y, perm, 4, 0) < 0 ? -1 : 0;
-	int64_t v3[3] = {b, s, h * d};
-	return reshape(m, y, v3, 3, 0) < 0 ? -1 : 0;
-}
-
-/* ---- DynamicQuantizeLinear ---------------------------------------------------------- */
-
-/* x (float32) to uint8 with a scale and zero point from its range:
- *   lo = min(0, min x), hi = max(0, max x), y_scale = (hi - lo) / 255
- *   y_zero_point = saturate(round(-lo / y_scale))
- *   y = saturate(round(x / y_scale) + y_zero_point)
- * round is half to even; an all-zero x gives a zero scale (NaN-free
- * handling is not specified by ONNX and is not attempted). */
-int misc_dynamic_quantize(Importer *m, Op op)
-{
-	(void)op;
-	int x = m->in[0];
-	const Shape *xs = shp(m, x);
-	if (m->g->val[x].dtype != DT_F32 || !ir_shape_static(xs))
-		return imp_err(m, "needs a float32 input of static shape");
-	int64_t axes[IR_MAX_RANK];
-	for (int i = 0; i < xs->rank; i++)
-		axes[i] = i;
-	int ext[2];
-	Op rop[2] = {OP_REDUCE_MIN, OP_REDUCE_MAX};
-	float zero = 0;
-	int z = imp_const(m, "zero", DT_F32, ir_shape_make(0, NULL), &zero, sizeof zero);
-	for (int i = 0; i < 2; i++) {
-		int nd = imp_node(m, rop[i], &x, 1, -1);
-		if (xs->rank)
-			ir_set_ints(m->g, nd, "axes", axes, xs->rank);
-		ir_set_int(m->g, nd, "keepdims", 0);
-		ext[i] = node2(m, i ? OP_MAX : OP_MIN, imp_infer(m, nd), z, -1);
-	}
-	float q = 255;
-	int qk = imp_const(m, "qrange", DT_F32, ir_shape_make(0, NULL), &q, sizeof q);
-	int scale = node2(m, OP_DIV, node2(m, OP_SUB, ext[1], ext[0], -1), qk, 1);
-	int zp = node1(m, OP_ROUND, node2(m, OP_DIV, node1(m, OP_NEG, ext[0], -1), scale, -1), -1);
-	if (zp < 0)
-		return -1;
-	int c = imp_node(m, OP_CLIP, &zp, 1, -1);
-	ir_set_float(m->g, c, "min", 0);
-	ir_set_float(m->g, c, "max", 255);
-	zp = imp_infer(m, c);
-	if (cast_to(m, zp, DT_U8, 2) < 0)
-		return -1;
-	int y = node2(m, OP_ADD, node1(m, OP_ROUND, node2(m, OP_DIV, x, scale, -1), -1), zp, -1);
-	if (y < 0)
-		return -1;
-	c = imp_node(m, OP_CLIP, &y, 1, -1);
-	ir_set_float(m->g, c, "min", 0);
-	ir_set_float(m->g, c, "max", 255);
-	return cast_to(m, imp_infer(m, c), DT_U8, 0) < 0 ? -1 : 0;
 }
 
 /* ---- QLinearConv ------------------------------------------------------------------ */

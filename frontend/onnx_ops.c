@@ -736,7 +736,6 @@ static const OnnxOp table[] = {
 
 	/* --- idx --- */
 	{"CenterCropPad", idx_center_crop_pad, OP_PAD, 2, 2, "axes:ints"},
-	{"Col2Im", idx_col2im, OP_SCATTER_ELEMENTS, 3, 3, "dilations:ints pads:ints strides:ints"},
 	{"Compress", idx_compress, OP_GATHER, 2, 2, "axis:int"},
 	{"ConstantOfShape", idx_constant_of_shape, OP_EXPAND, 1, 1, "value:tensor"},
 	{"DepthToSpace", idx_depth_to_space, OP_TRANSPOSE, 1, 1, "blocksize:int mode:string"},
@@ -787,7 +786,6 @@ static const OnnxOp table[] = {
 	{"Col2Im", misc_col2im, OP_COUNT, 3, 3, "dilations:ints pads:ints strides:ints"},
 	{"Det", misc_det, OP_COUNT, 1, 1, ""},
 	{"DFT", misc_dft, OP_COUNT, 1, 3, "axis:int inverse:int onesided:int"},
-	{"DynamicQuantizeLinear", misc_dynamic_quantize, OP_COUNT, 1, 1, ""},
 	{"GridSample", misc_grid_sample, OP_COUNT, 2, 2, "align_corners:int mode:string padding_mode:string"},
 	{"HammingWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
 	{"HannWindow", misc_window, OP_COUNT, 1, 1, "output_datatype:int periodic:int"},
@@ -801,7 +799,6 @@ static const OnnxOp table[] = {
 		"sampling_ratio:int spatial_scale:float"},
 	{"STFT", misc_stft, OP_COUNT, 2, 4, "onesided:int"},
 	{"TensorScatter", misc_tensor_scatter, OP_COUNT, 2, 3, "axis:int mode:string"},
-	{"RotaryEmbedding", misc_rotary, OP_COUNT, 3, 4, "interleaved:int num_heads:int rotary_embedding_dim:int"},
 };
 
 const OnnxOp *onnx_find_op(const char *domain, const char *op_type)
