@@ -24,33 +24,22 @@
 
 static int node1(Importer *m, Op op, int x, int slot)
 {
-	return x < 0 ? -1 : imp_infer(m, imp_node(m, op, &x, 1, slot));
+	return imp_op1(m, op, x, slot);
 }
 
 static int node2(Importer *m, Op op, int a, int b, int slot)
 {
-	if (a < 0 || b < 0)
-		return -1;
-	int in[2] = {a, b};
-	return imp_infer(m, imp_node(m, op, in, 2, slot));
+	return imp_op2(m, op, a, b, slot);
 }
 
 static int reshape(Importer *m, int x, const int64_t *shape, int n, int slot)
 {
-	if (x < 0)
-		return -1;
-	int nd = imp_node(m, OP_RESHAPE, &x, 1, slot);
-	ir_set_ints(m->g, nd, "shape", shape, n);
-	return imp_infer(m, nd);
+	return imp_ints_op(m, OP_RESHAPE, x, "shape", shape, n, slot);
 }
 
 static int transpose(Importer *m, int x, const int64_t *perm, int n, int slot)
 {
-	if (x < 0)
-		return -1;
-	int nd = imp_node(m, OP_TRANSPOSE, &x, 1, slot);
-	ir_set_ints(m->g, nd, "perm", perm, n);
-	return imp_infer(m, nd);
+	return imp_ints_op(m, OP_TRANSPOSE, x, "perm", perm, n, slot);
 }
 
 static int scalar(Importer *m, const char *what, double v, DType t) { return imp_scalar(m, what, t, v); }

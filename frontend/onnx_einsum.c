@@ -81,7 +81,7 @@ static int eye(Importer *m, int rank, int p, int q, int64_t d, DType t)
 
 static int node1(Importer *m, Op op, int x, int slot)
 {
-	return imp_infer(m, imp_node(m, op, &x, 1, slot));
+	return imp_op1(m, op, x, slot);
 }
 
 /* Removes repeated labels of one input (diagonals); returns the value. */

@@ -45,9 +45,7 @@ static int node2(Importer *m, Op op, int a, int b, int slot)
 /* cast(v) to t; its value or -1. */
 static int cast_to(Importer *m, int v, DType t, int slot)
 {
-	int nd = imp_node(m, OP_CAST, &v, 1, slot);
-	ir_set_string(m->g, nd, "to", ir_dtype_name(t));
-	return imp_infer(m, nd);
+	return imp_cast(m, v, t, slot);
 }
 
 /* IsInf: detect_negative / detect_positive (both default 1). */

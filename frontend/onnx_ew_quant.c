@@ -25,22 +25,12 @@ static int node2(Importer *m, Op op, int a, int b, int slot)
 
 static int cast_to(Importer *m, int v, DType t, int slot)
 {
-	if (v < 0)
-		return -1;
-	if (m->g->val[v].dtype == t && slot < 0)
-		return v;
-	int nd = imp_node(m, OP_CAST, &v, 1, slot);
-	ir_set_string(m->g, nd, "to", ir_dtype_name(t));
-	return imp_infer(m, nd);
+	return imp_cast(m, v, t, slot);
 }
 
 static int reshape(Importer *m, int v, const int64_t *dims, int rank, int slot)
 {
-	if (v < 0)
-		return -1;
-	int nd = imp_node(m, OP_RESHAPE, &v, 1, slot);
-	ir_set_ints(m->g, nd, "shape", dims, rank);
-	return imp_infer(m, nd);
+	return imp_ints_op(m, OP_RESHAPE, v, "shape", dims, rank, slot);
 }
 
 /* The layout the computation runs in. */

@@ -71,22 +71,12 @@ static int clip(Importer *m, int x, double lo, double hi)
 
 static int cast_to(Importer *m, int v, DType t, int slot)
 {
-	if (v < 0)
-		return -1;
-	if (m->g->val[v].dtype == t && slot < 0)
-		return v;
-	int nd = imp_node(m, OP_CAST, &v, 1, slot);
-	ir_set_string(m->g, nd, "to", ir_dtype_name(t));
-	return imp_infer(m, nd);
+	return imp_cast(m, v, t, slot);
 }
 
 static int ints_node(Importer *m, Op op, int x, const char *attr, const int64_t *v, int n, int slot)
 {
-	if (x < 0)
-		return -1;
-	int nd = imp_node(m, op, &x, 1, slot);
-	ir_set_ints(m->g, nd, attr, v, n);
-	return imp_infer(m, nd);
+	return imp_ints_op(m, op, x, attr, v, n, slot);
 }
 
 /* x reflected into [lo, hi] by its nearer border, repeatedly. */

@@ -70,9 +70,7 @@ int idx_scalar(Importer *m, int k, const char *what, double *out)
 /* Adds node op over value x with an ints attribute; its value or -1. */
 int idx_ints_node(Importer *m, Op op, int x, const char *attr, const int64_t *v, int n, int slot)
 {
-	int nd = imp_node(m, op, &x, 1, slot);
-	ir_set_ints(m->g, nd, attr, v, n);
-	return imp_infer(m, nd);
+	return imp_ints_op(m, op, x, attr, v, n, slot);
 }
 
 /* The static shape of input k into dims (rank returned), or -1. */
@@ -88,8 +86,7 @@ int idx_static_dims(Importer *m, int k, int64_t *dims)
 
 int idx_bin(Importer *m, Op op, int a, int b)
 {
-	int in[2] = {a, b};
-	return imp_infer(m, imp_node(m, op, in, 2, -1));
+	return imp_op2(m, op, a, b, -1);
 }
 
 /* ReverseSequence: along time_axis, the first lens[b] elements of batch b

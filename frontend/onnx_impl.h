@@ -96,6 +96,15 @@ int imp_infer(Importer *m, int node);
 int imp_const(Importer *m, const char *what, DType t, Shape s, const void *data, size_t nbytes);
 /* A rank-0 constant of dtype t holding v (rounded as ir_elem_put does). */
 int imp_scalar(Importer *m, const char *what, DType t, double v);
+/* Node builders for rewrites: one node over the given values, bound to
+ * ONNX output slot (-1: an internal value) and inferred; its value, or -1
+ * (also when an operand is -1, so calls nest). imp_cast returns x itself
+ * when it already has dtype t and slot < 0; imp_ints_op sets one ints
+ * attribute (reshape's shape, transpose's perm, ...). */
+int imp_op1(Importer *m, Op op, int x, int slot);
+int imp_op2(Importer *m, Op op, int a, int b, int slot);
+int imp_cast(Importer *m, int x, DType t, int slot);
+int imp_ints_op(Importer *m, Op op, int x, const char *attr, const int64_t *v, int n, int slot);
 /* Decodes a TensorProto into a constant named name; -1 with a message. */
 int imp_tensor(Importer *m, const Onnx__TensorProto *t, const char *name, bool param);
 /* Binds ONNX output slot k to IR value v. */

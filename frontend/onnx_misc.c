@@ -17,35 +17,22 @@ static const Shape *shp(const Importer *m, int v) { return &m->g->val[v].shape; 
 
 static int node1(Importer *m, Op op, int x, int slot)
 {
-	return x < 0 ? -1 : imp_infer(m, imp_node(m, op, &x, 1, slot));
+	return imp_op1(m, op, x, slot);
 }
 
 static int node2(Importer *m, Op op, int a, int b, int slot)
 {
-	if (a < 0 || b < 0)
-		return -1;
-	int in[2] = {a, b};
-	return imp_infer(m, imp_node(m, op, in, 2, slot));
+	return imp_op2(m, op, a, b, slot);
 }
 
 static int cast_to(Importer *m, int v, DType t, int slot)
 {
-	if (v < 0)
-		return -1;
-	if (m->g->val[v].dtype == t && slot < 0)
-		return v;
-	int nd = imp_node(m, OP_CAST, &v, 1, slot);
-	ir_set_string(m->g, nd, "to", ir_dtype_name(t));
-	return imp_infer(m, nd);
+	return imp_cast(m, v, t, slot);
 }
 
 static int reshape(Importer *m, int x, const int64_t *dims, int n, int slot)
 {
-	if (x < 0)
-		return -1;
-	int nd = imp_node(m, OP_RESHAPE, &x, 1, slot);
-	ir_set_ints(m->g, nd, "shape", dims, n);
-	return imp_infer(m, nd);
+	return imp_ints_op(m, OP_RESHAPE, x, "shape", dims, n, slot);
 }
 
 /* The one value of constant input k as an integer; 0 or -1. */

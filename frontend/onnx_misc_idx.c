@@ -18,10 +18,7 @@ static const Shape *shp(const Importer *m, int v) { return &m->g->val[v].shape; 
 
 static int node2(Importer *m, Op op, int a, int b, int slot)
 {
-	if (a < 0 || b < 0)
-		return -1;
-	int in[2] = {a, b};
-	return imp_infer(m, imp_node(m, op, in, 2, slot));
+	return imp_op2(m, op, a, b, slot);
 }
 
 static int ints_node(Importer *m, Op op, int x, const char *attr, const int64_t *v, int n, int slot)

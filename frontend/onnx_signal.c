@@ -27,28 +27,17 @@ static const Shape *shp(const Importer *m, int v) { return &m->g->val[v].shape; 
 
 static int node2(Importer *m, Op op, int a, int b, int slot)
 {
-	if (a < 0 || b < 0)
-		return -1;
-	int in[2] = {a, b};
-	return imp_infer(m, imp_node(m, op, in, 2, slot));
+	return imp_op2(m, op, a, b, slot);
 }
 
 static int reshape(Importer *m, int x, const int64_t *dims, int n, int slot)
 {
-	if (x < 0)
-		return -1;
-	int nd = imp_node(m, OP_RESHAPE, &x, 1, slot);
-	ir_set_ints(m->g, nd, "shape", dims, n);
-	return imp_infer(m, nd);
+	return imp_ints_op(m, OP_RESHAPE, x, "shape", dims, n, slot);
 }
 
 static int transpose(Importer *m, int x, const int64_t *perm, int n, int slot)
 {
-	if (x < 0)
-		return -1;
-	int nd = imp_node(m, OP_TRANSPOSE, &x, 1, slot);
-	ir_set_ints(m->g, nd, "perm", perm, n);
-	return imp_infer(m, nd);
+	return imp_ints_op(m, OP_TRANSPOSE, x, "perm", perm, n, slot);
 }
 
 /* The one value of constant input k as an integer; 0 or -1. */
