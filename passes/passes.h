@@ -72,17 +72,7 @@ void ps_dce(Graph *g, const Options *o);
 /* fuse.c: sets Node.group (kernel groups) from -O1 up; clears it at -O0. */
 void ps_fuse(Graph *g, const Options *o);
 
-/* Per-family additions (ONNX coverage and training), one block each. */
-/* --- ew --- */
-
-/* --- red --- */
-
-/* --- idx --- */
-
-/* --- conv --- */
-
-/* --- train --- */
-/* ad */
+/* --- training: loss, autodiff (ad) and optimizer, state (trn) --- */
 /* loss.c: adds the graph input `label` (int64 class indices of shape [N]
  * (or [N, d1, ...]) for cross_entropy/nll; the output's shape and dtype for
  * mse/bce_logits) and the loss `kind` ("mse", "cross_entropy",
