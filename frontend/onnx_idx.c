@@ -19,60 +19,6 @@ static bool has_in(const Importer *m, int k) { return k < m->nin && m->in[k] >= 
 static const Value *in_val(const Importer *m, int k) { return &m->g->val[m->in[k]]; }
 static int done(Importer *m, int node) { return imp_infer(m, node) < 0 ? -1 : 0; }
 
-/* The constant behind input k (folded if computable), or NULL with a
- * message. */
-const Value *idx_const(Importer *m, int k, const char *what)
-{
-	int c = imp_fold(m, m->in[k]);
-	if (c < 0) {
-		imp_err(m, "input %d (%s, \"%s\") must be a constant", k, what, in_val(m, k)->name);
-		return NULL;
-	}
-	return &m->g->val[c];
-}
-
-/* Constant input k, an integer scalar or 1-D tensor of at most max values,
- * into out; the count or -1. */
-int idx_ints(Importer *m, int k, const char *what, int64_t *out, int max)
-{
-	const Value *v = idx_const(m, k, what);
-	if (!v)
-		return -1;
-	if ((v->dtype != DT_I64 && v->dtype != DT_I32) || v->shape.rank > 1)
-		return imp_err(m, "%s must be a 1-D int64 or int32 tensor", what);
-	int64_t n = ir_shape_numel(&v->shape);
-	if (n < 0 || n > max)
-		return imp_err(m, "%s has %lld values; at most %d are supported", what, (long long)n, max);
-	for (int64_t i = 0; i < n; i++) {
-		if (v->dtype == DT_I64) {
-			memcpy(&out[i], (const char *)v->data + 8 * i, 8);
-		} else {
-			int32_t x;
-			memcpy(&x, (const char *)v->data + 4 * i, 4);
-			out[i] = x;
-		}
-	}
-	return (int)n;
-}
-
-/* Constant input k holding one number of any dtype; 0 or -1. */
-int idx_scalar(Importer *m, int k, const char *what, double *out)
-{
-	const Value *v = idx_const(m, k, what);
-	if (!v)
-		return -1;
-	if (ir_shape_numel(&v->shape) != 1)
-		return imp_err(m, "%s must hold exactly one value", what);
-	*out = ir_elem_get(v->dtype, v->data);
-	return 0;
-}
-
-/* Adds node op over value x with an ints attribute; its value or -1. */
-int idx_ints_node(Importer *m, Op op, int x, const char *attr, const int64_t *v, int n, int slot)
-{
-	return imp_ints_op(m, op, x, attr, v, n, slot);
-}
-
 /* The static shape of input k into dims (rank returned), or -1. */
 int idx_static_dims(Importer *m, int k, int64_t *dims)
 {
@@ -84,15 +30,12 @@ int idx_static_dims(Importer *m, int k, int64_t *dims)
 	return s->rank;
 }
 
+/* A value binary(a, b) of op; -1 on error. */
 int idx_bin(Importer *m, Op op, int a, int b)
 {
 	return imp_op2(m, op, a, b, -1);
 }
 
-/* ReverseSequence: along time_axis, the first lens[b] elements of batch b
- * reversed. Lengths are read at run time: a gather_elements whose index
- * at (t, b) is t + (len - 1 - 2t) * clip(len - t, 0, 1), computed by
- * integer ops over broadcast [T] and [B] vectors. */
 /* ---- slice and split ---------------------------------------------------------- */
 
 int idx_slice(Importer *m, Op op)
@@ -120,12 +63,12 @@ int idx_slice(Importer *m, Op op)
 			return imp_err(m, "starts, ends and axes are inputs since opset 10, not attributes");
 		if (m->nin < 3)
 			return imp_err(m, "needs inputs starts and ends");
-		if ((ns = idx_ints(m, 1, "starts", st, IR_MAX_RANK)) < 0 ||
-			(ne = idx_ints(m, 2, "ends", en, IR_MAX_RANK)) < 0)
+		if ((ns = imp_const_ints(m, 1, "starts", st, IR_MAX_RANK)) < 0 ||
+			(ne = imp_const_ints(m, 2, "ends", en, IR_MAX_RANK)) < 0)
 			return -1;
-		if (has_in(m, 3) && (na = idx_ints(m, 3, "axes", ax, IR_MAX_RANK)) < 0)
+		if (has_in(m, 3) && (na = imp_const_ints(m, 3, "axes", ax, IR_MAX_RANK)) < 0)
 			return -1;
-		if (has_in(m, 4) && (np = idx_ints(m, 4, "steps", sp, IR_MAX_RANK)) < 0)
+		if (has_in(m, 4) && (np = imp_const_ints(m, 4, "steps", sp, IR_MAX_RANK)) < 0)
 			return -1;
 	}
 	int nd = imp_node(m, OP_SLICE, m->in, 1, 0);
@@ -162,7 +105,7 @@ int idx_split(Importer *m, Op op)
 			memcpy(size, v, (size_t)n * sizeof *size);
 	} else if (m->opset >= 13 && has_in(m, 1)) {
 		int64_t *tmp = malloc((size_t)(n + 1) * sizeof *tmp);
-		ns = idx_ints(m, 1, "split", tmp, (int)n);
+		ns = imp_const_ints(m, 1, "split", tmp, (int)n);
 		if (ns == n)
 			memcpy(size, tmp, (size_t)n * sizeof *size);
 		free(tmp);
@@ -211,10 +154,10 @@ int idx_split(Importer *m, Op op)
 int idx_expand(Importer *m, Op op)
 {
 	int64_t shape[IR_MAX_RANK];
-	int n = idx_ints(m, 1, "shape", shape, IR_MAX_RANK);
+	int n = imp_const_ints(m, 1, "shape", shape, IR_MAX_RANK);
 	if (n < 0)
 		return -1;
-	return idx_ints_node(m, OP_EXPAND, m->in[0], "shape", shape, n, 0) < 0 ? -1 : 0;
+	return imp_ints_op(m, OP_EXPAND, m->in[0], "shape", shape, n, 0) < 0 ? -1 : 0;
 }
 
 /* Tile: each dim d with repeat r != 1 becomes [r, d] by reshape and
@@ -225,7 +168,7 @@ int idx_tile(Importer *m, Op op)
 	int r = idx_static_dims(m, 0, dims);
 	if (r < 0)
 		return -1;
-	int n = idx_ints(m, 1, "repeats", rep, IR_MAX_RANK);
+	int n = imp_const_ints(m, 1, "repeats", rep, IR_MAX_RANK);
 	if (n < 0)
 		return -1;
 	if (n != r)
@@ -246,17 +189,17 @@ int idx_tile(Importer *m, Op op)
 		split[ns] = dims[i];
 		big[ns++] = rep[i] != 1 && dims[i] == 1 ? rep[i] : dims[i];
 	}
-	int v = idx_ints_node(m, OP_RESHAPE, m->in[0], "shape", split, ns, -1);
-	if (v < 0 || (v = idx_ints_node(m, OP_EXPAND, v, "shape", big, ns, -1)) < 0)
+	int v = imp_ints_op(m, OP_RESHAPE, m->in[0], "shape", split, ns, -1);
+	if (v < 0 || (v = imp_ints_op(m, OP_EXPAND, v, "shape", big, ns, -1)) < 0)
 		return -1;
-	return idx_ints_node(m, OP_RESHAPE, v, "shape", out, r, 0) < 0 ? -1 : 0;
+	return imp_ints_op(m, OP_RESHAPE, v, "shape", out, r, 0) < 0 ? -1 : 0;
 }
 
 /* ConstantOfShape: the value (default float 0) expanded to the shape. */
 int idx_constant_of_shape(Importer *m, Op op)
 {
 	int64_t shape[IR_MAX_RANK];
-	int n = idx_ints(m, 0, "shape", shape, IR_MAX_RANK);
+	int n = imp_const_ints(m, 0, "shape", shape, IR_MAX_RANK);
 	if (n < 0)
 		return -1;
 	const Onnx__AttributeProto *a = imp_attr(m, "value");
@@ -279,7 +222,7 @@ int idx_constant_of_shape(Importer *m, Op op)
 		nbytes = ir_dtype_size(t);
 	}
 	int s = imp_const(m, "value0", t, ir_shape_make(0, NULL), data, nbytes);
-	return idx_ints_node(m, OP_EXPAND, s, "shape", shape, n, 0) < 0 ? -1 : 0;
+	return imp_ints_op(m, OP_EXPAND, s, "shape", shape, n, 0) < 0 ? -1 : 0;
 }
 
 /* ---- constants from shapes ---------------------------------------------------- */
@@ -300,8 +243,8 @@ int idx_size(Importer *m, Op op)
 int idx_range(Importer *m, Op op)
 {
 	double s, l, dl;
-	if (idx_scalar(m, 0, "start", &s) < 0 || idx_scalar(m, 1, "limit", &l) < 0 ||
-		idx_scalar(m, 2, "delta", &dl) < 0)
+	if (imp_const_scalar(m, 0, "start", &s) < 0 || imp_const_scalar(m, 1, "limit", &l) < 0 ||
+		imp_const_scalar(m, 2, "delta", &dl) < 0)
 		return -1;
 	DType t = in_val(m, 0)->dtype;
 	if (dl == 0)
@@ -360,7 +303,7 @@ int idx_trilu(Importer *m, Op op)
 	bool upper = imp_int(m, "upper", 1) != 0;
 	if (has_in(m, 1) && imp_fold(m, m->in[1]) < 0)
 		return trilu_runtime(m, upper);
-	if (has_in(m, 1) && idx_scalar(m, 1, "k", &k) < 0)
+	if (has_in(m, 1) && imp_const_scalar(m, 1, "k", &k) < 0)
 		return -1;
 	int nd = imp_node(m, OP_TRILU, m->in, 1, 0);
 	ir_set_int(m->g, nd, "upper", upper);
@@ -405,10 +348,10 @@ static int depth_space(Importer *m, bool to_space)
 		memcpy(perm, p, sizeof perm);
 		memcpy(s2, o, sizeof s2);
 	}
-	int v = idx_ints_node(m, OP_RESHAPE, m->in[0], "shape", s1, 6, -1);
-	if (v < 0 || (v = idx_ints_node(m, OP_TRANSPOSE, v, "perm", perm, 6, -1)) < 0)
+	int v = imp_ints_op(m, OP_RESHAPE, m->in[0], "shape", s1, 6, -1);
+	if (v < 0 || (v = imp_ints_op(m, OP_TRANSPOSE, v, "perm", perm, 6, -1)) < 0)
 		return -1;
-	return idx_ints_node(m, OP_RESHAPE, v, "shape", s2, 4, 0) < 0 ? -1 : 0;
+	return imp_ints_op(m, OP_RESHAPE, v, "shape", s2, 4, 0) < 0 ? -1 : 0;
 }
 
 int idx_depth_to_space(Importer *m, Op op) { return depth_space(m, true); }
@@ -475,7 +418,7 @@ static int trilu_runtime(Importer *m, bool upper)
 	Shape s0 = ir_shape_make(0, NULL);
 	int c1 = imp_const(m, "one", DT_I64, s0, &one, 8);
 	int cc = imp_const(m, "cols", DT_I64, s0, &cols, 8);
-	int k = idx_ints_node(m, OP_RESHAPE, m->in[1], "shape", &zero, 0, -1); /* a scalar */
+	int k = imp_ints_op(m, OP_RESHAPE, m->in[1], "shape", &zero, 0, -1); /* a scalar */
 	int t = k < 0 ? -1 : upper ? idx_bin(m, OP_SUB, dc, k) : idx_bin(m, OP_SUB, k, dc);
 	if (t < 0 || (t = idx_bin(m, OP_ADD, t, c1)) < 0)
 		return -1;
@@ -484,12 +427,12 @@ static int trilu_runtime(Importer *m, bool upper)
 	ir_set_float(m->g, nd, "max", 1);
 	int keep = imp_infer(m, nd), ix;
 	if (keep < 0 || (ix = idx_bin(m, OP_MUL, keep, cc)) < 0 || (ix = idx_bin(m, OP_ADD, ix, jc)) < 0 ||
-		(ix = idx_ints_node(m, OP_EXPAND, ix, "shape", dims, r, -1)) < 0)
+		(ix = imp_ints_op(m, OP_EXPAND, ix, "shape", dims, r, -1)) < 0)
 		return -1;
 	DType xt = in_val(m, 0)->dtype;
 	unsigned char z[16] = {0};
 	int zc = imp_const(m, "zero", xt, s0, z, ir_dtype_size(xt));
-	int zeros = idx_ints_node(m, OP_EXPAND, zc, "shape", dims, r, -1);
+	int zeros = imp_ints_op(m, OP_EXPAND, zc, "shape", dims, r, -1);
 	if (zeros < 0)
 		return -1;
 	int parts[2] = {zeros, m->in[0]};

@@ -44,7 +44,7 @@ static int pad_part(Importer *m, int x, int axis, int64_t d, int64_t p, bool aft
 		int64_t dims[IR_MAX_RANK];
 		for (int i = 0; i < s->rank; i++)
 			dims[i] = i == axis ? p : s->d[i].n;
-		return idx_ints_node(m, OP_EXPAND, e, "shape", dims, s->rank, -1);
+		return imp_ints_op(m, OP_EXPAND, e, "shape", dims, s->rank, -1);
 	}
 	if (!strcmp(mode, "reflect")) { /* x[p..1] before, x[d-2..d-1-p] after */
 		if (p > d - 1)
@@ -119,7 +119,7 @@ int idx_pad(Importer *m, const int64_t *pads, int np, double value, const char *
  * constant condition is true, as a gather with constant indices. */
 int idx_compress(Importer *m, Op op)
 {
-	const Value *c = idx_const(m, 1, "condition");
+	const Value *c = imp_const_in(m, 1, "condition");
 	if (!c)
 		return -1;
 	if (c->shape.rank != 1)
@@ -135,7 +135,7 @@ int idx_compress(Importer *m, Op op)
 			axis += xs->rank;
 	} else {
 		int64_t flat = -1;
-		if ((x = idx_ints_node(m, OP_RESHAPE, x, "shape", &flat, 1, -1)) < 0)
+		if ((x = imp_ints_op(m, OP_RESHAPE, x, "shape", &flat, 1, -1)) < 0)
 			return -1;
 	}
 	const Dim d = m->g->val[x].shape.d[axis];
@@ -156,7 +156,10 @@ int idx_compress(Importer *m, Op op)
 	return done(m, nd);
 }
 
-/* A value binary(a, b) of op; -1 on error. */
+/* ReverseSequence: along time_axis, the first lens[b] elements of batch b
+ * reversed. Lengths are read at run time: a gather_elements whose index
+ * at (t, b) is t + (len - 1 - 2t) * clip(len - t, 0, 1), computed by
+ * integer ops over broadcast [T] and [B] vectors. */
 int idx_reverse_sequence(Importer *m, Op op)
 {
 	int64_t dims[IR_MAX_RANK];
@@ -181,7 +184,7 @@ int idx_reverse_sequence(Importer *m, Op op)
 	free(tv);
 	Shape s0 = ir_shape_make(0, NULL);
 	int c1 = imp_const(m, "one", DT_I64, s0, &one, 8), c2 = imp_const(m, "two", DT_I64, s0, &two, 8);
-	int len = idx_ints_node(m, OP_RESHAPE, m->in[1], "shape", bs, r, -1);
+	int len = imp_ints_op(m, OP_RESHAPE, m->in[1], "shape", bs, r, -1);
 	if (len < 0)
 		return -1;
 	int d = idx_bin(m, OP_SUB, len, tt);
@@ -193,7 +196,7 @@ int idx_reverse_sequence(Importer *m, Op op)
 	int in_seq = imp_infer(m, nd), k, ix;
 	if (in_seq < 0 || (k = idx_bin(m, OP_SUB, len, c1)) < 0 || (d = idx_bin(m, OP_MUL, tt, c2)) < 0 ||
 		(k = idx_bin(m, OP_SUB, k, d)) < 0 || (k = idx_bin(m, OP_MUL, k, in_seq)) < 0 ||
-		(ix = idx_bin(m, OP_ADD, tt, k)) < 0 || (ix = idx_ints_node(m, OP_EXPAND, ix, "shape", dims, r, -1)) < 0)
+		(ix = idx_bin(m, OP_ADD, tt, k)) < 0 || (ix = imp_ints_op(m, OP_EXPAND, ix, "shape", dims, r, -1)) < 0)
 		return -1;
 	int gin[2] = {m->in[0], ix};
 	nd = imp_node(m, OP_GATHER_ELEMENTS, gin, 2, 0);
@@ -208,7 +211,7 @@ int idx_center_crop_pad(Importer *m, Op op)
 	int r = idx_static_dims(m, 0, dims);
 	if (r < 0)
 		return -1;
-	int ns = idx_ints(m, 1, "shape", shape, IR_MAX_RANK);
+	int ns = imp_const_ints(m, 1, "shape", shape, IR_MAX_RANK);
 	if (ns < 0)
 		return -1;
 	const int64_t *av;
@@ -241,7 +244,7 @@ int idx_onehot(Importer *m, Op op)
 	int64_t dims[IR_MAX_RANK], od[IR_MAX_RANK];
 	int r = idx_static_dims(m, 0, dims);
 	double depth;
-	if (r < 0 || idx_scalar(m, 1, "depth", &depth) < 0)
+	if (r < 0 || imp_const_scalar(m, 1, "depth", &depth) < 0)
 		return -1;
 	if (r + 1 > IR_MAX_RANK || !(depth >= 1 && depth <= (double)(1 << 30)))
 		return imp_err(m, "depth %g or rank %d is unsupported", depth, r);
@@ -262,21 +265,21 @@ int idx_onehot(Importer *m, Op op)
 			return -1;
 	}
 	int64_t a64 = a, one = 1, zero = 0;
-	if ((idx = idx_ints_node(m, OP_UNSQUEEZE, idx, "axes", &a64, 1, -1)) < 0)
+	if ((idx = imp_ints_op(m, OP_UNSQUEEZE, idx, "axes", &a64, 1, -1)) < 0)
 		return -1;
 	Shape s0 = ir_shape_make(0, NULL);
 	int c0 = imp_const(m, "off_at", DT_I64, s0, &zero, 8), c1 = imp_const(m, "on_at", DT_I64, s0, &one, 8);
 	int vf = m->in[2];
-	if (vals->shape.rank != 1 && (vf = idx_ints_node(m, OP_RESHAPE, vf, "shape", (const int64_t[]){2}, 1, -1)) < 0)
+	if (vals->shape.rank != 1 && (vf = imp_ints_op(m, OP_RESHAPE, vf, "shape", (const int64_t[]){2}, 1, -1)) < 0)
 		return -1;
 	int off = idx_bin(m, OP_GATHER, vf, c0), on = idx_bin(m, OP_GATHER, vf, c1), data, upd;
-	if (off < 0 || on < 0 || (data = idx_ints_node(m, OP_EXPAND, off, "shape", od, r + 1, -1)) < 0)
+	if (off < 0 || on < 0 || (data = imp_ints_op(m, OP_EXPAND, off, "shape", od, r + 1, -1)) < 0)
 		return -1;
 	const Shape *us = &m->g->val[idx].shape;
 	int64_t ud[IR_MAX_RANK];
 	for (int i = 0; i < us->rank; i++)
 		ud[i] = us->d[i].n;
-	if ((upd = idx_ints_node(m, OP_EXPAND, on, "shape", ud, us->rank, -1)) < 0)
+	if ((upd = imp_ints_op(m, OP_EXPAND, on, "shape", ud, us->rank, -1)) < 0)
 		return -1;
 	int in[3] = {data, idx, upd};
 	int nd = imp_node(m, OP_SCATTER_ELEMENTS, in, 3, 0);
@@ -297,7 +300,7 @@ int idx_max_unpool(Importer *m, Op op)
 		return -1;
 	if (r < 3 || in_val(m, 1)->dtype != DT_I64 || !ir_shape_eq(&in_val(m, 0)->shape, &in_val(m, 1)->shape))
 		return imp_err(m, "needs X of rank >= 3 and int64 indices of X's shape");
-	if (has_in(m, 2) && idx_ints(m, 2, "output_shape", want, IR_MAX_RANK) != r)
+	if (has_in(m, 2) && imp_const_ints(m, 2, "output_shape", want, IR_MAX_RANK) != r)
 		return imp_err(m, "output_shape must have %d values", r);
 	{
 		const int64_t *k, *st, *pd;
@@ -317,9 +320,9 @@ int idx_max_unpool(Importer *m, Op op)
 	DType t = in_val(m, 0)->dtype;
 	unsigned char z[16] = {0};
 	int zc = imp_const(m, "zero", t, ir_shape_make(0, NULL), z, ir_dtype_size(t));
-	int data = idx_ints_node(m, OP_EXPAND, zc, "shape", &total, 1, -1);
-	int ix = idx_ints_node(m, OP_RESHAPE, m->in[1], "shape", &flat, 1, -1);
-	int upd = idx_ints_node(m, OP_RESHAPE, m->in[0], "shape", &flat, 1, -1);
+	int data = imp_ints_op(m, OP_EXPAND, zc, "shape", &total, 1, -1);
+	int ix = imp_ints_op(m, OP_RESHAPE, m->in[1], "shape", &flat, 1, -1);
+	int upd = imp_ints_op(m, OP_RESHAPE, m->in[0], "shape", &flat, 1, -1);
 	if (data < 0 || ix < 0 || upd < 0)
 		return -1;
 	int in[3] = {data, ix, upd};
@@ -329,14 +332,14 @@ int idx_max_unpool(Importer *m, Op op)
 	if (y < 0)
 		return -1;
 	if (!has_in(m, 2))
-		return idx_ints_node(m, OP_RESHAPE, y, "shape", od, r, 0) < 0 ? -1 : 0;
+		return imp_ints_op(m, OP_RESHAPE, y, "shape", od, r, 0) < 0 ? -1 : 0;
 	int64_t pads[2 * IR_MAX_RANK] = {0};
 	for (int i = 0; i < r; i++) {
 		if (want[i] < od[i])
 			return imp_err(m, "output_shape is smaller than the unpooled shape");
 		pads[r + i] = want[i] - od[i];
 	}
-	if ((y = idx_ints_node(m, OP_RESHAPE, y, "shape", od, r, -1)) < 0)
+	if ((y = imp_ints_op(m, OP_RESHAPE, y, "shape", od, r, -1)) < 0)
 		return -1;
 	nd = imp_node(m, OP_PAD, &y, 1, 0);
 	ir_set_ints(m->g, nd, "pads", pads, 2 * r);

@@ -63,6 +63,13 @@ typedef struct OnnxOp {
  * as constants. */
 int imp_fold(Importer *m, int v);
 void imp_resolve_static(Importer *m);
+/* Constant inputs for handlers (folded by imp_fold where computable), each
+ * failing with a message naming input k and `what`: the constant itself;
+ * its integers (an int64/int32 scalar or 1-D tensor of at most max values;
+ * the count); its one number, of any dtype. */
+const Value *imp_const_in(Importer *m, int k, const char *what);
+int imp_const_ints(Importer *m, int k, const char *what, int64_t *out, int max);
+int imp_const_scalar(Importer *m, int k, const char *what, double *out);
 
 /* onnx_wire.c: false if buf is not well-framed protobuf of message md or
  * nests messages deeper than protobuf-c can unpack safely. */
@@ -94,7 +101,8 @@ int imp_node(Importer *m, Op op, const int *in, int nin, int slot);
 int imp_infer(Importer *m, int node);
 /* Adds a literal constant with a fresh name "<node>/<what>". */
 int imp_const(Importer *m, const char *what, DType t, Shape s, const void *data, size_t nbytes);
-/* A rank-0 constant of dtype t holding v (rounded as ir_elem_put does). */
+/* onnx_build.c: a rank-0 constant of dtype t holding v (rounded as
+ * ir_elem_put does). */
 int imp_scalar(Importer *m, const char *what, DType t, double v);
 /* Node builders for rewrites: one node over the given values, bound to
  * ONNX output slot (-1: an internal value) and inferred; its value, or -1
@@ -161,14 +169,8 @@ int imp_rotary(Importer *m, Op op);
 
 /* --- idx --- */
 /* onnx_idx.c: handlers of the data-movement and indexing rows. */
-/* Helpers of the idx handlers (onnx_idx.c), for onnx_idx_compose.c:
- * constant input k (folded) or NULL with a message; its integers (1-D, at
- * most max) or one number; a node over value x with one ints attribute, or
- * a binary node (value or -1); input k's static dims (rank or -1). */
-const Value *idx_const(Importer *m, int k, const char *what);
-int idx_ints(Importer *m, int k, const char *what, int64_t *out, int max);
-int idx_scalar(Importer *m, int k, const char *what, double *out);
-int idx_ints_node(Importer *m, Op op, int x, const char *attr, const int64_t *v, int n, int slot);
+/* Helpers of the idx handlers (onnx_idx.c), for onnx_idx_compose.c: a
+ * binary node (value or -1); input k's static dims (rank or -1). */
 int idx_bin(Importer *m, Op op, int a, int b);
 int idx_static_dims(Importer *m, int k, int64_t *dims);
 int idx_slice(Importer *m, Op op);

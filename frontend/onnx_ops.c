@@ -8,7 +8,6 @@
  * differences (Softmax before 13, Clip/Pad before 11, ...) live here. */
 #include "onnx_impl.h"
 
-#include <math.h>
 #include <string.h>
 
 static bool has_in(const Importer *m, int k) { return k < m->nin && m->in[k] >= 0; }
@@ -18,86 +17,6 @@ static bool dim_known(Dim d) { return d.sym == 0 && d.n >= 0; }
 
 /* Infers the node just built; 0 or -1. */
 static int done(Importer *m, int node) { return imp_infer(m, node) < 0 ? -1 : 0; }
-
-/* The constant behind input k (computed now if it can be: imp_fold), or
- * NULL with a message. */
-static const Value *const_in(Importer *m, int k, const char *what)
-{
-	int c = imp_fold(m, m->in[k]);
-	const Value *v = &m->g->val[c >= 0 ? c : m->in[k]];
-	if (v->kind != VK_CONST || !v->data) {
-		imp_err(m, "input %d (%s, \"%s\") must be a constant", k, what, v->name);
-		return NULL;
-	}
-	return v;
-}
-
-/* Reads constant input k, a scalar or 1-D int64/int32 tensor of at most max
- * values, into out; returns the count or -1. */
-static int const_ints(Importer *m, int k, const char *what, int64_t *out, int max)
-{
-	const Value *v = const_in(m, k, what);
-	if (!v)
-		return -1;
-	if (v->dtype != DT_I64 && v->dtype != DT_I32)
-		return imp_err(m, "%s must be int64, not %s", what, ir_dtype_name(v->dtype));
-	if (v->shape.rank > 1)
-		return imp_err(m, "%s must be 1-D", what);
-	int64_t n = ir_shape_numel(&v->shape);
-	if (n < 0 || n > max)
-		return imp_err(m, "%s has %lld values; at most %d are supported", what, (long long)n, max);
-	const unsigned char *p = v->data;
-	for (int64_t i = 0; i < n; i++) {
-		if (v->dtype == DT_I64) {
-			memcpy(&out[i], p + 8 * i, 8);
-		} else {
-			int32_t x;
-			memcpy(&x, p + 4 * i, 4);
-			out[i] = x;
-		}
-	}
-	return (int)n;
-}
-
-static double half_to_double(uint16_t h)
-{
-	int e = (h >> 10) & 31, f = h & 1023;
-	double v = e == 0 ? ldexp(f, -24) : e == 31 ? (f ? NAN : INFINITY) : ldexp(f + 1024, e - 25);
-	return h & 0x8000 ? -v : v;
-}
-
-/* Reads constant input k holding one value of any dtype; 0 or -1. */
-static int const_scalar(Importer *m, int k, const char *what, double *out)
-{
-	const Value *v = const_in(m, k, what);
-	if (!v)
-		return -1;
-	if (ir_shape_numel(&v->shape) != 1)
-		return imp_err(m, "%s must hold exactly one value", what);
-	const unsigned char *p = v->data;
-	union {
-		float f;
-		double d;
-		uint16_t h;
-		uint32_t u;
-		int32_t i32;
-		int64_t i64;
-	} x;
-	memcpy(&x, p, ir_dtype_size(v->dtype));
-	switch (v->dtype) {
-	case DT_F32: *out = x.f; break;
-	case DT_F64: *out = x.d; break;
-	case DT_F16: *out = half_to_double(x.h); break;
-	case DT_BF16: x.u = (uint32_t)x.h << 16; *out = x.f; break;
-	case DT_I8: *out = (int8_t)p[0]; break;
-	case DT_U8:
-	case DT_BOOL: *out = p[0]; break;
-	case DT_I32: *out = x.i32; break;
-	case DT_I64: *out = (double)x.i64; break;
-	default: return imp_err(m, "%s has unsupported type %s", what, ir_dtype_name(v->dtype));
-	}
-	return 0;
-}
 
 /* A rank-0 literal of type t (float32 or float64) for multipliers. */
 static int scalar_const(Importer *m, const char *what, double x, DType t)
@@ -172,9 +91,9 @@ static int op_clip(Importer *m, Op op)
 	} else {
 		if (imp_attr(m, "min") || imp_attr(m, "max"))
 			return imp_err(m, "min and max are inputs since opset 11, not attributes");
-		if (has_in(m, 1) && (has_lo = true, const_scalar(m, 1, "min", &lo) < 0))
+		if (has_in(m, 1) && (has_lo = true, imp_const_scalar(m, 1, "min", &lo) < 0))
 			return -1;
-		if (has_in(m, 2) && (has_hi = true, const_scalar(m, 2, "max", &hi) < 0))
+		if (has_in(m, 2) && (has_hi = true, imp_const_scalar(m, 2, "max", &hi) < 0))
 			return -1;
 	}
 	int nd = imp_node(m, OP_CLIP, m->in, 1, 0);
@@ -298,7 +217,7 @@ static int op_reduce(Importer *m, Op op)
 	if (m->opset >= since) {
 		if (imp_attr(m, "axes"))
 			return imp_err(m, "axes is an input since opset %d, not an attribute", since);
-		if (has_in(m, 1) && (na = const_ints(m, 1, "axes", axes, IR_MAX_RANK)) < 0)
+		if (has_in(m, 1) && (na = imp_const_ints(m, 1, "axes", axes, IR_MAX_RANK)) < 0)
 			return -1;
 	} else {
 		if (m->nin > 1)
@@ -345,14 +264,14 @@ static int op_pad(Importer *m, Op op)
 			return imp_err(m, "pads and value are inputs since opset 11, not attributes");
 		if (!has_in(m, 1))
 			return imp_err(m, "missing input pads");
-		if ((np = const_ints(m, 1, "pads", pads, 2 * IR_MAX_RANK)) < 0)
+		if ((np = imp_const_ints(m, 1, "pads", pads, 2 * IR_MAX_RANK)) < 0)
 			return -1;
-		if (has_in(m, 2) && const_scalar(m, 2, "constant_value", &value) < 0)
+		if (has_in(m, 2) && imp_const_scalar(m, 2, "constant_value", &value) < 0)
 			return -1;
 		if (has_in(m, 3)) { /* opset 18: pads for these axes only */
 			int64_t ax[IR_MAX_RANK], full[2 * IR_MAX_RANK] = {0};
 			bool seen[IR_MAX_RANK] = {0};
-			int na = const_ints(m, 3, "axes", ax, IR_MAX_RANK);
+			int na = imp_const_ints(m, 3, "axes", ax, IR_MAX_RANK);
 			if (na < 0)
 				return -1;
 			if (x.rank < 0)
@@ -417,7 +336,7 @@ static int op_reshape(Importer *m, Op op)
 				return imp_err(m, "allowzero=1 with a computed shape is unsupported");
 			return done(m, imp_node(m, OP_RESHAPE_DYN, m->in, 2, 0));
 		}
-		if ((n = const_ints(m, 1, "shape", shape, IR_MAX_RANK)) < 0)
+		if ((n = imp_const_ints(m, 1, "shape", shape, IR_MAX_RANK)) < 0)
 			return -1;
 	}
 	if (imp_int(m, "allowzero", 0))
@@ -475,7 +394,7 @@ static int op_dropout(Importer *m, Op op)
 		return imp_err(m, "the mask output is unsupported");
 	if (has_in(m, 2)) { /* opset 12: training_mode input */
 		double t;
-		if (const_scalar(m, 2, "training_mode", &t) < 0)
+		if (imp_const_scalar(m, 2, "training_mode", &t) < 0)
 			return -1;
 		if (t != 0)
 			return imp_err(m, "training_mode=true is unsupported (inference only)");
@@ -558,7 +477,7 @@ static int op_squeeze(Importer *m, Op op)
 	if (m->opset >= 13) {
 		if (imp_attr(m, "axes"))
 			return imp_err(m, "axes is an input since opset 13, not an attribute");
-		if (has_in(m, 1) && (na = const_ints(m, 1, "axes", axes, IR_MAX_RANK)) < 0)
+		if (has_in(m, 1) && (na = imp_const_ints(m, 1, "axes", axes, IR_MAX_RANK)) < 0)
 			return -1;
 	} else {
 		const int64_t *v;

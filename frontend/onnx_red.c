@@ -65,30 +65,6 @@ static int float_in(Importer *m, int k)
 	return 0;
 }
 
-/* Constant input k, a scalar or 1-D int32/int64 tensor of at most max
- * values, into out; the count or -1. */
-static int in_ints(Importer *m, int k, const char *what, int64_t *out, int max)
-{
-	const Value *v = inv(m, k);
-	if (v->kind != VK_CONST || !v->data)
-		return imp_err(m, "input %d (%s, \"%s\") must be a constant", k, what, v->name);
-	if ((v->dtype != DT_I64 && v->dtype != DT_I32) || v->shape.rank > 1)
-		return imp_err(m, "%s must be a scalar or 1-D int32/int64 tensor", what);
-	int64_t n = ir_shape_numel(&v->shape);
-	if (n < 0 || n > max)
-		return imp_err(m, "%s has %lld values; at most %d are supported", what, (long long)n, max);
-	for (int64_t i = 0; i < n; i++) {
-		if (v->dtype == DT_I64) {
-			memcpy(&out[i], (const char *)v->data + 8 * i, 8);
-		} else {
-			int32_t x;
-			memcpy(&x, (const char *)v->data + 4 * i, 4);
-			out[i] = x;
-		}
-	}
-	return (int)n;
-}
-
 /* The rank of input k, or -1 with a message when unknown. */
 static int known_rank(Importer *m, int k)
 {
@@ -115,7 +91,7 @@ static int read_axes(Importer *m, int since, int64_t *axes)
 	if (m->opset >= since) {
 		if (imp_attr(m, "axes"))
 			return imp_err(m, "axes is an input since opset %d, not an attribute", since);
-		return has(m, 1) ? in_ints(m, 1, "axes", axes, IR_MAX_RANK) : 0;
+		return has(m, 1) ? imp_const_ints(m, 1, "axes", axes, IR_MAX_RANK) : 0;
 	}
 	if (m->nin > 1)
 		return imp_err(m, "axes is an attribute before opset %d, not an input", since);
@@ -259,7 +235,7 @@ int imp_hardmax(Importer *m, Op op)
 int imp_cumsum(Importer *m, Op op)
 {
 	int64_t axis;
-	int n = in_ints(m, 1, "axis", &axis, 1);
+	int n = imp_const_ints(m, 1, "axis", &axis, 1);
 	if (n != 1)
 		return n < 0 ? -1 : imp_err(m, "axis must hold one value");
 	int nd = imp_node(m, op, m->in, 1, 0);
@@ -503,7 +479,7 @@ int imp_topk(Importer *m, Op op)
 			return imp_err(m, "k is an input since opset 10, not an attribute");
 		if (!has(m, 1))
 			return imp_err(m, "missing input k");
-		int n = in_ints(m, 1, "k", &k, 1);
+		int n = imp_const_ints(m, 1, "k", &k, 1);
 		if (n != 1)
 			return n < 0 ? -1 : imp_err(m, "k must hold one value");
 	}

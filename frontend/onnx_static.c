@@ -74,6 +74,44 @@ int imp_fold(Importer *m, int v)
 	return fold(m, v, 0);
 }
 
+const Value *imp_const_in(Importer *m, int k, const char *what)
+{
+	int c = imp_fold(m, m->in[k]);
+	if (c < 0) {
+		imp_err(m, "input %d (%s, \"%s\") must be a constant", k, what, m->g->val[m->in[k]].name);
+		return NULL;
+	}
+	return &m->g->val[c];
+}
+
+int imp_const_ints(Importer *m, int k, const char *what, int64_t *out, int max)
+{
+	const Value *v = imp_const_in(m, k, what);
+	if (!v)
+		return -1;
+	if (v->dtype != DT_I64 && v->dtype != DT_I32)
+		return imp_err(m, "%s must be int64 or int32, not %s", what, ir_dtype_name(v->dtype));
+	if (v->shape.rank > 1)
+		return imp_err(m, "%s must be 1-D", what);
+	int64_t n = ir_shape_numel(&v->shape);
+	if (n < 0 || n > max)
+		return imp_err(m, "%s has %lld values; at most %d are supported", what, (long long)n, max);
+	for (int64_t i = 0; i < n; i++)
+		out[i] = (int64_t)ir_elem_get(v->dtype, (const char *)v->data + i * (int64_t)ir_dtype_size(v->dtype));
+	return (int)n;
+}
+
+int imp_const_scalar(Importer *m, int k, const char *what, double *out)
+{
+	const Value *v = imp_const_in(m, k, what);
+	if (!v)
+		return -1;
+	if (ir_shape_numel(&v->shape) != 1)
+		return imp_err(m, "%s must hold exactly one value", what);
+	*out = ir_elem_get(v->dtype, v->data);
+	return 0;
+}
+
 enum { STATIC_MAX = 64 };
 
 void imp_resolve_static(Importer *m)
