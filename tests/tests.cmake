@@ -96,7 +96,7 @@ set_tests_properties(e2e/nan PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 120)
 
 # The reduction family (reductions, arg ops, cumsum, normalizations) through
 # ONNX import, rewrites, fusion and LLVM against numpy (red_ops.py).
-add_test(NAME e2e/red_ops COMMAND ${E2E_DIR}/red_ops.sh ${CMAKE_BINARY_DIR})
+add_test(NAME e2e/red_ops COMMAND ${E2E_DIR}/onnx_folders.sh ${CMAKE_BINARY_DIR} red_ops)
 set_tests_properties(e2e/red_ops PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
 
 # --- conv: ConvTranspose (autoencoder/DCGAN), 1-D and 3-D CNNs, recurrent
@@ -136,5 +136,5 @@ set_tests_properties(e2e/grad PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
 
 # --- misc: DFT/STFT, GridSample and RoiAlign through ONNX import, the
 # rewrites and LLVM against numpy.fft, PyTorch and torchvision (misc_ops.py).
-add_test(NAME e2e/misc_ops COMMAND ${E2E_DIR}/misc_ops.sh ${CMAKE_BINARY_DIR})
+add_test(NAME e2e/misc_ops COMMAND ${E2E_DIR}/onnx_folders.sh ${CMAKE_BINARY_DIR} misc_ops)
 set_tests_properties(e2e/misc_ops PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)

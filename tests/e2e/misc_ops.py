@@ -5,7 +5,7 @@ opset 20's axis input), GridSample against torch.nn.functional.grid_sample
 (2-D and 3-D, every mode, padding and align_corners; bicubic with border
 padding is left out: ONNX's reference clamps the coordinate before taking
 the taps, PyTorch clamps each tap), RoiAlign against torchvision's
-roi_align (avg, aligned and not). misc_ops.sh runs them through
+roi_align (avg, aligned and not). onnx_folders.sh runs them through
 `nncc test-onnx` (the compiled code, not the interpreter)."""
 import itertools
 import os

@@ -11,7 +11,7 @@ Each folder holds model.onnx and test_data_set_0/{input,output}_K.pb, the
 expected outputs computed here with numpy from the ONNX spec's formulas
 (an oracle independent of nncc). Unlike the ONNX suite's own copies, axes,
 axis and the like are initializers (constant inputs), so the whole path
-ONNX import -> rewrite -> fusion -> LLVM runs; red_ops.sh runs the folders
+ONNX import -> rewrite -> fusion -> LLVM runs; onnx_folders.sh runs the folders
 with `nncc test-onnx`. Integer inputs are drawn from a small range so
 argmax/argmin meet ties.
 """
