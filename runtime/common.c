@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "rt.h"
 
@@ -235,5 +236,37 @@ rt_tensor_read(const char *path, RtTensor *t, char **err)
 	rt_free(buf);
 	if (st != NNCC_STATUS_OK)
 		rt_tensor_free(t);
+	return st;
+}
+
+nncc_status rt_write_file(const char *path, const void *const *part, const size_t *bytes, int n,
+			  char **err)
+{
+	char *tmp = malloc(strlen(path) + 16);
+	if (!tmp)
+		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
+	sprintf(tmp, "%s.tmp.XXXXXX", path);
+	nncc_status st = NNCC_STATUS_OK;
+	int fd = mkstemp(tmp), ok = 0;
+	if (fd < 0) {
+		st = rt_err(err, NNCC_STATUS_IO_ERROR, "%s: cannot create: %s", path, strerror(errno));
+		free(tmp);
+		return st;
+	}
+	fchmod(fd, 0644);
+	FILE *f = fdopen(fd, "wb");
+	if (!f) {
+		close(fd);
+	} else {
+		ok = 1;
+		for (int i = 0; ok && i < n; i++)
+			ok = bytes[i] == 0 || fwrite(part[i], 1, bytes[i], f) == bytes[i];
+		ok = (fclose(f) == 0) && ok;
+	}
+	if (!ok || rename(tmp, path) != 0) {
+		st = rt_err(err, NNCC_STATUS_IO_ERROR, "%s: write failed: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
 	return st;
 }

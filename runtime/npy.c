@@ -7,12 +7,9 @@
  * raw data. The header is untrusted: it is parsed by a small bounded
  * tokenizer (no eval), every size is checked, and the data must be exactly
  * product(shape) * itemsize bytes. Only C order and little-endian data. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "rt.h"
 
@@ -316,12 +313,10 @@ rt_npy_write(const char *path, int dtype, int rank, const int64_t *dims, const v
 	     char **err)
 {
 	const char *descr = NULL;
-	char *hdr = NULL, *tmp;
+	char *hdr = NULL;
 	size_t hlen = 0;
 	int64_t nbytes;
 	nncc_status st;
-	FILE *f;
-	int fd, ok;
 
 	if (err)
 		*err = NULL;
@@ -339,36 +334,9 @@ rt_npy_write(const char *path, int dtype, int rank, const int64_t *dims, const v
 		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "%s: no data", path);
 	if ((st = make_header(descr, rank, dims, &hdr, &hlen, err)) != NNCC_STATUS_OK)
 		return st;
-	tmp = malloc(strlen(path) + 16);
-	if (!tmp) {
-		free(hdr);
-		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
-	}
-	sprintf(tmp, "%s.tmp.XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		st = rt_err(err, NNCC_STATUS_IO_ERROR, "%s: cannot create: %s", path, strerror(errno));
-		goto out;
-	}
-	fchmod(fd, 0644);
-	f = fdopen(fd, "wb");
-	if (!f) {
-		close(fd);
-		ok = 0;
-	} else {
-		ok = fwrite(hdr, 1, hlen, f) == hlen;
-		if (ok && nbytes > 0)
-			ok = fwrite(data, 1, (size_t)nbytes, f) == (size_t)nbytes;
-		ok = (fclose(f) == 0) && ok;
-	}
-	if (!ok || rename(tmp, path) != 0) {
-		st = rt_err(err, NNCC_STATUS_IO_ERROR, "%s: write failed: %s", path, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	st = NNCC_STATUS_OK;
-out:
-	free(tmp);
+	const void *part[2] = {hdr, data};
+	size_t bytes[2] = {hlen, (size_t)nbytes};
+	st = rt_write_file(path, part, bytes, 2, err);
 	free(hdr);
 	return st;
 }

@@ -131,5 +131,10 @@ nncc_status rt_pb_decode(const void *buf, size_t len, RtTensor *t, const char *w
 nncc_status rt_tensor_read(const char *path, RtTensor *t, char **err);
 /* common.c: reads a whole file into an rt_alloc'd buffer (*len bytes). */
 nncc_status rt_read_file(const char *path, void **buf, size_t *len, char **err);
+/* Writes the n chunks (bytes[i] of part[i]) to path through a temporary
+ * file renamed over it on success, so a failed write never leaves a
+ * partial file behind as if complete. */
+nncc_status rt_write_file(const char *path, const void *const *part, const size_t *bytes, int n,
+			  char **err);
 
 #endif

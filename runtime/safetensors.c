@@ -7,12 +7,9 @@
  * duplicates), every dtype/shape/range checked against the data section
  * with checked arithmetic. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "rt.h"
 
@@ -474,36 +471,28 @@ rt_st_write(const char *path, const RtTensor *t, int n, const char *step, const 
 		free(h.s);
 		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 	}
-	char *tmp = malloc(strlen(path) + 16);
-	if (!tmp) {
+	const void **part = malloc((size_t)(n + 2) * sizeof *part);
+	size_t *bytes = malloc((size_t)(n + 2) * sizeof *bytes);
+	unsigned char len[8];
+	if (!part || !bytes) {
+		free(part);
+		free(bytes);
 		free(h.s);
 		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 	}
-	sprintf(tmp, "%s.tmp.XXXXXX", path);
-	int fd = mkstemp(tmp), ok = 0;
-	if (fd < 0) {
-		st = rt_err(err, NNCC_STATUS_IO_ERROR, "%s: cannot create: %s", path, strerror(errno));
-		goto out;
+	for (int i = 0; i < 8; i++)
+		len[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
+	part[0] = len;
+	bytes[0] = 8;
+	part[1] = h.s;
+	bytes[1] = h.n;
+	for (int i = 0; i < n; i++) {
+		part[2 + i] = t[i].data;
+		bytes[2 + i] = (size_t)t[i].nbytes;
 	}
-	fchmod(fd, 0644);
-	FILE *f = fdopen(fd, "wb");
-	if (!f) {
-		close(fd);
-	} else {
-		unsigned char len[8];
-		for (int i = 0; i < 8; i++)
-			len[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
-		ok = fwrite(len, 1, 8, f) == 8 && fwrite(h.s, 1, h.n, f) == h.n;
-		for (int i = 0; ok && i < n; i++)
-			ok = t[i].nbytes == 0 || fwrite(t[i].data, 1, (size_t)t[i].nbytes, f) == (size_t)t[i].nbytes;
-		ok = (fclose(f) == 0) && ok;
-	}
-	if (!ok || rename(tmp, path) != 0) {
-		st = rt_err(err, NNCC_STATUS_IO_ERROR, "%s: write failed: %s", path, strerror(errno));
-		unlink(tmp);
-	}
-out:
-	free(tmp);
+	st = rt_write_file(path, (const void *const *)part, bytes, n + 2, err);
+	free(part);
+	free(bytes);
 	free(h.s);
 	return st;
 }
