@@ -15,6 +15,8 @@
  * place; DCE drops them when nothing else uses them. */
 #include "onnx_impl.h"
 
+#include <string.h>
+
 enum { FOLD_DEPTH = 64, FOLD_MAX = 1 << 16 }; /* recursion, elements of a folded value */
 
 /* The constant equal to value v, folding the nodes that compute it when
@@ -96,8 +98,15 @@ int imp_const_ints(Importer *m, int k, const char *what, int64_t *out, int max)
 	int64_t n = ir_shape_numel(&v->shape);
 	if (n < 0 || n > max)
 		return imp_err(m, "%s has %lld values; at most %d are supported", what, (long long)n, max);
-	for (int64_t i = 0; i < n; i++)
-		out[i] = (int64_t)ir_elem_get(v->dtype, (const char *)v->data + i * (int64_t)ir_dtype_size(v->dtype));
+	for (int64_t i = 0; i < n; i++) { /* exactly: INT64_MAX ends are common */
+		if (v->dtype == DT_I64) {
+			memcpy(&out[i], (const char *)v->data + 8 * i, 8);
+		} else {
+			int32_t x;
+			memcpy(&x, (const char *)v->data + 4 * i, 4);
+			out[i] = x;
+		}
+	}
 	return (int)n;
 }
 
