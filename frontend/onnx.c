@@ -162,6 +162,12 @@ bool imp_used(const Importer *m, int k)
 	return e && e->used;
 }
 
+int imp_value(const Importer *m, const char *name)
+{
+	const NameEnt *e = name_get(m, name);
+	return e ? e->val : -1;
+}
+
 const char *imp_outname(Importer *m, int k, const char *what)
 {
 	if (k >= 0 && k < m->nout && m->np->output[k] && *m->np->output[k])

@@ -89,6 +89,8 @@ const char *imp_str(Importer *m, const char *name, const char *dflt);
 int imp_ints(const Importer *m, const char *name, const int64_t **v);
 /* True if ONNX output slot k has a name that some node or the graph reads. */
 bool imp_used(const Importer *m, int k);
+/* The IR value of ONNX name `name` built so far, or -1. */
+int imp_value(const Importer *m, const char *name);
 /* Name for ONNX output slot k: its ONNX name if it has one, else a fresh
  * "<node>/<what>" (also what slot -1 gives). */
 const char *imp_outname(Importer *m, int k, const char *what);

@@ -1,5 +1,5 @@
 /* onnx_train.c — import of the ai.onnx.preview.training domain's optimizer
- * ops (Adagrad, Momentum, Adam). Each is a pure function of its inputs
+ * ops (Adagrad, Momentum, Adam) and Gradient. Each is a pure function of its inputs
  * (learning rate R, update count T, then per tensor X, G and the optimizer
  * state) and becomes a chain of elementwise IR ops per tensor, after the
  * formulas of the ONNX spec. The conditionals on T (Momentum's and Adam's
@@ -173,8 +173,43 @@ static int op_adam(Importer *m, Op unused)
 	return b.rc;
 }
 
+/* Gradient(xs..., zs...) {xs, zs, y}: output k is d(y)/d(xs[k]), one
+ * `gradient(y, x)` node each, which ps_gradients expands after shape
+ * inference. The inputs are the xs then the zs, named as the attributes
+ * say; y is any tensor the graph computes before the node. */
+static int op_gradient(Importer *m, Op op)
+{
+	(void)op;
+	const Onnx__AttributeProto *xs = imp_attr(m, "xs"), *zs = imp_attr(m, "zs");
+	const char *yname = imp_str(m, "y", NULL);
+	if (!xs || !xs->n_strings || !yname)
+		return imp_err(m, "needs the attributes xs and y");
+	size_t nz = zs ? zs->n_strings : 0;
+	if ((size_t)m->nin != xs->n_strings + nz)
+		return imp_err(m, "has %d inputs; xs and zs name %zu", m->nin, xs->n_strings + nz);
+	if ((size_t)m->nout != xs->n_strings)
+		return imp_err(m, "has %d outputs; xs names %zu", m->nout, xs->n_strings);
+	for (int k = 0; k < m->nin; k++) {
+		const ProtobufCBinaryData s = (size_t)k < xs->n_strings ? xs->strings[k] : zs->strings[(size_t)k - xs->n_strings];
+		const char *in = m->np->input[k];
+		if (strlen(in) != s.len || memcmp(in, s.data, s.len) != 0)
+			return imp_err(m, "input %d is '%s' but xs/zs name '%.*s' there", k, in, (int)s.len,
+				(const char *)s.data);
+	}
+	int y = imp_value(m, yname);
+	if (y < 0)
+		return imp_err(m, "y '%s' is not a tensor computed before the node", yname);
+	for (int k = 0; k < (int)xs->n_strings; k++) {
+		int in[2] = {y, m->in[k]};
+		if (imp_infer(m, imp_node(m, OP_GRADIENT, in, 2, k)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static const OnnxOp table[] = {
 	{"Adagrad", op_adagrad, OP_COUNT, 5, -1, "decay_factor:float epsilon:float norm_coefficient:float"},
+	{"Gradient", op_gradient, OP_COUNT, 1, -1, "xs:strings y:string zs:strings"},
 	{"Adam", op_adam, OP_COUNT, 6, -1,
 		"alpha:float beta:float epsilon:float norm_coefficient:float norm_coefficient_post:float"},
 	{"Momentum", op_momentum, OP_COUNT, 5, -1,

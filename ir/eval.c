@@ -270,6 +270,8 @@ static bool dtype_ok(Op op, DType t)
 	/* trn */
 	case OP_ASSIGN:
 		return ir_dtype_size(t) > 0;
+	case OP_GRADIENT:
+		return ir_dtype_is_float(t);
 
 	default:
 		return ir_dtype_is_float(t);
@@ -330,6 +332,8 @@ static int dispatch(const Ev *e)
 	/* --- train --- */
 	/* trn */
 	case OP_ASSIGN: return 0; /* no outputs: the interpreter evaluates one step, state unchanged */
+	case OP_GRADIENT: /* defined by the nodes ps_gradients writes in its place */
+		return ir_node_err(e->g, e->node, e->d, "gradient: expand it first (ps_gradients)");
 
 	case OP_COUNT: break;
 	}

@@ -577,3 +577,51 @@ void ir_compact(Graph *g)
 	free(nmap);
 	ir_fill_uses(g);
 }
+
+void ir_toposort(Graph *g)
+{
+	int nn = g->nnode;
+	if (nn == 0)
+		return;
+	char *st = xcalloc((size_t)nn, 1); /* 0 unseen, 1 on the stack, 2 placed */
+	int *order = xmalloc((size_t)nn * sizeof *order), no = 0;
+	int *stack = xmalloc((size_t)nn * sizeof *stack);
+	for (int i = 0; i < nn; i++) {
+		if (st[i])
+			continue;
+		int sp = 0;
+		stack[sp++] = i;
+		st[i] = 1;
+		while (sp > 0) {
+			const Node *n = &g->node[stack[sp - 1]];
+			int next = -1;
+			for (int k = 0; k < n->nin && next < 0; k++) {
+				int v = n->in[k];
+				if (v < 0 || g->val[v].kind != VK_NODE)
+					continue;
+				int p = g->val[v].def;
+				NN_ASSERT(st[p] != 1); /* a cycle */
+				if (st[p] == 0)
+					next = p;
+			}
+			if (next >= 0) {
+				st[next] = 1;
+				stack[sp++] = next;
+			} else {
+				st[stack[sp - 1]] = 2;
+				order[no++] = stack[--sp];
+			}
+		}
+	}
+	Node *node = xmalloc((size_t)nn * sizeof *node);
+	for (int i = 0; i < nn; i++) {
+		node[i] = g->node[order[i]];
+		for (int k = 0; k < node[i].nout; k++)
+			g->val[node[i].out[k]].def = i;
+	}
+	memcpy(g->node, node, (size_t)nn * sizeof *node);
+	free(node);
+	free(order);
+	free(stack);
+	free(st);
+}

@@ -228,6 +228,10 @@ int ir_attr_ints(const Node *n, const char *name, const int64_t **v);
 void ir_replace_uses(Graph *g, int from, int to);
 void ir_fill_uses(Graph *g);   /* recomputes Value.nuse */
 void ir_compact(Graph *g);     /* drops dead nodes and values no one defines or uses */
+/* Reorders the nodes topologically, keeping the current order where it is
+ * one already: each node moves only behind the producers it must follow
+ * (a pass that appended nodes read by earlier ones calls it). */
+void ir_toposort(Graph *g);
 
 /* verify.c: structural checks (arity, schema, SSA, topological order,
  * dtype/shape consistency where known). 0 if fine, else -1 with every

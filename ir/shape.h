@@ -98,5 +98,6 @@ int shape_conv_transpose_rule(const ShapeCtx *c); /* shape_conv.c */
 /* --- train --- */
 /* trn */
 int shape_assign_rule(const ShapeCtx *c);   /* train_state.c */
+int shape_gradient_rule(const ShapeCtx *c); /* train_state.c */
 
 #endif

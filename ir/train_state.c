@@ -7,7 +7,9 @@
  * gives the state's value for the next step: every read of the state in
  * the step sees the value at step start, and the write happens after the
  * last read (codegen orders and checks it). assign has no outputs and is
- * OPF_SIDE_EFFECT, so DCE, CSE and folding leave it alone. */
+ * OPF_SIDE_EFFECT, so DCE, CSE and folding leave it alone.
+ * `gradient(y, x)` (ONNX's preview Gradient) stands for d(sum y)/dx until
+ * ps_gradients (passes/gradient.c) writes the autodiff nodes in its place. */
 #include "shape.h"
 
 #include <stdlib.h>
@@ -49,6 +51,22 @@ int shape_assign_rule(const ShapeCtx *c)
 
 int shape_assign(Graph *g, int node, Diag *d);
 int shape_assign(Graph *g, int node, Diag *d) { return sh_run_rule(g, node, d); }
+
+/* gradient(y, x): d(sum of y)/dx, a float tensor of x's type (expanded by
+ * ps_gradients before anything evaluates or lowers it). */
+int shape_gradient_rule(const ShapeCtx *c)
+{
+	for (int k = 0; k < 2; k++)
+		if (c->idt[k] != DT_UNDEF && !ir_dtype_is_float(c->idt[k]))
+			return FAIL(c, "gradient: input %d is %s, not a float tensor", k,
+				ir_dtype_name(c->idt[k]));
+	c->odt[0] = c->idt[1];
+	c->osh[0] = c->ish[1];
+	return 0;
+}
+
+int shape_gradient(Graph *g, int node, Diag *d);
+int shape_gradient(Graph *g, int node, Diag *d) { return sh_run_rule(g, node, d); }
 
 int ir_verify_state(const Graph *g, Diag *d)
 {

@@ -86,6 +86,10 @@ int ps_add_loss(Graph *g, const char *kind, int out, Diag *d);
  * message naming every node on the path whose op has no gradient rule. */
 int ps_autodiff(Graph *g, int loss, const int *wrt, int nwrt, int *grad, Diag *d);
 bool ps_has_grad(Op op); /* the op has a gradient rule (ops.def's grad column) */
+/* gradient.c: replaces every gradient(y, x) node (ONNX's preview Gradient)
+ * by d(y, or the sum of y's elements)/dx from ps_autodiff; 0, or -1 with a
+ * message. Run by ps_pipeline after canonicalization. */
+int ps_gradients(Graph *g, Diag *d);
 /* trn */
 /* The optimizer of a training step (--optimizer=NAME:k=v,...), with
  * PyTorch's defaults and meanings (torch.optim.SGD, Adam, AdamW). */

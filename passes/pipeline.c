@@ -114,6 +114,8 @@ int ps_pipeline(Graph *g, const Options *o, Diag *d)
 	}
 	if (run(g, o, "canon", d) < 0) /* needed by codegen, so at -O0 too */
 		return -1;
+	if (ps_gradients(g, d) < 0) /* ONNX's Gradient nodes, if any */
+		return -1;
 	if (o->train && (ps_train(g, o->train, d) < 0 || after(g, o, "train", d) < 0))
 		return -1; /* loss, autodiff, optimizer: before fusion sees the step */
 	if (o->opt_level >= 1) {

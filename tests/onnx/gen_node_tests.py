@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """gen_node_tests.py OUTDIR — writes the ONNX backend node tests of Debian's
-python3-onnx (onnx/backend/test/case/node/*.py) as test folders
+python3-onnx (onnx/backend/test/case/node/*.py, and the small "simple"
+model cases of case/model/*.py such as Gradient's) as test folders
 OUTDIR/test_NAME/{model.onnx,test_data_set_0/{input,output}_K.pb}, the layout
 `nncc test-onnx` reads (and onnx's own `backend-test-tools generate-data`
 writes). Debian's onnx is 1.12 while its numpy (1.24) dropped the old scalar
@@ -120,6 +121,11 @@ def main():
         cases = node_test.collect_testcases(None)
     except TypeError:
         cases = node_test.collect_testcases()
+    # onnx's "simple" model cases (case/model: Gradient, Expand, Sequence,
+    # ...) are small graphs in the same layout; the real-model ones need
+    # downloads and are not generated.
+    import onnx.backend.test.case.model as model_test
+    cases += [c for c in model_test.collect_testcases() if c.kind == "simple"]
     bad = 0
     skipped = []
     for case in cases:
