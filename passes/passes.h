@@ -129,5 +129,10 @@ typedef struct TrainOptions {
  * first output is the model's output; the graph's outputs become the loss
  * (then grad.NAME per --grad-inputs entry). */
 int ps_train(Graph *g, const TrainOptions *t, Diag *d);
+/* train.c: --mutable-weights: every f32 parameter becomes `param` state
+ * that nothing assigns, so an inference model's session holds writable
+ * weights (an application evaluates the weights it is training). Returns
+ * the number of parameters marked. */
+int ps_mutable_weights(Graph *g);
 
 #endif

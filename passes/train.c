@@ -110,3 +110,16 @@ int ps_train(Graph *g, const TrainOptions *t, Diag *d)
 	free(grad);
 	return rc;
 }
+
+int ps_mutable_weights(Graph *g)
+{
+	int n = 0;
+	for (int v = 0; v < g->nval; v++) {
+		Value *x = &g->val[v];
+		if (x->kind == VK_CONST && x->param && !x->state && x->dtype == DT_F32) {
+			x->state = IR_STATE_PARAM;
+			n++;
+		}
+	}
+	return n;
+}
