@@ -66,3 +66,9 @@ endforeach()
 add_test(NAME examples/smoke
          COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/tests/e2e/examples_smoke.py ${CMAKE_BINARY_DIR})
 set_tests_properties(examples/smoke PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# The compiler features the generative examples use: --loss=backprop,
+# --add-loss, against PyTorch (tests/e2e/train_loss_e2e.py).
+add_test(NAME e2e/train_loss
+         COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/tests/e2e/train_loss_e2e.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e/train_loss PROPERTIES TIMEOUT 300)

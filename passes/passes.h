@@ -124,6 +124,7 @@ typedef struct TrainOptions {
 	const char *freeze[PS_MAX_FREEZE]; /* --freeze=PREFIX: parameters kept fixed */
 	int nfreeze;             /* entries of freeze */
 	const char *grad_inputs; /* --grad-inputs=A,B: also output d(loss)/d(input), or NULL */
+	const char *add_loss;    /* --add-loss=A,B: model outputs (scalars) added to the loss, or NULL */
 } TrainOptions;
 /* train.c: loss, autodiff and optimizer over a shape-inferred graph whose
  * first output is the model's output; the graph's outputs become the loss

@@ -47,7 +47,9 @@ static void usage(FILE *f)
 		"                         plan to stdout; with -o the output is still written\n"
 		"  --cpu=NAME --features=+a,-b   override the host CPU for code generation\n"
 		"  --train                compile one training step (docs/training.md); needs --loss\n"
-		"  --loss=L               mse, cross_entropy, bce_logits or nll (adds the input `label`)\n"
+		"  --loss=L               mse, cross_entropy, bce_logits, nll or backprop (adds the input\n"
+		"                         `label`; backprop: sum(out * label), label = d(loss)/d(out))\n"
+		"  --add-loss=A,B         add the model's scalar outputs A, B to the loss (e.g. a KL term)\n"
 		"  --optimizer=O:k=v,...  sgd (lr momentum dampening nesterov weight_decay), adam or\n"
 		"                         adamw (lr beta1 beta2 eps weight_decay); default sgd:lr=0.001\n"
 		"  --freeze=PREFIX        keep parameters whose name starts with PREFIX fixed (repeatable)\n"
@@ -464,6 +466,9 @@ int main(int argc, char **argv)
 			train_flag = true;
 		} else if (strncmp(a, "--weights=", 10) == 0) {
 			weights = a + 10;
+		} else if (strncmp(a, "--add-loss=", 11) == 0) {
+			to.add_loss = a + 11;
+			train_flag = true;
 		} else if (strcmp(a, "--mutable-weights") == 0) {
 			mutable_w = true;
 		} else if (strncmp(a, "--grad-inputs=", 14) == 0) {
@@ -483,7 +488,7 @@ int main(int argc, char **argv)
 		return usage_error("-o OUT is required for --emit=so and --emit=obj%s", "");
 	co.opt_level = o.opt_level;
 	if (train_flag && !train)
-		return usage_error("--loss, --optimizer, --freeze and --grad-inputs need --train%s", "");
+		return usage_error("--loss, --optimizer, --freeze, --grad-inputs and --add-loss need --train%s", "");
 	if (train && !to.loss)
 		return usage_error("--train needs --loss=mse|cross_entropy|bce_logits|nll%s", "");
 	if (train && mutable_w)
