@@ -22,7 +22,7 @@ set(NNCC_LENET_TRAIN_FLAGS --train --loss=cross_entropy --optimizer=adam:lr=1e-3
     --shape x=${EX_BATCH},1,28,28)
 set(EX_EVAL_FLAGS --mutable-weights --shape x=1000,1,28,28)
 
-set(EX_ONNX mlp_sigmoid mlp_tanh mlp_relu lenet lenet_eval)
+set(EX_ONNX mlp_sigmoid mlp_tanh mlp_relu lenet lenet_eval ae vae vae_dec gan_g gan_d)
 set(EX_ONNX_FILES "")
 foreach(m ${EX_ONNX})
   list(APPEND EX_ONNX_FILES ${EX_MODELS}/${m}.onnx)
@@ -49,13 +49,31 @@ foreach(act sigmoid tanh relu)
 endforeach()
 ex_compile(lenet_train.so lenet.onnx ${NNCC_LENET_TRAIN_FLAGS})
 ex_compile(lenet_eval.so lenet_eval.onnx ${EX_EVAL_FLAGS})
+# the autoencoders (binary cross-entropy on pixels in [0, 1]; the VAE adds
+# its KL output) and the DCGAN: G trains through D's input gradient
+# (--loss=backprop); gan_d_grad is D with a learning rate of 0, giving
+# grad.image for G's step without touching D's optimizer state
+set(EX_AE_FLAGS --train --loss=bce_logits --optimizer=adam:lr=1e-3 --shape x=${EX_BATCH},1,28,28)
+ex_compile(ae_train.so ae.onnx ${EX_AE_FLAGS})
+ex_compile(ae_eval.so ae.onnx ${EX_EVAL_FLAGS})
+ex_compile(vae_train.so vae.onnx ${EX_AE_FLAGS} --add-loss=kl --shape eps=${EX_BATCH},16)
+ex_compile(vae_eval.so vae.onnx ${EX_EVAL_FLAGS} --shape eps=1000,16)
+ex_compile(vae_dec_eval.so vae_dec.onnx --mutable-weights --shape z=64,16)
+set(EX_GAN_OPT --optimizer=adam:lr=2e-4,beta1=0.5)
+ex_compile(gan_g_train.so gan_g.onnx --train --loss=backprop ${EX_GAN_OPT} --shape z=${EX_BATCH},32)
+ex_compile(gan_g_eval.so gan_g.onnx --mutable-weights --shape z=${EX_BATCH},32)
+math(EXPR EX_BATCH2 "2 * ${EX_BATCH}")
+ex_compile(gan_d_train.so gan_d.onnx --train --loss=bce_logits ${EX_GAN_OPT}
+           --shape image=${EX_BATCH2},1,28,28)
+ex_compile(gan_d_grad.so gan_d.onnx --train --loss=bce_logits --optimizer=sgd:lr=0
+           --grad-inputs=image --shape image=${EX_BATCH},1,28,28)
 add_custom_target(examples_models ALL DEPENDS ${EX_SO})
 
 add_library(nncc_examples STATIC ${EX_DIR}/common.c)
 target_include_directories(nncc_examples PUBLIC ${EX_DIR} ${ZLIB_INCLUDE})
 target_link_libraries(nncc_examples PUBLIC nncc_rt ${ZLIB_LIB} m)
 target_compile_definitions(nncc_examples PRIVATE EX_MODELS_DIR="${EX_MODELS}")
-foreach(app fashion_mnist)
+foreach(app fashion_mnist autoencoder dcgan)
   add_executable(${app} ${EX_DIR}/${app}.c)
   target_link_libraries(${app} PRIVATE nncc_examples)
   add_dependencies(${app} examples_models)

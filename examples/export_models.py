@@ -4,6 +4,11 @@ export_models.py OUT_DIR
   mlp_sigmoid.onnx, mlp_tanh.onnx, mlp_relu.onnx  784-256-128-10 MLPs
   lenet.onnx, lenet_eval.onnx                       LeNet-style CNN (training
                                                     and inference exports)
+  ae.onnx                                           convolutional autoencoder
+  vae.onnx, vae_dec.onnx                            VAE (inputs x, eps; outputs
+                                                    logits, kl) and its decoder
+  gan_g.onnx, gan_d.onnx                            DCGAN generator (z -> image)
+                                                    and discriminator (image -> logits)
 
 Input `x: f32[N, 1, 28, 28]` (normalized pixels), output `logits: f32[N, 10]`,
 the batch dimension symbolic (nncc --shape binds it). Initializers keep the
@@ -62,6 +67,110 @@ class LeNet(nn.Module):
         return self.fc3(h)
 
 
+class Encoder(nn.Module):
+    """[N, 1, 28, 28] -> [N, 16 * 7 * 7] (two stride-2 convolutions)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(8, 16, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        return torch.flatten(torch.relu(self.conv2(torch.relu(self.conv1(x)))), 1)
+
+
+class Decoder(nn.Module):
+    """[N, LATENT] -> logits [N, 1, 28, 28] (two stride-2 transposed convolutions)."""
+
+    def __init__(self, latent, out_act=None):
+        super().__init__()
+        self.fc = nn.Linear(latent, 16 * 7 * 7)
+        self.deconv1 = nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1)
+        self.deconv2 = nn.ConvTranspose2d(8, 1, 4, stride=2, padding=1)
+
+    def forward(self, z):
+        h = torch.relu(self.fc(z)).reshape(-1, 16, 7, 7)
+        return self.deconv2(torch.relu(self.deconv1(h)))
+
+
+LATENT = 16
+
+
+class AE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = Encoder()
+        self.code = nn.Linear(16 * 7 * 7, LATENT)
+        self.dec = Decoder(LATENT)
+
+    def forward(self, x):
+        return self.dec(self.code(self.enc(x)))
+
+
+class VAE(nn.Module):
+    """Outputs the reconstruction logits and `kl`, the KL divergence of
+    q(z|x) from N(0, I) summed over the latent and divided by N * 784, so
+    that bce_logits (a mean over pixels) + kl is the negative ELBO per
+    pixel. The noise of the reparameterization is the input `eps`."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = Encoder()
+        self.mu = nn.Linear(16 * 7 * 7, LATENT)
+        self.logvar = nn.Linear(16 * 7 * 7, LATENT)
+        self.dec = Decoder(LATENT)
+
+    def forward(self, x, eps):
+        h = self.enc(x)
+        mu, logvar = self.mu(h), self.logvar(h)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        kl = -0.5 * torch.sum(1 + logvar - mu * mu - torch.exp(logvar)) / (x.shape[0] * 784)
+        return self.dec(z), kl
+
+
+class DecoderOnly(nn.Module):
+    """The VAE's decoder alone, parameters named as in the VAE (dec.*)."""
+
+    def __init__(self, dec):
+        super().__init__()
+        self.dec = dec
+
+    def forward(self, z):
+        return self.dec(z)
+
+
+GAN_LATENT = 32
+
+
+class Generator(nn.Module):
+    """z [N, 32] -> image [N, 1, 28, 28] in [-1, 1] (DCGAN without batch norm)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(GAN_LATENT, 64 * 7 * 7)
+        self.deconv1 = nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1)
+        self.deconv2 = nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1)
+
+    def forward(self, z):
+        h = torch.relu(self.fc(z)).reshape(-1, 64, 7, 7)
+        return torch.tanh(self.deconv2(torch.relu(self.deconv1(h))))
+
+
+class Discriminator(nn.Module):
+    """image [N, 1, 28, 28] -> logit [N, 1]."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 4, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(16, 32, 4, stride=2, padding=1)
+        self.fc = nn.Linear(32 * 7 * 7, 1)
+
+    def forward(self, image):
+        h = nn.functional.leaky_relu(self.conv1(image), 0.2)
+        h = nn.functional.leaky_relu(self.conv2(h), 0.2)
+        return self.fc(torch.flatten(h, 1))
+
+
 def models():
     out = {}
     for act in ("sigmoid", "tanh", "relu"):
@@ -69,15 +178,37 @@ def models():
         out["mlp_" + act] = MLP(act)
     torch.manual_seed(0)
     out["lenet"] = LeNet()
+    torch.manual_seed(0)
+    out["ae"] = AE()
+    torch.manual_seed(0)
+    out["vae"] = VAE()
+    out["vae_dec"] = DecoderOnly(out["vae"].dec)
+    torch.manual_seed(0)
+    out["gan_g"] = Generator()
+    out["gan_d"] = Discriminator()
     return out
 
 
-def export(model, path, train_mode=False):
-    x = torch.zeros(2, 1, 28, 28)
+# name: (example inputs, input names, output names)
+def signature(name):
+    img = torch.zeros(2, 1, 28, 28)
+    if name == "vae":
+        return (img, torch.zeros(2, LATENT)), ["x", "eps"], ["logits", "kl"]
+    if name == "vae_dec":
+        return (torch.zeros(2, LATENT),), ["z"], ["logits"]
+    if name == "gan_g":
+        return (torch.zeros(2, GAN_LATENT),), ["z"], ["image"]
+    if name == "gan_d":
+        return (img,), ["image"], ["logits"]
+    return (img,), ["x"], ["logits"]
+
+
+def export(model, path, name, train_mode=False):
+    args, ins, outs = signature(name)
     mode = torch.onnx.TrainingMode.PRESERVE if train_mode else torch.onnx.TrainingMode.EVAL
     model.train(train_mode)
-    torch.onnx.export(model, x, path, input_names=["x"], output_names=["logits"],
-                      dynamic_axes={"x": {0: "N"}, "logits": {0: "N"}},
+    dyn = {k: {0: "N"} for k in ins + outs if k != "kl"}
+    torch.onnx.export(model, args, path, input_names=ins, output_names=outs, dynamic_axes=dyn,
                       opset_version=13, training=mode, do_constant_folding=False)
 
 
@@ -87,9 +218,9 @@ def main():
     os.makedirs(sys.argv[1], exist_ok=True)
     for name, m in models().items():
         path = os.path.join(sys.argv[1], name + ".onnx")
-        export(m, path, train_mode=name == "lenet" and LENET_DROPOUT > 0)
+        export(m, path, name, train_mode=name == "lenet" and LENET_DROPOUT > 0)
         if name == "lenet":  # the inference export (eval mode: dropout is the identity)
-            export(m, os.path.join(sys.argv[1], name + "_eval.onnx"))
+            export(m, os.path.join(sys.argv[1], name + "_eval.onnx"), name)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,43 @@ def classifier(build, tmp, name, model_args, min_acc):
         sys.exit(f"FAIL: {name}: test accuracy {acc} below {min_acc}")
 
 
+def check_png(path):
+    """A valid 8-bit grey PNG (signature, IHDR, IDAT inflating to h rows) with some contrast."""
+    import struct
+    import zlib
+    with open(path, "rb") as f:
+        b = f.read()
+    if b[:8] != b"\x89PNG\r\n\x1a\n":
+        sys.exit(f"FAIL: {path}: not a PNG")
+    pos, idat, w, h = 8, b"", 0, 0
+    while pos < len(b):
+        n, kind = struct.unpack(">I4s", b[pos:pos + 8])
+        data = b[pos + 8:pos + 8 + n]
+        if zlib.crc32(kind + data) != struct.unpack(">I", b[pos + 8 + n:pos + 12 + n])[0]:
+            sys.exit(f"FAIL: {path}: bad CRC in {kind}")
+        if kind == b"IHDR":
+            w, h = struct.unpack(">II", data[:8])
+        elif kind == b"IDAT":
+            idat += data
+        pos += 12 + n
+    raw = zlib.decompress(idat)
+    if len(raw) != h * (w + 1):
+        sys.exit(f"FAIL: {path}: {len(raw)} bytes of pixels for {w}x{h}")
+    px = [raw[r * (w + 1) + 1 + c] for r in range(h) for c in range(w)]
+    if max(px) - min(px) < 64:
+        sys.exit(f"FAIL: {path}: almost uniform image")
+
+
+def generative(build, tmp, name, app, args, pngs, key="train_loss"):
+    out = os.path.join(tmp, name)
+    stdout = run(build, app, args + SUBSET + ["--epochs", "2", "--out", out])
+    loss = final(stdout, "test_loss")
+    loss_fell(name, out, key)
+    for p in pngs:
+        check_png(os.path.join(out, p))
+    print(f"{name}: test_loss {loss:.4f}; {', '.join(pngs)} written")
+
+
 def read_tensors(path):
     """safetensors -> {name: raw bytes}, and the metadata."""
     with open(path, "rb") as f:
@@ -99,6 +136,10 @@ TESTS = {
     "mlp_relu": lambda b, t: classifier(b, t, "mlp_relu", ["--model", "mlp", "--act", "relu"], 0.7),
     "mlp_sigmoid": lambda b, t: classifier(b, t, "mlp_sigmoid", ["--model", "mlp", "--act", "sigmoid"], 0.6),
     "lenet": lambda b, t: classifier(b, t, "lenet", ["--model", "lenet"], 0.6),
+    "ae": lambda b, t: generative(b, t, "ae", "autoencoder", ["--model", "ae"], ["recon.png"]),
+    "vae": lambda b, t: generative(b, t, "vae", "autoencoder", ["--model", "vae"],
+                                   ["recon.png", "samples.png"]),
+    "dcgan": lambda b, t: generative(b, t, "dcgan", "dcgan", [], ["samples.png"], "d_loss"),
     "resume": resume,
 }
 
