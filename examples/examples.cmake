@@ -22,7 +22,7 @@ set(NNCC_LENET_TRAIN_FLAGS --train --loss=cross_entropy --optimizer=adam:lr=1e-3
     --shape x=${EX_BATCH},1,28,28)
 set(EX_EVAL_FLAGS --mutable-weights --shape x=1000,1,28,28)
 
-set(EX_ONNX mlp_sigmoid mlp_tanh mlp_relu lenet lenet_eval ae vae vae_dec gan_g gan_d)
+set(EX_ONNX mlp_sigmoid mlp_tanh mlp_relu lenet lenet_eval lenet_tl ae vae vae_dec gan_g gan_d)
 set(EX_ONNX_FILES "")
 foreach(m ${EX_ONNX})
   list(APPEND EX_ONNX_FILES ${EX_MODELS}/${m}.onnx)
@@ -73,11 +73,14 @@ add_library(nncc_examples STATIC ${EX_DIR}/common.c)
 target_include_directories(nncc_examples PUBLIC ${EX_DIR} ${ZLIB_INCLUDE})
 target_link_libraries(nncc_examples PUBLIC nncc_rt ${ZLIB_LIB} m)
 target_compile_definitions(nncc_examples PRIVATE EX_MODELS_DIR="${EX_MODELS}")
-foreach(app fashion_mnist autoencoder dcgan)
+foreach(app fashion_mnist autoencoder dcgan transfer)
   add_executable(${app} ${EX_DIR}/${app}.c)
   target_link_libraries(${app} PRIVATE nncc_examples)
   add_dependencies(${app} examples_models)
 endforeach()
+# transfer compiles lenet_tl.onnx itself (the LeNet checkpoint is known only then)
+target_compile_definitions(transfer PRIVATE EX_NNCC_BIN="$<TARGET_FILE:nncc>")
+add_dependencies(transfer nncc)
 
 # Smoke runs of each example on a subset: the loss decreases, the final
 # line is there, a killed run resumes bit-exact (tests/e2e/examples_smoke.py).

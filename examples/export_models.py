@@ -4,6 +4,7 @@ export_models.py OUT_DIR
   mlp_sigmoid.onnx, mlp_tanh.onnx, mlp_relu.onnx  784-256-128-10 MLPs
   lenet.onnx, lenet_eval.onnx                       LeNet-style CNN (training
                                                     and inference exports)
+  lenet_tl.onnx                                     LeNet with a new 2-class head
   ae.onnx                                           convolutional autoencoder
   vae.onnx, vae_dec.onnx                            VAE (inputs x, eps; outputs
                                                     logits, kl) and its decoder
@@ -65,6 +66,22 @@ class LeNet(nn.Module):
         h = self.drop(torch.relu(self.fc1(h)))
         h = self.drop(torch.relu(self.fc2(h)))
         return self.fc3(h)
+
+
+class LeNetTransfer(LeNet):
+    """LeNet with a new 2-class head `head` in place of fc3 (transfer learning:
+    conv1, conv2, fc1, fc2 keep LeNet's names, so a LeNet checkpoint fills them)."""
+
+    def __init__(self):
+        super().__init__(dropout=0.0)
+        del self.fc3
+        self.head = nn.Linear(84, 2)
+
+    def forward(self, x):
+        h = nn.functional.max_pool2d(torch.relu(self.conv1(x)), 2)
+        h = nn.functional.max_pool2d(torch.relu(self.conv2(h)), 2)
+        h = torch.flatten(h, 1)
+        return self.head(torch.relu(self.fc2(torch.relu(self.fc1(h)))))
 
 
 class Encoder(nn.Module):
@@ -178,6 +195,8 @@ def models():
         out["mlp_" + act] = MLP(act)
     torch.manual_seed(0)
     out["lenet"] = LeNet()
+    torch.manual_seed(1)
+    out["lenet_tl"] = LeNetTransfer()
     torch.manual_seed(0)
     out["ae"] = AE()
     torch.manual_seed(0)

@@ -7,7 +7,9 @@ training loss of the last epoch below the first epoch's. The classifiers
 must also beat chance clearly on the test subset. `resume` checks that a
 run killed mid-epoch (SIGKILL after a step, between two checkpoints) and
 resumed from its last checkpoint ends with the same accuracy and the same
-parameters, bit for bit, as an uninterrupted run.
+parameters, bit for bit, as an uninterrupted run. `transfer` fine-tunes the
+smoke LeNet's features on a 2-class task and must be ahead of the same
+model trained from scratch after one epoch.
 """
 import argparse
 import json
@@ -96,6 +98,26 @@ def generative(build, tmp, name, app, args, pngs, key="train_loss"):
     print(f"{name}: test_loss {loss:.4f}; {', '.join(pngs)} written")
 
 
+def transfer(build, tmp):
+    ckpt = os.path.join(tmp, "lenet", "checkpoint.safetensors")
+    if not os.path.exists(ckpt):
+        classifier(build, tmp, "lenet", ["--model", "lenet"], 0.6)
+    out = os.path.join(tmp, "transfer")
+    stdout = run(build, "transfer", ["--from", ckpt, "--limit-train", "1280", "--limit-test", "2000",
+                                     "--threads", "2", "--quiet", "--epochs", "2", "--out", out])
+    acc = final(stdout, "test_accuracy")
+    with open(os.path.join(out, "log.jsonl")) as f:
+        rows = [json.loads(l) for l in f]
+    ft = [r for r in rows if r["run"] == "finetune"]
+    sc = [r for r in rows if r["run"] == "scratch"]
+    print(f"transfer: after epoch 1 fine-tuned {ft[0]['test_accuracy']:.4f}, from scratch "
+          f"{sc[0]['test_accuracy']:.4f}; final {acc:.4f}")
+    if not ft[-1]["train_loss"] < ft[0]["train_loss"]:
+        sys.exit("FAIL: transfer: the fine-tuned loss did not decrease")
+    if not ft[0]["test_accuracy"] > sc[0]["test_accuracy"]:
+        sys.exit("FAIL: transfer: fine-tuning is not ahead of training from scratch after one epoch")
+
+
 def read_tensors(path):
     """safetensors -> {name: raw bytes}, and the metadata."""
     with open(path, "rb") as f:
@@ -140,6 +162,7 @@ TESTS = {
     "vae": lambda b, t: generative(b, t, "vae", "autoencoder", ["--model", "vae"],
                                    ["recon.png", "samples.png"]),
     "dcgan": lambda b, t: generative(b, t, "dcgan", "dcgan", [], ["samples.png"], "d_loss"),
+    "transfer": transfer,
     "resume": resume,
 }
 
