@@ -7,6 +7,10 @@
  *   nll            the same with out already log-probabilities
  *   bce_logits     mean(relu(x) - x*y + log(1 + exp(-|x|))), the stable
  *                  form of binary cross-entropy on logits x, targets y
+ *   backprop       sum(out * label): its gradient w.r.t. out is the label,
+ *                  so a step trains the model through a gradient computed
+ *                  elsewhere (a GAN's generator, label = grad.image of the
+ *                  discriminator's step); not a mean
  * The label becomes a new graph input named "label" (made unique). */
 #include "passes.h"
 
@@ -114,8 +118,12 @@ int ps_add_loss(Graph *g, const char *kind, int out, Diag *d)
 		loss = nll(&l, logp, y);
 		if (loss < 0)
 			return -1;
+	} else if (strcmp(kind, "backprop") == 0) {
+		int y = ir_add_input(g, lname, t, s);
+		loss = total(&l, OP_REDUCE_SUM, op(&l, OP_MUL, out, y));
 	} else {
-		return diag(d, "unknown loss '%s' (known: mse, cross_entropy, bce_logits, nll)", kind);
+		return diag(d, "unknown loss '%s' (known: mse, cross_entropy, bce_logits, nll, backprop)",
+			    kind);
 	}
 	if (l.fail)
 		return diag(d, "loss %s: internal error building the loss", kind);

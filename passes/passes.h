@@ -128,10 +128,16 @@ typedef struct TrainOptions {
 	const char *freeze[PS_MAX_FREEZE]; /* --freeze=PREFIX: parameters kept fixed */
 	int nfreeze;             /* entries of freeze */
 	const char *grad_inputs; /* --grad-inputs=A,B: also output d(loss)/d(input), or NULL */
+	const char *add_loss;    /* --add-loss=A,B: model outputs (scalars) added to the loss, or NULL */
 } TrainOptions;
 /* train.c: loss, autodiff and optimizer over a shape-inferred graph whose
  * first output is the model's output; the graph's outputs become the loss
  * (then grad.NAME per --grad-inputs entry). */
 int ps_train(Graph *g, const TrainOptions *t, Diag *d);
+/* train.c: --mutable-weights: every f32 parameter becomes `param` state
+ * that nothing assigns, so an inference model's session holds writable
+ * weights (an application evaluates the weights it is training). Returns
+ * the number of parameters marked. */
+int ps_mutable_weights(Graph *g);
 
 #endif

@@ -69,6 +69,41 @@ static int grad_inputs(Graph *g, const char *list, int *in, int max, Diag *d)
 	return n;
 }
 
+/* --add-loss=A,B: loss + A + B, each a scalar float output of the model
+ * (e.g. a VAE's KL term, written in the model's own ops). */
+static int add_outputs(Graph *g, const char *list, int loss, Diag *d)
+{
+	for (const char *p = list; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		int v = -1;
+		for (int k = 1; k < g->noutput && v < 0; k++) /* output 0 is the loss's input */
+			if (strlen(g->val[g->output[k]].name) == len &&
+			    strncmp(g->val[g->output[k]].name, p, len) == 0)
+				v = g->output[k];
+		if (v < 0)
+			return diag(d, "--add-loss: '%.*s' is not an output of the model (other than the "
+				    "first)", (int)len, p);
+		if (!ir_dtype_is_float(g->val[v].dtype) || g->val[v].shape.rank != 0)
+			return diag(d, "--add-loss: output '%.*s' is not a float scalar", (int)len, p);
+		int in = v;
+		if (g->val[v].dtype != DT_F32) {
+			int c = ir_add_node(g, OP_CAST, "loss", &in, 1, 1, (const char *const[]){"loss/cast"});
+			ir_set_string(g, c, "to", "f32");
+			if (ir_infer_node(g, c, d) < 0)
+				return -1;
+			in = ir_out(g, c, 0);
+		}
+		int n = ir_add_node(g, OP_ADD, "loss", (int[]){loss, in}, 2, 1,
+			(const char *const[]){arena_printf(&g->arena, "loss+%.*s", (int)len, p)});
+		if (ir_infer_node(g, n, d) < 0)
+			return -1;
+		loss = ir_out(g, n, 0);
+		p = e ? e + 1 : NULL;
+	}
+	return loss;
+}
+
 int ps_train(Graph *g, const TrainOptions *t, Diag *d)
 {
 	if (g->noutput < 1)
@@ -77,7 +112,7 @@ int ps_train(Graph *g, const TrainOptions *t, Diag *d)
 	if (t->grad_inputs && (nx = grad_inputs(g, t->grad_inputs, xin, 64, d)) < 0)
 		return -1;
 	int loss = ps_add_loss(g, t->loss, g->output[0], d);
-	if (loss < 0)
+	if (loss < 0 || (t->add_loss && (loss = add_outputs(g, t->add_loss, loss, d)) < 0))
 		return -1;
 	bool *dep = xcalloc((size_t)g->nval + 1, sizeof *dep);
 	depends(g, loss, dep);
@@ -109,4 +144,17 @@ int ps_train(Graph *g, const TrainOptions *t, Diag *d)
 	free(wrt);
 	free(grad);
 	return rc;
+}
+
+int ps_mutable_weights(Graph *g)
+{
+	int n = 0;
+	for (int v = 0; v < g->nval; v++) {
+		Value *x = &g->val[v];
+		if (x->kind == VK_CONST && x->param && !x->state && x->dtype == DT_F32) {
+			x->state = IR_STATE_PARAM;
+			n++;
+		}
+	}
+	return n;
 }

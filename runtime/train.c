@@ -36,7 +36,10 @@ rt_check_roles(const nncc_abi_model *a, char **err)
 			return rt_err(err, NNCC_STATUS_BAD_MODEL, "param '%s': a second learning rate, or "
 				      "not an f32 scalar", t->name);
 	}
-	if (ntrain && (a->noutputs < 1 || a->outputs[0].dtype != NNCC_DTYPE_F32 || a->outputs[0].rank != 0))
+	/* Parameters without a step counter (nncc --mutable-weights) are an
+	 * inference model whose weights the application sets: no loss. */
+	if (ntrain && nstep && (a->noutputs < 1 || a->outputs[0].dtype != NNCC_DTYPE_F32 ||
+				a->outputs[0].rank != 0))
 		return rt_err(err, NNCC_STATUS_BAD_MODEL, "a training step's output 0 must be its loss, "
 			      "an f32 scalar");
 	return NNCC_STATUS_OK;
@@ -68,7 +71,7 @@ nncc_model_is_training(const nncc_model *m)
 {
 	const nncc_abi_model *a = m ? rt_model_abi(m) : NULL;
 	for (int32_t i = 0; a && i < a->nparams; i++)
-		if (role_of(a, i) != NNCC_ABI_ROLE_CONST)
+		if (role_of(a, i) == NNCC_ABI_ROLE_STEP)
 			return 1;
 	return 0;
 }

@@ -8,7 +8,8 @@ llvm-19-dev
 libprotobuf-c-dev protobuf-c-compiler
 libopenblas-dev
 libcmocka-dev
-python3 python3-numpy python3-onnx python3-torch python3-torchvision
+zlib1g-dev
+python3 python3-numpy python3-onnx python3-torch python3-torchvision python3-matplotlib
 dataset-fashion-mnist"
 
 missing=""

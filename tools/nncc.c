@@ -47,13 +47,17 @@ static void usage(FILE *f)
 		"                         plan to stdout; with -o the output is still written\n"
 		"  --cpu=NAME --features=+a,-b   override the host CPU for code generation\n"
 		"  --train                compile one training step (docs/training.md); needs --loss\n"
-		"  --loss=L               mse, cross_entropy, bce_logits or nll (adds the input `label`)\n"
+		"  --loss=L               mse, cross_entropy, bce_logits, nll or backprop (adds the input\n"
+		"                         `label`; backprop: sum(out * label), label = d(loss)/d(out))\n"
+		"  --add-loss=A,B         add the model's scalar outputs A, B to the loss (e.g. a KL term)\n"
 		"  --optimizer=O:k=v,...  sgd (lr momentum dampening nesterov weight_decay), adam or\n"
 		"                         adamw (lr beta1 beta2 eps weight_decay); default sgd:lr=0.001\n"
 		"  --freeze=PREFIX        keep parameters whose name starts with PREFIX fixed (repeatable)\n"
 		"  --grad-inputs=A,B      also output grad.A, the loss's gradient w.r.t. input A\n"
 		"  --weights=W            take parameter values from safetensors file W (e.g. saved\n"
 		"                         by nncc-run --train --save-weights) before compiling\n"
+		"  --mutable-weights      inference model with writable f32 weights (nncc_session_set_param,\n"
+		"                         load_weights): evaluate weights a training session is changing\n"
 		"  -h, --help\n");
 }
 
@@ -286,12 +290,17 @@ static int load_weights(Graph *g, const char *path, Diag *d)
 /* report: print cg_report of the planned kernels to stdout (--report);
  * with no output file only the report is made. */
 static int compile(const char *model, const char *out, Emit emit, bool report, const Options *o,
-		   const Consts *k, const CpuOptions *co, const char *weights, Diag *d)
+		   const Consts *k, const CpuOptions *co, const char *weights, bool mutable_w, Diag *d)
 {
 	Graph *g = load(model, k, d);
 	if (!g)
 		return -1;
 	if (weights && load_weights(g, weights, d) < 0) {
+		ir_graph_free(g);
+		return -1;
+	}
+	if (mutable_w && ps_mutable_weights(g) == 0) {
+		diag(d, "--mutable-weights: %s has no f32 parameter", model);
 		ir_graph_free(g);
 		return -1;
 	}
@@ -360,7 +369,7 @@ int main(int argc, char **argv)
 	CpuOptions co = {2, NULL, NULL};
 	TrainOptions to;
 	memset(&to, 0, sizeof to);
-	bool train = false, train_flag = false;
+	bool train = false, train_flag = false, mutable_w = false;
 	Diag od;
 	diag_init(&od);
 	ps_parse_optimizer("sgd", &to.optim, &od);
@@ -457,6 +466,11 @@ int main(int argc, char **argv)
 			train_flag = true;
 		} else if (strncmp(a, "--weights=", 10) == 0) {
 			weights = a + 10;
+		} else if (strncmp(a, "--add-loss=", 11) == 0) {
+			to.add_loss = a + 11;
+			train_flag = true;
+		} else if (strcmp(a, "--mutable-weights") == 0) {
+			mutable_w = true;
 		} else if (strncmp(a, "--grad-inputs=", 14) == 0) {
 			to.grad_inputs = a + 14;
 			train_flag = true;
@@ -474,15 +488,17 @@ int main(int argc, char **argv)
 		return usage_error("-o OUT is required for --emit=so and --emit=obj%s", "");
 	co.opt_level = o.opt_level;
 	if (train_flag && !train)
-		return usage_error("--loss, --optimizer, --freeze and --grad-inputs need --train%s", "");
+		return usage_error("--loss, --optimizer, --freeze, --grad-inputs and --add-loss need --train%s", "");
 	if (train && !to.loss)
 		return usage_error("--train needs --loss=mse|cross_entropy|bce_logits|nll%s", "");
+	if (train && mutable_w)
+		return usage_error("--mutable-weights is for inference models, not with --train%s", "");
 	if (train)
 		o.train = &to;
 
 	Diag d;
 	diag_init(&d);
-	rc = compile(model, out, emit, report, &o, &cs, &co, weights, &d) < 0 ? 1 : 0;
+	rc = compile(model, out, emit, report, &o, &cs, &co, weights, mutable_w, &d) < 0 ? 1 : 0;
 	if (rc)
 		fprintf(stderr, "%s", d.msg[0] ? d.msg : "nncc: compilation failed\n");
 out:

@@ -143,7 +143,8 @@ nncc_status nncc_session_output(const nncc_session *s, int index, const void **d
  * session owns a writable copy initialized from the embedded data. */
 typedef enum nncc_param_role {
 	NNCC_PARAM_CONST = 0,   /* read-only weight (inference, or --freeze) */
-	NNCC_PARAM_TRAINED = 1, /* a parameter the step updates */
+	NNCC_PARAM_TRAINED = 1, /* a parameter the step updates (or, in a model compiled with
+				 * nncc --mutable-weights, a weight the application sets) */
 	NNCC_PARAM_OPTIM = 2,   /* optimizer state (momentum, Adam moments) */
 	NNCC_PARAM_STEP = 3,    /* the step counter: i64 scalar, steps completed */
 	NNCC_PARAM_LR = 4,      /* the learning rate: f32 scalar */
@@ -154,7 +155,9 @@ int nncc_model_param_role(const nncc_model *m, int i);
 /* Index of the parameter with this name (for trained ones, the ONNX
  * initializer's name), or -1. */
 int nncc_model_find_param(const nncc_model *m, const char *name);
-/* 1 if the model is a training step (has training state), else 0. */
+/* 1 if the model is a training step (has a step counter), else 0. An
+ * inference model compiled with `nncc --mutable-weights` is not one: its
+ * weights are writable (set_param, load_weights) but nothing updates them. */
 int nncc_model_is_training(const nncc_model *m);
 
 /* Runs one training step on the inputs set (the batch and `label`):
