@@ -129,6 +129,9 @@ typedef struct TrainOptions {
 	int nfreeze;             /* entries of freeze */
 	const char *grad_inputs; /* --grad-inputs=A,B: also output d(loss)/d(input), or NULL */
 	const char *add_loss;    /* --add-loss=A,B: model outputs (scalars) added to the loss, or NULL */
+	const char *const *remat; /* --max-memory: forward values recomputed in the backward pass (remat.c) */
+	int nremat;              /* entries of remat */
+	bool early_updates;      /* --max-memory: each optimizer update right after its inputs (remat.c) */
 } TrainOptions;
 /* train.c: loss, autodiff and optimizer over a shape-inferred graph whose
  * first output is the model's output; the graph's outputs become the loss
@@ -139,5 +142,24 @@ int ps_train(Graph *g, const TrainOptions *t, Diag *d);
  * weights (an application evaluates the weights it is training). Returns
  * the number of parameters marked. */
 int ps_mutable_weights(Graph *g);
+
+/* remat.c: recomputation of forward values in the backward pass
+ * (--max-memory, docs/memory.md). */
+typedef struct RematCand {
+	const char *value; /* forward value the backward pass reads (graph name) */
+	int64_t bytes;     /* its size */
+	int cost;          /* 0: pointwise chain, 1: other ops, 2: a conv or matmul */
+} RematCand;
+/* Forward values that can be recomputed in the backward pass, in graph
+ * order, into out[0..max-1]; their count. */
+int ps_remat_candidates(const Graph *g, RematCand *out, int max);
+/* Recomputes each named forward value right before its first backward
+ * reader, which and all later backward readers read the copy; 0, or -1. */
+int ps_remat(Graph *g, const char *const *values, int n, Diag *d);
+/* Moves every optimizer update node (named "optimizer...", not the assigns)
+ * to right after the last of its inputs, so a parameter's update runs as
+ * soon as its gradient exists and the gradient and the activations it was
+ * computed from die early. */
+void ps_remat_early_updates(Graph *g);
 
 #endif

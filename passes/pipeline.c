@@ -1,7 +1,8 @@
 /* pipeline.c — the inference pipeline, one pass after another, top to
  * bottom: shapes, canonicalize, (--train: loss, autodiff and optimizer,
  * train.c), then from -O1 the simplifications (fold,
- * algebraic, cse, bnfold, fold again), DCE and fusion. --passes=LIST runs
+ * algebraic, cse, bnfold, fold again), DCE, (--max-memory's choices:
+ * early updates and recomputation, remat.c) and fusion. --passes=LIST runs
  * exactly the listed passes after shape inference instead (golden tests).
  * --print-after=PASS|all dumps parseable text IR after a pass; debug
  * builds verify the graph between passes. */
@@ -126,6 +127,12 @@ int ps_pipeline(Graph *g, const Options *o, Diag *d)
 	}
 	if (run(g, o, "dce", d) < 0)
 		return -1;
+	if (o->train && (o->train->nremat > 0 || o->train->early_updates)) { /* --max-memory */
+		if (o->train->early_updates) /* after CSE (no merging of clones), before fusion */
+			ps_remat_early_updates(g);
+		if (ps_remat(g, o->train->remat, o->train->nremat, d) < 0 || after(g, o, "remat", d) < 0)
+			return -1;
+	}
 	/* fusion: kernel groups over the final graph (clears every group at -O0) */
 	if (run(g, o, "fuse", d) < 0)
 		return -1;

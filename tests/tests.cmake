@@ -138,3 +138,9 @@ set_tests_properties(e2e/grad PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
 # rewrites and LLVM against numpy.fft, PyTorch and torchvision (misc_ops.py).
 add_test(NAME e2e/misc_ops COMMAND ${E2E_DIR}/onnx_folders.sh ${CMAKE_BINARY_DIR} misc_ops)
 set_tests_properties(e2e/misc_ops PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
+
+# --max-memory (passes/remat.c): a budgeted training step fits its budget and
+# trains bit-identically to the unconstrained one; an impossible budget is
+# exit 1 with the smallest plan reached (tests/e2e/remat_e2e.py).
+add_test(NAME e2e/remat COMMAND ${NNCC_PYTHON} ${E2E_DIR}/remat_e2e.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e/remat PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)

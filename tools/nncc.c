@@ -4,6 +4,7 @@
  * to a temporary next to the target and renamed, so a failed compile never
  * leaves a partial file behind. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,8 @@ static void usage(FILE *f)
 		"                         adamw (lr beta1 beta2 eps weight_decay); default sgd:lr=0.001\n"
 		"  --freeze=PREFIX        keep parameters whose name starts with PREFIX fixed (repeatable)\n"
 		"  --grad-inputs=A,B      also output grad.A, the loss's gradient w.r.t. input A\n"
+		"  --max-memory=BYTES     (--train) recompute forward values in the backward pass until\n"
+		"                         the memory plan's arena fits BYTES (suffix k, M, G: 1024^n)\n"
 		"  --weights=W            take parameter values from safetensors file W (e.g. saved\n"
 		"                         by nncc-run --train --save-weights) before compiling\n"
 		"  --mutable-weights      inference model with writable f32 weights (nncc_session_set_param,\n"
@@ -287,10 +290,163 @@ static int load_weights(Graph *g, const char *path, Diag *d)
 	return rc;
 }
 
+/* --- --max-memory: recompute forward values to fit a budget ----------------- */
+
+enum { REMAT_MAX_CAND = 4096 }; /* candidates considered at most */
+
+/* What the search did, for --report. */
+typedef struct RematLog {
+	int64_t budget;            /* --max-memory bytes, 0: none */
+	PlanStats before, after;   /* unconstrained plan, chosen plan */
+	RematCand *cand;           /* the candidates (names in the first graph's arena) */
+	int ncand;                 /* entries of cand */
+	const char **chosen;       /* names recomputed, in the order chosen */
+	int nchosen;               /* entries of chosen */
+	Graph *names;              /* the graph owning the names (freed with the log) */
+	bool early;                /* optimizer updates moved right after their gradients */
+} RematLog;
+
+static int cmp_cand(const void *pa, const void *pb)
+{
+	const RematCand *a = pa, *b = pb;
+	if (a->cost != b->cost)
+		return a->cost - b->cost;
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes ? -1 : 1;
+	return strcmp(a->value, b->value);
+}
+
+/* Compiles model with the training options t and the recomputed values
+ * names[0..n-1], plans it and gives the plan's numbers (and the graph when
+ * gout is set); 0, or -1 when this choice does not compile. */
+static int remat_trial(const char *model, const Consts *k, const char *weights, const Options *o,
+		       bool early, const char *const *names, int n, PlanStats *st, Graph **gout, Diag *d)
+{
+	Options o2 = *o;
+	TrainOptions t2 = *o->train;
+	t2.remat = names;
+	t2.nremat = n;
+	t2.early_updates = early;
+	o2.train = &t2;
+	o2.print_after = NULL;
+	Graph *g = load(model, k, d);
+	if (!g)
+		return -1;
+	KernelList kl;
+	int rc = -1;
+	if ((!weights || load_weights(g, weights, d) == 0) && ps_pipeline(g, &o2, d) == 0 &&
+	    lower_plan(g, &kl, false, d) == 0) {
+		cg_plan_stats(&kl, st);
+		cg_free(&kl);
+		rc = 0;
+	}
+	if (rc == 0 && gout)
+		*gout = g;
+	else
+		ir_graph_free(g);
+	return rc;
+}
+
+/* Whether plan a is better than plan b: a smaller arena, or at equal arena
+ * a smaller lower bound. */
+static bool smaller(const PlanStats *a, const PlanStats *b)
+{
+	return a->arena < b->arena || (a->arena == b->arena && a->lower_bound < b->lower_bound);
+}
+
+/* --max-memory: g (already through the pipeline without recomputation)
+ * over budget? Then first move the optimizer updates right after their
+ * gradients (ps_remat_early_updates), then try the candidates, cheap
+ * classes and large values first, keeping each change that gives a smaller
+ * plan (smaller()), until the plan fits. On success *g is replaced by the
+ * graph of the chosen plan; -1 with the smallest plan reached otherwise. */
+static int fit_budget(const char *model, const Consts *k, const char *weights, const Options *o,
+		      Graph **g, RematLog *log, Diag *d)
+{
+	KernelList kl;
+	if (lower_plan(*g, &kl, false, d) < 0)
+		return -1;
+	cg_plan_stats(&kl, &log->before);
+	cg_free(&kl);
+	log->after = log->before;
+	if (log->before.arena <= log->budget)
+		return 0;
+	log->names = *g; /* candidate names live in this graph's arena */
+	log->cand = xmalloc(REMAT_MAX_CAND * sizeof *log->cand);
+	log->ncand = ps_remat_candidates(*g, log->cand, REMAT_MAX_CAND);
+	qsort(log->cand, (size_t)log->ncand, sizeof *log->cand, cmp_cand);
+	log->chosen = xmalloc(((size_t)log->ncand + 1) * sizeof *log->chosen);
+	Graph *best = NULL, *t = NULL;
+	PlanStats st;
+	Diag td;
+	diag_init(&td);
+	if (remat_trial(model, k, weights, o, true, NULL, 0, &st, &t, &td) == 0) {
+		if (smaller(&st, &log->after)) {
+			log->early = true;
+			log->after = st;
+			best = t;
+		} else {
+			ir_graph_free(t);
+		}
+	}
+	for (int i = 0; i < log->ncand && log->after.arena > log->budget; i++) {
+		diag_init(&td);
+		log->chosen[log->nchosen] = log->cand[i].value;
+		if (remat_trial(model, k, weights, o, log->early, log->chosen, log->nchosen + 1, &st, &t,
+				&td) < 0)
+			continue; /* e.g. its backward readers already read a recomputed copy */
+		if (smaller(&st, &log->after)) {
+			log->nchosen++;
+			log->after = st;
+			if (best)
+				ir_graph_free(best);
+			best = t;
+		} else {
+			ir_graph_free(t);
+		}
+	}
+	if (log->after.arena > log->budget) {
+		if (best)
+			ir_graph_free(best);
+		return diag(d, "--max-memory=%" PRId64 ": cannot fit the training step: the smallest plan "
+			    "reached is %" PRId64 " arena bytes (lower bound %" PRId64 ") with %s and %d of %d "
+			    "candidate forward values recomputed; unconstrained %" PRId64 " bytes "
+			    "(lower bound %" PRId64 ")", log->budget, log->after.arena,
+			    log->after.lower_bound, log->early ? "early optimizer updates" : "the default order",
+			    log->nchosen, log->ncand, log->before.arena,
+			    log->before.lower_bound);
+	}
+	if (best)
+		*g = best; /* log->names keeps the first graph alive */
+	return 0;
+}
+
+static void remat_report(const RematLog *log, FILE *f)
+{
+	fprintf(f, "max-memory: budget %" PRId64 " bytes; arena %" PRId64 " bytes without "
+		"recomputation (lower bound %" PRId64 "), %" PRId64 " bytes (lower bound %" PRId64
+		") with %s and %d forward values recomputed in the backward pass\n", log->budget,
+		log->before.arena, log->before.lower_bound, log->after.arena, log->after.lower_bound,
+		log->early ? "early optimizer updates" : "the default order", log->nchosen);
+	static const char *const kind[] = {"pointwise", "other ops", "conv/matmul"};
+	for (int i = 0; i < log->nchosen; i++)
+		for (int j = 0; j < log->ncand; j++)
+			if (log->cand[j].value == log->chosen[i])
+				fprintf(f, "  recomputed: %s (%" PRId64 " bytes, %s)\n", log->chosen[i],
+					log->cand[j].bytes, kind[log->cand[j].cost]);
+}
+
+static void remat_log_free(RematLog *log)
+{
+	free(log->cand);
+	free(log->chosen);
+}
+
 /* report: print cg_report of the planned kernels to stdout (--report);
  * with no output file only the report is made. */
 static int compile(const char *model, const char *out, Emit emit, bool report, const Options *o,
-		   const Consts *k, const CpuOptions *co, const char *weights, bool mutable_w, Diag *d)
+		   const Consts *k, const CpuOptions *co, const char *weights, bool mutable_w,
+		   int64_t max_memory, Diag *d)
 {
 	Graph *g = load(model, k, d);
 	if (!g)
@@ -309,7 +465,12 @@ static int compile(const char *model, const char *out, Emit emit, bool report, c
 	memset(&kl, 0, sizeof kl);
 	bool lowered = false;
 	int imported = live_nodes(g);
+	RematLog rlog;
+	memset(&rlog, 0, sizeof rlog);
+	rlog.budget = max_memory;
 	if (ps_pipeline(g, o, d) < 0)
+		goto done;
+	if (max_memory > 0 && fit_budget(model, k, weights, o, &g, &rlog, d) < 0)
 		goto done;
 	if (emit == EMIT_IR || emit == EMIT_DOT) {
 		Out w;
@@ -331,6 +492,8 @@ static int compile(const char *model, const char *out, Emit emit, bool report, c
 	if (report) {
 		printf("imported: %d graph nodes from %s\n", imported, model);
 		cg_report(&kl, stdout);
+		if (max_memory > 0)
+			remat_report(&rlog, stdout);
 		fflush(stdout);
 		rc = 0;
 	}
@@ -351,8 +514,34 @@ static int compile(const char *model, const char *out, Emit emit, bool report, c
 done:
 	if (lowered)
 		cg_free(&kl);
+	if (rlog.names && rlog.names != g)
+		ir_graph_free(rlog.names);
+	remat_log_free(&rlog);
 	ir_graph_free(g);
 	return rc;
+}
+
+/* "123", "64k", "200M", "2G" (powers of 1024) into *v > 0; -1 if malformed. */
+static int parse_bytes(const char *s, int64_t *v)
+{
+	char *end;
+	errno = 0;
+	long long n = strtoll(s, &end, 10);
+	if (end == s || errno || n <= 0)
+		return -1;
+	int shift = 0;
+	if (*end == 'k' || *end == 'K')
+		shift = 10;
+	else if (*end == 'M')
+		shift = 20;
+	else if (*end == 'G')
+		shift = 30;
+	if (shift)
+		end++;
+	if (*end || n > (INT64_MAX >> shift))
+		return -1;
+	*v = (int64_t)n << shift;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -370,6 +559,7 @@ int main(int argc, char **argv)
 	TrainOptions to;
 	memset(&to, 0, sizeof to);
 	bool train = false, train_flag = false, mutable_w = false;
+	int64_t max_memory = 0;
 	Diag od;
 	diag_init(&od);
 	ps_parse_optimizer("sgd", &to.optim, &od);
@@ -464,6 +654,9 @@ int main(int argc, char **argv)
 				return usage_error("bad or too many --freeze '%s'", a + 9);
 			to.freeze[to.nfreeze++] = a + 9;
 			train_flag = true;
+		} else if (strncmp(a, "--max-memory=", 13) == 0) {
+			if (parse_bytes(a + 13, &max_memory) < 0)
+				return usage_error("bad --max-memory '%s' (want BYTES, e.g. 200M)", a + 13);
 		} else if (strncmp(a, "--weights=", 10) == 0) {
 			weights = a + 10;
 		} else if (strncmp(a, "--add-loss=", 11) == 0) {
@@ -489,6 +682,8 @@ int main(int argc, char **argv)
 	co.opt_level = o.opt_level;
 	if (train_flag && !train)
 		return usage_error("--loss, --optimizer, --freeze, --grad-inputs and --add-loss need --train%s", "");
+	if (max_memory > 0 && !train)
+		return usage_error("--max-memory is only for training steps (--train)%s", "");
 	if (train && !to.loss)
 		return usage_error("--train needs --loss=mse|cross_entropy|bce_logits|nll%s", "");
 	if (train && mutable_w)
@@ -498,7 +693,7 @@ int main(int argc, char **argv)
 
 	Diag d;
 	diag_init(&d);
-	rc = compile(model, out, emit, report, &o, &cs, &co, weights, mutable_w, &d) < 0 ? 1 : 0;
+	rc = compile(model, out, emit, report, &o, &cs, &co, weights, mutable_w, max_memory, &d) < 0 ? 1 : 0;
 	if (rc)
 		fprintf(stderr, "%s", d.msg[0] ? d.msg : "nncc: compilation failed\n");
 out:

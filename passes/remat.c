@@ -1,0 +1,301 @@
+/* remat.c — rematerialization for training steps (--max-memory,
+ * docs/memory.md). A forward value that the backward pass reads stays live
+ * from the forward pass to its last backward read; recomputing it in the
+ * backward pass instead lets the original die at its last forward read.
+ *
+ * The backward pass starts at the first live node autodiff named "grad..."
+ * (passes/grad.c names every node it adds so). For a chosen forward value
+ * v, ps_remat clones v's producer chain — the producer p and, recursively,
+ * every forward producer whose output only the chain reads (what fusion
+ * would inline, so it has no buffer of its own) — and places the clones
+ * right before v's first backward reader, which then reads the clone.
+ * The chain's other inputs are parameters, inputs, or forward values read
+ * there anyway. Clones are named "remat/NODE" (outputs "V.remat"), so they
+ * count as backward nodes for later choices and for --report.
+ *
+ * The pass runs after CSE and DCE (pipeline.c), so nothing merges a clone
+ * back into its original, and before fusion, which may inline a cheap
+ * clone into its backward reader. Which values to recompute is the
+ * driver's search (tools/nncc.c): ps_remat_candidates lists them, cheap
+ * classes first. */
+#include "passes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { REMAT_MAX_CHAIN = 16 }; /* nodes cloned for one value at most */
+
+static bool is_backward(const Node *n)
+{
+	return n->name && (strncmp(n->name, "grad", 4) == 0 || strncmp(n->name, "remat/", 6) == 0);
+}
+
+/* Index of the first live backward node (a clone counts), or -1 (not a
+ * training step). */
+static int backward_start(const Graph *g)
+{
+	for (int i = 0; i < g->nnode; i++)
+		if (!g->node[i].dead && is_backward(&g->node[i]))
+			return i;
+	return -1;
+}
+
+/* Whether node n may be evaluated a second time with the same result. */
+static bool clonable(const Node *n)
+{
+	return !n->dead && n->nout == 1 && n->nin <= 64 && !(ir_ops[n->op].flags & OPF_SIDE_EFFECT) && !is_backward(n) &&
+	       !(n->name && strncmp(n->name, "optimizer", 9) == 0);
+}
+
+static int cost_class(Op op)
+{
+	unsigned f = ir_ops[op].flags;
+	if ((f & (OPF_ELEMWISE | OPF_VIEW)) || op == OP_BATCHNORM)
+		return 0;
+	if (op == OP_CONV || op == OP_MATMUL)
+		return 2;
+	return 1;
+}
+
+/* readers[v]: nodes reading value v (counted per node), and whether it is a
+ * graph output. */
+static void count_readers(const Graph *g, int *nread, bool *isout)
+{
+	memset(nread, 0, (size_t)g->nval * sizeof *nread);
+	memset(isout, 0, (size_t)g->nval * sizeof *isout);
+	for (int i = 0; i < g->nnode; i++) {
+		const Node *n = &g->node[i];
+		for (int k = 0; k < n->nin && !n->dead; k++) {
+			bool again = false; /* a node reading v twice counts once */
+			for (int j = 0; j < k; j++)
+				again = again || n->in[j] == n->in[k];
+			if (n->in[k] >= 0 && !again)
+				nread[n->in[k]]++;
+		}
+	}
+	for (int i = 0; i < g->noutput; i++)
+		isout[g->output[i]] = true;
+}
+
+/* The chain of forward nodes that recomputes value v, into chain[] in
+ * graph order; its length, or 0 when v cannot be recomputed. */
+static int chain_of(const Graph *g, int v, int bw, const int *nread, const bool *isout, int *chain)
+{
+	int n = 0, todo[REMAT_MAX_CHAIN], ntodo = 0;
+	if (g->val[v].kind != VK_NODE || isout[v])
+		return 0;
+	todo[ntodo++] = g->val[v].def;
+	while (ntodo > 0) {
+		int p = todo[--ntodo];
+		if (p < 0 || p >= bw || !clonable(&g->node[p]) || n == REMAT_MAX_CHAIN)
+			return 0;
+		chain[n++] = p;
+		const Node *pn = &g->node[p];
+		for (int k = 0; k < pn->nin; k++) {
+			int u = pn->in[k];
+			if (u < 0 || g->val[u].kind != VK_NODE || nread[u] != 1 || isout[u])
+				continue; /* live anyway (or a parameter or input): read it */
+			int q = g->val[u].def;
+			if (q < 0 || q >= bw || !clonable(&g->node[q]))
+				continue;
+			bool seen = false;
+			for (int j = 0; j < n; j++)
+				seen = seen || chain[j] == q;
+			for (int j = 0; j < ntodo; j++)
+				seen = seen || todo[j] == q;
+			if (seen)
+				continue;
+			if (ntodo == REMAT_MAX_CHAIN)
+				return 0;
+			todo[ntodo++] = q;
+		}
+	}
+	for (int i = 1; i < n; i++) /* graph order: insertion sort */
+		for (int j = i; j > 0 && chain[j - 1] > chain[j]; j--) {
+			int t = chain[j];
+			chain[j] = chain[j - 1];
+			chain[j - 1] = t;
+		}
+	return n;
+}
+
+/* First backward node reading v, or -1. */
+static int first_bw_reader(const Graph *g, int v, int bw)
+{
+	for (int i = bw; i < g->nnode; i++) {
+		const Node *n = &g->node[i];
+		for (int k = 0; k < n->nin && !n->dead; k++)
+			if (n->in[k] == v && is_backward(n))
+				return i;
+	}
+	return -1;
+}
+
+int ps_remat_candidates(const Graph *g, RematCand *out, int max)
+{
+	int bw = backward_start(g), n = 0;
+	if (bw < 0 || g->nval == 0)
+		return 0;
+	int *nread = xmalloc((size_t)g->nval * sizeof *nread), chain[REMAT_MAX_CHAIN];
+	bool *isout = xmalloc((size_t)g->nval * sizeof *isout);
+	count_readers(g, nread, isout);
+	for (int i = 0; i < bw && n < max; i++) {
+		const Node *p = &g->node[i];
+		if (p->dead || p->nout != 1)
+			continue;
+		int v = p->out[0], len;
+		int64_t numel = ir_shape_numel(&g->val[v].shape);
+		if (numel <= 0 || first_bw_reader(g, v, bw) < 0 ||
+		    (len = chain_of(g, v, bw, nread, isout, chain)) == 0)
+			continue;
+		RematCand *c = &out[n++];
+		c->value = g->val[v].name;
+		c->bytes = numel * (int64_t)ir_dtype_size(g->val[v].dtype);
+		c->cost = 0;
+		for (int j = 0; j < len; j++) {
+			int k = cost_class(g->node[chain[j]].op);
+			c->cost = k > c->cost ? k : c->cost;
+		}
+	}
+	free(nread);
+	free(isout);
+	return n;
+}
+
+/* Moves the nodes appended at [from, nnode) to sit before node `at`,
+ * keeping their order, and renumbers Value.def. */
+static void move_before(Graph *g, int from, int at)
+{
+	int m = g->nnode - from;
+	Node *tmp = xmalloc((size_t)m * sizeof *tmp);
+	memcpy(tmp, &g->node[from], (size_t)m * sizeof *tmp);
+	memmove(&g->node[at + m], &g->node[at], (size_t)(from - at) * sizeof *tmp);
+	memcpy(&g->node[at], tmp, (size_t)m * sizeof *tmp);
+	free(tmp);
+	for (int i = at; i < g->nnode; i++)
+		for (int k = 0; k < g->node[i].nout; k++)
+			g->val[g->node[i].out[k]].def = i;
+}
+
+/* Recomputes value v in the backward pass (see the file comment). */
+static int remat_one(Graph *g, int v, Diag *d)
+{
+	int bw = backward_start(g), chain[REMAT_MAX_CHAIN];
+	int *nread = xmalloc((size_t)g->nval * sizeof *nread);
+	bool *isout = xmalloc((size_t)g->nval * sizeof *isout);
+	count_readers(g, nread, isout);
+	int len = bw < 0 ? 0 : chain_of(g, v, bw, nread, isout, chain);
+	free(nread);
+	free(isout);
+	int at = len ? first_bw_reader(g, v, bw) : -1;
+	if (at < 0)
+		return diag(d, "remat: value '%s' is not a forward value the backward pass reads",
+			    g->val[v].name);
+	int from = g->nnode, map_from[REMAT_MAX_CHAIN], map_to[REMAT_MAX_CHAIN];
+	for (int j = 0; j < len; j++) {
+		const Node *o = &g->node[chain[j]];
+		int in[64], nin = o->nin < 64 ? o->nin : 64;
+		for (int k = 0; k < nin; k++) {
+			in[k] = o->in[k];
+			for (int m = 0; m < j; m++) /* read the chain's own clones */
+				if (in[k] == map_from[m])
+					in[k] = map_to[m];
+		}
+		const char *vname = arena_printf(&g->arena, "%s.remat", g->val[o->out[0]].name);
+		const char *outname = ir_unique_name(g, vname);
+		const char *nname = arena_printf(&g->arena, "remat/%s", o->name ? o->name : "");
+		int c = ir_add_node(g, o->op, nname, in, nin, 1, &outname);
+		Node *cn = &g->node[c], *on = &g->node[chain[j]]; /* after ir_add_node's realloc */
+		cn->nattr = on->nattr;
+		cn->attr = on->attr; /* attributes are never modified in place */
+		if (ir_infer_node(g, c, d) < 0)
+			return -1;
+		map_from[j] = on->out[0];
+		map_to[j] = cn->out[0];
+	}
+	int nv = map_to[len - 1];
+	for (int i = at; i < from; i++) { /* backward readers read the clone */
+		Node *n = &g->node[i];
+		for (int k = 0; k < n->nin && !n->dead && is_backward(n); k++)
+			if (n->in[k] == v)
+				n->in[k] = nv;
+	}
+	move_before(g, from, at);
+	return 0;
+}
+
+int ps_remat(Graph *g, const char *const *values, int n, Diag *d)
+{
+	int *v = xmalloc(((size_t)n + 1) * sizeof *v);
+	for (int i = 0; i < n; i++) {
+		v[i] = ir_find_value(g, values[i]);
+		if (v[i] < 0 || g->val[v[i]].kind != VK_NODE) {
+			free(v);
+			return diag(d, "remat: no forward value '%s'", values[i]);
+		}
+	}
+	/* latest producer first: an earlier value's clone then serves the
+	 * later one's clone too */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && g->val[v[j - 1]].def < g->val[v[j]].def; j--) {
+			int t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	int rc = 0;
+	for (int i = 0; i < n && rc == 0; i++)
+		rc = remat_one(g, v[i], d);
+	free(v);
+	if (rc == 0)
+		ir_fill_uses(g);
+	return rc;
+}
+
+static bool is_update(const Node *n)
+{
+	return !n->dead && n->name && strncmp(n->name, "optimizer", 9) == 0 &&
+	       !(ir_ops[n->op].flags & OPF_SIDE_EFFECT);
+}
+
+void ps_remat_early_updates(Graph *g)
+{
+	int n = g->nnode, k = 0;
+	int *order = xmalloc(((size_t)n + 1) * sizeof *order);
+	bool *ready = xcalloc((size_t)g->nval + 1, sizeof *ready), *done = xcalloc((size_t)n + 1, 1);
+	for (int v = 0; v < g->nval; v++)
+		ready[v] = g->val[v].kind != VK_NODE;
+	for (int i = 0; i <= n; i++) {
+		if (i < n && !is_update(&g->node[i])) {
+			order[k++] = i;
+			done[i] = true;
+			for (int o = 0; o < g->node[i].nout; o++)
+				ready[g->node[i].out[o]] = true;
+		}
+		for (bool more = true; more;) { /* every update whose inputs now exist */
+			more = false;
+			for (int j = 0; j < n; j++) {
+				const Node *u = &g->node[j];
+				bool ok = !done[j] && is_update(u);
+				for (int m = 0; m < u->nin && ok; m++)
+					ok = u->in[m] < 0 || ready[u->in[m]];
+				if (!ok)
+					continue;
+				order[k++] = j;
+				done[j] = more = true;
+				for (int o = 0; o < u->nout; o++)
+					ready[u->out[o]] = true;
+			}
+		}
+	}
+	Node *nodes = xmalloc(((size_t)n + 1) * sizeof *nodes);
+	for (int i = 0; i < k; i++)
+		nodes[i] = g->node[order[i]];
+	memcpy(g->node, nodes, (size_t)k * sizeof *nodes); /* k == n: every node is placed */
+	for (int i = 0; i < k; i++)
+		for (int o = 0; o < g->node[i].nout; o++)
+			g->val[g->node[i].out[o]].def = i;
+	free(nodes);
+	free(order);
+	free(ready);
+	free(done);
+}

@@ -1,0 +1,144 @@
+"""--max-memory (passes/remat.c, tools/nncc.c): remat_e2e.py BUILD_DIR
+
+For each case a small model is exported from PyTorch (fixed seed) and its
+training step compiled twice with `nncc --train --report`: without a budget,
+and with `--max-memory` set between the unconstrained arena and the smallest
+plan the search reached on an earlier run of this test's design (so the
+budget forces the search to act: early optimizer updates, recomputation).
+Checks:
+  - the budgeted plan's arena (the report's `arena bytes:`) is <= the budget
+    and smaller than the unconstrained one, and the report lists the change;
+  - three steps of `nncc-run --train` give bit-identical losses and weights
+    (the saved safetensors files are compared byte for byte): recomputation
+    evaluates the same kernels on the same inputs, and moving an update
+    earlier changes no arithmetic, so the results must not differ at all;
+  - a budget below any reachable plan is exit 1 naming the smallest plan and
+    its lower bound, and leaves no output file;
+  - --max-memory without --train, and a malformed size, are usage errors (2).
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+
+def deep():
+    return nn.Sequential(nn.Linear(12, 64), nn.Tanh(), nn.Linear(64, 64), nn.Sigmoid(),
+                         nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 5)), (512, 12)
+
+
+class CNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 8, 3, padding=1)
+        self.c2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.fc = nn.Linear(8 * 6 * 6, 5)
+
+    def forward(self, x):
+        h = nn.functional.max_pool2d(torch.tanh(self.c1(x)), 2)
+        h = torch.sigmoid(self.c2(h)) * h
+        return self.fc(nn.functional.avg_pool2d(h, 2).flatten(1))
+
+
+# name: (builder, optimizer, budget as a fraction of the unconstrained arena)
+CASES = {
+    "deep_sgd": (deep, "sgd:lr=0.1,momentum=0.9", 0.6),
+    "deep_adam": (deep, "adam:lr=0.01", 0.8),
+    "cnn_sgd": (lambda: (CNN(), (16, 1, 24, 24)), "sgd:lr=0.05,momentum=0.9", 0.999),
+}
+
+fails = 0
+
+
+def check(ok, what):
+    global fails
+    if not ok:
+        fails += 1
+        print("FAIL: " + what)
+
+
+def nncc(build, *args):
+    return subprocess.run([os.path.join(build, "nncc"), *args], capture_output=True, text=True)
+
+
+def arena_of(report):
+    m = re.search(r"^arena bytes: (\d+)$", report, re.M)
+    return int(m.group(1)) if m else None
+
+
+def run_case(build, tmp, name):
+    ctor, opt, frac = CASES[name]
+    torch.manual_seed(1)
+    model, shape = ctor()
+    onnx = os.path.join(tmp, name + ".onnx")
+    torch.onnx.export(model, torch.zeros(shape), onnx, opset_version=13, input_names=["x"],
+                      output_names=["y"], do_constant_folding=False)
+    rng = np.random.default_rng(3)
+    x = os.path.join(tmp, name + ".x.npy")
+    y = os.path.join(tmp, name + ".y.npy")
+    np.save(x, rng.standard_normal(shape).astype(np.float32))
+    np.save(y, rng.integers(0, 5, size=shape[0]).astype(np.int64))
+    base = ["--train", "--loss=cross_entropy", "--optimizer=" + opt, "--report"]
+    results = []
+    budget = None
+    for label in ("plain", "budget"):
+        so = os.path.join(tmp, "%s.%s.so" % (name, label))
+        extra = ["--max-memory=%d" % budget] if budget else []
+        r = nncc(build, onnx, *base, *extra, "-o", so)
+        if r.returncode != 0:
+            check(False, "%s %s: nncc exit %d: %s" % (name, label, r.returncode, r.stderr))
+            return
+        arena = arena_of(r.stdout)
+        if budget is None:
+            plain = arena
+            budget = int(arena * frac)
+        else:
+            check(arena is not None and arena <= budget,
+                  "%s: budgeted arena %s > budget %d" % (name, arena, budget))
+            check(arena < plain, "%s: budgeted arena %s not below %d" % (name, arena, plain))
+            check("max-memory: budget %d bytes; arena %d bytes without" % (budget, plain) in r.stdout,
+                  "%s: the report does not show the arena before and after:\n%s" % (name, r.stdout[-800:]))
+        w = os.path.join(tmp, "%s.%s.safetensors" % (name, label))
+        t = subprocess.run([os.path.join(build, "nncc-run"), so, "--train", "3", "-i", "x=" + x,
+                            "-i", "label=" + y, "--save-weights", w], capture_output=True, text=True)
+        check(t.returncode == 0, "%s %s: nncc-run exit %d: %s" % (name, label, t.returncode, t.stderr))
+        with open(w, "rb") as f:
+            results.append((t.stdout, f.read()))
+    check(results[0][0] == results[1][0] and results[0][0].count("loss") == 3,
+          "%s: losses differ:\n%s---\n%s" % (name, results[0][0], results[1][0]))
+    check(results[0][1] == results[1][1], "%s: weights after 3 steps differ" % name)
+    print("%s: arena %d -> <= %d, 3 steps bit-identical" % (name, plain, budget))
+
+    so = os.path.join(tmp, name + ".tiny.so")
+    r = nncc(build, onnx, *base[:3], "--max-memory=1k", "-o", so)
+    check(r.returncode == 1, "%s: impossible budget exit %d" % (name, r.returncode))
+    check(re.search(r"smallest plan reached is \d+ arena bytes \(lower bound \d+\)", r.stderr)
+          is not None, "%s: impossible budget message: %s" % (name, r.stderr))
+    check(not os.path.exists(so), "%s: an output was left behind" % name)
+
+
+def main():
+    build = sys.argv[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in CASES:
+            run_case(build, tmp, name)
+        onnx = os.path.join(tmp, "deep_sgd.onnx")
+        for args, what in ((["--max-memory=1M"], "without --train"),
+                           (["--train", "--loss=mse", "--max-memory=12Q"], "malformed size"),
+                           (["--train", "--loss=mse", "--max-memory=0"], "zero")):
+            r = nncc(build, onnx, *args, "--report")
+            check(r.returncode == 2 and "max-memory" in r.stderr,
+                  "--max-memory %s: exit %d: %s" % (what, r.returncode, r.stderr))
+    if fails:
+        print("%d failure(s)" % fails)
+        sys.exit(1)
+    print("remat: all passed")
+
+
+if __name__ == "__main__":
+    main()

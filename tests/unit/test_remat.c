@@ -1,0 +1,229 @@
+/* test_remat.c — the recomputation pass behind --max-memory (passes/remat.c):
+ * which forward values are candidates and at what cost, where the clones go
+ * and who reads them, that the graph computes the same outputs afterwards
+ * (ir_eval bit for bit, and the fused, lowered kernels against ir_eval), and
+ * the early placement of optimizer updates. Graphs are built by hand with
+ * autodiff's naming: backward nodes "grad...", updates "optimizer...". */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/codegen.h"
+#include "codegen/kinterp.h"
+#include "ir/ir.h"
+#include "passes/passes.h"
+
+#include "fuse_check.h"
+
+static int node_named(const Graph *g, const char *name)
+{
+	for (int i = 0; i < g->nnode; i++)
+		if (!g->node[i].dead && strcmp(g->node[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static const RematCand *cand(const RematCand *c, int n, const char *value)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(c[i].value, value) == 0)
+			return &c[i];
+	return NULL;
+}
+
+/* Outputs of g on fixed inputs, into out[] (caller frees). */
+static void eval(Graph *g, Tensor *out)
+{
+	Diag d;
+	diag_init(&d);
+	Tensor in[4];
+	for (int i = 0; i < g->ninput; i++) {
+		const Value *v = &g->val[g->input[i]];
+		int64_t n = ir_shape_numel(&v->shape);
+		in[i] = (Tensor){ .dtype = DT_F32, .shape = v->shape, .data = malloc((size_t)n * 4 + 1) };
+		for (int64_t j = 0; j < n; j++)
+			((float *)in[i].data)[j] = (float)sin((double)j * 0.37 + i);
+	}
+	if (ir_eval(g, in, out, &d) < 0)
+		fail_msg("ir_eval: %s", d.msg);
+	for (int i = 0; i < g->ninput; i++)
+		ir_tensor_free(&in[i]);
+}
+
+static void same_outputs(Graph *g, Tensor *before)
+{
+	Tensor after[4];
+	eval(g, after);
+	for (int o = 0; o < g->noutput; o++) {
+		int64_t n = ir_shape_numel(&before[o].shape);
+		assert_memory_equal(after[o].data, before[o].data, (size_t)n * 4);
+		ir_tensor_free(&after[o]);
+		ir_tensor_free(&before[o]);
+	}
+}
+
+/* forward: a = x @ w, b = tanh(a), c = b @ w; backward reads a, b and c.
+ * a is read twice (tanh, grad/2), so b's chain is tanh alone (pointwise). */
+static Graph *mlp_like(bool a_read_by_backward)
+{
+	Graph *g = ir_graph_new("m");
+	int x = ir_add_input(g, "x", DT_F32, S(16, 8));
+	int w = param(g, "w", S(8, 8), -1, 1);
+	int a = op(g, OP_MATMUL, "fwd/mm", IN(x, w));
+	int b = op(g, OP_TANH, "fwd/tanh", IN(a));
+	int c = op(g, OP_MATMUL, "fwd/mm2", IN(b, w));
+	int e = op(g, OP_SIGMOID, "fwd/sig", IN(c));
+	int g1 = op(g, OP_MUL, "grad/1", IN(e, c));
+	int g2 = op(g, OP_MUL, "grad/2", IN(g1, b));
+	int g3 = a_read_by_backward ? op(g, OP_ADD, "grad/3", IN(g2, a)) : op(g, OP_ADD, "grad/3", IN(g2, x));
+	ir_add_output(g, g3);
+	infer(g);
+	ir_fill_uses(g);
+	return g;
+}
+
+static void test_candidates(void **state)
+{
+	(void)state;
+	RematCand c[16];
+	Graph *g = mlp_like(true);
+	int n = ps_remat_candidates(g, c, 16);
+	int vb = g->node[node_named(g, "fwd/tanh")].out[0], va = g->node[node_named(g, "fwd/mm")].out[0];
+	int vc = g->node[node_named(g, "fwd/mm2")].out[0];
+	const RematCand *b = cand(c, n, g->val[vb].name);
+	assert_non_null(b);
+	assert_int_equal(b->cost, 0); /* tanh alone: a is live anyway */
+	assert_int_equal(b->bytes, 16 * 8 * 4);
+	const RematCand *ca = cand(c, n, g->val[va].name), *cc = cand(c, n, g->val[vc].name);
+	assert_non_null(ca);
+	assert_int_equal(ca->cost, 2); /* a matmul: checkpointing */
+	assert_non_null(cc);
+	assert_int_equal(cc->cost, 2);
+	ir_graph_free(g);
+
+	g = mlp_like(false); /* a read by tanh only: b's chain is matmul + tanh */
+	n = ps_remat_candidates(g, c, 16);
+	vb = g->node[node_named(g, "fwd/tanh")].out[0];
+	va = g->node[node_named(g, "fwd/mm")].out[0];
+	b = cand(c, n, g->val[vb].name);
+	assert_non_null(b);
+	assert_int_equal(b->cost, 2);
+	assert_null(cand(c, n, g->val[va].name)); /* no backward reader */
+	ir_graph_free(g);
+}
+
+static void test_clone_pointwise(void **state)
+{
+	(void)state;
+	Graph *g = mlp_like(true);
+	Tensor before[4];
+	eval(g, before);
+	int vb = g->node[node_named(g, "fwd/tanh")].out[0];
+	const char *names[] = { g->val[vb].name };
+	Diag d;
+	diag_init(&d);
+	int nn = g->nnode;
+	assert_int_equal(ps_remat(g, names, 1, &d), 0);
+	assert_int_equal(g->nnode, nn + 1);
+	int r = node_named(g, "remat/fwd/tanh"), g2 = node_named(g, "grad/2");
+	assert_true(r >= 0);
+	assert_int_equal(r, g2 - 1); /* right before its first backward reader */
+	assert_int_equal(g->node[r].op, OP_TANH);
+	assert_int_equal(g->node[r].in[0], g->node[node_named(g, "fwd/mm")].out[0]);
+	assert_int_equal(g->node[g2].in[1], g->node[r].out[0]); /* backward reads the copy */
+	assert_int_equal(g->node[node_named(g, "fwd/mm2")].in[0], vb); /* forward keeps the original */
+	assert_int_equal(ir_verify(g, &d), 0);
+	same_outputs(g, before);
+	run(g, 2, NULL); /* fused and lowered kernels agree with ir_eval */
+	ir_graph_free(g);
+}
+
+static void test_clone_chain(void **state)
+{
+	(void)state;
+	Graph *g = mlp_like(false);
+	Tensor before[4];
+	eval(g, before);
+	int vb = g->node[node_named(g, "fwd/tanh")].out[0];
+	const char *names[] = { g->val[vb].name };
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(ps_remat(g, names, 1, &d), 0);
+	int m = node_named(g, "remat/fwd/mm"), t = node_named(g, "remat/fwd/tanh");
+	assert_true(m >= 0 && t == m + 1);
+	assert_int_equal(g->node[t].in[0], g->node[m].out[0]); /* the chain reads its own copy */
+	assert_int_equal(ir_verify(g, &d), 0);
+	same_outputs(g, before);
+	run(g, 2, NULL);
+	ir_graph_free(g);
+}
+
+static void test_several_and_errors(void **state)
+{
+	(void)state;
+	Graph *g = mlp_like(true);
+	Tensor before[4];
+	eval(g, before);
+	int vb = g->node[node_named(g, "fwd/tanh")].out[0], vc = g->node[node_named(g, "fwd/mm2")].out[0];
+	const char *names[] = { g->val[vb].name, g->val[vc].name };
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(ps_remat(g, names, 2, &d), 0);
+	/* c's copy (a matmul of b) reads b's copy: the later value went first */
+	int rc = node_named(g, "remat/fwd/mm2"), rb = node_named(g, "remat/fwd/tanh");
+	assert_true(rc >= 0 && rb >= 0 && rb < rc);
+	assert_int_equal(g->node[rc].in[0], g->node[rb].out[0]);
+	assert_int_equal(ir_verify(g, &d), 0);
+	same_outputs(g, before);
+	const char *bad[] = { "nope" };
+	assert_int_equal(ps_remat(g, bad, 1, &d), -1);
+	assert_non_null(strstr(d.msg, "nope"));
+	ir_graph_free(g);
+}
+
+/* an update reading only the first gradient moves up before grad/2 */
+static void test_early_updates(void **state)
+{
+	(void)state;
+	Graph *g = ir_graph_new("m");
+	int x = ir_add_input(g, "x", DT_F32, S(4, 4));
+	int w = param(g, "w", S(4, 4), -1, 1);
+	int f = op(g, OP_TANH, "fwd", IN(x));
+	int g1 = op(g, OP_MUL, "grad/1", IN(f, w));
+	int g2 = op(g, OP_MUL, "grad/2", IN(g1, f));
+	int g3 = op(g, OP_SUB, "grad/3", IN(g2, x));
+	int u = op(g, OP_SUB, "optimizer/w", IN(w, g1));
+	int u2 = op(g, OP_MUL, "optimizer/w2", IN(u, g3));
+	ir_add_output(g, g3);
+	ir_add_output(g, u2);
+	infer(g);
+	Tensor before[4];
+	eval(g, before);
+	ps_remat_early_updates(g);
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(ir_verify(g, &d), 0);
+	assert_int_equal(node_named(g, "optimizer/w"), node_named(g, "grad/1") + 1);
+	assert_int_equal(node_named(g, "optimizer/w2"), node_named(g, "grad/3") + 1);
+	assert_int_equal(g->val[u].def, node_named(g, "optimizer/w"));
+	same_outputs(g, before);
+	ir_graph_free(g);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_candidates),
+		cmocka_unit_test(test_clone_pointwise),
+		cmocka_unit_test(test_clone_chain),
+		cmocka_unit_test(test_several_and_errors),
+		cmocka_unit_test(test_early_updates),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
