@@ -1,7 +1,6 @@
 /* common.c — the code the training examples share (common.h): dataset
  * reader, shuffling and batching, progress, log, options, runtime helpers
  * and a tiny PNG writer over zlib. */
-#define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
 #include <errno.h>
