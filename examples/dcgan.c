@@ -100,6 +100,10 @@ int main(int argc, char **argv)
 	} else {
 		nncc_session_set_seed(gt.s, a.seed);
 	}
+	if (a.lr >= 0) { /* G's and D's (gan_d_grad keeps 0) */
+		ex_check(nncc_session_set_learning_rate(gt.s, a.lr, &err), err, "--lr");
+		ex_check(nncc_session_set_learning_rate(dt.s, a.lr, &err), err, "--lr");
+	}
 	FILE *log = ex_log_open(&a);
 	int64_t step = nncc_session_step(gt.s);
 	printf("dcgan: %d training images, batch %d, %d steps per epoch, seed %llu\n", train.n, B, nb,

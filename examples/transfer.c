@@ -104,6 +104,9 @@ int main(int argc, char **argv)
 		ex_die("--from LENET_CHECKPOINT is required (train one with fashion_mnist --model lenet)");
 	if (a.epochs > 64)
 		ex_die("--epochs: at most 64");
+	if (a.resume || a.ckpt_every || a.kill_after)
+		ex_die("transfer: --resume, --checkpoint-every and --kill-after are not supported "
+		       "(a run takes seconds; it saves the fine-tuned model at the end)");
 	FILE *log = ex_log_open(&a);
 	char onnx[4096], weights[4200], so[4][4200];
 	snprintf(onnx, sizeof onnx, "%s/lenet_tl.onnx", a.models);
@@ -124,10 +127,13 @@ int main(int argc, char **argv)
 	compile(nncc, se);
 
 	Run runs[2] = {{.name = "finetune"}, {.name = "scratch"}};
+	char *err = NULL;
 	for (int r = 0; r < 2; r++) {
 		ex_load_model(so[2 * r], a.threads, &runs[r].tm, &runs[r].ts);
 		ex_load_model(so[2 * r + 1], a.threads, &runs[r].em, &runs[r].es);
 		nncc_session_set_seed(runs[r].ts, a.seed);
+		if (a.lr >= 0)
+			ex_check(nncc_session_set_learning_rate(runs[r].ts, a.lr, &err), err, "--lr");
 	}
 	ExData train, test;
 	ex_load_data(a.data, "train", a.limit_train, &train);
@@ -139,7 +145,6 @@ int main(int argc, char **argv)
 	float *x = malloc((size_t)B * 784 * sizeof *x);
 	int64_t *y = malloc((size_t)B * sizeof *y);
 	int *perm = malloc((size_t)train.n * sizeof *perm);
-	char *err = NULL;
 	if (!x || !y || !perm)
 		ex_die("out of memory");
 	printf("transfer: %d training images, %d test images, %d steps per epoch; task: upper-body "
