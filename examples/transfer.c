@@ -69,7 +69,7 @@ static double evaluate(Run *r, const ExData *test)
 			idx[i] = b0 + (i < nb ? i : 0);
 		ex_batch(test, idx, E, x, NULL);
 		ex_set(r->es, r->em, "x", x, xi.rank, xi.dims, NNCC_DTYPE_F32);
-		ex_check(nncc_session_run(r->es, &err), err, "evaluation");
+		ex_check(nncc_session_run(r->es, &err), &err, "evaluation");
 		const void *out;
 		nncc_session_output(r->es, 0, &out);
 		for (int i = 0; i < nb; i++) {
@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 		ex_load_model(so[2 * r + 1], a.threads, &runs[r].em, &runs[r].es);
 		nncc_session_set_seed(runs[r].ts, a.seed);
 		if (a.lr >= 0)
-			ex_check(nncc_session_set_learning_rate(runs[r].ts, a.lr, &err), err, "--lr");
+			ex_check(nncc_session_set_learning_rate(runs[r].ts, a.lr, &err), &err, "--lr");
 	}
 	ExData train, test;
 	ex_load_data(a.data, "train", a.limit_train, &train);
@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 					y[i] = task((int)y[i]);
 				ex_set(R->ts, R->tm, "x", x, 4, xd, NNCC_DTYPE_F32);
 				ex_set(R->ts, R->tm, "label", y, 1, ld, NNCC_DTYPE_I64);
-				ex_check(nncc_session_train_step(R->ts, &loss, &err), err, "train step");
+				ex_check(nncc_session_train_step(R->ts, &loss, &err), &err, "train step");
 				sum += loss;
 				ex_progress(&p, b + 1, sum / (b + 1), B);
 			}
