@@ -46,7 +46,7 @@ static double eval_batch(Net *ev, const ExData *test, int b0, int nb, bool vae, 
 			eps[i] = ex_randn(rng);
 		ex_set(ev->s, ev->m, "eps", eps, 2, ed, NNCC_DTYPE_F32);
 	}
-	ex_check(nncc_session_run(ev->s, &err), err, "evaluation");
+	ex_check(nncc_session_run(ev->s, &err), &err, "evaluation");
 	const void *out;
 	ex_check(nncc_session_output(ev->s, nncc_model_find_output(ev->m, "logits"), &out), NULL, "logits");
 	const float *z = out;
@@ -120,7 +120,7 @@ static void samples(Net *dec, const ExArgs *a)
 		z[i] = ex_randn(&rng);
 	char *err = NULL;
 	ex_set(dec->s, dec->m, "z", z, zi.rank, zi.dims, NNCC_DTYPE_F32);
-	ex_check(nncc_session_run(dec->s, &err), err, "decoder");
+	ex_check(nncc_session_run(dec->s, &err), &err, "decoder");
 	const void *out;
 	nncc_session_output(dec->s, 0, &out);
 	for (size_t k = 0; k < (size_t)n * 784; k++)
@@ -172,13 +172,13 @@ int main(int argc, char **argv)
 	char *err = NULL;
 	if (a.resume) {
 		const char *ck = ex_path(&a, "checkpoint.safetensors");
-		ex_check(nncc_session_load_weights(tr.s, ck, &err), err, ck);
+		ex_check(nncc_session_load_weights(tr.s, ck, &err), &err, ck);
 		a.seed = nncc_session_seed(tr.s);
 	} else {
 		nncc_session_set_seed(tr.s, a.seed);
 	}
 	if (a.lr >= 0)
-		ex_check(nncc_session_set_learning_rate(tr.s, a.lr, &err), err, "--lr");
+		ex_check(nncc_session_set_learning_rate(tr.s, a.lr, &err), &err, "--lr");
 	FILE *log = ex_log_open(&a);
 	int64_t step = nncc_session_step(tr.s);
 	printf("%s: %d training images, %d test images, batch %d, %d steps per epoch, seed %llu\n", model,
@@ -208,7 +208,7 @@ int main(int argc, char **argv)
 					eps[i] = ex_randn(&rng);
 				ex_set(tr.s, tr.m, "eps", eps, 2, ed, NNCC_DTYPE_F32);
 			}
-			ex_check(nncc_session_train_step(tr.s, &loss, &err), err, "train step");
+			ex_check(nncc_session_train_step(tr.s, &loss, &err), &err, "train step");
 			if (!isfinite(loss))
 				ex_die("step %lld: loss is %g", (long long)step, (double)loss);
 			sum += loss;

@@ -1,7 +1,6 @@
 /* common.c — the code the training examples share (common.h): dataset
  * reader, shuffling and batching, progress, log, options, runtime helpers
  * and a tiny PNG writer over zlib. */
-#define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
 #include <errno.h>
@@ -27,13 +26,14 @@ void ex_die(const char *fmt, ...)
 	exit(1);
 }
 
-void ex_check(nncc_status st, char *err, const char *what)
+void ex_check(nncc_status st, char **err, const char *what)
 {
 	if (st == NNCC_STATUS_OK)
 		return;
 	fflush(stdout);
-	fprintf(stderr, "error: %s: %s\n", what, err ? err : nncc_status_string(st));
-	nncc_error_free(err);
+	fprintf(stderr, "error: %s: %s\n", what, err && *err ? *err : nncc_status_string(st));
+	if (err)
+		nncc_error_free(*err);
 	exit(1);
 }
 
@@ -345,10 +345,10 @@ void ex_log(FILE *f, const char *fmt, ...)
 void ex_load_model(const char *path, int threads, nncc_model **m, nncc_session **s)
 {
 	char *err = NULL;
-	ex_check(nncc_model_load(path, m, &err), err, path);
-	ex_check(nncc_session_create(*m, s, &err), err, path);
+	ex_check(nncc_model_load(path, m, &err), &err, path);
+	ex_check(nncc_session_create(*m, s, &err), &err, path);
 	if (threads)
-		ex_check(nncc_session_set_threads(*s, threads, &err), err, "--threads");
+		ex_check(nncc_session_set_threads(*s, threads, &err), &err, "--threads");
 }
 
 int ex_input(const nncc_model *m, const char *name)
@@ -363,7 +363,7 @@ void ex_set(nncc_session *s, const nncc_model *m, const char *name, const void *
 	    const int64_t *dims, int dtype)
 {
 	char *err = NULL;
-	ex_check(nncc_session_set_input(s, ex_input(m, name), data, rank, dims, dtype, &err), err, name);
+	ex_check(nncc_session_set_input(s, ex_input(m, name), data, rank, dims, dtype, &err), &err, name);
 }
 
 int ex_copy_params(const nncc_session *from, const nncc_model *fm, nncc_session *to,
@@ -380,8 +380,8 @@ int ex_copy_params(const nncc_session *from, const nncc_model *fm, nncc_session 
 		char *err = NULL;
 		if (!buf)
 			ex_die("out of memory");
-		ex_check(nncc_session_get_param(from, t.name, buf, t.nbytes, &err), err, t.name);
-		ex_check(nncc_session_set_param(to, t.name, buf, t.nbytes, &err), err, t.name);
+		ex_check(nncc_session_get_param(from, t.name, buf, t.nbytes, &err), &err, t.name);
+		ex_check(nncc_session_set_param(to, t.name, buf, t.nbytes, &err), &err, t.name);
 		free(buf);
 		n++;
 	}
@@ -392,7 +392,7 @@ void ex_save(const nncc_session *s, const ExArgs *a)
 {
 	char *err = NULL;
 	const char *path = ex_path(a, "checkpoint.safetensors");
-	ex_check(nncc_session_save_weights(s, path, &err), err, path);
+	ex_check(nncc_session_save_weights(s, path, &err), &err, path);
 }
 
 void ex_after_step(const nncc_session *s, const ExArgs *a, int64_t step)

@@ -53,8 +53,10 @@ typedef struct ExProgress {
 } ExProgress;
 
 _Noreturn void ex_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Dies with the message of a failed runtime call (and frees it). */
-void ex_check(nncc_status st, char *err, const char *what);
+/* Dies with the message of a failed runtime call (and frees it). err is
+ * the address given to the call, read only after the call returned (a
+ * function argument `err` would be evaluated in unspecified order). */
+void ex_check(nncc_status st, char **err, const char *what);
 double ex_now(void); /* seconds, monotonic */
 
 /* ex_parse_common: if argv[*i] is a common option, consumes it (and its

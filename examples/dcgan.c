@@ -47,7 +47,7 @@ static void generate(Net *ge, const float *z, int B, float *img)
 	int64_t zd[2] = {B, ZDIM};
 	char *err = NULL;
 	ex_set(ge->s, ge->m, "z", z, 2, zd, NNCC_DTYPE_F32);
-	ex_check(nncc_session_run(ge->s, &err), err, "generator");
+	ex_check(nncc_session_run(ge->s, &err), &err, "generator");
 	const void *out;
 	nncc_session_output(ge->s, 0, &out);
 	memcpy(img, out, (size_t)B * 784 * sizeof *img);
@@ -93,12 +93,16 @@ int main(int argc, char **argv)
 	if (a.resume) { /* two checkpoints: G's and D's */
 		char p[4200];
 		snprintf(p, sizeof p, "%s/checkpoint_d.safetensors", a.out);
-		ex_check(nncc_session_load_weights(dt.s, p, &err), err, p);
-		ex_check(nncc_session_load_weights(gt.s, ex_path(&a, "checkpoint.safetensors"), &err), err,
+		ex_check(nncc_session_load_weights(dt.s, p, &err), &err, p);
+		ex_check(nncc_session_load_weights(gt.s, ex_path(&a, "checkpoint.safetensors"), &err), &err,
 			 "checkpoint.safetensors");
 		a.seed = nncc_session_seed(gt.s);
 	} else {
 		nncc_session_set_seed(gt.s, a.seed);
+	}
+	if (a.lr >= 0) { /* G's and D's (gan_d_grad keeps 0) */
+		ex_check(nncc_session_set_learning_rate(gt.s, a.lr, &err), &err, "--lr");
+		ex_check(nncc_session_set_learning_rate(dt.s, a.lr, &err), &err, "--lr");
 	}
 	FILE *log = ex_log_open(&a);
 	int64_t step = nncc_session_step(gt.s);
@@ -134,17 +138,17 @@ int main(int argc, char **argv)
 			generate(&ge, z, B, x2 + (size_t)B * 784);
 			ex_set(dt.s, dt.m, "image", x2, 4, id2, NNCC_DTYPE_F32);
 			ex_set(dt.s, dt.m, "label", l2, 2, ld2, NNCC_DTYPE_F32);
-			ex_check(nncc_session_train_step(dt.s, &dloss, &err), err, "D step");
+			ex_check(nncc_session_train_step(dt.s, &dloss, &err), &err, "D step");
 			/* G step: D's loss on the fakes labelled real, through D's input gradient */
 			ex_copy_params(dt.s, dt.m, dg.s, dg.m);
 			ex_set(dg.s, dg.m, "image", x2 + (size_t)B * 784, 4, id, NNCC_DTYPE_F32);
 			ex_set(dg.s, dg.m, "label", ones, 2, ld, NNCC_DTYPE_F32);
-			ex_check(nncc_session_train_step(dg.s, &gloss, &err), err, "D gradient");
+			ex_check(nncc_session_train_step(dg.s, &gloss, &err), &err, "D gradient");
 			const void *grad;
 			nncc_session_output(dg.s, gout, &grad);
 			ex_set(gt.s, gt.m, "z", z, 2, zi.dims, NNCC_DTYPE_F32);
 			ex_set(gt.s, gt.m, "label", grad, 4, id, NNCC_DTYPE_F32);
-			ex_check(nncc_session_train_step(gt.s, NULL, &err), err, "G step");
+			ex_check(nncc_session_train_step(gt.s, NULL, &err), &err, "G step");
 			if (!isfinite(dloss) || !isfinite(gloss))
 				ex_die("step %lld: losses %g %g", (long long)step, (double)dloss, (double)gloss);
 			dsum += dloss;
@@ -157,7 +161,7 @@ int main(int argc, char **argv)
 			if (a.ckpt_every && step % a.ckpt_every == 0) {
 				char pd[4200];
 				snprintf(pd, sizeof pd, "%s/checkpoint_d.safetensors", a.out);
-				ex_check(nncc_session_save_weights(dt.s, pd, &err), err, pd);
+				ex_check(nncc_session_save_weights(dt.s, pd, &err), &err, pd);
 			}
 			ex_after_step(gt.s, &a, step);
 		}
@@ -180,19 +184,19 @@ int main(int argc, char **argv)
 			real(&test, perm, B, x2);
 			ex_set(dg.s, dg.m, "image", x2, 4, id, NNCC_DTYPE_F32);
 			ex_set(dg.s, dg.m, "label", ones, 2, ld, NNCC_DTYPE_F32);
-			ex_check(nncc_session_train_step(dg.s, &l, &err), err, "D test");
+			ex_check(nncc_session_train_step(dg.s, &l, &err), &err, "D test");
 			tsum += l;
 			noise(z, B * ZDIM, &trng);
 			generate(&ge, z, B, x2);
 			ex_set(dg.s, dg.m, "image", x2, 4, id, NNCC_DTYPE_F32);
 			ex_set(dg.s, dg.m, "label", l2 + B, 2, ld, NNCC_DTYPE_F32);
-			ex_check(nncc_session_train_step(dg.s, &l, &err), err, "D test");
+			ex_check(nncc_session_train_step(dg.s, &l, &err), &err, "D test");
 			tsum += l;
 		}
 		dtest = nt ? tsum / nt : NAN;
 		char pd[4200];
 		snprintf(pd, sizeof pd, "%s/checkpoint_d.safetensors", a.out);
-		ex_check(nncc_session_save_weights(dt.s, pd, &err), err, pd);
+		ex_check(nncc_session_save_weights(dt.s, pd, &err), &err, pd);
 		ex_save(gt.s, &a);
 		ex_log(log, "\"epoch\": %d, \"step\": %lld, \"d_loss\": %.6f, \"g_loss\": %.6f, "
 		       "\"test_loss\": %.6f, \"epoch_seconds\": %.3f", e + 1, (long long)step,

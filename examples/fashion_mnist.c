@@ -41,7 +41,7 @@ static Eval evaluate(nncc_session *es, const nncc_model *em, const ExData *test)
 			idx[i] = b0 + (i < nb ? i : 0);
 		ex_batch(test, idx, E, x, NULL);
 		ex_set(es, em, "x", x, xi.rank, xi.dims, NNCC_DTYPE_F32);
-		ex_check(nncc_session_run(es, &err), err, "evaluation");
+		ex_check(nncc_session_run(es, &err), &err, "evaluation");
 		const void *out;
 		ex_check(nncc_session_output(es, lo, &out), NULL, "logits");
 		const float *z = out;
@@ -124,13 +124,13 @@ int main(int argc, char **argv)
 
 	if (a.resume) {
 		const char *ck = ex_path(&a, "checkpoint.safetensors");
-		ex_check(nncc_session_load_weights(ts, ck, &err), err, ck);
+		ex_check(nncc_session_load_weights(ts, ck, &err), &err, ck);
 		a.seed = nncc_session_seed(ts); /* the shuffling continues as it was */
 	} else {
 		nncc_session_set_seed(ts, a.seed);
 	}
 	if (a.lr >= 0)
-		ex_check(nncc_session_set_learning_rate(ts, a.lr, &err), err, "--lr");
+		ex_check(nncc_session_set_learning_rate(ts, a.lr, &err), &err, "--lr");
 	FILE *log = ex_log_open(&a);
 	int64_t step = nncc_session_step(ts);
 	printf("%s: %d training images, %d test images, batch %d, %d steps per epoch, seed %llu%s\n",
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 			ex_batch(&train, perm + (size_t)b * (size_t)B, B, x, y);
 			ex_set(ts, tm, "x", x, xi.rank, xi.dims, NNCC_DTYPE_F32);
 			ex_set(ts, tm, "label", y, 1, ldims, NNCC_DTYPE_I64);
-			ex_check(nncc_session_train_step(ts, &loss, &err), err, "train step");
+			ex_check(nncc_session_train_step(ts, &loss, &err), &err, "train step");
 			if (!isfinite(loss))
 				ex_die("step %lld: loss is %g", (long long)step, (double)loss);
 			sum += loss;

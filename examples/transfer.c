@@ -69,7 +69,7 @@ static double evaluate(Run *r, const ExData *test)
 			idx[i] = b0 + (i < nb ? i : 0);
 		ex_batch(test, idx, E, x, NULL);
 		ex_set(r->es, r->em, "x", x, xi.rank, xi.dims, NNCC_DTYPE_F32);
-		ex_check(nncc_session_run(r->es, &err), err, "evaluation");
+		ex_check(nncc_session_run(r->es, &err), &err, "evaluation");
 		const void *out;
 		nncc_session_output(r->es, 0, &out);
 		for (int i = 0; i < nb; i++) {
@@ -104,6 +104,9 @@ int main(int argc, char **argv)
 		ex_die("--from LENET_CHECKPOINT is required (train one with fashion_mnist --model lenet)");
 	if (a.epochs > 64)
 		ex_die("--epochs: at most 64");
+	if (a.resume || a.ckpt_every || a.kill_after)
+		ex_die("transfer: --resume, --checkpoint-every and --kill-after are not supported "
+		       "(a run takes seconds; it saves the fine-tuned model at the end)");
 	FILE *log = ex_log_open(&a);
 	char onnx[4096], weights[4200], so[4][4200];
 	snprintf(onnx, sizeof onnx, "%s/lenet_tl.onnx", a.models);
@@ -124,10 +127,13 @@ int main(int argc, char **argv)
 	compile(nncc, se);
 
 	Run runs[2] = {{.name = "finetune"}, {.name = "scratch"}};
+	char *err = NULL;
 	for (int r = 0; r < 2; r++) {
 		ex_load_model(so[2 * r], a.threads, &runs[r].tm, &runs[r].ts);
 		ex_load_model(so[2 * r + 1], a.threads, &runs[r].em, &runs[r].es);
 		nncc_session_set_seed(runs[r].ts, a.seed);
+		if (a.lr >= 0)
+			ex_check(nncc_session_set_learning_rate(runs[r].ts, a.lr, &err), &err, "--lr");
 	}
 	ExData train, test;
 	ex_load_data(a.data, "train", a.limit_train, &train);
@@ -139,7 +145,6 @@ int main(int argc, char **argv)
 	float *x = malloc((size_t)B * 784 * sizeof *x);
 	int64_t *y = malloc((size_t)B * sizeof *y);
 	int *perm = malloc((size_t)train.n * sizeof *perm);
-	char *err = NULL;
 	if (!x || !y || !perm)
 		ex_die("out of memory");
 	printf("transfer: %d training images, %d test images, %d steps per epoch; task: upper-body "
@@ -160,7 +165,7 @@ int main(int argc, char **argv)
 					y[i] = task((int)y[i]);
 				ex_set(R->ts, R->tm, "x", x, 4, xd, NNCC_DTYPE_F32);
 				ex_set(R->ts, R->tm, "label", y, 1, ld, NNCC_DTYPE_I64);
-				ex_check(nncc_session_train_step(R->ts, &loss, &err), err, "train step");
+				ex_check(nncc_session_train_step(R->ts, &loss, &err), &err, "train step");
 				sum += loss;
 				ex_progress(&p, b + 1, sum / (b + 1), B);
 			}
