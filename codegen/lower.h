@@ -153,5 +153,7 @@ int lw_assign(Lower *L, int node); /* lower_train.c: copies the new value into t
 /* lower_train.c: an update kernel that reads its state only at the element
  * it stores, and is its last reader, stores into the state (copy removed). */
 void lw_state_inplace(KernelList *kl);
+/* rng */
+int lw_random_uniform(Lower *L, int node); /* lower_rng.c: a KX_RANDOM per element */
 
 #endif

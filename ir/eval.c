@@ -270,6 +270,9 @@ static bool dtype_ok(Op op, DType t)
 	/* trn */
 	case OP_ASSIGN:
 		return ir_dtype_size(t) > 0;
+	/* rng */
+	case OP_RANDOM_UNIFORM: /* input 0: the seed */
+		return t == DT_I64;
 
 	default:
 		return ir_dtype_is_float(t);
@@ -330,6 +333,9 @@ static int dispatch(const Ev *e)
 	/* --- train --- */
 	/* trn */
 	case OP_ASSIGN: return 0; /* no outputs: the interpreter evaluates one step, state unchanged */
+	/* rng */
+	case OP_RANDOM_UNIFORM: return ev_random_uniform(e);
+	case OP_DROPOUT: return ev_dropout(e);
 
 	case OP_COUNT: break;
 	}

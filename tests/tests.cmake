@@ -138,3 +138,10 @@ set_tests_properties(e2e/grad PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
 # rewrites and LLVM against numpy.fft, PyTorch and torchvision (misc_ops.py).
 add_test(NAME e2e/misc_ops COMMAND ${E2E_DIR}/onnx_folders.sh ${CMAKE_BINARY_DIR} misc_ops)
 set_tests_properties(e2e/misc_ops PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
+
+# --- rng: dropout and augmentation in compiled training steps: the same
+# seed and step give byte-identical weights across runs and NNCC_THREADS=1
+# vs 2, a resumed run equals an uninterrupted one, augment.x against numpy
+# with a Python Philox (tests/e2e/rng_e2e.py).
+add_test(NAME e2e/rng COMMAND ${NNCC_PYTHON} ${E2E_DIR}/rng_e2e.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e/rng PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)

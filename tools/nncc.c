@@ -52,6 +52,9 @@ static void usage(FILE *f)
 		"                         adamw (lr beta1 beta2 eps weight_decay); default sgd:lr=0.001\n"
 		"  --freeze=PREFIX        keep parameters whose name starts with PREFIX fixed (repeatable)\n"
 		"  --grad-inputs=A,B      also output grad.A, the loss's gradient w.r.t. input A\n"
+		"  --augment=X:T,...      augment NCHW input X in the step, per sample: hflip,\n"
+		"                         crop=P (zero-pad P, random crop), contrast=C\n"
+		"  --augment-output       also output augment.X, the augmented input\n"
 		"  --weights=W            take parameter values from safetensors file W (e.g. saved\n"
 		"                         by nncc-run --train --save-weights) before compiling\n"
 		"  -h, --help\n");
@@ -291,6 +294,10 @@ static int compile(const char *model, const char *out, Emit emit, bool report, c
 	Graph *g = load(model, k, d);
 	if (!g)
 		return -1;
+	if (o->train && o->train->augment && ps_augment_check(g, o->train->augment, d) < 0) {
+		ir_graph_free(g); /* rng: a usage error (exit 2) */
+		return -2;
+	}
 	if (weights && load_weights(g, weights, d) < 0) {
 		ir_graph_free(g);
 		return -1;
@@ -360,7 +367,7 @@ int main(int argc, char **argv)
 	CpuOptions co = {2, NULL, NULL};
 	TrainOptions to;
 	memset(&to, 0, sizeof to);
-	bool train = false, train_flag = false;
+	bool train = false, train_flag = false, aug_flag = false;
 	Diag od;
 	diag_init(&od);
 	ps_parse_optimizer("sgd", &to.optim, &od);
@@ -460,6 +467,19 @@ int main(int argc, char **argv)
 		} else if (strncmp(a, "--grad-inputs=", 14) == 0) {
 			to.grad_inputs = a + 14;
 			train_flag = true;
+		} else if (strncmp(a, "--augment=", 10) == 0) { /* rng */
+			AugSpec as;
+			Diag ad;
+			diag_init(&ad);
+			if (ps_augment_parse(a + 10, &as, &ad) < 0) {
+				fprintf(stderr, "nncc: %s", ad.msg);
+				return 2;
+			}
+			to.augment = a + 10;
+			aug_flag = true;
+		} else if (strcmp(a, "--augment-output") == 0) {
+			to.augment_out = true;
+			aug_flag = true;
 		} else if (a[0] == '-' && a[1]) {
 			return usage_error("unknown option '%s'", a);
 		} else if (!model) {
@@ -475,6 +495,10 @@ int main(int argc, char **argv)
 	co.opt_level = o.opt_level;
 	if (train_flag && !train)
 		return usage_error("--loss, --optimizer, --freeze and --grad-inputs need --train%s", "");
+	if (aug_flag && !train)
+		return usage_error("--augment and --augment-output need --train%s", "");
+	if (to.augment_out && !to.augment)
+		return usage_error("--augment-output needs --augment%s", "");
 	if (train && !to.loss)
 		return usage_error("--train needs --loss=mse|cross_entropy|bce_logits|nll%s", "");
 	if (train)
@@ -482,9 +506,15 @@ int main(int argc, char **argv)
 
 	Diag d;
 	diag_init(&d);
-	rc = compile(model, out, emit, report, &o, &cs, &co, weights, &d) < 0 ? 1 : 0;
-	if (rc)
-		fprintf(stderr, "%s", d.msg[0] ? d.msg : "nncc: compilation failed\n");
+	rc = compile(model, out, emit, report, &o, &cs, &co, weights, &d);
+	if (rc == -2) { /* a usage error found with the model (--augment) */
+		fprintf(stderr, "nncc: %s", d.msg);
+		rc = 2;
+	} else {
+		rc = rc < 0 ? 1 : 0;
+		if (rc)
+			fprintf(stderr, "%s", d.msg[0] ? d.msg : "nncc: compilation failed\n");
+	}
 out:
 	for (int i = 0; i < o.nbind; i++)
 		free((char *)o.bind[i].name);
