@@ -1,10 +1,12 @@
 /* lower_rng.c — lowering of random_uniform: one loop over its output
  * whose body is a KX_RANDOM node (the backend expands Philox) fed by the
  * seed and step scalars and the element's row-major index, so each
- * element is the pure function of its index that ir/philox.c defines. */
+ * element is the pure function of its index that ir/philox.c defines.
+ * Fusion inlines it into its reader (a RO_MOVE member, passes/fuse.c), so
+ * a dropout mask is drawn where it is used and never stored. */
 #include "lower.h"
 
-static Kx *random_at(Lower *L, int node, const Aff *coord)
+Kx *lw_random_at(Lower *L, int node, const Aff *coord)
 {
 	const Node *n = &L->g->node[node];
 	Aff none[1] = {{0}}; /* the scalars' (empty) coordinates */
@@ -24,5 +26,5 @@ static Kx *random_at(Lower *L, int node, const Aff *coord)
 
 int lw_random_uniform(Lower *L, int node)
 {
-	return lw_pointwise(L, node, random_at);
+	return lw_pointwise(L, node, lw_random_at);
 }

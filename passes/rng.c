@@ -84,20 +84,21 @@ int ps_augment_check(const Graph *g, const char *spec, Diag *d)
 /* --- building ---------------------------------------------------------------------- */
 
 typedef struct Rb {
-	Graph *g;
-	Diag *d;
+	Graph *g;         /* graph being extended */
+	Diag *d;          /* errors */
 	const char *name; /* node name */
 	int rc;           /* -1 once a shape rule failed */
 	int stream;       /* next stream */
 	int seed, step;   /* the seed state and the step placeholder */
 } Rb;
 
+/* Appends op over in (one output); set attributes, then done(). */
 static int node(Rb *b, Op op, const int *in, int nin)
 {
-	int n = ir_add_node(b->g, op, b->name, in, nin, 1, NULL);
-	return n;
+	return ir_add_node(b->g, op, b->name, in, nin, 1, NULL);
 }
 
+/* Infers node n; returns its output value. */
 static int done(Rb *b, int n)
 {
 	if (ir_infer_node(b->g, n, b->d) < 0)

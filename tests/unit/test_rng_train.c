@@ -5,7 +5,8 @@
  * x * f32(1 / (1 - ratio)) bit for bit and dropped ones 0; the seed state
  * and the step change the mask; through ps_train (mse loss, autodiff),
  * d(loss)/d(x) is exactly 0 where dropped and nonzero where kept; the
- * compiled step agrees with the interpreter. */
+ * compiled step agrees with the interpreter; --augment's hflip and crop
+ * in the interpreter against the definition. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -157,6 +158,8 @@ static void test_dropout_grad(void **state)
 	if (ps_pipeline(g, &o, &d))
 		fail_msg("passes: %s", d.msg);
 	assert_int_equal(g->noutput, 2); /* loss, grad.x */
+	if (ir_verify(g, &d))
+		fail_msg("verify: %s", d.msg);
 	int seed = -1, nseed = 0;
 	for (int v = 0; v < g->nval; v++)
 		if (g->val[v].state == IR_STATE_SEED)
@@ -203,6 +206,54 @@ static void test_dropout_grad(void **state)
 	ir_graph_free(g);
 }
 
+/* --augment in front of the model keeps the graph valid (topological
+ * order, one seed); hflip + crop through the interpreter equal the
+ * definition computed here. */
+static void test_augment_graph(void **state)
+{
+	(void)state;
+	Diag d;
+	diag_init(&d);
+	Graph *g = ir_parse("graph a { input %x: f32[3, 2, 4, 5]\n  param %w: f32[1] = [2]\n"
+		"  %z = mul(%x, %w) output %z }", "a.ir", &d);
+	assert_non_null(g);
+	assert_int_equal(ps_infer_shapes(g, &d), 0);
+	TrainOptions t = {.loss = "mse", .augment = "x:hflip,crop=1", .augment_out = true};
+	assert_int_equal(ps_parse_optimizer("sgd", &t.optim, &d), 0);
+	Options o = {.opt_level = 2, .train = &t};
+	if (ps_pipeline(g, &o, &d) || ir_verify(g, &d))
+		fail_msg("%s", d.msg);
+	assert_int_equal(g->noutput, 2);
+	assert_string_equal(g->val[g->output[1]].name, "augment.x");
+	float x[120], label[120];
+	for (int i = 0; i < 120; i++)
+		x[i] = (float)i, label[i] = 0;
+	Tensor in[2] = {{DT_F32, g->val[g->input[0]].shape, x}, {DT_F32, g->val[g->input[1]].shape, label}};
+	Tensor out[2];
+	if (ir_eval(g, in, out, &d))
+		fail_msg("ir_eval: %s", d.msg);
+	const float *y = out[1].data;
+	for (int n = 0; n < 3; n++) {
+		bool flip = ir_random_uniform(0, 0, 0, (uint64_t)n) < 0.5f;
+		int oy = (int)floorf(ir_random_uniform(0, 0, 1, (uint64_t)n) * 3.0f);
+		int ox = (int)floorf(ir_random_uniform(0, 0, 2, (uint64_t)n) * 3.0f);
+		oy = oy > 2 ? 2 : oy;
+		ox = ox > 2 ? 2 : ox;
+		for (int c = 0; c < 2; c++)
+			for (int h = 0; h < 4; h++)
+				for (int w = 0; w < 5; w++) {
+					int sh = h + oy - 1, sw = w + ox - 1; /* in the flipped image */
+					float want = 0;
+					if (sh >= 0 && sh < 4 && sw >= 0 && sw < 5)
+						want = x[((n * 2 + c) * 4 + sh) * 5 + (flip ? 4 - sw : sw)];
+					assert_true(y[((n * 2 + c) * 4 + h) * 5 + w] == want);
+				}
+	}
+	ir_tensor_free(&out[0]);
+	ir_tensor_free(&out[1]);
+	ir_graph_free(g);
+}
+
 /* Without random ops, a step gets no seed state (its ABI is unchanged). */
 static void test_no_seed_without_random(void **state)
 {
@@ -225,6 +276,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dropout_mask),
 		cmocka_unit_test(test_dropout_grad),
+		cmocka_unit_test(test_augment_graph),
 		cmocka_unit_test(test_no_seed_without_random),
 	};
 	return cmocka_run_group_tests(tests, ew_setup, ew_teardown);
