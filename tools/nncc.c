@@ -495,10 +495,11 @@ int main(int argc, char **argv)
 	co.opt_level = o.opt_level;
 	if (train_flag && !train)
 		return usage_error("--loss, --optimizer, --freeze and --grad-inputs need --train%s", "");
-	if (aug_flag && !train)
-		return usage_error("--augment and --augment-output need --train%s", "");
-	if (to.augment_out && !to.augment)
-		return usage_error("--augment-output needs --augment%s", "");
+	if (aug_flag && (!train || !to.augment)) { /* rng */
+		rc = usage_error(!train ? "--augment and --augment-output need --train%s"
+		                        : "--augment-output needs --augment%s", "");
+		goto out;
+	}
 	if (train && !to.loss)
 		return usage_error("--train needs --loss=mse|cross_entropy|bce_logits|nll%s", "");
 	if (train)
