@@ -37,6 +37,7 @@ typedef enum KxKind {
 	KX_REDUCE, /* reduce op over the kernel's reduction vars of a */
 	KX_SELECT, /* cond != 0 ? a : b (where) */
 	KX_IDX,    /* run-time index: wrap(a) * stride (+ b), -1 when out of range (see below) */
+	KX_RANDOM, /* f32 in [0, 1): ir_random_uniform(seed a, step b, stream c, element idx) (rng) */
 } KxKind;
 
 typedef enum KuOp {
@@ -81,7 +82,7 @@ typedef struct Kx {
 	int op;          /* KuOp, KbOp or KrOp */
 	double c;        /* KX_CONST value */
 	int buf;         /* KX_LOAD: buffer index */
-	Aff idx;         /* KX_LOAD: element index */
+	Aff idx;         /* KX_LOAD: element index; KX_RANDOM: the element's counter index */
 	int nguard;      /* KX_LOAD, KX_VALID */
 	Guard *guard;
 	double fill;     /* KX_LOAD: value when a guard fails */

@@ -238,6 +238,9 @@ static double eval(Interp *in, const Kx *x)
 	}
 	case KX_VALID:
 		return guards_hold(in, x);
+	case KX_RANDOM: /* seed and step exact up to 2^53 here (values are doubles) */
+		return ir_random_uniform((uint64_t)(int64_t)eval(in, x->a), (uint64_t)(int64_t)eval(in, x->b),
+		                         (uint32_t)x->c, (uint64_t)aff(in, &x->idx));
 	case KX_UNARY:
 		a = eval(in, x->a);
 		switch ((KuOp)x->op) {

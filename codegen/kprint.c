@@ -183,6 +183,15 @@ static void print_kx(const KernelList *kl, const Kernel *k, const Kx *x, FILE *f
 		}
 		fputs(")", f);
 		break;
+	case KX_RANDOM: /* random(seed, step, stream, index) */
+		fputs("random(", f);
+		print_kx(kl, k, x->a, f);
+		fputs(", ", f);
+		print_kx(kl, k, x->b, f);
+		fprintf(f, ", %.0f, ", x->c);
+		print_aff(&x->idx, k->nvar, f);
+		fputs(")", f);
+		break;
 	case KX_IDX: /* idx(i, extent)*stride, chained with + */
 		fputs("idx(", f);
 		print_kx(kl, k, x->a, f);

@@ -324,6 +324,8 @@ static const LowerFn lower_fn[OP_COUNT] = {
 	/* --- train --- */
 	/* trn */
 	[OP_ASSIGN] = lw_assign, /* lower_train.c */
+	/* rng */
+	[OP_RANDOM_UNIFORM] = lw_random_uniform, /* lower_rng.c */
 
 };
 

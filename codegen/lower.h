@@ -153,5 +153,8 @@ int lw_assign(Lower *L, int node); /* lower_train.c: copies the new value into t
 /* lower_train.c: an update kernel that reads its state only at the element
  * it stores, and is its last reader, stores into the state (copy removed). */
 void lw_state_inplace(KernelList *kl);
+/* rng */
+int lw_random_uniform(Lower *L, int node); /* lower_rng.c: a KX_RANDOM per element */
+Kx *lw_random_at(Lower *L, int node, const Aff *coord); /* inlined into a fusion group's reader */
 
 #endif

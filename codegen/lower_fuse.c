@@ -92,6 +92,7 @@ static bool is_move(const Node *n)
 	switch (n->op) {
 	case OP_SLICE: case OP_EXPAND: case OP_TRILU: case OP_GATHER: case OP_GATHER_ELEMENTS:
 	case OP_GATHER_ND:
+	case OP_RANDOM_UNIFORM: /* rng: lower_rng.c */
 		return true;
 	default:
 		return false;
@@ -137,6 +138,7 @@ Kx *lw_value_at(Lower *L, int v, const Aff *coord)
 		/* lw_check_groups admits only pointwise, reduction and indexing non-root members */
 		e = n->op == OP_BATCHNORM ? lw_bn_at(L, x->def, coord)
 		    : is_reduce(n)        ? lw_red_at(L, x->def, coord)
+		    : n->op == OP_RANDOM_UNIFORM ? lw_random_at(L, x->def, coord)
 		    : is_move(n)          ? lw_idx_at(L, x->def, coord)
 		                          : lw_ew_at(L, x->def, coord);
 		if (!e)

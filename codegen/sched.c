@@ -126,6 +126,9 @@ static int walk(KxDag *d, const Kernel *k, const Kx *x, int *cap)
 	case KX_VALID:
 		vars |= guard_vars(x);
 		break;
+	case KX_RANDOM:
+		vars |= aff_vars(&x->idx);
+		break;
 	case KX_REDUCE:
 		vars &= out;
 		break;

@@ -221,6 +221,9 @@ int imp_sce_loss(Importer *m, Op op);
 /* onnx_train.c: the ai.onnx.preview.training domain's optimizers
  * (Adagrad, Momentum, Adam); NULL for another op_type. */
 const OnnxOp *onnx_find_training_op(const char *op_type);
+/* rng */
+/* onnx_rng.c: Dropout with training_mode = true (an IR dropout node). */
+int imp_dropout_train(Importer *m);
 
 /* --- misc --- */
 /* onnx_misc.c: window functions, integer matmuls, RotaryEmbedding. */

@@ -387,18 +387,19 @@ static int op_batchnorm(Importer *m, Op op)
 	return done(m, nd);
 }
 
-/* Dropout at inference is the identity. */
+/* Dropout at inference is the identity; training_mode = true gives the
+ * IR dropout (onnx_rng.c), active in --train only. */
 static int op_dropout(Importer *m, Op op)
 {
-	if (imp_used(m, 1))
-		return imp_err(m, "the mask output is unsupported");
 	if (has_in(m, 2)) { /* opset 12: training_mode input */
 		double t;
 		if (imp_const_scalar(m, 2, "training_mode", &t) < 0)
 			return -1;
 		if (t != 0)
-			return imp_err(m, "training_mode=true is unsupported (inference only)");
+			return imp_dropout_train(m);
 	}
+	if (imp_used(m, 1))
+		return imp_err(m, "the mask output is unsupported");
 	return done(m, imp_node(m, OP_IDENTITY, m->in, 1, 0));
 }
 

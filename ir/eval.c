@@ -272,6 +272,9 @@ static bool dtype_ok(Op op, DType t)
 		return ir_dtype_size(t) > 0;
 	case OP_GRADIENT:
 		return ir_dtype_is_float(t);
+	/* rng */
+	case OP_RANDOM_UNIFORM: /* input 0: the seed */
+		return t == DT_I64;
 
 	default:
 		return ir_dtype_is_float(t);
@@ -334,6 +337,9 @@ static int dispatch(const Ev *e)
 	case OP_ASSIGN: return 0; /* no outputs: the interpreter evaluates one step, state unchanged */
 	case OP_GRADIENT: /* defined by the nodes ps_gradients writes in its place */
 		return ir_node_err(e->g, e->node, e->d, "gradient: expand it first (ps_gradients)");
+	/* rng */
+	case OP_RANDOM_UNIFORM: return ev_random_uniform(e);
+	case OP_DROPOUT: return ev_dropout(e);
 
 	case OP_COUNT: break;
 	}

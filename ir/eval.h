@@ -83,5 +83,8 @@ int ev_conv_transpose(const Ev *e);
 int ev_pool(const Ev *e);
 
 /* --- train --- */
+/* rng */
+int ev_random_uniform(const Ev *e); /* eval_rng.c */
+int ev_dropout(const Ev *e);
 
 #endif

@@ -326,13 +326,22 @@ typedef enum IrStateRole {
 	IR_STATE_OPTIM,    /* optimizer state of a parameter (momentum, Adam moments) */
 	IR_STATE_STEP,     /* the step counter: i64 scalar, steps completed */
 	IR_STATE_LR,       /* the learning rate: f32 scalar, set at run time */
+	IR_STATE_SEED,     /* the random seed: i64 scalar, set at run time (rng, docs/training.md) */
 	IR_STATE_COUNT     /* number of roles */
 } IrStateRole;
-const char *ir_state_role_name(int role);         /* "param", "optim", "step", "lr" */
+const char *ir_state_role_name(int role);         /* "param", "optim", "step", "lr", "seed" */
 int ir_state_role_parse(const char *s, size_t n); /* IR_STATE_NONE if unknown */
 /* Checks training state: every state value is assigned at most once, by
  * an assign whose first input it is; assign targets are state. Returns
  * the number of problems, each written to d (ir_verify calls it). */
 int ir_verify_state(const Graph *g, Diag *d);
+/* rng */
+/* philox.c: Philox 4x32-10 (Random123's philox4x32, 10 rounds) and the
+ * element mapping every random op follows (docs/training.md): key = seed,
+ * counter = (i >> 2, stream, step), word i & 3, f32 = (u >> 8) * 2^-24. */
+void ir_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+uint32_t ir_random_bits(uint64_t seed, uint64_t step, uint32_t stream, uint64_t i);
+float ir_random_uniform(uint64_t seed, uint64_t step, uint32_t stream, uint64_t i); /* [0, 1) */
+enum { IR_RANDOM_MAX_LOG2 = 34 }; /* random ops hold at most 2^34 elements (32-bit block counter) */
 
 #endif

@@ -99,5 +99,8 @@ int shape_conv_transpose_rule(const ShapeCtx *c); /* shape_conv.c */
 /* trn */
 int shape_assign_rule(const ShapeCtx *c);   /* train_state.c */
 int shape_gradient_rule(const ShapeCtx *c); /* train_state.c */
+/* rng */
+int shape_random_uniform_rule(const ShapeCtx *c); /* shape_rng.c */
+int shape_dropout_rule(const ShapeCtx *c);
 
 #endif

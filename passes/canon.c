@@ -7,12 +7,11 @@
  * chain then has no use and DCE drops it. A target that stays unknown
  * (truly data-dependent) is left as it is; lowering reports it.
  * Likewise shape(x) of a static x becomes a constant: codegen has no
- * kernel for it. */
+ * kernel for it. Dropout outside --train is the identity (rng.c). */
 #include "passes.h"
 
 void ps_canonicalize(Graph *g, const Options *o)
 {
-	(void)o;
 	for (int i = 0; i < g->nnode; i++) {
 		if (g->node[i].dead)
 			continue;
@@ -20,5 +19,7 @@ void ps_canonicalize(Graph *g, const Options *o)
 			ps_make_reshape(g, i, g->node[i].in[0]);
 		else if (g->node[i].op == OP_SHAPE)
 			ps_fold_shape(g, i);
+		else if (g->node[i].op == OP_DROPOUT && !(o && o->train)) /* rng: identity outside --train */
+			ps_dropout_identity(g, i);
 	}
 }

@@ -132,6 +132,8 @@ static Role role_of(const Graph *g, const Node *n)
 	case OP_SLICE: case OP_EXPAND: case OP_TRILU: case OP_GATHER: case OP_GATHER_ELEMENTS:
 	case OP_GATHER_ND:
 		return RO_MOVE;
+	case OP_RANDOM_UNIFORM: /* rng: a pure function of the index, drawn where it is read */
+		return RO_MOVE;
 	default:
 		return RO_NONE;
 	}

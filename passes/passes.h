@@ -132,6 +132,8 @@ typedef struct TrainOptions {
 	const char *const *remat; /* --max-memory: forward values recomputed in the backward pass (remat.c) */
 	int nremat;              /* entries of remat */
 	bool early_updates;      /* --max-memory: each optimizer update right after its inputs (remat.c) */
+	const char *augment;     /* --augment=X:T,...: augmentation of input X (rng.c), or NULL */
+	bool augment_out;        /* --augment-output: also output augment.X, the augmented input */
 } TrainOptions;
 /* train.c: loss, autodiff and optimizer over a shape-inferred graph whose
  * first output is the model's output; the graph's outputs become the loss
@@ -161,5 +163,39 @@ int ps_remat(Graph *g, const char *const *values, int n, Diag *d);
  * soon as its gradient exists and the gradient and the activations it was
  * computed from die early. */
 void ps_remat_early_updates(Graph *g);
+
+/* rng */
+/* rng.c: randomness in a training step (docs/training.md "Randomness"). */
+enum { PS_MAX_AUGMENT = 16 };
+typedef enum AugKind {
+	AUG_HFLIP,    /* horizontal flip with p = 0.5 */
+	AUG_CROP,     /* zero padding arg on each side, crop back at a random offset */
+	AUG_CONTRAST, /* mean + f (x - mean), f uniform in [1 - arg, 1 + arg] */
+} AugKind;
+typedef struct AugStep {
+	AugKind kind; /* the transform */
+	double arg;   /* crop's padding, contrast's strength */
+} AugStep;
+typedef struct AugSpec {
+	char input[128];                 /* the input augmented */
+	AugStep step[PS_MAX_AUGMENT];    /* transforms in order */
+	int n;                           /* entries of step */
+} AugSpec;
+/* Parses an --augment value "X:hflip,crop=4,contrast=0.2"; -1 with a message. */
+int ps_augment_parse(const char *spec, AugSpec *a, Diag *d);
+/* The spec parses and names an NCHW f32 input of g; -1 with a message. */
+int ps_augment_check(const Graph *g, const char *spec, Diag *d);
+/* What ps_rng_train made: value indices, -1 for none. */
+typedef struct RngState {
+	int seed;      /* the seed state */
+	int step;      /* the step placeholder (ps_rng_bind_step replaces it) */
+	int augmented; /* the augmented input (augment.X) */
+} RngState;
+/* First in ps_train: the seed state, --augment, dropout -> drawn masks. */
+int ps_rng_train(Graph *g, const TrainOptions *t, RngState *st, Diag *d);
+/* After the optimizer: the random ops read the `step` state. */
+void ps_rng_bind_step(Graph *g, const RngState *st);
+/* Outside --train (canon): dropout whose mask is unused becomes x. */
+bool ps_dropout_identity(Graph *g, int node);
 
 #endif

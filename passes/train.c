@@ -111,6 +111,9 @@ int ps_train(Graph *g, const TrainOptions *t, Diag *d)
 	int xin[64], nx = 0;
 	if (t->grad_inputs && (nx = grad_inputs(g, t->grad_inputs, xin, 64, d)) < 0)
 		return -1;
+	RngState rs;
+	if (ps_rng_train(g, t, &rs, d) < 0) /* rng: seed, augmentation, dropout masks */
+		return -1;
 	int loss = ps_add_loss(g, t->loss, g->output[0], d);
 	if (loss < 0 || (t->add_loss && (loss = add_outputs(g, t->add_loss, loss, d)) < 0))
 		return -1;
@@ -130,6 +133,8 @@ int ps_train(Graph *g, const TrainOptions *t, Diag *d)
 	int rc = ps_autodiff(g, loss, wrt, np + nx, grad, d);
 	if (rc == 0)
 		rc = ps_optimizer(g, &t->optim, wrt, grad, np, d);
+	if (rc == 0)
+		ps_rng_bind_step(g, &rs);
 	if (rc == 0) {
 		g->noutput = 0;
 		ir_add_output(g, loss);
@@ -140,6 +145,8 @@ int ps_train(Graph *g, const TrainOptions *t, Diag *d)
 				break;
 			ir_add_output(g, ir_out(g, node, 0));
 		}
+		if (t->augment_out && rs.augmented >= 0) /* rng: --augment-output */
+			ir_add_output(g, rs.augmented);
 	}
 	free(wrt);
 	free(grad);

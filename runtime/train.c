@@ -20,7 +20,7 @@ static int role_of(const nncc_abi_model *a, int i)
 nncc_status
 rt_check_roles(const nncc_abi_model *a, char **err)
 {
-	int nstep = 0, nlr = 0, ntrain = 0;
+	int nstep = 0, nlr = 0, nseed = 0, ntrain = 0;
 	if (!a->param_role)
 		return NNCC_STATUS_OK;
 	for (int32_t i = 0; i < a->nparams; i++) {
@@ -35,6 +35,9 @@ rt_check_roles(const nncc_abi_model *a, char **err)
 		if (r == NNCC_ABI_ROLE_LR && (nlr++ || t->dtype != NNCC_DTYPE_F32 || t->rank != 0))
 			return rt_err(err, NNCC_STATUS_BAD_MODEL, "param '%s': a second learning rate, or "
 				      "not an f32 scalar", t->name);
+		if (r == NNCC_ABI_ROLE_SEED && (nseed++ || t->dtype != NNCC_DTYPE_I64 || t->rank != 0))
+			return rt_err(err, NNCC_STATUS_BAD_MODEL, "param '%s': a second seed, or "
+				      "not an i64 scalar", t->name);
 	}
 	/* Parameters without a step counter (nncc --mutable-weights) are an
 	 * inference model whose weights the application sets: no loss. */
@@ -143,17 +146,29 @@ nncc_session_step(const nncc_session *s)
 	return step;
 }
 
+/* The seed lives in the session and, for a step with random ops, in its
+ * `seed` state, which the compiled code reads (rng, docs/training.md). */
 void
 nncc_session_set_seed(nncc_session *s, uint64_t seed)
 {
-	if (s)
-		*rt_session_seed(s) = seed;
+	if (!s)
+		return;
+	*rt_session_seed(s) = seed;
+	int i = find_role(rt_session_abi(s), NNCC_ABI_ROLE_SEED);
+	if (i >= 0)
+		memcpy(rt_session_param(s, i), &seed, sizeof seed);
 }
 
 uint64_t
 nncc_session_seed(const nncc_session *s)
 {
-	return s ? *rt_session_seed((nncc_session *)s) : 0;
+	uint64_t seed = 0;
+	int i = s ? find_role(rt_session_abi(s), NNCC_ABI_ROLE_SEED) : -1;
+	if (i >= 0)
+		memcpy(&seed, rt_session_param(s, i), sizeof seed);
+	else if (s)
+		seed = *rt_session_seed((nncc_session *)s);
+	return seed;
 }
 
 /* The param called name, with a message naming the model otherwise. */

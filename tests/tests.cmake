@@ -144,3 +144,9 @@ set_tests_properties(e2e/misc_ops PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 30
 # exit 1 with the smallest plan reached (tests/e2e/remat_e2e.py).
 add_test(NAME e2e/remat COMMAND ${NNCC_PYTHON} ${E2E_DIR}/remat_e2e.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e/remat PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
+# --- rng: dropout and augmentation in compiled training steps: the same
+# seed and step give byte-identical weights across runs and NNCC_THREADS=1
+# vs 2, a resumed run equals an uninterrupted one, augment.x against numpy
+# with a Python Philox (tests/e2e/rng_e2e.py).
+add_test(NAME e2e/rng COMMAND ${NNCC_PYTHON} ${E2E_DIR}/rng_e2e.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e/rng PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)

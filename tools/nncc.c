@@ -57,6 +57,9 @@ static void usage(FILE *f)
 		"  --grad-inputs=A,B      also output grad.A, the loss's gradient w.r.t. input A\n"
 		"  --max-memory=BYTES     (--train) recompute forward values in the backward pass until\n"
 		"                         the memory plan's arena fits BYTES (suffix k, M, G: 1024^n)\n"
+		"  --augment=X:T,...      augment NCHW input X in the step, per sample: hflip,\n"
+		"                         crop=P (zero-pad P, random crop), contrast=C\n"
+		"  --augment-output       also output augment.X, the augmented input\n"
 		"  --weights=W            take parameter values from safetensors file W (e.g. saved\n"
 		"                         by nncc-run --train --save-weights) before compiling\n"
 		"  --mutable-weights      inference model with writable f32 weights (nncc_session_set_param,\n"
@@ -451,6 +454,10 @@ static int compile(const char *model, const char *out, Emit emit, bool report, c
 	Graph *g = load(model, k, d);
 	if (!g)
 		return -1;
+	if (o->train && o->train->augment && ps_augment_check(g, o->train->augment, d) < 0) {
+		ir_graph_free(g); /* rng: a usage error (exit 2) */
+		return -2;
+	}
 	if (weights && load_weights(g, weights, d) < 0) {
 		ir_graph_free(g);
 		return -1;
@@ -558,7 +565,7 @@ int main(int argc, char **argv)
 	CpuOptions co = {2, NULL, NULL};
 	TrainOptions to;
 	memset(&to, 0, sizeof to);
-	bool train = false, train_flag = false, mutable_w = false;
+	bool train = false, train_flag = false, mutable_w = false, aug_flag = false;
 	int64_t max_memory = 0;
 	Diag od;
 	diag_init(&od);
@@ -667,6 +674,19 @@ int main(int argc, char **argv)
 		} else if (strncmp(a, "--grad-inputs=", 14) == 0) {
 			to.grad_inputs = a + 14;
 			train_flag = true;
+		} else if (strncmp(a, "--augment=", 10) == 0) { /* rng */
+			AugSpec as;
+			Diag ad;
+			diag_init(&ad);
+			if (ps_augment_parse(a + 10, &as, &ad) < 0) {
+				fprintf(stderr, "nncc: %s", ad.msg);
+				return 2;
+			}
+			to.augment = a + 10;
+			aug_flag = true;
+		} else if (strcmp(a, "--augment-output") == 0) {
+			to.augment_out = true;
+			aug_flag = true;
 		} else if (a[0] == '-' && a[1]) {
 			return usage_error("unknown option '%s'", a);
 		} else if (!model) {
@@ -684,6 +704,11 @@ int main(int argc, char **argv)
 		return usage_error("--loss, --optimizer, --freeze, --grad-inputs and --add-loss need --train%s", "");
 	if (max_memory > 0 && !train)
 		return usage_error("--max-memory is only for training steps (--train)%s", "");
+	if (aug_flag && (!train || !to.augment)) { /* rng */
+		rc = usage_error(!train ? "--augment and --augment-output need --train%s"
+		                        : "--augment-output needs --augment%s", "");
+		goto out;
+	}
 	if (train && !to.loss)
 		return usage_error("--train needs --loss=mse|cross_entropy|bce_logits|nll%s", "");
 	if (train && mutable_w)
@@ -693,9 +718,15 @@ int main(int argc, char **argv)
 
 	Diag d;
 	diag_init(&d);
-	rc = compile(model, out, emit, report, &o, &cs, &co, weights, mutable_w, max_memory, &d) < 0 ? 1 : 0;
-	if (rc)
-		fprintf(stderr, "%s", d.msg[0] ? d.msg : "nncc: compilation failed\n");
+	rc = compile(model, out, emit, report, &o, &cs, &co, weights, mutable_w, max_memory, &d);
+	if (rc == -2) { /* a usage error found with the model (--augment) */
+		fprintf(stderr, "nncc: %s", d.msg);
+		rc = 2;
+	} else {
+		rc = rc < 0 ? 1 : 0;
+		if (rc)
+			fprintf(stderr, "%s", d.msg[0] ? d.msg : "nncc: compilation failed\n");
+	}
 out:
 	for (int i = 0; i < o.nbind; i++)
 		free((char *)o.bind[i].name);

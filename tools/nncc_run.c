@@ -33,6 +33,7 @@ typedef struct Opts {
 	const char *lr;      /* --lr X: learning rate for the steps, NULL: the compiled one */
 	const char *load_w;  /* --load-weights W (safetensors), NULL when absent */
 	const char *save_w;  /* --save-weights W (safetensors), NULL when absent */
+	const char *seed;    /* --seed S: the random ops' seed, NULL: 0 or the loaded one */
 } Opts;
 
 static const char usage_text[] =
@@ -50,6 +51,8 @@ static const char usage_text[] =
 	"  --lr X          learning rate for these steps (default: the compiled one)\n"
 	"  --load-weights W  start from the weights and optimizer state in W (safetensors)\n"
 	"  --save-weights W  save the weights and optimizer state to W at the end\n"
+	"  --seed S        seed of dropout and augmentation (default 0; --load-weights\n"
+	"                  restores the saved one unless --seed is given)\n"
 	"  -h, --help      show this help\n";
 
 static int
@@ -109,11 +112,13 @@ parse_args(int argc, char **argv, Opts *o)
 			val = a + 2;
 		} else if (strncmp(a, "--bench=", 8) == 0 || strncmp(a, "--threads=", 10) == 0 ||
 			   strncmp(a, "--train=", 8) == 0 || strncmp(a, "--lr=", 5) == 0 ||
-			   strncmp(a, "--load-weights=", 15) == 0 || strncmp(a, "--save-weights=", 15) == 0) {
+			   strncmp(a, "--load-weights=", 15) == 0 || strncmp(a, "--save-weights=", 15) == 0 ||
+			   strncmp(a, "--seed=", 7) == 0) {
 			val = strchr(a, '=') + 1;
 		} else if (strcmp(a, "-i") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--bench") == 0 ||
 			   strcmp(a, "--threads") == 0 || strcmp(a, "--train") == 0 || strcmp(a, "--lr") == 0 ||
-			   strcmp(a, "--load-weights") == 0 || strcmp(a, "--save-weights") == 0) {
+			   strcmp(a, "--load-weights") == 0 || strcmp(a, "--save-weights") == 0 ||
+			   strcmp(a, "--seed") == 0) {
 			if (i + 1 >= argc)
 				return usage("missing value for", a);
 			val = argv[++i];
@@ -140,6 +145,13 @@ parse_args(int argc, char **argv, Opts *o)
 			o->load_w = val;
 		} else if (strncmp(a, "--save-weights", 14) == 0) {
 			o->save_w = val;
+		} else if (strncmp(a, "--seed", 6) == 0) {
+			char *end;
+			errno = 0;
+			(void)strtoull(val, &end, 10);
+			if (!*val || *end || *val == '-' || errno)
+				return usage("--seed wants a number from 0 to 2^64-1", val);
+			o->seed = val;
 		} else if (!parse_count(val, &o->threads) || o->threads > RT_MAX_THREADS) {
 			return usage("--threads wants a count from 1 to 256", val);
 		}
@@ -148,8 +160,8 @@ parse_args(int argc, char **argv, Opts *o)
 		return usage("no model given", NULL);
 	if (o->train && o->bench)
 		return usage("--train and --bench do not combine", NULL);
-	if (!o->train && (o->lr || o->load_w || o->save_w))
-		return usage("--lr, --load-weights and --save-weights need --train N", NULL);
+	if (!o->train && (o->lr || o->load_w || o->save_w || o->seed))
+		return usage("--lr, --load-weights, --save-weights and --seed need --train N", NULL);
 	return -1;
 }
 
@@ -494,6 +506,8 @@ train(nncc_session *s, const Opts *o)
 
 	if (o->load_w && nncc_session_load_weights(s, o->load_w, &err) != NNCC_STATUS_OK)
 		return fail(err);
+	if (o->seed)
+		nncc_session_set_seed(s, strtoull(o->seed, NULL, 10));
 	if (o->lr && nncc_session_set_learning_rate(s, strtof(o->lr, NULL), &err) != NNCC_STATUS_OK)
 		return fail(err);
 	for (long k = 0; k < o->train; k++) {

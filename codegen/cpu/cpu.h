@@ -78,6 +78,9 @@ void cpu_phi_add(LLVMValueRef phi, LLVMValueRef v, LLVMBasicBlockRef bb);
 /* Address of element idx of buf (the loop vars it uses must be bound). */
 LLVMValueRef cpu_base(Kc *c, int buf); /* argument holding buf's storage; null for -1 */
 LLVMValueRef cpu_elem_ptr(Kc *c, int buf, const Aff *idx);
+LLVMValueRef cpu_aff(Kc *c, const Aff *a); /* an affine index as i64 (its vars bound) */
+/* llvm_rng.c: KX_RANDOM from the seed a and the step b (i64). */
+LLVMValueRef cpu_random(Kc *c, const Kx *x, LLVMValueRef a, LLVMValueRef b);
 /* The value of x, any kind but KX_REDUCE, from its operands' values a and
  * b (each in its operand's own dtype; NULL where x has no such operand). */
 LLVMValueRef cpu_node(Kc *c, const Kx *x, LLVMValueRef a, LLVMValueRef b);

@@ -142,7 +142,8 @@ static int check_node(Cg *cg, const Kernel *k, const Kx *x, Diag *d)
 {
 	if (!cpu_type(cg, x->dtype))
 		return diag(d, "kernel %s: unsupported dtype %s", k->name, ir_dtype_name(x->dtype));
-	bool need_a = x->kind >= KX_UNARY, need_b = x->kind == KX_BINARY || x->kind == KX_SELECT;
+	bool need_a = x->kind >= KX_UNARY,
+	     need_b = x->kind == KX_BINARY || x->kind == KX_SELECT || x->kind == KX_RANDOM;
 	if ((x->kind == KX_LOAD && x->a && x->a->kind != KX_IDX) ||
 	    (x->kind == KX_IDX && x->b && x->b->kind != KX_IDX))
 		return diag(d, "kernel %s: a run-time offset must be a KX_IDX", k->name);
@@ -179,6 +180,11 @@ static int check_node(Cg *cg, const Kernel *k, const Kx *x, Diag *d)
 	case KX_IDX:
 		if (x->dtype != DT_I64 || ir_dtype_is_float(x->a->dtype) || x->ext < 0)
 			return diag(d, "kernel %s: bad run-time index", k->name);
+		return 0;
+	case KX_RANDOM:
+		if (x->dtype != DT_F32 || x->a->dtype != DT_I64 || x->b->dtype != DT_I64 ||
+		    check_aff(k, &x->idx, k->nvar, d))
+			return diag(d, "kernel %s: bad random node", k->name);
 		return 0;
 	}
 	return diag(d, "kernel %s: unknown expression kind %d", k->name, (int)x->kind);

@@ -225,6 +225,11 @@ static LLVMValueRef aff(Kc *c, const Aff *a)
 	return a->c ? LLVMBuildNSWAdd(b, v, cpu_i64(c, a->c), "") : v;
 }
 
+LLVMValueRef cpu_aff(Kc *c, const Aff *a)
+{
+	return aff(c, a);
+}
+
 /* Range of an Aff over the kernel's whole iteration space; false if
  * unknown (overflow or an empty loop). */
 static bool aff_range(const Kernel *k, const Aff *a, int64_t *lo, int64_t *hi)
@@ -730,6 +735,8 @@ LLVMValueRef cpu_node(Kc *c, const Kx *x, LLVMValueRef a, LLVMValueRef b)
 		return eval_idx(c, x, a, b);
 	case KX_VALID:
 		return eval_valid(c, x);
+	case KX_RANDOM:
+		return cpu_random(c, x, a, b);
 	case KX_UNARY:
 		if (x->op == KU_BITCAST)
 			return LLVMBuildBitCast(c->cg->b, a, cpu_type(c->cg, x->dtype), "");

@@ -179,8 +179,9 @@ nncc_status nncc_session_get_param(const nncc_session *s, const char *name, void
  * nbytes). INVALID_ARGUMENT for a constant parameter (read-only). */
 nncc_status nncc_session_set_param(nncc_session *s, const char *name, const void *data,
 				   int64_t nbytes, char **err);
-/* The seed saved with the weights (no op of the step draws random numbers
- * yet; the seed travels so a resumed run can continue any stream). */
+/* The seed of the step's random ops (dropout masks, augmentation; 0 until
+ * set), saved with the weights and restored by load_weights, so a resumed
+ * run draws the same numbers. Each random op draws from (seed, step). */
 void nncc_session_set_seed(nncc_session *s, uint64_t seed);
 uint64_t nncc_session_seed(const nncc_session *s);
 /* Saves every parameter (constants and training state: parameters,
