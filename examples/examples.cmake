@@ -19,7 +19,7 @@ set(EX_BATCH 64)
 set(NNCC_MLP_TRAIN_FLAGS --train --loss=cross_entropy --optimizer=adam:lr=1e-3
     --shape x=${EX_BATCH},1,28,28)
 set(NNCC_LENET_TRAIN_FLAGS --train --loss=cross_entropy --optimizer=adam:lr=1e-3
-    --shape x=${EX_BATCH},1,28,28)
+    --augment=x:hflip,crop=2,contrast=0.2 --shape x=${EX_BATCH},1,28,28)
 set(EX_EVAL_FLAGS --mutable-weights --shape x=1000,1,28,28)
 
 set(EX_ONNX mlp_sigmoid mlp_tanh mlp_relu lenet lenet_eval lenet_tl ae vae vae_dec gan_g gan_d)

@@ -19,8 +19,8 @@ torch.manual_seed(0): the same files on every run.
 
 LENET_DROPOUT is the one switch for LeNet's dropout: 0 exports no Dropout
 node; > 0 exports nn.Dropout in torch.onnx.TrainingMode.PRESERVE so that
-`nncc --train` applies it (needs the rng helper's dropout support; the
-training flags that go with it are in examples/CMakeLists.txt,
+`nncc --train` applies it (docs/training.md "Randomness"; the
+training flags that go with it are in examples/examples.cmake,
 NNCC_LENET_TRAIN_FLAGS).
 """
 import os
@@ -29,7 +29,7 @@ import sys
 import torch
 import torch.nn as nn
 
-LENET_DROPOUT = 0.0
+LENET_DROPOUT = 0.2
 
 
 class MLP(nn.Module):
