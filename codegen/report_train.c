@@ -61,6 +61,9 @@ void cg_report_train(const KernelList *kl, FILE *f)
 	fprintf(f, "  optimizer state: %" PRId64 " bytes in %d tensors (with step and lr)\n",
 		by[IR_STATE_OPTIM] + by[IR_STATE_STEP] + by[IR_STATE_LR],
 		nby[IR_STATE_OPTIM] + nby[IR_STATE_STEP] + nby[IR_STATE_LR]);
+	if (nby[IR_STATE_BUFFER])
+		fprintf(f, "  buffers: %" PRId64 " bytes in %d tensors (running statistics)\n",
+			by[IR_STATE_BUFFER], nby[IR_STATE_BUFFER]);
 	fprintf(f, "  saved activations: %" PRId64 " bytes in %d temporaries (forward values the "
 		"backward pass reads)\n", act, nact);
 	fprintf(f, "  gradients: %" PRId64 " bytes in %d temporaries\n", grad, ngrad);

@@ -19,6 +19,7 @@ static const char *const role_names[IR_STATE_COUNT] = {
 	[IR_STATE_OPTIM] = "optim",
 	[IR_STATE_STEP] = "step",
 	[IR_STATE_LR] = "lr",
+	[IR_STATE_BUFFER] = "buffer",
 };
 
 const char *ir_state_role_name(int role)

@@ -66,7 +66,8 @@ enum {
 	NNCC_ABI_ROLE_OPTIM = 2, /* optimizer state */
 	NNCC_ABI_ROLE_STEP = 3,  /* step counter, i64 scalar */
 	NNCC_ABI_ROLE_LR = 4,    /* learning rate, f32 scalar */
-	NNCC_ABI_ROLE_COUNT = 5  /* number of roles */
+	NNCC_ABI_ROLE_BUFFER = 5, /* updated statistic, not trained (running mean/var) */
+	NNCC_ABI_ROLE_COUNT = 6  /* number of roles */
 };
 
 /* Kernel library entry points the generated code calls (runtime/kernels.c,
