@@ -1,7 +1,8 @@
 /* test_grad_more.c — gradient checks (grad_check.h) of the rules added for
  * training models (passes/grad_more.c): cumsum (forward, reverse,
  * exclusive), mod (truncating fmod = 1 and flooring, with a broadcast
- * divisor) and reduce_min (gr_reduce_max's rule). */
+ * divisor), reduce_prod (axes, keepdims, all; slices with zeros) and
+ * reduce_min (gr_reduce_max's rule). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,7 +51,29 @@ static Graph *r_min(DType t)
 	return gc_done(g, y);
 }
 
+static Graph *prod(DType t, const char *name, const int64_t *ax, int na, int keep, bool zeros)
+{
+	Graph *g = ir_graph_new(name);
+	int x = ir_add_input(g, "x", t, GS(2, 3, 4));
+	if (zeros) /* x < 0 becomes 0: slices with no, one and several zeros (the
+		    * others of a slice with a zero get 0; relu hides the zero's own) */
+		x = gc_op(g, OP_RELU, x, -1);
+	int y = gc_op(g, OP_REDUCE_PROD, x, -1);
+	if (na)
+		ir_set_ints(g, gc_node(g, y), "axes", ax, na);
+	ir_set_int(g, gc_node(g, y), "keepdims", keep);
+	return gc_done(g, y);
+}
+static Graph *p_axis(DType t) { return prod(t, "reduce_prod", GA(1), 0, false); }
+static Graph *p_keep(DType t) { return prod(t, "reduce_prod_keep", GA(0, 2), 1, false); }
+static Graph *p_all(DType t) { return prod(t, "reduce_prod_all", NULL, 0, 0, false); }
+static Graph *p_zeros(DType t) { return prod(t, "reduce_prod_zeros", GA(1), 0, true); }
+
 static const GcCase cases[] = {
+	{"reduce_prod", p_axis, 0.5, 1.5, 0, false},
+	{"reduce_prod_keep", p_keep, 0.5, 1.5, 0, false},
+	{"reduce_prod_all", p_all, 0.8, 1.2, 0, false},
+	{"reduce_prod_zeros", p_zeros, -0.6, 1.5, 0, false},
 	{"cumsum", c_fwd, -1, 1, 0, false},
 	{"cumsum_reverse", c_rev, -1, 1, 0, false},
 	{"cumsum_exclusive", c_excl, -1, 1, 0, false},
