@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-models bench clean asan
+.PHONY: all deps build demo test test-models test-train-models bench clean asan
 
 all: build
 
@@ -28,6 +28,12 @@ test: deps build
 # PASS / FAIL / UNSUPPORTED per model and an `N passed, M failed` line.
 test-models: deps build
 	$(PYTHON) tests/zoo/run_zoo.py $(BUILD) --size all
+
+# Step checks of the full torchvision ResNet-18 (batch norm in training
+# mode) against PyTorch: three SGD+momentum and three Adam steps
+# (docs/training.md, "Accuracy of the step checks").
+test-train-models: deps build
+	$(PYTHON) tests/e2e/train_e2e.py $(BUILD) --case resnet18_sgd --case resnet18_adam
 
 bench: deps build
 	./bench/run.sh $(BUILD)

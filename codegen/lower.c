@@ -322,6 +322,8 @@ static const LowerFn lower_fn[OP_COUNT] = {
 	[OP_CONV_TRANSPOSE] = lw_conv_transpose,
 
 	/* --- train --- */
+	/* bn */
+	[OP_BUFFER_UPDATE] = lw_buffer_update, /* lower_train.c */
 	/* trn */
 	[OP_ASSIGN] = lw_assign, /* lower_train.c */
 	/* rng */

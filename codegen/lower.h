@@ -148,6 +148,8 @@ int lw_conv_nd(Lower *L, int node);
 int lw_conv_transpose(Lower *L, int node);
 
 /* --- train --- */
+/* bn */
+int lw_buffer_update(Lower *L, int node); /* lower_train.c: nothing (an inference model) */
 /* trn */
 int lw_assign(Lower *L, int node); /* lower_train.c: copies the new value into the state */
 /* lower_train.c: an update kernel that reads its state only at the element

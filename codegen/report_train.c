@@ -63,6 +63,9 @@ void cg_report_train(const KernelList *kl, FILE *f)
 		nby[IR_STATE_OPTIM] + nby[IR_STATE_STEP] + nby[IR_STATE_LR]);
 	if (nby[IR_STATE_SEED]) /* rng */
 		fprintf(f, "  random seed: %" PRId64 " bytes (dropout, augmentation)\n", by[IR_STATE_SEED]);
+	if (nby[IR_STATE_BUFFER])
+		fprintf(f, "  buffers: %" PRId64 " bytes in %d tensors (running statistics)\n",
+			by[IR_STATE_BUFFER], nby[IR_STATE_BUFFER]);
 	fprintf(f, "  saved activations: %" PRId64 " bytes in %d temporaries (forward values the "
 		"backward pass reads)\n", act, nact);
 	fprintf(f, "  gradients: %" PRId64 " bytes in %d temporaries\n", grad, ngrad);

@@ -213,6 +213,10 @@ int onnx_global_lppool(Importer *m, Op op);
 int onnx_rnn(Importer *m, Op op);
 
 /* --- train --- */
+/* bn */
+/* onnx_bn.c: training-mode BatchNormalization's running statistics as
+ * buffer_update nodes (batch mean and population variance, keepdims). */
+int imp_bn_buffer_updates(Importer *m, int x, int mean, int var, double mom);
 /* ad */
 /* onnx_loss.c: losses and OneHot as compositions of forward ops */
 int imp_nll_loss(Importer *m, Op op);

@@ -533,6 +533,8 @@ int imp_batchnorm_train(Importer *m, Op op)
 	if (bin(m, OP_ADD, y, per_channel(m, m->in[2], r), 0) < 0)
 		return -1;
 	double mom = imp_float(m, "momentum", 0.9);
+	if (imp_bn_buffer_updates(m, x, mean, var, mom) < 0) /* onnx_bn.c: for --train */
+		return -1;
 	const int stat[2] = {mean, var};
 	for (int k = 1; k <= 2; k++) {
 		if (!imp_used(m, k))

@@ -267,6 +267,9 @@ static bool dtype_ok(Op op, DType t)
 		return ir_dtype_is_float(t) || ev_is_int(t) || t == DT_U8 || t == DT_I8;
 
 	/* --- train --- */
+	/* bn */
+	case OP_BUFFER_UPDATE:
+		return ir_dtype_size(t) > 0;
 	/* trn */
 	case OP_ASSIGN:
 		return ir_dtype_size(t) > 0;
@@ -333,6 +336,8 @@ static int dispatch(const Ev *e)
 	case OP_CONV_TRANSPOSE: return ev_conv_transpose(e);
 
 	/* --- train --- */
+	/* bn */
+	case OP_BUFFER_UPDATE: return 0; /* an assign under --train only (docs/ir.md) */
 	/* trn */
 	case OP_ASSIGN: return 0; /* no outputs: the interpreter evaluates one step, state unchanged */
 	case OP_GRADIENT: /* defined by the nodes ps_gradients writes in its place */

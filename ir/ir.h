@@ -327,9 +327,10 @@ typedef enum IrStateRole {
 	IR_STATE_STEP,     /* the step counter: i64 scalar, steps completed */
 	IR_STATE_LR,       /* the learning rate: f32 scalar, set at run time */
 	IR_STATE_SEED,     /* the random seed: i64 scalar, set at run time (rng, docs/training.md) */
+	IR_STATE_BUFFER,   /* a statistic the step updates, not trained (batch norm's running mean/var) */
 	IR_STATE_COUNT     /* number of roles */
 } IrStateRole;
-const char *ir_state_role_name(int role);         /* "param", "optim", "step", "lr", "seed" */
+const char *ir_state_role_name(int role);         /* "param", "optim", "step", "lr", "seed", "buffer" */
 int ir_state_role_parse(const char *s, size_t n); /* IR_STATE_NONE if unknown */
 /* Checks training state: every state value is assigned at most once, by
  * an assign whose first input it is; assign targets are state. Returns

@@ -22,6 +22,7 @@ static const char *const role_names[IR_STATE_COUNT] = {
 	[IR_STATE_STEP] = "step",
 	[IR_STATE_LR] = "lr",
 	[IR_STATE_SEED] = "seed",
+	[IR_STATE_BUFFER] = "buffer",
 };
 
 const char *ir_state_role_name(int role)

@@ -110,5 +110,10 @@ int gr_view(GradCtx *c, const int *gout, int *gin);
 int gr_transpose_rule(GradCtx *c, const int *gout, int *gin);
 int gr_concat(GradCtx *c, const int *gout, int *gin);
 int gr_pad(GradCtx *c, const int *gout, int *gin);
+/* grad_more.c: rules added for training (cumsum, mod, reduce_prod;
+ * reduce_min is gr_reduce_max's) */
+int gr_cumsum(GradCtx *c, const int *gout, int *gin);
+int gr_mod(GradCtx *c, const int *gout, int *gin);
+int gr_reduce_prod(GradCtx *c, const int *gout, int *gin);
 
 #endif

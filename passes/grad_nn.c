@@ -107,7 +107,8 @@ int gr_reduce_mean(GradCtx *c, const int *gout, int *gin)
 	return 0;
 }
 
-/* shared evenly among the elements equal to the maximum (as PyTorch's amax) */
+/* shared evenly among the elements equal to the maximum (as PyTorch's amax);
+ * reduce_min's rule too (the elements equal to the minimum) */
 int gr_reduce_max(GradCtx *c, const int *gout, int *gin)
 {
 	int x = in(c, 0);

@@ -172,14 +172,16 @@ int ps_optimizer(Graph *g, const OptimSpec *o, const int *param, const int *grad
 		ir_set_float(g, g->val[done].def, "max", 1);
 		c1 = sub(&b, scalar(&b, DT_F32, 1), scale(&b, o->dampening, done));
 	} else if (o->kind != OPTIM_SGD) {
-		int tf = cast(&b, next, "f32");
-		int one = scalar(&b, DT_F32, 1);
-		int bc1 = sub(&b, one, op2(&b, OP_POW, scalar(&b, DT_F32, o->beta1), tf));
-		int bc2 = sub(&b, one, op2(&b, OP_POW, scalar(&b, DT_F32, o->beta2), tf));
-		a.step_size = divv(&b, lr, bc1);
-		a.sbc2 = op2(&b, OP_SQRT, bc2, -1);
+		/* the bias corrections in f64, as PyTorch's Python floats: in f32,
+		 * 1 - 0.999f^t is off by 1e-5 relative, and every step with it */
+		int tf = cast(&b, next, "f64");
+		int one = scalar(&b, DT_F64, 1);
+		int bc1 = sub(&b, one, op2(&b, OP_POW, scalar(&b, DT_F64, o->beta1), tf));
+		int bc2 = sub(&b, one, op2(&b, OP_POW, scalar(&b, DT_F64, o->beta2), tf));
+		a.step_size = cast(&b, divv(&b, cast(&b, lr, "f64"), bc1), "f32");
+		a.sbc2 = cast(&b, op2(&b, OP_SQRT, bc2, -1), "f32");
 		if (o->kind == OPTIM_ADAMW && o->weight_decay != 0)
-			a.decay = sub(&b, one, scale(&b, o->weight_decay, lr));
+			a.decay = sub(&b, scalar(&b, DT_F32, 1), scale(&b, o->weight_decay, lr));
 	}
 	int *as = xmalloc((size_t)(6 * n + 2) * sizeof *as), na = 0;
 	for (int i = 0; i < n; i++) {

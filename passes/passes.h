@@ -73,6 +73,13 @@ void ps_dce(Graph *g, const Options *o);
 void ps_fuse(Graph *g, const Options *o);
 
 /* --- training: loss, autodiff (ad) and optimizer, state (trn) --- */
+/* bn */
+/* train_bn.c: in a graph to train, each buffer_update becomes an assign to
+ * new training state of role buffer (batch norm's running statistics);
+ * sets fixed[v] (nval entries) for those and for the statistics that
+ * inference-mode batchnorm nodes read: values never to be trained. 0, or
+ * -1 with a message (a statistic updated twice). */
+int ps_train_buffers(Graph *g, bool *fixed, Diag *d);
 /* loss.c: adds the graph input `label` (int64 class indices of shape [N]
  * (or [N, d1, ...]) for cross_entropy/nll; the output's shape and dtype for
  * mse/bce_logits) and the loss `kind` ("mse", "cross_entropy",

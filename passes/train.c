@@ -5,7 +5,8 @@
  *      new input `label`;
  *   2. the trained parameters: every f32 parameter (ONNX initializer) the
  *      loss depends on, except those matching a --freeze prefix, which
- *      stay constants (and may fold);
+ *      stay constants (and may fold), and batch norm's running statistics
+ *      (ps_train_buffers, train_bn.c: updated state, or constants);
  *   3. ps_autodiff (autodiff.c): d(loss)/d(parameter), and d(loss)/d(input)
  *      for each --grad-inputs name;
  *   4. ps_optimizer (optimizer.c): the update of parameters and optimizer
@@ -118,15 +119,22 @@ int ps_train(Graph *g, const TrainOptions *t, Diag *d)
 	if (loss < 0 || (t->add_loss && (loss = add_outputs(g, t->add_loss, loss, d)) < 0))
 		return -1;
 	bool *dep = xcalloc((size_t)g->nval + 1, sizeof *dep);
+	bool *fixed = xcalloc((size_t)g->nval + 1, sizeof *fixed); /* never trained */
+	if (ps_train_buffers(g, fixed, d) < 0) { /* train_bn.c: batch norm statistics */
+		free(dep);
+		free(fixed);
+		return -1;
+	}
 	depends(g, loss, dep);
 	int *wrt = xmalloc(((size_t)g->nval + (size_t)nx + 1) * sizeof *wrt), np = 0;
 	for (int v = 0; v < g->nval; v++) {
 		const Value *x = &g->val[v];
 		if (x->kind == VK_CONST && x->param && !x->state && x->dtype == DT_F32 && dep[v] &&
-		    !frozen(t, x->name))
+		    !frozen(t, x->name) && !fixed[v])
 			wrt[np++] = v;
 	}
 	free(dep);
+	free(fixed);
 	for (int k = 0; k < nx; k++)
 		wrt[np + k] = xin[k];
 	int *grad = xmalloc(((size_t)np + (size_t)nx + 1) * sizeof *grad);

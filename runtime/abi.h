@@ -67,7 +67,8 @@ enum {
 	NNCC_ABI_ROLE_STEP = 3,  /* step counter, i64 scalar */
 	NNCC_ABI_ROLE_LR = 4,    /* learning rate, f32 scalar */
 	NNCC_ABI_ROLE_SEED = 5,  /* random seed, i64 scalar (nncc_session_set_seed) */
-	NNCC_ABI_ROLE_COUNT = 6  /* number of roles */
+	NNCC_ABI_ROLE_BUFFER = 6, /* updated statistic, not trained (running mean/var) */
+	NNCC_ABI_ROLE_COUNT = 7  /* number of roles */
 };
 
 /* Kernel library entry points the generated code calls (runtime/kernels.c,

@@ -117,7 +117,9 @@ set_tests_properties(e2e/conv-rnn-onnx PROPERTIES TIMEOUT 300)
 
 # Compiled training steps (nncc --train, nncc-run --train) against PyTorch's
 # optimizers: losses and parameters after three steps within 1e-4 relative,
-# and a resumed run bit-exact (tests/e2e/train_e2e.py).
+# and a resumed run bit-exact (tests/e2e/train_e2e.py): MLPs, a CNN, LSTM and
+# GRU classifiers, a small ResNet with batch norm in training mode (running
+# statistics too) and in eval mode. ResNet-18: `make test-train-models`.
 add_test(NAME e2e/train COMMAND ${NNCC_PYTHON} ${E2E_DIR}/train_e2e.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e/train PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
 

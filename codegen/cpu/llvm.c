@@ -30,7 +30,7 @@
 _Static_assert((int)IR_STATE_PARAM == (int)NNCC_ABI_ROLE_PARAM &&
 	(int)IR_STATE_OPTIM == (int)NNCC_ABI_ROLE_OPTIM && (int)IR_STATE_STEP == (int)NNCC_ABI_ROLE_STEP &&
 	(int)IR_STATE_LR == (int)NNCC_ABI_ROLE_LR && (int)IR_STATE_SEED == (int)NNCC_ABI_ROLE_SEED &&
-	(int)IR_STATE_COUNT == (int)NNCC_ABI_ROLE_COUNT,
+	(int)IR_STATE_BUFFER == (int)NNCC_ABI_ROLE_BUFFER && (int)IR_STATE_COUNT == (int)NNCC_ABI_ROLE_COUNT,
 	"training-state roles are the ABI's");
 
 /* Module-level state besides Cg. */

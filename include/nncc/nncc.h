@@ -148,6 +148,8 @@ typedef enum nncc_param_role {
 	NNCC_PARAM_OPTIM = 2,   /* optimizer state (momentum, Adam moments) */
 	NNCC_PARAM_STEP = 3,    /* the step counter: i64 scalar, steps completed */
 	NNCC_PARAM_LR = 4,      /* the learning rate: f32 scalar */
+	NNCC_PARAM_SEED = 5,    /* the random seed: i64 scalar (dropout, augmentation) */
+	NNCC_PARAM_BUFFER = 6,  /* a statistic the step updates, not trained (batch norm's running mean/var) */
 } nncc_param_role;
 
 /* Role of parameter i, or -1 when i is out of range. */
