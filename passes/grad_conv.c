@@ -10,7 +10,9 @@
  *                 the padded input that offset sees; avgpool sends
  *                 g / count to every offset, maxpool only to the first
  *                 offset holding the window's maximum (PyTorch's choice of
- *                 one arg-max), each placed back on the grid (`place`).
+ *                 one arg-max), each placed back on the grid (`place`):
+ *                 a window row's offsets along W and summed, then the
+ *                 sum along H, so fewer full-grid tensors are live at once.
  * Strided placement is reshape + pad (a dilation), negative padding is a
  * slice (a gather with stepping constant indices). */
 #include "grad.h"
@@ -240,11 +242,19 @@ static int window(GradCtx *c, int xp, const Pool *p, int64_t i, int64_t j)
 	return xp;
 }
 
-/* t [N, C, OH, OW] for offset (i, j) placed on the padded grid. */
-static int put_back(GradCtx *c, int t, const Pool *p, int64_t i, int64_t j)
+/* Placement on the padded grid, separably: the parts of one window row i
+ * (offsets (i, 0..kw-1), each [N, C, OH, OW]) are placed along W and summed
+ * ([N, C, OH, W'], a fraction 1/stride of the grid), and only that sum is
+ * placed along H. Fusion reads all the addends of a sum in one kernel, so
+ * they are live together: kh full-grid tensors instead of kh * kw. */
+static int put_back_w(GradCtx *c, int t, const Pool *p, int64_t j)
 {
-	t = gr_place(c, t, 2, p->st[0], i * p->dil[0], p->ext[0]);
 	return gr_place(c, t, 3, p->st[1], j * p->dil[1], p->ext[1]);
+}
+
+static int put_back_h(GradCtx *c, int t, const Pool *p, int64_t i)
+{
+	return gr_place(c, t, 2, p->st[0], i * p->dil[0], p->ext[0]);
 }
 
 /* the padded-grid adjoint cropped back to the input */
@@ -267,15 +277,19 @@ int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 		p.ext[1] - p.in[1] - p.pads[1]};
 	int xp = gr_padded(c, x, pads, -INFINITY);
 	int taken = -1, acc = -1;
-	for (int64_t i = 0; i < p.k[0]; i++)
-		for (int64_t j = 0; j < p.k[1]; j++) {
+	for (int64_t i = 0; i < p.k[0]; i++) {
+		int row = -1;
+		for (int64_t j = 0; j < p.k[1]; j++) { /* row-major: the first maximum as PyTorch */
 			int m = gr_eq(c, window(c, xp, &p, i, j), y);
 			if (taken >= 0) /* only the first maximum of each window */
 				m = gr_bin(c, OP_MUL, m, gr_bin(c, OP_SUB, gr_scalar(c, t, 1), taken));
 			taken = taken < 0 ? m : gr_bin(c, OP_ADD, taken, m);
-			int part = put_back(c, gr_bin(c, OP_MUL, g, m), &p, i, j);
-			acc = acc < 0 ? part : gr_bin(c, OP_ADD, acc, part);
+			int part = put_back_w(c, gr_bin(c, OP_MUL, g, m), &p, j);
+			row = row < 0 ? part : gr_bin(c, OP_ADD, row, part);
 		}
+		int part = put_back_h(c, row, &p, i);
+		acc = acc < 0 ? part : gr_bin(c, OP_ADD, acc, part);
+	}
 	gin[0] = unlift(c, &q, crop(c, acc, &p), in(c, 0));
 	return 0;
 }
@@ -310,12 +324,15 @@ int gr_avgpool(GradCtx *c, const int *gout, int *gin)
 	free(cnt[0]);
 	free(cnt[1]);
 	int gs = gr_bin(c, OP_MUL, g, inv);
-	int acc = -1;
-	for (int64_t i = 0; i < p.k[0]; i++)
-		for (int64_t j = 0; j < p.k[1]; j++) {
-			int part = put_back(c, gs, &p, i, j);
-			acc = acc < 0 ? part : gr_bin(c, OP_ADD, acc, part);
-		}
+	int row = -1, acc = -1; /* every window row gets the same parts */
+	for (int64_t j = 0; j < p.k[1]; j++) {
+		int part = put_back_w(c, gs, &p, j);
+		row = row < 0 ? part : gr_bin(c, OP_ADD, row, part);
+	}
+	for (int64_t i = 0; i < p.k[0]; i++) {
+		int part = put_back_h(c, row, &p, i);
+		acc = acc < 0 ? part : gr_bin(c, OP_ADD, acc, part);
+	}
 	gin[0] = unlift(c, &q, crop(c, acc, &p), in(c, 0));
 	return 0;
 }
