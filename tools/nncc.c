@@ -53,8 +53,9 @@ static void usage(FILE *f)
 		"                         adamw (lr beta1 beta2 eps weight_decay); default sgd:lr=0.001\n"
 		"  --freeze=PREFIX        keep parameters whose name starts with PREFIX fixed (repeatable)\n"
 		"  --grad-inputs=A,B      also output grad.A, the loss's gradient w.r.t. input A\n"
-		"  --max-memory=BYTES     (--train) recompute forward values in the backward pass until\n"
-		"                         the memory plan's arena fits BYTES (suffix k, M, G: 1024^n)\n"
+		"  --max-memory=BYTES     (--train) move optimizer updates up and recompute forward values\n"
+		"                         in the backward pass until the memory plan's arena fits BYTES\n"
+		"                         (suffix k, M, G: 1024^n)\n"
 		"  --weights=W            take parameter values from safetensors file W (e.g. saved\n"
 		"                         by nncc-run --train --save-weights) before compiling\n"
 		"  -h, --help\n");
