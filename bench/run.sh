@@ -6,7 +6,8 @@
 # yet; if that fails the benchmark goes on without ORT. Then runs
 # bench/bench.py: nncc vs PyTorch eager vs ORT on mlp, lenet, resnet18 and
 # mobilenet_v2, 1 and 2 threads, printing a markdown table and writing it to
-# bench/results.md. Method: docs/benchmarks.md.
+# bench/results.md; then the training-step benchmark (bench/train_bench.py,
+# bench/results_train.md). Method: docs/benchmarks.md.
 # Environment: NNCC_PYTHON (default /usr/bin/python3).
 set -euo pipefail
 
@@ -40,4 +41,7 @@ if [ "$have" != "$want" ]; then
   fi
 fi
 
-exec "$PY" "$HERE/bench.py" --build "$BUILD" --cmd "bench/run.sh $BUILD${*:+ $*}" "$@"
+"$PY" "$HERE/bench.py" --build "$BUILD" --cmd "bench/run.sh $BUILD${*:+ $*}" "$@"
+# Then the training-step benchmark (time and peak memory per step against
+# PyTorch eager, bench/train_bench.py): bench/results_train.md.
+exec "$PY" "$HERE/train_bench.py" --build "$BUILD" --cmd "bench/run.sh $BUILD"

@@ -4,7 +4,8 @@
  * backward pass instead lets the original die at its last forward read.
  *
  * The backward pass starts at the first live node autodiff named "grad..."
- * (passes/grad.c names every node it adds so). For a chosen forward value
+ * (passes/grad.c names every node it adds so) or that is a clone made
+ * here. For a chosen forward value
  * v, ps_remat clones v's producer chain — the producer p and, recursively,
  * every forward producer whose output only the chain reads (what fusion
  * would inline, so it has no buffer of its own) — and places the clones
@@ -16,8 +17,9 @@
  * The pass runs after CSE and DCE (pipeline.c), so nothing merges a clone
  * back into its original, and before fusion, which may inline a cheap
  * clone into its backward reader. Which values to recompute is the
- * driver's search (tools/nncc.c): ps_remat_candidates lists them, cheap
- * classes first. */
+ * driver's search (tools/nncc.c): ps_remat_candidates lists them with a
+ * cost class. ps_remat_early_updates, the search's first step, moves the
+ * optimizer's update nodes up to right after their gradients. */
 #include "passes.h"
 
 #include <stdlib.h>
