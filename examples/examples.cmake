@@ -11,15 +11,15 @@ find_path(ZLIB_INCLUDE zlib.h REQUIRED)
 set(EX_DIR ${CMAKE_SOURCE_DIR}/examples)
 set(EX_MODELS ${CMAKE_BINARY_DIR}/examples/models)
 
-# Compile flags of the training steps, in one place. The LeNet line is where
-# augmentation goes once `nncc --augment` exists (rng helper), e.g.
-#   --augment=x:hflip,crop=2,contrast=0.2
-# together with LENET_DROPOUT > 0 in export_models.py.
+# Compile flags of the training steps, in one place. LeNet trains with
+# augmentation (--augment, docs/training.md "Randomness") and the dropout
+# of its PRESERVE export (LENET_DROPOUT in export_models.py); the app
+# decays its learning rate per epoch (fashion_mnist --lr-decay).
 set(EX_BATCH 64)
 set(NNCC_MLP_TRAIN_FLAGS --train --loss=cross_entropy --optimizer=adam:lr=1e-3
     --shape x=${EX_BATCH},1,28,28)
-set(NNCC_LENET_TRAIN_FLAGS --train --loss=cross_entropy --optimizer=adam:lr=1e-3
-    --augment=x:hflip,crop=2,contrast=0.2 --shape x=${EX_BATCH},1,28,28)
+set(NNCC_LENET_TRAIN_FLAGS --train --loss=cross_entropy --optimizer=adam:lr=2e-3
+    --augment=x:hflip,crop=1,contrast=0.1 --shape x=${EX_BATCH},1,28,28)
 set(EX_EVAL_FLAGS --mutable-weights --shape x=1000,1,28,28)
 
 set(EX_ONNX mlp_sigmoid mlp_tanh mlp_relu lenet lenet_eval lenet_tl ae vae vae_dec gan_g gan_d)
