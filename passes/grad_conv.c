@@ -6,13 +6,13 @@
  *   conv, weight: a conv whose batch is the input's channels and whose
  *                 kernel is the output adjoint (strides and dilations swap
  *                 roles), cropped to the kernel size;
- *   pooling:      for each window offset (i, j), the strided sub-grid of
- *                 the padded input that offset sees; avgpool sends
- *                 g / count to every offset, maxpool only to the first
- *                 offset holding the window's maximum (PyTorch's choice of
- *                 one arg-max), each placed back on the grid (`place`):
- *                 a window row's offsets along W and summed, then the
- *                 sum along H, so fewer full-grid tensors are live at once.
+ *   pooling:      avgpool sends g / count to every window offset, maxpool
+ *                 only to the first offset holding the window's maximum
+ *                 (PyTorch's choice of one arg-max, found on the strided
+ *                 sub-grids of the padded input each offset sees); each
+ *                 input position pulls (gathers with constant indices)
+ *                 what the windows that see it send, so no tensor larger
+ *                 than the padded input is made.
  * Strided placement is reshape + pad (a dilation), negative padding is a
  * slice (a gather with stepping constant indices). */
 #include "grad.h"
@@ -223,47 +223,79 @@ static void pool_geom(const GradCtx *c, const Geo *q, int x, int y, Pool *p)
 	}
 }
 
+/* t[:, :, A, B] read at the flat spatial positions ix ([R, S] row-major
+ * offsets into A x B): one gather on the flattened spatial axes, so it
+ * loads straight from t's buffer inside its reader's kernel (a chain of
+ * two gathers would materialize the inner one). Result [N, C, R, S]. */
+static int flat_gather(GradCtx *c, int t, const int64_t *ix, int64_t r, int64_t s)
+{
+	if (c->fail)
+		return t;
+	Shape ts = shape_of(c, t);
+	int64_t d[3] = {ts.d[0].n, ts.d[1].n, ts.d[2].n * ts.d[3].n}, rs[2] = {r, s};
+	int flat = reshape_to(c, t, 3, d);
+	Shape ks = ir_shape_make(2, rs);
+	int k = ir_add_const(c->g, "grad.pos", DT_I64, ks, ix, (size_t)(r * s) * sizeof *ix, false);
+	int nd = gr_begin(c, OP_GATHER, (int[]){flat, k}, 2);
+	ir_set_int(c->g, nd, "axis", 2);
+	return gr_end(c, nd, flat);
+}
+
 /* The sub-grid xp[:, :, o*s + i*d, ..] of the padded input for offset (i, j). */
 static int window(GradCtx *c, int xp, const Pool *p, int64_t i, int64_t j)
 {
-	int64_t off[2] = {i * p->dil[0], j * p->dil[1]};
-	for (int a = 0; a < 2 && !c->fail; a++) {
-		int64_t m = p->out[a];
-		int64_t *ix = xmalloc((size_t)m * sizeof *ix);
-		for (int64_t o = 0; o < m; o++)
-			ix[o] = off[a] + o * p->st[a];
-		Shape s = ir_shape_make(1, &m);
-		int k = ir_add_const(c->g, "grad.win", DT_I64, s, ix, (size_t)m * sizeof *ix, false);
-		free(ix);
-		int nd = gr_begin(c, OP_GATHER, (int[]){xp, k}, 2);
-		ir_set_int(c->g, nd, "axis", 2 + a);
-		xp = gr_end(c, nd, xp);
+	int64_t oh = p->out[0], ow = p->out[1];
+	int64_t *ix = xmalloc((size_t)(oh * ow) * sizeof *ix);
+	for (int64_t a = 0; a < oh; a++)
+		for (int64_t b = 0; b < ow; b++)
+			ix[a * ow + b] = (i * p->dil[0] + a * p->st[0]) * p->ext[1] + j * p->dil[1] + b * p->st[1];
+	int w = flat_gather(c, xp, ix, oh, ow);
+	free(ix);
+	return w;
+}
+
+/* The source of one window offset along axis a: for each input position h,
+ * the output o whose window sees h at offset i (o * s + i * d == h + pad),
+ * or out (one past the last output: a sentinel row the caller pads with a
+ * value that contributes nothing) where there is none; into src[in[a]]. */
+static void source(const Pool *p, int a, int64_t i, int64_t *src)
+{
+	for (int64_t h = 0; h < p->in[a]; h++) {
+		int64_t r = h + p->pads[a] - i * p->dil[a];
+		src[h] = r >= 0 && r % p->st[a] == 0 && r / p->st[a] < p->out[a] ? r / p->st[a] : p->out[a];
 	}
-	return xp;
 }
 
-/* Placement on the padded grid, separably: the parts of one window row i
- * (offsets (i, 0..kw-1), each [N, C, OH, OW]) are placed along W and summed
- * ([N, C, OH, W'], a fraction 1/stride of the grid), and only that sum is
- * placed along H. Fusion reads all the addends of a sum in one kernel, so
- * they are live together: kh full-grid tensors instead of kh * kw. */
-static int put_back_w(GradCtx *c, int t, const Pool *p, int64_t j)
+/* t[:, :, src[h], ..] along axis 2 + a: the output-grid tensor t (with its
+ * sentinel row) read back onto the input grid for window offset i. */
+static int pull(GradCtx *c, int t, const Pool *p, int a, int64_t i)
 {
-	return gr_place(c, t, 3, p->st[1], j * p->dil[1], p->ext[1]);
+	if (c->fail)
+		return t;
+	int64_t m = p->in[a];
+	int64_t *ix = xmalloc((size_t)m * sizeof *ix);
+	source(p, a, i, ix);
+	Shape s = ir_shape_make(1, &m);
+	int src = ir_add_const(c->g, "grad.src", DT_I64, s, ix, (size_t)m * sizeof *ix, false);
+	free(ix);
+	int nd = gr_begin(c, OP_GATHER, (int[]){t, src}, 2);
+	ir_set_int(c->g, nd, "axis", 2 + a);
+	return gr_end(c, nd, t);
 }
 
-static int put_back_h(GradCtx *c, int t, const Pool *p, int64_t i)
+/* t with one row and one column of v appended on the spatial axes (the
+ * sentinel `source` points at) */
+static int sentinel(GradCtx *c, int t, double v)
 {
-	return gr_place(c, t, 2, p->st[0], i * p->dil[0], p->ext[0]);
+	int64_t pads[8] = {0, 0, 0, 0, 0, 0, 1, 1};
+	return gr_padded(c, t, pads, v);
 }
 
-/* the padded-grid adjoint cropped back to the input */
-static int crop(GradCtx *c, int t, const Pool *p)
-{
-	t = gr_slice(c, t, 2, p->pads[0], p->pads[0] + p->in[0]);
-	return gr_slice(c, t, 3, p->pads[1], p->pads[1] + p->in[1]);
-}
-
+/* A pooling adjoint pulls rather than pushes: each input position gathers
+ * the adjoints of the (at most ceil(k / s) per axis) windows that see it,
+ * one gather per window offset, so every term is a read of an output-grid
+ * buffer and the sum of the terms is one chain of input-size kernels; no
+ * tensor larger than the padded input is made. */
 int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 {
 	Geo q;
@@ -276,21 +308,35 @@ int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 	int64_t pads[8] = {0, 0, p.pads[0], p.pads[1], 0, 0, p.ext[0] - p.in[0] - p.pads[0],
 		p.ext[1] - p.in[1] - p.pads[1]};
 	int xp = gr_padded(c, x, pads, -INFINITY);
-	int taken = -1, acc = -1;
-	for (int64_t i = 0; i < p.k[0]; i++) {
-		int row = -1;
-		for (int64_t j = 0; j < p.k[1]; j++) { /* row-major: the first maximum as PyTorch */
-			int m = gr_eq(c, window(c, xp, &p, i, j), y);
-			if (taken >= 0) /* only the first maximum of each window */
-				m = gr_bin(c, OP_MUL, m, gr_bin(c, OP_SUB, gr_scalar(c, t, 1), taken));
-			taken = taken < 0 ? m : gr_bin(c, OP_ADD, taken, m);
-			int part = put_back_w(c, gr_bin(c, OP_MUL, g, m), &p, j);
-			row = row < 0 ? part : gr_bin(c, OP_ADD, row, part);
-		}
-		int part = put_back_h(c, row, &p, i);
+	/* arg[o]: the row-major offset k = i * kw + j of the first maximum of
+	 * window o (PyTorch's choice on ties), as f32 (exact): the last
+	 * offset's test first, so an earlier maximum overrides a later one */
+	int64_t kk = p.k[0] * p.k[1];
+	int arg = gr_scalar(c, DT_F32, -1);
+	for (int64_t k = kk - 1; k >= 0; k--) {
+		int hit = gr_bin(c, OP_EQUAL, window(c, xp, &p, k / p.k[1], k % p.k[1]), y);
+		arg = gr_where(c, hit, gr_scalar(c, DT_F32, (double)k), arg);
+	}
+	arg = sentinel(c, arg, -1);
+	int gs = sentinel(c, g, 0);
+	int64_t *src[2] = {xmalloc((size_t)p.in[0] * 8), xmalloc((size_t)p.in[1] * 8)};
+	int64_t *ix = xmalloc((size_t)(p.in[0] * p.in[1]) * sizeof *ix);
+	int acc = -1;
+	for (int64_t k = 0; k < kk && !c->fail; k++) {
+		source(&p, 0, k / p.k[1], src[0]);
+		source(&p, 1, k % p.k[1], src[1]);
+		for (int64_t h = 0; h < p.in[0]; h++)
+			for (int64_t w = 0; w < p.in[1]; w++)
+				ix[h * p.in[1] + w] = src[0][h] * (p.out[1] + 1) + src[1][w];
+		int here = gr_bin(c, OP_EQUAL, flat_gather(c, arg, ix, p.in[0], p.in[1]),
+			gr_scalar(c, DT_F32, (double)k));
+		int part = gr_where(c, here, flat_gather(c, gs, ix, p.in[0], p.in[1]), gr_scalar(c, t, 0));
 		acc = acc < 0 ? part : gr_bin(c, OP_ADD, acc, part);
 	}
-	gin[0] = unlift(c, &q, crop(c, acc, &p), in(c, 0));
+	free(src[0]);
+	free(src[1]);
+	free(ix);
+	gin[0] = unlift(c, &q, acc, in(c, 0));
 	return 0;
 }
 
@@ -323,16 +369,18 @@ int gr_avgpool(GradCtx *c, const int *gout, int *gin)
 				1.0 / (double)(cnt[0][oh] * cnt[1][ow]));
 	free(cnt[0]);
 	free(cnt[1]);
-	int gs = gr_bin(c, OP_MUL, g, inv);
-	int row = -1, acc = -1; /* every window row gets the same parts */
-	for (int64_t j = 0; j < p.k[1]; j++) {
-		int part = put_back_w(c, gs, &p, j);
+	/* every offset gets g / count: separable, pulled along H (to
+	 * [N, C, H, OW + 1]), then along W */
+	int gs = sentinel(c, gr_bin(c, OP_MUL, g, inv), 0);
+	int row = -1, acc = -1;
+	for (int64_t i = 0; i < p.k[0]; i++) {
+		int part = pull(c, gs, &p, 0, i);
 		row = row < 0 ? part : gr_bin(c, OP_ADD, row, part);
 	}
-	for (int64_t i = 0; i < p.k[0]; i++) {
-		int part = put_back_h(c, row, &p, i);
+	for (int64_t j = 0; j < p.k[1]; j++) {
+		int part = pull(c, row, &p, 1, j);
 		acc = acc < 0 ? part : gr_bin(c, OP_ADD, acc, part);
 	}
-	gin[0] = unlift(c, &q, crop(c, acc, &p), in(c, 0));
+	gin[0] = unlift(c, &q, acc, in(c, 0));
 	return 0;
 }

@@ -169,6 +169,12 @@ rt_model_abi(const nncc_model *m)
 	return m->abi;
 }
 
+int
+rt_model_from_file(const nncc_model *m)
+{
+	return m->dl != NULL;
+}
+
 void *
 rt_model_sym(const nncc_model *m, const char *name)
 {

@@ -64,6 +64,9 @@ const nncc_abi_model *rt_model_abi(const nncc_model *m);
 /* A symbol of the model's library or of the libraries it loaded (for a
  * descriptor wrapped by nncc_model_from_abi: of the program), or NULL. */
 void *rt_model_sym(const nncc_model *m, const char *name);
+/* Whether the model's data lies in a library nncc_model_load dlopened
+ * (read-only pages of a file mapping), not in memory a caller wrapped. */
+int rt_model_from_file(const nncc_model *m);
 
 /* pool.c: a thread pool (see the file). */
 typedef struct RtPool RtPool;

@@ -15,11 +15,16 @@
  * OpenBLAS's own threads: a run first sets OpenBLAS's thread count (found
  * with dlsym in the model's library; process-wide) to the session's, so
  * the pool's workers, which sleep while a GEMM runs, and OpenBLAS's
- * threads take turns on the same cores instead of oversubscribing them. */
+ * threads take turns on the same cores instead of oversubscribing them.
+ *
+ * Training state starts as a copy of the embedded initial values; the
+ * copy is all that reads them, so for a dlopened model their pages are
+ * handed back (release_initial) instead of staying resident beside it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "rt.h"
@@ -88,6 +93,27 @@ default_threads(void)
 }
 
 /* Replaces the pool by one of n threads; on failure the old one stays. */
+/* Drops the resident pages wholly inside [p, p + n) of a dlopened model's
+ * embedded data: clean pages of the library's private read-only file
+ * mapping (the data is a constant global, never written), so
+ * MADV_DONTNEED only unmaps them and a later read (another session's
+ * copy) faults them in again from the file. Memory a caller wrapped
+ * (nncc_model_from_abi) may be anonymous, where it would zero it: left
+ * alone. Best effort: a failure changes nothing. */
+static void
+release_initial(const nncc_model *m, const void *p, int64_t n)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uintptr_t lo, hi;
+
+	if (!rt_model_from_file(m) || pg <= 0 || !p || n <= 0)
+		return;
+	lo = ((uintptr_t)p + (uintptr_t)pg - 1) / (uintptr_t)pg * (uintptr_t)pg;
+	hi = ((uintptr_t)p + (uintptr_t)n) / (uintptr_t)pg * (uintptr_t)pg;
+	if (hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 static nncc_status
 use_threads(nncc_session *s, int n, char **err)
 {
@@ -150,8 +176,10 @@ nncc_session_create(const nncc_model *m, nncc_session **out, char **err)
 		if (a->param_role && a->param_role[i] != NNCC_ABI_ROLE_CONST) { /* training state */
 			if (!(s->state[i] = rt_alloc(a->params[i].nbytes)))
 				goto oom;
-			if (a->params[i].nbytes > 0 && a->params[i].data) /* no data: zeros */
+			if (a->params[i].nbytes > 0 && a->params[i].data) { /* no data: zeros */
 				memcpy(s->state[i], a->params[i].data, (size_t)a->params[i].nbytes);
+				release_initial(m, a->params[i].data, a->params[i].nbytes);
+			}
 			s->params[i] = s->state[i];
 		}
 	}
