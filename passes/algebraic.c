@@ -12,6 +12,7 @@
  *   any of these that keeps x's type copies x -> x
  *   transpose(x) with the identity perm -> x
  *   transpose(transpose(x, p), q)     -> transpose(x, p∘q), or x
+ *   transpose(x) moving only extent-1 axes -> reshape(x) (no data moves)
  *   reshape-like(reshape-like(x))     -> reshape(x)   (reshape, flatten,
  *                                        squeeze, unsqueeze)
  *   a reshape-like op that keeps its input's shape -> x
@@ -120,6 +121,23 @@ static bool is_ident_perm(const int64_t *p, int r)
 	return true;
 }
 
+/* perm q keeps the order of x's axes of extent other than 1 (unknown
+ * extents count as other): the transpose moves no data, a reshape */
+static bool moves_only_units(const Shape *xs, const int64_t *q, int r)
+{
+	int64_t last = -1;
+	if (xs->rank != r)
+		return false;
+	for (int k = 0; k < r; k++) {
+		if (xs->d[q[k]].n == 1)
+			continue;
+		if (q[k] < last)
+			return false;
+		last = q[k];
+	}
+	return true;
+}
+
 static bool transpose(Graph *g, int i)
 {
 	const Node *n = &g->node[i];
@@ -130,6 +148,8 @@ static bool transpose(Graph *g, int i)
 		return false;
 	if (is_ident_perm(q, r))
 		return same_type(g, i, x) && ps_forward(g, i, x);
+	if (moves_only_units(&g->val[x].shape, q, r))
+		return ps_make_reshape(g, i, x);
 	const Value *xv = &g->val[x];
 	if (xv->kind != VK_NODE || g->node[xv->def].op != OP_TRANSPOSE ||
 		!get_perm(g, &g->node[xv->def], p))

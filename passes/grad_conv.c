@@ -2,7 +2,8 @@
  * grad column), in forward ops only:
  *   conv, input:  a conv of the stride-dilated, re-padded output adjoint
  *                 with the spatially flipped, channel-transposed weights
- *                 (per group), i.e. a transposed convolution;
+ *                 (per group), i.e. a transposed convolution; the
+ *                 re-padding is the conv's own pads where not negative;
  *   conv, weight: a conv whose batch is the input's channels and whose
  *                 kernel is the output adjoint (strides and dilations swap
  *                 roles), cropped to the kernel size;
@@ -169,6 +170,22 @@ int gr_conv_transpose(GradCtx *c, const int *gout, int *gin)
 	return 0;
 }
 
+/* gr_place(c, g, axis, s, off, len) as the input-gradient conv will see it:
+ * when off >= 0 and the stride-dilated g (g's extent d times s) fits in
+ * len after it, only the dilation is materialized (nothing at all when s
+ * is 1) and the zeros before and after become the conv's own pads
+ * (pads[0], pads[2]: begin and end along this axis), which im2col writes
+ * anyway; else the full placement with pads left 0. */
+static int place_padded(GradCtx *c, int g, int axis, int64_t s, int64_t off, int64_t len, int64_t *pads)
+{
+	int64_t d = shape_of(c, g).d[axis].n, end = len - off - d * s;
+	if (off < 0 || end < 0)
+		return gr_place(c, g, axis, s, off, len);
+	pads[0] = off;
+	pads[2] = end;
+	return s > 1 ? gr_place(c, g, axis, s, 0, d * s) : g;
+}
+
 int gr_conv(GradCtx *c, const int *gout, int *gin)
 {
 	Geo q;
@@ -181,16 +198,17 @@ int gr_conv(GradCtx *c, const int *gout, int *gin)
 	Shape xs = shape_of(c, x), ws = shape_of(c, w);
 	int64_t C = xs.d[1].n, H = xs.d[2].n, W = xs.d[3].n;
 	int64_t K = ws.d[0].n, Cg = ws.d[1].n, KH = ws.d[2].n, KW = ws.d[3].n, Kg = K / G;
-	static const int64_t one[2] = {1, 1}, zero[4] = {0, 0, 0, 0};
+	static const int64_t one[2] = {1, 1};
 	if (c->need[0]) {
 		/* weights [K, Cg, kh, kw] -> [G, Kg, Cg, ..] -> [G, Cg, Kg, ..] -> [C, Kg, ..], flipped */
 		int wt = reshape_to(c, w, 5, (int64_t[]){G, Kg, Cg, KH, KW});
 		wt = gr_transpose(c, wt, (int64_t[]){0, 2, 1, 3, 4}, 5);
 		wt = reshape_to(c, wt, 4, (int64_t[]){C, Kg, KH, KW});
 		wt = flip(c, flip(c, wt, 2), 3);
-		int gd = gr_place(c, g, 2, st[0], dil[0] * (KH - 1) - pads[0], H + dil[0] * (KH - 1));
-		gd = gr_place(c, gd, 3, st[1], dil[1] * (KW - 1) - pads[1], W + dil[1] * (KW - 1));
-		gin[0] = unlift(c, &q, conv(c, gd, wt, one, zero, dil, G), in(c, 0));
+		int64_t ip[4] = {0, 0, 0, 0}; /* the input-gradient conv's own pads */
+		int gd = place_padded(c, g, 2, st[0], dil[0] * (KH - 1) - pads[0], H + dil[0] * (KH - 1), ip);
+		gd = place_padded(c, gd, 3, st[1], dil[1] * (KW - 1) - pads[1], W + dil[1] * (KW - 1), ip + 1);
+		gin[0] = unlift(c, &q, conv(c, gd, wt, one, ip, dil, G), in(c, 0));
 	}
 	if (c->need[1])
 		gin[1] = unlift(c, &q, conv_wgrad(c, x, g, &ws, st, pads, dil, G), in(c, 1));

@@ -84,6 +84,51 @@ valid_cols(int64_t off, int64_t sw, int64_t w, int64_t ow, int64_t *lo, int64_t 
 		*lo = *hi;
 }
 
+enum { SHORT_RUN = 64 }; /* floats: runs shorter than this are copied inline */
+
+/* d[0..n) = s[0..n). The runs of an im2col are often a few floats long,
+ * where a call to memcpy costs more than the copy: those are done in
+ * fixed-size pieces the compiler inlines. */
+static inline void
+copy_run(float *restrict d, const float *restrict s, int64_t n)
+{
+	int64_t k = 0;
+
+	if (n >= SHORT_RUN) {
+		memcpy(d, s, (size_t)n * sizeof(float));
+		return;
+	}
+	for (; k + 8 <= n; k += 8)
+		memcpy(d + k, s + k, 8 * sizeof(float));
+	if (k + 4 <= n)
+		memcpy(d + k, s + k, 4 * sizeof(float)), k += 4;
+	if (k + 2 <= n)
+		memcpy(d + k, s + k, 2 * sizeof(float)), k += 2;
+	if (k < n)
+		d[k] = s[k];
+}
+
+/* d[0..n) = 0, as copy_run. */
+static inline void
+zero_run(float *d, int64_t n)
+{
+	static const float z[8];
+	int64_t k = 0;
+
+	if (n >= SHORT_RUN) {
+		memset(d, 0, (size_t)n * sizeof(float));
+		return;
+	}
+	for (; k + 8 <= n; k += 8)
+		memcpy(d + k, z, 8 * sizeof(float));
+	if (k + 4 <= n)
+		memcpy(d + k, z, 4 * sizeof(float)), k += 4;
+	if (k + 2 <= n)
+		memcpy(d + k, z, 2 * sizeof(float)), k += 2;
+	if (k < n)
+		d[k] = 0.0f;
+}
+
 enum { COPY_CHUNK = 16384, COPY_MAX_CHUNKS = 64 }; /* elements per chunk at least; chunks at most */
 
 /* Chunks to split n rows holding work elements into. */
@@ -110,11 +155,12 @@ typedef struct Conv {
 	const float *bias;       /* this group's bias, or NULL */
 	int64_t nrow;            /* chunks of col rows; the rest fill yg with the bias */
 	int64_t nchunk;          /* chunks in all */
+	int tcol;                /* col is stored transposed, hw x ckk (see im2col_t) */
 } Conv;
 
 /* col rows [r0, r1), row (c*kh + i)*kw + j holding, at oy*ow + ox,
  * x[c][oy*sh - ph + i*dh][ox*sw - pw + j*dw], or 0 in the padding. Each
- * row is zeros, a copy (memcpy when sw is 1), zeros: no test per element. */
+ * row is zeros, a copy (copy_run when sw is 1), zeros: no test per element. */
 static void
 im2col(const Conv *v, int64_t r0, int64_t r1)
 {
@@ -128,19 +174,126 @@ im2col(const Conv *v, int64_t r0, int64_t r1)
 			int64_t iy = oy * v->SH - v->PH + i * v->DH;
 			float *q = row + oy * v->OW;
 			if (iy < 0 || iy >= v->H) {
-				memset(q, 0, (size_t)v->OW * sizeof(float));
+				zero_run(q, v->OW);
 				continue;
 			}
 			const float *xr = xc + iy * v->W + off;
-			memset(q, 0, (size_t)lo * sizeof(float));
+			zero_run(q, lo);
 			if (v->SW == 1)
-				memcpy(q + lo, xr + lo, (size_t)(hi - lo) * sizeof(float));
+				copy_run(q + lo, xr + lo, hi - lo);
 			else
 				for (int64_t ox = lo; ox < hi; ox++)
 					q[ox] = xr[ox * v->SW];
-			memset(q + hi, 0, (size_t)(v->OW - hi) * sizeof(float));
+			zero_run(q + hi, v->OW - hi);
 		}
 	}
+}
+
+/* q[0 .. kh*kw) = the window of plane xc that output position o sees,
+ * row (i, j) = xc[oy*sh - ph + i*dh][ox*sw - pw + j*dw], or 0 in the
+ * padding: kh runs of kw (zeros, a copy, zeros). */
+static void
+window_row(const Conv *v, const float *xc, int64_t o, float *q)
+{
+	int64_t oy = o / v->OW, ox = o % v->OW, off = ox * v->SW - v->PW, lo, hi;
+
+	valid_cols(off, v->DW, v->W, v->KW, &lo, &hi);
+	for (int64_t i = 0; i < v->KH; i++, q += v->KW) {
+		int64_t iy = oy * v->SH - v->PH + i * v->DH;
+		if (iy < 0 || iy >= v->H) {
+			zero_run(q, v->KW);
+			continue;
+		}
+		const float *xr = xc + iy * v->W + off;
+		zero_run(q, lo);
+		if (v->DW == 1)
+			copy_run(q + lo, xr + lo, hi - lo);
+		else
+			for (int64_t j = lo; j < hi; j++)
+				q[j] = xr[j * v->DW];
+		zero_run(q + hi, v->KW - hi);
+	}
+}
+
+/* The transposed layout for windows wider than the output (the weight
+ * gradient's convolution, whose kernel is a whole output adjoint): col
+ * rows [o0, o1) of hw x ckk, row o holding at (c*kh + i)*kw + j the same
+ * value as im2col's column o: each row is runs of kw instead of ckk*oh
+ * runs of ow, which are short there. */
+static void
+im2col_t(const Conv *v, int64_t o0, int64_t o1)
+{
+	for (int64_t o = o0; o < o1; o++)
+		for (int64_t c = 0; c < v->cg; c++)
+			window_row(v, v->xg + c * v->H * v->W, o, v->col + o * v->ckk + c * v->KH * v->KW);
+}
+
+/* One block of images [b0, b0 + nb) of a wide convolution (wide_conv),
+ * for one group and one input channel c: rows r = (b - b0)*hw + o of col
+ * (kh*kw floats each) hold b's window at o. */
+typedef struct Wide {
+	const Conv *v;
+	const float *x; /* the whole input */
+	float *col;     /* nb*hw rows of kh*kw */
+	int64_t b0, nb, g, c; /* first image, images, group, channel in the group */
+	int64_t nchunk; /* chunks of the rows */
+} Wide;
+
+static void
+wide_chunk(void *closure, int64_t ch)
+{
+	const Wide *w = closure;
+	const Conv *v = w->v;
+	int64_t rows = w->nb * v->hw, kk = v->KH * v->KW;
+
+	for (int64_t r = ch * rows / w->nchunk; r < (ch + 1) * rows / w->nchunk; r++) {
+		int64_t b = w->b0 + r / v->hw;
+		window_row(v, w->x + (b * v->C + w->g * v->cg + w->c) * v->H * v->W, r % v->hw,
+			   w->col + r * kk);
+	}
+}
+
+/* A wide convolution (window wider than the output) over several images
+ * at once: per group and block of nb images, for each input channel c,
+ * z (kg x nb*hw) += w[:, c] (kg x kh*kw) * col_c^T, col_c holding the
+ * block's windows of channel c (nb*hw rows of kh*kw); then z goes to y
+ * (+ bias). The weight operand of each GEMM (in the weight gradient: one
+ * image's output adjoint) is then shared by nb images rather than packed
+ * again for every one, and the GEMMs are nb times wider. scratch holds
+ * col (nb*hw*kh*kw) and z (kg*nb*hw): nb*(kh*kw + kg) <= cg*kh*kw. */
+static void
+wide_conv(Conv *v, int64_t N, int64_t nb, const float *x, const float *w, const float *bias,
+	  float *y, const nncc_abi_ctx *cx)
+{
+	int64_t kk = v->KH * v->KW;
+
+	for (int64_t g = 0; g < v->G; g++)
+		for (int64_t b0 = 0; b0 < N; b0 += nb) {
+			int64_t n = N - b0 < nb ? N - b0 : nb, rows = n * v->hw;
+			float *z = v->col + rows * kk;
+			Wide wd = {v, x, v->col, b0, n, g, 0, chunks(rows, rows * kk)};
+			int par = cx && cx->parallel_for && rows * kk >= 2 * COPY_CHUNK && wd.nchunk > 1;
+			for (wd.c = 0; wd.c < v->cg; wd.c++) {
+				if (par)
+					cx->parallel_for(cx->pool, wide_chunk, &wd, wd.nchunk);
+				else
+					for (int64_t ch = 0; ch < wd.nchunk; ch++)
+						wide_chunk(&wd, ch);
+				/* z (kg x rows) (+)= w[g*kg.., c] (kg x kk, row stride cg*kk) * col^T */
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)v->kg, (int)rows,
+					    (int)kk, 1.0f, w + (g * v->kg * v->cg + wd.c) * kk,
+					    (int)(v->cg * kk), v->col, (int)kk, wd.c ? 1.0f : 0.0f, z,
+					    (int)rows);
+			}
+			for (int64_t b = 0; b < n; b++)
+				for (int64_t k = 0; k < v->kg; k++) {
+					float bk = bias ? bias[g * v->kg + k] : 0.0f;
+					float *yr = y + ((b0 + b) * v->K + g * v->kg + k) * v->hw;
+					const float *zr = z + k * rows + b * v->hw;
+					for (int64_t o = 0; o < v->hw; o++)
+						yr[o] = zr[o] + bk;
+				}
+		}
 }
 
 /* Output planes [o0, o1) of the group set to their bias. */
@@ -162,7 +315,9 @@ copy_chunk(void *closure, int64_t ch)
 	const Conv *v = closure;
 	int64_t nb = v->nchunk - v->nrow;
 
-	if (ch < v->nrow)
+	if (ch < v->nrow && v->tcol)
+		im2col_t(v, ch * v->hw / v->nrow, (ch + 1) * v->hw / v->nrow);
+	else if (ch < v->nrow)
 		im2col(v, ch * v->ckk / v->nrow, (ch + 1) * v->ckk / v->nrow);
 	else
 		fill_bias(v, (ch - v->nrow) * v->kg / nb, (ch - v->nrow + 1) * v->kg / nb);
@@ -265,8 +420,15 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 		}
 		return;
 	}
+	/* a window wider than the output: col transposed (rows of kw, not ow),
+	 * several images per GEMM when their columns and results fit scratch */
+	v.tcol = !fast && v.KW > v.OW;
+	if (v.tcol && N > 1 && v.ckk / (v.KH * v.KW + v.kg) >= 2) {
+		wide_conv(&v, N, v.ckk / (v.KH * v.KW + v.kg), x, w, bias, y, cx);
+		return;
+	}
 	/* chunks of at least COPY_CHUNK elements; threads only for two chunks' worth */
-	v.nrow = fast ? 0 : chunks(v.ckk, v.ckk * v.hw);
+	v.nrow = fast ? 0 : chunks(v.tcol ? v.hw : v.ckk, v.ckk * v.hw);
 	v.nchunk = v.nrow + (bias ? chunks(v.kg, v.kg * v.hw) : 0);
 	par = cx && cx->parallel_for && ((fast ? 0 : v.ckk) + (bias ? v.kg : 0)) * v.hw >= 2 * COPY_CHUNK;
 	for (int64_t b = 0; b < N; b++)
@@ -280,8 +442,8 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 			else
 				for (int64_t ch = 0; ch < v.nchunk; ch++)
 					copy_chunk(&v, ch);
-			/* yg (kg x hw) = wg (kg x ckk) * col (ckk x hw) (+ bias) */
-			gemm(wg, fast ? v.xg : v.col, v.yg, v.kg, v.hw, v.ckk, 0, 0, bias ? 1.0f : 0.0f);
+			/* yg (kg x hw) = wg (kg x ckk) * col (ckk x hw, or hw x ckk stored) (+ bias) */
+			gemm(wg, fast ? v.xg : v.col, v.yg, v.kg, v.hw, v.ckk, 0, v.tcol, bias ? 1.0f : 0.0f);
 		}
 }
 

@@ -155,6 +155,12 @@ test_conv2d(void **state)
 		{2, 3, 9, 8, 6, 3, 3, 1, 1, 2, 1, 2, 1, 2, 2, 3, 1}, /* depthwise x2, dilated */
 		{1, 8, 15, 17, 8, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 8, 1}, /* depthwise 5x5, stride 2 */
 		{2, 32, 56, 56, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32, 1}, /* depthwise in chunks */
+		{1, 4, 8, 9, 3, 7, 8, 1, 1, 2, 2, 2, 2, 1, 1, 1, 0}, /* window wider than output */
+		{2, 3, 10, 12, 2, 5, 7, 1, 2, 1, 2, 1, 2, 2, 2, 1, 1}, /* wide, dilated, strided */
+		{1, 4, 6, 7, 4, 3, 9, 1, 1, 1, 3, 1, 3, 1, 1, 2, 1}, /* wide, grouped, padding */
+		{2, 64, 14, 14, 16, 10, 10, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0}, /* wide, in chunks */
+		{5, 4, 9, 9, 3, 6, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, /* wide, images in blocks of 3 */
+		{3, 8, 6, 7, 4, 3, 9, 1, 1, 1, 3, 1, 3, 1, 1, 2, 1}, /* wide blocks, grouped */
 	};
 	uint32_t seed = 7;
 	char what[64];
