@@ -29,11 +29,12 @@ Run by `make bench` (bench/run.sh) after the inference benchmark. For each model
      against PyTorch with T threads.
 
 nncc runs through the runtime library (libnncc_rt.so, ctypes):
-nncc_session_train_step on inputs set once. PyTorch: model.train() for the
-MLP and LeNet; resnet18 is torchvision's with BatchNorm in eval mode (running
-statistics fixed, weight and bias trained), exported unfolded with the running
-statistics renamed stats.* and frozen (--freeze=stats.), because nncc does not
-yet update BN running statistics; so both sides compute the same step.
+nncc_session_train_step on inputs set once. PyTorch: model.train() for every
+model; resnet18 is torchvision's with BatchNorm in training mode (batch
+statistics, running statistics updated), exported with
+torch.onnx.TrainingMode.PRESERVE, so nncc's step updates the running
+statistics as training state (docs/training.md, "Batch normalization") as
+PyTorch's does.
 """
 import argparse
 import ctypes
@@ -92,18 +93,14 @@ def torch_model(name):
 
 
 def prepare_model(m, name):
-    """Training mode for the small models; resnet18 keeps BN in eval mode (see above)."""
-    if name == "resnet18":
-        m.eval()
-    else:
-        m.train()
+    """Training mode for every model (resnet18: BN on batch statistics)."""
+    m.train()
     return m
 
 
 def export(name, d):
-    import onnx
     import torch
-    path = os.path.join(d, name + ".onnx")
+    path = os.path.join(d, name + "_trainmode.onnx")  # (older runs cached an eval-mode export)
     if os.path.exists(path):
         return path
     m, shape = torch_model(name)
@@ -112,17 +109,6 @@ def export(name, d):
     torch.onnx.export(m, torch.zeros(shape), tmp, opset_version=13, do_constant_folding=False,
                       training=torch.onnx.TrainingMode.PRESERVE, input_names=["x"],
                       output_names=["y"])
-    mo = onnx.load(tmp)
-    ren = {}
-    for t in mo.graph.initializer:
-        if "running_" in t.name or "num_batches" in t.name:
-            ren[t.name] = "stats." + t.name
-            t.name = ren[t.name]
-    for n in mo.graph.node:
-        for i, v in enumerate(n.input):
-            if v in ren:
-                n.input[i] = ren[v]
-    onnx.save(mo, tmp)
     os.replace(tmp, path)
     return path
 
@@ -138,7 +124,7 @@ def data(name):
 
 def compile_step(build, onnx, so, budget=None):
     cmd = [os.path.join(build, "nncc"), onnx, "--train", "--loss=cross_entropy",
-           "--optimizer=" + OPT, "--freeze=stats.", "--report", "-o", so]
+           "--optimizer=" + OPT, "--report", "-o", so]
     if budget:
         cmd.append("--max-memory=%d" % budget)
     r = subprocess.run(cmd, capture_output=True, text=True)
