@@ -158,6 +158,20 @@ typedef struct Conv {
 	int tcol;                /* col is stored transposed, hw x ckk (see im2col_t) */
 } Conv;
 
+/* q[0 .. n) = xr[k * stride] for k in [lo, hi), zeros elsewhere: one row
+ * of an im2col column or window (zeros, a copy or strided gather, zeros). */
+static void
+gather_run(float *q, const float *xr, int64_t lo, int64_t hi, int64_t n, int64_t stride)
+{
+	zero_run(q, lo);
+	if (stride == 1)
+		copy_run(q + lo, xr + lo, hi - lo);
+	else
+		for (int64_t k = lo; k < hi; k++)
+			q[k] = xr[k * stride];
+	zero_run(q + hi, n - hi);
+}
+
 /* col rows [r0, r1), row (c*kh + i)*kw + j holding, at oy*ow + ox,
  * x[c][oy*sh - ph + i*dh][ox*sw - pw + j*dw], or 0 in the padding. Each
  * row is zeros, a copy (copy_run when sw is 1), zeros: no test per element. */
@@ -177,14 +191,7 @@ im2col(const Conv *v, int64_t r0, int64_t r1)
 				zero_run(q, v->OW);
 				continue;
 			}
-			const float *xr = xc + iy * v->W + off;
-			zero_run(q, lo);
-			if (v->SW == 1)
-				copy_run(q + lo, xr + lo, hi - lo);
-			else
-				for (int64_t ox = lo; ox < hi; ox++)
-					q[ox] = xr[ox * v->SW];
-			zero_run(q + hi, v->OW - hi);
+			gather_run(q, xc + iy * v->W + off, lo, hi, v->OW, v->SW);
 		}
 	}
 }
@@ -204,14 +211,7 @@ window_row(const Conv *v, const float *xc, int64_t o, float *q)
 			zero_run(q, v->KW);
 			continue;
 		}
-		const float *xr = xc + iy * v->W + off;
-		zero_run(q, lo);
-		if (v->DW == 1)
-			copy_run(q + lo, xr + lo, hi - lo);
-		else
-			for (int64_t j = lo; j < hi; j++)
-				q[j] = xr[j * v->DW];
-		zero_run(q + hi, v->KW - hi);
+		gather_run(q, xc + iy * v->W + off, lo, hi, v->KW, v->DW);
 	}
 }
 
