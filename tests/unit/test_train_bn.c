@@ -111,7 +111,8 @@ static void test_inference_drops_update(void **state)
 		fail_msg("%s", d.msg);
 	assert_int_equal(count(g, OP_BUFFER_UPDATE, -1), 0);
 	assert_int_equal(count(g, OP_REDUCE_MEAN, -1), 0); /* its value had no other use */
-	assert_int_equal(g->val[ir_find_value(g, "rm")].state, IR_STATE_NONE);
+	int rm = ir_find_value(g, "rm"); /* dropped with its only reader, or a plain constant */
+	assert_true(rm < 0 || g->val[rm].state == IR_STATE_NONE);
 	ir_graph_free(g);
 }
 
