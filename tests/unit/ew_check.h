@@ -152,26 +152,26 @@ static inline void ew_compare(const char *who, const Tensor *want, const Tensor 
 	}
 }
 
-/* The differential check of graph g at -O<opt> (2 fuses); g is
- * optimized in place. */
-static inline void ew_check_graph(Graph *g, int opt)
+/* Graph g through the pipeline at -O<opt> (2 fuses), in place. */
+static inline void ew_optimize(Graph *g, int opt)
 {
 	Diag d;
 	diag_init(&d);
 	Options o = {.opt_level = opt};
 	if (ps_infer_shapes(g, &d) || ps_pipeline(g, &o, &d))
 		fail_msg("passes: %s", d.msg);
-	Tensor in[16], want[16], got[16], so[16];
+}
+
+/* The differential check of optimized graph g on inputs in[0 ..
+ * g->ninput) (freed here): the reference interpreter against the kernel
+ * interpreter and the compiled code; with bits, the compiled outputs must
+ * also equal the reference's byte for byte. */
+static inline void ew_check_inputs(Graph *g, Tensor *in, bool bits)
+{
+	Diag d;
+	diag_init(&d);
+	Tensor want[16], got[16], so[16];
 	assert_true(g->ninput <= 16 && g->noutput <= 16);
-	for (int i = 0; i < g->ninput; i++) {
-		const Value *v = &g->val[g->input[i]];
-		int64_t n = ir_shape_numel(&v->shape);
-		size_t sz = ir_dtype_size(v->dtype);
-		in[i] = (Tensor){v->dtype, v->shape, malloc((size_t)n * sz + 1)};
-		for (int64_t j = 0; j < n; j++)
-			ew_rand_elem(v->dtype, (char *)in[i].data + j * sz, ew_specials,
-				(int)(sizeof ew_specials / sizeof *ew_specials));
-	}
 	if (ir_eval(g, in, want, &d))
 		fail_msg("ir_eval: %s", d.msg);
 	KernelList kl;
@@ -188,6 +188,9 @@ static inline void ew_check_graph(Graph *g, int opt)
 		if (ew_interp && !(ir_dtype_is_int(want[k].dtype) && ir_dtype_size(want[k].dtype) == 8))
 			ew_compare("kernel interpreter", &want[k], &got[k]);
 		ew_compare("compiled", &want[k], &so[k]);
+		if (bits)
+			assert_memory_equal(want[k].data, so[k].data,
+				(size_t)ir_shape_numel(&want[k].shape) * ir_dtype_size(want[k].dtype));
 		ir_tensor_free(&want[k]);
 		ir_tensor_free(&got[k]);
 		ir_tensor_free(&so[k]);
@@ -195,6 +198,25 @@ static inline void ew_check_graph(Graph *g, int opt)
 	for (int i = 0; i < g->ninput; i++)
 		free(in[i].data);
 	cg_free(&kl);
+}
+
+/* The differential check of graph g at -O<opt> (2 fuses) on random
+ * inputs; g is optimized in place. */
+static inline void ew_check_graph(Graph *g, int opt)
+{
+	ew_optimize(g, opt);
+	Tensor in[16];
+	assert_true(g->ninput <= 16);
+	for (int i = 0; i < g->ninput; i++) {
+		const Value *v = &g->val[g->input[i]];
+		int64_t n = ir_shape_numel(&v->shape);
+		size_t sz = ir_dtype_size(v->dtype);
+		in[i] = (Tensor){v->dtype, v->shape, malloc((size_t)n * sz + 1)};
+		for (int64_t j = 0; j < n; j++)
+			ew_rand_elem(v->dtype, (char *)in[i].data + j * sz, ew_specials,
+				(int)(sizeof ew_specials / sizeof *ew_specials));
+	}
+	ew_check_inputs(g, in, false);
 }
 
 /* The differential check of text-IR src at -O<opt>. */

@@ -64,10 +64,8 @@ static void check3(const char *src, int64_t seed, int64_t step, int opt)
 	Graph *g = ir_parse(src, "rng.ir", &d);
 	if (!g)
 		fail_msg("parse: %s", d.msg);
-	Options o = {.opt_level = opt};
-	if (ps_infer_shapes(g, &d) || ps_pipeline(g, &o, &d))
-		fail_msg("passes: %s", d.msg);
-	Tensor in[4], want[4], got[4], so[4];
+	ew_optimize(g, opt);
+	Tensor in[4];
 	assert_true(g->ninput <= 4 && g->noutput <= 4);
 	for (int i = 0; i < g->ninput; i++) {
 		const Value *v = &g->val[g->input[i]];
@@ -81,29 +79,8 @@ static void check3(const char *src, int64_t seed, int64_t step, int opt)
 			for (int64_t j = 0; j < n; j++)
 				((float *)in[i].data)[j] = (float)j * 0.25f - 3;
 	}
-	if (ir_eval(g, in, want, &d))
-		fail_msg("ir_eval: %s", d.msg);
-	KernelList kl;
-	if (cg_lower(g, &kl, &d))
-		fail_msg("cg_lower: %s", d.msg);
-	cg_plan(&kl);
-	cg_schedule(&kl, 0);
-	if (cg_interp(&kl, in, got, &d))
-		fail_msg("cg_interp: %s", d.msg);
-	ew_run_so(&kl, g, in, want, so);
 	ew_rtol = 0; /* bit for bit */
-	for (int k = 0; k < g->noutput; k++) {
-		ew_compare("kernel interpreter", &want[k], &got[k]);
-		ew_compare("compiled", &want[k], &so[k]);
-		assert_memory_equal(want[k].data, so[k].data,
-			(size_t)ir_shape_numel(&want[k].shape) * ir_dtype_size(want[k].dtype));
-		ir_tensor_free(&want[k]);
-		ir_tensor_free(&got[k]);
-		ir_tensor_free(&so[k]);
-	}
-	for (int i = 0; i < g->ninput; i++)
-		free(in[i].data);
-	cg_free(&kl);
+	ew_check_inputs(g, in, true);
 	ir_graph_free(g);
 }
 
