@@ -335,4 +335,18 @@ static inline void gc_check(const GcCase *c)
 	ir_graph_free(g64);
 }
 
+static void gc_test_case(void **state) { gc_check((const GcCase *)*state); }
+
+/* main() of a gradient-check file: each of cases[0 .. n) as a cmocka
+ * test of its own, then extra[0 .. nextra). */
+static inline int gc_main(const GcCase *cases, int n, const struct CMUnitTest *extra, int nextra)
+{
+	struct CMUnitTest t[n + nextra];
+	for (int i = 0; i < n; i++)
+		t[i] = (struct CMUnitTest){cases[i].name, gc_test_case, NULL, NULL, (void *)&cases[i]};
+	for (int i = 0; i < nextra; i++)
+		t[n + i] = extra[i];
+	return cmocka_run_group_tests(t, NULL, NULL);
+}
+
 #endif

@@ -389,12 +389,6 @@ static const GcCase cases[] = {
 	{"nll", l_nll, -2, 0, 4, true},
 	{"mlp", mlp, -1, 1, 3, true},
 };
-enum { NCASES = sizeof cases / sizeof *cases };
-
-static void test_case(void **state)
-{
-	gc_check((const GcCase *)*state);
-}
 
 /* An op without a rule on the path is named; one off the path is fine. */
 static void test_no_rule(void **state)
@@ -463,11 +457,10 @@ static void test_loss_errors(void **state)
 
 int main(void)
 {
-	struct CMUnitTest t[NCASES + 3];
-	for (int i = 0; i < NCASES; i++)
-		t[i] = (struct CMUnitTest){cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
-	t[NCASES] = (struct CMUnitTest)cmocka_unit_test(test_no_rule);
-	t[NCASES + 1] = (struct CMUnitTest)cmocka_unit_test(test_unreached);
-	t[NCASES + 2] = (struct CMUnitTest)cmocka_unit_test(test_loss_errors);
-	return cmocka_run_group_tests(t, NULL, NULL);
+	const struct CMUnitTest extra[] = {
+		cmocka_unit_test(test_no_rule),
+		cmocka_unit_test(test_unreached),
+		cmocka_unit_test(test_loss_errors),
+	};
+	return gc_main(cases, (int)(sizeof cases / sizeof *cases), extra, 3);
 }

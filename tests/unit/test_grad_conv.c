@@ -203,17 +203,8 @@ static const GcCase cases[] = {
 	{"avgpool_dilation", ap_dil, -1, 1, 0, false},
 	{"cnn", cnn, -1, 1, 4, true},
 };
-enum { NCASES = sizeof cases / sizeof *cases };
-
-static void test_case(void **state)
-{
-	gc_check((const GcCase *)*state);
-}
 
 int main(void)
 {
-	struct CMUnitTest t[NCASES];
-	for (int i = 0; i < NCASES; i++)
-		t[i] = (struct CMUnitTest){cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
-	return cmocka_run_group_tests(t, NULL, NULL);
+	return gc_main(cases, (int)(sizeof cases / sizeof *cases), NULL, 0);
 }

@@ -117,17 +117,8 @@ static const GcCase cases[] = {
 	{"gather_elements", g_elements, -1, 1, 4, false},
 	{"gather_nd", g_nd, -1, 1, 3, false},
 };
-enum { NCASES = sizeof cases / sizeof *cases };
-
-static void test_case(void **state)
-{
-	gc_check((const GcCase *)*state);
-}
 
 int main(void)
 {
-	struct CMUnitTest t[NCASES];
-	for (int i = 0; i < NCASES; i++)
-		t[i] = (struct CMUnitTest){cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
-	return cmocka_run_group_tests(t, NULL, NULL);
+	return gc_main(cases, (int)(sizeof cases / sizeof *cases), NULL, 0);
 }

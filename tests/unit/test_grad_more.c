@@ -82,17 +82,8 @@ static const GcCase cases[] = {
 	{"mod_floor", m_floor, -3, 3, 0, false},
 	{"reduce_min", r_min, -1, 1, 0, false},
 };
-enum { NCASES = sizeof cases / sizeof *cases };
-
-static void test_case(void **state)
-{
-	gc_check((const GcCase *)*state);
-}
 
 int main(void)
 {
-	struct CMUnitTest t[NCASES];
-	for (int i = 0; i < NCASES; i++)
-		t[i] = (struct CMUnitTest){cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
-	return cmocka_run_group_tests(t, NULL, NULL);
+	return gc_main(cases, (int)(sizeof cases / sizeof *cases), NULL, 0);
 }
