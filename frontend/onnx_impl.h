@@ -70,6 +70,8 @@ void imp_resolve_static(Importer *m);
 const Value *imp_const_in(Importer *m, int k, const char *what);
 int imp_const_ints(Importer *m, int k, const char *what, int64_t *out, int max);
 int imp_const_scalar(Importer *m, int k, const char *what, double *out);
+/* The one integer of constant input k (numel 1, an integer dtype); 0 or -1. */
+int imp_const_int(Importer *m, int k, const char *what, int64_t *out);
 
 /* onnx_wire.c: false if buf is not well-framed protobuf of message md or
  * nests messages deeper than protobuf-c can unpack safely. */

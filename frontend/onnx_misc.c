@@ -35,19 +35,6 @@ static int reshape(Importer *m, int x, const int64_t *dims, int n, int slot)
 	return imp_ints_op(m, OP_RESHAPE, x, "shape", dims, n, slot);
 }
 
-/* The one value of constant input k as an integer; 0 or -1. */
-static int const_int(Importer *m, int k, const char *what, int64_t *out)
-{
-	int c = imp_fold(m, m->in[k]);
-	if (c < 0)
-		return imp_err(m, "input %d (%s) must be a constant", k, what);
-	const Value *v = &m->g->val[c];
-	if (ir_shape_numel(&v->shape) != 1 || !ir_dtype_is_int(v->dtype))
-		return imp_err(m, "%s must be one integer", what);
-	*out = (int64_t)ir_elem_get(v->dtype, v->data);
-	return 0;
-}
-
 /* ---- window functions ----------------------------------------------------------- */
 
 /* w[n] = a0 - a1 cos(2 pi n / D) + a2 cos(4 pi n / D), D = N (periodic)
@@ -65,7 +52,7 @@ int misc_window(Importer *m, Op op)
 		a0 = 0.42, a1 = 0.5, a2 = 0.08;
 	}
 	int64_t n;
-	if (const_int(m, 0, "size", &n) < 0)
+	if (imp_const_int(m, 0, "size", &n) < 0)
 		return -1;
 	if (n < 0 || n > (1 << 24))
 		return imp_err(m, "size %lld is out of range", (long long)n);

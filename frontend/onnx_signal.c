@@ -40,19 +40,6 @@ static int transpose(Importer *m, int x, const int64_t *perm, int n, int slot)
 	return imp_ints_op(m, OP_TRANSPOSE, x, "perm", perm, n, slot);
 }
 
-/* The one value of constant input k as an integer; 0 or -1. */
-static int const_int(Importer *m, int k, const char *what, int64_t *out)
-{
-	int c = imp_fold(m, m->in[k]);
-	if (c < 0)
-		return imp_err(m, "input %d (%s) must be a constant", k, what);
-	const Value *v = &m->g->val[c];
-	if (ir_shape_numel(&v->shape) != 1 || !ir_dtype_is_int(v->dtype))
-		return imp_err(m, "%s must be one integer", what);
-	*out = (int64_t)ir_elem_get(v->dtype, v->data);
-	return 0;
-}
-
 /* One transform: N samples of c channels, length L, K outputs. */
 typedef struct Dft {
 	int64_t n;    /* samples along the signal axis */
@@ -134,7 +121,7 @@ int misc_dft(Importer *m, Op op)
 		if (imp_attr(m, "axis"))
 			return imp_err(m, "axis is an input from opset 20");
 		axis = -2;
-		if (has_in(m, 2) && const_int(m, 2, "axis", &axis) < 0)
+		if (has_in(m, 2) && imp_const_int(m, 2, "axis", &axis) < 0)
 			return -1;
 	}
 	if (axis < 0)
@@ -146,7 +133,7 @@ int misc_dft(Importer *m, Op op)
 	bool onesided = imp_int(m, "onesided", 0) != 0;
 	f.irfft = onesided && f.inverse;
 	f.l = f.irfft ? 2 * (f.n - 1) : f.n; /* irfft: N = L/2 + 1 frequencies */
-	if (has_in(m, 1) && const_int(m, 1, "dft_length", &f.l) < 0)
+	if (has_in(m, 1) && imp_const_int(m, 1, "dft_length", &f.l) < 0)
 		return -1;
 	if (f.l < 1 || f.l > (1 << 20))
 		return imp_err(m, "dft_length %lld is out of range", (long long)f.l);
@@ -188,9 +175,9 @@ int misc_stft(Importer *m, Op op)
 	if (xs.rank != 3)
 		return imp_err(m, "the signal must be [batch, length, 1 or 2]");
 	int64_t step, len = -1;
-	if (const_int(m, 1, "frame_step", &step) < 0)
+	if (imp_const_int(m, 1, "frame_step", &step) < 0)
 		return -1;
-	if (has_in(m, 3) && const_int(m, 3, "frame_length", &len) < 0)
+	if (has_in(m, 3) && imp_const_int(m, 3, "frame_length", &len) < 0)
 		return -1;
 	if (has_in(m, 2)) {
 		const Shape *ws = shp(m, m->in[2]);
@@ -280,7 +267,7 @@ int misc_mel_weight_matrix(Importer *m, Op op)
 {
 	(void)op;
 	int64_t nm, len;
-	if (const_int(m, 0, "num_mel_bins", &nm) < 0 || const_int(m, 1, "dft_length", &len) < 0)
+	if (imp_const_int(m, 0, "num_mel_bins", &nm) < 0 || imp_const_int(m, 1, "dft_length", &len) < 0)
 		return -1;
 	if (nm < 1 || nm > 4096 || len < 1 || len > (1 << 20))
 		return imp_err(m, "num_mel_bins %lld or dft_length %lld is out of range", (long long)nm,

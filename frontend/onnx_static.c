@@ -121,6 +121,17 @@ int imp_const_scalar(Importer *m, int k, const char *what, double *out)
 	return 0;
 }
 
+int imp_const_int(Importer *m, int k, const char *what, int64_t *out)
+{
+	const Value *v = imp_const_in(m, k, what);
+	if (!v)
+		return -1;
+	if (ir_shape_numel(&v->shape) != 1 || !ir_dtype_is_int(v->dtype))
+		return imp_err(m, "%s must be one integer", what);
+	*out = (int64_t)ir_elem_get(v->dtype, v->data);
+	return 0;
+}
+
 enum { STATIC_MAX = 64 };
 
 void imp_resolve_static(Importer *m)
