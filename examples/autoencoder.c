@@ -164,11 +164,7 @@ int main(int argc, char **argv)
 	int64_t ed[2] = {B, LATENT};
 
 	ExData train, test;
-	ex_load_data(a.data, "train", a.limit_train, &train);
-	ex_load_data(a.data, "t10k", a.limit_test, &test);
-	int nb = train.n / B;
-	if (nb == 0)
-		ex_die("%d training images: fewer than one batch of %d", train.n, B);
+	int nb = ex_load_sets(&a, B, &train, &test);
 	char *err = NULL;
 	if (a.resume) {
 		const char *ck = ex_path(&a, "checkpoint.safetensors");

@@ -193,6 +193,15 @@ static uint8_t *read_idx(const char *path, int rank, uint32_t *d, uint8_t **raw)
 	return b + head;
 }
 
+int ex_load_sets(const ExArgs *a, int B, ExData *train, ExData *test)
+{
+	ex_load_data(a->data, "train", a->limit_train, train);
+	ex_load_data(a->data, "t10k", a->limit_test, test);
+	if (train->n / B == 0)
+		ex_die("%d training images: fewer than one batch of %d", train->n, B);
+	return train->n / B;
+}
+
 void ex_load_data(const char *dir, const char *prefix, int limit, ExData *d)
 {
 	char path[4096];

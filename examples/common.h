@@ -71,6 +71,9 @@ const char *ex_path(const ExArgs *a, const char *name);
  * (PREFIX "train" or "t10k"); keeps the first `limit` images (0: all). */
 void ex_load_data(const char *dir, const char *prefix, int limit, ExData *d);
 void ex_free_data(ExData *d);
+/* The training and test sets of --data, --limit-train and --limit-test;
+ * returns the training batches of B per epoch (dies when there are none). */
+int ex_load_sets(const ExArgs *a, int B, ExData *train, ExData *test);
 
 /* The permutation of 0..n-1 for an epoch: a Fisher-Yates shuffle by a
  * generator seeded from (seed, epoch), so a resumed run sees the same

@@ -84,11 +84,7 @@ int main(int argc, char **argv)
 		ex_die("gan_d_grad.so has no output grad.image");
 
 	ExData train, test;
-	ex_load_data(a.data, "train", a.limit_train, &train);
-	ex_load_data(a.data, "t10k", a.limit_test, &test);
-	int nb = train.n / B;
-	if (nb == 0)
-		ex_die("%d training images: fewer than one batch of %d", train.n, B);
+	int nb = ex_load_sets(&a, B, &train, &test);
 	char *err = NULL;
 	if (a.resume) { /* two checkpoints: G's and D's */
 		char p[4200];

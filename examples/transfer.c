@@ -136,11 +136,7 @@ int main(int argc, char **argv)
 			ex_check(nncc_session_set_learning_rate(runs[r].ts, a.lr, &err), &err, "--lr");
 	}
 	ExData train, test;
-	ex_load_data(a.data, "train", a.limit_train, &train);
-	ex_load_data(a.data, "t10k", a.limit_test, &test);
-	int B = 64, nb = train.n / B;
-	if (nb == 0)
-		ex_die("%d training images: fewer than one batch of %d", train.n, B);
+	int B = 64, nb = ex_load_sets(&a, B, &train, &test);
 	int64_t xd[4] = {B, 1, 28, 28}, ld[1] = {B};
 	float *x = malloc((size_t)B * 784 * sizeof *x);
 	int64_t *y = malloc((size_t)B * sizeof *y);
