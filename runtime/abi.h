@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define NNCC_ABI_MAGIC 0x6e6e6363u /* "nncc" */
-#define NNCC_ABI_VERSION 3 /* 3: param_role (training state) */
+#define NNCC_ABI_VERSION 4 /* 3: param_role (training state); 4: gemm_scratch */
 
 typedef struct nncc_abi_tensor {
 	const char *name;    /* NUL-terminated */
@@ -22,15 +22,21 @@ typedef struct nncc_abi_tensor {
 	const void *data;    /* params: the embedded read-only data; else NULL */
 } nncc_abi_tensor;
 
+/* Bytes of GEMM packing buffers per thread (runtime/gemm.c). */
+#define NNCC_ABI_GEMM_SCRATCH (1280 * 1024)
+
 /* What the runtime lends a running model: a way to run chunks of a loop
- * on its worker threads. A NULL ctx, or a NULL parallel_for, runs every
- * chunk serially on the calling thread. parallel_for returns when fn has
- * run for every chunk in [0, nchunks). */
+ * on its worker threads, and the GEMM's packing buffers. A NULL ctx, or a
+ * NULL parallel_for, runs every chunk serially on the calling thread.
+ * parallel_for returns when fn has run for every chunk in [0, nchunks). */
 typedef struct nncc_abi_ctx {
 	int32_t nthreads; /* worker threads available, >= 1 */
 	void (*parallel_for)(void *pool, void (*fn)(void *closure, int64_t chunk),
 			     void *closure, int64_t nchunks);
 	void *pool;       /* the runtime's thread pool, passed back to parallel_for */
+	/* nthreads * NNCC_ABI_GEMM_SCRATCH bytes, 64-byte aligned, for the
+	 * GEMMs of this run; NULL: GEMMs call OpenBLAS */
+	void *gemm_scratch;
 } nncc_abi_ctx;
 
 /* The entry point: arena is arena_bytes, 64-byte aligned, owned by the
@@ -76,7 +82,7 @@ enum {
 void nncc_rt_matmul_f32(const float *a, const float *b, float *c,
 			int32_t nbatch, const int64_t *bext, const int64_t *sa,
 			const int64_t *sb, const int64_t *sc, int64_t m, int64_t n,
-			int64_t k, int32_t trans_a, int32_t trans_b);
+			int64_t k, int32_t trans_a, int32_t trans_b, const void *ctx);
 /* p: n, c, h, w, k, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, group (16 values).
  * ctx (added with the thread pool): the run's nncc_abi_ctx or NULL; its
  * threads do the im2col/bias copies and depthwise planes. Linked into each

@@ -12,19 +12,23 @@
 #include "rt.h"
 
 void *
-rt_alloc(int64_t n)
+rt_alloc_uninit(int64_t n)
 {
 	int64_t r;
-	void *p;
 
 	if (n < 0 || !rt_ck_add(n, RT_ALIGN - 1, &r) || (uint64_t)r > SIZE_MAX)
 		return NULL;
 	r = r / RT_ALIGN * RT_ALIGN; /* aligned_alloc wants a multiple */
-	if (r == 0)
-		r = RT_ALIGN;
-	p = aligned_alloc(RT_ALIGN, (size_t)r);
+	return aligned_alloc(RT_ALIGN, (size_t)(r ? r : RT_ALIGN));
+}
+
+void *
+rt_alloc(int64_t n)
+{
+	void *p = rt_alloc_uninit(n);
+
 	if (p)
-		memset(p, 0, (size_t)r);
+		memset(p, 0, (size_t)(n > 0 ? n : 1));
 	return p;
 }
 

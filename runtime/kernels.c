@@ -1,6 +1,6 @@
 /* kernels.c — the kernel library linked statically into every compiled
  * model: batched matmul, 2-D convolution, and the general (3-D, transposed)
- * convolution on top of OpenBLAS's sgemm.
+ * convolution on top of the GEMM of gemm.c.
  *
  * Built with -fvisibility=hidden (and the entry points say so too), so each
  * model carries a private copy and two models never clash. No allocation,
@@ -15,28 +15,18 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "abi.h"
+#include "gemm.h"
 
 #define HIDDEN __attribute__((visibility("hidden")))
 
 /* C (m x n, row-major) = op(A) * op(B) (+ C when beta is 1). A is m x k,
  * or k x m stored when trans_a; B is k x n, or n x k stored when trans_b. */
 static void
-gemm(const float *a, const float *b, float *c, int64_t m, int64_t n, int64_t k, int trans_a,
-     int trans_b, float beta)
+gemm(const nncc_abi_ctx *cx, const float *a, const float *b, float *c, int64_t m, int64_t n,
+     int64_t k, int trans_a, int trans_b, float beta)
 {
-	if (m == 0 || n == 0)
-		return;
-	if (k == 0) { /* BLAS needs lda >= 1; the product is empty */
-		if (beta == 0.0f)
-			memset(c, 0, (size_t)(m * n) * sizeof(float));
-		return;
-	}
-	cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-		    trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a,
-		    (int)(trans_a ? m : k), b, (int)(trans_b ? k : n), beta, c, (int)n);
+	rt_gemm(cx, m, n, k, a, trans_a ? m : k, trans_a, b, trans_b ? k : n, trans_b, beta != 0.0f, c, n);
 }
 
 /* For every index (i0, .., i{nbatch-1}) of the batch extents bext, row-major:
@@ -44,7 +34,7 @@ gemm(const float *a, const float *b, float *c, int64_t m, int64_t n, int64_t k, 
 HIDDEN void
 nncc_rt_matmul_f32(const float *a, const float *b, float *c, int32_t nbatch,
 		   const int64_t *bext, const int64_t *sa, const int64_t *sb, const int64_t *sc,
-		   int64_t m, int64_t n, int64_t k, int32_t trans_a, int32_t trans_b)
+		   int64_t m, int64_t n, int64_t k, int32_t trans_a, int32_t trans_b, const void *ctx)
 {
 	int64_t idx[4] = {0, 0, 0, 0};
 	int64_t oa = 0, ob = 0, oc = 0;
@@ -56,7 +46,7 @@ nncc_rt_matmul_f32(const float *a, const float *b, float *c, int32_t nbatch,
 		if (bext[d] <= 0)
 			return;
 	for (;;) {
-		gemm(a + oa, b + ob, c + oc, m, n, k, trans_a, trans_b, 0.0f);
+		gemm(ctx, a + oa, b + ob, c + oc, m, n, k, trans_a, trans_b, 0.0f);
 		/* odometer: bump the last batch dim, carry leftwards */
 		for (d = nbatch - 1; d >= 0; d--) {
 			idx[d]++;
@@ -280,10 +270,8 @@ wide_conv(Conv *v, int64_t N, int64_t nb, const float *x, const float *w, const 
 					for (int64_t ch = 0; ch < wd.nchunk; ch++)
 						wide_chunk(&wd, ch);
 				/* z (kg x rows) (+)= w[g*kg.., c] (kg x kk, row stride cg*kk) * col^T */
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)v->kg, (int)rows,
-					    (int)kk, 1.0f, w + (g * v->kg * v->cg + wd.c) * kk,
-					    (int)(v->cg * kk), v->col, (int)kk, wd.c ? 1.0f : 0.0f, z,
-					    (int)rows);
+				rt_gemm(cx, v->kg, rows, kk, w + (g * v->kg * v->cg + wd.c) * kk, v->cg * kk,
+					0, v->col, kk, 1, wd.c != 0, z, rows);
 			}
 			for (int64_t b = 0; b < n; b++)
 				for (int64_t k = 0; k < v->kg; k++) {
@@ -383,8 +371,8 @@ depthwise_chunk(void *closure, int64_t ch)
  * 1x1 fast path multiplies x directly). A depthwise convolution (several
  * groups of one input channel) runs directly, without scratch or GEMM. ctx
  * (an nncc_abi_ctx, or NULL) lends threads to the copies (im2col, bias)
- * of big convolutions and to depthwise planes; the GEMMs run on
- * OpenBLAS's own threads. */
+ * of big convolutions, to depthwise planes and to the GEMMs, and holds
+ * the GEMMs' packing buffers. */
 HIDDEN void
 nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 		   float *scratch, const int64_t *p, const void *ctx)
@@ -443,7 +431,7 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 				for (int64_t ch = 0; ch < v.nchunk; ch++)
 					copy_chunk(&v, ch);
 			/* yg (kg x hw) = wg (kg x ckk) * col (ckk x hw, or hw x ckk stored) (+ bias) */
-			gemm(wg, fast ? v.xg : v.col, v.yg, v.kg, v.hw, v.ckk, 0, v.tcol, bias ? 1.0f : 0.0f);
+			gemm(cx, wg, fast ? v.xg : v.col, v.yg, v.kg, v.hw, v.ckk, 0, v.tcol, bias ? 1.0f : 0.0f);
 		}
 }
 
@@ -557,7 +545,7 @@ col2im_chunk(void *closure, int64_t ch)
  * (K/G)*kd*kh*kw*d*h*w floats (one GEMM per image and group into columns,
  * then col2im accumulates them into y, which starts as the bias). ctx (an
  * nncc_abi_ctx, or NULL) lends threads to the im2col/col2im copies of big
- * convolutions, in fixed chunks; the GEMMs run on OpenBLAS's threads. */
+ * convolutions, in fixed chunks; and to the GEMMs. */
 HIDDEN void
 nncc_rt_convnd_f32(const float *x, const float *w, const float *bias, float *y,
 		   float *scratch, const int64_t *p, const void *ctx)
@@ -593,7 +581,7 @@ nncc_rt_convnd_f32(const float *x, const float *w, const float *bias, float *y,
 			v.yg = y + (b * v.K + g * v.kg) * v.ovol;
 			v.bias = bias ? bias + g * v.kg : NULL;
 			if (transpose) /* scratch (kg*kvol x ivol) = wg^T (kg*kvol x cg) * xg (cg x ivol) */
-				gemm(w + g * v.cg * v.kg * v.kvol, v.xg, scratch, v.kg * v.kvol, v.ivol, v.cg, 1, 0,
+				gemm(cx, w + g * v.cg * v.kg * v.kvol, v.xg, scratch, v.kg * v.kvol, v.ivol, v.cg, 1, 0,
 				     0.0f);
 			else if (v.bias)
 				for (int64_t o = 0; o < v.kg; o++)
@@ -605,7 +593,7 @@ nncc_rt_convnd_f32(const float *x, const float *w, const float *bias, float *y,
 				for (int64_t ch = 0; ch < v.nchunk; ch++)
 					copy(&v, ch);
 			if (!transpose) /* yg (kg x ovol) = wg (kg x cg*kvol) * col (+ bias) */
-				gemm(w + g * v.kg * v.cg * v.kvol, scratch, v.yg, v.kg, v.ovol, v.cg * v.kvol, 0, 0,
+				gemm(cx, w + g * v.kg * v.cg * v.kvol, scratch, v.yg, v.kg, v.ovol, v.cg * v.kvol, 0, 0,
 				     bias ? 1.0f : 0.0f);
 		}
 }

@@ -175,21 +175,6 @@ rt_model_from_file(const nncc_model *m)
 	return m->dl != NULL;
 }
 
-void *
-rt_model_sym(const nncc_model *m, const char *name)
-{
-	void *h, *sym;
-
-	if (m->dl) /* searches the library and what it loaded (OpenBLAS) */
-		return dlsym(m->dl, name);
-	h = dlopen(NULL, RTLD_NOW); /* the program and its global libraries */
-	if (!h)
-		return NULL;
-	sym = dlsym(h, name);
-	dlclose(h);
-	return sym;
-}
-
 const char *
 nncc_model_name(const nncc_model *m)
 {

@@ -41,6 +41,8 @@ static inline bool rt_ck_mul(int64_t a, int64_t b, int64_t *r) { return !__built
 /* The one allocation hook of the runtime: n bytes (n may be 0), RT_ALIGN
  * aligned, zeroed; NULL on failure or when n does not fit size_t. */
 void *rt_alloc(int64_t n);
+/* The same, not zeroed: pages nothing writes never become resident. */
+void *rt_alloc_uninit(int64_t n);
 void rt_free(void *p);
 /* Sets *err (if err is non-NULL) to a malloc'd formatted message and
  * returns st, so callers write `return rt_err(err, ST, "...")`. */
@@ -61,9 +63,6 @@ void rt_tensor_free(RtTensor *t);
  * nncc_model_load does. */
 nncc_status nncc_model_from_abi(const nncc_abi_model *abi, nncc_model **out, char **err);
 const nncc_abi_model *rt_model_abi(const nncc_model *m);
-/* A symbol of the model's library or of the libraries it loaded (for a
- * descriptor wrapped by nncc_model_from_abi: of the program), or NULL. */
-void *rt_model_sym(const nncc_model *m, const char *name);
 /* Whether the model's data lies in a library nncc_model_load dlopened
  * (read-only pages of a file mapping), not in memory a caller wrapped. */
 int rt_model_from_file(const nncc_model *m);

@@ -11,11 +11,10 @@
  * Threads: each session owns a thread pool (pool.c) of nthreads threads
  * counting the caller (default: NNCC_THREADS, else the online CPUs, at
  * most RT_DEFAULT_THREADS; 1 means no pool at all) and lends it to the
- * model through the nncc_abi_ctx that run() receives. GEMMs run on
- * OpenBLAS's own threads: a run first sets OpenBLAS's thread count (found
- * with dlsym in the model's library; process-wide) to the session's, so
- * the pool's workers, which sleep while a GEMM runs, and OpenBLAS's
- * threads take turns on the same cores instead of oversubscribing them.
+ * model through the nncc_abi_ctx that run() receives, with one GEMM
+ * packing slot per thread (NNCC_ABI_GEMM_SCRATCH bytes each): the GEMMs
+ * (runtime/gemm.c) run on the same threads as everything else, so no
+ * second pool competes for the cores.
  *
  * Training state starts as a copy of the embedded initial values; the
  * copy is all that reads them, so for a dlopened model their pages are
@@ -43,8 +42,6 @@ struct nncc_session {
 	int nthreads;              /* threads a run uses, >= 1 */
 	RtPool *pool;              /* its workers; NULL when nthreads is 1 */
 	nncc_abi_ctx ctx;          /* what run() receives */
-	void (*blas_set)(int);     /* openblas_set_num_threads, NULL if absent */
-	int (*blas_get)(void);     /* openblas_get_num_threads, NULL if absent */
 };
 
 void
@@ -53,6 +50,7 @@ nncc_session_free(nncc_session *s)
 	if (!s)
 		return;
 	rt_pool_free(s->pool);
+	rt_free(s->ctx.gemm_scratch);
 	if (s->in)
 		for (int32_t i = 0; i < s->abi->ninputs; i++)
 			rt_free(s->in[i]);
@@ -119,9 +117,16 @@ use_threads(nncc_session *s, int n, char **err)
 {
 	RtPool *p;
 	nncc_status st;
+	void *scratch;
 
 	if ((st = rt_pool_new(n, &p, err)) != NNCC_STATUS_OK)
 		return st;
+	if (!(scratch = rt_alloc_uninit((int64_t)rt_pool_threads(p) * NNCC_ABI_GEMM_SCRATCH))) {
+		rt_pool_free(p);
+		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
+	}
+	rt_free(s->ctx.gemm_scratch);
+	s->ctx.gemm_scratch = scratch;
 	rt_pool_free(s->pool);
 	s->pool = p;
 	s->nthreads = rt_pool_threads(p);
@@ -183,8 +188,6 @@ nncc_session_create(const nncc_model *m, nncc_session **out, char **err)
 			s->params[i] = s->state[i];
 		}
 	}
-	*(void **)&s->blas_set = rt_model_sym(m, "openblas_set_num_threads");
-	*(void **)&s->blas_get = rt_model_sym(m, "openblas_get_num_threads");
 	if (use_threads(s, default_threads(), NULL) != NNCC_STATUS_OK &&
 	    use_threads(s, 1, NULL) != NNCC_STATUS_OK) /* no threads to spare: run serially */
 		goto oom;
@@ -250,8 +253,6 @@ nncc_session_run(nncc_session *s, char **err)
 		if (!s->set[i])
 			return rt_err(err, NNCC_STATUS_NOT_READY, "model '%s': input '%s' not set",
 				      a->name, a->inputs[i].name);
-	if (s->blas_set && (!s->blas_get || s->blas_get() != s->nthreads))
-		s->blas_set(s->nthreads);
 	a->run(s->arena, (const void *const *)s->in, (void *const *)s->out,
 	       (const void *const *)s->params, &s->ctx);
 	s->ran = 1;

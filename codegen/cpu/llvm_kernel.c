@@ -440,9 +440,9 @@ static void matmul_call(Kc *c)
 	Cg *cg = c->cg;
 	const Kernel *k = c->k;
 	LLVMTypeRef p = cg->t_ptr, i32 = cg->t_i32, i64 = cg->t_i64;
-	LLVMTypeRef at[13] = {p, p, p, i32, p, p, p, p, i64, i64, i64, i32, i32};
-	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, at, 13, 0);
-	LLVMValueRef args[13] = {
+	LLVMTypeRef at[14] = {p, p, p, i32, p, p, p, p, i64, i64, i64, i32, i32, p};
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, at, 14, 0);
+	LLVMValueRef args[14] = {
 	    cpu_base(c, k->mm.a),
 	    cpu_base(c, k->mm.b),
 	    cpu_base(c, k->mm.c),
@@ -456,8 +456,9 @@ static void matmul_call(Kc *c)
 	    cpu_i64(c, k->mm.k),
 	    LLVMConstInt(i32, (unsigned long long)(k->mm.trans_a != 0), 0),
 	    LLVMConstInt(i32, (unsigned long long)(k->mm.trans_b != 0), 0),
+	    LLVMGetParam(c->fn, (unsigned)c->nargs), /* ctx */
 	};
-	LLVMBuildCall2(cg->b, fty, lib_fn(c, "nncc_rt_matmul_f32", fty), args, 13, "");
+	LLVMBuildCall2(cg->b, fty, lib_fn(c, "nncc_rt_matmul_f32", fty), args, 14, "");
 }
 
 /* The convolution of every image, or with img non-NULL of that one image

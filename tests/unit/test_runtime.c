@@ -23,6 +23,7 @@
 
 #include "runtime/rt.h"
 #include "runtime/kernels.c"
+#include "runtime/gemm.c"
 
 /* A deterministic generator of floats in [-1, 1). */
 static float
@@ -88,7 +89,7 @@ test_matmul(void **state)
 	assert_non_null(want);
 	for (int ta = 0; ta < 2; ta++)
 		for (int tb = 0; tb < 2; tb++) {
-			nncc_rt_matmul_f32(a, b, c, 2, bext, sa, sb, sc, m, n, k, ta, tb);
+			nncc_rt_matmul_f32(a, b, c, 2, bext, sa, sb, sc, m, n, k, ta, tb, NULL);
 			for (int i = 0; i < 2; i++)
 				for (int j = 0; j < 3; j++)
 					naive_mm(a + i * sa[0] + j * sa[1], b + j * sb[1],
@@ -97,11 +98,11 @@ test_matmul(void **state)
 			assert_close(c, want, 6 * mn, what);
 		}
 	/* no batch dims */
-	nncc_rt_matmul_f32(a, b, c, 0, NULL, NULL, NULL, NULL, m, n, k, 0, 1);
+	nncc_rt_matmul_f32(a, b, c, 0, NULL, NULL, NULL, NULL, m, n, k, 0, 1, NULL);
 	naive_mm(a, b, want, m, n, k, 0, 1);
 	assert_close(c, want, mn, "matmul unbatched");
 	/* k == 0 writes zeros */
-	nncc_rt_matmul_f32(a, b, c, 0, NULL, NULL, NULL, NULL, m, n, 0, 0, 0);
+	nncc_rt_matmul_f32(a, b, c, 0, NULL, NULL, NULL, NULL, m, n, 0, 0, 0, NULL);
 	for (int64_t i = 0; i < mn; i++)
 		assert_true(c[i] == 0.0f);
 	free(a), free(b), free(c), free(want);
@@ -165,8 +166,10 @@ test_conv2d(void **state)
 	uint32_t seed = 7;
 	char what[64];
 	RtPool *pool;
-	nncc_abi_ctx ctx = {3, rt_pool_parallel_for, NULL};
+	void *gs = aligned_alloc(64, 3 * NNCC_ABI_GEMM_SCRATCH);
+	nncc_abi_ctx ctx = {3, rt_pool_parallel_for, NULL, gs}, ctx1 = {1, NULL, NULL, gs};
 
+	assert_non_null(gs);
 	assert_int_equal(rt_pool_new(3, &pool, NULL), NNCC_STATUS_OK);
 	ctx.pool = pool;
 	for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
@@ -184,11 +187,14 @@ test_conv2d(void **state)
 		float *y = rnd_array(ny, &seed), *want = rnd_array(ny, &seed);
 		float *scratch = fast ? NULL : rnd_array((C / G) * KH * KW * OH * OW, &seed);
 
-		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, NULL);
 		naive_conv(x, w, bias, want, p);
-		snprintf(what, sizeof what, "conv case %zu", t);
+		snprintf(what, sizeof what, "conv case %zu (OpenBLAS)", t);
+		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, NULL);
 		assert_close(y, want, ny, what);
-		/* the copies on 3 threads: the same bits */
+		/* gemm.c on one thread, then the copies and GEMMs on 3: the same bits */
+		snprintf(what, sizeof what, "conv case %zu", t);
+		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, &ctx1);
+		assert_close(y, want, ny, what);
 		memcpy(want, y, (size_t)ny * sizeof *y);
 		memset(y, 0, (size_t)ny * sizeof *y);
 		if (scratch)
@@ -198,6 +204,7 @@ test_conv2d(void **state)
 		free(x), free(w), free(bias), free(y), free(want), free(scratch);
 	}
 	rt_pool_free(pool);
+	free(gs);
 }
 
 /* The unit-test target links neither nncc_rt_kernels nor OpenBLAS, so

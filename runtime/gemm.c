@@ -1,0 +1,378 @@
+/* gemm.c — the kernel library's single-precision GEMM: packed panels, a
+ * register-blocked micro-kernel, and the run's own threads.
+ *
+ * The loops are those of BLIS (Van Zee and van de Geijn, "BLIS: A
+ * Framework for Rapidly Instantiating BLAS Functionality"): for each block
+ * of NC columns and KC of the inner dimension, B's block is packed into
+ * panels of NR columns (KC x NR, row by row); for each block of MC rows
+ * A's block is packed into panels of MR rows (column by column); the
+ * micro-kernel multiplies one A panel by one B panel into an MR x NR tile
+ * held in registers, then adds it to C. The A panel stays in L1 while the
+ * kernel walks the B block in L2.
+ *
+ * Three micro-kernels, picked once per call by the CPU's features:
+ * AVX-512 (12 x 32, 24 zmm accumulators), AVX2+FMA (6 x 16), and a plain
+ * C one (4 x 8) for anything else. Each is compiled for its ISA with a
+ * target attribute, so the library itself needs no -m flags.
+ *
+ * Threads: C splits into as many pieces as the run has threads, along its
+ * longer side in whole tiles; each piece packs its own operands into its
+ * own slot of ctx->gemm_scratch (NNCC_ABI_GEMM_SCRATCH bytes). Every
+ * element of C is the sum, from zero, of each KC block in p order, added to
+ * C block by block, whichever tile or piece holds it: the result does not
+ * depend on the thread count. */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <immintrin.h>
+
+#include "gemm.h"
+
+enum {
+	MC = 96,   /* rows of A per packed block (whole tiles of MR rows: 96 for every MR) */
+	KC = 256,  /* inner extent per packed block */
+	NC = 1024, /* columns of B per packed block (whole tiles: 960 for NR 48 and 96) */
+	MAX_MR = 12,
+	MAX_NR = 96,
+};
+
+_Static_assert((MC * KC + KC * NC) * sizeof(float) <= NNCC_ABI_GEMM_SCRATCH,
+	       "a GEMM scratch slot holds one packed A and one packed B block");
+
+/* c (mr x nr, row stride ldc) = (acc ? c : 0) + ap (mr x kc panel) * bp (kc x nr panel) */
+typedef void (*Ukr)(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int acc);
+
+typedef struct Isa {
+	int mr, nr;
+	Ukr ukr;
+	int avx; /* the CPU has AVX2 (packing transposes through registers) */
+} Isa;
+
+/* An AVX-512 micro-kernel of MR rows and NV vectors of 16 columns, with
+ * MR * NV accumulators (at most 24 of the 32 zmm registers). */
+#define UKR_AVX512(NAME, MR, NV)                                                                   \
+	__attribute__((target("avx512f"))) static void NAME(                                       \
+	    int64_t kc, const float *restrict ap, const float *restrict bp, float *restrict c,     \
+	    int64_t ldc, int acc)                                                                  \
+	{                                                                                          \
+		__m512 r[MR][NV], b[NV];                                                           \
+		_Pragma("GCC unroll 12") for (int i = 0; i < MR; i++)                               \
+		{                                                                                  \
+			_Pragma("GCC unroll 6") for (int v = 0; v < NV; v++) r[i][v] =              \
+			    _mm512_setzero_ps();                                                   \
+			_mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);                    \
+		}                                                                                  \
+		_Pragma("GCC unroll 2") for (int64_t p = 0; p < kc; p++, ap += MR, bp += 16 * NV)   \
+		{                                                                                  \
+			_Pragma("GCC unroll 6") for (int v = 0; v < NV; v++) b[v] =                  \
+			    _mm512_load_ps(bp + 16 * v);                                           \
+			_Pragma("GCC unroll 12") for (int i = 0; i < MR; i++)                       \
+			{                                                                          \
+				__m512 a = _mm512_set1_ps(ap[i]);                                  \
+				_Pragma("GCC unroll 6") for (int v = 0; v < NV; v++) r[i][v] =       \
+				    _mm512_fmadd_ps(a, b[v], r[i][v]);                             \
+			}                                                                          \
+		}                                                                                  \
+		_Pragma("GCC unroll 12") for (int i = 0; i < MR; i++)                               \
+		    _Pragma("GCC unroll 6") for (int v = 0; v < NV; v++)                             \
+		{                                                                                  \
+			float *q = c + i * ldc + 16 * v;                                           \
+			_mm512_storeu_ps(q, acc ? _mm512_add_ps(r[i][v], _mm512_loadu_ps(q))      \
+						: r[i][v]);                                        \
+		}                                                                                  \
+	}
+
+UKR_AVX512(ukr_avx512_12x32, 12, 2)
+UKR_AVX512(ukr_avx512_8x48, 8, 3)
+UKR_AVX512(ukr_avx512_6x64, 6, 4)
+UKR_AVX512(ukr_avx512_4x96, 4, 6)
+
+__attribute__((target("avx2,fma"))) static void
+ukr_avx2(int64_t kc, const float *restrict ap, const float *restrict bp, float *restrict c,
+	 int64_t ldc, int acc)
+{
+	__m256 r[6][2];
+
+#pragma GCC unroll 6
+	for (int i = 0; i < 6; i++)
+		r[i][0] = r[i][1] = _mm256_setzero_ps();
+	for (int64_t p = 0; p < kc; p++, ap += 6, bp += 16) {
+		__m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
+#pragma GCC unroll 6
+		for (int i = 0; i < 6; i++) {
+			__m256 a = _mm256_broadcast_ss(ap + i);
+			r[i][0] = _mm256_fmadd_ps(a, b0, r[i][0]);
+			r[i][1] = _mm256_fmadd_ps(a, b1, r[i][1]);
+		}
+	}
+#pragma GCC unroll 6
+	for (int i = 0; i < 6; i++) {
+		float *q = c + i * ldc;
+		if (acc) {
+			r[i][0] = _mm256_add_ps(r[i][0], _mm256_loadu_ps(q));
+			r[i][1] = _mm256_add_ps(r[i][1], _mm256_loadu_ps(q + 8));
+		}
+		_mm256_storeu_ps(q, r[i][0]);
+		_mm256_storeu_ps(q + 8, r[i][1]);
+	}
+}
+
+static void
+ukr_plain(int64_t kc, const float *restrict ap, const float *restrict bp, float *restrict c,
+	  int64_t ldc, int acc)
+{
+	float r[4][8] = {{0}};
+
+	for (int64_t p = 0; p < kc; p++, ap += 4, bp += 8)
+		for (int i = 0; i < 4; i++)
+			for (int j = 0; j < 8; j++)
+				r[i][j] += ap[i] * bp[j];
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < 8; j++)
+			c[i * ldc + j] = (acc ? c[i * ldc + j] : 0.0f) + r[i][j];
+}
+
+/* The micro-kernels this CPU runs, the first the default; *n gets their
+ * count. */
+static const Isa *
+cpu_isas(int *n)
+{
+	static const Isa avx512[] = {{12, 32, ukr_avx512_12x32, 1}, {8, 48, ukr_avx512_8x48, 1},
+				     {6, 64, ukr_avx512_6x64, 1}, {4, 96, ukr_avx512_4x96, 1}};
+	static const Isa avx2 = {6, 16, ukr_avx2, 1}, plain = {4, 8, ukr_plain, 0};
+
+	__builtin_cpu_init();
+	*n = 1;
+	if (__builtin_cpu_supports("avx512f")) {
+		*n = (int)(sizeof avx512 / sizeof avx512[0]);
+		return avx512;
+	}
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return &avx2;
+	return &plain;
+}
+
+/* The micro-kernel that wastes least on padding an m x n C to whole
+ * tiles; the first on a tie. A function of m and n only: the same for
+ * every thread count. */
+static const Isa *
+pick_isa(int64_t m, int64_t n)
+{
+	int cnt;
+	const Isa *v = cpu_isas(&cnt), *best = v;
+	int64_t least = INT64_MAX;
+
+	for (int i = 0; i < cnt; i++) {
+		int64_t padded = (m + v[i].mr - 1) / v[i].mr * v[i].mr * ((n + v[i].nr - 1) / v[i].nr * v[i].nr);
+		if (padded < least)
+			least = padded, best = &v[i];
+	}
+	return best;
+}
+
+/* One GEMM, and how its C splits into pieces (one per chunk). */
+typedef struct Gemm {
+	const Isa *isa;
+	int64_t m, n, k, lda, ldb, ldc;
+	const float *a, *b;
+	float *c;
+	int trans_a, trans_b, acc;
+	char *scratch;  /* slot ch at ch * NNCC_ABI_GEMM_SCRATCH */
+	int split_n;    /* pieces split the columns (else the rows) */
+	int64_t npiece;
+} Gemm;
+
+/* d[0..8)[0..8) (row stride ldd) = the transpose of s (row stride lds):
+ * 8 loads, 24 shuffles, 8 stores. */
+__attribute__((target("avx2"))) static void
+transpose8x8(const float *s, int64_t lds, float *d, int64_t ldd)
+{
+	__m256 r[8], t[8];
+
+	for (int i = 0; i < 8; i++)
+		r[i] = _mm256_loadu_ps(s + i * lds);
+	for (int i = 0; i < 8; i += 2) {
+		t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+		t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+	}
+	for (int i = 0; i < 8; i += 4) {
+		r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+		r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+		r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+		r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+	}
+	for (int i = 0; i < 4; i++) {
+		_mm256_storeu_ps(d + i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+		_mm256_storeu_ps(d + (i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+	}
+}
+
+/* d (kc rows of w) = the transpose of s (rows x kc, row stride lds),
+ * with zeros in columns [rows, w) of d: whole 8 x 8 blocks through
+ * registers when the CPU has AVX, the edges one by one. */
+static void
+transpose_panel(const float *restrict s, int64_t lds, int64_t rows, int64_t kc, int w, int avx,
+		float *restrict d)
+{
+	int64_t rb = avx ? rows / 8 * 8 : 0, pb = avx ? kc / 8 * 8 : 0;
+
+	for (int64_t i = 0; i < rb; i += 8)
+		for (int64_t p = 0; p < pb; p += 8)
+			transpose8x8(s + i * lds + p, lds, d + p * w + i, w);
+	for (int64_t i = 0; i < rows; i++) { /* the edges */
+		const float *si = s + i * lds;
+		for (int64_t p = i < rb ? pb : 0; p < kc; p++)
+			d[p * w + i] = si[p];
+	}
+	if (rows < w)
+		for (int64_t p = 0; p < kc; p++)
+			memset(d + p * w + rows, 0, (size_t)(w - rows) * sizeof(float));
+}
+
+/* ap = rows [i0, i0 + mc) x inner [p0, p0 + kc) of op(A), as panels of mr
+ * rows (zero rows past mc), each column by column. */
+static void
+pack_a(const Gemm *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float *restrict ap)
+{
+	int mr = g->isa->mr;
+
+	for (int64_t ir = 0; ir < mc; ir += mr, ap += mr * kc) {
+		int64_t rows = mc - ir < mr ? mc - ir : mr;
+		if (g->trans_a) { /* A stored k x m: row p of the panel is contiguous */
+			const float *s = g->a + p0 * g->lda + i0 + ir;
+			for (int64_t p = 0; p < kc; p++, s += g->lda) {
+				float *d = ap + p * mr;
+				int64_t i = 0;
+				for (; i < rows; i++)
+					d[i] = s[i];
+				for (; i < mr; i++)
+					d[i] = 0.0f;
+			}
+			continue;
+		}
+		/* A stored m x k: the panel's rows are runs of kc, transposed in
+		 * blocks of TB columns so the writes stay in a few lines */
+		transpose_panel(g->a + (i0 + ir) * g->lda + p0, g->lda, rows, kc, mr, g->isa->avx, ap);
+	}
+}
+
+/* bp = inner [p0, p0 + kc) x columns [j0, j0 + nc) of op(B), as panels of
+ * nr columns (zero columns past nc), each row by row. */
+static void
+pack_b(const Gemm *g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float *restrict bp)
+{
+	int nr = g->isa->nr;
+
+	for (int64_t jr = 0; jr < nc; jr += nr, bp += nr * kc) {
+		int64_t cols = nc - jr < nr ? nc - jr : nr;
+		if (!g->trans_b) { /* B stored k x n: each panel row is a contiguous run */
+			const float *s = g->b + p0 * g->ldb + j0 + jr;
+			for (int64_t p = 0; p < kc; p++, s += g->ldb) {
+				float *restrict d = bp + p * nr;
+				int64_t j = 0;
+				for (; j < cols; j++) /* inline: runs of 32 to 96 */
+					d[j] = s[j];
+				for (; j < nr; j++)
+					d[j] = 0.0f;
+			}
+			continue;
+		}
+		transpose_panel(g->b + (j0 + jr) * g->ldb + p0, g->ldb, cols, kc, nr, g->isa->avx, bp);
+	}
+}
+
+/* C rows [i0, i1) x columns [j0, j1), packing into ap and bp. */
+static void
+gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *ap, float *bp)
+{
+	int mr = g->isa->mr, nr = g->isa->nr;
+	float tile[MAX_MR * MAX_NR] __attribute__((aligned(64)));
+
+	int64_t ncb = NC / nr * nr, mcb = MC / mr * mr; /* whole tiles per block */
+
+	for (int64_t jc = j0; jc < j1; jc += ncb) {
+		int64_t nc = j1 - jc < ncb ? j1 - jc : ncb;
+		for (int64_t pc = 0; pc < g->k; pc += KC) {
+			int64_t kc = g->k - pc < KC ? g->k - pc : KC;
+			int acc = pc > 0 || g->acc;
+			pack_b(g, pc, kc, jc, nc, bp);
+			for (int64_t ic = i0; ic < i1; ic += mcb) {
+				int64_t mc = i1 - ic < mcb ? i1 - ic : mcb;
+				pack_a(g, ic, mc, pc, kc, ap);
+				for (int64_t ir = 0; ir < mc; ir += mr)
+					for (int64_t jr = 0; jr < nc; jr += nr) {
+						float *c = g->c + (ic + ir) * g->ldc + jc + jr;
+						int64_t rows = mc - ir < mr ? mc - ir : mr;
+						int64_t cols = nc - jr < nr ? nc - jr : nr;
+						const float *a = ap + ir * kc, *b = bp + jr * kc;
+						if (rows == mr && cols == nr) {
+							g->isa->ukr(kc, a, b, c, g->ldc, acc);
+							continue;
+						}
+						g->isa->ukr(kc, a, b, tile, nr, 0);
+						for (int64_t i = 0; i < rows; i++)
+							for (int64_t j = 0; j < cols; j++)
+								c[i * g->ldc + j] = (acc ? c[i * g->ldc + j] : 0.0f) +
+										    tile[i * nr + j];
+					}
+			}
+		}
+	}
+}
+
+/* Piece ch of the GEMM: a range of whole column (or row) tiles. */
+static void
+gemm_piece(void *closure, int64_t ch)
+{
+	const Gemm *g = closure;
+	float *ap = (float *)(g->scratch + ch * NNCC_ABI_GEMM_SCRATCH), *bp = ap + MC * KC;
+	int64_t unit = g->split_n ? g->isa->nr : g->isa->mr, ext = g->split_n ? g->n : g->m;
+	int64_t tiles = (ext + unit - 1) / unit;
+	int64_t lo = ch * tiles / g->npiece * unit, hi = (ch + 1) * tiles / g->npiece * unit;
+
+	if (hi > ext)
+		hi = ext;
+	if (g->split_n)
+		gemm_block(g, 0, g->m, lo, hi, ap, bp);
+	else
+		gemm_block(g, lo, hi, 0, g->n, ap, bp);
+}
+
+enum { PAR_MIN_MACS = 1 << 18 }; /* multiply-adds below which one thread does it all */
+
+void
+rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+	int trans_a, const float *b, int64_t ldb, int trans_b, int accumulate, float *c, int64_t ldc)
+{
+	if (m <= 0 || n <= 0)
+		return;
+	if (k <= 0) { /* the product is empty */
+		if (!accumulate)
+			for (int64_t i = 0; i < m; i++)
+				memset(c + i * ldc, 0, (size_t)n * sizeof(float));
+		return;
+	}
+	if (!cx || !cx->gemm_scratch) {
+		cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+			    trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)lda,
+			    b, (int)ldb, accumulate ? 1.0f : 0.0f, c, (int)ldc);
+		return;
+	}
+	Gemm g = {
+	    .isa = pick_isa(m, n), .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb, .ldc = ldc,
+	    .a = a, .b = b, .c = c, .trans_a = trans_a, .trans_b = trans_b, .acc = accumulate,
+	    .scratch = cx->gemm_scratch, .npiece = 1,
+	};
+	int64_t tm = (m + g.isa->mr - 1) / g.isa->mr, tn = (n + g.isa->nr - 1) / g.isa->nr;
+	int64_t threads = cx->parallel_for && m * n * k >= PAR_MIN_MACS ? cx->nthreads : 1;
+	g.split_n = tn >= tm || tn >= 4 * threads;
+	g.npiece = g.split_n ? tn : tm;
+	if (g.npiece > threads)
+		g.npiece = threads;
+	if (g.npiece > 1)
+		cx->parallel_for(cx->pool, gemm_piece, &g, g.npiece);
+	else
+		gemm_piece(&g, 0);
+}
