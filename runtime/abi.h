@@ -89,6 +89,16 @@ void nncc_rt_matmul_f32(const float *a, const float *b, float *c,
  * artifact, so this is no part of the runtime's ABI version. */
 void nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias,
 			float *y, float *scratch, const int64_t *p, const void *ctx);
+/* Images per GEMM of a wide 2-D convolution (kw > ow, such as a weight
+ * gradient) of n images with hw output positions each: enough for 512
+ * GEMM columns. The code generator sizes its scratch by the same rule. */
+static inline int64_t
+nncc_abi_wide_images(int64_t n, int64_t hw)
+{
+	int64_t nb = (512 + hw - 1) / hw;
+
+	return nb < n ? nb : n;
+}
 /* The general convolution (3-D windows, conv-transpose); p: transpose, n,
  * c, d, h, w, k, od, oh, ow, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw,
  * group (23 values); see runtime/kernels.c. */

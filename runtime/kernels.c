@@ -145,7 +145,6 @@ typedef struct Conv {
 	const float *bias;       /* this group's bias, or NULL */
 	int64_t nrow;            /* chunks of col rows; the rest fill yg with the bias */
 	int64_t nchunk;          /* chunks in all */
-	int tcol;                /* col is stored transposed, hw x ckk (see im2col_t) */
 } Conv;
 
 /* q[0 .. n) = xr[k * stride] for k in [lo, hi), zeros elsewhere: one row
@@ -205,27 +204,14 @@ window_row(const Conv *v, const float *xc, int64_t o, float *q)
 	}
 }
 
-/* The transposed layout for windows wider than the output (the weight
- * gradient's convolution, whose kernel is a whole output adjoint): col
- * rows [o0, o1) of hw x ckk, row o holding at (c*kh + i)*kw + j the same
- * value as im2col's column o: each row is runs of kw instead of ckk*oh
- * runs of ow, which are short there. */
-static void
-im2col_t(const Conv *v, int64_t o0, int64_t o1)
-{
-	for (int64_t o = o0; o < o1; o++)
-		for (int64_t c = 0; c < v->cg; c++)
-			window_row(v, v->xg + c * v->H * v->W, o, v->col + o * v->ckk + c * v->KH * v->KW);
-}
-
 /* One block of images [b0, b0 + nb) of a wide convolution (wide_conv),
- * for one group and one input channel c: rows r = (b - b0)*hw + o of col
- * (kh*kw floats each) hold b's window at o. */
+ * for one group: row r = (b - b0)*hw + o of col (ckk floats) holds image
+ * b's windows at output position o, channel after channel. */
 typedef struct Wide {
 	const Conv *v;
 	const float *x; /* the whole input */
-	float *col;     /* nb*hw rows of kh*kw */
-	int64_t b0, nb, g, c; /* first image, images, group, channel in the group */
+	float *col;     /* nb*hw rows of ckk */
+	int64_t b0, nb, g; /* first image, images, group */
 	int64_t nchunk; /* chunks of the rows */
 } Wide;
 
@@ -237,42 +223,38 @@ wide_chunk(void *closure, int64_t ch)
 	int64_t rows = w->nb * v->hw, kk = v->KH * v->KW;
 
 	for (int64_t r = ch * rows / w->nchunk; r < (ch + 1) * rows / w->nchunk; r++) {
-		int64_t b = w->b0 + r / v->hw;
-		window_row(v, w->x + (b * v->C + w->g * v->cg + w->c) * v->H * v->W, r % v->hw,
-			   w->col + r * kk);
+		const float *xb = w->x + ((w->b0 + r / v->hw) * v->C + w->g * v->cg) * v->H * v->W;
+		for (int64_t c = 0; c < v->cg; c++)
+			window_row(v, xb + c * v->H * v->W, r % v->hw, w->col + r * v->ckk + c * kk);
 	}
 }
 
-/* A wide convolution (window wider than the output) over several images
- * at once: per group and block of nb images, for each input channel c,
- * z (kg x nb*hw) += w[:, c] (kg x kh*kw) * col_c^T, col_c holding the
- * block's windows of channel c (nb*hw rows of kh*kw); then z goes to y
- * (+ bias). The weight operand of each GEMM (in the weight gradient: one
- * image's output adjoint) is then shared by nb images rather than packed
- * again for every one, and the GEMMs are nb times wider. scratch holds
- * col (nb*hw*kh*kw) and z (kg*nb*hw): nb*(kh*kw + kg) <= cg*kh*kw. */
+/* A wide convolution (window wider than the output: the weight gradient,
+ * whose window is a whole output adjoint, and whose output is a few
+ * positions) over blocks of nb images (nncc_abi_wide_images): per group
+ * and block, one GEMM z (kg x nb*hw) = w_g (kg x ckk) * col^T, col holding
+ * the block's windows (nb*hw rows of ckk), then z goes to y (+ bias). One
+ * GEMM per image would be hw columns wide, a few of a tile. scratch holds
+ * col and z: nb*hw*(ckk + kg) floats. */
 static void
-wide_conv(Conv *v, int64_t N, int64_t nb, const float *x, const float *w, const float *bias,
-	  float *y, const nncc_abi_ctx *cx)
+wide_conv(Conv *v, int64_t N, const float *x, const float *w, const float *bias, float *y,
+	  const nncc_abi_ctx *cx)
 {
-	int64_t kk = v->KH * v->KW;
+	int64_t nb = nncc_abi_wide_images(N, v->hw);
 
 	for (int64_t g = 0; g < v->G; g++)
 		for (int64_t b0 = 0; b0 < N; b0 += nb) {
 			int64_t n = N - b0 < nb ? N - b0 : nb, rows = n * v->hw;
-			float *z = v->col + rows * kk;
-			Wide wd = {v, x, v->col, b0, n, g, 0, chunks(rows, rows * kk)};
-			int par = cx && cx->parallel_for && rows * kk >= 2 * COPY_CHUNK && wd.nchunk > 1;
-			for (wd.c = 0; wd.c < v->cg; wd.c++) {
-				if (par)
-					cx->parallel_for(cx->pool, wide_chunk, &wd, wd.nchunk);
-				else
-					for (int64_t ch = 0; ch < wd.nchunk; ch++)
-						wide_chunk(&wd, ch);
-				/* z (kg x rows) (+)= w[g*kg.., c] (kg x kk, row stride cg*kk) * col^T */
-				rt_gemm(cx, v->kg, rows, kk, w + (g * v->kg * v->cg + wd.c) * kk, v->cg * kk,
-					0, v->col, kk, 1, wd.c != 0, z, rows);
-			}
+			float *z = v->col + rows * v->ckk;
+			Wide wd = {v, x, v->col, b0, n, g, chunks(rows, rows * v->ckk)};
+			if (cx && cx->parallel_for && rows * v->ckk >= 2 * COPY_CHUNK && wd.nchunk > 1)
+				cx->parallel_for(cx->pool, wide_chunk, &wd, wd.nchunk);
+			else
+				for (int64_t ch = 0; ch < wd.nchunk; ch++)
+					wide_chunk(&wd, ch);
+			/* z (kg x rows) = w_g (kg x ckk) * col^T (col: rows x ckk) */
+			rt_gemm(cx, v->kg, rows, v->ckk, w + g * v->kg * v->ckk, v->ckk, 0, v->col, v->ckk, 1,
+				0, z, rows);
 			for (int64_t b = 0; b < n; b++)
 				for (int64_t k = 0; k < v->kg; k++) {
 					float bk = bias ? bias[g * v->kg + k] : 0.0f;
@@ -303,9 +285,7 @@ copy_chunk(void *closure, int64_t ch)
 	const Conv *v = closure;
 	int64_t nb = v->nchunk - v->nrow;
 
-	if (ch < v->nrow && v->tcol)
-		im2col_t(v, ch * v->hw / v->nrow, (ch + 1) * v->hw / v->nrow);
-	else if (ch < v->nrow)
+	if (ch < v->nrow)
 		im2col(v, ch * v->ckk / v->nrow, (ch + 1) * v->ckk / v->nrow);
 	else
 		fill_bias(v, (ch - v->nrow) * v->kg / nb, (ch - v->nrow + 1) * v->kg / nb);
@@ -366,7 +346,9 @@ depthwise_chunk(void *closure, int64_t ch)
 /* p = {n, c, h, w, k, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, group}.
  * x [N,C,H,W], w [K, C/G, kh, kw], bias [K] or NULL, y [N,K,oh,ow].
  * ph/pw are the top/left pads; the bottom/right ones follow from oh/ow.
- * scratch holds (C/G)*kh*kw*oh*ow floats, and may be NULL exactly when
+ * scratch holds (C/G)*kh*kw*oh*ow floats (a wide convolution, kw > ow:
+ * nb*oh*ow*((C/G)*kh*kw + K/G) with nb = nncc_abi_wide_images(n, oh*ow),
+ * see wide_conv), and may be NULL exactly when
  * kh == kw == 1, sh == sw == 1, ph == pw == 0, oh == h and ow == w (the
  * 1x1 fast path multiplies x directly). A depthwise convolution (several
  * groups of one input channel) runs directly, without scratch or GEMM. ctx
@@ -409,14 +391,13 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 		return;
 	}
 	/* a window wider than the output: col transposed (rows of kw, not ow),
-	 * several images per GEMM when their columns and results fit scratch */
-	v.tcol = !fast && v.KW > v.OW;
-	if (v.tcol && N > 1 && v.ckk / (v.KH * v.KW + v.kg) >= 2) {
-		wide_conv(&v, N, v.ckk / (v.KH * v.KW + v.kg), x, w, bias, y, cx);
+	 * several images per GEMM */
+	if (!fast && v.KW > v.OW) {
+		wide_conv(&v, N, x, w, bias, y, cx);
 		return;
 	}
 	/* chunks of at least COPY_CHUNK elements; threads only for two chunks' worth */
-	v.nrow = fast ? 0 : chunks(v.tcol ? v.hw : v.ckk, v.ckk * v.hw);
+	v.nrow = fast ? 0 : chunks(v.ckk, v.ckk * v.hw);
 	v.nchunk = v.nrow + (bias ? chunks(v.kg, v.kg * v.hw) : 0);
 	par = cx && cx->parallel_for && ((fast ? 0 : v.ckk) + (bias ? v.kg : 0)) * v.hw >= 2 * COPY_CHUNK;
 	for (int64_t b = 0; b < N; b++)
@@ -430,8 +411,8 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 			else
 				for (int64_t ch = 0; ch < v.nchunk; ch++)
 					copy_chunk(&v, ch);
-			/* yg (kg x hw) = wg (kg x ckk) * col (ckk x hw, or hw x ckk stored) (+ bias) */
-			gemm(cx, wg, fast ? v.xg : v.col, v.yg, v.kg, v.hw, v.ckk, 0, v.tcol, bias ? 1.0f : 0.0f);
+			/* yg (kg x hw) = wg (kg x ckk) * col (ckk x hw) (+ bias) */
+			gemm(cx, wg, fast ? v.xg : v.col, v.yg, v.kg, v.hw, v.ckk, 0, 0, bias ? 1.0f : 0.0f);
 		}
 }
 

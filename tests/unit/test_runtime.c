@@ -162,6 +162,7 @@ test_conv2d(void **state)
 		{2, 64, 14, 14, 16, 10, 10, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0}, /* wide, in chunks */
 		{5, 4, 9, 9, 3, 6, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, /* wide, images in blocks of 3 */
 		{3, 8, 6, 7, 4, 3, 9, 1, 1, 1, 3, 1, 3, 1, 1, 2, 1}, /* wide blocks, grouped */
+		{7, 2, 40, 12, 3, 3, 10, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1}, /* wide, blocks of 5 and 2 */
 	};
 	uint32_t seed = 7;
 	char what[64];
@@ -185,7 +186,9 @@ test_conv2d(void **state)
 		float *x = rnd_array(N * C * H * W, &seed), *w = rnd_array(K * (C / G) * KH * KW, &seed);
 		float *bias = c[16] ? rnd_array(K, &seed) : NULL;
 		float *y = rnd_array(ny, &seed), *want = rnd_array(ny, &seed);
-		float *scratch = fast ? NULL : rnd_array((C / G) * KH * KW * OH * OW, &seed);
+		int64_t nsc = KW > OW ? nncc_abi_wide_images(N, OH * OW) * OH * OW * ((C / G) * KH * KW + K / G)
+				     : (C / G) * KH * KW * OH * OW; /* the code generator's rule */
+		float *scratch = fast ? NULL : rnd_array(nsc, &seed);
 
 		naive_conv(x, w, bias, want, p);
 		snprintf(what, sizeof what, "conv case %zu (OpenBLAS)", t);
@@ -198,7 +201,7 @@ test_conv2d(void **state)
 		memcpy(want, y, (size_t)ny * sizeof *y);
 		memset(y, 0, (size_t)ny * sizeof *y);
 		if (scratch)
-			memset(scratch, 0, (size_t)((C / G) * KH * KW * OH * OW) * sizeof *scratch);
+			memset(scratch, 0, (size_t)nsc * sizeof *scratch);
 		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, &ctx);
 		assert_memory_equal(y, want, (size_t)ny * sizeof *y);
 		free(x), free(w), free(bias), free(y), free(want), free(scratch);
