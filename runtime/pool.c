@@ -1,8 +1,10 @@
 /* pool.c — the thread pool a session lends its model (abi.h nncc_abi_ctx).
  *
- * A pool of n threads is the calling thread plus n - 1 workers that sleep
- * on a condition variable between jobs (they never spin, so they leave the
- * cores to OpenBLAS's own threads while a GEMM runs). A job is one
+ * A pool of n threads is the calling thread plus n - 1 workers. Between
+ * jobs a worker first spins for SPIN_NS watching for the next job (a model
+ * runs kernel after kernel, and a futex wake-up costs more than most of
+ * them), then sleeps on a condition variable; the caller likewise spins a
+ * while for the workers to leave a job before it sleeps. A job is one
  * parallel_for: fn(closure, c) for every chunk c in [0, nchunks). The
  * caller and every awake worker take chunks from one atomic counter, so
  * uneven chunks balance themselves; the caller returns once every chunk
@@ -15,8 +17,10 @@
  * parallel_for from inside a job (or a second caller while one runs) runs
  * its chunks serially on its own thread instead of waiting on itself. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "rt.h"
 
@@ -28,13 +32,67 @@ struct RtPool {
 	int nth;               /* worker count (threads - 1) */
 	int stop;              /* workers exit */
 	int active;            /* a job is running (nested calls go serial) */
-	uint64_t gen;          /* job number, bumped per job */
-	int busy;              /* workers inside the current job */
+	atomic_uint_fast64_t gen; /* job number, bumped per job (written under mu) */
+	atomic_int busy;       /* workers inside the current job (written under mu) */
 	void (*fn)(void *, int64_t); /* the job */
 	void *closure;
 	int64_t nchunks;
 	atomic_int_fast64_t next; /* next chunk to take */
 };
+
+enum { SPIN_NS = 100000 }; /* how long a thread spins before it sleeps */
+
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Spins up to SPIN_NS while *v == old (after a job, before a sleep):
+ * whether it changed. Yields now and then so a spinning thread on a busy
+ * machine gives way. */
+static int
+spin_while_eq(atomic_uint_fast64_t *v, uint64_t old)
+{
+	int64_t t0 = now_ns();
+
+	for (int i = 1;; i++) {
+		if (atomic_load_explicit(v, memory_order_acquire) != old)
+			return 1;
+		if (i % 64 == 0) {
+			if (now_ns() - t0 > SPIN_NS)
+				return 0;
+			sched_yield();
+		}
+		cpu_relax();
+	}
+}
+
+/* The same for the busy count: spins while it is not zero. */
+static int
+spin_while_busy(atomic_int *v)
+{
+	int64_t t0 = now_ns();
+
+	for (int i = 1;; i++) {
+		if (atomic_load_explicit(v, memory_order_acquire) == 0)
+			return 1;
+		if (i % 64 == 0 && now_ns() - t0 > SPIN_NS)
+			return 0;
+		cpu_relax();
+	}
+}
 
 /* Takes and runs chunks until none is left. */
 static void
@@ -54,11 +112,16 @@ worker(void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->stop && p->gen == seen)
+		if (!p->stop && atomic_load(&p->gen) == seen) {
+			pthread_mutex_unlock(&p->mu);
+			spin_while_eq(&p->gen, seen);
+			pthread_mutex_lock(&p->mu);
+		}
+		while (!p->stop && atomic_load(&p->gen) == seen)
 			pthread_cond_wait(&p->wake, &p->mu);
 		if (p->stop)
 			break;
-		seen = p->gen;
+		seen = atomic_load(&p->gen);
 		void (*fn)(void *, int64_t) = p->fn;
 		void *closure = p->closure;
 		int64_t n = p->nchunks;
@@ -109,6 +172,7 @@ rt_pool_parallel_for(void *pool, void (*fn)(void *, int64_t), void *closure, int
 
 	drain(p, fn, closure, nchunks);
 
+	spin_while_busy(&p->busy);
 	pthread_mutex_lock(&p->mu);
 	while (p->busy > 0)
 		pthread_cond_wait(&p->idle, &p->mu);
