@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "abi.h"
+#include "conv_direct.h"
 #include "gemm.h"
 
 #define HIDDEN __attribute__((visibility("hidden")))
@@ -390,6 +391,8 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 		}
 		return;
 	}
+	if (!fast && rt_conv2d_direct(x, w, bias, y, p, cx)) /* few filters: no im2col */
+		return;
 	/* a window wider than the output: col transposed (rows of kw, not ow),
 	 * several images per GEMM */
 	if (!fast && v.KW > v.OW) {

@@ -24,6 +24,7 @@
 #include "runtime/rt.h"
 #include "runtime/kernels.c"
 #include "runtime/gemm.c"
+#include "runtime/conv_direct.c"
 
 /* A deterministic generator of floats in [-1, 1). */
 static float
@@ -163,6 +164,9 @@ test_conv2d(void **state)
 		{5, 4, 9, 9, 3, 6, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, /* wide, images in blocks of 3 */
 		{3, 8, 6, 7, 4, 3, 9, 1, 1, 1, 3, 1, 3, 1, 1, 2, 1}, /* wide blocks, grouped */
 		{7, 2, 40, 12, 3, 3, 10, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1}, /* wide, blocks of 5 and 2 */
+		{2, 3, 20, 50, 16, 3, 5, 1, 1, 1, 2, 1, 2, 1, 1, 1, 1}, /* direct: 4 vectors, 3 blocks */
+		{1, 6, 10, 10, 6, 5, 5, 1, 1, 4, 4, 4, 4, 1, 1, 1, 0}, /* direct: padding 4 */
+		{3, 4, 9, 20, 8, 3, 3, 1, 1, 0, 1, 2, 1, 1, 1, 2, 1}, /* direct, grouped, uneven pads */
 	};
 	uint32_t seed = 7;
 	char what[64];

@@ -1,0 +1,177 @@
+/* conv_direct.c — direct 2-D convolution for few output channels, without
+ * im2col: part of the kernel library (see kernels.c).
+ *
+ * When a convolution has few filters per group (kg <= DIRECT_MAX_KG), its
+ * im2col copies cost about as much as its GEMM: each copied float feeds
+ * only kg multiply-adds, and a GEMM of kg rows fills few of a tile's. Here
+ * instead, for one image, a block of KB filters and one output row, the
+ * accumulators hold KB x OW outputs (NV vectors of 16 per filter, KB * NV
+ * <= 24 zmm registers); for every input channel and window tap the input
+ * row, shifted by the tap, is loaded once (masked where it reads padding)
+ * and multiplied into all KB filters. Stride and dilation 1, output rows
+ * of at most 64, AVX-512 only; anything else takes the im2col path.
+ *
+ * Work splits into chunks of (image, filter block, run of output rows);
+ * each output is summed by one chunk in one order, so the result does not
+ * depend on the thread count. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include <immintrin.h>
+
+#include "conv_direct.h"
+
+enum {
+	DIRECT_MAX_KG = 24, /* filters per group at most */
+	DIRECT_MAX_OW = 64, /* output row: four vectors at most */
+	ACCS = 24,          /* zmm accumulators */
+};
+
+typedef struct Direct {
+	const float *x, *w, *bias;
+	float *y;
+	int64_t C, H, W, K, OH, OW, KH, KW, PH, PW, G;
+	int64_t cg, kg, nv, kb; /* per group: channels, filters; vectors per row; filters per block */
+	int64_t nkb, ny;        /* filter blocks per group, runs of rows per image and block */
+	void (*fn)(const struct Direct *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+} Direct;
+
+/* Lanes [lo, hi) of the 64 output columns, as a mask. */
+static inline uint64_t
+lanes(int64_t lo, int64_t hi)
+{
+	if (hi <= lo)
+		return 0;
+	return (hi >= 64 ? ~0ull : (1ull << hi) - 1) & ~((1ull << lo) - 1);
+}
+
+/* Output rows [y0, y1) of filters [k0, k0 + kb) of image b, group g, kb
+ * <= KB; NV vectors per row. KB and NV are constants, so the KB x NV
+ * accumulators live in registers; the filters past kb repeat the last one
+ * and are not stored. */
+#define DIRECT_ROWS(NV, KB)                                                                        \
+	__attribute__((target("avx512f"))) static void direct_##NV##x##KB(                          \
+	    const Direct *d, int64_t b, int64_t g, int64_t k0, int64_t kb, int64_t y0, int64_t y1)  \
+	{                                                                                          \
+		const int64_t hw = d->H * d->W, kk = d->KH * d->KW, wstride = d->cg * kk;          \
+		const float *xg = d->x + (b * d->C + g * d->cg) * hw;                              \
+		const float *wk = d->w + (g * d->kg + k0) * wstride;                               \
+		float *yk = d->y + (b * d->K + g * d->kg + k0) * d->OH * d->OW;                    \
+		uint64_t out = lanes(0, d->OW);                                                    \
+		int64_t wof[KB];                                                                   \
+		__m512 acc[KB][NV];                                                                \
+		for (int f = 0; f < KB; f++)                                                       \
+			wof[f] = (f < kb ? f : kb - 1) * wstride;                                  \
+		for (int64_t oy = y0; oy < y1; oy++) {                                             \
+			_Pragma("GCC unroll 24") for (int f = 0; f < KB; f++)                       \
+			{                                                                          \
+				int64_t kf = g * d->kg + k0 + (f < kb ? f : kb - 1);               \
+				__m512 b0 = _mm512_set1_ps(d->bias ? d->bias[kf] : 0.0f);          \
+				_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[f][v] = b0; \
+			}                                                                          \
+			for (int64_t i = 0; i < d->KH; i++) {                                      \
+				int64_t iy = oy - d->PH + i;                                       \
+				if (iy < 0 || iy >= d->H)                                          \
+					continue;                                                  \
+				for (int64_t j = 0; j < d->KW; j++) {                              \
+					int64_t off = j - d->PW;                                   \
+					uint64_t m = lanes(off < 0 ? -off : 0, d->W - off) & out;  \
+					const float *xr = xg + iy * d->W + off;                    \
+					const float *wt = wk + i * d->KW + j;                      \
+					for (int64_t c = 0; c < d->cg; c++, xr += hw, wt += kk) {  \
+						__m512 xv[NV];                                     \
+						_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) \
+						    xv[v] = _mm512_maskz_loadu_ps(                 \
+							(__mmask16)(m >> (16 * v)), xr + 16 * v);  \
+						_Pragma("GCC unroll 24") for (int f = 0; f < KB; f++) \
+						{                                                  \
+							__m512 wv = _mm512_set1_ps(wt[wof[f]]);    \
+							_Pragma("GCC unroll 4") for (int v = 0;    \
+										     v < NV; v++)  \
+							    acc[f][v] =                            \
+								_mm512_fmadd_ps(wv, xv[v], acc[f][v]); \
+						}                                                  \
+					}                                                          \
+				}                                                                  \
+			}                                                                          \
+			for (int f = 0; f < kb; f++)                                               \
+				_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                 \
+				    _mm512_mask_storeu_ps(yk + (f * d->OH + oy) * d->OW + 16 * v,  \
+							  (__mmask16)(out >> (16 * v)), acc[f][v]); \
+		}                                                                                  \
+	}
+
+typedef void (*DirectFn)(const Direct *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+
+DIRECT_ROWS(1, 2) DIRECT_ROWS(1, 4) DIRECT_ROWS(1, 6) DIRECT_ROWS(1, 8) DIRECT_ROWS(1, 12)
+DIRECT_ROWS(1, 16) DIRECT_ROWS(1, 24)
+DIRECT_ROWS(2, 2) DIRECT_ROWS(2, 4) DIRECT_ROWS(2, 6) DIRECT_ROWS(2, 8) DIRECT_ROWS(2, 12)
+DIRECT_ROWS(3, 2) DIRECT_ROWS(3, 4) DIRECT_ROWS(3, 6) DIRECT_ROWS(3, 8)
+DIRECT_ROWS(4, 2) DIRECT_ROWS(4, 4) DIRECT_ROWS(4, 6)
+
+/* The kernels by vectors per row (1 to 4) and filters per block. */
+static const struct {
+	int nv, kb;
+	DirectFn fn;
+} direct_fns[] = {
+    {1, 2, direct_1x2}, {1, 4, direct_1x4}, {1, 6, direct_1x6},   {1, 8, direct_1x8},
+    {1, 12, direct_1x12}, {1, 16, direct_1x16}, {1, 24, direct_1x24}, {2, 2, direct_2x2},
+    {2, 4, direct_2x4}, {2, 6, direct_2x6}, {2, 8, direct_2x8},   {2, 12, direct_2x12},
+    {3, 2, direct_3x2}, {3, 4, direct_3x4}, {3, 6, direct_3x6},   {3, 8, direct_3x8},
+    {4, 2, direct_4x2}, {4, 4, direct_4x4}, {4, 6, direct_4x6},
+};
+
+/* Chunk ch: (image, group, filter block, run of rows), rows fastest. */
+static void
+direct_chunk(void *closure, int64_t ch)
+{
+	const Direct *d = closure;
+	int64_t r = ch % d->ny, blk = ch / d->ny % d->nkb, g = ch / d->ny / d->nkb % d->G;
+	int64_t b = ch / d->ny / d->nkb / d->G, k0 = blk * d->kb;
+	int64_t kb = d->kg - k0 < d->kb ? d->kg - k0 : d->kb;
+
+	d->fn(d, b, g, k0, kb, r * d->OH / d->ny, (r + 1) * d->OH / d->ny);
+}
+
+int
+rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y, const int64_t *p,
+		 const nncc_abi_ctx *cx)
+{
+	int64_t N = p[0];
+	Direct d = {
+	    .x = x, .w = w, .bias = bias, .y = y, .C = p[1], .H = p[2], .W = p[3], .K = p[4],
+	    .OH = p[5], .OW = p[6], .KH = p[7], .KW = p[8], .PH = p[11], .PW = p[12], .G = p[15],
+	};
+
+	if (p[9] != 1 || p[10] != 1 || p[13] != 1 || p[14] != 1 || d.G <= 0 || d.OW > DIRECT_MAX_OW ||
+	    d.KH * d.KW < 2 || d.KW > d.OW)
+		return 0;
+	d.cg = d.C / d.G;
+	d.kg = d.K / d.G;
+	if (d.kg > DIRECT_MAX_KG)
+		return 0;
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx512f"))
+		return 0;
+	d.nv = (d.OW + 15) / 16;
+	/* the block that pads kg least to whole blocks; the widest on a tie */
+	int64_t least = INT64_MAX;
+	for (size_t i = 0; i < sizeof direct_fns / sizeof direct_fns[0]; i++) {
+		int64_t kb = direct_fns[i].kb, padded = (d.kg + kb - 1) / kb * kb;
+		if (direct_fns[i].nv == d.nv && padded <= least)
+			least = padded, d.kb = kb, d.fn = direct_fns[i].fn;
+	}
+	d.nkb = (d.kg + d.kb - 1) / d.kb;
+	/* enough chunks for every thread, rows of at least 2 */
+	int64_t blocks = N * d.G * d.nkb, threads = cx && cx->parallel_for ? cx->nthreads : 1;
+	d.ny = blocks >= 4 * threads ? 1 : (4 * threads + blocks - 1) / blocks;
+	if (d.ny > d.OH / 2)
+		d.ny = d.OH / 2 > 0 ? d.OH / 2 : 1;
+	int64_t nchunk = blocks * d.ny;
+	if (threads > 1 && N * d.K * d.OH * d.OW * d.cg * d.KH * d.KW >= (1 << 17))
+		cx->parallel_for(cx->pool, direct_chunk, &d, nchunk);
+	else
+		for (int64_t ch = 0; ch < nchunk; ch++)
+			direct_chunk(&d, ch);
+	return 1;
+}

@@ -1,0 +1,17 @@
+/* conv_direct.h — direct 2-D convolution for few filters per group
+ * (runtime/conv_direct.c). Internal to the kernel library. */
+#ifndef NNCC_RT_CONV_DIRECT_H
+#define NNCC_RT_CONV_DIRECT_H
+
+#include <stdint.h>
+
+#include "abi.h"
+
+/* The convolution of nncc_rt_conv2d_f32 (p in its order), computed
+ * directly when it has stride and dilation 1, at most 24 filters per
+ * group, output rows of at most 64 and a window no wider than them, on a
+ * CPU with AVX-512: then 1; else 0, having done nothing. */
+int rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y, const int64_t *p,
+		     const nncc_abi_ctx *cx);
+
+#endif
