@@ -17,12 +17,17 @@
  *                                        squeeze, unsqueeze)
  *   a reshape-like op that keeps its input's shape -> x
  *   reshape_dyn(x, s) whose target shape is known -> reshape(x)
+ *   matmul(a, W, trans_b) with a constant 2-D W -> matmul(a, W^T), W^T a
+ *                                        new constant: the GEMM then reads
+ *                                        B's rows in place instead of
+ *                                        transposing W on every run
  *
  * Removed nodes are left dead for DCE; a graph output keeps its name
  * (ps_forward). The inner node of a collapsed pair stays if something
  * else uses it. */
 #include "passes.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Is v a constant with data whose every element equals want? */
@@ -184,9 +189,41 @@ static bool reshape_chain(Graph *g, int i)
 	return ps_make_reshape(g, i, inner);
 }
 
+/* matmul(a, W, trans_b = 1) with W a constant matrix: W transposed once
+ * here (W stays if something else reads it). Not for a named parameter of
+ * a training step (a frozen one): its weights file keeps it by name. */
+static bool const_trans_b(Graph *g, int i, const Options *o)
+{
+	const Node *n = &g->node[i];
+	if (n->nin < 2 || !ir_attr_int(n, "trans_b", 0) || !ps_const_data(g, n->in[1]))
+		return false;
+	const Value *w = &g->val[n->in[1]];
+	size_t esz = ir_dtype_size(w->dtype);
+	if (w->shape.rank != 2 || esz == 0 || (o && o->train && w->param))
+		return false;
+	int64_t r = w->shape.d[0].n, c = w->shape.d[1].n, dims[2] = {c, r};
+	unsigned char *buf = xmalloc(w->nbytes ? w->nbytes : 1);
+	const unsigned char *src = w->data;
+	for (int64_t y = 0; y < r; y++)
+		for (int64_t x = 0; x < c; x++)
+			memcpy(buf + (size_t)(x * r + y) * esz, src + (size_t)(y * c + x) * esz, esz);
+	const char *name = arena_printf(&g->arena, "%s.T", w->name);
+	int t = ir_find_value(g, name); /* made for another matmul of W: shared */
+	Shape ts = ir_shape_make(2, dims);
+	if (t < 0 || !ps_const_data(g, t) || g->val[t].dtype != w->dtype ||
+	    !ir_shape_eq(&g->val[t].shape, &ts) || memcmp(g->val[t].data, buf, w->nbytes))
+		t = ir_add_const(g, name, w->dtype, ts, buf, w->nbytes, w->param);
+	free(buf);
+	if (t < 0)
+		return false;
+	Node *m = &g->node[i]; /* ir_add_const may move the node array */
+	m->in[1] = t;
+	ir_set_int(g, i, "trans_b", 0);
+	return true;
+}
+
 void ps_algebraic(Graph *g, const Options *o)
 {
-	(void)o;
 	for (int i = 0; i < g->nnode; i++) {
 		const Node *n = &g->node[i];
 		if (n->dead || n->nout != 1)
@@ -215,6 +252,9 @@ void ps_algebraic(Graph *g, const Options *o)
 			break;
 		case OP_RESHAPE_DYN:
 			ps_make_reshape(g, i, n->in[0]);
+			break;
+		case OP_MATMUL:
+			const_trans_b(g, i, o);
 			break;
 		default:
 			if (reshape_like(n->op))

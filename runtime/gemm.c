@@ -41,8 +41,11 @@ enum {
 _Static_assert((MC * KC + KC * NC) * sizeof(float) <= NNCC_ABI_GEMM_SCRATCH,
 	       "a GEMM scratch slot holds one packed A and one packed B block");
 
-/* c (mr x nr, row stride ldc) = (acc ? c : 0) + ap (mr x kc panel) * bp (kc x nr panel) */
-typedef void (*Ukr)(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int acc);
+/* c (mr x nr, row stride ldc) = (acc ? c : 0) + ap (mr x kc panel) * bp
+ * (kc rows of nr, row stride ldb: nr for a packed panel, B's own for B
+ * read in place) */
+typedef void (*Ukr)(int64_t kc, const float *ap, const float *bp, int64_t ldb, float *c,
+		    int64_t ldc, int acc);
 
 typedef struct Isa {
 	int mr, nr;
@@ -54,8 +57,8 @@ typedef struct Isa {
  * MR * NV accumulators (at most 24 of the 32 zmm registers). */
 #define UKR_AVX512(NAME, MR, NV)                                                                   \
 	__attribute__((target("avx512f"))) static void NAME(                                       \
-	    int64_t kc, const float *restrict ap, const float *restrict bp, float *restrict c,     \
-	    int64_t ldc, int acc)                                                                  \
+	    int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,           \
+	    float *restrict c, int64_t ldc, int acc)                                               \
 	{                                                                                          \
 		__m512 r[MR][NV], b[NV];                                                           \
 		_Pragma("GCC unroll 12") for (int i = 0; i < MR; i++)                               \
@@ -64,10 +67,10 @@ typedef struct Isa {
 			    _mm512_setzero_ps();                                                   \
 			_mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);                    \
 		}                                                                                  \
-		_Pragma("GCC unroll 2") for (int64_t p = 0; p < kc; p++, ap += MR, bp += 16 * NV)   \
+		_Pragma("GCC unroll 2") for (int64_t p = 0; p < kc; p++, ap += MR, bp += ldb)       \
 		{                                                                                  \
 			_Pragma("GCC unroll 6") for (int v = 0; v < NV; v++) b[v] =                  \
-			    _mm512_load_ps(bp + 16 * v);                                           \
+			    _mm512_loadu_ps(bp + 16 * v);                                          \
 			_Pragma("GCC unroll 12") for (int i = 0; i < MR; i++)                       \
 			{                                                                          \
 				__m512 a = _mm512_set1_ps(ap[i]);                                  \
@@ -90,16 +93,16 @@ UKR_AVX512(ukr_avx512_6x64, 6, 4)
 UKR_AVX512(ukr_avx512_4x96, 4, 6)
 
 __attribute__((target("avx2,fma"))) static void
-ukr_avx2(int64_t kc, const float *restrict ap, const float *restrict bp, float *restrict c,
-	 int64_t ldc, int acc)
+ukr_avx2(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,
+	 float *restrict c, int64_t ldc, int acc)
 {
 	__m256 r[6][2];
 
 #pragma GCC unroll 6
 	for (int i = 0; i < 6; i++)
 		r[i][0] = r[i][1] = _mm256_setzero_ps();
-	for (int64_t p = 0; p < kc; p++, ap += 6, bp += 16) {
-		__m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
+	for (int64_t p = 0; p < kc; p++, ap += 6, bp += ldb) {
+		__m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
 #pragma GCC unroll 6
 		for (int i = 0; i < 6; i++) {
 			__m256 a = _mm256_broadcast_ss(ap + i);
@@ -120,12 +123,12 @@ ukr_avx2(int64_t kc, const float *restrict ap, const float *restrict bp, float *
 }
 
 static void
-ukr_plain(int64_t kc, const float *restrict ap, const float *restrict bp, float *restrict c,
-	  int64_t ldc, int acc)
+ukr_plain(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,
+	  float *restrict c, int64_t ldc, int acc)
 {
 	float r[4][8] = {{0}};
 
-	for (int64_t p = 0; p < kc; p++, ap += 4, bp += 8)
+	for (int64_t p = 0; p < kc; p++, ap += 4, bp += ldb)
 		for (int i = 0; i < 4; i++)
 			for (int j = 0; j < 8; j++)
 				r[i][j] += ap[i] * bp[j];
@@ -283,21 +286,27 @@ pack_b(const Gemm *g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float *res
 	}
 }
 
+/* Rows of C up to which B (stored k x n) is read in place rather than
+ * packed: few A panels reuse it, so packing would cost more than it saves
+ * (a matrix-vector product, a small batch times a weight matrix). */
+enum { INPLACE_B_ROWS = 16 };
+
 /* C rows [i0, i1) x columns [j0, j1), packing into ap and bp. */
 static void
 gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *ap, float *bp)
 {
 	int mr = g->isa->mr, nr = g->isa->nr;
 	float tile[MAX_MR * MAX_NR] __attribute__((aligned(64)));
-
 	int64_t ncb = NC / nr * nr, mcb = MC / mr * mr; /* whole tiles per block */
+	int inplace = !g->trans_b && i1 - i0 <= INPLACE_B_ROWS;
 
 	for (int64_t jc = j0; jc < j1; jc += ncb) {
 		int64_t nc = j1 - jc < ncb ? j1 - jc : ncb;
+		int64_t full = inplace ? nc / nr * nr : 0; /* columns read in place */
 		for (int64_t pc = 0; pc < g->k; pc += KC) {
 			int64_t kc = g->k - pc < KC ? g->k - pc : KC;
 			int acc = pc > 0 || g->acc;
-			pack_b(g, pc, kc, jc, nc, bp);
+			pack_b(g, pc, kc, jc + full, nc - full, bp + full * kc);
 			for (int64_t ic = i0; ic < i1; ic += mcb) {
 				int64_t mc = i1 - ic < mcb ? i1 - ic : mcb;
 				pack_a(g, ic, mc, pc, kc, ap);
@@ -307,11 +316,14 @@ gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float 
 						int64_t rows = mc - ir < mr ? mc - ir : mr;
 						int64_t cols = nc - jr < nr ? nc - jr : nr;
 						const float *a = ap + ir * kc, *b = bp + jr * kc;
+						int64_t ldb = nr;
+						if (jr < full)
+							b = g->b + pc * g->ldb + jc + jr, ldb = g->ldb;
 						if (rows == mr && cols == nr) {
-							g->isa->ukr(kc, a, b, c, g->ldc, acc);
+							g->isa->ukr(kc, a, b, ldb, c, g->ldc, acc);
 							continue;
 						}
-						g->isa->ukr(kc, a, b, tile, nr, 0);
+						g->isa->ukr(kc, a, b, ldb, tile, nr, 0);
 						for (int64_t i = 0; i < rows; i++)
 							for (int64_t j = 0; j < cols; j++)
 								c[i * g->ldc + j] = (acc ? c[i * g->ldc + j] : 0.0f) +

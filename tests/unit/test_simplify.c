@@ -222,6 +222,48 @@ static void test_algebraic(void **state)
 	ir_graph_free(g);
 }
 
+/* matmul(a, W, trans_b) with constant W: W^T is a new constant, shared by
+ * both matmuls of W; a W computed at run time is left alone. */
+static void test_const_trans_b(void **state)
+{
+	(void)state;
+	Graph *g = parse_ok(
+		"graph t {\n"
+		"  input %x: f32[N, 3]\n"
+		"  input %v: f32[2, 3]\n"
+		"  const %w: f32[2, 3] = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]\n"
+		"  %a = matmul(%x, %w) {trans_b = 1}\n"
+		"  %b = matmul(%x, %w) {trans_b = 1}\n"
+		"  %c = matmul(%x, %v) {trans_b = 1}\n"
+		"  %y = add(%a, %b)\n"
+		"  %z = add(%y, %c)\n"
+		"  output %z\n"
+		"}\n");
+	Graph *h = run_pass(g, ps_algebraic, 3);
+	int flipped = 0, kept = 0, wt = -1;
+	for (int i = 0; i < h->nnode; i++) {
+		const Node *n = &h->node[i];
+		if (n->dead || n->op != OP_MATMUL)
+			continue;
+		if (ir_attr_int(n, "trans_b", 0)) {
+			kept++;
+			assert_string_equal(h->val[n->in[1]].name, "v");
+			continue;
+		}
+		flipped++;
+		const Value *t = &h->val[n->in[1]];
+		assert_true(t->shape.rank == 2 && t->shape.d[0].n == 3 && t->shape.d[1].n == 2);
+		assert_true(wt < 0 || wt == n->in[1]); /* one W^T for both */
+		wt = n->in[1];
+		const float *d = t->data;
+		assert_true(d[0] == 1.0f && d[1] == 4.0f && d[2] == 2.0f && d[5] == 6.0f);
+	}
+	assert_int_equal(flipped, 2);
+	assert_int_equal(kept, 1);
+	ir_graph_free(h);
+	ir_graph_free(g);
+}
+
 static void test_cse(void **state)
 {
 	(void)state;
@@ -437,6 +479,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fold),
 		cmocka_unit_test(test_algebraic),
+		cmocka_unit_test(test_const_trans_b),
 		cmocka_unit_test(test_cse),
 		cmocka_unit_test(test_bnfold),
 		cmocka_unit_test(test_shape_chain),
