@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <immintrin.h>
+
 #include "abi.h"
 #include "conv_direct.h"
 #include "gemm.h"
@@ -292,6 +294,85 @@ copy_chunk(void *closure, int64_t ch)
 		fill_bias(v, (ch - v->nrow) * v->kg / nb, (ch - v->nrow + 1) * v->kg / nb);
 }
 
+enum {
+	DW_VECS = 4,    /* output vectors of 16 a depthwise pass keeps in registers */
+	DW_MAX_KW = 16, /* window columns at most (depthwise_avx512) */
+};
+
+/* The lanes l < n of 16 (or 32) whose input column base + l*sw lies in
+ * [0, w), as a mask: [lo, hi) with lo = ceil(-base/sw), hi = ceil((w - base)/sw). */
+static inline uint32_t
+dw_lanes(int64_t base, int64_t sw, int64_t w, int64_t n)
+{
+	int64_t lo = base < 0 ? (-base + sw - 1) / sw : 0, hi = w - base <= 0 ? 0 : (w - base + sw - 1) / sw;
+
+	if (hi > n)
+		hi = n;
+	if (hi <= lo)
+		return 0;
+	return (uint32_t)(((hi >= 32 ? 0xffffffffull : (1ull << hi) - 1)) & ~((1ull << lo) - 1));
+}
+
+/* The depthwise planes [o0, o1) of one image with AVX-512, for strides
+ * 1 and 2: each output row in passes of up to DW_VECS vectors of 16
+ * columns, the window's taps multiplied into all of them (independent
+ * accumulators); a tap's input vector is a masked load (stride 2: two
+ * loads and a permute picking the even columns). */
+__attribute__((target("avx512f"))) static void
+depthwise_avx512(const Conv *v, const float *x, const float *w, const float *bias, float *y,
+		 int64_t o0, int64_t o1)
+{
+	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+
+	for (int64_t o = o0; o < o1; o++) {
+		const float *xc = x + o / v->kg * v->H * v->W, *wo = w + o * v->KH * v->KW;
+		float *yo = y + o * v->hw;
+		__m512 b = _mm512_set1_ps(bias ? bias[o] : 0.0f);
+		for (int64_t ox0 = 0; ox0 < v->OW; ox0 += 16 * DW_VECS) {
+			uint32_t m[DW_MAX_KW][DW_VECS]; /* per tap column and vector: the lanes in range */
+			int nv = (int)((v->OW - ox0 + 15) / 16);
+			if (nv > DW_VECS)
+				nv = DW_VECS;
+			for (int64_t j = 0; j < v->KW; j++)
+				for (int k = 0; k < nv; k++) {
+					int64_t ox = ox0 + 16 * k, base = ox * v->SW - v->PW + j * v->DW;
+					m[j][k] = dw_lanes(base, 1, v->W, v->SW * (v->OW - ox));
+				}
+			for (int64_t oy = 0; oy < v->OH; oy++) {
+				__m512 acc[DW_VECS];
+				for (int k = 0; k < DW_VECS; k++)
+					acc[k] = b;
+				for (int64_t i = 0; i < v->KH; i++) {
+					int64_t iy = oy * v->SH - v->PH + i * v->DH;
+					if (iy < 0 || iy >= v->H)
+						continue;
+					const float *xr = xc + iy * v->W + ox0 * v->SW - v->PW;
+					for (int64_t j = 0; j < v->KW; j++) {
+						__m512 wv = _mm512_set1_ps(wo[i * v->KW + j]);
+						const float *xj = xr + j * v->DW;
+						for (int k = 0; k < nv; k++) {
+							__m512 xv;
+							if (v->SW == 1) {
+								xv = _mm512_maskz_loadu_ps((__mmask16)m[j][k], xj + 16 * k);
+							} else { /* input columns 32k .. 32k + 31, the even ones */
+								__m512 lo = _mm512_maskz_loadu_ps((__mmask16)m[j][k], xj + 32 * k);
+								__m512 hi = _mm512_maskz_loadu_ps((__mmask16)(m[j][k] >> 16),
+												  xj + 32 * k + 16);
+								xv = _mm512_permutex2var_ps(lo, even, hi);
+							}
+							acc[k] = _mm512_fmadd_ps(wv, xv, acc[k]);
+						}
+					}
+				}
+				for (int k = 0; k < nv; k++) {
+					int64_t ox = ox0 + 16 * k, n = v->OW - ox < 16 ? v->OW - ox : 16;
+					_mm512_mask_storeu_ps(yo + oy * v->OW + ox, (__mmask16)((1u << n) - 1), acc[k]);
+				}
+			}
+		}
+	}
+}
+
 /* Depthwise (one input channel per group): output planes [o0, o1) of one
  * image computed directly, y[o] = bias[o] + sum_ij w[o,i,j] * x[o/kg] at
  * the window's offsets, row by row so the inner loop is a vector axpy.
@@ -300,6 +381,10 @@ static void
 depthwise(const Conv *v, const float *x, const float *w, const float *bias, float *y, int64_t o0,
 	  int64_t o1)
 {
+	if (v->SW <= 2 && v->KW <= DW_MAX_KW && __builtin_cpu_supports("avx512f")) {
+		depthwise_avx512(v, x, w, bias, y, o0, o1);
+		return;
+	}
 	for (int64_t o = o0; o < o1; o++) {
 		const float *xc = x + o / v->kg * v->H * v->W, *wo = w + o * v->KH * v->KW;
 		float *yo = y + o * v->hw, b = bias ? bias[o] : 0.0f;
