@@ -47,8 +47,9 @@ lanes(int64_t lo, int64_t hi)
 
 /* Output rows [y0, y1) of filters [k0, k0 + kb) of image b, group g, kb
  * <= KB; NV vectors per row. KB and NV are constants, so the KB x NV
- * accumulators live in registers; the filters past kb repeat the last one
- * and are not stored. */
+ * accumulators live in registers (every loop over them runs to a constant
+ * bound, so none indexes them at run time); the filters past kb repeat the
+ * last one and are not stored. */
 #define DIRECT_ROWS(NV, KB)                                                                        \
 	__attribute__((target("avx512f"))) static void direct_##NV##x##KB(                          \
 	    const Direct *d, int64_t b, int64_t g, int64_t k0, int64_t kb, int64_t y0, int64_t y1)  \
@@ -94,10 +95,10 @@ lanes(int64_t lo, int64_t hi)
 					}                                                          \
 				}                                                                  \
 			}                                                                          \
-			for (int f = 0; f < kb; f++)                                               \
-				_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                 \
-				    _mm512_mask_storeu_ps(yk + (f * d->OH + oy) * d->OW + 16 * v,  \
-							  (__mmask16)(out >> (16 * v)), acc[f][v]); \
+			_Pragma("GCC unroll 24") for (int f = 0; f < KB; f++)                       \
+			    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) if (f < kb)         \
+				_mm512_mask_storeu_ps(yk + (f * d->OH + oy) * d->OW + 16 * v,      \
+						      (__mmask16)(out >> (16 * v)), acc[f][v]);    \
 		}                                                                                  \
 	}
 

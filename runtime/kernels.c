@@ -340,6 +340,7 @@ depthwise_avx512(const Conv *v, const float *x, const float *w, const float *bia
 				}
 			for (int64_t oy = 0; oy < v->OH; oy++) {
 				__m512 acc[DW_VECS];
+#pragma GCC unroll 4
 				for (int k = 0; k < DW_VECS; k++)
 					acc[k] = b;
 				for (int64_t i = 0; i < v->KH; i++) {
@@ -350,8 +351,11 @@ depthwise_avx512(const Conv *v, const float *x, const float *w, const float *bia
 					for (int64_t j = 0; j < v->KW; j++) {
 						__m512 wv = _mm512_set1_ps(wo[i * v->KW + j]);
 						const float *xj = xr + j * v->DW;
-						for (int k = 0; k < nv; k++) {
+#pragma GCC unroll 4
+						for (int k = 0; k < DW_VECS; k++) {
 							__m512 xv;
+							if (k >= nv) /* constant bounds: acc stays in registers */
+								break;
 							if (v->SW == 1) {
 								xv = _mm512_maskz_loadu_ps((__mmask16)m[j][k], xj + 16 * k);
 							} else { /* input columns 32k .. 32k + 31, the even ones */
@@ -364,8 +368,11 @@ depthwise_avx512(const Conv *v, const float *x, const float *w, const float *bia
 						}
 					}
 				}
-				for (int k = 0; k < nv; k++) {
+#pragma GCC unroll 4
+				for (int k = 0; k < DW_VECS; k++) {
 					int64_t ox = ox0 + 16 * k, n = v->OW - ox < 16 ? v->OW - ox : 16;
+					if (k >= nv)
+						break;
 					_mm512_mask_storeu_ps(yo + oy * v->OW + ox, (__mmask16)((1u << n) - 1), acc[k]);
 				}
 			}
