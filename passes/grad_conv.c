@@ -13,7 +13,10 @@
  *                 sub-grids of the padded input each offset sees); each
  *                 input position pulls (gathers with constant indices)
  *                 what the windows that see it send, so no tensor larger
- *                 than the padded input is made.
+ *                 than the padded input is made; windows that tile the
+ *                 input (stride = kernel, no padding) send their adjoint
+ *                 to the arg-max offset of a [N, C, OH, kh, OW, kw] view
+ *                 with one elementwise select instead.
  * Strided placement is reshape + pad (a dilation), negative padding is a
  * slice (a gather with stepping constant indices). */
 #include "grad.h"
@@ -309,6 +312,35 @@ static int sentinel(GradCtx *c, int t, double v)
 	return gr_padded(c, t, pads, v);
 }
 
+/* Windows that tile the input: stride == kernel, no padding, no dilation,
+ * every input row and column inside exactly one window. */
+static bool tiled(const Pool *p)
+{
+	for (int a = 0; a < 2; a++)
+		if (p->st[a] != p->k[a] || p->dil[a] != 1 || p->pads[a] || p->pads[2 + a] ||
+			p->in[a] != p->out[a] * p->k[a])
+			return false;
+	return true;
+}
+
+/* The max-pool adjoint of tiled windows, on the view [N, C, OH, kh, OW, kw]
+ * of the input: offset (i, j) of window (a, b) gets g[a, b] where it is
+ * the window's arg-max offset arg[a, b] (as f32), else 0 — one affine
+ * elementwise kernel instead of a gather per window offset. */
+static int tiled_adjoint(GradCtx *c, const Pool *p, int arg, int g, DType t)
+{
+	Shape xs = shape_of(c, arg);
+	int64_t N = xs.d[0].n, C = xs.d[1].n, OH = p->out[0], OW = p->out[1], kh = p->k[0], kw = p->k[1];
+	int64_t d6[6] = {N, C, OH, 1, OW, 1}, dk[3] = {kh, 1, kw};
+	Shape ks = ir_shape_make(3, dk);
+	int k = gr_full(c, DT_F32, &ks, 0);
+	for (int64_t i = 0; i < kh * kw; i++) /* offset (i / kw, i % kw) holds i */
+		ir_elem_put(DT_F32, (char *)c->g->val[k].data + (size_t)i * sizeof(float), (double)i);
+	int hit = gr_bin(c, OP_EQUAL, reshape_to(c, arg, 6, d6), k);
+	int dx = gr_where(c, hit, reshape_to(c, g, 6, d6), gr_scalar(c, t, 0));
+	return reshape_to(c, dx, 4, (int64_t[]){N, C, p->in[0], p->in[1]});
+}
+
 /* A pooling adjoint pulls rather than pushes: each input position gathers
  * the adjoints of the (at most ceil(k / s) per axis) windows that see it,
  * one gather per window offset, so every term is a read of an output-grid
@@ -334,6 +366,10 @@ int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 	for (int64_t k = kk - 1; k >= 0; k--) {
 		int hit = gr_bin(c, OP_EQUAL, window(c, xp, &p, k / p.k[1], k % p.k[1]), y);
 		arg = gr_where(c, hit, gr_scalar(c, DT_F32, (double)k), arg);
+	}
+	if (tiled(&p)) { /* each input in exactly one window: no pulls */
+		gin[0] = unlift(c, &q, tiled_adjoint(c, &p, arg, g, t), in(c, 0));
+		return 0;
 	}
 	arg = sentinel(c, arg, -1);
 	int gs = sentinel(c, g, 0);
