@@ -176,3 +176,133 @@ rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y, co
 			direct_chunk(&d, ch);
 	return 1;
 }
+
+/* --- wide convolutions (weight gradients) -------------------------------------- */
+
+/* A wide convolution: the window (a whole output adjoint, KH x KW) is
+ * wider than the few output positions (the weight's taps, OH x OW). Here
+ * the window's rows are the vectors: for one image b, output row oy and a
+ * block of KB filters, the accumulators hold KB x OW_ sums of products of
+ * a filter row (the adjoint row) and the input row shifted by ox, each a
+ * vector over the window's columns (NV vectors of 16), reduced across the
+ * lanes at the end. No im2col, no GEMM. Stride and dilation 1; chunks of
+ * (image, group, filter block, output row). */
+typedef struct WideDirect {
+	const float *x, *w, *bias;
+	float *y;
+	int64_t C, H, W, K, OH, OW, KH, KW, PH, PW, G, cg, kg, nkb;
+	void (*fn)(const struct WideDirect *, int64_t, int64_t, int64_t, int64_t, int64_t);
+	int kb; /* filters per block */
+} WideDirect;
+
+#define WIDE_ROW(NV, OWC, KB)                                                                      \
+	__attribute__((target("avx512f"))) static void wide_##NV##_##OWC##_##KB(                    \
+	    const WideDirect *d, int64_t b, int64_t g, int64_t k0, int64_t kb, int64_t oy)               \
+	{                                                                                          \
+		const int64_t hw = d->H * d->W, kk = d->KH * d->KW;                                \
+		const float *xg = d->x + (b * d->C + g * d->cg) * hw;                              \
+		int64_t wof[KB];                                                                   \
+		uint32_t m[OWC][NV], wm[NV];                                                       \
+		__m512 acc[KB][OWC];                                                               \
+		for (int f = 0; f < KB; f++)                                                       \
+			wof[f] = (g * d->kg + k0 + (f < kb ? f : kb - 1)) * d->cg * kk;            \
+		_Pragma("GCC unroll 8") for (int ox = 0; ox < OWC; ox++)                            \
+		    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                              \
+		{ /* window columns wx = 16v + lane with 0 <= ox + wx - PW < W */                   \
+			int64_t base = ox + 16 * v - d->PW;                                        \
+			uint64_t in = lanes(base < 0 ? -base : 0, d->W - base);                    \
+			wm[v] = (uint32_t)(lanes(0, d->KW - 16 * v) & 0xffff);                     \
+			m[ox][v] = (uint32_t)in & wm[v];                                           \
+		}                                                                                  \
+		_Pragma("GCC unroll 24") for (int f = 0; f < KB; f++)                               \
+		    _Pragma("GCC unroll 8") for (int ox = 0; ox < OWC; ox++) acc[f][ox] =             \
+			_mm512_setzero_ps();                                                       \
+		for (int64_t c = 0; c < d->cg; c++)                                                \
+			for (int64_t wy = 0; wy < d->KH; wy++) {                                   \
+				int64_t iy = oy + wy - d->PH;                                      \
+				if (iy < 0 || iy >= d->H)                                          \
+					continue;                                                  \
+				const float *xr = xg + c * hw + iy * d->W - d->PW;                 \
+				const float *wr = d->w + c * kk + wy * d->KW;                      \
+				_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                \
+				{                                                                  \
+					__m512 wv[KB], xv[OWC];                                    \
+					_Pragma("GCC unroll 24") for (int f = 0; f < KB; f++) wv[f] = \
+					    _mm512_maskz_loadu_ps((__mmask16)wm[v], wr + wof[f] + 16 * v); \
+					_Pragma("GCC unroll 8") for (int ox = 0; ox < OWC; ox++)     \
+					    xv[ox] = _mm512_maskz_loadu_ps((__mmask16)m[ox][v],      \
+									  xr + ox + 16 * v);       \
+					_Pragma("GCC unroll 24") for (int f = 0; f < KB; f++)        \
+					    _Pragma("GCC unroll 8") for (int ox = 0; ox < OWC; ox++)  \
+						acc[f][ox] = _mm512_fmadd_ps(wv[f], xv[ox], acc[f][ox]); \
+				}                                                                  \
+			}                                                                          \
+		_Pragma("GCC unroll 24") for (int f = 0; f < KB; f++)                               \
+		    _Pragma("GCC unroll 8") for (int ox = 0; ox < OWC; ox++) if (f < kb)              \
+		{                                                                                  \
+			int64_t kf = g * d->kg + k0 + f;                                           \
+			d->y[((b * d->K + kf) * d->OH + oy) * d->OW + ox] =                        \
+			    _mm512_reduce_add_ps(acc[f][ox]) + (d->bias ? d->bias[kf] : 0.0f);     \
+		}                                                                                  \
+	}
+
+WIDE_ROW(1, 3, 8) WIDE_ROW(2, 3, 4) WIDE_ROW(3, 3, 2) WIDE_ROW(4, 3, 2)
+WIDE_ROW(1, 5, 4) WIDE_ROW(2, 5, 2) WIDE_ROW(3, 5, 1) WIDE_ROW(4, 5, 1)
+WIDE_ROW(1, 7, 3) WIDE_ROW(2, 7, 1) WIDE_ROW(3, 7, 1) WIDE_ROW(4, 7, 1)
+
+/* The kernels by vectors per window row (1 to 4) and output columns. */
+static const struct {
+	int nv, ow, kb;
+	void (*fn)(const WideDirect *, int64_t, int64_t, int64_t, int64_t, int64_t);
+} wide_fns[] = {
+    {1, 3, 8, wide_1_3_8}, {2, 3, 4, wide_2_3_4}, {3, 3, 2, wide_3_3_2}, {4, 3, 2, wide_4_3_2},
+    {1, 5, 4, wide_1_5_4}, {2, 5, 2, wide_2_5_2}, {3, 5, 1, wide_3_5_1}, {4, 5, 1, wide_4_5_1},
+    {1, 7, 3, wide_1_7_3}, {2, 7, 1, wide_2_7_1}, {3, 7, 1, wide_3_7_1}, {4, 7, 1, wide_4_7_1},
+};
+
+/* Chunk ch: (image, group, filter block, output row), rows fastest. */
+static void
+wdirect_chunk(void *closure, int64_t ch)
+{
+	const WideDirect *d = closure;
+	int64_t oy = ch % d->OH, blk = ch / d->OH % d->nkb, g = ch / d->OH / d->nkb % d->G;
+	int64_t b = ch / d->OH / d->nkb / d->G, k0 = blk * d->kb;
+
+	d->fn(d, b, g, k0, d->kg - k0 < d->kb ? d->kg - k0 : d->kb, oy);
+}
+
+int
+rt_conv2d_wide_direct(const float *x, const float *w, const float *bias, float *y,
+		      const int64_t *p, const nncc_abi_ctx *cx)
+{
+	int64_t N = p[0];
+	WideDirect d = {
+	    .x = x, .w = w, .bias = bias, .y = y, .C = p[1], .H = p[2], .W = p[3], .K = p[4],
+	    .OH = p[5], .OW = p[6], .KH = p[7], .KW = p[8], .PH = p[11], .PW = p[12], .G = p[15],
+	};
+
+	if (p[9] != 1 || p[10] != 1 || p[13] != 1 || p[14] != 1 || d.G <= 0 || d.KW > 64)
+		return 0;
+	d.cg = d.C / d.G;
+	d.kg = d.K / d.G;
+	if (d.kg > DIRECT_MAX_KG) /* many filters: a GEMM of that many rows does better */
+		return 0;
+	int nv = (int)((d.KW + 15) / 16);
+	for (size_t i = 0; i < sizeof wide_fns / sizeof wide_fns[0]; i++)
+		if (wide_fns[i].nv == nv && wide_fns[i].ow == d.OW)
+			d.fn = wide_fns[i].fn, d.kb = wide_fns[i].kb;
+	if (!d.fn)
+		return 0;
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx512f"))
+		return 0;
+	d.nkb = (d.kg + d.kb - 1) / d.kb;
+	int64_t nchunk = N * d.G * d.nkb * d.OH;
+	int64_t threads = cx && cx->parallel_for ? cx->nthreads : 1;
+	if (threads > 1 && nchunk > 1 && d.K * d.OH * d.OW * d.cg * d.KH * d.KW >= (1 << 17))
+		cx->parallel_for(cx->pool, wdirect_chunk, &d, nchunk);
+	else
+		for (int64_t ch = 0; ch < nchunk; ch++)
+			wdirect_chunk(&d, ch);
+	return 1;
+}

@@ -488,7 +488,8 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	/* a window wider than the output: col transposed (rows of kw, not ow),
 	 * several images per GEMM */
 	if (!fast && v.KW > v.OW) {
-		wide_conv(&v, N, x, w, bias, y, cx);
+		if (!rt_conv2d_wide_direct(x, w, bias, y, p, cx))
+			wide_conv(&v, N, x, w, bias, y, cx);
 		return;
 	}
 	/* chunks of at least COPY_CHUNK elements; threads only for two chunks' worth */

@@ -167,6 +167,9 @@ test_conv2d(void **state)
 		{2, 3, 20, 50, 16, 3, 5, 1, 1, 1, 2, 1, 2, 1, 1, 1, 1}, /* direct: 4 vectors, 3 blocks */
 		{1, 6, 10, 10, 6, 5, 5, 1, 1, 4, 4, 4, 4, 1, 1, 1, 0}, /* direct: padding 4 */
 		{3, 4, 9, 20, 8, 3, 3, 1, 1, 0, 1, 2, 1, 1, 1, 2, 1}, /* direct, grouped, uneven pads */
+		{2, 4, 30, 30, 3, 28, 28, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0}, /* wide direct: 2 vectors, 3 wide */
+		{2, 3, 28, 28, 2, 28, 28, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1}, /* wide direct, padded, 5 wide */
+		{1, 2, 40, 50, 9, 34, 44, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0}, /* wide direct: 3 vectors, 7 wide */
 	};
 	uint32_t seed = 7;
 	char what[64];
