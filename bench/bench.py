@@ -17,7 +17,8 @@ onnxruntime-node first. Steps:
      the report's total FLOPs give the GFLOPs of one inference); check the
      outputs on the exported inputs against the exported float64 reference
      (PyTorch eager in this process must also reproduce the export's own
-     float32 output), each engine within |a - ref| <= ATOL + RTOL*|ref|;
+     float32 output), each engine within |a - ref| <= atol + RTOL*|ref|
+     (atol: ATOL, or 4 times PyTorch float32's own max error if larger);
      an engine that fails or disagrees is reported and not timed.
   3. Timed runs per measurement N: chosen per model and batch so that one
      measurement takes about --target-s seconds (from a short timing of
@@ -96,15 +97,15 @@ def last_json(out, what):
     return json.loads(lines[-1])
 
 
-def max_err(got, ref):
-    """(ok, max |got - ref|) for |got - ref| <= ATOL + RTOL*|ref| elementwise."""
+def max_err(got, ref, atol=ATOL):
+    """(ok, max |got - ref|) for |got - ref| <= atol + RTOL*|ref| elementwise."""
     got, ref = np.asarray(got), np.asarray(ref)
     if got.shape != ref.shape:
         return False, float("inf")
     a, b = got.astype(np.float64).ravel(), ref.astype(np.float64).ravel()
     d = np.abs(a - b)
     d = np.where(np.isnan(d), np.inf, d)
-    return bool(np.all(d <= ATOL + RTOL * np.abs(b))), float(d.max()) if d.size else 0.0
+    return bool(np.all(d <= atol + RTOL * np.abs(b))), float(d.max()) if d.size else 0.0
 
 
 # ---------------------------------------------------------------- engines
@@ -215,6 +216,9 @@ def prepare(build, name, batch, zoo, ort, tmp, args):
              inputs=[(n, os.path.join(d, n + ".npy")) for n in meta["inputs"]],
              outputs=meta["outputs"])
     refs = [np.load(os.path.join(d, f"ref_{o}.npy")) for o in c["outputs"]]
+    # A float32 engine may miss the float64 answer by what PyTorch's own
+    # float32 output does (e.g. FCN-ResNet50 about 1e-4): allow 4 times that.
+    c["atol"] = [max(ATOL, 4 * meta["torch32_err"][o]) for o in c["outputs"]]
 
     # nncc: compile (timed), FLOPs from --report, outputs.
     if os.path.exists(c["so"]):
@@ -277,14 +281,14 @@ def prepare(build, name, batch, zoo, ort, tmp, args):
 def check(c, engine, got, refs):
     """Max |diff| over the outputs; a miss goes to c["fail"][engine]."""
     worst, bad = 0.0, []
-    for o, g, r in zip(c["outputs"], got, refs):
-        ok, d = max_err(g.reshape(r.shape) if g.size == r.size else g, r)
+    for o, g, r, atol in zip(c["outputs"], got, refs, c["atol"]):
+        ok, d = max_err(g.reshape(r.shape) if g.size == r.size else g, r, atol)
         worst = max(worst, d)
         if not ok:
             bad.append(f"{o}: max |diff| {d:.3g}")
     if bad:
         c["fail"][engine] = (f"output disagrees with the float64 reference "
-                             f"(|a-ref| <= {ATOL:g} + {RTOL:g}|ref|): " + ", ".join(bad))
+                             f"(|a-ref| <= {max(c['atol']):.3g} + {RTOL:g}|ref|): " + ", ".join(bad))
     return worst
 
 
