@@ -243,12 +243,19 @@ def prepare(build, name, batch, zoo, ort, tmp, args):
     c["model"] = args.torch_models[name]
     c["x"] = [torch.from_numpy(np.load(p)) for _, p in c["inputs"]]
     torch.set_num_threads(1)
-    got = [o.numpy() for o in torch_call(c)]
-    t0 = time.perf_counter()
-    torch_call(c)
-    t_torch = time.perf_counter() - t0
+    t_torch = 0.0
+    try:
+        got = [o.numpy() for o in torch_call(c)]
+        t0 = time.perf_counter()
+        torch_call(c)
+        t_torch = time.perf_counter() - t0
+    except Exception as e:  # noqa: BLE001 - reported per model
+        got = None
+        c["fail"]["torch"] = f"PyTorch eager failed: {type(e).__name__}: {e}"
     mine = [np.load(os.path.join(d, f"torch32_{o}.npy")) for o in c["outputs"]]
-    if not all(max_err(g, m)[0] for g, m in zip(got, mine)):
+    if got is None:
+        pass
+    elif not all(max_err(g, m)[0] for g, m in zip(got, mine)):
         c["fail"]["torch"] = ("PyTorch eager differs from the export's own float32 output "
                               "(the rebuilt model is not the exported one)")
     else:
@@ -402,8 +409,9 @@ def main():
                     try:
                         v = measure(e, c, build, ort, t)
                         res.setdefault((c["name"], c["batch"], t, e), []).append(v)
-                    except Error as err:
-                        c["fail"][e] = f"while timing: {err}"
+                    except Exception as err:  # noqa: BLE001 - reported per model
+                        c["fail"][e] = "while timing: " + (str(err) if isinstance(err, Error)
+                                                           else f"{type(err).__name__}: {err}")
         log(f"round {r + 1}/{args.rounds} ({', '.join(order)}) took {time.monotonic() - t0:.0f} s")
 
     os.makedirs(args.out_dir, exist_ok=True)

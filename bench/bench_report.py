@@ -220,14 +220,12 @@ def write(path, info, cases, rs, res):
                            f"{g['openblas_gflops']:.1f} | {fmt(ratio, '.2f')} |")
     if info["gemm_err"]:
         out += ["", f"GEMM micro-benchmark: {info['gemm_err']}"]
-    problems = [(c, k, v) for c in cases for k, v in c["fail"].items()]
-    out += ["", "## Problems", ""]
-    if problems:
-        out += [f"- {c['name']} batch {c['batch']}, {LABEL.get(k, k)}: {v}" for c, k, v in problems]
-    else:
-        out.append("None: every engine ran and agreed on every model.")
+    problems = [f"- {c['name']} batch {c['batch']}, {LABEL.get(k, k)}: {v}"
+                for c in cases for k, v in c["fail"].items()]
     if not info["ort"]:
-        out.append(f"- ORT unavailable: {info['ort_why']}")
+        problems.append(f"- ORT unavailable: {info['ort_why']}")
+    out += ["", "## Problems", ""]
+    out += problems or ["None: every engine ran and agreed on every model."]
     out += ["", "## Output checks", "",
             f"Before timing, each engine's outputs on the exported inputs against the float64 "
             f"reference, |a - ref| <= atol + {info['rtol']:g}·|ref| (nncc-run and ORT at 1 "
