@@ -1,15 +1,16 @@
 'use strict';
 // ONNX Runtime side of nncc's benchmark (bench/bench.py runs it).
 //
-//   node ort_bench.js MODEL.onnx INPUT.npy [--runs N] [--warmup W] [--threads T] [--dump OUT.bin]
+//   node ort_bench.js MODEL.onnx [NAME=]INPUT.npy... [--runs N] [--warmup W] [--threads T] [--dump DIR]
 //   node ort_bench.js --version
 //
 // Creates one CPU session (intraOpNumThreads T, interOpNumThreads 1,
-// sequential execution, all graph optimizations), feeds INPUT.npy (float32,
-// C order) to the model's first input, runs it W times untimed and N times
-// timed (process.hrtime around each `await session.run`), and prints one line:
+// sequential execution, all graph optimizations), feeds each INPUT.npy
+// (float32 or int64, C order) to the graph input NAME (without NAME=: the
+// model's inputs in order), runs it W times untimed and N times timed
+// (process.hrtime around each `await session.run`), and prints one line:
 //   {"engine": "ort", "version": "...", "median_ms": X, "min_ms": Y, "runs": N}
-// --dump writes the first output of the last run as raw little-endian float32.
+// --dump writes every output of the last run to DIR/OUTPUT.npy (float32).
 // Exit status: 0 ok, 1 error, 3 onnxruntime-node is not installed.
 
 const fs = require('fs');
@@ -27,7 +28,7 @@ function die(msg) {
   process.exit(1);
 }
 
-// A float32 .npy file (format 1.0, 2.0 or 3.0) -> {data: Float32Array, dims: number[]}.
+// A float32 or int64 .npy file (format 1.0, 2.0 or 3.0) -> {type, data, dims}.
 function readNpy(path) {
   const buf = fs.readFileSync(path);
   if (buf.length < 10 || buf[0] !== 0x93 || buf.toString('latin1', 1, 6) !== 'NUMPY') {
@@ -41,16 +42,33 @@ function readNpy(path) {
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
   const shape = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
   if (!descr || !fortran || !shape) die(`${path}: malformed .npy header`);
-  if (descr[1] !== '<f4' || fortran[1] !== 'False') {
-    die(`${path}: need a C-order little-endian float32 array, got ${descr[1]} fortran_order=${fortran[1]}`);
+  const kinds = { '<f4': ['float32', Float32Array], '<i8': ['int64', BigInt64Array] };
+  if (!kinds[descr[1]] || fortran[1] !== 'False') {
+    die(`${path}: need a C-order little-endian float32 or int64 array, got ${descr[1]} fortran_order=${fortran[1]}`);
   }
+  const [type, Arr] = kinds[descr[1]];
   const dims = shape[1].split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
   const count = dims.reduce((a, b) => a * b, 1);
+  const size = Arr.BYTES_PER_ELEMENT * count;
   const start = off + hlen;
-  if (buf.length - start !== 4 * count) die(`${path}: ${buf.length - start} data bytes, expected ${4 * count}`);
-  const data = new Float32Array(count);  // a copy: aligned, independent of buf's pool
-  new Uint8Array(data.buffer).set(buf.subarray(start, start + 4 * count));
-  return { data, dims };
+  if (buf.length - start !== size) die(`${path}: ${buf.length - start} data bytes, expected ${size}`);
+  const data = new Arr(count);  // a copy: aligned, independent of buf's pool
+  new Uint8Array(data.buffer).set(buf.subarray(start, start + size));
+  return { type, data, dims };
+}
+
+// Writes a float32 tensor as a .npy file (format 1.0).
+function writeNpy(path, y) {
+  const shape = y.dims.length === 1 ? `(${y.dims[0]},)` : `(${y.dims.join(', ')})`;
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const pre = Buffer.alloc(10);
+  Buffer.from('\x93NUMPY', 'latin1').copy(pre);
+  pre[6] = 1;
+  pre[7] = 0;
+  pre.writeUInt16LE(header.length, 8);
+  fs.writeFileSync(path, Buffer.concat([pre, Buffer.from(header, 'latin1'),
+    Buffer.from(y.data.buffer, y.data.byteOffset, y.data.byteLength)]));
 }
 
 function parseArgs(argv) {
@@ -69,8 +87,8 @@ function parseArgs(argv) {
     else if (k.startsWith('--')) die(`unknown option ${k}`);
     else a.pos.push(k);
   }
-  if (a.pos.length !== 2 || a.runs < 1 || a.threads < 1) {
-    die('usage: node ort_bench.js MODEL.onnx INPUT.npy [--runs N>=1] [--warmup W] [--threads T>=1] [--dump OUT.bin]');
+  if (a.pos.length < 2 || a.runs < 1 || a.threads < 1) {
+    die('usage: node ort_bench.js MODEL.onnx [NAME=]INPUT.npy... [--runs N>=1] [--warmup W] [--threads T>=1] [--dump DIR]');
   }
   return a;
 }
@@ -95,8 +113,16 @@ async function main() {
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
   });
-  const x = readNpy(a.pos[1]);
-  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x.data, x.dims) };
+  const feeds = {};
+  a.pos.slice(1).forEach((arg, i) => {
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : session.inputNames[i];
+    if (!session.inputNames.includes(name)) {
+      die(`the model has no input '${name}' (inputs: ${session.inputNames.join(', ')})`);
+    }
+    const x = readNpy(eq > 0 ? arg.slice(eq + 1) : arg);
+    feeds[name] = new ort.Tensor(x.type, x.data, x.dims);
+  });
   let out;
   for (let i = 0; i < a.warmup; i++) out = await session.run(feeds);
   const times = [];
@@ -106,9 +132,12 @@ async function main() {
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   if (a.dump) {
-    const y = out[session.outputNames[0]];
-    if (y.type !== 'float32') die(`output '${session.outputNames[0]}' is ${y.type}, not float32`);
-    fs.writeFileSync(a.dump, Buffer.from(y.data.buffer, y.data.byteOffset, y.data.byteLength));
+    fs.mkdirSync(a.dump, { recursive: true });
+    for (const name of session.outputNames) {
+      const y = out[name];
+      if (y.type !== 'float32') die(`output '${name}' is ${y.type}, not float32`);
+      writeNpy(`${a.dump}/${name}.npy`, y);
+    }
   }
   console.log(JSON.stringify({
     engine: 'ort',

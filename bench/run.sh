@@ -4,10 +4,13 @@
 # Installs ONNX Runtime for Node (onnxruntime-node, the exact version in
 # bench/package.json) into bench/node_modules with npm if it is not there
 # yet; if that fails the benchmark goes on without ORT. Then runs
-# bench/bench.py: nncc vs PyTorch eager vs ORT on mlp, lenet, resnet18 and
-# mobilenet_v2, 1 and 2 threads, printing a markdown table and writing it to
-# bench/results.md; then the training-step benchmark (bench/train_bench.py,
-# bench/results_train.md). Method: docs/benchmarks.md.
+# bench/bench.py: the GEMM micro-benchmark (build/gemm_bench) and nncc vs
+# PyTorch eager vs ORT on the whole model zoo (tests/zoo/zoo_models.py),
+# batch 1 and 32 (large models 1 and 8), 1 and 2 threads, printing a
+# markdown table and writing it with a chart to bench/results/ (results.md,
+# nncc_vs_ort.png); then the training-step benchmark (bench/train_bench.py,
+# bench/results/results_train.md). Method: docs/benchmarks.md.
+# Exit status: 1 when either benchmark reported a problem (both still run).
 # Environment: NNCC_PYTHON (default /usr/bin/python3).
 set -euo pipefail
 
@@ -41,7 +44,10 @@ if [ "$have" != "$want" ]; then
   fi
 fi
 
-"$PY" "$HERE/bench.py" --build "$BUILD" --cmd "bench/run.sh $BUILD${*:+ $*}" "$@"
+rc=0
+"$PY" "$HERE/bench.py" --build "$BUILD" --cmd "bench/run.sh $BUILD${*:+ $*}" "$@" || rc=$?
+[ "$rc" -eq 2 ] && exit 2   # usage error
 # Then the training-step benchmark (time and peak memory per step against
-# PyTorch eager, bench/train_bench.py): bench/results_train.md.
-exec "$PY" "$HERE/train_bench.py" --build "$BUILD" --cmd "bench/run.sh $BUILD"
+# PyTorch eager, bench/train_bench.py): bench/results/results_train.md.
+"$PY" "$HERE/train_bench.py" --build "$BUILD" --cmd "bench/run.sh $BUILD" || rc=1
+exit "$rc"

@@ -238,7 +238,7 @@ def main():
     p.add_argument("--steps", type=int, default=0)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", default=os.path.join(HERE, "results_train.md"))
+    p.add_argument("--out", default=os.path.join(HERE, "results", "results_train.md"))
     p.add_argument("--no-budget", action="store_true")
     p.add_argument("--one-thread", action="store_true",
                    help="also nncc and PyTorch with 1 thread (reference rows)")

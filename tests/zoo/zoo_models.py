@@ -1,7 +1,7 @@
 """The model zoo: every model of the course as a PyTorch module, exported to
 ONNX with PyTorch's own output next to it.
 
-    zoo_models.py OUTDIR [--models a,b,...|--size small|large|all] [--force] [--list]
+    zoo_models.py OUTDIR [--models a,b,...|--size small|large|all] [--batch N] [--force] [--list]
 
 For each model NAME it writes OUTDIR/NAME/model.onnx, one IN.npy per graph
 input (a fixed random input), one ref_OUT.npy per graph output (PyTorch's
@@ -20,6 +20,13 @@ with depth get their layers rescaled on a random input (_rescaled), so the
 outputs are of order 1 and the tolerance means something. A model is
 exported again only when this script or tests/e2e/models.py (whose models
 and helpers it reuses) is newer than its model.onnx, or with --force.
+
+--batch N exports every model with batch N instead of its own (B = 2 for
+the small models, 1 for the ImageNet-size ones): the benchmark
+(bench/bench.py) uses it with its own OUTDIR; the tests never pass it, so
+what they get does not change. The weights do not depend on the batch (the
+calibration inputs of _calibrated and _rescaled keep their shapes); the
+random input is drawn for the new shape, from the same seed.
 
 "small" models are fast enough for `make test` (see tests/zoo.cmake for the
 ones registered there); "large" ones run in `make test-models` only.
@@ -285,8 +292,10 @@ def _plain(ctor):
 
 IMAGE = (1, 3, 224, 224)
 
-# name -> dict(ctor, inputs [(name, shape, dtype)], outputs [names], seed, size)
+# name -> dict(ctor, inputs [(name, shape, dtype)], outputs [names], seed, size
+#              [, batch_axes])
 #   dtype "f32": standard normal; "i64:N": integers in [0, N).
+#   batch_axes: the batch axis of each input (default 0 for all), for --batch.
 ZOO = {
     "mlp": dict(ctor=e2e.MLP, inputs=[("input", (B, 784), "f32")], outputs=["output"],
                 seed=101, size="small"),
@@ -300,7 +309,7 @@ ZOO = {
     "rnn": dict(ctor=RNNClassifier, inputs=[("input", (B, T, FEAT), "f32")],
                 outputs=["output"], seed=105, size="small"),
     "bilstm": dict(ctor=BiLSTMClassifier, inputs=[("input", (T, B, FEAT), "f32")],
-                   outputs=["output"], seed=106, size="small"),
+                   outputs=["output"], seed=106, size="small", batch_axes=[1]),
     "autoencoder": dict(ctor=_plain(ConvAutoencoder), inputs=[("input", (B, 1, 28, 28), "f32")],
                         outputs=["output"], seed=107, size="small"),
     "vae": dict(ctor=VAE, inputs=[("input", (B, 784), "f32"), ("eps", (B, 16), "f32")],
@@ -312,7 +321,8 @@ ZOO = {
     "caption": dict(ctor=_plain(CaptionStep),
                     inputs=[("image", (B, 3, 16, 16), "f32"), ("word", (B,), f"i64:{VOCAB}"),
                             ("h0", (1, B, HID), "f32"), ("c0", (1, B, HID), "f32")],
-                    outputs=["logits", "h1", "c1"], seed=111, size="small"),
+                    outputs=["logits", "h1", "c1"], seed=111, size="small",
+                    batch_axes=[0, 0, 1, 1]),
     "squeezenet": dict(ctor=_rescaled(_tv("squeezenet1_1"), (1, 3, 64, 64)),
                        inputs=[("input", (1, 3, 64, 64), "f32")], outputs=["output"], seed=112,
                        size="small"),
@@ -339,6 +349,29 @@ def names(size="all"):
     return [n for n, s in ZOO.items() if size == "all" or s["size"] == size]
 
 
+def inputs(name, batch=None):
+    """The model's [(input name, shape, dtype)]; with batch, each shape's
+    batch axis (the spec's batch_axes, default 0) set to batch."""
+    spec = ZOO[name]
+    if batch is None:
+        return list(spec["inputs"])
+    axes = spec.get("batch_axes", [0] * len(spec["inputs"]))
+    out = []
+    for (iname, shape, dt), ax in zip(spec["inputs"], axes):
+        shape = list(shape)
+        shape[ax] = batch
+        out.append((iname, tuple(shape), dt))
+    return out
+
+
+def build(name):
+    """The eager model exactly as export() builds it (the spec's seed, eval
+    mode): the same weights as the exported model.onnx."""
+    spec = ZOO[name]
+    torch.manual_seed(spec["seed"])
+    return spec["ctor"]().eval()
+
+
 def make_input(shape, dtype, rng):
     if dtype == "f32":
         return rng.standard_normal(shape).astype(np.float32)
@@ -356,9 +389,10 @@ def _outputs(model, args, n, name):
     return [o.numpy() for o in out]
 
 
-def export(name, outdir):
+def export(name, outdir, batch=None):
     """Write OUTDIR/NAME/{model.onnx, IN.npy..., ref_OUT.npy...,
-    torch32_OUT.npy..., meta.json}.
+    torch32_OUT.npy..., meta.json}; with batch, for inputs of that batch
+    (inputs()) instead of the spec's.
 
     The reference ref_OUT is PyTorch's output in float64 (a copy of the
     model cast to double, on the same float32 weights and inputs), rounded
@@ -369,10 +403,9 @@ def export(name, outdir):
     Files are written under temporary names and renamed, model.onnx last, so
     a concurrent reader never sees a partial export."""
     spec = ZOO[name]
-    torch.manual_seed(spec["seed"])
-    model = spec["ctor"]().eval()
+    model = build(name)
     rng = np.random.default_rng(spec["seed"])
-    xs = [make_input(shape, dt, rng) for _, shape, dt in spec["inputs"]]
+    xs = [make_input(shape, dt, rng) for _, shape, dt in inputs(name, batch)]
     targs = tuple(torch.from_numpy(x) for x in xs)
     nout = len(spec["outputs"])
     out32 = _outputs(model, targs, nout, name)
@@ -395,7 +428,8 @@ def export(name, outdir):
         absmax[oname] = float(np.abs(r64).max())
         torch32_err[oname] = float(np.abs(r32.astype(np.float64) - r64).max())
     meta = dict(inputs=[n for n, _, _ in spec["inputs"]], outputs=spec["outputs"],
-                ref_absmax=absmax, torch32_err=torch32_err, opset=OPSET)
+                ref_absmax=absmax, torch32_err=torch32_err, opset=OPSET,
+                shapes={n: list(x.shape) for (n, _, _), x in zip(spec["inputs"], xs)})
     tmp_meta = os.path.join(d, f"meta.json.tmp.{os.getpid()}")
     with open(tmp_meta, "w") as f:
         json.dump(meta, f, indent=1)
@@ -404,16 +438,17 @@ def export(name, outdir):
     return os.path.join(d, "model.onnx")
 
 
-def ensure(outdir, todo, force=False, log=print):
-    """Export the models of todo that are not up to date; returns
-    {name: error message} for those whose export failed."""
+def ensure(outdir, todo, force=False, log=print, batch=None):
+    """Export the models of todo that are not up to date (with batch: at
+    that batch, see export()); returns {name: error message} for those
+    whose export failed. One OUTDIR holds one batch: give each batch its own."""
     errors = {}
     torch.set_num_threads(1)
     for name in todo:
         if not force and up_to_date(outdir, name):
             continue
         try:
-            path = export(name, outdir)
+            path = export(name, outdir, batch)
             log(f"zoo: exported {path} ({make_models.describe(path)})")
         except Exception as e:  # noqa: BLE001 - reported per model
             errors[name] = f"export failed: {type(e).__name__}: {e}"
@@ -426,6 +461,8 @@ def main():
     ap.add_argument("outdir")
     ap.add_argument("--models", help="comma-separated subset of: " + ", ".join(ZOO))
     ap.add_argument("--size", choices=["small", "large", "all"], default="all")
+    ap.add_argument("--batch", type=int, default=None,
+                    help="export at this batch instead of each model's own (use a separate OUTDIR)")
     ap.add_argument("--force", action="store_true", help="export even if up to date")
     ap.add_argument("--list", action="store_true", help="print the model names and exit")
     args = ap.parse_args()
@@ -436,7 +473,9 @@ def main():
     if args.list:
         print("\n".join(todo))
         return 0
-    errors = ensure(args.outdir, todo, args.force)
+    if args.batch is not None and args.batch < 1:
+        ap.error("--batch wants N >= 1")
+    errors = ensure(args.outdir, todo, args.force, batch=args.batch)
     return 1 if errors else 0
 
 
