@@ -212,21 +212,42 @@ transpose8x8(const float *s, int64_t lds, float *d, int64_t ldd)
 	}
 }
 
+/* d[0..8)[0..4) (row stride ldd) = the transpose of s[0..4)[0..8) (row
+ * stride lds): 4 loads, 8 shuffles, 8 half stores. */
+__attribute__((target("avx2"))) static void
+transpose4x8(const float *s, int64_t lds, float *d, int64_t ldd)
+{
+	__m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + lds);
+	__m256 r2 = _mm256_loadu_ps(s + 2 * lds), r3 = _mm256_loadu_ps(s + 3 * lds);
+	__m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+	__m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+	__m256 u[4] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xee),
+		       _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xee)};
+
+	for (int p = 0; p < 4; p++) {
+		_mm_storeu_ps(d + p * ldd, _mm256_castps256_ps128(u[p]));
+		_mm_storeu_ps(d + (p + 4) * ldd, _mm256_extractf128_ps(u[p], 1));
+	}
+}
+
 /* d (kc rows of w) = the transpose of s (rows x kc, row stride lds),
- * with zeros in columns [rows, w) of d: whole 8 x 8 blocks through
- * registers when the CPU has AVX, the edges one by one. */
+ * with zeros in columns [rows, w) of d: blocks of 8 rows, then of 4, by 8
+ * columns through registers when the CPU has AVX, the edges one by one. */
 static void
 transpose_panel(const float *restrict s, int64_t lds, int64_t rows, int64_t kc, int w, int avx,
 		float *restrict d)
 {
-	int64_t rb = avx ? rows / 8 * 8 : 0, pb = avx ? kc / 8 * 8 : 0;
+	int64_t r8 = avx ? rows / 8 * 8 : 0, r4 = avx ? rows / 4 * 4 : 0, pb = avx ? kc / 8 * 8 : 0;
 
-	for (int64_t i = 0; i < rb; i += 8)
-		for (int64_t p = 0; p < pb; p += 8)
+	for (int64_t p = 0; p < pb; p += 8) {
+		for (int64_t i = 0; i < r8; i += 8)
 			transpose8x8(s + i * lds + p, lds, d + p * w + i, w);
+		for (int64_t i = r8; i < r4; i += 4)
+			transpose4x8(s + i * lds + p, lds, d + p * w + i, w);
+	}
 	for (int64_t i = 0; i < rows; i++) { /* the edges */
 		const float *si = s + i * lds;
-		for (int64_t p = i < rb ? pb : 0; p < kc; p++)
+		for (int64_t p = i < r4 ? pb : 0; p < kc; p++)
 			d[p * w + i] = si[p];
 	}
 	if (rows < w)
