@@ -34,8 +34,7 @@ enum {
 	MC = 96,   /* rows of A per packed block (whole tiles of MR rows: 96 for every MR) */
 	KC = 256,  /* inner extent per packed block */
 	NC = 1024, /* columns of B per packed block (whole tiles: 960 for NR 48 and 96) */
-	MAX_MR = 12,
-	MAX_NR = 96,
+	MAX_TILE = 384, /* floats of the largest MR x NR tile */
 };
 
 _Static_assert((MC * KC + KC * NC) * sizeof(float) <= NNCC_ABI_GEMM_SCRATCH,
@@ -92,6 +91,48 @@ UKR_AVX512(ukr_avx512_8x48, 8, 3)
 UKR_AVX512(ukr_avx512_6x64, 6, 4)
 UKR_AVX512(ukr_avx512_4x96, 4, 6)
 
+/* The transposed kernels, for C with few columns (a convolution's small
+ * output planes): the vectors run down MR = 16 * NV rows of the A panel
+ * and the NR columns of the B panel are broadcast, NR * NV accumulators;
+ * each accumulator is a piece of a column of C, written (and, to
+ * accumulate, read) with a scatter (gather) of stride ldc. The packed
+ * panels are the same as for the kernels above. */
+#define UKR_AVX512_T(NAME, NV, NR)                                                                 \
+	__attribute__((target("avx512f"))) static void NAME(                                       \
+	    int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,           \
+	    float *restrict c, int64_t ldc, int acc)                                               \
+	{                                                                                          \
+		__m512 r[NR][NV], a[NV];                                                           \
+		const __m512i col = _mm512_mullo_epi32(                                            \
+		    _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),        \
+		    _mm512_set1_epi32((int)ldc));                                                  \
+		_Pragma("GCC unroll 12") for (int j = 0; j < NR; j++)                               \
+		    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) r[j][v] = _mm512_setzero_ps(); \
+		_Pragma("GCC unroll 2") for (int64_t p = 0; p < kc; p++, ap += 16 * NV, bp += ldb)  \
+		{                                                                                  \
+			_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) a[v] =                  \
+			    _mm512_loadu_ps(ap + 16 * v);                                          \
+			_Pragma("GCC unroll 12") for (int j = 0; j < NR; j++)                       \
+			{                                                                          \
+				__m512 b = _mm512_set1_ps(bp[j]);                                  \
+				_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) r[j][v] =       \
+				    _mm512_fmadd_ps(a[v], b, r[j][v]);                             \
+			}                                                                          \
+		}                                                                                  \
+		_Pragma("GCC unroll 12") for (int j = 0; j < NR; j++)                               \
+		    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                             \
+		{                                                                                  \
+			float *q = c + 16 * v * ldc + j;                                           \
+			if (acc)                                                                   \
+				r[j][v] = _mm512_add_ps(r[j][v], _mm512_i32gather_ps(col, q, 4));  \
+			_mm512_i32scatter_ps(q, col, r[j][v], 4);                                  \
+		}                                                                                  \
+	}
+
+UKR_AVX512_T(ukr_avx512_32x4, 2, 4)
+UKR_AVX512_T(ukr_avx512_32x8, 2, 8)
+UKR_AVX512_T(ukr_avx512_32x12, 2, 12)
+
 __attribute__((target("avx2,fma"))) static void
 ukr_avx2(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,
 	 float *restrict c, int64_t ldc, int acc)
@@ -142,8 +183,11 @@ ukr_plain(int64_t kc, const float *restrict ap, const float *restrict bp, int64_
 static const Isa *
 cpu_isas(int *n)
 {
+	/* every mr * nr at most MAX_TILE */
 	static const Isa avx512[] = {{12, 32, ukr_avx512_12x32, 1}, {8, 48, ukr_avx512_8x48, 1},
-				     {6, 64, ukr_avx512_6x64, 1}, {4, 96, ukr_avx512_4x96, 1}};
+				     {6, 64, ukr_avx512_6x64, 1},   {4, 96, ukr_avx512_4x96, 1},
+				     {32, 12, ukr_avx512_32x12, 1}, {32, 8, ukr_avx512_32x8, 1},
+				     {32, 4, ukr_avx512_32x4, 1}};
 	static const Isa avx2 = {6, 16, ukr_avx2, 1}, plain = {4, 8, ukr_plain, 0};
 
 	__builtin_cpu_init();
@@ -158,7 +202,9 @@ cpu_isas(int *n)
 }
 
 /* The micro-kernel that wastes least on padding an m x n C to whole
- * tiles; the first on a tie. A function of m and n only: the same for
+ * tiles; the first on a tie. The transposed kernels (vectors down the
+ * rows) only for C narrower than a vector, where every other kernel
+ * wastes most of its lanes. A function of m and n only: the same for
  * every thread count. */
 static const Isa *
 pick_isa(int64_t m, int64_t n)
@@ -169,6 +215,8 @@ pick_isa(int64_t m, int64_t n)
 
 	for (int i = 0; i < cnt; i++) {
 		int64_t padded = (m + v[i].mr - 1) / v[i].mr * v[i].mr * ((n + v[i].nr - 1) / v[i].nr * v[i].nr);
+		if (v[i].nr < 16 && n >= 16)
+			continue;
 		if (padded < least)
 			least = padded, best = &v[i];
 	}
@@ -317,7 +365,7 @@ static void
 gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *ap, float *bp)
 {
 	int mr = g->isa->mr, nr = g->isa->nr;
-	float tile[MAX_MR * MAX_NR] __attribute__((aligned(64)));
+	float tile[MAX_TILE] __attribute__((aligned(64)));
 	int64_t ncb = NC / nr * nr, mcb = MC / mr * mr; /* whole tiles per block */
 	int inplace = !g->trans_b && i1 - i0 <= INPLACE_B_ROWS;
 
