@@ -22,7 +22,7 @@
 #include "conv_direct.h"
 
 enum {
-	DIRECT_MAX_KG = 24, /* filters per group at most */
+	DIRECT_MAX_KG = 64, /* filters per group at most */
 	DIRECT_MAX_OW = 64, /* output row: four vectors at most */
 	ACCS = 24,          /* zmm accumulators */
 };

@@ -8,14 +8,14 @@
 #include "abi.h"
 
 /* The convolution of nncc_rt_conv2d_f32 (p in its order), computed
- * directly when it has stride and dilation 1, at most 24 filters per
+ * directly when it has stride and dilation 1, at most 64 filters per
  * group, output rows of at most 64 and a window no wider than them, on a
  * CPU with AVX-512: then 1; else 0, having done nothing. */
 int rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y, const int64_t *p,
 		     const nncc_abi_ctx *cx);
 
 /* A wide convolution of nncc_rt_conv2d_f32 (kw > ow: a weight gradient)
- * computed directly when it has stride and dilation 1, at most 24 filters
+ * computed directly when it has stride and dilation 1, at most 64 filters
  * per group, a window at most 64 wide and 3, 5 or 7 output columns, on a
  * CPU with AVX-512: then 1; else 0, having done nothing. */
 int rt_conv2d_wide_direct(const float *x, const float *w, const float *bias, float *y,
