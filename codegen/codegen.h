@@ -128,6 +128,8 @@ typedef struct Sched {
 	int64_t par_chunks;   /* number of chunks par_var's range is split into (>= 1) */
 	int vec_var;          /* output var to vectorize (innermost), -1: none */
 	int vec_width;        /* vector lanes hint, 0: leave to the backend */
+	bool whole_batch;     /* a convolution called once over every image, its epilogue
+	                         after (a small output); else image by image where it can */
 } Sched;
 
 typedef struct Kernel {

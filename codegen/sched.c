@@ -242,6 +242,8 @@ static void sched_loops(const KernelList *kl, Kernel *k, int first, int vec_byte
 	cg_kx_dag_free(&d);
 }
 
+enum { WHOLE_BATCH_FLOATS = 1 << 18 }; /* 1 MiB of f32 output */
+
 void cg_schedule(KernelList *kl, int vec_bytes)
 {
 	for (int i = 0; i < kl->nk; i++) {
@@ -259,10 +261,17 @@ void cg_schedule(KernelList *kl, int vec_bytes)
 			if (k->body)
 				sched_loops(kl, k, 0, vec_bytes);
 			break;
-		case KK_CONV2D:
+		case KK_CONV2D: {
+			/* a batch whose output stays in L2 runs in one call, which
+			 * gives the convolution's threads every image's work */
+			int64_t out = k->conv.n * k->conv.k * (k->conv.nd ? k->conv.od : 1) * k->conv.oh *
+				      k->conv.ow;
+			k->sched.whole_batch = out <= WHOLE_BATCH_FLOATS;
 			if (k->body)
-				sched_loops(kl, k, k->nout_var > 1 ? 1 : 0, vec_bytes);
+				sched_loops(kl, k, k->nout_var > 1 && !k->sched.whole_batch ? 1 : 0,
+					    vec_bytes);
 			break;
+		}
 		}
 	}
 }

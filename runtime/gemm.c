@@ -10,10 +10,13 @@
  * held in registers, then adds it to C. The A panel stays in L1 while the
  * kernel walks the B block in L2.
  *
- * Three micro-kernels, picked once per call by the CPU's features:
- * AVX-512 (12 x 32, 24 zmm accumulators), AVX2+FMA (6 x 16), and a plain
- * C one (4 x 8) for anything else. Each is compiled for its ISA with a
- * target attribute, so the library itself needs no -m flags.
+ * The micro-kernels, picked per call by the CPU's features and the shape
+ * (pick_isa): with AVX-512, tiles of 12 x 32, 8 x 48, 6 x 64 and 4 x 96
+ * (vectors along the columns, 24 zmm accumulators) and, for C narrower
+ * than a vector, 32 x 12, 32 x 8 and 32 x 4 (vectors down the rows); with
+ * AVX2+FMA 6 x 16; a plain C 4 x 8 for anything else. Each is compiled for
+ * its ISA with a target attribute, so the library needs no -m flags. B
+ * stored k x n is read in place, unpacked, when C has few rows.
  *
  * Threads: C splits into as many pieces as the run has threads, along its
  * longer side in whole tiles; each piece packs its own operands into its

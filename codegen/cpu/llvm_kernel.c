@@ -504,7 +504,7 @@ static bool per_image(Kc *c)
 	const Kernel *k = c->k;
 	int64_t img = k->conv.k * (k->conv.nd ? k->conv.od : 1) * k->conv.oh * k->conv.ow;
 	int64_t lo = k->out_idx.c, hi = k->out_idx.c;
-	if (!k->body || k->conv.n <= 1 || k->nout_var < 1 || k->nvar != k->nout_var ||
+	if (k->sched.whole_batch || !k->body || k->conv.n <= 1 || k->nout_var < 1 || k->nvar != k->nout_var ||
 	    k->extent[0] != k->conv.n || k->out_idx.k[0] != img || (parallel(k) && k->sched.par_var == 0))
 		return false;
 	for (int v = 1; v < k->nout_var; v++) {

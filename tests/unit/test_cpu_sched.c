@@ -500,9 +500,12 @@ static void test_schedule(void **state)
 	     (int64_t[]){65536, 65536});
 	/* 5: a transposed load: not vectorized */
 	ew_kernel(t, x, y, 2, (int64_t[]){512, 512}, aff2(1, 512));
-	/* 6: conv over 8 images with an epilogue: never splits the images */
+	/* 6: conv over 8 images with an epilogue, 2 MiB of output: never
+	 * splits the images (it runs image by image) */
 	Kernel *cv = kernel(t, KK_CONV2D);
 	cv->conv.n = 8;
+	cv->conv.k = 64;
+	cv->conv.oh = cv->conv.ow = 32;
 	cv->out = y;
 	cv->body = kun(t, KU_RELU, kload(t, DT_F32, y, (Aff){.k = {65536, 1024, 32, 1}}));
 	cv->nvar = cv->nout_var = 4;
@@ -510,6 +513,17 @@ static void test_schedule(void **state)
 	cv->out_idx = (Aff){.k = {65536, 1024, 32, 1}};
 	/* 7: matmul without epilogue */
 	kernel(t, KK_MATMUL);
+	/* 8: the same conv over 2 images of 16 x 16, 128 KiB of output: one
+	 * call over the whole batch, its epilogue parallel (over any var) */
+	Kernel *cs = kernel(t, KK_CONV2D);
+	cs->conv.n = 2;
+	cs->conv.k = 64;
+	cs->conv.oh = cs->conv.ow = 16;
+	cs->out = y;
+	cs->body = kun(t, KU_RELU, kload(t, DT_F32, y, (Aff){.k = {16384, 256, 16, 1}}));
+	cs->nvar = cs->nout_var = 4;
+	memcpy(cs->extent, (int64_t[]){2, 64, 16, 16}, 4 * sizeof(int64_t));
+	cs->out_idx = (Aff){.k = {16384, 256, 16, 1}};
 
 	cg_schedule(&t->kl, 32);
 	const Kernel *k = t->kl.k;
@@ -531,6 +545,9 @@ static void test_schedule(void **state)
 	assert_int_equal(k[6].sched.vec_var, 3);
 	assert_int_equal(k[7].sched.par_var, -1);
 	assert_int_equal(k[7].sched.par_chunks, 1);
+	assert_false(k[6].sched.whole_batch);
+	assert_true(k[8].sched.whole_batch);
+	assert_true(k[8].sched.par_var >= 0);
 	cg_schedule(&t->kl, 0);
 	assert_int_equal(k[0].sched.vec_width, 0);
 	assert_int_equal(k[0].sched.vec_var, 3);
