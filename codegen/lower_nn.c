@@ -228,7 +228,7 @@ int lw_conv(Lower *L, int node)
 	if (!direct) {
 		int64_t ckk = lw_mul(L, lw_mul(L, c / group, win.kern[0]), win.kern[1]);
 		int64_t hw = lw_mul(L, oh, ow), sz = lw_mul(L, ckk, hw);
-		if (win.kern[1] > ow && !L->ovf) /* a wide convolution: blocks of images (runtime/abi.h) */
+		if (!L->ovf && nncc_abi_conv_blocks(x->d[0].n, win.kern[1], ow, hw)) /* blocks of images */
 			sz = lw_mul(L, lw_mul(L, nncc_abi_wide_images(x->d[0].n, hw), hw), ckk + kout / group);
 		if (L->ovf || (scratch = lw_temp(L, DT_F32, sz, -1)) < 0)
 			return lw_err(L, node, "im2col scratch size overflows");

@@ -89,9 +89,19 @@ void nncc_rt_matmul_f32(const float *a, const float *b, float *c,
  * artifact, so this is no part of the runtime's ABI version. */
 void nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias,
 			float *y, float *scratch, const int64_t *p, const void *ctx);
-/* Images per GEMM of a wide 2-D convolution (kw > ow, such as a weight
- * gradient) of n images with hw output positions each: enough for 512
- * GEMM columns. The code generator sizes its scratch by the same rule. */
+/* Whether nncc_rt_conv2d_f32 runs a 2-D convolution of n images (window
+ * width kw, output width ow, hw output positions per image) in blocks of
+ * images, one GEMM per block: a window wider than the output (a weight
+ * gradient), or several images of at most 64 output positions each, whose
+ * GEMMs one by one would be a few columns wide. */
+static inline int
+nncc_abi_conv_blocks(int64_t n, int64_t kw, int64_t ow, int64_t hw)
+{
+	return kw > ow || (n > 1 && hw <= 64);
+}
+
+/* Images per GEMM of such a convolution: enough for 512 GEMM columns. The
+ * code generator sizes its scratch by these two rules. */
 static inline int64_t
 nncc_abi_wide_images(int64_t n, int64_t hw)
 {

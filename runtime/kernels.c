@@ -439,9 +439,9 @@ depthwise_chunk(void *closure, int64_t ch)
 /* p = {n, c, h, w, k, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, group}.
  * x [N,C,H,W], w [K, C/G, kh, kw], bias [K] or NULL, y [N,K,oh,ow].
  * ph/pw are the top/left pads; the bottom/right ones follow from oh/ow.
- * scratch holds (C/G)*kh*kw*oh*ow floats (a wide convolution, kw > ow:
- * nb*oh*ow*((C/G)*kh*kw + K/G) with nb = nncc_abi_wide_images(n, oh*ow),
- * see wide_conv), and may be NULL exactly when
+ * scratch holds (C/G)*kh*kw*oh*ow floats (in blocks of images,
+ * nncc_abi_conv_blocks: nb*oh*ow*((C/G)*kh*kw + K/G) with nb =
+ * nncc_abi_wide_images(n, oh*ow), see wide_conv), and may be NULL exactly when
  * kh == kw == 1, sh == sw == 1, ph == pw == 0, oh == h and ow == w (the
  * 1x1 fast path multiplies x directly). A depthwise convolution (several
  * groups of one input channel) runs directly, without scratch or GEMM. ctx
@@ -485,10 +485,10 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	}
 	if (!fast && rt_conv2d_direct(x, w, bias, y, p, cx)) /* few filters: no im2col */
 		return;
-	/* a window wider than the output: col transposed (rows of kw, not ow),
-	 * several images per GEMM */
-	if (!fast && v.KW > v.OW) {
-		if (!rt_conv2d_wide_direct(x, w, bias, y, p, cx))
+	/* a window wider than the output, or small images: several images per
+	 * GEMM, col transposed (rows of windows) */
+	if (!fast && nncc_abi_conv_blocks(N, v.KW, v.OW, v.hw)) {
+		if (v.KW <= v.OW || !rt_conv2d_wide_direct(x, w, bias, y, p, cx))
 			wide_conv(&v, N, x, w, bias, y, cx);
 		return;
 	}

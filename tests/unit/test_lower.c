@@ -3,6 +3,7 @@
  * cg_interp on the kernels agrees with ir_eval on the graph (random inputs
  * from a fixed-seed generator, constants as params). */
 #include "lower_check.h"
+#include "runtime/abi.h"
 
 /* --- elementwise ----------------------------------------------------------------- */
 
@@ -186,8 +187,11 @@ static void conv_case(Shape sx, Shape sw, bool bias, const int64_t *st, const in
 	if (want_scratch) {
 		assert_true(k->conv.scratch >= 0);
 		assert_int_equal(kl.buf[k->conv.scratch].kind, BUF_TEMP);
-		assert_int_equal(kl.buf[k->conv.scratch].numel,
-				 k->conv.c / group * k->conv.kh * k->conv.kw * k->conv.oh * k->conv.ow);
+		int64_t ckk = k->conv.c / group * k->conv.kh * k->conv.kw, hw = k->conv.oh * k->conv.ow;
+		int64_t want = ckk * hw; /* im2col of one image, or (runtime/abi.h) blocks of images */
+		if (nncc_abi_conv_blocks(k->conv.n, k->conv.kw, k->conv.ow, hw))
+			want = nncc_abi_wide_images(k->conv.n, hw) * hw * (ckk + k->conv.k / group);
+		assert_int_equal(kl.buf[k->conv.scratch].numel, want);
 	} else {
 		assert_int_equal(k->conv.scratch, -1);
 	}

@@ -170,6 +170,8 @@ test_conv2d(void **state)
 		{2, 4, 30, 30, 3, 28, 28, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0}, /* wide direct: 2 vectors, 3 wide */
 		{2, 3, 28, 28, 2, 28, 28, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1}, /* wide direct, padded, 5 wide */
 		{1, 2, 40, 50, 9, 34, 44, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0}, /* wide direct: 3 vectors, 7 wide */
+		{4, 8, 12, 12, 80, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1}, /* small images in blocks */
+		{3, 6, 9, 9, 70, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1, 2, 0}, /* small, grouped, uneven pads */
 	};
 	uint32_t seed = 7;
 	char what[64];
@@ -193,7 +195,8 @@ test_conv2d(void **state)
 		float *x = rnd_array(N * C * H * W, &seed), *w = rnd_array(K * (C / G) * KH * KW, &seed);
 		float *bias = c[16] ? rnd_array(K, &seed) : NULL;
 		float *y = rnd_array(ny, &seed), *want = rnd_array(ny, &seed);
-		int64_t nsc = KW > OW ? nncc_abi_wide_images(N, OH * OW) * OH * OW * ((C / G) * KH * KW + K / G)
+		int64_t nsc = nncc_abi_conv_blocks(N, KW, OW, OH * OW)
+				  ? nncc_abi_wide_images(N, OH * OW) * OH * OW * ((C / G) * KH * KW + K / G)
 				     : (C / G) * KH * KW * OH * OW; /* the code generator's rule */
 		float *scratch = fast ? NULL : rnd_array(nsc, &seed);
 
