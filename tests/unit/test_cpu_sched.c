@@ -119,7 +119,8 @@ static void test_shared_node(void **state)
 	Kx *e = kun(t, KU_EXP, kload(t, DT_F32, x, i));
 	loop(t, y, i, kbin(t, KB_ADD, kbin(t, KB_MUL, e, e), e), 1, 1, (int64_t[]){5});
 	char *ir = emit_ir(t, 0);
-	assert_int_equal(count(ir, "call float @llvm.exp.f32"), 1);
+	/* f32 exp is inline (llvm_expr.c exp_f32), with one floor each */
+	assert_int_equal(count(ir, "call float @llvm.floor.f32"), 1);
 	free(ir);
 	float xs[5] = {0, 1, -1, 2.5f, -3}, ys[5];
 	for (int opt = 0; opt <= 3; opt += 3) {

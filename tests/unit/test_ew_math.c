@@ -123,6 +123,43 @@ static void test_float_kernels(void **state)
 	ew_atol = 0;
 }
 
+/* f32 exp, tanh and sigmoid are inline polynomials in the compiled code
+ * (codegen/cpu/llvm_expr.c): within 4 ulps of the reference over their
+ * whole range, both branches of tanh, the overflow and underflow ends of
+ * exp (a result below 2^-126 may be 0: absolute error at most 2^-126),
+ * NaN and infinities. */
+static void test_exp_tanh(void **state)
+{
+	static const float edge[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-30f, -1e-7f, 1e-4f,
+		0.3f, 0.6249f, 0.6251f, -0.6251f, 1, 5, 9, 9.1f, 20, -20, 80, 88.5f, 88.72f, 88.73f,
+		-87, -87.5f, -95, -100, -103.9f, -104, -110};
+	enum { NE = sizeof edge / sizeof *edge, NG = 560 };
+	float x[NE + NG];
+	memcpy(x, edge, sizeof edge);
+	for (int i = 0; i < NG; i++) /* -105 .. 102, not on round numbers */
+		x[NE + i] = -105.0f + 0.37f * (float)i;
+	(void)state;
+	ew_atol = 0x1p-126; /* a subnormal result may come out as 0 (see llvm_expr.c) */
+	static const char *const ops[] = {"exp", "tanh", "sigmoid"};
+	for (size_t o = 0; o < 3; o++) {
+		char src[160];
+		snprintf(src, sizeof src, "graph t {\n  input %%x: f32[%d]\n  %%y = %s(%%x)\n  output %%y\n}\n",
+			NE + NG, ops[o]);
+		Diag d;
+		diag_init(&d);
+		Graph *g = ir_parse(src, "ew.ir", &d);
+		if (!g)
+			fail_msg("parse: %s", d.msg);
+		ew_optimize(g, 2);
+		Tensor in = {DT_F32, g->val[g->input[0]].shape, malloc(sizeof x)};
+		assert_non_null(in.data);
+		memcpy(in.data, x, sizeof x); /* ew_check_inputs frees it */
+		ew_check_inputs(g, &in, false);
+		ir_graph_free(g);
+	}
+	ew_atol = 0;
+}
+
 /* Integer ops over i8, u8, i32 and i64 (divisors nonzero constants). */
 static void test_int_kernels(void **state)
 {
@@ -174,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_float_kernels),
+		cmocka_unit_test(test_exp_tanh),
 		cmocka_unit_test(test_int_kernels),
 		cmocka_unit_test(test_bitcast),
 	};
