@@ -425,7 +425,51 @@ gemm_piece(void *closure, int64_t ch)
 		gemm_block(g, lo, hi, 0, g->n, ap, bp);
 }
 
-enum { PAR_MIN_MACS = 1 << 18 }; /* multiply-adds below which one thread does it all */
+enum {
+	PAR_MIN_MACS = 1 << 18, /* multiply-adds below which one thread does it all */
+	ROWS_MAX = 4,           /* C rows up to which rows_gemm streams B's rows */
+	ROWS_SPLIT = 256,       /* columns per piece of rows_gemm at least */
+};
+
+/* C with at most ROWS_MAX rows and B stored k x n (a matrix-vector product,
+ * a small batch times a weight matrix): B is read once, row after row, in
+ * order, and each of its rows scaled into every row of C (c_i += a_ip *
+ * B_p). The tiled path would walk B down columns of panels, a page per row,
+ * where here the prefetcher sees one stream. Columns [j0, j1). */
+__attribute__((target("avx512f"))) static void
+rows_avx512(const Gemm *g, int64_t j0, int64_t j1)
+{
+	for (int64_t i = 0; i < g->m; i++)
+		if (!g->acc)
+			memset(g->c + i * g->ldc + j0, 0, (size_t)(j1 - j0) * sizeof(float));
+	for (int64_t p = 0; p < g->k; p++) {
+		const float *bp = g->b + p * g->ldb;
+		for (int64_t i = 0; i < g->m; i++) {
+			__m512 av = _mm512_set1_ps(g->trans_a ? g->a[p * g->lda + i] : g->a[i * g->lda + p]);
+			float *ci = g->c + i * g->ldc;
+			int64_t j = j0;
+			for (; j + 16 <= j1; j += 16)
+				_mm512_storeu_ps(ci + j, _mm512_fmadd_ps(av, _mm512_loadu_ps(bp + j),
+									 _mm512_loadu_ps(ci + j)));
+			if (j < j1) {
+				__mmask16 mk = (__mmask16)((1u << (j1 - j)) - 1);
+				_mm512_mask_storeu_ps(ci + j, mk,
+						      _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(mk, bp + j),
+								      _mm512_maskz_loadu_ps(mk, ci + j)));
+			}
+		}
+	}
+}
+
+static void
+rows_piece(void *closure, int64_t ch)
+{
+	const Gemm *g = closure;
+	int64_t blocks = (g->n + 15) / 16; /* whole vectors per piece */
+
+	rows_avx512(g, ch * blocks / g->npiece * 16,
+		    (ch + 1) * blocks / g->npiece * 16 < g->n ? (ch + 1) * blocks / g->npiece * 16 : g->n);
+}
 
 void
 rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
@@ -450,8 +494,16 @@ rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a,
 	    .a = a, .b = b, .c = c, .trans_a = trans_a, .trans_b = trans_b, .acc = accumulate,
 	    .scratch = cx->gemm_scratch, .npiece = 1,
 	};
-	int64_t tm = (m + g.isa->mr - 1) / g.isa->mr, tn = (n + g.isa->nr - 1) / g.isa->nr;
 	int64_t threads = cx->parallel_for && m * n * k >= PAR_MIN_MACS ? cx->nthreads : 1;
+	if (m <= ROWS_MAX && !trans_b && g.isa->avx && __builtin_cpu_supports("avx512f")) {
+		g.npiece = n / ROWS_SPLIT < threads ? n / ROWS_SPLIT : threads;
+		if (g.npiece > 1)
+			cx->parallel_for(cx->pool, rows_piece, &g, g.npiece);
+		else
+			rows_avx512(&g, 0, n);
+		return;
+	}
+	int64_t tm = (m + g.isa->mr - 1) / g.isa->mr, tn = (n + g.isa->nr - 1) / g.isa->nr;
 	g.split_n = tn >= tm || tn >= 4 * threads;
 	g.npiece = g.split_n ? tn : tm;
 	if (g.npiece > threads)
