@@ -28,12 +28,12 @@ enum {
 };
 
 typedef struct Direct {
-	const float *x, *w, *bias;
-	float *y;
-	int64_t C, H, W, K, OH, OW, KH, KW, PH, PW, G;
+	const float *x, *w, *bias; /* input, weights, bias or NULL */
+	float *y;                  /* output */
+	int64_t C, H, W, K, OH, OW, KH, KW, PH, PW, G; /* nncc_rt_conv2d_f32's geometry */
 	int64_t cg, kg, nv, kb; /* per group: channels, filters; vectors per row; filters per block */
 	int64_t nkb, ny;        /* filter blocks per group, runs of rows per image and block */
-	void (*fn)(const struct Direct *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+	void (*fn)(const struct Direct *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t); /* the kernel */
 } Direct;
 
 /* Lanes [lo, hi) of the 64 output columns, as a mask. */
@@ -188,11 +188,12 @@ rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y, co
  * lanes at the end. No im2col, no GEMM. Stride and dilation 1; chunks of
  * (image, group, filter block, output row). */
 typedef struct WideDirect {
-	const float *x, *w, *bias;
-	float *y;
-	int64_t C, H, W, K, OH, OW, KH, KW, PH, PW, G, cg, kg, nkb;
-	void (*fn)(const struct WideDirect *, int64_t, int64_t, int64_t, int64_t, int64_t);
-	int kb; /* filters per block */
+	const float *x, *w, *bias; /* input, weights (the adjoints), bias or NULL */
+	float *y;                  /* output (the weight gradient's taps) */
+	int64_t C, H, W, K, OH, OW, KH, KW, PH, PW, G; /* nncc_rt_conv2d_f32's geometry */
+	int64_t cg, kg, nkb;       /* per group: channels, filters, filter blocks */
+	void (*fn)(const struct WideDirect *, int64_t, int64_t, int64_t, int64_t, int64_t); /* the kernel */
+	int kb;                    /* filters per block */
 } WideDirect;
 
 #define WIDE_ROW(NV, OWC, KB)                                                                      \
