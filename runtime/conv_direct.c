@@ -36,14 +36,6 @@ typedef struct Direct {
 	void (*fn)(const struct Direct *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t); /* the kernel */
 } Direct;
 
-/* Lanes [lo, hi) of the 64 output columns, as a mask. */
-static inline uint64_t
-lanes(int64_t lo, int64_t hi)
-{
-	if (hi <= lo)
-		return 0;
-	return (hi >= 64 ? ~0ull : (1ull << hi) - 1) & ~((1ull << lo) - 1);
-}
 
 /* Output rows [y0, y1) of filters [k0, k0 + kb) of image b, group g, kb
  * <= KB; NV vectors per row. KB and NV are constants, so the KB x NV
@@ -58,7 +50,7 @@ lanes(int64_t lo, int64_t hi)
 		const float *xg = d->x + (b * d->C + g * d->cg) * hw;                              \
 		const float *wk = d->w + (g * d->kg + k0) * wstride;                               \
 		float *yk = d->y + (b * d->K + g * d->kg + k0) * d->OH * d->OW;                    \
-		uint64_t out = lanes(0, d->OW);                                                    \
+		uint64_t out = rt_lanes(0, d->OW);                                                  \
 		int64_t wof[KB];                                                                   \
 		__m512 acc[KB][NV];                                                                \
 		for (int f = 0; f < KB; f++)                                                       \
@@ -76,7 +68,7 @@ lanes(int64_t lo, int64_t hi)
 					continue;                                                  \
 				for (int64_t j = 0; j < d->KW; j++) {                              \
 					int64_t off = j - d->PW;                                   \
-					uint64_t m = lanes(off < 0 ? -off : 0, d->W - off) & out;  \
+					uint64_t m = rt_lanes(off < 0 ? -off : 0, d->W - off) & out;  \
 					const float *xr = xg + iy * d->W + off;                    \
 					const float *wt = wk + i * d->KW + j;                      \
 					for (int64_t c = 0; c < d->cg; c++, xr += hw, wt += kk) {  \
@@ -211,8 +203,8 @@ typedef struct WideDirect {
 		    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                              \
 		{ /* window columns wx = 16v + lane with 0 <= ox + wx - PW < W */                   \
 			int64_t base = ox + 16 * v - d->PW;                                        \
-			uint64_t in = lanes(base < 0 ? -base : 0, d->W - base);                    \
-			wm[v] = (uint32_t)(lanes(0, d->KW - 16 * v) & 0xffff);                     \
+			uint64_t in = rt_lanes(base < 0 ? -base : 0, d->W - base);                  \
+			wm[v] = (uint32_t)(rt_lanes(0, d->KW - 16 * v) & 0xffff);                   \
 			m[ox][v] = (uint32_t)in & wm[v];                                           \
 		}                                                                                  \
 		_Pragma("GCC unroll 24") for (int f = 0; f < KB; f++)                               \

@@ -7,6 +7,16 @@
 
 #include "abi.h"
 
+/* Lanes [lo, hi) of 64 (lo < 64), as a mask: the columns a masked vector
+ * load or store touches. */
+static inline uint64_t
+rt_lanes(int64_t lo, int64_t hi)
+{
+	if (hi <= lo)
+		return 0;
+	return (hi >= 64 ? ~0ull : (1ull << hi) - 1) & ~((1ull << lo) - 1);
+}
+
 /* The convolution of nncc_rt_conv2d_f32 (p in its order), computed
  * directly when it has stride and dilation 1, at most 64 filters per
  * group, output rows of at most 64 and a window no wider than them, on a

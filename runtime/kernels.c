@@ -306,11 +306,7 @@ dw_lanes(int64_t base, int64_t sw, int64_t w, int64_t n)
 {
 	int64_t lo = base < 0 ? (-base + sw - 1) / sw : 0, hi = w - base <= 0 ? 0 : (w - base + sw - 1) / sw;
 
-	if (hi > n)
-		hi = n;
-	if (hi <= lo)
-		return 0;
-	return (uint32_t)(((hi >= 32 ? 0xffffffffull : (1ull << hi) - 1)) & ~((1ull << lo) - 1));
+	return (uint32_t)rt_lanes(lo, hi < n ? hi : n);
 }
 
 /* The depthwise planes [o0, o1) of one image with AVX-512, for strides

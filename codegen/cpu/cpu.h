@@ -70,6 +70,14 @@ LLVMValueRef cpu_const(Kc *c, DType t, double v);
 LLVMValueRef cpu_i64(Kc *c, int64_t v);
 /* Converts v from dtype `from` to dtype `to` (float to int saturates). */
 LLVMValueRef cpu_conv(Kc *c, LLVMValueRef v, DType from, DType to);
+/* A call of the overloaded intrinsic `name` (overloaded on a's type). */
+LLVMValueRef cpu_intrin1(Kc *c, const char *name, LLVMValueRef a);
+LLVMValueRef cpu_intrin2(Kc *c, const char *name, LLVMValueRef a, LLVMValueRef b);
+/* llvm_math.c: libm's `name` (double) or `name`f for f32/f64, other float
+ * types through f32; exp and tanh of dtype t, inline for f32. */
+LLVMValueRef cpu_libm(Kc *c, const char *name, LLVMValueRef a, DType t);
+LLVMValueRef cpu_exp(Kc *c, LLVMValueRef a, DType t);
+LLVMValueRef cpu_tanh(Kc *c, LLVMValueRef a, DType t);
 /* llvm_exotic.c: cpu_conv where from or to is exotic (float8, float4,
  * int4, ...); sat: float8 overflow saturates (else NaN or infinity). */
 LLVMValueRef cpu_conv_exotic(Kc *c, LLVMValueRef v, DType from, DType to, bool sat);

@@ -130,13 +130,13 @@ static LLVMValueRef intrin(Kc *c, const char *name, LLVMTypeRef *ov, int nov, LL
 	return LLVMBuildCall2(c->cg->b, ft, f, args, (unsigned)nargs, "");
 }
 
-static LLVMValueRef intrin1(Kc *c, const char *name, LLVMValueRef a)
+LLVMValueRef cpu_intrin1(Kc *c, const char *name, LLVMValueRef a)
 {
 	LLVMTypeRef t = LLVMTypeOf(a);
 	return intrin(c, name, &t, 1, &a, 1);
 }
 
-static LLVMValueRef intrin2(Kc *c, const char *name, LLVMValueRef a, LLVMValueRef b)
+LLVMValueRef cpu_intrin2(Kc *c, const char *name, LLVMValueRef a, LLVMValueRef b)
 {
 	LLVMTypeRef t = LLVMTypeOf(a);
 	LLVMValueRef args[2] = {a, b};
@@ -354,116 +354,6 @@ static LLVMValueRef eval_valid(Kc *c, const Kx *x)
 	return LLVMBuildZExt(c->cg->b, cond, t, "");
 }
 
-/* Math */
-
-/* libm's `name` (double) or `name`f (float) for f32/f64; other float
- * types go through f32. */
-static LLVMValueRef call_libm(Kc *c, const char *name, LLVMValueRef a, DType t)
-{
-	if (t != DT_F32 && t != DT_F64)
-		return cpu_conv(c, call_libm(c, name, cpu_conv(c, a, t, DT_F32), DT_F32), DT_F32, t);
-	char fname[32];
-	snprintf(fname, sizeof fname, "%s%s", name, t == DT_F32 ? "f" : "");
-	LLVMTypeRef ft = cpu_type(c->cg, t);
-	LLVMTypeRef fty = LLVMFunctionType(ft, &ft, 1, 0);
-	LLVMValueRef f = LLVMGetNamedFunction(c->cg->mod, fname);
-	if (!f) {
-		f = LLVMAddFunction(c->cg->mod, fname, fty);
-		LLVMAddAttributeAtIndex(
-		    f, LLVMAttributeFunctionIndex,
-		    LLVMCreateEnumAttribute(c->cg->ctx, LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
-	}
-	return LLVMBuildCall2(c->cg->b, fty, f, &a, 1, "");
-}
-
-/* Inline f32 exp and tanh, plain arithmetic that the loop vectorizer
- * turns into vector code (a libm call stays scalar: tanhf and expf were
- * half of an LSTM's run). exp: x = n*ln2 + r (ln2 in two parts, |r| <=
- * ln2/2), e^r by its degree-6 minimax polynomial, times 2^n built in the
- * exponent bits (two factors, so results below 2^-126 are subnormal
- * rather than 0 in nncc-run; one unit test build gets 0 there, not yet
- * explained, so a result below 2^-126 is only promised to within 2^-126);
- * within 2 ulp above that, +inf above 88.72, 0 below -103.97, NaN kept. tanh: x + x^3 P(x^2) (degree-4 minimax) for |x| < 0.625, else
- * sign(x) (1 - 2 / (e^{2|x|} + 1)); within 3 ulp. (The coefficients are
- * the classic single-precision ones, e.g. Cephes expf/tanhf.) */
-static LLVMValueRef fconst(Kc *c, double v)
-{
-	return cpu_const(c, DT_F32, v);
-}
-
-static LLVMValueRef horner(Kc *c, LLVMValueRef z, const double *k, int n)
-{
-	LLVMBuilderRef b = c->cg->b;
-	LLVMValueRef p = fconst(c, k[0]);
-	for (int i = 1; i < n; i++)
-		p = LLVMBuildFAdd(b, LLVMBuildFMul(b, p, z, ""), fconst(c, k[i]), "");
-	return p;
-}
-
-static LLVMValueRef exp_f32(Kc *c, LLVMValueRef x)
-{
-	static const double poly[] = {1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3,
-				      4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1};
-	LLVMBuilderRef b = c->cg->b;
-	LLVMValueRef lo = fconst(c, -103.972077), hi = fconst(c, 88.7228391117);
-	LLVMValueRef v = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, lo, ""), lo, x, "");
-	v = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, v, hi, ""), hi, v, "");
-	LLVMValueRef n = intrin1(c, "llvm.floor",
-				 LLVMBuildFAdd(b, LLVMBuildFMul(b, v, fconst(c, 1.44269504088896341), ""),
-					       fconst(c, 0.5), ""));
-	LLVMValueRef r = LLVMBuildFSub(b, v, LLVMBuildFMul(b, n, fconst(c, 0.693359375), ""), "");
-	r = LLVMBuildFSub(b, r, LLVMBuildFMul(b, n, fconst(c, -2.12194440e-4), ""), "");
-	LLVMValueRef z = LLVMBuildFMul(b, r, r, "");
-	LLVMValueRef y = LLVMBuildFMul(b, horner(c, r, poly, 6), z, "");
-	y = LLVMBuildFAdd(b, LLVMBuildFAdd(b, y, r, ""), fconst(c, 1), "");
-	/* 2^n for n in [-150, 128] as 2^h * 2^(n-h), h = n/2: both normal */
-	LLVMTypeRef i32 = c->cg->t_i32, f32 = cpu_type(c->cg, DT_F32);
-	LLVMValueRef ni = LLVMBuildFPToSI(b, n, i32, "");
-	LLVMValueRef h = LLVMBuildAShr(b, ni, LLVMConstInt(i32, 1, 0), "");
-	LLVMValueRef p1 = LLVMBuildBitCast(
-	    b, LLVMBuildShl(b, LLVMBuildAdd(b, h, LLVMConstInt(i32, 127, 0), ""), LLVMConstInt(i32, 23, 0), ""),
-	    f32, "");
-	LLVMValueRef p2 = LLVMBuildBitCast(
-	    b,
-	    LLVMBuildShl(b, LLVMBuildAdd(b, LLVMBuildSub(b, ni, h, ""), LLVMConstInt(i32, 127, 0), ""),
-			 LLVMConstInt(i32, 23, 0), ""),
-	    f32, "");
-	y = LLVMBuildFMul(b, LLVMBuildFMul(b, y, p1, ""), p2, "");
-	y = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, hi, ""), fconst(c, INFINITY), y, "");
-	y = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, fconst(c, -103.972077), ""), fconst(c, 0), y,
-			    "");
-	return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), x, y, "");
-}
-
-static LLVMValueRef tanh_f32(Kc *c, LLVMValueRef x)
-{
-	static const double poly[] = {-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2,
-				      1.33314422036e-1, -3.33332819422e-1};
-	LLVMBuilderRef b = c->cg->b;
-	LLVMValueRef ax = intrin1(c, "llvm.fabs", x), one = fconst(c, 1);
-	LLVMValueRef z = LLVMBuildFMul(b, x, x, "");
-	LLVMValueRef small = LLVMBuildFAdd(
-	    b, LLVMBuildFMul(b, LLVMBuildFMul(b, horner(c, z, poly, 5), z, ""), x, ""), x, "");
-	LLVMValueRef e = exp_f32(c, LLVMBuildFAdd(b, ax, ax, ""));
-	LLVMValueRef big = LLVMBuildFSub(
-	    b, one, LLVMBuildFDiv(b, fconst(c, 2), LLVMBuildFAdd(b, e, one, ""), ""), "");
-	big = intrin2(c, "llvm.copysign", big, x);
-	return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, ax, fconst(c, 0.625), ""), small, big,
-			       "");
-}
-
-static LLVMValueRef call_tanh(Kc *c, LLVMValueRef a, DType t)
-{
-	if (t == DT_F32)
-		return tanh_f32(c, a);
-	return call_libm(c, "tanh", a, t);
-}
-
-static LLVMValueRef exp_any(Kc *c, LLVMValueRef a, DType t)
-{
-	return t == DT_F32 ? exp_f32(c, a) : intrin1(c, "llvm.exp", a);
-}
-
 /* The bool (i8 0/1) of an i1. */
 static LLVMValueRef to_bool(Kc *c, LLVMValueRef i1)
 {
@@ -482,7 +372,7 @@ static LLVMValueRef unary_pred(Kc *c, int op, LLVMValueRef a, DType t)
 	switch (op) {
 	case KU_NOT: r = LLVMBuildFCmp(b, LLVMRealOEQ, a, zero, ""); break;
 	case KU_ISNAN: r = LLVMBuildFCmp(b, LLVMRealUNO, a, a, ""); break;
-	case KU_ISINF: r = LLVMBuildFCmp(b, LLVMRealOEQ, intrin1(c, "llvm.fabs", a), inf, ""); break;
+	case KU_ISINF: r = LLVMBuildFCmp(b, LLVMRealOEQ, cpu_intrin1(c, "llvm.fabs", a), inf, ""); break;
 	case KU_ISPOSINF: r = LLVMBuildFCmp(b, LLVMRealOEQ, a, inf, ""); break;
 	default: r = LLVMBuildFCmp(b, LLVMRealOEQ, a, cpu_const(c, t, -INFINITY), ""); break;
 	}
@@ -516,41 +406,41 @@ static LLVMValueRef unary_float(Kc *c, int op, LLVMValueRef a, DType t)
 	case KU_NEG:
 		return LLVMBuildFNeg(b, a, "");
 	case KU_ABS:
-		return intrin1(c, "llvm.fabs", a);
+		return cpu_intrin1(c, "llvm.fabs", a);
 	case KU_EXP:
-		return exp_any(c, a, t);
+		return cpu_exp(c, a, t);
 	case KU_LOG:
-		return intrin1(c, "llvm.log", a);
+		return cpu_intrin1(c, "llvm.log", a);
 	case KU_SQRT:
-		return intrin1(c, "llvm.sqrt", a);
+		return cpu_intrin1(c, "llvm.sqrt", a);
 	case KU_RELU: /* x < 0 ? 0 : x keeps NaN */
 		return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, a, zero, ""), zero, a, "");
 	case KU_SIGMOID: {
-		LLVMValueRef e = exp_any(c, LLVMBuildFNeg(b, a, ""), t);
+		LLVMValueRef e = cpu_exp(c, LLVMBuildFNeg(b, a, ""), t);
 		return LLVMBuildFDiv(b, one, LLVMBuildFAdd(b, one, e, ""), "");
 	}
 	case KU_TANH:
-		return call_tanh(c, a, t);
+		return cpu_tanh(c, a, t);
 	case KU_SIN:
-		return intrin1(c, "llvm.sin", a);
+		return cpu_intrin1(c, "llvm.sin", a);
 	case KU_COS:
-		return intrin1(c, "llvm.cos", a);
-	case KU_TAN: return call_libm(c, "tan", a, t);
-	case KU_ASIN: return call_libm(c, "asin", a, t);
-	case KU_ACOS: return call_libm(c, "acos", a, t);
-	case KU_ATAN: return call_libm(c, "atan", a, t);
-	case KU_SINH: return call_libm(c, "sinh", a, t);
-	case KU_COSH: return call_libm(c, "cosh", a, t);
-	case KU_ASINH: return call_libm(c, "asinh", a, t);
-	case KU_ACOSH: return call_libm(c, "acosh", a, t);
-	case KU_ATANH: return call_libm(c, "atanh", a, t);
-	case KU_ERF: return call_libm(c, "erf", a, t);
+		return cpu_intrin1(c, "llvm.cos", a);
+	case KU_TAN: return cpu_libm(c, "tan", a, t);
+	case KU_ASIN: return cpu_libm(c, "asin", a, t);
+	case KU_ACOS: return cpu_libm(c, "acos", a, t);
+	case KU_ATAN: return cpu_libm(c, "atan", a, t);
+	case KU_SINH: return cpu_libm(c, "sinh", a, t);
+	case KU_COSH: return cpu_libm(c, "cosh", a, t);
+	case KU_ASINH: return cpu_libm(c, "asinh", a, t);
+	case KU_ACOSH: return cpu_libm(c, "acosh", a, t);
+	case KU_ATANH: return cpu_libm(c, "atanh", a, t);
+	case KU_ERF: return cpu_libm(c, "erf", a, t);
 	case KU_FLOOR:
-		return intrin1(c, "llvm.floor", a);
+		return cpu_intrin1(c, "llvm.floor", a);
 	case KU_CEIL:
-		return intrin1(c, "llvm.ceil", a);
+		return cpu_intrin1(c, "llvm.ceil", a);
 	case KU_ROUND:
-		return intrin1(c, "llvm.roundeven", a);
+		return cpu_intrin1(c, "llvm.roundeven", a);
 	case KU_SIGN: { /* 0, -0 and NaN are their own sign */
 		LLVMValueRef neg = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, a, zero, ""),
 		                                   cpu_const(c, t, -1), a, "");
@@ -574,9 +464,9 @@ static LLVMValueRef unary_int(Kc *c, int op, LLVMValueRef a, DType t)
 	case KU_ABS:
 		if (is_unsigned(t))
 			return a;
-		return intrin2(c, "llvm.abs", a, LLVMConstInt(c->cg->t_i1, 0, 0));
+		return cpu_intrin2(c, "llvm.abs", a, LLVMConstInt(c->cg->t_i1, 0, 0));
 	case KU_RELU:
-		return is_unsigned(t) ? a : intrin2(c, "llvm.smax", a, LLVMConstNull(LLVMTypeOf(a)));
+		return is_unsigned(t) ? a : cpu_intrin2(c, "llvm.smax", a, LLVMConstNull(LLVMTypeOf(a)));
 	case KU_BITNOT:
 		return LLVMBuildNot(b, a, "");
 	case KU_FLOOR: case KU_CEIL: case KU_ROUND:
@@ -585,8 +475,8 @@ static LLVMValueRef unary_int(Kc *c, int op, LLVMValueRef a, DType t)
 		LLVMTypeRef ty = LLVMTypeOf(a);
 		if (is_unsigned(t))
 			return LLVMBuildZExt(b, LLVMBuildICmp(b, LLVMIntNE, a, LLVMConstNull(ty), ""), ty, "");
-		LLVMValueRef lo = intrin2(c, "llvm.smax", a, LLVMConstAllOnes(ty));
-		return intrin2(c, "llvm.smin", lo, LLVMConstInt(ty, 1, 0));
+		LLVMValueRef lo = cpu_intrin2(c, "llvm.smax", a, LLVMConstAllOnes(ty));
+		return cpu_intrin2(c, "llvm.smin", lo, LLVMConstInt(ty, 1, 0));
 	}
 	default: /* transcendental ops on integers: through f64 */
 		return cpu_conv(c, unary_float(c, op, cpu_conv(c, a, t, DT_F64), DT_F64), DT_F64, t);
@@ -659,13 +549,13 @@ static LLVMValueRef binary(Kc *c, int op, LLVMValueRef x, LLVMValueRef y, DType 
 	case KB_DIV:
 		return f ? LLVMBuildFDiv(b, x, y, "") : safe_div(c, x, y, t);
 	case KB_MAX:
-		return intrin2(c, f ? "llvm.maximum" : u ? "llvm.umax" : "llvm.smax", x, y); /* NaN propagates */
+		return cpu_intrin2(c, f ? "llvm.maximum" : u ? "llvm.umax" : "llvm.smax", x, y); /* NaN propagates */
 	case KB_MIN:
-		return intrin2(c, f ? "llvm.minimum" : u ? "llvm.umin" : "llvm.smin", x, y);
+		return cpu_intrin2(c, f ? "llvm.minimum" : u ? "llvm.umin" : "llvm.smin", x, y);
 	case KB_POW: /* integers through f64 */
 		if (f)
-			return intrin2(c, "llvm.pow", x, y);
-		return cpu_conv(c, intrin2(c, "llvm.pow", cpu_conv(c, x, t, DT_F64), cpu_conv(c, y, t, DT_F64)),
+			return cpu_intrin2(c, "llvm.pow", x, y);
+		return cpu_conv(c, cpu_intrin2(c, "llvm.pow", cpu_conv(c, x, t, DT_F64), cpu_conv(c, y, t, DT_F64)),
 		                DT_F64, t);
 	case KB_AND:
 		return LLVMBuildAnd(b, x, y, "");

@@ -119,7 +119,7 @@ static void test_shared_node(void **state)
 	Kx *e = kun(t, KU_EXP, kload(t, DT_F32, x, i));
 	loop(t, y, i, kbin(t, KB_ADD, kbin(t, KB_MUL, e, e), e), 1, 1, (int64_t[]){5});
 	char *ir = emit_ir(t, 0);
-	/* f32 exp is inline (llvm_expr.c exp_f32), with one floor each */
+	/* f32 exp is inline (llvm_math.c exp_f32), with one floor each */
 	assert_int_equal(count(ir, "call float @llvm.floor.f32"), 1);
 	free(ir);
 	float xs[5] = {0, 1, -1, 2.5f, -3}, ys[5];
@@ -469,6 +469,22 @@ static void test_bad_schedule(void **state)
 
 /* --- cg_schedule ------------------------------------------------------------------ */
 
+/* A conv kernel (the call's geometry only: n images, k filters, hw x hw
+ * outputs) with a relu epilogue over its output y. */
+static void conv_relu_kernel(T *t, int y, int64_t n, int64_t k, int64_t hw)
+{
+	Kernel *cv = kernel(t, KK_CONV2D);
+	Aff at = {.k = {k * hw * hw, hw * hw, hw, 1}};
+	cv->conv.n = n;
+	cv->conv.k = k;
+	cv->conv.oh = cv->conv.ow = hw;
+	cv->out = y;
+	cv->body = kun(t, KU_RELU, kload(t, DT_F32, y, at));
+	cv->nvar = cv->nout_var = 4;
+	memcpy(cv->extent, (int64_t[]){n, k, hw, hw}, 4 * sizeof(int64_t));
+	cv->out_idx = at;
+}
+
 static Kernel *ew_kernel(T *t, int in, int out, int nout, const int64_t *ext, Aff load)
 {
 	Aff o = {0};
@@ -503,28 +519,12 @@ static void test_schedule(void **state)
 	ew_kernel(t, x, y, 2, (int64_t[]){512, 512}, aff2(1, 512));
 	/* 6: conv over 8 images with an epilogue, 2 MiB of output: never
 	 * splits the images (it runs image by image) */
-	Kernel *cv = kernel(t, KK_CONV2D);
-	cv->conv.n = 8;
-	cv->conv.k = 64;
-	cv->conv.oh = cv->conv.ow = 32;
-	cv->out = y;
-	cv->body = kun(t, KU_RELU, kload(t, DT_F32, y, (Aff){.k = {65536, 1024, 32, 1}}));
-	cv->nvar = cv->nout_var = 4;
-	memcpy(cv->extent, (int64_t[]){8, 64, 32, 32}, 4 * sizeof(int64_t));
-	cv->out_idx = (Aff){.k = {65536, 1024, 32, 1}};
+	conv_relu_kernel(t, y, 8, 64, 32);
 	/* 7: matmul without epilogue */
 	kernel(t, KK_MATMUL);
 	/* 8: the same conv over 2 images of 16 x 16, 128 KiB of output: one
 	 * call over the whole batch, its epilogue parallel (over any var) */
-	Kernel *cs = kernel(t, KK_CONV2D);
-	cs->conv.n = 2;
-	cs->conv.k = 64;
-	cs->conv.oh = cs->conv.ow = 16;
-	cs->out = y;
-	cs->body = kun(t, KU_RELU, kload(t, DT_F32, y, (Aff){.k = {16384, 256, 16, 1}}));
-	cs->nvar = cs->nout_var = 4;
-	memcpy(cs->extent, (int64_t[]){2, 64, 16, 16}, 4 * sizeof(int64_t));
-	cs->out_idx = (Aff){.k = {16384, 256, 16, 1}};
+	conv_relu_kernel(t, y, 2, 64, 16);
 
 	cg_schedule(&t->kl, 32);
 	const Kernel *k = t->kl.k;

@@ -124,7 +124,7 @@ static void test_float_kernels(void **state)
 }
 
 /* f32 exp, tanh and sigmoid are inline polynomials in the compiled code
- * (codegen/cpu/llvm_expr.c): within 4 ulps of the reference over their
+ * (codegen/cpu/llvm_math.c): within 4 ulps of the reference over their
  * whole range, both branches of tanh, the overflow and underflow ends of
  * exp (a result below 2^-126 may be 0: absolute error at most 2^-126),
  * NaN and infinities. */
@@ -139,7 +139,7 @@ static void test_exp_tanh(void **state)
 	for (int i = 0; i < NG; i++) /* -105 .. 102, not on round numbers */
 		x[NE + i] = -105.0f + 0.37f * (float)i;
 	(void)state;
-	ew_atol = 0x1p-126; /* a subnormal result may come out as 0 (see llvm_expr.c) */
+	ew_atol = 0x1p-126; /* a subnormal result may come out as 0 (see llvm_math.c) */
 	static const char *const ops[] = {"exp", "tanh", "sigmoid"};
 	for (size_t o = 0; o < 3; o++) {
 		char src[160];
