@@ -73,6 +73,9 @@ LLVMValueRef cpu_conv(Kc *c, LLVMValueRef v, DType from, DType to);
 /* A call of the overloaded intrinsic `name` (overloaded on a's type). */
 LLVMValueRef cpu_intrin1(Kc *c, const char *name, LLVMValueRef a);
 LLVMValueRef cpu_intrin2(Kc *c, const char *name, LLVMValueRef a, LLVMValueRef b);
+/* llvm_kernel.c: the external function `name` of type fty, declared
+ * nounwind in the module on first use. */
+LLVMValueRef cpu_lib_fn(Kc *c, const char *name, LLVMTypeRef fty);
 /* llvm_math.c: libm's `name` (double) or `name`f for f32/f64, other float
  * types through f32; exp and tanh of dtype t, inline for f32. */
 LLVMValueRef cpu_libm(Kc *c, const char *name, LLVMValueRef a, DType t);

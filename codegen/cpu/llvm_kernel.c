@@ -406,7 +406,7 @@ static void run_nest(Kc *c, Par *p, LLVMValueRef img)
 
 /* --- library calls -------------------------------------------------------------- */
 
-static LLVMValueRef lib_fn(Kc *c, const char *name, LLVMTypeRef fty)
+LLVMValueRef cpu_lib_fn(Kc *c, const char *name, LLVMTypeRef fty)
 {
 	LLVMValueRef f = LLVMGetNamedFunction(c->cg->mod, name);
 	if (!f) {
@@ -458,7 +458,7 @@ static void matmul_call(Kc *c)
 	    LLVMConstInt(i32, (unsigned long long)(k->mm.trans_b != 0), 0),
 	    LLVMGetParam(c->fn, (unsigned)c->nargs), /* ctx */
 	};
-	LLVMBuildCall2(cg->b, fty, lib_fn(c, "nncc_rt_matmul_f32", fty), args, 14, "");
+	LLVMBuildCall2(cg->b, fty, cpu_lib_fn(c, "nncc_rt_matmul_f32", fty), args, 14, "");
 }
 
 /* The convolution of every image, or with img non-NULL of that one image
@@ -492,7 +492,7 @@ static void conv_call(Kc *c, LLVMValueRef img)
 	    k->conv.nd ? i64_array(c, q, 23, "conv.q") : i64_array(c, p, 16, "conv.p"),
 	    LLVMGetParam(c->fn, (unsigned)c->nargs), /* ctx */
 	};
-	LLVMBuildCall2(cg->b, fty, lib_fn(c, k->conv.nd ? "nncc_rt_convnd_f32" : "nncc_rt_conv2d_f32", fty), args, 7,
+	LLVMBuildCall2(cg->b, fty, cpu_lib_fn(c, k->conv.nd ? "nncc_rt_convnd_f32" : "nncc_rt_conv2d_f32", fty), args, 7,
 	               "");
 }
 

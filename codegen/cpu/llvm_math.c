@@ -16,14 +16,7 @@ LLVMValueRef cpu_libm(Kc *c, const char *name, LLVMValueRef a, DType t)
 	snprintf(fname, sizeof fname, "%s%s", name, t == DT_F32 ? "f" : "");
 	LLVMTypeRef ft = cpu_type(c->cg, t);
 	LLVMTypeRef fty = LLVMFunctionType(ft, &ft, 1, 0);
-	LLVMValueRef f = LLVMGetNamedFunction(c->cg->mod, fname);
-	if (!f) {
-		f = LLVMAddFunction(c->cg->mod, fname, fty);
-		LLVMAddAttributeAtIndex(
-		    f, LLVMAttributeFunctionIndex,
-		    LLVMCreateEnumAttribute(c->cg->ctx, LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
-	}
-	return LLVMBuildCall2(c->cg->b, fty, f, &a, 1, "");
+	return LLVMBuildCall2(c->cg->b, fty, cpu_lib_fn(c, fname, fty), &a, 1, "");
 }
 
 /* Inline f32 exp and tanh, plain arithmetic that the loop vectorizer
