@@ -20,12 +20,17 @@
  *   matmul(a, W, trans_b) with a constant 2-D W -> matmul(a, W^T), W^T a
  *                                        new constant: the GEMM then reads
  *                                        B's rows in place instead of
- *                                        transposing W on every run
+ *                                        transposing W on every run;
+ *                                        not when a has at most
+ *                                        NNCC_ABI_DOTS_MAX_M rows (the
+ *                                        runtime streams W's rows as dot
+ *                                        products)
  *
  * Removed nodes are left dead for DCE; a graph output keeps its name
  * (ps_forward). The inner node of a collapsed pair stays if something
  * else uses it. */
 #include "passes.h"
+#include "../runtime/abi.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +194,20 @@ static bool reshape_chain(Graph *g, int i)
 	return ps_make_reshape(g, i, inner);
 }
 
+/* Rows of the GEMM of matmul node n with a matrix b: a's extents but the
+ * last, multiplied (INT64_MAX when one is symbolic). */
+static int64_t matmul_rows(const Graph *g, const Node *n)
+{
+	const Shape *a = &g->val[n->in[0]].shape;
+	int64_t m = 1;
+	for (int d = 0; d + 1 < a->rank; d++) {
+		if (a->d[d].n < 0 || a->d[d].n > INT64_MAX / (m ? m : 1))
+			return INT64_MAX;
+		m *= a->d[d].n;
+	}
+	return m;
+}
+
 /* matmul(a, W, trans_b = 1) with W a constant matrix: W transposed once
  * here (W stays if something else reads it). Not for a named parameter of
  * a training step (a frozen one): its weights file keeps it by name. */
@@ -202,6 +221,8 @@ static bool const_trans_b(Graph *g, int i, const Options *o)
 	if (w->shape.rank != 2 || esz == 0 || (o && o->train && w->param))
 		return false;
 	int64_t r = w->shape.d[0].n, c = w->shape.d[1].n, dims[2] = {c, r};
+	if (matmul_rows(g, n) <= NNCC_ABI_DOTS_MAX_M && c >= NNCC_ABI_DOTS_MIN_K)
+		return false; /* the runtime streams W's rows as they are */
 	unsigned char *buf = xmalloc(w->nbytes ? w->nbytes : 1);
 	const unsigned char *src = w->data;
 	for (int64_t y = 0; y < r; y++)

@@ -24,6 +24,12 @@ typedef struct nncc_abi_tensor {
 
 /* Bytes of GEMM packing buffers per thread (runtime/gemm.c). */
 #define NNCC_ABI_GEMM_SCRATCH (1280 * 1024)
+/* A GEMM whose C has at most NNCC_ABI_DOTS_MAX_M rows, with B stored
+ * n x k (trans_b) and k at least NNCC_ABI_DOTS_MIN_K, runs as dot products
+ * of B's rows, streamed once in order: the compiler keeps a constant
+ * weight of such a product n x k rather than transposing it. */
+#define NNCC_ABI_DOTS_MAX_M 4
+#define NNCC_ABI_DOTS_MIN_K 64
 
 /* What the runtime lends a running model: a way to run chunks of a loop
  * on its worker threads, and the GEMM's packing buffers. A NULL ctx, or a

@@ -427,8 +427,9 @@ gemm_piece(void *closure, int64_t ch)
 
 enum {
 	PAR_MIN_MACS = 1 << 18, /* multiply-adds below which one thread does it all */
-	ROWS_MAX = 4,           /* C rows up to which rows_gemm streams B's rows */
+	ROWS_MAX = NNCC_ABI_DOTS_MAX_M, /* C rows up to which B's rows are streamed */
 	ROWS_SPLIT = 256,       /* columns per piece of rows_gemm at least */
+	DOTS_MIN_K = NNCC_ABI_DOTS_MIN_K, /* inner extent from which dots_avx512 beats packing */
 };
 
 /* C with at most ROWS_MAX rows and B stored k x n (a matrix-vector product,
@@ -459,6 +460,57 @@ rows_avx512(const Gemm *g, int64_t j0, int64_t j1)
 			}
 		}
 	}
+}
+
+/* C with at most ROWS_MAX rows and B stored n x k (a weight matrix as
+ * PyTorch's Linear keeps it): each column j of C is m dot products of B's
+ * row j, read once and in order, with A's rows. Four rows of B at a time
+ * share A's loads. Columns [j0, j1). */
+__attribute__((target("avx512f"))) static void
+dots_avx512(const Gemm *g, int64_t j0, int64_t j1)
+{
+	int64_t m = g->m, k = g->k, kv = k / 16 * 16;
+	__mmask16 tail = (__mmask16)((1u << (k - kv)) - 1);
+	int64_t j = j0;
+
+	for (; j < j1; j += 4) {
+		int nb = j1 - j < 4 ? (int)(j1 - j) : 4;
+		__m512 r[ROWS_MAX][4];
+		const float *b[4];
+		for (int q = 0; q < 4; q++) {
+			b[q] = g->b + (j + (q < nb ? q : 0)) * g->ldb;
+			for (int i = 0; i < ROWS_MAX; i++)
+				r[i][q] = _mm512_setzero_ps();
+		}
+		for (int64_t p = 0; p < k; p += 16) {
+			__mmask16 mk = p < kv ? (__mmask16)0xffff : tail;
+			__m512 bv[4];
+			for (int q = 0; q < 4; q++)
+				bv[q] = _mm512_maskz_loadu_ps(mk, b[q] + p);
+			for (int i = 0; i < m; i++) {
+				const float *ai = g->a + i * g->lda + p;
+				__m512 av = _mm512_maskz_loadu_ps(mk, ai);
+				for (int q = 0; q < 4; q++)
+					r[i][q] = _mm512_fmadd_ps(av, bv[q], r[i][q]);
+			}
+		}
+		for (int i = 0; i < m; i++)
+			for (int q = 0; q < nb; q++) {
+				float *c = g->c + i * g->ldc + j + q;
+				float s = _mm512_reduce_add_ps(r[i][q]);
+				*c = g->acc ? *c + s : s;
+			}
+	}
+}
+
+static void
+dots_piece(void *closure, int64_t ch)
+{
+	const Gemm *g = closure;
+	int64_t quads = (g->n + 3) / 4; /* whole groups of four columns per piece */
+	int64_t j0 = ch * quads / g->npiece * 4, j1 = (ch + 1) * quads / g->npiece * 4;
+
+	dots_avx512(g, j0, j1 < g->n ? j1 : g->n);
 }
 
 static void
@@ -495,6 +547,15 @@ rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a,
 	    .scratch = cx->gemm_scratch, .npiece = 1,
 	};
 	int64_t threads = cx->parallel_for && m * n * k >= PAR_MIN_MACS ? cx->nthreads : 1;
+	if (m <= ROWS_MAX && trans_b && !trans_a && k >= DOTS_MIN_K && g.isa->avx &&
+	    __builtin_cpu_supports("avx512f")) {
+		g.npiece = n / 16 < threads ? n / 16 : threads;
+		if (g.npiece > 1)
+			cx->parallel_for(cx->pool, dots_piece, &g, g.npiece);
+		else
+			dots_avx512(&g, 0, n);
+		return;
+	}
 	if (m <= ROWS_MAX && !trans_b && g.isa->avx && __builtin_cpu_supports("avx512f")) {
 		g.npiece = n / ROWS_SPLIT < threads ? n / ROWS_SPLIT : threads;
 		if (g.npiece > 1)

@@ -150,11 +150,46 @@ typedef struct Conv {
 	int64_t nchunk;          /* chunks in all */
 } Conv;
 
+enum { VEC_RUN = 256 }; /* floats: rows up to this long are gathered 16 at a time */
+
+/* gather_run with AVX-512, 16 outputs a step: masked loads (stride 1), two
+ * masked loads and a permute of the even lanes (stride 2), or a masked
+ * gather; lanes outside [lo, hi) read nothing and store 0. */
+__attribute__((target("avx512f"))) static void
+gather_avx512(float *q, const float *xr, int64_t lo, int64_t hi, int64_t n, int64_t stride)
+{
+	const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+	const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)stride));
+	const __m512i even = _mm512_add_epi32(lane, lane);
+
+	for (int64_t k = 0; k < n; k += 16) {
+		int64_t a = lo - k > 0 ? lo - k : 0, b = hi - k < 16 ? hi - k : 16;
+		__mmask16 st = (__mmask16)(n - k < 16 ? (1u << (n - k)) - 1 : 0xffffu);
+		__mmask16 vm = (__mmask16)(b > a ? ((1u << b) - 1) & ~((1u << a) - 1) : 0);
+		__m512 v;
+		if (stride == 1) {
+			v = _mm512_maskz_loadu_ps(vm, xr + k);
+		} else if (stride == 2) { /* input floats [2a, 2b - 1) of the 32 from xr + 2k */
+			uint64_t lm = b > a ? ((1ull << (2 * b - 1)) - 1) & ~((1ull << (2 * a)) - 1) : 0;
+			__m512 v0 = _mm512_maskz_loadu_ps((__mmask16)lm, xr + 2 * k);
+			__m512 v1 = _mm512_maskz_loadu_ps((__mmask16)(lm >> 16), xr + 2 * k + 16);
+			v = _mm512_maskz_permutex2var_ps(vm, v0, even, v1);
+		} else {
+			v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), vm, idx, xr + k * stride, 4);
+		}
+		_mm512_mask_storeu_ps(q + k, st, v);
+	}
+}
+
 /* q[0 .. n) = xr[k * stride] for k in [lo, hi), zeros elsewhere: one row
  * of an im2col column or window (zeros, a copy or strided gather, zeros). */
 static void
 gather_run(float *q, const float *xr, int64_t lo, int64_t hi, int64_t n, int64_t stride)
 {
+	if (n <= VEC_RUN && stride * 16 <= INT32_MAX && __builtin_cpu_supports("avx512f")) {
+		gather_avx512(q, xr, lo, hi, n, stride);
+		return;
+	}
 	zero_run(q, lo);
 	if (stride == 1)
 		copy_run(q + lo, xr + lo, hi - lo);
@@ -164,12 +199,57 @@ gather_run(float *q, const float *xr, int64_t lo, int64_t hi, int64_t n, int64_t
 	zero_run(q + hi, n - hi);
 }
 
+enum {
+	FLAT_OW = 32,    /* output rows narrower than this: im2col_flat */
+	FLAT_HW = 1024,  /* output positions at most for im2col_flat's tables */
+};
+
+/* im2col for narrow outputs, where a call per output row would cost more
+ * than its few floats: each col row is gathered 16 output positions at a
+ * time over the whole plane, from tables of each position's input row
+ * and column (the window's offset added per row), masked to the image. */
+__attribute__((target("avx512f"))) static void
+im2col_flat(const Conv *v, int64_t r0, int64_t r1)
+{
+	int32_t ys[FLAT_HW], xs[FLAT_HW];
+
+	for (int64_t o = 0; o < v->hw; o++)
+		ys[o] = (int32_t)(o / v->OW * v->SH), xs[o] = (int32_t)(o % v->OW * v->SW);
+	const __m512i hv = _mm512_set1_epi32((int32_t)v->H), wv = _mm512_set1_epi32((int32_t)v->W);
+	const __m512i ww = _mm512_set1_epi32((int32_t)v->W);
+	int64_t kk = v->KH * v->KW, c = r0 / kk, i = r0 / v->KW % v->KH, j = r0 % v->KW;
+	for (int64_t r = r0; r < r1; r++) {
+		const float *xc = v->xg + c * v->H * v->W;
+		const __m512i di = _mm512_set1_epi32((int32_t)(i * v->DH - v->PH));
+		const __m512i dj = _mm512_set1_epi32((int32_t)(j * v->DW - v->PW));
+		float *row = v->col + r * v->hw;
+		for (int64_t o = 0; o < v->hw; o += 16) {
+			__mmask16 st = (__mmask16)(v->hw - o < 16 ? (1u << (v->hw - o)) - 1 : 0xffffu);
+			__m512i iy = _mm512_add_epi32(_mm512_maskz_loadu_epi32(st, ys + o), di);
+			__m512i ix = _mm512_add_epi32(_mm512_maskz_loadu_epi32(st, xs + o), dj);
+			/* 0 <= iy < H and 0 <= ix < W, as unsigned compares */
+			__mmask16 in = _mm512_mask_cmplt_epu32_mask(st, iy, hv) &
+				       _mm512_cmplt_epu32_mask(ix, wv);
+			__m512i at = _mm512_add_epi32(_mm512_mullo_epi32(iy, ww), ix);
+			_mm512_mask_storeu_ps(row + o, st,
+					      _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in, at, xc, 4));
+		}
+		if (++j == v->KW && (j = 0, ++i == v->KH))
+			i = 0, c++;
+	}
+}
+
 /* col rows [r0, r1), row (c*kh + i)*kw + j holding, at oy*ow + ox,
  * x[c][oy*sh - ph + i*dh][ox*sw - pw + j*dw], or 0 in the padding. Each
  * row is zeros, a copy (copy_run when sw is 1), zeros: no test per element. */
 static void
 im2col(const Conv *v, int64_t r0, int64_t r1)
 {
+	if (v->OW < FLAT_OW && v->hw <= FLAT_HW && (int64_t)v->H * v->W <= INT32_MAX &&
+	    __builtin_cpu_supports("avx512f")) {
+		im2col_flat(v, r0, r1);
+		return;
+	}
 	for (int64_t r = r0; r < r1; r++) {
 		int64_t c = r / (v->KH * v->KW), i = r / v->KW % v->KH, j = r % v->KW;
 		float *row = v->col + r * v->hw;

@@ -1,7 +1,7 @@
 /* test_gemm.c — runtime/gemm.c against a float64 reference: every
  * transpose and accumulate combination, shapes around the tile and block
  * edges (MR, NR, MC, KC, NC) of every micro-kernel (the transposed ones
- * too), leading dimensions wider than the matrix,
+ * too) and of the streamed few-row products, leading dimensions wider than the matrix,
  * and the same bits on 1, 2 and 3 threads. The kernel library is compiled
  * in by including its source; OpenBLAS (the NULL-ctx path) is not linked,
  * so cblas_sgemm here fails the test if reached. */
@@ -71,6 +71,8 @@ test_gemm_shapes(void **state)
 	    {16, 150, 100}, {6, 784, 25},  {6, 25, 700},   {4, 200, 30},  {3, 1000, 9},
 	    /* the transposed tiles: 32 x 12, 32 x 8 and 32 x 4 */
 	    {1000, 9, 64},  {256, 7, 100},  {100, 4, 300},  {64, 2, 300},  {70, 11, 257},
+	    /* at most 4 rows: B's rows streamed (tb: dot products, k >= 64) */
+	    {1, 300, 64},   {3, 37, 100},   {4, 1030, 515}, {1, 2000, 200}, {2, 6, 63},
 	};
 	RtPool *pool[3] = {NULL, NULL, NULL};
 	void *gs = aligned_alloc(64, 3 * NNCC_ABI_GEMM_SCRATCH);
