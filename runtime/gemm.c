@@ -236,6 +236,8 @@ typedef struct Gemm {
 	int trans_a, trans_b, acc;
 	char *scratch;  /* slot ch at ch * NNCC_ABI_GEMM_SCRATCH */
 	int split_n;    /* pieces split the columns (else the rows) */
+	const float *bt; /* dots_avx512: B transposed (n x k), B itself or a copy */
+	int64_t ldbt;   /* its row stride */
 	int64_t npiece;
 } Gemm;
 
@@ -430,6 +432,7 @@ enum {
 	ROWS_MAX = NNCC_ABI_DOTS_MAX_M, /* C rows up to which B's rows are streamed */
 	ROWS_SPLIT = 256,       /* columns per piece of rows_gemm at least */
 	DOTS_MIN_K = NNCC_ABI_DOTS_MIN_K, /* inner extent from which dots_avx512 beats packing */
+	DOTS_MAX_N = 16,        /* C columns up to which dots_avx512 beats packing A */
 };
 
 /* C with at most ROWS_MAX rows and B stored k x n (a matrix-vector product,
@@ -462,55 +465,103 @@ rows_avx512(const Gemm *g, int64_t j0, int64_t j1)
 	}
 }
 
-/* C with at most ROWS_MAX rows and B stored n x k (a weight matrix as
- * PyTorch's Linear keeps it): each column j of C is m dot products of B's
- * row j, read once and in order, with A's rows. Four rows of B at a time
- * share A's loads. Columns [j0, j1). */
-__attribute__((target("avx512f"))) static void
-dots_avx512(const Gemm *g, int64_t j0, int64_t j1)
+/* C rows [i0, i1) x columns [j0, j1) as dot products of A's rows (m x k,
+ * row stride lda) with the rows of bt (B transposed: n x k, row stride
+ * ldbt), both read in place along k: tiles of 4 x 4 sums, each a vector of
+ * 16 partial sums reduced at the end. For C with few rows (A a batch of
+ * one to four, B a weight matrix kept n x k) or few columns (a convolution's
+ * small output planes), where packing the big operand would cost more
+ * than the products. */
+/* out[u][q] = the dot product of rows a[u] and b[q], k floats each, for
+ * u < MI, q < NQ: MI * NQ vectors of 16 partial sums. Inlined with
+ * constant MI and NQ, the sums stay in registers. */
+__attribute__((always_inline, target("avx512f"))) static inline void
+dot_tile(int64_t k, const float *const *a, const float *const *b, int MI, int NQ, float out[4][4])
 {
-	int64_t m = g->m, k = g->k, kv = k / 16 * 16;
+	int64_t kv = k / 16 * 16;
 	__mmask16 tail = (__mmask16)((1u << (k - kv)) - 1);
-	int64_t j = j0;
+	__m512 r[4][4], bv[4];
 
-	for (; j < j1; j += 4) {
-		int nb = j1 - j < 4 ? (int)(j1 - j) : 4;
-		__m512 r[ROWS_MAX][4];
-		const float *b[4];
-		for (int q = 0; q < 4; q++) {
-			b[q] = g->b + (j + (q < nb ? q : 0)) * g->ldb;
-			for (int i = 0; i < ROWS_MAX; i++)
-				r[i][q] = _mm512_setzero_ps();
+	for (int u = 0; u < MI; u++)
+		for (int q = 0; q < NQ; q++)
+			r[u][q] = _mm512_setzero_ps();
+	for (int64_t p = 0; p < k; p += 16) {
+		__mmask16 mk = p < kv ? (__mmask16)0xffff : tail;
+		for (int q = 0; q < NQ; q++)
+			bv[q] = _mm512_maskz_loadu_ps(mk, b[q] + p);
+		for (int u = 0; u < MI; u++) {
+			__m512 av = _mm512_maskz_loadu_ps(mk, a[u] + p);
+			__asm__("" : "+v"(av)); /* one load, not one folded into each FMA */
+			for (int q = 0; q < NQ; q++)
+				r[u][q] = _mm512_fmadd_ps(av, bv[q], r[u][q]);
 		}
-		for (int64_t p = 0; p < k; p += 16) {
-			__mmask16 mk = p < kv ? (__mmask16)0xffff : tail;
-			__m512 bv[4];
-			for (int q = 0; q < 4; q++)
-				bv[q] = _mm512_maskz_loadu_ps(mk, b[q] + p);
-			for (int i = 0; i < m; i++) {
-				const float *ai = g->a + i * g->lda + p;
-				__m512 av = _mm512_maskz_loadu_ps(mk, ai);
-				for (int q = 0; q < 4; q++)
-					r[i][q] = _mm512_fmadd_ps(av, bv[q], r[i][q]);
+	}
+	for (int u = 0; u < MI; u++)
+		for (int q = 0; q < NQ; q++)
+			out[u][q] = _mm512_reduce_add_ps(r[u][q]);
+}
+
+/* C rows [i0, i1) x columns [j0, j1) as dot products of A's rows (m x k,
+ * row stride lda) with the rows of bt (B transposed: n x k, row stride
+ * ldbt), both read in place along k, in tiles of up to 4 x 4 sums: rows in
+ * fours, columns in the fewest groups of at most four, as even as can be
+ * (9 columns: 3, 3, 3). For C with few rows (A a batch of one to four, B
+ * a weight matrix kept n x k) or few columns (a convolution's small output
+ * planes), where packing the big operand would cost more than the
+ * products. */
+__attribute__((target("avx512f"))) static void
+dots_avx512(const Gemm *g, const float *bt, int64_t ldbt, int64_t i0, int64_t i1, int64_t j0,
+	    int64_t j1)
+{
+	int64_t ngrp = (j1 - j0 + 3) / 4;
+
+	for (int64_t i = i0; i < i1; i += 4) {
+		int mi = i1 - i < 4 ? (int)(i1 - i) : 4;
+		const float *a[4];
+		for (int u = 0; u < mi; u++)
+			a[u] = g->a + (i + u) * g->lda;
+		for (int64_t gj = 0; gj < ngrp; gj++) {
+			int64_t j = j0 + gj * (j1 - j0) / ngrp;
+			int nq = (int)(j0 + (gj + 1) * (j1 - j0) / ngrp - j);
+			const float *b[4];
+			float out[4][4];
+			for (int q = 0; q < nq; q++)
+				b[q] = bt + (j + q) * ldbt;
+			switch ((mi - 1) * 4 + nq - 1) {
+#define DOT_CASE(MI, NQ)                                                                           \
+	case (MI - 1) * 4 + NQ - 1:                                                                \
+		dot_tile(g->k, a, b, MI, NQ, out);                                                 \
+		break;
+				DOT_CASE(1, 1) DOT_CASE(1, 2) DOT_CASE(1, 3) DOT_CASE(1, 4)
+				DOT_CASE(2, 1) DOT_CASE(2, 2) DOT_CASE(2, 3) DOT_CASE(2, 4)
+				DOT_CASE(3, 1) DOT_CASE(3, 2) DOT_CASE(3, 3) DOT_CASE(3, 4)
+				DOT_CASE(4, 1) DOT_CASE(4, 2) DOT_CASE(4, 3) DOT_CASE(4, 4)
+#undef DOT_CASE
 			}
+			for (int u = 0; u < mi; u++)
+				for (int q = 0; q < nq; q++) {
+					float *c = g->c + (i + u) * g->ldc + j + q;
+					*c = g->acc ? *c + out[u][q] : out[u][q];
+				}
 		}
-		for (int i = 0; i < m; i++)
-			for (int q = 0; q < nb; q++) {
-				float *c = g->c + i * g->ldc + j + q;
-				float s = _mm512_reduce_add_ps(r[i][q]);
-				*c = g->acc ? *c + s : s;
-			}
 	}
 }
 
+/* Piece ch of a dot-product GEMM: whole groups of four rows of C, or of
+ * four columns when C has at most ROWS_MAX rows. */
 static void
 dots_piece(void *closure, int64_t ch)
 {
 	const Gemm *g = closure;
-	int64_t quads = (g->n + 3) / 4; /* whole groups of four columns per piece */
-	int64_t j0 = ch * quads / g->npiece * 4, j1 = (ch + 1) * quads / g->npiece * 4;
+	int64_t ext = g->split_n ? g->n : g->m, quads = (ext + 3) / 4;
+	int64_t lo = ch * quads / g->npiece * 4, hi = (ch + 1) * quads / g->npiece * 4;
 
-	dots_avx512(g, j0, j1 < g->n ? j1 : g->n);
+	if (hi > ext)
+		hi = ext;
+	if (g->split_n)
+		dots_avx512(g, g->bt, g->ldbt, 0, g->m, lo, hi);
+	else
+		dots_avx512(g, g->bt, g->ldbt, lo, hi, 0, g->n);
 }
 
 static void
@@ -547,16 +598,28 @@ rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a,
 	    .scratch = cx->gemm_scratch, .npiece = 1,
 	};
 	int64_t threads = cx->parallel_for && m * n * k >= PAR_MIN_MACS ? cx->nthreads : 1;
-	if (m <= ROWS_MAX && trans_b && !trans_a && k >= DOTS_MIN_K && g.isa->avx &&
-	    __builtin_cpu_supports("avx512f")) {
-		g.npiece = n / 16 < threads ? n / 16 : threads;
+	int avx512 = g.isa->avx && __builtin_cpu_supports("avx512f");
+	if (avx512 && !trans_a && k >= DOTS_MIN_K &&
+	    ((m <= ROWS_MAX && trans_b) ||
+	     (m > ROWS_MAX && n <= DOTS_MAX_N && n * k * (int64_t)sizeof(float) <= NNCC_ABI_GEMM_SCRATCH))) {
+		g.bt = b, g.ldbt = ldb;
+		if (!trans_b) { /* B (k x n) is a few columns wide: transposed once */
+			float *bt = (float *)g.scratch;
+			for (int64_t p = 0; p < k; p++)
+				for (int64_t j = 0; j < n; j++)
+					bt[j * k + p] = b[p * ldb + j];
+			g.bt = bt, g.ldbt = k;
+		}
+		g.split_n = m <= ROWS_MAX;
+		int64_t quads = ((g.split_n ? n : m) + 3) / 4;
+		g.npiece = quads / 4 < threads ? quads / 4 : threads;
 		if (g.npiece > 1)
 			cx->parallel_for(cx->pool, dots_piece, &g, g.npiece);
 		else
-			dots_avx512(&g, 0, n);
+			dots_avx512(&g, g.bt, g.ldbt, 0, m, 0, n);
 		return;
 	}
-	if (m <= ROWS_MAX && !trans_b && g.isa->avx && __builtin_cpu_supports("avx512f")) {
+	if (m <= ROWS_MAX && !trans_b && avx512) {
 		g.npiece = n / ROWS_SPLIT < threads ? n / ROWS_SPLIT : threads;
 		if (g.npiece > 1)
 			cx->parallel_for(cx->pool, rows_piece, &g, g.npiece);
