@@ -22,7 +22,9 @@
  *     walk it with stride 1 or 0 and no reduction loop runs per element;
  *     vec_width = vec_bytes / element size (0: the backend decides);
  *   - for a convolution's epilogue var 0 (the image) is not split: the
- *     backend applies the epilogue image by image right after the call. */
+ *     backend applies the epilogue image by image right after the call;
+ *   - first, adjacent output vars that every index walks as one row-major
+ *     var are merged (collapse_vars), a convolution's image var excepted. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,6 +244,79 @@ static void sched_loops(const KernelList *kl, Kernel *k, int first, int vec_byte
 	cg_kx_dag_free(&d);
 }
 
+/* --- collapsing output vars ------------------------------------------------- */
+
+/* Calls f on every affine index of k: the store's and every load's, guard's
+ * and counter's of the body (each distinct node once). */
+static bool each_aff(Kernel *k, const KxDag *d, bool (*f)(Aff *a, void *ctx), void *ctx)
+{
+	if (!f(&k->out_idx, ctx))
+		return false;
+	for (int i = 0; i < d->n; i++) {
+		Kx *x = (Kx *)d->node[i].x;
+		if ((x->kind == KX_LOAD || x->kind == KX_RANDOM) && !f(&x->idx, ctx))
+			return false;
+		if (x->kind == KX_LOAD || x->kind == KX_VALID)
+			for (int g = 0; g < x->nguard; g++)
+				if (!f(&x->guard[g].e, ctx))
+					return false;
+	}
+	return true;
+}
+
+typedef struct Merge {
+	int v;       /* var merged into v - 1 */
+	int nvar;    /* vars before the merge */
+	int64_t ext; /* extent of v */
+	bool outer;  /* the merged var keeps v - 1's steps (v has extent 1), else v's */
+} Merge;
+
+/* Var v - 1 steps ext times var v in a: a function of (v-1)*ext + v. */
+static bool aff_fits(Aff *a, void *ctx)
+{
+	const Merge *m = ctx;
+	return a->k[m->v - 1] == m->ext * a->k[m->v];
+}
+
+/* a over the merged var (at v - 1), later vars moved down. */
+static bool aff_merge(Aff *a, void *ctx)
+{
+	const Merge *m = ctx;
+	if (!m->outer)
+		a->k[m->v - 1] = a->k[m->v];
+	for (int j = m->v; j + 1 < m->nvar; j++)
+		a->k[j] = a->k[j + 1];
+	a->k[m->nvar - 1] = 0;
+	return true;
+}
+
+/* Merges adjacent output vars from `first` on whose every index walks
+ * them as one row-major var (an extent-1 var always merges): an
+ * elementwise kernel over [8, 14, 14] becomes one loop of 1568, so the
+ * innermost loop is long enough to vectorize. Vars before first stay
+ * (a call's epilogue keeps its image var). */
+static void collapse_vars(Kernel *k, int first)
+{
+	if (!k->body || k->out_dyn)
+		return;
+	KxDag d;
+	cg_kx_dag(k, &d);
+	for (int v = k->nout_var - 1; v > first; v--) {
+		Merge m = {v, k->nvar, k->extent[v], false};
+		if (k->extent[v - 1] != 1 && k->extent[v] != 1 && !each_aff(k, &d, aff_fits, &m))
+			continue;
+		m.outer = k->extent[v] == 1; /* v is always 0: the merged var steps as v - 1 did */
+		each_aff(k, &d, aff_merge, &m);
+		k->extent[v - 1] *= k->extent[v];
+		for (int j = v; j + 1 < k->nvar; j++)
+			k->extent[j] = k->extent[j + 1];
+		k->extent[k->nvar - 1] = 0;
+		k->nvar--;
+		k->nout_var--;
+	}
+	cg_kx_dag_free(&d);
+}
+
 enum { WHOLE_BATCH_FLOATS = 1 << 18 }; /* 1 MiB of f32 output */
 
 void cg_schedule(KernelList *kl, int vec_bytes)
@@ -254,8 +329,10 @@ void cg_schedule(KernelList *kl, int vec_bytes)
 		k->sched.vec_var = -1;
 		switch (k->kind) {
 		case KK_LOOP:
-			if (!k->out_dyn) /* a run-time store index: serial, in order */
+			if (!k->out_dyn) { /* a run-time store index: serial, in order */
+				collapse_vars(k, 0);
 				sched_loops(kl, k, 0, vec_bytes);
+			}
 			break;
 		case KK_MATMUL:
 			if (k->body)
@@ -267,9 +344,11 @@ void cg_schedule(KernelList *kl, int vec_bytes)
 			int64_t out = k->conv.n * k->conv.k * (k->conv.nd ? k->conv.od : 1) * k->conv.oh *
 				      k->conv.ow;
 			k->sched.whole_batch = out <= WHOLE_BATCH_FLOATS;
-			if (k->body)
+			if (k->body) {
+				collapse_vars(k, 1);
 				sched_loops(kl, k, k->nout_var > 1 && !k->sched.whole_batch ? 1 : 0,
 					    vec_bytes);
+			}
 			break;
 		}
 		}

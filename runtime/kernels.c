@@ -213,8 +213,11 @@ im2col_flat(const Conv *v, int64_t r0, int64_t r1)
 {
 	int32_t ys[FLAT_HW], xs[FLAT_HW];
 
-	for (int64_t o = 0; o < v->hw; o++)
-		ys[o] = (int32_t)(o / v->OW * v->SH), xs[o] = (int32_t)(o % v->OW * v->SW);
+	for (int64_t o = 0, oy = 0, ox = 0; o < v->hw; o++) {
+		ys[o] = (int32_t)(oy * v->SH), xs[o] = (int32_t)(ox * v->SW);
+		if (++ox == v->OW)
+			ox = 0, oy++;
+	}
 	const __m512i hv = _mm512_set1_epi32((int32_t)v->H), wv = _mm512_set1_epi32((int32_t)v->W);
 	const __m512i ww = _mm512_set1_epi32((int32_t)v->W);
 	int64_t kk = v->KH * v->KW, c = r0 / kk, i = r0 / v->KW % v->KH, j = r0 % v->KW;
