@@ -1,6 +1,6 @@
 /* kernels.c — the kernel library linked statically into every compiled
- * model: batched matmul, 2-D convolution, and the general (3-D, transposed)
- * convolution on top of the GEMM of gemm.c.
+ * model: batched matmul and 2-D convolution on top of the GEMM of gemm.c
+ * (the general 3-D and transposed convolution: conv_nd.c).
  *
  * Built with -fvisibility=hidden (and the entry points say so too), so each
  * model carries a private copy and two models never clash. No allocation,
@@ -20,17 +20,7 @@
 #include "abi.h"
 #include "conv_direct.h"
 #include "gemm.h"
-
-#define HIDDEN __attribute__((visibility("hidden")))
-
-/* C (m x n, row-major) = op(A) * op(B) (+ C when beta is 1). A is m x k,
- * or k x m stored when trans_a; B is k x n, or n x k stored when trans_b. */
-static void
-gemm(const nncc_abi_ctx *cx, const float *a, const float *b, float *c, int64_t m, int64_t n,
-     int64_t k, int trans_a, int trans_b, float beta)
-{
-	rt_gemm(cx, m, n, k, a, trans_a ? m : k, trans_a, b, trans_b ? k : n, trans_b, beta != 0.0f, c, n);
-}
+#include "kernel_util.h"
 
 /* For every index (i0, .., i{nbatch-1}) of the batch extents bext, row-major:
  * C[sum i*sc] = op(A[sum i*sa]) * op(B[sum i*sb]). A stride 0 broadcasts. */
@@ -49,7 +39,7 @@ nncc_rt_matmul_f32(const float *a, const float *b, float *c, int32_t nbatch,
 		if (bext[d] <= 0)
 			return;
 	for (;;) {
-		gemm(ctx, a + oa, b + ob, c + oc, m, n, k, trans_a, trans_b, 0.0f);
+		rt_gemm_rm(ctx, a + oa, b + ob, c + oc, m, n, k, trans_a, trans_b, 0.0f);
 		/* odometer: bump the last batch dim, carry leftwards */
 		for (d = nbatch - 1; d >= 0; d--) {
 			idx[d]++;
@@ -62,19 +52,6 @@ nncc_rt_matmul_f32(const float *a, const float *b, float *c, int32_t nbatch,
 		if (d < 0)
 			return;
 	}
-}
-
-/* The output columns [*lo, *hi) whose input column ox*sw + off falls
- * inside [0, w); the others read padding. */
-static void
-valid_cols(int64_t off, int64_t sw, int64_t w, int64_t ow, int64_t *lo, int64_t *hi)
-{
-	*lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-	*hi = w - off <= 0 ? 0 : (w - off + sw - 1) / sw;
-	if (*hi > ow)
-		*hi = ow;
-	if (*lo > *hi)
-		*lo = *hi;
 }
 
 enum { SHORT_RUN = 64 }; /* floats: runs shorter than this are copied inline */
@@ -120,21 +97,6 @@ zero_run(float *d, int64_t n)
 		memcpy(d + k, z, 2 * sizeof(float)), k += 2;
 	if (k < n)
 		d[k] = 0.0f;
-}
-
-enum { COPY_CHUNK = 16384, COPY_MAX_CHUNKS = 64 }; /* elements per chunk at least; chunks at most */
-
-/* Chunks to split n rows holding work elements into. */
-static int64_t
-chunks(int64_t n, int64_t work)
-{
-	int64_t c = work / COPY_CHUNK;
-
-	if (c > COPY_MAX_CHUNKS)
-		c = COPY_MAX_CHUNKS;
-	if (c > n)
-		c = n;
-	return c < 1 ? 1 : c;
 }
 
 /* Geometry of one convolution (p in nncc_rt_conv2d_f32's order) and the
@@ -258,7 +220,7 @@ im2col(const Conv *v, int64_t r0, int64_t r1)
 		float *row = v->col + r * v->hw;
 		const float *xc = v->xg + c * v->H * v->W;
 		int64_t off = j * v->DW - v->PW, lo, hi;
-		valid_cols(off, v->SW, v->W, v->OW, &lo, &hi);
+		rt_valid_cols(off, v->SW, v->W, v->OW, &lo, &hi);
 		for (int64_t oy = 0; oy < v->OH; oy++) {
 			int64_t iy = oy * v->SH - v->PH + i * v->DH;
 			float *q = row + oy * v->OW;
@@ -279,7 +241,7 @@ window_row(const Conv *v, const float *xc, int64_t o, float *q)
 {
 	int64_t oy = o / v->OW, ox = o % v->OW, off = ox * v->SW - v->PW, lo, hi;
 
-	valid_cols(off, v->DW, v->W, v->KW, &lo, &hi);
+	rt_valid_cols(off, v->DW, v->W, v->KW, &lo, &hi);
 	for (int64_t i = 0; i < v->KH; i++, q += v->KW) {
 		int64_t iy = oy * v->SH - v->PH + i * v->DH;
 		if (iy < 0 || iy >= v->H) {
@@ -332,7 +294,7 @@ wide_conv(Conv *v, int64_t N, const float *x, const float *w, const float *bias,
 		for (int64_t b0 = 0; b0 < N; b0 += nb) {
 			int64_t n = N - b0 < nb ? N - b0 : nb, rows = n * v->hw;
 			float *z = v->col + rows * v->ckk;
-			Wide wd = {v, x, v->col, b0, n, g, chunks(rows, rows * v->ckk)};
+			Wide wd = {v, x, v->col, b0, n, g, rt_chunks(rows, rows * v->ckk)};
 			if (cx && cx->parallel_for && rows * v->ckk >= 2 * COPY_CHUNK && wd.nchunk > 1)
 				cx->parallel_for(cx->pool, wide_chunk, &wd, wd.nchunk);
 			else
@@ -486,7 +448,7 @@ depthwise(const Conv *v, const float *x, const float *w, const float *bias, floa
 					int64_t off = j * v->DW - v->PW, lo, hi;
 					const float *restrict xr = xc + iy * v->W + off;
 					float wv = wo[i * v->KW + j];
-					valid_cols(off, v->SW, v->W, v->OW, &lo, &hi);
+					rt_valid_cols(off, v->SW, v->W, v->OW, &lo, &hi);
 					if (v->SW == 1)
 						for (int64_t ox = lo; ox < hi; ox++)
 							yr[ox] += wv * xr[ox];
@@ -551,7 +513,7 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	       v.OH == v.H && v.OW == v.W;
 	if (v.cg == 1 && v.G > 1) { /* depthwise: direct, threads over the planes */
 		int64_t work = v.K * v.hw * v.KH * v.KW;
-		Dw d = {&v, NULL, w, bias, NULL, chunks(v.K, work)};
+		Dw d = {&v, NULL, w, bias, NULL, rt_chunks(v.K, work)};
 		for (int64_t b = 0; b < N; b++) {
 			d.x = x + b * v.C * v.H * v.W;
 			d.y = y + b * v.K * v.hw;
@@ -572,8 +534,8 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 		return;
 	}
 	/* chunks of at least COPY_CHUNK elements; threads only for two chunks' worth */
-	v.nrow = fast ? 0 : chunks(v.ckk, v.ckk * v.hw);
-	v.nchunk = v.nrow + (bias ? chunks(v.kg, v.kg * v.hw) : 0);
+	v.nrow = fast ? 0 : rt_chunks(v.ckk, v.ckk * v.hw);
+	v.nchunk = v.nrow + (bias ? rt_chunks(v.kg, v.kg * v.hw) : 0);
 	par = cx && cx->parallel_for && ((fast ? 0 : v.ckk) + (bias ? v.kg : 0)) * v.hw >= 2 * COPY_CHUNK;
 	for (int64_t b = 0; b < N; b++)
 		for (int64_t g = 0; g < v.G; g++) {
@@ -587,169 +549,6 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 				for (int64_t ch = 0; ch < v.nchunk; ch++)
 					copy_chunk(&v, ch);
 			/* yg (kg x hw) = wg (kg x ckk) * col (ckk x hw) (+ bias) */
-			gemm(cx, wg, fast ? v.xg : v.col, v.yg, v.kg, v.hw, v.ckk, 0, 0, bias ? 1.0f : 0.0f);
-		}
-}
-
-/* --- the general convolution: 3-D windows and conv-transpose ---------------- */
-
-/* Geometry of nncc_rt_convnd_f32 (p in its order); spatial index 0 is
- * depth, 1 height, 2 width. Also the job of one image and group, for the
- * chunks of its copies. */
-typedef struct ConvNd {
-	int64_t C, K, G;          /* channels in and out, groups */
-	int64_t in[3], out[3];    /* spatial extents of x and y */
-	int64_t kk[3];            /* window */
-	int64_t st[3], pb[3], dl[3]; /* strides, front pads, dilations */
-	int64_t ivol, ovol, kvol; /* products of in, out, kk */
-	int64_t cg, kg;           /* channels in and out per group */
-	const float *xg;          /* this image and group's input channels */
-	float *yg;                /* this image and group's output planes */
-	const float *bias;        /* this group's bias, or NULL */
-	float *col;               /* scratch columns */
-	int64_t nchunk;           /* chunks of the copies */
-} ConvNd;
-
-/* col rows [r0, r1): col[(c*kvol + j)][o] = x_c[o*st - pb + j*dl] (0 in
- * the padding), for channels c of xg and every output position o. */
-static void
-im2col_nd(const ConvNd *v, int64_t r0, int64_t r1)
-{
-	for (int64_t r = r0; r < r1; r++) {
-		int64_t c = r / v->kvol, j = r % v->kvol;
-		int64_t jd = j / (v->kk[1] * v->kk[2]), jh = j / v->kk[2] % v->kk[1], jw = j % v->kk[2];
-		float *row = v->col + r * v->ovol;
-		const float *xc = v->xg + c * v->ivol;
-		int64_t ow = jw * v->dl[2] - v->pb[2], lo, hi; /* input column o*st + ow */
-		valid_cols(ow, v->st[2], v->in[2], v->out[2], &lo, &hi);
-		for (int64_t od = 0; od < v->out[0]; od++)
-			for (int64_t oh = 0; oh < v->out[1]; oh++) {
-				int64_t id = od * v->st[0] - v->pb[0] + jd * v->dl[0];
-				int64_t ih = oh * v->st[1] - v->pb[1] + jh * v->dl[1];
-				float *q = row + (od * v->out[1] + oh) * v->out[2];
-				if (id < 0 || id >= v->in[0] || ih < 0 || ih >= v->in[1]) {
-					memset(q, 0, (size_t)v->out[2] * sizeof(float));
-					continue;
-				}
-				const float *xr = xc + (id * v->in[1] + ih) * v->in[2] + ow;
-				memset(q, 0, (size_t)lo * sizeof(float));
-				for (int64_t o = lo; o < hi; o++)
-					q[o] = xr[o * v->st[2]];
-				memset(q + hi, 0, (size_t)(v->out[2] - hi) * sizeof(float));
-			}
-	}
-}
-
-/* The adjoint of im2col_nd with input and output swapped, for output
- * channels [k0, k1) of the group: yg_k = bias_k (or 0), then
- * yg_k[i*st - pb + j*dl] += col[(k*kvol + j)][i] over every input position
- * i (positions outside y are dropped). Channels own disjoint planes, so
- * chunks of channels never race. */
-static void
-col2im_nd(const ConvNd *v, int64_t k0, int64_t k1)
-{
-	for (int64_t k = k0; k < k1; k++) {
-		float b = v->bias ? v->bias[k] : 0.0f, *yk = v->yg + k * v->ovol;
-		for (int64_t i = 0; i < v->ovol; i++)
-			yk[i] = b;
-	}
-	for (int64_t r = k0 * v->kvol; r < k1 * v->kvol; r++) {
-		int64_t k = r / v->kvol, j = r % v->kvol;
-		int64_t jd = j / (v->kk[1] * v->kk[2]), jh = j / v->kk[2] % v->kk[1], jw = j % v->kk[2];
-		const float *row = v->col + r * v->ivol;
-		float *yk = v->yg + k * v->ovol;
-		int64_t ow = jw * v->dl[2] - v->pb[2], lo, hi; /* output column i*st + ow */
-		valid_cols(ow, v->st[2], v->out[2], v->in[2], &lo, &hi);
-		for (int64_t id = 0; id < v->in[0]; id++)
-			for (int64_t ih = 0; ih < v->in[1]; ih++) {
-				int64_t od = id * v->st[0] - v->pb[0] + jd * v->dl[0];
-				int64_t oh = ih * v->st[1] - v->pb[1] + jh * v->dl[1];
-				if (od < 0 || od >= v->out[0] || oh < 0 || oh >= v->out[1])
-					continue;
-				const float *q = row + (id * v->in[1] + ih) * v->in[2];
-				float *yr = yk + (od * v->out[1] + oh) * v->out[2] + ow;
-				for (int64_t i = lo; i < hi; i++)
-					yr[i * v->st[2]] += q[i];
-			}
-	}
-}
-
-/* Chunk ch of one image and group's copies: im2col rows (forward). */
-static void
-im2col_chunk(void *closure, int64_t ch)
-{
-	const ConvNd *v = closure;
-	int64_t rows = v->cg * v->kvol;
-
-	im2col_nd(v, ch * rows / v->nchunk, (ch + 1) * rows / v->nchunk);
-}
-
-/* Chunk ch of one image and group's copies: col2im channels (transpose). */
-static void
-col2im_chunk(void *closure, int64_t ch)
-{
-	const ConvNd *v = closure;
-
-	col2im_nd(v, ch * v->kg / v->nchunk, (ch + 1) * v->kg / v->nchunk);
-}
-
-/* p = {transpose, n, c, d, h, w, k, od, oh, ow, kd, kh, kw, sd, sh, sw,
- * pd, ph, pw, dd, dh, dw, group} (23 values): x [N,C,d,h,w], y
- * [N,K,od,oh,ow], bias [K] or NULL. Forward: w [K, C/G, kd, kh, kw],
- * scratch (C/G)*kd*kh*kw*od*oh*ow floats (im2col, then one GEMM per image
- * and group). Transpose: w [C, K/G, kd, kh, kw], scratch
- * (K/G)*kd*kh*kw*d*h*w floats (one GEMM per image and group into columns,
- * then col2im accumulates them into y, which starts as the bias). ctx (an
- * nncc_abi_ctx, or NULL) lends threads to the im2col/col2im copies of big
- * convolutions, in fixed chunks; and to the GEMMs. */
-HIDDEN void
-nncc_rt_convnd_f32(const float *x, const float *w, const float *bias, float *y,
-		   float *scratch, const int64_t *p, const void *ctx)
-{
-	const nncc_abi_ctx *cx = ctx;
-	int transpose = p[0] != 0;
-	int64_t N = p[1];
-	ConvNd v = {.C = p[2], .K = p[6], .G = p[22], .col = scratch};
-
-	for (int a = 0; a < 3; a++) {
-		v.in[a] = p[3 + a];
-		v.out[a] = p[7 + a];
-		v.kk[a] = p[10 + a];
-		v.st[a] = p[13 + a];
-		v.pb[a] = p[16 + a];
-		v.dl[a] = p[19 + a];
-	}
-	if (v.G <= 0 || v.C % v.G || v.K % v.G)
-		return;
-	v.ivol = v.in[0] * v.in[1] * v.in[2];
-	v.ovol = v.out[0] * v.out[1] * v.out[2];
-	v.kvol = v.kk[0] * v.kk[1] * v.kk[2];
-	v.cg = v.C / v.G;
-	v.kg = v.K / v.G;
-	/* elements copied per image and group: the columns (and the planes) */
-	int64_t work = transpose ? v.kg * (v.kvol * v.ivol + v.ovol) : v.cg * v.kvol * v.ovol;
-	v.nchunk = chunks(transpose ? v.kg : v.cg * v.kvol, work);
-	int par = cx && cx->parallel_for && work >= 2 * COPY_CHUNK && v.nchunk > 1;
-	void (*copy)(void *, int64_t) = transpose ? col2im_chunk : im2col_chunk;
-	for (int64_t b = 0; b < N; b++)
-		for (int64_t g = 0; g < v.G; g++) {
-			v.xg = x + (b * v.C + g * v.cg) * v.ivol;
-			v.yg = y + (b * v.K + g * v.kg) * v.ovol;
-			v.bias = bias ? bias + g * v.kg : NULL;
-			if (transpose) /* scratch (kg*kvol x ivol) = wg^T (kg*kvol x cg) * xg (cg x ivol) */
-				gemm(cx, w + g * v.cg * v.kg * v.kvol, v.xg, scratch, v.kg * v.kvol, v.ivol, v.cg, 1, 0,
-				     0.0f);
-			else if (v.bias)
-				for (int64_t o = 0; o < v.kg; o++)
-					for (int64_t i = 0; i < v.ovol; i++)
-						v.yg[o * v.ovol + i] = v.bias[o];
-			if (par)
-				cx->parallel_for(cx->pool, copy, &v, v.nchunk);
-			else
-				for (int64_t ch = 0; ch < v.nchunk; ch++)
-					copy(&v, ch);
-			if (!transpose) /* yg (kg x ovol) = wg (kg x cg*kvol) * col (+ bias) */
-				gemm(cx, w + g * v.kg * v.cg * v.kvol, scratch, v.yg, v.kg, v.ovol, v.cg * v.kvol, 0, 0,
-				     bias ? 1.0f : 0.0f);
+			rt_gemm_rm(cx, wg, fast ? v.xg : v.col, v.yg, v.kg, v.hw, v.ckk, 0, 0, bias ? 1.0f : 0.0f);
 		}
 }

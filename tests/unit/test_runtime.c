@@ -23,6 +23,7 @@
 
 #include "runtime/rt.h"
 #include "runtime/kernels.c"
+#include "runtime/conv_nd.c"
 #include "runtime/gemm.c"
 #include "runtime/conv_direct.c"
 
