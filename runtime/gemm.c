@@ -605,8 +605,12 @@ rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a,
 		g.bt = b, g.ldbt = ldb;
 		if (!trans_b) { /* B (k x n) is a few columns wide: transposed once */
 			float *bt = (float *)g.scratch;
-			for (int64_t p = 0; p < k; p++)
-				for (int64_t j = 0; j < n; j++)
+			int64_t p8 = g.isa->avx ? k / 8 * 8 : 0, j8 = g.isa->avx ? n / 8 * 8 : 0;
+			for (int64_t p = 0; p < p8; p += 8) /* 8 x 8 blocks through registers */
+				for (int64_t j = 0; j < j8; j += 8)
+					transpose8x8(b + p * ldb + j, ldb, bt + j * k + p, k);
+			for (int64_t p = 0; p < k; p++) /* the edges */
+				for (int64_t j = p < p8 ? j8 : 0; j < n; j++)
 					bt[j * k + p] = b[p * ldb + j];
 			g.bt = bt, g.ldbt = k;
 		}
