@@ -204,12 +204,61 @@ im2col_flat(const Conv *v, int64_t r0, int64_t r1)
 	}
 }
 
+/* im2col for output rows of 1, 2, 4, 8 or 16 with stride 1 or 2: each
+ * vector of 16 col floats holds 16 / OW whole output rows, each a masked
+ * load of its input row (the padding masked off) whose lanes a permute
+ * moves into place (every second one with stride 2). No gathers. */
+__attribute__((target("avx512f"))) static void
+im2col_rows(const Conv *v, int64_t r0, int64_t r1)
+{
+	int64_t ow = v->OW, sw = v->SW, per = 16 / ow; /* output rows per vector */
+	__m512i idx = _mm512_setzero_si512();
+	const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+	/* lane l takes input float (l % ow) * sw of its row */
+	idx = _mm512_mullo_epi32(_mm512_and_si512(lane, _mm512_set1_epi32((int)ow - 1)),
+				 _mm512_set1_epi32((int)sw));
+	int64_t kk = v->KH * v->KW, c = r0 / kk, i = r0 / v->KW % v->KH, j = r0 % v->KW;
+	for (int64_t r = r0; r < r1; r++) {
+		const float *xc = v->xg + c * v->H * v->W;
+		int64_t dj = j * v->DW - v->PW, lo, hi;
+		rt_valid_cols(dj, sw, v->W, ow, &lo, &hi);
+		/* input floats [lo*sw, (hi-1)*sw] from the row's column dj */
+		uint64_t lm = hi > lo ? ((1ull << ((hi - 1) * sw + 1)) - 1) & ~((1ull << (lo * sw)) - 1) : 0;
+		float *row = v->col + r * v->hw;
+		for (int64_t o = 0; o < v->hw; o += 16) {
+			__m512 acc = _mm512_setzero_ps();
+			for (int64_t q = 0; q < per; q++) {
+				int64_t oy = o / ow + q, iy = oy * v->SH - v->PH + i * v->DH;
+				if (oy >= v->OH || iy < 0 || iy >= v->H || !lm)
+					continue;
+				const float *src = xc + iy * v->W + dj;
+				__mmask16 put = (__mmask16)(((1u << ow) - 1) << (q * ow));
+				__m512 a = _mm512_maskz_loadu_ps((__mmask16)lm, src);
+				if (ow * sw > 16) /* 16 outputs of stride 2: two vectors */
+					acc = _mm512_permutex2var_ps(
+					    a, idx, _mm512_maskz_loadu_ps((__mmask16)(lm >> 16), src + 16));
+				else
+					acc = _mm512_mask_permutexvar_ps(acc, put, idx, a);
+			}
+			__mmask16 st = (__mmask16)(v->hw - o < 16 ? (1u << (v->hw - o)) - 1 : 0xffffu);
+			_mm512_mask_storeu_ps(row + o, st, acc);
+		}
+		if (++j == v->KW && (j = 0, ++i == v->KH))
+			i = 0, c++;
+	}
+}
+
 /* col rows [r0, r1), row (c*kh + i)*kw + j holding, at oy*ow + ox,
  * x[c][oy*sh - ph + i*dh][ox*sw - pw + j*dw], or 0 in the padding. Each
  * row is zeros, a copy (copy_run when sw is 1), zeros: no test per element. */
 static void
 im2col(const Conv *v, int64_t r0, int64_t r1)
 {
+	if ((v->OW == 1 || v->OW == 2 || v->OW == 4 || v->OW == 8 || v->OW == 16) && v->SW <= 2 &&
+	    __builtin_cpu_supports("avx512f")) {
+		im2col_rows(v, r0, r1);
+		return;
+	}
 	if (v->OW < FLAT_OW && v->hw <= FLAT_HW && (int64_t)v->H * v->W <= INT32_MAX &&
 	    __builtin_cpu_supports("avx512f")) {
 		im2col_flat(v, r0, r1);
