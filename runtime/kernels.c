@@ -162,7 +162,7 @@ gather_run(float *q, const float *xr, int64_t lo, int64_t hi, int64_t n, int64_t
 }
 
 enum {
-	FLAT_OW = 32,    /* output rows narrower than this: im2col_flat */
+	FLAT_OW = 16,    /* output rows narrower than this: im2col_flat */
 	FLAT_HW = 1024,  /* output positions at most for im2col_flat's tables */
 };
 
@@ -204,19 +204,19 @@ im2col_flat(const Conv *v, int64_t r0, int64_t r1)
 	}
 }
 
-/* im2col for output rows of 1, 2, 4, 8 or 16 with stride 1 or 2: each
- * vector of 16 col floats holds 16 / OW whole output rows, each a masked
- * load of its input row (the padding masked off) whose lanes a permute
- * moves into place (every second one with stride 2). No gathers. */
+/* im2col for output rows of at most 16 with stride 1 or 2: each vector
+ * of col floats holds 16 / OW whole output rows, each a masked load of its
+ * input row (the padding masked off) whose lanes a permute moves into
+ * place (every second one with stride 2; two loads when a row spans more
+ * than 16 input floats). No gathers. */
 __attribute__((target("avx512f"))) static void
 im2col_rows(const Conv *v, int64_t r0, int64_t r1)
 {
-	int64_t ow = v->OW, sw = v->SW, per = 16 / ow; /* output rows per vector */
-	__m512i idx = _mm512_setzero_si512();
-	const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-	/* lane l takes input float (l % ow) * sw of its row */
-	idx = _mm512_mullo_epi32(_mm512_and_si512(lane, _mm512_set1_epi32((int)ow - 1)),
-				 _mm512_set1_epi32((int)sw));
+	int64_t ow = v->OW, sw = v->SW, per = 16 / ow, step = per * ow; /* rows, floats per vector */
+	int32_t at[16];
+	for (int l = 0; l < 16; l++) /* lane l takes input float (l % ow) * sw of its row */
+		at[l] = (int32_t)(l % ow * sw);
+	const __m512i idx = _mm512_loadu_si512(at);
 	int64_t kk = v->KH * v->KW, c = r0 / kk, i = r0 / v->KW % v->KH, j = r0 % v->KW;
 	for (int64_t r = r0; r < r1; r++) {
 		const float *xc = v->xg + c * v->H * v->W;
@@ -225,7 +225,7 @@ im2col_rows(const Conv *v, int64_t r0, int64_t r1)
 		/* input floats [lo*sw, (hi-1)*sw] from the row's column dj */
 		uint64_t lm = hi > lo ? ((1ull << ((hi - 1) * sw + 1)) - 1) & ~((1ull << (lo * sw)) - 1) : 0;
 		float *row = v->col + r * v->hw;
-		for (int64_t o = 0; o < v->hw; o += 16) {
+		for (int64_t o = 0; o < v->hw; o += step) {
 			__m512 acc = _mm512_setzero_ps();
 			for (int64_t q = 0; q < per; q++) {
 				int64_t oy = o / ow + q, iy = oy * v->SH - v->PH + i * v->DH;
@@ -234,14 +234,14 @@ im2col_rows(const Conv *v, int64_t r0, int64_t r1)
 				const float *src = xc + iy * v->W + dj;
 				__mmask16 put = (__mmask16)(((1u << ow) - 1) << (q * ow));
 				__m512 a = _mm512_maskz_loadu_ps((__mmask16)lm, src);
-				if (ow * sw > 16) /* 16 outputs of stride 2: two vectors */
-					acc = _mm512_permutex2var_ps(
-					    a, idx, _mm512_maskz_loadu_ps((__mmask16)(lm >> 16), src + 16));
+				if (ow * sw > 16) /* one row over two vectors */
+					acc = _mm512_maskz_permutex2var_ps(
+					    put, a, idx, _mm512_maskz_loadu_ps((__mmask16)(lm >> 16), src + 16));
 				else
 					acc = _mm512_mask_permutexvar_ps(acc, put, idx, a);
 			}
-			__mmask16 st = (__mmask16)(v->hw - o < 16 ? (1u << (v->hw - o)) - 1 : 0xffffu);
-			_mm512_mask_storeu_ps(row + o, st, acc);
+			int64_t n = v->hw - o < step ? v->hw - o : step;
+			_mm512_mask_storeu_ps(row + o, (__mmask16)(n < 16 ? (1u << n) - 1 : 0xffffu), acc);
 		}
 		if (++j == v->KW && (j = 0, ++i == v->KH))
 			i = 0, c++;
@@ -254,8 +254,7 @@ im2col_rows(const Conv *v, int64_t r0, int64_t r1)
 static void
 im2col(const Conv *v, int64_t r0, int64_t r1)
 {
-	if ((v->OW == 1 || v->OW == 2 || v->OW == 4 || v->OW == 8 || v->OW == 16) && v->SW <= 2 &&
-	    __builtin_cpu_supports("avx512f")) {
+	if (v->OW <= 16 && v->SW <= 2 && __builtin_cpu_supports("avx512f")) {
 		im2col_rows(v, r0, r1);
 		return;
 	}
