@@ -301,7 +301,11 @@ static void collapse_vars(Kernel *k, int first)
 		return;
 	KxDag d;
 	cg_kx_dag(k, &d);
-	for (int v = k->nout_var - 1; v > first; v--) {
+	/* the reduction vars among themselves (a row-major index over them,
+	 * argmax's, is the same over the merged var), then the output vars */
+	for (int v = k->nvar - 1; v > first; v--) {
+		if (v == k->nout_var)
+			continue; /* an output var never merges with a reduction var */
 		Merge m = {v, k->nvar, k->extent[v], false};
 		if (k->extent[v - 1] != 1 && k->extent[v] != 1 && !each_aff(k, &d, aff_fits, &m))
 			continue;
@@ -312,7 +316,8 @@ static void collapse_vars(Kernel *k, int first)
 			k->extent[j] = k->extent[j + 1];
 		k->extent[k->nvar - 1] = 0;
 		k->nvar--;
-		k->nout_var--;
+		if (v < k->nout_var)
+			k->nout_var--;
 	}
 	cg_kx_dag_free(&d);
 }
