@@ -525,6 +525,10 @@ static void test_schedule(void **state)
 	/* 8: the same conv over 2 images of 16 x 16, 128 KiB of output: one
 	 * call over the whole batch, its epilogue parallel (over any var) */
 	conv_relu_kernel(t, y, 2, 64, 16);
+	/* 9: a sum over [4, 16] read row-major: one reduction var of 64; the
+	 * reduction never merges with the output var */
+	loop(t, y, aff2(1, 0), kred(t, KR_SUM, kload(t, DT_F32, x, (Aff){.k = {64, 16, 1}})), 1, 3,
+	     (int64_t[]){8, 4, 16});
 
 	cg_schedule(&t->kl, 32);
 	const Kernel *k = t->kl.k;
@@ -561,6 +565,10 @@ static void test_schedule(void **state)
 	assert_false(k[6].sched.whole_batch);
 	assert_true(k[8].sched.whole_batch);
 	assert_true(k[8].sched.par_var >= 0);
+	assert_int_equal(k[9].nout_var, 1);
+	assert_int_equal(k[9].nvar, 2);
+	assert_int_equal(k[9].extent[0], 8);
+	assert_int_equal(k[9].extent[1], 64);
 	cg_schedule(&t->kl, 0);
 	assert_int_equal(k[0].sched.vec_width, 0);
 	assert_int_equal(k[0].sched.vec_var, 0);
