@@ -1,0 +1,151 @@
+"""`.nn` models compiled by nncc against PyTorch: compare.py BUILD_DIR.
+
+For each model (examples/models/mlp.nn, lenet.nn, tests/nn/models/seq.nn
+with lstm, gru and rnn layers), nncc compiles the training step with SGD at
+rate 0 and `nncc-run --train 1 --save-weights W` writes the initial
+parameters (the values nncc drew at compile time) to W, read here by hand.
+The same math is written in PyTorch (torch.nn modules with those weights
+loaded), and the compiled inference model's output on a random batch must
+match it within 1e-4 relative. For the MLP, the training step compiled
+from the model's own loss and train clauses (Adam, lr 1e-3) runs three
+steps, and the printed losses must match torch.optim.Adam's.
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def read_st(path):
+    with open(path, "rb") as f:
+        b = f.read()
+    n = struct.unpack("<Q", b[:8])[0]
+    head = json.loads(b[8:8 + n])
+    out = {}
+    for k, v in head.items():
+        if k == "__metadata__":
+            continue
+        s, e = v["data_offsets"]
+        dt = {"F32": np.float32, "I64": np.int64}[v["dtype"]]
+        out[k] = np.frombuffer(b[8 + n + s:8 + n + e], dtype=dt).reshape(v["shape"]).copy()
+    return out
+
+
+def run(cmd):
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit("FAIL: %s\n%s%s" % (" ".join(cmd), r.stdout, r.stderr))
+    return r.stdout
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2, self.fc3 = nn.Linear(784, 128), nn.Linear(128, 64), nn.Linear(64, 10)
+
+    def forward(self, x):
+        h = torch.relu(self.fc1(x.flatten(1)))
+        return self.fc3(torch.relu(self.fc2(h)))
+
+
+class LeNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
+        self.f1, self.f2, self.f3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
+
+    def forward(self, x):
+        h = nn.functional.max_pool2d(torch.relu(self.c1(x)), 2)
+        h = nn.functional.max_pool2d(torch.relu(self.c2(h)), 2)
+        z = torch.relu(self.f2(torch.relu(self.f1(h.flatten(1)))))
+        return self.f3(z)
+
+
+class Seq(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.l1 = nn.LSTM(8, 16, batch_first=True)
+        self.g1 = nn.GRU(8, 16, batch_first=True)
+        self.r1 = nn.RNN(8, 16, batch_first=True)
+        self.fc = nn.Linear(48, 5)
+
+    def forward(self, x):
+        a, b, c = self.l1(x)[0][:, -1], self.g1(x)[0][:, -1], self.r1(x)[0][:, -1]
+        return self.fc(torch.cat([a, b, c], 1))
+
+
+def close(a, b, what):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    tol = 1e-4 * (np.abs(b) + 0.01 * np.abs(b).max() + 1e-6)
+    if a.shape != b.shape or not np.all(np.abs(a - b) <= tol):
+        sys.exit("FAIL: %s: max |diff| %g" % (what, np.abs(a - b).max() if a.shape == b.shape else -1))
+
+
+def check(build, tmp, name, src, module, xshape, nclass):
+    nncc, runner = os.path.join(build, "nncc"), os.path.join(build, "nncc-run")
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(xshape).astype(np.float32)
+    y = rng.integers(0, nclass, xshape[0]).astype(np.int64)
+    xf, yf = os.path.join(tmp, name + "_x.npy"), os.path.join(tmp, name + "_y.npy")
+    np.save(xf, x)
+    np.save(yf, y)
+    shape = "x=" + ",".join(map(str, xshape))
+    tr, inf = os.path.join(tmp, name + "_t.so"), os.path.join(tmp, name + ".so")
+    w = os.path.join(tmp, name + ".safetensors")
+    run([nncc, src, "--train", "--loss=cross_entropy", "--optimizer=sgd:lr=0", "--shape", shape, "-o", tr])
+    run([runner, tr, "--train", "1", "-i", "x=" + xf, "-i", "label=" + yf, "--save-weights", w])
+    run([nncc, src, "--shape", shape, "-o", inf])
+    out = os.path.join(tmp, name + "_out")
+    run([runner, inf, "-i", "x=" + xf, "-o", out])
+    got = np.load(os.path.join(out, "logits.npy"))
+    weights = read_st(w)
+    m = module()
+    sd = m.state_dict()
+    for k in sd:
+        if k not in weights:
+            sys.exit("FAIL: %s: nncc saved no parameter %s (has %s)" % (name, k, sorted(weights)))
+        sd[k] = torch.from_numpy(weights[k])
+    m.load_state_dict(sd)
+    m.eval()
+    with torch.no_grad():
+        want = m(torch.from_numpy(x)).numpy()
+    close(got, want, name + " inference")
+    print("ok: %s inference matches PyTorch (%d parameters)" % (name, len(sd)))
+    return m, xf, yf, x, y
+
+
+def main():
+    build = sys.argv[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        m, xf, yf, x, y = check(build, tmp, "mlp", os.path.join(ROOT, "examples/models/mlp.nn"), MLP,
+                                (16, 1, 28, 28), 10)
+        check(build, tmp, "lenet", os.path.join(ROOT, "examples/models/lenet.nn"), LeNet, (8, 1, 28, 28), 10)
+        check(build, tmp, "seq", os.path.join(ROOT, "tests/nn/models/seq.nn"), Seq, (4, 12, 8), 5)
+        # the MLP's own clauses: cross_entropy, adam(lr=1e-3), label `label`
+        tr = os.path.join(tmp, "mlp_adam.so")
+        run([os.path.join(build, "nncc"), os.path.join(ROOT, "examples/models/mlp.nn"), "--train",
+             "--shape", "x=16,1,28,28", "-o", tr])
+        outp = run([os.path.join(build, "nncc-run"), tr, "--train", "3", "-i", "x=" + xf, "-i", "label=" + yf])
+        got = [float(l.split()[3]) for l in outp.splitlines() if l.startswith("step")]
+        opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+        want = []
+        for _ in range(3):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(m(torch.from_numpy(x)), torch.from_numpy(y))
+            want.append(loss.item())
+            loss.backward()
+            opt.step()
+        close(got, want, "mlp training losses")
+        print("ok: mlp trains as torch.optim.Adam: losses %s" % got)
+
+
+if __name__ == "__main__":
+    main()
