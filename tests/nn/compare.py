@@ -49,7 +49,7 @@ def run(cmd):
 class MLP(nn.Module):
     def __init__(self):
         super().__init__()
-        self.fc1, self.fc2, self.fc3 = nn.Linear(784, 128), nn.Linear(128, 64), nn.Linear(64, 10)
+        self.fc1, self.fc2, self.fc3 = nn.Linear(784, 256), nn.Linear(256, 128), nn.Linear(128, 10)
 
     def forward(self, x):
         h = torch.relu(self.fc1(x.flatten(1)))
@@ -59,14 +59,14 @@ class MLP(nn.Module):
 class LeNet(nn.Module):
     def __init__(self):
         super().__init__()
-        self.c1, self.c2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
-        self.f1, self.f2, self.f3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
+        self.conv1, self.conv2 = nn.Conv2d(1, 16, 5, padding=2), nn.Conv2d(16, 32, 5)
+        self.fc1, self.fc2, self.fc3 = nn.Linear(800, 120), nn.Linear(120, 84), nn.Linear(84, 10)
 
-    def forward(self, x):
-        h = nn.functional.max_pool2d(torch.relu(self.c1(x)), 2)
-        h = nn.functional.max_pool2d(torch.relu(self.c2(h)), 2)
-        z = torch.relu(self.f2(torch.relu(self.f1(h.flatten(1)))))
-        return self.f3(z)
+    def forward(self, x):  # eval mode: no dropout
+        h = nn.functional.max_pool2d(torch.relu(self.conv1(x)), 2)
+        h = nn.functional.max_pool2d(torch.relu(self.conv2(h)), 2)
+        z = torch.relu(self.fc2(torch.relu(self.fc1(h.flatten(1)))))
+        return self.fc3(z)
 
 
 class Seq(nn.Module):
