@@ -75,6 +75,7 @@ typedef struct NnExpr {
 	const char **kw;      /* NE_CALL: keyword of each argument, NULL if positional */
 	NnTok *kwtok;         /* NE_CALL: keyword tokens (kw[i] != NULL) */
 	int narg;             /* entries of arg */
+	int depth;            /* operator-tree depth (NE_BIN, NE_NEG chains; 0 otherwise) */
 } NnExpr;
 
 typedef enum NnStmtKind {
@@ -238,9 +239,10 @@ bool nn_is_init(const char *name);
 /* Adds parameter qname of type dt/s with the values of initializer call
  * e (an NE_CALL or NE_NAME); the value, or -1 after an error. */
 int nn_param_init(NnB *b, NnScope *sc, const char *qname, DType dt, Shape s, const NnExpr *e);
-/* Built-in initializer by name with numeric arguments (layers' defaults). */
+/* Built-in initializer by name with numeric arguments (layers' defaults);
+ * a too large parameter is an error at t. */
 int nn_param_builtin(NnB *b, const char *qname, Shape s, const char *init, double p0, double p1,
-		     int64_t fan_in);
+		     const NnTok *t);
 
 /* dsl_rnn.c: an lstm, gru or rnn layer applied to x [N, T, in]. */
 int nn_rnn_apply(NnB *b, const NnLayer *l, int x, const NnTok *t);

@@ -107,15 +107,19 @@ static int fill(NnB *b, const char *q, DType dt, Shape s, const char *kind, doub
 	int v = ir_add_const(b->g, q, dt, s, buf, (size_t)(n > 0 ? n : 0) * es, true);
 	free(buf);
 	b->nparams++;
-	if (strcmp(b->g->val[v].name, q) != 0) /* clashes with a generated name */
-		b->g->val[v].name = ir_strdup(b->g, q);
 	return v;
 }
 
+enum { MAX_PARAM_ELEMS = 1 << 28 }; /* elements of one parameter (1 GiB of f32) */
+
 int nn_param_builtin(NnB *b, const char *q, Shape s, const char *init, double p0, double p1,
-		     int64_t fan_in)
+		     const NnTok *t)
 {
-	(void)fan_in;
+	int64_t n = ir_shape_numel(&s);
+	if (n < 0 || n > MAX_PARAM_ELEMS)
+		return nn_err(b->src, t, NULL, "parameter '%s' is too large (more than 2^28 elements)", q);
+	if (ir_find_value(b->g, q) >= 0)
+		return nn_err(b->src, t, NULL, "parameter name '%s' is taken", q);
 	return fill(b, q, DT_F32, s, init, p0, p1);
 }
 
@@ -206,10 +210,10 @@ int nn_param_init(NnB *b, NnScope *sc, const char *q, DType dt, Shape s, const N
 		if (ir_shape_numel(&s) == 0)
 			return nn_err(b->src, &e->tok, NULL, "%s of an empty parameter", name);
 	}
-	if (ir_shape_numel(&s) < 0 || ir_shape_numel(&s) > ((int64_t)1 << 30))
-		return nn_err(b->src, &e->tok, NULL, "parameter '%s' is too large", q);
-	for (int i = 0; i < b->g->nval; i++)
-		if (strcmp(b->g->val[i].name, q) == 0)
-			return nn_err(b->src, &e->tok, NULL, "parameter name '%s' is taken", q);
+	if (ir_shape_numel(&s) < 0 || ir_shape_numel(&s) > MAX_PARAM_ELEMS)
+		return nn_err(b->src, &e->tok, NULL, "parameter '%s' is too large (more than 2^28 elements)",
+			      q);
+	if (ir_find_value(b->g, q) >= 0)
+		return nn_err(b->src, &e->tok, NULL, "parameter name '%s' is taken", q);
 	return fill(b, q, dt, s, kind, p[0], p[1]);
 }

@@ -141,12 +141,12 @@ static int sizes(NnB *b, NnScope *sc, const NnExpr *x, const char *usage, int64_
 /* Parameter PREFIX.what with the initializer expression ie if given, else
  * the built-in init with p0, p1. */
 static int param(NnB *b, NnScope *sc, const char *q, const char *what, Shape s, const NnExpr *ie,
-		 const char *init, double p0, double p1)
+		 const char *init, double p0, double p1, const NnTok *t)
 {
 	const char *name = arena_printf(b->a, "%s.%s", q, what);
 	if (ie)
 		return nn_param_init(b, sc, name, DT_F32, s, ie);
-	return nn_param_builtin(b, name, s, init, p0, p1, 0);
+	return nn_param_builtin(b, name, s, init, p0, p1, t);
 }
 
 static NnLayer *pool_cfg(NnB *b, NnScope *sc, const NnExpr *e, int skip, NnLayer *l)
@@ -214,18 +214,18 @@ static NnLayer *conv_cfg(NnB *b, NnScope *sc, const NnExpr *e, const char *q, Nn
 		return NULL;
 	}
 	int64_t dims[5] = {tr ? c[C_IN] : c[C_OUT], tr ? c[C_OUT] / c[C_G] : c[C_IN] / c[C_G]};
-	int64_t fan_in = dims[1];
+	double fan_in = (double)dims[1];
 	for (int i = 0; i < c[C_ND]; i++) {
 		dims[2 + i] = c[C_K + i];
-		fan_in *= c[C_K + i];
+		fan_in *= (double)c[C_K + i];
 	}
-	double bound = 1 / sqrt((double)fan_in);
+	double bound = 1 / sqrt(fan_in);
 	l->p[0] = param(b, sc, q, "weight", ir_shape_make(2 + (int)c[C_ND], dims), kv[6], "uniform",
-			-bound, bound);
+			-bound, bound, &e->tok);
 	l->p[1] = -1;
 	if (c[C_BIAS])
 		l->p[1] = param(b, sc, q, "bias", ir_shape_make(1, &c[C_OUT]), kv[7], "uniform", -bound,
-				bound);
+				bound, &e->tok);
 	l->np = 2;
 	return l->p[0] < 0 || (c[C_BIAS] && l->p[1] < 0) ? NULL : l;
 }
@@ -248,10 +248,10 @@ NnLayer *nn_layer_new(NnB *b, NnScope *sc, const char *q, const NnExpr *e)
 		l->cfg[2] = bias != 0;
 		double bound = 1 / sqrt((double)l->cfg[0]);
 		int64_t wd[2] = {l->cfg[1], l->cfg[0]};
-		l->p[0] = param(b, sc, q, "weight", ir_shape_make(2, wd), kv[1], "uniform", -bound, bound);
+		l->p[0] = param(b, sc, q, "weight", ir_shape_make(2, wd), kv[1], "uniform", -bound, bound, &e->tok);
 		if (bias)
 			l->p[1] = param(b, sc, q, "bias", ir_shape_make(1, &l->cfg[1]), kv[2], "uniform", -bound,
-					bound);
+					bound, &e->tok);
 		l->np = 2;
 		return l->p[0] < 0 || (bias && l->p[1] < 0) ? NULL : l;
 	}
@@ -272,7 +272,7 @@ NnLayer *nn_layer_new(NnB *b, NnScope *sc, const char *q, const NnExpr *e)
 		Shape s = ir_shape_make(1, &l->cfg[0]);
 		static const char *const what[] = {"weight", "bias", "running_mean", "running_var"};
 		for (int i = 0; i < 4; i++) {
-			l->p[i] = param(b, sc, q, what[i], s, NULL, "constant", i == 0 || i == 3, 0);
+			l->p[i] = param(b, sc, q, what[i], s, NULL, "constant", i == 0 || i == 3, 0, &e->tok);
 			if (l->p[i] < 0)
 				return NULL;
 		}
@@ -285,7 +285,7 @@ NnLayer *nn_layer_new(NnB *b, NnScope *sc, const char *q, const NnExpr *e)
 		if (split_args(b, e, 0, keys, 1, 1, 1, usage, pos, kv) < 0 ||
 		    sizes(b, sc, pos[0], usage, l->cfg) < 0)
 			return NULL;
-		l->p[0] = param(b, sc, q, "weight", ir_shape_make(2, l->cfg), kv[0], "normal", 0, 1);
+		l->p[0] = param(b, sc, q, "weight", ir_shape_make(2, l->cfg), kv[0], "normal", 0, 1, &e->tok);
 		l->np = 1;
 		return l->p[0] < 0 ? NULL : l;
 	}
@@ -310,11 +310,10 @@ NnLayer *nn_layer_new(NnB *b, NnScope *sc, const char *q, const NnExpr *e)
 	int64_t h = l->cfg[1];
 	double bound = 1 / sqrt((double)h);
 	int64_t wih[2] = {g * h, l->cfg[0]}, whh[2] = {g * h, h}, bd = g * h;
-	l->p[0] = param(b, sc, q, "weight_ih_l0", ir_shape_make(2, wih), NULL, "uniform", -bound, bound);
-	l->p[1] = param(b, sc, q, "weight_hh_l0", ir_shape_make(2, whh), NULL, "uniform", -bound, bound);
-	if (bias) {
-		l->p[2] = param(b, sc, q, "bias_ih_l0", ir_shape_make(1, &bd), NULL, "uniform", -bound, bound);
-		l->p[3] = param(b, sc, q, "bias_hh_l0", ir_shape_make(1, &bd), NULL, "uniform", -bound, bound);
+	static const char *const what[] = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"};
+	for (int i = 0; i < (bias ? 4 : 2); i++) {
+		Shape s = i == 0 ? ir_shape_make(2, wih) : i == 1 ? ir_shape_make(2, whh) : ir_shape_make(1, &bd);
+		l->p[i] = param(b, sc, q, what[i], s, NULL, "uniform", -bound, bound, &e->tok);
 	}
 	l->np = 4;
 	return l->p[0] < 0 || l->p[1] < 0 || (bias && (l->p[2] < 0 || l->p[3] < 0)) ? NULL : l;

@@ -14,7 +14,10 @@ typedef struct P {
 	int i;          /* next token */
 	jmp_buf fail;   /* back to the statement loop after an error */
 	int bdepth;     /* block nesting */
+	int nest;       /* expression nesting (bounded: untrusted input) */
 } P;
+
+enum { MAX_NEST = 200, MAX_DEPTH = 1000 }; /* parser recursion, expression tree depth */
 
 static const NnTok *peek(P *p) { return &p->s->tok[p->i]; }
 static const NnTok *next(P *p)
@@ -74,6 +77,27 @@ static NnExpr *mk(P *p, NnExprKind k, const NnTok *t)
 }
 
 static NnExpr *expr(P *p);
+
+/* Enters one level of recursion at t, failing past MAX_NEST. */
+static void enter(P *p, const NnTok *t)
+{
+	if (++p->nest > MAX_NEST)
+		fail(p, t, "split it into several bindings", "a shallower expression (nested too deeply)");
+}
+
+/* A binary node over a and b; its tree depth is bounded so that the
+ * elaborator's recursion is. */
+static NnExpr *bin(P *p, const NnTok *t, NnExpr *a, NnExpr *b)
+{
+	NnExpr *e = mk(p, NE_BIN, t);
+	e->op = t->s[0];
+	e->a = a;
+	e->b = b;
+	e->depth = 1 + (a->depth > b->depth ? a->depth : b->depth);
+	if (e->depth > MAX_DEPTH)
+		fail(p, t, "split it into several bindings", "a shorter expression (too many operators)");
+	return e;
+}
 
 /* Makes room for entry n of an arena array that holds n entries (capacity
  * 4, then doubling at each power of two). */
@@ -173,12 +197,17 @@ static NnExpr *primary(P *p)
 /* unary := '-' unary | primary */
 static NnExpr *unary(P *p)
 {
+	enter(p, peek(p));
+	NnExpr *e;
 	if (is(p, "-")) {
-		NnExpr *e = mk(p, NE_NEG, next(p));
+		e = mk(p, NE_NEG, next(p));
 		e->a = unary(p);
-		return e;
+		e->depth = e->a->depth + 1;
+	} else {
+		e = primary(p);
 	}
-	return primary(p);
+	p->nest--;
+	return e;
 }
 
 /* mul := unary { ('*' | '/' | '@') unary } */
@@ -186,11 +215,8 @@ static NnExpr *mul(P *p)
 {
 	NnExpr *e = unary(p);
 	while (is(p, "*") || is(p, "/") || is(p, "@")) {
-		NnExpr *b = mk(p, NE_BIN, next(p));
-		b->op = b->tok.s[0];
-		b->a = e;
-		b->b = unary(p);
-		e = b;
+		const NnTok *t = next(p);
+		e = bin(p, t, e, unary(p));
 	}
 	return e;
 }
@@ -200,11 +226,8 @@ static NnExpr *expr(P *p)
 {
 	NnExpr *e = mul(p);
 	while (is(p, "+") || is(p, "-")) {
-		NnExpr *b = mk(p, NE_BIN, next(p));
-		b->op = b->tok.s[0];
-		b->a = e;
-		b->b = mul(p);
-		e = b;
+		const NnTok *t = next(p);
+		e = bin(p, t, e, mul(p));
 	}
 	return e;
 }

@@ -8,7 +8,9 @@ The same math is written in PyTorch (torch.nn modules with those weights
 loaded), and the compiled inference model's output on a random batch must
 match it within 1e-4 relative. For the MLP, the training step compiled
 from the model's own loss and train clauses (Adam, lr 1e-3) runs three
-steps, and the printed losses must match torch.optim.Adam's.
+steps, and the printed losses must match torch.optim.Adam's; its saved
+checkpoint compiled into the inference model with --weights must give
+the outputs of PyTorch's model after those steps.
 """
 import json
 import os
@@ -133,7 +135,9 @@ def main():
         tr = os.path.join(tmp, "mlp_adam.so")
         run([os.path.join(build, "nncc"), os.path.join(ROOT, "examples/models/mlp.nn"), "--train",
              "--shape", "x=16,1,28,28", "-o", tr])
-        outp = run([os.path.join(build, "nncc-run"), tr, "--train", "3", "-i", "x=" + xf, "-i", "label=" + yf])
+        w3 = os.path.join(tmp, "mlp_adam3.safetensors")
+        outp = run([os.path.join(build, "nncc-run"), tr, "--train", "3", "-i", "x=" + xf, "-i", "label=" + yf,
+                    "--save-weights", w3])
         got = [float(l.split()[3]) for l in outp.splitlines() if l.startswith("step")]
         opt = torch.optim.Adam(m.parameters(), lr=1e-3)
         want = []
@@ -145,6 +149,15 @@ def main():
             opt.step()
         close(got, want, "mlp training losses")
         print("ok: mlp trains as torch.optim.Adam: losses %s" % got)
+        # the trained checkpoint deployed into the .nn model with --weights
+        so = os.path.join(tmp, "mlp_w.so")
+        run([os.path.join(build, "nncc"), os.path.join(ROOT, "examples/models/mlp.nn"), "--weights=" + w3,
+             "--shape", "x=16,1,28,28", "-o", so])
+        out = os.path.join(tmp, "mlp_w_out")
+        run([os.path.join(build, "nncc-run"), so, "-i", "x=" + xf, "-o", out])
+        with torch.no_grad():
+            close(np.load(os.path.join(out, "logits.npy")), m(torch.from_numpy(x)).numpy(), "mlp --weights")
+        print("ok: mlp with --weights from the checkpoint matches PyTorch after 3 steps")
 
 
 if __name__ == "__main__":
