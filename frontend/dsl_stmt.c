@@ -233,6 +233,7 @@ static void run_train(NnB *b, const NnStmt *st)
 		return;
 	}
 	const char *const *keys = o == 0 ? sgd_keys : adam_keys;
+	double val[5] = {0, 0, 0, 0, 0};
 	char spec[256];
 	int k = snprintf(spec, sizeof spec, "%s", e->name);
 	for (int i = 0; i < e->narg; i++) {
@@ -262,11 +263,21 @@ static void run_train(NnB *b, const NnStmt *st)
 			nn_err(b->src, &e->arg[i]->tok, NULL, "%s must be a number >= 0", e->kw[i]);
 			return;
 		}
+		if (o > 0 && (j == 1 || j == 2) && v.num >= 1) {
+			nn_err(b->src, &e->arg[i]->tok, NULL, "%s must be below 1", e->kw[i]);
+			return;
+		}
+		val[j] = v.num;
 		char num[64];
 		fmt_num(num, sizeof num, v.num);
 		k += snprintf(spec + k, sizeof spec - (size_t)k, "%c%s=%s", i ? ',' : ':', e->kw[i], num);
 		if (k >= (int)sizeof spec - 1)
 			return;
+	}
+	if (o == 0 && val[3] != 0 && (val[1] <= 0 || val[2] != 0)) {
+		nn_err(b->src, &e->tok, "as in PyTorch: sgd(lr=0.1, momentum=0.9, nesterov=1)",
+		       "nesterov needs a momentum and zero dampening");
+		return;
 	}
 	snprintf(b->cl->optimizer, sizeof b->cl->optimizer, "%s", spec);
 }
