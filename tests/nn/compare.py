@@ -1,7 +1,7 @@
 """`.nn` models compiled by nncc against PyTorch: compare.py BUILD_DIR.
 
 For each model (examples/models/mlp.nn, lenet.nn, tests/nn/models/seq.nn
-with lstm, gru and rnn layers), nncc compiles the training step with SGD at
+with lstm, gru and rnn layers, tests/nn/models/bn.nn with batch norm), nncc compiles the training step with SGD at
 rate 0 and `nncc-run --train 1 --save-weights W` writes the initial
 parameters (the values nncc drew at compile time) to W, read here by hand.
 The same math is written in PyTorch (torch.nn modules with those weights
@@ -10,7 +10,10 @@ match it within 1e-4 relative. For the MLP, the training step compiled
 from the model's own loss and train clauses (Adam, lr 1e-3) runs three
 steps, and the printed losses must match torch.optim.Adam's; its saved
 checkpoint compiled into the inference model with --weights must give
-the outputs of PyTorch's model after those steps.
+the outputs of PyTorch's model after those steps. The batch-norm model
+trains three steps from its own clauses (SGD with momentum) in training
+mode: the losses, the parameters and the running statistics must match
+PyTorch's model.train().
 """
 import json
 import os
@@ -84,6 +87,15 @@ class Seq(nn.Module):
         return self.fc(torch.cat([a, b, c], 1))
 
 
+class BN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c, self.bn, self.fc = nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4, momentum=0.2), nn.Linear(144, 3)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.bn(self.c(x))).flatten(1))
+
+
 def close(a, b, what):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     tol = 1e-4 * (np.abs(b) + 0.01 * np.abs(b).max() + 1e-6)
@@ -112,6 +124,8 @@ def check(build, tmp, name, src, module, xshape, nclass):
     m = module()
     sd = m.state_dict()
     for k in sd:
+        if k.endswith("num_batches_tracked") or k.endswith("running_mean") or k.endswith("running_var"):
+            continue  # 0, 0 and 1 in both; the saved ones already hold one step's update
         if k not in weights:
             sys.exit("FAIL: %s: nncc saved no parameter %s (has %s)" % (name, k, sorted(weights)))
         sd[k] = torch.from_numpy(weights[k])
@@ -120,7 +134,7 @@ def check(build, tmp, name, src, module, xshape, nclass):
     with torch.no_grad():
         want = m(torch.from_numpy(x)).numpy()
     close(got, want, name + " inference")
-    print("ok: %s inference matches PyTorch (%d parameters)" % (name, len(sd)))
+    print("ok: %s inference matches PyTorch (%d state_dict tensors)" % (name, len(sd)))
     return m, xf, yf, x, y
 
 
@@ -131,6 +145,30 @@ def main():
                                 (16, 1, 28, 28), 10)
         check(build, tmp, "lenet", os.path.join(ROOT, "examples/models/lenet.nn"), LeNet, (8, 1, 28, 28), 10)
         check(build, tmp, "seq", os.path.join(ROOT, "tests/nn/models/seq.nn"), Seq, (4, 12, 8), 5)
+        # batch norm in training mode: the model's own sgd(lr=0.1, momentum=0.9), three steps
+        bsrc = os.path.join(ROOT, "tests/nn/models/bn.nn")
+        bm, bxf, byf, bx, by = check(build, tmp, "bn", bsrc, BN, (8, 2, 6, 6), 3)
+        tr = os.path.join(tmp, "bn_sgd.so")
+        w3 = os.path.join(tmp, "bn3.safetensors")
+        run([os.path.join(build, "nncc"), bsrc, "--train", "--shape", "x=8,2,6,6", "-o", tr])
+        outp = run([os.path.join(build, "nncc-run"), tr, "--train", "3", "-i", "x=" + bxf, "-i", "label=" + byf,
+                    "--save-weights", w3])
+        got = [float(l.split()[3]) for l in outp.splitlines() if l.startswith("step")]
+        bm.train()
+        opt = torch.optim.SGD(bm.parameters(), lr=0.1, momentum=0.9)
+        want = []
+        for _ in range(3):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(bm(torch.from_numpy(bx)), torch.from_numpy(by))
+            want.append(loss.item())
+            loss.backward()
+            opt.step()
+        close(got, want, "bn training losses")
+        saved = read_st(w3)
+        for k, v in bm.state_dict().items():
+            if not k.endswith("num_batches_tracked"):
+                close(saved[k], v.numpy(), "bn after 3 steps: " + k)
+        print("ok: batch norm trains as PyTorch's (losses %s, running statistics match)" % got)
         # the MLP's own clauses: cross_entropy, adam(lr=1e-3), label `label`
         tr = os.path.join(tmp, "mlp_adam.so")
         run([os.path.join(build, "nncc"), os.path.join(ROOT, "examples/models/mlp.nn"), "--train",
