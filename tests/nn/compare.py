@@ -1,7 +1,8 @@
 """`.nn` models compiled by nncc against PyTorch: compare.py BUILD_DIR.
 
 For each model (examples/models/mlp.nn, lenet.nn, tests/nn/models/seq.nn
-with lstm, gru and rnn layers, tests/nn/models/bn.nn with batch norm), nncc compiles the training step with SGD at
+with lstm, gru and rnn layers, convs.nn with convolution variants, bn.nn
+with batch norm), nncc compiles the training step with SGD at
 rate 0 and `nncc-run --train 1 --save-weights W` writes the initial
 parameters (the values nncc drew at compile time) to W, read here by hand.
 The same math is written in PyTorch (torch.nn modules with those weights
@@ -96,6 +97,18 @@ class BN(nn.Module):
         return self.fc(torch.relu(self.bn(self.c(x))).flatten(1))
 
 
+class Convs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2)
+        self.up = nn.ConvTranspose2d(6, 3, 3, stride=2, padding=1, output_padding=1)
+        self.c2 = nn.Conv2d(3, 2, (3, 1), dilation=(2, 1), bias=False)
+
+    def forward(self, x):
+        h = self.up(torch.relu(self.c1(x)))
+        return nn.functional.avg_pool2d(self.c2(h), 2).flatten(1)
+
+
 def close(a, b, what):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     tol = 1e-4 * (np.abs(b) + 0.01 * np.abs(b).max() + 1e-6)
@@ -145,6 +158,7 @@ def main():
                                 (16, 1, 28, 28), 10)
         check(build, tmp, "lenet", os.path.join(ROOT, "examples/models/lenet.nn"), LeNet, (8, 1, 28, 28), 10)
         check(build, tmp, "seq", os.path.join(ROOT, "tests/nn/models/seq.nn"), Seq, (4, 12, 8), 5)
+        check(build, tmp, "convs", os.path.join(ROOT, "tests/nn/models/convs.nn"), Convs, (3, 4, 8, 8), 16)
         # batch norm in training mode: the model's own sgd(lr=0.1, momentum=0.9), three steps
         bsrc = os.path.join(ROOT, "tests/nn/models/bn.nn")
         bm, bxf, byf, bx, by = check(build, tmp, "bn", bsrc, BN, (8, 2, 6, 6), 3)
