@@ -63,6 +63,48 @@ const char *nn_typestr(NnB *b, int v, char *buf, size_t n)
 	return buf;
 }
 
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
+const char *nn_fresh(NnB *b, const char *base)
+{
+	if (2 * (b->nnames + 1) > b->capnames) {
+		int cap = b->capnames ? 2 * b->capnames : 256;
+		NnName *t = xcalloc((size_t)cap, sizeof *t);
+		for (int i = 0; i < b->capnames; i++)
+			if (b->names[i].base) {
+				size_t j = hash(b->names[i].base) & (size_t)(cap - 1);
+				while (t[j].base)
+					j = (j + 1) & (size_t)(cap - 1);
+				t[j] = b->names[i];
+			}
+		free(b->names);
+		b->names = t;
+		b->capnames = cap;
+	}
+	size_t j = hash(base) & (size_t)(b->capnames - 1);
+	while (b->names[j].base && strcmp(b->names[j].base, base) != 0)
+		j = (j + 1) & (size_t)(b->capnames - 1);
+	NnName *e = &b->names[j];
+	if (!e->base) {
+		e->base = arena_strdup(b->a, base);
+		b->nnames++;
+	}
+	for (;; e->next++) {
+		const char *s = e->next ? arena_printf(&b->g->arena, "%s_%d", base, e->next)
+					: ir_strdup(b->g, base);
+		if (ir_find_value(b->g, s) < 0) {
+			e->next++;
+			return s;
+		}
+	}
+}
+
 int nn_node(NnB *b, Op op, const int *in, int nin, int nout)
 {
 	const char *outs[NN_MAX_OUT];
@@ -72,7 +114,7 @@ int nn_node(NnB *b, Op op, const int *in, int nin, int nout)
 			snprintf(base, sizeof base, "%s/%s", b->let, ir_ops[op].name);
 		else
 			snprintf(base, sizeof base, "%s/%s:%d", b->let, ir_ops[op].name, k);
-		outs[k] = ir_unique_name(b->g, base);
+		outs[k] = nn_fresh(b, base);
 	}
 	return ir_add_node(b->g, op, b->let, in, nin, nout, nout <= NN_MAX_OUT ? outs : NULL);
 }
@@ -130,7 +172,7 @@ int nn_scalar(NnB *b, DType dt, double v)
 	ir_elem_put(dt, buf, v);
 	char base[256];
 	snprintf(base, sizeof base, "%s/c", b->let);
-	return ir_add_const(b->g, ir_unique_name(b->g, base), dt, ir_shape_make(0, NULL), buf,
+	return ir_add_const(b->g, nn_fresh(b, base), dt, ir_shape_make(0, NULL), buf,
 			    ir_dtype_size(dt), false);
 }
 

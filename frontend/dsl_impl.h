@@ -173,6 +173,12 @@ typedef struct NnVal {
 	const NnExpr *list; /* an NE_LIST argument, evaluated by the callee */
 } NnVal;
 
+/* The next suffix of one generated-name base (dsl_build.c, nn_fresh). */
+typedef struct NnName {
+	const char *base; /* "h/add"; NULL marks an empty slot */
+	int next;         /* next suffix to try: 0 is the bare base */
+} NnName;
+
 typedef struct NnB {
 	NnSrc *src;          /* source, tokens, messages */
 	Graph *g;            /* the graph being built */
@@ -192,6 +198,8 @@ typedef struct NnB {
 	int nparams;         /* parameters drawn so far */
 	const NnStmt *active[16]; /* blocks being instantiated (recursion check) */
 	int nactive;         /* entries of active */
+	NnName *names;       /* generated-name counters, open addressing */
+	int nnames, capnames; /* used, slots (a power of two) */
 } NnB;
 
 /* dsl_build.c */
@@ -212,6 +220,10 @@ int nn_op1(NnB *b, Op op, int x, const NnTok *t);
 int nn_op2(NnB *b, Op op, int x, int y, const NnTok *t);
 int nn_ints_op(NnB *b, Op op, int x, const char *attr, const int64_t *v, int n, const NnTok *t);
 int nn_scalar(NnB *b, DType dt, double v);
+/* A value name not in the graph: base, else base_1, base_2, ... (what
+ * ir_unique_name gives, with a counter per base instead of probing from 1,
+ * so unrolled layers stay linear). */
+const char *nn_fresh(NnB *b, const char *base);
 /* A number as an integer; -1 with a message unless it is one in [lo, hi]. */
 int nn_int_arg(NnB *b, const NnVal *v, const NnTok *t, const char *what, int64_t lo, int64_t hi,
 	       int64_t *out);

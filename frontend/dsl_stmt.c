@@ -488,6 +488,7 @@ Graph *fe_nn_load_mem(const char *src, size_t len, const char *display_name, boo
 		}
 	}
 	free(b.top.sym);
+	free(b.names);
 	arena_free(&a);
 	free(s.tok);
 	free(text);
