@@ -164,13 +164,11 @@ typedef struct NnScope {
 
 /* The result of an expression. */
 typedef struct NnVal {
-	NnSymKind kind;     /* SY_TENSOR, SY_NUM, SY_ERROR (SY_LAYER/SY_BLOCK: a callee) */
+	NnSymKind kind;     /* SY_TENSOR, SY_NUM, or SY_ERROR after a reported error */
 	int v[NN_MAX_OUT];  /* SY_TENSOR: values */
 	int nv;             /* entries of v */
 	double num;         /* SY_NUM */
 	bool is_int;        /* SY_NUM: integral */
-	const char *str;    /* a string argument (attribute) */
-	const NnExpr *list; /* an NE_LIST argument, evaluated by the callee */
 } NnVal;
 
 /* The next suffix of one generated-name base (dsl_build.c, nn_fresh). */
