@@ -48,7 +48,7 @@ int nn_err(NnSrc *s, const NnTok *t, const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 bool nn_tok_is(const NnTok *t, const char *p); /* punctuation or identifier p */
 /* The candidate nearest to name by edit distance (at most a third of the
- * name's length rounded up, at least 1, away), or NULL. */
+ * name's length rounded up, and less than the whole name, away), or NULL. */
 const char *nn_nearest(const char *name, const char *const *cand, int n);
 
 /* --- syntax tree (dsl_parse.c) --- */

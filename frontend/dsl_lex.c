@@ -97,7 +97,7 @@ const char *nn_nearest(const char *name, const char *const *cand, int n)
 	int bd = limit + 1;
 	for (int i = 0; i < n; i++) {
 		int dd = edit_distance(name, cand[i]);
-		if (dd < bd && strcmp(name, cand[i]) != 0) {
+		if (dd < bd && dd < (int)strlen(name) && strcmp(name, cand[i]) != 0) {
 			bd = dd;
 			best = cand[i];
 		}
