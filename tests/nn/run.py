@@ -4,7 +4,8 @@ tests/nn/good/X.nn: `nncc good/X.nn --emit=ir --passes= FLAGS` must exit 0
 and print X.ir (the graph as imported: the frontend's output, before any
 optimization). tests/nn/bad/X.nn: `nncc bad/X.nn --emit=ir FLAGS` must exit
 1, print nothing on stdout and exactly X.err on stderr (every diagnostic,
-with its source line and caret). FLAGS come from a `# flags: ...` line in
+with its source line and caret), and with -o OUT.so fail the same way
+leaving no file. FLAGS come from a `# flags: ...` line in
 the file (e.g. `--train`), and a `# exit: N` line expects another exit
 status (2: a usage error). nncc runs in tests/nn, so messages name the
 file as good/X.nn or bad/X.nn wherever the tree is. --update rewrites the
@@ -38,6 +39,13 @@ def main():
     if r.returncode != want_rc or (bad and r.stdout):
         sys.exit("FAIL %s: exit %d (want %d)\nstdout:\n%s\nstderr:\n%s" % (rel, r.returncode, want_rc,
                                                                          r.stdout, r.stderr))
+    if bad:  # with -o, the same failure leaves no file behind
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            so = os.path.join(tmp, "out.so")
+            r2 = subprocess.run([nncc, rel, "-o", so] + flags, cwd=here, capture_output=True, text=True)
+            if r2.returncode != want_rc or os.listdir(tmp):
+                sys.exit("FAIL %s: with -o: exit %d, left %s" % (rel, r2.returncode, os.listdir(tmp)))
     if update:
         with open(golden, "w") as f:
             f.write(got)
