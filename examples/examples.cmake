@@ -67,6 +67,26 @@ ex_compile(gan_d_train.so gan_d.onnx --train --loss=bce_logits ${EX_GAN_OPT}
            --shape image=${EX_BATCH2},1,28,28)
 ex_compile(gan_d_grad.so gan_d.onnx --train --loss=bce_logits --optimizer=sgd:lr=0
            --grad-inputs=image --shape image=${EX_BATCH},1,28,28)
+# The MLP and LeNet written in the .nn language (examples/models/*.nn,
+# docs/language.md): the same networks, their loss, optimizer and
+# augmentation from the models' own statements, compiled into
+# ${EX_MODELS}/nn under the ONNX variants' names, so that
+# `fashion_mnist --model mlp|lenet --models BUILD/examples/models/nn`
+# trains the .nn models with the same app.
+set(EX_NN ${EX_MODELS}/nn)
+function(ex_nn out src)
+  add_custom_command(
+    OUTPUT ${EX_NN}/${out}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${EX_NN}
+    COMMAND nncc ${EX_DIR}/models/${src} ${ARGN} -o ${EX_NN}/${out}
+    DEPENDS nncc ${EX_DIR}/models/${src}
+    COMMENT "nncc ${src} -> nn/${out}")
+  set(EX_SO ${EX_SO} ${EX_NN}/${out} PARENT_SCOPE)
+endfunction()
+ex_nn(mlp_relu_train.so mlp.nn --train --shape x=${EX_BATCH},1,28,28)
+ex_nn(mlp_relu_eval.so mlp.nn ${EX_EVAL_FLAGS})
+ex_nn(lenet_train.so lenet.nn --train --shape x=${EX_BATCH},1,28,28)
+ex_nn(lenet_eval.so lenet.nn ${EX_EVAL_FLAGS})
 add_custom_target(examples_models ALL DEPENDS ${EX_SO})
 
 add_library(nncc_examples STATIC ${EX_DIR}/common.c)

@@ -141,6 +141,7 @@ typedef struct TrainOptions {
 	bool early_updates;      /* --max-memory: each optimizer update right after its inputs (remat.c) */
 	const char *augment;     /* --augment=X:T,...: augmentation of input X (rng.c), or NULL */
 	bool augment_out;        /* --augment-output: also output augment.X, the augmented input */
+	const char *label;       /* the label input's name (a .nn model's `label`), NULL: "label" */
 } TrainOptions;
 /* train.c: loss, autodiff and optimizer over a shape-inferred graph whose
  * first output is the model's output; the graph's outputs become the loss

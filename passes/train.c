@@ -116,6 +116,8 @@ int ps_train(Graph *g, const TrainOptions *t, Diag *d)
 	if (ps_rng_train(g, t, &rs, d) < 0) /* rng: seed, augmentation, dropout masks */
 		return -1;
 	int loss = ps_add_loss(g, t->loss, g->output[0], d);
+	if (loss >= 0 && t->label && ir_find_value(g, t->label) < 0) /* a .nn model's label name */
+		g->val[g->input[g->ninput - 1]].name = ir_strdup(g, t->label);
 	if (loss < 0 || (t->add_loss && (loss = add_outputs(g, t->add_loss, loss, d)) < 0))
 		return -1;
 	bool *dep = xcalloc((size_t)g->nval + 1, sizeof *dep);

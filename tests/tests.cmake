@@ -152,3 +152,20 @@ set_tests_properties(e2e/remat PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
 # with a Python Philox (tests/e2e/rng_e2e.py).
 add_test(NAME e2e/rng COMMAND ${NNCC_PYTHON} ${E2E_DIR}/rng_e2e.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e/rng PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
+
+# The .nn model language (docs/language.md): golden printed IR of good
+# programs and golden diagnostics of bad ones (tests/nn/run.py, one ctest
+# per file; `run.py NNCC FILE --update` rewrites a golden), and compiled
+# .nn models against PyTorch (tests/nn/compare.py).
+file(GLOB NN_GOLDEN CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/nn/good/*.nn
+     ${CMAKE_SOURCE_DIR}/tests/nn/bad/*.nn)
+foreach(t ${NN_GOLDEN})
+  file(RELATIVE_PATH rel ${CMAKE_SOURCE_DIR}/tests/nn ${t})
+  add_test(NAME nn/${rel}
+           COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/tests/nn/run.py $<TARGET_FILE:nncc> ${t})
+  set_tests_properties(nn/${rel} PROPERTIES TIMEOUT 60)
+endforeach()
+add_test(NAME nn/compare COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/tests/nn/compare.py ${CMAKE_BINARY_DIR})
+set_tests_properties(nn/compare PROPERTIES TIMEOUT 300)
+add_test(NAME nn/examples COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/tests/nn/examples.py ${CMAKE_BINARY_DIR})
+set_tests_properties(nn/examples PROPERTIES TIMEOUT 600)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "codegen/codegen.h"
+#include "frontend/dsl.h"
 #include "frontend/frontend.h"
 #include "ir/ir.h"
 #include "passes/passes.h"
@@ -33,7 +34,7 @@ static const char *const emit_later[] = {"header", "ptx", "onnx"};
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: nncc MODEL.onnx|MODEL.ir -o OUT [options]\n"
+		"usage: nncc MODEL.onnx|MODEL.nn|MODEL.ir -o OUT [options]\n"
 		"       nncc test-onnx [-O0..-O3] [-v] DIR...   run ONNX backend-style test folders\n"
 		"  -o FILE                output (default for ir/llvm/kernels/dot: stdout)\n"
 		"  --target=cpu           target (cpu; cuda is not built yet)\n"
@@ -119,9 +120,20 @@ typedef struct Consts {
 	int n;                      /* entries of c */
 } Consts;
 
+static bool nn_train; /* load .nn models in training mode (--train) */
+
 static Graph *load(const char *path, const Consts *k, Diag *d)
 {
-	if (ends_with(path, ".ir")) {
+	bool nn = ends_with(path, ".nn");
+	if (ends_with(path, ".ir") || nn) {
+		if (nn) {
+			Graph *g = fe_nn_load(path, nn_train, NULL, d);
+			if (g && k->n && (fe_bind_consts(g, k->c, k->n, path, d) < 0 || ps_infer_shapes(g, d) < 0)) {
+				ir_graph_free(g);
+				return NULL;
+			}
+			return g;
+		}
 		size_t len;
 		char *src = read_file(path, &len, d);
 		if (!src)
@@ -134,11 +146,25 @@ static Graph *load(const char *path, const Consts *k, Diag *d)
 		}
 		return g;
 	}
-	if (ends_with(path, ".nn")) {
-		diag(d, "%s: the .nn model language is not implemented yet", path);
-		return NULL;
-	}
 	return fe_onnx_load_with(path, k->c, k->n, d);
+}
+
+/* A .nn model's loss, train and augment statements stand in for the flags
+ * not given (docs/language.md); -1 with the model's errors. */
+static int nn_clauses(const char *model, TrainOptions *to, bool opt_given, NnClauses *cl, Diag *d)
+{
+	Graph *g = fe_nn_load(model, true, cl, d);
+	if (!g)
+		return -1;
+	ir_graph_free(g);
+	if (!to->loss && cl->loss[0])
+		to->loss = cl->loss;
+	if (!to->add_loss && cl->add_loss[0])
+		to->add_loss = cl->add_loss;
+	if (!to->augment && cl->augment[0])
+		to->augment = cl->augment;
+	to->label = cl->label[0] ? cl->label : NULL;
+	return !opt_given && cl->optimizer[0] ? ps_parse_optimizer(cl->optimizer, &to->optim, d) : 0;
 }
 
 /* Writes text output through a temporary file renamed on success. */
@@ -566,7 +592,8 @@ int main(int argc, char **argv)
 	CpuOptions co = {2, NULL, NULL};
 	TrainOptions to;
 	memset(&to, 0, sizeof to);
-	bool train = false, train_flag = false, mutable_w = false, aug_flag = false;
+	bool train = false, train_flag = false, mutable_w = false, aug_flag = false, opt_flag = false;
+	NnClauses ncl;
 	int64_t max_memory = 0;
 	Diag od;
 	diag_init(&od);
@@ -656,7 +683,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "nncc: %s", od.msg);
 				return 2;
 			}
-			train_flag = true;
+			train_flag = opt_flag = true;
 		} else if (strncmp(a, "--freeze=", 9) == 0) {
 			if (to.nfreeze == PS_MAX_FREEZE || !a[9])
 				return usage_error("bad or too many --freeze '%s'", a + 9);
@@ -709,6 +736,11 @@ int main(int argc, char **argv)
 		rc = usage_error(!train ? "--augment and --augment-output need --train%s"
 		                        : "--augment-output needs --augment%s", "");
 		goto out;
+	}
+	if (train && ends_with(model, ".nn") && (nn_train = true) &&
+	    nn_clauses(model, &to, opt_flag, &ncl, &od) < 0) {
+		fprintf(stderr, "%s", od.msg);
+		return 1;
 	}
 	if (train && !to.loss)
 		return usage_error("--train needs --loss=mse|cross_entropy|bce_logits|nll%s", "");
