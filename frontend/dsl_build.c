@@ -201,31 +201,12 @@ int nn_tensor_arg(NnB *b, const NnVal *v, const NnTok *t, const char *what)
 	return v->v[0];
 }
 
-static NnVal err_val(void)
-{
-	NnVal r;
-	memset(&r, 0, sizeof r);
-	r.kind = SY_ERROR;
-	return r;
-}
-
 static NnVal num_val(double x, bool is_int)
 {
-	NnVal r = err_val();
+	NnVal r = nn_err_val();
 	r.kind = SY_NUM;
 	r.num = x;
 	r.is_int = is_int;
-	return r;
-}
-
-static NnVal tensor_val(int v)
-{
-	NnVal r = err_val();
-	if (v < 0)
-		return r;
-	r.kind = SY_TENSOR;
-	r.v[0] = v;
-	r.nv = 1;
 	return r;
 }
 
@@ -253,9 +234,9 @@ static NnVal eval_name(NnB *b, NnScope *sc, const NnExpr *e)
 		if (near)
 			snprintf(hint, sizeof hint, "did you mean '%s'?", near);
 		nn_err(b->src, &e->tok, near ? hint : NULL, "unknown name '%s'", e->name);
-		return err_val();
+		return nn_err_val();
 	}
-	NnVal r = err_val();
+	NnVal r = nn_err_val();
 	switch (s->kind) {
 	case SY_TENSOR:
 		r.kind = SY_TENSOR;
@@ -267,14 +248,14 @@ static NnVal eval_name(NnB *b, NnScope *sc, const NnExpr *e)
 	case SY_LABEL:
 		nn_err(b->src, &e->tok, "the label is read only by the loss statement",
 		       "the label '%s' cannot be used in the model", e->name);
-		return err_val();
+		return nn_err_val();
 	case SY_LAYER:
 	case SY_BLOCK:
 		nn_err(b->src, &e->tok, NULL, "'%s' is a %s: call it, e.g. %s(x)", e->name,
 		       s->kind == SY_LAYER ? "layer" : "block", e->name);
-		return err_val();
+		return nn_err_val();
 	case SY_ERROR:
-		return err_val();
+		return nn_err_val();
 	}
 	return r;
 }
@@ -283,11 +264,11 @@ static NnVal eval_bin(NnB *b, NnScope *sc, const NnExpr *e)
 {
 	NnVal x = nn_eval(b, sc, e->a), y = nn_eval(b, sc, e->b);
 	if (x.kind == SY_ERROR || y.kind == SY_ERROR)
-		return err_val();
+		return nn_err_val();
 	if (x.kind == SY_NUM && y.kind == SY_NUM) {
 		if (e->op == '@') {
 			nn_err(b->src, &e->tok, NULL, "'@' multiplies tensors, not numbers");
-			return err_val();
+			return nn_err_val();
 		}
 		bool ii = x.is_int && y.is_int;
 		switch (e->op) {
@@ -297,7 +278,7 @@ static NnVal eval_bin(NnB *b, NnScope *sc, const NnExpr *e)
 		default:
 			if (y.num == 0) {
 				nn_err(b->src, &e->tok, NULL, "division by zero");
-				return err_val();
+				return nn_err_val();
 			}
 			if (ii)
 				return num_val((double)((int64_t)x.num / (int64_t)y.num), true);
@@ -307,11 +288,11 @@ static NnVal eval_bin(NnB *b, NnScope *sc, const NnExpr *e)
 	int xv = x.kind == SY_TENSOR ? nn_tensor_arg(b, &x, &e->a->tok, "the left operand") : -1;
 	int yv = y.kind == SY_TENSOR ? nn_tensor_arg(b, &y, &e->b->tok, "the right operand") : -1;
 	if ((x.kind == SY_TENSOR && xv < 0) || (y.kind == SY_TENSOR && yv < 0))
-		return err_val();
+		return nn_err_val();
 	if (e->op == '@') {
 		if (xv < 0 || yv < 0) {
 			nn_err(b->src, &e->tok, NULL, "'@' needs two tensors");
-			return err_val();
+			return nn_err_val();
 		}
 	}
 	if (xv < 0)
@@ -324,11 +305,11 @@ static NnVal eval_bin(NnB *b, NnScope *sc, const NnExpr *e)
 		snprintf(h, sizeof h, "convert one with cast(x, to=\"%s\")", ir_dtype_name(tx));
 		nn_err(b->src, &e->tok, h, "'%c' between different dtypes %s and %s", e->op,
 		       ir_dtype_name(tx), ir_dtype_name(ty));
-		return err_val();
+		return nn_err_val();
 	}
 	Op op = e->op == '+' ? OP_ADD : e->op == '-' ? OP_SUB : e->op == '*' ? OP_MUL
 		: e->op == '/' ? OP_DIV : OP_MATMUL;
-	return tensor_val(nn_op2(b, op, xv, yv, &e->tok));
+	return nn_tensor_val(nn_op2(b, op, xv, yv, &e->tok));
 }
 
 NnVal nn_eval(NnB *b, NnScope *sc, const NnExpr *e)
@@ -338,7 +319,7 @@ NnVal nn_eval(NnB *b, NnScope *sc, const NnExpr *e)
 		return num_val(e->num, e->is_int);
 	case NE_STR:
 		nn_err(b->src, &e->tok, NULL, "a string is only an attribute value (KEY=\"...\")");
-		return err_val();
+		return nn_err_val();
 	case NE_NAME:
 		return eval_name(b, sc, e);
 	case NE_CALL:
@@ -350,14 +331,14 @@ NnVal nn_eval(NnB *b, NnScope *sc, const NnExpr *e)
 		if (x.kind == SY_NUM)
 			return num_val(-x.num, x.is_int);
 		int v = nn_tensor_arg(b, &x, &e->a->tok, "the operand of '-'");
-		return tensor_val(v < 0 ? -1 : nn_op1(b, OP_NEG, v, &e->tok));
+		return nn_tensor_val(v < 0 ? -1 : nn_op1(b, OP_NEG, v, &e->tok));
 	}
 	case NE_LIST:
 		nn_err(b->src, &e->tok, NULL, "a list is only an attribute value (KEY=[...])");
-		return err_val();
+		return nn_err_val();
 	case NE_ARROW:
 		nn_err(b->src, &e->tok, NULL, "'IN -> OUT' is only a layer's size argument");
-		return err_val();
+		return nn_err_val();
 	}
-	return err_val();
+	return nn_err_val();
 }

@@ -9,25 +9,6 @@
 
 #include "dsl_impl.h"
 
-static NnVal err_val(void)
-{
-	NnVal r;
-	memset(&r, 0, sizeof r);
-	r.kind = SY_ERROR;
-	return r;
-}
-
-static NnVal tensor_val(int v)
-{
-	NnVal r = err_val();
-	if (v >= 0) {
-		r.kind = SY_TENSOR;
-		r.v[0] = v;
-		r.nv = 1;
-	}
-	return r;
-}
-
 static const char *const builtins[] = {"dropout", "mean", "sum", "last", "global_avgpool"};
 
 int nn_callable_names(NnB *b, NnScope *sc, const char **out, int max)
@@ -129,7 +110,7 @@ static NnVal call_op(NnB *b, NnScope *sc, Op op, const NnExpr *e)
 	signature(op, sig, sizeof sig);
 	if (op == OP_ASSIGN || op == OP_BUFFER_UPDATE || op == OP_GRADIENT) {
 		nn_err(b->src, &e->tok, NULL, "'%s' is internal to training steps", oi->name);
-		return err_val();
+		return nn_err_val();
 	}
 	int in[64], nin = 0;
 	NnVal pos[64];
@@ -139,12 +120,12 @@ static NnVal call_op(NnB *b, NnScope *sc, Op op, const NnExpr *e)
 			continue;
 		if (nin == 64) {
 			nn_err(b->src, &e->arg[i]->tok, NULL, "too many arguments");
-			return err_val();
+			return nn_err_val();
 		}
 		ptok[nin] = &e->arg[i]->tok;
 		pos[nin++] = nn_eval(b, sc, e->arg[i]);
 		if (pos[nin - 1].kind == SY_ERROR)
-			return err_val();
+			return nn_err_val();
 	}
 	if (nin < oi->nin_min || (oi->nin_max >= 0 && nin > oi->nin_max)) {
 		char want[48];
@@ -155,7 +136,7 @@ static NnVal call_op(NnB *b, NnScope *sc, Op op, const NnExpr *e)
 		else
 			snprintf(want, sizeof want, "%d to %d inputs", oi->nin_min, oi->nin_max);
 		nn_err(b->src, &e->tok, sig, "%s takes %s, got %d", oi->name, want, nin);
-		return err_val();
+		return nn_err_val();
 	}
 	DType dt = DT_UNDEF;
 	for (int i = 0; i < nin; i++)
@@ -165,7 +146,7 @@ static NnVal call_op(NnB *b, NnScope *sc, Op op, const NnExpr *e)
 		if (pos[i].kind == SY_NUM) {
 			if (dt == DT_UNDEF) {
 				nn_err(b->src, ptok[i], sig, "%s needs a tensor argument", oi->name);
-				return err_val();
+				return nn_err_val();
 			}
 			in[i] = nn_scalar(b, dt, pos[i].num);
 			continue;
@@ -173,7 +154,7 @@ static NnVal call_op(NnB *b, NnScope *sc, Op op, const NnExpr *e)
 		char what[32];
 		snprintf(what, sizeof what, "argument %d", i + 1);
 		if ((in[i] = nn_tensor_arg(b, &pos[i], ptok[i], what)) < 0)
-			return err_val();
+			return nn_err_val();
 	}
 	int nd = nn_node(b, op, in, nin, oi->nout);
 	for (int i = 0; i < e->narg; i++) {
@@ -181,20 +162,20 @@ static NnVal call_op(NnB *b, NnScope *sc, Op op, const NnExpr *e)
 			continue;
 		if (ir_attr(&b->g->node[nd], e->kw[i])) {
 			nn_err(b->src, &e->kwtok[i], NULL, "attribute '%s' given twice", e->kw[i]);
-			return err_val();
+			return nn_err_val();
 		}
 		if (set_attr(b, sc, nd, e->kw[i], &e->kwtok[i], e->arg[i]) < 0)
-			return err_val();
+			return nn_err_val();
 	}
 	IrSchemaEnt ent;
 	for (const char *s = oi->attrs; ir_schema_next(&s, &ent);)
 		if (ent.required && !ir_attr(&b->g->node[nd], ent.name)) {
 			nn_err(b->src, &e->tok, sig, "%s needs the attribute '%s'", oi->name, ent.name);
-			return err_val();
+			return nn_err_val();
 		}
 	if (nn_infer(b, nd, &e->tok) < 0)
-		return err_val();
-	NnVal r = err_val();
+		return nn_err_val();
+	NnVal r = nn_err_val();
 	r.kind = SY_TENSOR;
 	for (int k = 0; k < oi->nout && k < NN_MAX_OUT; k++)
 		r.v[r.nv++] = ir_out(b->g, nd, k);
@@ -208,18 +189,18 @@ static NnVal call_block(NnB *b, NnScope *sc, NnSym *blk, const NnExpr *e)
 		if (b->active[i] == st) {
 			nn_err(b->src, &e->tok, "a block cannot instantiate itself, directly or through another",
 			       "block '%s' is recursive", blk->name);
-			return err_val();
+			return nn_err_val();
 		}
 	if (b->nactive == 16) {
 		nn_err(b->src, &e->tok, NULL, "blocks nested more than 16 deep");
-		return err_val();
+		return nn_err_val();
 	}
 	int npar = st->nname - 1;
 	NnVal args[16];
 	bool set[16] = {0};
 	if (npar > 16) {
 		nn_err(b->src, &st->name[17], NULL, "more than 16 block arguments");
-		return err_val();
+		return nn_err_val();
 	}
 	int npos = 0;
 	for (int i = 0; i < e->narg; i++) {
@@ -231,7 +212,7 @@ static NnVal call_block(NnB *b, NnScope *sc, NnSym *blk, const NnExpr *e)
 			if (k < 0) {
 				nn_err(b->src, &e->kwtok[i], NULL, "block '%s' has no argument '%s'", blk->name,
 				       e->kw[i]);
-				return err_val();
+				return nn_err_val();
 			}
 		} else {
 			k = npos++;
@@ -239,22 +220,22 @@ static NnVal call_block(NnB *b, NnScope *sc, NnSym *blk, const NnExpr *e)
 		if (k >= npar || set[k]) {
 			nn_err(b->src, &e->arg[i]->tok, NULL, k >= npar ? "block '%s' takes %d arguments"
 			       : "block '%s': an argument given twice", blk->name, npar);
-			return err_val();
+			return nn_err_val();
 		}
 		args[k] = nn_eval(b, sc, e->arg[i]);
 		set[k] = true;
 		if (args[k].kind == SY_ERROR)
-			return err_val();
+			return nn_err_val();
 		if (args[k].kind == SY_TENSOR && args[k].nv != 1) {
 			nn_err(b->src, &e->arg[i]->tok, NULL, "a block argument is one tensor or a number");
-			return err_val();
+			return nn_err_val();
 		}
 	}
 	for (int j = 0; j < npar; j++)
 		if (!set[j]) {
 			nn_err(b->src, &e->tok, NULL, "block '%s' needs argument '%.*s'", blk->name,
 			       st->name[j + 1].len, st->name[j + 1].s);
-			return err_val();
+			return nn_err_val();
 		}
 	const char *inst = b->nlet_blocks == 0 ? b->let
 		: arena_printf(b->a, "%s.%s_%d", b->let, blk->name, b->nlet_blocks);
@@ -276,7 +257,7 @@ static NnVal call_block(NnB *b, NnScope *sc, NnSym *blk, const NnExpr *e)
 	int save_n = b->nlet_blocks;
 	int errs = b->src->nerr;
 	b->active[b->nactive++] = st;
-	NnVal ret = err_val();
+	NnVal ret = nn_err_val();
 	nn_run(b, &in, st->body, &ret);
 	b->nactive--;
 	b->let = save;
@@ -284,12 +265,12 @@ static NnVal call_block(NnB *b, NnScope *sc, NnSym *blk, const NnExpr *e)
 	free(in.sym);
 	if (b->src->nerr > errs) {
 		nn_err(b->src, &e->tok, NULL, "in this instance of block '%s' (errors above)", blk->name);
-		return err_val();
+		return nn_err_val();
 	}
 	if (ret.kind != SY_TENSOR) {
 		nn_err(b->src, &st->tok, "end the block with `return VALUE`", "block '%s' returns nothing",
 		       blk->name);
-		return err_val();
+		return nn_err_val();
 	}
 	return ret;
 }
@@ -312,31 +293,31 @@ static NnVal call_builtin(NnB *b, NnScope *sc, const NnExpr *e)
 	if (npos(e) != (drop ? 2 : 1) || e->narg != npos(e)) {
 		nn_err(b->src, &e->tok, drop ? "dropout(x, p)" : NULL, "%s takes %s", f,
 		       drop ? "a tensor and a probability" : "one tensor");
-		return err_val();
+		return nn_err_val();
 	}
 	NnVal xv = nn_eval(b, sc, e->arg[0]);
 	int x = nn_tensor_arg(b, &xv, &e->arg[0]->tok, "the argument");
 	if (x < 0)
-		return err_val();
+		return nn_err_val();
 	const Value *xx = &b->g->val[x];
 	if (drop) {
 		NnVal p = nn_eval(b, sc, e->arg[1]);
 		if (p.kind == SY_ERROR)
-			return err_val();
+			return nn_err_val();
 		if (p.kind != SY_NUM || p.num < 0 || p.num >= 1) {
 			nn_err(b->src, &e->arg[1]->tok, NULL, "the dropout probability must be in [0, 1)");
-			return err_val();
+			return nn_err_val();
 		}
 		if (!b->train || p.num == 0)
-			return tensor_val(x); /* inference: the identity */
+			return nn_tensor_val(x); /* inference: the identity */
 		int nd = nn_node(b, OP_DROPOUT, &x, 1, 2);
 		ir_set_float(b->g, nd, "ratio", p.num);
-		return tensor_val(nn_infer(b, nd, &e->tok));
+		return nn_tensor_val(nn_infer(b, nd, &e->tok));
 	}
 	if (strcmp(f, "last") == 0) {
 		if (xx->shape.rank < 2) {
 			nn_err(b->src, &e->tok, NULL, "last takes a sequence [N, T, ...]");
-			return err_val();
+			return nn_err_val();
 		}
 		int nd = nn_node(b, OP_SLICE, &x, 1, 1);
 		int64_t st = -1, en = INT64_MAX, ax = 1;
@@ -344,14 +325,14 @@ static NnVal call_builtin(NnB *b, NnScope *sc, const NnExpr *e)
 		ir_set_ints(b->g, nd, "ends", &en, 1);
 		ir_set_ints(b->g, nd, "axes", &ax, 1);
 		int s = nn_infer(b, nd, &e->tok);
-		return tensor_val(nn_ints_op(b, OP_SQUEEZE, s, "axes", &ax, 1, &e->tok));
+		return nn_tensor_val(nn_ints_op(b, OP_SQUEEZE, s, "axes", &ax, 1, &e->tok));
 	}
 	bool gap = strcmp(f, "global_avgpool") == 0;
 	int nd = nn_node(b, strcmp(f, "sum") == 0 ? OP_REDUCE_SUM : OP_REDUCE_MEAN, &x, 1, 1);
 	if (gap) {
 		if (xx->shape.rank < 3) {
 			nn_err(b->src, &e->tok, NULL, "global_avgpool takes [N, C, spatial...]");
-			return err_val();
+			return nn_err_val();
 		}
 		int64_t ax[IR_MAX_RANK];
 		for (int i = 2; i < xx->shape.rank; i++)
@@ -366,7 +347,7 @@ static NnVal call_builtin(NnB *b, NnScope *sc, const NnExpr *e)
 			ir_set_ints(b->g, nd, "axes", ax, xx->shape.rank);
 		ir_set_int(b->g, nd, "keepdims", 0);
 	}
-	return tensor_val(nn_infer(b, nd, &e->tok));
+	return nn_tensor_val(nn_infer(b, nd, &e->tok));
 }
 
 NnVal nn_call(NnB *b, NnScope *sc, const NnExpr *e)
@@ -379,11 +360,11 @@ NnVal nn_call(NnB *b, NnScope *sc, const NnExpr *e)
 		case SY_BLOCK:
 			return call_block(b, sc, s, e);
 		case SY_ERROR:
-			return err_val();
+			return nn_err_val();
 		default:
 			nn_err(b->src, &e->tok, NULL, "'%s' is a %s, not a function", e->name,
 			       s->kind == SY_NUM ? "number" : s->kind == SY_LABEL ? "label" : "tensor");
-			return err_val();
+			return nn_err_val();
 		}
 	}
 	/* pools with a size: maxpool(x, 2), avgpool(x, k=3, stride=2, pad=1) */
@@ -399,7 +380,7 @@ NnVal nn_call(NnB *b, NnScope *sc, const NnExpr *e)
 	if (nn_is_layer(e->name)) {
 		nn_err(b->src, &e->tok, "declare it first: param l1: linear(784 -> 10), then l1(x)",
 		       "'%s' is a layer kind, not a function", e->name);
-		return err_val();
+		return nn_err_val();
 	}
 	const char *names[1024];
 	int n = nn_callable_names(b, sc, names, 1024);
@@ -408,5 +389,5 @@ NnVal nn_call(NnB *b, NnScope *sc, const NnExpr *e)
 	if (near)
 		snprintf(h, sizeof h, "did you mean '%s'?", near);
 	nn_err(b->src, &e->tok, near ? h : NULL, "unknown function '%s'", e->name);
-	return err_val();
+	return nn_err_val();
 }

@@ -7,6 +7,7 @@
 #ifndef NNCC_DSL_IMPL_H
 #define NNCC_DSL_IMPL_H
 
+#include <string.h>
 #include "../ir/ir.h"
 #include "dsl.h"
 
@@ -170,6 +171,27 @@ typedef struct NnVal {
 	double num;         /* SY_NUM */
 	bool is_int;        /* SY_NUM: integral */
 } NnVal;
+
+/* An error value (reported already), and a tensor value of graph value v
+ * (an error when v < 0). */
+static inline NnVal nn_err_val(void)
+{
+	NnVal r;
+	memset(&r, 0, sizeof r);
+	r.kind = SY_ERROR;
+	return r;
+}
+
+static inline NnVal nn_tensor_val(int v)
+{
+	NnVal r = nn_err_val();
+	if (v >= 0) {
+		r.kind = SY_TENSOR;
+		r.v[0] = v;
+		r.nv = 1;
+	}
+	return r;
+}
 
 /* The next suffix of one generated-name base (dsl_build.c, nn_fresh). */
 typedef struct NnName {

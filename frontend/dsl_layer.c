@@ -28,25 +28,6 @@ bool nn_is_layer(const char *name)
 	return false;
 }
 
-static NnVal err_val(void)
-{
-	NnVal r;
-	memset(&r, 0, sizeof r);
-	r.kind = SY_ERROR;
-	return r;
-}
-
-static NnVal tensor_val(int v)
-{
-	NnVal r = err_val();
-	if (v >= 0) {
-		r.kind = SY_TENSOR;
-		r.v[0] = v;
-		r.nv = 1;
-	}
-	return r;
-}
-
 /* Splits call e's arguments from positional index skip on: positional
  * ones into pos[0..], keywords by keys[] into kv[]; -1 with a message
  * (unknown keyword with the nearest one, wrong count with usage). */
@@ -430,7 +411,7 @@ NnVal nn_layer_apply(NnB *b, NnScope *sc, const NnLayer *l, const NnExpr *e)
 		memset(&tmp, 0, sizeof tmp);
 		tmp.kind = e->name;
 		if (!pool_cfg(b, sc, e, 1, &tmp))
-			return err_val();
+			return nn_err_val();
 		l = &tmp;
 		skip = 1;
 	}
@@ -440,12 +421,12 @@ NnVal nn_layer_apply(NnB *b, NnScope *sc, const NnLayer *l, const NnExpr *e)
 			first = i;
 	if (first < 0 || (!skip && (npos != 1 || e->narg != 1))) {
 		nn_err(b->src, &e->tok, NULL, "a layer is applied to one tensor: %s(x)", e->name);
-		return err_val();
+		return nn_err_val();
 	}
 	NnVal xv = nn_eval(b, sc, e->arg[first]);
 	int x = nn_tensor_arg(b, &xv, &e->arg[first]->tok, "the layer's input");
 	if (x < 0)
-		return err_val();
+		return nn_err_val();
 	const Value *v = &b->g->val[x];
 	char ty[200];
 	const NnTok *t = &e->tok;
@@ -454,16 +435,16 @@ NnVal nn_layer_apply(NnB *b, NnScope *sc, const NnLayer *l, const NnExpr *e)
 		if (v->dtype != DT_I64 && v->dtype != DT_I32) {
 			nn_err(b->src, t, NULL, "embedding takes integer indices, got %s",
 			       nn_typestr(b, x, ty, sizeof ty));
-			return err_val();
+			return nn_err_val();
 		}
 		int in[2] = {l->p[0], x};
 		int nd = nn_node(b, OP_GATHER, in, 2, 1);
 		ir_set_int(b->g, nd, "axis", 0);
-		return tensor_val(nn_infer(b, nd, t));
+		return nn_tensor_val(nn_infer(b, nd, t));
 	}
 	if (!f32) {
 		nn_err(b->src, t, NULL, "%s takes f32, got %s", l->kind, nn_typestr(b, x, ty, sizeof ty));
-		return err_val();
+		return nn_err_val();
 	}
 	if (strcmp(l->kind, "linear") == 0) {
 		int r = v->shape.rank;
@@ -471,7 +452,7 @@ NnVal nn_layer_apply(NnB *b, NnScope *sc, const NnLayer *l, const NnExpr *e)
 			nn_err(b->src, t, r > 2 ? "flatten it first: flatten(x)" : NULL,
 			       "linear %s expects [..., %lld], got %s", e->name, (long long)l->cfg[0],
 			       nn_typestr(b, x, ty, sizeof ty));
-			return err_val();
+			return nn_err_val();
 		}
 		int in[2] = {x, l->p[0]};
 		int nd = nn_node(b, OP_MATMUL, in, 2, 1);
@@ -479,31 +460,31 @@ NnVal nn_layer_apply(NnB *b, NnScope *sc, const NnLayer *l, const NnExpr *e)
 		int y = nn_infer(b, nd, t);
 		if (l->p[1] >= 0)
 			y = nn_op2(b, OP_ADD, y, l->p[1], t);
-		return tensor_val(y);
+		return nn_tensor_val(y);
 	}
 	if (strcmp(l->kind, "batch_norm") == 0) {
 		int r = v->shape.rank;
 		if (r < 2 || (v->shape.d[1].n >= 0 && v->shape.d[1].n != l->cfg[0])) {
 			nn_err(b->src, t, NULL, "batch_norm expects [N, %lld, ...], got %s",
 			       (long long)l->cfg[0], nn_typestr(b, x, ty, sizeof ty));
-			return err_val();
+			return nn_err_val();
 		}
 		if (b->train)
-			return tensor_val(bn_train(b, l, x, t));
+			return nn_tensor_val(bn_train(b, l, x, t));
 		int in[5] = {x, l->p[0], l->p[1], l->p[2], l->p[3]};
 		int nd = nn_node(b, OP_BATCHNORM, in, 5, 1);
 		ir_set_float(b->g, nd, "epsilon", l->fcfg[0]);
-		return tensor_val(nn_infer(b, nd, t));
+		return nn_tensor_val(nn_infer(b, nd, t));
 	}
 	if (strcmp(l->kind, "dropout") == 0) {
 		if (!b->train || l->fcfg[0] == 0)
-			return tensor_val(x);
+			return nn_tensor_val(x);
 		int nd = nn_node(b, OP_DROPOUT, &x, 1, 2);
 		ir_set_float(b->g, nd, "ratio", l->fcfg[0]);
-		return tensor_val(nn_infer(b, nd, t));
+		return nn_tensor_val(nn_infer(b, nd, t));
 	}
 	if (l->cfg[2] >= 1 && (strcmp(l->kind, "lstm") == 0 || strcmp(l->kind, "gru") == 0 ||
 			       strcmp(l->kind, "rnn") == 0))
-		return tensor_val(nn_rnn_apply(b, l, x, t));
-	return tensor_val(conv_apply(b, l, x, t));
+		return nn_tensor_val(nn_rnn_apply(b, l, x, t));
+	return nn_tensor_val(conv_apply(b, l, x, t));
 }
