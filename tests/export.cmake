@@ -1,0 +1,28 @@
+# `nncc --emit=onnx` (docs/export.md), included by CMakeLists.txt after
+# tests/zoo.cmake: every small zoo model is exported at -O0 and -O2, checked
+# with onnx.checker (full_check), compiled again by nncc and run against the
+# original model (bit for bit where nncc's IR is the same; label "export").
+# export/ort-O* run the exports in ONNX Runtime when bench/node_modules holds
+# onnxruntime-node (bench/run.sh installs it) and are reported skipped, with
+# the reason, when it does not.
+if(NOT DEFINED NNCC_PYTHON)
+  set(NNCC_PYTHON /usr/bin/python3)
+endif()
+set(EXPORT_PY ${CMAKE_SOURCE_DIR}/tests/e2e/export_onnx.py)
+
+foreach(model ${ZOO_SMALL})
+  foreach(opt 0 2)
+    add_test(NAME export/${model}-O${opt}
+             COMMAND ${NNCC_PYTHON} ${EXPORT_PY} ${CMAKE_BINARY_DIR} ${model} -O ${opt})
+    set_tests_properties(export/${model}-O${opt} PROPERTIES
+                         FIXTURES_REQUIRED zoo_models LABELS export TIMEOUT 300)
+  endforeach()
+endforeach()
+
+foreach(opt 0 2)
+  add_test(NAME export/ort-O${opt}
+           COMMAND ${NNCC_PYTHON} ${EXPORT_PY} ${CMAKE_BINARY_DIR} ${ZOO_SMALL} -O ${opt} --ort)
+  set_tests_properties(export/ort-O${opt} PROPERTIES
+                       FIXTURES_REQUIRED zoo_models LABELS export TIMEOUT 900
+                       SKIP_RETURN_CODE 77)
+endforeach()
