@@ -26,3 +26,9 @@ foreach(opt 0 2)
                        FIXTURES_REQUIRED zoo_models LABELS export TIMEOUT 900
                        SKIP_RETURN_CODE 77)
 endforeach()
+
+# The command line: a text-IR graph with symbolic dims exported and run
+# again, an op with no ONNX form (status 1, nodes named, no file), usage.
+add_test(NAME export/cli COMMAND ${CMAKE_SOURCE_DIR}/tests/e2e/export_cli.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(export/cli PROPERTIES LABELS export TIMEOUT 120
+                     ENVIRONMENT "NNCC_PYTHON=${NNCC_PYTHON}")
