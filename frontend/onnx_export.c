@@ -37,44 +37,44 @@ static const char **name_slot(const char **tab, size_t cap, const char *s)
 	return &tab[i];
 }
 
-static bool name_taken(const Exporter *x, const char *s)
+static bool name_taken(const NameSet *ns, const char *s)
 {
-	return *name_slot(x->names, x->capnames, s) != NULL;
+	return ns->cap && *name_slot(ns->tab, ns->cap, s) != NULL;
 }
 
 /* Adds s (arena-owned) to the set. */
-static void name_add(Exporter *x, const char *s)
+static void name_add(NameSet *ns, const char *s)
 {
-	if (2 * (x->nnames + 1) > x->capnames) {
-		size_t cap = x->capnames ? 2 * x->capnames : 1024;
+	if (2 * (ns->n + 1) > ns->cap) {
+		size_t cap = ns->cap ? 2 * ns->cap : 1024;
 		const char **tab = xcalloc(cap, sizeof *tab);
-		for (size_t i = 0; i < x->capnames; i++)
-			if (x->names[i])
-				*name_slot(tab, cap, x->names[i]) = x->names[i];
-		free(x->names);
-		x->names = tab;
-		x->capnames = cap;
+		for (size_t i = 0; i < ns->cap; i++)
+			if (ns->tab[i])
+				*name_slot(tab, cap, ns->tab[i]) = ns->tab[i];
+		free(ns->tab);
+		ns->tab = tab;
+		ns->cap = cap;
 	}
-	const char **e = name_slot(x->names, x->capnames, s);
+	const char **e = name_slot(ns->tab, ns->cap, s);
 	if (!*e) {
 		*e = s;
-		x->nnames++;
+		ns->n++;
 	}
 }
 
-/* base itself if free, else base_1, base_2, ... (added to the set). */
-static const char *unique(Exporter *x, const char *base)
+/* base itself if free in ns, else base_1, base_2, ... (added to ns). */
+static const char *unique(Exporter *x, NameSet *ns, const char *base)
 {
 	const char *s = arena_strdup(&x->arena, base);
-	for (int k = 1; name_taken(x, s); k++)
+	for (int k = 1; name_taken(ns, s); k++)
 		s = arena_printf(&x->arena, "%s_%d", base, k);
-	name_add(x, s);
+	name_add(ns, s);
 	return s;
 }
 
 const char *ex_tmp(Exporter *x, const char *base, const char *what)
 {
-	return unique(x, arena_printf(&x->arena, "%s/%s", base, what));
+	return unique(x, &x->values, arena_printf(&x->arena, "%s/%s", base, what));
 }
 
 const char *ex_val(const Exporter *x, int v)
@@ -99,7 +99,7 @@ Onnx__NodeProto *ex_node(Exporter *x, int node, const char *op_type, const char 
 	Onnx__NodeProto *p = arena_alloc(&x->arena, sizeof *p);
 	onnx__node_proto__init(p);
 	p->op_type = arena_strdup(&x->arena, op_type);
-	p->name = (char *)unique(x, n->name && n->name[0] ? n->name : x->vname[n->out[0]]);
+	p->name = (char *)unique(x, &x->nodes, n->name && n->name[0] ? n->name : x->vname[n->out[0]]);
 	p->input = str_array(x, in, nin);
 	p->n_input = (size_t)nin;
 	p->output = str_array(x, out, nout);
@@ -338,7 +338,7 @@ static int build(Exporter *x, Onnx__ModelProto *mp, Onnx__GraphProto *gp,
 	bool *used = xcalloc((size_t)(g->nval ? g->nval : 1), sizeof *used);
 	for (int v = 0; v < g->nval; v++) { /* IR names are unique: keep them */
 		x->vname[v] = arena_strdup(&x->arena, g->val[v].name);
-		name_add(x, x->vname[v]);
+		name_add(&x->values, x->vname[v]);
 	}
 	for (int i = 0; i < g->nnode; i++) {
 		const Node *n = &g->node[i];
@@ -398,7 +398,7 @@ static int build(Exporter *x, Onnx__ModelProto *mp, Onnx__GraphProto *gp,
 			Onnx__NodeProto *p = arena_alloc(&x->arena, sizeof *p);
 			onnx__node_proto__init(p);
 			p->op_type = "Identity";
-			p->name = (char *)ex_tmp(x, name, "output");
+			p->name = (char *)unique(x, &x->nodes, arena_printf(&x->arena, "%s/output", name));
 			p->input = str_array(x, &x->vname[v], 1);
 			p->n_input = 1;
 			p->output = str_array(x, &name, 1);
@@ -448,7 +448,8 @@ static void exporter_free(Exporter *x)
 {
 	free(x->node);
 	free(x->init);
-	free(x->names);
+	free(x->values.tab);
+	free(x->nodes.tab);
 	free(x->vname);
 	arena_free(&x->arena);
 }

@@ -15,6 +15,12 @@
 #include "../ir/ir.h"
 #include "onnx_export.h"
 
+/* A hash set of names (open addressing; arena-owned strings). */
+typedef struct NameSet {
+	const char **tab; /* slots, NULL when empty */
+	size_t n, cap;    /* used, slots (a power of two) */
+} NameSet;
+
 typedef struct Exporter {
 	const Graph *g;               /* graph being exported */
 	Diag *d;                      /* where errors go */
@@ -23,8 +29,8 @@ typedef struct Exporter {
 	size_t nnode, capnode;        /* used, allocated */
 	Onnx__TensorProto **init;     /* initializers */
 	size_t ninit, capinit;        /* used, allocated */
-	const char **names;           /* hash set of every value and node name taken */
-	size_t nnames, capnames;      /* used, slots (a power of two) */
+	NameSet values;               /* every value name taken */
+	NameSet nodes;                /* every node name taken */
 	const char **vname;           /* ONNX name of each IR value (index by value) */
 	int nerr;                     /* nodes that could not be exported */
 	int cur;                      /* IR node being exported */
