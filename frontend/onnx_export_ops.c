@@ -143,6 +143,39 @@ static int ex_matmul(Exporter *x, int node)
 	return 0;
 }
 
+/* ceil_mode's output extents as floor mode's: the end pads that give each
+ * spatial dim the IR's extent O, (O-1)*s + d*(k-1) + 1 - S - begin pad
+ * (0 where that is negative), into pads[]. The IR (as PyTorch and ONNX from opset 19) drops a last
+ * window that would start in the end padding, which opset 17's shape
+ * inference does not; floor mode says the same thing in every version.
+ * Exact for maxpool and for avgpool without count_include_pad (padding
+ * never counts there); with it, only while no end pad grows. False when
+ * it does not apply (the node keeps ceil_mode). */
+static bool ceil_as_floor(const Exporter *x, const Node *n, int64_t *pads)
+{
+	const Shape *in = &x->g->val[n->in[0]].shape, *out = &x->g->val[n->out[0]].shape;
+	const int64_t *k, *st, *dl, *pd;
+	int ns = in->rank - 2;
+	if (ns < 1 || !ir_shape_static(in) || !ir_shape_static(out) || ir_attr_ints(n, "kernel", &k) != ns)
+		return false;
+	int nst = ir_attr_ints(n, "strides", &st), ndl = ir_attr_ints(n, "dilations", &dl),
+	    npd = ir_attr_ints(n, "pads", &pd);
+	bool cip = n->op == OP_AVGPOOL && ir_attr_int(n, "count_include_pad", 0);
+	for (int i = 0; i < ns; i++) {
+		int64_t s = nst == ns ? st[i] : 1, d = ndl == ns ? dl[i] : 1;
+		int64_t pb = npd == 2 * ns ? pd[i] : 0, pe = npd == 2 * ns ? pd[ns + i] : 0;
+		int64_t o = out->d[2 + i].n, span = in->d[2 + i].n + pb - d * (k[i] - 1) - 1;
+		int64_t end = (o - 1) * s - span; /* negative: the windows end inside x */
+		if (end < 0)
+			end = 0;
+		if (s < 1 || span + end < 0 || (span + end) / s + 1 != o || (cip && end > pe))
+			return false;
+		pads[i] = pb;
+		pads[ns + i] = end;
+	}
+	return true;
+}
+
 /* MaxPool and AveragePool: kernel is kernel_shape; AveragePool has no
  * dilations before opset 19. */
 static int ex_pool(Exporter *x, int node)
@@ -158,12 +191,17 @@ static int ex_pool(Exporter *x, int node)
 				     IN1(ex_val(x, n->in[0])), 1, OUT1(x, node), 1);
 	ex_copy_attr(x, p, n, "kernel", "kernel_shape");
 	ex_copy_attr(x, p, n, "strides", "strides");
-	ex_copy_attr(x, p, n, "pads", "pads");
 	if (!avg)
 		ex_copy_attr(x, p, n, "dilations", "dilations");
-	ex_copy_attr(x, p, n, "ceil_mode", "ceil_mode");
 	if (avg)
 		ex_copy_attr(x, p, n, "count_include_pad", "count_include_pad");
+	int64_t pads[2 * IR_MAX_RANK];
+	if (ir_attr_int(n, "ceil_mode", 0) && ceil_as_floor(x, n, pads)) {
+		ex_attr_ints(x, p, "pads", pads, 2 * (x->g->val[n->in[0]].shape.rank - 2));
+	} else {
+		ex_copy_attr(x, p, n, "pads", "pads");
+		ex_copy_attr(x, p, n, "ceil_mode", "ceil_mode");
+	}
 	return 0;
 }
 

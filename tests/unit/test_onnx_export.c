@@ -230,6 +230,51 @@ static void test_window_norm(void **state)
 		"MaxPool MaxPool AveragePool AveragePool BatchNormalization Softmax LogSoftmax", 3);
 }
 
+static const Onnx__AttributeProto *attr_of(const Onnx__NodeProto *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_attribute; i++)
+		if (strcmp(p->attribute[i]->name, name) == 0)
+			return p->attribute[i];
+	return NULL;
+}
+
+/* ceil_mode becomes floor mode with the end pads that give the IR's
+ * extents (opset 17's shape rule keeps a window starting in the padding);
+ * avgpool counting pads keeps ceil_mode when an end pad would grow. */
+static void test_pool_ceil(void **state)
+{
+	(void)state;
+	const char *src = "graph t {\n  input %x: f32[1, 1, 7, 2]\n"
+		"  %m = maxpool(%x) {kernel = [2, 1], strides = [2, 2], ceil_mode = 1}\n"
+		"  %a = avgpool(%x) {kernel = [2, 1], strides = [2, 1], ceil_mode = 1, "
+		"count_include_pad = 1}\n"
+		"  %e = avgpool(%x) {kernel = [3, 1], strides = [2, 2], pads = [1, 1, 1, 1], "
+		"ceil_mode = 1}\n  output %m\n  output %a\n  output %e\n}\n";
+	round_trip(src, "MaxPool AveragePool AveragePool", 3);
+	Graph *g = parse(src);
+	Diag d;
+	diag_init(&d);
+	void *buf;
+	size_t len;
+	assert_int_equal(fe_onnx_export_mem(g, &buf, &len, &d), 0);
+	Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
+	Onnx__NodeProto **nd = mp->graph->node;
+	const Onnx__AttributeProto *pads = attr_of(nd[0], "pads");
+	assert_null(attr_of(nd[0], "ceil_mode"));
+	assert_non_null(pads);
+	assert_int_equal(pads->n_ints, 4); /* 7 rows: 4 windows of 2, one end row; 2 cols: 1 window */
+	int64_t want[4] = {0, 0, 1, 0};
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pads->ints[i], want[i]);
+	const Onnx__AttributeProto *cm = attr_of(nd[1], "ceil_mode"); /* would need an end pad row */
+	assert_non_null(cm);
+	assert_int_equal(cm->i, 1);
+	assert_null(attr_of(nd[2], "ceil_mode"));
+	onnx__model_proto__free_unpacked(mp, NULL);
+	free(buf);
+	ir_graph_free(g);
+}
+
 static void test_reduce(void **state)
 {
 	(void)state;
@@ -351,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_ew_int),
 		cmocka_unit_test(test_contract),
 		cmocka_unit_test(test_window_norm),
+		cmocka_unit_test(test_pool_ceil),
 		cmocka_unit_test(test_reduce),
 		cmocka_unit_test(test_move),
 		cmocka_unit_test(test_idx),
