@@ -31,6 +31,77 @@ static const char *out_name(const Exporter *x, int node)
 	return ex_val(x, x->g->node[node].out[0]);
 }
 
+/* ---- widening: types an op lacks in opset 17 or in ONNX Runtime ---------- */
+
+/* Value dst: v cast to dtype t. */
+static void cast_into(Exporter *x, int node, const char *v, DType t, const char *dst)
+{
+	Onnx__NodeProto *p = ex_node(x, node, "Cast", IN1(v), 1, &dst, 1);
+	ex_attr_int(x, p, "to", ex_onnx_dtype(t));
+}
+
+/* A fresh value: v cast to dtype t. */
+static const char *cast_to(Exporter *x, int node, const char *v, DType t, const char *what)
+{
+	const char *c = ex_tmp(x, out_name(x, node), what);
+	cast_into(x, node, v, t, c);
+	return c;
+}
+
+/* Where the node's op has no ONNX (opset 17) or ONNX Runtime kernel for
+ * its dtype, the wider dtype that holds every value exactly, the inputs
+ * to cast (*mask, bit k for input k) and whether the result is cast back;
+ * DT_UNDEF when the op takes the dtype as it is. IsInf knows no float16
+ * before opset 20, ReduceMax/Min no bool; ONNX Runtime's Max and Min lack
+ * int16/uint16, its Where int8/int16/uint16. */
+static DType widen(const Exporter *x, const Node *n, unsigned *mask, bool *back)
+{
+	DType in = n->nin ? x->g->val[n->in[0]].dtype : DT_UNDEF;
+	DType out = x->g->val[n->out[0]].dtype;
+	*back = true;
+	switch (n->op) {
+	case OP_ISINF:
+		*mask = 1;
+		*back = false;
+		return in == DT_F16 || in == DT_BF16 ? DT_F32 : DT_UNDEF;
+	case OP_REDUCE_MAX:
+	case OP_REDUCE_MIN:
+		*mask = 1;
+		return in == DT_BOOL ? DT_I32 : DT_UNDEF;
+	case OP_MAX:
+	case OP_MIN:
+		*mask = 3;
+		return in == DT_I16 || in == DT_U16 ? DT_I32 : DT_UNDEF;
+	case OP_WHERE:
+		*mask = 6;
+		return out == DT_I8 || out == DT_I16 || out == DT_U16 ? DT_I32 : DT_UNDEF;
+	default:
+		return DT_UNDEF;
+	}
+}
+
+/* One ONNX node of op_type over in[0..nin-1] computing the node's first
+ * output, widened as widen() says: the inputs cast first and the result
+ * cast back to the IR output's dtype. */
+static Onnx__NodeProto *widened(Exporter *x, int node, const char *op_type, const char **in, int nin)
+{
+	const Node *n = &x->g->node[node];
+	unsigned mask = 0;
+	bool back;
+	DType w = widen(x, n, &mask, &back);
+	const char *out = out_name(x, node);
+	if (w == DT_UNDEF)
+		return ex_node(x, node, op_type, in, nin, &out, 1);
+	for (int k = 0; k < nin; k++)
+		if (mask >> k & 1)
+			in[k] = cast_to(x, node, in[k], w, "wide");
+	const char *res = back ? ex_tmp(x, out, "wide_result") : out;
+	Onnx__NodeProto *p = ex_node(x, node, op_type, in, nin, &res, 1);
+	if (back)
+		cast_into(x, node, res, x->g->val[n->out[0]].dtype, out);
+	return p;
+}
+
 /* ---- plain: one ONNX node, the IR's inputs, outputs and attributes ------- */
 
 static int ex_plain(Exporter *x, int node)
@@ -44,7 +115,8 @@ static int ex_plain(Exporter *x, int node)
 		nin--;
 	for (int k = 0; k < n->nout; k++)
 		out[k] = ex_val(x, n->out[k]);
-	Onnx__NodeProto *p = ex_node(x, node, ex_rules[n->op].op_type, in, nin, out, n->nout);
+	Onnx__NodeProto *p = n->nout == 1 ? widened(x, node, ex_rules[n->op].op_type, in, nin)
+		: ex_node(x, node, ex_rules[n->op].op_type, in, nin, out, n->nout);
 	for (int a = 0; a < n->nattr; a++)
 		ex_copy_attr(x, p, n, n->attr[a].name, n->attr[a].name);
 	return 0;
@@ -221,7 +293,7 @@ static int ex_reduce(Exporter *x, int node)
 		in[1] = ex_const_i64(x, out_name(x, node), "axes", axes, na, false);
 		nin = 2;
 	}
-	Onnx__NodeProto *p = ex_node(x, node, ex_rules[n->op].op_type, in, nin, OUT1(x, node), 1);
+	Onnx__NodeProto *p = widened(x, node, ex_rules[n->op].op_type, in, nin);
 	if (!input_axes && na > 0)
 		ex_attr_ints(x, p, "axes", axes, na);
 	ex_attr_int(x, p, "keepdims", ir_attr_int(n, "keepdims", 1));

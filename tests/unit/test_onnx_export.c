@@ -182,6 +182,22 @@ static void test_ew_logic(void **state)
 		"Equal Less LessOrEqual Greater GreaterOrEqual Not And Or Xor Where Log IsNaN IsInf", 3);
 }
 
+/* Dtypes an ONNX op lacks at opset 17 (IsInf on f16, ReduceMax/Min on
+ * bool) or in ONNX Runtime (Max/Min on i16/u16, Where on i8/i16/u16) go
+ * through a wider dtype that holds every value: Casts around the op. */
+static void test_widen(void **state)
+{
+	(void)state;
+	round_trip("graph t {\n  input %h: f16[2, 3]\n  input %a: i16[2, 3]\n  input %b: u16[3]\n"
+		"  input %c: bool[2, 3]\n  input %s: i8[2, 3]\n"
+		"  %inf = isinf(%h) {detect_positive = 0}\n  %mx = max(%a, %a)\n"
+		"  %mn = min(%b, %b)\n  %w = where(%c, %s, %s)\n"
+		"  %r = reduce_max(%c) {axes = [1]}\n  %q = reduce_min(%c) {keepdims = 0}\n"
+		"  output %inf\n  output %mx\n  output %mn\n  output %w\n  output %r\n  output %q\n}\n",
+		"Cast IsInf Cast Cast Max Cast Cast Cast Min Cast Cast Cast Where Cast "
+		"Cast ReduceMax Cast Cast ReduceMin Cast", 5);
+}
+
 /* mod: integers and fmod as they are; Python's % on floats as fmod plus
  * the divisor where the signs differ. bit_shift's direction in capitals. */
 static void test_ew_int(void **state)
@@ -394,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_ew_math),
 		cmocka_unit_test(test_ew_logic),
 		cmocka_unit_test(test_ew_int),
+		cmocka_unit_test(test_widen),
 		cmocka_unit_test(test_contract),
 		cmocka_unit_test(test_window_norm),
 		cmocka_unit_test(test_pool_ceil),
