@@ -14,6 +14,7 @@
 #include "onnx_export_impl.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -465,6 +466,9 @@ static int export(const Graph *g, FILE *f, void **buf, size_t *len, Diag *d)
 	Onnx__GraphProto gp;
 	Onnx__OperatorSetIdProto ops, *opsp;
 	int rc = build(&x, &mp, &gp, &ops, &opsp);
+	if (rc == 0 && protobuf_c_message_get_packed_size(&mp.base) > (size_t)INT32_MAX)
+		rc = diag(d, "%s: --emit=onnx: the model is over 2 GiB, protobuf's limit (ONNX's "
+			"external data is not supported)", g->name);
 	if (rc == 0 && f) {
 		FileBuf fb = {{file_append}, f};
 		protobuf_c_message_pack_to_buffer(&mp.base, &fb.base);

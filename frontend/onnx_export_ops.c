@@ -53,7 +53,7 @@ static const char *cast_to(Exporter *x, int node, const char *v, DType t, const 
  * to cast (*mask, bit k for input k) and whether the result is cast back;
  * DT_UNDEF when the op takes the dtype as it is. IsInf knows no float16
  * before opset 20, ReduceMax/Min no bool; ONNX Runtime's Max and Min lack
- * int16/uint16, its Where int8/int16/uint16. */
+ * int16/uint16, its Where int8/int16/uint16, its BitShift uint16. */
 static DType widen(const Exporter *x, const Node *n, unsigned *mask, bool *back)
 {
 	DType in = n->nin ? x->g->val[n->in[0]].dtype : DT_UNDEF;
@@ -75,6 +75,9 @@ static DType widen(const Exporter *x, const Node *n, unsigned *mask, bool *back)
 	case OP_WHERE:
 		*mask = 6;
 		return out == DT_I8 || out == DT_I16 || out == DT_U16 ? DT_I32 : DT_UNDEF;
+	case OP_BIT_SHIFT: /* a count of 16 or more: 0 in u16, and 0 once cast back */
+		*mask = 3;
+		return in == DT_U16 ? DT_U32 : DT_UNDEF;
 	default:
 		return DT_UNDEF;
 	}
@@ -147,7 +150,7 @@ static int ex_bit_shift(Exporter *x, int node)
 	const Node *n = &x->g->node[node];
 	const char *in[2];
 	inputs(x, node, in);
-	Onnx__NodeProto *p = ex_node(x, node, "BitShift", in, 2, OUT1(x, node), 1);
+	Onnx__NodeProto *p = widened(x, node, "BitShift", in, 2);
 	const Attr *a = ir_attr(n, "direction");
 	char dir[8] = "";
 	for (int i = 0; a && a->s[i] && i < 7; i++)
@@ -399,7 +402,14 @@ static int ex_trilu(Exporter *x, int node)
 	return 0;
 }
 
-/* Cast: `to` is the dtype's TensorProto code. */
+/* Cast: `to` is the dtype's TensorProto code. A float cast to an integer
+ * saturates in the IR (NaN gives 0), where ONNX leaves a value out of the
+ * target's range undefined (ONNX Runtime wraps): the export casts only
+ * values in range, x replaced by 0 where it is NaN or out of range, then
+ * selects the target's minimum below -2^(b-1) (0 for unsigned: below 0)
+ * and its maximum from 2^(b-1) (2^b) up. Powers of two are exact in every
+ * float type (or infinite, which only an infinity reaches), and what
+ * truncates into range is in range, so this is the IR's cast exactly. */
 static int ex_cast(Exporter *x, int node)
 {
 	const Node *n = &x->g->node[node];
@@ -408,8 +418,32 @@ static int ex_cast(Exporter *x, int node)
 	if (!ex_onnx_dtype(t))
 		return ex_unsupported(x, node, "cast to %s: no such ONNX type in opset %d",
 			a ? a->s : "?", EX_OPSET);
-	Onnx__NodeProto *p = ex_node(x, node, "Cast", IN1(ex_val(x, n->in[0])), 1, OUT1(x, node), 1);
-	ex_attr_int(x, p, "to", ex_onnx_dtype(t));
+	DType from = x->g->val[n->in[0]].dtype;
+	const char *v = ex_val(x, n->in[0]), *b = out_name(x, node);
+	if (!ir_dtype_is_float(from) || !ir_dtype_is_int(t)) {
+		cast_into(x, node, v, t, b);
+		return 0;
+	}
+	int bits = 8 * (int)ir_dtype_size(t);
+	bool u = ir_dtype_is_unsigned(t);
+	double lo = u ? 0 : -ldexp(1, bits - 1), hi = ldexp(1, u ? bits : bits - 1);
+	const char *clo = ex_const_scalar(x, b, "lo", from, lo), *chi = ex_const_scalar(x, b, "hi", from, hi);
+	const char *nan = ex_tmp(x, b, "nan"), *below = ex_tmp(x, b, "below"),
+		   *above = ex_tmp(x, b, "above"), *out1 = ex_tmp(x, b, "out_of_range"),
+		   *bad = ex_tmp(x, b, "bad"), *safe = ex_tmp(x, b, "in_range"),
+		   *mid = ex_tmp(x, b, "low_saturated");
+	ex_node(x, node, "IsNaN", IN1(v), 1, &nan, 1);
+	ex_node(x, node, "Less", (const char *const[]){v, clo}, 2, &below, 1);
+	ex_node(x, node, "GreaterOrEqual", (const char *const[]){v, chi}, 2, &above, 1);
+	ex_node(x, node, "Or", (const char *const[]){below, above}, 2, &out1, 1);
+	ex_node(x, node, "Or", (const char *const[]){nan, out1}, 2, &bad, 1);
+	ex_node(x, node, "Where", (const char *const[]){bad, ex_const_scalar(x, b, "zero", from, 0), v},
+		3, &safe, 1);
+	const char *c = cast_to(x, node, safe, t, "cast");
+	/* the target's extremes: ir_elem_put saturates to them */
+	const char *tmin = ex_const_scalar(x, b, "min", t, lo), *tmax = ex_const_scalar(x, b, "max", t, hi);
+	ex_node(x, node, "Where", (const char *const[]){below, tmin, c}, 3, &mid, 1);
+	ex_node(x, node, "Where", (const char *const[]){above, tmax, mid}, 3, &b, 1);
 	return 0;
 }
 
