@@ -6,7 +6,10 @@
  * IR keeps (reduction axes, pads, shapes, slice bounds, clip bounds, k)
  * become constant input tensors; matmul's trans_a/trans_b become
  * Transposes; mod with Python's sign rule on floats becomes fmod plus a
- * correction. An op with no ONNX form at opset 17 (training-only ops,
+ * correction; a float-to-integer cast selects its saturated extremes
+ * itself; ceil_mode pools become floor mode with longer end pads; dtypes
+ * an op lacks in opset 17 or in ONNX Runtime go through a wider dtype
+ * (widen()). An op with no ONNX form at opset 17 (training-only ops,
  * bitwise ops and bitcast from later opsets, cumprod) has a NULL row, and
  * the driver reports the node. */
 #include "onnx_export_impl.h"

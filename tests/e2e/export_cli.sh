@@ -6,7 +6,9 @@
 # original's bit for bit (same IR). A graph with ops that have no ONNX form
 # must fail with status 1, name each such node, and leave no output file
 # (nor touch an existing one); --emit=onnx without -o or with --train is a
-# usage error (status 2). Ends with "PASS: ..." or "FAIL: ...".
+# usage error (status 2). Weights saved by two training steps and given
+# with --weights are what the export holds. Ends with "PASS: ..." or
+# "FAIL: ...".
 set -uo pipefail
 
 if [ $# -ne 1 ]; then echo "usage: $0 BUILD_DIR" >&2; exit 2; fi
@@ -59,6 +61,23 @@ for m in good.ir good.onnx; do
 done
 cmp -s "$DIR/out_good.ir/s.npy" "$DIR/out_good.onnx/s.npy" && ok "outputs equal bit for bit" \
   || bad "outputs of good.ir and good.onnx differ"
+
+# Trained weights back as ONNX: two SGD steps, then --weights with --emit=onnx.
+"$PY" -c "import numpy as np; np.save('$DIR/y.npy', np.full((3, 3), 0.25, np.float32))"
+if "$NNCC" "$DIR/good.ir" --shape x=3,4 --train --loss=mse --optimizer=sgd:lr=0.5 -o "$DIR/step.so" \
+   && "$RUN" "$DIR/step.so" --train 2 -i x="$DIR/x.npy" -i label="$DIR/y.npy" \
+        --save-weights "$DIR/w.safetensors" >/dev/null \
+   && "$NNCC" "$DIR/good.ir" --weights="$DIR/w.safetensors" --emit=onnx -o "$DIR/trained.onnx" \
+   && "$NNCC" "$DIR/good.ir" --weights="$DIR/w.safetensors" --shape x=3,4 -o "$DIR/w.so" \
+   && "$NNCC" "$DIR/trained.onnx" --shape x=3,4 -o "$DIR/trained.so" \
+   && "$RUN" "$DIR/w.so" -i x="$DIR/x.npy" -o "$DIR/out_w" >/dev/null \
+   && "$RUN" "$DIR/trained.so" -i x="$DIR/x.npy" -o "$DIR/out_trained" >/dev/null; then
+  cmp -s "$DIR/out_w/s.npy" "$DIR/out_trained/s.npy" && ! cmp -s "$DIR/out_w/s.npy" "$DIR/out_good.ir/s.npy" \
+    && ok "trained weights exported: outputs equal the --weights model's, not the untrained one's" \
+    || bad "trained export's outputs"
+else
+  bad "training, --weights or the trained export failed"
+fi
 
 st=0; "$NNCC" "$DIR/bad.ir" --emit=onnx -o "$DIR/bad.onnx" 2>"$DIR/err.txt" || st=$?
 [ "$st" -eq 1 ] && ok "bad.ir: status 1" || bad "bad.ir: status $st, want 1"
