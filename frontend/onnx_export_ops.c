@@ -51,12 +51,40 @@ static const char *cast_to(Exporter *x, int node, const char *v, DType t, const 
 	return c;
 }
 
+/* ONNX Runtime's Where selects only u8, i32, i64 and floats: the dtype to
+ * select t's values in (u64 through i64 wraps both ways, bit for bit), or
+ * DT_UNDEF when t needs none. */
+static DType where_type(DType t)
+{
+	switch (t) {
+	case DT_I8: case DT_I16: case DT_U16: return DT_I32;
+	case DT_U32: case DT_U64: return DT_I64;
+	case DT_BOOL: return DT_U8;
+	default: return DT_UNDEF;
+	}
+}
+
+/* Value dst = Where(cond, a, b) of dtype t, selected in where_type(t). */
+static void where_into(Exporter *x, int node, const char *cond, const char *a, const char *b,
+		       DType t, const char *dst)
+{
+	DType w = where_type(t);
+	if (w == DT_UNDEF) {
+		ex_node(x, node, "Where", (const char *const[]){cond, a, b}, 3, &dst, 1);
+		return;
+	}
+	const char *in[3] = {cond, cast_to(x, node, a, w, "wide"), cast_to(x, node, b, w, "wide")};
+	const char *r = ex_tmp(x, out_name(x, node), "wide_result");
+	ex_node(x, node, "Where", in, 3, &r, 1);
+	cast_into(x, node, r, t, dst);
+}
+
 /* Where the node's op has no ONNX (opset 17) or ONNX Runtime kernel for
  * its dtype, the wider dtype that holds every value exactly, the inputs
  * to cast (*mask, bit k for input k) and whether the result is cast back;
  * DT_UNDEF when the op takes the dtype as it is. IsInf knows no float16
  * before opset 20, ReduceMax/Min no bool; ONNX Runtime's Max and Min lack
- * int16/uint16, its Where int8/int16/uint16, its BitShift uint16. */
+ * int16/uint16, its BitShift uint16, its Where what where_type() says. */
 static DType widen(const Exporter *x, const Node *n, unsigned *mask, bool *back)
 {
 	DType in = n->nin ? x->g->val[n->in[0]].dtype : DT_UNDEF;
@@ -77,7 +105,7 @@ static DType widen(const Exporter *x, const Node *n, unsigned *mask, bool *back)
 		return in == DT_I16 || in == DT_U16 ? DT_I32 : DT_UNDEF;
 	case OP_WHERE:
 		*mask = 6;
-		return out == DT_I8 || out == DT_I16 || out == DT_U16 ? DT_I32 : DT_UNDEF;
+		return where_type(out);
 	case OP_BIT_SHIFT: /* a count of 16 or more: 0 in u16, and 0 once cast back */
 		*mask = 3;
 		return in == DT_U16 ? DT_U32 : DT_UNDEF;
@@ -445,8 +473,8 @@ static int ex_cast(Exporter *x, int node)
 	const char *c = cast_to(x, node, safe, t, "cast");
 	/* the target's extremes: ir_elem_put saturates to them */
 	const char *tmin = ex_const_scalar(x, b, "min", t, lo), *tmax = ex_const_scalar(x, b, "max", t, hi);
-	ex_node(x, node, "Where", (const char *const[]){below, tmin, c}, 3, &mid, 1);
-	ex_node(x, node, "Where", (const char *const[]){above, tmax, mid}, 3, &b, 1);
+	where_into(x, node, below, tmin, c, t, mid);
+	where_into(x, node, above, tmax, mid, t, b);
 	return 0;
 }
 

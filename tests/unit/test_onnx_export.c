@@ -22,8 +22,11 @@
 #include "onnx.pb-c.h"
 #include "passes/passes.h"
 
-/* The ONNX nodes of a float-to-integer cast (ex_cast). */
+/* The ONNX nodes of a float-to-integer cast (ex_cast), and of one to a
+ * dtype ONNX Runtime's Where lacks (selected in a wider one). */
 #define SAFE_CAST "IsNaN Less GreaterOrEqual Or Or Where Cast Where Where"
+#define SAFE_CAST_WIDE "IsNaN Less GreaterOrEqual Or Or Where Cast " \
+	"Cast Cast Where Cast Cast Cast Where Cast"
 
 static Graph *parse(const char *src)
 {
@@ -199,12 +202,12 @@ static void test_cast(void **state)
 		"  %d = cast(%l) {to = \"i8\"}\n"
 		"  output %u\n  output %s\n  output %i\n  output %l\n  output %w\n  output %b\n"
 		"  output %d\n}\n",
-		SAFE_CAST " " SAFE_CAST " " SAFE_CAST " " SAFE_CAST " " SAFE_CAST " Cast Cast", 3);
+		SAFE_CAST " " SAFE_CAST_WIDE " " SAFE_CAST " " SAFE_CAST " " SAFE_CAST_WIDE " Cast Cast", 3);
 }
 
 /* Dtypes an ONNX op lacks at opset 17 (IsInf on f16, ReduceMax/Min on
- * bool) or in ONNX Runtime (Max/Min on i16/u16, Where on i8/i16/u16,
- * BitShift on u16, counts of 16 and more included) go
+ * bool) or in ONNX Runtime (Max/Min on i16/u16, Where on i8/i16/u16/
+ * u32/u64/bool, BitShift on u16, counts of 16 and more included) go
  * through a wider dtype that holds every value: Casts around the op. */
 static void test_widen(void **state)
 {
@@ -217,6 +220,10 @@ static void test_widen(void **state)
 		"  output %inf\n  output %mx\n  output %mn\n  output %w\n  output %r\n  output %q\n}\n",
 		"Cast IsInf Cast Cast Max Cast Cast Cast Min Cast Cast Cast Where Cast "
 		"Cast ReduceMax Cast Cast ReduceMin Cast", 5);
+	round_trip("graph t {\n  input %c: bool[4]\n  input %a: u32[4]\n  input %b: u64[4]\n"
+		"  %x = where(%c, %a, %a)\n  %y = where(%c, %b, %b)\n  %z = where(%c, %c, %c)\n"
+		"  output %x\n  output %y\n  output %z\n}\n",
+		"Cast Cast Where Cast Cast Cast Where Cast Cast Cast Where Cast", 3);
 	round_trip("graph t {\n  input %a: u16[2, 3]\n  const %n: u16[3] = [1, 16, 20]\n"
 		"  %l = bit_shift(%a, %n) {direction = \"left\"}\n"
 		"  %r = bit_shift(%a, %n) {direction = \"right\"}\n  output %l\n  output %r\n}\n",
