@@ -93,6 +93,15 @@ static char **str_array(Exporter *x, const char *const *s, int n)
 	return a;
 }
 
+static void append_node(Exporter *x, Onnx__NodeProto *p)
+{
+	if (x->nnode == x->capnode) {
+		x->capnode = x->capnode ? 2 * x->capnode : 64;
+		x->node = xrealloc(x->node, x->capnode * sizeof *x->node);
+	}
+	x->node[x->nnode++] = p;
+}
+
 Onnx__NodeProto *ex_node(Exporter *x, int node, const char *op_type, const char *const *in,
 			 int nin, const char *const *out, int nout)
 {
@@ -105,11 +114,7 @@ Onnx__NodeProto *ex_node(Exporter *x, int node, const char *op_type, const char 
 	p->n_input = (size_t)nin;
 	p->output = str_array(x, out, nout);
 	p->n_output = (size_t)nout;
-	if (x->nnode == x->capnode) {
-		x->capnode = x->capnode ? 2 * x->capnode : 64;
-		x->node = xrealloc(x->node, x->capnode * sizeof *x->node);
-	}
-	x->node[x->nnode++] = p;
+	append_node(x, p);
 	return p;
 }
 
@@ -356,7 +361,7 @@ static int build(Exporter *x, Onnx__ModelProto *mp, Onnx__GraphProto *gp,
 		int v = g->output[i];
 		outname_src[i] = -1;
 		if (g->val[v].kind == VK_CONST) {
-			if (x->vname[v] == g->val[v].name || strcmp(x->vname[v], g->val[v].name) == 0)
+			if (strcmp(x->vname[v], g->val[v].name) == 0) /* not yet renamed */
 				x->vname[v] = ex_tmp(x, g->val[v].name, "value");
 			outname_src[i] = v;
 			used[v] = true;
@@ -376,7 +381,6 @@ static int build(Exporter *x, Onnx__ModelProto *mp, Onnx__GraphProto *gp,
 		const Node *n = &g->node[i];
 		if (n->dead)
 			continue;
-		x->cur = i;
 		const ExRule *r = &ex_rules[n->op];
 		int bad = -1;
 		for (int k = 0; k < n->nout; k++)
@@ -404,11 +408,7 @@ static int build(Exporter *x, Onnx__ModelProto *mp, Onnx__GraphProto *gp,
 			p->n_input = 1;
 			p->output = str_array(x, &name, 1);
 			p->n_output = 1;
-			if (x->nnode == x->capnode) {
-				x->capnode = x->capnode ? 2 * x->capnode : 64;
-				x->node = xrealloc(x->node, x->capnode * sizeof *x->node);
-			}
-			x->node[x->nnode++] = p;
+			append_node(x, p);
 		}
 		Onnx__ValueInfoProto *vi = value_info(x, v, arena_strdup(&x->arena, name));
 		if (vi)

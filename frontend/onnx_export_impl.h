@@ -32,8 +32,7 @@ typedef struct Exporter {
 	NameSet values;               /* every value name taken */
 	NameSet nodes;                /* every node name taken */
 	const char **vname;           /* ONNX name of each IR value (index by value) */
-	int nerr;                     /* nodes that could not be exported */
-	int cur;                      /* IR node being exported */
+	int nerr;                     /* nodes and values that could not be exported */
 } Exporter;
 
 /* One family function: appends the ONNX nodes computing IR node `node`.
