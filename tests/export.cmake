@@ -43,3 +43,19 @@ set_tests_properties(export/goldens PROPERTIES LABELS export TIMEOUT 300)
 add_test(NAME export/goldens-ort
          COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/tests/e2e/export_check.py ${CMAKE_BINARY_DIR} --ort)
 set_tests_properties(export/goldens-ort PROPERTIES LABELS export TIMEOUT 300 SKIP_RETURN_CODE 77)
+
+# The `.nn` example models (issue 12, acceptance item 2), once they exist:
+# each must export, read back and, where onnxruntime-node is installed, run
+# in ONNX Runtime with nncc's outputs (--strict: no refusal allowed).
+file(GLOB NN_EXAMPLES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/examples/models/*.nn)
+if(NN_EXAMPLES)
+  add_test(NAME export/nn-examples
+           COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/tests/e2e/export_check.py ${CMAKE_BINARY_DIR}
+                   --strict ${NN_EXAMPLES})
+  set_tests_properties(export/nn-examples PROPERTIES LABELS export TIMEOUT 600)
+  add_test(NAME export/nn-examples-ort
+           COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/tests/e2e/export_check.py ${CMAKE_BINARY_DIR}
+                   --strict --ort ${NN_EXAMPLES})
+  set_tests_properties(export/nn-examples-ort PROPERTIES LABELS export TIMEOUT 600
+                       SKIP_RETURN_CODE 77)
+endif()

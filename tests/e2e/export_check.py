@@ -1,4 +1,4 @@
-"""`nncc --emit=onnx` on model files: export_check.py BUILD_DIR [--ort] [MODEL...]
+"""`nncc --emit=onnx` on model files: export_check.py BUILD_DIR [--ort] [--strict] [MODEL...]
 
 Each MODEL (.ir, .onnx, .nn; default: every text-IR golden of tests/ir)
 that nncc loads as a model is exported at -O0, checked with `onnx.checker.check_model(full_check=True)`,
@@ -19,8 +19,9 @@ each:
                   with no ONNX form at opset 17, elided data, training
     FAIL    FILE  why
 
-then `export-check: P passed, F failed, N not applicable`. Exit 1 on any
-FAIL.
+then `export-check: P passed, F failed, N not applicable`. With --strict
+(models that must export, such as examples/models/*.nn) N/A counts as
+FAIL. Exit 1 on any FAIL.
 """
 import glob
 import os
@@ -188,8 +189,9 @@ def ort_compare(job):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if a != "--ort"]
+    args = [a for a in sys.argv[1:] if a not in ("--ort", "--strict")]
     ort = "--ort" in sys.argv[1:]
+    strict = "--strict" in sys.argv[1:]
     if not args:
         print(__doc__)
         return 2
@@ -201,7 +203,8 @@ def main():
         return 77
     files = args[1:] or sorted(glob.glob(os.path.join(ROOT, "tests", "ir", "**", "*.ir"),
                                          recursive=True))
-    base = os.path.join(build, "export-check" + ("-ort" if ort else ""))
+    base = os.path.join(build, "export-check" + ("-strict" if strict else "")
+                        + ("-ort" if ort else ""))  # ctests run in parallel
     shutil.rmtree(base, ignore_errors=True)
     jobs = [] if ort else None
     verdicts = []
@@ -232,6 +235,8 @@ def main():
                     v[0] = "FAIL"
     counts = {"PASS": 0, "FAIL": 0, "N/A": 0}
     for v, f, why, _ in verdicts:
+        if strict and v == "N/A":
+            v = "FAIL"
         counts[v] += 1
         print(f"{v:<7} {os.path.relpath(f, ROOT)}  {why}", flush=True)
     print(f"export-check: {counts['PASS']} passed, {counts['FAIL']} failed, "
