@@ -251,9 +251,10 @@ static int ex_matmul(Exporter *x, int node)
 
 /* ceil_mode's output extents as floor mode's: the end pads that give each
  * spatial dim the IR's extent O, (O-1)*s + d*(k-1) + 1 - S - begin pad
- * (0 where that is negative), into pads[]. The IR (as PyTorch and ONNX from opset 19) drops a last
- * window that would start in the end padding, which opset 17's shape
- * inference does not; floor mode says the same thing in every version.
+ * (0 where that is negative), into pads[]. The IR, as PyTorch and newer
+ * ONNX releases, drops a last window that would start in the end padding,
+ * which opset 17's shape inference does not; floor mode says the same
+ * thing in every version.
  * Exact for maxpool and for avgpool without count_include_pad (padding
  * never counts there); with it, only while no end pad grows. False when
  * it does not apply (the node keeps ceil_mode). */
