@@ -71,3 +71,13 @@ conformance-update: build
 # docs/onnx-support.md from a run over the v1.22 suite.
 onnx-support-doc: build
 	$(PYTHON) tests/onnx/support_doc.py --nncc $(BUILD)/nncc -j $(JOBS) $(ONNX_TESTS) -o docs/onnx-support.md
+
+# --emit=onnx over the v1.22 node suite (docs/export.md): every test nncc
+# passes is exported at -O0, checked by onnx.checker and must pass again in
+# nncc and, where bench/node_modules has onnxruntime-node, in ONNX Runtime.
+# Then every zoo model, large ones included, through the same checks (the
+# ONNX Runtime part skipped, with the reason, when it is not installed).
+.PHONY: export-conformance
+export-conformance: build
+	$(PYTHON) tests/onnx/export_suite.py --nncc $(BUILD)/nncc -j $(JOBS) --ort $(ONNX_TESTS) $(BUILD)/export-suite
+	$(PYTHON) tests/e2e/export_onnx.py $(BUILD) --size all --ort || [ $$? -eq 77 ]

@@ -13,6 +13,7 @@
 #include "codegen/codegen.h"
 #include "frontend/dsl.h"
 #include "frontend/frontend.h"
+#include "frontend/onnx_export.h"
 #include "ir/ir.h"
 #include "passes/passes.h"
 #include "runtime/rt.h"
@@ -25,11 +26,12 @@ typedef enum Emit {
 	EMIT_LLVM,    /* textual LLVM IR */
 	EMIT_KERNELS, /* kernel list as loop nests */
 	EMIT_DOT,     /* Graphviz of the graph after the pipeline */
+	EMIT_ONNX,    /* the inference graph as an ONNX model (docs/export.md) */
 } Emit;
 
-static const char *const emit_names[] = {"so", "obj", "ir", "llvm", "kernels", "dot"};
+static const char *const emit_names[] = {"so", "obj", "ir", "llvm", "kernels", "dot", "onnx"};
 /* Contract names (DESIGN.md) that later stages will implement. */
-static const char *const emit_later[] = {"header", "ptx", "onnx"};
+static const char *const emit_later[] = {"header", "ptx"};
 
 static void usage(FILE *f)
 {
@@ -39,7 +41,7 @@ static void usage(FILE *f)
 		"  -o FILE                output (default for ir/llvm/kernels/dot: stdout)\n"
 		"  --target=cpu           target (cpu; cuda is not built yet)\n"
 		"  -O0 .. -O3             optimization level (default -O2)\n"
-		"  --emit=so|obj|ir|llvm|kernels|dot\n"
+		"  --emit=so|obj|ir|llvm|kernels|dot|onnx\n"
 		"  --const NAME=FILE      bind a graph input to the constant in FILE (.npy or .pb)\n"
 		"  --shape NAME=D0,D1,... bind the extents of a graph input\n"
 		"  --print-after=PASS|all print text IR after a pass (import, shapes, canon, train, fold,\n"
@@ -506,6 +508,12 @@ static int compile(const char *model, const char *out, Emit emit, bool report, c
 		goto done;
 	if (max_memory > 0 && fit_budget(model, k, weights, o, &g, &rlog, d) < 0)
 		goto done;
+	if (emit == EMIT_ONNX) { /* the graph after the passes, before lowering */
+		Out w;
+		if (out_open(&w, out, d) == 0)
+			rc = out_close(&w, fe_onnx_export(g, w.f, d) == 0, d);
+		goto done;
+	}
 	if (emit == EMIT_IR || emit == EMIT_DOT) {
 		Out w;
 		if (out_open(&w, out, d) == 0) {
@@ -725,8 +733,10 @@ int main(int argc, char **argv)
 	}
 	if (!model)
 		return usage_error("no model given%s", "");
-	if ((emit == EMIT_SO || emit == EMIT_OBJ) && !out && !report)
-		return usage_error("-o OUT is required for --emit=so and --emit=obj%s", "");
+	if ((emit == EMIT_SO || emit == EMIT_OBJ || emit == EMIT_ONNX) && !out && !report)
+		return usage_error("-o OUT is required for --emit=so, obj and onnx%s", "");
+	if (emit == EMIT_ONNX && (train || !out))
+		return usage_error("--emit=onnx exports an inference graph to -o FILE, not with --train%s", "");
 	co.opt_level = o.opt_level;
 	if (train_flag && !train)
 		return usage_error("--loss, --optimizer, --freeze, --grad-inputs and --add-loss need --train%s", "");
