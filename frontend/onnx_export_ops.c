@@ -16,6 +16,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define IN1(v) ((const char *const[]){(v)})
@@ -141,8 +142,9 @@ static Onnx__NodeProto *widened(Exporter *x, int node, const char *op_type, cons
 static int ex_plain(Exporter *x, int node)
 {
 	const Node *n = &x->g->node[node];
-	const char *in[16], *out[4];
-	NN_ASSERT(n->nin <= 16 && n->nout <= 4);
+	/* variadic ops (a concat of an unrolled sequence) take any count */
+	const char **in = xmalloc((size_t)(n->nin + 1) * sizeof *in);
+	const char **out = xmalloc((size_t)(n->nout + 1) * sizeof *out);
 	inputs(x, node, in);
 	int nin = n->nin;
 	while (nin > 0 && !in[nin - 1][0]) /* trailing omitted inputs */
@@ -153,6 +155,8 @@ static int ex_plain(Exporter *x, int node)
 		: ex_node(x, node, ex_rules[n->op].op_type, in, nin, out, n->nout);
 	for (int a = 0; a < n->nattr; a++)
 		ex_copy_attr(x, p, n, n->attr[a].name, n->attr[a].name);
+	free(in);
+	free(out);
 	return 0;
 }
 
