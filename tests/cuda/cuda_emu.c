@@ -10,6 +10,7 @@
  * launches run in order (N times for a training step, printing output 0
  * as `step K loss L`), and every output is written to DIR/NAME.npy. The
  * test (tests/cuda/cuda_zoo.py) compares them with the CPU backend's. */
+#include <ctype.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,9 +104,9 @@ int main(int argc, char **argv)
 		char path[4096];
 		char *err = NULL;
 		snprintf(path, sizeof path, "%s/%s.npy", outdir, a->outputs[i].name);
-		for (char *p = path + strlen(outdir) + 1; *p; p++)
-			if (*p == '/')
-				*p = '_';
+		for (char *p = path + strlen(outdir) + 1; *p && strcmp(p, ".npy") != 0; p++)
+			if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-'))
+				*p = '_'; /* as nncc-run names its files */
 		if (rt_npy_write(path, a->outputs[i].dtype, a->outputs[i].rank, a->outputs[i].dims,
 				 m + (cd->out_off[i] >= 0 ? cd->out_off[i] : 0), &err) != NNCC_STATUS_OK)
 			return die(err, path);
