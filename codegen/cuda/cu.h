@@ -16,6 +16,8 @@ typedef struct Cu {
 	KxDag dag;            /* the body's distinct nodes */
 	bool *done;           /* per dag node: its variable v<i> is in scope */
 	int ind;              /* indentation depth (tabs) */
+	bool block;           /* a block per row: reductions shared by its threads */
+	bool hoist;           /* the output vars inside a row are walked after its reductions */
 } Cu;
 
 /* cuda_expr.c */
@@ -32,6 +34,9 @@ void cu_aff(Cu *c, const Aff *a);
  * marks it done; a KX_REDUCE prints its loop nest, emitting the nodes of
  * its body that depend on reduction vars on demand. */
 void cu_node(Cu *c, int i);
+/* Whether node x can be computed block-wide (a float sum, product, max
+ * or min; any node that is no reduction). */
+bool cu_block_ok(const Kx *x);
 /* v<i> of node x, emitting it first when it depends on reduction vars. */
 int cu_get(Cu *c, const Kx *x);
 /* Prints expression text converting variable `v` from dtype `from` to `to`

@@ -52,6 +52,20 @@ const char cu_preamble[] =
 	"template <class T> NN_D T nn_shl(T x, T y) { return y >= sizeof(T) * 8 ? (T)0 : (T)(x << y); }\n"
 	"template <class T> NN_D T nn_shr(T x, T y) { return y >= sizeof(T) * 8 ? (T)0 : (T)(x >> y); }\n"
 	"template <class T, class F> NN_D T nn_bitcast(F v) { union { F f; T t; } u; u.f = v; return u.t; }\n"
+	"/* a block-wide reduction (blockDim.x a power of two, at most 256), the result in every thread */\n"
+	"template <int OP, class T> NN_D T nn_rop(T a, T b) { return OP == 0 ? a + b : OP == 1 ? a * b : OP == 2 ? "
+	"nn_max(a, b) : nn_min(a, b); }\n"
+	"template <int OP, class T> static __device__ T nn_bred(T v) {\n"
+	"\t__shared__ T s[256];\n"
+	"\t__syncthreads();\n"
+	"\ts[threadIdx.x] = v;\n"
+	"\t__syncthreads();\n"
+	"\tfor (unsigned o = blockDim.x / 2; o > 0; o >>= 1) {\n"
+	"\t\tif (threadIdx.x < o) s[threadIdx.x] = nn_rop<OP>(s[threadIdx.x], s[threadIdx.x + o]);\n"
+	"\t\t__syncthreads();\n"
+	"\t}\n"
+	"\treturn s[0];\n"
+	"}\n"
 	"/* Philox 4x32-10 (ir/philox.c): key = seed, counter = (i >> 2, stream, step), word i & 3 */\n"
 	"NN_D float nn_philox(u64 seed, u64 step, u32 stream, u64 i) {\n"
 	"\tu32 c0 = (u32)(i >> 2), c1 = stream, c2 = (u32)step, c3 = (u32)(step >> 32);\n"
@@ -519,9 +533,33 @@ static void reduce(Cu *c, int i, const Kx *x)
 	double init = x->op == KR_SUM ? 0 : x->op == KR_PROD ? 1 : x->op == KR_MAX ? -INFINITY : INFINITY;
 	cconst(c, t, init);
 	fputs(";\n", c->f);
-	if (!empty)
+	if (c->block) { /* the block's threads share the reduction space, then a tree */
+		int64_t trips = cg_span(k, k->nout_var, k->nvar);
+		cu_line(c, "for (i64 r%d = threadIdx.x; r%d < %lldLL; r%d += blockDim.x) {", i, i, (long long)trips, i);
+		c->ind++;
+		cu_line(c, "i64 q%d = r%d;", i, i);
+		for (int v = k->nvar - 1; v >= k->nout_var; v--) {
+			if (v == k->nout_var)
+				cu_line(c, "const i64 i%d = q%d;", v, i);
+			else
+				cu_line(c, "const i64 i%d = q%d %% %lldLL; q%d /= %lldLL;", v, i, (long long)k->extent[v],
+					i, (long long)k->extent[v]);
+		}
+		cu_line(c, "(void)q%d;", i);
+		red_level(c, i, x, k->nvar);
+		c->ind--;
+		cu_line(c, "}");
+		cu_line(c, "acc%d = nn_bred<%d>(acc%d);", i, x->op == KR_SUM ? 0 : x->op == KR_PROD ? 1 : x->op == KR_MAX ? 2 : 3,
+			i);
+	} else if (!empty) {
 		red_level(c, i, x, k->nout_var);
+	}
 	cu_line(c, "const %s v%d = acc%d;", T, i, i);
+}
+
+bool cu_block_ok(const Kx *x)
+{
+	return x->kind != KX_REDUCE || ((x->dtype == DT_F32 || x->dtype == DT_F64) && !is_arg(x->op));
 }
 
 /* --- nodes ---------------------------------------------------------------------- */

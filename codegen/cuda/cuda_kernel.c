@@ -27,6 +27,7 @@ enum {
 	CU_SLOT_ALIGN = 256,    /* alignment of every slot of the device memory */
 	GM_TILE = 64,           /* GEMM output tile (rows and columns) */
 	GM_K = 16,              /* GEMM depth step */
+	CU_BLOCK_TRIPS = 256,   /* reduction points from which a block shares a reduction */
 };
 
 static int64_t align_up(int64_t x) { return (x + CU_SLOT_ALIGN - 1) / CU_SLOT_ALIGN * CU_SLOT_ALIGN; }
@@ -143,68 +144,119 @@ static void launch(CuModule *m, int ki, const char *fmt, int64_t gx, int64_t gy,
 	l->block[1] = l->block[2] = 1;
 }
 
+/* Declares output vars from..to-1 from the flat index `t` over them. */
+static void decode(Cu *c, const char *t, int from, int to)
+{
+	const Kernel *k = c->k;
+	if (to <= from)
+		return;
+	bool narrow = cg_span(k, from, to) <= INT32_MAX;
+	cu_line(c, "%s q = (%s)%s;", narrow ? "u32" : "u64", narrow ? "u32" : "u64", t);
+	for (int v = to - 1; v >= from; v--) {
+		if (k->extent[v] == 1)
+			cu_line(c, "const i64 i%d = 0;", v);
+		else if (v == from)
+			cu_line(c, "const i64 i%d = (i64)q;", v);
+		else
+			cu_line(c, "const i64 i%d = (i64)(q %% %lldu); q /= %lldu;", v, (long long)k->extent[v],
+				(long long)k->extent[v]);
+	}
+	cu_line(c, "(void)q;");
+}
+
+static void store(Cu *c)
+{
+	const Kernel *k = c->k;
+	char v[32];
+	snprintf(v, sizeof v, "v%d", cu_get(c, k->body));
+	for (int t = 0; t < c->ind; t++)
+		fputc('\t', c->f);
+	if (k->out_dyn)
+		fprintf(c->f, "if (v%d >= 0) ", cu_get(c, k->out_dyn));
+	if (c->block && !c->hoist)
+		fprintf(c->f, "if (threadIdx.x == 0) ");
+	cu_base(c, k->out);
+	fputc('[', c->f);
+	cu_aff(c, &k->out_idx);
+	if (k->out_dyn)
+		fprintf(c->f, " + v%d", cu_get(c, k->out_dyn));
+	fputs("] = ", c->f);
+	cu_conv(c, v, k->body->dtype, c->kl->buf[k->out].dtype);
+	fputs(";\n", c->f);
+}
+
 /* k<ki><suffix>: the body of k over its output space (a loop kernel, or a
- * call's epilogue); adds its launch. */
+ * call's epilogue); adds its launch. Without reductions, one thread per
+ * output point. With them, the parallel space is the output vars the
+ * reductions depend on (a row), and the vars inside it are walked per row
+ * after the reductions (softmax: max and sum once per row); when every
+ * reduction is a float sum/product/max/min over at least CU_BLOCK_TRIPS
+ * points, each row gets a block whose threads share the reductions. */
 static void loop_kernel(Cu *c, CuModule *m, int ki, const char *suffix)
 {
 	const Kernel *k = c->k;
 	int64_t total = cg_span(k, 0, k->nout_var);
 	if (!k->body || total <= 0)
 		return;
+	cg_kx_dag(k, &c->dag);
+	c->done = xcalloc((size_t)c->dag.n + 1, sizeof *c->done);
+	int level = 0;
+	bool red = false, blockable = !k->out_dyn;
+	for (int i = 0; i < c->dag.n; i++) {
+		const Kx *x = c->dag.node[i].x;
+		if (x->kind == KX_REDUCE) {
+			red = true;
+			if (c->dag.node[i].level > level)
+				level = c->dag.node[i].level;
+		}
+		blockable = blockable && cu_block_ok(x);
+	}
+	int outer = red ? level : k->nout_var; /* output vars of the parallel space */
+	c->hoist = outer < k->nout_var;
+	c->block = red && blockable && cg_span(k, k->nout_var, k->nvar) >= CU_BLOCK_TRIPS;
+	int64_t points = cg_span(k, 0, outer);
 	char fmt[16];
 	snprintf(fmt, sizeof fmt, "k%%d%s", suffix);
 	fprintf(c->f, "\n/* %s */\nextern \"C\" __global__ void __launch_bounds__(%d) k%d%s(unsigned char *m)\n{\n",
 		k->name, CU_BLOCK, ki, suffix);
 	c->ind = 1;
-	cu_line(c, "for (i64 t = (i64)blockIdx.x * blockDim.x + threadIdx.x; t < %lldLL; t += (i64)gridDim.x * "
-		   "blockDim.x) {", (long long)total);
+	if (c->block)
+		cu_line(c, "for (i64 t = blockIdx.x; t < %lldLL; t += gridDim.x) {", (long long)points);
+	else
+		cu_line(c, "for (i64 t = (i64)blockIdx.x * blockDim.x + threadIdx.x; t < %lldLL; t += (i64)gridDim.x * "
+			   "blockDim.x) {", (long long)points);
 	c->ind = 2;
-	bool narrow = total <= INT32_MAX;
-	if (k->nout_var > 0)
-		cu_line(c, "%s q = (%s)t;", narrow ? "u32" : "u64", narrow ? "u32" : "u64");
-	for (int v = k->nout_var - 1; v >= 0; v--) {
-		if (k->extent[v] == 1)
-			cu_line(c, "const i64 i%d = 0;", v);
-		else if (v == 0)
-			cu_line(c, "const i64 i0 = (i64)q;");
-		else
-			cu_line(c, "const i64 i%d = (i64)(q %% %lldu); q /= %lldu;", v, (long long)k->extent[v],
-				(long long)k->extent[v]);
-	}
-	if (k->nout_var > 0)
-		cu_line(c, "(void)q;");
-	cg_kx_dag(k, &c->dag);
-	c->done = xcalloc((size_t)c->dag.n + 1, sizeof *c->done);
+	decode(c, "t", 0, outer);
 	for (int i = 0; i < c->dag.n; i++)
-		if (!c->dag.node[i].inner)
+		if (!c->dag.node[i].inner && (!c->hoist || c->dag.node[i].level <= outer))
 			cu_node(c, i);
-	char v[32];
-	snprintf(v, sizeof v, "v%d", cu_get(c, k->body));
-	for (int t = 0; t < c->ind; t++)
-		fputc('\t', c->f);
-	if (k->out_dyn) {
-		int dy = cu_get(c, k->out_dyn);
-		fprintf(c->f, "if (v%d >= 0) ", dy);
-		cu_base(c, k->out);
-		fputc('[', c->f);
-		cu_aff(c, &k->out_idx);
-		fprintf(c->f, " + v%d] = ", dy);
+	if (c->hoist) {
+		if (c->block)
+			cu_line(c, "for (i64 u = threadIdx.x; u < %lldLL; u += blockDim.x) {",
+				(long long)cg_span(k, outer, k->nout_var));
+		else
+			cu_line(c, "for (i64 u = 0; u < %lldLL; u++) {", (long long)cg_span(k, outer, k->nout_var));
+		c->ind = 3;
+		decode(c, "u", outer, k->nout_var);
+		for (int i = 0; i < c->dag.n; i++)
+			if (!c->dag.node[i].inner && c->dag.node[i].level > outer)
+				cu_node(c, i);
+		store(c);
+		c->ind = 2;
+		cu_line(c, "}");
 	} else {
-		cu_base(c, k->out);
-		fputc('[', c->f);
-		cu_aff(c, &k->out_idx);
-		fputs("] = ", c->f);
+		store(c);
 	}
-	cu_conv(c, v, k->body->dtype, c->kl->buf[k->out].dtype);
-	fputs(";\n\t}\n}\n", c->f);
+	fputs("\t}\n}\n", c->f);
 	free(c->done);
 	c->done = NULL;
 	cg_kx_dag_free(&c->dag);
-	int64_t blocks = (total + CU_BLOCK - 1) / CU_BLOCK;
+	int64_t blocks = c->block ? points : (points + CU_BLOCK - 1) / CU_BLOCK;
 	if (k->out_dyn) /* in order: the last update wins */
 		launch(m, ki, fmt, 1, 1, 1, 1);
 	else
 		launch(m, ki, fmt, blocks < CU_MAX_BLOCKS ? blocks : CU_MAX_BLOCKS, 1, 1, CU_BLOCK);
+	c->block = c->hoist = false;
 }
 
 /* --- GEMM-shaped calls ------------------------------------------------------------ */

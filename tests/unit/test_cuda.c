@@ -379,6 +379,50 @@ static void test_reductions(void **state)
 	t_free(t);
 }
 
+/* Reductions of rows long enough to share a block: a softmax over rows of
+ * 300 (the max and the sum once per row, every element of the row stored
+ * by the block's threads), a sum of 1000 elements to a scalar, and an
+ * argmax over the same rows (one thread per row, the row's stores after). */
+static void test_block_reductions(void **state)
+{
+	T *t = t_new("softmax");
+	int64_t R = 3, C = 300;
+	int x = input(t, "x", DT_F32, shp(2, R, C));
+	int y = output(t, "y", DT_F32, shp(2, R, C));
+	int s = output(t, "s", DT_F32, shp(1, (int64_t)1));
+	int a = output(t, "a", DT_I64, shp(2, R, C));
+	/* vars: 0 row, 1 column (output), 2 column (reduction) */
+	Kx *xr = kload(t, DT_F32, x, (Aff){.k = {C, 0, 1}}), *xo = kload(t, DT_F32, x, (Aff){.k = {C, 1, 0}});
+	Kx *mx = kred(t, KR_MAX, xr);
+	Kx *sum = kred(t, KR_SUM, kun(t, KU_EXP, kbin(t, KB_SUB, xr, mx)));
+	Kx *sm = kbin(t, KB_DIV, kun(t, KU_EXP, kbin(t, KB_SUB, xo, mx)), sum);
+	loop(t, y, (Aff){.k = {C, 1}}, sm, 2, 3, (int64_t[]){R, C, C});
+	loop(t, s, (Aff){0}, kred(t, KR_SUM, kload(t, DT_F32, x, (Aff){.k = {C, 1}})), 0, 2, (int64_t[]){R, C});
+	Kx *am = kred(t, KR_ARGMAX, xr);
+	am->dtype = DT_I64;
+	loop(t, a, (Aff){.k = {C, 1}}, kbin(t, KB_ADD, am, kload(t, DT_I64, a, (Aff){.c = 0})), 2, 3,
+	     (int64_t[]){R, C, C});
+	t->kl.k[t->kl.nk - 1].body->b = kconst(t, DT_I64, 0); /* argmax + 0: a node after the reduction */
+	float *xv = malloc(sizeof(float) * R * C);
+	for (int64_t i = 0; i < R * C; i++)
+		xv[i] = (float)((i * 7919) % 1000) / 100 - 5;
+	Tensor in[1] = {tensor(DT_F32, shp(2, R, C), xv)};
+	CuModule m;
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(cg_cuda_render(&t->kl, &m, &d), 0);
+	assert_non_null(strstr(m.src, "for (i64 t = blockIdx.x; t < 3LL; t += gridDim.x) {")); /* a block per row */
+	assert_non_null(strstr(m.src, "nn_bred<2>(acc")); /* the max */
+	assert_non_null(strstr(m.src, "for (i64 u = threadIdx.x; u < 300LL; u += blockDim.x) {"));
+	assert_non_null(strstr(m.src, "for (i64 u = 0; u < 300LL; u++) {")); /* argmax: a thread per row */
+	assert_int_equal(m.launch[0].grid[0], 3);
+	assert_int_equal(m.launch[1].grid[0], 1);
+	cg_cuda_module_free(&m);
+	check(t, in, 1e-5);
+	free(xv);
+	t_free(t);
+}
+
 /* A gather through KX_IDX (negative and out-of-range indices), a
  * scatter with a run-time store index (the last update wins), and Philox
  * random numbers, all against the interpreter. */
@@ -555,6 +599,7 @@ int main(void)
 		cmocka_unit_test(test_binary_int),
 		cmocka_unit_test(test_casts),
 		cmocka_unit_test(test_reductions),
+		cmocka_unit_test(test_block_reductions),
 		cmocka_unit_test(test_idx_rng),
 		cmocka_unit_test(test_matmul),
 		cmocka_unit_test(test_conv),
