@@ -18,6 +18,8 @@ typedef struct Cu {
 	int ind;              /* indentation depth (tabs) */
 	bool block;           /* a block per row: reductions shared by its threads */
 	bool hoist;           /* the output vars inside a row are walked after its reductions */
+	bool fuse;            /* the call's epilogue runs in its store, element by element */
+	const char *self;     /* inside a fused epilogue: the variable holding the call's result */
 } Cu;
 
 /* cuda_expr.c */
@@ -37,6 +39,8 @@ void cu_node(Cu *c, int i);
 /* Whether node x can be computed block-wide (a float sum, product, max
  * or min; any node that is no reduction). */
 bool cu_block_ok(const Kx *x);
+/* Whether x reads the element a fused epilogue is computing (c->self). */
+bool cu_is_self(const Cu *c, const Kx *x);
 /* v<i> of node x, emitting it first when it depends on reduction vars. */
 int cu_get(Cu *c, const Kx *x);
 /* Prints expression text converting variable `v` from dtype `from` to `to`

@@ -633,7 +633,10 @@ void cu_node(Cu *c, int i)
 		cconst(c, t, x->c);
 		break;
 	case KX_LOAD:
-		load(c, x, x->a ? a : NULL);
+		if (cu_is_self(c, x)) /* the call's result, not yet in memory */
+			cu_conv(c, c->self, c->kl->buf[x->buf].dtype, t);
+		else
+			load(c, x, x->a ? a : NULL);
 		break;
 	case KX_IDX: /* wrap once (v<i>_w); -1 when out of range, or when the rest is */
 		fprintf(c->f, "(u64)v%d_w < (u64)%lldLL%s%s%s ? v%d_w * %lldLL%s%s : -1", i, (long long)x->ext,

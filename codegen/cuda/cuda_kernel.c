@@ -144,6 +144,25 @@ static void launch(CuModule *m, int ki, const char *fmt, int64_t gx, int64_t gy,
 	l->block[1] = l->block[2] = 1;
 }
 
+/* Whether the kernel reads bytes of its output other than the element it
+ * stores (a recurrence through memory): then it runs on one thread in
+ * order, as the interpreter defines it. */
+static bool reads_elsewhere(const Cu *c)
+{
+	const Kernel *k = c->k;
+	int64_t lo = c->lay->boff[k->out], hi = lo + c->kl->buf[k->out].nbytes;
+	for (int i = 0; i < c->dag.n; i++) {
+		const Kx *x = c->dag.node[i].x;
+		if (x->kind != KX_LOAD)
+			continue;
+		int64_t a = c->lay->boff[x->buf], b = a + c->kl->buf[x->buf].nbytes;
+		if (b > lo && a < hi &&
+		    !(a == lo && !x->a && !k->out_dyn && memcmp(&x->idx, &k->out_idx, sizeof x->idx) == 0))
+			return true;
+	}
+	return false;
+}
+
 /* Declares output vars from..to-1 from the flat index `t` over them. */
 static void decode(Cu *c, const char *t, int from, int to)
 {
@@ -201,7 +220,8 @@ static void loop_kernel(Cu *c, CuModule *m, int ki, const char *suffix)
 	cg_kx_dag(k, &c->dag);
 	c->done = xcalloc((size_t)c->dag.n + 1, sizeof *c->done);
 	int level = 0;
-	bool red = false, blockable = !k->out_dyn;
+	bool serial = k->out_dyn || reads_elsewhere(c); /* in order, on one thread */
+	bool red = false, blockable = !serial;
 	for (int i = 0; i < c->dag.n; i++) {
 		const Kx *x = c->dag.node[i].x;
 		if (x->kind == KX_REDUCE) {
@@ -252,11 +272,87 @@ static void loop_kernel(Cu *c, CuModule *m, int ki, const char *suffix)
 	c->done = NULL;
 	cg_kx_dag_free(&c->dag);
 	int64_t blocks = c->block ? points : (points + CU_BLOCK - 1) / CU_BLOCK;
-	if (k->out_dyn) /* in order: the last update wins */
+	if (serial) /* in order: a scatter's last update wins, a recurrence sees the earlier points */
 		launch(m, ki, fmt, 1, 1, 1, 1);
 	else
 		launch(m, ki, fmt, blocks < CU_MAX_BLOCKS ? blocks : CU_MAX_BLOCKS, 1, 1, CU_BLOCK);
 	c->block = c->hoist = false;
+}
+
+/* --- epilogues fused into a call's store ----------------------------------------- */
+
+/* Whether k's epilogue can run inside the call's store, element by element:
+ * a plain loop over the output in row-major order (its index is the
+ * element's), and every read of the output's bytes is of that element. */
+static bool fusable(const Cu *c)
+{
+	const Kernel *k = c->k;
+	const Buf *ob = &c->kl->buf[k->out];
+	if (!k->body || k->out_dyn || k->nvar != k->nout_var || k->out_idx.c != 0 || cg_span(k, 0, k->nout_var) != ob->numel)
+		return false;
+	for (int v = 0; v < KV_MAX; v++)
+		if (k->out_idx.k[v] != (v < k->nout_var ? cg_span(k, v + 1, k->nout_var) : 0))
+			return false;
+	KxDag dag;
+	cg_kx_dag(k, &dag);
+	bool ok = true;
+	int64_t lo = c->lay->boff[k->out], hi = lo + ob->nbytes;
+	for (int i = 0; i < dag.n && ok; i++) {
+		const Kx *x = dag.node[i].x;
+		if (x->kind == KX_REDUCE || x->kind == KX_RANDOM)
+			ok = false;
+		if (x->kind != KX_LOAD)
+			continue;
+		int64_t a = c->lay->boff[x->buf], b = a + c->kl->buf[x->buf].nbytes;
+		if (b > lo && a < hi) /* it reads the output: only the element itself */
+			ok = a == lo && c->kl->buf[x->buf].dtype == ob->dtype && !x->nguard && !x->a &&
+			     memcmp(&x->idx, &k->out_idx, sizeof x->idx) == 0;
+	}
+	cg_kx_dag_free(&dag);
+	return ok;
+}
+
+bool cu_is_self(const Cu *c, const Kx *x)
+{
+	const Kernel *k = c->k;
+	return c->self && x->kind == KX_LOAD && c->lay->boff[x->buf] == c->lay->boff[k->out] && !x->nguard && !x->a &&
+	       memcmp(&x->idx, &k->out_idx, sizeof x->idx) == 0;
+}
+
+/* Stores value `val` (f32) at element `idx` of buf: plainly, or with c->fuse
+ * through k's epilogue (its vars decoded from idx, its reads of the
+ * element replaced by val). */
+static void put(Cu *c, int buf, const char *idx, const char *val)
+{
+	if (!c->fuse) {
+		cu_base(c, buf);
+		fprintf(c->f, "[%s] = %s;", idx, val);
+		return;
+	}
+	const Kernel *k = c->k;
+	int ind = c->ind;
+	fprintf(c->f, "{\n");
+	c->ind = ind + 1;
+	cu_line(c, "const i64 e = %s;", idx);
+	cu_line(c, "const float y = %s;", val);
+	decode(c, "e", 0, k->nout_var);
+	memset(c->done, 0, (size_t)c->dag.n * sizeof *c->done);
+	c->self = "y";
+	for (int i = 0; i < c->dag.n; i++)
+		cu_node(c, i);
+	c->self = NULL;
+	char v[32];
+	snprintf(v, sizeof v, "v%d", cu_get(c, k->body));
+	for (int t = 0; t < c->ind; t++)
+		fputc('\t', c->f);
+	cu_base(c, k->out);
+	fputs("[e] = ", c->f);
+	cu_conv(c, v, k->body->dtype, c->kl->buf[k->out].dtype);
+	fputs(";\n", c->f);
+	c->ind = ind;
+	for (int t = 0; t < c->ind; t++)
+		fputc('\t', c->f);
+	fputc('}', c->f);
 }
 
 /* --- GEMM-shaped calls ------------------------------------------------------------ */
@@ -282,6 +378,7 @@ static void gemm_kernel(Cu *c, const char *name, const Gemm *g)
 		(long long)g->K);
 	c->ind = 1;
 	g->pre(c);
+	c->ind = 2;
 	fprintf(f, "\tfloat acc[4][4];\n\tfor (int r = 0; r < 4; r++) for (int s = 0; s < 4; s++) acc[r][s] = 0.0f;\n");
 	fprintf(f, "\tfor (i64 p0 = 0; p0 < K; p0 += %d) {\n", GM_K);
 	fprintf(f, "\t\tfor (int l = 0; l < 4; l++) {\n\t\t\tconst int e = tid + l * 256;\n");
@@ -330,8 +427,7 @@ static void mm_b(Cu *c)
 
 static void mm_store(Cu *c)
 {
-	cu_base(c, c->k->mm.c);
-	fprintf(c->f, "[oc + i * N + j] = sum;");
+	put(c, c->k->mm.c, "oc + i * N + j", "sum");
 }
 
 /* 2-D convolution as an implicit GEMM per group: A = weights [K/G, C/G*kh*kw],
@@ -363,15 +459,15 @@ static void cv_store(Cu *c)
 {
 	const Kernel *k = c->k;
 	int64_t kg = k->conv.k / k->conv.group, hw = k->conv.oh * k->conv.ow;
-	cu_base(c, k->conv.y);
-	fprintf(c->f, "[(j / %lldLL * %lldLL + g * %lldLL + i) * %lldLL + j %% %lldLL] = sum", (long long)hw,
-		(long long)k->conv.k, (long long)kg, (long long)hw, (long long)hw);
-	if (k->conv.bias >= 0) {
-		fputs(" + ", c->f);
-		cu_base(c, k->conv.bias);
-		fprintf(c->f, "[g * %lldLL + i]", (long long)kg);
-	}
-	fputc(';', c->f);
+	char idx[160], val[160];
+	snprintf(idx, sizeof idx, "(j / %lldLL * %lldLL + g * %lldLL + i) * %lldLL + j %% %lldLL", (long long)hw,
+		 (long long)k->conv.k, (long long)kg, (long long)hw, (long long)hw);
+	if (k->conv.bias >= 0)
+		snprintf(val, sizeof val, "sum + ((const float *)(m + %lldLL))[g * %lldLL + i]",
+			 (long long)c->lay->boff[k->conv.bias], (long long)kg);
+	else
+		snprintf(val, sizeof val, "sum");
+	put(c, k->conv.y, idx, val);
 }
 
 /* The im2col element of a 2-D convolution: image n, output position pix,
@@ -409,7 +505,6 @@ static void conv_nd(Cu *c, CuModule *m, int ki)
 		k->name, CU_BLOCK, ki);
 	fprintf(f, "\tconst float *X = (const float *)(m + %lldLL), *W = (const float *)(m + %lldLL);\n",
 		(long long)c->lay->boff[k->conv.x], (long long)c->lay->boff[k->conv.wt]);
-	fprintf(f, "\tfloat *Y = (float *)(m + %lldLL);\n", (long long)c->lay->boff[k->conv.y]);
 	fprintf(f, "\tconst i64 iv[3] = {%lldLL, %lldLL, %lldLL}, ov[3] = {%lldLL, %lldLL, %lldLL}, kv[3] = {%lldLL, "
 		   "%lldLL, %lldLL};\n", (long long)iv[0], (long long)iv[1], (long long)iv[2], (long long)ov[0],
 		(long long)ov[1], (long long)ov[2], (long long)kv[0], (long long)kv[1], (long long)kv[2]);
@@ -443,7 +538,10 @@ static void conv_nd(Cu *c, CuModule *m, int ki)
 			(long long)kg, (long long)kvol);
 	else
 		fprintf(f, "\t\t\tconst i64 wi = (o * %lldLL + ch) * %lldLL + j;\n", (long long)cg, (long long)kvol);
-	fprintf(f, "\t\t\ts += X[xi] * W[wi];\n\t\t}\n\t\tY[t] = s;\n\t}\n}\n");
+	fprintf(f, "\t\t\ts += X[xi] * W[wi];\n\t\t}\n\t\t");
+	c->ind = 2;
+	put(c, k->conv.y, "t", "s");
+	fprintf(f, "\n\t}\n}\n");
 	int64_t blocks = (total + CU_BLOCK - 1) / CU_BLOCK;
 	launch(m, ki, "k%d_cv", blocks < CU_MAX_BLOCKS ? blocks : CU_MAX_BLOCKS, 1, 1, CU_BLOCK);
 }
@@ -505,9 +603,18 @@ int cg_cuda_render(const KernelList *kl, CuModule *m, Diag *d)
 			loop_kernel(&c, m, i, "");
 			continue;
 		}
+		c.fuse = fusable(&c);
+		if (c.fuse) {
+			cg_kx_dag(c.k, &c.dag);
+			c.done = xcalloc((size_t)c.dag.n + 1, sizeof *c.done);
+		}
 		rc = call_kernel(&c, m, i, d);
-		if (!rc)
-			loop_kernel(&c, m, i, "_e"); /* the epilogue, in place */
+		if (c.fuse) {
+			free(c.done);
+			cg_kx_dag_free(&c.dag);
+		} else if (!rc) {
+			loop_kernel(&c, m, i, "_e"); /* the epilogue after the call, in place */
+		}
 	}
 	if (fclose(f) != 0 && !rc)
 		rc = diag(d, "cannot render CUDA C: out of memory");
