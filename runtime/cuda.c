@@ -12,7 +12,7 @@
  * parameters) and copies every parameter in. A run copies the inputs host
  * to device, launches the step's kernels (captured on the first run as a
  * CUDA graph, replayed after; NNCC_CUDA_GRAPH=0 launches them one by one),
- * and copies the outputs back. Training state stays on the device: a
+ * and copies the outputs back, every copy ordered on the session's stream. Training state stays on the device: a
  * parameter the host reads is copied back first (rt_cuda_param_host), and
  * one the host may have written is copied in before the next run. */
 #include <dlfcn.h>
@@ -54,9 +54,9 @@ typedef struct CuDrv {
 	CUresult (*get_function)(CUfunction *, CUmodule, const char *);
 	CUresult (*mem_alloc)(CUdeviceptr *, size_t);
 	CUresult (*mem_free)(CUdeviceptr);
-	CUresult (*htod)(CUdeviceptr, const void *, size_t);
-	CUresult (*dtoh)(void *, CUdeviceptr, size_t);
-	CUresult (*memset8)(CUdeviceptr, unsigned char, size_t);
+	CUresult (*htod)(CUdeviceptr, const void *, size_t, CUstream);
+	CUresult (*dtoh)(void *, CUdeviceptr, size_t, CUstream);
+	CUresult (*memset8)(CUdeviceptr, unsigned char, size_t, CUstream);
 	CUresult (*stream_create)(CUstream *, unsigned);
 	CUresult (*stream_destroy)(CUstream);
 	CUresult (*stream_sync)(CUstream);
@@ -132,9 +132,9 @@ load_driver(CuDrv *d, char **why)
 	SYM(get_function, "cuModuleGetFunction");
 	SYM(mem_alloc, "cuMemAlloc_v2");
 	SYM(mem_free, "cuMemFree_v2");
-	SYM(htod, "cuMemcpyHtoD_v2");
-	SYM(dtoh, "cuMemcpyDtoH_v2");
-	SYM(memset8, "cuMemsetD8_v2");
+	SYM(htod, "cuMemcpyHtoDAsync_v2");
+	SYM(dtoh, "cuMemcpyDtoHAsync_v2");
+	SYM(memset8, "cuMemsetD8Async");
 	SYM(stream_create, "cuStreamCreate");
 	SYM(stream_destroy, "cuStreamDestroy_v2");
 	SYM(stream_sync, "cuStreamSynchronize");
@@ -297,19 +297,24 @@ rt_cuda_open(const nncc_abi_model *a, const nncc_abi_cuda *cd, const void *const
 		st = cu_fail(c, r, "allocating device memory", err);
 		goto fail;
 	}
-	if ((r = c->d.memset8(c->mem, 0, (size_t)cd->device_bytes)) != 0) {
+	if ((r = c->d.stream_create(&c->stream, 0)) != 0) {
+		c->stream = NULL;
+		st = cu_fail(c, r, "creating a stream", err);
+		goto fail;
+	}
+	if ((r = c->d.memset8(c->mem, 0, (size_t)cd->device_bytes, c->stream)) != 0) {
 		st = cu_fail(c, r, "clearing device memory", err);
 		goto fail;
 	}
 	for (int32_t i = 0; i < a->nparams; i++)
 		if (cd->par_off[i] >= 0 && params[i] && a->params[i].nbytes > 0 &&
-		    (r = c->d.htod(c->mem + (CUdeviceptr)cd->par_off[i], params[i], (size_t)a->params[i].nbytes)) != 0) {
+		    (r = c->d.htod(c->mem + (CUdeviceptr)cd->par_off[i], params[i], (size_t)a->params[i].nbytes,
+				   c->stream)) != 0) {
 			st = cu_fail(c, r, "copying parameters to the device", err);
 			goto fail;
 		}
-	if ((r = c->d.stream_create(&c->stream, 0)) != 0) {
-		c->stream = NULL;
-		st = cu_fail(c, r, "creating a stream", err);
+	if ((r = c->d.stream_sync(c->stream)) != 0) {
+		st = cu_fail(c, r, "copying parameters to the device", err);
 		goto fail;
 	}
 	*out = c;
@@ -343,13 +348,13 @@ rt_cuda_run(RtCuda *c, const void *const *in, void *const *out, const void *cons
 		return cu_fail(c, r, "cuCtxSetCurrent", err);
 	for (int32_t i = 0; i < a->ninputs; i++)
 		if (cd->in_off[i] >= 0 && a->inputs[i].nbytes > 0 &&
-		    (r = c->d.htod(c->mem + (CUdeviceptr)cd->in_off[i], in[i], (size_t)a->inputs[i].nbytes)) != 0)
+		    (r = c->d.htod(c->mem + (CUdeviceptr)cd->in_off[i], in[i], (size_t)a->inputs[i].nbytes, c->stream)) != 0)
 			return cu_fail(c, r, "copying inputs to the device", err);
 	for (int32_t i = 0; i < a->nparams; i++)
 		if (c->dirty[i]) {
 			if (cd->par_off[i] >= 0 && a->params[i].nbytes > 0 &&
 			    (r = c->d.htod(c->mem + (CUdeviceptr)cd->par_off[i], params[i],
-					   (size_t)a->params[i].nbytes)) != 0)
+					   (size_t)a->params[i].nbytes, c->stream)) != 0)
 				return cu_fail(c, r, "copying parameters to the device", err);
 			c->dirty[i] = 0;
 		}
@@ -368,12 +373,13 @@ rt_cuda_run(RtCuda *c, const void *const *in, void *const *out, const void *cons
 	r = c->use_graph ? c->d.graph_launch(c->exec, c->stream) : launch_all(c);
 	if (r)
 		return cu_fail(c, r, "launching the step", err);
-	if ((r = c->d.stream_sync(c->stream)) != 0)
-		return cu_fail(c, r, "running the step", err);
 	for (int32_t i = 0; i < a->noutputs; i++)
 		if (cd->out_off[i] >= 0 && a->outputs[i].nbytes > 0 &&
-		    (r = c->d.dtoh(out[i], c->mem + (CUdeviceptr)cd->out_off[i], (size_t)a->outputs[i].nbytes)) != 0)
+		    (r = c->d.dtoh(out[i], c->mem + (CUdeviceptr)cd->out_off[i], (size_t)a->outputs[i].nbytes,
+				   c->stream)) != 0)
 			return cu_fail(c, r, "copying outputs from the device", err);
+	if ((r = c->d.stream_sync(c->stream)) != 0)
+		return cu_fail(c, r, "running the step", err);
 	if (a->param_role)
 		for (int32_t i = 0; i < a->nparams; i++)
 			c->stale[i] = a->param_role[i] != NNCC_ABI_ROLE_CONST;
@@ -386,7 +392,8 @@ rt_cuda_param_host(RtCuda *c, int i, void *host)
 	const nncc_abi_model *a = c->a;
 	if (c->stale[i] && c->cd->par_off[i] >= 0 && a->params[i].nbytes > 0) {
 		c->d.ctx_set(c->ctx);
-		if (c->d.dtoh(host, c->mem + (CUdeviceptr)c->cd->par_off[i], (size_t)a->params[i].nbytes) != 0)
+		if (c->d.dtoh(host, c->mem + (CUdeviceptr)c->cd->par_off[i], (size_t)a->params[i].nbytes, c->stream) != 0 ||
+		    c->d.stream_sync(c->stream) != 0)
 			return -1;
 	}
 	c->stale[i] = 0;
