@@ -33,3 +33,13 @@ set_tests_properties(cuda/zoo-small PROPERTIES FIXTURES_REQUIRED zoo_models)
 add_test(NAME cuda/cli COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/tests/cuda/cuda_cli.py ${CMAKE_BINARY_DIR})
 set_tests_properties(cuda/cli PROPERTIES LABELS cuda SKIP_RETURN_CODE 77 TIMEOUT 600
                      FIXTURES_REQUIRED zoo_models)
+
+# A stand-in libcuda.so.1 running the host-compiled CUDA C (tests/cuda/
+# fake_libcuda.c), so runtime/cuda.c and nncc-run's GPU path run here.
+add_library(fake_cuda SHARED tests/cuda/fake_libcuda.c)
+set_target_properties(fake_cuda PROPERTIES OUTPUT_NAME cuda LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fakecuda
+                      SOVERSION 1)
+target_link_libraries(fake_cuda PRIVATE ${CMAKE_DL_LIBS})
+add_test(NAME cuda/runtime COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/tests/cuda/cuda_fake.py ${CMAKE_BINARY_DIR})
+set_tests_properties(cuda/runtime PROPERTIES LABELS cuda SKIP_RETURN_CODE 77 TIMEOUT 900
+                     FIXTURES_REQUIRED zoo_models)
