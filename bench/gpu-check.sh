@@ -8,8 +8,9 @@
 # prepare compiles the models of a set with `nncc --target=cuda` into
 # .gpucheck/ (git-ignored, carried to the machine): the .so files, their
 # inputs, the CPU backend's outputs (nncc-run --device cpu) and training
-# losses as references, and the runtime-only nncc-run with libnncc_rt and
-# the libraries the .so files need (no LLVM, no protobuf there). Sets (each
+# losses as references, and the runtime-only nncc-run with libnncc_rt
+# (no LLVM, no protobuf, no OpenBLAS needed there: a stub stands in for
+# the CPU code's BLAS calls, which the GPU path never makes). Sets (each
 # under the 64 MiB a call carries; ResNet-18's weights are 45 MB):
 #   infer: ResNet-18 batch 1, LeNet batch 2; the MLP and LeNet training
 #          steps at batch 64
@@ -69,15 +70,22 @@ prepare() {
 		echo "$id $mode $name $(echo "$zoo" | sed 's/zoo64/64/;s/zoo/1/') $ins" >>"$D/cases"
 	done
 	cp "$B/nncc-run" "$D/bin/"
-	cp -L "$B"/libnncc_rt.so* "$D/lib/" 2>/dev/null || true
-	# the libraries the .so files and nncc-run need beyond glibc (OpenBLAS, gfortran, ...)
+	cp -L "$B"/libnncc_rt.so* "$D/lib/"
+	# The .so files' CPU code calls OpenBLAS (cblas_sgemm), which the GPU path
+	# never runs: a stub that aborts stands in for the 39 MB library there.
+	syms=$(for f in "$D"/*.so; do nm -D --undefined-only "$f"; done | awk '{print $2}' |
+		grep -E '^(cblas_|openblas_)' | sort -u)
+	{
+		echo "/* stub: the CPU code's OpenBLAS calls, never made on the GPU path */"
+		echo "#include <stdio.h>"
+		echo "#include <stdlib.h>"
+		for s in $syms; do
+			echo "void $s(void) { fputs(\"gpu-check: $s called (CPU path) in the OpenBLAS stub\\n\", stderr); abort(); }"
+		done
+	} >"$D/lib/stub.c"
+	cc -shared -fPIC -o "$D/lib/libopenblas.so.0" "$D/lib/stub.c"
 	for f in "$D"/*.so "$D/bin/nncc-run"; do
-		ldd "$f" | awk '/=> \// {print $3}'
-	done | sort -u | while read -r lib; do
-		case $(basename "$lib") in
-		libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|ld-linux*|libnncc_rt*) ;;
-		*) cp -L "$lib" "$D/lib/" ;;
-		esac
+		LD_LIBRARY_PATH="$D/lib" ldd "$f" | grep -q "not found" && { echo "gpu-check: $f lacks a library" >&2; exit 1; }
 	done
 	size=$(du -sm "$D" | cut -f1)
 	echo "gpu-check: prepared $D ($size MiB; a call carries at most 64)"
