@@ -67,7 +67,9 @@ prepare() {
 			# shellcheck disable=SC2086
 			"$B/nncc-run" "$D/$id.so" --device cpu $ins -o "$D/ref_$id"
 		fi
-		echo "$id $mode $name $(echo "$zoo" | sed 's/zoo64/64/;s/zoo/1/') $ins" >>"$D/cases"
+		batch=$($PY -c "import numpy as np, sys; print(np.load(sys.argv[1], mmap_mode='r').shape[0])" \
+			"$(ls "$D/in_$id"/*.npy | head -n 1)")
+		echo "$id $mode $name $batch $ins" >>"$D/cases"
 	done
 	cp "$B/nncc-run" "$D/bin/"
 	cp -L "$B"/libnncc_rt.so* "$D/lib/"
@@ -80,7 +82,7 @@ prepare() {
 		echo "#include <stdio.h>"
 		echo "#include <stdlib.h>"
 		for s in $syms; do
-			echo "void $s(void) { fputs(\"gpu-check: $s called (CPU path) in the OpenBLAS stub\\n\", stderr); abort(); }"
+			printf 'void %s(void) { fputs("gpu-check: %s called (CPU path) in the OpenBLAS stub\\n", stderr); abort(); }\n' "$s" "$s"
 		done
 	} >"$D/lib/stub.c"
 	cc -shared -fPIC -o "$D/lib/libopenblas.so.0" "$D/lib/stub.c"
@@ -124,8 +126,8 @@ now_ms() { $PY -c 'import time; print(time.time() * 1e3)'; }
 run_check() {
 	O=${OUT:-./gpucheck-out}
 	mkdir -p "$O"
-	export LD_LIBRARY_PATH="$PWD/$D/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-	R="$D/bin/nncc-run"
+	L="$PWD/$D/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" # for nncc-run alone: the stub must not reach torch
+	R="env LD_LIBRARY_PATH=$L $D/bin/nncc-run"
 	fail=0
 	{
 		nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
@@ -141,6 +143,7 @@ run_check() {
 				fi
 				# shellcheck disable=SC2086
 				echo "  nncc: $($R "$D/$id.so" $ins --bench 200)"
+				# shellcheck disable=SC2086
 				NNCC_CUDA_GRAPH=0 $R "$D/$id.so" $ins --bench 200 | sed 's/^/  nncc without graph: /'
 				$PY bench/gpu_torch.py "$name" "$batch" infer --compile | sed 's/^/  torch: /' || echo "  torch: failed"
 			else
