@@ -3,7 +3,8 @@ manual check; too slow for `make test`):
 
     onnx_emu.py BUILD_DIR [REGEX] [--suite DIR]
 
-For each test folder of DIR (default ../shared/onnx-tests/node) whose name
+For each test folder of DIR (default ../shared/onnx-tests/node from the
+current folder, as `make conformance`) whose name
 matches REGEX: `nncc --target=cuda` (NVRTC), the model's CUDA C compiled for
 the host with tests/cuda/emu.h, run by BUILD_DIR/cuda_emu on input_K.pb,
 and every output compared with output_K.pb (floats: |out - ref| <= 1e-5 +
@@ -25,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--suite=")]
     suite = next((a[8:] for a in sys.argv[1:] if a.startswith("--suite=")),
-                 os.path.join(HERE, "..", "..", "..", "shared", "onnx-tests", "node"))
+                 os.path.join("..", "shared", "onnx-tests", "node"))  # as the Makefile's ONNX_TESTS
     build = args[0]
     pat = re.compile(args[1] if len(args) > 1 else ".")
     import numpy as np
