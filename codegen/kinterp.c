@@ -272,7 +272,7 @@ static double eval(Interp *in, const Kx *x)
 		case KU_SIGN: r = a > 0 ? 1 : a < 0 ? -1 : a; break;
 		case KU_RECIP: r = 1 / a; break;
 		case KU_ISNAN: r = isnan(a); break;
-		case KU_ISINF: r = isinf(a); break;
+		case KU_ISINF: r = isinf(a) != 0; break; /* glibc's isinf gives -1 for -inf */
 		case KU_ISPOSINF: r = a == INFINITY; break;
 		case KU_ISNEGINF: r = a == -INFINITY; break;
 		case KU_BITCAST: { /* exact up to 4 bytes; 8-byte integers go through double */

@@ -69,7 +69,8 @@ static int run(char *const *argv)
 }
 
 
-int cg_link_so(const char *obj, const char *out, Diag *d)
+/* extra: a second object linked in (the cuda target's descriptor), or NULL. */
+static int link_so(const char *obj, const char *extra, const char *out, Diag *d)
 {
 	const char *cc = getenv("CC");
 	if (!cc || !*cc)
@@ -80,7 +81,7 @@ int cg_link_so(const char *obj, const char *out, Diag *d)
 
 	char *ccw = xmalloc(strlen(cc) + 1);
 	strcpy(ccw, cc);
-	char *argv[MAX_CC_WORDS + 12];
+	char *argv[MAX_CC_WORDS + 13];
 	int n = 0;
 	for (char *save, *w = strtok_r(ccw, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
 		if (n == MAX_CC_WORDS) {
@@ -102,6 +103,8 @@ int cg_link_so(const char *obj, const char *out, Diag *d)
 	argv[n++] = "-o";
 	argv[n++] = tmp;
 	argv[n++] = (char *)obj;
+	if (extra)
+		argv[n++] = (char *)extra;
 	argv[n++] = (char *)rtlib;
 	argv[n++] = NNCC_OPENBLAS_LIB;
 	argv[n++] = "-lm";
@@ -123,4 +126,14 @@ int cg_link_so(const char *obj, const char *out, Diag *d)
 	free(tmp);
 	free(ccw);
 	return rc;
+}
+
+int cg_link_so(const char *obj, const char *out, Diag *d)
+{
+	return link_so(obj, NULL, out, d);
+}
+
+int cg_link_so_extra(const char *obj, const char *extra, const char *out, Diag *d)
+{
+	return link_so(obj, extra, out, d);
 }

@@ -17,6 +17,7 @@
 struct nncc_model {
 	const nncc_abi_model *abi; /* the validated descriptor */
 	void *dl;                  /* dlopen handle; NULL when wrapping memory */
+	const void *cuda;          /* its nncc_abi_cuda (--target=cuda), or NULL */
 };
 
 static nncc_status
@@ -150,6 +151,7 @@ nncc_model_load(const char *path, nncc_model **out, char **err)
 		return st;
 	}
 	(*out)->dl = dl;
+	(*out)->cuda = dlsym(dl, "nncc_cuda");
 	return NNCC_STATUS_OK;
 }
 
@@ -167,6 +169,18 @@ const nncc_abi_model *
 rt_model_abi(const nncc_model *m)
 {
 	return m->abi;
+}
+
+const struct nncc_abi_cuda *
+rt_model_cuda(const nncc_model *m)
+{
+	return m->cuda;
+}
+
+int
+nncc_model_has_cuda(const nncc_model *m)
+{
+	return m && m->cuda != NULL;
 }
 
 int

@@ -42,6 +42,7 @@ struct nncc_session {
 	int nthreads;              /* threads a run uses, >= 1 */
 	RtPool *pool;              /* its workers; NULL when nthreads is 1 */
 	nncc_abi_ctx ctx;          /* what run() receives */
+	RtCuda *cuda;              /* the GPU side (nncc_session_use_cuda), NULL: runs on the CPU */
 };
 
 void
@@ -49,6 +50,7 @@ nncc_session_free(nncc_session *s)
 {
 	if (!s)
 		return;
+	rt_cuda_free(s->cuda);
 	rt_pool_free(s->pool);
 	rt_free(s->ctx.gemm_scratch);
 	if (s->in)
@@ -253,8 +255,15 @@ nncc_session_run(nncc_session *s, char **err)
 		if (!s->set[i])
 			return rt_err(err, NNCC_STATUS_NOT_READY, "model '%s': input '%s' not set",
 				      a->name, a->inputs[i].name);
-	a->run(s->arena, (const void *const *)s->in, (void *const *)s->out,
-	       (const void *const *)s->params, &s->ctx);
+	if (s->cuda) {
+		nncc_status st = rt_cuda_run(s->cuda, (const void *const *)s->in, (void *const *)s->out,
+					     (const void *const *)s->params, err);
+		if (st != NNCC_STATUS_OK)
+			return st;
+	} else {
+		a->run(s->arena, (const void *const *)s->in, (void *const *)s->out,
+		       (const void *const *)s->params, &s->ctx);
+	}
 	s->ran = 1;
 	return NNCC_STATUS_OK;
 }
@@ -298,7 +307,21 @@ nncc_session_num_threads(const nncc_session *s)
 void *
 rt_session_param(const nncc_session *s, int i)
 {
+	if (s->cuda && s->state[i]) /* training state: the device's value (on failure the host's) */
+		rt_cuda_param_host(s->cuda, i, s->state[i]);
 	return (void *)s->params[i];
+}
+
+nncc_status
+nncc_session_use_cuda(nncc_session *s, int device, char **err)
+{
+	if (err)
+		*err = NULL;
+	if (!s)
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_session_use_cuda: no session");
+	if (s->cuda)
+		return NNCC_STATUS_OK;
+	return rt_cuda_open(s->abi, rt_model_cuda(s->model), (const void *const *)s->params, device, &s->cuda, err);
 }
 
 int

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "codegen/codegen.h"
+#include "codegen/cuda/cuda.h"
 #include "frontend/dsl.h"
 #include "frontend/frontend.h"
 #include "frontend/onnx_export.h"
@@ -27,11 +28,14 @@ typedef enum Emit {
 	EMIT_KERNELS, /* kernel list as loop nests */
 	EMIT_DOT,     /* Graphviz of the graph after the pipeline */
 	EMIT_ONNX,    /* the inference graph as an ONNX model (docs/export.md) */
+	EMIT_CUDA,    /* CUDA C of the cuda target */
+	EMIT_PTX,     /* its PTX (NVRTC, compute_80) */
 } Emit;
 
-static const char *const emit_names[] = {"so", "obj", "ir", "llvm", "kernels", "dot", "onnx"};
+static const char *const emit_names[] = {"so", "obj", "ir", "llvm", "kernels", "dot", "onnx", "cuda", "ptx"};
 /* Contract names (DESIGN.md) that later stages will implement. */
-static const char *const emit_later[] = {"header", "ptx"};
+static const char *const emit_later[] = {"header"};
+static bool target_cuda; /* --target=cuda: the .so also carries the CUDA module */
 
 static void usage(FILE *f)
 {
@@ -39,9 +43,9 @@ static void usage(FILE *f)
 		"usage: nncc MODEL.onnx|MODEL.nn|MODEL.ir -o OUT [options]\n"
 		"       nncc test-onnx [-O0..-O3] [-v] DIR...   run ONNX backend-style test folders\n"
 		"  -o FILE                output (default for ir/llvm/kernels/dot: stdout)\n"
-		"  --target=cpu           target (cpu; cuda is not built yet)\n"
+		"  --target=cpu|cuda      target (cuda: the .so also holds CUBIN/PTX, docs/cuda.md)\n"
 		"  -O0 .. -O3             optimization level (default -O2)\n"
-		"  --emit=so|obj|ir|llvm|kernels|dot|onnx\n"
+		"  --emit=so|obj|ir|llvm|kernels|dot|onnx|cuda|ptx\n"
 		"  --const NAME=FILE      bind a graph input to the constant in FILE (.npy or .pb)\n"
 		"  --shape NAME=D0,D1,... bind the extents of a graph input\n"
 		"  --print-after=PASS|all print text IR after a pass (import, shapes, canon, train, fold,\n"
@@ -246,12 +250,16 @@ static int emit_so(const KernelList *kl, const char *out, const CpuOptions *co, 
 	char dir[] = "/tmp/nncc-XXXXXX";
 	if (!mkdtemp(dir))
 		return diag(d, "cannot create a temporary directory: %s", strerror(errno));
-	char obj[sizeof dir + 16];
+	char obj[sizeof dir + 16], cobj[sizeof dir + 16];
 	snprintf(obj, sizeof obj, "%s/model.o", dir);
-	int rc = cg_cpu_emit(kl, co, obj, 0, d);
+	snprintf(cobj, sizeof cobj, "%s/cuda.o", dir);
+	int rc = target_cuda ? cg_cuda_emit_obj(kl, cobj, d) : 0;
 	if (rc == 0)
-		rc = cg_link_so(obj, out, d);
+		rc = cg_cpu_emit(kl, co, obj, 0, d);
+	if (rc == 0)
+		rc = target_cuda ? cg_link_so_extra(obj, cobj, out, d) : cg_link_so(obj, out, d);
 	unlink(obj);
+	unlink(cobj);
 	rmdir(dir);
 	return rc;
 }
@@ -550,6 +558,8 @@ static int compile(const char *model, const char *out, Emit emit, bool report, c
 			cg_print(&kl, w.f);
 			rc = out_close(&w, true, d);
 		}
+	} else if (emit == EMIT_CUDA || emit == EMIT_PTX) {
+		rc = cg_cuda_emit_text(&kl, emit == EMIT_CUDA ? "cuda" : "ptx", out ? out : "-", d);
 	} else {
 		rc = cg_cpu_emit(&kl, co, out ? out : "-", emit == EMIT_LLVM, d);
 	}
@@ -635,11 +645,8 @@ int main(int argc, char **argv)
 			}
 			emit = (Emit)found;
 		} else if (strncmp(a, "--target=", 9) == 0) {
-			if (strcmp(a + 9, "cuda") == 0) {
-				fprintf(stderr, "nncc: --target=cuda: this nncc was built without the CUDA backend\n");
-				return 1;
-			}
-			if (strcmp(a + 9, "cpu") != 0)
+			target_cuda = strcmp(a + 9, "cuda") == 0;
+			if (!target_cuda && strcmp(a + 9, "cpu") != 0)
 				return usage_error("unknown target '%s'", a + 9);
 		} else if (strcmp(a, "--shape") == 0 || strncmp(a, "--shape=", 8) == 0) {
 			const char *v = a[7] == '=' ? a + 8 : (++i < argc ? argv[i] : NULL);

@@ -34,6 +34,7 @@ typedef struct Opts {
 	const char *load_w;  /* --load-weights W (safetensors), NULL when absent */
 	const char *save_w;  /* --save-weights W (safetensors), NULL when absent */
 	const char *seed;    /* --seed S: the random ops' seed, NULL: 0 or the loaded one */
+	const char *device;  /* --device cpu|cuda, NULL: cuda when the model has CUDA code */
 } Opts;
 
 static const char usage_text[] =
@@ -53,6 +54,8 @@ static const char usage_text[] =
 	"  --save-weights W  save the weights and optimizer state to W at the end\n"
 	"  --seed S        seed of dropout and augmentation (default 0; --load-weights\n"
 	"                  restores the saved one unless --seed is given)\n"
+	"  --device D      cpu or cuda (default: cuda for a model compiled with\n"
+	"                  nncc --target=cuda, else cpu)\n"
 	"  -h, --help      show this help\n";
 
 static int
@@ -113,12 +116,12 @@ parse_args(int argc, char **argv, Opts *o)
 		} else if (strncmp(a, "--bench=", 8) == 0 || strncmp(a, "--threads=", 10) == 0 ||
 			   strncmp(a, "--train=", 8) == 0 || strncmp(a, "--lr=", 5) == 0 ||
 			   strncmp(a, "--load-weights=", 15) == 0 || strncmp(a, "--save-weights=", 15) == 0 ||
-			   strncmp(a, "--seed=", 7) == 0) {
+			   strncmp(a, "--seed=", 7) == 0 || strncmp(a, "--device=", 9) == 0) {
 			val = strchr(a, '=') + 1;
 		} else if (strcmp(a, "-i") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--bench") == 0 ||
 			   strcmp(a, "--threads") == 0 || strcmp(a, "--train") == 0 || strcmp(a, "--lr") == 0 ||
 			   strcmp(a, "--load-weights") == 0 || strcmp(a, "--save-weights") == 0 ||
-			   strcmp(a, "--seed") == 0) {
+			   strcmp(a, "--seed") == 0 || strcmp(a, "--device") == 0) {
 			if (i + 1 >= argc)
 				return usage("missing value for", a);
 			val = argv[++i];
@@ -145,6 +148,10 @@ parse_args(int argc, char **argv, Opts *o)
 			o->load_w = val;
 		} else if (strncmp(a, "--save-weights", 14) == 0) {
 			o->save_w = val;
+		} else if (strncmp(a, "--device", 8) == 0) {
+			if (strcmp(val, "cpu") != 0 && strcmp(val, "cuda") != 0)
+				return usage("--device wants cpu or cuda", val);
+			o->device = val;
 		} else if (strncmp(a, "--seed", 6) == 0) {
 			char *end;
 			errno = 0;
@@ -535,7 +542,9 @@ main(int argc, char **argv)
 		goto out;
 	if (nncc_model_load(o.model, &m, &err) != NNCC_STATUS_OK ||
 	    nncc_session_create(m, &s, &err) != NNCC_STATUS_OK ||
-	    (o.threads && nncc_session_set_threads(s, (int)o.threads, &err) != NNCC_STATUS_OK)) {
+	    (o.threads && nncc_session_set_threads(s, (int)o.threads, &err) != NNCC_STATUS_OK) ||
+	    ((o.device ? strcmp(o.device, "cuda") == 0 : nncc_model_has_cuda(m)) &&
+	     nncc_session_use_cuda(s, 0, &err) != NNCC_STATUS_OK)) {
 		rc = fail(err);
 		goto out;
 	}

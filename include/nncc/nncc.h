@@ -198,6 +198,21 @@ nncc_status nncc_session_save_weights(const nncc_session *s, const char *path, c
  * is changed. */
 nncc_status nncc_session_load_weights(nncc_session *s, const char *path, char **err);
 
+/* --- CUDA (docs/cuda.md) ---------------------------------------------------- */
+
+/* Whether the model carries CUDA code (compiled with nncc --target=cuda). */
+int nncc_model_has_cuda(const nncc_model *m);
+/* Moves the session onto CUDA device `device` (0: the first GPU): loads
+ * the driver (libcuda.so.1, with dlopen) and the model's kernels, and
+ * copies the parameters into the model's one device allocation. Later
+ * runs copy the inputs to the device, run the step there (one CUDA graph)
+ * and copy the outputs back into the session's output buffers; training
+ * state stays on the device and is copied back when read (get_param,
+ * save_weights, the step counter). UNSUPPORTED with a message when the
+ * model has no CUDA code or the machine no usable driver or GPU; the
+ * session then still runs on the CPU. */
+nncc_status nncc_session_use_cuda(nncc_session *s, int device, char **err);
+
 #ifdef __cplusplus
 }
 #endif
