@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-models test-train-models bench clean asan
+.PHONY: all deps build demo test test-models test-train-models bench clean asan fuzz
 
 all: build
 
@@ -41,8 +41,16 @@ bench: deps build
 asan:
 	$(MAKE) BUILD=build-asan CMAKE_FLAGS="-DNNCC_ASAN=ON -DNNCC_UBSAN=ON -DCMAKE_BUILD_TYPE=Debug" test
 
+# libFuzzer targets with ASan+UBSan (clang; docs/robustness.md): each runs
+# FUZZ_SECONDS from its seeds; a finding stops with its input saved.
+FUZZ_SECONDS ?= 60
+fuzz:
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DNNCC_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_nn fuzz_ir fuzz_onnx fuzz_tensor
+	./tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(BUILD)
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz
 
 # The ONNX v1.22 node suite (make conformance); the self-contained suite is
 # generated from Debian's python3-onnx into $(BUILD)/onnx-node.
