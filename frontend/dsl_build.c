@@ -8,6 +8,7 @@
  * "h/OP". Every error names its source position; a statement that fails
  * binds its names as errors so their later uses stay quiet. */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +272,14 @@ static NnVal eval_bin(NnB *b, NnScope *sc, const NnExpr *e)
 			return nn_err_val();
 		}
 		bool ii = x.is_int && y.is_int;
+		/* integers are exact in a double up to 2^53: beyond, refuse */
+		const double big = 9007199254740992.0;
+		if (ii && (fabs(x.num) > big || fabs(y.num) > big ||
+			   (e->op != '/' && fabs(e->op == '+' ? x.num + y.num : e->op == '-' ? x.num - y.num
+							      : x.num * y.num) > big))) {
+			nn_err(b->src, &e->tok, NULL, "integer arithmetic out of range (magnitudes up to 2^53)");
+			return nn_err_val();
+		}
 		switch (e->op) {
 		case '+': return num_val(x.num + y.num, ii);
 		case '-': return num_val(x.num - y.num, ii);
