@@ -16,7 +16,10 @@
  * than a vector, 32 x 12, 32 x 8 and 32 x 4 (vectors down the rows); with
  * AVX2+FMA 6 x 16; a plain C 4 x 8 for anything else. Each is compiled for
  * its ISA with a target attribute, so the library needs no -m flags. B
- * stored k x n is read in place, unpacked, when C has few rows.
+ * stored k x n is read in place, unpacked, when C has few rows. C with at
+ * most 4 rows against B stored n x k, or at most 16 columns wide, runs
+ * as dot products along k of operands read in place (dots_avx512): there
+ * packing the big operand would cost more than the few products it feeds.
  *
  * Threads: C splits into as many pieces as the run has threads, along its
  * longer side in whole tiles; each piece packs its own operands into its
