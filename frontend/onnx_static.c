@@ -78,6 +78,10 @@ int imp_fold(Importer *m, int v)
 
 const Value *imp_const_in(Importer *m, int k, const char *what)
 {
+	if (k >= m->nin || m->in[k] < 0) { /* an omitted optional input ("") */
+		imp_err(m, "input %d (%s) is missing", k, what);
+		return NULL;
+	}
 	int c = imp_fold(m, m->in[k]);
 	if (c < 0) {
 		imp_err(m, "input %d (%s, \"%s\") must be a constant", k, what, m->g->val[m->in[k]].name);
