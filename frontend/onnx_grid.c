@@ -141,12 +141,18 @@ int misc_grid_sample(Importer *m, Op op)
 	if (mode == GS_CUBIC && r != 2)
 		return imp_err(m, "cubic mode needs 2 spatial dims, not %d", r);
 	bool align = imp_int(m, "align_corners", 0) != 0;
-	int64_t n = xs.d[0].n, c = xs.d[1].n, o = 1, p = 1;
-	for (int i = 0; i < r; i++)
+	int64_t n = xs.d[0].n, c = xs.d[1].n, o = 1, p = 1, nco;
+	for (int i = 0; i < r; i++) {
+		if (xs.d[i + 2].n < 1)
+			return imp_err(m, "X's spatial dims must be at least 1 (dim %d is %lld)", i + 2,
+				(long long)xs.d[i + 2].n);
 		if (!ck_mul(o, gs.d[i + 1].n, &o) || !ck_mul(p, xs.d[i + 2].n, &p))
 			return imp_err(m, "too many elements");
-	if (p >= ((int64_t)1 << 24) || n * c * o > ((int64_t)1 << 30))
-		return imp_err(m, "X has too many pixels per channel (%lld)", (long long)p);
+	}
+	if (!ck_mul(n, c, &nco) || !ck_mul(nco, o, &nco) || p >= ((int64_t)1 << 24) ||
+	    nco > ((int64_t)1 << 30))
+		return imp_err(m, "X has too many pixels per channel (%lld) or the output too many elements",
+			(long long)p);
 	int ntap = mode == GS_NEAREST ? 1 : mode == GS_LINEAR ? 2 : 4;
 	/* per axis i (0: outermost) and tap k: index and weight, [N, 1, O] */
 	int idx[IR_MAX_RANK][4], w[IR_MAX_RANK][4];
