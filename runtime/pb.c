@@ -376,7 +376,7 @@ rt_pb_decode(const void *buf, size_t len, RtTensor *t, const char *what, char **
 	numel = nbytes / nncc_dtype_size(t->dtype);
 	have = s.raw ? (int64_t)s.raw_len : s.n[fl.want];
 	int per = 8 / packed_bits(t->dtype); /* elements per stored byte or value */
-	int64_t stored = (numel + per - 1) / per;
+	int64_t stored = numel / per + (numel % per != 0); /* rounded up, no overflow */
 	if (per > 1 ? have != stored : s.raw ? have != nbytes : have != numel)
 		return rt_err(err, NNCC_STATUS_BAD_MODEL,
 			      "%s: TensorProto holds %lld %s, shape %s needs %lld", what,
