@@ -16,24 +16,6 @@
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the runtime assumes a little-endian host (npy, TensorProto, ABI data)"
-/* cuda.c: a session's GPU side (docs/cuda.md); model.c finds the descriptor. */
-struct nncc_abi_cuda;
-typedef struct RtCuda RtCuda;
-const struct nncc_abi_cuda *rt_model_cuda(const nncc_model *m); /* NULL: no CUDA code */
-/* Loads the driver, the model's kernels and its parameters (params: the
- * session's host values) on device `device`; UNSUPPORTED with a message
- * when the machine has no usable GPU. */
-nncc_status rt_cuda_open(const nncc_abi_model *a, const struct nncc_abi_cuda *cd, const void *const *params,
-			 int device, RtCuda **out, char **err);
-/* One step: inputs in, the kernels (a CUDA graph), outputs out. */
-nncc_status rt_cuda_run(RtCuda *c, const void *const *in, void *const *out, const void *const *params,
-			char **err);
-/* Before the host touches param i at host: copies the device's newer value
- * back, and marks it to be copied in before the next run; -1 on failure. */
-int rt_cuda_param_host(RtCuda *c, int i, void *host);
-int rt_cuda_device_sm(const RtCuda *c); /* compute capability, e.g. 90 */
-void rt_cuda_free(RtCuda *c);
-
 #endif
 
 enum { RT_MAX_RANK = 32 }; /* most dims a tensor read from a file may have */
