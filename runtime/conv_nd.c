@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include "abi.h"
+#include "conv_direct.h"
 #include "kernel_util.h"
 
 /* Geometry of nncc_rt_convnd_f32 (p in its order); spatial index 0 is
@@ -65,7 +66,7 @@ add_strided_avx512(float *yr, const float *q, int64_t lo, int64_t hi, int64_t st
 {
 	if (st == 1) {
 		for (int64_t i = lo; i < hi; i += 16) {
-			__mmask16 m = (__mmask16)(hi - i < 16 ? (1u << (hi - i)) - 1 : 0xffffu);
+			__mmask16 m = (__mmask16)rt_lanes(0, hi - i);
 			_mm512_mask_storeu_ps(yr + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, yr + i),
 								       _mm512_maskz_loadu_ps(m, q + i)));
 		}
@@ -74,8 +75,8 @@ add_strided_avx512(float *yr, const float *q, int64_t lo, int64_t hi, int64_t st
 	const __m512i spread = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
 	for (int64_t i = lo; i < hi; i += 8) {
 		int64_t n = hi - i < 8 ? hi - i : 8;
-		__mmask16 m = (__mmask16)((1u << (2 * n - 1)) - 1) & 0x5555; /* even lanes */
-		__m512 qv = _mm512_permutexvar_ps(spread, _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), q + i));
+		__mmask16 m = (__mmask16)rt_lanes(0, 2 * n - 1) & 0x5555; /* even lanes */
+		__m512 qv = _mm512_permutexvar_ps(spread, _mm512_maskz_loadu_ps((__mmask16)rt_lanes(0, n), q + i));
 		_mm512_mask_storeu_ps(yr + 2 * i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, yr + 2 * i), qv));
 	}
 }

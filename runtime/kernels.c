@@ -126,13 +126,13 @@ gather_avx512(float *q, const float *xr, int64_t lo, int64_t hi, int64_t n, int6
 
 	for (int64_t k = 0; k < n; k += 16) {
 		int64_t a = lo - k > 0 ? lo - k : 0, b = hi - k < 16 ? hi - k : 16;
-		__mmask16 st = (__mmask16)(n - k < 16 ? (1u << (n - k)) - 1 : 0xffffu);
-		__mmask16 vm = (__mmask16)(b > a ? ((1u << b) - 1) & ~((1u << a) - 1) : 0);
+		__mmask16 st = (__mmask16)rt_lanes(0, n - k);
+		__mmask16 vm = (__mmask16)rt_lanes(a, b);
 		__m512 v;
 		if (stride == 1) {
 			v = _mm512_maskz_loadu_ps(vm, xr + k);
 		} else if (stride == 2) { /* input floats [2a, 2b - 1) of the 32 from xr + 2k */
-			uint64_t lm = b > a ? ((1ull << (2 * b - 1)) - 1) & ~((1ull << (2 * a)) - 1) : 0;
+			uint64_t lm = rt_lanes(2 * a, 2 * b - 1);
 			__m512 v0 = _mm512_maskz_loadu_ps((__mmask16)lm, xr + 2 * k);
 			__m512 v1 = _mm512_maskz_loadu_ps((__mmask16)(lm >> 16), xr + 2 * k + 16);
 			v = _mm512_maskz_permutex2var_ps(vm, v0, even, v1);
@@ -189,7 +189,7 @@ im2col_flat(const Conv *v, int64_t r0, int64_t r1)
 		const __m512i dj = _mm512_set1_epi32((int32_t)(j * v->DW - v->PW));
 		float *row = v->col + r * v->hw;
 		for (int64_t o = 0; o < v->hw; o += 16) {
-			__mmask16 st = (__mmask16)(v->hw - o < 16 ? (1u << (v->hw - o)) - 1 : 0xffffu);
+			__mmask16 st = (__mmask16)rt_lanes(0, v->hw - o);
 			__m512i iy = _mm512_add_epi32(_mm512_maskz_loadu_epi32(st, ys + o), di);
 			__m512i ix = _mm512_add_epi32(_mm512_maskz_loadu_epi32(st, xs + o), dj);
 			/* 0 <= iy < H and 0 <= ix < W, as unsigned compares */
@@ -223,7 +223,7 @@ im2col_rows(const Conv *v, int64_t r0, int64_t r1)
 		int64_t dj = j * v->DW - v->PW, lo, hi;
 		rt_valid_cols(dj, sw, v->W, ow, &lo, &hi);
 		/* input floats [lo*sw, (hi-1)*sw] from the row's column dj */
-		uint64_t lm = hi > lo ? ((1ull << ((hi - 1) * sw + 1)) - 1) & ~((1ull << (lo * sw)) - 1) : 0;
+		uint64_t lm = rt_lanes(lo * sw, (hi - 1) * sw + 1);
 		float *row = v->col + r * v->hw;
 		for (int64_t o = 0; o < v->hw; o += step) {
 			__m512 acc = _mm512_setzero_ps();
@@ -232,7 +232,7 @@ im2col_rows(const Conv *v, int64_t r0, int64_t r1)
 				if (oy >= v->OH || iy < 0 || iy >= v->H || !lm)
 					continue;
 				const float *src = xc + iy * v->W + dj;
-				__mmask16 put = (__mmask16)(((1u << ow) - 1) << (q * ow));
+				__mmask16 put = (__mmask16)rt_lanes(q * ow, (q + 1) * ow);
 				__m512 a = _mm512_maskz_loadu_ps((__mmask16)lm, src);
 				if (ow * sw > 16) /* one row over two vectors */
 					acc = _mm512_maskz_permutex2var_ps(
@@ -241,7 +241,7 @@ im2col_rows(const Conv *v, int64_t r0, int64_t r1)
 					acc = _mm512_mask_permutexvar_ps(acc, put, idx, a);
 			}
 			int64_t n = v->hw - o < step ? v->hw - o : step;
-			_mm512_mask_storeu_ps(row + o, (__mmask16)(n < 16 ? (1u << n) - 1 : 0xffffu), acc);
+			_mm512_mask_storeu_ps(row + o, (__mmask16)rt_lanes(0, n), acc);
 		}
 		if (++j == v->KW && (j = 0, ++i == v->KH))
 			i = 0, c++;
