@@ -230,6 +230,11 @@ int lw_conv(Lower *L, int node)
 		int64_t hw = lw_mul(L, oh, ow), sz = lw_mul(L, ckk, hw);
 		if (!L->ovf && nncc_abi_conv_blocks(x->d[0].n, win.kern[1], ow, hw)) /* blocks of images */
 			sz = lw_mul(L, lw_mul(L, nncc_abi_wide_images(x->d[0].n, hw), hw), ckk + kout / group);
+		if (!L->ovf && nncc_abi_wino(x->d[0].n, c, h, wd, kout, oh, ow, win.kern[0], win.kern[1],
+					     win.str[0], win.str[1], win.dil[0], win.dil[1], group)) {
+			int64_t wsz = nncc_abi_wino_scratch(x->d[0].n, c, kout, oh, ow, win.dil[0]); /* Winograd */
+			sz = wsz > sz ? wsz : sz;
+		}
 		if (L->ovf || (scratch = lw_temp(L, DT_F32, sz, -1)) < 0)
 			return lw_err(L, node, "im2col scratch size overflows");
 	}

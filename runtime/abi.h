@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define NNCC_ABI_MAGIC 0x6e6e6363u /* "nncc" */
-#define NNCC_ABI_VERSION 4 /* 3: param_role (training state); 4: gemm_scratch */
+#define NNCC_ABI_VERSION 5 /* 3: param_role (training state); 4: gemm_scratch; 5: weight cache */
 
 typedef struct nncc_abi_tensor {
 	const char *name;    /* NUL-terminated */
@@ -43,6 +43,18 @@ typedef struct nncc_abi_ctx {
 	/* nthreads * NNCC_ABI_GEMM_SCRATCH bytes, 64-byte aligned, for the
 	 * GEMMs of this run; NULL: GEMMs call OpenBLAS */
 	void *gemm_scratch;
+	/* The session's cache of weights in a kernel's own layout (a
+	 * Winograd transform): wcache(wcache_owner, key, tag, bytes, &fresh)
+	 * returns a 64-byte aligned buffer of bytes that lives as long as
+	 * the session, for the weight whose embedded data is key, in the
+	 * form tag names (the caller's own code: layout and geometry); with
+	 * *fresh = 1 the caller fills it before anything else reads it. NULL
+	 * when key is not a read-only weight of the model (training state,
+	 * a writable weight) or memory is short: the caller then computes
+	 * without it. Called only from the thread that called run. NULL
+	 * wcache: no cache. */
+	void *(*wcache)(void *owner, const void *key, uint64_t tag, int64_t bytes, int *fresh);
+	void *wcache_owner;
 } nncc_abi_ctx;
 
 /* The entry point: arena is arena_bytes, 64-byte aligned, owned by the
@@ -115,6 +127,45 @@ nncc_abi_wide_images(int64_t n, int64_t hw)
 
 	return nb < n ? nb : n;
 }
+/* Whether nncc_rt_conv2d_f32 may run a convolution by Winograd's
+ * F(2x2, 3x3) (runtime/winograd.c: 3x3 windows, stride 1, one dilation,
+ * one group, at least 32 channels and filters, at least 16 output tiles of
+ * 2x2 (fewer reuse each transformed weight too little to repay reading
+ * 16/9 as many), int32 offsets); it does so
+ * when the weight is in the session's weight cache (nncc_abi_ctx.wcache). */
+static inline int
+nncc_abi_wino(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t oh, int64_t ow,
+	      int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t g)
+{
+	return kh == 3 && kw == 3 && sh == 1 && sw == 1 && dh >= 1 && dh == dw && g == 1 &&
+	       c >= 32 && k >= 32 && n * ((oh + 1) / 2) * ((ow + 1) / 2) >= 16 &&
+	       n * c * h * w < ((int64_t)1 << 30) &&
+	       n * k * oh * ow < ((int64_t)1 << 30);
+}
+
+/* Output tiles (2x2 outputs each, d apart with dilation d: the grid covers
+ * the output rounded up to 2d) per block of such a convolution: the
+ * block's transformed inputs (16 x c x tiles floats) stay about 1 MiB. */
+static inline int64_t
+nncc_abi_wino_block(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t d)
+{
+	int64_t t = n * ((oh + 2 * d - 1) / (2 * d) * d) * ((ow + 2 * d - 1) / (2 * d) * d);
+	int64_t big = c > k ? c : k;
+	int64_t tb = 16384 / big;
+
+	tb = tb < 32 ? 32 : tb > 512 ? 512 : tb;
+	return t < tb ? t : tb;
+}
+
+/* Floats of scratch a Winograd convolution needs: a block's transformed
+ * inputs and products, padded to whole GEMM tiles (at most 96 columns and
+ * 32 rows). */
+static inline int64_t
+nncc_abi_wino_scratch(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t d)
+{
+	return 16 * (nncc_abi_wino_block(n, c, k, oh, ow, d) + 96) * (c + k + 32);
+}
+
 /* The general convolution (3-D windows, conv-transpose); p: transpose, n,
  * c, d, h, w, k, od, oh, ow, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw,
  * group (23 values); see runtime/kernels.c. */

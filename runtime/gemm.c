@@ -230,6 +230,19 @@ pick_isa(int64_t m, int64_t n)
 	return best;
 }
 
+int
+rt_gemm_tile(int64_t m, int64_t n, RtTile *t)
+{
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx512f"))
+		return 0;
+	const Isa *v = pick_isa(m, n);
+	t->mr = v->mr;
+	t->nr = v->nr;
+	t->ukr = v->ukr;
+	return 1;
+}
+
 /* One GEMM, and how its C splits into pieces (one per chunk). */
 typedef struct Gemm {
 	const Isa *isa;
@@ -242,6 +255,11 @@ typedef struct Gemm {
 	const float *bt; /* dots_avx512: B transposed (n x k), B itself or a copy */
 	int64_t ldbt;   /* its row stride */
 	int64_t npiece;
+	/* A packed ahead (rt_gemm_const_a): per KC block from p0, the panels
+	 * of all mp rows (m padded to whole mr) at apack + p0 * mp; NULL:
+	 * packed block by block */
+	const float *apack;
+	int64_t mp;
 } Gemm;
 
 /* d[0..8)[0..8) (row stride ldd) = the transpose of s (row stride lds):
@@ -387,13 +405,15 @@ gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float 
 			pack_b(g, pc, kc, jc + full, nc - full, bp + full * kc);
 			for (int64_t ic = i0; ic < i1; ic += mcb) {
 				int64_t mc = i1 - ic < mcb ? i1 - ic : mcb;
-				pack_a(g, ic, mc, pc, kc, ap);
+				const float *apk = g->apack ? g->apack + pc * g->mp + ic * kc : ap;
+				if (!g->apack)
+					pack_a(g, ic, mc, pc, kc, ap);
 				for (int64_t ir = 0; ir < mc; ir += mr)
 					for (int64_t jr = 0; jr < nc; jr += nr) {
 						float *c = g->c + (ic + ir) * g->ldc + jc + jr;
 						int64_t rows = mc - ir < mr ? mc - ir : mr;
 						int64_t cols = nc - jr < nr ? nc - jr : nr;
-						const float *a = ap + ir * kc, *b = bp + jr * kc;
+						const float *a = apk + ir * kc, *b = bp + jr * kc;
 						int64_t ldb = nr;
 						if (jr < full)
 							b = g->b + pc * g->ldb + jc + jr, ldb = g->ldb;
@@ -577,9 +597,31 @@ rows_piece(void *closure, int64_t ch)
 		    (ch + 1) * blocks / g->npiece * 16 < g->n ? (ch + 1) * blocks / g->npiece * 16 : g->n);
 }
 
-void
-rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-	int trans_a, const float *b, int64_t ldb, int trans_b, int accumulate, float *c, int64_t ldc)
+/* g's A panels, all of them, from cx's weight cache (packed on the first
+ * call): the tiled path then packs only B. Left to pack block by block
+ * when the cache declines. */
+static void
+const_a(const nncc_abi_ctx *cx, Gemm *g, const void *key, uint64_t part)
+{
+	int mr = g->isa->mr, fresh;
+	int64_t mp = (g->m + mr - 1) / mr * mr;
+	uint64_t tag = (uint64_t)0x41 << 56 | (uint64_t)mr << 48 | (part & 0xffff) << 32 | (uint64_t)(g->k & 0xffffffff);
+	float *ap = cx->wcache(cx->wcache_owner, key, tag, mp * g->k * (int64_t)sizeof(float), &fresh);
+
+	if (!ap)
+		return;
+	if (fresh)
+		for (int64_t pc = 0; pc < g->k; pc += KC)
+			pack_a(g, 0, g->m, pc, g->k - pc < KC ? g->k - pc : KC, ap + pc * mp);
+	g->apack = ap, g->mp = mp;
+}
+
+/* rt_gemm; with key, A (not trans_a) is the constant weight at key and
+ * the tiled path takes its panels from cx's weight cache when it can. */
+static void
+gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+	 int trans_a, const float *b, int64_t ldb, int trans_b, int accumulate, float *c, int64_t ldc,
+	 const void *key, uint64_t tag)
 {
 	if (m <= 0 || n <= 0)
 		return;
@@ -634,6 +676,8 @@ rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a,
 			rows_avx512(&g, 0, n);
 		return;
 	}
+	if (key && !trans_a && cx->wcache)
+		const_a(cx, &g, key, tag);
 	int64_t tm = (m + g.isa->mr - 1) / g.isa->mr, tn = (n + g.isa->nr - 1) / g.isa->nr;
 	g.split_n = tn >= tm || tn >= 4 * threads;
 	g.npiece = g.split_n ? tn : tm;
@@ -643,4 +687,19 @@ rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a,
 		cx->parallel_for(cx->pool, gemm_piece, &g, g.npiece);
 	else
 		gemm_piece(&g, 0);
+}
+
+void
+rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+	int trans_a, const float *b, int64_t ldb, int trans_b, int accumulate, float *c, int64_t ldc)
+{
+	gemm_run(cx, m, n, k, a, lda, trans_a, b, ldb, trans_b, accumulate, c, ldc, NULL, 0);
+}
+
+void
+rt_gemm_const_a(const nncc_abi_ctx *cx, const void *key, uint32_t part, int64_t m, int64_t n,
+		int64_t k, const float *a, const float *b, int64_t ldb, int trans_b, int accumulate,
+		float *c, int64_t ldc)
+{
+	gemm_run(cx, m, n, k, a, k, 0, b, ldb, trans_b, accumulate, c, ldc, key, part);
 }

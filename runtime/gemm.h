@@ -18,4 +18,27 @@ void rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const floa
 	     int trans_a, const float *b, int64_t ldb, int trans_b, int accumulate, float *c,
 	     int64_t ldc);
 
+/* rt_gemm with A (m x k, row-major) the constant weight whose data is
+ * at key (part tells apart the pieces of one weight, e.g. groups): where
+ * the tiled path runs, its A panels come packed from cx's weight cache
+ * (nncc_abi_ctx.wcache; packed on the first call), not packed anew. */
+void rt_gemm_const_a(const nncc_abi_ctx *cx, const void *key, uint32_t part, int64_t m, int64_t n,
+		     int64_t k, const float *a, const float *b, int64_t ldb, int trans_b, int accumulate,
+		     float *c, int64_t ldc);
+
+/* A micro-kernel of the GEMM, for callers that lay out their own panels
+ * (winograd.c): c (mr x nr, row stride ldc) = (acc ? c : 0) + ap * bp,
+ * ap an mr x kc panel stored column by column (kc runs of mr), bp kc rows
+ * of nr (row stride ldb). */
+typedef void (*RtUkr)(int64_t kc, const float *ap, const float *bp, int64_t ldb, float *c,
+		      int64_t ldc, int acc);
+typedef struct RtTile {
+	int mr, nr; /* tile rows and columns */
+	RtUkr ukr;  /* its micro-kernel */
+} RtTile;
+
+/* The AVX-512 tile rt_gemm would use for an m x n C (the same rule, a
+ * function of m and n only); 0 without AVX-512. */
+int rt_gemm_tile(int64_t m, int64_t n, RtTile *t);
+
 #endif

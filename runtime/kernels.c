@@ -21,6 +21,7 @@
 #include "conv_direct.h"
 #include "gemm.h"
 #include "kernel_util.h"
+#include "winograd.h"
 
 /* For every index (i0, .., i{nbatch-1}) of the batch extents bext, row-major:
  * C[sum i*sc] = op(A[sum i*sa]) * op(B[sum i*sb]). A stride 0 broadcasts. */
@@ -572,6 +573,8 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 		}
 		return;
 	}
+	if (!fast && rt_conv2d_winograd(x, w, bias, y, scratch, p, cx)) /* 3x3, stride 1 */
+		return;
 	if (!fast && rt_conv2d_direct(x, w, bias, y, p, cx)) /* few filters: no im2col */
 		return;
 	/* a window wider than the output, or small images: several images per
@@ -597,6 +600,7 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 				for (int64_t ch = 0; ch < v.nchunk; ch++)
 					copy_chunk(&v, ch);
 			/* yg (kg x hw) = wg (kg x ckk) * col (ckk x hw) (+ bias) */
-			rt_gemm_rm(cx, wg, fast ? v.xg : v.col, v.yg, v.kg, v.hw, v.ckk, 0, 0, bias ? 1.0f : 0.0f);
+			rt_gemm_const_a(cx, w, (uint32_t)g, v.kg, v.hw, v.ckk, wg, fast ? v.xg : v.col, v.hw, 0,
+					bias != NULL, v.yg, v.hw);
 		}
 }

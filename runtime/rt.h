@@ -57,6 +57,16 @@ char *rt_format_type(char *buf, size_t size, int dtype, int rank, const int64_t 
 /* Releases t's buffers and zeroes it. NULL is fine. */
 void rt_tensor_free(RtTensor *t);
 
+/* wcache.c: a session's cache of transformed read-only weights (see
+ * nncc_abi_ctx.wcache; owner is the RtWcache). */
+typedef struct RtWcache {
+	const nncc_abi_model *abi; /* whose constant params may be keys */
+	struct RtWentry *e;        /* entries, n used of cap */
+	int n, cap;
+} RtWcache;
+void *rt_wcache_get(void *owner, const void *key, uint64_t tag, int64_t bytes, int *fresh);
+void rt_wcache_clear(RtWcache *c); /* frees every entry */
+
 /* model.c */
 /* Wraps a descriptor already in memory (a test's, or one linked into the
  * program). The descriptor must outlive the model; it is validated as

@@ -2,7 +2,8 @@
  *
  * A session owns the model's working arena (arena_bytes, 64-byte aligned)
  * and one buffer per input and output, all allocated at creation through
- * rt_alloc, so running allocates nothing. Inputs are copied in by
+ * rt_alloc, so running allocates nothing (but for the weight cache,
+ * wcache.c, filled on the first run). Inputs are copied in by
  * set_input after checking dtype and shape against the descriptor; run
  * passes the buffers and the descriptor's embedded parameter data to the
  * model's run function. Sessions share nothing, so two threads with two
@@ -42,6 +43,7 @@ struct nncc_session {
 	int nthreads;              /* threads a run uses, >= 1 */
 	RtPool *pool;              /* its workers; NULL when nthreads is 1 */
 	nncc_abi_ctx ctx;          /* what run() receives */
+	RtWcache wcache;           /* transformed weights (ctx.wcache) */
 	RtCuda *cuda;              /* the GPU side (nncc_session_use_cuda), NULL: runs on the CPU */
 };
 
@@ -53,6 +55,7 @@ nncc_session_free(nncc_session *s)
 	rt_cuda_free(s->cuda);
 	rt_pool_free(s->pool);
 	rt_free(s->ctx.gemm_scratch);
+	rt_wcache_clear(&s->wcache);
 	if (s->in)
 		for (int32_t i = 0; i < s->abi->ninputs; i++)
 			rt_free(s->in[i]);
@@ -164,6 +167,9 @@ nncc_session_create(const nncc_model *m, nncc_session **out, char **err)
 		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 	s->model = m;
 	s->abi = a;
+	s->wcache.abi = a;
+	s->ctx.wcache = rt_wcache_get;
+	s->ctx.wcache_owner = &s->wcache;
 	s->in = ptrs(a->ninputs);
 	s->out = ptrs(a->noutputs);
 	s->params = ptrs(a->nparams);

@@ -37,6 +37,38 @@ rnd(uint32_t *s)
 	return (float)(*s >> 8) / 8388608.0f - 1.0f;
 }
 
+/* A weight cache of any key (nncc_abi_ctx.wcache), emptied per shape. */
+typedef struct Cache {
+	const void *key[4];
+	uint64_t tag[4];
+	void *data[4];
+	int n, fills;
+} Cache;
+
+static void *
+cache_get(void *owner, const void *key, uint64_t tag, int64_t bytes, int *fresh)
+{
+	Cache *c = owner;
+
+	*fresh = 0;
+	for (int i = 0; i < c->n; i++)
+		if (c->key[i] == key && c->tag[i] == tag)
+			return c->data[i];
+	assert_true(c->n < 4);
+	c->key[c->n] = key, c->tag[c->n] = tag;
+	assert_non_null(c->data[c->n] = aligned_alloc(64, (size_t)(bytes + 63) / 64 * 64));
+	c->fills++, *fresh = 1;
+	return c->data[c->n++];
+}
+
+static void
+cache_clear(Cache *c)
+{
+	for (int i = 0; i < c->n; i++)
+		free(c->data[i]);
+	c->n = 0;
+}
+
 /* c (m x n, ldc) against the float64 product of a and b (+ c0). */
 static void
 check(const float *a, int64_t lda, int ta, const float *b, int64_t ldb, int tb, const float *c0,
@@ -78,6 +110,7 @@ test_gemm_shapes(void **state)
 	void *gs = aligned_alloc(64, 3 * NNCC_ABI_GEMM_SCRATCH);
 	uint32_t seed = 3;
 	char what[128];
+	int packed_ahead = 0;
 
 	(void)state;
 	assert_non_null(gs);
@@ -102,8 +135,9 @@ test_gemm_shapes(void **state)
 			for (int tb = 0; tb < 2; tb++)
 				for (int acc = 0; acc < 2; acc++)
 					for (int th = 1; th <= 3; th++) {
-						nncc_abi_ctx cx = {th, th > 1 ? rt_pool_parallel_for : NULL,
-								   pool[th - 1], gs};
+						nncc_abi_ctx cx = {.nthreads = th,
+								   .parallel_for = th > 1 ? rt_pool_parallel_for : NULL,
+								   .pool = pool[th - 1], .gemm_scratch = gs};
 						memcpy(c, c0, (size_t)(ldc * m) * sizeof(float));
 						rt_gemm(&cx, m, n, k, a, lda, ta, b, ldb, tb, acc, c, ldc);
 						snprintf(what, sizeof what, "%lldx%lldx%lld ta=%d tb=%d acc=%d threads=%d",
@@ -118,8 +152,36 @@ test_gemm_shapes(void **state)
 						else if (memcmp(c, c1, (size_t)(ldc * m) * sizeof(float)))
 							fail_msg("%s: not the bits of 1 thread", what);
 					}
+		/* A a constant weight packed ahead in a cache (rt_gemm_const_a):
+		 * the bits of rt_gemm, on every thread count, filled once */
+		float *ak = malloc((size_t)(m * k + 1) * sizeof(float));
+		Cache cache = {0};
+		assert_non_null(ak);
+		for (int64_t i = 0; i < m * k; i++)
+			ak[i] = a[i / k * lda + i % k];
+		for (int tb = 0; tb < 2; tb++)
+			for (int th = 1; th <= 3; th++) {
+				nncc_abi_ctx cx = {.nthreads = th, .parallel_for = th > 1 ? rt_pool_parallel_for : NULL,
+						   .pool = pool[th - 1], .gemm_scratch = gs,
+						   .wcache = cache_get, .wcache_owner = &cache};
+				memcpy(c1, c0, (size_t)(ldc * m) * sizeof(float));
+				rt_gemm(&cx, m, n, k, ak, k, 0, b, ldb, tb, 1, c1, ldc);
+				for (int rep = 0; rep < 2; rep++) {
+					memcpy(c, c0, (size_t)(ldc * m) * sizeof(float));
+					rt_gemm_const_a(&cx, ak, (uint32_t)tb, m, n, k, ak, b, ldb, tb, 1, c, ldc);
+					snprintf(what, sizeof what, "%lldx%lldx%lld const A tb=%d threads=%d",
+						 (long long)m, (long long)n, (long long)k, tb, th);
+					if (memcmp(c, c1, (size_t)(ldc * m) * sizeof(float)))
+						fail_msg("%s: not the bits of rt_gemm", what);
+				}
+			}
+		assert_true(cache.fills <= 2); /* one per tb at most: the tiled path's A, once */
+		packed_ahead += cache.fills;
+		cache_clear(&cache);
+		free(ak);
 		free(a), free(b), free(c0), free(c), free(c1);
 	}
+	assert_true(packed_ahead >= 20); /* most shapes take the tiled path */
 	for (int t = 2; t <= 3; t++)
 		rt_pool_free(pool[t - 1]);
 	free(gs);
@@ -130,7 +192,7 @@ static void
 test_gemm_empty(void **state)
 {
 	void *gs = aligned_alloc(64, NNCC_ABI_GEMM_SCRATCH);
-	nncc_abi_ctx cx = {1, NULL, NULL, gs};
+	nncc_abi_ctx cx = {.nthreads = 1, .gemm_scratch = gs};
 	float a[4] = {1, 2, 3, 4}, c[4] = {5, 6, 7, 8};
 
 	(void)state;

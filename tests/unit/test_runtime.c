@@ -26,6 +26,7 @@
 #include "runtime/conv_nd.c"
 #include "runtime/gemm.c"
 #include "runtime/conv_direct.c"
+#include "runtime/winograd.c"
 
 /* A deterministic generator of floats in [-1, 1). */
 static float
@@ -189,7 +190,8 @@ test_conv2d(void **state)
 	char what[64];
 	RtPool *pool;
 	void *gs = aligned_alloc(64, 3 * NNCC_ABI_GEMM_SCRATCH);
-	nncc_abi_ctx ctx = {3, rt_pool_parallel_for, NULL, gs}, ctx1 = {1, NULL, NULL, gs};
+	nncc_abi_ctx ctx = {.nthreads = 3, .parallel_for = rt_pool_parallel_for, .gemm_scratch = gs},
+		     ctx1 = {.nthreads = 1, .gemm_scratch = gs};
 
 	assert_non_null(gs);
 	assert_int_equal(rt_pool_new(3, &pool, NULL), NNCC_STATUS_OK);

@@ -1,0 +1,187 @@
+/* test_winograd.c — the kernel library's F(2x2, 3x3) convolution
+ * (runtime/winograd.c) against a float64 direct convolution: padding,
+ * odd output sizes, several images per block and blocks across images,
+ * filters not a whole number of GEMM tiles, more channels than one
+ * micro-kernel pass, narrow (gathered) and wide (contiguous) tile rows,
+ * dilations 2 to 4;
+ * the same bits on 1 and 3 threads and from a cached transform; and the
+ * cases it must decline. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/rt.h"
+#include "runtime/gemm.c"
+#include "runtime/winograd.c"
+
+/* gemm.c's OpenBLAS fallback: never reached here (no rt_gemm call). */
+void
+cblas_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta, const enum CBLAS_TRANSPOSE tb,
+	    const blasint m, const blasint n, const blasint k, const float alpha, const float *a,
+	    const blasint lda, const float *b, const blasint ldb, const float beta, float *c,
+	    const blasint ldc)
+{
+	fail_msg("cblas_sgemm called");
+}
+
+/* A weight cache of any key: one entry per (key, tag), counting fills. */
+typedef struct Cache {
+	const void *key[16];
+	uint64_t tag[16];
+	void *data[16];
+	int n, fills;
+	int refuse; /* answer NULL, as a session does for a writable weight */
+} Cache;
+
+static void *
+cache_get(void *owner, const void *key, uint64_t tag, int64_t bytes, int *fresh)
+{
+	Cache *c = owner;
+
+	*fresh = 0;
+	if (c->refuse)
+		return NULL;
+	for (int i = 0; i < c->n; i++)
+		if (c->key[i] == key && c->tag[i] == tag)
+			return c->data[i];
+	assert_true(c->n < 16);
+	c->key[c->n] = key, c->tag[c->n] = tag;
+	c->data[c->n] = aligned_alloc(64, (size_t)(bytes + 63) / 64 * 64);
+	assert_non_null(c->data[c->n]);
+	c->fills++, *fresh = 1;
+	return c->data[c->n++];
+}
+
+static float
+rnd(uint32_t *s)
+{
+	*s = *s * 1664525u + 1013904223u;
+	return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static float *
+rnd_array(int64_t n, uint32_t *s)
+{
+	float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+
+	assert_non_null(p);
+	for (int64_t i = 0; i < n; i++)
+		p[i] = rnd(s);
+	return p;
+}
+
+static void
+test_winograd_conv(void **state)
+{
+	/* n c h w k ph pw bias dilation */
+	static const int64_t cases[][9] = {
+		{1, 32, 7, 7, 32, 1, 1, 1},      /* 4 x 4 tiles, the last row and column half */
+		{1, 64, 56, 56, 64, 1, 1, 1},    /* wide rows: contiguous loads and stores */
+		{2, 40, 9, 30, 35, 1, 0, 0},     /* filters past whole tiles, no column pad */
+		{3, 300, 6, 5, 33, 2, 2, 1},     /* channels past one pass; pad 2 */
+		{2, 32, 14, 14, 48, 0, 0, 1},    /* no pad: 12 x 12 out */
+		{5, 32, 28, 20, 32, 1, 1, 1},    /* blocks across images */
+		{4, 33, 3, 3, 40, 1, 1, 0},      /* 2 x 2 tiles per image, odd channels */
+		{2, 32, 17, 40, 64, 1, 2, 1},    /* uneven pads, odd height */
+		{1, 64, 16, 16, 48, 2, 2, 1, 2}, /* dilation 2 */
+		{2, 40, 19, 13, 32, 4, 3, 0, 4}, /* dilation 4, outputs past whole tile runs */
+		{1, 32, 9, 30, 32, 1, 3, 1, 3},  /* dilation 3, pads below it */
+	};
+	uint32_t seed = 11;
+	RtPool *pool;
+	void *gs = aligned_alloc(64, 3 * NNCC_ABI_GEMM_SCRATCH);
+	Cache cache = {0};
+	nncc_abi_ctx ctx = {.nthreads = 3, .parallel_for = rt_pool_parallel_for, .gemm_scratch = gs,
+			    .wcache = cache_get, .wcache_owner = &cache};
+	nncc_abi_ctx ctx1 = ctx;
+
+	ctx1.nthreads = 1, ctx1.parallel_for = NULL;
+	assert_int_equal(rt_pool_new(3, &pool, NULL), NNCC_STATUS_OK);
+	ctx.pool = pool;
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx512f"))
+		skip(); /* the kernel is AVX-512 only; the caller then takes its other paths */
+	for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+		const int64_t *c = cases[t];
+		int64_t N = c[0], C = c[1], H = c[2], W = c[3], K = c[4], PH = c[5], PW = c[6];
+		int64_t D = c[8] ? c[8] : 1, OH = H + 2 * PH - 2 * D, OW = W + 2 * PW - 2 * D;
+		int64_t p[16] = {N, C, H, W, K, OH, OW, 3, 3, 1, 1, PH, PW, D, D, 1};
+		int64_t ny = N * K * OH * OW, nsc = nncc_abi_wino_scratch(N, C, K, OH, OW, D);
+		float *x = rnd_array(N * C * H * W, &seed), *w = rnd_array(K * C * 9, &seed);
+		float *bias = c[7] ? rnd_array(K, &seed) : NULL, *sc = rnd_array(nsc, &seed);
+		float *y1 = rnd_array(ny, &seed), *y3 = rnd_array(ny, &seed);
+		char what[64];
+
+		snprintf(what, sizeof what, "winograd case %zu", t);
+		assert_true(nncc_abi_wino(N, C, H, W, K, OH, OW, 3, 3, 1, 1, D, D, 1));
+		int fills = cache.fills;
+		assert_int_equal(rt_conv2d_winograd(x, w, bias, y1, sc, p, &ctx1), 1);
+		assert_int_equal(cache.fills, fills + 1);
+		for (int64_t b = 0; b < N; b++)
+			for (int64_t k = 0; k < K; k++)
+				for (int64_t oy = 0; oy < OH; oy++)
+					for (int64_t ox = 0; ox < OW; ox++) {
+						double s = bias ? bias[k] : 0, mag = fabs(s);
+						for (int64_t ch = 0; ch < C; ch++)
+							for (int64_t i = 0; i < 3; i++)
+								for (int64_t j = 0; j < 3; j++) {
+									int64_t iy = oy - PH + i * D, ix = ox - PW + j * D;
+									if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+										continue;
+									double v = (double)w[((k * C + ch) * 3 + i) * 3 + j] *
+										   x[((b * C + ch) * H + iy) * W + ix];
+									s += v, mag += fabs(v);
+								}
+						float got = y1[((b * K + k) * OH + oy) * OW + ox];
+						if (!(fabs(got - s) <= 1e-5 * mag + 1e-6))
+							fail_msg("%s: y[%lld][%lld][%lld][%lld] = %g, want %g", what,
+								 (long long)b, (long long)k, (long long)oy, (long long)ox,
+								 got, s);
+					}
+		/* 3 threads, the transform from the cache: the same bits */
+		memset(sc, 0xff, (size_t)nsc * sizeof *sc); /* NaN: nothing may read old scratch */
+		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, &ctx), 1);
+		assert_int_equal(cache.fills, fills + 1);
+		assert_memory_equal(y1, y3, (size_t)ny * sizeof *y1);
+		free(x), free(w), free(bias), free(sc), free(y1), free(y3);
+	}
+	/* declined: no cache entry, stride 2, few channels, grouped, 5x5 */
+	{
+		int64_t p[16] = {1, 32, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+		float *x = rnd_array(32 * 64, &seed), *w = rnd_array(32 * 32 * 9, &seed);
+		float *y = rnd_array(32 * 64, &seed), *sc = rnd_array(nncc_abi_wino_scratch(1, 32, 32, 8, 8, 1), &seed);
+		cache.refuse = 1;
+		assert_int_equal(rt_conv2d_winograd(x, w, NULL, y, sc, p, &ctx), 0);
+		cache.refuse = 0;
+		nncc_abi_ctx none = ctx;
+		none.wcache = NULL;
+		assert_int_equal(rt_conv2d_winograd(x, w, NULL, y, sc, p, &none), 0);
+		assert_false(nncc_abi_wino(1, 32, 8, 8, 32, 4, 4, 3, 3, 2, 2, 1, 1, 1));
+		assert_false(nncc_abi_wino(1, 16, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1));
+		assert_false(nncc_abi_wino(1, 64, 8, 8, 64, 8, 8, 3, 3, 1, 1, 1, 1, 2));
+		assert_false(nncc_abi_wino(1, 64, 8, 8, 64, 8, 8, 5, 5, 1, 1, 1, 1, 1));
+		assert_false(nncc_abi_wino(1, 64, 8, 8, 64, 8, 8, 3, 3, 1, 1, 2, 1, 1)); /* uneven dilation */
+		assert_false(nncc_abi_wino(1, 64, 6, 6, 64, 6, 6, 3, 3, 1, 1, 1, 1, 1)); /* 9 tiles */
+		free(x), free(w), free(y), free(sc);
+	}
+	for (int i = 0; i < cache.n; i++)
+		free(cache.data[i]);
+	rt_pool_free(pool);
+	free(gs);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_winograd_conv),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
