@@ -182,6 +182,7 @@ typedef struct Kernel {
 		int64_t kh, kw;         /* window */
 		int64_t sh, sw, ph, pw, dh, dw; /* strides, top/left pads, dilations */
 		int64_t group;
+		int wino_u;             /* scratch also holds a Winograd weight transform (nncc_abi_wino_uscratch): the weight is not a constant */
 		/* the general call (nncc_rt_convnd_f32), for 3-D windows and conv-transpose */
 		int nd;                 /* 1: general call, 3-D geometry (1-D/2-D: leading extents 1) */
 		int transpose;          /* nd only: conv-transpose, wt [C, K/G, kd, kh, kw], c/h/w input */

@@ -224,7 +224,7 @@ int lw_conv(Lower *L, int node)
 	bool direct = win.kern[0] == 1 && win.kern[1] == 1 && win.str[0] == 1 && win.str[1] == 1 &&
 		      win.dil[0] == 1 && win.dil[1] == 1 && win.pb[0] == 0 && win.pb[1] == 0 &&
 		      win.pe[0] == 0 && win.pe[1] == 0;
-	int scratch = -1;
+	int scratch = -1, wino_u = 0;
 	if (!direct) {
 		int64_t ckk = lw_mul(L, lw_mul(L, c / group, win.kern[0]), win.kern[1]);
 		int64_t hw = lw_mul(L, oh, ow), sz = lw_mul(L, ckk, hw);
@@ -233,6 +233,10 @@ int lw_conv(Lower *L, int node)
 		if (!L->ovf && nncc_abi_wino(x->d[0].n, c, h, wd, kout, oh, ow, win.kern[0], win.kern[1],
 					     win.str[0], win.str[1], win.dil[0], win.dil[1], group)) {
 			int64_t wsz = nncc_abi_wino_scratch(x->d[0].n, c, kout, oh, ow, win.dil[0]); /* Winograd */
+			const Value *wv = lw_in(L, node, 1);
+			wino_u = wv->kind != VK_CONST || !wv->data || wv->state != 0; /* not in the weight cache */
+			if (wino_u)
+				wsz = lw_add(L, wsz, nncc_abi_wino_uscratch(c, kout));
 			sz = wsz > sz ? wsz : sz;
 		}
 		if (L->ovf || (scratch = lw_temp(L, DT_F32, sz, -1)) < 0)
@@ -263,6 +267,7 @@ int lw_conv(Lower *L, int node)
 	k->conv.dh = win.dil[0];
 	k->conv.dw = win.dil[1];
 	k->conv.group = group;
+	k->conv.wino_u = wino_u;
 	return 0;
 }
 

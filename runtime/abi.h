@@ -101,7 +101,11 @@ void nncc_rt_matmul_f32(const float *a, const float *b, float *c,
 			int32_t nbatch, const int64_t *bext, const int64_t *sa,
 			const int64_t *sb, const int64_t *sc, int64_t m, int64_t n,
 			int64_t k, int32_t trans_a, int32_t trans_b, const void *ctx);
-/* p: n, c, h, w, k, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, group (16 values).
+/* p: n, c, h, w, k, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, group, wino_u
+ * (17 values; wino_u 1: scratch also holds nncc_abi_wino_uscratch floats
+ * for a Winograd transform of a weight that is not a constant; 2: and it
+ * holds that transform already, made by the call just before on the
+ * previous image of the same kernel).
  * ctx (added with the thread pool): the run's nncc_abi_ctx or NULL; its
  * threads do the im2col/bias copies and depthwise planes. Linked into each
  * artifact, so this is no part of the runtime's ABI version. */
@@ -164,6 +168,16 @@ static inline int64_t
 nncc_abi_wino_scratch(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t d)
 {
 	return 16 * (nncc_abi_wino_block(n, c, k, oh, ow, d) + 96) * (c + k + 32);
+}
+
+/* Floats a Winograd convolution whose weight is not a constant (training
+ * state, a computed weight: no cache entry) needs past
+ * nncc_abi_wino_scratch for the weight's transform, 16 x K x C padded to
+ * whole GEMM tiles. */
+static inline int64_t
+nncc_abi_wino_uscratch(int64_t c, int64_t k)
+{
+	return 16 * (k + 32) * c;
 }
 
 /* The general convolution (3-D windows, conv-transpose); p: transpose, n,

@@ -13,8 +13,11 @@
  * the first run, already laid out as the GEMM micro-kernel's A panels
  * (gemm.h rt_gemm_tile): the weights of an inference model are constant,
  * and transforming them on every run would cost as much as the product of
- * a small image. Without a cache entry (training state, writable weights,
- * no memory) the caller takes its other paths.
+ * a small image. A weight that is not a constant (training state, a
+ * computed weight: p[16], wino_u, says the scratch has room) is
+ * transformed into the scratch on every call (wino_u 1), or, image by
+ * image, by the first image's call and reused by the next (wino_u 2);
+ * otherwise, without a cache entry, the caller takes its other paths.
  *
  * With dilation D, a tile's outputs and inputs are D apart (tile_origin).
  *
@@ -45,6 +48,8 @@ typedef struct Wino {
 	const float *x, *bias;       /* input, bias or NULL */
 	float *y;                    /* output */
 	const float *u;              /* transformed weights: 16 x kp x c, A panels */
+	float *uw;                   /* where wt_chunk writes them */
+	const float *wt;             /* the weights, K x C x 3 x 3 */
 	float *v, *m;                /* block scratch: 16 x c x tbp (B panels), 16 x kp x tbp */
 	int64_t C, H, W, K, OH, OW, PH, PW; /* geometry */
 	int64_t D;                   /* dilation (both axes) */
@@ -128,17 +133,21 @@ typedef struct Put {
 } Put;
 
 static void
-put_plan(const Wino *d, int64_t t, int64_t cnt, Put *pl)
+put_runs(int64_t w, int64_t pstride, int64_t t, int64_t cnt, Put *pl)
 {
-	int64_t nr = d->tile.nr;
-
 	pl->n = 0;
 	for (int64_t q = 0; q < cnt;) {
-		int64_t p = (t + q) / nr, lane = (t + q) % nr, run = nr - lane < cnt - q ? nr - lane : cnt - q;
-		pl->off[pl->n] = p * d->C * nr + lane - q;
+		int64_t p = (t + q) / w, lane = (t + q) % w, run = w - lane < cnt - q ? w - lane : cnt - q;
+		pl->off[pl->n] = p * pstride + lane - q;
 		pl->mask[pl->n++] = (__mmask16)(((1u << run) - 1) << q);
 		q += run;
 	}
+}
+
+static void
+put_plan(const Wino *d, int64_t t, int64_t cnt, Put *pl)
+{
+	put_runs(d->tile.nr, d->C * d->tile.nr, t, cnt, pl);
 }
 
 /* The 16 transformed vectors of one channel's 4 x 4 input values r[i][j]
@@ -366,33 +375,49 @@ out_chunk(void *closure, int64_t ch)
 
 /* U = G g G^T for every (filter, channel), G = [1 0 0; .5 .5 .5; .5 -.5
  * .5; 0 0 1], as the A panels of each xi: filter f of panel f / mr at
- * lane f % mr, channel c at row c; filters past K zero. */
-static void
-transform_weights(const Wino *d, const float *w, float *u)
+ * lane f % mr, channel c at row c; filters past K zero. Chunk ch: groups
+ * of 16 filters (the lanes), a fixed share of them. */
+__attribute__((target("avx512f"))) static void
+wt_chunk(void *closure, int64_t ch)
 {
-	int64_t mr = d->tile.mr;
+	const Wino *d = closure;
+	int64_t ng = (d->kp + 15) / 16, q0 = ch * ng / d->nchunk, q1 = (ch + 1) * ng / d->nchunk;
+	int64_t mr = d->tile.mr, ustride = d->kp * d->C;
+	const __m512 half = _mm512_set1_ps(0.5f);
+	__m512i off = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+					 _mm512_set1_epi32((int32_t)(d->C * 9)));
 
-	for (int64_t f = 0; f < d->kp; f++)
+	for (int64_t fg = q0; fg < q1; fg++) {
+		int64_t f0 = fg * 16, cnt = d->kp - f0 < 16 ? d->kp - f0 : 16;
+		__mmask16 live = (__mmask16)rt_lanes(0, d->K - f0 < cnt ? d->K - f0 : cnt);
+		Put pl;
+		put_runs(mr, d->C * mr, f0, cnt, &pl);
 		for (int64_t c = 0; c < d->C; c++) {
-			double gg[4][3], uu[4][4];
-			const float *g = w + (f * d->C + c) * 9;
+			const float *g = d->wt + (f0 * d->C + c) * 9;
+			__m512 gg[4][3], o[16];
 			for (int j = 0; j < 3; j++) {
-				double g0 = f < d->K ? g[j] : 0, g1 = f < d->K ? g[3 + j] : 0,
-				       g2 = f < d->K ? g[6 + j] : 0;
+				__m512 g0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, off, g + j, 4);
+				__m512 g1 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, off, g + 3 + j, 4);
+				__m512 g2 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, off, g + 6 + j, 4);
+				__m512 s = _mm512_add_ps(g0, g2);
 				gg[0][j] = g0;
-				gg[1][j] = 0.5 * (g0 + g1 + g2);
-				gg[2][j] = 0.5 * (g0 - g1 + g2);
+				gg[1][j] = _mm512_mul_ps(half, _mm512_add_ps(s, g1));
+				gg[2][j] = _mm512_mul_ps(half, _mm512_sub_ps(s, g1));
 				gg[3][j] = g2;
 			}
 			for (int r = 0; r < 4; r++) {
-				uu[r][0] = gg[r][0];
-				uu[r][1] = 0.5 * (gg[r][0] + gg[r][1] + gg[r][2]);
-				uu[r][2] = 0.5 * (gg[r][0] - gg[r][1] + gg[r][2]);
-				uu[r][3] = gg[r][2];
+				__m512 s = _mm512_add_ps(gg[r][0], gg[r][2]);
+				o[r * 4 + 0] = gg[r][0];
+				o[r * 4 + 1] = _mm512_mul_ps(half, _mm512_add_ps(s, gg[r][1]));
+				o[r * 4 + 2] = _mm512_mul_ps(half, _mm512_sub_ps(s, gg[r][1]));
+				o[r * 4 + 3] = gg[r][2];
 			}
+			float *u = d->uw + c * mr;
 			for (int xi = 0; xi < 16; xi++)
-				u[xi * d->kp * d->C + (f / mr * d->C + c) * mr + f % mr] = (float)uu[xi / 4][xi % 4];
+				for (int k = 0; k < pl.n; k++)
+					_mm512_mask_storeu_ps(u + xi * ustride + pl.off[k], pl.mask[k], o[xi]);
 		}
+	}
 }
 
 static void
@@ -428,15 +453,21 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 	int fresh = 0;
 	uint64_t tag = (uint64_t)WINO_TAG << 56 | (uint64_t)d.tile.mr << 48 | (uint64_t)d.C << 24 | (uint64_t)d.K;
 	float *u = cx->wcache(cx->wcache_owner, w, tag, 16 * d.kp * d.C * (int64_t)sizeof(float), &fresh);
+	if (!u && p[16]) { /* not a constant: transformed into the scratch */
+		u = scratch + nncc_abi_wino_scratch(N, d.C, d.K, d.OH, d.OW, d.D);
+		fresh = p[16] == 1; /* 2: the previous call, the same weight's image before, left it there */
+	}
 	if (!u)
 		return 0;
-	if (fresh)
-		transform_weights(&d, w, u);
+	/* phases: enough chunks to spread, few enough to stay long */
+	d.nchunk = cx->nthreads > 1 ? 4 * cx->nthreads : 1;
+	if (fresh) {
+		d.wt = w, d.uw = u;
+		run_phase(cx, wt_chunk, &d, d.nchunk);
+	}
 	d.u = u;
 	d.v = scratch;
 	d.m = scratch + 16 * d.C * d.tbp;
-	/* phases 1 and 3: enough chunks to spread, few enough to stay long */
-	d.nchunk = cx->nthreads > 1 ? 4 * cx->nthreads : 1;
 	int64_t total = N * d.th * d.tw;
 	for (d.t0 = 0; d.t0 < total; d.t0 += blk) {
 		d.tb = total - d.t0 < blk ? total - d.t0 : blk;

@@ -467,9 +467,10 @@ static void conv_call(Kc *c, LLVMValueRef img)
 {
 	Cg *cg = c->cg;
 	const Kernel *k = c->k;
-	int64_t p[16] = {
+	int64_t p[17] = {
 	    img ? 1 : k->conv.n, k->conv.c, k->conv.h, k->conv.w, k->conv.k, k->conv.oh, k->conv.ow, k->conv.kh,
 	    k->conv.kw, k->conv.sh, k->conv.sw, k->conv.ph, k->conv.pw, k->conv.dh, k->conv.dw, k->conv.group,
+	    k->conv.wino_u,
 	};
 	int64_t q[23] = { /* conv.nd: nncc_rt_convnd_f32's geometry */
 	    k->conv.transpose, img ? 1 : k->conv.n, k->conv.c, k->conv.d, k->conv.h, k->conv.w, k->conv.k,
@@ -485,11 +486,20 @@ static void conv_call(Kc *c, LLVMValueRef img)
 		x = LLVMBuildInBoundsGEP2(cg->b, f32, x, &xo, 1, "");
 		y = LLVMBuildInBoundsGEP2(cg->b, f32, y, &yo, 1, "");
 	}
+	LLVMValueRef geo = k->conv.nd ? i64_array(c, q, 23, "conv.q") : i64_array(c, p, 17, "conv.p");
+	if (!k->conv.nd && k->conv.wino_u && img) {
+		/* image by image: the weight's Winograd transform, made in the
+		 * scratch by image 0's call, serves the later images (wino_u 2) */
+		p[16] = 2;
+		LLVMValueRef again = i64_array(c, p, 17, "conv.p");
+		LLVMValueRef first = LLVMBuildICmp(cg->b, LLVMIntEQ, img, LLVMConstInt(LLVMTypeOf(img), 0, 0), "");
+		geo = LLVMBuildSelect(cg->b, first, geo, again, "");
+	}
 	LLVMTypeRef at[7] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr};
 	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, at, 7, 0);
 	LLVMValueRef args[7] = {
 	    x, cpu_base(c, k->conv.wt), cpu_base(c, k->conv.bias), y, cpu_base(c, k->conv.scratch),
-	    k->conv.nd ? i64_array(c, q, 23, "conv.q") : i64_array(c, p, 16, "conv.p"),
+	    geo,
 	    LLVMGetParam(c->fn, (unsigned)c->nargs), /* ctx */
 	};
 	LLVMBuildCall2(cg->b, fty, cpu_lib_fn(c, k->conv.nd ? "nncc_rt_convnd_f32" : "nncc_rt_conv2d_f32", fty), args, 7,

@@ -202,7 +202,7 @@ test_conv2d(void **state)
 		int64_t G = c[15];
 		int64_t OH = (H + c[9] + c[11] - c[13] * (KH - 1) - 1) / c[7] + 1;
 		int64_t OW = (W + c[10] + c[12] - c[14] * (KW - 1) - 1) / c[8] + 1;
-		int64_t p[16] = {N, C, H, W, K, OH, OW, KH, KW, c[7], c[8], c[9], c[10], c[13], c[14], G};
+		int64_t p[17] = {N, C, H, W, K, OH, OW, KH, KW, c[7], c[8], c[9], c[10], c[13], c[14], G, 0};
 		int64_t ny = N * K * OH * OW;
 		int fast = KH == 1 && KW == 1 && c[7] == 1 && c[8] == 1 && c[9] == 0 && c[10] == 0 &&
 			   OH == H && OW == W;

@@ -4,8 +4,8 @@
  * filters not a whole number of GEMM tiles, more channels than one
  * micro-kernel pass, narrow (gathered) and wide (contiguous) tile rows,
  * dilations 2 to 4;
- * the same bits on 1 and 3 threads and from a cached transform; and the
- * cases it must decline. */
+ * the same bits on 1 and 3 threads, from a cached transform and from one
+ * made in the scratch on every call; and the cases it must decline. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -112,10 +112,11 @@ test_winograd_conv(void **state)
 		const int64_t *c = cases[t];
 		int64_t N = c[0], C = c[1], H = c[2], W = c[3], K = c[4], PH = c[5], PW = c[6];
 		int64_t D = c[8] ? c[8] : 1, OH = H + 2 * PH - 2 * D, OW = W + 2 * PW - 2 * D;
-		int64_t p[16] = {N, C, H, W, K, OH, OW, 3, 3, 1, 1, PH, PW, D, D, 1};
+		int64_t p[17] = {N, C, H, W, K, OH, OW, 3, 3, 1, 1, PH, PW, D, D, 1, 0};
 		int64_t ny = N * K * OH * OW, nsc = nncc_abi_wino_scratch(N, C, K, OH, OW, D);
+		int64_t nscu = nsc + nncc_abi_wino_uscratch(C, K);
 		float *x = rnd_array(N * C * H * W, &seed), *w = rnd_array(K * C * 9, &seed);
-		float *bias = c[7] ? rnd_array(K, &seed) : NULL, *sc = rnd_array(nsc, &seed);
+		float *bias = c[7] ? rnd_array(K, &seed) : NULL, *sc = rnd_array(nscu, &seed);
 		float *y1 = rnd_array(ny, &seed), *y3 = rnd_array(ny, &seed);
 		char what[64];
 
@@ -150,11 +151,26 @@ test_winograd_conv(void **state)
 		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, &ctx), 1);
 		assert_int_equal(cache.fills, fills + 1);
 		assert_memory_equal(y1, y3, (size_t)ny * sizeof *y1);
+		/* a weight that is not a constant (the cache declines): transformed
+		 * into the scratch on every call when p[16] says there is room */
+		cache.refuse = 1;
+		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, &ctx), 0);
+		p[16] = 1;
+		memset(y3, 0, (size_t)ny * sizeof *y3);
+		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, t % 2 ? &ctx : &ctx1), 1);
+		assert_memory_equal(y1, y3, (size_t)ny * sizeof *y1);
+		/* 2: the transform the call before left in the scratch serves again */
+		p[16] = 2;
+		memset(y3, 0, (size_t)ny * sizeof *y3);
+		memset(sc, 0xff, (size_t)nsc * sizeof *sc); /* the block part only */
+		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, &ctx), 1);
+		assert_memory_equal(y1, y3, (size_t)ny * sizeof *y1);
+		cache.refuse = 0;
 		free(x), free(w), free(bias), free(sc), free(y1), free(y3);
 	}
 	/* declined: no cache entry, stride 2, few channels, grouped, 5x5 */
 	{
-		int64_t p[16] = {1, 32, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+		int64_t p[17] = {1, 32, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0};
 		float *x = rnd_array(32 * 64, &seed), *w = rnd_array(32 * 32 * 9, &seed);
 		float *y = rnd_array(32 * 64, &seed), *sc = rnd_array(nncc_abi_wino_scratch(1, 32, 32, 8, 8, 1), &seed);
 		cache.refuse = 1;
