@@ -149,15 +149,16 @@ nncc_abi_wino(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t oh,
 
 /* Output tiles (2x2 outputs each, d apart with dilation d: the grid covers
  * the output rounded up to 2d) per block of such a convolution: the
- * block's transformed inputs (16 x c x tiles floats) stay about 1 MiB. */
+ * block's transformed inputs (16 x c x tiles floats) stay about 512 KiB
+ * (1 MiB: the products spilled the 1 MiB L2; 64 tiles at least). */
 static inline int64_t
 nncc_abi_wino_block(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t d)
 {
 	int64_t t = n * ((oh + 2 * d - 1) / (2 * d) * d) * ((ow + 2 * d - 1) / (2 * d) * d);
 	int64_t big = c > k ? c : k;
-	int64_t tb = 16384 / big;
+	int64_t tb = 8192 / big;
 
-	tb = tb < 32 ? 32 : tb > 512 ? 512 : tb;
+	tb = tb < 64 ? 64 : tb > 512 ? 512 : tb;
 	return t < tb ? t : tb;
 }
 
