@@ -221,21 +221,24 @@ class Model:
             out[t.name] = np.frombuffer(raw, dtype=dt).reshape(t.shape).copy()
         return out
 
-    def run(self, **inputs):
-        """Sets the inputs given, runs the model, returns {output name: array}."""
-        self.set_inputs(**inputs)
+    def run(self, feeds=None, **inputs):
+        """Sets the inputs given (by keyword, or a dict for names that are no
+        Python identifiers: run({"input.1": x})), runs the model, returns
+        {output name: array}."""
+        self.set_inputs(**dict(feeds or {}, **inputs))
         err = ctypes.c_void_p()
         _check(_rt().nncc_session_run(self._s, ctypes.byref(err)), err)
         return self._outputs()
 
-    def train_step(self, lr=None, **inputs):
-        """One training step on the inputs (the batch and `label`): updates the
-        parameters and optimizer state; returns the step's loss (before the update)."""
+    def train_step(self, feeds=None, lr=None, **inputs):
+        """One training step on the inputs (the batch and `label`, by keyword or
+        in the dict feeds): updates the parameters and optimizer state; returns
+        the step's loss (before the update)."""
         L = _rt()
         if lr is not None:
             err = ctypes.c_void_p()
             _check(L.nncc_session_set_learning_rate(self._s, float(lr), ctypes.byref(err)), err)
-        self.set_inputs(**inputs)
+        self.set_inputs(**dict(feeds or {}, **inputs))
         loss = ctypes.c_float()
         err = ctypes.c_void_p()
         _check(L.nncc_session_train_step(self._s, ctypes.byref(loss), ctypes.byref(err)), err)

@@ -111,6 +111,17 @@ if expect 0 "nncc -v" "$NNCC" $M $S -v -o "$T/v.so"; then
   if [ "$n" -eq 4 ]; then ok "-v prints import, passes, lower, codegen with their times"; else bad "-v: $n stage lines"; cat "$T/err"; fi
 fi
 
+# --emit=header of a training step also has NAME_train_step; the header compiles alone
+if expect 0 "--emit=header --train" "$NNCC" "$SRC/examples/models/mlp.nn" --shape x=4,1,28,28 --train --name=step \
+     --emit=header -o "$T/step.h"; then
+  printf '#include "step.h"\nint main(void) { return step_train_step(0, 0, 0, 0, 0) == NNCC_STATUS_OK && STEP_ARENA_NBYTES > 0 && STEP_INPUT0_NUMEL == 3136; }\n' > "$T/h.c"
+  if grep -q 'static inline nncc_status step_train_step' "$T/step.h" &&
+     cc -std=c11 -Wall -Wextra -Werror -c -I"$T" -I"$SRC/include" "$T/h.c" -o "$T/h.o"; then
+    ok "--emit=header of a training step: step_train_step, compiles with -Wall -Wextra -Werror"
+  else bad "--emit=header of a training step"; fi
+fi
+expect 2 "--name with a non-identifier" "$NNCC" $M $S --name=1bad --emit=header && ok "--name=1bad: usage error"
+
 # --help and docs/cli.md agree: the options of the help's option column and
 # of the first column of the docs' nncc table, each way
 "$NNCC" --help > "$T/help.txt"

@@ -53,6 +53,8 @@ with tempfile.TemporaryDirectory() as t:
         want = np.load(os.path.join(t, "out", o.name + ".npy"))
         check(got[o.name].dtype == want.dtype and np.array_equal(got[o.name], want),
               "run() output %s equals nncc-run's" % o.name)
+    again = m.run({"input": x})
+    check(all(np.array_equal(again[k], got[k]) for k in got), "run(feeds dict) gives the same outputs")
     try:
         m.run(input=np.zeros((2, 1, 28, 28), np.float32))
         check(False, "a wrong input shape raises nncc.Error")
