@@ -340,7 +340,7 @@ static int compile(const DrvArgs *a, Diag *d)
 		rc = cg_cpu_emit(&kl, co, out ? out : "-", emit == EMIT_LLVM, d);
 	}
 	if (rc == 0)
-		stage(a, &t0, emit == EMIT_SO ? "codegen" : "emit", -1, "");
+		stage(a, &t0, emit == EMIT_SO || emit == EMIT_OBJ ? "codegen" : "emit", -1, "");
 done:
 	if (lowered)
 		cg_free(&kl);
