@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-models test-train-models bench clean asan fuzz
+.PHONY: all deps build demo test test-models test-train-models bench clean asan fuzz install
 
 all: build
 
@@ -23,6 +23,14 @@ demo: deps build
 
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# nncc, nncc-run, the runtime (shared and static), the kernel library,
+# include/nncc/nncc.h, nncc.pc and nnccConfig.cmake under PREFIX
+# (docs/embedding.md); the installed nncc finds its kernel library in
+# PREFIX/lib, wherever PREFIX is moved.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 # Every model of the zoo (tests/zoo/, docs/models.md), small and large:
 # PASS / FAIL / UNSUPPORTED per model and an `N passed, M failed` line.

@@ -83,8 +83,8 @@ def report(nncc, model, opt):
     }
 
 
-PLAN_ROW = re.compile(r"^\s*b(\d+)\s+(\d+)\s+(\d+)\s+(\[(\d+),(\d+)\]|unused)\s+(b(\d+)|-)")
-ALIAS_ROW = re.compile(r"^\s*b\d+\s+= b\d+\[\+\d+\]")
+PLAN_ROW = re.compile(r"^\s*t(\d+)\s+(\d+)\s+(\d+)\s+(\[(\d+),(\d+)\]|unused)\s+([a-z](\d+)|-)")
+ALIAS_ROW = re.compile(r"^\s*t\d+\s+= [a-z]\d+\[\+\d+\]")
 
 
 def parse_plan(out):
@@ -116,14 +116,14 @@ def verify_plan(name, rep):
     live = {b: r for b, r in plan.items() if r[2] >= 0}
     for b, (off, size, first, last, ip) in live.items():
         if off + size > rep["arena"]:
-            bad.append(f"{name}: b{b} [{off}, {off + size}) outside the arena of {rep['arena']} bytes")
+            bad.append(f"{name}: t{b} [{off}, {off + size}) outside the arena of {rep['arena']} bytes")
     items = sorted(live.items())
     for i, (a, ra) in enumerate(items):
         for b, rb in items[i + 1:]:
             if ra[4] == b or rb[4] == a:
                 continue  # an in-place pair shares its bytes by design
             if ra[2] <= rb[3] and rb[2] <= ra[3] and ra[0] < rb[0] + rb[1] and rb[0] < ra[0] + ra[1]:
-                bad.append(f"{name}: b{a} and b{b} are live together and overlap")
+                bad.append(f"{name}: t{a} and t{b} are live together and overlap")
     peak = 0
     for t in range(max(r[3] for r in live.values()) + 1):
         now = sum(r[1] for r in live.values() if r[2] <= t <= r[3])

@@ -223,18 +223,18 @@ static void print_plan(const KernelList *kl, FILE *f)
 		if (bf->kind != BUF_TEMP)
 			continue;
 		char name[16], live[32], ip[16];
-		snprintf(name, sizeof name, "b%d", b);
+		snprintf(name, sizeof name, "t%d", b); /* as --emit=kernels names it */
 		if (bf->first >= 0)
 			snprintf(live, sizeof live, "[%d,%d]", bf->first, bf->last);
 		else
 			snprintf(live, sizeof live, "unused");
 		if (bf->inplace >= 0)
-			snprintf(ip, sizeof ip, "b%d", bf->inplace);
+			snprintf(ip, sizeof ip, "%c%d", "iopts"[kl->buf[bf->inplace].kind], bf->inplace);
 		else
 			snprintf(ip, sizeof ip, "-");
 		if (bf->alias >= 0) { /* e.g. "t7 = o3[+4096]": lives in a concat's output */
 			char off[40];
-			snprintf(off, sizeof off, "= b%d[+%" PRId64 "]", bf->alias,
+			snprintf(off, sizeof off, "= %c%d[+%" PRId64 "]", "iopts"[kl->buf[bf->alias].kind], bf->alias,
 				 bf->alias_offset);
 			fprintf(f, "%6s %14s %14" PRId64 " %13s %9s  %s\n", name, off, bf->nbytes, live, ip,
 				value_name(kl, bf));

@@ -180,7 +180,7 @@ char *make_tmp_next_to(const char *path, Diag *d)
 		if (errno != EEXIST)
 			break;
 	}
-	diag(d, "cannot create %s: %s", tmp, strerror(errno));
+	diag(d, "%s: cannot write: %s", path, strerror(errno)); /* the path given, not the temporary */
 	free(tmp);
 	return NULL;
 }

@@ -17,7 +17,12 @@
 #include <time.h>
 
 #include "nncc/nncc.h"
+#include "../runtime/abi.h"
 #include "../runtime/rt.h"
+
+#ifndef NNCC_VERSION
+#define NNCC_VERSION "unknown"
+#endif
 
 enum { MAX_SHOWN = 8 }; /* values printed per output */
 
@@ -39,7 +44,7 @@ typedef struct Opts {
 
 static const char usage_text[] =
 	"usage: nncc-run MODEL.so [-i [NAME=]FILE.npy|FILE.pb]... [-o DIR] [--bench N]\n"
-	"                [--threads T] [--json] [-h]\n"
+	"                [--threads T] [--json] [--version] [-h]\n"
 	"  -i [NAME=]FILE  input tensor (.npy or ONNX TensorProto .pb); without NAME=,\n"
 	"                  fills the inputs not given by name, in model order\n"
 	"  -o DIR          write each output to DIR/NAME.npy\n"
@@ -56,6 +61,7 @@ static const char usage_text[] =
 	"                  restores the saved one unless --seed is given)\n"
 	"  --device D      cpu or cuda (default: cuda for a model compiled with\n"
 	"                  nncc --target=cuda, else cpu)\n"
+	"  --version       print the version and the artifact ABI it loads\n"
 	"  -h, --help      show this help\n";
 
 static int
@@ -97,6 +103,10 @@ parse_args(int argc, char **argv, Opts *o)
 		a = argv[i];
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			fputs(usage_text, stdout);
+			return 0;
+		}
+		if (strcmp(a, "--version") == 0) {
+			printf("nncc-run %s\nartifact ABI %d\n", NNCC_VERSION, NNCC_ABI_VERSION);
 			return 0;
 		}
 		if (strcmp(a, "--json") == 0) {
@@ -484,13 +494,19 @@ bench(const nncc_model *m, nncc_session *s, const Opts *o)
 	return 0;
 }
 
+/* The outputs' names, dtypes and shapes; with -o DIR also "outdir", the
+ * folder their .npy files were written to. */
 static void
-json_outputs(const nncc_model *m)
+json_outputs(const nncc_model *m, const char *outdir)
 {
 	nncc_tensor_info ti;
 
 	printf("{\"model\": ");
 	json_string(nncc_model_name(m));
+	if (outdir) {
+		printf(", \"outdir\": ");
+		json_string(outdir);
+	}
 	printf(", \"outputs\": [");
 	for (int i = 0; i < nncc_model_num_outputs(m); i++) {
 		nncc_model_output_info(m, i, &ti);
@@ -563,10 +579,10 @@ main(int argc, char **argv)
 	}
 	if (rc == 0 && o.outdir)
 		rc = write_outputs(m, s, o.outdir);
-	if (rc == 0 && !o.outdir && !o.bench) {
+	if (rc == 0 && !o.bench) {
 		if (o.json)
-			json_outputs(m);
-		else
+			json_outputs(m, o.outdir);
+		else if (!o.outdir)
 			print_outputs(m, s);
 	}
 out:

@@ -548,7 +548,14 @@ static void run_all(Run *r, const List *l)
 }
 
 static const char usage_text[] =
-	"usage: nncc test-onnx [-O0..-O3] [-v] [-jN] [--timeout=S] [--no-const] DIR...\n";
+	"usage: nncc test-onnx [-O0..-O3] [-v] [-jN] [--timeout=S] [--no-const] DIR...\n"
+	"  DIR              a test folder (model.onnx, test_data_set_0/) or a folder of them\n"
+	"  -O0 .. -O3       optimization level of every compile (default -O2)\n"
+	"  -v               print whole messages, not their first lines\n"
+	"  -jN              run N tests at once (default 1)\n"
+	"  --timeout=S      a test taking more than S seconds is an ERROR (default 300, 0: none)\n"
+	"  --no-const       never bind inputs: every model compiled exactly as given\n"
+	"  -h, --help\n";
 
 int drv_test_onnx(int argc, char **argv)
 {
@@ -562,7 +569,10 @@ int drv_test_onnx(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		char *end;
-		if (strncmp(a, "-O", 2) == 0 && a[2] >= '0' && a[2] <= '3' && !a[3])
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else if (strncmp(a, "-O", 2) == 0 && a[2] >= '0' && a[2] <= '3' && !a[3])
 			r.opt_level = a[2] - '0';
 		else if (strcmp(a, "-v") == 0)
 			r.verbose = true;
@@ -575,18 +585,30 @@ int drv_test_onnx(int argc, char **argv)
 			 (r.timeout = (int)strtol(a + 10, &end, 10)) >= 0 && !*end && a[10])
 			;
 		else if (a[0] == '-') {
-			fprintf(stderr, "nncc test-onnx: bad option '%s'\n%s", a, usage_text);
+			fprintf(stderr, "nncc test-onnx: bad option '%s'\n(run 'nncc test-onnx --help' for the "
+				"options)\n", a);
 			return 2;
 		} else
 			ndirs++;
 	}
 	if (!ndirs) {
-		fprintf(stderr, "%s", usage_text);
+		fprintf(stderr, "nncc test-onnx: no test folder given\n(run 'nncc test-onnx --help' for the "
+			"options)\n");
 		return 2;
 	}
-	for (int i = 1; i < argc; i++)
+	for (int i = 1; i < argc; i++) {
+		int before = l.n;
 		if (argv[i][0] != '-')
 			collect(&l, argv[i], 0);
+		if (argv[i][0] != '-' && l.n == before) { /* a mistyped path must not pass */
+			fprintf(stderr, "nncc test-onnx: %s: no tests there (no folder with a model.onnx)\n",
+				argv[i]);
+			for (int k = 0; k < l.n; k++)
+				free(l.dir[k]);
+			free(l.dir);
+			return 1;
+		}
+	}
 	run_all(&r, &l);
 	for (int i = 0; i < l.n; i++)
 		free(l.dir[i]);

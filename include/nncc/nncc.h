@@ -88,6 +88,12 @@ void nncc_error_free(char *err);
  * not the library search path. The descriptor's magic, ABI version and
  * tensors are checked. */
 nncc_status nncc_model_load(const char *path, nncc_model **out, char **err);
+struct nncc_abi_model; /* a compiled model's descriptor (the symbol NAME_nncc_model) */
+/* Wraps a descriptor linked into the program: a model's object file
+ * (nncc --emit=obj --name=NAME), whose MODEL.h (--emit=header) declares it
+ * as NAME_nncc_model and calls this in NAME_load. The descriptor must
+ * outlive the model; it is checked as nncc_model_load checks a library's. */
+nncc_status nncc_model_from_abi(const struct nncc_abi_model *abi, nncc_model **out, char **err);
 /* Unloads the model. Free every session of the model first. NULL is fine. */
 void nncc_model_free(nncc_model *m);
 

@@ -1,0 +1,217 @@
+/* emit_header.c — nncc --emit=header: MODEL.h for an application that
+ * links the model's object file (--emit=obj) into itself. It declares the
+ * descriptor NAME_nncc_model, gives every size as a macro (inputs, outputs,
+ * weights, arena), and defines typed entry points NAME_load and NAME_run
+ * as static inline functions over the public runtime API, so the
+ * application needs only include/nncc/nncc.h (docs/embedding.md). */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "driver.h"
+
+/* The C element type of a dtype (exotic types: one byte per element). */
+static const char *c_type(DType t)
+{
+	switch ((int)t) {
+	case 1: return "float";
+	case 2: return "uint8_t";
+	case 3: return "int8_t";
+	case 4: return "uint16_t";
+	case 5: return "int16_t";
+	case 6: return "int32_t";
+	case 7: return "int64_t";
+	case 9: return "uint8_t"; /* bool: 0 or 1 */
+	case 10: return "uint16_t"; /* f16 bits */
+	case 11: return "double";
+	case 12: return "uint32_t";
+	case 13: return "uint64_t";
+	case 16: return "uint16_t"; /* bf16 bits */
+	default: return "uint8_t";  /* float8, int4, ...: one element per byte */
+	}
+}
+
+bool drv_is_c_ident(const char *s)
+{
+	if (!s || !(isalpha((unsigned char)*s) || *s == '_'))
+		return false;
+	for (; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_'))
+			return false;
+	return true;
+}
+
+/* Tensor name as a C parameter name: "in_" or "out_" and the name with
+ * every other character as '_', the index appended when that collides. */
+static void param_name(const Graph *g, const int *vals, int n, int i, const char *pre, char *buf,
+		       size_t size)
+{
+	const char *name = g->val[vals[i]].name;
+	snprintf(buf, size, "%s%s", pre, name);
+	for (char *p = buf; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			*p = '_';
+	for (int j = 0; j < n; j++) {
+		char other[256];
+		if (j == i)
+			continue;
+		snprintf(other, sizeof other, "%s%s", pre, g->val[vals[j]].name);
+		for (char *p = other; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '_')
+				*p = '_';
+		if (strcmp(other, buf) == 0) {
+			snprintf(buf + strlen(buf), size - strlen(buf), "_%d", i);
+			return;
+		}
+	}
+}
+
+static void upper(const char *s, char *buf, size_t n)
+{
+	size_t i = 0;
+	for (; s[i] && i + 1 < n; i++)
+		buf[i] = (char)toupper((unsigned char)s[i]);
+	buf[i] = 0;
+}
+
+/* The tensor macros of one input or output, and its comment line. */
+static void tensor_macros(const Graph *g, int v, const char *up, const char *kind, int i, FILE *f)
+{
+	const Value *x = &g->val[v];
+	char sh[256];
+	ir_shape_str(g, &x->shape, sh, sizeof sh);
+	fprintf(f, "/* %s %d \"%s\": %s%s */\n", kind, i, x->name, ir_dtype_name(x->dtype), sh);
+	char K[16];
+	upper(kind, K, sizeof K);
+	fprintf(f, "#define %s_%s%d_NAME \"%s\"\n", up, K, i, x->name);
+	fprintf(f, "#define %s_%s%d_DTYPE %d /* nncc_dtype */\n", up, K, i, (int)x->dtype);
+	fprintf(f, "#define %s_%s%d_RANK %d\n", up, K, i, x->shape.rank);
+	fprintf(f, "#define %s_%s%d_NUMEL %" PRId64 "\n", up, K, i, ir_shape_numel(&x->shape));
+	fprintf(f, "#define %s_%s%d_NBYTES %" PRId64 "\n", up, K, i,
+		ir_shape_numel(&x->shape) * (int64_t)ir_dtype_size(x->dtype));
+}
+
+/* The body's first part: every input set from its typed pointer. */
+static void set_inputs(const Graph *g, FILE *f)
+{
+	char pn[300];
+	for (int i = 0; i < g->ninput; i++) {
+		const Value *x = &g->val[g->input[i]];
+		fprintf(f, "\tstatic const int64_t dims%d[%d] = {", i, x->shape.rank > 0 ? x->shape.rank : 1);
+		for (int j = 0; j < x->shape.rank; j++)
+			fprintf(f, "%s%" PRId64, j ? ", " : "", x->shape.d[j].n);
+		fprintf(f, "%s};\n", x->shape.rank ? "" : "0");
+		param_name(g, g->input, g->ninput, i, "in_", pn, sizeof pn);
+		fprintf(f, "\tif ((st = nncc_session_set_input(s, %d, %s, %d, dims%d, %d, err)) != NNCC_STATUS_OK)\n"
+			"\t\treturn st;\n", i, pn, x->shape.rank, i, (int)x->dtype);
+	}
+}
+
+/* Typed parameters of every input: ",\n\tconst float *in_x" ... */
+static void input_params(const Graph *g, FILE *f)
+{
+	char pn[300];
+	for (int i = 0; i < g->ninput; i++) {
+		param_name(g, g->input, g->ninput, i, "in_", pn, sizeof pn);
+		fprintf(f, ",\n\tconst %s *%s", c_type(g->val[g->input[i]].dtype), pn);
+	}
+}
+
+int drv_emit_header(const KernelList *kl, const char *model, FILE *f, Diag *d)
+{
+	const Graph *g = kl->g;
+	const char *name = g->name;
+	if (!drv_is_c_ident(name))
+		return diag(d, "--emit=header: the model name '%s' is not a C identifier (give one with --name=NAME)",
+			    name);
+	for (int k = 0; k < 2; k++) {
+		const int *vals = k ? g->output : g->input;
+		for (int i = 0; i < (k ? g->noutput : g->ninput); i++)
+			if (!ir_shape_static(&g->val[vals[i]].shape))
+				return diag(d, "--emit=header: %s '%s' has no static shape", k ? "output" : "input",
+					    g->val[vals[i]].name);
+	}
+	char up[256];
+	upper(name, up, sizeof up);
+	int64_t wbytes = 0;
+	for (int i = 0; i < kl->nparam; i++)
+		wbytes += (int64_t)g->val[kl->param_value[i]].nbytes;
+
+	fprintf(f, "/* %s.h — generated by nncc %s from %s: the compiled model %s.\n"
+		" *\n"
+		" * Link the object file of the same compile (nncc --emit=obj --name=%s) and\n"
+		" * the runtime into the application (docs/embedding.md):\n"
+		" *   cc app.c %s.o $(pkg-config --cflags --libs nncc) $(pkg-config --variable=model_libs nncc)\n"
+		" * Every size below is in bytes unless it says elements. */\n",
+		name, NNCC_VERSION, model, name, name, name);
+	fprintf(f, "#ifndef %s_NNCC_H\n#define %s_NNCC_H\n\n", up, up);
+	fprintf(f, "#include <stdint.h>\n#include <string.h>\n\n#include <nncc/nncc.h>\n\n");
+	fprintf(f, "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n", up, g->ninput, up, g->noutput);
+	fprintf(f, "#define %s_NUM_PARAMS %d\n", up, kl->nparam);
+	fprintf(f, "/* the parameters embedded in the object (read-only data) */\n");
+	fprintf(f, "#define %s_WEIGHTS_NBYTES %" PRId64 "\n", up, wbytes);
+	fprintf(f, "/* the working memory (arena) each session allocates */\n");
+	fprintf(f, "#define %s_ARENA_NBYTES %" PRId64 "\n\n", up, kl->arena_bytes);
+	for (int i = 0; i < g->ninput; i++)
+		tensor_macros(g, g->input[i], up, "input", i, f);
+	for (int i = 0; i < g->noutput; i++)
+		tensor_macros(g, g->output[i], up, "output", i, f);
+
+	fprintf(f, "\n/* The model's descriptor, defined in %s's object file. */\n", name);
+	fprintf(f, "extern const struct nncc_abi_model %s_nncc_model;\n\n", name);
+	fprintf(f, "/* Wraps the linked-in model in a handle (free it with nncc_model_free);\n"
+		" * then nncc_session_create as for a loaded model. */\n");
+	fprintf(f, "static inline nncc_status %s_load(nncc_model **m, char **err)\n{\n"
+		"\treturn nncc_model_from_abi(&%s_nncc_model, m, err);\n}\n\n", name, name);
+
+	/* NAME_run: every input, then every output, typed */
+	fprintf(f, "/* Runs %s once on session s (created for the model of %s_load):\n", name, name);
+	char pn[300];
+	for (int k = 0; k < 2; k++) {
+		const int *vals = k ? g->output : g->input;
+		int n = k ? g->noutput : g->ninput;
+		for (int i = 0; i < n; i++) {
+			const Value *x = &g->val[vals[i]];
+			char sh[256];
+			ir_shape_str(g, &x->shape, sh, sizeof sh);
+			param_name(g, vals, n, i, k ? "out_" : "in_", pn, sizeof pn);
+			fprintf(f, " *   %-12s %s \"%s\" %s%s%s\n", pn, k ? "output" : "input", x->name,
+				ir_dtype_name(x->dtype), sh, k ? ", copied out" : "");
+		}
+	}
+	fprintf(f, " * NNCC_STATUS_OK, or the runtime's status and message. */\n");
+	fprintf(f, "static inline nncc_status %s_run(nncc_session *s", name);
+	for (int k = 0; k < 2; k++) {
+		const int *vals = k ? g->output : g->input;
+		int n = k ? g->noutput : g->ninput;
+		for (int i = 0; i < n; i++) {
+			param_name(g, vals, n, i, k ? "out_" : "in_", pn, sizeof pn);
+			fprintf(f, ",\n\t%s%s *%s", k ? "" : "const ", c_type(g->val[vals[i]].dtype), pn);
+		}
+	}
+	fprintf(f, ", char **err)\n{\n\tnncc_status st;\n\tconst void *p;\n");
+	set_inputs(g, f);
+	fprintf(f, "\tif ((st = nncc_session_run(s, err)) != NNCC_STATUS_OK)\n\t\treturn st;\n");
+	for (int i = 0; i < g->noutput; i++) {
+		param_name(g, g->output, g->noutput, i, "out_", pn, sizeof pn);
+		fprintf(f, "\tif ((st = nncc_session_output(s, %d, &p)) != NNCC_STATUS_OK)\n\t\treturn st;\n"
+			"\tmemcpy(%s, p, %s_OUTPUT%d_NBYTES);\n", i, pn, up, i);
+	}
+	fprintf(f, "\t(void)p;\n\treturn NNCC_STATUS_OK;\n}\n");
+	bool training = false; /* a step counter: nncc --train */
+	for (int i = 0; i < kl->nparam; i++)
+		training = training || g->val[kl->param_value[i]].state == 3; /* NNCC_PARAM_STEP */
+	if (training) {
+		fprintf(f, "\n/* One training step (nncc --train) on the inputs: the session's parameters\n"
+			" * and optimizer state are updated; *loss (may be NULL) gets the step's loss,\n"
+			" * computed before the update. */\n");
+		fprintf(f, "static inline nncc_status %s_train_step(nncc_session *s", name);
+		input_params(g, f);
+		fprintf(f, ", float *loss, char **err)\n{\n\tnncc_status st;\n");
+		set_inputs(g, f);
+		fprintf(f, "\treturn nncc_session_train_step(s, loss, err);\n}\n");
+	}
+	fprintf(f, "\n#endif\n");
+	return 0;
+}
