@@ -137,6 +137,11 @@ int ps_train(Graph *g, const TrainOptions *t, Diag *d)
 	}
 	free(dep);
 	free(fixed);
+	if (t->split) { /* --split-step: one half of the step (split.c) */
+		int rc = ps_split(g, t, loss, wrt, np, &rs, d);
+		free(wrt);
+		return rc;
+	}
 	for (int k = 0; k < nx; k++)
 		wrt[np + k] = xin[k];
 	int *grad = xmalloc(((size_t)np + (size_t)nx + 1) * sizeof *grad);

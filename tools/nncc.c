@@ -19,6 +19,7 @@
 #include "passes/passes.h"
 #include "runtime/rt.h"
 #include "driver.h"
+#include "split_step.h"
 
 typedef enum Emit {
 	EMIT_SO,      /* shared library (default) */
@@ -68,6 +69,7 @@ static void usage(FILE *f)
 		"  --augment=X:T,...      augment NCHW input X in the step, per sample: hflip,\n"
 		"                         crop=P (zero-pad P, random crop), contrast=C\n"
 		"  --augment-output       also output augment.X, the augmented input\n"
+		"  --split-step           (--train) add the step's halves for data parallelism\n"
 		"  --weights=W            take parameter values from safetensors file W (e.g. saved\n"
 		"                         by nncc-run --train --save-weights) before compiling\n"
 		"  --mutable-weights      inference model with writable f32 weights (nncc_session_set_param,\n"
@@ -509,6 +511,9 @@ static int compile(const char *model, const char *out, Emit emit, bool report, c
 	memset(&kl, 0, sizeof kl);
 	bool lowered = false;
 	int imported = live_nodes(g);
+	char *snap = NULL; /* --split-step: the imported graph (split_step.c) */
+	if (o->train && o->train->split_step && !(snap = split_snapshot(g, d)))
+		goto done;
 	RematLog rlog;
 	memset(&rlog, 0, sizeof rlog);
 	rlog.budget = max_memory;
@@ -550,7 +555,8 @@ static int compile(const char *model, const char *out, Emit emit, bool report, c
 	if (emit == EMIT_IR || emit == EMIT_DOT || (!out && (emit == EMIT_SO || emit == EMIT_OBJ)))
 		goto done; /* --report alone */
 	if (emit == EMIT_SO) {
-		rc = emit_so(&kl, out, co, d);
+		rc = !snap ? emit_so(&kl, out, co, d) : target_cuda ? diag(d, "--split-step: not with "
+			"--target=cuda") : split_emit_so(snap, &kl, out, o, co, d);
 	} else if (emit == EMIT_KERNELS) {
 		Out w;
 		rc = -1;
@@ -570,6 +576,7 @@ done:
 		ir_graph_free(rlog.names);
 	remat_log_free(&rlog);
 	ir_graph_free(g);
+	free(snap);
 	return rc;
 }
 
@@ -727,6 +734,8 @@ int main(int argc, char **argv)
 			}
 			to.augment = a + 10;
 			aug_flag = true;
+		} else if (strcmp(a, "--split-step") == 0) { /* split_step.c */
+			to.split_step = train_flag = true;
 		} else if (strcmp(a, "--augment-output") == 0) {
 			to.augment_out = true;
 			aug_flag = true;
