@@ -12,7 +12,9 @@
  *   4. ps_optimizer (optimizer.c): the update of parameters and optimizer
  *      state (assign nodes);
  *   5. the graph outputs become the loss, then `grad.NAME` per
- *      --grad-inputs entry (docs/training.md). */
+ *      --grad-inputs entry (docs/training.md).
+ * With TrainOptions.split (--split-step), ps_split (split.c) builds one
+ * half of the step in place of 3-5 (docs/distributed.md). */
 #include "passes.h"
 
 #include <stdlib.h>

@@ -58,7 +58,8 @@ rt_split_free(RtSplit *p)
 	free(p);
 }
 
-/* The grads half's output i >= 1: slot offset (floats) into *off. */
+/* Where the grads half's output `upto` (>= 1) starts in the gradient
+ * buffer, in floats. */
 static int64_t
 slot_end(const nncc_abi_model *g, int upto)
 {

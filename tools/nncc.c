@@ -511,12 +511,12 @@ static int compile(const char *model, const char *out, Emit emit, bool report, c
 	memset(&kl, 0, sizeof kl);
 	bool lowered = false;
 	int imported = live_nodes(g);
-	char *snap = NULL; /* --split-step: the imported graph (split_step.c) */
-	if (o->train && o->train->split_step && !(snap = split_snapshot(g, d)))
-		goto done;
 	RematLog rlog;
 	memset(&rlog, 0, sizeof rlog);
 	rlog.budget = max_memory;
+	char *snap = NULL; /* --split-step: the imported graph (split_step.c) */
+	if (o->train && o->train->split_step && !(snap = split_snapshot(g, d)))
+		goto done;
 	if (ps_pipeline(g, o, d) < 0)
 		goto done;
 	if (max_memory > 0 && fit_budget(model, k, weights, o, &g, &rlog, d) < 0)
@@ -555,8 +555,7 @@ static int compile(const char *model, const char *out, Emit emit, bool report, c
 	if (emit == EMIT_IR || emit == EMIT_DOT || (!out && (emit == EMIT_SO || emit == EMIT_OBJ)))
 		goto done; /* --report alone */
 	if (emit == EMIT_SO) {
-		rc = !snap ? emit_so(&kl, out, co, d) : target_cuda ? diag(d, "--split-step: not with "
-			"--target=cuda") : split_emit_so(snap, &kl, out, o, co, d);
+		rc = snap ? split_emit_so(snap, &kl, out, o, co, d) : emit_so(&kl, out, co, d);
 	} else if (emit == EMIT_KERNELS) {
 		Out w;
 		rc = -1;
@@ -756,6 +755,8 @@ int main(int argc, char **argv)
 	co.opt_level = o.opt_level;
 	if (train_flag && !train)
 		return usage_error("--loss, --optimizer, --freeze, --grad-inputs and --add-loss need --train%s", "");
+	if (to.split_step && (emit != EMIT_SO || target_cuda))
+		return usage_error("--split-step makes a CPU shared library (--emit=so, --target=cpu)%s", "");
 	if (max_memory > 0 && !train)
 		return usage_error("--max-memory is only for training steps (--train)%s", "");
 	if (aug_flag && (!train || !to.augment)) { /* rng */
