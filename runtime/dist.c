@@ -197,7 +197,7 @@ nncc_status nncc_dist_broadcast_state(nncc_dist *d, char **err)
 	return st;
 }
 
-nncc_status nncc_dist_allreduce_start(nncc_dist *d, char **err)
+nncc_status nncc_dist_allreduce_start(nncc_dist *d, float loss, char **err)
 {
 	if (err)
 		*err = NULL;
@@ -213,6 +213,7 @@ nncc_status nncc_dist_allreduce_start(nncc_dist *d, char **err)
 			return mpi_fail(err, rc, "MPI_Iallreduce");
 		}
 	}
+	d->loss = loss;
 	int rc = MPI_Iallreduce(MPI_IN_PLACE, &d->loss, 1, MPI_FLOAT, MPI_SUM, d->comm,
 				&d->req[d->nbucket]);
 	if (rc != MPI_SUCCESS) {
@@ -223,7 +224,7 @@ nncc_status nncc_dist_allreduce_start(nncc_dist *d, char **err)
 	return NNCC_STATUS_OK;
 }
 
-nncc_status nncc_dist_allreduce_finish(nncc_dist *d, char **err)
+nncc_status nncc_dist_allreduce_finish(nncc_dist *d, float *mean_loss, char **err)
 {
 	if (err)
 		*err = NULL;
@@ -244,12 +245,14 @@ nncc_status nncc_dist_allreduce_finish(nncc_dist *d, char **err)
 			d->loss *= inv;
 			continue;
 		}
-		float *g = d->grad + (int64_t)b * d->bucket;
+		float *g = d->grad + (int64_t)b * d->bucket; /* a bucket: scale it */
 		int64_t n = d->ngrad - (int64_t)b * d->bucket;
 		n = n < d->bucket ? n : d->bucket;
 		for (int64_t i = 0; i < n; i++) /* the same rounding on every rank */
 			g[i] *= inv;
 	}
+	if (mean_loss)
+		*mean_loss = d->loss;
 	return NNCC_STATUS_OK;
 }
 
@@ -262,21 +265,20 @@ nncc_status nncc_dist_train_step(nncc_dist *d, float *loss, char **err)
 		return fail(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_dist_train_step: no helper");
 	/* a failure on one rank must not leave the others waiting: every rank
 	 * takes part in the allreduce, a failed one with zeros and a NaN loss */
-	if ((st = nncc_session_compute_grads(d->s, &d->loss, err)) != NNCC_STATUS_OK) {
+	float mine;
+	if ((st = nncc_session_compute_grads(d->s, &mine, err)) != NNCC_STATUS_OK) {
 		memset(d->grad, 0, (size_t)d->ngrad * sizeof *d->grad);
-		d->loss = NAN;
+		mine = NAN;
 	}
 	char *e2 = NULL;
-	nncc_status st2 = nncc_dist_allreduce_start(d, st == NNCC_STATUS_OK ? err : &e2);
+	nncc_status st2 = nncc_dist_allreduce_start(d, mine, st == NNCC_STATUS_OK ? err : &e2);
 	if (st2 == NNCC_STATUS_OK)
-		st2 = nncc_dist_allreduce_finish(d, st == NNCC_STATUS_OK ? err : &e2);
+		st2 = nncc_dist_allreduce_finish(d, loss, st == NNCC_STATUS_OK ? err : &e2);
 	free(e2);
 	if (st != NNCC_STATUS_OK)
 		return st;
 	if (st2 != NNCC_STATUS_OK)
 		return st2;
-	if (loss)
-		*loss = d->loss;
 	return nncc_session_apply_update(d->s, err);
 }
 

@@ -42,11 +42,13 @@ nncc_status nncc_dist_broadcast_state(nncc_dist *d, char **err);
 
 /* Averages the session's gradient buffer over the ranks: one nonblocking
  * MPI_Iallreduce (sum) per bucket, each bucket scaled by 1/size as it
- * completes. start posts them and returns; finish waits. Between the two
- * the caller may do other work (prepare its next batch), but must leave
- * the gradient buffer alone. Collective. */
-nncc_status nncc_dist_allreduce_start(nncc_dist *d, char **err);
-nncc_status nncc_dist_allreduce_finish(nncc_dist *d, char **err);
+ * completes, and the ranks' losses with them. start posts them (loss:
+ * this rank's) and returns; finish waits and gives the mean loss in
+ * *mean_loss (may be NULL). Between the two the caller may do other work
+ * (prepare its next batch), but must leave the gradient buffer alone.
+ * Collective. */
+nncc_status nncc_dist_allreduce_start(nncc_dist *d, float loss, char **err);
+nncc_status nncc_dist_allreduce_finish(nncc_dist *d, float *mean_loss, char **err);
 
 /* One data-parallel step on the inputs set: compute_grads, the averaging
  * above, apply_update. *loss (may be NULL) gets the mean of the ranks'
