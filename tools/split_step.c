@@ -4,8 +4,8 @@
  * `NAME__update`, which the runtime finds by name (runtime/split.c).
  *
  * The halves are compiled from a copy of the imported graph taken before
- * the pipeline (text IR with every constant's data: the parser gives back
- * an equal graph, a tested property), through the same pipeline and
+ * the pipeline (text IR with every constant's data, checked to parse back
+ * into an equal graph, ir_graph_equal), through the same pipeline and
  * options as the fused step; each is lowered, planned and emitted to its
  * own object, and the three objects are linked into one library. */
 #include <errno.h>
@@ -33,6 +33,16 @@ char *split_snapshot(const Graph *g, Diag *d)
 		diag(d, "--split-step: out of memory");
 		return NULL;
 	}
+	Graph *back = ir_parse(buf, "<split-step>", d); /* the copy must be the graph */
+	Diag why;
+	diag_init(&why);
+	if (!back || !ir_graph_equal(g, back, &why)) {
+		diag(d, "internal error: --split-step: the text IR copy of the model differs from it: %s",
+		     why.msg);
+		free(buf);
+		buf = NULL;
+	}
+	ir_graph_free(back);
 	return buf;
 }
 
