@@ -14,6 +14,10 @@ if(MPI_C_FOUND)
   target_link_libraries(dist_check PRIVATE nncc_dist m)
   add_test(NAME dist/mpi2 COMMAND ${CMAKE_SOURCE_DIR}/tests/dist/dist_test.sh ${CMAKE_BINARY_DIR}
            ${MPIEXEC_EXECUTABLE})
+  # the example app under mpirun: trains, checkpoints on rank 0, resumes
+  add_test(NAME dist/example COMMAND ${CMAKE_SOURCE_DIR}/tests/dist/example_test.sh
+           ${CMAKE_BINARY_DIR} ${MPIEXEC_EXECUTABLE})
+  set_tests_properties(dist/example PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
 else()
   add_test(NAME dist/mpi2 COMMAND sh -c "echo 'dist/mpi2 skipped: CMake found no MPI (install \
 libopenmpi-dev and openmpi-bin: scripts/install-deps.sh)'; exit 77")
