@@ -264,7 +264,8 @@ nncc_status nncc_dist_train_step(nncc_dist *d, float *loss, char **err)
 	if (!d)
 		return fail(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_dist_train_step: no helper");
 	/* a failure on one rank must not leave the others waiting: every rank
-	 * takes part in the allreduce, a failed one with zeros and a NaN loss */
+	 * takes part in the allreduce, a failed one with zeros and a NaN loss,
+	 * and a NaN mean stops every rank before its update */
 	float mine;
 	if ((st = nncc_session_compute_grads(d->s, &mine, err)) != NNCC_STATUS_OK) {
 		memset(d->grad, 0, (size_t)d->ngrad * sizeof *d->grad);
@@ -279,6 +280,9 @@ nncc_status nncc_dist_train_step(nncc_dist *d, float *loss, char **err)
 		return st;
 	if (st2 != NNCC_STATUS_OK)
 		return st2;
+	if (isnan(d->loss)) /* the mean: no rank updates, so the parameters stay equal */
+		return fail(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_dist_train_step: the mean loss is NaN "
+			    "(another rank failed, or a loss is NaN): no update");
 	return nncc_session_apply_update(d->s, err);
 }
 

@@ -52,7 +52,9 @@ nncc_status nncc_dist_allreduce_finish(nncc_dist *d, float *mean_loss, char **er
 
 /* One data-parallel step on the inputs set: compute_grads, the averaging
  * above, apply_update. *loss (may be NULL) gets the mean of the ranks'
- * losses (the loss of the global batch, for mean losses). Collective. */
+ * losses (the loss of the global batch, for mean losses). Collective.
+ * When a rank fails, every rank returns an error and none updates (the
+ * failed rank sends a NaN loss; a NaN loss anywhere stops the step). */
 nncc_status nncc_dist_train_step(nncc_dist *d, float *loss, char **err);
 
 /* This rank's share of n items split as evenly as the ranks allow, in
