@@ -306,5 +306,7 @@ int cg_cpu_emit(const KernelList *kl, const CpuOptions *o, const char *path, int
 /* link.c: links an object into a shared library with the runtime kernel
  * library. Writes to a temporary and renames, so no partial output. */
 int cg_link_so(const char *obj, const char *out, Diag *d);
+/* The same for nobj (1 to 8) objects: a split training step's three models. */
+int cg_link_so_objs(const char *const *objs, int nobj, const char *out, Diag *d);
 
 #endif

@@ -24,7 +24,7 @@
 #define NNCC_OPENBLAS_LIB "-lopenblas"
 #endif
 
-enum { MAX_CC_WORDS = 16 };
+enum { MAX_CC_WORDS = 16, MAX_OBJS = 8 };
 
 /* Runs argv; returns its wait status, or -1 with errno set if it could not
  * be started (exec errors come back through a close-on-exec pipe). */
@@ -69,8 +69,9 @@ static int run(char *const *argv)
 }
 
 
-/* extra: a second object linked in (the cuda target's descriptor), or NULL. */
-static int link_so(const char *obj, const char *extra, const char *out, Diag *d)
+/* objs: nobj objects (the model's, then e.g. the cuda target's descriptor
+ * or a split step's halves). */
+static int link_so(const char *const *objs, int nobj, const char *out, Diag *d)
 {
 	const char *cc = getenv("CC");
 	if (!cc || !*cc)
@@ -81,7 +82,7 @@ static int link_so(const char *obj, const char *extra, const char *out, Diag *d)
 
 	char *ccw = xmalloc(strlen(cc) + 1);
 	strcpy(ccw, cc);
-	char *argv[MAX_CC_WORDS + 13];
+	char *argv[MAX_CC_WORDS + MAX_OBJS + 12];
 	int n = 0;
 	for (char *save, *w = strtok_r(ccw, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
 		if (n == MAX_CC_WORDS) {
@@ -90,9 +91,9 @@ static int link_so(const char *obj, const char *extra, const char *out, Diag *d)
 		}
 		argv[n++] = w;
 	}
-	if (!n) {
+	if (!n || nobj < 1 || nobj > MAX_OBJS) {
 		free(ccw);
-		return diag(d, "$CC is blank");
+		return diag(d, !n ? "$CC is blank" : "linking %s: %d objects", out, nobj);
 	}
 	char *tmp = make_tmp_next_to(out, d);
 	if (!tmp) {
@@ -102,9 +103,8 @@ static int link_so(const char *obj, const char *extra, const char *out, Diag *d)
 	argv[n++] = "-shared";
 	argv[n++] = "-o";
 	argv[n++] = tmp;
-	argv[n++] = (char *)obj;
-	if (extra)
-		argv[n++] = (char *)extra;
+	for (int i = 0; i < nobj; i++)
+		argv[n++] = (char *)objs[i];
 	argv[n++] = (char *)rtlib;
 	argv[n++] = NNCC_OPENBLAS_LIB;
 	argv[n++] = "-lm";
@@ -130,10 +130,16 @@ static int link_so(const char *obj, const char *extra, const char *out, Diag *d)
 
 int cg_link_so(const char *obj, const char *out, Diag *d)
 {
-	return link_so(obj, NULL, out, d);
+	return link_so(&obj, 1, out, d);
 }
 
 int cg_link_so_extra(const char *obj, const char *extra, const char *out, Diag *d)
 {
-	return link_so(obj, extra, out, d);
+	const char *objs[2] = {obj, extra};
+	return link_so(objs, extra ? 2 : 1, out, d);
+}
+
+int cg_link_so_objs(const char *const *objs, int nobj, const char *out, Diag *d)
+{
+	return link_so(objs, nobj, out, d);
 }

@@ -113,3 +113,29 @@ set_tests_properties(examples/smoke PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
 add_test(NAME e2e/train_loss
          COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/tests/e2e/train_loss_e2e.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e/train_loss PROPERTIES TIMEOUT 300)
+
+# Data-parallel training (docs/distributed.md), where MPI is found:
+# fashion_mnist_mpi and its steps, compiled with --split-step for the
+# per-rank batch of one rank (64) and of two (32), with the flags of the
+# fused steps above.
+if(MPI_C_FOUND)
+  set(EX_DP_SO "")
+  foreach(b 64 32)
+    foreach(m "lenet;--optimizer=adam:lr=2e-3;--augment=x:hflip,crop=1,contrast=0.1"
+              "mlp_relu;--optimizer=adam:lr=1e-3")
+      list(GET m 0 name)
+      list(SUBLIST m 1 -1 flags)
+      add_custom_command(
+        OUTPUT ${EX_MODELS}/${name}_dp${b}_train.so
+        COMMAND nncc ${EX_MODELS}/${name}.onnx --train --loss=cross_entropy ${flags}
+                --shape x=${b},1,28,28 --split-step -o ${EX_MODELS}/${name}_dp${b}_train.so
+        DEPENDS nncc ${EX_MODELS}/${name}.onnx
+        COMMENT "nncc ${name}.onnx --split-step -> ${name}_dp${b}_train.so")
+      list(APPEND EX_DP_SO ${EX_MODELS}/${name}_dp${b}_train.so)
+    endforeach()
+  endforeach()
+  add_custom_target(examples_dp_models ALL DEPENDS ${EX_DP_SO})
+  add_executable(fashion_mnist_mpi ${EX_DIR}/fashion_mnist_mpi.c)
+  target_link_libraries(fashion_mnist_mpi PRIVATE nncc_examples nncc_dist)
+  add_dependencies(fashion_mnist_mpi examples_models examples_dp_models)
+endif()

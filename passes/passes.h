@@ -142,11 +142,20 @@ typedef struct TrainOptions {
 	const char *augment;     /* --augment=X:T,...: augmentation of input X (rng.c), or NULL */
 	bool augment_out;        /* --augment-output: also output augment.X, the augmented input */
 	const char *label;       /* the label input's name (a .nn model's `label`), NULL: "label" */
+	int split;               /* --split-step: PS_SPLIT_GRADS or _UPDATE compiles that half (split.c); 0: the step */
+	bool split_step;         /* --split-step: the artifact adds the two halves (tools/split_step.c) */
 } TrainOptions;
 /* train.c: loss, autodiff and optimizer over a shape-inferred graph whose
  * first output is the model's output; the graph's outputs become the loss
  * (then grad.NAME per --grad-inputs entry). */
 int ps_train(Graph *g, const TrainOptions *t, Diag *d);
+/* split.c: one half of a training step (docs/distributed.md), in ps_train
+ * after the loss in place of autodiff and optimizer: the loss and grad.P
+ * outputs (GRADS), or the optimizer reading grad.P inputs (UPDATE). */
+enum { PS_SPLIT_GRADS = 1, PS_SPLIT_UPDATE = 2 };
+struct RngState;
+int ps_split(Graph *g, const TrainOptions *t, int loss, const int *wrt, int np,
+	     const struct RngState *rs, Diag *d);
 /* train.c: --mutable-weights: every f32 parameter becomes `param` state
  * that nothing assigns, so an inference model's session holds writable
  * weights (an application evaluates the weights it is training). Returns

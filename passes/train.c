@@ -12,7 +12,9 @@
  *   4. ps_optimizer (optimizer.c): the update of parameters and optimizer
  *      state (assign nodes);
  *   5. the graph outputs become the loss, then `grad.NAME` per
- *      --grad-inputs entry (docs/training.md). */
+ *      --grad-inputs entry (docs/training.md).
+ * With TrainOptions.split (--split-step), ps_split (split.c) builds one
+ * half of the step in place of 3-5 (docs/distributed.md). */
 #include "passes.h"
 
 #include <stdlib.h>
@@ -137,6 +139,11 @@ int ps_train(Graph *g, const TrainOptions *t, Diag *d)
 	}
 	free(dep);
 	free(fixed);
+	if (t->split) { /* --split-step: one half of the step (split.c) */
+		int rc = ps_split(g, t, loss, wrt, np, &rs, d);
+		free(wrt);
+		return rc;
+	}
 	for (int k = 0; k < nx; k++)
 		wrt[np + k] = xin[k];
 	int *grad = xmalloc(((size_t)np + (size_t)nx + 1) * sizeof *grad);

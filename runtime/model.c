@@ -18,6 +18,7 @@ struct nncc_model {
 	const nncc_abi_model *abi; /* the validated descriptor */
 	void *dl;                  /* dlopen handle; NULL when wrapping memory */
 	const void *cuda;          /* its nncc_abi_cuda (--target=cuda), or NULL */
+	const nncc_abi_model *half[2]; /* --split-step: NAME__grads, NAME__update (split.c), or NULL */
 };
 
 static nncc_status
@@ -49,8 +50,10 @@ check_tensors(const nncc_abi_tensor *t, int32_t n, const char *kind, int is_para
 	return NNCC_STATUS_OK;
 }
 
+/* roles: also check the training state's roles (not for a step's halves,
+ * whose outputs are not a loss; split.c checks those against the step). */
 static nncc_status
-check_abi(const nncc_abi_model *a, char **err)
+check_abi(const nncc_abi_model *a, int roles, char **err)
 {
 	nncc_status st;
 
@@ -73,7 +76,7 @@ check_abi(const nncc_abi_model *a, char **err)
 		return st;
 	if ((st = check_tensors(a->params, a->nparams, "param", 1, a->param_role, err)) != NNCC_STATUS_OK)
 		return st;
-	return rt_check_roles(a, err);
+	return roles ? rt_check_roles(a, err) : NNCC_STATUS_OK;
 }
 
 nncc_status
@@ -89,13 +92,36 @@ nncc_model_from_abi(const nncc_abi_model *abi, nncc_model **out, char **err)
 	*out = NULL;
 	if (!abi)
 		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_model_from_abi: no descriptor");
-	if ((st = check_abi(abi, err)) != NNCC_STATUS_OK)
+	if ((st = check_abi(abi, 1, err)) != NNCC_STATUS_OK)
 		return st;
 	m = calloc(1, sizeof *m);
 	if (!m)
 		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 	m->abi = abi;
 	*out = m;
+	return NNCC_STATUS_OK;
+}
+
+/* The halves of a --split-step training artifact, when it has them. */
+static nncc_status
+find_halves(nncc_model *m, const char *path, char **err)
+{
+	static const char *const suffix[2] = {"__grads", "__update"};
+	char sym[512], *sub = NULL;
+	nncc_status st;
+
+	for (int h = 0; h < 2; h++) {
+		if (snprintf(sym, sizeof sym, "%s%s_nncc_model", m->abi->name, suffix[h]) >= (int)sizeof sym)
+			return NNCC_STATUS_OK; /* a name that long has no halves */
+		m->half[h] = dlsym(m->dl, sym);
+		if (m->half[h] && (st = check_abi(m->half[h], 0, &sub)) != NNCC_STATUS_OK) {
+			rt_err(err, st, "%s: %s: %s", path, sym, sub ? sub : nncc_status_string(st));
+			free(sub);
+			return st;
+		}
+	}
+	if (!m->half[0] != !m->half[1])
+		return rt_err(err, NNCC_STATUS_BAD_MODEL, "%s: one half of a split step", path);
 	return NNCC_STATUS_OK;
 }
 
@@ -152,7 +178,11 @@ nncc_model_load(const char *path, nncc_model **out, char **err)
 	}
 	(*out)->dl = dl;
 	(*out)->cuda = dlsym(dl, "nncc_cuda");
-	return NNCC_STATUS_OK;
+	if ((st = find_halves(*out, path, err)) != NNCC_STATUS_OK) {
+		nncc_model_free(*out);
+		*out = NULL;
+	}
+	return st;
 }
 
 void
@@ -169,6 +199,12 @@ const nncc_abi_model *
 rt_model_abi(const nncc_model *m)
 {
 	return m->abi;
+}
+
+const nncc_abi_model *
+rt_model_half(const nncc_model *m, int h)
+{
+	return m->half[h];
 }
 
 const struct nncc_abi_cuda *

@@ -73,6 +73,8 @@ void rt_wcache_clear(RtWcache *c); /* frees every entry */
  * nncc_model_load does. */
 nncc_status nncc_model_from_abi(const nncc_abi_model *abi, nncc_model **out, char **err);
 const nncc_abi_model *rt_model_abi(const nncc_model *m);
+/* Half h (0: gradients, 1: update) of a --split-step artifact, or NULL. */
+const nncc_abi_model *rt_model_half(const nncc_model *m, int h);
 /* Whether the model's data lies in a library nncc_model_load dlopened
  * (read-only pages of a file mapping), not in memory a caller wrapped. */
 int rt_model_from_file(const nncc_model *m);
@@ -104,6 +106,15 @@ void *rt_session_param(const nncc_session *s, int i);   /* param i's data (the w
 int rt_session_param_writable(const nncc_session *s, int i); /* param i is training state */
 uint64_t *rt_session_seed(nncc_session *s);              /* the session's training seed */
 const nncc_abi_model *rt_session_abi(const nncc_session *s);
+/* session.c: what split.c needs of a session. */
+const nncc_model *rt_session_model(const nncc_session *s);
+nncc_status rt_session_ready(const nncc_session *s, char **err); /* every input set, on the CPU */
+void *const *rt_session_inputs(const nncc_session *s);           /* the input buffers */
+void *rt_session_arena(const nncc_session *s);                   /* the step's arena */
+void *rt_session_ctx(nncc_session *s);                           /* the nncc_abi_ctx of its threads */
+struct RtSplit **rt_session_split(nncc_session *s);              /* split.c's state, NULL until used */
+/* split.c: frees a session's split state. */
+void rt_split_free(struct RtSplit *p);
 
 /* train.c: checks a descriptor's param roles (model.c calls it). */
 nncc_status rt_check_roles(const nncc_abi_model *a, char **err);

@@ -45,6 +45,7 @@ struct nncc_session {
 	nncc_abi_ctx ctx;          /* what run() receives */
 	RtWcache wcache;           /* transformed weights (ctx.wcache) */
 	RtCuda *cuda;              /* the GPU side (nncc_session_use_cuda), NULL: runs on the CPU */
+	struct RtSplit *split;     /* the step's halves (split.c), NULL until used */
 };
 
 void
@@ -53,6 +54,7 @@ nncc_session_free(nncc_session *s)
 	if (!s)
 		return;
 	rt_cuda_free(s->cuda);
+	rt_split_free(s->split);
 	rt_pool_free(s->pool);
 	rt_free(s->ctx.gemm_scratch);
 	rt_wcache_clear(&s->wcache);
@@ -346,4 +348,47 @@ const nncc_abi_model *
 rt_session_abi(const nncc_session *s)
 {
 	return s->abi;
+}
+
+const nncc_model *
+rt_session_model(const nncc_session *s)
+{
+	return s->model;
+}
+
+nncc_status
+rt_session_ready(const nncc_session *s, char **err)
+{
+	for (int32_t i = 0; i < s->abi->ninputs; i++)
+		if (!s->set[i])
+			return rt_err(err, NNCC_STATUS_NOT_READY, "model '%s': input '%s' not set",
+				      s->abi->name, s->abi->inputs[i].name);
+	if (s->cuda)
+		return rt_err(err, NNCC_STATUS_UNSUPPORTED, "model '%s': the step's halves run on the "
+			      "CPU only (docs/distributed.md)", s->abi->name);
+	return NNCC_STATUS_OK;
+}
+
+void *const *
+rt_session_inputs(const nncc_session *s)
+{
+	return s->in;
+}
+
+void *
+rt_session_arena(const nncc_session *s)
+{
+	return s->arena;
+}
+
+void *
+rt_session_ctx(nncc_session *s)
+{
+	return &s->ctx;
+}
+
+struct RtSplit **
+rt_session_split(nncc_session *s)
+{
+	return &s->split;
 }

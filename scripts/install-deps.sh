@@ -3,7 +3,8 @@
 # A no-op (no apt call at all) when everything is already present.
 # NVRTC (libnvrtc11.2, the cuda target's compiler) is in Debian's non-free
 # component: when it is missing, an apt sources entry for the same mirror
-# with components `contrib non-free` is added first (once).
+# with components `contrib non-free` is added first (once). OpenMPI is for
+# data-parallel training (libnncc_dist, docs/distributed.md).
 set -eu
 
 PKGS="build-essential cmake pkg-config
@@ -12,6 +13,7 @@ libprotobuf-c-dev protobuf-c-compiler
 libopenblas-dev
 libcmocka-dev
 zlib1g-dev
+openmpi-bin libopenmpi-dev
 python3 python3-numpy python3-onnx python3-torch python3-torchvision python3-matplotlib
 dataset-fashion-mnist
 libnvrtc11.2"

@@ -20,6 +20,7 @@
 #include "passes/passes.h"
 #include "runtime/rt.h"
 #include "driver.h"
+#include "split_step.h"
 
 Graph *drv_load(const char *path, const Consts *k, bool nn_train, Diag *d)
 {
@@ -281,6 +282,9 @@ static int compile(const DrvArgs *a, Diag *d)
 	RematLog rlog;
 	memset(&rlog, 0, sizeof rlog);
 	rlog.budget = a->max_memory;
+	char *snap = NULL; /* --split-step: the imported graph (split_step.c) */
+	if (o->train && o->train->split_step && !(snap = split_snapshot(g, d)))
+		goto done;
 	if (ps_pipeline(g, o, d) < 0)
 		goto done;
 	if (a->max_memory > 0 && drv_fit_budget(a, o, &g, &rlog, d) < 0)
@@ -321,7 +325,7 @@ static int compile(const DrvArgs *a, Diag *d)
 	if (emit == EMIT_IR || emit == EMIT_DOT || (!out && (emit == EMIT_SO || emit == EMIT_OBJ)))
 		goto done; /* --report alone */
 	if (emit == EMIT_SO) {
-		rc = emit_so(&kl, out, co, a->target_cuda, d);
+		rc = snap ? split_emit_so(snap, &kl, out, o, co, d) : emit_so(&kl, out, co, a->target_cuda, d);
 	} else if (emit == EMIT_HEADER) {
 		Out w;
 		rc = -1;
@@ -348,6 +352,7 @@ done:
 		ir_graph_free(rlog.names);
 	drv_remat_log_free(&rlog);
 	ir_graph_free(g);
+	free(snap);
 	return rc;
 }
 

@@ -56,6 +56,7 @@ static void usage(FILE *f)
 		"  --augment=X:T,...      augment NCHW input X in the step, per sample: hflip,\n"
 		"                         crop=P (zero-pad P, random crop), contrast=C\n"
 		"  --augment-output       also output augment.X, the augmented input\n"
+		"  --split-step           (--train) add the step's halves for data parallelism\n"
 		"  --weights=W            take parameter values from safetensors file W (e.g. saved\n"
 		"                         by nncc-run --train --save-weights) before compiling\n"
 		"  --mutable-weights      inference model with writable f32 weights (nncc_session_set_param,\n"
@@ -268,6 +269,8 @@ int drv_parse_args(int argc, char **argv, DrvArgs *a)
 		} else if (strcmp(s, "--augment-output") == 0) {
 			a->to.augment_out = true;
 			aug_flag = true;
+		} else if (strcmp(s, "--split-step") == 0) { /* split_step.c */
+			a->to.split_step = train_flag = true;
 		} else if (s[0] == '-' && s[1]) {
 			return drv_usage_error("unknown option '%s'", s);
 		} else if (!a->model) {
@@ -289,6 +292,8 @@ int drv_parse_args(int argc, char **argv, DrvArgs *a)
 	a->co.opt_level = a->o.opt_level;
 	if (train_flag && !a->train)
 		return drv_usage_error("--loss, --optimizer, --freeze, --grad-inputs and --add-loss need --train%s", "");
+	if (a->to.split_step && (a->emit != EMIT_SO || a->target_cuda))
+		return drv_usage_error("--split-step makes a CPU shared library (--emit=so, --target=cpu)%s", "");
 	if (a->max_memory > 0 && !a->train)
 		return drv_usage_error("--max-memory is only for training steps (--train)%s", "");
 	if (aug_flag && (!a->train || !a->to.augment)) { /* rng */

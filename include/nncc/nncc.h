@@ -204,6 +204,33 @@ nncc_status nncc_session_save_weights(const nncc_session *s, const char *path, c
  * is changed. */
 nncc_status nncc_session_load_weights(nncc_session *s, const char *path, char **err);
 
+/* --- The step's halves, for data parallelism (docs/distributed.md) ---------- */
+
+/* Where trained parameter `param`'s gradient sits in the gradient buffer. */
+typedef struct nncc_grad_info {
+	const char *param; /* the parameter's name (as nncc_model_find_param knows it) */
+	int64_t offset;    /* first element in the buffer (floats, a multiple of 16) */
+	int64_t count;     /* elements (f32), the parameter's */
+} nncc_grad_info;
+
+/* Gradient slots of a training step compiled with nncc --train
+ * --split-step; 0 for any other model. */
+int nncc_model_num_grads(const nncc_model *m);
+nncc_status nncc_model_grad_info(const nncc_model *m, int i, nncc_grad_info *out);
+/* The first half of nncc_session_train_step: forward, loss and backward on
+ * the inputs set, the gradients into the session's gradient buffer; the
+ * parameters do not change. *loss (may be NULL) gets the loss. */
+nncc_status nncc_session_compute_grads(nncc_session *s, float *loss, char **err);
+/* The gradient buffer: *count f32 elements (slots of nncc_model_grad_info,
+ * zero between them), valid while the session lives. The application may
+ * change it between the halves (e.g. average it across processes). */
+nncc_status nncc_session_grad_buffer(nncc_session *s, float **data, int64_t *count, char **err);
+/* The second half: the optimizer's update of the parameters, optimizer
+ * state and step from the gradient buffer. compute_grads then apply_update
+ * gives the parameters nncc_session_train_step gives, bit for bit. Both
+ * halves: UNSUPPORTED without --split-step, or on a CUDA session. */
+nncc_status nncc_session_apply_update(nncc_session *s, char **err);
+
 /* --- CUDA (docs/cuda.md) ---------------------------------------------------- */
 
 /* Whether the model carries CUDA code (compiled with nncc --target=cuda). */
