@@ -85,7 +85,7 @@ main(int argc, char **argv)
 	}
 	openblas_set_num_threads(threads);
 	void *gs = rt_alloc((int64_t)threads * NNCC_ABI_GEMM_SCRATCH);
-	nncc_abi_ctx cx = {threads, pool ? rt_pool_parallel_for : NULL, pool, gs};
+	nncc_abi_ctx cx = {threads, pool ? rt_pool_parallel_for : NULL, pool, gs, 0};
 	if (json)
 		printf("[");
 	for (int s = 0; s < nsize; s++) {

@@ -48,6 +48,7 @@ static void usage(FILE *f)
 		"  --emit=so|obj|ir|llvm|kernels|dot|onnx|cuda|ptx\n"
 		"  --const NAME=FILE      bind a graph input to the constant in FILE (.npy or .pb)\n"
 		"  --shape NAME=D0,D1,... bind the extents of a graph input\n"
+		"  --max SYM=N            symbolic dim SYM is a dynamic batch of at most N (N >= 2)\n"
 		"  --print-after=PASS|all print text IR after a pass (import, shapes, canon, train, fold,\n"
 		"                         algebraic, cse, bnfold, dce, fuse)\n"
 		"  --passes=P1,P2,...     run exactly these passes after shape inference\n"
@@ -514,6 +515,8 @@ static int compile(const char *model, const char *out, Emit emit, bool report, c
 	rlog.budget = max_memory;
 	if (ps_pipeline(g, o, d) < 0)
 		goto done;
+	if (o->batch_sym && drv_batch_mark(g, load(model, k, d), o, weights, load_weights, d) < 0)
+		goto done; /* --max: the batch values (tools/batch.c) */
 	if (max_memory > 0 && fit_budget(model, k, weights, o, &g, &rlog, d) < 0)
 		goto done;
 	if (emit == EMIT_ONNX) { /* the graph after the passes, before lowering */
@@ -652,6 +655,10 @@ int main(int argc, char **argv)
 			const char *v = a[7] == '=' ? a + 8 : (++i < argc ? argv[i] : NULL);
 			if (!v || parse_shape(v, &o) < 0)
 				return usage_error("bad --shape '%s' (want NAME=D0,D1,...)", v ? v : "");
+		} else if (strcmp(a, "--max") == 0 || strncmp(a, "--max=", 6) == 0) {
+			const char *v = a[5] == '=' ? a + 6 : (++i < argc ? argv[i] : NULL);
+			if (drv_parse_max(v, &o) < 0)
+				return usage_error("bad --max '%s' (want SYM=N, N >= 2, once)", v ? v : "");
 		} else if (strcmp(a, "--const") == 0 || strncmp(a, "--const=", 8) == 0) {
 			const char *v = a[7] == '=' ? a + 8 : (++i < argc ? argv[i] : NULL);
 			if (!v || !strchr(v, '=') || cs.n == PS_MAX_BINDINGS) {
@@ -765,6 +772,8 @@ int main(int argc, char **argv)
 		return usage_error("--mutable-weights is for inference models, not with --train%s", "");
 	if (train)
 		o.train = &to;
+	if (o.batch_sym && (train || max_memory > 0 || target_cuda || o.passes))
+		return usage_error("--max is for CPU inference, not with --train, --target=cuda or --passes%s", "");
 
 	Diag d;
 	diag_init(&d);

@@ -103,7 +103,7 @@ test_gemm_shapes(void **state)
 				for (int acc = 0; acc < 2; acc++)
 					for (int th = 1; th <= 3; th++) {
 						nncc_abi_ctx cx = {th, th > 1 ? rt_pool_parallel_for : NULL,
-								   pool[th - 1], gs};
+								   pool[th - 1], gs, 0};
 						memcpy(c, c0, (size_t)(ldc * m) * sizeof(float));
 						rt_gemm(&cx, m, n, k, a, lda, ta, b, ldb, tb, acc, c, ldc);
 						snprintf(what, sizeof what, "%lldx%lldx%lld ta=%d tb=%d acc=%d threads=%d",
@@ -130,7 +130,7 @@ static void
 test_gemm_empty(void **state)
 {
 	void *gs = aligned_alloc(64, NNCC_ABI_GEMM_SCRATCH);
-	nncc_abi_ctx cx = {1, NULL, NULL, gs};
+	nncc_abi_ctx cx = {1, NULL, NULL, gs, 0};
 	float a[4] = {1, 2, 3, 4}, c[4] = {5, 6, 7, 8};
 
 	(void)state;

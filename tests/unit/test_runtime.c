@@ -189,7 +189,7 @@ test_conv2d(void **state)
 	char what[64];
 	RtPool *pool;
 	void *gs = aligned_alloc(64, 3 * NNCC_ABI_GEMM_SCRATCH);
-	nncc_abi_ctx ctx = {3, rt_pool_parallel_for, NULL, gs}, ctx1 = {1, NULL, NULL, gs};
+	nncc_abi_ctx ctx = {3, rt_pool_parallel_for, NULL, gs, 0}, ctx1 = {1, NULL, NULL, gs, 0};
 
 	assert_non_null(gs);
 	assert_int_equal(rt_pool_new(3, &pool, NULL), NNCC_STATUS_OK);
@@ -320,7 +320,7 @@ toy_run(void *arena, const void *const *in, void *const *out, const void *const 
 }
 
 static const nncc_abi_model toy = {
-	NNCC_ABI_MAGIC, NNCC_ABI_VERSION, "toy", 2, 2, 1, t_in, t_out, t_par, ARENA, toy_run, NULL,
+	NNCC_ABI_MAGIC, NNCC_ABI_VERSION, "toy", 2, 2, 1, t_in, t_out, t_par, ARENA, toy_run, NULL, 0, NULL,
 };
 
 static void
