@@ -153,11 +153,11 @@ set_tests_properties(e2e/remat PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
 add_test(NAME e2e/rng COMMAND ${NNCC_PYTHON} ${E2E_DIR}/rng_e2e.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e/rng PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
 # --- dynamic batch: one --max N=64 artifact of the MLP, LeNet and the zoo's
-# SqueezeNet (its batch made symbolic) against fixed-batch artifacts at
-# batch 1, 7 and 64, through nncc-run and one runtime session; mixing
-# models refused (tests/e2e/dynbatch.py, docs/dynamic-batch.md).
+# SqueezeNet and VAE (their batch made symbolic) against fixed-batch
+# artifacts at batch 1, 7 and 64, through nncc-run and one runtime session;
+# mixing models refused (tests/e2e/dynbatch.py, docs/dynamic-batch.md).
 add_test(NAME e2e/dynbatch COMMAND ${NNCC_PYTHON} ${E2E_DIR}/dynbatch.py ${CMAKE_BINARY_DIR}
-         ${CMAKE_BINARY_DIR}/dynbatch --zoo squeezenet)
+         ${CMAKE_BINARY_DIR}/dynbatch --zoo squeezenet,vae)
 set_tests_properties(e2e/dynbatch PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
 
 # The .nn model language (docs/language.md): golden printed IR of good

@@ -1,11 +1,12 @@
 """Dynamic batch (docs/dynamic-batch.md): one artifact compiled with
 `--max N=64` against fixed-batch artifacts of the same model.
 
-    dynbatch.py BUILD_DIR OUT_DIR [--zoo NAME | MODEL.onnx]
+    dynbatch.py BUILD_DIR OUT_DIR [--zoo NAME,... | MODEL.onnx]
 
-For the MLP and the LeNet CNN of examples/models (and an ONNX model exported
-at a fixed batch whose input 0 gets the symbolic batch N: MODEL.onnx, or the
-zoo's NAME exported by tests/zoo/zoo_models.py into OUT_DIR), compiles one
+For the MLP and the LeNet CNN of examples/models (and ONNX models exported
+at a fixed batch whose batch inputs get the symbolic batch N: MODEL.onnx,
+or the zoo's NAMEs exported by tests/zoo/zoo_models.py into OUT_DIR),
+compiles one
 dynamic-batch .so and one fixed .so per batch 1, 7 and 64, then checks:
   - nncc-run of the dynamic artifact on an input file of B rows writes
     outputs of B rows equal to the fixed artifact's (rtol 1e-5), with the
@@ -86,30 +87,36 @@ class Info(ctypes.Structure):
                 ("dims", ctypes.POINTER(ctypes.c_int64)), ("nbytes", ctypes.c_int64)]
 
 
-def session_checks(rt, so, x, refs):
+def session_checks(rt, so, xs, refs):
+    """xs: the model's inputs in order, (name, array of MAX rows); refs[b]:
+    the fixed artifact's outputs at batch b, in order."""
     m, s = rt.load(so)
     L = rt.lib
-    check(L.nncc_model_max_batch(m) == MAX and L.nncc_model_input_batched(m, 0) == 1,
-          f"{so}: the descriptor says batch max {MAX}, input 0 batched")
+    check(L.nncc_model_max_batch(m) == MAX and all(L.nncc_model_input_batched(m, i) == 1
+                                                   for i in range(len(xs))),
+          f"{so}: the descriptor says batch max {MAX}, every input batched")
     for b in (64, 7, 1, 7, 64):
         if b != 64:  # the rows past b hold another input's data
-            garbage = np.random.default_rng(b).standard_normal(x.shape).astype(np.float32) * 100
-            rt.set_input(s, 0, garbage)
+            for i, (_, x) in enumerate(xs):
+                rt.set_input(s, i, np.random.default_rng(b).standard_normal(x.shape).astype(np.float32) * 100)
             L.nncc_session_run(s, None)
-        st = rt.set_input(s, 0, np.ascontiguousarray(x[:b]))
+        st = 0
+        for i, (_, x) in enumerate(xs):
+            st = st or rt.set_input(s, i, np.ascontiguousarray(x[:b]))
         st = st or L.nncc_session_run(s, None)
-        info = Info()
-        st = st or L.nncc_session_output_info(s, 0, ctypes.byref(info))
-        if st:
-            check(False, f"{so}: session run at batch {b} (status {st})")
-            continue
-        dims = tuple(info.dims[i] for i in range(info.rank))
-        ptr = ctypes.c_void_p()
-        L.nncc_session_output(s, 0, ctypes.byref(ptr))
-        out = np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)),
-                                    shape=(info.nbytes // 4,)).reshape(dims).copy()
-        check(L.nncc_session_batch(s) == b and dims[0] == b and close(out, refs[b]),
-              f"{so}: one session, batch {b} after another run: output {dims} matches fixed batch {b}")
+        ok = st == 0 and L.nncc_session_batch(s) == b
+        for k, ref in enumerate(refs[b]):
+            info, ptr = Info(), ctypes.c_void_p()
+            if not ok or L.nncc_session_output_info(s, k, ctypes.byref(info)) or \
+                    L.nncc_session_output(s, k, ctypes.byref(ptr)):
+                ok = False
+                break
+            dims = tuple(info.dims[i] for i in range(info.rank))
+            out = np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)),
+                                        shape=(info.nbytes // 4,)).reshape(dims).copy()
+            ok = dims[0] == b and close(out, ref)
+        check(ok, f"{so}: one session, batch {b} after another run: {len(refs[b])} outputs match fixed batch {b}")
+    x = xs[0][1]
     for bad in (0, MAX + 1):
         shape = (bad,) + x.shape[1:]
         y = np.zeros(shape, np.float32) if bad else np.zeros((1,) + x.shape[1:], np.float32)
@@ -126,34 +133,63 @@ def compile_ok(cmd, what):
     return r.returncode == 0
 
 
-def model_checks(build, out, name, src, fixed_shape, x, rt):
+def model_checks(build, out, name, src, xs, rt):
+    """xs: the inputs in model order, (name, f32 array of MAX rows)."""
     nncc, nrun = os.path.join(build, "nncc"), os.path.join(build, "nncc-run")
     dyn = os.path.join(out, f"{name}_dyn.so")
     if not compile_ok([nncc, src, "--max", "N=%d" % MAX, "-o", dyn], f"{name}: --max N={MAX} compiles"):
         return
+    # the kernels take the batch at run time: every library call and some loops say so
+    r = run([nncc, src, "--max", "N=%d" % MAX, "--emit=kernels"])
+    ks = [ln for ln in r.stdout.splitlines() if ln.startswith("k")]
+    calls = [ln for ln in ks if ": matmul " in ln or ": conv" in ln]
+    check(r.returncode == 0 and any("(batch*" in ln for ln in ks) and
+          all("the run's batch" in ln or "(m: batch" in ln for ln in calls),
+          f"{name}: --emit=kernels shows run-time batch bounds ({len(calls)} calls, {len(ks)} kernels)")
     refs = {}
     for b in BATCHES:
         fx = os.path.join(out, f"{name}_{b}.so")
-        if not compile_ok([nncc, src] + fixed_shape(b) + ["-o", fx], f"{name}: batch {b} compiles"):
+        shapes = []
+        for n, x in xs:
+            shapes += ["--shape", "%s=%s" % (n, ",".join(str(v) for v in (b,) + x.shape[1:]))]
+        if not compile_ok([nncc, src] + shapes + ["-o", fx], f"{name}: batch {b} compiles"):
             return
-        xin = os.path.join(out, f"{name}_x{b}.npy")
-        np.save(xin, np.ascontiguousarray(x[:b]))
+        args = []
+        for n, x in xs:
+            xin = os.path.join(out, f"{name}_{n}{b}.npy")
+            np.save(xin, np.ascontiguousarray(x[:b]))
+            args += ["-i", f"{n}={xin}"]
         outs = {}
         for tag, so, extra in (("fixed", fx, []), ("dyn", dyn, []), ("dyn1", dyn, ["--threads", "1"])):
             d = os.path.join(out, f"{name}_{tag}_{b}")
             os.makedirs(d, exist_ok=True)
-            r = run([nrun, so, "-i", xin, "-o", d] + extra)
+            r = run([nrun, so, "-o", d] + args + extra)
             if r.returncode != 0:
                 check(False, f"{name}: nncc-run {tag} at batch {b}: {r.stderr.strip()}")
                 return
             outs[tag] = {f: np.load(os.path.join(d, f)) for f in sorted(os.listdir(d))}
-        refs[b] = next(iter(outs["fixed"].values()))
+        refs[b] = [np.load(os.path.join(out, f"{name}_fixed_{b}", f + ".npy")) for f in output_names(fx, rt)]
         for tag in ("dyn", "dyn1"):
             same = outs[tag].keys() == outs["fixed"].keys() and all(
-                close(outs[tag][f], outs["fixed"][f]) for f in outs["fixed"])
-            check(same and refs[b].shape[0] == b,
-                  f"{name}: {tag} artifact at batch {b} equals the fixed artifact ({refs[b].shape})")
-    session_checks(rt, dyn, x, refs)
+                close(outs[tag][f], outs["fixed"][f]) and outs[tag][f].shape[0] == b for f in outs["fixed"])
+            check(same, f"{name}: {tag} artifact at batch {b} equals the fixed artifact "
+                        f"({', '.join(str(v.shape) for v in outs['fixed'].values())})")
+    session_checks(rt, dyn, xs, refs)
+
+
+def output_names(so, rt):
+    """The output names of a compiled model, in order (as nncc-run names its files)."""
+    m, s = rt.load(so)
+    L, names = rt.lib, []
+    L.nncc_model_num_outputs.argtypes = [ctypes.c_void_p]
+    L.nncc_model_output_info.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+    for k in range(L.nncc_model_num_outputs(m)):
+        info = Info()
+        L.nncc_model_output_info(m, k, ctypes.byref(info))
+        names.append("".join(c if c.isalnum() or c in "_.-" else "_" for c in info.name.decode()))
+    L.nncc_session_free(s)
+    L.nncc_model_free(m)
+    return names
 
 
 REFUSED = [  # (model body, words the message must hold)
@@ -212,23 +248,25 @@ def two_inputs(build, out, rt):
     L.nncc_model_free(m)
 
 
-def onnx_model(build, out, onnx_path, rt):
-    """An ONNX model exported at a fixed batch, its input 0's dim 0 made
-    the symbol N (the model must not fix the batch elsewhere)."""
+def onnx_model(build, out, onnx_path, name, rt):
+    """An ONNX model exported at a fixed batch B: dim 0 of every input and
+    output that starts with B becomes the symbol N (the model must not fix
+    the batch elsewhere)."""
     import onnx
     m = onnx.load(onnx_path)
-    inp = m.graph.input[0]
-    inp.type.tensor_type.shape.dim[0].dim_param = "N"
-    for o in m.graph.output:
-        o.type.tensor_type.shape.dim[0].dim_param = "N"
-    src = os.path.join(out, "zoo_dyn.onnx")
+    b0 = m.graph.input[0].type.tensor_type.shape.dim[0].dim_value
+    xs = []
+    rng = np.random.default_rng(1)
+    for v in list(m.graph.input) + list(m.graph.output):
+        dims = v.type.tensor_type.shape.dim
+        if len(dims) and dims[0].dim_value == b0:
+            if v in m.graph.input:
+                xs.append((v.name, rng.standard_normal([MAX] + [d.dim_value for d in dims[1:]])
+                           .astype(np.float32)))
+            dims[0].dim_param = "N"
+    src = os.path.join(out, f"{name}_dyn.onnx")
     onnx.save(m, src)
-    dims = [d.dim_value for d in inp.type.tensor_type.shape.dim[1:]]
-    x = np.random.default_rng(1).standard_normal([MAX] + dims).astype(np.float32)
-
-    def fixed(b):
-        return ["--shape", "%s=%s" % (inp.name, ",".join(str(v) for v in [b] + dims))]
-    model_checks(build, out, "zoo", src, fixed, x, rt)
+    model_checks(build, out, name, src, xs, rt)
 
 
 def main():
@@ -241,18 +279,18 @@ def main():
     x = np.random.default_rng(0).standard_normal((MAX, 1, 28, 28)).astype(np.float32)
     for name in ("mlp", "lenet"):
         src = os.path.join(ROOT, "examples", "models", name + ".nn")
-        model_checks(build, out, name, src, lambda b: ["--shape", "x=%d,1,28,28" % b], x, rt)
+        model_checks(build, out, name, src, [("x", x)], rt)
     refusal_checks(build, out)
     two_inputs(build, out, rt)
     if len(sys.argv) > 4 and sys.argv[3] == "--zoo":
         zoo = os.path.join(out, "zoo")
         r = run([sys.executable, os.path.join(ROOT, "tests", "zoo", "zoo_models.py"), zoo,
                  "--models", sys.argv[4]])
-        check(r.returncode == 0, f"zoo model {sys.argv[4]} exported: {r.stderr.strip()[-300:]}")
-        if r.returncode == 0:
-            onnx_model(build, out, os.path.join(zoo, sys.argv[4], "model.onnx"), rt)
+        check(r.returncode == 0, f"zoo models {sys.argv[4]} exported: {r.stderr.strip()[-300:]}")
+        for name in sys.argv[4].split(",") if r.returncode == 0 else []:
+            onnx_model(build, out, os.path.join(zoo, name, "model.onnx"), name, rt)
     elif len(sys.argv) > 3:
-        onnx_model(build, out, sys.argv[3], rt)
+        onnx_model(build, out, sys.argv[3], "onnx", rt)
     print(f"{len(failures)} failed" if failures else "all dynamic-batch checks passed")
     return 1 if failures else 0
 
