@@ -132,6 +132,14 @@ typedef struct Sched {
 	                         after (a small output); else image by image where it can */
 } Sched;
 
+/* Kernel.batch_call: the library call's size that the run's batch sets. */
+enum {
+	KB_CALL_NONE = 0, /* fixed sizes */
+	KB_CALL_M,        /* mm.m: mm.m / batch_max rows per sample */
+	KB_CALL_BEXT,     /* mm.bext[0] is the batch */
+	KB_CALL_N,        /* conv.n, the image count, is the batch */
+};
+
 typedef struct Kernel {
 	KernelKind kind;
 	const char *name; /* for reports: the source node's name or op */
@@ -157,6 +165,10 @@ typedef struct Kernel {
 	Kx *out_dyn;      /* KK_LOOP: run-time part of the store index (a KX_IDX), added to
 	                     out_idx; the point is skipped when it is -1. NULL: none. Such a
 	                     kernel runs serially in order (scatters: the last update wins) */
+	/* dynamic batch (codegen/dynbatch.c): var 0 walks extent[0] / batch_max rows per
+	 * sample, batch of them at run time (a loop, or a call's epilogue) */
+	bool batch_var0;
+	int batch_call;   /* KK_MATMUL/KK_CONV2D: which size is the run's batch (KB_CALL_*) */
 
 	/* KK_MATMUL: for every batch index b (up to 4 batch dims, row-major),
 	 * C[b] (m x n) = op(A[b]) (m x k) * op(B[b]) (k x n); op transposes
@@ -228,6 +240,7 @@ typedef struct KernelList {
 	int *param_value; /* graph value of each BUF_PARAM index */
 	int nparam;
 	int64_t arena_bytes; /* set by the memory plan */
+	int64_t batch_max;   /* dynamic batch: the most rows a run takes (sizes are its); 0: fixed */
 	Arena arena;      /* Kx trees, guards, names */
 } KernelList;
 
@@ -235,6 +248,10 @@ typedef struct KernelList {
  * message naming the node otherwise (or for an op/dtype it cannot lower). */
 int cg_lower(const Graph *g, KernelList *kl, Diag *d);
 void cg_free(KernelList *kl);
+/* dynbatch.c: with a dynamic batch (Graph.batch_max), proves every kernel
+ * walks the batch rows apart and marks which sizes the run's batch sets
+ * (Kernel.batch_var0, batch_call); -1 naming the kernel otherwise. */
+int cg_batch_check(KernelList *kl, Diag *d);
 /* sched.c: fills every kernel's Sched (parallel var and chunks, vector
  * var and width) for a target whose vectors hold vec_bytes bytes
  * (0: let the backend choose). Chunk counts do not depend on the thread

@@ -84,10 +84,12 @@ static void print_sched(const Kernel *k, int v, FILE *f)
 		fputs(" vectorize", f);
 }
 
-static void print_vars(const Kernel *k, int from, int to, FILE *f)
+static void print_vars(const KernelList *kl, const Kernel *k, int from, int to, FILE *f)
 {
 	for (int v = from; v < to; v++) {
 		fprintf(f, "%sv%d in 0..%" PRId64, v > from ? ", " : "", v, k->extent[v]);
+		if (v == 0 && k->batch_var0 && kl->batch_max > 0) /* dynamic batch: runs to batch * this */
+			fprintf(f, " (batch*%" PRId64 ")", k->extent[0] / kl->batch_max);
 		print_sched(k, v, f);
 	}
 }
@@ -174,7 +176,7 @@ static void print_kx(const KernelList *kl, const Kernel *k, const Kx *x, FILE *f
 		break;
 	case KX_REDUCE:
 		fprintf(f, "%s(", red[x->op]);
-		print_vars(k, k->nout_var, k->nvar, f);
+		print_vars(kl, k, k->nout_var, k->nvar, f);
 		fputs(": ", f);
 		print_kx(kl, k, x->a, f);
 		if (x->b) { /* an arg reduction's payload */
@@ -216,7 +218,7 @@ static void print_store(const KernelList *kl, const Kernel *k, FILE *f)
 {
 	if (k->nout_var) {
 		fputs("for ", f);
-		print_vars(k, 0, k->nout_var, f);
+		print_vars(kl, k, 0, k->nout_var, f);
 		fputs(": ", f);
 	}
 	print_buf(kl, k->out, f);
@@ -272,6 +274,8 @@ static void print_kernel(const KernelList *kl, int i, FILE *f)
 		}
 		fprintf(f, "m=%" PRId64 " n=%" PRId64 " k=%" PRId64 " trans_a=%d trans_b=%d]",
 			k->mm.m, k->mm.n, k->mm.k, k->mm.trans_a, k->mm.trans_b);
+		if (k->batch_call)
+			fputs(k->batch_call == KB_CALL_M ? " (m: batch*m/max)" : " (batch[0]: the run's batch)", f);
 		break;
 	case KK_CONV2D:
 		fputs(k->conv.nd ? (k->conv.transpose ? ": conv_transpose_nd x=" : ": conv_nd x=") : ": conv2d x=", f);
@@ -291,6 +295,8 @@ static void print_kernel(const KernelList *kl, int i, FILE *f)
 			k->conv.n, k->conv.c, k->conv.h, k->conv.w, k->conv.k, k->conv.oh, k->conv.ow,
 			k->conv.kh, k->conv.kw, k->conv.sh, k->conv.sw, k->conv.ph, k->conv.pw,
 			k->conv.dh, k->conv.dw, k->conv.group);
+		if (k->batch_call == KB_CALL_N)
+			fputs(" (N: the run's batch)", f);
 		if (k->conv.nd)
 			fprintf(f, " [D=%" PRId64 " OD=%" PRId64 " kd=%" PRId64 " sd=%" PRId64 " pd=%" PRId64
 				" dd=%" PRId64 "]", k->conv.d, k->conv.od, k->conv.kd, k->conv.sd, k->conv.pd, k->conv.dd);

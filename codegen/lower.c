@@ -546,6 +546,8 @@ int cg_lower(const Graph *g, KernelList *kl, Diag *d)
 		lw_state_inplace(kl); /* training state: updates in place where safe */
 		rc = cg_state_check(kl, d);
 	}
+	if (rc == 0 && g->batch_max > 0) /* dynamic batch: the kernels keep rows apart */
+		rc = cg_batch_check(kl, d);
 	if (rc < 0) {
 		cg_free(kl);
 		kl->g = g;

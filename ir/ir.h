@@ -191,6 +191,9 @@ typedef struct Graph {
 	int noutput, capoutput; /* outputs used, allocated */
 	const char **sym; /* symbolic dim names; sym[0] unused */
 	int nsym, capsym; /* nsym counts sym[0] */
+	/* dynamic batch (passes/dynbatch.c, docs/dynamic-batch.md) */
+	int64_t batch_max; /* most rows one run takes (shapes are planned for it); 0: all shapes fixed */
+	bool *batch;       /* batch_max > 0: per value (nval entries, arena), dim 0 is the batch */
 } Graph;
 
 /* graph.c: building */

@@ -24,6 +24,8 @@ typedef struct Options {
 	int nbind;                   /* entries of bind */
 	const char *passes;          /* --passes=LIST: exactly these passes, or NULL */
 	const struct TrainOptions *train; /* --train: compile a training step (train block); NULL: inference */
+	const char *batch_sym;       /* --max SYM=N: the symbolic dim that is the dynamic batch, or NULL */
+	int64_t batch_max;           /* --max: the batch SYM is bound to (the most rows a run takes) */
 } Options;
 
 /* pipeline.c */
@@ -36,6 +38,10 @@ int ps_check_passes(const char *list, Diag *d);
  * everywhere), then re-infers every node's output dtype and shape. */
 int ps_bind_shapes(Graph *g, const Options *o, Diag *d);
 int ps_infer_shapes(Graph *g, Diag *d);
+/* dynbatch.c: g ran the pipeline with the batch symbol bound to max, g2
+ * (the same model) with max + 1: marks g's batch values (Graph.batch) and
+ * refuses, naming the node, a graph that mixes the batch axis. */
+int ps_batch_mark(Graph *g, const Graph *g2, int64_t max, Diag *d);
 
 /* Simplification passes (-O1 up; --passes runs any of them). Each leaves
  * removed nodes dead for ps_dce and keeps graph output names. */

@@ -58,6 +58,15 @@ int ps_bind_shapes(Graph *g, const Options *o, Diag *d)
 			}
 		}
 	}
+	if (o->batch_sym) { /* --max SYM=N: SYM planned at N (dynbatch.c) */
+		int sym = 0;
+		for (int i = 1; i < g->nsym; i++)
+			if (strcmp(g->sym[i], o->batch_sym) == 0)
+				sym = i;
+		if (!sym)
+			return diag(d, "--max %s: the model has no symbolic dim named '%s'", o->batch_sym, o->batch_sym);
+		subst_sym(g, sym, o->batch_max);
+	}
 	return err;
 }
 

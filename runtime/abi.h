@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define NNCC_ABI_MAGIC 0x6e6e6363u /* "nncc" */
-#define NNCC_ABI_VERSION 5 /* 3: param_role (training state); 4: gemm_scratch; 5: weight cache */
+#define NNCC_ABI_VERSION 6 /* 3: param_role (training state); 4: gemm_scratch; 5: dynamic batch; 6: weight cache */
 
 typedef struct nncc_abi_tensor {
 	const char *name;    /* NUL-terminated */
@@ -43,6 +43,9 @@ typedef struct nncc_abi_ctx {
 	/* nthreads * NNCC_ABI_GEMM_SCRATCH bytes, 64-byte aligned, for the
 	 * GEMMs of this run; NULL: GEMMs call OpenBLAS */
 	void *gemm_scratch;
+	/* A model with a dynamic batch (batch_max > 0): the rows of this run,
+	 * 1..batch_max; any other value (or a NULL ctx) runs batch_max. */
+	int64_t batch;
 	/* The session's cache of weights in a kernel's own layout (a
 	 * Winograd transform): wcache(wcache_owner, key, tag, bytes, &fresh)
 	 * returns a 64-byte aligned buffer of bytes that lives as long as
@@ -81,6 +84,13 @@ typedef struct nncc_abi_model {
 	 * reads and updates it in place (docs/training.md). Optimizer state
 	 * (ROLE_OPTIM) may have data NULL: it starts at zero. */
 	const int32_t *param_role;
+	/* Dynamic batch (docs/dynamic-batch.md): the most rows a run takes, 0
+	 * when every shape is fixed. Sizes (dims, nbytes, arena_bytes) are
+	 * those at batch_max; batch_io (ninputs then noutputs entries, NULL
+	 * when batch_max is 0) is 1 where dim 0 of the tensor is the batch.
+	 * A run at batch n reads and writes the first n rows of those. */
+	int64_t batch_max;
+	const uint8_t *batch_io;
 } nncc_abi_model;
 
 /* Roles of params (the numbers of the compiler's IrStateRole). */

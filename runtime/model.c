@@ -50,6 +50,46 @@ check_tensors(const nncc_abi_tensor *t, int32_t n, const char *kind, int is_para
 	return NNCC_STATUS_OK;
 }
 
+/* Dynamic batch: every batch tensor has the max as its dim 0, and some
+ * input carries the batch. */
+static nncc_status
+check_batch(const nncc_abi_model *a, char **err)
+{
+	int any = 0;
+
+	if (a->batch_max < 0 || (a->batch_max > 0 && !a->batch_io))
+		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: bad dynamic batch");
+	for (int32_t i = 0; a->batch_max > 0 && i < a->ninputs + a->noutputs; i++) {
+		const nncc_abi_tensor *t = i < a->ninputs ? &a->inputs[i] : &a->outputs[i - a->ninputs];
+		if (a->batch_io[i] > 1 || (a->batch_io[i] && (t->rank < 1 || t->dims[0] != a->batch_max)))
+			return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: %s is no batch of %lld",
+				      t->name, (long long)a->batch_max);
+		any |= i < a->ninputs && a->batch_io[i];
+	}
+	if (a->batch_max > 0 && !any)
+		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: no input carries the batch");
+	return NNCC_STATUS_OK;
+}
+
+int64_t
+nncc_model_max_batch(const nncc_model *m)
+{
+	return m ? m->abi->batch_max : 0;
+}
+
+int
+nncc_model_input_batched(const nncc_model *m, int i)
+{
+	return m && m->abi->batch_max > 0 && i >= 0 && i < m->abi->ninputs && m->abi->batch_io[i];
+}
+
+int
+nncc_model_output_batched(const nncc_model *m, int i)
+{
+	return m && m->abi->batch_max > 0 && i >= 0 && i < m->abi->noutputs &&
+	       m->abi->batch_io[m->abi->ninputs + i];
+}
+
 /* roles: also check the training state's roles (not for a step's halves,
  * whose outputs are not a loss; split.c checks those against the step). */
 static nncc_status
@@ -75,6 +115,8 @@ check_abi(const nncc_abi_model *a, int roles, char **err)
 	if ((st = check_tensors(a->outputs, a->noutputs, "output", 0, NULL, err)) != NNCC_STATUS_OK)
 		return st;
 	if ((st = check_tensors(a->params, a->nparams, "param", 1, a->param_role, err)) != NNCC_STATUS_OK)
+		return st;
+	if ((st = check_batch(a, err)) != NNCC_STATUS_OK)
 		return st;
 	return roles ? rt_check_roles(a, err) : NNCC_STATUS_OK;
 }

@@ -17,6 +17,10 @@
  * (runtime/gemm.c) run on the same threads as everything else, so no
  * second pool competes for the cores.
  *
+ * Dynamic batch (abi.h batch_max): a batch input may be given fewer rows
+ * than the max; its rows go to the front of its buffer, the run gets their
+ * count in ctx.batch, and output_info reports the outputs at that batch.
+ *
  * Training state starts as a copy of the embedded initial values; the
  * copy is all that reads them, so for a dlopened model their pages are
  * handed back (release_initial) instead of staying resident beside it. */
@@ -39,6 +43,8 @@ struct nncc_session {
 	void **state;              /* per param: the session's writable copy of training state, NULL for a constant */
 	uint64_t seed;             /* training seed, saved with the weights (nncc_session_set_seed) */
 	unsigned char *set;        /* set[i]: input i has been given */
+	int64_t *rows;             /* dynamic batch: per input, the dim 0 it was given */
+	int64_t *odims;            /* dynamic batch: every output's dims at the last run's batch, in order */
 	int ran;                   /* a run has completed */
 	int nthreads;              /* threads a run uses, >= 1 */
 	RtPool *pool;              /* its workers; NULL when nthreads is 1 */
@@ -58,6 +64,8 @@ nncc_session_free(nncc_session *s)
 	rt_pool_free(s->pool);
 	rt_free(s->ctx.gemm_scratch);
 	rt_wcache_clear(&s->wcache);
+	free(s->rows);
+	free(s->odims);
 	if (s->in)
 		for (int32_t i = 0; i < s->abi->ninputs; i++)
 			rt_free(s->in[i]);
@@ -177,9 +185,15 @@ nncc_session_create(const nncc_model *m, nncc_session **out, char **err)
 	s->params = ptrs(a->nparams);
 	s->state = ptrs(a->nparams);
 	s->set = calloc(a->ninputs > 0 ? (size_t)a->ninputs : 1, 1);
+	s->rows = calloc(a->ninputs > 0 ? (size_t)a->ninputs : 1, sizeof *s->rows);
+	int64_t nd = 1;
+	for (int32_t i = 0; i < a->noutputs; i++)
+		nd += a->outputs[i].rank;
+	s->odims = calloc((size_t)nd, sizeof *s->odims);
 	s->arena = rt_alloc(a->arena_bytes);
-	if (!s->in || !s->out || !s->params || !s->state || !s->set || !s->arena)
+	if (!s->in || !s->out || !s->params || !s->state || !s->set || !s->rows || !s->odims || !s->arena)
 		goto oom;
+	s->ctx.batch = a->batch_max;
 	for (int32_t i = 0; i < a->ninputs; i++)
 		if (!(s->in[i] = rt_alloc(a->inputs[i].nbytes)))
 			goto oom;
@@ -230,9 +244,10 @@ nncc_session_set_input(nncc_session *s, int index, const void *data, int rank,
 	if (rank < 0 || (rank > 0 && !dims))
 		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "input '%s': bad rank %d", t->name,
 			      rank);
+	int batched = s->abi->batch_max > 0 && s->abi->batch_io[index];
 	same = dtype == t->dtype && rank == t->rank;
-	for (int i = 0; same && i < rank; i++)
-		same = dims[i] == t->dims[i];
+	for (int i = 0; same && i < rank; i++) /* a batch input: any dim 0 up to the max */
+		same = dims[i] == t->dims[i] || (i == 0 && batched && dims[0] >= 1 && dims[0] <= t->dims[0]);
 	if (!same) {
 		rt_format_type(want, sizeof want, t->dtype, t->rank, t->dims);
 		rt_format_type(got, sizeof got, dtype, rank, dims);
@@ -243,8 +258,9 @@ nncc_session_set_input(nncc_session *s, int index, const void *data, int rank,
 		if (!data)
 			return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "input '%s': data is NULL",
 				      t->name);
-		memcpy(s->in[index], data, (size_t)t->nbytes);
+		memcpy(s->in[index], data, (size_t)(batched ? t->nbytes / t->dims[0] * dims[0] : t->nbytes));
 	}
+	s->rows[index] = rank > 0 ? dims[0] : 0;
 	s->set[index] = 1;
 	return NNCC_STATUS_OK;
 }
@@ -263,6 +279,21 @@ nncc_session_run(nncc_session *s, char **err)
 		if (!s->set[i])
 			return rt_err(err, NNCC_STATUS_NOT_READY, "model '%s': input '%s' not set",
 				      a->name, a->inputs[i].name);
+	if (a->batch_max > 0) { /* the batch inputs agree on the rows of this run */
+		int32_t first = -1;
+		for (int32_t i = 0; i < a->ninputs; i++) {
+			if (!a->batch_io[i])
+				continue;
+			if (first < 0)
+				first = i;
+			else if (s->rows[i] != s->rows[first])
+				return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT,
+					      "model '%s': input '%s' has batch %lld, input '%s' %lld", a->name,
+					      a->inputs[first].name, (long long)s->rows[first], a->inputs[i].name,
+					      (long long)s->rows[i]);
+		}
+		s->ctx.batch = s->rows[first];
+	}
 	if (s->cuda) {
 		nncc_status st = rt_cuda_run(s->cuda, (const void *const *)s->in, (void *const *)s->out,
 					     (const void *const *)s->params, err);
@@ -284,6 +315,37 @@ nncc_session_output(const nncc_session *s, int index, const void **data)
 	if (!s->ran)
 		return NNCC_STATUS_NOT_READY;
 	*data = s->out[index];
+	return NNCC_STATUS_OK;
+}
+
+int64_t
+nncc_session_batch(const nncc_session *s)
+{
+	return s && s->abi->batch_max > 0 ? s->ctx.batch : 0;
+}
+
+nncc_status
+nncc_session_output_info(const nncc_session *s, int i, nncc_tensor_info *info)
+{
+	if (!s || !info || i < 0 || i >= s->abi->noutputs)
+		return NNCC_STATUS_INVALID_ARGUMENT;
+	if (!s->ran)
+		return NNCC_STATUS_NOT_READY;
+	const nncc_abi_tensor *t = &s->abi->outputs[i];
+	int64_t *d = s->odims;
+	for (int j = 0; j < i; j++)
+		d += s->abi->outputs[j].rank;
+	if (t->rank > 0)
+		memcpy(d, t->dims, (size_t)t->rank * sizeof *d);
+	info->name = t->name;
+	info->dtype = (nncc_dtype)t->dtype;
+	info->rank = t->rank;
+	info->dims = d;
+	info->nbytes = t->nbytes;
+	if (s->abi->batch_max > 0 && s->abi->batch_io[s->abi->ninputs + i]) {
+		info->nbytes = t->nbytes / t->dims[0] * s->ctx.batch;
+		d[0] = s->ctx.batch;
+	}
 	return NNCC_STATUS_OK;
 }
 
@@ -329,6 +391,9 @@ nncc_session_use_cuda(nncc_session *s, int device, char **err)
 		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_session_use_cuda: no session");
 	if (s->cuda)
 		return NNCC_STATUS_OK;
+	if (s->abi->batch_max > 0)
+		return rt_err(err, NNCC_STATUS_UNSUPPORTED, "model '%s': a dynamic batch runs on the CPU only",
+			      s->abi->name);
 	return rt_cuda_open(s->abi, rt_model_cuda(s->model), (const void *const *)s->params, device, &s->cuda, err);
 }
 

@@ -152,6 +152,13 @@ set_tests_properties(e2e/remat PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
 # with a Python Philox (tests/e2e/rng_e2e.py).
 add_test(NAME e2e/rng COMMAND ${NNCC_PYTHON} ${E2E_DIR}/rng_e2e.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e/rng PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
+# --- dynamic batch: one --max N=64 artifact of the MLP, LeNet and the zoo's
+# SqueezeNet and VAE (their batch made symbolic) against fixed-batch
+# artifacts at batch 1, 7 and 64, through nncc-run and one runtime session;
+# mixing models refused (tests/e2e/dynbatch.py, docs/dynamic-batch.md).
+add_test(NAME e2e/dynbatch COMMAND ${NNCC_PYTHON} ${E2E_DIR}/dynbatch.py ${CMAKE_BINARY_DIR}
+         ${CMAKE_BINARY_DIR}/dynbatch --zoo squeezenet,vae)
+set_tests_properties(e2e/dynbatch PROPERTIES ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
 
 # The .nn model language (docs/language.md): golden printed IR of good
 # programs and golden diagnostics of bad ones (tests/nn/run.py, one ctest

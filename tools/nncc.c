@@ -287,6 +287,9 @@ static int compile(const DrvArgs *a, Diag *d)
 		goto done;
 	if (ps_pipeline(g, o, d) < 0)
 		goto done;
+	if (o->batch_sym && drv_batch_mark(g, drv_load(model, &a->cs, a->train, d), o, a->weights,
+					   drv_load_weights, d) < 0)
+		goto done; /* --max: the batch values (tools/batch.c) */
 	if (a->max_memory > 0 && drv_fit_budget(a, o, &g, &rlog, d) < 0)
 		goto done;
 	stage(a, &t0, "passes", live_nodes(g), "graph nodes");

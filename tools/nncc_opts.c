@@ -36,6 +36,7 @@ static void usage(FILE *f)
 		"  --all-constants        --emit=ir prints every constant's data, so the text compiles back\n"
 		"  --const NAME=FILE      bind a graph input to the constant in FILE (.npy or .pb)\n"
 		"  --shape NAME=D0,D1,... bind the extents of a graph input\n"
+		"  --max SYM=N            symbolic dim SYM is a dynamic batch of at most N (N >= 2)\n"
 		"  --print-after=PASS|all print text IR after a pass (import, shapes, canon, train, fold,\n"
 		"                         algebraic, cse, bnfold, dce, fuse)\n"
 		"  --passes=P1,P2,...     run exactly these passes after shape inference\n"
@@ -194,6 +195,10 @@ int drv_parse_args(int argc, char **argv, DrvArgs *a)
 			const char *v = s[7] == '=' ? s + 8 : (++i < argc ? argv[i] : NULL);
 			if (!v || parse_shape(v, &a->o) < 0)
 				return drv_usage_error("bad --shape '%s' (want NAME=D0,D1,...)", v ? v : "");
+		} else if (strcmp(s, "--max") == 0 || strncmp(s, "--max=", 6) == 0) {
+			const char *v = s[5] == '=' ? s + 6 : (++i < argc ? argv[i] : NULL);
+			if (drv_parse_max(v, &a->o) < 0)
+				return drv_usage_error("bad --max '%s' (want SYM=N, N >= 2, once)", v ? v : "");
 		} else if (strcmp(s, "--const") == 0 || strncmp(s, "--const=", 8) == 0) {
 			const char *v = s[7] == '=' ? s + 8 : (++i < argc ? argv[i] : NULL);
 			if (!v || !strchr(v, '=') || a->cs.n == PS_MAX_BINDINGS) {
@@ -304,6 +309,10 @@ int drv_parse_args(int argc, char **argv, DrvArgs *a)
 		return drv_usage_error("--mutable-weights is for inference models, not with --train%s", "");
 	if (a->train)
 		a->o.train = &a->to;
+	if (a->o.batch_sym && (a->train || a->max_memory > 0 || a->target_cuda || a->o.passes))
+		return drv_usage_error("--max is for CPU inference, not with --train, --target=cuda or --passes%s", "");
+	if (a->o.batch_sym && a->emit == EMIT_HEADER)
+		return drv_usage_error("--emit=header writes static sizes, not with --max%s", "");
 	int rc = drv_check_cpu(a->co.cpu, a->co.features);
 	return rc ? rc : -1;
 }

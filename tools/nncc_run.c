@@ -351,7 +351,7 @@ print_outputs(const nncc_model *m, const nncc_session *s)
 	int64_t numel;
 
 	for (int i = 0; i < nncc_model_num_outputs(m); i++) {
-		nncc_model_output_info(m, i, &ti);
+		nncc_session_output_info(s, i, &ti); /* a dynamic batch: the run's rows */
 		nncc_session_output(s, i, &data);
 		numel = ti.nbytes / nncc_dtype_size(ti.dtype);
 		printf("%s %s:", ti.name, rt_format_type(ty, sizeof ty, ti.dtype, ti.rank, ti.dims));
@@ -404,7 +404,7 @@ write_outputs(const nncc_model *m, const nncc_session *s, const char *dir)
 		return 1;
 	}
 	for (int i = 0; i < n && rc == 0; i++) {
-		nncc_model_output_info(m, i, &ti);
+		nncc_session_output_info(s, i, &ti);
 		sanitize(ti.name, names[i], 180);
 		/* two names sanitize alike: suffix _i, then _i_i, ... until unique
 		 * (a suffixed name may equal another output's own name) */
@@ -497,7 +497,7 @@ bench(const nncc_model *m, nncc_session *s, const Opts *o)
 /* The outputs' names, dtypes and shapes; with -o DIR also "outdir", the
  * folder their .npy files were written to. */
 static void
-json_outputs(const nncc_model *m, const char *outdir)
+json_outputs(const nncc_model *m, const nncc_session *s, const char *outdir)
 {
 	nncc_tensor_info ti;
 
@@ -509,7 +509,7 @@ json_outputs(const nncc_model *m, const char *outdir)
 	}
 	printf(", \"outputs\": [");
 	for (int i = 0; i < nncc_model_num_outputs(m); i++) {
-		nncc_model_output_info(m, i, &ti);
+		nncc_session_output_info(s, i, &ti);
 		printf("%s{\"name\": ", i ? ", " : "");
 		json_string(ti.name);
 		printf(", \"dtype\": \"%s\", \"shape\": [", nncc_dtype_name(ti.dtype));
@@ -581,7 +581,7 @@ main(int argc, char **argv)
 		rc = write_outputs(m, s, o.outdir);
 	if (rc == 0 && !o.bench) {
 		if (o.json)
-			json_outputs(m, o.outdir);
+			json_outputs(m, s, o.outdir);
 		else if (!o.outdir)
 			print_outputs(m, s);
 	}

@@ -58,7 +58,16 @@ typedef struct Kc {
 	LLVMValueRef var[KV_MAX]; /* current i64 value of each loop var, NULL outside its loop */
 	KxDag dag;                /* the body's distinct nodes (cg_kx_dag) */
 	LLVMValueRef *val;        /* per dag node: its value where it is in scope, else NULL */
+	LLVMValueRef batch;       /* dynamic batch: the run's batch (i64) in k<N>, else NULL */
+	LLVMValueRef bext;        /* Kernel.batch_var0: var 0's run-time extent in fn, else NULL */
 } Kc;
+
+/* llvm_batch.c: the dynamic batch. The run's batch from k<N>'s ctx (the
+ * max when ctx is NULL); batch times ext / batch_max; an [n x i64] on the
+ * stack holding v with element `at` replaced by x. */
+LLVMValueRef cpu_batch(Kc *c);
+LLVMValueRef cpu_batch_scale(Kc *c, LLVMValueRef batch, int64_t ext);
+LLVMValueRef cpu_i64_array_at(Kc *c, const int64_t *v, int n, int at, LLVMValueRef x);
 
 /* llvm_expr.c: types, constants, conversions and the value of one node. */
 /* The LLVM type of one element of dtype t (bool, u8 and i8 are i8); NULL

@@ -102,9 +102,9 @@ static void make_types(Mod *m)
 	LLVMTypeRef tt[6] = {p, i32, i32, p, i64, p};
 	m->t_tensor = LLVMStructCreateNamed(cg->ctx, "nncc_abi_tensor");
 	LLVMStructSetBody(m->t_tensor, tt, 6, 0);
-	LLVMTypeRef mt[12] = {i32, i32, p, i32, i32, i32, p, p, p, i64, p, p};
+	LLVMTypeRef mt[14] = {i32, i32, p, i32, i32, i32, p, p, p, i64, p, p, i64, p};
 	m->t_model = LLVMStructCreateNamed(cg->ctx, "nncc_abi_model");
-	LLVMStructSetBody(m->t_model, mt, 12, 0);
+	LLVMStructSetBody(m->t_model, mt, 14, 0);
 }
 
 static LLVMValueRef tensor(Mod *m, int vi, LLVMValueRef data, Diag *d)
@@ -184,7 +184,19 @@ static int emit_descriptor(Mod *m, Diag *d)
 		roles = private_const(cg, LLVMConstArray2(cg->t_i32, el, (uint64_t)kl->nparam), "roles", 4);
 		free(el);
 	}
-	LLVMValueRef f[12] = {
+	/* dynamic batch: which inputs and outputs carry it */
+	LLVMValueRef bio = LLVMConstNull(cg->t_ptr);
+	if (kl->batch_max > 0) {
+		int n = g->ninput + g->noutput;
+		LLVMValueRef *el = xmalloc((size_t)(n ? n : 1) * sizeof *el);
+		for (int i = 0; i < n; i++) {
+			int v = i < g->ninput ? g->input[i] : g->output[i - g->ninput];
+			el[i] = LLVMConstInt(cg->t_i8, g->batch[v] ? 1 : 0, 0);
+		}
+		bio = private_const(cg, LLVMConstArray2(cg->t_i8, el, (uint64_t)n), "batch_io", 1);
+		free(el);
+	}
+	LLVMValueRef f[14] = {
 	    LLVMConstInt(cg->t_i32, NNCC_ABI_MAGIC, 0),
 	    LLVMConstInt(cg->t_i32, NNCC_ABI_VERSION, 0),
 	    cstring(cg, g->name),
@@ -197,12 +209,14 @@ static int emit_descriptor(Mod *m, Diag *d)
 	    LLVMConstInt(cg->t_i64, (unsigned long long)kl->arena_bytes, 1),
 	    m->run,
 	    roles,
+	    LLVMConstInt(cg->t_i64, (unsigned long long)kl->batch_max, 1),
+	    bio,
 	};
 	char *name = xmalloc(strlen(g->name) + 16);
 	sprintf(name, "%s_nncc_model", g->name);
 	LLVMValueRef gm = LLVMAddGlobal(cg->mod, m->t_model, name);
 	free(name);
-	LLVMSetInitializer(gm, LLVMConstNamedStruct(m->t_model, f, 12));
+	LLVMSetInitializer(gm, LLVMConstNamedStruct(m->t_model, f, 14));
 	LLVMSetGlobalConstant(gm, 1);
 	LLVMSetAlignment(gm, 8);
 	LLVMValueRef alias = LLVMAddAlias2(cg->mod, m->t_model, 0, gm, "nncc_model");

@@ -16,9 +16,10 @@
  * depend on a reduction var are evaluated inside that nest, per iteration.
  *
  * The schedule (Sched): with par_var >= 0 and par_chunks > 1 the nest moves
- * to `k<N>.body(storage..., i64 lo, i64 hi, i64 img)`, where par_var walks
- * [lo, hi); `k<N>.chunk(ptr closure, i64 c)` runs chunk c of par_chunks
- * equal parts of the range; k<N> hands the chunks to ctx->parallel_for when
+ * to `k<N>.body(storage..., i64 lo, i64 hi, i64 img, i64 ext)`, where
+ * par_var walks [lo, hi) and ext is var 0's extent at the run's batch
+ * (Kernel.batch_var0, llvm_batch.c); `k<N>.chunk(ptr closure, i64 c)`
+ * runs chunk c of par_chunks equal parts of the range; k<N> hands the chunks to ctx->parallel_for when
  * the runtime lends threads, and otherwise calls the body once over the
  * whole range. vec_var with vec_width > 0 puts llvm.loop.vectorize.width on
  * that loop. Tiles are not used (ignoring them is always correct).
@@ -183,7 +184,7 @@ static void out_level(Kc *c, int v, LLVMValueRef lo, LLVMValueRef hi)
 		store_body(c);
 		return;
 	}
-	LLVMValueRef start = cpu_i64(c, 0), end = cpu_i64(c, k->extent[v]);
+	LLVMValueRef start = cpu_i64(c, 0), end = v == 0 && c->bext ? c->bext : cpu_i64(c, k->extent[v]);
 	LLVMBasicBlockRef exit = cpu_block(c, "loope");
 	if (lo && v == k->sched.par_var) {
 		start = lo;
@@ -270,21 +271,23 @@ static LLVMValueRef kernel_fn(Kc *c, const char *suffix, LLVMTypeRef *extra, int
 	return fn;
 }
 
-/* The closure k<N>.chunk receives: every storage pointer, then the image. */
+/* The closure k<N>.chunk receives: every storage pointer, then the image
+ * and var 0's run-time extent. */
 static LLVMTypeRef closure_type(Kc *c)
 {
-	LLVMTypeRef *ft = xmalloc((size_t)(c->nargs + 1) * sizeof *ft);
+	LLVMTypeRef *ft = xmalloc((size_t)(c->nargs + 2) * sizeof *ft);
 	for (int j = 0; j < c->nargs; j++)
 		ft[j] = c->cg->t_ptr;
 	ft[c->nargs] = c->cg->t_i64;
-	LLVMTypeRef t = LLVMStructTypeInContext(c->cg->ctx, ft, (unsigned)c->nargs + 1, 0);
+	ft[c->nargs + 1] = c->cg->t_i64; /* var 0's run-time extent (dynamic batch) */
+	LLVMTypeRef t = LLVMStructTypeInContext(c->cg->ctx, ft, (unsigned)c->nargs + 2, 0);
 	free(ft);
 	return t;
 }
 
 /* Threads: the functions that run chunks, and the closure k<N> fills. */
 typedef struct Par {
-	LLVMValueRef body;   /* k<N>.body(storage..., lo, hi, img) */
+	LLVMValueRef body;   /* k<N>.body(storage..., lo, hi, img, ext) */
 	LLVMValueRef chunk;  /* k<N>.chunk(closure, c) */
 	LLVMTypeRef cl_type; /* the closure's struct type */
 	LLVMValueRef cl;     /* k<N>'s closure (alloca), NULL until made */
@@ -298,12 +301,14 @@ static void make_par(Kc *c, Par *p, bool per_image)
 	LLVMBuilderRef b = cg->b;
 	LLVMValueRef outer = c->fn;
 
-	LLVMTypeRef i64 = cg->t_i64, ex[3] = {i64, i64, i64};
-	p->body = kernel_fn(c, ".body", ex, 3);
+	LLVMTypeRef i64 = cg->t_i64, ex[4] = {i64, i64, i64, i64};
+	p->body = kernel_fn(c, ".body", ex, 4);
 	c->fn = p->body;
 	LLVMPositionBuilderAtEnd(b, cpu_block(c, "entry"));
+	c->bext = k->batch_var0 ? LLVMGetParam(p->body, (unsigned)c->nargs + 3) : NULL;
 	nest(c, per_image ? LLVMGetParam(p->body, (unsigned)c->nargs + 2) : NULL,
 	     LLVMGetParam(p->body, (unsigned)c->nargs), LLVMGetParam(p->body, (unsigned)c->nargs + 1));
+	c->bext = NULL;
 	LLVMBuildRetVoid(b);
 
 	/* chunk ch covers [ch*E/C, (ch+1)*E/C) */
@@ -317,19 +322,22 @@ static void make_par(Kc *c, Par *p, bool per_image)
 	c->fn = p->chunk;
 	LLVMPositionBuilderAtEnd(b, cpu_block(c, "entry"));
 	LLVMValueRef cl = LLVMGetParam(p->chunk, 0), ch = LLVMGetParam(p->chunk, 1);
-	int64_t e = k->extent[k->sched.par_var], n = k->sched.par_chunks;
-	LLVMValueRef lo = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, ch, cpu_i64(c, e), ""), cpu_i64(c, n), "");
-	LLVMValueRef ch1 = LLVMBuildNSWAdd(b, ch, cpu_i64(c, 1), "");
-	LLVMValueRef hi = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, ch1, cpu_i64(c, e), ""), cpu_i64(c, n), "");
-	LLVMValueRef *av = xmalloc((size_t)(c->nargs + 3) * sizeof *av);
-	for (int j = 0; j <= c->nargs; j++) {
+	int64_t n = k->sched.par_chunks;
+	LLVMValueRef *av = xmalloc((size_t)(c->nargs + 4) * sizeof *av);
+	for (int j = 0; j <= c->nargs + 1; j++) {
 		LLVMValueRef f = LLVMBuildStructGEP2(b, p->cl_type, cl, (unsigned)j, "");
 		av[j] = LLVMBuildLoad2(b, j < c->nargs ? cg->t_ptr : i64, f, "");
 	}
+	LLVMValueRef e = k->batch_var0 && k->sched.par_var == 0 ? av[c->nargs + 1]
+	                                                         : cpu_i64(c, k->extent[k->sched.par_var]);
+	LLVMValueRef lo = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, ch, e, ""), cpu_i64(c, n), "");
+	LLVMValueRef ch1 = LLVMBuildNSWAdd(b, ch, cpu_i64(c, 1), "");
+	LLVMValueRef hi = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, ch1, e, ""), cpu_i64(c, n), "");
+	av[c->nargs + 3] = av[c->nargs + 1];
 	av[c->nargs + 2] = av[c->nargs];
 	av[c->nargs] = lo;
 	av[c->nargs + 1] = hi;
-	LLVMBuildCall2(b, LLVMGlobalGetValueType(p->body), p->body, av, (unsigned)c->nargs + 3, "");
+	LLVMBuildCall2(b, LLVMGlobalGetValueType(p->body), p->body, av, (unsigned)c->nargs + 4, "");
 	LLVMBuildRetVoid(b);
 	free(av);
 	c->fn = outer;
@@ -376,19 +384,22 @@ static void run_par(Kc *c, Par *p, LLVMValueRef img)
 	LLVMPositionBuilderAtEnd(b, threads);
 	LLVMValueRef pool = LLVMBuildLoad2(b, cg->t_ptr, LLVMBuildStructGEP2(b, ctx_t, ctx, 2, ""), "");
 	LLVMBuildStore(b, img ? img : cpu_i64(c, 0), LLVMBuildStructGEP2(b, p->cl_type, p->cl, (unsigned)c->nargs, ""));
+	LLVMBuildStore(b, c->bext ? c->bext : cpu_i64(c, 0),
+		       LLVMBuildStructGEP2(b, p->cl_type, p->cl, (unsigned)c->nargs + 1, ""));
 	LLVMTypeRef pt[4] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i64};
 	LLVMValueRef pa[4] = {pool, p->chunk, p->cl, cpu_i64(c, k->sched.par_chunks)};
 	LLVMBuildCall2(b, LLVMFunctionType(cg->t_void, pt, 4, 0), pf, pa, 4, "");
 	LLVMBuildBr(b, done);
 
 	LLVMPositionBuilderAtEnd(b, serial);
-	LLVMValueRef *av = xmalloc((size_t)(c->nargs + 3) * sizeof *av);
+	LLVMValueRef *av = xmalloc((size_t)(c->nargs + 4) * sizeof *av);
 	for (int j = 0; j < c->nargs; j++)
 		av[j] = LLVMGetParam(c->fn, (unsigned)j);
 	av[c->nargs] = cpu_i64(c, 0);
-	av[c->nargs + 1] = cpu_i64(c, k->extent[k->sched.par_var]);
+	av[c->nargs + 1] = c->bext && k->sched.par_var == 0 ? c->bext : cpu_i64(c, k->extent[k->sched.par_var]);
 	av[c->nargs + 2] = img ? img : cpu_i64(c, 0);
-	LLVMBuildCall2(b, LLVMGlobalGetValueType(p->body), p->body, av, (unsigned)c->nargs + 3, "");
+	av[c->nargs + 3] = c->bext ? c->bext : cpu_i64(c, 0);
+	LLVMBuildCall2(b, LLVMGlobalGetValueType(p->body), p->body, av, (unsigned)c->nargs + 4, "");
 	free(av);
 	LLVMBuildBr(b, done);
 	LLVMPositionBuilderAtEnd(b, done);
@@ -447,11 +458,12 @@ static void matmul_call(Kc *c)
 	    cpu_base(c, k->mm.b),
 	    cpu_base(c, k->mm.c),
 	    LLVMConstInt(i32, (unsigned long long)k->mm.nbatch, 1),
-	    i64_array(c, k->mm.bext, 4, "mm.bext"),
+	    k->batch_call == KB_CALL_BEXT ? cpu_i64_array_at(c, k->mm.bext, 4, 0, c->batch)
+	                                  : i64_array(c, k->mm.bext, 4, "mm.bext"),
 	    i64_array(c, k->mm.sa, 4, "mm.sa"),
 	    i64_array(c, k->mm.sb, 4, "mm.sb"),
 	    i64_array(c, k->mm.sc, 4, "mm.sc"),
-	    cpu_i64(c, k->mm.m),
+	    k->batch_call == KB_CALL_M ? cpu_batch_scale(c, c->batch, k->mm.m) : cpu_i64(c, k->mm.m),
 	    cpu_i64(c, k->mm.n),
 	    cpu_i64(c, k->mm.k),
 	    LLVMConstInt(i32, (unsigned long long)(k->mm.trans_a != 0), 0),
@@ -486,7 +498,11 @@ static void conv_call(Kc *c, LLVMValueRef img)
 		x = LLVMBuildInBoundsGEP2(cg->b, f32, x, &xo, 1, "");
 		y = LLVMBuildInBoundsGEP2(cg->b, f32, y, &yo, 1, "");
 	}
-	LLVMValueRef geo = k->conv.nd ? i64_array(c, q, 23, "conv.q") : i64_array(c, p, 17, "conv.p");
+	LLVMValueRef geo = !img && k->batch_call == KB_CALL_N
+	                       ? (k->conv.nd ? cpu_i64_array_at(c, q, 23, 1, c->batch)
+	                                     : cpu_i64_array_at(c, p, 17, 0, c->batch))
+	                   : k->conv.nd ? i64_array(c, q, 23, "conv.q")
+	                                : i64_array(c, p, 17, "conv.p");
 	if (!k->conv.nd && k->conv.wino_u && img) {
 		/* image by image: the weight's Winograd transform, made in the
 		 * scratch by image 0's call, serves the later images (wino_u 2) */
@@ -549,7 +565,8 @@ static void conv_per_image(Kc *c, Par *p)
 	run_nest(c, p, i);
 	LLVMValueRef in = LLVMBuildNSWAdd(b, i, cpu_i64(c, 1), "");
 	LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
-	LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, in, cpu_i64(c, c->k->conv.n), ""), head, exit);
+	LLVMValueRef n = c->k->batch_call == KB_CALL_N ? c->batch : cpu_i64(c, c->k->conv.n);
+	LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, in, n, ""), head, exit);
 	cpu_phi_add(i, cpu_i64(c, 0), pre);
 	cpu_phi_add(i, in, latch);
 	LLVMPositionBuilderAtEnd(b, exit);
@@ -577,6 +594,10 @@ LLVMValueRef cpu_kernel(Cg *cg, int ki, Diag *d)
 	LLVMTypeRef ctx_t = cg->t_ptr;
 	c.fn = kernel_fn(&c, "", &ctx_t, 1);
 	LLVMPositionBuilderAtEnd(cg->b, cpu_block(&c, "entry"));
+	if (k->batch_var0 || k->batch_call) { /* dynamic batch: the run's, from ctx */
+		c.batch = cpu_batch(&c);
+		c.bext = k->batch_var0 ? cpu_batch_scale(&c, c.batch, k->extent[0]) : NULL;
+	}
 	switch (k->kind) {
 	case KK_LOOP:
 		if (k->body)

@@ -128,9 +128,10 @@ nncc_status nncc_session_set_threads(nncc_session *s, int nthreads, char **err);
 int nncc_session_num_threads(const nncc_session *s);
 
 /* Copies input `index` into the session (the caller may release data at
- * once). dtype, rank and dims must match the model's descriptor exactly;
- * otherwise INVALID_ARGUMENT with a message naming the input and showing
- * the expected and the given type and shape. */
+ * once). dtype, rank and dims must match the model's descriptor exactly
+ * (a batch input of a dynamic-batch model may have any dim 0 from 1 to the
+ * max); otherwise INVALID_ARGUMENT with a message naming the input and
+ * showing the expected and the given type and shape. */
 nncc_status nncc_session_set_input(nncc_session *s, int index, const void *data, int rank,
 				   const int64_t *dims, int dtype, char **err);
 /* Runs the model. NOT_READY, naming the first missing input, unless every
@@ -140,6 +141,25 @@ nncc_status nncc_session_run(nncc_session *s, char **err);
  * row-major). The buffer belongs to the session and is overwritten by the
  * next run. NOT_READY before the first successful run. */
 nncc_status nncc_session_output(const nncc_session *s, int index, const void **data);
+
+/* --- dynamic batch (docs/dynamic-batch.md) ------------------------------- */
+
+/* The most rows one run of a dynamic-batch model takes (compiled with
+ * nncc --max SYM=N; its tensor infos show the dims at this batch); 0 when
+ * every shape is fixed. */
+int64_t nncc_model_max_batch(const nncc_model *m);
+/* 1 when dim 0 of input (output) i is the batch, else 0. */
+int nncc_model_input_batched(const nncc_model *m, int i);
+int nncc_model_output_batched(const nncc_model *m, int i);
+/* The batch of the session's last run (its batch inputs' common dim 0;
+ * the max before the first run), 0 for a fixed model or NULL. A run whose
+ * batch inputs disagree fails with INVALID_ARGUMENT naming them. */
+int64_t nncc_session_batch(const nncc_session *s);
+/* Output i as the last run made it: dims (pointing into the session,
+ * valid until the next run) with the run's batch, and the nbytes of those
+ * rows, which nncc_session_output's buffer begins with. NOT_READY before
+ * the first run. */
+nncc_status nncc_session_output_info(const nncc_session *s, int i, nncc_tensor_info *info);
 
 /* --- training (docs/training.md) ----------------------------------------- */
 

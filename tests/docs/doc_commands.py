@@ -19,7 +19,8 @@ benchmarks are not run again from here (ctest runs the tests; `make bench`
 takes half an hour). Prints one line per command; exit 1 if any failed.
 
 Fixtures: model.onnx (the Fashion-MNIST classifier at batch 1, through
-nncc --emit=onnx), x.npy and img.npy (one image, f32[1,1,28,28]),
+nncc --emit=onnx), x.npy and img.npy (one image, f32[1,1,28,28]), img3.npy
+(three images),
 batch.npy and labels.npy (8 images, i64 labels).
 """
 import os
@@ -91,6 +92,7 @@ def fixtures(t, build, src):
     rng = np.random.default_rng(1)
     np.save(os.path.join(t, "x.npy"), rng.standard_normal((1, 1, 28, 28), dtype=np.float32))
     np.save(os.path.join(t, "img.npy"), rng.standard_normal((1, 1, 28, 28), dtype=np.float32))
+    np.save(os.path.join(t, "img3.npy"), rng.standard_normal((3, 1, 28, 28), dtype=np.float32))
     np.save(os.path.join(t, "batch.npy"), rng.standard_normal((8, 1, 28, 28), dtype=np.float32))
     np.save(os.path.join(t, "labels.npy"), rng.integers(0, 10, 8).astype(np.int64))
     subprocess.run([os.path.join(build, "nncc"), os.path.join(src, "examples", "fashion_cnn.onnx"),

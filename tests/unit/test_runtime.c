@@ -322,7 +322,7 @@ toy_run(void *arena, const void *const *in, void *const *out, const void *const 
 }
 
 static const nncc_abi_model toy = {
-	NNCC_ABI_MAGIC, NNCC_ABI_VERSION, "toy", 2, 2, 1, t_in, t_out, t_par, ARENA, toy_run, NULL,
+	NNCC_ABI_MAGIC, NNCC_ABI_VERSION, "toy", 2, 2, 1, t_in, t_out, t_par, ARENA, toy_run, NULL, 0, NULL,
 };
 
 static void
