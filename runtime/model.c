@@ -3,7 +3,8 @@
  * A model is a shared library exporting `nncc_model`, an nncc_abi_model
  * descriptor (abi.h). Loading dlopens it (RTLD_NOW | RTLD_LOCAL, so two
  * models' symbols never mix), finds the descriptor and validates it as
- * untrusted data: magic, version, tensor counts, names, dtypes and sizes.
+ * untrusted data (model_check.c): magic, version, counts, names, dtypes,
+ * sizes, and that its pointers stay inside the library.
  * After that the model is immutable and may be shared by threads. */
 #include <dlfcn.h>
 #include <errno.h>
@@ -20,76 +21,15 @@ struct nncc_model {
 	const void *cuda;          /* its nncc_abi_cuda (--target=cuda), or NULL */
 };
 
+/* Validates abi (image: the base of the library holding it, or NULL) and
+ * wraps it in a new model. */
 static nncc_status
-check_tensors(const nncc_abi_tensor *t, int32_t n, const char *kind, int is_param,
-	      const int32_t *roles, char **err)
-{
-	char what[128];
-	int64_t nbytes;
-	nncc_status st;
-
-	if (n < 0)
-		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: negative %s count", kind);
-	if (n > 0 && !t)
-		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: no %s array", kind);
-	for (int32_t i = 0; i < n; i++) {
-		if (!t[i].name)
-			return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: %s %d has no name",
-				      kind, (int)i);
-		snprintf(what, sizeof what, "model descriptor: %s '%.64s'", kind, t[i].name);
-		st = rt_tensor_bytes(t[i].dtype, t[i].rank, t[i].dims, &nbytes, what, err);
-		if (st != NNCC_STATUS_OK)
-			return st;
-		if (nbytes != t[i].nbytes)
-			return rt_err(err, NNCC_STATUS_BAD_MODEL, "%s: nbytes %lld, shape says %lld",
-				      what, (long long)t[i].nbytes, (long long)nbytes);
-		if (is_param && nbytes > 0 && !t[i].data && !(roles && roles[i] == NNCC_ABI_ROLE_OPTIM))
-			return rt_err(err, NNCC_STATUS_BAD_MODEL, "%s: no data", what); /* optimizer state: zeros */
-	}
-	return NNCC_STATUS_OK;
-}
-
-static nncc_status
-check_abi(const nncc_abi_model *a, char **err)
-{
-	nncc_status st;
-
-	if (a->magic != NNCC_ABI_MAGIC)
-		return rt_err(err, NNCC_STATUS_BAD_MODEL,
-			      "not an nncc model (descriptor magic 0x%08x)", (unsigned)a->magic);
-	if (a->version != NNCC_ABI_VERSION)
-		return rt_err(err, NNCC_STATUS_BAD_MODEL,
-			      "model built for ABI version %u, this runtime supports version %d",
-			      (unsigned)a->version, NNCC_ABI_VERSION);
-	if (!a->name)
-		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: no name");
-	if (!a->run)
-		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: no run function");
-	if (a->arena_bytes < 0)
-		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: negative arena size");
-	if ((st = check_tensors(a->inputs, a->ninputs, "input", 0, NULL, err)) != NNCC_STATUS_OK)
-		return st;
-	if ((st = check_tensors(a->outputs, a->noutputs, "output", 0, NULL, err)) != NNCC_STATUS_OK)
-		return st;
-	if ((st = check_tensors(a->params, a->nparams, "param", 1, a->param_role, err)) != NNCC_STATUS_OK)
-		return st;
-	return rt_check_roles(a, err);
-}
-
-nncc_status
-nncc_model_from_abi(const nncc_abi_model *abi, nncc_model **out, char **err)
+wrap(const nncc_abi_model *abi, const void *image, nncc_model **out, char **err)
 {
 	nncc_model *m;
 	nncc_status st;
 
-	if (err)
-		*err = NULL;
-	if (!out)
-		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_model_from_abi: out is NULL");
-	*out = NULL;
-	if (!abi)
-		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_model_from_abi: no descriptor");
-	if ((st = check_abi(abi, err)) != NNCC_STATUS_OK)
+	if ((st = rt_check_abi(abi, image, err)) != NNCC_STATUS_OK)
 		return st;
 	m = calloc(1, sizeof *m);
 	if (!m)
@@ -97,6 +37,19 @@ nncc_model_from_abi(const nncc_abi_model *abi, nncc_model **out, char **err)
 	m->abi = abi;
 	*out = m;
 	return NNCC_STATUS_OK;
+}
+
+nncc_status
+nncc_model_from_abi(const nncc_abi_model *abi, nncc_model **out, char **err)
+{
+	if (err)
+		*err = NULL;
+	if (!out)
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_model_from_abi: out is NULL");
+	*out = NULL;
+	if (!abi)
+		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_model_from_abi: no descriptor");
+	return wrap(abi, NULL, out, err);
 }
 
 nncc_status
@@ -109,6 +62,7 @@ nncc_model_load(const char *path, nncc_model **out, char **err)
 	const nncc_abi_model *abi;
 	nncc_status st;
 	void *dl;
+	const void *image;
 	char *sub = NULL;
 
 	if (err)
@@ -143,7 +97,9 @@ nncc_model_load(const char *path, nncc_model **out, char **err)
 		return rt_err(err, NNCC_STATUS_BAD_MODEL,
 			      "%s: not an nncc model (no symbol 'nncc_model')", path);
 	}
-	st = nncc_model_from_abi(abi, out, &sub);
+	image = rt_image_base(abi);
+	st = image ? wrap(abi, image, out, &sub) :
+		rt_err(&sub, NNCC_STATUS_BAD_MODEL, "the descriptor lies in no loaded library");
 	if (st != NNCC_STATUS_OK) {
 		dlclose(dl);
 		rt_err(err, st, "%s: %s", path, sub ? sub : nncc_status_string(st));

@@ -95,6 +95,12 @@ int rt_session_param_writable(const nncc_session *s, int i); /* param i is train
 uint64_t *rt_session_seed(nncc_session *s);              /* the session's training seed */
 const nncc_abi_model *rt_session_abi(const nncc_session *s);
 
+/* model_check.c: validates a descriptor before use; image is the base
+ * address of the library holding it (rt_image_base), which every pointer
+ * in it must lie in, or NULL for a descriptor in memory. */
+nncc_status rt_check_abi(const nncc_abi_model *a, const void *image, char **err);
+const void *rt_image_base(const void *p); /* dladdr's object base, or NULL */
+
 /* train.c: checks a descriptor's param roles (model.c calls it). */
 nncc_status rt_check_roles(const nncc_abi_model *a, char **err);
 
