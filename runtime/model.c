@@ -31,7 +31,7 @@ wrap(const nncc_abi_model *abi, const void *image, nncc_model **out, char **err)
 
 	if ((st = rt_check_abi(abi, image, err)) != NNCC_STATUS_OK)
 		return st;
-	m = calloc(1, sizeof *m);
+	m = rt_calloc(1, sizeof *m);
 	if (!m)
 		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 	m->abi = abi;
@@ -76,7 +76,7 @@ nncc_model_load(const char *path, nncc_model **out, char **err)
 		return rt_err(err, errno == ENOENT ? NNCC_STATUS_NOT_FOUND : NNCC_STATUS_IO_ERROR,
 			      "%s: %s", path, strerror(errno));
 	if (!strchr(path, '/')) { /* dlopen would search LD_LIBRARY_PATH */
-		local = malloc(strlen(path) + 3);
+		local = rt_malloc(strlen(path) + 3);
 		if (!local)
 			return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 		strcpy(local, "./");
