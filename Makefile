@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-models test-train-models bench clean asan fuzz install
+.PHONY: all deps build demo test test-models test-train-models bench clean asan asan-ci fuzz install
 
 all: build
 
@@ -46,15 +46,27 @@ test-train-models: deps build
 bench: deps build
 	./bench/run.sh $(BUILD)
 
+ASAN_FLAGS = -DNNCC_ASAN=ON -DNNCC_UBSAN=ON -DCMAKE_BUILD_TYPE=Debug
 asan:
-	$(MAKE) BUILD=build-asan CMAKE_FLAGS="-DNNCC_ASAN=ON -DNNCC_UBSAN=ON -DCMAKE_BUILD_TYPE=Debug" test
+	$(MAKE) BUILD=build-asan CMAKE_FLAGS="$(ASAN_FLAGS)" test
+
+# The sanitizer subset CI runs (docs/robustness.md): every reader of
+# untrusted input, the runtime contract and the error paths, under ASan
+# (LeakSanitizer included) and UBSan, in the Debug build (verifier on).
+ASAN_CI_TESTS ?= ^(unit|ir|nn|fuzz|malformed)/|^e2e/(bad_input|extdata|nan|mlp|lenet|layernorm)$$
+# unit/test_cuda: LeakSanitizer reports 1.9 MB leaked by a library it
+# dlopens and closes (docs/robustness.md); out until that is fixed.
+ASAN_CI_EXCLUDE ?= ^unit/test_cuda$$
+asan-ci: deps
+	$(MAKE) BUILD=build-asan CMAKE_FLAGS="$(ASAN_FLAGS)" build
+	cd build-asan && ctest --output-on-failure -j $(JOBS) -R '$(ASAN_CI_TESTS)' -E '$(ASAN_CI_EXCLUDE)'
 
 # libFuzzer targets with ASan+UBSan (clang; docs/robustness.md): each runs
 # FUZZ_SECONDS from its seeds; a finding stops with its input saved.
 FUZZ_SECONDS ?= 60
 fuzz:
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DNNCC_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	cmake --build build-fuzz -j $(JOBS) --target fuzz_nn fuzz_ir fuzz_onnx fuzz_tensor
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_nn fuzz_ir fuzz_onnx fuzz_tensor fuzz_model
 	./tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(BUILD)
 
 clean:

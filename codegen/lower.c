@@ -342,7 +342,16 @@ static int check_value(Lower *L, int node, int v)
 			return lw_err(L, node, "value \"%s\" has no inferred type; run shape inference first", x->name);
 		return diag(L->d, "value \"%s\": no inferred type; run shape inference first", x->name);
 	}
-	if (!ir_shape_static(&x->shape) || ir_shape_numel(&x->shape) < 0) {
+	int64_t bytes;
+	if (ir_shape_static(&x->shape) && (ir_shape_numel(&x->shape) < 0 ||
+		!ck_mul(ir_shape_numel(&x->shape), (int64_t)ir_dtype_size(x->dtype), &bytes))) {
+		ir_shape_str(L->g, &x->shape, sh, sizeof sh);
+		if (node >= 0)
+			return lw_err(L, node, "value \"%s\" has a shape of more than 2^63 bytes, %s",
+				      x->name, sh);
+		return diag(L->d, "value \"%s\" has a shape of more than 2^63 bytes, %s", x->name, sh);
+	}
+	if (!ir_shape_static(&x->shape)) {
 		ir_shape_str(L->g, &x->shape, sh, sizeof sh);
 		if (node >= 0 && L->g->node[node].op == OP_RESHAPE_DYN)
 			return lw_err(L, node, "value \"%s\" has shape %s: its target shape is computed at run "

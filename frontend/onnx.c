@@ -263,9 +263,6 @@ static const char *onnx_type_name(bool has, int32_t t)
 
 int imp_tensor(Importer *m, const Onnx__TensorProto *t, const char *name, bool param)
 {
-	if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-		return tensor_err(m, name, "external data (weights stored outside the .onnx file) is "
-			"unsupported; save the model with its weights embedded");
 	if (t->segment)
 		return tensor_err(m, name, "segmented tensors are unsupported");
 	DType dt = t->has_data_type ? onnx_dtype(t->data_type) : DT_UNDEF;
@@ -287,6 +284,8 @@ int imp_tensor(Importer *m, const Onnx__TensorProto *t, const char *name, bool p
 	size_t esz = ir_dtype_size(dt);
 	if (!ck_mul(numel, (int64_t)esz, &nbytes))
 		return tensor_err(m, name, "byte size overflows");
+	if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+		return onnx_external_tensor(m, t, name, dt, s, nbytes, param);
 	if (ir_dtype_bits(dt) < 8) { /* packed two or four per byte (onnx_exotic.c) */
 		int v = ir_add_const(m->g, name, dt, s, NULL, (size_t)nbytes, param);
 		if (dt_unpack(dt, t->has_raw_data ? t->raw_data.data : NULL, t->raw_data.len,
@@ -417,6 +416,8 @@ static int check_attrs(Importer *m, const char *schema)
 				(int)wlen, want);
 		if (a->n_ints > MAX_COUNT || a->n_floats > MAX_COUNT)
 			return imp_err(m, "attribute \"%s\" has too many values", a->name);
+		if (onnx_check_attr_domain(m, a) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -679,6 +680,8 @@ static int import_graph(Importer *m, const Onnx__ModelProto *mp)
 		if (default_domain(os->domain) && os->has_version)
 			m->opset = os->version;
 	}
+	if (onnx_check_opset(m) < 0)
+		return -1;
 	if (gp->n_sparse_initializer)
 		return diag(m->d, "%s: sparse initializers are unsupported", m->file);
 	const char **nname = arena_alloc(&m->arena, (gp->n_node + 1) * sizeof *nname);
@@ -720,29 +723,10 @@ static int import_graph(Importer *m, const Onnx__ModelProto *mp)
 	return 0;
 }
 
-/* The file's basename without extension, as a C identifier. */
-static char *model_name(Arena *a, const char *path)
-{
-	const char *base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	const char *dot = strrchr(base, '.');
-	size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-	char *s = arena_alloc(a, n + 8);
-	size_t j = 0;
-	if (n && base[0] >= '0' && base[0] <= '9')
-		s[j++] = 'm';
-	for (size_t i = 0; i < n; i++) {
-		char c = base[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-		s[j++] = ok ? c : '_';
-	}
-	if (!j)
-		strcpy(s, "model");
-	return s;
-}
-
-Graph *fe_onnx_load_mem_with(const void *buf, size_t len, const char *display_name,
-			     const FeConst *c, int n, Diag *d)
+/* Imports the model in buf; from_file: display_name is its path, beside
+ * which external data is read. */
+static Graph *load(const void *buf, size_t len, const char *display_name, bool from_file,
+	const FeConst *c, int n, Diag *d)
 {
 	const char *file = display_name ? display_name : "<memory>";
 	Onnx__ModelProto *mp = NULL;
@@ -758,7 +742,8 @@ Graph *fe_onnx_load_mem_with(const void *buf, size_t len, const char *display_na
 	m.file = file;
 	m.consts = c;
 	m.nconst = n;
-	m.g = ir_graph_new(display_name ? model_name(&m.arena, display_name) : "model");
+	m.from_file = from_file;
+	m.g = ir_graph_new(display_name ? onnx_model_name(&m.arena, display_name) : "model");
 	int rc = import_graph(&m, mp);
 	free(m.tab);
 	arena_free(&m.arena);
@@ -768,6 +753,12 @@ Graph *fe_onnx_load_mem_with(const void *buf, size_t len, const char *display_na
 		return NULL;
 	}
 	return m.g;
+}
+
+Graph *fe_onnx_load_mem_with(const void *buf, size_t len, const char *display_name,
+			     const FeConst *c, int n, Diag *d)
+{
+	return load(buf, len, display_name, false, c, n, d);
 }
 
 Graph *fe_onnx_load_mem(const void *buf, size_t len, const char *display_name, Diag *d)
@@ -781,7 +772,7 @@ Graph *fe_onnx_load_with(const char *path, const FeConst *c, int n, Diag *d)
 	char *buf = read_file(path, &len, d);
 	if (!buf)
 		return NULL;
-	Graph *g = fe_onnx_load_mem_with(buf, len, path, c, n, d);
+	Graph *g = load(buf, len, path, true, c, n, d);
 	free(buf);
 	return g;
 }

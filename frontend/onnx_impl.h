@@ -38,6 +38,7 @@ typedef struct Importer {
 	int nout;                  /* ONNX outputs (np->n_output) */
 	const FeConst *consts;     /* graph inputs bound to constants (--const) */
 	int nconst;                /* entries of consts */
+	bool from_file;            /* file is a path: external data is read beside it */
 } Importer;
 
 typedef int (*ImportFn)(Importer *m, Op op);
@@ -249,5 +250,18 @@ int misc_det(Importer *m, Op op);
 int misc_grid_sample(Importer *m, Op op);
 int misc_affine_grid(Importer *m, Op op);
 int misc_roi_align(Importer *m, Op op);
+
+/* --- robust --- */
+/* onnx_check.c: the newest default-domain opset nncc knows; checks of the
+ * opset and of an attribute's value domain (0, or -1 with a message). */
+enum { ONNX_MAX_OPSET = 27 };
+int onnx_check_opset(Importer *m);
+int onnx_check_attr_domain(Importer *m, const Onnx__AttributeProto *a);
+/* The file's basename without extension, as a C identifier (onnx_check.c). */
+char *onnx_model_name(Arena *a, const char *path);
+/* onnx_extdata.c: the constant of a tensor whose data_location is
+ * EXTERNAL (dtype dt, shape s, nbytes bytes), or -1 with a message. */
+int onnx_external_tensor(Importer *m, const Onnx__TensorProto *t, const char *name, DType dt,
+	Shape s, int64_t nbytes, bool param);
 
 #endif

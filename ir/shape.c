@@ -283,6 +283,8 @@ int ir_infer_shapes_data(const Graph *g, int node, const DType *idt, const Shape
 	for (int k = 0; k < oi->nin_min; k++)
 		if (n->in[k] < 0)
 			return ir_node_err(g, node, d, "required input %d is missing", k);
+	if (ir_check_attr_domains(g, node, d) < 0)
+		return -1;
 	for (int k = 0; k < n->nout; k++) {
 		odt[k] = DT_UNDEF;
 		osh[k] = ir_shape_unknown();

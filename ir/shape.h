@@ -103,4 +103,9 @@ int shape_gradient_rule(const ShapeCtx *c); /* train_state.c */
 int shape_random_uniform_rule(const ShapeCtx *c); /* shape_rng.c */
 int shape_dropout_rule(const ShapeCtx *c);
 
+/* --- robust --- */
+/* 0 if every attribute of node lies in its value domain (flags 0 or 1,
+ * epsilon finite and non-negative, ...), else -1 naming it (attr_domain.c). */
+int ir_check_attr_domains(const Graph *g, int node, Diag *d);
+
 #endif

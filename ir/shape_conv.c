@@ -27,11 +27,11 @@ static int window_out(int64_t in, int64_t pb, int64_t pe, int64_t k, int64_t s, 
 		return -2;
 	int64_t o = num / s + 1;
 	if (ceil_mode) {
-		o = (num + s - 1) / s + 1;
+		o = ck_cdiv(num, s) + 1;
 		int64_t last;
 		if (!ck_mul(o - 1, s, &last))
 			return -1;
-		if (last >= in + pb)
+		if (last >= in + pb) /* in + pb fits: in + pb + pe did */
 			o--;
 	}
 	*out = o;
@@ -198,10 +198,12 @@ int shape_conv_transpose_rule(const ShapeCtx *c)
 		int64_t a, b;
 		if (op[i] < 0)
 			return FAIL(c, "output_padding must be non-negative, got %lld", (long long)op[i]);
+		int64_t pp;
 		if (!ck_mul(st[i], x->d[2 + i].n - 1, &a) || !ck_mul(dil[i], w->d[2 + i].n - 1, &b) ||
-			!ck_add(a, b, &a) || !ck_add(a, op[i] + 1, &a))
+			!ck_add(a, b, &a) || !ck_add(a, op[i], &a) || !ck_add(a, 1, &a) ||
+			!ck_add(pads[i], pads[s + i], &pp))
 			return FAIL(c, "output size overflows");
-		a -= pads[i] + pads[s + i];
+		a -= pp;
 		if (a < 1)
 			return FAIL(c, "pads %lld + %lld leave no output along spatial dim %d",
 				(long long)pads[i], (long long)pads[s + i], i);

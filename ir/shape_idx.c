@@ -48,11 +48,12 @@ static void slice_axis(int64_t d, int64_t s, int64_t e, int64_t step, int64_t *s
 	if (step > 0) {
 		s = s < 0 ? 0 : s > d ? d : s;
 		e = e < 0 ? 0 : e > d ? d : e;
-		*count = e > s ? (e - s + step - 1) / step : 0;
+		*count = e > s ? ck_cdiv(e - s, step) : 0; /* no e - s + step - 1: step may be huge */
 	} else {
 		s = s < 0 ? 0 : s > d - 1 ? d - 1 : s;
 		e = e < -1 ? -1 : e > d - 1 ? d - 1 : e;
-		*count = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+		int64_t back = step == INT64_MIN ? INT64_MAX : -step; /* s - e <= d: one step either way */
+		*count = s > e ? ck_cdiv(s - e, back) : 0;
 	}
 	*start = *count > 0 ? s : 0;
 }

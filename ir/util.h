@@ -33,6 +33,9 @@ int vdiag(Diag *d, const char *fmt, va_list ap);
  * on overflow (and leave *r unspecified). */
 static inline bool ck_add(int64_t a, int64_t b, int64_t *r) { return !__builtin_add_overflow(a, b, r); }
 static inline bool ck_mul(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
+static inline bool ck_sub(int64_t a, int64_t b, int64_t *r) { return !__builtin_sub_overflow(a, b, r); }
+/* Ceiling of a / b for a >= 0, b > 0, without forming a + b - 1. */
+static inline int64_t ck_cdiv(int64_t a, int64_t b) { return a / b + (a % b != 0); }
 
 /* Saturating arithmetic for cost estimates (FLOPs, work): sat_mul is 0
  * when either factor is <= 0, INT64_MAX on overflow. */

@@ -1,4 +1,6 @@
-/* common.c — small pieces every runtime file uses: the allocation hook,
+/* common.c — small pieces every runtime file uses: the allocation hook
+ * (rt_alloc, rt_malloc, rt_calloc, rt_realloc, and the test hook that makes
+ * them fail),
  * error messages, dtype sizes and names, checked tensor sizes, file reads.
  * Nothing here keeps state between calls. */
 #include <errno.h>
@@ -11,12 +13,54 @@
 
 #include "rt.h"
 
+/* The test hook's state (rt_test_fail_alloc_at): allocations made since
+ * it was armed, and the index of the one that fails (-1: none). The
+ * runtime's only mutable globals; atomics, so concurrent sessions stay
+ * defined. */
+static _Atomic int64_t alloc_count;
+static _Atomic int64_t alloc_fail = -1;
+
+int64_t
+rt_test_fail_alloc_at(int64_t n)
+{
+	int64_t made = alloc_count;
+
+	alloc_count = 0;
+	alloc_fail = n;
+	return made;
+}
+
+/* Whether the hook lets this allocation through. */
+static bool
+alloc_allowed(void)
+{
+	return alloc_count++ != alloc_fail;
+}
+
+void *
+rt_malloc(size_t n)
+{
+	return alloc_allowed() ? malloc(n) : NULL;
+}
+
+void *
+rt_calloc(size_t n, size_t size)
+{
+	return alloc_allowed() ? calloc(n, size) : NULL;
+}
+
+void *
+rt_realloc(void *p, size_t n)
+{
+	return alloc_allowed() ? realloc(p, n) : NULL;
+}
+
 void *
 rt_alloc_uninit(int64_t n)
 {
 	int64_t r;
 
-	if (n < 0 || !rt_ck_add(n, RT_ALIGN - 1, &r) || (uint64_t)r > SIZE_MAX)
+	if (n < 0 || !rt_ck_add(n, RT_ALIGN - 1, &r) || (uint64_t)r > SIZE_MAX || !alloc_allowed())
 		return NULL;
 	r = r / RT_ALIGN * RT_ALIGN; /* aligned_alloc wants a multiple */
 	return aligned_alloc(RT_ALIGN, (size_t)(r ? r : RT_ALIGN));
@@ -52,7 +96,7 @@ rt_err(char **err, nncc_status st, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return st;
-	*err = malloc((size_t)n + 1);
+	*err = rt_malloc((size_t)n + 1);
 	if (!*err)
 		return st;
 	va_start(ap, fmt);
@@ -246,7 +290,7 @@ rt_tensor_read(const char *path, RtTensor *t, char **err)
 nncc_status rt_write_file(const char *path, const void *const *part, const size_t *bytes, int n,
 			  char **err)
 {
-	char *tmp = malloc(strlen(path) + 16);
+	char *tmp = rt_malloc(strlen(path) + 16);
 	if (!tmp)
 		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 	sprintf(tmp, "%s.tmp.XXXXXX", path);

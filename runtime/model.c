@@ -3,7 +3,8 @@
  * A model is a shared library exporting `nncc_model`, an nncc_abi_model
  * descriptor (abi.h). Loading dlopens it (RTLD_NOW | RTLD_LOCAL, so two
  * models' symbols never mix), finds the descriptor and validates it as
- * untrusted data: magic, version, tensor counts, names, dtypes and sizes.
+ * untrusted data (model_check.c): magic, version, counts, names, dtypes,
+ * sizes, and that its pointers stay inside the library.
  * After that the model is immutable and may be shared by threads. */
 #include <dlfcn.h>
 #include <errno.h>
@@ -21,53 +22,21 @@ struct nncc_model {
 	const nncc_abi_model *half[2]; /* --split-step: NAME__grads, NAME__update (split.c), or NULL */
 };
 
+/* Validates abi (image: the base of the library holding it, or NULL) and
+ * wraps it in a new model. */
 static nncc_status
-check_tensors(const nncc_abi_tensor *t, int32_t n, const char *kind, int is_param,
-	      const int32_t *roles, char **err)
+wrap(const nncc_abi_model *abi, const void *image, nncc_model **out, char **err)
 {
-	char what[128];
-	int64_t nbytes;
+	nncc_model *m;
 	nncc_status st;
 
-	if (n < 0)
-		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: negative %s count", kind);
-	if (n > 0 && !t)
-		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: no %s array", kind);
-	for (int32_t i = 0; i < n; i++) {
-		if (!t[i].name)
-			return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: %s %d has no name",
-				      kind, (int)i);
-		snprintf(what, sizeof what, "model descriptor: %s '%.64s'", kind, t[i].name);
-		st = rt_tensor_bytes(t[i].dtype, t[i].rank, t[i].dims, &nbytes, what, err);
-		if (st != NNCC_STATUS_OK)
-			return st;
-		if (nbytes != t[i].nbytes)
-			return rt_err(err, NNCC_STATUS_BAD_MODEL, "%s: nbytes %lld, shape says %lld",
-				      what, (long long)t[i].nbytes, (long long)nbytes);
-		if (is_param && nbytes > 0 && !t[i].data && !(roles && roles[i] == NNCC_ABI_ROLE_OPTIM))
-			return rt_err(err, NNCC_STATUS_BAD_MODEL, "%s: no data", what); /* optimizer state: zeros */
-	}
-	return NNCC_STATUS_OK;
-}
-
-/* Dynamic batch: every batch tensor has the max as its dim 0, and some
- * input carries the batch. */
-static nncc_status
-check_batch(const nncc_abi_model *a, char **err)
-{
-	int any = 0;
-
-	if (a->batch_max < 0 || (a->batch_max > 0 && !a->batch_io))
-		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: bad dynamic batch");
-	for (int32_t i = 0; a->batch_max > 0 && i < a->ninputs + a->noutputs; i++) {
-		const nncc_abi_tensor *t = i < a->ninputs ? &a->inputs[i] : &a->outputs[i - a->ninputs];
-		if (a->batch_io[i] > 1 || (a->batch_io[i] && (t->rank < 1 || t->dims[0] != a->batch_max)))
-			return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: %s is no batch of %lld",
-				      t->name, (long long)a->batch_max);
-		any |= i < a->ninputs && a->batch_io[i];
-	}
-	if (a->batch_max > 0 && !any)
-		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: no input carries the batch");
+	if ((st = rt_check_abi(abi, image, 1, err)) != NNCC_STATUS_OK)
+		return st;
+	m = rt_calloc(1, sizeof *m);
+	if (!m)
+		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
+	m->abi = abi;
+	*out = m;
 	return NNCC_STATUS_OK;
 }
 
@@ -90,43 +59,9 @@ nncc_model_output_batched(const nncc_model *m, int i)
 	       m->abi->batch_io[m->abi->ninputs + i];
 }
 
-/* roles: also check the training state's roles (not for a step's halves,
- * whose outputs are not a loss; split.c checks those against the step). */
-static nncc_status
-check_abi(const nncc_abi_model *a, int roles, char **err)
-{
-	nncc_status st;
-
-	if (a->magic != NNCC_ABI_MAGIC)
-		return rt_err(err, NNCC_STATUS_BAD_MODEL,
-			      "not an nncc model (descriptor magic 0x%08x)", (unsigned)a->magic);
-	if (a->version != NNCC_ABI_VERSION)
-		return rt_err(err, NNCC_STATUS_BAD_MODEL,
-			      "model built for ABI version %u, this runtime supports version %d",
-			      (unsigned)a->version, NNCC_ABI_VERSION);
-	if (!a->name)
-		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: no name");
-	if (!a->run)
-		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: no run function");
-	if (a->arena_bytes < 0)
-		return rt_err(err, NNCC_STATUS_BAD_MODEL, "model descriptor: negative arena size");
-	if ((st = check_tensors(a->inputs, a->ninputs, "input", 0, NULL, err)) != NNCC_STATUS_OK)
-		return st;
-	if ((st = check_tensors(a->outputs, a->noutputs, "output", 0, NULL, err)) != NNCC_STATUS_OK)
-		return st;
-	if ((st = check_tensors(a->params, a->nparams, "param", 1, a->param_role, err)) != NNCC_STATUS_OK)
-		return st;
-	if ((st = check_batch(a, err)) != NNCC_STATUS_OK)
-		return st;
-	return roles ? rt_check_roles(a, err) : NNCC_STATUS_OK;
-}
-
 nncc_status
 nncc_model_from_abi(const nncc_abi_model *abi, nncc_model **out, char **err)
 {
-	nncc_model *m;
-	nncc_status st;
-
 	if (err)
 		*err = NULL;
 	if (!out)
@@ -134,17 +69,12 @@ nncc_model_from_abi(const nncc_abi_model *abi, nncc_model **out, char **err)
 	*out = NULL;
 	if (!abi)
 		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_model_from_abi: no descriptor");
-	if ((st = check_abi(abi, 1, err)) != NNCC_STATUS_OK)
-		return st;
-	m = calloc(1, sizeof *m);
-	if (!m)
-		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
-	m->abi = abi;
-	*out = m;
-	return NNCC_STATUS_OK;
+	return wrap(abi, NULL, out, err);
 }
 
-/* The halves of a --split-step training artifact, when it has them. */
+/* The halves of a --split-step training artifact, when it has them
+ * (descriptors in the same library image; their roles are checked against
+ * the step by split.c). */
 static nncc_status
 find_halves(nncc_model *m, const char *path, char **err)
 {
@@ -156,7 +86,8 @@ find_halves(nncc_model *m, const char *path, char **err)
 		if (snprintf(sym, sizeof sym, "%s%s_nncc_model", m->abi->name, suffix[h]) >= (int)sizeof sym)
 			return NNCC_STATUS_OK; /* a name that long has no halves */
 		m->half[h] = dlsym(m->dl, sym);
-		if (m->half[h] && (st = check_abi(m->half[h], 0, &sub)) != NNCC_STATUS_OK) {
+		if (m->half[h] && (st = rt_check_abi(m->half[h], rt_image_base(m->half[h]), 0, &sub)) !=
+				      NNCC_STATUS_OK) {
 			rt_err(err, st, "%s: %s: %s", path, sym, sub ? sub : nncc_status_string(st));
 			free(sub);
 			return st;
@@ -177,6 +108,7 @@ nncc_model_load(const char *path, nncc_model **out, char **err)
 	const nncc_abi_model *abi;
 	nncc_status st;
 	void *dl;
+	const void *image;
 	char *sub = NULL;
 
 	if (err)
@@ -190,7 +122,7 @@ nncc_model_load(const char *path, nncc_model **out, char **err)
 		return rt_err(err, errno == ENOENT ? NNCC_STATUS_NOT_FOUND : NNCC_STATUS_IO_ERROR,
 			      "%s: %s", path, strerror(errno));
 	if (!strchr(path, '/')) { /* dlopen would search LD_LIBRARY_PATH */
-		local = malloc(strlen(path) + 3);
+		local = rt_malloc(strlen(path) + 3);
 		if (!local)
 			return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 		strcpy(local, "./");
@@ -211,7 +143,9 @@ nncc_model_load(const char *path, nncc_model **out, char **err)
 		return rt_err(err, NNCC_STATUS_BAD_MODEL,
 			      "%s: not an nncc model (no symbol 'nncc_model')", path);
 	}
-	st = nncc_model_from_abi(abi, out, &sub);
+	image = rt_image_base(abi);
+	st = image ? wrap(abi, image, out, &sub) :
+		rt_err(&sub, NNCC_STATUS_BAD_MODEL, "the descriptor lies in no loaded library");
 	if (st != NNCC_STATUS_OK) {
 		dlclose(dl);
 		rt_err(err, st, "%s: %s", path, sub ? sub : nncc_status_string(st));

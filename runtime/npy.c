@@ -274,7 +274,7 @@ make_header(const char *descr, int rank, const int64_t *dims, char **out, size_t
 	char *h, *d;
 	int k;
 
-	h = malloc(cap);
+	h = rt_malloc(cap);
 	if (!h)
 		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 	d = h + MAGIC_LEN + 6; /* room for the longest preamble; moved below */

@@ -399,7 +399,7 @@ rt_pb_decode(const void *buf, size_t len, RtTensor *t, const char *what, char **
 	if (per > 1)
 		unpack(t, numel);
 	if (s.name) {
-		t->name = malloc(s.name_len + 1);
+		t->name = rt_malloc(s.name_len + 1);
 		if (!t->name) {
 			rt_tensor_free(t);
 			return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");

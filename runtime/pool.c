@@ -210,10 +210,10 @@ rt_pool_new(int nthreads, RtPool **out, char **err)
 	if (nthreads > RT_MAX_THREADS)
 		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "%d threads (at most %d)", nthreads,
 			      RT_MAX_THREADS);
-	p = calloc(1, sizeof *p);
+	p = rt_calloc(1, sizeof *p);
 	if (!p)
 		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
-	p->th = calloc((size_t)nthreads - 1, sizeof *p->th);
+	p->th = rt_calloc((size_t)nthreads - 1, sizeof *p->th);
 	if (!p->th) {
 		free(p);
 		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");

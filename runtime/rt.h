@@ -3,7 +3,8 @@
  * The runtime is plain C on libc, libdl, libm and pthreads: no LLVM, no
  * protobuf library. Sections follow the files. Errors on the bad-input path
  * are an nncc_status plus a malloc'd message (see rt_err); the runtime
- * never exits and keeps no mutable globals. */
+ * never exits and keeps no mutable globals (but the test hook's two
+ * counters, common.c). */
 #ifndef NNCC_RT_H
 #define NNCC_RT_H
 
@@ -43,6 +44,17 @@ static inline bool rt_ck_mul(int64_t a, int64_t b, int64_t *r) { return !__built
 void *rt_alloc(int64_t n);
 /* The same, not zeroed: pages nothing writes never become resident. */
 void *rt_alloc_uninit(int64_t n);
+/* malloc, calloc and realloc through the same hook: every allocation of
+ * the runtime goes through these or rt_alloc (the kernel library's files
+ * excepted: they allocate nothing on the error path). */
+void *rt_malloc(size_t n);
+void *rt_calloc(size_t n, size_t size);
+void *rt_realloc(void *p, size_t n);
+/* Test hook: counting from this call, the allocation of index n (0-based)
+ * fails, every other succeeds (n < 0: none fails). Returns the number of
+ * allocations made since the previous call. For tests only
+ * (tests/unit/test_rt_contract.c); the count is global to the process. */
+int64_t rt_test_fail_alloc_at(int64_t n);
 void rt_free(void *p);
 /* Sets *err (if err is non-NULL) to a malloc'd formatted message and
  * returns st, so callers write `return rt_err(err, ST, "...")`. */
@@ -115,6 +127,14 @@ void *rt_session_ctx(nncc_session *s);                           /* the nncc_abi
 struct RtSplit **rt_session_split(nncc_session *s);              /* split.c's state, NULL until used */
 /* split.c: frees a session's split state. */
 void rt_split_free(struct RtSplit *p);
+
+/* model_check.c: validates a descriptor before use; image is the base
+ * address of the library holding it (rt_image_base), which every pointer
+ * in it must lie in, or NULL for a descriptor in memory. roles: also check
+ * the training state's roles (not for a step's halves, whose outputs are
+ * not a loss; split.c checks those against the step). */
+nncc_status rt_check_abi(const nncc_abi_model *a, const void *image, int roles, char **err);
+const void *rt_image_base(const void *p); /* dladdr's object base, or NULL */
 
 /* train.c: checks a descriptor's param roles (model.c calls it). */
 nncc_status rt_check_roles(const nncc_abi_model *a, char **err);

@@ -65,7 +65,7 @@ static nncc_status str(Js *j, char **out)
 	if (!accept(j, '"'))
 		return bad(j, "expected a string");
 	size_t cap = 16, n = 0;
-	char *s = malloc(cap);
+	char *s = rt_malloc(cap);
 	if (!s)
 		return rt_err(j->err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 	for (;;) {
@@ -127,7 +127,7 @@ static nncc_status str(Js *j, char **out)
 			}
 		}
 		if (n + (size_t)ne + 1 > cap) {
-			char *t = realloc(s, cap *= 2);
+			char *t = rt_realloc(s, cap *= 2);
 			if (!t) {
 				free(s);
 				return rt_err(j->err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -296,7 +296,7 @@ static nncc_status header(Js *j, RtSt *st)
 			}
 		if (st->n == cap) {
 			cap = cap ? 2 * cap : 16;
-			RtStEntry *t = realloc(st->t, (size_t)cap * sizeof *t);
+			RtStEntry *t = rt_realloc(st->t, (size_t)cap * sizeof *t);
 			if (!t) {
 				free(k);
 				return rt_err(j->err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -386,7 +386,7 @@ static void put(Sb *b, const char *s, size_t n)
 		size_t cap = b->cap ? b->cap : 256;
 		while (b->n + n + 1 > cap)
 			cap *= 2;
-		char *t = realloc(b->s, cap);
+		char *t = rt_realloc(b->s, cap);
 		if (!t) {
 			b->oom = 1;
 			return;
@@ -471,8 +471,8 @@ rt_st_write(const char *path, const RtTensor *t, int n, const char *step, const 
 		free(h.s);
 		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 	}
-	const void **part = malloc((size_t)(n + 2) * sizeof *part);
-	size_t *bytes = malloc((size_t)(n + 2) * sizeof *bytes);
+	const void **part = rt_malloc((size_t)(n + 2) * sizeof *part);
+	size_t *bytes = rt_malloc((size_t)(n + 2) * sizeof *bytes);
 	unsigned char len[8];
 	if (!part || !bytes) {
 		free(part);

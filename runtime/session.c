@@ -155,7 +155,7 @@ use_threads(nncc_session *s, int n, char **err)
 static void *
 ptrs(int32_t n)
 {
-	return calloc(n > 0 ? (size_t)n : 1, sizeof(void *));
+	return rt_calloc(n > 0 ? (size_t)n : 1, sizeof(void *));
 }
 
 nncc_status
@@ -172,7 +172,7 @@ nncc_session_create(const nncc_model *m, nncc_session **out, char **err)
 	if (!m)
 		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_session_create: no model");
 	a = rt_model_abi(m);
-	s = calloc(1, sizeof *s);
+	s = rt_calloc(1, sizeof *s);
 	if (!s)
 		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 	s->model = m;
@@ -184,12 +184,12 @@ nncc_session_create(const nncc_model *m, nncc_session **out, char **err)
 	s->out = ptrs(a->noutputs);
 	s->params = ptrs(a->nparams);
 	s->state = ptrs(a->nparams);
-	s->set = calloc(a->ninputs > 0 ? (size_t)a->ninputs : 1, 1);
-	s->rows = calloc(a->ninputs > 0 ? (size_t)a->ninputs : 1, sizeof *s->rows);
+	s->set = rt_calloc(a->ninputs > 0 ? (size_t)a->ninputs : 1, 1);
+	s->rows = rt_calloc(a->ninputs > 0 ? (size_t)a->ninputs : 1, sizeof *s->rows);
 	int64_t nd = 1;
 	for (int32_t i = 0; i < a->noutputs; i++)
 		nd += a->outputs[i].rank;
-	s->odims = calloc((size_t)nd, sizeof *s->odims);
+	s->odims = rt_calloc((size_t)nd, sizeof *s->odims);
 	s->arena = rt_alloc(a->arena_bytes);
 	if (!s->in || !s->out || !s->params || !s->state || !s->set || !s->rows || !s->odims || !s->arena)
 		goto oom;

@@ -177,7 +177,7 @@ bind_outputs(RtSplit *p, char **err)
 static void *
 ptrs(int32_t n)
 {
-	return calloc(n > 0 ? (size_t)n : 1, sizeof(void *));
+	return rt_calloc(n > 0 ? (size_t)n : 1, sizeof(void *));
 }
 
 /* The session's split state, made on first use. */
@@ -201,7 +201,7 @@ get(nncc_session *s, const char *fn, RtSplit **out, char **err)
 	nncc_status st = check_grads_half(rt_model_half(m, 0), err);
 	if (st != NNCC_STATUS_OK)
 		return st;
-	RtSplit *p = calloc(1, sizeof *p);
+	RtSplit *p = rt_calloc(1, sizeof *p);
 	if (!p)
 		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 	for (int h = 0; h < 2; h++) {

@@ -234,7 +234,7 @@ nncc_session_save_weights(const nncc_session *s, const char *path, char **err)
 	if (!s || !path)
 		return rt_err(err, NNCC_STATUS_INVALID_ARGUMENT, "nncc_session_save_weights: no session or path");
 	const nncc_abi_model *a = rt_session_abi(s);
-	RtTensor *t = calloc(a->nparams > 0 ? (size_t)a->nparams : 1, sizeof *t);
+	RtTensor *t = rt_calloc(a->nparams > 0 ? (size_t)a->nparams : 1, sizeof *t);
 	if (!t)
 		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 	for (int32_t i = 0; i < a->nparams; i++) {
@@ -311,7 +311,7 @@ nncc_session_load_weights(nncc_session *s, const char *path, char **err)
 			goto out;
 		}
 	}
-	idx = calloc(f.n > 0 ? (size_t)f.n : 1, sizeof *idx);
+	idx = rt_calloc(f.n > 0 ? (size_t)f.n : 1, sizeof *idx);
 	if (!idx) {
 		st = rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 		goto out;

@@ -42,7 +42,7 @@ rt_wcache_get(void *owner, const void *key, uint64_t tag, int64_t bytes, int *fr
 			return c->e[i].bytes == bytes ? c->e[i].data : NULL;
 	if (c->n == c->cap) {
 		int cap = c->cap ? 2 * c->cap : 16;
-		struct RtWentry *e = realloc(c->e, (size_t)cap * sizeof *e);
+		struct RtWentry *e = rt_realloc(c->e, (size_t)cap * sizeof *e);
 		if (!e)
 			return NULL;
 		c->e = e, c->cap = cap;

@@ -3,7 +3,7 @@
 # runs over each target's seeds and over tests/fuzz/regress/NAME, the
 # inputs of past findings. With -DNNCC_FUZZ=ON and clang (`make fuzz`),
 # the libFuzzer executables fuzz_NAME are built too, with ASan and UBSan.
-set(FUZZ_TARGETS nn ir onnx tensor)
+set(FUZZ_TARGETS nn ir onnx tensor model)
 foreach(f ${FUZZ_TARGETS})
   add_executable(fuzz_replay_${f} tests/fuzz/fuzz_${f}.c tests/fuzz/replay.c)
   target_link_libraries(fuzz_replay_${f} PRIVATE nncc_compiler nncc_rt)
@@ -21,5 +21,6 @@ add_test(NAME fuzz/replay-onnx COMMAND fuzz_replay_onnx ${CMAKE_SOURCE_DIR}/exam
   ${FUZZ_REGRESS}/onnx)
 add_test(NAME fuzz/replay-tensor COMMAND fuzz_replay_tensor ${CMAKE_SOURCE_DIR}/tests/ir/const
   ${FUZZ_REGRESS}/tensor)
+add_test(NAME fuzz/replay-model COMMAND fuzz_replay_model ${FUZZ_REGRESS}/model)
 set_tests_properties(fuzz/replay-nn fuzz/replay-ir fuzz/replay-onnx fuzz/replay-tensor
-  PROPERTIES LABELS fuzz)
+  fuzz/replay-model PROPERTIES LABELS fuzz)

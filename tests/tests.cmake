@@ -33,6 +33,16 @@ add_test(NAME e2e/bad_input COMMAND ${E2E_DIR}/bad_input.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e/bad_input PROPERTIES
                      ENVIRONMENT "${E2E_ENV}" TIMEOUT 300)
 
+# The malformed-model corpus (tests/malformed/, docs/robustness.md): every
+# hostile file exits 1 with its message and leaves no output.
+add_test(NAME malformed/corpus
+         COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/tests/malformed/malformed.py
+                 ${CMAKE_BINARY_DIR} ${CMAKE_BINARY_DIR}/malformed)
+set_tests_properties(malformed/corpus PROPERTIES TIMEOUT 600)
+add_test(NAME e2e/extdata
+         COMMAND ${NNCC_PYTHON} ${E2E_DIR}/extdata.py ${CMAKE_BINARY_DIR} ${CMAKE_BINARY_DIR}/e2e-extdata)
+set_tests_properties(e2e/extdata PROPERTIES TIMEOUT 300)
+
 # Golden text-IR tests (tests/ir/<pass>/*.ir, RUN/CHECK lines; see
 # tests/ir/run.py): one ctest per file.
 file(GLOB_RECURSE IR_GOLDEN CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/ir/*.ir)

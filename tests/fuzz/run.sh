@@ -26,8 +26,9 @@ seed onnx "$ROOT/examples/fashion_cnn.onnx" $(find "$ROOT/tests/fuzz/regress/onn
 	$(find "$BUILD/onnx-node" "$BUILD/bench/zoo-b1" -name model.onnx -size -2M 2>/dev/null | head -400)
 seed tensor $(find "$ROOT/tests" -name '*.npy' -type f) $(find "$ROOT/tests/fuzz/regress/tensor" -type f) \
 	$(find "$BUILD/onnx-node" -name '*.pb' -size -64k 2>/dev/null | head -400)
+seed model $(find "$ROOT/tests/fuzz/regress/model" -type f)
 rc=0
-for name in nn ir onnx tensor; do
+for name in nn ir onnx tensor model; do
 	echo "== fuzz_$name: $SECS s"
 	if ! "$FB/fuzz_$name" "$FB/corpus/$name" -max_total_time="$SECS" -print_final_stats=1 \
 		-artifact_prefix="$FB/findings/$name-" -max_len=65536 -rss_limit_mb=4096 \
