@@ -104,7 +104,7 @@ int imp_err(Importer *m, const char *fmt, ...)
 }
 
 /* "FILE: tensor "NAME": ...", inside a node "FILE: node "N" (Op): tensor ...". */
-static int tensor_err(Importer *m, const char *tname, const char *fmt, ...)
+int onnx_tensor_err(Importer *m, const char *tname, const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
@@ -264,39 +264,39 @@ static const char *onnx_type_name(bool has, int32_t t)
 int imp_tensor(Importer *m, const Onnx__TensorProto *t, const char *name, bool param)
 {
 	if (t->segment)
-		return tensor_err(m, name, "segmented tensors are unsupported");
+		return onnx_tensor_err(m, name, "segmented tensors are unsupported");
 	DType dt = t->has_data_type ? onnx_dtype(t->data_type) : DT_UNDEF;
 	if (dt == DT_UNDEF)
-		return tensor_err(m, name, "element type %s is unsupported",
+		return onnx_tensor_err(m, name, "element type %s is unsupported",
 			onnx_type_name(t->has_data_type, t->data_type));
 	if (t->n_dims > IR_MAX_RANK)
-		return tensor_err(m, name, "rank %zu exceeds the supported %d", t->n_dims, IR_MAX_RANK);
+		return onnx_tensor_err(m, name, "rank %zu exceeds the supported %d", t->n_dims, IR_MAX_RANK);
 	Shape s = ir_shape_make(0, NULL);
 	s.rank = (int)t->n_dims;
 	int64_t numel = 1, nbytes;
 	for (size_t i = 0; i < t->n_dims; i++) {
 		if (t->dims[i] < 0)
-			return tensor_err(m, name, "negative dimension %lld", (long long)t->dims[i]);
+			return onnx_tensor_err(m, name, "negative dimension %lld", (long long)t->dims[i]);
 		s.d[i] = (Dim){t->dims[i], 0};
 		if (!ck_mul(numel, t->dims[i], &numel))
-			return tensor_err(m, name, "element count overflows");
+			return onnx_tensor_err(m, name, "element count overflows");
 	}
 	size_t esz = ir_dtype_size(dt);
 	if (!ck_mul(numel, (int64_t)esz, &nbytes))
-		return tensor_err(m, name, "byte size overflows");
+		return onnx_tensor_err(m, name, "byte size overflows");
 	if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
 		return onnx_external_tensor(m, t, name, dt, s, nbytes, param);
 	if (ir_dtype_bits(dt) < 8) { /* packed two or four per byte (onnx_exotic.c) */
 		int v = ir_add_const(m->g, name, dt, s, NULL, (size_t)nbytes, param);
 		if (dt_unpack(dt, t->has_raw_data ? t->raw_data.data : NULL, t->raw_data.len,
 			      t->int32_data, t->n_int32_data, numel, m->g->val[v].data))
-			return tensor_err(m, name, "packed data does not hold %lld %s elements",
+			return onnx_tensor_err(m, name, "packed data does not hold %lld %s elements",
 				(long long)numel, ir_dtype_name(dt));
 		return v;
 	}
 	if (t->has_raw_data) {
 		if ((uint64_t)t->raw_data.len != (uint64_t)nbytes)
-			return tensor_err(m, name, "raw_data holds %zu bytes; shape and type need %lld",
+			return onnx_tensor_err(m, name, "raw_data holds %zu bytes; shape and type need %lld",
 				t->raw_data.len, (long long)nbytes);
 		return ir_add_const(m->g, name, dt, s, nbytes ? t->raw_data.data : NULL, (size_t)nbytes,
 			param);
@@ -312,7 +312,7 @@ int imp_tensor(Importer *m, const Onnx__TensorProto *t, const char *name, bool p
 	default: have = t->n_int32_data; field = "int32_data"; break;
 	}
 	if ((uint64_t)have != (uint64_t)numel)
-		return tensor_err(m, name, "%s holds %zu values; the shape needs %lld", field, have,
+		return onnx_tensor_err(m, name, "%s holds %zu values; the shape needs %lld", field, have,
 			(long long)numel);
 	int v = ir_add_const(m->g, name, dt, s, NULL, (size_t)nbytes, param);
 	unsigned char *p = m->g->val[v].data;

@@ -32,9 +32,7 @@ static int ext_err(Importer *m, const char *name, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	if (m->np)
-		return imp_err(m, "tensor \"%s\": external data: %s", name, buf);
-	return diag(m->d, "%s: tensor \"%s\": external data: %s", m->file, name, buf);
+	return onnx_tensor_err(m, name, "external data: %s", buf);
 }
 
 /* A non-negative decimal integer, the whole string; false otherwise. */

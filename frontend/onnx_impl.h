@@ -263,5 +263,8 @@ char *onnx_model_name(Arena *a, const char *path);
  * EXTERNAL (dtype dt, shape s, nbytes bytes), or -1 with a message. */
 int onnx_external_tensor(Importer *m, const Onnx__TensorProto *t, const char *name, DType dt,
 	Shape s, int64_t nbytes, bool param);
+/* onnx.c: "FILE: tensor "NAME": ...", inside a node "FILE: node "N" (Op):
+ * tensor ..."; returns -1. */
+int onnx_tensor_err(Importer *m, const char *tname, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif
