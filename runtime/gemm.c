@@ -676,7 +676,7 @@ gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a
 			rows_avx512(&g, 0, n);
 		return;
 	}
-	if (key && !trans_a && cx->wcache)
+	if (key && !trans_a && cx->wcache && tag <= 0xffff) /* the tag's 16 bits of part */
 		const_a(cx, &g, key, tag);
 	int64_t tm = (m + g.isa->mr - 1) / g.isa->mr, tn = (n + g.isa->nr - 1) / g.isa->nr;
 	g.split_n = tn >= tm || tn >= 4 * threads;

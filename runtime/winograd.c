@@ -22,10 +22,13 @@
  * With dilation D, a tile's outputs and inputs are D apart (tile_origin).
  *
  * Tiles, over all images, go in blocks of nncc_abi_wino_block; per block:
- *  1. input transform, lanes over 16 tiles (masked gathers: the padding
- *     reads zero), written as the micro-kernel's B panels;
+ *  1. input transform, lanes over 16 tiles of one tile row (masked loads
+ *     and even/odd permutes; narrow rows and dilated windows through
+ *     masked gathers; the padding reads zero), written as the
+ *     micro-kernel's B panels;
  *  2. the 16 products, panel by panel, into M (K x tiles per xi);
- *  3. output transform, lanes over tiles, plus the bias, scattered into y.
+ *  3. output transform, lanes over tiles, plus the bias, each output row's
+ *     two columns interleaved into contiguous stores (or scattered).
  * Each phase splits into chunks on the run's threads (channels, xi,
  * filters); every output is computed by one chunk in one order, so the
  * result does not depend on the thread count. AVX-512 only. */
@@ -56,7 +59,7 @@ typedef struct Wino {
 	int64_t th, tw;              /* tiles down and across an image (see tile_origin) */
 	int64_t kp, tbp;             /* filters padded to whole mr; block tiles padded to whole nr */
 	int64_t t0, tb;              /* this block: first tile, tiles */
-	int64_t nchunk;              /* chunks of phases 1 and 3 */
+	int64_t nchunk;              /* chunks of the transforms (phases 1 and 3, the weights) */
 	RtTile tile;                 /* the GEMM micro-kernel */
 } Wino;
 
