@@ -489,3 +489,51 @@ void ex_png_grid(const char *path, const float *img, int n, int cols, int rows, 
 	ex_png_gray(path, px, W, H);
 	free(px);
 }
+
+/* Scores the test set with the eval model (batch E; the last partial
+ * batch is padded with copies of its first image and the padding ignored). */
+ExEval
+ex_evaluate(nncc_session *es, const nncc_model *em, const ExData *test)
+{
+	nncc_tensor_info xi, li;
+	nncc_model_input_info(em, ex_input(em, "x"), &xi);
+	int lo = nncc_model_find_output(em, "logits");
+	if (lo < 0 || nncc_model_output_info(em, lo, &li) != NNCC_STATUS_OK || li.rank != 2)
+		ex_die("eval model '%s' has no output logits[N, C]", nncc_model_name(em));
+	int E = (int)xi.dims[0], C = (int)li.dims[1];
+	float *x = malloc((size_t)xi.nbytes);
+	int *idx = malloc((size_t)E * sizeof *idx);
+	if (!x || !idx)
+		ex_die("out of memory");
+	double loss = 0;
+	int right = 0;
+	char *err = NULL;
+	for (int b0 = 0; b0 < test->n; b0 += E) {
+		int nb = test->n - b0 < E ? test->n - b0 : E;
+		for (int i = 0; i < E; i++)
+			idx[i] = b0 + (i < nb ? i : 0);
+		ex_batch(test, idx, E, x, NULL);
+		ex_set(es, em, "x", x, xi.rank, xi.dims, NNCC_DTYPE_F32);
+		ex_check(nncc_session_run(es, &err), &err, "evaluation");
+		const void *out;
+		ex_check(nncc_session_output(es, lo, &out), NULL, "logits");
+		const float *z = out;
+		for (int i = 0; i < nb; i++) {
+			const float *r = z + (size_t)i * (size_t)C;
+			int best = 0;
+			double mx = r[0], se = 0;
+			for (int c = 1; c < C; c++)
+				if (r[c] > r[best])
+					best = c;
+			mx = r[best];
+			for (int c = 0; c < C; c++)
+				se += exp((double)r[c] - mx);
+			int y = test->lab[b0 + i];
+			loss += log(se) + mx - (double)r[y];
+			right += best == y;
+		}
+	}
+	free(x);
+	free(idx);
+	return (ExEval){loss / test->n, (double)right / test->n};
+}

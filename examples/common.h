@@ -85,6 +85,14 @@ float ex_randn(uint64_t *z); /* a standard normal draw */
 /* Batch `b` images idx[0..b): normalized pixels into x (b*rows*cols) and,
  * when y is not NULL, labels into y. */
 void ex_batch(const ExData *d, const int *idx, int b, float *x, int64_t *y);
+/* Test-set scores of a classifier's eval model (input x, output
+ * logits[N, C]; the last partial batch padded with copies of its first
+ * image, the padding ignored). */
+typedef struct ExEval {
+	double loss;     /* mean cross-entropy over the test set */
+	double accuracy; /* fraction classified right */
+} ExEval;
+ExEval ex_evaluate(nncc_session *es, const nncc_model *em, const ExData *test);
 /* Pixels scaled to [0, 1] (no normalization), for the generative models. */
 void ex_batch01(const ExData *d, const int *idx, int b, float *x);
 

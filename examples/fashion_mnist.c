@@ -13,58 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct Eval {
-	double loss;     /* mean cross-entropy over the test set */
-	double accuracy; /* fraction classified right */
-} Eval;
-
-/* Scores the test set with the eval model (batch E; the last partial
- * batch is padded with copies of its first image and the padding ignored). */
-static Eval evaluate(nncc_session *es, const nncc_model *em, const ExData *test)
-{
-	nncc_tensor_info xi, li;
-	nncc_model_input_info(em, ex_input(em, "x"), &xi);
-	int lo = nncc_model_find_output(em, "logits");
-	if (lo < 0 || nncc_model_output_info(em, lo, &li) != NNCC_STATUS_OK || li.rank != 2)
-		ex_die("eval model '%s' has no output logits[N, C]", nncc_model_name(em));
-	int E = (int)xi.dims[0], C = (int)li.dims[1];
-	float *x = malloc((size_t)xi.nbytes);
-	int *idx = malloc((size_t)E * sizeof *idx);
-	if (!x || !idx)
-		ex_die("out of memory");
-	double loss = 0;
-	int right = 0;
-	char *err = NULL;
-	for (int b0 = 0; b0 < test->n; b0 += E) {
-		int nb = test->n - b0 < E ? test->n - b0 : E;
-		for (int i = 0; i < E; i++)
-			idx[i] = b0 + (i < nb ? i : 0);
-		ex_batch(test, idx, E, x, NULL);
-		ex_set(es, em, "x", x, xi.rank, xi.dims, NNCC_DTYPE_F32);
-		ex_check(nncc_session_run(es, &err), &err, "evaluation");
-		const void *out;
-		ex_check(nncc_session_output(es, lo, &out), NULL, "logits");
-		const float *z = out;
-		for (int i = 0; i < nb; i++) {
-			const float *r = z + (size_t)i * (size_t)C;
-			int best = 0;
-			double mx = r[0], se = 0;
-			for (int c = 1; c < C; c++)
-				if (r[c] > r[best])
-					best = c;
-			mx = r[best];
-			for (int c = 0; c < C; c++)
-				se += exp((double)r[c] - mx);
-			int y = test->lab[b0 + i];
-			loss += log(se) + mx - (double)r[y];
-			right += best == y;
-		}
-	}
-	free(x);
-	free(idx);
-	return (Eval){loss / test->n, (double)right / test->n};
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: fashion_mnist --model mlp|lenet [--act sigmoid|tanh|relu] [options]\n%s"
@@ -155,7 +103,7 @@ int main(int argc, char **argv)
 	int *perm = malloc((size_t)train.n * sizeof *perm);
 	if (!x || !y || !perm)
 		ex_die("out of memory");
-	Eval ev = {NAN, NAN};
+	ExEval ev = {NAN, NAN};
 	double t_train = 0;
 	for (int e = (int)(step / nb); e < a.epochs; e++) {
 		ex_permute(perm, train.n, a.seed, e);
@@ -185,7 +133,7 @@ int main(int argc, char **argv)
 		double dt = ex_now() - t0;
 		t_train += dt;
 		ex_copy_params(ts, tm, es, em);
-		ev = evaluate(es, em, &test);
+		ev = ex_evaluate(es, em, &test);
 		ex_save(ts, &a);
 		ex_log(log, "\"epoch\": %d, \"step\": %lld, \"train_loss\": %.6f, \"test_loss\": %.6f, "
 		       "\"test_accuracy\": %.6f, \"epoch_seconds\": %.3f, \"images_per_s\": %.1f",
@@ -197,7 +145,7 @@ int main(int argc, char **argv)
 	}
 	if (isnan(ev.accuracy)) { /* nothing left to train: score the checkpoint */
 		ex_copy_params(ts, tm, es, em);
-		ev = evaluate(es, em, &test);
+		ev = ex_evaluate(es, em, &test);
 	}
 	printf("train_seconds=%.1f\n", t_train);
 	printf("test_accuracy=%.4f\n", ev.accuracy);

@@ -24,49 +24,6 @@
 
 enum { GLOBAL_BATCH = 64 }; /* the batch of fashion_mnist's training steps */
 
-/* Test accuracy and mean cross-entropy with the eval model (batch E; the
- * last batch padded with copies of its first image, the padding ignored). */
-static double evaluate(nncc_session *es, const nncc_model *em, const ExData *test, double *loss)
-{
-	nncc_tensor_info xi, li;
-	nncc_model_input_info(em, ex_input(em, "x"), &xi);
-	int lo = nncc_model_find_output(em, "logits");
-	if (lo < 0 || nncc_model_output_info(em, lo, &li) != NNCC_STATUS_OK || li.rank != 2)
-		ex_die("eval model '%s' has no output logits[N, C]", nncc_model_name(em));
-	int E = (int)xi.dims[0], C = (int)li.dims[1], right = 0;
-	float *x = malloc((size_t)xi.nbytes);
-	int *idx = malloc((size_t)E * sizeof *idx);
-	char *err = NULL;
-	if (!x || !idx)
-		ex_die("out of memory");
-	*loss = 0;
-	for (int b0 = 0; b0 < test->n; b0 += E) {
-		int nb = test->n - b0 < E ? test->n - b0 : E;
-		for (int i = 0; i < E; i++)
-			idx[i] = b0 + (i < nb ? i : 0);
-		ex_batch(test, idx, E, x, NULL);
-		ex_set(es, em, "x", x, xi.rank, xi.dims, NNCC_DTYPE_F32);
-		ex_check(nncc_session_run(es, &err), &err, "evaluation");
-		const void *out;
-		ex_check(nncc_session_output(es, lo, &out), NULL, "logits");
-		for (int i = 0; i < nb; i++) {
-			const float *r = (const float *)out + (size_t)i * (size_t)C;
-			int best = 0, y = test->lab[b0 + i];
-			double se = 0;
-			for (int c = 1; c < C; c++)
-				best = r[c] > r[best] ? c : best;
-			for (int c = 0; c < C; c++)
-				se += exp((double)r[c] - r[best]);
-			*loss += log(se) + r[best] - (double)r[y];
-			right += best == y;
-		}
-	}
-	free(x);
-	free(idx);
-	*loss /= test->n;
-	return (double)right / test->n;
-}
-
 int main(int argc, char **argv)
 {
 	MPI_Init(&argc, &argv);
@@ -185,7 +142,8 @@ int main(int argc, char **argv)
 		if (rank != 0)
 			continue;
 		ex_copy_params(ts, tm, es, em);
-		acc = evaluate(es, em, &test, &tloss);
+		ExEval ev = ex_evaluate(es, em, &test);
+		acc = ev.accuracy, tloss = ev.loss;
 		ex_log(log, "\"epoch\": %d, \"step\": %lld, \"ranks\": %d, \"train_loss\": %.6f, "
 		       "\"test_loss\": %.6f, \"test_accuracy\": %.6f, \"epoch_seconds\": %.3f, "
 		       "\"images_per_s\": %.1f", e + 1, (long long)step, size, sum / (nb - b0), tloss, acc,
@@ -198,7 +156,7 @@ int main(int argc, char **argv)
 	if (rank == 0) {
 		if (isnan(acc)) { /* nothing left to train: score the checkpoint */
 			ex_copy_params(ts, tm, es, em);
-			acc = evaluate(es, em, &test, &tloss);
+			acc = ex_evaluate(es, em, &test).accuracy;
 		}
 		printf("train_seconds=%.1f\ntest_accuracy=%.4f\n", t_train, acc);
 		fclose(log);
