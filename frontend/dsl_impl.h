@@ -271,6 +271,8 @@ bool nn_is_init(const char *name);
 /* Adds parameter qname of type dt/s with the values of initializer call
  * e (an NE_CALL or NE_NAME); the value, or -1 after an error. */
 int nn_param_init(NnB *b, NnScope *sc, const char *qname, DType dt, Shape s, const NnExpr *e);
+/* 0 if a parameter of shape s may be made, else the error (named qname, at t). */
+int nn_param_fits(NnB *b, const char *qname, Shape s, const NnTok *t);
 /* Built-in initializer by name with numeric arguments (layers' defaults);
  * a too large parameter is an error at t. */
 int nn_param_builtin(NnB *b, const char *qname, Shape s, const char *init, double p0, double p1,

@@ -112,12 +112,19 @@ static int fill(NnB *b, const char *q, DType dt, Shape s, const char *kind, doub
 
 enum { MAX_PARAM_ELEMS = 1 << 28 }; /* elements of one parameter (1 GiB of f32) */
 
-int nn_param_builtin(NnB *b, const char *q, Shape s, const char *init, double p0, double p1,
-		     const NnTok *t)
+int nn_param_fits(NnB *b, const char *q, Shape s, const NnTok *t)
 {
 	int64_t n = ir_shape_numel(&s);
 	if (n < 0 || n > MAX_PARAM_ELEMS)
 		return nn_err(b->src, t, NULL, "parameter '%s' is too large (more than 2^28 elements)", q);
+	return 0;
+}
+
+int nn_param_builtin(NnB *b, const char *q, Shape s, const char *init, double p0, double p1,
+		     const NnTok *t)
+{
+	if (nn_param_fits(b, q, s, t) < 0)
+		return -1;
 	if (ir_find_value(b->g, q) >= 0)
 		return nn_err(b->src, t, NULL, "parameter name '%s' is taken", q);
 	return fill(b, q, DT_F32, s, init, p0, p1);
@@ -210,9 +217,8 @@ int nn_param_init(NnB *b, NnScope *sc, const char *q, DType dt, Shape s, const N
 		if (ir_shape_numel(&s) == 0)
 			return nn_err(b->src, &e->tok, NULL, "%s of an empty parameter", name);
 	}
-	if (ir_shape_numel(&s) < 0 || ir_shape_numel(&s) > MAX_PARAM_ELEMS)
-		return nn_err(b->src, &e->tok, NULL, "parameter '%s' is too large (more than 2^28 elements)",
-			      q);
+	if (nn_param_fits(b, q, s, &e->tok) < 0)
+		return -1;
 	if (ir_find_value(b->g, q) >= 0)
 		return nn_err(b->src, &e->tok, NULL, "parameter name '%s' is taken", q);
 	return fill(b, q, dt, s, kind, p[0], p[1]);

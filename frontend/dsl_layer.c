@@ -292,12 +292,18 @@ NnLayer *nn_layer_new(NnB *b, NnScope *sc, const char *q, const NnExpr *e)
 	double bound = 1 / sqrt((double)h);
 	int64_t wih[2] = {g * h, l->cfg[0]}, whh[2] = {g * h, h}, bd = g * h;
 	static const char *const what[] = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"};
-	for (int i = 0; i < (bias ? 4 : 2); i++) {
-		Shape s = i == 0 ? ir_shape_make(2, wih) : i == 1 ? ir_shape_make(2, whh) : ir_shape_make(1, &bd);
-		l->p[i] = param(b, sc, q, what[i], s, NULL, "uniform", -bound, bound, &e->tok);
-	}
+	Shape s[4] = {ir_shape_make(2, wih), ir_shape_make(2, whh), ir_shape_make(1, &bd),
+		      ir_shape_make(1, &bd)};
+	/* every size before any fill: a hidden size too large for weight_hh
+	 * must not first fill a gigabyte of weight_ih */
+	for (int i = 0; i < 2; i++)
+		if (nn_param_fits(b, arena_printf(b->a, "%s.%s", q, what[i]), s[i], &e->tok) < 0)
+			return NULL;
+	for (int i = 0; i < (bias ? 4 : 2); i++)
+		if ((l->p[i] = param(b, sc, q, what[i], s[i], NULL, "uniform", -bound, bound, &e->tok)) < 0)
+			return NULL;
 	l->np = 4;
-	return l->p[0] < 0 || l->p[1] < 0 || (bias && (l->p[2] < 0 || l->p[3] < 0)) ? NULL : l;
+	return l;
 }
 
 /* Reshapes a [C] vector v to [C, 1, ...] for x of rank r. */
