@@ -201,6 +201,16 @@ typedef struct Kernel {
 		int64_t d, od, kd;      /* nd only: depth of input, output and window */
 		int64_t sd, pd, dd;     /* nd only: depth stride, front pad, dilation */
 	} conv;
+
+	/* KK_LOOP of a 1-D or 2-D f32 pool reading buffer x (no producer
+	 * fused): the geometry of the kernel library's nncc_rt_pool2d_f32
+	 * (runtime/abi.h), which a CPU backend may call instead of running the
+	 * loop nest; the loop stays the definition. on: 0 for other kernels. */
+	struct {
+		int on;
+		int x;
+		int64_t p[19];
+	} pool;
 } Kernel;
 
 typedef enum BufKind {

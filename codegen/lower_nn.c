@@ -350,6 +350,23 @@ int lw_pool(Lower *L, int node)
 			kx_guard(L, valid, win_pos(L, &w, i, rv[i]), vlo, vhi);
 		}
 	}
+	if (!inl && t == DT_F32 && s <= 2) { /* the library call's geometry; 1-D as one row */
+		int a = s - 1; /* the width's dim in w */
+		bool two = s == 2;
+		int64_t h = two ? x->d[2].n : 1, wd = x->d[r - 1].n;
+		int64_t g[19] = {
+			x->d[0].n, x->d[1].n, h, wd, two ? y->shape.d[2].n : 1, y->shape.d[r - 1].n,
+			two ? w.kern[0] : 1, w.kern[a], two ? w.str[0] : 1, w.str[a],
+			two ? w.pb[0] : 0, w.pb[a], two ? w.dil[0] : 1, w.dil[a], avg,
+			cip && two ? -w.pb[0] : 0, cip && two ? lw_add(L, h, w.pe[0]) : h,
+			cip ? -w.pb[a] : 0, cip ? lw_add(L, wd, w.pe[a]) : wd,
+		};
+		if (!L->ovf && nncc_abi_pool(wd, g[5], w.kern[a], w.str[a], w.pb[a], w.dil[a])) {
+			k->pool.on = 1;
+			k->pool.x = lw_inbuf(L, node, 0);
+			memcpy(k->pool.p, g, sizeof g);
+		}
+	}
 	if (!avg) {
 		k->body = kx_red(L, KR_MAX, ld);
 		return 0;

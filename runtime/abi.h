@@ -191,6 +191,26 @@ nncc_abi_wino_uscratch(int64_t c, int64_t k)
 	return 16 * (k + 32) * c;
 }
 
+/* Max or average pooling of f32 planes, 2-D (1-D: h = oh = kh = 1;
+ * runtime/pooling.c); p: n, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh,
+ * dw (pads: top and left), avg (0: max, 1: average), then the positions an
+ * average counts, input rows [vh0, vh1) and columns [vw0, vw1) (19 values).
+ * A window with no position inside the input gives -inf (max) or 0/0.
+ * ctx: the run's nncc_abi_ctx or NULL, for threads. */
+void nncc_rt_pool2d_f32(const float *x, float *y, const int64_t *p, const void *ctx);
+#define NNCC_ABI_POOL_ROW 4096 /* floats of a padded input row the call holds */
+/* Whether nncc_rt_pool2d_f32 takes a pool of input width w, output width
+ * ow, window width kw, stride sw, left pad pw and dilation dw: its padded
+ * row fits NNCC_ABI_POOL_ROW. */
+static inline int
+nncc_abi_pool(int64_t w, int64_t ow, int64_t kw, int64_t sw, int64_t pw, int64_t dw)
+{
+	int64_t r = NNCC_ABI_POOL_ROW;
+
+	return w >= 1 && ow >= 1 && kw >= 1 && sw >= 1 && dw >= 1 && pw >= 0 && w <= r && pw <= r - w &&
+	       ow <= r && sw <= r && kw <= r && dw <= r && (ow - 1) * sw + (kw - 1) * dw < r;
+}
+
 /* The general convolution (3-D windows, conv-transpose); p: transpose, n,
  * c, d, h, w, k, od, oh, ow, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw,
  * group (23 values); see runtime/kernels.c. */

@@ -572,6 +572,53 @@ static void conv_per_image(Kc *c, Par *p)
 	LLVMPositionBuilderAtEnd(b, exit);
 }
 
+/* Whether a pool's loop may run as nncc_rt_pool2d_f32 (Kernel.pool): its
+ * output stored whole and contiguous (however the vars were merged or
+ * dropped since lowering), its only load the input buffer, and with a
+ * dynamic batch, var 0 walking the images. */
+static bool pool_call_ok(const Kc *c)
+{
+	const Kernel *k = c->k;
+	const int64_t *p = k->pool.p;
+	if (!k->pool.on || k->kind != KK_LOOP || !k->body || k->out_dyn || k->out_idx.c != 0 ||
+	    (k->batch_var0 && (k->nout_var < 1 || k->extent[0] != p[0])))
+		return false;
+	int64_t stride = 1;
+	for (int v = k->nvar - 1; v >= 0; v--) {
+		if (v >= k->nout_var) {
+			if (k->out_idx.k[v] != 0)
+				return false;
+		} else {
+			if (k->out_idx.k[v] != stride)
+				return false;
+			stride *= k->extent[v];
+		}
+	}
+	if (stride != p[0] * p[1] * p[4] * p[5])
+		return false;
+	for (int i = 0; i < c->dag.n; i++) {
+		const Kx *x = c->dag.node[i].x;
+		if (x->kind == KX_LOAD && x->buf != k->pool.x)
+			return false;
+	}
+	return true;
+}
+
+/* The pool as one library call over every image. */
+static void pool_call(Kc *c)
+{
+	Cg *cg = c->cg;
+	const Kernel *k = c->k;
+	LLVMTypeRef at[4] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr};
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, at, 4, 0);
+	LLVMValueRef args[4] = {
+	    cpu_base(c, k->pool.x), cpu_base(c, k->out),
+	    k->batch_var0 ? cpu_i64_array_at(c, k->pool.p, 19, 0, c->bext) : i64_array(c, k->pool.p, 19, "pool.p"),
+	    LLVMGetParam(c->fn, (unsigned)c->nargs), /* ctx */
+	};
+	LLVMBuildCall2(cg->b, fty, cpu_lib_fn(c, "nncc_rt_pool2d_f32", fty), args, 4, "");
+}
+
 /* --- the kernel ---------------------------------------------------------------- */
 
 LLVMValueRef cpu_kernel(Cg *cg, int ki, Diag *d)
@@ -587,9 +634,10 @@ LLVMValueRef cpu_kernel(Cg *cg, int ki, Diag *d)
 	cg_kx_dag(k, &c.dag);
 	c.val = xcalloc((size_t)(c.dag.n ? c.dag.n : 1), sizeof *c.val);
 	bool img = k->kind == KK_CONV2D && per_image(&c);
+	bool lib_pool = pool_call_ok(&c);
 
 	Par p = {0};
-	if (k->body && parallel(k))
+	if (k->body && parallel(k) && !lib_pool)
 		make_par(&c, &p, img);
 	LLVMTypeRef ctx_t = cg->t_ptr;
 	c.fn = kernel_fn(&c, "", &ctx_t, 1);
@@ -600,7 +648,9 @@ LLVMValueRef cpu_kernel(Cg *cg, int ki, Diag *d)
 	}
 	switch (k->kind) {
 	case KK_LOOP:
-		if (k->body)
+		if (lib_pool)
+			pool_call(&c);
+		else if (k->body)
 			run_nest(&c, &p, NULL);
 		break;
 	case KK_MATMUL:

@@ -1,0 +1,233 @@
+/* pooling.c — 1-D and 2-D max and average pooling of f32 planes: part of
+ * the kernel library (see kernels.c).
+ *
+ * The code generator lowers pooling to a loop nest (codegen/lower_nn.c),
+ * the definition the interpreter and the CUDA backend run. Its windows
+ * walk the input with the stride along the vectorized output row, which
+ * LLVM vectorizes with a gather per tap, one element per lane. For an f32
+ * pool over a buffer the CPU backend calls this instead (nncc_abi_pool).
+ *
+ * With AVX-512 and strides 1 or 2, per vector of 16 outputs and window
+ * column, the column's rows are reduced in registers straight from the
+ * input (masked loads, padding lanes set to the identity: -inf for max,
+ * 0 for a sum); a stride-2 row's 16 window columns are the even lanes of
+ * two vectors (one permute); then the window's columns are reduced. No
+ * store is read back: a reduced row stored and reloaded at once stalls
+ * on store forwarding, which cost more than the gathers it replaced.
+ * Other strides, windows of more than 64 rows and CPUs without AVX-512
+ * reduce the window's rows into a padded row, then its columns (scalar).
+ * An average divides each sum by its count of positions inside [vlo, vhi)
+ * per dim: the input itself when padding is excluded, the padded input
+ * when it counts. Max propagates NaN as the loop's llvm.maximum does.
+ *
+ * Work splits into chunks of (plane, output row) runs; each output is
+ * reduced by one chunk in one order, so the result does not depend on
+ * the thread count. */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <immintrin.h>
+
+#include "kernel_util.h"
+
+typedef struct Pool {
+	const float *x;
+	float *y;
+	int64_t H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW;
+	int avg;
+	int64_t vlo[2], vhi[2]; /* counted positions of an average, per dim (h, w) */
+	int64_t rows;           /* planes * OH */
+	int64_t nchunk;
+} Pool;
+
+/* Positions k*d + s, k < n, inside [lo, hi). */
+static int64_t
+inside(int64_t s, int64_t n, int64_t d, int64_t lo, int64_t hi)
+{
+	int64_t c = 0;
+
+	for (int64_t k = 0; k < n; k++)
+		c += s + k * d >= lo && s + k * d < hi;
+	return c;
+}
+
+static inline float
+max_nan(float acc, float v)
+{
+	return isnan(v) || v > acc ? v : acc;
+}
+
+/* The window's rows of output row oy reduced into t[PW .. PW + W). */
+static void
+rows_c(const Pool *p, const float *plane, int64_t oy, float *t)
+{
+	int first = 1;
+
+	for (int64_t ky = 0; ky < p->KH; ky++) {
+		int64_t iy = oy * p->SH - p->PH + ky * p->DH;
+		if (iy < 0 || iy >= p->H)
+			continue;
+		const float *r = plane + iy * p->W;
+		if (first)
+			memcpy(t + p->PW, r, (size_t)p->W * sizeof(float));
+		else if (p->avg)
+			for (int64_t i = 0; i < p->W; i++)
+				t[p->PW + i] += r[i];
+		else
+			for (int64_t i = 0; i < p->W; i++)
+				t[p->PW + i] = max_nan(t[p->PW + i], r[i]);
+		first = 0;
+	}
+	if (first) /* no row inside: the identity */
+		for (int64_t i = 0; i < p->W; i++)
+			t[p->PW + i] = p->avg ? 0.0f : -INFINITY;
+}
+
+/* Output row oy from its window's rows reduced into t; ccnt: the
+ * columns' counts (averages). */
+static void
+cols_c(const Pool *p, int64_t oy, const float *t, const float *ccnt, float *y)
+{
+	float rc = p->avg ? (float)inside(oy * p->SH - p->PH, p->KH, p->DH, p->vlo[0], p->vhi[0]) : 1.0f;
+
+	for (int64_t ox = 0; ox < p->OW; ox++) {
+		const float *s = t + ox * p->SW;
+		float a = s[0];
+		for (int64_t kx = 1; kx < p->KW; kx++)
+			a = p->avg ? a + s[kx * p->DW] : max_nan(a, s[kx * p->DW]);
+		y[ox] = p->avg ? a / (rc * ccnt[ox]) : a;
+	}
+}
+
+__attribute__((target("avx512f"))) static inline __m512
+vmax_nan(__m512 acc, __m512 v)
+{
+	/* max(v, acc) keeps acc where either is NaN; a NaN v replaces it */
+	return _mm512_mask_max_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v, acc);
+}
+
+/* Lanes of a vector of columns [c0, c0 + 16) inside [0, w). */
+static inline __mmask16
+lanes_inside(int64_t c0, int64_t w)
+{
+	int64_t lo = c0 < 0 ? -c0 : 0, hi = w - c0 < 16 ? w - c0 : 16;
+
+	if (hi <= lo)
+		return 0;
+	return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* Output row oy, stride SW (1 or 2), windows of at most 64 rows: per
+ * vector of 16 outputs and window column, the column's rows are reduced
+ * in registers straight from the input (padding lanes masked to the
+ * identity), the 16 window columns of a stride-2 row picked as the even
+ * lanes of two vectors, then reduced across the window's columns. No
+ * store is reloaded. ccnt: the columns' counts (averages). Inlined with
+ * constant SW and AVG. */
+__attribute__((always_inline, target("avx512f"))) static inline void
+row_tmpl(const Pool *p, const float *plane, int64_t oy, const float *ccnt, float *y, const int SW,
+	 const int AVG)
+{
+	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+	const float *r[64];
+	int64_t nr = 0, y0 = oy * p->SH - p->PH, kw = p->KW, dw = p->DW, w = p->W;
+	__m512 id = _mm512_set1_ps(AVG ? 0.0f : -INFINITY);
+
+	for (int64_t ky = 0; ky < p->KH; ky++)
+		if (y0 + ky * p->DH >= 0 && y0 + ky * p->DH < p->H)
+			r[nr++] = plane + (y0 + ky * p->DH) * w;
+	__m512 rc = _mm512_set1_ps(AVG ? (float)inside(y0, p->KH, p->DH, p->vlo[0], p->vhi[0]) : 1.0f);
+	for (int64_t ox = 0; ox < p->OW; ox += 16) {
+		__mmask16 m = p->OW - ox >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (p->OW - ox)) - 1);
+		int64_t c = ox * SW - p->PW;
+		/* every window column's vectors inside the row: plain loads */
+		int in = c >= 0 && c + (kw - 1) * dw + 16 * SW <= w;
+		__m512 a = id;
+		for (int64_t kx = 0; kx < kw; kx++, c += dw) {
+			__mmask16 m0 = in ? 0xffff : lanes_inside(c, w);
+			__mmask16 m1 = in ? 0xffff : lanes_inside(c + 16, w);
+			__m512 h0 = id, h1 = id;
+			for (int64_t q = 0; q < nr; q++) {
+				__m512 v0 = _mm512_mask_loadu_ps(id, m0, r[q] + c);
+				h0 = AVG ? _mm512_add_ps(h0, v0) : vmax_nan(h0, v0);
+				if (SW == 2) {
+					__m512 v1 = _mm512_mask_loadu_ps(id, m1, r[q] + c + 16);
+					h1 = AVG ? _mm512_add_ps(h1, v1) : vmax_nan(h1, v1);
+				}
+			}
+			if (SW == 2)
+				h0 = _mm512_permutex2var_ps(h0, even, h1);
+			a = AVG ? _mm512_add_ps(a, h0) : vmax_nan(a, h0);
+		}
+		if (AVG)
+			a = _mm512_div_ps(a, _mm512_mul_ps(rc, _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, ccnt + ox)));
+		_mm512_mask_storeu_ps(y + ox, m, a);
+	}
+}
+
+__attribute__((target("avx512f"))) static void
+row_avx512(const Pool *p, const float *plane, int64_t oy, const float *ccnt, float *y)
+{
+	if (p->SW == 1 && !p->avg)
+		row_tmpl(p, plane, oy, ccnt, y, 1, 0);
+	else if (p->SW == 1)
+		row_tmpl(p, plane, oy, ccnt, y, 1, 1);
+	else if (!p->avg)
+		row_tmpl(p, plane, oy, ccnt, y, 2, 0);
+	else
+		row_tmpl(p, plane, oy, ccnt, y, 2, 1);
+}
+
+static void
+pool_chunk(void *closure, int64_t ch)
+{
+	const Pool *p = closure;
+	float t[NNCC_ABI_POOL_ROW], ccnt[NNCC_ABI_POOL_ROW];
+	int vec = __builtin_cpu_supports("avx512f") && p->SW <= 2 && p->KH <= 64;
+
+	if (p->avg)
+		for (int64_t ox = 0; ox < p->OW; ox++)
+			ccnt[ox] = (float)inside(ox * p->SW - p->PW, p->KW, p->DW, p->vlo[1], p->vhi[1]);
+	if (!vec) { /* the padded row: identity past the input */
+		int64_t tn = (p->OW - 1) * p->SW + (p->KW - 1) * p->DW + 1;
+		for (int64_t i = 0; i < tn; i++)
+			if (i < p->PW || i >= p->PW + p->W)
+				t[i] = p->avg ? 0.0f : -INFINITY;
+	}
+	for (int64_t r = ch * p->rows / p->nchunk; r < (ch + 1) * p->rows / p->nchunk; r++) {
+		int64_t oy = r % p->OH;
+		const float *x = p->x + r / p->OH * p->H * p->W;
+		float *y = p->y + r * p->OW;
+		if (vec) {
+			row_avx512(p, x, oy, ccnt, y);
+		} else {
+			rows_c(p, x, oy, t);
+			cols_c(p, oy, t, ccnt, y);
+		}
+	}
+}
+
+/* p: see abi.h. */
+HIDDEN void
+nncc_rt_pool2d_f32(const float *x, float *y, const int64_t *p, const void *ctx)
+{
+	const nncc_abi_ctx *cx = ctx;
+	Pool q = {
+		.x = x, .y = y, .H = p[2], .W = p[3], .OH = p[4], .OW = p[5], .KH = p[6], .KW = p[7],
+		.SH = p[8], .SW = p[9], .PH = p[10], .PW = p[11], .DH = p[12], .DW = p[13], .avg = p[14] != 0,
+		.vlo = {p[15], p[17]}, .vhi = {p[16], p[18]},
+	};
+
+	if (!nncc_abi_pool(q.W, q.OW, q.KW, q.SW, q.PW, q.DW) || q.OH <= 0 || q.OW <= 0)
+		return; /* the code generator calls only what fits (nncc_abi_pool) */
+	q.rows = p[0] * p[1] * q.OH;
+	int64_t work = q.rows * q.OW * q.KH * q.KW;
+	q.nchunk = rt_chunks(q.rows, work);
+	if (cx && cx->parallel_for && work >= 2 * COPY_CHUNK && q.nchunk > 1)
+		cx->parallel_for(cx->pool, pool_chunk, &q, q.nchunk);
+	else
+		for (int64_t ch = 0; ch < q.nchunk; ch++)
+			pool_chunk(&q, ch);
+}
