@@ -111,6 +111,7 @@ typedef struct Conv {
 	const float *bias;       /* this group's bias, or NULL */
 	int64_t nrow;            /* chunks of col rows; the rest fill yg with the bias */
 	int64_t nchunk;          /* chunks in all */
+	int64_t oy0, oy1;        /* a block of output rows in col (band_conv); else 0, OH */
 } Conv;
 
 enum { VEC_RUN = 256 }; /* floats: rows up to this long are gathered 16 at a time */
@@ -255,24 +256,27 @@ im2col_rows(const Conv *v, int64_t r0, int64_t r1)
 static void
 im2col(const Conv *v, int64_t r0, int64_t r1)
 {
-	if (v->OW <= 16 && v->SW <= 2 && __builtin_cpu_supports("avx512f")) {
+	int whole = v->oy0 == 0 && v->oy1 == v->OH;
+
+	if (whole && v->OW <= 16 && v->SW <= 2 && __builtin_cpu_supports("avx512f")) {
 		im2col_rows(v, r0, r1);
 		return;
 	}
-	if (v->OW < FLAT_OW && v->hw <= FLAT_HW && (int64_t)v->H * v->W <= INT32_MAX &&
+	if (whole && v->OW < FLAT_OW && v->hw <= FLAT_HW && (int64_t)v->H * v->W <= INT32_MAX &&
 	    __builtin_cpu_supports("avx512f")) {
 		im2col_flat(v, r0, r1);
 		return;
 	}
+	int64_t len = (v->oy1 - v->oy0) * v->OW; /* floats per col row */
 	for (int64_t r = r0; r < r1; r++) {
 		int64_t c = r / (v->KH * v->KW), i = r / v->KW % v->KH, j = r % v->KW;
-		float *row = v->col + r * v->hw;
+		float *row = v->col + r * len;
 		const float *xc = v->xg + c * v->H * v->W;
 		int64_t off = j * v->DW - v->PW, lo, hi;
 		rt_valid_cols(off, v->SW, v->W, v->OW, &lo, &hi);
-		for (int64_t oy = 0; oy < v->OH; oy++) {
+		for (int64_t oy = v->oy0; oy < v->oy1; oy++) {
 			int64_t iy = oy * v->SH - v->PH + i * v->DH;
-			float *q = row + oy * v->OW;
+			float *q = row + (oy - v->oy0) * v->OW;
 			if (iy < 0 || iy >= v->H) {
 				zero_run(q, v->OW);
 				continue;
@@ -526,6 +530,41 @@ depthwise_chunk(void *closure, int64_t ch)
 	depthwise(d->v, d->x, d->w, d->bias, d->y, ch * d->v->K / d->nchunk, (ch + 1) * d->v->K / d->nchunk);
 }
 
+enum { BAND_FLOATS = 65536 }; /* col floats per band of output rows (band_conv) */
+
+/* One image and group of a convolution whose col would not stay in L2
+ * (GoogLeNet's and ResNet's first 7x7, 1.8M floats): the output rows in
+ * bands of about BAND_FLOATS col floats, each band's im2col then its
+ * GEMM into the band's columns of yg (row stride hw), so the GEMM reads
+ * what the copy just wrote from L2, not from memory. The bias fills yg
+ * first. */
+static void
+band_conv(Conv *v, const nncc_abi_ctx *cx, const float *w, uint32_t g, const float *wg)
+{
+	int64_t rows = BAND_FLOATS / (v->ckk * v->OW);
+
+	v->nrow = 0;
+	v->nchunk = v->bias ? rt_chunks(v->kg, v->kg * v->hw) : 0;
+	if (cx && cx->parallel_for && v->kg * v->hw >= 2 * COPY_CHUNK && v->nchunk > 1)
+		cx->parallel_for(cx->pool, copy_chunk, v, v->nchunk);
+	else
+		for (int64_t ch = 0; ch < v->nchunk; ch++)
+			copy_chunk(v, ch);
+	for (v->oy0 = 0; v->oy0 < v->OH; v->oy0 = v->oy1) {
+		v->oy1 = v->OH - v->oy0 < rows ? v->OH : v->oy0 + rows;
+		int64_t nb = (v->oy1 - v->oy0) * v->OW;
+		v->nrow = v->nchunk = rt_chunks(v->ckk, v->ckk * nb);
+		if (cx && cx->parallel_for && v->ckk * nb >= 2 * COPY_CHUNK && v->nchunk > 1)
+			cx->parallel_for(cx->pool, copy_chunk, v, v->nchunk);
+		else
+			for (int64_t ch = 0; ch < v->nchunk; ch++)
+				copy_chunk(v, ch);
+		rt_gemm_const_a(cx, w, g, v->kg, nb, v->ckk, wg, v->col, nb, 0, v->bias != NULL,
+				v->yg + v->oy0 * v->OW, v->hw);
+	}
+	v->oy0 = 0, v->oy1 = v->OH;
+}
+
 /* p = {n, c, h, w, k, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, group}.
  * x [N,C,H,W], w [K, C/G, kh, kw], bias [K] or NULL, y [N,K,oh,ow].
  * ph/pw are the top/left pads; the bottom/right ones follow from oh/ow.
@@ -558,6 +597,7 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	v.ckk = v.cg * v.KH * v.KW;
 	v.hw = v.OH * v.OW;
 	v.col = scratch;
+	v.oy0 = 0, v.oy1 = v.OH;
 	fast = v.KH == 1 && v.KW == 1 && v.SH == 1 && v.SW == 1 && v.PH == 0 && v.PW == 0 &&
 	       v.OH == v.H && v.OW == v.W;
 	if (v.cg == 1 && v.G > 1) { /* depthwise: direct, threads over the planes */
@@ -594,6 +634,10 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 			v.xg = x + (b * v.C + g * v.cg) * v.H * v.W;
 			v.yg = y + (b * v.K + g * v.kg) * v.hw;
 			v.bias = bias ? bias + g * v.kg : NULL;
+			if (!fast && v.ckk * v.hw > BAND_FLOATS && v.ckk * v.OW * 2 <= BAND_FLOATS && v.ckk * 256 <= BAND_FLOATS) {
+				band_conv(&v, cx, w, (uint32_t)g, wg);
+				continue;
+			}
 			if (par)
 				cx->parallel_for(cx->pool, copy_chunk, &v, v.nchunk);
 			else

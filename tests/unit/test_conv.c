@@ -1,6 +1,7 @@
 /* test_conv.c — the conv family's differential tests: conv_transpose over
  * 1, 2 and 3 spatial dims (strides, pads, output_padding, dilations,
- * groups, bias, a fused relu epilogue), 3-D conv and 1-D/3-D pooling. Each
+ * groups, bias, a fused relu epilogue), 3-D conv, a 2-D conv in bands
+ * of output rows, and 1-D, 2-D and 3-D pooling. Each
  * case lowers a small graph and checks the kernel interpreter against
  * ir_eval (lower_check.h), then compiles the same kernel list with the
  * LLVM backend, links and dlopens it, runs it on fresh random inputs and
@@ -174,6 +175,15 @@ static void pool_case(Op op, Shape sx, const int64_t *kern, const int64_t *st, c
 	pool_case_t(op, DT_F32, sx, kern, st, pads, dil, ceil_mode, cip);
 }
 
+/* A first layer's 7x7 stride-2 convolution over three channels: its col
+ * (147 rows of 3025) goes in bands of output rows, the last one short. */
+static void test_conv2d_bands(void **state)
+{
+	(void)state;
+	conv_case(OP_CONV, S(1, 3, 110, 110), S(16, 3, 7, 7), true, A(2, 2), A(3, 3, 3, 3), NULL, NULL, 1, true);
+	conv_case(OP_CONV, S(2, 3, 40, 70), S(8, 3, 3, 3), false, NULL, A(1, 1, 1, 1), NULL, NULL, 1, false);
+}
+
 static void test_pool_nd(void **state)
 {
 	(void)state;
@@ -182,6 +192,11 @@ static void test_pool_nd(void **state)
 	pool_case(OP_MAXPOOL, S(1, 2, 5, 6, 7), A(2, 3, 2), A(2, 1, 2), A(0, 1, 1, 1, 0, 1), A(1, 1, 2), 0, 0);
 	pool_case(OP_AVGPOOL, S(1, 2, 6, 6, 7), A(3, 2, 2), A(2, 2, 1), A(1, 1, 0, 1, 0, 1), A(2, 1, 3), 1, 0);
 	pool_case(OP_AVGPOOL, S(1, 2, 6, 6, 7), A(3, 2, 2), A(2, 2, 1), A(1, 1, 0, 1, 0, 1), A(2, 1, 3), 1, 1);
+	/* 2-D f32 pools: the kernel library's call (runtime/pooling.c) */
+	pool_case(OP_MAXPOOL, S(2, 3, 31, 31), A(3, 3), A(2, 2), A(0, 0, 0, 0), NULL, 1, 0);
+	pool_case(OP_MAXPOOL, S(1, 2, 20, 40), A(3, 3), A(1, 1), A(1, 1, 1, 1), NULL, 0, 0);
+	pool_case(OP_AVGPOOL, S(1, 2, 13, 37), A(3, 3), A(2, 2), A(1, 1, 1, 1), NULL, 1, 1);
+	pool_case(OP_AVGPOOL, S(1, 2, 13, 37), A(2, 5), A(3, 3), A(1, 2, 0, 2), A(2, 1), 0, 0);
 	/* integer maxpool (u8 images; i32), padded windows */
 	pool_case_t(OP_MAXPOOL, DT_U8, S(1, 3, 7, 6), A(3, 3), A(2, 2), A(1, 1, 1, 1), NULL, 1, 0);
 	pool_case_t(OP_MAXPOOL, DT_I32, S(2, 2, 9), A(2), A(2), A(1, 0), NULL, 0, 0);
@@ -196,6 +211,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conv_transpose),
 		cmocka_unit_test(test_conv3d),
+		cmocka_unit_test(test_conv2d_bands),
 		cmocka_unit_test(test_pool_nd),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
