@@ -81,6 +81,79 @@ add_strided_avx512(float *yr, const float *q, int64_t lo, int64_t hi, int64_t st
 	}
 }
 
+/* Lanes of a vector of positions [c0, c0 + 16) inside [0, w). */
+static inline __mmask16
+lanes_in(int64_t c0, int64_t w)
+{
+	int64_t lo = c0 < 0 ? -c0 : 0, hi = w - c0 < 16 ? w - c0 : 16;
+
+	return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* b plus, for 16 output columns c + sw*l - PW (c: the first's column plus
+ * the pad), every window row's col row at input columns (c - jw)/sw + l
+ * for the window columns jw of c's parity, inside [0, iw): in the order
+ * window row, window column. */
+__attribute__((always_inline, target("avx512f"))) static inline __m512
+col_sum(const float *const *rows, int64_t nr, int64_t kw, int64_t ivol, int64_t c, int64_t sw, int64_t iw,
+	__m512 b)
+{
+	__m512 a = b;
+
+	for (int64_t q = 0; q < nr; q++)
+		for (int64_t jw = (sw == 2 ? (c & 1) : 0); jw < kw; jw += sw) {
+			int64_t iw0 = (c - jw) / sw; /* exact: c - jw is a multiple of sw */
+			__mmask16 m = lanes_in(iw0, iw);
+			if (m)
+				a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(m, rows[q] + jw * ivol + iw0));
+		}
+	return a;
+}
+
+/* col2im_nd for a 2-D window with width stride 1 or 2 and width dilation
+ * 1, gathering instead of scattering: each output row is built once in
+ * registers, 16 outputs (stride 1) or 32 (stride 2: the even and odd
+ * output columns, each taking contiguous input columns from the window
+ * columns of its parity, then interleaved) at a time, from the bias and
+ * every (window row, window column) that reaches it, in the scatter's
+ * order (window row, then column), so the sums are the same bits. */
+__attribute__((target("avx512f"))) static void
+col2im_rows_avx512(const ConvNd *v, int64_t k0, int64_t k1)
+{
+	const __m512i lo16 = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+	const __m512i hi16 = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+	int64_t IH = v->in[1], IW = v->in[2], OH = v->out[1], OW = v->out[2], KH = v->kk[1], KW = v->kk[2];
+	int64_t SH = v->st[1], SW = v->st[2], PH = v->pb[1], PW = v->pb[2], DH = v->dl[1];
+	int64_t step = 16 * SW;
+
+	for (int64_t k = k0; k < k1; k++) {
+		const float *ck = v->col + k * KH * KW * v->ivol;
+		__m512 b = _mm512_set1_ps(v->bias ? v->bias[k] : 0.0f);
+		for (int64_t oh = 0; oh < OH; oh++) {
+			const float *rows[64]; /* per window row reaching oh: its col rows at the input row */
+			int64_t nr = 0;
+			for (int64_t jh = 0; jh < KH && nr < 64; jh++) {
+				int64_t t = oh + PH - jh * DH;
+				if (t >= 0 && t % SH == 0 && t / SH < IH)
+					rows[nr++] = ck + jh * KW * v->ivol + t / SH * IW;
+			}
+			float *yr = v->yg + k * v->ovol + oh * OW;
+			for (int64_t ow0 = 0; ow0 < OW; ow0 += step) {
+				__mmask16 m0 = lanes_in(0, OW - ow0), m1 = lanes_in(0, OW - ow0 - 16);
+				if (SW == 1) {
+					_mm512_mask_storeu_ps(yr + ow0, m0, col_sum(rows, nr, KW, v->ivol, ow0 + PW, 1, IW, b));
+					continue;
+				}
+				__m512 e = col_sum(rows, nr, KW, v->ivol, ow0 + PW, 2, IW, b); /* even columns */
+				__m512 o = col_sum(rows, nr, KW, v->ivol, ow0 + 1 + PW, 2, IW, b); /* odd */
+				_mm512_mask_storeu_ps(yr + ow0, m0, _mm512_permutex2var_ps(e, lo16, o));
+				if (m1)
+					_mm512_mask_storeu_ps(yr + ow0 + 16, m1, _mm512_permutex2var_ps(e, hi16, o));
+			}
+		}
+	}
+}
+
 /* The adjoint of im2col_nd with input and output swapped, for output
  * channels [k0, k1) of the group: yg_k = bias_k (or 0), then
  * yg_k[i*st - pb + j*dl] += col[(k*kvol + j)][i] over every input position
@@ -90,6 +163,12 @@ static void
 col2im_nd(const ConvNd *v, int64_t k0, int64_t k1)
 {
 	int avx512 = __builtin_cpu_supports("avx512f");
+
+	if (avx512 && v->kk[0] == 1 && v->in[0] == 1 && v->out[0] == 1 && v->st[2] <= 2 && v->dl[2] == 1 &&
+	    v->kk[1] <= 64) {
+		col2im_rows_avx512(v, k0, k1);
+		return;
+	}
 
 	for (int64_t k = k0; k < k1; k++) {
 		float b = v->bias ? v->bias[k] : 0.0f, *yk = v->yg + k * v->ovol;

@@ -139,6 +139,13 @@ static void test_conv_transpose(void **state)
 	conv_case(OP_CONV_TRANSPOSE, S(1, 2, 3, 4, 2), S(2, 2, 2, 3, 2), true, A(2, 1, 2), A(0, 1, 0, 1, 0, 1),
 		  A(1, 2, 1), NULL, 2, true); /* 3-D, depthwise-like groups */
 	conv_case(OP_CONV_TRANSPOSE, S(3, 6, 4, 4), S(6, 1, 3, 3), true, NULL, NULL, NULL, NULL, 6, false);
+	/* col2im gathered per output row: DCGAN's 4x4 stride 2 (even and odd
+	 * columns interleaved, a second vector and a short one), stride 1 over
+	 * two vectors, a dilated height with stride 2 */
+	conv_case(OP_CONV_TRANSPOSE, S(1, 8, 20, 20), S(8, 5, 4, 4), true, A(2, 2), A(1, 1, 1, 1), NULL, NULL, 1, true);
+	conv_case(OP_CONV_TRANSPOSE, S(2, 3, 6, 20), S(3, 2, 3, 3), false, NULL, A(1, 1, 1, 1), NULL, NULL, 1, false);
+	conv_case(OP_CONV_TRANSPOSE, S(1, 2, 5, 9), S(2, 3, 3, 4), true, A(2, 2), A(2, 0, 1, 1), A(2, 1), A(1, 1), 1,
+		  false);
 }
 
 static void test_conv3d(void **state)
