@@ -125,7 +125,7 @@ void nn_run_loss(NnB *b, const NnStmt *st)
 			continue;
 		}
 		if (x >= first && xv->kind == VK_NODE)
-			xv->name = ir_unique_name(b->g, arena_printf(b->a, "loss_term%d", i));
+			ir_rename_value(b->g, x, ir_unique_name(b->g, arena_printf(b->a, "loss_term%d", i)));
 		else if (xv->kind != VK_NODE) {
 			nn_err(b->src, &t[i]->tok, NULL, "a loss term must be computed by the model");
 			continue;

@@ -171,7 +171,7 @@ static void run_let(NnB *b, NnScope *sc, const NnStmt *st)
 		if (v.v[i] >= first && x->kind == VK_NODE) {
 			/* a fresh value: give it the binding's name */
 			const char *q = arena_printf(b->a, "%s%s", sc->prefix, ys[i]->name);
-			x->name = ir_unique_name(b->g, q);
+			ir_rename_value(b->g, v.v[i], ir_unique_name(b->g, q));
 		}
 	}
 	b->let = save;

@@ -240,6 +240,7 @@ void ir_graph_free(Graph *g)
 	free(g->input);
 	free(g->output);
 	free(g->sym);
+	free(g->name_hash);
 	arena_free(&g->arena);
 	free(g);
 }
@@ -267,8 +268,62 @@ int ir_sym(Graph *g, const char *name)
 	return g->nsym++;
 }
 
+/* FNV-1a, never 0 (an empty slot) */
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return h ? h : 1;
+}
+
+bool ir_name_seen(const Graph *g, const char *name)
+{
+	if (!g->capname_hash)
+		return false;
+	uint64_t h = name_hash(name);
+	for (size_t j = h & (size_t)(g->capname_hash - 1); g->name_hash[j]; j = (j + 1) & (size_t)(g->capname_hash - 1))
+		if (g->name_hash[j] == h)
+			return true;
+	return false;
+}
+
+static void name_add(Graph *g, const char *name)
+{
+	if (ir_name_seen(g, name))
+		return;
+	if (2 * (g->nname_hash + 1) > g->capname_hash) { /* at most half full */
+		int cap = g->capname_hash ? 2 * g->capname_hash : 256;
+		uint64_t *t = xcalloc((size_t)cap, sizeof *t);
+		for (int i = 0; i < g->capname_hash; i++)
+			if (g->name_hash[i]) {
+				size_t j = g->name_hash[i] & (size_t)(cap - 1);
+				while (t[j])
+					j = (j + 1) & (size_t)(cap - 1);
+				t[j] = g->name_hash[i];
+			}
+		free(g->name_hash);
+		g->name_hash = t;
+		g->capname_hash = cap;
+	}
+	uint64_t h = name_hash(name);
+	size_t j = h & (size_t)(g->capname_hash - 1);
+	while (g->name_hash[j])
+		j = (j + 1) & (size_t)(g->capname_hash - 1);
+	g->name_hash[j] = h;
+	g->nname_hash++;
+}
+
+void ir_rename_value(Graph *g, int v, const char *name)
+{
+	g->val[v].name = name;
+	name_add(g, name);
+}
+
 int ir_find_value(const Graph *g, const char *name)
 {
+	if (!ir_name_seen(g, name))
+		return -1;
 	for (int i = 0; i < g->nval; i++)
 		if (strcmp(g->val[i].name, name) == 0)
 			return i;
@@ -295,6 +350,7 @@ static int new_value(Graph *g, const char *name, ValueKind kind)
 	Value *v = &g->val[g->nval];
 	memset(v, 0, sizeof *v);
 	v->name = ir_unique_name(g, name && *name ? name : "v");
+	name_add(g, v->name);
 	v->kind = kind;
 	v->dtype = DT_UNDEF;
 	v->shape = ir_shape_unknown();

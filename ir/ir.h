@@ -194,6 +194,11 @@ typedef struct Graph {
 	/* dynamic batch (passes/dynbatch.c, docs/dynamic-batch.md) */
 	int64_t batch_max; /* most rows one run takes (shapes are planned for it); 0: all shapes fixed */
 	bool *batch;       /* batch_max > 0: per value (nval entries, arena), dim 0 is the batch */
+	/* hashes of every name a value was ever given (new values and
+	 * ir_rename_value; a superset of today's names): ir_find_value answers
+	 * an unused name without scanning every value */
+	uint64_t *name_hash;
+	int nname_hash, capname_hash;
 } Graph;
 
 /* graph.c: building */
@@ -214,6 +219,10 @@ int ir_add_node(Graph *g, Op op, const char *name, const int *in, int nin, int n
 int ir_out(const Graph *g, int node, int k); /* value index of node's k-th output */
 void ir_add_output(Graph *g, int value);
 int ir_find_value(const Graph *g, const char *name); /* -1 if none */
+/* Names value v (name must be unused): every rename goes through here. */
+void ir_rename_value(Graph *g, int v, const char *name);
+/* Whether some value was ever named name (false: none is now). */
+bool ir_name_seen(const Graph *g, const char *name);
 const char *ir_unique_name(Graph *g, const char *base); /* base, or base_1, base_2... */
 
 void ir_set_int(Graph *g, int node, const char *name, int64_t v);

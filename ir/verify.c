@@ -8,7 +8,7 @@
  *           ones present; inputs exist, are defined earlier (topological
  *           order) by a live node, or are graph inputs/constants; outputs
  *           point back at the node; elementwise ops' known dtypes agree.
- *   values  names unique; a node result's def/defslot names a node that
+ *   values  names unique and known to ir_find_value; a node result's def/defslot names a node that
  *           lists it; dtypes and shapes well formed; constant data as large
  *           as dtype x static shape says.
  *   graph   inputs are VK_INPUT values and every VK_INPUT value is one;
@@ -296,8 +296,13 @@ static int check_unique_names(const Graph *g, Diag *d)
 	NameRef *r = xmalloc((size_t)(g->nval ? g->nval : 1) * sizeof *r);
 	int n = 0, bad = 0;
 	for (int v = 0; v < g->nval; v++)
-		if (g->val[v].name)
+		if (g->val[v].name) {
 			r[n++] = (NameRef){g->val[v].name, v};
+			if (!ir_name_seen(g, g->val[v].name)) { /* ir_find_value would miss it */
+				diag(d, "value %%%s (index %d): named without ir_rename_value", g->val[v].name, v);
+				bad++;
+			}
+		}
 	qsort(r, (size_t)n, sizeof *r, cmp_nameref);
 	for (int k = 1; k < n; k++)
 		if (strcmp(r[k - 1].name, r[k].name) == 0) {

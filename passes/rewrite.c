@@ -41,8 +41,8 @@ bool ps_forward(Graph *g, int node, int to)
 	}
 	if (isout) { /* to takes the output's name */
 		const char *name = g->val[to].name;
-		g->val[to].name = g->val[from].name;
-		g->val[from].name = name;
+		ir_rename_value(g, to, g->val[from].name);
+		ir_rename_value(g, from, name);
 	}
 	ir_replace_uses(g, from, to);
 	n->dead = true;

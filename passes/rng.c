@@ -267,7 +267,7 @@ static int augment(Rb *b, const char *spec, int *out)
 		return -1;
 	char name[160];
 	snprintf(name, sizeof name, "augment.%s", a.input);
-	b->g->val[v].name = ir_unique_name(b->g, name);
+	ir_rename_value(b->g, v, ir_unique_name(b->g, name));
 	replace_in(b->g, 0, n0, x, v);
 	move_tail(b->g, 0, n0);
 	*out = v;

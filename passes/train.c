@@ -119,7 +119,7 @@ int ps_train(Graph *g, const TrainOptions *t, Diag *d)
 		return -1;
 	int loss = ps_add_loss(g, t->loss, g->output[0], d);
 	if (loss >= 0 && t->label && ir_find_value(g, t->label) < 0) /* a .nn model's label name */
-		g->val[g->input[g->ninput - 1]].name = ir_strdup(g, t->label);
+		ir_rename_value(g, g->input[g->ninput - 1], ir_strdup(g, t->label));
 	if (loss < 0 || (t->add_loss && (loss = add_outputs(g, t->add_loss, loss, d)) < 0))
 		return -1;
 	bool *dep = xcalloc((size_t)g->nval + 1, sizeof *dep);
