@@ -17,6 +17,13 @@ rt_lanes(int64_t lo, int64_t hi)
 	return (hi >= 64 ? ~0ull : (1ull << hi) - 1) & ~((1ull << lo) - 1);
 }
 
+/* The lanes of a vector of 16 positions [c0, c0 + 16) inside [0, w). */
+static inline uint16_t
+rt_lanes_inside(int64_t c0, int64_t w)
+{
+	return (uint16_t)rt_lanes(c0 < 0 ? -c0 : 0, w - c0 < 16 ? w - c0 : 16);
+}
+
 /* The convolution of nncc_rt_conv2d_f32 (p in its order), computed
  * directly when it has stride and dilation 1, at most 64 filters per
  * group, output rows of at most 64 and a window no wider than them, on a

@@ -81,15 +81,6 @@ add_strided_avx512(float *yr, const float *q, int64_t lo, int64_t hi, int64_t st
 	}
 }
 
-/* Lanes of a vector of positions [c0, c0 + 16) inside [0, w). */
-static inline __mmask16
-lanes_in(int64_t c0, int64_t w)
-{
-	int64_t lo = c0 < 0 ? -c0 : 0, hi = w - c0 < 16 ? w - c0 : 16;
-
-	return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
-
 /* b plus, for 16 output columns c + sw*l - PW (c: the first's column plus
  * the pad), every window row's col row at input columns (c - jw)/sw + l
  * for the window columns jw of c's parity, inside [0, iw): in the order
@@ -103,7 +94,7 @@ col_sum(const float *const *rows, int64_t nr, int64_t kw, int64_t ivol, int64_t 
 	for (int64_t q = 0; q < nr; q++)
 		for (int64_t jw = (sw == 2 ? (c & 1) : 0); jw < kw; jw += sw) {
 			int64_t iw0 = (c - jw) / sw; /* exact: c - jw is a multiple of sw */
-			__mmask16 m = lanes_in(iw0, iw);
+			__mmask16 m = rt_lanes_inside(iw0, iw);
 			if (m)
 				a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(m, rows[q] + jw * ivol + iw0));
 		}
@@ -139,7 +130,7 @@ col2im_rows_avx512(const ConvNd *v, int64_t k0, int64_t k1)
 			}
 			float *yr = v->yg + k * v->ovol + oh * OW;
 			for (int64_t ow0 = 0; ow0 < OW; ow0 += step) {
-				__mmask16 m0 = lanes_in(0, OW - ow0), m1 = lanes_in(0, OW - ow0 - 16);
+				__mmask16 m0 = rt_lanes_inside(0, OW - ow0), m1 = rt_lanes_inside(0, OW - ow0 - 16);
 				if (SW == 1) {
 					_mm512_mask_storeu_ps(yr + ow0, m0, col_sum(rows, nr, KW, v->ivol, ow0 + PW, 1, IW, b));
 					continue;

@@ -260,6 +260,10 @@ typedef struct Gemm {
 	 * packed block by block */
 	const float *apack;
 	int64_t mp;
+	/* C's rows start as these values (m floats; the tiled path writes them
+	 * into each tile just before its first micro-kernel call), not 0;
+	 * NULL: none */
+	const float *bias;
 } Gemm;
 
 /* d[0..8)[0..8) (row stride ldd) = the transpose of s (row stride lds):
@@ -387,6 +391,32 @@ pack_b(const Gemm *g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float *res
  * (a matrix-vector product, a small batch times a weight matrix). */
 enum { INPLACE_B_ROWS = 16 };
 
+/* c[i][0 .. n) = bias[i] for rows i < m (row stride ldc). */
+__attribute__((target("avx512f"))) static void
+fill_rows_avx512(float *c, int64_t ldc, int64_t m, int64_t n, const float *bias)
+{
+	for (int64_t i = 0; i < m; i++) {
+		__m512 v = _mm512_set1_ps(bias[i]);
+		int64_t j = 0;
+		for (; j + 16 <= n; j += 16)
+			_mm512_storeu_ps(c + i * ldc + j, v);
+		if (j < n)
+			_mm512_mask_storeu_ps(c + i * ldc + j, (__mmask16)((1u << (n - j)) - 1), v);
+	}
+}
+
+static void
+fill_rows(float *c, int64_t ldc, int64_t m, int64_t n, const float *bias, int avx512)
+{
+	if (avx512) {
+		fill_rows_avx512(c, ldc, m, n, bias);
+		return;
+	}
+	for (int64_t i = 0; i < m; i++)
+		for (int64_t j = 0; j < n; j++)
+			c[i * ldc + j] = bias[i];
+}
+
 /* C rows [i0, i1) x columns [j0, j1), packing into ap and bp. */
 static void
 gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *ap, float *bp)
@@ -395,13 +425,21 @@ gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float 
 	float tile[MAX_TILE] __attribute__((aligned(64)));
 	int64_t ncb = NC / nr * nr, mcb = MC / mr * mr; /* whole tiles per block */
 	int inplace = !g->trans_b && i1 - i0 <= INPLACE_B_ROWS;
+	int avx512 = g->isa->avx && __builtin_cpu_supports("avx512f");
+	/* a transposed tile reads C with gathers: its bias rows are written
+	 * up front (this piece's block of C), then accumulated onto */
+	int upfront = g->bias && mr > nr;
+
+	if (upfront)
+		fill_rows(g->c + i0 * g->ldc + j0, g->ldc, i1 - i0, j1 - j0, g->bias + i0, avx512);
 
 	for (int64_t jc = j0; jc < j1; jc += ncb) {
 		int64_t nc = j1 - jc < ncb ? j1 - jc : ncb;
 		int64_t full = inplace ? nc / nr * nr : 0; /* columns read in place */
 		for (int64_t pc = 0; pc < g->k; pc += KC) {
 			int64_t kc = g->k - pc < KC ? g->k - pc : KC;
-			int acc = pc > 0 || g->acc;
+			int acc = pc > 0 || g->acc || upfront;
+			const float *bias = pc == 0 && !upfront ? g->bias : NULL; /* the first block starts from it */
 			pack_b(g, pc, kc, jc + full, nc - full, bp + full * kc);
 			for (int64_t ic = i0; ic < i1; ic += mcb) {
 				int64_t mc = i1 - ic < mcb ? i1 - ic : mcb;
@@ -418,13 +456,18 @@ gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float 
 						if (jr < full)
 							b = g->b + pc * g->ldb + jc + jr, ldb = g->ldb;
 						if (rows == mr && cols == nr) {
-							g->isa->ukr(kc, a, b, ldb, c, g->ldc, acc);
+							/* the bias stored in the tile is reloaded at
+							 * once, whole vectors: it forwards */
+							if (bias)
+								fill_rows(c, g->ldc, mr, nr, bias + ic + ir, avx512);
+							g->isa->ukr(kc, a, b, ldb, c, g->ldc, acc || bias);
 							continue;
 						}
 						g->isa->ukr(kc, a, b, ldb, tile, nr, 0);
 						for (int64_t i = 0; i < rows; i++)
 							for (int64_t j = 0; j < cols; j++)
-								c[i * g->ldc + j] = (acc ? c[i * g->ldc + j] : 0.0f) +
+								c[i * g->ldc + j] = (acc ? c[i * g->ldc + j]
+										     : bias ? bias[ic + ir + i] : 0.0f) +
 										    tile[i * nr + j];
 					}
 			}
@@ -536,16 +579,19 @@ __attribute__((target("avx512f"))) static void
 dots_avx512(const Gemm *g, const float *bt, int64_t ldbt, int64_t i0, int64_t i1, int64_t j0,
 	    int64_t j1)
 {
-	int64_t ngrp = (j1 - j0 + 3) / 4;
+	int64_t ngrp = (j1 - j0 + 3) / 4, gb[17], *gbp = ngrp <= 16 ? gb : NULL;
 
+	if (gbp) /* the groups' first columns, once: no divisions per tile */
+		for (int64_t gj = 0; gj <= ngrp; gj++)
+			gb[gj] = j0 + gj * (j1 - j0) / ngrp;
 	for (int64_t i = i0; i < i1; i += 4) {
 		int mi = i1 - i < 4 ? (int)(i1 - i) : 4;
 		const float *a[4];
 		for (int u = 0; u < mi; u++)
 			a[u] = g->a + (i + u) * g->lda;
 		for (int64_t gj = 0; gj < ngrp; gj++) {
-			int64_t j = j0 + gj * (j1 - j0) / ngrp;
-			int nq = (int)(j0 + (gj + 1) * (j1 - j0) / ngrp - j);
+			int64_t j = gbp ? gb[gj] : j0 + gj * (j1 - j0) / ngrp;
+			int nq = (int)((gbp ? gb[gj + 1] : j0 + (gj + 1) * (j1 - j0) / ngrp) - j);
 			const float *b[4];
 			float out[4][4];
 			for (int q = 0; q < nq; q++)
@@ -620,11 +666,15 @@ const_a(const nncc_abi_ctx *cx, Gemm *g, const void *key, uint64_t part)
  * the tiled path takes its panels from cx's weight cache when it can. */
 static void
 gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-	 int trans_a, const float *b, int64_t ldb, int trans_b, int accumulate, float *c, int64_t ldc,
-	 const void *key, uint64_t tag)
+	 int trans_a, const float *b, int64_t ldb, int trans_b, int accumulate, const float *bias, float *c,
+	 int64_t ldc, const void *key, uint64_t tag)
 {
 	if (m <= 0 || n <= 0)
 		return;
+	if (bias && (k <= 0 || !cx || !cx->gemm_scratch)) { /* C = bias, then accumulate */
+		fill_rows(c, ldc, m, n, bias, __builtin_cpu_supports("avx512f"));
+		bias = NULL, accumulate = 1;
+	}
 	if (k <= 0) { /* the product is empty */
 		if (!accumulate)
 			for (int64_t i = 0; i < m; i++)
@@ -644,9 +694,16 @@ gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a
 	};
 	int64_t threads = cx->parallel_for && m * n * k >= PAR_MIN_MACS ? cx->nthreads : 1;
 	int avx512 = g.isa->avx && __builtin_cpu_supports("avx512f");
-	if (avx512 && !trans_a && k >= DOTS_MIN_K &&
-	    ((m <= ROWS_MAX && trans_b) ||
-	     (m > ROWS_MAX && n <= DOTS_MAX_N && n * k * (int64_t)sizeof(float) <= NNCC_ABI_GEMM_SCRATCH))) {
+	int dots = avx512 && !trans_a && k >= DOTS_MIN_K &&
+		   ((m <= ROWS_MAX && trans_b) ||
+		    (m > ROWS_MAX && n <= DOTS_MAX_N && n * k * (int64_t)sizeof(float) <= NNCC_ABI_GEMM_SCRATCH));
+	if (bias && (dots || (m <= ROWS_MAX && !trans_b && avx512))) { /* paths without it */
+		fill_rows(c, ldc, m, n, bias, avx512);
+		g.acc = 1;
+	} else {
+		g.bias = bias;
+	}
+	if (dots) {
 		g.bt = b, g.ldbt = ldb;
 		if (!trans_b) { /* B (k x n) is a few columns wide: transposed once */
 			float *bt = (float *)g.scratch;
@@ -693,13 +750,13 @@ void
 rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
 	int trans_a, const float *b, int64_t ldb, int trans_b, int accumulate, float *c, int64_t ldc)
 {
-	gemm_run(cx, m, n, k, a, lda, trans_a, b, ldb, trans_b, accumulate, c, ldc, NULL, 0);
+	gemm_run(cx, m, n, k, a, lda, trans_a, b, ldb, trans_b, accumulate, NULL, c, ldc, NULL, 0);
 }
 
 void
 rt_gemm_const_a(const nncc_abi_ctx *cx, const void *key, uint32_t part, int64_t m, int64_t n,
 		int64_t k, const float *a, const float *b, int64_t ldb, int trans_b, int accumulate,
-		float *c, int64_t ldc)
+		const float *row_bias, float *c, int64_t ldc)
 {
-	gemm_run(cx, m, n, k, a, k, 0, b, ldb, trans_b, accumulate, c, ldc, key, part);
+	gemm_run(cx, m, n, k, a, k, 0, b, ldb, trans_b, accumulate && !row_bias, row_bias, c, ldc, key, part);
 }

@@ -21,10 +21,14 @@ void rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const floa
 /* rt_gemm with A (m x k, row-major) the constant weight whose data is
  * at key (part tells apart the pieces of one weight, e.g. groups): where
  * the tiled path runs, its A panels come packed from cx's weight cache
- * (nncc_abi_ctx.wcache; packed on the first call), not packed anew. */
+ * (nncc_abi_ctx.wcache; packed on the first call), not packed anew. With
+ * row_bias (m floats, or NULL), C = row_bias (row i: row_bias[i]) + A * B
+ * and accumulate is ignored: the same bits as filling C with the bias and
+ * accumulating, without a pass over C first (the tiled path writes the
+ * bias into each tile just before the tile's first micro-kernel call). */
 void rt_gemm_const_a(const nncc_abi_ctx *cx, const void *key, uint32_t part, int64_t m, int64_t n,
 		     int64_t k, const float *a, const float *b, int64_t ldb, int trans_b, int accumulate,
-		     float *c, int64_t ldc);
+		     const float *row_bias, float *c, int64_t ldc);
 
 /* A micro-kernel of the GEMM, for callers that lay out their own panels
  * (winograd.c): c (mr x nr, row stride ldc) = (acc ? c : 0) + ap * bp,

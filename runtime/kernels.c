@@ -109,8 +109,7 @@ typedef struct Conv {
 	float *col;              /* im2col rows, ckk x hw */
 	float *yg;               /* this image and group's output planes, kg x hw */
 	const float *bias;       /* this group's bias, or NULL */
-	int64_t nrow;            /* chunks of col rows; the rest fill yg with the bias */
-	int64_t nchunk;          /* chunks in all */
+	int64_t nchunk;          /* chunks of the col rows */
 	int64_t oy0, oy1;        /* a block of output rows in col (band_conv); else 0, OH */
 } Conv;
 
@@ -219,28 +218,36 @@ im2col_rows(const Conv *v, int64_t r0, int64_t r1)
 	for (int l = 0; l < 16; l++) /* lane l takes input float (l % ow) * sw of its row */
 		at[l] = (int32_t)(l % ow * sw);
 	const __m512i idx = _mm512_loadu_si512(at);
+	__mmask16 put[16]; /* the lanes of a vector's q-th output row */
+	for (int64_t q = 0; q < per; q++)
+		put[q] = (__mmask16)rt_lanes(q * ow, (q + 1) * ow);
+	/* no division per row or vector: they were most of a small layer's time */
 	int64_t kk = v->KH * v->KW, c = r0 / kk, i = r0 / v->KW % v->KH, j = r0 % v->KW;
 	for (int64_t r = r0; r < r1; r++) {
 		const float *xc = v->xg + c * v->H * v->W;
-		int64_t dj = j * v->DW - v->PW, lo, hi;
-		rt_valid_cols(dj, sw, v->W, ow, &lo, &hi);
+		int64_t dj = j * v->DW - v->PW, sh = sw - 1; /* sw is 1 or 2: a shift */
+		/* the output columns [lo, hi) whose input column ox*sw + dj is in the row */
+		int64_t lo = dj >= 0 ? 0 : (-dj + sw - 1) >> sh;
+		int64_t hi = v->W - dj <= 0 ? 0 : (v->W - dj + sw - 1) >> sh;
+		hi = hi > ow ? ow : hi;
+		lo = lo > hi ? hi : lo;
 		/* input floats [lo*sw, (hi-1)*sw] from the row's column dj */
 		uint64_t lm = rt_lanes(lo * sw, (hi - 1) * sw + 1);
 		float *row = v->col + r * v->hw;
-		for (int64_t o = 0; o < v->hw; o += step) {
+		int64_t iy0 = i * v->DH - v->PH; /* input row of output row oy: oy*SH + iy0 */
+		for (int64_t o = 0, oy = 0; o < v->hw; o += step, oy += per) {
 			__m512 acc = _mm512_setzero_ps();
 			for (int64_t q = 0; q < per; q++) {
-				int64_t oy = o / ow + q, iy = oy * v->SH - v->PH + i * v->DH;
-				if (oy >= v->OH || iy < 0 || iy >= v->H || !lm)
+				int64_t iy = (oy + q) * v->SH + iy0;
+				if (oy + q >= v->OH || iy < 0 || iy >= v->H || !lm)
 					continue;
 				const float *src = xc + iy * v->W + dj;
-				__mmask16 put = (__mmask16)rt_lanes(q * ow, (q + 1) * ow);
 				__m512 a = _mm512_maskz_loadu_ps((__mmask16)lm, src);
 				if (ow * sw > 16) /* one row over two vectors */
 					acc = _mm512_maskz_permutex2var_ps(
-					    put, a, idx, _mm512_maskz_loadu_ps((__mmask16)(lm >> 16), src + 16));
+					    put[q], a, idx, _mm512_maskz_loadu_ps((__mmask16)(lm >> 16), src + 16));
 				else
-					acc = _mm512_mask_permutexvar_ps(acc, put, idx, a);
+					acc = _mm512_mask_permutexvar_ps(acc, put[q], idx, a);
 			}
 			int64_t n = v->hw - o < step ? v->hw - o : step;
 			_mm512_mask_storeu_ps(row + o, (__mmask16)rt_lanes(0, n), acc);
@@ -367,29 +374,13 @@ wide_conv(Conv *v, int64_t N, const float *x, const float *w, const float *bias,
 		}
 }
 
-/* Output planes [o0, o1) of the group set to their bias. */
-static void
-fill_bias(const Conv *v, int64_t o0, int64_t o1)
-{
-	for (int64_t o = o0; o < o1; o++) {
-		float b = v->bias[o], *q = v->yg + o * v->hw;
-		for (int64_t i = 0; i < v->hw; i++)
-			q[i] = b;
-	}
-}
-
-/* Chunk ch of the copies before a group's GEMM: the first nrow chunks
- * split the col rows, the others the bias planes. */
+/* Chunk ch of a group's im2col before its GEMM. */
 static void
 copy_chunk(void *closure, int64_t ch)
 {
 	const Conv *v = closure;
-	int64_t nb = v->nchunk - v->nrow;
 
-	if (ch < v->nrow)
-		im2col(v, ch * v->ckk / v->nrow, (ch + 1) * v->ckk / v->nrow);
-	else
-		fill_bias(v, (ch - v->nrow) * v->kg / nb, (ch - v->nrow + 1) * v->kg / nb);
+	im2col(v, ch * v->ckk / v->nchunk, (ch + 1) * v->ckk / v->nchunk);
 }
 
 enum {
@@ -536,30 +527,23 @@ enum { BAND_FLOATS = 65536 }; /* col floats per band of output rows (band_conv) 
  * (GoogLeNet's and ResNet's first 7x7, 1.8M floats): the output rows in
  * bands of about BAND_FLOATS col floats, each band's im2col then its
  * GEMM into the band's columns of yg (row stride hw), so the GEMM reads
- * what the copy just wrote from L2, not from memory. The bias fills yg
- * first. */
+ * what the copy just wrote from L2, not from memory; the GEMM starts
+ * each row from its bias. */
 static void
 band_conv(Conv *v, const nncc_abi_ctx *cx, const float *w, uint32_t g, const float *wg)
 {
 	int64_t rows = BAND_FLOATS / (v->ckk * v->OW);
 
-	v->nrow = 0;
-	v->nchunk = v->bias ? rt_chunks(v->kg, v->kg * v->hw) : 0;
-	if (cx && cx->parallel_for && v->kg * v->hw >= 2 * COPY_CHUNK && v->nchunk > 1)
-		cx->parallel_for(cx->pool, copy_chunk, v, v->nchunk);
-	else
-		for (int64_t ch = 0; ch < v->nchunk; ch++)
-			copy_chunk(v, ch);
 	for (v->oy0 = 0; v->oy0 < v->OH; v->oy0 = v->oy1) {
 		v->oy1 = v->OH - v->oy0 < rows ? v->OH : v->oy0 + rows;
 		int64_t nb = (v->oy1 - v->oy0) * v->OW;
-		v->nrow = v->nchunk = rt_chunks(v->ckk, v->ckk * nb);
+		v->nchunk = rt_chunks(v->ckk, v->ckk * nb);
 		if (cx && cx->parallel_for && v->ckk * nb >= 2 * COPY_CHUNK && v->nchunk > 1)
 			cx->parallel_for(cx->pool, copy_chunk, v, v->nchunk);
 		else
 			for (int64_t ch = 0; ch < v->nchunk; ch++)
 				copy_chunk(v, ch);
-		rt_gemm_const_a(cx, w, g, v->kg, nb, v->ckk, wg, v->col, nb, 0, v->bias != NULL,
+		rt_gemm_const_a(cx, w, g, v->kg, nb, v->ckk, wg, v->col, nb, 0, 0, v->bias,
 				v->yg + v->oy0 * v->OW, v->hw);
 	}
 	v->oy0 = 0, v->oy1 = v->OH;
@@ -574,8 +558,8 @@ band_conv(Conv *v, const nncc_abi_ctx *cx, const float *w, uint32_t g, const flo
  * kh == kw == 1, sh == sw == 1, ph == pw == 0, oh == h and ow == w (the
  * 1x1 fast path multiplies x directly). A depthwise convolution (several
  * groups of one input channel) runs directly, without scratch or GEMM. ctx
- * (an nncc_abi_ctx, or NULL) lends threads to the copies (im2col, bias)
- * of big convolutions, to depthwise planes and to the GEMMs, and holds
+ * (an nncc_abi_ctx, or NULL) lends threads to the im2col copies of big
+ * convolutions, to depthwise planes and to the GEMMs, and holds
  * the GEMMs' packing buffers. */
 HIDDEN void
 nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
@@ -625,16 +609,16 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 		return;
 	}
 	/* chunks of at least COPY_CHUNK elements; threads only for two chunks' worth */
-	v.nrow = fast ? 0 : rt_chunks(v.ckk, v.ckk * v.hw);
-	v.nchunk = v.nrow + (bias ? rt_chunks(v.kg, v.kg * v.hw) : 0);
-	par = cx && cx->parallel_for && ((fast ? 0 : v.ckk) + (bias ? v.kg : 0)) * v.hw >= 2 * COPY_CHUNK;
+	v.nchunk = fast ? 0 : rt_chunks(v.ckk, v.ckk * v.hw);
+	par = cx && cx->parallel_for && !fast && v.ckk * v.hw >= 2 * COPY_CHUNK && v.nchunk > 1;
 	for (int64_t b = 0; b < N; b++)
 		for (int64_t g = 0; g < v.G; g++) {
 			const float *wg = w + g * v.kg * v.ckk;
 			v.xg = x + (b * v.C + g * v.cg) * v.H * v.W;
 			v.yg = y + (b * v.K + g * v.kg) * v.hw;
 			v.bias = bias ? bias + g * v.kg : NULL;
-			if (!fast && v.ckk * v.hw > BAND_FLOATS && v.ckk * v.OW * 2 <= BAND_FLOATS && v.ckk * 256 <= BAND_FLOATS) {
+			if (!fast && v.ckk * v.hw > BAND_FLOATS && v.ckk * v.OW * 2 <= BAND_FLOATS &&
+			    v.ckk * 256 <= BAND_FLOATS) {
 				band_conv(&v, cx, w, (uint32_t)g, wg);
 				continue;
 			}
@@ -643,8 +627,9 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 			else
 				for (int64_t ch = 0; ch < v.nchunk; ch++)
 					copy_chunk(&v, ch);
-			/* yg (kg x hw) = wg (kg x ckk) * col (ckk x hw) (+ bias) */
+			/* yg (kg x hw) = bias + wg (kg x ckk) * col (ckk x hw), the bias
+			 * written into each tile by the GEMM, not in a pass before */
 			rt_gemm_const_a(cx, w, (uint32_t)g, v.kg, v.hw, v.ckk, wg, fast ? v.xg : v.col, v.hw, 0,
-					bias != NULL, v.yg, v.hw);
+					0, v.bias, v.yg, v.hw);
 		}
 }

@@ -13,7 +13,9 @@
  * 0 for a sum); a stride-2 row's 16 window columns are the even lanes of
  * two vectors (one permute); then the window's columns are reduced. No
  * store is read back: a reduced row stored and reloaded at once stalls
- * on store forwarding, which cost more than the gathers it replaced.
+ * on store forwarding, which cost more than the gathers it replaced. A
+ * window row outside the input reads a row of the identity, so a 3x3
+ * window always has three rows and its loops unroll.
  * Other strides, windows of more than 64 rows and CPUs without AVX-512
  * reduce the window's rows into a padded row, then its columns (scalar).
  * An average divides each sum by its count of positions inside [vlo, vhi)
@@ -30,6 +32,7 @@
 
 #include <immintrin.h>
 
+#include "conv_direct.h"
 #include "kernel_util.h"
 
 typedef struct Pool {
@@ -104,40 +107,34 @@ cols_c(const Pool *p, int64_t oy, const float *t, const float *ccnt, float *y)
 __attribute__((target("avx512f"))) static inline __m512
 vmax_nan(__m512 acc, __m512 v)
 {
-	/* max(v, acc) keeps acc where either is NaN; a NaN v replaces it */
-	return _mm512_mask_max_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v, acc);
-}
-
-/* Lanes of a vector of columns [c0, c0 + 16) inside [0, w). */
-static inline __mmask16
-lanes_inside(int64_t c0, int64_t w)
-{
-	int64_t lo = c0 < 0 ? -c0 : 0, hi = w - c0 < 16 ? w - c0 : 16;
-
-	if (hi <= lo)
-		return 0;
-	return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+	/* where acc is a number, max(acc, v), which is v where either is NaN;
+	 * a NaN acc stays (merged into acc's own register: no copy) */
+	return _mm512_mask_max_ps(acc, _mm512_cmp_ps_mask(acc, acc, _CMP_ORD_Q), acc, v);
 }
 
 /* Output row oy, stride SW (1 or 2), windows of at most 64 rows: per
  * vector of 16 outputs and window column, the column's rows are reduced
  * in registers straight from the input (padding lanes masked to the
+ * identity; a window row outside the input reads ident, a row of the
  * identity), the 16 window columns of a stride-2 row picked as the even
  * lanes of two vectors, then reduced across the window's columns. No
- * store is reloaded. ccnt: the columns' counts (averages). Inlined with
- * constant SW and AVG. */
+ * store is read back. ccnt: the columns' counts (averages). Inlined with
+ * constant SW and AVG, and with K3 for a 3x3 window of dilation 1, whose
+ * loops unroll: its 9 (stride 2: 18) loads are independent. */
 __attribute__((always_inline, target("avx512f"))) static inline void
-row_tmpl(const Pool *p, const float *plane, int64_t oy, const float *ccnt, float *y, const int SW,
-	 const int AVG)
+row_tmpl(const Pool *p, const float *plane, int64_t oy, const float *ccnt, const float *ident, float *y,
+	 const int SW, const int AVG, const int K3)
 {
 	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
 	const float *r[64];
-	int64_t nr = 0, y0 = oy * p->SH - p->PH, kw = p->KW, dw = p->DW, w = p->W;
+	int64_t y0 = oy * p->SH - p->PH, w = p->W;
+	int64_t kh = K3 ? 3 : p->KH, kw = K3 ? 3 : p->KW, dw = K3 ? 1 : p->DW;
 	__m512 id = _mm512_set1_ps(AVG ? 0.0f : -INFINITY);
 
-	for (int64_t ky = 0; ky < p->KH; ky++)
-		if (y0 + ky * p->DH >= 0 && y0 + ky * p->DH < p->H)
-			r[nr++] = plane + (y0 + ky * p->DH) * w;
+	for (int64_t ky = 0; ky < kh; ky++) {
+		int64_t iy = y0 + ky * p->DH;
+		r[ky] = iy >= 0 && iy < p->H ? plane + iy * w : ident + p->PW;
+	}
 	__m512 rc = _mm512_set1_ps(AVG ? (float)inside(y0, p->KH, p->DH, p->vlo[0], p->vhi[0]) : 1.0f);
 	for (int64_t ox = 0; ox < p->OW; ox += 16) {
 		__mmask16 m = p->OW - ox >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (p->OW - ox)) - 1);
@@ -146,10 +143,10 @@ row_tmpl(const Pool *p, const float *plane, int64_t oy, const float *ccnt, float
 		int in = c >= 0 && c + (kw - 1) * dw + 16 * SW <= w;
 		__m512 a = id;
 		for (int64_t kx = 0; kx < kw; kx++, c += dw) {
-			__mmask16 m0 = in ? 0xffff : lanes_inside(c, w);
-			__mmask16 m1 = in ? 0xffff : lanes_inside(c + 16, w);
+			__mmask16 m0 = in ? 0xffff : rt_lanes_inside(c, w);
+			__mmask16 m1 = in ? 0xffff : rt_lanes_inside(c + 16, w);
 			__m512 h0 = id, h1 = id;
-			for (int64_t q = 0; q < nr; q++) {
+			for (int64_t q = 0; q < kh; q++) {
 				__m512 v0 = _mm512_mask_loadu_ps(id, m0, r[q] + c);
 				h0 = AVG ? _mm512_add_ps(h0, v0) : vmax_nan(h0, v0);
 				if (SW == 2) {
@@ -168,16 +165,25 @@ row_tmpl(const Pool *p, const float *plane, int64_t oy, const float *ccnt, float
 }
 
 __attribute__((target("avx512f"))) static void
-row_avx512(const Pool *p, const float *plane, int64_t oy, const float *ccnt, float *y)
+row_avx512(const Pool *p, const float *plane, int64_t oy, const float *ccnt, const float *ident, float *y)
 {
-	if (p->SW == 1 && !p->avg)
-		row_tmpl(p, plane, oy, ccnt, y, 1, 0);
-	else if (p->SW == 1)
-		row_tmpl(p, plane, oy, ccnt, y, 1, 1);
-	else if (!p->avg)
-		row_tmpl(p, plane, oy, ccnt, y, 2, 0);
-	else
-		row_tmpl(p, plane, oy, ccnt, y, 2, 1);
+	int k3 = p->KH == 3 && p->KW == 3 && p->DW == 1;
+
+	if (k3 && !p->avg) { /* the common max pools, unrolled */
+		if (p->SW == 1)
+			row_tmpl(p, plane, oy, ccnt, ident, y, 1, 0, 1);
+		else
+			row_tmpl(p, plane, oy, ccnt, ident, y, 2, 0, 1);
+	} else if (p->SW == 1) {
+		if (p->avg)
+			row_tmpl(p, plane, oy, ccnt, ident, y, 1, 1, 0);
+		else
+			row_tmpl(p, plane, oy, ccnt, ident, y, 1, 0, 0);
+	} else if (p->avg) {
+		row_tmpl(p, plane, oy, ccnt, ident, y, 2, 1, 0);
+	} else {
+		row_tmpl(p, plane, oy, ccnt, ident, y, 2, 0, 0);
+	}
 }
 
 static void
@@ -190,18 +196,24 @@ pool_chunk(void *closure, int64_t ch)
 	if (p->avg)
 		for (int64_t ox = 0; ox < p->OW; ox++)
 			ccnt[ox] = (float)inside(ox * p->SW - p->PW, p->KW, p->DW, p->vlo[1], p->vhi[1]);
-	if (!vec) { /* the padded row: identity past the input */
+	if (vec) { /* the identity row, for window rows outside the input */
+		for (int64_t i = 0; i < p->PW + p->W; i++)
+			t[i] = p->avg ? 0.0f : -INFINITY;
+	} else { /* the padded row: identity past the input */
 		int64_t tn = (p->OW - 1) * p->SW + (p->KW - 1) * p->DW + 1;
 		for (int64_t i = 0; i < tn; i++)
 			if (i < p->PW || i >= p->PW + p->W)
 				t[i] = p->avg ? 0.0f : -INFINITY;
 	}
-	for (int64_t r = ch * p->rows / p->nchunk; r < (ch + 1) * p->rows / p->nchunk; r++) {
-		int64_t oy = r % p->OH;
-		const float *x = p->x + r / p->OH * p->H * p->W;
+	int64_t r0 = ch * p->rows / p->nchunk, r1 = (ch + 1) * p->rows / p->nchunk;
+	int64_t oy = r0 % p->OH;
+	const float *x = p->x + r0 / p->OH * p->H * p->W;
+	for (int64_t r = r0; r < r1; r++, oy++) { /* no division per row */
+		if (oy == p->OH)
+			oy = 0, x += p->H * p->W;
 		float *y = p->y + r * p->OW;
 		if (vec) {
-			row_avx512(p, x, oy, ccnt, y);
+			row_avx512(p, x, oy, ccnt, t, y);
 		} else {
 			rows_c(p, x, oy, t);
 			cols_c(p, oy, t, ccnt, y);

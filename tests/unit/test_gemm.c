@@ -154,9 +154,12 @@ test_gemm_shapes(void **state)
 					}
 		/* A a constant weight packed ahead in a cache (rt_gemm_const_a):
 		 * the bits of rt_gemm, on every thread count, filled once */
-		float *ak = malloc((size_t)(m * k + 1) * sizeof(float));
+		float *ak = malloc((size_t)(m * k + 1) * sizeof(float)), *rb = malloc((size_t)m * sizeof(float));
 		Cache cache = {0};
 		assert_non_null(ak);
+		assert_non_null(rb);
+		for (int64_t i = 0; i < m; i++)
+			rb[i] = (float)(i % 7) * 0.375f - 1.25f;
 		for (int64_t i = 0; i < m * k; i++)
 			ak[i] = a[i / k * lda + i % k];
 		for (int tb = 0; tb < 2; tb++)
@@ -168,17 +171,27 @@ test_gemm_shapes(void **state)
 				rt_gemm(&cx, m, n, k, ak, k, 0, b, ldb, tb, 1, c1, ldc);
 				for (int rep = 0; rep < 2; rep++) {
 					memcpy(c, c0, (size_t)(ldc * m) * sizeof(float));
-					rt_gemm_const_a(&cx, ak, (uint32_t)tb, m, n, k, ak, b, ldb, tb, 1, c, ldc);
+					rt_gemm_const_a(&cx, ak, (uint32_t)tb, m, n, k, ak, b, ldb, tb, 1, NULL, c, ldc);
 					snprintf(what, sizeof what, "%lldx%lldx%lld const A tb=%d threads=%d",
 						 (long long)m, (long long)n, (long long)k, tb, th);
 					if (memcmp(c, c1, (size_t)(ldc * m) * sizeof(float)))
 						fail_msg("%s: not the bits of rt_gemm", what);
 				}
+				/* a row bias: the bits of C filled with it, then accumulated */
+				memcpy(c1, c0, (size_t)(ldc * m) * sizeof(float));
+				for (int64_t i = 0; i < m; i++)
+					for (int64_t j = 0; j < n; j++)
+						c1[i * ldc + j] = rb[i];
+				rt_gemm(&cx, m, n, k, ak, k, 0, b, ldb, tb, 1, c1, ldc);
+				memcpy(c, c0, (size_t)(ldc * m) * sizeof(float));
+				rt_gemm_const_a(&cx, ak, (uint32_t)tb, m, n, k, ak, b, ldb, tb, 1, rb, c, ldc);
+				if (memcmp(c, c1, (size_t)(ldc * m) * sizeof(float)))
+					fail_msg("%s: with a row bias, not the bits of filling then accumulating", what);
 			}
 		assert_true(cache.fills <= 2); /* one per tb at most: the tiled path's A, once */
 		packed_ahead += cache.fills;
 		cache_clear(&cache);
-		free(ak);
+		free(ak), free(rb);
 		free(a), free(b), free(c0), free(c), free(c1);
 	}
 	assert_true(packed_ahead >= 20); /* most shapes take the tiled path */
