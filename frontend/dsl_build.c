@@ -325,6 +325,11 @@ NnVal nn_eval(NnB *b, NnScope *sc, const NnExpr *e)
 {
 	switch (e->kind) {
 	case NE_NUM:
+		/* an integer is exact in a double up to 2^53, and converts to int64 */
+		if (e->is_int && fabs(e->num) > 9007199254740992.0) {
+			nn_err(b->src, &e->tok, NULL, "integer literal out of range (magnitudes up to 2^53)");
+			return nn_err_val();
+		}
 		return num_val(e->num, e->is_int);
 	case NE_STR:
 		nn_err(b->src, &e->tok, NULL, "a string is only an attribute value (KEY=\"...\")");
