@@ -328,23 +328,24 @@ static NnVal call_builtin(NnB *b, NnScope *sc, const NnExpr *e)
 		return nn_tensor_val(nn_ints_op(b, OP_SQUEEZE, s, "axes", &ax, 1, &e->tok));
 	}
 	bool gap = strcmp(f, "global_avgpool") == 0;
+	int rank = xx->shape.rank; /* a new node may move the values: xx is stale after it */
 	int nd = nn_node(b, strcmp(f, "sum") == 0 ? OP_REDUCE_SUM : OP_REDUCE_MEAN, &x, 1, 1);
 	if (gap) {
-		if (xx->shape.rank < 3) {
+		if (rank < 3) {
 			nn_err(b->src, &e->tok, NULL, "global_avgpool takes [N, C, spatial...]");
 			return nn_err_val();
 		}
 		int64_t ax[IR_MAX_RANK];
-		for (int i = 2; i < xx->shape.rank; i++)
+		for (int i = 2; i < rank; i++)
 			ax[i - 2] = i;
-		ir_set_ints(b->g, nd, "axes", ax, xx->shape.rank - 2);
+		ir_set_ints(b->g, nd, "axes", ax, rank - 2);
 		ir_set_int(b->g, nd, "keepdims", 1);
 	} else {
 		int64_t ax[IR_MAX_RANK];
-		for (int i = 0; i < xx->shape.rank; i++)
+		for (int i = 0; i < rank; i++)
 			ax[i] = i;
-		if (xx->shape.rank > 0)
-			ir_set_ints(b->g, nd, "axes", ax, xx->shape.rank);
+		if (rank > 0)
+			ir_set_ints(b->g, nd, "axes", ax, rank);
 		ir_set_int(b->g, nd, "keepdims", 0);
 	}
 	return nn_tensor_val(nn_infer(b, nd, &e->tok));
