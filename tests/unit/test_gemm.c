@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rnd.h"
 #include "runtime/rt.h"
 #include "runtime/gemm.c"
 
@@ -28,13 +29,6 @@ cblas_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta,
 	(void)o, (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda;
 	(void)b, (void)ldb, (void)beta, (void)c, (void)ldc;
 	fail_msg("rt_gemm with scratch called OpenBLAS");
-}
-
-static float
-rnd(uint32_t *s)
-{
-	*s = *s * 1664525u + 1013904223u;
-	return (float)(*s >> 8) / 8388608.0f - 1.0f;
 }
 
 /* A weight cache of any key (nncc_abi_ctx.wcache), emptied per shape. */

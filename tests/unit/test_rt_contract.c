@@ -28,6 +28,7 @@
 #include "nncc/nncc.h"
 #include "passes/passes.h"
 #include "runtime/rt.h"
+#include "so_build.h"
 
 enum { M = 8, K = 24, N = 12, ITERS = 150 };
 
@@ -72,20 +73,8 @@ static int setup(void **state)
 	Options po = {.opt_level = 2};
 	if (ps_pipeline(g, &po, &d) < 0)
 		fail_msg("%s", d.msg);
-	KernelList kl;
-	if (cg_lower(g, &kl, &d) < 0)
-		fail_msg("%s", d.msg);
-	cg_schedule(&kl, 0);
-	cg_plan(&kl);
-	char obj[512];
-	snprintf(obj, sizeof obj, "%s/mlp.o", dir);
-	snprintf(so, sizeof so, "%s/mlp.so", dir);
-	CpuOptions co = {.opt_level = 2};
-	if (cg_cpu_emit(&kl, &co, obj, 0, &d) < 0 || cg_link_so(obj, so, &d) < 0)
-		fail_msg("%s", d.msg);
-	cg_free(&kl);
+	so_build(g, dir, "mlp", 0, so, sizeof so);
 	ir_graph_free(g);
-	remove(obj);
 	return 0;
 }
 

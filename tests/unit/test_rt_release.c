@@ -19,6 +19,7 @@
 #include "nncc/nncc.h"
 #include "passes/passes.h"
 #include "runtime/rt.h"
+#include "so_build.h"
 
 enum { N = 16384 }; /* f32 elements of w: 64 KiB */
 
@@ -58,18 +59,7 @@ static void compile(char *so, size_t n)
 	Options po = {.opt_level = 2};
 	if (ps_pipeline(g, &po, &d) < 0)
 		fail_msg("%s", d.msg);
-	KernelList kl;
-	if (cg_lower(g, &kl, &d) < 0)
-		fail_msg("%s", d.msg);
-	cg_schedule(&kl, 0);
-	cg_plan(&kl);
-	char obj[512];
-	snprintf(obj, sizeof obj, "%s/big.o", dir);
-	snprintf(so, n, "%s/big.so", dir);
-	CpuOptions co = {.opt_level = 2};
-	if (cg_cpu_emit(&kl, &co, obj, 0, &d) < 0 || cg_link_so(obj, so, &d) < 0)
-		fail_msg("%s", d.msg);
-	cg_free(&kl);
+	so_build(g, dir, "big", 0, so, n);
 	ir_graph_free(g);
 }
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rnd.h"
 #include "runtime/rt.h"
 #include "runtime/kernels.c"
 #include "runtime/conv_nd.c"
@@ -29,13 +30,6 @@
 #include "runtime/winograd.c"
 
 /* A deterministic generator of floats in [-1, 1). */
-static float
-rnd(uint32_t *s)
-{
-	*s = *s * 1664525u + 1013904223u;
-	return (float)(*s >> 8) / (float)(1u << 23) - 1.0f;
-}
-
 static int
 contains(const char *s, const char *sub)
 {
@@ -65,17 +59,6 @@ assert_close(const float *got, const float *want, int64_t n, const char *what)
 	for (int64_t i = 0; i < n; i++)
 		if (!(fabsf(got[i] - want[i]) <= 1e-4f * (1 + fabsf(want[i]))))
 			fail_msg("%s: element %lld: got %g, want %g", what, (long long)i, got[i], want[i]);
-}
-
-static float *
-rnd_array(int64_t n, uint32_t *s)
-{
-	float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-
-	assert_non_null(p);
-	for (int64_t i = 0; i < n; i++)
-		p[i] = rnd(s);
-	return p;
 }
 
 static void

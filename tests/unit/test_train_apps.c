@@ -17,6 +17,7 @@
 #include "codegen/codegen.h"
 #include "nncc/nncc.h"
 #include "passes/passes.h"
+#include "so_build.h"
 
 static const char *src =
 	"graph mw {\n"
@@ -41,18 +42,7 @@ static void compile(const char *dir, char *so, size_t n)
 	Options po = {.opt_level = 2};
 	if (ps_pipeline(g, &po, &d) < 0 || ir_verify(g, &d) < 0)
 		fail_msg("%s", d.msg);
-	KernelList kl;
-	if (cg_lower(g, &kl, &d) < 0)
-		fail_msg("%s", d.msg);
-	cg_schedule(&kl, 0);
-	cg_plan(&kl);
-	char obj[512];
-	snprintf(obj, sizeof obj, "%s/mw.o", dir);
-	snprintf(so, n, "%s/mw.so", dir);
-	CpuOptions co = {.opt_level = 2};
-	if (cg_cpu_emit(&kl, &co, obj, 0, &d) < 0 || cg_link_so(obj, so, &d) < 0)
-		fail_msg("%s", d.msg);
-	cg_free(&kl);
+	so_build(g, dir, "mw", 0, so, n);
 	ir_graph_free(g);
 }
 
@@ -111,9 +101,6 @@ static void test_mutable_weights(void **state)
 	nncc_session_free(s2);
 	nncc_model_free(m);
 	unlink(wf);
-	char obj[600];
-	snprintf(obj, sizeof obj, "%s/mw.o", dir);
-	unlink(obj);
 	unlink(so);
 	rmdir(dir);
 }

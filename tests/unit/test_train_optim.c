@@ -24,6 +24,7 @@
 #include "nncc/nncc.h"
 #include "passes/passes.h"
 #include "runtime/rt.h"
+#include "so_build.h"
 
 static char dir[256];
 
@@ -65,19 +66,7 @@ static void compile_src(const char *text, const char *spec, const char *name, ch
 	Options po = {.opt_level = 2};
 	if (ps_pipeline(g, &po, &d) < 0)
 		fail_msg("%s", d.msg);
-	KernelList kl;
-	if (cg_lower(g, &kl, &d) < 0)
-		fail_msg("%s", d.msg);
-	cg_schedule(&kl, 0);
-	cg_plan(&kl);
-	assert_int_equal(cg_plan_check(&kl, &d), 0);
-	char obj[512];
-	snprintf(obj, sizeof obj, "%s/%s.o", dir, name);
-	snprintf(so, n, "%s/%s.so", dir, name);
-	CpuOptions co = {.opt_level = 2};
-	if (cg_cpu_emit(&kl, &co, obj, 0, &d) < 0 || cg_link_so(obj, so, &d) < 0)
-		fail_msg("%s", d.msg);
-	cg_free(&kl);
+	so_build(g, dir, name, 1, so, n);
 	ir_graph_free(g);
 }
 

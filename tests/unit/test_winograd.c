@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rnd.h"
 #include "runtime/rt.h"
 #include "runtime/gemm.c"
 #include "runtime/winograd.c"
@@ -59,24 +60,6 @@ cache_get(void *owner, const void *key, uint64_t tag, int64_t bytes, int *fresh)
 	return c->data[c->n++];
 }
 
-static float
-rnd(uint32_t *s)
-{
-	*s = *s * 1664525u + 1013904223u;
-	return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static float *
-rnd_array(int64_t n, uint32_t *s)
-{
-	float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-
-	assert_non_null(p);
-	for (int64_t i = 0; i < n; i++)
-		p[i] = rnd(s);
-	return p;
-}
-
 static void
 test_winograd_conv(void **state)
 {
@@ -115,9 +98,9 @@ test_winograd_conv(void **state)
 		int64_t p[17] = {N, C, H, W, K, OH, OW, 3, 3, 1, 1, PH, PW, D, D, 1, 0};
 		int64_t ny = N * K * OH * OW, nsc = nncc_abi_wino_scratch(N, C, K, OH, OW, D);
 		int64_t nscu = nsc + nncc_abi_wino_uscratch(C, K);
-		float *x = rnd_array(N * C * H * W, &seed), *w = rnd_array(K * C * 9, &seed);
-		float *bias = c[7] ? rnd_array(K, &seed) : NULL, *sc = rnd_array(nscu, &seed);
-		float *y1 = rnd_array(ny, &seed), *y3 = rnd_array(ny, &seed);
+		float *x = rnd16_array(N * C * H * W, &seed), *w = rnd16_array(K * C * 9, &seed);
+		float *bias = c[7] ? rnd16_array(K, &seed) : NULL, *sc = rnd16_array(nscu, &seed);
+		float *y1 = rnd16_array(ny, &seed), *y3 = rnd16_array(ny, &seed);
 		char what[64];
 
 		snprintf(what, sizeof what, "winograd case %zu", t);
@@ -171,8 +154,8 @@ test_winograd_conv(void **state)
 	/* declined: no cache entry, stride 2, few channels, grouped, 5x5 */
 	{
 		int64_t p[17] = {1, 32, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0};
-		float *x = rnd_array(32 * 64, &seed), *w = rnd_array(32 * 32 * 9, &seed);
-		float *y = rnd_array(32 * 64, &seed), *sc = rnd_array(nncc_abi_wino_scratch(1, 32, 32, 8, 8, 1), &seed);
+		float *x = rnd16_array(32 * 64, &seed), *w = rnd16_array(32 * 32 * 9, &seed);
+		float *y = rnd16_array(32 * 64, &seed), *sc = rnd16_array(nncc_abi_wino_scratch(1, 32, 32, 8, 8, 1), &seed);
 		cache.refuse = 1;
 		assert_int_equal(rt_conv2d_winograd(x, w, NULL, y, sc, p, &ctx), 0);
 		cache.refuse = 0;
