@@ -643,6 +643,24 @@ rows_piece(void *closure, int64_t ch)
 		    (ch + 1) * blocks / g->npiece * 16 < g->n ? (ch + 1) * blocks / g->npiece * 16 : g->n);
 }
 
+/* Whether an m x n x k product takes dots_avx512 (C a few columns wide,
+ * or a few rows times B transposed). */
+static int
+dots_path(const Isa *isa, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b)
+{
+	return isa->avx && __builtin_cpu_supports("avx512f") && !trans_a && k >= DOTS_MIN_K &&
+	       ((m <= ROWS_MAX && trans_b) ||
+		(m > ROWS_MAX && n <= DOTS_MAX_N && n * k * (int64_t)sizeof(float) <= NNCC_ABI_GEMM_SCRATCH));
+}
+
+/* Whether rt_gemm_const_a's product m x n x k (B not transposed) takes
+ * the tiled path, the one that reads A's panels from the weight cache. */
+static int
+tiled_const_a(const Isa *isa, int64_t m, int64_t n, int64_t k)
+{
+	return !dots_path(isa, m, n, k, 0, 0) && !(m <= ROWS_MAX && isa->avx && __builtin_cpu_supports("avx512f"));
+}
+
 /* g's A panels, all of them, from cx's weight cache (packed on the first
  * call): the tiled path then packs only B. Left to pack block by block
  * when the cache declines. */
@@ -694,9 +712,7 @@ gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a
 	};
 	int64_t threads = cx->parallel_for && m * n * k >= PAR_MIN_MACS ? cx->nthreads : 1;
 	int avx512 = g.isa->avx && __builtin_cpu_supports("avx512f");
-	int dots = avx512 && !trans_a && k >= DOTS_MIN_K &&
-		   ((m <= ROWS_MAX && trans_b) ||
-		    (m > ROWS_MAX && n <= DOTS_MAX_N && n * k * (int64_t)sizeof(float) <= NNCC_ABI_GEMM_SCRATCH));
+	int dots = dots_path(g.isa, m, n, k, trans_a, trans_b);
 	if (bias && (dots || (m <= ROWS_MAX && !trans_b && avx512))) { /* paths without it */
 		fill_rows(c, ldc, m, n, bias, avx512);
 		g.acc = 1;
@@ -751,6 +767,20 @@ rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a,
 	int trans_a, const float *b, int64_t ldb, int trans_b, int accumulate, float *c, int64_t ldc)
 {
 	gemm_run(cx, m, n, k, a, lda, trans_a, b, ldb, trans_b, accumulate, NULL, c, ldc, NULL, 0);
+}
+
+int
+rt_gemm_const_a_ready(const nncc_abi_ctx *cx, const void *key, uint32_t part, int64_t m, int64_t n,
+		      int64_t k, const float *a)
+{
+	Gemm g = {.isa = pick_isa(m, n), .m = m, .n = n, .k = k, .lda = k, .a = a};
+
+	if (m <= 0 || n <= 0 || k <= 0 || !tiled_const_a(g.isa, m, n, k))
+		return 1;
+	if (!cx || !cx->wcache || !cx->gemm_scratch || part > 0xffff)
+		return 0;
+	const_a(cx, &g, key, part);
+	return g.apack != NULL;
 }
 
 void

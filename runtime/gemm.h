@@ -30,6 +30,16 @@ void rt_gemm_const_a(const nncc_abi_ctx *cx, const void *key, uint32_t part, int
 		     int64_t k, const float *a, const float *b, int64_t ldb, int trans_b, int accumulate,
 		     const float *row_bias, float *c, int64_t ldc);
 
+/* Makes rt_gemm_const_a(cx, key, part, m, n, k, a, ...) safe to call from
+ * several threads at once, each with its own one-thread copy of cx (its
+ * own gemm_scratch slot, no parallel_for): fills the weight cache entry
+ * that call would take, now, on this thread. Returns 1 when such calls
+ * never touch the cache or find the entry filled; 0 when the cache
+ * declined, and the copies must then carry no wcache (each thread packs A
+ * into its own scratch), since a lookup that misses inserts. */
+int rt_gemm_const_a_ready(const nncc_abi_ctx *cx, const void *key, uint32_t part, int64_t m, int64_t n,
+			  int64_t k, const float *a);
+
 /* A micro-kernel of the GEMM, for callers that lay out their own panels
  * (winograd.c): c (mr x nr, row stride ldc) = (acc ? c : 0) + ap * bp,
  * ap an mr x kc panel stored column by column (kc runs of mr), bp kc rows

@@ -109,7 +109,6 @@ typedef struct Conv {
 	float *col;              /* im2col rows, ckk x hw */
 	float *yg;               /* this image and group's output planes, kg x hw */
 	const float *bias;       /* this group's bias, or NULL */
-	int64_t nchunk;          /* chunks of the col rows */
 	int64_t oy0, oy1;        /* a block of output rows in col (band_conv); else 0, OH */
 } Conv;
 
@@ -175,8 +174,9 @@ __attribute__((target("avx512f"))) static void
 im2col_flat(const Conv *v, int64_t r0, int64_t r1)
 {
 	int32_t ys[FLAT_HW], xs[FLAT_HW];
+	int64_t len = (v->oy1 - v->oy0) * v->OW; /* floats per col row */
 
-	for (int64_t o = 0, oy = 0, ox = 0; o < v->hw; o++) {
+	for (int64_t o = 0, oy = v->oy0, ox = 0; o < len; o++) {
 		ys[o] = (int32_t)(oy * v->SH), xs[o] = (int32_t)(ox * v->SW);
 		if (++ox == v->OW)
 			ox = 0, oy++;
@@ -188,9 +188,9 @@ im2col_flat(const Conv *v, int64_t r0, int64_t r1)
 		const float *xc = v->xg + c * v->H * v->W;
 		const __m512i di = _mm512_set1_epi32((int32_t)(i * v->DH - v->PH));
 		const __m512i dj = _mm512_set1_epi32((int32_t)(j * v->DW - v->PW));
-		float *row = v->col + r * v->hw;
-		for (int64_t o = 0; o < v->hw; o += 16) {
-			__mmask16 st = (__mmask16)rt_lanes(0, v->hw - o);
+		float *row = v->col + r * len;
+		for (int64_t o = 0; o < len; o += 16) {
+			__mmask16 st = (__mmask16)rt_lanes(0, len - o);
 			__m512i iy = _mm512_add_epi32(_mm512_maskz_loadu_epi32(st, ys + o), di);
 			__m512i ix = _mm512_add_epi32(_mm512_maskz_loadu_epi32(st, xs + o), dj);
 			/* 0 <= iy < H and 0 <= ix < W, as unsigned compares */
@@ -214,6 +214,7 @@ __attribute__((target("avx512f"))) static void
 im2col_rows(const Conv *v, int64_t r0, int64_t r1)
 {
 	int64_t ow = v->OW, sw = v->SW, per = 16 / ow, step = per * ow; /* rows, floats per vector */
+	int64_t len = (v->oy1 - v->oy0) * ow; /* floats per col row */
 	int32_t at[16];
 	for (int l = 0; l < 16; l++) /* lane l takes input float (l % ow) * sw of its row */
 		at[l] = (int32_t)(l % ow * sw);
@@ -233,13 +234,13 @@ im2col_rows(const Conv *v, int64_t r0, int64_t r1)
 		lo = lo > hi ? hi : lo;
 		/* input floats [lo*sw, (hi-1)*sw] from the row's column dj */
 		uint64_t lm = rt_lanes(lo * sw, (hi - 1) * sw + 1);
-		float *row = v->col + r * v->hw;
+		float *row = v->col + r * len;
 		int64_t iy0 = i * v->DH - v->PH; /* input row of output row oy: oy*SH + iy0 */
-		for (int64_t o = 0, oy = 0; o < v->hw; o += step, oy += per) {
+		for (int64_t o = 0, oy = v->oy0; o < len; o += step, oy += per) {
 			__m512 acc = _mm512_setzero_ps();
 			for (int64_t q = 0; q < per; q++) {
 				int64_t iy = (oy + q) * v->SH + iy0;
-				if (oy + q >= v->OH || iy < 0 || iy >= v->H || !lm)
+				if (oy + q >= v->oy1 || iy < 0 || iy >= v->H || !lm)
 					continue;
 				const float *src = xc + iy * v->W + dj;
 				__m512 a = _mm512_maskz_loadu_ps((__mmask16)lm, src);
@@ -249,7 +250,7 @@ im2col_rows(const Conv *v, int64_t r0, int64_t r1)
 				else
 					acc = _mm512_mask_permutexvar_ps(acc, put[q], idx, a);
 			}
-			int64_t n = v->hw - o < step ? v->hw - o : step;
+			int64_t n = len - o < step ? len - o : step;
 			_mm512_mask_storeu_ps(row + o, (__mmask16)rt_lanes(0, n), acc);
 		}
 		if (++j == v->KW && (j = 0, ++i == v->KH))
@@ -257,19 +258,18 @@ im2col_rows(const Conv *v, int64_t r0, int64_t r1)
 	}
 }
 
-/* col rows [r0, r1), row (c*kh + i)*kw + j holding, at oy*ow + ox,
+/* col rows [r0, r1) for output rows [oy0, oy1): row (c*kh + i)*kw + j,
+ * (oy1 - oy0)*ow floats, holding at (oy - oy0)*ow + ox
  * x[c][oy*sh - ph + i*dh][ox*sw - pw + j*dw], or 0 in the padding. Each
  * row is zeros, a copy (copy_run when sw is 1), zeros: no test per element. */
 static void
 im2col(const Conv *v, int64_t r0, int64_t r1)
 {
-	int whole = v->oy0 == 0 && v->oy1 == v->OH;
-
-	if (whole && v->OW <= 16 && v->SW <= 2 && __builtin_cpu_supports("avx512f")) {
+	if (v->OW <= 16 && v->SW <= 2 && __builtin_cpu_supports("avx512f")) {
 		im2col_rows(v, r0, r1);
 		return;
 	}
-	if (whole && v->OW < FLAT_OW && v->hw <= FLAT_HW && (int64_t)v->H * v->W <= INT32_MAX &&
+	if (v->OW < FLAT_OW && v->hw <= FLAT_HW && (int64_t)v->H * v->W <= INT32_MAX &&
 	    __builtin_cpu_supports("avx512f")) {
 		im2col_flat(v, r0, r1);
 		return;
@@ -372,15 +372,6 @@ wide_conv(Conv *v, int64_t N, const float *x, const float *w, const float *bias,
 						yr[o] = zr[o] + bk;
 				}
 		}
-}
-
-/* Chunk ch of a group's im2col before its GEMM. */
-static void
-copy_chunk(void *closure, int64_t ch)
-{
-	const Conv *v = closure;
-
-	im2col(v, ch * v->ckk / v->nchunk, (ch + 1) * v->ckk / v->nchunk);
 }
 
 enum {
@@ -521,30 +512,79 @@ depthwise_chunk(void *closure, int64_t ch)
 	depthwise(d->v, d->x, d->w, d->bias, d->y, ch * d->v->K / d->nchunk, (ch + 1) * d->v->K / d->nchunk);
 }
 
-enum { BAND_FLOATS = 65536 }; /* col floats per band of output rows (band_conv) */
+enum { BAND_FLOATS = 65536 }; /* col floats per band of output rows (a col too big for L2) */
 
-/* One image and group of a convolution whose col would not stay in L2
- * (GoogLeNet's and ResNet's first 7x7, 1.8M floats): the output rows in
- * bands of about BAND_FLOATS col floats, each band's im2col then its
- * GEMM into the band's columns of yg (row stride hw), so the GEMM reads
- * what the copy just wrote from L2, not from memory; the GEMM starts
- * each row from its bias. */
+/* One image and group of a convolution by im2col and GEMM, in bands of
+ * output rows: each band's im2col (its own compact col), then its GEMM
+ * into the band's columns of yg (row stride hw), starting each row from
+ * its bias. A col that would not stay in L2 (GoogLeNet's and ResNet's
+ * first 7x7, 1.8M floats) goes in bands of about BAND_FLOATS, so the GEMM
+ * reads what the copy just wrote from L2, not from memory.
+ *
+ * On several threads, each takes a run of whole bands (at least one band
+ * per thread), im2col and GEMM on its own, with its own GEMM scratch
+ * slot: what a thread copies, it multiplies, and the output rows it
+ * writes are the rows of the input it read (the next layer's split
+ * finds them in its cache). A split of the copy by col rows and of the
+ * GEMM by columns would hand half of every col to the other core, a
+ * cost that doubles on a VM whose two vCPUs do not share a cache. Bands
+ * are fixed by the geometry and each output by one GEMM call of one
+ * shape, so the result does not depend on the thread count. */
+typedef struct Bands {
+	const Conv *v;
+	const nncc_abi_ctx *cx;
+	const float *w, *wg;
+	uint32_t g;
+	int64_t rows, nband; /* output rows per band, bands */
+	int64_t nchunk;      /* threads (runs of bands) */
+	int cached;          /* the weight cache may be read from every thread */
+} Bands;
+
 static void
-band_conv(Conv *v, const nncc_abi_ctx *cx, const float *w, uint32_t g, const float *wg)
+bands_chunk(void *closure, int64_t ch)
 {
-	int64_t rows = BAND_FLOATS / (v->ckk * v->OW);
+	const Bands *b = closure;
+	Conv v = *b->v;
+	const nncc_abi_ctx *cx = b->cx;
+	nncc_abi_ctx c1;
+	int64_t b0 = ch * b->nband / b->nchunk, b1 = (ch + 1) * b->nband / b->nchunk;
 
-	for (v->oy0 = 0; v->oy0 < v->OH; v->oy0 = v->oy1) {
-		v->oy1 = v->OH - v->oy0 < rows ? v->OH : v->oy0 + rows;
-		int64_t nb = (v->oy1 - v->oy0) * v->OW;
-		v->nchunk = rt_chunks(v->ckk, v->ckk * nb);
-		if (cx && cx->parallel_for && v->ckk * nb >= 2 * COPY_CHUNK && v->nchunk > 1)
-			cx->parallel_for(cx->pool, copy_chunk, v, v->nchunk);
-		else
-			for (int64_t ch = 0; ch < v->nchunk; ch++)
-				copy_chunk(v, ch);
-		rt_gemm_const_a(cx, w, g, v->kg, nb, v->ckk, wg, v->col, nb, 0, 0, v->bias,
-				v->yg + v->oy0 * v->OW, v->hw);
+	if (b->nchunk > 1) { /* this thread's slot, no nested threads */
+		c1 = *cx;
+		c1.nthreads = 1, c1.parallel_for = NULL, c1.pool = NULL;
+		c1.gemm_scratch = (char *)c1.gemm_scratch + ch * NNCC_ABI_GEMM_SCRATCH;
+		if (!b->cached)
+			c1.wcache = NULL;
+		cx = &c1;
+	}
+	/* the thread's bands reuse the col of its first */
+	v.col += v.ckk * v.OW * (b0 * b->rows);
+	for (int64_t k = b0; k < b1; k++) {
+		v.oy0 = k * b->rows;
+		v.oy1 = v.OH - v.oy0 < b->rows ? v.OH : v.oy0 + b->rows;
+		int64_t nb = (v.oy1 - v.oy0) * v.OW;
+		im2col(&v, 0, v.ckk);
+		rt_gemm_const_a(cx, b->w, b->g, v.kg, nb, v.ckk, b->wg, v.col, nb, 0, 0, v.bias,
+				v.yg + v.oy0 * v.OW, v.hw);
+	}
+}
+
+/* Bands of rows output rows (see Bands) on threads threads. */
+static void
+band_conv(Conv *v, const nncc_abi_ctx *cx, const float *w, uint32_t g, const float *wg, int64_t rows,
+	  int64_t threads)
+{
+	Bands b = {v, cx, w, wg, g, rows, (v->OH + rows - 1) / rows, 1, 1};
+
+	if (threads > 1 && b.nband > 1) {
+		b.nchunk = b.nband < threads ? b.nband : threads;
+		/* the weight's cache entry filled here, for each band width */
+		int64_t last = v->OH - (b.nband - 1) * rows;
+		b.cached = rt_gemm_const_a_ready(cx, w, g, v->kg, rows * v->OW, v->ckk, wg) &&
+			   rt_gemm_const_a_ready(cx, w, g, v->kg, last * v->OW, v->ckk, wg);
+		cx->parallel_for(cx->pool, bands_chunk, &b, b.nchunk);
+	} else {
+		bands_chunk(&b, 0);
 	}
 	v->oy0 = 0, v->oy1 = v->OH;
 }
@@ -572,7 +612,7 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 		.KW = p[8], .SH = p[9], .SW = p[10], .PH = p[11], .PW = p[12], .DH = p[13],
 		.DW = p[14], .G = p[15],
 	};
-	int fast, par;
+	int fast;
 
 	if (v.G <= 0 || v.C % v.G || v.K % v.G)
 		return;
@@ -608,28 +648,25 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 			wide_conv(&v, N, x, w, bias, y, cx);
 		return;
 	}
-	/* chunks of at least COPY_CHUNK elements; threads only for two chunks' worth */
-	v.nchunk = fast ? 0 : rt_chunks(v.ckk, v.ckk * v.hw);
-	par = cx && cx->parallel_for && !fast && v.ckk * v.hw >= 2 * COPY_CHUNK && v.nchunk > 1;
+	/* threads for at least two chunks' worth of copying */
+	int64_t threads = cx && cx->parallel_for && v.ckk * v.hw >= 2 * COPY_CHUNK ? cx->nthreads : 1;
+	/* bands: of about BAND_FLOATS col floats when the col would not stay
+	 * in L2, else as many as threads (one band: the whole plane) */
+	int64_t rows = v.OH;
+	if (v.ckk * v.hw > BAND_FLOATS && v.ckk * v.OW * 2 <= BAND_FLOATS && v.ckk * 256 <= BAND_FLOATS)
+		rows = BAND_FLOATS / (v.ckk * v.OW);
+	else if (threads > 1)
+		rows = (v.OH + threads - 1) / threads;
 	for (int64_t b = 0; b < N; b++)
 		for (int64_t g = 0; g < v.G; g++) {
 			const float *wg = w + g * v.kg * v.ckk;
 			v.xg = x + (b * v.C + g * v.cg) * v.H * v.W;
 			v.yg = y + (b * v.K + g * v.kg) * v.hw;
 			v.bias = bias ? bias + g * v.kg : NULL;
-			if (!fast && v.ckk * v.hw > BAND_FLOATS && v.ckk * v.OW * 2 <= BAND_FLOATS &&
-			    v.ckk * 256 <= BAND_FLOATS) {
-				band_conv(&v, cx, w, (uint32_t)g, wg);
-				continue;
-			}
-			if (par)
-				cx->parallel_for(cx->pool, copy_chunk, &v, v.nchunk);
+			if (fast) /* yg (kg x hw) = bias + wg (kg x ckk) * x (ckk x hw) */
+				rt_gemm_const_a(cx, w, (uint32_t)g, v.kg, v.hw, v.ckk, wg, v.xg, v.hw, 0, 0, v.bias,
+						v.yg, v.hw);
 			else
-				for (int64_t ch = 0; ch < v.nchunk; ch++)
-					copy_chunk(&v, ch);
-			/* yg (kg x hw) = bias + wg (kg x ckk) * col (ckk x hw), the bias
-			 * written into each tile by the GEMM, not in a pass before */
-			rt_gemm_const_a(cx, w, (uint32_t)g, v.kg, v.hw, v.ckk, wg, fast ? v.xg : v.col, v.hw, 0,
-					0, v.bias, v.yg, v.hw);
+				band_conv(&v, cx, w, (uint32_t)g, wg, rows, threads);
 		}
 }

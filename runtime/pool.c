@@ -5,11 +5,21 @@
  * runs kernel after kernel, and a futex wake-up costs more than most of
  * them), then sleeps on a condition variable; the caller likewise spins a
  * while for the workers to leave a job before it sleeps. A job is one
- * parallel_for: fn(closure, c) for every chunk c in [0, nchunks). The
- * caller and every awake worker take chunks from one atomic counter, so
- * uneven chunks balance themselves; the caller returns once every chunk
- * has run and no worker is still inside the job, so the closure (on the
- * caller's stack) is never touched afterwards.
+ * parallel_for: fn(closure, c) for every chunk c in [0, nchunks).
+ *
+ * Chunks go to threads in fixed runs: thread t (the caller is 0, worker i
+ * is i) first takes chunks [t n / T, (t + 1) n / T) of its own run, then
+ * what is left of the others' runs (a thread that wakes late, or a slow
+ * chunk, is made up for). A kernel's chunk c is thus nearly always run by
+ * the same thread from one job to the next, and kernels that split their
+ * data alike (the convolutions' output rows, tile ranges) find their input
+ * in the cache of the core that wrote it: handing half of every
+ * activation to the other core costs little on one chip, twice the copy
+ * on a VM whose vCPUs do not share a cache. Each run has its own atomic
+ * counter (on its own cache line); a chunk runs once, for whoever takes
+ * it. The caller returns once every chunk has run and no worker is still
+ * inside the job, so the closure (on the caller's stack) is never touched
+ * afterwards.
  *
  * Invariants, under mu: job fields change only while busy == 0; a worker
  * joins a job (busy++) only when gen moved past the last job it saw. A
@@ -37,7 +47,19 @@ struct RtPool {
 	void (*fn)(void *, int64_t); /* the job */
 	void *closure;
 	int64_t nchunks;
-	atomic_int_fast64_t next; /* next chunk to take */
+	struct Run *run;       /* per thread: its run of the job's chunks */
+	struct Wk *wk;         /* per worker: the pool and its thread number */
+};
+
+/* Thread t's run of chunks: next to take, end (past the last). */
+struct Run {
+	_Alignas(64) atomic_int_fast64_t next;
+	int64_t end;
+};
+
+struct Wk {
+	RtPool *p;
+	int t;
 };
 
 enum { SPIN_NS = 100000 }; /* how long a thread spins before it sleeps */
@@ -94,20 +116,26 @@ spin_while_busy(atomic_int *v)
 	}
 }
 
-/* Takes and runs chunks until none is left. */
+/* Thread t takes and runs the chunks of its run, then what is left of
+ * the others', until none is left. */
 static void
-drain(RtPool *p, void (*fn)(void *, int64_t), void *closure, int64_t nchunks)
+drain(RtPool *p, int t, void (*fn)(void *, int64_t), void *closure)
 {
-	int64_t c;
+	int n = p->nth + 1;
 
-	while ((c = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed)) < nchunks)
-		fn(closure, c);
+	for (int i = 0; i < n; i++) {
+		struct Run *r = &p->run[(t + i) % n];
+		int64_t c;
+		while ((c = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed)) < r->end)
+			fn(closure, c);
+	}
 }
 
 static void *
 worker(void *arg)
 {
-	RtPool *p = arg;
+	struct Wk *wk = arg;
+	RtPool *p = wk->p;
 	uint64_t seen = 0;
 
 	pthread_mutex_lock(&p->mu);
@@ -124,10 +152,9 @@ worker(void *arg)
 		seen = atomic_load(&p->gen);
 		void (*fn)(void *, int64_t) = p->fn;
 		void *closure = p->closure;
-		int64_t n = p->nchunks;
 		p->busy++;
 		pthread_mutex_unlock(&p->mu);
-		drain(p, fn, closure, n);
+		drain(p, wk->t, fn, closure);
 		pthread_mutex_lock(&p->mu);
 		if (--p->busy == 0)
 			pthread_cond_signal(&p->idle);
@@ -161,8 +188,11 @@ rt_pool_parallel_for(void *pool, void (*fn)(void *, int64_t), void *closure, int
 	p->fn = fn;
 	p->closure = closure;
 	p->nchunks = nchunks;
-	atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-	p->gen++;
+	for (int t = 0; t <= p->nth; t++) {
+		atomic_store_explicit(&p->run[t].next, t * nchunks / (p->nth + 1), memory_order_relaxed);
+		p->run[t].end = (t + 1) * nchunks / (p->nth + 1);
+	}
+	p->gen++; /* publishes the runs: workers read them after seeing gen move */
 	if (nchunks - 1 >= p->nth)
 		pthread_cond_broadcast(&p->wake);
 	else
@@ -170,7 +200,7 @@ rt_pool_parallel_for(void *pool, void (*fn)(void *, int64_t), void *closure, int
 			pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->mu);
 
-	drain(p, fn, closure, nchunks);
+	drain(p, 0, fn, closure);
 
 	spin_while_busy(&p->busy);
 	pthread_mutex_lock(&p->mu);
@@ -195,6 +225,8 @@ rt_pool_free(RtPool *p)
 	pthread_cond_destroy(&p->wake);
 	pthread_mutex_destroy(&p->mu);
 	free(p->th);
+	free(p->wk);
+	free(p->run);
 	free(p);
 }
 
@@ -214,16 +246,25 @@ rt_pool_new(int nthreads, RtPool **out, char **err)
 	if (!p)
 		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 	p->th = rt_calloc((size_t)nthreads - 1, sizeof *p->th);
-	if (!p->th) {
+	p->wk = rt_calloc((size_t)nthreads - 1, sizeof *p->wk);
+	p->run = rt_alloc((int64_t)nthreads * (int64_t)sizeof *p->run); /* RT_ALIGN: whole cache lines */
+	if (!p->th || !p->wk || !p->run) {
+		free(p->th);
+		free(p->wk);
+		free(p->run);
 		free(p);
 		return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "out of memory");
 	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->wake, NULL);
 	pthread_cond_init(&p->idle, NULL);
-	atomic_init(&p->next, 0);
+	for (int t = 0; t < nthreads; t++) {
+		atomic_init(&p->run[t].next, 0);
+		p->run[t].end = 0;
+	}
 	for (int i = 0; i < nthreads - 1; i++) {
-		if ((e = pthread_create(&p->th[i], NULL, worker, p)) != 0) {
+		p->wk[i] = (struct Wk){p, i + 1};
+		if ((e = pthread_create(&p->th[i], NULL, worker, &p->wk[i])) != 0) {
 			rt_pool_free(p); /* joins the p->nth workers started so far */
 			return rt_err(err, NNCC_STATUS_OUT_OF_MEMORY, "cannot start thread %d of %d (error %d)",
 				      i + 2, nthreads, e);

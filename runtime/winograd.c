@@ -29,9 +29,15 @@
  *  2. the 16 products, panel by panel, into M (K x tiles per xi);
  *  3. output transform, lanes over tiles, plus the bias, each output row's
  *     two columns interleaved into contiguous stores (or scattered).
- * Each phase splits into chunks on the run's threads (channels, xi,
- * filters); every output is computed by one chunk in one order, so the
- * result does not depend on the thread count. AVX-512 only. */
+ * On several threads, each thread takes its own range of the tiles
+ * through all three phases, in blocks of its own (its share of the
+ * scratch): what it transforms, it multiplies and transforms back, and
+ * the outputs it writes are the rows its input came from, so no
+ * transformed value crosses to another core. When the ranges would pad
+ * the GEMMs to whole tiles much more than one block does (few tiles),
+ * each phase of each block splits instead (channels, xi, filters). Every
+ * output is computed by one chunk in one order with the same tile, so
+ * the result does not depend on the thread count. AVX-512 only. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,8 +64,10 @@ typedef struct Wino {
 	int64_t D;                   /* dilation (both axes) */
 	int64_t th, tw;              /* tiles down and across an image (see tile_origin) */
 	int64_t kp, tbp;             /* filters padded to whole mr; block tiles padded to whole nr */
-	int64_t t0, tb;              /* this block: first tile, tiles */
+	int64_t t0, tb, tbn;         /* this block: first tile, tiles, tiles padded to whole nr */
 	int64_t nchunk;              /* chunks of the transforms (phases 1 and 3, the weights) */
+	float *scratch;              /* where each thread's v and m start (tile ranges) */
+	int64_t total;               /* tiles over all images */
 	RtTile tile;                 /* the GEMM micro-kernel */
 } Wino;
 
@@ -255,7 +263,7 @@ in_rows(const Wino *d, int64_t c0, int64_t c1)
 
 /* Phase 1, chunk ch: channels [c0, c1) of every tile of the block:
  * V = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; the
- * padding columns [tb, tbp) get zeros. */
+ * padding columns [tb, tbn) get zeros. */
 __attribute__((target("avx512f"))) static void
 in_chunk(void *closure, int64_t ch)
 {
@@ -267,11 +275,11 @@ in_chunk(void *closure, int64_t ch)
 		in_rows(d, c0, c1);
 		t = d->tb;
 	}
-	for (; t < d->tbp; t += 16) { /* gathers; past tb only zeros */
+	for (; t < d->tbn; t += 16) { /* gathers; past tb only zeros */
 		Lanes l;
 		lanes(d, t, &l);
 		Put pl;
-		put_plan(d, t, d->tbp - t < 16 ? d->tbp - t : 16, &pl);
+		put_plan(d, t, d->tbn - t < 16 ? d->tbn - t : 16, &pl);
 		for (int64_t c = c0; c < c1; c++) {
 			const float *xc = d->x + c * hw;
 			__m512 r[4][4];
@@ -287,7 +295,7 @@ in_chunk(void *closure, int64_t ch)
 	}
 }
 
-/* Phase 2, chunk xi: M[xi] (kp x tbp, row stride tbp) = U[xi] V[xi]. */
+/* Phase 2, chunk xi: M[xi] (kp x tbn, row stride tbp) = U[xi] V[xi]. */
 static void
 mul_chunk(void *closure, int64_t xi)
 {
@@ -299,7 +307,7 @@ mul_chunk(void *closure, int64_t xi)
 	for (int64_t pc = 0; pc < d->C; pc += WINO_KC) {
 		int64_t kc = d->C - pc < WINO_KC ? d->C - pc : WINO_KC;
 		for (int64_t ir = 0; ir < d->kp; ir += mr)
-			for (int64_t jr = 0; jr < d->tbp; jr += nr)
+			for (int64_t jr = 0; jr < d->tbn; jr += nr)
 				d->tile.ukr(kc, u + ir * d->C + pc * mr, v + jr * d->C + pc * nr, nr,
 					    m + ir * d->tbp + jr, d->tbp, pc > 0);
 	}
@@ -423,6 +431,37 @@ wt_chunk(void *closure, int64_t ch)
 	}
 }
 
+/* One block: the three phases, each chunk by chunk on this thread. */
+static void
+block(Wino *d)
+{
+	d->tbn = (d->tb + d->tile.nr - 1) / d->tile.nr * d->tile.nr;
+	for (int64_t ch = 0; ch < d->nchunk; ch++)
+		in_chunk(d, ch);
+	for (int64_t xi = 0; xi < 16; xi++)
+		mul_chunk(d, xi);
+	for (int64_t ch = 0; ch < d->nchunk; ch++)
+		out_chunk(d, ch);
+}
+
+/* Thread ch of nchunk, tile ranges: tiles [ch total / nchunk, (ch + 1)
+ * total / nchunk) through all three phases, in blocks of tbp in this
+ * thread's own part of the scratch. */
+static void
+range_chunk(void *closure, int64_t ch)
+{
+	Wino w = *(const Wino *)closure;
+	int64_t lo = ch * w.total / w.nchunk, hi = (ch + 1) * w.total / w.nchunk;
+
+	w.v = w.scratch + ch * 16 * w.tbp * (w.C + w.kp);
+	w.m = w.v + 16 * w.C * w.tbp;
+	w.nchunk = 1;
+	for (w.t0 = lo; w.t0 < hi; w.t0 += w.tb) {
+		w.tb = hi - w.t0 < w.tbp ? hi - w.t0 : w.tbp;
+		block(&w);
+	}
+}
+
 static void
 run_phase(const nncc_abi_ctx *cx, void (*fn)(void *, int64_t), Wino *d, int64_t n)
 {
@@ -448,11 +487,28 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 			   p[15]))
 		return 0;
 	int64_t blk = nncc_abi_wino_block(N, d.C, d.K, d.OH, d.OW, d.D);
+	d.th = (d.OH + 2 * d.D - 1) / (2 * d.D) * d.D, d.tw = (d.OW + 2 * d.D - 1) / (2 * d.D) * d.D;
+	d.total = N * d.th * d.tw;
 	if (!rt_gemm_tile(d.K, blk, &d.tile))
 		return 0;
-	d.th = (d.OH + 2 * d.D - 1) / (2 * d.D) * d.D, d.tw = (d.OW + 2 * d.D - 1) / (2 * d.D) * d.D;
 	d.kp = (d.K + d.tile.mr - 1) / d.tile.mr * d.tile.mr;
 	d.tbp = (blk + d.tile.nr - 1) / d.tile.nr * d.tile.nr;
+	/* Threads on tiles, each thread its own range through all three
+	 * phases (in blocks of as many tiles as its share of the scratch
+	 * holds), unless that pads the GEMMs' columns to whole tiles much more
+	 * than blocks of blk do; else threads on each phase of each block. */
+	int64_t threads = cx->parallel_for ? cx->nthreads : 1;
+	int64_t width = (blk + 96) / (threads > 1 ? threads : 1) / d.tile.nr * d.tile.nr;
+	int ranges = threads > 1 && width > 0 && d.total >= 16 * threads;
+	if (ranges) {
+		int64_t cols = 0, pcols = 0, nr = d.tile.nr;
+		for (int64_t t = 0; t < threads; t++)
+			for (int64_t lo = t * d.total / threads, hi = (t + 1) * d.total / threads; lo < hi; lo += width)
+				cols += ((hi - lo < width ? hi - lo : width) + nr - 1) / nr * nr;
+		for (int64_t t0 = 0; t0 < d.total; t0 += blk)
+			pcols += ((d.total - t0 < blk ? d.total - t0 : blk) + nr - 1) / nr * nr;
+		ranges = 8 * cols <= 9 * pcols;
+	}
 	int fresh = 0;
 	uint64_t tag = (uint64_t)WINO_TAG << 56 | (uint64_t)d.tile.mr << 48 | (uint64_t)d.C << 24 | (uint64_t)d.K;
 	float *u = cx->wcache(cx->wcache_owner, w, tag, 16 * d.kp * d.C * (int64_t)sizeof(float), &fresh);
@@ -469,11 +525,22 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 		run_phase(cx, wt_chunk, &d, d.nchunk);
 	}
 	d.u = u;
+	if (ranges) {
+		d.tbp = width;
+		d.scratch = scratch;
+		d.nchunk = threads;
+		cx->parallel_for(cx->pool, range_chunk, &d, threads);
+		return 1;
+	}
 	d.v = scratch;
 	d.m = scratch + 16 * d.C * d.tbp;
-	int64_t total = N * d.th * d.tw;
-	for (d.t0 = 0; d.t0 < total; d.t0 += blk) {
-		d.tb = total - d.t0 < blk ? total - d.t0 : blk;
+	for (d.t0 = 0; d.t0 < d.total; d.t0 += blk) {
+		d.tb = d.total - d.t0 < blk ? d.total - d.t0 : blk;
+		d.tbn = (d.tb + d.tile.nr - 1) / d.tile.nr * d.tile.nr;
+		if (threads == 1) {
+			block(&d);
+			continue;
+		}
 		run_phase(cx, in_chunk, &d, d.nchunk);
 		run_phase(cx, mul_chunk, &d, 16);
 		run_phase(cx, out_chunk, &d, d.nchunk);

@@ -121,6 +121,40 @@ naive_conv(const float *x, const float *w, const float *bias, float *y, const in
 				}
 }
 
+/* A weight cache of any key (nncc_abi_ctx.wcache, as a session's): one
+ * entry per (key, tag), freed by cache_free. */
+typedef struct Cache {
+	const void *key[64];
+	uint64_t tag[64];
+	void *data[64];
+	int n;
+} Cache;
+
+static void *
+cache_get(void *owner, const void *key, uint64_t tag, int64_t bytes, int *fresh)
+{
+	Cache *c = owner;
+
+	*fresh = 0;
+	for (int i = 0; i < c->n; i++)
+		if (c->key[i] == key && c->tag[i] == tag)
+			return c->data[i];
+	assert_true(c->n < 64);
+	c->key[c->n] = key, c->tag[c->n] = tag;
+	c->data[c->n] = aligned_alloc(64, (size_t)(bytes + 63) / 64 * 64);
+	assert_non_null(c->data[c->n]);
+	*fresh = 1;
+	return c->data[c->n++];
+}
+
+static void
+cache_free(Cache *c)
+{
+	for (int i = 0; i < c->n; i++)
+		free(c->data[i]);
+	c->n = 0;
+}
+
 static void
 test_conv2d(void **state)
 {
@@ -168,12 +202,21 @@ test_conv2d(void **state)
 		{1, 6, 28, 28, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
 		{1, 4, 11, 13, 66, 3, 3, 2, 2, 2, 0, 1, 1, 2, 2, 1, 1},
 		{1, 8, 7, 9, 70, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 1, 0},
+		/* a col past L2: bands of output rows (3, and 4 on 3 threads) */
+		{1, 3, 64, 64, 16, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1},
+		{2, 4, 70, 66, 8, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 2, 1},
+		/* 3x3, stride 1, 32 channels: Winograd in tile ranges from the cache */
+		{1, 32, 20, 20, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 	};
 	uint32_t seed = 7;
 	char what[64];
 	RtPool *pool;
 	void *gs = aligned_alloc(64, 3 * NNCC_ABI_GEMM_SCRATCH);
-	nncc_abi_ctx ctx = {.nthreads = 3, .parallel_for = rt_pool_parallel_for, .gemm_scratch = gs},
+	Cache cache = {0};
+	/* 3 threads with a weight cache (each thread's GEMMs read the same
+	 * packed weights), one without */
+	nncc_abi_ctx ctx = {.nthreads = 3, .parallel_for = rt_pool_parallel_for, .gemm_scratch = gs,
+			    .wcache = cache_get, .wcache_owner = &cache},
 		     ctx1 = {.nthreads = 1, .gemm_scratch = gs};
 
 	assert_non_null(gs);
@@ -195,6 +238,9 @@ test_conv2d(void **state)
 		int64_t nsc = nncc_abi_conv_blocks(N, KW, OW, OH * OW)
 				  ? nncc_abi_wide_images(N, OH * OW) * OH * OW * ((C / G) * KH * KW + K / G)
 				     : (C / G) * KH * KW * OH * OW; /* the code generator's rule */
+		int wino = nncc_abi_wino(N, C, H, W, K, OH, OW, KH, KW, c[7], c[8], c[13], c[14], G);
+		if (wino && nncc_abi_wino_scratch(N, C, K, OH, OW, c[13]) > nsc)
+			nsc = nncc_abi_wino_scratch(N, C, K, OH, OW, c[13]);
 		float *scratch = fast ? NULL : rnd_array(nsc, &seed);
 
 		naive_conv(x, w, bias, want, p);
@@ -210,9 +256,15 @@ test_conv2d(void **state)
 		if (scratch)
 			memset(scratch, 0, (size_t)nsc * sizeof *scratch);
 		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, &ctx);
-		assert_memory_equal(y, want, (size_t)ny * sizeof *y);
+		if (!wino) {
+			assert_memory_equal(y, want, (size_t)ny * sizeof *y);
+		} else { /* Winograd (the cache holds its transform): the same sums to rounding */
+			naive_conv(x, w, bias, want, p);
+			assert_close(y, want, ny, what);
+		}
 		free(x), free(w), free(bias), free(y), free(want), free(scratch);
 	}
+	cache_free(&cache);
 	rt_pool_free(pool);
 	free(gs);
 }

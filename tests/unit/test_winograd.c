@@ -4,8 +4,9 @@
  * filters not a whole number of GEMM tiles, more channels than one
  * micro-kernel pass, narrow (gathered) and wide (contiguous) tile rows,
  * dilations 2 to 4;
- * the same bits on 1 and 3 threads, from a cached transform and from one
- * made in the scratch on every call; and the cases it must decline. */
+ * the same bits on 1, 2 and 3 threads (tile ranges and phases), from a
+ * cached transform and from one made in the scratch on every call; and
+ * the cases it must decline. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,16 +79,18 @@ test_winograd_conv(void **state)
 		{1, 32, 9, 30, 32, 1, 3, 1, 3},  /* dilation 3, pads below it */
 	};
 	uint32_t seed = 11;
-	RtPool *pool;
+	RtPool *pool, *pool2;
 	void *gs = aligned_alloc(64, 3 * NNCC_ABI_GEMM_SCRATCH);
 	Cache cache = {0};
 	nncc_abi_ctx ctx = {.nthreads = 3, .parallel_for = rt_pool_parallel_for, .gemm_scratch = gs,
 			    .wcache = cache_get, .wcache_owner = &cache};
-	nncc_abi_ctx ctx1 = ctx;
+	nncc_abi_ctx ctx1 = ctx, ctx2 = ctx;
 
 	ctx1.nthreads = 1, ctx1.parallel_for = NULL;
 	assert_int_equal(rt_pool_new(3, &pool, NULL), NNCC_STATUS_OK);
+	assert_int_equal(rt_pool_new(2, &pool2, NULL), NNCC_STATUS_OK);
 	ctx.pool = pool;
+	ctx2.nthreads = 2, ctx2.pool = pool2;
 	__builtin_cpu_init();
 	if (!__builtin_cpu_supports("avx512f"))
 		skip(); /* the kernel is AVX-512 only; the caller then takes its other paths */
@@ -129,9 +132,15 @@ test_winograd_conv(void **state)
 								 (long long)b, (long long)k, (long long)oy, (long long)ox,
 								 got, s);
 					}
-		/* 3 threads, the transform from the cache: the same bits */
+		/* 3 and 2 threads (tile ranges or phases, as the tiles fall), the
+		 * transform from the cache: the same bits */
 		memset(sc, 0xff, (size_t)nsc * sizeof *sc); /* NaN: nothing may read old scratch */
 		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, &ctx), 1);
+		assert_int_equal(cache.fills, fills + 1);
+		assert_memory_equal(y1, y3, (size_t)ny * sizeof *y1);
+		memset(sc, 0xff, (size_t)nsc * sizeof *sc);
+		memset(y3, 0, (size_t)ny * sizeof *y3);
+		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, &ctx2), 1);
 		assert_int_equal(cache.fills, fills + 1);
 		assert_memory_equal(y1, y3, (size_t)ny * sizeof *y1);
 		/* a weight that is not a constant (the cache declines): transformed
@@ -173,6 +182,7 @@ test_winograd_conv(void **state)
 	for (int i = 0; i < cache.n; i++)
 		free(cache.data[i]);
 	rt_pool_free(pool);
+	rt_pool_free(pool2);
 	free(gs);
 }
 
