@@ -115,7 +115,8 @@ void nncc_rt_matmul_f32(const float *a, const float *b, float *c,
  * (17 values; wino_u 1: scratch also holds nncc_abi_wino_uscratch floats
  * for a Winograd transform of a weight that is not a constant; 2: and it
  * holds that transform already, made by the call just before on the
- * previous image of the same kernel).
+ * previous image of the same kernel, with the same ctx: the transform's
+ * layout follows the GEMM tile, which may follow the thread count).
  * ctx (added with the thread pool): the run's nncc_abi_ctx or NULL; its
  * threads do the im2col/bias copies and depthwise planes. Linked into each
  * artifact, so this is no part of the runtime's ABI version. */

@@ -569,6 +569,21 @@ bands_chunk(void *closure, int64_t ch)
 	}
 }
 
+/* One band, the whole plane, on several threads: the copy split by col
+ * rows into chunks of at least COPY_CHUNK floats. */
+typedef struct Copy {
+	const Conv *v;
+	int64_t nchunk;
+} Copy;
+
+static void
+copy_chunk(void *closure, int64_t ch)
+{
+	const Copy *c = closure;
+
+	im2col(c->v, ch * c->v->ckk / c->nchunk, (ch + 1) * c->v->ckk / c->nchunk);
+}
+
 /* Bands of rows output rows (see Bands) on threads threads. */
 static void
 band_conv(Conv *v, const nncc_abi_ctx *cx, const float *w, uint32_t g, const float *wg, int64_t rows,
@@ -583,6 +598,10 @@ band_conv(Conv *v, const nncc_abi_ctx *cx, const float *w, uint32_t g, const flo
 		b.cached = rt_gemm_const_a_ready(cx, w, g, v->kg, rows * v->OW, v->ckk, wg) &&
 			   rt_gemm_const_a_ready(cx, w, g, v->kg, last * v->OW, v->ckk, wg);
 		cx->parallel_for(cx->pool, bands_chunk, &b, b.nchunk);
+	} else if (threads > 1) { /* then the GEMM splits as it sees fit */
+		Copy c = {v, rt_chunks(v->ckk, v->ckk * v->hw)};
+		cx->parallel_for(cx->pool, copy_chunk, &c, c.nchunk);
+		rt_gemm_const_a(cx, w, g, v->kg, v->hw, v->ckk, wg, v->col, v->hw, 0, 0, v->bias, v->yg, v->hw);
 	} else {
 		bands_chunk(&b, 0);
 	}
@@ -651,11 +670,14 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	/* threads for at least two chunks' worth of copying */
 	int64_t threads = cx && cx->parallel_for && v.ckk * v.hw >= 2 * COPY_CHUNK ? cx->nthreads : 1;
 	/* bands: of about BAND_FLOATS col floats when the col would not stay
-	 * in L2, else as many as threads (one band: the whole plane) */
+	 * in L2; else as many as threads when the col outweighs the weights
+	 * (each thread's GEMM reads all of them: for a small plane of many
+	 * filters, the threads rather split the copy by col rows and the
+	 * GEMM by filters); else one, the whole plane */
 	int64_t rows = v.OH;
 	if (v.ckk * v.hw > BAND_FLOATS && v.ckk * v.OW * 2 <= BAND_FLOATS && v.ckk * 256 <= BAND_FLOATS)
 		rows = BAND_FLOATS / (v.ckk * v.OW);
-	else if (threads > 1)
+	else if (threads > 1 && v.hw >= v.kg)
 		rows = (v.OH + threads - 1) / threads;
 	for (int64_t b = 0; b < N; b++)
 		for (int64_t g = 0; g < v.G; g++) {

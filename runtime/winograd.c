@@ -297,20 +297,27 @@ in_chunk(void *closure, int64_t ch)
 
 /* Phase 2, chunk xi: M[xi] (kp x tbn, row stride tbp) = U[xi] V[xi]. */
 static void
-mul_chunk(void *closure, int64_t xi)
+mul_part(const Wino *d, int64_t xi, int64_t r0, int64_t r1)
 {
-	const Wino *d = closure;
 	int mr = d->tile.mr, nr = d->tile.nr;
 	const float *u = d->u + xi * d->kp * d->C, *v = d->v + xi * d->C * d->tbp;
 	float *m = d->m + xi * d->kp * d->tbp;
 
 	for (int64_t pc = 0; pc < d->C; pc += WINO_KC) {
 		int64_t kc = d->C - pc < WINO_KC ? d->C - pc : WINO_KC;
-		for (int64_t ir = 0; ir < d->kp; ir += mr)
+		for (int64_t ir = r0; ir < r1; ir += mr)
 			for (int64_t jr = 0; jr < d->tbn; jr += nr)
 				d->tile.ukr(kc, u + ir * d->C + pc * mr, v + jr * d->C + pc * nr, nr,
 					    m + ir * d->tbp + jr, d->tbp, pc > 0);
 	}
+}
+
+static void
+mul_chunk(void *closure, int64_t xi)
+{
+	const Wino *d = closure;
+
+	mul_part(d, xi, 0, d->kp);
 }
 
 /* A^T m A for filter f of the 16 tiles whose products start at mf:
@@ -334,14 +341,13 @@ out_tile(const Wino *d, const float *mf, __mmask16 live, float bias, __m512 o[2]
 	}
 }
 
-/* Phase 3, chunk ch: filters [f0, f1): y = A^T M A + bias for the tiles'
+/* Phase 3 for filters [f0, f1): y = A^T M A + bias for the tiles'
  * 2x2 outputs inside the image. Segments interleave each output row's
  * two columns into contiguous stores; narrow images scatter. */
 __attribute__((target("avx512f"))) static void
-out_chunk(void *closure, int64_t ch)
+out_part(const Wino *d, int64_t f0, int64_t f1)
 {
-	const Wino *d = closure;
-	int64_t f0 = ch * d->K / d->nchunk, f1 = (ch + 1) * d->K / d->nchunk, ohw = d->OH * d->OW;
+	int64_t ohw = d->OH * d->OW;
 
 	if (d->D == 1 && d->tw >= SEG_MIN_TW) {
 		const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
@@ -382,6 +388,14 @@ out_chunk(void *closure, int64_t ch)
 			}
 		}
 	}
+}
+
+static void
+out_chunk(void *closure, int64_t ch)
+{
+	const Wino *d = closure;
+
+	out_part(d, ch * d->K / d->nchunk, (ch + 1) * d->K / d->nchunk);
 }
 
 /* U = G g G^T for every (filter, channel), G = [1 0 0; .5 .5 .5; .5 -.5
@@ -462,6 +476,33 @@ range_chunk(void *closure, int64_t ch)
 	}
 }
 
+/* Thread ch of nchunk, filter ranges: every block of tiles, transformed
+ * whole by each thread into its own V (at scratch + ch * 16 * C * tbp),
+ * then its share of the filter panels multiplied into M (after the
+ * threads' Vs, rows kp) and transformed back. Each thread reads its own
+ * part of U and no transformed value crosses to another core; the input
+ * transform is done once per thread. */
+static void
+filters_chunk(void *closure, int64_t ch)
+{
+	Wino w = *(const Wino *)closure;
+	int64_t np = w.kp / w.tile.mr, r0 = ch * np / w.nchunk * w.tile.mr, r1 = (ch + 1) * np / w.nchunk * w.tile.mr;
+	int64_t f1 = r1 < w.K ? r1 : w.K;
+
+	w.v = w.scratch + ch * 16 * w.C * w.tbp;
+	w.m = w.scratch + w.nchunk * 16 * w.C * w.tbp;
+	w.nchunk = 1;
+	for (w.t0 = 0; w.t0 < w.total; w.t0 += w.tb) {
+		w.tb = w.total - w.t0 < w.tbp ? w.total - w.t0 : w.tbp;
+		w.tbn = (w.tb + w.tile.nr - 1) / w.tile.nr * w.tile.nr;
+		in_chunk(&w, 0);
+		for (int64_t xi = 0; xi < 16; xi++)
+			mul_part(&w, xi, r0, r1);
+		if (r0 < f1)
+			out_part(&w, r0, f1);
+	}
+}
+
 static void
 run_phase(const nncc_abi_ctx *cx, void (*fn)(void *, int64_t), Wino *d, int64_t n)
 {
@@ -489,26 +530,46 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 	int64_t blk = nncc_abi_wino_block(N, d.C, d.K, d.OH, d.OW, d.D);
 	d.th = (d.OH + 2 * d.D - 1) / (2 * d.D) * d.D, d.tw = (d.OW + 2 * d.D - 1) / (2 * d.D) * d.D;
 	d.total = N * d.th * d.tw;
+	/* Threads, when the weights outweigh the tiles (a small plane of many
+	 * filters), on filter ranges: each its own share of U, the input
+	 * transform done by each. Else on tiles, each thread its own range
+	 * through all three phases, in blocks of as many tiles as its share
+	 * of the scratch holds and with the GEMM tile for that width; unless
+	 * that pads the GEMMs to whole tiles much more than blocks of blk do:
+	 * then threads on each phase of each block. The micro-kernels all sum
+	 * in the same order, so the tile does not change the result. */
+	int64_t threads = cx->parallel_for ? cx->nthreads : 1, width = 0;
+	int mode = 0; /* 0: phases, 1: tile ranges, 2: filter ranges */
+	RtTile rt;
 	if (!rt_gemm_tile(d.K, blk, &d.tile))
 		return 0;
-	d.kp = (d.K + d.tile.mr - 1) / d.tile.mr * d.tile.mr;
-	d.tbp = (blk + d.tile.nr - 1) / d.tile.nr * d.tile.nr;
-	/* Threads on tiles, each thread its own range through all three
-	 * phases (in blocks of as many tiles as its share of the scratch
-	 * holds), unless that pads the GEMMs' columns to whole tiles much more
-	 * than blocks of blk do; else threads on each phase of each block. */
-	int64_t threads = cx->parallel_for ? cx->nthreads : 1;
-	int64_t width = (blk + 96) / (threads > 1 ? threads : 1) / d.tile.nr * d.tile.nr;
-	int ranges = threads > 1 && width > 0 && d.total >= 16 * threads;
-	if (ranges) {
-		int64_t cols = 0, pcols = 0, nr = d.tile.nr;
-		for (int64_t t = 0; t < threads; t++)
-			for (int64_t lo = t * d.total / threads, hi = (t + 1) * d.total / threads; lo < hi; lo += width)
-				cols += ((hi - lo < width ? hi - lo : width) + nr - 1) / nr * nr;
-		for (int64_t t0 = 0; t0 < d.total; t0 += blk)
-			pcols += ((d.total - t0 < blk ? d.total - t0 : blk) + nr - 1) / nr * nr;
-		ranges = 8 * cols <= 9 * pcols;
+	if (threads > 1 && d.K > d.total) {
+		int64_t kp = (d.K + d.tile.mr - 1) / d.tile.mr * d.tile.mr, nr = d.tile.nr;
+		int64_t fit = (blk + 96) * (d.C + d.K + 32) / (threads * d.C + kp) / nr * nr;
+		width = (blk + nr - 1) / nr * nr;
+		width = fit < width ? fit : width;
+		mode = kp / d.tile.mr >= threads && width > 0 ? 2 : 0;
+	} else if (threads > 1 && d.total >= 16 * threads) {
+		int64_t per = (d.total + threads - 1) / threads < blk ? (d.total + threads - 1) / threads : blk;
+		rt_gemm_tile(d.K, per, &rt);
+		width = (blk + 96) / threads / rt.nr * rt.nr;
+		if (width > 0) { /* the GEMMs' padded areas, both ways */
+			int64_t area = 0, parea = 0;
+			for (int64_t t = 0; t < threads; t++)
+				for (int64_t lo = t * d.total / threads, hi = (t + 1) * d.total / threads; lo < hi;
+				     lo += width)
+					area += ((hi - lo < width ? hi - lo : width) + rt.nr - 1) / rt.nr * rt.nr;
+			area *= (d.K + rt.mr - 1) / rt.mr * rt.mr;
+			for (int64_t t0 = 0; t0 < d.total; t0 += blk)
+				parea += ((d.total - t0 < blk ? d.total - t0 : blk) + d.tile.nr - 1) / d.tile.nr *
+					 d.tile.nr;
+			parea *= (d.K + d.tile.mr - 1) / d.tile.mr * d.tile.mr;
+			if (4 * area <= 5 * parea)
+				mode = 1, d.tile = rt;
+		}
 	}
+	d.kp = (d.K + d.tile.mr - 1) / d.tile.mr * d.tile.mr;
+	d.tbp = mode ? width : (blk + d.tile.nr - 1) / d.tile.nr * d.tile.nr;
 	int fresh = 0;
 	uint64_t tag = (uint64_t)WINO_TAG << 56 | (uint64_t)d.tile.mr << 48 | (uint64_t)d.C << 24 | (uint64_t)d.K;
 	float *u = cx->wcache(cx->wcache_owner, w, tag, 16 * d.kp * d.C * (int64_t)sizeof(float), &fresh);
@@ -525,11 +586,10 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 		run_phase(cx, wt_chunk, &d, d.nchunk);
 	}
 	d.u = u;
-	if (ranges) {
-		d.tbp = width;
+	if (mode) {
 		d.scratch = scratch;
 		d.nchunk = threads;
-		cx->parallel_for(cx->pool, range_chunk, &d, threads);
+		cx->parallel_for(cx->pool, mode == 1 ? range_chunk : filters_chunk, &d, threads);
 		return 1;
 	}
 	d.v = scratch;

@@ -147,6 +147,21 @@ cache_get(void *owner, const void *key, uint64_t tag, int64_t bytes, int *fresh)
 	return c->data[c->n++];
 }
 
+/* Forgets key's entries: its memory is about to be freed, and a later
+ * weight at the same address must not find them. */
+static void
+cache_drop(Cache *c, const void *key)
+{
+	for (int i = 0; i < c->n;)
+		if (c->key[i] == key) {
+			free(c->data[i]);
+			c->n--;
+			c->key[i] = c->key[c->n], c->tag[i] = c->tag[c->n], c->data[i] = c->data[c->n];
+		} else {
+			i++;
+		}
+}
+
 static void
 cache_free(Cache *c)
 {
@@ -205,8 +220,10 @@ test_conv2d(void **state)
 		/* a col past L2: bands of output rows (3, and 4 on 3 threads) */
 		{1, 3, 64, 64, 16, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1},
 		{2, 4, 70, 66, 8, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 2, 1},
-		/* 3x3, stride 1, 32 channels: Winograd in tile ranges from the cache */
+		/* 3x3, stride 1, 32 channels: Winograd from the cache, in tile
+		 * ranges, and in filter ranges (more filters than tiles) */
 		{1, 32, 20, 20, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+		{1, 64, 8, 8, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 	};
 	uint32_t seed = 7;
 	char what[64];
@@ -262,6 +279,7 @@ test_conv2d(void **state)
 			naive_conv(x, w, bias, want, p);
 			assert_close(y, want, ny, what);
 		}
+		cache_drop(&cache, w);
 		free(x), free(w), free(bias), free(y), free(want), free(scratch);
 	}
 	cache_free(&cache);
