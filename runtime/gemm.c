@@ -494,7 +494,7 @@ gemm_piece(void *closure, int64_t ch)
 }
 
 enum {
-	PAR_MIN_MACS = 1 << 18, /* multiply-adds below which one thread does it all */
+	PAR_MIN_MACS = 1 << 16, /* multiply-adds below which one thread does it all */
 	ROWS_MAX = NNCC_ABI_DOTS_MAX_M, /* C rows up to which B's rows are streamed */
 	ROWS_SPLIT = 256,       /* columns per piece of rows_gemm at least */
 	DOTS_MIN_K = NNCC_ABI_DOTS_MIN_K, /* inner extent from which dots_avx512 beats packing */
