@@ -23,9 +23,11 @@ onnxruntime-node first. Steps:
   3. Timed runs per measurement N: chosen per model and batch so that one
      measurement takes about --target-s seconds (from a short timing of
      nncc and PyTorch at 1 thread), at least 3 (--runs overrides).
-  4. For each of R rounds, each model, batch and thread count: the three
-     engines one after the other on the same inputs, in an order rotated
-     every round:
+  4. For each of R rounds, each model, batch and thread count: with more
+     than one thread, first the cross-core probe (build/xcore_probe: whether
+     the two cores share a cache right now; docs/benchmarks.md), then the
+     three engines one after the other on the same inputs, in an order
+     rotated every round:
        nncc     `nncc-run model.so -i NAME=IN.npy... --bench N --json --threads T`
        PyTorch  torch.set_num_threads(T), torch.no_grad(), W warm-up and N
                 timed calls of model(*x) in this process
@@ -33,8 +35,8 @@ onnxruntime-node first. Steps:
                 --warmup W --threads T`
      each reporting the median of its N runs; a cell is the median over the
      rounds of those medians.
-  5. Writes OUT_DIR/results.md (table, GEMM table, checks, per-round values,
-     problems) and OUT_DIR/nncc_vs_ort.png (bench_report.py).
+  5. Writes OUT_DIR/results.md (table, GEMM table, checks, per-round values
+     and probes, problems) and OUT_DIR/nncc_vs_ort.png (bench_report.py).
 
 Exit status 0 when every engine ran and agreed on every model, 1 otherwise
 (the results are written either way), 2 for usage errors.
@@ -173,6 +175,19 @@ def measure(engine, c, build, ort, threads):
         return torch_time(c, threads, runs, warmup)
     out = run(ort.cmd(c, runs, warmup, threads), "ort_bench.js")
     return float(last_json(out, "ort_bench.js")["median_ms"])
+
+
+def probe(build):
+    """The cross-core probe (bench/xcore_probe.c): (cross, same) µs per MiB,
+    or None when it is not built or fails."""
+    exe = os.path.join(build, "xcore_probe")
+    if not os.access(exe, os.X_OK):
+        return None
+    try:
+        j = last_json(run([exe, "--json"], "xcore_probe", timeout=60), "xcore_probe")
+        return (float(j["cross_us_per_mib"]), float(j["same_us_per_mib"]))
+    except Error:
+        return None
 
 
 # ---------------------------------------------------------------- steps
@@ -403,6 +418,10 @@ def main():
         t0 = time.monotonic()
         for c in cases:
             for t in threads_list:
+                if t > 1:  # what the two-thread cells of this round ran under
+                    p = probe(build)
+                    if p:
+                        res.setdefault((c["name"], c["batch"], t, "probe"), []).append(p)
                 for e in order:
                     if e in c["fail"] or "export" in c["fail"] or (e == "ort" and not ort.node):
                         continue

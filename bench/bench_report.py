@@ -166,6 +166,26 @@ def chart(rs, path):
     return path, None
 
 
+SHARED = 1.4  # cross / same below this: the two cores share a cache
+
+
+def probe_line(res):
+    """The header bullet on the cross-core probes of the run (bench/xcore_probe.c)."""
+    ps = [p for k, v in res.items() if k[3] == "probe" for p in v]
+    if not ps:
+        return ["- two threads: the cross-core probe (`build/xcore_probe`) did not run"]
+    shared = sum(1 for x, s in ps if x < SHARED * s)
+    return [f"- two threads: before each model's two-thread measurements in each round, "
+            f"`build/xcore_probe` timed one core reading back a MiB the other core had just "
+            f"written: {min(x for x, _ in ps):.0f} to {max(x for x, _ in ps):.0f} µs (the same "
+            f"core alone: {min(s for _, s in ps):.0f} to {max(s for _, s in ps):.0f} µs); "
+            f"{shared} of {len(ps)} probes found the cores sharing a cache (cross under "
+            f"{SHARED} times same); under the other {len(ps) - shared}, every activation one "
+            "thread hands the other costs about twice as much and two-thread times rise "
+            "(`docs/benchmarks.md`, \"Two threads on a VM\"). Per-round values and probes are at "
+            "the end."]
+
+
 def write(path, info, cases, rs, res):
     import torch
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -199,6 +219,7 @@ def write(path, info, cases, rs, res):
         f"- % of peak: nncc's GFLOP/s over the measured FP32 peak at the same thread count, the "
         f"best GFLOP/s of the GEMM micro-benchmark below (nncc or OpenBLAS, any size): {peak}",
         f"- total time of the run: {info['elapsed'] / 60:.1f} min",
+    ] + probe_line(res) + [
         "",
         table(rs),
         "",
@@ -249,6 +270,10 @@ def write(path, info, cases, rs, res):
                 if v:
                     out.append(f"| {c['name']} | {c['batch']} | {t} | {LABEL[e]} | "
                                + ", ".join(fmt_ms(x) for x in v) + " |")
+            p = res.get((c["name"], c["batch"], t, "probe"))
+            if p:
+                out.append(f"| {c['name']} | {c['batch']} | {t} | probe: cross / same µs per MiB | "
+                           + ", ".join(f"{x:.0f} / {s:.0f}" for x, s in p) + " |")
     tmp = f"{path}.tmp.{os.getpid()}"
     with open(tmp, "w") as f:
         f.write("\n".join(out) + "\n")
