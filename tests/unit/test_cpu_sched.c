@@ -471,11 +471,14 @@ static void test_bad_schedule(void **state)
 
 /* A conv kernel (the call's geometry only: n images, k filters, hw x hw
  * outputs) with a relu epilogue over its output y. */
-static void conv_relu_kernel(T *t, int y, int64_t n, int64_t k, int64_t hw)
+static void conv_relu_kernel(T *t, int y, int64_t n, int64_t c, int64_t k, int64_t hw, int64_t kern)
 {
 	Kernel *cv = kernel(t, KK_CONV2D);
 	Aff at = {.k = {k * hw * hw, hw * hw, hw, 1}};
 	cv->conv.n = n;
+	cv->conv.c = c;
+	cv->conv.group = 1;
+	cv->conv.kh = cv->conv.kw = kern;
 	cv->conv.k = k;
 	cv->conv.oh = cv->conv.ow = hw;
 	cv->out = y;
@@ -519,16 +522,18 @@ static void test_schedule(void **state)
 	ew_kernel(t, x, y, 2, (int64_t[]){512, 512}, aff2(1, 512));
 	/* 6: conv over 8 images with an epilogue, 2 MiB of output: never
 	 * splits the images (it runs image by image) */
-	conv_relu_kernel(t, y, 8, 64, 32);
+	conv_relu_kernel(t, y, 8, 64, 64, 32, 3);
 	/* 7: matmul without epilogue */
 	kernel(t, KK_MATMUL);
 	/* 8: the same conv over 2 images of 16 x 16, 128 KiB of output: one
 	 * call over the whole batch, its epilogue parallel (over any var) */
-	conv_relu_kernel(t, y, 2, 64, 16);
+	conv_relu_kernel(t, y, 2, 64, 64, 16, 3);
 	/* 9: a sum over [4, 16] read row-major: one reduction var of 64; the
 	 * reduction never merges with the output var */
 	loop(t, y, aff2(1, 0), kred(t, KR_SUM, kload(t, DT_F32, x, (Aff){.k = {64, 16, 1}})), 1, 3,
 	     (int64_t[]){8, 4, 16});
+	/* 10: conv over 64 images of one channel, 6 filters 5 x 5, 28 x 28 */
+	conv_relu_kernel(t, y, 64, 1, 6, 28, 5);
 
 	cg_schedule(&t->kl, 32);
 	const Kernel *k = t->kl.k;
@@ -569,6 +574,9 @@ static void test_schedule(void **state)
 	assert_int_equal(k[9].nvar, 2);
 	assert_int_equal(k[9].extent[0], 8);
 	assert_int_equal(k[9].extent[1], 64);
+	/* 10: 1.2 MiB of output, but each image 118K multiply-adds (LeNet's
+	 * first layer in training): one call over the whole batch */
+	assert_true(k[10].sched.whole_batch);
 	cg_schedule(&t->kl, 0);
 	assert_int_equal(k[0].sched.vec_width, 0);
 	assert_int_equal(k[0].sched.vec_var, 0);
