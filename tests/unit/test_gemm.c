@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "rnd.h"
+#include "wcache.h"
 #include "runtime/rt.h"
 #include "runtime/gemm.c"
 
@@ -29,38 +30,6 @@ cblas_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta,
 	(void)o, (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda;
 	(void)b, (void)ldb, (void)beta, (void)c, (void)ldc;
 	fail_msg("rt_gemm with scratch called OpenBLAS");
-}
-
-/* A weight cache of any key (nncc_abi_ctx.wcache), emptied per shape. */
-typedef struct Cache {
-	const void *key[4];
-	uint64_t tag[4];
-	void *data[4];
-	int n, fills;
-} Cache;
-
-static void *
-cache_get(void *owner, const void *key, uint64_t tag, int64_t bytes, int *fresh)
-{
-	Cache *c = owner;
-
-	*fresh = 0;
-	for (int i = 0; i < c->n; i++)
-		if (c->key[i] == key && c->tag[i] == tag)
-			return c->data[i];
-	assert_true(c->n < 4);
-	c->key[c->n] = key, c->tag[c->n] = tag;
-	assert_non_null(c->data[c->n] = aligned_alloc(64, (size_t)(bytes + 63) / 64 * 64));
-	c->fills++, *fresh = 1;
-	return c->data[c->n++];
-}
-
-static void
-cache_clear(Cache *c)
-{
-	for (int i = 0; i < c->n; i++)
-		free(c->data[i]);
-	c->n = 0;
 }
 
 /* c (m x n, ldc) against the float64 product of a and b (+ c0). */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "rnd.h"
+#include "wcache.h"
 #include "runtime/rt.h"
 #include "runtime/kernels.c"
 #include "runtime/conv_nd.c"
@@ -119,55 +120,6 @@ naive_conv(const float *x, const float *w, const float *bias, float *y, const in
 							}
 					y[((b * K + k) * OH + oy) * OW + ox] = (float)s;
 				}
-}
-
-/* A weight cache of any key (nncc_abi_ctx.wcache, as a session's): one
- * entry per (key, tag), freed by cache_free. */
-typedef struct Cache {
-	const void *key[64];
-	uint64_t tag[64];
-	void *data[64];
-	int n;
-} Cache;
-
-static void *
-cache_get(void *owner, const void *key, uint64_t tag, int64_t bytes, int *fresh)
-{
-	Cache *c = owner;
-
-	*fresh = 0;
-	for (int i = 0; i < c->n; i++)
-		if (c->key[i] == key && c->tag[i] == tag)
-			return c->data[i];
-	assert_true(c->n < 64);
-	c->key[c->n] = key, c->tag[c->n] = tag;
-	c->data[c->n] = aligned_alloc(64, (size_t)(bytes + 63) / 64 * 64);
-	assert_non_null(c->data[c->n]);
-	*fresh = 1;
-	return c->data[c->n++];
-}
-
-/* Forgets key's entries: its memory is about to be freed, and a later
- * weight at the same address must not find them. */
-static void
-cache_drop(Cache *c, const void *key)
-{
-	for (int i = 0; i < c->n;)
-		if (c->key[i] == key) {
-			free(c->data[i]);
-			c->n--;
-			c->key[i] = c->key[c->n], c->tag[i] = c->tag[c->n], c->data[i] = c->data[c->n];
-		} else {
-			i++;
-		}
-}
-
-static void
-cache_free(Cache *c)
-{
-	for (int i = 0; i < c->n; i++)
-		free(c->data[i]);
-	c->n = 0;
 }
 
 static void
@@ -282,7 +234,7 @@ test_conv2d(void **state)
 		cache_drop(&cache, w);
 		free(x), free(w), free(bias), free(y), free(want), free(scratch);
 	}
-	cache_free(&cache);
+	cache_clear(&cache);
 	rt_pool_free(pool);
 	free(gs);
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "rnd.h"
+#include "wcache.h"
 #include "runtime/rt.h"
 #include "runtime/gemm.c"
 #include "runtime/winograd.c"
@@ -31,49 +32,6 @@ cblas_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta, const enum 
 	    const blasint ldc)
 {
 	fail_msg("cblas_sgemm called");
-}
-
-/* A weight cache of any key: one entry per (key, tag), counting fills. */
-typedef struct Cache {
-	const void *key[16];
-	uint64_t tag[16];
-	void *data[16];
-	int n, fills;
-	int refuse; /* answer NULL, as a session does for a writable weight */
-} Cache;
-
-static void *
-cache_get(void *owner, const void *key, uint64_t tag, int64_t bytes, int *fresh)
-{
-	Cache *c = owner;
-
-	*fresh = 0;
-	if (c->refuse)
-		return NULL;
-	for (int i = 0; i < c->n; i++)
-		if (c->key[i] == key && c->tag[i] == tag)
-			return c->data[i];
-	assert_true(c->n < 16);
-	c->key[c->n] = key, c->tag[c->n] = tag;
-	c->data[c->n] = aligned_alloc(64, (size_t)(bytes + 63) / 64 * 64);
-	assert_non_null(c->data[c->n]);
-	c->fills++, *fresh = 1;
-	return c->data[c->n++];
-}
-
-/* Forgets key's entries: its memory is about to be freed, and a later
- * weight at the same address must not find them. */
-static void
-cache_drop(Cache *c, const void *key)
-{
-	for (int i = 0; i < c->n;)
-		if (c->key[i] == key) {
-			free(c->data[i]);
-			c->n--;
-			c->key[i] = c->key[c->n], c->tag[i] = c->tag[c->n], c->data[i] = c->data[c->n];
-		} else {
-			i++;
-		}
 }
 
 static void
@@ -197,8 +155,7 @@ test_winograd_conv(void **state)
 		assert_false(nncc_abi_wino(1, 64, 6, 6, 64, 6, 6, 3, 3, 1, 1, 1, 1, 1)); /* 9 tiles */
 		free(x), free(w), free(y), free(sc);
 	}
-	for (int i = 0; i < cache.n; i++)
-		free(cache.data[i]);
+	cache_clear(&cache);
 	rt_pool_free(pool);
 	rt_pool_free(pool2);
 	free(gs);
