@@ -498,7 +498,7 @@ enum {
 	ROWS_MAX = NNCC_ABI_DOTS_MAX_M, /* C rows up to which B's rows are streamed */
 	ROWS_SPLIT = 256,       /* columns per piece of rows_gemm at least */
 	DOTS_MIN_K = NNCC_ABI_DOTS_MIN_K, /* inner extent from which dots_avx512 beats packing */
-	DOTS_MAX_N = 16,        /* C columns up to which dots_avx512 beats packing A */
+	DOTS_MAX_N = RT_GEMM_DOTS_MAX_N, /* C columns up to which dots_avx512 beats packing A */
 };
 
 /* C with at most ROWS_MAX rows and B stored k x n (a matrix-vector product,

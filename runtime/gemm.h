@@ -30,6 +30,12 @@ void rt_gemm_const_a(const nncc_abi_ctx *cx, const void *key, uint32_t part, int
 		     int64_t k, const float *a, const float *b, int64_t ldb, int trans_b, int accumulate,
 		     const float *row_bias, float *c, int64_t ldc);
 
+/* C columns up to which a GEMM of more than NNCC_ABI_DOTS_MAX_M rows takes
+ * the dot-product path, which sums in another order than the tiled one:
+ * splitting C's columns across calls must keep every call wider than
+ * this (or every call at most this wide) for the same bits. */
+enum { RT_GEMM_DOTS_MAX_N = 16 };
+
 /* Makes rt_gemm_const_a(cx, key, part, m, n, k, a, ...) safe to call from
  * several threads at once, each with its own one-thread copy of cx (its
  * own gemm_scratch slot, no parallel_for): fills the weight cache entry

@@ -527,9 +527,11 @@ enum { BAND_FLOATS = 65536 }; /* col floats per band of output rows (a col too b
  * writes are the rows of the input it read (the next layer's split
  * finds them in its cache). A split of the copy by col rows and of the
  * GEMM by columns would hand half of every col to the other core, a
- * cost that doubles on a VM whose two vCPUs do not share a cache. Bands
- * are fixed by the geometry and each output by one GEMM call of one
- * shape, so the result does not depend on the thread count. */
+ * cost that doubles on a VM whose two vCPUs do not share a cache. Each
+ * output is one GEMM's sum over the col rows, in the same order whatever
+ * band it falls in (the tiled micro-kernels all sum along k alike; the
+ * caller keeps bands off the dot-product path unless the whole plane
+ * takes it too), so the result does not depend on the thread count. */
 typedef struct Bands {
 	const Conv *v;
 	const nncc_abi_ctx *cx;
@@ -675,10 +677,17 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	 * filters, the threads rather split the copy by col rows and the
 	 * GEMM by filters); else one, the whole plane */
 	int64_t rows = v.OH;
-	if (v.ckk * v.hw > BAND_FLOATS && v.ckk * v.OW * 2 <= BAND_FLOATS && v.ckk * 256 <= BAND_FLOATS)
+	if (v.ckk * v.hw > BAND_FLOATS && v.ckk * v.OW * 2 <= BAND_FLOATS && v.ckk * 256 <= BAND_FLOATS) {
 		rows = BAND_FLOATS / (v.ckk * v.OW);
-	else if (threads > 1 && v.hw >= v.kg)
+	} else if (threads > 1 && v.hw >= v.kg) {
+		/* unless a band's GEMM would take the dot-product path (every
+		 * band at most RT_GEMM_DOTS_MAX_N columns) where the whole
+		 * plane does not: it sums in another order, and the result
+		 * would depend on the thread count */
 		rows = (v.OH + threads - 1) / threads;
+		if ((v.OH - (v.OH - 1) / rows * rows) * v.OW <= RT_GEMM_DOTS_MAX_N && v.hw > RT_GEMM_DOTS_MAX_N)
+			rows = v.OH;
+	}
 	for (int64_t b = 0; b < N; b++)
 		for (int64_t g = 0; g < v.G; g++) {
 			const float *wg = w + g * v.kg * v.ckk;

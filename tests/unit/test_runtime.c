@@ -169,6 +169,10 @@ test_conv2d(void **state)
 		{1, 6, 28, 28, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
 		{1, 4, 11, 13, 66, 3, 3, 2, 2, 2, 0, 1, 1, 2, 2, 1, 1},
 		{1, 8, 7, 9, 70, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 1, 0},
+		/* per-thread bands whose GEMMs would be at most 16 columns wide
+		 * (3 rows of 4): one band instead, so that no band takes the
+		 * dot-product path the whole plane does not */
+		{1, 192, 17, 7, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
 		/* a col past L2: bands of output rows (3, and 4 on 3 threads) */
 		{1, 3, 64, 64, 16, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1},
 		{2, 4, 70, 66, 8, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 2, 1},
