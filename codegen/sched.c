@@ -324,7 +324,7 @@ static void collapse_vars(Kernel *k, int first)
 
 enum {
 	WHOLE_BATCH_FLOATS = 1 << 18, /* 1 MiB of f32 output */
-	IMAGE_MIN_MACS = 1 << 18,     /* multiply-adds of one image below which no call splits across threads */
+	IMAGE_MIN_MACS = 1 << 18,     /* multiply-adds of one image below which a call per image is too small */
 };
 
 void cg_schedule(KernelList *kl, int vec_bytes)
@@ -349,14 +349,15 @@ void cg_schedule(KernelList *kl, int vec_bytes)
 		case KK_CONV2D: {
 			/* a batch whose output stays in L2 runs in one call, which
 			 * gives the convolution's threads every image's work; so
-			 * does one whose images are each too small for the
-			 * library to split across threads (image by image, every
-			 * call would run on one thread: LeNet's first layer in
-			 * training, 64 images of 118K multiply-adds) */
+			 * does one whose images are each too small to gain from
+			 * threads (image by image, each call ran on one thread:
+			 * LeNet's first layer in training, 64 images of 118K
+			 * multiply-adds) */
 			int64_t out = k->conv.n * k->conv.k * (k->conv.nd ? k->conv.od : 1) * k->conv.oh *
 				      k->conv.ow;
-			int64_t img = out / (k->conv.n > 0 ? k->conv.n : 1) * (k->conv.group > 0 ? k->conv.c / k->conv.group : 1) *
-				      (k->conv.nd ? k->conv.kd : 1) * k->conv.kh * k->conv.kw;
+			int64_t cg = k->conv.group > 0 ? k->conv.c / k->conv.group : 1;
+			int64_t img = out / (k->conv.n > 0 ? k->conv.n : 1) * cg * (k->conv.nd ? k->conv.kd : 1) *
+				      k->conv.kh * k->conv.kw;
 			k->sched.whole_batch = out <= WHOLE_BATCH_FLOATS || img < IMAGE_MIN_MACS;
 			if (k->body) {
 				collapse_vars(k, 1);

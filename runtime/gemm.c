@@ -653,12 +653,20 @@ dots_path(const Isa *isa, int64_t m, int64_t n, int64_t k, int trans_a, int tran
 		(m > ROWS_MAX && n <= DOTS_MAX_N && n * k * (int64_t)sizeof(float) <= NNCC_ABI_GEMM_SCRATCH));
 }
 
+/* Whether a product that is not a dot-product one streams B's rows into
+ * C's (rows_avx512: C a few rows, B stored k x n). */
+static int
+rows_path(const Isa *isa, int64_t m, int trans_b)
+{
+	return m <= ROWS_MAX && !trans_b && isa->avx && __builtin_cpu_supports("avx512f");
+}
+
 /* Whether rt_gemm_const_a's product m x n x k (B not transposed) takes
  * the tiled path, the one that reads A's panels from the weight cache. */
 static int
 tiled_const_a(const Isa *isa, int64_t m, int64_t n, int64_t k)
 {
-	return !dots_path(isa, m, n, k, 0, 0) && !(m <= ROWS_MAX && isa->avx && __builtin_cpu_supports("avx512f"));
+	return !dots_path(isa, m, n, k, 0, 0) && !rows_path(isa, m, 0);
 }
 
 /* g's A panels, all of them, from cx's weight cache (packed on the first
@@ -712,8 +720,8 @@ gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a
 	};
 	int64_t threads = cx->parallel_for && m * n * k >= PAR_MIN_MACS ? cx->nthreads : 1;
 	int avx512 = g.isa->avx && __builtin_cpu_supports("avx512f");
-	int dots = dots_path(g.isa, m, n, k, trans_a, trans_b);
-	if (bias && (dots || (m <= ROWS_MAX && !trans_b && avx512))) { /* paths without it */
+	int dots = dots_path(g.isa, m, n, k, trans_a, trans_b), rows = !dots && rows_path(g.isa, m, trans_b);
+	if (bias && (dots || rows)) { /* paths without it */
 		fill_rows(c, ldc, m, n, bias, avx512);
 		g.acc = 1;
 	} else {
@@ -741,7 +749,7 @@ gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a
 			dots_avx512(&g, g.bt, g.ldbt, 0, m, 0, n);
 		return;
 	}
-	if (m <= ROWS_MAX && !trans_b && avx512) {
+	if (rows) {
 		g.npiece = n / ROWS_SPLIT < threads ? n / ROWS_SPLIT : threads;
 		if (g.npiece > 1)
 			cx->parallel_for(cx->pool, rows_piece, &g, g.npiece);

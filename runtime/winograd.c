@@ -445,11 +445,18 @@ wt_chunk(void *closure, int64_t ch)
 	}
 }
 
+/* The block of tiles [t0, t0 + tb), its GEMMs' width padded to whole nr. */
+static void
+set_block(Wino *d, int64_t t0, int64_t tb)
+{
+	d->t0 = t0, d->tb = tb;
+	d->tbn = (tb + d->tile.nr - 1) / d->tile.nr * d->tile.nr;
+}
+
 /* One block: the three phases, each chunk by chunk on this thread. */
 static void
 block(Wino *d)
 {
-	d->tbn = (d->tb + d->tile.nr - 1) / d->tile.nr * d->tile.nr;
 	for (int64_t ch = 0; ch < d->nchunk; ch++)
 		in_chunk(d, ch);
 	for (int64_t xi = 0; xi < 16; xi++)
@@ -470,8 +477,8 @@ range_chunk(void *closure, int64_t ch)
 	w.v = w.scratch + ch * 16 * w.tbp * (w.C + w.kp);
 	w.m = w.v + 16 * w.C * w.tbp;
 	w.nchunk = 1;
-	for (w.t0 = lo; w.t0 < hi; w.t0 += w.tb) {
-		w.tb = hi - w.t0 < w.tbp ? hi - w.t0 : w.tbp;
+	for (int64_t t0 = lo; t0 < hi; t0 += w.tbp) {
+		set_block(&w, t0, hi - t0 < w.tbp ? hi - t0 : w.tbp);
 		block(&w);
 	}
 }
@@ -492,9 +499,8 @@ filters_chunk(void *closure, int64_t ch)
 	w.v = w.scratch + ch * 16 * w.C * w.tbp;
 	w.m = w.scratch + w.nchunk * 16 * w.C * w.tbp;
 	w.nchunk = 1;
-	for (w.t0 = 0; w.t0 < w.total; w.t0 += w.tb) {
-		w.tb = w.total - w.t0 < w.tbp ? w.total - w.t0 : w.tbp;
-		w.tbn = (w.tb + w.tile.nr - 1) / w.tile.nr * w.tile.nr;
+	for (int64_t t0 = 0; t0 < w.total; t0 += w.tbp) {
+		set_block(&w, t0, w.total - t0 < w.tbp ? w.total - t0 : w.tbp);
 		in_chunk(&w, 0);
 		for (int64_t xi = 0; xi < 16; xi++)
 			mul_part(&w, xi, r0, r1);
@@ -594,13 +600,8 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 	}
 	d.v = scratch;
 	d.m = scratch + 16 * d.C * d.tbp;
-	for (d.t0 = 0; d.t0 < d.total; d.t0 += blk) {
-		d.tb = d.total - d.t0 < blk ? d.total - d.t0 : blk;
-		d.tbn = (d.tb + d.tile.nr - 1) / d.tile.nr * d.tile.nr;
-		if (threads == 1) {
-			block(&d);
-			continue;
-		}
+	for (int64_t t0 = 0; t0 < d.total; t0 += blk) {
+		set_block(&d, t0, d.total - t0 < blk ? d.total - t0 : blk);
 		run_phase(cx, in_chunk, &d, d.nchunk);
 		run_phase(cx, mul_chunk, &d, 16);
 		run_phase(cx, out_chunk, &d, d.nchunk);
