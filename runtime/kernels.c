@@ -456,6 +456,218 @@ depthwise_avx512(const Conv *v, const float *x, const float *w, const float *bia
 	}
 }
 
+enum {
+	DW3_MAX_VECS = 64, /* output vectors of 16 in a row of the 3x3 kernel at most */
+	DW3_ROWS = 4,      /* output rows a stride-1 block of the 3x3 kernel sums at once */
+};
+
+/* The geometry of a 3x3 depthwise plane that dw3_block needs: for each
+ * tap column j and output vector k, the lanes whose input column lies in
+ * the row (m: one bit per input float the vector reads, 32 at stride 2),
+ * whether all three taps and the store of vector k are whole (full), the
+ * store mask of the last vector. */
+typedef struct Dw3 {
+	uint32_t m[3][DW3_MAX_VECS];
+	uint8_t full[DW3_MAX_VECS];
+	int inner; /* all vectors but the first and the last are whole */
+	int64_t nv;
+	__mmask16 last;
+} Dw3;
+
+/* A tap row's three input vectors x[0..2] for 16 output columns from xp
+ * (tap 0's first input column): at stride 1 three loads; at stride 2 the
+ * even and the odd floats of the 32 from xp (taps 0 and 1), and the even
+ * ones of the 32 from xp + 2 (tap 2). Masked loads (lanes outside the
+ * row read 0; m: the taps' masks) unless the vector is whole. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+dw3_load(__m512 xv[3], const float *xp, const uint32_t m[3], const int sw, const int masked)
+{
+	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+	const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+
+	if (sw == 1) {
+#pragma GCC unroll 3
+		for (int j = 0; j < 3; j++)
+			xv[j] = masked ? _mm512_maskz_loadu_ps((__mmask16)m[j], xp + j) : _mm512_loadu_ps(xp + j);
+		return;
+	}
+#pragma GCC unroll 2
+	for (int j = 0; j < 3; j += 2) { /* tap 0's mask covers tap 1's odd floats */
+		__m512 lo = masked ? _mm512_maskz_loadu_ps((__mmask16)m[j], xp + j) : _mm512_loadu_ps(xp + j);
+		__m512 hi = masked ? _mm512_maskz_loadu_ps((__mmask16)(m[j] >> 16), xp + j + 16)
+				   : _mm512_loadu_ps(xp + j + 16);
+		xv[j] = _mm512_permutex2var_ps(lo, even, hi);
+		if (j == 0)
+			xv[1] = _mm512_permutex2var_ps(lo, odd, hi);
+	}
+}
+
+/* A block of nr output rows (row stride ow) by nq output vectors of 16
+ * columns (from vector k, input column c0 for its tap 0) of a 3x3
+ * depthwise plane with row stride sh: the (nr - 1) * sh + 3 input rows
+ * r[t] (NULL: a padding row, its taps skipped) are read once each, every
+ * tap's vector multiplied into the output rows that use it. nr, nq, sw,
+ * sh and masked are constants once inlined, so the nr x nq sums stay in
+ * registers. The loads are masked if masked, else the vectors are whole. Each output's sum runs from the
+ * bias through the taps in window order, row by row, as in
+ * depthwise_avx512: the same bits whatever the block. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+dw3_block(const float *const *r, const __m512 wv[9], __m512 b, const Dw3 *d, int64_t k, int64_t c0,
+	  float *y, int64_t ow, const int nr, const int nq, const int sw, const int sh, const int masked)
+{
+	__m512 acc[DW3_ROWS][4];
+
+#pragma GCC unroll 8
+	for (int i = 0; i < nr; i++)
+#pragma GCC unroll 8
+		for (int q = 0; q < nq; q++)
+			acc[i][q] = b;
+#pragma GCC unroll 16
+	for (int t = 0; t < (nr - 1) * sh + 3; t++) {
+		if (!r[t])
+			continue;
+#pragma GCC unroll 8
+		for (int q = 0; q < nq; q++) {
+			uint32_t m[3] = {d->m[0][k + q], d->m[1][k + q], d->m[2][k + q]};
+			__m512 xv[3];
+			dw3_load(xv, r[t] + c0 + 16 * sw * q, m, sw, masked);
+#pragma GCC unroll 8
+			for (int i = 0; i < nr; i++)
+#pragma GCC unroll 3
+				for (int j = 0; j < 3; j++)
+					if (t - sh * i >= 0 && t - sh * i < 3)
+						acc[i][q] = _mm512_fmadd_ps(wv[3 * (t - sh * i) + j], xv[j], acc[i][q]);
+		}
+	}
+#pragma GCC unroll 8
+	for (int i = 0; i < nr; i++)
+#pragma GCC unroll 8
+		for (int q = 0; q < nq; q++)
+			_mm512_mask_storeu_ps(y + i * ow + 16 * (k + q),
+					      k + q == d->nv - 1 ? d->last : (__mmask16)0xffff, acc[i][q]);
+}
+
+/* nr output rows (input rows r[0 ..]) of a plane, across: a row of at
+ * most four vectors in one block with masked loads; a wider one with its
+ * first and last vectors alone, masked if they are not whole, the whole
+ * ones between in groups of four, then the rest, without masks. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+dw3_rows(const float *const *r, const __m512 wv[9], __m512 b, const Dw3 *d, int64_t pw, float *y,
+	 int64_t ow, const int nr, const int sw, const int sh)
+{
+	int64_t k = 0, end = d->nv;
+
+#define DW3_BLOCK(nq, masked) dw3_block(r, wv, b, d, k, 16 * k * sw - pw, y, ow, nr, nq, sw, sh, masked)
+	switch (d->nv) { /* a narrow row: one block, masked */
+	case 1:
+		DW3_BLOCK(1, 1);
+		return;
+	case 2:
+		DW3_BLOCK(2, 1);
+		return;
+	case 3:
+		DW3_BLOCK(3, 1);
+		return;
+	case 4:
+		DW3_BLOCK(4, 1);
+		return;
+	}
+	if (!d->inner) { /* some vector inside is not whole: one at a time */
+		for (; k < end; k++)
+			DW3_BLOCK(1, 1);
+		return;
+	}
+	if (!d->full[0])
+		DW3_BLOCK(1, 1), k++;
+	if (end > k && !d->full[end - 1])
+		end--;
+	for (; k + 4 <= end; k += 4)
+		DW3_BLOCK(4, 0);
+	switch (end - k) {
+	case 3:
+		DW3_BLOCK(3, 0);
+		break;
+	case 2:
+		DW3_BLOCK(2, 0);
+		break;
+	case 1:
+		DW3_BLOCK(1, 0);
+		break;
+	}
+	if (end < d->nv)
+		k = end, DW3_BLOCK(1, 1);
+#undef DW3_BLOCK
+}
+
+/* The planes [o0, o1) of a 3x3 depthwise convolution with strides sw
+ * and sh (1 or 2 each, constants once inlined) and dilation 1: output
+ * rows in blocks of DW3_ROWS at row stride 1, of 2 at row stride 2 (each
+ * input row loaded once for the output rows it feeds), then one by one. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+dw3_planes(const Conv *v, const float *x, const float *w, const float *bias, float *y, int64_t o0,
+	   int64_t o1, const int sw, const int sh)
+{
+	const int NR = sh == 1 ? DW3_ROWS : 2;
+	Dw3 d;
+
+	d.nv = (v->OW + 15) / 16;
+	d.last = (__mmask16)rt_lanes(0, v->OW - 16 * (d.nv - 1));
+	for (int64_t k = 0; k < d.nv; k++) {
+		uint32_t whole = sw == 1 ? 0xffffu : 0xffffffffu;
+		d.full[k] = k < d.nv - 1 || d.last == (__mmask16)0xffff;
+		for (int64_t j = 0; j < 3; j++) {
+			d.m[j][k] = dw_lanes(16 * k * sw - v->PW + j, 1, v->W, sw * (v->OW - 16 * k));
+			d.full[k] &= d.m[j][k] == whole;
+		}
+	}
+	d.inner = 1;
+	for (int64_t k = 1; k < d.nv - 1; k++)
+		d.inner &= d.full[k];
+	for (int64_t o = o0; o < o1; o++) {
+		const float *xc = x + o / v->kg * v->H * v->W, *wo = w + o * 9;
+		float *yo = y + o * v->hw;
+		__m512 b = _mm512_set1_ps(bias ? bias[o] : 0.0f), wv[9];
+		int64_t oy = 0;
+		for (int t = 0; t < 9; t++)
+			wv[t] = _mm512_set1_ps(wo[t]);
+		for (; oy + NR <= v->OH; oy += NR) {
+			const float *r[(DW3_ROWS - 1) * 2 + 3];
+			for (int64_t t = 0; t < (NR - 1) * sh + 3; t++) {
+				int64_t iy = oy * sh - v->PH + t;
+				r[t] = iy < 0 || iy >= v->H ? NULL : xc + iy * v->W;
+			}
+			dw3_rows(r, wv, b, &d, v->PW, yo + oy * v->OW, v->OW, NR, sw, sh);
+		}
+		if (oy < v->OH) { /* the last rows, fewer than a block */
+			const float *r[(DW3_ROWS - 1) * 2 + 3];
+			int64_t nr = v->OH - oy;
+			for (int64_t t = 0; t < (nr - 1) * sh + 3; t++) {
+				int64_t iy = oy * sh - v->PH + t;
+				r[t] = iy < 0 || iy >= v->H ? NULL : xc + iy * v->W;
+			}
+			if (sh == 1 && nr == 3)
+				dw3_rows(r, wv, b, &d, v->PW, yo + oy * v->OW, v->OW, 3, sw, sh);
+			else if (sh == 1 && nr == 2)
+				dw3_rows(r, wv, b, &d, v->PW, yo + oy * v->OW, v->OW, 2, sw, sh);
+			else
+				dw3_rows(r, wv, b, &d, v->PW, yo + oy * v->OW, v->OW, 1, sw, sh);
+		}
+	}
+}
+
+/* The instances: strides 1 and 2 (a stride of 2 one way and 1 the other
+ * takes depthwise_avx512). */
+#define DW3_INSTANCE(name, sw, sh)                                                                  \
+	__attribute__((target("avx512f"))) static void name(const Conv *v, const float *x,           \
+							     const float *w, const float *bias, float *y, \
+							     int64_t o0, int64_t o1)                      \
+	{                                                                                           \
+		dw3_planes(v, x, w, bias, y, o0, o1, sw, sh);                                       \
+	}
+DW3_INSTANCE(dw3_s1, 1, 1)
+DW3_INSTANCE(dw3_s2, 2, 2)
+#undef DW3_INSTANCE
+
 /* Depthwise (one input channel per group): output planes [o0, o1) of one
  * image computed directly, y[o] = bias[o] + sum_ij w[o,i,j] * x[o/kg] at
  * the window's offsets, row by row so the inner loop is a vector axpy.
@@ -464,6 +676,11 @@ static void
 depthwise(const Conv *v, const float *x, const float *w, const float *bias, float *y, int64_t o0,
 	  int64_t o1)
 {
+	if (v->KH == 3 && v->KW == 3 && v->DH == 1 && v->DW == 1 && v->SH == v->SW && v->SW <= 2 &&
+	    v->OW <= 16 * DW3_MAX_VECS && __builtin_cpu_supports("avx512f")) {
+		(v->SW == 1 ? dw3_s1 : dw3_s2)(v, x, w, bias, y, o0, o1);
+		return;
+	}
 	if (v->SW <= 2 && v->KW <= DW_MAX_KW && __builtin_cpu_supports("avx512f")) {
 		depthwise_avx512(v, x, w, bias, y, o0, o1);
 		return;
