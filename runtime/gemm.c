@@ -46,11 +46,12 @@ enum {
 _Static_assert((MC * KC + KC * NC) * sizeof(float) <= NNCC_ABI_GEMM_SCRATCH,
 	       "a GEMM scratch slot holds one packed A and one packed B block");
 
-/* c (mr x nr, row stride ldc) = (acc ? c : 0) + ap (mr x kc panel) * bp
- * (kc rows of nr, row stride ldb: nr for a packed panel, B's own for B
- * read in place) */
+/* c (mr x nr, row stride ldc) = (acc ? c : bias ? row i's bias[i] : 0) +
+ * ap (mr x kc panel) * bp (kc rows of nr, row stride ldb: nr for a packed
+ * panel, B's own for B read in place). The sum is added to the bias at
+ * the store, as it would be to a C filled with it. */
 typedef void (*Ukr)(int64_t kc, const float *ap, const float *bp, int64_t ldb, float *c,
-		    int64_t ldc, int acc);
+		    int64_t ldc, int acc, const float *bias);
 
 typedef struct Isa {
 	int mr, nr;
@@ -63,7 +64,7 @@ typedef struct Isa {
 #define UKR_AVX512(NAME, MR, NV)                                                                   \
 	__attribute__((target("avx512f"))) static void NAME(                                       \
 	    int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,           \
-	    float *restrict c, int64_t ldc, int acc)                                               \
+	    float *restrict c, int64_t ldc, int acc, const float *bias)                            \
 	{                                                                                          \
 		__m512 r[MR][NV], b[NV];                                                           \
 		_Pragma("GCC unroll 12") for (int i = 0; i < MR; i++)                               \
@@ -87,8 +88,11 @@ typedef struct Isa {
 		    _Pragma("GCC unroll 6") for (int v = 0; v < NV; v++)                             \
 		{                                                                                  \
 			float *q = c + i * ldc + 16 * v;                                           \
-			_mm512_storeu_ps(q, acc ? _mm512_add_ps(r[i][v], _mm512_loadu_ps(q))      \
-						: r[i][v]);                                        \
+			if (acc)                                                                   \
+				r[i][v] = _mm512_add_ps(r[i][v], _mm512_loadu_ps(q));              \
+			else if (bias)                                                             \
+				r[i][v] = _mm512_add_ps(r[i][v], _mm512_set1_ps(bias[i]));         \
+			_mm512_storeu_ps(q, r[i][v]);                                              \
 		}                                                                                  \
 	}
 
@@ -106,7 +110,7 @@ UKR_AVX512(ukr_avx512_4x96, 4, 6)
 #define UKR_AVX512_T(NAME, NV, NR)                                                                 \
 	__attribute__((target("avx512f"))) static void NAME(                                       \
 	    int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,           \
-	    float *restrict c, int64_t ldc, int acc)                                               \
+	    float *restrict c, int64_t ldc, int acc, const float *bias)                            \
 	{                                                                                          \
 		__m512 r[NR][NV], a[NV];                                                           \
 		const __m512i col = _mm512_mullo_epi32(                                            \
@@ -131,6 +135,8 @@ UKR_AVX512(ukr_avx512_4x96, 4, 6)
 			float *q = c + 16 * v * ldc + j;                                           \
 			if (acc)                                                                   \
 				r[j][v] = _mm512_add_ps(r[j][v], _mm512_i32gather_ps(col, q, 4));  \
+			else if (bias)                                                             \
+				r[j][v] = _mm512_add_ps(r[j][v], _mm512_loadu_ps(bias + 16 * v));  \
 			_mm512_i32scatter_ps(q, col, r[j][v], 4);                                  \
 		}                                                                                  \
 	}
@@ -141,7 +147,7 @@ UKR_AVX512_T(ukr_avx512_32x12, 2, 12)
 
 __attribute__((target("avx2,fma"))) static void
 ukr_avx2(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,
-	 float *restrict c, int64_t ldc, int acc)
+	 float *restrict c, int64_t ldc, int acc, const float *bias)
 {
 	__m256 r[6][2];
 
@@ -163,6 +169,9 @@ ukr_avx2(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t
 		if (acc) {
 			r[i][0] = _mm256_add_ps(r[i][0], _mm256_loadu_ps(q));
 			r[i][1] = _mm256_add_ps(r[i][1], _mm256_loadu_ps(q + 8));
+		} else if (bias) {
+			r[i][0] = _mm256_add_ps(r[i][0], _mm256_set1_ps(bias[i]));
+			r[i][1] = _mm256_add_ps(r[i][1], _mm256_set1_ps(bias[i]));
 		}
 		_mm256_storeu_ps(q, r[i][0]);
 		_mm256_storeu_ps(q + 8, r[i][1]);
@@ -171,7 +180,7 @@ ukr_avx2(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t
 
 static void
 ukr_plain(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,
-	  float *restrict c, int64_t ldc, int acc)
+	  float *restrict c, int64_t ldc, int acc, const float *bias)
 {
 	float r[4][8] = {{0}};
 
@@ -181,7 +190,7 @@ ukr_plain(int64_t kc, const float *restrict ap, const float *restrict bp, int64_
 				r[i][j] += ap[i] * bp[j];
 	for (int i = 0; i < 4; i++)
 		for (int j = 0; j < 8; j++)
-			c[i * ldc + j] = (acc ? c[i * ldc + j] : 0.0f) + r[i][j];
+			c[i * ldc + j] = r[i][j] + (acc ? c[i * ldc + j] : bias ? bias[i] : 0.0f);
 }
 
 /* The micro-kernels this CPU runs, the first the default; *n gets their
@@ -425,21 +434,14 @@ gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float 
 	float tile[MAX_TILE] __attribute__((aligned(64)));
 	int64_t ncb = NC / nr * nr, mcb = MC / mr * mr; /* whole tiles per block */
 	int inplace = !g->trans_b && i1 - i0 <= INPLACE_B_ROWS;
-	int avx512 = g->isa->avx && __builtin_cpu_supports("avx512f");
-	/* a transposed tile reads C with gathers: its bias rows are written
-	 * up front (this piece's block of C), then accumulated onto */
-	int upfront = g->bias && mr > nr;
-
-	if (upfront)
-		fill_rows(g->c + i0 * g->ldc + j0, g->ldc, i1 - i0, j1 - j0, g->bias + i0, avx512);
 
 	for (int64_t jc = j0; jc < j1; jc += ncb) {
 		int64_t nc = j1 - jc < ncb ? j1 - jc : ncb;
 		int64_t full = inplace ? nc / nr * nr : 0; /* columns read in place */
 		for (int64_t pc = 0; pc < g->k; pc += KC) {
 			int64_t kc = g->k - pc < KC ? g->k - pc : KC;
-			int acc = pc > 0 || g->acc || upfront;
-			const float *bias = pc == 0 && !upfront ? g->bias : NULL; /* the first block starts from it */
+			int acc = pc > 0 || g->acc;
+			const float *bias = pc == 0 ? g->bias : NULL; /* the first block starts from it */
 			pack_b(g, pc, kc, jc + full, nc - full, bp + full * kc);
 			for (int64_t ic = i0; ic < i1; ic += mcb) {
 				int64_t mc = i1 - ic < mcb ? i1 - ic : mcb;
@@ -456,14 +458,11 @@ gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float 
 						if (jr < full)
 							b = g->b + pc * g->ldb + jc + jr, ldb = g->ldb;
 						if (rows == mr && cols == nr) {
-							/* the bias stored in the tile is reloaded at
-							 * once, whole vectors: it forwards */
-							if (bias)
-								fill_rows(c, g->ldc, mr, nr, bias + ic + ir, avx512);
-							g->isa->ukr(kc, a, b, ldb, c, g->ldc, acc || bias);
+							g->isa->ukr(kc, a, b, ldb, c, g->ldc, acc,
+								    bias ? bias + ic + ir : NULL);
 							continue;
 						}
-						g->isa->ukr(kc, a, b, ldb, tile, nr, 0);
+						g->isa->ukr(kc, a, b, ldb, tile, nr, 0, NULL);
 						for (int64_t i = 0; i < rows; i++)
 							for (int64_t j = 0; j < cols; j++)
 								c[i * g->ldc + j] = (acc ? c[i * g->ldc + j]

@@ -47,11 +47,11 @@ int rt_gemm_const_a_ready(const nncc_abi_ctx *cx, const void *key, uint32_t part
 			  int64_t k, const float *a);
 
 /* A micro-kernel of the GEMM, for callers that lay out their own panels
- * (winograd.c): c (mr x nr, row stride ldc) = (acc ? c : 0) + ap * bp,
- * ap an mr x kc panel stored column by column (kc runs of mr), bp kc rows
- * of nr (row stride ldb). */
+ * (winograd.c): c (mr x nr, row stride ldc) = (acc ? c : bias ? row i's
+ * bias[i] : 0) + ap * bp, ap an mr x kc panel stored column by column (kc
+ * runs of mr), bp kc rows of nr (row stride ldb). */
 typedef void (*RtUkr)(int64_t kc, const float *ap, const float *bp, int64_t ldb, float *c,
-		      int64_t ldc, int acc);
+		      int64_t ldc, int acc, const float *bias);
 typedef struct RtTile {
 	int mr, nr; /* tile rows and columns */
 	RtUkr ukr;  /* its micro-kernel */
