@@ -40,7 +40,6 @@ enum {
 	MC = 96,   /* rows of A per packed block (whole tiles of MR rows: 96 for every MR) */
 	KC = 256,  /* inner extent per packed block */
 	NC = 1024, /* columns of B per packed block (whole tiles: 960 for NR 48 and 96) */
-	MAX_TILE = 384, /* floats of the largest MR x NR tile */
 };
 
 _Static_assert((MC * KC + KC * NC) * sizeof(float) <= NNCC_ABI_GEMM_SCRATCH,
@@ -48,10 +47,12 @@ _Static_assert((MC * KC + KC * NC) * sizeof(float) <= NNCC_ABI_GEMM_SCRATCH,
 
 /* c (mr x nr, row stride ldc) = (acc ? c : bias ? row i's bias[i] : 0) +
  * ap (mr x kc panel) * bp (kc rows of nr, row stride ldb: nr for a packed
- * panel, B's own for B read in place). The sum is added to the bias at
- * the store, as it would be to a C filled with it. */
+ * panel, B's own for B read in place), of which only the first rows x
+ * cols are read and written (a tile at C's edge: the panels are padded
+ * with zeros). The sum is added to the bias at the store, as it would be
+ * to a C filled with it. */
 typedef void (*Ukr)(int64_t kc, const float *ap, const float *bp, int64_t ldb, float *c,
-		    int64_t ldc, int acc, const float *bias);
+		    int64_t ldc, int acc, const float *bias, int64_t rows, int64_t cols);
 
 typedef struct Isa {
 	int mr, nr;
@@ -59,12 +60,20 @@ typedef struct Isa {
 	int avx; /* the CPU has AVX2 (packing transposes through registers) */
 } Isa;
 
+/* The first n lanes of 16 (none for n <= 0, all for n >= 16). */
+static inline uint32_t
+ukr_lanes(int64_t n)
+{
+	return n <= 0 ? 0 : n >= 16 ? 0xffffu : (1u << n) - 1;
+}
+
 /* An AVX-512 micro-kernel of MR rows and NV vectors of 16 columns, with
  * MR * NV accumulators (at most 24 of the 32 zmm registers). */
 #define UKR_AVX512(NAME, MR, NV)                                                                   \
 	__attribute__((target("avx512f"))) static void NAME(                                       \
 	    int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,           \
-	    float *restrict c, int64_t ldc, int acc, const float *bias)                            \
+	    float *restrict c, int64_t ldc, int acc, const float *bias, int64_t rows,              \
+	    int64_t cols)                                                                          \
 	{                                                                                          \
 		__m512 r[MR][NV], b[NV];                                                           \
 		_Pragma("GCC unroll 12") for (int i = 0; i < MR; i++)                               \
@@ -84,15 +93,31 @@ typedef struct Isa {
 				    _mm512_fmadd_ps(a, b[v], r[i][v]);                             \
 			}                                                                          \
 		}                                                                                  \
+		if (rows == MR && cols == 16 * NV) {                                               \
+			_Pragma("GCC unroll 12") for (int i = 0; i < MR; i++)                       \
+			    _Pragma("GCC unroll 6") for (int v = 0; v < NV; v++)                     \
+			{                                                                          \
+				float *q = c + i * ldc + 16 * v;                                   \
+				if (acc)                                                           \
+					r[i][v] = _mm512_add_ps(r[i][v], _mm512_loadu_ps(q));      \
+				else if (bias)                                                     \
+					r[i][v] = _mm512_add_ps(r[i][v], _mm512_set1_ps(bias[i])); \
+				_mm512_storeu_ps(q, r[i][v]);                                      \
+			}                                                                          \
+			return;                                                                    \
+		}                                                                                  \
 		_Pragma("GCC unroll 12") for (int i = 0; i < MR; i++)                               \
 		    _Pragma("GCC unroll 6") for (int v = 0; v < NV; v++)                             \
-		{                                                                                  \
+		{ /* an edge tile: masked on the columns, rows past C skipped */                  \
 			float *q = c + i * ldc + 16 * v;                                           \
+			__mmask16 mk = (__mmask16)ukr_lanes(cols - 16 * v);                         \
+			if (i >= rows || !mk)                                                      \
+				continue;                                                          \
 			if (acc)                                                                   \
-				r[i][v] = _mm512_add_ps(r[i][v], _mm512_loadu_ps(q));              \
+				r[i][v] = _mm512_add_ps(r[i][v], _mm512_maskz_loadu_ps(mk, q));    \
 			else if (bias)                                                             \
 				r[i][v] = _mm512_add_ps(r[i][v], _mm512_set1_ps(bias[i]));         \
-			_mm512_storeu_ps(q, r[i][v]);                                              \
+			_mm512_mask_storeu_ps(q, mk, r[i][v]);                                     \
 		}                                                                                  \
 	}
 
@@ -110,7 +135,8 @@ UKR_AVX512(ukr_avx512_4x96, 4, 6)
 #define UKR_AVX512_T(NAME, NV, NR)                                                                 \
 	__attribute__((target("avx512f"))) static void NAME(                                       \
 	    int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,           \
-	    float *restrict c, int64_t ldc, int acc, const float *bias)                            \
+	    float *restrict c, int64_t ldc, int acc, const float *bias, int64_t rows,              \
+	    int64_t cols)                                                                          \
 	{                                                                                          \
 		__m512 r[NR][NV], a[NV];                                                           \
 		const __m512i col = _mm512_mullo_epi32(                                            \
@@ -131,13 +157,17 @@ UKR_AVX512(ukr_avx512_4x96, 4, 6)
 		}                                                                                  \
 		_Pragma("GCC unroll 12") for (int j = 0; j < NR; j++)                               \
 		    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                             \
-		{                                                                                  \
+		{ /* the rows of C past its edge masked off */                                   \
 			float *q = c + 16 * v * ldc + j;                                           \
+			__mmask16 mk = (__mmask16)ukr_lanes(rows - 16 * v);                         \
+			if (j >= cols || !mk)                                                      \
+				continue;                                                          \
 			if (acc)                                                                   \
-				r[j][v] = _mm512_add_ps(r[j][v], _mm512_i32gather_ps(col, q, 4));  \
+				r[j][v] = _mm512_add_ps(                                           \
+				    r[j][v], _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, col, q, 4)); \
 			else if (bias)                                                             \
-				r[j][v] = _mm512_add_ps(r[j][v], _mm512_loadu_ps(bias + 16 * v));  \
-			_mm512_i32scatter_ps(q, col, r[j][v], 4);                                  \
+				r[j][v] = _mm512_add_ps(r[j][v], _mm512_maskz_loadu_ps(mk, bias + 16 * v)); \
+			_mm512_mask_i32scatter_ps(q, mk, col, r[j][v], 4);                         \
 		}                                                                                  \
 	}
 
@@ -147,7 +177,7 @@ UKR_AVX512_T(ukr_avx512_32x12, 2, 12)
 
 __attribute__((target("avx2,fma"))) static void
 ukr_avx2(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,
-	 float *restrict c, int64_t ldc, int acc, const float *bias)
+	 float *restrict c, int64_t ldc, int acc, const float *bias, int64_t rows, int64_t cols)
 {
 	__m256 r[6][2];
 
@@ -162,6 +192,15 @@ ukr_avx2(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t
 			r[i][0] = _mm256_fmadd_ps(a, b0, r[i][0]);
 			r[i][1] = _mm256_fmadd_ps(a, b1, r[i][1]);
 		}
+	}
+	if (rows < 6 || cols < 16) { /* an edge tile: through a buffer */
+		float t[6][16];
+		for (int i = 0; i < 6; i++)
+			_mm256_storeu_ps(t[i], r[i][0]), _mm256_storeu_ps(t[i] + 8, r[i][1]);
+		for (int64_t i = 0; i < rows; i++)
+			for (int64_t j = 0; j < cols; j++)
+				c[i * ldc + j] = t[i][j] + (acc ? c[i * ldc + j] : bias ? bias[i] : 0.0f);
+		return;
 	}
 #pragma GCC unroll 6
 	for (int i = 0; i < 6; i++) {
@@ -180,7 +219,7 @@ ukr_avx2(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t
 
 static void
 ukr_plain(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,
-	  float *restrict c, int64_t ldc, int acc, const float *bias)
+	  float *restrict c, int64_t ldc, int acc, const float *bias, int64_t rows, int64_t cols)
 {
 	float r[4][8] = {{0}};
 
@@ -188,8 +227,8 @@ ukr_plain(int64_t kc, const float *restrict ap, const float *restrict bp, int64_
 		for (int i = 0; i < 4; i++)
 			for (int j = 0; j < 8; j++)
 				r[i][j] += ap[i] * bp[j];
-	for (int i = 0; i < 4; i++)
-		for (int j = 0; j < 8; j++)
+	for (int i = 0; i < rows; i++)
+		for (int j = 0; j < cols; j++)
 			c[i * ldc + j] = r[i][j] + (acc ? c[i * ldc + j] : bias ? bias[i] : 0.0f);
 }
 
@@ -198,7 +237,6 @@ ukr_plain(int64_t kc, const float *restrict ap, const float *restrict bp, int64_
 static const Isa *
 cpu_isas(int *n)
 {
-	/* every mr * nr at most MAX_TILE */
 	static const Isa avx512[] = {{12, 32, ukr_avx512_12x32, 1}, {8, 48, ukr_avx512_8x48, 1},
 				     {6, 64, ukr_avx512_6x64, 1},   {4, 96, ukr_avx512_4x96, 1},
 				     {32, 12, ukr_avx512_32x12, 1}, {32, 8, ukr_avx512_32x8, 1},
@@ -431,7 +469,6 @@ static void
 gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *ap, float *bp)
 {
 	int mr = g->isa->mr, nr = g->isa->nr;
-	float tile[MAX_TILE] __attribute__((aligned(64)));
 	int64_t ncb = NC / nr * nr, mcb = MC / mr * mr; /* whole tiles per block */
 	int inplace = !g->trans_b && i1 - i0 <= INPLACE_B_ROWS;
 
@@ -457,17 +494,8 @@ gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float 
 						int64_t ldb = nr;
 						if (jr < full)
 							b = g->b + pc * g->ldb + jc + jr, ldb = g->ldb;
-						if (rows == mr && cols == nr) {
-							g->isa->ukr(kc, a, b, ldb, c, g->ldc, acc,
-								    bias ? bias + ic + ir : NULL);
-							continue;
-						}
-						g->isa->ukr(kc, a, b, ldb, tile, nr, 0, NULL);
-						for (int64_t i = 0; i < rows; i++)
-							for (int64_t j = 0; j < cols; j++)
-								c[i * g->ldc + j] = (acc ? c[i * g->ldc + j]
-										     : bias ? bias[ic + ir + i] : 0.0f) +
-										    tile[i * nr + j];
+						g->isa->ukr(kc, a, b, ldb, c, g->ldc, acc, bias ? bias + ic + ir : NULL,
+							    rows, cols);
 					}
 			}
 		}

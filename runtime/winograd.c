@@ -308,7 +308,7 @@ mul_part(const Wino *d, int64_t xi, int64_t r0, int64_t r1)
 		for (int64_t ir = r0; ir < r1; ir += mr)
 			for (int64_t jr = 0; jr < d->tbn; jr += nr)
 				d->tile.ukr(kc, u + ir * d->C + pc * mr, v + jr * d->C + pc * nr, nr,
-					    m + ir * d->tbp + jr, d->tbp, pc > 0, NULL);
+					    m + ir * d->tbp + jr, d->tbp, pc > 0, NULL, mr, nr);
 	}
 }
 
