@@ -58,8 +58,8 @@ typedef struct RtTile {
 	RtUkr ukr;  /* its micro-kernel */
 } RtTile;
 
-/* The AVX-512 tile rt_gemm would use for an m x n C (the same rule, a
- * function of m and n only); 0 without AVX-512. */
-int rt_gemm_tile(int64_t m, int64_t n, RtTile *t);
+/* The AVX-512 tile rt_gemm would use for an m x n C of inner extent k
+ * (the same rule, a function of m, n and k only); 0 without AVX-512. */
+int rt_gemm_tile(int64_t m, int64_t n, int64_t k, RtTile *t);
 
 #endif

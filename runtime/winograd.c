@@ -547,7 +547,7 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 	int64_t threads = cx->parallel_for ? cx->nthreads : 1, width = 0;
 	int mode = 0; /* 0: phases, 1: tile ranges, 2: filter ranges */
 	RtTile rt;
-	if (!rt_gemm_tile(d.K, blk, &d.tile))
+	if (!rt_gemm_tile(d.K, blk, d.C, &d.tile))
 		return 0;
 	if (threads > 1 && d.K > d.total) {
 		int64_t kp = (d.K + d.tile.mr - 1) / d.tile.mr * d.tile.mr, nr = d.tile.nr;
@@ -557,7 +557,7 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 		mode = kp / d.tile.mr >= threads && width > 0 ? 2 : 0;
 	} else if (threads > 1 && d.total >= 16 * threads) {
 		int64_t per = (d.total + threads - 1) / threads < blk ? (d.total + threads - 1) / threads : blk;
-		rt_gemm_tile(d.K, per, &rt);
+		rt_gemm_tile(d.K, per, d.C, &rt);
 		width = (blk + 96) / threads / rt.nr * rt.nr;
 		if (width > 0) { /* the GEMMs' padded areas, both ways */
 			int64_t area = 0, parea = 0;

@@ -64,8 +64,10 @@ test_gemm_shapes(void **state)
 	    {40, 520, 30}, {200, 100, 50}, {3, 1100, 20},  {130, 9, 600}, {64, 64, 64},
 	    /* the narrow tiles: 8 x 48, 6 x 64 and 4 x 96 */
 	    {16, 150, 100}, {6, 784, 25},  {6, 25, 700},   {4, 200, 30},  {3, 1000, 9},
-	    /* the transposed tiles: 32 x 12, 32 x 8 and 32 x 4 */
+	    /* the transposed tiles: 32 x 12, 32 x 8, 32 x 7 and 32 x 4 (7 x 7
+	     * planes from k = 128 on, whole and with rows past the edge) */
 	    {1000, 9, 64},  {256, 7, 100},  {100, 4, 300},  {64, 2, 300},  {70, 11, 257},
+	    {320, 49, 960}, {100, 49, 300}, {70, 98, 130},
 	    /* at most 4 rows: B's rows streamed (tb: dot products, k >= 64) */
 	    {1, 300, 64},   {3, 37, 100},   {4, 1030, 515}, {1, 2000, 200}, {2, 6, 63},
 	};
