@@ -2,6 +2,7 @@
 // ONNX Runtime side of nncc's benchmark (bench/bench.py runs it).
 //
 //   node ort_bench.js MODEL.onnx [NAME=]INPUT.npy... [--runs N] [--warmup W] [--threads T] [--dump DIR]
+//                     [--profile PREFIX]
 //   node ort_bench.js --version
 //
 // Creates one CPU session (intraOpNumThreads T, interOpNumThreads 1,
@@ -11,6 +12,9 @@
 // (process.hrtime around each `await session.run`), and prints one line:
 //   {"engine": "ort", "version": "...", "median_ms": X, "min_ms": Y, "runs": N}
 // --dump writes every output of the last run to DIR/OUTPUT.npy (float32).
+// --profile turns on ONNX Runtime's own profiler (every node's time in
+// every run, to PREFIX_<date>.json, named in the line's "profile"; the
+// timed runs are then slower): bench/ort_profile.py sums it per node.
 // Exit status: 0 ok, 1 error, 3 onnxruntime-node is not installed.
 
 const fs = require('fs');
@@ -72,7 +76,7 @@ function writeNpy(path, y) {
 }
 
 function parseArgs(argv) {
-  const a = { runs: 50, warmup: 3, threads: 1, dump: null, pos: [] };
+  const a = { runs: 50, warmup: 3, threads: 1, dump: null, profile: null, pos: [] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const num = () => {
@@ -84,11 +88,12 @@ function parseArgs(argv) {
     else if (k === '--warmup') a.warmup = num();
     else if (k === '--threads') a.threads = num();
     else if (k === '--dump') a.dump = argv[++i];
+    else if (k === '--profile') a.profile = argv[++i];
     else if (k.startsWith('--')) die(`unknown option ${k}`);
     else a.pos.push(k);
   }
   if (a.pos.length < 2 || a.runs < 1 || a.threads < 1) {
-    die('usage: node ort_bench.js MODEL.onnx [NAME=]INPUT.npy... [--runs N>=1] [--warmup W] [--threads T>=1] [--dump DIR]');
+    die('usage: node ort_bench.js MODEL.onnx [NAME=]INPUT.npy... [--runs N>=1] [--warmup W] [--threads T>=1] [--dump DIR] [--profile PREFIX]');
   }
   return a;
 }
@@ -112,6 +117,7 @@ async function main() {
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    ...(a.profile ? { enableProfiling: true, profileFilePrefix: a.profile } : {}),
   });
   const feeds = {};
   a.pos.slice(1).forEach((arg, i) => {
@@ -139,14 +145,27 @@ async function main() {
       writeNpy(`${a.dump}/${name}.npy`, y);
     }
   }
-  console.log(JSON.stringify({
+  const line = {
     engine: 'ort',
     version: ort.env.versions.node || ort.env.versions.common,
     median_ms: median(times),
     min_ms: Math.min(...times),
     runs: a.runs,
-  }));
+  };
+  if (a.profile && session.endProfiling) session.endProfiling();
   if (session.release) await session.release();
+  if (a.profile) line.profile = newestProfile(a.profile);
+  console.log(JSON.stringify(line));
+}
+
+// The newest PREFIX_*.json (ONNX Runtime appends the date to the prefix).
+function newestProfile(prefix) {
+  const path = require('path');
+  const dir = path.dirname(prefix), base = path.basename(prefix) + '_';
+  const files = fs.readdirSync(dir).filter((f) => f.startsWith(base) && f.endsWith('.json'))
+    .map((f) => path.join(dir, f));
+  if (!files.length) die(`no profile ${prefix}_*.json was written`);
+  return files.reduce((p, q) => (fs.statSync(q).mtimeMs > fs.statSync(p).mtimeMs ? q : p));
 }
 
 main().catch((e) => die(e && e.stack ? e.stack : String(e)));
