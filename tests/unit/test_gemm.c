@@ -68,6 +68,8 @@ test_gemm_shapes(void **state)
 	     * planes from k = 128 on, whole and with rows past the edge) */
 	    {1000, 9, 64},  {256, 7, 100},  {100, 4, 300},  {64, 2, 300},  {70, 11, 257},
 	    {320, 49, 960}, {100, 49, 300}, {70, 98, 130},
+	    /* 3x3 planes from k = 128 on: 32 x 9, not dot products */
+	    {1000, 9, 512}, {70, 9, 130},
 	    /* at most 4 rows: B's rows streamed (tb: dot products, k >= 64) */
 	    {1, 300, 64},   {3, 37, 100},   {4, 1030, 515}, {1, 2000, 200}, {2, 6, 63},
 	};
