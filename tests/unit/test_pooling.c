@@ -48,6 +48,13 @@ test_pool_against_reference(void **state)
 		{1, 3, 1, 100, 1, 3, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0},   /* 1-D max */
 		{1, 2, 80, 20, 70, 3, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0},  /* 70 rows: past the vector path */
 		{1, 2, 8, 8, 3, 3, 3, 3, 0, 0, 0, 0, 1, 1, 1, 1, 1},     /* ceil: last window on the end pad */
+		/* 3x3 max by input rows reduced once (max3_tmpl): two rows, uneven
+		 * pads at stride 1 and 2, rows of 50 (a partial last vector), and
+		 * strides 1 x 2, which it leaves to row_tmpl */
+		{1, 3, 2, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0, 0},
+		{2, 4, 9, 50, 3, 3, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0},
+		{1, 3, 15, 33, 3, 3, 2, 2, 1, 0, 0, 1, 1, 1, 0, 0, 0},
+		{1, 2, 10, 12, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0},
 	};
 	uint32_t seed = 5;
 	RtPool *pool;
