@@ -547,6 +547,29 @@ dw3_block(const float *const *r, const __m512 wv[9], __m512 b, const Dw3 *d, int
 					      k + q == d->nv - 1 ? d->last : (__mmask16)0xffff, acc[i][q]);
 }
 
+/* n (1 to 4, at run time) vectors from k: the block of that many. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+dw3_some(const float *const *r, const __m512 wv[9], __m512 b, const Dw3 *d, int64_t k, int64_t pw,
+	 float *y, int64_t ow, int64_t n, const int nr, const int sw, const int sh, const int masked)
+{
+	int64_t c0 = 16 * k * sw - pw;
+
+	switch (n) {
+	case 4:
+		dw3_block(r, wv, b, d, k, c0, y, ow, nr, 4, sw, sh, masked);
+		break;
+	case 3:
+		dw3_block(r, wv, b, d, k, c0, y, ow, nr, 3, sw, sh, masked);
+		break;
+	case 2:
+		dw3_block(r, wv, b, d, k, c0, y, ow, nr, 2, sw, sh, masked);
+		break;
+	case 1:
+		dw3_block(r, wv, b, d, k, c0, y, ow, nr, 1, sw, sh, masked);
+		break;
+	}
+}
+
 /* nr output rows (input rows r[0 ..]) of a plane, across: a row of at
  * most four vectors in one block with masked loads; a wider one with its
  * first and last vectors alone, masked if they are not whole, the whole
@@ -557,46 +580,24 @@ dw3_rows(const float *const *r, const __m512 wv[9], __m512 b, const Dw3 *d, int6
 {
 	int64_t k = 0, end = d->nv;
 
-#define DW3_BLOCK(nq, masked) dw3_block(r, wv, b, d, k, 16 * k * sw - pw, y, ow, nr, nq, sw, sh, masked)
-	switch (d->nv) { /* a narrow row: one block, masked */
-	case 1:
-		DW3_BLOCK(1, 1);
-		return;
-	case 2:
-		DW3_BLOCK(2, 1);
-		return;
-	case 3:
-		DW3_BLOCK(3, 1);
-		return;
-	case 4:
-		DW3_BLOCK(4, 1);
+	if (d->nv <= 4) { /* a narrow row: one block, masked */
+		dw3_some(r, wv, b, d, 0, pw, y, ow, d->nv, nr, sw, sh, 1);
 		return;
 	}
 	if (!d->inner) { /* some vector inside is not whole: one at a time */
 		for (; k < end; k++)
-			DW3_BLOCK(1, 1);
+			dw3_some(r, wv, b, d, k, pw, y, ow, 1, nr, sw, sh, 1);
 		return;
 	}
 	if (!d->full[0])
-		DW3_BLOCK(1, 1), k++;
+		dw3_some(r, wv, b, d, k++, pw, y, ow, 1, nr, sw, sh, 1);
 	if (end > k && !d->full[end - 1])
 		end--;
 	for (; k + 4 <= end; k += 4)
-		DW3_BLOCK(4, 0);
-	switch (end - k) {
-	case 3:
-		DW3_BLOCK(3, 0);
-		break;
-	case 2:
-		DW3_BLOCK(2, 0);
-		break;
-	case 1:
-		DW3_BLOCK(1, 0);
-		break;
-	}
+		dw3_some(r, wv, b, d, k, pw, y, ow, 4, nr, sw, sh, 0);
+	dw3_some(r, wv, b, d, k, pw, y, ow, end - k, nr, sw, sh, 0);
 	if (end < d->nv)
-		k = end, DW3_BLOCK(1, 1);
-#undef DW3_BLOCK
+		dw3_some(r, wv, b, d, end, pw, y, ow, 1, nr, sw, sh, 1);
 }
 
 /* The planes [o0, o1) of a 3x3 depthwise convolution with strides sw
