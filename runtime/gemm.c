@@ -316,9 +316,9 @@ typedef struct Gemm {
 	 * packed block by block */
 	const float *apack;
 	int64_t mp;
-	/* C's rows start as these values (m floats; the tiled path writes them
-	 * into each tile just before its first micro-kernel call), not 0;
-	 * NULL: none */
+	/* C's rows start as these values (m floats; on the tiled path each
+	 * tile's micro-kernel adds its rows' to the first KC block's sums at
+	 * its store), not 0; NULL: none */
 	const float *bias;
 } Gemm;
 
@@ -503,8 +503,8 @@ gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float 
 						int64_t ldb = nr;
 						if (jr < full)
 							b = g->b + pc * g->ldb + jc + jr, ldb = g->ldb;
-						g->isa->ukr(kc, a, b, ldb, c, g->ldc, acc, bias ? bias + ic + ir : NULL,
-							    rows, cols);
+						const float *bt = bias ? bias + ic + ir : NULL;
+						g->isa->ukr(kc, a, b, ldb, c, g->ldc, acc, bt, rows, cols);
 					}
 			}
 		}

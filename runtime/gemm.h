@@ -24,8 +24,8 @@ void rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const floa
  * (nncc_abi_ctx.wcache; packed on the first call), not packed anew. With
  * row_bias (m floats, or NULL), C = row_bias (row i: row_bias[i]) + A * B
  * and accumulate is ignored: the same bits as filling C with the bias and
- * accumulating, without a pass over C first (the tiled path writes the
- * bias into each tile just before the tile's first micro-kernel call). */
+ * accumulating, without a pass over C first (on the tiled path each
+ * tile's micro-kernel adds the bias at its first store). */
 void rt_gemm_const_a(const nncc_abi_ctx *cx, const void *key, uint32_t part, int64_t m, int64_t n,
 		     int64_t k, const float *a, const float *b, int64_t ldb, int trans_b, int accumulate,
 		     const float *row_bias, float *c, int64_t ldc);

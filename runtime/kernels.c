@@ -534,9 +534,11 @@ dw3_block(const float *const *r, const __m512 wv[9], __m512 b, const Dw3 *d, int
 #pragma GCC unroll 8
 			for (int i = 0; i < nr; i++)
 #pragma GCC unroll 3
-				for (int j = 0; j < 3; j++)
-					if (t - sh * i >= 0 && t - sh * i < 3)
-						acc[i][q] = _mm512_fmadd_ps(wv[3 * (t - sh * i) + j], xv[j], acc[i][q]);
+				for (int j = 0; j < 3; j++) {
+					int tap = t - sh * i; /* the window row of input row t */
+					if (tap >= 0 && tap < 3)
+						acc[i][q] = _mm512_fmadd_ps(wv[3 * tap + j], xv[j], acc[i][q]);
+				}
 		}
 	}
 #pragma GCC unroll 8

@@ -282,7 +282,8 @@ pool_chunk(void *closure, int64_t ch)
 		/* the 3x3 max pools: each plane's run of rows at once */
 		for (int64_t r = r0; r < r1;) {
 			int64_t pl = r / p->OH, oy = r % p->OH, n = p->OH - oy < r1 - r ? p->OH - oy : r1 - r;
-			(p->SW == 1 ? max3_s1 : max3_s2)(p, p->x + pl * p->H * p->W, oy, oy + n, p->y + pl * p->OH * p->OW);
+			const float *x = p->x + pl * p->H * p->W;
+			(p->SW == 1 ? max3_s1 : max3_s2)(p, x, oy, oy + n, p->y + pl * p->OH * p->OW);
 			r += n;
 		}
 		return;
