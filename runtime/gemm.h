@@ -58,6 +58,24 @@ typedef struct RtTile {
 	RtUkr ukr;  /* its micro-kernel */
 } RtTile;
 
+/* A micro-kernel as gemm.c uses it (gemm_ukr.c): its tile, and whether
+ * the CPU has AVX2 (packing transposes through registers). */
+typedef struct RtIsa {
+	int mr, nr;
+	RtUkr ukr;
+	int avx;
+} RtIsa;
+
+/* Inner extent from which a transposed tile's scatter stores count as
+ * amortized (rt_gemm_isa), and a 3x3 plane takes its tile rather than dot
+ * products (gemm.c). */
+enum { RT_GEMM_T_DEAR_K = 128 };
+
+/* The micro-kernel for an m x n C of inner extent k on this CPU: the one
+ * that pads C least to whole tiles, a transposed tile's lane counted
+ * dearer (gemm_ukr.c). A function of m, n and k only. */
+const RtIsa *rt_gemm_isa(int64_t m, int64_t n, int64_t k);
+
 /* The AVX-512 tile rt_gemm would use for an m x n C of inner extent k
  * (the same rule, a function of m, n and k only); 0 without AVX-512. */
 int rt_gemm_tile(int64_t m, int64_t n, int64_t k, RtTile *t);

@@ -20,6 +20,7 @@
 #include "wcache.h"
 #include "runtime/rt.h"
 #include "runtime/gemm.c"
+#include "runtime/gemm_ukr.c"
 
 void
 cblas_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta,

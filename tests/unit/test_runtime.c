@@ -27,8 +27,10 @@
 #include "runtime/kernels.c"
 #include "runtime/conv_nd.c"
 #include "runtime/gemm.c"
+#include "runtime/gemm_ukr.c"
 #include "runtime/conv_direct.c"
 #include "runtime/winograd.c"
+#include "runtime/depthwise.c"
 
 /* A deterministic generator of floats in [-1, 1). */
 static int
@@ -272,9 +274,8 @@ test_depthwise3x3(void **state)
 		int64_t N = c[0], C = c[1], H = c[2], W = c[3], K = c[4];
 		int64_t OH = (H + c[7] + c[9] - 3) / c[5] + 1, OW = (W + c[8] + c[10] - 3) / c[6] + 1;
 		int64_t p[17] = {N, C, H, W, K, OH, OW, 3, 3, c[5], c[6], c[7], c[8], 1, 1, C, 0};
-		Conv v = {.C = C, .H = H, .W = W, .K = K, .OH = OH, .OW = OW, .KH = 3, .KW = 3, .SH = c[5],
-			  .SW = c[6], .PH = c[7], .PW = c[8], .DH = 1, .DW = 1, .G = C, .cg = 1,
-			  .kg = K / C, .ckk = 9, .hw = OH * OW};
+		Dwc v = {.C = C, .H = H, .W = W, .K = K, .OH = OH, .OW = OW, .KH = 3, .KW = 3, .SH = c[5],
+			 .SW = c[6], .PH = c[7], .PW = c[8], .DH = 1, .DW = 1, .kg = K / C, .hw = OH * OW};
 		int64_t ny = N * K * OH * OW;
 		float *x = rnd_array(N * C * H * W, &seed), *w = rnd_array(K * 9, &seed);
 		float *bias = rnd_array(K, &seed), *y = rnd_array(ny, &seed), *ref = rnd_array(ny, &seed);

@@ -22,6 +22,7 @@
 #include "wcache.h"
 #include "runtime/rt.h"
 #include "runtime/gemm.c"
+#include "runtime/gemm_ukr.c"
 #include "runtime/winograd.c"
 
 /* gemm.c's OpenBLAS fallback: never reached here (no rt_gemm call). */
