@@ -232,9 +232,9 @@ int lw_conv(Lower *L, int node)
 			sz = lw_mul(L, lw_mul(L, nncc_abi_wide_images(x->d[0].n, hw), hw), ckk + kout / group);
 		if (!L->ovf && nncc_abi_wino(x->d[0].n, c, h, wd, kout, oh, ow, win.kern[0], win.kern[1],
 					     win.str[0], win.str[1], win.dil[0], win.dil[1], group)) {
-			int64_t wsz = nncc_abi_wino_scratch(x->d[0].n, c, kout, oh, ow, win.dil[0]); /* Winograd */
 			const Value *wv = lw_in(L, node, 1);
 			wino_u = wv->kind != VK_CONST || !wv->data || wv->state != 0; /* not in the weight cache */
+			int64_t wsz = nncc_abi_wino_scratch(x->d[0].n, c, kout, oh, ow, win.dil[0], wino_u);
 			if (wino_u)
 				wsz = lw_add(L, wsz, nncc_abi_wino_uscratch(c, kout));
 			sz = wsz > sz ? wsz : sz;

@@ -1,13 +1,19 @@
 /* winograd.c — 3x3 convolutions of stride 1 by Winograd's minimal
- * filtering F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for
- * Convolutional Neural Networks", 2016): part of the kernel library (see
- * kernels.c).
+ * filtering F(2x2, 3x3) and F(4x4, 3x3) (Lavin and Gray, "Fast Algorithms
+ * for Convolutional Neural Networks", 2016): part of the kernel library
+ * (see kernels.c).
  *
- * Each output tile of 2x2 reads a 4x4 input tile d; with the filter g of
- * one (filter, channel) pair transformed once to U = G g G^T, the tile is
- * A^T [sum over channels of U (.) B^T d B] A: the 16 elementwise products
- * summed over channels are 16 GEMMs, M[xi] = U[xi] (K x C) * V[xi] (C x
- * tiles), of 16/36 of the direct method's multiply-adds (2.25 times fewer).
+ * Each output tile of m x m (m = 2 or 4: abi.h nncc_abi_wino_m) reads an
+ * n x n input tile d (n = m + 2); with the filter g of one (filter,
+ * channel) pair transformed once to U = G g G^T, the tile is A^T [sum over
+ * channels of U (.) B^T d B] A: the nx = n^2 elementwise products summed
+ * over channels are nx GEMMs, M[xi] = U[xi] (K x C) * V[xi] (C x tiles),
+ * of 16/36 (m = 2) or 36/144 (m = 4) of the direct method's multiply-adds.
+ * F(4x4, 3x3) interpolates at 0, 1, -1, 1/2, -2 and infinity, the points
+ * whose rounding error measured least (Barabasz et al., "Error Analysis
+ * and Improving the Accuracy of Winograd Convolution for Deep Neural
+ * Networks", 2020): about 6 times F(2x2, 3x3)'s, 1e-5 of a sum's
+ * magnitude at 256 channels.
  *
  * U comes from the session's weight cache (nncc_abi_ctx.wcache), filled on
  * the first run, already laid out as the GEMM micro-kernel's A panels
@@ -23,12 +29,12 @@
  *
  * Tiles, over all images, go in blocks of nncc_abi_wino_block; per block:
  *  1. input transform, lanes over 16 tiles of one tile row (masked loads
- *     and even/odd permutes; narrow rows and dilated windows through
- *     masked gathers; the padding reads zero), written as the
- *     micro-kernel's B panels;
- *  2. the 16 products, panel by panel, into M (K x tiles per xi);
+ *     and permutes that deal every m-th column to a vector; narrow rows
+ *     and dilated windows through masked gathers; the padding reads
+ *     zero), written as the micro-kernel's B panels;
+ *  2. the nx products, panel by panel, into M (K x tiles per xi);
  *  3. output transform, lanes over tiles, plus the bias, each output row's
- *     two columns interleaved into contiguous stores (or scattered).
+ *     m columns interleaved into contiguous stores (or scattered).
  * On several threads, each thread takes its own range of the tiles
  * through all three phases, in blocks of its own (its share of the
  * scratch): what it transforms, it multiplies and transforms back, and
@@ -50,16 +56,17 @@
 
 enum {
 	WINO_KC = 256, /* channels per micro-kernel call (the A panel stays in L1) */
-	WINO_TAG = 0x57, /* weight cache tag: F(2x2, 3x3), panels of mr filters */
+	WINO_TAG = 0x57, /* weight cache tag: F(2x2, 3x3), panels of mr filters (F(4x4, 3x3): + 1) */
 };
 
 typedef struct Wino {
 	const float *x, *bias;       /* input, bias or NULL */
 	float *y;                    /* output */
-	const float *u;              /* transformed weights: 16 x kp x c, A panels */
+	const float *u;              /* transformed weights: nx x kp x c, A panels */
 	float *uw;                   /* where wt_chunk writes them */
 	const float *wt;             /* the weights, K x C x 3 x 3 */
-	float *v, *m;                /* block scratch: 16 x c x tbp (B panels), 16 x kp x tbp */
+	float *v, *m;                /* block scratch: nx x c x tbp (B panels), nx x kp x tbp */
+	int tm, nx;                  /* output tile tm x tm (2 or 4), nx = (tm + 2)^2 products */
 	int64_t C, H, W, K, OH, OW, PH, PW; /* geometry */
 	int64_t D;                   /* dilation (both axes) */
 	int64_t th, tw;              /* tiles down and across an image (see tile_origin) */
@@ -75,21 +82,21 @@ typedef struct Wino {
  * (int32, abi.h bounds them) and the lanes inside each tile row/column. */
 typedef struct Lanes {
 	__m512i xoff, yoff;  /* x: top-left of the input tile (may be outside), y: top-left output */
-	__mmask16 row[4];    /* input row i of the tile inside the image */
-	__mmask16 col[4];    /* input column j inside */
-	__mmask16 orow[2];   /* output row a inside */
-	__mmask16 ocol[2];   /* output column b inside */
+	__mmask16 row[6];    /* input row i of the tile inside the image */
+	__mmask16 col[6];    /* input column j inside */
+	__mmask16 orow[4];   /* output row a inside */
+	__mmask16 ocol[4];   /* output column b inside */
 	__mmask16 live;      /* lanes of tiles of the block */
 } Lanes;
 
-/* The top-left output of tile row (or column) ty: with dilation D the
- * tile's two outputs are D apart, so tile rows go in runs of D, run b
- * starting at output row 2 D b (the grid covers OH rounded up to 2 D;
- * outputs past OH are masked off). D = 1: 2 ty. */
+/* The top-left output of tile row (or column) ty of tiles of m: with
+ * dilation D the tile's outputs are D apart, so tile rows go in runs of D,
+ * run b starting at output row m D b (the grid covers OH rounded up to
+ * m D; outputs past OH are masked off). D = 1: m ty. */
 static inline int64_t
-tile_origin(int64_t ty, int64_t D)
+tile_origin(int64_t ty, int64_t D, int64_t m)
 {
-	return ty / D * 2 * D + ty % D;
+	return ty / D * m * D + ty % D;
 }
 
 __attribute__((target("avx512f"))) static void
@@ -104,12 +111,12 @@ lanes(const Wino *d, int64_t t, Lanes *l)
 		int64_t n = g / per, r = g % per, ty = r / d->tw, tx = r % d->tw;
 		if (t + q < d->tb)
 			live |= (__mmask16)(1u << q);
-		oy[q] = (int)tile_origin(ty, d->D), ox[q] = (int)tile_origin(tx, d->D);
+		oy[q] = (int)tile_origin(ty, d->D, d->tm), ox[q] = (int)tile_origin(tx, d->D, d->tm);
 		iy[q] = (int)(oy[q] - d->PH), ix[q] = (int)(ox[q] - d->PW);
 		xo[q] = (int32_t)(n * d->C * d->H * d->W + iy[q] * d->W + ix[q]);
 		yo[q] = (int32_t)(n * d->K * d->OH * d->OW + oy[q] * d->OW + ox[q]);
 	}
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < d->tm + 2; i++) {
 		l->row[i] = l->col[i] = 0;
 		for (int q = 0; q < 16; q++) {
 			if (iy[q] + i * d->D >= 0 && iy[q] + i * d->D < d->H)
@@ -119,7 +126,7 @@ lanes(const Wino *d, int64_t t, Lanes *l)
 		}
 		l->row[i] &= live;
 	}
-	for (int a = 0; a < 2; a++) {
+	for (int a = 0; a < d->tm; a++) {
 		l->orow[a] = l->ocol[a] = 0;
 		for (int q = 0; q < 16; q++) {
 			if (oy[q] + a * d->D < d->OH)
@@ -161,13 +168,28 @@ put_plan(const Wino *d, int64_t t, int64_t cnt, Put *pl)
 	put_runs(d->tile.nr, d->C * d->tile.nr, t, cnt, pl);
 }
 
-/* The 16 transformed vectors of one channel's 4 x 4 input values r[i][j]
- * (lanes over tiles) into the B panels: V = B^T d B. */
+/* The nx transformed vectors o of one channel into the B panels. */
 __attribute__((target("avx512f"))) static void
-put_tile(const Wino *d, const Put *pl, int64_t c, __m512 r[4][4])
+put_out(const Wino *d, const Put *pl, int64_t c, const __m512 *o)
 {
 	int64_t vstride = d->C * d->tbp;
 	float *v = d->v + c * d->tile.nr;
+
+	if (pl->n == 1) {
+		for (int xi = 0; xi < d->nx; xi++)
+			_mm512_mask_storeu_ps(v + xi * vstride + pl->off[0], pl->mask[0], o[xi]);
+		return;
+	}
+	for (int xi = 0; xi < d->nx; xi++)
+		for (int k = 0; k < pl->n; k++)
+			_mm512_mask_storeu_ps(v + xi * vstride + pl->off[k], pl->mask[k], o[xi]);
+}
+
+/* F(2x2, 3x3): V = B^T d B of one channel's 4 x 4 input values r[i][j]
+ * (lanes over tiles), B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. */
+__attribute__((target("avx512f"))) static void
+put_tile2(const Wino *d, const Put *pl, int64_t c, __m512 r[6][6])
+{
 	__m512 e[4][4], o[16];
 
 	for (int i = 0; i < 4; i++) {
@@ -182,14 +204,38 @@ put_tile(const Wino *d, const Put *pl, int64_t c, __m512 r[4][4])
 		o[2 * 4 + s] = _mm512_sub_ps(e[2][s], e[1][s]);
 		o[3 * 4 + s] = _mm512_sub_ps(e[1][s], e[3][s]);
 	}
-	if (pl->n == 1) {
-		for (int xi = 0; xi < 16; xi++)
-			_mm512_mask_storeu_ps(v + xi * vstride + pl->off[0], pl->mask[0], o[xi]);
-		return;
-	}
-	for (int xi = 0; xi < 16; xi++)
-		for (int k = 0; k < pl->n; k++)
-			_mm512_mask_storeu_ps(v + xi * vstride + pl->off[k], pl->mask[k], o[xi]);
+	put_out(d, pl, c, o);
+}
+
+/* F(4x4, 3x3)'s B^T on six values, into v[0], v[st], ..., v[5 st]:
+ * B^T = [1 -3/2 -2 3/2 1 0; 0 -1 1/2 5/2 1 0; 0 1 -5/2 1/2 1 0;
+ *        0 -2 -1 2 1 0; 0 1/2 -1 -1/2 1 0; 0 1 -3/2 -2 3/2 1]. */
+__attribute__((target("avx512f"))) static inline void
+bt4(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 d4, __m512 d5, __m512 *v, int st)
+{
+	const __m512 half = _mm512_set1_ps(0.5f), one5 = _mm512_set1_ps(1.5f), two = _mm512_set1_ps(2.0f);
+	const __m512 two5 = _mm512_set1_ps(2.5f);
+	__m512 e = _mm512_sub_ps(d3, d1), f = _mm512_sub_ps(d4, d2);
+
+	v[0] = _mm512_fnmadd_ps(two, d2, _mm512_fmadd_ps(one5, e, _mm512_add_ps(d0, d4)));
+	v[st] = _mm512_fmadd_ps(two5, d3, _mm512_fmadd_ps(half, d2, _mm512_sub_ps(d4, d1)));
+	v[2 * st] = _mm512_fmadd_ps(half, d3, _mm512_fnmadd_ps(two5, d2, _mm512_add_ps(d4, d1)));
+	v[3 * st] = _mm512_fmadd_ps(two, e, f);
+	v[4 * st] = _mm512_fnmadd_ps(half, e, f);
+	v[5 * st] = _mm512_fnmadd_ps(two, d3, _mm512_fmadd_ps(one5, f, _mm512_add_ps(d1, d5)));
+}
+
+/* F(4x4, 3x3): V = B^T d B of one channel's 6 x 6 input values r[i][j]. */
+__attribute__((target("avx512f"))) static void
+put_tile4(const Wino *d, const Put *pl, int64_t c, __m512 r[6][6])
+{
+	__m512 e[6][6], o[36];
+
+	for (int i = 0; i < 6; i++)
+		bt4(r[i][0], r[i][1], r[i][2], r[i][3], r[i][4], r[i][5], e[i], 1);
+	for (int s = 0; s < 6; s++)
+		bt4(e[0][s], e[1][s], e[2][s], e[3][s], e[4][s], e[5][s], o + s, 6);
+	put_out(d, pl, c, o);
 }
 
 /* A run of at most 16 tiles of one tile row inside the block. */
@@ -215,11 +261,12 @@ seg_at(const Wino *d, int64_t t, Seg *s)
  * segment's lanes are one row's tiles); narrower ones gathers. */
 enum { SEG_MIN_TW = 8 };
 
-/* Phase 1 over segments (dilation 1): row i of the input tiles of a segment is the run
- * of 2 * cnt + 2 columns from 2 * tx - PW; even and odd elements of two
- * pairs of loads (at 0 and 2) are the tiles' columns 0, 1 and 2, 3. */
+/* Phase 1 over segments (dilation 1), F(2x2, 3x3): row i of the input
+ * tiles of a segment is the run of 2 * cnt + 2 columns from 2 * tx - PW;
+ * even and odd elements of two pairs of loads (at 0 and 2) are the tiles'
+ * columns 0, 1 and 2, 3. */
 __attribute__((target("avx512f"))) static void
-in_rows(const Wino *d, int64_t c0, int64_t c1)
+in_rows2(const Wino *d, int64_t c0, int64_t c1)
 {
 	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
 	const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
@@ -240,7 +287,7 @@ in_rows(const Wino *d, int64_t c0, int64_t c1)
 		}
 		for (int64_t c = c0; c < c1; c++) {
 			const float *xc = d->x + (sg.n * d->C + c) * hw + x0;
-			__m512 r[4][4];
+			__m512 r[6][6];
 			for (int i = 0; i < 4; i++) {
 				int64_t iy = iy0 + i;
 				if (iy < 0 || iy >= d->H) {
@@ -255,15 +302,66 @@ in_rows(const Wino *d, int64_t c0, int64_t c1)
 				r[i][2] = _mm512_permutex2var_ps(b0, even, b1);
 				r[i][3] = _mm512_permutex2var_ps(b0, odd, b1);
 			}
-			put_tile(d, &pl, c, r);
+			put_tile2(d, &pl, c, r);
+		}
+		t += sg.cnt;
+	}
+}
+
+/* The same for F(4x4, 3x3): the run of 4 * cnt + 2 columns from 4 * tx -
+ * PW, four loads (at 0, 16, 32, 48) dealt four ways give the tiles'
+ * columns 0 to 3 (each the first 8 lanes from the first pair, the last
+ * from the second), and columns 4 and 5 are columns 0 and 1 a tile on,
+ * lane 15 from the run's columns 64 and 65. */
+__attribute__((target("avx512f"))) static void
+in_rows4(const Wino *d, int64_t c0, int64_t c1)
+{
+	const __m512i by4 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 28, 24, 20, 16, 12, 8, 4, 0);
+	int64_t hw = d->H * d->W;
+
+	for (int64_t t = 0; t < d->tb;) {
+		Seg sg;
+		seg_at(d, t, &sg);
+		int64_t x0 = 4 * sg.tx - d->PW, iy0 = 4 * sg.ty - d->PH;
+		int64_t lo = x0 < 0 ? -x0 : 0, hi = d->W - x0 < 4 * sg.cnt + 2 ? d->W - x0 : 4 * sg.cnt + 2;
+		__mmask16 m[6];
+		Put pl;
+		put_plan(d, t, sg.cnt, &pl);
+		for (int k = 0; k < 6; k++) { /* loads at 0, 16, 32, 48, 64, 65 */
+			int64_t o = k < 5 ? 16 * k : 65;
+			m[k] = (__mmask16)rt_lanes(lo - o < 0 ? 0 : lo - o, hi - o > (k < 4 ? 16 : 1) ? (k < 4 ? 16 : 1) : hi - o);
+		}
+		for (int64_t c = c0; c < c1; c++) {
+			const float *xc = d->x + (sg.n * d->C + c) * hw + x0;
+			__m512 r[6][6];
+			for (int i = 0; i < 6; i++) {
+				int64_t iy = iy0 + i;
+				if (iy < 0 || iy >= d->H) {
+					for (int j = 0; j < 6; j++)
+						r[i][j] = _mm512_setzero_ps();
+					continue;
+				}
+				const float *row = xc + iy * d->W;
+				__m512 a0 = _mm512_maskz_loadu_ps(m[0], row), a1 = _mm512_maskz_loadu_ps(m[1], row + 16);
+				__m512 a2 = _mm512_maskz_loadu_ps(m[2], row + 32), a3 = _mm512_maskz_loadu_ps(m[3], row + 48);
+				__m512i e0 = _mm512_castps_si512(_mm512_maskz_loadu_ps(m[4], row + 64));
+				__m512i e1 = _mm512_castps_si512(_mm512_maskz_loadu_ps(m[5], row + 65));
+				for (int j = 0; j < 4; j++) {
+					__m512i idx = _mm512_add_epi32(by4, _mm512_set1_epi32(j));
+					__m512 p = _mm512_permutex2var_ps(a0, idx, a1), q = _mm512_permutex2var_ps(a2, idx, a3);
+					r[i][j] = _mm512_shuffle_f32x4(p, q, _MM_SHUFFLE(1, 0, 1, 0));
+				}
+				r[i][4] = _mm512_castsi512_ps(_mm512_alignr_epi32(e0, _mm512_castps_si512(r[i][0]), 1));
+				r[i][5] = _mm512_castsi512_ps(_mm512_alignr_epi32(e1, _mm512_castps_si512(r[i][1]), 1));
+			}
+			put_tile4(d, &pl, c, r);
 		}
 		t += sg.cnt;
 	}
 }
 
 /* Phase 1, chunk ch: channels [c0, c1) of every tile of the block:
- * V = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; the
- * padding columns [tb, tbn) get zeros. */
+ * V = B^T d B; the padding columns [tb, tbn) get zeros. */
 __attribute__((target("avx512f"))) static void
 in_chunk(void *closure, int64_t ch)
 {
@@ -271,8 +369,10 @@ in_chunk(void *closure, int64_t ch)
 	int64_t c0 = ch * d->C / d->nchunk, c1 = (ch + 1) * d->C / d->nchunk, hw = d->H * d->W;
 	int64_t t = 0;
 
+	void (*put)(const Wino *, const Put *, int64_t, __m512[6][6]) = d->tm == 4 ? put_tile4 : put_tile2;
+
 	if (d->D == 1 && d->tw >= SEG_MIN_TW) {
-		in_rows(d, c0, c1);
+		(d->tm == 4 ? in_rows4 : in_rows2)(d, c0, c1);
 		t = d->tb;
 	}
 	for (; t < d->tbn; t += 16) { /* gathers; past tb only zeros */
@@ -282,15 +382,15 @@ in_chunk(void *closure, int64_t ch)
 		put_plan(d, t, d->tbn - t < 16 ? d->tbn - t : 16, &pl);
 		for (int64_t c = c0; c < c1; c++) {
 			const float *xc = d->x + c * hw;
-			__m512 r[4][4];
-			for (int i = 0; i < 4; i++) {
+			__m512 r[6][6];
+			for (int i = 0; i < d->tm + 2; i++) {
 				__m512i ro = _mm512_add_epi32(l.xoff, _mm512_set1_epi32((int32_t)(i * d->D * d->W)));
-				for (int j = 0; j < 4; j++)
+				for (int j = 0; j < d->tm + 2; j++)
 					r[i][j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), l.row[i] & l.col[j],
 									   _mm512_add_epi32(ro, _mm512_set1_epi32((int32_t)(j * d->D))),
 									   xc, 4);
 			}
-			put_tile(d, &pl, c, r);
+			put(d, &pl, c, r);
 		}
 	}
 }
@@ -321,9 +421,9 @@ mul_chunk(void *closure, int64_t xi)
 }
 
 /* A^T m A for filter f of the 16 tiles whose products start at mf:
- * o[a][b], A^T = [1 1 1 0; 0 1 -1 -1], plus the bias. */
+ * o[a][b], plus the bias. F(2x2, 3x3): A^T = [1 1 1 0; 0 1 -1 -1]. */
 __attribute__((target("avx512f"))) static void
-out_tile(const Wino *d, const float *mf, __mmask16 live, float bias, __m512 o[2][2])
+out_tile2(const Wino *d, const float *mf, __mmask16 live, float bias, __m512 o[4][4])
 {
 	int64_t mstride = d->kp * d->tbp;
 	__m512 u[4][2], b = _mm512_set1_ps(bias);
@@ -341,31 +441,81 @@ out_tile(const Wino *d, const float *mf, __mmask16 live, float bias, __m512 o[2]
 	}
 }
 
-/* Phase 3 for filters [f0, f1): y = A^T M A + bias for the tiles'
- * 2x2 outputs inside the image. Segments interleave each output row's
- * two columns into contiguous stores; narrow images scatter. */
+/* F(4x4, 3x3)'s A^T on six values, into y[0], y[st], y[2 st], y[3 st],
+ * plus b: A^T = [1 1 1 1 1 0; 0 1 -1 1/2 -2 0; 0 1 1 1/4 4 0;
+ * 0 1 -1 1/8 -8 1]. */
+__attribute__((target("avx512f"))) static inline void
+at4(__m512 m0, __m512 m1, __m512 m2, __m512 m3, __m512 m4, __m512 m5, __m512 b, __m512 *y, int st)
+{
+	__m512 s = _mm512_add_ps(m1, m2), t = _mm512_sub_ps(m1, m2);
+
+	y[0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(m0, s), _mm512_add_ps(m3, m4)), b);
+	y[st] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(0.5f), m3, _mm512_fnmadd_ps(_mm512_set1_ps(2.0f), m4, t)), b);
+	y[2 * st] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(0.25f), m3, _mm512_fmadd_ps(_mm512_set1_ps(4.0f), m4, s)), b);
+	y[3 * st] = _mm512_add_ps(
+	    _mm512_fmadd_ps(_mm512_set1_ps(0.125f), m3, _mm512_fnmadd_ps(_mm512_set1_ps(8.0f), m4, _mm512_add_ps(t, m5))), b);
+}
+
+__attribute__((target("avx512f"))) static void
+out_tile4(const Wino *d, const float *mf, __mmask16 live, float bias, __m512 o[4][4])
+{
+	int64_t mstride = d->kp * d->tbp;
+	__m512 u[6][4], z = _mm512_setzero_ps();
+
+	for (int r = 0; r < 6; r++) {
+		__m512 q[6];
+		for (int s = 0; s < 6; s++)
+			q[s] = _mm512_maskz_loadu_ps(live, mf + (r * 6 + s) * mstride);
+		at4(q[0], q[1], q[2], q[3], q[4], q[5], z, u[r], 1);
+	}
+	for (int c = 0; c < 4; c++)
+		at4(u[0][c], u[1][c], u[2][c], u[3][c], u[4][c], u[5][c], _mm512_set1_ps(bias), &o[0][c], 4);
+}
+
+/* Phase 3 for filters [f0, f1): y = A^T M A + bias for the tiles' m x m
+ * outputs inside the image. Segments interleave each output row's m
+ * columns into contiguous stores; narrow images scatter. */
 __attribute__((target("avx512f"))) static void
 out_part(const Wino *d, int64_t f0, int64_t f1)
 {
-	int64_t ohw = d->OH * d->OW;
+	int64_t ohw = d->OH * d->OW, tm = d->tm;
+	void (*tile)(const Wino *, const float *, __mmask16, float, __m512[4][4]) = tm == 4 ? out_tile4 : out_tile2;
 
 	if (d->D == 1 && d->tw >= SEG_MIN_TW) {
+		/* lo, hi: two vectors' lanes interleaved (the first 8 of each, the
+		 * last 8); dlo, dhi: the same for pairs of lanes */
 		const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
 		const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+		const __m512i dlo = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
+		const __m512i dhi = _mm512_add_epi64(dlo, _mm512_set1_epi64(4));
 		for (int64_t t = 0; t < d->tb;) {
 			Seg sg;
 			seg_at(d, t, &sg);
-			int64_t x0 = 2 * sg.tx, n = d->OW - x0 < 2 * sg.cnt ? d->OW - x0 : 2 * sg.cnt;
-			__mmask16 m0 = (__mmask16)rt_lanes(0, n > 16 ? 16 : n), m1 = (__mmask16)rt_lanes(0, n - 16);
+			int64_t x0 = tm * sg.tx, n = d->OW - x0 < tm * sg.cnt ? d->OW - x0 : tm * sg.cnt;
+			__mmask16 m[4];
+			for (int k = 0; k < tm; k++)
+				m[k] = (__mmask16)rt_lanes(0, n - 16 * k > 16 ? 16 : n - 16 * k);
 			__mmask16 live = (__mmask16)rt_lanes(0, sg.cnt);
 			for (int64_t f = f0; f < f1; f++) {
-				__m512 o[2][2];
-				out_tile(d, d->m + f * d->tbp + t, live, d->bias ? d->bias[f] : 0.0f, o);
-				float *yf = d->y + (sg.n * d->K + f) * ohw + 2 * sg.ty * d->OW + x0;
-				for (int a = 0; a < 2 && 2 * sg.ty + a < d->OH; a++) {
-					_mm512_mask_storeu_ps(yf + a * d->OW, m0, _mm512_permutex2var_ps(o[a][0], lo, o[a][1]));
-					_mm512_mask_storeu_ps(yf + a * d->OW + 16, m1,
-							      _mm512_permutex2var_ps(o[a][0], hi, o[a][1]));
+				__m512 o[4][4];
+				tile(d, d->m + f * d->tbp + t, live, d->bias ? d->bias[f] : 0.0f, o);
+				float *yf = d->y + (sg.n * d->K + f) * ohw + tm * sg.ty * d->OW + x0;
+				for (int a = 0; a < tm && tm * sg.ty + a < d->OH; a++) {
+					float *ya = yf + a * d->OW;
+					__m512 p0 = _mm512_permutex2var_ps(o[a][0], lo, o[a][1]);
+					__m512 p1 = _mm512_permutex2var_ps(o[a][0], hi, o[a][1]);
+					if (tm == 2) {
+						_mm512_mask_storeu_ps(ya, m[0], p0);
+						_mm512_mask_storeu_ps(ya + 16, m[1], p1);
+						continue;
+					}
+					__m512d q0 = _mm512_castps_pd(_mm512_permutex2var_ps(o[a][2], lo, o[a][3]));
+					__m512d q1 = _mm512_castps_pd(_mm512_permutex2var_ps(o[a][2], hi, o[a][3]));
+					__m512d d0 = _mm512_castps_pd(p0), d1 = _mm512_castps_pd(p1);
+					_mm512_mask_storeu_ps(ya, m[0], _mm512_castpd_ps(_mm512_permutex2var_pd(d0, dlo, q0)));
+					_mm512_mask_storeu_ps(ya + 16, m[1], _mm512_castpd_ps(_mm512_permutex2var_pd(d0, dhi, q0)));
+					_mm512_mask_storeu_ps(ya + 32, m[2], _mm512_castpd_ps(_mm512_permutex2var_pd(d1, dlo, q1)));
+					_mm512_mask_storeu_ps(ya + 48, m[3], _mm512_castpd_ps(_mm512_permutex2var_pd(d1, dhi, q1)));
 				}
 			}
 			t += sg.cnt;
@@ -376,15 +526,15 @@ out_part(const Wino *d, int64_t f0, int64_t f1)
 		Lanes l;
 		lanes(d, t, &l);
 		for (int64_t f = f0; f < f1; f++) {
-			__m512 o[2][2];
-			out_tile(d, d->m + f * d->tbp + t, l.live, d->bias ? d->bias[f] : 0.0f, o);
+			__m512 o[4][4];
+			tile(d, d->m + f * d->tbp + t, l.live, d->bias ? d->bias[f] : 0.0f, o);
 			__m512i yo = _mm512_add_epi32(l.yoff, _mm512_set1_epi32((int32_t)(f * ohw)));
-			for (int b = 0; b < 2; b++) {
-				__m512i at = _mm512_add_epi32(yo, _mm512_set1_epi32((int32_t)(b * d->D)));
-				_mm512_mask_i32scatter_ps(d->y, l.orow[0] & l.ocol[b], at, o[0][b], 4);
-				_mm512_mask_i32scatter_ps(d->y, l.orow[1] & l.ocol[b],
-							  _mm512_add_epi32(at, _mm512_set1_epi32((int32_t)(d->D * d->OW))),
-							  o[1][b], 4);
+			for (int a = 0; a < tm; a++) {
+				__m512i ya = _mm512_add_epi32(yo, _mm512_set1_epi32((int32_t)(a * d->D * d->OW)));
+				for (int b = 0; b < tm; b++)
+					_mm512_mask_i32scatter_ps(d->y, l.orow[a] & l.ocol[b],
+								  _mm512_add_epi32(ya, _mm512_set1_epi32((int32_t)(b * d->D))),
+								  o[a][b], 4);
 			}
 		}
 	}
@@ -398,17 +548,46 @@ out_chunk(void *closure, int64_t ch)
 	out_part(d, ch * d->K / d->nchunk, (ch + 1) * d->K / d->nchunk);
 }
 
-/* U = G g G^T for every (filter, channel), G = [1 0 0; .5 .5 .5; .5 -.5
- * .5; 0 0 1], as the A panels of each xi: filter f of panel f / mr at
- * lane f % mr, channel c at row c; filters past K zero. Chunk ch: groups
- * of 16 filters (the lanes), a fixed share of them. */
+/* G on three values, into u[0], u[st], ...: F(2x2, 3x3)'s G = [1 0 0;
+ * .5 .5 .5; .5 -.5 .5; 0 0 1]; F(4x4, 3x3)'s G = [1 0 0; 1/3 1/3 1/3;
+ * -1/3 1/3 -1/3; -16/15 -8/15 -4/15; 1/15 -2/15 4/15; 0 0 1]. */
+__attribute__((target("avx512f"))) static inline void
+gt2(__m512 g0, __m512 g1, __m512 g2, __m512 *u, int st)
+{
+	const __m512 half = _mm512_set1_ps(0.5f);
+	__m512 s = _mm512_add_ps(g0, g2);
+
+	u[0] = g0;
+	u[st] = _mm512_mul_ps(half, _mm512_add_ps(s, g1));
+	u[2 * st] = _mm512_mul_ps(half, _mm512_sub_ps(s, g1));
+	u[3 * st] = g2;
+}
+
+__attribute__((target("avx512f"))) static inline void
+gt4(__m512 g0, __m512 g1, __m512 g2, __m512 *u, int st)
+{
+	const __m512 third = _mm512_set1_ps(1.0f / 3), two = _mm512_set1_ps(2.0f), four = _mm512_set1_ps(4.0f);
+	__m512 s = _mm512_add_ps(g0, g2);
+
+	u[0] = g0;
+	u[st] = _mm512_mul_ps(third, _mm512_add_ps(s, g1));
+	u[2 * st] = _mm512_mul_ps(third, _mm512_sub_ps(g1, s));
+	u[3 * st] = _mm512_mul_ps(_mm512_set1_ps(-4.0f / 15), _mm512_fmadd_ps(four, g0, _mm512_fmadd_ps(two, g1, g2)));
+	u[4 * st] = _mm512_mul_ps(_mm512_set1_ps(1.0f / 15), _mm512_fmadd_ps(four, g2, _mm512_fnmadd_ps(two, g1, g0)));
+	u[5 * st] = g2;
+}
+
+/* U = G g G^T for every (filter, channel) as the A panels of each xi:
+ * filter f of panel f / mr at lane f % mr, channel c at row c; filters
+ * past K zero. Chunk ch: groups of 16 filters (the lanes), a fixed share
+ * of them. */
 __attribute__((target("avx512f"))) static void
 wt_chunk(void *closure, int64_t ch)
 {
 	const Wino *d = closure;
 	int64_t ng = (d->kp + 15) / 16, q0 = ch * ng / d->nchunk, q1 = (ch + 1) * ng / d->nchunk;
-	int64_t mr = d->tile.mr, ustride = d->kp * d->C;
-	const __m512 half = _mm512_set1_ps(0.5f);
+	int64_t mr = d->tile.mr, ustride = d->kp * d->C, n = d->tm + 2;
+	void (*gt)(__m512, __m512, __m512, __m512 *, int) = d->tm == 4 ? gt4 : gt2;
 	__m512i off = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
 					 _mm512_set1_epi32((int32_t)(d->C * 9)));
 
@@ -419,26 +598,16 @@ wt_chunk(void *closure, int64_t ch)
 		put_runs(mr, d->C * mr, f0, cnt, &pl);
 		for (int64_t c = 0; c < d->C; c++) {
 			const float *g = d->wt + (f0 * d->C + c) * 9;
-			__m512 gg[4][3], o[16];
-			for (int j = 0; j < 3; j++) {
-				__m512 g0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, off, g + j, 4);
-				__m512 g1 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, off, g + 3 + j, 4);
-				__m512 g2 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, off, g + 6 + j, 4);
-				__m512 s = _mm512_add_ps(g0, g2);
-				gg[0][j] = g0;
-				gg[1][j] = _mm512_mul_ps(half, _mm512_add_ps(s, g1));
-				gg[2][j] = _mm512_mul_ps(half, _mm512_sub_ps(s, g1));
-				gg[3][j] = g2;
-			}
-			for (int r = 0; r < 4; r++) {
-				__m512 s = _mm512_add_ps(gg[r][0], gg[r][2]);
-				o[r * 4 + 0] = gg[r][0];
-				o[r * 4 + 1] = _mm512_mul_ps(half, _mm512_add_ps(s, gg[r][1]));
-				o[r * 4 + 2] = _mm512_mul_ps(half, _mm512_sub_ps(s, gg[r][1]));
-				o[r * 4 + 3] = gg[r][2];
-			}
+			__m512 g9[3][3], gg[6][3], o[36];
+			for (int i = 0; i < 3; i++)
+				for (int j = 0; j < 3; j++)
+					g9[i][j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, off, g + 3 * i + j, 4);
+			for (int j = 0; j < 3; j++)
+				gt(g9[0][j], g9[1][j], g9[2][j], &gg[0][j], 3);
+			for (int r = 0; r < n; r++)
+				gt(gg[r][0], gg[r][1], gg[r][2], o + r * n, 1);
 			float *u = d->uw + c * mr;
-			for (int xi = 0; xi < 16; xi++)
+			for (int xi = 0; xi < d->nx; xi++)
 				for (int k = 0; k < pl.n; k++)
 					_mm512_mask_storeu_ps(u + xi * ustride + pl.off[k], pl.mask[k], o[xi]);
 		}
@@ -459,7 +628,7 @@ block(Wino *d)
 {
 	for (int64_t ch = 0; ch < d->nchunk; ch++)
 		in_chunk(d, ch);
-	for (int64_t xi = 0; xi < 16; xi++)
+	for (int64_t xi = 0; xi < d->nx; xi++)
 		mul_chunk(d, xi);
 	for (int64_t ch = 0; ch < d->nchunk; ch++)
 		out_chunk(d, ch);
@@ -474,8 +643,8 @@ range_chunk(void *closure, int64_t ch)
 	Wino w = *(const Wino *)closure;
 	int64_t lo = ch * w.total / w.nchunk, hi = (ch + 1) * w.total / w.nchunk;
 
-	w.v = w.scratch + ch * 16 * w.tbp * (w.C + w.kp);
-	w.m = w.v + 16 * w.C * w.tbp;
+	w.v = w.scratch + ch * w.nx * w.tbp * (w.C + w.kp);
+	w.m = w.v + w.nx * w.C * w.tbp;
 	w.nchunk = 1;
 	for (int64_t t0 = lo; t0 < hi; t0 += w.tbp) {
 		set_block(&w, t0, hi - t0 < w.tbp ? hi - t0 : w.tbp);
@@ -484,7 +653,7 @@ range_chunk(void *closure, int64_t ch)
 }
 
 /* Thread ch of nchunk, filter ranges: every block of tiles, transformed
- * whole by each thread into its own V (at scratch + ch * 16 * C * tbp),
+ * whole by each thread into its own V (at scratch + ch * nx * C * tbp),
  * then its share of the filter panels multiplied into M (after the
  * threads' Vs, rows kp) and transformed back. Each thread reads its own
  * part of U and no transformed value crosses to another core; the input
@@ -496,13 +665,13 @@ filters_chunk(void *closure, int64_t ch)
 	int64_t np = w.kp / w.tile.mr, r0 = ch * np / w.nchunk * w.tile.mr, r1 = (ch + 1) * np / w.nchunk * w.tile.mr;
 	int64_t f1 = r1 < w.K ? r1 : w.K;
 
-	w.v = w.scratch + ch * 16 * w.C * w.tbp;
-	w.m = w.scratch + w.nchunk * 16 * w.C * w.tbp;
+	w.v = w.scratch + ch * w.nx * w.C * w.tbp;
+	w.m = w.scratch + w.nchunk * w.nx * w.C * w.tbp;
 	w.nchunk = 1;
 	for (int64_t t0 = 0; t0 < w.total; t0 += w.tbp) {
 		set_block(&w, t0, w.total - t0 < w.tbp ? w.total - t0 : w.tbp);
 		in_chunk(&w, 0);
-		for (int64_t xi = 0; xi < 16; xi++)
+		for (int64_t xi = 0; xi < w.nx; xi++)
 			mul_part(&w, xi, r0, r1);
 		if (r0 < f1)
 			out_part(&w, r0, f1);
@@ -533,8 +702,9 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 	    !nncc_abi_wino(N, d.C, d.H, d.W, d.K, d.OH, d.OW, p[7], p[8], p[9], p[10], p[13], p[14],
 			   p[15]))
 		return 0;
-	int64_t blk = nncc_abi_wino_block(N, d.C, d.K, d.OH, d.OW, d.D);
-	d.th = (d.OH + 2 * d.D - 1) / (2 * d.D) * d.D, d.tw = (d.OW + 2 * d.D - 1) / (2 * d.D) * d.D;
+	int64_t blk = nncc_abi_wino_block(N, d.C, d.K, d.OH, d.OW, d.D, p[16]), tm;
+	d.tm = (int)(tm = nncc_abi_wino_m(N, d.C, d.K, d.OH, d.OW, d.D, p[16])), d.nx = (d.tm + 2) * (d.tm + 2);
+	d.th = (d.OH + tm * d.D - 1) / (tm * d.D) * d.D, d.tw = (d.OW + tm * d.D - 1) / (tm * d.D) * d.D;
 	d.total = N * d.th * d.tw;
 	/* Threads, when the weights outweigh the tiles (a small plane of many
 	 * filters), on filter ranges: each its own share of U, the input
@@ -577,10 +747,11 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 	d.kp = (d.K + d.tile.mr - 1) / d.tile.mr * d.tile.mr;
 	d.tbp = mode ? width : (blk + d.tile.nr - 1) / d.tile.nr * d.tile.nr;
 	int fresh = 0;
-	uint64_t tag = (uint64_t)WINO_TAG << 56 | (uint64_t)d.tile.mr << 48 | (uint64_t)d.C << 24 | (uint64_t)d.K;
-	float *u = cx->wcache(cx->wcache_owner, w, tag, 16 * d.kp * d.C * (int64_t)sizeof(float), &fresh);
+	uint64_t tag = (uint64_t)(WINO_TAG + (tm == 4)) << 56 | (uint64_t)d.tile.mr << 48 | (uint64_t)d.C << 24 |
+		       (uint64_t)d.K;
+	float *u = cx->wcache(cx->wcache_owner, w, tag, d.nx * d.kp * d.C * (int64_t)sizeof(float), &fresh);
 	if (!u && p[16]) { /* not a constant: transformed into the scratch */
-		u = scratch + nncc_abi_wino_scratch(N, d.C, d.K, d.OH, d.OW, d.D);
+		u = scratch + nncc_abi_wino_scratch(N, d.C, d.K, d.OH, d.OW, d.D, p[16]);
 		fresh = p[16] == 1; /* 2: the previous call, the same weight's image before, left it there */
 	}
 	if (!u)
@@ -599,11 +770,11 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 		return 1;
 	}
 	d.v = scratch;
-	d.m = scratch + 16 * d.C * d.tbp;
+	d.m = scratch + d.nx * d.C * d.tbp;
 	for (int64_t t0 = 0; t0 < d.total; t0 += blk) {
 		set_block(&d, t0, d.total - t0 < blk ? d.total - t0 : blk);
 		run_phase(cx, in_chunk, &d, d.nchunk);
-		run_phase(cx, mul_chunk, &d, 16);
+		run_phase(cx, mul_chunk, &d, d.nx);
 		run_phase(cx, out_chunk, &d, d.nchunk);
 	}
 	return 1;

@@ -1,6 +1,7 @@
 # The model zoo (tests/zoo/, docs/models.md), included by CMakeLists.txt:
 # the course's models exported from PyTorch with random weights and compared
-# with PyTorch's output at |out - ref| <= 1e-4 + 1e-3*|ref|. `make test`
+# with PyTorch's output at |out - ref| <= 1e-4 + 1e-3*|ref| (1e-4 raised to 4
+# times PyTorch float32's own error where that is larger). `make test`
 # runs the small models of ZOO_SMALL here (label "zoo"); `make test-models`
 # runs every zoo model, small and large, and prints PASS / FAIL /
 # UNSUPPORTED per model and an `N passed, M failed` line.

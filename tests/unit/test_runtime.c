@@ -214,8 +214,8 @@ test_conv2d(void **state)
 				  ? nncc_abi_wide_images(N, OH * OW) * OH * OW * ((C / G) * KH * KW + K / G)
 				     : (C / G) * KH * KW * OH * OW; /* the code generator's rule */
 		int wino = nncc_abi_wino(N, C, H, W, K, OH, OW, KH, KW, c[7], c[8], c[13], c[14], G);
-		if (wino && nncc_abi_wino_scratch(N, C, K, OH, OW, c[13]) > nsc)
-			nsc = nncc_abi_wino_scratch(N, C, K, OH, OW, c[13]);
+		if (wino && nncc_abi_wino_scratch(N, C, K, OH, OW, c[13], 0) > nsc)
+			nsc = nncc_abi_wino_scratch(N, C, K, OH, OW, c[13], 0);
 		float *scratch = fast ? NULL : rnd_array(nsc, &seed);
 
 		naive_conv(x, w, bias, want, p);

@@ -1,12 +1,13 @@
-/* test_winograd.c — the kernel library's F(2x2, 3x3) convolution
- * (runtime/winograd.c) against a float64 direct convolution: padding,
+/* test_winograd.c — the kernel library's F(2x2, 3x3) and F(4x4, 3x3)
+ * convolutions (runtime/winograd.c) against a float64 direct convolution,
+ * within 1e-5 of each sum's magnitude: padding,
  * odd output sizes, several images per block and blocks across images,
  * filters not a whole number of GEMM tiles, more channels than one
  * micro-kernel pass, narrow (gathered) and wide (contiguous) tile rows,
  * dilations 2 to 4;
- * the same bits on 1, 2 and 3 threads (tile ranges and phases), from a
- * cached transform and from one made in the scratch on every call; and
- * the cases it must decline. */
+ * the same bits on 1, 2 and 3 threads (tile ranges and phases) and from a
+ * cached transform; a weight transformed in the scratch on every call
+ * (F(2x2, 3x3) always); and the cases it must decline. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +36,35 @@ cblas_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta, const enum 
 	fail_msg("cblas_sgemm called");
 }
 
+/* y (N x K x OH x OW) against the float64 direct convolution. */
+static void
+check(const char *what, const float *x, const float *w, const float *bias, const float *y, const int64_t *p)
+{
+	int64_t N = p[0], C = p[1], H = p[2], W = p[3], K = p[4], OH = p[5], OW = p[6], PH = p[11], PW = p[12];
+	int64_t D = p[13];
+
+	for (int64_t b = 0; b < N; b++)
+		for (int64_t k = 0; k < K; k++)
+			for (int64_t oy = 0; oy < OH; oy++)
+				for (int64_t ox = 0; ox < OW; ox++) {
+					double s = bias ? bias[k] : 0, mag = fabs(s);
+					for (int64_t ch = 0; ch < C; ch++)
+						for (int64_t i = 0; i < 3; i++)
+							for (int64_t j = 0; j < 3; j++) {
+								int64_t iy = oy - PH + i * D, ix = ox - PW + j * D;
+								if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+									continue;
+								double v = (double)w[((k * C + ch) * 3 + i) * 3 + j] *
+									   x[((b * C + ch) * H + iy) * W + ix];
+								s += v, mag += fabs(v);
+							}
+					float got = y[((b * K + k) * OH + oy) * OW + ox];
+					if (!(fabs(got - s) <= 1e-5 * mag + 1e-6))
+						fail_msg("%s: y[%lld][%lld][%lld][%lld] = %g, want %g", what, (long long)b,
+							 (long long)k, (long long)oy, (long long)ox, got, s);
+				}
+}
+
 static void
 test_winograd_conv(void **state)
 {
@@ -51,6 +81,11 @@ test_winograd_conv(void **state)
 		{1, 64, 16, 16, 48, 2, 2, 1, 2}, /* dilation 2 */
 		{2, 40, 19, 13, 32, 4, 3, 0, 4}, /* dilation 4, outputs past whole tile runs */
 		{1, 32, 9, 30, 32, 1, 3, 1, 3},  /* dilation 3, pads below it */
+		/* F(4x4, 3x3) (above: the 56 x 56, 9 x 30, 28 x 20 and 17 x 40 planes) */
+		{1, 48, 30, 70, 40, 1, 1, 1},    /* segments of 16 and 2 tiles, the last tile half out */
+		{1, 260, 16, 16, 64, 1, 1, 0},   /* channels past one pass, gathered rows */
+		{1, 32, 34, 66, 32, 0, 0, 1},    /* no pad: 16 whole tiles a row */
+		{2, 33, 13, 13, 35, 1, 1, 1},    /* 13 x 13 (16 tiles, 3 outputs of the last row and column) */
 	};
 	uint32_t seed = 11;
 	RtPool *pool, *pool2;
@@ -73,8 +108,9 @@ test_winograd_conv(void **state)
 		int64_t N = c[0], C = c[1], H = c[2], W = c[3], K = c[4], PH = c[5], PW = c[6];
 		int64_t D = c[8] ? c[8] : 1, OH = H + 2 * PH - 2 * D, OW = W + 2 * PW - 2 * D;
 		int64_t p[17] = {N, C, H, W, K, OH, OW, 3, 3, 1, 1, PH, PW, D, D, 1, 0};
-		int64_t ny = N * K * OH * OW, nsc = nncc_abi_wino_scratch(N, C, K, OH, OW, D);
-		int64_t nscu = nsc + nncc_abi_wino_uscratch(C, K);
+		int64_t ny = N * K * OH * OW, nsc = nncc_abi_wino_scratch(N, C, K, OH, OW, D, 0);
+		int64_t nsu = nncc_abi_wino_scratch(N, C, K, OH, OW, D, 1), nscu = nsu + nncc_abi_wino_uscratch(C, K);
+		nscu = nscu > nsc ? nscu : nsc;
 		float *x = rnd16_array(N * C * H * W, &seed), *w = rnd16_array(K * C * 9, &seed);
 		float *bias = c[7] ? rnd16_array(K, &seed) : NULL, *sc = rnd16_array(nscu, &seed);
 		float *y1 = rnd16_array(ny, &seed), *y3 = rnd16_array(ny, &seed);
@@ -85,27 +121,9 @@ test_winograd_conv(void **state)
 		int fills = cache.fills;
 		assert_int_equal(rt_conv2d_winograd(x, w, bias, y1, sc, p, &ctx1), 1);
 		assert_int_equal(cache.fills, fills + 1);
-		for (int64_t b = 0; b < N; b++)
-			for (int64_t k = 0; k < K; k++)
-				for (int64_t oy = 0; oy < OH; oy++)
-					for (int64_t ox = 0; ox < OW; ox++) {
-						double s = bias ? bias[k] : 0, mag = fabs(s);
-						for (int64_t ch = 0; ch < C; ch++)
-							for (int64_t i = 0; i < 3; i++)
-								for (int64_t j = 0; j < 3; j++) {
-									int64_t iy = oy - PH + i * D, ix = ox - PW + j * D;
-									if (iy < 0 || iy >= H || ix < 0 || ix >= W)
-										continue;
-									double v = (double)w[((k * C + ch) * 3 + i) * 3 + j] *
-										   x[((b * C + ch) * H + iy) * W + ix];
-									s += v, mag += fabs(v);
-								}
-						float got = y1[((b * K + k) * OH + oy) * OW + ox];
-						if (!(fabs(got - s) <= 1e-5 * mag + 1e-6))
-							fail_msg("%s: y[%lld][%lld][%lld][%lld] = %g, want %g", what,
-								 (long long)b, (long long)k, (long long)oy, (long long)ox,
-								 got, s);
-					}
+		check(what, x, w, bias, y1, p);
+		if (t == 1 || t >= 11)
+			assert_int_equal(nncc_abi_wino_m(N, C, K, OH, OW, D, 0), 4);
 		/* 3 and 2 threads (tile ranges, whose GEMM tile may differ and
 		 * with it the cached transform's layout, or phases): the same
 		 * bits; a second call takes the transform from the cache */
@@ -119,18 +137,23 @@ test_winograd_conv(void **state)
 				assert_memory_equal(y1, y3, (size_t)ny * sizeof *y1);
 			}
 		/* a weight that is not a constant (the cache declines): transformed
-		 * into the scratch on every call when p[16] says there is room */
+		 * into the scratch on every call when p[16] says there is room,
+		 * always by F(2x2, 3x3) */
 		cache.refuse = 1;
 		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, &ctx), 0);
 		p[16] = 1;
 		memset(y3, 0, (size_t)ny * sizeof *y3);
+		assert_int_equal(nncc_abi_wino_m(N, C, K, OH, OW, D, 1), 2);
 		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, t % 2 ? &ctx : &ctx1), 1);
-		assert_memory_equal(y1, y3, (size_t)ny * sizeof *y1);
+		check(what, x, w, bias, y3, p);
+		if (nncc_abi_wino_m(N, C, K, OH, OW, D, 0) == 2)
+			assert_memory_equal(y1, y3, (size_t)ny * sizeof *y1);
+		memcpy(y1, y3, (size_t)ny * sizeof *y1);
 		/* 2: the transform the call before (the same context) left in the
 		 * scratch serves again */
 		p[16] = 2;
 		memset(y3, 0, (size_t)ny * sizeof *y3);
-		memset(sc, 0xff, (size_t)nsc * sizeof *sc); /* the block part only */
+		memset(sc, 0xff, (size_t)nsu * sizeof *sc); /* the block part only */
 		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, t % 2 ? &ctx : &ctx1), 1);
 		assert_memory_equal(y1, y3, (size_t)ny * sizeof *y1);
 		cache.refuse = 0;
@@ -141,7 +164,7 @@ test_winograd_conv(void **state)
 	{
 		int64_t p[17] = {1, 32, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0};
 		float *x = rnd16_array(32 * 64, &seed), *w = rnd16_array(32 * 32 * 9, &seed);
-		float *y = rnd16_array(32 * 64, &seed), *sc = rnd16_array(nncc_abi_wino_scratch(1, 32, 32, 8, 8, 1), &seed);
+		float *y = rnd16_array(32 * 64, &seed), *sc = rnd16_array(nncc_abi_wino_scratch(1, 32, 32, 8, 8, 1, 0), &seed);
 		cache.refuse = 1;
 		assert_int_equal(rt_conv2d_winograd(x, w, NULL, y, sc, p, &ctx), 0);
 		cache.refuse = 0;

@@ -7,7 +7,10 @@
 For each model (zoo_models.py; exported into BUILD_DIR/zoo/NAME when missing
 or stale) it runs `nncc model.onnx -o model.so`, then `nncc-run` on the
 exported inputs, and compares every output with PyTorch's (computed in
-float64, see zoo_models.export) at |out - ref| <= atol + rtol*|ref|. Each
+float64, see zoo_models.export) at |out - ref| <= atol + rtol*|ref|, atol
+raised to 4 times PyTorch float32's own max error where that is larger (a
+model that amplifies rounding, such as FCN-ResNet50, whose float32 PyTorch
+is itself off by 1e-4; the rule of bench/bench.py's agreement check). Each
 model ends with one line:
 
     PASS         NAME  max abs error OUT E (PyTorch f32 E32, |ref| <= M), ...
@@ -118,10 +121,10 @@ def run_model(build, name, opt, atol, rtol, log):
             return "FAIL", f"nncc-run wrote no {got_path}"
         got = np.load(got_path, allow_pickle=False)
         ref = np.load(os.path.join(d, f"ref_{o}.npy"), allow_pickle=False)
-        good, err, lines = compare.check(got, ref, atol, rtol, f"{name}:{o}")
+        amax, e32 = meta["ref_absmax"][o], meta["torch32_err"][o]
+        good, err, lines = compare.check(got, ref, max(atol, 4 * e32), rtol, f"{name}:{o}")
         log("\n".join(lines))
         ok &= good
-        amax, e32 = meta["ref_absmax"][o], meta["torch32_err"][o]
         if err is None:
             parts.append(f"{o}: {lines[-1]}")
         else:
