@@ -164,7 +164,8 @@ test_winograd_conv(void **state)
 	{
 		int64_t p[17] = {1, 32, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0};
 		float *x = rnd16_array(32 * 64, &seed), *w = rnd16_array(32 * 32 * 9, &seed);
-		float *y = rnd16_array(32 * 64, &seed), *sc = rnd16_array(nncc_abi_wino_scratch(1, 32, 32, 8, 8, 1, 0), &seed);
+		float *y = rnd16_array(32 * 64, &seed);
+		float *sc = rnd16_array(nncc_abi_wino_scratch(1, 32, 32, 8, 8, 1, 0), &seed);
 		cache.refuse = 1;
 		assert_int_equal(rt_conv2d_winograd(x, w, NULL, y, sc, p, &ctx), 0);
 		cache.refuse = 0;
