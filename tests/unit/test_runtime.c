@@ -5,6 +5,7 @@
  * The kernel library is compiled into this test by including its source;
  * the test target does not link OpenBLAS, so cblas_sgemm is forwarded to
  * libopenblas.so.0 through dlopen (see the end of the kernels section). */
+#define _GNU_SOURCE /* sched_getcpu, CPU_SET, pthread_setaffinity_np: test_pool_apart */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <stdio.h>
@@ -721,6 +723,50 @@ nest_chunk(void *closure, int64_t c)
 	rt_pool_parallel_for(j->pool, meet_chunk, j, 1);
 }
 
+/* Chunk c records its CPU, then waits (up to 10 s) until both chunks
+ * have started: chunk 1 is run by the worker while the caller waits in
+ * chunk 0. */
+static atomic_int chunk_cpu[2], chunks_started;
+
+static void
+where_chunk(void *closure, int64_t c)
+{
+	(void)closure;
+	atomic_store(&chunk_cpu[c], sched_getcpu());
+	atomic_fetch_add(&chunks_started, 1);
+	for (int i = 0; i < 10000 && atomic_load(&chunks_started) < 2; i++)
+		usleep(1000);
+}
+
+/* A worker that finds itself on the caller's CPU moves to another: the
+ * caller pinned to one CPU, then to the CPU the worker ran on. */
+static void
+test_pool_apart(void **state)
+{
+	cpu_set_t all, one;
+	RtPool *p;
+
+	if (sched_getaffinity(0, sizeof all, &all) != 0 || CPU_COUNT(&all) < 2)
+		skip();
+	int cpu = 0;
+	while (!CPU_ISSET(cpu, &all))
+		cpu++;
+	assert_int_equal(rt_pool_new(2, &p, NULL), NNCC_STATUS_OK);
+	for (int round = 0; round < 4; round++) {
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof one, &one), 0);
+		atomic_store(&chunks_started, 0);
+		rt_pool_parallel_for(p, where_chunk, NULL, 2);
+		assert_int_equal(atomic_load(&chunk_cpu[0]), cpu);
+		if (atomic_load(&chunk_cpu[1]) == cpu)
+			fail_msg("round %d: the worker ran on the caller's CPU %d", round, cpu);
+		cpu = atomic_load(&chunk_cpu[1]); /* next: the caller where the worker was */
+	}
+	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof all, &all), 0);
+	rt_pool_free(p);
+}
+
 static void
 test_pool_threads_run(void **state)
 {
@@ -770,6 +816,7 @@ main(void)
 		cmocka_unit_test(test_sessions_concurrent),
 		cmocka_unit_test(test_pool_chunks),
 		cmocka_unit_test(test_pool_threads_run),
+		cmocka_unit_test(test_pool_apart),
 	};
 	const struct CMUnitTest kernels[] = {
 		cmocka_unit_test(test_matmul),
