@@ -523,8 +523,8 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 		return;
 	if (!fast && rt_conv2d_direct(x, w, bias, y, p, cx)) /* few filters: no im2col */
 		return;
-	/* a window wider than the output, or small images: several images per
-	 * GEMM, col transposed (rows of windows) */
+	/* a window wider than the output: several images per GEMM, col
+	 * transposed (rows of windows) */
 	if (!fast && nncc_abi_conv_blocks(N, v.KW, v.OW, v.hw)) {
 		if (v.KW <= v.OW || !rt_conv2d_wide_direct(x, w, bias, y, p, cx))
 			wide_conv(&v, N, x, w, bias, y, cx);
