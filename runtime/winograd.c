@@ -261,6 +261,22 @@ seg_at(const Wino *d, int64_t t, Seg *s)
  * segment's lanes are one row's tiles); narrower ones gathers. */
 enum { SEG_MIN_TW = 8 };
 
+/* The segment of the block at tile t for phase 1: its run of tm * cnt + 2
+ * input columns starts at column *x0 and row *iy0; m[k] holds the lanes
+ * of the run's columns inside the image for a load of len[k] lanes at
+ * off[k]; pl, where the segment's tiles go in the B panels. */
+static void
+seg_loads(const Wino *d, int64_t t, int nl, const int *off, const int *len, Seg *sg, int64_t *x0, int64_t *iy0,
+	  __mmask16 *m, Put *pl)
+{
+	seg_at(d, t, sg);
+	*x0 = d->tm * sg->tx - d->PW, *iy0 = d->tm * sg->ty - d->PH;
+	int64_t run = d->tm * sg->cnt + 2, lo = *x0 < 0 ? -*x0 : 0, hi = d->W - *x0 < run ? d->W - *x0 : run;
+	for (int k = 0; k < nl; k++)
+		m[k] = (__mmask16)rt_lanes(lo - off[k] < 0 ? 0 : lo - off[k], hi - off[k] > len[k] ? len[k] : hi - off[k]);
+	put_plan(d, t, sg->cnt, pl);
+}
+
 /* Phase 1 over segments (dilation 1), F(2x2, 3x3): row i of the input
  * tiles of a segment is the run of 2 * cnt + 2 columns from 2 * tx - PW;
  * even and odd elements of two pairs of loads (at 0 and 2) are the tiles'
@@ -270,21 +286,15 @@ in_rows2(const Wino *d, int64_t c0, int64_t c1)
 {
 	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
 	const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+	static const int off[4] = {0, 16, 2, 18}, len[4] = {16, 16, 16, 16};
 	int64_t hw = d->H * d->W;
 
 	for (int64_t t = 0; t < d->tb;) {
 		Seg sg;
-		seg_at(d, t, &sg);
-		int64_t x0 = 2 * sg.tx - d->PW, iy0 = 2 * sg.ty - d->PH;
-		/* columns [lo, hi) of the run are inside the image */
-		int64_t lo = x0 < 0 ? -x0 : 0, hi = d->W - x0 < 2 * sg.cnt + 2 ? d->W - x0 : 2 * sg.cnt + 2;
+		int64_t x0, iy0;
 		__mmask16 m[4];
 		Put pl;
-		put_plan(d, t, sg.cnt, &pl);
-		for (int k = 0; k < 4; k++) { /* loads at 0, 16, 2, 18 */
-			int64_t o = (k & 1) * 16 + (k >> 1) * 2;
-			m[k] = (__mmask16)rt_lanes(lo - o < 0 ? 0 : lo - o, hi - o > 16 ? 16 : hi - o);
-		}
+		seg_loads(d, t, 4, off, len, &sg, &x0, &iy0, m, &pl);
 		for (int64_t c = c0; c < c1; c++) {
 			const float *xc = d->x + (sg.n * d->C + c) * hw + x0;
 			__m512 r[6][6];
@@ -317,20 +327,15 @@ __attribute__((target("avx512f"))) static void
 in_rows4(const Wino *d, int64_t c0, int64_t c1)
 {
 	const __m512i by4 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 28, 24, 20, 16, 12, 8, 4, 0);
+	static const int off[6] = {0, 16, 32, 48, 64, 65}, len[6] = {16, 16, 16, 16, 1, 1};
 	int64_t hw = d->H * d->W;
 
 	for (int64_t t = 0; t < d->tb;) {
 		Seg sg;
-		seg_at(d, t, &sg);
-		int64_t x0 = 4 * sg.tx - d->PW, iy0 = 4 * sg.ty - d->PH;
-		int64_t lo = x0 < 0 ? -x0 : 0, hi = d->W - x0 < 4 * sg.cnt + 2 ? d->W - x0 : 4 * sg.cnt + 2;
+		int64_t x0, iy0;
 		__mmask16 m[6];
 		Put pl;
-		put_plan(d, t, sg.cnt, &pl);
-		for (int k = 0; k < 6; k++) { /* loads at 0, 16, 32, 48, 64, 65 */
-			int64_t o = k < 5 ? 16 * k : 65;
-			m[k] = (__mmask16)rt_lanes(lo - o < 0 ? 0 : lo - o, hi - o > (k < 4 ? 16 : 1) ? (k < 4 ? 16 : 1) : hi - o);
-		}
+		seg_loads(d, t, 6, off, len, &sg, &x0, &iy0, m, &pl);
 		for (int64_t c = c0; c < c1; c++) {
 			const float *xc = d->x + (sg.n * d->C + c) * hw + x0;
 			__m512 r[6][6];
