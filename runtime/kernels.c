@@ -378,10 +378,11 @@ wide_conv(Conv *v, int64_t N, const float *x, const float *w, const float *bias,
 
 enum { BAND_FLOATS = 65536 }; /* col floats per band of output rows (a col too big for L2) */
 
-/* Multiply-adds below which an im2col convolution runs on one thread: two
- * threads save at most half of its 10 us and pay about 1.5 us a job, and
- * the other core's half of its output to move (DCGAN D's three such, 0.2
- * to 0.5 M each, batch 1: 46 to 44 us on two threads). */
+/* Multiply-adds below which an im2col convolution runs on one thread
+ * (about 20 us of work at most): two threads would save half of it but
+ * pay 0.3 to 1.5 us a job (the VM's cross-core states) and the move of
+ * half its output to the other core (DCGAN D's three such, 0.2 to 0.5 M
+ * each, batch 1: 46 to 44 us on two threads). */
 enum { CONV_PAR_MIN_MACS = 1 << 20 };
 
 /* One image and group of a convolution by im2col and GEMM, in bands of

@@ -266,8 +266,8 @@ enum { SEG_MIN_TW = 8 };
  * of the run's columns inside the image for a load of len[k] lanes at
  * off[k]; pl, where the segment's tiles go in the B panels. */
 static void
-seg_loads(const Wino *d, int64_t t, int nl, const int *off, const int *len, Seg *sg, int64_t *x0, int64_t *iy0,
-	  __mmask16 *m, Put *pl)
+seg_loads(const Wino *d, int64_t t, int nl, const int *off, const int *len, Seg *sg, int64_t *x0,
+	  int64_t *iy0, __mmask16 *m, Put *pl)
 {
 	seg_at(d, t, sg);
 	*x0 = d->tm * sg->tx - d->PW, *iy0 = d->tm * sg->ty - d->PH;
