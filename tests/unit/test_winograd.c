@@ -86,6 +86,8 @@ test_winograd_conv(void **state)
 		{1, 260, 16, 16, 64, 1, 1, 0},   /* channels past one pass, gathered rows */
 		{1, 32, 34, 66, 32, 0, 0, 1},    /* no pad: 16 whole tiles a row */
 		{2, 33, 13, 13, 35, 1, 1, 1},    /* 13 x 13 (16 tiles, 3 outputs of the last row and column) */
+		{1, 32, 14, 31, 40, 2, 2, 1},    /* pad 2: 16 x 33 out, a last tile column of one output */
+		{3, 40, 19, 21, 33, 0, 1, 0},    /* no row pad, odd sizes, 3 images in blocks */
 	};
 	uint32_t seed = 11;
 	RtPool *pool, *pool2;
