@@ -413,6 +413,16 @@ typedef struct Bands {
 	int cached;          /* the weight cache may be read from every thread */
 } Bands;
 
+/* *cx with no threads of its own, in *c1 (the pool's threads are busy
+ * elsewhere, or not worth waking). */
+static nncc_abi_ctx *
+one_thread(const nncc_abi_ctx *cx, nncc_abi_ctx *c1)
+{
+	*c1 = *cx;
+	c1->nthreads = 1, c1->parallel_for = NULL, c1->pool = NULL;
+	return c1;
+}
+
 static void
 bands_chunk(void *closure, int64_t ch)
 {
@@ -423,8 +433,7 @@ bands_chunk(void *closure, int64_t ch)
 	int64_t b0 = ch * b->nband / b->nchunk, b1 = (ch + 1) * b->nband / b->nchunk;
 
 	if (b->nchunk > 1) { /* this thread's slot, no nested threads */
-		c1 = *cx;
-		c1.nthreads = 1, c1.parallel_for = NULL, c1.pool = NULL;
+		one_thread(cx, &c1);
 		c1.gemm_scratch = (char *)c1.gemm_scratch + ch * NNCC_ABI_GEMM_SCRATCH;
 		if (!b->cached)
 			c1.wcache = NULL;
@@ -535,9 +544,7 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	int64_t threads = cx && cx->parallel_for && v.ckk * v.hw >= 2 * COPY_CHUNK ? cx->nthreads : 1;
 	nncc_abi_ctx c1;
 	if (!fast && cx && cx->nthreads > 1 && N * v.K * v.hw * v.ckk < CONV_PAR_MIN_MACS) {
-		c1 = *cx;
-		c1.nthreads = 1, c1.parallel_for = NULL, c1.pool = NULL;
-		cx = &c1, threads = 1;
+		cx = one_thread(cx, &c1), threads = 1;
 	}
 	/* bands: of about BAND_FLOATS col floats when the col would not stay
 	 * in L2; else as many as threads when the col outweighs the weights
