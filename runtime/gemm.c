@@ -10,6 +10,14 @@
  * held in registers, then adds it to C. The A panel stays in L1 while the
  * kernel walks the B block in L2.
  *
+ * A constant weight packed ahead (rt_gemm_const_a) is one stream of
+ * panels, read from memory once per run: a model's weights outgrow the
+ * caches. The first tile of each panel would wait on it (a 32 x 7 tile
+ * takes 128 bytes a step, several times what one core's memory feeds), so
+ * each tile brings a slice of the next panel into L2 as it runs, the
+ * prefetches spread among its multiply-adds (gemm_ukr.c): ResNet-50's 7x7
+ * layers then run as fast with their weights in memory as in the cache.
+ *
  * The micro-kernels (gemm_ukr.c), picked per call by the CPU's features
  * and the shape (rt_gemm_isa): with AVX-512, tiles of 12 x 32, 8 x 48, 6 x 64 and 4 x 96
  * (vectors along the columns, 24 zmm accumulators) and, for C narrow or
@@ -254,7 +262,11 @@ gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float 
 						if (jr < full)
 							b = g->b + pc * g->ldb + jc + jr, ldb = g->ldb;
 						const float *bt = bias ? bias + ic + ir : NULL;
-						g->isa->ukr(kc, a, b, ldb, c, g->ldc, acc, bt, rows, cols);
+						/* a pre-packed A's next panel, a slice per tile */
+						int64_t lines = g->apack ? mr * kc / 16 : 0;
+						int64_t l0 = lines * jr / nc, l1 = lines * (jr + cols) / nc;
+						g->isa->ukr(kc, a, b, ldb, c, g->ldc, acc, bt, rows, cols,
+							    g->apack ? a + mr * kc + l0 * 16 : NULL, l1 - l0);
 					}
 			}
 		}

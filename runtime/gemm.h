@@ -50,9 +50,12 @@ int rt_gemm_const_a_ready(const nncc_abi_ctx *cx, const void *key, uint32_t part
  * (winograd.c): c (mr x nr, row stride ldc) = (acc ? c : bias ? row i's
  * bias[i] : 0) + ap * bp, ap an mr x kc panel stored column by column (kc
  * runs of mr), bp kc rows of nr (row stride ldb); only c's first rows x
- * cols are read and written. */
+ * cols are read and written. Meanwhile it brings npf cache lines from pf
+ * on into L2 (none when pf is NULL), spread over its inner loop: the
+ * caller's next A panel, when that comes from memory. */
 typedef void (*RtUkr)(int64_t kc, const float *ap, const float *bp, int64_t ldb, float *c,
-		      int64_t ldc, int acc, const float *bias, int64_t rows, int64_t cols);
+		      int64_t ldc, int acc, const float *bias, int64_t rows, int64_t cols, const float *pf,
+		      int64_t npf);
 typedef struct RtTile {
 	int mr, nr; /* tile rows and columns */
 	RtUkr ukr;  /* its micro-kernel */

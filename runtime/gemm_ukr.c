@@ -32,15 +32,31 @@ ukr_lanes(int64_t n)
 	return n <= 0 ? 0 : n >= 16 ? 0xffffu : (1u << n) - 1;
 }
 
+/* The AVX-512 kernels' prefetch: npf cache lines from pf into L2, one
+ * every kc / npf steps of the inner loop (at most one a step), so they
+ * go out among the multiply-adds rather than in a burst that stalls the
+ * core once the line fill buffers are full. The caller passes the slice
+ * of the next A panel that this tile should bring in (gemm.c). */
+#define UKR_PF_INIT                                                                                \
+	const char *pfp = (const char *)pf;                                                        \
+	int64_t pfn = pf ? npf : 0, pfe = pfn > 0 && kc / pfn > 1 ? kc / pfn : 1, pfc = pfe
+#define UKR_PF_STEP                                                                                \
+	if (--pfc == 0) {                                                                          \
+		pfc = pfe;                                                                         \
+		if (pfn > 0)                                                                       \
+			_mm_prefetch(pfp, _MM_HINT_T1), pfp += 64, pfn--;                          \
+	}
+
 /* An AVX-512 micro-kernel of MR rows and NV vectors of 16 columns, with
  * MR * NV accumulators (at most 24 of the 32 zmm registers). */
 #define UKR_AVX512(NAME, MR, NV)                                                                   \
 	__attribute__((target("avx512f"))) static void NAME(                                       \
 	    int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,           \
 	    float *restrict c, int64_t ldc, int acc, const float *bias, int64_t rows,              \
-	    int64_t cols)                                                                          \
+	    int64_t cols, const float *pf, int64_t npf)                                            \
 	{                                                                                          \
 		__m512 r[MR][NV], b[NV];                                                           \
+		UKR_PF_INIT;                                                                       \
 		_Pragma("GCC unroll 12") for (int i = 0; i < MR; i++)                               \
 		{                                                                                  \
 			_Pragma("GCC unroll 6") for (int v = 0; v < NV; v++) r[i][v] =              \
@@ -49,6 +65,7 @@ ukr_lanes(int64_t n)
 		}                                                                                  \
 		_Pragma("GCC unroll 2") for (int64_t p = 0; p < kc; p++, ap += MR, bp += ldb)       \
 		{                                                                                  \
+			UKR_PF_STEP;                                                               \
 			_Pragma("GCC unroll 6") for (int v = 0; v < NV; v++) b[v] =                  \
 			    _mm512_loadu_ps(bp + 16 * v);                                          \
 			_Pragma("GCC unroll 12") for (int i = 0; i < MR; i++)                       \
@@ -101,9 +118,10 @@ UKR_AVX512(ukr_avx512_4x96, 4, 6)
 	__attribute__((target("avx512f"))) static void NAME(                                       \
 	    int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,           \
 	    float *restrict c, int64_t ldc, int acc, const float *bias, int64_t rows,              \
-	    int64_t cols)                                                                          \
+	    int64_t cols, const float *pf, int64_t npf)                                            \
 	{                                                                                          \
 		__m512 r[NR][NV], a[NV];                                                           \
+		UKR_PF_INIT;                                                                       \
 		const __m512i col = _mm512_mullo_epi32(                                            \
 		    _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),        \
 		    _mm512_set1_epi32((int)ldc));                                                  \
@@ -111,6 +129,7 @@ UKR_AVX512(ukr_avx512_4x96, 4, 6)
 		    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) r[j][v] = _mm512_setzero_ps(); \
 		_Pragma("GCC unroll 2") for (int64_t p = 0; p < kc; p++, ap += 16 * NV, bp += ldb)  \
 		{                                                                                  \
+			UKR_PF_STEP;                                                               \
 			_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) a[v] =                  \
 			    _mm512_loadu_ps(ap + 16 * v);                                          \
 			_Pragma("GCC unroll 12") for (int j = 0; j < NR; j++)                       \
@@ -144,9 +163,12 @@ UKR_AVX512_T(ukr_avx512_32x12, 2, 12)
 
 __attribute__((target("avx2,fma"))) static void
 ukr_avx2(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,
-	 float *restrict c, int64_t ldc, int acc, const float *bias, int64_t rows, int64_t cols)
+	 float *restrict c, int64_t ldc, int acc, const float *bias, int64_t rows, int64_t cols,
+	 const float *pf, int64_t npf)
 {
 	__m256 r[6][2];
+
+	(void)pf, (void)npf;
 
 #pragma GCC unroll 6
 	for (int i = 0; i < 6; i++)
@@ -186,9 +208,12 @@ ukr_avx2(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t
 
 static void
 ukr_plain(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,
-	  float *restrict c, int64_t ldc, int acc, const float *bias, int64_t rows, int64_t cols)
+	  float *restrict c, int64_t ldc, int acc, const float *bias, int64_t rows, int64_t cols,
+	  const float *pf, int64_t npf)
 {
 	float r[4][8] = {{0}};
+
+	(void)pf, (void)npf;
 
 	for (int64_t p = 0; p < kc; p++, ap += 4, bp += ldb)
 		for (int i = 0; i < 4; i++)

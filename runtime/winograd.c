@@ -410,10 +410,19 @@ mul_part(const Wino *d, int64_t xi, int64_t r0, int64_t r1)
 
 	for (int64_t pc = 0; pc < d->C; pc += WINO_KC) {
 		int64_t kc = d->C - pc < WINO_KC ? d->C - pc : WINO_KC;
-		for (int64_t ir = r0; ir < r1; ir += mr)
-			for (int64_t jr = 0; jr < d->tbn; jr += nr)
+		for (int64_t ir = r0; ir < r1; ir += mr) {
+			/* the transformed weight's next panel comes from memory:
+			 * a slice of it per tile (gemm.c, gemm_block) */
+			const float *next = ir + mr < r1 ? u + (ir + mr) * d->C + pc * mr
+							 : u + r0 * d->C + (pc + kc) * mr;
+			int64_t lines = mr * kc / 16;
+			for (int64_t jr = 0; jr < d->tbn; jr += nr) {
+				int64_t l0 = lines * jr / d->tbn, l1 = lines * (jr + nr) / d->tbn;
 				d->tile.ukr(kc, u + ir * d->C + pc * mr, v + jr * d->C + pc * nr, nr,
-					    m + ir * d->tbp + jr, d->tbp, pc > 0, NULL, mr, nr);
+					    m + ir * d->tbp + jr, d->tbp, pc > 0, NULL, mr, nr, next + l0 * 16,
+					    l1 - l0);
+			}
+		}
 	}
 }
 
