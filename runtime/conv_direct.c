@@ -23,7 +23,10 @@
 
 enum {
 	DIRECT_MAX_KG = 64, /* filters per group at most */
-	DIRECT_MAX_OW = 64, /* output row: four vectors at most */
+	DIRECT_MAX_OW = 64, /* output row: four vectors at most (stride 1) */
+	DIRECT_MAX_KW = 64, /* window columns at most */
+	DIRECT_RUN_OW = 32, /* stride 2: output columns per run (two vectors) */
+	DIRECT_S2_MAX_CG = 4, /* stride 2: input channels per group at most */
 	ACCS = 24,          /* zmm accumulators */
 };
 
@@ -31,30 +34,92 @@ typedef struct Direct {
 	const float *x, *w, *bias; /* input, weights, bias or NULL */
 	float *y;                  /* output */
 	int64_t C, H, W, K, OH, OW, KH, KW, PH, PW, G; /* nncc_rt_conv2d_f32's geometry */
-	int64_t cg, kg, nv, kb; /* per group: channels, filters; vectors per row; filters per block */
-	int64_t nkb, ny;        /* filter blocks per group, runs of rows per image and block */
-	void (*fn)(const struct Direct *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t); /* the kernel */
+	int64_t cg, kg, nv, kb; /* per group: channels, filters; vectors per run of columns; filters per block */
+	int64_t nkb, ny, nx;    /* filter blocks per group; runs of rows, of columns per image and block */
+	void (*fn)(const struct Direct *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+		   int64_t); /* the kernel */
 } Direct;
 
 
-/* Output rows [y0, y1) of filters [k0, k0 + kb) of image b, group g, kb
- * <= KB; NV vectors per row. KB and NV are constants, so the KB x NV
- * accumulators live in registers (every loop over them runs to a constant
- * bound, so none indexes them at run time); the filters past kb repeat the
- * last one and are not stored. */
-#define DIRECT_ROWS(NV, KB)                                                                        \
-	__attribute__((target("avx512f"))) static void direct_##NV##x##KB(                          \
-	    const Direct *d, int64_t b, int64_t g, int64_t k0, int64_t kb, int64_t y0, int64_t y1)  \
+/* One tap of one input channel: the input vectors (lane mask MASK(h) of
+ * the h-th 16 input columns from xr) times the KB filters' weights at wt. */
+#define DIRECT_TAP(S, NV, KB, MASK)                                                                \
+	{                                                                                          \
+		__m512 xv[NV];                                                                     \
+		_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                                \
+		{                                                                                  \
+			if (S == 1)                                                                \
+				xv[v] = _mm512_maskz_loadu_ps(MASK(v), xr + 16 * v);                \
+			else                                                                       \
+				xv[v] = _mm512_permutex2var_ps(                                    \
+				    _mm512_maskz_loadu_ps(MASK(2 * v), xr + 32 * v), even,          \
+				    _mm512_maskz_loadu_ps(MASK(2 * v + 1), xr + 32 * v + 16));      \
+		}                                                                                  \
+		_Pragma("GCC unroll 24") for (int f = 0; f < KB; f++)                               \
+		{                                                                                  \
+			__m512 wv = _mm512_set1_ps(wt[wof[f]]);                                    \
+			_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[f][v] =             \
+			    _mm512_fmadd_ps(wv, xv[v], acc[f][v]);                                 \
+		}                                                                                  \
+	}
+#define DIRECT_ALL(h) 0xffff
+#define DIRECT_MJ(h) mj[h]
+
+/* The taps of one window row, every input channel: with stride 1 tap by
+ * tap, the channels innermost (many, as a rule); with stride 2 (few
+ * channels) channel by channel, the taps innermost, their masks read
+ * from m, or none where every lane is inside the row. */
+#define DIRECT_TAPS(S, NV, KB)                                                                     \
+	if (S == 1) {                                                                              \
+		for (int64_t j = 0; j < d->KW; j++) {                                              \
+			const uint16_t *mj = m + j * S * NV;                                       \
+			const float *xr = xc + j, *wt = wc + j;                                    \
+			for (int64_t c = 0; c < d->cg; c++, xr += hw, wt += kk)                    \
+				DIRECT_TAP(S, NV, KB, DIRECT_MJ)                                   \
+		}                                                                                  \
+	} else {                                                                                   \
+		for (int64_t c = 0; c < d->cg; c++, xc += hw, wc += kk)                            \
+			for (int64_t j = 0; j < d->KW; j++) {                                      \
+				const uint16_t *mj = m + j * S * NV;                               \
+				const float *xr = xc + j, *wt = wc + j;                            \
+				if (inside)                                                        \
+					DIRECT_TAP(S, NV, KB, DIRECT_ALL)                          \
+				else                                                               \
+					DIRECT_TAP(S, NV, KB, DIRECT_MJ)                           \
+			}                                                                          \
+	}
+
+/* Output rows [y0, y1), columns [ox0, ox0 + 16 NV) of filters [k0, k0 +
+ * kb) of image b, group g, kb <= KB; stride S (1 or 2) both ways. KB, NV
+ * and S are constants, so the KB x NV accumulators live in registers
+ * (every loop over them runs to a constant bound, so none indexes them at
+ * run time); the filters past kb repeat the last one and are not stored.
+ * With stride 2, a vector of 16 outputs reads 32 input columns: two
+ * loads, and a permute that keeps the even lanes. */
+#define DIRECT_ROWS(S, NV, KB)                                                                     \
+	__attribute__((target("avx512f"))) static void direct##S##_##NV##x##KB(                     \
+	    const Direct *d, int64_t b, int64_t g, int64_t k0, int64_t kb, int64_t y0, int64_t y1,  \
+	    int64_t ox0)                                                                           \
 	{                                                                                          \
 		const int64_t hw = d->H * d->W, kk = d->KH * d->KW, wstride = d->cg * kk;          \
 		const float *xg = d->x + (b * d->C + g * d->cg) * hw;                              \
 		const float *wk = d->w + (g * d->kg + k0) * wstride;                               \
-		float *yk = d->y + (b * d->K + g * d->kg + k0) * d->OH * d->OW;                    \
-		uint64_t out = rt_lanes(0, d->OW);                                                  \
+		float *yk = d->y + (b * d->K + g * d->kg + k0) * d->OH * d->OW + ox0;              \
+		const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, \
+						      6, 4, 2, 0);                                 \
+		uint64_t out = rt_lanes(0, d->OW - ox0);                                            \
 		int64_t wof[KB];                                                                   \
+		uint16_t m[DIRECT_MAX_KW * S * NV]; /* per tap column, the lanes inside the row */   \
 		__m512 acc[KB][NV];                                                                \
+		(void)even;                                                                        \
 		for (int f = 0; f < KB; f++)                                                       \
 			wof[f] = (f < kb ? f : kb - 1) * wstride;                                  \
+		int inside = 1;                                                                    \
+		for (int64_t j = 0; j < d->KW; j++)                                                \
+			for (int h = 0; h < S * NV; h++) {                                         \
+				m[j * S * NV + h] = rt_lanes_inside(ox0 * S + j - d->PW + 16 * h, d->W); \
+				inside &= m[j * S * NV + h] == 0xffff;                             \
+			}                                                                          \
 		for (int64_t oy = y0; oy < y1; oy++) {                                             \
 			_Pragma("GCC unroll 24") for (int f = 0; f < KB; f++)                       \
 			{                                                                          \
@@ -63,29 +128,12 @@ typedef struct Direct {
 				_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[f][v] = b0; \
 			}                                                                          \
 			for (int64_t i = 0; i < d->KH; i++) {                                      \
-				int64_t iy = oy - d->PH + i;                                       \
+				int64_t iy = oy * S - d->PH + i;                                   \
 				if (iy < 0 || iy >= d->H)                                          \
 					continue;                                                  \
-				for (int64_t j = 0; j < d->KW; j++) {                              \
-					int64_t off = j - d->PW;                                   \
-					uint64_t m = rt_lanes(off < 0 ? -off : 0, d->W - off) & out;  \
-					const float *xr = xg + iy * d->W + off;                    \
-					const float *wt = wk + i * d->KW + j;                      \
-					for (int64_t c = 0; c < d->cg; c++, xr += hw, wt += kk) {  \
-						__m512 xv[NV];                                     \
-						_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) \
-						    xv[v] = _mm512_maskz_loadu_ps(                 \
-							(__mmask16)(m >> (16 * v)), xr + 16 * v);  \
-						_Pragma("GCC unroll 24") for (int f = 0; f < KB; f++) \
-						{                                                  \
-							__m512 wv = _mm512_set1_ps(wt[wof[f]]);    \
-							_Pragma("GCC unroll 4") for (int v = 0;    \
-										     v < NV; v++)  \
-							    acc[f][v] =                            \
-								_mm512_fmadd_ps(wv, xv[v], acc[f][v]); \
-						}                                                  \
-					}                                                          \
-				}                                                                  \
+				const float *xc = xg + iy * d->W + ox0 * S - d->PW;                \
+				const float *wc = wk + i * d->KW;                                  \
+				DIRECT_TAPS(S, NV, KB)                                             \
 			}                                                                          \
 			_Pragma("GCC unroll 24") for (int f = 0; f < KB; f++)                       \
 			    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) if (f < kb)         \
@@ -94,36 +142,47 @@ typedef struct Direct {
 		}                                                                                  \
 	}
 
-typedef void (*DirectFn)(const Direct *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+typedef void (*DirectFn)(const Direct *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
 
-DIRECT_ROWS(1, 2) DIRECT_ROWS(1, 4) DIRECT_ROWS(1, 6) DIRECT_ROWS(1, 8) DIRECT_ROWS(1, 12)
-DIRECT_ROWS(1, 16) DIRECT_ROWS(1, 24)
-DIRECT_ROWS(2, 2) DIRECT_ROWS(2, 4) DIRECT_ROWS(2, 6) DIRECT_ROWS(2, 8) DIRECT_ROWS(2, 12)
-DIRECT_ROWS(3, 2) DIRECT_ROWS(3, 4) DIRECT_ROWS(3, 6) DIRECT_ROWS(3, 8)
-DIRECT_ROWS(4, 2) DIRECT_ROWS(4, 4) DIRECT_ROWS(4, 6)
+#define DIRECT_SET(S)                                                                              \
+	DIRECT_ROWS(S, 1, 2) DIRECT_ROWS(S, 1, 4) DIRECT_ROWS(S, 1, 6) DIRECT_ROWS(S, 1, 8)            \
+	DIRECT_ROWS(S, 1, 12) DIRECT_ROWS(S, 1, 16) DIRECT_ROWS(S, 1, 24)                               \
+	DIRECT_ROWS(S, 2, 2) DIRECT_ROWS(S, 2, 4) DIRECT_ROWS(S, 2, 6) DIRECT_ROWS(S, 2, 8)            \
+	DIRECT_ROWS(S, 2, 12)                                                                      \
+	DIRECT_ROWS(S, 3, 2) DIRECT_ROWS(S, 3, 4) DIRECT_ROWS(S, 3, 6) DIRECT_ROWS(S, 3, 8)            \
+	DIRECT_ROWS(S, 4, 2) DIRECT_ROWS(S, 4, 4) DIRECT_ROWS(S, 4, 6)
+DIRECT_SET(1)
+DIRECT_SET(2)
 
-/* The kernels by vectors per row (1 to 4) and filters per block. */
+/* The kernels by stride, vectors per row (1 to 4) and filters per block. */
+#define DIRECT_FNS(S)                                                                              \
+	{S, 1, 2, direct##S##_1x2}, {S, 1, 4, direct##S##_1x4}, {S, 1, 6, direct##S##_1x6},          \
+	    {S, 1, 8, direct##S##_1x8}, {S, 1, 12, direct##S##_1x12}, {S, 1, 16, direct##S##_1x16},   \
+	    {S, 1, 24, direct##S##_1x24}, {S, 2, 2, direct##S##_2x2}, {S, 2, 4, direct##S##_2x4},     \
+	    {S, 2, 6, direct##S##_2x6}, {S, 2, 8, direct##S##_2x8}, {S, 2, 12, direct##S##_2x12},     \
+	    {S, 3, 2, direct##S##_3x2}, {S, 3, 4, direct##S##_3x4}, {S, 3, 6, direct##S##_3x6},       \
+	    {S, 3, 8, direct##S##_3x8}, {S, 4, 2, direct##S##_4x2}, {S, 4, 4, direct##S##_4x4},       \
+	    {S, 4, 6, direct##S##_4x6}
 static const struct {
-	int nv, kb;
+	int s, nv, kb;
 	DirectFn fn;
-} direct_fns[] = {
-    {1, 2, direct_1x2}, {1, 4, direct_1x4}, {1, 6, direct_1x6},   {1, 8, direct_1x8},
-    {1, 12, direct_1x12}, {1, 16, direct_1x16}, {1, 24, direct_1x24}, {2, 2, direct_2x2},
-    {2, 4, direct_2x4}, {2, 6, direct_2x6}, {2, 8, direct_2x8},   {2, 12, direct_2x12},
-    {3, 2, direct_3x2}, {3, 4, direct_3x4}, {3, 6, direct_3x6},   {3, 8, direct_3x8},
-    {4, 2, direct_4x2}, {4, 4, direct_4x4}, {4, 6, direct_4x6},
-};
+} direct_fns[] = {DIRECT_FNS(1), DIRECT_FNS(2)};
 
-/* Chunk ch: (image, group, filter block, run of rows), rows fastest. */
+/* Chunk ch: (image, group, run of rows, filter block, run of columns),
+ * columns fastest: a thread's run of chunks (rt_pool) is a band of rows
+ * of every filter, as the next layer's im2col or GEMM tends to split
+ * them, so that it finds them in its own core's cache (a VM's two vCPUs
+ * may not share one: DCGAN's discriminator, 2 threads, 17% slower split
+ * by filters). */
 static void
 direct_chunk(void *closure, int64_t ch)
 {
 	const Direct *d = closure;
-	int64_t r = ch % d->ny, blk = ch / d->ny % d->nkb, g = ch / d->ny / d->nkb % d->G;
-	int64_t b = ch / d->ny / d->nkb / d->G, k0 = blk * d->kb;
-	int64_t kb = d->kg - k0 < d->kb ? d->kg - k0 : d->kb;
+	int64_t x = ch % d->nx, blk = ch / d->nx % d->nkb, r = ch / d->nx / d->nkb % d->ny;
+	int64_t g = ch / d->nx / d->nkb / d->ny % d->G, b = ch / d->nx / d->nkb / d->ny / d->G;
+	int64_t k0 = blk * d->kb, kb = d->kg - k0 < d->kb ? d->kg - k0 : d->kb;
 
-	d->fn(d, b, g, k0, kb, r * d->OH / d->ny, (r + 1) * d->OH / d->ny);
+	d->fn(d, b, g, k0, kb, r * d->OH / d->ny, (r + 1) * d->OH / d->ny, x * 16 * d->nv);
 }
 
 int
@@ -135,9 +194,14 @@ rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y, co
 	    .x = x, .w = w, .bias = bias, .y = y, .C = p[1], .H = p[2], .W = p[3], .K = p[4],
 	    .OH = p[5], .OW = p[6], .KH = p[7], .KW = p[8], .PH = p[11], .PW = p[12], .G = p[15],
 	};
+	int64_t s = p[9];
 
-	if (p[9] != 1 || p[10] != 1 || p[13] != 1 || p[14] != 1 || d.G <= 0 || d.OW > DIRECT_MAX_OW ||
-	    d.KH * d.KW < 2 || d.KW > d.OW)
+	/* stride 1 and rows of at most 64; or stride 2, rows in runs of
+	 * DIRECT_RUN_OW columns, few input channels (a network's first
+	 * layer: its im2col copies a gather per float) */
+	if (p[13] != 1 || p[14] != 1 || d.G <= 0 || d.KH * d.KW < 2 || d.KW > DIRECT_MAX_KW || p[10] != s ||
+	    (s == 1 && (d.OW > DIRECT_MAX_OW || d.KW > d.OW)) ||
+	    (s == 2 && (d.C / d.G > DIRECT_S2_MAX_CG || d.OW < 16)) || s > 2)
 		return 0;
 	d.cg = d.C / d.G;
 	d.kg = d.K / d.G;
@@ -146,22 +210,26 @@ rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y, co
 	__builtin_cpu_init();
 	if (!__builtin_cpu_supports("avx512f"))
 		return 0;
-	d.nv = (d.OW + 15) / 16;
+	d.nv = s == 1 || d.OW <= 32 ? (d.OW + 15) / 16 : DIRECT_RUN_OW / 16;
+	d.nx = (d.OW + 16 * d.nv - 1) / (16 * d.nv);
 	/* the block that pads kg least to whole blocks; the widest on a tie */
 	int64_t least = INT64_MAX;
 	for (size_t i = 0; i < sizeof direct_fns / sizeof direct_fns[0]; i++) {
 		int64_t kb = direct_fns[i].kb, padded = (d.kg + kb - 1) / kb * kb;
-		if (direct_fns[i].nv == d.nv && padded <= least)
+		if (direct_fns[i].s == s && direct_fns[i].nv == d.nv && padded <= least)
 			least = padded, d.kb = kb, d.fn = direct_fns[i].fn;
 	}
 	d.nkb = (d.kg + d.kb - 1) / d.kb;
-	/* enough chunks for every thread, rows of at least 2 */
-	int64_t blocks = N * d.G * d.nkb, threads = cx && cx->parallel_for ? cx->nthreads : 1;
+	/* enough chunks for every thread, a band of rows each at least,
+	 * rows of at least 2 */
+	int64_t blocks = N * d.G * d.nkb * d.nx, threads = cx && cx->parallel_for ? cx->nthreads : 1;
 	d.ny = blocks >= 4 * threads ? 1 : (4 * threads + blocks - 1) / blocks;
+	if (N * d.G < threads && d.ny < threads)
+		d.ny = threads;
 	if (d.ny > d.OH / 2)
 		d.ny = d.OH / 2 > 0 ? d.OH / 2 : 1;
 	int64_t nchunk = blocks * d.ny;
-	if (threads > 1 && N * d.K * d.OH * d.OW * d.cg * d.KH * d.KW >= (1 << 17))
+	if (threads > 1 && N * d.K * d.OH * d.OW * d.cg * d.KH * d.KW >= RT_CONV_PAR_MIN_MACS)
 		cx->parallel_for(cx->pool, direct_chunk, &d, nchunk);
 	else
 		for (int64_t ch = 0; ch < nchunk; ch++)

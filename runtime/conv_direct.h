@@ -24,10 +24,20 @@ rt_lanes_inside(int64_t c0, int64_t w)
 	return (uint16_t)rt_lanes(c0 < 0 ? -c0 : 0, w - c0 < 16 ? w - c0 : 16);
 }
 
+/* Multiply-adds below which a convolution (im2col, or direct) runs on one
+ * thread (about 20 us of work at most): two threads would save half of it
+ * but pay 0.3 to 1.5 us a job (the VM's cross-core states) and the move of
+ * half its output to the other core (DCGAN D's three such, 0.2 to 0.5 M
+ * each, batch 1: 46 to 44 us on two threads by im2col; its first, direct
+ * since stride 2 is, 52 against 43 us on two threads at 2^17). */
+enum { RT_CONV_PAR_MIN_MACS = 1 << 20 };
+
 /* The convolution of nncc_rt_conv2d_f32 (p in its order), computed
- * directly when it has stride and dilation 1, at most 64 filters per
- * group, output rows of at most 64 and a window no wider than them, on a
- * CPU with AVX-512: then 1; else 0, having done nothing. */
+ * directly when it has dilation 1, at most 64 filters per group, a window
+ * at most 64 wide and either stride 1, output rows of at most 64 and a
+ * window no wider than them, or stride 2, output rows of 16 or more and at
+ * most 4 channels per group (a network's first layer), on a CPU with
+ * AVX-512: then 1; else 0, having done nothing. */
 int rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y, const int64_t *p,
 		     const nncc_abi_ctx *cx);
 

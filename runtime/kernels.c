@@ -378,12 +378,6 @@ wide_conv(Conv *v, int64_t N, const float *x, const float *w, const float *bias,
 
 enum { BAND_FLOATS = 65536 }; /* col floats per band of output rows (a col too big for L2) */
 
-/* Multiply-adds below which an im2col convolution runs on one thread
- * (about 20 us of work at most): two threads would save half of it but
- * pay 0.3 to 1.5 us a job (the VM's cross-core states) and the move of
- * half its output to the other core (DCGAN D's three such, 0.2 to 0.5 M
- * each, batch 1: 46 to 44 us on two threads). */
-enum { CONV_PAR_MIN_MACS = 1 << 20 };
 
 /* One image and group of a convolution by im2col and GEMM, in bands of
  * output rows: each band's im2col (its own compact col), then its GEMM
@@ -543,7 +537,7 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	/* threads for at least two chunks' worth of copying */
 	int64_t threads = cx && cx->parallel_for && v.ckk * v.hw >= 2 * COPY_CHUNK ? cx->nthreads : 1;
 	nncc_abi_ctx c1;
-	if (!fast && cx && cx->nthreads > 1 && N * v.K * v.hw * v.ckk < CONV_PAR_MIN_MACS) {
+	if (!fast && cx && cx->nthreads > 1 && N * v.K * v.hw * v.ckk < RT_CONV_PAR_MIN_MACS) {
 		cx = one_thread(cx, &c1), threads = 1;
 	}
 	/* bands: of about BAND_FLOATS col floats when the col would not stay

@@ -155,13 +155,19 @@ test_conv2d(void **state)
 		{2, 3, 20, 50, 16, 3, 5, 1, 1, 1, 2, 1, 2, 1, 1, 1, 1}, /* direct: 4 vectors, 3 blocks */
 		{1, 6, 10, 10, 6, 5, 5, 1, 1, 4, 4, 4, 4, 1, 1, 1, 0}, /* direct: padding 4 */
 		{3, 4, 9, 20, 8, 3, 3, 1, 1, 0, 1, 2, 1, 1, 1, 2, 1}, /* direct, grouped, uneven pads */
+		/* direct with stride 2 (few channels): runs of 32 columns and a
+		 * last one of 3; one run of 31; 16; grouped, uneven pads, odd sizes */
+		{1, 3, 40, 70, 64, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1},
+		{2, 3, 64, 64, 24, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1},
+		{1, 4, 33, 33, 8, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 1, 0},
+		{1, 8, 37, 75, 12, 5, 4, 2, 2, 2, 1, 1, 2, 1, 1, 2, 1},
 		{2, 4, 30, 30, 3, 28, 28, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0}, /* wide direct: 2 vectors, 3 wide */
 		{2, 3, 28, 28, 2, 28, 28, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1}, /* wide direct, padded, 5 wide */
 		{1, 2, 40, 50, 9, 34, 44, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0}, /* wide direct: 3 vectors, 7 wide */
 		{4, 8, 12, 12, 80, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1}, /* small images in blocks */
 		{3, 6, 9, 9, 70, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1, 2, 0}, /* small, grouped, uneven pads */
 		/* im2col_rows: output rows of 16, 8, 4, 2, 1; stride 2 and 1 */
-		{1, 3, 32, 32, 16, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
+		{1, 5, 32, 32, 16, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
 		{1, 16, 16, 16, 32, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
 		{1, 32, 8, 8, 64, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0}, /* and the dot GEMM */
 		{1, 70, 4, 4, 80, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1},
@@ -176,7 +182,7 @@ test_conv2d(void **state)
 		 * dot-product path the whole plane does not */
 		{1, 192, 17, 7, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
 		/* a col past L2: bands of output rows (3, and 4 on 3 threads) */
-		{1, 3, 64, 64, 16, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1},
+		{1, 5, 64, 64, 16, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1},
 		{2, 4, 70, 66, 8, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 2, 1},
 		/* 3x3, stride 1, 32 channels: Winograd from the cache, in tile
 		 * ranges, and in filter ranges (more filters than tiles) */
