@@ -43,7 +43,7 @@ int rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y
 
 /* A wide convolution of nncc_rt_conv2d_f32 (kw > ow: a weight gradient)
  * computed directly when it has stride and dilation 1, at most 64 filters
- * per group, a window at most 64 wide and 3, 5 or 7 output columns, on a
+ * per group, a window at most 32 wide and 3, 5 or 7 output columns, on a
  * CPU with AVX-512: then 1; else 0, having done nothing. */
 int rt_conv2d_wide_direct(const float *x, const float *w, const float *bias, float *y,
 			  const int64_t *p, const nncc_abi_ctx *cx);
