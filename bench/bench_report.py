@@ -239,6 +239,14 @@ def write(path, info, cases, rs, res):
                 ratio = g["nncc_gflops"] / g["openblas_gflops"] if g["openblas_gflops"] else None
                 out.append(f"| {g['n']} | {t} | {g['nncc_gflops']:.1f} | "
                            f"{g['openblas_gflops']:.1f} | {fmt(ratio, '.2f')} |")
+        rows = [g for rows_t in info["gemm"].values() for g in rows_t]
+        cores = sorted({g.get("openblas_core", "?") for g in rows})
+        line = f"OpenBLAS kernels: {', '.join(cores)}"
+        if any(g.get("coretype_set") for g in rows):
+            line += (" (OPENBLAS_CORETYPE set by gemm_bench: this OpenBLAS did not recognise "
+                     "the CPU and would have run its generic Prescott kernels, about a fifth "
+                     "as fast; see bench/gemm_bench.c)")
+        out += ["", line + "."]
     if info["gemm_err"]:
         out += ["", f"GEMM micro-benchmark: {info['gemm_err']}"]
     problems = [f"- {c['name']} batch {c['batch']}, {LABEL.get(k, k)}: {v}"

@@ -6,11 +6,21 @@
  * For each size and engine: one warm-up call, then calls until about 0.3 s
  * have passed (at least 3), R rounds with the engines interleaved; prints
  * the median GFLOP/s of the rounds. OpenBLAS gets T threads
- * (openblas_set_num_threads), nncc a pool of T threads. */
+ * (openblas_set_num_threads), nncc a pool of T threads.
+ *
+ * OpenBLAS picks its kernels by the CPU model. One it does not know (0.3.21,
+ * Debian 12's, on an Emerald Rapids Xeon, model 207) gets its generic
+ * Prescott kernels, about 32 GFLOP/s a core against 155 with its AVX-512
+ * ones: no fair reference. Then, unless OPENBLAS_CORETYPE is set already,
+ * gemm_bench sets it to the newest AVX-512 kernels the CPU can run
+ * (Cooperlake with AVX512-BF16, else SkylakeX) and runs itself again. The
+ * kernels used are printed (JSON: "openblas_core", and "coretype_set": 1
+ * when gemm_bench chose them). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
@@ -18,6 +28,7 @@
 #include "runtime/rt.h"
 
 void openblas_set_num_threads(int);
+char *openblas_get_corename(void);
 
 static double
 now(void)
@@ -61,6 +72,16 @@ main(int argc, char **argv)
 	int threads = 1, rounds = 5, json = 0, nsize = 0;
 	int64_t sizes[32];
 	RtPool *pool = NULL;
+	const char *core = openblas_get_corename(), *set = getenv("NNCC_GEMM_BENCH_CORETYPE");
+
+	__builtin_cpu_init();
+	if (!getenv("OPENBLAS_CORETYPE") && core && !strcmp(core, "Prescott") &&
+	    __builtin_cpu_supports("avx512f")) {
+		setenv("OPENBLAS_CORETYPE", __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX", 1);
+		setenv("NNCC_GEMM_BENCH_CORETYPE", "1", 1);
+		execv("/proc/self/exe", argv);
+		perror("gemm_bench: execv /proc/self/exe"); /* goes on with the generic kernels */
+	}
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -109,12 +130,16 @@ main(int argc, char **argv)
 		qsort(g[0], (size_t)rounds, sizeof(double), cmp);
 		qsort(g[1], (size_t)rounds, sizeof(double), cmp);
 		if (json)
-			printf("%s{\"n\": %lld, \"threads\": %d, \"nncc_gflops\": %.1f, \"openblas_gflops\": %.1f}",
-			       s ? ", " : "", (long long)n, threads, g[0][rounds / 2], g[1][rounds / 2]);
+			printf("%s{\"n\": %lld, \"threads\": %d, \"nncc_gflops\": %.1f, \"openblas_gflops\": %.1f, "
+			       "\"openblas_core\": \"%s\", \"coretype_set\": %d}",
+			       s ? ", " : "", (long long)n, threads, g[0][rounds / 2], g[1][rounds / 2],
+			       core ? core : "?", set != NULL);
 		else
-			printf("n %5lld  threads %d  nncc %7.1f GFLOP/s  OpenBLAS %7.1f GFLOP/s  ratio %.2f\n",
+			printf("n %5lld  threads %d  nncc %7.1f GFLOP/s  OpenBLAS %7.1f GFLOP/s  ratio %.2f  (OpenBLAS "
+			       "kernels: %s%s)\n",
 			       (long long)n, threads, g[0][rounds / 2], g[1][rounds / 2],
-			       g[0][rounds / 2] / g[1][rounds / 2]);
+			       g[0][rounds / 2] / g[1][rounds / 2], core ? core : "?",
+			       set ? ", OPENBLAS_CORETYPE set by gemm_bench" : "");
 		fflush(stdout);
 		rt_free(a), rt_free(b), rt_free(c);
 	}
