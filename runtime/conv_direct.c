@@ -16,6 +16,7 @@
  * depend on the thread count. */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <immintrin.h>
 
@@ -27,6 +28,8 @@ enum {
 	DIRECT_MAX_KW = 64, /* window columns at most */
 	DIRECT_RUN_OW = 32, /* stride 2: output columns per run (two vectors) */
 	DIRECT_S2_MAX_CG = 4, /* stride 2: input channels per group at most */
+	LANES_MIN_TAPS = 25,  /* rt_conv2d_lanes: window taps at least (5x5) */
+	ACROSS_MAX_OW = 256,  /* rt_conv2d_lanes: output row at most (its buffer on the stack) */
 	ACCS = 24,          /* zmm accumulators */
 };
 
@@ -234,6 +237,140 @@ rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y, co
 	else
 		for (int64_t ch = 0; ch < nchunk; ch++)
 			direct_chunk(&d, ch);
+	return 1;
+}
+
+/* --- few channels, wide windows: filters across the lanes ----------------------- */
+
+/* A network's first layer (3 channels, a 7x7 or 11x11 window, stride 2
+ * or 4): per output position the window holds 147 to 363 products, and
+ * an im2col would copy each input float 12 to 30 times. Here the vectors
+ * run across 16 filters instead: for an output row, a block of NV x 16
+ * filters and P consecutive positions, the NV x P accumulators take, per
+ * input channel and tap, NV vector loads of the packed weights and P
+ * broadcasts of input floats (24 products per 10 loads, no masks: the
+ * input is first copied with its padding into the scratch), and go to the
+ * output (NCHW) by scatters, 16 filters each, once per position. */
+typedef struct Across {
+	const float *xp, *wp, *bias; /* padded input (C x hp x wp), packed weights (c, i, j) x kp */
+	float *y;                    /* this image's output */
+	int64_t C, K, OH, OW, KH, KW, S, hp, wpd, kp, nkb; /* kp: K padded to 16; nkb: filter blocks */
+	void (*fn)(const struct Across *, int64_t, int64_t);
+} Across;
+
+#define ACROSS_ROW(NV, P)                                                                           \
+	__attribute__((target("avx512f"))) static void across_##NV##x##P(const Across *d, int64_t oy,  \
+									  int64_t blk)               \
+	{                                                                                          \
+		const int64_t k0 = blk * 16 * NV, plane = d->OH * d->OW, S = d->S;               \
+		const __m512i col = _mm512_mullo_epi32(                                            \
+		    _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),        \
+		    _mm512_set1_epi32((int)d->OW));                                                \
+		float rb[16 * NV * ACROSS_MAX_OW]; /* the row, filter by filter */                 \
+		__mmask16 km[NV];                                                                  \
+		__m512 b0[NV];                                                                     \
+		for (int v = 0; v < NV; v++) {                                                     \
+			km[v] = (__mmask16)rt_lanes(0, d->K - k0 - 16 * v < 16 ? d->K - k0 - 16 * v : 16); \
+			b0[v] = d->bias ? _mm512_maskz_loadu_ps(km[v], d->bias + k0 + 16 * v)         \
+					: _mm512_setzero_ps();                                     \
+		}                                                                                  \
+		for (int64_t ox = 0; ox < d->OW; ox += P) {                                        \
+			__m512 acc[P][NV];                                                         \
+			_Pragma("GCC unroll 24") for (int q = 0; q < P; q++)                        \
+			    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[q][v] = b0[v];  \
+			for (int64_t c = 0; c < d->C; c++)                                         \
+				for (int64_t i = 0; i < d->KH; i++) {                              \
+					const float *xr = d->xp + (c * d->hp + oy * S + i) * d->wpd + ox * S; \
+					const float *wr = d->wp + ((c * d->KH + i) * d->KW) * d->kp + k0; \
+					for (int64_t j = 0; j < d->KW; j++, xr++, wr += d->kp) {   \
+						__m512 wv[NV];                                     \
+						_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) wv[v] = \
+						    _mm512_loadu_ps(wr + 16 * v);                  \
+						_Pragma("GCC unroll 24") for (int q = 0; q < P; q++) \
+						{                                                  \
+							__m512 xb = _mm512_set1_ps(xr[q * S]);     \
+							_Pragma("GCC unroll 4") for (int v = 0;    \
+										     v < NV; v++)  \
+							    acc[q][v] =                            \
+								_mm512_fmadd_ps(wv[v], xb, acc[q][v]); \
+						}                                                  \
+					}                                                          \
+				}                                                                  \
+			_Pragma("GCC unroll 24") for (int q = 0; q < P; q++) if (ox + q < d->OW)     \
+			    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                     \
+				_mm512_mask_i32scatter_ps(rb + 16 * v * d->OW + ox + q, km[v], col,  \
+							  acc[q][v], 4);                           \
+		}                                                                                  \
+		for (int64_t k = k0; k < k0 + 16 * NV && k < d->K; k++)                            \
+			memcpy(d->y + k * plane + oy * d->OW, rb + (k - k0) * d->OW,                \
+			       (size_t)d->OW * sizeof(float));                                     \
+	}
+
+ACROSS_ROW(4, 6) ACROSS_ROW(3, 8) ACROSS_ROW(2, 12) ACROSS_ROW(1, 24)
+
+/* Chunk ch: (output row, filter block), blocks fastest. */
+static void
+across_chunk(void *closure, int64_t ch)
+{
+	const Across *d = closure;
+
+	d->fn(d, ch / d->nkb, ch % d->nkb);
+}
+
+int
+rt_conv2d_lanes(const float *x, const float *w, const float *bias, float *y, float *scratch,
+		const int64_t *p, const nncc_abi_ctx *cx)
+{
+	int64_t N = p[0], C = p[1], H = p[2], W = p[3], K = p[4], OH = p[5], OW = p[6], KH = p[7];
+	int64_t KW = p[8], S = p[9], PH = p[11], PW = p[12];
+	Across d = {.bias = bias, .C = C, .K = K, .OH = OH, .OW = OW, .KH = KH, .KW = KW, .S = S};
+
+	if (!scratch || p[10] != S || S < 1 || S > 4 || p[13] != 1 || p[14] != 1 || p[15] != 1 || C > 4 ||
+	    K < 16 || KH * KW < LANES_MIN_TAPS || OW > ACROSS_MAX_OW)
+		return 0;
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx512f"))
+		return 0;
+	int64_t nv = K >= 64 ? 4 : (K + 15) / 16, pq = 24 / nv; /* filter vectors, positions per step */
+	d.kp = (K + 15) / 16 * 16;
+	d.nkb = (K + 16 * nv - 1) / (16 * nv);
+	/* the padded input covers every position's window, and the last step's
+	 * positions past the row (read, not stored) */
+	d.hp = (OH - 1) * S + KH;
+	d.wpd = ((OW + pq - 1) / pq * pq - 1) * S + KW;
+	int64_t xfl = C * d.hp * d.wpd, wfl = C * KH * KW * d.kp;
+	if (xfl + wfl > C * KH * KW * OH * OW) /* the scratch an im2col has */
+		return 0;
+	d.fn = nv == 4 ? across_4x6 : nv == 3 ? across_3x8 : nv == 2 ? across_2x12 : across_1x24;
+	float *xp = scratch, *wp = scratch + xfl;
+	for (int64_t k = 0; k < d.kp; k++) /* wp[(c, i, j)][k] = w[k][c][i][j] */
+		for (int64_t t = 0; t < C * KH * KW; t++)
+			wp[t * d.kp + k] = k < K ? w[k * C * KH * KW + t] : 0.0f;
+	d.xp = xp, d.wp = wp;
+	int64_t threads = cx && cx->parallel_for ? cx->nthreads : 1;
+	for (int64_t b = 0; b < N; b++) {
+		for (int64_t c = 0; c < C; c++) /* the padded copy */
+			for (int64_t r = 0; r < d.hp; r++) {
+				float *q = xp + (c * d.hp + r) * d.wpd;
+				int64_t iy = r - PH, lo = PW < d.wpd ? PW : d.wpd;
+				int64_t hi = W + PW < d.wpd ? W + PW : d.wpd;
+				if (iy < 0 || iy >= H) {
+					memset(q, 0, (size_t)d.wpd * sizeof(float));
+					continue;
+				}
+				memset(q, 0, (size_t)lo * sizeof(float));
+				if (hi > lo)
+					memcpy(q + lo, x + ((b * C + c) * H + iy) * W, (size_t)(hi - lo) * sizeof(float));
+				memset(q + (hi > lo ? hi : lo), 0, (size_t)(d.wpd - (hi > lo ? hi : lo)) * sizeof(float));
+			}
+		d.y = y + b * K * OH * OW;
+		int64_t nchunk = OH * d.nkb;
+		if (threads > 1 && K * OH * OW * C * KH * KW >= RT_CONV_PAR_MIN_MACS)
+			cx->parallel_for(cx->pool, across_chunk, &d, nchunk);
+		else
+			for (int64_t ch = 0; ch < nchunk; ch++)
+				across_chunk(&d, ch);
+	}
 	return 1;
 }
 

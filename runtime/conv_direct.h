@@ -41,6 +41,15 @@ enum { RT_CONV_PAR_MIN_MACS = 1 << 20 };
 int rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y, const int64_t *p,
 		     const nncc_abi_ctx *cx);
 
+/* The convolution of nncc_rt_conv2d_f32 (p in its order) by filters across
+ * the vectors, when it has one group, at most 4 channels, at least 16
+ * filters, a window of 25 taps or more, dilation 1, one stride both ways
+ * (1 to 4), scratch holding what an im2col would (its padded input and
+ * packed weights fit there) and a CPU with AVX-512: then 1; else 0,
+ * having done nothing. */
+int rt_conv2d_lanes(const float *x, const float *w, const float *bias, float *y, float *scratch,
+		    const int64_t *p, const nncc_abi_ctx *cx);
+
 /* A wide convolution of nncc_rt_conv2d_f32 (kw > ow: a weight gradient)
  * computed directly when it has stride and dilation 1, at most 64 filters
  * per group, a window at most 32 wide and 3, 5 or 7 output columns, on a

@@ -525,6 +525,8 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	}
 	if (!fast && rt_conv2d_winograd(x, w, bias, y, scratch, p, cx)) /* 3x3, stride 1 */
 		return;
+	if (!fast && rt_conv2d_lanes(x, w, bias, y, scratch, p, cx)) /* a first layer's wide window */
+		return;
 	if (!fast && rt_conv2d_direct(x, w, bias, y, p, cx)) /* few filters: no im2col */
 		return;
 	/* a window wider than the output: several images per GEMM, col

@@ -157,10 +157,18 @@ test_conv2d(void **state)
 		{3, 4, 9, 20, 8, 3, 3, 1, 1, 0, 1, 2, 1, 1, 1, 2, 1}, /* direct, grouped, uneven pads */
 		/* direct with stride 2 (few channels): runs of 32 columns and a
 		 * last one of 3; one run of 31; 16; grouped, uneven pads, odd sizes */
-		{1, 3, 40, 70, 64, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1},
+		{1, 3, 40, 70, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
 		{2, 3, 64, 64, 24, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1},
 		{1, 4, 33, 33, 8, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 1, 0},
 		{1, 8, 37, 75, 12, 5, 4, 2, 2, 2, 1, 1, 2, 1, 1, 2, 1},
+		/* filters across the lanes (few channels, 25 taps or more): 64
+		 * filters, 2 images; 70 (two blocks, the second masked) at stride
+		 * 4; 40, 20 and 16 filters (3, 2 and 1 vectors) at strides 1 and 3 */
+		{2, 3, 41, 45, 64, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1},
+		{1, 3, 50, 47, 70, 11, 11, 4, 4, 2, 2, 2, 2, 1, 1, 1, 0},
+		{1, 2, 20, 30, 40, 5, 5, 1, 1, 2, 1, 2, 3, 1, 1, 1, 1},
+		{1, 4, 17, 19, 20, 5, 6, 3, 3, 0, 1, 2, 0, 1, 1, 1, 1},
+		{1, 1, 12, 12, 16, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1},
 		{2, 4, 30, 30, 3, 28, 28, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0}, /* wide direct: 2 vectors, 3 wide */
 		{2, 3, 28, 28, 2, 28, 28, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1}, /* wide direct, padded, 5 wide */
 		{1, 2, 40, 36, 9, 34, 30, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0}, /* wide direct: 2 vectors, 7 wide */
