@@ -41,7 +41,9 @@ def cpu_model():
 
 def git_rev(root):
     rev = _out(["git", "-C", root, "rev-parse", "--short", "HEAD"])
-    dirty = _out(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"])
+    # (bench/results is left out: this run writes its chart there before the report)
+    dirty = _out(["git", "-C", root, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                  ":(exclude)bench/results"])
     return (rev + ("+local changes" if dirty else "")) or "unknown"
 
 
