@@ -249,12 +249,14 @@ rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y, co
  * filters and P consecutive positions, the NV x P accumulators take, per
  * input channel and tap, NV vector loads of the packed weights and P
  * broadcasts of input floats (24 products per 10 loads, no masks: the
- * input is first copied with its padding into the scratch), and go to the
- * output (NCHW) by scatters, 16 filters each, once per position. */
+ * input is first copied with its padding into the scratch). A row's sums
+ * go by scatters (16 filters each, once per position) into a buffer on
+ * the stack, then filter by filter to the output (NCHW): scattered
+ * straight to the output, each scatter's lanes would land on 16 pages. */
 typedef struct Across {
-	const float *xp, *wp, *bias; /* padded input (C x hp x wp), packed weights (c, i, j) x kp */
+	const float *xp, *wp, *bias; /* padded input (C x hp x wpd), packed weights (c, i, j) x kp */
 	float *y;                    /* this image's output */
-	int64_t C, K, OH, OW, KH, KW, S, hp, wpd, kp, nkb; /* kp: K padded to 16; nkb: filter blocks */
+	int64_t C, K, OH, OW, KH, KW, S, hp, wpd, kp, nkb; /* kp: K padded to whole blocks; nkb: blocks */
 	void (*fn)(const struct Across *, int64_t, int64_t);
 } Across;
 
@@ -332,8 +334,8 @@ rt_conv2d_lanes(const float *x, const float *w, const float *bias, float *y, flo
 	if (!__builtin_cpu_supports("avx512f"))
 		return 0;
 	int64_t nv = K >= 64 ? 4 : (K + 15) / 16, pq = 24 / nv; /* filter vectors, positions per step */
-	d.kp = (K + 15) / 16 * 16;
 	d.nkb = (K + 16 * nv - 1) / (16 * nv);
+	d.kp = d.nkb * 16 * nv; /* whole blocks: the last one's loads stay inside */
 	/* the padded input covers every position's window, and the last step's
 	 * positions past the row (read, not stored) */
 	d.hp = (OH - 1) * S + KH;
