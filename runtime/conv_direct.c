@@ -28,7 +28,7 @@ enum {
 	DIRECT_MAX_KW = 64, /* window columns at most */
 	DIRECT_RUN_OW = 32, /* stride 2: output columns per run (two vectors) */
 	DIRECT_S2_MAX_CG = 4, /* stride 2: input channels per group at most */
-	LANES_MIN_TAPS = 25,  /* rt_conv2d_lanes: window taps at least (5x5) */
+	ACROSS_MIN_TAPS = 25, /* rt_conv2d_lanes: window taps at least (5x5) */
 	ACROSS_MAX_OW = 256,  /* rt_conv2d_lanes: output row at most (its buffer on the stack) */
 	ACCS = 24,          /* zmm accumulators */
 };
@@ -328,7 +328,7 @@ rt_conv2d_lanes(const float *x, const float *w, const float *bias, float *y, flo
 	Across d = {.bias = bias, .C = C, .K = K, .OH = OH, .OW = OW, .KH = KH, .KW = KW, .S = S};
 
 	if (!scratch || p[10] != S || S < 1 || S > 4 || p[13] != 1 || p[14] != 1 || p[15] != 1 || C > 4 ||
-	    K < 16 || KH * KW < LANES_MIN_TAPS || OW > ACROSS_MAX_OW)
+	    K < 16 || KH * KW < ACROSS_MIN_TAPS || OW > ACROSS_MAX_OW)
 		return 0;
 	__builtin_cpu_init();
 	if (!__builtin_cpu_supports("avx512f"))
@@ -355,15 +355,11 @@ rt_conv2d_lanes(const float *x, const float *w, const float *bias, float *y, flo
 			for (int64_t r = 0; r < d.hp; r++) {
 				float *q = xp + (c * d.hp + r) * d.wpd;
 				int64_t iy = r - PH, lo = PW < d.wpd ? PW : d.wpd;
-				int64_t hi = W + PW < d.wpd ? W + PW : d.wpd;
-				if (iy < 0 || iy >= H) {
-					memset(q, 0, (size_t)d.wpd * sizeof(float));
-					continue;
-				}
+				int64_t hi = iy < 0 || iy >= H ? lo : W + PW < d.wpd ? W + PW : d.wpd;
 				memset(q, 0, (size_t)lo * sizeof(float));
-				if (hi > lo)
+				if (hi > lo) /* (hi >= lo: both clamped to wpd) */
 					memcpy(q + lo, x + ((b * C + c) * H + iy) * W, (size_t)(hi - lo) * sizeof(float));
-				memset(q + (hi > lo ? hi : lo), 0, (size_t)(d.wpd - (hi > lo ? hi : lo)) * sizeof(float));
+				memset(q + hi, 0, (size_t)(d.wpd - hi) * sizeof(float));
 			}
 		d.y = y + b * K * OH * OW;
 		int64_t nchunk = OH * d.nkb;

@@ -378,7 +378,6 @@ wide_conv(Conv *v, int64_t N, const float *x, const float *w, const float *bias,
 
 enum { BAND_FLOATS = 65536 }; /* col floats per band of output rows (a col too big for L2) */
 
-
 /* One image and group of a convolution by im2col and GEMM, in bands of
  * output rows: each band's im2col (its own compact col), then its GEMM
  * into the band's columns of yg (row stride hw), starting each row from
@@ -539,9 +538,8 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	/* threads for at least two chunks' worth of copying */
 	int64_t threads = cx && cx->parallel_for && v.ckk * v.hw >= 2 * COPY_CHUNK ? cx->nthreads : 1;
 	nncc_abi_ctx c1;
-	if (!fast && cx && cx->nthreads > 1 && N * v.K * v.hw * v.ckk < RT_CONV_PAR_MIN_MACS) {
+	if (!fast && cx && cx->nthreads > 1 && N * v.K * v.hw * v.ckk < RT_CONV_PAR_MIN_MACS)
 		cx = one_thread(cx, &c1), threads = 1;
-	}
 	/* bands: of about BAND_FLOATS col floats when the col would not stay
 	 * in L2; else as many as threads when the col outweighs the weights
 	 * (each thread's GEMM reads all of them: for a small plane of many
