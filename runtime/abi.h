@@ -107,6 +107,23 @@ enum {
 
 /* Kernel library entry points the generated code calls (runtime/kernels.c,
  * linked statically into each artifact with hidden visibility). */
+
+/* A convolution's epilogue, applied by nncc_rt_conv2d_f32 where it stores
+ * (epi NULL or n 0: none): each output element v, once it holds its sum
+ * and bias, goes through op[0..n) in order,
+ *   NNCC_EPI_ADD:  v + res[i] (res laid out as y; once at most),
+ *   NNCC_EPI_RELU: v < 0 ? 0 : v (NaN stays NaN),
+ *   NNCC_EPI_MAX:  maximum(v, c[i]), NNCC_EPI_MIN: minimum(v, c[i]) (as
+ *                  LLVM's llvm.maximum/minimum: NaN propagates, -0 < +0),
+ * so the result has the bits of the generated epilogue loop it replaces
+ * (codegen/cpu/llvm_epi.c), without that loop's second pass over y. */
+enum { NNCC_EPI_ADD = 1, NNCC_EPI_RELU = 2, NNCC_EPI_MAX = 3, NNCC_EPI_MIN = 4, NNCC_EPI_OPS = 4 };
+typedef struct nncc_abi_epi {
+	int32_t n;
+	int32_t op[NNCC_EPI_OPS];
+	float c[NNCC_EPI_OPS];
+} nncc_abi_epi;
+
 void nncc_rt_matmul_f32(const float *a, const float *b, float *c,
 			int32_t nbatch, const int64_t *bext, const int64_t *sa,
 			const int64_t *sb, const int64_t *sc, int64_t m, int64_t n,
@@ -118,10 +135,12 @@ void nncc_rt_matmul_f32(const float *a, const float *b, float *c,
  * previous image of the same kernel, with the same ctx: the transform's
  * layout follows the GEMM tile, which may follow the thread count).
  * ctx (added with the thread pool): the run's nncc_abi_ctx or NULL; its
- * threads do the im2col/bias copies and depthwise planes. Linked into each
- * artifact, so this is no part of the runtime's ABI version. */
+ * threads do the im2col/bias copies and depthwise planes. epi, res: the
+ * fused epilogue (nncc_abi_epi). Linked into each artifact, so this is no
+ * part of the runtime's ABI version. */
 void nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias,
-			float *y, float *scratch, const int64_t *p, const void *ctx);
+			float *y, float *scratch, const int64_t *p, const void *ctx,
+			const struct nncc_abi_epi *epi, const float *res);
 /* Whether nncc_rt_conv2d_f32 runs a 2-D convolution of n images (window
  * width kw, output width ow, hw output positions per image) in blocks of
  * images, one GEMM per block: a window wider than the output (a weight

@@ -41,6 +41,7 @@ typedef struct Direct {
 	int64_t nkb, ny, nx;    /* filter blocks per group; runs of rows, of columns per image and block */
 	void (*fn)(const struct Direct *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
 		   int64_t); /* the kernel */
+	const RtEpi *ep; /* the epilogue (canonical) of the outputs, or NULL */
 } Direct;
 
 
@@ -111,6 +112,7 @@ typedef struct Direct {
 		const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, \
 						      6, 4, 2, 0);                                 \
 		uint64_t out = rt_lanes(0, d->OW - ox0);                                            \
+		const RtEpiRegs er = d->ep ? rt_epi_regs(d->ep) : (RtEpiRegs){0};                 \
 		int64_t wof[KB];                                                                   \
 		uint16_t m[DIRECT_MAX_KW * S * NV]; /* per tap column, the lanes inside the row */   \
 		__m512 acc[KB][NV];                                                                \
@@ -140,8 +142,12 @@ typedef struct Direct {
 			}                                                                          \
 			_Pragma("GCC unroll 24") for (int f = 0; f < KB; f++)                       \
 			    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) if (f < kb)         \
-				_mm512_mask_storeu_ps(yk + (f * d->OH + oy) * d->OW + 16 * v,      \
-						      (__mmask16)(out >> (16 * v)), acc[f][v]);    \
+			{                                                                          \
+				float *q = yk + (f * d->OH + oy) * d->OW + 16 * v;                 \
+				__mmask16 mk = (__mmask16)(out >> (16 * v));                        \
+				_mm512_mask_storeu_ps(                                             \
+				    q, mk, d->ep ? rt_epi_v(&er, acc[f][v], q, mk) : acc[f][v]);    \
+			}                                                                          \
 		}                                                                                  \
 	}
 
@@ -190,12 +196,13 @@ direct_chunk(void *closure, int64_t ch)
 
 int
 rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y, const int64_t *p,
-		 const nncc_abi_ctx *cx)
+		 const nncc_abi_ctx *cx, const RtEpi *ep)
 {
 	int64_t N = p[0];
 	Direct d = {
 	    .x = x, .w = w, .bias = bias, .y = y, .C = p[1], .H = p[2], .W = p[3], .K = p[4],
 	    .OH = p[5], .OW = p[6], .KH = p[7], .KW = p[8], .PH = p[11], .PW = p[12], .G = p[15],
+	    .ep = rt_epi_on(ep) ? ep : NULL,
 	};
 	int64_t s = p[9];
 
@@ -258,6 +265,7 @@ typedef struct Across {
 	float *y;                    /* this image's output */
 	int64_t C, K, OH, OW, KH, KW, S, hp, wpd, kp, nkb; /* kp: K padded to whole blocks; nkb: blocks */
 	void (*fn)(const struct Across *, int64_t, int64_t);
+	const RtEpi *ep; /* each row through it once copied out */
 } Across;
 
 #define ACROSS_ROW(NV, P)                                                                           \
@@ -303,9 +311,11 @@ typedef struct Across {
 				_mm512_mask_i32scatter_ps(rb + 16 * v * d->OW + ox + q, km[v], col,  \
 							  acc[q][v], 4);                           \
 		}                                                                                  \
-		for (int64_t k = k0; k < k0 + 16 * NV && k < d->K; k++)                            \
+		for (int64_t k = k0; k < k0 + 16 * NV && k < d->K; k++) {                          \
 			memcpy(d->y + k * plane + oy * d->OW, rb + (k - k0) * d->OW,                \
 			       (size_t)d->OW * sizeof(float));                                     \
+			rt_epi_rows(d->ep, d->y + k * plane + oy * d->OW, d->OW, 1, d->OW);         \
+		}                                                                                  \
 	}
 
 ACROSS_ROW(4, 6) ACROSS_ROW(3, 8) ACROSS_ROW(2, 12) ACROSS_ROW(1, 24)
@@ -321,11 +331,11 @@ across_chunk(void *closure, int64_t ch)
 
 int
 rt_conv2d_lanes(const float *x, const float *w, const float *bias, float *y, float *scratch,
-		const int64_t *p, const nncc_abi_ctx *cx)
+		const int64_t *p, const nncc_abi_ctx *cx, const RtEpi *ep)
 {
 	int64_t N = p[0], C = p[1], H = p[2], W = p[3], K = p[4], OH = p[5], OW = p[6], KH = p[7];
 	int64_t KW = p[8], S = p[9], PH = p[11], PW = p[12];
-	Across d = {.bias = bias, .C = C, .K = K, .OH = OH, .OW = OW, .KH = KH, .KW = KW, .S = S};
+	Across d = {.bias = bias, .C = C, .K = K, .OH = OH, .OW = OW, .KH = KH, .KW = KW, .S = S, .ep = ep};
 
 	if (!scratch || p[10] != S || S < 1 || S > 4 || p[13] != 1 || p[14] != 1 || p[15] != 1 || C > 4 ||
 	    K < 16 || KH * KW < ACROSS_MIN_TAPS || OW > ACROSS_MAX_OW)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "abi.h"
+#include "epilogue.h"
 
 /* Lanes [lo, hi) of 64 (lo < 64), as a mask: the columns a masked vector
  * load or store touches. */
@@ -37,18 +38,19 @@ enum { RT_CONV_PAR_MIN_MACS = 1 << 20 };
  * at most 64 wide and either stride 1, output rows of at most 64 and a
  * window no wider than them, or stride 2, output rows of 16 or more and at
  * most 4 channels per group (a network's first layer), on a CPU with
- * AVX-512: then 1; else 0, having done nothing. */
+ * AVX-512: then 1; else 0, having done nothing. Its outputs go through ep
+ * (canonical, or NULL: none) on their way out. */
 int rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y, const int64_t *p,
-		     const nncc_abi_ctx *cx);
+		     const nncc_abi_ctx *cx, const RtEpi *ep);
 
 /* The convolution of nncc_rt_conv2d_f32 (p in its order) by filters across
  * the vectors, when it has one group, at most 4 channels, at least 16
  * filters, a window of 25 taps or more, dilation 1, one stride both ways
  * (1 to 4), scratch holding what an im2col would (its padded input and
  * packed weights fit there) and a CPU with AVX-512: then 1; else 0,
- * having done nothing. */
+ * having done nothing. Each output row then goes through ep (NULL: none). */
 int rt_conv2d_lanes(const float *x, const float *w, const float *bias, float *y, float *scratch,
-		    const int64_t *p, const nncc_abi_ctx *cx);
+		    const int64_t *p, const nncc_abi_ctx *cx, const RtEpi *ep);
 
 /* A wide convolution of nncc_rt_conv2d_f32 (kw > ow: a weight gradient)
  * computed directly when it has stride and dilation 1, at most 64 filters

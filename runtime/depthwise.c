@@ -22,6 +22,7 @@
 typedef struct Dwc {
 	int64_t C, H, W, K, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW;
 	int64_t kg, hw; /* filters per input channel; output plane */
+	const RtEpi *ep; /* the epilogue (canonical) of the outputs, or NULL */
 } Dwc;
 
 enum {
@@ -49,6 +50,7 @@ depthwise_avx512(const Dwc *v, const float *x, const float *w, const float *bias
 		 int64_t o0, int64_t o1)
 {
 	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+	const RtEpiRegs er = v->ep ? rt_epi_regs(v->ep) : (RtEpiRegs){0};
 
 	for (int64_t o = o0; o < o1; o++) {
 		const float *xc = x + o / v->kg * v->H * v->W, *wo = w + o * v->KH * v->KW;
@@ -99,7 +101,9 @@ depthwise_avx512(const Dwc *v, const float *x, const float *w, const float *bias
 					int64_t ox = ox0 + 16 * k, n = v->OW - ox < 16 ? v->OW - ox : 16;
 					if (k >= nv)
 						break;
-					_mm512_mask_storeu_ps(yo + oy * v->OW + ox, (__mmask16)((1u << n) - 1), acc[k]);
+					float *q = yo + oy * v->OW + ox;
+					__mmask16 mk = (__mmask16)((1u << n) - 1);
+					_mm512_mask_storeu_ps(q, mk, v->ep ? rt_epi_v(&er, acc[k], q, mk) : acc[k]);
 				}
 			}
 		}
@@ -122,6 +126,8 @@ typedef struct Dw3 {
 	int inner; /* all vectors but the first and the last are whole */
 	int64_t nv;
 	__mmask16 last;
+	const RtEpi *ep; /* Dwc's */
+	RtEpiRegs er;    /* its registers, when ep */
 } Dw3;
 
 /* A tap row's three input vectors x[0..2] for 16 output columns from xp
@@ -194,9 +200,11 @@ dw3_block(const float *const *r, const __m512 wv[9], __m512 b, const Dw3 *d, int
 #pragma GCC unroll 8
 	for (int i = 0; i < nr; i++)
 #pragma GCC unroll 8
-		for (int q = 0; q < nq; q++)
-			_mm512_mask_storeu_ps(y + i * ow + 16 * (k + q),
-					      k + q == d->nv - 1 ? d->last : (__mmask16)0xffff, acc[i][q]);
+		for (int q = 0; q < nq; q++) {
+			float *p = y + i * ow + 16 * (k + q);
+			__mmask16 mk = k + q == d->nv - 1 ? d->last : (__mmask16)0xffff;
+			_mm512_mask_storeu_ps(p, mk, d->ep ? rt_epi_v(&d->er, acc[i][q], p, mk) : acc[i][q]);
+		}
 }
 
 /* n (1 to 4, at run time) vectors from k: the block of that many. */
@@ -264,6 +272,8 @@ dw3_planes(const Dwc *v, const float *x, const float *w, const float *bias, floa
 	Dw3 d;
 
 	d.nv = (v->OW + 15) / 16;
+	d.ep = v->ep;
+	d.er = v->ep ? rt_epi_regs(v->ep) : (RtEpiRegs){0};
 	d.last = (__mmask16)rt_lanes(0, v->OW - 16 * (d.nv - 1));
 	for (int64_t k = 0; k < d.nv; k++) {
 		uint32_t whole = sw == 1 ? 0xffffu : 0xffffffffu;
@@ -363,6 +373,7 @@ depthwise(const Dwc *v, const float *x, const float *w, const float *bias, float
 				}
 			}
 		}
+		rt_epi_rows(v->ep, yo, v->hw, 1, v->hw);
 	}
 }
 
@@ -384,13 +395,13 @@ depthwise_chunk(void *closure, int64_t ch)
 
 void
 rt_conv2d_depthwise(const float *x, const float *w, const float *bias, float *y, const int64_t *p,
-		    const nncc_abi_ctx *cx)
+		    const nncc_abi_ctx *cx, const RtEpi *ep)
 {
 	int64_t N = p[0];
 	Dwc v = {
 		.C = p[1], .H = p[2], .W = p[3], .K = p[4], .OH = p[5], .OW = p[6], .KH = p[7],
 		.KW = p[8], .SH = p[9], .SW = p[10], .PH = p[11], .PW = p[12], .DH = p[13],
-		.DW = p[14],
+		.DW = p[14], .ep = rt_epi_on(ep) ? ep : NULL,
 	};
 	v.kg = v.K / v.C;
 	v.hw = v.OH * v.OW;

@@ -78,6 +78,8 @@ typedef struct Gemm {
 	 * tile's micro-kernel adds its rows' to the first KC block's sums at
 	 * its store), not 0; NULL: none */
 	const float *bias;
+	const RtEpi *epi; /* canonical, applied to C where it is final (the micro-kernels' last
+			     stores; a pass after each piece of the other paths), or NULL */
 } Gemm;
 
 /* d[0..8)[0..8) (row stride ldd) = the transpose of s (row stride lds):
@@ -249,13 +251,14 @@ gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float 
 			int64_t kc = g->k - pc < KC ? g->k - pc : KC;
 			int acc = pc > 0 || g->acc;
 			const float *bias = pc == 0 ? g->bias : NULL; /* the first block starts from it */
+			const RtEpi *ep = pc + kc >= g->k ? g->epi : NULL; /* the last block stores results */
 			pack_b(g, pc, kc, jc + full, nc - full, bp + full * kc);
 			for (int64_t ic = i0; ic < i1; ic += mcb) {
 				int64_t mc = i1 - ic < mcb ? i1 - ic : mcb;
 				const float *apk = g->apack ? g->apack + pc * g->mp + ic * kc : ap;
 				if (!g->apack)
 					pack_a(g, ic, mc, pc, kc, ap);
-				for (int64_t ir = 0; ir < mc; ir += mr)
+				for (int64_t ir = 0; ir < mc; ir += mr) {
 					for (int64_t jr = 0; jr < nc; jr += nr) {
 						float *c = g->c + (ic + ir) * g->ldc + jc + jr;
 						int64_t rows = mc - ir < mr ? mc - ir : mr;
@@ -269,8 +272,9 @@ gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float 
 						int64_t lines = g->apack ? mr * kc / 16 : 0;
 						int64_t l0 = lines * jr / nc, l1 = lines * (jr + cols) / nc;
 						g->isa->ukr(kc, a, b, ldb, c, g->ldc, acc, bt, rows, cols,
-							    g->apack ? a + mr * kc + l0 * 16 : NULL, l1 - l0);
+							    g->apack ? a + mr * kc + l0 * 16 : NULL, l1 - l0, ep);
 					}
+				}
 			}
 		}
 	}
@@ -428,10 +432,13 @@ dots_piece(void *closure, int64_t ch)
 
 	if (hi > ext)
 		hi = ext;
-	if (g->split_n)
+	if (g->split_n) {
 		dots_avx512(g, g->bt, g->ldbt, 0, g->m, lo, hi);
-	else
+		rt_epi_rows(g->epi, g->c + lo, g->ldc, g->m, hi - lo);
+	} else {
 		dots_avx512(g, g->bt, g->ldbt, lo, hi, 0, g->n);
+		rt_epi_rows(g->epi, g->c + lo * g->ldc, g->ldc, hi - lo, g->n);
+	}
 }
 
 static void
@@ -439,9 +446,11 @@ rows_piece(void *closure, int64_t ch)
 {
 	const Gemm *g = closure;
 	int64_t blocks = (g->n + 15) / 16; /* whole vectors per piece */
+	int64_t lo = ch * blocks / g->npiece * 16;
+	int64_t hi = (ch + 1) * blocks / g->npiece * 16 < g->n ? (ch + 1) * blocks / g->npiece * 16 : g->n;
 
-	rows_avx512(g, ch * blocks / g->npiece * 16,
-		    (ch + 1) * blocks / g->npiece * 16 < g->n ? (ch + 1) * blocks / g->npiece * 16 : g->n);
+	rows_avx512(g, lo, hi);
+	rt_epi_rows(g->epi, g->c + lo, g->ldc, g->m, hi - lo);
 }
 
 /* Whether an m x n x k product takes dots_avx512 (C a few columns wide,
@@ -497,10 +506,15 @@ const_a(const nncc_abi_ctx *cx, Gemm *g, const void *key, uint64_t part)
 static void
 gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
 	 int trans_a, const float *b, int64_t ldb, int trans_b, int accumulate, const float *bias, float *c,
-	 int64_t ldc, const void *key, uint64_t tag)
+	 int64_t ldc, const void *key, uint64_t tag, const RtEpi *epi)
 {
 	if (m <= 0 || n <= 0)
 		return;
+	if (rt_epi_on(epi) && (k <= 0 || !cx || !cx->gemm_scratch || !epi->canon)) { /* a pass after */
+		gemm_run(cx, m, n, k, a, lda, trans_a, b, ldb, trans_b, accumulate, bias, c, ldc, key, tag, NULL);
+		rt_epi_rows(epi, c, ldc, m, n);
+		return;
+	}
 	if (bias && (k <= 0 || !cx || !cx->gemm_scratch)) { /* C = bias, then accumulate */
 		fill_rows(c, ldc, m, n, bias, __builtin_cpu_supports("avx512f"));
 		bias = NULL, accumulate = 1;
@@ -520,7 +534,7 @@ gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a
 	Gemm g = {
 	    .isa = rt_gemm_isa(m, n, k), .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb, .ldc = ldc,
 	    .a = a, .b = b, .c = c, .trans_a = trans_a, .trans_b = trans_b, .acc = accumulate,
-	    .scratch = cx->gemm_scratch, .npiece = 1,
+	    .scratch = cx->gemm_scratch, .npiece = 1, .epi = rt_epi_on(epi) ? epi : NULL,
 	};
 	int64_t threads = cx->parallel_for && m * n * k >= PAR_MIN_MACS ? cx->nthreads : 1;
 	int avx512 = g.isa->avx && __builtin_cpu_supports("avx512f");
@@ -547,18 +561,22 @@ gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a
 		g.split_n = m <= ROWS_MAX;
 		int64_t quads = ((g.split_n ? n : m) + 3) / 4;
 		g.npiece = quads / 4 < threads ? quads / 4 : threads;
-		if (g.npiece > 1)
+		if (g.npiece > 1) {
 			cx->parallel_for(cx->pool, dots_piece, &g, g.npiece);
-		else
+		} else {
 			dots_avx512(&g, g.bt, g.ldbt, 0, m, 0, n);
+			rt_epi_rows(epi, c, ldc, m, n);
+		}
 		return;
 	}
 	if (rows) {
 		g.npiece = n / ROWS_SPLIT < threads ? n / ROWS_SPLIT : threads;
-		if (g.npiece > 1)
+		if (g.npiece > 1) {
 			cx->parallel_for(cx->pool, rows_piece, &g, g.npiece);
-		else
+		} else {
 			rows_avx512(&g, 0, n);
+			rt_epi_rows(epi, c, ldc, m, n);
+		}
 		return;
 	}
 	if (key && !trans_a && cx->wcache && tag <= 0xffff) /* the tag's 16 bits of part */
@@ -578,7 +596,7 @@ void
 rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
 	int trans_a, const float *b, int64_t ldb, int trans_b, int accumulate, float *c, int64_t ldc)
 {
-	gemm_run(cx, m, n, k, a, lda, trans_a, b, ldb, trans_b, accumulate, NULL, c, ldc, NULL, 0);
+	gemm_run(cx, m, n, k, a, lda, trans_a, b, ldb, trans_b, accumulate, NULL, c, ldc, NULL, 0, NULL);
 }
 
 int
@@ -598,7 +616,8 @@ rt_gemm_const_a_ready(const nncc_abi_ctx *cx, const void *key, uint32_t part, in
 void
 rt_gemm_const_a(const nncc_abi_ctx *cx, const void *key, uint32_t part, int64_t m, int64_t n,
 		int64_t k, const float *a, const float *b, int64_t ldb, int trans_b, int accumulate,
-		const float *row_bias, float *c, int64_t ldc)
+		const float *row_bias, float *c, int64_t ldc, const RtEpi *epi)
 {
-	gemm_run(cx, m, n, k, a, k, 0, b, ldb, trans_b, accumulate && !row_bias, row_bias, c, ldc, key, part);
+	gemm_run(cx, m, n, k, a, k, 0, b, ldb, trans_b, accumulate && !row_bias, row_bias, c, ldc, key, part,
+		 epi);
 }

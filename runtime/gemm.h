@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "abi.h"
+#include "epilogue.h"
 
 /* C (m x n, row stride ldc) = op(A) * op(B) (+ C when accumulate). A is
  * m x k (row stride lda), or k x m stored when trans_a; B is k x n (row
@@ -25,10 +26,13 @@ void rt_gemm(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const floa
  * row_bias (m floats, or NULL), C = row_bias (row i: row_bias[i]) + A * B
  * and accumulate is ignored: the same bits as filling C with the bias and
  * accumulating, without a pass over C first (on the tiled path each
- * tile's micro-kernel adds the bias at its first store). */
+ * tile's micro-kernel adds the bias at its first store). With epi (or
+ * NULL), C then goes through that epilogue, each piece as soon as it is
+ * final (on the tiled path in the micro-kernels' registers); C must then
+ * be part of epi's output. */
 void rt_gemm_const_a(const nncc_abi_ctx *cx, const void *key, uint32_t part, int64_t m, int64_t n,
 		     int64_t k, const float *a, const float *b, int64_t ldb, int trans_b, int accumulate,
-		     const float *row_bias, float *c, int64_t ldc);
+		     const float *row_bias, float *c, int64_t ldc, const RtEpi *epi);
 
 /* C columns up to which a GEMM of more than NNCC_ABI_DOTS_MAX_M rows takes
  * the dot-product path, which sums in another order than the tiled one:
@@ -52,10 +56,11 @@ int rt_gemm_const_a_ready(const nncc_abi_ctx *cx, const void *key, uint32_t part
  * runs of mr), bp kc rows of nr (row stride ldb); only c's first rows x
  * cols are read and written. Meanwhile it brings npf cache lines from pf
  * on into L2 (none when pf is NULL), spread over its inner loop: the
- * caller's next A panel, when that comes from memory. */
+ * caller's next A panel, when that comes from memory. With ep (canonical,
+ * or NULL) the sums then go through that epilogue on their way to c. */
 typedef void (*RtUkr)(int64_t kc, const float *ap, const float *bp, int64_t ldb, float *c,
 		      int64_t ldc, int acc, const float *bias, int64_t rows, int64_t cols, const float *pf,
-		      int64_t npf);
+		      int64_t npf, const RtEpi *ep);
 typedef struct RtTile {
 	int mr, nr; /* tile rows and columns */
 	RtUkr ukr;  /* its micro-kernel */

@@ -23,7 +23,8 @@
  * panel, B's own for B read in place), of which only the first rows x
  * cols are read and written (a tile at C's edge: the panels are padded
  * with zeros). The sum is added to the bias at the store, as it would be
- * to a C filled with it. */
+ * to a C filled with it; then, with ep, goes through that epilogue
+ * (canonical: only the AVX-512 kernels get one). */
 
 /* The first n lanes of 16 (none for n <= 0, all for n >= 16). */
 static inline uint32_t
@@ -53,7 +54,7 @@ ukr_lanes(int64_t n)
 	__attribute__((target("avx512f"))) static void NAME(                                       \
 	    int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,           \
 	    float *restrict c, int64_t ldc, int acc, const float *bias, int64_t rows,              \
-	    int64_t cols, const float *pf, int64_t npf)                                            \
+	    int64_t cols, const float *pf, int64_t npf, const RtEpi *ep)                           \
 	{                                                                                          \
 		__m512 r[MR][NV], b[NV];                                                           \
 		UKR_PF_INIT;                                                                       \
@@ -75,6 +76,7 @@ ukr_lanes(int64_t n)
 				    _mm512_fmadd_ps(a, b[v], r[i][v]);                             \
 			}                                                                          \
 		}                                                                                  \
+		const RtEpiRegs er = ep ? rt_epi_regs(ep) : (RtEpiRegs){0};                         \
 		if (rows == MR && cols == 16 * NV) {                                               \
 			_Pragma("GCC unroll 12") for (int i = 0; i < MR; i++)                       \
 			    _Pragma("GCC unroll 6") for (int v = 0; v < NV; v++)                     \
@@ -84,6 +86,8 @@ ukr_lanes(int64_t n)
 					r[i][v] = _mm512_add_ps(r[i][v], _mm512_loadu_ps(q));      \
 				else if (bias)                                                     \
 					r[i][v] = _mm512_add_ps(r[i][v], _mm512_set1_ps(bias[i])); \
+				if (ep)                                                            \
+					r[i][v] = rt_epi_v(&er, r[i][v], q, 0xffff);               \
 				_mm512_storeu_ps(q, r[i][v]);                                      \
 			}                                                                          \
 			return;                                                                    \
@@ -99,6 +103,8 @@ ukr_lanes(int64_t n)
 				r[i][v] = _mm512_add_ps(r[i][v], _mm512_maskz_loadu_ps(mk, q));    \
 			else if (bias)                                                             \
 				r[i][v] = _mm512_add_ps(r[i][v], _mm512_set1_ps(bias[i]));         \
+			if (ep)                                                                    \
+				r[i][v] = rt_epi_v(&er, r[i][v], q, mk);                           \
 			_mm512_mask_storeu_ps(q, mk, r[i][v]);                                     \
 		}                                                                                  \
 	}
@@ -118,7 +124,7 @@ UKR_AVX512(ukr_avx512_4x96, 4, 6)
 	__attribute__((target("avx512f"))) static void NAME(                                       \
 	    int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,           \
 	    float *restrict c, int64_t ldc, int acc, const float *bias, int64_t rows,              \
-	    int64_t cols, const float *pf, int64_t npf)                                            \
+	    int64_t cols, const float *pf, int64_t npf, const RtEpi *ep)                           \
 	{                                                                                          \
 		__m512 r[NR][NV], a[NV];                                                           \
 		UKR_PF_INIT;                                                                       \
@@ -139,6 +145,7 @@ UKR_AVX512(ukr_avx512_4x96, 4, 6)
 				    _mm512_fmadd_ps(a[v], b, r[j][v]);                             \
 			}                                                                          \
 		}                                                                                  \
+		const RtEpiRegs er = ep ? rt_epi_regs(ep) : (RtEpiRegs){0};                         \
 		_Pragma("GCC unroll 12") for (int j = 0; j < NR; j++)                               \
 		    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                             \
 		{ /* the rows of C past its edge masked off */                                   \
@@ -151,6 +158,12 @@ UKR_AVX512(ukr_avx512_4x96, 4, 6)
 				    r[j][v], _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, col, q, 4)); \
 			else if (bias)                                                             \
 				r[j][v] = _mm512_add_ps(r[j][v], _mm512_maskz_loadu_ps(mk, bias + 16 * v)); \
+			if (ep) /* the residual gathered as C is */                                \
+				r[j][v] = rt_epi_vr(&er, r[j][v],                                  \
+						    er.res ? _mm512_mask_i32gather_ps(             \
+								 _mm512_setzero_ps(), mk, col,     \
+								 rt_epi_regs_res(&er, q), 4)       \
+							   : _mm512_setzero_ps());                 \
 			_mm512_mask_i32scatter_ps(q, mk, col, r[j][v], 4);                         \
 		}                                                                                  \
 	}
@@ -164,11 +177,11 @@ UKR_AVX512_T(ukr_avx512_32x12, 2, 12)
 __attribute__((target("avx2,fma"))) static void
 ukr_avx2(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,
 	 float *restrict c, int64_t ldc, int acc, const float *bias, int64_t rows, int64_t cols,
-	 const float *pf, int64_t npf)
+	 const float *pf, int64_t npf, const RtEpi *ep)
 {
 	__m256 r[6][2];
 
-	(void)pf, (void)npf;
+	(void)pf, (void)npf, (void)ep; /* no canonical epilogue without AVX-512 */
 
 #pragma GCC unroll 6
 	for (int i = 0; i < 6; i++)
@@ -209,11 +222,11 @@ ukr_avx2(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t
 static void
 ukr_plain(int64_t kc, const float *restrict ap, const float *restrict bp, int64_t ldb,
 	  float *restrict c, int64_t ldc, int acc, const float *bias, int64_t rows, int64_t cols,
-	  const float *pf, int64_t npf)
+	  const float *pf, int64_t npf, const RtEpi *ep)
 {
 	float r[4][8] = {{0}};
 
-	(void)pf, (void)npf;
+	(void)pf, (void)npf, (void)ep; /* no canonical epilogue without AVX-512 */
 
 	for (int64_t p = 0; p < kc; p++, ap += 4, bp += ldb)
 		for (int i = 0; i < 4; i++)

@@ -111,6 +111,7 @@ typedef struct Conv {
 	float *col;              /* im2col rows, ckk x hw */
 	float *yg;               /* this image and group's output planes, kg x hw */
 	const float *bias;       /* this group's bias, or NULL */
+	const RtEpi *ep;         /* the epilogue of the GEMMs' output, or NULL */
 	int64_t oy0, oy1;        /* a block of output rows in col (band_conv); else 0, OH */
 } Conv;
 
@@ -440,7 +441,7 @@ bands_chunk(void *closure, int64_t ch)
 		int64_t nb = (v.oy1 - v.oy0) * v.OW;
 		im2col(&v, 0, v.ckk);
 		rt_gemm_const_a(cx, b->w, b->g, v.kg, nb, v.ckk, b->wg, v.col, nb, 0, 0, v.bias,
-				v.yg + v.oy0 * v.OW, v.hw);
+				v.yg + v.oy0 * v.OW, v.hw, v.ep);
 	}
 }
 
@@ -476,7 +477,8 @@ band_conv(Conv *v, const nncc_abi_ctx *cx, const float *w, uint32_t g, const flo
 	} else if (threads > 1) { /* then the GEMM splits as it sees fit */
 		Copy c = {v, rt_chunks(v->ckk, v->ckk * v->hw)};
 		cx->parallel_for(cx->pool, copy_chunk, &c, c.nchunk);
-		rt_gemm_const_a(cx, w, g, v->kg, v->hw, v->ckk, wg, v->col, v->hw, 0, 0, v->bias, v->yg, v->hw);
+		rt_gemm_const_a(cx, w, g, v->kg, v->hw, v->ckk, wg, v->col, v->hw, 0, 0, v->bias, v->yg, v->hw,
+				v->ep);
 	} else {
 		bands_chunk(&b, 0);
 	}
@@ -494,13 +496,16 @@ band_conv(Conv *v, const nncc_abi_ctx *cx, const float *w, uint32_t g, const flo
  * groups of one input channel) runs directly, without scratch or GEMM. ctx
  * (an nncc_abi_ctx, or NULL) lends threads to the im2col copies of big
  * convolutions, to depthwise planes and to the GEMMs, and holds
- * the GEMMs' packing buffers. */
+ * the GEMMs' packing buffers. epi (or NULL) and res: the epilogue
+ * (nncc_abi_epi), applied by each path to what it has just written. */
 HIDDEN void
 nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
-		   float *scratch, const int64_t *p, const void *ctx)
+		   float *scratch, const int64_t *p, const void *ctx, const nncc_abi_epi *epi,
+		   const float *res)
 {
 	const nncc_abi_ctx *cx = ctx;
 	int64_t N = p[0];
+	RtEpi ep;
 	Conv v = {
 		.C = p[1], .H = p[2], .W = p[3], .K = p[4], .OH = p[5], .OW = p[6], .KH = p[7],
 		.KW = p[8], .SH = p[9], .SW = p[10], .PH = p[11], .PW = p[12], .DH = p[13],
@@ -516,23 +521,31 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	v.hw = v.OH * v.OW;
 	v.col = scratch;
 	v.oy0 = 0, v.oy1 = v.OH;
+	rt_epi_init(&ep, epi, res, y);
+	if (rt_epi_on(&ep) && !ep.canon) { /* a list the paths do not take: a pass after */
+		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, ctx, NULL, NULL);
+		rt_epi_rows(&ep, y, v.hw, N * v.K, v.hw);
+		return;
+	}
+	v.ep = &ep;
 	fast = v.KH == 1 && v.KW == 1 && v.SH == 1 && v.SW == 1 && v.PH == 0 && v.PW == 0 &&
 	       v.OH == v.H && v.OW == v.W;
 	if (v.cg == 1 && v.G > 1) { /* depthwise: direct, threads over the planes */
-		rt_conv2d_depthwise(x, w, bias, y, p, cx);
+		rt_conv2d_depthwise(x, w, bias, y, p, cx, &ep);
 		return;
 	}
-	if (!fast && rt_conv2d_winograd(x, w, bias, y, scratch, p, cx)) /* 3x3, stride 1 */
+	if (!fast && rt_conv2d_winograd(x, w, bias, y, scratch, p, cx, &ep)) /* 3x3, stride 1 */
 		return;
-	if (!fast && rt_conv2d_lanes(x, w, bias, y, scratch, p, cx)) /* a first layer's wide window */
+	if (!fast && rt_conv2d_lanes(x, w, bias, y, scratch, p, cx, &ep)) /* a first layer's wide window */
 		return;
-	if (!fast && rt_conv2d_direct(x, w, bias, y, p, cx)) /* few filters: no im2col */
+	if (!fast && rt_conv2d_direct(x, w, bias, y, p, cx, &ep)) /* few filters: no im2col */
 		return;
 	/* a window wider than the output: several images per GEMM, col
 	 * transposed (rows of windows) */
 	if (!fast && nncc_abi_conv_blocks(N, v.KW, v.OW, v.hw)) {
 		if (v.KW <= v.OW || !rt_conv2d_wide_direct(x, w, bias, y, p, cx))
 			wide_conv(&v, N, x, w, bias, y, cx);
+		rt_epi_rows(&ep, y, v.hw, N * v.K, v.hw); /* weight gradients: rare, a pass after */
 		return;
 	}
 	/* threads for at least two chunks' worth of copying */
@@ -565,7 +578,7 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 			v.bias = bias ? bias + g * v.kg : NULL;
 			if (fast) /* yg (kg x hw) = bias + wg (kg x ckk) * x (ckk x hw) */
 				rt_gemm_const_a(cx, w, (uint32_t)g, v.kg, v.hw, v.ckk, wg, v.xg, v.hw, 0, 0, v.bias,
-						v.yg, v.hw);
+						v.yg, v.hw, v.ep);
 			else
 				band_conv(&v, cx, w, (uint32_t)g, wg, rows, threads);
 		}

@@ -76,6 +76,7 @@ typedef struct Wino {
 	float *scratch;              /* where each thread's v and m start (tile ranges) */
 	int64_t total;               /* tiles over all images */
 	RtTile tile;                 /* the GEMM micro-kernel */
+	const RtEpi *ep;             /* the epilogue (canonical) on the outputs, or NULL */
 } Wino;
 
 /* Per 16 lanes of tiles [t, t + 16) of a block: input and output offsets
@@ -420,7 +421,7 @@ mul_part(const Wino *d, int64_t xi, int64_t r0, int64_t r1)
 				int64_t l0 = lines * jr / d->tbn, l1 = lines * (jr + nr) / d->tbn;
 				d->tile.ukr(kc, u + ir * d->C + pc * mr, v + jr * d->C + pc * nr, nr,
 					    m + ir * d->tbp + jr, d->tbp, pc > 0, NULL, mr, nr, next + l0 * 16,
-					    l1 - l0);
+					    l1 - l0, NULL);
 			}
 		}
 	}
@@ -487,6 +488,13 @@ out_tile4(const Wino *d, const float *mf, __mmask16 live, float bias, __m512 o[4
 		at4(u[0][c], u[1][c], u[2][c], u[3][c], u[4][c], u[5][c], _mm512_set1_ps(bias), &o[0][c], 4);
 }
 
+/* The lanes mk of v to y, through the epilogue ep (canonical) if any. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+store_epi(const RtEpiRegs *er, float *y, __mmask16 mk, __m512 v)
+{
+	_mm512_mask_storeu_ps(y, mk, er ? rt_epi_v(er, v, y, mk) : v);
+}
+
 /* Phase 3 for filters [f0, f1): y = A^T M A + bias for the tiles' m x m
  * outputs inside the image. Segments interleave each output row's m
  * columns into contiguous stores; narrow images scatter. */
@@ -495,6 +503,8 @@ out_part(const Wino *d, int64_t f0, int64_t f1)
 {
 	int64_t ohw = d->OH * d->OW, tm = d->tm;
 	void (*tile)(const Wino *, const float *, __mmask16, float, __m512[4][4]) = tm == 4 ? out_tile4 : out_tile2;
+	RtEpiRegs regs = d->ep ? rt_epi_regs(d->ep) : (RtEpiRegs){0};
+	const RtEpiRegs *er = d->ep ? &regs : NULL;
 
 	if (d->D == 1 && d->tw >= SEG_MIN_TW) {
 		/* lo, hi: two vectors' lanes interleaved (the first 8 of each, the
@@ -520,17 +530,17 @@ out_part(const Wino *d, int64_t f0, int64_t f1)
 					__m512 p0 = _mm512_permutex2var_ps(o[a][0], lo, o[a][1]);
 					__m512 p1 = _mm512_permutex2var_ps(o[a][0], hi, o[a][1]);
 					if (tm == 2) {
-						_mm512_mask_storeu_ps(ya, m[0], p0);
-						_mm512_mask_storeu_ps(ya + 16, m[1], p1);
+						store_epi(er, ya, m[0], p0);
+						store_epi(er, ya + 16, m[1], p1);
 						continue;
 					}
 					__m512d q0 = _mm512_castps_pd(_mm512_permutex2var_ps(o[a][2], lo, o[a][3]));
 					__m512d q1 = _mm512_castps_pd(_mm512_permutex2var_ps(o[a][2], hi, o[a][3]));
 					__m512d d0 = _mm512_castps_pd(p0), d1 = _mm512_castps_pd(p1);
-					_mm512_mask_storeu_ps(ya, m[0], _mm512_castpd_ps(_mm512_permutex2var_pd(d0, dlo, q0)));
-					_mm512_mask_storeu_ps(ya + 16, m[1], _mm512_castpd_ps(_mm512_permutex2var_pd(d0, dhi, q0)));
-					_mm512_mask_storeu_ps(ya + 32, m[2], _mm512_castpd_ps(_mm512_permutex2var_pd(d1, dlo, q1)));
-					_mm512_mask_storeu_ps(ya + 48, m[3], _mm512_castpd_ps(_mm512_permutex2var_pd(d1, dhi, q1)));
+					store_epi(er, ya, m[0], _mm512_castpd_ps(_mm512_permutex2var_pd(d0, dlo, q0)));
+					store_epi(er, ya + 16, m[1], _mm512_castpd_ps(_mm512_permutex2var_pd(d0, dhi, q0)));
+					store_epi(er, ya + 32, m[2], _mm512_castpd_ps(_mm512_permutex2var_pd(d1, dlo, q1)));
+					store_epi(er, ya + 48, m[3], _mm512_castpd_ps(_mm512_permutex2var_pd(d1, dhi, q1)));
 				}
 			}
 			t += sg.cnt;
@@ -546,10 +556,17 @@ out_part(const Wino *d, int64_t f0, int64_t f1)
 			__m512i yo = _mm512_add_epi32(l.yoff, _mm512_set1_epi32((int32_t)(f * ohw)));
 			for (int a = 0; a < tm; a++) {
 				__m512i ya = _mm512_add_epi32(yo, _mm512_set1_epi32((int32_t)(a * d->D * d->OW)));
-				for (int b = 0; b < tm; b++)
-					_mm512_mask_i32scatter_ps(d->y, l.orow[a] & l.ocol[b],
-								  _mm512_add_epi32(ya, _mm512_set1_epi32((int32_t)(b * d->D))),
-								  o[a][b], 4);
+				for (int b = 0; b < tm; b++) {
+					__mmask16 mk = l.orow[a] & l.ocol[b];
+					__m512i at = _mm512_add_epi32(ya, _mm512_set1_epi32((int32_t)(b * d->D)));
+					if (er) /* the residual at the same offsets */
+						o[a][b] = rt_epi_vr(
+						    er, o[a][b],
+						    er->res ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, at,
+										       rt_epi_regs_res(er, d->y), 4)
+							    : _mm512_setzero_ps());
+					_mm512_mask_i32scatter_ps(d->y, mk, at, o[a][b], 4);
+				}
 			}
 		}
 	}
@@ -706,11 +723,11 @@ run_phase(const nncc_abi_ctx *cx, void (*fn)(void *, int64_t), Wino *d, int64_t 
 
 int
 rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, float *scratch,
-		   const int64_t *p, const nncc_abi_ctx *cx)
+		   const int64_t *p, const nncc_abi_ctx *cx, const RtEpi *ep)
 {
 	int64_t N = p[0];
 	Wino d = {
-	    .x = x, .bias = bias, .y = y, .C = p[1], .H = p[2], .W = p[3], .K = p[4], .OH = p[5],
+	    .x = x, .bias = bias, .y = y, .ep = rt_epi_on(ep) ? ep : NULL, .C = p[1], .H = p[2], .W = p[3], .K = p[4], .OH = p[5],
 	    .OW = p[6], .PH = p[11], .PW = p[12], .D = p[13],
 	};
 

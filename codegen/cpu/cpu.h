@@ -41,10 +41,13 @@ int cpu_kernel_args(const KernelList *kl, const Kernel *k, int *args);
 int cpu_buf_arg(const KernelList *kl, const int *args, int nargs, int buf);
 /* Whether argument j may be noalias: no other argument's bytes overlap it. */
 bool cpu_arg_noalias(const KernelList *kl, const int *args, int nargs, int j);
+/* Whether buffers i and j may share a byte. */
+bool cpu_bufs_overlap(const KernelList *kl, int i, int j);
 /* 0, or -1 with a message naming the kernel if it cannot be rendered. */
 int cpu_check_kernel(Cg *cg, const Kernel *k, Diag *d);
 
-/* One kernel being rendered (llvm_kernel.c), shared with llvm_expr.c. The
+/* One kernel being rendered (llvm_kernel.c), shared with llvm_expr.c and
+ * llvm_epi.c. The
  * function being built takes the kernel's storage as its first nargs
  * parameters, so base pointers are always LLVMGetParam(fn, j). */
 typedef struct Kc {
@@ -122,5 +125,22 @@ LLVMValueRef cpu_reduce_final(Kc *c, const Kx *x, LLVMValueRef acc);
 LLVMValueRef cpu_kernel(Cg *cg, int ki, Diag *d);
 /* Adds nounwind and the target-cpu/target-features attributes. */
 void cpu_fn_attrs(Cg *cg, LLVMValueRef fn);
+
+/* llvm_epi.c: a convolution's epilogue as the kernel library's
+ * nncc_abi_epi (runtime/abi.h), applied where the call stores. */
+typedef struct CpuEpi {
+	int n;        /* ops, in the order they apply */
+	int op[4];    /* NNCC_EPI_* */
+	float c[4];   /* their constants */
+	int res;      /* NNCC_EPI_ADD's buffer, -1 if none */
+} CpuEpi;
+/* Whether kernel c->k (a KK_CONV2D) has an epilogue that the library
+ * applies instead of the loop after the call: element by element, an add
+ * of another buffer (not overlapping the output), then ReLU or a maximum
+ * by a constant, then a minimum by one, each optional; then *e describes
+ * it. */
+bool cpu_conv_epi(const Kc *c, CpuEpi *e);
+/* e as a private constant nncc_abi_epi. */
+LLVMValueRef cpu_epi_const(Kc *c, const CpuEpi *e);
 
 #endif

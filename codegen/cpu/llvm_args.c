@@ -98,6 +98,11 @@ int cpu_kernel_args(const KernelList *kl, const Kernel *k, int *args)
 	return n;
 }
 
+bool cpu_bufs_overlap(const KernelList *kl, int i, int j)
+{
+	return same_storage(kl, i, j) || may_overlap(kl, i, j);
+}
+
 int cpu_buf_arg(const KernelList *kl, const int *args, int nargs, int buf)
 {
 	for (int j = 0; j < nargs; j++)

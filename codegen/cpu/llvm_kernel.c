@@ -25,10 +25,12 @@
  * that loop. Tiles are not used (ignoring them is always correct).
  *
  * KK_MATMUL and KK_CONV2D call the runtime's kernel library (runtime/abi.h).
- * A fused epilogue (Kernel.body) then runs over the call's output in place.
- * A convolution over several images whose epilogue walks the images with
- * var 0 runs image by image instead: the call on one image, then the
- * epilogue on that image while it is still in cache. */
+ * A fused epilogue (Kernel.body) then runs over the call's output in place,
+ * unless the convolution's library applies it where it stores (ReLU,
+ * clamps, a residual add: llvm_epi.c). A convolution over several images
+ * whose epilogue walks the images with var 0 runs image by image instead:
+ * the call on one image, then the epilogue on that image while it is still
+ * in cache. */
 #include "cpu.h"
 
 #include <llvm-c/DebugInfo.h>
@@ -474,8 +476,9 @@ static void matmul_call(Kc *c)
 }
 
 /* The convolution of every image, or with img non-NULL of that one image
- * (x and y offset to it, n = 1). */
-static void conv_call(Kc *c, LLVMValueRef img)
+ * (x and y offset to it, n = 1); with epi, its epilogue applied by the
+ * library. */
+static void conv_call(Kc *c, LLVMValueRef img, const CpuEpi *epi)
 {
 	Cg *cg = c->cg;
 	const Kernel *k = c->k;
@@ -511,15 +514,20 @@ static void conv_call(Kc *c, LLVMValueRef img)
 		LLVMValueRef first = LLVMBuildICmp(cg->b, LLVMIntEQ, img, LLVMConstInt(LLVMTypeOf(img), 0, 0), "");
 		geo = LLVMBuildSelect(cg->b, first, geo, again, "");
 	}
-	LLVMTypeRef at[7] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr};
-	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, at, 7, 0);
-	LLVMValueRef args[7] = {
+	LLVMTypeRef at[9] = {cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr,
+	                     cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr};
+	int nat = k->conv.nd ? 7 : 9; /* nncc_rt_conv2d_f32 takes the epilogue */
+	LLVMTypeRef fty = LLVMFunctionType(cg->t_void, at, (unsigned)nat, 0);
+	LLVMValueRef args[9] = {
 	    x, cpu_base(c, k->conv.wt), cpu_base(c, k->conv.bias), y, cpu_base(c, k->conv.scratch),
 	    geo,
 	    LLVMGetParam(c->fn, (unsigned)c->nargs), /* ctx */
+	    epi ? cpu_epi_const(c, epi) : LLVMConstNull(cg->t_ptr),
+	    cpu_base(c, epi ? epi->res : -1),
 	};
-	LLVMBuildCall2(cg->b, fty, cpu_lib_fn(c, k->conv.nd ? "nncc_rt_convnd_f32" : "nncc_rt_conv2d_f32", fty), args, 7,
-	               "");
+	NN_ASSERT(!epi || !img);
+	LLVMBuildCall2(cg->b, fty, cpu_lib_fn(c, k->conv.nd ? "nncc_rt_convnd_f32" : "nncc_rt_conv2d_f32", fty), args,
+	               (unsigned)nat, "");
 }
 
 /* Whether a convolution's epilogue can run image by image: var 0 walks the
@@ -561,7 +569,7 @@ static void conv_per_image(Kc *c, Par *p)
 	LLVMBuildBr(b, head);
 	LLVMPositionBuilderAtEnd(b, head);
 	LLVMValueRef i = LLVMBuildPhi(b, c->cg->t_i64, "img");
-	conv_call(c, i);
+	conv_call(c, i, NULL);
 	run_nest(c, p, i);
 	LLVMValueRef in = LLVMBuildNSWAdd(b, i, cpu_i64(c, 1), "");
 	LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
@@ -633,11 +641,13 @@ LLVMValueRef cpu_kernel(Cg *cg, int ki, Diag *d)
 	c.nargs = cpu_kernel_args(kl, k, c.args);
 	cg_kx_dag(k, &c.dag);
 	c.val = xcalloc((size_t)(c.dag.n ? c.dag.n : 1), sizeof *c.val);
-	bool img = k->kind == KK_CONV2D && per_image(&c);
+	CpuEpi epi;
+	bool fused = cpu_conv_epi(&c, &epi); /* the library applies the epilogue */
+	bool img = k->kind == KK_CONV2D && !fused && per_image(&c);
 	bool lib_pool = pool_call_ok(&c);
 
 	Par p = {0};
-	if (k->body && parallel(k) && !lib_pool)
+	if (k->body && parallel(k) && !lib_pool && !fused)
 		make_par(&c, &p, img);
 	LLVMTypeRef ctx_t = cg->t_ptr;
 	c.fn = kernel_fn(&c, "", &ctx_t, 1);
@@ -663,8 +673,8 @@ LLVMValueRef cpu_kernel(Cg *cg, int ki, Diag *d)
 			conv_per_image(&c, &p);
 			break;
 		}
-		conv_call(&c, NULL);
-		if (k->body)
+		conv_call(&c, NULL, fused ? &epi : NULL);
+		if (k->body && !fused)
 			run_nest(&c, &p, NULL);
 		break;
 	}

@@ -1,7 +1,8 @@
 /* test_conv.c — the conv family's differential tests: conv_transpose over
  * 1, 2 and 3 spatial dims (strides, pads, output_padding, dilations,
  * groups, bias, a fused relu epilogue), 3-D conv, a 2-D conv in bands
- * of output rows, and 1-D, 2-D and 3-D pooling. Each
+ * of output rows, 2-D conv epilogues the kernel library applies (or not),
+ * and 1-D, 2-D and 3-D pooling. Each
  * case lowers a small graph and checks the kernel interpreter against
  * ir_eval (lower_check.h), then compiles the same kernel list with the
  * LLVM backend, links and dlopens it, runs it on fresh random inputs and
@@ -191,6 +192,68 @@ static void test_conv2d_bands(void **state)
 	conv_case(OP_CONV, S(2, 3, 40, 70), S(8, 3, 3, 3), false, NULL, A(1, 1, 1, 1), NULL, NULL, 1, false);
 }
 
+/* A 3x3 convolution (n images, bias) with an epilogue fused into its
+ * kernel: the chain ops[0..nops) applied in order (OP_ADD adds the input
+ * r, of the output's shape or rshape when it has one), then whether the
+ * CPU backend hands that epilogue to the kernel library (llvm_epi.c) as
+ * expected, and the compiled result against ir_eval. */
+static void epi_case(int64_t n, const Op *ops, int nops, const Shape *rshape, bool lib)
+{
+	Graph *g = ir_graph_new("m");
+	int x = ir_add_input(g, "x", DT_F32, S(n, 4, 9, 10));
+	int cv = add(g, OP_CONV, "cv", IN(x, param(g, "w", DT_F32, S(6, 4, 3, 3), -1, 1),
+					      param(g, "b", DT_F32, S(6), -1, 1)));
+	window(g, cv, 2, NULL, A(1, 1, 1, 1), NULL);
+	g->node[cv].group = 1;
+	int v = out(g, cv);
+	for (int i = 0; i < nops; i++) {
+		int r = -1;
+		if (ops[i] == OP_ADD)
+			r = ir_add_input(g, "r", DT_F32, rshape ? *rshape : S(n, 6, 9, 10));
+		int e = ops[i] == OP_ADD ? add(g, OP_ADD, "", IN(v, r)) : add(g, ops[i], "", IN(v));
+		if (ops[i] == OP_CLIP) {
+			ir_set_float(g, e, "min", 0);
+			ir_set_float(g, e, "max", 0.75);
+		}
+		g->node[e].group = 1;
+		v = out(g, e);
+	}
+	ir_add_output(g, v);
+	infer(g);
+	KernelList kl;
+	Diag d;
+	diag_init(&d);
+	if (cg_lower(g, &kl, &d) < 0)
+		fail_msg("cg_lower: %s", d.msg);
+	cg_plan(&kl);
+	check_plan(&kl);
+	assert_int_equal(kl.nk, 1);
+	assert_non_null(kl.k[0].body);
+	Kc c = {.kl = &kl, .k = &kl.k[0]};
+	CpuEpi e;
+	assert_int_equal(cpu_conv_epi(&c, &e), lib);
+	check_compiled(g, &kl);
+	cg_free(&kl);
+	ir_graph_free(g);
+}
+
+/* Epilogues the library applies (ReLU, a clamp, a residual add before
+ * them, over one image or two) and ones it leaves to the loop (an add
+ * after ReLU, a sigmoid, a residual broadcast per channel). */
+static void test_conv_epilogue(void **state)
+{
+	(void)state;
+	Shape chan = S(1, 6, 1, 1);
+	epi_case(1, (Op[]){OP_RELU}, 1, NULL, true);
+	epi_case(1, (Op[]){OP_CLIP}, 1, NULL, true);
+	epi_case(2, (Op[]){OP_ADD, OP_RELU}, 2, NULL, true);
+	epi_case(1, (Op[]){OP_ADD}, 1, NULL, true);
+	epi_case(2, (Op[]){OP_RELU, OP_ADD}, 2, NULL, false);
+	epi_case(1, (Op[]){OP_ADD, OP_CLIP}, 2, NULL, true);
+	epi_case(2, (Op[]){OP_SIGMOID}, 1, NULL, false);
+	epi_case(1, (Op[]){OP_ADD, OP_RELU}, 2, &chan, false);
+}
+
 static void test_pool_nd(void **state)
 {
 	(void)state;
@@ -219,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_conv_transpose),
 		cmocka_unit_test(test_conv3d),
 		cmocka_unit_test(test_conv2d_bands),
+		cmocka_unit_test(test_conv_epilogue),
 		cmocka_unit_test(test_pool_nd),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,7 @@
 #include "runtime/rt.h"
 #include "runtime/gemm.c"
 #include "runtime/gemm_ukr.c"
+#include "runtime/epilogue.c"
 
 void
 cblas_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta,
@@ -141,7 +142,7 @@ test_gemm_shapes(void **state)
 				rt_gemm(&cx, m, n, k, ak, k, 0, b, ldb, tb, 1, c1, ldc);
 				for (int rep = 0; rep < 2; rep++) {
 					memcpy(c, c0, (size_t)(ldc * m) * sizeof(float));
-					rt_gemm_const_a(&cx, ak, (uint32_t)tb, m, n, k, ak, b, ldb, tb, 1, NULL, c, ldc);
+					rt_gemm_const_a(&cx, ak, (uint32_t)tb, m, n, k, ak, b, ldb, tb, 1, NULL, c, ldc, NULL);
 					snprintf(what, sizeof what, "%lldx%lldx%lld const A tb=%d threads=%d",
 						 (long long)m, (long long)n, (long long)k, tb, th);
 					if (memcmp(c, c1, (size_t)(ldc * m) * sizeof(float)))
@@ -154,7 +155,7 @@ test_gemm_shapes(void **state)
 						c1[i * ldc + j] = rb[i];
 				rt_gemm(&cx, m, n, k, ak, k, 0, b, ldb, tb, 1, c1, ldc);
 				memcpy(c, c0, (size_t)(ldc * m) * sizeof(float));
-				rt_gemm_const_a(&cx, ak, (uint32_t)tb, m, n, k, ak, b, ldb, tb, 1, rb, c, ldc);
+				rt_gemm_const_a(&cx, ak, (uint32_t)tb, m, n, k, ak, b, ldb, tb, 1, rb, c, ldc, NULL);
 				if (memcmp(c, c1, (size_t)(ldc * m) * sizeof(float)))
 					fail_msg("%s: with a row bias, not the bits of filling then accumulating", what);
 			}

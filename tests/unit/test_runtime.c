@@ -28,6 +28,7 @@
 #include "runtime/conv_nd.c"
 #include "runtime/gemm.c"
 #include "runtime/gemm_ukr.c"
+#include "runtime/epilogue.c"
 #include "runtime/conv_direct.c"
 #include "runtime/winograd.c"
 #include "runtime/depthwise.c"
@@ -124,6 +125,55 @@ naive_conv(const float *x, const float *w, const float *bias, float *y, const in
 				}
 }
 
+/* Fused epilogues (nncc_abi_epi): the convolution with each list, on 3
+ * threads with the weight cache and on one without, is the one without
+ * on the same context (plain: the same path, the same sums) followed by the
+ * list's definition element by element (epi_1): the same bits, whichever
+ * path stores them, including zeros' signs (maximum's +0, minimum's -0:
+ * every third residual cancels its sum exactly) and NaN (two residuals).
+ * The lists: ReLU6's clamp, ReLU, an add, the add then ReLU, the add then
+ * maximum(-0) and minimum(0.5), maximum(+0) then minimum(-0); and two
+ * without the canonical form (ReLU then the add, a minimum then a
+ * maximum), which take a pass after the convolution. */
+static void
+check_epilogues(const float *x, const float *w, const float *bias, float *scratch, int64_t nsc,
+		const int64_t *p, int64_t ny, nncc_abi_ctx *ctx, nncc_abi_ctx *ctx1, size_t t, uint32_t *seed)
+{
+	static const nncc_abi_epi lists[] = {
+	    {2, {NNCC_EPI_MAX, NNCC_EPI_MIN}, {0.0f, 6.0f}},
+	    {1, {NNCC_EPI_RELU}, {0}},
+	    {1, {NNCC_EPI_ADD}, {0}},
+	    {2, {NNCC_EPI_ADD, NNCC_EPI_RELU}, {0}},
+	    {3, {NNCC_EPI_ADD, NNCC_EPI_MAX, NNCC_EPI_MIN}, {0.0f, -0.0f, 0.5f}},
+	    {3, {NNCC_EPI_ADD, NNCC_EPI_MAX, NNCC_EPI_MIN}, {0.0f, 0.0f, -0.0f}},
+	    {2, {NNCC_EPI_RELU, NNCC_EPI_ADD}, {0}},
+	    {2, {NNCC_EPI_MIN, NNCC_EPI_MAX}, {0.25f, -0.25f}},
+	};
+	char what[64];
+	float *plain = rnd_array(ny, seed), *res = rnd_array(ny, seed), *y = rnd_array(ny, seed);
+	float *want = rnd_array(ny, seed);
+
+	for (int k = 0; k < 2; k++) { /* 3 threads and the cache; one, none */
+		nncc_abi_ctx *c = k ? ctx1 : ctx;
+		nncc_rt_conv2d_f32(x, w, bias, plain, scratch, p, c, NULL, NULL);
+		for (int64_t i = 0; i < ny; i++)
+			res[i] = i % 3 ? res[i] : -plain[i];
+		res[ny / 2] = NAN, res[ny - 1] = -NAN;
+		for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
+			snprintf(what, sizeof what, "conv case %zu, epilogue %zu, %d thread(s)", t, l, k ? 1 : 3);
+			for (int64_t i = 0; i < ny; i++)
+				want[i] = epi_1(&lists[l], plain[i], res[i]);
+			memset(y, 0, (size_t)ny * sizeof *y);
+			if (scratch)
+				memset(scratch, 0, (size_t)nsc * sizeof *scratch);
+			nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, c, &lists[l], res);
+			if (memcmp(y, want, (size_t)ny * sizeof *y) != 0)
+				fail_msg("%s: not the unfused result", what);
+		}
+	}
+	free(plain), free(res), free(y), free(want);
+}
+
 static void
 test_conv2d(void **state)
 {
@@ -197,6 +247,11 @@ test_conv2d(void **state)
 		 * ranges, and in filter ranges (more filters than tiles) */
 		{1, 32, 20, 20, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 		{1, 64, 8, 8, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+		/* Winograd's output rows in segments: F(4x4, 3x3), F(2x2, 3x3) */
+		{1, 32, 40, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+		{1, 32, 4, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+		/* a 1x1 on a 7x7 plane: transposed GEMM tiles (32 x 7) */
+		{1, 160, 7, 7, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1},
 	};
 	uint32_t seed = 7;
 	char what[64];
@@ -235,23 +290,24 @@ test_conv2d(void **state)
 
 		naive_conv(x, w, bias, want, p);
 		snprintf(what, sizeof what, "conv case %zu (OpenBLAS)", t);
-		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, NULL);
+		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, NULL, NULL, NULL);
 		assert_close(y, want, ny, what);
 		/* gemm.c on one thread, then the copies and GEMMs on 3: the same bits */
 		snprintf(what, sizeof what, "conv case %zu", t);
-		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, &ctx1);
+		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, &ctx1, NULL, NULL);
 		assert_close(y, want, ny, what);
 		memcpy(want, y, (size_t)ny * sizeof *y);
 		memset(y, 0, (size_t)ny * sizeof *y);
 		if (scratch)
 			memset(scratch, 0, (size_t)nsc * sizeof *scratch);
-		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, &ctx);
+		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, &ctx, NULL, NULL);
 		if (!wino) {
 			assert_memory_equal(y, want, (size_t)ny * sizeof *y);
 		} else { /* Winograd (the cache holds its transform): the same sums to rounding */
 			naive_conv(x, w, bias, want, p);
 			assert_close(y, want, ny, what);
 		}
+		check_epilogues(x, w, bias, scratch, nsc, p, ny, &ctx, &ctx1, t, &seed);
 		cache_drop(&cache, w);
 		free(x), free(w), free(bias), free(y), free(want), free(scratch);
 	}
@@ -297,7 +353,7 @@ test_depthwise3x3(void **state)
 		float *want = rnd_array(ny, &seed);
 
 		snprintf(what, sizeof what, "depthwise 3x3 case %zu", t);
-		nncc_rt_conv2d_f32(x, w, bias, y, NULL, p, NULL);
+		nncc_rt_conv2d_f32(x, w, bias, y, NULL, p, NULL, NULL, NULL);
 		for (int64_t b = 0; b < N; b++)
 			depthwise_avx512(&v, x + b * C * H * W, w, bias, ref + b * K * OH * OW, 0, K);
 		assert_memory_equal(y, ref, (size_t)ny * sizeof *y);

@@ -24,6 +24,7 @@
 #include "runtime/rt.h"
 #include "runtime/gemm.c"
 #include "runtime/gemm_ukr.c"
+#include "runtime/epilogue.c"
 #include "runtime/winograd.c"
 
 /* gemm.c's OpenBLAS fallback: never reached here (no rt_gemm call). */
@@ -121,7 +122,7 @@ test_winograd_conv(void **state)
 		snprintf(what, sizeof what, "winograd case %zu", t);
 		assert_true(nncc_abi_wino(N, C, H, W, K, OH, OW, 3, 3, 1, 1, D, D, 1));
 		int fills = cache.fills;
-		assert_int_equal(rt_conv2d_winograd(x, w, bias, y1, sc, p, &ctx1), 1);
+		assert_int_equal(rt_conv2d_winograd(x, w, bias, y1, sc, p, &ctx1, NULL), 1);
 		assert_int_equal(cache.fills, fills + 1);
 		check(what, x, w, bias, y1, p);
 		if (t == 1 || t >= 11)
@@ -134,7 +135,7 @@ test_winograd_conv(void **state)
 				fills = cache.fills;
 				memset(sc, 0xff, (size_t)nsc * sizeof *sc); /* NaN: nothing may read old scratch */
 				memset(y3, 0, (size_t)ny * sizeof *y3);
-				assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, k ? &ctx2 : &ctx), 1);
+				assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, k ? &ctx2 : &ctx, NULL), 1);
 				assert_true(cache.fills <= fills + !twice);
 				assert_memory_equal(y1, y3, (size_t)ny * sizeof *y1);
 			}
@@ -142,11 +143,11 @@ test_winograd_conv(void **state)
 		 * into the scratch on every call when p[16] says there is room,
 		 * always by F(2x2, 3x3) */
 		cache.refuse = 1;
-		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, &ctx), 0);
+		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, &ctx, NULL), 0);
 		p[16] = 1;
 		memset(y3, 0, (size_t)ny * sizeof *y3);
 		assert_int_equal(nncc_abi_wino_m(N, C, K, OH, OW, D, 1), 2);
-		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, t % 2 ? &ctx : &ctx1), 1);
+		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, t % 2 ? &ctx : &ctx1, NULL), 1);
 		check(what, x, w, bias, y3, p);
 		if (nncc_abi_wino_m(N, C, K, OH, OW, D, 0) == 2)
 			assert_memory_equal(y1, y3, (size_t)ny * sizeof *y1);
@@ -156,7 +157,7 @@ test_winograd_conv(void **state)
 		p[16] = 2;
 		memset(y3, 0, (size_t)ny * sizeof *y3);
 		memset(sc, 0xff, (size_t)nsu * sizeof *sc); /* the block part only */
-		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, t % 2 ? &ctx : &ctx1), 1);
+		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, t % 2 ? &ctx : &ctx1, NULL), 1);
 		assert_memory_equal(y1, y3, (size_t)ny * sizeof *y1);
 		cache.refuse = 0;
 		cache_drop(&cache, w);
@@ -169,11 +170,11 @@ test_winograd_conv(void **state)
 		float *y = rnd16_array(32 * 64, &seed);
 		float *sc = rnd16_array(nncc_abi_wino_scratch(1, 32, 32, 8, 8, 1, 0), &seed);
 		cache.refuse = 1;
-		assert_int_equal(rt_conv2d_winograd(x, w, NULL, y, sc, p, &ctx), 0);
+		assert_int_equal(rt_conv2d_winograd(x, w, NULL, y, sc, p, &ctx, NULL), 0);
 		cache.refuse = 0;
 		nncc_abi_ctx none = ctx;
 		none.wcache = NULL;
-		assert_int_equal(rt_conv2d_winograd(x, w, NULL, y, sc, p, &none), 0);
+		assert_int_equal(rt_conv2d_winograd(x, w, NULL, y, sc, p, &none, NULL), 0);
 		assert_false(nncc_abi_wino(1, 32, 8, 8, 32, 4, 4, 3, 3, 2, 2, 1, 1, 1));
 		assert_false(nncc_abi_wino(1, 16, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1));
 		assert_false(nncc_abi_wino(1, 64, 8, 8, 64, 8, 8, 3, 3, 1, 1, 1, 1, 2));
