@@ -261,6 +261,58 @@ im2col_rows(const Conv *v, int64_t r0, int64_t r1)
 	}
 }
 
+/* The general rows with AVX-512 at strides 1 and 2, up to VEC_RUN
+ * columns: each col row's lane masks (the window's columns inside the
+ * image) once, then every output row by those (masked loads; stride 2:
+ * two loads and a permute of the even lanes). A gather_run per output
+ * row recomputed them for every row, and cost more than its copies at
+ * ResNet-50's 28-wide rows (its stride-2 3x3 layers: 22% of the time in
+ * the im2col). */
+__attribute__((target("avx512f"))) static void
+im2col_masked(const Conv *v, int64_t r0, int64_t r1)
+{
+	const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+	const __m512i even = _mm512_add_epi32(lane, lane);
+	int64_t len = (v->oy1 - v->oy0) * v->OW, nv = (v->OW + 15) / 16;
+	__mmask16 st[VEC_RUN / 16], vm[VEC_RUN / 16], l0[VEC_RUN / 16], l1[VEC_RUN / 16];
+
+	for (int64_t k = 0; k < nv; k++)
+		st[k] = (__mmask16)rt_lanes(0, v->OW - 16 * k);
+	for (int64_t r = r0; r < r1; r++) {
+		int64_t c = r / (v->KH * v->KW), i = r / v->KW % v->KH, j = r % v->KW;
+		float *row = v->col + r * len;
+		const float *xc = v->xg + c * v->H * v->W;
+		int64_t off = j * v->DW - v->PW, lo, hi;
+		rt_valid_cols(off, v->SW, v->W, v->OW, &lo, &hi);
+		for (int64_t k = 0; k < nv; k++) {
+			int64_t a = lo - 16 * k > 0 ? lo - 16 * k : 0, b = hi - 16 * k < 16 ? hi - 16 * k : 16;
+			uint64_t lm = v->SW == 2 ? rt_lanes(2 * a, 2 * b - 1) : 0;
+			vm[k] = (__mmask16)rt_lanes(a, b);
+			l0[k] = (__mmask16)lm, l1[k] = (__mmask16)(lm >> 16);
+		}
+		for (int64_t oy = v->oy0; oy < v->oy1; oy++) {
+			int64_t iy = oy * v->SH - v->PH + i * v->DH;
+			float *q = row + (oy - v->oy0) * v->OW;
+			if (iy < 0 || iy >= v->H) {
+				for (int64_t k = 0; k < nv; k++)
+					_mm512_mask_storeu_ps(q + 16 * k, st[k], _mm512_setzero_ps());
+				continue;
+			}
+			const float *xr = xc + iy * v->W + off;
+			if (v->SW == 1) {
+				for (int64_t k = 0; k < nv; k++)
+					_mm512_mask_storeu_ps(q + 16 * k, st[k], _mm512_maskz_loadu_ps(vm[k], xr + 16 * k));
+				continue;
+			}
+			for (int64_t k = 0; k < nv; k++) {
+				__m512 x0 = _mm512_maskz_loadu_ps(l0[k], xr + 32 * k);
+				__m512 x1 = _mm512_maskz_loadu_ps(l1[k], xr + 32 * k + 16);
+				_mm512_mask_storeu_ps(q + 16 * k, st[k], _mm512_maskz_permutex2var_ps(vm[k], x0, even, x1));
+			}
+		}
+	}
+}
+
 /* col rows [r0, r1) for output rows [oy0, oy1): row (c*kh + i)*kw + j,
  * (oy1 - oy0)*ow floats, holding at (oy - oy0)*ow + ox
  * x[c][oy*sh - ph + i*dh][ox*sw - pw + j*dw], or 0 in the padding. Each
@@ -275,6 +327,10 @@ im2col(const Conv *v, int64_t r0, int64_t r1)
 	if (v->OW < FLAT_OW && v->hw <= FLAT_HW && (int64_t)v->H * v->W <= INT32_MAX &&
 	    __builtin_cpu_supports("avx512f")) {
 		im2col_flat(v, r0, r1);
+		return;
+	}
+	if (v->SW <= 2 && v->OW <= VEC_RUN && __builtin_cpu_supports("avx512f")) {
+		im2col_masked(v, r0, r1);
 		return;
 	}
 	int64_t len = (v->oy1 - v->oy0) * v->OW; /* floats per col row */
