@@ -345,7 +345,7 @@ def main():
     ap.add_argument("--large-batches", default="1,8",
                     help="batches of the large (ImageNet-size) models (default %(default)s)")
     ap.add_argument("--threads", default="1,2", help="thread counts (default %(default)s)")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds (default %(default)s)")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds (default %(default)s)")
     ap.add_argument("--runs", default="", help="timed runs, e.g. mlp=2000,resnet50@8=3 "
                     "(default: about --target-s per measurement)")
     ap.add_argument("--target-s", type=float, default=0.5,
