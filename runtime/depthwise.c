@@ -103,7 +103,8 @@ depthwise_avx512(const Dwc *v, const float *x, const float *w, const float *bias
 						break;
 					float *q = yo + oy * v->OW + ox;
 					__mmask16 mk = (__mmask16)((1u << n) - 1);
-					_mm512_mask_storeu_ps(q, mk, v->ep ? rt_epi_v(&er, acc[k], q, mk) : acc[k]);
+					__m512 out = v->ep ? rt_epi_v(&er, acc[k], q, mk) : acc[k];
+					_mm512_mask_storeu_ps(q, mk, out);
 				}
 			}
 		}

@@ -61,7 +61,8 @@ epi_canon(const RtEpi *ep, float *c, int64_t ldc, int64_t rows, int64_t cols)
 			_mm512_storeu_ps(ci + j, rt_epi_v(&er, _mm512_loadu_ps(ci + j), ci + j, 0xffff));
 		if (j < cols) {
 			__mmask16 mk = (__mmask16)((1u << (cols - j)) - 1);
-			_mm512_mask_storeu_ps(ci + j, mk, rt_epi_v(&er, _mm512_maskz_loadu_ps(mk, ci + j), ci + j, mk));
+			__m512 v = _mm512_maskz_loadu_ps(mk, ci + j);
+			_mm512_mask_storeu_ps(ci + j, mk, rt_epi_v(&er, v, ci + j, mk));
 		}
 	}
 }
@@ -128,7 +129,7 @@ epi_any(const RtEpi *ep, float *c, int64_t ldc, int64_t rows, int64_t cols)
 		float *ci = c + i * ldc;
 		const float *ri = ep->res ? rt_epi_res(ep, ci) : NULL;
 		for (int64_t j = 0; j < cols; j += 16) {
-			__mmask16 mk = cols - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - j)) - 1);
+			__mmask16 mk = (__mmask16)(cols - j >= 16 ? 0xffff : (1u << (cols - j)) - 1);
 			__m512 v = _mm512_maskz_loadu_ps(mk, ci + j);
 			__m512 r = ri ? _mm512_maskz_loadu_ps(mk, ri + j) : _mm512_setzero_ps();
 			for (int o = 0; o < e->n; o++) {
@@ -140,18 +141,18 @@ epi_any(const RtEpi *ep, float *c, int64_t ldc, int64_t rows, int64_t cols)
 					v = _mm512_add_ps(v, r);
 					break;
 				case NNCC_EPI_RELU:
-					v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ),
-							       _mm512_setzero_ps());
-					break;
-				case NNCC_EPI_MAX:
+					k = _mm512_setzero_ps();
 					v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, k, _CMP_LT_OQ), k);
-					vi = _mm512_castps_si512(v);
-					v = _mm512_mask_mov_ps(v, eq, _mm512_castsi512_ps(_mm512_and_si512(vi, ki)));
 					break;
-				case NNCC_EPI_MIN:
+				case NNCC_EPI_MAX: /* equal: the sign bits ANDed (+0 wins) */
+					v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, k, _CMP_LT_OQ), k);
+					vi = _mm512_and_si512(_mm512_castps_si512(v), ki);
+					v = _mm512_mask_mov_ps(v, eq, _mm512_castsi512_ps(vi));
+					break;
+				case NNCC_EPI_MIN: /* ORed (-0 wins) */
 					v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, k, _CMP_GT_OQ), k);
-					vi = _mm512_castps_si512(v);
-					v = _mm512_mask_mov_ps(v, eq, _mm512_castsi512_ps(_mm512_or_si512(vi, ki)));
+					vi = _mm512_or_si512(_mm512_castps_si512(v), ki);
+					v = _mm512_mask_mov_ps(v, eq, _mm512_castsi512_ps(vi));
 					break;
 				}
 			}

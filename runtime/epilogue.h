@@ -103,7 +103,9 @@ rt_epi_vr(const RtEpiRegs *e, __m512 v, __m512 r)
 __attribute__((target("avx512f"), always_inline)) static inline __m512
 rt_epi_v(const RtEpiRegs *e, __m512 v, const float *at, __mmask16 mk)
 {
-	return rt_epi_vr(e, v, e->res ? _mm512_maskz_loadu_ps(mk, rt_epi_regs_res(e, at)) : _mm512_setzero_ps());
+	__m512 r = e->res ? _mm512_maskz_loadu_ps(mk, rt_epi_regs_res(e, at)) : _mm512_setzero_ps();
+
+	return rt_epi_vr(e, v, r);
 }
 
 #endif

@@ -272,7 +272,8 @@ gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float 
 						int64_t lines = g->apack ? mr * kc / 16 : 0;
 						int64_t l0 = lines * jr / nc, l1 = lines * (jr + cols) / nc;
 						g->isa->ukr(kc, a, b, ldb, c, g->ldc, acc, bt, rows, cols,
-							    g->apack ? a + mr * kc + l0 * 16 : NULL, l1 - l0, ep);
+							    g->apack ? a + mr * kc + l0 * 16 : NULL, l1 - l0,
+							    ep);
 					}
 				}
 			}
@@ -511,7 +512,8 @@ gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a
 	if (m <= 0 || n <= 0)
 		return;
 	if (rt_epi_on(epi) && (k <= 0 || !cx || !cx->gemm_scratch || !epi->canon)) { /* a pass after */
-		gemm_run(cx, m, n, k, a, lda, trans_a, b, ldb, trans_b, accumulate, bias, c, ldc, key, tag, NULL);
+		gemm_run(cx, m, n, k, a, lda, trans_a, b, ldb, trans_b, accumulate, bias, c, ldc, key, tag,
+			 NULL);
 		rt_epi_rows(epi, c, ldc, m, n);
 		return;
 	}

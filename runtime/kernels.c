@@ -285,7 +285,8 @@ im2col_masked(const Conv *v, int64_t r0, int64_t r1)
 		int64_t off = j * v->DW - v->PW, lo, hi;
 		rt_valid_cols(off, v->SW, v->W, v->OW, &lo, &hi);
 		for (int64_t k = 0; k < nv; k++) {
-			int64_t a = lo - 16 * k > 0 ? lo - 16 * k : 0, b = hi - 16 * k < 16 ? hi - 16 * k : 16;
+			int64_t a = lo - 16 * k > 0 ? lo - 16 * k : 0;
+			int64_t b = hi - 16 * k < 16 ? hi - 16 * k : 16;
 			uint64_t lm = v->SW == 2 ? rt_lanes(2 * a, 2 * b - 1) : 0;
 			vm[k] = (__mmask16)rt_lanes(a, b);
 			l0[k] = (__mmask16)lm, l1[k] = (__mmask16)(lm >> 16);
@@ -300,14 +301,17 @@ im2col_masked(const Conv *v, int64_t r0, int64_t r1)
 			}
 			const float *xr = xc + iy * v->W + off;
 			if (v->SW == 1) {
-				for (int64_t k = 0; k < nv; k++)
-					_mm512_mask_storeu_ps(q + 16 * k, st[k], _mm512_maskz_loadu_ps(vm[k], xr + 16 * k));
+				for (int64_t k = 0; k < nv; k++) {
+					__m512 x0 = _mm512_maskz_loadu_ps(vm[k], xr + 16 * k);
+					_mm512_mask_storeu_ps(q + 16 * k, st[k], x0);
+				}
 				continue;
 			}
 			for (int64_t k = 0; k < nv; k++) {
 				__m512 x0 = _mm512_maskz_loadu_ps(l0[k], xr + 32 * k);
 				__m512 x1 = _mm512_maskz_loadu_ps(l1[k], xr + 32 * k + 16);
-				_mm512_mask_storeu_ps(q + 16 * k, st[k], _mm512_maskz_permutex2var_ps(vm[k], x0, even, x1));
+				x0 = _mm512_maskz_permutex2var_ps(vm[k], x0, even, x1);
+				_mm512_mask_storeu_ps(q + 16 * k, st[k], x0);
 			}
 		}
 	}
@@ -533,8 +537,8 @@ band_conv(Conv *v, const nncc_abi_ctx *cx, const float *w, uint32_t g, const flo
 	} else if (threads > 1) { /* then the GEMM splits as it sees fit */
 		Copy c = {v, rt_chunks(v->ckk, v->ckk * v->hw)};
 		cx->parallel_for(cx->pool, copy_chunk, &c, c.nchunk);
-		rt_gemm_const_a(cx, w, g, v->kg, v->hw, v->ckk, wg, v->col, v->hw, 0, 0, v->bias, v->yg, v->hw,
-				v->ep);
+		rt_gemm_const_a(cx, w, g, v->kg, v->hw, v->ckk, wg, v->col, v->hw, 0, 0, v->bias, v->yg,
+				v->hw, v->ep);
 	} else {
 		bands_chunk(&b, 0);
 	}

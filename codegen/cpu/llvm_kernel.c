@@ -526,8 +526,8 @@ static void conv_call(Kc *c, LLVMValueRef img, const CpuEpi *epi)
 	    cpu_base(c, epi ? epi->res : -1),
 	};
 	NN_ASSERT(!epi || !img);
-	LLVMBuildCall2(cg->b, fty, cpu_lib_fn(c, k->conv.nd ? "nncc_rt_convnd_f32" : "nncc_rt_conv2d_f32", fty), args,
-	               (unsigned)nat, "");
+	const char *fn = k->conv.nd ? "nncc_rt_convnd_f32" : "nncc_rt_conv2d_f32";
+	LLVMBuildCall2(cg->b, fty, cpu_lib_fn(c, fn, fty), args, (unsigned)nat, "");
 }
 
 /* Whether a convolution's epilogue can run image by image: var 0 walks the
