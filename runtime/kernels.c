@@ -261,6 +261,26 @@ im2col_rows(const Conv *v, int64_t r0, int64_t r1)
 	}
 }
 
+/* Col row r (channel, window row i, window column) of a col of len
+ * floats per row: where it goes, its input channel, the window column's
+ * offset and the output columns [lo, hi) whose input column is inside. */
+typedef struct ColRow {
+	float *row;
+	const float *xc;
+	int64_t i, off, lo, hi;
+} ColRow;
+
+static inline ColRow
+col_row(const Conv *v, int64_t r, int64_t len)
+{
+	int64_t c = r / (v->KH * v->KW), j = r % v->KW;
+	ColRow cr = {.row = v->col + r * len, .xc = v->xg + c * v->H * v->W, .i = r / v->KW % v->KH,
+		     .off = j * v->DW - v->PW};
+
+	rt_valid_cols(cr.off, v->SW, v->W, v->OW, &cr.lo, &cr.hi);
+	return cr;
+}
+
 /* The general rows with AVX-512 at strides 1 and 2, up to VEC_RUN
  * columns: each col row's lane masks (the window's columns inside the
  * image) once, then every output row by those (masked loads; stride 2:
@@ -279,11 +299,10 @@ im2col_masked(const Conv *v, int64_t r0, int64_t r1)
 	for (int64_t k = 0; k < nv; k++)
 		st[k] = (__mmask16)rt_lanes(0, v->OW - 16 * k);
 	for (int64_t r = r0; r < r1; r++) {
-		int64_t c = r / (v->KH * v->KW), i = r / v->KW % v->KH, j = r % v->KW;
-		float *row = v->col + r * len;
-		const float *xc = v->xg + c * v->H * v->W;
-		int64_t off = j * v->DW - v->PW, lo, hi;
-		rt_valid_cols(off, v->SW, v->W, v->OW, &lo, &hi);
+		ColRow cr = col_row(v, r, len);
+		int64_t i = cr.i, off = cr.off, lo = cr.lo, hi = cr.hi;
+		float *row = cr.row;
+		const float *xc = cr.xc;
 		for (int64_t k = 0; k < nv; k++) {
 			int64_t a = lo - 16 * k > 0 ? lo - 16 * k : 0;
 			int64_t b = hi - 16 * k < 16 ? hi - 16 * k : 16;
@@ -339,11 +358,10 @@ im2col(const Conv *v, int64_t r0, int64_t r1)
 	}
 	int64_t len = (v->oy1 - v->oy0) * v->OW; /* floats per col row */
 	for (int64_t r = r0; r < r1; r++) {
-		int64_t c = r / (v->KH * v->KW), i = r / v->KW % v->KH, j = r % v->KW;
-		float *row = v->col + r * len;
-		const float *xc = v->xg + c * v->H * v->W;
-		int64_t off = j * v->DW - v->PW, lo, hi;
-		rt_valid_cols(off, v->SW, v->W, v->OW, &lo, &hi);
+		ColRow cr = col_row(v, r, len);
+		int64_t i = cr.i, off = cr.off, lo = cr.lo, hi = cr.hi;
+		float *row = cr.row;
+		const float *xc = cr.xc;
 		for (int64_t oy = v->oy0; oy < v->oy1; oy++) {
 			int64_t iy = oy * v->SH - v->PH + i * v->DH;
 			float *q = row + (oy - v->oy0) * v->OW;
