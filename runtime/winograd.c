@@ -15,9 +15,9 @@
  * Accuracy of Winograd Convolution for Deep Neural Networks", 2020), the
  * one that rounded least, about 6 times as much as F(2x2, 3x3).
  *
- * U comes from the session's weight cache (nncc_abi_ctx.wcache), filled on
- * the first run, already laid out as the GEMM micro-kernel's A panels
- * (gemm.h rt_gemm_tile): the weights of an inference model are constant,
+ * U (winograd_wt.c) comes from the session's weight cache
+ * (nncc_abi_ctx.wcache), filled on the first run, already laid out as the
+ * GEMM micro-kernel's A panels (gemm.h rt_gemm_tile): the weights of an inference model are constant,
  * and transforming them on every run would cost as much as the product of
  * a small image. A weight that is not a constant (training state, a
  * computed weight: p[16], wino_u, says the scratch has room) is
@@ -142,36 +142,15 @@ lanes(const Wino *d, int64_t t, Lanes *l)
 	l->yoff = _mm512_loadu_si512(yo);
 }
 
-/* Where lanes [0, cnt) of a vector of tiles [t, t + cnt) of the block go
- * in the B panels (tile t in panel t / nr, lane t % nr): runs of lanes,
- * each a masked store at an offset from row c of panel 0. */
-typedef struct Put {
-	int n;              /* runs */
-	int64_t off[6];     /* element offset of lane 0 of the vector, for the run */
-	__mmask16 mask[6];  /* the run's lanes */
-} Put;
-
 static void
-put_runs(int64_t w, int64_t pstride, int64_t t, int64_t cnt, Put *pl)
+put_plan(const Wino *d, int64_t t, int64_t cnt, RtWinoPut *pl)
 {
-	pl->n = 0;
-	for (int64_t q = 0; q < cnt;) {
-		int64_t p = (t + q) / w, lane = (t + q) % w, run = w - lane < cnt - q ? w - lane : cnt - q;
-		pl->off[pl->n] = p * pstride + lane - q;
-		pl->mask[pl->n++] = (__mmask16)(((1u << run) - 1) << q);
-		q += run;
-	}
-}
-
-static void
-put_plan(const Wino *d, int64_t t, int64_t cnt, Put *pl)
-{
-	put_runs(d->tile.nr, d->C * d->tile.nr, t, cnt, pl);
+	rt_wino_put_runs(d->tile.nr, d->C * d->tile.nr, t, cnt, pl);
 }
 
 /* The nx transformed vectors o of one channel into the B panels. */
 __attribute__((target("avx512f"))) static void
-put_out(const Wino *d, const Put *pl, int64_t c, const __m512 *o)
+put_out(const Wino *d, const RtWinoPut *pl, int64_t c, const __m512 *o)
 {
 	int64_t vstride = d->C * d->tbp;
 	float *v = d->v + c * d->tile.nr;
@@ -189,7 +168,7 @@ put_out(const Wino *d, const Put *pl, int64_t c, const __m512 *o)
 /* F(2x2, 3x3): V = B^T d B of one channel's 4 x 4 input values r[i][j]
  * (lanes over tiles), B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. */
 __attribute__((target("avx512f"))) static void
-put_tile2(const Wino *d, const Put *pl, int64_t c, __m512 r[6][6])
+put_tile2(const Wino *d, const RtWinoPut *pl, int64_t c, __m512 r[6][6])
 {
 	__m512 e[4][4], o[16];
 
@@ -228,7 +207,7 @@ bt4(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 d4, __m512 d5, __m512 *v,
 
 /* F(4x4, 3x3): V = B^T d B of one channel's 6 x 6 input values r[i][j]. */
 __attribute__((target("avx512f"))) static void
-put_tile4(const Wino *d, const Put *pl, int64_t c, __m512 r[6][6])
+put_tile4(const Wino *d, const RtWinoPut *pl, int64_t c, __m512 r[6][6])
 {
 	__m512 e[6][6], o[36];
 
@@ -268,7 +247,7 @@ enum { SEG_MIN_TW = 8 };
  * off[k]; pl, where the segment's tiles go in the B panels. */
 static void
 seg_loads(const Wino *d, int64_t t, int nl, const int *off, const int *len, Seg *sg, int64_t *x0,
-	  int64_t *iy0, __mmask16 *m, Put *pl)
+	  int64_t *iy0, __mmask16 *m, RtWinoPut *pl)
 {
 	seg_at(d, t, sg);
 	*x0 = d->tm * sg->tx - d->PW, *iy0 = d->tm * sg->ty - d->PH;
@@ -294,7 +273,7 @@ in_rows2(const Wino *d, int64_t c0, int64_t c1)
 		Seg sg;
 		int64_t x0, iy0;
 		__mmask16 m[4];
-		Put pl;
+		RtWinoPut pl;
 		seg_loads(d, t, 4, off, len, &sg, &x0, &iy0, m, &pl);
 		for (int64_t c = c0; c < c1; c++) {
 			const float *xc = d->x + (sg.n * d->C + c) * hw + x0;
@@ -335,7 +314,7 @@ in_rows4(const Wino *d, int64_t c0, int64_t c1)
 		Seg sg;
 		int64_t x0, iy0;
 		__mmask16 m[6];
-		Put pl;
+		RtWinoPut pl;
 		seg_loads(d, t, 6, off, len, &sg, &x0, &iy0, m, &pl);
 		for (int64_t c = c0; c < c1; c++) {
 			const float *xc = d->x + (sg.n * d->C + c) * hw + x0;
@@ -375,7 +354,7 @@ in_chunk(void *closure, int64_t ch)
 	int64_t c0 = ch * d->C / d->nchunk, c1 = (ch + 1) * d->C / d->nchunk, hw = d->H * d->W;
 	int64_t t = 0;
 
-	void (*put)(const Wino *, const Put *, int64_t, __m512[6][6]) = d->tm == 4 ? put_tile4 : put_tile2;
+	void (*put)(const Wino *, const RtWinoPut *, int64_t, __m512[6][6]) = d->tm == 4 ? put_tile4 : put_tile2;
 
 	if (d->D == 1 && d->tw >= SEG_MIN_TW) {
 		(d->tm == 4 ? in_rows4 : in_rows2)(d, c0, c1);
@@ -384,7 +363,7 @@ in_chunk(void *closure, int64_t ch)
 	for (; t < d->tbn; t += 16) { /* gathers; past tb only zeros */
 		Lanes l;
 		lanes(d, t, &l);
-		Put pl;
+		RtWinoPut pl;
 		put_plan(d, t, d->tbn - t < 16 ? d->tbn - t : 16, &pl);
 		for (int64_t c = c0; c < c1; c++) {
 			const float *xc = d->x + c * hw;
@@ -580,71 +559,16 @@ out_chunk(void *closure, int64_t ch)
 	out_part(d, ch * d->K / d->nchunk, (ch + 1) * d->K / d->nchunk);
 }
 
-/* G on three values, into u[0], u[st], ...: F(2x2, 3x3)'s G = [1 0 0;
- * .5 .5 .5; .5 -.5 .5; 0 0 1]; F(4x4, 3x3)'s G = [1 0 0; 1/3 1/3 1/3;
- * -1/3 1/3 -1/3; -16/15 -8/15 -4/15; 1/15 -2/15 4/15; 0 0 1]. */
-__attribute__((target("avx512f"))) static inline void
-gt2(__m512 g0, __m512 g1, __m512 g2, __m512 *u, int st)
-{
-	const __m512 half = _mm512_set1_ps(0.5f);
-	__m512 s = _mm512_add_ps(g0, g2);
-
-	u[0] = g0;
-	u[st] = _mm512_mul_ps(half, _mm512_add_ps(s, g1));
-	u[2 * st] = _mm512_mul_ps(half, _mm512_sub_ps(s, g1));
-	u[3 * st] = g2;
-}
-
-__attribute__((target("avx512f"))) static inline void
-gt4(__m512 g0, __m512 g1, __m512 g2, __m512 *u, int st)
-{
-	const __m512 third = _mm512_set1_ps(1.0f / 3), two = _mm512_set1_ps(2.0f), four = _mm512_set1_ps(4.0f);
-	const __m512 m4_15 = _mm512_set1_ps(-4.0f / 15), r15 = _mm512_set1_ps(1.0f / 15);
-	__m512 s = _mm512_add_ps(g0, g2);
-
-	u[0] = g0;
-	u[st] = _mm512_mul_ps(third, _mm512_add_ps(s, g1));
-	u[2 * st] = _mm512_mul_ps(third, _mm512_sub_ps(g1, s));
-	u[3 * st] = _mm512_mul_ps(m4_15, _mm512_fmadd_ps(four, g0, _mm512_fmadd_ps(two, g1, g2)));
-	u[4 * st] = _mm512_mul_ps(r15, _mm512_fmadd_ps(four, g2, _mm512_fnmadd_ps(two, g1, g0)));
-	u[5 * st] = g2;
-}
-
-/* U = G g G^T for every (filter, channel) as the A panels of each xi:
- * filter f of panel f / mr at lane f % mr, channel c at row c; filters
- * past K zero. Chunk ch: groups of 16 filters (the lanes), a fixed share
- * of them. */
-__attribute__((target("avx512f"))) static void
+/* Chunk ch of the weight transform (winograd_wt.c): a fixed share of
+ * the groups of 16 filters. */
+static void
 wt_chunk(void *closure, int64_t ch)
 {
 	const Wino *d = closure;
-	int64_t ng = (d->kp + 15) / 16, q0 = ch * ng / d->nchunk, q1 = (ch + 1) * ng / d->nchunk;
-	int64_t mr = d->tile.mr, ustride = d->kp * d->C, n = d->tm + 2;
-	void (*gt)(__m512, __m512, __m512, __m512 *, int) = d->tm == 4 ? gt4 : gt2;
-	__m512i off = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-					 _mm512_set1_epi32((int32_t)(d->C * 9)));
+	int64_t ng = (d->kp + 15) / 16;
 
-	for (int64_t fg = q0; fg < q1; fg++) {
-		int64_t f0 = fg * 16, cnt = d->kp - f0 < 16 ? d->kp - f0 : 16;
-		__mmask16 live = (__mmask16)rt_lanes(0, d->K - f0 < cnt ? d->K - f0 : cnt);
-		Put pl;
-		put_runs(mr, d->C * mr, f0, cnt, &pl);
-		for (int64_t c = 0; c < d->C; c++) {
-			const float *g = d->wt + (f0 * d->C + c) * 9;
-			__m512 g9[3][3], gg[6][3], o[36];
-			for (int i = 0; i < 3; i++)
-				for (int j = 0; j < 3; j++)
-					g9[i][j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, off, g + 3 * i + j, 4);
-			for (int j = 0; j < 3; j++)
-				gt(g9[0][j], g9[1][j], g9[2][j], &gg[0][j], 3);
-			for (int r = 0; r < n; r++)
-				gt(gg[r][0], gg[r][1], gg[r][2], o + r * n, 1);
-			float *u = d->uw + c * mr;
-			for (int xi = 0; xi < d->nx; xi++)
-				for (int k = 0; k < pl.n; k++)
-					_mm512_mask_storeu_ps(u + xi * ustride + pl.off[k], pl.mask[k], o[xi]);
-		}
-	}
+	rt_wino_weights(d->wt, d->uw, d->C, d->K, d->kp, d->tile.mr, d->tm, ch * ng / d->nchunk,
+			(ch + 1) * ng / d->nchunk);
 }
 
 /* The block of tiles [t0, t0 + tb), its GEMMs' width padded to whole nr. */

@@ -5,8 +5,42 @@
 
 #include <stdint.h>
 
+#include <immintrin.h>
+
 #include "abi.h"
 #include "epilogue.h"
+
+/* Where lanes [0, cnt) of a vector of tiles (or filters) [t, t + cnt) go
+ * in panels of w lanes (item t in panel t / w, lane t % w; panels
+ * pstride floats apart): runs of lanes, each a masked store at an offset
+ * from row 0 of panel 0. Shared by winograd.c's input transform (the
+ * B panels) and winograd_wt.c's weight transform (the A panels). */
+typedef struct RtWinoPut {
+	int n;             /* runs */
+	int64_t off[6];    /* element offset of lane 0 of the vector, for the run */
+	__mmask16 mask[6]; /* the run's lanes */
+} RtWinoPut;
+
+static inline void
+rt_wino_put_runs(int64_t w, int64_t pstride, int64_t t, int64_t cnt, RtWinoPut *pl)
+{
+	pl->n = 0;
+	for (int64_t q = 0; q < cnt;) {
+		int64_t p = (t + q) / w, lane = (t + q) % w, run = w - lane < cnt - q ? w - lane : cnt - q;
+		pl->off[pl->n] = p * pstride + lane - q;
+		pl->mask[pl->n++] = (__mmask16)(((1u << run) - 1) << q);
+		q += run;
+	}
+}
+
+/* The weight transform U = G g G^T (winograd_wt.c) of the groups of 16
+ * filters [g0, g1) of wt (K x C x 3 x 3), for output tiles of m x m (2 or
+ * 4), into uw as the micro-kernel's A panels of mr filters for each of the
+ * (m + 2)^2 products (kp x C floats each, kp: K padded to whole panels):
+ * filter f in panel f / mr at lane f % mr, channel c at row c; filters
+ * past K zero. AVX-512. */
+void rt_wino_weights(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t mr, int m,
+		     int64_t g0, int64_t g1);
 
 /* The convolution of nncc_rt_conv2d_f32 (p in its order) by F(2x2, 3x3),
  * when nncc_abi_wino allows it, the CPU has AVX-512 and cx's weight cache

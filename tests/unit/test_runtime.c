@@ -31,6 +31,7 @@
 #include "runtime/epilogue.c"
 #include "runtime/conv_direct.c"
 #include "runtime/winograd.c"
+#include "runtime/winograd_wt.c"
 #include "runtime/depthwise.c"
 
 /* A deterministic generator of floats in [-1, 1). */

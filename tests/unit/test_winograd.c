@@ -26,6 +26,7 @@
 #include "runtime/gemm_ukr.c"
 #include "runtime/epilogue.c"
 #include "runtime/winograd.c"
+#include "runtime/winograd_wt.c"
 
 /* gemm.c's OpenBLAS fallback: never reached here (no rt_gemm call). */
 void
