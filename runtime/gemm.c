@@ -258,7 +258,7 @@ gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float 
 				const float *apk = g->apack ? g->apack + pc * g->mp + ic * kc : ap;
 				if (!g->apack)
 					pack_a(g, ic, mc, pc, kc, ap);
-				for (int64_t ir = 0; ir < mc; ir += mr) {
+				for (int64_t ir = 0; ir < mc; ir += mr)
 					for (int64_t jr = 0; jr < nc; jr += nr) {
 						float *c = g->c + (ic + ir) * g->ldc + jc + jr;
 						int64_t rows = mc - ir < mr ? mc - ir : mr;
@@ -275,7 +275,6 @@ gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float 
 							    g->apack ? a + mr * kc + l0 * 16 : NULL, l1 - l0,
 							    ep);
 					}
-				}
 			}
 		}
 	}
@@ -566,8 +565,8 @@ gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a
 		if (g.npiece > 1) {
 			cx->parallel_for(cx->pool, dots_piece, &g, g.npiece);
 		} else {
-			dots_avx512(&g, g.bt, g.ldbt, 0, m, 0, n);
-			rt_epi_rows(epi, c, ldc, m, n);
+			g.npiece = 1;
+			dots_piece(&g, 0);
 		}
 		return;
 	}
@@ -576,8 +575,8 @@ gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a
 		if (g.npiece > 1) {
 			cx->parallel_for(cx->pool, rows_piece, &g, g.npiece);
 		} else {
-			rows_avx512(&g, 0, n);
-			rt_epi_rows(epi, c, ldc, m, n);
+			g.npiece = 1;
+			rows_piece(&g, 0);
 		}
 		return;
 	}

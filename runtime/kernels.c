@@ -575,7 +575,7 @@ band_conv(Conv *v, const nncc_abi_ctx *cx, const float *w, uint32_t g, const flo
  * (an nncc_abi_ctx, or NULL) lends threads to the im2col copies of big
  * convolutions, to depthwise planes and to the GEMMs, and holds
  * the GEMMs' packing buffers. epi (or NULL) and res: the epilogue
- * (nncc_abi_epi), applied by each path to what it has just written. */
+ * (nncc_abi_epi), which each path applies as it stores. */
 HIDDEN void
 nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 		   float *scratch, const int64_t *p, const void *ctx, const nncc_abi_epi *epi,
