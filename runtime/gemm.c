@@ -107,42 +107,53 @@ transpose8x8(const float *s, int64_t lds, float *d, int64_t ldd)
 	}
 }
 
-/* d[0..8)[0..4) (row stride ldd) = the transpose of s[0..4)[0..8) (row
- * stride lds): 4 loads, 8 shuffles, 8 half stores. */
+/* d[0..8)[0..n) (row stride ldd) = the transpose of s[0..n)[0..8) (row
+ * stride lds), for 0 < n < 8: transpose8x8 with rows n.. zero, each store
+ * masked to n floats. */
 __attribute__((target("avx2"))) static void
-transpose4x8(const float *s, int64_t lds, float *d, int64_t ldd)
+transpose_nx8(const float *s, int64_t lds, int n, float *d, int64_t ldd)
 {
-	__m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + lds);
-	__m256 r2 = _mm256_loadu_ps(s + 2 * lds), r3 = _mm256_loadu_ps(s + 3 * lds);
-	__m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-	__m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-	__m256 u[4] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xee),
-		       _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xee)};
+	__m256 r[8], t[8];
+	__m256i mk = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 
-	for (int p = 0; p < 4; p++) {
-		_mm_storeu_ps(d + p * ldd, _mm256_castps256_ps128(u[p]));
-		_mm_storeu_ps(d + (p + 4) * ldd, _mm256_extractf128_ps(u[p], 1));
+	for (int i = 0; i < 8; i++)
+		r[i] = i < n ? _mm256_loadu_ps(s + i * lds) : _mm256_setzero_ps();
+	for (int i = 0; i < 8; i += 2) {
+		t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+		t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+	}
+	for (int i = 0; i < 8; i += 4) {
+		r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+		r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+		r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+		r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+	}
+	for (int i = 0; i < 4; i++) {
+		_mm256_maskstore_ps(d + i * ldd, mk, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+		_mm256_maskstore_ps(d + (i + 4) * ldd, mk, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
 	}
 }
 
 /* d (kc rows of w) = the transpose of s (rows x kc, row stride lds),
- * with zeros in columns [rows, w) of d: blocks of 8 rows, then of 4, by 8
- * columns through registers when the CPU has AVX, the edges one by one. */
+ * with zeros in columns [rows, w) of d: blocks of 8 rows (the last one
+ * fewer) by 8 columns through registers when the CPU has AVX, the columns
+ * past whole blocks of 8 one by one. */
 static void
 transpose_panel(const float *restrict s, int64_t lds, int64_t rows, int64_t kc, int w, int avx,
 		float *restrict d)
 {
-	int64_t r8 = avx ? rows / 8 * 8 : 0, r4 = avx ? rows / 4 * 4 : 0, pb = avx ? kc / 8 * 8 : 0;
+	int64_t pb = avx ? kc / 8 * 8 : 0;
 
-	for (int64_t p = 0; p < pb; p += 8) {
-		for (int64_t i = 0; i < r8; i += 8)
-			transpose8x8(s + i * lds + p, lds, d + p * w + i, w);
-		for (int64_t i = r8; i < r4; i += 4)
-			transpose4x8(s + i * lds + p, lds, d + p * w + i, w);
-	}
-	for (int64_t i = 0; i < rows; i++) { /* the edges */
+	for (int64_t p = 0; p < pb; p += 8)
+		for (int64_t i = 0; i < rows; i += 8) {
+			if (rows - i >= 8)
+				transpose8x8(s + i * lds + p, lds, d + p * w + i, w);
+			else
+				transpose_nx8(s + i * lds + p, lds, (int)(rows - i), d + p * w + i, w);
+		}
+	for (int64_t i = 0; i < rows; i++) { /* the columns past whole blocks */
 		const float *si = s + i * lds;
-		for (int64_t p = i < r4 ? pb : 0; p < kc; p++)
+		for (int64_t p = pb; p < kc; p++)
 			d[p * w + i] = si[p];
 	}
 	if (rows < w)
