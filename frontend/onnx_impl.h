@@ -163,7 +163,7 @@ int imp_lpnorm(Importer *m, Op op);
 int imp_mvn(Importer *m, Op op);
 int imp_lrn(Importer *m, Op op);
 int imp_topk(Importer *m, Op op);
-int imp_batchnorm_train(Importer *m, Op op); /* BatchNormalization, training_mode = 1 */
+int imp_batchnorm_train(Importer *m, Op op); /* BatchNormalization in training mode */
 /* onnx_einsum.c */
 int imp_einsum(Importer *m, Op op);
 /* onnx_attention.c */

@@ -372,10 +372,28 @@ static int op_concat(Importer *m, Op op)
 	return done(m, nd);
 }
 
+/* Whether a BatchNormalization trains (normalizes with its batch's own
+ * statistics): from opset 14 on, training_mode says so; before, the
+ * outputs do (the spec's "output case #1": Y, mean, var, saved_mean,
+ * saved_var in training mode, Y alone in test mode), and before opset 7
+ * is_test = 1 also means test mode. PyTorch exports a module in train mode
+ * at opset 13 as the five outputs, nothing reading the last four. */
+static bool bn_trains(const Importer *m)
+{
+	if (imp_int(m, "training_mode", 0))
+		return true;
+	if (m->opset >= 14 || (m->opset < 7 && imp_int(m, "is_test", 0)))
+		return false;
+	for (int k = 1; k < m->nout; k++)
+		if (m->np->output[k] && *m->np->output[k])
+			return true;
+	return false;
+}
+
 /* BatchNormalization in inference mode: x, scale, B, mean, var. */
 static int op_batchnorm(Importer *m, Op op)
 {
-	if (imp_int(m, "training_mode", 0))
+	if (bn_trains(m))
 		return imp_batchnorm_train(m, op); /* onnx_red.c */
 	if (imp_int(m, "spatial", 1) == 0)
 		return imp_err(m, "spatial=0 is unsupported");

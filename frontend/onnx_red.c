@@ -507,7 +507,8 @@ static int flat(Importer *m, int v)
 	return imp_infer(m, nd);
 }
 
-/* BatchNormalization with training_mode = 1: normalized with the batch's
+/* BatchNormalization in training mode (training_mode = 1, or before opset
+ * 14 the training outputs: onnx_ops.c): normalized with the batch's
  * own mean and (population) variance over every axis but 1; outputs 1 and
  * 2 are the running statistics mean * momentum + batch * (1 - momentum). */
 int imp_batchnorm_train(Importer *m, Op op)
@@ -518,6 +519,10 @@ int imp_batchnorm_train(Importer *m, Op op)
 		return -1;
 	if (r < 2)
 		return imp_err(m, "needs an input of rank >= 2 (channel is dim 1)");
+	for (int k = 3; k < 5; k++) /* opsets 7-13: saved_mean, saved_var */
+		if (imp_used(m, k))
+			return imp_err(m, "output %d (%s, opsets 7 to 13) is unsupported", k,
+				       k == 3 ? "saved_mean" : "saved_var");
 	DType t = inv(m, 0)->dtype;
 	int64_t axes[IR_MAX_RANK];
 	int na = 0;

@@ -26,12 +26,13 @@ rng = np.random.default_rng(11)
 OUT = sys.argv[1]
 
 
-def write(name, node_type, inputs, outputs, attrs=None, inits=None, opset=18):
-    """inputs/outputs: lists of (name, array); inits: list of (name, array)."""
+def write(name, node_type, inputs, outputs, attrs=None, inits=None, opset=18, unread=()):
+    """inputs/outputs: lists of (name, array); inits: list of (name, array); unread: names of
+    further node outputs that nothing reads (not graph outputs)."""
     d = os.path.join(OUT, name)
     os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
     node = helper.make_node(node_type, [n for n, _ in inputs] + [n for n, _ in inits or []],
-                            [n for n, _ in outputs], **(attrs or {}))
+                            [n for n, _ in outputs] + list(unread), **(attrs or {}))
     vi = lambda n, a: helper.make_tensor_value_info(
         n, helper.np_dtype_to_tensor_dtype(a.dtype) if hasattr(helper, "np_dtype_to_tensor_dtype")
         else onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[a.dtype], a.shape)
@@ -258,6 +259,18 @@ for shape in ((2, 3, 4, 5), (4, 3, 6)):
           [("x", f(xb)), ("s", f(s)), ("b", f(bb)), ("mean", f(mu)), ("var", f(va))],
           [("y", f(y)), ("rm", f(mu * 0.8 + bm * 0.2)), ("rv", f(va * 0.8 + bv * 0.2))],
           {"epsilon": 1e-3, "momentum": 0.8, "training_mode": 1}, opset=15)
+    # before opset 14 the outputs say training (Y, mean, var, saved_mean, saved_var), Y alone
+    # inference: PyTorch exports a module in train mode at opset 13 as five outputs, nothing
+    # reading the last four (this once imported as inference: another loss, silently)
+    ins = [("x", f(xb)), ("s", f(s)), ("b", f(bb)), ("mean", f(mu)), ("var", f(va))]
+    write(f"bn_train_opset13_{len(shape)}d", "BatchNormalization", ins, [("y", f(y))],
+          {"epsilon": 1e-3, "momentum": 0.8}, opset=13, unread=("rm", "rv", "sm", "sv"))
+    write(f"bn_train_opset9_{len(shape)}d", "BatchNormalization", ins,
+          [("y", f(y)), ("rm", f(mu * 0.8 + bm * 0.2)), ("rv", f(va * 0.8 + bv * 0.2))],
+          {"epsilon": 1e-3, "momentum": 0.8}, opset=9, unread=("sm", "sv"))
+    yi = (xb - ch(mu)) / np.sqrt(ch(va) + 1e-3) * ch(s) + ch(bb)
+    write(f"bn_infer_opset13_{len(shape)}d", "BatchNormalization", ins, [("y", f(yi))],
+          {"epsilon": 1e-3, "momentum": 0.8}, opset=13)
 
 # --- reduce_max / reduce_min over bool: any / all
 bl = rng.random((4, 3, 5)) < 0.4

@@ -107,6 +107,15 @@ static void test_unsupported_attrs(void **state)
 	a_int(b, mb_node(b, "BatchNormalization", "bn", "X,s,s,s,s", "Y"), "training_mode", 1);
 	mb_output(b, "Y");
 	load_fails(b, "node \"bn\"", "rank >= 2");
+	/* BatchNormalization at opset 13 training (its five outputs) with
+	 * saved_mean read */
+	b = mb_new(13);
+	mb_input(b, "X", F32, "2,2");
+	mb_input(b, "s", F32, "2");
+	mb_node(b, "BatchNormalization", "bn9", "X,s,s,s,s", "Y,rm,rv,sm,sv");
+	mb_output(b, "Y");
+	mb_output(b, "sm");
+	load_fails(b, "node \"bn9\" (BatchNormalization)", "output 3 (saved_mean");
 	/* Dropout with its mask used */
 	b = mb_new(13);
 	mb_input(b, "X", F32, "4");
