@@ -55,6 +55,7 @@ ROOT = os.path.dirname(HERE)
 BATCH = {"mlp": 64, "lenet": 64, "resnet18": 8}
 STEPS = {"mlp": 200, "lenet": 100, "resnet18": 5}
 OPT = "sgd:lr=0.01,momentum=0.9"
+LOSS_RTOL = 1e-2  # nncc's and PyTorch's losses after the timed steps agree within this
 
 
 def torch_model(name):
@@ -254,7 +255,7 @@ def main():
     a.build = os.path.abspath(a.build)
     d = os.path.join(a.build, "bench", "train")
     os.makedirs(d, exist_ok=True)
-    rows, notes, raw = [], [], []
+    rows, notes, raw, bad = [], [], [], 0
     load0 = os.getloadavg()
     for model in a.models.split(","):
         onnx = export(model, d)
@@ -291,6 +292,18 @@ def main():
                 print("round %d %s %s%s: %.2f ms, %s" % (r, model, eng, engines[i][2],
                       res[i][-1]["median_s"] * 1e3, mib(res[i][-1]["peak_bytes"])), file=sys.stderr)
         ref = len(variants)  # PyTorch with the same threads
+        # the engines must train the same model: after the same steps on the same batch the
+        # losses agree (a silent mismatch once timed inference-mode batch norm against training)
+        nsteps = a.warmup + (a.steps or STEPS[model])
+        lt = statistics.median(x["loss"] for x in res[ref])
+        for i, (eng, path, label) in enumerate(engines):
+            if eng != "nncc":
+                continue
+            ln = statistics.median(x["loss"] for x in res[i])
+            ok = abs(ln - lt) <= LOSS_RTOL * max(1.0, abs(lt))
+            notes.append("%s%s: loss after %d steps %.6g, PyTorch %.6g: %s" % (
+                model, label, nsteps, ln, lt, "agree" if ok else "DISAGREE (beyond %g relative)" % LOSS_RTOL))
+            bad += not ok
         tt = statistics.median(x["median_s"] for x in res[ref])
         tp = statistics.median(x["peak_bytes"] for x in res[ref])
         for i, (eng, path, label) in enumerate(engines):
@@ -327,6 +340,8 @@ def main():
             f.write("- %s\n" % n)
         f.write("\n<details><summary>per-run numbers</summary>\n\n```\n%s\n```\n</details>\n"
                 % json.dumps(raw, indent=1))
+    if bad:
+        raise SystemExit("bench: nncc's and PyTorch's losses disagree (%d)" % bad)
 
 
 if __name__ == "__main__":
