@@ -597,8 +597,20 @@ LLVMValueRef cpu_select(Kc *c, const Kx *x, LLVMValueRef cond, LLVMValueRef a, L
 
 static bool is_arg(int op) { return op == KR_ARGMAX || op == KR_ARGMIN; }
 
+/* A sum of a float narrower than f64 accumulates in f64 and rounds once at
+ * the end, as PyTorch's CPU batch norm does: batch statistics and their
+ * gradients sum N*H*W terms that cancel to a small remainder, and f32
+ * partial sums carried their rounding into it (ResNet-18's step checks,
+ * docs/training.md). The sums read memory at the same rate. */
+static bool wide_sum(const Kx *x)
+{
+	return x->op == KR_SUM && cpu_is_float(x->dtype) && x->dtype != DT_F64;
+}
+
 LLVMTypeRef cpu_reduce_type(Kc *c, const Kx *x)
 {
+	if (wide_sum(x))
+		return cpu_type(c->cg, DT_F64);
 	if (!is_arg(x->op))
 		return cpu_type(c->cg, x->dtype);
 	LLVMTypeRef f[2] = {cpu_type(c->cg, x->a->dtype), x->b ? cpu_type(c->cg, x->dtype) : c->cg->t_i64};
@@ -610,7 +622,7 @@ LLVMValueRef cpu_reduce_init(Kc *c, const Kx *x)
 	DType t = x->dtype;
 	switch ((KrOp)x->op) {
 	case KR_SUM:
-		return cpu_const(c, t, 0);
+		return cpu_const(c, wide_sum(x) ? DT_F64 : t, 0);
 	case KR_PROD:
 		return cpu_const(c, t, 1);
 	case KR_MAX:
@@ -670,6 +682,8 @@ LLVMValueRef cpu_reduce_step(Kc *c, const Kx *x, LLVMValueRef acc, LLVMValueRef 
 	DType t = x->dtype;
 	switch ((KrOp)x->op) {
 	case KR_SUM: {
+		if (wide_sum(x))
+			v = cpu_conv(c, v, t, DT_F64), t = DT_F64;
 		LLVMValueRef r = binary(c, KB_ADD, acc, v, t);
 		/* reassociation lets the vectorizer split the sum */
 		if (cpu_is_float(t) && c->cg->opt_level >= 2 && LLVMIsAInstruction(r))
@@ -691,6 +705,8 @@ LLVMValueRef cpu_reduce_step(Kc *c, const Kx *x, LLVMValueRef acc, LLVMValueRef 
 
 LLVMValueRef cpu_reduce_final(Kc *c, const Kx *x, LLVMValueRef acc)
 {
+	if (wide_sum(x))
+		return cpu_conv(c, acc, DT_F64, x->dtype);
 	if (!is_arg(x->op))
 		return acc;
 	LLVMValueRef r = LLVMBuildExtractValue(c->cg->b, acc, 1, "");
