@@ -82,39 +82,13 @@ typedef struct Gemm {
 			     stores; a pass after each piece of the other paths), or NULL */
 } Gemm;
 
-/* d[0..8)[0..8) (row stride ldd) = the transpose of s (row stride lds):
- * 8 loads, 24 shuffles, 8 stores. */
-__attribute__((target("avx2"))) static void
-transpose8x8(const float *s, int64_t lds, float *d, int64_t ldd)
+/* The first n rows of s (row stride lds, 8 floats each; rows n.. read as
+ * zeros) in registers, shuffled so that transpose_row(r, i) is row i of
+ * their transpose: 8 loads, 24 shuffles (and 8 more in transpose_row). */
+__attribute__((always_inline, target("avx2"))) static inline void
+transpose_regs(const float *s, int64_t lds, int n, __m256 r[8])
 {
-	__m256 r[8], t[8];
-
-	for (int i = 0; i < 8; i++)
-		r[i] = _mm256_loadu_ps(s + i * lds);
-	for (int i = 0; i < 8; i += 2) {
-		t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-		t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-	}
-	for (int i = 0; i < 8; i += 4) {
-		r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-		r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
-		r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-		r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
-	}
-	for (int i = 0; i < 4; i++) {
-		_mm256_storeu_ps(d + i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-		_mm256_storeu_ps(d + (i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
-	}
-}
-
-/* d[0..8)[0..n) (row stride ldd) = the transpose of s[0..n)[0..8) (row
- * stride lds), for 0 < n < 8: transpose8x8 with rows n.. zero, each store
- * masked to n floats. */
-__attribute__((target("avx2"))) static void
-transpose_nx8(const float *s, int64_t lds, int n, float *d, int64_t ldd)
-{
-	__m256 r[8], t[8];
-	__m256i mk = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+	__m256 t[8];
 
 	for (int i = 0; i < 8; i++)
 		r[i] = i < n ? _mm256_loadu_ps(s + i * lds) : _mm256_setzero_ps();
@@ -128,10 +102,39 @@ transpose_nx8(const float *s, int64_t lds, int n, float *d, int64_t ldd)
 		r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
 		r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
 	}
-	for (int i = 0; i < 4; i++) {
-		_mm256_maskstore_ps(d + i * ldd, mk, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-		_mm256_maskstore_ps(d + (i + 4) * ldd, mk, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
-	}
+}
+
+/* Row i (0..8) of transpose_regs' result. */
+__attribute__((always_inline, target("avx2"))) static inline __m256
+transpose_row(const __m256 r[8], int i)
+{
+	return i < 4 ? _mm256_permute2f128_ps(r[i], r[i + 4], 0x20)
+		     : _mm256_permute2f128_ps(r[i - 4], r[i], 0x31);
+}
+
+/* d[0..8)[0..8) (row stride ldd) = the transpose of s (row stride lds):
+ * 8 loads, 24 shuffles, 8 stores. */
+__attribute__((target("avx2"))) static void
+transpose8x8(const float *s, int64_t lds, float *d, int64_t ldd)
+{
+	__m256 r[8];
+
+	transpose_regs(s, lds, 8, r);
+	for (int i = 0; i < 8; i++)
+		_mm256_storeu_ps(d + i * ldd, transpose_row(r, i));
+}
+
+/* d[0..8)[0..n) (row stride ldd) = the transpose of s[0..n)[0..8) (row
+ * stride lds), for 0 < n < 8: each store masked to n floats. */
+__attribute__((target("avx2"))) static void
+transpose_nx8(const float *s, int64_t lds, int n, float *d, int64_t ldd)
+{
+	__m256 r[8];
+	__m256i mk = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+
+	transpose_regs(s, lds, n, r);
+	for (int i = 0; i < 8; i++)
+		_mm256_maskstore_ps(d + i * ldd, mk, transpose_row(r, i));
 }
 
 /* d (kc rows of w) = the transpose of s (rows x kc, row stride lds),
