@@ -1,11 +1,11 @@
 /* test_cpu_sched.c — the schedule (sched.c) and how the LLVM backend
  * renders what fusion and scheduling produce, on kernel lists built by
  * hand (kl_build.h): DAG-shared expression nodes computed once, reductions
- * hoisted to the loop they depend on (softmax), fused epilogues on matmul
- * and conv calls (per image for conv), parallel kernels run through a real
- * thread pool, through a recording parallel_for and serially (identical
- * results), bad schedules reported, cg_schedule's decisions and kprint's
- * display of them. */
+ * hoisted to the loop they depend on (softmax), f32 sums in f64, fused
+ * epilogues on matmul and conv calls (per image for conv), parallel
+ * kernels run through a real thread pool, through a recording
+ * parallel_for and serially (identical results), bad schedules reported,
+ * cg_schedule's decisions and kprint's display of them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -224,6 +224,32 @@ static void test_nested_reduce(void **state)
 		assert_true(fabsf(ys[i] - s) <= 1e-5f);
 	}
 	dlclose(l.h);
+	t_free(t);
+}
+
+/* An f32 sum accumulates in f64 and rounds once (llvm_expr.c, wide_sum):
+ * 1e8, 4094 ones, -1e8 sums to exactly 4094, where f32 partial sums lose
+ * the ones next to 1e8 (sequentially: 0); 4096 times 0.1f to the f32
+ * nearest the exact sum of the f32 terms. At -O0 and -O3 (vectorized). */
+static void test_wide_sum(void **state)
+{
+	enum { R = 4096 };
+	T *t = t_new("widesum");
+	int x = input(t, "x", DT_F32, shp(2, (int64_t)2, (int64_t)R));
+	int y = output(t, "y", DT_F32, shp(1, (int64_t)2));
+	Kx *body = kred(t, KR_SUM, kload(t, DT_F32, x, (Aff){.k = {R, 1}}));
+	loop(t, y, (Aff){.k = {1}}, body, 1, 2, (int64_t[]){2, R});
+	static float xs[2 * R];
+	float ys[2];
+	for (int r = 0; r < R; r++)
+		xs[r] = r == 0 ? 1e8f : r == R - 1 ? -1e8f : 1.0f, xs[R + r] = 0.1f;
+	for (int opt = 0; opt <= 3; opt += 3) {
+		Lib l = build(t, opt);
+		run(&l, (const void *[]){xs}, (void *[]){ys});
+		assert_true(ys[0] == (float)(R - 2));
+		assert_true(ys[1] == (float)((double)R * (double)0.1f));
+		dlclose(l.h);
+	}
 	t_free(t);
 }
 
@@ -606,6 +632,7 @@ int main(void)
 		cmocka_unit_test(test_shared_node),
 		cmocka_unit_test(test_softmax_hoisted),
 		cmocka_unit_test(test_nested_reduce),
+		cmocka_unit_test(test_wide_sum),
 		cmocka_unit_test(test_matmul_epilogue),
 		cmocka_unit_test(test_conv_epilogue),
 		cmocka_unit_test(test_parallel_loops),
