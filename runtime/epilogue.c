@@ -8,8 +8,8 @@
 #include "epilogue.h"
 
 /* One float through e's ops in order, r its residual: the definition
- * (abi.h), for the lists without a canonical form and CPUs without
- * AVX-512. */
+ * (abi.h), for the lists without a canonical form (the code generator
+ * hands over only canonical ones: llvm_epi.c) and CPUs without AVX-512. */
 static float
 epi_1(const nncc_abi_epi *e, float v, float r)
 {
@@ -119,48 +119,6 @@ canonical(const nncc_abi_epi *e, RtEpi *ep)
 	return 1;
 }
 
-/* A list without the canonical form, op by op (see epi_1). */
-__attribute__((target("avx512f"))) static void
-epi_any(const RtEpi *ep, float *c, int64_t ldc, int64_t rows, int64_t cols)
-{
-	const nncc_abi_epi *e = ep->e;
-
-	for (int64_t i = 0; i < rows; i++) {
-		float *ci = c + i * ldc;
-		const float *ri = ep->res ? rt_epi_res(ep, ci) : NULL;
-		for (int64_t j = 0; j < cols; j += 16) {
-			__mmask16 mk = (__mmask16)(cols - j >= 16 ? 0xffff : (1u << (cols - j)) - 1);
-			__m512 v = _mm512_maskz_loadu_ps(mk, ci + j);
-			__m512 r = ri ? _mm512_maskz_loadu_ps(mk, ri + j) : _mm512_setzero_ps();
-			for (int o = 0; o < e->n; o++) {
-				__m512 k = _mm512_set1_ps(e->c[o]);
-				__mmask16 eq = _mm512_cmp_ps_mask(v, k, _CMP_EQ_OQ);
-				__m512i vi, ki = _mm512_castps_si512(k);
-				switch (e->op[o]) {
-				case NNCC_EPI_ADD:
-					v = _mm512_add_ps(v, r);
-					break;
-				case NNCC_EPI_RELU:
-					k = _mm512_setzero_ps();
-					v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, k, _CMP_LT_OQ), k);
-					break;
-				case NNCC_EPI_MAX: /* equal: the sign bits ANDed (+0 wins) */
-					v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, k, _CMP_LT_OQ), k);
-					vi = _mm512_and_si512(_mm512_castps_si512(v), ki);
-					v = _mm512_mask_mov_ps(v, eq, _mm512_castsi512_ps(vi));
-					break;
-				case NNCC_EPI_MIN: /* ORed (-0 wins) */
-					v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, k, _CMP_GT_OQ), k);
-					vi = _mm512_or_si512(_mm512_castps_si512(v), ki);
-					v = _mm512_mask_mov_ps(v, eq, _mm512_castsi512_ps(vi));
-					break;
-				}
-			}
-			_mm512_mask_storeu_ps(ci + j, mk, v);
-		}
-	}
-}
-
 void
 rt_epi_init(RtEpi *ep, const nncc_abi_epi *e, const float *res, const float *y)
 {
@@ -170,10 +128,6 @@ rt_epi_init(RtEpi *ep, const nncc_abi_epi *e, const float *res, const float *y)
 	for (int i = 0; i < e->n; i++)
 		if (e->op[i] == NNCC_EPI_ADD)
 			ep->res = res;
-	if (!__builtin_cpu_supports("avx512f")) {
-		ep->fn = epi_scalar;
-		return;
-	}
-	ep->canon = canonical(e, ep);
-	ep->fn = ep->canon ? epi_canon : epi_any;
+	ep->canon = __builtin_cpu_supports("avx512f") && canonical(e, ep);
+	ep->fn = ep->canon ? epi_canon : epi_scalar;
 }
