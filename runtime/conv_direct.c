@@ -28,8 +28,9 @@ enum {
 	DIRECT_MAX_KW = 64, /* window columns at most */
 	DIRECT_RUN_OW = 32, /* stride 2: output columns per run (two vectors) */
 	DIRECT_S2_MAX_CG = 4, /* stride 2: input channels per group at most */
-	ACROSS_MIN_TAPS = 25, /* rt_conv2d_lanes: window taps at least (5x5) */
-	ACROSS_MAX_OW = 256,  /* rt_conv2d_lanes: output row at most (its buffer on the stack) */
+	ACROSS_MIN_TAPS = 25, /* rt_conv2d_lanes, a first layer: window taps at least (5x5) */
+	ACROSS_MAX_HW = 64,   /* rt_conv2d_lanes, a small plane: output positions at most */
+	ACROSS_MAX_K = 64,    /* rt_conv2d_lanes, a small plane: filters at most */
 	ACCS = 24,          /* zmm accumulators */
 };
 
@@ -247,86 +248,183 @@ rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y, co
 	return 1;
 }
 
-/* --- few channels, wide windows: filters across the lanes ----------------------- */
+/* --- filters across the lanes ---------------------------------------------------- */
 
-/* A network's first layer (3 channels, a 7x7 or 11x11 window, stride 2
- * or 4): per output position the window holds 147 to 363 products, and
- * an im2col would copy each input float 12 to 30 times. Here the vectors
- * run across 16 filters instead: for an output row, a block of NV x 16
- * filters and P consecutive positions, the NV x P accumulators take, per
- * input channel and tap, NV vector loads of the packed weights and P
- * broadcasts of input floats (24 products per 10 loads, no masks: the
- * input is first copied with its padding into the scratch). A row's sums
- * go by scatters (16 filters each, once per position) into a buffer on
- * the stack, then filter by filter to the output (NCHW): scattered
- * straight to the output, each scatter's lanes would land on 16 pages. */
+/* Two kinds of convolution copy each input float to an im2col for few
+ * products:
+ * - a network's first layer (3 channels, a 7x7 or 11x11 window, stride 2
+ *   or 4): per output position the window holds 147 to 363 products, and
+ *   an im2col would copy each input float 12 to 30 times;
+ * - small planes of few filters (DCGAN D's 4x4 stride-2 layers, 8x8 and
+ *   4x4 outputs of 32 and 64 filters): the GEMM is a tile or two wide and
+ *   its im2col costs as much as it.
+ * Here the vectors run across 16 filters instead: for a run of output
+ * rows, a block of NV x 16 filters and P consecutive positions of a row,
+ * the NV x P accumulators take, per input channel and tap, NV vector loads
+ * of the packed weights and P broadcasts of input floats (no masks: the
+ * input is first copied with its padding into the scratch). The packed
+ * weights (tap-major, the filters innermost) are the session's weight
+ * cache's for a constant, else packed into the scratch each call. A run's
+ * sums go by scatters (16 filters each, once per position) into a buffer on
+ * the stack, then filter by filter to the output (NCHW), a run of rows
+ * each: scattered straight to the output, each scatter's lanes would land
+ * on 16 pages. */
 typedef struct Across {
-	const float *xp, *wp, *bias; /* padded input (C x hp x wpd), packed weights (c, i, j) x kp */
-	float *y;                    /* this image's output */
-	int64_t C, K, OH, OW, KH, KW, S, hp, wpd, kp, nkb; /* kp: K padded to whole blocks; nkb: blocks */
-	void (*fn)(const struct Across *, int64_t, int64_t);
-	const RtEpi *ep; /* each row through it once copied out */
+	const float *x, *wp, *bias; /* input, packed weights (c, i, j) x kp */
+	float *xp, *y;              /* padded images (C x hp x wpd each, xfl floats), output */
+	int64_t C, H, W, K, OH, OW, KH, KW, S, PH, PW, hp, wpd, xfl, kp, nkb; /* kp: K padded to whole blocks */
+	int64_t b0, rows, nrun; /* the block's first image; output rows per run (the stack buffer's), runs */
+	void (*fn)(const struct Across *, int64_t, int64_t, int64_t);
+	const RtEpi *ep; /* each run's rows through it once copied out */
 } Across;
 
-#define ACROSS_ROW(NV, P)                                                                           \
-	__attribute__((target("avx512f"))) static void across_##NV##x##P(const Across *d, int64_t oy,  \
-									  int64_t blk)               \
+enum { ACROSS_RUN = 256 }; /* output positions per run at most (its buffer on the stack) */
+
+/* One step of R rows x P columns from output (oy, ox) of image xp,
+ * filter block k0 (NV vectors of 16): the R x P x NV sums, from out's, in
+ * registers over every tap, back to out. A function of its own: inside
+ * the whole run's, GCC kept the weight vectors on the stack and reloaded
+ * them for every product (DCGAN D's 8x8 layer 1.7 times as long). */
+#define ACROSS_STEP(NV, R, P)                                                                       \
+	__attribute__((target("avx512f"), noinline)) static void across_step_##NV##_##R##x##P(      \
+	    const Across *d, const float *xp, int64_t oy, int64_t ox, int64_t k0, __m512 *out)       \
 	{                                                                                          \
-		const int64_t k0 = blk * 16 * NV, plane = d->OH * d->OW, S = d->S;               \
+		const int64_t S = d->S, rs = S * d->wpd, cs = d->hp * d->wpd, ws = d->KH * d->KW * d->kp; \
+		__m512 acc[R][P][NV];                                                              \
+		_Pragma("GCC unroll 8") for (int r = 0; r < R; r++)                                 \
+		    _Pragma("GCC unroll 24") for (int q = 0; q < P; q++)                            \
+			_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][q][v] =          \
+			    out[(r * P + q) * NV + v];                                             \
+		for (int64_t i = 0; i < d->KH; i++)                                                \
+			for (int64_t j = 0; j < d->KW; j++) {                                      \
+				const float *xr = xp + (oy * S + i) * d->wpd + ox * S + j;         \
+				const float *wr = d->wp + (i * d->KW + j) * d->kp + k0;            \
+				for (int64_t c = 0; c < d->C; c++, xr += cs, wr += ws) {           \
+					__m512 wv[NV];                                             \
+					_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) wv[v] = \
+					    _mm512_loadu_ps(wr + 16 * v);                          \
+					_Pragma("GCC unroll 8") for (int r = 0; r < R; r++)          \
+					    _Pragma("GCC unroll 24") for (int q = 0; q < P; q++)     \
+					{                                                          \
+						__m512 xb = _mm512_set1_ps(xr[r * rs + q * S]);    \
+						_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) \
+						    acc[r][q][v] = _mm512_fmadd_ps(wv[v], xb, acc[r][q][v]); \
+					}                                                          \
+				}                                                                  \
+			}                                                                          \
+		_Pragma("GCC unroll 8") for (int r = 0; r < R; r++)                                 \
+		    _Pragma("GCC unroll 24") for (int q = 0; q < P; q++)                            \
+			_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) out[(r * P + q) * NV + v] = \
+			    acc[r][q][v];                                                          \
+	}
+
+/* Output rows of run `run` (d->rows, whole steps of R) of image img of
+ * the block, filter block blk (NV vectors of 16), step by step; each
+ * step's sums start from the biases and go by scatters into rb. */
+#define ACROSS_ROWS(NV, R, P)                                                                       \
+	ACROSS_STEP(NV, R, P)                                                                       \
+	__attribute__((target("avx512f"))) static void across_##NV##_##R##x##P(                     \
+	    const Across *d, int64_t img, int64_t run, int64_t blk)                               \
+	{                                                                                          \
+		const int64_t k0 = blk * 16 * NV, plane = d->OH * d->OW;                           \
+		const float *xp = d->xp + img * d->xfl;                                            \
+		float *y = d->y + (d->b0 + img) * d->K * plane;                                    \
+		const int64_t r0 = run * d->rows, r1 = r0 + d->rows < d->OH ? r0 + d->rows : d->OH; \
+		const int64_t len = (r1 - r0) * d->OW; /* floats per filter in rb */               \
 		const __m512i col = _mm512_mullo_epi32(                                            \
 		    _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),        \
-		    _mm512_set1_epi32((int)d->OW));                                                \
-		float rb[16 * NV * ACROSS_MAX_OW]; /* the row, filter by filter */                 \
+		    _mm512_set1_epi32((int)len));                                                  \
+		float rb[16 * NV * ACROSS_RUN]; /* the run's rows, filter by filter */             \
+		__m512 acc[R * P * NV], b0[NV];                                                    \
 		__mmask16 km[NV];                                                                  \
-		__m512 b0[NV];                                                                     \
 		for (int v = 0; v < NV; v++) {                                                     \
 			km[v] = (__mmask16)rt_lanes(0, d->K - k0 - 16 * v < 16 ? d->K - k0 - 16 * v : 16); \
 			b0[v] = d->bias ? _mm512_maskz_loadu_ps(km[v], d->bias + k0 + 16 * v)         \
 					: _mm512_setzero_ps();                                     \
 		}                                                                                  \
-		for (int64_t ox = 0; ox < d->OW; ox += P) {                                        \
-			__m512 acc[P][NV];                                                         \
-			_Pragma("GCC unroll 24") for (int q = 0; q < P; q++)                        \
-			    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[q][v] = b0[v];  \
-			for (int64_t c = 0; c < d->C; c++)                                         \
-				for (int64_t i = 0; i < d->KH; i++) {                              \
-					const float *xr = d->xp + (c * d->hp + oy * S + i) * d->wpd + ox * S; \
-					const float *wr = d->wp + ((c * d->KH + i) * d->KW) * d->kp + k0; \
-					for (int64_t j = 0; j < d->KW; j++, xr++, wr += d->kp) {   \
-						__m512 wv[NV];                                     \
-						_Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) wv[v] = \
-						    _mm512_loadu_ps(wr + 16 * v);                  \
-						_Pragma("GCC unroll 24") for (int q = 0; q < P; q++) \
-						{                                                  \
-							__m512 xb = _mm512_set1_ps(xr[q * S]);     \
-							_Pragma("GCC unroll 4") for (int v = 0;    \
-										     v < NV; v++)  \
-							    acc[q][v] =                            \
-								_mm512_fmadd_ps(wv[v], xb, acc[q][v]); \
-						}                                                  \
-					}                                                          \
-				}                                                                  \
-			_Pragma("GCC unroll 24") for (int q = 0; q < P; q++) if (ox + q < d->OW)     \
-			    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                     \
-				_mm512_mask_i32scatter_ps(rb + 16 * v * d->OW + ox + q, km[v], col,  \
-							  acc[q][v], 4);                           \
-		}                                                                                  \
+		for (int64_t oy = r0; oy < r1; oy += R)                                            \
+			for (int64_t ox = 0; ox < d->OW; ox += P) {                                \
+				for (int e = 0; e < R * P * NV; e++)                               \
+					acc[e] = b0[e % NV];                                       \
+				across_step_##NV##_##R##x##P(d, xp, oy, ox, k0, acc);              \
+				for (int r = 0; r < R && oy + r < r1; r++)                         \
+					for (int q = 0; q < P && ox + q < d->OW; q++)              \
+						for (int v = 0; v < NV; v++)                       \
+							_mm512_mask_i32scatter_ps(                 \
+							    rb + 16 * v * len + (oy + r - r0) * d->OW + ox + q, \
+							    km[v], col, acc[(r * P + q) * NV + v], 4); \
+			}                                                                          \
 		for (int64_t k = k0; k < k0 + 16 * NV && k < d->K; k++) {                          \
-			memcpy(d->y + k * plane + oy * d->OW, rb + (k - k0) * d->OW,                \
-			       (size_t)d->OW * sizeof(float));                                     \
-			rt_epi_rows(d->ep, d->y + k * plane + oy * d->OW, d->OW, 1, d->OW);         \
+			float *yk = y + k * plane + r0 * d->OW;                                    \
+			memcpy(yk, rb + (k - k0) * len, (size_t)len * sizeof(float));             \
+			rt_epi_rows(d->ep, yk, len, 1, len);                                       \
 		}                                                                                  \
 	}
 
-ACROSS_ROW(4, 6) ACROSS_ROW(3, 8) ACROSS_ROW(2, 12) ACROSS_ROW(1, 24)
+ACROSS_ROWS(4, 1, 6) ACROSS_ROWS(3, 1, 8) ACROSS_ROWS(2, 1, 12) ACROSS_ROWS(2, 1, 8)
+ACROSS_ROWS(2, 1, 4) ACROSS_ROWS(1, 1, 24) ACROSS_ROWS(1, 1, 16) ACROSS_ROWS(1, 1, 8)
+ACROSS_ROWS(2, 2, 4) ACROSS_ROWS(2, 3, 4) ACROSS_ROWS(1, 4, 4) ACROSS_ROWS(1, 6, 4)
+ACROSS_ROWS(1, 2, 8) ACROSS_ROWS(1, 3, 8)
 
-/* Chunk ch: (output row, filter block), blocks fastest. */
+/* The kernels by filter vectors, rows and columns per step. Four vectors
+ * of four positions, or three, ran 1.3 to 1.7 times as long as two of
+ * four (DCGAN D's 4x4 planes of 32 and 64 filters). */
+static const struct {
+	int nv, r, p;
+	void (*fn)(const Across *, int64_t, int64_t, int64_t);
+} across_fns[] = {
+    {4, 1, 6, across_4_1x6}, {3, 1, 8, across_3_1x8}, {2, 1, 12, across_2_1x12},
+    {2, 1, 8, across_2_1x8}, {2, 1, 4, across_2_1x4}, {1, 1, 24, across_1_1x24},
+    {1, 1, 16, across_1_1x16}, {1, 1, 8, across_1_1x8}, {2, 2, 4, across_2_2x4},
+    {2, 3, 4, across_2_3x4}, {1, 4, 4, across_1_4x4}, {1, 6, 4, across_1_6x4},
+    {1, 2, 8, across_1_2x8}, {1, 3, 8, across_1_3x8},
+};
+
+/* Chunk ch: (image of the block, run of output rows, filter block),
+ * blocks fastest. */
 static void
 across_chunk(void *closure, int64_t ch)
 {
 	const Across *d = closure;
 
-	d->fn(d, ch / d->nkb, ch % d->nkb);
+	d->fn(d, ch / d->nkb / d->nrun, ch / d->nkb % d->nrun, ch % d->nkb);
+}
+
+/* Chunk img: the padded copy of image b0 + img, its planes at row PH,
+ * column PW of C planes hp x wpd, zeros around (the rows and columns past
+ * the input are read for positions past the plane, not stored). */
+static void
+across_pad(void *closure, int64_t img)
+{
+	const Across *d = closure;
+	const float *x = d->x + (d->b0 + img) * d->C * d->H * d->W;
+	float *xp = d->xp + img * d->xfl;
+	int64_t w = d->W < d->wpd - d->PW ? d->W : d->wpd - d->PW; /* the columns that fit */
+
+	memset(xp, 0, (size_t)d->xfl * sizeof(float));
+	for (int64_t c = 0; c < d->C; c++)
+		for (int64_t iy = 0; iy < d->H && iy + d->PH < d->hp; iy++)
+			memcpy(xp + (c * d->hp + iy + d->PH) * d->wpd + d->PW, x + (c * d->H + iy) * d->W,
+			       (size_t)w * sizeof(float));
+}
+
+enum { ACROSS_TAG = 0x4c }; /* weight cache tag: packed (c, i, j) x kp */
+
+/* Whether the convolution takes the lanes: one group, dilation 1, one
+ * stride both ways, output rows of at most ACROSS_RUN, at least 16
+ * filters, and either a first layer's wide window (at most 4 channels,
+ * 25 taps or more) or a small plane of few filters. */
+static int
+across_fits(const int64_t *p)
+{
+	int64_t C = p[1], K = p[4], OH = p[5], OW = p[6], KH = p[7], KW = p[8], S = p[9];
+
+	if (p[10] != S || S < 1 || S > 4 || p[13] != 1 || p[14] != 1 || p[15] != 1 || K < 16 ||
+	    OW > ACROSS_RUN)
+		return 0;
+	if (C <= 4 && KH * KW >= ACROSS_MIN_TAPS)
+		return 1;
+	return OH * OW <= ACROSS_MAX_HW && K <= ACROSS_MAX_K && KH * KW > 1;
 }
 
 int
@@ -335,49 +433,72 @@ rt_conv2d_lanes(const float *x, const float *w, const float *bias, float *y, flo
 {
 	int64_t N = p[0], C = p[1], H = p[2], W = p[3], K = p[4], OH = p[5], OW = p[6], KH = p[7];
 	int64_t KW = p[8], S = p[9], PH = p[11], PW = p[12];
-	Across d = {.bias = bias, .C = C, .K = K, .OH = OH, .OW = OW, .KH = KH, .KW = KW, .S = S, .ep = ep};
+	Across d = {.bias = bias, .C = C, .H = H, .W = W, .K = K, .OH = OH, .OW = OW, .KH = KH, .KW = KW,
+		    .S = S, .PH = PH, .PW = PW, .ep = ep};
 
-	if (!scratch || p[10] != S || S < 1 || S > 4 || p[13] != 1 || p[14] != 1 || p[15] != 1 || C > 4 ||
-	    K < 16 || KH * KW < ACROSS_MIN_TAPS || OW > ACROSS_MAX_OW)
+	if (!scratch || !across_fits(p))
 		return 0;
 	__builtin_cpu_init();
 	if (!__builtin_cpu_supports("avx512f"))
 		return 0;
-	int64_t nv = K >= 64 ? 4 : (K + 15) / 16, pq = 24 / nv; /* filter vectors, positions per step */
+	/* the kernel of the least cost: per step and tap, R x P x NV
+	 * multiply-adds or NV + R x P loads, whichever take longer (two of
+	 * either a cycle); the first in the table on a tie */
+	int64_t taps = C * KH * KW, nv = 0, rr = 0, pq = 0, least = 0;
+	for (size_t i = 0; i < sizeof across_fns / sizeof across_fns[0]; i++) {
+		int64_t v = across_fns[i].nv, r = across_fns[i].r, q = across_fns[i].p;
+		if (r > ACROSS_RUN / OW) /* a run holds a step's rows */
+			continue;
+		int64_t steps = (OH + r - 1) / r * ((OW + q - 1) / q) * ((K + 16 * v - 1) / (16 * v));
+		int64_t cost = steps * (r * q * v > v + r * q ? r * q * v : v + r * q);
+		if (!d.fn || cost < least)
+			least = cost, d.fn = across_fns[i].fn, nv = v, rr = r, pq = q;
+	}
 	d.nkb = (K + 16 * nv - 1) / (16 * nv);
 	d.kp = d.nkb * 16 * nv; /* whole blocks: the last one's loads stay inside */
+	d.rows = ACROSS_RUN / OW / rr * rr;
 	/* the padded input covers every position's window, and the last step's
-	 * positions past the row (read, not stored) */
-	d.hp = (OH - 1) * S + KH;
+	 * positions past the plane (read, not stored) */
+	d.hp = ((OH + rr - 1) / rr * rr - 1) * S + KH;
 	d.wpd = ((OW + pq - 1) / pq * pq - 1) * S + KW;
-	int64_t xfl = C * d.hp * d.wpd, wfl = C * KH * KW * d.kp;
-	if (xfl + wfl > C * KH * KW * OH * OW) /* the scratch an im2col has */
+	int64_t wfl = taps * d.kp, fresh = 1, room = taps * OH * OW; /* the scratch an im2col has */
+	float *wp = NULL;
+	d.xfl = C * d.hp * d.wpd;
+	if (cx && cx->wcache) {
+		int f = 0;
+		uint64_t tag = (uint64_t)ACROSS_TAG << 56 | (uint64_t)d.kp << 32 | (uint64_t)taps;
+		wp = cx->wcache(cx->wcache_owner, w, tag, wfl * (int64_t)sizeof(float), &f);
+		fresh = !wp || f; /* declined (not a constant): packed into the scratch */
+	}
+	if (!wp) /* the weights packed into the scratch, after the images */
+		room -= wfl;
+	int64_t nb = room / d.xfl; /* padded images at a time */
+	if (nb < 1)
 		return 0;
-	d.fn = nv == 4 ? across_4x6 : nv == 3 ? across_3x8 : nv == 2 ? across_2x12 : across_1x24;
-	float *xp = scratch, *wp = scratch + xfl;
-	for (int64_t k = 0; k < d.kp; k++) /* wp[(c, i, j)][k] = w[k][c][i][j] */
-		for (int64_t t = 0; t < C * KH * KW; t++)
-			wp[t * d.kp + k] = k < K ? w[k * C * KH * KW + t] : 0.0f;
-	d.xp = xp, d.wp = wp;
+	nb = nb < N ? nb : N;
+	if (!wp)
+		wp = scratch + nb * d.xfl;
+	if (fresh)
+		for (int64_t k = 0; k < d.kp; k++) /* wp[(c, i, j)][k] = w[k][c][i][j] */
+			for (int64_t t = 0; t < taps; t++)
+				wp[t * d.kp + k] = k < K ? w[k * taps + t] : 0.0f;
+	d.x = x, d.xp = scratch, d.wp = wp, d.y = y;
+	d.nrun = (OH + d.rows - 1) / d.rows;
 	int64_t threads = cx && cx->parallel_for ? cx->nthreads : 1;
-	for (int64_t b = 0; b < N; b++) {
-		for (int64_t c = 0; c < C; c++) /* the padded copy */
-			for (int64_t r = 0; r < d.hp; r++) {
-				float *q = xp + (c * d.hp + r) * d.wpd;
-				int64_t iy = r - PH, lo = PW < d.wpd ? PW : d.wpd;
-				int64_t hi = iy < 0 || iy >= H ? lo : W + PW < d.wpd ? W + PW : d.wpd;
-				memset(q, 0, (size_t)lo * sizeof(float));
-				if (hi > lo) /* (hi >= lo: both clamped to wpd) */
-					memcpy(q + lo, x + ((b * C + c) * H + iy) * W, (size_t)(hi - lo) * sizeof(float));
-				memset(q + hi, 0, (size_t)(d.wpd - hi) * sizeof(float));
-			}
-		d.y = y + b * K * OH * OW;
-		int64_t nchunk = OH * d.nkb;
-		if (threads > 1 && K * OH * OW * C * KH * KW >= RT_CONV_PAR_MIN_MACS)
+	for (d.b0 = 0; d.b0 < N; d.b0 += nb) {
+		int64_t n = N - d.b0 < nb ? N - d.b0 : nb, nchunk = n * d.nrun * d.nkb;
+		if (threads > 1 && nchunk > 1 && n * K * OH * OW * taps >= RT_CONV_PAR_MIN_MACS) {
+			if (n > 1)
+				cx->parallel_for(cx->pool, across_pad, &d, n);
+			else
+				across_pad(&d, 0);
 			cx->parallel_for(cx->pool, across_chunk, &d, nchunk);
-		else
-			for (int64_t ch = 0; ch < nchunk; ch++)
-				across_chunk(&d, ch);
+			continue;
+		}
+		for (int64_t i = 0; i < n; i++)
+			across_pad(&d, i);
+		for (int64_t ch = 0; ch < nchunk; ch++)
+			across_chunk(&d, ch);
 	}
 	return 1;
 }

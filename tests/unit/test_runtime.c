@@ -226,10 +226,12 @@ test_conv2d(void **state)
 		{1, 2, 40, 50, 9, 34, 44, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0}, /* wide, 3 vectors: im2col */
 		{4, 8, 12, 12, 80, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1}, /* small images in blocks */
 		{3, 6, 9, 9, 70, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1, 2, 0}, /* small, grouped, uneven pads */
-		/* im2col_rows: output rows of 16, 8, 4, 2, 1; stride 2 and 1 */
+		/* im2col_rows: output rows of 16, 8, 4, 2, 1; stride 2 and 1 (8
+		 * and 4: filters across the lanes with the cache, DCGAN D's;
+		 * without it, im2col_rows and a GEMM, the dot GEMM for 4) */
 		{1, 5, 32, 32, 16, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
 		{1, 16, 16, 16, 32, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
-		{1, 32, 8, 8, 64, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0}, /* and the dot GEMM */
+		{1, 32, 8, 8, 64, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0},
 		{1, 70, 4, 4, 80, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1},
 		{1, 64, 3, 3, 100, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1},
 		/* im2col_flat: other narrow rows, dilation, stride 2 across only */
@@ -253,17 +255,33 @@ test_conv2d(void **state)
 		{1, 32, 4, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 		/* a 1x1 on a 7x7 plane: transposed GEMM tiles (32 x 7) */
 		{1, 160, 7, 7, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1},
+		/* small planes, filters across the lanes: 20 filters (a masked
+		 * vector) on 7x7, 3 images padded at once (one by one without
+		 * the cache: its packed weights take the room); 48 filters,
+		 * uneven pads; 64 filters on 5x5, 4 images one by one; 5 images
+		 * in blocks of 3 and 2; 24 filters, 8 rows of 2 */
+		{3, 8, 7, 7, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+		{2, 12, 11, 13, 48, 4, 4, 2, 2, 1, 2, 0, 1, 1, 1, 1, 0},
+		{4, 6, 9, 9, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
+		{5, 8, 16, 16, 32, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
+		{1, 16, 8, 2, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+		/* LeNet's second weight gradient at batch 2 (a wide window over
+		 * few channels: a first layer's lanes), 6 images */
+		{6, 2, 14, 14, 16, 10, 10, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0},
 	};
 	uint32_t seed = 7;
 	char what[64];
 	RtPool *pool;
 	void *gs = aligned_alloc(64, 3 * NNCC_ABI_GEMM_SCRATCH);
 	Cache cache = {0};
+	Cache refusing = {.refuse = 1};
 	/* 3 threads with a weight cache (each thread's GEMMs read the same
-	 * packed weights), one without */
+	 * packed weights), one with it, one whose cache declines every weight
+	 * (a session's, for weights being trained) */
 	nncc_abi_ctx ctx = {.nthreads = 3, .parallel_for = rt_pool_parallel_for, .gemm_scratch = gs,
 			    .wcache = cache_get, .wcache_owner = &cache},
-		     ctx1 = {.nthreads = 1, .gemm_scratch = gs};
+		     ctx1c = {.nthreads = 1, .gemm_scratch = gs, .wcache = cache_get, .wcache_owner = &cache},
+		     ctx1 = {.nthreads = 1, .gemm_scratch = gs, .wcache = cache_get, .wcache_owner = &refusing};
 
 	assert_non_null(gs);
 	assert_int_equal(rt_pool_new(3, &pool, NULL), NNCC_STATUS_OK);
@@ -293,9 +311,14 @@ test_conv2d(void **state)
 		snprintf(what, sizeof what, "conv case %zu (OpenBLAS)", t);
 		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, NULL, NULL, NULL);
 		assert_close(y, want, ny, what);
-		/* gemm.c on one thread, then the copies and GEMMs on 3: the same bits */
+		/* gemm.c on one thread, the cache declining (a path that may differ:
+		 * where a small plane's packed weights do not fit the scratch,
+		 * the filters go across the lanes only from the cache), then
+		 * on one thread with the cache and on 3: the same bits */
 		snprintf(what, sizeof what, "conv case %zu", t);
 		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, &ctx1, NULL, NULL);
+		assert_close(y, want, ny, what);
+		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, &ctx1c, NULL, NULL);
 		assert_close(y, want, ny, what);
 		memcpy(want, y, (size_t)ny * sizeof *y);
 		memset(y, 0, (size_t)ny * sizeof *y);
