@@ -9,9 +9,9 @@
 # .gpucheck/ (git-ignored, carried to the machine): the .so files, their
 # inputs, the CPU backend's outputs (nncc-run --device cpu) and training
 # losses as references, and the runtime-only nncc-run with libnncc_rt
-# (no LLVM, no protobuf, no OpenBLAS needed there: a stub stands in for
-# the CPU code's BLAS calls, which the GPU path never makes). Sets (each
-# under the 64 MiB a call carries; ResNet-18's weights are 45 MB):
+# (no LLVM, no protobuf needed there; a model needs only libc and libm).
+# Sets (each under the 64 MiB a call carries; ResNet-18's weights are 45
+# MB):
 #   infer: ResNet-18 batch 1, LeNet batch 2; the MLP and LeNet training
 #          steps at batch 64
 #   train: the ResNet-18 training step at batch 64
@@ -73,19 +73,6 @@ prepare() {
 	done
 	cp "$B/nncc-run" "$D/bin/"
 	cp -L "$B"/libnncc_rt.so* "$D/lib/"
-	# The .so files' CPU code calls OpenBLAS (cblas_sgemm), which the GPU path
-	# never runs: a stub that aborts stands in for the 39 MB library there.
-	syms=$(for f in "$D"/*.so; do nm -D --undefined-only "$f"; done | awk '{print $2}' |
-		grep -E '^(cblas_|openblas_)' | sort -u)
-	{
-		echo "/* stub: the CPU code's OpenBLAS calls, never made on the GPU path */"
-		echo "#include <stdio.h>"
-		echo "#include <stdlib.h>"
-		for s in $syms; do
-			printf 'void %s(void) { fputs("gpu-check: %s called (CPU path) in the OpenBLAS stub\\n", stderr); abort(); }\n' "$s" "$s"
-		done
-	} >"$D/lib/stub.c"
-	cc -shared -fPIC -o "$D/lib/libopenblas.so.0" "$D/lib/stub.c"
 	for f in "$D"/*.so "$D/bin/nncc-run"; do
 		LD_LIBRARY_PATH="$D/lib" ldd "$f" | grep -q "not found" && { echo "gpu-check: $f lacks a library" >&2; exit 1; }
 	done
@@ -130,7 +117,7 @@ now_ms() { $PY -c 'import time; print(time.time() * 1e3)'; }
 run_check() {
 	O=${OUT:-./gpucheck-out}
 	mkdir -p "$O"
-	L="$PWD/$D/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" # for nncc-run alone: the stub must not reach torch
+	L="$PWD/$D/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" # for nncc-run alone (libnncc_rt), not torch
 	R="env LD_LIBRARY_PATH=$L $D/bin/nncc-run"
 	fail=0
 	{

@@ -20,9 +20,6 @@
 #ifndef NNCC_RT_KERNELS_LIB
 #define NNCC_RT_KERNELS_LIB "libnncc_rt_kernels.a"
 #endif
-#ifndef NNCC_OPENBLAS_LIB
-#define NNCC_OPENBLAS_LIB "-lopenblas"
-#endif
 
 enum { MAX_CC_WORDS = 16, MAX_OBJS = 8 };
 
@@ -106,7 +103,6 @@ static int link_so(const char *const *objs, int nobj, const char *out, Diag *d)
 	for (int i = 0; i < nobj; i++)
 		argv[n++] = (char *)objs[i];
 	argv[n++] = (char *)rtlib;
-	argv[n++] = NNCC_OPENBLAS_LIB;
 	argv[n++] = "-lm";
 	argv[n++] = "-Wl,-z,noexecstack";
 	argv[n] = NULL;

@@ -258,10 +258,10 @@ rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y, co
  * - small planes of few filters (DCGAN D's 4x4 stride-2 layers, 8x8 and
  *   4x4 outputs of 32 and 64 filters): the GEMM is a tile or two wide and
  *   its im2col costs as much as it.
- * Here the vectors run across 16 filters instead: for a run of output
- * rows, a block of NV x 16 filters and P consecutive positions of a row,
- * the NV x P accumulators take, per input channel and tap, NV vector loads
- * of the packed weights and P broadcasts of input floats (no masks: the
+ * Here the vectors run across 16 filters instead: for a block of NV x 16
+ * filters and a step of R rows of P consecutive positions, the R x P x NV
+ * accumulators take, per window tap and input channel, NV vector loads of
+ * the packed weights and R x P broadcasts of input floats (no masks: the
  * input is first copied with its padding into the scratch). The packed
  * weights (tap-major, the filters innermost) are the session's weight
  * cache's for a constant, else packed into the scratch each call. A run's

@@ -35,12 +35,19 @@
  * own slot of ctx->gemm_scratch (NNCC_ABI_GEMM_SCRATCH bytes). Every
  * element of C is the sum, from zero, of each KC block in p order, added to
  * C block by block, whichever tile or piece holds it: the result does not
- * depend on the thread count. */
+ * depend on the thread count.
+ *
+ * Without a context, or one without gemm_scratch (an embedder calling a
+ * model's entry point with ctx NULL), the product runs on the calling
+ * thread over a scratch slot allocated for the call. Models once called
+ * OpenBLAS there, and linking it cost every model's process about 120 ms
+ * of a core at load: its threads start spinning as the library loads
+ * (OpenBLAS stays the reference of bench/gemm_bench.c). */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
 #include <immintrin.h>
 
 #include "gemm.h"
@@ -517,6 +524,22 @@ const_a(const nncc_abi_ctx *cx, Gemm *g, const void *key, uint64_t part)
 
 /* rt_gemm; with key, A (not trans_a) is the constant weight at key and
  * the tiled path takes its panels from cx's weight cache when it can. */
+/* C = (accumulate ? C : bias or 0) + op(A) op(B), then epi: the plain
+ * loops, for when not even a scratch slot can be allocated. */
+static void
+gemm_plain(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int trans_a, const float *b,
+	   int64_t ldb, int trans_b, int accumulate, const float *bias, float *c, int64_t ldc, const RtEpi *epi)
+{
+	for (int64_t i = 0; i < m; i++)
+		for (int64_t j = 0; j < n; j++) {
+			float s = accumulate ? c[i * ldc + j] : bias ? bias[i] : 0.0f;
+			for (int64_t p = 0; p < k; p++)
+				s += (trans_a ? a[p * lda + i] : a[i * lda + p]) * (trans_b ? b[j * ldb + p] : b[p * ldb + j]);
+			c[i * ldc + j] = s;
+		}
+	rt_epi_rows(epi, c, ldc, m, n);
+}
+
 static void
 gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
 	 int trans_a, const float *b, int64_t ldb, int trans_b, int accumulate, const float *bias, float *c,
@@ -524,13 +547,23 @@ gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a
 {
 	if (m <= 0 || n <= 0)
 		return;
-	if (rt_epi_on(epi) && (k <= 0 || !cx || !cx->gemm_scratch || !epi->canon)) { /* a pass after */
+	if (k > 0 && (!cx || !cx->gemm_scratch)) { /* one thread, a scratch slot of its own */
+		nncc_abi_ctx c1 = {.nthreads = 1, .gemm_scratch = aligned_alloc(64, NNCC_ABI_GEMM_SCRATCH)};
+		if (c1.gemm_scratch)
+			gemm_run(&c1, m, n, k, a, lda, trans_a, b, ldb, trans_b, accumulate, bias, c, ldc, NULL, 0,
+				 epi);
+		else /* out of memory: the kernels cannot report it, so the plain loops */
+			gemm_plain(m, n, k, a, lda, trans_a, b, ldb, trans_b, accumulate, bias, c, ldc, epi);
+		free(c1.gemm_scratch);
+		return;
+	}
+	if (rt_epi_on(epi) && (k <= 0 || !epi->canon)) { /* a pass after */
 		gemm_run(cx, m, n, k, a, lda, trans_a, b, ldb, trans_b, accumulate, bias, c, ldc, key, tag,
 			 NULL);
 		rt_epi_rows(epi, c, ldc, m, n);
 		return;
 	}
-	if (bias && (k <= 0 || !cx || !cx->gemm_scratch)) { /* C = bias, then accumulate */
+	if (bias && k <= 0) { /* C = bias */
 		fill_rows(c, ldc, m, n, bias, __builtin_cpu_supports("avx512f"));
 		bias = NULL, accumulate = 1;
 	}
@@ -538,12 +571,6 @@ gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a
 		if (!accumulate)
 			for (int64_t i = 0; i < m; i++)
 				memset(c + i * ldc, 0, (size_t)n * sizeof(float));
-		return;
-	}
-	if (!cx || !cx->gemm_scratch) {
-		cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-			    trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)lda,
-			    b, (int)ldb, accumulate ? 1.0f : 0.0f, c, (int)ldc);
 		return;
 	}
 	Gemm g = {

@@ -2,9 +2,9 @@
  * transpose and accumulate combination, shapes around the tile and block
  * edges (MR, NR, MC, KC, NC) of every micro-kernel (the transposed ones
  * too) and of the streamed few-row products, leading dimensions wider than the matrix,
- * and the same bits on 1, 2 and 3 threads. The kernel library is compiled
- * in by including its source; OpenBLAS (the NULL-ctx path) is not linked,
- * so cblas_sgemm here fails the test if reached. */
+ * and the same bits on 1, 2 and 3 threads and without a context; the
+ * plain loops of a call that cannot get a scratch slot. The kernel
+ * library is compiled in by including its source. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,17 +22,6 @@
 #include "runtime/gemm.c"
 #include "runtime/gemm_ukr.c"
 #include "runtime/epilogue.c"
-
-void
-cblas_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta,
-	    const enum CBLAS_TRANSPOSE tb, const blasint m, const blasint n, const blasint k,
-	    const float alpha, const float *a, const blasint lda, const float *b, const blasint ldb,
-	    const float beta, float *c, const blasint ldc)
-{
-	(void)o, (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda;
-	(void)b, (void)ldb, (void)beta, (void)c, (void)ldc;
-	fail_msg("rt_gemm with scratch called OpenBLAS");
-}
 
 /* c (m x n, ldc) against the float64 product of a and b (+ c0). */
 static void
@@ -122,6 +111,17 @@ test_gemm_shapes(void **state)
 							memcpy(c1, c, (size_t)(ldc * m) * sizeof(float));
 						else if (memcmp(c, c1, (size_t)(ldc * m) * sizeof(float)))
 							fail_msg("%s: not the bits of 1 thread", what);
+						if (th > 1)
+							continue;
+						/* no context (its own scratch slot): the same bits */
+						memcpy(c, c0, (size_t)(ldc * m) * sizeof(float));
+						rt_gemm(NULL, m, n, k, a, lda, ta, b, ldb, tb, acc, c, ldc);
+						if (memcmp(c, c1, (size_t)(ldc * m) * sizeof(float)))
+							fail_msg("%s: without a context, not the bits of 1 thread", what);
+						/* the plain loops (no scratch to be had) */
+						memcpy(c, c0, (size_t)(ldc * m) * sizeof(float));
+						gemm_plain(m, n, k, a, lda, ta, b, ldb, tb, acc, NULL, c, ldc, NULL);
+						check(a, lda, ta, b, ldb, tb, c0, c, ldc, m, n, k, acc, what);
 					}
 		/* A a constant weight packed ahead in a cache (rt_gemm_const_a):
 		 * the bits of rt_gemm, on every thread count, filled once */

@@ -2,16 +2,13 @@
  * conv2d) against naive loops, and of the model/session API over a
  * descriptor defined here. (.npy and TensorProto: test_rt_io.c.)
  *
- * The kernel library is compiled into this test by including its source;
- * the test target does not link OpenBLAS, so cblas_sgemm is forwarded to
- * libopenblas.so.0 through dlopen (see the end of the kernels section). */
+ * The kernel library is compiled into this test by including its source. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -308,7 +305,7 @@ test_conv2d(void **state)
 		float *scratch = fast ? NULL : rnd_array(nsc, &seed);
 
 		naive_conv(x, w, bias, want, p);
-		snprintf(what, sizeof what, "conv case %zu (OpenBLAS)", t);
+		snprintf(what, sizeof what, "conv case %zu (no context)", t);
 		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, NULL, NULL, NULL);
 		assert_close(y, want, ny, what);
 		/* gemm.c on one thread, the cache declining (a path that may differ:
@@ -387,37 +384,6 @@ test_depthwise3x3(void **state)
 	}
 }
 
-/* The unit-test target links neither nncc_rt_kernels nor OpenBLAS, so
- * kernels.c's calls to cblas_sgemm come here and go to libopenblas. */
-typedef void SgemmFn(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
-		     const enum CBLAS_TRANSPOSE, const blasint, const blasint, const blasint,
-		     const float, const float *, const blasint, const float *, const blasint,
-		     const float, float *, const blasint);
-static SgemmFn *real_sgemm;
-
-void
-cblas_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta,
-	    const enum CBLAS_TRANSPOSE tb, const blasint m, const blasint n, const blasint k,
-	    const float alpha, const float *a, const blasint lda, const float *b, const blasint ldb,
-	    const float beta, float *c, const blasint ldc)
-{
-	real_sgemm(o, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
-static int
-setup_blas(void **state)
-{
-	void *h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
-
-	if (!h)
-		h = dlopen("libopenblas.so", RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		fprintf(stderr, "test_runtime: cannot load OpenBLAS: %s\n", dlerror());
-		return -1;
-	}
-	*(void **)&real_sgemm = dlsym(h, "cblas_sgemm");
-	return real_sgemm ? 0 : -1;
-}
 /* --- models and sessions ----------------------------------------------------------- */
 
 enum { ARENA = 100 };
@@ -754,6 +720,6 @@ main(void)
 	};
 	int fails = cmocka_run_group_tests_name("runtime api", api, NULL, NULL);
 
-	fails += cmocka_run_group_tests_name("kernels", kernels, setup_blas, NULL);
+	fails += cmocka_run_group_tests_name("kernels", kernels, NULL, NULL);
 	return fails != 0;
 }

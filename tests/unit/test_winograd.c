@@ -28,16 +28,6 @@
 #include "runtime/winograd.c"
 #include "runtime/winograd_wt.c"
 
-/* gemm.c's OpenBLAS fallback: never reached here (no rt_gemm call). */
-void
-cblas_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta, const enum CBLAS_TRANSPOSE tb,
-	    const blasint m, const blasint n, const blasint k, const float alpha, const float *a,
-	    const blasint lda, const float *b, const blasint ldb, const float beta, float *c,
-	    const blasint ldc)
-{
-	fail_msg("cblas_sgemm called");
-}
-
 /* y (N x K x OH x OW) against the float64 direct convolution. */
 static void
 check(const char *what, const float *x, const float *w, const float *bias, const float *y, const int64_t *p)
