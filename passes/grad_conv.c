@@ -1,9 +1,12 @@
 /* grad_conv.c — gradient rules of conv, maxpool and avgpool (ops.def's
  * grad column), in forward ops only:
- *   conv, input:  a conv of the stride-dilated, re-padded output adjoint
- *                 with the spatially flipped, channel-transposed weights
- *                 (per group), i.e. a transposed convolution; the
- *                 re-padding is the conv's own pads where not negative;
+ *   conv, input:  the transposed convolution of the output adjoint by
+ *                 the weights (conv_transpose, same strides, pads,
+ *                 dilations, groups) when strided; at stride 1 a conv
+ *                 of the re-padded output adjoint with the spatially
+ *                 flipped, channel-transposed weights (per group), which
+ *                 takes the forward paths (Winograd); the re-padding is
+ *                 the conv's own pads where not negative;
  *   conv, weight: a conv whose batch is the input's channels and whose
  *                 kernel is the output adjoint (strides and dilations swap
  *                 roles), cropped to the kernel size;
@@ -68,6 +71,20 @@ static int conv(GradCtx *c, int x, int w, const int64_t *st, const int64_t *pads
 	return gr_end(c, n, x);
 }
 
+
+static int conv_t(GradCtx *c, int x, int w, const int64_t *st, const int64_t *pads, const int64_t *dil,
+	int64_t group, const int64_t *out_pad)
+{
+	if (c->fail)
+		return x;
+	int n = gr_begin(c, OP_CONV_TRANSPOSE, (int[]){x, w}, 2);
+	ir_set_ints(c->g, n, "strides", st, 2);
+	ir_set_ints(c->g, n, "pads", pads, 4);
+	ir_set_ints(c->g, n, "dilations", dil, 2);
+	ir_set_int(c->g, n, "group", group);
+	ir_set_ints(c->g, n, "output_padding", out_pad, 2);
+	return gr_end(c, n, x);
+}
 
 static int reshape_to(GradCtx *c, int x, int r, const int64_t *d)
 {
@@ -202,7 +219,18 @@ int gr_conv(GradCtx *c, const int *gout, int *gin)
 	int64_t C = xs.d[1].n, H = xs.d[2].n, W = xs.d[3].n;
 	int64_t K = ws.d[0].n, Cg = ws.d[1].n, KH = ws.d[2].n, KW = ws.d[3].n, Kg = K / G;
 	static const int64_t one[2] = {1, 1};
-	if (c->need[0]) {
+	if (c->need[0] && (st[0] > 1 || st[1] > 1)) {
+		/* strided: the transposed convolution of g by w itself (the
+		 * conv over the stride-dilated g multiplied zeros: 3 of every
+		 * 4 products at stride 2); output_padding restores the rows
+		 * and columns past the last window */
+		Shape gs = shape_of(c, g);
+		int64_t op[2];
+		for (int a = 0; a < 2; a++)
+			op[a] = (a ? W : H) - 1 - (gs.d[2 + a].n - 1) * st[a] - dil[a] * ((a ? KW : KH) - 1) +
+				pads[a] + pads[2 + a];
+		gin[0] = unlift(c, &q, conv_t(c, g, w, st, pads, dil, G, op), in(c, 0));
+	} else if (c->need[0]) {
 		/* weights [K, Cg, kh, kw] -> [G, Kg, Cg, ..] -> [G, Cg, Kg, ..] -> [C, Kg, ..], flipped */
 		int wt = reshape_to(c, w, 5, (int64_t[]){G, Kg, Cg, KH, KW});
 		wt = gr_transpose(c, wt, (int64_t[]){0, 2, 1, 3, 4}, 5);
