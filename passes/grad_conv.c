@@ -58,32 +58,27 @@ static int flip(GradCtx *c, int x, int axis)
 	return gr_end(c, nd, x);
 }
 
-static int conv(GradCtx *c, int x, int w, const int64_t *st, const int64_t *pads, const int64_t *dil,
-	int64_t group)
-{
-	if (c->fail)
-		return x;
-	int n = gr_begin(c, OP_CONV, (int[]){x, w}, 2);
-	ir_set_ints(c->g, n, "strides", st, 2);
-	ir_set_ints(c->g, n, "pads", pads, 4);
-	ir_set_ints(c->g, n, "dilations", dil, 2);
-	ir_set_int(c->g, n, "group", group);
-	return gr_end(c, n, x);
-}
-
-
-static int conv_t(GradCtx *c, int x, int w, const int64_t *st, const int64_t *pads, const int64_t *dil,
+/* conv(x, w), or conv_transpose(x, w) when out_pad is given (its
+ * output_padding), with a 2-D window's attributes */
+static int conv_op(GradCtx *c, int x, int w, const int64_t *st, const int64_t *pads, const int64_t *dil,
 	int64_t group, const int64_t *out_pad)
 {
 	if (c->fail)
 		return x;
-	int n = gr_begin(c, OP_CONV_TRANSPOSE, (int[]){x, w}, 2);
+	int n = gr_begin(c, out_pad ? OP_CONV_TRANSPOSE : OP_CONV, (int[]){x, w}, 2);
 	ir_set_ints(c->g, n, "strides", st, 2);
 	ir_set_ints(c->g, n, "pads", pads, 4);
 	ir_set_ints(c->g, n, "dilations", dil, 2);
 	ir_set_int(c->g, n, "group", group);
-	ir_set_ints(c->g, n, "output_padding", out_pad, 2);
+	if (out_pad)
+		ir_set_ints(c->g, n, "output_padding", out_pad, 2);
 	return gr_end(c, n, x);
+}
+
+static int conv(GradCtx *c, int x, int w, const int64_t *st, const int64_t *pads, const int64_t *dil,
+	int64_t group)
+{
+	return conv_op(c, x, w, st, pads, dil, group, NULL);
 }
 
 static int reshape_to(GradCtx *c, int x, int r, const int64_t *d)
@@ -229,7 +224,7 @@ int gr_conv(GradCtx *c, const int *gout, int *gin)
 		for (int a = 0; a < 2; a++)
 			op[a] = (a ? W : H) - 1 - (gs.d[2 + a].n - 1) * st[a] - dil[a] * ((a ? KW : KH) - 1) +
 				pads[a] + pads[2 + a];
-		gin[0] = unlift(c, &q, conv_t(c, g, w, st, pads, dil, G, op), in(c, 0));
+		gin[0] = unlift(c, &q, conv_op(c, g, w, st, pads, dil, G, op), in(c, 0));
 	} else if (c->need[0]) {
 		/* weights [K, Cg, kh, kw] -> [G, Kg, Cg, ..] -> [G, Cg, Kg, ..] -> [C, Kg, ..], flipped */
 		int wt = reshape_to(c, w, 5, (int64_t[]){G, Kg, Cg, KH, KW});
