@@ -522,8 +522,6 @@ const_a(const nncc_abi_ctx *cx, Gemm *g, const void *key, uint64_t part)
 	g->apack = ap, g->mp = mp;
 }
 
-/* rt_gemm; with key, A (not trans_a) is the constant weight at key and
- * the tiled path takes its panels from cx's weight cache when it can. */
 /* C = (accumulate ? C : bias or 0) + op(A) op(B), then epi: the plain
  * loops, for when not even a scratch slot can be allocated. */
 static void
@@ -534,12 +532,15 @@ gemm_plain(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int tra
 		for (int64_t j = 0; j < n; j++) {
 			float s = accumulate ? c[i * ldc + j] : bias ? bias[i] : 0.0f;
 			for (int64_t p = 0; p < k; p++)
-				s += (trans_a ? a[p * lda + i] : a[i * lda + p]) * (trans_b ? b[j * ldb + p] : b[p * ldb + j]);
+				s += (trans_a ? a[p * lda + i] : a[i * lda + p]) *
+				     (trans_b ? b[j * ldb + p] : b[p * ldb + j]);
 			c[i * ldc + j] = s;
 		}
 	rt_epi_rows(epi, c, ldc, m, n);
 }
 
+/* rt_gemm; with key, A (not trans_a) is the constant weight at key and
+ * the tiled path takes its panels from cx's weight cache when it can. */
 static void
 gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
 	 int trans_a, const float *b, int64_t ldb, int trans_b, int accumulate, const float *bias, float *c,
