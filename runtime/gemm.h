@@ -75,8 +75,7 @@ typedef struct RtIsa {
 } RtIsa;
 
 /* Inner extent from which a transposed tile's scatter stores count as
- * amortized (rt_gemm_isa), and a 3x3 plane takes its tile rather than dot
- * products (gemm.c). */
+ * amortized (rt_gemm_isa). */
 enum { RT_GEMM_T_DEAR_K = 128 };
 
 /* The micro-kernel for an m x n C of inner extent k on this CPU: the one
