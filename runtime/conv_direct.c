@@ -34,6 +34,18 @@ enum {
 	ACCS = 24,          /* zmm accumulators */
 };
 
+/* fn(closure, ch) for ch in [0, n): on cx's threads when par, else in
+ * order on this one (the pool runs a single chunk inline too). */
+static void
+for_chunks(const nncc_abi_ctx *cx, int par, void (*fn)(void *, int64_t), void *closure, int64_t n)
+{
+	if (par)
+		cx->parallel_for(cx->pool, fn, closure, n);
+	else
+		for (int64_t ch = 0; ch < n; ch++)
+			fn(closure, ch);
+}
+
 typedef struct Direct {
 	const float *x, *w, *bias; /* input, weights, bias or NULL */
 	float *y;                  /* output */
@@ -240,11 +252,8 @@ rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y, co
 	if (d.ny > d.OH / 2)
 		d.ny = d.OH / 2 > 0 ? d.OH / 2 : 1;
 	int64_t nchunk = blocks * d.ny;
-	if (threads > 1 && N * d.K * d.OH * d.OW * d.cg * d.KH * d.KW >= RT_CONV_PAR_MIN_MACS)
-		cx->parallel_for(cx->pool, direct_chunk, &d, nchunk);
-	else
-		for (int64_t ch = 0; ch < nchunk; ch++)
-			direct_chunk(&d, ch);
+	for_chunks(cx, threads > 1 && N * d.K * d.OH * d.OW * d.cg * d.KH * d.KW >= RT_CONV_PAR_MIN_MACS,
+		   direct_chunk, &d, nchunk);
 	return 1;
 }
 
@@ -490,18 +499,9 @@ rt_conv2d_lanes(const float *x, const float *w, const float *bias, float *y, flo
 	int64_t threads = cx && cx->parallel_for ? cx->nthreads : 1;
 	for (d.b0 = 0; d.b0 < N; d.b0 += nb) {
 		int64_t n = N - d.b0 < nb ? N - d.b0 : nb, nchunk = n * d.nrun * d.nkb;
-		if (threads > 1 && nchunk > 1 && n * K * OH * OW * taps >= RT_CONV_PAR_MIN_MACS) {
-			if (n > 1)
-				cx->parallel_for(cx->pool, across_pad, &d, n);
-			else
-				across_pad(&d, 0);
-			cx->parallel_for(cx->pool, across_chunk, &d, nchunk);
-			continue;
-		}
-		for (int64_t i = 0; i < n; i++)
-			across_pad(&d, i);
-		for (int64_t ch = 0; ch < nchunk; ch++)
-			across_chunk(&d, ch);
+		int par = threads > 1 && nchunk > 1 && n * K * OH * OW * taps >= RT_CONV_PAR_MIN_MACS;
+		for_chunks(cx, par, across_pad, &d, n);
+		for_chunks(cx, par, across_chunk, &d, nchunk);
 	}
 	return 1;
 }
@@ -632,10 +632,7 @@ rt_conv2d_wide_direct(const float *x, const float *w, const float *bias, float *
 	d.nkb = (d.kg + d.kb - 1) / d.kb;
 	int64_t nchunk = N * d.G * d.nkb * d.OH;
 	int64_t threads = cx && cx->parallel_for ? cx->nthreads : 1;
-	if (threads > 1 && nchunk > 1 && d.K * d.OH * d.OW * d.cg * d.KH * d.KW >= (1 << 17))
-		cx->parallel_for(cx->pool, wdirect_chunk, &d, nchunk);
-	else
-		for (int64_t ch = 0; ch < nchunk; ch++)
-			wdirect_chunk(&d, ch);
+	for_chunks(cx, threads > 1 && nchunk > 1 && d.K * d.OH * d.OW * d.cg * d.KH * d.KW >= (1 << 17),
+		   wdirect_chunk, &d, nchunk);
 	return 1;
 }
