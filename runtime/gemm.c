@@ -8,7 +8,10 @@
  * A's block is packed into panels of MR rows (column by column); the
  * micro-kernel multiplies one A panel by one B panel into an MR x NR tile
  * held in registers, then adds it to C. The A panel stays in L1 while the
- * kernel walks the B block in L2.
+ * kernel walks the B block in L2. A is packed anew for each NC columns,
+ * unless it outgrows L2 (gemm_block's keep): then the KC blocks run
+ * outermost and A's panels, packed for the first NC columns, are read
+ * back for the others.
  *
  * A constant weight packed ahead (rt_gemm_const_a) is one stream of
  * panels, read from memory once per run: a model's weights outgrow the
@@ -53,13 +56,18 @@
 #include "gemm.h"
 
 enum {
-	MC = 96,   /* rows of A per packed block (whole tiles of MR rows: 96 for every MR) */
-	KC = 256,  /* inner extent per packed block */
-	NC = 1024, /* columns of B per packed block (whole tiles: 960 for NR 48 and 96) */
+	MC = 96,  /* rows of A per packed block (whole tiles of MR rows: 96 for every MR) */
+	KC = 512, /* inner extent per packed block */
+	NC = 512, /* columns of B per packed block (whole tiles: 480 for NR 48 and 96) */
 };
 
 _Static_assert((MC * KC + KC * NC) * sizeof(float) <= NNCC_ABI_GEMM_SCRATCH,
 	       "a GEMM scratch slot holds one packed A and one packed B block");
+
+/* Floats of A (the rows of one piece) from which gemm_block keeps its
+ * packed panels for all of C's columns rather than packing them anew for
+ * each NC: twice what L2 holds. */
+enum { KEEP_MIN_A = 1 << 20 };
 
 /* The micro-kernels and the choice among them: gemm_ukr.c. */
 typedef RtIsa Isa;
@@ -87,6 +95,8 @@ typedef struct Gemm {
 	const float *bias;
 	const RtEpi *epi; /* canonical, applied to C where it is final (the micro-kernels' last
 			     stores; a pass after each piece of the other paths), or NULL */
+	float *keep;      /* A's packed panels over one KC block, keep_slot floats a piece (gemm_block) */
+	int64_t keep_slot;
 } Gemm;
 
 /* The first n rows of s (row stride lds, 8 floats each; rows n.. read as
@@ -257,46 +267,55 @@ fill_rows(float *c, int64_t ldc, int64_t m, int64_t n, const float *bias, int av
 			c[i * ldc + j] = bias[i];
 }
 
-/* C rows [i0, i1) x columns [j0, j1), packing into ap and bp. */
+/* C rows [i0, i1) x columns [j0, j1), packing into ap and bp. With keep
+ * (room for rows [i0, i1) of A over one KC block, as panels), the KC
+ * blocks run outermost and A's panels are packed into keep for the first
+ * block of columns and read back from it for the others, the next panel
+ * brought into L2 a slice per tile as for a pre-packed A: packed into ap
+ * anew for each NC columns, an A that outgrows the caches comes from
+ * memory each time (a square product of 4096 spent 6% of its time so).
+ * The same sums, KC block by KC block, either way. */
 static void
-gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *ap, float *bp)
+gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *ap, float *bp, float *keep)
 {
 	int mr = g->isa->mr, nr = g->isa->nr;
 	int64_t ncb = NC / nr * nr, mcb = MC / mr * mr; /* whole tiles per block */
+	int64_t njc = (j1 - j0 + ncb - 1) / ncb, npc = (g->k + KC - 1) / KC;
 	int inplace = !g->trans_b && i1 - i0 <= INPLACE_B_ROWS;
 
-	for (int64_t jc = j0; jc < j1; jc += ncb) {
-		int64_t nc = j1 - jc < ncb ? j1 - jc : ncb;
+	for (int64_t o = 0; o < njc * npc; o++) {
+		int64_t jq = keep ? o % njc : o / npc, pc = (keep ? o / njc : o % npc) * KC, jc = j0 + jq * ncb;
+		int64_t nc = j1 - jc < ncb ? j1 - jc : ncb, kc = g->k - pc < KC ? g->k - pc : KC;
 		int64_t full = inplace ? nc / nr * nr : 0; /* columns read in place */
-		for (int64_t pc = 0; pc < g->k; pc += KC) {
-			int64_t kc = g->k - pc < KC ? g->k - pc : KC;
-			int acc = pc > 0 || g->acc;
-			const float *bias = pc == 0 ? g->bias : NULL; /* the first block starts from it */
-			const RtEpi *ep = pc + kc >= g->k ? g->epi : NULL; /* the last block stores results */
-			pack_b(g, pc, kc, jc + full, nc - full, bp + full * kc);
-			for (int64_t ic = i0; ic < i1; ic += mcb) {
-				int64_t mc = i1 - ic < mcb ? i1 - ic : mcb;
-				const float *apk = g->apack ? g->apack + pc * g->mp + ic * kc : ap;
-				if (!g->apack)
-					pack_a(g, ic, mc, pc, kc, ap);
-				for (int64_t ir = 0; ir < mc; ir += mr)
-					for (int64_t jr = 0; jr < nc; jr += nr) {
-						float *c = g->c + (ic + ir) * g->ldc + jc + jr;
-						int64_t rows = mc - ir < mr ? mc - ir : mr;
-						int64_t cols = nc - jr < nr ? nc - jr : nr;
-						const float *a = apk + ir * kc, *b = bp + jr * kc;
-						int64_t ldb = nr;
-						if (jr < full)
-							b = g->b + pc * g->ldb + jc + jr, ldb = g->ldb;
-						const float *bt = bias ? bias + ic + ir : NULL;
-						/* a pre-packed A's next panel, a slice per tile */
-						int64_t lines = g->apack ? mr * kc / 16 : 0;
-						int64_t l0 = lines * jr / nc, l1 = lines * (jr + cols) / nc;
-						g->isa->ukr(kc, a, b, ldb, c, g->ldc, acc, bt, rows, cols,
-							    g->apack ? a + mr * kc + l0 * 16 : NULL, l1 - l0,
-							    ep);
-					}
-			}
+		int acc = pc > 0 || g->acc;
+		const float *bias = pc == 0 ? g->bias : NULL; /* the first block starts from it */
+		const RtEpi *ep = pc + kc >= g->k ? g->epi : NULL; /* the last block stores results */
+		pack_b(g, pc, kc, jc + full, nc - full, bp + full * kc);
+		for (int64_t ic = i0; ic < i1; ic += mcb) {
+			int64_t mc = i1 - ic < mcb ? i1 - ic : mcb;
+			const float *apk = ap;
+			if (g->apack)
+				apk = g->apack + pc * g->mp + ic * kc;
+			else if (keep)
+				apk = keep + (ic - i0) * kc;
+			if (!g->apack && (!keep || jq == 0))
+				pack_a(g, ic, mc, pc, kc, (float *)apk);
+			/* panels read from memory: the next one, a slice per tile */
+			int64_t lines = g->apack || (keep && jq > 0) ? mr * kc / 16 : 0;
+			for (int64_t ir = 0; ir < mc; ir += mr)
+				for (int64_t jr = 0; jr < nc; jr += nr) {
+					float *c = g->c + (ic + ir) * g->ldc + jc + jr;
+					int64_t rows = mc - ir < mr ? mc - ir : mr;
+					int64_t cols = nc - jr < nr ? nc - jr : nr;
+					const float *a = apk + ir * kc, *b = bp + jr * kc;
+					int64_t ldb = nr;
+					if (jr < full)
+						b = g->b + pc * g->ldb + jc + jr, ldb = g->ldb;
+					const float *bt = bias ? bias + ic + ir : NULL;
+					int64_t l0 = lines * jr / nc, l1 = lines * (jr + cols) / nc;
+					g->isa->ukr(kc, a, b, ldb, c, g->ldc, acc, bt, rows, cols,
+						    lines ? a + mr * kc + l0 * 16 : NULL, l1 - l0, ep);
+				}
 		}
 	}
 }
@@ -311,12 +330,14 @@ gemm_piece(void *closure, int64_t ch)
 	int64_t tiles = (ext + unit - 1) / unit;
 	int64_t lo = ch * tiles / g->npiece * unit, hi = (ch + 1) * tiles / g->npiece * unit;
 
+	float *keep = g->keep ? g->keep + ch * g->keep_slot : NULL;
+
 	if (hi > ext)
 		hi = ext;
 	if (g->split_n)
-		gemm_block(g, 0, g->m, lo, hi, ap, bp);
+		gemm_block(g, 0, g->m, lo, hi, ap, bp, keep);
 	else
-		gemm_block(g, lo, hi, 0, g->n, ap, bp);
+		gemm_block(g, lo, hi, 0, g->n, ap, bp, keep);
 }
 
 enum {
@@ -630,10 +651,18 @@ gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a
 	g.npiece = g.split_n ? tn : tm;
 	if (g.npiece > threads)
 		g.npiece = threads;
+	int64_t prows = g.split_n ? m : (tm + g.npiece - 1) / g.npiece * g.isa->mr; /* rows of a piece */
+	int64_t pcols = g.split_n ? (tn + g.npiece - 1) / g.npiece * g.isa->nr : n;
+	if (!g.apack && pcols > NC / g.isa->nr * g.isa->nr && prows * k >= KEEP_MIN_A) {
+		/* A packed once per KC block, not per NC columns: room for the call */
+		g.keep_slot = ((prows + g.isa->mr - 1) / g.isa->mr * g.isa->mr * KC + 15) / 16 * 16;
+		g.keep = aligned_alloc(64, (size_t)(g.npiece * g.keep_slot) * sizeof(float));
+	}
 	if (g.npiece > 1)
 		cx->parallel_for(cx->pool, gemm_piece, &g, g.npiece);
 	else
 		gemm_piece(&g, 0);
+	free(g.keep);
 }
 
 void

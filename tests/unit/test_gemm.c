@@ -48,11 +48,12 @@ static void
 test_gemm_shapes(void **state)
 {
 	/* m n k, with extra leading-dimension padding; around MR 12/6/4, NR
-	 * 32/16/8, MC 96, KC 256, NC 512 */
+	 * 32/16/8, MC 96, KC 512, NC 512 */
 	static const int64_t shapes[][3] = {
 	    {1, 1, 1},     {1, 7, 3},      {5, 1, 9},      {12, 32, 8},   {13, 33, 7},
 	    {11, 31, 300}, {6, 16, 256},   {7, 17, 257},   {96, 64, 16},  {97, 65, 513},
 	    {40, 520, 30}, {200, 100, 50}, {3, 1100, 20},  {130, 9, 600}, {64, 64, 64},
+	    {7, 17, 1100}, {50, 515, 511},
 	    /* up to 48 rows, B read in place: two KC blocks, two NC blocks */
 	    {33, 1050, 270}, {24, 200, 144},
 	    /* the narrow tiles: 8 x 48, 6 x 64 and 4 x 96 */
@@ -171,6 +172,78 @@ test_gemm_shapes(void **state)
 	free(gs);
 }
 
+/* Products whose A gemm_block keeps packed over one KC block for all of
+ * C's columns (more than NC columns a piece, A beyond KEEP_MIN_A): the
+ * bits of the same product computed in calls of at most NC columns
+ * (each packing A anew), on 1, 2 and 3 threads, and sampled elements
+ * against the float64 reference. */
+static void
+test_gemm_keep(void **state)
+{
+	/* m n k: keep on 1 thread, and on 2 (1100 columns a piece) */
+	static const int64_t shapes[][3] = {{130, 1500, 8200}, {100, 2200, 10500}};
+	RtPool *pool[3] = {NULL, NULL, NULL};
+	void *gs = aligned_alloc(64, 3 * NNCC_ABI_GEMM_SCRATCH);
+	uint32_t seed = 11;
+	char what[128];
+
+	(void)state;
+	assert_non_null(gs);
+	for (int t = 2; t <= 3; t++)
+		assert_int_equal(rt_pool_new(t, &pool[t - 1], NULL), NNCC_STATUS_OK);
+	for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+		int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], ldc = n + 3;
+		assert_true(m * k >= KEEP_MIN_A && n > NC);
+		float *a = malloc((size_t)(m * k) * sizeof(float)), *b = malloc((size_t)(k * n) * sizeof(float));
+		float *c0 = malloc((size_t)(m * ldc) * sizeof(float)), *c = malloc((size_t)(m * ldc) * sizeof(float));
+		float *c1 = malloc((size_t)(m * ldc) * sizeof(float));
+		assert_true(a && b && c0 && c && c1);
+		for (int64_t i = 0; i < m * k; i++)
+			a[i] = rnd(&seed);
+		for (int64_t i = 0; i < k * n; i++)
+			b[i] = rnd(&seed);
+		for (int64_t i = 0; i < m * ldc; i++)
+			c0[i] = rnd(&seed);
+		for (int ta = 0; ta < 2; ta++)
+			for (int tb = 0; tb < 2; tb++) {
+				int64_t lda = ta ? m : k, ldb = tb ? k : n;
+				nncc_abi_ctx c1x = {.nthreads = 1, .gemm_scratch = gs};
+				/* the reference bits: NC columns a call, A packed for each */
+				memcpy(c1, c0, (size_t)(m * ldc) * sizeof(float));
+				for (int64_t j = 0; j < n; j += NC) {
+					int64_t w = n - j < NC ? n - j : NC;
+					rt_gemm(&c1x, m, w, k, a, lda, ta, tb ? b + j * ldb : b + j, ldb, tb, 1, c1 + j, ldc);
+				}
+				for (int th = 1; th <= 3; th++) {
+					nncc_abi_ctx cx = {.nthreads = th, .parallel_for = th > 1 ? rt_pool_parallel_for : NULL,
+							   .pool = pool[th - 1], .gemm_scratch = gs};
+					memcpy(c, c0, (size_t)(m * ldc) * sizeof(float));
+					rt_gemm(&cx, m, n, k, a, lda, ta, b, ldb, tb, 1, c, ldc);
+					snprintf(what, sizeof what, "%lldx%lldx%lld ta=%d tb=%d threads=%d", (long long)m,
+						 (long long)n, (long long)k, ta, tb, th);
+					if (memcmp(c, c1, (size_t)(m * ldc) * sizeof(float)))
+						fail_msg("%s: not the bits of calls of NC columns", what);
+				}
+				for (int64_t i = 0; i < m; i += 7) /* every 7th row and 13th column */
+					for (int64_t j = 0; j < n; j += 13) {
+						double r = c0[i * ldc + j], mag = fabs(r);
+						for (int64_t p = 0; p < k; p++) {
+							double t = (double)(ta ? a[p * lda + i] : a[i * lda + p]) *
+								   (double)(tb ? b[j * ldb + p] : b[p * ldb + j]);
+							r += t, mag += fabs(t);
+						}
+						if (!(fabs(c[i * ldc + j] - r) <= 6e-8 * (double)(k + 2) * mag))
+							fail_msg("%s: C[%lld][%lld] = %.9g, want %.9g", what, (long long)i,
+								 (long long)j, c[i * ldc + j], r);
+					}
+			}
+		free(a), free(b), free(c0), free(c), free(c1);
+	}
+	for (int t = 2; t <= 3; t++)
+		rt_pool_free(pool[t - 1]);
+	free(gs);
+}
+
 /* k == 0: C = 0, or unchanged when accumulating; empty m or n: nothing. */
 static void
 test_gemm_empty(void **state)
@@ -197,6 +270,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_gemm_shapes),
+	    cmocka_unit_test(test_gemm_keep),
 	    cmocka_unit_test(test_gemm_empty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
