@@ -95,6 +95,7 @@ typedef struct Gemm {
 	const float *bias;
 	const RtEpi *epi; /* canonical, applied to C where it is final (the micro-kernels' last
 			     stores; a pass after each piece of the other paths), or NULL */
+	int avx512;       /* the CPU has AVX-512 (pack_b copies by vectors) */
 	float *keep;      /* A's packed panels over one KC block, keep_slot floats a piece (gemm_block) */
 	int64_t keep_slot;
 } Gemm;
@@ -208,6 +209,26 @@ pack_a(const Gemm *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float *res
 	}
 }
 
+/* d (kc rows of nr, contiguous) = kc rows of cols floats from s (row
+ * stride lds), zeros in columns [cols, nr): whole vectors, the last of a
+ * row masked (a 32 x 7 tile's panel rows are 7 floats). */
+__attribute__((target("avx512f"))) static void
+copy_panel_avx512(const float *restrict s, int64_t lds, int64_t kc, int64_t cols, int nr, float *restrict d)
+{
+	int nv = (nr + 15) / 16;
+	__mmask16 last = (__mmask16)((1u << (nr - 16 * (nv - 1))) - 1);
+	__mmask16 in[6];
+
+	for (int v = 0; v < nv; v++) {
+		int64_t c = cols - 16 * v;
+		in[v] = (__mmask16)(c <= 0 ? 0 : c >= 16 ? 0xffff : (1u << c) - 1);
+	}
+	for (int64_t p = 0; p < kc; p++, s += lds, d += nr)
+		for (int v = 0; v < nv; v++)
+			_mm512_mask_storeu_ps(d + 16 * v, v == nv - 1 ? last : 0xffff,
+					      _mm512_maskz_loadu_ps(in[v], s + 16 * v));
+}
+
 /* bp = inner [p0, p0 + kc) x columns [j0, j0 + nc) of op(B), as panels of
  * nr columns (zero columns past nc), each row by row. */
 static void
@@ -217,6 +238,10 @@ pack_b(const Gemm *g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float *res
 
 	for (int64_t jr = 0; jr < nc; jr += nr, bp += nr * kc) {
 		int64_t cols = nc - jr < nr ? nc - jr : nr;
+		if (!g->trans_b && g->avx512 && nr <= 96) {
+			copy_panel_avx512(g->b + p0 * g->ldb + j0 + jr, g->ldb, kc, cols, nr, bp);
+			continue;
+		}
 		if (!g->trans_b) { /* B stored k x n: each panel row is a contiguous run */
 			const float *s = g->b + p0 * g->ldb + j0 + jr;
 			for (int64_t p = 0; p < kc; p++, s += g->ldb) {
@@ -603,6 +628,7 @@ gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a
 	};
 	int64_t threads = cx->parallel_for && m * n * k >= PAR_MIN_MACS ? cx->nthreads : 1;
 	int avx512 = g.isa->avx && __builtin_cpu_supports("avx512f");
+	g.avx512 = avx512;
 	int dots = dots_path(g.isa, m, n, k, trans_a, trans_b), rows = !dots && rows_path(g.isa, m, trans_b);
 	if (bias && (dots || rows)) { /* paths without it */
 		fill_rows(c, ldc, m, n, bias, avx512);
