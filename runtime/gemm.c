@@ -318,13 +318,10 @@ gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float 
 		pack_b(g, pc, kc, jc + full, nc - full, bp + full * kc);
 		for (int64_t ic = i0; ic < i1; ic += mcb) {
 			int64_t mc = i1 - ic < mcb ? i1 - ic : mcb;
-			const float *apk = ap;
-			if (g->apack)
-				apk = g->apack + pc * g->mp + ic * kc;
-			else if (keep)
-				apk = keep + (ic - i0) * kc;
+			float *own = keep ? keep + (ic - i0) * kc : ap; /* where A is packed */
+			const float *apk = g->apack ? g->apack + pc * g->mp + ic * kc : own;
 			if (!g->apack && (!keep || jq == 0))
-				pack_a(g, ic, mc, pc, kc, (float *)apk);
+				pack_a(g, ic, mc, pc, kc, own);
 			/* panels read from memory: the next one, a slice per tile */
 			int64_t lines = g->apack || (keep && jq > 0) ? mr * kc / 16 : 0;
 			for (int64_t ir = 0; ir < mc; ir += mr)
@@ -354,7 +351,6 @@ gemm_piece(void *closure, int64_t ch)
 	int64_t unit = g->split_n ? g->isa->nr : g->isa->mr, ext = g->split_n ? g->n : g->m;
 	int64_t tiles = (ext + unit - 1) / unit;
 	int64_t lo = ch * tiles / g->npiece * unit, hi = (ch + 1) * tiles / g->npiece * unit;
-
 	float *keep = g->keep ? g->keep + ch * g->keep_slot : NULL;
 
 	if (hi > ext)
