@@ -224,6 +224,33 @@ test_gemm_keep(void **state)
 					if (memcmp(c, c1, (size_t)(m * ldc) * sizeof(float)))
 						fail_msg("%s: not the bits of calls of NC columns", what);
 				}
+				if (!ta) { /* a row bias (A a weight the cache would not hold): the
+					    * bits of C filled with it, then accumulated */
+					memcpy(c1, c0, (size_t)(m * ldc) * sizeof(float));
+					for (int64_t i = 0; i < m; i++)
+						for (int64_t j = 0; j < n; j++)
+							c1[i * ldc + j] = c0[i * ldc];
+					for (int64_t j = 0; j < n; j += NC) {
+						int64_t w = n - j < NC ? n - j : NC;
+						rt_gemm(&c1x, m, w, k, a, k, 0, tb ? b + j * ldb : b + j, ldb, tb, 1,
+							c1 + j, ldc);
+					}
+					float *rb = malloc((size_t)m * sizeof(float));
+					assert_non_null(rb);
+					for (int64_t i = 0; i < m; i++)
+						rb[i] = c0[i * ldc];
+					nncc_abi_ctx cx = {.nthreads = 2, .parallel_for = rt_pool_parallel_for,
+							   .pool = pool[1], .gemm_scratch = gs};
+					memcpy(c, c0, (size_t)(m * ldc) * sizeof(float));
+					rt_gemm_const_a(&cx, a, 0, m, n, k, a, b, ldb, tb, 1, rb, c, ldc, NULL);
+					if (memcmp(c, c1, (size_t)(m * ldc) * sizeof(float)))
+						fail_msg("%lldx%lldx%lld tb=%d threads=2: with a row bias, not the bits of "
+							 "filling then accumulating",
+							 (long long)m, (long long)n, (long long)k, tb);
+					free(rb);
+					memcpy(c, c0, (size_t)(m * ldc) * sizeof(float)); /* for the samples below */
+					rt_gemm(&cx, m, n, k, a, lda, ta, b, ldb, tb, 1, c, ldc);
+				}
 				for (int64_t i = 0; i < m; i += 7) /* every 7th row and 13th column */
 					for (int64_t j = 0; j < n; j += 13) {
 						double r = c0[i * ldc + j], mag = fabs(r);
