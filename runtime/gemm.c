@@ -623,11 +623,10 @@ gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a
 	    .scratch = cx->gemm_scratch, .npiece = 1, .epi = rt_epi_on(epi) ? epi : NULL,
 	};
 	int64_t threads = cx->parallel_for && m * n * k >= PAR_MIN_MACS ? cx->nthreads : 1;
-	int avx512 = g.isa->avx && __builtin_cpu_supports("avx512f");
-	g.avx512 = avx512;
+	g.avx512 = g.isa->avx && __builtin_cpu_supports("avx512f");
 	int dots = dots_path(g.isa, m, n, k, trans_a, trans_b), rows = !dots && rows_path(g.isa, m, trans_b);
 	if (bias && (dots || rows)) { /* paths without it */
-		fill_rows(c, ldc, m, n, bias, avx512);
+		fill_rows(c, ldc, m, n, bias, g.avx512);
 		g.acc = 1;
 	} else {
 		g.bias = bias;

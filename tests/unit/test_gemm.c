@@ -172,6 +172,20 @@ test_gemm_shapes(void **state)
 	free(gs);
 }
 
+/* c (row stride ldc) += op(A) op(B) in calls of at most NC columns each,
+ * on one thread: each call packs A anew (no keep). */
+static void
+gemm_by_nc(void *gs, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int ta, const float *b,
+	   int64_t ldb, int tb, float *c, int64_t ldc)
+{
+	nncc_abi_ctx cx = {.nthreads = 1, .gemm_scratch = gs};
+
+	for (int64_t j = 0; j < n; j += NC) {
+		int64_t w = n - j < NC ? n - j : NC;
+		rt_gemm(&cx, m, w, k, a, lda, ta, tb ? b + j * ldb : b + j, ldb, tb, 1, c + j, ldc);
+	}
+}
+
 /* Products whose A gemm_block keeps packed over one KC block for all of
  * C's columns (more than NC columns a piece, A beyond KEEP_MIN_A): the
  * bits of the same product computed in calls of at most NC columns
@@ -207,13 +221,9 @@ test_gemm_keep(void **state)
 		for (int ta = 0; ta < 2; ta++)
 			for (int tb = 0; tb < 2; tb++) {
 				int64_t lda = ta ? m : k, ldb = tb ? k : n;
-				nncc_abi_ctx c1x = {.nthreads = 1, .gemm_scratch = gs};
 				/* the reference bits: NC columns a call, A packed for each */
 				memcpy(c1, c0, (size_t)(m * ldc) * sizeof(float));
-				for (int64_t j = 0; j < n; j += NC) {
-					int64_t w = n - j < NC ? n - j : NC;
-					rt_gemm(&c1x, m, w, k, a, lda, ta, tb ? b + j * ldb : b + j, ldb, tb, 1, c1 + j, ldc);
-				}
+				gemm_by_nc(gs, m, n, k, a, lda, ta, b, ldb, tb, c1, ldc);
 				for (int th = 1; th <= 3; th++) {
 					nncc_abi_ctx cx = {.nthreads = th, .parallel_for = th > 1 ? rt_pool_parallel_for : NULL,
 							   .pool = pool[th - 1], .gemm_scratch = gs};
@@ -223,33 +233,6 @@ test_gemm_keep(void **state)
 						 (long long)n, (long long)k, ta, tb, th);
 					if (memcmp(c, c1, (size_t)(m * ldc) * sizeof(float)))
 						fail_msg("%s: not the bits of calls of NC columns", what);
-				}
-				if (!ta) { /* a row bias (A a weight the cache would not hold): the
-					    * bits of C filled with it, then accumulated */
-					memcpy(c1, c0, (size_t)(m * ldc) * sizeof(float));
-					for (int64_t i = 0; i < m; i++)
-						for (int64_t j = 0; j < n; j++)
-							c1[i * ldc + j] = c0[i * ldc];
-					for (int64_t j = 0; j < n; j += NC) {
-						int64_t w = n - j < NC ? n - j : NC;
-						rt_gemm(&c1x, m, w, k, a, k, 0, tb ? b + j * ldb : b + j, ldb, tb, 1,
-							c1 + j, ldc);
-					}
-					float *rb = malloc((size_t)m * sizeof(float));
-					assert_non_null(rb);
-					for (int64_t i = 0; i < m; i++)
-						rb[i] = c0[i * ldc];
-					nncc_abi_ctx cx = {.nthreads = 2, .parallel_for = rt_pool_parallel_for,
-							   .pool = pool[1], .gemm_scratch = gs};
-					memcpy(c, c0, (size_t)(m * ldc) * sizeof(float));
-					rt_gemm_const_a(&cx, a, 0, m, n, k, a, b, ldb, tb, 1, rb, c, ldc, NULL);
-					if (memcmp(c, c1, (size_t)(m * ldc) * sizeof(float)))
-						fail_msg("%lldx%lldx%lld tb=%d threads=2: with a row bias, not the bits of "
-							 "filling then accumulating",
-							 (long long)m, (long long)n, (long long)k, tb);
-					free(rb);
-					memcpy(c, c0, (size_t)(m * ldc) * sizeof(float)); /* for the samples below */
-					rt_gemm(&cx, m, n, k, a, lda, ta, b, ldb, tb, 1, c, ldc);
 				}
 				for (int64_t i = 0; i < m; i += 7) /* every 7th row and 13th column */
 					for (int64_t j = 0; j < n; j += 13) {
@@ -263,6 +246,27 @@ test_gemm_keep(void **state)
 							fail_msg("%s: C[%lld][%lld] = %.9g, want %.9g", what, (long long)i,
 								 (long long)j, c[i * ldc + j], r);
 					}
+				if (!ta) { /* a row bias (A a weight the cache would not hold): the
+					    * bits of C filled with it, then accumulated */
+					memcpy(c1, c0, (size_t)(m * ldc) * sizeof(float));
+					for (int64_t i = 0; i < m; i++)
+						for (int64_t j = 0; j < n; j++)
+							c1[i * ldc + j] = c0[i * ldc];
+					gemm_by_nc(gs, m, n, k, a, k, 0, b, ldb, tb, c1, ldc);
+					float *rb = malloc((size_t)m * sizeof(float));
+					assert_non_null(rb);
+					for (int64_t i = 0; i < m; i++)
+						rb[i] = c0[i * ldc];
+					nncc_abi_ctx cx = {.nthreads = 2, .parallel_for = rt_pool_parallel_for,
+							   .pool = pool[1], .gemm_scratch = gs};
+					memcpy(c, c0, (size_t)(m * ldc) * sizeof(float));
+					rt_gemm_const_a(&cx, a, 0, m, n, k, a, b, ldb, tb, 1, rb, c, ldc, NULL);
+					if (memcmp(c, c1, (size_t)(m * ldc) * sizeof(float)))
+						fail_msg("%lldx%lldx%lld tb=%d threads=2: with a row bias, not the bits of "
+							 "filling then accumulating",
+							 (long long)m, (long long)n, (long long)k, tb);
+					free(rb);
+				}
 			}
 		free(a), free(b), free(c0), free(c), free(c1);
 	}
