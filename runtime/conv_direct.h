@@ -33,6 +33,14 @@ rt_lanes_inside(int64_t c0, int64_t w)
  * since stride 2 is, 52 against 43 us on two threads at 2^17). */
 enum { RT_CONV_PAR_MIN_MACS = 1 << 20 };
 
+/* Weight floats from which an im2col convolution goes on threads however
+ * few its multiply-adds: on a small plane its GEMM streams the weights
+ * (not held in L2 from one run to the next) at about 20 GB/s a core, and
+ * a split by filters streams half of them on each (SqueezeNet's 3x3
+ * layers on a 3x3 plane at batch 1, 83K weights and 0.75 M
+ * multiply-adds: 17 us on one thread). */
+enum { RT_CONV_PAR_MIN_WEIGHTS = 1 << 16 };
+
 /* The convolution of nncc_rt_conv2d_f32 (p in its order), computed
  * directly when it has dilation 1, at most 64 filters per group, a window
  * at most 64 wide and either stride 1, output rows of at most 64 and a

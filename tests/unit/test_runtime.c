@@ -231,6 +231,15 @@ test_conv2d(void **state)
 		{1, 32, 8, 8, 64, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0},
 		{1, 70, 4, 4, 80, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1},
 		{1, 64, 3, 3, 100, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1},
+		/* im2col_tiny (a plane of at most 32 floats, a col row of at most
+		 * 16): SqueezeNet's 3x3 on 3x3; a 4x8 plane at stride 2, no bias;
+		 * dilation 2; grouped; 7x7 taps on 4x4 (few channels: another
+		 * path may take it) */
+		{1, 64, 3, 3, 100, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+		{2, 7, 4, 8, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0},
+		{1, 5, 5, 5, 48, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2, 1, 1},
+		{1, 8, 3, 3, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1},
+		{1, 3, 4, 4, 40, 7, 7, 1, 1, 3, 3, 3, 3, 1, 1, 1, 1},
 		/* im2col_flat: other narrow rows, dilation, stride 2 across only */
 		{1, 5, 9, 9, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 		{1, 6, 28, 28, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
