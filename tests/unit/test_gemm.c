@@ -62,6 +62,10 @@ test_gemm_shapes(void **state)
 	     * planes from k = 128 on, whole and with rows past the edge) */
 	    {1000, 9, 64},  {256, 7, 100},  {100, 4, 300},  {64, 2, 300},  {70, 11, 257},
 	    {320, 49, 960}, {100, 49, 300}, {70, 98, 130},
+	    /* 5 x 7 tiles of 32 x 7 (MobileNetV2's 160 x 49): with A packed
+	     * ahead, pieces of the tiles taken row by row, on 3 threads the
+	     * end of one row of tiles, a whole one and the start of the next */
+	    {160, 49, 960}, {150, 45, 200},
 	    /* 3x3 planes from k = 128 on: 32 x 9, not dot products */
 	    {1000, 9, 512}, {70, 9, 130},
 	    /* at most 4 rows: B's rows streamed (tb: dot products, k >= 64) */
