@@ -11,6 +11,10 @@
  *   pad, concat of one input, reduce_* over extent-1 dims (keepdims):
  *   any of these that keeps x's type copies x -> x
  *   transpose(x) with the identity perm -> x
+ *   avgpool, maxpool of a 1x1 window, strides 1, no padding -> x (each
+ *                                        output is its one input: the
+ *                                        6x6 average pool PyTorch's
+ *                                        AlexNet exports for a 6x6 input)
  *   transpose(transpose(x, p), q)     -> transpose(x, p∘q), or x
  *   transpose(x) moving only extent-1 axes -> reshape(x) (no data moves)
  *   reshape-like(reshape-like(x))     -> reshape(x)   (reshape, flatten,
@@ -174,6 +178,28 @@ static bool transpose(Graph *g, int i)
 	return true;
 }
 
+/* Does the attribute hold only v (or is it absent)? */
+static bool ints_all(const Node *n, const char *name, int64_t v)
+{
+	const int64_t *a;
+	int k = ir_attr_ints(n, name, &a);
+	for (int j = 0; j < k; j++)
+		if (a[j] != v)
+			return false;
+	return true;
+}
+
+/* A pool whose every window is one input element at its own place. */
+static bool unit_pool(Graph *g, int i)
+{
+	const Node *n = &g->node[i];
+	const int64_t *k;
+	if (ir_attr_ints(n, "kernel", &k) < 1 || !ints_all(n, "kernel", 1) || !ints_all(n, "strides", 1) ||
+		!ints_all(n, "pads", 0))
+		return false;
+	return same_type(g, i, n->in[0]) && ps_forward(g, i, n->in[0]);
+}
+
 static bool reshape_like(Op op)
 {
 	return op == OP_RESHAPE || op == OP_FLATTEN || op == OP_SQUEEZE || op == OP_UNSQUEEZE;
@@ -270,6 +296,9 @@ void ps_algebraic(Graph *g, const Options *o)
 			break;
 		case OP_TRANSPOSE:
 			transpose(g, i);
+			break;
+		case OP_AVGPOOL: case OP_MAXPOOL:
+			unit_pool(g, i);
 			break;
 		case OP_RESHAPE_DYN:
 			ps_make_reshape(g, i, n->in[0]);
