@@ -259,9 +259,15 @@ nncc_rt_convnd_f32(const float *x, const float *w, const float *bias, float *y,
 			v.xg = x + (b * v.C + g * v.cg) * v.ivol;
 			v.yg = y + (b * v.K + g * v.kg) * v.ovol;
 			v.bias = bias ? bias + g * v.kg : NULL;
-			if (transpose) /* scratch (kg*kvol x ivol) = wg^T (kg*kvol x cg) * xg (cg x ivol) */
-				rt_gemm_rm(cx, w + g * v.cg * v.kg * v.kvol, v.xg, scratch, v.kg * v.kvol, v.ivol, v.cg, 1, 0,
-				     0.0f);
+			/* transpose: scratch (kg*kvol x ivol) = wg^T (kg*kvol x cg) * xg
+			 * (cg x ivol); wg^T's panels from the weight cache. An input of
+			 * one position (DCGAN's first layer) is a row vector times wg */
+			if (transpose && v.ivol == 1)
+				rt_gemm_rm(cx, v.xg, w + g * v.cg * v.kg * v.kvol, scratch, 1, v.kg * v.kvol, v.cg, 0, 0,
+					   0.0f);
+			else if (transpose)
+				rt_gemm_const_at(cx, w, (uint32_t)g, v.kg * v.kvol, v.ivol, v.cg,
+						 w + g * v.cg * v.kg * v.kvol, v.xg, v.ivol, scratch, v.ivol);
 			else if (v.bias)
 				for (int64_t o = 0; o < v.kg; o++)
 					for (int64_t i = 0; i < v.ovol; i++)

@@ -575,7 +575,8 @@ const_a(const nncc_abi_ctx *cx, Gemm *g, const void *key, uint64_t part)
 {
 	int mr = g->isa->mr, fresh;
 	int64_t mp = (g->m + mr - 1) / mr * mr;
-	uint64_t tag = (uint64_t)0x41 << 56 | (uint64_t)mr << 48 | (part & 0xffff) << 32 | (uint64_t)(g->k & 0xffffffff);
+	uint64_t tag = (uint64_t)0x41 << 56 | (uint64_t)(g->trans_a != 0) << 55 | (uint64_t)mr << 48 |
+		       (part & 0xffff) << 32 | (uint64_t)(g->k & 0xffffffff);
 	float *ap = cx->wcache(cx->wcache_owner, key, tag, mp * g->k * (int64_t)sizeof(float), &fresh);
 
 	if (!ap)
@@ -603,7 +604,7 @@ gemm_plain(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, int tra
 	rt_epi_rows(epi, c, ldc, m, n);
 }
 
-/* rt_gemm; with key, A (not trans_a) is the constant weight at key and
+/* rt_gemm; with key, A (or A^T) is the constant weight at key and
  * the tiled path takes its panels from cx's weight cache when it can. */
 static void
 gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
@@ -686,7 +687,7 @@ gemm_run(const nncc_abi_ctx *cx, int64_t m, int64_t n, int64_t k, const float *a
 		}
 		return;
 	}
-	if (key && !trans_a && cx->wcache && tag <= 0xffff) /* the tag's 16 bits of part */
+	if (key && cx->wcache && tag <= 0xffff) /* the tag's 16 bits of part */
 		const_a(cx, &g, key, tag);
 	int64_t tm = (m + g.isa->mr - 1) / g.isa->mr, tn = (n + g.isa->nr - 1) / g.isa->nr;
 	g.split_n = tn >= tm || tn >= 4 * threads;
@@ -743,4 +744,11 @@ rt_gemm_const_a(const nncc_abi_ctx *cx, const void *key, uint32_t part, int64_t 
 {
 	gemm_run(cx, m, n, k, a, k, 0, b, ldb, trans_b, accumulate && !row_bias, row_bias, c, ldc, key, part,
 		 epi);
+}
+
+void
+rt_gemm_const_at(const nncc_abi_ctx *cx, const void *key, uint32_t part, int64_t m, int64_t n, int64_t k,
+		 const float *a, const float *b, int64_t ldb, float *c, int64_t ldc)
+{
+	gemm_run(cx, m, n, k, a, m, 1, b, ldb, 0, 0, NULL, c, ldc, key, part, NULL);
 }

@@ -34,6 +34,12 @@ void rt_gemm_const_a(const nncc_abi_ctx *cx, const void *key, uint32_t part, int
 		     int64_t k, const float *a, const float *b, int64_t ldb, int trans_b, int accumulate,
 		     const float *row_bias, float *c, int64_t ldc, const RtEpi *epi);
 
+/* C (m x n, row stride ldc) = A^T * B: rt_gemm_const_a for a constant
+ * weight stored k x m (a transposed convolution's, which multiplies its
+ * transpose), its panels from the weight cache like that one's. */
+void rt_gemm_const_at(const nncc_abi_ctx *cx, const void *key, uint32_t part, int64_t m, int64_t n, int64_t k,
+		      const float *a, const float *b, int64_t ldb, float *c, int64_t ldc);
+
 /* C columns up to which a GEMM of more than NNCC_ABI_DOTS_MAX_M rows takes
  * the dot-product path, which sums in another order than the tiled one:
  * splitting C's columns across calls must keep every call wider than

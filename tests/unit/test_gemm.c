@@ -164,7 +164,30 @@ test_gemm_shapes(void **state)
 				if (memcmp(c, c1, (size_t)(ldc * m) * sizeof(float)))
 					fail_msg("%s: with a row bias, not the bits of filling then accumulating", what);
 			}
-		assert_true(cache.fills <= 2); /* one per tb at most: the tiled path's A, once */
+		/* A^T a constant weight stored k x m (rt_gemm_const_at, a
+		 * transposed convolution's): the bits of rt_gemm with trans_a,
+		 * its own cache entry beside A's */
+		float *at = malloc((size_t)(m * k + 1) * sizeof(float));
+		assert_non_null(at);
+		for (int64_t i = 0; i < m * k; i++)
+			at[i % k * m + i / k] = ak[i];
+		for (int th = 1; th <= 3; th++) {
+			nncc_abi_ctx cx = {.nthreads = th, .parallel_for = th > 1 ? rt_pool_parallel_for : NULL,
+					   .pool = pool[th - 1], .gemm_scratch = gs,
+					   .wcache = cache_get, .wcache_owner = &cache};
+			memcpy(c1, c0, (size_t)(ldc * m) * sizeof(float));
+			rt_gemm(&cx, m, n, k, at, m, 1, b, ldb, 0, 0, c1, ldc);
+			for (int rep = 0; rep < 2; rep++) {
+				memcpy(c, c0, (size_t)(ldc * m) * sizeof(float));
+				rt_gemm_const_at(&cx, at, 0, m, n, k, at, b, ldb, c, ldc);
+				snprintf(what, sizeof what, "%lldx%lldx%lld const A^T threads=%d", (long long)m,
+					 (long long)n, (long long)k, th);
+				if (memcmp(c, c1, (size_t)(ldc * m) * sizeof(float)))
+					fail_msg("%s: not the bits of rt_gemm", what);
+			}
+		}
+		free(at);
+		assert_true(cache.fills <= 3); /* one per tb and one for A^T at most: each packed once */
 		packed_ahead += cache.fills;
 		cache_clear(&cache);
 		free(ak), free(rb);
