@@ -145,14 +145,16 @@ test_gemm_shapes(void **state)
 						   .wcache = cache_get, .wcache_owner = &cache};
 				memcpy(c1, c0, (size_t)(ldc * m) * sizeof(float));
 				rt_gemm(&cx, m, n, k, ak, k, 0, b, ldb, tb, 1, c1, ldc);
-				for (int rep = 0; rep < 2; rep++) {
+				for (int rep = 0; rep < 4; rep++) { /* B's blocks of either width (nc_block) */
+					atomic_store(&nc_known, rep % 2 ? NC : NC_SMALL_L2);
 					memcpy(c, c0, (size_t)(ldc * m) * sizeof(float));
 					rt_gemm_const_a(&cx, ak, (uint32_t)tb, m, n, k, ak, b, ldb, tb, 1, NULL, c, ldc, NULL);
-					snprintf(what, sizeof what, "%lldx%lldx%lld const A tb=%d threads=%d",
-						 (long long)m, (long long)n, (long long)k, tb, th);
+					snprintf(what, sizeof what, "%lldx%lldx%lld const A tb=%d threads=%d nc=%d",
+						 (long long)m, (long long)n, (long long)k, tb, th, rep % 2 ? NC : NC_SMALL_L2);
 					if (memcmp(c, c1, (size_t)(ldc * m) * sizeof(float)))
 						fail_msg("%s: not the bits of rt_gemm", what);
 				}
+				atomic_store(&nc_known, 0);
 				/* a row bias: the bits of C filled with it, then accumulated */
 				memcpy(c1, c0, (size_t)(ldc * m) * sizeof(float));
 				for (int64_t i = 0; i < m; i++)
