@@ -362,7 +362,11 @@ gemm_block(const Gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float 
 						b = g->b + pc * g->ldb + jc + jr, ldb = g->ldb;
 					const float *bt = bias ? bias + ic + ir : NULL;
 					int64_t l0 = lines * jr / nc, l1 = lines * (jr + cols) / nc;
-					g->isa->ukr(kc, a, b, ldb, c, g->ldc, acc, bt, rows, cols,
+					RtUkr ukr = g->isa->ukr; /* fewer vectors for a right edge */
+					int64_t nv = (cols + 15) / 16;
+					if (nv < nr / 16 && g->isa->edge[nv])
+						ukr = g->isa->edge[nv];
+					ukr(kc, a, b, ldb, c, g->ldc, acc, bt, rows, cols,
 						    lines ? a + mr * kc + l0 * 16 : NULL, l1 - l0, ep);
 				}
 		}

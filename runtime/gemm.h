@@ -78,6 +78,10 @@ typedef struct RtIsa {
 	int mr, nr;
 	RtUkr ukr;
 	int avx;
+	/* edge[v]: a kernel of the same rows and v vectors of 16 columns (the
+	 * same packed panels, ldb nr), for a tile at C's right edge of at most
+	 * 16 v columns, which ukr would compute whole; NULL: ukr */
+	RtUkr edge[6];
 } RtIsa;
 
 /* Inner extent from which a transposed tile's scatter stores count as

@@ -112,6 +112,18 @@ ukr_lanes(int64_t n)
 UKR_AVX512(ukr_avx512_12x32, 12, 2)
 UKR_AVX512(ukr_avx512_8x48, 8, 3)
 UKR_AVX512(ukr_avx512_6x64, 6, 4)
+/* the same rows, fewer vectors: the tiles at C's right edge (RtIsa.edge) */
+UKR_AVX512(ukr_avx512_12x16, 12, 1)
+UKR_AVX512(ukr_avx512_8x16, 8, 1)
+UKR_AVX512(ukr_avx512_8x32, 8, 2)
+UKR_AVX512(ukr_avx512_6x16, 6, 1)
+UKR_AVX512(ukr_avx512_6x32, 6, 2)
+UKR_AVX512(ukr_avx512_6x48, 6, 3)
+UKR_AVX512(ukr_avx512_4x16, 4, 1)
+UKR_AVX512(ukr_avx512_4x32, 4, 2)
+UKR_AVX512(ukr_avx512_4x48, 4, 3)
+UKR_AVX512(ukr_avx512_4x64, 4, 4)
+UKR_AVX512(ukr_avx512_4x80, 4, 5)
 UKR_AVX512(ukr_avx512_4x96, 4, 6)
 
 /* The transposed kernels, for C with few columns (a convolution's small
@@ -242,12 +254,18 @@ ukr_plain(int64_t kc, const float *restrict ap, const float *restrict bp, int64_
 static const RtIsa *
 cpu_isas(int *n)
 {
-	static const RtIsa avx512[] = {{12, 32, ukr_avx512_12x32, 1}, {8, 48, ukr_avx512_8x48, 1},
-				     {6, 64, ukr_avx512_6x64, 1},   {4, 96, ukr_avx512_4x96, 1},
-				     {32, 12, ukr_avx512_32x12, 1}, {32, 8, ukr_avx512_32x8, 1},
-				     {32, 9, ukr_avx512_32x9, 1},   {32, 7, ukr_avx512_32x7, 1},
-				     {32, 4, ukr_avx512_32x4, 1}};
-	static const RtIsa avx2 = {6, 16, ukr_avx2, 1}, plain = {4, 8, ukr_plain, 0};
+	static const RtIsa avx512[] = {
+	    {12, 32, ukr_avx512_12x32, 1, {NULL, ukr_avx512_12x16}},
+	    {8, 48, ukr_avx512_8x48, 1, {NULL, ukr_avx512_8x16, ukr_avx512_8x32}},
+	    {6, 64, ukr_avx512_6x64, 1, {NULL, ukr_avx512_6x16, ukr_avx512_6x32, ukr_avx512_6x48}},
+	    {4, 96, ukr_avx512_4x96, 1,
+	     {NULL, ukr_avx512_4x16, ukr_avx512_4x32, ukr_avx512_4x48, ukr_avx512_4x64, ukr_avx512_4x80}},
+	    {32, 12, ukr_avx512_32x12, 1, {NULL}},
+	    {32, 8, ukr_avx512_32x8, 1, {NULL}},
+	    {32, 9, ukr_avx512_32x9, 1, {NULL}},
+	    {32, 7, ukr_avx512_32x7, 1, {NULL}},
+	    {32, 4, ukr_avx512_32x4, 1, {NULL}}};
+	static const RtIsa avx2 = {6, 16, ukr_avx2, 1, {NULL}}, plain = {4, 8, ukr_plain, 0, {NULL}};
 
 	__builtin_cpu_init();
 	*n = 1;

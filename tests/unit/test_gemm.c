@@ -201,6 +201,56 @@ test_gemm_shapes(void **state)
 	free(gs);
 }
 
+/* The kernels of fewer vectors for a tile at C's right edge
+ * (RtIsa.edge): the bits of the whole tile's kernel on the same panels,
+ * for every width they take, storing afresh, from a bias and
+ * accumulating, with an epilogue, rows short of the tile. */
+static void
+test_gemm_edges(void **state)
+{
+	int cnt, tried = 0;
+	const RtIsa *v = cpu_isas(&cnt);
+	uint32_t seed = 5;
+
+	(void)state;
+	for (int t = 0; t < cnt; t++)
+		for (int nv = 1; nv < v[t].nr / 16; nv++) {
+			if (!v[t].edge[nv])
+				continue;
+			enum { PK = 37, LDC = 100 };
+			int mr = v[t].mr, nr = v[t].nr;
+			float ap[12 * PK], bp[96 * PK], bias[12], c0[12 * LDC], c1[12 * LDC], c2[12 * LDC];
+			for (int i = 0; i < mr * PK; i++)
+				ap[i] = rnd(&seed);
+			for (int i = 0; i < nr * PK; i++)
+				bp[i] = rnd(&seed);
+			for (int i = 0; i < 12; i++)
+				bias[i] = rnd(&seed);
+			for (int i = 0; i < 12 * LDC; i++)
+				c0[i] = rnd(&seed);
+			RtEpi ep = {0};
+			nncc_abi_epi relu = {.n = 2, .op = {NNCC_EPI_RELU, NNCC_EPI_MIN}, .c = {0, 0.5f}};
+			rt_epi_init(&ep, &relu, NULL, c1);
+			for (int cols = 16 * nv - 15; cols <= 16 * nv; cols += 5)
+				for (int mode = 0; mode < 4; mode++) {
+					int acc = mode == 1, rows = mode == 3 ? mr - 1 : mr;
+					const float *b = mode == 2 ? bias : NULL;
+					const RtEpi *e = mode == 3 ? &ep : NULL;
+					memcpy(c1, c0, sizeof c1);
+					memcpy(c2, c0, sizeof c2);
+					v[t].ukr(PK, ap, bp, nr, c1, LDC, acc, b, rows, cols, NULL, 0, e);
+					v[t].edge[nv](PK, ap, bp, nr, c2, LDC, acc, b, rows, cols, NULL, 0, e);
+					if (memcmp(c1, c2, sizeof c1))
+						fail_msg("%dx%d tile, edge of %d vectors, %d columns, mode %d: not the same "
+							 "bits",
+							 mr, nr, nv, cols, mode);
+					tried++;
+				}
+		}
+	if (__builtin_cpu_supports("avx512f"))
+		assert_true(tried >= 11 * 4);
+}
+
 /* c (row stride ldc) += op(A) op(B) in calls of at most NC columns each,
  * on one thread: each call packs A anew (no keep). */
 static void
@@ -329,6 +379,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_gemm_edges),
 	    cmocka_unit_test(test_gemm_shapes),
 	    cmocka_unit_test(test_gemm_keep),
 	    cmocka_unit_test(test_gemm_empty),
