@@ -70,7 +70,7 @@ _Static_assert((MC * KC + KC * NC) * sizeof(float) <= NNCC_ABI_GEMM_SCRATCH,
 /* Columns of B per packed block when A comes packed ahead (a model's
  * weight): KC x NC floats, 1 MiB, half of a Sapphire Rapids core's 2 MiB
  * L2; a Zen 4 core has 1 MiB, which that block fills, so there 256
- * (ResNet-50's layers at batch 1 on one thread 4 to 10% faster). An A
+ * (ResNet-50's layers at batch 1 on one thread 2 to 10% faster). An A
  * packed block by block keeps NC: narrower blocks would pack it more
  * often (a square 512 on one thread 7% slower). The columns of a block
  * never change a sum: the same bits either way. */
