@@ -158,7 +158,25 @@ static int conv_wgrad(GradCtx *c, int x, int g, const Shape *ws, const int64_t *
 	xt = gr_transpose(c, xt, (int64_t[]){2, 1, 0, 3, 4}, 5);
 	xt = reshape_to(c, xt, 4, (int64_t[]){Cg, G * N, H, W});
 	int gt = gr_transpose(c, g, (int64_t[]){1, 0, 2, 3}, 4);
-	int dw = conv(c, xt, gt, dil, pads, st, G); /* [Cg, K, KH', KW'] */
+	/* the end pads that leave exactly KH x KW outputs: the forward
+	 * conv's last windows may stop short of the padded input's end (a
+	 * stride-2 3x3 conv on 56 rows, pad 1: 4 rows of taps computed for
+	 * 3, 16/9 the work; a stride-2 1x1 downsample 4 times), and the
+	 * rows past them only fed the crop; where that end would be
+	 * negative, x's rows past the last window go (a slice, which joins
+	 * the transpose's copy) */
+	Shape gs = shape_of(c, g);
+	int64_t wp[4] = {pads[0], pads[1], pads[2], pads[3]};
+	for (int a = 0; a < 2; a++) {
+		int64_t in = a ? W : H, k = a ? KW : KH, o = gs.d[2 + a].n;
+		int64_t end = dil[a] * (k - 1) + 1 + st[a] * (o - 1) - in - pads[a];
+		if (end >= pads[2 + a] || in + end <= 0)
+			continue;
+		wp[2 + a] = end > 0 ? end : 0;
+		if (end < 0)
+			xt = gr_slice(c, xt, 2 + a, 0, in + end);
+	}
+	int dw = conv(c, xt, gt, dil, wp, st, G); /* [Cg, K, KH', KW'] */
 	dw = gr_slice(c, gr_slice(c, dw, 2, 0, KH), 3, 0, KW);
 	return gr_transpose(c, dw, (int64_t[]){1, 0, 2, 3}, 4);
 }
