@@ -164,6 +164,24 @@ nncc_abi_wide_images(int64_t n, int64_t hw)
 
 	return nb < n ? nb : n;
 }
+/* Floats of scratch for such a convolution (nncc_abi_conv_blocks) of n
+ * images of c channels, k filters, g groups, window kh x kw at dilation
+ * dh x dw, output oh x ow: the most of its two ways. Blocks of images
+ * by im2col (nb = nncc_abi_wide_images: nb*oh*ow*(c/g*kh*kw + k/g)); or
+ * the dot products over a padded copy of the input (runtime/conv_wgrad.c:
+ * the input in dh x dw phase planes of hq x wq, the window padded to wq
+ * columns and whole vectors, the taps' offsets, slack). */
+static inline int64_t
+nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh,
+		      int64_t kw, int64_t dh, int64_t dw)
+{
+	int64_t hw = oh * ow, col = nncc_abi_wide_images(n, hw) * hw * (c / g * kh * kw + k / g);
+	int64_t hq = (oh - 1) / dh + kh, wq = (ow - 1) / dw + kw, run = (kh * wq + 15) / 16 * 16;
+	int64_t flat = n * c * dh * dw * hq * wq + wq + 16 + k * c * run + 2 * hw + 16;
+
+	return g != 1 || flat < col ? col : flat;
+}
+
 /* Whether nncc_rt_conv2d_f32 may run a convolution by Winograd's
  * minimal filtering, F(2x2, 3x3) or F(4x4, 3x3) (nncc_abi_wino_m;
  * runtime/winograd.c: 3x3 windows, stride 1, one dilation,

@@ -67,4 +67,13 @@ int rt_conv2d_lanes(const float *x, const float *w, const float *bias, float *y,
 int rt_conv2d_wide_direct(const float *x, const float *w, const float *bias, float *y,
 			  const int64_t *p, const nncc_abi_ctx *cx);
 
+/* A wide convolution of nncc_rt_conv2d_f32 (kw > ow: a weight gradient)
+ * as dot products over its windows read in place from a padded copy of x
+ * (runtime/conv_wgrad.c), when it has one group, stride 1, a window at
+ * least 14 wide, runs long enough, a CPU with AVX-512 and its buffers fit
+ * the room floats of scratch (nncc_abi_wide_scratch): then 1; else 0,
+ * having done nothing. */
+int rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float *y, float *scratch,
+			int64_t room, const int64_t *p, const nncc_abi_ctx *cx);
+
 #endif

@@ -29,6 +29,7 @@
 #include "runtime/conv_direct.c"
 #include "runtime/winograd.c"
 #include "runtime/winograd_wt.c"
+#include "runtime/conv_wgrad.c"
 #include "runtime/depthwise.c"
 
 /* A deterministic generator of floats in [-1, 1). */
@@ -274,6 +275,16 @@ test_conv2d(void **state)
 		/* LeNet's second weight gradient at batch 2 (a wide window over
 		 * few channels: a first layer's lanes), 6 images */
 		{6, 2, 14, 14, 16, 10, 10, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0},
+		/* weight gradients by dot products over a padded input
+		 * (conv_wgrad.c): 5x5 taps (tiles of 9, 9 and 7 taps), 7
+		 * filters (a short tile); a dilated window (4 phase planes),
+		 * uneven pads; one tap (tiles of 16 filters and a short one of
+		 * 4), dilation 2; runs of over 2048 floats (one channel a
+		 * block) */
+		{5, 3, 20, 20, 7, 18, 18, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+		{4, 3, 41, 41, 5, 19, 19, 1, 1, 1, 1, 0, 0, 2, 2, 1, 0},
+		{6, 4, 29, 29, 20, 15, 15, 1, 1, 0, 0, 0, 0, 2, 2, 1, 0},
+		{2, 3, 46, 46, 4, 46, 46, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 	};
 	uint32_t seed = 7;
 	char what[64];
@@ -306,7 +317,7 @@ test_conv2d(void **state)
 		float *bias = c[16] ? rnd_array(K, &seed) : NULL;
 		float *y = rnd_array(ny, &seed), *want = rnd_array(ny, &seed);
 		int64_t nsc = nncc_abi_conv_blocks(N, KW, OW, OH * OW)
-				  ? nncc_abi_wide_images(N, OH * OW) * OH * OW * ((C / G) * KH * KW + K / G)
+				  ? nncc_abi_wide_scratch(N, C, K, G, OH, OW, KH, KW, c[13], c[14])
 				     : (C / G) * KH * KW * OH * OW; /* the code generator's rule */
 		int wino = nncc_abi_wino(N, C, H, W, K, OH, OW, KH, KW, c[7], c[8], c[13], c[14], G);
 		if (wino && nncc_abi_wino_scratch(N, C, K, OH, OW, c[13], 0) > nsc)

@@ -1,0 +1,281 @@
+/* conv_wgrad.c — a wide convolution (window wider than the output: the
+ * weight gradient of a convolution, autodiff's conv_wgrad) as dot
+ * products over windows read in place. Part of the kernel library.
+ *
+ * In such a convolution the window w is a whole output adjoint (KH x KW,
+ * 56 x 56 for ResNet-18's first stage) and the output a few taps (OH x
+ * OW, 3 x 3); the batch is the forward input's channels and the channels
+ * its images. im2col (kernels.c's wide_conv) copies every tap's window of
+ * every plane: a col of N*OH*OW x C*KH*KW floats, 58 MB for that stage,
+ * written to memory and read back by the GEMM's packing, which then runs
+ * at the speed of memory, not of the multiply-adds.
+ *
+ * Here nothing is copied per tap. The input is padded once into planes of
+ * Wq columns, each split into its DH x DW phases when the window is
+ * dilated (the forward convolution's stride: tap row oy reads rows oy - ph
+ * + i*dh, all of one phase), and the window padded to Wq columns with
+ * zeros (wp). Then window row i of tap (oy, ox) starts at a fixed offset
+ * in its phase plane, and its KH rows of Wq floats are one contiguous run
+ * of L = KH*Wq floats (rounded up to whole vectors): the columns past KW
+ * multiply wp's zeros. So y[n][k][o] is the dot product, over the
+ * channels, of filter k's run in wp with tap o's run in image n's planes.
+ * A tile of 3 filters x 9 taps loads 12 vectors a step for 27
+ * multiply-adds from registers, the taps' loads unaligned but from L1
+ * (ResNet-18's first-stage weight gradient: 92% of one core's peak, where
+ * im2col's GEMM reached 55%). The price is Wq/KW as many multiply-adds
+ * (58/56 there) and a reduction across the lanes per tile and block of
+ * channels: runs shorter than MIN_RUN/4 floats keep im2col, and so do
+ * windows narrower than MIN_KW. Every sum runs in the same order whatever
+ * the thread count (threads split the images, or the filters). */
+#include <stdint.h>
+#include <string.h>
+
+#include <immintrin.h>
+
+#include "conv_direct.h"
+#include "kernel_util.h"
+
+enum { MIN_KW = 14 }; /* windows narrower than this keep im2col (Wq/KW too dear) */
+
+typedef struct Flat {
+	const float *x, *w;
+	float *xp, *wp, *y;
+	int64_t N, C, H, W, K, KH, KW, PH, PW, DH, DW;
+	int64_t Hq, Wq; /* a phase plane's rows and columns */
+	int64_t P;      /* floats per (image, channel): DH*DW phase planes */
+	int64_t L;      /* floats of a run per channel: KH*Wq, rounded up to whole vectors */
+	int64_t nx;     /* (image, channel) planes of x */
+} Flat;
+
+/* Planes [lo, hi) of xp, then of wp after x's: xp[n][c][py][px][a][b] =
+ * x[n][c][a*dh + py - ph][b*dw + px - pw] or 0; wp[k][c][i][j] = w[k][c][i][j]
+ * for j < KW, else 0. */
+static void
+flat_planes(const Flat *f, int64_t lo, int64_t hi)
+{
+	for (int64_t q = lo; q < hi; q++) {
+		if (q >= f->nx) { /* a window plane */
+			int64_t kc = q - f->nx;
+			const float *s = f->w + kc * f->KH * f->KW;
+			float *d = f->wp + kc * f->L;
+			for (int64_t i = 0; i < f->KH; i++, s += f->KW, d += f->Wq) {
+				memcpy(d, s, (size_t)f->KW * sizeof(float));
+				memset(d + f->KW, 0, (size_t)(f->Wq - f->KW) * sizeof(float));
+			}
+			memset(d, 0, (size_t)(f->L - f->KH * f->Wq) * sizeof(float));
+			continue;
+		}
+		const float *s = f->x + q * f->H * f->W;
+		float *d = f->xp + q * f->P;
+		for (int64_t py = 0; py < f->DH; py++)
+			for (int64_t px = 0; px < f->DW; px++)
+				for (int64_t a = 0; a < f->Hq; a++, d += f->Wq) {
+					int64_t iy = a * f->DH + py - f->PH;
+					if (iy < 0 || iy >= f->H) {
+						memset(d, 0, (size_t)f->Wq * sizeof(float));
+						continue;
+					}
+					const float *r = s + iy * f->W;
+					for (int64_t b = 0; b < f->Wq; b++) {
+						int64_t ix = b * f->DW + px - f->PW;
+						d[b] = ix >= 0 && ix < f->W ? r[ix] : 0.0f;
+					}
+				}
+	}
+}
+
+/* One tile of the dot products: KB filters x OB taps, each the sum over
+ * cb channels of a run of lp floats (whole vectors) of the window (w[i] +
+ * c*wc) and the padded input (x[j] + c*xc); added into out[i*ldo + j],
+ * or stored there when first. The KB + OB loads of each step feed KB*OB
+ * multiply-adds from registers (3 x 9: 12 loads, 27 multiply-adds). */
+typedef struct Tile {
+	const float *w[16], *x[16];
+	int64_t cb, wc, xc, lp, ldo;
+	float *out;
+	int first;
+} Tile;
+
+#define DOTS(KB, OB)                                                                              \
+	__attribute__((target("avx512f"))) static void dots_##KB##_##OB(const Tile *t)            \
+	{                                                                                         \
+		__m512 acc[KB][OB];                                                               \
+		for (int i = 0; i < KB; i++)                                                      \
+			for (int j = 0; j < OB; j++)                                              \
+				acc[i][j] = _mm512_setzero_ps();                                  \
+		for (int64_t c = 0; c < t->cb; c++) {                                             \
+			const float *wr[KB], *xr[OB];                                             \
+			for (int i = 0; i < KB; i++)                                              \
+				wr[i] = t->w[i] + c * t->wc;                                      \
+			for (int j = 0; j < OB; j++)                                              \
+				xr[j] = t->x[j] + c * t->xc;                                      \
+			for (int64_t q = 0; q < t->lp; q += 16) {                                 \
+				__m512 wv[KB];                                                    \
+				for (int i = 0; i < KB; i++)                                      \
+					wv[i] = _mm512_loadu_ps(wr[i] + q);                       \
+				for (int j = 0; j < OB; j++) {                                    \
+					__m512 xv = _mm512_loadu_ps(xr[j] + q);                   \
+					__asm__("" : "+v"(xv)); /* one load, not one per use */   \
+					for (int i = 0; i < KB; i++)                              \
+						acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]); \
+				}                                                                 \
+			}                                                                         \
+		}                                                                                 \
+		for (int i = 0; i < KB; i++)                                                      \
+			for (int j = 0; j < OB; j++) {                                            \
+				float s = _mm512_reduce_add_ps(acc[i][j]);                        \
+				t->out[i * t->ldo + j] = t->first ? s : t->out[i * t->ldo + j] + s; \
+			}                                                                         \
+	}
+
+DOTS(3, 9)
+DOTS(3, 8)
+DOTS(3, 7)
+DOTS(4, 6)
+DOTS(5, 5)
+DOTS(6, 4)
+DOTS(8, 3)
+DOTS(12, 2)
+DOTS(16, 1)
+
+/* The tile shapes by taps per tile (1 to 9): filters per tile, kernel. */
+static const struct {
+	int kb;
+	void (*fn)(const Tile *);
+} dots_fns[10] = {
+    {0, NULL},      {16, dots_16_1}, {12, dots_12_2}, {8, dots_8_3}, {6, dots_6_4},
+    {5, dots_5_5},  {4, dots_4_6},   {3, dots_3_7},   {3, dots_3_8}, {3, dots_3_9},
+};
+
+enum {
+	MAX_OB = 9,            /* taps per tile */
+	GROUP_FLOATS = 98304,  /* window floats per group of filters (384 KiB: L2 holds them) */
+	MIN_RUN = 2048,        /* floats per dot product at least (channels joined) */
+};
+
+typedef struct Dots {
+	const Flat *f;
+	float *y;
+	const int64_t *xoff; /* per tap: its offset in an (image, channel) block of xp */
+	int64_t hw, cb, kg;  /* taps; channels per block; filters per group */
+	int64_t chunks;
+} Dots;
+
+/* Chunk ch: images [n0, n1) (a share of N), or all of them and filters
+ * [ka, kb) (a share of K, when fewer images than chunks); for each block
+ * of cb channels and group of kg filters (its windows stay in L2), each
+ * image's tiles. */
+static void
+dots_chunk(void *closure, int64_t ch)
+{
+	const Dots *d = closure;
+	const Flat *f = d->f;
+	int by_n = f->N >= d->chunks;
+	int64_t n0 = by_n ? ch * f->N / d->chunks : 0, n1 = by_n ? (ch + 1) * f->N / d->chunks : f->N;
+	int64_t ka = by_n ? 0 : ch * f->K / d->chunks, kz = by_n ? f->K : (ch + 1) * f->K / d->chunks;
+	int64_t lp = f->L;
+
+	for (int64_t c0 = 0; c0 < f->C; c0 += d->cb)
+		for (int64_t k0 = ka; k0 < kz; k0 += d->kg)
+			for (int64_t n = n0; n < n1; n++)
+				for (int64_t o0 = 0; o0 < d->hw; o0 += MAX_OB) {
+					int ob = (int)(d->hw - o0 < MAX_OB ? d->hw - o0 : MAX_OB), kb = dots_fns[ob].kb;
+					int64_t k1 = kz < k0 + d->kg ? kz : k0 + d->kg;
+					Tile t = {.cb = f->C - c0 < d->cb ? f->C - c0 : d->cb, .wc = lp, .xc = f->P,
+						  .lp = lp, .ldo = d->hw, .first = c0 == 0};
+					for (int j = 0; j < ob; j++)
+						t.x[j] = f->xp + (n * f->C + c0) * f->P + d->xoff[o0 + j];
+					for (int64_t k = k0; k < k1; k += kb) {
+						float part[16 * MAX_OB];
+						int rows = (int)(k1 - k < kb ? k1 - k : kb);
+						float *yk = f->y + (n * f->K + k) * d->hw + o0;
+						for (int i = 0; i < kb; i++) /* missing rows repeat the last */
+							t.w[i] = f->wp + ((k + (i < rows ? i : rows - 1)) * f->C + c0) * lp;
+						t.out = yk, t.ldo = d->hw;
+						if (rows < kb) { /* a short tile: through part */
+							t.out = part, t.ldo = MAX_OB;
+							for (int i = 0; i < rows && c0 > 0; i++)
+								memcpy(part + i * MAX_OB, yk + i * d->hw, (size_t)ob * sizeof(float));
+						}
+						dots_fns[ob].fn(&t);
+						for (int i = 0; i < rows && rows < kb; i++)
+							memcpy(yk + i * d->hw, part + i * MAX_OB, (size_t)ob * sizeof(float));
+					}
+				}
+}
+
+typedef struct FlatJob {
+	const Flat *f;
+	int64_t n, chunks;
+} FlatJob;
+
+static void
+flat_chunk(void *closure, int64_t ch)
+{
+	const FlatJob *j = closure;
+
+	flat_planes(j->f, ch * j->n / j->chunks, (ch + 1) * j->n / j->chunks);
+}
+
+int
+rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float *y, float *scratch,
+		    int64_t room, const int64_t *p, const nncc_abi_ctx *cx)
+{
+	int64_t N = p[0], C = p[1], H = p[2], W = p[3], K = p[4], OH = p[5], OW = p[6];
+	int64_t KH = p[7], KW = p[8], SH = p[9], SW = p[10], PH = p[11], PW = p[12];
+	int64_t DH = p[13], DW = p[14], G = p[15], hw = OH * OW;
+
+	if (G != 1 || SH != 1 || SW != 1 || KW <= OW || KW < MIN_KW || DH < 1 || DW < 1 || PH < 0 ||
+	    PW < 0 || !__builtin_cpu_supports("avx512f"))
+		return 0;
+	/* tap (oy, ox) reads padded row oy + i*dh: phase oy % dh, phase row
+	 * oy / dh + i; a phase plane holds every tap's window */
+	Flat f = {.x = x, .w = w, .y = y, .N = N, .C = C, .H = H, .W = W, .K = K, .KH = KH, .KW = KW,
+		  .PH = PH, .PW = PW, .DH = DH, .DW = DW};
+	f.Hq = (OH - 1) / DH + KH;
+	f.Wq = (OW - 1) / DW + KW;
+	f.P = DH * DW * f.Hq * f.Wq;
+	f.L = (KH * f.Wq + 15) / 16 * 16;
+	f.nx = N * C;
+	if (C * f.L < MIN_RUN / 4) /* short runs: the reductions would cost more than im2col saves */
+		return 0;
+	/* scratch: xp (and slack: the last tap's run ends L - KH*Wq + OW - 1
+	 * floats past its plane, on wp's zeros), wp, the taps' offsets */
+	int64_t nxp = f.nx * f.P + f.Wq + 16, nwp = K * C * f.L;
+	if (nxp + nwp + 2 * hw + 16 > room)
+		return 0;
+	f.xp = scratch;
+	f.wp = f.xp + nxp;
+	int64_t *xoff = (int64_t *)(((uintptr_t)(f.wp + nwp) + 63) & ~(uintptr_t)63);
+	for (int64_t o = 0; o < hw; o++) {
+		int64_t oy = o / OW, ox = o % OW;
+		xoff[o] = ((oy % DH * DW + ox % DW) * f.Hq + oy / DH) * f.Wq + ox / DW;
+	}
+	memset(f.xp + f.nx * f.P, 0, (size_t)(f.Wq + 16) * sizeof(float));
+	FlatJob job = {&f, f.nx + K * C, rt_chunks(f.nx + K * C, nxp + nwp)};
+	int par = cx && cx->parallel_for && cx->nthreads > 1;
+	if (par && job.chunks > 1)
+		cx->parallel_for(cx->pool, flat_chunk, &job, job.chunks);
+	else
+		flat_planes(&f, 0, job.n);
+	/* channels per block: runs of MIN_RUN floats at least; filters per
+	 * group: their windows over the block within GROUP_FLOATS */
+	Dots d = {.f = &f, .xoff = xoff, .hw = hw};
+	d.cb = (MIN_RUN + f.L - 1) / f.L;
+	d.cb = d.cb > C ? C : d.cb;
+	d.kg = GROUP_FLOATS / (d.cb * f.L);
+	d.kg = d.kg < 16 ? 16 : d.kg;
+	d.chunks = par ? cx->nthreads : 1;
+	if (N < d.chunks && K < d.chunks) /* too few of either to share */
+		d.chunks = N > K ? N : K;
+	if (d.chunks > 1)
+		cx->parallel_for(cx->pool, dots_chunk, &d, d.chunks);
+	else
+		dots_chunk(&d, 0);
+	if (bias)
+		for (int64_t n = 0; n < N; n++)
+			for (int64_t k = 0; k < K; k++)
+				for (int64_t o = 0; o < hw; o++)
+					y[(n * K + k) * hw + o] += bias[k];
+	return 1;
+}
