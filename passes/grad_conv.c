@@ -285,41 +285,70 @@ static void pool_geom(const GradCtx *c, const Geo *q, int x, int y, Pool *p)
 	}
 }
 
-/* t[:, :, A, B] read at the flat spatial positions ix ([R, S] row-major
- * offsets into A x B): one gather on the flattened spatial axes, so it
- * loads straight from t's buffer inside its reader's kernel (a chain of
- * two gathers would materialize the inner one). Result [N, C, R, S]. */
-static int flat_gather(GradCtx *c, int t, const int64_t *ix, int64_t r, int64_t s)
+/* t[:, :, A, B] read at the flat spatial positions of constant k ([R, S]
+ * row-major offsets into A x B): one gather on the flattened spatial
+ * axes, so it loads straight from t's buffer inside its reader's kernel
+ * (a chain of two gathers would materialize the inner one). Result
+ * [N, C, R, S]. */
+static int flat_gather_k(GradCtx *c, int t, int k)
 {
 	if (c->fail)
 		return t;
 	Shape ts = shape_of(c, t);
-	int64_t d[3] = {ts.d[0].n, ts.d[1].n, ts.d[2].n * ts.d[3].n}, rs[2] = {r, s};
+	int64_t d[3] = {ts.d[0].n, ts.d[1].n, ts.d[2].n * ts.d[3].n};
 	int flat = reshape_to(c, t, 3, d);
-	Shape ks = ir_shape_make(2, rs);
-	int k = ir_add_const(c->g, "grad.pos", DT_I64, ks, ix, (size_t)(r * s) * sizeof *ix, false);
 	int nd = gr_begin(c, OP_GATHER, (int[]){flat, k}, 2);
 	ir_set_int(c->g, nd, "axis", 2);
 	return gr_end(c, nd, flat);
 }
 
-/* The sub-grid xp[:, :, o*s + i*d, ..] of the padded input for offset (i, j). */
+/* The sub-grid xp[:, :, o*s + i*d, ..] of the padded input for offset
+ * (i, j): a strided slice, which its reader loads in place (affine, the
+ * pad folded into the loads) */
 static int window(GradCtx *c, int xp, const Pool *p, int64_t i, int64_t j)
 {
-	int64_t oh = p->out[0], ow = p->out[1];
-	int64_t *ix = xmalloc((size_t)(oh * ow) * sizeof *ix);
-	for (int64_t a = 0; a < oh; a++)
-		for (int64_t b = 0; b < ow; b++)
-			ix[a * ow + b] = (i * p->dil[0] + a * p->st[0]) * p->ext[1] + j * p->dil[1] + b * p->st[1];
-	int w = flat_gather(c, xp, ix, oh, ow);
-	free(ix);
-	return w;
+	if (c->fail)
+		return xp;
+	int64_t st[2] = {i * p->dil[0], j * p->dil[1]};
+	int64_t en[2] = {st[0] + (p->out[0] - 1) * p->st[0] + 1, st[1] + (p->out[1] - 1) * p->st[1] + 1};
+	int n = gr_begin(c, OP_SLICE, (int[]){xp}, 1);
+	ir_set_ints(c->g, n, "starts", st, 2);
+	ir_set_ints(c->g, n, "ends", en, 2);
+	ir_set_ints(c->g, n, "axes", (int64_t[]){2, 3}, 2);
+	ir_set_ints(c->g, n, "steps", p->st, 2);
+	return gr_end(c, n, xp);
+}
+
+/* The windows that see each input position along axis a, in slots: for
+ * input position h, slot u holds the u-th offset i (increasing) whose
+ * window o (o * s + i * d == h + pad) exists, as off[u][h] = i and
+ * src[u][h] = o; a slot past the last such offset holds src = out (one
+ * past the last output: a sentinel row the caller pads with a value that
+ * contributes nothing) and off = -1. Returns the slots, the most offsets
+ * any position has (ceil(k / s) at dilation 1; k at stride 1). */
+static int slots(const Pool *p, int a, int64_t **src, int64_t **off)
+{
+	int n = 0;
+	for (int64_t h = 0; h < p->in[a]; h++) {
+		int u = 0;
+		for (int64_t i = 0; i < p->k[a]; i++) {
+			int64_t r = h + p->pads[a] - i * p->dil[a];
+			if (r < 0 || r % p->st[a] || r / p->st[a] >= p->out[a])
+				continue;
+			src[u][h] = r / p->st[a];
+			off[u][h] = i;
+			u++;
+		}
+		n = u > n ? u : n;
+		for (; u < p->k[a]; u++)
+			src[u][h] = p->out[a], off[u][h] = -1;
+	}
+	return n;
 }
 
 /* The source of one window offset along axis a: for each input position h,
  * the output o whose window sees h at offset i (o * s + i * d == h + pad),
- * or out (one past the last output: a sentinel row the caller pads with a
- * value that contributes nothing) where there is none; into src[in[a]]. */
+ * or out (the sentinel row) where there is none; into src[in[a]]. */
 static void source(const Pool *p, int a, int64_t i, int64_t *src)
 {
 	for (int64_t h = 0; h < p->in[a]; h++) {
@@ -414,22 +443,43 @@ int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 	}
 	arg = sentinel(c, arg, -1);
 	int gs = sentinel(c, g, 0);
-	int64_t *src[2] = {xmalloc((size_t)p.in[0] * 8), xmalloc((size_t)p.in[1] * 8)};
-	int64_t *ix = xmalloc((size_t)(p.in[0] * p.in[1]) * sizeof *ix);
-	int acc = -1;
-	for (int64_t k = 0; k < kk && !c->fail; k++) {
-		source(&p, 0, k / p.k[1], src[0]);
-		source(&p, 1, k % p.k[1], src[1]);
-		for (int64_t h = 0; h < p.in[0]; h++)
-			for (int64_t w = 0; w < p.in[1]; w++)
-				ix[h * p.in[1] + w] = src[0][h] * (p.out[1] + 1) + src[1][w];
-		int here = gr_bin(c, OP_EQUAL, flat_gather(c, arg, ix, p.in[0], p.in[1]),
-			gr_scalar(c, DT_F32, (double)k));
-		int part = gr_where(c, here, flat_gather(c, gs, ix, p.in[0], p.in[1]), gr_scalar(c, t, 0));
-		acc = acc < 0 ? part : gr_bin(c, OP_ADD, acc, part);
+	/* each input position sums, over the windows that see it, g where its
+	 * offset is the window's arg-max: one term per pair of slots (at
+	 * stride 2, 2 x 2 of the 3 x 3 offsets), each two gathers at one
+	 * constant index and a compare with a constant of the offsets; the
+	 * terms in increasing offset order, as the windows' are */
+	int64_t H = p.in[0], W = p.in[1];
+	int64_t **src[2], **off[2];
+	for (int a = 0; a < 2; a++) {
+		src[a] = xmalloc((size_t)p.k[a] * sizeof *src[a]);
+		off[a] = xmalloc((size_t)p.k[a] * sizeof *off[a]);
+		for (int64_t u = 0; u < p.k[a]; u++)
+			src[a][u] = xmalloc((size_t)p.in[a] * 8), off[a][u] = xmalloc((size_t)p.in[a] * 8);
 	}
-	free(src[0]);
-	free(src[1]);
+	int nu = slots(&p, 0, src[0], off[0]), nv = slots(&p, 1, src[1], off[1]);
+	int64_t *ix = xmalloc((size_t)(H * W) * sizeof *ix);
+	Shape hs = ir_shape_make(2, p.in);
+	int acc = -1;
+	for (int u = 0; u < nu && !c->fail; u++)
+		for (int v = 0; v < nv && !c->fail; v++) {
+			int want = gr_full(c, DT_F32, &hs, 0);
+			float *wd = c->g->val[want].data;
+			for (int64_t h = 0; h < H; h++)
+				for (int64_t w = 0; w < W; w++) {
+					ix[h * W + w] = src[0][u][h] * (p.out[1] + 1) + src[1][v][w];
+					int64_t i = off[0][u][h], j = off[1][v][w];
+					wd[h * W + w] = i < 0 || j < 0 ? -2.0f : (float)(i * p.k[1] + j);
+				}
+			int k = ir_add_const(c->g, "grad.pos", DT_I64, hs, ix, (size_t)(H * W) * sizeof *ix, false);
+			int here = gr_bin(c, OP_EQUAL, flat_gather_k(c, arg, k), want);
+			int part = gr_where(c, here, flat_gather_k(c, gs, k), gr_scalar(c, t, 0));
+			acc = acc < 0 ? part : gr_bin(c, OP_ADD, acc, part);
+		}
+	for (int a = 0; a < 2; a++) {
+		for (int64_t u = 0; u < p.k[a]; u++)
+			free(src[a][u]), free(off[a][u]);
+		free(src[a]), free(off[a]);
+	}
 	free(ix);
 	gin[0] = unlift(c, &q, acc, in(c, 0));
 	return 0;
