@@ -170,14 +170,14 @@ nncc_abi_wide_images(int64_t n, int64_t hw)
  * by im2col (nb = nncc_abi_wide_images: nb*oh*ow*(c/g*kh*kw + k/g)); or
  * the dot products over a padded copy of the input (runtime/conv_wgrad.c:
  * the input in dh x dw phase planes of hq x wq, the window padded to wq
- * columns and whole vectors, the taps' offsets, slack). */
+ * columns and whole vectors, the taps' order, offsets and tiles, slack). */
 static inline int64_t
 nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh,
 		      int64_t kw, int64_t dh, int64_t dw)
 {
 	int64_t hw = oh * ow, col = nncc_abi_wide_images(n, hw) * hw * (c / g * kh * kw + k / g);
 	int64_t hq = (oh - 1) / dh + kh, wq = (ow - 1) / dw + kw, run = (kh * wq + 15) / 16 * 16;
-	int64_t flat = n * c * dh * dw * hq * wq + wq + 16 + k * c * run + 2 * hw + 16;
+	int64_t flat = n * c * dh * dw * hq * wq + wq + 16 + k * c * run + 6 * hw + 32;
 
 	return g != 1 || flat < col ? col : flat;
 }

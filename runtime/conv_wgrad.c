@@ -75,25 +75,31 @@ flat_planes(const Flat *f, int64_t lo, int64_t hi)
 						memset(d, 0, (size_t)f->Wq * sizeof(float));
 						continue;
 					}
-					const float *r = s + iy * f->W;
-					for (int64_t b = 0; b < f->Wq; b++) {
-						int64_t ix = b * f->DW + px - f->PW;
-						d[b] = ix >= 0 && ix < f->W ? r[ix] : 0.0f;
-					}
+					/* zeros, columns [b0, b1) of the row (every dw-th), zeros */
+					const float *r = s + iy * f->W + px - f->PW;
+					int64_t b0, b1;
+					rt_valid_cols(px - f->PW, f->DW, f->W, f->Wq, &b0, &b1);
+					memset(d, 0, (size_t)b0 * sizeof(float));
+					if (f->DW == 1)
+						memcpy(d + b0, r + b0, (size_t)(b1 - b0) * sizeof(float));
+					else
+						for (int64_t b = b0; b < b1; b++)
+							d[b] = r[b * f->DW];
+					memset(d + b1, 0, (size_t)(f->Wq - b1) * sizeof(float));
 				}
 	}
 }
 
 /* One tile of the dot products: KB filters x OB taps, each the sum over
  * cb channels of a run of lp floats (whole vectors) of the window (w[i] +
- * c*wc) and the padded input (x[j] + c*xc); added into out[i*ldo + j],
- * or stored there when first. The KB + OB loads of each step feed KB*OB
- * multiply-adds from registers (3 x 9: 12 loads, 27 multiply-adds). */
+ * c*wc) and the padded input (x[j] + c*xc); into out[i*MAX_OB + j]. The
+ * KB + OB loads of each step feed KB*OB multiply-adds from registers
+ * (3 x 9: 12 loads, 27 multiply-adds). */
+enum { MAX_OB = 9 }; /* taps per tile */
 typedef struct Tile {
-	const float *w[16], *x[16];
-	int64_t cb, wc, xc, lp, ldo;
+	const float *w[16], *x[MAX_OB];
+	int64_t cb, wc, xc, lp;
 	float *out;
-	int first;
 } Tile;
 
 #define DOTS(KB, OB)                                                                              \
@@ -122,10 +128,8 @@ typedef struct Tile {
 			}                                                                         \
 		}                                                                                 \
 		for (int i = 0; i < KB; i++)                                                      \
-			for (int j = 0; j < OB; j++) {                                            \
-				float s = _mm512_reduce_add_ps(acc[i][j]);                        \
-				t->out[i * t->ldo + j] = t->first ? s : t->out[i * t->ldo + j] + s; \
-			}                                                                         \
+			for (int j = 0; j < OB; j++)                                              \
+				t->out[i * MAX_OB + j] = _mm512_reduce_add_ps(acc[i][j]);          \
 	}
 
 DOTS(3, 9)
@@ -148,16 +152,17 @@ static const struct {
 };
 
 enum {
-	MAX_OB = 9,            /* taps per tile */
 	GROUP_FLOATS = 98304,  /* window floats per group of filters (384 KiB: L2 holds them) */
 	MIN_RUN = 2048,        /* floats per dot product at least (channels joined) */
+	MIN_TAPS = 4,          /* taps at least */
 };
 
 typedef struct Dots {
 	const Flat *f;
-	float *y;
-	const int64_t *xoff; /* per tap: its offset in an (image, channel) block of xp */
-	int64_t hw, cb, kg;  /* taps; channels per block; filters per group */
+	const int64_t *tap;  /* the taps phase by phase (a tile's taps share a phase plane: L1) */
+	const int64_t *xoff; /* per tap of that order: its offset in an (image, channel) block of xp */
+	const int64_t *tile; /* tiles: their first place in that order, and one past the last */
+	int64_t ntile, hw, cb, kg; /* tiles; taps; channels per block; filters per group */
 	int64_t chunks;
 } Dots;
 
@@ -178,28 +183,26 @@ dots_chunk(void *closure, int64_t ch)
 	for (int64_t c0 = 0; c0 < f->C; c0 += d->cb)
 		for (int64_t k0 = ka; k0 < kz; k0 += d->kg)
 			for (int64_t n = n0; n < n1; n++)
-				for (int64_t o0 = 0; o0 < d->hw; o0 += MAX_OB) {
-					int ob = (int)(d->hw - o0 < MAX_OB ? d->hw - o0 : MAX_OB), kb = dots_fns[ob].kb;
+				for (int64_t ti = 0; ti < d->ntile; ti++) {
+					int64_t o0 = d->tile[ti];
+					int ob = (int)(d->tile[ti + 1] - o0), kb = dots_fns[ob].kb;
 					int64_t k1 = kz < k0 + d->kg ? kz : k0 + d->kg;
+					float part[16 * MAX_OB];
 					Tile t = {.cb = f->C - c0 < d->cb ? f->C - c0 : d->cb, .wc = lp, .xc = f->P,
-						  .lp = lp, .ldo = d->hw, .first = c0 == 0};
+						  .lp = lp, .out = part};
 					for (int j = 0; j < ob; j++)
 						t.x[j] = f->xp + (n * f->C + c0) * f->P + d->xoff[o0 + j];
 					for (int64_t k = k0; k < k1; k += kb) {
-						float part[16 * MAX_OB];
 						int rows = (int)(k1 - k < kb ? k1 - k : kb);
-						float *yk = f->y + (n * f->K + k) * d->hw + o0;
+						float *yk = f->y + (n * f->K + k) * d->hw;
 						for (int i = 0; i < kb; i++) /* missing rows repeat the last */
 							t.w[i] = f->wp + ((k + (i < rows ? i : rows - 1)) * f->C + c0) * lp;
-						t.out = yk, t.ldo = d->hw;
-						if (rows < kb) { /* a short tile: through part */
-							t.out = part, t.ldo = MAX_OB;
-							for (int i = 0; i < rows && c0 > 0; i++)
-								memcpy(part + i * MAX_OB, yk + i * d->hw, (size_t)ob * sizeof(float));
-						}
 						dots_fns[ob].fn(&t);
-						for (int i = 0; i < rows && rows < kb; i++)
-							memcpy(yk + i * d->hw, part + i * MAX_OB, (size_t)ob * sizeof(float));
+						for (int i = 0; i < rows; i++)
+							for (int j = 0; j < ob; j++) {
+								float *o = yk + i * d->hw + d->tap[o0 + j];
+								*o = c0 ? *o + part[i * MAX_OB + j] : part[i * MAX_OB + j];
+							}
 					}
 				}
 }
@@ -237,20 +240,37 @@ rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float *y,
 	f.P = DH * DW * f.Hq * f.Wq;
 	f.L = (KH * f.Wq + 15) / 16 * 16;
 	f.nx = N * C;
-	if (C * f.L < MIN_RUN / 4) /* short runs: the reductions would cost more than im2col saves */
+	/* short runs: the reductions would cost more than im2col saves; fewer
+	 * than MIN_TAPS taps: each window load feeds too few multiply-adds
+	 * (a stride-2 1x1's one tap: 16 loads for 16, a matrix-vector product
+	 * per image, where im2col's GEMM reuses them across the images) */
+	if (C * f.L < MIN_RUN / 4 || hw < MIN_TAPS)
 		return 0;
 	/* scratch: xp (and slack: the last tap's run ends L - KH*Wq + OW - 1
-	 * floats past its plane, on wp's zeros), wp, the taps' offsets */
+	 * floats past its plane, on wp's zeros), wp, and the taps phase by
+	 * phase, their offsets, and tiles of at most MAX_OB taps of one phase
+	 * (3 hw + 1 int64) */
 	int64_t nxp = f.nx * f.P + f.Wq + 16, nwp = K * C * f.L;
-	if (nxp + nwp + 2 * hw + 16 > room)
+	if (nxp + nwp + 6 * hw + 32 > room)
 		return 0;
 	f.xp = scratch;
 	f.wp = f.xp + nxp;
-	int64_t *xoff = (int64_t *)(((uintptr_t)(f.wp + nwp) + 63) & ~(uintptr_t)63);
-	for (int64_t o = 0; o < hw; o++) {
-		int64_t oy = o / OW, ox = o % OW;
-		xoff[o] = ((oy % DH * DW + ox % DW) * f.Hq + oy / DH) * f.Wq + ox / DW;
-	}
+	int64_t *tap = (int64_t *)(((uintptr_t)(f.wp + nwp) + 63) & ~(uintptr_t)63);
+	int64_t *xoff = tap + hw, *tile = xoff + hw, nt = 0, q = 0;
+	for (int64_t py = 0; py < DH; py++)
+		for (int64_t px = 0; px < DW; px++) {
+			int64_t first = q;
+			for (int64_t o = 0; o < hw; o++) {
+				int64_t oy = o / OW, ox = o % OW;
+				if (oy % DH != py || ox % DW != px)
+					continue;
+				if ((q - first) % MAX_OB == 0)
+					tile[nt++] = q;
+				tap[q] = o;
+				xoff[q++] = ((py * DW + px) * f.Hq + oy / DH) * f.Wq + ox / DW;
+			}
+		}
+	tile[nt] = q;
 	memset(f.xp + f.nx * f.P, 0, (size_t)(f.Wq + 16) * sizeof(float));
 	FlatJob job = {&f, f.nx + K * C, rt_chunks(f.nx + K * C, nxp + nwp)};
 	int par = cx && cx->parallel_for && cx->nthreads > 1;
@@ -260,11 +280,11 @@ rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float *y,
 		flat_planes(&f, 0, job.n);
 	/* channels per block: runs of MIN_RUN floats at least; filters per
 	 * group: their windows over the block within GROUP_FLOATS */
-	Dots d = {.f = &f, .xoff = xoff, .hw = hw};
+	Dots d = {.f = &f, .tap = tap, .xoff = xoff, .tile = tile, .ntile = nt, .hw = hw};
 	d.cb = (MIN_RUN + f.L - 1) / f.L;
 	d.cb = d.cb > C ? C : d.cb;
-	d.kg = GROUP_FLOATS / (d.cb * f.L);
-	d.kg = d.kg < 16 ? 16 : d.kg;
+	d.kg = GROUP_FLOATS / (d.cb * f.L) / 3 * 3; /* whole tiles of 3 filters (9 taps) */
+	d.kg = d.kg < 3 ? 3 : d.kg;
 	d.chunks = par ? cx->nthreads : 1;
 	if (N < d.chunks && K < d.chunks) /* too few of either to share */
 		d.chunks = N > K ? N : K;
