@@ -155,6 +155,7 @@ enum {
 	GROUP_FLOATS = 98304,  /* window floats per group of filters (384 KiB: L2 holds them) */
 	MIN_RUN = 2048,        /* floats per dot product at least (channels joined) */
 	MIN_TAPS = 4,          /* taps at least */
+	PHASE_FLOATS = 8192,   /* floats of an (image, channel) block past which tiles keep to a phase */
 };
 
 typedef struct Dots {
@@ -257,19 +258,22 @@ rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float *y,
 	f.wp = f.xp + nxp;
 	int64_t *tap = (int64_t *)(((uintptr_t)(f.wp + nwp) + 63) & ~(uintptr_t)63);
 	int64_t *xoff = tap + hw, *tile = xoff + hw, nt = 0, q = 0;
-	for (int64_t py = 0; py < DH; py++)
-		for (int64_t px = 0; px < DW; px++) {
-			int64_t first = q;
-			for (int64_t o = 0; o < hw; o++) {
-				int64_t oy = o / OW, ox = o % OW;
-				if (oy % DH != py || ox % DW != px)
-					continue;
-				if ((q - first) % MAX_OB == 0)
-					tile[nt++] = q;
-				tap[q] = o;
-				xoff[q++] = ((py * DW + px) * f.Hq + oy / DH) * f.Wq + ox / DW;
-			}
+	/* taps grouped by phase only where an image's channel outgrows L1
+	 * (the stem's 4 x 115 x 115 floats): else a tile of one phase's taps
+	 * would hold fewer of them (4, 2, 2 and 1 of a 3x3's 9 at stride 2) */
+	int64_t groups = f.P > PHASE_FLOATS ? DH * DW : 1;
+	for (int64_t ph = 0; ph < groups; ph++) {
+		int64_t first = q, py = ph / DW, px = ph % DW;
+		for (int64_t o = 0; o < hw; o++) {
+			int64_t oy = o / OW, ox = o % OW;
+			if (groups > 1 && (oy % DH != py || ox % DW != px))
+				continue;
+			if ((q - first) % MAX_OB == 0)
+				tile[nt++] = q;
+			tap[q] = o;
+			xoff[q++] = ((oy % DH * DW + ox % DW) * f.Hq + oy / DH) * f.Wq + ox / DW;
 		}
+	}
 	tile[nt] = q;
 	memset(f.xp + f.nx * f.P, 0, (size_t)(f.Wq + 16) * sizeof(float));
 	FlatJob job = {&f, f.nx + K * C, rt_chunks(f.nx + K * C, nxp + nwp)};

@@ -278,12 +278,14 @@ test_conv2d(void **state)
 		/* weight gradients by dot products over a padded input
 		 * (conv_wgrad.c): 5x5 taps (tiles of 9, 9 and 7 taps), 7
 		 * filters (a short tile); a dilated window (4 phase planes, 36
-		 * taps in 4 tiles of 9, one phase each),
+		 * taps in 4 tiles of 9 in order; and planes past PHASE_FLOATS,
+		 * 64 taps in tiles of one phase: 9, 7, 9, 7, 9, 7, 9, 7),
 		 * uneven pads; 2x2 taps of 4 phases (tiles of one tap, 16
 		 * filters and a short one of 4); runs of over 2048 floats (one
 		 * channel a block) */
 		{5, 3, 20, 20, 7, 18, 18, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 		{4, 3, 41, 41, 5, 19, 19, 1, 1, 1, 1, 0, 0, 2, 2, 1, 0},
+		{2, 2, 100, 100, 5, 48, 48, 1, 1, 1, 1, 1, 1, 2, 2, 1, 1},
 		{6, 4, 30, 30, 20, 15, 15, 1, 1, 0, 0, 0, 0, 2, 2, 1, 0},
 		{2, 3, 46, 46, 4, 46, 46, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 	};
