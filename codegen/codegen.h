@@ -79,7 +79,7 @@ typedef enum KrOp {
 typedef struct Kx {
 	KxKind kind;
 	DType dtype;     /* type of the result; loads convert from the buffer's type */
-	int op;          /* KuOp, KbOp or KrOp */
+	int op;          /* KuOp, KbOp or KrOp; KX_IDX: 1 when a is a constant whose every value is in [0, ext) (no wrap, no check) */
 	double c;        /* KX_CONST value */
 	int buf;         /* KX_LOAD: buffer index */
 	Aff idx;         /* KX_LOAD: element index; KX_RANDOM: the element's counter index */

@@ -194,8 +194,8 @@ static void print_kx(const KernelList *kl, const Kernel *k, const Kx *x, FILE *f
 		print_aff(&x->idx, k->nvar, f);
 		fputs(")", f);
 		break;
-	case KX_IDX: /* idx(i, extent)*stride, chained with + */
-		fputs("idx(", f);
+	case KX_IDX: /* idx(i, extent)*stride, chained with + (cidx: a constant known in range) */
+		fputs(x->op ? "cidx(" : "idx(", f);
 		print_kx(kl, k, x->a, f);
 		fprintf(f, ", %" PRId64 ")*%" PRId64, x->ext, x->stride);
 		if (x->b) {

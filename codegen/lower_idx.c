@@ -28,6 +28,24 @@ static Kx *kx_idx(Lower *L, Kx *a, int64_t ext, int64_t stride, Kx *rest)
 	return x;
 }
 
+/* Whether input i of node is a constant index tensor whose every value
+ * lies in [0, ext): its KX_IDX then needs no wrap and no range check
+ * (the gathers autodiff makes, at constant positions). */
+static bool const_in_range(Lower *L, int node, int i, int64_t ext)
+{
+	const Value *ix = lw_in(L, node, i);
+	int64_t n = ir_shape_numel(&ix->shape);
+	if (ix->kind != VK_CONST || !ix->data || ix->state != 0 || n < 0 ||
+	    (ix->dtype != DT_I64 && ix->dtype != DT_I32))
+		return false;
+	for (int64_t k = 0; k < n; k++) {
+		int64_t v = ix->dtype == DT_I64 ? ((const int64_t *)ix->data)[k] : ((const int32_t *)ix->data)[k];
+		if (v < 0 || v >= ext)
+			return false;
+	}
+	return true;
+}
+
 /* A load of input 0 of node at x coordinates xc plus the run-time offset dyn. */
 static Kx *dyn_load(Lower *L, int node, const Aff *xc, Kx *dyn)
 {
@@ -122,7 +140,9 @@ static Kx *gather_at(Lower *L, int node, const Aff *coord)
 		return NULL;
 	int64_t st[IR_MAX_RANK];
 	lw_strides(&x->shape, st);
-	return dyn_load(L, node, xc, kx_idx(L, iv, x->shape.d[axis].n, st[axis], NULL));
+	Kx *k = kx_idx(L, iv, x->shape.d[axis].n, st[axis], NULL);
+	k->op = const_in_range(L, node, 1, x->shape.d[axis].n);
+	return dyn_load(L, node, xc, k);
 }
 
 int lw_gather_dyn(Lower *L, int node)
