@@ -25,8 +25,9 @@
  * im2col's GEMM reached 55%). The price is Wq/KW as many multiply-adds
  * (58/56 there) and a reduction across the lanes per tile and block of
  * channels: runs shorter than MIN_RUN/4 floats keep im2col, and so do
- * windows narrower than MIN_KW. Every sum runs in the same order whatever
- * the thread count (threads split the images, or the filters). */
+ * windows narrower than MIN_KW and outputs of fewer than MIN_TAPS taps.
+ * Every sum runs in the same order whatever the thread count (threads
+ * split the images, or the filters). */
 #include <stdint.h>
 #include <string.h>
 
@@ -76,15 +77,15 @@ flat_planes(const Flat *f, int64_t lo, int64_t hi)
 						continue;
 					}
 					/* zeros, columns [b0, b1) of the row (every dw-th), zeros */
-					const float *r = s + iy * f->W + px - f->PW;
-					int64_t b0, b1;
-					rt_valid_cols(px - f->PW, f->DW, f->W, f->Wq, &b0, &b1);
+					const float *r = s + iy * f->W;
+					int64_t off = px - f->PW, b0, b1;
+					rt_valid_cols(off, f->DW, f->W, f->Wq, &b0, &b1);
 					memset(d, 0, (size_t)b0 * sizeof(float));
 					if (f->DW == 1)
-						memcpy(d + b0, r + b0, (size_t)(b1 - b0) * sizeof(float));
+						memcpy(d + b0, r + b0 + off, (size_t)(b1 - b0) * sizeof(float));
 					else
 						for (int64_t b = b0; b < b1; b++)
-							d[b] = r[b * f->DW];
+							d[b] = r[b * f->DW + off];
 					memset(d + b1, 0, (size_t)(f->Wq - b1) * sizeof(float));
 				}
 	}
@@ -160,7 +161,7 @@ enum {
 
 typedef struct Dots {
 	const Flat *f;
-	const int64_t *tap;  /* the taps phase by phase (a tile's taps share a phase plane: L1) */
+	const int64_t *tap;  /* the taps in order, or phase by phase (PHASE_FLOATS: a tile's taps then share a phase plane, from L1) */
 	const int64_t *xoff; /* per tap of that order: its offset in an (image, channel) block of xp */
 	const int64_t *tile; /* tiles: their first place in that order, and one past the last */
 	int64_t ntile, hw, cb, kg; /* tiles; taps; channels per block; filters per group */
@@ -168,7 +169,7 @@ typedef struct Dots {
 } Dots;
 
 /* Chunk ch: images [n0, n1) (a share of N), or all of them and filters
- * [ka, kb) (a share of K, when fewer images than chunks); for each block
+ * [ka, kz) (a share of K, when fewer images than chunks); for each block
  * of cb channels and group of kg filters (its windows stay in L2), each
  * image's tiles. */
 static void
