@@ -171,6 +171,11 @@ nncc_abi_wide_images(int64_t n, int64_t hw)
  * the dot products over a padded copy of the input (runtime/conv_wgrad.c:
  * the input in dh x dw phase planes of hq x wq, the window padded to wq
  * columns and whole vectors, the taps' order, offsets and tiles, slack). */
+enum {
+	NNCC_ABI_WIDE_FLAT_MIN_KW = 14,   /* the dot products' windows: at least this wide, */
+	NNCC_ABI_WIDE_FLAT_MIN_TAPS = 4,  /* at least this many taps (oh*ow), */
+	NNCC_ABI_WIDE_FLAT_MIN_RUN = 512, /* runs of at least this many floats over the channels */
+};
 static inline int64_t
 nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh,
 		      int64_t kw, int64_t dh, int64_t dw)
@@ -179,7 +184,10 @@ nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, in
 	int64_t hq = (oh - 1) / dh + kh, wq = (ow - 1) / dw + kw, run = (kh * wq + 15) / 16 * 16;
 	int64_t flat = n * c * dh * dw * hq * wq + wq + 16 + k * c * run + 6 * hw + 32;
 
-	return g != 1 || flat < col ? col : flat;
+	if (g != 1 || kw < NNCC_ABI_WIDE_FLAT_MIN_KW || hw < NNCC_ABI_WIDE_FLAT_MIN_TAPS ||
+	    c * run < NNCC_ABI_WIDE_FLAT_MIN_RUN)
+		return col; /* no dot products */
+	return flat < col ? col : flat;
 }
 
 /* Whether nncc_rt_conv2d_f32 may run a convolution by Winograd's

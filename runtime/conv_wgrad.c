@@ -24,7 +24,7 @@
  * (ResNet-18's first-stage weight gradient: 92% of one core's peak, where
  * im2col's GEMM reached 55%). The price is Wq/KW as many multiply-adds
  * (58/56 there) and a reduction across the lanes per tile and block of
- * channels: runs shorter than MIN_RUN/4 floats keep im2col, and so do
+ * channels: runs shorter than 512 floats keep im2col, and so do
  * windows narrower than MIN_KW and outputs of fewer than MIN_TAPS taps.
  * Every sum runs in the same order whatever the thread count (threads
  * split the images, or the filters). */
@@ -36,7 +36,9 @@
 #include "conv_direct.h"
 #include "kernel_util.h"
 
-enum { MIN_KW = 14 }; /* windows narrower than this keep im2col (Wq/KW too dear) */
+/* windows narrower than this keep im2col (Wq/KW too dear); the code
+ * generator sizes the scratch by the same rules (runtime/abi.h) */
+enum { MIN_KW = NNCC_ABI_WIDE_FLAT_MIN_KW };
 
 typedef struct Flat {
 	const float *x, *w;
@@ -154,8 +156,8 @@ static const struct {
 
 enum {
 	GROUP_FLOATS = 98304,  /* window floats per group of filters (384 KiB: L2 holds them) */
-	MIN_RUN = 2048,        /* floats per dot product at least (channels joined) */
-	MIN_TAPS = 4,          /* taps at least */
+	MIN_RUN = 2048,        /* floats per dot product (channels joined) from which a block stops */
+	MIN_TAPS = NNCC_ABI_WIDE_FLAT_MIN_TAPS, /* taps at least */
 	PHASE_FLOATS = 8192,   /* floats of an (image, channel) block past which tiles keep to a phase */
 };
 
@@ -246,7 +248,7 @@ rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float *y,
 	 * than MIN_TAPS taps: each window load feeds too few multiply-adds
 	 * (a stride-2 1x1's one tap: 16 loads for 16, a matrix-vector product
 	 * per image, where im2col's GEMM reuses them across the images) */
-	if (C * f.L < MIN_RUN / 4 || hw < MIN_TAPS)
+	if (C * f.L < NNCC_ABI_WIDE_FLAT_MIN_RUN || hw < MIN_TAPS)
 		return 0;
 	/* scratch: xp (and slack: the last tap's run ends L - KH*Wq + OW - 1
 	 * floats past its plane, on wp's zeros), wp, and the taps phase by
