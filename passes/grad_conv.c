@@ -321,12 +321,12 @@ static int window(GradCtx *c, int xp, const Pool *p, int64_t i, int64_t j)
 
 /* The windows that see each input position along axis a, in slots: for
  * input position h, slot u holds the u-th offset i (increasing) whose
- * window o (o * s + i * d == h + pad) exists, as off[u][h] = i and
- * src[u][h] = o; a slot past the last such offset holds src = out (one
+ * window o (o * s + i * d == h + pad) exists, as off[u*in + h] = i and
+ * src[u*in + h] = o (k*in entries each); a slot past the last such offset holds src = out (one
  * past the last output: a sentinel row the caller pads with a value that
  * contributes nothing) and off = -1. Returns the slots, the most offsets
  * any position has (ceil(k / s) at dilation 1; k at stride 1). */
-static int slots(const Pool *p, int a, int64_t **src, int64_t **off)
+static int slots(const Pool *p, int a, int64_t *src, int64_t *off)
 {
 	int n = 0;
 	for (int64_t h = 0; h < p->in[a]; h++) {
@@ -335,13 +335,13 @@ static int slots(const Pool *p, int a, int64_t **src, int64_t **off)
 			int64_t r = h + p->pads[a] - i * p->dil[a];
 			if (r < 0 || r % p->st[a] || r / p->st[a] >= p->out[a])
 				continue;
-			src[u][h] = r / p->st[a];
-			off[u][h] = i;
+			src[u * p->in[a] + h] = r / p->st[a];
+			off[u * p->in[a] + h] = i;
 			u++;
 		}
 		n = u > n ? u : n;
 		for (; u < p->k[a]; u++)
-			src[u][h] = p->out[a], off[u][h] = -1;
+			src[u * p->in[a] + h] = p->out[a], off[u * p->in[a] + h] = -1;
 	}
 	return n;
 }
@@ -449,12 +449,10 @@ int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 	 * constant index and a compare with a constant of the offsets; the
 	 * terms in increasing offset order, as the windows' are */
 	int64_t H = p.in[0], W = p.in[1];
-	int64_t **src[2], **off[2];
+	int64_t *src[2], *off[2];
 	for (int a = 0; a < 2; a++) {
-		src[a] = xmalloc((size_t)p.k[a] * sizeof *src[a]);
-		off[a] = xmalloc((size_t)p.k[a] * sizeof *off[a]);
-		for (int64_t u = 0; u < p.k[a]; u++)
-			src[a][u] = xmalloc((size_t)p.in[a] * 8), off[a][u] = xmalloc((size_t)p.in[a] * 8);
+		src[a] = xmalloc((size_t)(p.k[a] * p.in[a]) * sizeof *src[a]);
+		off[a] = xmalloc((size_t)(p.k[a] * p.in[a]) * sizeof *off[a]);
 	}
 	int nu = slots(&p, 0, src[0], off[0]), nv = slots(&p, 1, src[1], off[1]);
 	int64_t *ix = xmalloc((size_t)(H * W) * sizeof *ix);
@@ -466,8 +464,8 @@ int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 			float *wd = c->g->val[want].data;
 			for (int64_t h = 0; h < H; h++)
 				for (int64_t w = 0; w < W; w++) {
-					ix[h * W + w] = src[0][u][h] * (p.out[1] + 1) + src[1][v][w];
-					int64_t i = off[0][u][h], j = off[1][v][w];
+					ix[h * W + w] = src[0][u * H + h] * (p.out[1] + 1) + src[1][v * W + w];
+					int64_t i = off[0][u * H + h], j = off[1][v * W + w];
 					wd[h * W + w] = i < 0 || j < 0 ? -2.0f : (float)(i * p.k[1] + j);
 				}
 			int k = ir_add_const(c->g, "grad.pos", DT_I64, hs, ix, (size_t)(H * W) * sizeof *ix, false);
@@ -475,11 +473,8 @@ int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 			int part = gr_where(c, here, flat_gather_k(c, gs, k), gr_scalar(c, t, 0));
 			acc = acc < 0 ? part : gr_bin(c, OP_ADD, acc, part);
 		}
-	for (int a = 0; a < 2; a++) {
-		for (int64_t u = 0; u < p.k[a]; u++)
-			free(src[a][u]), free(off[a][u]);
+	for (int a = 0; a < 2; a++)
 		free(src[a]), free(off[a]);
-	}
 	free(ix);
 	gin[0] = unlift(c, &q, acc, in(c, 0));
 	return 0;

@@ -164,29 +164,41 @@ nncc_abi_wide_images(int64_t n, int64_t hw)
 
 	return nb < n ? nb : n;
 }
-/* Floats of scratch for such a convolution (nncc_abi_conv_blocks) of n
- * images of c channels, k filters, g groups, window kh x kw at dilation
- * dh x dw, output oh x ow: the most of its two ways. Blocks of images
- * by im2col (nb = nncc_abi_wide_images: nb*oh*ow*(c/g*kh*kw + k/g)); or
- * the dot products over a padded copy of the input (runtime/conv_wgrad.c:
+/* Floats of scratch the dot products of runtime/conv_wgrad.c need for
+ * such a convolution (nncc_abi_conv_blocks) of n images of c channels, k
+ * filters, g groups, window kh x kw at dilation dh x dw, output oh x ow:
  * the input in dh x dw phase planes of hq x wq, the window padded to wq
- * columns and whole vectors, the taps' order, offsets and tiles, slack). */
+ * columns and whole vectors (runs of kh*wq floats a channel), the taps'
+ * order, offsets and tiles, slack; or 0 where their rules leave the
+ * convolution to im2col: one group, a window at least MIN_KW wide, at
+ * least MIN_TAPS taps, runs of at least MIN_RUN floats over the channels. */
 enum {
-	NNCC_ABI_WIDE_FLAT_MIN_KW = 14,   /* the dot products' windows: at least this wide, */
-	NNCC_ABI_WIDE_FLAT_MIN_TAPS = 4,  /* at least this many taps (oh*ow), */
-	NNCC_ABI_WIDE_FLAT_MIN_RUN = 512, /* runs of at least this many floats over the channels */
+	NNCC_ABI_WIDE_FLAT_MIN_KW = 14,
+	NNCC_ABI_WIDE_FLAT_MIN_TAPS = 4,
+	NNCC_ABI_WIDE_FLAT_MIN_RUN = 512,
 };
+static inline int64_t
+nncc_abi_wide_flat(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh,
+		   int64_t kw, int64_t dh, int64_t dw)
+{
+	if (g != 1 || dh < 1 || dw < 1 || kw < NNCC_ABI_WIDE_FLAT_MIN_KW || oh * ow < NNCC_ABI_WIDE_FLAT_MIN_TAPS)
+		return 0;
+	int64_t hq = (oh - 1) / dh + kh, wq = (ow - 1) / dw + kw, run = (kh * wq + 15) / 16 * 16;
+	if (c * run < NNCC_ABI_WIDE_FLAT_MIN_RUN)
+		return 0;
+	return n * c * dh * dw * hq * wq + wq + 16 + k * c * run + 6 * oh * ow + 32;
+}
+
+/* Floats of scratch for such a convolution: the most of its two ways,
+ * blocks of images by im2col (nb = nncc_abi_wide_images:
+ * nb*oh*ow*(c/g*kh*kw + k/g)) and the dot products (nncc_abi_wide_flat). */
 static inline int64_t
 nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh,
 		      int64_t kw, int64_t dh, int64_t dw)
 {
 	int64_t hw = oh * ow, col = nncc_abi_wide_images(n, hw) * hw * (c / g * kh * kw + k / g);
-	int64_t hq = (oh - 1) / dh + kh, wq = (ow - 1) / dw + kw, run = (kh * wq + 15) / 16 * 16;
-	int64_t flat = n * c * dh * dw * hq * wq + wq + 16 + k * c * run + 6 * hw + 32;
+	int64_t flat = nncc_abi_wide_flat(n, c, k, g, oh, ow, kh, kw, dh, dw);
 
-	if (g != 1 || kw < NNCC_ABI_WIDE_FLAT_MIN_KW || hw < NNCC_ABI_WIDE_FLAT_MIN_TAPS ||
-	    c * run < NNCC_ABI_WIDE_FLAT_MIN_RUN)
-		return col; /* no dot products */
 	return flat < col ? col : flat;
 }
 

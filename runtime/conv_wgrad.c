@@ -24,8 +24,8 @@
  * (ResNet-18's first-stage weight gradient: 92% of one core's peak, where
  * im2col's GEMM reached 55%). The price is Wq/KW as many multiply-adds
  * (58/56 there) and a reduction across the lanes per tile and block of
- * channels: runs shorter than 512 floats keep im2col, and so do
- * windows narrower than MIN_KW and outputs of fewer than MIN_TAPS taps.
+ * channels: short runs keep im2col, and so do narrow windows and
+ * outputs of few taps (the rules in runtime/abi.h, nncc_abi_wide_flat).
  * Every sum runs in the same order whatever the thread count (threads
  * split the images, or the filters). */
 #include <stdint.h>
@@ -35,10 +35,6 @@
 
 #include "conv_direct.h"
 #include "kernel_util.h"
-
-/* windows narrower than this keep im2col (Wq/KW too dear); the code
- * generator sizes the scratch by the same rules (runtime/abi.h) */
-enum { MIN_KW = NNCC_ABI_WIDE_FLAT_MIN_KW };
 
 typedef struct Flat {
 	const float *x, *w;
@@ -156,8 +152,7 @@ static const struct {
 
 enum {
 	GROUP_FLOATS = 98304,  /* window floats per group of filters (384 KiB: L2 holds them) */
-	MIN_RUN = 2048,        /* floats per dot product (channels joined) from which a block stops */
-	MIN_TAPS = NNCC_ABI_WIDE_FLAT_MIN_TAPS, /* taps at least */
+	BLOCK_RUN = 2048,      /* floats per dot product (channels joined) from which a block stops */
 	PHASE_FLOATS = 8192,   /* floats of an (image, channel) block past which tiles keep to a phase */
 };
 
@@ -232,8 +227,16 @@ rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float *y,
 	int64_t KH = p[7], KW = p[8], SH = p[9], SW = p[10], PH = p[11], PW = p[12];
 	int64_t DH = p[13], DW = p[14], G = p[15], hw = OH * OW;
 
-	if (G != 1 || SH != 1 || SW != 1 || KW <= OW || KW < MIN_KW || DH < 1 || DW < 1 || PH < 0 ||
-	    PW < 0 || !__builtin_cpu_supports("avx512f"))
+	/* the shape rules (runtime/abi.h, which the code generator sizes the
+	 * scratch by): windows narrower than NNCC_ABI_WIDE_FLAT_MIN_KW would
+	 * pay too much of Wq/KW; short runs, reductions costing more than
+	 * im2col saves; fewer than NNCC_ABI_WIDE_FLAT_MIN_TAPS taps, window
+	 * loads feeding too few multiply-adds (a stride-2 1x1's one tap: 16
+	 * loads for 16, a matrix-vector product per image, where im2col's GEMM
+	 * reuses them across the images) */
+	int64_t need = nncc_abi_wide_flat(N, C, K, G, OH, OW, KH, KW, DH, DW);
+	if (!need || need > room || SH != 1 || SW != 1 || KW <= OW || PH < 0 || PW < 0 ||
+	    !__builtin_cpu_supports("avx512f"))
 		return 0;
 	/* tap (oy, ox) reads padded row oy + i*dh: phase oy % dh, phase row
 	 * oy / dh + i; a phase plane holds every tap's window */
@@ -244,19 +247,11 @@ rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float *y,
 	f.P = DH * DW * f.Hq * f.Wq;
 	f.L = (KH * f.Wq + 15) / 16 * 16;
 	f.nx = N * C;
-	/* short runs: the reductions would cost more than im2col saves; fewer
-	 * than MIN_TAPS taps: each window load feeds too few multiply-adds
-	 * (a stride-2 1x1's one tap: 16 loads for 16, a matrix-vector product
-	 * per image, where im2col's GEMM reuses them across the images) */
-	if (C * f.L < NNCC_ABI_WIDE_FLAT_MIN_RUN || hw < MIN_TAPS)
-		return 0;
-	/* scratch: xp (and slack: the last tap's run ends L - KH*Wq + OW - 1
-	 * floats past its plane, on wp's zeros), wp, and the taps phase by
-	 * phase, their offsets, and tiles of at most MAX_OB taps of one phase
-	 * (3 hw + 1 int64) */
+	/* scratch (need floats): xp (and slack: the last tap's run ends L -
+	 * KH*Wq + OW - 1 floats past its plane, on wp's zeros), wp, and the
+	 * taps in order or phase by phase, their offsets, and tiles of at most
+	 * MAX_OB taps (3 hw + 1 int64) */
 	int64_t nxp = f.nx * f.P + f.Wq + 16, nwp = K * C * f.L;
-	if (nxp + nwp + 6 * hw + 32 > room)
-		return 0;
 	f.xp = scratch;
 	f.wp = f.xp + nxp;
 	int64_t *tap = (int64_t *)(((uintptr_t)(f.wp + nwp) + 63) & ~(uintptr_t)63);
@@ -285,10 +280,10 @@ rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float *y,
 		cx->parallel_for(cx->pool, flat_chunk, &job, job.chunks);
 	else
 		flat_planes(&f, 0, job.n);
-	/* channels per block: runs of MIN_RUN floats at least; filters per
+	/* channels per block: runs of BLOCK_RUN floats at least; filters per
 	 * group: their windows over the block within GROUP_FLOATS */
 	Dots d = {.f = &f, .tap = tap, .xoff = xoff, .tile = tile, .ntile = nt, .hw = hw};
-	d.cb = (MIN_RUN + f.L - 1) / f.L;
+	d.cb = (BLOCK_RUN + f.L - 1) / f.L;
 	d.cb = d.cb > C ? C : d.cb;
 	d.kg = GROUP_FLOATS / (d.cb * f.L) / 3 * 3; /* whole tiles of 3 filters (9 taps) */
 	d.kg = d.kg < 3 ? 3 : d.kg;
