@@ -181,6 +181,14 @@ int ps_remat_candidates(const Graph *g, RematCand *out, int max);
 /* Recomputes each named forward value right before its first backward
  * reader, which and all later backward readers read the copy; 0, or -1. */
 int ps_remat(Graph *g, const char *const *values, int n, Diag *d);
+/* Recomputes, in the backward pass, every forward value of at least 4096
+ * elements whose recomputation is free: a chain of pointwise ops and views
+ * whose other inputs are parameters, values at least 16 times smaller, or
+ * values live at its one backward reader anyway, that reader pointwise too
+ * (fusion inlines the copy there, so no buffer and no pass is added, and the
+ * original dies in the forward pass). Run on every training step. The
+ * number of values recomputed, or -1. */
+int ps_remat_free(Graph *g, Diag *d);
 /* Moves every optimizer update node (named "optimizer...", not the assigns)
  * to right after the last of its inputs, so a parameter's update runs as
  * soon as its gradient exists and the gradient and the activations it was

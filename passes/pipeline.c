@@ -127,6 +127,11 @@ int ps_pipeline(Graph *g, const Options *o, Diag *d)
 	}
 	if (run(g, o, "dce", d) < 0)
 		return -1;
+	if (o->train && o->opt_level >= 1) { /* values free to recompute (remat.c) */
+		int n = ps_remat_free(g, d);
+		if (n < 0 || (n > 0 && run(g, o, "dce", d) < 0))
+			return -1;
+	}
 	if (o->train && (o->train->nremat > 0 || o->train->early_updates)) { /* --max-memory */
 		if (o->train->early_updates) /* after CSE (no merging of clones), before fusion */
 			ps_remat_early_updates(g);

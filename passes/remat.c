@@ -25,7 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { REMAT_MAX_CHAIN = 16 }; /* nodes cloned for one value at most */
+enum {
+	REMAT_MAX_CHAIN = 16,  /* nodes cloned for one value at most */
+	REMAT_FREE_MIN = 4096, /* ps_remat_free: values of fewer elements stay */
+	REMAT_FREE_SMALL = 16, /* ... and reads inputs this many times smaller freely */
+};
 
 static bool is_backward(const Node *n)
 {
@@ -251,6 +255,84 @@ int ps_remat(Graph *g, const char *const *values, int n, Diag *d)
 	if (rc == 0)
 		ir_fill_uses(g);
 	return rc;
+}
+
+/* Whether value u is live at node `at` without help: a reader at or after
+ * it. */
+static bool live_at(const Graph *g, int u, int at)
+{
+	for (int i = at; i < g->nnode; i++) {
+		const Node *n = &g->node[i];
+		for (int k = 0; k < n->nin && !n->dead; k++)
+			if (n->in[k] == u)
+				return true;
+	}
+	return false;
+}
+
+/* Backward nodes reading v (each counted once), the last into *which. */
+static int bw_readers(const Graph *g, int v, int bw, int *which)
+{
+	int n = 0;
+	for (int i = bw; i < g->nnode; i++) {
+		const Node *r = &g->node[i];
+		bool reads = false;
+		for (int k = 0; k < r->nin && !r->dead; k++)
+			reads = reads || r->in[k] == v;
+		if (reads && is_backward(r)) {
+			n++;
+			*which = i;
+		}
+	}
+	return n;
+}
+
+int ps_remat_free(Graph *g, Diag *d)
+{
+	int bw = backward_start(g), n = 0;
+	if (bw < 0 || g->nval == 0)
+		return 0;
+	int *nread = xmalloc((size_t)g->nval * sizeof *nread), chain[REMAT_MAX_CHAIN];
+	bool *isout = xmalloc((size_t)g->nval * sizeof *isout);
+	const char **names = xmalloc((size_t)g->nnode * sizeof *names);
+	bool *chosen = xcalloc((size_t)g->nval, sizeof *chosen);
+	count_readers(g, nread, isout);
+	for (int i = 0; i < bw; i++) {
+		const Node *p = &g->node[i];
+		if (p->dead || p->nout != 1)
+			continue;
+		int v = p->out[0], at = -1, len;
+		int64_t numel = ir_shape_numel(&g->val[v].shape);
+		if (numel < REMAT_FREE_MIN || bw_readers(g, v, bw, &at) != 1 ||
+		    !(ir_ops[g->node[at].op].flags & OPF_ELEMWISE) ||
+		    (len = chain_of(g, v, bw, nread, isout, chain)) == 0)
+			continue;
+		bool cheap = true;
+		for (int j = 0; j < len && cheap; j++) {
+			const Node *c = &g->node[chain[j]];
+			cheap = (ir_ops[c->op].flags & (OPF_ELEMWISE | OPF_VIEW)) != 0;
+			for (int k = 0; k < c->nin && cheap; k++) {
+				int u = c->in[k];
+				bool inner = false;
+				for (int m = 0; m < len; m++)
+					inner = inner || (u >= 0 && g->val[u].def == chain[m]);
+				if (u < 0 || inner || g->val[u].kind != VK_NODE ||
+				    ir_shape_numel(&g->val[u].shape) * REMAT_FREE_SMALL <= numel)
+					continue; /* the chain's own, a parameter, or small */
+				cheap = !chosen[u] && live_at(g, u, at); /* chosen: dies early */
+			}
+		}
+		if (cheap) {
+			names[n++] = g->val[v].name;
+			chosen[v] = true;
+		}
+	}
+	int rc = n > 0 ? ps_remat(g, names, n, d) : 0;
+	free(names);
+	free(chosen);
+	free(nread);
+	free(isout);
+	return rc < 0 ? -1 : n;
 }
 
 static bool is_update(const Node *n)

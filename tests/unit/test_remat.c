@@ -187,6 +187,68 @@ static void test_several_and_errors(void **state)
 	ir_graph_free(g);
 }
 
+/* batch norm's shape: x = tanh(x0), s = x - m, h = s * r (m, r small),
+ * y = tanh(h), x2 = x * m; backward grad/1 = y * h, grad/2 = grad/1 * s,
+ * grad/3 = grad/2 + x2. h is free to recompute at grad/1 (s is live there
+ * for grad/2): it is cloned there, fused into grad/1's kernel, and leaves
+ * the forward pass one buffer lighter. s is not (x, read twice, dies in
+ * the forward pass), nor x2, nor y (h, its input, is recomputed itself).
+ * With grad/2 reading x0 instead of s, h is not free (s would die in the
+ * forward pass), and y is (h is read at grad/1 anyway). */
+static Graph *bn_like(bool s_read_by_backward)
+{
+	Graph *g = ir_graph_new("m");
+	int x0 = ir_add_input(g, "x0", DT_F32, S(64, 64));
+	int m = param(g, "m", S(1, 64), -1, 1), r = param(g, "r", S(1, 64), 0.5, 1.5);
+	int x = op(g, OP_TANH, "fwd/x", IN(x0));
+	int s = op(g, OP_SUB, "fwd/sub", IN(x, m));
+	int h = op(g, OP_MUL, "fwd/mul", IN(s, r));
+	int y = op(g, OP_TANH, "fwd/tanh", IN(h));
+	int x2 = op(g, OP_MUL, "fwd/x2", IN(x, m));
+	int g1 = op(g, OP_MUL, "grad/1", IN(y, h));
+	int g2 = op(g, OP_MUL, "grad/2", IN(g1, s_read_by_backward ? s : x0));
+	ir_add_output(g, op(g, OP_ADD, "grad/3", IN(g2, x2)));
+	infer(g);
+	ir_fill_uses(g);
+	return g;
+}
+
+static void test_free_values(void **state)
+{
+	(void)state;
+	Graph *g = bn_like(true);
+	Tensor before[4];
+	eval(g, before);
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(ps_remat_free(g, &d), 1);
+	int r = node_named(g, "remat/fwd/mul"), g1 = node_named(g, "grad/1");
+	assert_true(r >= 0);
+	assert_int_equal(r, g1 - 1);
+	assert_int_equal(g->node[g1].in[1], g->node[r].out[0]);
+	assert_true(node_named(g, "remat/fwd/sub") < 0 && node_named(g, "remat/fwd/tanh") < 0);
+	assert_int_equal(ir_verify(g, &d), 0);
+	same_outputs(g, before);
+	KernelList kl;
+	run(g, 2, &kl);
+	assert_true(g->node[r].group != 0 && g->node[r].group == g->node[g1].group); /* no buffer */
+	int hv = g->node[node_named(g, "fwd/mul")].out[0];
+	assert_true(g->node[node_named(g, "fwd/mul")].group ==
+		    g->node[node_named(g, "fwd/tanh")].group); /* h inlined into tanh */
+	for (int b = 0; b < kl.nbuf; b++)
+		assert_true(kl.buf[b].kind != BUF_TEMP || kl.buf[b].value != hv);
+	cg_free(&kl);
+	ir_graph_free(g);
+
+	g = bn_like(false);
+	eval(g, before);
+	assert_int_equal(ps_remat_free(g, &d), 1);
+	assert_true(node_named(g, "remat/fwd/mul") < 0);
+	assert_int_equal(node_named(g, "remat/fwd/tanh"), node_named(g, "grad/1") - 1);
+	same_outputs(g, before);
+	ir_graph_free(g);
+}
+
 /* an update reading only the first gradient moves up before grad/2 */
 static void test_early_updates(void **state)
 {
@@ -223,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_clone_pointwise),
 		cmocka_unit_test(test_clone_chain),
 		cmocka_unit_test(test_several_and_errors),
+		cmocka_unit_test(test_free_values),
 		cmocka_unit_test(test_early_updates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
