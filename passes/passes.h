@@ -144,7 +144,6 @@ typedef struct TrainOptions {
 	const char *add_loss;    /* --add-loss=A,B: model outputs (scalars) added to the loss, or NULL */
 	const char *const *remat; /* --max-memory: forward values recomputed in the backward pass (remat.c) */
 	int nremat;              /* entries of remat */
-	bool early_updates;      /* --max-memory: each optimizer update right after its inputs (remat.c) */
 	const char *augment;     /* --augment=X:T,...: augmentation of input X (rng.c), or NULL */
 	bool augment_out;        /* --augment-output: also output augment.X, the augmented input */
 	const char *label;       /* the label input's name (a .nn model's `label`), NULL: "label" */

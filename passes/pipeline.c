@@ -127,14 +127,16 @@ int ps_pipeline(Graph *g, const Options *o, Diag *d)
 	}
 	if (run(g, o, "dce", d) < 0)
 		return -1;
-	if (o->train && o->opt_level >= 1) { /* values free to recompute (remat.c) */
+	/* training: each optimizer update right after its gradient, and the
+	 * values free to recompute recomputed (remat.c); after CSE (which would
+	 * merge a clone with its original), before fusion */
+	if (o->train && o->opt_level >= 1) {
+		ps_remat_early_updates(g);
 		int n = ps_remat_free(g, d);
 		if (n < 0 || (n > 0 && run(g, o, "dce", d) < 0))
 			return -1;
 	}
-	if (o->train && (o->train->nremat > 0 || o->train->early_updates)) { /* --max-memory */
-		if (o->train->early_updates) /* after CSE (no merging of clones), before fusion */
-			ps_remat_early_updates(g);
+	if (o->train && o->train->nremat > 0) { /* --max-memory's choices */
 		if (ps_remat(g, o->train->remat, o->train->nremat, d) < 0 || after(g, o, "remat", d) < 0)
 			return -1;
 	}

@@ -79,7 +79,7 @@ static int update_half(Graph *g, const OptimSpec *o, const int *wrt, int np, Dia
 int ps_split(Graph *g, const TrainOptions *t, int loss, const int *wrt, int np, const RngState *rs,
 	     Diag *d)
 {
-	if (t->grad_inputs || t->augment_out || t->early_updates || t->nremat)
+	if (t->grad_inputs || t->augment_out || t->nremat)
 		return diag(d, "--split-step: not with --grad-inputs, --augment-output or --max-memory");
 	if (np == 0)
 		return diag(d, "--split-step: the model has no trained parameter");

@@ -99,7 +99,6 @@ typedef struct RematLog {
 	const char **chosen;       /* names recomputed, in the order chosen */
 	int nchosen;               /* entries of chosen */
 	Graph *names;              /* the graph owning the names (freed with the log) */
-	bool early;                /* optimizer updates moved right after their gradients */
 } RematLog;
 /* *g, already through the pipeline: recompute forward values until its
  * plan fits a->max_memory (*g replaced by the chosen graph); -1 if none

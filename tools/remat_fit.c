@@ -1,7 +1,7 @@
 /* remat_fit.c — nncc --max-memory: a training step whose memory plan is
- * over budget is compiled again with its optimizer updates moved up and
- * forward values recomputed in the backward pass (passes/remat.c), the
- * candidates tried one by one, until the plan fits (docs/memory.md). */
+ * over budget is compiled again with forward values recomputed in the
+ * backward pass (passes/remat.c), the candidates tried one by one, until
+ * the plan fits (docs/memory.md). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +24,13 @@ static int cmp_cand(const void *pa, const void *pb)
 /* Compiles model with the training options t and the recomputed values
  * names[0..n-1], plans it and gives the plan's numbers (and the graph when
  * gout is set); 0, or -1 when this choice does not compile. */
-static int remat_trial(const DrvArgs *a, const Options *o, bool early, const char *const *names, int n,
-		       PlanStats *st, Graph **gout, Diag *d)
+static int remat_trial(const DrvArgs *a, const Options *o, const char *const *names, int n, PlanStats *st,
+		       Graph **gout, Diag *d)
 {
 	Options o2 = *o;
 	TrainOptions t2 = *o->train;
 	t2.remat = names;
 	t2.nremat = n;
-	t2.early_updates = early;
 	o2.train = &t2;
 	o2.print_after = NULL;
 	Graph *g = drv_load(a->model, &a->cs, a->train, d);
@@ -60,11 +59,10 @@ static bool smaller(const PlanStats *a, const PlanStats *b)
 }
 
 /* --max-memory: g (already through the pipeline without recomputation)
- * over budget? Then first move the optimizer updates right after their
- * gradients (ps_remat_early_updates), then try the candidates, cheap
- * classes and large values first, keeping each change that gives a smaller
- * plan (smaller()), until the plan fits. On success *g is replaced by the
- * graph of the chosen plan; -1 with the smallest plan reached otherwise. */
+ * over budget? Then try the candidates, cheap classes and large values
+ * first, keeping each change that gives a smaller plan (smaller()), until
+ * the plan fits. On success *g is replaced by the graph of the chosen
+ * plan; -1 with the smallest plan reached otherwise. */
 int drv_fit_budget(const DrvArgs *a, const Options *o, Graph **g, RematLog *log, Diag *d)
 {
 	KernelList kl;
@@ -83,21 +81,10 @@ int drv_fit_budget(const DrvArgs *a, const Options *o, Graph **g, RematLog *log,
 	Graph *best = NULL, *t = NULL;
 	PlanStats st;
 	Diag td;
-	diag_init(&td);
-	if (remat_trial(a, o, true, NULL, 0, &st, &t, &td) == 0) {
-		if (smaller(&st, &log->after)) {
-			log->early = true;
-			log->after = st;
-			best = t;
-		} else {
-			ir_graph_free(t);
-		}
-	}
 	for (int i = 0; i < log->ncand && log->after.arena > log->budget; i++) {
 		diag_init(&td);
 		log->chosen[log->nchosen] = log->cand[i].value;
-		if (remat_trial(a, o, log->early, log->chosen, log->nchosen + 1, &st, &t,
-				&td) < 0)
+		if (remat_trial(a, o, log->chosen, log->nchosen + 1, &st, &t, &td) < 0)
 			continue; /* e.g. its backward readers already read a recomputed copy */
 		if (smaller(&st, &log->after)) {
 			log->nchosen++;
@@ -113,11 +100,10 @@ int drv_fit_budget(const DrvArgs *a, const Options *o, Graph **g, RematLog *log,
 		if (best)
 			ir_graph_free(best);
 		return diag(d, "--max-memory=%" PRId64 ": cannot fit the training step: the smallest plan "
-			    "reached is %" PRId64 " arena bytes (lower bound %" PRId64 ") with %s and %d of %d "
+			    "reached is %" PRId64 " arena bytes (lower bound %" PRId64 ") with %d of %d "
 			    "candidate forward values recomputed; unconstrained %" PRId64 " bytes "
 			    "(lower bound %" PRId64 ")", log->budget, log->after.arena,
-			    log->after.lower_bound, log->early ? "early optimizer updates" : "the default order",
-			    log->nchosen, log->ncand, log->before.arena,
+			    log->after.lower_bound, log->nchosen, log->ncand, log->before.arena,
 			    log->before.lower_bound);
 	}
 	if (best)
@@ -129,9 +115,9 @@ void drv_remat_report(const RematLog *log, FILE *f)
 {
 	fprintf(f, "max-memory: budget %" PRId64 " bytes; arena %" PRId64 " bytes without "
 		"recomputation (lower bound %" PRId64 "), %" PRId64 " bytes (lower bound %" PRId64
-		") with %s and %d forward values recomputed in the backward pass\n", log->budget,
+		") with %d forward values recomputed in the backward pass\n", log->budget,
 		log->before.arena, log->before.lower_bound, log->after.arena, log->after.lower_bound,
-		log->early ? "early optimizer updates" : "the default order", log->nchosen);
+		log->nchosen);
 	static const char *const kind[] = {"pointwise", "other ops", "conv/matmul"};
 	for (int i = 0; i < log->nchosen; i++)
 		for (int j = 0; j < log->ncand; j++)

@@ -4,14 +4,15 @@ For each case a small model is exported from PyTorch (fixed seed) and its
 training step compiled twice with `nncc --train --report`: without a budget,
 and with `--max-memory` set between the unconstrained arena and the smallest
 plan the search reached on an earlier run of this test's design (so the
-budget forces the search to act: early optimizer updates, recomputation).
+budget forces the search to recompute; every training step already has its
+optimizer updates early and its free recomputations, passes/remat.c).
 Checks:
   - the budgeted plan's arena (the report's `arena bytes:`) is <= the budget
     and smaller than the unconstrained one, and the report lists the change;
   - three steps of `nncc-run --train` give bit-identical losses and weights
     (the saved safetensors files are compared byte for byte): recomputation
-    evaluates the same kernels on the same inputs, and moving an update
-    earlier changes no arithmetic, so the results must not differ at all;
+    evaluates the same kernels on the same inputs, so the results must not
+    differ at all;
   - a budget below any reachable plan is exit 1 naming the smallest plan and
     its lower bound, and leaves no output file;
   - --max-memory without --train, and a malformed size, are usage errors (2).
@@ -47,7 +48,7 @@ class CNN(nn.Module):
 
 # name: (builder, optimizer, budget as a fraction of the unconstrained arena)
 CASES = {
-    "deep_sgd": (deep, "sgd:lr=0.1,momentum=0.9", 0.6),
+    "deep_sgd": (deep, "sgd:lr=0.1,momentum=0.9", 0.85),
     "deep_adam": (deep, "adam:lr=0.01", 0.8),
     "cnn_sgd": (lambda: (CNN(), (16, 1, 24, 24)), "sgd:lr=0.05,momentum=0.9", 0.999),
 }
