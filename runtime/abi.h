@@ -189,17 +189,24 @@ nncc_abi_wide_flat(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64
 	return n * c * dh * dw * hq * wq + wq + 16 + k * c * run + 6 * oh * ow + 32;
 }
 
-/* Floats of scratch for such a convolution: the most of its two ways,
- * blocks of images by im2col (nb = nncc_abi_wide_images:
- * nb*oh*ow*(c/g*kh*kw + k/g)) and the dot products (nncc_abi_wide_flat). */
+/* Floats of scratch for such a convolution: where the dot products'
+ * rules let them run, their need (nncc_abi_wide_flat), but at least one
+ * image's im2col, oh*ow*(c/g*kh*kw + k/g) (without AVX-512, or refused for
+ * a stride, the runtime's im2col takes as many images a block as that
+ * holds); else blocks of nb = nncc_abi_wide_images images by im2col. In a
+ * training step the dot products' need is the smaller by far (ResNet-18's
+ * first-stage weight gradient: 13.5 MB against 51.6 MB, at the step's
+ * peak under --max-memory). */
 static inline int64_t
 nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh,
 		      int64_t kw, int64_t dh, int64_t dw)
 {
-	int64_t hw = oh * ow, col = nncc_abi_wide_images(n, hw) * hw * (c / g * kh * kw + k / g);
+	int64_t hw = oh * ow, one = hw * (c / g * kh * kw + k / g);
 	int64_t flat = nncc_abi_wide_flat(n, c, k, g, oh, ow, kh, kw, dh, dw);
 
-	return flat < col ? col : flat;
+	if (flat > 0)
+		return flat < one ? one : flat;
+	return nncc_abi_wide_images(n, hw) * one;
 }
 
 /* Whether nncc_rt_conv2d_f32 may run a convolution by Winograd's

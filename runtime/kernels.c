@@ -477,12 +477,16 @@ wide_chunk(void *closure, int64_t ch)
  * and block, one GEMM z (kg x nb*hw) = w_g (kg x ckk) * col^T, col holding
  * the block's windows (nb*hw rows of ckk), then z goes to y (+ bias). One
  * GEMM per image would be hw columns wide, a few of a tile. scratch holds
- * col and z: nb*hw*(ckk + kg) floats. */
+ * col and z: nb*hw*(ckk + kg) floats, room floats in all: where the dot
+ * products may run, the code generator sizes it for them (at least one
+ * image), and blocks here take as many images as it holds. The images per
+ * block change no sum: each output is one GEMM's sum over ckk. */
 static void
 wide_conv(Conv *v, int64_t N, const float *x, const float *w, const float *bias, float *y,
-	  const nncc_abi_ctx *cx)
+	  int64_t room, const nncc_abi_ctx *cx)
 {
-	int64_t nb = nncc_abi_wide_images(N, v->hw);
+	int64_t nb = nncc_abi_wide_images(N, v->hw), fit = room / (v->hw * (v->ckk + v->kg));
+	nb = fit < nb ? (fit > 1 ? fit : 1) : nb;
 
 	for (int64_t g = 0; g < v->G; g++)
 		for (int64_t b0 = 0; b0 < N; b0 += nb) {
@@ -677,7 +681,7 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 		int64_t room = nncc_abi_wide_scratch(N, v.C, v.K, v.G, v.OH, v.OW, v.KH, v.KW, v.DH, v.DW);
 		if (!rt_conv2d_wide_flat(x, w, bias, y, scratch, room, p, cx) &&
 		    (v.KW <= v.OW || !rt_conv2d_wide_direct(x, w, bias, y, p, cx)))
-			wide_conv(&v, N, x, w, bias, y, cx);
+			wide_conv(&v, N, x, w, bias, y, room, cx);
 		rt_epi_rows(&ep, y, v.hw, N * v.K, v.hw); /* weight gradients: rare, a pass after */
 		return;
 	}
