@@ -209,6 +209,28 @@ nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, in
 	return nncc_abi_wide_images(n, hw) * one;
 }
 
+/* Images per GEMM of a transposed convolution (nncc_rt_convnd_f32) of n
+ * images of ivol input positions: enough for 512 GEMM columns; one for an
+ * input of one position (a row vector times the weight). The code
+ * generator sizes the scratch by nncc_abi_convt_scratch: the block's
+ * columns, rows (filters a group x window) x nb*ivol, and with nb > 1 its
+ * inputs side by side, cg (channels a group) x nb*ivol. */
+static inline int64_t
+nncc_abi_convt_images(int64_t n, int64_t ivol)
+{
+	int64_t nb = ivol > 1 ? (512 + ivol - 1) / ivol : 1;
+
+	return nb < n ? nb : n;
+}
+
+static inline int64_t
+nncc_abi_convt_scratch(int64_t n, int64_t cg, int64_t rows, int64_t ivol)
+{
+	int64_t nb = nncc_abi_convt_images(n, ivol);
+
+	return nb * rows * ivol + (nb > 1 ? nb * cg * ivol : 0);
+}
+
 /* Whether nncc_rt_conv2d_f32 may run a convolution by Winograd's
  * minimal filtering, F(2x2, 3x3) or F(4x4, 3x3) (nncc_abi_wino_m;
  * runtime/winograd.c: 3x3 windows, stride 1, one dilation,

@@ -25,7 +25,8 @@ typedef struct ConvNd {
 	const float *xg;          /* this image and group's input channels */
 	float *yg;                /* this image and group's output planes */
 	const float *bias;        /* this group's bias, or NULL */
-	float *col;               /* scratch columns */
+	float *col;               /* scratch columns (this image's, in a block of images) */
+	int64_t ldc;              /* floats from one col row to the next (transpose) */
 	int64_t nchunk;           /* chunks of the copies */
 } ConvNd;
 
@@ -86,7 +87,7 @@ add_strided_avx512(float *yr, const float *q, int64_t lo, int64_t hi, int64_t st
  * for the window columns jw of c's parity, inside [0, iw): in the order
  * window row, window column. */
 __attribute__((always_inline, target("avx512f"))) static inline __m512
-col_sum(const float *const *rows, int64_t nr, int64_t kw, int64_t ivol, int64_t c, int64_t sw, int64_t iw,
+col_sum(const float *const *rows, int64_t nr, int64_t kw, int64_t ldc, int64_t c, int64_t sw, int64_t iw,
 	__m512 b)
 {
 	__m512 a = b;
@@ -96,7 +97,7 @@ col_sum(const float *const *rows, int64_t nr, int64_t kw, int64_t ivol, int64_t 
 			int64_t iw0 = (c - jw) / sw; /* exact: c - jw is a multiple of sw */
 			__mmask16 m = rt_lanes_inside(iw0, iw);
 			if (m)
-				a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(m, rows[q] + jw * ivol + iw0));
+				a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(m, rows[q] + jw * ldc + iw0));
 		}
 	return a;
 }
@@ -118,7 +119,7 @@ col2im_rows_avx512(const ConvNd *v, int64_t k0, int64_t k1)
 	int64_t step = 16 * SW;
 
 	for (int64_t k = k0; k < k1; k++) {
-		const float *ck = v->col + k * KH * KW * v->ivol;
+		const float *ck = v->col + k * KH * KW * v->ldc;
 		__m512 b = _mm512_set1_ps(v->bias ? v->bias[k] : 0.0f);
 		for (int64_t oh = 0; oh < OH; oh++) {
 			const float *rows[64]; /* per window row reaching oh: its col rows at the input row */
@@ -126,17 +127,17 @@ col2im_rows_avx512(const ConvNd *v, int64_t k0, int64_t k1)
 			for (int64_t jh = 0; jh < KH && nr < 64; jh++) {
 				int64_t t = oh + PH - jh * DH;
 				if (t >= 0 && t % SH == 0 && t / SH < IH)
-					rows[nr++] = ck + jh * KW * v->ivol + t / SH * IW;
+					rows[nr++] = ck + jh * KW * v->ldc + t / SH * IW;
 			}
 			float *yr = v->yg + k * v->ovol + oh * OW;
 			for (int64_t ow0 = 0; ow0 < OW; ow0 += step) {
 				__mmask16 m0 = rt_lanes_inside(0, OW - ow0), m1 = rt_lanes_inside(0, OW - ow0 - 16);
 				if (SW == 1) {
-					_mm512_mask_storeu_ps(yr + ow0, m0, col_sum(rows, nr, KW, v->ivol, ow0 + PW, 1, IW, b));
+					_mm512_mask_storeu_ps(yr + ow0, m0, col_sum(rows, nr, KW, v->ldc, ow0 + PW, 1, IW, b));
 					continue;
 				}
-				__m512 e = col_sum(rows, nr, KW, v->ivol, ow0 + PW, 2, IW, b); /* even columns */
-				__m512 o = col_sum(rows, nr, KW, v->ivol, ow0 + 1 + PW, 2, IW, b); /* odd */
+				__m512 e = col_sum(rows, nr, KW, v->ldc, ow0 + PW, 2, IW, b); /* even columns */
+				__m512 o = col_sum(rows, nr, KW, v->ldc, ow0 + 1 + PW, 2, IW, b); /* odd */
 				_mm512_mask_storeu_ps(yr + ow0, m0, _mm512_permutex2var_ps(e, lo16, o));
 				if (m1)
 					_mm512_mask_storeu_ps(yr + ow0 + 16, m1, _mm512_permutex2var_ps(e, hi16, o));
@@ -166,12 +167,12 @@ col2im_nd(const ConvNd *v, int64_t k0, int64_t k1)
 		for (int64_t i = 0; i < v->ovol; i++)
 			yk[i] = b;
 	}
-	const float *row = v->col + k0 * v->kvol * v->ivol;
+	const float *row = v->col + k0 * v->kvol * v->ldc;
 	for (int64_t k = k0; k < k1; k++) {
 		float *yk = v->yg + k * v->ovol;
 		for (int64_t jd = 0; jd < v->kk[0]; jd++)
 			for (int64_t jh = 0; jh < v->kk[1]; jh++)
-				for (int64_t jw = 0; jw < v->kk[2]; jw++, row += v->ivol) {
+				for (int64_t jw = 0; jw < v->kk[2]; jw++, row += v->ldc) {
 					int64_t ow = jw * v->dl[2] - v->pb[2], lo, hi; /* output column i*st + ow */
 					rt_valid_cols(ow, v->st[2], v->out[2], v->in[2], &lo, &hi);
 					if (lo >= hi)
@@ -221,10 +222,12 @@ col2im_chunk(void *closure, int64_t ch)
  * [N,K,od,oh,ow], bias [K] or NULL. Forward: w [K, C/G, kd, kh, kw],
  * scratch (C/G)*kd*kh*kw*od*oh*ow floats (im2col, then one GEMM per image
  * and group). Transpose: w [C, K/G, kd, kh, kw], scratch
- * (K/G)*kd*kh*kw*d*h*w floats (one GEMM per image and group into columns,
- * then col2im accumulates them into y, which starts as the bias). ctx (an
- * nncc_abi_ctx, or NULL) lends threads to the im2col/col2im copies of big
- * convolutions, in fixed chunks; and to the GEMMs. */
+ * nncc_abi_convt_scratch floats: one GEMM per block of
+ * nncc_abi_convt_images images and group into columns (the block's inputs
+ * side by side first, when more than one), then col2im accumulates each
+ * image's columns into y, which starts as the bias. ctx (an nncc_abi_ctx,
+ * or NULL) lends threads to the im2col/col2im copies of big convolutions,
+ * in fixed chunks; and to the GEMMs. */
 HIDDEN void
 nncc_rt_convnd_f32(const float *x, const float *w, const float *bias, float *y,
 		   float *scratch, const int64_t *p, const void *ctx)
@@ -254,7 +257,38 @@ nncc_rt_convnd_f32(const float *x, const float *w, const float *bias, float *y,
 	v.nchunk = rt_chunks(transpose ? v.kg : v.cg * v.kvol, work);
 	int par = cx && cx->parallel_for && work >= 2 * COPY_CHUNK && v.nchunk > 1;
 	void (*copy)(void *, int64_t) = transpose ? col2im_chunk : im2col_chunk;
-	for (int64_t b = 0; b < N; b++)
+	int64_t nb = transpose ? nncc_abi_convt_images(N, v.ivol) : 1, rows = v.kg * v.kvol;
+	v.ldc = v.ivol;
+	for (int64_t b0 = 0; b0 < N && nb > 1; b0 += nb) {
+		/* a transposed convolution of small inputs: per group, one GEMM
+		 * over a block of images, their inputs side by side (xs: cg x
+		 * n*ivol), into col (rows x n*ivol), each image's columns then
+		 * into its planes (a GEMM per image would be ivol columns wide:
+		 * ResNet-18's strided input gradient at 7x7, 49; its packing of
+		 * the weight's transpose, a training step's, every image) */
+		int64_t n = N - b0 < nb ? N - b0 : nb;
+		float *xs = scratch + nb * rows * v.ivol;
+		v.ldc = n * v.ivol;
+		for (int64_t g = 0; g < v.G; g++) {
+			for (int64_t c = 0; c < v.cg; c++)
+				for (int64_t b = 0; b < n; b++)
+					memcpy(xs + (c * n + b) * v.ivol, x + ((b0 + b) * v.C + g * v.cg + c) * v.ivol,
+					       (size_t)v.ivol * sizeof(float));
+			rt_gemm_const_at(cx, w, (uint32_t)g, rows, n * v.ivol, v.cg, w + g * v.cg * rows, xs,
+					 n * v.ivol, scratch, n * v.ivol);
+			for (int64_t b = 0; b < n; b++) {
+				v.yg = y + ((b0 + b) * v.K + g * v.kg) * v.ovol;
+				v.bias = bias ? bias + g * v.kg : NULL;
+				v.col = scratch + b * v.ivol;
+				if (par)
+					cx->parallel_for(cx->pool, copy, &v, v.nchunk);
+				else
+					for (int64_t ch = 0; ch < v.nchunk; ch++)
+						copy(&v, ch);
+			}
+		}
+	}
+	for (int64_t b = 0; b < N && nb <= 1; b++)
 		for (int64_t g = 0; g < v.G; g++) {
 			v.xg = x + (b * v.C + g * v.cg) * v.ivol;
 			v.yg = y + (b * v.K + g * v.kg) * v.ovol;

@@ -1,6 +1,6 @@
 /* test_conv.c — the conv family's differential tests: conv_transpose over
  * 1, 2 and 3 spatial dims (strides, pads, output_padding, dilations,
- * groups, bias, a fused relu epilogue), 3-D conv, a 2-D conv in bands
+ * groups, bias, a fused relu epilogue, images in blocks), 3-D conv, a 2-D conv in bands
  * of output rows, 2-D conv epilogues the kernel library applies (or not),
  * and 1-D, 2-D and 3-D pooling. Each
  * case lowers a small graph and checks the kernel interpreter against
@@ -147,6 +147,12 @@ static void test_conv_transpose(void **state)
 	conv_case(OP_CONV_TRANSPOSE, S(2, 3, 6, 20), S(3, 2, 3, 3), false, NULL, A(1, 1, 1, 1), NULL, NULL, 1, false);
 	conv_case(OP_CONV_TRANSPOSE, S(1, 2, 5, 9), S(2, 3, 3, 4), true, A(2, 2), A(2, 0, 1, 1), A(2, 1), A(1, 1), 1,
 		  false);
+	/* blocks of images, one GEMM each (nncc_abi_convt_images): 8 images
+	 * of 100 positions in blocks of 6 and 2 (a strided input gradient's
+	 * shape); 7 of 64 in one block, 2 groups, fused relu */
+	conv_case(OP_CONV_TRANSPOSE, S(8, 5, 10, 10), S(5, 3, 3, 3), true, A(2, 2), A(1, 1, 1, 1), NULL, A(1, 1), 1,
+		  false);
+	conv_case(OP_CONV_TRANSPOSE, S(7, 4, 8, 8), S(4, 3, 3, 3), false, A(2, 2), A(1, 1, 1, 1), NULL, NULL, 2, true);
 }
 
 static void test_conv3d(void **state)
