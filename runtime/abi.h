@@ -189,6 +189,42 @@ nncc_abi_wide_flat(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64
 	return n * c * dh * dw * hq * wq + wq + 16 + k * c * run + 6 * oh * ow + 32;
 }
 
+/* Whether nncc_rt_conv2d_f32 runs such a convolution as the weight
+ * gradient of a 3x3 convolution by Winograd's F(2x2, 3x3) read backwards
+ * (runtime/wino_wgrad.c): one group, a 3 x 3 output, stride and dilation
+ * 1, a window of at least 4 x 4, and at least NNCC_ABI_WINO_WGRAD_MIN
+ * images and filters (the forward convolution's channels and filters:
+ * narrower layers keep the dot products, whose sums need no transformed
+ * copies). Its scratch: M (16 x n x k) and a block's transforms (16 x (n
+ * + k) x its tiles), the block nncc_abi_wino_wgrad_rows rows of
+ * (kw + 1) / 2 tiles, about 512 tiles. */
+enum { NNCC_ABI_WINO_WGRAD_MIN = 128 };
+static inline int
+nncc_abi_wino_wgrad(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh,
+		    int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw)
+{
+	(void)c;
+	return g == 1 && oh == 3 && ow == 3 && sh == 1 && sw == 1 && dh == 1 && dw == 1 && kh >= 4 && kw >= 4 &&
+	       n >= NNCC_ABI_WINO_WGRAD_MIN && k >= NNCC_ABI_WINO_WGRAD_MIN;
+}
+
+static inline int64_t
+nncc_abi_wino_wgrad_rows(int64_t c, int64_t kh, int64_t kw)
+{
+	int64_t r = 512 / ((kw + 1) / 2), all = c * ((kh + 1) / 2);
+
+	r = r > 0 ? r : 1;
+	return r < all ? r : all;
+}
+
+static inline int64_t
+nncc_abi_wino_wgrad_scratch(int64_t n, int64_t c, int64_t k, int64_t kh, int64_t kw)
+{
+	int64_t ld = nncc_abi_wino_wgrad_rows(c, kh, kw) * ((kw + 1) / 2);
+
+	return 16 * (n * k + (n + k) * ld);
+}
+
 /* Floats of scratch for such a convolution: where the dot products'
  * rules let them run, their need (nncc_abi_wide_flat), but at least one
  * image's im2col, oh*ow*(c/g*kh*kw + k/g) (without AVX-512, or refused for
@@ -196,7 +232,9 @@ nncc_abi_wide_flat(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64
  * holds); else blocks of nb = nncc_abi_wide_images images by im2col. In a
  * training step the dot products' need is the smaller by far (ResNet-18's
  * first-stage weight gradient: 13.5 MB against 51.6 MB, at the step's
- * peak under --max-memory). */
+ * peak under --max-memory). Where the Winograd weight gradient may run
+ * (its rule read at stride 1: a strided call falls back), at least its
+ * need. */
 static inline int64_t
 nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh,
 		      int64_t kw, int64_t dh, int64_t dw)
@@ -204,9 +242,12 @@ nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, in
 	int64_t hw = oh * ow, one = hw * (c / g * kh * kw + k / g);
 	int64_t flat = nncc_abi_wide_flat(n, c, k, g, oh, ow, kh, kw, dh, dw);
 
-	if (flat > 0)
-		return flat < one ? one : flat;
-	return nncc_abi_wide_images(n, hw) * one;
+	int64_t need = flat > 0 ? (flat < one ? one : flat) : nncc_abi_wide_images(n, hw) * one;
+	int64_t wino = nncc_abi_wino_wgrad(n, c, k, g, oh, ow, kh, kw, 1, 1, dh, dw)
+			       ? nncc_abi_wino_wgrad_scratch(n, c, k, kh, kw)
+			       : 0;
+
+	return wino > need ? wino : need;
 }
 
 /* Images per GEMM of a transposed convolution (nncc_rt_convnd_f32) of n

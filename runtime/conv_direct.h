@@ -76,4 +76,11 @@ int rt_conv2d_wide_direct(const float *x, const float *w, const float *bias, flo
 int rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float *y, float *scratch,
 			int64_t room, const int64_t *p, const nncc_abi_ctx *cx);
 
+/* A wide convolution of nncc_rt_conv2d_f32 that is the weight gradient
+ * of a 3x3 convolution (abi.h nncc_abi_wino_wgrad) by Winograd
+ * (runtime/wino_wgrad.c), when its scratch fits room floats and ctx is
+ * given: then 1; else 0, having done nothing. */
+int rt_conv2d_wino_wgrad(const float *x, const float *w, const float *bias, float *y, float *scratch,
+			 int64_t room, const int64_t *p, const nncc_abi_ctx *cx);
+
 #endif

@@ -679,7 +679,8 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	 * transposed (rows of windows) */
 	if (!fast && nncc_abi_conv_blocks(N, v.KW, v.OW, v.hw)) {
 		int64_t room = nncc_abi_wide_scratch(N, v.C, v.K, v.G, v.OH, v.OW, v.KH, v.KW, v.DH, v.DW);
-		if (!rt_conv2d_wide_flat(x, w, bias, y, scratch, room, p, cx) &&
+		if (!rt_conv2d_wino_wgrad(x, w, bias, y, scratch, room, p, cx) &&
+		    !rt_conv2d_wide_flat(x, w, bias, y, scratch, room, p, cx) &&
 		    (v.KW <= v.OW || !rt_conv2d_wide_direct(x, w, bias, y, p, cx)))
 			wide_conv(&v, N, x, w, bias, y, room, cx);
 		rt_epi_rows(&ep, y, v.hw, N * v.K, v.hw); /* weight gradients: rare, a pass after */

@@ -30,6 +30,7 @@
 #include "runtime/winograd.c"
 #include "runtime/winograd_wt.c"
 #include "runtime/conv_wgrad.c"
+#include "runtime/wino_wgrad.c"
 #include "runtime/depthwise.c"
 
 /* A deterministic generator of floats in [-1, 1). */
@@ -293,6 +294,13 @@ test_conv2d(void **state)
 		 * many images as that holds (one, not four; the scratch is
 		 * exactly one image's, so ASan catches a larger block) */
 		{12, 3, 40, 40, 5, 16, 16, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1},
+		/* 3x3 weight gradients by Winograd (wino_wgrad.c): an 8x8
+		 * window (4 x 4 tiles), with a bias; a 7x7 one (tiles past the
+		 * window's edge, 130 filters); 40 channels of 4 tile rows, two
+		 * blocks of 128 rows and 32 (M accumulated across blocks) */
+		{128, 2, 8, 8, 128, 8, 8, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+		{128, 3, 7, 7, 130, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+		{128, 40, 7, 7, 128, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
 	};
 	uint32_t seed = 7;
 	char what[64];
