@@ -146,37 +146,30 @@ y_rows(const WW *s, int64_t n0, int64_t n1)
 		}
 }
 
-static void
-v_chunk(void *closure, int64_t ch)
-{
-	const WW *s = closure;
+/* rows(s, lo, hi) over [0, n), in s->nchunk fixed chunks on the threads */
+typedef struct Job {
+	const WW *s;
+	void (*rows)(const WW *, int64_t, int64_t);
+	int64_t n;
+} Job;
 
-	v_rows(s, ch * s->N / s->nchunk, (ch + 1) * s->N / s->nchunk);
+static void
+job_chunk(void *closure, int64_t ch)
+{
+	const Job *j = closure;
+
+	j->rows(j->s, ch * j->n / j->s->nchunk, (ch + 1) * j->n / j->s->nchunk);
 }
 
 static void
-u_chunk(void *closure, int64_t ch)
+phase(const nncc_abi_ctx *cx, void (*rows)(const WW *, int64_t, int64_t), const WW *s, int64_t n)
 {
-	const WW *s = closure;
+	Job j = {s, rows, n};
 
-	u_rows(s, ch * s->K / s->nchunk, (ch + 1) * s->K / s->nchunk);
-}
-
-static void
-y_chunk(void *closure, int64_t ch)
-{
-	const WW *s = closure;
-
-	y_rows(s, ch * s->N / s->nchunk, (ch + 1) * s->N / s->nchunk);
-}
-
-static void
-phase(const nncc_abi_ctx *cx, void (*fn)(void *, int64_t), WW *s)
-{
 	if (s->nchunk > 1)
-		cx->parallel_for(cx->pool, fn, s, s->nchunk);
+		cx->parallel_for(cx->pool, job_chunk, &j, s->nchunk);
 	else
-		fn(s, 0);
+		rows(s, 0, n);
 }
 
 int
@@ -200,13 +193,13 @@ rt_conv2d_wino_wgrad(const float *x, const float *w, const float *bias, float *y
 	s.nchunk = cx && cx->parallel_for && cx->nthreads > 1 ? cx->nthreads : 1;
 	for (int64_t lo = 0; lo < C * s.th; lo += rows) {
 		s.lo = lo, s.hi = lo + rows < C * s.th ? lo + rows : C * s.th;
-		phase(cx, v_chunk, &s);
-		phase(cx, u_chunk, &s);
+		phase(cx, v_rows, &s, N);
+		phase(cx, u_rows, &s, K);
 		int64_t tb = (s.hi - s.lo) * s.tw;
 		for (int xi = 0; xi < 16; xi++) /* M[xi] (N x K) += V[xi] (N x tb) U[xi]^T */
 			rt_gemm(cx, N, K, tb, s.v + xi * N * s.ld, s.ld, 0, s.u + xi * K * s.ld, s.ld, 1, lo > 0,
 				s.m + xi * N * K, K);
 	}
-	phase(cx, y_chunk, &s);
+	phase(cx, y_rows, &s, N);
 	return 1;
 }
