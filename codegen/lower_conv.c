@@ -64,12 +64,14 @@ static int lower_nd(Lower *L, int node, bool transpose)
 	int64_t cols = transpose ? lw_mul(L, lw_mul(L, in[0], in[1]), in[2])
 				 : lw_mul(L, lw_mul(L, out[0], out[1]), out[2]);
 	int scratch = -1;
-	/* transposed: blocks of nb images, their inputs side by side
-	 * (nncc_abi_convt_scratch) */
-	int64_t nb = transpose ? nncc_abi_convt_images(x->d[0].n, cols) : 1;
-	int64_t sz = lw_mul(L, lw_mul(L, rows, cols), nb);
-	if (nb > 1)
-		sz = lw_add(L, sz, lw_mul(L, lw_mul(L, c / group, cols), nb));
+	int64_t sz = lw_mul(L, rows, cols);
+	/* transposed: blocks of images, their inputs side by side
+	 * (nncc_abi_convt_scratch, at most (rows + C/G) x (cols + 512)) */
+	if (transpose) {
+		lw_mul(L, lw_add(L, rows, c / group), lw_add(L, cols, 512)); /* sets L->ovf past int64 */
+		if (!L->ovf)
+			sz = nncc_abi_convt_scratch(x->d[0].n, c / group, rows, cols);
+	}
 	if (L->ovf || (scratch = lw_temp(L, DT_F32, sz, -1)) < 0 || L->ovf)
 		return lw_err(L, node, "%s scratch size overflows", what);
 	int bias = n->nin > 2 && n->in[2] >= 0 ? lw_inbuf(L, node, 2) : -1;

@@ -16,10 +16,11 @@
  *
  * The pass runs after CSE and DCE (pipeline.c), so nothing merges a clone
  * back into its original, and before fusion, which may inline a cheap
- * clone into its backward reader. Which values to recompute is the
- * driver's search (tools/nncc.c): ps_remat_candidates lists them with a
- * cost class. ps_remat_early_updates, the search's first step, moves the
- * optimizer's update nodes up to right after their gradients. */
+ * clone into its backward reader. Every training step gets
+ * ps_remat_early_updates (each optimizer update right after its
+ * gradient) and ps_remat_free (the values whose recomputation costs
+ * nothing); which other values to recompute is --max-memory's search
+ * (tools/remat_fit.c): ps_remat_candidates lists them with a cost class. */
 #include "passes.h"
 
 #include <stdlib.h>

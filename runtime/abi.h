@@ -200,10 +200,9 @@ nncc_abi_wide_flat(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64
  * (kw + 1) / 2 tiles, about 512 tiles. */
 enum { NNCC_ABI_WINO_WGRAD_MIN = 128 };
 static inline int
-nncc_abi_wino_wgrad(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh,
-		    int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw)
+nncc_abi_wino_wgrad(int64_t n, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh, int64_t kw,
+		    int64_t sh, int64_t sw, int64_t dh, int64_t dw)
 {
-	(void)c;
 	return g == 1 && oh == 3 && ow == 3 && sh == 1 && sw == 1 && dh == 1 && dw == 1 && kh >= 4 && kw >= 4 &&
 	       n >= NNCC_ABI_WINO_WGRAD_MIN && k >= NNCC_ABI_WINO_WGRAD_MIN;
 }
@@ -243,7 +242,7 @@ nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, in
 	int64_t flat = nncc_abi_wide_flat(n, c, k, g, oh, ow, kh, kw, dh, dw);
 
 	int64_t need = flat > 0 ? (flat < one ? one : flat) : nncc_abi_wide_images(n, hw) * one;
-	int64_t wino = nncc_abi_wino_wgrad(n, c, k, g, oh, ow, kh, kw, 1, 1, dh, dw)
+	int64_t wino = nncc_abi_wino_wgrad(n, k, g, oh, ow, kh, kw, 1, 1, dh, dw)
 			       ? nncc_abi_wino_wgrad_scratch(n, c, k, kh, kw)
 			       : 0;
 

@@ -181,7 +181,7 @@ rt_conv2d_wino_wgrad(const float *x, const float *w, const float *bias, float *y
 		.KW = KW, .PH = p[11], .PW = p[12]};
 
 	if (!scratch || p[11] < 0 || p[12] < 0 ||
-	    !nncc_abi_wino_wgrad(N, C, K, p[15], OH, OW, KH, KW, p[9], p[10], p[13], p[14]) ||
+	    !nncc_abi_wino_wgrad(N, K, p[15], OH, OW, KH, KW, p[9], p[10], p[13], p[14]) ||
 	    nncc_abi_wino_wgrad_scratch(N, C, K, KH, KW) > room || !cx)
 		return 0;
 	s.th = (KH + 1) / 2, s.tw = (KW + 1) / 2;

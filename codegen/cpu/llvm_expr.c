@@ -305,7 +305,8 @@ static LLVMValueRef eval_load(Kc *c, const Kx *x, LLVMValueRef dyn)
 	LLVMValueRef cond = guard_cond(c, x->nguard, x->guard, &never);
 	if (never)
 		return cpu_const(c, x->dtype, x->fill);
-	if (dyn && !(x->a->op && !x->a->b)) { /* a negative run-time offset marks an index out of range */
+	bool in_range = x->a && x->a->kind == KX_IDX && x->a->op && !x->a->b; /* cidx: no -1 to test */
+	if (dyn && !in_range) { /* a negative run-time offset marks an index out of range */
 		LLVMValueRef ok = LLVMBuildICmp(b, LLVMIntSGE, dyn, cpu_i64(c, 0), "");
 		cond = cond ? LLVMBuildAnd(b, cond, ok, "") : ok;
 	}
