@@ -91,7 +91,7 @@ static bool is_move(const Node *n)
 {
 	switch (n->op) {
 	case OP_SLICE: case OP_EXPAND: case OP_TRILU: case OP_GATHER: case OP_GATHER_ELEMENTS:
-	case OP_GATHER_ND:
+	case OP_GATHER_ND: case OP_TRANSPOSE:
 	case OP_RANDOM_UNIFORM: /* rng: lower_rng.c */
 		return true;
 	default:

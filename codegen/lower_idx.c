@@ -81,6 +81,29 @@ int lw_slice(Lower *L, int node)
 	return lw_pointwise(L, node, slice_at);
 }
 
+/* A transpose inlined into its reader (passes/fuse.c: one that keeps the
+ * last axis): output coordinate i is the input's along perm[i]. */
+static Kx *transpose_at(Lower *L, int node, const Aff *coord)
+{
+	const int64_t *perm;
+	int r = lw_in(L, node, 0)->shape.rank;
+	if (ir_attr_ints(&L->g->node[node], "perm", &perm) != r) {
+		lw_err(L, node, "internal error: an inlined transpose without its perm");
+		return NULL;
+	}
+	Aff xc[IR_MAX_RANK];
+	bool seen[IR_MAX_RANK] = {0};
+	for (int i = 0; i < r; i++) {
+		if (perm[i] < 0 || perm[i] >= r || seen[perm[i]]) {
+			lw_err(L, node, "perm is not a permutation of 0..%d", r - 1);
+			return NULL;
+		}
+		seen[perm[i]] = true;
+		xc[perm[i]] = coord[i];
+	}
+	return lw_value_at(L, L->g->node[node].in[0], xc);
+}
+
 static Kx *expand_at(Lower *L, int node, const Aff *coord)
 {
 	Aff xc[IR_MAX_RANK];
@@ -230,6 +253,7 @@ Kx *lw_idx_at(Lower *L, int node, const Aff *coord)
 	case OP_GATHER: return gather_at(L, node, coord);
 	case OP_GATHER_ELEMENTS: return gather_elements_at(L, node, coord);
 	case OP_GATHER_ND: return gather_nd_at(L, node, coord);
+	case OP_TRANSPOSE: return transpose_at(L, node, coord);
 	default:
 		lw_err(L, node, "internal error: not an indexing op");
 		return NULL;

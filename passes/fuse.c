@@ -27,9 +27,10 @@
  * and a group's expression tree
  * (shared nodes counted per use) stays within FUSE_MAX_TREE graph nodes so
  * naive tree walkers stay cheap. The indexing ops (slice, expand, trilu,
- * gather, gather_elements, gather_nd) join as producers read once per
- * point, loading their own inputs from buffers (their index reads happen
- * inside the reader's kernel); they are never roots. Views, other data
+ * gather, gather_elements, gather_nd, and a transpose that keeps the last
+ * axis, so its reader's loads stay contiguous) join as producers read once
+ * per point, loading their own inputs from buffers (their index reads
+ * happen inside the reader's kernel); they are never roots. Views, other data
  * movement and loop matmuls end a group. Group ids are 1..n; 0 means
  * alone. -O0 fuses nothing. */
 #include "passes.h"
@@ -134,6 +135,11 @@ static Role role_of(const Graph *g, const Node *n)
 		return RO_MOVE;
 	case OP_RANDOM_UNIFORM: /* rng: a pure function of the index, drawn where it is read */
 		return RO_MOVE;
+	case OP_TRANSPOSE: { /* that keeps the last axis: its reader's loads stay contiguous */
+		const int64_t *perm;
+		int r = g->val[n->in[0]].shape.rank;
+		return r >= 2 && ir_attr_ints(n, "perm", &perm) == r && perm[r - 1] == r - 1 ? RO_MOVE : RO_NONE;
+	}
 	default:
 		return RO_NONE;
 	}

@@ -188,6 +188,15 @@ int ps_remat(Graph *g, const char *const *values, int n, Diag *d);
  * original dies in the forward pass). Run on every training step. The
  * number of values recomputed, or -1. */
 int ps_remat_free(Graph *g, Diag *d);
+/* Runs backward work that reads only forward values in the forward pass
+ * where that lets a larger forward value die there: for a forward value v
+ * whose backward readers are such work (but for at most one that
+ * ps_remat_free can serve, which must run after this), the work's set
+ * (a node and its forward-computable ancestors) that saves the fewest
+ * bytes for the backward pass moves to right after its last forward
+ * input, renamed "hoist/NAME", when it saves fewer bytes than v (the max
+ * pool's arg-max offsets instead of its input). The number of sets moved. */
+int ps_remat_hoist(Graph *g);
 /* Moves every optimizer update node (named "optimizer...", not the assigns)
  * to right after the last of its inputs, so a parameter's update runs as
  * soon as its gradient exists and the gradient and the activations it was

@@ -132,6 +132,7 @@ int ps_pipeline(Graph *g, const Options *o, Diag *d)
 	 * merge a clone with its original), before fusion */
 	if (o->train && o->opt_level >= 1) {
 		ps_remat_early_updates(g);
+		ps_remat_hoist(g);
 		int n = ps_remat_free(g, d);
 		if (n < 0 || (n > 0 && run(g, o, "dce", d) < 0))
 			return -1;

@@ -85,8 +85,12 @@ static void count_readers(const Graph *g, int *nread, bool *isout)
 }
 
 /* The chain of forward nodes that recomputes value v, into chain[] in
- * graph order; its length, or 0 when v cannot be recomputed. */
-static int chain_of(const Graph *g, int v, int bw, const int *nread, const bool *isout, int *chain)
+ * graph order; its length, or 0 when v cannot be recomputed. The chain
+ * takes in the producers of values only it reads, and of the values
+ * thru[] marks (recomputed themselves elsewhere: the chain then makes its
+ * own copy rather than read theirs); thru may be NULL. */
+static int chain_of(const Graph *g, int v, int bw, const int *nread, const bool *isout, const bool *thru,
+		    int *chain)
 {
 	int n = 0, todo[REMAT_MAX_CHAIN], ntodo = 0;
 	if (g->val[v].kind != VK_NODE || isout[v])
@@ -100,7 +104,7 @@ static int chain_of(const Graph *g, int v, int bw, const int *nread, const bool 
 		const Node *pn = &g->node[p];
 		for (int k = 0; k < pn->nin; k++) {
 			int u = pn->in[k];
-			if (u < 0 || g->val[u].kind != VK_NODE || nread[u] != 1 || isout[u])
+			if (u < 0 || g->val[u].kind != VK_NODE || (nread[u] != 1 && !(thru && thru[u])) || isout[u])
 				continue; /* live anyway (or a parameter or input): read it */
 			int q = g->val[u].def;
 			if (q < 0 || q >= bw || !clonable(&g->node[q]))
@@ -153,7 +157,7 @@ int ps_remat_candidates(const Graph *g, RematCand *out, int max)
 		int v = p->out[0], len;
 		int64_t numel = ir_shape_numel(&g->val[v].shape);
 		if (numel <= 0 || first_bw_reader(g, v, bw) < 0 ||
-		    (len = chain_of(g, v, bw, nread, isout, chain)) == 0)
+		    (len = chain_of(g, v, bw, nread, isout, NULL, chain)) == 0)
 			continue;
 		RematCand *c = &out[n++];
 		c->value = g->val[v].name;
@@ -184,14 +188,15 @@ static void move_before(Graph *g, int from, int at)
 			g->val[g->node[i].out[k]].def = i;
 }
 
-/* Recomputes value v in the backward pass (see the file comment). */
-static int remat_one(Graph *g, int v, Diag *d)
+/* Recomputes value v in the backward pass (see the file comment); thru as
+ * for chain_of. */
+static int remat_one(Graph *g, int v, const bool *thru, Diag *d)
 {
 	int bw = backward_start(g), chain[REMAT_MAX_CHAIN];
 	int *nread = xmalloc((size_t)g->nval * sizeof *nread);
 	bool *isout = xmalloc((size_t)g->nval * sizeof *isout);
 	count_readers(g, nread, isout);
-	int len = bw < 0 ? 0 : chain_of(g, v, bw, nread, isout, chain);
+	int len = bw < 0 ? 0 : chain_of(g, v, bw, nread, isout, thru, chain);
 	free(nread);
 	free(isout);
 	int at = len ? first_bw_reader(g, v, bw) : -1;
@@ -231,7 +236,8 @@ static int remat_one(Graph *g, int v, Diag *d)
 	return 0;
 }
 
-int ps_remat(Graph *g, const char *const *values, int n, Diag *d)
+/* ps_remat, the chains through thru[] (chain_of) */
+static int remat_list(Graph *g, const char *const *values, int n, const bool *thru, Diag *d)
 {
 	int *v = xmalloc(((size_t)n + 1) * sizeof *v);
 	for (int i = 0; i < n; i++) {
@@ -251,11 +257,16 @@ int ps_remat(Graph *g, const char *const *values, int n, Diag *d)
 		}
 	int rc = 0;
 	for (int i = 0; i < n && rc == 0; i++)
-		rc = remat_one(g, v[i], d);
+		rc = remat_one(g, v[i], thru, d);
 	free(v);
 	if (rc == 0)
 		ir_fill_uses(g);
 	return rc;
+}
+
+int ps_remat(Graph *g, const char *const *values, int n, Diag *d)
+{
+	return remat_list(g, values, n, NULL, d);
 }
 
 /* Whether value u is live at node `at` without help: a reader at or after
@@ -288,52 +299,244 @@ static int bw_readers(const Graph *g, int v, int bw, int *which)
 	return n;
 }
 
+/* Whether forward value v (of a node before bw) is free to recompute at
+ * its one backward reader `at` (ps_remat_free's test): `at` pointwise;
+ * v's chain, through the values already chosen (recomputed elsewhere: the
+ * chain copies them too), pointwise ops and views whose other inputs are
+ * parameters, values REMAT_FREE_SMALL times smaller, or values live at
+ * `at` anyway. */
+static bool free_at(const Graph *g, int v, int at, int bw, const int *nread, const bool *isout,
+		    const bool *chosen)
+{
+	int chain[REMAT_MAX_CHAIN], len;
+	int64_t numel = ir_shape_numel(&g->val[v].shape);
+	if (numel < REMAT_FREE_MIN || !(ir_ops[g->node[at].op].flags & OPF_ELEMWISE) ||
+	    (len = chain_of(g, v, bw, nread, isout, chosen, chain)) == 0)
+		return false;
+	for (int j = 0; j < len; j++) {
+		const Node *c = &g->node[chain[j]];
+		if (!(ir_ops[c->op].flags & (OPF_ELEMWISE | OPF_VIEW)))
+			return false;
+		for (int k = 0; k < c->nin; k++) {
+			int u = c->in[k];
+			bool inner = false;
+			for (int m = 0; m < len; m++)
+				inner = inner || (u >= 0 && g->val[u].def == chain[m]);
+			if (u < 0 || inner || g->val[u].kind != VK_NODE ||
+			    ir_shape_numel(&g->val[u].shape) * REMAT_FREE_SMALL <= numel)
+				continue; /* the chain's own, a parameter, or small */
+			if (chosen[u] || !live_at(g, u, at)) /* chosen: dies early */
+				return false;
+		}
+	}
+	return true;
+}
+
 int ps_remat_free(Graph *g, Diag *d)
 {
 	int bw = backward_start(g), n = 0;
 	if (bw < 0 || g->nval == 0)
 		return 0;
-	int *nread = xmalloc((size_t)g->nval * sizeof *nread), chain[REMAT_MAX_CHAIN];
+	int *nread = xmalloc((size_t)g->nval * sizeof *nread);
 	bool *isout = xmalloc((size_t)g->nval * sizeof *isout);
 	const char **names = xmalloc((size_t)g->nnode * sizeof *names);
 	bool *chosen = xcalloc((size_t)g->nval, sizeof *chosen);
 	count_readers(g, nread, isout);
 	for (int i = 0; i < bw; i++) {
 		const Node *p = &g->node[i];
-		if (p->dead || p->nout != 1)
+		int at = -1;
+		if (p->dead || p->nout != 1 || bw_readers(g, p->out[0], bw, &at) != 1 ||
+		    !free_at(g, p->out[0], at, bw, nread, isout, chosen))
 			continue;
-		int v = p->out[0], at = -1, len;
-		int64_t numel = ir_shape_numel(&g->val[v].shape);
-		if (numel < REMAT_FREE_MIN || bw_readers(g, v, bw, &at) != 1 ||
-		    !(ir_ops[g->node[at].op].flags & OPF_ELEMWISE) ||
-		    (len = chain_of(g, v, bw, nread, isout, chain)) == 0)
-			continue;
-		bool cheap = true;
-		for (int j = 0; j < len && cheap; j++) {
-			const Node *c = &g->node[chain[j]];
-			cheap = (ir_ops[c->op].flags & (OPF_ELEMWISE | OPF_VIEW)) != 0;
-			for (int k = 0; k < c->nin && cheap; k++) {
-				int u = c->in[k];
-				bool inner = false;
-				for (int m = 0; m < len; m++)
-					inner = inner || (u >= 0 && g->val[u].def == chain[m]);
-				if (u < 0 || inner || g->val[u].kind != VK_NODE ||
-				    ir_shape_numel(&g->val[u].shape) * REMAT_FREE_SMALL <= numel)
-					continue; /* the chain's own, a parameter, or small */
-				cheap = !chosen[u] && live_at(g, u, at); /* chosen: dies early */
-			}
-		}
-		if (cheap) {
-			names[n++] = g->val[v].name;
-			chosen[v] = true;
-		}
+		names[n++] = g->val[p->out[0]].name;
+		chosen[p->out[0]] = true;
 	}
-	int rc = n > 0 ? ps_remat(g, names, n, d) : 0;
+	int rc = n > 0 ? remat_list(g, names, n, chosen, d) : 0;
 	free(names);
 	free(chosen);
 	free(nread);
 	free(isout);
 	return rc < 0 ? -1 : n;
+}
+
+/* --- backward work done in the forward pass (ps_remat_hoist) ------------- */
+
+/* fc[i]: backward node i reads only forward values (parameters, inputs,
+ * forward nodes' outputs) and the outputs of fc nodes of its own gradient
+ * rule (named as it is), so it could run in the forward pass: a rule's
+ * work that needs no adjoint (the whole backward pass is a function of
+ * forward values; what reads an adjoint, another rule's node, stays). */
+static void mark_forward_computable(const Graph *g, int bw, bool *fc)
+{
+	memset(fc, 0, (size_t)g->nnode * sizeof *fc);
+	for (int i = bw; i < g->nnode; i++) {
+		const Node *n = &g->node[i];
+		bool ok = !n->dead && is_backward(n) && n->nout == 1 && !(ir_ops[n->op].flags & OPF_SIDE_EFFECT);
+		for (int k = 0; k < n->nin && ok; k++) {
+			int u = n->in[k];
+			if (u < 0 || g->val[u].kind != VK_NODE)
+				continue;
+			int q = g->val[u].def;
+			ok = q >= 0 && (q < bw ? !g->node[q].dead
+					       : fc[q] && strcmp(g->node[q].name, n->name) == 0);
+		}
+		fc[i] = ok;
+	}
+}
+
+/* in[]: node h and its fc ancestors (h fc itself); their count. */
+static int fc_closure(const Graph *g, int h, const bool *fc, bool *in, int *todo)
+{
+	int n = 0, nt = 0;
+	memset(in, 0, (size_t)g->nnode * sizeof *in);
+	in[h] = true;
+	todo[nt++] = h;
+	while (nt > 0) {
+		const Node *p = &g->node[todo[--nt]];
+		n++;
+		for (int k = 0; k < p->nin; k++) {
+			int u = p->in[k], q = u >= 0 && g->val[u].kind == VK_NODE ? g->val[u].def : -1;
+			if (q >= 0 && fc[q] && !in[q]) {
+				in[q] = true;
+				todo[nt++] = q;
+			}
+		}
+	}
+	return n;
+}
+
+/* Bytes of the values the nodes in[] make that other live nodes (or the
+ * graph's outputs) read: what running in[] in the forward pass saves for
+ * the backward pass. */
+static int64_t cut_bytes(const Graph *g, int bw, const bool *in, const bool *isout)
+{
+	int64_t b = 0;
+	for (int i = bw; i < g->nnode; i++) {
+		if (!in[i])
+			continue;
+		int v = g->node[i].out[0];
+		bool out = isout[v];
+		for (int j = bw; j < g->nnode && !out; j++) {
+			const Node *r = &g->node[j];
+			for (int k = 0; k < r->nin && !r->dead && !in[j] && !out; k++)
+				out = r->in[k] == v;
+		}
+		if (out)
+			b += ir_shape_numel(&g->val[v].shape) * (int64_t)ir_dtype_size(g->val[v].dtype);
+	}
+	return b;
+}
+
+/* Moves the nodes in[] (all at or after `at`) to sit before node `at`,
+ * keeping their order, renamed "hoist/NAME" (forward nodes now). */
+static void hoist_before(Graph *g, const bool *in, int at)
+{
+	int n = g->nnode, k = 0;
+	Node *nodes = xmalloc((size_t)n * sizeof *nodes);
+	memcpy(nodes, g->node, (size_t)at * sizeof *nodes);
+	k = at;
+	for (int i = at; i < n; i++)
+		if (in[i]) {
+			nodes[k] = g->node[i];
+			nodes[k++].name = arena_printf(&g->arena, "hoist/%s", g->node[i].name);
+		}
+	for (int i = at; i < n; i++)
+		if (!in[i])
+			nodes[k++] = g->node[i];
+	memcpy(g->node, nodes, (size_t)n * sizeof *nodes);
+	free(nodes);
+	for (int i = at; i < n; i++)
+		for (int o = 0; o < g->node[i].nout; o++)
+			g->val[g->node[i].out[o]].def = i;
+}
+
+/* One hoist: the forward value whose release gains most, its chosen set
+ * into best[] and the place into *at; the gain (0: none). */
+static int64_t best_hoist(const Graph *g, int bw, const bool *fc, bool *best, int *at)
+{
+	int n = g->nnode, *todo = xmalloc((size_t)n * sizeof *todo), *rd = xmalloc((size_t)n * sizeof *rd);
+	int *nread = xmalloc((size_t)g->nval * sizeof *nread);
+	bool *isout = xmalloc((size_t)g->nval * sizeof *isout), *chosen = xcalloc((size_t)g->nval, 1);
+	bool *in = xmalloc((size_t)n * sizeof *in);
+	int64_t gain = 0;
+	count_readers(g, nread, isout);
+	for (int i = 0; i < bw; i++) {
+		const Node *p = &g->node[i];
+		if (p->dead || p->nout != 1 || isout[p->out[0]] || g->val[p->out[0]].kind != VK_NODE)
+			continue;
+		int v = p->out[0], nr = 0, nfc = 0;
+		int64_t bytes = ir_shape_numel(&g->val[v].shape) * (int64_t)ir_dtype_size(g->val[v].dtype);
+		if (ir_shape_numel(&g->val[v].shape) < REMAT_FREE_MIN)
+			continue;
+		for (int j = bw; j < n; j++) { /* v's backward readers */
+			const Node *r = &g->node[j];
+			bool reads = false;
+			for (int k = 0; k < r->nin && !r->dead; k++)
+				reads = reads || r->in[k] == v;
+			if (reads && is_backward(r)) {
+				rd[nr++] = j;
+				nfc += fc[j];
+			}
+		}
+		if (nfc == 0 || (nr == 1 && free_at(g, v, rd[0], bw, nread, isout, chosen)))
+			continue; /* nothing to run early, or free to recompute already */
+		/* leave: the one reader left to ps_remat_free (-1: none, every
+		 * reader hoisted and v dead after the forward pass) */
+		for (int l = -1; l < nr; l++) {
+			int leave = l < 0 ? -1 : rd[l];
+			if (nr == (l >= 0) || nfc < nr - (l >= 0 && !fc[leave] ? 1 : 0) ||
+			    (leave >= 0 && !free_at(g, v, leave, bw, nread, isout, chosen)))
+				continue;
+			for (int h = bw; h < n; h++) { /* the set: one fc node and its fc ancestors */
+				if (!fc[h])
+					continue;
+				fc_closure(g, h, fc, in, todo);
+				bool all = true;
+				for (int m = 0; m < nr && all; m++)
+					all = rd[m] == leave || in[rd[m]];
+				int64_t c;
+				if (!all || (c = cut_bytes(g, bw, in, isout)) >= bytes - gain)
+					continue;
+				gain = bytes - c;
+				memcpy(best, in, (size_t)n * sizeof *in);
+				*at = i + 1; /* after the last forward value the set reads */
+				for (int s = bw; s < n; s++)
+					for (int k = 0; k < g->node[s].nin && in[s]; k++) {
+						int u = g->node[s].in[k];
+						int q = u >= 0 && g->val[u].kind == VK_NODE ? g->val[u].def : -1;
+						*at = q >= 0 && q < bw && q + 1 > *at ? q + 1 : *at;
+					}
+			}
+		}
+	}
+	free(todo);
+	free(rd);
+	free(nread);
+	free(isout);
+	free(chosen);
+	free(in);
+	return gain;
+}
+
+int ps_remat_hoist(Graph *g)
+{
+	int moved = 0;
+	for (;;) {
+		int bw = backward_start(g), at = -1;
+		if (bw < 0)
+			return moved;
+		bool *fc = xmalloc((size_t)g->nnode * sizeof *fc), *best = xmalloc((size_t)g->nnode * sizeof *best);
+		mark_forward_computable(g, bw, fc);
+		int64_t gain = best_hoist(g, bw, fc, best, &at);
+		if (gain > 0) {
+			hoist_before(g, best, at);
+			moved++;
+		}
+		free(fc);
+		free(best);
+		if (gain <= 0)
+			return moved;
+	}
 }
 
 static bool is_update(const Node *n)

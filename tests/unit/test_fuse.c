@@ -362,6 +362,36 @@ static void test_pool_producers(void **state)
 	}
 }
 
+/* transpose -> mul: a transpose that keeps the last axis joins its reader's
+ * kernel as a load at permuted coordinates (a weight gradient's transpose
+ * into its optimizer update); one that moves the last axis stays a kernel
+ * of its own (its reader's loads would be strided), as does one read by a
+ * library call. */
+static void test_transpose_producers(void **state)
+{
+	(void)state;
+	for (int last = 0; last < 2; last++) {
+		Graph *g = ir_graph_new("m");
+		int x = ir_add_input(g, "x", DT_F32, S(3, 4, 5));
+		int m = ir_add_input(g, "m", DT_F32, last ? S(5, 4, 3) : S(4, 3, 5));
+		int t = op(g, OP_TRANSPOSE, "t", IN(op(g, OP_NEG, "n", IN(x))));
+		ir_set_ints(g, def(g, t), "perm", last ? A(2, 1, 0) : A(1, 0, 2), 3);
+		ir_add_output(g, op(g, OP_MUL, "y", IN(t, m)));
+		/* -O2: neg, then transpose + mul (or transpose, mul apart) */
+		expect(g, last ? 3 : 2, last ? 2 : 1, 3);
+		assert_int_equal(g->node[def(g, t)].group != 0, !last);
+		ir_graph_free(g);
+	}
+	Graph *g = ir_graph_new("m");
+	int x = ir_add_input(g, "x", DT_F32, S(4, 3));
+	int w = param(g, "w", S(4, 3), -1, 1);
+	int t = op(g, OP_TRANSPOSE, "t", IN(x));
+	ir_set_ints(g, def(g, t), "perm", A(1, 0), 2);
+	ir_add_output(g, op(g, OP_MATMUL, "mm", IN(t, w)));
+	expect(g, 2, 1, 2); /* the call reads a buffer */
+	ir_graph_free(g);
+}
+
 /* --- -O0, views, bad groups ------------------------------------------------------------ */
 
 static void test_O0_and_views(void **state)
@@ -433,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_softmax_alone),
 		cmocka_unit_test(test_reduce_producers),
 		cmocka_unit_test(test_pool_producers),
+		cmocka_unit_test(test_transpose_producers),
 		cmocka_unit_test(test_O0_and_views),
 		cmocka_unit_test(test_bad_groups),
 	};

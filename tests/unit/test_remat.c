@@ -2,7 +2,8 @@
  * which forward values are candidates and at what cost, where the clones go
  * and who reads them, that the graph computes the same outputs afterwards
  * (ir_eval bit for bit, and the fused, lowered kernels against ir_eval), and
- * the early placement of optimizer updates. Graphs are built by hand with
+ * the early placement of optimizer updates, and backward work moved into
+ * the forward pass (ps_remat_hoist). Graphs are built by hand with
  * autodiff's naming: backward nodes "grad...", updates "optimizer...". */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -191,10 +192,11 @@ static void test_several_and_errors(void **state)
  * y = tanh(h), x2 = x * m; backward grad/1 = y * h, grad/2 = grad/1 * s,
  * grad/3 = grad/2 + x2. h is free to recompute at grad/1 (s is live there
  * for grad/2): it is cloned there, fused into grad/1's kernel, and leaves
- * the forward pass one buffer lighter. s is not (x, read twice, dies in
- * the forward pass), nor x2, nor y (h, its input, is recomputed itself).
- * With grad/2 reading x0 instead of s, h is not free (s would die in the
- * forward pass), and y is (h is read at grad/1 anyway). */
+ * the forward pass one buffer lighter; so is y, through its own copy of h
+ * (a chain through a value recomputed itself copies it: ReLU after batch
+ * norm's normalized value). s is not (x, read twice, dies in the forward
+ * pass), nor x2. With grad/2 reading x0 instead of s, h is not free (s
+ * would die in the forward pass), and y is (h is read at grad/1 anyway). */
 static Graph *bn_like(bool s_read_by_backward)
 {
 	Graph *g = ir_graph_new("m");
@@ -221,22 +223,28 @@ static void test_free_values(void **state)
 	eval(g, before);
 	Diag d;
 	diag_init(&d);
-	assert_int_equal(ps_remat_free(g, &d), 1);
-	int r = node_named(g, "remat/fwd/mul"), g1 = node_named(g, "grad/1");
-	assert_true(r >= 0);
-	assert_int_equal(r, g1 - 1);
-	assert_int_equal(g->node[g1].in[1], g->node[r].out[0]);
-	assert_true(node_named(g, "remat/fwd/sub") < 0 && node_named(g, "remat/fwd/tanh") < 0);
+	assert_int_equal(ps_remat_free(g, &d), 2);
+	int g1 = node_named(g, "grad/1");
+	const Node *n1 = &g->node[g1];
+	int ry = g->val[n1->in[0]].def, rh = g->val[n1->in[1]].def;
+	assert_string_equal(g->node[ry].name, "remat/fwd/tanh");
+	assert_string_equal(g->node[rh].name, "remat/fwd/mul");
+	int ryh = g->val[g->node[ry].in[0]].def; /* y's own copy of h */
+	assert_string_equal(g->node[ryh].name, "remat/fwd/mul");
+	assert_true(ryh != rh && ry < g1 && rh < g1 && ryh < ry);
+	assert_true(node_named(g, "remat/fwd/sub") < 0 && node_named(g, "remat/fwd/x2") < 0);
 	assert_int_equal(ir_verify(g, &d), 0);
 	same_outputs(g, before);
 	KernelList kl;
 	run(g, 2, &kl);
-	assert_true(g->node[r].group != 0 && g->node[r].group == g->node[g1].group); /* no buffer */
-	int hv = g->node[node_named(g, "fwd/mul")].out[0];
+	int grp = g->node[g1].group;
+	assert_true(grp != 0 && g->node[ry].group == grp && g->node[rh].group == grp &&
+		    g->node[ryh].group == grp); /* no buffer */
+	int hv = g->node[node_named(g, "fwd/mul")].out[0], yv = g->node[node_named(g, "fwd/tanh")].out[0];
 	assert_true(g->node[node_named(g, "fwd/mul")].group ==
 		    g->node[node_named(g, "fwd/tanh")].group); /* h inlined into tanh */
 	for (int b = 0; b < kl.nbuf; b++)
-		assert_true(kl.buf[b].kind != BUF_TEMP || kl.buf[b].value != hv);
+		assert_true(kl.buf[b].kind != BUF_TEMP || (kl.buf[b].value != hv && kl.buf[b].value != yv));
 	cg_free(&kl);
 	ir_graph_free(g);
 
@@ -246,6 +254,75 @@ static void test_free_values(void **state)
 	assert_true(node_named(g, "remat/fwd/mul") < 0);
 	assert_int_equal(node_named(g, "remat/fwd/tanh"), node_named(g, "grad/1") - 1);
 	same_outputs(g, before);
+	ir_graph_free(g);
+}
+
+/* forward: s = x0 - m, x = tanh(s), y = sum(x) over rows; backward:
+ * grad/p = max(x) over rows (reads only x: work the forward pass can do),
+ * grad/a = s * m, grad/q = grad/a * grad/p, grad/r = grad/q * x,
+ * grad/t = grad/r + s. x (64 x 64) has two backward readers: grad/p and
+ * grad/r, where x is free to recompute (s is live there). ps_remat_hoist
+ * moves grad/p (64 floats) to right after x, renamed hoist/grad/p, and
+ * ps_remat_free then recomputes x at grad/r: x dies in the forward pass.
+ * Without grad/t, s dies before grad/r, x is not free there, and nothing
+ * moves (the row maxima would only add to what the backward pass keeps). */
+static Graph *hoist_like(bool s_live)
+{
+	Graph *g = ir_graph_new("m");
+	int x0 = ir_add_input(g, "x0", DT_F32, S(64, 64));
+	int m = param(g, "m", S(1, 64), -1, 1);
+	int s = op(g, OP_SUB, "fwd/sub", IN(x0, m));
+	int x = op(g, OP_TANH, "fwd/x", IN(s));
+	int y = op(g, OP_REDUCE_SUM, "fwd/y", IN(x));
+	ir_set_ints(g, def(g, y), "axes", A(1), 1);
+	int p = op(g, OP_REDUCE_MAX, "grad/p", IN(x));
+	ir_set_ints(g, def(g, p), "axes", A(1), 1);
+	ir_set_int(g, def(g, p), "keepdims", 0); /* else fusion joins it to grad/q's kernel */
+	int a = op(g, OP_MUL, "grad/a", IN(s, m));
+	int q = op(g, OP_MUL, "grad/q", IN(a, p));
+	int r = op(g, OP_MUL, "grad/r", IN(q, x));
+	ir_add_output(g, y);
+	ir_add_output(g, s_live ? op(g, OP_ADD, "grad/t", IN(r, s)) : r);
+	infer(g);
+	ir_fill_uses(g);
+	return g;
+}
+
+static void test_hoist(void **state)
+{
+	(void)state;
+	Graph *g = hoist_like(true);
+	Tensor before[4];
+	eval(g, before);
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(ps_remat_hoist(g), 1);
+	int h = node_named(g, "hoist/grad/p");
+	assert_true(h >= 0 && node_named(g, "grad/p") < 0);
+	assert_int_equal(h, node_named(g, "fwd/x") + 1);
+	assert_true(node_named(g, "grad/a") > h); /* reads another rule's value: stays */
+	assert_int_equal(ir_verify(g, &d), 0);
+	assert_int_equal(ps_remat_free(g, &d), 1);
+	int rx = node_named(g, "remat/fwd/x"), gr = node_named(g, "grad/r");
+	assert_int_equal(rx, gr - 1);
+	assert_int_equal(g->node[gr].in[1], g->node[rx].out[0]);
+	assert_int_equal(ir_verify(g, &d), 0);
+	same_outputs(g, before);
+	KernelList kl;
+	run(g, 2, &kl);
+	int xv = g->node[node_named(g, "fwd/x")].out[0], first_bw = -1;
+	for (int k = 0; k < kl.nk && first_bw < 0; k++)
+		if (strncmp(g->node[kl.k[k].node].name, "grad", 4) == 0)
+			first_bw = k;
+	assert_true(first_bw > 0);
+	for (int b = 0; b < kl.nbuf; b++) /* x, if it has a buffer, dies in the forward pass */
+		assert_true(kl.buf[b].kind != BUF_TEMP || kl.buf[b].value != xv || kl.buf[b].last < first_bw);
+	cg_free(&kl);
+	ir_graph_free(g);
+
+	g = hoist_like(false);
+	assert_int_equal(ps_remat_hoist(g), 0);
+	assert_true(node_named(g, "grad/p") >= 0 && node_named(g, "hoist/grad/p") < 0);
 	ir_graph_free(g);
 }
 
@@ -286,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_clone_chain),
 		cmocka_unit_test(test_several_and_errors),
 		cmocka_unit_test(test_free_values),
+		cmocka_unit_test(test_hoist),
 		cmocka_unit_test(test_early_updates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
