@@ -247,8 +247,10 @@ int gr_conv(GradCtx *c, const int *gout, int *gin)
 		/* weights [K, Cg, kh, kw] -> [G, Kg, Cg, ..] -> [G, Cg, Kg, ..] -> [C, Kg, ..], flipped */
 		int wt = reshape_to(c, w, 5, (int64_t[]){G, Kg, Cg, KH, KW});
 		wt = gr_transpose(c, wt, (int64_t[]){0, 2, 1, 3, 4}, 5);
-		wt = reshape_to(c, wt, 4, (int64_t[]){C, Kg, KH, KW});
-		wt = flip(c, flip(c, wt, 2), 3);
+		/* both window axes flipped: the reversed flattened window, one
+		 * gather (two would materialize the first) */
+		wt = reshape_to(c, wt, 3, (int64_t[]){C, Kg, KH * KW});
+		wt = reshape_to(c, flip(c, wt, 2), 4, (int64_t[]){C, Kg, KH, KW});
 		int64_t ip[4] = {0, 0, 0, 0}; /* the input-gradient conv's own pads */
 		int gd = place_padded(c, g, 2, st[0], dil[0] * (KH - 1) - pads[0], H + dil[0] * (KH - 1), ip);
 		gd = place_padded(c, gd, 3, st[1], dil[1] * (KW - 1) - pads[1], W + dil[1] * (KW - 1), ip + 1);
