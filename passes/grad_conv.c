@@ -397,7 +397,7 @@ static bool tiled(const Pool *p)
 
 /* The max-pool adjoint of tiled windows, on the view [N, C, OH, kh, OW, kw]
  * of the input: offset (i, j) of window (a, b) gets g[a, b] where it is
- * the window's arg-max offset arg[a, b] (as f32), else 0 — one affine
+ * the window's arg-max offset arg[a, b], else 0 — one affine
  * elementwise kernel instead of a gather per window offset. */
 static int tiled_adjoint(GradCtx *c, const Pool *p, int arg, int g, DType t)
 {
@@ -405,13 +405,16 @@ static int tiled_adjoint(GradCtx *c, const Pool *p, int arg, int g, DType t)
 	int64_t N = xs.d[0].n, C = xs.d[1].n, OH = p->out[0], OW = p->out[1], kh = p->k[0], kw = p->k[1];
 	int64_t d6[6] = {N, C, OH, 1, OW, 1}, dk[3] = {kh, 1, kw};
 	Shape ks = ir_shape_make(3, dk);
-	int k = gr_full(c, DT_F32, &ks, 0);
+	DType at = gr_val(c, arg)->dtype;
+	int k = gr_full(c, at, &ks, 0);
 	for (int64_t i = 0; i < kh * kw; i++) /* offset (i / kw, i % kw) holds i */
-		ir_elem_put(DT_F32, (char *)c->g->val[k].data + (size_t)i * sizeof(float), (double)i);
+		ir_elem_put(at, (char *)c->g->val[k].data + (size_t)i * ir_dtype_size(at), (double)i);
 	int hit = gr_bin(c, OP_EQUAL, reshape_to(c, arg, 6, d6), k);
 	int dx = gr_where(c, hit, reshape_to(c, g, 6, d6), gr_scalar(c, t, 0));
 	return reshape_to(c, dx, 4, (int64_t[]){N, C, p->in[0], p->in[1]});
 }
+
+enum { ARG_NONE = 255 }; /* a byte arg-max's "no window" (the sentinel row) */
 
 /* A pooling adjoint pulls rather than pushes: each input position gathers
  * the adjoints of the (at most ceil(k / s) per axis) windows that see it,
@@ -431,19 +434,24 @@ int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 		p.ext[1] - p.in[1] - p.pads[1]};
 	int xp = gr_padded(c, x, pads, -INFINITY);
 	/* arg[o]: the row-major offset k = i * kw + j of the first maximum of
-	 * window o (PyTorch's choice on ties), as f32 (exact): the last
-	 * offset's test first, so an earlier maximum overrides a later one */
+	 * window o (PyTorch's choice on ties), a byte where every offset and
+	 * NONE fit (the value the backward pass keeps, a quarter of an f32's
+	 * bytes; it moves to the forward pass, passes/remat.c), else f32
+	 * (exact): the last offset's test first, so an earlier maximum
+	 * overrides a later one */
 	int64_t kk = p.k[0] * p.k[1];
-	int arg = gr_scalar(c, DT_F32, -1);
+	DType at = kk <= ARG_NONE - 1 ? DT_U8 : DT_F32;
+	double none = at == DT_U8 ? ARG_NONE : -1, never = at == DT_U8 ? ARG_NONE - 1 : -2;
+	int arg = gr_scalar(c, at, none);
 	for (int64_t k = kk - 1; k >= 0; k--) {
 		int hit = gr_bin(c, OP_EQUAL, window(c, xp, &p, k / p.k[1], k % p.k[1]), y);
-		arg = gr_where(c, hit, gr_scalar(c, DT_F32, (double)k), arg);
+		arg = gr_where(c, hit, gr_scalar(c, at, (double)k), arg);
 	}
 	if (tiled(&p)) { /* each input in exactly one window: no pulls */
 		gin[0] = unlift(c, &q, tiled_adjoint(c, &p, arg, g, t), in(c, 0));
 		return 0;
 	}
-	arg = sentinel(c, arg, -1);
+	arg = sentinel(c, arg, none);
 	int gs = sentinel(c, g, 0);
 	/* each input position sums, over the windows that see it, g where its
 	 * offset is the window's arg-max: one term per pair of slots (at
@@ -462,13 +470,14 @@ int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 	int acc = -1;
 	for (int u = 0; u < nu && !c->fail; u++)
 		for (int v = 0; v < nv && !c->fail; v++) {
-			int want = gr_full(c, DT_F32, &hs, 0);
-			float *wd = c->g->val[want].data;
+			int want = gr_full(c, at, &hs, 0);
+			char *wd = c->g->val[want].data;
 			for (int64_t h = 0; h < H; h++)
 				for (int64_t w = 0; w < W; w++) {
 					ix[h * W + w] = src[0][u * H + h] * (p.out[1] + 1) + src[1][v * W + w];
 					int64_t i = off[0][u * H + h], j = off[1][v * W + w];
-					wd[h * W + w] = i < 0 || j < 0 ? -2.0f : (float)(i * p.k[1] + j);
+					ir_elem_put(at, wd + (size_t)(h * W + w) * ir_dtype_size(at),
+						    i < 0 || j < 0 ? never : (double)(i * p.k[1] + j));
 				}
 			int k = ir_add_const(c->g, "grad.pos", DT_I64, hs, ix, (size_t)(H * W) * sizeof *ix, false);
 			int here = gr_bin(c, OP_EQUAL, flat_gather_k(c, arg, k), want);

@@ -37,7 +37,7 @@ def read_st(path):
     for k, v in head.items():
         if k == "__metadata__":
             continue
-        dt = {"F32": np.float32, "I64": np.int64, "F64": np.float64}[v["dtype"]]
+        dt = {"F32": np.float32, "I64": np.int64, "F64": np.float64, "U8": np.uint8}[v["dtype"]]
         b, e = v["data_offsets"]
         out[k] = np.frombuffer(data[b:e], dtype=dt).reshape(v["shape"])
     return out

@@ -181,7 +181,7 @@ def read_safetensors(path):
     hdr = json.loads(buf[8:8 + n])
     data = buf[8 + n:]
     out = {}
-    dt = {"F32": np.float32, "I64": np.int64, "F64": np.float64}
+    dt = {"F32": np.float32, "I64": np.int64, "F64": np.float64, "U8": np.uint8}
     for k, v in hdr.items():
         if k == "__metadata__":
             continue

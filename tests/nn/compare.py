@@ -40,7 +40,7 @@ def read_st(path):
         if k == "__metadata__":
             continue
         s, e = v["data_offsets"]
-        dt = {"F32": np.float32, "I64": np.int64}[v["dtype"]]
+        dt = {"F32": np.float32, "I64": np.int64, "U8": np.uint8}[v["dtype"]]
         out[k] = np.frombuffer(b[8 + n + s:8 + n + e], dtype=dt).reshape(v["shape"]).copy()
     return out
 
