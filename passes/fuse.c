@@ -27,8 +27,11 @@
  * and a group's expression tree
  * (shared nodes counted per use) stays within FUSE_MAX_TREE graph nodes so
  * naive tree walkers stay cheap. The indexing ops (slice, expand, trilu,
- * gather, gather_elements, gather_nd, and a transpose that keeps the last
- * axis, so its reader's loads stay contiguous) join as producers read once
+ * gather, gather_elements, gather_nd, and a transpose that moves runs of
+ * at least FUSE_MIN_RUN elements, its last axes kept in place, so its
+ * reader's loads stay contiguous over whole vectors: the activations'
+ * [N, C, HW] -> [C, N, HW], not a 3x3 weight's [C, K, 9] -> [K, C, 9],
+ * whose reader would loop over runs of 9) join as producers read once
  * per point, loading their own inputs from buffers (their index reads
  * happen inside the reader's kernel); they are never roots. Views, other data
  * movement and loop matmuls end a group. Group ids are 1..n; 0 means
@@ -38,7 +41,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { FUSE_MAX_TREE = 48 }; /* graph nodes in one group's expression tree, counted per use */
+enum {
+	FUSE_MAX_TREE = 48, /* graph nodes in one group's expression tree, counted per use */
+	FUSE_MIN_RUN = 64,  /* a transpose inlines when it moves runs of at least this many elements */
+};
 
 typedef enum Role {
 	RO_NONE,    /* lowers alone: views, data movement, loop matmuls */
@@ -135,10 +141,17 @@ static Role role_of(const Graph *g, const Node *n)
 		return RO_MOVE;
 	case OP_RANDOM_UNIFORM: /* rng: a pure function of the index, drawn where it is read */
 		return RO_MOVE;
-	case OP_TRANSPOSE: { /* that keeps the last axis: its reader's loads stay contiguous */
+	case OP_TRANSPOSE: { /* that keeps a long run of the last axes in place: its reader's
+			      * loads stay contiguous over whole vectors */
 		const int64_t *perm;
-		int r = g->val[n->in[0]].shape.rank;
-		return r >= 2 && ir_attr_ints(n, "perm", &perm) == r && perm[r - 1] == r - 1 ? RO_MOVE : RO_NONE;
+		const Shape *xs = &g->val[n->in[0]].shape;
+		int r = xs->rank, a = r - 1;
+		int64_t run = 1;
+		if (r < 2 || ir_attr_ints(n, "perm", &perm) != r)
+			return RO_NONE;
+		for (; a >= 0 && perm[a] == a; a--)
+			run *= xs->d[a].n;
+		return a >= 0 && run >= FUSE_MIN_RUN ? RO_MOVE : RO_NONE;
 	}
 	default:
 		return RO_NONE;

@@ -362,24 +362,29 @@ static void test_pool_producers(void **state)
 	}
 }
 
-/* transpose -> mul: a transpose that keeps the last axis joins its reader's
- * kernel as a load at permuted coordinates (a weight gradient's transpose
- * into its optimizer update); one that moves the last axis stays a kernel
- * of its own (its reader's loads would be strided), as does one read by a
+/* transpose -> mul: a transpose that moves runs of at least 64 elements
+ * (its last axes kept in place) joins its reader's kernel as a load at
+ * permuted coordinates (the activations' [N, C, HW] -> [C, N, HW] before
+ * a weight gradient); one that moves the last axis, or runs of 9 (a 3x3
+ * weight's [C, K, 9] -> [K, C, 9]), stays a kernel of its own (its
+ * reader's loads would be strided, or short), as does one read by a
  * library call. */
 static void test_transpose_producers(void **state)
 {
 	(void)state;
-	for (int last = 0; last < 2; last++) {
+	for (int kind = 0; kind < 3; kind++) { /* inlined; the last axis moved; runs of 9 */
 		Graph *g = ir_graph_new("m");
-		int x = ir_add_input(g, "x", DT_F32, S(3, 4, 5));
-		int m = ir_add_input(g, "m", DT_F32, last ? S(5, 4, 3) : S(4, 3, 5));
+		int x = ir_add_input(g, "x", DT_F32, kind == 2 ? S(4, 5, 3, 3) : S(3, 4, 64));
+		int m = ir_add_input(g, "m", DT_F32, kind == 0 ? S(4, 3, 64) : kind == 1 ? S(64, 4, 3) : S(5, 4, 3, 3));
 		int t = op(g, OP_TRANSPOSE, "t", IN(op(g, OP_NEG, "n", IN(x))));
-		ir_set_ints(g, def(g, t), "perm", last ? A(2, 1, 0) : A(1, 0, 2), 3);
+		if (kind == 2)
+			ir_set_ints(g, def(g, t), "perm", A(1, 0, 2, 3), 4);
+		else
+			ir_set_ints(g, def(g, t), "perm", kind ? A(2, 1, 0) : A(1, 0, 2), 3);
 		ir_add_output(g, op(g, OP_MUL, "y", IN(t, m)));
 		/* -O2: neg, then transpose + mul (or transpose, mul apart) */
-		expect(g, last ? 3 : 2, last ? 2 : 1, 3);
-		assert_int_equal(g->node[def(g, t)].group != 0, !last);
+		expect(g, kind ? 3 : 2, kind ? 2 : 1, 3);
+		assert_int_equal(g->node[def(g, t)].group != 0, kind == 0);
 		ir_graph_free(g);
 	}
 	Graph *g = ir_graph_new("m");
