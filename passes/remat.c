@@ -84,11 +84,25 @@ static void count_readers(const Graph *g, int *nread, bool *isout)
 		isout[g->output[i]] = true;
 }
 
+/* Whether a backward node (at or after bw) reads value u. */
+static bool bw_read(const Graph *g, int u, int bw)
+{
+	for (int i = bw; i < g->nnode; i++) {
+		const Node *n = &g->node[i];
+		for (int k = 0; k < n->nin && !n->dead; k++)
+			if (n->in[k] == u)
+				return true;
+	}
+	return false;
+}
+
 /* The chain of forward nodes that recomputes value v, into chain[] in
  * graph order; its length, or 0 when v cannot be recomputed. The chain
- * takes in the producers of values only it reads, and of the values
- * thru[] marks (recomputed themselves elsewhere: the chain then makes its
- * own copy rather than read theirs); thru may be NULL. */
+ * takes in the producers of values only it reads, of values no backward
+ * node reads (dead after the forward pass: reading them there would keep
+ * them), and of the values thru[] marks (recomputed themselves elsewhere:
+ * the chain then makes its own copy rather than read theirs); thru may be
+ * NULL. */
 static int chain_of(const Graph *g, int v, int bw, const int *nread, const bool *isout, const bool *thru,
 		    int *chain)
 {
@@ -104,7 +118,8 @@ static int chain_of(const Graph *g, int v, int bw, const int *nread, const bool 
 		const Node *pn = &g->node[p];
 		for (int k = 0; k < pn->nin; k++) {
 			int u = pn->in[k];
-			if (u < 0 || g->val[u].kind != VK_NODE || (nread[u] != 1 && !(thru && thru[u])) || isout[u])
+			if (u < 0 || g->val[u].kind != VK_NODE || isout[u] ||
+			    (nread[u] != 1 && !(thru && thru[u]) && bw_read(g, u, bw)))
 				continue; /* live anyway (or a parameter or input): read it */
 			int q = g->val[u].def;
 			if (q < 0 || q >= bw || !clonable(&g->node[q]))

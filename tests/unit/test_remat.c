@@ -188,21 +188,24 @@ static void test_several_and_errors(void **state)
 	ir_graph_free(g);
 }
 
-/* batch norm's shape: x = tanh(x0), s = x - m, h = s * r (m, r small),
+/* batch norm's shape: x = x0 @ w (the convolution's place), s = x - m,
+ * h = s * r (m, r small),
  * y = tanh(h), x2 = x * m; backward grad/1 = y * h, grad/2 = grad/1 * s,
  * grad/3 = grad/2 + x2. h is free to recompute at grad/1 (s is live there
  * for grad/2): it is cloned there, fused into grad/1's kernel, and leaves
  * the forward pass one buffer lighter; so is y, through its own copy of h
  * (a chain through a value recomputed itself copies it: ReLU after batch
  * norm's normalized value). s is not (x, read twice, dies in the forward
- * pass), nor x2. With grad/2 reading x0 instead of s, h is not free (s
- * would die in the forward pass), and y is (h is read at grad/1 anyway). */
+ * pass, and a copy of it would take the matmul), nor x2. With grad/2
+ * reading x0 instead of s, h is not free (s would die in the forward
+ * pass, x too), and y is (h is read at grad/1 anyway). */
 static Graph *bn_like(bool s_read_by_backward)
 {
 	Graph *g = ir_graph_new("m");
 	int x0 = ir_add_input(g, "x0", DT_F32, S(64, 64));
 	int m = param(g, "m", S(1, 64), -1, 1), r = param(g, "r", S(1, 64), 0.5, 1.5);
-	int x = op(g, OP_TANH, "fwd/x", IN(x0));
+	int w = param(g, "w", S(64, 64), -1, 1);
+	int x = op(g, OP_MATMUL, "fwd/x", IN(x0, w));
 	int s = op(g, OP_SUB, "fwd/sub", IN(x, m));
 	int h = op(g, OP_MUL, "fwd/mul", IN(s, r));
 	int y = op(g, OP_TANH, "fwd/tanh", IN(h));
@@ -326,6 +329,37 @@ static void test_hoist(void **state)
 	ir_graph_free(g);
 }
 
+/* x = tanh(x0) is read twice in the forward pass (a = relu(x), b = neg(x))
+ * and by no backward node; recomputing b for grad/1 copies x too (reading
+ * x there would keep it alive through the backward pass). */
+static void test_chain_through_dead(void **state)
+{
+	(void)state;
+	Graph *g = ir_graph_new("m");
+	int x0 = ir_add_input(g, "x0", DT_F32, S(16, 16));
+	int x = op(g, OP_TANH, "fwd/x", IN(x0));
+	int a = op(g, OP_RELU, "fwd/a", IN(x));
+	int b = op(g, OP_NEG, "fwd/b", IN(x));
+	int y = op(g, OP_ADD, "fwd/y", IN(a, b));
+	int g1 = op(g, OP_MUL, "grad/1", IN(y, b));
+	ir_add_output(g, g1);
+	infer(g);
+	ir_fill_uses(g);
+	Tensor before[4];
+	eval(g, before);
+	Diag d;
+	diag_init(&d);
+	const char *v[] = {"fwd/b"};
+	assert_int_equal(ps_remat(g, v, 1, &d), 0);
+	int rb = node_named(g, "remat/fwd/b"), rx = node_named(g, "remat/fwd/x"), gi = node_named(g, "grad/1");
+	assert_true(rx >= 0 && rx < rb && rb < gi);
+	assert_int_equal(g->node[rb].in[0], g->node[rx].out[0]);
+	assert_int_equal(g->node[gi].in[1], g->node[rb].out[0]);
+	assert_int_equal(ir_verify(g, &d), 0);
+	same_outputs(g, before);
+	ir_graph_free(g);
+}
+
 /* an update reading only the first gradient moves up before grad/2 */
 static void test_early_updates(void **state)
 {
@@ -364,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_several_and_errors),
 		cmocka_unit_test(test_free_values),
 		cmocka_unit_test(test_hoist),
+		cmocka_unit_test(test_chain_through_dead),
 		cmocka_unit_test(test_early_updates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
