@@ -127,9 +127,10 @@ int ps_pipeline(Graph *g, const Options *o, Diag *d)
 	}
 	if (run(g, o, "dce", d) < 0)
 		return -1;
-	/* training: each optimizer update right after its gradient, and the
-	 * values free to recompute recomputed (remat.c); after CSE (which would
-	 * merge a clone with its original), before fusion */
+	/* training: each optimizer update right after its gradient, backward
+	 * work that lets a forward value die early moved into the forward
+	 * pass, and the values free to recompute recomputed (remat.c); after
+	 * CSE (which would merge a clone with its original), before fusion */
 	if (o->train && o->opt_level >= 1) {
 		ps_remat_early_updates(g);
 		ps_remat_hoist(g);

@@ -18,9 +18,12 @@
  * back into its original, and before fusion, which may inline a cheap
  * clone into its backward reader. Every training step gets
  * ps_remat_early_updates (each optimizer update right after its
- * gradient) and ps_remat_free (the values whose recomputation costs
- * nothing); which other values to recompute is --max-memory's search
- * (tools/remat_fit.c): ps_remat_candidates lists them with a cost class. */
+ * gradient), ps_remat_hoist (backward work that reads only forward values
+ * moved into the forward pass, renamed "hoist/NODE", where that lets a
+ * larger forward value die there) and ps_remat_free (the values whose
+ * recomputation costs nothing); which other values to recompute is
+ * --max-memory's search (tools/remat_fit.c): ps_remat_candidates lists
+ * them with a cost class. */
 #include "passes.h"
 
 #include <stdlib.h>
@@ -399,16 +402,15 @@ static void mark_forward_computable(const Graph *g, int bw, bool *fc)
 	}
 }
 
-/* in[]: node h and its fc ancestors (h fc itself); their count. */
-static int fc_closure(const Graph *g, int h, const bool *fc, bool *in, int *todo)
+/* in[]: node h and its fc ancestors (h fc itself), all named as h is. */
+static void fc_closure(const Graph *g, int h, const bool *fc, bool *in, int *todo)
 {
-	int n = 0, nt = 0;
+	int nt = 0;
 	memset(in, 0, (size_t)g->nnode * sizeof *in);
 	in[h] = true;
 	todo[nt++] = h;
 	while (nt > 0) {
 		const Node *p = &g->node[todo[--nt]];
-		n++;
 		for (int k = 0; k < p->nin; k++) {
 			int u = p->in[k], q = u >= 0 && g->val[u].kind == VK_NODE ? g->val[u].def : -1;
 			if (q >= 0 && fc[q] && !in[q]) {
@@ -417,7 +419,6 @@ static int fc_closure(const Graph *g, int h, const bool *fc, bool *in, int *todo
 			}
 		}
 	}
-	return n;
 }
 
 /* Bytes of the values the nodes in[] make that other live nodes (or the
@@ -503,7 +504,10 @@ static int64_t best_hoist(const Graph *g, int bw, const bool *fc, bool *best, in
 			    (leave >= 0 && !free_at(g, v, leave, bw, nread, isout, chosen)))
 				continue;
 			for (int h = bw; h < n; h++) { /* the set: one fc node and its fc ancestors */
-				if (!fc[h])
+				bool named = false; /* as a reader to hoist (a set is one rule's) */
+				for (int m = 0; m < nr && fc[h] && !named; m++)
+					named = rd[m] != leave && strcmp(g->node[rd[m]].name, g->node[h].name) == 0;
+				if (!named)
 					continue;
 				fc_closure(g, h, fc, in, todo);
 				bool all = true;
