@@ -87,10 +87,11 @@ static void count_readers(const Graph *g, int *nread, bool *isout)
 		isout[g->output[i]] = true;
 }
 
-/* Whether a backward node (at or after bw) reads value u. */
-static bool bw_read(const Graph *g, int u, int bw)
+/* Whether value u is live at node `at` without help: a reader at or after
+ * it. */
+static bool live_at(const Graph *g, int u, int at)
 {
-	for (int i = bw; i < g->nnode; i++) {
+	for (int i = at; i < g->nnode; i++) {
 		const Node *n = &g->node[i];
 		for (int k = 0; k < n->nin && !n->dead; k++)
 			if (n->in[k] == u)
@@ -122,7 +123,7 @@ static int chain_of(const Graph *g, int v, int bw, const int *nread, const bool 
 		for (int k = 0; k < pn->nin; k++) {
 			int u = pn->in[k];
 			if (u < 0 || g->val[u].kind != VK_NODE || isout[u] ||
-			    (nread[u] != 1 && !(thru && thru[u]) && bw_read(g, u, bw)))
+			    (nread[u] != 1 && !(thru && thru[u]) && live_at(g, u, bw)))
 				continue; /* live anyway (or a parameter or input): read it */
 			int q = g->val[u].def;
 			if (q < 0 || q >= bw || !clonable(&g->node[q]))
@@ -287,18 +288,6 @@ int ps_remat(Graph *g, const char *const *values, int n, Diag *d)
 	return remat_list(g, values, n, NULL, d);
 }
 
-/* Whether value u is live at node `at` without help: a reader at or after
- * it. */
-static bool live_at(const Graph *g, int u, int at)
-{
-	for (int i = at; i < g->nnode; i++) {
-		const Node *n = &g->node[i];
-		for (int k = 0; k < n->nin && !n->dead; k++)
-			if (n->in[k] == u)
-				return true;
-	}
-	return false;
-}
 
 /* Backward nodes reading v (each counted once), the last into *which. */
 static int bw_readers(const Graph *g, int v, int bw, int *which)
