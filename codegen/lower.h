@@ -100,6 +100,9 @@ int lw_pointwise(Lower *L, int node, Kx *(*at)(Lower *L, int node, const Aff *co
 int lw_elemwise(Lower *L, int node);
 int lw_pad(Lower *L, int node);
 int lw_transpose(Lower *L, int node);
+/* A transpose's perm (its attribute, or the reversed axes) into perm[],
+ * checked to be a permutation; 0, or -1 with lw_err. */
+int lw_transpose_perm(Lower *L, int node, int64_t *perm);
 int lw_concat(Lower *L, int node);
 int lw_copy(Lower *L, int node, int src, int dst, const Value *v);
 int lw_matmul(Lower *L, int node);    /* lower_nn.c */

@@ -169,12 +169,10 @@ int lw_pad(Lower *L, int node)
 }
 
 /* y[o_0..o_r-1] = x[...] with input dim perm[i] walked by output var i. */
-int lw_transpose(Lower *L, int node)
+int lw_transpose_perm(Lower *L, int node, int64_t *perm)
 {
 	const Node *n = &L->g->node[node];
-	const Value *x = lw_in(L, node, 0), *y = lw_out(L, node);
-	int r = x->shape.rank;
-	int64_t perm[IR_MAX_RANK];
+	int r = lw_in(L, node, 0)->shape.rank;
 	const int64_t *p;
 	int np = ir_attr_ints(n, "perm", &p);
 	if (np < 0) {
@@ -191,6 +189,16 @@ int lw_transpose(Lower *L, int node)
 			return lw_err(L, node, "perm is not a permutation of 0..%d", r - 1);
 		seen[perm[i]] = true;
 	}
+	return 0;
+}
+
+int lw_transpose(Lower *L, int node)
+{
+	const Value *x = lw_in(L, node, 0), *y = lw_out(L, node);
+	int r = x->shape.rank;
+	int64_t perm[IR_MAX_RANK];
+	if (lw_transpose_perm(L, node, perm) < 0)
+		return -1;
 	int64_t st[IR_MAX_RANK];
 	lw_strides(&x->shape, st);
 	Aff idx;

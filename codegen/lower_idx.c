@@ -81,26 +81,17 @@ int lw_slice(Lower *L, int node)
 	return lw_pointwise(L, node, slice_at);
 }
 
-/* A transpose inlined into its reader (passes/fuse.c: one that keeps the
- * last axis): output coordinate i is the input's along perm[i]. */
+/* A transpose inlined into its reader (passes/fuse.c: one that moves
+ * long runs of its last axes): output coordinate i is the input's along
+ * perm[i]. */
 static Kx *transpose_at(Lower *L, int node, const Aff *coord)
 {
-	const int64_t *perm;
-	int r = lw_in(L, node, 0)->shape.rank;
-	if (ir_attr_ints(&L->g->node[node], "perm", &perm) != r) {
-		lw_err(L, node, "internal error: an inlined transpose without its perm");
+	int64_t perm[IR_MAX_RANK];
+	if (lw_transpose_perm(L, node, perm) < 0)
 		return NULL;
-	}
 	Aff xc[IR_MAX_RANK];
-	bool seen[IR_MAX_RANK] = {0};
-	for (int i = 0; i < r; i++) {
-		if (perm[i] < 0 || perm[i] >= r || seen[perm[i]]) {
-			lw_err(L, node, "perm is not a permutation of 0..%d", r - 1);
-			return NULL;
-		}
-		seen[perm[i]] = true;
+	for (int i = 0; i < lw_in(L, node, 0)->shape.rank; i++)
 		xc[perm[i]] = coord[i];
-	}
 	return lw_value_at(L, L->g->node[node].in[0], xc);
 }
 

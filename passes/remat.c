@@ -192,19 +192,36 @@ int ps_remat_candidates(const Graph *g, RematCand *out, int max)
 	return n;
 }
 
-/* Moves the nodes appended at [from, nnode) to sit before node `at`,
- * keeping their order, and renumbers Value.def. */
-static void move_before(Graph *g, int from, int at)
+/* Puts node order[i] at position i (order: a permutation of the nodes)
+ * and renumbers Value.def. */
+static void apply_order(Graph *g, const int *order)
 {
-	int m = g->nnode - from;
-	Node *tmp = xmalloc((size_t)m * sizeof *tmp);
-	memcpy(tmp, &g->node[from], (size_t)m * sizeof *tmp);
-	memmove(&g->node[at + m], &g->node[at], (size_t)(from - at) * sizeof *tmp);
-	memcpy(&g->node[at], tmp, (size_t)m * sizeof *tmp);
-	free(tmp);
-	for (int i = at; i < g->nnode; i++)
-		for (int k = 0; k < g->node[i].nout; k++)
-			g->val[g->node[i].out[k]].def = i;
+	int n = g->nnode;
+	Node *nodes = xmalloc(((size_t)n + 1) * sizeof *nodes);
+	for (int i = 0; i < n; i++)
+		nodes[i] = g->node[order[i]];
+	memcpy(g->node, nodes, (size_t)n * sizeof *nodes);
+	free(nodes);
+	for (int i = 0; i < n; i++)
+		for (int o = 0; o < g->node[i].nout; o++)
+			g->val[g->node[i].out[o]].def = i;
+}
+
+/* Moves the nodes move[] (all at or after `at`) to sit before node `at`,
+ * keeping their order and the others'. */
+static void move_before(Graph *g, const bool *move, int at)
+{
+	int n = g->nnode, k = 0, *order = xmalloc(((size_t)n + 1) * sizeof *order);
+	for (int i = 0; i < at; i++)
+		order[k++] = i;
+	for (int i = at; i < n; i++)
+		if (move[i])
+			order[k++] = i;
+	for (int i = at; i < n; i++)
+		if (!move[i])
+			order[k++] = i;
+	apply_order(g, order);
+	free(order);
 }
 
 /* Recomputes value v in the backward pass (see the file comment); thru as
@@ -251,7 +268,11 @@ static int remat_one(Graph *g, int v, const bool *thru, Diag *d)
 			if (n->in[k] == v)
 				n->in[k] = nv;
 	}
-	move_before(g, from, at);
+	bool *clone = xcalloc((size_t)g->nnode + 1, sizeof *clone); /* the nodes appended here */
+	for (int i = from; i < g->nnode; i++)
+		clone[i] = true;
+	move_before(g, clone, at);
+	free(clone);
 	return 0;
 }
 
@@ -289,8 +310,9 @@ int ps_remat(Graph *g, const char *const *values, int n, Diag *d)
 }
 
 
-/* Backward nodes reading v (each counted once), the last into *which. */
-static int bw_readers(const Graph *g, int v, int bw, int *which)
+/* Backward nodes reading v (each counted once), in order into list[]
+ * (room for every node); their count. */
+static int bw_readers(const Graph *g, int v, int bw, int *list)
 {
 	int n = 0;
 	for (int i = bw; i < g->nnode; i++) {
@@ -298,10 +320,8 @@ static int bw_readers(const Graph *g, int v, int bw, int *which)
 		bool reads = false;
 		for (int k = 0; k < r->nin && !r->dead; k++)
 			reads = reads || r->in[k] == v;
-		if (reads && is_backward(r)) {
-			n++;
-			*which = i;
-		}
+		if (reads && is_backward(r))
+			list[n++] = i;
 	}
 	return n;
 }
@@ -311,7 +331,7 @@ static int bw_readers(const Graph *g, int v, int bw, int *which)
  * v's chain, through the values already chosen (recomputed elsewhere: the
  * chain copies them too), pointwise ops and views whose other inputs are
  * parameters, values REMAT_FREE_SMALL times smaller, or values live at
- * `at` anyway. */
+ * `at` anyway (chosen may be NULL: none yet). */
 static bool free_at(const Graph *g, int v, int at, int bw, const int *nread, const bool *isout,
 		    const bool *chosen)
 {
@@ -332,7 +352,7 @@ static bool free_at(const Graph *g, int v, int at, int bw, const int *nread, con
 			if (u < 0 || inner || g->val[u].kind != VK_NODE ||
 			    ir_shape_numel(&g->val[u].shape) * REMAT_FREE_SMALL <= numel)
 				continue; /* the chain's own, a parameter, or small */
-			if (chosen[u] || !live_at(g, u, at)) /* chosen: dies early */
+			if ((chosen && chosen[u]) || !live_at(g, u, at)) /* chosen: dies early */
 				return false;
 		}
 	}
@@ -348,17 +368,18 @@ int ps_remat_free(Graph *g, Diag *d)
 	bool *isout = xmalloc((size_t)g->nval * sizeof *isout);
 	const char **names = xmalloc((size_t)g->nnode * sizeof *names);
 	bool *chosen = xcalloc((size_t)g->nval, sizeof *chosen);
+	int *rd = xmalloc(((size_t)g->nnode + 1) * sizeof *rd);
 	count_readers(g, nread, isout);
 	for (int i = 0; i < bw; i++) {
 		const Node *p = &g->node[i];
-		int at = -1;
-		if (p->dead || p->nout != 1 || bw_readers(g, p->out[0], bw, &at) != 1 ||
-		    !free_at(g, p->out[0], at, bw, nread, isout, chosen))
+		if (p->dead || p->nout != 1 || bw_readers(g, p->out[0], bw, rd) != 1 ||
+		    !free_at(g, p->out[0], rd[0], bw, nread, isout, chosen))
 			continue;
 		names[n++] = g->val[p->out[0]].name;
 		chosen[p->out[0]] = true;
 	}
 	int rc = n > 0 ? remat_list(g, names, n, chosen, d) : 0;
+	free(rd);
 	free(names);
 	free(chosen);
 	free(nread);
@@ -436,23 +457,10 @@ static int64_t cut_bytes(const Graph *g, int bw, const bool *in, const bool *iso
  * keeping their order, renamed "hoist/NAME" (forward nodes now). */
 static void hoist_before(Graph *g, const bool *in, int at)
 {
-	int n = g->nnode, k = 0;
-	Node *nodes = xmalloc((size_t)n * sizeof *nodes);
-	memcpy(nodes, g->node, (size_t)at * sizeof *nodes);
-	k = at;
-	for (int i = at; i < n; i++)
-		if (in[i]) {
-			nodes[k] = g->node[i];
-			nodes[k++].name = arena_printf(&g->arena, "hoist/%s", g->node[i].name);
-		}
-	for (int i = at; i < n; i++)
-		if (!in[i])
-			nodes[k++] = g->node[i];
-	memcpy(g->node, nodes, (size_t)n * sizeof *nodes);
-	free(nodes);
-	for (int i = at; i < n; i++)
-		for (int o = 0; o < g->node[i].nout; o++)
-			g->val[g->node[i].out[o]].def = i;
+	for (int i = at; i < g->nnode; i++)
+		if (in[i])
+			g->node[i].name = arena_printf(&g->arena, "hoist/%s", g->node[i].name);
+	move_before(g, in, at);
 }
 
 /* One hoist: the forward value whose release gains most, its chosen set
@@ -461,7 +469,7 @@ static int64_t best_hoist(const Graph *g, int bw, const bool *fc, bool *best, in
 {
 	int n = g->nnode, *todo = xmalloc((size_t)n * sizeof *todo), *rd = xmalloc((size_t)n * sizeof *rd);
 	int *nread = xmalloc((size_t)g->nval * sizeof *nread);
-	bool *isout = xmalloc((size_t)g->nval * sizeof *isout), *chosen = xcalloc((size_t)g->nval, 1);
+	bool *isout = xmalloc((size_t)g->nval * sizeof *isout);
 	bool *in = xmalloc((size_t)n * sizeof *in);
 	int64_t gain = 0;
 	count_readers(g, nread, isout);
@@ -469,28 +477,21 @@ static int64_t best_hoist(const Graph *g, int bw, const bool *fc, bool *best, in
 		const Node *p = &g->node[i];
 		if (p->dead || p->nout != 1 || isout[p->out[0]] || g->val[p->out[0]].kind != VK_NODE)
 			continue;
-		int v = p->out[0], nr = 0, nfc = 0;
+		int v = p->out[0], nr, nfc = 0;
 		int64_t bytes = ir_shape_numel(&g->val[v].shape) * (int64_t)ir_dtype_size(g->val[v].dtype);
 		if (ir_shape_numel(&g->val[v].shape) < REMAT_FREE_MIN)
 			continue;
-		for (int j = bw; j < n; j++) { /* v's backward readers */
-			const Node *r = &g->node[j];
-			bool reads = false;
-			for (int k = 0; k < r->nin && !r->dead; k++)
-				reads = reads || r->in[k] == v;
-			if (reads && is_backward(r)) {
-				rd[nr++] = j;
-				nfc += fc[j];
-			}
-		}
-		if (nfc == 0 || (nr == 1 && free_at(g, v, rd[0], bw, nread, isout, chosen)))
+		nr = bw_readers(g, v, bw, rd);
+		for (int m = 0; m < nr; m++)
+			nfc += fc[rd[m]];
+		if (nfc == 0 || (nr == 1 && free_at(g, v, rd[0], bw, nread, isout, NULL)))
 			continue; /* nothing to run early, or free to recompute already */
 		/* leave: the one reader left to ps_remat_free (-1: none, every
 		 * reader hoisted and v dead after the forward pass) */
 		for (int l = -1; l < nr; l++) {
 			int leave = l < 0 ? -1 : rd[l];
 			if (nr == (l >= 0) || nfc < nr - (l >= 0 && !fc[leave] ? 1 : 0) ||
-			    (leave >= 0 && !free_at(g, v, leave, bw, nread, isout, chosen)))
+			    (leave >= 0 && !free_at(g, v, leave, bw, nread, isout, NULL)))
 				continue;
 			for (int h = bw; h < n; h++) { /* the set: one fc node and its fc ancestors */
 				bool named = false; /* as a reader to hoist (a set is one rule's) */
@@ -521,7 +522,6 @@ static int64_t best_hoist(const Graph *g, int bw, const bool *fc, bool *best, in
 	free(rd);
 	free(nread);
 	free(isout);
-	free(chosen);
 	free(in);
 	return gain;
 }
@@ -583,14 +583,7 @@ void ps_remat_early_updates(Graph *g)
 			}
 		}
 	}
-	Node *nodes = xmalloc(((size_t)n + 1) * sizeof *nodes);
-	for (int i = 0; i < k; i++)
-		nodes[i] = g->node[order[i]];
-	memcpy(g->node, nodes, (size_t)k * sizeof *nodes); /* k == n: every node is placed */
-	for (int i = 0; i < k; i++)
-		for (int o = 0; o < g->node[i].nout; o++)
-			g->val[g->node[i].out[o]].def = i;
-	free(nodes);
+	apply_order(g, order); /* k == n: every node is placed */
 	free(order);
 	free(ready);
 	free(done);
