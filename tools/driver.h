@@ -48,6 +48,7 @@ typedef struct DrvArgs {
 	bool opt_flag;       /* --optimizer given (a .nn model's clause yields to it) */
 	bool mutable_w;      /* --mutable-weights */
 	int64_t max_memory;  /* --max-memory bytes, 0: none */
+	bool keep_acts;      /* --keep-activations: no recomputation by default (remat_fit.c) */
 	Consts cs;           /* --const bindings */
 	Options o;           /* pass options (-O, --shape, --print-after, --passes) */
 	CpuOptions co;       /* code generation options (-O, --cpu, --features) */
@@ -90,7 +91,8 @@ int drv_load_weights(Graph *g, const char *path, Diag *d);
 /* nncc.c: lower, plan, render and link g into the shared library out. */
 int drv_build_so(Graph *g, const char *out, const CpuOptions *co, Diag *d);
 
-/* remat_fit.c: --max-memory, what the search did (for --report). */
+/* remat_fit.c: the values a training step recomputes, by default and
+ * under --max-memory: what the search did (for --report). */
 typedef struct RematLog {
 	int64_t budget;            /* --max-memory bytes, 0: none */
 	PlanStats before, after;   /* unconstrained plan, chosen plan */
@@ -98,13 +100,18 @@ typedef struct RematLog {
 	int ncand;                 /* entries of cand */
 	const char **chosen;       /* names recomputed, in the order chosen */
 	int nchosen;               /* entries of chosen */
+	int ncheap;                /* the first ncheap: the default's pointwise values */
 	Graph *names;              /* the graph owning the names (freed with the log) */
 } RematLog;
-/* *g, already through the pipeline: recompute forward values until its
+/* *g, a training step already through the pipeline: recompute the cheap
+ * pointwise values (unless a->keep_acts), then forward values until its
  * plan fits a->max_memory (*g replaced by the chosen graph); -1 if none
  * does. */
 int drv_fit_budget(const DrvArgs *a, const Options *o, Graph **g, RematLog *log, Diag *d);
 void drv_remat_report(const RematLog *log, FILE *f);
+/* Whether a training step gets the default's pointwise recomputation:
+ * --train without --keep-activations, -O0 or --passes=LIST. */
+bool drv_remat_cheap(const DrvArgs *a);
 void drv_remat_log_free(RematLog *log);
 
 /* consts.c: --const NAME=FILE read into c (a malloc'd copy; drv_const_free

@@ -290,8 +290,8 @@ static int compile(const DrvArgs *a, Diag *d)
 	if (o->batch_sym && drv_batch_mark(g, drv_load(model, &a->cs, a->train, d), o, a->weights,
 					   drv_load_weights, d) < 0)
 		goto done; /* --max: the batch values (tools/batch.c) */
-	if (a->max_memory > 0 && drv_fit_budget(a, o, &g, &rlog, d) < 0)
-		goto done;
+	if ((a->max_memory > 0 || drv_remat_cheap(a)) && drv_fit_budget(a, o, &g, &rlog, d) < 0)
+		goto done; /* the values recomputed in the backward pass (remat_fit.c) */
 	stage(a, &t0, "passes", live_nodes(g), "graph nodes");
 	if (emit == EMIT_ONNX) { /* the graph after the passes, before lowering */
 		Out w;
@@ -320,7 +320,7 @@ static int compile(const DrvArgs *a, Diag *d)
 	if (report) {
 		printf("imported: %d graph nodes from %s\n", imported, model);
 		cg_report(&kl, stdout);
-		if (a->max_memory > 0)
+		if (a->max_memory > 0 || drv_remat_cheap(a))
 			drv_remat_report(&rlog, stdout);
 		fflush(stdout);
 		rc = 0;

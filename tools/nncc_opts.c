@@ -54,6 +54,8 @@ static void usage(FILE *f)
 		"  --max-memory=BYTES     (--train) recompute forward values in the backward pass until\n"
 		"                         the memory plan's arena fits BYTES\n"
 		"                         (suffix k, M, G: 1024^n)\n"
+		"  --keep-activations     (--train) store every forward value the backward pass reads:\n"
+		"                         no pointwise recomputation by default (docs/memory.md)\n"
 		"  --augment=X:T,...      augment NCHW input X in the step, per sample: hflip,\n"
 		"                         crop=P (zero-pad P, random crop), contrast=C\n"
 		"  --augment-output       also output augment.X, the augmented input\n"
@@ -251,6 +253,8 @@ int drv_parse_args(int argc, char **argv, DrvArgs *a)
 		} else if (strncmp(s, "--max-memory=", 13) == 0) {
 			if (parse_bytes(s + 13, &a->max_memory) < 0)
 				return drv_usage_error("bad --max-memory '%s' (want BYTES, e.g. 200M)", s + 13);
+		} else if (strcmp(s, "--keep-activations") == 0) {
+			a->keep_acts = train_flag = true;
 		} else if (strncmp(s, "--weights=", 10) == 0) {
 			a->weights = s + 10;
 		} else if (strncmp(s, "--add-loss=", 11) == 0) {
@@ -296,7 +300,7 @@ int drv_parse_args(int argc, char **argv, DrvArgs *a)
 		return drv_usage_error("--emit=onnx exports an inference graph to -o FILE, not with --train%s", "");
 	a->co.opt_level = a->o.opt_level;
 	if (train_flag && !a->train)
-		return drv_usage_error("--loss, --optimizer, --freeze, --grad-inputs and --add-loss need --train%s", "");
+		return drv_usage_error("--loss, --optimizer, --freeze, --grad-inputs, --add-loss and --keep-activations need --train%s", "");
 	if (a->to.split_step && (a->emit != EMIT_SO || a->target_cuda))
 		return drv_usage_error("--split-step makes a CPU shared library (--emit=so, --target=cpu)%s", "");
 	if (a->max_memory > 0 && !a->train)

@@ -1,7 +1,15 @@
-/* remat_fit.c — nncc --max-memory: a training step whose memory plan is
- * over budget is compiled again with forward values recomputed in the
- * backward pass (passes/remat.c), the candidates tried one by one, until
- * the plan fits (docs/memory.md). */
+/* remat_fit.c — the choice of forward values a training step recomputes
+ * in its backward pass (passes/remat.c, docs/memory.md). Each choice is a
+ * trial: the model compiled again with the values recomputed and its
+ * memory plan measured. By default (not --keep-activations, -O0 or
+ * --passes=LIST) the step
+ * recomputes the pointwise values of REMAT_CHEAP_MIN bytes or more whose
+ * recomputation shrinks the arena by at least a quarter of their size: a
+ * pointwise kernel that writes the value once (ResNet-18: the ReLU
+ * outputs its convolutions' weight gradients read), against the bytes it
+ * frees for the whole forward pass. --max-memory=B then goes on, every
+ * candidate tried one by one (cheap classes and large values first), until
+ * the plan fits B. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +17,10 @@
 
 #include "driver.h"
 
-enum { REMAT_MAX_CAND = 4096 }; /* candidates considered at most */
+enum {
+	REMAT_MAX_CAND = 4096,     /* candidates considered at most */
+	REMAT_CHEAP_MIN = 1 << 20, /* the default's pointwise values: at least this many bytes */
+};
 
 static int cmp_cand(const void *pa, const void *pb)
 {
@@ -58,11 +69,28 @@ static bool smaller(const PlanStats *a, const PlanStats *b)
 	return a->arena < b->arena || (a->arena == b->arena && a->lower_bound < b->lower_bound);
 }
 
-/* --max-memory: g (already through the pipeline without recomputation)
- * over budget? Then try the candidates, cheap classes and large values
- * first, keeping each change that gives a smaller plan (smaller()), until
- * the plan fits. On success *g is replaced by the graph of the chosen
- * plan; -1 with the smallest plan reached otherwise. */
+bool drv_remat_cheap(const DrvArgs *a)
+{
+	return a->train && !a->keep_acts && !a->o.passes && a->o.opt_level >= 1;
+}
+
+/* Whether the trial's plan st is worth choosing candidate c over the plan
+ * so far, cur: in the default pass (cheap), a pointwise value of
+ * REMAT_CHEAP_MIN bytes or more that shrinks the arena by a quarter of its
+ * size or more; under a budget, any smaller plan (smaller()). */
+static bool worth(const RematCand *c, const PlanStats *st, const PlanStats *cur, bool cheap)
+{
+	if (!cheap)
+		return smaller(st, cur);
+	return c->cost == 0 && c->bytes >= REMAT_CHEAP_MIN && cur->arena - st->arena >= c->bytes / 4;
+}
+
+/* g (already through the pipeline without recomputation): the default
+ * pass over the pointwise candidates (unless --keep-activations), then,
+ * when the plan is over --max-memory's budget, every other candidate in
+ * order, keeping each change that gives a smaller plan, until it fits. On
+ * success *g is replaced by the graph of the chosen plan; -1 with the
+ * smallest plan reached otherwise. */
 int drv_fit_budget(const DrvArgs *a, const Options *o, Graph **g, RematLog *log, Diag *d)
 {
 	KernelList kl;
@@ -71,37 +99,50 @@ int drv_fit_budget(const DrvArgs *a, const Options *o, Graph **g, RematLog *log,
 	cg_plan_stats(&kl, &log->before);
 	cg_free(&kl);
 	log->after = log->before;
-	if (log->before.arena <= log->budget)
+	bool cheap = drv_remat_cheap(a);
+	if (!cheap && (log->budget <= 0 || log->before.arena <= log->budget))
 		return 0;
 	log->names = *g; /* candidate names live in this graph's arena */
 	log->cand = xmalloc(REMAT_MAX_CAND * sizeof *log->cand);
 	log->ncand = ps_remat_candidates(*g, log->cand, REMAT_MAX_CAND);
 	qsort(log->cand, (size_t)log->ncand, sizeof *log->cand, cmp_cand);
 	log->chosen = xmalloc(((size_t)log->ncand + 1) * sizeof *log->chosen);
+	bool *tried = xcalloc((size_t)log->ncand + 1, sizeof *tried);
 	Graph *best = NULL, *t = NULL;
 	PlanStats st;
 	Diag td;
-	for (int i = 0; i < log->ncand && log->after.arena > log->budget; i++) {
-		diag_init(&td);
-		log->chosen[log->nchosen] = log->cand[i].value;
-		if (remat_trial(a, o, log->chosen, log->nchosen + 1, &st, &t, &td) < 0)
-			continue; /* e.g. its backward readers already read a recomputed copy */
-		if (smaller(&st, &log->after)) {
-			log->nchosen++;
-			log->after = st;
-			if (best)
-				ir_graph_free(best);
-			best = t;
-		} else {
-			ir_graph_free(t);
+	for (int pass = cheap ? 0 : 1; pass < 2; pass++) {
+		for (int i = 0; i < log->ncand; i++) {
+			if (tried[i] || (pass == 0 && (log->cand[i].cost != 0 ||
+						       log->cand[i].bytes < REMAT_CHEAP_MIN)))
+				continue;
+			if (pass == 1 && (log->budget <= 0 || log->after.arena <= log->budget))
+				break;
+			tried[i] = true;
+			diag_init(&td);
+			log->chosen[log->nchosen] = log->cand[i].value;
+			if (remat_trial(a, o, log->chosen, log->nchosen + 1, &st, &t, &td) < 0)
+				continue; /* e.g. its backward readers already read a recomputed copy */
+			if (worth(&log->cand[i], &st, &log->after, pass == 0)) {
+				log->nchosen++;
+				log->after = st;
+				if (best)
+					ir_graph_free(best);
+				best = t;
+			} else {
+				ir_graph_free(t);
+			}
 		}
+		if (pass == 0)
+			log->ncheap = log->nchosen;
 	}
-	if (log->after.arena > log->budget) {
+	free(tried);
+	if (log->budget > 0 && log->after.arena > log->budget) {
 		if (best)
 			ir_graph_free(best);
 		return diag(d, "--max-memory=%" PRId64 ": cannot fit the training step: the smallest plan "
 			    "reached is %" PRId64 " arena bytes (lower bound %" PRId64 ") with %d of %d "
-			    "candidate forward values recomputed; unconstrained %" PRId64 " bytes "
+			    "candidate forward values recomputed; without recomputation %" PRId64 " bytes "
 			    "(lower bound %" PRId64 ")", log->budget, log->after.arena,
 			    log->after.lower_bound, log->nchosen, log->ncand, log->before.arena,
 			    log->before.lower_bound);
@@ -113,11 +154,15 @@ int drv_fit_budget(const DrvArgs *a, const Options *o, Graph **g, RematLog *log,
 
 void drv_remat_report(const RematLog *log, FILE *f)
 {
-	fprintf(f, "max-memory: budget %" PRId64 " bytes; arena %" PRId64 " bytes without "
-		"recomputation (lower bound %" PRId64 "), %" PRId64 " bytes (lower bound %" PRId64
-		") with %d forward values recomputed in the backward pass\n", log->budget,
-		log->before.arena, log->before.lower_bound, log->after.arena, log->after.lower_bound,
-		log->nchosen);
+	if (log->budget > 0)
+		fprintf(f, "max-memory: budget %" PRId64 " bytes; ", log->budget);
+	else
+		fprintf(f, "recompute: ");
+	fprintf(f, "arena %" PRId64 " bytes without recomputation (lower bound %" PRId64 "), %" PRId64
+		" bytes (lower bound %" PRId64 ") with %d forward values recomputed in the backward "
+		"pass (%d pointwise by default%s)\n", log->before.arena, log->before.lower_bound,
+		log->after.arena, log->after.lower_bound, log->nchosen, log->ncheap,
+		log->ncheap ? "; --keep-activations keeps them" : "");
 	static const char *const kind[] = {"pointwise", "other ops", "conv/matmul"};
 	for (int i = 0; i < log->nchosen; i++)
 		for (int j = 0; j < log->ncand; j++)

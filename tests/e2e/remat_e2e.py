@@ -1,4 +1,5 @@
-"""--max-memory (passes/remat.c, tools/nncc.c): remat_e2e.py BUILD_DIR
+"""--max-memory and the default recomputation (passes/remat.c,
+tools/remat_fit.c): remat_e2e.py BUILD_DIR
 
 For each case a small model is exported from PyTorch (fixed seed) and its
 training step compiled twice with `nncc --train --report`: without a budget,
@@ -16,12 +17,20 @@ Checks:
   - a budget below any reachable plan is exit 1 naming the smallest plan and
     its lower bound, and leaves no output file;
   - --max-memory without --train, and a malformed size, are usage errors (2).
+The default recomputation (a conv/batch-norm/ReLU net whose ReLU outputs,
+1.5 MiB each, the next convolution's weight gradient reads): compiled with
+and without --keep-activations, the default's arena is smaller, its report
+lists the pointwise values it recomputes, and three steps give the same
+losses and weights bit for bit; --keep-activations without --train is a
+usage error.
 """
 import os
 import re
 import subprocess
 import sys
 import tempfile
+
+import warnings
 
 import numpy as np
 import torch
@@ -46,6 +55,65 @@ class CNN(nn.Module):
         return self.fc(nn.functional.avg_pool2d(h, 2).flatten(1))
 
 
+class ConvBN(nn.Module):
+    """Three conv/batch-norm/ReLU stages (training-mode batch norm)."""
+
+    def __init__(self):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(c, 24, 3, padding=1, bias=False) for c in (1, 24, 24))
+        self.bns = nn.ModuleList(nn.BatchNorm2d(24) for _ in range(3))
+        self.fc = nn.Linear(24, 5)
+
+    def forward(self, x):
+        for c, b in zip(self.convs, self.bns):
+            x = torch.relu(b(c(x)))
+        return self.fc(x.mean((2, 3)))
+
+
+def run_default(build, tmp):
+    torch.manual_seed(1)
+    model, shape = ConvBN().train(), (16, 1, 32, 32)
+    onnx = os.path.join(tmp, "convbn.onnx")
+    torch.onnx.export(model, torch.zeros(shape), onnx, opset_version=13, input_names=["x"],
+                      output_names=["y"], training=torch.onnx.TrainingMode.PRESERVE,
+                      do_constant_folding=False)
+    rng = np.random.default_rng(5)
+    x = os.path.join(tmp, "convbn.x.npy")
+    y = os.path.join(tmp, "convbn.y.npy")
+    np.save(x, rng.standard_normal(shape).astype(np.float32))
+    np.save(y, rng.integers(0, 5, size=shape[0]).astype(np.int64))
+    base = ["--train", "--loss=cross_entropy", "--optimizer=sgd:lr=0.05,momentum=0.9", "--report"]
+    arenas, results = [], []
+    for label, extra in (("keep", ["--keep-activations"]), ("default", [])):
+        so = os.path.join(tmp, "convbn.%s.so" % label)
+        r = nncc(build, onnx, *base, *extra, "-o", so)
+        if r.returncode != 0:
+            check(False, "convbn %s: nncc exit %d: %s" % (label, r.returncode, r.stderr))
+            return
+        arenas.append(arena_of(r.stdout))
+        if label == "default":
+            m = re.search(r"^recompute: arena (\d+) bytes without recomputation .* with (\d+) forward "
+                          r"values recomputed in the backward pass \((\d+) pointwise by default", r.stdout, re.M)
+            check(m is not None and int(m.group(1)) == arenas[0] and int(m.group(3)) > 0,
+                  "convbn: the report does not show the default's recomputation:\n%s" % r.stdout[-800:])
+            check(re.search(r"recomputed: \S*Relu\S* \(1572864 bytes, pointwise\)", r.stdout) is not None,
+                  "convbn: no ReLU output recomputed:\n%s" % r.stdout[-800:])
+        else:
+            check("recompute:" not in r.stdout, "convbn: --keep-activations recomputed")
+        w = os.path.join(tmp, "convbn.%s.safetensors" % label)
+        t = subprocess.run([os.path.join(build, "nncc-run"), so, "--train", "3", "-i", "x=" + x,
+                            "-i", "label=" + y, "--save-weights", w], capture_output=True, text=True)
+        check(t.returncode == 0, "convbn %s: nncc-run exit %d: %s" % (label, t.returncode, t.stderr))
+        with open(w, "rb") as f:
+            results.append((t.stdout, f.read()))
+    check(None not in arenas and arenas[1] < arenas[0],
+          "convbn: default arena %s not below --keep-activations' %s" % (arenas[1], arenas[0]))
+    check(results[0][0] == results[1][0] and results[0][0].count("loss") == 3,
+          "convbn: losses differ:\n%s---\n%s" % (results[0][0], results[1][0]))
+    check(results[0][1] == results[1][1], "convbn: weights after 3 steps differ")
+    print("convbn: arena %s with --keep-activations, %s by default; 3 steps bit-identical" % tuple(arenas))
+
+
 # name: (builder, optimizer, budget as a fraction of the unconstrained arena)
 CASES = {
     "deep_sgd": (deep, "sgd:lr=0.1,momentum=0.9", 0.85),
@@ -54,6 +122,7 @@ CASES = {
 }
 
 fails = 0
+warnings.filterwarnings("ignore", category=UserWarning)  # torch.onnx's notes on the export
 
 
 def check(ok, what):
@@ -128,12 +197,14 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for name in CASES:
             run_case(build, tmp, name)
+        run_default(build, tmp)
         onnx = os.path.join(tmp, "deep_sgd.onnx")
         for args, what in ((["--max-memory=1M"], "without --train"),
                            (["--train", "--loss=mse", "--max-memory=12Q"], "malformed size"),
-                           (["--train", "--loss=mse", "--max-memory=0"], "zero")):
+                           (["--train", "--loss=mse", "--max-memory=0"], "zero"),
+                           (["--keep-activations"], "--keep-activations without --train")):
             r = nncc(build, onnx, *args, "--report")
-            check(r.returncode == 2 and "max-memory" in r.stderr,
+            check(r.returncode == 2 and ("max-memory" in r.stderr or "keep-activations" in r.stderr),
                   "--max-memory %s: exit %d: %s" % (what, r.returncode, r.stderr))
     if fails:
         print("%d failure(s)" % fails)
