@@ -237,7 +237,8 @@ int lw_conv(Lower *L, int node)
 			wino_u = wv->kind != VK_CONST || !wv->data || wv->state != 0; /* not in the weight cache */
 			int64_t wsz = nncc_abi_wino_scratch(x->d[0].n, c, kout, oh, ow, win.dil[0], wino_u);
 			if (wino_u)
-				wsz = lw_add(L, wsz, nncc_abi_wino_uscratch(c, kout));
+				wsz = lw_add(L, wsz, nncc_abi_wino_uscratch(c, kout, nncc_abi_wino_m(x->d[0].n, c, kout, oh, ow,
+													win.dil[0], 1)));
 			sz = wsz > sz ? wsz : sz;
 		}
 		if (L->ovf || (scratch = lw_temp(L, DT_F32, sz, -1)) < 0)

@@ -291,19 +291,23 @@ nncc_abi_wino(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t oh,
 /* The output tile of such a convolution, m x m: 4, F(4x4, 3x3) (6x6
  * input tiles, 36 products: 4 times fewer multiply-adds than the direct
  * method, 1.8 times fewer than F(2x2, 3x3), for about 6 times its
- * rounding error), for a constant weight (wino_u 0: its transform,
- * 36/9 the weight's size, cached once) of dilation 1, c * k at most
- * NNCC_ABI_WINO4_MAX_CK (the transform is read on every run; measured to
- * pay up to VGG-11's 512 x 512 layers, 37.7 MB each), whose planes give
- * at least 16 tiles of 4x4 each; else 2, F(2x2, 3x3). */
-enum { NNCC_ABI_WINO4_MAX_CK = 512 * 512 };
+ * rounding error), for dilation 1, c * k at most NNCC_ABI_WINO4_MAX_CK
+ * (the transform is read on every run; measured to pay up to VGG-11's
+ * 512 x 512 layers, 37.7 MB each), and planes of at least 16 tiles of 4x4
+ * each for a constant weight (wino_u 0: its transform, 36/9 the weight's
+ * size, cached once), of at least NNCC_ABI_WINO4_U_TILES for a weight
+ * transformed on every call (wino_u 1 or 2: training state, a computed
+ * weight), where the transform (36 x k x c floats written) is small
+ * beside the products (36 x k x c x tiles multiply-adds) and the 4x4
+ * grid pads the plane little; else 2, F(2x2, 3x3). */
+enum { NNCC_ABI_WINO4_MAX_CK = 512 * 512, NNCC_ABI_WINO4_U_TILES = 64 };
 static inline int
 nncc_abi_wino_m(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t d, int64_t wino_u)
 {
+	int64_t tiles = ((oh + 3) / 4) * ((ow + 3) / 4);
+
 	(void)n; /* not by the batch: an image-by-image call takes the same tile */
-	return !wino_u && d == 1 && c * k <= NNCC_ABI_WINO4_MAX_CK && ((oh + 3) / 4) * ((ow + 3) / 4) >= 16
-		       ? 4
-		       : 2;
+	return d == 1 && c * k <= NNCC_ABI_WINO4_MAX_CK && tiles >= (wino_u ? NNCC_ABI_WINO4_U_TILES : 16) ? 4 : 2;
 }
 
 /* Output tiles (m x m outputs each, d apart with dilation d: the grid
@@ -336,12 +340,12 @@ nncc_abi_wino_scratch(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, i
 
 /* Floats a Winograd convolution whose weight is not a constant (training
  * state, a computed weight: no cache entry) needs past
- * nncc_abi_wino_scratch for the weight's transform, 16 x K x C padded to
- * whole GEMM tiles. */
+ * nncc_abi_wino_scratch for the weight's transform, (m + 2)^2 x K x C
+ * padded to whole GEMM tiles (m: nncc_abi_wino_m's tile). */
 static inline int64_t
-nncc_abi_wino_uscratch(int64_t c, int64_t k)
+nncc_abi_wino_uscratch(int64_t c, int64_t k, int64_t m)
 {
-	return 16 * (k + 32) * c;
+	return (m + 2) * (m + 2) * (k + 32) * c;
 }
 
 /* Max or average pooling of f32 planes, 2-D (1-D: h = oh = kh = 1;

@@ -103,7 +103,7 @@ test_winograd_conv(void **state)
 		int64_t D = c[8] ? c[8] : 1, OH = H + 2 * PH - 2 * D, OW = W + 2 * PW - 2 * D;
 		int64_t p[17] = {N, C, H, W, K, OH, OW, 3, 3, 1, 1, PH, PW, D, D, 1, 0};
 		int64_t ny = N * K * OH * OW, nsc = nncc_abi_wino_scratch(N, C, K, OH, OW, D, 0);
-		int64_t nsu = nncc_abi_wino_scratch(N, C, K, OH, OW, D, 1), nscu = nsu + nncc_abi_wino_uscratch(C, K);
+		int64_t nsu = nncc_abi_wino_scratch(N, C, K, OH, OW, D, 1), nscu = nsu + nncc_abi_wino_uscratch(C, K, nncc_abi_wino_m(N, C, K, OH, OW, D, 1));
 		nscu = nscu > nsc ? nscu : nsc;
 		float *x = rnd16_array(N * C * H * W, &seed), *w = rnd16_array(K * C * 9, &seed);
 		float *bias = c[7] ? rnd16_array(K, &seed) : NULL, *sc = rnd16_array(nscu, &seed);
@@ -132,16 +132,19 @@ test_winograd_conv(void **state)
 			}
 		/* a weight that is not a constant (the cache declines): transformed
 		 * into the scratch on every call when p[16] says there is room,
-		 * always by F(2x2, 3x3) */
+		 * by F(4x4, 3x3) on planes of NNCC_ABI_WINO4_U_TILES tiles or
+		 * more, else F(2x2, 3x3) */
 		cache.refuse = 1;
 		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, &ctx, NULL), 0);
 		p[16] = 1;
 		memset(y3, 0, (size_t)ny * sizeof *y3);
-		assert_int_equal(nncc_abi_wino_m(N, C, K, OH, OW, D, 1), 2);
+		int64_t tiles4 = ((OH + 3) / 4) * ((OW + 3) / 4);
+		assert_int_equal(nncc_abi_wino_m(N, C, K, OH, OW, D, 1),
+				 D == 1 && tiles4 >= NNCC_ABI_WINO4_U_TILES ? 4 : 2);
 		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, t % 2 ? &ctx : &ctx1, NULL), 1);
 		check(what, x, w, bias, y3, p);
-		if (nncc_abi_wino_m(N, C, K, OH, OW, D, 0) == 2)
-			assert_memory_equal(y1, y3, (size_t)ny * sizeof *y1);
+		if (nncc_abi_wino_m(N, C, K, OH, OW, D, 0) == nncc_abi_wino_m(N, C, K, OH, OW, D, 1))
+			assert_memory_equal(y1, y3, (size_t)ny * sizeof *y1); /* the same tile: the same bits */
 		memcpy(y1, y3, (size_t)ny * sizeof *y1);
 		/* 2: the transform the call before (the same context) left in the
 		 * scratch serves again */
