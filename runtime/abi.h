@@ -300,7 +300,7 @@ nncc_abi_wino(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t oh,
  * weight), where the transform (36 x k x c floats written) is small
  * beside the products (36 x k x c x tiles multiply-adds) and the 4x4
  * grid pads the plane little; else 2, F(2x2, 3x3). */
-enum { NNCC_ABI_WINO4_MAX_CK = 512 * 512, NNCC_ABI_WINO4_U_TILES = 64 };
+enum { NNCC_ABI_WINO4_MAX_CK = 512 * 512, NNCC_ABI_WINO4_U_TILES = 49 };
 static inline int
 nncc_abi_wino_m(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t d, int64_t wino_u)
 {
