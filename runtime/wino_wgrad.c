@@ -26,6 +26,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <immintrin.h>
+
 #include "conv_direct.h"
 #include "gemm.h"
 #include "kernel_util.h"
@@ -121,14 +123,54 @@ u_rows(const WW *s, int64_t k0, int64_t k1)
 		}
 }
 
+/* y[n][k0 ..) = G^T M[.][n][k] G (+ bias[k]), 16 filters a step across
+ * the lanes, each of the 9 outputs scattered to its place in the 16
+ * filters' 144 contiguous floats; the filters done (a multiple of 16).
+ * The scalar loop took a quarter of layer 4's call (3.0 of 11.4 ms). */
+__attribute__((target("avx512f"))) static int64_t
+y_lanes(const WW *s, int64_t n)
+{
+	int64_t nk = s->N * s->K, k = 0;
+	const __m512 h = _mm512_set1_ps(0.5f);
+
+	for (; k + 16 <= s->K; k += 16) {
+		const float *m = s->m + n * s->K + k;
+		float *y = s->y + (n * s->K + k) * 9;
+		__m512 b = s->bias ? _mm512_loadu_ps(s->bias + k) : _mm512_setzero_ps(), t[3][4];
+		float o[9][16] __attribute__((aligned(64)));
+		for (int e = 0; e < 4; e++) { /* G^T down each column e */
+			__m512 m0 = _mm512_loadu_ps(m + (0 * 4 + e) * nk), m1 = _mm512_loadu_ps(m + (1 * 4 + e) * nk);
+			__m512 m2 = _mm512_loadu_ps(m + (2 * 4 + e) * nk), m3 = _mm512_loadu_ps(m + (3 * 4 + e) * nk);
+			__m512 p = _mm512_mul_ps(h, _mm512_add_ps(m1, m2));
+			t[0][e] = _mm512_add_ps(m0, p);
+			t[1][e] = _mm512_mul_ps(h, _mm512_sub_ps(m1, m2));
+			t[2][e] = _mm512_add_ps(p, m3);
+		}
+		for (int i = 0; i < 3; i++) { /* and along each row */
+			__m512 p = _mm512_mul_ps(h, _mm512_add_ps(t[i][1], t[i][2]));
+			__m512 r0 = _mm512_add_ps(_mm512_add_ps(t[i][0], p), b);
+			__m512 r1 = _mm512_add_ps(_mm512_mul_ps(h, _mm512_sub_ps(t[i][1], t[i][2])), b);
+			__m512 r2 = _mm512_add_ps(_mm512_add_ps(p, t[i][3]), b);
+			_mm512_store_ps(o[i * 3 + 0], r0);
+			_mm512_store_ps(o[i * 3 + 1], r1);
+			_mm512_store_ps(o[i * 3 + 2], r2);
+		}
+		for (int l = 0; l < 16; l++) /* filter-major: the 16 filters' 144 floats */
+			for (int q = 0; q < 9; q++)
+				y[l * 9 + q] = o[q][l];
+	}
+	return k;
+}
+
 /* y rows [n0, n1): y[n][k] = G^T M[.][n][k] G (+ bias[k]). */
 static void
 y_rows(const WW *s, int64_t n0, int64_t n1)
 {
 	int64_t nk = s->N * s->K;
+	int lanes = __builtin_cpu_supports("avx512f");
 
 	for (int64_t n = n0; n < n1; n++)
-		for (int64_t k = 0; k < s->K; k++) {
+		for (int64_t k = lanes ? y_lanes(s, n) : 0; k < s->K; k++) {
 			const float *m = s->m + n * s->K + k;
 			float t[3][4], *y = s->y + (n * s->K + k) * 9, b = s->bias ? s->bias[k] : 0.0f;
 			for (int e = 0; e < 4; e++) { /* G^T down each column e */
