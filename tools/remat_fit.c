@@ -118,12 +118,14 @@ int drv_fit_budget(const DrvArgs *a, const Options *o, Graph **g, RematLog *log,
 				continue;
 			if (pass == 1 && (log->budget <= 0 || log->after.arena <= log->budget))
 				break;
-			tried[i] = true;
 			diag_init(&td);
 			log->chosen[log->nchosen] = log->cand[i].value;
-			if (remat_trial(a, o, log->chosen, log->nchosen + 1, &st, &t, &td) < 0)
-				continue; /* e.g. its backward readers already read a recomputed copy */
+			if (remat_trial(a, o, log->chosen, log->nchosen + 1, &st, &t, &td) < 0) {
+				tried[i] = true; /* e.g. its backward readers already read a recomputed copy */
+				continue;
+			}
 			if (worth(&log->cand[i], &st, &log->after, pass == 0)) {
+				tried[i] = true; /* chosen (one the default declined, a budget may take) */
 				log->nchosen++;
 				log->after = st;
 				if (best)
