@@ -219,10 +219,13 @@ nncc_session_create(const nncc_model *m, nncc_session **out, char **err)
 		if (!(s->out[i] = rt_alloc(a->outputs[i].nbytes)))
 			goto oom;
 	int64_t nstate = 0; /* training state: one block, each tensor RT_ALIGN-aligned in it */
+	bool any = false;   /* (a tensor of no elements still gets a non-NULL state[i]) */
 	for (int32_t i = 0; i < a->nparams; i++)
-		if (a->param_role && a->param_role[i] != NNCC_ABI_ROLE_CONST)
+		if (a->param_role && a->param_role[i] != NNCC_ABI_ROLE_CONST) {
 			nstate += (a->params[i].nbytes + RT_ALIGN - 1) / RT_ALIGN * RT_ALIGN;
-	if (nstate > 0 && !(s->state_mem = rt_alloc(nstate)))
+			any = true;
+		}
+	if (any && !(s->state_mem = rt_alloc(nstate)))
 		goto oom;
 	nstate = 0;
 	for (int32_t i = 0; i < a->nparams; i++) {
