@@ -74,15 +74,20 @@ bool drv_remat_cheap(const DrvArgs *a)
 	return a->train && !a->keep_acts && !a->o.passes && a->o.opt_level >= 1;
 }
 
+/* Whether c is one of the default's: a pointwise value of REMAT_CHEAP_MIN
+ * bytes or more. */
+static bool cheap_cand(const RematCand *c)
+{
+	return c->cost == 0 && c->bytes >= REMAT_CHEAP_MIN;
+}
+
 /* Whether the trial's plan st is worth choosing candidate c over the plan
- * so far, cur: in the default pass (cheap), a pointwise value of
- * REMAT_CHEAP_MIN bytes or more that shrinks the arena by a quarter of its
- * size or more; under a budget, any smaller plan (smaller()). */
+ * so far, cur: in the default pass (cheap), when the arena shrinks by a
+ * quarter of c's size or more; under a budget, any smaller plan
+ * (smaller()). */
 static bool worth(const RematCand *c, const PlanStats *st, const PlanStats *cur, bool cheap)
 {
-	if (!cheap)
-		return smaller(st, cur);
-	return c->cost == 0 && c->bytes >= REMAT_CHEAP_MIN && cur->arena - st->arena >= c->bytes / 4;
+	return cheap ? cur->arena - st->arena >= c->bytes / 4 : smaller(st, cur);
 }
 
 /* g (already through the pipeline without recomputation): the default
@@ -113,8 +118,7 @@ int drv_fit_budget(const DrvArgs *a, const Options *o, Graph **g, RematLog *log,
 	Diag td;
 	for (int pass = cheap ? 0 : 1; pass < 2; pass++) {
 		for (int i = 0; i < log->ncand; i++) {
-			if (tried[i] || (pass == 0 && (log->cand[i].cost != 0 ||
-						       log->cand[i].bytes < REMAT_CHEAP_MIN)))
+			if (tried[i] || (pass == 0 && !cheap_cand(&log->cand[i])))
 				continue;
 			if (pass == 1 && (log->budget <= 0 || log->after.arena <= log->budget))
 				break;
