@@ -563,15 +563,15 @@ out_chunk(void *closure, int64_t ch)
 }
 
 /* Chunk ch of the weight transform (winograd_wt.c): a fixed share of
- * the groups of 16 filters. */
+ * the filter panels. */
 static void
 wt_chunk(void *closure, int64_t ch)
 {
 	const Wino *d = closure;
-	int64_t ng = (d->kp + 15) / 16;
+	int64_t np = d->kp / d->tile.mr;
 
-	rt_wino_weights(d->wt, d->uw, d->C, d->K, d->kp, d->tile.mr, d->tm, ch * ng / d->nchunk,
-			(ch + 1) * ng / d->nchunk);
+	rt_wino_weights(d->wt, d->uw, d->C, d->K, d->kp, d->tile.mr, d->tm, ch * np / d->nchunk,
+			(ch + 1) * np / d->nchunk);
 }
 
 /* The block of tiles [t0, t0 + tb), its GEMMs' width padded to whole nr. */

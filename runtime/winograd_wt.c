@@ -40,44 +40,138 @@ gt4(__m512 g0, __m512 g1, __m512 g2, __m512 *u, int st)
 	u[5 * st] = g2;
 }
 
-/* rt_wino_weights: 16 filters a step across the lanes, their 3 x 3
- * taps gathered, G applied down the rows then along them. */
-__attribute__((target("avx512f"))) static void
-weights_avx512(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t mr, int m, int64_t g0,
-	       int64_t g1)
+/* 16 x 16 transpose of r[0..15] in place: lane j of r[i] to lane i of
+ * r[j] (unpacks of floats, then of pairs, then two rounds of 128-bit
+ * lane shuffles). */
+__attribute__((target("avx512f"))) static inline void
+tr16(__m512 r[16])
 {
-	int64_t ustride = kp * C, n = m + 2, nx = n * n;
-	void (*gt)(__m512, __m512, __m512, __m512 *, int) = m == 4 ? gt4 : gt2;
-	__m512i off = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-					 _mm512_set1_epi32((int32_t)(C * 9)));
+	__m512 t[16];
 
-	for (int64_t fg = g0; fg < g1; fg++) {
-		int64_t f0 = fg * 16, cnt = kp - f0 < 16 ? kp - f0 : 16;
-		__mmask16 live = (__mmask16)rt_lanes(0, K - f0 < cnt ? K - f0 : cnt);
-		RtWinoPut pl;
-		rt_wino_put_runs(mr, C * mr, f0, cnt, &pl);
-		for (int64_t c = 0; c < C; c++) {
-			const float *g = wt + (f0 * C + c) * 9;
-			__m512 g9[3][3], gg[6][3], o[36];
-			for (int i = 0; i < 3; i++)
-				for (int j = 0; j < 3; j++)
-					g9[i][j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, off, g + 3 * i + j, 4);
-			for (int j = 0; j < 3; j++)
-				gt(g9[0][j], g9[1][j], g9[2][j], &gg[0][j], 3);
-			for (int r = 0; r < n; r++)
-				gt(gg[r][0], gg[r][1], gg[r][2], o + r * n, 1);
-			float *u = uw + c * mr;
-			for (int xi = 0; xi < nx; xi++)
-				for (int k = 0; k < pl.n; k++)
-					_mm512_mask_storeu_ps(u + xi * ustride + pl.off[k], pl.mask[k], o[xi]);
-		}
+	for (int i = 0; i < 16; i += 2) {
+		t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+		t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
 	}
+	for (int i = 0; i < 16; i += 4) {
+		__m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+		__m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
+		r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+		r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+		r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+		r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+	}
+	for (int i = 0; i < 8; i++) {
+		int a = (i & 3) + (i >> 2) * 8;
+		t[a] = _mm512_shuffle_f32x4(r[a], r[a + 4], 0x88);
+		t[a + 4] = _mm512_shuffle_f32x4(r[a], r[a + 4], 0xdd);
+	}
+	for (int i = 0; i < 8; i++) {
+		r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+		r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+	}
+}
+
+enum {
+	WT_CB = 16,                /* channels a step: a 16 x 16 transpose per 16 of their 144 taps */
+	WT_STREAM = 8 << 20,       /* bytes of U past which its rows go out by non-temporal stores */
+};
+
+/* rt_wino_weights for tile m (a constant, so the transforms inline):
+ * panel by panel, 16 of its filters at a time across the lanes. Each
+ * filter's taps of 16 channels are 144 contiguous floats, read whole and
+ * turned lanes-over-filters by nine 16 x 16 transposes (a gather per tap
+ * took some 35 cycles on Zen 4); each channel's nx transformed vectors
+ * go to a stack copy of the panel's rows for those channels, row c at c
+ * x mr (a panel of at most 16 filters stores whole vectors, the lanes
+ * past mr overwritten by the next row or landing in the copy's tail), and each product's rows leave as one
+ * contiguous run of whole vectors (masked stores of 12 lanes, every one
+ * crossing a line, ran at one per 20 cycles); past WT_STREAM bytes of U
+ * (VGG's and ResNet's 512 x 512 layers, 16.9 MB) by non-temporal stores:
+ * U is read from memory by the GEMMs anyway, and a store that first reads
+ * its line took the transform from 1.3 to 3.0 ms on one Zen 4 core. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t mr, const int m,
+	  int64_t p0, int64_t p1)
+{
+	enum { NXMAX = 36 };
+	int64_t ustride = kp * C, n = m + 2, nx = n * n, run = WT_CB * mr + 16;
+	int stream = nx * ustride * (int64_t)sizeof(float) > WT_STREAM;
+	__m512 tap[WT_CB * 9];
+	float *rows = __builtin_alloca((size_t)(nx * run) * sizeof(float) + 64);
+
+	rows = (float *)(((uintptr_t)rows + 63) & ~(uintptr_t)63);
+	for (int64_t p = p0; p < p1; p++)
+		for (int64_t c0 = 0; c0 < C; c0 += WT_CB) {
+			int64_t cb = C - c0 < WT_CB ? C - c0 : WT_CB, nfl = cb * 9;
+			for (int64_t l0 = 0; l0 < mr; l0 += 16) {
+				int64_t f0 = p * mr + l0, nf = K - f0 < 16 ? K - f0 : 16;
+				nf = nf < mr - l0 ? nf : mr - l0;
+				__mmask16 live = (__mmask16)rt_lanes(0, mr - l0 < 16 ? mr - l0 : 16);
+				for (int b = 0; b < 9; b++) {
+					__m512 r[16];
+					int64_t e = 16 * b;
+					__mmask16 mk = (__mmask16)rt_lanes(0, nfl - e < 16 ? nfl - e : 16);
+					for (int f = 0; f < 16; f++)
+						r[f] = f < nf ? _mm512_maskz_loadu_ps(mk, wt + ((f0 + f) * C + c0) * 9 + e)
+							      : _mm512_setzero_ps();
+					tr16(r);
+					for (int j = 0; j < 16; j++)
+						tap[e + j] = r[j];
+				}
+				for (int64_t cc = 0; cc < cb; cc++) {
+					const __m512 *g = tap + cc * 9;
+					__m512 gg[6][3], o[NXMAX];
+					if (m == 4) {
+						for (int j = 0; j < 3; j++)
+							gt4(g[j], g[3 + j], g[6 + j], &gg[0][j], 3);
+						for (int r = 0; r < 6; r++)
+							gt4(gg[r][0], gg[r][1], gg[r][2], o + r * 6, 1);
+					} else {
+						for (int j = 0; j < 3; j++)
+							gt2(g[j], g[3 + j], g[6 + j], &gg[0][j], 3);
+						for (int r = 0; r < 4; r++)
+							gt2(gg[r][0], gg[r][1], gg[r][2], o + r * 4, 1);
+					}
+					if (mr <= 16) /* lanes past mr: the next row's, stored after */
+						for (int xi = 0; xi < nx; xi++)
+							_mm512_storeu_ps(rows + xi * run + cc * mr, o[xi]);
+					else
+						for (int xi = 0; xi < nx; xi++)
+							_mm512_mask_storeu_ps(rows + xi * run + cc * mr + l0, live, o[xi]);
+				}
+			}
+			int64_t len = cb * mr;
+			__mmask16 tail = (__mmask16)rt_lanes(0, len % 16);
+			for (int xi = 0; xi < nx; xi++) {
+				const float *src = rows + xi * run;
+				float *dst = uw + xi * ustride + p * C * mr + c0 * mr;
+				int64_t i = 0;
+				if (stream && !((uintptr_t)dst & 63))
+					for (; i + 16 <= len; i += 16)
+						_mm512_stream_ps(dst + i, _mm512_load_ps(src + i));
+				for (; i + 16 <= len; i += 16)
+					_mm512_storeu_ps(dst + i, _mm512_load_ps(src + i));
+				if (tail)
+					_mm512_mask_storeu_ps(dst + i, tail, _mm512_load_ps(src + i));
+			}
+		}
+}
+
+__attribute__((target("avx512f"))) static void
+weights_avx512(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t mr, int m, int64_t p0,
+	       int64_t p1)
+{
+	if (m == 4)
+		weights_m(wt, uw, C, K, kp, mr, 4, p0, p1);
+	else
+		weights_m(wt, uw, C, K, kp, mr, 2, p0, p1);
+	_mm_sfence(); /* the streamed rows, before the GEMMs' threads read them */
 }
 
 void
 rt_wino_weights(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t mr, int m,
-		int64_t g0, int64_t g1)
+		int64_t p0, int64_t p1)
 {
 	if (__builtin_cpu_supports("avx512f"))
-		weights_avx512(wt, uw, C, K, kp, mr, m, g0, g1);
+		weights_avx512(wt, uw, C, K, kp, mr, m, p0, p1);
 }

@@ -7,7 +7,10 @@
  * dilations 2 to 4;
  * the same bits on 1, 2 and 3 threads (tile ranges and phases) and from a
  * cached transform; a weight transformed in the scratch on every call
- * (F(2x2, 3x3) always); and the cases it must decline. */
+ * (F(2x2, 3x3) always); and the cases it must decline. The weight
+ * transform alone (winograd_wt.c) against float64 G g G^T at every panel
+ * width the micro-kernels have, filters and channels not whole panels or
+ * transposes, and a U past its streaming size. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -183,11 +186,63 @@ test_winograd_conv(void **state)
 	free(gs);
 }
 
+/* U = G g G^T of every (filter, channel) pair, laid out as the A panels
+ * of mr filters (filters past K zero), against float64; panels split
+ * into two calls (the threads' shares). */
+static void
+test_winograd_weights(void **state)
+{
+	(void)state;
+	static const double g2[4][3] = {{1, 0, 0}, {.5, .5, .5}, {.5, -.5, .5}, {0, 0, 1}};
+	static const double g4[6][3] = {{1, 0, 0},
+					{1. / 3, 1. / 3, 1. / 3},
+					{-1. / 3, 1. / 3, -1. / 3},
+					{-16. / 15, -8. / 15, -4. / 15},
+					{1. / 15, -2. / 15, 4. / 15},
+					{0, 0, 1}};
+	/* C, K, m, mr; the last writes 16 x 312 x 512 floats, past WT_STREAM */
+	static const int64_t cases[][4] = {{37, 50, 2, 12}, {19, 33, 4, 6}, {16, 8, 4, 8},  {33, 70, 2, 32},
+					   {20, 45, 4, 4},  {64, 64, 4, 12}, {512, 300, 2, 12}};
+	uint32_t seed = 5;
+
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx512f"))
+		skip();
+	for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+		int64_t C = cases[t][0], K = cases[t][1], mr = cases[t][3], kp = (K + mr - 1) / mr * mr;
+		int m = (int)cases[t][2], n = m + 2, np = kp / mr;
+		const double(*gm)[3] = m == 4 ? g4 : g2;
+		float *w = rnd16_array(K * C * 9, &seed);
+		float *u = aligned_alloc(64, (size_t)(n * n * kp * C) * sizeof *u);
+
+		memset(u, 0xff, (size_t)(n * n * kp * C) * sizeof *u);
+		rt_wino_weights(w, u, C, K, kp, mr, m, 0, np / 2);
+		rt_wino_weights(w, u, C, K, kp, mr, m, np / 2, np);
+		for (int64_t f = 0; f < kp; f++)
+			for (int64_t c = 0; c < C; c++)
+				for (int i = 0; i < n; i++)
+					for (int j = 0; j < n; j++) {
+						double want = 0, mag = 0;
+						for (int a = 0; f < K && a < 3; a++)
+							for (int b = 0; b < 3; b++) {
+								double v = gm[i][a] * w[(f * C + c) * 9 + 3 * a + b] * gm[j][b];
+								want += v, mag += fabs(v);
+							}
+						float got = u[(i * n + j) * kp * C + f / mr * C * mr + c * mr + f % mr];
+						if (!(fabs(got - want) <= 1e-6 * mag))
+							fail_msg("weights case %zu: U[%d][%lld][%lld] = %g, want %g", t,
+								 i * n + j, (long long)f, (long long)c, got, want);
+					}
+		free(w), free(u);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_winograd_conv),
+		cmocka_unit_test(test_winograd_weights),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
