@@ -29,12 +29,14 @@
  *
  * Tiles, over all images, go in blocks of nncc_abi_wino_block; per block:
  *  1. input transform, lanes over 16 tiles of one tile row (masked loads
- *     and permutes that deal every m-th column to a vector; narrow rows
- *     and dilated windows through masked gathers; the padding reads
- *     zero), written as the micro-kernel's B panels;
+ *     and permutes that deal every m-th column to a vector; tile rows
+ *     narrower than SEG_MIN_TW tiles several to a vector, each row's run
+ *     of columns loaded whole and permuted into its lanes; dilated
+ *     windows through masked gathers, some 35 cycles each on Zen 4; the
+ *     padding reads zero), written as the micro-kernel's B panels;
  *  2. the nx products, panel by panel, into M (K x tiles per xi);
  *  3. output transform, lanes over tiles, plus the bias, each output row's
- *     m columns interleaved into contiguous stores (or scattered).
+ *     m columns interleaved into contiguous stores (dilated: scattered).
  * On several threads, each thread takes its own range of the tiles
  * through all three phases, in blocks of its own (its share of the
  * scratch): what it transforms, it multiplies and transforms back, and
@@ -348,6 +350,86 @@ in_rows4(const Wino *d, int64_t c0, int64_t c1)
 	}
 }
 
+/* Up to 16 lanes of tiles of narrow tile rows (fewer than SEG_MIN_TW
+ * tiles, dilation 1): the segments of the tile rows they span, each a
+ * run of input columns loaded whole (one or two vectors) and dealt to its
+ * lanes by a two-vector permute. Phase 3 reads the same lanes back the
+ * other way: each segment's output rows are runs of tm * cnt columns. */
+typedef struct Group {
+	int ns, cnt;            /* segments; lanes (tiles) in all */
+	int nreg;               /* vectors a segment's input run takes (1 or 2) */
+	int64_t n[16], iy0[16], x0[16]; /* image, first input row and column of each */
+	int64_t oy[16], ox[16], on[16]; /* first output row and column, outputs a row */
+	__mmask16 lanes[16];    /* the segment's lanes */
+	__mmask16 m[16][2];     /* its run's columns inside the image, per vector */
+	int32_t idx[16][6][16]; /* lane q of column j of the tiles: the run's element */
+} Group;
+
+static void
+group_at(const Wino *d, int64_t t, Group *g)
+{
+	int64_t tm = d->tm;
+
+	g->ns = g->cnt = 0, g->nreg = 1;
+	while (g->cnt < 16 && t + g->cnt < d->tb) {
+		Seg sg;
+		int s = g->ns++, l0 = g->cnt;
+		seg_at(d, t + g->cnt, &sg);
+		sg.cnt = sg.cnt < 16 - l0 ? sg.cnt : 16 - l0;
+		int64_t x0 = tm * sg.tx - d->PW, run = tm * sg.cnt + 2;
+		int64_t lo = x0 < 0 ? -x0 : 0, hi = d->W - x0 < run ? d->W - x0 : run;
+		g->n[s] = sg.n, g->iy0[s] = tm * sg.ty - d->PH, g->x0[s] = x0;
+		g->oy[s] = tm * sg.ty, g->ox[s] = tm * sg.tx;
+		g->on[s] = d->OW - g->ox[s] < tm * sg.cnt ? d->OW - g->ox[s] : tm * sg.cnt;
+		for (int k = 0; k < 2; k++)
+			g->m[s][k] = (__mmask16)rt_lanes(lo - 16 * k < 0 ? 0 : lo - 16 * k, hi - 16 * k > 16 ? 16 : hi - 16 * k);
+		g->nreg = run > 16 ? 2 : g->nreg;
+		g->lanes[s] = (__mmask16)rt_lanes(l0, l0 + sg.cnt);
+		for (int j = 0; j < tm + 2; j++)
+			for (int q = 0; q < 16; q++)
+				g->idx[s][j][q] = (int32_t)(q >= l0 && q < l0 + sg.cnt ? tm * (q - l0) + j : 0);
+		g->cnt += (int)sg.cnt;
+	}
+}
+
+/* Phase 1 over groups of narrow tile rows: for each input row i of the
+ * tiles, each segment's run of tm * cnt + 2 columns, and column j of its
+ * tiles permuted out of it into the segment's lanes. */
+__attribute__((target("avx512f"))) static void
+in_narrow(const Wino *d, int64_t c0, int64_t c1)
+{
+	int64_t hw = d->H * d->W;
+	int n = d->tm + 2;
+	void (*put)(const Wino *, const RtWinoPut *, int64_t, __m512[6][6]) = d->tm == 4 ? put_tile4 : put_tile2;
+	Group g;
+
+	for (int64_t t = 0; t < d->tb; t += g.cnt) {
+		group_at(d, t, &g);
+		RtWinoPut pl;
+		put_plan(d, t, g.cnt, &pl);
+		for (int64_t c = c0; c < c1; c++) {
+			__m512 r[6][6];
+			for (int s = 0; s < g.ns; s++) {
+				const float *xc = d->x + (g.n[s] * d->C + c) * hw + g.x0[s];
+				for (int i = 0; i < n; i++) {
+					int64_t iy = g.iy0[s] + i;
+					__m512 a = _mm512_setzero_ps(), b = a;
+					if (iy >= 0 && iy < d->H) {
+						a = _mm512_maskz_loadu_ps(g.m[s][0], xc + iy * d->W);
+						if (g.nreg > 1)
+							b = _mm512_maskz_loadu_ps(g.m[s][1], xc + iy * d->W + 16);
+					}
+					for (int j = 0; j < n; j++) {
+						__m512 v = _mm512_permutex2var_ps(a, _mm512_loadu_si512(g.idx[s][j]), b);
+						r[i][j] = s ? _mm512_mask_mov_ps(r[i][j], g.lanes[s], v) : v;
+					}
+				}
+			}
+			put(d, &pl, c, r);
+		}
+	}
+}
+
 /* Phase 1, chunk ch: channels [c0, c1) of every tile of the block:
  * V = B^T d B; the padding columns [tb, tbn) get zeros. */
 __attribute__((target("avx512f"))) static void
@@ -359,8 +441,11 @@ in_chunk(void *closure, int64_t ch)
 
 	void (*put)(const Wino *, const RtWinoPut *, int64_t, __m512[6][6]) = d->tm == 4 ? put_tile4 : put_tile2;
 
-	if (d->D == 1 && d->tw >= SEG_MIN_TW) {
-		(d->tm == 4 ? in_rows4 : in_rows2)(d, c0, c1);
+	if (d->D == 1) {
+		if (d->tw >= SEG_MIN_TW)
+			(d->tm == 4 ? in_rows4 : in_rows2)(d, c0, c1);
+		else
+			in_narrow(d, c0, c1);
 		t = d->tb;
 	}
 	for (; t < d->tbn; t += 16) { /* gathers; past tb only zeros */
@@ -479,7 +564,8 @@ store_epi(const RtEpiRegs *er, float *y, __mmask16 mk, __m512 v)
 
 /* Phase 3 for filters [f0, f1): y = A^T M A + bias for the tiles' m x m
  * outputs inside the image. Segments interleave each output row's m
- * columns into contiguous stores; narrow images scatter. */
+ * columns into contiguous stores (narrow rows by groups of segments);
+ * dilated tiles scatter. */
 __attribute__((target("avx512f"))) static void
 out_part(const Wino *d, int64_t f0, int64_t f1)
 {
@@ -526,6 +612,48 @@ out_part(const Wino *d, int64_t f0, int64_t f1)
 				}
 			}
 			t += sg.cnt;
+		}
+		return;
+	}
+	if (d->D == 1) { /* narrow rows: each segment's rows of tm * cnt outputs */
+		Group g;
+		for (int64_t t = 0; t < d->tb; t += g.cnt) {
+			group_at(d, t, &g);
+			/* output vector k of segment s: lane p is column 16 k + p, from
+			 * lane l0 + (16 k + p) / tm of o[a][b], b = (16 k + p) % tm (of
+			 * o[a][b & 1] and o[a][2 + (b & 1)], the latter for b >= 2) */
+			__m512i oidx[16][2];
+			__mmask16 ohi[16][2], om[16][2];
+			for (int s = 0; s < g.ns; s++) {
+				int l0 = __builtin_ctz(g.lanes[s]);
+				for (int k = 0; k < 2; k++) {
+					int32_t ix[16];
+					ohi[s][k] = 0;
+					for (int q = 0; q < 16; q++) {
+						int64_t col = 16 * k + q;
+						ix[q] = (int32_t)(l0 + col / tm + 16 * (col % tm % 2));
+						ix[q] = ix[q] & 31;
+						ohi[s][k] |= (__mmask16)((col % tm >= 2) << q);
+					}
+					oidx[s][k] = _mm512_loadu_si512(ix);
+					om[s][k] = (__mmask16)rt_lanes(0, g.on[s] - 16 * k < 0 ? 0 : g.on[s] - 16 * k > 16 ? 16 : g.on[s] - 16 * k);
+				}
+			}
+			__mmask16 live = (__mmask16)rt_lanes(0, g.cnt);
+			for (int64_t f = f0; f < f1; f++) {
+				__m512 o[4][4];
+				tile(d, d->m + (f - d->m0) * d->tbp + t, live, d->bias ? d->bias[f] : 0.0f, o);
+				for (int s = 0; s < g.ns; s++) {
+					float *yf = d->y + (g.n[s] * d->K + f) * ohw + g.oy[s] * d->OW + g.ox[s];
+					for (int a = 0; a < tm && g.oy[s] + a < d->OH; a++)
+						for (int k = 0; k < 2 && om[s][k]; k++) {
+							__m512 v = _mm512_permutex2var_ps(o[a][0], oidx[s][k], o[a][1]);
+							if (tm == 4)
+								v = _mm512_mask_mov_ps(v, ohi[s][k], _mm512_permutex2var_ps(o[a][2], oidx[s][k], o[a][3]));
+							store_epi(er, yf + a * d->OW + 16 * k, om[s][k], v);
+						}
+				}
+			}
 		}
 		return;
 	}
