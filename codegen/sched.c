@@ -22,13 +22,16 @@
  *     walk it with stride 1 or 0 and no reduction loop runs per element;
  *     vec_width = vec_bytes / element size (0: the backend decides);
  *   - for a convolution's epilogue var 0 (the image) is not split: the
- *     backend applies the epilogue image by image right after the call;
+ *     backend applies the epilogue image by image right after the call
+ *     (unless the batch runs in one call: a small output, small images,
+ *     or Winograd F(4x4, 3x3) on a weight transformed every call);
  *   - first, adjacent output vars that every index walks as one row-major
  *     var are merged (collapse_vars), a convolution's image var excepted. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "codegen.h"
+#include "../runtime/abi.h"
 
 enum {
 	PAR_MIN_WORK = 32768, /* element operations below which a kernel stays serial */
@@ -327,6 +330,22 @@ enum {
 	IMAGE_MIN_MACS = 1 << 18,     /* multiply-adds of one image below which a call per image is too small */
 };
 
+/* A Winograd F(4x4, 3x3) convolution whose weight is transformed on every
+ * call (training state: abi.h nncc_abi_wino_m) also runs once over the
+ * batch: an image's plane holds a quarter of F(2x2, 3x3)'s tiles (49 at
+ * 28 x 28), too few for the GEMMs' tiles and the threads, while the
+ * whole batch's epilogue pass after the call is cheap beside them
+ * (ResNet-18's step: the input gradients of layer 2 1.5 ms faster each,
+ * of layer 1 0.5; its F(2x2, 3x3) layer 3 gained nothing). */
+static bool wino4_u(const Kernel *k)
+{
+	return !k->conv.nd && k->conv.wino_u &&
+	       nncc_abi_wino(k->conv.n, k->conv.c, k->conv.h, k->conv.w, k->conv.k, k->conv.oh, k->conv.ow,
+			     k->conv.kh, k->conv.kw, k->conv.sh, k->conv.sw, k->conv.dh, k->conv.dw,
+			     k->conv.group) &&
+	       nncc_abi_wino_m(k->conv.n, k->conv.c, k->conv.k, k->conv.oh, k->conv.ow, k->conv.dh, 1) == 4;
+}
+
 void cg_schedule(KernelList *kl, int vec_bytes)
 {
 	for (int i = 0; i < kl->nk; i++) {
@@ -358,7 +377,7 @@ void cg_schedule(KernelList *kl, int vec_bytes)
 			int64_t cg = k->conv.group > 0 ? k->conv.c / k->conv.group : 1;
 			int64_t img = out / (k->conv.n > 0 ? k->conv.n : 1) * cg * (k->conv.nd ? k->conv.kd : 1) *
 				      k->conv.kh * k->conv.kw;
-			k->sched.whole_batch = out <= WHOLE_BATCH_FLOATS || img < IMAGE_MIN_MACS;
+			k->sched.whole_batch = out <= WHOLE_BATCH_FLOATS || img < IMAGE_MIN_MACS || wino4_u(k);
 			if (k->body) {
 				collapse_vars(k, 1);
 				sched_loops(kl, k, k->nout_var > 1 && !k->sched.whole_batch ? 1 : 0,
