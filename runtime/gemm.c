@@ -121,7 +121,7 @@ typedef struct Gemm {
 	const float *bias;
 	const RtEpi *epi; /* canonical, applied to C where it is final (the micro-kernels' last
 			     stores; a pass after each piece of the other paths), or NULL */
-	int avx512;       /* the CPU has AVX-512 (pack_b copies by vectors) */
+	int avx512;       /* the CPU has AVX-512 (pack_b, and pack_a of a transposed A, copy by vectors) */
 	float *keep;      /* A's packed panels over one KC block, keep_slot floats a piece (gemm_block) */
 	int64_t nc;       /* columns of B per packed block (nc_block) */
 	int64_t keep_slot;
@@ -209,33 +209,6 @@ transpose_panel(const float *restrict s, int64_t lds, int64_t rows, int64_t kc, 
 			memset(d + p * w + rows, 0, (size_t)(w - rows) * sizeof(float));
 }
 
-/* ap = rows [i0, i0 + mc) x inner [p0, p0 + kc) of op(A), as panels of mr
- * rows (zero rows past mc), each column by column. */
-static void
-pack_a(const Gemm *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float *restrict ap)
-{
-	int mr = g->isa->mr;
-
-	for (int64_t ir = 0; ir < mc; ir += mr, ap += mr * kc) {
-		int64_t rows = mc - ir < mr ? mc - ir : mr;
-		if (g->trans_a) { /* A stored k x m: row p of the panel is contiguous */
-			const float *s = g->a + p0 * g->lda + i0 + ir;
-			for (int64_t p = 0; p < kc; p++, s += g->lda) {
-				float *d = ap + p * mr;
-				int64_t i = 0;
-				for (; i < rows; i++)
-					d[i] = s[i];
-				for (; i < mr; i++)
-					d[i] = 0.0f;
-			}
-			continue;
-		}
-		/* A stored m x k: the panel's rows are runs of kc, transposed in
-		 * blocks of TB columns so the writes stay in a few lines */
-		transpose_panel(g->a + (i0 + ir) * g->lda + p0, g->lda, rows, kc, mr, g->isa->avx, ap);
-	}
-}
-
 /* d (kc rows of nr, contiguous) = kc rows of cols floats from s (row
  * stride lds), zeros in columns [cols, nr): whole vectors, the last of a
  * row masked (a 32 x 7 tile's panel rows are 7 floats). */
@@ -254,6 +227,37 @@ copy_panel_avx512(const float *restrict s, int64_t lds, int64_t kc, int64_t cols
 		for (int v = 0; v < nv; v++)
 			_mm512_mask_storeu_ps(d + 16 * v, v == nv - 1 ? last : 0xffff,
 					      _mm512_maskz_loadu_ps(in[v], s + 16 * v));
+}
+
+/* ap = rows [i0, i0 + mc) x inner [p0, p0 + kc) of op(A), as panels of mr
+ * rows (zero rows past mc), each column by column. */
+static void
+pack_a(const Gemm *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float *restrict ap)
+{
+	int mr = g->isa->mr;
+
+	for (int64_t ir = 0; ir < mc; ir += mr, ap += mr * kc) {
+		int64_t rows = mc - ir < mr ? mc - ir : mr;
+		if (g->trans_a) { /* A stored k x m: row p of the panel is contiguous */
+			const float *s = g->a + p0 * g->lda + i0 + ir;
+			if (g->avx512) { /* by vectors (Winograd's weight gradient: V^T) */
+				copy_panel_avx512(s, g->lda, kc, rows, mr, ap);
+				continue;
+			}
+			for (int64_t p = 0; p < kc; p++, s += g->lda) {
+				float *d = ap + p * mr;
+				int64_t i = 0;
+				for (; i < rows; i++)
+					d[i] = s[i];
+				for (; i < mr; i++)
+					d[i] = 0.0f;
+			}
+			continue;
+		}
+		/* A stored m x k: the panel's rows are runs of kc, transposed in
+		 * blocks of TB columns so the writes stay in a few lines */
+		transpose_panel(g->a + (i0 + ir) * g->lda + p0, g->lda, rows, kc, mr, g->isa->avx, ap);
+	}
 }
 
 /* bp = inner [p0, p0 + kc) x columns [j0, j0 + nc) of op(B), as panels of

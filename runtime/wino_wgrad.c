@@ -24,13 +24,13 @@
  * order whatever the thread count (the GEMM sums each block in its fixed
  * order, the blocks in order). Where it runs: abi.h nncc_abi_wino_wgrad. */
 #include <stdint.h>
-#include <string.h>
 
 #include <immintrin.h>
 
 #include "conv_direct.h"
 #include "gemm.h"
 #include "kernel_util.h"
+#include "winograd.h"
 
 typedef struct WW {
 	const float *x, *w;
@@ -44,83 +44,145 @@ typedef struct WW {
 	int64_t nchunk;
 } WW;
 
-/* V rows [n0, n1) of the block: for each tile row (c, ty) and tile tx,
- * B^T d B of x[n][c]'s padded rows 2ty .. 2ty+3, columns 2tx .. 2tx+3,
- * into V[xi][n][q], q the tile's place in the block. */
-static void
-v_rows(const WW *s, int64_t n0, int64_t n1)
+/* Columns 2t + j (j = 0 .. 3, t the 16 lanes) of the row run at p: the
+ * run's columns [lo, hi) are inside (the rest read zero). */
+__attribute__((target("avx512f"))) static inline void
+deal4(const float *p, int64_t lo, int64_t hi, __m512 d[4])
 {
-	int64_t wp = 2 * s->tw + 2, np = s->N * s->ld;
-	float r[4][wp], t[4][wp];
+	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+	const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+	__m512 v[4];
 
-	for (int64_t n = n0; n < n1; n++)
-		for (int64_t row = s->lo; row < s->hi; row++) {
-			int64_t c = row / s->th, ty = row % s->th, q0 = (row - s->lo) * s->tw;
-			const float *xc = s->x + (n * s->C + c) * s->H * s->W;
-			for (int u = 0; u < 4; u++) { /* padded row 2ty + u */
-				int64_t iy = 2 * ty + u - s->PH;
-				memset(r[u], 0, sizeof r[u]);
-				if (iy < 0 || iy >= s->H)
-					continue;
-				int64_t b0 = s->PW, b1 = s->PW + s->W < wp ? s->PW + s->W : wp;
-				if (b1 > b0)
-					memcpy(r[u] + b0, xc + iy * s->W, (size_t)(b1 - b0) * sizeof(float));
-			}
-			for (int64_t j = 0; j < wp; j++) { /* B^T along the rows */
-				t[0][j] = r[0][j] - r[2][j];
-				t[1][j] = r[1][j] + r[2][j];
-				t[2][j] = r[2][j] - r[1][j];
-				t[3][j] = r[1][j] - r[3][j];
-			}
-			for (int a = 0; a < 4; a++) { /* and along the columns, tile by tile */
-				float *o = s->v + (4 * a * s->N + n) * s->ld + q0;
-				const float *ta = t[a];
-				for (int64_t tx = 0; tx < s->tw; tx++) {
-					float d0 = ta[2 * tx], d1 = ta[2 * tx + 1], d2 = ta[2 * tx + 2], d3 = ta[2 * tx + 3];
-					o[tx] = d0 - d2;
-					o[np + tx] = d1 + d2;
-					o[2 * np + tx] = d2 - d1;
-					o[3 * np + tx] = d1 - d3;
-				}
-			}
-		}
+	for (int k = 0; k < 4; k++) { /* loads at 0, 16, 2, 18 */
+		int64_t o = (k & 1) * 16 + (k >> 1) * 2, a = lo - o < 0 ? 0 : lo - o, b = hi - o > 16 ? 16 : hi - o;
+		v[k] = a < b ? _mm512_maskz_loadu_ps((__mmask16)rt_lanes(a, b), p + o) : _mm512_setzero_ps();
+	}
+	d[0] = _mm512_permutex2var_ps(v[0], even, v[1]);
+	d[1] = _mm512_permutex2var_ps(v[0], odd, v[1]);
+	d[2] = _mm512_permutex2var_ps(v[2], even, v[3]);
+	d[3] = _mm512_permutex2var_ps(v[2], odd, v[3]);
 }
 
-/* U rows [k0, k1) of the block: A e A^T of w[k][c]'s rows 2ty, 2ty+1,
- * columns 2tx, 2tx+1 (zeros past the window), into U[xi][k][q]. */
-static void
-u_rows(const WW *s, int64_t k0, int64_t k1)
+/* The 16 transformed vectors of each of a group's 16 rows (buf[xi][row],
+ * lanes over tiles) turned lanes over rows, one vector per tile, into
+ * the transposed operand at op (xi stride xs, tile stride ld): the first
+ * cnt tiles, the first nrow lanes. */
+__attribute__((target("avx512f"))) static inline void
+put_tr(__m512 buf[16][16], float *op, int64_t xs, int64_t ld, int64_t cnt, int nrow)
 {
-	int64_t wp = 2 * s->tw, nu = s->K * s->ld;
-	float r[2][wp], t[4][wp];
+	__mmask16 mk = (__mmask16)rt_lanes(0, nrow);
 
-	for (int64_t k = k0; k < k1; k++)
+	for (int xi = 0; xi < 16; xi++) {
+		rt_tr16(buf[xi]);
+		for (int64_t j = 0; j < cnt; j++)
+			_mm512_mask_storeu_ps(op + xi * xs + j * ld, mk, buf[xi][j]);
+	}
+}
+
+/* V^T for the groups of 16 channels [g0, g1) of the block: for each tile
+ * row (c, ty) and run of 16 tiles, B^T d B of x[n][c]'s padded rows 2ty
+ * .. 2ty+3, columns 2tx .. 2tx+3, lanes over the tiles, then turned
+ * lanes over the group's channels: V^T[xi][q][n] (rows of N floats), q
+ * the tile's place in the block. */
+__attribute__((target("avx512f"))) static void
+v_groups(const WW *s, int64_t g0, int64_t g1)
+{
+	__m512 buf[16][16];
+	int64_t xs = s->ld * s->N;
+
+	for (int64_t g = g0; g < g1; g++) {
+		int64_t n0 = 16 * g;
+		int nrow = s->N - n0 < 16 ? (int)(s->N - n0) : 16;
 		for (int64_t row = s->lo; row < s->hi; row++) {
 			int64_t c = row / s->th, ty = row % s->th, q0 = (row - s->lo) * s->tw;
-			const float *wc = s->w + (k * s->C + c) * s->KH * s->KW;
-			for (int u = 0; u < 2; u++) {
-				memset(r[u], 0, sizeof r[u]);
-				if (2 * ty + u < s->KH)
-					memcpy(r[u], wc + (2 * ty + u) * s->KW, (size_t)s->KW * sizeof(float));
-			}
-			for (int64_t j = 0; j < wp; j++) { /* A along the rows */
-				t[0][j] = r[0][j];
-				t[1][j] = r[0][j] + r[1][j];
-				t[2][j] = r[0][j] - r[1][j];
-				t[3][j] = -r[1][j];
-			}
-			for (int a = 0; a < 4; a++) {
-				float *o = s->u + (4 * a * s->K + k) * s->ld + q0;
-				const float *ta = t[a];
-				for (int64_t tx = 0; tx < s->tw; tx++) {
-					float e0 = ta[2 * tx], e1 = ta[2 * tx + 1];
-					o[tx] = e0;
-					o[nu + tx] = e0 + e1;
-					o[2 * nu + tx] = e0 - e1;
-					o[3 * nu + tx] = -e1;
+			for (int64_t tx0 = 0; tx0 < s->tw; tx0 += 16) {
+				int64_t cnt = s->tw - tx0 < 16 ? s->tw - tx0 : 16, x0 = 2 * tx0 - s->PW;
+				int64_t lo = -x0 > 0 ? -x0 : 0, hi = s->W - x0;
+				for (int l = 0; l < 16; l++) {
+					__m512 d[4][4], e[4][4];
+					const float *xc = s->x + ((n0 + l) * s->C + c) * s->H * s->W + x0;
+					for (int u = 0; u < 4; u++) {
+						int64_t iy = 2 * ty + u - s->PH;
+						if (l >= nrow || iy < 0 || iy >= s->H)
+							d[u][0] = d[u][1] = d[u][2] = d[u][3] = _mm512_setzero_ps();
+						else
+							deal4(xc + iy * s->W, lo, hi, d[u]);
+					}
+					for (int j = 0; j < 4; j++) { /* B^T down the columns */
+						e[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
+						e[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
+						e[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
+						e[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
+					}
+					for (int a = 0; a < 4; a++) { /* and along the rows */
+						buf[4 * a + 0][l] = _mm512_sub_ps(e[a][0], e[a][2]);
+						buf[4 * a + 1][l] = _mm512_add_ps(e[a][1], e[a][2]);
+						buf[4 * a + 2][l] = _mm512_sub_ps(e[a][2], e[a][1]);
+						buf[4 * a + 3][l] = _mm512_sub_ps(e[a][1], e[a][3]);
+					}
 				}
+				put_tr(buf, s->v + (q0 + tx0) * s->N + n0, xs, s->N, cnt, nrow);
 			}
 		}
+	}
+}
+
+/* -x, as the scalar negation (the sign flipped, zeros too) */
+__attribute__((target("avx512f"))) static inline __m512
+neg16(__m512 x)
+{
+	return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN)));
+}
+
+/* U^T for the groups of 16 filters [g0, g1): A e A^T of w[k][c]'s rows
+ * 2ty, 2ty+1, columns 2tx, 2tx+1 (zeros past the window), lanes over the
+ * tiles, turned lanes over the filters: U^T[xi][q][k]. */
+__attribute__((target("avx512f"))) static void
+u_groups(const WW *s, int64_t g0, int64_t g1)
+{
+	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+	const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+	__m512 buf[16][16];
+	int64_t xs = s->ld * s->K;
+
+	for (int64_t g = g0; g < g1; g++) {
+		int64_t k0 = 16 * g;
+		int nrow = s->K - k0 < 16 ? (int)(s->K - k0) : 16;
+		for (int64_t row = s->lo; row < s->hi; row++) {
+			int64_t c = row / s->th, ty = row % s->th, q0 = (row - s->lo) * s->tw;
+			for (int64_t tx0 = 0; tx0 < s->tw; tx0 += 16) {
+				int64_t cnt = s->tw - tx0 < 16 ? s->tw - tx0 : 16, x0 = 2 * tx0;
+				int64_t hi = s->KW - x0;
+				for (int l = 0; l < 16; l++) {
+					__m512 e[2][2];
+					const float *wc = s->w + ((k0 + l) * s->C + c) * s->KH * s->KW + x0;
+					for (int u = 0; u < 2; u++) {
+						if (l >= nrow || 2 * ty + u >= s->KH) {
+							e[u][0] = e[u][1] = _mm512_setzero_ps();
+							continue;
+						}
+						const float *p = wc + (2 * ty + u) * s->KW;
+						__m512 a = _mm512_maskz_loadu_ps((__mmask16)rt_lanes(0, hi > 16 ? 16 : hi), p);
+						__m512 b = hi > 16 ? _mm512_maskz_loadu_ps((__mmask16)rt_lanes(0, hi - 16 > 16 ? 16 : hi - 16), p + 16)
+								   : _mm512_setzero_ps();
+						e[u][0] = _mm512_permutex2var_ps(a, even, b);
+						e[u][1] = _mm512_permutex2var_ps(a, odd, b);
+					}
+					for (int a = 0; a < 4; a++) { /* A down the columns, then along the rows */
+						__m512 t0 = a == 0 ? e[0][0] : a == 1 ? _mm512_add_ps(e[0][0], e[1][0])
+								 : a == 2 ? _mm512_sub_ps(e[0][0], e[1][0]) : neg16(e[1][0]);
+						__m512 t1 = a == 0 ? e[0][1] : a == 1 ? _mm512_add_ps(e[0][1], e[1][1])
+								 : a == 2 ? _mm512_sub_ps(e[0][1], e[1][1]) : neg16(e[1][1]);
+						buf[4 * a + 0][l] = t0;
+						buf[4 * a + 1][l] = _mm512_add_ps(t0, t1);
+						buf[4 * a + 2][l] = _mm512_sub_ps(t0, t1);
+						buf[4 * a + 3][l] = neg16(t1);
+					}
+				}
+				put_tr(buf, s->u + (q0 + tx0) * s->K + k0, xs, s->K, cnt, nrow);
+			}
+		}
+	}
 }
 
 /* y[n][k0 ..) = G^T M[.][n][k] G (+ bias[k]), 16 filters a step across
@@ -235,11 +297,11 @@ rt_conv2d_wino_wgrad(const float *x, const float *w, const float *bias, float *y
 	s.nchunk = cx && cx->parallel_for && cx->nthreads > 1 ? cx->nthreads : 1;
 	for (int64_t lo = 0; lo < C * s.th; lo += rows) {
 		s.lo = lo, s.hi = lo + rows < C * s.th ? lo + rows : C * s.th;
-		phase(cx, v_rows, &s, N);
-		phase(cx, u_rows, &s, K);
+		phase(cx, v_groups, &s, (N + 15) / 16);
+		phase(cx, u_groups, &s, (K + 15) / 16);
 		int64_t tb = (s.hi - s.lo) * s.tw;
-		for (int xi = 0; xi < 16; xi++) /* M[xi] (N x K) += V[xi] (N x tb) U[xi]^T */
-			rt_gemm(cx, N, K, tb, s.v + xi * N * s.ld, s.ld, 0, s.u + xi * K * s.ld, s.ld, 1, lo > 0,
+		for (int xi = 0; xi < 16; xi++) /* M[xi] (N x K) += (V^T[xi])^T U^T[xi] */
+			rt_gemm(cx, N, K, tb, s.v + xi * s.ld * N, N, 1, s.u + xi * s.ld * K, K, 0, lo > 0,
 				s.m + xi * N * K, K);
 	}
 	phase(cx, y_rows, &s, N);

@@ -40,37 +40,6 @@ gt4(__m512 g0, __m512 g1, __m512 g2, __m512 *u, int st)
 	u[5 * st] = g2;
 }
 
-/* 16 x 16 transpose of r[0..15] in place: lane j of r[i] to lane i of
- * r[j] (unpacks of floats, then of pairs, then two rounds of 128-bit
- * lane shuffles). */
-__attribute__((target("avx512f"))) static inline void
-tr16(__m512 r[16])
-{
-	__m512 t[16];
-
-	for (int i = 0; i < 16; i += 2) {
-		t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-		t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-	}
-	for (int i = 0; i < 16; i += 4) {
-		__m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
-		__m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
-		r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-		r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-		r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-		r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-	}
-	for (int i = 0; i < 8; i++) {
-		int a = (i & 3) + (i >> 2) * 8;
-		t[a] = _mm512_shuffle_f32x4(r[a], r[a + 4], 0x88);
-		t[a + 4] = _mm512_shuffle_f32x4(r[a], r[a + 4], 0xdd);
-	}
-	for (int i = 0; i < 8; i++) {
-		r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-		r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-	}
-}
-
 enum {
 	WT_CB = 16,                /* channels a step: a 16 x 16 transpose per 16 of their 144 taps */
 	WT_STREAM = 8 << 20,       /* bytes of U past which its rows go out by non-temporal stores */
@@ -114,7 +83,7 @@ weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t 
 					for (int f = 0; f < 16; f++)
 						r[f] = f < nf ? _mm512_maskz_loadu_ps(mk, wt + ((f0 + f) * C + c0) * 9 + e)
 							      : _mm512_setzero_ps();
-					tr16(r);
+					rt_tr16(r);
 					for (int j = 0; j < 16; j++)
 						tap[e + j] = r[j];
 				}

@@ -297,10 +297,13 @@ test_conv2d(void **state)
 		/* 3x3 weight gradients by Winograd (wino_wgrad.c): an 8x8
 		 * window (4 x 4 tiles), with a bias; a 7x7 one (tiles past the
 		 * window's edge, 130 filters); 40 channels of 4 tile rows, two
-		 * blocks of 128 rows and 32 (M accumulated across blocks) */
+		 * blocks of 128 rows and 32 (M accumulated across blocks); 136
+		 * channels (a group of 8 past whole groups of 16) by a 40 x 40
+		 * window (tile rows of 20: runs of 16 tiles and 4) */
 		{128, 2, 8, 8, 128, 8, 8, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 		{128, 3, 7, 7, 130, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
 		{128, 40, 7, 7, 128, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+		{136, 2, 40, 40, 128, 40, 40, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
 	};
 	uint32_t seed = 7;
 	char what[64];
