@@ -44,87 +44,17 @@ typedef struct WW {
 	int64_t nchunk;
 } WW;
 
-/* Columns 2t + j (j = 0 .. 3, t the 16 lanes) of the row run at p: the
- * run's columns [lo, hi) are inside (the rest read zero). */
+/* col[j] = column j of a run of 16 columns, lanes over the 16 rows
+ * p + l * ps (l < nrow; the rest zero), the run's columns [lo, hi) read
+ * (the rest zero): 16 masked loads and a 16 x 16 transpose. */
 __attribute__((target("avx512f"))) static inline void
-deal4(const float *p, int64_t lo, int64_t hi, __m512 d[4])
+cols16(const float *p, int64_t ps, int nrow, int64_t lo, int64_t hi, __m512 col[16])
 {
-	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-	const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-	__m512 v[4];
+	__mmask16 mk = (__mmask16)rt_lanes(lo < 0 ? 0 : lo, hi > 16 ? 16 : hi);
 
-	for (int k = 0; k < 4; k++) { /* loads at 0, 16, 2, 18 */
-		int64_t o = (k & 1) * 16 + (k >> 1) * 2, a = lo - o < 0 ? 0 : lo - o, b = hi - o > 16 ? 16 : hi - o;
-		v[k] = a < b ? _mm512_maskz_loadu_ps((__mmask16)rt_lanes(a, b), p + o) : _mm512_setzero_ps();
-	}
-	d[0] = _mm512_permutex2var_ps(v[0], even, v[1]);
-	d[1] = _mm512_permutex2var_ps(v[0], odd, v[1]);
-	d[2] = _mm512_permutex2var_ps(v[2], even, v[3]);
-	d[3] = _mm512_permutex2var_ps(v[2], odd, v[3]);
-}
-
-/* The 16 transformed vectors of each of a group's 16 rows (buf[xi][row],
- * lanes over tiles) turned lanes over rows, one vector per tile, into
- * the transposed operand at op (xi stride xs, tile stride ld): the first
- * cnt tiles, the first nrow lanes. */
-__attribute__((target("avx512f"))) static inline void
-put_tr(__m512 buf[16][16], float *op, int64_t xs, int64_t ld, int64_t cnt, int nrow)
-{
-	__mmask16 mk = (__mmask16)rt_lanes(0, nrow);
-
-	for (int xi = 0; xi < 16; xi++) {
-		rt_tr16(buf[xi]);
-		for (int64_t j = 0; j < cnt; j++)
-			_mm512_mask_storeu_ps(op + xi * xs + j * ld, mk, buf[xi][j]);
-	}
-}
-
-/* V^T for the groups of 16 channels [g0, g1) of the block: for each tile
- * row (c, ty) and run of 16 tiles, B^T d B of x[n][c]'s padded rows 2ty
- * .. 2ty+3, columns 2tx .. 2tx+3, lanes over the tiles, then turned
- * lanes over the group's channels: V^T[xi][q][n] (rows of N floats), q
- * the tile's place in the block. */
-__attribute__((target("avx512f"))) static void
-v_groups(const WW *s, int64_t g0, int64_t g1)
-{
-	__m512 buf[16][16];
-	int64_t xs = s->ld * s->N;
-
-	for (int64_t g = g0; g < g1; g++) {
-		int64_t n0 = 16 * g;
-		int nrow = s->N - n0 < 16 ? (int)(s->N - n0) : 16;
-		for (int64_t row = s->lo; row < s->hi; row++) {
-			int64_t c = row / s->th, ty = row % s->th, q0 = (row - s->lo) * s->tw;
-			for (int64_t tx0 = 0; tx0 < s->tw; tx0 += 16) {
-				int64_t cnt = s->tw - tx0 < 16 ? s->tw - tx0 : 16, x0 = 2 * tx0 - s->PW;
-				int64_t lo = -x0 > 0 ? -x0 : 0, hi = s->W - x0;
-				for (int l = 0; l < 16; l++) {
-					__m512 d[4][4], e[4][4];
-					const float *xc = s->x + ((n0 + l) * s->C + c) * s->H * s->W + x0;
-					for (int u = 0; u < 4; u++) {
-						int64_t iy = 2 * ty + u - s->PH;
-						if (l >= nrow || iy < 0 || iy >= s->H)
-							d[u][0] = d[u][1] = d[u][2] = d[u][3] = _mm512_setzero_ps();
-						else
-							deal4(xc + iy * s->W, lo, hi, d[u]);
-					}
-					for (int j = 0; j < 4; j++) { /* B^T down the columns */
-						e[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
-						e[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
-						e[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
-						e[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
-					}
-					for (int a = 0; a < 4; a++) { /* and along the rows */
-						buf[4 * a + 0][l] = _mm512_sub_ps(e[a][0], e[a][2]);
-						buf[4 * a + 1][l] = _mm512_add_ps(e[a][1], e[a][2]);
-						buf[4 * a + 2][l] = _mm512_sub_ps(e[a][2], e[a][1]);
-						buf[4 * a + 3][l] = _mm512_sub_ps(e[a][1], e[a][3]);
-					}
-				}
-				put_tr(buf, s->v + (q0 + tx0) * s->N + n0, xs, s->N, cnt, nrow);
-			}
-		}
-	}
+	for (int l = 0; l < 16; l++)
+		col[l] = l < nrow && mk ? _mm512_maskz_loadu_ps(mk, p + l * ps) : _mm512_setzero_ps();
+	rt_tr16(col);
 }
 
 /* -x, as the scalar negation (the sign flipped, zeros too) */
@@ -134,52 +64,99 @@ neg16(__m512 x)
 	return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN)));
 }
 
-/* U^T for the groups of 16 filters [g0, g1): A e A^T of w[k][c]'s rows
- * 2ty, 2ty+1, columns 2tx, 2tx+1 (zeros past the window), lanes over the
- * tiles, turned lanes over the filters: U^T[xi][q][k]. */
+/* V^T for the groups of 16 channels [g0, g1) of the block, lanes over the
+ * group's channels: for each tile row (c, ty) and run of up to 7 tiles,
+ * x[n][c]'s padded rows 2ty .. 2ty+3 over the run's 2 cnt + 2 columns
+ * turned lanes over the channels (four transposes), then per tile B^T d
+ * B of its columns 2tx .. 2tx+3 into V^T[xi][q][n] (rows of N floats, q
+ * the tile's place in the block): whole-vector stores, no lanes idle. */
+__attribute__((target("avx512f"))) static void
+v_groups(const WW *s, int64_t g0, int64_t g1)
+{
+	int64_t xs = s->ld * s->N, hw = s->H * s->W;
+
+	for (int64_t g = g0; g < g1; g++) {
+		int64_t n0 = 16 * g;
+		int nrow = s->N - n0 < 16 ? (int)(s->N - n0) : 16;
+		__mmask16 mk = (__mmask16)rt_lanes(0, nrow);
+		for (int64_t row = s->lo; row < s->hi; row++) {
+			int64_t c = row / s->th, ty = row % s->th, q0 = (row - s->lo) * s->tw;
+			const float *xc = s->x + (n0 * s->C + c) * hw;
+			for (int64_t tx0 = 0; tx0 < s->tw; tx0 += 7) {
+				int64_t cnt = s->tw - tx0 < 7 ? s->tw - tx0 : 7, x0 = 2 * tx0 - s->PW;
+				__m512 col[4][16];
+				for (int u = 0; u < 4; u++) {
+					int64_t iy = 2 * ty + u - s->PH;
+					if (iy < 0 || iy >= s->H)
+						for (int j = 0; j < 16; j++)
+							col[u][j] = _mm512_setzero_ps();
+					else
+						cols16(xc + iy * s->W + x0, s->C * hw, nrow, -x0, s->W - x0, col[u]);
+				}
+				float *o = s->v + (q0 + tx0) * s->N + n0;
+				for (int64_t t = 0; t < cnt; t++, o += s->N) {
+					__m512 e[4][4];
+					for (int j = 0; j < 4; j++) { /* B^T down the columns */
+						__m512 d0 = col[0][2 * t + j], d1 = col[1][2 * t + j];
+						__m512 d2 = col[2][2 * t + j], d3 = col[3][2 * t + j];
+						e[0][j] = _mm512_sub_ps(d0, d2);
+						e[1][j] = _mm512_add_ps(d1, d2);
+						e[2][j] = _mm512_sub_ps(d2, d1);
+						e[3][j] = _mm512_sub_ps(d1, d3);
+					}
+					for (int a = 0; a < 4; a++) { /* and along the rows */
+						_mm512_mask_storeu_ps(o + (4 * a + 0) * xs, mk, _mm512_sub_ps(e[a][0], e[a][2]));
+						_mm512_mask_storeu_ps(o + (4 * a + 1) * xs, mk, _mm512_add_ps(e[a][1], e[a][2]));
+						_mm512_mask_storeu_ps(o + (4 * a + 2) * xs, mk, _mm512_sub_ps(e[a][2], e[a][1]));
+						_mm512_mask_storeu_ps(o + (4 * a + 3) * xs, mk, _mm512_sub_ps(e[a][1], e[a][3]));
+					}
+				}
+			}
+		}
+	}
+}
+
+/* U^T for the groups of 16 filters [g0, g1), the same way: w[k][c]'s
+ * rows 2ty, 2ty+1 over runs of up to 8 tiles' 2 cnt columns (zeros past
+ * the window), per tile A e A^T of its columns 2tx, 2tx+1 into
+ * U^T[xi][q][k]. */
 __attribute__((target("avx512f"))) static void
 u_groups(const WW *s, int64_t g0, int64_t g1)
 {
-	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-	const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-	__m512 buf[16][16];
-	int64_t xs = s->ld * s->K;
+	int64_t xs = s->ld * s->K, hw = s->KH * s->KW;
 
 	for (int64_t g = g0; g < g1; g++) {
 		int64_t k0 = 16 * g;
 		int nrow = s->K - k0 < 16 ? (int)(s->K - k0) : 16;
+		__mmask16 mk = (__mmask16)rt_lanes(0, nrow);
 		for (int64_t row = s->lo; row < s->hi; row++) {
 			int64_t c = row / s->th, ty = row % s->th, q0 = (row - s->lo) * s->tw;
-			for (int64_t tx0 = 0; tx0 < s->tw; tx0 += 16) {
-				int64_t cnt = s->tw - tx0 < 16 ? s->tw - tx0 : 16, x0 = 2 * tx0;
-				int64_t hi = s->KW - x0;
-				for (int l = 0; l < 16; l++) {
-					__m512 e[2][2];
-					const float *wc = s->w + ((k0 + l) * s->C + c) * s->KH * s->KW + x0;
-					for (int u = 0; u < 2; u++) {
-						if (l >= nrow || 2 * ty + u >= s->KH) {
-							e[u][0] = e[u][1] = _mm512_setzero_ps();
-							continue;
-						}
-						const float *p = wc + (2 * ty + u) * s->KW;
-						__m512 a = _mm512_maskz_loadu_ps((__mmask16)rt_lanes(0, hi > 16 ? 16 : hi), p);
-						__m512 b = hi > 16 ? _mm512_maskz_loadu_ps((__mmask16)rt_lanes(0, hi - 16 > 16 ? 16 : hi - 16), p + 16)
-								   : _mm512_setzero_ps();
-						e[u][0] = _mm512_permutex2var_ps(a, even, b);
-						e[u][1] = _mm512_permutex2var_ps(a, odd, b);
-					}
+			const float *wc = s->w + (k0 * s->C + c) * hw;
+			for (int64_t tx0 = 0; tx0 < s->tw; tx0 += 8) {
+				int64_t cnt = s->tw - tx0 < 8 ? s->tw - tx0 : 8, x0 = 2 * tx0;
+				__m512 col[2][16];
+				for (int u = 0; u < 2; u++) {
+					if (2 * ty + u >= s->KH)
+						for (int j = 0; j < 16; j++)
+							col[u][j] = _mm512_setzero_ps();
+					else
+						cols16(wc + (2 * ty + u) * s->KW + x0, s->C * hw, nrow, 0, s->KW - x0, col[u]);
+				}
+				float *o = s->u + (q0 + tx0) * s->K + k0;
+				for (int64_t t = 0; t < cnt; t++, o += s->K) {
 					for (int a = 0; a < 4; a++) { /* A down the columns, then along the rows */
-						__m512 t0 = a == 0 ? e[0][0] : a == 1 ? _mm512_add_ps(e[0][0], e[1][0])
-								 : a == 2 ? _mm512_sub_ps(e[0][0], e[1][0]) : neg16(e[1][0]);
-						__m512 t1 = a == 0 ? e[0][1] : a == 1 ? _mm512_add_ps(e[0][1], e[1][1])
-								 : a == 2 ? _mm512_sub_ps(e[0][1], e[1][1]) : neg16(e[1][1]);
-						buf[4 * a + 0][l] = t0;
-						buf[4 * a + 1][l] = _mm512_add_ps(t0, t1);
-						buf[4 * a + 2][l] = _mm512_sub_ps(t0, t1);
-						buf[4 * a + 3][l] = neg16(t1);
+						__m512 e[2];
+						for (int j = 0; j < 2; j++) {
+							__m512 r0 = col[0][2 * t + j], r1 = col[1][2 * t + j];
+							e[j] = a == 0 ? r0 : a == 1 ? _mm512_add_ps(r0, r1)
+									 : a == 2 ? _mm512_sub_ps(r0, r1) : neg16(r1);
+						}
+						_mm512_mask_storeu_ps(o + (4 * a + 0) * xs, mk, e[0]);
+						_mm512_mask_storeu_ps(o + (4 * a + 1) * xs, mk, _mm512_add_ps(e[0], e[1]));
+						_mm512_mask_storeu_ps(o + (4 * a + 2) * xs, mk, _mm512_sub_ps(e[0], e[1]));
+						_mm512_mask_storeu_ps(o + (4 * a + 3) * xs, mk, neg16(e[1]));
 					}
 				}
-				put_tr(buf, s->u + (q0 + tx0) * s->K + k0, xs, s->K, cnt, nrow);
 			}
 		}
 	}
