@@ -196,7 +196,8 @@ nncc_abi_wide_flat(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64
  * images and filters (the forward convolution's channels and filters:
  * narrower layers keep the dot products, whose sums need no transformed
  * copies). Its scratch: M (16 x n x k) and a block's transforms (16 x (n
- * + k) x its tiles), the block nncc_abi_wino_wgrad_rows rows of
+ * rounded up to 16 + k) x its tiles, and 64 floats the micro-kernel may
+ * read past the last row), the block nncc_abi_wino_wgrad_rows rows of
  * (kw + 1) / 2 tiles, about 512 tiles. */
 enum { NNCC_ABI_WINO_WGRAD_MIN = 128 };
 static inline int
@@ -219,9 +220,9 @@ nncc_abi_wino_wgrad_rows(int64_t c, int64_t kh, int64_t kw)
 static inline int64_t
 nncc_abi_wino_wgrad_scratch(int64_t n, int64_t c, int64_t k, int64_t kh, int64_t kw)
 {
-	int64_t ld = nncc_abi_wino_wgrad_rows(c, kh, kw) * ((kw + 1) / 2);
+	int64_t ld = nncc_abi_wino_wgrad_rows(c, kh, kw) * ((kw + 1) / 2), n16 = (n + 15) / 16 * 16;
 
-	return 16 * (n * k + (n + k) * ld);
+	return 16 * (n * k + (n16 + k) * ld) + 64;
 }
 
 /* Floats of scratch for such a convolution: where the dot products'

@@ -97,4 +97,8 @@ const RtIsa *rt_gemm_isa(int64_t m, int64_t n, int64_t k);
  * (the same rule, a function of m, n and k only); 0 without AVX-512. */
 int rt_gemm_tile(int64_t m, int64_t n, int64_t k, RtTile *t);
 
+/* The AVX-512 tile of mr rows and nr columns, for callers that lay out
+ * their own A panels (wino_wgrad.c); 0 when this CPU has none. */
+int rt_gemm_tile_of(int mr, int nr, RtTile *t);
+
 #endif

@@ -316,3 +316,17 @@ rt_gemm_tile(int64_t m, int64_t n, int64_t k, RtTile *t)
 	t->ukr = v->ukr;
 	return 1;
 }
+
+int
+rt_gemm_tile_of(int mr, int nr, RtTile *t)
+{
+	int cnt;
+	const RtIsa *v = cpu_isas(&cnt);
+
+	for (int i = 0; i < cnt; i++)
+		if (v[i].avx && v[i].mr == mr && v[i].nr == nr && __builtin_cpu_supports("avx512f")) {
+			t->mr = mr, t->nr = nr, t->ukr = v[i].ukr;
+			return 1;
+		}
+	return 0;
+}

@@ -19,10 +19,14 @@
  * M[xi] (n x k) += V[xi] (n x tiles) U[xi]^T (tiles x k), 16 multiply-adds
  * a tile pair where the direct sum takes 36 (2 x 2 window positions times
  * 9 outputs): 2.25 times fewer. The tiles go in blocks of whole tile rows
- * (about BLOCK_TILES), V and U transformed into the scratch per block, M
- * accumulated across the blocks; then y = G^T M G. Every sum runs in one
- * order whatever the thread count (the GEMM sums each block in its fixed
- * order, the blocks in order). Where it runs: abi.h nncc_abi_wino_wgrad. */
+ * (about 512 tiles, abi.h nncc_abi_wino_wgrad_rows), V and U transformed
+ * into the scratch per block by vectors over 16 channels (filters), V
+ * straight into the GEMM micro-kernel's A panels and U as U^T, which the
+ * micro-kernel reads in place: the products are micro-kernel calls with
+ * nothing packed (mul_rows), M accumulated across the blocks; then y =
+ * G^T M G. Every sum runs in one order whatever the thread count (each
+ * (xi, 8 channels) sums a block's tiles in order, the blocks in order).
+ * Where it runs: abi.h nncc_abi_wino_wgrad. */
 #include <stdint.h>
 
 #include <immintrin.h>
@@ -39,10 +43,20 @@ typedef struct WW {
 	int64_t N, C, H, W, K, KH, KW, PH, PW;
 	int64_t th, tw;   /* tile rows and columns of a window plane */
 	int64_t lo, hi;   /* the block: tile rows [lo, hi) of all C * th */
-	int64_t ld;       /* floats between rows of V and U: the most tiles a block holds */
-	float *v, *u, *m; /* V: 16 x N x ld; U: 16 x K x ld; M: 16 x N x K */
+	int64_t ld;       /* the most tiles a block holds */
+	int64_t n16;      /* N rounded up to 16 */
+	float *v, *u, *m; /* V: 16 x n16 x ld (A panels); U^T: 16 x ld x K; M: 16 x N x K */
+	int64_t tb;       /* tiles of the block */
+	int acc;          /* the block adds to M (not the first) */
+	RtTile tile;      /* the micro-kernel, WW_MR x WW_NR */
 	int64_t nchunk;
 } WW;
+
+/* The micro-kernel's tile: 8 rows, so each 16 channels' vector of V
+ * leaves as two aligned halves, whole panel rows (A panels of 12 rows
+ * took a masked store of 12 lanes across a line); B, U^T, is read in
+ * place, 48 columns a call. */
+enum { WW_MR = 8, WW_NR = 48 };
 
 /* col[j] = column j of a run of 16 columns, lanes over the 16 rows
  * p + l * ps (l < nrow; the rest zero), the run's columns [lo, hi) read
@@ -64,21 +78,30 @@ neg16(__m512 x)
 	return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN)));
 }
 
-/* V^T for the groups of 16 channels [g0, g1) of the block, lanes over the
+/* lanes 0-7 of v at p, lanes 8-15 at p + next (the next A panel's row) */
+__attribute__((target("avx512f"))) static inline void
+put_halves(float *p, int64_t next, __m512 v)
+{
+	_mm256_storeu_ps(p, _mm512_castps512_ps256(v));
+	_mm256_storeu_ps(p + next, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+
+/* V for the groups of 16 channels [g0, g1) of the block, lanes over the
  * group's channels: for each tile row (c, ty) and run of up to 7 tiles,
  * x[n][c]'s padded rows 2ty .. 2ty+3 over the run's 2 cnt + 2 columns
  * turned lanes over the channels (four transposes), then per tile B^T d
- * B of its columns 2tx .. 2tx+3 into V^T[xi][q][n] (rows of N floats, q
- * the tile's place in the block): whole-vector stores, no lanes idle. */
+ * B of its columns 2tx .. 2tx+3 into the micro-kernel's A panels of
+ * V[xi] (panel n / 8, row q the tile's place in the block, n % 8 in
+ * it): two aligned half-vector stores, no lanes idle; the channels past
+ * N are zeros. */
 __attribute__((target("avx512f"))) static void
 v_groups(const WW *s, int64_t g0, int64_t g1)
 {
-	int64_t xs = s->ld * s->N, hw = s->H * s->W;
+	int64_t xs = s->ld * s->n16, hw = s->H * s->W;
 
 	for (int64_t g = g0; g < g1; g++) {
 		int64_t n0 = 16 * g;
 		int nrow = s->N - n0 < 16 ? (int)(s->N - n0) : 16;
-		__mmask16 mk = (__mmask16)rt_lanes(0, nrow);
 		for (int64_t row = s->lo; row < s->hi; row++) {
 			int64_t c = row / s->th, ty = row % s->th, q0 = (row - s->lo) * s->tw;
 			const float *xc = s->x + (n0 * s->C + c) * hw;
@@ -93,8 +116,8 @@ v_groups(const WW *s, int64_t g0, int64_t g1)
 					else
 						cols16(xc + iy * s->W + x0, s->C * hw, nrow, -x0, s->W - x0, col[u]);
 				}
-				float *o = s->v + (q0 + tx0) * s->N + n0;
-				for (int64_t t = 0; t < cnt; t++, o += s->N) {
+				float *o = s->v + n0 * s->ld + (q0 + tx0) * WW_MR; /* panel n0 / 8, then + 8 ld */
+				for (int64_t t = 0; t < cnt; t++, o += WW_MR) {
 					__m512 e[4][4];
 					for (int j = 0; j < 4; j++) { /* B^T down the columns */
 						__m512 d0 = col[0][2 * t + j], d1 = col[1][2 * t + j];
@@ -105,10 +128,10 @@ v_groups(const WW *s, int64_t g0, int64_t g1)
 						e[3][j] = _mm512_sub_ps(d1, d3);
 					}
 					for (int a = 0; a < 4; a++) { /* and along the rows */
-						_mm512_mask_storeu_ps(o + (4 * a + 0) * xs, mk, _mm512_sub_ps(e[a][0], e[a][2]));
-						_mm512_mask_storeu_ps(o + (4 * a + 1) * xs, mk, _mm512_add_ps(e[a][1], e[a][2]));
-						_mm512_mask_storeu_ps(o + (4 * a + 2) * xs, mk, _mm512_sub_ps(e[a][2], e[a][1]));
-						_mm512_mask_storeu_ps(o + (4 * a + 3) * xs, mk, _mm512_sub_ps(e[a][1], e[a][3]));
+						put_halves(o + (4 * a + 0) * xs, 8 * s->ld, _mm512_sub_ps(e[a][0], e[a][2]));
+						put_halves(o + (4 * a + 1) * xs, 8 * s->ld, _mm512_add_ps(e[a][1], e[a][2]));
+						put_halves(o + (4 * a + 2) * xs, 8 * s->ld, _mm512_sub_ps(e[a][2], e[a][1]));
+						put_halves(o + (4 * a + 3) * xs, 8 * s->ld, _mm512_sub_ps(e[a][1], e[a][3]));
 					}
 				}
 			}
@@ -159,6 +182,29 @@ u_groups(const WW *s, int64_t g0, int64_t g1)
 				}
 			}
 		}
+	}
+}
+
+/* The products for (xi, panel of 8 channels) [t0, t1), xi-major: M[xi]'s
+ * 8 rows of the panel, all K columns, += the panel times U^T[xi] (read in
+ * place, K floats a row, 48 columns a call; the last call's columns past
+ * K are computed, not stored). Each sum runs over the block's tiles in
+ * order, the blocks in order: whatever the thread count. */
+static void
+mul_rows(const WW *s, int64_t t0, int64_t t1)
+{
+	int64_t np = s->n16 / WW_MR;
+
+	for (int64_t t = t0; t < t1; t++) {
+		int64_t xi = t / np, pr = t % np, rows = s->N - pr * WW_MR;
+		if (rows <= 0)
+			continue;
+		const float *ap = s->v + xi * s->n16 * s->ld + pr * WW_MR * s->ld;
+		const float *u = s->u + xi * s->ld * s->K;
+		float *m = s->m + xi * s->N * s->K + pr * WW_MR * s->K;
+		for (int64_t j = 0; j < s->K; j += WW_NR)
+			s->tile.ukr(s->tb, ap, u + j, s->K, m + j, s->K, s->acc, NULL, rows < WW_MR ? rows : WW_MR,
+				    s->K - j < WW_NR ? s->K - j : WW_NR, NULL, 0, NULL);
 	}
 }
 
@@ -265,21 +311,22 @@ rt_conv2d_wino_wgrad(const float *x, const float *w, const float *bias, float *y
 	    !nncc_abi_wino_wgrad(N, K, p[15], OH, OW, KH, KW, p[9], p[10], p[13], p[14]) ||
 	    nncc_abi_wino_wgrad_scratch(N, C, K, KH, KW) > room || !cx)
 		return 0;
+	if (!rt_gemm_tile_of(WW_MR, WW_NR, &s.tile))
+		return 0;
 	s.th = (KH + 1) / 2, s.tw = (KW + 1) / 2;
 	int64_t rows = nncc_abi_wino_wgrad_rows(C, KH, KW);
 	s.ld = rows * s.tw;
+	s.n16 = (N + 15) / 16 * 16;
 	s.m = scratch;
 	s.v = s.m + 16 * N * K;
-	s.u = s.v + 16 * N * s.ld;
+	s.u = s.v + 16 * s.n16 * s.ld;
 	s.nchunk = cx && cx->parallel_for && cx->nthreads > 1 ? cx->nthreads : 1;
 	for (int64_t lo = 0; lo < C * s.th; lo += rows) {
 		s.lo = lo, s.hi = lo + rows < C * s.th ? lo + rows : C * s.th;
-		phase(cx, v_groups, &s, (N + 15) / 16);
+		s.tb = (s.hi - s.lo) * s.tw, s.acc = lo > 0;
+		phase(cx, v_groups, &s, s.n16 / 16);
 		phase(cx, u_groups, &s, (K + 15) / 16);
-		int64_t tb = (s.hi - s.lo) * s.tw;
-		for (int xi = 0; xi < 16; xi++) /* M[xi] (N x K) += (V^T[xi])^T U^T[xi] */
-			rt_gemm(cx, N, K, tb, s.v + xi * s.ld * N, N, 1, s.u + xi * s.ld * K, K, 0, lo > 0,
-				s.m + xi * N * K, K);
+		phase(cx, mul_rows, &s, 16 * (s.n16 / WW_MR)); /* M[xi] (N x K) += V[xi] U^T[xi] */
 	}
 	phase(cx, y_rows, &s, N);
 	return 1;
