@@ -299,11 +299,13 @@ test_conv2d(void **state)
 		 * window's edge, 130 filters); 40 channels of 4 tile rows, two
 		 * blocks of 128 rows and 32 (M accumulated across blocks); 136
 		 * channels (a group of 8 past whole groups of 16) by a 40 x 40
-		 * window (tile rows of 20: runs of 16 tiles and 4) */
+		 * window (tile rows of 20: runs of 16 tiles and 4); 64 channels
+		 * and filters, the fewest it takes (ResNet-18's first stage) */
 		{128, 2, 8, 8, 128, 8, 8, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 		{128, 3, 7, 7, 130, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
 		{128, 40, 7, 7, 128, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
 		{136, 2, 40, 40, 128, 40, 40, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+		{64, 3, 12, 12, 64, 12, 12, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 	};
 	uint32_t seed = 7;
 	char what[64];
@@ -320,6 +322,9 @@ test_conv2d(void **state)
 		     ctx1 = {.nthreads = 1, .gemm_scratch = gs, .wcache = cache_get, .wcache_owner = &refusing};
 
 	assert_non_null(gs);
+	/* the Winograd weight gradient's rule: the last case is its narrowest */
+	assert_true(nncc_abi_wino_wgrad(64, 64, 1, 3, 3, 12, 12, 1, 1, 1, 1));
+	assert_false(nncc_abi_wino_wgrad(48, 64, 1, 3, 3, 12, 12, 1, 1, 1, 1));
 	assert_int_equal(rt_pool_new(3, &pool, NULL), NNCC_STATUS_OK);
 	ctx.pool = pool;
 	for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
