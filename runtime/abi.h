@@ -332,13 +332,16 @@ nncc_abi_wino_block(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int
 
 /* Floats of scratch a Winograd convolution needs: a block's transformed
  * inputs and products, padded to whole GEMM tiles (at most 96 columns and
- * 32 rows). */
+ * 32 rows), and each of their planes a line (16 floats) further apart
+ * for up to NNCC_ABI_WINO_PAD_PARTS threads' parts. */
+enum { NNCC_ABI_WINO_PAD_PARTS = 16 };
 static inline int64_t
 nncc_abi_wino_scratch(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t d, int64_t wino_u)
 {
 	int64_t m = nncc_abi_wino_m(n, c, k, oh, ow, d, wino_u);
 
-	return (m + 2) * (m + 2) * (nncc_abi_wino_block(n, c, k, oh, ow, d, wino_u) + 96) * (c + k + 32);
+	return (m + 2) * (m + 2) * ((nncc_abi_wino_block(n, c, k, oh, ow, d, wino_u) + 96) * (c + k + 32) +
+				    2 * 16 * NNCC_ABI_WINO_PAD_PARTS);
 }
 
 /* Floats a Winograd convolution whose weight is not a constant (training

@@ -67,7 +67,9 @@ typedef struct Wino {
 	const float *u;              /* transformed weights: nx x kp x c, A panels */
 	float *uw;                   /* where wt_chunk writes them */
 	const float *wt;             /* the weights, K x C x 3 x 3 */
-	float *v, *m;                /* block scratch: nx x c x tbp (B panels), nx x mrows x tbp */
+	float *v, *m;                /* block scratch: nx planes of c x tbp (B panels), of mrows x tbp */
+	int64_t vs, ms;              /* floats between V's planes, M's: a plane and a line more (pad) */
+	int64_t pad;                 /* 16 floats, or 0 (more threads than NNCC_ABI_WINO_PAD_PARTS) */
 	int64_t m0, mrows;           /* M holds filter rows [m0, m0 + mrows) (kp of them from 0 but
 					  in a thread's own filter range) */
 	int tm, nx;                  /* output tile tm x tm (2 or 4), nx = (tm + 2)^2 products */
@@ -157,7 +159,7 @@ put_plan(const Wino *d, int64_t t, int64_t cnt, RtWinoPut *pl)
 __attribute__((target("avx512f"))) static void
 put_out(const Wino *d, const RtWinoPut *pl, int64_t c, const __m512 *o)
 {
-	int64_t vstride = d->C * d->tbp;
+	int64_t vstride = d->vs;
 	float *v = d->v + c * d->tile.nr;
 
 	if (pl->n == 1) {
@@ -473,8 +475,8 @@ static void
 mul_part(const Wino *d, int64_t xi, int64_t r0, int64_t r1)
 {
 	int mr = d->tile.mr, nr = d->tile.nr;
-	const float *u = d->u + xi * d->kp * d->C, *v = d->v + xi * d->C * d->tbp;
-	float *m = d->m + xi * d->mrows * d->tbp; /* filter row ir at m + (ir - m0) tbp */
+	const float *u = d->u + xi * d->kp * d->C, *v = d->v + xi * d->vs;
+	float *m = d->m + xi * d->ms; /* filter row ir at m + (ir - m0) tbp */
 
 	for (int64_t pc = 0; pc < d->C; pc += WINO_KC) {
 		int64_t kc = d->C - pc < WINO_KC ? d->C - pc : WINO_KC;
@@ -507,7 +509,7 @@ mul_chunk(void *closure, int64_t xi)
 __attribute__((target("avx512f"))) static void
 out_tile2(const Wino *d, const float *mf, __mmask16 live, float bias, __m512 o[4][4])
 {
-	int64_t mstride = d->mrows * d->tbp;
+	int64_t mstride = d->ms;
 	__m512 u[4][2], b = _mm512_set1_ps(bias);
 
 	for (int r = 0; r < 4; r++) {
@@ -542,7 +544,7 @@ at4(__m512 m0, __m512 m1, __m512 m2, __m512 m3, __m512 m4, __m512 m5, __m512 b, 
 __attribute__((target("avx512f"))) static void
 out_tile4(const Wino *d, const float *mf, __mmask16 live, float bias, __m512 o[4][4])
 {
-	int64_t mstride = d->mrows * d->tbp;
+	int64_t mstride = d->ms;
 	__m512 u[6][4], z = _mm512_setzero_ps();
 
 	for (int r = 0; r < 6; r++) {
@@ -731,8 +733,9 @@ range_chunk(void *closure, int64_t ch)
 	Wino w = *(const Wino *)closure;
 	int64_t lo = ch * w.total / w.nchunk, hi = (ch + 1) * w.total / w.nchunk;
 
-	w.v = w.scratch + ch * w.nx * w.tbp * (w.C + w.kp);
-	w.m = w.v + w.nx * w.C * w.tbp;
+	w.vs = w.C * w.tbp + w.pad, w.ms = w.kp * w.tbp + w.pad;
+	w.v = w.scratch + ch * w.nx * (w.vs + w.ms);
+	w.m = w.v + w.nx * w.vs;
 	w.nchunk = 1;
 	for (int64_t t0 = lo; t0 < hi; t0 += w.tbp) {
 		set_block(&w, t0, hi - t0 < w.tbp ? hi - t0 : w.tbp);
@@ -753,18 +756,20 @@ filters_chunk(void *closure, int64_t ch)
 	int64_t np = w.kp / w.tile.mr, r0 = ch * np / w.nchunk * w.tile.mr, r1 = (ch + 1) * np / w.nchunk * w.tile.mr;
 	int64_t f1 = r1 < w.K ? r1 : w.K;
 
-	if (w.gs && (w.nx * w.C + w.nx * (r1 - r0)) * w.tbp * (int64_t)sizeof(float) <= NNCC_ABI_GEMM_SCRATCH) {
+	w.vs = w.C * w.tbp + w.pad;
+	if (w.gs && w.nx * (w.vs + (r1 - r0) * w.tbp + w.pad) * (int64_t)sizeof(float) <= NNCC_ABI_GEMM_SCRATCH) {
 		/* in the thread's GEMM slot, M only its own rows: memory no other
 		 * thread writes (the arena's lines were last written by whichever
 		 * kernel had them: SqueezeNet's first 3x3 at 7x7 on two threads,
 		 * 31 us against 22 for the same layer a fire module later) */
 		w.v = (float *)(w.gs + ch * NNCC_ABI_GEMM_SCRATCH);
-		w.m = w.v + w.nx * w.C * w.tbp;
+		w.m = w.v + w.nx * w.vs;
 		w.m0 = r0, w.mrows = r1 - r0;
 	} else {
-		w.v = w.scratch + ch * w.nx * w.C * w.tbp;
-		w.m = w.scratch + w.nchunk * w.nx * w.C * w.tbp;
+		w.v = w.scratch + ch * w.nx * w.vs;
+		w.m = w.scratch + w.nchunk * w.nx * w.vs;
 	}
+	w.ms = w.mrows * w.tbp + w.pad;
 	w.nchunk = 1;
 	for (int64_t t0 = 0; t0 < w.total; t0 += w.tbp) {
 		set_block(&w, t0, w.total - t0 < w.tbp ? w.total - t0 : w.tbp);
@@ -845,6 +850,12 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 	d.kp = (d.K + d.tile.mr - 1) / d.tile.mr * d.tile.mr;
 	d.m0 = 0, d.mrows = d.kp, d.gs = cx->gemm_scratch;
 	d.tbp = mode ? width : (blk + d.tile.nr - 1) / d.tile.nr * d.tile.nr;
+	/* the planes a line apart beyond whole pages: each tile's nx stores
+	 * (and the output transform's nx loads) otherwise fell in one L1 set,
+	 * a plane being a multiple of 4 KiB (64 x 64 floats), and 36 of them
+	 * thrashed its 8 ways */
+	d.pad = (mode ? threads : 1) <= NNCC_ABI_WINO_PAD_PARTS ? 16 : 0;
+	d.vs = d.C * d.tbp + d.pad, d.ms = d.kp * d.tbp + d.pad;
 	int fresh = 0;
 	uint64_t tag = (uint64_t)(WINO_TAG + (tm == 4)) << 56 | (uint64_t)d.tile.mr << 48 | (uint64_t)d.C << 24 |
 		       (uint64_t)d.K;
@@ -869,7 +880,7 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 		return 1;
 	}
 	d.v = scratch;
-	d.m = scratch + d.nx * d.C * d.tbp;
+	d.m = scratch + d.nx * d.vs;
 	for (int64_t t0 = 0; t0 < d.total; t0 += blk) {
 		set_block(&d, t0, d.total - t0 < blk ? d.total - t0 : blk);
 		run_phase(cx, in_chunk, &d, d.nchunk);
