@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include <immintrin.h>
+
 #include "abi.h"
 #include "epilogue.h"
 
@@ -16,6 +18,38 @@ rt_lanes(int64_t lo, int64_t hi)
 	if (hi <= lo)
 		return 0;
 	return (hi >= 64 ? ~0ull : (1ull << hi) - 1) & ~((1ull << lo) - 1);
+}
+
+/* 16 x 16 transpose of r[0..15] in place: lane j of r[i] to lane i of
+ * r[j] (unpacks of floats, then of pairs, then two rounds of 128-bit
+ * lane shuffles: 64 shuffles). Shared by
+ * winograd_wt.c, wino_wgrad.c and conv_direct.c. */
+__attribute__((target("avx512f"))) static inline void
+rt_tr16(__m512 r[16])
+{
+	__m512 t[16];
+
+	for (int i = 0; i < 16; i += 2) {
+		t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+		t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+	}
+	for (int i = 0; i < 16; i += 4) {
+		__m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+		__m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
+		r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+		r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+		r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+		r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+	}
+	for (int i = 0; i < 8; i++) {
+		int a = (i & 3) + (i >> 2) * 8;
+		t[a] = _mm512_shuffle_f32x4(r[a], r[a + 4], 0x88);
+		t[a + 4] = _mm512_shuffle_f32x4(r[a], r[a + 4], 0xdd);
+	}
+	for (int i = 0; i < 8; i++) {
+		r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+		r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+	}
 }
 
 /* The lanes of a vector of 16 positions [c0, c0 + 16) inside [0, w). */
