@@ -197,10 +197,10 @@ nncc_abi_wide_flat(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64
  * narrower layers keep the dot products, whose sums need no transformed
  * copies; at 64, ResNet-18's first stage, the transforms by vectors and
  * the unpacked products made it 20% faster than them, 8.3-10.2 against
- * 10.7-12.3 ms). Its scratch: M (16 x n x k) and a block's transforms (16 x (n
- * rounded up to 16 + k) x its tiles, and 64 floats the micro-kernel may
- * read past the last row), the block nncc_abi_wino_wgrad_rows rows of
- * (kw + 1) / 2 tiles, about 512 tiles. */
+ * 10.7-12.3 ms). Its scratch: M (16 x n x k) and a block's transforms
+ * (16 x (n rounded up to 16 + k) x its tiles, and 64 floats the
+ * micro-kernel may read past the last row), the block
+ * nncc_abi_wino_wgrad_rows rows of (kw + 1) / 2 tiles, about 512 tiles. */
 enum { NNCC_ABI_WINO_WGRAD_MIN = 64 };
 static inline int
 nncc_abi_wino_wgrad(int64_t n, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh, int64_t kw,

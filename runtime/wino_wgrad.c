@@ -128,10 +128,12 @@ v_groups(const WW *s, int64_t g0, int64_t g1)
 						e[3][j] = _mm512_sub_ps(d1, d3);
 					}
 					for (int a = 0; a < 4; a++) { /* and along the rows */
-						put_halves(o + (4 * a + 0) * xs, 8 * s->ld, _mm512_sub_ps(e[a][0], e[a][2]));
-						put_halves(o + (4 * a + 1) * xs, 8 * s->ld, _mm512_add_ps(e[a][1], e[a][2]));
-						put_halves(o + (4 * a + 2) * xs, 8 * s->ld, _mm512_sub_ps(e[a][2], e[a][1]));
-						put_halves(o + (4 * a + 3) * xs, 8 * s->ld, _mm512_sub_ps(e[a][1], e[a][3]));
+						float *p = o + 4 * a * xs;
+						int64_t nx = 8 * s->ld;
+						put_halves(p, nx, _mm512_sub_ps(e[a][0], e[a][2]));
+						put_halves(p + xs, nx, _mm512_add_ps(e[a][1], e[a][2]));
+						put_halves(p + 2 * xs, nx, _mm512_sub_ps(e[a][2], e[a][1]));
+						put_halves(p + 3 * xs, nx, _mm512_sub_ps(e[a][1], e[a][3]));
 					}
 				}
 			}
@@ -163,7 +165,8 @@ u_groups(const WW *s, int64_t g0, int64_t g1)
 						for (int j = 0; j < 16; j++)
 							col[u][j] = _mm512_setzero_ps();
 					else
-						cols16(wc + (2 * ty + u) * s->KW + x0, s->C * hw, nrow, 0, s->KW - x0, col[u]);
+						cols16(wc + (2 * ty + u) * s->KW + x0, s->C * hw, nrow, 0, s->KW - x0,
+						       col[u]);
 				}
 				float *o = s->u + (q0 + tx0) * s->K + k0;
 				for (int64_t t = 0; t < cnt; t++, o += s->K) {
@@ -174,10 +177,11 @@ u_groups(const WW *s, int64_t g0, int64_t g1)
 							e[j] = a == 0 ? r0 : a == 1 ? _mm512_add_ps(r0, r1)
 									 : a == 2 ? _mm512_sub_ps(r0, r1) : neg16(r1);
 						}
-						_mm512_mask_storeu_ps(o + (4 * a + 0) * xs, mk, e[0]);
-						_mm512_mask_storeu_ps(o + (4 * a + 1) * xs, mk, _mm512_add_ps(e[0], e[1]));
-						_mm512_mask_storeu_ps(o + (4 * a + 2) * xs, mk, _mm512_sub_ps(e[0], e[1]));
-						_mm512_mask_storeu_ps(o + (4 * a + 3) * xs, mk, neg16(e[1]));
+						float *p = o + 4 * a * xs;
+						_mm512_mask_storeu_ps(p, mk, e[0]);
+						_mm512_mask_storeu_ps(p + xs, mk, _mm512_add_ps(e[0], e[1]));
+						_mm512_mask_storeu_ps(p + 2 * xs, mk, _mm512_sub_ps(e[0], e[1]));
+						_mm512_mask_storeu_ps(p + 3 * xs, mk, neg16(e[1]));
 					}
 				}
 			}

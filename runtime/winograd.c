@@ -383,8 +383,10 @@ group_at(const Wino *d, int64_t t, Group *g)
 		g->n[s] = sg.n, g->iy0[s] = tm * sg.ty - d->PH, g->x0[s] = x0;
 		g->oy[s] = tm * sg.ty, g->ox[s] = tm * sg.tx;
 		g->on[s] = d->OW - g->ox[s] < tm * sg.cnt ? d->OW - g->ox[s] : tm * sg.cnt;
-		for (int k = 0; k < 2; k++)
-			g->m[s][k] = (__mmask16)rt_lanes(lo - 16 * k < 0 ? 0 : lo - 16 * k, hi - 16 * k > 16 ? 16 : hi - 16 * k);
+		for (int k = 0; k < 2; k++) {
+			int64_t a = lo - 16 * k, b = hi - 16 * k;
+			g->m[s][k] = (__mmask16)rt_lanes(a < 0 ? 0 : a, b > 16 ? 16 : b);
+		}
 		g->nreg = run > 16 ? 2 : g->nreg;
 		g->lanes[s] = (__mmask16)rt_lanes(l0, l0 + sg.cnt);
 		for (int j = 0; j < tm + 2; j++)
@@ -402,7 +404,8 @@ in_narrow(const Wino *d, int64_t c0, int64_t c1)
 {
 	int64_t hw = d->H * d->W;
 	int n = d->tm + 2;
-	void (*put)(const Wino *, const RtWinoPut *, int64_t, __m512[6][6]) = d->tm == 4 ? put_tile4 : put_tile2;
+	void (*put)(const Wino *, const RtWinoPut *, int64_t, __m512[6][6]) =
+		d->tm == 4 ? put_tile4 : put_tile2;
 	Group g;
 
 	for (int64_t t = 0; t < d->tb; t += g.cnt) {
@@ -633,12 +636,12 @@ out_part(const Wino *d, int64_t f0, int64_t f1)
 					ohi[s][k] = 0;
 					for (int q = 0; q < 16; q++) {
 						int64_t col = 16 * k + q;
-						ix[q] = (int32_t)(l0 + col / tm + 16 * (col % tm % 2));
-						ix[q] = ix[q] & 31;
+						ix[q] = (int32_t)(l0 + col / tm + 16 * (col % tm % 2)) & 31;
 						ohi[s][k] |= (__mmask16)((col % tm >= 2) << q);
 					}
 					oidx[s][k] = _mm512_loadu_si512(ix);
-					om[s][k] = (__mmask16)rt_lanes(0, g.on[s] - 16 * k < 0 ? 0 : g.on[s] - 16 * k > 16 ? 16 : g.on[s] - 16 * k);
+					int64_t left = g.on[s] - 16 * k;
+					om[s][k] = (__mmask16)rt_lanes(0, left < 0 ? 0 : left > 16 ? 16 : left);
 				}
 			}
 			__mmask16 live = (__mmask16)rt_lanes(0, g.cnt);
@@ -649,9 +652,11 @@ out_part(const Wino *d, int64_t f0, int64_t f1)
 					float *yf = d->y + (g.n[s] * d->K + f) * ohw + g.oy[s] * d->OW + g.ox[s];
 					for (int a = 0; a < tm && g.oy[s] + a < d->OH; a++)
 						for (int k = 0; k < 2 && om[s][k]; k++) {
-							__m512 v = _mm512_permutex2var_ps(o[a][0], oidx[s][k], o[a][1]);
+							__m512i ix = oidx[s][k];
+							__m512 v = _mm512_permutex2var_ps(o[a][0], ix, o[a][1]);
 							if (tm == 4)
-								v = _mm512_mask_mov_ps(v, ohi[s][k], _mm512_permutex2var_ps(o[a][2], oidx[s][k], o[a][3]));
+								v = _mm512_mask_mov_ps(v, ohi[s][k],
+										       _mm512_permutex2var_ps(o[a][2], ix, o[a][3]));
 							store_epi(er, yf + a * d->OW + 16 * k, om[s][k], v);
 						}
 				}
