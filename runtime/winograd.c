@@ -35,8 +35,9 @@
  *     windows through masked gathers, some 35 cycles each on Zen 4; the
  *     padding reads zero), written as the micro-kernel's B panels;
  *  2. the nx products, panel by panel, into M (K x tiles per xi);
- *  3. output transform, lanes over tiles, plus the bias, each output row's
- *     m columns interleaved into contiguous stores (dilated: scattered).
+ *  3. output transform (winograd_out.c), lanes over tiles, plus the
+ *     bias, each output row's m columns interleaved into contiguous
+ *     stores (dilated: scattered).
  * On several threads, each thread takes its own range of the tiles
  * through all three phases, in blocks of its own (its share of the
  * scratch): what it transforms, it multiplies and transforms back, and
@@ -55,47 +56,12 @@
 #include "conv_direct.h"
 #include "kernel_util.h"
 #include "winograd.h"
+#include "winograd_impl.h"
 
 enum {
 	WINO_KC = 256, /* channels per micro-kernel call (the A panel stays in L1) */
 	WINO_TAG = 0x57, /* weight cache tag: F(2x2, 3x3), panels of mr filters (F(4x4, 3x3): + 1) */
 };
-
-typedef struct Wino {
-	const float *x, *bias;       /* input, bias or NULL */
-	float *y;                    /* output */
-	const float *u;              /* transformed weights: nx x kp x c, A panels */
-	float *uw;                   /* where wt_chunk writes them */
-	const float *wt;             /* the weights, K x C x 3 x 3 */
-	float *v, *m;                /* block scratch: nx planes of c x tbp (B panels), of mrows x tbp */
-	int64_t vs, ms;              /* floats between V's planes, M's: a plane and a line more (pad) */
-	int64_t pad;                 /* 16 floats, or 0 (more threads than NNCC_ABI_WINO_PAD_PARTS) */
-	int64_t m0, mrows;           /* M holds filter rows [m0, m0 + mrows) (kp of them from 0 but
-					  in a thread's own filter range) */
-	int tm, nx;                  /* output tile tm x tm (2 or 4), nx = (tm + 2)^2 products */
-	int64_t C, H, W, K, OH, OW, PH, PW; /* geometry */
-	int64_t D;                   /* dilation (both axes) */
-	int64_t th, tw;              /* tiles down and across an image (see tile_origin) */
-	int64_t kp, tbp;             /* filters padded to whole mr; block tiles padded to whole nr */
-	int64_t t0, tb, tbn;         /* this block: first tile, tiles, tiles padded to whole nr */
-	int64_t nchunk;              /* chunks of the transforms (phases 1 and 3, the weights) */
-	float *scratch;              /* where each thread's v and m start (tile ranges) */
-	char *gs;                    /* the GEMM scratch slots, NNCC_ABI_GEMM_SCRATCH bytes a thread */
-	int64_t total;               /* tiles over all images */
-	RtTile tile;                 /* the GEMM micro-kernel */
-	const RtEpi *ep;             /* the epilogue (canonical) on the outputs, or NULL */
-} Wino;
-
-/* Per 16 lanes of tiles [t, t + 16) of a block: input and output offsets
- * (int32, abi.h bounds them) and the lanes inside each tile row/column. */
-typedef struct Lanes {
-	__m512i xoff, yoff;  /* x: top-left of the input tile (may be outside), y: top-left output */
-	__mmask16 row[6];    /* input row i of the tile inside the image */
-	__mmask16 col[6];    /* input column j inside */
-	__mmask16 orow[4];   /* output row a inside */
-	__mmask16 ocol[4];   /* output column b inside */
-	__mmask16 live;      /* lanes of tiles of the block */
-} Lanes;
 
 /* The top-left output of tile row (or column) ty of tiles of m: with
  * dilation D the tile's outputs are D apart, so tile rows go in runs of D,
@@ -107,8 +73,8 @@ tile_origin(int64_t ty, int64_t D, int64_t m)
 	return ty / D * m * D + ty % D;
 }
 
-__attribute__((target("avx512f"))) static void
-lanes(const Wino *d, int64_t t, Lanes *l)
+__attribute__((target("avx512f"))) void
+rt_wino_lanes(const Wino *d, int64_t t, Lanes *l)
 {
 	int32_t xo[16], yo[16];
 	int iy[16], ix[16], oy[16], ox[16];
@@ -225,14 +191,8 @@ put_tile4(const Wino *d, const RtWinoPut *pl, int64_t c, __m512 r[6][6])
 	put_out(d, pl, c, o);
 }
 
-/* A run of at most 16 tiles of one tile row inside the block. */
-typedef struct Seg {
-	int64_t cnt;     /* tiles */
-	int64_t n, ty, tx; /* image, tile row, first tile column */
-} Seg;
-
-static void
-seg_at(const Wino *d, int64_t t, Seg *s)
+void
+rt_wino_seg_at(const Wino *d, int64_t t, Seg *s)
 {
 	int64_t g = d->t0 + t, per = d->th * d->tw, r = g % per;
 
@@ -244,10 +204,6 @@ seg_at(const Wino *d, int64_t t, Seg *s)
 		s->cnt = d->tb - t;
 }
 
-/* Tile rows at least this wide take contiguous loads and stores (a
- * segment's lanes are one row's tiles); narrower ones gathers. */
-enum { SEG_MIN_TW = 8 };
-
 /* The segment of the block at tile t for phase 1: its run of tm * cnt + 2
  * input columns starts at column *x0 and row *iy0; m[k] holds the lanes
  * of the run's columns inside the image for a load of len[k] lanes at
@@ -256,7 +212,7 @@ static void
 seg_loads(const Wino *d, int64_t t, int nl, const int *off, const int *len, Seg *sg, int64_t *x0,
 	  int64_t *iy0, __mmask16 *m, RtWinoPut *pl)
 {
-	seg_at(d, t, sg);
+	rt_wino_seg_at(d, t, sg);
 	*x0 = d->tm * sg->tx - d->PW, *iy0 = d->tm * sg->ty - d->PH;
 	int64_t run = d->tm * sg->cnt + 2, lo = *x0 < 0 ? -*x0 : 0, hi = d->W - *x0 < run ? d->W - *x0 : run;
 	for (int k = 0; k < nl; k++)
@@ -352,23 +308,8 @@ in_rows4(const Wino *d, int64_t c0, int64_t c1)
 	}
 }
 
-/* Up to 16 lanes of tiles of narrow tile rows (fewer than SEG_MIN_TW
- * tiles, dilation 1): the segments of the tile rows they span, each a
- * run of input columns loaded whole (one or two vectors) and dealt to its
- * lanes by a two-vector permute. Phase 3 reads the same lanes back the
- * other way: each segment's output rows are runs of tm * cnt columns. */
-typedef struct Group {
-	int ns, cnt;            /* segments; lanes (tiles) in all */
-	int nreg;               /* vectors a segment's input run takes (1 or 2) */
-	int64_t n[16], iy0[16], x0[16]; /* image, first input row and column of each */
-	int64_t oy[16], ox[16], on[16]; /* first output row and column, outputs a row */
-	__mmask16 lanes[16];    /* the segment's lanes */
-	__mmask16 m[16][2];     /* its run's columns inside the image, per vector */
-	int32_t idx[16][6][16]; /* lane q of column j of the tiles: the run's element */
-} Group;
-
-static void
-group_at(const Wino *d, int64_t t, Group *g)
+void
+rt_wino_group_at(const Wino *d, int64_t t, Group *g)
 {
 	int64_t tm = d->tm;
 
@@ -376,7 +317,7 @@ group_at(const Wino *d, int64_t t, Group *g)
 	while (g->cnt < 16 && t + g->cnt < d->tb) {
 		Seg sg;
 		int s = g->ns++, l0 = g->cnt;
-		seg_at(d, t + g->cnt, &sg);
+		rt_wino_seg_at(d, t + g->cnt, &sg);
 		sg.cnt = sg.cnt < 16 - l0 ? sg.cnt : 16 - l0;
 		int64_t x0 = tm * sg.tx - d->PW, run = tm * sg.cnt + 2;
 		int64_t lo = x0 < 0 ? -x0 : 0, hi = d->W - x0 < run ? d->W - x0 : run;
@@ -409,7 +350,7 @@ in_narrow(const Wino *d, int64_t c0, int64_t c1)
 	Group g;
 
 	for (int64_t t = 0; t < d->tb; t += g.cnt) {
-		group_at(d, t, &g);
+		rt_wino_group_at(d, t, &g);
 		RtWinoPut pl;
 		put_plan(d, t, g.cnt, &pl);
 		for (int64_t c = c0; c < c1; c++) {
@@ -455,7 +396,7 @@ in_chunk(void *closure, int64_t ch)
 	}
 	for (; t < d->tbn; t += 16) { /* gathers; past tb only zeros */
 		Lanes l;
-		lanes(d, t, &l);
+		rt_wino_lanes(d, t, &l);
 		RtWinoPut pl;
 		put_plan(d, t, d->tbn - t < 16 ? d->tbn - t : 16, &pl);
 		for (int64_t c = c0; c < c1; c++) {
@@ -507,194 +448,12 @@ mul_chunk(void *closure, int64_t xi)
 	mul_part(d, xi, 0, d->kp);
 }
 
-/* A^T m A for filter f of the 16 tiles whose products start at mf:
- * o[a][b], plus the bias. F(2x2, 3x3): A^T = [1 1 1 0; 0 1 -1 -1]. */
-__attribute__((target("avx512f"))) static void
-out_tile2(const Wino *d, const float *mf, __mmask16 live, float bias, __m512 o[4][4])
-{
-	int64_t mstride = d->ms;
-	__m512 u[4][2], b = _mm512_set1_ps(bias);
-
-	for (int r = 0; r < 4; r++) {
-		__m512 q[4];
-		for (int s = 0; s < 4; s++)
-			q[s] = _mm512_maskz_loadu_ps(live, mf + (r * 4 + s) * mstride);
-		u[r][0] = _mm512_add_ps(_mm512_add_ps(q[0], q[1]), q[2]);
-		u[r][1] = _mm512_sub_ps(_mm512_sub_ps(q[1], q[2]), q[3]);
-	}
-	for (int c = 0; c < 2; c++) {
-		o[0][c] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(u[0][c], u[1][c]), u[2][c]), b);
-		o[1][c] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(u[1][c], u[2][c]), u[3][c]), b);
-	}
-}
-
-/* F(4x4, 3x3)'s A^T on six values, into y[0], y[st], y[2 st], y[3 st],
- * plus b: A^T = [1 1 1 1 1 0; 0 1 -1 1/2 -2 0; 0 1 1 1/4 4 0;
- * 0 1 -1 1/8 -8 1]. */
-__attribute__((target("avx512f"))) static inline void
-at4(__m512 m0, __m512 m1, __m512 m2, __m512 m3, __m512 m4, __m512 m5, __m512 b, __m512 *y, int st)
-{
-	const __m512 c2 = _mm512_set1_ps(2.0f), c4 = _mm512_set1_ps(4.0f), c8 = _mm512_set1_ps(8.0f);
-	const __m512 h1 = _mm512_set1_ps(0.5f), h2 = _mm512_set1_ps(0.25f), h3 = _mm512_set1_ps(0.125f);
-	__m512 s = _mm512_add_ps(m1, m2), t = _mm512_sub_ps(m1, m2);
-
-	y[0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(m0, s), _mm512_add_ps(m3, m4)), b);
-	y[st] = _mm512_add_ps(_mm512_fmadd_ps(h1, m3, _mm512_fnmadd_ps(c2, m4, t)), b);
-	y[2 * st] = _mm512_add_ps(_mm512_fmadd_ps(h2, m3, _mm512_fmadd_ps(c4, m4, s)), b);
-	y[3 * st] = _mm512_add_ps(_mm512_fmadd_ps(h3, m3, _mm512_fnmadd_ps(c8, m4, _mm512_add_ps(t, m5))), b);
-}
-
-__attribute__((target("avx512f"))) static void
-out_tile4(const Wino *d, const float *mf, __mmask16 live, float bias, __m512 o[4][4])
-{
-	int64_t mstride = d->ms;
-	__m512 u[6][4], z = _mm512_setzero_ps();
-
-	for (int r = 0; r < 6; r++) {
-		__m512 q[6];
-		for (int s = 0; s < 6; s++)
-			q[s] = _mm512_maskz_loadu_ps(live, mf + (r * 6 + s) * mstride);
-		at4(q[0], q[1], q[2], q[3], q[4], q[5], z, u[r], 1);
-	}
-	for (int c = 0; c < 4; c++)
-		at4(u[0][c], u[1][c], u[2][c], u[3][c], u[4][c], u[5][c], _mm512_set1_ps(bias), &o[0][c], 4);
-}
-
-/* The lanes mk of v to y, through the epilogue ep (canonical) if any. */
-__attribute__((target("avx512f"), always_inline)) static inline void
-store_epi(const RtEpiRegs *er, float *y, __mmask16 mk, __m512 v)
-{
-	_mm512_mask_storeu_ps(y, mk, er ? rt_epi_v(er, v, y, mk) : v);
-}
-
-/* Phase 3 for filters [f0, f1): y = A^T M A + bias for the tiles' m x m
- * outputs inside the image. Segments interleave each output row's m
- * columns into contiguous stores (narrow rows by groups of segments);
- * dilated tiles scatter. */
-__attribute__((target("avx512f"))) static void
-out_part(const Wino *d, int64_t f0, int64_t f1)
-{
-	int64_t ohw = d->OH * d->OW, tm = d->tm;
-	void (*tile)(const Wino *, const float *, __mmask16, float, __m512[4][4]) = tm == 4 ? out_tile4 : out_tile2;
-	RtEpiRegs regs = d->ep ? rt_epi_regs(d->ep) : (RtEpiRegs){0};
-	const RtEpiRegs *er = d->ep ? &regs : NULL;
-
-	if (d->D == 1 && d->tw >= SEG_MIN_TW) {
-		/* lo, hi: two vectors' lanes interleaved (the first 8 of each, the
-		 * last 8); dlo, dhi: the same for pairs of lanes */
-		const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-		const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
-		const __m512i dlo = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
-		const __m512i dhi = _mm512_add_epi64(dlo, _mm512_set1_epi64(4));
-		for (int64_t t = 0; t < d->tb;) {
-			Seg sg;
-			seg_at(d, t, &sg);
-			int64_t x0 = tm * sg.tx, n = d->OW - x0 < tm * sg.cnt ? d->OW - x0 : tm * sg.cnt;
-			__mmask16 m[4];
-			for (int k = 0; k < tm; k++)
-				m[k] = (__mmask16)rt_lanes(0, n - 16 * k > 16 ? 16 : n - 16 * k);
-			__mmask16 live = (__mmask16)rt_lanes(0, sg.cnt);
-			for (int64_t f = f0; f < f1; f++) {
-				__m512 o[4][4];
-				tile(d, d->m + (f - d->m0) * d->tbp + t, live, d->bias ? d->bias[f] : 0.0f, o);
-				float *yf = d->y + (sg.n * d->K + f) * ohw + tm * sg.ty * d->OW + x0;
-				for (int a = 0; a < tm && tm * sg.ty + a < d->OH; a++) {
-					float *ya = yf + a * d->OW;
-					__m512 p0 = _mm512_permutex2var_ps(o[a][0], lo, o[a][1]);
-					__m512 p1 = _mm512_permutex2var_ps(o[a][0], hi, o[a][1]);
-					if (tm == 2) {
-						store_epi(er, ya, m[0], p0);
-						store_epi(er, ya + 16, m[1], p1);
-						continue;
-					}
-					__m512d q0 = _mm512_castps_pd(_mm512_permutex2var_ps(o[a][2], lo, o[a][3]));
-					__m512d q1 = _mm512_castps_pd(_mm512_permutex2var_ps(o[a][2], hi, o[a][3]));
-					__m512d d0 = _mm512_castps_pd(p0), d1 = _mm512_castps_pd(p1);
-					store_epi(er, ya, m[0], _mm512_castpd_ps(_mm512_permutex2var_pd(d0, dlo, q0)));
-					store_epi(er, ya + 16, m[1], _mm512_castpd_ps(_mm512_permutex2var_pd(d0, dhi, q0)));
-					store_epi(er, ya + 32, m[2], _mm512_castpd_ps(_mm512_permutex2var_pd(d1, dlo, q1)));
-					store_epi(er, ya + 48, m[3], _mm512_castpd_ps(_mm512_permutex2var_pd(d1, dhi, q1)));
-				}
-			}
-			t += sg.cnt;
-		}
-		return;
-	}
-	if (d->D == 1) { /* narrow rows: each segment's rows of tm * cnt outputs */
-		Group g;
-		for (int64_t t = 0; t < d->tb; t += g.cnt) {
-			group_at(d, t, &g);
-			/* output vector k of segment s: lane p is column 16 k + p, from
-			 * lane l0 + (16 k + p) / tm of o[a][b], b = (16 k + p) % tm (of
-			 * o[a][b & 1] and o[a][2 + (b & 1)], the latter for b >= 2) */
-			__m512i oidx[16][2];
-			__mmask16 ohi[16][2], om[16][2];
-			for (int s = 0; s < g.ns; s++) {
-				int l0 = __builtin_ctz(g.lanes[s]);
-				for (int k = 0; k < 2; k++) {
-					int32_t ix[16];
-					ohi[s][k] = 0;
-					for (int q = 0; q < 16; q++) {
-						int64_t col = 16 * k + q;
-						ix[q] = (int32_t)(l0 + col / tm + 16 * (col % tm % 2)) & 31;
-						ohi[s][k] |= (__mmask16)((col % tm >= 2) << q);
-					}
-					oidx[s][k] = _mm512_loadu_si512(ix);
-					int64_t left = g.on[s] - 16 * k;
-					om[s][k] = (__mmask16)rt_lanes(0, left < 0 ? 0 : left > 16 ? 16 : left);
-				}
-			}
-			__mmask16 live = (__mmask16)rt_lanes(0, g.cnt);
-			for (int64_t f = f0; f < f1; f++) {
-				__m512 o[4][4];
-				tile(d, d->m + (f - d->m0) * d->tbp + t, live, d->bias ? d->bias[f] : 0.0f, o);
-				for (int s = 0; s < g.ns; s++) {
-					float *yf = d->y + (g.n[s] * d->K + f) * ohw + g.oy[s] * d->OW + g.ox[s];
-					for (int a = 0; a < tm && g.oy[s] + a < d->OH; a++)
-						for (int k = 0; k < 2 && om[s][k]; k++) {
-							__m512i ix = oidx[s][k];
-							__m512 v = _mm512_permutex2var_ps(o[a][0], ix, o[a][1]);
-							if (tm == 4)
-								v = _mm512_mask_mov_ps(v, ohi[s][k],
-										       _mm512_permutex2var_ps(o[a][2], ix, o[a][3]));
-							store_epi(er, yf + a * d->OW + 16 * k, om[s][k], v);
-						}
-				}
-			}
-		}
-		return;
-	}
-	for (int64_t t = 0; t < d->tb; t += 16) {
-		Lanes l;
-		lanes(d, t, &l);
-		for (int64_t f = f0; f < f1; f++) {
-			__m512 o[4][4];
-			tile(d, d->m + (f - d->m0) * d->tbp + t, l.live, d->bias ? d->bias[f] : 0.0f, o);
-			__m512i yo = _mm512_add_epi32(l.yoff, _mm512_set1_epi32((int32_t)(f * ohw)));
-			for (int a = 0; a < tm; a++) {
-				__m512i ya = _mm512_add_epi32(yo, _mm512_set1_epi32((int32_t)(a * d->D * d->OW)));
-				for (int b = 0; b < tm; b++) {
-					__mmask16 mk = l.orow[a] & l.ocol[b];
-					__m512i at = _mm512_add_epi32(ya, _mm512_set1_epi32((int32_t)(b * d->D)));
-					if (er) /* the residual at the same offsets */
-						o[a][b] = rt_epi_vr(
-						    er, o[a][b],
-						    er->res ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, at,
-										       rt_epi_regs_res(er, d->y), 4)
-							    : _mm512_setzero_ps());
-					_mm512_mask_i32scatter_ps(d->y, mk, at, o[a][b], 4);
-				}
-			}
-		}
-	}
-}
-
 static void
 out_chunk(void *closure, int64_t ch)
 {
 	const Wino *d = closure;
 
-	out_part(d, ch * d->K / d->nchunk, (ch + 1) * d->K / d->nchunk);
+	rt_wino_out_part(d, ch * d->K / d->nchunk, (ch + 1) * d->K / d->nchunk);
 }
 
 /* Chunk ch of the weight transform (winograd_wt.c): a fixed share of
@@ -782,7 +541,7 @@ filters_chunk(void *closure, int64_t ch)
 		for (int64_t xi = 0; xi < w.nx; xi++)
 			mul_part(&w, xi, r0, r1);
 		if (r0 < f1)
-			out_part(&w, r0, f1);
+			rt_wino_out_part(&w, r0, f1);
 	}
 }
 

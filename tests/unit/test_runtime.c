@@ -28,6 +28,7 @@
 #include "runtime/epilogue.c"
 #include "runtime/conv_direct.c"
 #include "runtime/winograd.c"
+#include "runtime/winograd_out.c"
 #include "runtime/winograd_wt.c"
 #include "runtime/conv_wgrad.c"
 #include "runtime/wino_wgrad.c"

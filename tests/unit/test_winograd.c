@@ -29,6 +29,7 @@
 #include "runtime/gemm_ukr.c"
 #include "runtime/epilogue.c"
 #include "runtime/winograd.c"
+#include "runtime/winograd_out.c"
 #include "runtime/winograd_wt.c"
 
 /* y (N x K x OH x OW) against the float64 direct convolution. */
