@@ -165,16 +165,27 @@ typedef struct Dots {
 	int64_t chunks;
 } Dots;
 
+/* Whether the chunks split the images: when they share them out evenly
+ * or nearly (at least 4 a chunk); else each chunk takes a share of the
+ * filters (the stem's weight gradient has 3 "images", its input
+ * channels: split 1 and 2, one thread waited a third of the time). */
+static int
+split_images(int64_t N, int64_t K, int64_t chunks)
+{
+	return N >= chunks && (N % chunks == 0 || N >= 4 * chunks || K < chunks);
+}
+
 /* Chunk ch: images [n0, n1) (a share of N), or all of them and filters
- * [ka, kz) (a share of K, when fewer images than chunks); for each block
- * of cb channels and group of kg filters (its windows stay in L2), each
- * image's tiles. */
+ * [ka, kz) (a share of K, split_images); for each block of cb channels
+ * and group of kg filters (its windows stay in L2), each image's tiles.
+ * Each output's sum is one tile's, over the blocks in order, whichever
+ * chunk takes it. */
 static void
 dots_chunk(void *closure, int64_t ch)
 {
 	const Dots *d = closure;
 	const Flat *f = d->f;
-	int by_n = f->N >= d->chunks;
+	int by_n = split_images(f->N, f->K, d->chunks);
 	int64_t n0 = by_n ? ch * f->N / d->chunks : 0, n1 = by_n ? (ch + 1) * f->N / d->chunks : f->N;
 	int64_t ka = by_n ? 0 : ch * f->K / d->chunks, kz = by_n ? f->K : (ch + 1) * f->K / d->chunks;
 	int64_t lp = f->L;
