@@ -183,7 +183,7 @@ int ps_autodiff(Graph *g, int loss, const int *wrt, int nwrt, int *grad, Diag *d
 			gin[k] = -1;
 		}
 		GradFn rule = rules[n->op];
-		GradCtx c = {.g = g, .node = i, .need = need, .d = d};
+		GradCtx c = {.g = g, .node = i, .need = need, .d = d, .on = on, .extra_v = -1};
 		if (rule(&c, gout, gin) < 0 || c.fail) {
 			diag(d, "autodiff: the gradient rule of node %d (%s \"%s\") failed", i,
 				ir_ops[g->node[i].op].name, node_name(g, i));
@@ -192,6 +192,8 @@ int ps_autodiff(Graph *g, int loss, const int *wrt, int nwrt, int *grad, Diag *d
 		for (int k = 0; k < nin && rc == 0; k++)
 			if (need[k] && gin[k] >= 0)
 				rc = accumulate(g, adj, g->node[i].in[k], gin[k], i, d);
+		if (rc == 0 && c.extra_v >= 0 && on[c.extra_v])
+			rc = accumulate(g, adj, c.extra_v, c.extra_g, i, d);
 		free(need);
 		free(gout);
 		free(gin);

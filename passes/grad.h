@@ -17,6 +17,9 @@ typedef struct GradCtx {
 	const bool *need; /* need[i]: input i wants an adjoint (float, on the path) */
 	Diag *d;          /* errors (the rule names the node) */
 	int fail;         /* set when a helper failed; the rule's result is then ignored */
+	const bool *on;   /* on[v]: value v is on the gradient's path (NULL: unknown) */
+	int extra_v;      /* a contribution to a value that is not an input (grad_norm.c): */
+	int extra_g;      /* adj[extra_v] += extra_g, where extra_v >= 0 and on the path */
 } GradCtx;
 
 /* A rule: gout[k] is the adjoint of output k (-1: none, zero); it stores
@@ -100,6 +103,10 @@ int gr_reduce_max(GradCtx *c, const int *gout, int *gin);
 int gr_softmax(GradCtx *c, const int *gout, int *gin);
 int gr_log_softmax(GradCtx *c, const int *gout, int *gin);
 int gr_batchnorm(GradCtx *c, const int *gout, int *gin);
+/* grad_norm.c: the node xn = d * r of a standardization (batch, instance,
+ * layer, group norm in training mode) given its adjoint G: 1 when it is
+ * one (x's adjoint in c->extra_v/extra_g), 0 when not, -1 on failure */
+int gr_standardize(GradCtx *c, int G);
 /* grad_conv.c: convolution and pooling */
 int gr_conv(GradCtx *c, const int *gout, int *gin);
 int gr_conv_transpose(GradCtx *c, const int *gout, int *gin);

@@ -37,6 +37,9 @@ int gr_sub(GradCtx *c, const int *gout, int *gin)
 
 int gr_mul(GradCtx *c, const int *gout, int *gin)
 {
+	int std = gr_standardize(c, gout[0]); /* x's adjoint through a whole normalization */
+	if (std)
+		return std < 0 ? -1 : 0;
 	if (c->need[0])
 		put(c, gin, 0, gr_bin(c, OP_MUL, gout[0], in(c, 1)));
 	if (c->need[1])

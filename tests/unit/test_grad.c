@@ -192,6 +192,37 @@ static Graph *n_batchnorm(DType t)
 	return gc_done(g, ir_out(g, n, 0));
 }
 
+/* A normalization in training mode as the importers write it
+ * (frontend/onnx_red.c): m = mean(x), d = x - m, r = 1 / sqrt(mean(d * d)
+ * + eps), xn = d * r over axes, then xn * scale + bias where scale has
+ * shape ps (none when ps has rank 0), then tanh. Its adjoint is
+ * grad_norm.c's closed form: with a scale broadcast along exactly the
+ * axes (batch norm) the sums of the scale's and bias's adjoints, else
+ * sums of its own. */
+static Graph *standardize(DType t, const char *name, Shape xs, const int64_t *axes, int na, Shape ps)
+{
+	Graph *g = ir_graph_new(name);
+	int x = ir_add_input(g, "x", t, xs);
+	int m = gc_op(g, OP_REDUCE_MEAN, x, -1);
+	ir_set_ints(g, gc_node(g, m), "axes", axes, na);
+	ir_set_int(g, gc_node(g, m), "keepdims", 1);
+	int d = gc_op(g, OP_SUB, x, m);
+	int v = gc_op(g, OP_REDUCE_MEAN, gc_op(g, OP_MUL, d, d), -1);
+	ir_set_ints(g, gc_node(g, v), "axes", axes, na);
+	ir_set_int(g, gc_node(g, v), "keepdims", 1);
+	int s = gc_op(g, OP_SQRT, gc_op(g, OP_ADD, v, gc_scalar(g, t, 1e-3)), -1);
+	int y = gc_op(g, OP_MUL, d, gc_op(g, OP_DIV, gc_scalar(g, t, 1), s));
+	if (ps.rank) {
+		int scale = ir_add_input(g, "scale", t, ps), bias = ir_add_input(g, "bias", t, ps);
+		y = gc_op(g, OP_ADD, gc_op(g, OP_MUL, y, scale), bias);
+	}
+	return gc_done(g, gc_op(g, OP_TANH, y, -1));
+}
+static Graph *n_bn_train(DType t) { return standardize(t, "bn_train", GS(2, 3, 2, 2), GA(0, 2, 3), GS(3, 1, 1)); }
+static Graph *n_in_train(DType t) { return standardize(t, "instnorm_train", GS(2, 3, 2, 3), GA(2, 3), GS(3, 1, 1)); }
+static Graph *n_ln_train(DType t) { return standardize(t, "layernorm_train", GS(3, 5), GA(-1), GS(5)); }
+static Graph *n_std_plain(DType t) { return standardize(t, "standardize", GS(4, 3), GA(0), ir_shape_make(0, NULL)); }
+
 /* --- data movement ------------------------------------------------------------ */
 
 static Graph *v_reshape(DType t)
@@ -376,6 +407,10 @@ static const GcCase cases[] = {
 	{"log_softmax", s_logsoft, -2, 2, 0, false},
 	{"log_softmax_axis0", s_logsoft0, -2, 2, 0, false},
 	{"batchnorm", n_batchnorm, 0.5, 1.5, 0, false},
+	{"bn_train", n_bn_train, -1, 1, 0, false},
+	{"instnorm_train", n_in_train, -1, 1, 0, false},
+	{"layernorm_train", n_ln_train, -1, 1, 0, false},
+	{"standardize", n_std_plain, -1, 1, 0, false},
 	{"reshape", v_reshape, -1, 1, 0, false},
 	{"flatten_squeeze", v_flatten_squeeze, -1, 1, 0, false},
 	{"transpose", v_transpose, -1, 1, 0, false},
@@ -455,12 +490,100 @@ static void test_loss_errors(void **state)
 	ir_graph_free(g);
 }
 
+/* a normalization whose d also reaches the loss another way (sin(d)) */
+static Graph *n_std_shared(DType t)
+{
+	Graph *g = ir_graph_new("std_shared");
+	int x = ir_add_input(g, "x", t, GS(4, 3));
+	int m = gc_op(g, OP_REDUCE_MEAN, x, -1);
+	ir_set_ints(g, gc_node(g, m), "axes", GA(0));
+	ir_set_int(g, gc_node(g, m), "keepdims", 1);
+	int d = gc_op(g, OP_SUB, x, m);
+	int v = gc_op(g, OP_REDUCE_MEAN, gc_op(g, OP_MUL, d, d), -1);
+	ir_set_ints(g, gc_node(g, v), "axes", GA(0));
+	ir_set_int(g, gc_node(g, v), "keepdims", 1);
+	int s = gc_op(g, OP_SQRT, gc_op(g, OP_ADD, v, gc_scalar(g, t, 1e-3)), -1);
+	int y = gc_op(g, OP_MUL, d, gc_op(g, OP_DIV, gc_scalar(g, t, 1), s));
+	return gc_done(g, gc_op(g, OP_ADD, gc_op(g, OP_TANH, y, -1), gc_op(g, OP_SIN, d, -1)));
+}
+
+/* Live reductions whose input has the shape of value x. */
+static int full_reductions(const Graph *g, int x)
+{
+	int n = 0;
+	for (int i = 0; i < g->nnode; i++) {
+		const Node *nd = &g->node[i];
+		if (!nd->dead && (nd->op == OP_REDUCE_SUM || nd->op == OP_REDUCE_MEAN) &&
+		    ir_shape_eq(&g->val[nd->in[0]].shape, &g->val[x].shape))
+			n++;
+	}
+	return n;
+}
+
+/* A live neg of an x-sized value: sub's rule passing the adjoint of
+ * d = x - m on to the mean, the chain differentiated op by op. */
+static bool neg_of_x(const Graph *g, int x)
+{
+	for (int i = 0; i < g->nnode; i++)
+		if (!g->node[i].dead && g->node[i].op == OP_NEG &&
+		    ir_shape_eq(&g->val[g->node[i].in[0]].shape, &g->val[x].shape))
+			return true;
+	return false;
+}
+
+/* The closed-form adjoint of a normalization is what autodiff writes (no
+ * adjoint of d passed on to the mean): batch norm's backward pass reads
+ * x-sized tensors in two reductions (the bias's and the scale's adjoints,
+ * shared through CSE) besides the forward's two means and the loss's sum,
+ * where the chain op by op took four; instance norm's (a scale not
+ * broadcast along exactly its axes) in four. The chain is what autodiff
+ * still writes when something else on the path reads an inner value (d
+ * here, through sin(d)); test_std_shared_grad checks that gradient. */
+static void test_standardize_form(void **state)
+{
+	(void)state;
+	static const struct {
+		Graph *(*build)(DType);
+		int reductions;
+	} want[] = {{n_bn_train, 5}, {n_in_train, 7}};
+	for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+		GcCase c = {"form", want[k].build, -1, 1, 0, false};
+		Graph *g = gc_graph(&c, DT_F32, true, 7);
+		Options o = {0};
+		ps_cse(g, &o);
+		ps_dce(g, &o);
+		assert_int_equal(full_reductions(g, g->input[0]), want[k].reductions);
+		assert_false(neg_of_x(g, g->input[0]));
+		ir_graph_free(g);
+	}
+	/* d also feeds the loss another way: not the closed form */
+	Graph *g = n_std_shared(DT_F32);
+	int x = g->input[0], y = g->output[0];
+	g->noutput = 0;
+	int l = gc_project(g, y, 3);
+	Diag dg;
+	diag_init(&dg);
+	int gr;
+	assert_int_equal(ps_autodiff(g, l, &x, 1, &gr, &dg), 0);
+	assert_true(neg_of_x(g, x));
+	ir_graph_free(g);
+}
+
+static const GcCase shared_case = {"std_shared", n_std_shared, -1, 1, 0, false};
+static void test_std_shared_grad(void **state)
+{
+	(void)state;
+	gc_check(&shared_case);
+}
+
 int main(void)
 {
 	const struct CMUnitTest extra[] = {
 		cmocka_unit_test(test_no_rule),
 		cmocka_unit_test(test_unreached),
 		cmocka_unit_test(test_loss_errors),
+		cmocka_unit_test(test_standardize_form),
+		cmocka_unit_test(test_std_shared_grad),
 	};
-	return gc_main(cases, (int)(sizeof cases / sizeof *cases), extra, 3);
+	return gc_main(cases, (int)(sizeof cases / sizeof *cases), extra, 5);
 }
