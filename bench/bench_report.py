@@ -29,14 +29,20 @@ def _out(cmd, cwd=None):
 
 
 def cpu_model():
+    """The CPU's name with its family and model numbers: a virtual machine's
+    name may be as vague as "AMD EPYC", and one host may change under it."""
+    info = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                k, _, v = line.partition(":")
+                info.setdefault(k.strip(), v.strip())
     except OSError:
         pass
-    return platform.processor() or "unknown CPU"
+    name = info.get("model name") or platform.processor() or "unknown CPU"
+    if info.get("cpu family") and info.get("model"):
+        name += " (family %s, model %s)" % (info["cpu family"], info["model"])
+    return name
 
 
 def git_rev(root):

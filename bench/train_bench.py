@@ -41,7 +41,6 @@ import ctypes
 import datetime
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -49,6 +48,8 @@ import sys
 import time
 
 import numpy as np
+
+from bench_report import cpu_model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -333,8 +334,7 @@ def main():
                 "Command: `%s`. Method: docs/benchmarks.md and bench/train_bench.py. "
                 "The ratio columns are nncc / PyTorch (%d threads): below 1, nncc is faster or "
                 "smaller.\n\n%s\n\n" % (
-                    datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"), platform.processor()
-                    or platform.machine(), a.threads, tv, a.rounds, load0[0], load1[0],
+                    datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"), cpu_model(), a.threads, tv, a.rounds, load0[0], load1[0],
                     a.cmd or "bench/train_bench.py", a.threads, table))
         for n in notes:
             f.write("- %s\n" % n)

@@ -186,3 +186,8 @@ add_test(NAME nn/compare COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/tests/nn/com
 set_tests_properties(nn/compare PROPERTIES TIMEOUT 300)
 add_test(NAME nn/examples COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/tests/nn/examples.py ${CMAKE_BINARY_DIR})
 set_tests_properties(nn/examples PROPERTIES TIMEOUT 600)
+
+# The kernel profiler of docs/performance.md (bench/kprof/): every kernel timed.
+add_test(NAME bench/kprof
+         COMMAND ${NNCC_PYTHON} ${CMAKE_SOURCE_DIR}/tests/bench/kprof_test.py ${CMAKE_BINARY_DIR})
+set_tests_properties(bench/kprof PROPERTIES TIMEOUT 120)
