@@ -190,18 +190,28 @@ nncc_abi_wide_flat(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64
 }
 
 /* Whether nncc_rt_conv2d_f32 runs such a convolution as the weight
- * gradient of a 3x3 convolution by Winograd's F(2x2, 3x3) read backwards
- * (runtime/wino_wgrad.c): one group, a 3 x 3 output, stride and dilation
- * 1, a window of at least 4 x 4, and at least NNCC_ABI_WINO_WGRAD_MIN
- * images and filters (the forward convolution's channels and filters:
- * narrower layers keep the dot products, whose sums need no transformed
- * copies; at 64, ResNet-18's first stage, the transforms by vectors and
- * the unpacked products made it 20% faster than them, 8.3-10.2 against
- * 10.7-12.3 ms). Its scratch: M (16 x n x k) and a block's transforms
- * (16 x (n rounded up to 16 + k) x its tiles, and 64 floats the
- * micro-kernel may read past the last row), the block
- * nncc_abi_wino_wgrad_rows rows of (kw + 1) / 2 tiles, about 512 tiles. */
-enum { NNCC_ABI_WINO_WGRAD_MIN = 64 };
+ * gradient of a 3x3 convolution by Winograd's minimal filtering read
+ * backwards (runtime/wino_wgrad.c): one group, a 3 x 3 output, stride and
+ * dilation 1, a window of at least 4 x 4, and at least
+ * NNCC_ABI_WINO_WGRAD_MIN images and filters (the forward convolution's
+ * channels and filters: narrower layers keep the dot products, whose sums
+ * need no transformed copies; at 64, ResNet-18's first stage, the
+ * transforms by vectors and the unpacked products made it 20% faster than
+ * them, 8.3-10.2 against 10.7-12.3 ms). Its tile m x m of the window
+ * (nncc_abi_wino_wgrad_m): F(2x2, 3x3), 16 products of a 2 x 2 window
+ * tile and a 4 x 4 input tile, or F(4x4, 3x3), 36 of a 4 x 4 and a 6 x 6
+ * (1.78 times fewer multiply-adds, and transformed copies 2.25 rather than
+ * 4 times the window's and the input's size), where the window holds at
+ * least NNCC_ABI_WINO4_WGRAD_TILES tiles of 4 x 4 (ResNet-18's first two
+ * stages, 56 x 56 and 28 x 28). Its scratch: M (nx x n x k, nx = (m +
+ * 2)^2) and a block's transforms (nx x (n rounded up to 16 + k) x its
+ * tiles, each product's a line, 16 floats, past the last one's: planes a
+ * multiple of 4 KiB apart put a tile's 36 stores in one L1 set: the
+ * first stage's F(4x4) took 3.6-3.7 ms so, 1.9-2.1 apart), and 64
+ * floats the micro-kernel may read past the last row; the block
+ * nncc_abi_wino_wgrad_rows rows of tiles, about 8192 / nx tiles (512 of
+ * F(2x2)'s). */
+enum { NNCC_ABI_WINO_WGRAD_MIN = 64, NNCC_ABI_WINO4_WGRAD_TILES = 49 };
 static inline int
 nncc_abi_wino_wgrad(int64_t n, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh, int64_t kw,
 		    int64_t sh, int64_t sw, int64_t dh, int64_t dw)
@@ -210,10 +220,17 @@ nncc_abi_wino_wgrad(int64_t n, int64_t k, int64_t g, int64_t oh, int64_t ow, int
 	       n >= NNCC_ABI_WINO_WGRAD_MIN && k >= NNCC_ABI_WINO_WGRAD_MIN;
 }
 
+static inline int
+nncc_abi_wino_wgrad_m(int64_t kh, int64_t kw)
+{
+	return ((kh + 3) / 4) * ((kw + 3) / 4) >= NNCC_ABI_WINO4_WGRAD_TILES ? 4 : 2;
+}
+
 static inline int64_t
 nncc_abi_wino_wgrad_rows(int64_t c, int64_t kh, int64_t kw)
 {
-	int64_t r = 512 / ((kw + 1) / 2), all = c * ((kh + 1) / 2);
+	int64_t m = nncc_abi_wino_wgrad_m(kh, kw), nx = (m + 2) * (m + 2);
+	int64_t r = 8192 / nx / ((kw + m - 1) / m), all = c * ((kh + m - 1) / m);
 
 	r = r > 0 ? r : 1;
 	return r < all ? r : all;
@@ -222,9 +239,10 @@ nncc_abi_wino_wgrad_rows(int64_t c, int64_t kh, int64_t kw)
 static inline int64_t
 nncc_abi_wino_wgrad_scratch(int64_t n, int64_t c, int64_t k, int64_t kh, int64_t kw)
 {
-	int64_t ld = nncc_abi_wino_wgrad_rows(c, kh, kw) * ((kw + 1) / 2), n16 = (n + 15) / 16 * 16;
+	int64_t m = nncc_abi_wino_wgrad_m(kh, kw), nx = (m + 2) * (m + 2);
+	int64_t ld = nncc_abi_wino_wgrad_rows(c, kh, kw) * ((kw + m - 1) / m), n16 = (n + 15) / 16 * 16;
 
-	return 16 * (n * k + (n16 + k) * ld) + 64;
+	return nx * (n * k + (n16 + k) * ld + 32) + 64;
 }
 
 /* Floats of scratch for such a convolution: where the dot products'

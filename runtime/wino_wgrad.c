@@ -26,6 +26,18 @@
  * nothing packed (mul_rows), M accumulated across the blocks; then y =
  * G^T M G. Every sum runs in one order whatever the thread count (each
  * (xi, 8 channels) sums a block's tiles in order, the blocks in order).
+ *
+ * Where the window holds enough 4 x 4 tiles (abi.h nncc_abi_wino_wgrad_m:
+ * ResNet-18's 56 x 56 and 28 x 28 stages), F(4x4, 3x3) the same way: a 4
+ * x 4 window tile and a 6 x 6 input tile, 36 products (GEMMs), the 9
+ * outputs of 144 direct multiply-adds from 36: 1.78 times fewer than
+ * F(2x2)'s, and V and U^T 2.25 times the input's and the window's size
+ * where F(2x2)'s are 4 times. Its matrices are winograd.c's F(4x4, 3x3)
+ * (points 0, 1, -1, 1/2, -2, infinity): rt_wino_bt4 for V, a4 (A, the
+ * output transform read backwards) for U^T, gt6 (G^T) for y. It rounds
+ * about 3 times as much as F(2x2) (at the first stage, the error's rms
+ * 2.0e-6 of the outputs' against 6.5e-7), less than training's other
+ * roundings move a step (docs/performance.md, lever 103).
  * Where it runs: abi.h nncc_abi_wino_wgrad. */
 #include <stdint.h>
 
@@ -41,11 +53,13 @@ typedef struct WW {
 	float *y;
 	const float *bias;
 	int64_t N, C, H, W, K, KH, KW, PH, PW;
+	int m, nx;        /* the window tile, m x m (2 or 4), and the products, (m + 2)^2 */
 	int64_t th, tw;   /* tile rows and columns of a window plane */
 	int64_t lo, hi;   /* the block: tile rows [lo, hi) of all C * th */
 	int64_t ld;       /* the most tiles a block holds */
+	int64_t vs, us;   /* floats from one product's V (U^T) to the next's: a line past its size */
 	int64_t n16;      /* N rounded up to 16 */
-	float *v, *u, *m; /* V: 16 x n16 x ld (A panels); U^T: 16 x ld x K; M: 16 x N x K */
+	float *v, *u, *mm; /* V: nx x n16 x ld (A panels, vs apart); U^T: nx x ld x K (us apart); M: nx x N x K */
 	int64_t tb;       /* tiles of the block */
 	int acc;          /* the block adds to M (not the first) */
 	RtTile tile;      /* the micro-kernel, WW_MR x WW_NR */
@@ -97,7 +111,7 @@ put_halves(float *p, int64_t next, __m512 v)
 __attribute__((target("avx512f"))) static void
 v_groups(const WW *s, int64_t g0, int64_t g1)
 {
-	int64_t xs = s->ld * s->n16, hw = s->H * s->W;
+	int64_t xs = s->vs, hw = s->H * s->W;
 
 	for (int64_t g = g0; g < g1; g++) {
 		int64_t n0 = 16 * g;
@@ -148,7 +162,7 @@ v_groups(const WW *s, int64_t g0, int64_t g1)
 __attribute__((target("avx512f"))) static void
 u_groups(const WW *s, int64_t g0, int64_t g1)
 {
-	int64_t xs = s->ld * s->K, hw = s->KH * s->KW;
+	int64_t xs = s->us, hw = s->KH * s->KW;
 
 	for (int64_t g = g0; g < g1; g++) {
 		int64_t k0 = 16 * g;
@@ -189,6 +203,108 @@ u_groups(const WW *s, int64_t g0, int64_t g1)
 	}
 }
 
+/* F(4x4, 3x3): V as v_groups, from runs of up to 3 tiles (their 4 cnt + 2
+ * columns, 6 padded rows 4ty .. 4ty+5: six transposes), per tile B^T d B
+ * of its columns 4tx .. 4tx+5 (rt_wino_bt4, down the columns, then along
+ * the rows) into V's 36 products. */
+__attribute__((target("avx512f"))) static void
+v_groups4(const WW *s, int64_t g0, int64_t g1)
+{
+	int64_t xs = s->vs, hw = s->H * s->W, nx = 8 * s->ld;
+
+	for (int64_t g = g0; g < g1; g++) {
+		int64_t n0 = 16 * g;
+		int nrow = s->N - n0 < 16 ? (int)(s->N - n0) : 16;
+		for (int64_t row = s->lo; row < s->hi; row++) {
+			int64_t c = row / s->th, ty = row % s->th, q0 = (row - s->lo) * s->tw;
+			const float *xc = s->x + (n0 * s->C + c) * hw;
+			for (int64_t tx0 = 0; tx0 < s->tw; tx0 += 3) {
+				int64_t cnt = s->tw - tx0 < 3 ? s->tw - tx0 : 3, x0 = 4 * tx0 - s->PW;
+				__m512 col[6][16];
+				for (int u = 0; u < 6; u++) {
+					int64_t iy = 4 * ty + u - s->PH;
+					if (iy < 0 || iy >= s->H)
+						for (int j = 0; j < 16; j++)
+							col[u][j] = _mm512_setzero_ps();
+					else
+						cols16(xc + iy * s->W + x0, s->C * hw, nrow, -x0, s->W - x0, col[u]);
+				}
+				float *o = s->v + n0 * s->ld + (q0 + tx0) * WW_MR;
+				for (int64_t t = 0; t < cnt; t++, o += WW_MR) {
+					__m512 e[6][6], v[36];
+					for (int j = 0; j < 6; j++)
+						rt_wino_bt4(col[0][4 * t + j], col[1][4 * t + j], col[2][4 * t + j],
+							    col[3][4 * t + j], col[4][4 * t + j], col[5][4 * t + j], &e[0][j], 6);
+					for (int a = 0; a < 6; a++)
+						rt_wino_bt4(e[a][0], e[a][1], e[a][2], e[a][3], e[a][4], e[a][5], v + 6 * a, 1);
+					for (int xi = 0; xi < 36; xi++)
+						put_halves(o + xi * xs, nx, v[xi]);
+				}
+			}
+		}
+	}
+}
+
+/* F(4x4, 3x3)'s A = (A^T)^T on four values, into o[0], o[st], ..., o[5 st]:
+ * A = [1 0 0 0; 1 1 1 1; 1 -1 1 -1; 1 1/2 1/4 1/8; 1 -2 4 -8; 0 0 0 1]
+ * (winograd_out.c's A^T, the points 0, 1, -1, 1/2, -2, infinity). */
+__attribute__((target("avx512f"))) static inline void
+a4(__m512 r0, __m512 r1, __m512 r2, __m512 r3, __m512 *o, int st)
+{
+	const __m512 h1 = _mm512_set1_ps(0.5f), h2 = _mm512_set1_ps(0.25f), h3 = _mm512_set1_ps(0.125f);
+	const __m512 c2 = _mm512_set1_ps(2.0f), c4 = _mm512_set1_ps(4.0f), c8 = _mm512_set1_ps(8.0f);
+	__m512 s02 = _mm512_add_ps(r0, r2), s13 = _mm512_add_ps(r1, r3);
+
+	o[0] = r0;
+	o[st] = _mm512_add_ps(s02, s13);
+	o[2 * st] = _mm512_sub_ps(s02, s13);
+	o[3 * st] = _mm512_add_ps(_mm512_fmadd_ps(h2, r2, r0), _mm512_fmadd_ps(h3, r3, _mm512_mul_ps(h1, r1)));
+	o[4 * st] = _mm512_sub_ps(_mm512_fmadd_ps(c4, r2, r0), _mm512_fmadd_ps(c8, r3, _mm512_mul_ps(c2, r1)));
+	o[5 * st] = r3;
+}
+
+/* F(4x4, 3x3): U^T as u_groups, from runs of up to 4 tiles (16 columns of
+ * the window rows 4ty .. 4ty+3), per tile A e A^T of its columns
+ * 4tx .. 4tx+3 into U^T's 36 products. */
+__attribute__((target("avx512f"))) static void
+u_groups4(const WW *s, int64_t g0, int64_t g1)
+{
+	int64_t xs = s->us, hw = s->KH * s->KW;
+
+	for (int64_t g = g0; g < g1; g++) {
+		int64_t k0 = 16 * g;
+		int nrow = s->K - k0 < 16 ? (int)(s->K - k0) : 16;
+		__mmask16 mk = (__mmask16)rt_lanes(0, nrow);
+		for (int64_t row = s->lo; row < s->hi; row++) {
+			int64_t c = row / s->th, ty = row % s->th, q0 = (row - s->lo) * s->tw;
+			const float *wc = s->w + (k0 * s->C + c) * hw;
+			for (int64_t tx0 = 0; tx0 < s->tw; tx0 += 4) {
+				int64_t cnt = s->tw - tx0 < 4 ? s->tw - tx0 : 4, x0 = 4 * tx0;
+				__m512 col[4][16];
+				for (int u = 0; u < 4; u++) {
+					if (4 * ty + u >= s->KH)
+						for (int j = 0; j < 16; j++)
+							col[u][j] = _mm512_setzero_ps();
+					else
+						cols16(wc + (4 * ty + u) * s->KW + x0, s->C * hw, nrow, 0, s->KW - x0,
+						       col[u]);
+				}
+				float *o = s->u + (q0 + tx0) * s->K + k0;
+				for (int64_t t = 0; t < cnt; t++, o += s->K) {
+					__m512 e[6][4], v[36];
+					for (int j = 0; j < 4; j++)
+						a4(col[0][4 * t + j], col[1][4 * t + j], col[2][4 * t + j], col[3][4 * t + j],
+						   &e[0][j], 4);
+					for (int a = 0; a < 6; a++)
+						a4(e[a][0], e[a][1], e[a][2], e[a][3], v + 6 * a, 1);
+					for (int xi = 0; xi < 36; xi++)
+						_mm512_mask_storeu_ps(o + xi * xs, mk, v[xi]);
+				}
+			}
+		}
+	}
+}
+
 /* The products for (xi, panel of 8 channels) [t0, t1), xi-major: M[xi]'s
  * 8 rows of the panel, all K columns, += the panel times U^T[xi] (read in
  * place, K floats a row, 48 columns a call; the last call's columns past
@@ -203,9 +319,9 @@ mul_rows(const WW *s, int64_t t0, int64_t t1)
 		int64_t xi = t / np, pr = t % np, rows = s->N - pr * WW_MR;
 		if (rows <= 0)
 			continue;
-		const float *ap = s->v + xi * s->n16 * s->ld + pr * WW_MR * s->ld;
-		const float *u = s->u + xi * s->ld * s->K;
-		float *m = s->m + xi * s->N * s->K + pr * WW_MR * s->K;
+		const float *ap = s->v + xi * s->vs + pr * WW_MR * s->ld;
+		const float *u = s->u + xi * s->us;
+		float *m = s->mm + xi * s->N * s->K + pr * WW_MR * s->K;
 		for (int64_t j = 0; j < s->K; j += WW_NR)
 			s->tile.ukr(s->tb, ap, u + j, s->K, m + j, s->K, s->acc, NULL, rows < WW_MR ? rows : WW_MR,
 				    s->K - j < WW_NR ? s->K - j : WW_NR, NULL, 0, NULL);
@@ -223,7 +339,7 @@ y_lanes(const WW *s, int64_t n)
 	const __m512 h = _mm512_set1_ps(0.5f);
 
 	for (; k + 16 <= s->K; k += 16) {
-		const float *m = s->m + n * s->K + k;
+		const float *m = s->mm + n * s->K + k;
 		float *y = s->y + (n * s->K + k) * 9;
 		__m512 b = s->bias ? _mm512_loadu_ps(s->bias + k) : _mm512_setzero_ps(), t[3][4];
 		float o[9][16] __attribute__((aligned(64)));
@@ -260,7 +376,7 @@ y_rows(const WW *s, int64_t n0, int64_t n1)
 
 	for (int64_t n = n0; n < n1; n++)
 		for (int64_t k = lanes ? y_lanes(s, n) : 0; k < s->K; k++) {
-			const float *m = s->m + n * s->K + k;
+			const float *m = s->mm + n * s->K + k;
 			float t[3][4], *y = s->y + (n * s->K + k) * 9, b = s->bias ? s->bias[k] : 0.0f;
 			for (int e = 0; e < 4; e++) { /* G^T down each column e */
 				float m0 = m[(0 * 4 + e) * nk], m1 = m[(1 * 4 + e) * nk];
@@ -274,6 +390,55 @@ y_rows(const WW *s, int64_t n0, int64_t n1)
 				y[i * 3 + 1] = 0.5f * (t[i][1] - t[i][2]) + b;
 				y[i * 3 + 2] = 0.5f * (t[i][1] + t[i][2]) + t[i][3] + b;
 			}
+		}
+}
+
+/* F(4x4, 3x3)'s G^T on six values, into o[0], o[st], o[2 st]: G^T =
+ * [1 1/3 -1/3 -16/15 1/15 0; 0 1/3 1/3 -8/15 -2/15 0; 0 1/3 -1/3 -4/15
+ * 4/15 1] (winograd_wt.c's G). */
+__attribute__((target("avx512f"))) static inline void
+gt6(__m512 m0, __m512 m1, __m512 m2, __m512 m3, __m512 m4, __m512 m5, __m512 *o, int st)
+{
+	const __m512 third = _mm512_set1_ps(1.0f / 3), f16 = _mm512_set1_ps(16.0f / 15);
+	const __m512 f1 = _mm512_set1_ps(1.0f / 15), f8 = _mm512_set1_ps(8.0f / 15);
+	const __m512 f2 = _mm512_set1_ps(2.0f / 15), f4 = _mm512_set1_ps(4.0f / 15);
+	__m512 d = _mm512_mul_ps(third, _mm512_sub_ps(m1, m2)), s = _mm512_mul_ps(third, _mm512_add_ps(m1, m2));
+
+	o[0] = _mm512_fmadd_ps(f1, m4, _mm512_fnmadd_ps(f16, m3, _mm512_add_ps(m0, d)));
+	o[st] = _mm512_fnmadd_ps(f2, m4, _mm512_fnmadd_ps(f8, m3, s));
+	o[2 * st] = _mm512_fmadd_ps(f4, m4, _mm512_fnmadd_ps(f4, m3, _mm512_add_ps(d, m5)));
+}
+
+/* F(4x4, 3x3): y rows [n0, n1), y[n][k] = G^T M[.][n][k] G (+ bias[k]),
+ * 16 filters a step across the lanes (the last step masked), as y_lanes. */
+__attribute__((target("avx512f"))) static void
+y_rows4(const WW *s, int64_t n0, int64_t n1)
+{
+	int64_t nk = s->N * s->K;
+
+	for (int64_t n = n0; n < n1; n++)
+		for (int64_t k = 0; k < s->K; k += 16) {
+			int cnt = s->K - k < 16 ? (int)(s->K - k) : 16;
+			__mmask16 mk = (__mmask16)rt_lanes(0, cnt);
+			const float *m = s->mm + n * s->K + k;
+			float *y = s->y + (n * s->K + k) * 9;
+			__m512 b = s->bias ? _mm512_maskz_loadu_ps(mk, s->bias + k) : _mm512_setzero_ps(), t[3][6];
+			float o[9][16] __attribute__((aligned(64)));
+			for (int e = 0; e < 6; e++) { /* G^T down each column e */
+				__m512 q[6];
+				for (int r = 0; r < 6; r++)
+					q[r] = _mm512_maskz_loadu_ps(mk, m + (r * 6 + e) * nk);
+				gt6(q[0], q[1], q[2], q[3], q[4], q[5], &t[0][e], 6);
+			}
+			for (int i = 0; i < 3; i++) { /* and along each row */
+				__m512 r[3];
+				gt6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], r, 1);
+				for (int j = 0; j < 3; j++)
+					_mm512_store_ps(o[i * 3 + j], _mm512_add_ps(r[j], b));
+			}
+			for (int l = 0; l < cnt; l++) /* filter-major */
+				for (int q = 0; q < 9; q++)
+					y[l * 9 + q] = o[q][l];
 		}
 }
 
@@ -317,21 +482,23 @@ rt_conv2d_wino_wgrad(const float *x, const float *w, const float *bias, float *y
 		return 0;
 	if (!rt_gemm_tile_of(WW_MR, WW_NR, &s.tile))
 		return 0;
-	s.th = (KH + 1) / 2, s.tw = (KW + 1) / 2;
+	s.m = nncc_abi_wino_wgrad_m(KH, KW), s.nx = (s.m + 2) * (s.m + 2);
+	s.th = (KH + s.m - 1) / s.m, s.tw = (KW + s.m - 1) / s.m;
 	int64_t rows = nncc_abi_wino_wgrad_rows(C, KH, KW);
 	s.ld = rows * s.tw;
 	s.n16 = (N + 15) / 16 * 16;
-	s.m = scratch;
-	s.v = s.m + 16 * N * K;
-	s.u = s.v + 16 * s.n16 * s.ld;
+	s.mm = scratch;
+	s.v = s.mm + s.nx * N * K;
+	s.vs = s.n16 * s.ld + 16, s.us = s.ld * K + 16;
+	s.u = s.v + s.nx * s.vs;
 	s.nchunk = cx && cx->parallel_for && cx->nthreads > 1 ? cx->nthreads : 1;
 	for (int64_t lo = 0; lo < C * s.th; lo += rows) {
 		s.lo = lo, s.hi = lo + rows < C * s.th ? lo + rows : C * s.th;
 		s.tb = (s.hi - s.lo) * s.tw, s.acc = lo > 0;
-		phase(cx, v_groups, &s, s.n16 / 16);
-		phase(cx, u_groups, &s, (K + 15) / 16);
-		phase(cx, mul_rows, &s, 16 * (s.n16 / WW_MR)); /* M[xi] (N x K) += V[xi] U^T[xi] */
+		phase(cx, s.m == 4 ? v_groups4 : v_groups, &s, s.n16 / 16);
+		phase(cx, s.m == 4 ? u_groups4 : u_groups, &s, (K + 15) / 16);
+		phase(cx, mul_rows, &s, s.nx * (s.n16 / WW_MR)); /* M[xi] (N x K) += V[xi] U^T[xi] */
 	}
-	phase(cx, y_rows, &s, N);
+	phase(cx, s.m == 4 ? y_rows4 : y_rows, &s, N);
 	return 1;
 }

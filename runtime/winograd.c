@@ -160,24 +160,6 @@ put_tile2(const Wino *d, const RtWinoPut *pl, int64_t c, __m512 r[6][6])
 	put_out(d, pl, c, o);
 }
 
-/* F(4x4, 3x3)'s B^T on six values, into v[0], v[st], ..., v[5 st]:
- * B^T = [1 -3/2 -2 3/2 1 0; 0 -1 1/2 5/2 1 0; 0 1 -5/2 1/2 1 0;
- *        0 -2 -1 2 1 0; 0 1/2 -1 -1/2 1 0; 0 1 -3/2 -2 3/2 1]. */
-__attribute__((target("avx512f"))) static inline void
-bt4(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 d4, __m512 d5, __m512 *v, int st)
-{
-	const __m512 half = _mm512_set1_ps(0.5f), one5 = _mm512_set1_ps(1.5f), two = _mm512_set1_ps(2.0f);
-	const __m512 two5 = _mm512_set1_ps(2.5f);
-	__m512 e = _mm512_sub_ps(d3, d1), f = _mm512_sub_ps(d4, d2);
-
-	v[0] = _mm512_fnmadd_ps(two, d2, _mm512_fmadd_ps(one5, e, _mm512_add_ps(d0, d4)));
-	v[st] = _mm512_fmadd_ps(two5, d3, _mm512_fmadd_ps(half, d2, _mm512_sub_ps(d4, d1)));
-	v[2 * st] = _mm512_fmadd_ps(half, d3, _mm512_fnmadd_ps(two5, d2, _mm512_add_ps(d4, d1)));
-	v[3 * st] = _mm512_fmadd_ps(two, e, f);
-	v[4 * st] = _mm512_fnmadd_ps(half, e, f);
-	v[5 * st] = _mm512_fnmadd_ps(two, d3, _mm512_fmadd_ps(one5, f, _mm512_add_ps(d1, d5)));
-}
-
 /* F(4x4, 3x3): V = B^T d B of one channel's 6 x 6 input values r[i][j]. */
 __attribute__((target("avx512f"))) static void
 put_tile4(const Wino *d, const RtWinoPut *pl, int64_t c, __m512 r[6][6])
@@ -185,9 +167,9 @@ put_tile4(const Wino *d, const RtWinoPut *pl, int64_t c, __m512 r[6][6])
 	__m512 e[6][6], o[36];
 
 	for (int i = 0; i < 6; i++)
-		bt4(r[i][0], r[i][1], r[i][2], r[i][3], r[i][4], r[i][5], e[i], 1);
+		rt_wino_bt4(r[i][0], r[i][1], r[i][2], r[i][3], r[i][4], r[i][5], e[i], 1);
 	for (int s = 0; s < 6; s++)
-		bt4(e[0][s], e[1][s], e[2][s], e[3][s], e[4][s], e[5][s], o + s, 6);
+		rt_wino_bt4(e[0][s], e[1][s], e[2][s], e[3][s], e[4][s], e[5][s], o + s, 6);
 	put_out(d, pl, c, o);
 }
 

@@ -33,6 +33,25 @@ rt_wino_put_runs(int64_t w, int64_t pstride, int64_t t, int64_t cnt, RtWinoPut *
 	}
 }
 
+/* F(4x4, 3x3)'s B^T on six values, into v[0], v[st], ..., v[5 st] (the
+ * input transform of winograd.c and of wino_wgrad.c):
+ * B^T = [1 -3/2 -2 3/2 1 0; 0 -1 1/2 5/2 1 0; 0 1 -5/2 1/2 1 0;
+ *        0 -2 -1 2 1 0; 0 1/2 -1 -1/2 1 0; 0 1 -3/2 -2 3/2 1]. */
+__attribute__((target("avx512f"))) static inline void
+rt_wino_bt4(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 d4, __m512 d5, __m512 *v, int st)
+{
+	const __m512 half = _mm512_set1_ps(0.5f), one5 = _mm512_set1_ps(1.5f), two = _mm512_set1_ps(2.0f);
+	const __m512 two5 = _mm512_set1_ps(2.5f);
+	__m512 e = _mm512_sub_ps(d3, d1), f = _mm512_sub_ps(d4, d2);
+
+	v[0] = _mm512_fnmadd_ps(two, d2, _mm512_fmadd_ps(one5, e, _mm512_add_ps(d0, d4)));
+	v[st] = _mm512_fmadd_ps(two5, d3, _mm512_fmadd_ps(half, d2, _mm512_sub_ps(d4, d1)));
+	v[2 * st] = _mm512_fmadd_ps(half, d3, _mm512_fnmadd_ps(two5, d2, _mm512_add_ps(d4, d1)));
+	v[3 * st] = _mm512_fmadd_ps(two, e, f);
+	v[4 * st] = _mm512_fnmadd_ps(half, e, f);
+	v[5 * st] = _mm512_fnmadd_ps(two, d3, _mm512_fmadd_ps(one5, f, _mm512_add_ps(d1, d5)));
+}
+
 /* The weight transform U = G g G^T (winograd_wt.c) of the panels of mr
  * filters [p0, p1) of wt (K x C x 3 x 3), for output tiles of m x m (2 or
  * 4), into uw as the micro-kernel's A panels of mr filters for each of the
