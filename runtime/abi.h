@@ -319,9 +319,12 @@ nncc_abi_wino(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t oh,
  * size, cached once), of at least NNCC_ABI_WINO4_U_TILES for a weight
  * transformed on every call (wino_u 1 or 2: training state, a computed
  * weight), where the transform (36 x k x c floats written) is small
- * beside the products (36 x k x c x tiles multiply-adds) and the 4x4
- * grid pads the plane little; else 2, F(2x2, 3x3). */
-enum { NNCC_ABI_WINO4_MAX_CK = 512 * 512, NNCC_ABI_WINO4_U_TILES = 49 };
+ * beside the products (36 x k x c x tiles multiply-adds); else 2, F(2x2,
+ * 3x3). The two thresholds differed on Zen 4 (49 tiles for a weight
+ * transformed every call: ResNet-18's first two stages); on Zen 5,
+ * whose products run twice as fast, 16 (its third stage, 14 x 14, 25%
+ * faster a convolution) and not 4 (the fourth, 7 x 7: no faster). */
+enum { NNCC_ABI_WINO4_MAX_CK = 512 * 512, NNCC_ABI_WINO4_U_TILES = 16 };
 static inline int
 nncc_abi_wino_m(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t d, int64_t wino_u)
 {
