@@ -28,7 +28,7 @@
  * (xi, 8 channels) sums a block's tiles in order, the blocks in order).
  *
  * Where the window holds enough 4 x 4 tiles (abi.h nncc_abi_wino_wgrad_m:
- * ResNet-18's 56 x 56 and 28 x 28 stages), F(4x4, 3x3) the same way: a 4
+ * ResNet-18's 56 x 56 to 14 x 14 stages), F(4x4, 3x3) the same way: a 4
  * x 4 window tile and a 6 x 6 input tile, 36 products (GEMMs), the 9
  * outputs of 144 direct multiply-adds from 36: 1.78 times fewer than
  * F(2x2)'s, and V and U^T 2.25 times the input's and the window's size

@@ -343,9 +343,9 @@ test_conv2d(void **state)
 		 * past the window's edge, 130 filters); 40 channels of 4 tile
 		 * rows, two blocks of 128 rows and 32 (M accumulated across
 		 * blocks); 136 channels (a group of 8 past whole groups of 16)
-		 * by a 24 x 24 window (tile rows of 12: V in runs of 7 tiles and
+		 * by a 4 x 24 window (tile rows of 12: V in runs of 7 tiles and
 		 * 5, U^T of 8 and 4); 64 channels and filters, the fewest it
-		 * takes; then F(4x4, 3x3) (49 tiles of 4 x 4 or more): 136
+		 * takes; then F(4x4, 3x3) (16 tiles of 4 x 4 or more): 136
 		 * channels by 40 x 40 (runs of 3, 3, 3 and 1 tiles, and 4, 4
 		 * and 2), a 29 x 30 window (its last tile row past the edge)
 		 * with a bias and 72 filters (a masked group), 10 channels of
@@ -353,7 +353,7 @@ test_conv2d(void **state)
 		{128, 2, 8, 8, 128, 8, 8, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 		{128, 3, 7, 7, 130, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
 		{128, 40, 7, 7, 128, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
-		{136, 2, 24, 24, 128, 24, 24, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+		{136, 2, 4, 24, 128, 4, 24, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
 		{64, 3, 12, 12, 64, 12, 12, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 		{136, 2, 40, 40, 128, 40, 40, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
 		{64, 3, 29, 30, 72, 29, 30, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
@@ -375,11 +375,12 @@ test_conv2d(void **state)
 
 	assert_non_null(gs);
 	/* the Winograd weight gradient's rules: 64 channels is its
-	 * narrowest; F(4x4) from 7 x 7 tiles of 4 x 4, the cases above */
+	 * narrowest; F(4x4) from 16 tiles of 4 x 4, the cases above */
 	assert_true(nncc_abi_wino_wgrad(64, 64, 1, 3, 3, 12, 12, 1, 1, 1, 1));
 	assert_false(nncc_abi_wino_wgrad(48, 64, 1, 3, 3, 12, 12, 1, 1, 1, 1));
-	assert_int_equal(nncc_abi_wino_wgrad_m(24, 24), 2);
-	assert_int_equal(nncc_abi_wino_wgrad_m(25, 28), 4);
+	assert_int_equal(nncc_abi_wino_wgrad_m(12, 12), 2);
+	assert_int_equal(nncc_abi_wino_wgrad_m(4, 24), 2);
+	assert_int_equal(nncc_abi_wino_wgrad_m(13, 14), 4);
 	assert_int_equal(nncc_abi_wino_wgrad_m(29, 30), 4);
 	assert_int_equal(nncc_abi_wino_wgrad_rows(10, 28, 28), 32);
 	assert_int_equal(rt_pool_new(3, &pool, NULL), NNCC_STATUS_OK);
