@@ -100,116 +100,60 @@ put_halves(float *p, int64_t next, __m512 v)
 	_mm256_storeu_ps(p + next, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
 }
 
+/* One tile t of a run (its columns 2t .. or 4t .. in col, rows over the
+ * lanes) transformed into V's products at o (product xi at o + xi xs,
+ * each vector two half-vector stores nx apart: the next A panel):
+ * F(2x2, 3x3)'s B^T d B, */
+__attribute__((always_inline, target("avx512f"))) static inline void
+v_tile2(__m512 col[6][16], int64_t t, float *o, int64_t xs, int64_t nx)
+{
+	__m512 e[4][4];
+
+	for (int j = 0; j < 4; j++) { /* B^T down the columns */
+		__m512 d0 = col[0][2 * t + j], d1 = col[1][2 * t + j];
+		__m512 d2 = col[2][2 * t + j], d3 = col[3][2 * t + j];
+		e[0][j] = _mm512_sub_ps(d0, d2);
+		e[1][j] = _mm512_add_ps(d1, d2);
+		e[2][j] = _mm512_sub_ps(d2, d1);
+		e[3][j] = _mm512_sub_ps(d1, d3);
+	}
+	for (int a = 0; a < 4; a++) { /* and along the rows */
+		float *p = o + 4 * a * xs;
+		put_halves(p, nx, _mm512_sub_ps(e[a][0], e[a][2]));
+		put_halves(p + xs, nx, _mm512_add_ps(e[a][1], e[a][2]));
+		put_halves(p + 2 * xs, nx, _mm512_sub_ps(e[a][2], e[a][1]));
+		put_halves(p + 3 * xs, nx, _mm512_sub_ps(e[a][1], e[a][3]));
+	}
+}
+
+/* ... and F(4x4, 3x3)'s (rt_wino_bt4 down the columns, then along the rows) */
+__attribute__((always_inline, target("avx512f"))) static inline void
+v_tile4(__m512 col[6][16], int64_t t, float *o, int64_t xs, int64_t nx)
+{
+	__m512 e[6][6], v[36];
+
+	for (int j = 0; j < 6; j++)
+		rt_wino_bt4(col[0][4 * t + j], col[1][4 * t + j], col[2][4 * t + j], col[3][4 * t + j],
+			    col[4][4 * t + j], col[5][4 * t + j], &e[0][j], 6);
+	for (int a = 0; a < 6; a++)
+		rt_wino_bt4(e[a][0], e[a][1], e[a][2], e[a][3], e[a][4], e[a][5], v + 6 * a, 1);
+	for (int xi = 0; xi < 36; xi++)
+		put_halves(o + xi * xs, nx, v[xi]);
+}
+
 /* V for the groups of 16 channels [g0, g1) of the block, lanes over the
- * group's channels: for each tile row (c, ty) and run of up to 7 tiles,
- * x[n][c]'s padded rows 2ty .. 2ty+3 over the run's 2 cnt + 2 columns
- * turned lanes over the channels (four transposes), then per tile B^T d
- * B of its columns 2tx .. 2tx+3 into the micro-kernel's A panels of
- * V[xi] (panel n / 8, row q the tile's place in the block, n % 8 in
- * it): two aligned half-vector stores, no lanes idle; the channels past
- * N are zeros. */
-__attribute__((target("avx512f"))) static void
-v_groups(const WW *s, int64_t g0, int64_t g1)
+ * group's channels, for tiles of M x M (2 or 4, a constant once
+ * inlined): for each tile row (c, ty) and run of up to 14 / M tiles,
+ * x[n][c]'s padded rows M ty .. M ty + M + 1 over the run's M cnt + 2
+ * columns turned lanes over the channels (one transpose a row), then per
+ * tile B^T d B of its columns into the micro-kernel's A panels of V[xi]
+ * (panel n / 8, row q the tile's place in the block, n % 8 in it): two
+ * aligned half-vector stores, no lanes idle; the channels past N are
+ * zeros. */
+__attribute__((always_inline, target("avx512f"))) static inline void
+v_tmpl(const WW *s, int64_t g0, int64_t g1, const int M)
 {
-	int64_t xs = s->vs, hw = s->H * s->W;
-
-	for (int64_t g = g0; g < g1; g++) {
-		int64_t n0 = 16 * g;
-		int nrow = s->N - n0 < 16 ? (int)(s->N - n0) : 16;
-		for (int64_t row = s->lo; row < s->hi; row++) {
-			int64_t c = row / s->th, ty = row % s->th, q0 = (row - s->lo) * s->tw;
-			const float *xc = s->x + (n0 * s->C + c) * hw;
-			for (int64_t tx0 = 0; tx0 < s->tw; tx0 += 7) {
-				int64_t cnt = s->tw - tx0 < 7 ? s->tw - tx0 : 7, x0 = 2 * tx0 - s->PW;
-				__m512 col[4][16];
-				for (int u = 0; u < 4; u++) {
-					int64_t iy = 2 * ty + u - s->PH;
-					if (iy < 0 || iy >= s->H)
-						for (int j = 0; j < 16; j++)
-							col[u][j] = _mm512_setzero_ps();
-					else
-						cols16(xc + iy * s->W + x0, s->C * hw, nrow, -x0, s->W - x0, col[u]);
-				}
-				float *o = s->v + n0 * s->ld + (q0 + tx0) * WW_MR; /* panel n0 / 8, then + 8 ld */
-				for (int64_t t = 0; t < cnt; t++, o += WW_MR) {
-					__m512 e[4][4];
-					for (int j = 0; j < 4; j++) { /* B^T down the columns */
-						__m512 d0 = col[0][2 * t + j], d1 = col[1][2 * t + j];
-						__m512 d2 = col[2][2 * t + j], d3 = col[3][2 * t + j];
-						e[0][j] = _mm512_sub_ps(d0, d2);
-						e[1][j] = _mm512_add_ps(d1, d2);
-						e[2][j] = _mm512_sub_ps(d2, d1);
-						e[3][j] = _mm512_sub_ps(d1, d3);
-					}
-					for (int a = 0; a < 4; a++) { /* and along the rows */
-						float *p = o + 4 * a * xs;
-						int64_t nx = 8 * s->ld;
-						put_halves(p, nx, _mm512_sub_ps(e[a][0], e[a][2]));
-						put_halves(p + xs, nx, _mm512_add_ps(e[a][1], e[a][2]));
-						put_halves(p + 2 * xs, nx, _mm512_sub_ps(e[a][2], e[a][1]));
-						put_halves(p + 3 * xs, nx, _mm512_sub_ps(e[a][1], e[a][3]));
-					}
-				}
-			}
-		}
-	}
-}
-
-/* U^T for the groups of 16 filters [g0, g1), the same way: w[k][c]'s
- * rows 2ty, 2ty+1 over runs of up to 8 tiles' 2 cnt columns (zeros past
- * the window), per tile A e A^T of its columns 2tx, 2tx+1 into
- * U^T[xi][q][k]. */
-__attribute__((target("avx512f"))) static void
-u_groups(const WW *s, int64_t g0, int64_t g1)
-{
-	int64_t xs = s->us, hw = s->KH * s->KW;
-
-	for (int64_t g = g0; g < g1; g++) {
-		int64_t k0 = 16 * g;
-		int nrow = s->K - k0 < 16 ? (int)(s->K - k0) : 16;
-		__mmask16 mk = (__mmask16)rt_lanes(0, nrow);
-		for (int64_t row = s->lo; row < s->hi; row++) {
-			int64_t c = row / s->th, ty = row % s->th, q0 = (row - s->lo) * s->tw;
-			const float *wc = s->w + (k0 * s->C + c) * hw;
-			for (int64_t tx0 = 0; tx0 < s->tw; tx0 += 8) {
-				int64_t cnt = s->tw - tx0 < 8 ? s->tw - tx0 : 8, x0 = 2 * tx0;
-				__m512 col[2][16];
-				for (int u = 0; u < 2; u++) {
-					if (2 * ty + u >= s->KH)
-						for (int j = 0; j < 16; j++)
-							col[u][j] = _mm512_setzero_ps();
-					else
-						cols16(wc + (2 * ty + u) * s->KW + x0, s->C * hw, nrow, 0, s->KW - x0,
-						       col[u]);
-				}
-				float *o = s->u + (q0 + tx0) * s->K + k0;
-				for (int64_t t = 0; t < cnt; t++, o += s->K) {
-					for (int a = 0; a < 4; a++) { /* A down the columns, then along the rows */
-						__m512 e[2];
-						for (int j = 0; j < 2; j++) {
-							__m512 r0 = col[0][2 * t + j], r1 = col[1][2 * t + j];
-							e[j] = a == 0 ? r0 : a == 1 ? _mm512_add_ps(r0, r1)
-									 : a == 2 ? _mm512_sub_ps(r0, r1) : neg16(r1);
-						}
-						float *p = o + 4 * a * xs;
-						_mm512_mask_storeu_ps(p, mk, e[0]);
-						_mm512_mask_storeu_ps(p + xs, mk, _mm512_add_ps(e[0], e[1]));
-						_mm512_mask_storeu_ps(p + 2 * xs, mk, _mm512_sub_ps(e[0], e[1]));
-						_mm512_mask_storeu_ps(p + 3 * xs, mk, neg16(e[1]));
-					}
-				}
-			}
-		}
-	}
-}
-
-/* F(4x4, 3x3): V as v_groups, from runs of up to 3 tiles (their 4 cnt + 2
- * columns, 6 padded rows 4ty .. 4ty+5: six transposes), per tile B^T d B
- * of its columns 4tx .. 4tx+5 (rt_wino_bt4, down the columns, then along
- * the rows) into V's 36 products. */
-__attribute__((target("avx512f"))) static void
-v_groups4(const WW *s, int64_t g0, int64_t g1)
-{
+	const int rows = M + 2, run = 14 / M;
 	int64_t xs = s->vs, hw = s->H * s->W, nx = 8 * s->ld;
 
 	for (int64_t g = g0; g < g1; g++) {
@@ -218,31 +162,35 @@ v_groups4(const WW *s, int64_t g0, int64_t g1)
 		for (int64_t row = s->lo; row < s->hi; row++) {
 			int64_t c = row / s->th, ty = row % s->th, q0 = (row - s->lo) * s->tw;
 			const float *xc = s->x + (n0 * s->C + c) * hw;
-			for (int64_t tx0 = 0; tx0 < s->tw; tx0 += 3) {
-				int64_t cnt = s->tw - tx0 < 3 ? s->tw - tx0 : 3, x0 = 4 * tx0 - s->PW;
+			for (int64_t tx0 = 0; tx0 < s->tw; tx0 += run) {
+				int64_t cnt = s->tw - tx0 < run ? s->tw - tx0 : run, x0 = M * tx0 - s->PW;
 				__m512 col[6][16];
-				for (int u = 0; u < 6; u++) {
-					int64_t iy = 4 * ty + u - s->PH;
+				for (int u = 0; u < rows; u++) {
+					int64_t iy = M * ty + u - s->PH;
 					if (iy < 0 || iy >= s->H)
 						for (int j = 0; j < 16; j++)
 							col[u][j] = _mm512_setzero_ps();
 					else
 						cols16(xc + iy * s->W + x0, s->C * hw, nrow, -x0, s->W - x0, col[u]);
 				}
-				float *o = s->v + n0 * s->ld + (q0 + tx0) * WW_MR;
-				for (int64_t t = 0; t < cnt; t++, o += WW_MR) {
-					__m512 e[6][6], v[36];
-					for (int j = 0; j < 6; j++)
-						rt_wino_bt4(col[0][4 * t + j], col[1][4 * t + j], col[2][4 * t + j],
-							    col[3][4 * t + j], col[4][4 * t + j], col[5][4 * t + j], &e[0][j], 6);
-					for (int a = 0; a < 6; a++)
-						rt_wino_bt4(e[a][0], e[a][1], e[a][2], e[a][3], e[a][4], e[a][5], v + 6 * a, 1);
-					for (int xi = 0; xi < 36; xi++)
-						put_halves(o + xi * xs, nx, v[xi]);
-				}
+				float *o = s->v + n0 * s->ld + (q0 + tx0) * WW_MR; /* panel n0 / 8, then + 8 ld */
+				for (int64_t t = 0; t < cnt; t++, o += WW_MR)
+					(M == 2 ? v_tile2 : v_tile4)(col, t, o, xs, nx);
 			}
 		}
 	}
+}
+
+__attribute__((target("avx512f"))) static void
+v_groups(const WW *s, int64_t g0, int64_t g1)
+{
+	v_tmpl(s, g0, g1, 2);
+}
+
+__attribute__((target("avx512f"))) static void
+v_groups4(const WW *s, int64_t g0, int64_t g1)
+{
+	v_tmpl(s, g0, g1, 4);
 }
 
 /* F(4x4, 3x3)'s A = (A^T)^T on four values, into o[0], o[st], ..., o[5 st]:
@@ -263,12 +211,47 @@ a4(__m512 r0, __m512 r1, __m512 r2, __m512 r3, __m512 *o, int st)
 	o[5 * st] = r3;
 }
 
-/* F(4x4, 3x3): U^T as u_groups, from runs of up to 4 tiles (16 columns of
- * the window rows 4ty .. 4ty+3), per tile A e A^T of its columns
- * 4tx .. 4tx+3 into U^T's 36 products. */
-__attribute__((target("avx512f"))) static void
-u_groups4(const WW *s, int64_t g0, int64_t g1)
+/* One tile t of a run into U^T's products at o (product xi at o + xi xs,
+ * lanes mk): F(2x2, 3x3)'s A e A^T, */
+__attribute__((always_inline, target("avx512f"))) static inline void
+u_tile2(__m512 col[4][16], int64_t t, float *o, int64_t xs, __mmask16 mk)
 {
+	for (int a = 0; a < 4; a++) { /* A down the columns, then along the rows */
+		__m512 e[2];
+		for (int j = 0; j < 2; j++) {
+			__m512 r0 = col[0][2 * t + j], r1 = col[1][2 * t + j];
+			e[j] = a == 0 ? r0 : a == 1 ? _mm512_add_ps(r0, r1) : a == 2 ? _mm512_sub_ps(r0, r1) : neg16(r1);
+		}
+		float *p = o + 4 * a * xs;
+		_mm512_mask_storeu_ps(p, mk, e[0]);
+		_mm512_mask_storeu_ps(p + xs, mk, _mm512_add_ps(e[0], e[1]));
+		_mm512_mask_storeu_ps(p + 2 * xs, mk, _mm512_sub_ps(e[0], e[1]));
+		_mm512_mask_storeu_ps(p + 3 * xs, mk, neg16(e[1]));
+	}
+}
+
+/* ... and F(4x4, 3x3)'s (a4 down the columns, then along the rows) */
+__attribute__((always_inline, target("avx512f"))) static inline void
+u_tile4(__m512 col[4][16], int64_t t, float *o, int64_t xs, __mmask16 mk)
+{
+	__m512 e[6][4], v[36];
+
+	for (int j = 0; j < 4; j++)
+		a4(col[0][4 * t + j], col[1][4 * t + j], col[2][4 * t + j], col[3][4 * t + j], &e[0][j], 4);
+	for (int a = 0; a < 6; a++)
+		a4(e[a][0], e[a][1], e[a][2], e[a][3], v + 6 * a, 1);
+	for (int xi = 0; xi < 36; xi++)
+		_mm512_mask_storeu_ps(o + xi * xs, mk, v[xi]);
+}
+
+/* U^T for the groups of 16 filters [g0, g1), the same way: w[k][c]'s
+ * rows M ty .. M ty + M - 1 over runs of up to 16 / M tiles' M cnt
+ * columns (zeros past the window), per tile A e A^T of its columns into
+ * U^T[xi][q][k]. */
+__attribute__((always_inline, target("avx512f"))) static inline void
+u_tmpl(const WW *s, int64_t g0, int64_t g1, const int M)
+{
+	const int run = 16 / M;
 	int64_t xs = s->us, hw = s->KH * s->KW;
 
 	for (int64_t g = g0; g < g1; g++) {
@@ -278,31 +261,35 @@ u_groups4(const WW *s, int64_t g0, int64_t g1)
 		for (int64_t row = s->lo; row < s->hi; row++) {
 			int64_t c = row / s->th, ty = row % s->th, q0 = (row - s->lo) * s->tw;
 			const float *wc = s->w + (k0 * s->C + c) * hw;
-			for (int64_t tx0 = 0; tx0 < s->tw; tx0 += 4) {
-				int64_t cnt = s->tw - tx0 < 4 ? s->tw - tx0 : 4, x0 = 4 * tx0;
+			for (int64_t tx0 = 0; tx0 < s->tw; tx0 += run) {
+				int64_t cnt = s->tw - tx0 < run ? s->tw - tx0 : run, x0 = M * tx0;
 				__m512 col[4][16];
-				for (int u = 0; u < 4; u++) {
-					if (4 * ty + u >= s->KH)
+				for (int u = 0; u < M; u++) {
+					if (M * ty + u >= s->KH)
 						for (int j = 0; j < 16; j++)
 							col[u][j] = _mm512_setzero_ps();
 					else
-						cols16(wc + (4 * ty + u) * s->KW + x0, s->C * hw, nrow, 0, s->KW - x0,
+						cols16(wc + (M * ty + u) * s->KW + x0, s->C * hw, nrow, 0, s->KW - x0,
 						       col[u]);
 				}
 				float *o = s->u + (q0 + tx0) * s->K + k0;
-				for (int64_t t = 0; t < cnt; t++, o += s->K) {
-					__m512 e[6][4], v[36];
-					for (int j = 0; j < 4; j++)
-						a4(col[0][4 * t + j], col[1][4 * t + j], col[2][4 * t + j], col[3][4 * t + j],
-						   &e[0][j], 4);
-					for (int a = 0; a < 6; a++)
-						a4(e[a][0], e[a][1], e[a][2], e[a][3], v + 6 * a, 1);
-					for (int xi = 0; xi < 36; xi++)
-						_mm512_mask_storeu_ps(o + xi * xs, mk, v[xi]);
-				}
+				for (int64_t t = 0; t < cnt; t++, o += s->K)
+					(M == 2 ? u_tile2 : u_tile4)(col, t, o, xs, mk);
 			}
 		}
 	}
+}
+
+__attribute__((target("avx512f"))) static void
+u_groups(const WW *s, int64_t g0, int64_t g1)
+{
+	u_tmpl(s, g0, g1, 2);
+}
+
+__attribute__((target("avx512f"))) static void
+u_groups4(const WW *s, int64_t g0, int64_t g1)
+{
+	u_tmpl(s, g0, g1, 4);
 }
 
 /* The products for (xi, panel of 8 channels) [t0, t1), xi-major: M[xi]'s
