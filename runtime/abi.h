@@ -204,9 +204,9 @@ nncc_abi_wide_flat(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64
  * 4 times the window's and the input's size), where the window holds at
  * least NNCC_ABI_WINO4_WGRAD_TILES tiles of 4 x 4 (ResNet-18's first three
  * stages, 56 x 56 to 14 x 14; at 14 x 14, 16 tiles, 7% faster than
- * F(2x2)). Its scratch: M (nx x n x k, nx = (m +
- * 2)^2) and a block's transforms (nx x (n rounded up to 16 + k) x its
- * tiles, each product's a line, 16 floats, past the last one's: planes a
+ * F(2x2)). Its scratch: M (nx x n x k, nx = (m + 2)^2) and a block's
+ * transforms (nx x (n rounded up to 16 + k) x its tiles, each
+ * product's a line, 16 floats, past the last one's: planes a
  * multiple of 4 KiB apart put a tile's 36 stores in one L1 set: the
  * first stage's F(4x4) took 3.6-3.7 ms so, 1.9-2.1 apart), and 64
  * floats the micro-kernel may read past the last row; the block
