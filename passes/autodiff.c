@@ -183,7 +183,7 @@ int ps_autodiff(Graph *g, int loss, const int *wrt, int nwrt, int *grad, Diag *d
 			gin[k] = -1;
 		}
 		GradFn rule = rules[n->op];
-		GradCtx c = {.g = g, .node = i, .need = need, .d = d, .on = on, .extra_v = -1};
+		GradCtx c = {.g = g, .node = i, .need = need, .d = d, .on = on, .non = nval, .extra_v = -1};
 		if (rule(&c, gout, gin) < 0 || c.fail) {
 			diag(d, "autodiff: the gradient rule of node %d (%s \"%s\") failed", i,
 				ir_ops[g->node[i].op].name, node_name(g, i));

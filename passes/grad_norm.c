@@ -82,7 +82,8 @@ static bool const_scalar(const Graph *g, int v, double want, bool any)
 }
 
 /* Every node on the gradient's path (an output on it) that reads v is one
- * of the chain's nodes, given by their outputs. */
+ * of the chain's nodes, given by their outputs. The rules' own nodes,
+ * appended since autodiff began (outputs past c->non), are not on it. */
 static bool only_chain_reads(const GradCtx *c, int v, const int *outs, int nouts)
 {
 	const Graph *g = c->g;
@@ -94,7 +95,7 @@ static bool only_chain_reads(const GradCtx *c, int v, const int *outs, int nouts
 		for (int k = 0; k < n->nin; k++)
 			reads |= n->in[k] == v;
 		for (int k = 0; k < n->nout; k++) {
-			on |= c->on[n->out[k]];
+			on |= n->out[k] < c->non && c->on[n->out[k]];
 			for (int j = 0; j < nouts; j++)
 				mine |= n->out[k] == outs[j];
 		}
