@@ -17,8 +17,8 @@ typedef struct GradCtx {
 	const bool *need; /* need[i]: input i wants an adjoint (float, on the path) */
 	Diag *d;          /* errors (the rule names the node) */
 	int fail;         /* set when a helper failed; the rule's result is then ignored */
-	const bool *on;   /* on[v]: value v is on the gradient's path (NULL: unknown); */
-	int non;          /* for v < non: the forward graph's values (later ones are the rules') */
+	const bool *on;   /* on[v]: value v is on the gradient's path (NULL: unknown), */
+	int non;          /* for v < non, the forward graph's values (later: the rules') */
 	int extra_v;      /* a contribution to a value that is not an input (grad_norm.c): */
 	int extra_g;      /* adj[extra_v] += extra_g, where extra_v >= 0 and on the path */
 } GradCtx;

@@ -81,10 +81,11 @@ static bool const_scalar(const Graph *g, int v, double want, bool any)
 	return any || x == want;
 }
 
-/* Every node on the gradient's path (an output on it) that reads v is one
- * of the chain's nodes, given by their outputs. The rules' own nodes,
+/* Every node on the gradient's path (an output on it) that reads one of
+ * the chain's inner values (outs[0 .. nouts - 1)) is one of the chain's
+ * nodes, given by their outputs (outs[0 .. nouts)). The rules' own nodes,
  * appended since autodiff began (outputs past c->non), are not on it. */
-static bool only_chain_reads(const GradCtx *c, int v, const int *outs, int nouts)
+static bool only_chain_reads(const GradCtx *c, const int *outs, int nouts)
 {
 	const Graph *g = c->g;
 	for (int i = 0; i < g->nnode; i++) {
@@ -93,7 +94,8 @@ static bool only_chain_reads(const GradCtx *c, int v, const int *outs, int nouts
 			continue;
 		bool reads = false, on = false, mine = false;
 		for (int k = 0; k < n->nin; k++)
-			reads |= n->in[k] == v;
+			for (int j = 0; j < nouts - 1; j++)
+				reads |= n->in[k] == outs[j];
 		for (int k = 0; k < n->nout; k++) {
 			on |= n->out[k] < c->non && c->on[n->out[k]];
 			for (int j = 0; j < nouts; j++)
@@ -150,10 +152,7 @@ static bool std_match(const GradCtx *c, Std *p)
 			continue;
 		/* the chain's inner values feed nothing else on the path */
 		const int outs[] = {p->m, p->d, p->sq, p->v, p->e, p->s, p->r, p->xn};
-		bool alone = true;
-		for (int k = 0; k < 7 && alone; k++)
-			alone = only_chain_reads(c, outs[k], outs, 8);
-		if (alone)
+		if (only_chain_reads(c, outs, 8))
 			return true;
 	}
 	return false;
@@ -198,21 +197,18 @@ int gr_standardize(GradCtx *c, int G)
 	int64_t count = 1;
 	for (int i = 0; i < p.naxes; i++)
 		count *= xs.d[p.axes[i]].n;
-	int inv = gr_scalar(c, t, 1.0 / (double)count), a, b, dx;
+	int inv = gr_scalar(c, t, 1.0 / (double)count), a = G, b = -1, s1, s2;
 	if (scaled(c, &p, G, &a, &b)) { /* G = a * b: the sums of a, b outside */
 		Shape bs = gr_val(c, b)->shape;
-		int s1 = gr_unbroadcast(c, a, &bs);
-		int s2 = gr_unbroadcast(c, gr_bin(c, OP_MUL, a, p.xn), &bs);
-		int mid = gr_bin(c, OP_SUB, gr_bin(c, OP_SUB, a, gr_bin(c, OP_MUL, s1, inv)),
-				 gr_bin(c, OP_MUL, p.xn, gr_bin(c, OP_MUL, s2, inv)));
-		dx = gr_bin(c, OP_MUL, mid, gr_bin(c, OP_MUL, p.r, b));
+		s1 = gr_unbroadcast(c, a, &bs);
+		s2 = gr_unbroadcast(c, gr_bin(c, OP_MUL, a, p.xn), &bs);
 	} else {
-		int s1 = gr_reduce(c, OP_REDUCE_SUM, G, p.axes, p.naxes, 1);
-		int s2 = gr_reduce(c, OP_REDUCE_SUM, gr_bin(c, OP_MUL, G, p.xn), p.axes, p.naxes, 1);
-		int mid = gr_bin(c, OP_SUB, gr_bin(c, OP_SUB, G, gr_bin(c, OP_MUL, s1, inv)),
-				 gr_bin(c, OP_MUL, p.xn, gr_bin(c, OP_MUL, s2, inv)));
-		dx = gr_bin(c, OP_MUL, mid, p.r);
+		s1 = gr_reduce(c, OP_REDUCE_SUM, G, p.axes, p.naxes, 1);
+		s2 = gr_reduce(c, OP_REDUCE_SUM, gr_bin(c, OP_MUL, G, p.xn), p.axes, p.naxes, 1);
 	}
+	int mid = gr_bin(c, OP_SUB, gr_bin(c, OP_SUB, a, gr_bin(c, OP_MUL, s1, inv)),
+			 gr_bin(c, OP_MUL, p.xn, gr_bin(c, OP_MUL, s2, inv)));
+	int dx = gr_bin(c, OP_MUL, mid, b >= 0 ? gr_bin(c, OP_MUL, p.r, b) : p.r);
 	if (c->fail)
 		return -1;
 	if (!ir_shape_eq(&gr_val(c, dx)->shape, &xs)) {
