@@ -334,7 +334,8 @@ def main():
                 "Command: `%s`. Method: docs/benchmarks.md and bench/train_bench.py. "
                 "The ratio columns are nncc / PyTorch (%d threads): below 1, nncc is faster or "
                 "smaller.\n\n%s\n\n" % (
-                    datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"), cpu_model(), a.threads, tv, a.rounds, load0[0], load1[0],
+                    datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"), cpu_model(),
+                    a.threads, tv, a.rounds, load0[0], load1[0],
                     a.cmd or "bench/train_bench.py", a.threads, table))
         for n in notes:
             f.write("- %s\n" % n)
