@@ -19,7 +19,8 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         x = os.path.join(d, "x.npy")
         np.save(x, np.random.default_rng(0).standard_normal((2, 1, 28, 28)).astype(np.float32))
-        r = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "kprof", "kprof.py"), "--build", build,
+        kprof = os.path.join(ROOT, "bench", "kprof", "kprof.py")
+        r = subprocess.run([sys.executable, kprof, "--build", build,
                             os.path.join(ROOT, "examples", "fashion_cnn.onnx"), "--runs", "2",
                             "--nncc-arg=--shape", "--nncc-arg=input=2,1,28,28", "--keep", d,
                             "--", "--bench", "4", "-i", "input=" + x, "--threads", "1"],

@@ -60,7 +60,8 @@ assert_close(const float *got, const float *want, int64_t n, const char *what)
  * rounding follows the size of its terms, not of their sum, which a long
  * sum of random signs makes small (a weight gradient's 3200 terms). */
 static void
-assert_close_mag(const float *got, const float *want, const float *mag, double tol, int64_t n, const char *what)
+assert_close_mag(const float *got, const float *want, const float *mag, double tol, int64_t n,
+		 const char *what)
 {
 	for (int64_t i = 0; i < n; i++) {
 		double e = fabs((double)got[i] - want[i]);
