@@ -18,8 +18,9 @@
  *     reduction that depends on no output var keeps the kernel serial;
  *   - par_chunks = min(extent, PAR_MAX_CHUNKS), independent of the thread
  *     count so the artifact is the same for every machine;
- *   - vec_var is the innermost output var when the store and every load
- *     walk it with stride 1 or 0 and no reduction loop runs per element;
+ *   - vec_var is the innermost output var when it has at least
+ *     VEC_MIN_EXTENT iterations, the store and every load walk it with
+ *     stride 1 or 0 and no reduction loop runs per element;
  *     vec_width = vec_bytes / element size (0: the backend decides);
  *   - for a convolution's epilogue var 0 (the image) is not split: the
  *     backend applies the epilogue image by image right after the call
@@ -37,6 +38,10 @@ enum {
 	PAR_MIN_WORK = 32768, /* element operations below which a kernel stays serial */
 	PAR_MIN_EXTENT = 8,   /* iterations a var needs to be split across threads */
 	PAR_MAX_CHUNKS = 64,  /* chunks par_var is split into at most */
+	VEC_MIN_EXTENT = 4,   /* iterations the innermost var needs to be vectorized: a
+			       * shorter loop is unrolled whole (LLVM) and the next one
+			       * out vectorized, its stores interleaved (the max-pool
+			       * adjoint's [.., B, 2] phases) */
 };
 
 /* --- the expression DAG ---------------------------------------------------- */
@@ -238,7 +243,7 @@ static void sched_loops(const KernelList *kl, Kernel *k, int first, int vec_byte
 	s->vec_var = -1;
 	s->vec_width = 0;
 	int v = nout - 1;
-	if (nout > 0 && k->extent[v] >= 2 && !inner_reduce && k->out_idx.k[v] == 1 && unit_stride(&d, v)) {
+	if (nout > 0 && k->extent[v] >= VEC_MIN_EXTENT && !inner_reduce && k->out_idx.k[v] == 1 && unit_stride(&d, v)) {
 		s->vec_var = v;
 		int64_t es = (int64_t)ir_dtype_size(kl->buf[k->out].dtype);
 		if (vec_bytes > 0 && es > 0 && vec_bytes / es >= 2)

@@ -23,7 +23,8 @@
  * Producers are inlined only where they are computed once per point of
  * their reader (no broadcast recomputation) — except the per-row values
  * that derive from a reduction (sqrt(var + eps) read by every element of
- * its row), which backends hoist out of the loops they do not depend on —
+ * its row), which backends hoist out of the loops they do not depend on,
+ * and the affine moves (slice, expand, transpose), one load each —
  * and a group's expression tree
  * (shared nodes counted per use) stays within FUSE_MAX_TREE graph nodes so
  * naive tree walkers stay cheap. The indexing ops (slice, expand, trilu,
@@ -224,6 +225,19 @@ static bool from_reduce(const Fuse *F, int v, int depth)
 	return false;
 }
 
+/* Whether value v is a slice, expand or transpose: one affine load from
+ * its input's buffer per point (a move never inlines its own producer),
+ * so a broadcast read of it recomputes nothing (the max-pool adjoint's
+ * shifted windows, read by every phase). */
+static bool affine_move(const Fuse *F, int v)
+{
+	const Graph *g = F->g;
+	if (g->val[v].kind != VK_NODE || F->role[g->val[v].def] != RO_MOVE)
+		return false;
+	Op op = g->node[g->val[v].def].op;
+	return op == OP_SLICE || op == OP_EXPAND || op == OP_TRANSPOSE;
+}
+
 /* Whether member m reads its k-th input where it computes each output point
  * once per input point: the pointwise input of a full-size operand (or of
  * a per-row value from a reduction), or the data input of a reduction,
@@ -239,7 +253,7 @@ static bool inlinable_read(const Fuse *F, int m, int k)
 		if (n->op == OP_BATCHNORM && k != 0)
 			return false; /* per-channel parameters */
 		return ir_shape_numel(&g->val[n->in[k]].shape) == ir_shape_numel(&g->val[n->out[0]].shape) ||
-		       from_reduce(F, n->in[k], 0);
+		       from_reduce(F, n->in[k], 0) || affine_move(F, n->in[k]);
 	case RO_REDUCE: case RO_POOL: case RO_SOFTMAX:
 		return k == 0;
 	default:

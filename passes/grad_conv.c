@@ -14,12 +14,16 @@
  *                 only to the first offset holding the window's maximum
  *                 (PyTorch's choice of one arg-max, found on the strided
  *                 sub-grids of the padded input each offset sees); each
- *                 input position pulls (gathers with constant indices)
- *                 what the windows that see it send, so no tensor larger
- *                 than the padded input is made; windows that tile the
- *                 input (stride = kernel, no padding) send their adjoint
- *                 to the arg-max offset of a [N, C, OH, kh, OW, kw] view
- *                 with one elementwise select instead.
+ *                 input position pulls what the windows that see it
+ *                 send, so no tensor larger than the padded input is
+ *                 made: avgpool by gathers with constant indices, maxpool
+ *                 on the phase view [N, C, H/s, s, W/s, s] of the input,
+ *                 where each window shift is an affine slice of the
+ *                 output grid and each phase's offset a broadcast constant
+ *                 (one elementwise kernel, no gathers); windows that tile
+ *                 the input (stride = kernel, no padding) send their
+ *                 adjoint to the arg-max offset of a [N, C, OH, kh, OW, kw]
+ *                 view with one elementwise select.
  * Strided placement is reshape + pad (a dilation), negative padding is a
  * slice (a gather with stepping constant indices). */
 #include "grad.h"
@@ -287,23 +291,6 @@ static void pool_geom(const GradCtx *c, const Geo *q, int x, int y, Pool *p)
 	}
 }
 
-/* t[:, :, A, B] read at the flat spatial positions of constant k ([R, S]
- * row-major offsets into A x B): one gather on the flattened spatial
- * axes, so it loads straight from t's buffer inside its reader's kernel
- * (a chain of two gathers would materialize the inner one). Result
- * [N, C, R, S]. */
-static int flat_gather_k(GradCtx *c, int t, int k)
-{
-	if (c->fail)
-		return t;
-	Shape ts = shape_of(c, t);
-	int64_t d[3] = {ts.d[0].n, ts.d[1].n, ts.d[2].n * ts.d[3].n};
-	int flat = reshape_to(c, t, 3, d);
-	int nd = gr_begin(c, OP_GATHER, (int[]){flat, k}, 2);
-	ir_set_int(c->g, nd, "axis", 2);
-	return gr_end(c, nd, flat);
-}
-
 /* The sub-grid xp[:, :, o*s + i*d, ..] of the padded input for offset
  * (i, j): a strided slice, which its reader loads in place (affine, the
  * pad folded into the loads) */
@@ -319,33 +306,6 @@ static int window(GradCtx *c, int xp, const Pool *p, int64_t i, int64_t j)
 	ir_set_ints(c->g, n, "axes", (int64_t[]){2, 3}, 2);
 	ir_set_ints(c->g, n, "steps", p->st, 2);
 	return gr_end(c, n, xp);
-}
-
-/* The windows that see each input position along axis a, in slots: for
- * input position h, slot u holds the u-th offset i (increasing) whose
- * window o (o * s + i * d == h + pad) exists, as off[u*in + h] = i and
- * src[u*in + h] = o (k*in entries each); a slot past the last such offset holds src = out (one
- * past the last output: a sentinel row the caller pads with a value that
- * contributes nothing) and off = -1. Returns the slots, the most offsets
- * any position has (ceil(k / s) at dilation 1; k at stride 1). */
-static int slots(const Pool *p, int a, int64_t *src, int64_t *off)
-{
-	int n = 0;
-	for (int64_t h = 0; h < p->in[a]; h++) {
-		int u = 0;
-		for (int64_t i = 0; i < p->k[a]; i++) {
-			int64_t r = h + p->pads[a] - i * p->dil[a];
-			if (r < 0 || r % p->st[a] || r / p->st[a] >= p->out[a])
-				continue;
-			src[u * p->in[a] + h] = r / p->st[a];
-			off[u * p->in[a] + h] = i;
-			u++;
-		}
-		n = u > n ? u : n;
-		for (; u < p->k[a]; u++)
-			src[u * p->in[a] + h] = p->out[a], off[u * p->in[a] + h] = -1;
-	}
-	return n;
 }
 
 /* The source of one window offset along axis a: for each input position h,
@@ -414,13 +374,120 @@ static int tiled_adjoint(GradCtx *c, const Pool *p, int arg, int g, DType t)
 	return reshape_to(c, dx, 4, (int64_t[]){N, C, p->in[0], p->in[1]});
 }
 
+/* The window shifts of one axis in the phase form of the adjoint: input
+ * position h = s * a + ph (phase ph in [0, s)) is seen by window a + t at
+ * offset i where i * d == ph + pad - s * t, 0 <= i < k. The shifts some
+ * phase sees run from *t0 (returned count of them, consecutive, so the
+ * windows in increasing order); *off (allocated) holds, at (t - *t0) * s
+ * + ph, that offset i or -1. */
+static int shifts(const Pool *p, int a, int64_t *t0, int64_t **off)
+{
+	int64_t s = p->st[a], d = p->dil[a], k = p->k[a], pb = p->pads[a];
+	int64_t lo = 0, hi = -1;
+	for (int64_t ph = 0; ph < s; ph++)
+		for (int64_t i = 0; i < k; i++) {
+			int64_t r = ph + pb - i * d; /* s * t */
+			if (r % s)
+				continue;
+			if (hi < lo)
+				lo = hi = r / s;
+			lo = r / s < lo ? r / s : lo, hi = r / s > hi ? r / s : hi;
+		}
+	int n = hi < lo ? 0 : (int)(hi - lo + 1);
+	*off = xmalloc((size_t)(n * s + 1) * sizeof **off);
+	for (int64_t t = lo; t <= hi; t++)
+		for (int64_t ph = 0; ph < s; ph++) {
+			int64_t r = ph + pb - s * t, i = r >= 0 && r % d == 0 ? r / d : -1;
+			(*off)[(t - lo) * s + ph] = i < k ? i : -1;
+		}
+	*t0 = lo;
+	return n;
+}
+
+/* x[:, :, a0:a0+A, :, b0:b0+B, :] of a 6-D [N, C, ., 1, ., 1] view: one
+ * slice, which its reader loads in place */
+static int phase_slice(GradCtx *c, int x, int64_t a0, int64_t A, int64_t b0, int64_t B)
+{
+	if (c->fail)
+		return x;
+	int n = gr_begin(c, OP_SLICE, (int[]){x}, 1);
+	ir_set_ints(c->g, n, "starts", (int64_t[]){a0, b0}, 2);
+	ir_set_ints(c->g, n, "ends", (int64_t[]){a0 + A, b0 + B}, 2);
+	ir_set_ints(c->g, n, "axes", (int64_t[]){2, 4}, 2);
+	return gr_end(c, n, x);
+}
+
+/* The max-pool adjoint in phase form: the input grid seen as [N, C, A,
+ * sh, B, sw] (rows s*a + ph, columns s*b + pw, padded up to whole
+ * strides), each input position pulls, from every window shift (t, u)
+ * that sees its phase, g[a + t, b + u] where the window's arg-max is the
+ * offset that sees it: a compare with a [sh, 1, sw] constant of offsets
+ * (never-matching where a phase is not seen) and a select, both read at
+ * affine positions of the padded arg-max and adjoint (shifts past either
+ * end read the sentinels none and 0). One elementwise kernel without
+ * gathers; the terms in increasing window order. */
+static int phase_adjoint(GradCtx *c, const Pool *p, int arg, int g, double none, double never)
+{
+	DType at = gr_val(c, arg)->dtype, t = gr_val(c, g)->dtype;
+	Shape gs = shape_of(c, g);
+	int64_t N = gs.d[0].n, C = gs.d[1].n, sh = p->st[0], sw = p->st[1];
+	int64_t A = (p->in[0] + sh - 1) / sh, B = (p->in[1] + sw - 1) / sw;
+	int64_t t0[2], *off[2];
+	int nt = shifts(p, 0, &t0[0], &off[0]), nu = shifts(p, 1, &t0[1], &off[1]);
+	/* sentinel rows: window a + t for a in [0, A) and every shift */
+	int64_t f[2] = {t0[0] < 0 ? -t0[0] : 0, t0[1] < 0 ? -t0[1] : 0};
+	int64_t e[2] = {A + t0[0] + nt - 1 - p->out[0], B + t0[1] + nu - 1 - p->out[1]};
+	int64_t pads[8] = {0, 0, f[0], f[1], 0, 0, e[0] > 0 ? e[0] : 0, e[1] > 0 ? e[1] : 0};
+	int64_t R = p->out[0] + pads[2] + pads[6], S = p->out[1] + pads[3] + pads[7];
+	int a6 = reshape_to(c, gr_padded(c, arg, pads, none), 6, (int64_t[]){N, C, R, 1, S, 1});
+	int g6 = reshape_to(c, gr_padded(c, g, pads, 0), 6, (int64_t[]){N, C, R, 1, S, 1});
+	Shape ws = ir_shape_make(3, (int64_t[]){sh, 1, sw});
+	int acc = -1;
+	for (int ti = 0; ti < nt && !c->fail; ti++)
+		for (int ui = 0; ui < nu && !c->fail; ui++) {
+			char *wd = xmalloc((size_t)(sh * sw) * ir_dtype_size(at));
+			for (int64_t m = 0; m < sh * sw; m++)
+				ir_elem_put(at, wd + (size_t)m * ir_dtype_size(at), never);
+			bool any = false;
+			for (int64_t ph = 0; ph < sh; ph++)
+				for (int64_t pw = 0; pw < sw; pw++) {
+					int64_t i = off[0][ti * sh + ph], j = off[1][ui * sw + pw];
+					if (i < 0 || j < 0)
+						continue;
+					any = true;
+					ir_elem_put(at, wd + (size_t)(ph * sw + pw) * ir_dtype_size(at), (double)(i * p->k[1] + j));
+				}
+			int want = any ? ir_add_const(c->g, "grad.off", at, ws, wd, (size_t)(sh * sw) * ir_dtype_size(at), false) : -1;
+			free(wd);
+			if (!any)
+				continue;
+			int64_t r0 = t0[0] + ti + f[0], c0 = t0[1] + ui + f[1];
+			int here = gr_bin(c, OP_EQUAL, phase_slice(c, a6, r0, A, c0, B), want);
+			int part = gr_where(c, here, phase_slice(c, g6, r0, A, c0, B), gr_scalar(c, t, 0));
+			acc = acc < 0 ? part : gr_bin(c, OP_ADD, acc, part);
+		}
+	free(off[0]), free(off[1]);
+	if (acc < 0) { /* no window sees any input */
+		Shape zs = ir_shape_make(6, (int64_t[]){N, C, A, sh, B, sw});
+		acc = gr_full(c, t, &zs, 0);
+	}
+	int dx = reshape_to(c, acc, 4, (int64_t[]){N, C, A * sh, B * sw});
+	if (c->fail || (A * sh == p->in[0] && B * sw == p->in[1]))
+		return dx;
+	int n = gr_begin(c, OP_SLICE, (int[]){dx}, 1); /* the whole strides' rows past the input */
+	ir_set_ints(c->g, n, "starts", (int64_t[]){0, 0}, 2);
+	ir_set_ints(c->g, n, "ends", p->in, 2);
+	ir_set_ints(c->g, n, "axes", (int64_t[]){2, 3}, 2);
+	return gr_end(c, n, dx);
+}
+
 enum { ARG_NONE = 255 }; /* a byte arg-max's "no window" (the sentinel row) */
 
-/* A pooling adjoint pulls rather than pushes: each input position gathers
+/* A pooling adjoint pulls rather than pushes: each input position reads
  * the adjoints of the (at most ceil(k / s) per axis) windows that see it,
- * one gather per window offset, so every term is a read of an output-grid
- * buffer and the sum of the terms is one chain of input-size kernels; no
- * tensor larger than the padded input is made. */
+ * so every term is a read of an output-grid buffer and the sum of the
+ * terms is one input-size kernel; no tensor larger than the padded input
+ * is made. */
 int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 {
 	Geo q;
@@ -451,43 +518,7 @@ int gr_maxpool(GradCtx *c, const int *gout, int *gin)
 		gin[0] = unlift(c, &q, tiled_adjoint(c, &p, arg, g, t), in(c, 0));
 		return 0;
 	}
-	arg = sentinel(c, arg, none);
-	int gs = sentinel(c, g, 0);
-	/* each input position sums, over the windows that see it, g where its
-	 * offset is the window's arg-max: one term per pair of slots (at
-	 * stride 2, 2 x 2 of the 3 x 3 offsets), each two gathers at one
-	 * constant index and a compare with a constant of the offsets; the
-	 * terms in increasing offset order, as the windows' are */
-	int64_t H = p.in[0], W = p.in[1];
-	int64_t *src[2], *off[2];
-	for (int a = 0; a < 2; a++) {
-		src[a] = xmalloc((size_t)(p.k[a] * p.in[a]) * sizeof *src[a]);
-		off[a] = xmalloc((size_t)(p.k[a] * p.in[a]) * sizeof *off[a]);
-	}
-	int nu = slots(&p, 0, src[0], off[0]), nv = slots(&p, 1, src[1], off[1]);
-	int64_t *ix = xmalloc((size_t)(H * W) * sizeof *ix);
-	Shape hs = ir_shape_make(2, p.in);
-	int acc = -1;
-	for (int u = 0; u < nu && !c->fail; u++)
-		for (int v = 0; v < nv && !c->fail; v++) {
-			int want = gr_full(c, at, &hs, 0);
-			char *wd = c->g->val[want].data;
-			for (int64_t h = 0; h < H; h++)
-				for (int64_t w = 0; w < W; w++) {
-					ix[h * W + w] = src[0][u * H + h] * (p.out[1] + 1) + src[1][v * W + w];
-					int64_t i = off[0][u * H + h], j = off[1][v * W + w];
-					ir_elem_put(at, wd + (size_t)(h * W + w) * ir_dtype_size(at),
-						    i < 0 || j < 0 ? never : (double)(i * p.k[1] + j));
-				}
-			int k = ir_add_const(c->g, "grad.pos", DT_I64, hs, ix, (size_t)(H * W) * sizeof *ix, false);
-			int here = gr_bin(c, OP_EQUAL, flat_gather_k(c, arg, k), want);
-			int part = gr_where(c, here, flat_gather_k(c, gs, k), gr_scalar(c, t, 0));
-			acc = acc < 0 ? part : gr_bin(c, OP_ADD, acc, part);
-		}
-	for (int a = 0; a < 2; a++)
-		free(src[a]), free(off[a]);
-	free(ix);
-	gin[0] = unlift(c, &q, acc, in(c, 0));
+	gin[0] = unlift(c, &q, phase_adjoint(c, &p, arg, g, none, never), in(c, 0));
 	return 0;
 }
 

@@ -104,6 +104,12 @@ static const PoolSpec p_2x2 = {{2, 2, 4, 6}, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1
 static const PoolSpec p_3x3 = {{1, 2, 7, 6}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 0, 0};
 static const PoolSpec p_dil = {{1, 1, 7, 7}, {2, 3}, {1, 2}, {0, 1, 1, 0}, {2, 1}, 0, 0};
 static const PoolSpec p_ceil = {{1, 2, 5, 6}, {2, 3}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, 0};
+/* stride 1 (every input in up to 9 windows), stride past the window
+ * (inputs no window sees), a dilation past the stride (window shifts
+ * apart): the phase form's other shapes */
+static const PoolSpec p_s1 = {{1, 2, 5, 6}, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 0, 0};
+static const PoolSpec p_gap = {{1, 1, 8, 7}, {2, 2}, {3, 3}, {0, 1, 0, 0}, {1, 1}, 0, 0};
+static const PoolSpec p_wide = {{1, 1, 9, 5}, {3, 2}, {1, 2}, {2, 0, 1, 1}, {4, 2}, 0, 0};
 static const PoolSpec p_cip = {{1, 2, 5, 5}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 0, 1};
 static const PoolSpec p_ceil_cip = {{1, 1, 6, 5}, {3, 2}, {2, 2}, {1, 0, 1, 1}, {1, 1}, 1, 1};
 
@@ -111,6 +117,9 @@ static Graph *mp_2x2(DType t) { return pool(t, OP_MAXPOOL, "maxpool", &p_2x2); }
 static Graph *mp_3x3(DType t) { return pool(t, OP_MAXPOOL, "maxpool_3x3", &p_3x3); }
 static Graph *mp_dil(DType t) { return pool(t, OP_MAXPOOL, "maxpool_dilation", &p_dil); }
 static Graph *mp_ceil(DType t) { return pool(t, OP_MAXPOOL, "maxpool_ceil", &p_ceil); }
+static Graph *mp_s1(DType t) { return pool(t, OP_MAXPOOL, "maxpool_stride1", &p_s1); }
+static Graph *mp_gap(DType t) { return pool(t, OP_MAXPOOL, "maxpool_gap", &p_gap); }
+static Graph *mp_wide(DType t) { return pool(t, OP_MAXPOOL, "maxpool_wide_dilation", &p_wide); }
 static Graph *ap_2x2(DType t) { return pool(t, OP_AVGPOOL, "avgpool", &p_2x2); }
 static Graph *ap_3x3(DType t) { return pool(t, OP_AVGPOOL, "avgpool_3x3", &p_3x3); }
 static Graph *ap_cip(DType t) { return pool(t, OP_AVGPOOL, "avgpool_cip", &p_cip); }
@@ -200,6 +209,9 @@ static const GcCase cases[] = {
 	{"maxpool_dilation", mp_dil, -1, 1, 0, false},
 	{"maxpool_ceil", mp_ceil, -1, 1, 0, false},
 	{"maxpool_relu", mp_relu, -1, 1, 0, false},
+	{"maxpool_stride1", mp_s1, -1, 1, 0, false},
+	{"maxpool_gap", mp_gap, -1, 1, 0, false},
+	{"maxpool_wide_dilation", mp_wide, -1, 1, 0, false},
 	{"avgpool", ap_2x2, -1, 1, 0, false},
 	{"avgpool_3x3", ap_3x3, -1, 1, 0, false},
 	{"avgpool_cip", ap_cip, -1, 1, 0, false},
