@@ -99,6 +99,7 @@ Kx *lw_red_at(Lower *L, int node, const Aff *coord);  /* lower_red.c */
 int lw_pointwise(Lower *L, int node, Kx *(*at)(Lower *L, int node, const Aff *coord)); /* lower_ew.c */
 int lw_elemwise(Lower *L, int node);
 int lw_pad(Lower *L, int node);
+Kx *lw_pad_at(Lower *L, int node, const Aff *coord); /* inlined into a reader */
 int lw_transpose(Lower *L, int node);
 /* A transpose's perm (its attribute, or the reversed axes) into perm[],
  * checked to be a permutation; 0, or -1 with lw_err. */

@@ -134,38 +134,39 @@ int lw_copy(Lower *L, int node, int src, int dst, const Value *v)
 }
 
 /* y[o] = x[o - begin] where 0 <= o - begin < dim, else value. */
-int lw_pad(Lower *L, int node)
+/* pad at output coordinates: the input's element at coord - begin, or
+ * value where that leaves the input (a guarded load); the input is a
+ * buffer, also where the pad is inlined into a reader (passes/fuse.c: a
+ * move never inlines its own producer). */
+Kx *lw_pad_at(Lower *L, int node, const Aff *coord)
 {
 	const Node *n = &L->g->node[node];
 	const Value *x = lw_in(L, node, 0), *y = lw_out(L, node);
 	int r = x->shape.rank;
 	const int64_t *pads;
-	if (ir_attr_ints(n, "pads", &pads) != 2 * r)
-		return lw_err(L, node, "pads needs %d values (begins then ends)", 2 * r);
-	if (y->dtype == DT_UNDEF)
-		return lw_unsupported(L, node, y->dtype);
-	int64_t st[IR_MAX_RANK];
-	lw_strides(&x->shape, st);
-	Aff idx;
-	memset(&idx, 0, sizeof idx);
-	for (int i = 0; i < r; i++) {
-		idx.k[i] = st[i];
-		idx.c = lw_add(L, idx.c, -lw_mul(L, pads[i], st[i]));
+	if (ir_attr_ints(n, "pads", &pads) != 2 * r) {
+		lw_err(L, node, "pads needs %d values (begins then ends)", 2 * r);
+		return NULL;
 	}
-	Kx *ld = kx_load(L, y->dtype, lw_inbuf(L, node, 0), idx);
+	if (y->dtype == DT_UNDEF) {
+		lw_unsupported(L, node, y->dtype);
+		return NULL;
+	}
+	Aff xc[IR_MAX_RANK];
+	memcpy(xc, coord, (size_t)r * sizeof *xc);
+	for (int i = 0; i < r; i++)
+		xc[i].c = lw_add(L, xc[i].c, -pads[i]);
+	Kx *ld = kx_load(L, y->dtype, lw_inbuf(L, node, 0), lw_linear(L, &x->shape, xc));
 	ld->fill = ir_attr_float(n, "value", 0);
-	for (int i = 0; i < r; i++) {
-		if (pads[i] <= 0 && pads[r + i] <= 0)
-			continue; /* o - begin always inside [0, dim) */
-		Aff e;
-		memset(&e, 0, sizeof e);
-		e.c = -pads[i];
-		e.k[i] = 1;
-		kx_guard(L, ld, e, 0, x->shape.d[i].n);
-	}
-	Kernel *k = lw_loop(L, node, &y->shape, lw_outbuf(L, node));
-	k->body = ld;
-	return 0;
+	for (int i = 0; i < r; i++)
+		if (pads[i] > 0 || pads[r + i] > 0) /* else coord - begin always inside [0, dim) */
+			kx_guard(L, ld, xc[i], 0, x->shape.d[i].n);
+	return ld;
+}
+
+int lw_pad(Lower *L, int node)
+{
+	return lw_pointwise(L, node, lw_pad_at);
 }
 
 /* y[o_0..o_r-1] = x[...] with input dim perm[i] walked by output var i. */

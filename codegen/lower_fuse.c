@@ -91,7 +91,7 @@ static bool is_move(const Node *n)
 {
 	switch (n->op) {
 	case OP_SLICE: case OP_EXPAND: case OP_TRILU: case OP_GATHER: case OP_GATHER_ELEMENTS:
-	case OP_GATHER_ND: case OP_TRANSPOSE:
+	case OP_GATHER_ND: case OP_TRANSPOSE: case OP_PAD:
 	case OP_RANDOM_UNIFORM: /* rng: lower_rng.c */
 		return true;
 	default:
@@ -262,7 +262,9 @@ static int check_member(Lower *L, int i, int gid, int root, int call)
 		if (v < 0 || !(g->val[v].kind == VK_NODE && L->nlive[g->val[v].def] &&
 			       g->node[g->val[v].def].group == gid))
 			continue;
-		if (i == call || (n->op == OP_BATCHNORM && k > 0) || (!pointwise(n) && k > 0) || is_move(n))
+		bool padded = k == 0 && (n->op == OP_SLICE || n->op == OP_EXPAND || n->op == OP_TRANSPOSE) &&
+			      g->node[g->val[v].def].op == OP_PAD; /* a pad read in place */
+		if (i == call || (n->op == OP_BATCHNORM && k > 0) || (!pointwise(n) && k > 0) || (is_move(n) && !padded))
 			return lw_err(L, i, "fusion group %d: input %d cannot be computed inline", gid, k);
 	}
 	if (call >= 0 && i == root && i != call) {

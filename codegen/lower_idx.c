@@ -245,6 +245,7 @@ Kx *lw_idx_at(Lower *L, int node, const Aff *coord)
 	case OP_GATHER_ELEMENTS: return gather_elements_at(L, node, coord);
 	case OP_GATHER_ND: return gather_nd_at(L, node, coord);
 	case OP_TRANSPOSE: return transpose_at(L, node, coord);
+	case OP_PAD: return lw_pad_at(L, node, coord);
 	default:
 		lw_err(L, node, "internal error: not an indexing op");
 		return NULL;

@@ -24,7 +24,7 @@
  * their reader (no broadcast recomputation) — except the per-row values
  * that derive from a reduction (sqrt(var + eps) read by every element of
  * its row), which backends hoist out of the loops they do not depend on,
- * and the affine moves (slice, expand, transpose), one load each —
+ * and the affine moves (slice, expand, transpose, pad), one load each —
  * and a group's expression tree
  * (shared nodes counted per use) stays within FUSE_MAX_TREE graph nodes so
  * naive tree walkers stay cheap. The indexing ops (slice, expand, trilu,
@@ -32,9 +32,11 @@
  * at least FUSE_MIN_RUN elements, its last axes kept in place, so its
  * reader's loads stay contiguous over whole vectors: the activations'
  * [N, C, HW] -> [C, N, HW], not a 3x3 weight's [C, K, 9] -> [K, C, 9],
- * whose reader would loop over runs of 9) join as producers read once
- * per point, loading their own inputs from buffers (their index reads
- * happen inside the reader's kernel); they are never roots. Views, other data
+ * whose reader would loop over runs of 9; and pad, a guarded load) join
+ * as producers read once per point, loading their own inputs from
+ * buffers (their index reads happen inside the reader's kernel), except
+ * that a slice, expand or transpose reads a pad in place (the max pool's
+ * arg-max windows on its -inf-padded input); they are never roots. Views, other data
  * movement and loop matmuls end a group. Group ids are 1..n; 0 means
  * alone. -O0 fuses nothing. */
 #include "passes.h"
@@ -138,7 +140,7 @@ static Role role_of(const Graph *g, const Node *n)
 	case OP_SOFTMAX: case OP_LOGSOFTMAX:
 		return ir_dtype_is_float(y->dtype) && y->shape.rank >= 1 ? RO_SOFTMAX : RO_NONE;
 	case OP_SLICE: case OP_EXPAND: case OP_TRILU: case OP_GATHER: case OP_GATHER_ELEMENTS:
-	case OP_GATHER_ND:
+	case OP_GATHER_ND: case OP_PAD:
 		return RO_MOVE;
 	case OP_RANDOM_UNIFORM: /* rng: a pure function of the index, drawn where it is read */
 		return RO_MOVE;
@@ -225,17 +227,16 @@ static bool from_reduce(const Fuse *F, int v, int depth)
 	return false;
 }
 
-/* Whether value v is a slice, expand or transpose: one affine load from
- * its input's buffer per point (a move never inlines its own producer),
- * so a broadcast read of it recomputes nothing (the max-pool adjoint's
- * shifted windows, read by every phase). */
+/* Whether value v is a slice, expand, transpose or pad: one affine load
+ * (guarded, for a pad) per point, so a broadcast read of it recomputes
+ * nothing (the max-pool adjoint's shifted windows, read by every phase). */
 static bool affine_move(const Fuse *F, int v)
 {
 	const Graph *g = F->g;
 	if (g->val[v].kind != VK_NODE || F->role[g->val[v].def] != RO_MOVE)
 		return false;
 	Op op = g->node[g->val[v].def].op;
-	return op == OP_SLICE || op == OP_EXPAND || op == OP_TRANSPOSE;
+	return op == OP_SLICE || op == OP_EXPAND || op == OP_TRANSPOSE || op == OP_PAD;
 }
 
 /* Whether member m reads its k-th input where it computes each output point
@@ -256,6 +257,9 @@ static bool inlinable_read(const Fuse *F, int m, int k)
 		       from_reduce(F, n->in[k], 0) || affine_move(F, n->in[k]);
 	case RO_REDUCE: case RO_POOL: case RO_SOFTMAX:
 		return k == 0;
+	case RO_MOVE: /* an affine move reads a pad in place: composed guarded loads */
+		return k == 0 && affine_move(F, n->out[0]) && n->op != OP_PAD &&
+		       g->val[n->in[0]].kind == VK_NODE && g->node[g->val[n->in[0]].def].op == OP_PAD;
 	default:
 		return false; /* a call reads its operands itself */
 	}

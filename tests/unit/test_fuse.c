@@ -397,6 +397,47 @@ static void test_transpose_producers(void **state)
 	ir_graph_free(g);
 }
 
+/* A pad is a guarded load: read in place by a pointwise reader and by a
+ * strided slice (the max pool's arg-max windows on its -inf-padded
+ * input), never computed into a buffer of its own; a slice read under a
+ * broadcast is inlined too (one load per point). */
+static void test_pad_producers(void **state)
+{
+	(void)state;
+	for (int kind = 0; kind < 2; kind++) { /* pad -> mul; pad -> slice (steps 2) -> mul */
+		Graph *g = ir_graph_new("m");
+		int x = ir_add_input(g, "x", DT_F32, S(2, 3, 5, 6));
+		int m = ir_add_input(g, "m", DT_F32, kind ? S(2, 3, 4, 4) : S(2, 3, 7, 8));
+		int xr = op(g, OP_RELU, "r", IN(x));
+		int p = op(g, OP_PAD, "p", IN(xr));
+		ir_set_ints(g, def(g, p), "pads", A(0, 0, 1, 1, 0, 0, 1, 1), 8);
+		ir_set_float(g, def(g, p), "value", -2.5);
+		int v = p;
+		if (kind) {
+			v = op(g, OP_SLICE, "s", IN(p));
+			ir_set_ints(g, def(g, v), "starts", A(0, 1), 2);
+			ir_set_ints(g, def(g, v), "ends", A(7, 8), 2);
+			ir_set_ints(g, def(g, v), "axes", A(2, 3), 2);
+			ir_set_ints(g, def(g, v), "steps", A(2, 2), 2);
+		}
+		ir_add_output(g, op(g, OP_MUL, "y", IN(v, m)));
+		expect(g, 2, 1, kind ? 4 : 3); /* relu; pad (+ slice) + mul */
+		assert_int_not_equal(g->node[def(g, p)].group, 0);
+		ir_graph_free(g);
+	}
+	Graph *g = ir_graph_new("m");
+	int x = ir_add_input(g, "x", DT_F32, S(2, 5, 1, 6));
+	int m = ir_add_input(g, "m", DT_F32, S(2, 4, 3, 6));
+	int s = op(g, OP_SLICE, "s", IN(op(g, OP_RELU, "r", IN(x))));
+	ir_set_ints(g, def(g, s), "starts", A(1), 1);
+	ir_set_ints(g, def(g, s), "ends", A(5), 1);
+	ir_set_ints(g, def(g, s), "axes", A(1), 1);
+	ir_add_output(g, op(g, OP_MUL, "y", IN(s, m))); /* s read 3 times per element */
+	expect(g, 2, 1, 3);
+	assert_int_not_equal(g->node[def(g, s)].group, 0);
+	ir_graph_free(g);
+}
+
 /* --- -O0, views, bad groups ------------------------------------------------------------ */
 
 static void test_O0_and_views(void **state)
@@ -469,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_reduce_producers),
 		cmocka_unit_test(test_pool_producers),
 		cmocka_unit_test(test_transpose_producers),
+		cmocka_unit_test(test_pad_producers),
 		cmocka_unit_test(test_O0_and_views),
 		cmocka_unit_test(test_bad_groups),
 	};
