@@ -223,6 +223,23 @@ static int place_padded(GradCtx *c, int g, int axis, int64_t s, int64_t off, int
 	return s > 1 ? gr_place(c, g, axis, s, 0, d * s) : g;
 }
 
+/* g [N, C, OH, OW] placed at rows o * s0 + off0 and columns o * s1 + off1
+ * of an [N, C, H, W] result, zeros elsewhere: one pad of the [N, C, OH, 1,
+ * OW, 1] view (a kernel whose loop stores each row's phases interleaved,
+ * not one pad per axis), then, where that grid does not already span
+ * [0, H) x [0, W), its rows and columns shifted into place (gr_place). */
+static int place2d(GradCtx *c, int g, const int64_t *s, const int64_t *off, int64_t H, int64_t W)
+{
+	Shape gs = shape_of(c, g);
+	int64_t N = gs.d[0].n, C = gs.d[1].n, OH = gs.d[2].n, OW = gs.d[3].n;
+	int64_t i0 = ((off[0] % s[0]) + s[0]) % s[0], i1 = ((off[1] % s[1]) + s[1]) % s[1];
+	int v = reshape_to(c, g, 6, (int64_t[]){N, C, OH, 1, OW, 1});
+	int64_t pads[12] = {0, 0, 0, i0, 0, i1, 0, 0, 0, s[0] - 1 - i0, 0, s[1] - 1 - i1};
+	v = reshape_to(c, gr_padded(c, v, pads, 0), 4, (int64_t[]){N, C, OH * s[0], OW * s[1]});
+	v = gr_place(c, v, 2, 1, off[0] - i0, H); /* element o now at o * s + i */
+	return gr_place(c, v, 3, 1, off[1] - i1, W);
+}
+
 int gr_conv(GradCtx *c, const int *gout, int *gin)
 {
 	Geo q;
@@ -235,8 +252,18 @@ int gr_conv(GradCtx *c, const int *gout, int *gin)
 	Shape xs = shape_of(c, x), ws = shape_of(c, w);
 	int64_t C = xs.d[1].n, H = xs.d[2].n, W = xs.d[3].n;
 	int64_t K = ws.d[0].n, Cg = ws.d[1].n, KH = ws.d[2].n, KW = ws.d[3].n, Kg = K / G;
-	static const int64_t one[2] = {1, 1};
-	if (c->need[0] && (st[0] > 1 || st[1] > 1)) {
+	static const int64_t one[2] = {1, 1}, none[4] = {0, 0, 0, 0};
+	if (c->need[0] && (st[0] > 1 || st[1] > 1) && KH == 1 && KW == 1) {
+		/* a strided 1x1 (ResNet's downsample): the 1x1 conv of g by the
+		 * transposed weights on the output grid, then placed at the
+		 * stride (every product lands; the transposed convolution's
+		 * col2im zeroed and scattered the whole input instead) */
+		int wt = reshape_to(c, w, 5, (int64_t[]){G, Kg, Cg, 1, 1});
+		wt = gr_transpose(c, wt, (int64_t[]){0, 2, 1, 3, 4}, 5);
+		wt = reshape_to(c, wt, 4, (int64_t[]){C, Kg, 1, 1});
+		int d = conv(c, g, wt, one, none, one, G);
+		gin[0] = unlift(c, &q, place2d(c, d, st, (int64_t[]){-pads[0], -pads[1]}, H, W), in(c, 0));
+	} else if (c->need[0] && (st[0] > 1 || st[1] > 1)) {
 		/* strided: the transposed convolution of g by w itself (the
 		 * conv over the stride-dilated g multiplied zeros: 3 of every
 		 * 4 products at stride 2); output_padding restores the rows

@@ -1,6 +1,6 @@
 /* test_grad_conv.c — gradient checks (grad_check.h) of conv (strides,
  * asymmetric pads, dilations, groups, depthwise, a stride that skips input
- * rows), maxpool (overlapping windows, padding, dilations, ceil_mode) and
+ * rows, strided 1x1s), maxpool (overlapping windows, padding, dilations, ceil_mode) and
  * avgpool (count_include_pad both ways, ceil_mode), and a small CNN with
  * cross-entropy. */
 #include <setjmp.h>
@@ -42,6 +42,10 @@ static const ConvSpec c_dil = {{1, 2, 7, 6}, {2, 2, 2, 3}, {1, 2}, {0, 1, 2, 0},
 static const ConvSpec c_group = {{2, 4, 5, 5}, {6, 2, 3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 2, true};
 static const ConvSpec c_dw = {{1, 3, 6, 6}, {3, 1, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 3, false};
 static const ConvSpec c_skip = {{1, 2, 3, 4}, {2, 2, 1, 1}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, false};
+/* strided 1x1s (the input adjoint as a 1x1 conv placed at the stride):
+ * pads that move the grid off the input's first row, strides 2 x 3, groups */
+static const ConvSpec c_1x1_pad = {{1, 2, 5, 6}, {3, 2, 1, 1}, {2, 3}, {1, 0, 0, 2}, {1, 1}, 1, true};
+static const ConvSpec c_1x1_group = {{2, 4, 4, 4}, {6, 2, 1, 1}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 2, false};
 static const ConvSpec c_bigpad = {{1, 1, 3, 3}, {2, 1, 2, 2}, {1, 1}, {2, 2, 2, 2}, {1, 1}, 1, true};
 
 static Graph *cv_basic(DType t) { return conv(t, "conv", &c_basic); }
@@ -51,6 +55,8 @@ static Graph *cv_dil(DType t) { return conv(t, "conv_dilation", &c_dil); }
 static Graph *cv_group(DType t) { return conv(t, "conv_group", &c_group); }
 static Graph *cv_dw(DType t) { return conv(t, "conv_depthwise", &c_dw); }
 static Graph *cv_skip(DType t) { return conv(t, "conv_skip", &c_skip); }
+static Graph *cv_1x1_pad(DType t) { return conv(t, "conv_1x1_pad", &c_1x1_pad); }
+static Graph *cv_1x1_group(DType t) { return conv(t, "conv_1x1_group", &c_1x1_group); }
 static Graph *cv_bigpad(DType t) { return conv(t, "conv_bigpad", &c_bigpad); }
 
 /* conv_transpose x [N, C, H, W], w [C, K/G, kh, kw] */
@@ -200,6 +206,8 @@ static const GcCase cases[] = {
 	{"conv_group", cv_group, -1, 1, 0, false},
 	{"conv_depthwise", cv_dw, -1, 1, 0, false},
 	{"conv_skip", cv_skip, -1, 1, 0, false},
+	{"conv_1x1_pad", cv_1x1_pad, -1, 1, 0, false},
+	{"conv_1x1_group", cv_1x1_group, -1, 1, 0, false},
 	{"conv_bigpad", cv_bigpad, -1, 1, 0, false},
 	{"conv_transpose", ct_basic, -1, 1, 0, false},
 	{"conv_transpose_opad", ct_opad, -1, 1, 0, false},
