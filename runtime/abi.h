@@ -155,6 +155,23 @@ nncc_abi_conv_blocks(int64_t n, int64_t kw, int64_t ow, int64_t hw)
 	return kw > ow;
 }
 
+/* Images per GEMM of a convolution by im2col whose output plane (hw
+ * positions) is small, nncc_rt_conv2d_f32's path for most strided 3x3
+ * and 1x1 layers: the images' cols side by side, one GEMM of about 512
+ * columns with the weight packed once (image by image, ResNet-18's
+ * 7 x 7 stride-2 layer repacked its 4.7 MB weight 8 times for GEMMs of
+ * 49 columns), its product then copied out image by image; 1 from 256
+ * positions, where one image's GEMM is wide enough. The code generator
+ * adds nb * hw * (ckk + k/g) floats of scratch for it when nb > 1 (ckk:
+ * a group's channels times the window). */
+static inline int64_t
+nncc_abi_conv_images(int64_t n, int64_t hw)
+{
+	int64_t nb = hw < 256 && hw > 0 ? (512 + hw - 1) / hw : 1;
+
+	return nb < n ? nb : n;
+}
+
 /* Images per GEMM of such a convolution: enough for 512 GEMM columns. The
  * code generator sizes its scratch by these two rules. */
 static inline int64_t

@@ -113,7 +113,15 @@ typedef struct Conv {
 	const float *bias;       /* this group's bias, or NULL */
 	const RtEpi *ep;         /* the epilogue of the GEMMs' output, or NULL */
 	int64_t oy0, oy1;        /* a block of output rows in col (band_conv); else 0, OH */
+	int64_t ldc;             /* floats between col rows (images side by side, batch_conv); 0: a row's own */
 } Conv;
+
+/* Where col row r of a col of len floats per row starts. */
+static inline float *
+col_at(const Conv *v, int64_t r, int64_t len)
+{
+	return v->col + r * (v->ldc ? v->ldc : len);
+}
 
 enum { VEC_RUN = 256 }; /* floats: rows up to this long are gathered 16 at a time */
 
@@ -191,7 +199,7 @@ im2col_flat(const Conv *v, int64_t r0, int64_t r1)
 		const float *xc = v->xg + c * v->H * v->W;
 		const __m512i di = _mm512_set1_epi32((int32_t)(i * v->DH - v->PH));
 		const __m512i dj = _mm512_set1_epi32((int32_t)(j * v->DW - v->PW));
-		float *row = v->col + r * len;
+		float *row = col_at(v, r, len);
 		for (int64_t o = 0; o < len; o += 16) {
 			__mmask16 st = (__mmask16)rt_lanes(0, len - o);
 			__m512i iy = _mm512_add_epi32(_mm512_maskz_loadu_epi32(st, ys + o), di);
@@ -250,7 +258,7 @@ im2col_tiny(const Conv *v, int64_t r0, int64_t r1)
 			p0 = _mm512_maskz_loadu_ps(m0, xc);
 			p1 = _mm512_maskz_loadu_ps(m1, xc + 16);
 		}
-		_mm512_mask_storeu_ps(v->col + r * len, st, _mm512_maskz_permutex2var_ps(in[t], p0, idx[t], p1));
+		_mm512_mask_storeu_ps(col_at(v, r, len), st, _mm512_maskz_permutex2var_ps(in[t], p0, idx[t], p1));
 		if (++t == kk)
 			t = 0, c++;
 	}
@@ -285,7 +293,7 @@ im2col_rows(const Conv *v, int64_t r0, int64_t r1)
 		lo = lo > hi ? hi : lo;
 		/* input floats [lo*sw, (hi-1)*sw] from the row's column dj */
 		uint64_t lm = rt_lanes(lo * sw, (hi - 1) * sw + 1);
-		float *row = v->col + r * len;
+		float *row = col_at(v, r, len);
 		int64_t iy0 = i * v->DH - v->PH; /* input row of output row oy: oy*SH + iy0 */
 		for (int64_t o = 0, oy = v->oy0; o < len; o += step, oy += per) {
 			__m512 acc = _mm512_setzero_ps();
@@ -322,7 +330,7 @@ static inline ColRow
 col_row(const Conv *v, int64_t r, int64_t len)
 {
 	int64_t c = r / (v->KH * v->KW), j = r % v->KW;
-	ColRow cr = {.row = v->col + r * len, .xc = v->xg + c * v->H * v->W, .i = r / v->KW % v->KH,
+	ColRow cr = {.row = col_at(v, r, len), .xc = v->xg + c * v->H * v->W, .i = r / v->KW % v->KH,
 		     .off = j * v->DW - v->PW};
 
 	rt_valid_cols(cr.off, v->SW, v->W, v->OW, &cr.lo, &cr.hi);
@@ -620,6 +628,49 @@ band_conv(Conv *v, const nncc_abi_ctx *cx, const float *w, uint32_t g, const flo
 	v->oy0 = 0, v->oy1 = v->OH;
 }
 
+/* The images of a convolution with a small output plane in blocks of nb
+ * (nncc_abi_conv_images): the block's cols side by side (each image's
+ * im2col into its columns; ldc the block's width), one GEMM z = w_g * col
+ * (kg x nb*hw, after the cols in scratch), then z copied out image by
+ * image with the bias, and the epilogue applied to the block's planes.
+ * Each output is the GEMM's sum over the col rows, as image by image. */
+static void
+batch_conv(Conv *v, const nncc_abi_ctx *cx, int64_t N, int64_t nb, const float *x, const float *w,
+	   const float *bias, float *y, int64_t threads, const RtEpi *ep)
+{
+	float *col = v->col;
+
+	for (int64_t b0 = 0; b0 < N; b0 += nb) {
+		int64_t n = N - b0 < nb ? N - b0 : nb, cols = n * v->hw;
+		float *z = col + v->ckk * cols;
+		for (int64_t g = 0; g < v->G; g++) {
+			v->ldc = cols;
+			for (int64_t b = 0; b < n; b++) {
+				v->xg = x + ((b0 + b) * v->C + g * v->cg) * v->H * v->W;
+				v->col = col + b * v->hw;
+				if (threads > 1) {
+					Copy c = {v, rt_chunks(v->ckk, v->ckk * v->hw)};
+					cx->parallel_for(cx->pool, copy_chunk, &c, c.nchunk);
+				} else {
+					im2col(v, 0, v->ckk);
+				}
+			}
+			v->col = col, v->ldc = 0;
+			rt_gemm(cx, v->kg, cols, v->ckk, w + g * v->kg * v->ckk, v->ckk, 0, col, cols, 0, 0, z, cols);
+			for (int64_t b = 0; b < n; b++)
+				for (int64_t k = 0; k < v->kg; k++) {
+					float bk = bias ? bias[g * v->kg + k] : 0.0f;
+					float *yr = y + ((b0 + b) * v->K + g * v->kg + k) * v->hw;
+					const float *zr = z + k * cols + b * v->hw;
+					for (int64_t o = 0; o < v->hw; o++)
+						yr[o] = zr[o] + bk;
+				}
+		}
+		if (rt_epi_on(ep))
+			rt_epi_rows(ep, y + b0 * v->K * v->hw, v->hw, n * v->K, v->hw);
+	}
+}
+
 /* p = {n, c, h, w, k, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, group}.
  * x [N,C,H,W], w [K, C/G, kh, kw], bias [K] or NULL, y [N,K,oh,ow].
  * ph/pw are the top/left pads; the bottom/right ones follow from oh/ow.
@@ -714,6 +765,11 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 		rows = (v.OH + threads - 1) / threads;
 		if ((v.OH - (v.OH - 1) / rows * rows) * v.OW <= RT_GEMM_DOTS_MAX_N && v.hw > RT_GEMM_DOTS_MAX_N)
 			rows = v.OH;
+	}
+	int64_t nimg = fast ? 1 : nncc_abi_conv_images(N, v.hw);
+	if (nimg > 1) {
+		batch_conv(&v, cx, N, nimg, x, w, bias, y, threads, &ep);
+		return;
 	}
 	for (int64_t b = 0; b < N; b++)
 		for (int64_t g = 0; g < v.G; g++) {

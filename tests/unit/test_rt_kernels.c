@@ -348,6 +348,14 @@ test_conv2d(void **state)
 		{136, 2, 40, 40, 128, 40, 40, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
 		{64, 3, 29, 30, 72, 29, 30, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 		{64, 10, 28, 28, 64, 28, 28, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+		/* small planes, images side by side (nncc_abi_conv_images):
+		 * 7 images of 10 x 10 in blocks of 6 and 1, with a bias, and
+		 * grouped; ResNet's 7 x 7 stride-2 3x3 and 1x1, 3 images of 49
+		 * positions in one block */
+		{7, 8, 20, 20, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
+		{7, 8, 20, 20, 96, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 0},
+		{3, 32, 14, 14, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
+		{3, 32, 14, 14, 64, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0},
 	};
 	uint32_t seed = 7;
 	char what[64];
@@ -390,7 +398,11 @@ test_conv2d(void **state)
 		float *y = rnd_array(ny, &seed), *want = rnd_array(ny, &seed);
 		int64_t nsc = nncc_abi_conv_blocks(N, KW, OW, OH * OW)
 				  ? nncc_abi_wide_scratch(N, C, K, G, OH, OW, KH, KW, c[13], c[14])
-				     : (C / G) * KH * KW * OH * OW; /* the code generator's rule */
+				     : (C / G) * KH * KW * OH * OW; /* the code generator's rules */
+		int64_t nimg = nncc_abi_conv_images(N, OH * OW);
+		if (!nncc_abi_conv_blocks(N, KW, OW, OH * OW) && nimg > 1 &&
+		    nimg * OH * OW * ((C / G) * KH * KW + K / G) > nsc)
+			nsc = nimg * OH * OW * ((C / G) * KH * KW + K / G);
 		int wino = nncc_abi_wino(N, C, H, W, K, OH, OW, KH, KW, c[7], c[8], c[13], c[14], G);
 		if (wino && nncc_abi_wino_scratch(N, C, K, OH, OW, c[13], 0) > nsc)
 			nsc = nncc_abi_wino_scratch(N, C, K, OH, OW, c[13], 0);
