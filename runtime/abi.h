@@ -156,18 +156,22 @@ nncc_abi_conv_blocks(int64_t n, int64_t kw, int64_t ow, int64_t hw)
 }
 
 /* Images per GEMM of a convolution by im2col whose output plane (hw
- * positions) is small, nncc_rt_conv2d_f32's path for most strided 3x3
- * and 1x1 layers: the images' cols side by side, one GEMM of about 512
- * columns with the weight packed once (image by image, ResNet-18's
- * 7 x 7 stride-2 layer repacked its 4.7 MB weight 8 times for GEMMs of
- * 49 columns), its product then copied out image by image; 1 from 256
- * positions, where one image's GEMM is wide enough. The code generator
- * adds nb * hw * (ckk + k/g) floats of scratch for it when nb > 1 (ckk:
- * a group's channels times the window). */
+ * positions) is small and whose weight (kg filters of ckk floats a
+ * group) is large, nncc_rt_conv2d_f32's path for the deep strided 3x3
+ * layers: the images' cols side by side, one GEMM of about 512 columns
+ * with the weight packed once (image by image, ResNet-18's 7 x 7
+ * stride-2 layer repacked its 4.7 MB weight 8 times for GEMMs of 49
+ * columns), its product then copied out image by image; 1 from 256
+ * positions, where one image's GEMM is wide enough, and for weights under
+ * NNCC_ABI_CONV_IMAGES_MIN_W floats, whose repacking costs less than the
+ * copy out (its 1x1 stride-2 downsamples: 0.31 ms image by image, 0.35
+ * side by side). The code generator adds nb * hw * (ckk + kg) floats of
+ * scratch for it when nb > 1. */
+enum { NNCC_ABI_CONV_IMAGES_MIN_W = 1 << 18 };
 static inline int64_t
-nncc_abi_conv_images(int64_t n, int64_t hw)
+nncc_abi_conv_images(int64_t n, int64_t hw, int64_t ckk, int64_t kg)
 {
-	int64_t nb = hw < 256 && hw > 0 ? (512 + hw - 1) / hw : 1;
+	int64_t nb = hw < 256 && hw > 0 && ckk * kg >= NNCC_ABI_CONV_IMAGES_MIN_W ? (512 + hw - 1) / hw : 1;
 
 	return nb < n ? nb : n;
 }

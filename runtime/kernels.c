@@ -766,7 +766,7 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 		if ((v.OH - (v.OH - 1) / rows * rows) * v.OW <= RT_GEMM_DOTS_MAX_N && v.hw > RT_GEMM_DOTS_MAX_N)
 			rows = v.OH;
 	}
-	int64_t nimg = fast ? 1 : nncc_abi_conv_images(N, v.hw);
+	int64_t nimg = fast ? 1 : nncc_abi_conv_images(N, v.hw, v.ckk, v.kg);
 	if (nimg > 1) {
 		batch_conv(&v, cx, N, nimg, x, w, bias, y, threads, &ep);
 		return;

@@ -189,7 +189,7 @@ static void conv_case(Shape sx, Shape sw, bool bias, const int64_t *st, const in
 		assert_int_equal(kl.buf[k->conv.scratch].kind, BUF_TEMP);
 		int64_t ckk = k->conv.c / group * k->conv.kh * k->conv.kw, hw = k->conv.oh * k->conv.ow;
 		int64_t want = ckk * hw; /* im2col of one image, or (runtime/abi.h) blocks of images */
-		int64_t nimg = nncc_abi_conv_images(k->conv.n, hw);
+		int64_t nimg = nncc_abi_conv_images(k->conv.n, hw, ckk, k->conv.k / group);
 		if (nncc_abi_conv_blocks(k->conv.n, k->conv.kw, k->conv.ow, hw))
 			want = nncc_abi_wide_scratch(k->conv.n, k->conv.c, k->conv.k, group, k->conv.oh, k->conv.ow,
 						     k->conv.kh, k->conv.kw, k->conv.dh, k->conv.dw);

@@ -348,13 +348,14 @@ test_conv2d(void **state)
 		{136, 2, 40, 40, 128, 40, 40, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
 		{64, 3, 29, 30, 72, 29, 30, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 		{64, 10, 28, 28, 64, 28, 28, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
-		/* small planes, images side by side (nncc_abi_conv_images):
-		 * 7 images of 10 x 10 in blocks of 6 and 1, with a bias, and
-		 * grouped; ResNet's 7 x 7 stride-2 3x3 and 1x1, 3 images of 49
-		 * positions in one block */
-		{7, 8, 20, 20, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
-		{7, 8, 20, 20, 96, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 0},
-		{3, 32, 14, 14, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
+		/* small planes of large weights, images side by side
+		 * (nncc_abi_conv_images): 17 images of 6 x 6 in blocks of 15
+		 * and 2, with a bias; grouped (two weights of 512 x 576); ResNet's
+		 * 7 x 7 stride-2 3x3, 3 images of 49 positions in one block; and
+		 * its 1x1 (a small weight: image by image) */
+		{17, 64, 12, 12, 512, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
+		{5, 128, 12, 12, 1024, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 0},
+		{3, 256, 14, 14, 512, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
 		{3, 32, 14, 14, 64, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0},
 	};
 	uint32_t seed = 7;
@@ -399,7 +400,7 @@ test_conv2d(void **state)
 		int64_t nsc = nncc_abi_conv_blocks(N, KW, OW, OH * OW)
 				  ? nncc_abi_wide_scratch(N, C, K, G, OH, OW, KH, KW, c[13], c[14])
 				     : (C / G) * KH * KW * OH * OW; /* the code generator's rules */
-		int64_t nimg = nncc_abi_conv_images(N, OH * OW);
+		int64_t nimg = nncc_abi_conv_images(N, OH * OW, (C / G) * KH * KW, K / G);
 		if (!nncc_abi_conv_blocks(N, KW, OW, OH * OW) && nimg > 1 &&
 		    nimg * OH * OW * ((C / G) * KH * KW + K / G) > nsc)
 			nsc = nimg * OH * OW * ((C / G) * KH * KW + K / G);
