@@ -3,7 +3,8 @@
  * strides 1 and 2 (the vector paths) and 3 (the scalar one), pads on
  * every side, windows past the end (ceil mode), dilations, padding
  * counted and not counted, rows of one vector and of several (inner
- * vectors read without masks), 1-D, a window taller than the vector
+ * vectors read without masks; a 3x3 max's rows in groups of up to four
+ * vectors), 1-D, a window taller than the vector
  * path takes, NaN propagation through max; the same bits on 1 and 3
  * threads; and the geometries nncc_abi_pool declines. */
 #include <stdarg.h>
@@ -37,6 +38,8 @@ test_pool_against_reference(void **state)
 	static const int64_t cases[][17] = {
 		{1, 64, 31, 31, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0},  /* SqueezeNet's, ceil mode */
 		{2, 3, 112, 112, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0}, /* ResNet's: inner vectors */
+		{1, 2, 9, 150, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0},   /* 150 wide: groups of 4, 4, 2 vectors */
+		{1, 2, 11, 301, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0},  /* stride 2, 151 wide: 4, 4, 2 */
 		{1, 5, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},   /* GoogLeNet's stride-1 branch */
 		{1, 4, 9, 40, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0, 0, 0},    /* LeNet's 2x2 */
 		{1, 3, 17, 50, 3, 5, 3, 3, 2, 1, 2, 2, 1, 1, 1, 0, 0},   /* stride 3: scalar */
