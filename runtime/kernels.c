@@ -479,6 +479,22 @@ wide_chunk(void *closure, int64_t ch)
 	}
 }
 
+/* A block's product z (kg rows of ld floats: images b0 .. b0+n-1 side
+ * by side, hw columns each) into y image by image, plus group g's bias. */
+static void
+copy_out(const Conv *v, float *y, const float *z, int64_t ld, int64_t b0, int64_t n, int64_t g,
+	 const float *bias)
+{
+	for (int64_t b = 0; b < n; b++)
+		for (int64_t k = 0; k < v->kg; k++) {
+			float bk = bias ? bias[g * v->kg + k] : 0.0f;
+			float *yr = y + ((b0 + b) * v->K + g * v->kg + k) * v->hw;
+			const float *zr = z + k * ld + b * v->hw;
+			for (int64_t o = 0; o < v->hw; o++)
+				yr[o] = zr[o] + bk;
+		}
+}
+
 /* A wide convolution (window wider than the output: the weight gradient,
  * whose window is a whole output adjoint, and whose output is a few
  * positions) over blocks of nb images (nncc_abi_wide_images): per group
@@ -509,14 +525,7 @@ wide_conv(Conv *v, int64_t N, const float *x, const float *w, const float *bias,
 			/* z (kg x rows) = w_g (kg x ckk) * col^T (col: rows x ckk) */
 			rt_gemm(cx, v->kg, rows, v->ckk, w + g * v->kg * v->ckk, v->ckk, 0, v->col, v->ckk, 1,
 				0, z, rows);
-			for (int64_t b = 0; b < n; b++)
-				for (int64_t k = 0; k < v->kg; k++) {
-					float bk = bias ? bias[g * v->kg + k] : 0.0f;
-					float *yr = y + ((b0 + b) * v->K + g * v->kg + k) * v->hw;
-					const float *zr = z + k * rows + b * v->hw;
-					for (int64_t o = 0; o < v->hw; o++)
-						yr[o] = zr[o] + bk;
-				}
+			copy_out(v, y, z, rows, b0, n, g, bias);
 		}
 }
 
@@ -657,14 +666,7 @@ batch_conv(Conv *v, const nncc_abi_ctx *cx, int64_t N, int64_t nb, const float *
 			}
 			v->col = col, v->ldc = 0;
 			rt_gemm(cx, v->kg, cols, v->ckk, w + g * v->kg * v->ckk, v->ckk, 0, col, cols, 0, 0, z, cols);
-			for (int64_t b = 0; b < n; b++)
-				for (int64_t k = 0; k < v->kg; k++) {
-					float bk = bias ? bias[g * v->kg + k] : 0.0f;
-					float *yr = y + ((b0 + b) * v->K + g * v->kg + k) * v->hw;
-					const float *zr = z + k * cols + b * v->hw;
-					for (int64_t o = 0; o < v->hw; o++)
-						yr[o] = zr[o] + bk;
-				}
+			copy_out(v, y, z, cols, b0, n, g, bias);
 		}
 		if (rt_epi_on(ep))
 			rt_epi_rows(ep, y + b0 * v->K * v->hw, v->hw, n * v->K, v->hw);
