@@ -403,10 +403,11 @@ static int tiled_adjoint(GradCtx *c, const Pool *p, int arg, int g, DType t)
 
 /* The window shifts of one axis in the phase form of the adjoint: input
  * position h = s * a + ph (phase ph in [0, s)) is seen by window a + t at
- * offset i where i * d == ph + pad - s * t, 0 <= i < k. The shifts some
- * phase sees run from *t0 (returned count of them, consecutive, so the
- * windows in increasing order); *off (allocated) holds, at (t - *t0) * s
- * + ph, that offset i or -1. */
+ * offset i where i * d == ph + pad - s * t, 0 <= i < k. The shifts run
+ * from *t0 to *t0 + n - 1 (n returned; increasing, so the windows in
+ * increasing order; with a dilation past the stride, some of them no
+ * phase sees); *off (allocated) holds, at (t - *t0) * s + ph, that
+ * offset i or -1. */
 static int shifts(const Pool *p, int a, int64_t *t0, int64_t **off)
 {
 	int64_t s = p->st[a], d = p->dil[a], k = p->k[a], pb = p->pads[a];
