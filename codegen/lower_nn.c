@@ -231,9 +231,9 @@ int lw_conv(Lower *L, int node)
 		if (!L->ovf && nncc_abi_conv_blocks(x->d[0].n, win.kern[1], ow, hw)) { /* blocks of images */
 			sz = nncc_abi_wide_scratch(x->d[0].n, c, kout, group, oh, ow, win.kern[0], win.kern[1],
 						   win.dil[0], win.dil[1]);
-		} else if (!L->ovf && nncc_abi_conv_images(x->d[0].n, hw, ckk, kout / group) > 1) { /* images side by side */
-			int64_t nimg = nncc_abi_conv_images(x->d[0].n, hw, ckk, kout / group);
-			int64_t b = lw_mul(L, lw_mul(L, nimg, hw), lw_add(L, ckk, kout / group));
+		} else if (!L->ovf) { /* images side by side (nb > 1): their cols and the product */
+			int64_t nb = nncc_abi_conv_images(x->d[0].n, hw, ckk, kout / group);
+			int64_t b = nb > 1 ? lw_mul(L, lw_mul(L, nb, hw), lw_add(L, ckk, kout / group)) : 0;
 			sz = b > sz ? b : sz;
 		}
 		if (!L->ovf && nncc_abi_wino(x->d[0].n, c, h, wd, kout, oh, ow, win.kern[0], win.kern[1],

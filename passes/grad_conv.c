@@ -318,21 +318,30 @@ static void pool_geom(const GradCtx *c, const Geo *q, int x, int y, Pool *p)
 	}
 }
 
+/* x[starts:ends:steps] on two axes: one slice, an affine move its reader
+ * loads in place (steps NULL: 1) */
+static int slice2(GradCtx *c, int x, const int64_t *axes, const int64_t *st, const int64_t *en,
+		  const int64_t *steps)
+{
+	if (c->fail)
+		return x;
+	int n = gr_begin(c, OP_SLICE, (int[]){x}, 1);
+	ir_set_ints(c->g, n, "starts", st, 2);
+	ir_set_ints(c->g, n, "ends", en, 2);
+	ir_set_ints(c->g, n, "axes", axes, 2);
+	if (steps)
+		ir_set_ints(c->g, n, "steps", steps, 2);
+	return gr_end(c, n, x);
+}
+
 /* The sub-grid xp[:, :, o*s + i*d, ..] of the padded input for offset
  * (i, j): a strided slice, which its reader loads in place (affine, the
  * pad folded into the loads) */
 static int window(GradCtx *c, int xp, const Pool *p, int64_t i, int64_t j)
 {
-	if (c->fail)
-		return xp;
 	int64_t st[2] = {i * p->dil[0], j * p->dil[1]};
 	int64_t en[2] = {st[0] + (p->out[0] - 1) * p->st[0] + 1, st[1] + (p->out[1] - 1) * p->st[1] + 1};
-	int n = gr_begin(c, OP_SLICE, (int[]){xp}, 1);
-	ir_set_ints(c->g, n, "starts", st, 2);
-	ir_set_ints(c->g, n, "ends", en, 2);
-	ir_set_ints(c->g, n, "axes", (int64_t[]){2, 3}, 2);
-	ir_set_ints(c->g, n, "steps", p->st, 2);
-	return gr_end(c, n, xp);
+	return slice2(c, xp, (int64_t[]){2, 3}, st, en, p->st);
 }
 
 /* The source of one window offset along axis a: for each input position h,
@@ -432,17 +441,10 @@ static int shifts(const Pool *p, int a, int64_t *t0, int64_t **off)
 	return n;
 }
 
-/* x[:, :, a0:a0+A, :, b0:b0+B, :] of a 6-D [N, C, ., 1, ., 1] view: one
- * slice, which its reader loads in place */
+/* x[:, :, a0:a0+A, :, b0:b0+B, :] of a 6-D [N, C, ., 1, ., 1] view */
 static int phase_slice(GradCtx *c, int x, int64_t a0, int64_t A, int64_t b0, int64_t B)
 {
-	if (c->fail)
-		return x;
-	int n = gr_begin(c, OP_SLICE, (int[]){x}, 1);
-	ir_set_ints(c->g, n, "starts", (int64_t[]){a0, b0}, 2);
-	ir_set_ints(c->g, n, "ends", (int64_t[]){a0 + A, b0 + B}, 2);
-	ir_set_ints(c->g, n, "axes", (int64_t[]){2, 4}, 2);
-	return gr_end(c, n, x);
+	return slice2(c, x, (int64_t[]){2, 4}, (int64_t[]){a0, b0}, (int64_t[]){a0 + A, b0 + B}, NULL);
 }
 
 /* The max-pool adjoint in phase form: the input grid seen as [N, C, A,
@@ -500,13 +502,10 @@ static int phase_adjoint(GradCtx *c, const Pool *p, int arg, int g, double none,
 		acc = gr_full(c, t, &zs, 0);
 	}
 	int dx = reshape_to(c, acc, 4, (int64_t[]){N, C, A * sh, B * sw});
-	if (c->fail || (A * sh == p->in[0] && B * sw == p->in[1]))
+	if (A * sh == p->in[0] && B * sw == p->in[1])
 		return dx;
-	int n = gr_begin(c, OP_SLICE, (int[]){dx}, 1); /* the whole strides' rows past the input */
-	ir_set_ints(c->g, n, "starts", (int64_t[]){0, 0}, 2);
-	ir_set_ints(c->g, n, "ends", p->in, 2);
-	ir_set_ints(c->g, n, "axes", (int64_t[]){2, 3}, 2);
-	return gr_end(c, n, dx);
+	/* the whole strides' rows past the input */
+	return slice2(c, dx, (int64_t[]){2, 3}, (int64_t[]){0, 0}, p->in, NULL);
 }
 
 enum { ARG_NONE = 255 }; /* a byte arg-max's "no window" (the sentinel row) */
