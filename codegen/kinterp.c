@@ -17,6 +17,7 @@
  * against its buffer, so a lowering bug is reported rather than read out
  * of bounds. */
 #include "kinterp.h"
+#include "../runtime/abi.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -432,11 +433,17 @@ static void run_conv(Interp *in)
 			int64_t x = ox * k->conv.sw + j * k->conv.dw - k->conv.pw;
 			if (y < 0 || y >= h || x < 0 || x >= w)
 				continue;
-			int64_t xi = ((n * k->conv.c + g * cg + c) * h + y) * w + x;
-			int64_t wi = ((o * cg + c) * kh + i) * kw + j;
+			/* NNCC_CONV_SWAP_* (group 1): planes [c][n], [c][k], [k][n]; taps reversed */
+			int sw = k->conv.swap;
+			int64_t xp = sw & NNCC_CONV_SWAP_X ? c * k->conv.n + n : n * k->conv.c + g * cg + c;
+			int64_t wp = sw & NNCC_CONV_SWAP_W ? c * k->conv.k + o : o * cg + c;
+			int64_t tap = sw & NNCC_CONV_FLIP_W ? kh * kw - 1 - (i * kw + j) : i * kw + j;
+			int64_t xi = (xp * h + y) * w + x;
+			int64_t wi = wp * kh * kw + tap;
 			s += load(in, k->conv.x, xi) * load(in, k->conv.wt, wi);
 		}
-		store(in, k->conv.y, ((n * k->conv.k + o) * k->conv.oh + oy) * k->conv.ow + ox, s);
+		int64_t yp = k->conv.swap & NNCC_CONV_SWAP_Y ? o * k->conv.n + n : n * k->conv.k + o;
+		store(in, k->conv.y, (yp * k->conv.oh + oy) * k->conv.ow + ox, s);
 	}
 }
 

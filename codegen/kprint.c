@@ -12,6 +12,7 @@
 #include <math.h>
 
 #include "codegen.h"
+#include "../runtime/abi.h"
 
 static const char *const kind_word[] = {
 	[BUF_INPUT] = "input", [BUF_OUTPUT] = "output", [BUF_PARAM] = "param", [BUF_TEMP] = "temp",
@@ -295,6 +296,11 @@ static void print_kernel(const KernelList *kl, int i, FILE *f)
 			k->conv.n, k->conv.c, k->conv.h, k->conv.w, k->conv.k, k->conv.oh, k->conv.ow,
 			k->conv.kh, k->conv.kw, k->conv.sh, k->conv.sw, k->conv.ph, k->conv.pw,
 			k->conv.dh, k->conv.dw, k->conv.group);
+		if (k->conv.swap) /* operands laid out otherwise (lower_swap.c) */
+			fprintf(f, " (%s%s%s%s)", k->conv.swap & NNCC_CONV_SWAP_X ? " x: [C, N]" : "",
+				k->conv.swap & NNCC_CONV_SWAP_W ? " w: [C, K]" : "",
+				k->conv.swap & NNCC_CONV_FLIP_W ? " w: flipped" : "",
+				k->conv.swap & NNCC_CONV_SWAP_Y ? " y: [K, N]" : "");
 		if (k->batch_call == KB_CALL_N)
 			fputs(" (N: the run's batch)", f);
 		if (k->conv.nd)

@@ -472,10 +472,13 @@ static int lower_node(Lower *L, int i)
 {
 	const Graph *g = L->g;
 	const Node *n = &g->node[i];
-	if (ir_ops[n->op].flags & OPF_VIEW) {
+	if ((ir_ops[n->op].flags & OPF_VIEW) || (L->absorbed && L->absorbed[i])) {
+		/* a view, or a transpose a conv reads or writes through (lower_swap.c) */
 		NN_ASSERT(n->nin >= 1 && n->in[0] >= 0 && L->vbuf[n->in[0]] >= 0);
-		for (int k = 0; k < n->nout; k++)
+		for (int k = 0; k < n->nout; k++) {
+			NN_ASSERT(L->vbuf[n->out[k]] < 0 || L->vbuf[n->out[k]] == L->vbuf[n->in[0]]);
 			L->vbuf[n->out[k]] = L->vbuf[n->in[0]];
+		}
 		return 0;
 	}
 	bool empty = false;
@@ -527,6 +530,8 @@ int cg_lower(const Graph *g, KernelList *kl, Diag *d)
 		rc = lw_check_groups(&L, &root);
 	if (rc == 0)
 		rc = assign_io(&L, vlive, copy);
+	if (rc == 0)
+		rc = lw_plan_swaps(&L);
 	for (int i = 0; i < g->nnode && rc == 0; i++) {
 		int gid = g->node[i].group;
 		if (nlive[i] && (gid <= 0 || root[gid] == i) && g->node[i].op != OP_ASSIGN)
@@ -550,6 +555,8 @@ int cg_lower(const Graph *g, KernelList *kl, Diag *d)
 	free(vlive);
 	free(copy);
 	free(root);
+	free(L.swap);
+	free(L.absorbed);
 	lw_free_fuse(&L);
 	if (rc == 0) {
 		lw_state_inplace(kl); /* training state: updates in place where safe */

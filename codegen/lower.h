@@ -31,7 +31,14 @@ typedef struct Lower {
 	int nmemo, capmemo;
 	int scope;      /* reduce body being built, 0 outside; entries made inside stay private to it */
 	int nscope;     /* scopes handed out */
+	/* layout copies folded into convolutions (lower_swap.c), per node */
+	int *swap;      /* a conv's NNCC_CONV_SWAP_* flags */
+	bool *absorbed; /* a transpose a conv reads or writes through: lowers as a view */
 } Lower;
+
+/* lower_swap.c: decides Lower.swap and Lower.absorbed before any node lowers
+ * (after the graph's own buffers are assigned) */
+int lw_plan_swaps(Lower *L);
 
 /* lower.c: diagnostics, buffers, kernels, affine helpers, Kx builders */
 int lw_err(Lower *L, int node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

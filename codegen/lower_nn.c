@@ -275,6 +275,7 @@ int lw_conv(Lower *L, int node)
 	k->conv.dw = win.dil[1];
 	k->conv.group = group;
 	k->conv.wino_u = wino_u;
+	k->conv.swap = L->swap ? L->swap[node] : 0;
 	return 0;
 }
 

@@ -128,12 +128,14 @@ void nncc_rt_matmul_f32(const float *a, const float *b, float *c,
 			int32_t nbatch, const int64_t *bext, const int64_t *sa,
 			const int64_t *sb, const int64_t *sc, int64_t m, int64_t n,
 			int64_t k, int32_t trans_a, int32_t trans_b, const void *ctx);
-/* p: n, c, h, w, k, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, group, wino_u
- * (17 values; wino_u 1: scratch also holds nncc_abi_wino_uscratch floats
- * for a Winograd transform of a weight that is not a constant; 2: and it
- * holds that transform already, made by the call just before on the
- * previous image of the same kernel, with the same ctx: the transform's
- * layout follows the GEMM tile, which may follow the thread count).
+/* p: n, c, h, w, k, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, group, wino_u,
+ * swap (18 values; wino_u 1: scratch also holds nncc_abi_wino_uscratch
+ * floats for a Winograd transform of a weight that is not a constant; 2:
+ * and it holds that transform already, made by the call just before on
+ * the previous image of the same kernel, with the same ctx: the
+ * transform's layout follows the GEMM tile, which may follow the thread
+ * count; swap: NNCC_CONV_SWAP_* flags, how x, w and y lie in their
+ * buffers).
  * ctx (added with the thread pool): the run's nncc_abi_ctx or NULL; its
  * threads do the im2col/bias copies and depthwise planes. epi, res: the
  * fused epilogue (nncc_abi_epi). Linked into each artifact, so this is no
@@ -141,6 +143,20 @@ void nncc_rt_matmul_f32(const float *a, const float *b, float *c,
 void nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias,
 			float *y, float *scratch, const int64_t *p, const void *ctx,
 			const struct nncc_abi_epi *epi, const float *res);
+/* How a convolution's operands lie in their buffers (p[17], group 1
+ * only; 0: as their shapes say). SWAP_X: x[n][c] is plane c * n_total + n
+ * (the buffer holds x transposed, [C, N, H, W]); SWAP_W: w[k][c] is plane
+ * c * K + k; FLIP_W: w's taps reversed, w[k][c][i][j] at tap (kh - 1 - i,
+ * kw - 1 - j) of its plane; SWAP_Y: y[n][k] is plane k * n_total + n. So
+ * a training step's layout copies around its gradient convolutions fold
+ * into the calls (codegen/lower_swap.c): a weight gradient reads the
+ * activations and the output adjoint as they are and writes the gradient
+ * in the weight's own layout; an input gradient reads the weight
+ * unflipped and untransposed. Any flags on any convolution compute the
+ * right result: nncc_abi_conv_swaps says which a geometry's fast paths
+ * take in place; others go through copies made by the call. */
+enum { NNCC_CONV_SWAP_X = 1, NNCC_CONV_SWAP_W = 2, NNCC_CONV_FLIP_W = 4, NNCC_CONV_SWAP_Y = 8 };
+
 /* Whether nncc_rt_conv2d_f32 runs a 2-D convolution of n images (window
  * width kw, output width ow, hw output positions per image) in blocks of
  * images, one GEMM per block: a window wider than the output (a weight
@@ -290,6 +306,27 @@ nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, in
 			       : 0;
 
 	return wino > need ? wino : need;
+}
+
+/* The NNCC_CONV_SWAP_* flags nncc_rt_conv2d_f32's fast paths take in
+ * place for a convolution of this geometry (p's order): a weight
+ * gradient's (a window wider than the output, nncc_abi_conv_blocks) by
+ * the Winograd weight gradient or the dot products, which read x's and
+ * w's planes and write y's wherever they lie. */
+enum { NNCC_ABI_LANES_MAX_C = 4 }; /* channels at most of a first layer's wide window across the lanes */
+static inline int
+nncc_abi_conv_swaps(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t kh, int64_t kw, int64_t sh,
+		    int64_t sw, int64_t dh, int64_t dw, int64_t g)
+{
+	/* (a weight gradient of a batch of NNCC_ABI_LANES_MAX_C or fewer
+	 * images may go across the lanes, runtime/conv_direct.c across_fits,
+	 * which reads its operands as their shapes say) */
+	if (g != 1 || c <= NNCC_ABI_LANES_MAX_C || !nncc_abi_conv_blocks(n, kw, ow, oh * ow))
+		return 0;
+	if (nncc_abi_wino_wgrad(n, k, g, oh, ow, kh, kw, sh, sw, dh, dw) ||
+	    (sh == 1 && sw == 1 && nncc_abi_wide_flat(n, c, k, g, oh, ow, kh, kw, dh, dw) > 0))
+		return NNCC_CONV_SWAP_X | NNCC_CONV_SWAP_W | NNCC_CONV_SWAP_Y;
+	return 0;
 }
 
 /* Images per GEMM of a transposed convolution (nncc_rt_convnd_f32) of n

@@ -449,7 +449,7 @@ across_fits(const int64_t *p)
 	if (p[10] != S || S < 1 || S > 4 || p[13] != 1 || p[14] != 1 || p[15] != 1 || K < 16 ||
 	    OW > ACROSS_RUN)
 		return 0;
-	if (C <= 4 && KH * KW >= ACROSS_MIN_TAPS)
+	if (C <= NNCC_ABI_LANES_MAX_C && KH * KW >= ACROSS_MIN_TAPS)
 		return 1;
 	/* not a window wider than the output (a weight gradient: its own
 	 * paths; LeNet's training step on two threads was 10% slower here) */

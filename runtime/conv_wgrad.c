@@ -44,6 +44,8 @@ typedef struct Flat {
 	int64_t P;      /* floats per (image, channel): DH*DW phase planes */
 	int64_t L;      /* floats of a run per channel: KH*Wq, rounded up to whole vectors */
 	int64_t nx;     /* (image, channel) planes of x */
+	int64_t xn, xc, wk, wc, yn, yk; /* floats between x's images and channels, w's filters and
+					   channels, y's images and filters (NNCC_CONV_SWAP_*) */
 } Flat;
 
 /* Planes [lo, hi) of xp, then of wp after x's: xp[n][c][py][px][a][b] =
@@ -55,7 +57,7 @@ flat_planes(const Flat *f, int64_t lo, int64_t hi)
 	for (int64_t q = lo; q < hi; q++) {
 		if (q >= f->nx) { /* a window plane */
 			int64_t kc = q - f->nx;
-			const float *s = f->w + kc * f->KH * f->KW;
+			const float *s = f->w + kc / f->C * f->wk + kc % f->C * f->wc;
 			float *d = f->wp + kc * f->L;
 			for (int64_t i = 0; i < f->KH; i++, s += f->KW, d += f->Wq) {
 				memcpy(d, s, (size_t)f->KW * sizeof(float));
@@ -64,7 +66,7 @@ flat_planes(const Flat *f, int64_t lo, int64_t hi)
 			memset(d, 0, (size_t)(f->L - f->KH * f->Wq) * sizeof(float));
 			continue;
 		}
-		const float *s = f->x + q * f->H * f->W;
+		const float *s = f->x + q / f->C * f->xn + q % f->C * f->xc;
 		float *d = f->xp + q * f->P;
 		for (int64_t py = 0; py < f->DH; py++)
 			for (int64_t px = 0; px < f->DW; px++)
@@ -204,13 +206,13 @@ dots_chunk(void *closure, int64_t ch)
 						t.x[j] = f->xp + (n * f->C + c0) * f->P + d->xoff[o0 + j];
 					for (int64_t k = k0; k < k1; k += kb) {
 						int rows = (int)(k1 - k < kb ? k1 - k : kb);
-						float *yk = f->y + (n * f->K + k) * d->hw;
+						float *yk = f->y + n * f->yn + k * f->yk;
 						for (int i = 0; i < kb; i++) /* missing rows repeat the last */
 							t.w[i] = f->wp + ((k + (i < rows ? i : rows - 1)) * f->C + c0) * lp;
 						dots_fns[ob].fn(&t);
 						for (int i = 0; i < rows; i++)
 							for (int j = 0; j < ob; j++) {
-								float *o = yk + i * d->hw + d->tap[o0 + j];
+								float *o = yk + i * f->yk + d->tap[o0 + j];
 								*o = c0 ? *o + part[i * MAX_OB + j] : part[i * MAX_OB + j];
 							}
 					}
@@ -258,6 +260,10 @@ rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float *y,
 	f.P = DH * DW * f.Hq * f.Wq;
 	f.L = (KH * f.Wq + 15) / 16 * 16;
 	f.nx = N * C;
+	int64_t swap = p[17], xhw = H * W, khw = KH * KW;
+	f.xn = swap & NNCC_CONV_SWAP_X ? xhw : C * xhw, f.xc = swap & NNCC_CONV_SWAP_X ? N * xhw : xhw;
+	f.wk = swap & NNCC_CONV_SWAP_W ? khw : C * khw, f.wc = swap & NNCC_CONV_SWAP_W ? K * khw : khw;
+	f.yn = swap & NNCC_CONV_SWAP_Y ? hw : K * hw, f.yk = swap & NNCC_CONV_SWAP_Y ? N * hw : hw;
 	/* scratch (need floats): xp (and slack: the last tap's run ends L -
 	 * KH*Wq + OW - 1 floats past its plane, on wp's zeros), wp, and the
 	 * taps in order or phase by phase, their offsets, and tiles of at most
@@ -309,6 +315,6 @@ rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float *y,
 		for (int64_t n = 0; n < N; n++)
 			for (int64_t k = 0; k < K; k++)
 				for (int64_t o = 0; o < hw; o++)
-					y[(n * K + k) * hw + o] += bias[k];
+					y[n * f.yn + k * f.yk + o] += bias[k];
 	return 1;
 }

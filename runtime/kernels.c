@@ -703,6 +703,10 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 
 	if (v.G <= 0 || v.C % v.G || v.K % v.G)
 		return;
+	if (p[17]) { /* operands transposed or flipped in their buffers (conv_swap.c) */
+		rt_conv2d_swapped(x, w, bias, y, scratch, p, cx, epi, res);
+		return;
+	}
 	v.cg = v.C / v.G;
 	v.kg = v.K / v.G;
 	v.ckk = v.cg * v.KH * v.KW;

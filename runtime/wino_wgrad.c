@@ -53,6 +53,9 @@ typedef struct WW {
 	float *y;
 	const float *bias;
 	int64_t N, C, H, W, K, KH, KW, PH, PW;
+	int64_t xn, xc;   /* floats from one plane of x to the next image's (n), channel's (c) */
+	int64_t wk, wc;   /* the same for the window's planes: filter (k), channel (c) */
+	int64_t yn, yk;   /* and for y's 3 x 3 outputs: image (n), filter (k) */
 	int m, nx;        /* the window tile, m x m (2 or 4), and the products, (m + 2)^2 */
 	int64_t th, tw;   /* tile rows and columns of a window plane */
 	int64_t lo, hi;   /* the block: tile rows [lo, hi) of all C * th */
@@ -154,14 +157,14 @@ __attribute__((always_inline, target("avx512f"))) static inline void
 v_tmpl(const WW *s, int64_t g0, int64_t g1, const int M)
 {
 	const int rows = M + 2, run = 14 / M;
-	int64_t xs = s->vs, hw = s->H * s->W, nx = 8 * s->ld;
+	int64_t xs = s->vs, nx = 8 * s->ld;
 
 	for (int64_t g = g0; g < g1; g++) {
 		int64_t n0 = 16 * g;
 		int nrow = s->N - n0 < 16 ? (int)(s->N - n0) : 16;
 		for (int64_t row = s->lo; row < s->hi; row++) {
 			int64_t c = row / s->th, ty = row % s->th, q0 = (row - s->lo) * s->tw;
-			const float *xc = s->x + (n0 * s->C + c) * hw;
+			const float *xc = s->x + n0 * s->xn + c * s->xc;
 			for (int64_t tx0 = 0; tx0 < s->tw; tx0 += run) {
 				int64_t cnt = s->tw - tx0 < run ? s->tw - tx0 : run, x0 = M * tx0 - s->PW;
 				__m512 col[6][16];
@@ -171,7 +174,7 @@ v_tmpl(const WW *s, int64_t g0, int64_t g1, const int M)
 						for (int j = 0; j < 16; j++)
 							col[u][j] = _mm512_setzero_ps();
 					else
-						cols16(xc + iy * s->W + x0, s->C * hw, nrow, -x0, s->W - x0, col[u]);
+						cols16(xc + iy * s->W + x0, s->xn, nrow, -x0, s->W - x0, col[u]);
 				}
 				float *o = s->v + n0 * s->ld + (q0 + tx0) * WW_MR; /* panel n0 / 8, then + 8 ld */
 				for (int64_t t = 0; t < cnt; t++, o += WW_MR)
@@ -252,7 +255,7 @@ __attribute__((always_inline, target("avx512f"))) static inline void
 u_tmpl(const WW *s, int64_t g0, int64_t g1, const int M)
 {
 	const int run = 16 / M;
-	int64_t xs = s->us, hw = s->KH * s->KW;
+	int64_t xs = s->us;
 
 	for (int64_t g = g0; g < g1; g++) {
 		int64_t k0 = 16 * g;
@@ -260,7 +263,7 @@ u_tmpl(const WW *s, int64_t g0, int64_t g1, const int M)
 		__mmask16 mk = (__mmask16)rt_lanes(0, nrow);
 		for (int64_t row = s->lo; row < s->hi; row++) {
 			int64_t c = row / s->th, ty = row % s->th, q0 = (row - s->lo) * s->tw;
-			const float *wc = s->w + (k0 * s->C + c) * hw;
+			const float *wc = s->w + k0 * s->wk + c * s->wc;
 			for (int64_t tx0 = 0; tx0 < s->tw; tx0 += run) {
 				int64_t cnt = s->tw - tx0 < run ? s->tw - tx0 : run, x0 = M * tx0;
 				__m512 col[4][16];
@@ -269,7 +272,7 @@ u_tmpl(const WW *s, int64_t g0, int64_t g1, const int M)
 						for (int j = 0; j < 16; j++)
 							col[u][j] = _mm512_setzero_ps();
 					else
-						cols16(wc + (M * ty + u) * s->KW + x0, s->C * hw, nrow, 0, s->KW - x0,
+						cols16(wc + (M * ty + u) * s->KW + x0, s->wk, nrow, 0, s->KW - x0,
 						       col[u]);
 				}
 				float *o = s->u + (q0 + tx0) * s->K + k0;
@@ -327,7 +330,7 @@ y_lanes(const WW *s, int64_t n)
 
 	for (; k + 16 <= s->K; k += 16) {
 		const float *m = s->mm + n * s->K + k;
-		float *y = s->y + (n * s->K + k) * 9;
+		float *y = s->y + n * s->yn + k * s->yk;
 		__m512 b = s->bias ? _mm512_loadu_ps(s->bias + k) : _mm512_setzero_ps(), t[3][4];
 		float o[9][16] __attribute__((aligned(64)));
 		for (int e = 0; e < 4; e++) { /* G^T down each column e */
@@ -347,9 +350,9 @@ y_lanes(const WW *s, int64_t n)
 			_mm512_store_ps(o[i * 3 + 1], r1);
 			_mm512_store_ps(o[i * 3 + 2], r2);
 		}
-		for (int l = 0; l < 16; l++) /* filter-major: the 16 filters' 144 floats */
+		for (int l = 0; l < 16; l++) /* filter-major: each filter's 9 floats */
 			for (int q = 0; q < 9; q++)
-				y[l * 9 + q] = o[q][l];
+				y[l * s->yk + q] = o[q][l];
 	}
 	return k;
 }
@@ -364,7 +367,7 @@ y_rows(const WW *s, int64_t n0, int64_t n1)
 	for (int64_t n = n0; n < n1; n++)
 		for (int64_t k = lanes ? y_lanes(s, n) : 0; k < s->K; k++) {
 			const float *m = s->mm + n * s->K + k;
-			float t[3][4], *y = s->y + (n * s->K + k) * 9, b = s->bias ? s->bias[k] : 0.0f;
+			float t[3][4], *y = s->y + n * s->yn + k * s->yk, b = s->bias ? s->bias[k] : 0.0f;
 			for (int e = 0; e < 4; e++) { /* G^T down each column e */
 				float m0 = m[(0 * 4 + e) * nk], m1 = m[(1 * 4 + e) * nk];
 				float m2 = m[(2 * 4 + e) * nk], m3 = m[(3 * 4 + e) * nk];
@@ -408,7 +411,7 @@ y_rows4(const WW *s, int64_t n0, int64_t n1)
 			int cnt = s->K - k < 16 ? (int)(s->K - k) : 16;
 			__mmask16 mk = (__mmask16)rt_lanes(0, cnt);
 			const float *m = s->mm + n * s->K + k;
-			float *y = s->y + (n * s->K + k) * 9;
+			float *y = s->y + n * s->yn + k * s->yk;
 			__m512 b = s->bias ? _mm512_maskz_loadu_ps(mk, s->bias + k) : _mm512_setzero_ps(), t[3][6];
 			float o[9][16] __attribute__((aligned(64)));
 			for (int e = 0; e < 6; e++) { /* G^T down each column e */
@@ -425,7 +428,7 @@ y_rows4(const WW *s, int64_t n0, int64_t n1)
 			}
 			for (int l = 0; l < cnt; l++) /* filter-major */
 				for (int q = 0; q < 9; q++)
-					y[l * 9 + q] = o[q][l];
+					y[l * s->yk + q] = o[q][l];
 		}
 }
 
@@ -474,6 +477,10 @@ rt_conv2d_wino_wgrad(const float *x, const float *w, const float *bias, float *y
 	int64_t rows = nncc_abi_wino_wgrad_rows(C, KH, KW);
 	s.ld = rows * s.tw;
 	s.n16 = (N + 15) / 16 * 16;
+	int64_t sw = p[17], hw = H * W, kk = KH * KW;
+	s.xn = sw & NNCC_CONV_SWAP_X ? hw : C * hw, s.xc = sw & NNCC_CONV_SWAP_X ? N * hw : hw;
+	s.wk = sw & NNCC_CONV_SWAP_W ? kk : C * kk, s.wc = sw & NNCC_CONV_SWAP_W ? K * kk : kk;
+	s.yn = sw & NNCC_CONV_SWAP_Y ? 9 : K * 9, s.yk = sw & NNCC_CONV_SWAP_Y ? N * 9 : 9;
 	s.mm = scratch;
 	s.v = s.mm + s.nx * N * K;
 	s.vs = s.n16 * s.ld + 16, s.us = s.ld * K + 16;

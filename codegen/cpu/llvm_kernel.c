@@ -482,10 +482,10 @@ static void conv_call(Kc *c, LLVMValueRef img, const CpuEpi *epi)
 {
 	Cg *cg = c->cg;
 	const Kernel *k = c->k;
-	int64_t p[17] = {
+	int64_t p[18] = {
 	    img ? 1 : k->conv.n, k->conv.c, k->conv.h, k->conv.w, k->conv.k, k->conv.oh, k->conv.ow, k->conv.kh,
 	    k->conv.kw, k->conv.sh, k->conv.sw, k->conv.ph, k->conv.pw, k->conv.dh, k->conv.dw, k->conv.group,
-	    k->conv.wino_u,
+	    k->conv.wino_u, k->conv.swap,
 	};
 	int64_t q[23] = { /* conv.nd: nncc_rt_convnd_f32's geometry */
 	    k->conv.transpose, img ? 1 : k->conv.n, k->conv.c, k->conv.d, k->conv.h, k->conv.w, k->conv.k,
@@ -503,14 +503,14 @@ static void conv_call(Kc *c, LLVMValueRef img, const CpuEpi *epi)
 	}
 	LLVMValueRef geo = !img && k->batch_call == KB_CALL_N
 	                       ? (k->conv.nd ? cpu_i64_array_at(c, q, 23, 1, c->batch)
-	                                     : cpu_i64_array_at(c, p, 17, 0, c->batch))
+	                                     : cpu_i64_array_at(c, p, 18, 0, c->batch))
 	                   : k->conv.nd ? i64_array(c, q, 23, "conv.q")
-	                                : i64_array(c, p, 17, "conv.p");
+	                                : i64_array(c, p, 18, "conv.p");
 	if (!k->conv.nd && k->conv.wino_u && img) {
 		/* image by image: the weight's Winograd transform, made in the
 		 * scratch by image 0's call, serves the later images (wino_u 2) */
 		p[16] = 2;
-		LLVMValueRef again = i64_array(c, p, 17, "conv.p");
+		LLVMValueRef again = i64_array(c, p, 18, "conv.p");
 		LLVMValueRef first = LLVMBuildICmp(cg->b, LLVMIntEQ, img, LLVMConstInt(LLVMTypeOf(img), 0, 0), "");
 		geo = LLVMBuildSelect(cg->b, first, geo, again, "");
 	}

@@ -17,6 +17,7 @@
  *     thread per output element. A fused epilogue runs after the call as
  *     the loop kernel `k<N>_e`, in place over the call's output. */
 #include "cu.h"
+#include "../../runtime/abi.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -441,8 +442,21 @@ static void cv_a(Cu *c)
 {
 	const Kernel *k = c->k;
 	int64_t kg = k->conv.k / k->conv.group, r = k->conv.c / k->conv.group * k->conv.kh * k->conv.kw;
+	int64_t kk = k->conv.kh * k->conv.kw;
 	cu_base(c, k->conv.wt);
-	fprintf(c->f, "[(g * %lldLL + i) * %lldLL + p]", (long long)kg, (long long)r);
+	if (!(k->conv.swap & (NNCC_CONV_SWAP_W | NNCC_CONV_FLIP_W))) {
+		fprintf(c->f, "[(g * %lldLL + i) * %lldLL + p]", (long long)kg, (long long)r);
+		return;
+	}
+	/* group 1, planes [c][k] and/or taps reversed (runtime/abi.h NNCC_CONV_SWAP_*) */
+	if (k->conv.swap & NNCC_CONV_SWAP_W)
+		fprintf(c->f, "[(p / %lldLL * %lldLL + i) * %lldLL + ", (long long)kk, (long long)k->conv.k, (long long)kk);
+	else
+		fprintf(c->f, "[(i * %lldLL + p / %lldLL) * %lldLL + ", (long long)(r / kk), (long long)kk, (long long)kk);
+	if (k->conv.swap & NNCC_CONV_FLIP_W)
+		fprintf(c->f, "%lldLL - p %% %lldLL]", (long long)(kk - 1), (long long)kk);
+	else
+		fprintf(c->f, "p %% %lldLL]", (long long)kk);
 }
 
 static void cv_b(Cu *c)
@@ -460,8 +474,12 @@ static void cv_store(Cu *c)
 	const Kernel *k = c->k;
 	int64_t kg = k->conv.k / k->conv.group, hw = k->conv.oh * k->conv.ow;
 	char idx[160], val[160];
-	snprintf(idx, sizeof idx, "(j / %lldLL * %lldLL + g * %lldLL + i) * %lldLL + j %% %lldLL", (long long)hw,
-		 (long long)k->conv.k, (long long)kg, (long long)hw, (long long)hw);
+	if (k->conv.swap & NNCC_CONV_SWAP_Y) /* group 1: planes [k][n] */
+		snprintf(idx, sizeof idx, "(i * %lldLL + j / %lldLL) * %lldLL + j %% %lldLL", (long long)k->conv.n,
+			 (long long)hw, (long long)hw, (long long)hw);
+	else
+		snprintf(idx, sizeof idx, "(j / %lldLL * %lldLL + g * %lldLL + i) * %lldLL + j %% %lldLL",
+			 (long long)hw, (long long)k->conv.k, (long long)kg, (long long)hw, (long long)hw);
 	if (k->conv.bias >= 0)
 		snprintf(val, sizeof val, "sum + ((const float *)(m + %lldLL))[g * %lldLL + i]",
 			 (long long)c->lay->boff[k->conv.bias], (long long)kg);
@@ -482,9 +500,11 @@ static void im2col_fn(Cu *c, int ki)
 	fprintf(c->f, "\tconst i64 xx = pix %% %lldLL * %lldLL + w %% %lldLL * %lldLL - %lldLL;\n",
 		(long long)k->conv.ow, (long long)k->conv.sw, (long long)k->conv.kw, (long long)k->conv.dw,
 		(long long)k->conv.pw);
-	fprintf(c->f, "\treturn y >= 0 && y < %lldLL && xx >= 0 && xx < %lldLL ? x[((n * %lldLL + ch) * %lldLL + y) * "
+	int sx = k->conv.swap & NNCC_CONV_SWAP_X; /* group 1: planes [c][n] */
+	fprintf(c->f, "\treturn y >= 0 && y < %lldLL && xx >= 0 && xx < %lldLL ? x[((%s * %lldLL + %s) * %lldLL + y) * "
 		      "%lldLL + xx] : 0.0f;\n}\n#define nn_im2col k%d_im2col\n", (long long)k->conv.h, (long long)k->conv.w,
-		(long long)k->conv.c, (long long)k->conv.h, (long long)k->conv.w, ki);
+		sx ? "ch" : "n", (long long)(sx ? k->conv.n : k->conv.c), sx ? "n" : "ch", (long long)k->conv.h,
+		(long long)k->conv.w, ki);
 }
 
 /* The general convolution (3-D windows, conv-transpose): one thread per

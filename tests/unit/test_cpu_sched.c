@@ -365,7 +365,7 @@ static void test_conv_epilogue(void **state)
 	T *t = conv_model("convep", w, b1, b2);
 	t->kl.k[0].sched.par_var = -1;
 	char *ir = emit_ir(t, 0);
-	assert_non_null(strstr(ir, "[17 x i64] [i64 1, i64 2, i64 5, i64 5, i64 4,"));
+	assert_non_null(strstr(ir, "[18 x i64] [i64 1, i64 2, i64 5, i64 5, i64 4,"));
 	free(ir);
 	float y0[CN * CK * CH * CH], y1[CN * CK * CH * CH], y2[CN * CK * CH * CH];
 	Lib l = build(t, 2);
@@ -395,7 +395,7 @@ static void test_conv_epilogue(void **state)
 	t = conv_model("convimg", w, b1, b2);
 	set_par(&t->kl.k[0], 0, 2);
 	ir = emit_ir(t, 0);
-	assert_non_null(strstr(ir, "[17 x i64] [i64 3, i64 2, i64 5, i64 5, i64 4,"));
+	assert_non_null(strstr(ir, "[18 x i64] [i64 3, i64 2, i64 5, i64 5, i64 4,"));
 	free(ir);
 	l = build(t, 2);
 	run_ctx(&l, (const void *[]){x, res}, (void *[]){y2}, &ctx);

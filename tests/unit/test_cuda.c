@@ -566,6 +566,26 @@ static void test_conv(void **state)
 	k2k->conv.wt = w2b;
 	k2k->conv.bias = -1;
 	k2k->conv.y = y2;
+	/* operands in other layouts (runtime/abi.h NNCC_CONV_SWAP_*): x [C, N],
+	 * w [C, K] with its taps reversed, y [K, N]; 2 images of 3 channels
+	 * 5 x 6, 4 filters 3 x 2, stride 1, pads 1 */
+	int x3 = input(t, "x3", DT_F32, shp(4, (int64_t)3, (int64_t)2, (int64_t)5, (int64_t)6));
+	int w3 = input(t, "w3", DT_F32, shp(4, (int64_t)3, (int64_t)4, (int64_t)3, (int64_t)2));
+	int y3 = output(t, "y3", DT_F32, shp(4, (int64_t)4, (int64_t)2, (int64_t)5, (int64_t)7));
+	Kernel *k3 = kernel(t, KK_CONV2D);
+	conv_geometry(k3, 2, 3, 5, 6, 4, 3, 2, 1, 1, 1, 1);
+	k3->conv.oh = 5;
+	k3->conv.ow = 7;
+	k3->conv.swap = NNCC_CONV_SWAP_X | NNCC_CONV_SWAP_W | NNCC_CONV_FLIP_W | NNCC_CONV_SWAP_Y;
+	k3->conv.x = x3;
+	k3->conv.wt = w3;
+	k3->conv.bias = bias;
+	k3->conv.y = y3;
+	float x3v[3 * 2 * 5 * 6], w3v[3 * 4 * 3 * 2];
+	for (int i = 0; i < 180; i++)
+		x3v[i] = (float)((i * 5) % 13) / 6 - 1;
+	for (int i = 0; i < 72; i++)
+		w3v[i] = (float)((i * 7) % 9) / 4 - 1;
 	float *xv = malloc(sizeof(float) * n * c * h * w), wv[6 * 2 * 3 * 2], bv[6];
 	float x2v[3 * 4 * 5], w2v[3 * 4 * 9];
 	for (int64_t i = 0; i < n * c * h * w; i++)
@@ -578,9 +598,11 @@ static void test_conv(void **state)
 		x2v[i] = (float)((i * 3) % 8) / 4 - 1;
 	for (int i = 0; i < 108; i++)
 		w2v[i] = (float)((i * 13) % 9) / 4 - 1;
-	Tensor in[5] = {tensor(DT_F32, shp(4, n, c, h, w), xv), tensor(DT_F32, shp(4, ko, c / group, kh, kw), wv),
+	Tensor in[7] = {tensor(DT_F32, shp(4, n, c, h, w), xv), tensor(DT_F32, shp(4, ko, c / group, kh, kw), wv),
 			tensor(DT_F32, shp(1, ko), bv), tensor(DT_F32, shp(4, (int64_t)1, c2, h2, w2), x2v),
-			tensor(DT_F32, shp(4, c2, k2, (int64_t)3, (int64_t)3), w2v)};
+			tensor(DT_F32, shp(4, c2, k2, (int64_t)3, (int64_t)3), w2v),
+			tensor(DT_F32, shp(4, (int64_t)3, (int64_t)2, (int64_t)5, (int64_t)6), x3v),
+			tensor(DT_F32, shp(4, (int64_t)3, (int64_t)4, (int64_t)3, (int64_t)2), w3v)};
 	check(t, in, 1e-5);
 	free(xv);
 	t_free(t);

@@ -213,6 +213,62 @@ static void test_conv(void **state)
 	conv_case(S(1, 2, 4, 4), S(2, 2, 1, 1), true, A(2, 2), NULL, NULL, 1, true);
 }
 
+/* A weight gradient as autodiff writes it (passes/grad_conv.c
+ * conv_wgrad): x [N, C, H, W] as [C, N, H, W] through a 5-D transpose,
+ * the output adjoint through a 4-D one, the result transposed back. The
+ * transposes fold into the call (lower_swap.c): one kernel, its operands
+ * read and its result written where they lie; a transposed value with
+ * another reader keeps its copy. cg_interp, which reads the flags, agrees
+ * with ir_eval. */
+static void wgrad_case(bool x_also_output)
+{
+	Graph *g = ir_graph_new("m");
+	int x = ir_add_input(g, "x", DT_F32, S(5, 6, 16, 16));
+	int dy = ir_add_input(g, "dy", DT_F32, S(5, 7, 16, 16));
+	int r = add(g, OP_RESHAPE, "r", IN(x));
+	ir_set_ints(g, r, "shape", A(5, 1, 6, 16, 16), 5);
+	int t = add(g, OP_TRANSPOSE, "xt", IN(out(g, r)));
+	ir_set_ints(g, t, "perm", A(2, 1, 0, 3, 4), 5);
+	int r2 = add(g, OP_RESHAPE, "r2", IN(out(g, t)));
+	ir_set_ints(g, r2, "shape", A(6, 5, 16, 16), 4);
+	int gt = add(g, OP_TRANSPOSE, "gt", IN(dy));
+	ir_set_ints(g, gt, "perm", A(1, 0, 2, 3), 4);
+	int cv = add(g, OP_CONV, "wgrad", IN(out(g, r2), out(g, gt)));
+	ir_set_ints(g, cv, "pads", A(1, 1, 1, 1), 4);
+	int back = add(g, OP_TRANSPOSE, "back", IN(out(g, cv)));
+	ir_set_ints(g, back, "perm", A(1, 0, 2, 3), 4);
+	ir_add_output(g, out(g, back));
+	if (x_also_output)
+		ir_add_output(g, out(g, t));
+	KernelList kl;
+	check_graph(g, &kl);
+	int conv = -1;
+	for (int i = 0; i < kl.nk; i++)
+		if (kl.k[i].kind == KK_CONV2D)
+			conv = i;
+	assert_true(conv >= 0);
+	assert_int_equal(nncc_abi_conv_swaps(6, 5, 7, 3, 3, 16, 16, 1, 1, 1, 1, 1),
+			 NNCC_CONV_SWAP_X | NNCC_CONV_SWAP_W | NNCC_CONV_SWAP_Y);
+	if (x_also_output) {
+		assert_int_equal(kl.k[conv].conv.swap, NNCC_CONV_SWAP_W | NNCC_CONV_SWAP_Y);
+		assert_int_equal(count_kind(&kl, KK_LOOP), 1); /* x's transpose, read twice */
+	} else {
+		assert_int_equal(kl.k[conv].conv.swap, NNCC_CONV_SWAP_X | NNCC_CONV_SWAP_W | NNCC_CONV_SWAP_Y);
+		assert_int_equal(kl.nk, 1);
+		assert_int_equal(kl.buf[kl.k[conv].conv.x].kind, BUF_INPUT);
+		assert_int_equal(kl.buf[kl.k[conv].conv.y].kind, BUF_OUTPUT);
+	}
+	cg_free(&kl);
+	ir_graph_free(g);
+}
+
+static void test_conv_swaps(void **state)
+{
+	(void)state;
+	wgrad_case(false);
+	wgrad_case(true);
+}
+
 /* --- pooling ------------------------------------------------------------------------------ */
 
 static void pool_case(Op op, Shape sx, const int64_t *kern, const int64_t *st, const int64_t *pads,
@@ -413,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_matmul),
 		cmocka_unit_test(test_matmul_fields),
 		cmocka_unit_test(test_conv),
+		cmocka_unit_test(test_conv_swaps),
 		cmocka_unit_test(test_pool),
 		cmocka_unit_test(test_reduce),
 		cmocka_unit_test(test_softmax),

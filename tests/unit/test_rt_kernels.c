@@ -30,6 +30,7 @@
 #include "runtime/winograd_wt.c"
 #include "runtime/conv_wgrad.c"
 #include "runtime/wino_wgrad.c"
+#include "runtime/conv_swap.c"
 #include "runtime/depthwise.c"
 
 /* Row-major reference: C = op(A) op(B), op from the trans flags. */
@@ -157,6 +158,94 @@ abs_conv(const float *x, const float *w, const float *bias, const int64_t *p, in
 	naive_conv(ax, aw, ab, mag, p);
 	free(ax), free(aw), free(ab);
 	return mag;
+}
+
+/* dst plane a * nb + b = src plane b * na + a (planes of len floats) */
+static float *
+swapped(const float *src, int64_t na, int64_t nb, int64_t len)
+{
+	float *dst = malloc((size_t)(na * nb * len) * sizeof *dst);
+
+	assert_non_null(dst);
+	for (int64_t a = 0; a < na; a++)
+		for (int64_t b = 0; b < nb; b++)
+			memcpy(dst + (a * nb + b) * len, src + (b * na + a) * len, (size_t)len * sizeof *dst);
+	return dst;
+}
+
+/* Operands laid out as p[17] says (abi.h NNCC_CONV_SWAP_*; group 1): the
+ * convolution of x, w and y in those layouts is the one without them. A
+ * weight gradient's fast paths (nncc_abi_conv_swaps) read and write every
+ * plane in place: the Winograd weight gradient or the dot products take
+ * each set of their flags themselves, the same bits; any other flags go
+ * through copies (the taps flipped; x, w and y swapped with a fused
+ * epilogue whose residual lies as y does). */
+static void
+check_swaps(const float *x, const float *w, const float *bias, float *scratch, const int64_t *p, int64_t ny,
+	    const nncc_abi_ctx *ctx, size_t t)
+{
+	int64_t N = p[0], C = p[1], hw = p[2] * p[3], K = p[4], ohw = p[5] * p[6], kk = p[7] * p[8];
+	int fast = nncc_abi_conv_swaps(N, C, K, p[5], p[6], p[7], p[8], p[9], p[10], p[13], p[14], p[15]);
+	enum { X = NNCC_CONV_SWAP_X, W = NNCC_CONV_SWAP_W, F = NNCC_CONV_FLIP_W, Y = NNCC_CONV_SWAP_Y };
+	static const int sets[] = {X | W | Y, X, Y, W | F, F | Y};
+	char what[64];
+
+	if (p[15] != 1)
+		return;
+	/* no weight cache: it knows a weight by its address, and the
+	 * copies' addresses come and go */
+	nncc_abi_ctx cx = *ctx;
+	cx.wcache = NULL, cx.wcache_owner = NULL;
+	ctx = &cx;
+	float *want = malloc((size_t)ny * sizeof *want), *y = malloc((size_t)ny * sizeof *y);
+	assert_true(want && y);
+	nncc_rt_conv2d_f32(x, w, bias, want, scratch, p, ctx, NULL, NULL);
+	for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+		int set = sets[i];
+		if (!(set & F) && (set & fast) != set)
+			continue;
+		int64_t q[18];
+		memcpy(q, p, sizeof q);
+		q[17] = set;
+		float *xs = set & X ? swapped(x, C, N, hw) : NULL;
+		float *ws = set & W ? swapped(w, C, K, kk) : malloc((size_t)(K * C * kk) * sizeof *ws);
+		assert_non_null(ws);
+		if (!(set & W))
+			memcpy(ws, w, (size_t)(K * C * kk) * sizeof *ws);
+		for (int64_t r = 0; (set & F) && r < K * C; r++) /* reversed here, reversed back by the call */
+			for (int64_t a = 0, b = kk - 1; a < b; a++, b--) {
+				float v = ws[r * kk + a];
+				ws[r * kk + a] = ws[r * kk + b], ws[r * kk + b] = v;
+			}
+		snprintf(what, sizeof what, "conv case %zu, layout flags %d", t, set);
+		if (!(set & F)) { /* the fast path itself */
+			int64_t room = nncc_abi_wide_scratch(N, C, K, 1, p[5], p[6], p[7], p[8], p[13], p[14]);
+			assert_true(rt_conv2d_wino_wgrad(xs ? xs : x, ws, bias, y, scratch, room, q, ctx) ||
+				    rt_conv2d_wide_flat(xs ? xs : x, ws, bias, y, scratch, room, q, ctx));
+			float *yu = set & Y ? swapped(y, N, K, ohw) : NULL;
+			assert_memory_equal(yu ? yu : y, want, (size_t)ny * sizeof *y);
+			free(yu);
+		}
+		nncc_rt_conv2d_f32(xs ? xs : x, ws, bias, y, scratch, q, ctx, NULL, NULL);
+		float *yu = set & Y ? swapped(y, N, K, ohw) : NULL;
+		assert_close(yu ? yu : y, want, ny, what);
+		free(yu);
+		if (set == (F | Y)) { /* an add of a residual laid out as y, then ReLU */
+			nncc_abi_epi e = {.n = 2, .op = {NNCC_EPI_ADD, NNCC_EPI_RELU}};
+			float *res = malloc((size_t)ny * sizeof *res);
+			assert_non_null(res);
+			for (int64_t j = 0; j < ny; j++)
+				res[j] = (float)(j % 7) - 3.0f;
+			nncc_rt_conv2d_f32(x, ws, bias, y, scratch, q, ctx, &e, res);
+			float *yr = swapped(y, N, K, ohw), *rr = swapped(res, N, K, ohw);
+			for (int64_t j = 0; j < ny; j++)
+				rr[j] = want[j] + rr[j] > 0 ? want[j] + rr[j] : 0.0f;
+			assert_close(yr, rr, ny, what);
+			free(res), free(yr), free(rr);
+		}
+		free(xs), free(ws);
+	}
+	free(want), free(y);
 }
 
 /* Fused epilogues (nncc_abi_epi): the convolution with each list, on 3
@@ -323,6 +412,9 @@ test_conv2d(void **state)
 		{2, 2, 100, 100, 5, 48, 48, 1, 1, 1, 1, 1, 1, 2, 2, 1, 1},
 		{6, 4, 30, 30, 20, 15, 15, 1, 1, 0, 0, 0, 0, 2, 2, 1, 0},
 		{2, 3, 46, 46, 4, 46, 46, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+		/* and of 8 images (past a first layer's lanes: check_swaps'
+		 * layouts read in place), dilated, with a bias */
+		{6, 8, 30, 30, 20, 15, 15, 1, 1, 0, 0, 0, 0, 2, 2, 1, 1},
 		/* a wide window at stride 2, which the dot products refuse
 		 * though their rules give the scratch: im2col in blocks of as
 		 * many images as that holds (one, not four; the scratch is
@@ -390,7 +482,7 @@ test_conv2d(void **state)
 		int64_t G = c[15];
 		int64_t OH = (H + c[9] + c[11] - c[13] * (KH - 1) - 1) / c[7] + 1;
 		int64_t OW = (W + c[10] + c[12] - c[14] * (KW - 1) - 1) / c[8] + 1;
-		int64_t p[17] = {N, C, H, W, K, OH, OW, KH, KW, c[7], c[8], c[9], c[10], c[13], c[14], G, 0};
+		int64_t p[18] = {N, C, H, W, K, OH, OW, KH, KW, c[7], c[8], c[9], c[10], c[13], c[14], G, 0, 0};
 		int64_t ny = N * K * OH * OW;
 		int fast = KH == 1 && KW == 1 && c[7] == 1 && c[8] == 1 && c[9] == 0 && c[10] == 0 &&
 			   OH == H && OW == W;
@@ -439,6 +531,7 @@ test_conv2d(void **state)
 			assert_close(y, want, ny, what);
 		}
 		check_epilogues(x, w, bias, scratch, nsc, p, ny, &ctx, &ctx1, t, &seed);
+		check_swaps(x, w, bias, scratch, p, ny, &ctx, t);
 		cache_drop(&cache, w);
 		free(x), free(w), free(bias), free(y), free(want), free(scratch);
 	}
@@ -475,7 +568,7 @@ test_depthwise3x3(void **state)
 		const int64_t *c = cases[t];
 		int64_t N = c[0], C = c[1], H = c[2], W = c[3], K = c[4];
 		int64_t OH = (H + c[7] + c[9] - 3) / c[5] + 1, OW = (W + c[8] + c[10] - 3) / c[6] + 1;
-		int64_t p[17] = {N, C, H, W, K, OH, OW, 3, 3, c[5], c[6], c[7], c[8], 1, 1, C, 0};
+		int64_t p[18] = {N, C, H, W, K, OH, OW, 3, 3, c[5], c[6], c[7], c[8], 1, 1, C, 0, 0};
 		Dwc v = {.C = C, .H = H, .W = W, .K = K, .OH = OH, .OW = OW, .KH = 3, .KW = 3, .SH = c[5],
 			 .SW = c[6], .PH = c[7], .PW = c[8], .DH = 1, .DW = 1, .kg = K / C, .hw = OH * OW};
 		int64_t ny = N * K * OH * OW;

@@ -105,7 +105,7 @@ test_winograd_conv(void **state)
 		const int64_t *c = cases[t];
 		int64_t N = c[0], C = c[1], H = c[2], W = c[3], K = c[4], PH = c[5], PW = c[6];
 		int64_t D = c[8] ? c[8] : 1, OH = H + 2 * PH - 2 * D, OW = W + 2 * PW - 2 * D;
-		int64_t p[17] = {N, C, H, W, K, OH, OW, 3, 3, 1, 1, PH, PW, D, D, 1, 0};
+		int64_t p[18] = {N, C, H, W, K, OH, OW, 3, 3, 1, 1, PH, PW, D, D, 1, 0, 0};
 		int64_t ny = N * K * OH * OW, nsc = nncc_abi_wino_scratch(N, C, K, OH, OW, D, 0);
 		int64_t nsu = nncc_abi_wino_scratch(N, C, K, OH, OW, D, 1), nscu = nsu + nncc_abi_wino_uscratch(C, K, nncc_abi_wino_m(N, C, K, OH, OW, D, 1));
 		nscu = nscu > nsc ? nscu : nsc;
@@ -163,7 +163,7 @@ test_winograd_conv(void **state)
 	}
 	/* declined: no cache entry, stride 2, few channels, grouped, 5x5 */
 	{
-		int64_t p[17] = {1, 32, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0};
+		int64_t p[18] = {1, 32, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0};
 		float *x = rnd16_array(32 * 64, &seed), *w = rnd16_array(32 * 32 * 9, &seed);
 		float *y = rnd16_array(32 * 64, &seed);
 		float *sc = rnd16_array(nncc_abi_wino_scratch(1, 32, 32, 8, 8, 1, 0), &seed);
