@@ -5,12 +5,16 @@
  * autodiff writes a weight gradient as a convolution of transposed
  * operands (passes/grad_conv.c conv_wgrad): x [N, C, H, W] as [C, N, H,
  * W], the output adjoint [N, K, OH, OW] as [K, N, OH, OW], and the result
- * [C, K, kh, kw] transposed back to the weight's [K, C, kh, kw]. Each
- * transpose swaps the two leading axes of whole planes; a call that reads
- * (or writes) each plane where it lies needs no copy. Before any node is
+ * [C, K, kh, kw] transposed back to the weight's [K, C, kh, kw]; an input
+ * gradient as a convolution by the weight transposed to [C, K, kh, kw]
+ * and its taps reversed (a gather). Each transpose swaps the two leading
+ * axes of whole planes, and the flip stays inside them; a call that reads
+ * (or writes) each plane where it lies, taps in either order, needs no
+ * copy. Before any node is
  * lowered, lw_plan_swaps finds every such transpose, between the
  * convolution and it only views (reshapes) and no other reader, and marks
- * it absorbed: its output shares its input's buffer like a view's, and
+ * it (and a flip between) absorbed: its output shares its input's buffer
+ * like a view's, and
  * the convolution's flags say how its operands lie. Only where the
  * runtime's fast paths read those layouts in place (abi.h
  * nncc_abi_conv_swaps) and the batch is static: elsewhere the copies stay
@@ -104,10 +108,30 @@ static bool alone(const Graph *g, int node, Op op)
 	return node >= 0 && g->node[node].op == op && g->node[node].group == 0;
 }
 
+/* Whether gather node n reverses the last axis of its data, of taps
+ * entries (autodiff's flip of a weight's kh x kw taps for an input
+ * gradient: indices taps - 1, ..., 0, a constant). */
+static bool flips(const Graph *g, const Node *n, int64_t taps)
+{
+	const Shape *d = &g->val[n->in[0]].shape;
+	const Value *ix = &g->val[n->in[1]];
+	int64_t axis = ir_attr_int(n, "axis", 0);
+	if (n->group != 0 || d->rank < 1 || (axis != d->rank - 1 && axis != -1) || d->d[d->rank - 1].n != taps ||
+	    ix->kind != VK_CONST || !ix->data || ix->shape.rank != 1 || ix->shape.d[0].n != taps ||
+	    (ix->dtype != DT_I64 && ix->dtype != DT_I32))
+		return false;
+	for (int64_t i = 0; i < taps; i++) {
+		int64_t v = ix->dtype == DT_I64 ? ((const int64_t *)ix->data)[i] : ((const int32_t *)ix->data)[i];
+		if (v != taps - 1 - i)
+			return false;
+	}
+	return true;
+}
+
 /* The transpose that conv operand v (value of shape op) reads through
- * views only, each the sole reader of the one before, swapping planes;
- * -1 if none. */
-static int operand_swap(const Lower *L, int conv, int v, const Shape *op)
+ * views only (and with flip non-NULL one flip of its taps, *flip set),
+ * each the sole reader of the one before, swapping planes; -1 if none. */
+static int operand_swap(const Lower *L, int conv, int v, const Shape *op, bool *flip)
 {
 	const Graph *g = L->g;
 	int reader = conv;
@@ -121,8 +145,25 @@ static int operand_swap(const Lower *L, int conv, int v, const Shape *op)
 			v = n->in[0];
 			continue;
 		}
+		if (flip && !*flip && n->op == OP_GATHER && flips(g, n, op->d[2].n * op->d[3].n)) {
+			*flip = true;
+			reader = d;
+			v = n->in[0];
+			continue;
+		}
 		return alone(g, d, OP_TRANSPOSE) && swaps_planes(g, n, 0, op) ? d : -1;
 	}
+}
+
+/* Marks the nodes between conv operand v and its transpose t absorbed:
+ * the views (lowered as views anyway) and a flip. */
+static void absorb_chain(Lower *L, int v, int t)
+{
+	const Graph *g = L->g;
+	for (int d = g->val[v].def; d != t; d = g->val[g->node[d].in[0]].def)
+		if (g->node[d].op == OP_GATHER)
+			L->absorbed[d] = true;
+	L->absorbed[t] = true;
 }
 
 /* The transpose that reads the conv's output through views only, each the
@@ -157,12 +198,13 @@ static int may_swap(const Lower *L, int i)
 	const Node *n = &L->g->node[i];
 	const Shape *x = &L->g->val[n->in[0]].shape, *w = &L->g->val[n->in[1]].shape;
 	const Value *y = &L->g->val[n->out[0]];
+	const Value *wv = &L->g->val[n->in[1]];
 	if (n->op != OP_CONV || x->rank != 4 || w->rank != 4 || y->shape.rank != 4 || y->dtype != DT_F32 ||
-	    ir_attr_int(n, "group", 1) != 1)
+	    ir_attr_int(n, "group", 1) != 1 || (wv->kind == VK_CONST && wv->data && !wv->state))
 		return 0;
-	return nncc_abi_conv_swaps(x->d[0].n, x->d[1].n, w->d[0].n, y->shape.d[2].n, y->shape.d[3].n, w->d[2].n,
-				   w->d[3].n, attr2(n, "strides", 0), attr2(n, "strides", 1),
-				   attr2(n, "dilations", 0), attr2(n, "dilations", 1), 1);
+	return nncc_abi_conv_swaps(x->d[0].n, x->d[1].n, x->d[2].n, x->d[3].n, w->d[0].n, y->shape.d[2].n,
+				   y->shape.d[3].n, w->d[2].n, w->d[3].n, attr2(n, "strides", 0),
+				   attr2(n, "strides", 1), attr2(n, "dilations", 0), attr2(n, "dilations", 1), 1);
 }
 
 int lw_plan_swaps(Lower *L)
@@ -178,10 +220,13 @@ int lw_plan_swaps(Lower *L)
 		if (!may)
 			continue;
 		int t;
-		if ((may & NNCC_CONV_SWAP_X) && (t = operand_swap(L, i, n->in[0], &g->val[n->in[0]].shape)) >= 0)
-			L->swap[i] |= NNCC_CONV_SWAP_X, L->absorbed[t] = true;
-		if ((may & NNCC_CONV_SWAP_W) && (t = operand_swap(L, i, n->in[1], &g->val[n->in[1]].shape)) >= 0)
-			L->swap[i] |= NNCC_CONV_SWAP_W, L->absorbed[t] = true;
+		bool flip = false;
+		if ((may & NNCC_CONV_SWAP_X) && (t = operand_swap(L, i, n->in[0], &g->val[n->in[0]].shape, NULL)) >= 0)
+			L->swap[i] |= NNCC_CONV_SWAP_X, absorb_chain(L, n->in[0], t);
+		if ((may & NNCC_CONV_SWAP_W) &&
+		    (t = operand_swap(L, i, n->in[1], &g->val[n->in[1]].shape,
+				      may & NNCC_CONV_FLIP_W ? &flip : NULL)) >= 0)
+			L->swap[i] |= NNCC_CONV_SWAP_W | (flip ? NNCC_CONV_FLIP_W : 0), absorb_chain(L, n->in[1], t);
 		if ((may & NNCC_CONV_SWAP_Y) && n->group == 0 &&
 		    (t = result_swap(L, i, &g->val[n->out[0]].shape)) >= 0) {
 			/* the conv writes the transpose's buffer; the views between share it */

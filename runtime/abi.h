@@ -308,26 +308,6 @@ nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, in
 	return wino > need ? wino : need;
 }
 
-/* The NNCC_CONV_SWAP_* flags nncc_rt_conv2d_f32's fast paths take in
- * place for a convolution of this geometry (p's order): a weight
- * gradient's (a window wider than the output, nncc_abi_conv_blocks) by
- * the Winograd weight gradient or the dot products, which read x's and
- * w's planes and write y's wherever they lie. */
-enum { NNCC_ABI_LANES_MAX_C = 4 }; /* channels at most of a first layer's wide window across the lanes */
-static inline int
-nncc_abi_conv_swaps(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t kh, int64_t kw, int64_t sh,
-		    int64_t sw, int64_t dh, int64_t dw, int64_t g)
-{
-	/* (a weight gradient of a batch of NNCC_ABI_LANES_MAX_C or fewer
-	 * images may go across the lanes, runtime/conv_direct.c across_fits,
-	 * which reads its operands as their shapes say) */
-	if (g != 1 || c <= NNCC_ABI_LANES_MAX_C || !nncc_abi_conv_blocks(n, kw, ow, oh * ow))
-		return 0;
-	if (nncc_abi_wino_wgrad(n, k, g, oh, ow, kh, kw, sh, sw, dh, dw) ||
-	    (sh == 1 && sw == 1 && nncc_abi_wide_flat(n, c, k, g, oh, ow, kh, kw, dh, dw) > 0))
-		return NNCC_CONV_SWAP_X | NNCC_CONV_SWAP_W | NNCC_CONV_SWAP_Y;
-	return 0;
-}
 
 /* Images per GEMM of a transposed convolution (nncc_rt_convnd_f32) of n
  * images of ivol input positions: enough for 512 GEMM columns; one for an
@@ -366,6 +346,33 @@ nncc_abi_wino(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t oh,
 	       c >= 32 && k >= 32 && n * ((oh + 1) / 2) * ((ow + 1) / 2) >= 16 &&
 	       n * c * h * w < ((int64_t)1 << 30) &&
 	       n * k * oh * ow < ((int64_t)1 << 30);
+}
+
+/* The NNCC_CONV_SWAP_* flags nncc_rt_conv2d_f32's fast paths take in
+ * place for a convolution of this geometry (nncc_abi_wino's arguments),
+ * whose weight is not a constant: a weight gradient's (a window wider
+ * than the output, nncc_abi_conv_blocks) by the Winograd weight gradient
+ * or the dot products, which read x's and w's planes and write y's
+ * wherever they lie; a Winograd convolution's, whose weight transform
+ * (made on every call) reads the filters transposed and flipped, an input
+ * gradient's weight as it lies. A weight gradient of a batch of
+ * NNCC_ABI_LANES_MAX_C images or fewer may go across the lanes
+ * (runtime/conv_direct.c across_fits), which read the shapes' layouts. */
+enum { NNCC_ABI_LANES_MAX_C = 4 }; /* channels at most of a first layer's wide window across the lanes */
+static inline int
+nncc_abi_conv_swaps(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t oh, int64_t ow, int64_t kh,
+		    int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t g)
+{
+	if (g != 1)
+		return 0;
+	if (nncc_abi_wino(n, c, h, w, k, oh, ow, kh, kw, sh, sw, dh, dw, g))
+		return NNCC_CONV_SWAP_W | NNCC_CONV_FLIP_W;
+	if (c <= NNCC_ABI_LANES_MAX_C || !nncc_abi_conv_blocks(n, kw, ow, oh * ow))
+		return 0;
+	if (nncc_abi_wino_wgrad(n, k, g, oh, ow, kh, kw, sh, sw, dh, dw) ||
+	    (sh == 1 && sw == 1 && nncc_abi_wide_flat(n, c, k, g, oh, ow, kh, kw, dh, dw) > 0))
+		return NNCC_CONV_SWAP_X | NNCC_CONV_SWAP_W | NNCC_CONV_SWAP_Y;
+	return 0;
 }
 
 /* The output tile of such a convolution, m x m: 4, F(4x4, 3x3) (6x6

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "conv_direct.h"
+#include "winograd.h"
 
 /* dst plane a * nb + b = src plane b * na + a, planes of len floats */
 static void
@@ -74,6 +75,15 @@ rt_conv2d_swapped(const float *x, const float *w, const float *bias, float *y, f
 	RtEpi ep;
 
 	rt_epi_init(&ep, epi, res, y);
+	if (rt_epi_on(&ep) && !ep.canon) { /* a list the paths do not take: a pass after */
+		rt_conv2d_swapped(x, w, bias, y, scratch, p, cx, NULL, NULL);
+		rt_epi_rows(&ep, y, ohw, N * K, ohw);
+		return;
+	}
+	/* an input gradient's weight, transposed and flipped: the Winograd
+	 * weight transform reads it so */
+	if (!(swap & (NNCC_CONV_SWAP_X | NNCC_CONV_SWAP_Y)) && rt_conv2d_winograd(x, w, bias, y, scratch, p, cx, &ep))
+		return;
 	if (G == 1 && !(swap & NNCC_CONV_FLIP_W) && nncc_abi_conv_blocks(N, KW, OW, ohw)) {
 		int64_t room = nncc_abi_wide_scratch(N, C, K, G, OH, OW, KH, KW, p[13], p[14]);
 		if (rt_conv2d_wino_wgrad(x, w, bias, y, scratch, room, p, cx) ||

@@ -447,7 +447,7 @@ wt_chunk(void *closure, int64_t ch)
 	int64_t np = d->kp / d->tile.mr;
 
 	rt_wino_weights(d->wt, d->uw, d->C, d->K, d->kp, d->tile.mr, d->tm, ch * np / d->nchunk,
-			(ch + 1) * np / d->nchunk);
+			(ch + 1) * np / d->nchunk, d->swap);
 }
 
 /* The block of tiles [t0, t0 + tb), its GEMMs' width padded to whole nr. */
@@ -547,7 +547,11 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 	    .OW = p[6], .PH = p[11], .PW = p[12], .D = p[13],
 	};
 
-	if (!cx || !cx->wcache || !scratch ||
+	/* a weight that lies transposed or flipped (p[17]) is transformed on
+	 * every call, never cached (the cache knows a weight by its address) */
+	d.swap = (int)p[17];
+	if (!cx || (!cx->wcache && !d.swap) || !scratch || (d.swap & ~(NNCC_CONV_SWAP_W | NNCC_CONV_FLIP_W)) ||
+	    (d.swap && !p[16]) ||
 	    !nncc_abi_wino(N, d.C, d.H, d.W, d.K, d.OH, d.OW, p[7], p[8], p[9], p[10], p[13], p[14],
 			   p[15]))
 		return 0;
@@ -605,7 +609,7 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 	int fresh = 0;
 	uint64_t tag = (uint64_t)(WINO_TAG + (tm == 4)) << 56 | (uint64_t)d.tile.mr << 48 | (uint64_t)d.C << 24 |
 		       (uint64_t)d.K;
-	float *u = cx->wcache(cx->wcache_owner, w, tag, d.nx * d.kp * d.C * (int64_t)sizeof(float), &fresh);
+	float *u = d.swap ? NULL : cx->wcache(cx->wcache_owner, w, tag, d.nx * d.kp * d.C * (int64_t)sizeof(float), &fresh);
 	if (!u && p[16]) { /* not a constant: transformed into the scratch */
 		u = scratch + nncc_abi_wino_scratch(N, d.C, d.K, d.OH, d.OW, d.D, p[16]);
 		fresh = p[16] == 1; /* 2: the previous call, the same weight's image before, left it there */

@@ -53,13 +53,14 @@ rt_wino_bt4(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 d4, __m512 d5, __
 }
 
 /* The weight transform U = G g G^T (winograd_wt.c) of the panels of mr
- * filters [p0, p1) of wt (K x C x 3 x 3), for output tiles of m x m (2 or
- * 4), into uw as the micro-kernel's A panels of mr filters for each of the
- * (m + 2)^2 products (kp x C floats each, kp: K padded to whole panels):
- * filter f in panel f / mr at lane f % mr, channel c at row c; filters
- * past K zero. AVX-512. */
+ * filters [p0, p1) of wt (K x C x 3 x 3; swap NNCC_CONV_SWAP_W: C x K x 3
+ * x 3, NNCC_CONV_FLIP_W: each 3 x 3 reversed), for output tiles of m x m
+ * (2 or 4), into uw as the micro-kernel's A panels of mr filters for each
+ * of the (m + 2)^2 products (kp x C floats each, kp: K padded to whole
+ * panels): filter f in panel f / mr at lane f % mr, channel c at row c;
+ * filters past K zero. AVX-512. */
 void rt_wino_weights(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t mr, int m,
-		     int64_t p0, int64_t p1);
+		     int64_t p0, int64_t p1, int swap);
 
 /* The convolution of nncc_rt_conv2d_f32 (p in its order) by F(2x2, 3x3),
  * when nncc_abi_wino allows it, the CPU has AVX-512 and cx's weight cache

@@ -16,7 +16,8 @@ typedef struct Wino {
 	float *y;                    /* output */
 	const float *u;              /* transformed weights: nx x kp x c, A panels */
 	float *uw;                   /* where wt_chunk writes them */
-	const float *wt;             /* the weights, K x C x 3 x 3 */
+	const float *wt;             /* the weights, K x C x 3 x 3 (or as swap says) */
+	int swap;                    /* NNCC_CONV_SWAP_W, NNCC_CONV_FLIP_W: how wt lies (p[17]) */
 	float *v, *m;                /* block scratch: nx planes of c x tbp (B panels), of mrows x tbp */
 	int64_t vs, ms;              /* floats between V's planes, M's: a plane and a line more (pad) */
 	int64_t pad;                 /* 16 floats, or 0 (more threads than NNCC_ABI_WINO_PAD_PARTS) */

@@ -60,7 +60,7 @@ enum {
  * its line took the transform from 1.3 to 3.0 ms on one Zen 4 core. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t mr, const int m,
-	  int64_t p0, int64_t p1)
+	  int64_t p0, int64_t p1, int swap)
 {
 	enum { NXMAX = 36 };
 	int64_t ustride = kp * C, n = m + 2, nx = n * n, run = WT_CB * mr + 16;
@@ -76,7 +76,18 @@ weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t 
 				int64_t f0 = p * mr + l0, nf = K - f0 < 16 ? K - f0 : 16;
 				nf = nf < mr - l0 ? nf : mr - l0;
 				__mmask16 live = (__mmask16)rt_lanes(0, mr - l0 < 16 ? mr - l0 : 16);
-				for (int b = 0; b < 9; b++) {
+				for (int64_t cc = 0; (swap & NNCC_CONV_SWAP_W) && cc < cb; cc++) {
+					/* planes [c][k]: channel c's 16 filters' taps are 144
+					 * contiguous floats, 9 a filter: one transpose a channel */
+					__m512 r[16];
+					const float *src = wt + ((c0 + cc) * K + f0) * 9;
+					for (int f = 0; f < 16; f++)
+						r[f] = f < nf ? _mm512_maskz_loadu_ps(0x1ff, src + f * 9) : _mm512_setzero_ps();
+					rt_tr16(r);
+					for (int j = 0; j < 9; j++)
+						tap[cc * 9 + j] = r[j];
+				}
+				for (int b = 0; !(swap & NNCC_CONV_SWAP_W) && b < 9; b++) {
 					__m512 r[16];
 					int64_t e = 16 * b;
 					__mmask16 mk = (__mmask16)rt_lanes(0, nfl - e < 16 ? nfl - e : 16);
@@ -88,8 +99,9 @@ weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t 
 						tap[e + j] = r[j];
 				}
 				for (int64_t cc = 0; cc < cb; cc++) {
-					const __m512 *g = tap + cc * 9;
-					__m512 gg[6][3], o[NXMAX];
+					__m512 g[9], gg[6][3], o[NXMAX];
+					for (int j = 0; j < 9; j++) /* FLIP_W: the taps reversed */
+						g[j] = tap[cc * 9 + (swap & NNCC_CONV_FLIP_W ? 8 - j : j)];
 					if (m == 4) {
 						for (int j = 0; j < 3; j++)
 							gt4(g[j], g[3 + j], g[6 + j], &gg[0][j], 3);
@@ -128,19 +140,19 @@ weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t 
 
 __attribute__((target("avx512f"))) static void
 weights_avx512(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t mr, int m, int64_t p0,
-	       int64_t p1)
+	       int64_t p1, int swap)
 {
 	if (m == 4)
-		weights_m(wt, uw, C, K, kp, mr, 4, p0, p1);
+		weights_m(wt, uw, C, K, kp, mr, 4, p0, p1, swap);
 	else
-		weights_m(wt, uw, C, K, kp, mr, 2, p0, p1);
+		weights_m(wt, uw, C, K, kp, mr, 2, p0, p1, swap);
 	_mm_sfence(); /* the streamed rows, before the GEMMs' threads read them */
 }
 
 void
 rt_wino_weights(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t mr, int m,
-		int64_t p0, int64_t p1)
+		int64_t p0, int64_t p1, int swap)
 {
 	if (__builtin_cpu_supports("avx512f"))
-		weights_avx512(wt, uw, C, K, kp, mr, m, p0, p1);
+		weights_avx512(wt, uw, C, K, kp, mr, m, p0, p1, swap);
 }

@@ -247,7 +247,7 @@ static void wgrad_case(bool x_also_output)
 		if (kl.k[i].kind == KK_CONV2D)
 			conv = i;
 	assert_true(conv >= 0);
-	assert_int_equal(nncc_abi_conv_swaps(6, 5, 7, 3, 3, 16, 16, 1, 1, 1, 1, 1),
+	assert_int_equal(nncc_abi_conv_swaps(6, 5, 16, 16, 7, 3, 3, 16, 16, 1, 1, 1, 1, 1),
 			 NNCC_CONV_SWAP_X | NNCC_CONV_SWAP_W | NNCC_CONV_SWAP_Y);
 	if (x_also_output) {
 		assert_int_equal(kl.k[conv].conv.swap, NNCC_CONV_SWAP_W | NNCC_CONV_SWAP_Y);

@@ -185,7 +185,7 @@ check_swaps(const float *x, const float *w, const float *bias, float *scratch, c
 	    const nncc_abi_ctx *ctx, size_t t)
 {
 	int64_t N = p[0], C = p[1], hw = p[2] * p[3], K = p[4], ohw = p[5] * p[6], kk = p[7] * p[8];
-	int fast = nncc_abi_conv_swaps(N, C, K, p[5], p[6], p[7], p[8], p[9], p[10], p[13], p[14], p[15]);
+	int fast = nncc_abi_conv_swaps(N, C, p[2], p[3], K, p[5], p[6], p[7], p[8], p[9], p[10], p[13], p[14], p[15]);
 	enum { X = NNCC_CONV_SWAP_X, W = NNCC_CONV_SWAP_W, F = NNCC_CONV_FLIP_W, Y = NNCC_CONV_SWAP_Y };
 	static const int sets[] = {X | W | Y, X, Y, W | F, F | Y};
 	char what[64];
@@ -225,6 +225,19 @@ check_swaps(const float *x, const float *w, const float *bias, float *scratch, c
 			float *yu = set & Y ? swapped(y, N, K, ohw) : NULL;
 			assert_memory_equal(yu ? yu : y, want, (size_t)ny * sizeof *y);
 			free(yu);
+		}
+		if (set == (W | F) && (fast & F)) { /* the Winograd weight transform reads it so */
+			int64_t tm = nncc_abi_wino_m(N, C, K, p[5], p[6], p[13], 1);
+			int64_t nw = nncc_abi_wino_scratch(N, C, K, p[5], p[6], p[13], 1) + nncc_abi_wino_uscratch(C, K, tm);
+			float *sw = malloc((size_t)nw * sizeof *sw);
+			assert_non_null(sw);
+			q[16] = 1;
+			assert_true(rt_conv2d_winograd(x, ws, bias, y, sw, q, ctx, NULL));
+			assert_close(y, want, ny, what);
+			nncc_rt_conv2d_f32(x, ws, bias, y, sw, q, ctx, NULL, NULL);
+			assert_close(y, want, ny, what);
+			q[16] = p[16];
+			free(sw);
 		}
 		nncc_rt_conv2d_f32(xs ? xs : x, ws, bias, y, scratch, q, ctx, NULL, NULL);
 		float *yu = set & Y ? swapped(y, N, K, ohw) : NULL;

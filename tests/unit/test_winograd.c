@@ -217,8 +217,8 @@ test_winograd_weights(void **state)
 		float *u = aligned_alloc(64, (size_t)(n * n * kp * C) * sizeof *u);
 
 		memset(u, 0xff, (size_t)(n * n * kp * C) * sizeof *u);
-		rt_wino_weights(w, u, C, K, kp, mr, m, 0, np / 2);
-		rt_wino_weights(w, u, C, K, kp, mr, m, np / 2, np);
+		rt_wino_weights(w, u, C, K, kp, mr, m, 0, np / 2, 0);
+		rt_wino_weights(w, u, C, K, kp, mr, m, np / 2, np, 0);
 		for (int64_t f = 0; f < kp; f++)
 			for (int64_t c = 0; c < C; c++)
 				for (int i = 0; i < n; i++)
@@ -234,6 +234,24 @@ test_winograd_weights(void **state)
 							fail_msg("weights case %zu: U[%d][%lld][%lld] = %g, want %g", t,
 								 i * n + j, (long long)f, (long long)c, got, want);
 					}
+		/* the weight lying as an input gradient's reads it (runtime/abi.h
+		 * NNCC_CONV_SWAP_W, FLIP_W): C x K, each 3 x 3 reversed; and
+		 * only reversed: the same U, bit for bit */
+		float *ws = malloc((size_t)(K * C * 9) * sizeof *ws), *us = aligned_alloc(64, (size_t)(n * n * kp * C) * sizeof *us);
+		assert_true(ws && us);
+		for (int sw = 0; sw < 2; sw++) {
+			for (int64_t f = 0; f < K; f++)
+				for (int64_t c = 0; c < C; c++)
+					for (int q = 0; q < 9; q++)
+						ws[((sw ? c * K + f : f * C + c)) * 9 + 8 - q] = w[(f * C + c) * 9 + q];
+			memset(us, 0xff, (size_t)(n * n * kp * C) * sizeof *us);
+			int flags = NNCC_CONV_FLIP_W | (sw ? NNCC_CONV_SWAP_W : 0);
+			rt_wino_weights(ws, us, C, K, kp, mr, m, 0, np / 2, flags);
+			rt_wino_weights(ws, us, C, K, kp, mr, m, np / 2, np, flags);
+			if (memcmp(u, us, (size_t)(n * n * kp * C) * sizeof *us))
+				fail_msg("weights case %zu: U of the weight laid out by flags %d differs", t, flags);
+		}
+		free(ws), free(us);
 		free(w), free(u);
 	}
 }
