@@ -9,7 +9,8 @@
  * lw_state_inplace then removes the copies it can: when the loop kernel P
  * that computes the new value reads the state only at the element it
  * stores (the update of one element reads that element first), and no
- * kernel after P reads the state's old value, the value's temporary
+ * kernel after P reads the state's old value (or P can move after the
+ * last that does: move_after), the value's temporary
  * becomes an alias of the state's bytes (Buf.alias): P stores straight
  * into the state, later readers of the new value read it there, and the
  * copy goes away. cg_state_check counts a write to such an alias as the
@@ -74,6 +75,39 @@ static bool loads_at_store(const Kernel *k, int b)
 	return ok;
 }
 
+/* The buffer whose bytes b's are (b itself, or the one it aliases). */
+static int bytes_of(const KernelList *kl, int b)
+{
+	return b >= 0 && kl->buf[b].alias >= 0 ? kl->buf[b].alias : b;
+}
+
+/* Moves kernel p (which writes T) to just after kernel r > p, where
+ * nothing between reads T or writes what p reads: an input gradient
+ * that reads the weight in place (lower_swap.c) may come after the
+ * weight's update, which then waits for it instead of leaving its value
+ * in a temporary to be copied into the state at the end. */
+static bool move_after(KernelList *kl, int p, int r, int T, bool *rd)
+{
+	bool *prd = xmalloc((size_t)kl->nbuf * sizeof *prd);
+	kernel_reads(kl, &kl->k[p], prd);
+	for (int b = 0; b < kl->nbuf; b++) /* what p reads, by the bytes it reads */
+		if (prd[b])
+			prd[bytes_of(kl, b)] = true;
+	bool ok = true;
+	for (int i = p + 1; i <= r && ok; i++) {
+		kernel_reads(kl, &kl->k[i], rd);
+		int w = bytes_of(kl, kernel_writes(&kl->k[i]));
+		ok = !rd[T] && (w < 0 || (!prd[w] && w != T));
+	}
+	free(prd);
+	if (!ok)
+		return false;
+	Kernel k = kl->k[p];
+	memmove(&kl->k[p], &kl->k[p + 1], (size_t)(r - p) * sizeof *kl->k);
+	kl->k[r] = k;
+	return true;
+}
+
 /* Kernel c copies temp T into state S: T becomes S's bytes, P (the writer
  * of T) updates S in place, c goes. */
 static bool fold_copy(KernelList *kl, int c, bool *rd)
@@ -98,13 +132,18 @@ static bool fold_copy(KernelList *kl, int c, bool *rd)
 	if (p < 0 || p > c || kl->k[p].kind != KK_LOOP || kl->k[p].out != T ||
 	    !loads_at_store(&kl->k[p], S))
 		return false;
-	for (int i = p + 1; i < kl->nk; i++) { /* nothing after P reads S's old value */
+	int r = -1; /* the last kernel after P that reads S's old value */
+	for (int i = p + 1; i < kl->nk; i++) {
 		if (i == c)
 			continue;
 		kernel_reads(kl, &kl->k[i], rd);
-		if (rd[S] || kernel_writes(&kl->k[i]) == S)
+		if (kernel_writes(&kl->k[i]) == S)
 			return false;
+		if (rd[S])
+			r = i;
 	}
+	if (r > c || (r >= 0 && !move_after(kl, p, r, T, rd)))
+		return false;
 	kl->buf[T].alias = S; /* the new value lives in the state's bytes */
 	kl->buf[T].alias_offset = 0;
 	memmove(&kl->k[c], &kl->k[c + 1], (size_t)(kl->nk - c - 1) * sizeof *kl->k);

@@ -408,6 +408,40 @@ static void test_update_reads_all(void **state)
 	close_run(&r);
 }
 
+/* A state read after its update's node (an input gradient reading the
+ * weight in place, codegen/lower_swap.c): the update waits for the read
+ * and writes the state in place (lower_train.c move_after); the read
+ * sees the step's old value: y = sum(w * g), w <- w - g, twice. */
+static void test_update_waits(void **state)
+{
+	(void)state;
+	char so[512], *err = NULL;
+	compile_src("graph wait {\n"
+		"  input %g: f32[3]\n"
+		"  state param %w: f32[3] = [1, 2, 3]\n"
+		"  %n = sub(%w, %g)\n"
+		"  assign(%w, %n)\n"
+		"  %y = mul(%w, %g)\n"
+		"  %s = reduce_sum(%y) {keepdims = 0}\n"
+		"  output %s\n"
+		"}\n", NULL, "wait", so, sizeof so);
+	Run r = open_run(so);
+	float g[3] = {1, 1, 1}, w[3], l;
+	int64_t dims[1] = {3};
+	const void *out;
+	assert_int_equal(nncc_session_set_input(r.s, 0, g, 1, dims, NNCC_DTYPE_F32, &err), NNCC_STATUS_OK);
+	float want_l[2] = {6, 3}, want_w[2][3] = {{0, 1, 2}, {-1, 0, 1}};
+	for (int t = 0; t < 2; t++) {
+		assert_int_equal(nncc_session_run(r.s, &err), NNCC_STATUS_OK);
+		assert_int_equal(nncc_session_output(r.s, 0, &out), NNCC_STATUS_OK);
+		memcpy(&l, out, sizeof l);
+		assert_true(l == want_l[t]);
+		assert_int_equal(nncc_session_get_param(r.s, "w", w, sizeof w, NULL), NNCC_STATUS_OK);
+		assert_memory_equal(w, want_w[t], sizeof w);
+	}
+	close_run(&r);
+}
+
 /* Lowering puts a state's write after its reads, whatever the node order;
  * a kernel list reading state after the write is refused by
  * cg_state_check. */
@@ -433,11 +467,16 @@ static void test_state_order(void **state)
 	if (cg_lower(g, &kl, &d) < 0) /* the assign is lowered after the read */
 		fail_msg("%s", d.msg);
 	assert_int_equal(cg_state_check(&kl, &d), 0);
-	int reader = -1; /* the kernel reading w for y: run it again at the end */
-	for (int i = 0; i < kl.nk; i++)
+	int reader = -1, update = -1; /* the kernel reading w for y: run it again at the end */
+	for (int i = 0; i < kl.nk; i++) {
 		if (strcmp(kl.k[i].name, "mul") == 0)
 			reader = i;
-	assert_true(reader >= 0);
+		if (strcmp(kl.k[i].name, "sub") == 0)
+			update = i;
+		assert_null(strstr(kl.k[i].name, "copy"));
+	}
+	/* the update moved after the read and writes w in place: no copy */
+	assert_true(reader >= 0 && update > reader);
 	kl.k = realloc(kl.k, (size_t)(kl.nk + 1) * sizeof *kl.k);
 	kl.k[kl.nk] = kl.k[reader];
 	kl.nk++;
@@ -471,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_bad_weights),
 		cmocka_unit_test(test_state_order),
 		cmocka_unit_test(test_update_reads_all),
+		cmocka_unit_test(test_update_waits),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	char cmd[600];
