@@ -69,73 +69,79 @@ weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t 
 	float *rows = __builtin_alloca((size_t)(nx * run) * sizeof(float) + 64);
 
 	rows = (float *)(((uintptr_t)rows + 63) & ~(uintptr_t)63);
-	for (int64_t p = p0; p < p1; p++)
-		for (int64_t c0 = 0; c0 < C; c0 += WT_CB) {
-			int64_t cb = C - c0 < WT_CB ? C - c0 : WT_CB, nfl = cb * 9;
-			for (int64_t l0 = 0; l0 < mr; l0 += 16) {
-				int64_t f0 = p * mr + l0, nf = K - f0 < 16 ? K - f0 : 16;
-				nf = nf < mr - l0 ? nf : mr - l0;
-				__mmask16 live = (__mmask16)rt_lanes(0, mr - l0 < 16 ? mr - l0 : 16);
-				for (int64_t cc = 0; (swap & NNCC_CONV_SWAP_W) && cc < cb; cc++) {
-					/* planes [c][k]: channel c's 16 filters' taps are 144
-					 * contiguous floats, 9 a filter: one transpose a channel */
-					__m512 r[16];
-					const float *src = wt + ((c0 + cc) * K + f0) * 9;
-					for (int f = 0; f < 16; f++)
-						r[f] = f < nf ? _mm512_maskz_loadu_ps(0x1ff, src + f * 9) : _mm512_setzero_ps();
-					rt_tr16(r);
-					for (int j = 0; j < 9; j++)
-						tap[cc * 9 + j] = r[j];
-				}
-				for (int b = 0; !(swap & NNCC_CONV_SWAP_W) && b < 9; b++) {
-					__m512 r[16];
-					int64_t e = 16 * b;
-					__mmask16 mk = (__mmask16)rt_lanes(0, nfl - e < 16 ? nfl - e : 16);
-					for (int f = 0; f < 16; f++)
-						r[f] = f < nf ? _mm512_maskz_loadu_ps(mk, wt + ((f0 + f) * C + c0) * 9 + e)
-							      : _mm512_setzero_ps();
-					rt_tr16(r);
-					for (int j = 0; j < 16; j++)
-						tap[e + j] = r[j];
-				}
-				for (int64_t cc = 0; cc < cb; cc++) {
-					__m512 g[9], gg[6][3], o[NXMAX];
-					for (int j = 0; j < 9; j++) /* FLIP_W: the taps reversed */
-						g[j] = tap[cc * 9 + (swap & NNCC_CONV_FLIP_W ? 8 - j : j)];
-					if (m == 4) {
-						for (int j = 0; j < 3; j++)
-							gt4(g[j], g[3 + j], g[6 + j], &gg[0][j], 3);
-						for (int r = 0; r < 6; r++)
-							gt4(gg[r][0], gg[r][1], gg[r][2], o + r * 6, 1);
-					} else {
-						for (int j = 0; j < 3; j++)
-							gt2(g[j], g[3 + j], g[6 + j], &gg[0][j], 3);
-						for (int r = 0; r < 4; r++)
-							gt2(gg[r][0], gg[r][1], gg[r][2], o + r * 4, 1);
-					}
-					if (mr <= 16) /* lanes past mr: the next row's, stored after */
-						for (int xi = 0; xi < nx; xi++)
-							_mm512_storeu_ps(rows + xi * run + cc * mr, o[xi]);
-					else
-						for (int xi = 0; xi < nx; xi++)
-							_mm512_mask_storeu_ps(rows + xi * run + cc * mr + l0, live, o[xi]);
-				}
+	/* panel by panel, each panel's channels in order; a weight lying
+	 * [C][K] block of channels by block, each block's panels in order,
+	 * so its reads run along its rows (a panel's filters over every
+	 * channel were rows 18 KB apart for ResNet's 512 x 512) */
+	int64_t ncb = (C + WT_CB - 1) / WT_CB, npl = p1 - p0;
+	for (int64_t it = 0; it < npl * ncb; it++) {
+		int64_t p = swap & NNCC_CONV_SWAP_W ? p0 + it % npl : p0 + it / ncb;
+		int64_t c0 = (swap & NNCC_CONV_SWAP_W ? it / npl : it % ncb) * WT_CB;
+		int64_t cb = C - c0 < WT_CB ? C - c0 : WT_CB, nfl = cb * 9;
+		for (int64_t l0 = 0; l0 < mr; l0 += 16) {
+			int64_t f0 = p * mr + l0, nf = K - f0 < 16 ? K - f0 : 16;
+			nf = nf < mr - l0 ? nf : mr - l0;
+			__mmask16 live = (__mmask16)rt_lanes(0, mr - l0 < 16 ? mr - l0 : 16);
+			for (int64_t cc = 0; (swap & NNCC_CONV_SWAP_W) && cc < cb; cc++) {
+				/* planes [c][k]: channel c's 16 filters' taps are 144
+				 * contiguous floats, 9 a filter: one transpose a channel */
+				__m512 r[16];
+				const float *src = wt + ((c0 + cc) * K + f0) * 9;
+				for (int f = 0; f < 16; f++)
+					r[f] = f < nf ? _mm512_maskz_loadu_ps(0x1ff, src + f * 9) : _mm512_setzero_ps();
+				rt_tr16(r);
+				for (int j = 0; j < 9; j++)
+					tap[cc * 9 + j] = r[j];
 			}
-			int64_t len = cb * mr;
-			__mmask16 tail = (__mmask16)rt_lanes(0, len % 16);
-			for (int xi = 0; xi < nx; xi++) {
-				const float *src = rows + xi * run;
-				float *dst = uw + xi * ustride + p * C * mr + c0 * mr;
-				int64_t i = 0;
-				if (stream && !((uintptr_t)dst & 63))
-					for (; i + 16 <= len; i += 16)
-						_mm512_stream_ps(dst + i, _mm512_load_ps(src + i));
-				for (; i + 16 <= len; i += 16)
-					_mm512_storeu_ps(dst + i, _mm512_load_ps(src + i));
-				if (tail)
-					_mm512_mask_storeu_ps(dst + i, tail, _mm512_load_ps(src + i));
+			for (int b = 0; !(swap & NNCC_CONV_SWAP_W) && b < 9; b++) {
+				__m512 r[16];
+				int64_t e = 16 * b;
+				__mmask16 mk = (__mmask16)rt_lanes(0, nfl - e < 16 ? nfl - e : 16);
+				for (int f = 0; f < 16; f++)
+					r[f] = f < nf ? _mm512_maskz_loadu_ps(mk, wt + ((f0 + f) * C + c0) * 9 + e)
+						      : _mm512_setzero_ps();
+				rt_tr16(r);
+				for (int j = 0; j < 16; j++)
+					tap[e + j] = r[j];
+			}
+			for (int64_t cc = 0; cc < cb; cc++) {
+				__m512 g[9], gg[6][3], o[NXMAX];
+				for (int j = 0; j < 9; j++) /* FLIP_W: the taps reversed */
+					g[j] = tap[cc * 9 + (swap & NNCC_CONV_FLIP_W ? 8 - j : j)];
+				if (m == 4) {
+					for (int j = 0; j < 3; j++)
+						gt4(g[j], g[3 + j], g[6 + j], &gg[0][j], 3);
+					for (int r = 0; r < 6; r++)
+						gt4(gg[r][0], gg[r][1], gg[r][2], o + r * 6, 1);
+				} else {
+					for (int j = 0; j < 3; j++)
+						gt2(g[j], g[3 + j], g[6 + j], &gg[0][j], 3);
+					for (int r = 0; r < 4; r++)
+						gt2(gg[r][0], gg[r][1], gg[r][2], o + r * 4, 1);
+				}
+				if (mr <= 16) /* lanes past mr: the next row's, stored after */
+					for (int xi = 0; xi < nx; xi++)
+						_mm512_storeu_ps(rows + xi * run + cc * mr, o[xi]);
+				else
+					for (int xi = 0; xi < nx; xi++)
+						_mm512_mask_storeu_ps(rows + xi * run + cc * mr + l0, live, o[xi]);
 			}
 		}
+		int64_t len = cb * mr;
+		__mmask16 tail = (__mmask16)rt_lanes(0, len % 16);
+		for (int xi = 0; xi < nx; xi++) {
+			const float *src = rows + xi * run;
+			float *dst = uw + xi * ustride + p * C * mr + c0 * mr;
+			int64_t i = 0;
+			if (stream && !((uintptr_t)dst & 63))
+				for (; i + 16 <= len; i += 16)
+					_mm512_stream_ps(dst + i, _mm512_load_ps(src + i));
+			for (; i + 16 <= len; i += 16)
+				_mm512_storeu_ps(dst + i, _mm512_load_ps(src + i));
+			if (tail)
+				_mm512_mask_storeu_ps(dst + i, tail, _mm512_load_ps(src + i));
+		}
+	}
 }
 
 __attribute__((target("avx512f"))) static void
