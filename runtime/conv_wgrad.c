@@ -133,15 +133,53 @@ typedef struct Tile {
 				t->out[i * MAX_OB + j] = _mm512_reduce_add_ps(acc[i][j]);          \
 	}
 
+/* The same with the taps' OB vectors loaded first and each filter's one
+ * at a time, for tiles of more filters than taps: KB*OB + OB + 1 vector
+ * registers where DOTS takes KB*OB + KB + 1, past the 32 there are from 8
+ * x 3 (whose filters' loads GCC then folded into every multiply-add: 27
+ * loads a step for 24 multiply-adds, 3 times DOTS(3, 9)'s time a tap on
+ * the stem's weight gradient). */
+#define DOTS_X(KB, OB)                                                                            \
+	__attribute__((target("avx512f"))) static void dots_##KB##_##OB(const Tile *t)            \
+	{                                                                                         \
+		__m512 acc[KB][OB];                                                               \
+		for (int i = 0; i < KB; i++)                                                      \
+			for (int j = 0; j < OB; j++)                                              \
+				acc[i][j] = _mm512_setzero_ps();                                  \
+		for (int64_t c = 0; c < t->cb; c++) {                                             \
+			const float *wr[KB], *xr[OB];                                             \
+			for (int i = 0; i < KB; i++)                                              \
+				wr[i] = t->w[i] + c * t->wc;                                      \
+			for (int j = 0; j < OB; j++)                                              \
+				xr[j] = t->x[j] + c * t->xc;                                      \
+			for (int64_t q = 0; q < t->lp; q += 16) {                                 \
+				__m512 xv[OB];                                                    \
+				for (int j = 0; j < OB; j++) {                                    \
+					xv[j] = _mm512_loadu_ps(xr[j] + q);                       \
+					__asm__("" : "+v"(xv[j]));                                \
+				}                                                                 \
+				for (int i = 0; i < KB; i++) {                                    \
+					__m512 wv = _mm512_loadu_ps(wr[i] + q);                   \
+					__asm__("" : "+v"(wv)); /* one load, not one per use */   \
+					for (int j = 0; j < OB; j++)                              \
+						acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]); \
+				}                                                                 \
+			}                                                                         \
+		}                                                                                 \
+		for (int i = 0; i < KB; i++)                                                      \
+			for (int j = 0; j < OB; j++)                                              \
+				t->out[i * MAX_OB + j] = _mm512_reduce_add_ps(acc[i][j]);          \
+	}
+
 DOTS(3, 9)
 DOTS(3, 8)
 DOTS(3, 7)
 DOTS(4, 6)
 DOTS(5, 5)
 DOTS(6, 4)
-DOTS(8, 3)
-DOTS(12, 2)
-DOTS(16, 1)
+DOTS_X(8, 3)
+DOTS_X(12, 2)
+DOTS_X(16, 1)
 
 /* The tile shapes by taps per tile (1 to 9): filters per tile, kernel. */
 static const struct {
