@@ -77,6 +77,10 @@ void ps_dce(Graph *g, const Options *o);
 
 /* fuse.c: sets Node.group (kernel groups) from -O1 up; clears it at -O0. */
 void ps_fuse(Graph *g, const Options *o);
+/* fuse_clone.c: before fusion, a cheap pointwise value (one full-size
+ * operand, the other a per-channel one) that several loops read gets a
+ * node of its own for each, so each inlines it (ps_fuse calls it). */
+void ps_fuse_clone(Graph *g);
 
 /* --- training: loss, autodiff (ad) and optimizer, state (trn) --- */
 /* bn */

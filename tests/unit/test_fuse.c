@@ -316,6 +316,44 @@ static void test_softmax_alone(void **state)
 	ir_graph_free(g);
 }
 
+/* A training batch norm's d = x - mean and xhat = d * s, each read by
+ * several loops (passes/fuse_clone.c): every reader gets its own copy of
+ * the chain and inlines it, so neither is a kernel or a buffer of its
+ * own: the mean, the variance, relu(xhat) and sum(xhat * x), 2 temps
+ * (the mean and the variance), where 6 kernels and 4 temps were. */
+static void test_clone_broadcast(void **state)
+{
+	(void)state;
+	Graph *g = ir_graph_new("m");
+	int x = ir_add_input(g, "x", DT_F32, S(8, 16, 8, 8));
+	int mean = op(g, OP_REDUCE_MEAN, "mean", IN(x));
+	ir_set_ints(g, def(g, mean), "axes", A(0, 2, 3), 3);
+	int d = op(g, OP_SUB, "d", IN(x, mean));
+	int var = op(g, OP_REDUCE_MEAN, "var", IN(op(g, OP_MUL, "sq", IN(d, d))));
+	ir_set_ints(g, def(g, var), "axes", A(0, 2, 3), 3);
+	int xhat = op(g, OP_MUL, "xhat", IN(d, var));
+	int y = op(g, OP_RELU, "y", IN(xhat));
+	int z = op(g, OP_REDUCE_SUM, "z", IN(op(g, OP_MUL, "p", IN(xhat, x))));
+	ir_set_int(g, def(g, z), "keepdims", 0);
+	ir_add_output(g, y);
+	ir_add_output(g, z);
+	Result r = run(g, 2, NULL);
+	assert_int_equal(r.nk, 4);
+	assert_int_equal(r.ntemp, 2);
+	int nsub = 0, nxhat = 0;
+	for (int i = 0; i < g->nnode; i++) {
+		nsub += g->node[i].op == OP_SUB;
+		nxhat += strcmp(g->node[i].name, "xhat") == 0;
+		for (int k = 0; k < g->node[i].nin; k++) /* each copy before its reader */
+			assert_true(g->node[i].in[k] < 0 || g->val[g->node[i].in[k]].kind != VK_NODE ||
+				    g->val[g->node[i].in[k]].def < i);
+	}
+	assert_int_equal(nsub, 3); /* sq, xhat and its copy each read their own d */
+	assert_int_equal(nxhat, 2);
+	assert_int_equal(run(g, 2, NULL).nk, 4); /* again: nothing more to copy */
+	ir_graph_free(g);
+}
+
 /* exp -> reduce_sum, and (x - c)^2 -> reduce_mean: one kernel each. */
 static void test_reduce_producers(void **state)
 {
@@ -508,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_softmax),
 		cmocka_unit_test(test_softmax_alone),
 		cmocka_unit_test(test_reduce_producers),
+		cmocka_unit_test(test_clone_broadcast),
 		cmocka_unit_test(test_pool_producers),
 		cmocka_unit_test(test_transpose_producers),
 		cmocka_unit_test(test_pad_producers),
