@@ -444,7 +444,8 @@ void ps_fuse(Graph *g, const Options *o)
 		g->node[i].group = 0;
 	if (o->opt_level < 1)
 		return;
-	ps_fuse_clone(g); /* fuse_clone.c: cheap values read by several loops, one copy each */
+	if (!o->train || !o->train->keep_shared)
+		ps_fuse_clone(g); /* fuse_clone.c: cheap values read by several loops, one copy each */
 	ir_fill_uses(g);
 	Fuse F = { .g = g };
 	F.role = xcalloc((size_t)g->nnode + 1, sizeof *F.role);

@@ -17,7 +17,11 @@
  * convolution's output, which the step then keeps instead of xhat (the
  * same size). Readers are visited last first, so a chain copies whole:
  * `xhat`'s copies each read a copy of `d`. Every copy computes what the
- * value held, bit for bit. */
+ * value held, bit for bit. Not under --max-memory (TrainOptions
+ * keep_shared): the copies' readers keep the full-size operand (a
+ * convolution's output) to the backward pass where they read the shared
+ * value, which the budget's recomputation can work on (ResNet-18's
+ * smallest plan: 97.4 MB shared, 133.0 MB copied). */
 #include "passes.h"
 
 #include <stdlib.h>

@@ -153,6 +153,8 @@ typedef struct TrainOptions {
 	const char *label;       /* the label input's name (a .nn model's `label`), NULL: "label" */
 	int split;               /* --split-step: PS_SPLIT_GRADS or _UPDATE compiles that half (split.c); 0: the step */
 	bool split_step;         /* --split-step: the artifact adds the two halves (tools/split_step.c) */
+	bool keep_shared;        /* --max-memory: no copies of shared cheap values (fuse_clone.c), whose
+				    readers would keep the value's full-size operand to the end */
 } TrainOptions;
 /* train.c: loss, autodiff and optimizer over a shape-inferred graph whose
  * first output is the model's output; the graph's outputs become the loss

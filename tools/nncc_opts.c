@@ -313,6 +313,7 @@ int drv_parse_args(int argc, char **argv, DrvArgs *a)
 		return drv_usage_error("--mutable-weights is for inference models, not with --train%s", "");
 	if (a->train)
 		a->o.train = &a->to;
+	a->to.keep_shared = a->max_memory > 0; /* a budget's recomputation works on the shared values */
 	if (a->o.batch_sym && (a->train || a->max_memory > 0 || a->target_cuda || a->o.passes))
 		return drv_usage_error("--max is for CPU inference, not with --train, --target=cuda or --passes%s", "");
 	if (a->o.batch_sym && a->emit == EMIT_HEADER)

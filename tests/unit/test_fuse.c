@@ -352,6 +352,24 @@ static void test_clone_broadcast(void **state)
 	assert_int_equal(nxhat, 2);
 	assert_int_equal(run(g, 2, NULL).nk, 4); /* again: nothing more to copy */
 	ir_graph_free(g);
+	/* under --max-memory (keep_shared) the values stay shared */
+	g = ir_graph_new("m");
+	x = ir_add_input(g, "x", DT_F32, S(8, 16, 8, 8));
+	mean = op(g, OP_REDUCE_MEAN, "mean", IN(x));
+	ir_set_ints(g, def(g, mean), "axes", A(0, 2, 3), 3);
+	d = op(g, OP_SUB, "d", IN(x, mean));
+	ir_add_output(g, op(g, OP_RELU, "y", IN(d)));
+	ir_add_output(g, op(g, OP_EXP, "z", IN(d)));
+	infer(g);
+	int n0 = g->nnode;
+	TrainOptions t = {.keep_shared = true};
+	Options o = {.opt_level = 2, .train = &t};
+	ps_fuse(g, &o);
+	assert_int_equal(g->nnode, n0);
+	o.train = NULL;
+	ps_fuse(g, &o);
+	assert_int_equal(g->nnode, n0 + 1);
+	ir_graph_free(g);
 }
 
 /* exp -> reduce_sum, and (x - c)^2 -> reduce_mean: one kernel each. */
