@@ -382,9 +382,9 @@ void cg_schedule(KernelList *kl, int vec_bytes)
 			int64_t cg = k->conv.group > 0 ? k->conv.c / k->conv.group : 1;
 			int64_t img = out / (k->conv.n > 0 ? k->conv.n : 1) * cg * (k->conv.nd ? k->conv.kd : 1) *
 				      k->conv.kh * k->conv.kw;
+			/* (x's or y's planes swapped, lower_swap.c: no image is contiguous) */
 			k->sched.whole_batch = out <= WHOLE_BATCH_FLOATS || img < IMAGE_MIN_MACS || wino4_u(k) ||
-					       (k->conv.swap & (NNCC_CONV_SWAP_X | NNCC_CONV_SWAP_Y)); /* planes
-					       not image by image (lower_swap.c) */
+					       (k->conv.swap & (NNCC_CONV_SWAP_X | NNCC_CONV_SWAP_Y));
 			if (k->body) {
 				collapse_vars(k, 1);
 				sched_loops(kl, k, k->nout_var > 1 && !k->sched.whole_batch ? 1 : 0,

@@ -36,7 +36,7 @@ flip_taps(float *w, int64_t planes, int64_t taps)
 }
 
 /* The sum itself, each operand read where the flags put it: the way
- * through when there is no memory for copies (group 1: the flags' rule). */
+ * through when there is no memory for copies (one group). */
 static void
 direct(const float *x, const float *w, const float *bias, float *y, const int64_t *p)
 {
@@ -74,6 +74,13 @@ rt_conv2d_swapped(const float *x, const float *w, const float *bias, float *y, f
 	int64_t swap = p[17], hw = p[2] * p[3], kk = KH * KW, ohw = OH * OW;
 	RtEpi ep;
 
+	if (G != 1) { /* the flags are defined for one group (abi.h); the code generator sets none else */
+		int64_t q[18];
+		memcpy(q, p, sizeof q);
+		q[17] = 0;
+		nncc_rt_conv2d_f32(x, w, bias, y, scratch, q, cx, epi, res);
+		return;
+	}
 	rt_epi_init(&ep, epi, res, y);
 	if (rt_epi_on(&ep) && !ep.canon) { /* a list the paths do not take: a pass after */
 		rt_conv2d_swapped(x, w, bias, y, scratch, p, cx, NULL, NULL);
@@ -84,7 +91,7 @@ rt_conv2d_swapped(const float *x, const float *w, const float *bias, float *y, f
 	 * weight transform reads it so */
 	if (!(swap & (NNCC_CONV_SWAP_X | NNCC_CONV_SWAP_Y)) && rt_conv2d_winograd(x, w, bias, y, scratch, p, cx, &ep))
 		return;
-	if (G == 1 && !(swap & NNCC_CONV_FLIP_W) && nncc_abi_conv_blocks(N, KW, OW, ohw)) {
+	if (!(swap & NNCC_CONV_FLIP_W) && nncc_abi_conv_blocks(N, KW, OW, ohw)) {
 		int64_t room = nncc_abi_wide_scratch(N, C, K, G, OH, OW, KH, KW, p[13], p[14]);
 		if (rt_conv2d_wino_wgrad(x, w, bias, y, scratch, room, p, cx) ||
 		    rt_conv2d_wide_flat(x, w, bias, y, scratch, room, p, cx)) {
@@ -93,8 +100,8 @@ rt_conv2d_swapped(const float *x, const float *w, const float *bias, float *y, f
 		}
 	}
 	float *xs = NULL, *ws = NULL, *ys = NULL;
-	int ok = G == 1;
-	if (ok && (swap & NNCC_CONV_SWAP_X))
+	int ok = 1;
+	if (swap & NNCC_CONV_SWAP_X)
 		ok = (xs = malloc((size_t)(N * C * hw) * sizeof(float))) != NULL;
 	if (ok && (swap & (NNCC_CONV_SWAP_W | NNCC_CONV_FLIP_W)))
 		ok = (ws = malloc((size_t)(K * C * kk) * sizeof(float))) != NULL;
