@@ -10,15 +10,13 @@
  * and its taps reversed (a gather). Each transpose swaps the two leading
  * axes of whole planes, and the flip stays inside them; a call that reads
  * (or writes) each plane where it lies, taps in either order, needs no
- * copy. Before any node is
- * lowered, lw_plan_swaps finds every such transpose, between the
- * convolution and it only views (reshapes) and no other reader, and marks
- * it (and a flip between) absorbed: its output shares its input's buffer
- * like a view's, and
- * the convolution's flags say how its operands lie. Only where the
- * runtime's fast paths read those layouts in place (abi.h
- * nncc_abi_conv_swaps) and the batch is static: elsewhere the copies stay
- * kernels of their own. */
+ * copy. Before any node is lowered, lw_plan_swaps finds every such
+ * transpose, between the convolution and it only views (reshapes), a
+ * flip, and no other reader, and marks it (and the flip) absorbed: its
+ * output shares its input's buffer like a view's, and the convolution's
+ * flags say how its operands lie. Only where the runtime's fast paths
+ * read those layouts in place (abi.h nncc_abi_conv_swaps) and the batch
+ * is static: elsewhere the copies stay kernels of their own. */
 #include <string.h>
 
 #include "lower.h"
