@@ -27,7 +27,9 @@
  * channels: short runs keep im2col, and so do narrow windows and
  * outputs of few taps (the rules in runtime/abi.h, nncc_abi_wide_flat).
  * Every sum runs in the same order whatever the thread count (threads
- * split the images, or the filters). */
+ * split the images, or the filters). x's, w's and y's planes may lie with
+ * their two leading axes swapped (p[17], NNCC_CONV_SWAP_X, _W, _Y): the
+ * padded copies read each plane where it lies, y is written by strides. */
 #include <stdint.h>
 #include <string.h>
 

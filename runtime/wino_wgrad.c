@@ -38,7 +38,11 @@
  * about 3 times as much as F(2x2) (at the first stage, the error's rms
  * 2.0e-6 of the outputs' against 6.5e-7), less than training's other
  * roundings move a step (docs/performance.md, lever 103).
- * Where it runs: abi.h nncc_abi_wino_wgrad. */
+ * Where it runs: abi.h nncc_abi_wino_wgrad. Its operands' planes may lie
+ * with their two leading axes swapped (p[17], NNCC_CONV_SWAP_X, _W, _Y:
+ * the activations and the adjoint as the training step holds them, the
+ * gradient in the weight's layout): every plane is reached by its two
+ * strides (WW xn, xc, wk, wc, yn, yk). */
 #include <stdint.h>
 
 #include <immintrin.h>
