@@ -105,43 +105,13 @@ typedef struct Tile {
 	float *out;
 } Tile;
 
-#define DOTS(KB, OB)                                                                              \
-	__attribute__((target("avx512f"))) static void dots_##KB##_##OB(const Tile *t)            \
-	{                                                                                         \
-		__m512 acc[KB][OB];                                                               \
-		for (int i = 0; i < KB; i++)                                                      \
-			for (int j = 0; j < OB; j++)                                              \
-				acc[i][j] = _mm512_setzero_ps();                                  \
-		for (int64_t c = 0; c < t->cb; c++) {                                             \
-			const float *wr[KB], *xr[OB];                                             \
-			for (int i = 0; i < KB; i++)                                              \
-				wr[i] = t->w[i] + c * t->wc;                                      \
-			for (int j = 0; j < OB; j++)                                              \
-				xr[j] = t->x[j] + c * t->xc;                                      \
-			for (int64_t q = 0; q < t->lp; q += 16) {                                 \
-				__m512 wv[KB];                                                    \
-				for (int i = 0; i < KB; i++)                                      \
-					wv[i] = _mm512_loadu_ps(wr[i] + q);                       \
-				for (int j = 0; j < OB; j++) {                                    \
-					__m512 xv = _mm512_loadu_ps(xr[j] + q);                   \
-					__asm__("" : "+v"(xv)); /* one load, not one per use */   \
-					for (int i = 0; i < KB; i++)                              \
-						acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]); \
-				}                                                                 \
-			}                                                                         \
-		}                                                                                 \
-		for (int i = 0; i < KB; i++)                                                      \
-			for (int j = 0; j < OB; j++)                                              \
-				t->out[i * MAX_OB + j] = _mm512_reduce_add_ps(acc[i][j]);          \
-	}
-
-/* The same with the taps' OB vectors loaded first and each filter's one
- * at a time, for tiles of more filters than taps: KB*OB + OB + 1 vector
- * registers where DOTS takes KB*OB + KB + 1, past the 32 there are from 8
- * x 3 (whose filters' loads GCC then folded into every multiply-add: 27
- * loads a step for 24 multiply-adds, 3 times DOTS(3, 9)'s time a tap on
+/* With XF (tiles of more filters than taps) the taps' OB vectors load
+ * first and each filter's one at a time: KB*OB + OB + 1 vector registers
+ * where the filters first take KB*OB + KB + 1, past the 32 there are from
+ * 8 x 3 (whose filters' loads GCC then folded into every multiply-add: 27
+ * loads a step for 24 multiply-adds, 3 times a 3 x 9 tile's time a tap on
  * the stem's weight gradient). */
-#define DOTS_X(KB, OB)                                                                            \
+#define DOTS_XF(KB, OB, XF)                                                                       \
 	__attribute__((target("avx512f"))) static void dots_##KB##_##OB(const Tile *t)            \
 	{                                                                                         \
 		__m512 acc[KB][OB];                                                               \
@@ -155,16 +125,16 @@ typedef struct Tile {
 			for (int j = 0; j < OB; j++)                                              \
 				xr[j] = t->x[j] + c * t->xc;                                      \
 			for (int64_t q = 0; q < t->lp; q += 16) {                                 \
-				__m512 xv[OB];                                                    \
-				for (int j = 0; j < OB; j++) {                                    \
-					xv[j] = _mm512_loadu_ps(xr[j] + q);                       \
-					__asm__("" : "+v"(xv[j]));                                \
-				}                                                                 \
-				for (int i = 0; i < KB; i++) {                                    \
-					__m512 wv = _mm512_loadu_ps(wr[i] + q);                   \
-					__asm__("" : "+v"(wv)); /* one load, not one per use */   \
-					for (int j = 0; j < OB; j++)                              \
-						acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]); \
+				__m512 v[XF ? OB : KB]; /* the vectors held: taps or filters */   \
+				for (int a = 0; a < (XF ? OB : KB); a++)                          \
+					v[a] = _mm512_loadu_ps((XF ? xr[a] : wr[a]) + q);         \
+				for (int b = 0; b < (XF ? KB : OB); b++) {                        \
+					__m512 u = _mm512_loadu_ps((XF ? wr[b] : xr[b]) + q);     \
+					__asm__("" : "+v"(u)); /* one load, not one per use */    \
+					for (int a = 0; a < (XF ? OB : KB); a++) {                \
+						__m512 *s = XF ? &acc[b][a] : &acc[a][b];         \
+						*s = _mm512_fmadd_ps(v[a], u, *s);                \
+					}                                                         \
 				}                                                                 \
 			}                                                                         \
 		}                                                                                 \
@@ -172,6 +142,8 @@ typedef struct Tile {
 			for (int j = 0; j < OB; j++)                                              \
 				t->out[i * MAX_OB + j] = _mm512_reduce_add_ps(acc[i][j]);          \
 	}
+#define DOTS(KB, OB) DOTS_XF(KB, OB, 0)
+#define DOTS_X(KB, OB) DOTS_XF(KB, OB, 1)
 
 DOTS(3, 9)
 DOTS(3, 8)

@@ -372,6 +372,36 @@ static void test_bad_weights(void **state)
 	close_run(&r);
 }
 
+/* w read (for y) after its update's node: y = sum(w * g), w <- w - g */
+static const char READ_AFTER_UPDATE[] = "graph o {\n"
+					"  input %g: f32[3]\n"
+					"  state param %w: f32[3] = [1, 2, 3]\n"
+					"  %n = sub(%w, %g)\n"
+					"  assign(%w, %n)\n"
+					"  %y = mul(%w, %g)\n"
+					"  %s = reduce_sum(%y) {keepdims = 0}\n"
+					"  output %s\n"
+					"}\n";
+
+/* Two runs of a graph of input g = [1, 1, 1] (3 floats), scalar output
+ * and state w (3 floats): each run's output and w after it, exactly. */
+static void two_runs(Run *r, const float *want_l, const float (*want_w)[3])
+{
+	char *err = NULL;
+	float g[3] = {1, 1, 1}, w[3], l;
+	int64_t dims[1] = {3};
+	const void *out;
+	assert_int_equal(nncc_session_set_input(r->s, 0, g, 1, dims, NNCC_DTYPE_F32, &err), NNCC_STATUS_OK);
+	for (int t = 0; t < 2; t++) {
+		assert_int_equal(nncc_session_run(r->s, &err), NNCC_STATUS_OK);
+		assert_int_equal(nncc_session_output(r->s, 0, &out), NNCC_STATUS_OK);
+		memcpy(&l, out, sizeof l);
+		assert_true(l == want_l[t]);
+		assert_int_equal(nncc_session_get_param(r->s, "w", w, sizeof w, NULL), NNCC_STATUS_OK);
+		assert_memory_equal(w, want_w[t], sizeof w);
+	}
+}
+
 /* An update that reads its state at other elements than it writes (a sum
  * over it) still sees the old values: w <- (w - sum(w)) * g, twice. */
 static void test_update_reads_all(void **state)
@@ -388,20 +418,9 @@ static void test_update_reads_all(void **state)
 		"  %l = reduce_sum(%w) {keepdims = 0}\n"
 		"  output %l\n"
 		"}\n", NULL, "readall", so, sizeof so);
+	float l;
 	Run r = open_run(so);
-	float g[3] = {1, 1, 1}, w[3], l;
-	int64_t dims[1] = {3};
-	const void *out;
-	assert_int_equal(nncc_session_set_input(r.s, 0, g, 1, dims, NNCC_DTYPE_F32, &err), NNCC_STATUS_OK);
-	float want_l[2] = {6, -12}, want_w[2][3] = {{-5, -4, -3}, {7, 8, 9}};
-	for (int t = 0; t < 2; t++) {
-		assert_int_equal(nncc_session_run(r.s, &err), NNCC_STATUS_OK);
-		assert_int_equal(nncc_session_output(r.s, 0, &out), NNCC_STATUS_OK);
-		memcpy(&l, out, sizeof l);
-		assert_true(l == want_l[t]);
-		assert_int_equal(nncc_session_get_param(r.s, "w", w, sizeof w, NULL), NNCC_STATUS_OK);
-		assert_memory_equal(w, want_w[t], sizeof w);
-	}
+	two_runs(&r, (const float[2]){6, -12}, (const float[2][3]){{-5, -4, -3}, {7, 8, 9}});
 	/* not a training step: no step counter, so train_step is refused */
 	assert_int_equal(nncc_session_train_step(r.s, &l, &err), NNCC_STATUS_UNSUPPORTED);
 	nncc_error_free(err);
@@ -415,30 +434,10 @@ static void test_update_reads_all(void **state)
 static void test_update_waits(void **state)
 {
 	(void)state;
-	char so[512], *err = NULL;
-	compile_src("graph wait {\n"
-		"  input %g: f32[3]\n"
-		"  state param %w: f32[3] = [1, 2, 3]\n"
-		"  %n = sub(%w, %g)\n"
-		"  assign(%w, %n)\n"
-		"  %y = mul(%w, %g)\n"
-		"  %s = reduce_sum(%y) {keepdims = 0}\n"
-		"  output %s\n"
-		"}\n", NULL, "wait", so, sizeof so);
+	char so[512];
+	compile_src(READ_AFTER_UPDATE, NULL, "wait", so, sizeof so);
 	Run r = open_run(so);
-	float g[3] = {1, 1, 1}, w[3], l;
-	int64_t dims[1] = {3};
-	const void *out;
-	assert_int_equal(nncc_session_set_input(r.s, 0, g, 1, dims, NNCC_DTYPE_F32, &err), NNCC_STATUS_OK);
-	float want_l[2] = {6, 3}, want_w[2][3] = {{0, 1, 2}, {-1, 0, 1}};
-	for (int t = 0; t < 2; t++) {
-		assert_int_equal(nncc_session_run(r.s, &err), NNCC_STATUS_OK);
-		assert_int_equal(nncc_session_output(r.s, 0, &out), NNCC_STATUS_OK);
-		memcpy(&l, out, sizeof l);
-		assert_true(l == want_l[t]);
-		assert_int_equal(nncc_session_get_param(r.s, "w", w, sizeof w, NULL), NNCC_STATUS_OK);
-		assert_memory_equal(w, want_w[t], sizeof w);
-	}
+	two_runs(&r, (const float[2]){6, 3}, (const float[2][3]){{0, 1, 2}, {-1, 0, 1}});
 	close_run(&r);
 }
 
@@ -450,16 +449,7 @@ static void test_state_order(void **state)
 	(void)state;
 	Diag d;
 	diag_init(&d);
-	Graph *g = ir_parse(
-		"graph o {\n"
-		"  input %g: f32[3]\n"
-		"  state param %w: f32[3] = [1, 2, 3]\n"
-		"  %n = sub(%w, %g)\n"
-		"  assign(%w, %n)\n"
-		"  %y = mul(%w, %g)\n"
-		"  %s = reduce_sum(%y) {keepdims = 0}\n"
-		"  output %s\n"
-		"}\n", "order.ir", &d);
+	Graph *g = ir_parse(READ_AFTER_UPDATE, "order.ir", &d);
 	if (!g)
 		fail_msg("%s", d.msg);
 	assert_int_equal(ps_infer_shapes(g, &d), 0);
