@@ -32,7 +32,7 @@ enum {
 	FC_SMALL = 16,       /* the other operand this many times smaller at least */
 };
 
-static bool takes_inline(const Graph *g, const Node *r, int v)
+static bool takes_inline(const Node *r, int v)
 {
 	if (r->dead || r->nout != 1)
 		return false;
@@ -43,7 +43,6 @@ static bool takes_inline(const Graph *g, const Node *r, int v)
 	for (int k = 1; k < r->nin; k++) /* its data, not its axes */
 		if (r->in[k] == v)
 			return false;
-	(void)g;
 	return true;
 }
 
@@ -81,26 +80,16 @@ static int readers_if_cheap(const Graph *g, const Node *n, int *rd)
 			reads = reads || r->in[k] == n->out[0];
 		if (!reads)
 			continue;
-		if (!takes_inline(g, r, n->out[0]))
+		if (!takes_inline(r, n->out[0]))
 			return 0;
 		rd[nr++] = i;
 	}
 	return nr;
 }
 
-/* Emits node i into order[], each copy made for it (by[c] == i) first. */
-static void emit(const int *by, int ncopy, int first, int i, int *order, int *k)
-{
-	for (int c = 0; c < ncopy; c++)
-		if (by[c] == i)
-			emit(by, ncopy, first, first + c, order, k);
-	order[(*k)++] = i;
-}
-
 void ps_fuse_clone(Graph *g)
 {
-	int n0 = g->nnode, cap = 0, ncopy = 0;
-	int *by = NULL; /* per copy (node n0 + c): the reader it was made for */
+	int n0 = g->nnode;
 	int *rd = xmalloc(((size_t)g->nnode + 1) * sizeof *rd);
 	for (int i = n0 - 1; i >= 0; i--) {
 		int nr = readers_if_cheap(g, &g->node[i], rd);
@@ -118,28 +107,10 @@ void ps_fuse_clone(Graph *g)
 			for (int k = 0; k < r->nin; k++)
 				if (r->in[k] == v)
 					r->in[k] = cn->out[0];
-			if (ncopy == cap) {
-				cap = cap ? 2 * cap : 64;
-				by = xrealloc(by, (size_t)cap * sizeof *by);
-			}
-			by[ncopy++] = rd[j];
 			rd = xrealloc(rd, ((size_t)g->nnode + 1) * sizeof *rd);
 		}
 	}
 	free(rd);
-	if (ncopy) { /* each copy right before its reader */
-		int *order = xmalloc((size_t)g->nnode * sizeof *order), k = 0;
-		for (int i = 0; i < n0; i++)
-			emit(by, ncopy, n0, i, order, &k);
-		Node *nodes = xmalloc((size_t)g->nnode * sizeof *nodes);
-		for (int i = 0; i < g->nnode; i++)
-			nodes[i] = g->node[order[i]];
-		memcpy(g->node, nodes, (size_t)g->nnode * sizeof *nodes);
-		for (int i = 0; i < g->nnode; i++)
-			for (int o = 0; o < g->node[i].nout; o++)
-				g->val[g->node[i].out[o]].def = i;
-		free(nodes);
-		free(order);
-	}
-	free(by);
+	if (g->nnode > n0)
+		ir_toposort(g); /* each copy right before its reader, the rest in order */
 }

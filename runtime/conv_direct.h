@@ -117,9 +117,10 @@ int rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float
 int rt_conv2d_wino_wgrad(const float *x, const float *w, const float *bias, float *y, float *scratch,
 			 int64_t room, const int64_t *p, const nncc_abi_ctx *cx);
 
-/* nncc_rt_conv2d_f32 for p[17] != 0, operands transposed or flipped in
- * their buffers (runtime/conv_swap.c). */
+/* nncc_rt_conv2d_f32 for p[17] != 0 and one group, operands transposed or
+ * flipped in their buffers (runtime/conv_swap.c); ep: a canonical
+ * epilogue or none. */
 void rt_conv2d_swapped(const float *x, const float *w, const float *bias, float *y, float *scratch, const int64_t *p,
-		       const nncc_abi_ctx *cx, const nncc_abi_epi *epi, const float *res);
+		       const nncc_abi_ctx *cx, const RtEpi *ep);
 
 #endif

@@ -68,37 +68,25 @@ direct(const float *x, const float *w, const float *bias, float *y, const int64_
 
 void
 rt_conv2d_swapped(const float *x, const float *w, const float *bias, float *y, float *scratch, const int64_t *p,
-		  const nncc_abi_ctx *cx, const nncc_abi_epi *epi, const float *res)
+		  const nncc_abi_ctx *cx, const RtEpi *ep)
 {
-	int64_t N = p[0], C = p[1], K = p[4], OH = p[5], OW = p[6], KH = p[7], KW = p[8], G = p[15];
+	int64_t N = p[0], C = p[1], K = p[4], OH = p[5], OW = p[6], KH = p[7], KW = p[8];
 	int64_t swap = p[17], hw = p[2] * p[3], kk = KH * KW, ohw = OH * OW;
-	RtEpi ep;
 
-	if (G != 1) { /* the flags are defined for one group (abi.h); the code generator sets none else */
-		int64_t q[18];
-		memcpy(q, p, sizeof q);
-		q[17] = 0;
-		nncc_rt_conv2d_f32(x, w, bias, y, scratch, q, cx, epi, res);
-		return;
-	}
-	rt_epi_init(&ep, epi, res, y);
-	if (rt_epi_on(&ep) && !ep.canon) { /* a list the paths do not take: a pass after */
-		rt_conv2d_swapped(x, w, bias, y, scratch, p, cx, NULL, NULL);
-		rt_epi_rows(&ep, y, ohw, N * K, ohw);
-		return;
-	}
 	/* an input gradient's weight, transposed and flipped: the Winograd
 	 * weight transform reads it so */
-	if (!(swap & (NNCC_CONV_SWAP_X | NNCC_CONV_SWAP_Y)) && rt_conv2d_winograd(x, w, bias, y, scratch, p, cx, &ep))
+	if (!(swap & (NNCC_CONV_SWAP_X | NNCC_CONV_SWAP_Y)) && rt_conv2d_winograd(x, w, bias, y, scratch, p, cx, ep))
 		return;
 	if (!(swap & NNCC_CONV_FLIP_W) && nncc_abi_conv_blocks(N, KW, OW, ohw)) {
-		int64_t room = nncc_abi_wide_scratch(N, C, K, G, OH, OW, KH, KW, p[13], p[14]);
+		int64_t room = nncc_abi_wide_scratch(N, C, K, 1, OH, OW, KH, KW, p[13], p[14]);
 		if (rt_conv2d_wino_wgrad(x, w, bias, y, scratch, room, p, cx) ||
 		    rt_conv2d_wide_flat(x, w, bias, y, scratch, room, p, cx)) {
-			rt_epi_rows(&ep, y, ohw, N * K, ohw); /* elementwise: y's layout is res's */
+			rt_epi_rows(ep, y, ohw, N * K, ohw); /* elementwise: y's layout is res's */
 			return;
 		}
 	}
+	/* copies in the shapes' layouts, the epilogue a pass after (res lies
+	 * as y does) */
 	float *xs = NULL, *ws = NULL, *ys = NULL;
 	int ok = 1;
 	if (swap & NNCC_CONV_SWAP_X)
@@ -109,7 +97,6 @@ rt_conv2d_swapped(const float *x, const float *w, const float *bias, float *y, f
 		ok = (ys = malloc((size_t)(N * K * ohw) * sizeof(float))) != NULL;
 	if (!ok) {
 		direct(x, w, bias, y, p);
-		rt_epi_rows(&ep, y, ohw, N * K, ohw);
 	} else {
 		int64_t q[18];
 		memcpy(q, p, sizeof q);
@@ -124,14 +111,11 @@ rt_conv2d_swapped(const float *x, const float *w, const float *bias, float *y, f
 			if (swap & NNCC_CONV_FLIP_W)
 				flip_taps(ws, K * C, kk);
 		}
-		if (ys) { /* the epilogue after the copy back: res lies as y does */
-			nncc_rt_conv2d_f32(xs ? xs : x, ws ? ws : w, bias, ys, scratch, q, cx, NULL, NULL);
+		nncc_rt_conv2d_f32(xs ? xs : x, ws ? ws : w, bias, ys ? ys : y, scratch, q, cx, NULL, NULL);
+		if (ys)
 			swap_planes(y, ys, K, N, ohw);
-			rt_epi_rows(&ep, y, ohw, N * K, ohw);
-		} else {
-			nncc_rt_conv2d_f32(xs ? xs : x, ws ? ws : w, bias, y, scratch, q, cx, epi, res);
-		}
 	}
+	rt_epi_rows(ep, y, ohw, N * K, ohw);
 	free(xs);
 	free(ws);
 	free(ys);

@@ -703,10 +703,6 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 
 	if (v.G <= 0 || v.C % v.G || v.K % v.G)
 		return;
-	if (p[17]) { /* operands transposed or flipped in their buffers (conv_swap.c) */
-		rt_conv2d_swapped(x, w, bias, y, scratch, p, cx, epi, res);
-		return;
-	}
 	v.cg = v.C / v.G;
 	v.kg = v.K / v.G;
 	v.ckk = v.cg * v.KH * v.KW;
@@ -717,6 +713,11 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	if (rt_epi_on(&ep) && !ep.canon) { /* a list the paths do not take: a pass after */
 		nncc_rt_conv2d_f32(x, w, bias, y, scratch, p, ctx, NULL, NULL);
 		rt_epi_rows(&ep, y, v.hw, N * v.K, v.hw);
+		return;
+	}
+	if (p[17] && v.G == 1) { /* operands transposed or flipped in their buffers (conv_swap.c;
+				    the flags are defined for one group, the code generator sets none else) */
+		rt_conv2d_swapped(x, w, bias, y, scratch, p, cx, &ep);
 		return;
 	}
 	v.ep = &ep;
