@@ -100,12 +100,6 @@ static bool swaps_planes(const Graph *g, const Node *t, int side, const Shape *o
 	       !memcmp(have.stride, want.stride, (size_t)want.n * sizeof(int64_t));
 }
 
-/* Whether op (a node) is a view or a transpose that lowers alone. */
-static bool alone(const Graph *g, int node, Op op)
-{
-	return node >= 0 && g->node[node].op == op && g->node[node].group == 0;
-}
-
 /* Whether gather node n reverses the last axis of its data, of taps
  * entries (autodiff's flip of a weight's kh x kw taps for an input
  * gradient: indices taps - 1, ..., 0, a constant). */
@@ -149,7 +143,7 @@ static int operand_swap(const Lower *L, int conv, int v, const Shape *op, bool *
 			v = n->in[0];
 			continue;
 		}
-		return alone(g, d, OP_TRANSPOSE) && swaps_planes(g, n, 0, op) ? d : -1;
+		return n->op == OP_TRANSPOSE && n->group == 0 && swaps_planes(g, n, 0, op) ? d : -1;
 	}
 }
 

@@ -32,6 +32,7 @@ enum {
 	FC_SMALL = 16,       /* the other operand this many times smaller at least */
 };
 
+/* Whether reader r would inline v: elementwise, or a reduction of it. */
 static bool takes_inline(const Node *r, int v)
 {
 	if (r->dead || r->nout != 1)
