@@ -194,7 +194,7 @@ typedef struct Kernel {
 		int64_t kh, kw;         /* window */
 		int64_t sh, sw, ph, pw, dh, dw; /* strides, top/left pads, dilations */
 		int64_t group;
-		int wino_u;             /* scratch also holds a Winograd weight transform (nncc_abi_wino_uscratch): the weight is not a constant */
+		int wino_u;             /* the weight is not a constant: 1, scratch also holds its Winograd transform (nncc_abi_wino_uscratch); NNCC_ABI_WINO_FUSED, made panel by panel */
 		int swap;               /* 2-D, group 1: NNCC_CONV_SWAP_* (runtime/abi.h), how x, wt and y lie in
 					   their buffers (codegen/lower_swap.c); 0: as their shapes say */
 		/* the general call (nncc_rt_convnd_f32), for 3-D windows and conv-transpose */

@@ -240,8 +240,10 @@ int lw_conv(Lower *L, int node)
 					     win.str[0], win.str[1], win.dil[0], win.dil[1], group)) {
 			const Value *wv = lw_in(L, node, 1);
 			wino_u = wv->kind != VK_CONST || !wv->data || wv->state != 0; /* not in the weight cache */
+			if (wino_u && nncc_abi_wino_fuses(x->d[0].n, c, kout, oh, ow, win.dil[0]))
+				wino_u = NNCC_ABI_WINO_FUSED; /* called whole-batch (sched.c) */
 			int64_t wsz = nncc_abi_wino_scratch(x->d[0].n, c, kout, oh, ow, win.dil[0], wino_u);
-			if (wino_u)
+			if (wino_u == 1)
 				wsz = lw_add(L, wsz, nncc_abi_wino_uscratch(c, kout, nncc_abi_wino_m(x->d[0].n, c, kout, oh, ow,
 													win.dil[0], 1)));
 			sz = wsz > sz ? wsz : sz;

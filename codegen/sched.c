@@ -341,14 +341,17 @@ enum {
  * 28 x 28), too few for the GEMMs' tiles and the threads, while the
  * whole batch's epilogue pass after the call is cheap beside them
  * (ResNet-18's step: the input gradients of layer 2 1.5 ms faster each,
- * of layer 1 0.5; its F(2x2, 3x3) layer 3 gained nothing). */
+ * of layer 1 0.5; its F(2x2, 3x3) layer 3 gained nothing). One whose
+ * transform is fused into its products (NNCC_ABI_WINO_FUSED) must: the
+ * compiler chose it for the batch's tiles. */
 static bool wino4_u(const Kernel *k)
 {
 	return !k->conv.nd && k->conv.wino_u &&
 	       nncc_abi_wino(k->conv.n, k->conv.c, k->conv.h, k->conv.w, k->conv.k, k->conv.oh, k->conv.ow,
 			     k->conv.kh, k->conv.kw, k->conv.sh, k->conv.sw, k->conv.dh, k->conv.dw,
 			     k->conv.group) &&
-	       nncc_abi_wino_m(k->conv.n, k->conv.c, k->conv.k, k->conv.oh, k->conv.ow, k->conv.dh, 1) == 4;
+	       (k->conv.wino_u == NNCC_ABI_WINO_FUSED ||
+		nncc_abi_wino_m(k->conv.n, k->conv.c, k->conv.k, k->conv.oh, k->conv.ow, k->conv.dh, 1) == 4);
 }
 
 void cg_schedule(KernelList *kl, int vec_bytes)

@@ -384,20 +384,49 @@ nncc_abi_conv_swaps(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64
  * each for a constant weight (wino_u 0: its transform, 36/9 the weight's
  * size, cached once), of at least NNCC_ABI_WINO4_U_TILES for a weight
  * transformed on every call (wino_u 1 or 2: training state, a computed
- * weight), where the transform (36 x k x c floats written) is small
+ * weight; NNCC_ABI_WINO4_FUSED_TILES fused, see below), where the transform (36 x k x c floats written) is small
  * beside the products (36 x k x c x tiles multiply-adds); else 2, F(2x2,
  * 3x3). The two thresholds differed on Zen 4 (49 tiles for a weight
  * transformed every call: ResNet-18's first two stages); on Zen 5,
  * whose products run twice as fast, 16 (its third stage, 14 x 14, 25%
  * faster a convolution) and not 4 (the fourth, 7 x 7: no faster). */
-enum { NNCC_ABI_WINO4_MAX_CK = 512 * 512, NNCC_ABI_WINO4_U_TILES = 16 };
-static inline int
+enum { NNCC_ABI_WINO4_MAX_CK = 512 * 512, NNCC_ABI_WINO4_U_TILES = 16, NNCC_ABI_WINO4_FUSED_TILES = 4 };
+enum { NNCC_ABI_WINO_FUSED = 3 }; /* wino_u: the transform fused (nncc_abi_wino_fuses) */
+static inline int64_t
 nncc_abi_wino_m(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t d, int64_t wino_u)
 {
 	int64_t tiles = ((oh + 3) / 4) * ((ow + 3) / 4);
+	int64_t least = wino_u == NNCC_ABI_WINO_FUSED ? NNCC_ABI_WINO4_FUSED_TILES
+			: wino_u			? NNCC_ABI_WINO4_U_TILES
+							: 16;
 
 	(void)n; /* not by the batch: an image-by-image call takes the same tile */
-	return d == 1 && c * k <= NNCC_ABI_WINO4_MAX_CK && tiles >= (wino_u ? NNCC_ABI_WINO4_U_TILES : 16) ? 4 : 2;
+	return d == 1 && c * k <= NNCC_ABI_WINO4_MAX_CK && tiles >= least ? 4 : 2;
+}
+
+/* Whether such a convolution whose weight is not a constant may fuse
+ * the weight's transform into its products (wino_u NNCC_ABI_WINO_FUSED,
+ * the compiler's choice, for a call of the whole batch; runtime/winograd.c
+ * fused_chunk): each filter panel's transform made as the panel is
+ * multiplied, in the thread's GEMM slot, instead of all of them into the
+ * scratch and back through memory (16.9 MB written and read a call for
+ * ResNet's last stage by F(2x2, 3x3)). Then F(4x4, 3x3) pays from planes
+ * of NNCC_ABI_WINO4_FUSED_TILES tiles of 4x4 (that stage's 7 x 7: 3.4 ms
+ * by F(2x2) through memory, 2.6 fused by F(4x4), on Zen 5). It takes the
+ * filters outweighing the tiles (k at least the batch's tiles), the
+ * transformed inputs of all the tiles, one block, within
+ * NNCC_ABI_WINO_FUSE_V bytes (each panel reads them all), and a panel's
+ * transform, (m + 2)^2 x c x NNCC_ABI_WINO_FUSE_MR floats at most,
+ * fitting a GEMM slot. The scratch then holds no transform. */
+enum { NNCC_ABI_WINO_FUSE_V = 4 << 20, NNCC_ABI_WINO_FUSE_MR = 16 };
+static inline int
+nncc_abi_wino_fuses(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t d)
+{
+	int64_t m = nncc_abi_wino_m(n, c, k, oh, ow, d, NNCC_ABI_WINO_FUSED), nx = (m + 2) * (m + 2);
+	int64_t t = n * ((oh + m * d - 1) / (m * d) * d) * ((ow + m * d - 1) / (m * d) * d);
+
+	return k >= t && nx * c * t * 4 <= NNCC_ABI_WINO_FUSE_V &&
+	       nx * c * NNCC_ABI_WINO_FUSE_MR * 4 + 64 <= NNCC_ABI_GEMM_SCRATCH;
 }
 
 /* Output tiles (m x m outputs each, d apart with dilation d: the grid
@@ -412,6 +441,9 @@ nncc_abi_wino_block(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int
 	int64_t t = n * ((oh + m * d - 1) / (m * d) * d) * ((ow + m * d - 1) / (m * d) * d);
 	int64_t big = c > k ? c : k;
 	int64_t tb = 8192 * 16 / nx / big, lo = 64 * 16 / nx, hi = 512 * 16 / nx;
+
+	if (wino_u == NNCC_ABI_WINO_FUSED) /* all of them one block */
+		return t;
 
 	tb = tb < lo ? lo : tb > hi ? hi : tb;
 	return t < tb ? t : tb;

@@ -422,6 +422,46 @@ mul_part(const Wino *d, int64_t xi, int64_t r0, int64_t r1)
 	}
 }
 
+/* Phase 2 for filter panel ir alone, its U (every product's, C x mr
+ * each) at up: M's rows [ir, ir + mr) of every product, summed in
+ * mul_part's order. */
+static void
+mul_panel(const Wino *d, const float *up, int64_t ir)
+{
+	int mr = d->tile.mr, nr = d->tile.nr;
+
+	for (int64_t xi = 0; xi < d->nx; xi++) {
+		const float *u = up + xi * d->C * mr, *v = d->v + xi * d->vs;
+		float *m = d->m + xi * d->ms + ir * d->tbp;
+		for (int64_t pc = 0; pc < d->C; pc += WINO_KC) {
+			int64_t kc = d->C - pc < WINO_KC ? d->C - pc : WINO_KC;
+			for (int64_t jr = 0; jr < d->tbn; jr += nr)
+				d->tile.ukr(kc, u + pc * mr, v + jr * d->C + pc * nr, nr, m + jr, d->tbp, pc > 0, NULL,
+					    mr, nr, NULL, 0, NULL);
+		}
+	}
+}
+
+/* Chunk ch of nchunk of a fused call's phases 2 and 3 (nncc_abi_wino_fused):
+ * a fixed share of the filter panels, each transformed into this
+ * chunk's GEMM slot, multiplied at once by the block's V (every tile),
+ * and the share's outputs transformed back. */
+static void
+fused_chunk(void *closure, int64_t ch)
+{
+	const Wino *d = closure;
+	int64_t np = d->kp / d->tile.mr, p0 = ch * np / d->nchunk, p1 = (ch + 1) * np / d->nchunk;
+	int64_t f0 = p0 * d->tile.mr, f1 = p1 * d->tile.mr < d->K ? p1 * d->tile.mr : d->K;
+	float *up = (float *)(d->gs + ch * NNCC_ABI_GEMM_SCRATCH);
+
+	for (int64_t p = p0; p < p1; p++) {
+		rt_wino_weights_panel(d->wt, up, d->C, d->K, d->tile.mr, d->tm, p, d->swap);
+		mul_panel(d, up, p * d->tile.mr);
+	}
+	if (f0 < f1)
+		rt_wino_out_part(d, f0, f1);
+}
+
 static void
 mul_chunk(void *closure, int64_t xi)
 {
@@ -572,6 +612,26 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 	RtTile rt;
 	if (!rt_gemm_tile(d.K, blk, d.C, &d.tile))
 		return 0;
+	if (p[16] == NNCC_ABI_WINO_FUSED) {
+		/* the weight's transform, panel by panel as the threads multiply
+		 * it, in their GEMM slots: the scratch has no room for it whole */
+		if (d.tile.mr > NNCC_ABI_WINO_FUSE_MR && !rt_gemm_tile_of(12, 32, &d.tile))
+			return 0; /* (a tile of many rows for few tiles: 12 x 32 sums in the same order) */
+		if (!cx->gemm_scratch || blk != d.total)
+			return 0;
+		d.kp = (d.K + d.tile.mr - 1) / d.tile.mr * d.tile.mr;
+		d.tbp = (blk + d.tile.nr - 1) / d.tile.nr * d.tile.nr;
+		d.pad = 16, d.gs = cx->gemm_scratch, d.wt = w;
+		d.vs = d.C * d.tbp + d.pad, d.ms = d.kp * d.tbp + d.pad;
+		d.m0 = 0, d.mrows = d.kp;
+		d.v = scratch, d.m = scratch + d.nx * d.vs;
+		set_block(&d, 0, d.total);
+		d.nchunk = cx->nthreads > 1 ? 4 * cx->nthreads : 1;
+		run_phase(cx, in_chunk, &d, d.nchunk);
+		d.nchunk = threads;
+		run_phase(cx, fused_chunk, &d, threads);
+		return 1;
+	}
 	if (threads > 1 && d.K > d.total) {
 		int64_t kp = (d.K + d.tile.mr - 1) / d.tile.mr * d.tile.mr, nr = d.tile.nr;
 		int64_t fit = (blk + 96) * (d.C + d.K + 32) / (threads * d.C + kp) / nr * nr;

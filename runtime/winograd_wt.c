@@ -59,11 +59,11 @@ enum {
  * U is read from memory by the GEMMs anyway, and a store that first reads
  * its line took the transform from 1.3 to 3.0 ms on one Zen 4 core. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t mr, const int m,
-	  int64_t p0, int64_t p1, int swap)
+weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t ustride, int64_t mr, const int m,
+	  int64_t p0, int64_t p1, int64_t pbase, int swap)
 {
 	enum { NXMAX = 36 };
-	int64_t ustride = kp * C, n = m + 2, nx = n * n, run = WT_CB * mr + 16;
+	int64_t n = m + 2, nx = n * n, run = WT_CB * mr + 16;
 	int stream = nx * ustride * (int64_t)sizeof(float) > WT_STREAM;
 	__m512 tap[WT_CB * 9];
 	float *rows = __builtin_alloca((size_t)(nx * run) * sizeof(float) + 64);
@@ -131,7 +131,7 @@ weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t 
 		__mmask16 tail = (__mmask16)rt_lanes(0, len % 16);
 		for (int xi = 0; xi < nx; xi++) {
 			const float *src = rows + xi * run;
-			float *dst = uw + xi * ustride + p * C * mr + c0 * mr;
+			float *dst = uw + xi * ustride + (p - pbase) * C * mr + c0 * mr;
 			int64_t i = 0;
 			if (stream && !((uintptr_t)dst & 63))
 				for (; i + 16 <= len; i += 16)
@@ -145,13 +145,13 @@ weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t 
 }
 
 __attribute__((target("avx512f"))) static void
-weights_avx512(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t mr, int m, int64_t p0,
-	       int64_t p1, int swap)
+weights_avx512(const float *wt, float *uw, int64_t C, int64_t K, int64_t ustride, int64_t mr, int m,
+	       int64_t p0, int64_t p1, int64_t pbase, int swap)
 {
 	if (m == 4)
-		weights_m(wt, uw, C, K, kp, mr, 4, p0, p1, swap);
+		weights_m(wt, uw, C, K, ustride, mr, 4, p0, p1, pbase, swap);
 	else
-		weights_m(wt, uw, C, K, kp, mr, 2, p0, p1, swap);
+		weights_m(wt, uw, C, K, ustride, mr, 2, p0, p1, pbase, swap);
 	_mm_sfence(); /* the streamed rows, before the GEMMs' threads read them */
 }
 
@@ -160,5 +160,12 @@ rt_wino_weights(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, in
 		int64_t p0, int64_t p1, int swap)
 {
 	if (__builtin_cpu_supports("avx512f"))
-		weights_avx512(wt, uw, C, K, kp, mr, m, p0, p1, swap);
+		weights_avx512(wt, uw, C, K, kp * C, mr, m, p0, p1, 0, swap);
+}
+
+void
+rt_wino_weights_panel(const float *wt, float *up, int64_t C, int64_t K, int64_t mr, int m, int64_t p, int swap)
+{
+	if (__builtin_cpu_supports("avx512f"))
+		weights_avx512(wt, up, C, K, C * mr, mr, m, p, p + 1, p, swap);
 }

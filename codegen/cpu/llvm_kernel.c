@@ -506,7 +506,7 @@ static void conv_call(Kc *c, LLVMValueRef img, const CpuEpi *epi)
 	                                     : cpu_i64_array_at(c, p, 18, 0, c->batch))
 	                   : k->conv.nd ? i64_array(c, q, 23, "conv.q")
 	                                : i64_array(c, p, 18, "conv.p");
-	if (!k->conv.nd && k->conv.wino_u && img) {
+	if (!k->conv.nd && k->conv.wino_u == 1 && img) {
 		/* image by image: the weight's Winograd transform, made in the
 		 * scratch by image 0's call, serves the later images (wino_u 2) */
 		p[16] = 2;

@@ -86,6 +86,7 @@ test_winograd_conv(void **state)
 		{3, 40, 19, 21, 33, 0, 1, 0},    /* no row pad, odd sizes, 3 images in blocks */
 	};
 	uint32_t seed = 11;
+	int nfused = 0;
 	RtPool *pool, *pool2;
 	void *gs = aligned_alloc(64, 3 * NNCC_ABI_GEMM_SCRATCH);
 	Cache cache = {0};
@@ -108,7 +109,9 @@ test_winograd_conv(void **state)
 		int64_t p[18] = {N, C, H, W, K, OH, OW, 3, 3, 1, 1, PH, PW, D, D, 1, 0, 0};
 		int64_t ny = N * K * OH * OW, nsc = nncc_abi_wino_scratch(N, C, K, OH, OW, D, 0);
 		int64_t nsu = nncc_abi_wino_scratch(N, C, K, OH, OW, D, 1), nscu = nsu + nncc_abi_wino_uscratch(C, K, nncc_abi_wino_m(N, C, K, OH, OW, D, 1));
+		int64_t nsf = nncc_abi_wino_scratch(N, C, K, OH, OW, D, NNCC_ABI_WINO_FUSED);
 		nscu = nscu > nsc ? nscu : nsc;
+		nscu = nscu > nsf ? nscu : nsf;
 		float *x = rnd16_array(N * C * H * W, &seed), *w = rnd16_array(K * C * 9, &seed);
 		float *bias = c[7] ? rnd16_array(K, &seed) : NULL, *sc = rnd16_array(nscu, &seed);
 		float *y1 = rnd16_array(ny, &seed), *y3 = rnd16_array(ny, &seed);
@@ -157,10 +160,51 @@ test_winograd_conv(void **state)
 		memset(sc, 0xff, (size_t)nsu * sizeof *sc); /* the block part only */
 		assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, t % 2 ? &ctx : &ctx1, NULL), 1);
 		assert_memory_equal(y1, y3, (size_t)ny * sizeof *y1);
+		/* the transform fused into the products, where the compiler may
+		 * choose it (filters outweighing the tiles: cases 0, 3, 4, 6 by
+		 * F(2x2, 3x3), 12, 14 and 15), in a scratch without room for it: the same
+		 * bits on 1, 2 and 3 threads, and as through the scratch where
+		 * the tile is the same; the weight lying transposed and flipped
+		 * (an input gradient's) gives the same bits again */
+		if (nncc_abi_wino_fuses(N, C, K, OH, OW, D)) {
+			float *ws = malloc((size_t)(K * C * 9) * sizeof *ws), *yf = malloc((size_t)ny * sizeof *yf);
+			assert_true(ws && yf);
+			nfused++;
+			p[16] = NNCC_ABI_WINO_FUSED;
+			memset(sc, 0xff, (size_t)nsf * sizeof *sc);
+			assert_int_equal(rt_conv2d_winograd(x, w, bias, yf, sc, p, &ctx1, NULL), 1);
+			check(what, x, w, bias, yf, p);
+			if (nncc_abi_wino_m(N, C, K, OH, OW, D, 1) == nncc_abi_wino_m(N, C, K, OH, OW, D, NNCC_ABI_WINO_FUSED))
+				assert_memory_equal(y1, yf, (size_t)ny * sizeof *y1);
+			for (int64_t k = 0; k < K; k++) /* ws[c][k] = w[k][c] reversed */
+				for (int64_t ch = 0; ch < C; ch++)
+					for (int j = 0; j < 9; j++)
+						ws[(ch * K + k) * 9 + 8 - j] = w[(k * C + ch) * 9 + j];
+			for (int k = 0; k < 3; k++) {
+				p[17] = k == 2 ? NNCC_CONV_SWAP_W | NNCC_CONV_FLIP_W : 0;
+				memset(sc, 0xff, (size_t)nsf * sizeof *sc);
+				memset(y3, 0, (size_t)ny * sizeof *y3);
+				assert_int_equal(rt_conv2d_winograd(x, k == 2 ? ws : w, bias, y3, sc, p, k ? &ctx2 : &ctx, NULL), 1);
+				assert_memory_equal(yf, y3, (size_t)ny * sizeof *y1);
+			}
+			p[17] = 0;
+			nncc_abi_ctx bare = ctx; /* no GEMM slots for the panels: declined */
+			bare.gemm_scratch = NULL;
+			assert_int_equal(rt_conv2d_winograd(x, w, bias, y3, sc, p, &bare, NULL), 0);
+			free(ws), free(yf);
+		}
 		cache.refuse = 0;
 		cache_drop(&cache, w);
 		free(x), free(w), free(bias), free(sc), free(y1), free(y3);
 	}
+	assert_int_equal(nfused, 7);
+	/* ResNet-18's last stage (batch 8) fuses, by F(4x4, 3x3); its third
+	 * (14 x 14: 128 tiles, 4.7 MB of them transformed) does not */
+	assert_true(nncc_abi_wino_fuses(8, 512, 512, 7, 7, 1));
+	assert_int_equal(nncc_abi_wino_m(8, 512, 512, 7, 7, 1, NNCC_ABI_WINO_FUSED), 4);
+	assert_int_equal(nncc_abi_wino_m(8, 512, 512, 7, 7, 1, 1), 2);
+	assert_false(nncc_abi_wino_fuses(8, 256, 256, 14, 14, 1));
+	assert_false(nncc_abi_wino_fuses(64, 512, 512, 7, 7, 1)); /* 256 tiles: 18.9 MB */
 	/* declined: no cache entry, stride 2, few channels, grouped, 5x5 */
 	{
 		int64_t p[18] = {1, 32, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0};
