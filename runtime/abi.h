@@ -416,8 +416,8 @@ nncc_abi_wino_m(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t
  * filters outweighing the tiles (k at least the batch's tiles), the
  * transformed inputs of all the tiles, one block, within
  * NNCC_ABI_WINO_FUSE_V bytes (each panel reads them all), and a panel's
- * transform, (m + 2)^2 x c x NNCC_ABI_WINO_FUSE_MR floats at most,
- * fitting a GEMM slot. The scratch then holds no transform. */
+ * transform, (m + 2)^2 x (c x NNCC_ABI_WINO_FUSE_MR + 16) floats at
+ * most, fitting a GEMM slot. The scratch then holds no transform. */
 enum { NNCC_ABI_WINO_FUSE_V = 4 << 20, NNCC_ABI_WINO_FUSE_MR = 16 };
 static inline int
 nncc_abi_wino_fuses(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t d)
@@ -426,7 +426,7 @@ nncc_abi_wino_fuses(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int
 	int64_t t = n * ((oh + m * d - 1) / (m * d) * d) * ((ow + m * d - 1) / (m * d) * d);
 
 	return k >= t && nx * c * t * 4 <= NNCC_ABI_WINO_FUSE_V &&
-	       nx * c * NNCC_ABI_WINO_FUSE_MR * 4 + 64 <= NNCC_ABI_GEMM_SCRATCH;
+	       nx * (c * NNCC_ABI_WINO_FUSE_MR + 16) * 4 <= NNCC_ABI_GEMM_SCRATCH;
 }
 
 /* Output tiles (m x m outputs each, d apart with dilation d: the grid

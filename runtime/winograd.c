@@ -423,15 +423,15 @@ mul_part(const Wino *d, int64_t xi, int64_t r0, int64_t r1)
 }
 
 /* Phase 2 for filter panel ir alone, its U (every product's, C x mr
- * each) at up: M's rows [ir, ir + mr) of every product, summed in
- * mul_part's order. */
+ * each, as rt_wino_weights_panel lays them) at up: M's rows [ir, ir +
+ * mr) of every product, summed in mul_part's order. */
 static void
 mul_panel(const Wino *d, const float *up, int64_t ir)
 {
 	int mr = d->tile.mr, nr = d->tile.nr;
 
 	for (int64_t xi = 0; xi < d->nx; xi++) {
-		const float *u = up + xi * d->C * mr, *v = d->v + xi * d->vs;
+		const float *u = up + xi * (d->C * mr + 16), *v = d->v + xi * d->vs;
 		float *m = d->m + xi * d->ms + ir * d->tbp;
 		for (int64_t pc = 0; pc < d->C; pc += WINO_KC) {
 			int64_t kc = d->C - pc < WINO_KC ? d->C - pc : WINO_KC;

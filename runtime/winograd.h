@@ -62,9 +62,11 @@ rt_wino_bt4(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 d4, __m512 d5, __
 void rt_wino_weights(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, int64_t mr, int m,
 		     int64_t p0, int64_t p1, int swap);
 
-/* The same for panel p alone, into up as (m + 2)^2 products of C x mr
- * floats each (C * mr apart): the panel as rt_wino_weights lays it out in
- * each product's A, for a caller that multiplies it at once. */
+/* The same for panel p alone (mr at most 16), into up as (m + 2)^2
+ * products of C x mr floats each, C * mr + 16 apart (each stored whole
+ * vectors of 16, its last row's spilling into the pad): the panel as
+ * rt_wino_weights lays it out in each product's A, for a caller that
+ * multiplies it at once. */
 void rt_wino_weights_panel(const float *wt, float *up, int64_t C, int64_t K, int64_t mr, int m, int64_t p,
 			   int swap);
 

@@ -60,11 +60,11 @@ enum {
  * its line took the transform from 1.3 to 3.0 ms on one Zen 4 core. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t ustride, int64_t mr, const int m,
-	  int64_t p0, int64_t p1, int64_t pbase, int swap)
+	  int64_t p0, int64_t p1, int64_t pbase, int swap, const int direct)
 {
 	enum { NXMAX = 36 };
 	int64_t n = m + 2, nx = n * n, run = WT_CB * mr + 16;
-	int stream = nx * ustride * (int64_t)sizeof(float) > WT_STREAM;
+	int stream = !direct && nx * ustride * (int64_t)sizeof(float) > WT_STREAM;
 	__m512 tap[WT_CB * 9];
 	float *rows = __builtin_alloca((size_t)(nx * run) * sizeof(float) + 64);
 
@@ -119,7 +119,10 @@ weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t ustride, int
 					for (int r = 0; r < 4; r++)
 						gt2(gg[r][0], gg[r][1], gg[r][2], o + r * 4, 1);
 				}
-				if (mr <= 16) /* lanes past mr: the next row's, stored after */
+				if (direct) /* lanes past mr: the next row's, or the product's pad */
+					for (int xi = 0; xi < nx; xi++)
+						_mm512_storeu_ps(uw + xi * ustride + (c0 + cc) * mr, o[xi]);
+				else if (mr <= 16) /* lanes past mr: the next row's, stored after */
 					for (int xi = 0; xi < nx; xi++)
 						_mm512_storeu_ps(rows + xi * run + cc * mr, o[xi]);
 				else
@@ -129,7 +132,7 @@ weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t ustride, int
 		}
 		int64_t len = cb * mr;
 		__mmask16 tail = (__mmask16)rt_lanes(0, len % 16);
-		for (int xi = 0; xi < nx; xi++) {
+		for (int xi = 0; !direct && xi < nx; xi++) {
 			const float *src = rows + xi * run;
 			float *dst = uw + xi * ustride + (p - pbase) * C * mr + c0 * mr;
 			int64_t i = 0;
@@ -148,10 +151,14 @@ __attribute__((target("avx512f"))) static void
 weights_avx512(const float *wt, float *uw, int64_t C, int64_t K, int64_t ustride, int64_t mr, int m,
 	       int64_t p0, int64_t p1, int64_t pbase, int swap)
 {
-	if (m == 4)
-		weights_m(wt, uw, C, K, ustride, mr, 4, p0, p1, pbase, swap);
+	if (pbase >= 0 && m == 4)
+		weights_m(wt, uw, C, K, ustride, mr, 4, p0, p1, pbase, swap, 1);
+	else if (pbase >= 0)
+		weights_m(wt, uw, C, K, ustride, mr, 2, p0, p1, pbase, swap, 1);
+	else if (m == 4)
+		weights_m(wt, uw, C, K, ustride, mr, 4, p0, p1, 0, swap, 0);
 	else
-		weights_m(wt, uw, C, K, ustride, mr, 2, p0, p1, pbase, swap);
+		weights_m(wt, uw, C, K, ustride, mr, 2, p0, p1, 0, swap, 0);
 	_mm_sfence(); /* the streamed rows, before the GEMMs' threads read them */
 }
 
@@ -160,12 +167,12 @@ rt_wino_weights(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, in
 		int64_t p0, int64_t p1, int swap)
 {
 	if (__builtin_cpu_supports("avx512f"))
-		weights_avx512(wt, uw, C, K, kp * C, mr, m, p0, p1, 0, swap);
+		weights_avx512(wt, uw, C, K, kp * C, mr, m, p0, p1, -1, swap);
 }
 
 void
 rt_wino_weights_panel(const float *wt, float *up, int64_t C, int64_t K, int64_t mr, int m, int64_t p, int swap)
 {
 	if (__builtin_cpu_supports("avx512f"))
-		weights_avx512(wt, up, C, K, C * mr, mr, m, p, p + 1, p, swap);
+		weights_avx512(wt, up, C, K, C * mr + 16, mr, m, p, p + 1, p, swap);
 }
