@@ -241,7 +241,8 @@ nncc_abi_wide_flat(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64
  * 4 times the window's and the input's size), where the window holds at
  * least NNCC_ABI_WINO4_WGRAD_TILES tiles of 4 x 4 (ResNet-18's first three
  * stages, 56 x 56 to 14 x 14; at 14 x 14, 16 tiles, 7% faster than
- * F(2x2)). Its scratch: M (nx x n x k, nx = (m + 2)^2) and a block's
+ * F(2x2); fused, below, from 4). Its scratch: M (nx x n x k, nx = (m +
+ * 2)^2; none fused) and a block's
  * transforms (nx x (n rounded up to 16 + k) x its tiles, each
  * product's a line, 16 floats, past the last one's: planes a
  * multiple of 4 KiB apart put a tile's 36 stores in one L1 set: the
@@ -258,29 +259,59 @@ nncc_abi_wino_wgrad(int64_t n, int64_t k, int64_t g, int64_t oh, int64_t ow, int
 	       n >= NNCC_ABI_WINO_WGRAD_MIN && k >= NNCC_ABI_WINO_WGRAD_MIN;
 }
 
-static inline int
-nncc_abi_wino_wgrad_m(int64_t kh, int64_t kw)
-{
-	return ((kh + 3) / 4) * ((kw + 3) / 4) >= NNCC_ABI_WINO4_WGRAD_TILES ? 4 : 2;
-}
-
 static inline int64_t
-nncc_abi_wino_wgrad_rows(int64_t c, int64_t kh, int64_t kw)
+nncc_abi_wino_wgrad_rows_m(int64_t c, int64_t kh, int64_t kw, int64_t m)
 {
-	int64_t m = nncc_abi_wino_wgrad_m(kh, kw), nx = (m + 2) * (m + 2);
-	int64_t r = 8192 / nx / ((kw + m - 1) / m), all = c * ((kh + m - 1) / m);
+	int64_t nx = (m + 2) * (m + 2), r = 8192 / nx / ((kw + m - 1) / m), all = c * ((kh + m - 1) / m);
 
 	r = r > 0 ? r : 1;
 	return r < all ? r : all;
 }
 
+/* Whether one block holds every tile row (with tiles of m x m): the
+ * products then go tile by tile of M straight into the output transform
+ * (runtime/wino_wgrad.c fused_units), and M never whole into the
+ * scratch (nx x n x k floats: 16.8 MB for ResNet-18's last stage by
+ * F(2x2)). So F(4x4) pays from NNCC_ABI_WINO4_WGRAD_FUSED_TILES tiles of
+ * 4 x 4 (that stage's 7 x 7 window: 3.3-3.6 ms by F(2x2), 1.9-2.4 fused
+ * by F(4x4), on Zen 5). */
+enum { NNCC_ABI_WINO4_WGRAD_FUSED_TILES = 4 };
+static inline int
+nncc_abi_wino_wgrad_fused_m(int64_t c, int64_t kh, int64_t kw, int64_t m)
+{
+	return nncc_abi_wino_wgrad_rows_m(c, kh, kw, m) >= c * ((kh + m - 1) / m);
+}
+
+static inline int
+nncc_abi_wino_wgrad_m(int64_t c, int64_t kh, int64_t kw)
+{
+	int64_t tiles = ((kh + 3) / 4) * ((kw + 3) / 4);
+
+	return tiles >= NNCC_ABI_WINO4_WGRAD_TILES ||
+		       (tiles >= NNCC_ABI_WINO4_WGRAD_FUSED_TILES && nncc_abi_wino_wgrad_fused_m(c, kh, kw, 4))
+		   ? 4
+		   : 2;
+}
+
+static inline int64_t
+nncc_abi_wino_wgrad_rows(int64_t c, int64_t kh, int64_t kw)
+{
+	return nncc_abi_wino_wgrad_rows_m(c, kh, kw, nncc_abi_wino_wgrad_m(c, kh, kw));
+}
+
+static inline int
+nncc_abi_wino_wgrad_fused(int64_t c, int64_t kh, int64_t kw)
+{
+	return nncc_abi_wino_wgrad_fused_m(c, kh, kw, nncc_abi_wino_wgrad_m(c, kh, kw));
+}
+
 static inline int64_t
 nncc_abi_wino_wgrad_scratch(int64_t n, int64_t c, int64_t k, int64_t kh, int64_t kw)
 {
-	int64_t m = nncc_abi_wino_wgrad_m(kh, kw), nx = (m + 2) * (m + 2);
+	int64_t m = nncc_abi_wino_wgrad_m(c, kh, kw), nx = (m + 2) * (m + 2);
 	int64_t ld = nncc_abi_wino_wgrad_rows(c, kh, kw) * ((kw + m - 1) / m), n16 = (n + 15) / 16 * 16;
 
-	return nx * (n * k + (n16 + k) * ld + 32) + 64;
+	return nx * ((nncc_abi_wino_wgrad_fused(c, kh, kw) ? 0 : n * k) + (n16 + k) * ld + 32) + 64;
 }
 
 /* Floats of scratch for such a convolution: where the dot products'

@@ -24,11 +24,17 @@
  * straight into the GEMM micro-kernel's A panels and U as U^T, which the
  * micro-kernel reads in place: the products are micro-kernel calls with
  * nothing packed (mul_rows), M accumulated across the blocks; then y =
- * G^T M G. Every sum runs in one order whatever the thread count (each
- * (xi, 8 channels) sums a block's tiles in order, the blocks in order).
+ * G^T M G. Where one block holds every tile row (abi.h
+ * nncc_abi_wino_wgrad_fused: ResNet-18's last two stages), the products
+ * go tile of M by tile (8 channels by 48 filters, for all nx) into the
+ * output transform at once, in the thread's GEMM slot (fused_units): M
+ * never goes whole through memory, and the scratch holds none. Every
+ * sum runs in one order whatever the thread count (each (xi, 8
+ * channels) sums a block's tiles in order, the blocks in order).
  *
  * Where the window holds enough 4 x 4 tiles (abi.h nncc_abi_wino_wgrad_m:
- * ResNet-18's 56 x 56 to 14 x 14 stages), F(4x4, 3x3) the same way: a 4
+ * ResNet-18's 56 x 56 to 14 x 14 stages, and fused its 7 x 7), F(4x4,
+ * 3x3) the same way: a 4
  * x 4 window tile and a 6 x 6 input tile, 36 products (GEMMs), the 9
  * outputs of 144 direct multiply-adds from 36: 1.78 times fewer than
  * F(2x2)'s, and V and U^T 2.25 times the input's and the window's size
@@ -71,6 +77,7 @@ typedef struct WW {
 	int acc;          /* the block adds to M (not the first) */
 	RtTile tile;      /* the micro-kernel, WW_MR x WW_NR */
 	int64_t nchunk;
+	char *gs;         /* fused (one block): the GEMM slots, each chunk's M tiles */
 } WW;
 
 /* The micro-kernel's tile: 8 rows, so each 16 channels' vector of V
@@ -322,71 +329,6 @@ mul_rows(const WW *s, int64_t t0, int64_t t1)
 	}
 }
 
-/* y[n][k0 ..) = G^T M[.][n][k] G (+ bias[k]), 16 filters a step across
- * the lanes, each of the 9 outputs scattered to its place in the 16
- * filters' 144 contiguous floats; the filters done (a multiple of 16).
- * The scalar loop took a quarter of layer 4's call (3.0 of 11.4 ms). */
-__attribute__((target("avx512f"))) static int64_t
-y_lanes(const WW *s, int64_t n)
-{
-	int64_t nk = s->N * s->K, k = 0;
-	const __m512 h = _mm512_set1_ps(0.5f);
-
-	for (; k + 16 <= s->K; k += 16) {
-		const float *m = s->mm + n * s->K + k;
-		float *y = s->y + n * s->yn + k * s->yk;
-		__m512 b = s->bias ? _mm512_loadu_ps(s->bias + k) : _mm512_setzero_ps(), t[3][4];
-		float o[9][16] __attribute__((aligned(64)));
-		for (int e = 0; e < 4; e++) { /* G^T down each column e */
-			__m512 m0 = _mm512_loadu_ps(m + (0 * 4 + e) * nk), m1 = _mm512_loadu_ps(m + (1 * 4 + e) * nk);
-			__m512 m2 = _mm512_loadu_ps(m + (2 * 4 + e) * nk), m3 = _mm512_loadu_ps(m + (3 * 4 + e) * nk);
-			__m512 p = _mm512_mul_ps(h, _mm512_add_ps(m1, m2));
-			t[0][e] = _mm512_add_ps(m0, p);
-			t[1][e] = _mm512_mul_ps(h, _mm512_sub_ps(m1, m2));
-			t[2][e] = _mm512_add_ps(p, m3);
-		}
-		for (int i = 0; i < 3; i++) { /* and along each row */
-			__m512 p = _mm512_mul_ps(h, _mm512_add_ps(t[i][1], t[i][2]));
-			__m512 r0 = _mm512_add_ps(_mm512_add_ps(t[i][0], p), b);
-			__m512 r1 = _mm512_add_ps(_mm512_mul_ps(h, _mm512_sub_ps(t[i][1], t[i][2])), b);
-			__m512 r2 = _mm512_add_ps(_mm512_add_ps(p, t[i][3]), b);
-			_mm512_store_ps(o[i * 3 + 0], r0);
-			_mm512_store_ps(o[i * 3 + 1], r1);
-			_mm512_store_ps(o[i * 3 + 2], r2);
-		}
-		for (int l = 0; l < 16; l++) /* filter-major: each filter's 9 floats */
-			for (int q = 0; q < 9; q++)
-				y[l * s->yk + q] = o[q][l];
-	}
-	return k;
-}
-
-/* y rows [n0, n1): y[n][k] = G^T M[.][n][k] G (+ bias[k]). */
-static void
-y_rows(const WW *s, int64_t n0, int64_t n1)
-{
-	int64_t nk = s->N * s->K;
-	int lanes = __builtin_cpu_supports("avx512f");
-
-	for (int64_t n = n0; n < n1; n++)
-		for (int64_t k = lanes ? y_lanes(s, n) : 0; k < s->K; k++) {
-			const float *m = s->mm + n * s->K + k;
-			float t[3][4], *y = s->y + n * s->yn + k * s->yk, b = s->bias ? s->bias[k] : 0.0f;
-			for (int e = 0; e < 4; e++) { /* G^T down each column e */
-				float m0 = m[(0 * 4 + e) * nk], m1 = m[(1 * 4 + e) * nk];
-				float m2 = m[(2 * 4 + e) * nk], m3 = m[(3 * 4 + e) * nk];
-				t[0][e] = m0 + 0.5f * (m1 + m2);
-				t[1][e] = 0.5f * (m1 - m2);
-				t[2][e] = 0.5f * (m1 + m2) + m3;
-			}
-			for (int i = 0; i < 3; i++) { /* and along each row */
-				y[i * 3 + 0] = t[i][0] + 0.5f * (t[i][1] + t[i][2]) + b;
-				y[i * 3 + 1] = 0.5f * (t[i][1] - t[i][2]) + b;
-				y[i * 3 + 2] = 0.5f * (t[i][1] + t[i][2]) + t[i][3] + b;
-			}
-		}
-}
-
 /* F(4x4, 3x3)'s G^T on six values, into o[0], o[st], o[2 st]: G^T =
  * [1 1/3 -1/3 -16/15 1/15 0; 0 1/3 1/3 -8/15 -2/15 0; 0 1/3 -1/3 -4/15
  * 4/15 1] (winograd_wt.c's G). */
@@ -403,37 +345,119 @@ gt6(__m512 m0, __m512 m1, __m512 m2, __m512 m3, __m512 m4, __m512 m5, __m512 *o,
 	o[2 * st] = _mm512_fmadd_ps(f4, m4, _mm512_fnmadd_ps(f4, m3, _mm512_add_ps(d, m5)));
 }
 
-/* F(4x4, 3x3): y rows [n0, n1), y[n][k] = G^T M[.][n][k] G (+ bias[k]),
- * 16 filters a step across the lanes (the last step masked), as y_lanes. */
+/* y[n][k .. k + cnt) = G^T M[.][n][k] G (+ bias[k]) for M at m (M[xi][n][k]
+ * at m + xi xs), 16 filters across the lanes (cnt of them), their 9
+ * outputs each written filter-major from the stack, for window tiles of
+ * M x M (2 or 4, a constant once inlined). */
+__attribute__((always_inline, target("avx512f"))) static inline void
+y_put(const WW *s, const float *m, int64_t xs, int64_t n, int64_t k, int cnt, const int M)
+{
+	const __m512 h = _mm512_set1_ps(0.5f);
+	__mmask16 mk = (__mmask16)rt_lanes(0, cnt);
+	float *y = s->y + n * s->yn + k * s->yk;
+	__m512 b = s->bias ? _mm512_maskz_loadu_ps(mk, s->bias + k) : _mm512_setzero_ps(), t[3][6];
+	float o[9][16] __attribute__((aligned(64)));
+
+	if (M == 4) {
+		for (int e = 0; e < 6; e++) { /* G^T down each column e */
+			__m512 q[6];
+			for (int r = 0; r < 6; r++)
+				q[r] = _mm512_maskz_loadu_ps(mk, m + (r * 6 + e) * xs);
+			gt6(q[0], q[1], q[2], q[3], q[4], q[5], &t[0][e], 6);
+		}
+		for (int i = 0; i < 3; i++) { /* and along each row */
+			__m512 r[3];
+			gt6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], r, 1);
+			for (int j = 0; j < 3; j++)
+				_mm512_store_ps(o[i * 3 + j], _mm512_add_ps(r[j], b));
+		}
+	} else {
+		for (int e = 0; e < 4; e++) { /* G^T down each column e */
+			__m512 m0 = _mm512_maskz_loadu_ps(mk, m + (0 * 4 + e) * xs);
+			__m512 m1 = _mm512_maskz_loadu_ps(mk, m + (1 * 4 + e) * xs);
+			__m512 m2 = _mm512_maskz_loadu_ps(mk, m + (2 * 4 + e) * xs);
+			__m512 m3 = _mm512_maskz_loadu_ps(mk, m + (3 * 4 + e) * xs);
+			__m512 p = _mm512_mul_ps(h, _mm512_add_ps(m1, m2));
+			t[0][e] = _mm512_add_ps(m0, p);
+			t[1][e] = _mm512_mul_ps(h, _mm512_sub_ps(m1, m2));
+			t[2][e] = _mm512_add_ps(p, m3);
+		}
+		for (int i = 0; i < 3; i++) { /* and along each row */
+			__m512 p = _mm512_mul_ps(h, _mm512_add_ps(t[i][1], t[i][2]));
+			_mm512_store_ps(o[i * 3 + 0], _mm512_add_ps(_mm512_add_ps(t[i][0], p), b));
+			_mm512_store_ps(o[i * 3 + 1], _mm512_add_ps(_mm512_mul_ps(h, _mm512_sub_ps(t[i][1], t[i][2])), b));
+			_mm512_store_ps(o[i * 3 + 2], _mm512_add_ps(_mm512_add_ps(p, t[i][3]), b));
+		}
+	}
+	for (int l = 0; l < cnt; l++) /* filter-major: each filter's 9 floats */
+		for (int q = 0; q < 9; q++)
+			y[l * s->yk + q] = o[q][l];
+}
+
+/* y rows [n0, n1), y[n][k] = G^T M[.][n][k] G (+ bias[k]) from M whole
+ * (N x K a product), 16 filters a step (the last masked). Scattering
+ * each output vector took 1.42 ms of layer 4's F(2x2) call, a GEMM of
+ * depth 16 and width 9 (y = M^T T) 2.6, the scalar loop 3.0; this 0.9. */
+__attribute__((target("avx512f"))) static void
+y_rows(const WW *s, int64_t n0, int64_t n1)
+{
+	for (int64_t n = n0; n < n1; n++)
+		for (int64_t k = 0; k < s->K; k += 16)
+			y_put(s, s->mm + n * s->K + k, s->N * s->K, n, k, s->K - k < 16 ? (int)(s->K - k) : 16, 2);
+}
+
 __attribute__((target("avx512f"))) static void
 y_rows4(const WW *s, int64_t n0, int64_t n1)
 {
-	int64_t nk = s->N * s->K;
-
 	for (int64_t n = n0; n < n1; n++)
-		for (int64_t k = 0; k < s->K; k += 16) {
-			int cnt = s->K - k < 16 ? (int)(s->K - k) : 16;
-			__mmask16 mk = (__mmask16)rt_lanes(0, cnt);
-			const float *m = s->mm + n * s->K + k;
-			float *y = s->y + n * s->yn + k * s->yk;
-			__m512 b = s->bias ? _mm512_maskz_loadu_ps(mk, s->bias + k) : _mm512_setzero_ps(), t[3][6];
-			float o[9][16] __attribute__((aligned(64)));
-			for (int e = 0; e < 6; e++) { /* G^T down each column e */
-				__m512 q[6];
-				for (int r = 0; r < 6; r++)
-					q[r] = _mm512_maskz_loadu_ps(mk, m + (r * 6 + e) * nk);
-				gt6(q[0], q[1], q[2], q[3], q[4], q[5], &t[0][e], 6);
-			}
-			for (int i = 0; i < 3; i++) { /* and along each row */
-				__m512 r[3];
-				gt6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], r, 1);
-				for (int j = 0; j < 3; j++)
-					_mm512_store_ps(o[i * 3 + j], _mm512_add_ps(r[j], b));
-			}
-			for (int l = 0; l < cnt; l++) /* filter-major */
-				for (int q = 0; q < 9; q++)
-					y[l * s->yk + q] = o[q][l];
-		}
+		for (int64_t k = 0; k < s->K; k += 16)
+			y_put(s, s->mm + n * s->K + k, s->N * s->K, n, k, s->K - k < 16 ? (int)(s->K - k) : 16, 4);
+}
+
+/* One block holding every tile (fused): units [u0, u1) of WW_FP panels
+ * of 8 channels by 48 filters (filter blocks outer), each unit's nx
+ * products, product by product, into tiles of M at mt (8 x 48 each, a
+ * line past that apart), each product's U^T columns read by the
+ * unit's panels in turn while in L1, then transformed to y at once: M never goes
+ * whole through memory (nx x N x K floats, 16.8 MB for layer 4's
+ * F(2x2)). The products sum as mul_rows's of one block. */
+enum { WW_FP = 4 };
+_Static_assert(WW_FP * 36 * (WW_MR * WW_NR + 16) * sizeof(float) <= NNCC_ABI_GEMM_SCRATCH, "M tiles fit a GEMM slot");
+__attribute__((always_inline, target("avx512f"))) static inline void
+fused_units(const WW *s, float *mt, int64_t u0, int64_t u1, const int M)
+{
+	int64_t np = (s->n16 / WW_MR + WW_FP - 1) / WW_FP, ts = WW_MR * WW_NR + 16;
+
+	for (int64_t u = u0; u < u1; u++) {
+		int64_t j = u / np * WW_NR, r0 = u % np * WW_FP * WW_MR, rows = s->N - r0;
+		if (rows <= 0)
+			continue;
+		rows = rows < WW_FP * WW_MR ? rows : WW_FP * WW_MR;
+		int cols = s->K - j < WW_NR ? (int)(s->K - j) : WW_NR;
+		for (int xi = 0; xi < s->nx; xi++)
+			for (int64_t q = 0; q * WW_MR < rows; q++)
+				s->tile.ukr(s->tb, s->v + xi * s->vs + (r0 + q * WW_MR) * s->ld, s->u + xi * s->us + j,
+					    s->K, mt + (q * s->nx + xi) * ts, WW_NR, 0, NULL,
+					    rows - q * WW_MR < WW_MR ? rows - q * WW_MR : WW_MR, cols, NULL, 0, NULL);
+		for (int64_t r = 0; r < rows; r++)
+			for (int k = 0; k < cols; k += 16)
+				y_put(s, mt + (r / WW_MR * s->nx) * ts + r % WW_MR * WW_NR + k, ts, r0 + r, j + k,
+				      cols - k < 16 ? cols - k : 16, M);
+	}
+}
+
+__attribute__((target("avx512f"))) static void
+fused_units_chunk(void *closure, int64_t ch)
+{
+	const WW *s = closure;
+	int64_t n = (s->K + WW_NR - 1) / WW_NR * ((s->n16 / WW_MR + WW_FP - 1) / WW_FP);
+	int64_t u0 = ch * n / s->nchunk, u1 = (ch + 1) * n / s->nchunk;
+	float *mt = (float *)(s->gs + ch * NNCC_ABI_GEMM_SCRATCH);
+
+	if (s->m == 4)
+		fused_units(s, mt, u0, u1, 4);
+	else
+		fused_units(s, mt, u0, u1, 2);
 }
 
 /* rows(s, lo, hi) over [0, n), in s->nchunk fixed chunks on the threads */
@@ -476,7 +500,7 @@ rt_conv2d_wino_wgrad(const float *x, const float *w, const float *bias, float *y
 		return 0;
 	if (!rt_gemm_tile_of(WW_MR, WW_NR, &s.tile))
 		return 0;
-	s.m = nncc_abi_wino_wgrad_m(KH, KW), s.nx = (s.m + 2) * (s.m + 2);
+	s.m = nncc_abi_wino_wgrad_m(C, KH, KW), s.nx = (s.m + 2) * (s.m + 2);
 	s.th = (KH + s.m - 1) / s.m, s.tw = (KW + s.m - 1) / s.m;
 	int64_t rows = nncc_abi_wino_wgrad_rows(C, KH, KW);
 	s.ld = rows * s.tw;
@@ -486,10 +510,22 @@ rt_conv2d_wino_wgrad(const float *x, const float *w, const float *bias, float *y
 	s.wk = sw & NNCC_CONV_SWAP_W ? kk : C * kk, s.wc = sw & NNCC_CONV_SWAP_W ? K * kk : kk;
 	s.yn = sw & NNCC_CONV_SWAP_Y ? 9 : K * 9, s.yk = sw & NNCC_CONV_SWAP_Y ? N * 9 : 9;
 	s.mm = scratch;
-	s.v = s.mm + s.nx * N * K;
+	s.v = s.mm + (nncc_abi_wino_wgrad_fused(C, KH, KW) ? 0 : s.nx * N * K);
 	s.vs = s.n16 * s.ld + 16, s.us = s.ld * K + 16;
 	s.u = s.v + s.nx * s.vs;
 	s.nchunk = cx && cx->parallel_for && cx->nthreads > 1 ? cx->nthreads : 1;
+	if (nncc_abi_wino_wgrad_fused(C, KH, KW)) { /* the scratch holds no M */
+		if (!cx->gemm_scratch)
+			return 0;
+		s.lo = 0, s.hi = C * s.th, s.tb = s.hi * s.tw, s.acc = 0, s.gs = cx->gemm_scratch;
+		phase(cx, s.m == 4 ? v_groups4 : v_groups, &s, s.n16 / 16);
+		phase(cx, s.m == 4 ? u_groups4 : u_groups, &s, (K + 15) / 16);
+		if (s.nchunk > 1)
+			cx->parallel_for(cx->pool, fused_units_chunk, &s, s.nchunk);
+		else
+			fused_units_chunk(&s, 0);
+		return 1;
+	}
 	for (int64_t lo = 0; lo < C * s.th; lo += rows) {
 		s.lo = lo, s.hi = lo + rows < C * s.th ? lo + rows : C * s.th;
 		s.tb = (s.hi - s.lo) * s.tw, s.acc = lo > 0;

@@ -433,22 +433,26 @@ test_conv2d(void **state)
 		 * many images as that holds (one, not four; the scratch is
 		 * exactly one image's, so ASan catches a larger block) */
 		{12, 3, 40, 40, 5, 16, 16, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1},
-		/* 3x3 weight gradients by Winograd (wino_wgrad.c), F(2x2, 3x3):
-		 * an 8x8 window (4 x 4 tiles), with a bias; a 7x7 one (tiles
-		 * past the window's edge, 130 filters); 40 channels of 4 tile
-		 * rows, two blocks of 128 rows and 32 (M accumulated across
-		 * blocks); 136 channels (a group of 8 past whole groups of 16)
-		 * by a 4 x 24 window (tile rows of 12: V in runs of 7 tiles and
-		 * 5, U^T of 8 and 4); 64 channels and filters, the fewest it
-		 * takes; then F(4x4, 3x3) (16 tiles of 4 x 4 or more): 136
+		/* 3x3 weight gradients by Winograd (wino_wgrad.c). One block
+		 * of tile rows, fused (each tile of M transformed at once):
+		 * F(4x4, 3x3) on an 8x8 window (2 x 2 tiles), with a bias; on
+		 * 7x7 (tiles past the window's edge) over 40 channels; F(2x2,
+		 * 3x3) on 7 x 4 (fewer than 4 tiles of 4 x 4), 130 filters.
+		 * Blocks, M accumulated across them: F(2x2, 3x3) on 7x7 over 64
+		 * channels (two blocks of 128 rows); 136 channels (a group of 8
+		 * past whole groups of 16) by a 4 x 24 window over 40 (blocks
+		 * of 42 and 38 tile rows of 12: V in runs of 7 tiles and 5, U^T
+		 * of 8 and 4); 64 channels and filters, the fewest it takes.
+		 * F(4x4, 3x3), fused: a 12 x 12 window, with a bias; 136
 		 * channels by 40 x 40 (runs of 3, 3, 3 and 1 tiles, and 4, 4
 		 * and 2), a 29 x 30 window (its last tile row past the edge)
-		 * with a bias and 72 filters (a masked group), 10 channels of
-		 * 28 x 28 (7 tile rows: blocks of 32, 32 and 6 rows) */
+		 * with a bias and 72 filters (a masked group); in blocks: 10
+		 * channels of 28 x 28 (7 tile rows: blocks of 32, 32 and 6) */
 		{128, 2, 8, 8, 128, 8, 8, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
-		{128, 3, 7, 7, 130, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
 		{128, 40, 7, 7, 128, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
-		{136, 2, 4, 24, 128, 4, 24, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+		{128, 3, 7, 4, 130, 7, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+		{64, 64, 7, 7, 64, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+		{136, 40, 4, 24, 64, 4, 24, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
 		{64, 3, 12, 12, 64, 12, 12, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 		{136, 2, 40, 40, 128, 40, 40, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
 		{64, 3, 29, 30, 72, 29, 30, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
@@ -482,11 +486,23 @@ test_conv2d(void **state)
 	 * narrowest; F(4x4) from 16 tiles of 4 x 4, the cases above */
 	assert_true(nncc_abi_wino_wgrad(64, 64, 1, 3, 3, 12, 12, 1, 1, 1, 1));
 	assert_false(nncc_abi_wino_wgrad(48, 64, 1, 3, 3, 12, 12, 1, 1, 1, 1));
-	assert_int_equal(nncc_abi_wino_wgrad_m(12, 12), 2);
-	assert_int_equal(nncc_abi_wino_wgrad_m(4, 24), 2);
-	assert_int_equal(nncc_abi_wino_wgrad_m(13, 14), 4);
-	assert_int_equal(nncc_abi_wino_wgrad_m(29, 30), 4);
+	assert_int_equal(nncc_abi_wino_wgrad_m(3, 12, 12), 4); /* fused: 4 tiles of 4 x 4 or more */
+	assert_true(nncc_abi_wino_wgrad_fused(3, 12, 12));
+	assert_int_equal(nncc_abi_wino_wgrad_m(30, 12, 12), 2); /* 9 tiles, in blocks */
+	assert_false(nncc_abi_wino_wgrad_fused(30, 12, 12));
+	assert_int_equal(nncc_abi_wino_wgrad_m(40, 4, 24), 2);
+	assert_int_equal(nncc_abi_wino_wgrad_rows(40, 4, 24), 42);
+	assert_int_equal(nncc_abi_wino_wgrad_m(3, 7, 4), 2);
+	assert_true(nncc_abi_wino_wgrad_fused(3, 7, 4));
+	assert_int_equal(nncc_abi_wino_wgrad_m(64, 7, 7), 2);
+	assert_int_equal(nncc_abi_wino_wgrad_rows(64, 7, 7), 128);
+	assert_int_equal(nncc_abi_wino_wgrad_m(64, 13, 14), 4);
+	assert_int_equal(nncc_abi_wino_wgrad_m(3, 29, 30), 4);
 	assert_int_equal(nncc_abi_wino_wgrad_rows(10, 28, 28), 32);
+	assert_false(nncc_abi_wino_wgrad_fused(10, 28, 28));
+	/* ResNet-18's last stage at batch 8 (7 x 7 windows): fused F(4x4) */
+	assert_int_equal(nncc_abi_wino_wgrad_m(8, 7, 7), 4);
+	assert_true(nncc_abi_wino_wgrad_fused(8, 7, 7));
 	assert_int_equal(rt_pool_new(3, &pool, NULL), NNCC_STATUS_OK);
 	ctx.pool = pool;
 	for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
