@@ -25,6 +25,14 @@
  * image, by the first image's call and reused by the next (wino_u 2);
  * otherwise, without a cache entry, the caller takes its other paths.
  *
+ * A weight transformed on every call may instead be fused into the
+ * products (p[16] NNCC_ABI_WINO_FUSED, abi.h nncc_abi_wino_fuses: the
+ * filters outweigh the tiles): one block of every tile, its input
+ * transform by channel chunks, then each thread its share of the filter
+ * panels, each panel transformed into the thread's GEMM slot, multiplied
+ * by every tile's V at once and transformed back (fused_chunk), so U
+ * never goes whole through memory.
+ *
  * With dilation D, a tile's outputs and inputs are D apart (tile_origin).
  *
  * Tiles, over all images, go in blocks of nncc_abi_wino_block; per block:
@@ -615,8 +623,8 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 	if (p[16] == NNCC_ABI_WINO_FUSED) {
 		/* the weight's transform, panel by panel as the threads multiply
 		 * it, in their GEMM slots: the scratch has no room for it whole */
-		if (d.tile.mr > NNCC_ABI_WINO_FUSE_MR && !rt_gemm_tile_of(12, 32, &d.tile))
-			return 0; /* (a tile of many rows for few tiles: 12 x 32 sums in the same order) */
+		if (!rt_gemm_tile_of(12, 32, &d.tile))
+			return 0; /* 12 x 32 (any tile sums in the same order) */
 		if (!cx->gemm_scratch || blk != d.total)
 			return 0;
 		d.kp = (d.K + d.tile.mr - 1) / d.tile.mr * d.tile.mr;

@@ -198,13 +198,16 @@ test_winograd_conv(void **state)
 		free(x), free(w), free(bias), free(sc), free(y1), free(y3);
 	}
 	assert_int_equal(nfused, 7);
-	/* ResNet-18's last stage (batch 8) fuses, by F(4x4, 3x3); its third
-	 * (14 x 14: 128 tiles, 4.7 MB of them transformed) does not */
+	/* ResNet-18's last stage (batch 8) fuses, by F(4x4, 3x3), and its
+	 * third (14 x 14: 128 tiles, 4.7 MB of them transformed); its second
+	 * (28 x 28: 392 tiles, 128 filters) does not, nor the last at batch
+	 * 64 (256 tiles, 18.9 MB transformed) */
 	assert_true(nncc_abi_wino_fuses(8, 512, 512, 7, 7, 1));
 	assert_int_equal(nncc_abi_wino_m(8, 512, 512, 7, 7, 1, NNCC_ABI_WINO_FUSED), 4);
 	assert_int_equal(nncc_abi_wino_m(8, 512, 512, 7, 7, 1, 1), 2);
-	assert_false(nncc_abi_wino_fuses(8, 256, 256, 14, 14, 1));
-	assert_false(nncc_abi_wino_fuses(64, 512, 512, 7, 7, 1)); /* 256 tiles: 18.9 MB */
+	assert_true(nncc_abi_wino_fuses(8, 256, 256, 14, 14, 1));
+	assert_false(nncc_abi_wino_fuses(8, 128, 128, 28, 28, 1));
+	assert_false(nncc_abi_wino_fuses(64, 512, 512, 7, 7, 1));
 	/* declined: no cache entry, stride 2, few channels, grouped, 5x5 */
 	{
 		int64_t p[18] = {1, 32, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0};
