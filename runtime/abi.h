@@ -484,15 +484,20 @@ nncc_abi_wino_block(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int
 /* Floats of scratch a Winograd convolution needs: a block's transformed
  * inputs and products, padded to whole GEMM tiles (at most 96 columns and
  * 32 rows), and each of their planes a line (16 floats) further apart
- * for up to NNCC_ABI_WINO_PAD_PARTS threads' parts. */
+ * for up to NNCC_ABI_WINO_PAD_PARTS threads' parts. Fused
+ * (NNCC_ABI_WINO_FUSED), whose products take the 12 x 32 tile and one
+ * part: its tiles padded to whole 32, its filters to whole 12 (ResNet-18's
+ * last stage: 4.8 MB, not 19.5). */
 enum { NNCC_ABI_WINO_PAD_PARTS = 16 };
 static inline int64_t
 nncc_abi_wino_scratch(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t d, int64_t wino_u)
 {
-	int64_t m = nncc_abi_wino_m(n, c, k, oh, ow, d, wino_u);
+	int64_t m = nncc_abi_wino_m(n, c, k, oh, ow, d, wino_u), nx = (m + 2) * (m + 2);
+	int64_t blk = nncc_abi_wino_block(n, c, k, oh, ow, d, wino_u);
 
-	return (m + 2) * (m + 2) * ((nncc_abi_wino_block(n, c, k, oh, ow, d, wino_u) + 96) * (c + k + 32) +
-				    2 * 16 * NNCC_ABI_WINO_PAD_PARTS);
+	if (wino_u == NNCC_ABI_WINO_FUSED)
+		return nx * ((blk + 31) / 32 * 32 * (c + (k + 11) / 12 * 12) + 2 * 16);
+	return nx * ((blk + 96) * (c + k + 32) + 2 * 16 * NNCC_ABI_WINO_PAD_PARTS);
 }
 
 /* Floats a Winograd convolution whose weight is not a constant (training

@@ -624,7 +624,7 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 		/* the weight's transform, panel by panel as the threads multiply
 		 * it, in their GEMM slots: the scratch has no room for it whole */
 		if (!rt_gemm_tile_of(12, 32, &d.tile))
-			return 0; /* 12 x 32 (any tile sums in the same order) */
+			return 0; /* 12 x 32 (any tile sums in the same order; the scratch's size counts on it) */
 		if (!cx->gemm_scratch || blk != d.total)
 			return 0;
 		d.kp = (d.K + d.tile.mr - 1) / d.tile.mr * d.tile.mr;
