@@ -248,8 +248,11 @@ nncc_abi_wide_flat(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64
  * multiple of 4 KiB apart put a tile's 36 stores in one L1 set: the
  * first stage's F(4x4) took 3.6-3.7 ms so, 1.9-2.1 apart), and 64
  * floats the micro-kernel may read past the last row; the block
- * nncc_abi_wino_wgrad_rows rows of tiles, about 8192 / nx tiles (512 of
- * F(2x2)'s). */
+ * nncc_abi_wino_wgrad_rows rows of tiles: all of them where they come to
+ * about 8192 / nx tiles or fewer (fused, below), else about 2048 / nx
+ * (128 of F(2x2)'s; the transforms of a block, both operands', about 1
+ * MB: the first two stages 3-6% faster alone than in blocks of 8192 /
+ * nx, on Zen 5). */
 enum { NNCC_ABI_WINO_WGRAD_MIN = 64, NNCC_ABI_WINO4_WGRAD_TILES = 16 };
 static inline int
 nncc_abi_wino_wgrad(int64_t n, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh, int64_t kw,
@@ -262,10 +265,12 @@ nncc_abi_wino_wgrad(int64_t n, int64_t k, int64_t g, int64_t oh, int64_t ow, int
 static inline int64_t
 nncc_abi_wino_wgrad_rows_m(int64_t c, int64_t kh, int64_t kw, int64_t m)
 {
-	int64_t nx = (m + 2) * (m + 2), r = 8192 / nx / ((kw + m - 1) / m), all = c * ((kh + m - 1) / m);
+	int64_t nx = (m + 2) * (m + 2), tw = (kw + m - 1) / m, all = c * ((kh + m - 1) / m);
+	int64_t r = 2048 / nx / tw;
 
-	r = r > 0 ? r : 1;
-	return r < all ? r : all;
+	if (all <= 8192 / nx / tw)
+		return all; /* one block (fused) */
+	return r > 0 ? r : 1;
 }
 
 /* Whether one block holds every tile row (with tiles of m x m): the

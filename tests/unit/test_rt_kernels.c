@@ -439,15 +439,15 @@ test_conv2d(void **state)
 		 * 7x7 (tiles past the window's edge) over 40 channels; F(2x2,
 		 * 3x3) on 7 x 4 (fewer than 4 tiles of 4 x 4), 130 filters.
 		 * Blocks, M accumulated across them: F(2x2, 3x3) on 7x7 over 64
-		 * channels (two blocks of 128 rows); 136 channels (a group of 8
-		 * past whole groups of 16) by a 4 x 24 window over 40 (blocks
-		 * of 42 and 38 tile rows of 12: V in runs of 7 tiles and 5, U^T
-		 * of 8 and 4); 64 channels and filters, the fewest it takes.
+		 * channels (8 blocks of 32 rows); 136 channels (a group of 8
+		 * past whole groups of 16) by a 4 x 24 window over 40 (8 blocks
+		 * of 10 tile rows of 12: V in runs of 7 tiles and 5, U^T of 8
+		 * and 4); 64 channels and filters, the fewest it takes.
 		 * F(4x4, 3x3), fused: a 12 x 12 window, with a bias; 136
 		 * channels by 40 x 40 (runs of 3, 3, 3 and 1 tiles, and 4, 4
 		 * and 2), a 29 x 30 window (its last tile row past the edge)
 		 * with a bias and 72 filters (a masked group); in blocks: 10
-		 * channels of 28 x 28 (7 tile rows: blocks of 32, 32 and 6) */
+		 * channels of 28 x 28 (7 tile rows: 8 blocks of 8 and one of 6) */
 		{128, 2, 8, 8, 128, 8, 8, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 		{128, 40, 7, 7, 128, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
 		{128, 3, 7, 4, 130, 7, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
@@ -491,14 +491,14 @@ test_conv2d(void **state)
 	assert_int_equal(nncc_abi_wino_wgrad_m(30, 12, 12), 2); /* 9 tiles, in blocks */
 	assert_false(nncc_abi_wino_wgrad_fused(30, 12, 12));
 	assert_int_equal(nncc_abi_wino_wgrad_m(40, 4, 24), 2);
-	assert_int_equal(nncc_abi_wino_wgrad_rows(40, 4, 24), 42);
+	assert_int_equal(nncc_abi_wino_wgrad_rows(40, 4, 24), 10);
 	assert_int_equal(nncc_abi_wino_wgrad_m(3, 7, 4), 2);
 	assert_true(nncc_abi_wino_wgrad_fused(3, 7, 4));
 	assert_int_equal(nncc_abi_wino_wgrad_m(64, 7, 7), 2);
-	assert_int_equal(nncc_abi_wino_wgrad_rows(64, 7, 7), 128);
+	assert_int_equal(nncc_abi_wino_wgrad_rows(64, 7, 7), 32);
 	assert_int_equal(nncc_abi_wino_wgrad_m(64, 13, 14), 4);
 	assert_int_equal(nncc_abi_wino_wgrad_m(3, 29, 30), 4);
-	assert_int_equal(nncc_abi_wino_wgrad_rows(10, 28, 28), 32);
+	assert_int_equal(nncc_abi_wino_wgrad_rows(10, 28, 28), 8);
 	assert_false(nncc_abi_wino_wgrad_fused(10, 28, 28));
 	/* ResNet-18's last stage at batch 8 (7 x 7 windows): fused F(4x4) */
 	assert_int_equal(nncc_abi_wino_wgrad_m(8, 7, 7), 4);
