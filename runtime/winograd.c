@@ -272,6 +272,10 @@ in_rows4(const Wino *d, int64_t c0, int64_t c1)
 		for (int64_t c = c0; c < c1; c++) {
 			const float *xc = d->x + (sg.n * d->C + c) * hw + x0;
 			__m512 r[6][6];
+			for (int i = 0; c + 1 < c1 && i < 6; i++) /* the next channel's rows, meanwhile */
+				if (iy0 + i >= 0 && iy0 + i < d->H)
+					for (int64_t e = 0; e < 4 * sg.cnt + 2; e += 16)
+						_mm_prefetch((const char *)(xc + hw + (iy0 + i) * d->W + e), _MM_HINT_T0);
 			for (int i = 0; i < 6; i++) {
 				int64_t iy = iy0 + i;
 				if (iy < 0 || iy >= d->H) {
