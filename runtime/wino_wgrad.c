@@ -345,18 +345,16 @@ gt6(__m512 m0, __m512 m1, __m512 m2, __m512 m3, __m512 m4, __m512 m5, __m512 *o,
 	o[2 * st] = _mm512_fmadd_ps(f4, m4, _mm512_fnmadd_ps(f4, m3, _mm512_add_ps(d, m5)));
 }
 
-/* y[n][k .. k + cnt) = G^T M[.][n][k] G (+ bias[k]) for M at m (M[xi][n][k]
- * at m + xi xs), 16 filters across the lanes (cnt of them), their 9
- * outputs each written filter-major from the stack, for window tiles of
- * M x M (2 or 4, a constant once inlined). */
+/* o[q] = output q (of 9, row-major) of y[n][k .. k + cnt) = G^T M[.][n][k] G
+ * (+ bias[k]) for M at m (M[xi][n][k] at m + xi xs), 16 filters across
+ * the lanes (cnt of them), for window tiles of M x M (2 or 4, a constant
+ * once inlined). */
 __attribute__((always_inline, target("avx512f"))) static inline void
-y_put(const WW *s, const float *m, int64_t xs, int64_t n, int64_t k, int cnt, const int M)
+y_vals(const WW *s, const float *m, int64_t xs, int64_t k, int cnt, const int M, __m512 *o)
 {
 	const __m512 h = _mm512_set1_ps(0.5f);
 	__mmask16 mk = (__mmask16)rt_lanes(0, cnt);
-	float *y = s->y + n * s->yn + k * s->yk;
 	__m512 b = s->bias ? _mm512_maskz_loadu_ps(mk, s->bias + k) : _mm512_setzero_ps(), t[3][6];
-	float o[9][16] __attribute__((aligned(64)));
 
 	if (M == 4) {
 		for (int e = 0; e < 6; e++) { /* G^T down each column e */
@@ -369,29 +367,69 @@ y_put(const WW *s, const float *m, int64_t xs, int64_t n, int64_t k, int cnt, co
 			__m512 r[3];
 			gt6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], r, 1);
 			for (int j = 0; j < 3; j++)
-				_mm512_store_ps(o[i * 3 + j], _mm512_add_ps(r[j], b));
+				o[i * 3 + j] = _mm512_add_ps(r[j], b);
 		}
-	} else {
-		for (int e = 0; e < 4; e++) { /* G^T down each column e */
-			__m512 m0 = _mm512_maskz_loadu_ps(mk, m + (0 * 4 + e) * xs);
-			__m512 m1 = _mm512_maskz_loadu_ps(mk, m + (1 * 4 + e) * xs);
-			__m512 m2 = _mm512_maskz_loadu_ps(mk, m + (2 * 4 + e) * xs);
-			__m512 m3 = _mm512_maskz_loadu_ps(mk, m + (3 * 4 + e) * xs);
-			__m512 p = _mm512_mul_ps(h, _mm512_add_ps(m1, m2));
-			t[0][e] = _mm512_add_ps(m0, p);
-			t[1][e] = _mm512_mul_ps(h, _mm512_sub_ps(m1, m2));
-			t[2][e] = _mm512_add_ps(p, m3);
-		}
-		for (int i = 0; i < 3; i++) { /* and along each row */
-			__m512 p = _mm512_mul_ps(h, _mm512_add_ps(t[i][1], t[i][2]));
-			_mm512_store_ps(o[i * 3 + 0], _mm512_add_ps(_mm512_add_ps(t[i][0], p), b));
-			_mm512_store_ps(o[i * 3 + 1], _mm512_add_ps(_mm512_mul_ps(h, _mm512_sub_ps(t[i][1], t[i][2])), b));
-			_mm512_store_ps(o[i * 3 + 2], _mm512_add_ps(_mm512_add_ps(p, t[i][3]), b));
-		}
+		return;
 	}
+	for (int e = 0; e < 4; e++) { /* G^T down each column e */
+		__m512 m0 = _mm512_maskz_loadu_ps(mk, m + (0 * 4 + e) * xs);
+		__m512 m1 = _mm512_maskz_loadu_ps(mk, m + (1 * 4 + e) * xs);
+		__m512 m2 = _mm512_maskz_loadu_ps(mk, m + (2 * 4 + e) * xs);
+		__m512 m3 = _mm512_maskz_loadu_ps(mk, m + (3 * 4 + e) * xs);
+		__m512 p = _mm512_mul_ps(h, _mm512_add_ps(m1, m2));
+		t[0][e] = _mm512_add_ps(m0, p);
+		t[1][e] = _mm512_mul_ps(h, _mm512_sub_ps(m1, m2));
+		t[2][e] = _mm512_add_ps(p, m3);
+	}
+	for (int i = 0; i < 3; i++) { /* and along each row */
+		__m512 p = _mm512_mul_ps(h, _mm512_add_ps(t[i][1], t[i][2]));
+		o[i * 3 + 0] = _mm512_add_ps(_mm512_add_ps(t[i][0], p), b);
+		o[i * 3 + 1] = _mm512_add_ps(_mm512_mul_ps(h, _mm512_sub_ps(t[i][1], t[i][2])), b);
+		o[i * 3 + 2] = _mm512_add_ps(_mm512_add_ps(p, t[i][3]), b);
+	}
+}
+
+/* y[n][k .. k + cnt) as y_vals gives it, each filter's 9 floats written
+ * from the stack. */
+__attribute__((always_inline, target("avx512f"))) static inline void
+y_put(const WW *s, const float *m, int64_t xs, int64_t n, int64_t k, int cnt, const int M)
+{
+	float *y = s->y + n * s->yn + k * s->yk;
+	float o[9][16] __attribute__((aligned(64)));
+	__m512 v[9];
+
+	y_vals(s, m, xs, k, cnt, M, v);
+	for (int q = 0; q < 9; q++)
+		_mm512_store_ps(o[q], v[q]);
 	for (int l = 0; l < cnt; l++) /* filter-major: each filter's 9 floats */
 		for (int q = 0; q < 9; q++)
 			y[l * s->yk + q] = o[q][l];
+}
+
+/* The same for 16 rows n .. n + 15 of M at m (row r at m + (r / 8) ps +
+ * (r % 8) rs: two 8-row tiles of M) where
+ * y's rows are 9 floats apart (the weight's layout, NNCC_CONV_SWAP_Y):
+ * each filter's 16 rows are then 144 contiguous floats, written as 9
+ * vectors, from 9 16 x 16 transposes of the 144 output vectors (the
+ * scalar stores from the stack took a quarter of ResNet-18's last-stage
+ * fused call). */
+__attribute__((always_inline, target("avx512f"))) static inline void
+y_put16(const WW *s, const float *m, int64_t ps, int64_t rs, int64_t xs, int64_t n, int64_t k, int cnt,
+	const int M)
+{
+	float *y = s->y + n * 9 + k * s->yk;
+	__m512 o[144];
+
+	for (int r = 0; r < 16; r++)
+		y_vals(s, m + r / 8 * ps + r % 8 * rs, xs, k, cnt, M, o + 9 * r);
+	for (int b = 0; b < 9; b++) { /* floats 16 b .. of each filter's run */
+		__m512 t[16];
+		for (int i = 0; i < 16; i++)
+			t[i] = o[16 * b + i];
+		rt_tr16(t);
+		for (int l = 0; l < cnt; l++)
+			_mm512_storeu_ps(y + l * s->yk + 16 * b, t[l]);
+	}
 }
 
 /* y rows [n0, n1), y[n][k] = G^T M[.][n][k] G (+ bias[k]) from M whole
@@ -439,7 +477,12 @@ fused_units(const WW *s, float *mt, int64_t u0, int64_t u1, const int M)
 				s->tile.ukr(s->tb, s->v + xi * s->vs + (r0 + q * WW_MR) * s->ld, s->u + xi * s->us + j,
 					    s->K, mt + (q * s->nx + xi) * ts, WW_NR, 0, NULL,
 					    rows - q * WW_MR < WW_MR ? rows - q * WW_MR : WW_MR, cols, NULL, 0, NULL);
-		for (int64_t r = 0; r < rows; r++)
+		int64_t r = 0;
+		for (; s->yn == 9 && r + 16 <= rows; r += 16) /* two tiles of 8 rows */
+			for (int k = 0; k < cols; k += 16)
+				y_put16(s, mt + (r / WW_MR * s->nx) * ts + k, s->nx * ts, WW_NR, ts, r0 + r, j + k,
+					cols - k < 16 ? cols - k : 16, M);
+		for (; r < rows; r++)
 			for (int k = 0; k < cols; k += 16)
 				y_put(s, mt + (r / WW_MR * s->nx) * ts + r % WW_MR * WW_NR + k, ts, r0 + r, j + k,
 				      cols - k < 16 ? cols - k : 16, M);
