@@ -134,8 +134,10 @@ void nncc_rt_matmul_f32(const float *a, const float *b, float *c,
  * and it holds that transform already, made by the call just before on
  * the previous image of the same kernel, with the same ctx: the
  * transform's layout follows the GEMM tile, which may follow the thread
- * count; swap: NNCC_CONV_SWAP_* flags, how x, w and y lie in their
- * buffers).
+ * count; 3, NNCC_ABI_WINO_FUSED: a weight that is not a constant,
+ * transformed panel by panel as the products use it, the scratch sized
+ * by nncc_abi_wino_scratch alone; swap: NNCC_CONV_SWAP_* flags, how x, w
+ * and y lie in their buffers).
  * ctx (added with the thread pool): the run's nncc_abi_ctx or NULL; its
  * threads do the im2col/bias copies and depthwise planes. epi, res: the
  * fused epilogue (nncc_abi_epi). Linked into each artifact, so this is no
