@@ -346,7 +346,6 @@ nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, in
 	return wino > need ? wino : need;
 }
 
-
 /* Images per GEMM of a transposed convolution (nncc_rt_convnd_f32) of n
  * images of ivol input positions: enough for 512 GEMM columns; one for an
  * input of one position (a row vector times the weight). The code
@@ -422,8 +421,9 @@ nncc_abi_conv_swaps(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64
  * each for a constant weight (wino_u 0: its transform, 36/9 the weight's
  * size, cached once), of at least NNCC_ABI_WINO4_U_TILES for a weight
  * transformed on every call (wino_u 1 or 2: training state, a computed
- * weight; NNCC_ABI_WINO4_FUSED_TILES fused, see below), where the transform (36 x k x c floats written) is small
- * beside the products (36 x k x c x tiles multiply-adds); else 2, F(2x2,
+ * weight; NNCC_ABI_WINO4_FUSED_TILES fused, see below), where the
+ * transform (36 x k x c floats written) is small beside the products (36
+ * x k x c x tiles multiply-adds); else 2, F(2x2,
  * 3x3). The two thresholds differed on Zen 4 (49 tiles for a weight
  * transformed every call: ResNet-18's first two stages); on Zen 5,
  * whose products run twice as fast, 16 (its third stage, 14 x 14, 25%
@@ -456,8 +456,15 @@ nncc_abi_wino_m(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t
  * NNCC_ABI_WINO_FUSE_V bytes (each panel reads them all, from L3 past
  * L2: the third stage's 4.7 MB, 12-13% faster fused on Zen 5), and a panel's
  * transform, (m + 2)^2 x (c x NNCC_ABI_WINO_FUSE_MR + 16) floats at
- * most, fitting a GEMM slot. The scratch then holds no transform. */
-enum { NNCC_ABI_WINO_FUSE_V = 8 << 20, NNCC_ABI_WINO_FUSE_MR = 16 };
+ * most, fitting a GEMM slot. The scratch then holds no transform. Its
+ * products take the micro-kernel tile NNCC_ABI_WINO_FUSED_MR x
+ * NNCC_ABI_WINO_FUSED_NR (nncc_abi_wino_scratch counts on it). */
+enum {
+	NNCC_ABI_WINO_FUSE_V = 8 << 20,
+	NNCC_ABI_WINO_FUSE_MR = 16,
+	NNCC_ABI_WINO_FUSED_MR = 12,
+	NNCC_ABI_WINO_FUSED_NR = 32,
+};
 static inline int
 nncc_abi_wino_fuses(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t d)
 {
@@ -492,9 +499,9 @@ nncc_abi_wino_block(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int
  * inputs and products, padded to whole GEMM tiles (at most 96 columns and
  * 32 rows), and each of their planes a line (16 floats) further apart
  * for up to NNCC_ABI_WINO_PAD_PARTS threads' parts. Fused
- * (NNCC_ABI_WINO_FUSED), whose products take the 12 x 32 tile and one
- * part: its tiles padded to whole 32, its filters to whole 12 (ResNet-18's
- * last stage: 4.8 MB, not 19.5). */
+ * (NNCC_ABI_WINO_FUSED), whose products take one tile and one part: its
+ * tiles padded to whole NNCC_ABI_WINO_FUSED_NR, its filters to whole
+ * NNCC_ABI_WINO_FUSED_MR (ResNet-18's last stage: 4.8 MB, not 19.5). */
 enum { NNCC_ABI_WINO_PAD_PARTS = 16 };
 static inline int64_t
 nncc_abi_wino_scratch(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t d, int64_t wino_u)
@@ -503,7 +510,9 @@ nncc_abi_wino_scratch(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, i
 	int64_t blk = nncc_abi_wino_block(n, c, k, oh, ow, d, wino_u);
 
 	if (wino_u == NNCC_ABI_WINO_FUSED)
-		return nx * ((blk + 31) / 32 * 32 * (c + (k + 11) / 12 * 12) + 2 * 16);
+		return nx * ((blk + NNCC_ABI_WINO_FUSED_NR - 1) / NNCC_ABI_WINO_FUSED_NR * NNCC_ABI_WINO_FUSED_NR *
+				     (c + (k + NNCC_ABI_WINO_FUSED_MR - 1) / NNCC_ABI_WINO_FUSED_MR * NNCC_ABI_WINO_FUSED_MR) +
+			     2 * 16);
 	return nx * ((blk + 96) * (c + k + 32) + 2 * 16 * NNCC_ABI_WINO_PAD_PARTS);
 }
 

@@ -440,16 +440,14 @@ __attribute__((target("avx512f"))) static void
 y_rows(const WW *s, int64_t n0, int64_t n1)
 {
 	for (int64_t n = n0; n < n1; n++)
-		for (int64_t k = 0; k < s->K; k += 16)
-			y_put(s, s->mm + n * s->K + k, s->N * s->K, n, k, s->K - k < 16 ? (int)(s->K - k) : 16, 2);
-}
-
-__attribute__((target("avx512f"))) static void
-y_rows4(const WW *s, int64_t n0, int64_t n1)
-{
-	for (int64_t n = n0; n < n1; n++)
-		for (int64_t k = 0; k < s->K; k += 16)
-			y_put(s, s->mm + n * s->K + k, s->N * s->K, n, k, s->K - k < 16 ? (int)(s->K - k) : 16, 4);
+		for (int64_t k = 0; k < s->K; k += 16) {
+			const float *m = s->mm + n * s->K + k;
+			int cnt = s->K - k < 16 ? (int)(s->K - k) : 16;
+			if (s->m == 4)
+				y_put(s, m, s->N * s->K, n, k, cnt, 4);
+			else
+				y_put(s, m, s->N * s->K, n, k, cnt, 2);
+		}
 }
 
 /* One block holding every tile (fused): units [u0, u1) of WW_FP panels
@@ -576,6 +574,6 @@ rt_conv2d_wino_wgrad(const float *x, const float *w, const float *bias, float *y
 		phase(cx, s.m == 4 ? u_groups4 : u_groups, &s, (K + 15) / 16);
 		phase(cx, mul_rows, &s, s.nx * (s.n16 / WW_MR)); /* M[xi] (N x K) += V[xi] U^T[xi] */
 	}
-	phase(cx, s.m == 4 ? y_rows4 : y_rows, &s, N);
+	phase(cx, y_rows, &s, N);
 	return 1;
 }

@@ -443,7 +443,7 @@ mul_panel(const Wino *d, const float *up, int64_t ir)
 	int mr = d->tile.mr, nr = d->tile.nr;
 
 	for (int64_t xi = 0; xi < d->nx; xi++) {
-		const float *u = up + xi * (d->C * mr + 16), *v = d->v + xi * d->vs;
+		const float *u = up + xi * rt_wino_panel_stride(d->C, mr), *v = d->v + xi * d->vs;
 		float *m = d->m + xi * d->ms + ir * d->tbp;
 		for (int64_t pc = 0; pc < d->C; pc += WINO_KC) {
 			int64_t kc = d->C - pc < WINO_KC ? d->C - pc : WINO_KC;
@@ -627,8 +627,8 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 	if (p[16] == NNCC_ABI_WINO_FUSED) {
 		/* the weight's transform, panel by panel as the threads multiply
 		 * it, in their GEMM slots: the scratch has no room for it whole */
-		if (!rt_gemm_tile_of(12, 32, &d.tile))
-			return 0; /* 12 x 32 (any tile sums in the same order; the scratch's size counts on it) */
+		if (!rt_gemm_tile_of(NNCC_ABI_WINO_FUSED_MR, NNCC_ABI_WINO_FUSED_NR, &d.tile))
+			return 0; /* (any tile sums in the same order; the scratch's size counts on this one) */
 		if (!cx->gemm_scratch || blk != d.total)
 			return 0;
 		d.kp = (d.K + d.tile.mr - 1) / d.tile.mr * d.tile.mr;

@@ -63,10 +63,16 @@ void rt_wino_weights(const float *wt, float *uw, int64_t C, int64_t K, int64_t k
 		     int64_t p0, int64_t p1, int swap);
 
 /* The same for panel p alone (mr at most 16), into up as (m + 2)^2
- * products of C x mr floats each, C * mr + 16 apart (each stored whole
- * vectors of 16, its last row's spilling into the pad): the panel as
- * rt_wino_weights lays it out in each product's A, for a caller that
- * multiplies it at once. */
+ * products of C x mr floats each, rt_wino_panel_stride apart (each row
+ * stored as a whole vector of 16, the last one's spilling into the 16
+ * floats of pad): the panel as rt_wino_weights lays it out in each
+ * product's A, for a caller that multiplies it at once. */
+static inline int64_t
+rt_wino_panel_stride(int64_t C, int64_t mr)
+{
+	return C * mr + 16;
+}
+
 void rt_wino_weights_panel(const float *wt, float *up, int64_t C, int64_t K, int64_t mr, int m, int64_t p,
 			   int swap);
 

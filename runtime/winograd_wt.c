@@ -57,16 +57,18 @@ enum {
  * crossing a line, ran at one per 20 cycles); past WT_STREAM bytes of U
  * (VGG's and ResNet's 512 x 512 layers, 16.9 MB) by non-temporal stores:
  * U is read from memory by the GEMMs anyway, and a store that first reads
- * its line took the transform from 1.3 to 3.0 ms on one Zen 4 core. */
+ * its line took the transform from 1.3 to 3.0 ms on one Zen 4 core.
+ * direct (one panel of at most 16 filters, rt_wino_weights_panel): each
+ * channel's vectors straight into uw's products, ustride apart, no copy. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t ustride, int64_t mr, const int m,
-	  int64_t p0, int64_t p1, int64_t pbase, int swap, const int direct)
+	  int64_t p0, int64_t p1, int swap, const int direct)
 {
 	enum { NXMAX = 36 };
 	int64_t n = m + 2, nx = n * n, run = WT_CB * mr + 16;
 	int stream = !direct && nx * ustride * (int64_t)sizeof(float) > WT_STREAM;
 	__m512 tap[WT_CB * 9];
-	float *rows = __builtin_alloca((size_t)(nx * run) * sizeof(float) + 64);
+	float *rows = direct ? NULL : __builtin_alloca((size_t)(nx * run) * sizeof(float) + 64);
 
 	rows = (float *)(((uintptr_t)rows + 63) & ~(uintptr_t)63);
 	/* panel by panel, each panel's channels in order; a weight lying
@@ -134,7 +136,7 @@ weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t ustride, int
 		__mmask16 tail = (__mmask16)rt_lanes(0, len % 16);
 		for (int xi = 0; !direct && xi < nx; xi++) {
 			const float *src = rows + xi * run;
-			float *dst = uw + xi * ustride + (p - pbase) * C * mr + c0 * mr;
+			float *dst = uw + xi * ustride + p * C * mr + c0 * mr;
 			int64_t i = 0;
 			if (stream && !((uintptr_t)dst & 63))
 				for (; i + 16 <= len; i += 16)
@@ -149,16 +151,16 @@ weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t ustride, int
 
 __attribute__((target("avx512f"))) static void
 weights_avx512(const float *wt, float *uw, int64_t C, int64_t K, int64_t ustride, int64_t mr, int m,
-	       int64_t p0, int64_t p1, int64_t pbase, int swap)
+	       int64_t p0, int64_t p1, int swap, int direct)
 {
-	if (pbase >= 0 && m == 4)
-		weights_m(wt, uw, C, K, ustride, mr, 4, p0, p1, pbase, swap, 1);
-	else if (pbase >= 0)
-		weights_m(wt, uw, C, K, ustride, mr, 2, p0, p1, pbase, swap, 1);
+	if (direct && m == 4)
+		weights_m(wt, uw, C, K, ustride, mr, 4, p0, p1, swap, 1);
+	else if (direct)
+		weights_m(wt, uw, C, K, ustride, mr, 2, p0, p1, swap, 1);
 	else if (m == 4)
-		weights_m(wt, uw, C, K, ustride, mr, 4, p0, p1, 0, swap, 0);
+		weights_m(wt, uw, C, K, ustride, mr, 4, p0, p1, swap, 0);
 	else
-		weights_m(wt, uw, C, K, ustride, mr, 2, p0, p1, 0, swap, 0);
+		weights_m(wt, uw, C, K, ustride, mr, 2, p0, p1, swap, 0);
 	_mm_sfence(); /* the streamed rows, before the GEMMs' threads read them */
 }
 
@@ -167,12 +169,12 @@ rt_wino_weights(const float *wt, float *uw, int64_t C, int64_t K, int64_t kp, in
 		int64_t p0, int64_t p1, int swap)
 {
 	if (__builtin_cpu_supports("avx512f"))
-		weights_avx512(wt, uw, C, K, kp * C, mr, m, p0, p1, -1, swap);
+		weights_avx512(wt, uw, C, K, kp * C, mr, m, p0, p1, swap, 0);
 }
 
 void
 rt_wino_weights_panel(const float *wt, float *up, int64_t C, int64_t K, int64_t mr, int m, int64_t p, int swap)
 {
 	if (__builtin_cpu_supports("avx512f"))
-		weights_avx512(wt, up, C, K, C * mr + 16, mr, m, p, p + 1, p, swap);
+		weights_avx512(wt, up, C, K, rt_wino_panel_stride(C, mr), mr, m, p, p + 1, swap, 1);
 }
