@@ -43,7 +43,30 @@ gt4(__m512 g0, __m512 g1, __m512 g2, __m512 *u, int st)
 enum {
 	WT_CB = 16,                /* channels a step: a 16 x 16 transpose per 16 of their 144 taps */
 	WT_STREAM = 8 << 20,       /* bytes of U past which its rows go out by non-temporal stores */
+	WT_AHEAD = 2,              /* steps ahead whose taps are prefetched (1 to 8 measured alike) */
 };
+
+/* Prefetch the taps step `it` of weights_m reads: panel p's filters over
+ * channels [c0, c0 + WT_CB). Their runs lie a row of the weight apart
+ * (C x 9 floats, 18 KB for 512 channels; swapped, K x 9), each in its own
+ * page, where the hardware's prefetchers do not follow: without this
+ * every run was a miss to memory (a training step's weights are cold).
+ * Inlined: GCC finds a function of prefetches alone pure and drops its
+ * calls. */
+__attribute__((always_inline)) static inline void
+wt_prefetch(const float *wt, int64_t C, int64_t K, int64_t mr, int64_t p, int64_t c0, int swap)
+{
+	int64_t f0 = p * mr, nf = K - f0 < mr ? K - f0 : mr, cb = C - c0 < WT_CB ? C - c0 : WT_CB;
+	int sw = (swap & NNCC_CONV_SWAP_W) != 0;
+	int64_t runs = sw ? cb : nf, len = (sw ? nf : cb) * 9 * (int64_t)sizeof(float);
+
+	for (int64_t r = 0; r < runs; r++) {
+		const char *a = (const char *)(wt + (sw ? (c0 + r) * K + f0 : (f0 + r) * C + c0) * 9);
+		const char *e = a + len;
+		for (a = (const char *)((uintptr_t)a & ~(uintptr_t)63); a < e; a += 64)
+			_mm_prefetch(a, _MM_HINT_T0);
+	}
+}
 
 /* rt_wino_weights for tile m (a constant, so the transforms inline):
  * panel by panel, 16 of its filters at a time across the lanes. Each
@@ -79,6 +102,11 @@ weights_m(const float *wt, float *uw, int64_t C, int64_t K, int64_t ustride, int
 	for (int64_t it = 0; it < npl * ncb; it++) {
 		int64_t p = swap & NNCC_CONV_SWAP_W ? p0 + it % npl : p0 + it / ncb;
 		int64_t c0 = (swap & NNCC_CONV_SWAP_W ? it / npl : it % ncb) * WT_CB;
+		for (int64_t a = it ? WT_AHEAD : 1; a <= WT_AHEAD && it + a < npl * ncb; a++) {
+			int64_t q = it + a; /* the first step also fetches the ones before its distance */
+			wt_prefetch(wt, C, K, mr, swap & NNCC_CONV_SWAP_W ? p0 + q % npl : p0 + q / ncb,
+				    (swap & NNCC_CONV_SWAP_W ? q / npl : q % ncb) * WT_CB, swap);
+		}
 		int64_t cb = C - c0 < WT_CB ? C - c0 : WT_CB, nfl = cb * 9;
 		for (int64_t l0 = 0; l0 < mr; l0 += 16) {
 			int64_t f0 = p * mr + l0, nf = K - f0 < 16 ? K - f0 : 16;
