@@ -99,6 +99,18 @@ cols16(const float *p, int64_t ps, int nrow, int64_t lo, int64_t hi, __m512 col[
 	rt_tr16(col);
 }
 
+/* Prefetch the 16 columns at p + l * ps, l < nrow: each row of them in
+ * its own plane, a page or more apart, where the hardware's prefetchers
+ * do not follow. */
+__attribute__((always_inline)) static inline void
+cols16_prefetch(const float *p, int64_t ps, int nrow)
+{
+	for (int l = 0; l < nrow; l++) {
+		_mm_prefetch((const char *)(p + l * ps), _MM_HINT_T0);
+		_mm_prefetch((const char *)(p + l * ps + 15), _MM_HINT_T0);
+	}
+}
+
 /* -x, as the scalar negation (the sign flipped, zeros too) */
 __attribute__((target("avx512f"))) static inline __m512
 neg16(__m512 x)
@@ -181,6 +193,8 @@ v_tmpl(const WW *s, int64_t g0, int64_t g1, const int M)
 				__m512 col[6][16];
 				for (int u = 0; u < rows; u++) {
 					int64_t iy = M * ty + u - s->PH;
+					if (u >= 2 && iy + M < s->H && ty + 1 < s->th) /* the next tile row's new rows */
+						cols16_prefetch(xc + (iy + M) * s->W + (x0 < 0 ? 0 : x0), s->xn, nrow);
 					if (iy < 0 || iy >= s->H)
 						for (int j = 0; j < 16; j++)
 							col[u][j] = _mm512_setzero_ps();
@@ -279,6 +293,8 @@ u_tmpl(const WW *s, int64_t g0, int64_t g1, const int M)
 				int64_t cnt = s->tw - tx0 < run ? s->tw - tx0 : run, x0 = M * tx0;
 				__m512 col[4][16];
 				for (int u = 0; u < M; u++) {
+					if (M * ty + M + u < s->KH && ty + 1 < s->th) /* the next tile row's */
+						cols16_prefetch(wc + (M * ty + M + u) * s->KW + x0, s->wk, nrow);
 					if (M * ty + u >= s->KH)
 						for (int j = 0; j < 16; j++)
 							col[u][j] = _mm512_setzero_ps();

@@ -351,6 +351,11 @@ in_narrow(const Wino *d, int64_t c0, int64_t c1)
 			__m512 r[6][6];
 			for (int s = 0; s < g.ns; s++) {
 				const float *xc = d->x + (g.n[s] * d->C + c) * hw + g.x0[s];
+				for (int i = 0; c + 2 < c1 && i < n; i++) /* the rows two channels on */
+					if (g.iy0[s] + i >= 0 && g.iy0[s] + i < d->H)
+						for (int e = 0; e < 16 * g.nreg; e += 16)
+							_mm_prefetch((const char *)(xc + 2 * hw + (g.iy0[s] + i) * d->W + e),
+								     _MM_HINT_T0);
 				for (int i = 0; i < n; i++) {
 					int64_t iy = g.iy0[s] + i;
 					__m512 a = _mm512_setzero_ps(), b = a;
