@@ -443,12 +443,14 @@ mul_part(const Wino *d, int64_t xi, int64_t r0, int64_t r1)
  * each, as rt_wino_weights_panel lays them) at up: M's rows [ir, ir +
  * mr) of every product, summed in mul_part's order. */
 static void
-mul_panel(const Wino *d, const float *up, int64_t ir)
+mul_panel(const Wino *d, const float *up, int64_t ir, int64_t next)
 {
 	int mr = d->tile.mr, nr = d->tile.nr;
 
 	for (int64_t xi = 0; xi < d->nx; xi++) {
 		const float *u = up + xi * rt_wino_panel_stride(d->C, mr), *v = d->v + xi * d->vs;
+		if (next >= 0) /* the next panel's taps from memory, a share before each product */
+			rt_wino_weights_prefetch(d->wt, d->C, d->K, mr, next, xi, d->nx, d->swap);
 		float *m = d->m + xi * d->ms + ir * d->tbp;
 		for (int64_t pc = 0; pc < d->C; pc += WINO_KC) {
 			int64_t kc = d->C - pc < WINO_KC ? d->C - pc : WINO_KC;
@@ -473,7 +475,7 @@ fused_chunk(void *closure, int64_t ch)
 
 	for (int64_t p = p0; p < p1; p++) {
 		rt_wino_weights_panel(d->wt, up, d->C, d->K, d->tile.mr, d->tm, p, d->swap);
-		mul_panel(d, up, p * d->tile.mr);
+		mul_panel(d, up, p * d->tile.mr, p + 1 < p1 ? p + 1 : -1);
 	}
 	if (f0 < f1)
 		rt_wino_out_part(d, f0, f1);

@@ -75,6 +75,8 @@ rt_wino_panel_stride(int64_t C, int64_t mr)
 
 void rt_wino_weights_panel(const float *wt, float *up, int64_t C, int64_t K, int64_t mr, int m, int64_t p,
 			   int swap);
+void rt_wino_weights_prefetch(const float *wt, int64_t C, int64_t K, int64_t mr, int64_t p, int64_t part,
+			     int64_t parts, int swap);
 
 /* The convolution of nncc_rt_conv2d_f32 (p in its order) by F(2x2, 3x3),
  * when nncc_abi_wino allows it, the CPU has AVX-512 and cx's weight cache

@@ -206,3 +206,30 @@ rt_wino_weights_panel(const float *wt, float *up, int64_t C, int64_t K, int64_t 
 	if (__builtin_cpu_supports("avx512f"))
 		weights_avx512(wt, up, C, K, rt_wino_panel_stride(C, mr), mr, m, p, p + 1, swap, 1);
 }
+
+/* Part `part` of `parts` of filter panel p's taps into L2 (a fused
+ * convolution's next panel, while this one's products run): filters
+ * [p mr, p mr + mr) over every channel, one run of the weight's memory
+ * (swapped, C runs of mr x 9 floats, a row apart; a part takes whole
+ * runs). */
+void
+rt_wino_weights_prefetch(const float *wt, int64_t C, int64_t K, int64_t mr, int64_t p, int64_t part,
+			 int64_t parts, int swap)
+{
+	int64_t f0 = p * mr, nf = K - f0 < mr ? K - f0 : mr;
+
+	if (nf <= 0)
+		return;
+	if (swap & NNCC_CONV_SWAP_W) {
+		for (int64_t c = part * C / parts; c < (part + 1) * C / parts; c++) {
+			const char *a = (const char *)(wt + (c * K + f0) * 9), *e = a + nf * 9 * sizeof(float);
+			for (a = (const char *)((uintptr_t)a & ~(uintptr_t)63); a < e; a += 64)
+				_mm_prefetch(a, _MM_HINT_T1);
+		}
+		return;
+	}
+	const char *base = (const char *)((uintptr_t)(wt + f0 * C * 9) & ~(uintptr_t)63);
+	int64_t lines = ((const char *)(wt + (f0 + nf) * C * 9) - base + 63) / 64;
+	for (int64_t l = part * lines / parts; l < (part + 1) * lines / parts; l++)
+		_mm_prefetch(base + l * 64, _MM_HINT_T1);
+}
