@@ -318,9 +318,7 @@ nncc_abi_wino_wgrad_scratch(int64_t n, int64_t c, int64_t k, int64_t kh, int64_t
 	int64_t m = nncc_abi_wino_wgrad_m(c, kh, kw), nx = (m + 2) * (m + 2);
 	int64_t ld = nncc_abi_wino_wgrad_rows(c, kh, kw) * ((kw + m - 1) / m), n16 = (n + 15) / 16 * 16;
 
-	if (nncc_abi_wino_wgrad_fused(c, kh, kw))
-		return nx * ((n16 + k) * ld + 32) + 64;
-	return nx * (n * k + (n16 + 2 * k) * ld + 48) + 64; /* M, V and two U^T */
+	return nx * ((nncc_abi_wino_wgrad_fused(c, kh, kw) ? 0 : n * k) + (n16 + k) * ld + 32) + 64;
 }
 
 /* Floats of scratch for such a convolution: where the dot products'

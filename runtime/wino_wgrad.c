@@ -23,7 +23,7 @@
  * into the scratch per block by vectors over 16 channels (filters), V
  * straight into the GEMM micro-kernel's A panels and U as U^T, which the
  * micro-kernel reads in place: the products are micro-kernel calls with
- * nothing packed (pipe_chunk), M accumulated across the blocks; then y =
+ * nothing packed (mul_rows), M accumulated across the blocks; then y =
  * G^T M G. Where one block holds every tile row (abi.h
  * nncc_abi_wino_wgrad_fused: ResNet-18's last two stages), the products
  * go tile of M by tile (8 channels by 48 filters, for all nx) into the
@@ -322,6 +322,29 @@ u_groups4(const WW *s, int64_t g0, int64_t g1)
 	u_tmpl(s, g0, g1, 4);
 }
 
+/* The products for (xi, panel of 8 channels) [t0, t1), xi-major: M[xi]'s
+ * 8 rows of the panel, all K columns, += the panel times U^T[xi] (read in
+ * place, K floats a row, 48 columns a call; the last call's columns past
+ * K are computed, not stored). Each sum runs over the block's tiles in
+ * order, the blocks in order: whatever the thread count. */
+static void
+mul_rows(const WW *s, int64_t t0, int64_t t1)
+{
+	int64_t np = s->n16 / WW_MR;
+
+	for (int64_t t = t0; t < t1; t++) {
+		int64_t xi = t / np, pr = t % np, rows = s->N - pr * WW_MR;
+		if (rows <= 0)
+			continue;
+		const float *ap = s->v + xi * s->vs + pr * WW_MR * s->ld;
+		const float *u = s->u + xi * s->us;
+		float *m = s->mm + xi * s->N * s->K + pr * WW_MR * s->K;
+		for (int64_t j = 0; j < s->K; j += WW_NR)
+			s->tile.ukr(s->tb, ap, u + j, s->K, m + j, s->K, s->acc, NULL, rows < WW_MR ? rows : WW_MR,
+				    s->K - j < WW_NR ? s->K - j : WW_NR, NULL, 0, NULL);
+	}
+}
+
 /* F(4x4, 3x3)'s G^T on six values, into o[0], o[st], o[2 st]: G^T =
  * [1 1/3 -1/3 -16/15 1/15 0; 0 1/3 1/3 -8/15 -2/15 0; 0 1/3 -1/3 -4/15
  * 4/15 1] (winograd_wt.c's G). */
@@ -449,7 +472,7 @@ y_rows(const WW *s, int64_t n0, int64_t n1)
  * line past that apart), each product's U^T columns read by the
  * unit's panels in turn while in L1, then transformed to y at once: M never goes
  * whole through memory (nx x N x K floats, 16.8 MB for layer 4's
- * F(2x2)). The products sum as pipe_chunk's of one block. */
+ * F(2x2)). The products sum as mul_rows's of one block. */
 enum { WW_FP = 4 };
 _Static_assert(WW_FP * 36 * (WW_MR * WW_NR + 16) * sizeof(float) <= NNCC_ABI_GEMM_SCRATCH, "M tiles fit a GEMM slot");
 __attribute__((always_inline, target("avx512f"))) static inline void
@@ -492,66 +515,6 @@ fused_units_chunk(void *closure, int64_t ch)
 		fused_units(s, mt, u0, u1, 4);
 	else
 		fused_units(s, mt, u0, u1, 2);
-}
-
-/* Blocks in more than one: one call of the threads per block, each
- * chunk owning the rows of V and M of its groups of 16 channels (n), so
- * that what it transforms into V it multiplies, and the rows of M it
- * sums stay in its core's cache: call b multiplies block b (its V rows
- * times all of U^T, by every chunk's share of the filters), then
- * transforms block b + 1's V rows and its share of U^T into the other of
- * two U^T buffers (the other chunks may still read block b's); the last
- * call transforms its rows of M to y. Three calls a block, each
- * transform read by the other core, had M's and the blocks' lines cross
- * between the cores and go out to L3: the first stage's weight gradient
- * took 55-58% longer when a neighbour on the host took memory bandwidth,
- * the Winograd forward convolutions 8%. */
-typedef struct Pipe {
-	const WW *s;
-	float *ub[2]; /* U^T of even and odd blocks */
-	int64_t b, nb, rows; /* this call's block (-1: the first transforms only), blocks, tile rows a block */
-} Pipe;
-
-static void
-pipe_block(const Pipe *pp, int64_t b, WW *w)
-{
-	*w = *pp->s;
-	w->lo = b * pp->rows;
-	w->hi = w->lo + pp->rows < w->C * w->th ? w->lo + pp->rows : w->C * w->th;
-	w->tb = (w->hi - w->lo) * w->tw, w->acc = b > 0, w->u = pp->ub[b % 2];
-}
-
-static void
-pipe_chunk(void *closure, int64_t ch)
-{
-	const Pipe *pp = closure;
-	const WW *s = pp->s;
-	int64_t ng = s->n16 / 16, g0 = ch * ng / s->nchunk, g1 = (ch + 1) * ng / s->nchunk;
-	int64_t nk = (s->K + 15) / 16, k0 = ch * nk / s->nchunk, k1 = (ch + 1) * nk / s->nchunk;
-	WW w;
-
-	if (pp->b >= 0) { /* M[xi] (its rows) += V[xi] U^T[xi], panel by panel of 8 rows */
-		pipe_block(pp, pp->b, &w);
-		for (int64_t xi = 0; xi < w.nx; xi++)
-			for (int64_t pr = 2 * g0; pr < 2 * g1; pr++) {
-				int64_t rows = w.N - pr * WW_MR;
-				if (rows <= 0)
-					continue;
-				const float *ap = w.v + xi * w.vs + pr * WW_MR * w.ld, *u = w.u + xi * w.us;
-				float *m = w.mm + xi * w.N * w.K + pr * WW_MR * w.K;
-				for (int64_t j = 0; j < w.K; j += WW_NR)
-					w.tile.ukr(w.tb, ap, u + j, w.K, m + j, w.K, w.acc, NULL,
-						   rows < WW_MR ? rows : WW_MR, w.K - j < WW_NR ? w.K - j : WW_NR, NULL,
-						   0, NULL);
-			}
-	}
-	if (pp->b + 1 < pp->nb) {
-		pipe_block(pp, pp->b + 1, &w);
-		(w.m == 4 ? v_groups4 : v_groups)(&w, g0, g1);
-		(w.m == 4 ? u_groups4 : u_groups)(&w, k0, k1);
-	} else {
-		y_rows(s, 16 * g0, 16 * g1 < s->N ? 16 * g1 : s->N);
-	}
 }
 
 /* rows(s, lo, hi) over [0, n), in s->nchunk fixed chunks on the threads */
@@ -620,11 +583,13 @@ rt_conv2d_wino_wgrad(const float *x, const float *w, const float *bias, float *y
 			fused_units_chunk(&s, 0);
 		return 1;
 	}
-	Pipe pp = {.s = &s, .ub = {s.u, s.u + s.nx * s.us}, .nb = (C * s.th + rows - 1) / rows, .rows = rows};
-	for (pp.b = -1; pp.b < pp.nb; pp.b++)
-		if (s.nchunk > 1)
-			cx->parallel_for(cx->pool, pipe_chunk, &pp, s.nchunk);
-		else
-			pipe_chunk(&pp, 0);
+	for (int64_t lo = 0; lo < C * s.th; lo += rows) {
+		s.lo = lo, s.hi = lo + rows < C * s.th ? lo + rows : C * s.th;
+		s.tb = (s.hi - s.lo) * s.tw, s.acc = lo > 0;
+		phase(cx, s.m == 4 ? v_groups4 : v_groups, &s, s.n16 / 16);
+		phase(cx, s.m == 4 ? u_groups4 : u_groups, &s, (K + 15) / 16);
+		phase(cx, mul_rows, &s, s.nx * (s.n16 / WW_MR)); /* M[xi] (N x K) += V[xi] U^T[xi] */
+	}
+	phase(cx, y_rows, &s, N);
 	return 1;
 }
