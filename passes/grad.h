@@ -62,6 +62,8 @@ int gr_padded(GradCtx *c, int x, const int64_t *pads, double value);
 int gr_place(GradCtx *c, int x, int axis, int64_t s, int64_t off, int64_t len);
 /* x[lo:hi] along axis (a gather with constant, evenly stepping indices). */
 int gr_slice(GradCtx *c, int x, int axis, int64_t lo, int64_t hi);
+/* a @ b, a^T (ta) and b^T (tb) by the matmul's flags (grad_nn.c) */
+int gr_mm(GradCtx *c, int a, int b, int ta, int tb);
 const Value *gr_val(const GradCtx *c, int v); /* c->g->val[v] (re-read after adding nodes) */
 const Node *gr_node(const GradCtx *c);       /* the forward node */
 

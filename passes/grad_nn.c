@@ -11,7 +11,7 @@ static int in(const GradCtx *c, int i) { return gr_node(c)->in[i]; }
 static int out(const GradCtx *c) { return gr_node(c)->out[0]; }
 static Shape shape_of(const GradCtx *c, int v) { return gr_val(c, v)->shape; }
 
-static int mm(GradCtx *c, int a, int b, int ta, int tb)
+int gr_mm(GradCtx *c, int a, int b, int ta, int tb)
 {
 	if (c->fail)
 		return a;
@@ -54,12 +54,12 @@ int gr_matmul(GradCtx *c, const int *gout, int *gin)
 	if (sb.rank == 1)
 		b = add_dim(c, b, 1);
 	if (c->need[0]) {
-		int ga = !ta ? mm(c, g, b, 0, !tb) : mm(c, b, g, tb, 1);
+		int ga = !ta ? gr_mm(c, g, b, 0, !tb) : gr_mm(c, b, g, tb, 1);
 		Shape s = shape_of(c, a);
 		gin[0] = gr_reshape(c, gr_unbroadcast(c, ga, &s), &sa);
 	}
 	if (c->need[1]) {
-		int gb = !tb ? mm(c, a, g, !ta, 0) : mm(c, g, a, 1, ta);
+		int gb = !tb ? gr_mm(c, a, g, !ta, 0) : gr_mm(c, g, a, 1, ta);
 		Shape s = shape_of(c, b);
 		gin[1] = gr_reshape(c, gr_unbroadcast(c, gb, &s), &sb);
 	}

@@ -1,6 +1,6 @@
 /* test_grad_conv.c — gradient checks (grad_check.h) of conv (strides,
  * asymmetric pads, dilations, groups, depthwise, a stride that skips input
- * rows, strided 1x1s), maxpool (overlapping windows, padding, dilations, ceil_mode) and
+ * rows, strided 1x1s, unpadded 1x1s by a batched matmul), maxpool (overlapping windows, padding, dilations, ceil_mode) and
  * avgpool (count_include_pad both ways, ceil_mode), and a small CNN with
  * cross-entropy. */
 #include <setjmp.h>
@@ -47,6 +47,11 @@ static const ConvSpec c_skip = {{1, 2, 3, 4}, {2, 2, 1, 1}, {2, 2}, {0, 0, 0, 0}
 static const ConvSpec c_1x1_pad = {{1, 2, 5, 6}, {3, 2, 1, 1}, {2, 3}, {1, 0, 0, 2}, {1, 1}, 1, true};
 static const ConvSpec c_1x1_group = {{2, 4, 4, 4}, {6, 2, 1, 1}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 2, false};
 static const ConvSpec c_bigpad = {{1, 1, 3, 3}, {2, 1, 2, 2}, {1, 1}, {2, 2, 2, 2}, {1, 1}, 1, true};
+/* unpadded 1x1s of one group, whose weight adjoint is a batched matmul
+ * summed over the images: strides 2 x 3 that skip the last row and
+ * column, and stride 1 */
+static const ConvSpec c_1x1_batch = {{3, 4, 6, 5}, {5, 4, 1, 1}, {2, 3}, {0, 0, 0, 0}, {1, 1}, 1, true};
+static const ConvSpec c_1x1_s1 = {{2, 3, 4, 5}, {4, 3, 1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, false};
 
 static Graph *cv_basic(DType t) { return conv(t, "conv", &c_basic); }
 static Graph *cv_stride(DType t) { return conv(t, "conv_stride", &c_stride); }
@@ -58,6 +63,8 @@ static Graph *cv_skip(DType t) { return conv(t, "conv_skip", &c_skip); }
 static Graph *cv_1x1_pad(DType t) { return conv(t, "conv_1x1_pad", &c_1x1_pad); }
 static Graph *cv_1x1_group(DType t) { return conv(t, "conv_1x1_group", &c_1x1_group); }
 static Graph *cv_bigpad(DType t) { return conv(t, "conv_bigpad", &c_bigpad); }
+static Graph *cv_1x1_batch(DType t) { return conv(t, "conv_1x1_batch", &c_1x1_batch); }
+static Graph *cv_1x1_s1(DType t) { return conv(t, "conv_1x1_s1", &c_1x1_s1); }
 
 /* conv_transpose x [N, C, H, W], w [C, K/G, kh, kw] */
 static Graph *convt(DType t, const char *name, const ConvSpec *s, const int64_t *opad)
@@ -209,6 +216,8 @@ static const GcCase cases[] = {
 	{"conv_1x1_pad", cv_1x1_pad, -1, 1, 0, false},
 	{"conv_1x1_group", cv_1x1_group, -1, 1, 0, false},
 	{"conv_bigpad", cv_bigpad, -1, 1, 0, false},
+	{"conv_1x1_batch", cv_1x1_batch, -1, 1, 0, false},
+	{"conv_1x1_s1", cv_1x1_s1, -1, 1, 0, false},
 	{"conv_transpose", ct_basic, -1, 1, 0, false},
 	{"conv_transpose_opad", ct_opad, -1, 1, 0, false},
 	{"conv_transpose_group", ct_group, -1, 1, 0, false},
