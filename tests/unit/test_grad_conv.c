@@ -52,6 +52,9 @@ static const ConvSpec c_bigpad = {{1, 1, 3, 3}, {2, 1, 2, 2}, {1, 1}, {2, 2, 2, 
  * column, and stride 1 */
 static const ConvSpec c_1x1_batch = {{3, 4, 6, 5}, {5, 4, 1, 1}, {2, 3}, {0, 0, 0, 0}, {1, 1}, 1, true};
 static const ConvSpec c_1x1_s1 = {{2, 3, 4, 5}, {4, 3, 1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, false};
+/* more products (K x C per image) than both operands hold: one matmul
+ * with the images moved next to the positions */
+static const ConvSpec c_1x1_wide = {{3, 8, 3, 3}, {8, 8, 1, 1}, {2, 3}, {0, 0, 0, 0}, {1, 1}, 1, false};
 
 static Graph *cv_basic(DType t) { return conv(t, "conv", &c_basic); }
 static Graph *cv_stride(DType t) { return conv(t, "conv_stride", &c_stride); }
@@ -65,6 +68,7 @@ static Graph *cv_1x1_group(DType t) { return conv(t, "conv_1x1_group", &c_1x1_gr
 static Graph *cv_bigpad(DType t) { return conv(t, "conv_bigpad", &c_bigpad); }
 static Graph *cv_1x1_batch(DType t) { return conv(t, "conv_1x1_batch", &c_1x1_batch); }
 static Graph *cv_1x1_s1(DType t) { return conv(t, "conv_1x1_s1", &c_1x1_s1); }
+static Graph *cv_1x1_wide(DType t) { return conv(t, "conv_1x1_wide", &c_1x1_wide); }
 
 /* conv_transpose x [N, C, H, W], w [C, K/G, kh, kw] */
 static Graph *convt(DType t, const char *name, const ConvSpec *s, const int64_t *opad)
@@ -218,6 +222,7 @@ static const GcCase cases[] = {
 	{"conv_bigpad", cv_bigpad, -1, 1, 0, false},
 	{"conv_1x1_batch", cv_1x1_batch, -1, 1, 0, false},
 	{"conv_1x1_s1", cv_1x1_s1, -1, 1, 0, false},
+	{"conv_1x1_wide", cv_1x1_wide, -1, 1, 0, false},
 	{"conv_transpose", ct_basic, -1, 1, 0, false},
 	{"conv_transpose_opad", ct_opad, -1, 1, 0, false},
 	{"conv_transpose_group", ct_group, -1, 1, 0, false},
