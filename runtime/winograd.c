@@ -449,9 +449,9 @@ mul_panel(const Wino *d, const float *up, int64_t ir, int64_t next)
 
 	for (int64_t xi = 0; xi < d->nx; xi++) {
 		const float *u = up + xi * rt_wino_panel_stride(d->C, mr), *v = d->v + xi * d->vs;
+		float *m = d->m + xi * d->ms + ir * d->tbp;
 		if (next >= 0) /* the next panel's taps from memory, a share before each product */
 			rt_wino_weights_prefetch(d->wt, d->C, d->K, mr, next, xi, d->nx, d->swap);
-		float *m = d->m + xi * d->ms + ir * d->tbp;
 		for (int64_t pc = 0; pc < d->C; pc += WINO_KC) {
 			int64_t kc = d->C - pc < WINO_KC ? d->C - pc : WINO_KC;
 			for (int64_t jr = 0; jr < d->tbn; jr += nr)

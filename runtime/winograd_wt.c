@@ -46,26 +46,34 @@ enum {
 	WT_AHEAD = 2,              /* steps ahead whose taps are prefetched (1 to 8 measured alike) */
 };
 
+/* Prefetch the lines of the n floats at f, into L1 or (l2) L2. Inlined,
+ * as its callers are: GCC finds a function of prefetches alone pure and
+ * drops its calls. */
+__attribute__((always_inline)) static inline void
+prefetch_run(const float *f, int64_t n, const int l2)
+{
+	const char *a = (const char *)((uintptr_t)f & ~(uintptr_t)63), *e = (const char *)(f + n);
+
+	for (; a < e; a += 64)
+		if (l2)
+			_mm_prefetch(a, _MM_HINT_T1);
+		else
+			_mm_prefetch(a, _MM_HINT_T0);
+}
+
 /* Prefetch the taps step `it` of weights_m reads: panel p's filters over
  * channels [c0, c0 + WT_CB). Their runs lie a row of the weight apart
  * (C x 9 floats, 18 KB for 512 channels; swapped, K x 9), each in its own
  * page, where the hardware's prefetchers do not follow: without this
- * every run was a miss to memory (a training step's weights are cold).
- * Inlined: GCC finds a function of prefetches alone pure and drops its
- * calls. */
+ * every run was a miss to memory (a training step's weights are cold). */
 __attribute__((always_inline)) static inline void
 wt_prefetch(const float *wt, int64_t C, int64_t K, int64_t mr, int64_t p, int64_t c0, int swap)
 {
 	int64_t f0 = p * mr, nf = K - f0 < mr ? K - f0 : mr, cb = C - c0 < WT_CB ? C - c0 : WT_CB;
 	int sw = (swap & NNCC_CONV_SWAP_W) != 0;
-	int64_t runs = sw ? cb : nf, len = (sw ? nf : cb) * 9 * (int64_t)sizeof(float);
 
-	for (int64_t r = 0; r < runs; r++) {
-		const char *a = (const char *)(wt + (sw ? (c0 + r) * K + f0 : (f0 + r) * C + c0) * 9);
-		const char *e = a + len;
-		for (a = (const char *)((uintptr_t)a & ~(uintptr_t)63); a < e; a += 64)
-			_mm_prefetch(a, _MM_HINT_T0);
-	}
+	for (int64_t r = 0; r < (sw ? cb : nf); r++)
+		prefetch_run(wt + (sw ? (c0 + r) * K + f0 : (f0 + r) * C + c0) * 9, (sw ? nf : cb) * 9, 0);
 }
 
 /* rt_wino_weights for tile m (a constant, so the transforms inline):
@@ -216,20 +224,13 @@ void
 rt_wino_weights_prefetch(const float *wt, int64_t C, int64_t K, int64_t mr, int64_t p, int64_t part,
 			 int64_t parts, int swap)
 {
-	int64_t f0 = p * mr, nf = K - f0 < mr ? K - f0 : mr;
+	int64_t f0 = p * mr, nf = K - f0 < mr ? K - f0 : mr, n = nf * C * 9;
 
 	if (nf <= 0)
 		return;
-	if (swap & NNCC_CONV_SWAP_W) {
-		for (int64_t c = part * C / parts; c < (part + 1) * C / parts; c++) {
-			const char *a = (const char *)(wt + (c * K + f0) * 9), *e = a + nf * 9 * sizeof(float);
-			for (a = (const char *)((uintptr_t)a & ~(uintptr_t)63); a < e; a += 64)
-				_mm_prefetch(a, _MM_HINT_T1);
-		}
-		return;
-	}
-	const char *base = (const char *)((uintptr_t)(wt + f0 * C * 9) & ~(uintptr_t)63);
-	int64_t lines = ((const char *)(wt + (f0 + nf) * C * 9) - base + 63) / 64;
-	for (int64_t l = part * lines / parts; l < (part + 1) * lines / parts; l++)
-		_mm_prefetch(base + l * 64, _MM_HINT_T1);
+	if (swap & NNCC_CONV_SWAP_W)
+		for (int64_t c = part * C / parts; c < (part + 1) * C / parts; c++)
+			prefetch_run(wt + (c * K + f0) * 9, nf * 9, 1);
+	else
+		prefetch_run(wt + f0 * C * 9 + part * n / parts, (part + 1) * n / parts - part * n / parts, 1);
 }
