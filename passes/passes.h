@@ -160,6 +160,15 @@ typedef struct TrainOptions {
  * first output is the model's output; the graph's outputs become the loss
  * (then grad.NAME per --grad-inputs entry). */
 int ps_train(Graph *g, const TrainOptions *t, Diag *d);
+/* train.c, in ps_train before autodiff: maxpool(relu(x)) -> relu(maxpool(x))
+ * where relu's output has no other reader and every window holds an
+ * input element. The same values and gradients (max commutes with the
+ * monotone relu, and the arg-max it routes a gradient to is relu's
+ * wherever relu passes one), but relu and its adjoint run on the pooled
+ * tensor, and the pool's adjoint feeds the producer's directly: ResNet's
+ * stem loses a pass over its 112 x 112 activations. Returns the number
+ * rewritten. */
+int ps_pool_relu(Graph *g);
 /* split.c: one half of a training step (docs/distributed.md), in ps_train
  * after the loss in place of autodiff and optimizer: the loss and grad.P
  * outputs (GRADS), or the optimizer reading grad.P inputs (UPDATE). */

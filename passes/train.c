@@ -107,6 +107,61 @@ static int add_outputs(Graph *g, const char *list, int loss, Diag *d)
 	return loss;
 }
 
+/* Whether every window of maxpool node n holds an element of its input
+ * (none lies wholly in the padding): then max over the window of relu(x)
+ * is relu of the max over it of x. Static shapes only. */
+static bool windows_see_input(const Graph *g, const Node *n)
+{
+	const Shape *x = &g->val[n->in[0]].shape, *y = &g->val[n->out[0]].shape;
+	int s = x->rank - 2;
+	const int64_t *kern, *str, *pads, *dil;
+	int nk = ir_attr_ints(n, "kernel", &kern), ns = ir_attr_ints(n, "strides", &str);
+	int np = ir_attr_ints(n, "pads", &pads), nd = ir_attr_ints(n, "dilations", &dil);
+	if (s < 1 || y->rank != x->rank || !ir_shape_static(x) || !ir_shape_static(y) || nk != s ||
+	    (ns >= 0 && ns != s) || (np >= 0 && np != 2 * s) || (nd >= 0 && nd != s))
+		return false;
+	for (int i = 0; i < s; i++) {
+		int64_t h = x->d[2 + i].n, st = ns < 0 ? 1 : str[i], pb = np < 0 ? 0 : pads[i];
+		int64_t dl = nd < 0 ? 1 : dil[i];
+		for (int64_t o = 0; o < y->d[2 + i].n; o++) {
+			int64_t at = o * st - pb, j = 0;
+			while (j < kern[i] && (at + j * dl < 0 || at + j * dl >= h))
+				j++;
+			if (j == kern[i])
+				return false;
+		}
+	}
+	return true;
+}
+
+int ps_pool_relu(Graph *g)
+{
+	int n = 0;
+	ir_fill_uses(g);
+	for (int j = 0; j < g->nnode; j++) {
+		Node *p = &g->node[j];
+		if (p->dead || p->op != OP_MAXPOOL || p->nin != 1 || p->nout != 1)
+			continue;
+		int r = p->in[0];
+		Value *rv = &g->val[r];
+		if (rv->kind != VK_NODE || rv->nuse != 1 || !ir_dtype_is_float(rv->dtype))
+			continue;
+		Node *q = &g->node[rv->def];
+		if (q->dead || q->op != OP_RELU || q->nin != 1 || q->nout != 1 || !windows_see_input(g, p))
+			continue;
+		/* q now pools q's input into r (the pooled shape), p takes the relu */
+		Node t = *q;
+		q->op = p->op, q->name = p->name, q->nattr = p->nattr, q->attr = p->attr;
+		p->op = t.op, p->name = t.name, p->nattr = t.nattr, p->attr = t.attr;
+		rv->shape = g->val[p->out[0]].shape;
+		const char *name = arena_printf(&g->arena, "%s.prerelu", g->val[p->out[0]].name);
+		if (ir_find_value(g, name) < 0)
+			ir_rename_value(g, r, name);
+		n++;
+	}
+	return n;
+}
+
 int ps_train(Graph *g, const TrainOptions *t, Diag *d)
 {
 	if (g->noutput < 1)
@@ -139,6 +194,7 @@ int ps_train(Graph *g, const TrainOptions *t, Diag *d)
 	}
 	free(dep);
 	free(fixed);
+	ps_pool_relu(g);
 	if (t->split) { /* --split-step: one half of the step (split.c) */
 		int rc = ps_split(g, t, loss, wrt, np, &rs, d);
 		free(wrt);

@@ -2,7 +2,8 @@
  * asymmetric pads, dilations, groups, depthwise, a stride that skips input
  * rows, strided 1x1s, unpadded 1x1s by a batched matmul), maxpool (overlapping windows, padding, dilations, ceil_mode) and
  * avgpool (count_include_pad both ways, ceil_mode), and a small CNN with
- * cross-entropy. */
+ * cross-entropy; and ps_pool_relu's maxpool(relu(x)) -> relu(maxpool(x)),
+ * whose loss and gradient must not move a bit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -243,7 +244,88 @@ static const GcCase cases[] = {
 	{"cnn", cnn, -1, 1, 4, true},
 };
 
+/* x -> relu -> maxpool (kern, strides st, pads pd, 2-D) -> sum(y * R);
+ * with twice, relu's output is also added to the loss. */
+static Graph *relu_pool(const int64_t *kern, const int64_t *st, const int64_t *pd, bool twice)
+{
+	Graph *g = ir_graph_new("relu_pool");
+	int x = ir_add_input(g, "x", DT_F32, GS(2, 3, 9, 9));
+	int r = gc_op(g, OP_RELU, x, -1);
+	int y = gc_op(g, OP_MAXPOOL, r, -1);
+	ir_set_ints(g, gc_node(g, y), "kernel", kern, 2);
+	ir_set_ints(g, gc_node(g, y), "strides", st, 2);
+	ir_set_ints(g, gc_node(g, y), "pads", pd, 4);
+	gc_done(g, y);
+	g->noutput = 0;
+	int loss = gc_project(g, y, 7);
+	if (twice) {
+		int s = gc_op(g, OP_REDUCE_SUM, r, -1);
+		ir_set_int(g, gc_node(g, s), "keepdims", 0);
+		loss = gc_op(g, OP_ADD, loss, s);
+		gc_done(g, loss);
+		g->noutput = 0;
+	}
+	ir_add_output(g, loss);
+	return g;
+}
+
+/* ps_pool_relu (passes/train.c): maxpool(relu(x)) becomes relu(maxpool(x))
+ * with the same loss and gradient, bit for bit, on inputs full of ties,
+ * zeros and all-negative windows; not where relu's output has another
+ * reader or a window lies wholly in the padding. */
+static void test_pool_relu_swap(void **state)
+{
+	(void)state;
+	const int64_t k3[2] = {3, 3}, s2[2] = {2, 2}, p1[4] = {1, 1, 1, 1};
+	Graph *a = relu_pool(k3, s2, p1, false), *b = relu_pool(k3, s2, p1, false);
+	assert_int_equal(ps_pool_relu(b), 1);
+	int x = b->input[0];
+	for (int i = 0; i < b->nnode; i++)
+		if (b->node[i].op == OP_MAXPOOL)
+			assert_int_equal(b->node[i].in[0], x);
+		else if (b->node[i].op == OP_RELU)
+			assert_int_equal(b->val[b->node[i].in[0]].shape.d[2].n, 5);
+	Graph *gs[2] = {a, b};
+	Tensor in = gc_tensor(DT_F32, GS(2, 3, 9, 9)), out[2][2];
+	for (int64_t i = 0; i < 2 * 3 * 81; i++) /* halves in [-2, 1]: ties, zeros, negative windows */
+		((float *)in.data)[i] = (float)floor(gc_urand(-4, 3)) * 0.5f;
+	for (int k = 0; k < 2; k++) {
+		Graph *g = gs[k];
+		int wrt = g->input[0], grad, loss = g->output[0];
+		Diag d;
+		diag_init(&d);
+		if (ps_autodiff(g, loss, &wrt, 1, &grad, &d) < 0)
+			fail_msg("ps_autodiff: %s", d.msg);
+		ir_add_output(g, grad);
+		if (ir_eval(g, &in, out[k], &d) < 0)
+			fail_msg("ir_eval: %s", d.msg);
+	}
+	for (int o = 0; o < 2; o++) {
+		size_t n = (size_t)ir_shape_numel(&out[0][o].shape) * sizeof(float);
+		assert_memory_equal(out[0][o].data, out[1][o].data, n);
+	}
+	double gsum = 0;
+	for (int64_t i = 0; i < 2 * 3 * 81; i++)
+		gsum += fabs(((float *)out[1][1].data)[i]);
+	assert_true(gsum > 0); /* some gradient got through */
+	for (int k = 0; k < 2; k++) {
+		ir_tensor_free(&out[k][0]);
+		ir_tensor_free(&out[k][1]);
+		ir_graph_free(gs[k]);
+	}
+	free(in.data);
+
+	Graph *g = relu_pool(k3, s2, p1, true); /* relu read twice */
+	assert_int_equal(ps_pool_relu(g), 0);
+	ir_graph_free(g);
+	const int64_t k1[2] = {1, 1}, s1[2] = {1, 1};
+	g = relu_pool(k1, s1, p1, false); /* a 1x1 window on the padding: max -inf, relu 0 */
+	assert_int_equal(ps_pool_relu(g), 0);
+	ir_graph_free(g);
+}
+
 int main(void)
 {
-	return gc_main(cases, (int)(sizeof cases / sizeof *cases), NULL, 0);
+	const struct CMUnitTest extra[] = {cmocka_unit_test(test_pool_relu_swap)};
+	return gc_main(cases, (int)(sizeof cases / sizeof *cases), extra, 1);
 }
