@@ -207,8 +207,10 @@ nncc_abi_wide_images(int64_t n, int64_t hw)
  * such a convolution (nncc_abi_conv_blocks) of n images of c channels, k
  * filters, g groups, window kh x kw at dilation dh x dw, output oh x ow:
  * the input in dh x dw phase planes of hq x wq, the window padded to wq
- * columns and whole vectors (runs of kh*wq floats a channel), the taps'
- * order, offsets and tiles, slack; or 0 where their rules leave the
+ * columns and whole vectors (runs of kh*wq floats a channel) unless its
+ * rows are whole vectors (kw a multiple of 16: read in place, row by row,
+ * nncc_abi_wide_rows), the taps' order, offsets and tiles, slack; or 0
+ * where their rules leave the
  * convolution to im2col: one group, a window at least MIN_KW wide, at
  * least MIN_TAPS taps, runs of at least MIN_RUN floats over the channels. */
 enum {
@@ -225,7 +227,7 @@ nncc_abi_wide_flat(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64
 	int64_t hq = (oh - 1) / dh + kh, wq = (ow - 1) / dw + kw, run = (kh * wq + 15) / 16 * 16;
 	if (c * run < NNCC_ABI_WIDE_FLAT_MIN_RUN)
 		return 0;
-	return n * c * dh * dw * hq * wq + wq + 16 + k * c * run + 6 * oh * ow + 32;
+	return n * c * dh * dw * hq * wq + wq + 16 + (kw % 16 ? k * c * run : 0) + 6 * oh * ow + 32;
 }
 
 /* Whether nncc_rt_conv2d_f32 runs such a convolution as the weight

@@ -19,6 +19,10 @@
  * of L = KH*Wq floats (rounded up to whole vectors): the columns past KW
  * multiply wp's zeros. So y[n][k][o] is the dot product, over the
  * channels, of filter k's run in wp with tap o's run in image n's planes.
+ * A window whose rows are whole vectors (KW a multiple of 16: the stem's
+ * 112) is not copied: its KH rows of KW floats are read where they lie,
+ * each against KW floats of the tap's row in the phase plane (Wq apart),
+ * no column multiplying zeros (nncc_abi_wide_flat sizes no wp).
  * A tile of 3 filters x 9 taps loads 12 vectors a step for 27
  * multiply-adds from registers, the taps' loads unaligned but from L1
  * (ResNet-18's first-stage weight gradient: 92% of one core's peak, where
@@ -44,7 +48,9 @@ typedef struct Flat {
 	int64_t N, C, H, W, K, KH, KW, PH, PW, DH, DW;
 	int64_t Hq, Wq; /* a phase plane's rows and columns */
 	int64_t P;      /* floats per (image, channel): DH*DW phase planes */
-	int64_t L;      /* floats of a run per channel: KH*Wq, rounded up to whole vectors */
+	int64_t L;      /* floats of a run per channel: KH*Wq, rounded up to whole vectors;
+			   rows: KH*KW, in KH rows of KW */
+	int rows;       /* the window read in place by rows (KW a multiple of 16), no wp */
 	int64_t nx;     /* (image, channel) planes of x */
 	int64_t xn, xc, wk, wc, yn, yk; /* floats between x's images and channels, w's filters and
 					   channels, y's images and filters (NNCC_CONV_SWAP_*) */
@@ -94,14 +100,15 @@ flat_planes(const Flat *f, int64_t lo, int64_t hi)
 }
 
 /* One tile of the dot products: KB filters x OB taps, each the sum over
- * cb channels of a run of lp floats (whole vectors) of the window (w[i] +
- * c*wc) and the padded input (x[j] + c*xc); into out[i*MAX_OB + j]. The
- * KB + OB loads of each step feed KB*OB multiply-adds from registers
- * (3 x 9: 12 loads, 27 multiply-adds). */
+ * cb channels of nr rows of lp floats (whole vectors) of the window (w[i]
+ * + c*wc + r*wr) and the padded input (x[j] + c*xc + r*xr); into
+ * out[i*MAX_OB + j]. The KB + OB loads of each step feed KB*OB
+ * multiply-adds from registers (3 x 9: 12 loads, 27 multiply-adds). A
+ * channel's run is one row (nr 1), or the rows of a window read in place. */
 enum { MAX_OB = 9 }; /* taps per tile */
 typedef struct Tile {
 	const float *w[16], *x[MAX_OB];
-	int64_t cb, wc, xc, lp;
+	int64_t cb, wc, xc, lp, nr, wr, xr;
 	float *out;
 } Tile;
 
@@ -118,12 +125,14 @@ typedef struct Tile {
 		for (int i = 0; i < KB; i++)                                                      \
 			for (int j = 0; j < OB; j++)                                              \
 				acc[i][j] = _mm512_setzero_ps();                                  \
-		for (int64_t c = 0; c < t->cb; c++) {                                             \
+		for (int64_t c = 0, ch = 0, r = 0; c < t->cb * t->nr; c++, r++) {                \
 			const float *wr[KB], *xr[OB];                                             \
+			if (r == t->nr) /* the next channel's first row */                        \
+				ch++, r = 0;                                                      \
 			for (int i = 0; i < KB; i++)                                              \
-				wr[i] = t->w[i] + c * t->wc;                                      \
+				wr[i] = t->w[i] + ch * t->wc + r * t->wr;                         \
 			for (int j = 0; j < OB; j++)                                              \
-				xr[j] = t->x[j] + c * t->xc;                                      \
+				xr[j] = t->x[j] + ch * t->xc + r * t->xr;                         \
 			for (int64_t q = 0; q < t->lp; q += 16) {                                 \
 				__m512 v[XF ? OB : KB]; /* the vectors held: taps or filters */   \
 				for (int a = 0; a < (XF ? OB : KB); a++)                          \
@@ -213,14 +222,19 @@ dots_chunk(void *closure, int64_t ch)
 					int64_t k1 = kz < k0 + d->kg ? kz : k0 + d->kg;
 					float part[16 * MAX_OB];
 					Tile t = {.cb = f->C - c0 < d->cb ? f->C - c0 : d->cb, .wc = lp, .xc = f->P,
-						  .lp = lp, .out = part};
+						  .lp = lp, .nr = 1, .out = part};
+					if (f->rows) /* KH rows of KW a channel, w where it lies */
+						t.wc = f->wc, t.lp = f->KW, t.nr = f->KH, t.wr = f->KW, t.xr = f->Wq;
 					for (int j = 0; j < ob; j++)
 						t.x[j] = f->xp + (n * f->C + c0) * f->P + d->xoff[o0 + j];
 					for (int64_t k = k0; k < k1; k += kb) {
 						int rows = (int)(k1 - k < kb ? k1 - k : kb);
 						float *yk = f->y + n * f->yn + k * f->yk;
-						for (int i = 0; i < kb; i++) /* missing rows repeat the last */
-							t.w[i] = f->wp + ((k + (i < rows ? i : rows - 1)) * f->C + c0) * lp;
+						for (int i = 0; i < kb; i++) { /* missing rows repeat the last */
+							int64_t ki = k + (i < rows ? i : rows - 1);
+							t.w[i] = f->rows ? f->w + ki * f->wk + c0 * f->wc
+									 : f->wp + (ki * f->C + c0) * lp;
+						}
 						dots_fns[ob].fn(&t);
 						for (int i = 0; i < rows; i++)
 							for (int j = 0; j < ob; j++) {
@@ -270,7 +284,8 @@ rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float *y,
 	f.Hq = (OH - 1) / DH + KH;
 	f.Wq = (OW - 1) / DW + KW;
 	f.P = DH * DW * f.Hq * f.Wq;
-	f.L = (KH * f.Wq + 15) / 16 * 16;
+	f.rows = KW % 16 == 0;
+	f.L = f.rows ? KH * KW : (KH * f.Wq + 15) / 16 * 16;
 	f.nx = N * C;
 	int64_t swap = p[17], xhw = H * W, khw = KH * KW;
 	f.xn = swap & NNCC_CONV_SWAP_X ? xhw : C * xhw, f.xc = swap & NNCC_CONV_SWAP_X ? N * xhw : xhw;
@@ -280,7 +295,7 @@ rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float *y,
 	 * KH*Wq + OW - 1 floats past its plane, on wp's zeros), wp, and the
 	 * taps in order or phase by phase, their offsets, and tiles of at most
 	 * MAX_OB taps (3 hw + 1 int64) */
-	int64_t nxp = f.nx * f.P + f.Wq + 16, nwp = K * C * f.L;
+	int64_t nxp = f.nx * f.P + f.Wq + 16, nwp = f.rows ? 0 : K * C * f.L;
 	f.xp = scratch;
 	f.wp = f.xp + nxp;
 	int64_t *tap = (int64_t *)(((uintptr_t)(f.wp + nwp) + 63) & ~(uintptr_t)63);
@@ -303,7 +318,8 @@ rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float *y,
 	}
 	tile[nt] = q;
 	memset(f.xp + f.nx * f.P, 0, (size_t)(f.Wq + 16) * sizeof(float));
-	FlatJob job = {&f, f.nx + K * C, rt_chunks(f.nx + K * C, nxp + nwp)};
+	int64_t nplanes = f.nx + (f.rows ? 0 : K * C);
+	FlatJob job = {&f, nplanes, rt_chunks(nplanes, nxp + nwp)};
 	int par = cx && cx->parallel_for && cx->nthreads > 1;
 	if (par && job.chunks > 1)
 		cx->parallel_for(cx->pool, flat_chunk, &job, job.chunks);

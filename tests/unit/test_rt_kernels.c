@@ -425,6 +425,10 @@ test_conv2d(void **state)
 		{2, 2, 100, 100, 5, 48, 48, 1, 1, 1, 1, 1, 1, 2, 2, 1, 1},
 		{6, 4, 30, 30, 20, 15, 15, 1, 1, 0, 0, 0, 0, 2, 2, 1, 0},
 		{2, 3, 46, 46, 4, 46, 46, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+		/* a window of whole-vector rows read in place, row by row (the
+		 * stem's 112 wide: here 32, dilated, 7 x 7 taps over 3
+		 * images of 8 channels; and the 48 above) */
+		{3, 8, 63, 63, 10, 32, 32, 1, 1, 3, 3, 3, 3, 2, 2, 1, 0},
 		/* and of 8 images (past a first layer's lanes: check_swaps'
 		 * layouts read in place), dilated, with a bias */
 		{6, 8, 30, 30, 20, 15, 15, 1, 1, 0, 0, 0, 0, 2, 2, 1, 1},
