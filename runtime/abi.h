@@ -323,21 +323,31 @@ nncc_abi_wino_wgrad_scratch(int64_t n, int64_t c, int64_t k, int64_t kh, int64_t
 	return nx * ((nncc_abi_wino_wgrad_fused(c, kh, kw) ? 0 : n * k) + (n16 + k) * ld + 32) + 64;
 }
 
+/* Channels at most of a first layer's wide window across the lanes
+ * (runtime/conv_direct.c rt_conv2d_lanes, which takes one image's
+ * im2col of scratch). */
+enum { NNCC_ABI_LANES_MAX_C = 4 };
+
 /* Floats of scratch for such a convolution: where the dot products'
  * rules let them run, their need (nncc_abi_wide_flat), but at least one
- * image's im2col, oh*ow*(c/g*kh*kw + k/g) (without AVX-512, or refused for
- * a stride, the runtime's im2col takes as many images a block as that
- * holds); else blocks of nb = nncc_abi_wide_images images by im2col. In a
- * training step the dot products' need is the smaller by far (ResNet-18's
- * first-stage weight gradient: 13.5 MB against 51.6 MB, at the step's
- * peak under --max-memory). Where the Winograd weight gradient may run
+ * channel of one image's im2col, oh*ow*(kh*kw + k/g) (a whole image's for
+ * NNCC_ABI_LANES_MAX_C channels or fewer, which may go across the lanes;
+ * without AVX-512, or
+ * refused for a stride, the runtime's im2col takes as many images a block
+ * as that holds, or one image's channels in runs; the stem's weight
+ * gradient: 5 MB where a whole image's im2col took 19.7, at the end of the
+ * step, where the smallest --max-memory plans peak); else blocks of nb =
+ * nncc_abi_wide_images images by im2col. In a training step the dot
+ * products' need is the smaller by far (ResNet-18's first-stage weight
+ * gradient: 13.5 MB against 51.6 MB, at the step's peak under
+ * --max-memory). Where the Winograd weight gradient may run
  * (its rule read at stride 1: a strided call falls back), at least its
  * need. */
 static inline int64_t
 nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh,
 		      int64_t kw, int64_t dh, int64_t dw)
 {
-	int64_t hw = oh * ow, one = hw * (c / g * kh * kw + k / g);
+	int64_t hw = oh * ow, one = hw * ((c / g <= NNCC_ABI_LANES_MAX_C ? c / g : 1) * kh * kw + k / g);
 	int64_t flat = nncc_abi_wide_flat(n, c, k, g, oh, ow, kh, kw, dh, dw);
 
 	int64_t need = flat > 0 ? (flat < one ? one : flat) : nncc_abi_wide_images(n, hw) * one;
@@ -397,7 +407,6 @@ nncc_abi_wino(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t oh,
  * gradient's weight as it lies. A weight gradient of a batch of
  * NNCC_ABI_LANES_MAX_C images or fewer may go across the lanes
  * (runtime/conv_direct.c across_fits), which read the shapes' layouts. */
-enum { NNCC_ABI_LANES_MAX_C = 4 }; /* channels at most of a first layer's wide window across the lanes */
 static inline int
 nncc_abi_conv_swaps(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t oh, int64_t ow, int64_t kh,
 		    int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t g)

@@ -503,14 +503,46 @@ copy_out(const Conv *v, float *y, const float *z, int64_t ld, int64_t b0, int64_
  * GEMM per image would be hw columns wide, a few of a tile. scratch holds
  * col and z: nb*hw*(ckk + kg) floats, room floats in all: where the dot
  * products may run, the code generator sizes it for them (at least one
- * image), and blocks here take as many images as it holds. The images per
- * block change no sum: each output is one GEMM's sum over ckk. */
+ * channel of one image: wide_conv_runs), and blocks here take as many
+ * images as it holds. The images per block change no sum: each output is
+ * one GEMM's sum over ckk (or, in runs of channels, the runs' sums in
+ * order). */
+/* wide_conv where the scratch holds less than one image's col: image by
+ * image, its channels in runs of cb (col: hw rows of cb*kk floats), z
+ * summed over the runs by GEMMs that accumulate (the stem's weight
+ * gradient, 49 x 100352 floats an image, in runs of channels). */
+static void
+wide_conv_runs(Conv *v, int64_t N, const float *x, const float *w, const float *bias, float *y, int64_t room,
+	       const nncc_abi_ctx *cx)
+{
+	int64_t kk = v->KH * v->KW, cb = (room / v->hw - v->kg) / kk;
+	float *z = v->col + v->hw * cb * kk;
+
+	for (int64_t g = 0; g < v->G; g++)
+		for (int64_t b = 0; b < N; b++) {
+			const float *xb = x + (b * v->C + g * v->cg) * v->H * v->W;
+			for (int64_t c0 = 0; c0 < v->cg; c0 += cb) {
+				int64_t n = v->cg - c0 < cb ? v->cg - c0 : cb;
+				for (int64_t o = 0; o < v->hw; o++)
+					for (int64_t c = 0; c < n; c++)
+						window_row(v, xb + (c0 + c) * v->H * v->W, o, v->col + (o * n + c) * kk);
+				rt_gemm(cx, v->kg, v->hw, n * kk, w + g * v->kg * v->ckk + c0 * kk, v->ckk, 0, v->col,
+					n * kk, 1, c0 > 0, z, v->hw);
+			}
+			copy_out(v, y, z, v->hw, b, 1, g, bias);
+		}
+}
+
 static void
 wide_conv(Conv *v, int64_t N, const float *x, const float *w, const float *bias, float *y,
 	  int64_t room, const nncc_abi_ctx *cx)
 {
 	int64_t nb = nncc_abi_wide_images(N, v->hw), fit = room / (v->hw * (v->ckk + v->kg));
-	nb = fit < nb ? (fit > 1 ? fit : 1) : nb;
+	if (fit < 1) {
+		wide_conv_runs(v, N, x, w, bias, y, room, cx);
+		return;
+	}
+	nb = fit < nb ? fit : nb;
 
 	for (int64_t g = 0; g < v->G; g++)
 		for (int64_t b0 = 0; b0 < N; b0 += nb) {

@@ -437,6 +437,10 @@ test_conv2d(void **state)
 		 * many images as that holds (one, not four; the scratch is
 		 * exactly one image's, so ASan catches a larger block) */
 		{12, 3, 40, 40, 5, 16, 16, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1},
+		/* and of 8 channels, whose scratch (the dot products' need)
+		 * holds less than one image's col: image by image, its
+		 * channels in runs (one here), the GEMMs accumulating */
+		{3, 8, 40, 40, 5, 16, 16, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1},
 		/* 3x3 weight gradients by Winograd (wino_wgrad.c). One block
 		 * of tile rows, fused (each tile of M transformed at once):
 		 * F(4x4, 3x3) on an 8x8 window (2 x 2 tiles), with a bias; on
