@@ -495,22 +495,12 @@ copy_out(const Conv *v, float *y, const float *z, int64_t ld, int64_t b0, int64_
 		}
 }
 
-/* A wide convolution (window wider than the output: the weight gradient,
- * whose window is a whole output adjoint, and whose output is a few
- * positions) over blocks of nb images (nncc_abi_wide_images): per group
- * and block, one GEMM z (kg x nb*hw) = w_g (kg x ckk) * col^T, col holding
- * the block's windows (nb*hw rows of ckk), then z goes to y (+ bias). One
- * GEMM per image would be hw columns wide, a few of a tile. scratch holds
- * col and z: nb*hw*(ckk + kg) floats, room floats in all: where the dot
- * products may run, the code generator sizes it for them (at least one
- * channel of one image: wide_conv_runs), and blocks here take as many
- * images as it holds. The images per block change no sum: each output is
- * one GEMM's sum over ckk (or, in runs of channels, the runs' sums in
- * order). */
 /* wide_conv where the scratch holds less than one image's col: image by
  * image, its channels in runs of cb (col: hw rows of cb*kk floats), z
  * summed over the runs by GEMMs that accumulate (the stem's weight
- * gradient, 49 x 100352 floats an image, in runs of channels). */
+ * gradient without AVX-512: 49 x 100352 floats an image, runs of about
+ * two channels). cb >= 1: the scratch holds one channel's col at least
+ * (abi.h nncc_abi_wide_scratch). */
 static void
 wide_conv_runs(Conv *v, int64_t N, const float *x, const float *w, const float *bias, float *y, int64_t room,
 	       const nncc_abi_ctx *cx)
@@ -533,6 +523,18 @@ wide_conv_runs(Conv *v, int64_t N, const float *x, const float *w, const float *
 		}
 }
 
+/* A wide convolution (window wider than the output: the weight gradient,
+ * whose window is a whole output adjoint, and whose output is a few
+ * positions) over blocks of nb images (nncc_abi_wide_images): per group
+ * and block, one GEMM z (kg x nb*hw) = w_g (kg x ckk) * col^T, col holding
+ * the block's windows (nb*hw rows of ckk), then z goes to y (+ bias). One
+ * GEMM per image would be hw columns wide, a few of a tile. scratch holds
+ * col and z: nb*hw*(ckk + kg) floats, room floats in all: where the dot
+ * products may run, the code generator sizes it for them (at least one
+ * channel of one image: wide_conv_runs), and blocks here take as many
+ * images as it holds. The images per block change no sum: each output is
+ * one GEMM's sum over ckk (or, in runs of channels, the runs' sums in
+ * order). */
 static void
 wide_conv(Conv *v, int64_t N, const float *x, const float *w, const float *bias, float *y,
 	  int64_t room, const nncc_abi_ctx *cx)
