@@ -20,6 +20,7 @@
 #include "wcache.h"
 #include "runtime/rt.h"
 #include "runtime/kernels.c"
+#include "runtime/im2col.c"
 #include "runtime/conv_nd.c"
 #include "runtime/gemm.c"
 #include "runtime/gemm_ukr.c"
