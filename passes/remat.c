@@ -106,7 +106,13 @@ static bool live_at(const Graph *g, int u, int at)
  * node reads (dead after the forward pass: reading them there would keep
  * them), and of the values thru[] marks (recomputed themselves elsewhere:
  * the chain then makes its own copy rather than read theirs); thru may be
- * NULL. */
+ * NULL. A value of fewer than REMAT_FREE_MIN elements and
+ * REMAT_FREE_SMALL times fewer than v's is read, not recomputed, even
+ * where it would else die in the forward pass: keeping it costs nothing
+ * (ResNet-18's stem: the batch norm's 64 means, which recomputed made
+ * the normalization of the 25.7 MB convolution output read it twice and
+ * store into new bytes, a third 25.7 MB tensor at the smallest plans'
+ * peak). */
 static int chain_of(const Graph *g, int v, int bw, const int *nread, const bool *isout, const bool *thru,
 		    int *chain)
 {
@@ -125,6 +131,14 @@ static int chain_of(const Graph *g, int v, int bw, const int *nread, const bool 
 			if (u < 0 || g->val[u].kind != VK_NODE || isout[u] ||
 			    (nread[u] != 1 && !(thru && thru[u]) && live_at(g, u, bw)))
 				continue; /* live anyway (or a parameter or input): read it */
+			int64_t un = ir_shape_numel(&g->val[u].shape);
+			if (un < REMAT_FREE_MIN && un * REMAT_FREE_SMALL <= ir_shape_numel(&g->val[v].shape) &&
+			    !(thru && thru[u]))
+				continue; /* small against v (a batch norm's mean): kept
+					     rather than recomputed, which would read the
+					     chain's big input whole once more and fuse a
+					     reduction into its reader, whose output then
+					     cannot take its input's bytes in place */
 			int q = g->val[u].def;
 			if (q < 0 || q >= bw || !clonable(&g->node[q]))
 				continue;

@@ -340,9 +340,11 @@ enum { NNCC_ABI_LANES_MAX_C = 4 };
  * nncc_abi_wide_images images by im2col. In a training step the dot
  * products' need is the smaller by far (ResNet-18's first-stage weight
  * gradient: 13.5 MB against 51.6 MB, at the step's peak under
- * --max-memory). Where the Winograd weight gradient may run
- * (its rule read at stride 1: a strided call falls back), at least its
- * need. */
+ * --max-memory). Where the Winograd weight gradient may run (its rule
+ * read at stride 1), its need, and one channel's im2col for the calls it
+ * declines (a stride, no AVX-512), not the dot products': they would
+ * take 13.5 MB where it takes 1.6 (ResNet-18's first stage), at the
+ * peak of the smallest --max-memory plans. */
 static inline int64_t
 nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh,
 		      int64_t kw, int64_t dh, int64_t dw)
@@ -351,11 +353,12 @@ nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, in
 	int64_t flat = nncc_abi_wide_flat(n, c, k, g, oh, ow, kh, kw, dh, dw);
 
 	int64_t need = flat > 0 ? (flat < one ? one : flat) : nncc_abi_wide_images(n, hw) * one;
-	int64_t wino = nncc_abi_wino_wgrad(n, k, g, oh, ow, kh, kw, 1, 1, dh, dw)
-			       ? nncc_abi_wino_wgrad_scratch(n, c, k, kh, kw)
-			       : 0;
 
-	return wino > need ? wino : need;
+	if (nncc_abi_wino_wgrad(n, k, g, oh, ow, kh, kw, 1, 1, dh, dw)) {
+		int64_t wino = nncc_abi_wino_wgrad_scratch(n, c, k, kh, kw);
+		return wino > one ? wino : one;
+	}
+	return need;
 }
 
 /* Images per GEMM of a transposed convolution (nncc_rt_convnd_f32) of n

@@ -360,6 +360,43 @@ static void test_chain_through_dead(void **state)
 	ir_graph_free(g);
 }
 
+/* forward: x = tanh(x0), m = mean(x) over rows (64 floats), c = x - m,
+ * y = relu(c); backward: grad/1 = y * c. Recomputing c reads m, which
+ * no backward node reads: being 64 times smaller than c, it stays alive
+ * rather than recomputed from x (a batch norm's mean, whose recompute
+ * would read the big input once more and fuse a reduction into c's
+ * kernel). x is as big as c, dead in the forward pass: it is recomputed. */
+static void test_chain_keeps_small(void **state)
+{
+	(void)state;
+	Graph *g = ir_graph_new("m");
+	int x0 = ir_add_input(g, "x0", DT_F32, S(64, 64));
+	int x = op(g, OP_TANH, "fwd/x", IN(x0));
+	int m = op(g, OP_REDUCE_MEAN, "fwd/m", IN(x));
+	ir_set_ints(g, def(g, m), "axes", A(0), 1);
+	int c = op(g, OP_SUB, "fwd/c", IN(x, m));
+	int y = op(g, OP_RELU, "fwd/y", IN(c));
+	ir_add_output(g, op(g, OP_MUL, "grad/1", IN(y, c)));
+	infer(g);
+	ir_fill_uses(g);
+	Tensor before[4];
+	eval(g, before);
+	Diag d;
+	diag_init(&d);
+	const char *v[] = {"fwd/c"};
+	assert_int_equal(ps_remat(g, v, 1, &d), 0);
+	int rc = node_named(g, "remat/fwd/c"), rx = node_named(g, "remat/fwd/x"), gi = node_named(g, "grad/1");
+	assert_true(rx >= 0 && rx < rc && rc < gi);
+	assert_int_equal(node_named(g, "remat/fwd/m"), -1); /* the mean is read, not recomputed */
+	assert_int_equal(g->node[rc].in[0], g->node[rx].out[0]);
+	assert_int_equal(g->node[rc].in[1], m);
+	assert_int_equal(g->node[gi].in[1], g->node[rc].out[0]);
+	assert_int_equal(ir_verify(g, &d), 0);
+	same_outputs(g, before);
+	run(g, 2, NULL);
+	ir_graph_free(g);
+}
+
 /* an update reading only the first gradient moves up before grad/2 */
 static void test_early_updates(void **state)
 {
@@ -399,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_free_values),
 		cmocka_unit_test(test_hoist),
 		cmocka_unit_test(test_chain_through_dead),
+		cmocka_unit_test(test_chain_keeps_small),
 		cmocka_unit_test(test_early_updates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
