@@ -441,6 +441,70 @@ static void test_update_waits(void **state)
 	close_run(&r);
 }
 
+/* A new state value made by a library call (a matmul whose epilogue adds
+ * half the old state, as momentum is made: the epilogue runs after the
+ * call, in its output, so the state cannot be that output) keeps its
+ * copy, moved up to right after the call (lower_train.c early_copy): the
+ * temporary then dies there, not at the step's end. w <- g g + w / 2 for
+ * g all ones, twice: exactly [2.5, 3, 3.5, 4], then [3.25, 3.5, 3.75, 4]. */
+static const char MATMUL_UPDATE[] = "graph mm {\n"
+				    "  input %g: f32[2, 2]\n"
+				    "  state optim %w: f32[2, 2] = [1, 2, 3, 4]\n"
+				    "  const %h: f32[] = [0.5]\n"
+				    "  %p = matmul(%g, %g)\n"
+				    "  %q = mul(%w, %h)\n"
+				    "  %n = add(%p, %q)\n"
+				    "  assign(%w, %n)\n"
+				    "  %t = tanh(%g)\n"
+				    "  %u = reduce_sum(%t) {keepdims = 0}\n"
+				    "  %o = reduce_sum(%n) {keepdims = 0}\n"
+				    "  %s = add(%u, %o)\n"
+				    "  output %s\n"
+				    "}\n";
+
+static void test_copy_early(void **state)
+{
+	(void)state;
+	Diag d;
+	diag_init(&d);
+	Graph *g = ir_parse(MATMUL_UPDATE, "mm.ir", &d);
+	if (!g)
+		fail_msg("%s", d.msg);
+	assert_int_equal(ps_infer_shapes(g, &d), 0);
+	Options po = {.opt_level = 2};
+	assert_int_equal(ps_pipeline(g, &po, &d), 0);
+	KernelList kl;
+	if (cg_lower(g, &kl, &d) < 0)
+		fail_msg("%s", d.msg);
+	assert_int_equal(cg_state_check(&kl, &d), 0);
+	int mm = -1, copy = -1;
+	for (int i = 0; i < kl.nk; i++) {
+		if (kl.k[i].kind == KK_MATMUL)
+			mm = i;
+		if (strstr(kl.k[i].name, "copy"))
+			copy = i;
+	}
+	assert_true(mm >= 0 && kl.k[mm].body); /* the update is the matmul's epilogue */
+	assert_int_equal(copy, mm + 1);        /* its copy right after it, not last */
+	assert_true(copy < kl.nk - 1);
+	cg_free(&kl);
+	ir_graph_free(g);
+
+	char so[512], *err = NULL;
+	compile_src(MATMUL_UPDATE, NULL, "mm", so, sizeof so);
+	Run r = open_run(so);
+	float gv[4] = {1, 1, 1, 1}, w[4];
+	int64_t dims[2] = {2, 2};
+	const float want[2][4] = {{2.5f, 3, 3.5f, 4}, {3.25f, 3.5f, 3.75f, 4}};
+	assert_int_equal(nncc_session_set_input(r.s, 0, gv, 2, dims, NNCC_DTYPE_F32, &err), NNCC_STATUS_OK);
+	for (int t = 0; t < 2; t++) {
+		assert_int_equal(nncc_session_run(r.s, &err), NNCC_STATUS_OK);
+		assert_int_equal(nncc_session_get_param(r.s, "w", w, sizeof w, NULL), NNCC_STATUS_OK);
+		assert_memory_equal(w, want[t], sizeof w);
+	}
+	close_run(&r);
+}
+
 /* Lowering puts a state's write after its reads, whatever the node order;
  * a kernel list reading state after the write is refused by
  * cg_state_check. */
@@ -498,6 +562,7 @@ int main(void)
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_api),
 		cmocka_unit_test(test_bad_weights),
+		cmocka_unit_test(test_copy_early),
 		cmocka_unit_test(test_state_order),
 		cmocka_unit_test(test_update_reads_all),
 		cmocka_unit_test(test_update_waits),
