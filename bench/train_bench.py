@@ -10,7 +10,11 @@ Run by `make bench` (bench/run.sh) after the inference benchmark. For each model
      (`--train --loss=cross_entropy --optimizer=sgd:lr=0.01,momentum=0.9`);
      `--report` gives the planned arena. For resnet18 a second artifact is
      compiled with `--max-memory` = half that arena (unless --no-budget); when
-     no plan fits, a note says so and the smallest plan reached is timed.
+     no plan fits, a note says so and the smallest plan reached is timed, and
+     so is the plan at half of the arena without recomputation (the report's
+     "without recomputation", as --keep-activations plans: the baseline a
+     PyTorch user's hand checkpointing halves; the default's plan already
+     recomputes what costs nothing).
   2. Each measurement is one fresh subprocess (this script with --worker) that
      loads the engine, fixes its thread count (nncc_session_set_threads /
      torch.set_num_threads, the same T), runs W warm-up steps and S timed
@@ -261,9 +265,12 @@ def main():
     for model in a.models.split(","):
         onnx = export(model, d)
         so = os.path.join(d, model + "_train.so")
-        rc, arena, _, err = compile_step(a.build, onnx, so)
+        rc, arena, out, err = compile_step(a.build, onnx, so)
         if rc != 0:
             raise SystemExit("bench: nncc failed on %s:\n%s" % (model, err))
+        # the plan without recomputation (--keep-activations), which the default's
+        # free recomputation already shrinks
+        kept = re.search(r"arena (\d+) bytes without recomputation", out)
         variants = [("nncc", so, "")]
         if model == "resnet18" and not a.no_budget:
             bso = os.path.join(d, model + "_train_half.so")
@@ -280,6 +287,17 @@ def main():
                     if brc == 0:
                         variants.append(("nncc", bso, " --max-memory=%d (smallest reachable, arena %s)"
                                          % (b, mib(barena))))
+                # and half of the plan that recomputes nothing, checkpointing's baseline
+                if kept and int(kept.group(1)) // 2 < arena:
+                    k = int(kept.group(1)) // 2
+                    kso = os.path.join(d, model + "_train_halfkept.so")
+                    krc, karena, _, kerr = compile_step(a.build, onnx, kso, k)
+                    if krc == 0:
+                        variants.append(("nncc", kso, " --max-memory=%d (half of the %d-byte plan without "
+                                         "recomputation, arena %s)" % (k, int(kept.group(1)), mib(karena))))
+                    else:
+                        notes.append("resnet18 at --max-memory=%d (half of the plan without recomputation): %s"
+                                     % (k, kerr.strip()))
         engines = variants + [("torch", None, "")]
         if a.one_thread:  # reference: a loaded machine hurts 2 threads, PyTorch's OpenMP most
             engines += [("nncc", so, " (1 thread)"), ("torch", None, " (1 thread)")]
