@@ -69,6 +69,16 @@ static void same_outputs(Graph *g, Tensor *before)
 	}
 }
 
+/* The outputs of g into before[], then value recomputed (ps_remat). */
+static void remat_value(Graph *g, const char *value, Tensor *before)
+{
+	eval(g, before);
+	Diag d;
+	diag_init(&d);
+	const char *v[] = {value};
+	assert_int_equal(ps_remat(g, v, 1, &d), 0);
+}
+
 /* forward: a = x @ w, b = tanh(a), c = b @ w; backward reads a, b and c.
  * a is read twice (tanh, grad/2), so b's chain is tanh alone (pointwise). */
 static Graph *mlp_like(bool a_read_by_backward)
@@ -346,11 +356,9 @@ static void test_chain_through_dead(void **state)
 	infer(g);
 	ir_fill_uses(g);
 	Tensor before[4];
-	eval(g, before);
+	remat_value(g, "fwd/b", before);
 	Diag d;
 	diag_init(&d);
-	const char *v[] = {"fwd/b"};
-	assert_int_equal(ps_remat(g, v, 1, &d), 0);
 	int rb = node_named(g, "remat/fwd/b"), rx = node_named(g, "remat/fwd/x"), gi = node_named(g, "grad/1");
 	assert_true(rx >= 0 && rx < rb && rb < gi);
 	assert_int_equal(g->node[rb].in[0], g->node[rx].out[0]);
@@ -380,11 +388,9 @@ static void test_chain_keeps_small(void **state)
 	infer(g);
 	ir_fill_uses(g);
 	Tensor before[4];
-	eval(g, before);
+	remat_value(g, "fwd/c", before);
 	Diag d;
 	diag_init(&d);
-	const char *v[] = {"fwd/c"};
-	assert_int_equal(ps_remat(g, v, 1, &d), 0);
 	int rc = node_named(g, "remat/fwd/c"), rx = node_named(g, "remat/fwd/x"), gi = node_named(g, "grad/1");
 	assert_true(rx >= 0 && rx < rc && rc < gi);
 	assert_int_equal(node_named(g, "remat/fwd/m"), -1); /* the mean is read, not recomputed */

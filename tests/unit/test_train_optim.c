@@ -46,15 +46,22 @@ static float grad(int t, int i)
 	return (float)(sin(1.7 * i + 0.9 * t) * (1 + t));
 }
 
+/* text parsed, its shapes inferred */
+static Graph *parsed(const char *text, const char *file, Diag *d)
+{
+	Graph *g = ir_parse(text, file, d);
+	if (!g)
+		fail_msg("%s", d->msg);
+	assert_int_equal(ps_infer_shapes(g, d), 0);
+	return g;
+}
+
 /* Compiles graph text (with optimizer spec, unless NULL) into DIR/NAME.so. */
 static void compile_src(const char *text, const char *spec, const char *name, char *so, size_t n)
 {
 	Diag d;
 	diag_init(&d);
-	Graph *g = ir_parse(text, "opt.ir", &d);
-	if (!g)
-		fail_msg("%s", d.msg);
-	assert_int_equal(ps_infer_shapes(g, &d), 0);
+	Graph *g = parsed(text, "opt.ir", &d);
 	OptimSpec o;
 	int w = ir_find_value(g, "w"), gi = ir_find_value(g, "g");
 	if (spec && ps_parse_optimizer(spec, &o, &d) < 0)
@@ -467,10 +474,7 @@ static void test_copy_early(void **state)
 	(void)state;
 	Diag d;
 	diag_init(&d);
-	Graph *g = ir_parse(MATMUL_UPDATE, "mm.ir", &d);
-	if (!g)
-		fail_msg("%s", d.msg);
-	assert_int_equal(ps_infer_shapes(g, &d), 0);
+	Graph *g = parsed(MATMUL_UPDATE, "mm.ir", &d);
 	Options po = {.opt_level = 2};
 	assert_int_equal(ps_pipeline(g, &po, &d), 0);
 	KernelList kl;
@@ -513,10 +517,7 @@ static void test_state_order(void **state)
 	(void)state;
 	Diag d;
 	diag_init(&d);
-	Graph *g = ir_parse(READ_AFTER_UPDATE, "order.ir", &d);
-	if (!g)
-		fail_msg("%s", d.msg);
-	assert_int_equal(ps_infer_shapes(g, &d), 0);
+	Graph *g = parsed(READ_AFTER_UPDATE, "order.ir", &d);
 	KernelList kl;
 	if (cg_lower(g, &kl, &d) < 0) /* the assign is lowered after the read */
 		fail_msg("%s", d.msg);
