@@ -212,6 +212,16 @@ int ps_remat_free(Graph *g, Diag *d);
  * input, renamed "hoist/NAME", when it saves fewer bytes than v (the max
  * pool's arg-max offsets instead of its input). The number of sets moved. */
 int ps_remat_hoist(Graph *g);
+/* The ReLU adjoint's mask, relu(x) > 0, read as x > 0 (the same mask,
+ * NaN and -0 included) where the ReLU is a recomputation in the backward
+ * pass: the mask gets its own copy of the recomputed pointwise nodes that
+ * lead to x from values there anyway after it (a batch norm's normalized
+ * value and parameters), which fusion inlines into the mask's kernel, so
+ * the recomputed ReLU output dies at its other reader (the convolution
+ * weight gradient that reads it) rather than at the input gradient's
+ * mask. Run after the recomputations, before fusion. The number of masks
+ * rewritten, or -1. */
+int ps_remat_masks(Graph *g, Diag *d);
 /* Moves every optimizer update node (named "optimizer...", not the assigns)
  * to right after the last of its inputs, so a parameter's update runs as
  * soon as its gradient exists and the gradient and the activations it was

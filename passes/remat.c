@@ -602,3 +602,120 @@ void ps_remat_early_updates(Graph *g)
 	free(ready);
 	free(done);
 }
+
+/* --- the ReLU adjoint's mask from the ReLU's input ------------------------- */
+
+/* Whether value v is a scalar constant 0. */
+static bool zero_scalar(const Graph *g, int v)
+{
+	const Value *c = &g->val[v];
+	return c->kind == VK_CONST && c->data && ir_shape_numel(&c->shape) == 1 &&
+	       ir_elem_get(c->dtype, c->data) == 0.0;
+}
+
+/* Whether value u is read at or after node `at` with mask node m not counted, or
+ * needs no reader to stay (a parameter, input or constant), or is small. */
+static bool there_anyway(const Graph *g, int u, int at, int m, int64_t numel)
+{
+	if (g->val[u].kind != VK_NODE || ir_shape_numel(&g->val[u].shape) * REMAT_FREE_SMALL <= numel)
+		return true;
+	for (int i = at; i < g->nnode; i++) {
+		const Node *n = &g->node[i];
+		for (int k = 0; k < n->nin && !n->dead && i != m; k++)
+			if (n->in[k] == u)
+				return true;
+	}
+	return false;
+}
+
+/* The private chain that recomputes x at mask node m: the recomputed
+ * pointwise nodes (clones, from bw on) whose full-size outputs lead to
+ * x, stopping at values there anyway after m (there_anyway); into
+ * chain[] in graph order, its length, or 0 where some input is neither. */
+static int mask_chain(const Graph *g, int x, int bw, int m, int *chain)
+{
+	int n = 0, todo[REMAT_MAX_CHAIN], ntodo = 0;
+	int64_t numel = ir_shape_numel(&g->val[x].shape);
+	todo[ntodo++] = x;
+	while (ntodo > 0) {
+		int u = todo[--ntodo], p = g->val[u].def;
+		const Node *pn = p >= 0 ? &g->node[p] : NULL;
+		if (!pn || p < bw || p >= m || pn->dead || pn->nout != 1 || !(ir_ops[pn->op].flags & OPF_ELEMWISE) ||
+		    strncmp(pn->name ? pn->name : "", "remat/", 6) != 0 || n == REMAT_MAX_CHAIN)
+			return 0;
+		chain[n++] = p;
+		for (int k = 0; k < pn->nin; k++) {
+			int w = pn->in[k];
+			if (w < 0 || there_anyway(g, w, m + 1, m, numel))
+				continue;
+			bool seen = false;
+			for (int j = 0; j < n; j++)
+				seen = seen || g->node[chain[j]].out[0] == w;
+			for (int j = 0; j < ntodo; j++)
+				seen = seen || todo[j] == w;
+			if (seen)
+				continue;
+			if (ntodo == REMAT_MAX_CHAIN)
+				return 0;
+			todo[ntodo++] = w;
+		}
+	}
+	for (int i = 1; i < n; i++) /* graph order: insertion sort */
+		for (int j = i; j > 0 && chain[j - 1] > chain[j]; j--) {
+			int t = chain[j];
+			chain[j] = chain[j - 1];
+			chain[j - 1] = t;
+		}
+	return n;
+}
+
+int ps_remat_masks(Graph *g, Diag *d)
+{
+	int bw = backward_start(g), done = 0;
+	if (bw < 0)
+		return 0;
+	for (int i = g->nnode - 1; i >= bw; i--) { /* last first: a move shifts only what follows */
+		const Node *m = &g->node[i];
+		if (m->dead || m->op != OP_GREATER || m->nin != 2 || !is_backward(m) || m->in[0] < 0 ||
+		    m->in[1] < 0 || !zero_scalar(g, m->in[1]) || g->val[m->in[0]].kind != VK_NODE)
+			continue;
+		int r = g->val[m->in[0]].def;
+		const Node *rn = &g->node[r];
+		if (r < bw || rn->dead || rn->op != OP_RELU || strncmp(rn->name ? rn->name : "", "remat/", 6) != 0)
+			continue;
+		int chain[REMAT_MAX_CHAIN], len = mask_chain(g, rn->in[0], bw, i, chain);
+		if (len == 0)
+			continue;
+		int from = g->nnode, map_from[REMAT_MAX_CHAIN], map_to[REMAT_MAX_CHAIN];
+		for (int j = 0; j < len; j++) {
+			const Node *o = &g->node[chain[j]];
+			int in[64], nin = o->nin < 64 ? o->nin : 64;
+			for (int k = 0; k < nin; k++) {
+				in[k] = o->in[k];
+				for (int q = 0; q < j; q++)
+					if (in[k] == map_from[q])
+						in[k] = map_to[q];
+			}
+			const char *outname = ir_unique_name(g, g->val[o->out[0]].name);
+			const char *nname = arena_printf(&g->arena, "%s/mask", o->name);
+			int c = ir_add_node(g, o->op, nname, in, nin, 1, &outname);
+			Node *cn = &g->node[c], *on = &g->node[chain[j]];
+			cn->nattr = on->nattr;
+			cn->attr = on->attr;
+			if (ir_infer_node(g, c, d) < 0)
+				return -1;
+			map_from[j] = on->out[0];
+			map_to[j] = cn->out[0];
+		}
+		g->node[i].in[0] = map_to[len - 1];
+		bool *clone = xcalloc((size_t)g->nnode + 1, sizeof *clone);
+		for (int k = from; k < g->nnode; k++)
+			clone[k] = true;
+		move_before(g, clone, i);
+		free(clone);
+		done++;
+	}
+	if (done)
+		ir_fill_uses(g);
+	return done;
+}

@@ -403,6 +403,52 @@ static void test_chain_keeps_small(void **state)
 	ir_graph_free(g);
 }
 
+/* forward: z = x0 * s + b (s, b per column), y = relu(z), out = sum(y);
+ * backward: grad/w = y @ w2 (a library call reading y), grad/m = y > 0,
+ * grad/g = where(grad/m, grad/w, 0). With y recomputed (ps_remat), the
+ * mask reads its own copy of z's recomputation (x0 * s + b, from values
+ * there anyway: the input and parameters), so the recomputed ReLU is
+ * read by the matmul alone and dies there; the same outputs (relu(z) >
+ * 0 exactly when z > 0). A mask whose ReLU is the forward one is left. */
+static void test_masks(void **state)
+{
+	(void)state;
+	Graph *g = ir_graph_new("m");
+	int x0 = ir_add_input(g, "x0", DT_F32, S(64, 64));
+	int sc = param(g, "s", S(1, 64), -1, 1), bi = param(g, "b", S(1, 64), -1, 1);
+	int w2 = param(g, "w2", S(64, 64), -1, 1), zero = param(g, "zero", S(), 0, 0);
+	int h = op(g, OP_MUL, "fwd/h", IN(x0, sc));
+	int z = op(g, OP_ADD, "fwd/z", IN(h, bi));
+	int y = op(g, OP_RELU, "fwd/y", IN(z));
+	int out = op(g, OP_REDUCE_SUM, "fwd/out", IN(y));
+	ir_set_ints(g, def(g, out), "axes", A(1), 1);
+	int gw = op(g, OP_MATMUL, "grad/w", IN(y, w2));
+	int gm = op(g, OP_GREATER, "grad/m", IN(y, zero));
+	ir_add_output(g, out);
+	ir_add_output(g, op(g, OP_WHERE, "grad/g", IN(gm, gw, zero)));
+	infer(g);
+	ir_fill_uses(g);
+	Diag d;
+	diag_init(&d);
+	assert_int_equal(ps_remat_masks(g, &d), 0); /* the forward ReLU's mask stays */
+	Tensor before[4];
+	remat_value(g, "fwd/y", before);
+	assert_int_equal(ps_remat_masks(g, &d), 1);
+	int m = node_named(g, "grad/m"), ry = node_named(g, "remat/fwd/y"), mw = node_named(g, "grad/w");
+	int cz = g->val[g->node[m].in[0]].def, ch = g->val[g->node[cz].in[0]].def;
+	assert_string_equal(g->node[cz].name, "remat/fwd/z/mask");
+	assert_string_equal(g->node[ch].name, "remat/fwd/h/mask");
+	assert_int_equal(g->node[ch].in[0], x0); /* from the input and parameters */
+	assert_true(ry < mw && ch < cz && cz < m);
+	for (int i = 0; i < g->nnode; i++) /* the recomputed ReLU: the matmul its only reader */
+		for (int k = 0; k < g->node[i].nin && !g->node[i].dead; k++)
+			assert_true(g->node[i].in[k] != g->node[ry].out[0] || i == mw);
+	assert_int_equal(ir_verify(g, &d), 0);
+	same_outputs(g, before);
+	run(g, 2, NULL);
+	ir_graph_free(g);
+}
+
 /* an update reading only the first gradient moves up before grad/2 */
 static void test_early_updates(void **state)
 {
@@ -443,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_hoist),
 		cmocka_unit_test(test_chain_through_dead),
 		cmocka_unit_test(test_chain_keeps_small),
+		cmocka_unit_test(test_masks),
 		cmocka_unit_test(test_early_updates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
