@@ -219,8 +219,8 @@ int ps_remat_hoist(Graph *g);
  * value and parameters), which fusion inlines into the mask's kernel, so
  * the recomputed ReLU output dies at its other reader (the convolution
  * weight gradient that reads it) rather than at the input gradient's
- * mask. Run after the recomputations, before fusion. The number of masks
- * rewritten, or -1. */
+ * mask, or, the mask its only reader, is dead (ps_dce). Run after the
+ * recomputations, before fusion. The number of masks rewritten, or -1. */
 int ps_remat_masks(Graph *g, Diag *d);
 /* Moves every optimizer update node (named "optimizer...", not the assigns)
  * to right after the last of its inputs, so a parameter's update runs as

@@ -142,8 +142,11 @@ int ps_pipeline(Graph *g, const Options *o, Diag *d)
 		if (ps_remat(g, o->train->remat, o->train->nremat, d) < 0 || after(g, o, "remat", d) < 0)
 			return -1;
 	}
-	if (o->train && o->opt_level >= 1 && ps_remat_masks(g, d) < 0)
-		return -1;
+	if (o->train && o->opt_level >= 1) { /* a ReLU recomputed only for its mask then goes */
+		int n = ps_remat_masks(g, d);
+		if (n < 0 || (n > 0 && run(g, o, "dce", d) < 0))
+			return -1;
+	}
 	/* fusion: kernel groups over the final graph (clears every group at -O0) */
 	if (run(g, o, "fuse", d) < 0)
 		return -1;

@@ -447,6 +447,33 @@ static void test_masks(void **state)
 	same_outputs(g, before);
 	run(g, 2, NULL);
 	ir_graph_free(g);
+
+	/* y recomputed where the mask is its only backward reader: after
+	 * the rewrite and DCE (as the pipeline runs them) the recomputed ReLU
+	 * is gone */
+	g = ir_graph_new("m2");
+	x0 = ir_add_input(g, "x0", DT_F32, S(64, 64));
+	sc = param(g, "s", S(1, 64), -1, 1), bi = param(g, "b", S(1, 64), -1, 1);
+	zero = param(g, "zero", S(), 0, 0);
+	h = op(g, OP_MUL, "fwd/h", IN(x0, sc));
+	z = op(g, OP_ADD, "fwd/z", IN(h, bi));
+	y = op(g, OP_RELU, "fwd/y", IN(z));
+	out = op(g, OP_REDUCE_SUM, "fwd/out", IN(y));
+	ir_set_ints(g, def(g, out), "axes", A(1), 1);
+	gm = op(g, OP_GREATER, "grad/m", IN(y, zero));
+	ir_add_output(g, out);
+	ir_add_output(g, op(g, OP_WHERE, "grad/g", IN(gm, x0, zero)));
+	infer(g);
+	ir_fill_uses(g);
+	remat_value(g, "fwd/y", before);
+	assert_int_equal(ps_remat_masks(g, &d), 1);
+	Options o = {.opt_level = 2};
+	ps_dce(g, &o);
+	ry = node_named(g, "remat/fwd/y");
+	assert_true(node_named(g, "remat/fwd/z/mask") >= 0);
+	assert_true(ry < 0 || g->node[ry].dead);
+	same_outputs(g, before);
+	ir_graph_free(g);
 }
 
 /* an update reading only the first gradient moves up before grad/2 */
