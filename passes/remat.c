@@ -100,6 +100,17 @@ static bool live_at(const Graph *g, int u, int at)
 	return false;
 }
 
+/* chain[0..n) in graph order (insertion sort: a chain is short) */
+static void sort_nodes(int *chain, int n)
+{
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && chain[j - 1] > chain[j]; j--) {
+			int t = chain[j];
+			chain[j] = chain[j - 1];
+			chain[j - 1] = t;
+		}
+}
+
 /* The chain of forward nodes that recomputes value v, into chain[] in
  * graph order; its length, or 0 when v cannot be recomputed. The chain
  * takes in the producers of values only it reads, of values no backward
@@ -154,12 +165,7 @@ static int chain_of(const Graph *g, int v, int bw, const int *nread, const bool 
 			todo[ntodo++] = q;
 		}
 	}
-	for (int i = 1; i < n; i++) /* graph order: insertion sort */
-		for (int j = i; j > 0 && chain[j - 1] > chain[j]; j--) {
-			int t = chain[j];
-			chain[j] = chain[j - 1];
-			chain[j - 1] = t;
-		}
+	sort_nodes(chain, n);
 	return n;
 }
 
@@ -238,6 +244,47 @@ static void move_before(Graph *g, const bool *move, int at)
 	free(order);
 }
 
+/* Copies of the nodes chain[0..len) (graph order) appended to g, each
+ * reading the copies of the chain's earlier nodes: node names by nfmt
+ * and output names by vfmt of the original's (unique). The last copy's
+ * output value, or -1. */
+static int clone_chain(Graph *g, const int *chain, int len, const char *nfmt, const char *vfmt, Diag *d)
+{
+	int map_from[REMAT_MAX_CHAIN], map_to[REMAT_MAX_CHAIN];
+	for (int j = 0; j < len; j++) {
+		const Node *o = &g->node[chain[j]];
+		int in[64], nin = o->nin < 64 ? o->nin : 64;
+		for (int k = 0; k < nin; k++) {
+			in[k] = o->in[k];
+			for (int m = 0; m < j; m++) /* read the chain's own clones */
+				if (in[k] == map_from[m])
+					in[k] = map_to[m];
+		}
+		const char *vname = arena_printf(&g->arena, vfmt, g->val[o->out[0]].name);
+		const char *outname = ir_unique_name(g, vname);
+		const char *nname = arena_printf(&g->arena, nfmt, o->name ? o->name : "");
+		int c = ir_add_node(g, o->op, nname, in, nin, 1, &outname);
+		Node *cn = &g->node[c], *on = &g->node[chain[j]]; /* after ir_add_node's realloc */
+		cn->nattr = on->nattr;
+		cn->attr = on->attr; /* attributes are never modified in place */
+		if (ir_infer_node(g, c, d) < 0)
+			return -1;
+		map_from[j] = on->out[0];
+		map_to[j] = cn->out[0];
+	}
+	return map_to[len - 1];
+}
+
+/* Moves the nodes appended from index `from` on to sit before node at. */
+static void move_appended(Graph *g, int from, int at)
+{
+	bool *clone = xcalloc((size_t)g->nnode + 1, sizeof *clone);
+	for (int i = from; i < g->nnode; i++)
+		clone[i] = true;
+	move_before(g, clone, at);
+	free(clone);
+}
+
 /* Recomputes value v in the backward pass (see the file comment); thru as
  * for chain_of. */
 static int remat_one(Graph *g, int v, const bool *thru, Diag *d)
@@ -253,40 +300,16 @@ static int remat_one(Graph *g, int v, const bool *thru, Diag *d)
 	if (at < 0)
 		return diag(d, "remat: value '%s' is not a forward value the backward pass reads",
 			    g->val[v].name);
-	int from = g->nnode, map_from[REMAT_MAX_CHAIN], map_to[REMAT_MAX_CHAIN];
-	for (int j = 0; j < len; j++) {
-		const Node *o = &g->node[chain[j]];
-		int in[64], nin = o->nin < 64 ? o->nin : 64;
-		for (int k = 0; k < nin; k++) {
-			in[k] = o->in[k];
-			for (int m = 0; m < j; m++) /* read the chain's own clones */
-				if (in[k] == map_from[m])
-					in[k] = map_to[m];
-		}
-		const char *vname = arena_printf(&g->arena, "%s.remat", g->val[o->out[0]].name);
-		const char *outname = ir_unique_name(g, vname);
-		const char *nname = arena_printf(&g->arena, "remat/%s", o->name ? o->name : "");
-		int c = ir_add_node(g, o->op, nname, in, nin, 1, &outname);
-		Node *cn = &g->node[c], *on = &g->node[chain[j]]; /* after ir_add_node's realloc */
-		cn->nattr = on->nattr;
-		cn->attr = on->attr; /* attributes are never modified in place */
-		if (ir_infer_node(g, c, d) < 0)
-			return -1;
-		map_from[j] = on->out[0];
-		map_to[j] = cn->out[0];
-	}
-	int nv = map_to[len - 1];
+	int from = g->nnode, nv = clone_chain(g, chain, len, "remat/%s", "%s.remat", d);
+	if (nv < 0)
+		return -1;
 	for (int i = at; i < from; i++) { /* backward readers read the clone */
 		Node *n = &g->node[i];
 		for (int k = 0; k < n->nin && !n->dead && is_backward(n); k++)
 			if (n->in[k] == v)
 				n->in[k] = nv;
 	}
-	bool *clone = xcalloc((size_t)g->nnode + 1, sizeof *clone); /* the nodes appended here */
-	for (int i = from; i < g->nnode; i++)
-		clone[i] = true;
-	move_before(g, clone, at);
-	free(clone);
+	move_appended(g, from, at);
 	return 0;
 }
 
@@ -660,12 +683,7 @@ static int mask_chain(const Graph *g, int x, int bw, int m, int *chain)
 			todo[ntodo++] = w;
 		}
 	}
-	for (int i = 1; i < n; i++) /* graph order: insertion sort */
-		for (int j = i; j > 0 && chain[j - 1] > chain[j]; j--) {
-			int t = chain[j];
-			chain[j] = chain[j - 1];
-			chain[j - 1] = t;
-		}
+	sort_nodes(chain, n);
 	return n;
 }
 
@@ -686,33 +704,11 @@ int ps_remat_masks(Graph *g, Diag *d)
 		int chain[REMAT_MAX_CHAIN], len = mask_chain(g, rn->in[0], bw, i, chain);
 		if (len == 0)
 			continue;
-		int from = g->nnode, map_from[REMAT_MAX_CHAIN], map_to[REMAT_MAX_CHAIN];
-		for (int j = 0; j < len; j++) {
-			const Node *o = &g->node[chain[j]];
-			int in[64], nin = o->nin < 64 ? o->nin : 64;
-			for (int k = 0; k < nin; k++) {
-				in[k] = o->in[k];
-				for (int q = 0; q < j; q++)
-					if (in[k] == map_from[q])
-						in[k] = map_to[q];
-			}
-			const char *outname = ir_unique_name(g, g->val[o->out[0]].name);
-			const char *nname = arena_printf(&g->arena, "%s/mask", o->name);
-			int c = ir_add_node(g, o->op, nname, in, nin, 1, &outname);
-			Node *cn = &g->node[c], *on = &g->node[chain[j]];
-			cn->nattr = on->nattr;
-			cn->attr = on->attr;
-			if (ir_infer_node(g, c, d) < 0)
-				return -1;
-			map_from[j] = on->out[0];
-			map_to[j] = cn->out[0];
-		}
-		g->node[i].in[0] = map_to[len - 1];
-		bool *clone = xcalloc((size_t)g->nnode + 1, sizeof *clone);
-		for (int k = from; k < g->nnode; k++)
-			clone[k] = true;
-		move_before(g, clone, i);
-		free(clone);
+		int from = g->nnode, x = clone_chain(g, chain, len, "%s/mask", "%s", d);
+		if (x < 0)
+			return -1;
+		g->node[i].in[0] = x;
+		move_appended(g, from, i);
 		done++;
 	}
 	if (done)
