@@ -114,17 +114,26 @@ static bool move_after(KernelList *kl, int p, int r, int T, bool *rd)
 	return true;
 }
 
+/* Whether kernel k copies a temporary *T into a state *S (an assign's
+ * copy, lw_assign). */
+static bool state_copy(const KernelList *kl, const Kernel *k, int *S, int *T)
+{
+	if (k->kind != KK_LOOP || k->out < 0 || kl->buf[k->out].kind != BUF_STATE || !k->body ||
+	    k->body->kind != KX_LOAD || k->body->nguard || k->body->buf < 0 ||
+	    kl->buf[k->body->buf].kind != BUF_TEMP)
+		return false;
+	*S = k->out, *T = k->body->buf;
+	return true;
+}
+
 /* Kernel c copies temp T into state S: T becomes S's bytes, P (the writer
  * of T) updates S in place, c goes. */
 static bool fold_copy(KernelList *kl, int c, bool *rd)
 {
-	const Kernel *k = &kl->k[c];
-	if (k->kind != KK_LOOP || k->out < 0 || kl->buf[k->out].kind != BUF_STATE || !k->body ||
-	    k->body->kind != KX_LOAD || k->body->nguard)
+	int S, T, p = -1;
+	if (!state_copy(kl, &kl->k[c], &S, &T))
 		return false;
-	int S = k->out, T = k->body->buf, p = -1;
-	if (T < 0 || kl->buf[T].kind != BUF_TEMP || kl->buf[T].alias >= 0 ||
-	    kl->buf[T].nbytes != kl->buf[S].nbytes)
+	if (kl->buf[T].alias >= 0 || kl->buf[T].nbytes != kl->buf[S].nbytes)
 		return false;
 	for (int b = 0; b < kl->nbuf; b++)
 		if (kl->buf[b].alias == T)
@@ -163,12 +172,8 @@ static bool fold_copy(KernelList *kl, int c, bool *rd)
  * complete, and T's last reader may now be earlier. */
 static void early_copy(KernelList *kl, int c, bool *rd)
 {
-	const Kernel *k = &kl->k[c];
-	if (k->kind != KK_LOOP || k->out < 0 || kl->buf[k->out].kind != BUF_STATE || !k->body ||
-	    k->body->kind != KX_LOAD || k->body->nguard)
-		return;
-	int S = k->out, T = k->body->buf, at = -1;
-	if (T < 0 || kl->buf[T].kind != BUF_TEMP)
+	int S, T, at = -1;
+	if (!state_copy(kl, &kl->k[c], &S, &T))
 		return;
 	for (int i = 0; i < c; i++) {
 		kernel_reads(kl, &kl->k[i], rd);

@@ -100,6 +100,22 @@ static bool live_at(const Graph *g, int u, int at)
 	return false;
 }
 
+/* Node q queued for a chain walk: onto todo[] unless already in chain[0..n)
+ * or todo; 0, or -1 when todo is full. */
+static int enqueue(const int *chain, int n, int *todo, int *ntodo, int q)
+{
+	for (int j = 0; j < n; j++)
+		if (chain[j] == q)
+			return 0;
+	for (int j = 0; j < *ntodo; j++)
+		if (todo[j] == q)
+			return 0;
+	if (*ntodo == REMAT_MAX_CHAIN)
+		return -1;
+	todo[(*ntodo)++] = q;
+	return 0;
+}
+
 /* chain[0..n) in graph order (insertion sort: a chain is short) */
 static void sort_nodes(int *chain, int n)
 {
@@ -153,16 +169,8 @@ static int chain_of(const Graph *g, int v, int bw, const int *nread, const bool 
 			int q = g->val[u].def;
 			if (q < 0 || q >= bw || !clonable(&g->node[q]))
 				continue;
-			bool seen = false;
-			for (int j = 0; j < n; j++)
-				seen = seen || chain[j] == q;
-			for (int j = 0; j < ntodo; j++)
-				seen = seen || todo[j] == q;
-			if (seen)
-				continue;
-			if (ntodo == REMAT_MAX_CHAIN)
+			if (enqueue(chain, n, todo, &ntodo, q) < 0)
 				return 0;
-			todo[ntodo++] = q;
 		}
 	}
 	sort_nodes(chain, n);
@@ -636,19 +644,13 @@ static bool zero_scalar(const Graph *g, int v)
 	       ir_elem_get(c->dtype, c->data) == 0.0;
 }
 
-/* Whether value u is read at or after node `at` with mask node m not counted, or
- * needs no reader to stay (a parameter, input or constant), or is small. */
-static bool there_anyway(const Graph *g, int u, int at, int m, int64_t numel)
+/* Whether value u needs no reader to stay (a parameter, input or
+ * constant), is small against numel elements, or is read at or after
+ * node at. */
+static bool there_anyway(const Graph *g, int u, int at, int64_t numel)
 {
-	if (g->val[u].kind != VK_NODE || ir_shape_numel(&g->val[u].shape) * REMAT_FREE_SMALL <= numel)
-		return true;
-	for (int i = at; i < g->nnode; i++) {
-		const Node *n = &g->node[i];
-		for (int k = 0; k < n->nin && !n->dead && i != m; k++)
-			if (n->in[k] == u)
-				return true;
-	}
-	return false;
+	return g->val[u].kind != VK_NODE || ir_shape_numel(&g->val[u].shape) * REMAT_FREE_SMALL <= numel ||
+	       live_at(g, u, at);
 }
 
 /* The private chain that recomputes x at mask node m: the recomputed
@@ -659,9 +661,9 @@ static int mask_chain(const Graph *g, int x, int bw, int m, int *chain)
 {
 	int n = 0, todo[REMAT_MAX_CHAIN], ntodo = 0;
 	int64_t numel = ir_shape_numel(&g->val[x].shape);
-	todo[ntodo++] = x;
+	todo[ntodo++] = g->val[x].def;
 	while (ntodo > 0) {
-		int u = todo[--ntodo], p = g->val[u].def;
+		int p = todo[--ntodo];
 		const Node *pn = p >= 0 ? &g->node[p] : NULL;
 		if (!pn || p < bw || p >= m || pn->dead || pn->nout != 1 || !(ir_ops[pn->op].flags & OPF_ELEMWISE) ||
 		    strncmp(pn->name ? pn->name : "", "remat/", 6) != 0 || n == REMAT_MAX_CHAIN)
@@ -669,18 +671,9 @@ static int mask_chain(const Graph *g, int x, int bw, int m, int *chain)
 		chain[n++] = p;
 		for (int k = 0; k < pn->nin; k++) {
 			int w = pn->in[k];
-			if (w < 0 || there_anyway(g, w, m + 1, m, numel))
-				continue;
-			bool seen = false;
-			for (int j = 0; j < n; j++)
-				seen = seen || g->node[chain[j]].out[0] == w;
-			for (int j = 0; j < ntodo; j++)
-				seen = seen || todo[j] == w;
-			if (seen)
-				continue;
-			if (ntodo == REMAT_MAX_CHAIN)
+			if (w >= 0 && !there_anyway(g, w, m + 1, numel) &&
+			    enqueue(chain, n, todo, &ntodo, g->val[w].def) < 0)
 				return 0;
-			todo[ntodo++] = w;
 		}
 	}
 	sort_nodes(chain, n);

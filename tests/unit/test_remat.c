@@ -404,30 +404,38 @@ static void test_chain_keeps_small(void **state)
 }
 
 /* forward: z = x0 * s + b (s, b per column), y = relu(z), out = sum(y);
- * backward: grad/w = y @ w2 (a library call reading y), grad/m = y > 0,
- * grad/g = where(grad/m, grad/w, 0). With y recomputed (ps_remat), the
- * mask reads its own copy of z's recomputation (x0 * s + b, from values
- * there anyway: the input and parameters), so the recomputed ReLU is
- * read by the matmul alone and dies there; the same outputs (relu(z) >
- * 0 exactly when z > 0). A mask whose ReLU is the forward one is left. */
-static void test_masks(void **state)
+ * backward: grad/w = y @ w2 (a library call reading y; without matmul, x0
+ * stands in its place), grad/m = y > 0, grad/g = where(grad/m, grad/w, 0). */
+static Graph *mask_like(bool matmul, int *x0)
 {
-	(void)state;
-	Graph *g = ir_graph_new("m");
-	int x0 = ir_add_input(g, "x0", DT_F32, S(64, 64));
+	Graph *g = ir_graph_new(matmul ? "m" : "m2");
+	*x0 = ir_add_input(g, "x0", DT_F32, S(64, 64));
 	int sc = param(g, "s", S(1, 64), -1, 1), bi = param(g, "b", S(1, 64), -1, 1);
-	int w2 = param(g, "w2", S(64, 64), -1, 1), zero = param(g, "zero", S(), 0, 0);
-	int h = op(g, OP_MUL, "fwd/h", IN(x0, sc));
+	int w2 = matmul ? param(g, "w2", S(64, 64), -1, 1) : -1, zero = param(g, "zero", S(), 0, 0);
+	int h = op(g, OP_MUL, "fwd/h", IN(*x0, sc));
 	int z = op(g, OP_ADD, "fwd/z", IN(h, bi));
 	int y = op(g, OP_RELU, "fwd/y", IN(z));
 	int out = op(g, OP_REDUCE_SUM, "fwd/out", IN(y));
 	ir_set_ints(g, def(g, out), "axes", A(1), 1);
-	int gw = op(g, OP_MATMUL, "grad/w", IN(y, w2));
+	int gw = matmul ? op(g, OP_MATMUL, "grad/w", IN(y, w2)) : *x0;
 	int gm = op(g, OP_GREATER, "grad/m", IN(y, zero));
 	ir_add_output(g, out);
 	ir_add_output(g, op(g, OP_WHERE, "grad/g", IN(gm, gw, zero)));
 	infer(g);
 	ir_fill_uses(g);
+	return g;
+}
+
+/* With y recomputed (ps_remat), the mask reads its own copy of z's
+ * recomputation (x0 * s + b, from values there anyway: the input and
+ * parameters), so the recomputed ReLU is read by the matmul alone and
+ * dies there; the same outputs (relu(z) > 0 exactly when z > 0). A mask
+ * whose ReLU is the forward one is left. */
+static void test_masks(void **state)
+{
+	(void)state;
+	int x0;
+	Graph *g = mask_like(true, &x0);
 	Diag d;
 	diag_init(&d);
 	assert_int_equal(ps_remat_masks(g, &d), 0); /* the forward ReLU's mask stays */
@@ -451,20 +459,7 @@ static void test_masks(void **state)
 	/* y recomputed where the mask is its only backward reader: after
 	 * the rewrite and DCE (as the pipeline runs them) the recomputed ReLU
 	 * is gone */
-	g = ir_graph_new("m2");
-	x0 = ir_add_input(g, "x0", DT_F32, S(64, 64));
-	sc = param(g, "s", S(1, 64), -1, 1), bi = param(g, "b", S(1, 64), -1, 1);
-	zero = param(g, "zero", S(), 0, 0);
-	h = op(g, OP_MUL, "fwd/h", IN(x0, sc));
-	z = op(g, OP_ADD, "fwd/z", IN(h, bi));
-	y = op(g, OP_RELU, "fwd/y", IN(z));
-	out = op(g, OP_REDUCE_SUM, "fwd/out", IN(y));
-	ir_set_ints(g, def(g, out), "axes", A(1), 1);
-	gm = op(g, OP_GREATER, "grad/m", IN(y, zero));
-	ir_add_output(g, out);
-	ir_add_output(g, op(g, OP_WHERE, "grad/g", IN(gm, x0, zero)));
-	infer(g);
-	ir_fill_uses(g);
+	g = mask_like(false, &x0);
 	remat_value(g, "fwd/y", before);
 	assert_int_equal(ps_remat_masks(g, &d), 1);
 	Options o = {.opt_level = 2};
