@@ -468,14 +468,16 @@ nncc_abi_wino_m(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t
  * filters outweighing the tiles (k at least the batch's tiles), the
  * transformed inputs of all the tiles, one block, within
  * NNCC_ABI_WINO_FUSE_V bytes (each panel reads them all, from L3 past
- * L2: the third stage's 4.7 MB, 12-13% faster fused on Zen 5), and a panel's
- * transform, (m + 2)^2 x (c x NNCC_ABI_WINO_FUSE_MR + 16) floats at
- * most, fitting a GEMM slot. The scratch then holds no transform. Its
- * products take the micro-kernel tile NNCC_ABI_WINO_FUSED_MR x
- * NNCC_ABI_WINO_FUSED_NR (nncc_abi_wino_scratch counts on it). */
+ * L2: the third stage's 4.7 MB, 12-13% faster fused on Zen 5), and, in a
+ * GEMM slot, a panel's transform ((m + 2)^2 x (c x NNCC_ABI_WINO_FUSED_MR
+ * + 16) floats) and its products (M's rows of that panel, (m + 2)^2 x
+ * (NNCC_ABI_WINO_FUSED_MR x the tiles padded to NNCC_ABI_WINO_FUSED_NR +
+ * 16) floats), transformed back from there. The scratch then holds
+ * neither transform nor products. Its products take the micro-kernel
+ * tile NNCC_ABI_WINO_FUSED_MR x NNCC_ABI_WINO_FUSED_NR
+ * (nncc_abi_wino_scratch counts on it). */
 enum {
 	NNCC_ABI_WINO_FUSE_V = 8 << 20,
-	NNCC_ABI_WINO_FUSE_MR = 16,
 	NNCC_ABI_WINO_FUSED_MR = 12,
 	NNCC_ABI_WINO_FUSED_NR = 32,
 };
@@ -484,9 +486,11 @@ nncc_abi_wino_fuses(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int
 {
 	int64_t m = nncc_abi_wino_m(n, c, k, oh, ow, d, NNCC_ABI_WINO_FUSED), nx = (m + 2) * (m + 2);
 	int64_t t = n * ((oh + m * d - 1) / (m * d) * d) * ((ow + m * d - 1) / (m * d) * d);
+	int64_t tp = (t + NNCC_ABI_WINO_FUSED_NR - 1) / NNCC_ABI_WINO_FUSED_NR * NNCC_ABI_WINO_FUSED_NR;
+	int64_t u = (nx * (c * NNCC_ABI_WINO_FUSED_MR + 16) + 15) / 16 * 16; /* winograd.h rt_wino_fused_slot_u */
 
 	return k >= t && nx * c * t * 4 <= NNCC_ABI_WINO_FUSE_V &&
-	       nx * (c * NNCC_ABI_WINO_FUSE_MR + 16) * 4 <= NNCC_ABI_GEMM_SCRATCH;
+	       (u + nx * (NNCC_ABI_WINO_FUSED_MR * tp + 16)) * 4 <= NNCC_ABI_GEMM_SCRATCH;
 }
 
 /* Output tiles (m x m outputs each, d apart with dilation d: the grid
@@ -513,9 +517,9 @@ nncc_abi_wino_block(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int
  * inputs and products, padded to whole GEMM tiles (at most 96 columns and
  * 32 rows), and each of their planes a line (16 floats) further apart
  * for up to NNCC_ABI_WINO_PAD_PARTS threads' parts. Fused
- * (NNCC_ABI_WINO_FUSED), whose products take one tile and one part: its
- * tiles padded to whole NNCC_ABI_WINO_FUSED_NR, its filters to whole
- * NNCC_ABI_WINO_FUSED_MR (ResNet-18's last stage: 4.8 MB, not 19.5). */
+ * (NNCC_ABI_WINO_FUSED), whose products go through the GEMM slots: the
+ * transformed inputs alone, its tiles padded to whole
+ * NNCC_ABI_WINO_FUSED_NR (ResNet-18's last stage: 2.4 MB, not 19.5). */
 enum { NNCC_ABI_WINO_PAD_PARTS = 16 };
 static inline int64_t
 nncc_abi_wino_scratch(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t d, int64_t wino_u)
@@ -524,9 +528,7 @@ nncc_abi_wino_scratch(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, i
 	int64_t blk = nncc_abi_wino_block(n, c, k, oh, ow, d, wino_u);
 
 	if (wino_u == NNCC_ABI_WINO_FUSED)
-		return nx * ((blk + NNCC_ABI_WINO_FUSED_NR - 1) / NNCC_ABI_WINO_FUSED_NR * NNCC_ABI_WINO_FUSED_NR *
-				     (c + (k + NNCC_ABI_WINO_FUSED_MR - 1) / NNCC_ABI_WINO_FUSED_MR * NNCC_ABI_WINO_FUSED_MR) +
-			     2 * 16);
+		return nx * ((blk + NNCC_ABI_WINO_FUSED_NR - 1) / NNCC_ABI_WINO_FUSED_NR * NNCC_ABI_WINO_FUSED_NR * c + 16);
 	return nx * ((blk + 96) * (c + k + 32) + 2 * 16 * NNCC_ABI_WINO_PAD_PARTS);
 }
 

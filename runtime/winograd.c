@@ -449,7 +449,7 @@ mul_panel(const Wino *d, const float *up, int64_t ir, int64_t next)
 
 	for (int64_t xi = 0; xi < d->nx; xi++) {
 		const float *u = up + xi * rt_wino_panel_stride(d->C, mr), *v = d->v + xi * d->vs;
-		float *m = d->m + xi * d->ms + ir * d->tbp;
+		float *m = d->m + xi * d->ms + (ir - d->m0) * d->tbp;
 		if (next >= 0) /* the next panel's taps from memory, a share before each product */
 			rt_wino_weights_prefetch(d->wt, d->C, d->K, mr, next, xi, d->nx, d->swap);
 		for (int64_t pc = 0; pc < d->C; pc += WINO_KC) {
@@ -463,22 +463,26 @@ mul_panel(const Wino *d, const float *up, int64_t ir, int64_t next)
 
 /* Chunk ch of nchunk of a fused call's phases 2 and 3 (nncc_abi_wino_fused):
  * a fixed share of the filter panels, each transformed into this
- * chunk's GEMM slot, multiplied at once by the block's V (every tile),
- * and the share's outputs transformed back. */
+ * chunk's GEMM slot, multiplied at once by the block's V (every tile)
+ * into M's rows of that panel alone, after it in the slot, and
+ * transformed back from there: no M in the scratch, and the products
+ * read back from L2. */
 static void
 fused_chunk(void *closure, int64_t ch)
 {
-	const Wino *d = closure;
-	int64_t np = d->kp / d->tile.mr, p0 = ch * np / d->nchunk, p1 = (ch + 1) * np / d->nchunk;
-	int64_t f0 = p0 * d->tile.mr, f1 = p1 * d->tile.mr < d->K ? p1 * d->tile.mr : d->K;
-	float *up = (float *)(d->gs + ch * NNCC_ABI_GEMM_SCRATCH);
+	Wino w = *(const Wino *)closure;
+	int64_t mr = w.tile.mr, np = w.kp / mr, p0 = ch * np / w.nchunk, p1 = (ch + 1) * np / w.nchunk;
+	float *up = (float *)(w.gs + ch * NNCC_ABI_GEMM_SCRATCH);
 
+	w.m = up + rt_wino_fused_slot_u(w.nx, w.C, mr);
+	w.mrows = mr, w.ms = mr * w.tbp + w.pad;
 	for (int64_t p = p0; p < p1; p++) {
-		rt_wino_weights_panel(d->wt, up, d->C, d->K, d->tile.mr, d->tm, p, d->swap);
-		mul_panel(d, up, p * d->tile.mr, p + 1 < p1 ? p + 1 : -1);
+		int64_t f0 = p * mr, f1 = f0 + mr < w.K ? f0 + mr : w.K;
+		rt_wino_weights_panel(w.wt, up, w.C, w.K, (int)mr, w.tm, p, w.swap);
+		w.m0 = f0;
+		mul_panel(&w, up, f0, p + 1 < p1 ? p + 1 : -1);
+		rt_wino_out_part(&w, f0, f1);
 	}
-	if (f0 < f1)
-		rt_wino_out_part(d, f0, f1);
 }
 
 static void
@@ -641,9 +645,11 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 		d.kp = (d.K + d.tile.mr - 1) / d.tile.mr * d.tile.mr;
 		d.tbp = (blk + d.tile.nr - 1) / d.tile.nr * d.tile.nr;
 		d.pad = 16, d.gs = cx->gemm_scratch, d.wt = w;
-		d.vs = d.C * d.tbp + d.pad, d.ms = d.kp * d.tbp + d.pad;
-		d.m0 = 0, d.mrows = d.kp;
-		d.v = scratch, d.m = scratch + d.nx * d.vs;
+		d.vs = d.C * d.tbp + d.pad;
+		d.v = scratch; /* M: a panel's rows at a time, in the GEMM slots (fused_chunk) */
+		if (rt_wino_fused_slot_u(d.nx, d.C, d.tile.mr) + d.nx * (d.tile.mr * d.tbp + d.pad) >
+		    NNCC_ABI_GEMM_SCRATCH / (int64_t)sizeof(float))
+			return 0;
 		set_block(&d, 0, d.total);
 		d.nchunk = cx->nthreads > 1 ? 4 * cx->nthreads : 1;
 		run_phase(cx, in_chunk, &d, d.nchunk);

@@ -73,6 +73,15 @@ rt_wino_panel_stride(int64_t C, int64_t mr)
 	return C * mr + 16;
 }
 
+/* Floats of a fused call's GEMM slot its panel's U takes (nx products),
+ * to a whole line: the panel's M follows (runtime/winograd.c fused_chunk;
+ * abi.h nncc_abi_wino_fuses bounds both). */
+static inline int64_t
+rt_wino_fused_slot_u(int64_t nx, int64_t C, int64_t mr)
+{
+	return (nx * rt_wino_panel_stride(C, mr) + 15) / 16 * 16;
+}
+
 void rt_wino_weights_panel(const float *wt, float *up, int64_t C, int64_t K, int64_t mr, int m, int64_t p,
 			   int swap);
 void rt_wino_weights_prefetch(const float *wt, int64_t C, int64_t K, int64_t mr, int64_t p, int64_t part,
