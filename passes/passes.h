@@ -222,6 +222,11 @@ int ps_remat_hoist(Graph *g);
  * mask, or, the mask its only reader, is dead (ps_dce). Run after the
  * recomputations, before fusion. The number of masks rewritten, or -1. */
 int ps_remat_masks(Graph *g, Diag *d);
+/* sink.c: each backward node whose outputs outweigh the inputs that die
+ * at it moved to right before its first reader (no assign between): the
+ * residual shortcut's input gradient, which autodiff makes first, made
+ * where the add reads it. Run before fusion. The number of nodes moved. */
+int ps_sink(Graph *g);
 /* Moves every optimizer update node (named "optimizer...", not the assigns)
  * to right after the last of its inputs, so a parameter's update runs as
  * soon as its gradient exists and the gradient and the activations it was

@@ -146,6 +146,7 @@ int ps_pipeline(Graph *g, const Options *o, Diag *d)
 		int n = ps_remat_masks(g, d);
 		if (n < 0 || (n > 0 && run(g, o, "dce", d) < 0))
 			return -1;
+		ps_sink(g); /* backward work right before its readers (sink.c) */
 	}
 	/* fusion: kernel groups over the final graph (clears every group at -O0) */
 	if (run(g, o, "fuse", d) < 0)
