@@ -233,6 +233,8 @@ int lw_conv(Lower *L, int node)
 						   win.dil[0], win.dil[1]);
 		} else if (!L->ovf) { /* images side by side (nb > 1): their cols and the product */
 			int64_t nb = nncc_abi_conv_images(x->d[0].n, hw, ckk, kout / group);
+			sz = nncc_abi_conv_room(c, kout, group, oh, ow, win.kern[0], win.kern[1], win.str[0], win.str[1],
+						win.dil[0], win.dil[1]); /* one image's col, or a first layer's bands */
 			int64_t b = nb > 1 ? lw_mul(L, lw_mul(L, nb, hw), lw_add(L, ckk, kout / group)) : 0;
 			sz = b > sz ? b : sz;
 		}

@@ -324,9 +324,52 @@ nncc_abi_wino_wgrad_scratch(int64_t n, int64_t c, int64_t k, int64_t kh, int64_t
 }
 
 /* Channels at most of a first layer's wide window across the lanes
- * (runtime/conv_direct.c rt_conv2d_lanes, which takes one image's
- * im2col of scratch). */
-enum { NNCC_ABI_LANES_MAX_C = 4 };
+ * (runtime/conv_direct.c rt_conv2d_lanes), and the most rows and columns
+ * of outputs, and vectors of filters, a step of its kernels takes. */
+enum { NNCC_ABI_LANES_MAX_C = 4, NNCC_ABI_LANES_MAX_R = 6, NNCC_ABI_LANES_MAX_P = 24, NNCC_ABI_LANES_MAX_NV = 4 };
+
+/* Output rows per band of a convolution by im2col whose col (ckk rows of
+ * oh x ow) would not stay in L2: bands of about NNCC_ABI_BAND_FLOATS col
+ * floats, an even count of as many rows as can be (two threads take the
+ * same share: ResNet-50's 28-row stride-2 1x1 in bands of 9, 9, 9 and 1
+ * took 0.96 ms against 0.53 in 10 and 18), the same whatever the thread
+ * count (runtime/kernels.c band_conv); 0 where the col goes whole. */
+enum { NNCC_ABI_BAND_FLOATS = 65536 };
+static inline int64_t
+nncc_abi_conv_band_rows(int64_t oh, int64_t ow, int64_t ckk)
+{
+	int64_t b = NNCC_ABI_BAND_FLOATS, nb;
+
+	if (ckk * oh * ow <= b || ckk * ow * 2 > b || ckk * 256 > b)
+		return 0;
+	nb = (oh + b / (ckk * ow) - 1) / (b / (ckk * ow));
+	nb += nb & 1;
+	return (oh + nb - 1) / nb;
+}
+
+/* Floats of scratch for a convolution by im2col image by image (not a
+ * window wider than its output, not Winograd's): one image's col (c/g x
+ * kh x kw rows of oh x ow), but for a first layer across the lanes
+ * (rt_conv2d_lanes: one group of at most NNCC_ABI_LANES_MAX_C channels, a
+ * window of 25 taps or more, one stride both ways, dilation 1) whose col
+ * goes in bands: room for one padded image and the packed weights
+ * (rt_conv2d_lanes pads as many images as that holds, one at least) and
+ * for one band's col (without AVX-512, the bands go a thread each, as
+ * many at once as that holds). ResNet-18's stem: 0.84 MB, not 7.4, the
+ * peak of the smallest --max-memory plans, which recompute it. */
+static inline int64_t
+nncc_abi_conv_room(int64_t c, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh, int64_t kw, int64_t sh,
+		   int64_t sw, int64_t dh, int64_t dw)
+{
+	int64_t ckk = c / g * kh * kw, col = ckk * oh * ow, rows = nncc_abi_conv_band_rows(oh, ow, ckk);
+	int64_t r = NNCC_ABI_LANES_MAX_R - 1, q = NNCC_ABI_LANES_MAX_P - 1, kv = 16 * NNCC_ABI_LANES_MAX_NV;
+
+	if (g != 1 || c > NNCC_ABI_LANES_MAX_C || kh * kw < 25 || sh != sw || dh != 1 || dw != 1 || !rows)
+		return col;
+	int64_t lanes = c * ((oh + r) * sh + kh) * ((ow + q) * sw + kw) + ckk * (k + kv);
+	int64_t band = rows * ow * ckk, room = lanes > band ? lanes : band;
+	return room < col ? room : col;
+}
 
 /* Floats of scratch for such a convolution: where the dot products'
  * rules let them run, their need (nncc_abi_wide_flat), but at least one

@@ -457,7 +457,7 @@ across_fits(const int64_t *p)
 }
 
 int
-rt_conv2d_lanes(const float *x, const float *w, const float *bias, float *y, float *scratch,
+rt_conv2d_lanes(const float *x, const float *w, const float *bias, float *y, float *scratch, int64_t room,
 		const int64_t *p, const nncc_abi_ctx *cx, const RtEpi *ep)
 {
 	int64_t N = p[0], C = p[1], H = p[2], W = p[3], K = p[4], OH = p[5], OW = p[6], KH = p[7];
@@ -490,7 +490,7 @@ rt_conv2d_lanes(const float *x, const float *w, const float *bias, float *y, flo
 	 * positions past the plane (read, not stored) */
 	d.hp = ((OH + rr - 1) / rr * rr - 1) * S + KH;
 	d.wpd = ((OW + pq - 1) / pq * pq - 1) * S + KW;
-	int64_t wfl = taps * d.kp, fresh = 1, room = taps * OH * OW; /* the scratch an im2col has */
+	int64_t wfl = taps * d.kp, fresh = 1;
 	float *wp = NULL;
 	d.xfl = C * d.hp * d.wpd;
 	if (cx && cx->wcache) {

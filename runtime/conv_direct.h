@@ -88,10 +88,11 @@ int rt_conv2d_direct(const float *x, const float *w, const float *bias, float *y
 /* The convolution of nncc_rt_conv2d_f32 (p in its order) by filters across
  * the vectors, when it has one group, at most 4 channels, at least 16
  * filters, a window of 25 taps or more, dilation 1, one stride both ways
- * (1 to 4), scratch holding what an im2col would (its padded input and
- * packed weights fit there) and a CPU with AVX-512: then 1; else 0,
- * having done nothing. Each output row then goes through ep (NULL: none). */
-int rt_conv2d_lanes(const float *x, const float *w, const float *bias, float *y, float *scratch,
+ * (1 to 4), room floats of scratch (nncc_abi_conv_room) holding a padded
+ * image and the packed weights (as many images at once as fit), and a
+ * CPU with AVX-512: then 1; else 0, having done nothing. Each output row
+ * then goes through ep (NULL: none). */
+int rt_conv2d_lanes(const float *x, const float *w, const float *bias, float *y, float *scratch, int64_t room,
 		    const int64_t *p, const nncc_abi_ctx *cx, const RtEpi *ep);
 
 /* A wide convolution of nncc_rt_conv2d_f32 (kw > ow: a weight gradient)

@@ -167,13 +167,11 @@ wide_conv(Conv *v, int64_t N, const float *x, const float *w, const float *bias,
 		}
 }
 
-enum { BAND_FLOATS = 65536 }; /* col floats per band of output rows (a col too big for L2) */
-
 /* One image and group of a convolution by im2col and GEMM, in bands of
  * output rows: each band's im2col (its own compact col), then its GEMM
  * into the band's columns of yg (row stride hw), starting each row from
  * its bias. A col that would not stay in L2 (GoogLeNet's and ResNet's
- * first 7x7, 1.8M floats) goes in bands of about BAND_FLOATS, so the GEMM
+ * first 7x7, 1.8M floats) goes in bands (abi.h nncc_abi_conv_band_rows), so the GEMM
  * reads what the copy just wrote from L2, not from memory.
  *
  * On several threads, each takes a run of whole bands (at least one band
@@ -193,7 +191,7 @@ typedef struct Bands {
 	const float *w, *wg;
 	uint32_t g;
 	int64_t rows, nband; /* output rows per band, bands */
-	int64_t nchunk;      /* threads (runs of bands) */
+	int64_t nchunk;      /* threads (runs of bands), each its band's col in a slot of its own */
 	int cached;          /* the weight cache may be read from every thread */
 } Bands;
 
@@ -223,8 +221,8 @@ bands_chunk(void *closure, int64_t ch)
 			c1.wcache = NULL;
 		cx = &c1;
 	}
-	/* the thread's bands reuse the col of its first */
-	v.col += v.ckk * v.OW * (b0 * b->rows);
+	/* the thread's bands reuse one col, in the thread's slot */
+	v.col += v.ckk * v.OW * b->rows * ch;
 	for (int64_t k = b0; k < b1; k++) {
 		v.oy0 = k * b->rows;
 		v.oy1 = v.OH - v.oy0 < b->rows ? v.OH : v.oy0 + b->rows;
@@ -250,13 +248,25 @@ copy_chunk(void *closure, int64_t ch)
 	rt_im2col(c->v, ch * c->v->ckk / c->nchunk, (ch + 1) * c->v->ckk / c->nchunk);
 }
 
-/* Bands of rows output rows (see Bands) on threads threads. */
+/* Bands of rows output rows (see Bands) on threads threads at most,
+ * in room floats of scratch. */
 static void
 band_conv(Conv *v, const nncc_abi_ctx *cx, const float *w, uint32_t g, const float *wg, int64_t rows,
-	  int64_t threads)
+	  int64_t threads, int64_t room)
 {
 	Bands b = {v, cx, w, wg, g, rows, (v->OH + rows - 1) / rows, 1, 1};
+	int64_t n = threads < b.nband ? threads : b.nband;
 
+	/* as many threads as the scratch holds their cols: thread ch's at
+	 * ch bands' cols in (its bands as long as the first but for the very
+	 * last band) */
+	for (; n > 1; n--) {
+		int64_t last = b.nband - (n - 1) * b.nband / n > 1 ? rows : v->OH - (b.nband - 1) * rows;
+		if (v->ckk * v->OW * ((n - 1) * rows + last) <= room)
+			break;
+	}
+	if (b.nband > 1) /* (one band: the whole col, the copy and the GEMM split) */
+		threads = n;
 	if (threads > 1 && b.nband > 1) {
 		b.nchunk = b.nband < threads ? b.nband : threads;
 		/* the weight's cache entry filled here, for each band width */
@@ -367,18 +377,19 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	}
 	if (!fast && rt_conv2d_winograd(x, w, bias, y, scratch, p, cx, &ep)) /* 3x3, stride 1 */
 		return;
-	if (!fast && rt_conv2d_lanes(x, w, bias, y, scratch, p, cx, &ep)) /* a first layer's wide window */
+	int64_t room = nncc_abi_conv_room(v.C, v.K, v.G, v.OH, v.OW, v.KH, v.KW, v.SH, v.SW, v.DH, v.DW);
+	if (!fast && rt_conv2d_lanes(x, w, bias, y, scratch, room, p, cx, &ep)) /* a first layer's wide window */
 		return;
 	if (!fast && rt_conv2d_direct(x, w, bias, y, p, cx, &ep)) /* few filters: no im2col */
 		return;
 	/* a window wider than the output: several images per GEMM, col
 	 * transposed (rows of windows) */
 	if (!fast && nncc_abi_conv_blocks(N, v.KW, v.OW, v.hw)) {
-		int64_t room = nncc_abi_wide_scratch(N, v.C, v.K, v.G, v.OH, v.OW, v.KH, v.KW, v.DH, v.DW);
-		if (!rt_conv2d_wino_wgrad(x, w, bias, y, scratch, room, p, cx) &&
-		    !rt_conv2d_wide_flat(x, w, bias, y, scratch, room, p, cx) &&
+		int64_t wroom = nncc_abi_wide_scratch(N, v.C, v.K, v.G, v.OH, v.OW, v.KH, v.KW, v.DH, v.DW);
+		if (!rt_conv2d_wino_wgrad(x, w, bias, y, scratch, wroom, p, cx) &&
+		    !rt_conv2d_wide_flat(x, w, bias, y, scratch, wroom, p, cx) &&
 		    (v.KW <= v.OW || !rt_conv2d_wide_direct(x, w, bias, y, p, cx)))
-			wide_conv(&v, N, x, w, bias, y, room, cx);
+			wide_conv(&v, N, x, w, bias, y, wroom, cx);
 		rt_epi_rows(&ep, y, v.hw, N * v.K, v.hw); /* weight gradients: rare, a pass after */
 		return;
 	}
@@ -393,16 +404,8 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	 * (each thread's GEMM reads all of them: for a small plane of many
 	 * filters, the threads rather split the copy by col rows and the
 	 * GEMM by filters); else one, the whole plane */
-	int64_t rows = v.OH;
-	if (v.ckk * v.hw > BAND_FLOATS && v.ckk * v.OW * 2 <= BAND_FLOATS && v.ckk * 256 <= BAND_FLOATS) {
-		/* an even count of bands of as many rows as can be: two threads
-		 * take the same share (ResNet-50's 28-row stride-2 1x1 in bands
-		 * of 9, 9, 9 and 1: 18 rows against 10, 0.96 against 0.53 ms),
-		 * the same bands whatever the thread count */
-		int64_t nb = (v.OH + BAND_FLOATS / (v.ckk * v.OW) - 1) / (BAND_FLOATS / (v.ckk * v.OW));
-		nb += nb & 1;
-		rows = (v.OH + nb - 1) / nb;
-	} else if (threads > 1 && v.hw >= v.kg) {
+	int64_t rows = nncc_abi_conv_band_rows(v.OH, v.OW, v.ckk);
+	if (!rows && threads > 1 && v.hw >= v.kg) {
 		/* unless a band's GEMM would take the dot-product path (every
 		 * band at most RT_GEMM_DOTS_MAX_N columns) where the whole
 		 * plane does not: it sums in another order, and the result
@@ -410,6 +413,8 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 		rows = (v.OH + threads - 1) / threads;
 		if ((v.OH - (v.OH - 1) / rows * rows) * v.OW <= RT_GEMM_DOTS_MAX_N && v.hw > RT_GEMM_DOTS_MAX_N)
 			rows = v.OH;
+	} else if (!rows) {
+		rows = v.OH;
 	}
 	int64_t nimg = fast ? 1 : nncc_abi_conv_images(N, v.hw, v.ckk, v.kg);
 	if (nimg > 1) {
@@ -426,6 +431,6 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 				rt_gemm_const_a(cx, w, (uint32_t)g, v.kg, v.hw, v.ckk, wg, v.xg, v.hw, 0, 0, v.bias,
 						v.yg, v.hw, v.ep);
 			else
-				band_conv(&v, cx, w, (uint32_t)g, wg, rows, threads);
+				band_conv(&v, cx, w, (uint32_t)g, wg, rows, threads, room);
 		}
 }

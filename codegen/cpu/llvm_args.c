@@ -278,11 +278,14 @@ static int check_conv(Cg *cg, const Kernel *k, Diag *d)
 	bool depthwise = cpg == 1 && g > 1;
 	if (k->conv.scratch < 0 && !fast && !depthwise)
 		return diag(d, "kernel %s: convolution without im2col scratch", k->name);
-	/* one image's im2col; a wide window's (a weight gradient's) takes the
-	 * scratch its rule gives, which may hold one channel's (abi.h) */
+	/* one image's im2col, or a first layer's room for its lanes and a
+	 * band; a wide window's (a weight gradient's) takes the scratch its
+	 * rule gives, which may hold one channel's (abi.h) */
 	int64_t col = prod(2, (int64_t[]){ckk, hw});
 	if (col >= 0 && nncc_abi_conv_blocks(n, kw, ow, hw))
 		col = nncc_abi_wide_scratch(n, c, kk, g, oh, ow, kh, kw, k->conv.dh, k->conv.dw);
+	else if (col >= 0)
+		col = nncc_abi_conv_room(c, kk, g, oh, ow, kh, kw, k->conv.sh, k->conv.sw, k->conv.dh, k->conv.dw);
 	if (check_floats(cg, k, k->conv.x, prod(4, (int64_t[]){n, c, k->conv.h, k->conv.w}), "input", d) ||
 	    check_floats(cg, k, k->conv.y, prod(3, (int64_t[]){n, kk, hw}), "output", d) ||
 	    check_floats(cg, k, k->conv.wt, prod(2, (int64_t[]){kk, ckk}), "weight", d) ||

@@ -188,7 +188,10 @@ static void conv_case(Shape sx, Shape sw, bool bias, const int64_t *st, const in
 		assert_true(k->conv.scratch >= 0);
 		assert_int_equal(kl.buf[k->conv.scratch].kind, BUF_TEMP);
 		int64_t ckk = k->conv.c / group * k->conv.kh * k->conv.kw, hw = k->conv.oh * k->conv.ow;
-		int64_t want = ckk * hw; /* im2col of one image, or (runtime/abi.h) blocks of images */
+		/* im2col of one image (a first layer's: room for its lanes and a
+		 * band, runtime/abi.h), or blocks of images */
+		int64_t want = nncc_abi_conv_room(k->conv.c, k->conv.k, group, k->conv.oh, k->conv.ow, k->conv.kh,
+						  k->conv.kw, k->conv.sh, k->conv.sw, k->conv.dh, k->conv.dw);
 		int64_t nimg = nncc_abi_conv_images(k->conv.n, hw, ckk, k->conv.k / group);
 		if (nncc_abi_conv_blocks(k->conv.n, k->conv.kw, k->conv.ow, hw))
 			want = nncc_abi_wide_scratch(k->conv.n, k->conv.c, k->conv.k, group, k->conv.oh, k->conv.ow,
@@ -211,6 +214,9 @@ static void test_conv(void **state)
 	conv_case(S(1, 3, 5, 5), S(4, 3, 1, 1), false, NULL, NULL, NULL, 1, false);
 	conv_case(S(2, 4, 5, 5), S(4, 1, 2, 2), false, A(2, 2), A(1, 1, 1, 1), NULL, 4, true); /* depthwise */
 	conv_case(S(1, 2, 4, 4), S(2, 2, 1, 1), true, A(2, 2), NULL, NULL, 1, true);
+	/* a stem (7 x 7, stride 2, 3 channels): less than one image's col */
+	conv_case(S(2, 3, 64, 64), S(32, 3, 7, 7), true, A(2, 2), A(3, 3, 3, 3), NULL, 1, true);
+	assert_true(nncc_abi_conv_room(3, 32, 1, 32, 32, 7, 7, 2, 2, 1, 1) * 3 < 147 * 32 * 32);
 }
 
 /* A weight gradient as autodiff writes it (passes/grad_conv.c

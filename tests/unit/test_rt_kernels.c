@@ -410,6 +410,17 @@ test_conv2d(void **state)
 		{4, 6, 9, 9, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
 		{5, 8, 16, 16, 32, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
 		{1, 16, 8, 2, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+		/* a first layer whose col goes in bands, in the room of one
+		 * padded image and the packed weights (abi.h
+		 * nncc_abi_conv_room, less than a third of the col): a stem
+		 * of 7 x 7 at stride 2 across the lanes, 2 images one at a
+		 * time; 8 filters (too few for the lanes) on rows too wide to
+		 * go direct, by im2col in bands of 5 rows, one band's col
+		 * at a time on any thread count, and of 2 rows of 168, two
+		 * bands' cols at a time */
+		{2, 3, 64, 64, 32, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1},
+		{1, 3, 80, 80, 8, 7, 7, 1, 1, 3, 3, 3, 3, 1, 1, 1, 1},
+		{1, 3, 168, 168, 8, 7, 7, 1, 1, 3, 3, 3, 3, 1, 1, 1, 0},
 		/* LeNet's second weight gradient at batch 2 (a wide window over
 		 * few channels: a first layer's lanes), 6 images */
 		{6, 2, 14, 14, 16, 10, 10, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0},
@@ -509,6 +520,15 @@ test_conv2d(void **state)
 	assert_int_equal(nncc_abi_wino_wgrad_m(3, 29, 30), 4);
 	assert_int_equal(nncc_abi_wino_wgrad_rows(10, 28, 28), 8);
 	assert_false(nncc_abi_wino_wgrad_fused(10, 28, 28));
+	/* ResNet-18's stem (recomputed at the smallest --max-memory plans'
+	 * peak): its scratch under 1 MB, not one image's col (7.4 MB); the
+	 * rule's three cases above: their room less than a third of the col,
+	 * one band's col exactly, two and a bit */
+	assert_true(nncc_abi_conv_room(3, 64, 1, 112, 112, 7, 7, 2, 2, 1, 1) * 4 < (1 << 20));
+	assert_int_equal(nncc_abi_conv_band_rows(112, 112, 147), 3);
+	assert_true(nncc_abi_conv_room(3, 32, 1, 32, 32, 7, 7, 2, 2, 1, 1) * 3 < 147 * 32 * 32);
+	assert_int_equal(nncc_abi_conv_room(3, 8, 1, 80, 80, 7, 7, 1, 1, 1, 1), 5 * 80 * 147);
+	assert_int_equal(nncc_abi_conv_room(3, 8, 1, 168, 168, 7, 7, 1, 1, 1, 1) / (2 * 168 * 147), 2);
 	/* where the Winograd weight gradient runs, the scratch is its need,
 	 * not the dot products' (ResNet-18's first stage at batch 8: 1.6 MB,
 	 * not 13.5); the cases' calls without a context, which it declines,
@@ -537,7 +557,7 @@ test_conv2d(void **state)
 		float *y = rnd_array(ny, &seed), *want = rnd_array(ny, &seed);
 		int64_t nsc = nncc_abi_conv_blocks(N, KW, OW, OH * OW)
 				  ? nncc_abi_wide_scratch(N, C, K, G, OH, OW, KH, KW, c[13], c[14])
-				     : (C / G) * KH * KW * OH * OW; /* the code generator's rules */
+				  : nncc_abi_conv_room(C, K, G, OH, OW, KH, KW, c[7], c[8], c[13], c[14]); /* the code generator's rules */
 		int64_t nimg = nncc_abi_conv_images(N, OH * OW, (C / G) * KH * KW, K / G);
 		if (!nncc_abi_conv_blocks(N, KW, OW, OH * OW) && nimg > 1 &&
 		    nimg * OH * OW * ((C / G) * KH * KW + K / G) > nsc)
