@@ -399,7 +399,7 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	if (!fast && cx && cx->nthreads > 1 && N * v.K * v.hw * v.ckk < RT_CONV_PAR_MIN_MACS &&
 	    v.K * v.ckk < RT_CONV_PAR_MIN_WEIGHTS)
 		cx = one_thread(cx, &c1), threads = 1;
-	/* bands: of about BAND_FLOATS col floats when the col would not stay
+	/* bands: of about NNCC_ABI_BAND_FLOATS col floats when the col would not stay
 	 * in L2; else as many as threads when the col outweighs the weights
 	 * (each thread's GEMM reads all of them: for a small plane of many
 	 * filters, the threads rather split the copy by col rows and the

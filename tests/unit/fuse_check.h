@@ -1,4 +1,5 @@
-/* fuse_check.h — helpers shared by test_fuse.c and test_fuse_norm.c:
+/* fuse_check.h — helpers shared by test_fuse.c and test_fuse_norm.c (and
+ * the graph rewrites' tests, test_remat.c and test_sink.c):
  * build small graphs (inputs, random params, nodes), and run() one through
  * ps_fuse at a given level, cg_lower, cg_plan (checked by cg_plan_check)
  * and cg_interp, comparing with ir_eval to 1e-5 (random inputs from a
@@ -17,6 +18,36 @@
 #include "passes/passes.h"
 
 /* --- building graphs ---------------------------------------------------------- */
+
+/* The live node named name, or -1. */
+static inline int node_named(const Graph *g, const char *name)
+{
+	for (int i = 0; i < g->nnode; i++)
+		if (!g->node[i].dead && strcmp(g->node[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* Outputs of g (f32 inputs, at most 4) on fixed inputs sin(0.37 j + i),
+ * into out[] (caller frees): a graph before and after a rewrite
+ * (test_remat.c, test_sink.c). */
+static inline void eval_fixed(Graph *g, Tensor *out)
+{
+	Diag d;
+	diag_init(&d);
+	Tensor in[4];
+	for (int i = 0; i < g->ninput; i++) {
+		const Value *v = &g->val[g->input[i]];
+		int64_t n = ir_shape_numel(&v->shape);
+		in[i] = (Tensor){.dtype = DT_F32, .shape = v->shape, .data = malloc((size_t)n * 4 + 1)};
+		for (int64_t j = 0; j < n; j++)
+			((float *)in[i].data)[j] = (float)sin((double)j * 0.37 + i);
+	}
+	if (ir_eval(g, in, out, &d) < 0)
+		fail_msg("ir_eval: %s", d.msg);
+	for (int i = 0; i < g->ninput; i++)
+		ir_tensor_free(&in[i]);
+}
 
 static uint64_t rng = 7;
 

@@ -22,14 +22,6 @@
 
 #include "fuse_check.h"
 
-static int node_named(const Graph *g, const char *name)
-{
-	for (int i = 0; i < g->nnode; i++)
-		if (!g->node[i].dead && strcmp(g->node[i].name, name) == 0)
-			return i;
-	return -1;
-}
-
 static const RematCand *cand(const RematCand *c, int n, const char *value)
 {
 	for (int i = 0; i < n; i++)
@@ -38,29 +30,10 @@ static const RematCand *cand(const RematCand *c, int n, const char *value)
 	return NULL;
 }
 
-/* Outputs of g on fixed inputs, into out[] (caller frees). */
-static void eval(Graph *g, Tensor *out)
-{
-	Diag d;
-	diag_init(&d);
-	Tensor in[4];
-	for (int i = 0; i < g->ninput; i++) {
-		const Value *v = &g->val[g->input[i]];
-		int64_t n = ir_shape_numel(&v->shape);
-		in[i] = (Tensor){ .dtype = DT_F32, .shape = v->shape, .data = malloc((size_t)n * 4 + 1) };
-		for (int64_t j = 0; j < n; j++)
-			((float *)in[i].data)[j] = (float)sin((double)j * 0.37 + i);
-	}
-	if (ir_eval(g, in, out, &d) < 0)
-		fail_msg("ir_eval: %s", d.msg);
-	for (int i = 0; i < g->ninput; i++)
-		ir_tensor_free(&in[i]);
-}
-
 static void same_outputs(Graph *g, Tensor *before)
 {
 	Tensor after[4];
-	eval(g, after);
+	eval_fixed(g, after);
 	for (int o = 0; o < g->noutput; o++) {
 		int64_t n = ir_shape_numel(&before[o].shape);
 		assert_memory_equal(after[o].data, before[o].data, (size_t)n * 4);
@@ -72,7 +45,7 @@ static void same_outputs(Graph *g, Tensor *before)
 /* The outputs of g into before[], then value recomputed (ps_remat). */
 static void remat_value(Graph *g, const char *value, Tensor *before)
 {
-	eval(g, before);
+	eval_fixed(g, before);
 	Diag d;
 	diag_init(&d);
 	const char *v[] = {value};
@@ -134,7 +107,7 @@ static void test_clone_pointwise(void **state)
 	(void)state;
 	Graph *g = mlp_like(true);
 	Tensor before[4];
-	eval(g, before);
+	eval_fixed(g, before);
 	int vb = g->node[node_named(g, "fwd/tanh")].out[0];
 	const char *names[] = { g->val[vb].name };
 	Diag d;
@@ -160,7 +133,7 @@ static void test_clone_chain(void **state)
 	(void)state;
 	Graph *g = mlp_like(false);
 	Tensor before[4];
-	eval(g, before);
+	eval_fixed(g, before);
 	int vb = g->node[node_named(g, "fwd/tanh")].out[0];
 	const char *names[] = { g->val[vb].name };
 	Diag d;
@@ -180,7 +153,7 @@ static void test_several_and_errors(void **state)
 	(void)state;
 	Graph *g = mlp_like(true);
 	Tensor before[4];
-	eval(g, before);
+	eval_fixed(g, before);
 	int vb = g->node[node_named(g, "fwd/tanh")].out[0], vc = g->node[node_named(g, "fwd/mm2")].out[0];
 	const char *names[] = { g->val[vb].name, g->val[vc].name };
 	Diag d;
@@ -233,7 +206,7 @@ static void test_free_values(void **state)
 	(void)state;
 	Graph *g = bn_like(true);
 	Tensor before[4];
-	eval(g, before);
+	eval_fixed(g, before);
 	Diag d;
 	diag_init(&d);
 	assert_int_equal(ps_remat_free(g, &d), 2);
@@ -262,7 +235,7 @@ static void test_free_values(void **state)
 	ir_graph_free(g);
 
 	g = bn_like(false);
-	eval(g, before);
+	eval_fixed(g, before);
 	assert_int_equal(ps_remat_free(g, &d), 1);
 	assert_true(node_named(g, "remat/fwd/mul") < 0);
 	assert_int_equal(node_named(g, "remat/fwd/tanh"), node_named(g, "grad/1") - 1);
@@ -306,7 +279,7 @@ static void test_hoist(void **state)
 	(void)state;
 	Graph *g = hoist_like(true);
 	Tensor before[4];
-	eval(g, before);
+	eval_fixed(g, before);
 	Diag d;
 	diag_init(&d);
 	assert_int_equal(ps_remat_hoist(g), 1);
@@ -488,7 +461,7 @@ static void test_early_updates(void **state)
 	ir_add_output(g, u2);
 	infer(g);
 	Tensor before[4];
-	eval(g, before);
+	eval_fixed(g, before);
 	ps_remat_early_updates(g);
 	Diag d;
 	diag_init(&d);

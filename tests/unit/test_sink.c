@@ -20,44 +20,17 @@
 
 #include "fuse_check.h"
 
-static int node_named(const Graph *g, const char *name)
-{
-	for (int i = 0; i < g->nnode; i++)
-		if (!g->node[i].dead && strcmp(g->node[i].name, name) == 0)
-			return i;
-	return -1;
-}
-
-/* Outputs of g on fixed inputs, into out[] (caller frees). */
-static void eval(Graph *g, Tensor *out)
-{
-	Diag d;
-	diag_init(&d);
-	Tensor in[2];
-	for (int i = 0; i < g->ninput; i++) {
-		const Value *v = &g->val[g->input[i]];
-		int64_t n = ir_shape_numel(&v->shape);
-		in[i] = (Tensor){.dtype = DT_F32, .shape = v->shape, .data = malloc((size_t)n * 4 + 1)};
-		for (int64_t j = 0; j < n; j++)
-			((float *)in[i].data)[j] = (float)sin((double)j * 0.37 + i);
-	}
-	if (ir_eval(g, in, out, &d) < 0)
-		fail_msg("ir_eval: %s", d.msg);
-	for (int i = 0; i < g->ninput; i++)
-		ir_tensor_free(&in[i]);
-}
-
 /* ps_sink on g, which then verifies and gives the outputs it gave before. */
 static int sink_same(Graph *g)
 {
 	Tensor before[4], after[4];
-	eval(g, before);
+	eval_fixed(g, before);
 	int moved = ps_sink(g);
 	Diag d;
 	diag_init(&d);
 	if (ir_verify(g, &d) < 0)
 		fail_msg("%s", d.msg);
-	eval(g, after);
+	eval_fixed(g, after);
 	for (int o = 0; o < g->noutput; o++) {
 		int64_t n = ir_shape_numel(&before[o].shape);
 		assert_memory_equal(after[o].data, before[o].data, (size_t)n * 4);
