@@ -11,10 +11,11 @@ Run by `make bench` (bench/run.sh) after the inference benchmark. For each model
      `--report` gives the planned arena. For resnet18 a second artifact is
      compiled with `--max-memory` = half that arena (unless --no-budget); when
      no plan fits, a note says so and the smallest plan reached is timed, and
-     so is the plan at half of the arena without recomputation (the report's
-     "without recomputation", as --keep-activations plans: the baseline a
-     PyTorch user's hand checkpointing halves; the default's plan already
-     recomputes what costs nothing).
+     so is the plan at half of the unconstrained plan, the arena without
+     recomputation (the report's "without recomputation", as
+     --keep-activations plans: what the budget's search starts from, and
+     the baseline a PyTorch user's hand checkpointing halves; the default's
+     plan already recomputes what costs nothing).
   2. Each measurement is one fresh subprocess (this script with --worker) that
      loads the engine, fixes its thread count (nncc_session_set_threads /
      torch.set_num_threads, the same T), runs W warm-up steps and S timed
@@ -278,8 +279,8 @@ def main():
             if brc == 0:
                 variants.append(("nncc", bso, " --max-memory=%d (arena %s)" % (arena // 2, mib(barena))))
             else:
-                notes.append("resnet18 at --max-memory=%d (half of its %d-byte arena): %s"
-                             % (arena // 2, arena, berr.strip()))
+                notes.append("resnet18 at --max-memory=%d (half of the default plan's %d-byte arena, which "
+                             "already recomputes what costs nothing): %s" % (arena // 2, arena, berr.strip()))
                 least = re.search(r"smallest plan reached is (\d+)", berr)
                 if least:  # then the smallest plan the search reaches
                     b = int(least.group(1))
@@ -293,8 +294,8 @@ def main():
                     kso = os.path.join(d, model + "_train_halfkept.so")
                     krc, karena, _, kerr = compile_step(a.build, onnx, kso, k)
                     if krc == 0:
-                        variants.append(("nncc", kso, " --max-memory=%d (half of the %d-byte plan without "
-                                         "recomputation, arena %s)" % (k, int(kept.group(1)), mib(karena))))
+                        variants.append(("nncc", kso, " --max-memory=%d (half of the unconstrained plan: %d "
+                                         "bytes, no recomputation; arena %s)" % (k, int(kept.group(1)), mib(karena))))
                     else:
                         notes.append("resnet18 at --max-memory=%d (half of the plan without recomputation): %s"
                                      % (k, kerr.strip()))
