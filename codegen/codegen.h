@@ -197,6 +197,8 @@ typedef struct Kernel {
 		int wino_u;             /* the weight is not a constant: 1, scratch also holds its Winograd transform (nncc_abi_wino_uscratch); NNCC_ABI_WINO_FUSED, made panel by panel */
 		int swap;               /* 2-D, group 1: NNCC_CONV_SWAP_* (runtime/abi.h), how x, wt and y lie in
 					   their buffers (codegen/lower_swap.c); 0: as their shapes say */
+		int lean;               /* 2-D: the scratch by the lean rules (Graph.lean_scratch; the call's
+					   p[17] carries NNCC_CONV_LEAN) */
 		/* the general call (nncc_rt_convnd_f32), for 3-D windows and conv-transpose */
 		int nd;                 /* 1: general call, 3-D geometry (1-D/2-D: leading extents 1) */
 		int transpose;          /* nd only: conv-transpose, wt [C, K/G, kd, kh, kw], c/h/w input */

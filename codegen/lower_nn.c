@@ -225,12 +225,13 @@ int lw_conv(Lower *L, int node)
 		      win.dil[0] == 1 && win.dil[1] == 1 && win.pb[0] == 0 && win.pb[1] == 0 &&
 		      win.pe[0] == 0 && win.pe[1] == 0;
 	int scratch = -1, wino_u = 0;
+	bool lean = L->g->lean_scratch; /* --max-memory: the lean rules (runtime/abi.h NNCC_CONV_LEAN) */
 	if (!direct) {
 		int64_t ckk = lw_mul(L, lw_mul(L, c / group, win.kern[0]), win.kern[1]);
 		int64_t hw = lw_mul(L, oh, ow), sz = lw_mul(L, ckk, hw);
 		if (!L->ovf && nncc_abi_conv_blocks(x->d[0].n, win.kern[1], ow, hw)) { /* blocks of images */
-			sz = nncc_abi_wide_scratch(x->d[0].n, c, kout, group, oh, ow, win.kern[0], win.kern[1],
-						   win.dil[0], win.dil[1]);
+			sz = (lean ? nncc_abi_wide_scratch_lean : nncc_abi_wide_scratch)(
+			    x->d[0].n, c, kout, group, oh, ow, win.kern[0], win.kern[1], win.dil[0], win.dil[1]);
 		} else if (!L->ovf) { /* images side by side (nb > 1): their cols and the product */
 			int64_t nb = nncc_abi_conv_images(x->d[0].n, hw, ckk, kout / group);
 			sz = nncc_abi_conv_room(c, kout, group, oh, ow, win.kern[0], win.kern[1], win.str[0], win.str[1],
@@ -240,11 +241,14 @@ int lw_conv(Lower *L, int node)
 		}
 		if (!L->ovf && nncc_abi_wino(x->d[0].n, c, h, wd, kout, oh, ow, win.kern[0], win.kern[1],
 					     win.str[0], win.str[1], win.dil[0], win.dil[1], group)) {
+			if (lean) /* the im2col fallback one band at a time */
+				sz = nncc_abi_conv_band_rows_lean(oh, ow, ckk) * ow * ckk;
 			const Value *wv = lw_in(L, node, 1);
 			wino_u = wv->kind != VK_CONST || !wv->data || wv->state != 0; /* not in the weight cache */
 			if (wino_u && nncc_abi_wino_fuses(x->d[0].n, c, kout, oh, ow, win.dil[0]))
 				wino_u = NNCC_ABI_WINO_FUSED; /* called whole-batch (sched.c) */
-			int64_t wsz = nncc_abi_wino_scratch(x->d[0].n, c, kout, oh, ow, win.dil[0], wino_u);
+			int64_t wsz = (lean ? nncc_abi_wino_scratch_lean : nncc_abi_wino_scratch)(x->d[0].n, c, kout, oh, ow,
+												  win.dil[0], wino_u);
 			if (wino_u == 1)
 				wsz = lw_add(L, wsz, nncc_abi_wino_uscratch(c, kout, nncc_abi_wino_m(x->d[0].n, c, kout, oh, ow,
 													win.dil[0], 1)));
@@ -280,6 +284,7 @@ int lw_conv(Lower *L, int node)
 	k->conv.group = group;
 	k->conv.wino_u = wino_u;
 	k->conv.swap = L->swap ? L->swap[node] : 0;
+	k->conv.lean = lean;
 	return 0;
 }
 

@@ -193,6 +193,10 @@ typedef struct Graph {
 	int nsym, capsym; /* nsym counts sym[0] */
 	/* dynamic batch (passes/dynbatch.c, docs/dynamic-batch.md) */
 	int64_t batch_max; /* most rows one run takes (shapes are planned for it); 0: all shapes fixed */
+	/* codegen: convolutions' scratch by the lean rules (runtime/abi.h
+	 * NNCC_CONV_LEAN): set by --max-memory's search for a plan that does
+	 * not fit otherwise (tools/remat_fit.c) */
+	bool lean_scratch;
 	bool *batch;       /* batch_max > 0: per value (nval entries, arena), dim 0 is the batch */
 	/* hashes of every name a value was ever given (new values and
 	 * ir_rename_value; a superset of today's names): ir_find_value answers

@@ -158,6 +158,13 @@ void nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias,
  * right result: nncc_abi_conv_swaps says which a geometry's fast paths
  * take in place; others go through copies made by the call. */
 enum { NNCC_CONV_SWAP_X = 1, NNCC_CONV_SWAP_W = 2, NNCC_CONV_FLIP_W = 4, NNCC_CONV_SWAP_Y = 8 };
+/* p[17] may also carry NNCC_CONV_LEAN, no layout: the call's scratch is
+ * sized by the lean rules (nncc_abi_wino_scratch_lean,
+ * nncc_abi_wide_scratch_lean, nncc_abi_conv_room_lean), which a
+ * --max-memory plan that does not fit otherwise asks of every
+ * convolution: its Winograd paths, and their im2col fallback, then run in
+ * smaller parts, slower, to the same bits. */
+enum { NNCC_CONV_LEAN = 16 };
 
 /* Whether nncc_rt_conv2d_f32 runs a 2-D convolution of n images (window
  * width kw, output width ow, hw output positions per image) in blocks of
@@ -404,6 +411,30 @@ nncc_abi_wide_scratch(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, in
 	return need;
 }
 
+/* The lean rule (NNCC_CONV_LEAN) for such a convolution: where the
+ * Winograd weight gradient may run, the need of a part of
+ * NNCC_ABI_WGRAD_LEAN_PART images (the forward convolution's channels)
+ * by as many filters: the call goes part by part, each transforming
+ * its own operands (runtime/wino_wgrad.c; ResNet-18's last stage 4.7 MB
+ * -> 0.6, its third 9.4 -> 2.4, each output summed as in one call); and
+ * one channel's im2col for the calls it declines. Else as
+ * nncc_abi_wide_scratch. */
+enum { NNCC_ABI_WGRAD_LEAN_PART = 64 };
+static inline int64_t
+nncc_abi_wide_scratch_lean(int64_t n, int64_t c, int64_t k, int64_t g, int64_t oh, int64_t ow, int64_t kh,
+			   int64_t kw, int64_t dh, int64_t dw)
+{
+	int64_t hw = oh * ow, one = hw * ((c / g <= NNCC_ABI_LANES_MAX_C ? c / g : 1) * kh * kw + k / g);
+	int64_t pn = n < NNCC_ABI_WGRAD_LEAN_PART ? n : NNCC_ABI_WGRAD_LEAN_PART;
+	int64_t pk = k < NNCC_ABI_WGRAD_LEAN_PART ? k : NNCC_ABI_WGRAD_LEAN_PART;
+
+	if (nncc_abi_wino_wgrad(n, k, g, oh, ow, kh, kw, 1, 1, dh, dw)) {
+		int64_t wino = nncc_abi_wino_wgrad_scratch(pn, c, pk, kh, kw);
+		return wino > one ? wino : one;
+	}
+	return nncc_abi_wide_scratch(n, c, k, g, oh, ow, kh, kw, dh, dw);
+}
+
 /* Images per GEMM of a transposed convolution (nncc_rt_convnd_f32) of n
  * images of ivol input positions: enough for 512 GEMM columns; one for an
  * input of one position (a row vector times the weight). The code
@@ -573,6 +604,39 @@ nncc_abi_wino_scratch(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, i
 	if (wino_u == NNCC_ABI_WINO_FUSED)
 		return nx * ((blk + NNCC_ABI_WINO_FUSED_NR - 1) / NNCC_ABI_WINO_FUSED_NR * NNCC_ABI_WINO_FUSED_NR * c + 16);
 	return nx * ((blk + 96) * (c + k + 32) + 2 * 16 * NNCC_ABI_WINO_PAD_PARTS);
+}
+
+/* The lean rule (NNCC_CONV_LEAN) for such a convolution: not fused, its
+ * blocks go phase by phase on the threads with the micro-kernel tile
+ * NNCC_ABI_WINO_FUSED_MR x NNCC_ABI_WINO_FUSED_NR (whatever the tile,
+ * the same sums), so a block's transformed inputs and products are
+ * padded to that tile alone, not to any (ResNet-18's second stage, 28
+ * tiles a block: 1.2 MB, not 5.2); fused, as nncc_abi_wino_scratch. The
+ * weight's transform (nncc_abi_wino_uscratch) follows, as there. */
+static inline int64_t
+nncc_abi_wino_scratch_lean(int64_t n, int64_t c, int64_t k, int64_t oh, int64_t ow, int64_t d, int64_t wino_u)
+{
+	int64_t m = nncc_abi_wino_m(n, c, k, oh, ow, d, wino_u), nx = (m + 2) * (m + 2);
+	int64_t blk = nncc_abi_wino_block(n, c, k, oh, ow, d, wino_u);
+	int64_t tbp = (blk + NNCC_ABI_WINO_FUSED_NR - 1) / NNCC_ABI_WINO_FUSED_NR * NNCC_ABI_WINO_FUSED_NR;
+	int64_t kp = (k + NNCC_ABI_WINO_FUSED_MR - 1) / NNCC_ABI_WINO_FUSED_MR * NNCC_ABI_WINO_FUSED_MR;
+
+	if (wino_u == NNCC_ABI_WINO_FUSED)
+		return nncc_abi_wino_scratch(n, c, k, oh, ow, d, wino_u);
+	return nx * (tbp * (c + kp) + 2 * 16);
+}
+
+/* The lean rule for the im2col of a convolution Winograd may take (its
+ * fallback: no AVX-512, no context): image by image, in bands of as many
+ * output rows as NNCC_ABI_BAND_FLOATS col floats hold (one at least),
+ * one band at a time: the scratch one band's col (ResNet-18's first
+ * stage: 0.26 MB, not 7.2). Other convolutions: nncc_abi_conv_room. */
+static inline int64_t
+nncc_abi_conv_band_rows_lean(int64_t oh, int64_t ow, int64_t ckk)
+{
+	int64_t r = NNCC_ABI_BAND_FLOATS / (ckk * ow);
+
+	return r < 1 ? 1 : r < oh ? r : oh;
 }
 
 /* Floats a Winograd convolution whose weight is not a constant (training

@@ -41,7 +41,7 @@ static void
 direct(const float *x, const float *w, const float *bias, float *y, const int64_t *p)
 {
 	int64_t N = p[0], C = p[1], H = p[2], W = p[3], K = p[4], OH = p[5], OW = p[6], KH = p[7], KW = p[8];
-	int64_t swap = p[17], hw = H * W, kk = KH * KW;
+	int64_t swap = p[17] & ~NNCC_CONV_LEAN, hw = H * W, kk = KH * KW;
 
 	for (int64_t n = 0; n < N; n++)
 		for (int64_t k = 0; k < K; k++) {
@@ -71,14 +71,15 @@ rt_conv2d_swapped(const float *x, const float *w, const float *bias, float *y, f
 		  const nncc_abi_ctx *cx, const RtEpi *ep)
 {
 	int64_t N = p[0], C = p[1], K = p[4], OH = p[5], OW = p[6], KH = p[7], KW = p[8];
-	int64_t swap = p[17], hw = p[2] * p[3], kk = KH * KW, ohw = OH * OW;
+	int64_t swap = p[17] & ~NNCC_CONV_LEAN, hw = p[2] * p[3], kk = KH * KW, ohw = OH * OW;
 
 	/* an input gradient's weight, transposed and flipped: the Winograd
 	 * weight transform reads it so */
 	if (!(swap & (NNCC_CONV_SWAP_X | NNCC_CONV_SWAP_Y)) && rt_conv2d_winograd(x, w, bias, y, scratch, p, cx, ep))
 		return;
 	if (!(swap & NNCC_CONV_FLIP_W) && nncc_abi_conv_blocks(N, KW, OW, ohw)) {
-		int64_t room = nncc_abi_wide_scratch(N, C, K, 1, OH, OW, KH, KW, p[13], p[14]);
+		int64_t room = (p[17] & NNCC_CONV_LEAN ? nncc_abi_wide_scratch_lean : nncc_abi_wide_scratch)(
+		    N, C, K, 1, OH, OW, KH, KW, p[13], p[14]);
 		if (rt_conv2d_wino_wgrad(x, w, bias, y, scratch, room, p, cx) ||
 		    rt_conv2d_wide_flat(x, w, bias, y, scratch, room, p, cx)) {
 			rt_epi_rows(ep, y, ohw, N * K, ohw); /* elementwise: y's layout is res's */
@@ -100,7 +101,7 @@ rt_conv2d_swapped(const float *x, const float *w, const float *bias, float *y, f
 	} else {
 		int64_t q[18];
 		memcpy(q, p, sizeof q);
-		q[17] = 0;
+		q[17] = p[17] & NNCC_CONV_LEAN; /* the same scratch */
 		if (xs)
 			swap_planes(xs, x, N, C, hw);
 		if (ws) {

@@ -287,7 +287,7 @@ rt_conv2d_wide_flat(const float *x, const float *w, const float *bias, float *y,
 	f.rows = KW % 16 == 0;
 	f.L = f.rows ? KH * KW : (KH * f.Wq + 15) / 16 * 16;
 	f.nx = N * C;
-	int64_t swap = p[17], xhw = H * W, khw = KH * KW;
+	int64_t swap = p[17] & ~NNCC_CONV_LEAN, xhw = H * W, khw = KH * KW;
 	f.xn = swap & NNCC_CONV_SWAP_X ? xhw : C * xhw, f.xc = swap & NNCC_CONV_SWAP_X ? N * xhw : xhw;
 	f.wk = swap & NNCC_CONV_SWAP_W ? khw : C * khw, f.wc = swap & NNCC_CONV_SWAP_W ? K * khw : khw;
 	f.yn = swap & NNCC_CONV_SWAP_Y ? hw : K * hw, f.yk = swap & NNCC_CONV_SWAP_Y ? N * hw : hw;

@@ -363,7 +363,7 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 		rt_epi_rows(&ep, y, v.hw, N * v.K, v.hw);
 		return;
 	}
-	if (p[17] && v.G == 1) { /* operands transposed or flipped in their buffers (conv_swap.c;
+	if ((p[17] & ~NNCC_CONV_LEAN) && v.G == 1) { /* operands transposed or flipped in their buffers (conv_swap.c;
 				    the flags are defined for one group, the code generator sets none else) */
 		rt_conv2d_swapped(x, w, bias, y, scratch, p, cx, &ep);
 		return;
@@ -385,7 +385,8 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	/* a window wider than the output: several images per GEMM, col
 	 * transposed (rows of windows) */
 	if (!fast && nncc_abi_conv_blocks(N, v.KW, v.OW, v.hw)) {
-		int64_t wroom = nncc_abi_wide_scratch(N, v.C, v.K, v.G, v.OH, v.OW, v.KH, v.KW, v.DH, v.DW);
+		int64_t wroom = (p[17] & NNCC_CONV_LEAN ? nncc_abi_wide_scratch_lean : nncc_abi_wide_scratch)(
+		    N, v.C, v.K, v.G, v.OH, v.OW, v.KH, v.KW, v.DH, v.DW);
 		if (!rt_conv2d_wino_wgrad(x, w, bias, y, scratch, wroom, p, cx) &&
 		    !rt_conv2d_wide_flat(x, w, bias, y, scratch, wroom, p, cx) &&
 		    (v.KW <= v.OW || !rt_conv2d_wide_direct(x, w, bias, y, p, cx)))
@@ -405,6 +406,11 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	 * filters, the threads rather split the copy by col rows and the
 	 * GEMM by filters); else one, the whole plane */
 	int64_t rows = nncc_abi_conv_band_rows(v.OH, v.OW, v.ckk);
+	/* a lean scratch where Winograd might have run: one band's col */
+	int lean = (p[17] & NNCC_CONV_LEAN) &&
+		   nncc_abi_wino(N, v.C, v.H, v.W, v.K, v.OH, v.OW, v.KH, v.KW, v.SH, v.SW, v.DH, v.DW, v.G);
+	if (lean)
+		rows = nncc_abi_conv_band_rows_lean(v.OH, v.OW, v.ckk), room = rows * v.OW * v.ckk;
 	if (!rows && threads > 1 && v.hw >= v.kg) {
 		/* unless a band's GEMM would take the dot-product path (every
 		 * band at most RT_GEMM_DOTS_MAX_N columns) where the whole
@@ -416,7 +422,7 @@ nncc_rt_conv2d_f32(const float *x, const float *w, const float *bias, float *y,
 	} else if (!rows) {
 		rows = v.OH;
 	}
-	int64_t nimg = fast ? 1 : nncc_abi_conv_images(N, v.hw, v.ckk, v.kg);
+	int64_t nimg = fast || lean ? 1 : nncc_abi_conv_images(N, v.hw, v.ckk, v.kg);
 	if (nimg > 1) {
 		batch_conv(&v, cx, N, nimg, x, w, bias, y, threads, &ep);
 		return;

@@ -543,6 +543,47 @@ phase(const nncc_abi_ctx *cx, void (*rows)(const WW *, int64_t, int64_t), const 
 		rows(s, 0, n);
 }
 
+/* The weight gradient for the images [n0, n0 + s.N) and filters [k0, k0
+ * + s.K) of the call (s: its geometry and strides, N and K those of the
+ * part), in scratch. */
+static void
+wgrad_part(WW s, int64_t n0, int64_t k0, float *scratch, const nncc_abi_ctx *cx)
+{
+	int64_t rows = nncc_abi_wino_wgrad_rows(s.C, s.KH, s.KW);
+
+	s.x += n0 * s.xn, s.w += k0 * s.wk, s.y += n0 * s.yn + k0 * s.yk;
+	if (s.bias)
+		s.bias += k0;
+	s.n16 = (s.N + 15) / 16 * 16;
+	s.mm = scratch;
+	s.v = s.mm + (nncc_abi_wino_wgrad_fused(s.C, s.KH, s.KW) ? 0 : s.nx * s.N * s.K);
+	s.vs = s.n16 * s.ld + 16, s.us = s.ld * s.K + 16;
+	s.u = s.v + s.nx * s.vs;
+	if (nncc_abi_wino_wgrad_fused(s.C, s.KH, s.KW)) { /* the scratch holds no M */
+		s.lo = 0, s.hi = s.C * s.th, s.tb = s.hi * s.tw, s.acc = 0, s.gs = cx->gemm_scratch;
+		phase(cx, s.m == 4 ? v_groups4 : v_groups, &s, s.n16 / 16);
+		phase(cx, s.m == 4 ? u_groups4 : u_groups, &s, (s.K + 15) / 16);
+		if (s.nchunk > 1)
+			cx->parallel_for(cx->pool, fused_units_chunk, &s, s.nchunk);
+		else
+			fused_units_chunk(&s, 0);
+		return;
+	}
+	for (int64_t lo = 0; lo < s.C * s.th; lo += rows) {
+		s.lo = lo, s.hi = lo + rows < s.C * s.th ? lo + rows : s.C * s.th;
+		s.tb = (s.hi - s.lo) * s.tw, s.acc = lo > 0;
+		phase(cx, s.m == 4 ? v_groups4 : v_groups, &s, s.n16 / 16);
+		phase(cx, s.m == 4 ? u_groups4 : u_groups, &s, (s.K + 15) / 16);
+		phase(cx, mul_rows, &s, s.nx * (s.n16 / WW_MR)); /* M[xi] (N x K) += V[xi] U^T[xi] */
+	}
+	phase(cx, y_rows, &s, s.N);
+}
+
+/* Where room holds less than the whole call needs (a lean scratch,
+ * abi.h nncc_abi_wide_scratch_lean), it goes in parts of
+ * NNCC_ABI_WGRAD_LEAN_PART images by as many filters, each part
+ * transforming its own operands: every output is summed as in one call,
+ * over the same tiles in the same order. */
 int
 rt_conv2d_wino_wgrad(const float *x, const float *w, const float *bias, float *y, float *scratch, int64_t room,
 		     const int64_t *p, const nncc_abi_ctx *cx)
@@ -550,46 +591,34 @@ rt_conv2d_wino_wgrad(const float *x, const float *w, const float *bias, float *y
 	int64_t N = p[0], C = p[1], H = p[2], W = p[3], K = p[4], OH = p[5], OW = p[6], KH = p[7], KW = p[8];
 	WW s = {.x = x, .w = w, .y = y, .bias = bias, .N = N, .C = C, .H = H, .W = W, .K = K, .KH = KH,
 		.KW = KW, .PH = p[11], .PW = p[12]};
+	int64_t pn = N, pk = K;
 
+	if (nncc_abi_wino_wgrad_scratch(N, C, K, KH, KW) > room) {
+		pn = N < NNCC_ABI_WGRAD_LEAN_PART ? N : NNCC_ABI_WGRAD_LEAN_PART;
+		pk = K < NNCC_ABI_WGRAD_LEAN_PART ? K : NNCC_ABI_WGRAD_LEAN_PART;
+	}
 	if (!scratch || p[11] < 0 || p[12] < 0 ||
 	    !nncc_abi_wino_wgrad(N, K, p[15], OH, OW, KH, KW, p[9], p[10], p[13], p[14]) ||
-	    nncc_abi_wino_wgrad_scratch(N, C, K, KH, KW) > room || !cx)
+	    nncc_abi_wino_wgrad_scratch(pn, C, pk, KH, KW) > room || !cx)
 		return 0;
 	if (!rt_gemm_tile_of(WW_MR, WW_NR, &s.tile))
 		return 0;
+	if (nncc_abi_wino_wgrad_fused(C, KH, KW) && !cx->gemm_scratch)
+		return 0;
 	s.m = nncc_abi_wino_wgrad_m(C, KH, KW), s.nx = (s.m + 2) * (s.m + 2);
 	s.th = (KH + s.m - 1) / s.m, s.tw = (KW + s.m - 1) / s.m;
-	int64_t rows = nncc_abi_wino_wgrad_rows(C, KH, KW);
-	s.ld = rows * s.tw;
-	s.n16 = (N + 15) / 16 * 16;
-	int64_t sw = p[17], hw = H * W, kk = KH * KW;
+	s.ld = nncc_abi_wino_wgrad_rows(C, KH, KW) * s.tw;
+	int64_t sw = p[17] & ~NNCC_CONV_LEAN, hw = H * W, kk = KH * KW;
 	s.xn = sw & NNCC_CONV_SWAP_X ? hw : C * hw, s.xc = sw & NNCC_CONV_SWAP_X ? N * hw : hw;
 	s.wk = sw & NNCC_CONV_SWAP_W ? kk : C * kk, s.wc = sw & NNCC_CONV_SWAP_W ? K * kk : kk;
 	s.yn = sw & NNCC_CONV_SWAP_Y ? 9 : K * 9, s.yk = sw & NNCC_CONV_SWAP_Y ? N * 9 : 9;
-	s.mm = scratch;
-	s.v = s.mm + (nncc_abi_wino_wgrad_fused(C, KH, KW) ? 0 : s.nx * N * K);
-	s.vs = s.n16 * s.ld + 16, s.us = s.ld * K + 16;
-	s.u = s.v + s.nx * s.vs;
-	s.nchunk = cx && cx->parallel_for && cx->nthreads > 1 ? cx->nthreads : 1;
-	if (nncc_abi_wino_wgrad_fused(C, KH, KW)) { /* the scratch holds no M */
-		if (!cx->gemm_scratch)
-			return 0;
-		s.lo = 0, s.hi = C * s.th, s.tb = s.hi * s.tw, s.acc = 0, s.gs = cx->gemm_scratch;
-		phase(cx, s.m == 4 ? v_groups4 : v_groups, &s, s.n16 / 16);
-		phase(cx, s.m == 4 ? u_groups4 : u_groups, &s, (K + 15) / 16);
-		if (s.nchunk > 1)
-			cx->parallel_for(cx->pool, fused_units_chunk, &s, s.nchunk);
-		else
-			fused_units_chunk(&s, 0);
-		return 1;
-	}
-	for (int64_t lo = 0; lo < C * s.th; lo += rows) {
-		s.lo = lo, s.hi = lo + rows < C * s.th ? lo + rows : C * s.th;
-		s.tb = (s.hi - s.lo) * s.tw, s.acc = lo > 0;
-		phase(cx, s.m == 4 ? v_groups4 : v_groups, &s, s.n16 / 16);
-		phase(cx, s.m == 4 ? u_groups4 : u_groups, &s, (K + 15) / 16);
-		phase(cx, mul_rows, &s, s.nx * (s.n16 / WW_MR)); /* M[xi] (N x K) += V[xi] U^T[xi] */
-	}
-	phase(cx, y_rows, &s, N);
+	s.nchunk = cx->parallel_for && cx->nthreads > 1 ? cx->nthreads : 1;
+	for (int64_t n0 = 0; n0 < N; n0 += pn)
+		for (int64_t k0 = 0; k0 < K; k0 += pk) {
+			WW part = s;
+			part.N = N - n0 < pn ? N - n0 : pn;
+			part.K = K - k0 < pk ? K - k0 : pk;
+			wgrad_part(part, n0, k0, scratch, cx);
+		}
 	return 1;
 }

@@ -612,7 +612,8 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 
 	/* a weight that lies transposed or flipped (p[17]) is transformed on
 	 * every call, never cached (the cache knows a weight by its address) */
-	d.swap = (int)p[17];
+	int lean = (p[17] & NNCC_CONV_LEAN) != 0; /* the scratch by the lean rule */
+	d.swap = (int)(p[17] & ~NNCC_CONV_LEAN);
 	if (!cx || (!cx->wcache && !d.swap) || !scratch || (d.swap & ~(NNCC_CONV_SWAP_W | NNCC_CONV_FLIP_W)) ||
 	    (d.swap && !p[16]) ||
 	    !nncc_abi_wino(N, d.C, d.H, d.W, d.K, d.OH, d.OW, p[7], p[8], p[9], p[10], p[13], p[14],
@@ -628,8 +629,10 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 	 * through all three phases, in blocks of as many tiles as its share
 	 * of the scratch holds and with the GEMM tile for that width; unless
 	 * that pads the GEMMs to whole tiles much more than blocks of blk do:
-	 * then threads on each phase of each block. The micro-kernels all sum
-	 * in the same order, so the tile does not change the result. */
+	 * then threads on each phase of each block; and so, with the fused
+	 * calls' tile, in a lean scratch (NNCC_CONV_LEAN, abi.h
+	 * nncc_abi_wino_scratch_lean). The micro-kernels all sum in the same
+	 * order, so the tile does not change the result. */
 	int64_t threads = cx->parallel_for ? cx->nthreads : 1, width = 0;
 	int mode = 0; /* 0: phases, 1: tile ranges, 2: filter ranges */
 	RtTile rt;
@@ -657,7 +660,10 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 		run_phase(cx, fused_chunk, &d, threads);
 		return 1;
 	}
-	if (threads > 1 && d.K > d.total) {
+	if (lean) { /* phases, the tile the lean rule pads to */
+		if (!rt_gemm_tile_of(NNCC_ABI_WINO_FUSED_MR, NNCC_ABI_WINO_FUSED_NR, &d.tile))
+			return 0;
+	} else if (threads > 1 && d.K > d.total) {
 		int64_t kp = (d.K + d.tile.mr - 1) / d.tile.mr * d.tile.mr, nr = d.tile.nr;
 		int64_t fit = (blk + 96) * (d.C + d.K + 32) / (threads * d.C + kp) / nr * nr;
 		width = (blk + nr - 1) / nr * nr;
@@ -696,7 +702,8 @@ rt_conv2d_winograd(const float *x, const float *w, const float *bias, float *y, 
 		       (uint64_t)d.K;
 	float *u = d.swap ? NULL : cx->wcache(cx->wcache_owner, w, tag, d.nx * d.kp * d.C * (int64_t)sizeof(float), &fresh);
 	if (!u && p[16]) { /* not a constant: transformed into the scratch */
-		u = scratch + nncc_abi_wino_scratch(N, d.C, d.K, d.OH, d.OW, d.D, p[16]);
+		u = scratch + (lean ? nncc_abi_wino_scratch_lean : nncc_abi_wino_scratch)(N, d.C, d.K, d.OH, d.OW, d.D,
+											p[16]);
 		fresh = p[16] == 1; /* 2: the previous call, the same weight's image before, left it there */
 	}
 	if (!u)

@@ -102,6 +102,7 @@ typedef struct RematLog {
 	int nchosen;               /* entries of chosen */
 	int ncheap;                /* the first ncheap: the default's pointwise values */
 	Graph *names;              /* the graph owning the names (freed with the log) */
+	bool lean;                 /* the chosen plan's convolutions' scratch by the lean rules */
 } RematLog;
 /* *g, a training step already through the pipeline: recompute the cheap
  * pointwise values (unless a->keep_acts), then forward values until its

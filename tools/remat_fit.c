@@ -9,7 +9,9 @@
  * outputs its convolutions' weight gradients read), against the bytes it
  * frees for the whole forward pass. --max-memory=B then goes on, every
  * candidate tried one by one (cheap classes and large values first), until
- * the plan fits B. */
+ * the plan fits B; where none fits, the chosen values again with every
+ * convolution's scratch by the lean rules (runtime/abi.h NNCC_CONV_LEAN),
+ * and the other candidates once more. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +37,8 @@ static int cmp_cand(const void *pa, const void *pb)
 /* Compiles model with the training options t and the recomputed values
  * names[0..n-1], plans it and gives the plan's numbers (and the graph when
  * gout is set); 0, or -1 when this choice does not compile. */
-static int remat_trial(const DrvArgs *a, const Options *o, const char *const *names, int n, PlanStats *st,
-		       Graph **gout, Diag *d)
+static int remat_trial(const DrvArgs *a, const Options *o, const char *const *names, int n, bool lean,
+		       PlanStats *st, Graph **gout, Diag *d)
 {
 	Options o2 = *o;
 	TrainOptions t2 = *o->train;
@@ -47,6 +49,7 @@ static int remat_trial(const DrvArgs *a, const Options *o, const char *const *na
 	Graph *g = drv_load(a->model, &a->cs, a->train, d);
 	if (!g)
 		return -1;
+	g->lean_scratch = lean;
 	KernelList kl;
 	int rc = -1;
 	if ((!a->weights || drv_load_weights(g, a->weights, d) == 0) && ps_pipeline(g, &o2, d) == 0 &&
@@ -107,7 +110,8 @@ static int cmp_bytes(const void *pa, const void *pb)
  * not chosen yet is tried and kept when worth() it, until a budget's plan
  * fits; pass 0 takes only the default's pointwise values. */
 static void sweep(const DrvArgs *a, const Options *o, const RematCand *cand, int n, bool *tried, int pass,
-		  int64_t budget, const char **chosen, int *nchosen, PlanStats *cur, Graph **best, Graph *keep)
+		  int64_t budget, bool lean, const char **chosen, int *nchosen, PlanStats *cur, Graph **best,
+		  Graph *keep)
 {
 	PlanStats st;
 	Graph *t = NULL;
@@ -119,7 +123,7 @@ static void sweep(const DrvArgs *a, const Options *o, const RematCand *cand, int
 			break;
 		diag_init(&td);
 		chosen[*nchosen] = cand[i].value;
-		if (remat_trial(a, o, chosen, *nchosen + 1, &st, &t, &td) < 0) {
+		if (remat_trial(a, o, chosen, *nchosen + 1, lean, &st, &t, &td) < 0) {
 			tried[i] = true; /* e.g. its backward readers already read a recomputed copy */
 			continue;
 		}
@@ -167,13 +171,13 @@ int drv_fit_budget(const DrvArgs *a, const Options *o, Graph **g, RematLog *log,
 	bool *tried = xcalloc((size_t)log->ncand + 1, sizeof *tried);
 	Graph *best = NULL;
 	if (cheap)
-		sweep(a, o, log->cand, log->ncand, tried, 0, log->budget, log->chosen, &log->nchosen, &log->after,
-		      &best, NULL);
+		sweep(a, o, log->cand, log->ncand, tried, 0, log->budget, false, log->chosen, &log->nchosen,
+		      &log->after, &best, NULL);
 	log->ncheap = log->nchosen;
 	PlanStats dflt = log->after;
 	Graph *dbest = best; /* the default's plan, where the second sweep starts */
-	sweep(a, o, log->cand, log->ncand, tried, 1, log->budget, log->chosen, &log->nchosen, &log->after, &best,
-	      dbest);
+	sweep(a, o, log->cand, log->ncand, tried, 1, log->budget, false, log->chosen, &log->nchosen, &log->after,
+	      &best, dbest);
 	if (log->budget > 0 && log->after.arena > log->budget) {
 		RematCand *c2 = xmalloc(((size_t)log->ncand + 1) * sizeof *c2);
 		const char **ch2 = xmalloc(((size_t)log->ncand + 1) * sizeof *ch2);
@@ -190,7 +194,7 @@ int drv_fit_budget(const DrvArgs *a, const Options *o, Graph **g, RematLog *log,
 		memset(tried, 0, ((size_t)log->ncand + 1) * sizeof *tried);
 		PlanStats st2 = dflt;
 		Graph *best2 = dbest;
-		sweep(a, o, c2, k, tried, 1, log->budget, ch2, &n2, &st2, &best2, dbest);
+		sweep(a, o, c2, k, tried, 1, log->budget, false, ch2, &n2, &st2, &best2, dbest);
 		if (smaller(&st2, &log->after)) {
 			memcpy(log->chosen, ch2, (size_t)n2 * sizeof *ch2);
 			log->nchosen = n2;
@@ -204,6 +208,27 @@ int drv_fit_budget(const DrvArgs *a, const Options *o, Graph **g, RematLog *log,
 		free(c2);
 		free(ch2);
 	}
+	if (log->budget > 0 && log->after.arena > log->budget) {
+		/* the lean rules: the same choices, then every other candidate again */
+		PlanStats st;
+		Graph *t = NULL;
+		Diag td;
+		diag_init(&td);
+		if (remat_trial(a, o, log->chosen, log->nchosen, true, &st, &t, &td) == 0 && smaller(&st, &log->after)) {
+			if (best && best != dbest)
+				ir_graph_free(best);
+			best = t, log->after = st, log->lean = true;
+			for (int i = 0; i < log->ncand; i++) {
+				tried[i] = false;
+				for (int j = 0; j < log->nchosen; j++)
+					tried[i] |= log->chosen[j] == log->cand[i].value;
+			}
+			sweep(a, o, log->cand, log->ncand, tried, 1, log->budget, true, log->chosen, &log->nchosen,
+			      &log->after, &best, dbest);
+		} else if (t) {
+			ir_graph_free(t);
+		}
+	}
 	if (dbest && dbest != best)
 		ir_graph_free(dbest);
 	free(tried);
@@ -212,9 +237,10 @@ int drv_fit_budget(const DrvArgs *a, const Options *o, Graph **g, RematLog *log,
 			ir_graph_free(best);
 		return diag(d, "--max-memory=%" PRId64 ": cannot fit the training step: the smallest plan "
 			    "reached is %" PRId64 " arena bytes (lower bound %" PRId64 ") with %d of %d "
-			    "candidate forward values recomputed; without recomputation %" PRId64 " bytes "
+			    "candidate forward values recomputed%s; without recomputation %" PRId64 " bytes "
 			    "(lower bound %" PRId64 ")", log->budget, log->after.arena,
-			    log->after.lower_bound, log->nchosen, log->ncand, log->before.arena,
+			    log->after.lower_bound, log->nchosen, log->ncand,
+			    log->lean ? " and the convolutions' lean scratch" : "", log->before.arena,
 			    log->before.lower_bound);
 	}
 	if (best)
@@ -233,6 +259,8 @@ void drv_remat_report(const RematLog *log, FILE *f)
 		"pass (%d pointwise by default%s)\n", log->before.arena, log->before.lower_bound,
 		log->after.arena, log->after.lower_bound, log->nchosen, log->ncheap,
 		log->ncheap ? "; --keep-activations keeps them" : "");
+	if (log->lean)
+		fprintf(f, "  the convolutions' scratch by the lean rules (their Winograd paths in parts)\n");
 	static const char *const kind[] = {"pointwise", "other ops", "conv/matmul"};
 	for (int i = 0; i < log->nchosen; i++)
 		for (int j = 0; j < log->ncand; j++)

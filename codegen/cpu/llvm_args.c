@@ -283,7 +283,12 @@ static int check_conv(Cg *cg, const Kernel *k, Diag *d)
 	 * rule gives, which may hold one channel's (abi.h) */
 	int64_t col = prod(2, (int64_t[]){ckk, hw});
 	if (col >= 0 && nncc_abi_conv_blocks(n, kw, ow, hw))
-		col = nncc_abi_wide_scratch(n, c, kk, g, oh, ow, kh, kw, k->conv.dh, k->conv.dw);
+		col = (k->conv.lean ? nncc_abi_wide_scratch_lean : nncc_abi_wide_scratch)(n, c, kk, g, oh, ow, kh, kw,
+											 k->conv.dh, k->conv.dw);
+	else if (col >= 0 && k->conv.lean &&
+		 nncc_abi_wino(n, c, k->conv.h, k->conv.w, kk, oh, ow, kh, kw, k->conv.sh, k->conv.sw, k->conv.dh,
+			       k->conv.dw, g)) /* its im2col fallback one band at a time */
+		col = nncc_abi_conv_band_rows_lean(oh, ow, ckk) * ow * ckk;
 	else if (col >= 0)
 		col = nncc_abi_conv_room(c, kk, g, oh, ow, kh, kw, k->conv.sh, k->conv.sw, k->conv.dh, k->conv.dw);
 	if (check_floats(cg, k, k->conv.x, prod(4, (int64_t[]){n, c, k->conv.h, k->conv.w}), "input", d) ||

@@ -32,6 +32,7 @@
  * the call on one image, then the epilogue on that image while it is still
  * in cache. */
 #include "cpu.h"
+#include "../../runtime/abi.h"
 
 #include <llvm-c/DebugInfo.h>
 #include <stdio.h>
@@ -485,7 +486,7 @@ static void conv_call(Kc *c, LLVMValueRef img, const CpuEpi *epi)
 	int64_t p[18] = {
 	    img ? 1 : k->conv.n, k->conv.c, k->conv.h, k->conv.w, k->conv.k, k->conv.oh, k->conv.ow, k->conv.kh,
 	    k->conv.kw, k->conv.sh, k->conv.sw, k->conv.ph, k->conv.pw, k->conv.dh, k->conv.dw, k->conv.group,
-	    k->conv.wino_u, k->conv.swap,
+	    k->conv.wino_u, k->conv.swap | (k->conv.lean ? NNCC_CONV_LEAN : 0),
 	};
 	int64_t q[23] = { /* conv.nd: nncc_rt_convnd_f32's geometry */
 	    k->conv.transpose, img ? 1 : k->conv.n, k->conv.c, k->conv.d, k->conv.h, k->conv.w, k->conv.k,

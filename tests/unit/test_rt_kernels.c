@@ -272,6 +272,47 @@ check_swaps(const float *x, const float *w, const float *bias, float *scratch, c
  * maximum(-0) and minimum(0.5), maximum(+0) then minimum(-0); and two
  * without the canonical form (ReLU then the add, a minimum then a
  * maximum), which take a pass after the convolution. */
+/* The lean rules (NNCC_CONV_LEAN): in a scratch of exactly the code
+ * generator's lean size (codegen/lower_nn.c), the same bits as y (the
+ * call on ctx): Winograd weight gradients in parts, Winograd convolutions
+ * with one tile; and without a context (Winograd declines) the im2col
+ * fallback one band at a time, close to the sum. ASan catches a call
+ * past the scratch. */
+static void
+check_lean(const float *x, const float *w, const float *bias, const float *y, const int64_t *p, int64_t ny,
+	   const nncc_abi_ctx *ctx, size_t t, uint32_t *seed)
+{
+	int64_t N = p[0], C = p[1], K = p[4], OH = p[5], OW = p[6], KH = p[7], KW = p[8], G = p[15];
+	int64_t ckk = C / G * KH * KW, hw = OH * OW, n;
+	char what[64];
+
+	if (KH == 1 && KW == 1 && p[9] == 1 && p[10] == 1 && p[11] == 0 && p[12] == 0 && OH == p[2] && OW == p[3])
+		return; /* no scratch */
+	if (nncc_abi_conv_blocks(N, KW, OW, hw)) {
+		n = nncc_abi_wide_scratch_lean(N, C, K, G, OH, OW, KH, KW, p[13], p[14]);
+	} else {
+		int64_t nb = nncc_abi_conv_images(N, hw, ckk, K / G), b = nb > 1 ? nb * hw * (ckk + K / G) : 0;
+		n = nncc_abi_conv_room(C, K, G, OH, OW, KH, KW, p[9], p[10], p[13], p[14]);
+		n = b > n ? b : n;
+		if (nncc_abi_wino(N, C, p[2], p[3], K, OH, OW, KH, KW, p[9], p[10], p[13], p[14], G)) {
+			int64_t wl = nncc_abi_wino_scratch_lean(N, C, K, OH, OW, p[13], 0);
+			n = nncc_abi_conv_band_rows_lean(OH, OW, ckk) * OW * ckk;
+			n = wl > n ? wl : n;
+		}
+	}
+	int64_t q[18];
+	memcpy(q, p, sizeof q);
+	q[17] |= NNCC_CONV_LEAN;
+	float *sl = rnd_array(n, seed), *yl = rnd_array(ny, seed), *want = rnd_array(ny, seed);
+	snprintf(what, sizeof what, "conv case %zu (lean)", t);
+	nncc_rt_conv2d_f32(x, w, bias, yl, sl, q, ctx, NULL, NULL);
+	assert_memory_equal(yl, y, (size_t)ny * sizeof *y);
+	naive_conv(x, w, bias, want, p);
+	nncc_rt_conv2d_f32(x, w, bias, yl, sl, q, NULL, NULL, NULL);
+	assert_close(yl, want, ny, what);
+	free(sl), free(yl), free(want);
+}
+
 static void
 check_epilogues(const float *x, const float *w, const float *bias, float *scratch, int64_t nsc,
 		const int64_t *p, int64_t ny, nncc_abi_ctx *ctx, nncc_abi_ctx *ctx1, size_t t, uint32_t *seed)
@@ -410,6 +451,10 @@ test_conv2d(void **state)
 		{4, 6, 9, 9, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
 		{5, 8, 16, 16, 32, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},
 		{1, 16, 8, 2, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+		/* a 3x3 Winograd takes, whose im2col fallback (no context)
+		 * puts its 2 images side by side (a small plane of a large
+		 * weight), but one band at a time under the lean rules */
+		{2, 512, 7, 7, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
 		/* a first layer whose col goes in bands, in the room of one
 		 * padded image and the packed weights (abi.h
 		 * nncc_abi_conv_room, less than a third of the col): a stem
@@ -596,6 +641,7 @@ test_conv2d(void **state)
 			naive_conv(x, w, bias, want, p);
 			assert_close(y, want, ny, what);
 		}
+		check_lean(x, w, bias, y, p, ny, &ctx, t, &seed);
 		check_epilogues(x, w, bias, scratch, nsc, p, ny, &ctx, &ctx1, t, &seed);
 		check_swaps(x, w, bias, scratch, p, ny, &ctx, t);
 		cache_drop(&cache, w);
