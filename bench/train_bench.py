@@ -10,12 +10,11 @@ Run by `make bench` (bench/run.sh) after the inference benchmark. For each model
      (`--train --loss=cross_entropy --optimizer=sgd:lr=0.01,momentum=0.9`);
      `--report` gives the planned arena. For resnet18 a second artifact is
      compiled with `--max-memory` = half that arena (unless --no-budget); when
-     no plan fits, a note says so and the smallest plan reached is timed, and
-     so is the plan at half of the unconstrained plan, the arena without
-     recomputation (the report's "without recomputation", as
-     --keep-activations plans: what the budget's search starts from, and
-     the baseline a PyTorch user's hand checkpointing halves; the default's
-     plan already recomputes what costs nothing).
+     no plan fits, a note says so and the smallest plan reached is timed; and
+     so is the plan at half of the arena without recomputation (the report's
+     "without recomputation", as --keep-activations plans: what the budget's
+     search starts from, and the baseline a PyTorch user's hand checkpointing
+     halves; the default's plan already recomputes what costs nothing).
   2. Each measurement is one fresh subprocess (this script with --worker) that
      loads the engine, fixes its thread count (nncc_session_set_threads /
      torch.set_num_threads, the same T), runs W warm-up steps and S timed
@@ -277,7 +276,8 @@ def main():
             bso = os.path.join(d, model + "_train_half.so")
             brc, barena, _, berr = compile_step(a.build, onnx, bso, arena // 2)
             if brc == 0:
-                variants.append(("nncc", bso, " --max-memory=%d (arena %s)" % (arena // 2, mib(barena))))
+                variants.append(("nncc", bso, " --max-memory=%d (half of the default plan; arena %s)"
+                                 % (arena // 2, mib(barena))))
             else:
                 notes.append("resnet18 at --max-memory=%d (half of the default plan's %d-byte arena, which "
                              "already recomputes what costs nothing): %s" % (arena // 2, arena, berr.strip()))
@@ -288,17 +288,17 @@ def main():
                     if brc == 0:
                         variants.append(("nncc", bso, " --max-memory=%d (smallest reachable, arena %s)"
                                          % (b, mib(barena))))
-                # and half of the plan that recomputes nothing, checkpointing's baseline
-                if kept and int(kept.group(1)) // 2 < arena:
-                    k = int(kept.group(1)) // 2
-                    kso = os.path.join(d, model + "_train_halfkept.so")
-                    krc, karena, _, kerr = compile_step(a.build, onnx, kso, k)
-                    if krc == 0:
-                        variants.append(("nncc", kso, " --max-memory=%d (half of the unconstrained plan: %d "
-                                         "bytes, no recomputation; arena %s)" % (k, int(kept.group(1)), mib(karena))))
-                    else:
-                        notes.append("resnet18 at --max-memory=%d (half of the plan without recomputation): %s"
-                                     % (k, kerr.strip()))
+            # and half of the plan that recomputes nothing, checkpointing's baseline
+            if kept and int(kept.group(1)) // 2 < arena:
+                k = int(kept.group(1)) // 2
+                kso = os.path.join(d, model + "_train_halfkept.so")
+                krc, karena, _, kerr = compile_step(a.build, onnx, kso, k)
+                if krc == 0:
+                    variants.append(("nncc", kso, " --max-memory=%d (half of the plan without recomputation: "
+                                     "%d bytes; arena %s)" % (k, int(kept.group(1)), mib(karena))))
+                else:
+                    notes.append("resnet18 at --max-memory=%d (half of the plan without recomputation): %s"
+                                 % (k, kerr.strip()))
         engines = variants + [("torch", None, "")]
         if a.one_thread:  # reference: a loaded machine hurts 2 threads, PyTorch's OpenMP most
             engines += [("nncc", so, " (1 thread)"), ("torch", None, " (1 thread)")]
