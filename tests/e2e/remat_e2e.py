@@ -22,7 +22,9 @@ The default recomputation (a conv/batch-norm/ReLU net whose ReLU outputs,
 and without --keep-activations, the default's arena is smaller, its report
 lists the pointwise values it recomputes, and three steps give the same
 losses and weights bit for bit; --keep-activations without --train is a
-usage error.
+usage error. And a net of Winograd's convolutions whose smallest plan needs
+the convolutions' lean scratch (tools/remat_fit.c): at that budget it
+compiles, its report says so, and three steps are bit-identical.
 """
 import os
 import re
@@ -68,6 +70,68 @@ class ConvBN(nn.Module):
         for c, b in zip(self.convs, self.bns):
             x = torch.relu(b(c(x)))
         return self.fc(x.mean((2, 3)))
+
+
+class Wide(nn.Module):
+    """3x3 convolutions of 64 channels (Winograd's) with training-mode batch
+    norm and residual adds."""
+
+    def __init__(self):
+        super().__init__()
+        self.c0 = nn.Conv2d(3, 64, 3, padding=1, bias=False)
+        self.convs = nn.ModuleList(nn.Conv2d(64, 64, 3, padding=1, bias=False) for _ in range(3))
+        self.bns = nn.ModuleList(nn.BatchNorm2d(64) for _ in range(4))
+        self.fc = nn.Linear(64, 5)
+
+    def forward(self, x):
+        x = torch.relu(self.bns[0](self.c0(x)))
+        for c, b in zip(self.convs, self.bns[1:]):
+            x = torch.relu(b(c(x))) + x
+        return self.fc(x.mean((2, 3)))
+
+
+def run_lean(build, tmp):
+    """The smallest plan of a Winograd net needs the lean rules: the budget
+    of an impossible plan's message compiles, its report says so, and three
+    steps give the plain step's losses and weights bit for bit."""
+    torch.manual_seed(1)
+    model, shape = Wide().train(), (8, 3, 16, 16)
+    onnx = os.path.join(tmp, "wide.onnx")
+    torch.onnx.export(model, torch.zeros(shape), onnx, opset_version=13, input_names=["x"],
+                      output_names=["y"], training=torch.onnx.TrainingMode.PRESERVE,
+                      do_constant_folding=False)
+    rng = np.random.default_rng(7)
+    x = os.path.join(tmp, "wide.x.npy")
+    y = os.path.join(tmp, "wide.y.npy")
+    np.save(x, rng.standard_normal(shape).astype(np.float32))
+    np.save(y, rng.integers(0, 5, size=shape[0]).astype(np.int64))
+    base = ["--train", "--loss=cross_entropy", "--optimizer=sgd:lr=0.05,momentum=0.9"]
+    r = nncc(build, onnx, *base, "--max-memory=1k", "-o", os.path.join(tmp, "wide.tiny.so"))
+    m = re.search(r"smallest plan reached is (\d+) arena bytes .* and the convolutions' lean scratch", r.stderr)
+    check(r.returncode == 1 and m is not None, "wide: the smallest plan is not the lean rules': %s" % r.stderr)
+    if not m:
+        return
+    results = []
+    for label, extra in (("plain", []), ("lean", ["--max-memory=" + m.group(1), "--report"])):
+        so = os.path.join(tmp, "wide.%s.so" % label)
+        r = nncc(build, onnx, *base, *extra, "-o", so)
+        if r.returncode != 0:
+            check(False, "wide %s: nncc exit %d: %s" % (label, r.returncode, r.stderr))
+            return
+        if label == "lean":
+            check("the convolutions' scratch by the lean rules" in r.stdout and
+                  arena_of(r.stdout) <= int(m.group(1)),
+                  "wide: the report does not show the lean rules:\n%s" % r.stdout[-800:])
+        w = os.path.join(tmp, "wide.%s.safetensors" % label)
+        t = subprocess.run([os.path.join(build, "nncc-run"), so, "--train", "3", "-i", "x=" + x,
+                            "-i", "label=" + y, "--save-weights", w], capture_output=True, text=True)
+        check(t.returncode == 0, "wide %s: nncc-run exit %d: %s" % (label, t.returncode, t.stderr))
+        with open(w, "rb") as f:
+            results.append((t.stdout, f.read()))
+    check(results[0][0] == results[1][0] and results[0][0].count("loss") == 3,
+          "wide: losses differ:\n%s---\n%s" % (results[0][0], results[1][0]))
+    check(results[0][1] == results[1][1], "wide: weights after 3 steps differ")
+    print("wide: the lean rules at %s bytes; 3 steps bit-identical" % m.group(1))
 
 
 def run_default(build, tmp):
@@ -198,6 +262,7 @@ def main():
         for name in CASES:
             run_case(build, tmp, name)
         run_default(build, tmp)
+        run_lean(build, tmp)
         onnx = os.path.join(tmp, "deep_sgd.onnx")
         for args, what in ((["--max-memory=1M"], "without --train"),
                            (["--train", "--loss=mse", "--max-memory=12Q"], "malformed size"),
