@@ -182,6 +182,9 @@ int ps_split(Graph *g, const TrainOptions *t, int loss, const int *wrt, int np,
  * the number of parameters marked. */
 int ps_mutable_weights(Graph *g);
 
+/* Whether node n is backward work: autodiff's "grad..." nodes and the
+ * recomputations' "remat/..." clones (remat.c). */
+bool ps_is_backward(const Node *n);
 /* remat.c: recomputation of forward values in the backward pass
  * (--max-memory, docs/memory.md). */
 typedef struct RematCand {

@@ -35,7 +35,7 @@ enum {
 	REMAT_FREE_SMALL = 16, /* ... and reads inputs this many times smaller freely */
 };
 
-static bool is_backward(const Node *n)
+bool ps_is_backward(const Node *n)
 {
 	return n->name && (strncmp(n->name, "grad", 4) == 0 || strncmp(n->name, "remat/", 6) == 0);
 }
@@ -45,7 +45,7 @@ static bool is_backward(const Node *n)
 static int backward_start(const Graph *g)
 {
 	for (int i = 0; i < g->nnode; i++)
-		if (!g->node[i].dead && is_backward(&g->node[i]))
+		if (!g->node[i].dead && ps_is_backward(&g->node[i]))
 			return i;
 	return -1;
 }
@@ -53,7 +53,7 @@ static int backward_start(const Graph *g)
 /* Whether node n may be evaluated a second time with the same result. */
 static bool clonable(const Node *n)
 {
-	return !n->dead && n->nout == 1 && n->nin <= 64 && !(ir_ops[n->op].flags & OPF_SIDE_EFFECT) && !is_backward(n) &&
+	return !n->dead && n->nout == 1 && n->nin <= 64 && !(ir_ops[n->op].flags & OPF_SIDE_EFFECT) && !ps_is_backward(n) &&
 	       !(n->name && strncmp(n->name, "optimizer", 9) == 0);
 }
 
@@ -183,7 +183,7 @@ static int first_bw_reader(const Graph *g, int v, int bw)
 	for (int i = bw; i < g->nnode; i++) {
 		const Node *n = &g->node[i];
 		for (int k = 0; k < n->nin && !n->dead; k++)
-			if (n->in[k] == v && is_backward(n))
+			if (n->in[k] == v && ps_is_backward(n))
 				return i;
 	}
 	return -1;
@@ -313,7 +313,7 @@ static int remat_one(Graph *g, int v, const bool *thru, Diag *d)
 		return -1;
 	for (int i = at; i < from; i++) { /* backward readers read the clone */
 		Node *n = &g->node[i];
-		for (int k = 0; k < n->nin && !n->dead && is_backward(n); k++)
+		for (int k = 0; k < n->nin && !n->dead && ps_is_backward(n); k++)
 			if (n->in[k] == v)
 				n->in[k] = nv;
 	}
@@ -365,7 +365,7 @@ static int bw_readers(const Graph *g, int v, int bw, int *list)
 		bool reads = false;
 		for (int k = 0; k < r->nin && !r->dead; k++)
 			reads = reads || r->in[k] == v;
-		if (reads && is_backward(r))
+		if (reads && ps_is_backward(r))
 			list[n++] = i;
 	}
 	return n;
@@ -444,7 +444,7 @@ static void mark_forward_computable(const Graph *g, int bw, bool *fc)
 	memset(fc, 0, (size_t)g->nnode * sizeof *fc);
 	for (int i = bw; i < g->nnode; i++) {
 		const Node *n = &g->node[i];
-		bool ok = !n->dead && is_backward(n) && n->nout == 1 && !(ir_ops[n->op].flags & OPF_SIDE_EFFECT);
+		bool ok = !n->dead && ps_is_backward(n) && n->nout == 1 && !(ir_ops[n->op].flags & OPF_SIDE_EFFECT);
 		for (int k = 0; k < n->nin && ok; k++) {
 			int u = n->in[k];
 			if (u < 0 || g->val[u].kind != VK_NODE)
@@ -687,7 +687,7 @@ int ps_remat_masks(Graph *g, Diag *d)
 		return 0;
 	for (int i = g->nnode - 1; i >= bw; i--) { /* last first: a move shifts only what follows */
 		const Node *m = &g->node[i];
-		if (m->dead || m->op != OP_GREATER || m->nin != 2 || !is_backward(m) || m->in[0] < 0 ||
+		if (m->dead || m->op != OP_GREATER || m->nin != 2 || !ps_is_backward(m) || m->in[0] < 0 ||
 		    m->in[1] < 0 || !zero_scalar(g, m->in[1]) || g->val[m->in[0]].kind != VK_NODE)
 			continue;
 		int r = g->val[m->in[0]].def;

@@ -84,17 +84,12 @@ static void move_down(Graph *g, int i, int at)
 			g->val[g->node[j].out[o]].def = j;
 }
 
-static bool is_backward(const Node *n)
-{
-	return n->name && (strncmp(n->name, "grad", 4) == 0 || strncmp(n->name, "remat/", 6) == 0);
-}
-
 int ps_sink(Graph *g)
 {
 	int moved = 0;
 	for (int i = g->nnode - 2; i >= 0; i--) {
 		const Node *n = &g->node[i];
-		if (n->dead || !is_backward(n) || (ir_ops[n->op].flags & OPF_SIDE_EFFECT))
+		if (n->dead || !ps_is_backward(n) || (ir_ops[n->op].flags & OPF_SIDE_EFFECT))
 			continue;
 		bool view = ir_ops[n->op].flags & OPF_VIEW; /* free to move: then its producer may */
 		int at = first_reader(g, i);

@@ -95,16 +95,8 @@ def run_lean(build, tmp):
     of an impossible plan's message compiles, its report says so, and three
     steps give the plain step's losses and weights bit for bit."""
     torch.manual_seed(1)
-    model, shape = Wide().train(), (8, 3, 16, 16)
-    onnx = os.path.join(tmp, "wide.onnx")
-    torch.onnx.export(model, torch.zeros(shape), onnx, opset_version=13, input_names=["x"],
-                      output_names=["y"], training=torch.onnx.TrainingMode.PRESERVE,
-                      do_constant_folding=False)
-    rng = np.random.default_rng(7)
-    x = os.path.join(tmp, "wide.x.npy")
-    y = os.path.join(tmp, "wide.y.npy")
-    np.save(x, rng.standard_normal(shape).astype(np.float32))
-    np.save(y, rng.integers(0, 5, size=shape[0]).astype(np.int64))
+    onnx, x, y = export(tmp, "wide", Wide().train(), (8, 3, 16, 16), 7,
+                        training=torch.onnx.TrainingMode.PRESERVE)
     base = ["--train", "--loss=cross_entropy", "--optimizer=sgd:lr=0.05,momentum=0.9"]
     r = nncc(build, onnx, *base, "--max-memory=1k", "-o", os.path.join(tmp, "wide.tiny.so"))
     m = re.search(r"smallest plan reached is (\d+) arena bytes .* and the convolutions' lean scratch", r.stderr)
@@ -122,12 +114,8 @@ def run_lean(build, tmp):
             check("the convolutions' scratch by the lean rules" in r.stdout and
                   arena_of(r.stdout) <= int(m.group(1)),
                   "wide: the report does not show the lean rules:\n%s" % r.stdout[-800:])
-        w = os.path.join(tmp, "wide.%s.safetensors" % label)
-        t = subprocess.run([os.path.join(build, "nncc-run"), so, "--train", "3", "-i", "x=" + x,
-                            "-i", "label=" + y, "--save-weights", w], capture_output=True, text=True)
-        check(t.returncode == 0, "wide %s: nncc-run exit %d: %s" % (label, t.returncode, t.stderr))
-        with open(w, "rb") as f:
-            results.append((t.stdout, f.read()))
+        results.append(three_steps(build, so, x, y, os.path.join(tmp, "wide.%s.safetensors" % label),
+                                   "wide " + label))
     check(results[0][0] == results[1][0] and results[0][0].count("loss") == 3,
           "wide: losses differ:\n%s---\n%s" % (results[0][0], results[1][0]))
     check(results[0][1] == results[1][1], "wide: weights after 3 steps differ")
@@ -136,16 +124,8 @@ def run_lean(build, tmp):
 
 def run_default(build, tmp):
     torch.manual_seed(1)
-    model, shape = ConvBN().train(), (16, 1, 32, 32)
-    onnx = os.path.join(tmp, "convbn.onnx")
-    torch.onnx.export(model, torch.zeros(shape), onnx, opset_version=13, input_names=["x"],
-                      output_names=["y"], training=torch.onnx.TrainingMode.PRESERVE,
-                      do_constant_folding=False)
-    rng = np.random.default_rng(5)
-    x = os.path.join(tmp, "convbn.x.npy")
-    y = os.path.join(tmp, "convbn.y.npy")
-    np.save(x, rng.standard_normal(shape).astype(np.float32))
-    np.save(y, rng.integers(0, 5, size=shape[0]).astype(np.int64))
+    onnx, x, y = export(tmp, "convbn", ConvBN().train(), (16, 1, 32, 32), 5,
+                        training=torch.onnx.TrainingMode.PRESERVE)
     base = ["--train", "--loss=cross_entropy", "--optimizer=sgd:lr=0.05,momentum=0.9", "--report"]
     arenas, results = [], []
     for label, extra in (("keep", ["--keep-activations"]), ("default", [])):
@@ -164,12 +144,8 @@ def run_default(build, tmp):
                   "convbn: no ReLU output recomputed:\n%s" % r.stdout[-800:])
         else:
             check("recompute:" not in r.stdout, "convbn: --keep-activations recomputed")
-        w = os.path.join(tmp, "convbn.%s.safetensors" % label)
-        t = subprocess.run([os.path.join(build, "nncc-run"), so, "--train", "3", "-i", "x=" + x,
-                            "-i", "label=" + y, "--save-weights", w], capture_output=True, text=True)
-        check(t.returncode == 0, "convbn %s: nncc-run exit %d: %s" % (label, t.returncode, t.stderr))
-        with open(w, "rb") as f:
-            results.append((t.stdout, f.read()))
+        results.append(three_steps(build, so, x, y, os.path.join(tmp, "convbn.%s.safetensors" % label),
+                                   "convbn " + label))
     check(None not in arenas and arenas[1] < arenas[0],
           "convbn: default arena %s not below --keep-activations' %s" % (arenas[1], arenas[0]))
     check(results[0][0] == results[1][0] and results[0][0].count("loss") == 3,
@@ -205,18 +181,34 @@ def arena_of(report):
     return int(m.group(1)) if m else None
 
 
-def run_case(build, tmp, name):
-    ctor, opt, frac = CASES[name]
-    torch.manual_seed(1)
-    model, shape = ctor()
+def export(tmp, name, model, shape, seed, **kw):
+    """model exported to TMP/NAME.onnx, and a fixed batch (inputs, labels of
+    5 classes) saved next to it: (onnx, x, y)."""
     onnx = os.path.join(tmp, name + ".onnx")
     torch.onnx.export(model, torch.zeros(shape), onnx, opset_version=13, input_names=["x"],
-                      output_names=["y"], do_constant_folding=False)
-    rng = np.random.default_rng(3)
+                      output_names=["y"], do_constant_folding=False, **kw)
+    rng = np.random.default_rng(seed)
     x = os.path.join(tmp, name + ".x.npy")
     y = os.path.join(tmp, name + ".y.npy")
     np.save(x, rng.standard_normal(shape).astype(np.float32))
     np.save(y, rng.integers(0, 5, size=shape[0]).astype(np.int64))
+    return onnx, x, y
+
+
+def three_steps(build, so, x, y, weights, what):
+    """Three training steps of so on the batch: (printed losses, saved weights' bytes)."""
+    t = subprocess.run([os.path.join(build, "nncc-run"), so, "--train", "3", "-i", "x=" + x,
+                        "-i", "label=" + y, "--save-weights", weights], capture_output=True, text=True)
+    check(t.returncode == 0, "%s: nncc-run exit %d: %s" % (what, t.returncode, t.stderr))
+    with open(weights, "rb") as f:
+        return t.stdout, f.read()
+
+
+def run_case(build, tmp, name):
+    ctor, opt, frac = CASES[name]
+    torch.manual_seed(1)
+    model, shape = ctor()
+    onnx, x, y = export(tmp, name, model, shape, 3)
     base = ["--train", "--loss=cross_entropy", "--optimizer=" + opt, "--report"]
     results = []
     budget = None
@@ -237,12 +229,8 @@ def run_case(build, tmp, name):
             check(arena < plain, "%s: budgeted arena %s not below %d" % (name, arena, plain))
             check("max-memory: budget %d bytes; arena %d bytes without" % (budget, plain) in r.stdout,
                   "%s: the report does not show the arena before and after:\n%s" % (name, r.stdout[-800:]))
-        w = os.path.join(tmp, "%s.%s.safetensors" % (name, label))
-        t = subprocess.run([os.path.join(build, "nncc-run"), so, "--train", "3", "-i", "x=" + x,
-                            "-i", "label=" + y, "--save-weights", w], capture_output=True, text=True)
-        check(t.returncode == 0, "%s %s: nncc-run exit %d: %s" % (name, label, t.returncode, t.stderr))
-        with open(w, "rb") as f:
-            results.append((t.stdout, f.read()))
+        results.append(three_steps(build, so, x, y, os.path.join(tmp, "%s.%s.safetensors" % (name, label)),
+                                   "%s %s" % (name, label)))
     check(results[0][0] == results[1][0] and results[0][0].count("loss") == 3,
           "%s: losses differ:\n%s---\n%s" % (name, results[0][0], results[1][0]))
     check(results[0][1] == results[1][1], "%s: weights after 3 steps differ" % name)
